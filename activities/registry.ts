@@ -1,0 +1,200 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type pg from 'pg';
+import {
+  type Dossier,
+  type NewDossier,
+  dossierCodeSchema,
+  newDossierSchema,
+  schemaNameFor,
+} from '../domain/dossier';
+import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../domain/failures';
+import { ident } from '../db/ident';
+import type { ActivityDeps } from './deps';
+
+/** The tables every dossier starts with: the business application's accounting structure. */
+export const DOSSIER_BASE_STRUCTURE = `
+CREATE TABLE compte (
+  numero   varchar(12) PRIMARY KEY,
+  libelle  text NOT NULL,
+  nature   char(1) NOT NULL CHECK (nature IN ('A', 'P', 'C', 'R', 'T'))
+);
+CREATE TABLE journal (
+  code     varchar(4) PRIMARY KEY,
+  libelle  text NOT NULL,
+  type     text NOT NULL
+);
+CREATE TABLE ecriture (
+  id            bigserial PRIMARY KEY,
+  journal       varchar(4) NOT NULL REFERENCES journal (code),
+  date_ecriture date NOT NULL,
+  piece         text,
+  libelle       text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE ligne (
+  ecriture_id bigint NOT NULL REFERENCES ecriture (id) ON DELETE CASCADE,
+  n           smallint NOT NULL,
+  compte      varchar(12) NOT NULL REFERENCES compte (numero),
+  debit       numeric(15, 2) NOT NULL DEFAULT 0,
+  credit      numeric(15, 2) NOT NULL DEFAULT 0,
+  PRIMARY KEY (ecriture_id, n)
+);
+CREATE INDEX ligne_compte ON ligne (compte);
+CREATE TABLE parametre (
+  cle     text PRIMARY KEY,
+  valeur  jsonb NOT NULL
+);
+`;
+
+interface DossierRow {
+  code: string;
+  label: string;
+  role: Dossier['role'];
+  is_test: boolean;
+  is_specific: boolean;
+  is_template: boolean;
+  is_transferable: boolean;
+  copy_status: Dossier['copyStatus'];
+  schema_name: string;
+  modified_at: Date;
+  last_backup_at: Date | null;
+  patch_level: number;
+  modified_since_backup: boolean;
+}
+
+export const DOSSIER_COLUMNS = `code, label, role, is_test, is_specific, is_template, is_transferable, copy_status,
+  schema_name, modified_at, last_backup_at, patch_level,
+  (backup_seq IS NULL OR change_seq > backup_seq) AS modified_since_backup`;
+
+export function toDossier(r: DossierRow): Dossier {
+  return {
+    code: r.code,
+    label: r.label,
+    role: r.role,
+    copyStatus: r.copy_status,
+    flags: { test: r.is_test, specific: r.is_specific, template: r.is_template, transferable: r.is_transferable },
+    schemaName: r.schema_name,
+    modifiedAt: r.modified_at.toISOString(),
+    lastBackupAt: r.last_backup_at ? r.last_backup_at.toISOString() : null,
+    patchLevel: r.patch_level,
+    modifiedSinceBackup: r.modified_since_backup,
+  };
+}
+
+export interface TableStat {
+  table: string;
+  rows: number;
+  /** Order-independent sum of the rows' md5 (first 60 bits), as a decimal string. */
+  checksum: string;
+}
+
+export function documentsFolder(documentsDir: string, target: string, code: string): string {
+  return path.join(documentsDir, target, dossierCodeSchema.parse(code));
+}
+
+/** Inserts the registry row and creates the schema. Runs inside the caller's transaction. */
+export async function insertDossier(client: pg.PoolClient | pg.Client, input: NewDossier, withBaseStructure: boolean): Promise<void> {
+  const schema = schemaNameFor(input.code);
+  const existing = await client.query('SELECT code FROM nightshift.dossier WHERE lower(code) = lower($1)', [input.code]);
+  if (existing.rowCount) throw permanentFailure(FailureType.DossierExists, `dossier ${existing.rows[0].code} already exists`);
+  if (input.role === 'supervisor') {
+    const sup = await client.query(`SELECT code FROM nightshift.dossier WHERE role = 'supervisor'`);
+    if (sup.rowCount) {
+      throw permanentFailure(FailureType.SupervisorConflict, `dossier ${sup.rows[0].code} is already the supervisor of this target (one per target)`);
+    }
+  }
+  await client.query(
+    `INSERT INTO nightshift.dossier (code, label, role, is_test, is_specific, is_template, is_transferable, copy_status, schema_name)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [input.code, input.label, input.role, input.flags.test, input.flags.specific, input.flags.template, input.flags.transferable, input.copyStatus, schema],
+  );
+  await client.query(`CREATE SCHEMA ${ident(schema)}`);
+  if (withBaseStructure) {
+    await client.query(`SET LOCAL search_path = ${ident(schema)}`);
+    await client.query(DOSSIER_BASE_STRUCTURE);
+    await client.query('SET LOCAL search_path = DEFAULT');
+    await client.query('SELECT nightshift.install_touch_triggers($1)', [schema]);
+  }
+}
+
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export function createRegistryActivities({ pools, config }: ActivityDeps) {
+  async function getDossier(target: string, code: string): Promise<Dossier> {
+    const valid = dossierCodeSchema.safeParse(code);
+    if (!valid.success) throw permanentFailure(FailureType.InvalidInput, valid.error.issues[0]!.message);
+    const { rows } = await pools.get(target).query<DossierRow>(`SELECT ${DOSSIER_COLUMNS} FROM nightshift.dossier WHERE code = $1`, [code]);
+    if (!rows[0]) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${code} in target ${target}`);
+    return toDossier(rows[0]);
+  }
+
+  return {
+    getDossier,
+
+    async listDossiers(target: string): Promise<Dossier[]> {
+      const { rows } = await pools.get(target).query<DossierRow>(
+        `SELECT ${DOSSIER_COLUMNS} FROM nightshift.dossier ORDER BY role = 'supervisor' DESC, code`,
+      );
+      return rows.map(toDossier);
+    },
+
+    async createDossier(target: string, raw: unknown): Promise<Dossier> {
+      const parsed = newDossierSchema.safeParse(raw);
+      if (!parsed.success) {
+        throw permanentFailure(FailureType.InvalidInput, parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+      }
+      await withTransaction(pools.get(target), (c) => insertDossier(c, parsed.data, true));
+      return getDossier(target, parsed.data.code);
+    },
+
+    /** Drops the dossier's schema and registry row (refused while in use), then its documents. */
+    async deleteDossier(target: string, code: string): Promise<void> {
+      const dossier = await getDossier(target, code);
+      await withTransaction(pools.get(target), async (c) => {
+        await c.query('SELECT 1 FROM nightshift.dossier WHERE code = $1 FOR UPDATE', [code]);
+        const inUse = await c.query('SELECT 1 FROM nightshift.dossier_in_use WHERE dossier_code = $1', [code]);
+        if (inUse.rowCount) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
+        await c.query(`DROP SCHEMA IF EXISTS ${ident(dossier.schemaName)} CASCADE`);
+        await c.query('DELETE FROM nightshift.dossier WHERE code = $1', [code]);
+      });
+      await fs.rm(documentsFolder(config.documentsDir, target, code), { recursive: true, force: true });
+    },
+
+    /** Row count and checksum of each table, from one snapshot: what a round trip must preserve. */
+    async tableStats(target: string, code: string): Promise<TableStat[]> {
+      const dossier = await getDossier(target, code);
+      return withTransaction(pools.get(target), async (c) => {
+        await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        const tables = await c.query<{ relname: string }>(
+          `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
+          [dossier.schemaName],
+        );
+        const stats: TableStat[] = [];
+        for (const { relname } of tables.rows) {
+          const { rows } = await c.query<{ rows: string; checksum: string }>(
+            `SELECT count(*)::text AS rows,
+                    coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint::numeric), 0)::text AS checksum
+               FROM ${ident(dossier.schemaName)}.${ident(relname)} t`,
+          );
+          stats.push({ table: relname, rows: Number(rows[0]!.rows), checksum: rows[0]!.checksum });
+        }
+        return stats;
+      });
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { Command, Option } from 'commander';
+import { ZodError } from 'zod';
+import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type Target } from '../config/config';
+import { failureTypeOf, FailureType } from '../domain/failures';
+
+/**
+ * Shared CLI plumbing: lazy config, --json output, exit codes (0 ok, 1 failed, 2 bad usage) and
+ * error printing without stack traces unless --debug.
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+let cachedConfig: Config | undefined;
+export function config(): Config {
+  cachedConfig ??= loadConfig();
+  return cachedConfig;
+}
+
+export function targetOption(): Option {
+  return new Option('-t, --target <name>', 'target database (default: the only one configured)');
+}
+export function jsonOption(): Option {
+  return new Option('--json', 'print JSON instead of text');
+}
+
+export function target(name: string | undefined): Target {
+  return resolveTarget(config(), name);
+}
+
+/** Prints a result: JSON when asked, else the text rendering. */
+export function output<T>(json: boolean | undefined, value: T, text: (v: T) => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text(value)}\n`);
+}
+
+const USAGE_FAILURES = new Set<string>([FailureType.InvalidInput, FailureType.UnknownTarget]);
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof ZodError) return EXIT_USAGE;
+  const type = failureTypeOf(err);
+  if (type && USAGE_FAILURES.has(type)) return EXIT_USAGE;
+  return EXIT_FAILED;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof ZodError) return err.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+  if (err instanceof Error) {
+    // A workflow failure wraps the activity's; the innermost message says what went wrong.
+    let e: unknown = err;
+    let msg = err.message;
+    for (let i = 0; i < 5 && e instanceof Error && e.cause; i++) {
+      e = e.cause;
+      if (e instanceof Error && e.message) msg = e.message;
+    }
+    return msg;
+  }
+  return String(err);
+}
+
+export function reportError(err: unknown, debug: boolean): number {
+  const code = exitCodeFor(err);
+  const type = failureTypeOf(err);
+  process.stderr.write(`nightshift: ${type && code !== EXIT_USAGE ? `${type}: ` : ''}${messageOf(err)}\n`);
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return code;
+}
+
+/** Wraps a command action: errors become a message and an exit code. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void | number>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const cmd = args[args.length - 1] as Command;
+    const debug = Boolean(cmd?.optsWithGlobals?.().debug);
+    try {
+      const code = await fn(...args);
+      process.exitCode = typeof code === 'number' ? code : EXIT_OK;
+    } catch (err) {
+      process.exitCode = reportError(err, debug);
+    }
+  };
+}
+
+/** Parses a value with a zod schema; a failure is a usage error naming the flag. */
+export function parseFlag<T>(flag: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new UsageError(`${flag}: ${r.error.issues[0]?.message ?? 'invalid value'}`);
+  return r.data;
+}

@@ -1,0 +1,208 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting Nightshift reads, from the environment, parsed once at start.
+ * A bad value fails with the variable's name and what was expected (ConfigError).
+ * The README's "Configuration" table and .env.example list the same variables.
+ */
+
+const port = (fallback: number) =>
+  z.coerce.number({ error: 'expected a TCP port number' }).int('expected a whole number').min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535').default(fallback);
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], { error: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const optionalText = z.string().trim().min(1).optional();
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL')
+  .refine((v) => URL.canParse(v), 'expected a valid URL');
+
+export const TARGET_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
+
+const envSchema = z.object({
+  NIGHTSHIFT_DATA_DIR: z.string().trim().min(1).default('.nightshift'),
+  DATABASE_URL: postgresUrl.optional(),
+  NIGHTSHIFT_TARGETS: z.string().trim().min(1).optional(),
+  NIGHTSHIFT_PG_PORT: port(54329),
+  NIGHTSHIFT_PG_PASSWORD: z.string().min(1).default('nightshift'),
+
+  TEMPORAL_ADDRESS: z.string().trim().regex(/^[^\s:/]+:\d{1,5}$/, 'expected host:port').optional(),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('nightshift'),
+  TEMPORAL_API_KEY: optionalText,
+  TEMPORAL_TLS: bool(false),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: optionalText,
+  TEMPORAL_TLS_CLIENT_KEY_PATH: optionalText,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: optionalText,
+  TEMPORAL_TLS_SERVER_NAME: optionalText,
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool(false),
+  NIGHTSHIFT_TEMPORAL_PORT: port(7233),
+  NIGHTSHIFT_UI_PORT: port(8233),
+  NIGHTSHIFT_METRICS_PORT: port(9464),
+  NIGHTSHIFT_GATE_PORT: port(8780),
+  TEMPORAL_CLI: optionalText,
+  TEMPORAL_TEST_SERVER: optionalText,
+
+  NIGHTSHIFT_SMTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  NIGHTSHIFT_SMTP_PORT: port(2525),
+  NIGHTSHIFT_SMTP_SECURE: bool(false),
+  NIGHTSHIFT_SMTP_USER: optionalText,
+  NIGHTSHIFT_SMTP_PASSWORD: optionalText,
+  NIGHTSHIFT_SMTP_FROM_NAME: z.string().trim().min(1).default('Nightshift'),
+  NIGHTSHIFT_SMTP_FROM_ADDRESS: z.email('expected an e-mail address').default('nightshift@localhost'),
+  NIGHTSHIFT_SMTP_SEND_DELAY_S: z.coerce.number({ error: 'expected a number of seconds' }).min(0).max(3600).default(1),
+
+  NIGHTSHIFT_APP_NAME: z.string().trim().min(1).max(80).default('ISACOMPTA CONNECT'),
+  NIGHTSHIFT_BACKUP_DIR: optionalText,
+  NIGHTSHIFT_DOCUMENTS_DIR: optionalText,
+  NIGHTSHIFT_WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
+  NIGHTSHIFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface Target {
+  name: string;
+  databaseUrl: string;
+}
+
+export interface Config {
+  dataDir: string;
+  /** true when PostgreSQL is the embedded one, started by `nightshift dev` under dataDir/pg. */
+  embeddedPostgres: boolean;
+  pg: { port: number; password: string; user: string; database: string };
+  targets: Target[];
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    apiKey?: string;
+    tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaCertPath?: string; serverName?: string; disableHostVerification: boolean };
+    devPort: number;
+    uiPort: number;
+    cli?: string;
+    testServer?: string;
+  };
+  metricsPort: number;
+  gatePort: number;
+  smtp: { host: string; port: number; secure: boolean; user?: string; password?: string; fromName: string; fromAddress: string; sendDelaySeconds: number };
+  appName: string;
+  backupDir: string;
+  documentsDir: string;
+  workerConcurrency: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; problem: string }[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseTargets(raw: string | undefined, defaultUrl: string): Target[] {
+  if (raw === undefined) return [{ name: 'main', databaseUrl: defaultUrl }];
+  const problems: string[] = [];
+  const targets: Target[] = [];
+  for (const item of raw.split(/[\s,]+/).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const name = eq > 0 ? item.slice(0, eq) : '';
+    const url = eq > 0 ? item.slice(eq + 1) : '';
+    if (!TARGET_NAME.test(name)) problems.push(`"${item.slice(0, 60)}": expected name=postgres://… with a name of lower-case letters, digits, _ or - (max 40)`);
+    else if (!postgresUrl.safeParse(url).success) problems.push(`target ${name}: expected a postgres:// URL`);
+    else if (targets.some((t) => t.name === name)) problems.push(`target ${name} is listed twice`);
+    else targets.push({ name, databaseUrl: url });
+  }
+  if (problems.length) throw new ConfigError(problems.map((problem) => ({ variable: 'NIGHTSHIFT_TARGETS', problem })));
+  if (!targets.length) throw new ConfigError([{ variable: 'NIGHTSHIFT_TARGETS', problem: 'expected at least one name=postgres://… entry' }]);
+  return targets;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  // Empty variables count as unset, as in most shells' `VAR= cmd` habit.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), problem: i.message })));
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(cwd, e.NIGHTSHIFT_DATA_DIR);
+  const pg = { port: e.NIGHTSHIFT_PG_PORT, password: e.NIGHTSHIFT_PG_PASSWORD, user: 'nightshift', database: 'nightshift' };
+  const embeddedUrl = `postgres://${pg.user}:${encodeURIComponent(pg.password)}@127.0.0.1:${pg.port}/${pg.database}`;
+  const tlsWanted =
+    e.TEMPORAL_TLS || !!e.TEMPORAL_API_KEY || !!e.TEMPORAL_TLS_CLIENT_CERT_PATH || !!e.TEMPORAL_TLS_SERVER_CA_CERT_PATH;
+  return {
+    dataDir,
+    embeddedPostgres: !e.DATABASE_URL && !e.NIGHTSHIFT_TARGETS,
+    pg,
+    targets: parseTargets(e.NIGHTSHIFT_TARGETS, e.DATABASE_URL ?? embeddedUrl),
+    temporal: {
+      address: e.TEMPORAL_ADDRESS ?? `127.0.0.1:${e.NIGHTSHIFT_TEMPORAL_PORT}`,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: tlsWanted
+        ? {
+            clientCertPath: e.TEMPORAL_TLS_CLIENT_CERT_PATH,
+            clientKeyPath: e.TEMPORAL_TLS_CLIENT_KEY_PATH,
+            serverCaCertPath: e.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+            disableHostVerification: e.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION,
+          }
+        : undefined,
+      devPort: e.NIGHTSHIFT_TEMPORAL_PORT,
+      uiPort: e.NIGHTSHIFT_UI_PORT,
+      cli: e.TEMPORAL_CLI,
+      testServer: e.TEMPORAL_TEST_SERVER,
+    },
+    metricsPort: e.NIGHTSHIFT_METRICS_PORT,
+    gatePort: e.NIGHTSHIFT_GATE_PORT,
+    smtp: {
+      host: e.NIGHTSHIFT_SMTP_HOST,
+      port: e.NIGHTSHIFT_SMTP_PORT,
+      secure: e.NIGHTSHIFT_SMTP_SECURE,
+      user: e.NIGHTSHIFT_SMTP_USER,
+      password: e.NIGHTSHIFT_SMTP_PASSWORD,
+      fromName: e.NIGHTSHIFT_SMTP_FROM_NAME,
+      fromAddress: e.NIGHTSHIFT_SMTP_FROM_ADDRESS,
+      sendDelaySeconds: e.NIGHTSHIFT_SMTP_SEND_DELAY_S,
+    },
+    appName: e.NIGHTSHIFT_APP_NAME,
+    backupDir: path.resolve(dataDir, e.NIGHTSHIFT_BACKUP_DIR ?? 'sauve'),
+    documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
+    workerConcurrency: e.NIGHTSHIFT_WORKER_CONCURRENCY,
+    logLevel: e.NIGHTSHIFT_LOG_LEVEL,
+  };
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** `--target` resolution: the named one, or the only one; ambiguity is a usage error. */
+export function resolveTarget(config: Config, name?: string): Target {
+  if (name === undefined) {
+    if (config.targets.length === 1) return config.targets[0]!;
+    throw new UsageError(`several targets are configured (${config.targets.map((t) => t.name).join(', ')}): choose one with --target`);
+  }
+  const target = config.targets.find((t) => t.name === name);
+  if (!target) {
+    throw new UsageError(`unknown target "${name.slice(0, 60)}": configured targets are ${config.targets.map((t) => t.name).join(', ')}`);
+  }
+  return target;
+}
+
+/** Where the local tools live: TEMPORAL_CLI wins, else .tools/bin from scripts/install-tools.sh. */
+export function toolPaths(config: Config, projectRoot: string): { temporal: string; testServer: string } {
+  return {
+    temporal: config.temporal.cli ?? path.join(projectRoot, '.tools', 'bin', 'temporal'),
+    testServer: config.temporal.testServer ?? path.join(projectRoot, '.tools', 'bin', 'temporal-test-server'),
+  };
+}
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..');

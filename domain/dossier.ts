@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+/**
+ * A dossier code becomes a file name (B{code}.SVG) and a schema name (d_{code}):
+ * only letters, digits, '_' and '-', 1 to 40 characters, so neither can escape.
+ */
+export const DOSSIER_CODE = /^[A-Za-z0-9_-]{1,40}$/;
+
+export const dossierCodeSchema = z
+  .string({ error: 'a dossier code must be a string' })
+  .max(40, 'a dossier code has at most 40 characters')
+  .regex(DOSSIER_CODE, 'a dossier code has 1-40 characters among letters, digits, "_" and "-"');
+
+export const dossierRoles = ['supervisor', 'regular'] as const;
+export type DossierRole = (typeof dossierRoles)[number];
+export const copyStatuses = ['original', 'copy'] as const;
+export type CopyStatus = (typeof copyStatuses)[number];
+
+export const dossierFlagsSchema = z.object({
+  test: z.boolean().default(false),
+  specific: z.boolean().default(false),
+  template: z.boolean().default(false),
+  transferable: z.boolean().default(true),
+});
+
+export const newDossierSchema = z.object({
+  code: dossierCodeSchema,
+  label: z.string().trim().min(1, 'a label is required').max(200, 'a label has at most 200 characters').refine((s) => !s.includes('\0'), 'a label cannot hold NUL'),
+  role: z.enum(dossierRoles).default('regular'),
+  copyStatus: z.enum(copyStatuses).default('original'),
+  flags: dossierFlagsSchema.default({ test: false, specific: false, template: false, transferable: true }),
+});
+export type NewDossier = z.infer<typeof newDossierSchema>;
+
+export interface Dossier {
+  code: string;
+  label: string;
+  role: DossierRole;
+  copyStatus: CopyStatus;
+  flags: { test: boolean; specific: boolean; template: boolean; transferable: boolean };
+  schemaName: string;
+  modifiedAt: string;
+  lastBackupAt: string | null;
+  patchLevel: number;
+  /** modified since its last complete backup (never backed up counts as modified, R-BK-2) */
+  modifiedSinceBackup: boolean;
+}
+
+/** The PostgreSQL schema that holds a dossier's data. Always quoted through db/ident.ts. */
+export function schemaNameFor(code: string): string {
+  return `d_${dossierCodeSchema.parse(code)}`;
+}
+
+/** R-BK-5: each dossier's backup is one file B{code}.SVG. */
+export function archiveFileName(code: string): string {
+  return `B${dossierCodeSchema.parse(code)}.SVG`;
+}

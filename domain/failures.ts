@@ -1,0 +1,36 @@
+import { ApplicationFailure } from '@temporalio/common';
+
+/**
+ * Named failure types. Permanent problems are non-retryable ApplicationFailures with one of these
+ * types; transient ones (dropped connection, refused SMTP) are thrown plainly and retried.
+ */
+export const FailureType = {
+  InvalidInput: 'InvalidInput',
+  UnknownTarget: 'UnknownTarget',
+  UnknownDossier: 'UnknownDossier',
+  DossierExists: 'DossierExists',
+  DossierInUse: 'DossierInUse',
+  SupervisorConflict: 'SupervisorConflict',
+  ArchiveInvalid: 'ArchiveInvalid',
+  UnsupportedObject: 'UnsupportedObject',
+  DestinationUnwritable: 'DestinationUnwritable',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+export function permanentFailure(type: FailureType, message: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? undefined : [details] });
+}
+
+/** R-BK-3: the seed's exact text for a dossier in use. */
+export const DOSSIER_IN_USE_MESSAGE =
+  'Echec du traitement. Les données concernées sont utilisées par un utilisateur. Ce ou ces utilisateurs doivent fermer les fenêtres ouvertes.';
+
+export function failureTypeOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const t = (e as { type?: unknown }).type;
+    if (typeof t === 'string') return t;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

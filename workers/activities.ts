@@ -1,0 +1,12 @@
+import type { ActivityDeps } from '../activities/deps';
+import { createRegistryActivities } from '../activities/registry';
+import { createBackupActivities } from '../activities/backup';
+
+/** Every activity the worker registers; workflows import the type only. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createRegistryActivities(deps),
+    ...createBackupActivities(deps),
+  };
+}
+export type NightshiftActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import pg from 'pg';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Config } from '../config/config';
+import { FailureType, permanentFailure } from '../domain/failures';
+
+/**
+ * The only place that builds pg pools, Temporal connections and the mail transport (style.md §3).
+ * The worker, the CLI and the gate all come here.
+ */
+
+export interface TargetPools {
+  names(): string[];
+  get(target: string): pg.Pool;
+  end(): Promise<void>;
+}
+
+export function createTargetPools(config: Config, max = Math.max(4, config.workerConcurrency + 2)): TargetPools {
+  const pools = new Map<string, pg.Pool>();
+  for (const t of config.targets) {
+    const pool = new pg.Pool({ connectionString: t.databaseUrl, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+    // An idle client losing its server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    pools.set(t.name, pool);
+  }
+  return {
+    names: () => [...pools.keys()],
+    get(target) {
+      const pool = pools.get(target);
+      if (!pool) throw permanentFailure(FailureType.UnknownTarget, `unknown target "${String(target).slice(0, 60)}"`);
+      return pool;
+    },
+    async end() {
+      await Promise.all([...pools.values()].map((p) => p.end()));
+    },
+  };
+}
+
+function tlsOptions(config: Config): ConnectionOptions['tls'] {
+  const tls = config.temporal.tls;
+  if (!tls) return undefined;
+  return {
+    serverNameOverride: tls.serverName,
+    serverRootCACertificate: tls.serverCaCertPath ? fs.readFileSync(tls.serverCaCertPath) : undefined,
+    clientCertPair:
+      tls.clientCertPath && tls.clientKeyPath
+        ? { crt: fs.readFileSync(tls.clientCertPath), key: fs.readFileSync(tls.clientKeyPath) }
+        : undefined,
+  };
+}
+
+export async function connectTemporalClient(config: Config, connectTimeout: number | string = '5s'): Promise<Client> {
+  const connection = await Connection.connect({
+    address: config.temporal.address,
+    tls: tlsOptions(config),
+    apiKey: config.temporal.apiKey,
+    connectTimeout,
+  });
+  return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+export async function connectWorkerConnection(config: Config): Promise<NativeConnection> {
+  const options: NativeConnectionOptions = {
+    address: config.temporal.address,
+    tls: tlsOptions(config) as NativeConnectionOptions['tls'],
+    apiKey: config.temporal.apiKey,
+  };
+  return NativeConnection.connect(options);
+}
+
+export function createMailTransport(config: Config): Transporter {
+  return nodemailer.createTransport({
+    host: config.smtp.host,
+    port: config.smtp.port,
+    secure: config.smtp.secure,
+    auth: config.smtp.user ? { user: config.smtp.user, pass: config.smtp.password ?? '' } : undefined,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    tls: { rejectUnauthorized: false },
+  });
+}

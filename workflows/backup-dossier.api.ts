@@ -1,0 +1,54 @@
+import { defineQuery } from '@temporalio/workflow';
+
+/** Contract of the single-dossier backup workflow (R-BK-5, R-BK-6, R-BK-9). Imports nothing from Node. */
+
+export const BACKUP_REASONS = ['manual', 'echange-prestataire', 'cloture'] as const;
+export type BackupReason = (typeof BACKUP_REASONS)[number];
+
+export interface BackupDossierInput {
+  target: string;
+  code: string;
+  reason: BackupReason;
+  /** Put the archive in a sub-folder named from the date (rotation, R-BK-9). */
+  dateSubfolder?: boolean;
+  /** Include the dossier's documents folder (R-BK-9, default no). */
+  includeDocuments?: boolean;
+}
+
+export interface BackupDossierResult {
+  target: string;
+  code: string;
+  file: string;
+  bytes: number;
+  tables: number;
+  rows: number;
+  documents: number;
+  durationMs: number;
+  /** Time of the consistent snapshot; recorded as the dossier's last-backup-at. */
+  snapshotAt: string;
+}
+
+export const backupDossierWorkflowId = (target: string, code: string): string => `backup-dossier/${target}/${code}`;
+
+export interface RestoreDossierInput {
+  target: string;
+  /** Absolute path of the archive, readable by the worker. */
+  file: string;
+  /** Restore under another code (default: the code in the archive). */
+  as?: string;
+  /** Replace an existing dossier of that code (refused otherwise). */
+  replace: boolean;
+}
+
+export interface RestoreDossierResult {
+  target: string;
+  code: string;
+  tables: number;
+  rows: number;
+  documents: number;
+  durationMs: number;
+}
+
+export const restoreDossierWorkflowId = (target: string, code: string): string => `restore-dossier/${target}/${code}`;
+
+export const backupPhaseQuery = defineQuery<string>('phase');
