@@ -3,6 +3,8 @@ import { EXIT_USAGE, reportError } from './context';
 import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
 import { registerStackCommands } from './commands/stack';
+import { registerGateCommands } from './commands/gate';
+import { registerMaintenanceCommands } from './commands/maintenance';
 
 /** Commander wiring only: each command group lives in cli/commands/. */
 export function buildProgram(): Command {
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerDossierCommands(program);
   registerBackupCommands(program);
+  registerMaintenanceCommands(program);
+  registerGateCommands(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }

@@ -47,6 +47,20 @@ const envSchema = z.object({
   NIGHTSHIFT_UI_PORT: port(8233),
   NIGHTSHIFT_METRICS_PORT: port(9464),
   NIGHTSHIFT_GATE_PORT: port(8780),
+  NIGHTSHIFT_GATE_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  NIGHTSHIFT_SESSION_TIMEOUT_S: z.coerce.number({ error: 'expected a number of seconds' }).int().min(5).max(86_400).default(60),
+  NIGHTSHIFT_TIMEZONE: z
+    .string()
+    .trim()
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected an IANA time zone such as Europe/Paris')
+    .optional(),
   TEMPORAL_CLI: optionalText,
   TEMPORAL_TEST_SERVER: optionalText,
 
@@ -90,6 +104,11 @@ export interface Config {
   };
   metricsPort: number;
   gatePort: number;
+  gateHost: string;
+  /** A session that stops heartbeating expires after this many seconds (R-SE-1). */
+  sessionTimeoutSeconds: number;
+  /** Time zone of the texts shown to users (R-MW-4, R-MW-6): NIGHTSHIFT_TIMEZONE, else TZ, else the system's. */
+  timeZone: string;
   smtp: { host: string; port: number; secure: boolean; user?: string; password?: string; fromName: string; fromAddress: string; sendDelaySeconds: number };
   appName: string;
   backupDir: string;
@@ -162,6 +181,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     metricsPort: e.NIGHTSHIFT_METRICS_PORT,
     gatePort: e.NIGHTSHIFT_GATE_PORT,
+    gateHost: e.NIGHTSHIFT_GATE_HOST,
+    sessionTimeoutSeconds: e.NIGHTSHIFT_SESSION_TIMEOUT_S,
+    timeZone: e.NIGHTSHIFT_TIMEZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
     smtp: {
       host: e.NIGHTSHIFT_SMTP_HOST,
       port: e.NIGHTSHIFT_SMTP_PORT,

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** nightshift gate */
+export function registerGateCommands(_program: Command): void {}
