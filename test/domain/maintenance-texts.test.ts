@@ -1,0 +1,96 @@
+import {
+  announcementText,
+  closeOrderText,
+  gateStateAt,
+  loginsRefusedAt,
+  pickLocale,
+  refusalText,
+  type WindowView,
+} from '../../domain/maintenance';
+
+const paris = 'Europe/Paris';
+// Seed 000's examples: 07/09/2020 13:00-13:45 (database) and 14/09/2020 23:25-23:30 (deployment), Paris time.
+const dbStart = new Date('2020-09-07T11:00:00Z');
+const dbEnd = new Date('2020-09-07T11:45:00Z');
+const depStart = new Date('2020-09-14T21:25:00Z');
+const depEnd = new Date('2020-09-14T21:30:00Z');
+
+describe('R-MW-4 / R-MW-6 texts, exactly as seed 000', () => {
+  test('R-MW-4 database announcement (French)', () => {
+    expect(announcementText('database', dbStart, dbEnd, 'ISACOMPTA CONNECT', 'fr', paris)).toBe(
+      'Une phase de maintenance de la base de données aura lieu entre le 07/09/2020 à 13:00 et le 07/09/2020 à 13:45. ISACOMPTA CONNECT sera donc indisponible durant cette période.',
+    );
+  });
+  test('R-MW-4 deployment announcement (French)', () => {
+    expect(announcementText('deployment', depStart, depEnd, 'ISAGI CONNECT', 'fr', paris)).toBe(
+      'Une nouvelle version sera installée entre le 14/09/2020 à 23:25 et le 14/09/2020 à 23:30. ISAGI CONNECT sera donc suspendu durant cette période.',
+    );
+  });
+  test('R-MW-6 refusals (French)', () => {
+    expect(refusalText('database', dbEnd, 'fr', paris)).toBe(
+      'Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible le 07/09/2020 à 13:45.',
+    );
+    expect(refusalText('deployment', depEnd, 'fr', paris)).toBe(
+      "Une nouvelle version est en cours d'installation. Le service sera à nouveau disponible le 14/09/2020 à 23:30.",
+    );
+  });
+  test('English texts exist for every type', () => {
+    expect(announcementText('database', dbStart, dbEnd, 'App', 'en', paris)).toBe(
+      'A database maintenance will take place between 07/09/2020 at 13:00 and 07/09/2020 at 13:45. App will therefore be unavailable during this period.',
+    );
+    expect(refusalText('deployment', depEnd, 'en', paris)).toBe('A new version is being installed. Service will be available again on 14/09/2020 at 23:30.');
+    expect(closeOrderText('en', 'App')).toMatch(/15 seconds/);
+    expect(closeOrderText('fr', 'App')).toMatch(/15 secondes/);
+  });
+  test('dates follow the time zone and midnight is 00:00', () => {
+    expect(refusalText('database', new Date('2020-12-31T23:00:00Z'), 'fr', paris)).toMatch(/le 01\/01\/2021 à 00:00\.$/);
+    expect(refusalText('database', new Date('2020-12-31T23:00:00Z'), 'fr', 'UTC')).toMatch(/le 31\/12\/2020 à 23:00\.$/);
+  });
+});
+
+describe('gate state from the stored window and the clock', () => {
+  const w = (over: Partial<WindowView> = {}): WindowView => ({ type: 'database', state: 'scheduled', startsAt: dbStart, endsAt: dbEnd, ...over });
+  const before = new Date(dbStart.getTime() - 60_000);
+  const during = new Date(dbStart.getTime() + 60_000);
+
+  test('no window: open', () => {
+    expect(gateStateAt(undefined, during)).toBe('open');
+    expect(loginsRefusedAt(null, during)).toBe(false);
+  });
+  test('R-MW-4 scheduled and not started: announced, logins accepted', () => {
+    expect(gateStateAt(w(), before)).toBe('announced');
+    expect(loginsRefusedAt(w(), before)).toBe(false);
+  });
+  test('R-MW-6 from the start instant: closed, even before the workflow marks it in progress', () => {
+    expect(gateStateAt(w(), dbStart)).toBe('closed');
+    expect(gateStateAt(w({ state: 'in_progress' }), during)).toBe('closed');
+    expect(loginsRefusedAt(w(), dbStart)).toBe(true);
+  });
+  test('R-MW-10 an in-progress window stays closed past its end until restored', () => {
+    expect(gateStateAt(w({ state: 'in_progress' }), new Date(dbEnd.getTime() + 3_600_000))).toBe('closed');
+  });
+  test('R-MW-12 completed or cancelled windows: open', () => {
+    expect(gateStateAt(w({ state: 'completed' }), during)).toBe('open');
+    expect(gateStateAt(w({ state: 'cancelled' }), during)).toBe('open');
+  });
+  test('R-MW-5 early login block: announced, but new logins refused', () => {
+    const early = w({ preventLoginsFrom: new Date(dbStart.getTime() - 120_000) });
+    expect(gateStateAt(early, before)).toBe('announced');
+    expect(loginsRefusedAt(early, before)).toBe(true);
+    expect(loginsRefusedAt(early, new Date(dbStart.getTime() - 180_000))).toBe(false);
+  });
+});
+
+describe('locale from Accept-Language (French by default)', () => {
+  test.each([
+    [undefined, 'fr'],
+    ['', 'fr'],
+    ['en-US,en;q=0.9', 'en'],
+    ['de-DE, fr;q=0.5, en;q=0.8', 'en'],
+    ['de', 'fr'],
+    ['en;q=0, fr;q=0.1', 'fr'],
+    ['garbage;;;,', 'fr'],
+  ])('%p -> %p', (header, locale) => {
+    expect(pickLocale(header as string | undefined)).toBe(locale);
+  });
+});
