@@ -12,8 +12,13 @@ import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../domain
 import { ident } from '../db/ident';
 import type { ActivityDeps } from './deps';
 
-/** The tables every dossier starts with: the business application's accounting structure. */
-export const DOSSIER_BASE_STRUCTURE = `
+/**
+ * The tables every dossier starts with: the business application's accounting structure. The
+ * foreign keys and secondary indexes come after the tables so that a bulk load (the demo generator,
+ * a restore) can go in between: checking them once after COPY is much cheaper than row by row.
+ * Constraint names are PostgreSQL's defaults, so both paths give the same catalog.
+ */
+export const DOSSIER_BASE_TABLES = `
 CREATE TABLE compte (
   numero   varchar(12) PRIMARY KEY,
   libelle  text NOT NULL,
@@ -26,26 +31,33 @@ CREATE TABLE journal (
 );
 CREATE TABLE ecriture (
   id            bigserial PRIMARY KEY,
-  journal       varchar(4) NOT NULL REFERENCES journal (code),
+  journal       varchar(4) NOT NULL,
   date_ecriture date NOT NULL,
   piece         text,
   libelle       text NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE ligne (
-  ecriture_id bigint NOT NULL REFERENCES ecriture (id) ON DELETE CASCADE,
+  ecriture_id bigint NOT NULL,
   n           smallint NOT NULL,
-  compte      varchar(12) NOT NULL REFERENCES compte (numero),
+  compte      varchar(12) NOT NULL,
   debit       numeric(15, 2) NOT NULL DEFAULT 0,
   credit      numeric(15, 2) NOT NULL DEFAULT 0,
   PRIMARY KEY (ecriture_id, n)
 );
-CREATE INDEX ligne_compte ON ligne (compte);
 CREATE TABLE parametre (
   cle     text PRIMARY KEY,
   valeur  jsonb NOT NULL
 );
 `;
+export const DOSSIER_BASE_CONSTRAINTS = `
+ALTER TABLE ecriture ADD CONSTRAINT ecriture_journal_fkey FOREIGN KEY (journal) REFERENCES journal (code);
+ALTER TABLE ligne
+  ADD CONSTRAINT ligne_ecriture_id_fkey FOREIGN KEY (ecriture_id) REFERENCES ecriture (id) ON DELETE CASCADE,
+  ADD CONSTRAINT ligne_compte_fkey FOREIGN KEY (compte) REFERENCES compte (numero);
+CREATE INDEX ligne_compte ON ligne (compte);
+`;
+export const DOSSIER_BASE_STRUCTURE = DOSSIER_BASE_TABLES + DOSSIER_BASE_CONSTRAINTS;
 
 interface DossierRow {
   code: string;
@@ -93,8 +105,16 @@ export function documentsFolder(documentsDir: string, target: string, code: stri
   return path.join(documentsDir, target, dossierCodeSchema.parse(code));
 }
 
-/** Inserts the registry row and creates the schema. Runs inside the caller's transaction. */
-export async function insertDossier(client: pg.PoolClient | pg.Client, input: NewDossier, withBaseStructure: boolean): Promise<void> {
+/**
+ * Inserts the registry row and creates the schema. Runs inside the caller's transaction.
+ * With the base structure, `load` (if given) fills the tables before the constraints are added.
+ */
+export async function insertDossier(
+  client: pg.PoolClient | pg.Client,
+  input: NewDossier,
+  withBaseStructure: boolean,
+  load?: (schema: string) => Promise<void>,
+): Promise<void> {
   const schema = schemaNameFor(input.code);
   const existing = await client.query('SELECT code FROM nightshift.dossier WHERE lower(code) = lower($1)', [input.code]);
   if (existing.rowCount) throw permanentFailure(FailureType.DossierExists, `dossier ${existing.rows[0].code} already exists`);
@@ -104,18 +124,36 @@ export async function insertDossier(client: pg.PoolClient | pg.Client, input: Ne
       throw permanentFailure(FailureType.SupervisorConflict, `dossier ${sup.rows[0].code} is already the supervisor of this target (one per target)`);
     }
   }
-  await client.query(
-    `INSERT INTO nightshift.dossier (code, label, role, is_test, is_specific, is_template, is_transferable, copy_status, schema_name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [input.code, input.label, input.role, input.flags.test, input.flags.specific, input.flags.template, input.flags.transferable, input.copyStatus, schema],
-  );
-  await client.query(`CREATE SCHEMA ${ident(schema)}`);
+  try {
+    await client.query(
+      `INSERT INTO nightshift.dossier (code, label, role, is_test, is_specific, is_template, is_transferable, copy_status, schema_name)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [input.code, input.label, input.role, input.flags.test, input.flags.specific, input.flags.template, input.flags.transferable, input.copyStatus, schema],
+    );
+    await client.query(`CREATE SCHEMA ${ident(schema)}`);
+  } catch (err) {
+    throw conflictFailure(err, input.code, schema);
+  }
   if (withBaseStructure) {
-    await client.query(`SET LOCAL search_path = ${ident(schema)}`);
-    await client.query(DOSSIER_BASE_STRUCTURE);
-    await client.query('SET LOCAL search_path = DEFAULT');
+    await client.query(`SET LOCAL search_path = ${ident(schema)}; ${DOSSIER_BASE_TABLES}; SET LOCAL search_path = DEFAULT`);
+    if (load) await load(schema);
+    await client.query(`SET LOCAL search_path = ${ident(schema)}; ${DOSSIER_BASE_CONSTRAINTS}; SET LOCAL search_path = DEFAULT`);
     await client.query('SELECT nightshift.install_touch_triggers($1)', [schema]);
   }
+}
+
+/**
+ * A concurrent create can pass the checks above and then hit the unique indexes (or an unregistered
+ * schema of the same name): those are permanent conflicts, not transient errors worth retrying.
+ */
+function conflictFailure(err: unknown, code: string, schema: string): unknown {
+  const e = err as { code?: string; constraint?: string };
+  if (e.code === '23505' && e.constraint === 'dossier_one_supervisor') {
+    return permanentFailure(FailureType.SupervisorConflict, 'this target already has a supervisor dossier (one per target)');
+  }
+  if (e.code === '23505') return permanentFailure(FailureType.DossierExists, `dossier ${code} already exists`);
+  if (e.code === '42P06') return permanentFailure(FailureType.DossierExists, `schema ${schema} already exists in the target database without a registered dossier`);
+  return err;
 }
 
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -179,6 +217,10 @@ export function createRegistryActivities({ pools, config }: ActivityDeps) {
       const dossier = await getDossier(target, code);
       return withTransaction(pools.get(target), async (c) => {
         await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        // rows are hashed as text: pin every setting that changes that text, so that the worker, the
+        // CLI and a restore on another server compute the same checksum for the same data
+        await c.query(`SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';
+                       SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'`);
         const tables = await c.query<{ relname: string }>(
           `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,

@@ -1,6 +1,253 @@
-import type { Command } from 'commander';
+import fs from 'node:fs/promises';
+import readline from 'node:readline/promises';
+import { Option, type Command } from 'commander';
+import type pg from 'pg';
+import { z } from 'zod';
+import { UsageError } from '../../config/config';
+import { type Dossier, dossierCodeSchema, newDossierSchema } from '../../domain/dossier';
+import { generateDemoDossiers } from '../../activities/demo';
+import { createRegistryActivities, documentsFolder, type TableStat } from '../../activities/registry';
+import { createTargetPools } from '../../workers/resources';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
 
 /** nightshift dossiers list|show|create|delete|demo */
+
+type Registry = ReturnType<typeof createRegistryActivities>;
+
+/** Opens the target's pool for one command and always ends it, so the process can exit. */
+async function withRegistry<T>(
+  targetName: string | undefined,
+  fn: (registry: Registry, target: string, pool: pg.Pool) => Promise<T>,
+): Promise<T> {
+  const t = target(targetName);
+  const cfg = config();
+  const pools = createTargetPools(cfg, 4);
+  try {
+    return await fn(createRegistryActivities({ config: cfg, pools }), t.name, pools.get(t.name));
+  } finally {
+    await pools.end();
+  }
+}
+
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+
+const demoSchema = z.object({
+  count: wholeNumber(1, 1_000_000),
+  sizeKb: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'expected a positive number')
+    .transform(Number)
+    .pipe(z.number().positive('expected a positive number').max(1_000_000, 'expected at most 1000000')),
+  seed: wholeNumber(0, 0xffffffff),
+  prefix: z.string().regex(/^[A-Za-z0-9_-]{1,30}$/, 'expected 1-30 letters, digits, "_" or "-"'),
+  documents: z.boolean(),
+});
+
+function usageFromZod(error: z.ZodError, names: Record<string, string> = {}): UsageError {
+  return new UsageError(
+    error.issues
+      .map((i) => {
+        const key = String(i.path[0] ?? '');
+        return `${names[key] ?? key}: ${i.message}`;
+      })
+      .join('; '),
+  );
+}
+
+const when = (iso: string | null): string => (iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : 'never');
+
+function flagsText(d: Dossier): string {
+  const f = [d.flags.test && 'test', d.flags.specific && 'specific', d.flags.template && 'template', !d.flags.transferable && 'non-transferable'];
+  return f.filter(Boolean).join(',') || '-';
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function listText(dossiers: Dossier[]): string {
+  if (!dossiers.length) return 'no dossiers in this target (create one, or load demo dossiers with `nightshift dossiers demo --count 10`)';
+  const rows = dossiers.map((d) => [
+    d.code,
+    d.label.length > 32 ? `${d.label.slice(0, 31)}…` : d.label,
+    d.role,
+    flagsText(d),
+    d.copyStatus,
+    when(d.modifiedAt),
+    when(d.lastBackupAt),
+    String(d.patchLevel),
+    d.modifiedSinceBackup ? 'yes' : 'no',
+  ]);
+  return `${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${dossiers.length} dossier(s)`;
+}
+
+async function countFiles(dir: string): Promise<number | null> {
+  try {
+    const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).length;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+interface ShowResult extends Dossier {
+  tables: TableStat[];
+  documents: { path: string; exists: boolean; files: number };
+}
+
+function showText(s: ShowResult): string {
+  return [
+    `${s.code}  ${s.label}`,
+    `  role: ${s.role}   copy status: ${s.copyStatus}   flags: ${flagsText(s)}   patch level: ${s.patchLevel}`,
+    `  schema: ${s.schemaName}`,
+    `  modified at: ${when(s.modifiedAt)}   last backup: ${when(s.lastBackupAt)}   modified since backup: ${s.modifiedSinceBackup ? 'yes' : 'no'}`,
+    `  documents: ${s.documents.path} (${s.documents.exists ? `${s.documents.files} file(s)` : 'no folder'})`,
+    '  tables:',
+    ...table(['TABLE', 'ROWS', 'CHECKSUM'], s.tables.map((t) => [t.table, String(t.rows), t.checksum]))
+      .split('\n')
+      .map((l) => `    ${l}`),
+  ].join('\n');
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^(y|yes|o|oui)$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 export function registerDossierCommands(program: Command): void {
-  program.command('dossiers').description('the dossier registry of a target');
+  const dossiers = program.command('dossiers').description('the dossier registry of a target');
+
+  dossiers
+    .command('list')
+    .description('list the dossiers of a target: role, flags, copy status, dates, patch level, modified since backup')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (opts: { target?: string; json?: boolean }) => {
+        const list = await withRegistry(opts.target, (r, t) => r.listDossiers(t));
+        output(opts.json, list, listText);
+      }),
+    );
+
+  dossiers
+    .command('show')
+    .description("one dossier, with each table's row count and checksum and its documents folder")
+    .argument('<code>', 'dossier code')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (rawCode: string, opts: { target?: string; json?: boolean }) => {
+        const code = parseFlag('CODE', dossierCodeSchema, rawCode);
+        const result = await withRegistry(opts.target, async (r, t): Promise<ShowResult> => {
+          const dossier = await r.getDossier(t, code);
+          const tables = await r.tableStats(t, code);
+          const dir = documentsFolder(config().documentsDir, t, code);
+          const files = await countFiles(dir);
+          return { ...dossier, tables, documents: { path: dir, exists: files !== null, files: files ?? 0 } };
+        });
+        output(opts.json, result, showText);
+      }),
+    );
+
+  dossiers
+    .command('create')
+    .description('create an empty dossier (its schema holds the base accounting structure)')
+    .argument('<code>', 'dossier code: 1-40 letters, digits, "_" or "-"')
+    .requiredOption('--label <text>', 'the dossier label (company name)')
+    .addOption(new Option('--role <role>', 'supervisor (one per target) or regular').default('regular'))
+    .option('--test', 'flag it as a test dossier')
+    .option('--specific', 'flag it as a specific dossier')
+    .option('--template', 'flag it as a template dossier (never backed up by the batch)')
+    .option('--not-transferable', 'flag it as non-transferable (never backed up by the batch)')
+    .option('--copy', 'copy status "copy" (default "original")')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(
+        async (
+          code: string,
+          opts: { label: string; role: string; test?: boolean; specific?: boolean; template?: boolean; notTransferable?: boolean; copy?: boolean; target?: string; json?: boolean },
+        ) => {
+          const parsed = newDossierSchema.safeParse({
+            code,
+            label: opts.label,
+            role: opts.role,
+            copyStatus: opts.copy ? 'copy' : 'original',
+            flags: { test: !!opts.test, specific: !!opts.specific, template: !!opts.template, transferable: !opts.notTransferable },
+          });
+          if (!parsed.success) throw usageFromZod(parsed.error, { code: 'CODE', label: '--label', role: '--role' });
+          const created = await withRegistry(opts.target, (r, t) => r.createDossier(t, parsed.data));
+          output(opts.json, created, (d) => `created dossier ${d.code} (${d.label}) in schema ${d.schemaName}`);
+        },
+      ),
+    );
+
+  dossiers
+    .command('delete')
+    .description("delete a dossier: its schema, registry row and documents folder (refused while it is in use)")
+    .argument('<code>', 'dossier code')
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
+    .addOption(targetOption())
+    .action(
+      action(async (rawCode: string, opts: { yes?: boolean; target?: string }) => {
+        const code = parseFlag('CODE', dossierCodeSchema, rawCode);
+        if (!opts.yes && !process.stdin.isTTY) throw new UsageError(`refusing to delete dossier ${code} without --yes (no terminal to confirm on)`);
+        return withRegistry(opts.target, async (r, t) => {
+          const dossier = await r.getDossier(t, code);
+          if (!opts.yes && !(await confirm(`Delete dossier ${dossier.code} (${dossier.label}) and all its data in target ${t}? [y/N] `))) {
+            process.stderr.write('nothing deleted\n');
+            return EXIT_FAILED;
+          }
+          await r.deleteDossier(t, code);
+          process.stdout.write(`deleted dossier ${code}\n`);
+          return undefined;
+        });
+      }),
+    );
+
+  dossiers
+    .command('demo')
+    .description('create N deterministic demo dossiers (chart of accounts, journals, entries, settings, documents)')
+    .requiredOption('--count <n>', 'how many dossiers')
+    .option('--size-kb <k>', 'approximate data per dossier in KB', '50')
+    .option('--seed <s>', 'generator seed: the same seed gives the same data', '1')
+    .option('--prefix <p>', 'code prefix (codes continue after the highest existing one)', 'DEMO')
+    .option('--documents', 'also write a few documents per dossier into the documents folder')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (opts: { count: string; sizeKb: string; seed: string; prefix: string; documents?: boolean; target?: string; json?: boolean }) => {
+        const parsed = demoSchema.safeParse({ ...opts, documents: !!opts.documents });
+        if (!parsed.success) throw usageFromZod(parsed.error, { count: '--count', sizeKb: '--size-kb', seed: '--seed', prefix: '--prefix' });
+        const o = parsed.data;
+        const started = process.hrtime.bigint();
+        const codes = await withRegistry(opts.target, (_r, t, pool) =>
+          generateDemoDossiers(pool, {
+            target: t,
+            count: o.count,
+            sizeKb: o.sizeKb,
+            seed: o.seed,
+            prefix: o.prefix,
+            documentsDir: o.documents ? config().documentsDir : undefined,
+          }),
+        );
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        output(opts.json, { count: codes.length, seconds: Math.round(seconds * 100) / 100, codes }, (v) => {
+          const which = v.codes.length <= 20 ? v.codes.join(' ') : `${v.codes[0]} .. ${v.codes[v.codes.length - 1]}`;
+          return `created ${v.count} demo dossier(s) in ${v.seconds.toFixed(2)} s (${(v.count / Math.max(seconds, 0.001)).toFixed(1)}/s): ${which}`;
+        });
+      }),
+    );
 }

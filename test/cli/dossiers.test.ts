@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createTestStack, tempDir, type TestStack } from '../helpers/env';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+let stack: TestStack;
+let env: NodeJS.ProcessEnv;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a user runs it: a separate process, configured by the environment only. */
+async function cli(...args: string[]): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), ...args], { cwd: ROOT, env, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw err;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+const STACK_TRACE = /\n\s+at /;
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  // only what this test sets: no stray NIGHTSHIFT_* / TEMPORAL_* from the developer's shell
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NIGHTSHIFT_|TEMPORAL_|DATABASE_URL$)/.test(k)));
+  env = { ...inherited, DATABASE_URL: stack.databaseUrl, NIGHTSHIFT_DATA_DIR: tempDir('cli-data') };
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+describe('nightshift dossiers (spawned CLI)', () => {
+  test('create, list --json, show --json, delete --yes', async () => {
+    const created = await cli('dossiers', 'create', 'CLI1', '--label', 'Garage Martin SARL', '--role', 'supervisor');
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.stdout).toContain('CLI1');
+    expect((await cli('dossiers', 'create', 'CLI2', '--label', 'Copie Martin', '--test', '--not-transferable', '--copy', '--specific', '--template')).code).toBe(0);
+
+    const list = await cli('dossiers', 'list', '--json');
+    expect(list.code).toBe(0);
+    const dossiers = JSON.parse(list.stdout) as { code: string; role: string; copyStatus: string; flags: Record<string, boolean>; modifiedSinceBackup: boolean }[];
+    expect(dossiers.map((d) => d.code)).toEqual(['CLI1', 'CLI2']);
+    expect(dossiers[0]).toMatchObject({ role: 'supervisor', copyStatus: 'original', modifiedSinceBackup: true });
+    expect(dossiers[1]).toMatchObject({ role: 'regular', copyStatus: 'copy', flags: { test: true, specific: true, template: true, transferable: false } });
+
+    const text = await cli('dossiers', 'list');
+    expect(text.stdout).toMatch(/CODE\s+LABEL\s+ROLE\s+FLAGS/);
+    expect(text.stdout).toContain('test,specific,template,non-transferable');
+
+    const show = await cli('dossiers', 'show', 'CLI1', '--json');
+    expect(show.code).toBe(0);
+    const shown = JSON.parse(show.stdout);
+    expect(shown).toMatchObject({ code: 'CLI1', label: 'Garage Martin SARL', documents: { exists: false, files: 0 } });
+    expect(shown.documents.path).toBe(path.join(env.NIGHTSHIFT_DATA_DIR!, 'documents', 'main', 'CLI1'));
+    expect(shown.tables.map((t: { table: string }) => t.table)).toEqual(['compte', 'ecriture', 'journal', 'ligne', 'parametre']);
+
+    const del = await cli('dossiers', 'delete', 'CLI2', '--yes');
+    expect(del.code).toBe(0);
+    expect(JSON.parse((await cli('dossiers', 'list', '--json')).stdout).map((d: { code: string }) => d.code)).toEqual(['CLI1']);
+  });
+
+  test('demo --count creates deterministic dossiers with documents, and show counts the files', async () => {
+    const demo = await cli('dossiers', 'demo', '--count', '3', '--size-kb', '4', '--prefix', 'CLD', '--documents', '--json');
+    expect(demo.code).toBe(0);
+    expect(JSON.parse(demo.stdout)).toMatchObject({ count: 3, codes: ['CLD0001', 'CLD0002', 'CLD0003'] });
+    const show = JSON.parse((await cli('dossiers', 'show', 'CLD0002', '--json')).stdout);
+    expect(show.documents).toMatchObject({ exists: true, files: 3 });
+    expect(show.tables.find((t: { table: string }) => t.table === 'ligne').rows).toBeGreaterThan(0);
+  });
+
+  test.each([
+    ['hostile code ../x', ['dossiers', 'show', '../x']],
+    ["hostile code a'b on create", ['dossiers', 'create', "a'b", '--label', 'x']],
+    ['hostile code with a space on delete', ['dossiers', 'delete', 'a b', '--yes']],
+    ['41-character code', ['dossiers', 'create', 'A'.repeat(41), '--label', 'x']],
+    ['unknown flag', ['dossiers', 'list', '--bogus']],
+    ['missing --label', ['dossiers', 'create', 'NOLABEL']],
+    ['blank --label', ['dossiers', 'create', 'NOLABEL', '--label', '   ']],
+    ['bad --role', ['dossiers', 'create', 'NOLABEL', '--label', 'x', '--role', 'boss']],
+    ['bad --count', ['dossiers', 'demo', '--count', 'ten']],
+    ['unknown target', ['dossiers', 'list', '--target', 'nowhere']],
+    ['delete without --yes and no terminal', ['dossiers', 'delete', 'CLI1']],
+  ])('bad usage (%s): exit 2, a message, no stack trace, nothing changed', async (_name, args) => {
+    const before = (await stack.pools.get('main').query('SELECT code FROM nightshift.dossier ORDER BY code')).rows;
+    const r = await cli(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).not.toBe('');
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect((await stack.pools.get('main').query('SELECT code FROM nightshift.dossier ORDER BY code')).rows).toEqual(before);
+  });
+
+  test('unknown dossier on show: exit 1 naming it; a stack trace only with --debug', async () => {
+    const r = await cli('dossiers', 'show', 'NOPE');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('UnknownDossier: unknown dossier NOPE');
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    const debug = await cli('--debug', 'dossiers', 'show', 'NOPE');
+    expect(debug.code).toBe(1);
+    expect(debug.stderr).toMatch(STACK_TRACE);
+  });
+
+  test('a second supervisor is refused (exit 1, SupervisorConflict)', async () => {
+    const r = await cli('dossiers', 'create', 'SUPB', '--label', 'Autre référence', '--role', 'supervisor');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('SupervisorConflict');
+  });
+});

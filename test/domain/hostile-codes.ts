@@ -1,0 +1,12 @@
+/** Codes that must never become a schema or a file name (issue 2, "Dossier registry"). */
+export const HOSTILE_CODES: [string, string][] = [
+  ['path traversal', '../x'],
+  ['single quote', "a'b"],
+  ['double quote', 'a"b'],
+  ['NUL byte', 'a\u0000b'],
+  ['10 KB string', 'A'.repeat(10 * 1024)],
+  ['empty', ''],
+  ['accented letter', 'é'],
+  ['space', 'a b'],
+  ['41 characters', 'A'.repeat(41)],
+];
