@@ -1,14 +1,86 @@
-import type { ActivityDeps } from './deps';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { z } from 'zod';
+import { backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
+import { FailureType, permanentFailure } from '../domain/failures';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from '../workflows/backup-dossier.api';
+import { type Progress, backupDossierArchive, restoreDossierArchive } from './archive/engine';
+import type { ActivityDeps } from './deps';
+import { documentsFolder } from './registry';
 
-/** Single-dossier backup engine (placeholder, filled by the backup engine work). */
-export function createBackupActivities(_deps: ActivityDeps) {
+/** Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine. */
+
+function parseInput<T>(schema: z.ZodType<T, unknown>, raw: unknown): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    throw permanentFailure(FailureType.InvalidInput, r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
+  }
+  return r.data;
+}
+
+const HEARTBEAT_EVERY_MS = 5_000;
+
+/**
+ * Heartbeats the latest progress on a timer (also through silent phases such as fsync), and hands
+ * the activity's cancellation signal to the engine. Outside an activity (bench, scripts) it does nothing.
+ */
+async function withHeartbeat<T>(work: (onProgress: (p: Progress) => void, signal?: AbortSignal) => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    ctx = undefined;
+  }
+  let last: Progress = { detail: 'starting', rows: 0, bytes: 0 };
+  ctx?.heartbeat(last);
+  const timer = ctx ? setInterval(() => ctx.heartbeat(last), HEARTBEAT_EVERY_MS) : undefined;
+  try {
+    return await work((p) => (last = p), ctx?.cancellationSignal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function createBackupActivities({ config, pools }: ActivityDeps) {
   return {
-    async backupDossier(_input: BackupDossierInput): Promise<BackupDossierResult> {
-      throw new Error('not implemented');
+    /** Backs one dossier up into B{code}.SVG in the folder its reason and the date sub-folder setting give. */
+    async backupDossier(raw: BackupDossierInput): Promise<BackupDossierResult> {
+      const input = parseInput(backupDossierInputSchema, raw);
+      const pool = pools.get(input.target);
+      const today = new Date();
+      const destinationDir = path.join(
+        config.backupDir,
+        ...destinationSegments(input.reason, input.dateSubfolder, { year: today.getFullYear(), month: today.getMonth() + 1, day: today.getDate() }),
+      );
+      return withHeartbeat((onProgress, signal) =>
+        backupDossierArchive({
+          pool,
+          target: input.target,
+          code: input.code,
+          destinationDir,
+          documentsFolder: input.includeDocuments ? documentsFolder(config.documentsDir, input.target, input.code) : undefined,
+          onProgress,
+          signal,
+        }),
+      );
     },
-    async restoreDossier(_input: RestoreDossierInput): Promise<RestoreDossierResult> {
-      throw new Error('not implemented');
+
+    /** Restores an archive into a dossier (the archive's code, or `as`), all or nothing. */
+    async restoreDossier(raw: RestoreDossierInput): Promise<RestoreDossierResult> {
+      const input = parseInput(restoreDossierInputSchema, raw);
+      const pool = pools.get(input.target);
+      return withHeartbeat((onProgress, signal) =>
+        restoreDossierArchive({
+          pool,
+          target: input.target,
+          file: input.file,
+          as: input.as,
+          replace: input.replace,
+          documentsDir: config.documentsDir,
+          onProgress,
+          signal,
+        }),
+      );
     },
   };
 }

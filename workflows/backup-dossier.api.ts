@@ -51,4 +51,32 @@ export interface RestoreDossierResult {
 
 export const restoreDossierWorkflowId = (target: string, code: string): string => `restore-dossier/${target}/${code}`;
 
+export const BACKUP_PHASES = ['starting', 'writing', 'restoring', 'done', 'failed'] as const;
+export type BackupPhase = (typeof BACKUP_PHASES)[number];
+
+/** What the progress query answers; the same text is the workflow's current details in the Web UI. */
+export interface BackupProgress {
+  phase: BackupPhase;
+  detail: string;
+}
+
 export const backupPhaseQuery = defineQuery<string>('phase');
+export const backupProgressQuery = defineQuery<BackupProgress>('progress');
+
+/** Search attribute values (workflows/search-attributes.ts) of the two workflows. */
+export const BACKUP_KIND = 'backup-dossier';
+export const RESTORE_KIND = 'restore-dossier';
+
+/** What `backup restore --verify-only` prints: the checked manifest's essentials. */
+export interface VerifyArchiveResult {
+  file: string;
+  code: string;
+  label: string;
+  patchLevel: number;
+  createdAt: string;
+  snapshotAt: string;
+  codec: string;
+  tables: { name: string; rows: number }[];
+  documents: number;
+  parts: number;
+}

@@ -1,13 +1,78 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { type ActivityOptions, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
-import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from './backup-dossier.api';
+import {
+  BACKUP_KIND,
+  type BackupDossierInput,
+  type BackupDossierResult,
+  type BackupPhase,
+  type BackupProgress,
+  RESTORE_KIND,
+  type RestoreDossierInput,
+  type RestoreDossierResult,
+  backupPhaseQuery,
+  backupProgressQuery,
+} from './backup-dossier.api';
+import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
 
-const { backupDossier, restoreDossier } = proxyActivities<NightshiftActivities>({ startToCloseTimeout: '1 hour' });
+/**
+ * One dossier backed up into B{code}.SVG, or one archive restored (R-BK-3, R-BK-5, R-BK-6). The
+ * work is one long activity (one snapshot, one file); the workflow gives it durable retries and
+ * makes its progress visible: phase query, current details and search attributes in the Web UI.
+ */
+
+export const ACTIVITY_OPTIONS = {
+  /** Streams a whole dossier: long, so liveness comes from heartbeats (the activity beats every 5 s). */
+  archive: {
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 5 },
+  },
+} as const satisfies Record<string, ActivityOptions>;
+
+const { backupDossier, restoreDossier } = proxyActivities<NightshiftActivities>(ACTIVITY_OPTIONS.archive);
+
+function tracker(kind: string, target: string, code: string, detail: string) {
+  let progress: BackupProgress = { phase: 'starting', detail };
+  setHandler(backupProgressQuery, () => progress);
+  setHandler(backupPhaseQuery, () => progress.phase);
+  setCurrentDetails(detail);
+  upsertSearchAttributes([
+    { key: NightshiftTarget, value: target },
+    { key: NightshiftKind, value: kind },
+    { key: NightshiftDossier, value: code },
+    { key: NightshiftPhase, value: progress.phase },
+  ]);
+  return (phase: BackupPhase, next: string) => {
+    progress = { phase, detail: next };
+    setCurrentDetails(next);
+    upsertSearchAttributes([{ key: NightshiftPhase, value: phase }]);
+  };
+}
 
 export async function backupDossierWorkflow(input: BackupDossierInput): Promise<BackupDossierResult> {
-  return backupDossier(input);
+  const file = `B${input.code}.SVG`;
+  const phase = tracker(BACKUP_KIND, input.target, input.code, `Back up dossier ${input.code} (${input.reason})`);
+  phase('writing', `Writing ${file} from one snapshot of dossier ${input.code}`);
+  try {
+    const result = await backupDossier.executeWithOptions({ ...ACTIVITY_OPTIONS.archive, summary: `write ${file}` }, [input]);
+    phase('done', `Wrote ${result.file}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents, ${result.bytes} bytes`);
+    return result;
+  } catch (err) {
+    phase('failed', `Backup of dossier ${input.code} failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+    throw err;
+  }
 }
 
 export async function restoreDossierWorkflow(input: RestoreDossierInput): Promise<RestoreDossierResult> {
-  return restoreDossier(input);
+  const code = input.as ?? '(archive code)';
+  const phase = tracker(RESTORE_KIND, input.target, input.as ?? '', `Restore ${input.file}${input.as ? ` as ${input.as}` : ''}`);
+  phase('restoring', `Restoring ${input.file} into dossier ${code}${input.replace ? ' (replace)' : ''}, in one transaction`);
+  try {
+    const result = await restoreDossier.executeWithOptions({ ...ACTIVITY_OPTIONS.archive, summary: `restore ${code}` }, [input]);
+    phase('done', `Restored dossier ${result.code}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents`);
+    return result;
+  } catch (err) {
+    phase('failed', `Restore of ${input.file} failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+    throw err;
+  }
 }

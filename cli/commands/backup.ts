@@ -1,6 +1,205 @@
-import type { Command } from 'commander';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { UsageError } from '../../config/config';
+import { backupDossierInputSchema, restoreDossierInputSchema } from '../../domain/backup';
+import { dossierCodeSchema } from '../../domain/dossier';
+import { readArchiveHeader } from '../../activities/archive/reader';
+import { verifyArchive } from '../../activities/archive/engine';
+import { connectTemporalClient } from '../../workers/resources';
+import {
+  BACKUP_KIND,
+  BACKUP_REASONS,
+  RESTORE_KIND,
+  backupDossierWorkflowId,
+  restoreDossierWorkflowId,
+  type BackupDossierInput,
+  type BackupDossierResult,
+  type RestoreDossierInput,
+  type RestoreDossierResult,
+  type VerifyArchiveResult,
+} from '../../workflows/backup-dossier.api';
+import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
 
-/** nightshift backup dossier|restore */
+/** nightshift backup dossier|restore: starts the single-dossier workflows (R-BK-5); verify-only runs locally. */
+
+function usage(error: z.ZodError, flags: Record<string, string>): UsageError {
+  return new UsageError(error.issues.map((i) => `${flags[String(i.path[0])] ?? String(i.path[0] ?? 'value')}: ${i.message}`).join('; '));
+}
+
+/** The run's page in the Temporal Web UI. */
+export function webUiLink(workflowId: string, runId: string): string {
+  const c = config();
+  return `http://localhost:${c.temporal.uiPort}/namespaces/${encodeURIComponent(c.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectTemporalClient(config());
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+interface Started {
+  workflowId: string;
+  runId: string;
+  url: string;
+}
+
+/** Starts one workflow; a second start while one runs under the same id is a clear failure. */
+async function start<I, R>(
+  client: Client,
+  workflowType: string,
+  workflowId: string,
+  input: I,
+  attributes: { target: string; kind: string; code: string },
+  summary: string,
+): Promise<{ started: Started; handle: WorkflowHandle<(input: I) => Promise<R>> }> {
+  let handle: WorkflowHandle<(input: I) => Promise<R>>;
+  try {
+    handle = await client.workflow.start<(input: I) => Promise<R>>(workflowType, {
+      taskQueue: config().temporal.taskQueue,
+      workflowId,
+      args: [input],
+      staticSummary: summary,
+      typedSearchAttributes: [
+        { key: NightshiftTarget, value: attributes.target },
+        { key: NightshiftKind, value: attributes.kind },
+        { key: NightshiftDossier, value: attributes.code },
+        { key: NightshiftPhase, value: 'starting' },
+      ],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const running = client.workflow.getHandle(workflowId);
+      const { runId } = await running.describe();
+      // no cause: the CLI prints the innermost message, and this one says more than the SDK's
+      // eslint-disable-next-line preserve-caught-error
+      throw new Error(`${workflowId} is already running: wait for it or follow it at ${webUiLink(workflowId, runId)}`);
+    }
+    throw err;
+  }
+  const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
+  return { started, handle };
+}
+
+const startedText = (s: Started) => `started ${s.workflowId} (run ${s.runId})\nfollow it in the Temporal Web UI: ${s.url}`;
+
+interface BackupFlags {
+  target?: string;
+  reason: string;
+  dateSubfolder?: boolean;
+  documents?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+interface RestoreFlags {
+  target?: string;
+  as?: string;
+  replace?: boolean;
+  verifyOnly?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function backupResultText(r: BackupDossierResult): string {
+  return `wrote ${r.file}: ${r.tables} tables, ${r.rows} rows, ${r.documents} documents, ${r.bytes} bytes in ${r.durationMs} ms (snapshot ${r.snapshotAt})`;
+}
+
+function verifyText(v: VerifyArchiveResult): string {
+  return [
+    `${v.file}: valid archive of dossier ${v.code} (${v.label}), patch level ${v.patchLevel}`,
+    `snapshot ${v.snapshotAt}, written ${v.createdAt}, ${v.codec}`,
+    ...v.tables.map((t) => `  ${t.name.padEnd(24)} ${t.rows} rows`),
+    `${v.documents} documents, ${v.parts} parts, every checksum verified`,
+  ].join('\n');
+}
+
 export function registerBackupCommands(program: Command): void {
-  program.command('backup').description('back up and restore dossiers');
+  const backup = program.command('backup').description('back up and restore dossiers');
+
+  backup
+    .command('dossier')
+    .description('back up one dossier into B{code}.SVG (starts the backup-dossier workflow)')
+    .argument('<code>', 'dossier code')
+    .addOption(new Option('--reason <reason>', 'why: the folder follows (EchangePrest/, Cloture/)').choices(BACKUP_REASONS).default('manual'))
+    .option('--date-subfolder', 'write into a sub-folder named from the date (YYYYMMDD)')
+    .option('--documents', "include the dossier's documents folder")
+    .option('--wait', 'wait for the backup to finish and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (code: string, flags: BackupFlags) => {
+        const t = target(flags.target);
+        const parsed = backupDossierInputSchema.safeParse({
+          target: t.name,
+          code,
+          reason: flags.reason,
+          dateSubfolder: Boolean(flags.dateSubfolder),
+          includeDocuments: Boolean(flags.documents),
+        });
+        if (!parsed.success) throw usage(parsed.error, { code: 'CODE', reason: '--reason' });
+        const input: BackupDossierInput = parsed.data;
+        await withClient(async (client) => {
+          const { started, handle } = await start<BackupDossierInput, BackupDossierResult>(
+            client,
+            'backupDossierWorkflow',
+            backupDossierWorkflowId(input.target, input.code),
+            input,
+            { target: input.target, kind: BACKUP_KIND, code: input.code },
+            `Back up dossier ${input.code} (${input.reason})`,
+          );
+          if (!flags.wait) return output(flags.json, started, startedText);
+          if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
+          const result = await handle.result();
+          output(flags.json, { ...started, result }, (v) => backupResultText(v.result));
+        });
+      }),
+    );
+
+  backup
+    .command('restore')
+    .description('restore ("remonter") an archive into a dossier, or only verify it')
+    .argument('<file>', 'the B{code}.SVG archive (the worker reads it: give a path it can open)')
+    .option('--as <code>', 'restore under another dossier code')
+    .option('--replace', 'replace an existing dossier of that code (refused otherwise)')
+    .option('--verify-only', 'read and check the whole archive here, without Temporal or any database change')
+    .option('--wait', 'wait for the restore to finish and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (fileArg: string, flags: RestoreFlags) => {
+        const file = path.resolve(fileArg);
+        if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
+        if (flags.verifyOnly) {
+          const verified = await verifyArchive(file);
+          return output(flags.json, verified, verifyText);
+        }
+        const t = target(flags.target);
+        // the workflow is named after the dossier it writes: the archive's code unless --as
+        const code = flags.as ?? (await readArchiveHeader(file)).code;
+        const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file, as: code, replace: Boolean(flags.replace) });
+        if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
+        const input: RestoreDossierInput = parsed.data;
+        await withClient(async (client) => {
+          const { started, handle } = await start<RestoreDossierInput, RestoreDossierResult>(
+            client,
+            'restoreDossierWorkflow',
+            restoreDossierWorkflowId(input.target, code),
+            input,
+            { target: input.target, kind: RESTORE_KIND, code },
+            `Restore ${path.basename(file)} as dossier ${code}${input.replace ? ' (replace)' : ''}`,
+          );
+          if (!flags.wait) return output(flags.json, started, startedText);
+          if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
+          const result = await handle.result();
+          output(flags.json, { ...started, result }, (v) => `restored dossier ${v.result.code}: ${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`);
+        });
+      }),
+    );
 }

@@ -1,0 +1,392 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo, type CopyStreamQuery } from 'pg-copy-streams';
+import { ident } from '../../db/ident';
+import { archiveFileName, schemaNameFor } from '../../domain/dossier';
+import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../domain/failures';
+import type { BackupDossierResult, RestoreDossierResult, VerifyArchiveResult } from '../../workflows/backup-dossier.api';
+import { insertDossier } from '../registry';
+import { type ArchiveHeader, FORMAT_VERSION, type PartStart, type Structure, documentPathSchema } from './format';
+import { invalid, readArchive } from './reader';
+import { copyFromSql, copyToSql, createTables, finishStructure, readStructure } from './structure';
+import { ArchiveWriter, type CodecSettings, DEFAULT_CODEC, commitFile } from './writer';
+
+/**
+ * The single-dossier backup engine: one dossier into one B{code}.SVG from one consistent snapshot,
+ * and back. The activities (activities/backup.ts) wrap these with validation, heartbeats and
+ * cancellation; the bench and the atomicity test call them directly.
+ */
+
+export interface Progress {
+  detail: string;
+  bytes: number;
+  rows: number;
+}
+
+export interface BackupEngineOptions {
+  pool: pg.Pool;
+  target: string;
+  code: string;
+  destinationDir: string;
+  /** the dossier's documents folder, when documents are to be included (R-BK-9, default no) */
+  documentsFolder?: string;
+  codec?: CodecSettings;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+interface SnapshotRow {
+  code: string;
+  label: string;
+  role: ArchiveHeader['role'];
+  copy_status: ArchiveHeader['copyStatus'];
+  is_test: boolean;
+  is_specific: boolean;
+  is_template: boolean;
+  is_transferable: boolean;
+  patch_level: number;
+  schema_name: string;
+  change_seq: string;
+  snapshot_at: Date;
+}
+
+function destinationUnwritable(dir: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? String(err);
+  return permanentFailure(FailureType.DestinationUnwritable, `cannot write backups into ${dir}: ${code}`);
+}
+
+/** Regular files under `root`, as sorted '/'-separated relative paths; anything else is refused. */
+async function listDocuments(root: string): Promise<{ path: string; abs: string }[]> {
+  const out: { path: string; abs: string }[] = [];
+  async function walk(dir: string, rel: string): Promise<void> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && dir === root) return;
+      throw err;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const relPath = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(dir, e.name), relPath);
+      else if (e.isFile()) {
+        if (!documentPathSchema.safeParse(relPath).success) {
+          throw permanentFailure(FailureType.UnsupportedObject, `cannot back up document ${JSON.stringify(relPath.slice(0, 100))}: unsupported file name`);
+        }
+        out.push({ path: relPath, abs: path.join(dir, e.name) });
+      } else {
+        throw permanentFailure(FailureType.UnsupportedObject, `cannot back up document ${JSON.stringify(relPath.slice(0, 100))}: not a regular file or folder`);
+      }
+    }
+  }
+  await walk(root, '');
+  return out;
+}
+
+export async function backupDossierArchive(o: BackupEngineOptions): Promise<BackupDossierResult> {
+  const started = Date.now();
+  const codec = o.codec ?? DEFAULT_CODEC;
+  const client = await o.pool.connect();
+  let clientError: Error | undefined;
+  let writer: ArchiveWriter | undefined;
+  let tmp: string | undefined;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // the first statement takes the snapshot: the registry row, the in-use check and every table below see the same state
+    const { rows } = await client.query<SnapshotRow>(
+      `SELECT code, label, role, copy_status, is_test, is_specific, is_template, is_transferable, patch_level, schema_name,
+              change_seq::text, now() AS snapshot_at
+         FROM nightshift.dossier WHERE code = $1`,
+      [o.code],
+    );
+    const d = rows[0];
+    if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);
+    const inUse = await client.query('SELECT 1 FROM nightshift.dossier_in_use WHERE dossier_code = $1 LIMIT 1', [d.code]);
+    if (inUse.rowCount) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
+
+    await client.query(`SET LOCAL search_path = ${ident(d.schema_name)}`);
+    const structure = await readStructure(client, d.schema_name);
+    const documents = o.documentsFolder ? await listDocuments(o.documentsFolder) : [];
+
+    try {
+      await fs.promises.mkdir(o.destinationDir, { recursive: true });
+      tmp = path.join(o.destinationDir, `.${archiveFileName(d.code)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+      await (await fs.promises.open(tmp, 'wx')).close();
+    } catch (err) {
+      throw destinationUnwritable(o.destinationDir, err);
+    }
+
+    const snapshotAt = d.snapshot_at.toISOString();
+    const createdAt = new Date().toISOString();
+    const header: ArchiveHeader = {
+      formatVersion: FORMAT_VERSION,
+      code: d.code,
+      label: d.label,
+      role: d.role,
+      copyStatus: d.copy_status,
+      flags: { test: d.is_test, specific: d.is_specific, template: d.is_template, transferable: d.is_transferable },
+      patchLevel: d.patch_level,
+      createdAt,
+      snapshotAt,
+      codec: codec.codec,
+      documentsIncluded: o.documentsFolder !== undefined,
+    };
+    writer = new ArchiveWriter(tmp, codec);
+    const progress = (detail: string, rows: number) => o.onProgress?.({ detail, rows, bytes: writer!.bytesOut });
+    await writer.header(header);
+    await writer.startPart('structure', 'structure');
+    await writer.data(Buffer.from(JSON.stringify(structure), 'utf8'));
+    await writer.endPart();
+
+    const tables: { name: string; rows: number }[] = [];
+    let totalRows = 0;
+    for (const t of structure.tables) {
+      await writer.startPart('table', t.name);
+      const stream = client.query(copyTo(copyToSql(d.schema_name, t)));
+      let n = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        o.signal?.throwIfAborted();
+        await writer.data(chunk);
+        if (++n % 1000 === 0) progress(`table ${t.name}`, totalRows + n);
+      }
+      await writer.endPart();
+      tables.push({ name: t.name, rows: stream.rowCount });
+      totalRows += stream.rowCount;
+      progress(`table ${t.name}`, totalRows);
+    }
+    // the data is read: end the snapshot now rather than hold it while documents are copied
+    await client.query('COMMIT');
+
+    for (const doc of documents) {
+      await writer.startPart('document', doc.path);
+      for await (const chunk of fs.createReadStream(doc.abs, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>) {
+        o.signal?.throwIfAborted();
+        await writer.data(chunk);
+      }
+      await writer.endPart();
+      progress(`document ${doc.path}`, totalRows);
+    }
+    const manifest = await writer.finish({
+      formatVersion: FORMAT_VERSION,
+      code: d.code,
+      patchLevel: d.patch_level,
+      createdAt,
+      snapshotAt,
+      tables,
+      documentsIncluded: header.documentsIncluded,
+    });
+
+    const file = path.join(o.destinationDir, archiveFileName(d.code));
+    await commitFile(tmp, file, o.destinationDir);
+    tmp = undefined;
+    // R-BK-6: recorded only now that the file is complete and durable; backup_seq is the change
+    // counter seen in the snapshot, so a write committed meanwhile keeps the dossier "modified"
+    await o.pool.query(
+      `UPDATE nightshift.dossier SET last_backup_at = $2, backup_seq = $3
+        WHERE code = $1 AND schema_name = $4 AND (backup_seq IS NULL OR backup_seq <= $3)`,
+      [d.code, d.snapshot_at, d.change_seq, d.schema_name],
+    );
+    const { size } = await fs.promises.stat(file);
+    return {
+      target: o.target,
+      code: d.code,
+      file,
+      bytes: size,
+      tables: tables.length,
+      rows: totalRows,
+      documents: manifest.documents.length,
+      durationMs: Date.now() - started,
+      snapshotAt,
+    };
+  } catch (err) {
+    await writer?.abort();
+    if (tmp) await fs.promises.rm(tmp, { force: true });
+    await client.query('ROLLBACK').catch((e: Error) => (clientError = e));
+    throw err;
+  } finally {
+    client.release(clientError);
+  }
+}
+
+export interface RestoreEngineOptions {
+  pool: pg.Pool;
+  target: string;
+  file: string;
+  as?: string;
+  replace: boolean;
+  /** config.documentsDir: documents go to <documentsDir>/<target>/<code> */
+  documentsDir: string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/** PostgreSQL refusing the archive's content (bad data, broken constraint, bad definition) is the archive's fault. */
+function isContentError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && ['22', '23', '42', '2B', '0A'].includes(code.slice(0, 2));
+}
+
+/**
+ * Restores ("remonter") an archive into a dossier inside ONE transaction that commits only once
+ * the whole archive has been read and checked. Documents are written to a temporary folder and
+ * swapped in after the commit.
+ */
+export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<RestoreDossierResult> {
+  const started = Date.now();
+  const client = await o.pool.connect();
+  let clientError: Error | undefined;
+  let code: string | undefined;
+  let header: ArchiveHeader | undefined;
+  let structure: Structure | undefined;
+  let copy: { stream: CopyStreamQuery; error?: Error } | undefined;
+  let doc: fs.WriteStream | undefined;
+  let docsTmp: string | undefined;
+  let rows = 0;
+  let documents = 0;
+  let began = false;
+
+  const parentOfDocs = () => path.join(o.documentsDir, o.target);
+
+  async function write(stream: Writable, chunk: Buffer): Promise<void> {
+    if (!stream.write(chunk)) await once(stream, 'drain');
+  }
+
+  try {
+    await readArchive(o.file, {
+      async header(h) {
+        header = h;
+        code = o.as ?? h.code;
+        const schema = schemaNameFor(code);
+        await client.query('BEGIN');
+        began = true;
+        // two restores of one code wait for each other instead of failing half-way
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('nightshift.restore:' || lower($1)))`, [code]);
+        const existing = await client.query<{ code: string; schema_name: string }>(
+          'SELECT code, schema_name FROM nightshift.dossier WHERE lower(code) = lower($1) FOR UPDATE',
+          [code],
+        );
+        const old = existing.rows[0];
+        if (old && !o.replace) throw permanentFailure(FailureType.DossierExists, `dossier ${old.code} already exists (restore with replace to overwrite it)`);
+        if (old) {
+          const inUse = await client.query('SELECT 1 FROM nightshift.dossier_in_use WHERE dossier_code = $1 LIMIT 1', [old.code]);
+          if (inUse.rowCount) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
+          await client.query(`DROP SCHEMA IF EXISTS ${ident(old.schema_name)} CASCADE`);
+          await client.query('DELETE FROM nightshift.dossier WHERE code = $1', [old.code]);
+        }
+        const orphan = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+        if (orphan.rowCount) throw permanentFailure(FailureType.DossierExists, `schema ${schema} already exists without a registered dossier`);
+        // one supervisor per target: a supervisor's archive restored under another code is a regular dossier
+        const role = code.toLowerCase() === h.code.toLowerCase() ? h.role : 'regular';
+        await insertDossier(client, { code, label: h.label, role, copyStatus: h.copyStatus, flags: h.flags }, false);
+        await client.query('UPDATE nightshift.dossier SET patch_level = $2 WHERE code = $1', [code, h.patchLevel]);
+        await client.query(`SET LOCAL search_path = ${ident(schema)}`);
+        if (h.documentsIncluded) {
+          await fs.promises.mkdir(parentOfDocs(), { recursive: true });
+          docsTmp = await fs.promises.mkdtemp(path.join(parentOfDocs(), `.restore-${code}-`));
+        }
+      },
+      async structure(s) {
+        structure = s;
+        await createTables(client, s);
+      },
+      async partStart(p: PartStart) {
+        if (p.kind === 'table') {
+          const table = structure!.tables.find((t) => t.name === p.name)!;
+          const stream = client.query(copyFrom(copyFromSql(table)));
+          const c: { stream: CopyStreamQuery; error?: Error } = { stream };
+          stream.on('error', (err) => (c.error ??= err));
+          copy = c;
+        } else {
+          if (!docsTmp) throw invalid('document part in an archive without documents');
+          const dest = path.resolve(docsTmp, ...p.name.split('/'));
+          if (!dest.startsWith(docsTmp + path.sep)) throw invalid(`document path ${p.name} leaves the documents folder`);
+          await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+          doc = fs.createWriteStream(dest, { flags: 'wx' });
+          doc.on('error', () => {});
+        }
+      },
+      async data(chunk) {
+        o.signal?.throwIfAborted();
+        if (copy) {
+          if (copy.error) throw copy.error;
+          await write(copy.stream, chunk);
+        } else await write(doc!, chunk);
+      },
+      async partEnd(p, info) {
+        if (copy) {
+          copy.stream.end();
+          await finished(copy.stream);
+          if (copy.stream.rowCount !== info.rows) throw invalid(`table ${p.name}: ${copy.stream.rowCount} rows loaded, ${info.rows} in the archive`);
+          rows += info.rows;
+          copy = undefined;
+          o.onProgress?.({ detail: `table ${p.name}`, rows, bytes: 0 });
+        } else {
+          doc!.end();
+          await finished(doc!);
+          doc = undefined;
+          documents++;
+        }
+      },
+      async manifest(m) {
+        if (m.documentsIncluded !== header!.documentsIncluded) throw invalid('manifest and header disagree on documents');
+        await finishStructure(client, structure!);
+        await client.query('SET LOCAL search_path = DEFAULT');
+        await client.query('SELECT nightshift.install_touch_triggers($1)', [schemaNameFor(code!)]);
+      },
+    });
+    await client.query('COMMIT');
+  } catch (err) {
+    copy?.stream.destroy();
+    doc?.destroy();
+    if (began) await client.query('ROLLBACK').catch((e: Error) => (clientError = e));
+    if (docsTmp) await fs.promises.rm(docsTmp, { recursive: true, force: true });
+    client.release(clientError);
+    if (isContentError(err)) throw invalid(`PostgreSQL refused its content: ${(err as Error).message}`);
+    throw err;
+  }
+  client.release();
+
+  if (docsTmp) {
+    const final = path.join(parentOfDocs(), code!);
+    const old = `${docsTmp}.old`;
+    const hadOld = await fs.promises.rename(final, old).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+    await fs.promises.rename(docsTmp, final);
+    if (hadOld) await fs.promises.rm(old, { recursive: true, force: true });
+  }
+  return {
+    target: o.target,
+    code: code!,
+    tables: structure!.tables.length,
+    rows,
+    documents,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Reads and checks a whole archive without touching any database. */
+export async function verifyArchive(file: string): Promise<VerifyArchiveResult> {
+  const { header, manifest } = await readArchive(file);
+  return {
+    file,
+    code: header.code,
+    label: header.label,
+    patchLevel: header.patchLevel,
+    createdAt: header.createdAt,
+    snapshotAt: header.snapshotAt,
+    codec: header.codec,
+    tables: manifest.tables,
+    documents: manifest.documents.length,
+    parts: manifest.parts.length,
+  };
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { dossierCodeSchema, dossierFlagsSchema, copyStatuses, dossierRoles } from '../../domain/dossier';
+
+/**
+ * The B{code}.SVG archive format (R-BK-5), version 1.
+ *
+ *   magic line (plain text)   "NIGHTSHIFT-SVG 1 <codec>\n"
+ *   compressed frame stream   frame = kind (1 byte) + length (uint32 BE) + payload
+ *     H header (JSON)
+ *     P part start (JSON: kind structure|table|document, name)  D data chunk (bytes)...  E part end (JSON: bytes, sha256)
+ *       first part: the structure (JSON), then one part per table (COPY text), then one per document file
+ *     M manifest (JSON)
+ *     Z end marker (empty)
+ *
+ * The codec sits in the plain magic line because the header is inside the compressed stream.
+ */
+
+export const FORMAT_VERSION = 1;
+export const MAGIC_PREFIX = 'NIGHTSHIFT-SVG';
+/** The magic line is short and bounded: a foreign file is recognised from its first bytes. */
+export const MAGIC_MAX_BYTES = 64;
+
+export const CODECS = ['gzip', 'brotli'] as const;
+export type Codec = (typeof CODECS)[number];
+
+export function magicLine(codec: Codec): string {
+  return `${MAGIC_PREFIX} ${FORMAT_VERSION} ${codec}\n`;
+}
+
+export const FrameKind = {
+  Header: 0x48, // H
+  PartStart: 0x50, // P
+  Data: 0x44, // D
+  PartEnd: 0x45, // E
+  Manifest: 0x4d, // M
+  End: 0x5a, // Z
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+export const FRAME_HEADER_BYTES = 5;
+/** Data chunks are coalesced up to this size; a reader refuses bigger data frames. */
+export const DATA_CHUNK_BYTES = 64 * 1024;
+export const MAX_DATA_FRAME_BYTES = 1024 * 1024;
+/** JSON frames (structure, manifest) stay small; the bound keeps a hostile length from allocating gigabytes. */
+export const MAX_JSON_FRAME_BYTES = 64 * 1024 * 1024;
+
+export function frame(kind: FrameKind, payload: Buffer): Buffer {
+  const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  head.writeUInt8(kind, 0);
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+}
+
+export function jsonFrame(kind: FrameKind, value: unknown): Buffer {
+  return frame(kind, Buffer.from(JSON.stringify(value), 'utf8'));
+}
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const isoDate = z.iso.datetime({ offset: true });
+const count = z.number().int().min(0);
+
+/**
+ * A document's path inside the dossier's documents folder: relative, '/'-separated, no '.' or '..'
+ * segment, no empty segment, no NUL or backslash, so that it can never leave the folder on restore.
+ */
+export const documentPathSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.includes('\0') && !p.includes('\\'), 'a document path cannot hold NUL or backslash')
+  .refine((p) => !p.startsWith('/') && !/^[A-Za-z]:/.test(p), 'a document path must be relative')
+  .refine((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'a document path cannot hold empty, "." or ".." segments');
+
+export const headerSchema = z.object({
+  formatVersion: z.literal(FORMAT_VERSION),
+  code: dossierCodeSchema,
+  label: z.string().min(1).max(200),
+  role: z.enum(dossierRoles),
+  copyStatus: z.enum(copyStatuses),
+  flags: dossierFlagsSchema,
+  patchLevel: count,
+  createdAt: isoDate,
+  snapshotAt: isoDate,
+  codec: z.enum(CODECS),
+  /** whether the documents folder was asked for (then restore replaces the folder, even with no file) */
+  documentsIncluded: z.boolean(),
+});
+export type ArchiveHeader = z.infer<typeof headerSchema>;
+
+const partKinds = ['structure', 'table', 'document'] as const;
+export type PartKind = (typeof partKinds)[number];
+export const partStartSchema = z.object({ kind: z.enum(partKinds), name: z.string().min(1).max(1024) });
+export type PartStart = z.infer<typeof partStartSchema>;
+export const partEndSchema = z.object({ bytes: count, sha256: sha256Hex });
+
+export const manifestSchema = z.object({
+  formatVersion: z.literal(FORMAT_VERSION),
+  code: dossierCodeSchema,
+  patchLevel: count,
+  createdAt: isoDate,
+  snapshotAt: isoDate,
+  tables: z.array(z.object({ name: z.string().min(1), rows: count })),
+  documents: z.array(z.object({ path: documentPathSchema, bytes: count })),
+  documentsIncluded: z.boolean(),
+  parts: z.array(z.object({ kind: z.enum(partKinds), name: z.string().min(1), bytes: count, sha256: sha256Hex })),
+});
+export type ArchiveManifest = z.infer<typeof manifestSchema>;
+
+/** Catalog text (types, defaults, constraint and index definitions): one expression, never a second statement. */
+const sqlText = z.string().min(1).max(100_000);
+const bigintText = z.string().regex(/^-?\d{1,20}$/);
+
+export const sequenceSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(['smallint', 'integer', 'bigint']),
+  increment: bigintText,
+  min: bigintText,
+  max: bigintText,
+  start: bigintText,
+  cache: bigintText,
+  cycle: z.boolean(),
+  lastValue: bigintText,
+  isCalled: z.boolean(),
+  /** table.column that owns it (serial / bigserial) */
+  ownedBy: z.object({ table: z.string().min(1), column: z.string().min(1) }).optional(),
+});
+export type SequenceDef = z.infer<typeof sequenceSchema>;
+
+export const columnSchema = z.object({
+  name: z.string().min(1),
+  type: sqlText,
+  notNull: z.boolean(),
+  default: sqlText.optional(),
+  identity: z
+    .object({ kind: z.enum(['always', 'by-default']), sequence: sequenceSchema.omit({ name: true, ownedBy: true }) })
+    .optional(),
+  /** GENERATED ALWAYS AS (expr) STORED: not in the COPY data, recomputed on restore */
+  generated: sqlText.optional(),
+});
+export type ColumnDef = z.infer<typeof columnSchema>;
+
+export const structureSchema = z.object({
+  sequences: z.array(sequenceSchema),
+  tables: z.array(z.object({ name: z.string().min(1), columns: z.array(columnSchema).min(1) })),
+  /** in restore order: primary keys and uniques, checks, exclusions, then foreign keys */
+  constraints: z.array(z.object({ table: z.string().min(1), name: z.string().min(1), definition: sqlText })),
+  indexes: z.array(z.object({ name: z.string().min(1), definition: sqlText })),
+});
+export type Structure = z.infer<typeof structureSchema>;
+
+/** The columns a table's COPY data holds, in order (generated columns are recomputed). */
+export function copyColumns(table: Structure['tables'][number]): string[] {
+  return table.columns.filter((c) => !c.generated).map((c) => c.name);
+}

@@ -1,0 +1,255 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import type { z } from 'zod';
+import { FailureType, permanentFailure } from '../../domain/failures';
+import {
+  type ArchiveHeader,
+  type ArchiveManifest,
+  type Codec,
+  CODECS,
+  FORMAT_VERSION,
+  FRAME_HEADER_BYTES,
+  FrameKind,
+  MAGIC_MAX_BYTES,
+  MAGIC_PREFIX,
+  MAX_DATA_FRAME_BYTES,
+  MAX_JSON_FRAME_BYTES,
+  type PartStart,
+  type Structure,
+  documentPathSchema,
+  headerSchema,
+  manifestSchema,
+  partEndSchema,
+  partStartSchema,
+  structureSchema,
+} from './format';
+
+/**
+ * Reads a B{code}.SVG archive once, front to back, checking everything as it goes: magic line,
+ * framing, frame order, each part's length and sha256, then the manifest against what was seen
+ * (parts, table row counts, documents). The handlers do the work (restore into PostgreSQL, write
+ * documents) and are awaited, so reading follows their pace. Any defect is an ArchiveInvalid
+ * failure; the caller rolls back whatever its handlers did.
+ */
+
+export interface ArchiveHandlers {
+  header?(h: ArchiveHeader): Promise<void> | void;
+  structure?(s: Structure): Promise<void> | void;
+  partStart?(p: PartStart): Promise<void> | void;
+  data?(chunk: Buffer, p: PartStart): Promise<void> | void;
+  partEnd?(p: PartStart, info: { bytes: number; rows: number }): Promise<void> | void;
+  /** called once the manifest has been checked against every part */
+  manifest?(m: ArchiveManifest): Promise<void> | void;
+}
+
+export function invalid(message: string): Error {
+  return permanentFailure(FailureType.ArchiveInvalid, `invalid archive: ${message}`);
+}
+
+function parseJson<T>(schema: z.ZodType<T>, payload: Buffer, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw invalid(`${what} is not JSON`);
+  }
+  const r = schema.safeParse(value);
+  if (!r.success) throw invalid(`${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'} ${i.message}`).join('; ').slice(0, 300)}`);
+  return r.data;
+}
+
+async function readMagic(file: string): Promise<{ codec: Codec; length: number }> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw permanentFailure(FailureType.InvalidInput, `cannot read archive ${file}: ${code ?? String(err)}`);
+  }
+  try {
+    const buf = Buffer.alloc(MAGIC_MAX_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, MAGIC_MAX_BYTES, 0);
+    const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+    if (nl < 0) throw invalid('not a Nightshift archive (no magic line)');
+    const m = /^([A-Z-]+) (\d+) ([a-z]+)$/.exec(buf.subarray(0, nl).toString('latin1'));
+    if (!m || m[1] !== MAGIC_PREFIX) throw invalid('not a Nightshift archive (unknown magic)');
+    if (Number(m[2]) !== FORMAT_VERSION) throw invalid(`format version ${m[2]} is not supported (this Nightshift reads version ${FORMAT_VERSION})`);
+    if (!(CODECS as readonly string[]).includes(m[3]!)) throw invalid(`unknown codec ${m[3]}`);
+    return { codec: m[3] as Codec, length: nl + 1 };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Splits the decompressed stream into frames, never holding more than one frame. */
+async function* frames(source: AsyncIterable<Buffer>): AsyncGenerator<{ kind: number; payload: Buffer }> {
+  let buf: Buffer = Buffer.alloc(0);
+  for await (const chunk of source) {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    while (buf.length >= FRAME_HEADER_BYTES) {
+      const kind = buf.readUInt8(0);
+      const len = buf.readUInt32BE(1);
+      const max = kind === FrameKind.Data ? MAX_DATA_FRAME_BYTES : MAX_JSON_FRAME_BYTES;
+      if (!(Object.values(FrameKind) as number[]).includes(kind)) throw invalid(`unknown frame kind 0x${kind.toString(16)}`);
+      if (len > max) throw invalid(`frame of ${len} bytes exceeds the limit`);
+      if (buf.length < FRAME_HEADER_BYTES + len) break;
+      yield { kind, payload: buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len) };
+      buf = buf.subarray(FRAME_HEADER_BYTES + len);
+    }
+  }
+  if (buf.length) throw invalid('truncated (incomplete frame at the end)');
+}
+
+function countNewlines(chunk: Buffer): number {
+  let n = 0;
+  for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+export async function readArchive(file: string, handlers: ArchiveHandlers = {}): Promise<{ header: ArchiveHeader; manifest: ArchiveManifest }> {
+  const { codec, length } = await readMagic(file);
+  const input = fs.createReadStream(file, { start: length, highWaterMark: 256 * 1024 });
+  const unzip = codec === 'gzip' ? zlib.createGunzip() : zlib.createBrotliDecompress();
+  let inflateError: Error | undefined;
+  unzip.on('error', (err) => (inflateError ??= err));
+  // a read error (EIO, ...) is not the archive's fault: it stays a plain, retryable error
+  input.on('error', (err) => unzip.destroy(err));
+  input.pipe(unzip);
+
+  let header: ArchiveHeader | undefined;
+  let manifest: ArchiveManifest | undefined;
+  let ended = false;
+  let part: { start: PartStart; hash: crypto.Hash; bytes: number; rows: number; structure: Buffer[] } | undefined;
+  const seen: ArchiveManifest['parts'] = [];
+  const tableRows = new Map<string, number>();
+  const documents: { path: string; bytes: number }[] = [];
+  let structure: Structure | undefined;
+
+  try {
+    for await (const { kind, payload } of frames(unzip)) {
+      if (ended) throw invalid('data after the end marker');
+      if (!header) {
+        if (kind !== FrameKind.Header) throw invalid('the first frame is not a header');
+        header = parseJson(headerSchema, payload, 'header');
+        if (header.codec !== codec) throw invalid('the header codec differs from the magic line');
+        await handlers.header?.(header);
+        continue;
+      }
+      switch (kind) {
+        case FrameKind.PartStart: {
+          if (part || manifest) throw invalid('part started out of order');
+          const start = parseJson(partStartSchema, payload, 'part start');
+          if (!seen.length && start.kind !== 'structure') throw invalid('the structure is not the first part');
+          if (seen.length && start.kind === 'structure') throw invalid('a second structure part');
+          if (start.kind === 'table' && !structure?.tables.some((t) => t.name === start.name)) throw invalid(`data for table ${start.name} absent from the structure`);
+          if (start.kind === 'table' && tableRows.has(start.name)) throw invalid(`table ${start.name} twice`);
+          if (start.kind === 'document') {
+            const p = documentPathSchema.safeParse(start.name);
+            if (!p.success) throw invalid(`document path ${JSON.stringify(start.name.slice(0, 100))}: ${p.error.issues[0]?.message}`);
+            if (documents.some((d) => d.path === start.name)) throw invalid(`document ${start.name} twice`);
+          }
+          part = { start, hash: crypto.createHash('sha256'), bytes: 0, rows: 0, structure: [] };
+          if (start.kind !== 'structure') await handlers.partStart?.(start);
+          break;
+        }
+        case FrameKind.Data: {
+          if (!part) throw invalid('data outside a part');
+          part.hash.update(payload);
+          part.bytes += payload.length;
+          if (part.start.kind === 'structure') {
+            if (part.bytes > MAX_JSON_FRAME_BYTES) throw invalid('structure too large');
+            part.structure.push(Buffer.from(payload));
+          } else {
+            if (part.start.kind === 'table') part.rows += countNewlines(payload);
+            await handlers.data?.(payload, part.start);
+          }
+          break;
+        }
+        case FrameKind.PartEnd: {
+          if (!part) throw invalid('part end outside a part');
+          const end = parseJson(partEndSchema, payload, 'part end');
+          const sha256 = part.hash.digest('hex');
+          if (end.bytes !== part.bytes || end.sha256 !== sha256) throw invalid(`checksum mismatch in ${part.start.kind} ${part.start.name}`);
+          seen.push({ kind: part.start.kind, name: part.start.name, bytes: part.bytes, sha256 });
+          if (part.start.kind === 'structure') {
+            structure = parseJson(structureSchema, Buffer.concat(part.structure), 'structure');
+            await handlers.structure?.(structure);
+          } else {
+            if (part.start.kind === 'table') tableRows.set(part.start.name, part.rows);
+            if (part.start.kind === 'document') documents.push({ path: part.start.name, bytes: part.bytes });
+            await handlers.partEnd?.(part.start, { bytes: part.bytes, rows: part.rows });
+          }
+          part = undefined;
+          break;
+        }
+        case FrameKind.Manifest: {
+          if (part || manifest) throw invalid('manifest out of order');
+          manifest = parseJson(manifestSchema, payload, 'manifest');
+          checkManifest(manifest, header, seen, tableRows, documents, structure);
+          await handlers.manifest?.(manifest);
+          break;
+        }
+        case FrameKind.End:
+          if (!manifest || payload.length) throw invalid('end marker out of order');
+          ended = true;
+          break;
+        default:
+          throw invalid('unexpected frame');
+      }
+    }
+  } catch (err) {
+    input.destroy();
+    unzip.destroy();
+    // the decompressor's own checks (corrupt deflate data, CRC, unexpected end) mean a damaged file
+    if (err === inflateError && !(err as NodeJS.ErrnoException).syscall) throw invalid(`damaged compressed data (${(err as Error).message})`);
+    throw err;
+  }
+  if (!header) throw invalid('empty archive');
+  if (!ended || !manifest) throw invalid('truncated (no manifest or end marker)');
+  return { header, manifest };
+}
+
+function checkManifest(
+  m: ArchiveManifest,
+  h: ArchiveHeader,
+  seen: ArchiveManifest['parts'],
+  tableRows: Map<string, number>,
+  documents: { path: string; bytes: number }[],
+  structure: Structure | undefined,
+): void {
+  if (m.code !== h.code || m.snapshotAt !== h.snapshotAt || m.patchLevel !== h.patchLevel) throw invalid('manifest and header disagree');
+  if (m.parts.length !== seen.length) throw invalid(`manifest lists ${m.parts.length} parts, the archive holds ${seen.length}`);
+  m.parts.forEach((p, i) => {
+    const s = seen[i]!;
+    if (p.kind !== s.kind || p.name !== s.name || p.bytes !== s.bytes || p.sha256 !== s.sha256) {
+      throw invalid(`manifest part ${i} (${p.kind} ${p.name}) does not match the archive`);
+    }
+  });
+  const structTables = (structure?.tables ?? []).map((t) => t.name).sort();
+  const manifestTables = m.tables.map((t) => t.name).sort();
+  if (JSON.stringify(structTables) !== JSON.stringify(manifestTables) || tableRows.size !== m.tables.length) {
+    throw invalid('the manifest tables differ from the structure or the data parts');
+  }
+  for (const t of m.tables) {
+    if (tableRows.get(t.name) !== t.rows) throw invalid(`table ${t.name}: manifest says ${t.rows} rows, the archive holds ${tableRows.get(t.name)}`);
+  }
+  if (JSON.stringify(m.documents) !== JSON.stringify(documents)) throw invalid('the manifest documents differ from the document parts');
+}
+
+/** The header alone (the CLI names the restore workflow after the archive's code): reads the first frame only. */
+export async function readArchiveHeader(file: string): Promise<ArchiveHeader> {
+  const stop = new Error('header read');
+  let header: ArchiveHeader | undefined;
+  try {
+    await readArchive(file, {
+      header(h) {
+        header = h;
+        throw stop;
+      },
+    });
+  } catch (err) {
+    if (err !== stop) throw err;
+  }
+  return header!;
+}

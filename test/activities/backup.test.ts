@@ -1,0 +1,231 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { createBackupActivities } from '../../activities/backup';
+import { createRegistryActivities, documentsFolder } from '../../activities/registry';
+import { generateDemoDossiers } from '../../activities/demo';
+import { backupDossierArchive, verifyArchive } from '../../activities/archive/engine';
+import { ident } from '../../db/ident';
+import { failureTypeOf, FailureType, DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
+import { createTestStack, type TestStack } from '../helpers/env';
+
+/** The single-dossier backup engine against a real PostgreSQL (R-BK-3, R-BK-5, R-BK-6, R-BK-9). */
+
+let stack: TestStack;
+let backup: ReturnType<typeof createBackupActivities>;
+let registry: ReturnType<typeof createRegistryActivities>;
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+  registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (err: unknown) => err,
+  );
+}
+
+/** Every file under a folder with its content hash: what "exact documents" means. */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!fs.existsSync(dir)) return out;
+  for (const rel of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const abs = path.join(dir, rel);
+    if (fs.statSync(abs).isFile()) out[rel.split(path.sep).join('/')] = crypto.createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
+  }
+  return out;
+}
+
+const pool = () => stack.pools.get('main');
+
+/** Adds what the demo lacks: an identity column, a free sequence, a generated column, a check, an index and odd values. */
+async function addExtras(code: string): Promise<void> {
+  const s = ident(`d_${code}`);
+  await pool().query(`
+    CREATE SEQUENCE ${s}.numero_facture START 1000 INCREMENT 5;
+    SELECT nextval('${s}.numero_facture'); SELECT nextval('${s}.numero_facture');
+    CREATE TABLE ${s}.piece_jointe (
+      id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      nom text NOT NULL CHECK (nom <> ''),
+      taille bigint,
+      taille_ko numeric GENERATED ALWAYS AS (taille / 1024.0) STORED,
+      contenu bytea,
+      meta jsonb DEFAULT '{"v": 1}'::jsonb,
+      UNIQUE (nom)
+    );
+    CREATE INDEX piece_jointe_taille ON ${s}.piece_jointe (taille DESC) WHERE taille IS NOT NULL;
+    INSERT INTO ${s}.piece_jointe (nom, taille, contenu) VALUES
+      ('tab\there', 2048, '\\x00ff0a0d'), (E'line\\nbreak \\\\ back', NULL, NULL), ('é€😀', 1, '');
+  `);
+}
+
+describe('backup and restore round trip (R-BK-5, R-BK-6, R-BK-9)', () => {
+  test.each([
+    ['small', 5],
+    ['medium', 60],
+    ['larger', 400],
+  ])('%s dossier (%i KB) with documents restores exactly under another code and with replace', async (label, sizeKb) => {
+    const [code] = await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb, seed: sizeKb, prefix: `RT${label}`, documentsDir: stack.config.documentsDir });
+    await addExtras(code!);
+    const before = await registry.tableStats('main', code!);
+    const docsBefore = tree(documentsFolder(stack.config.documentsDir, 'main', code!));
+    expect(Object.keys(docsBefore).length).toBeGreaterThan(0);
+
+    const result = await backup.backupDossier({ target: 'main', code: code!, reason: 'manual', includeDocuments: true });
+    expect(result.file).toBe(path.join(stack.config.backupDir, `B${code}.SVG`));
+    expect(result.rows).toBe(before.reduce((n, t) => n + t.rows, 0));
+    expect(result.documents).toBe(Object.keys(docsBefore).length);
+    const after = await registry.getDossier('main', code!);
+    expect(after.lastBackupAt).toBe(result.snapshotAt);
+    expect(after.modifiedSinceBackup).toBe(false);
+    // no temporary file left beside the archive
+    expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    const copy = `${code}_COPY`;
+    const restored = await backup.restoreDossier({ target: 'main', file: result.file, as: copy, replace: false });
+    expect(restored.code).toBe(copy);
+    expect(await registry.tableStats('main', copy)).toEqual(before);
+    expect(tree(documentsFolder(stack.config.documentsDir, 'main', copy))).toEqual(docsBefore);
+    const copyDossier = await registry.getDossier('main', copy);
+    const original = await registry.getDossier('main', code!);
+    expect({ ...copyDossier.flags, label: copyDossier.label, patch: copyDossier.patchLevel }).toEqual({ ...original.flags, label: original.label, patch: original.patchLevel });
+    // one supervisor per target: a copy under another code is a regular dossier
+    expect(copyDossier.role).toBe('regular');
+
+    // sequences carry on from their saved values; the touch trigger is back (a write marks the copy modified)
+    const s = ident(`d_${copy}`);
+    const { rows: seq } = await pool().query(`SELECT nextval('${s}.numero_facture')::int AS n`);
+    expect(seq[0].n).toBe(1010); // START 1000 INCREMENT 5, two values taken before the backup
+    const { rows: ids } = await pool().query(`INSERT INTO ${s}.piece_jointe (nom) VALUES ('nouveau') RETURNING id`);
+    expect(ids[0].id).toBe(4);
+    const { rows: ecr } = await pool().query(`SELECT (SELECT max(id) FROM ${s}.ecriture) < nextval(pg_get_serial_sequence('${s}.ecriture', 'id')) AS ok`);
+    expect(ecr[0].ok).toBe(true);
+    await pool().query(`UPDATE ${s}.compte SET libelle = libelle || '!' WHERE numero = (SELECT min(numero) FROM ${s}.compte)`);
+    expect((await registry.getDossier('main', copy)).modifiedSinceBackup).toBe(true);
+    // constraints came back: a foreign key still refuses a dangling account
+    await expect(pool().query(`INSERT INTO ${s}.ligne (ecriture_id, n, compte) VALUES (-1, 1, 'nope')`)).rejects.toThrow(/foreign key/);
+
+    // replace: change the original, then bring the backup back over it
+    await pool().query(`DELETE FROM ${ident(`d_${code}`)}.ligne WHERE n = 1`);
+    fs.writeFileSync(path.join(documentsFolder(stack.config.documentsDir, 'main', code!), 'extra.txt'), 'not in the backup');
+    await expect(backup.restoreDossier({ target: 'main', file: result.file, replace: false })).rejects.toMatchObject({ type: FailureType.DossierExists });
+    await backup.restoreDossier({ target: 'main', file: result.file, replace: true });
+    expect(await registry.tableStats('main', code!)).toEqual(before);
+    expect(tree(documentsFolder(stack.config.documentsDir, 'main', code!))).toEqual(docsBefore);
+  });
+
+  test('without --documents the archive holds no documents and a restore leaves the documents folder alone (R-BK-9)', async () => {
+    const [code] = await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 5, prefix: 'NODOC', documentsDir: stack.config.documentsDir });
+    const result = await backup.backupDossier({ target: 'main', code: code!, reason: 'manual' });
+    expect(result.documents).toBe(0);
+    expect((await verifyArchive(result.file)).documents).toBe(0);
+    const docs = tree(documentsFolder(stack.config.documentsDir, 'main', code!));
+    await backup.restoreDossier({ target: 'main', file: result.file, replace: true });
+    expect(tree(documentsFolder(stack.config.documentsDir, 'main', code!))).toEqual(docs);
+  });
+
+  test('reason and date sub-folder choose the folder: EchangePrest/, Cloture/, YYYYMMDD (R-BK-5)', async () => {
+    await registry.createDossier('main', { code: 'FOLDERS', label: 'Dossiers' });
+    const ex = await backup.backupDossier({ target: 'main', code: 'FOLDERS', reason: 'echange-prestataire' });
+    expect(ex.file).toBe(path.join(stack.config.backupDir, 'EchangePrest', 'BFOLDERS.SVG'));
+    const now = new Date();
+    const day = `${now.getFullYear()}${String(now.getMonth() + 1).padStart(2, '0')}${String(now.getDate()).padStart(2, '0')}`;
+    const cl = await backup.backupDossier({ target: 'main', code: 'FOLDERS', reason: 'cloture', dateSubfolder: true });
+    // around midnight the activity may have read the next day
+    expect([path.join(stack.config.backupDir, 'Cloture', day, 'BFOLDERS.SVG'), path.dirname(cl.file) + '/BFOLDERS.SVG']).toContain(cl.file);
+    expect(path.basename(path.dirname(cl.file))).toMatch(/^\d{8}$/);
+    expect(fs.existsSync(cl.file)).toBe(true);
+  });
+});
+
+describe('refusals', () => {
+  test('a dossier in use is refused, non-retryable DossierInUse, no file, last-backup-at unchanged (R-BK-3)', async () => {
+    await registry.createDossier('main', { code: 'INUSE', label: 'Ouvert' });
+    const session = crypto.randomUUID();
+    await pool().query(`INSERT INTO nightshift.session (id, user_name, token_hash, expires_at) VALUES ($1, 'marie', 'x', now() + interval '1 hour')`, [session]);
+    await pool().query(`INSERT INTO nightshift.session_dossier (session_id, dossier_code) VALUES ($1, 'INUSE')`, [session]);
+
+    const err = (await rejection(backup.backupDossier({ target: 'main', code: 'INUSE', reason: 'manual' }))) as { type: string; nonRetryable: boolean; message: string };
+    expect(err.type).toBe(FailureType.DossierInUse);
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toBe(DOSSIER_IN_USE_MESSAGE);
+    expect(fs.existsSync(path.join(stack.config.backupDir, 'BINUSE.SVG'))).toBe(false);
+    expect((await registry.getDossier('main', 'INUSE')).lastBackupAt).toBeNull();
+
+    // a closed session no longer holds it
+    await pool().query(`UPDATE nightshift.session SET closed_at = now() WHERE id = $1`, [session]);
+    const ok = await backup.backupDossier({ target: 'main', code: 'INUSE', reason: 'manual' });
+    expect(fs.existsSync(ok.file)).toBe(true);
+  });
+
+  test('an unknown dossier, hostile codes, relative paths and hostile --as codes are refused before any work', async () => {
+    await expect(backup.backupDossier({ target: 'main', code: 'NOPE', reason: 'manual' })).rejects.toMatchObject({ type: FailureType.UnknownDossier });
+    for (const code of ['../etc', 'a b', 'x;drop schema nightshift', '', 'é', 'a'.repeat(41)]) {
+      await expect(backup.backupDossier({ target: 'main', code, reason: 'manual' })).rejects.toMatchObject({ type: FailureType.InvalidInput });
+      await expect(backup.restoreDossier({ target: 'main', file: '/tmp/x.SVG', as: code, replace: false })).rejects.toMatchObject({ type: FailureType.InvalidInput });
+    }
+    await expect(backup.backupDossier({ target: 'main', code: 'X', reason: 'other' as never })).rejects.toMatchObject({ type: FailureType.InvalidInput });
+    for (const file of ['relative/BX.SVG', '../BX.SVG', '/tmp/a\0b']) {
+      await expect(backup.restoreDossier({ target: 'main', file, replace: false })).rejects.toMatchObject({ type: FailureType.InvalidInput });
+    }
+    await expect(backup.restoreDossier({ target: 'main', file: '/nonexistent/BX.SVG', replace: false })).rejects.toMatchObject({ type: FailureType.InvalidInput });
+  });
+
+  test('objects the format cannot restore exactly are refused as UnsupportedObject', async () => {
+    await registry.createDossier('main', { code: 'WITHVIEW', label: 'Vue' });
+    await pool().query(`CREATE VIEW d_WITHVIEW.v AS SELECT 1 AS one`.replace('d_WITHVIEW', ident('d_WITHVIEW')));
+    await expect(backup.backupDossier({ target: 'main', code: 'WITHVIEW', reason: 'manual' })).rejects.toMatchObject({ type: FailureType.UnsupportedObject });
+    expect(fs.existsSync(path.join(stack.config.backupDir, 'BWITHVIEW.SVG'))).toBe(false);
+  });
+
+  test('an unwritable destination is a clear DestinationUnwritable failure, nothing recorded', async () => {
+    await registry.createDossier('main', { code: 'NOWRITE', label: 'x' });
+    const blocker = path.join(stack.dataDir, 'not-a-folder');
+    fs.writeFileSync(blocker, 'a file where the backup folder should be');
+    const err = await rejection(
+      backupDossierArchive({ pool: pool(), target: 'main', code: 'NOWRITE', destinationDir: path.join(blocker, 'sauve') }),
+    );
+    expect(failureTypeOf(err)).toBe(FailureType.DestinationUnwritable);
+    expect((await registry.getDossier('main', 'NOWRITE')).lastBackupAt).toBeNull();
+  });
+});
+
+describe('one consistent snapshot (R-BK-6, R-BK-2)', () => {
+  test('a write committed while the backup runs is not in the archive and keeps the dossier modified', async () => {
+    await registry.createDossier('main', { code: 'RACE', label: 'Course' });
+    const s = ident('d_RACE');
+    await pool().query(`INSERT INTO ${s}.journal VALUES ('AC', 'Achats', 'achat')`);
+    const writer = await pool().connect();
+    try {
+      // the open write holds the registry row (touch trigger): the backup reads its snapshot, writes the
+      // file, then waits for this row to record last-backup-at; the write commits in between
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO ${s}.journal VALUES ('VE', 'Ventes', 'vente')`);
+      const running = backup.backupDossier({ target: 'main', code: 'RACE', reason: 'manual' });
+      for (let i = 0; i < 400; i++) {
+        const { rows } = await pool().query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE nightshift.dossier SET last_backup_at%'`,
+        );
+        if (rows.length) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await writer.query('COMMIT');
+      const result = await running;
+      const manifest = await verifyArchive(result.file);
+      expect(manifest.tables.find((t) => t.name === 'journal')?.rows).toBe(1);
+      const d = await registry.getDossier('main', 'RACE');
+      expect(d.lastBackupAt).toBe(result.snapshotAt);
+      expect(d.modifiedSinceBackup).toBe(true);
+    } finally {
+      writer.release();
+    }
+  });
+});

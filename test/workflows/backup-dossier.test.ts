@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { createRegistryActivities } from '../../activities/registry';
+import { failureTypeOf, FailureType } from '../../domain/failures';
+import {
+  backupDossierWorkflowId,
+  backupProgressQuery,
+  restoreDossierWorkflowId,
+  type BackupDossierInput,
+} from '../../workflows/backup-dossier.api';
+import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { createTestStack, createTestWorker, devServerClient, type TestStack } from '../helpers/env';
+
+/** The single-dossier workflows on the Temporal dev server with a real worker (R-BK-3, R-BK-5, R-BK-6). */
+
+let stack: TestStack;
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+  await stack?.close();
+});
+
+test('backupDossierWorkflow writes the archive, records the backup and shows its progress and search attributes (R-BK-5, R-BK-6)', async () => {
+  const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+  await registry.createDossier('main', { code: 'WF1', label: 'Workflow' });
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  const input: BackupDossierInput = { target: 'main', code: 'WF1', reason: 'cloture' };
+  const workflowId = `${backupDossierWorkflowId('main', 'WF1')}/${crypto.randomUUID()}`;
+  await worker.runUntil(async () => {
+    const handle = await temporal.client.workflow.start('backupDossierWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      staticSummary: 'Back up dossier WF1',
+    });
+    const result = await handle.result();
+    expect(result.file).toMatch(/\/Cloture\/BWF1\.SVG$/);
+    expect(fs.existsSync(result.file)).toBe(true);
+    expect((await registry.getDossier('main', 'WF1')).lastBackupAt).toBe(result.snapshotAt);
+
+    expect(await handle.query(backupProgressQuery)).toMatchObject({ phase: 'done' });
+    const d = await handle.describe();
+    expect(d.typedSearchAttributes.get(NightshiftTarget)).toBe('main');
+    expect(d.typedSearchAttributes.get(NightshiftKind)).toBe('backup-dossier');
+    expect(d.typedSearchAttributes.get(NightshiftDossier)).toBe('WF1');
+    expect(d.typedSearchAttributes.get(NightshiftPhase)).toBe('done');
+    expect(await d.staticSummary()).toBe('Back up dossier WF1');
+
+    // the activity carries its summary in the history (shown in the Web UI's timeline)
+    const history = await handle.fetchHistory();
+    const scheduled = history.events?.find((e) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled?.userMetadata?.summary).toBeTruthy();
+
+    // and the restore workflow brings it back under another code
+    const restored = await temporal.client.workflow.execute('restoreDossierWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: `${restoreDossierWorkflowId('main', 'WF1B')}/${crypto.randomUUID()}`,
+      args: [{ target: 'main', file: result.file, as: 'WF1B', replace: false }],
+    });
+    expect(restored.code).toBe('WF1B');
+    expect(await registry.tableStats('main', 'WF1B')).toEqual(await registry.tableStats('main', 'WF1'));
+  });
+});
+
+test('a dossier in use fails the workflow at once with DossierInUse, no retry, no file (R-BK-3)', async () => {
+  const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+  await registry.createDossier('main', { code: 'WF2', label: 'Ouvert' });
+  const session = crypto.randomUUID();
+  const pool = stack.pools.get('main');
+  await pool.query(`INSERT INTO nightshift.session (id, user_name, token_hash, expires_at) VALUES ($1, 'paul', 'x', now() + interval '1 hour')`, [session]);
+  await pool.query(`INSERT INTO nightshift.session_dossier (session_id, dossier_code) VALUES ($1, 'WF2')`, [session]);
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const handle = await temporal.client.workflow.start('backupDossierWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: `${backupDossierWorkflowId('main', 'WF2')}/${crypto.randomUUID()}`,
+      args: [{ target: 'main', code: 'WF2', reason: 'manual' } satisfies BackupDossierInput],
+    });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(failureTypeOf(err)).toBe(FailureType.DossierInUse);
+    const history = await handle.fetchHistory();
+    expect(history.events?.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
+    expect((await handle.describe()).typedSearchAttributes.get(NightshiftPhase)).toBe('failed');
+  });
+  expect(fs.existsSync(`${stack.config.backupDir}/BWF2.SVG`)).toBe(false);
+  expect((await registry.getDossier('main', 'WF2')).lastBackupAt).toBeNull();
+});
