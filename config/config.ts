@@ -46,6 +46,7 @@ const envSchema = z.object({
   NIGHTSHIFT_TEMPORAL_PORT: port(7233),
   NIGHTSHIFT_UI_PORT: port(8233),
   NIGHTSHIFT_METRICS_PORT: port(9464),
+  NIGHTSHIFT_METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
   NIGHTSHIFT_GATE_PORT: port(8780),
   NIGHTSHIFT_GATE_HOST: z.string().trim().min(1).default('127.0.0.1'),
   NIGHTSHIFT_SESSION_TIMEOUT_S: z.coerce.number({ error: 'expected a number of seconds' }).int().min(5).max(86_400).default(60),
@@ -70,7 +71,8 @@ const envSchema = z.object({
   NIGHTSHIFT_SMTP_USER: optionalText,
   NIGHTSHIFT_SMTP_PASSWORD: optionalText,
   NIGHTSHIFT_SMTP_FROM_NAME: z.string().trim().min(1).default('Nightshift'),
-  NIGHTSHIFT_SMTP_FROM_ADDRESS: z.email('expected an e-mail address').default('nightshift@localhost'),
+  // Deliberately loose: local senders such as nightshift@localhost are valid for a relay.
+  NIGHTSHIFT_SMTP_FROM_ADDRESS: z.string().trim().regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'expected an e-mail address').default('nightshift@localhost'),
   NIGHTSHIFT_SMTP_SEND_DELAY_S: z.coerce.number({ error: 'expected a number of seconds' }).min(0).max(3600).default(1),
 
   NIGHTSHIFT_APP_NAME: z.string().trim().min(1).max(80).default('ISACOMPTA CONNECT'),
@@ -103,6 +105,7 @@ export interface Config {
     testServer?: string;
   };
   metricsPort: number;
+  metricsHost: string;
   gatePort: number;
   gateHost: string;
   /** A session that stops heartbeating expires after this many seconds (R-SE-1). */
@@ -180,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       testServer: e.TEMPORAL_TEST_SERVER,
     },
     metricsPort: e.NIGHTSHIFT_METRICS_PORT,
+    metricsHost: e.NIGHTSHIFT_METRICS_HOST,
     gatePort: e.NIGHTSHIFT_GATE_PORT,
     gateHost: e.NIGHTSHIFT_GATE_HOST,
     sessionTimeoutSeconds: e.NIGHTSHIFT_SESSION_TIMEOUT_S,

@@ -1,4 +1,74 @@
 import type { Command } from 'commander';
+import { action, config, jsonOption, output, EXIT_FAILED, EXIT_OK } from '../context';
+import { runWorker } from '../../workers/main';
+import { runDoctor, renderDoctor } from './doctor';
+import { forceStopChildren, runDev } from './dev';
+
+/**
+ * A controller aborted by the first SIGINT/SIGTERM/SIGHUP (graceful stop); a second one forces the exit,
+ * after `onForce` had a chance to kill child processes.
+ */
+function stopSignal(onForce: () => void = () => {}): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const handler = (sig: NodeJS.Signals) => {
+    if (!controller.signal.aborted) {
+      process.stderr.write(`\n${sig}: stopping gracefully (again to force)\n`);
+      controller.abort();
+      return;
+    }
+    process.stderr.write(`${sig} again: forcing exit\n`);
+    onForce();
+    process.exit(EXIT_FAILED);
+  };
+  for (const s of signals) process.on(s, handler);
+  return { signal: controller.signal, dispose: () => signals.forEach((s) => process.off(s, handler)) };
+}
 
 /** nightshift dev|worker|doctor */
-export function registerStackCommands(_program: Command): void {}
+export function registerStackCommands(program: Command): void {
+  program
+    .command('worker')
+    .description('run the Temporal worker: every workflow and activity, Prometheus metrics, graceful stop on SIGINT/SIGTERM')
+    .action(
+      action(async () => {
+        const cfg = config();
+        const stop = stopSignal();
+        try {
+          await runWorker(cfg, { signal: stop.signal });
+        } finally {
+          stop.dispose();
+        }
+        return EXIT_OK;
+      }),
+    );
+
+  program
+    .command('dev')
+    .description('run the whole stack locally under NIGHTSHIFT_DATA_DIR: PostgreSQL, Temporal dev server + UI, SMTP catcher, worker, demo data')
+    .action(
+      action(async () => {
+        const cfg = config();
+        const stop = stopSignal(() => forceStopChildren(cfg));
+        try {
+          await runDev(cfg, { signal: stop.signal });
+        } finally {
+          stop.dispose();
+        }
+        return EXIT_OK;
+      }),
+    );
+
+  program
+    .command('doctor')
+    .description('check Temporal, the Web UI, the worker, PostgreSQL (every target), metrics, the gate, SMTP and the tools')
+    .addOption(jsonOption())
+    .option('--timeout <ms>', 'time allowed to each check', (v) => Number(v), 4000)
+    .action(
+      action(async (opts: { json?: boolean; timeout: number }) => {
+        const report = await runDoctor(config(), Number.isFinite(opts.timeout) && opts.timeout > 0 ? opts.timeout : 4000);
+        output(opts.json, report, renderDoctor);
+        return report.ok ? EXIT_OK : EXIT_FAILED;
+      }),
+    );
+}

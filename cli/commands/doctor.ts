@@ -1,0 +1,404 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { isGrpcServiceError, type Client } from '@temporalio/client';
+import { PROJECT_ROOT, toolPaths, type Config, type Target } from '../../config/config';
+import { MIGRATIONS_DIR } from '../../db/migrate';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { connectTemporalClient, createMailTransport } from '../../workers/resources';
+
+/**
+ * `nightshift doctor`: one bounded check per service, each saying what is wrong and what to do.
+ * States: ok, warning (works, but something needs attention), error (exit 1), absent (not part of
+ * this deployment or not built yet; never an error).
+ */
+
+export type CheckState = 'ok' | 'warning' | 'error' | 'absent';
+
+export interface ServiceCheck {
+  address: string;
+  state: CheckState;
+  message: string;
+  /** What to do, when the state is not ok. */
+  fix?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  services: {
+    temporal: ServiceCheck;
+    ui: ServiceCheck;
+    worker: ServiceCheck;
+    postgres: Record<string, ServiceCheck>;
+    metrics: ServiceCheck;
+    gate: ServiceCheck;
+    smtp: ServiceCheck;
+    tools: ServiceCheck;
+  };
+}
+
+export const DEFAULT_CHECK_TIMEOUT_MS = 4000;
+
+/** Runs fn with a deadline; a check that hangs becomes an error naming the deadline. */
+async function bounded(address: string, timeoutMs: number, fn: () => Promise<ServiceCheck>, fix: string): Promise<ServiceCheck> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ServiceCheck>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ address, state: 'error', message: `no answer within ${timeoutMs / 1000} s`, fix }),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length) return errorText(err.errors[0]);
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return err.message || (typeof code === 'string' ? code : err.name);
+  }
+  return String(err);
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (err instanceof AggregateError && err.errors.length) return errorCode(err.errors[0]);
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+function isLocalDevTemporal(config: Config): boolean {
+  return config.temporal.address === `127.0.0.1:${config.temporal.devPort}`;
+}
+
+const TEMPORAL_FIX_LOCAL = 'start the local stack with `npm run dev`, or set TEMPORAL_ADDRESS to a running Temporal server';
+const TEMPORAL_FIX_REMOTE = 'check that the server at TEMPORAL_ADDRESS runs and is reachable (and TEMPORAL_TLS / TEMPORAL_API_KEY if it needs them)';
+
+async function checkTemporal(config: Config, timeoutMs: number): Promise<{ temporal: ServiceCheck; worker: ServiceCheck }> {
+  const address = config.temporal.address;
+  const fix = isLocalDevTemporal(config) ? TEMPORAL_FIX_LOCAL : TEMPORAL_FIX_REMOTE;
+  const queue = config.temporal.taskQueue;
+  const workerUnknown: ServiceCheck = { address: `task queue ${queue}`, state: 'warning', message: 'not checked: Temporal is not reachable', fix };
+  let client: Client | undefined;
+  try {
+    client = await connectTemporalClient(config, Math.max(1000, timeoutMs - 500));
+  } catch (err) {
+    return { temporal: { address, state: 'error', message: `cannot connect to Temporal at ${address}: ${errorText(err)}`, fix }, worker: workerUnknown };
+  }
+  const deadline = () => Date.now() + timeoutMs;
+  const svc = client.workflowService;
+  const namespace = config.temporal.namespace;
+  try {
+    const info = await client.connection.withDeadline(deadline(), () => svc.getClusterInfo({}));
+    try {
+      await client.connection.withDeadline(deadline(), () => svc.describeNamespace({ namespace }));
+    } catch (err) {
+      if (isGrpcServiceError(err) && err.code === 5) {
+        return {
+          temporal: {
+            address,
+            state: 'error',
+            message: `namespace "${namespace}" does not exist on ${address}`,
+            fix: `create it (temporal operator namespace create --namespace ${namespace}) or set TEMPORAL_NAMESPACE to an existing one`,
+          },
+          worker: workerUnknown,
+        };
+      }
+      throw err;
+    }
+    const attrs = await client.connection.withDeadline(deadline(), () => client!.connection.operatorService.listSearchAttributes({ namespace }));
+    const known = new Set(Object.keys(attrs.customAttributes ?? {}));
+    const missing = ALL_SEARCH_ATTRIBUTES.map((k) => k.name).filter((n) => !known.has(n));
+    const temporal: ServiceCheck = missing.length
+      ? {
+          address,
+          state: 'warning',
+          message: `namespace "${namespace}" lacks the search attributes ${missing.join(', ')} (runs cannot be listed by target/kind in the UI)`,
+          fix: missing.map((n) => `temporal operator search-attribute create --namespace ${namespace} --name ${n} --type Keyword`).join(' && '),
+          details: { serverVersion: info.serverVersion, namespace },
+        }
+      : { address, state: 'ok', message: `server ${info.serverVersion}, namespace "${namespace}"`, details: { serverVersion: info.serverVersion, namespace } };
+
+    const pollers = await client.connection.withDeadline(deadline(), () =>
+      svc.describeTaskQueue({ namespace, taskQueue: { name: queue } }),
+    );
+    const identities = (pollers.pollers ?? []).map((p) => p.identity ?? '?');
+    const worker: ServiceCheck = identities.length
+      ? { address: `task queue ${queue}`, state: 'ok', message: `${identities.length} worker(s) polling: ${identities.join(', ')}`, details: { pollers: identities } }
+      : {
+          address: `task queue ${queue}`,
+          state: 'warning',
+          message: `no worker polls task queue "${queue}": workflows will wait`,
+          fix: 'start one with `nightshift worker` (or `npm run dev`), with the same TEMPORAL_TASK_QUEUE',
+        };
+    return { temporal, worker };
+  } catch (err) {
+    return { temporal: { address, state: 'error', message: `Temporal at ${address} does not answer properly: ${errorText(err)}`, fix }, worker: workerUnknown };
+  } finally {
+    await client.connection.close().catch(() => {});
+  }
+}
+
+function appliedMigrationNames(): string[] {
+  return fs
+    .readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d+.*\.(sql|js|ts)$/.test(f))
+    .map((f) => f.replace(/\.(sql|js|ts)$/, ''))
+    .sort();
+}
+
+function postgresProblem(err: unknown, target: Target, config: Config): { message: string; fix: string } {
+  const code = errorCode(err);
+  const url = new URL(target.databaseUrl);
+  const where = `${url.hostname}:${url.port || 5432}`;
+  const variable = config.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT' : config.targets.length > 1 || !target.databaseUrl ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
+  const start = config.embeddedPostgres ? 'start the embedded PostgreSQL with `npm run dev`' : `start that server`;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return { message: `nothing listens on ${where}`, fix: `${start}, or fix ${variable}` };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { message: `host "${url.hostname}" is unknown`, fix: `fix the host in ${variable}` };
+    case 'ETIMEDOUT':
+      return { message: `connection to ${where} timed out`, fix: `check that ${where} is reachable (firewall, host), or fix ${variable}` };
+    case '28P01':
+    case '28000':
+      return {
+        message: `PostgreSQL at ${where} refused user "${decodeURIComponent(url.username)}": ${errorText(err)}`,
+        fix: config.embeddedPostgres ? 'set NIGHTSHIFT_PG_PASSWORD to the password the embedded server was created with' : `fix the user/password in ${variable}`,
+      };
+    case '3D000':
+      return { message: `database "${url.pathname.slice(1)}" does not exist on ${where}`, fix: `create it (createdb ${url.pathname.slice(1)}) or fix ${variable}` };
+    default:
+      return { message: `cannot use PostgreSQL at ${where}: ${errorText(err)}`, fix: `${start}, or fix ${variable}` };
+  }
+}
+
+async function checkPostgres(config: Config, target: Target, timeoutMs: number): Promise<ServiceCheck> {
+  const address = redactUrl(target.databaseUrl);
+  const client = new pg.Client({ connectionString: target.databaseUrl, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    return { address, state: 'error', ...postgresProblem(err, target, config) };
+  }
+  try {
+    const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?';
+    const table = await client.query<{ t: string | null }>(`SELECT to_regclass('nightshift.pgmigrations')::text AS t`);
+    const expected = appliedMigrationNames();
+    const applied = table.rows[0]?.t
+      ? (await client.query<{ name: string }>('SELECT name FROM nightshift.pgmigrations ORDER BY run_on, id')).rows.map((r) => r.name)
+      : [];
+    const missing = expected.filter((m) => !applied.includes(m));
+    const details: Record<string, unknown> = { target: target.name, serverVersion: version, migrations: { applied: applied.length, missing } };
+    if (missing.length) {
+      return {
+        address,
+        state: 'error',
+        message: `PostgreSQL ${version}, but ${missing.length} migration(s) not applied: ${missing.join(', ')}`,
+        fix: 'start the worker once (`nightshift worker` or `npm run dev`): it applies the migrations of every target',
+        details,
+      };
+    }
+    const supervisors = (await client.query<{ code: string }>(`SELECT code FROM nightshift.dossier WHERE role = 'supervisor'`)).rows.map((r) => r.code);
+    const dossiers = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM nightshift.dossier')).rows[0]?.n ?? 0);
+    Object.assign(details, { dossiers, supervisor: supervisors[0] ?? null });
+    if (supervisors.length !== 1) {
+      return {
+        address,
+        state: 'warning',
+        message: `PostgreSQL ${version}, ${dossiers} dossier(s), but no supervisor dossier on target ${target.name}: patch runs need exactly one (R-PI-3)`,
+        fix: `create one: nightshift dossiers create CODE --role supervisor --target ${target.name}`,
+        details,
+      };
+    }
+    return { address, state: 'ok', message: `PostgreSQL ${version}, ${dossiers} dossier(s), supervisor ${supervisors[0]}`, details };
+  } catch (err) {
+    return { address, state: 'error', message: `PostgreSQL at ${address} failed a query: ${errorText(err)}`, fix: 'check the server log; the user needs rights on the nightshift schema' };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  return { status: res.status, body: await res.text() };
+}
+
+function fetchFailure(err: unknown): string {
+  // fetch hides the socket error under `cause`
+  const cause = (err as { cause?: unknown })?.cause;
+  return errorCode(cause) ?? errorText(cause ?? err);
+}
+
+async function checkUi(config: Config, timeoutMs: number): Promise<ServiceCheck> {
+  const address = `http://localhost:${config.temporal.uiPort}`;
+  if (!isLocalDevTemporal(config)) {
+    return { address: '(with the Temporal deployment)', state: 'absent', message: 'Temporal is external (TEMPORAL_ADDRESS): its Web UI is served by that deployment' };
+  }
+  try {
+    const { status } = await httpGet(`http://127.0.0.1:${config.temporal.uiPort}/`, timeoutMs);
+    if (status < 500) return { address, state: 'ok', message: `answers (HTTP ${status})` };
+    return { address, state: 'warning', message: `answers HTTP ${status}`, fix: 'restart `npm run dev`' };
+  } catch (err) {
+    return {
+      address,
+      state: 'warning',
+      message: `the Web UI does not answer (${fetchFailure(err)})`,
+      fix: 'start the local stack with `npm run dev`; NIGHTSHIFT_UI_PORT must match the port it was started with',
+    };
+  }
+}
+
+async function checkMetrics(config: Config, timeoutMs: number): Promise<ServiceCheck> {
+  const address = `http://127.0.0.1:${config.metricsPort}/metrics`;
+  try {
+    const { status, body } = await httpGet(address, timeoutMs);
+    if (status === 200 && body.includes('temporal_')) return { address, state: 'ok', message: 'worker metrics (Prometheus text) available' };
+    return { address, state: 'warning', message: `HTTP ${status}, but no Temporal worker metrics there`, fix: 'another program uses NIGHTSHIFT_METRICS_PORT: choose a free port for the worker' };
+  } catch (err) {
+    return {
+      address,
+      state: 'warning',
+      message: `no worker metrics (${fetchFailure(err)})`,
+      fix: 'no worker runs on this machine with this NIGHTSHIFT_METRICS_PORT: start `nightshift worker` or `npm run dev`',
+    };
+  }
+}
+
+function gateAddress(config: Config): string {
+  // a gate listening on every interface is reached through loopback from here
+  const host = ['0.0.0.0', '::'].includes(config.gateHost) ? '127.0.0.1' : config.gateHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.gatePort}`;
+}
+
+async function checkGate(config: Config, timeoutMs: number): Promise<ServiceCheck> {
+  const address = gateAddress(config);
+  try {
+    const { status } = await httpGet(`${address}/healthz`, timeoutMs);
+    if (status < 400) return { address, state: 'ok', message: `answers (HTTP ${status})` };
+    return { address, state: 'warning', message: `answers HTTP ${status} on /healthz`, fix: 'another program may use NIGHTSHIFT_GATE_PORT, or the gate is unhealthy: look at its log' };
+  } catch (err) {
+    return {
+      address,
+      state: 'absent',
+      message: `not running (${fetchFailure(err)}); only needed once the business application logs in through it`,
+      fix: 'start it with `nightshift gate`',
+    };
+  }
+}
+
+async function checkSmtp(config: Config): Promise<ServiceCheck> {
+  const { host, port } = config.smtp;
+  const address = `smtp://${host}:${port}`;
+  const transport = createMailTransport(config);
+  try {
+    await transport.verify();
+    return { address, state: 'ok', message: `accepts connections (EHLO${config.smtp.user ? ' + login' : ''})` };
+  } catch (err) {
+    const code = errorCode(err);
+    const local = ['127.0.0.1', 'localhost', '::1'].includes(host);
+    return {
+      address,
+      state: 'error',
+      message: `SMTP ${address} fails: ${code === 'EAUTH' ? 'login refused' : errorText(err)}`,
+      fix:
+        code === 'EAUTH'
+          ? 'fix NIGHTSHIFT_SMTP_USER / NIGHTSHIFT_SMTP_PASSWORD'
+          : local
+            ? '`npm run dev` runs a mail catcher on NIGHTSHIFT_SMTP_PORT; otherwise set NIGHTSHIFT_SMTP_HOST / NIGHTSHIFT_SMTP_PORT to your mail server'
+            : 'set NIGHTSHIFT_SMTP_HOST / NIGHTSHIFT_SMTP_PORT (and NIGHTSHIFT_SMTP_SECURE) to a reachable mail server',
+    };
+  } finally {
+    transport.close();
+  }
+}
+
+async function checkTools(config: Config, timeoutMs: number): Promise<ServiceCheck> {
+  const tools = toolPaths(config, PROJECT_ROOT);
+  const address = path.dirname(tools.temporal);
+  // Only `nightshift dev` and the tests need the local binaries; a deployment on an external server does not.
+  const missingState: CheckState = isLocalDevTemporal(config) ? 'error' : 'warning';
+  const fix = 'run `npm run tools` (scripts/install-tools.sh), or set TEMPORAL_CLI / TEMPORAL_TEST_SERVER to existing binaries';
+  let version: string;
+  try {
+    const { stdout } = await promisify(execFile)(tools.temporal, ['--version'], { timeout: timeoutMs });
+    version = stdout.trim();
+  } catch (err) {
+    return { address, state: missingState, message: `the Temporal CLI ${tools.temporal} does not run (${errorCode(err) ?? errorText(err)})`, fix };
+  }
+  try {
+    fs.accessSync(tools.testServer, fs.constants.X_OK);
+  } catch {
+    return { address, state: missingState, message: `${version}, but the time-skipping test server ${tools.testServer} is missing`, fix, details: { temporal: version } };
+  }
+  return { address, state: 'ok', message: `${version}; temporal-test-server present`, details: { temporal: tools.temporal, testServer: tools.testServer } };
+}
+
+export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS): Promise<DoctorReport> {
+  const temporalFix = isLocalDevTemporal(config) ? TEMPORAL_FIX_LOCAL : TEMPORAL_FIX_REMOTE;
+  const temporalBounded = (async () => {
+    const fallback: ServiceCheck = { address: config.temporal.address, state: 'error', message: '', fix: temporalFix };
+    let both: { temporal: ServiceCheck; worker: ServiceCheck } | undefined;
+    const temporal = await bounded(config.temporal.address, timeoutMs * 2, async () => {
+      both = await checkTemporal(config, timeoutMs);
+      return both.temporal;
+    }, temporalFix);
+    return both ?? { temporal: { ...fallback, ...temporal }, worker: { ...temporal, address: `task queue ${config.temporal.taskQueue}`, state: 'warning' as const } };
+  })();
+  const [tw, ui, metrics, gate, smtp, tools, ...pgChecks] = await Promise.all([
+    temporalBounded,
+    bounded(`http://localhost:${config.temporal.uiPort}`, timeoutMs + 500, () => checkUi(config, timeoutMs), 'restart `npm run dev`'),
+    bounded(`http://127.0.0.1:${config.metricsPort}/metrics`, timeoutMs + 500, () => checkMetrics(config, timeoutMs), 'start the worker'),
+    bounded(gateAddress(config), timeoutMs + 500, () => checkGate(config, timeoutMs), 'look at the gate log'),
+    bounded(`smtp://${config.smtp.host}:${config.smtp.port}`, timeoutMs, () => checkSmtp(config), 'check NIGHTSHIFT_SMTP_HOST / NIGHTSHIFT_SMTP_PORT'),
+    bounded('.tools/bin', timeoutMs + 1000, () => checkTools(config, timeoutMs), 'run `npm run tools`'),
+    ...config.targets.map((t) =>
+      bounded(redactUrl(t.databaseUrl), timeoutMs * 2, () => checkPostgres(config, t, timeoutMs), 'check that PostgreSQL runs and DATABASE_URL is right'),
+    ),
+  ]);
+  const postgres = Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!]));
+  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, metrics, gate, smtp, tools };
+  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), metrics, gate, smtp, tools];
+  return { ok: all.every((c) => c.state !== 'error'), services };
+}
+
+const MARK: Record<CheckState, string> = { ok: 'ok  ', warning: 'WARN', error: 'FAIL', absent: ' -  ' };
+
+export function renderDoctor(report: DoctorReport): string {
+  const rows: [string, ServiceCheck][] = [
+    ['Temporal', report.services.temporal],
+    ['Web UI', report.services.ui],
+    ['Worker', report.services.worker],
+    ...Object.entries(report.services.postgres).map(([name, c]): [string, ServiceCheck] => [`PostgreSQL ${name}`, c]),
+    ['Metrics', report.services.metrics],
+    ['Gate', report.services.gate],
+    ['SMTP', report.services.smtp],
+    ['Tools', report.services.tools],
+  ];
+  const width = Math.max(...rows.map(([n]) => n.length));
+  const lines = rows.flatMap(([name, c]) => {
+    const head = `[${MARK[c.state]}] ${name.padEnd(width)}  ${c.address}\n         ${' '.repeat(width)}  ${c.message}`;
+    return c.fix && c.state !== 'ok' ? [head, `         ${' '.repeat(width)}  -> ${c.fix}`] : [head];
+  });
+  lines.push('', report.ok ? 'All required services are ok.' : 'Something is wrong: see the FAIL lines above.');
+  return lines.join('\n');
+}

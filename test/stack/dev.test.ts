@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
+import type { DoctorReport } from '../../cli/commands/doctor';
+import { requireEnv, tempDir } from '../helpers/env';
+import { ROOT, cleanEnv, freePorts, portFree, runCli } from './helpers';
+
+/**
+ * `nightshift dev` as a user runs it (issue 2, "Real stack"): a fresh data dir and free ports, the CLI
+ * against it, Ctrl-C (SIGINT) stops every child, and a restart finds the same dossiers and history.
+ */
+
+interface Dev {
+  child: ChildProcessWithoutNullStreams;
+  out(): string;
+  waitFor(text: string, ms: number): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+function startDev(env: NodeJS.ProcessEnv): Dev {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], { cwd: ROOT, env });
+  let out = '';
+  const waiters: (() => void)[] = [];
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    waiters.forEach((w) => w());
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    out: () => out,
+    exited,
+    waitFor: (text, ms) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "${text}" within ${ms} ms; output:\n${out}`)), ms);
+        const check = () => {
+          if (out.includes(text)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        waiters.push(check);
+        void exited.then((code) => {
+          clearTimeout(timer);
+          if (!out.includes(text)) reject(new Error(`dev exited (${code}) before "${text}"; output:\n${out}`));
+        });
+        check();
+      }),
+  };
+}
+
+/** SIGINT as Ctrl-C would send it; the exit code, or a failure if it does not stop. */
+async function interrupt(dev: Dev): Promise<number | null> {
+  dev.child.kill('SIGINT');
+  const timer = setTimeout(() => dev.child.kill('SIGKILL'), 60_000);
+  try {
+    return await dev.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function codes(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const r = await runCli(['dossiers', 'list', '--json'], env);
+  expect(r.code).toBe(0);
+  return (JSON.parse(r.stdout) as { code: string }[]).map((d) => d.code).sort();
+}
+
+/** What `dev` prints once everything runs (cli/commands/dev.ts READY_LINE; not imported, to keep this test light). */
+const READY_LINE = 'Nightshift dev stack ready';
+
+const running: Dev[] = [];
+afterAll(async () => {
+  // a failed test must not leave a stack behind
+  for (const dev of running) if (dev.child.exitCode === null) await interrupt(dev);
+});
+
+test('nightshift dev starts the stack, serves the CLI, stops every child on SIGINT, and restarts with the same state', async () => {
+  const [pgPort, temporalPort, uiPort, metricsPort, smtpPort, gatePort] = await freePorts(6);
+  const dataDir = tempDir('dev');
+  const password = 'dev-secret-7f3a';
+  const env = cleanEnv({
+    NIGHTSHIFT_DATA_DIR: dataDir,
+    NIGHTSHIFT_PG_PORT: String(pgPort),
+    NIGHTSHIFT_PG_PASSWORD: password,
+    NIGHTSHIFT_TEMPORAL_PORT: String(temporalPort),
+    NIGHTSHIFT_UI_PORT: String(uiPort),
+    NIGHTSHIFT_METRICS_PORT: String(metricsPort),
+    NIGHTSHIFT_SMTP_PORT: String(smtpPort),
+    NIGHTSHIFT_GATE_PORT: String(gatePort),
+    NIGHTSHIFT_WORKER_CONCURRENCY: '2',
+    TEMPORAL_CLI: requireEnv('NS_TEST_TEMPORAL_CLI'),
+    TEMPORAL_TEST_SERVER: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER'),
+  });
+  const ports = [pgPort!, temporalPort!, uiPort!, metricsPort!, smtpPort!];
+
+  // --- first start: everything initialised, demo loaded
+  const first = startDev(env);
+  running.push(first);
+  await first.waitFor(READY_LINE, 180_000);
+  expect(first.out()).toMatch(/loading 12 demo dossiers/);
+  expect(first.out()).toContain(`postgres://nightshift@127.0.0.1:${pgPort}/nightshift`);
+  expect(first.out()).toContain(`http://localhost:${uiPort}`);
+  expect(first.out()).toContain(`http://127.0.0.1:${metricsPort}/metrics`);
+  expect(first.out()).toMatch(/nightshift\.js backup dossier \S+ --wait/);
+  expect(first.out()).not.toContain(password);
+
+  // a second dev on the same data dir is refused
+  const again = await runCli(['dev'], env);
+  expect(again.code).toBe(1);
+  expect(again.stderr).toMatch(/already runs on/);
+
+  const before = await codes(env);
+  expect(before).toHaveLength(12);
+
+  const doctor = await runCli(['doctor', '--json'], env);
+  const report = JSON.parse(doctor.stdout) as DoctorReport;
+  expect(doctor.code).toBe(0);
+  for (const service of ['temporal', 'ui', 'worker', 'metrics', 'smtp', 'tools'] as const) {
+    expect({ service, ...report.services[service] }).toMatchObject({ service, state: 'ok' });
+  }
+  expect(report.services.postgres.main).toMatchObject({ state: 'ok', address: `postgres://nightshift@127.0.0.1:${pgPort}/nightshift` });
+
+  // a workflow no worker serves: it must still be there after the restart (persistent --db-filename)
+  const address = `127.0.0.1:${temporalPort}`;
+  let connection = await Connection.connect({ address });
+  await new Client({ connection }).workflow.start('persistenceProbe', { taskQueue: 'nobody-polls-this', workflowId: 'dev-test-probe' });
+  await connection.close();
+
+  // --- Ctrl-C: exit 0, every port free again, lock released
+  expect(await interrupt(first)).toBe(0);
+  for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
+  expect(fs.existsSync(path.join(dataDir, 'dev.lock'))).toBe(false);
+
+  // --- restart: same dossiers, no second demo load, same workflow history
+  const second = startDev(env);
+  running.push(second);
+  await second.waitFor(READY_LINE, 180_000);
+  expect(second.out()).not.toMatch(/loading \d+ demo dossiers/);
+  expect(await codes(env)).toEqual(before);
+  connection = await Connection.connect({ address });
+  try {
+    const described = await new Client({ connection }).workflow.getHandle('dev-test-probe').describe();
+    expect(described.status.name).toBe('RUNNING');
+  } finally {
+    await connection.close();
+  }
+  expect(await interrupt(second)).toBe(0);
+  for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
+}, 480_000);

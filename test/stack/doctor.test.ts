@@ -1,0 +1,106 @@
+import pg from 'pg';
+import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
+import { startSmtpCatcher, type SmtpCatcher } from '../../workers/smtp-catcher';
+import type { DoctorReport } from '../../cli/commands/doctor';
+import { cleanEnv, freePort, runCli } from './helpers';
+
+/** `nightshift doctor --json` spawned as a process against the real test servers (issue 2, "CLI"). */
+
+let smtp: SmtpCatcher;
+let databaseUrl: string;
+
+beforeAll(async () => {
+  databaseUrl = await createTestDatabase('doc');
+  smtp = await startSmtpCatcher({ host: '127.0.0.1', port: await freePort(), dir: tempDir('mail') });
+});
+
+afterAll(async () => {
+  await smtp?.close();
+});
+
+async function baseEnv(): Promise<Record<string, string>> {
+  return {
+    NIGHTSHIFT_DATA_DIR: tempDir('doctor'),
+    TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
+    TEMPORAL_TASK_QUEUE: uniqueName('tq'),
+    NIGHTSHIFT_SMTP_PORT: String(smtp.port),
+    NIGHTSHIFT_METRICS_PORT: String(await freePort()),
+    NIGHTSHIFT_GATE_PORT: String(await freePort()),
+    TEMPORAL_CLI: requireEnv('NS_TEST_TEMPORAL_CLI'),
+    TEMPORAL_TEST_SERVER: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER'),
+  };
+}
+
+test('doctor --json on working servers: exit 0, every address given, PostgreSQL without password', async () => {
+  const r = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl }));
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const report = JSON.parse(r.stdout) as DoctorReport;
+  const s = report.services;
+  expect(report.ok).toBe(true);
+  expect(s.temporal).toMatchObject({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS'), state: 'ok' });
+  expect(s.smtp).toMatchObject({ address: `smtp://127.0.0.1:${smtp.port}`, state: 'ok' });
+  expect(s.tools.state).toBe('ok');
+  expect(s.postgres.main!.address).toBe(databaseUrl.replace(/:[^:@/]*@/, '@'));
+  // A fresh database has no supervisor: a warning that says what to do, not an error.
+  expect(s.postgres.main).toMatchObject({ state: 'warning', details: { migrations: { missing: [] } } });
+  expect(s.postgres.main!.message).toMatch(/no supervisor/);
+  // Nothing polls this task queue and no worker serves metrics here: warnings, each with a fix.
+  expect(s.worker.state).toBe('warning');
+  expect(s.metrics.state).toBe('warning');
+  expect(s.metrics.fix).toMatch(/NIGHTSHIFT_METRICS_PORT/);
+  expect(['absent', 'ok']).toContain(s.gate.state);
+  expect(s.gate.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  expect(s.ui.state).toBe('absent'); // TEMPORAL_ADDRESS is given: the UI belongs to that deployment
+});
+
+test('doctor --json names each broken service and what to do, and exits 1', async () => {
+  const good = new URL(databaseUrl);
+  const wrongPort = new URL(databaseUrl);
+  wrongPort.port = String(await freePort());
+  const wrongPassword = new URL(databaseUrl);
+  wrongPassword.password = 'not-the-password';
+  const unmigrated = new URL(databaseUrl);
+  unmigrated.pathname = `/${uniqueName('bare').toLowerCase()}`;
+  const admin = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${unmigrated.pathname.slice(1)}`);
+  await admin.end();
+
+  const env = await baseEnv();
+  const r = await runCli(
+    ['doctor', '--json'],
+    cleanEnv({
+      ...env,
+      NIGHTSHIFT_TARGETS: `good=${good} badport=${wrongPort} badpass=${wrongPassword} bare=${unmigrated}`,
+      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      NIGHTSHIFT_SMTP_PORT: String(await freePort()),
+    }),
+  );
+  expect(r.code).toBe(1);
+  const report = JSON.parse(r.stdout) as DoctorReport;
+  const s = report.services;
+  expect(report.ok).toBe(false);
+  expect(s.postgres.good!.state).toBe('warning');
+  expect(s.postgres.badport).toMatchObject({ state: 'error', message: `nothing listens on 127.0.0.1:${wrongPort.port}` });
+  expect(s.postgres.badport!.fix).toMatch(/NIGHTSHIFT_TARGETS/);
+  expect(s.postgres.badpass!.state).toBe('error');
+  expect(s.postgres.badpass!.message).toMatch(/refused user "nightshift"/);
+  expect(s.postgres.badpass!.address).not.toContain('not-the-password');
+  expect(r.stdout).not.toContain('not-the-password');
+  expect(s.postgres.bare!.state).toBe('error');
+  expect(s.postgres.bare!.message).toMatch(/migration\(s\) not applied: 0001_/);
+  expect(s.temporal.state).toBe('error');
+  expect(s.temporal.message).toMatch(/cannot connect to Temporal/);
+  expect(s.temporal.fix).toMatch(/TEMPORAL_ADDRESS/);
+  expect(s.smtp.state).toBe('error');
+  expect(s.smtp.fix).toMatch(/NIGHTSHIFT_SMTP_PORT/);
+});
+
+test('doctor without --json prints one line per service and the fixes', async () => {
+  const r = await runCli(['doctor'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_SMTP_PORT: String(await freePort()) }));
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(/^\[FAIL\] SMTP/m);
+  expect(r.stdout).toMatch(/^\[ok {2}\] Temporal/m);
+  expect(r.stdout).toMatch(/-> .*NIGHTSHIFT_SMTP_HOST/);
+});

@@ -1,0 +1,117 @@
+import path from 'node:path';
+import { Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
+import type { Duration } from '@temporalio/common';
+import type { Config } from '../config/config';
+import { migrate } from '../db/migrate';
+import { createActivities } from './activities';
+import { connectWorkerConnection, createMailTransport, createTargetPools } from './resources';
+import { createLogger, temporalLogger, type PinoLogger } from './logger';
+
+/**
+ * The worker process (`nightshift worker`, and in-process under `nightshift dev`): one Runtime with one
+ * logger and the Prometheus endpoint, migrations on every target, then every workflow and activity on
+ * the task queue until `signal` aborts, followed by a graceful shutdown.
+ */
+
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
+/** In-flight activities get this long to finish after a shutdown request; then they are cancelled and retried elsewhere. */
+export const SHUTDOWN_GRACE_TIME: Duration = '10s';
+/** After this, run() gives up waiting for activities that ignore cancellation, so the process can exit. */
+export const SHUTDOWN_FORCE_TIME: Duration = '20s';
+
+export interface RunWorkerOptions {
+  /** Aborting it starts the graceful shutdown; runWorker resolves once the worker has drained. */
+  signal?: AbortSignal;
+  /** The log sink (default: pino to stdout at config.logLevel). Only the first runWorker of a process installs it. */
+  logger?: PinoLogger;
+  /** Called once the worker polls its task queue. */
+  onReady?: (worker: Worker) => void;
+  /** Tests: a pre-built bundle or other workflows, extra activities, a shorter grace time. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  workflowsPath?: string;
+  extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+  shutdownGraceTime?: Duration;
+}
+
+/**
+ * The Runtime is a per-process singleton, installed with our logger and the metrics endpoint. The SDK
+ * drops it when its last worker and connection close, so each runWorker installs it again if needed.
+ * Signals are handled by the caller (shutdownSignals: []) so that `dev` can order its own shutdown.
+ */
+export function installRuntime(config: Config, logger: PinoLogger): { metricsAddress?: string } {
+  const metricsAddress = `${config.metricsHost}:${config.metricsPort}`;
+  try {
+    Runtime.install({
+      logger: temporalLogger(logger),
+      shutdownSignals: [],
+      telemetryOptions: {
+        logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
+        metrics: { prometheus: { bindAddress: metricsAddress } },
+      },
+    });
+    return { metricsAddress };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/already been (installed|instantiated)/.test(message)) {
+      // A Runtime is already there (a running worker, a test helper): keep it, and its metrics endpoint if any.
+      logger.debug('Temporal Runtime already installed in this process');
+      return {};
+    }
+    if (/address|bind|in use/i.test(message)) {
+      throw new Error(`cannot serve metrics on ${metricsAddress} (${message}): set NIGHTSHIFT_METRICS_PORT to a free port`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const signal = options.signal;
+  installRuntime(config, logger);
+
+  for (const target of config.targets) {
+    const applied = await migrate(target.databaseUrl, (msg) => logger.debug({ target: target.name }, msg));
+    if (applied.length) logger.info({ target: target.name, applied }, 'migrations applied');
+  }
+  if (signal?.aborted) return;
+
+  const pools = createTargetPools(config);
+  const mail = createMailTransport(config);
+  let connection: Awaited<ReturnType<typeof connectWorkerConnection>> | undefined;
+  try {
+    connection = await connectWorkerConnection(config);
+    const activities = { ...createActivities({ config, pools, mail }), ...options.extraActivities };
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH }),
+      activities,
+      maxConcurrentActivityTaskExecutions: config.workerConcurrency,
+      shutdownGraceTime: options.shutdownGraceTime ?? SHUTDOWN_GRACE_TIME,
+      shutdownForceTime: SHUTDOWN_FORCE_TIME,
+    });
+    const stop = () => {
+      if (worker.getState() === 'RUNNING') {
+        logger.info('shutdown requested: finishing in-flight activities');
+        worker.shutdown();
+      }
+    };
+    // A signal that fired while Worker.create was bundling must still stop the worker.
+    signal?.addEventListener('abort', stop, { once: true });
+    const running = worker.run();
+    logger.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address }, 'worker running');
+    if (signal?.aborted) stop();
+    else options.onReady?.(worker);
+    try {
+      await running;
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+    logger.info('worker stopped');
+  } finally {
+    mail.close();
+    await pools.end();
+    await connection?.close();
+  }
+}
