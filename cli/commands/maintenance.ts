@@ -1,4 +1,418 @@
-import type { Command } from 'commander';
+import readline from 'node:readline/promises';
+import { Option, type Command } from 'commander';
+import { ApplicationFailure, TypedSearchAttributes, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { UsageError } from '../../config/config';
+import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt, type WindowType } from '../../domain/maintenance';
+import {
+  durationSchema,
+  emailSchema,
+  issuesText,
+  maintenanceEditSchema,
+  maintenanceWindowInputSchema,
+  messageSchema,
+  parseDuration,
+  parseOperatorTime,
+  startInPast,
+  START_PAST_TOLERANCE_MS,
+} from '../../domain/maintenance-input';
+import { activeWindow, countLiveSessions, describeWindow, recentWindows, type MaintenanceWindowRow } from '../../activities/maintenance';
+import { connectTemporalClient, createTargetPools } from '../../workers/resources';
+import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import {
+  AVAILABLE_PAYLOADS,
+  cancelMaintenanceUpdate,
+  completeMaintenanceUpdate,
+  editMaintenanceUpdate,
+  extendMaintenanceUpdate,
+  MAINTENANCE_WORKFLOW_TYPE,
+  MaintenanceFailure,
+  maintenanceStartOptions,
+  maintenanceStatusQuery,
+  maintenanceWorkflowId,
+  PAYLOAD_KINDS,
+  reopenMaintenanceUpdate,
+  type MaintenanceEdit,
+  type MaintenancePayload,
+  type MaintenanceStatus,
+  type MaintenanceWindowInput,
+  type PayloadKind,
+} from '../../workflows/maintenance-window.api';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
 
-/** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen */
-export function registerMaintenanceCommands(_program: Command): void {}
+/** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12) */
+
+/** The operator's time zone: times are typed and shown in it (TZ), stored in UTC. */
+const operatorZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+function shown(d: Date | string | null | undefined): string {
+  if (!d) return '-';
+  const f = formatDateTime(new Date(d), operatorZone());
+  return `${f.date} ${f.time}`;
+}
+
+function timeFlag(flag: string, value: string): Date {
+  const d = parseOperatorTime(value);
+  if (!d) throw new UsageError(`${flag}: "${value.slice(0, 40)}" is not a date-time: use 2026-03-01T13:00 (read in ${operatorZone()}) or an ISO time with a zone`);
+  return d;
+}
+
+function durationFlag(flag: string, value: string, allowZero = false): number {
+  const seconds = parseFlag(flag, durationSchema, value);
+  if (!allowZero && seconds <= 0) throw new UsageError(`${flag}: the duration must be positive`);
+  return seconds;
+}
+
+function notifyFlag(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  if (value.length > 10_000) throw new UsageError('--notify: too long');
+  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+  return [...new Set(list.map((a) => parseFlag(`--notify (${a.slice(0, 60)})`, emailSchema, a)))];
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectTemporalClient(config());
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function withPool<T>(targetName: string, fn: (pool: import('pg').Pool) => Promise<T>): Promise<T> {
+  const pools = createTargetPools(config(), 2);
+  try {
+    return await fn(pools.get(targetName));
+  } finally {
+    await pools.end();
+  }
+}
+
+function windowExists(targetName: string, existing?: MaintenanceWindowRow): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: MaintenanceFailure.WindowExists,
+    nonRetryable: true,
+    message: existing
+      ? `target ${targetName} already has a ${describeWindow(existing, operatorZone())}: cancel it first`
+      : `target ${targetName} already has a maintenance window running (workflow ${maintenanceWorkflowId(targetName)}): cancel it first`,
+  });
+}
+
+/** R-MW-3: starting now cuts service at once; ask on a terminal, demand --yes otherwise. */
+async function confirmImmediateStart(targetName: string, yes: boolean): Promise<boolean> {
+  const warning = `Starting now cuts the service of target ${targetName} immediately: new logins are refused and every open session is told to close.`;
+  if (yes) {
+    process.stderr.write(`${warning}\n`);
+    return true;
+  }
+  if (!process.stdin.isTTY || !process.stdout.isTTY) throw new UsageError(`${warning} Confirm with --yes (no terminal to ask on).`);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${warning}\nContinue? [y/N] `);
+    return /^(y|yes|o|oui)$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+interface ScheduleFlags {
+  target?: string;
+  start?: string;
+  end?: string;
+  duration?: string;
+  type?: string;
+  message?: string;
+  payload: string;
+  grace?: string;
+  preventLoginsFrom?: string;
+  startWhenDrained?: boolean;
+  dbDrain?: boolean;
+  notify?: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** Turns the flags into a validated workflow input; every refusal is a UsageError (exit 2). */
+export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: MaintenanceWindowInput; startsNow: boolean } {
+  const t = target(flags.target);
+  if (!flags.type) throw new UsageError(`--type is required: ${WINDOW_TYPES.join(' or ')}`);
+  if (!(WINDOW_TYPES as readonly string[]).includes(flags.type)) throw new UsageError(`--type: expected ${WINDOW_TYPES.join(' or ')}`);
+  const startsNow = flags.start === undefined || flags.start.trim().toLowerCase() === 'now';
+  const start = startsNow ? new Date(nowMs) : timeFlag('--start', flags.start!);
+  if (startInPast(start.toISOString(), nowMs)) throw new UsageError(`--start: ${shown(start)} is in the past (now is ${shown(new Date(nowMs))}); use --start now`);
+  if ((flags.end === undefined) === (flags.duration === undefined)) throw new UsageError('give either --end or --duration (one of them)');
+  const end = flags.end !== undefined ? timeFlag('--end', flags.end) : new Date(start.getTime() + durationFlag('--duration', flags.duration!) * 1000);
+  if (end.getTime() <= start.getTime()) throw new UsageError('--end: the end must be after the start (the duration must be positive)');
+  if (!(PAYLOAD_KINDS as readonly string[]).includes(flags.payload)) throw new UsageError(`--payload: expected ${PAYLOAD_KINDS.join(', ')}`);
+  if (!AVAILABLE_PAYLOADS.includes(flags.payload as PayloadKind)) {
+    throw new UsageError(`--payload ${flags.payload}: not available yet (only ${AVAILABLE_PAYLOADS.join(', ')} for now)`);
+  }
+  const windowSeconds = (end.getTime() - start.getTime()) / 1000;
+  const graceSeconds =
+    flags.grace !== undefined ? durationFlag('--grace', flags.grace, true) : Math.min(parseDuration(DEFAULT_DRAIN_GRACE)!, Math.floor(windowSeconds));
+  if (graceSeconds > windowSeconds) throw new UsageError(`--grace: the drain grace (${flags.grace}) is longer than the window`);
+  const preventLoginsFrom = flags.preventLoginsFrom !== undefined ? timeFlag('--prevent-logins-from', flags.preventLoginsFrom) : undefined;
+  if (preventLoginsFrom && preventLoginsFrom.getTime() > start.getTime()) throw new UsageError('--prevent-logins-from must be at or before the start');
+  const message = flags.message !== undefined ? parseFlag('--message', messageSchema, flags.message) : undefined;
+  const input: MaintenanceWindowInput = {
+    target: t.name,
+    type: flags.type as WindowType,
+    startsAt: start.toISOString(),
+    endsAt: end.toISOString(),
+    preventLoginsFrom: preventLoginsFrom?.toISOString(),
+    message,
+    payload: { kind: flags.payload } as MaintenancePayload,
+    graceSeconds,
+    startWhenDrained: flags.startWhenDrained === true,
+    dbDrain: flags.dbDrain === true,
+    notify: notifyFlag(flags.notify),
+    displayTimeZone: operatorZone(),
+  };
+  if (input.preventLoginsFrom === undefined) delete input.preventLoginsFrom;
+  if (input.message === undefined) delete input.message;
+  const parsed = maintenanceWindowInputSchema.safeParse(input);
+  if (!parsed.success) throw new UsageError(issuesText(parsed.error));
+  return { input, startsNow: startsNow || start.getTime() <= nowMs + START_PAST_TOLERANCE_MS };
+}
+
+export function staticSummary(input: MaintenanceWindowInput, zone = operatorZone()): string {
+  const a = formatDateTime(new Date(input.startsAt), zone);
+  const b = formatDateTime(new Date(input.endsAt), zone);
+  const endText = a.date === b.date ? b.time : `${b.date} ${b.time}`;
+  return `maintenance ${input.type} on ${input.target} ${a.date} ${a.time}-${endText} (${zone}), payload ${input.payload.kind}`;
+}
+
+/** Waits until the workflow has inserted its row (or failed: its error says why, e.g. R-MW-2). */
+async function waitForRow(handle: WorkflowHandle, timeoutMs = 30_000): Promise<MaintenanceStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = await handle.describe();
+    if (d.status.name !== 'RUNNING') {
+      await handle.result();
+      return handle.query(maintenanceStatusQuery);
+    }
+    const status = await handle.query(maintenanceStatusQuery).catch(() => undefined);
+    if (status?.windowId) return status;
+    if (Date.now() > deadline) throw new Error(`the window was started but no worker has picked it up within ${timeoutMs / 1000} s: is a worker running on task queue ${config().temporal.taskQueue}?`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function statusText(s: MaintenanceStatus): string {
+  const lines = [
+    `${s.type} maintenance on ${s.target}: ${s.state} (phase ${s.phase})`,
+    `  from ${shown(s.startsAt)} to ${shown(s.endsAt)} (${operatorZone()})`,
+    `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
+  ];
+  if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);
+  if (s.openSessions !== null) lines.push(`  open sessions: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
+  if (s.failure) lines.push(`  FAILED: ${s.failure}\n  fix it, then: nightshift maintenance reopen --target ${s.target}`);
+  if (s.notify.length) lines.push(`  notify: ${s.notify.join(', ')}`);
+  return lines.join('\n');
+}
+
+async function schedule(flags: ScheduleFlags): Promise<number | void> {
+  const { input, startsNow } = scheduleInput(flags, Date.now());
+  if (startsNow && !(await confirmImmediateStart(input.target, flags.yes === true))) {
+    process.stderr.write('nothing scheduled\n');
+    return EXIT_FAILED;
+  }
+  const existing = await withPool(input.target, (pool) => activeWindow(pool));
+  if (existing) throw windowExists(input.target, existing);
+  const status = await withClient(async (client) => {
+    let handle: WorkflowHandle;
+    try {
+      handle = await client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
+        ...maintenanceStartOptions(input, config().temporal.taskQueue, staticSummary(input)),
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: NightshiftTarget, value: input.target },
+          { key: NightshiftKind, value: 'maintenance' },
+          { key: NightshiftPhase, value: 'scheduled' },
+        ]),
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw windowExists(input.target);
+      throw err;
+    }
+    return waitForRow(handle);
+  });
+  output(flags.json, status, (s) => `scheduled: ${statusText(s)}`);
+}
+
+async function list(flags: { target?: string; json?: boolean }): Promise<void> {
+  const names = flags.target !== undefined ? [target(flags.target).name] : config().targets.map((t) => t.name);
+  const all: (MaintenanceWindowRow & { target: string })[] = [];
+  for (const name of names) {
+    for (const row of await withPool(name, (pool) => recentWindows(pool))) all.push({ target: name, ...row });
+  }
+  output(flags.json, all, (rows) =>
+    rows.length
+      ? rows.map((w) => `${w.target.padEnd(12)} ${w.state.padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}`).join('\n')
+      : 'no maintenance windows',
+  );
+}
+
+async function queryStatus(targetName: string): Promise<MaintenanceStatus | null> {
+  try {
+    return await withClient((client) => client.workflow.getHandle(maintenanceWorkflowId(targetName)).query(maintenanceStatusQuery));
+  } catch {
+    return null;
+  }
+}
+
+async function status(flags: { target?: string; json?: boolean }): Promise<void> {
+  const t = target(flags.target);
+  const { window, live } = await withPool(t.name, async (pool) => ({ window: await activeWindow(pool), live: await countLiveSessions(pool) }));
+  const workflow = window ? await queryStatus(t.name) : null;
+  const value = {
+    target: t.name,
+    gateState: gateStateAt(window ?? null, new Date()),
+    liveSessions: live,
+    window: window ?? null,
+    workflow,
+  };
+  output(flags.json, value, (v) => {
+    const head = `target ${v.target}: ${v.gateState}, ${v.liveSessions} open session(s)`;
+    if (!v.window) return `${head}\nno scheduled or in-progress maintenance window`;
+    if (!v.workflow) return `${head}\n${describeWindow(v.window, operatorZone())} (phase ${v.window.phase}; workflow not reachable)`;
+    return `${head}\n${statusText(v.workflow)}`;
+  });
+}
+
+/** Runs one operator update; a missing workflow is said plainly. */
+async function update(targetName: string | undefined, fn: (h: WorkflowHandle) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated') {
+  const t = target(targetName);
+  const s = await withClient(async (client) => {
+    try {
+      return await fn(client.workflow.getHandle(maintenanceWorkflowId(t.name)));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as { cause?: unknown }).cause instanceof WorkflowNotFoundError) {
+        throw new Error(`no maintenance window is running for target ${t.name}`, { cause: err });
+      }
+      throw err;
+    }
+  });
+  output(json, s, (v) => `${verb}: ${statusText(v)}`);
+}
+
+interface EditFlags {
+  target?: string;
+  start?: string;
+  end?: string;
+  duration?: string;
+  type?: string;
+  message?: string;
+  clearMessage?: boolean;
+  preventLoginsFrom?: string;
+  json?: boolean;
+}
+
+export function editInput(flags: EditFlags): MaintenanceEdit {
+  const edit: MaintenanceEdit = {};
+  if (flags.start !== undefined) edit.startsAt = timeFlag('--start', flags.start).toISOString();
+  if (flags.end !== undefined) edit.endsAt = timeFlag('--end', flags.end).toISOString();
+  if (flags.duration !== undefined) edit.durationSeconds = durationFlag('--duration', flags.duration);
+  if (flags.type !== undefined) {
+    if (!(WINDOW_TYPES as readonly string[]).includes(flags.type)) throw new UsageError(`--type: expected ${WINDOW_TYPES.join(' or ')}`);
+    edit.type = flags.type as WindowType;
+  }
+  if (flags.message !== undefined) edit.message = parseFlag('--message', messageSchema, flags.message);
+  if (flags.clearMessage) edit.message = null;
+  if (flags.preventLoginsFrom !== undefined) {
+    edit.preventLoginsFrom = flags.preventLoginsFrom === 'none' ? null : timeFlag('--prevent-logins-from', flags.preventLoginsFrom).toISOString();
+  }
+  const parsed = maintenanceEditSchema.safeParse(edit);
+  if (!parsed.success) throw new UsageError(issuesText(parsed.error));
+  return edit;
+}
+
+export function registerMaintenanceCommands(program: Command): void {
+  const m = program.command('maintenance').description('maintenance windows: announce, close sessions, do the work, give access back');
+
+  m.command('schedule')
+    .description('schedule a maintenance window (start defaults to now, which cuts service at once)')
+    .addOption(targetOption())
+    .option('--start <time>', `start: an ISO date-time in your time zone, or "now" (default)`)
+    .option('--end <time>', 'end: an ISO date-time in your time zone')
+    .option('--duration <d>', 'or the duration: 45m, 2h, 1h30m')
+    .addOption(new Option('--type <type>', 'database or deployment').choices([...WINDOW_TYPES]))
+    .option('--message <text>', 'a message for the operators (shown in status)')
+    .addOption(new Option('--payload <kind>', 'the work to run: none (by hand, then "complete")').default('none'))
+    .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
+    .option('--prevent-logins-from <time>', 'refuse new logins from this time before the start')
+    .option('--start-when-drained', 'start the work as soon as no session is left')
+    .option('--db-drain', 'also refuse new connections to the target database and end the others after the grace')
+    .option('--notify <emails>', 'comma-separated e-mail addresses told when it is over')
+    .option('-y, --yes', 'do not ask for confirmation of an immediate start')
+    .addOption(jsonOption())
+    .action(action((flags: ScheduleFlags) => schedule(flags)));
+
+  m.command('list')
+    .description('recent maintenance windows')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(action((flags: { target?: string; json?: boolean }) => list(flags)));
+
+  m.command('status')
+    .description('the current window, its phase and the open sessions')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(action((flags: { target?: string; json?: boolean }) => status(flags)));
+
+  m.command('edit')
+    .description('change a scheduled window')
+    .addOption(targetOption())
+    .option('--start <time>', 'new start (keeps the duration unless --end or --duration)')
+    .option('--end <time>', 'new end')
+    .option('--duration <d>', 'new duration (moves the end)')
+    .option('--type <type>', 'database or deployment')
+    .option('--message <text>', 'new message')
+    .option('--clear-message', 'remove the message')
+    .option('--prevent-logins-from <time>', 'new early login block, or "none"')
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: EditFlags) => {
+        const edit = editInput(flags);
+        await update(flags.target, (h) => h.executeUpdate(editMaintenanceUpdate, { args: [edit] }), flags.json, 'edited');
+      }),
+    );
+
+  m.command('extend')
+    .description('move the end of a window in progress later (users see the new end)')
+    .addOption(targetOption())
+    .option('--end <time>', 'the new end')
+    .option('--by <d>', 'or how much longer: 30m, 1h')
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: { target?: string; end?: string; by?: string; json?: boolean }) => {
+        if ((flags.end === undefined) === (flags.by === undefined)) throw new UsageError('give either --end or --by (one of them)');
+        const end = flags.end !== undefined ? timeFlag('--end', flags.end) : undefined;
+        const by = flags.by !== undefined ? durationFlag('--by', flags.by) : 0;
+        await update(
+          flags.target,
+          async (h) => {
+            const endsAt = end ?? new Date(Date.parse((await h.query(maintenanceStatusQuery)).endsAt) + by * 1000);
+            return h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: endsAt.toISOString() }] });
+          },
+          flags.json,
+          'extended',
+        );
+      }),
+    );
+
+  for (const [name, def, description, verb] of [
+    ['cancel', cancelMaintenanceUpdate, 'cancel a scheduled window, or abort one in progress (access comes back at once)', 'cancelled'],
+    ['complete', completeMaintenanceUpdate, 'the work is done: run the post-checks and give access back', 'completed'],
+    ['reopen', reopenMaintenanceUpdate, 'after a failure: give access back', 'reopened'],
+  ] as const) {
+    m.command(name)
+      .description(description)
+      .addOption(targetOption())
+      .addOption(jsonOption())
+      .action(
+        action(async (flags: { target?: string; json?: boolean }) => {
+          await update(flags.target, (h) => h.executeUpdate(def), flags.json, verb);
+        }),
+      );
+  }
+}

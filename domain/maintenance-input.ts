@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { WINDOW_TYPES } from './maintenance';
+import { dossierCodeSchema } from './dossier';
+import type {
+  MaintenanceEdit,
+  MaintenanceWindowInput,
+} from '../workflows/maintenance-window.api';
+
+/**
+ * Validation of maintenance window inputs (R-MW-1 … R-MW-12): the CLI before `start`, the first
+ * activity again, and the workflow's update validators. Pure (no clock read: `now` is passed in).
+ */
+
+/** A start a little in the past is still "now" (the operator typed it a few seconds ago). */
+export const START_PAST_TOLERANCE_MS = 60_000;
+const MAX_WINDOW_MS = 7 * 24 * 3600_000;
+const TARGET_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
+
+/** 45m, 2h, 1h30m, 90s, 1d: a positive whole duration with units. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$/.exec(text.trim());
+  if (!m || text.trim() === '') return undefined;
+  const [, d, h, min, s] = m;
+  return Number(d ?? 0) * 86_400 + Number(h ?? 0) * 3600 + Number(min ?? 0) * 60 + Number(s ?? 0);
+}
+
+export const durationSchema = z
+  .string({ error: 'expected a duration such as 45m, 2h or 1h30m' })
+  .max(30, 'expected a duration such as 45m, 2h or 1h30m')
+  .transform((v, ctx) => {
+    const seconds = parseDuration(v);
+    if (seconds === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${v.slice(0, 30)}" is not a duration: use 45m, 2h, 1h30m or 90s` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+/** An instant with an explicit offset (what the workflow and the activities receive). */
+export const isoInstantSchema = z
+  .string({ error: 'expected an ISO-8601 time' })
+  .max(40, 'expected an ISO-8601 time')
+  .refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)), {
+    message: 'expected an ISO-8601 time with a zone, such as 2026-03-01T13:00:00Z',
+  });
+
+/**
+ * What an operator types: an ISO date-time; without an offset it is read in the operator's time
+ * zone (the process's TZ). Returns the UTC instant.
+ */
+export function parseOperatorTime(text: string): Date | undefined {
+  const v = text.trim();
+  if (v.length > 40) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, zone] = m;
+  if (zone) {
+    const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
+    return Number.isNaN(t) ? undefined : new Date(t);
+  }
+  const local = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0));
+  // new Date() rolls 2026-02-31 over to March: refuse instead of guessing
+  if (local.getFullYear() !== Number(y) || local.getMonth() !== Number(mo) - 1 || local.getDate() !== Number(d) || local.getHours() !== Number(h)) {
+    return undefined;
+  }
+  return local;
+}
+
+/** Free text shown to users: printable, bounded. */
+export const messageSchema = z
+  .string({ error: 'expected a text' })
+  .trim()
+  .min(1, 'the message is empty')
+  .max(2000, 'the message has at most 2000 characters')
+  // eslint-disable-next-line no-control-regex
+  .refine((v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v), 'the message holds control characters');
+
+export const emailSchema = z.email({ error: 'expected an e-mail address such as ops@example.com' }).max(254);
+
+export const payloadSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.object({ kind: z.literal('none') }).strict(),
+    z.object({ kind: z.literal('backup'), dossiers: z.array(dossierCodeSchema).max(10_000).optional() }).strict(),
+    z.object({ kind: z.literal('patch'), manifest: z.string().min(1).max(4096).optional() }).strict(),
+  ],
+  { error: 'payload must be one of none, backup, patch' },
+);
+
+export interface WindowTimes {
+  startsAt: string;
+  endsAt: string;
+  preventLoginsFrom?: string | null;
+  graceSeconds: number;
+}
+
+/** The rules between the times of a window (R-MW-1, R-MW-5, R-MW-8); the first problem, if any. */
+export function timesProblem(t: WindowTimes): string | undefined {
+  const start = Date.parse(t.startsAt);
+  const end = Date.parse(t.endsAt);
+  if (!(end > start)) return 'the end must be after the start (the duration must be positive)';
+  if (end - start > MAX_WINDOW_MS) return 'a window lasts at most 7 days';
+  if (t.graceSeconds * 1000 > end - start) return 'the drain grace is longer than the window';
+  if (t.preventLoginsFrom) {
+    const from = Date.parse(t.preventLoginsFrom);
+    if (from > start) return 'logins can only be blocked from a time before the start (--prevent-logins-from)';
+  }
+  return undefined;
+}
+
+export function startInPast(startsAt: string, nowMs: number): boolean {
+  return Date.parse(startsAt) < nowMs - START_PAST_TOLERANCE_MS;
+}
+
+export const maintenanceWindowInputSchema = z
+  .object({
+    target: z.string().regex(TARGET_NAME, 'expected a target name of lower-case letters, digits, _ or -'),
+    type: z.enum(WINDOW_TYPES, { error: 'type must be database or deployment' }),
+    startsAt: isoInstantSchema,
+    endsAt: isoInstantSchema,
+    preventLoginsFrom: isoInstantSchema.optional(),
+    message: messageSchema.optional(),
+    payload: payloadSchema,
+    graceSeconds: z.number().int().min(0).max(86_400),
+    startWhenDrained: z.boolean(),
+    dbDrain: z.boolean(),
+    notify: z.array(emailSchema).max(100, 'at most 100 addresses'),
+    displayTimeZone: z.string().max(64).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const problem = timesProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['endsAt'] });
+  });
+
+// The contract's type and the schema must agree.
+type _InputMatches = z.infer<typeof maintenanceWindowInputSchema> extends MaintenanceWindowInput ? true : never;
+const _inputMatches: _InputMatches = true;
+void _inputMatches;
+
+export const maintenanceEditSchema = z
+  .object({
+    startsAt: isoInstantSchema.optional(),
+    endsAt: isoInstantSchema.optional(),
+    durationSeconds: z.number().int('the duration is a whole number of seconds').positive('the duration must be positive').optional(),
+    type: z.enum(WINDOW_TYPES, { error: 'type must be database or deployment' }).optional(),
+    message: messageSchema.nullable().optional(),
+    preventLoginsFrom: isoInstantSchema.nullable().optional(),
+  })
+  .strict()
+  .refine((v) => Object.values(v).some((x) => x !== undefined), 'nothing to change')
+  .refine((v) => v.endsAt === undefined || v.durationSeconds === undefined, 'give the end or the duration, not both');
+
+export const maintenanceExtendSchema = z.object({ endsAt: isoInstantSchema }).strict();
+
+export interface EditableWindow extends WindowTimes {
+  type: MaintenanceWindowInput['type'];
+  message?: string;
+  preventLoginsFrom?: string;
+}
+
+/**
+ * The window after an edit: moving the start keeps the duration unless the end or the duration is
+ * given; a new duration moves the end (R-MW-1).
+ */
+export function applyEdit<W extends EditableWindow>(w: W, edit: MaintenanceEdit): W {
+  const start = edit.startsAt ?? w.startsAt;
+  const durationMs = edit.durationSeconds !== undefined ? edit.durationSeconds * 1000 : Date.parse(w.endsAt) - Date.parse(w.startsAt);
+  const endsAt = edit.endsAt ?? new Date(Date.parse(start) + durationMs).toISOString();
+  const next: W = { ...w, startsAt: new Date(Date.parse(start)).toISOString(), endsAt: new Date(Date.parse(endsAt)).toISOString() };
+  if (edit.type !== undefined) next.type = edit.type;
+  if (edit.message !== undefined) next.message = edit.message ?? undefined;
+  if (edit.preventLoginsFrom !== undefined) next.preventLoginsFrom = edit.preventLoginsFrom ? new Date(Date.parse(edit.preventLoginsFrom)).toISOString() : undefined;
+  return next;
+}
+
+/** Why an edit of a scheduled window is refused, if it is. */
+export function editProblem(w: EditableWindow, edit: unknown, nowMs: number): string | undefined {
+  const parsed = maintenanceEditSchema.safeParse(edit);
+  if (!parsed.success) return issuesText(parsed.error);
+  const next = applyEdit(w, parsed.data as MaintenanceEdit);
+  if (parsed.data.startsAt !== undefined && startInPast(next.startsAt, nowMs)) return 'the new start is in the past';
+  if (Date.parse(next.endsAt) <= nowMs) return 'the new end is in the past';
+  return timesProblem(next);
+}
+
+/** Why an extension of a window in progress is refused, if it is (R-MW-11). */
+export function extendProblem(w: WindowTimes, extend: unknown, nowMs: number): string | undefined {
+  const parsed = maintenanceExtendSchema.safeParse(extend);
+  if (!parsed.success) return issuesText(parsed.error);
+  const end = Date.parse(parsed.data.endsAt);
+  if (end <= Date.parse(w.endsAt)) return 'an extension must move the end later than the current end';
+  if (end <= nowMs) return 'the new end is in the past';
+  if (end - Date.parse(w.startsAt) > MAX_WINDOW_MS) return 'a window lasts at most 7 days';
+  return undefined;
+}
+
+export function issuesText(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,174 @@
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Command, CommanderError } from 'commander';
+import { createActivities } from '../../workers/activities';
+import { registerMaintenanceCommands } from '../../cli/commands/maintenance';
+import { ROOT, maintenanceStack, quietRuntime, requireEnv, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
+
+/**
+ * `nightshift maintenance …` as the operator runs it, on real servers. Hostile flags exit 2 and start
+ * nothing (R-MW-1, R-MW-2, R-MW-3); the happy path schedules, shows, edits, cancels. The commands run
+ * in-process (a CLI process takes seconds to start on this machine; cli/main.ts cannot be loaded in
+ * Jest because db/migrate's node-pg-migrate is ESM-only); one case goes through bin/nightshift.js.
+ */
+
+jest.setTimeout(120_000);
+
+let stack: MaintenanceStack;
+let connection: Connection;
+let client: Client;
+
+beforeAll(async () => {
+  quietRuntime();
+  stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  // cli/context loads the configuration once, from the environment, at the first command
+  Object.assign(process.env, childEnv());
+  connection = await Connection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  client = new Client({ connection });
+});
+afterAll(async () => {
+  await connection?.close();
+  await stack?.close();
+});
+
+function childEnv(): Record<string, string> {
+  return {
+    TZ: 'Europe/Paris',
+    NIGHTSHIFT_TARGETS: `${stack.target}=${stack.databaseUrl}`,
+    TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
+    TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+    NIGHTSHIFT_DATA_DIR: stack.config.dataDir,
+  };
+}
+
+/** The real binary, for the exit code as the shell sees it. */
+function binary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'nightshift.js'), 'maintenance', ...args],
+      { cwd: ROOT, env: { ...process.env, ...childEnv() } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** One command in-process, wired as cli/main.ts does (commander errors are usage errors: exit 2). */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const program = new Command('nightshift').exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
+  registerMaintenanceCommands(program);
+  for (const c of program.commands.flatMap((c) => [c, ...c.commands])) c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
+  const out: string[] = [];
+  const err: string[] = [];
+  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  process.exitCode = 0;
+  let code: number;
+  try {
+    await program.parseAsync(['node', 'nightshift', 'maintenance', ...args]);
+    code = Number(process.exitCode ?? 0);
+  } catch (e) {
+    code = e instanceof CommanderError ? (e.exitCode === 0 ? 0 : 2) : 1;
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+    process.exitCode = 0;
+  }
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** 2026-03-01T13:00 style, in Europe/Paris, `minutes` from now. */
+function parisTime(minutes: number): string {
+  const d = new Date(Date.now() + minutes * 60_000);
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(d)
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+async function noWorkflow(): Promise<void> {
+  await expect(client.workflow.getHandle(`maintenance/${stack.target}`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  expect(await windowRows(stack.pool)).toHaveLength(0);
+}
+
+test('hostile or impossible flags exit 2 with a clear error and start nothing (R-MW-1, R-MW-3)', async () => {
+  const t = ['--target', stack.target];
+  const later = parisTime(60);
+  const cases: [string[], RegExp][] = [
+    [[...t, '--start', parisTime(-120), '--duration', '45m', '--type', 'database'], /in the past/],
+    [[...t, '--start', later, '--end', parisTime(30), '--type', 'database'], /end must be after the start/],
+    [[...t, '--start', later, '--duration', '0m', '--type', 'database'], /positive/],
+    [[...t, '--start', later, '--duration', '-5m', '--type', 'database'], /duration/],
+    [['--target', 'nowhere', '--start', later, '--duration', '45m', '--type', 'database'], /unknown target "nowhere"/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--notify', 'ops@example.com,not-an-email'], /--notify .*e-mail/],
+    [[...t, '--start', later, '--duration', '30m', '--grace', '2h', '--type', 'database'], /grace .* longer than the window/],
+    [[...t, '--start', "2026-01-01'; DROP TABLE nightshift.session; --", '--duration', '45m', '--type', 'database'], /--start: .* not a date-time/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--message', 'bell\u0007'], /control characters/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'coffee'], /.*/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup'], /not available yet/],
+    [[...t, '--start', 'now', '--duration', '45m', '--type', 'database'], /cuts the service .* --yes/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await cli('schedule', ...args);
+    expect({ args, code: r.code }).toEqual({ args, code: 2 });
+    expect(r.stderr).toMatch(pattern);
+  }
+  // R-MW-3 through the real binary: no terminal and no --yes is a refusal, exit 2
+  const real = await binary('schedule', '--target', stack.target, '--duration', '45m', '--type', 'database');
+  expect(real.code).toBe(2);
+  expect(real.stderr).toMatch(/cuts the service .* immediately.* --yes/);
+  await noWorkflow();
+});
+
+test('schedule, status, edit, refused extend, cancel through the CLI; a second schedule is refused naming the first (R-MW-2, R-MW-11, R-MW-12)', async () => {
+  const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ config: stack.config, pools: stack.pools }),
+  });
+  try {
+    await worker.runUntil(async () => {
+      const start = parisTime(90);
+      const scheduled = await cli('schedule', '--target', stack.target, '--start', start, '--duration', '45m', '--type', 'deployment', '--notify', 'ops@example.com', '--json');
+      expect(scheduled.stderr).toBe('');
+      expect(scheduled.code).toBe(0);
+      const s = JSON.parse(scheduled.stdout);
+      expect(s).toMatchObject({ state: 'scheduled', phase: 'scheduled', type: 'deployment', notify: ['ops@example.com'] });
+      expect(Date.parse(s.endsAt) - Date.parse(s.startsAt)).toBe(45 * 60_000);
+      const [row] = await windowRows(stack.pool);
+      expect(row!.startsAt.toISOString()).toBe(s.startsAt);
+      const described = await client.workflow.getHandle(`maintenance/${stack.target}`).describe();
+      expect(await described.staticSummary()).toMatch(new RegExp(`maintenance deployment on ${stack.target} .*${start.slice(11)}`));
+
+      // in-process commands share stdout/stderr: one at a time
+      const again = await cli('schedule', '--target', stack.target, '--start', parisTime(300), '--duration', '45m', '--type', 'database');
+      const status = await cli('status', '--target', stack.target, '--json');
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/MaintenanceWindowExists: .*already has a deployment window scheduled .*cancel it first/);
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ gateState: 'announced', liveSessions: 0, workflow: { phase: 'scheduled' } });
+
+      const edited = await cli('edit', '--target', stack.target, '--duration', '2h', '--json');
+      const extend = await cli('extend', '--target', stack.target, '--by', '30m');
+      expect(edited.code).toBe(0);
+      expect(Date.parse(JSON.parse(edited.stdout).endsAt) - Date.parse(s.startsAt)).toBe(2 * 3600_000);
+      expect(extend.code).toBe(2);
+      expect(extend.stderr).toMatch(/only a window in progress can be extended/);
+
+      const cancelled = await cli('cancel', '--target', stack.target);
+      expect(cancelled.code).toBe(0);
+      expect(cancelled.stdout).toMatch(/^cancelled: deployment maintenance .* cancelled/);
+      expect((await windowRows(stack.pool)).map((w) => w.state)).toEqual(['cancelled']);
+      const list = await cli('list', '--json');
+      expect(JSON.parse(list.stdout)).toHaveLength(1);
+    });
+  } finally {
+    await native.close();
+  }
+});

@@ -1,0 +1,223 @@
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import pg from 'pg';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { createActivities } from '../../workers/activities';
+import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import {
+  completeMaintenanceUpdate,
+  maintenanceStartOptions,
+  maintenanceStatusQuery,
+  type MaintenancePhase,
+  type MaintenanceWindowInput,
+  type MaintenanceWindowResult,
+} from '../../workflows/maintenance-window.api';
+import {
+  ROOT,
+  eventually,
+  insertSession,
+  maintenanceStack,
+  onlyWindow,
+  quietRuntime,
+  requireEnv,
+  sessions,
+  uniqueName,
+  windowInput,
+  workflowBundle,
+  type MaintenanceStack,
+} from './maintenance-helpers';
+
+/**
+ * The maintenance window on the real Temporal dev server, in real time: the database-level drain
+ * against real connections (R-MW-8), a worker killed during the drain wait (durability), and the
+ * search attributes the Temporal UI lists windows by.
+ */
+
+jest.setTimeout(120_000);
+
+type Handle = WorkflowHandle<(input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>;
+
+let client: Client;
+let connection: Connection;
+let native: NativeConnection;
+
+beforeAll(async () => {
+  quietRuntime();
+  const address = requireEnv('NS_TEST_TEMPORAL_ADDRESS');
+  connection = await Connection.connect({ address });
+  native = await NativeConnection.connect({ address });
+  client = new Client({ connection });
+});
+afterAll(async () => {
+  await connection?.close();
+  await native?.close();
+});
+
+function start(stack: MaintenanceStack, input: MaintenanceWindowInput): Promise<Handle> {
+  return client.workflow.start('maintenanceWindowWorkflow', {
+    ...maintenanceStartOptions(input, stack.config.temporal.taskQueue, `maintenance ${input.type} on ${input.target}`),
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: NightshiftTarget, value: input.target },
+      { key: NightshiftKind, value: 'maintenance' },
+      { key: NightshiftPhase, value: 'scheduled' },
+    ]),
+  }) as Promise<Handle>;
+}
+
+const phaseIs = (h: Handle, phases: MaintenancePhase[], timeoutMs = 40_000) =>
+  eventually(() => h.query(maintenanceStatusQuery), (s) => phases.includes(s.phase), `phase ${phases.join('|')}`, timeoutMs);
+
+/** Windows starting a moment from now, in real time. */
+const soon = (target: string, over: Partial<MaintenanceWindowInput> & { seconds: number; graceSeconds: number }) => {
+  const startMs = Math.ceil((Date.now() + 1500) / 1000) * 1000;
+  const { seconds, ...rest } = over;
+  return windowInput(target, 0, {
+    ...rest,
+    startsAt: new Date(startMs).toISOString(),
+    endsAt: new Date(startMs + seconds * 1000).toISOString(),
+  });
+};
+
+function asRole(databaseUrl: string, role: string, password: string): string {
+  const url = new URL(databaseUrl);
+  url.username = role;
+  url.password = password;
+  return url.toString();
+}
+
+async function tryConnect(url: string): Promise<{ ok: true; client: pg.Client } | { ok: false; code?: string; message: string }> {
+  const c = new pg.Client({ connectionString: url });
+  try {
+    await c.connect();
+    return { ok: true, client: c };
+  } catch (err) {
+    await c.end().catch(() => {});
+    return { ok: false, code: (err as { code?: string }).code, message: String(err) };
+  }
+}
+
+test('R-MW-8: the database drain refuses new application connections, ends the old ones after the grace, and gives access back', async () => {
+  const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const role = uniqueName('app').toLowerCase();
+  const admin = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
+  await admin.connect();
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-secret'`);
+  const appUrl = asRole(stack.databaseUrl, role, 'app-secret');
+  const held: pg.Client[] = [];
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ config: stack.config, pools: stack.pools }),
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const c = await tryConnect(appUrl);
+      if (!c.ok) throw new Error(`app role cannot connect before the window: ${c.message}`);
+      c.client.on('error', () => {});
+      held.push(c.client);
+    }
+    await worker.runUntil(async () => {
+      const h = await start(stack, soon(stack.target, { seconds: 120, graceSeconds: 8, dbDrain: true }));
+      const s = await eventually(() => h.query(maintenanceStatusQuery), (v) => v.dbAccess !== undefined && v.phase !== 'scheduled', 'the drain to begin', 40_000);
+      expect(['closing_sessions', 'draining']).toContain(s.phase);
+      expect(s.dbAccess?.revoked).toContain('PUBLIC');
+      expect(s.dbAccess?.revoked).not.toContain(s.dbAccess?.nightshiftRole);
+
+      // new application connections are refused; the old ones still work during the grace
+      const refused = await tryConnect(appUrl);
+      expect(refused.ok).toBe(false);
+      expect(refused.ok ? '' : refused.code).toBe('42501');
+      for (const c of held) expect((await c.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+      // Nightshift's own connections (control schema in the same database) keep working
+      const own = await tryConnect(stack.databaseUrl);
+      expect(own.ok).toBe(true);
+      if (own.ok) await own.client.end();
+
+      // after the grace the remaining application backends are terminated
+      const working = await phaseIs(h, ['working']);
+      expect(working.terminatedBackends).toBe(2);
+      for (const c of held) await expect(c.query('SELECT 1')).rejects.toThrow();
+      expect((await stack.pool.query('SELECT count(*)::int AS n FROM nightshift.maintenance_window')).rows[0].n).toBe(1);
+
+      await h.executeUpdate(completeMaintenanceUpdate);
+      expect((await h.result()).status.state).toBe('completed');
+      const back = await tryConnect(appUrl);
+      expect(back.ok).toBe(true);
+      if (back.ok) await back.client.end();
+
+      // the Temporal UI lists windows by target and phase (search attributes upserted on each phase)
+      const listed = await eventually(
+        async () => {
+          const found: string[] = [];
+          for await (const w of client.workflow.list({ query: `NightshiftTarget = '${stack.target}' AND NightshiftKind = 'maintenance' AND NightshiftPhase = 'completed'` })) {
+            found.push(w.workflowId);
+          }
+          return found;
+        },
+        (found) => found.length === 1,
+        'the window listed by its search attributes',
+      );
+      expect(listed).toEqual([`maintenance/${stack.target}`]);
+    });
+  } finally {
+    for (const c of held) await c.end().catch(() => {});
+    await stack.close();
+    // the test database holds the role's CONNECT grant: drop it with the database
+    await admin.query(`DROP DATABASE IF EXISTS ${new URL(stack.databaseUrl).pathname.slice(1)} WITH (FORCE)`);
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    await admin.end();
+  }
+});
+
+function startWorkerChild(stack: MaintenanceStack): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'run-ts.js'), path.join(__dirname, 'maintenance-worker.fixture.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NIGHTSHIFT_TARGETS: `${stack.target}=${stack.databaseUrl}`,
+      TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
+      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+      NIGHTSHIFT_DATA_DIR: stack.config.dataDir,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker child exited (${code}): ${err}`)));
+  });
+}
+
+test('a worker killed (SIGKILL) during the drain wait and restarted: the window still completes on time (R-MW-7, R-MW-8)', async () => {
+  const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  let child = await startWorkerChild(stack);
+  try {
+    await insertSession(stack.pool, 'grace');
+    const input = soon(stack.target, { seconds: 24, graceSeconds: 18 });
+    const h = await start(stack, input);
+    await phaseIs(h, ['closing_sessions']);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    child = await startWorkerChild(stack);
+
+    const result = await h.result();
+    const at = (p: MaintenancePhase) => Date.parse(result.status.phases.find((x) => x.phase === p)!.at);
+    expect(result.status.state).toBe('completed');
+    // the session was forced by the new worker, the work waited for the grace, the end was honoured
+    expect((await sessions(stack.pool)).get('grace')!.close_reason).toBe('forced');
+    expect(at('working')).toBeGreaterThanOrEqual(Date.parse(input.startsAt) + 18_000);
+    expect(at('checking')).toBeGreaterThanOrEqual(Date.parse(input.endsAt));
+    const row = await onlyWindow(stack.pool);
+    expect(row.state).toBe('completed');
+    expect(row.finishedAt!.getTime()).toBeGreaterThanOrEqual(Date.parse(input.endsAt));
+  } finally {
+    child.kill('SIGKILL');
+    await stack.close();
+  }
+});

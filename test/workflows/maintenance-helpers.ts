@@ -1,0 +1,253 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { SMTPServer } from 'smtp-server';
+import type { Transporter } from 'nodemailer';
+import { loadConfig, type Config } from '../../config/config';
+import { createMailTransport, createTargetPools, type TargetPools } from '../../workers/resources';
+import type { MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
+import type { WindowView } from '../../domain/maintenance';
+
+/**
+ * Shared by the maintenance window tests: one target on its own database, sessions, a real SMTP server.
+ * It does not import test/helpers/env.ts: that module loads db/migrate.ts, whose node-pg-migrate is
+ * ESM-only and cannot be required inside Jest on Node 20. Migrations run once per test file in a
+ * child process (tsx), into a template database that each test clones.
+ */
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export function requireEnv(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the tests through jest (global setup)`);
+  return v;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${crypto.randomBytes(4).toString('hex')}`;
+}
+
+export function tempDir(prefix: string): string {
+  const dir = path.join(requireEnv('NS_TEST_TMP'), uniqueName(prefix));
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+let runtimeInstalled = false;
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed in this process
+  }
+}
+
+function dbUrl(name: string): string {
+  const url = new URL(requireEnv('NS_TEST_PG_ADMIN_URL'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+let template: Promise<string> | undefined;
+/** A migrated database cloned from this file's template. */
+export async function createMigratedDatabase(prefix = 'mw'): Promise<string> {
+  template ??= (async () => {
+    const name = uniqueName('mwtpl');
+    await admin((c) => c.query(`CREATE DATABASE ${name}`));
+    await promisify(execFile)(
+      process.execPath,
+      ['-e', `require('tsx/cjs'); require(${JSON.stringify(path.join(ROOT, 'db', 'migrate.ts'))}).migrate(process.argv[1]).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); })`, dbUrl(name)],
+      { cwd: ROOT },
+    );
+    return name;
+  })();
+  const tpl = await template;
+  const name = uniqueName(prefix).toLowerCase();
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${tpl}`));
+  return dbUrl(name);
+}
+
+export interface MaintenanceStack {
+  target: string;
+  config: Config;
+  pools: TargetPools;
+  pool: pg.Pool;
+  databaseUrl: string;
+  mail?: Transporter;
+  close(): Promise<void>;
+}
+
+/** A target with a unique name (workflow ids never collide across tests) on a fresh database. */
+export async function maintenanceStack(extraEnv: Record<string, string> = {}): Promise<MaintenanceStack> {
+  const databaseUrl = await createMigratedDatabase('mw');
+  const target = uniqueName('mw').toLowerCase();
+  const config = loadConfig({
+    NIGHTSHIFT_DATA_DIR: tempDir('data'),
+    NIGHTSHIFT_TARGETS: `${target}=${databaseUrl}`,
+    TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: uniqueName('tq'),
+    NIGHTSHIFT_TIMEZONE: 'Europe/Paris',
+    ...extraEnv,
+  });
+  const pools = createTargetPools(config, 4);
+  const mail = extraEnv.NIGHTSHIFT_SMTP_PORT ? createMailTransport(config) : undefined;
+  return {
+    target,
+    config,
+    pools,
+    pool: pools.get(target),
+    databaseUrl,
+    mail,
+    async close() {
+      mail?.close();
+      await pools.end();
+    },
+  };
+}
+
+export function windowInput(target: string, nowMs: number, over: Partial<MaintenanceWindowInput> & { inMinutes?: number; minutes?: number } = {}): MaintenanceWindowInput {
+  const { inMinutes = 10, minutes = 30, ...rest } = over;
+  const start = Math.ceil((nowMs + inMinutes * 60_000) / 1000) * 1000;
+  return {
+    target,
+    type: 'database',
+    startsAt: new Date(start).toISOString(),
+    endsAt: new Date(start + minutes * 60_000).toISOString(),
+    payload: { kind: 'none' },
+    graceSeconds: 300,
+    startWhenDrained: false,
+    dbDrain: false,
+    notify: [],
+    ...rest,
+  };
+}
+
+/** A live session as the gate would insert it (expires an hour from now). */
+export async function insertSession(pool: pg.Pool, user: string): Promise<string> {
+  const id = crypto.randomUUID();
+  await pool.query(
+    `INSERT INTO nightshift.session (id, user_name, token_hash, expires_at) VALUES ($1, $2, $3, now() + interval '1 hour')`,
+    [id, user, crypto.randomBytes(16).toString('hex')],
+  );
+  return id;
+}
+
+export interface SessionRow {
+  id: string;
+  user_name: string;
+  closed_at: Date | null;
+  close_reason: string | null;
+  close_requested_at: Date | null;
+  close_by: Date | null;
+}
+
+export async function sessions(pool: pg.Pool): Promise<Map<string, SessionRow>> {
+  const r = await pool.query<SessionRow>('SELECT id, user_name, closed_at, close_reason, close_requested_at, close_by FROM nightshift.session');
+  return new Map(r.rows.map((s) => [s.user_name, s]));
+}
+
+export interface WindowRow extends WindowView {
+  phase: string;
+  message: string | null;
+  finishedAt: Date | null;
+}
+
+export async function windowRows(pool: pg.Pool): Promise<WindowRow[]> {
+  const r = await pool.query<WindowRow>(
+    `SELECT type, state, phase, message, starts_at AS "startsAt", ends_at AS "endsAt", prevent_logins_from AS "preventLoginsFrom",
+            finished_at AS "finishedAt"
+       FROM nightshift.maintenance_window ORDER BY created_at`,
+  );
+  return r.rows;
+}
+
+export async function onlyWindow(pool: pg.Pool): Promise<WindowRow> {
+  const rows = await windowRows(pool);
+  if (rows.length !== 1) throw new Error(`expected one window row, found ${rows.length}`);
+  return rows[0]!;
+}
+
+/** Polls until `probe` returns a value accepted by `ok` (real time, bounded): for state reached asynchronously. */
+export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await probe();
+      if (ok(last)) return last;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface ReceivedMail {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+/** A real SMTP server (smtp-server) keeping every message in memory. */
+export async function startSmtp(): Promise<{ port: number; messages: ReceivedMail[]; close(): Promise<void> }> {
+  const messages: ReceivedMail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    messages,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Subject of a raw message, decoded from RFC 2047 if needed. */
+export function subjectOf(raw: string): string {
+  const m = /^Subject: (.*(?:\r?\n[ \t].*)*)/m.exec(raw);
+  if (!m) return '';
+  return m[1]!
+    .replace(/\r?\n[ \t]/g, ' ')
+    .replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_all, enc: string, text: string) =>
+      enc.toLowerCase() === 'b' ? Buffer.from(text, 'base64').toString('utf8') : decodeQ(text),
+    );
+}
+
+function decodeQ(text: string): string {
+  const bytes = text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_a, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
+
+export const workflowBundle = () => ({ codePath: requireEnv('NS_TEST_WORKFLOW_BUNDLE') });

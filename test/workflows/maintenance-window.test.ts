@@ -1,0 +1,410 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { failureTypeOf } from '../../domain/failures';
+import { gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
+import { createActivities } from '../../workers/activities';
+import {
+  cancelMaintenanceUpdate,
+  completeMaintenanceUpdate,
+  editMaintenanceUpdate,
+  extendMaintenanceUpdate,
+  maintenanceStartOptions,
+  maintenanceStatusQuery,
+  MaintenanceFailure,
+  reopenMaintenanceUpdate,
+  type MaintenancePhase,
+  type MaintenanceStatus,
+  type MaintenanceWindowInput,
+  type MaintenanceWindowResult,
+} from '../../workflows/maintenance-window.api';
+import {
+  eventually,
+  insertSession,
+  maintenanceStack,
+  onlyWindow,
+  quietRuntime,
+  requireEnv,
+  sessions,
+  startSmtp,
+  subjectOf,
+  windowInput,
+  windowRows,
+  workflowBundle,
+  type MaintenanceStack,
+} from './maintenance-helpers';
+
+/**
+ * The maintenance window's timeline on the time-skipping test server, with the real activities on a
+ * real database and a real SMTP server. The test server knows no custom search attributes: windows
+ * are started without them, so the workflow does not upsert any (it only upserts what it was given).
+ */
+
+jest.setTimeout(90_000);
+
+let env: TestWorkflowEnvironment;
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
+
+beforeAll(async () => {
+  quietRuntime();
+  [env, smtp] = await Promise.all([
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER') } },
+    }),
+    startSmtp(),
+  ]);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+  await smtp?.close();
+});
+
+type Handle = WorkflowHandle<(input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>;
+
+/** One stack, one worker over the real activities, for the duration of `fn`. */
+async function withWindowWorker(fn: (s: MaintenanceStack, start: (input: MaintenanceWindowInput) => Promise<Handle>) => Promise<void>): Promise<void> {
+  const stack = await maintenanceStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ config: stack.config, pools: stack.pools, mail: stack.mail }),
+  });
+  const handles: Handle[] = [];
+  const start = async (input: MaintenanceWindowInput) => {
+    const h = (await env.client.workflow.start('maintenanceWindowWorkflow', maintenanceStartOptions(input, stack.config.temporal.taskQueue, 'test window'))) as Handle;
+    handles.push(h);
+    return h;
+  };
+  try {
+    await worker.runUntil(fn(stack, start));
+  } finally {
+    for (const h of handles) await h.terminate('test over').catch(() => {});
+    await stack.close();
+  }
+}
+
+const status = (h: Handle) => h.query(maintenanceStatusQuery);
+const phaseIs = (h: Handle, ...phases: MaintenancePhase[]) =>
+  eventually(() => status(h), (s) => phases.includes(s.phase), `phase ${phases.join('|')}`);
+const phaseAt = (s: MaintenanceStatus, phase: MaintenancePhase) => {
+  const p = s.phases.find((x) => x.phase === phase);
+  if (!p) throw new Error(`phase ${phase} never entered: ${JSON.stringify(s.phases)}`);
+  return Date.parse(p.at);
+};
+const mailsTo = (address: string) => smtp.messages.filter((m) => m.to.includes(address));
+/** The message of the deepest cause: the activity's or the validator's own words. */
+function innermostMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let msg = String(e?.message);
+  while (e?.cause) {
+    e = e.cause as typeof e;
+    if (e?.message) msg = e.message;
+  }
+  return msg;
+}
+const rejection = async (p: Promise<unknown>) => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!err) throw new Error('expected the update to be rejected');
+  return { type: failureTypeOf(err), message: innermostMessage(err) };
+};
+
+test('R-MW-4 R-MW-6 R-MW-7 R-MW-8 R-MW-10: announced, refused from start, sessions told then forced at 15 s, work after the grace, access back and e-mail', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const now = await env.currentTimeMs();
+    const input = windowInput(stack.target, now, { inMinutes: 10, minutes: 30, notify: ['ops-timeline@example.com'] });
+    const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((u) => insertSession(stack.pool, u)));
+    expect(alice && bob && carol).toBeTruthy();
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+
+    // R-MW-4: before start the row says scheduled: the gate announces, logins proceed.
+    const before = await onlyWindow(stack.pool);
+    expect(before.state).toBe('scheduled');
+    expect(gateStateAt(before, new Date(await env.currentTimeMs()))).toBe('announced');
+    expect(loginsRefusedAt(before, new Date(await env.currentTimeMs()))).toBe(false);
+    expect((await sessions(stack.pool)).get('alice')!.close_requested_at).toBeNull();
+
+    // R-MW-6, R-MW-7: at start the row is in progress and every live session is told to close.
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 1000);
+    await phaseIs(h, 'closing_sessions');
+    const during = await onlyWindow(stack.pool);
+    expect(during.state).toBe('in_progress');
+    expect(loginsRefusedAt(during, new Date())).toBe(true);
+    const told = await sessions(stack.pool);
+    for (const u of ['alice', 'bob', 'carol']) {
+      expect(told.get(u)!.close_requested_at).not.toBeNull();
+      expect(told.get(u)!.close_by!.getTime() - told.get(u)!.close_requested_at!.getTime()).toBe(15_000);
+      expect(told.get(u)!.closed_at).toBeNull();
+    }
+    // alice acknowledges (the gate's logout); the others stay silent
+    await stack.pool.query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'acknowledged' WHERE user_name = 'alice'`);
+
+    await env.sleep(16_000);
+    const draining = await phaseIs(h, 'draining');
+    const after = await sessions(stack.pool);
+    expect(after.get('alice')!.close_reason).toBe('acknowledged');
+    expect(after.get('bob')!.close_reason).toBe('forced');
+    expect(after.get('carol')!.close_reason).toBe('forced');
+    expect(draining.forcedSessions).toBe(2);
+    expect(draining.openSessions).toBe(0);
+    expect(phaseAt(draining, 'draining') - phaseAt(draining, 'closing_sessions')).toBeGreaterThanOrEqual(15_000);
+
+    // R-MW-8: no work before start + grace, even with no session left.
+    await env.sleep(6 * 60_000);
+    const working = await phaseIs(h, 'working');
+    expect(phaseAt(working, 'working')).toBeGreaterThanOrEqual(Date.parse(input.startsAt) + 300_000);
+
+    // R-MW-9 none: the operator says "complete"; R-MW-10: checks pass, access back, e-mail sent.
+    const done = await h.executeUpdate(completeMaintenanceUpdate);
+    expect(done.state).toBe('completed');
+    const result = await h.result();
+    expect(result.status.phase).toBe('completed');
+    expect(result.mailSent).toBe(true);
+    const end = await onlyWindow(stack.pool);
+    expect(end.state).toBe('completed');
+    expect(end.finishedAt).not.toBeNull();
+    expect(gateStateAt(end, new Date())).toBe('open');
+    const mails = mailsTo('ops-timeline@example.com');
+    expect(mails).toHaveLength(1);
+    expect(subjectOf(mails[0]!.raw)).toContain('Maintenance terminée');
+  });
+});
+
+test('R-MW-8: with start-when-drained the work starts as soon as no session is left', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 2, minutes: 30, startWhenDrained: true });
+    await insertSession(stack.pool, 'dave');
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    await phaseIs(h, 'closing_sessions', 'draining', 'working');
+    await env.sleep(16_000);
+    const s = await phaseIs(h, 'working');
+    // dave was forced at 15 s, then the work began at once instead of at start + 5 min
+    expect((await sessions(stack.pool)).get('dave')!.close_reason).toBe('forced');
+    expect(phaseAt(s, 'working')).toBeLessThan(Date.parse(input.startsAt) + 300_000);
+    expect(phaseAt(s, 'working')).toBeGreaterThanOrEqual(Date.parse(input.startsAt) + 15_000);
+    await h.executeUpdate(completeMaintenanceUpdate);
+    expect((await h.result()).status.state).toBe('completed');
+  });
+});
+
+test('R-MW-11: extending a window in progress moves the row end; the window ends at the new end', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 10, graceSeconds: 60 });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    // extend is for windows in progress: refused while scheduled
+    const early = await rejection(h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: new Date(Date.parse(input.endsAt) + 60_000).toISOString() }] }));
+    expect(early.type).toBe('InvalidInput');
+    expect(early.message).toMatch(/only a window in progress/);
+
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    await phaseIs(h, 'closing_sessions', 'draining', 'working');
+    const newEnd = new Date(Date.parse(input.endsAt) + 20 * 60_000).toISOString();
+    const shorter = await rejection(h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: new Date(Date.parse(input.endsAt) - 60_000).toISOString() }] }));
+    expect(shorter.message).toMatch(/later than the current end/);
+    const garbage = await rejection(h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: 'tomorrow' } as never] }));
+    expect(garbage.type).toBe('InvalidInput');
+    const extended = await h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: newEnd }] });
+    expect(extended.endsAt).toBe(newEnd);
+    expect((await onlyWindow(stack.pool)).endsAt.toISOString()).toBe(newEnd);
+
+    const result = await h.result(); // time skips to the (new) end
+    expect(result.status.state).toBe('completed');
+    expect(phaseAt(result.status, 'checking')).toBeGreaterThanOrEqual(Date.parse(newEnd));
+    expect((await onlyWindow(stack.pool)).state).toBe('completed');
+  });
+});
+
+test('R-MW-12: cancelling a scheduled window has no effect on users', async () => {
+  await withWindowWorker(async (stack, start) => {
+    await insertSession(stack.pool, 'erin');
+    const h = await start(windowInput(stack.target, await env.currentTimeMs(), { notify: ['ops-cancel1@example.com'] }));
+    await phaseIs(h, 'scheduled');
+    const s = await h.executeUpdate(cancelMaintenanceUpdate);
+    expect(s.state).toBe('cancelled');
+    expect((await h.result()).status.phase).toBe('cancelled');
+    expect((await onlyWindow(stack.pool)).state).toBe('cancelled');
+    const erin = (await sessions(stack.pool)).get('erin')!;
+    expect(erin.close_requested_at).toBeNull();
+    expect(erin.closed_at).toBeNull();
+    expect(mailsTo('ops-cancel1@example.com')).toHaveLength(0);
+  });
+});
+
+test('R-MW-12: cancelling a window in progress restores access at once', async () => {
+  await withWindowWorker(async (stack, start) => {
+    await insertSession(stack.pool, 'frank');
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, notify: ['ops-cancel2@example.com'] });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    await phaseIs(h, 'closing_sessions');
+    expect((await onlyWindow(stack.pool)).state).toBe('in_progress');
+    const s = await h.executeUpdate(cancelMaintenanceUpdate);
+    expect(s.state).toBe('cancelled');
+    const result = await h.result();
+    expect(result.status.phases.map((p) => p.phase)).not.toContain('working');
+    const row = await onlyWindow(stack.pool);
+    expect(row.state).toBe('cancelled');
+    expect(gateStateAt(row, new Date())).toBe('open');
+    expect(result.mailSent).toBe(true);
+    expect(subjectOf(mailsTo('ops-cancel2@example.com')[0]!.raw)).toContain('annulée');
+  });
+});
+
+test('R-MW-1: edits while scheduled move the row; bad values and late edits are rejected with a message', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 30, minutes: 45 });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+
+    // a new duration moves the end
+    const longer = await h.executeUpdate(editMaintenanceUpdate, { args: [{ durationSeconds: 2 * 3600, type: 'deployment', message: 'v2.4' }] });
+    expect(Date.parse(longer.endsAt) - Date.parse(longer.startsAt)).toBe(2 * 3600_000);
+    let row = await onlyWindow(stack.pool);
+    expect(row.endsAt.getTime() - row.startsAt.getTime()).toBe(2 * 3600_000);
+    expect(row.type).toBe('deployment');
+    expect(row.message).toBe('v2.4');
+
+    // moving the start keeps the duration; the timer follows the new start
+    const newStart = new Date(Date.parse(input.startsAt) - 20 * 60_000).toISOString();
+    const moved = await h.executeUpdate(editMaintenanceUpdate, { args: [{ startsAt: newStart, preventLoginsFrom: new Date(Date.parse(newStart) - 60_000).toISOString() }] });
+    expect(moved.startsAt).toBe(newStart);
+    row = await onlyWindow(stack.pool);
+    expect(row.startsAt.toISOString()).toBe(newStart);
+    expect(row.endsAt.getTime() - row.startsAt.getTime()).toBe(2 * 3600_000);
+
+    const cases: [unknown, RegExp][] = [
+      [{ startsAt: new Date((await env.currentTimeMs()) - 3600_000).toISOString() }, /in the past/],
+      [{ endsAt: new Date(Date.parse(newStart) - 60_000).toISOString() }, /end must be after the start/],
+      [{ durationSeconds: 0 }, /positive/],
+      [{ durationSeconds: -5 }, /positive/],
+      [{ type: 'coffee' }, /database or deployment/],
+      [{ startsAt: "2026-01-01'; DROP TABLE x; --" }, /ISO-8601/],
+      [{ unknownField: 1 }, /nrecognized|unknown/i],
+      [{}, /nothing to change/],
+      [{ preventLoginsFrom: new Date(Date.parse(newStart) + 60_000).toISOString() }, /before the start/],
+      [{ message: 'x'.repeat(2001) }, /2000/],
+    ];
+    for (const [edit, pattern] of cases) {
+      const r = await rejection(h.executeUpdate(editMaintenanceUpdate, { args: [edit as never] }));
+      expect(r.type).toBe('InvalidInput');
+      expect(r.message).toMatch(pattern);
+    }
+    expect((await onlyWindow(stack.pool)).startsAt.toISOString()).toBe(newStart);
+
+    // R-MW-5: logins are blocked a minute before the (new) start; the row says so
+    await env.sleep(Date.parse(newStart) - (await env.currentTimeMs()) - 30_000);
+    await phaseIs(h, 'blocking_logins');
+    const blocking = await onlyWindow(stack.pool);
+    expect(blocking.phase).toBe('blocking_logins');
+    expect(blocking.state).toBe('scheduled');
+
+    await env.sleep(31_000);
+    await phaseIs(h, 'closing_sessions', 'draining');
+    const late = await rejection(h.executeUpdate(editMaintenanceUpdate, { args: [{ message: 'too late' }] }));
+    expect(late.message).toMatch(/only a scheduled window can be edited/);
+    const early = await rejection(h.executeUpdate(reopenMaintenanceUpdate));
+    expect(early.message).toMatch(/only a failed window/);
+    await h.executeUpdate(cancelMaintenanceUpdate);
+  });
+});
+
+test('R-MW-10: a failing post-check keeps the target closed and alerts; reopen gives access back', async () => {
+  await withWindowWorker(async (stack, start) => {
+    // a dossier registered without its schema: the kind of breakage the checks must catch
+    await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ('BROKEN', 'Broken', 'd_broken')`);
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, notify: ['ops-fail@example.com'] });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    await phaseIs(h, 'working');
+    await h.executeUpdate(completeMaintenanceUpdate);
+    const failed = await phaseIs(h, 'failed');
+    expect(failed.failure).toMatch(/dossier BROKEN: schema d_broken is missing/);
+    const row = await onlyWindow(stack.pool);
+    expect(row.state).toBe('in_progress');
+    expect(row.phase).toBe('failed');
+    expect(loginsRefusedAt(row, new Date())).toBe(true);
+    await eventually(async () => mailsTo('ops-fail@example.com').length, (n) => n === 1, 'the failure alert');
+    expect(subjectOf(mailsTo('ops-fail@example.com')[0]!.raw)).toContain('ÉCHEC');
+
+    const again = await rejection(h.executeUpdate(completeMaintenanceUpdate));
+    expect(again.message).toMatch(/reopen/);
+    await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN'`);
+    const reopened = await h.executeUpdate(reopenMaintenanceUpdate);
+    expect(reopened.state).toBe('completed');
+    expect((await onlyWindow(stack.pool)).state).toBe('completed');
+    expect((await h.result()).status.failure).toMatch(/BROKEN/);
+  });
+});
+
+test('R-MW-2: two operators at the same instant: exactly one window wins; a second start of the same id is refused', async () => {
+  await withWindowWorker(async (stack, start) => {
+    // Two clients bypassing the workflow id (other ids, same target, same instant): the unique index decides.
+    const tq = stack.config.temporal.taskQueue;
+    const now = await env.currentTimeMs();
+    const racers = await Promise.all(
+      ['race-a', 'race-b'].map((id) =>
+        env.client.workflow.start('maintenanceWindowWorkflow', {
+          ...maintenanceStartOptions(windowInput(stack.target, now, { inMinutes: 120 }), tq),
+          workflowId: `${id}/${stack.target}`,
+        }),
+      ),
+    );
+    const outcomes = await Promise.all(
+      racers.map((r) =>
+        eventually(
+          async () => {
+            const d = await r.describe();
+            if (d.status.name === 'FAILED') return { failed: await r.result().then(() => undefined, (e: unknown) => e) };
+            return (await r.query(maintenanceStatusQuery)).phase === 'scheduled' ? { scheduled: true } : undefined;
+          },
+          (v) => v !== undefined,
+          'each racer to settle',
+        ),
+      ),
+    );
+    const losers = outcomes.filter((o) => o && 'failed' in o);
+    expect(losers).toHaveLength(1);
+    const err = losers[0]!.failed;
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(failureTypeOf(err)).toBe(MaintenanceFailure.WindowExists);
+    expect(innermostMessage(err)).toMatch(/already has a database window scheduled .*race-.* cancel it first/);
+    expect(await windowRows(stack.pool)).toHaveLength(1);
+    const winner = racers[outcomes.findIndex((o) => o && 'scheduled' in o)]!;
+    await winner.executeUpdate(cancelMaintenanceUpdate);
+
+    // The usual path: the workflow id maintenance/{target} refuses a second start while the first runs...
+    const h = await start(windowInput(stack.target, await env.currentTimeMs()));
+    await phaseIs(h, 'scheduled');
+    await expect(start(windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 90 }))).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    await h.executeUpdate(cancelMaintenanceUpdate);
+    await h.result();
+    // ...and allows it again once the first is closed
+    const next = await start(windowInput(stack.target, await env.currentTimeMs()));
+    await phaseIs(next, 'scheduled');
+    await next.executeUpdate(cancelMaintenanceUpdate);
+    expect((await windowRows(stack.pool)).map((w) => w.state)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+  });
+});
+
+test('R-MW-9: backup and patch payloads fail clearly as not available yet', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const h = await start(windowInput(stack.target, await env.currentTimeMs(), { payload: { kind: 'backup' } }));
+    const err = await h.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failureTypeOf(err)).toBe(MaintenanceFailure.PayloadUnavailable);
+    expect(innermostMessage(err)).toMatch(/not available yet/);
+    expect(await windowRows(stack.pool)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,150 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { WindowState, WindowType } from '../domain/maintenance';
+
+/**
+ * Contract of the maintenance window workflow (R-MW-1 … R-MW-12). The CLI, the gate and the tests
+ * import it; it imports nothing from Node. Times travel as ISO-8601 UTC strings.
+ */
+
+/** R-MW-9: the work run inside the window. backup and patch arrive with the issues that write them. */
+export type MaintenancePayload =
+  | { kind: 'none' }
+  | { kind: 'backup'; dossiers?: string[] }
+  | { kind: 'patch'; manifest?: string };
+export type PayloadKind = MaintenancePayload['kind'];
+export const PAYLOAD_KINDS = ['none', 'backup', 'patch'] as const satisfies readonly PayloadKind[];
+/** Payload kinds that can run today; the others are refused as "not available yet". */
+export const AVAILABLE_PAYLOADS: readonly PayloadKind[] = ['none'];
+
+export interface MaintenanceWindowInput {
+  target: string;
+  type: WindowType;
+  startsAt: string;
+  endsAt: string;
+  /** R-MW-5: new logins refused from this instant (before start). */
+  preventLoginsFrom?: string;
+  message?: string;
+  payload: MaintenancePayload;
+  /** R-MW-8: seconds between start and the work. */
+  graceSeconds: number;
+  /** R-MW-8: start the work as soon as no live session is left. */
+  startWhenDrained: boolean;
+  /** R-MW-8: refuse new connections to the target database and terminate the rest after the grace. */
+  dbDrain: boolean;
+  /** R-MW-10: who gets the "maintenance over" e-mail (and the failure alert). */
+  notify: string[];
+  /** IANA zone used for the times shown in the Temporal UI (the operator's). */
+  displayTimeZone?: string;
+}
+
+/**
+ * Finer progress than the row's state: scheduled → blocking_logins → closing_sessions → draining →
+ * working → checking → restoring → completed; failed (target kept closed until reopen); cancelled.
+ */
+export const MAINTENANCE_PHASES = [
+  'starting',
+  'scheduled',
+  'blocking_logins',
+  'closing_sessions',
+  'draining',
+  'working',
+  'checking',
+  'restoring',
+  'failed',
+  'completed',
+  'cancelled',
+] as const;
+export type MaintenancePhase = (typeof MAINTENANCE_PHASES)[number];
+
+/** What the database drain took away, so that it can be given back exactly (R-MW-8). */
+export interface DbAccessSnapshot {
+  database: string;
+  nightshiftRole: string;
+  /** Roles (or 'PUBLIC') that had CONNECT and lost it for the window. */
+  revoked: string[];
+}
+
+export interface MaintenanceStatus {
+  target: string;
+  workflowId: string;
+  /** Set once the window's row exists in the target database. */
+  windowId?: string;
+  type: WindowType;
+  state: WindowState;
+  phase: MaintenancePhase;
+  startsAt: string;
+  endsAt: string;
+  preventLoginsFrom?: string;
+  message?: string;
+  payload: MaintenancePayload;
+  graceSeconds: number;
+  startWhenDrained: boolean;
+  dbDrain: boolean;
+  notify: string[];
+  /** Live sessions at the last look (R-MW-11, R-SE-3); null before the start. */
+  openSessions: number | null;
+  /** Live sessions already told to close and not gone yet. */
+  sessionsToClose: number | null;
+  forcedSessions: number;
+  terminatedBackends: number;
+  /** Workflow time of each phase change, oldest first. */
+  phases: { phase: MaintenancePhase; at: string }[];
+  /** Why the window failed (work or post-check), R-MW-10. */
+  failure?: string;
+  dbAccess?: DbAccessSnapshot;
+}
+
+export interface MaintenanceWindowResult {
+  status: MaintenanceStatus;
+  /** Whether the closing e-mail went out (never fails the window). */
+  mailSent: boolean;
+}
+
+/** Fields editable while scheduled (R-MW-1); null clears an optional field. */
+export interface MaintenanceEdit {
+  startsAt?: string;
+  endsAt?: string;
+  /** Editing the duration moves the end (R-MW-1). */
+  durationSeconds?: number;
+  type?: WindowType;
+  message?: string | null;
+  preventLoginsFrom?: string | null;
+}
+
+export interface MaintenanceExtend {
+  endsAt: string;
+}
+
+export const maintenanceStatusQuery = defineQuery<MaintenanceStatus>('status');
+export const editMaintenanceUpdate = defineUpdate<MaintenanceStatus, [MaintenanceEdit]>('edit');
+export const extendMaintenanceUpdate = defineUpdate<MaintenanceStatus, [MaintenanceExtend]>('extend');
+export const cancelMaintenanceUpdate = defineUpdate<MaintenanceStatus, []>('cancel');
+export const completeMaintenanceUpdate = defineUpdate<MaintenanceStatus, []>('complete');
+export const reopenMaintenanceUpdate = defineUpdate<MaintenanceStatus, []>('reopen');
+
+export const MAINTENANCE_WORKFLOW_TYPE = 'maintenanceWindowWorkflow';
+/** One window at a time per target (R-MW-2): the id is the target's. */
+export const maintenanceWorkflowId = (target: string): string => `maintenance/${target}`;
+
+/** Failure types of this workflow (named in the CLI's messages and asserted by the tests). */
+export const MaintenanceFailure = {
+  WindowExists: 'MaintenanceWindowExists',
+  PayloadUnavailable: 'PayloadUnavailable',
+  PostCheckFailed: 'PostCheckFailed',
+  DbDrainRefused: 'DbDrainRefused',
+} as const;
+
+/**
+ * Start options shared by the CLI and the tests: FAIL on a running window of the same target,
+ * id reuse allowed once the previous window is closed (R-MW-2).
+ */
+export function maintenanceStartOptions(input: MaintenanceWindowInput, taskQueue: string, staticSummary?: string) {
+  return {
+    taskQueue,
+    workflowId: maintenanceWorkflowId(input.target),
+    args: [input] as [MaintenanceWindowInput],
+    workflowIdConflictPolicy: 'FAIL' as const,
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
+    staticSummary,
+  };
+}
