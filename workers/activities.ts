@@ -1,12 +1,14 @@
 import type { ActivityDeps } from '../activities/deps';
 import { createRegistryActivities } from '../activities/registry';
 import { createBackupActivities } from '../activities/backup';
+import { createMaintenanceActivities } from '../activities/maintenance';
 
 /** Every activity the worker registers; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createRegistryActivities(deps),
     ...createBackupActivities(deps),
+    ...createMaintenanceActivities(deps),
   };
 }
 export type NightshiftActivities = ReturnType<typeof createActivities>;

@@ -1,2 +1,3 @@
 /** Every workflow the worker registers. */
 export { backupDossierWorkflow, restoreDossierWorkflow } from './backup-dossier';
+export { maintenanceWindowWorkflow } from './maintenance-window';
