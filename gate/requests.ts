@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { TARGET_NAME } from '../config/config';
+import { dossierCodeSchema } from '../domain/dossier';
+
+/** zod schemas for every gate request (params, headers, bodies) and the one error type routes throw. */
+
+/** Answered as JSON {error, field?} with its status. */
+export class GateError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly field?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'GateError';
+  }
+}
+
+// Control characters (NUL included) would end up in logs and in the operator's listings.
+const NO_CONTROL = /^[^\p{Cc}]*$/u;
+
+export const targetParams = z.object({
+  // An invalid name cannot be a configured target: 404, as for any unknown target.
+  target: z.string(),
+});
+
+export const sessionParams = z.object({
+  id: z.uuid({ error: 'expected a session id (uuid)' }),
+});
+
+export const dossierParams = sessionParams.extend({
+  code: dossierCodeSchema,
+});
+
+export const loginBody = z.strictObject(
+  {
+    user: z
+      .string({ error: 'expected a string' })
+      .trim()
+      .min(1, 'a user name is required')
+      .max(100, 'a user name has at most 100 characters')
+      .regex(NO_CONTROL, 'a user name cannot hold control characters'),
+    client: z
+      .string({ error: 'expected a string' })
+      .max(200, 'a client description has at most 200 characters')
+      .regex(NO_CONTROL, 'a client description cannot hold control characters')
+      .optional(),
+  },
+  { error: 'expected a JSON object {user, client?}' },
+);
+export type LoginBody = z.infer<typeof loginBody>;
+
+export const localeHeaders = z.object({
+  'accept-language': z.string().max(256, 'at most 256 characters').optional(),
+});
+
+/** 32 random bytes in base64url are 43 characters; the scheme is case-insensitive (RFC 9110). */
+const BEARER = /^bearer ([A-Za-z0-9_-]{43})$/i;
+
+export function isKnownTargetName(name: string, names: readonly string[]): boolean {
+  return TARGET_NAME.test(name) && names.includes(name);
+}
+
+/** Parses one part of a request; the first issue becomes a 400 naming its field. */
+export function parsePart<T>(schema: z.ZodType<T>, value: unknown, part: 'params' | 'headers' | 'body'): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  let field = issue?.path.map(String).join('.') ?? '';
+  if (issue?.code === 'unrecognized_keys') field = [field, issue.keys[0]].filter(Boolean).join('.');
+  throw new GateError(400, issue?.message ?? 'invalid request', field || part);
+}
+
+/** The bearer token of a session route; anything else than a well-formed token is 401. */
+export function bearerToken(headers: unknown): string {
+  const r = z.object({ authorization: z.string() }).safeParse(headers);
+  const m = r.success ? BEARER.exec(r.data.authorization) : null;
+  if (!m?.[1]) throw new GateError(401, 'a session token is required: Authorization: Bearer <token>', 'authorization');
+  return m[1];
+}

@@ -1,0 +1,190 @@
+import { createTestStack, type TestStack } from '../helpers/env';
+import { sweepExpiredSessions } from '../../gate/store';
+import { auth, clearWindow, heartbeat, insertDossier, loginOk, minutesFromNow, setWindow, startTestGate, type TestGate } from './gate-helpers';
+
+/** Sessions through the gate: heartbeats (R-SE-1), close orders (R-MW-7), dossiers in use (R-SE-2), expiry. */
+
+let stack: TestStack;
+let gate: TestGate;
+const pool = () => stack.pools.get('main');
+
+const CLOSE_FR =
+  "Une phase de maintenance commence. Cliquez sur OK pour fermer ISACOMPTA CONNECT proprement ; l'application sera fermée automatiquement dans 15 secondes.";
+const CLOSE_EN = 'A maintenance is starting. Please click OK to close ISACOMPTA CONNECT cleanly; it will be closed automatically in 15 seconds.';
+
+beforeAll(async () => {
+  stack = await createTestStack({ NIGHTSHIFT_TIMEZONE: 'Europe/Paris', NIGHTSHIFT_SESSION_TIMEOUT_S: '30' });
+  gate = await startTestGate(stack);
+  await insertDossier(pool(), 'ACME');
+  await insertDossier(pool(), 'BETA');
+});
+afterAll(async () => {
+  await gate?.close();
+  await stack?.close();
+});
+beforeEach(() => clearWindow(pool()));
+
+async function sessionRow(id: string) {
+  const { rows } = await pool().query(
+    `SELECT closed_at, close_reason, close_requested_at, close_by, expires_at, last_seen_at,
+            extract(epoch FROM expires_at - now()) AS expires_in
+       FROM nightshift.session WHERE id = $1`,
+    [id],
+  );
+  return rows[0];
+}
+
+describe('heartbeat (R-SE-1)', () => {
+  test('keeps the session alive for the configured timeout and says continue', async () => {
+    const s = await loginOk(gate);
+    const before = await sessionRow(s.sessionId);
+    expect(Number(before.expires_in)).toBeGreaterThan(20);
+    expect(Number(before.expires_in)).toBeLessThanOrEqual(30);
+    await pool().query(`UPDATE nightshift.session SET expires_at = now() + interval '3 s', last_seen_at = now() - interval '1 min' WHERE id = $1`, [s.sessionId]);
+    const res = await heartbeat(gate, s);
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({ action: 'continue' });
+    const after = await sessionRow(s.sessionId);
+    expect(Number(after.expires_in)).toBeGreaterThan(20);
+    // last_seen_at was set a minute back: the heartbeat brought it to now
+    expect(after.last_seen_at.getTime()).toBeGreaterThanOrEqual(before.last_seen_at.getTime());
+  });
+
+  test('R-MW-4 while announced, each heartbeat carries the announcement (in the session language)', async () => {
+    const s = await loginOk(gate);
+    await setWindow(pool(), { startsAt: '2099-09-07T11:00:00Z', endsAt: '2099-09-07T11:45:00Z', type: 'deployment', message: 'Version 2099.1' });
+    const res = await heartbeat(gate, s, { 'accept-language': 'en' });
+    expect(res.json()).toEqual({
+      action: 'continue',
+      message: 'A new version will be installed between 07/09/2099 at 13:00 and 07/09/2099 at 13:45. ISACOMPTA CONNECT will therefore be suspended during this period.\nVersion 2099.1',
+    });
+  });
+});
+
+describe('close orders (R-MW-7)', () => {
+  test('the gate orders the close itself once the start has passed, once (idempotent)', async () => {
+    const s = await loginOk(gate);
+    await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44) });
+    const first = await heartbeat(gate, s);
+    expect(first.status).toBe(200);
+    const body = first.json<{ action: string; message: string; closeBy: string }>();
+    expect(body).toMatchObject({ action: 'close', message: CLOSE_FR });
+    const row = await sessionRow(s.sessionId);
+    expect(row.close_requested_at).not.toBeNull();
+    expect(new Date(body.closeBy).getTime()).toBe(row.close_by.getTime());
+    expect(row.close_by.getTime() - row.close_requested_at.getTime()).toBe(15_000);
+    const second = await heartbeat(gate, s, { 'accept-language': 'en' });
+    expect(second.json()).toEqual({ action: 'close', message: CLOSE_EN, closeBy: body.closeBy });
+  });
+
+  test("the workflow's UPDATE orders it: the next heartbeat says close with its closeBy", async () => {
+    const s = await loginOk(gate);
+    await pool().query(
+      `UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s'
+        WHERE closed_at IS NULL AND expires_at > now() AND close_requested_at IS NULL`,
+    );
+    const row = await sessionRow(s.sessionId);
+    const res = await heartbeat(gate, s);
+    expect(res.json()).toEqual({ action: 'close', message: CLOSE_FR, closeBy: row.close_by.toISOString() });
+  });
+
+  test('logout after the order is the acknowledgement; afterwards the session is gone (404)', async () => {
+    const s = await loginOk(gate);
+    await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44), state: 'in_progress' });
+    expect((await heartbeat(gate, s)).json()).toMatchObject({ action: 'close' });
+    const out = await gate.call('DELETE', `/v1/sessions/${s.sessionId}`, { headers: auth(s.token) });
+    expect(out.status).toBe(200);
+    expect(out.json()).toEqual({ closed: true, reason: 'acknowledged' });
+    expect(await sessionRow(s.sessionId)).toMatchObject({ close_reason: 'acknowledged' });
+    expect((await heartbeat(gate, s)).status).toBe(404);
+    expect((await gate.call('DELETE', `/v1/sessions/${s.sessionId}`, { headers: auth(s.token) })).status).toBe(404);
+  });
+
+  test('a forced close (as the workflow does after 15 s) makes the next heartbeat 404', async () => {
+    const s = await loginOk(gate);
+    await pool().query(`UPDATE nightshift.session SET close_requested_at = now(), close_by = now() WHERE id = $1`, [s.sessionId]);
+    await pool().query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'forced' WHERE id = $1 AND close_by <= now()`, [s.sessionId]);
+    const res = await heartbeat(gate, s);
+    expect(res.status).toBe(404);
+    expect(res.json()).toEqual({ error: 'session closed or expired', field: 'id' });
+  });
+
+  test('a logout without an order is a plain logout', async () => {
+    const s = await loginOk(gate);
+    const out = await gate.call('DELETE', `/v1/sessions/${s.sessionId}`, { headers: auth(s.token) });
+    expect(out.json()).toEqual({ closed: true, reason: 'logout' });
+    expect(await sessionRow(s.sessionId)).toMatchObject({ close_reason: 'logout' });
+  });
+});
+
+describe('window cache of heartbeats', () => {
+  test('R-MW-7 a cached announced window still turns into a close order at the start instant', async () => {
+    const cached = await startTestGate(stack, 60_000);
+    try {
+      const s = await loginOk(cached);
+      const startsAt = new Date(Date.now() + 1500);
+      await setWindow(pool(), { startsAt, endsAt: minutesFromNow(45) });
+      expect((await heartbeat(cached, s)).json()).toMatchObject({ action: 'continue' });
+      // the row is cached for a minute; the start instant passes meanwhile
+      await new Promise((r) => setTimeout(r, Math.max(0, startsAt.getTime() - Date.now()) + 200));
+      expect((await heartbeat(cached, s)).json()).toMatchObject({ action: 'close', message: CLOSE_FR });
+    } finally {
+      await cached.close();
+    }
+  });
+});
+
+describe('dossiers in use (R-SE-2, R-BK-3)', () => {
+  const inUse = async () =>
+    (await pool().query('SELECT dossier_code, session_id FROM nightshift.dossier_in_use ORDER BY dossier_code, session_id')).rows;
+
+  test('open and close show in nightshift.dossier_in_use; a logout releases them', async () => {
+    const a = await loginOk(gate, 'alice');
+    const b = await loginOk(gate, 'bob');
+    const open = await gate.call('POST', `/v1/sessions/${a.sessionId}/dossiers/ACME`, { headers: auth(a.token) });
+    expect(open.status).toBe(200);
+    expect(open.json()).toEqual({ dossier: 'ACME', open: true });
+    // opening twice is harmless
+    expect((await gate.call('POST', `/v1/sessions/${a.sessionId}/dossiers/ACME`, { headers: auth(a.token) })).status).toBe(200);
+    await gate.call('POST', `/v1/sessions/${b.sessionId}/dossiers/ACME`, { headers: auth(b.token) });
+    await gate.call('POST', `/v1/sessions/${b.sessionId}/dossiers/BETA`, { headers: auth(b.token) });
+    expect(await inUse()).toEqual(
+      [
+        { dossier_code: 'ACME', session_id: a.sessionId },
+        { dossier_code: 'ACME', session_id: b.sessionId },
+        { dossier_code: 'BETA', session_id: b.sessionId },
+      ].sort((x, y) => (x.dossier_code + x.session_id < y.dossier_code + y.session_id ? -1 : 1)),
+    );
+    const closed = await gate.call('DELETE', `/v1/sessions/${a.sessionId}/dossiers/ACME`, { headers: auth(a.token) });
+    expect(closed.json()).toEqual({ dossier: 'ACME', open: false });
+    await gate.call('DELETE', `/v1/sessions/${b.sessionId}`, { headers: auth(b.token) });
+    expect(await inUse()).toEqual([]);
+  });
+
+  test('an unknown dossier is 404 naming the code', async () => {
+    const a = await loginOk(gate);
+    const res = await gate.call('POST', `/v1/sessions/${a.sessionId}/dossiers/NOPE`, { headers: auth(a.token) });
+    expect(res.status).toBe(404);
+    expect(res.json()).toEqual({ error: 'unknown dossier', field: 'code' });
+    expect(await inUse()).toEqual([]);
+  });
+});
+
+describe('expiry (R-SE-1)', () => {
+  test('a session that stopped heartbeating no longer counts, gets 404, and the sweep records it as expired', async () => {
+    await pool().query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'logout' WHERE closed_at IS NULL`);
+    const s = await loginOk(gate);
+    await gate.call('POST', `/v1/sessions/${s.sessionId}/dossiers/ACME`, { headers: auth(s.token) });
+    expect((await gate.call('GET', '/v1/targets/main/status')).json()).toMatchObject({ openSessions: 1 });
+    await pool().query(`UPDATE nightshift.session SET expires_at = now() - interval '1 s' WHERE id = $1`, [s.sessionId]);
+    expect((await gate.call('GET', '/v1/targets/main/status')).json()).toMatchObject({ openSessions: 0 });
+    expect((await pool().query('SELECT count(*)::int AS n FROM nightshift.dossier_in_use')).rows[0].n).toBe(0);
+    expect((await heartbeat(gate, s)).status).toBe(404);
+    expect((await gate.call('POST', `/v1/sessions/${s.sessionId}/dossiers/BETA`, { headers: auth(s.token) })).status).toBe(404);
+    expect(await sweepExpiredSessions(pool())).toBe(1);
+    const row = await sessionRow(s.sessionId);
+    expect(row.close_reason).toBe('expired');
+    expect(row.closed_at.getTime()).toBe(row.expires_at.getTime());
+    expect(await sweepExpiredSessions(pool())).toBe(0);
+  });
+});

@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { loadConfig } from '../../config/config';
+import { startGate, type RunningGate } from '../../gate/server';
+import { createTargetPools, type TargetPools } from '../../workers/resources';
+import { createTestDatabase, tempDir } from '../helpers/env';
+import { auth, freePort, minutesFromNow, setWindow } from './gate-helpers';
+
+/** One gate, two targets, over a real socket; and `nightshift gate` as a process. */
+
+let pools: TargetPools;
+let gate: RunningGate;
+let mainUrl: string;
+let otherUrl: string;
+
+beforeAll(async () => {
+  [mainUrl, otherUrl] = await Promise.all([createTestDatabase('gm'), createTestDatabase('go')]);
+  const config = loadConfig({
+    NIGHTSHIFT_DATA_DIR: tempDir('gate'),
+    NIGHTSHIFT_TARGETS: `main=${mainUrl},other=${otherUrl}`,
+    NIGHTSHIFT_TIMEZONE: 'Europe/Paris',
+    NIGHTSHIFT_LOG_LEVEL: 'warn',
+  });
+  pools = createTargetPools(config);
+  gate = await startGate({ ...config, gatePort: 0 }, pools);
+});
+afterAll(async () => {
+  await gate?.close();
+  await pools?.end();
+});
+
+async function call(method: string, p: string, headers: Record<string, string> = {}, body?: unknown) {
+  const res = await fetch(`${gate.address}${p}`, {
+    method,
+    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('listens on loopback by default and reports its address', () => {
+  expect(gate.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+});
+
+test('each target has its own window: main closed (R-MW-6) while other accepts logins', async () => {
+  await setWindow(pools.get('main'), { startsAt: minutesFromNow(-5), endsAt: minutesFromNow(40), state: 'in_progress' });
+  expect((await call('POST', '/v1/targets/main/sessions', {}, { user: 'a' })).status).toBe(423);
+  const login = await call('POST', '/v1/targets/other/sessions', {}, { user: 'a' });
+  expect(login.status).toBe(201);
+  expect((await call('GET', '/v1/targets/main/status')).body).toMatchObject({ state: 'closed', openSessions: 0 });
+  expect((await call('GET', '/v1/targets/other/status')).body).toMatchObject({ state: 'open', openSessions: 1 });
+  const page = await (await fetch(`${gate.address}/`)).text();
+  expect(page).toContain('<h2>main</h2>');
+  expect(page).toContain('<h2>other</h2>');
+  expect(page).toContain('Une phase de maintenance de la base de données est actuellement en cours.');
+});
+
+test('session routes find the session in its own target, and a token never crosses sessions', async () => {
+  await pools.get('main').query('DELETE FROM nightshift.maintenance_window');
+  const m = (await call('POST', '/v1/targets/main/sessions', {}, { user: 'm' })).body as { sessionId: string; token: string };
+  const o = (await call('POST', '/v1/targets/other/sessions', {}, { user: 'o' })).body as { sessionId: string; token: string };
+  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, auth(o.token))).body).toEqual({ action: 'continue' });
+  expect((await call('POST', `/v1/sessions/${m.sessionId}/heartbeat`, auth(m.token))).body).toEqual({ action: 'continue' });
+  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, auth(m.token))).status).toBe(401);
+  const inOther = await pools.get('other').query('SELECT count(*)::int AS n FROM nightshift.session WHERE id = $1', [o.sessionId]);
+  const inMain = await pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.session WHERE id = $1', [o.sessionId]);
+  expect([inOther.rows[0].n, inMain.rows[0].n]).toEqual([1, 0]);
+  expect((await call('DELETE', `/v1/sessions/${o.sessionId}`, auth(o.token))).body).toEqual({ closed: true, reason: 'logout' });
+});
+
+test('`nightshift gate --target other` serves that target only, and stops on SIGTERM', async () => {
+  const port = await freePort();
+  const root = path.resolve(__dirname, '..', '..');
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'nightshift.js'), 'gate', '--target', 'other'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      NIGHTSHIFT_DATA_DIR: tempDir('gate-cli'),
+      NIGHTSHIFT_TARGETS: `main=${mainUrl},other=${otherUrl}`,
+      NIGHTSHIFT_GATE_PORT: String(port),
+      NIGHTSHIFT_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', () => out.includes('listening on') && resolve());
+      void exited.then((code) => reject(new Error(`gate exited early (${code}): ${out}`)));
+    });
+    expect(out).toContain(`listening on http://127.0.0.1:${port} for other`);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(await health.json()).toEqual({ ok: true, targets: { other: 'ok' } });
+    expect((await fetch(`http://127.0.0.1:${port}/v1/targets/main/status`)).status).toBe(404);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+});
