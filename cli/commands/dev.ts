@@ -15,6 +15,7 @@ import { createTargetPools } from '../../workers/resources';
 import { createLogger } from '../../workers/logger';
 import { runWorker } from '../../workers/main';
 import { startSmtpCatcher } from '../../workers/smtp-catcher';
+import { startGate } from '../../gate/server';
 import { redactUrl } from './doctor';
 
 /**
@@ -171,7 +172,7 @@ export async function checkPorts(config: Config): Promise<void> {
   if (usesLocalTemporal(config)) {
     wanted.push({ port: config.temporal.devPort, variable: 'NIGHTSHIFT_TEMPORAL_PORT' }, { port: config.temporal.uiPort, variable: 'NIGHTSHIFT_UI_PORT' });
   }
-  wanted.push({ port: config.metricsPort, variable: 'NIGHTSHIFT_METRICS_PORT' });
+  wanted.push({ port: config.metricsPort, variable: 'NIGHTSHIFT_METRICS_PORT' }, { port: config.gatePort, variable: 'NIGHTSHIFT_GATE_PORT' });
   if (usesSmtpCatcher(config)) wanted.push({ port: config.smtp.port, variable: 'NIGHTSHIFT_SMTP_PORT' });
 
   const problems: string[] = [];
@@ -427,6 +428,16 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     }
     for (const t of config.targets) await migrate(t.databaseUrl);
     if (signal.aborted) return;
+    // The gate has its own pools, so heartbeats never wait for the worker's connections.
+    const gatePools = createTargetPools(config, 10);
+    try {
+      const gate = await startGate(config, gatePools);
+      started.push({ name: 'gate', stop: async () => { await gate.close(); await gatePools.end(); } });
+    } catch (err) {
+      await gatePools.end();
+      throw err;
+    }
+    if (signal.aborted) return;
     const demo = await loadDemoOnce(config, paths, say);
     const example = await exampleDossier(config);
     if (signal.aborted) return;
@@ -449,7 +460,7 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     failure = err;
   } finally {
     if (started.length) say('stopping: worker done, now ' + started.map((s) => s.name).reverse().join(', '));
-    // reverse order: the worker (done above), then Temporal, SMTP, and PostgreSQL last
+    // reverse order: the worker (done above), then the gate, SMTP, Temporal, and PostgreSQL last
     for (const s of started.reverse()) {
       try {
         await s.stop();
@@ -481,7 +492,8 @@ function banner(
     ...pgLines,
     `  Temporal     ${config.temporal.address}  (namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}${s.temporal ? `, dev server, history in ${rel(paths.temporalDb)}` : ', external'})`,
     s.temporal ? `  Web UI       http://localhost:${config.temporal.uiPort}` : `  Web UI       served by your Temporal deployment`,
-    `  Metrics      http://127.0.0.1:${config.metricsPort}/metrics`,
+    `  Metrics      http://${config.metricsHost}:${config.metricsPort}/metrics`,
+    `  Gate         http://${config.gateHost}:${config.gatePort}/  (sessions API under /v1, see README)`,
     usesSmtpCatcher(config)
       ? `  SMTP         ${config.smtp.host}:${config.smtp.port}  (catcher: every message lands in ${rel(paths.mailDir)}/*.eml)`
       : `  SMTP         ${config.smtp.host}:${config.smtp.port}  (external)`,

@@ -95,7 +95,7 @@ test('nightshift dev starts the stack, serves the CLI, stops every child on SIGI
     TEMPORAL_CLI: requireEnv('NS_TEST_TEMPORAL_CLI'),
     TEMPORAL_TEST_SERVER: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER'),
   });
-  const ports = [pgPort!, temporalPort!, uiPort!, metricsPort!, smtpPort!];
+  const ports = [pgPort!, temporalPort!, uiPort!, metricsPort!, smtpPort!, gatePort!];
 
   // --- first start: everything initialised, demo loaded
   const first = startDev(env);
@@ -119,10 +119,21 @@ test('nightshift dev starts the stack, serves the CLI, stops every child on SIGI
   const doctor = await runCli(['doctor', '--json'], env);
   const report = JSON.parse(doctor.stdout) as DoctorReport;
   expect(doctor.code).toBe(0);
-  for (const service of ['temporal', 'ui', 'worker', 'metrics', 'smtp', 'tools'] as const) {
+  for (const service of ['temporal', 'ui', 'worker', 'metrics', 'smtp', 'tools', 'gate'] as const) {
     expect({ service, ...report.services[service] }).toMatchObject({ service, state: 'ok' });
   }
   expect(report.services.postgres.main).toMatchObject({ state: 'ok', address: `postgres://nightshift@127.0.0.1:${pgPort}/nightshift` });
+
+  // the gate runs too: the business application can log in (R-SE-1)
+  expect(first.out()).toContain(`http://127.0.0.1:${gatePort}/`);
+  const login = await fetch(`http://127.0.0.1:${gatePort}/v1/targets/main/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'dev-test' }),
+  });
+  expect(login.status).toBe(201);
+  const status = (await (await fetch(`http://127.0.0.1:${gatePort}/v1/targets/main/status`)).json()) as { state: string; openSessions: number };
+  expect(status).toMatchObject({ state: 'open', openSessions: 1 });
 
   // a workflow no worker serves: it must still be there after the restart (persistent --db-filename)
   const address = `127.0.0.1:${temporalPort}`;
