@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import pg from 'pg';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import nodemailer, { type Transporter } from 'nodemailer';
+// Type-only imports: the Temporal and mail packages are loaded by the function that needs them, so that
+// a CLI command pays only for what it uses (start-up time).
+import type { Client, ConnectionOptions } from '@temporalio/client';
+import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../config/config';
 import { FailureType, permanentFailure } from '../domain/failures';
 
@@ -52,6 +54,8 @@ function tlsOptions(config: Config): ConnectionOptions['tls'] {
 }
 
 export async function connectTemporalClient(config: Config, connectTimeout: number | string = '5s'): Promise<Client> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Client, Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
   const connection = await Connection.connect({
     address: config.temporal.address,
     tls: tlsOptions(config),
@@ -67,10 +71,14 @@ export async function connectWorkerConnection(config: Config): Promise<NativeCon
     tls: tlsOptions(config) as NativeConnectionOptions['tls'],
     apiKey: config.temporal.apiKey,
   };
-  return NativeConnection.connect(options);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NativeConnection: Native } = require('@temporalio/worker') as typeof import('@temporalio/worker');
+  return Native.connect(options);
 }
 
 export function createMailTransport(config: Config): Transporter {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodemailer = require('nodemailer') as typeof import('nodemailer');
   return nodemailer.createTransport({
     host: config.smtp.host,
     port: config.smtp.port,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startGate } from '../../gate/server';
 import { createTargetPools } from '../../workers/resources';
 import { action, config, target, targetOption } from '../context';
 
@@ -23,6 +22,8 @@ export function registerGateCommands(program: Command): void {
           await pools.end();
           throw err;
         }
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { startGate } = require('../../gate/server') as typeof import('../../gate/server');
         const gate = await startGate(served, pools);
         process.stdout.write(`nightshift gate: listening on ${gate.address} for ${served.targets.map((t) => t.name).join(', ')}\n`);
         await new Promise<void>((resolve) => {

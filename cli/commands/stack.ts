@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
 import { action, config, jsonOption, output, EXIT_FAILED, EXIT_OK } from '../context';
-import { runWorker } from '../../workers/main';
-import { runDoctor, renderDoctor } from './doctor';
-import { forceStopChildren, runDev } from './dev';
+
+/** Loads a command's implementation when it runs, so that `--help` and the other commands start fast. */
+function lazy<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(id) as T;
+}
 
 /**
  * A controller aborted by the first SIGINT/SIGTERM/SIGHUP (graceful stop); a second one forces the exit,
@@ -33,6 +36,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async () => {
         const cfg = config();
+        const { runWorker } = lazy<typeof import('../../workers/main')>('../../workers/main');
         const stop = stopSignal();
         try {
           await runWorker(cfg, { signal: stop.signal });
@@ -49,6 +53,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async () => {
         const cfg = config();
+        const { forceStopChildren, runDev } = lazy<typeof import('./dev')>('./dev');
         const stop = stopSignal(() => forceStopChildren(cfg));
         try {
           await runDev(cfg, { signal: stop.signal });
@@ -66,6 +71,7 @@ export function registerStackCommands(program: Command): void {
     .option('--timeout <ms>', 'time allowed to each check', (v) => Number(v), 4000)
     .action(
       action(async (opts: { json?: boolean; timeout: number }) => {
+        const { runDoctor, renderDoctor } = lazy<typeof import('./doctor')>('./doctor');
         const report = await runDoctor(config(), Number.isFinite(opts.timeout) && opts.timeout > 0 ? opts.timeout : 4000);
         output(opts.json, report, renderDoctor);
         return report.ok ? EXIT_OK : EXIT_FAILED;
