@@ -14,6 +14,10 @@ export const FailureType = {
   ArchiveInvalid: 'ArchiveInvalid',
   UnsupportedObject: 'UnsupportedObject',
   DestinationUnwritable: 'DestinationUnwritable',
+  MaintenanceWindowExists: 'MaintenanceWindowExists',
+  PayloadUnavailable: 'PayloadUnavailable',
+  PostCheckFailed: 'PostCheckFailed',
+  DbDrainRefused: 'DbDrainRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

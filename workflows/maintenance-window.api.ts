@@ -1,5 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { WindowState, WindowType } from '../domain/maintenance';
+import { FailureType } from '../domain/failures';
 
 /**
  * Contract of the maintenance window workflow (R-MW-1 … R-MW-12). The CLI, the gate and the tests
@@ -10,11 +11,12 @@ import type { WindowState, WindowType } from '../domain/maintenance';
 export type MaintenancePayload =
   | { kind: 'none' }
   | { kind: 'backup'; dossiers?: string[] }
+  /** manifest: the directory of patch packages to integrate (workflows/patch-integration.api.ts) */
   | { kind: 'patch'; manifest?: string };
 export type PayloadKind = MaintenancePayload['kind'];
 export const PAYLOAD_KINDS = ['none', 'backup', 'patch'] as const satisfies readonly PayloadKind[];
 /** Payload kinds that can run today; the others are refused as "not available yet". */
-export const AVAILABLE_PAYLOADS: readonly PayloadKind[] = ['none'];
+export const AVAILABLE_PAYLOADS: readonly PayloadKind[] = ['none', 'patch'];
 
 export interface MaintenanceWindowInput {
   target: string;
@@ -128,10 +130,10 @@ export const maintenanceWorkflowId = (target: string): string => `maintenance/${
 
 /** Failure types of this workflow (named in the CLI's messages and asserted by the tests). */
 export const MaintenanceFailure = {
-  WindowExists: 'MaintenanceWindowExists',
-  PayloadUnavailable: 'PayloadUnavailable',
-  PostCheckFailed: 'PostCheckFailed',
-  DbDrainRefused: 'DbDrainRefused',
+  WindowExists: FailureType.MaintenanceWindowExists,
+  PayloadUnavailable: FailureType.PayloadUnavailable,
+  PostCheckFailed: FailureType.PostCheckFailed,
+  DbDrainRefused: FailureType.DbDrainRefused,
 } as const;
 
 /**
