@@ -2,9 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, reportError } from './context';
 import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
+import { registerBackupBatchCommands } from './commands/backup-batch';
 import { registerStackCommands } from './commands/stack';
 import { registerGateCommands } from './commands/gate';
 import { registerMaintenanceCommands } from './commands/maintenance';
+import { registerPatchCommands } from './commands/patch';
 
 /** Commander wiring only: each command group lives in cli/commands/. */
 export function buildProgram(): Command {
@@ -16,8 +18,10 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerDossierCommands(program);
   registerBackupCommands(program);
+  registerBackupBatchCommands(program.commands.find((c) => c.name() === 'backup')!);
   registerMaintenanceCommands(program);
   registerGateCommands(program);
+  registerPatchCommands(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }

@@ -2,6 +2,8 @@ import type { ActivityDeps } from '../activities/deps';
 import { createRegistryActivities } from '../activities/registry';
 import { createBackupActivities } from '../activities/backup';
 import { createMaintenanceActivities } from '../activities/maintenance';
+import { createBackupBatchActivities } from '../activities/backup-batch';
+import { createPatchActivities } from '../activities/patch';
 
 /** Every activity the worker registers; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
@@ -9,6 +11,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(deps),
     ...createBackupActivities(deps),
     ...createMaintenanceActivities(deps),
+    ...createBackupBatchActivities(deps),
+    ...createPatchActivities(deps),
   };
 }
 export type NightshiftActivities = ReturnType<typeof createActivities>;

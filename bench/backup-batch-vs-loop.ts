@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { generateDemoDossiers } from '../activities/demo';
+import { backupDossierArchive } from '../activities/archive/engine';
+import { schemaNameFor } from '../domain/dossier';
+import { startBenchStack } from './backup-batch-harness';
+
+/**
+ * N demo dossiers of ~200 KB (default 1000; `node bin/run-ts.js bench/backup-batch-vs-loop.ts 200`):
+ *  1. the backup batch (workflow, chunks, ledger, report) with 2 chunks x 2 dossiers in flight,
+ *  2. the same engine in a plain loop, 4 lanes, in one process (goal: batch <= 1.2x the loop),
+ *  3. a sequential `pg_dump -n <schema> -Fc` loop (goal: the batch at least 4x faster).
+ * Prints the ratios last.
+ */
+
+const N = Number(process.argv[2] ?? process.env.BENCH_DOSSIERS ?? 1000);
+const SIZE_KB = Number(process.env.BENCH_SIZE_KB ?? 200);
+const LANES = 4;
+const PG_DUMP = process.env.PG_DUMP ?? '/usr/bin/pg_dump';
+
+async function main(): Promise<void> {
+  const s = await startBenchStack();
+  try {
+    const pool = s.pools.get('main');
+    const made = await generateDemoDossiers(pool, { target: 'main', count: N, sizeKb: SIZE_KB, prefix: 'BENCH' });
+    const batch = await s.runBatch({ all: true, tuning: { window: 2, concurrency: 2, chunkSize: 50 } });
+    // the loops back up exactly what the batch selected (the demo has template, test and non-transferable dossiers, R-BK-2)
+    const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [batch.result.runId]);
+    const codes = rows.map((r) => r.code);
+    console.log(`${made.length} demo dossiers of ~${SIZE_KB} KB, ${codes.length} selected`);
+    console.log(`batch: ${batch.seconds.toFixed(2)} s (${batch.result.ok} ok, ${batch.result.failed} failed), ${(codes.length / batch.seconds).toFixed(1)} dossiers/s`);
+
+    const loopDir = path.join(s.work, 'loop');
+    fs.mkdirSync(loopDir);
+    let next = 0;
+    const t = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: LANES }, async () => {
+        while (next < codes.length) await backupDossierArchive({ pool, target: 'main', code: codes[next++]!, destinationDir: loopDir });
+      }),
+    );
+    const loop = Number(process.hrtime.bigint() - t) / 1e9;
+    console.log(`plain loop (${LANES} lanes): ${loop.toFixed(2)} s`);
+
+    const dumpDir = path.join(s.work, 'dump');
+    fs.mkdirSync(dumpDir);
+    const t2 = process.hrtime.bigint();
+    for (const code of codes) {
+      await promisify(execFile)(PG_DUMP, ['-d', s.url, '-n', `"${schemaNameFor(code)}"`, '-Fc', '-f', path.join(dumpDir, `${code}.dump`)]);
+    }
+    const dump = Number(process.hrtime.bigint() - t2) / 1e9;
+    console.log(`sequential pg_dump -n -Fc: ${dump.toFixed(2)} s`);
+    console.log(`RATIO pg_dump/batch = ${(dump / batch.seconds).toFixed(2)} (goal >= 4); batch/loop = ${(batch.seconds / loop).toFixed(2)} (goal <= 1.2)`);
+  } finally {
+    await s.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,410 @@
+import type { Command } from 'commander';
+import pg from 'pg';
+import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { UsageError } from '../../config/config';
+import { loadBackupSettings, setCommonBackupSetting } from '../../activities/backup-batch';
+import {
+  BACKUP_SETTING_KEYS,
+  BACKUP_SETTING_LABELS,
+  type BackupSettingKey,
+  compactTimestamp,
+  cronProblem,
+  isTimeZone,
+  localDateTime,
+  onlyCodesSchema,
+  parseBackupSetting,
+  settingText,
+} from '../../domain/backup-batch';
+import { connectTemporalClient, createTargetPools } from '../../workers/resources';
+import {
+  BACKUP_BATCH_KIND,
+  type BackupBatchInput,
+  type BackupBatchProgress,
+  type BackupBatchResult,
+  backupBatchProgressQuery,
+  backupBatchWorkflowId,
+  backupScheduleId,
+  scheduledBackupWorkflowId,
+} from '../../workflows/backup-batch.api';
+import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
+import { webUiLink } from './backup';
+
+/**
+ * nightshift backup run|retry|status|settings|schedule: the backup batch of modified dossiers
+ * (R-BK-1 .. R-BK-9). The ledger is read straight from the target database; runs go through Temporal.
+ */
+
+async function withPool<T>(targetName: string | undefined, fn: (pool: pg.Pool, target: string) => Promise<T>): Promise<T> {
+  const t = target(targetName);
+  const pools = createTargetPools(config(), 2);
+  try {
+    return await fn(pools.get(t.name), t.name);
+  } finally {
+    await pools.end();
+  }
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectTemporalClient(config());
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+interface RunRow {
+  id: string;
+  workflow_id: string;
+  kind: string;
+  retry_of: string | null;
+  state: string;
+  started_at: Date;
+  finished_at: Date | null;
+  selected: number;
+  total: number;
+  ok: number;
+  failed: number;
+  report_path: string | null;
+  note: string | null;
+  mail_state: string;
+  mail_error: string | null;
+}
+
+/** RUN is a run number or a workflow id; anything else, or a run that does not exist, is bad usage. */
+async function findRun(pool: pg.Pool, ref: string | undefined): Promise<RunRow> {
+  if (ref === undefined) {
+    const { rows } = await pool.query<RunRow>('SELECT * FROM nightshift.backup_run ORDER BY id DESC LIMIT 1');
+    if (!rows[0]) throw new UsageError('no backup run yet in this target');
+    return rows[0];
+  }
+  const byNumber = /^\d{1,15}$/.test(ref);
+  if (!byNumber && !/^backup\/[a-z][a-z0-9_-]{0,39}\/[\w:.+-]{1,80}$/.test(ref)) {
+    throw new UsageError(`unknown backup run "${ref.slice(0, 60)}": expected a run number or a workflow id backup/TARGET/TIMESTAMP`);
+  }
+  const { rows } = await pool.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE ${byNumber ? 'id = $1::bigint' : 'workflow_id = $1'}`, [ref]);
+  if (!rows[0]) throw new UsageError(`unknown backup run "${ref.slice(0, 60)}" in this target`);
+  return rows[0];
+}
+
+/** R-BK-1 before starting: a running run whose workflow is gone (terminated) is closed; a live one is named. */
+async function refuseIfRunning(pool: pg.Pool, client: Client): Promise<void> {
+  const { rows } = await pool.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE state = 'running'`);
+  const running = rows[0];
+  if (!running) return;
+  const status = await client.workflow
+    .getHandle(running.workflow_id)
+    .describe()
+    .then((d) => d.status.name, (err: unknown) => (err instanceof WorkflowNotFoundError ? 'NOT_FOUND' : 'UNKNOWN'));
+  if (status === 'RUNNING' || status === 'UNKNOWN') {
+    throw new Error(
+      `backup run ${running.id} (${running.workflow_id}) is already running since ${running.started_at.toISOString()}: ` +
+        `one batch per target at a time. Follow it with 'nightshift backup status ${running.id}'`,
+    );
+  }
+  await pool.query(
+    `UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(), note = $2 WHERE id = $1 AND state = 'running'`,
+    [running.id, `abandoned: its workflow is ${status.toLowerCase()}`],
+  );
+}
+
+interface RunFlags {
+  target?: string;
+  all?: boolean;
+  only?: string;
+  run?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function progressLine(p: BackupBatchProgress, tty: boolean): string {
+  const total = Math.max(p.selected, p.done);
+  const errors = p.failed + p.inUse;
+  const eta = p.etaSeconds !== null && p.phase === 'running' ? `, ETA ${p.etaSeconds}s` : '';
+  const text = `${p.done} / ${total} dossiers, ${errors} in error, ${p.rate}/s${eta} (${p.phase})`;
+  if (!tty) return `run ${p.runId ?? '?'}: ${text}`;
+  const width = 24;
+  const filled = total ? Math.round((p.done / total) * width) : width;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`;
+}
+
+function resultText(r: BackupBatchResult): string {
+  return [
+    `backup run ${r.runId} ${r.state}: ${r.ok} / ${r.total} dossier(s) backed up, ${r.failed} in error`,
+    `report: ${r.reportPath ?? '(none)'}`,
+    ...(r.mail ? ['the report is being mailed to the report recipients (R-BK-8)'] : []),
+  ].join('\n');
+}
+
+async function startBatch(input: BackupBatchInput, flags: RunFlags): Promise<number> {
+  return withPool(input.target, async (pool) =>
+    withClient(async (client) => {
+      await refuseIfRunning(pool, client);
+      const timestamp = compactTimestamp(localDateTime(new Date(), config().timeZone));
+      const workflowId = backupBatchWorkflowId(input.target, timestamp);
+      const handle = await client.workflow.start('backupBatchWorkflow', {
+        taskQueue: config().temporal.taskQueue,
+        workflowId,
+        args: [input],
+        staticSummary: input.retryOf ? `Retry the failed dossiers of backup run ${input.retryOf}` : `Back up the ${input.all ? '' : 'modified '}dossiers of target ${input.target}`,
+        typedSearchAttributes: [
+          { key: NightshiftTarget, value: input.target },
+          { key: NightshiftKind, value: BACKUP_BATCH_KIND },
+          { key: NightshiftPhase, value: 'claiming' },
+        ],
+      });
+      const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
+      if (!flags.wait) {
+        output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}`);
+        return EXIT_OK;
+      }
+      if (!flags.json) process.stdout.write(`started ${workflowId}\n${started.url}\n`);
+      const tty = Boolean(process.stdout.isTTY) && !flags.json;
+      let last = '';
+      let lastAt = 0;
+      const timer = setInterval(() => {
+        handle.query(backupBatchProgressQuery).then(
+          (p) => {
+            if (flags.json) return;
+            const line = progressLine(p, tty);
+            if (tty) process.stdout.write(`\r${line}\x1b[K`);
+            else if (line !== last && Date.now() - lastAt > 5_000) {
+              process.stdout.write(`${line}\n`);
+              lastAt = Date.now();
+            }
+            last = line;
+          },
+          () => {},
+        );
+      }, 1_000);
+      try {
+        const result = (await handle.result()) as BackupBatchResult;
+        if (tty) process.stdout.write('\n');
+        output(flags.json, { ...started, result }, (v) => resultText(v.result));
+        return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
+      } finally {
+        clearInterval(timer);
+      }
+    }),
+  );
+}
+
+function statusText(s: { run: RunRow; live?: BackupBatchProgress; failures: { code: string; status: string; error: string | null }[]; counts: Record<string, number> }): string {
+  const r = s.run;
+  const done = (s.counts.ok ?? 0) + (s.counts.in_use ?? 0) + (s.counts.failed ?? 0);
+  const lines = [
+    `backup run ${r.id} (${r.workflow_id}) ${r.kind}${r.retry_of ? ` of run ${r.retry_of}` : ''}: ${r.state}`,
+    `started ${r.started_at.toISOString()}${r.finished_at ? `, finished ${r.finished_at.toISOString()}` : ''}`,
+    `${done} / ${Math.max(r.selected, done)} dossiers done: ${s.counts.ok ?? 0} ok, ${s.counts.in_use ?? 0} in use, ${s.counts.failed ?? 0} failed`,
+  ];
+  if (s.live) lines.push(`progress: ${progressLine(s.live, false)}`);
+  lines.push(`report: ${r.report_path ?? '(not yet)'}`);
+  if (r.mail_state !== 'none') lines.push(`report mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`);
+  if (r.note) lines.push(`note: ${r.note}`);
+  if (s.failures.length) lines.push('failures:', ...s.failures.map((f) => `  ${f.code}: ${f.error ?? f.status}`));
+  return lines.join('\n');
+}
+
+const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional() });
+
+export function registerBackupBatchCommands(backup: Command): void {
+  backup
+    .command('run')
+    .description('back up the dossiers modified since their last backup (the batch of R-BK-1, R-BK-2)')
+    .option('--all', 'every selected dossier, modified or not')
+    .option('--only <codes>', 'only these dossier codes (comma-separated)')
+    .option('--wait', 'follow the progress until the end (exit 1 when a dossier failed)')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: RunFlags) => {
+        const only = flags.only === undefined ? undefined : parseFlag('--only', onlyCodesSchema, flags.only);
+        return startBatch({ target: target(flags.target).name, all: Boolean(flags.all), only, trigger: 'manual' }, flags);
+      }),
+    );
+
+  backup
+    .command('retry')
+    .description('back up again only the failed dossiers of a run (default: the last run)')
+    .option('--run <id>', 'run number or workflow id')
+    .option('--wait', 'follow the progress until the end')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: RunFlags) => {
+        const t = target(flags.target).name;
+        const run = await withPool(t, (pool) => findRun(pool, flags.run));
+        if (run.state === 'running') throw new UsageError(`backup run ${run.id} is still running: retry it once it has ended`);
+        const failed = run.total - run.ok;
+        if (failed <= 0) {
+          output(flags.json, { runId: Number(run.id), retried: 0 }, () => `backup run ${run.id} has no failed dossier: nothing to retry`);
+          return EXIT_OK;
+        }
+        return startBatch({ target: t, retryOf: Number(run.id), trigger: 'retry' }, flags);
+      }),
+    );
+
+  backup
+    .command('status')
+    .description('a backup run: totals, progress, failures with reasons, report (default: the last run)')
+    .argument('[run]', 'run number or workflow id')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (ref: string | undefined, flags: RunFlags) => {
+        const t = target(flags.target).name;
+        const s = await withPool(t, async (pool) => {
+          const run = await findRun(pool, ref);
+          const counts = Object.fromEntries(
+            (await pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM nightshift.backup_run_item WHERE run_id = $1 GROUP BY status', [run.id])).rows.map((r) => [r.status, r.n]),
+          );
+          const failures = (
+            await pool.query<{ code: string; status: string; error: string | null }>(
+              `SELECT code, status, error FROM nightshift.backup_run_item WHERE run_id = $1 AND status <> 'ok' ORDER BY seq LIMIT 1000`,
+              [run.id],
+            )
+          ).rows;
+          let live: BackupBatchProgress | undefined;
+          if (run.state === 'running') {
+            live = await withClient((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);
+          }
+          return { run, counts, failures, live };
+        });
+        output(flags.json, s, statusText);
+      }),
+    );
+
+  const settings = backup.command('settings').description('the settings of the backup batch (R-BK-9): local > common > default');
+  settings
+    .command('show')
+    .description('every setting: its value, and whether it comes from this machine, the database or the default')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: RunFlags) => {
+        const resolved = await withPool(flags.target, (pool) => loadBackupSettings(pool, config(), process.env));
+        output(flags.json, resolved, (r) =>
+          [
+            ...r.details.map((d) => `${d.key.padEnd(18)} ${settingText(d.value).padEnd(40)} (${d.source}) ${BACKUP_SETTING_LABELS[d.key]}`),
+            ...r.ignored.map((i) => `warning: the common value of ${i.key} is ignored: ${i.problem}`),
+          ].join('\n'),
+        );
+      }),
+    );
+  settings
+    .command('set')
+    .description(`set the common value (in the database) of a setting: ${BACKUP_SETTING_KEYS.join(', ')}`)
+    .argument('<key>')
+    .argument('<value>', "the value; 'default' removes the common value")
+    .addOption(targetOption())
+    .action(
+      action(async (key: string, value: string, flags: RunFlags) => {
+        let parsed: { key: BackupSettingKey; value: unknown };
+        if (value === 'default' && (BACKUP_SETTING_KEYS as string[]).includes(key)) parsed = { key: key as BackupSettingKey, value: undefined };
+        else {
+          try {
+            parsed = parseBackupSetting(key, value);
+          } catch (err) {
+            throw new UsageError((err as Error).message);
+          }
+        }
+        await withPool(flags.target, (pool) => setCommonBackupSetting(pool, parsed.key, parsed.value));
+        process.stdout.write(`${parsed.key}: common value ${parsed.value === undefined ? 'removed' : `set to ${settingText(parsed.value)}`}\n`);
+      }),
+    );
+
+  const schedule = backup.command('schedule').description('the Temporal Schedule of the batch (overlap policy: skip)');
+  schedule
+    .command('set')
+    .description('create or change the schedule')
+    .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 21 * * *"')
+    .option('--timezone <tz>', 'IANA time zone of the expression (default: NIGHTSHIFT_TIMEZONE or the system one)')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (raw: { cron: string; timezone?: string; target?: string; json?: boolean }) => {
+        const flags = SCHEDULE_FLAGS.parse(raw);
+        const problem = cronProblem(flags.cron);
+        if (problem) throw new UsageError(`--cron: ${problem}`);
+        const timezone = flags.timezone ?? config().timeZone;
+        if (!isTimeZone(timezone)) throw new UsageError(`--timezone: unknown time zone "${timezone.slice(0, 60)}" (expected e.g. Europe/Paris)`);
+        const t = target(raw.target).name;
+        const scheduleId = backupScheduleId(t);
+        await withClient(async (client) => {
+          const spec = { cronExpressions: [flags.cron.trim()], timezone };
+          const handle = client.schedule.getHandle(scheduleId);
+          const exists = await handle.describe().then(() => true, (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)));
+          if (exists) await handle.update((prev) => ({ ...prev, spec }));
+          else {
+            await client.schedule.create({
+              scheduleId,
+              spec,
+              action: {
+                type: 'startWorkflow',
+                workflowType: 'backupBatchWorkflow',
+                workflowId: scheduledBackupWorkflowId(t),
+                taskQueue: config().temporal.taskQueue,
+                args: [{ target: t, trigger: 'schedule' } satisfies BackupBatchInput],
+                typedSearchAttributes: [
+                  { key: NightshiftTarget, value: t },
+                  { key: NightshiftKind, value: BACKUP_BATCH_KIND },
+                ],
+              },
+              policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+              memo: { description: `Backup of the modified dossiers of target ${t}` },
+            });
+          }
+          output(raw.json, { scheduleId, cron: flags.cron.trim(), timezone, created: !exists }, (v) => `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`);
+        });
+      }),
+    );
+
+  const onSchedule = (name: string, description: string, fn: (handle: ReturnType<Client['schedule']['getHandle']>) => Promise<unknown>, done: string) =>
+    schedule
+      .command(name)
+      .description(description)
+      .addOption(targetOption())
+      .addOption(jsonOption())
+      .action(
+        action(async (flags: { target?: string; json?: boolean }) => {
+          const scheduleId = backupScheduleId(target(flags.target).name);
+          await withClient(async (client) => {
+            let value: unknown;
+            try {
+              value = await fn(client.schedule.getHandle(scheduleId));
+            } catch (err) {
+              if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${scheduleId}: create it with 'nightshift backup schedule set --cron ...'`);
+              throw err;
+            }
+            output(flags.json, value ?? { scheduleId, done }, (v) => (typeof v === 'string' ? v : value === undefined ? `${scheduleId}: ${done}` : JSON.stringify(v, null, 2)));
+          });
+        }),
+      );
+
+  onSchedule(
+    'show',
+    'the schedule: expression, time zone, state, next and recent runs',
+    async (h) => {
+      const d = await h.describe();
+      return {
+        scheduleId: d.scheduleId,
+        spec: d.spec,
+        paused: d.state.paused,
+        note: d.state.note,
+        overlap: d.policies.overlap,
+        nextRuns: d.info.nextActionTimes.slice(0, 5),
+        recentRuns: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt, workflowId: a.action.workflow.workflowId })),
+        running: d.info.runningActions.map((a) => a.workflow.workflowId),
+        skippedOverlaps: d.info.numActionsSkippedOverlap,
+      };
+    },
+    '',
+  );
+  onSchedule('pause', 'pause the schedule', (h) => h.pause('paused with nightshift backup schedule pause'), 'paused');
+  onSchedule('unpause', 'resume the schedule', (h) => h.unpause('resumed with nightshift backup schedule unpause'), 'resumed');
+  // the SDK's trigger() defaults to ALLOW_ALL, not the schedule's policy: say SKIP explicitly
+  onSchedule('trigger', 'start a run now (skipped if one is running)', (h) => h.trigger(ScheduleOverlapPolicy.SKIP), 'triggered (skipped if a run is already running)');
+  onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), 'deleted');
+}

@@ -1,0 +1,232 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { UsageError } from '../../config/config';
+import { dossierCodeSchema } from '../../domain/dossier';
+import { PATCH_TYPES, runTimestamp, type PatchType } from '../../domain/patch';
+import { revalidationList } from '../../activities/patch';
+import { readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
+import { generateDemoPatches, writePatchTemplate } from '../../activities/patch/demo';
+import { connectTemporalClient, createTargetPools } from '../../workers/resources';
+import {
+  PATCH_KIND,
+  PATCH_WORKFLOW_TYPE,
+  patchWorkflowId,
+  type PatchIntegrationInput,
+  type PatchRunResult,
+} from '../../workflows/patch-integration.api';
+import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption } from '../context';
+import { webUiLink } from './backup';
+
+/** nightshift patch integrate|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-9). */
+
+const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
+
+interface StartFlags {
+  target?: string;
+  dossiers?: string;
+  run?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectTemporalClient(config());
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function resultText(r: PatchRunResult): string {
+  const lines = [`patch ${r.mode} on ${r.target} (run ${r.runId}): ${r.state}`];
+  for (const q of r.prerequisites) lines.push(`  ${q.ok ? 'ok  ' : 'FAIL'} ${q.name}: ${q.detail}`);
+  if (r.patches) lines.push(`patches ${r.patches.first} -> ${r.patches.last}`);
+  if (r.supervisor) lines.push(`supervisor ${r.supervisor.code}: ${r.supervisor.status}${r.supervisor.level !== null ? ` at level ${r.supervisor.level}` : ''}`);
+  lines.push(`${r.done} / ${r.total} dossier(s) done, ${r.failed} failed`);
+  for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  if (r.toRevalidateCount) {
+    lines.push(`${r.toRevalidateCount} dossier(s) below the supervisor's level ${r.supervisorLevel} (R-PI-9): ${r.toRevalidate.map((d) => `${d.code}@${d.level}`).join(', ')}`);
+    lines.push(`bring them up with: nightshift patch revalidate ${r.toRevalidate.slice(0, 5).map((d) => d.code).join(' ')}${r.toRevalidateCount > 5 ? ' …' : ''}`);
+  }
+  return lines.join('\n');
+}
+
+async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
+  return withClient(async (client) => {
+    const workflowId = patchWorkflowId(input.target, runTimestamp(new Date()));
+    const handle = await client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
+      taskQueue: config().temporal.taskQueue,
+      workflowId,
+      args: [input],
+      staticSummary: summary,
+      typedSearchAttributes: [
+        { key: NightshiftTarget, value: input.target },
+        { key: NightshiftKind, value: PATCH_KIND },
+        { key: NightshiftPhase, value: 'starting' },
+      ],
+    });
+    const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
+    const startedText = `started ${workflowId}\nfollow it in the Temporal Web UI: ${started.url}`;
+    if (!flags.wait) return output(flags.json, started, () => startedText);
+    if (!flags.json) process.stdout.write(`${startedText}\n`);
+    const result = await handle.result();
+    output(flags.json, { ...started, result }, (v) => resultText(v.result));
+    return result.state === 'completed' ? undefined : EXIT_FAILED;
+  });
+}
+
+interface StatusRow {
+  code: string;
+  role: string;
+  is_test: boolean;
+  is_specific: boolean;
+  patch_level: number;
+}
+
+export function registerPatchCommands(program: Command): void {
+  const patch = program.command('patch').description('integrate patch packages into the dossiers of a target (supervisor first)');
+
+  patch
+    .command('integrate')
+    .description('verify a directory of patch packages and integrate them (inside a maintenance window, R-PI-2)')
+    .argument('<dir>', 'the directory of patch packages (the worker reads it: give a path it can open)')
+    .option('--dossiers <codes>', 'only these dossiers, comma-separated (treatments need the supervisor in the list, R-PI-3)')
+    .option('--wait', 'wait for the run and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (dirArg: string, flags: StartFlags) => {
+        const t = target(flags.target);
+        const dir = path.resolve(dirArg);
+        const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
+        // checked here too when the folder is local: a stray file or a bad checksum fails before anything starts
+        if (fs.existsSync(dir)) await readPatchDirectory(dir);
+        return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`);
+      }),
+    );
+
+  patch
+    .command('status')
+    .description("each dossier's patch level, the supervisor's, and the dossiers to revalidate (R-PI-9)")
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: { target?: string; json?: boolean }) => {
+        const t = target(flags.target);
+        const pools = createTargetPools(config(), 2);
+        try {
+          const pool = pools.get(t.name);
+          const dossiers = (await pool.query<StatusRow>(`SELECT code, role, is_test, is_specific, patch_level FROM nightshift.dossier ORDER BY role = 'supervisor' DESC, code`)).rows;
+          const list = await revalidationList(pool);
+          const runs = (
+            await pool.query<{ id: string; workflow_id: string; mode: string; state: string; first_patch: number | null; last_patch: number | null; error: string | null; failed: string }>(
+              `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error,
+                      (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed
+                 FROM nightshift.patch_run r ORDER BY r.id DESC LIMIT 5`,
+            )
+          ).rows.map((r) => ({ ...r, id: Number(r.id), failed: Number(r.failed) }));
+          const value = {
+            target: t.name,
+            supervisorLevel: list.supervisorLevel,
+            dossiers: dossiers.map((d) => ({ code: d.code, role: d.role, test: d.is_test, specific: d.is_specific, level: d.patch_level })),
+            toRevalidate: list.toRevalidate,
+            toRevalidateCount: list.toRevalidateCount,
+            recentRuns: runs,
+          };
+          output(flags.json, value, (v) =>
+            [
+              `target ${v.target}: supervisor at level ${v.supervisorLevel ?? '(no supervisor)'}`,
+              ...v.dossiers.map((d) => `  ${d.code.padEnd(20)} ${String(d.level).padStart(5)}  ${d.role}${d.test ? ' test' : ''}${d.specific ? ' specific' : ''}`),
+              v.toRevalidateCount
+                ? `${v.toRevalidateCount} dossier(s) to revalidate (R-PI-9): ${v.toRevalidate.map((d) => d.code).join(', ')} — nightshift patch revalidate CODE...`
+                : 'no dossier to revalidate',
+              ...v.recentRuns.map((r) => `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` patches ${r.first_patch}-${r.last_patch}` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}`),
+            ].join('\n'),
+          );
+        } finally {
+          await pools.end();
+        }
+      }),
+    );
+
+  patch
+    .command('revalidate')
+    .description("bring dossiers up to the supervisor's level with the stored packages (default: every one below it)")
+    .argument('[codes...]', 'dossier codes')
+    .option('--wait', 'wait for the run and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (codes: string[], flags: StartFlags) => {
+        const t = target(flags.target);
+        const dossiers = codes.length ? parseFlag('CODE', codesSchema, codes) : undefined;
+        return startRun({ target: t.name, mode: 'revalidate', dossiers }, flags, `Patch revalidation on ${t.name}`);
+      }),
+    );
+
+  patch
+    .command('retry')
+    .description('patch again the failed dossiers of a run (default: the last run with failures)')
+    .option('--run <id>', 'the patch run id (see patch status)')
+    .option('--wait', 'wait for the run and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: StartFlags) => {
+        const t = target(flags.target);
+        const retryOf = flags.run === undefined ? undefined : parseFlag('--run', z.coerce.number().int().positive('a run id is a positive number'), flags.run);
+        return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry on ${t.name}`);
+      }),
+    );
+
+  patch
+    .command('new')
+    .description('write a template package P{number} into DIR (edit it, then "patch seal")')
+    .argument('<dir>', 'the patch directory')
+    .requiredOption('--number <n>', 'the patch number')
+    .addOption(new Option('--type <type>', 'patch type').choices(PATCH_TYPES).default('standard'))
+    .option('--description <text>', 'what the patch does')
+    .addOption(jsonOption())
+    .action(
+      action(async (dir: string, flags: { number: string; type: PatchType; description?: string; json?: boolean }) => {
+        const number = parseFlag('--number', z.coerce.number().int().positive('the number is a positive whole number'), flags.number);
+        const r = await writePatchTemplate(path.resolve(dir), number, flags.type, flags.description);
+        output(flags.json, r, (v) => `wrote ${path.join(dir, v.folder)} (checksum ${v.manifest.checksum}); after editing it run: nightshift patch seal ${path.join(dir, v.folder)}`);
+      }),
+    );
+
+  patch
+    .command('seal')
+    .description("recompute an edited package's checksum")
+    .argument('<package>', 'the package folder (holding patch.json)')
+    .addOption(jsonOption())
+    .action(
+      action(async (pkg: string, flags: { json?: boolean }) => {
+        const m = await sealPatchPackage(path.resolve(pkg));
+        output(flags.json, m, (v) => `patch ${v.number}: checksum ${v.checksum}`);
+      }),
+    );
+
+  patch
+    .command('demo')
+    .description('write demo patches covering every routing case (tests, benchmarks, trying it out)')
+    .argument('<dir>', 'the directory to write (created)')
+    .requiredOption('--count <n>', 'how many patches')
+    .option('--first <n>', 'first patch number', '1')
+    .addOption(jsonOption())
+    .action(
+      action(async (dir: string, flags: { count: string; first: string; json?: boolean }) => {
+        const count = parseFlag('--count', z.coerce.number().int().min(1).max(10_000), flags.count);
+        const first = parseFlag('--first', z.coerce.number().int().positive(), flags.first);
+        if (fs.existsSync(dir) && fs.readdirSync(dir).length) throw new UsageError(`${dir} is not empty`);
+        const written = await generateDemoPatches(path.resolve(dir), count, first);
+        output(flags.json, written.map((m) => ({ number: m.number, type: m.type, checksum: m.checksum })), (v) => `wrote ${v.length} demo patch(es) ${first}-${first + v.length - 1} into ${dir}`);
+      }),
+    );
+}

@@ -1,0 +1,300 @@
+import { z } from 'zod';
+import { dossierCodeSchema } from './dossier';
+import { DOSSIER_IN_USE_MESSAGE } from './failures';
+
+/**
+ * Pure rules of the backup batch of modified dossiers (seed 003): R-BK-9 settings and their
+ * precedence, R-BK-2/R-BK-4 selection order, R-BK-7 report lines, R-BK-8 mail texts.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// R-BK-9 settings: local value (worker's machine) > common value (database) > default
+// ---------------------------------------------------------------------------------------------
+
+export const WHICH_DOSSIERS = ['originals-and-copies', 'originals', 'copies'] as const;
+export type WhichDossiers = (typeof WHICH_DOSSIERS)[number];
+
+const yesNo = z.preprocess(
+  (v) => (typeof v === 'string' ? { yes: true, oui: true, true: true, '1': true, no: false, non: false, false: false, '0': false }[v.trim().toLowerCase()] ?? v : v),
+  z.boolean({ error: 'expected yes or no' }),
+);
+
+const recipients = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(/[\s,;]+/).filter(Boolean) : v),
+  z.array(z.email('expected e-mail addresses separated by commas')).max(50, 'at most 50 recipients'),
+);
+
+/** One schema per key; values come from the CLI or the environment as text, from the database as JSON. */
+export const BACKUP_SETTING_SCHEMAS = {
+  folder: z
+    .string()
+    .trim()
+    .min(1, 'expected a folder path')
+    .max(4096)
+    .refine((p) => !p.includes('\0'), 'a folder path cannot hold NUL')
+    .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'expected an absolute folder path (the worker writes there)'),
+  'date-subfolder': yesNo,
+  dossiers: z.enum(WHICH_DOSSIERS, { error: `expected one of ${WHICH_DOSSIERS.join(', ')}` }),
+  'modified-only': yesNo,
+  documents: yesNo,
+  'report-recipients': recipients,
+  'on-exit': z.enum(['never', 'always'], { error: 'expected never or always' }),
+  'before-exchange': yesNo,
+  'before-closing': yesNo,
+} as const;
+
+export type BackupSettingKey = keyof typeof BACKUP_SETTING_SCHEMAS;
+export const BACKUP_SETTING_KEYS = Object.keys(BACKUP_SETTING_SCHEMAS) as BackupSettingKey[];
+export type BackupSettings = { [K in BackupSettingKey]: z.infer<(typeof BACKUP_SETTING_SCHEMAS)[K]> };
+
+export const BACKUP_SETTING_LABELS: Record<BackupSettingKey, string> = {
+  folder: 'backup folder',
+  'date-subfolder': 'date sub-folder (YYYYMMDD, rotation)',
+  dossiers: 'dossiers backed up',
+  'modified-only': 'modified since the last backup only',
+  documents: 'include associated documents',
+  'report-recipients': 'report recipients (e-mail on errors)',
+  'on-exit': 'back up a dossier on exit',
+  'before-exchange': 'back up before a provider exchange',
+  'before-closing': 'back up before closing a dossier',
+};
+
+/** The defaults of R-BK-9; the default folder is `<data>/sauve`, known only from the config. */
+export function defaultBackupSettings(defaultFolder: string): BackupSettings {
+  return {
+    folder: defaultFolder,
+    'date-subfolder': false,
+    dossiers: 'originals-and-copies',
+    'modified-only': true,
+    documents: false,
+    'report-recipients': [],
+    'on-exit': 'never',
+    'before-exchange': true,
+    'before-closing': true,
+  };
+}
+
+export type SettingSource = 'local' | 'common' | 'default';
+
+export interface ResolvedSetting<K extends BackupSettingKey = BackupSettingKey> {
+  key: K;
+  value: BackupSettings[K];
+  source: SettingSource;
+  local?: BackupSettings[K];
+  common?: BackupSettings[K];
+  default: BackupSettings[K];
+}
+
+/** R-BK-9 precedence: local wins over common, common over default. Invalid common values are ignored (reported as such). */
+export function resolveBackupSettings(
+  local: Partial<BackupSettings>,
+  common: Partial<Record<BackupSettingKey, unknown>>,
+  defaults: BackupSettings,
+): { settings: BackupSettings; details: ResolvedSetting[]; ignored: { key: BackupSettingKey; problem: string }[] } {
+  const settings = { ...defaults } as Record<BackupSettingKey, unknown>;
+  const details: ResolvedSetting[] = [];
+  const ignored: { key: BackupSettingKey; problem: string }[] = [];
+  for (const key of BACKUP_SETTING_KEYS) {
+    let commonValue: unknown;
+    if (common[key] !== undefined) {
+      const r = BACKUP_SETTING_SCHEMAS[key].safeParse(common[key]);
+      if (r.success) commonValue = r.data;
+      else ignored.push({ key, problem: r.error.issues[0]?.message ?? 'invalid value' });
+    }
+    const localValue = local[key];
+    const source: SettingSource = localValue !== undefined ? 'local' : commonValue !== undefined ? 'common' : 'default';
+    const value = source === 'local' ? localValue : source === 'common' ? commonValue : defaults[key];
+    settings[key] = value;
+    details.push({ key, value, source, local: localValue, common: commonValue, default: defaults[key] } as ResolvedSetting);
+  }
+  return { settings: settings as BackupSettings, details, ignored };
+}
+
+/** Parses a `settings set KEY VALUE` pair; throws a message naming the key. */
+export function parseBackupSetting(key: string, value: string): { key: BackupSettingKey; value: unknown } {
+  if (!(BACKUP_SETTING_KEYS as string[]).includes(key)) {
+    throw new Error(`unknown setting "${key.slice(0, 60)}": expected one of ${BACKUP_SETTING_KEYS.join(', ')}`);
+  }
+  const k = key as BackupSettingKey;
+  const r = BACKUP_SETTING_SCHEMAS[k].safeParse(value);
+  if (!r.success) throw new Error(`${k}: ${r.error.issues[0]?.message ?? 'invalid value'}`);
+  return { key: k, value: r.data };
+}
+
+export function settingText(value: unknown): string {
+  if (Array.isArray(value)) return value.length ? value.join(', ') : '(none)';
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  return String(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// R-BK-2 / R-BK-4 selection
+// ---------------------------------------------------------------------------------------------
+
+/** The copy statuses a "which dossiers" setting selects. */
+export function copyStatusesFor(which: WhichDossiers): ('original' | 'copy')[] {
+  return which === 'originals' ? ['original'] : which === 'copies' ? ['copy'] : ['original', 'copy'];
+}
+
+/**
+ * Keyset cursor over the selection. R-BK-4: the failures (failed or in use) of the previous run
+ * come first ('priority', in code order), then every other selected dossier ('rest', in code order).
+ * A retry run has only the failures of the run it retries ('retry').
+ */
+export const SELECTION_PHASES = ['priority', 'rest', 'retry'] as const;
+export type SelectionPhase = (typeof SELECTION_PHASES)[number];
+export interface SelectionCursor {
+  phase: SelectionPhase;
+  /** last code handed out in this phase ('' before the first) */
+  after: string;
+}
+
+export function firstCursor(kind: 'run' | 'retry', previousRun: number | null): SelectionCursor {
+  if (kind === 'retry') return { phase: 'retry', after: '' };
+  return { phase: previousRun === null ? 'rest' : 'priority', after: '' };
+}
+
+/** Where the cursor goes once its phase has no more dossiers; undefined: the selection is exhausted. */
+export function nextPhase(phase: SelectionPhase): SelectionCursor | undefined {
+  return phase === 'priority' ? { phase: 'rest', after: '' } : undefined;
+}
+
+/** `--only A,B`: a comma list of dossier codes, deduplicated. */
+export const onlyCodesSchema = z
+  .string()
+  .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
+  .pipe(z.array(dossierCodeSchema).min(1, 'expected at least one dossier code').max(10_000, 'at most 10,000 codes'))
+  .transform((codes) => [...new Set(codes)]);
+
+// ---------------------------------------------------------------------------------------------
+// Per-dossier outcome, R-BK-7 report, R-BK-8 mail
+// ---------------------------------------------------------------------------------------------
+
+export const ITEM_STATUSES = ['ok', 'in_use', 'failed'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+/** The seed's errors read "Echec du traitement. <why>": other failures are worded the same way. */
+export function itemErrorText(message: string): string {
+  const oneLine = message.replace(/[\r\n]+/g, ' ').trim().slice(0, 1000);
+  return oneLine.startsWith('Echec du traitement') ? oneLine : `Echec du traitement. ${oneLine || 'Erreur inconnue.'}`;
+}
+export const IN_USE_ERROR_TEXT = DOSSIER_IN_USE_MESSAGE;
+
+/**
+ * The report is read in Windows Notepad (seed 003): CRLF line ends, so that every Notepad shows
+ * one dossier per line, and UTF-8 without BOM (what Notepad writes and detects since Windows 10),
+ * so that "réussi", "traité(s)" survive any code page. Every line, the last included, ends with CRLF.
+ */
+export const REPORT_EOL = '\r\n';
+export const REPORT_ENCODING = 'utf8';
+
+export function reportLine(code: string, status: ItemStatus, error: string | null): string {
+  return status === 'ok' ? `Dossier ${code} : Traitement réussi` : `Dossier ${code} : ${error ?? itemErrorText('')}`;
+}
+
+/** R-BK-7 summary: `{ok} / {total} dossier(s) traité(s)` then `{failed} / {total} dossier(s) en erreur(s)`. */
+export function reportSummaryLines(ok: number, failed: number): [string, string] {
+  const total = ok + failed;
+  return [`${ok} / ${total} dossier(s) traité(s)`, `${failed} / ${total} dossier(s) en erreur(s)`];
+}
+
+export interface LocalDateTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/** The local date and time of an instant in a time zone (the report is named in the worker's local time, like the seed). */
+export function localDateTime(instant: Date, timeZone: string): LocalDateTime {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(instant);
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
+}
+
+export function compactTimestamp(t: LocalDateTime): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(t.year, 4)}${p(t.month)}${p(t.day)}-${p(t.hour)}${p(t.minute)}${p(t.second)}`;
+}
+
+/** R-BK-7: `svgauto-YYYYMMDD-HHMMSS.txt`, from the run's start. */
+export function reportFileName(t: LocalDateTime): string {
+  return `svgauto-${compactTimestamp(t)}.txt`;
+}
+export const REPORT_FOLDER = 'log';
+
+/** R-BK-8 */
+export const FAILED_LIST_FILE_NAME = 'Svgauto-DossiersEnErreur.isa';
+export function mailSubject(appName: string): string {
+  return `${appName}: Rapport de la sauvegarde des dossiers modifiés`;
+}
+export const MAIL_BODY =
+  'Des erreurs sont survenues pendant la sauvegarde des dossiers modifiés. Veuillez trouver ci-joint le rapport de traitement ainsi que la liste des dossiers en erreur';
+
+/** The run's final state from its ledger: every selected dossier attempted or not, and the failures. */
+export function runState(endedEarly: boolean, failed: number): 'completed' | 'partial' | 'failed' {
+  if (endedEarly) return 'failed';
+  return failed > 0 ? 'partial' : 'completed';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules (R-BK-1)
+// ---------------------------------------------------------------------------------------------
+
+const CRON_FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
+  { name: 'day of week', min: 0, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+];
+
+/** Checks a classic 5-field cron expression before it reaches the server, so that a bad one changes nothing. */
+export function cronProblem(expr: string): string | undefined {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5 || expr.length > 200) return 'expected 5 fields: minute hour day-of-month month day-of-week (e.g. "0 21 * * *")';
+  for (const [i, field] of fields.entries()) {
+    const spec = CRON_FIELDS[i]!;
+    const value = (v: string): number | undefined => {
+      if (/^\d{1,2}$/.test(v)) return Number(v);
+      const n = spec.names?.indexOf(v.toUpperCase()) ?? -1;
+      return n >= 0 ? n + (spec.min === 1 ? 1 : 0) : undefined;
+    };
+    for (const item of field.split(',')) {
+      const m = /^(\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d{1,2}))?$/.exec(item);
+      if (!m) return `${spec.name}: "${item.slice(0, 20)}" is not a value, range or step`;
+      if (m[4] !== undefined && Number(m[4]) < 1) return `${spec.name}: a step must be at least 1`;
+      if (m[1] === '*') continue;
+      const lo = value(m[2]!);
+      const hi = m[3] !== undefined ? value(m[3]) : lo;
+      if (lo === undefined || hi === undefined || lo < spec.min || hi > spec.max || lo > hi) {
+        return `${spec.name}: "${item.slice(0, 20)}" is outside ${spec.min}-${spec.max}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+export function isTimeZone(tz: string): boolean {
+  if (!tz || tz.length > 64) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Failure type of a refused second batch (R-BK-1). To be moved into domain/failures.ts by the lead. */
+export const BACKUP_ALREADY_RUNNING = 'BackupAlreadyRunning';

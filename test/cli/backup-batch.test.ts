@@ -1,0 +1,144 @@
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { PROJECT_ROOT } from '../../config/config';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { createDossiers, openSession, waitFor } from '../workflows/backup-batch-helpers';
+
+/** `nightshift backup run|retry|status|settings|schedule` spawned as processes against the real servers (R-BK-1, R-BK-9). */
+
+let stack: TestStack;
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+
+beforeAll(async () => {
+  quietRuntime();
+  stack = await createTestStack();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+  await stack?.close();
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(PROJECT_ROOT, 'bin', 'nightshift.js'), ...args],
+      {
+        cwd: PROJECT_ROOT,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
+          TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+          DATABASE_URL: stack.databaseUrl,
+          NIGHTSHIFT_DATA_DIR: stack.dataDir,
+        },
+        timeout: 90_000,
+      },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test('hostile input: unknown run ids, bad cron, bad time zone, bad codes and settings exit 2 and change nothing', async () => {
+  const results = await Promise.all([
+    cli(['backup', 'status', '999']),
+    cli(['backup', 'status', "1; DROP TABLE nightshift.backup_run"]),
+    cli(['backup', 'retry', '--run', 'backup/main/../../etc']),
+    cli(['backup', 'schedule', 'set', '--cron', '0 25 * * *']),
+    cli(['backup', 'schedule', 'set', '--cron', '0 21 * * *', '--timezone', 'Mars/Olympus']),
+    cli(['backup', 'run', '--only', 'A1,bad code!']),
+    cli(['backup', 'settings', 'set', 'dossiers', 'some']),
+    cli(['backup', 'settings', 'set', 'colour', 'blue']),
+  ]);
+  for (const r of results) {
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^nightshift: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }
+  expect(results[0]!.stderr).toMatch(/no backup run yet|unknown backup run/);
+  expect(results[3]!.stderr).toMatch(/--cron: hour/);
+  expect(results[4]!.stderr).toMatch(/--timezone: unknown time zone/);
+  await expect(temporal.client.schedule.getHandle('backup-schedule/main').describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  const { rows } = await stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_setting');
+  expect(rows[0].n).toBe(0);
+});
+
+test('R-BK-9 settings set/show: the common value wins over the default and says where it comes from', async () => {
+  expect((await cli(['backup', 'settings', 'set', 'modified-only', 'non'])).code).toBe(0);
+  const shown = await cli(['backup', 'settings', 'show', '--json']);
+  expect(shown.code).toBe(0);
+  const details = JSON.parse(shown.stdout).details as { key: string; value: unknown; source: string }[];
+  expect(details.find((d) => d.key === 'modified-only')).toMatchObject({ value: false, source: 'common' });
+  expect(details.find((d) => d.key === 'dossiers')).toMatchObject({ value: 'originals-and-copies', source: 'default' });
+  expect((await cli(['backup', 'settings', 'set', 'modified-only', 'default'])).code).toBe(0);
+  const again = JSON.parse((await cli(['backup', 'settings', 'show', '--json'])).stdout).details as { key: string; source: string }[];
+  expect(again.find((d) => d.key === 'modified-only')?.source).toBe('default');
+});
+
+test('backup run --wait, status with failures, retry of the failed dossiers; a second run while one runs is refused naming it (R-BK-1)', async () => {
+  await createDossiers(stack, [{ code: 'B1' }, { code: 'B2' }]);
+  const pool = stack.pools.get('main');
+  const close = await openSession(pool, 'B2');
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const run = await cli(['backup', 'run', '--wait', '--json']);
+    expect(run.code).toBe(1);
+    const { result } = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ state: 'partial', total: 2, ok: 1, failed: 1 });
+    const status = await cli(['backup', 'status', String(result.runId)]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`backup run ${result.runId}`);
+    expect(status.stdout).toContain('B2: Echec du traitement. Les données concernées sont utilisées par un utilisateur.');
+    expect(status.stdout).toContain(`report: ${result.reportPath}`);
+    await close();
+    const retry = await cli(['backup', 'retry', '--wait', '--json']);
+    expect(retry.code).toBe(0);
+    expect(JSON.parse(retry.stdout).result).toMatchObject({ state: 'completed', total: 1, ok: 1 });
+  });
+
+  // a running run whose workflow is alive (no worker: it waits) blocks a second start, named in the error
+  const blocker = `backup/main/${crypto.randomUUID()}`;
+  const handle = await temporal.client.workflow.start('backupBatchWorkflow', { taskQueue: stack.config.temporal.taskQueue, workflowId: blocker, args: [{ target: 'main' }] });
+  const { rows } = await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ($1, 'run', '{}') RETURNING id`, [blocker]);
+  const refused = await cli(['backup', 'run']);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`backup run ${rows[0].id} (${blocker}) is already running`);
+  // once that workflow is gone (terminated), its run is closed as abandoned and a new run can start
+  await handle.terminate('test');
+  const started = await cli(['backup', 'run', '--json']);
+  expect(started.code).toBe(0);
+  const { rows: old } = await pool.query('SELECT state, note FROM nightshift.backup_run WHERE id = $1', [rows[0].id]);
+  expect(old[0]).toMatchObject({ state: 'failed', note: 'abandoned: its workflow is terminated' });
+  await temporal.client.workflow.getHandle(JSON.parse(started.stdout).workflowId).terminate('test');
+});
+
+test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while a run is running is skipped, pause and delete', async () => {
+  const set = await cli(['backup', 'schedule', 'set', '--cron', '0 21 * * *', '--timezone', 'Europe/Paris']);
+  expect(set).toMatchObject({ code: 0 });
+  const handle = temporal.client.schedule.getHandle('backup-schedule/main');
+  const d = await handle.describe();
+  expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+  expect(d.spec.timezone).toBe('Europe/Paris');
+  expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'backupBatchWorkflow' });
+  // no worker polls this task queue: the first triggered run stays running, the second trigger overlaps
+  const trig = await cli(['backup', 'schedule', 'trigger']);
+  expect(trig).toMatchObject({ code: 0, stderr: '' });
+  await waitFor('the first scheduled run', async () => ((await handle.describe()).info.runningActions.length === 1 ? true : undefined));
+  expect((await cli(['backup', 'schedule', 'trigger'])).code).toBe(0);
+  const after = await waitFor('the skipped overlap', async () => {
+    const x = await handle.describe();
+    return x.info.numActionsSkippedOverlap >= 1 ? x : undefined;
+  });
+  expect(after.info.runningActions).toHaveLength(1);
+  const shown = JSON.parse((await cli(['backup', 'schedule', 'show', '--json'])).stdout);
+  expect(shown).toMatchObject({ scheduleId: 'backup-schedule/main', paused: false, skippedOverlaps: 1 });
+  expect(shown.running[0]).toMatch(/^backup\/main\/scheduled-/);
+  expect((await cli(['backup', 'schedule', 'pause'])).code).toBe(0);
+  expect((await handle.describe()).state.paused).toBe(true);
+  expect((await cli(['backup', 'schedule', 'delete'])).code).toBe(0);
+  await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  await temporal.client.workflow.getHandle(after.info.runningActions[0]!.workflow.workflowId).terminate('test');
+});

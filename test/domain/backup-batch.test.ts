@@ -1,0 +1,92 @@
+import {
+  MAIL_BODY,
+  cronProblem,
+  defaultBackupSettings,
+  firstCursor,
+  isTimeZone,
+  itemErrorText,
+  localDateTime,
+  mailSubject,
+  nextPhase,
+  onlyCodesSchema,
+  parseBackupSetting,
+  reportFileName,
+  reportLine,
+  reportSummaryLines,
+  resolveBackupSettings,
+} from '../../domain/backup-batch';
+import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
+
+/** Pure rules of the backup batch: report lines, mail texts, settings precedence, selection order, schedules. */
+
+test('R-BK-7 report lines and summary are the seed lines, byte for byte', () => {
+  expect(reportLine('821S156', 'ok', null)).toBe('Dossier 821S156 : Traitement réussi');
+  expect(reportLine('PRESSE', 'in_use', DOSSIER_IN_USE_MESSAGE)).toBe(
+    'Dossier PRESSE : Echec du traitement. Les données concernées sont utilisées par un utilisateur. Ce ou ces utilisateurs doivent fermer les fenêtres ouvertes.',
+  );
+  expect(reportSummaryLines(24, 1)).toEqual(['24 / 25 dossier(s) traité(s)', '1 / 25 dossier(s) en erreur(s)']);
+  expect(Buffer.from(reportSummaryLines(24, 1)[0], 'utf8').toString('hex')).toContain(Buffer.from('traité(s)', 'utf8').toString('hex'));
+  expect(itemErrorText('cannot write\nbackups')).toBe('Echec du traitement. cannot write backups');
+  expect(itemErrorText(DOSSIER_IN_USE_MESSAGE)).toBe(DOSSIER_IN_USE_MESSAGE);
+});
+
+test('R-BK-7 report name is svgauto-YYYYMMDD-HHMMSS.txt in the local time zone', () => {
+  const t = localDateTime(new Date('2016-09-13T20:50:18Z'), 'Europe/Paris');
+  expect(reportFileName(t)).toBe('svgauto-20160913-225018.txt');
+});
+
+test('R-BK-8 subject and body are the seed texts', () => {
+  expect(mailSubject('Isacompta')).toBe('Isacompta: Rapport de la sauvegarde des dossiers modifiés');
+  expect(MAIL_BODY).toBe(
+    'Des erreurs sont survenues pendant la sauvegarde des dossiers modifiés. Veuillez trouver ci-joint le rapport de traitement ainsi que la liste des dossiers en erreur',
+  );
+});
+
+test('R-BK-9 precedence: local wins over common, common over default; bad common values are ignored', () => {
+  const defaults = defaultBackupSettings('/data/sauve');
+  const { settings, details, ignored } = resolveBackupSettings(
+    { documents: true },
+    { documents: false, dossiers: 'copies', 'modified-only': 'maybe' },
+    defaults,
+  );
+  expect(settings.documents).toBe(true);
+  expect(settings.dossiers).toBe('copies');
+  expect(settings['modified-only']).toBe(true);
+  expect(settings.folder).toBe('/data/sauve');
+  expect(details.find((d) => d.key === 'documents')?.source).toBe('local');
+  expect(details.find((d) => d.key === 'dossiers')?.source).toBe('common');
+  expect(details.find((d) => d.key === 'folder')?.source).toBe('default');
+  expect(ignored.map((i) => i.key)).toEqual(['modified-only']);
+  // the seed's defaults
+  expect(defaults).toMatchObject({ 'date-subfolder': false, dossiers: 'originals-and-copies', 'modified-only': true, documents: false, 'report-recipients': [], 'on-exit': 'never', 'before-exchange': true, 'before-closing': true });
+});
+
+test('settings set values are validated per key', () => {
+  expect(parseBackupSetting('report-recipients', 'a@x.fr, b@y.fr')).toEqual({ key: 'report-recipients', value: ['a@x.fr', 'b@y.fr'] });
+  expect(parseBackupSetting('modified-only', 'non')).toEqual({ key: 'modified-only', value: false });
+  expect(() => parseBackupSetting('folder', 'relative/path')).toThrow(/absolute/);
+  expect(() => parseBackupSetting('nope', 'x')).toThrow(/unknown setting/);
+  expect(() => parseBackupSetting('dossiers', 'some')).toThrow(/originals-and-copies/);
+});
+
+test('R-BK-4 selection order: the last run failures first, then the rest; retries only their failures', () => {
+  expect(firstCursor('run', 7)).toEqual({ phase: 'priority', after: '' });
+  expect(firstCursor('run', null)).toEqual({ phase: 'rest', after: '' });
+  expect(nextPhase('priority')).toEqual({ phase: 'rest', after: '' });
+  expect(nextPhase('rest')).toBeUndefined();
+  expect(nextPhase('retry')).toBeUndefined();
+  expect(onlyCodesSchema.parse('A1, B2,A1')).toEqual(['A1', 'B2']);
+  expect(onlyCodesSchema.safeParse("A1,x'; DROP").success).toBe(false);
+});
+
+test('R-BK-1 schedules: cron expressions and time zones are checked before reaching the server', () => {
+  expect(cronProblem('0 21 * * *')).toBeUndefined();
+  expect(cronProblem('*/15 8-18 * * MON-FRI')).toBeUndefined();
+  expect(cronProblem('0 12 1,15 JAN-DEC 0')).toBeUndefined();
+  for (const bad of ['', '0 21 * *', '61 21 * * *', '0 24 * * *', '0 21 0 * *', '0 21 * 13 *', 'a b c d e', '0 21 * * * *', '*/0 * * * *', '5-1 * * * *']) {
+    expect(cronProblem(bad)).toBeDefined();
+  }
+  expect(isTimeZone('Europe/Paris')).toBe(true);
+  expect(isTimeZone('Mars/Olympus')).toBe(false);
+  expect(isTimeZone('')).toBe(false);
+});

@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { verifyArchive } from '../../activities/archive/engine';
+import { PROJECT_ROOT } from '../../config/config';
+import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
+import { createTestStack, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { createDossiers, freePort, waitFor } from './backup-batch-helpers';
+
+/** A worker killed with SIGKILL mid-batch, a new worker finishes it: one archive per dossier, none reported twice, no temp file. */
+
+let stack: TestStack;
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  quietRuntime();
+  stack = await createTestStack();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await temporal?.close();
+  await stack?.close();
+});
+
+async function startWorker(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/backup-batch-worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: stack.databaseUrl,
+      NIGHTSHIFT_DATA_DIR: stack.dataDir,
+      TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+      NIGHTSHIFT_METRICS_PORT: String(await freePort()),
+      NIGHTSHIFT_LOG_LEVEL: 'error',
+      NS_TEST_DOSSIER_DELAY_MS: '250',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
+  return child;
+}
+
+test('R-BK-1 crash and resume: SIGKILL mid-batch, a new worker finishes, every dossier once with one complete archive, no temp file', async () => {
+  const codes = Array.from({ length: 16 }, (_, i) => `K${String(i).padStart(2, '0')}`);
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const pool = stack.pools.get('main');
+  const first = await startWorker();
+  const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowId: `backup/main/${crypto.randomUUID()}`,
+    args: [{ target: 'main', tuning: { chunkSize: 4, window: 2, concurrency: 2, heartbeatTimeout: '3s' } } satisfies BackupBatchInput],
+  });
+  await waitFor('a few dossiers in the ledger', async () => ((await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run_item')).rows[0].n >= 3 ? true : undefined));
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const { rows: before } = await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run_item');
+  expect(before[0].n).toBeLessThan(codes.length);
+
+  const second = await startWorker();
+  const result = (await handle.result()) as BackupBatchResult;
+  expect(result).toMatchObject({ state: 'completed', total: codes.length, ok: codes.length, failed: 0 });
+  const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [result.runId]);
+  expect(rows.map((r) => r.code)).toEqual(codes);
+  const files = fs.readdirSync(stack.config.backupDir).filter((f) => f !== 'log');
+  expect(files.sort()).toEqual(codes.map((c) => `B${c}.SVG`));
+  for (const c of codes) expect((await verifyArchive(path.join(stack.config.backupDir, `B${c}.SVG`))).code).toBe(c);
+  const report = fs.readFileSync(result.reportPath!, 'utf8').split('\r\n');
+  expect(report.filter((l) => l.startsWith('Dossier ')).length).toBe(codes.length);
+  expect(fs.readdirSync(path.join(stack.config.backupDir, 'log')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  const { rows: notBacked } = await pool.query('SELECT code FROM nightshift.dossier WHERE backup_seq IS NULL');
+  expect(notBacked).toEqual([]);
+  second.kill('SIGTERM');
+  await new Promise((r) => second.once('exit', r));
+});

@@ -1,0 +1,268 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../workers/activities';
+import { createMailTransport } from '../../workers/resources';
+import { createBackupBatchActivities } from '../../activities/backup-batch';
+import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
+import { backupBatchProgressQuery, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
+import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { createDossiers, freePort, ledger, modify, openSession, setCommon, startSmtp, waitFor } from './backup-batch-helpers';
+
+/** The backup batch on the Temporal dev server with a real worker, PostgreSQL and SMTP server (R-BK-1 .. R-BK-8). */
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+});
+
+async function stackWithMail(): Promise<{ stack: TestStack; smtpPort: number }> {
+  const smtpPort = await freePort();
+  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtpPort), NIGHTSHIFT_APP_NAME: 'Isacompta', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' });
+  return { stack, smtpPort };
+}
+
+async function worker(stack: TestStack): Promise<{ worker: Worker; closeMail(): void }> {
+  const mail = createMailTransport(stack.config);
+  const w = await createTestWorker(stack, temporal.nativeConnection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
+  return { worker: w, closeMail: () => mail.close() };
+}
+
+async function runBatch(stack: TestStack, input: Partial<BackupBatchInput> = {}): Promise<BackupBatchResult> {
+  const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowId: `backup/main/${crypto.randomUUID()}`,
+    args: [{ target: 'main', ...input }],
+  });
+  return handle.result() as Promise<BackupBatchResult>;
+}
+
+const reportOf = (r: BackupBatchResult) => fs.readFileSync(r.reportPath!, 'utf8');
+const lines = (...l: string[]) => l.map((x) => `${x}\r\n`).join('');
+
+test('R-BK-2 selection and first run: every eligible dossier once, exclusions skipped, R-BK-7 report, then only modified ones (with continue-as-new)', async () => {
+  const { stack } = await stackWithMail();
+  const pool = stack.pools.get('main');
+  await createDossiers(stack, [
+    { code: 'A1' }, { code: 'A2' }, { code: 'A3' }, { code: 'A4' }, { code: 'A5' },
+    { code: 'C1', copyStatus: 'copy' },
+    { code: 'T1', flags: { template: true } },
+    { code: 'X1', flags: { test: true } },
+    { code: 'N1', flags: { transferable: false } },
+  ]);
+  const { worker: w, closeMail } = await worker(stack);
+  try {
+    await w.runUntil(async () => {
+      // chunks of 1 and 2 chunks per workflow run: the batch continues as new several times
+      const first = await runBatch(stack, { tuning: { chunkSize: 1, window: 2, maxChunksPerRun: 2 } });
+      expect(first).toMatchObject({ state: 'completed', total: 6, ok: 6, failed: 0, mail: false });
+      const items = await ledger(pool, first.runId);
+      expect(items.map((i) => i.code).sort()).toEqual(['A1', 'A2', 'A3', 'A4', 'A5', 'C1']);
+      for (const code of ['A1', 'A5', 'C1']) expect(fs.existsSync(path.join(stack.config.backupDir, `B${code}.SVG`))).toBe(true);
+      for (const code of ['T1', 'X1', 'N1']) expect(fs.existsSync(path.join(stack.config.backupDir, `B${code}.SVG`))).toBe(false);
+      expect(path.dirname(first.reportPath!)).toBe(path.join(stack.config.backupDir, 'log'));
+      expect(path.basename(first.reportPath!)).toMatch(/^svgauto-\d{8}-\d{6}\.txt$/);
+      expect(reportOf(first)).toBe(lines(...items.map((i) => `Dossier ${i.code} : Traitement réussi`), '6 / 6 dossier(s) traité(s)', '0 / 6 dossier(s) en erreur(s)'));
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM nightshift.dossier WHERE last_backup_at IS NOT NULL');
+      expect(rows[0].n).toBe(6);
+
+      // nothing modified: nothing selected; then one modified dossier, and copies excluded by the common setting
+      const second = await runBatch(stack);
+      expect(second).toMatchObject({ state: 'completed', total: 0 });
+      expect(reportOf(second)).toBe(lines('0 / 0 dossier(s) traité(s)', '0 / 0 dossier(s) en erreur(s)'));
+      await modify(pool, 'A2');
+      await modify(pool, 'C1');
+      await setCommon(pool, 'dossiers', 'originals');
+      const third = await runBatch(stack);
+      expect((await ledger(pool, third.runId)).map((i) => i.code)).toEqual(['A2']);
+      // --all ignores "modified only"
+      const all = await runBatch(stack, { all: true, only: ['A1', 'A3', 'T1'] });
+      expect((await ledger(pool, all.runId)).map((i) => i.code).sort()).toEqual(['A1', 'A3']);
+    });
+  } finally {
+    closeMail();
+    await stack.close();
+  }
+});
+
+test('R-BK-3 in use skipped with the seed error, R-BK-8 mail with both attachments, R-BK-4 failures first next run, retry', async () => {
+  const { stack, smtpPort } = await stackWithMail();
+  const pool = stack.pools.get('main');
+  const smtp = await startSmtp(smtpPort);
+  await createDossiers(stack, [{ code: 'P1' }, { code: 'P2' }, { code: 'P3' }, { code: 'P4' }]);
+  await setCommon(pool, 'report-recipients', ['ops@example.com', 'boss@example.com']);
+  const close = await openSession(pool, 'P3');
+  const { worker: w, closeMail } = await worker(stack);
+  try {
+    await w.runUntil(async () => {
+      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: `backup/main/${crypto.randomUUID()}`,
+        args: [{ target: 'main', tuning: { window: 1, concurrency: 1 } } satisfies BackupBatchInput],
+      });
+      const first = (await handle.result()) as BackupBatchResult;
+      expect(first).toMatchObject({ state: 'partial', total: 4, ok: 3, failed: 1, mail: true });
+      const report = reportOf(first);
+      expect(report).toBe(
+        lines(
+          'Dossier P1 : Traitement réussi',
+          'Dossier P2 : Traitement réussi',
+          `Dossier P3 : ${DOSSIER_IN_USE_MESSAGE}`,
+          'Dossier P4 : Traitement réussi',
+          '3 / 4 dossier(s) traité(s)',
+          '1 / 4 dossier(s) en erreur(s)',
+        ),
+      );
+      expect(fs.existsSync(path.join(stack.config.backupDir, 'BP3.SVG'))).toBe(false);
+      const progress = await handle.query(backupBatchProgressQuery);
+      expect(progress).toMatchObject({ phase: 'partial', done: 4, ok: 3, inUse: 1, reportPath: first.reportPath });
+      const desc = await handle.describe();
+      expect(desc.typedSearchAttributes.get(NightshiftTarget)).toBe('main');
+      expect(desc.typedSearchAttributes.get(NightshiftKind)).toBe('backup-batch');
+      expect(desc.typedSearchAttributes.get(NightshiftPhase)).toBe('partial');
+
+      const mail = await waitFor('the report mail', () => smtp.received[0]);
+      expect(mail.to.sort()).toEqual(['boss@example.com', 'ops@example.com']);
+      expect(mail.subject).toBe('Isacompta: Rapport de la sauvegarde des dossiers modifiés');
+      expect(mail.text.trim()).toBe(
+        'Des erreurs sont survenues pendant la sauvegarde des dossiers modifiés. Veuillez trouver ci-joint le rapport de traitement ainsi que la liste des dossiers en erreur',
+      );
+      expect(mail.attachments[path.basename(first.reportPath!)]?.toString('utf8')).toBe(report);
+      expect(mail.attachments['Svgauto-DossiersEnErreur.isa']?.toString('utf8')).toBe('P3\r\n');
+      await waitFor('mail_state sent', async () => (await pool.query('SELECT mail_state FROM nightshift.backup_run WHERE id = $1', [first.runId])).rows[0].mail_state === 'sent');
+
+      // R-BK-4: next run takes P3 (failed last time) first, then the other modified dossiers in code order
+      await close();
+      await modify(pool, 'P1');
+      await modify(pool, 'P4');
+      const second = await runBatch(stack, { tuning: { window: 1, concurrency: 1 } });
+      expect((await ledger(pool, second.runId)).map((i) => `${i.code}:${i.status}`)).toEqual(['P3:ok', 'P1:ok', 'P4:ok']);
+      expect(second).toMatchObject({ state: 'completed', mail: false });
+      expect(smtp.received).toHaveLength(1);
+
+      // retry of a run's failures: only P3, even though it is not modified any more
+      const retry = await runBatch(stack, { retryOf: first.runId, trigger: 'retry' });
+      expect((await ledger(pool, retry.runId)).map((i) => i.code)).toEqual(['P3']);
+    });
+  } finally {
+    closeMail();
+    await smtp.close();
+    await stack.close();
+  }
+});
+
+test('R-BK-8 SMTP down then up: the batch completes with its report, the mail arrives once the server is back', async () => {
+  const { stack, smtpPort } = await stackWithMail();
+  const pool = stack.pools.get('main');
+  await createDossiers(stack, [{ code: 'S1' }, { code: 'S2' }]);
+  await setCommon(pool, 'report-recipients', ['ops@example.com']);
+  await openSession(pool, 'S2');
+  const { worker: w, closeMail } = await worker(stack);
+  let smtp: Awaited<ReturnType<typeof startSmtp>> | undefined;
+  try {
+    await w.runUntil(async () => {
+      const result = await runBatch(stack);
+      expect(result).toMatchObject({ state: 'partial', failed: 1, mail: true });
+      expect(fs.existsSync(result.reportPath!)).toBe(true);
+      // the mail workflow is retrying against a closed port
+      const mailRun = temporal.client.workflow.getHandle(`${(await pool.query('SELECT workflow_id FROM nightshift.backup_run WHERE id = $1', [result.runId])).rows[0].workflow_id}/mail`);
+      await waitFor('a failed mail attempt', async () => {
+        const d = await mailRun.describe().catch(() => undefined);
+        return d?.raw.pendingActivities?.some((a) => (a.attempt ?? 0) >= 2) ? true : undefined;
+      });
+      smtp = await startSmtp(smtpPort);
+      const mail = await waitFor('the report mail after the outage', () => smtp!.received[0], 90_000);
+      expect(mail.attachments['Svgauto-DossiersEnErreur.isa']?.toString('utf8')).toBe('S2\r\n');
+      expect(await mailRun.result()).toEqual({ sent: true });
+    });
+  } finally {
+    closeMail();
+    await smtp?.close();
+    await stack.close();
+  }
+});
+
+test('unwritable destination: that dossier fails cleanly with the reason, the batch goes on, the report says why', async () => {
+  const { stack } = await stackWithMail();
+  await createDossiers(stack, [{ code: 'U1' }, { code: 'U2' }, { code: 'U3' }]);
+  // a folder where B{code}.SVG must go: the rename of the finished archive cannot succeed
+  fs.mkdirSync(path.join(stack.config.backupDir, 'BU2.SVG'), { recursive: true });
+  const { worker: w, closeMail } = await worker(stack);
+  try {
+    await w.runUntil(async () => {
+      const result = await runBatch(stack);
+      expect(result).toMatchObject({ state: 'partial', total: 3, ok: 2, failed: 1 });
+      const items = await ledger(stack.pools.get('main'), result.runId);
+      const u2 = items.find((i) => i.code === 'U2')!;
+      expect(u2).toMatchObject({ status: 'failed', attempts: 3 });
+      expect(u2.error).toMatch(/^Echec du traitement\. .*(EISDIR|directory)/);
+      expect(reportOf(result)).toContain(`Dossier U2 : ${u2.error}\r\n`);
+      expect(reportOf(result)).toMatch(/2 \/ 3 dossier\(s\) traité\(s\)\r\n1 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
+      expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+  } finally {
+    closeMail();
+    await stack.close();
+  }
+});
+
+test('R-BK-1 single flight: a second claim while a run is running is refused, also when two claims race', async () => {
+  const { stack } = await stackWithMail();
+  await createDossiers(stack, [{ code: 'R1' }]);
+  const acts = createBackupBatchActivities({ config: stack.config, pools: stack.pools });
+  const results = await Promise.allSettled([
+    acts.claimBackupRun({ target: 'main', workflowId: 'backup/main/one' }),
+    acts.claimBackupRun({ target: 'main', workflowId: 'backup/main/two' }),
+  ]);
+  expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+  expect(refused.reason).toMatchObject({ type: 'BackupAlreadyRunning', nonRetryable: true });
+  expect(String(refused.reason.message)).toMatch(/backup run \d+ \(backup\/main\/(one|two)\) is already running/);
+  // the same workflow claiming again (its first attempt's worker died) gets its own run back
+  const winner = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ runId: number }>).value;
+  const wfId = (await stack.pools.get('main').query('SELECT workflow_id FROM nightshift.backup_run WHERE id = $1', [winner.runId])).rows[0].workflow_id;
+  expect((await acts.claimBackupRun({ target: 'main', workflowId: wfId })).runId).toBe(winner.runId);
+  // an unknown run to retry is refused
+  await acts.finishBackupRun({ target: 'main', runId: winner.runId, endedEarly: true });
+  await expect(acts.claimBackupRun({ target: 'main', workflowId: 'backup/main/three', retryOf: 99999 })).rejects.toMatchObject({ type: 'InvalidInput' });
+  await stack.close();
+});
+
+test('cancellation ends the run early: the report of what was done is still written, the run is failed', async () => {
+  const { stack } = await stackWithMail();
+  await createDossiers(stack, [{ code: 'K1' }, { code: 'K2' }, { code: 'K3' }, { code: 'K4' }]);
+  const pool = stack.pools.get('main');
+  const gate = { open: false };
+  const acts = createActivities({ config: stack.config, pools: stack.pools });
+  const slow = createBackupBatchActivities({ config: stack.config, pools: stack.pools }, {
+    beforeDossier: async (code) => {
+      if (code !== 'K1') await waitFor('gate', () => gate.open || undefined, 60_000).catch(() => {});
+    },
+  });
+  const w = await createTestWorker(stack, temporal.nativeConnection, { activities: { ...acts, ...slow } });
+  try {
+    await w.runUntil(async () => {
+      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: `backup/main/${crypto.randomUUID()}`,
+        args: [{ target: 'main', tuning: { window: 1, concurrency: 1, heartbeatTimeout: '5s' } } satisfies BackupBatchInput],
+      });
+      await waitFor('K1 in the ledger', async () => ((await pool.query('SELECT 1 FROM nightshift.backup_run_item')).rowCount ? true : undefined));
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+      gate.open = true;
+      const { rows } = await pool.query('SELECT state, report_path, total, ok FROM nightshift.backup_run');
+      expect(rows[0]).toMatchObject({ state: 'failed', total: 1, ok: 1 });
+      expect(fs.readFileSync(rows[0].report_path, 'utf8')).toBe(lines('Dossier K1 : Traitement réussi', '1 / 1 dossier(s) traité(s)', '0 / 1 dossier(s) en erreur(s)'));
+    });
+  } finally {
+    gate.open = true;
+    await stack.close();
+  }
+});

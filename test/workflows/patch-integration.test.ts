@@ -1,0 +1,232 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { failureTypeOf } from '../../domain/failures';
+import { generateDemoPatches } from '../../activities/patch/demo';
+import { sealPatchPackage } from '../../activities/patch/package';
+import { qualified } from '../../db/ident';
+import { PatchFailure } from '../../workflows/patch-integration.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
+import {
+  blockablePatches,
+  closeWindows,
+  demoDossiers,
+  ledger,
+  levels,
+  markAllBackedUp,
+  modifiedSinceBackup,
+  openWindow,
+  runPatch,
+  treatments,
+} from './patch-helpers';
+
+/** Patch integration on the dev server with real activities on a real database (R-PI-1 … R-PI-9, R-BK-10). */
+
+jest.setTimeout(120_000);
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+});
+
+async function withStack(dossiers: number, fn: (stack: TestStack, worker: Worker) => Promise<void>): Promise<void> {
+  const stack = await createTestStack();
+  try {
+    await demoDossiers(stack, dossiers);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    await worker.runUntil(fn(stack, worker));
+  } finally {
+    await stack.close();
+  }
+}
+
+async function failureOf(p: Promise<unknown>): Promise<{ type?: string; message: string }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  let e: unknown = err;
+  let message = '';
+  while (e instanceof Error) {
+    message = e.message;
+    e = e.cause;
+  }
+  return { type: failureTypeOf(err), message };
+}
+
+test('R-PI-2 R-PI-3..8 R-BK-10: prerequisites one by one, then routing, order, ledger, idempotent re-run, modified dossiers', async () => {
+  await withStack(7, async (stack) => {
+    const pool = stack.pools.get('main');
+    const dir = tempDir('patches');
+    await generateDemoPatches(dir, 4);
+
+    // R-PI-2: no window, and a backup batch running: refused, each prerequisite reported
+    await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ('backup-batch/main/x', 'run', '{}')`);
+    const refused = await failureOf(runPatch(temporal.client, stack, { mode: 'integrate', dir }));
+    expect(refused.type).toBe(PatchFailure.PrerequisiteFailed);
+    expect(refused.message).toMatch(/no backup batch: backup batch backup-batch\/main\/x is running/);
+    expect(refused.message).toMatch(/maintenance window in progress: no maintenance window is in progress/);
+    expect(refused.message).not.toMatch(/supervisor dossier:/);
+    expect(Object.values(await levels(pool))).toEqual(Array(7).fill(0));
+    await pool.query(`UPDATE nightshift.backup_run SET state = 'completed'`);
+    await openWindow(pool);
+
+    await markAllBackedUp(pool);
+    const r = await runPatch(temporal.client, stack, { mode: 'integrate', dir });
+    expect(r.state).toBe('completed');
+    expect(r.prerequisites.map((q) => [q.name, q.ok])).toEqual([
+      ['supervisor dossier', true],
+      ['no backup batch', true],
+      ['no other patch run', true],
+      ['maintenance window in progress', true],
+    ]);
+    expect(r.patches).toEqual({ first: 1, last: 4 });
+    expect(r.supervisor).toMatchObject({ code: 'DEMO0001', status: 'ok', level: 4 });
+    expect([r.total, r.done, r.failed, r.toRevalidateCount]).toEqual([7, 7, 0, 0]);
+    expect(Object.values(await levels(pool))).toEqual(Array(7).fill(4));
+    // R-BK-10: every touched dossier is modified since its backup
+    expect(Object.values(await modifiedSinceBackup(pool))).toEqual(Array(7).fill(true));
+
+    // R-PI-8: number order in every dossier; the supervisor before any other dossier
+    const sup = await ledger(pool, 'DEMO0001');
+    expect(sup.map((l) => [l.number, l.outcome])).toEqual([
+      [1, 'applied'],
+      [2, 'applied'],
+      [3, 'applied'],
+      [4, 'applied'],
+    ]);
+    for (const code of ['DEMO0002', 'DEMO0004', 'DEMO0006']) {
+      const l = await ledger(pool, code);
+      expect(l.map((x) => x.number)).toEqual([1, 2, 3, 4]);
+      // R-PI-6: the supervisor-type patch 4 is not applied outside the supervisor, the level still moves on
+      expect(l[3]!.outcome).toBe('not-applicable');
+      expect(l[0]!.applied_at.getTime()).toBeGreaterThanOrEqual(sup[3]!.applied_at.getTime());
+    }
+
+    // R-PI-4: treatments in the supervisor, inherited by a regular dossier; a test dossier gets its own
+    expect(Object.keys(await treatments(pool, 'DEMO0001'))).toEqual(['DOC4', 'TRT1', 'TRT2', 'TRT3']);
+    expect(await treatments(pool, 'DEMO0002')).toEqual({});
+    expect(Object.keys(await treatments(pool, 'DEMO0004'))).toEqual(['TRT1', 'TRT2', 'TRT3']);
+    // R-PI-5: specific treatments in the specific dossier only, XKEEP never overwritten by patches 2 and 3
+    const spec = await treatments(pool, 'DEMO0006');
+    expect(Object.keys(spec)).toEqual(['SPE3', 'XKEEP', 'Y1B', 'Z2C']);
+    expect(spec.XKEEP).toMatch(/shipped by patch 1/);
+    // R-PI-7: dictionary everywhere the patch applies, the protected field as the first patch set it
+    const dict = async (code: string) =>
+      (await pool.query(`SELECT fields FROM ${qualified(`d_${code}`, 'dictionnaire')} WHERE key = 'ECRAN_COMMUN'`)).rows[0].fields;
+    expect(await dict('DEMO0002')).toEqual({ libelle: 'Commun v3', parametrage: 'defaut du patch 1' });
+    expect(await dict('DEMO0001')).toEqual({ libelle: 'Commun v4', parametrage: 'defaut du patch 1' });
+    // structure and data in every dossier
+    const parametres = await pool.query(`SELECT cle FROM ${qualified('d_DEMO0005', 'parametre')} WHERE cle LIKE 'patch.%' ORDER BY cle`);
+    expect(parametres.rows.map((x) => x.cle)).toEqual(['patch.1', 'patch.2', 'patch.3']);
+    expect((await pool.query(`SELECT to_regclass('"d_DEMO0005".zpatch_1') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
+
+    // idempotent re-run: nothing applied, nothing touched
+    await markAllBackedUp(pool);
+    const again = await runPatch(temporal.client, stack, { mode: 'integrate', dir });
+    expect(again.state).toBe('completed');
+    const items = await pool.query(`SELECT applied FROM nightshift.patch_run_item WHERE run_id = $1`, [again.runId]);
+    expect(items.rows.map((x) => x.applied)).toEqual(Array(7).fill([]));
+    expect(Object.values(await modifiedSinceBackup(pool))).toEqual(Array(7).fill(false));
+    expect((await ledger(pool, 'DEMO0003')).length).toBe(4);
+
+    // R-PI-8 checksum drift: a package changed after integration is refused before any dossier...
+    fs.appendFileSync(path.join(dir, 'P0002', 'data', '0002.sql'), '-- changed\n');
+    await sealPatchPackage(path.join(dir, 'P0002'));
+    const drift = await failureOf(runPatch(temporal.client, stack, { mode: 'integrate', dir }));
+    expect(drift.type).toBe(PatchFailure.ChecksumDrift);
+    expect(drift.message).toMatch(/patch 2 \(P0002\) was already integrated on this target with checksum/);
+    // ...and a dossier whose ledger disagrees with the stored package is refused, the others go on
+    const fresh = tempDir('patches');
+    await generateDemoPatches(fresh, 5);
+    await pool.query(`UPDATE ${qualified('d_DEMO0003', 'apatch')} SET checksum = repeat('0', 64) WHERE number = 2`);
+    const partial = await runPatch(temporal.client, stack, { mode: 'integrate', dir: fresh });
+    expect(partial.state).toBe('partial');
+    expect(partial.failures).toEqual([{ code: 'DEMO0003', patch: 2, error: expect.stringMatching(/patch 2 was applied to dossier DEMO0003 with checksum 000000000000…, .*refused \(R-PI-8\)/) }]);
+    expect(await levels(pool)).toMatchObject({ DEMO0001: 5, DEMO0002: 5, DEMO0003: 4 });
+    expect(partial.toRevalidate).toEqual([{ code: 'DEMO0003', level: 4 }]);
+    await closeWindows(pool);
+  });
+});
+
+test('R-PI-3 without the supervisor in the list treatments are not patched (the run says so); a test dossier still gets its own', async () => {
+  await withStack(5, async (stack) => {
+    const pool = stack.pools.get('main');
+    await openWindow(pool);
+    const dir = tempDir('patches');
+    await generateDemoPatches(dir, 1);
+    const r = await runPatch(temporal.client, stack, { mode: 'integrate', dir, dossiers: ['DEMO0002', 'DEMO0004'] });
+    expect(r.state).toBe('completed');
+    expect(r.supervisor).toMatchObject({ code: 'DEMO0001', status: 'not-in-list' });
+    expect(r.notes[0]).toMatch(/treatments of patch\(es\) 1 are not patched: the supervisor dossier DEMO0001 is not in the list \(R-PI-3\)/);
+    expect(await treatments(pool, 'DEMO0001')).toEqual({});
+    expect(Object.keys(await treatments(pool, 'DEMO0004'))).toEqual(['TRT1']);
+    expect(await levels(pool)).toEqual({ DEMO0001: 0, DEMO0002: 1, DEMO0003: 0, DEMO0004: 1, DEMO0005: 0 });
+  });
+});
+
+test('supervisor first: its failure stops the run before any other dossier is touched', async () => {
+  await withStack(4, async (stack) => {
+    const pool = stack.pools.get('main');
+    await openWindow(pool);
+    const dir = tempDir('patches');
+    await blockablePatches(dir, [1, 2]);
+    // patch 1 passes everywhere; the blocker then makes patch 2 fail in the supervisor
+    await pool.query(`CREATE TABLE ${qualified('d_DEMO0001', 'placeholder')} (x int)`);
+    await pool.query(`CREATE TABLE ${qualified('d_DEMO0001', 'blocker')} (x int)`);
+    const err = await failureOf(runPatch(temporal.client, stack, { mode: 'integrate', dir }));
+    expect(err.type).toBe(PatchFailure.SupervisorFailed);
+    expect(err.message).toMatch(/the supervisor DEMO0001 failed, no other dossier was touched: patch 1 failed in dossier DEMO0001 \(data\.sql\): blocker present/);
+    expect(await levels(pool)).toEqual({ DEMO0001: 0, DEMO0002: 0, DEMO0003: 0, DEMO0004: 0 });
+    const run = await pool.query(`SELECT state, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id) AS items FROM nightshift.patch_run r`);
+    expect(run.rows).toEqual([{ state: 'failed', items: 1 }]);
+    expect((await pool.query(`SELECT to_regclass('"d_DEMO0002".apatch') AS t`)).rows[0].t).toBeNull();
+  });
+});
+
+test('R-PI-9 a failed dossier stops at its last good patch, the others go on; retry and revalidate bring them up', async () => {
+  await withStack(6, async (stack) => {
+    const pool = stack.pools.get('main');
+    await openWindow(pool);
+    const first = tempDir('patches');
+    await blockablePatches(first, [1]);
+    expect((await runPatch(temporal.client, stack, { mode: 'integrate', dir: first })).state).toBe('completed');
+
+    const dir = tempDir('patches');
+    await blockablePatches(dir, [1, 2, 3]);
+    await pool.query(`CREATE TABLE ${qualified('d_DEMO0003', 'blocker')} (x int)`);
+    const r = await runPatch(temporal.client, stack, { mode: 'integrate', dir });
+    expect(r.state).toBe('partial');
+    expect(r.failures).toEqual([{ code: 'DEMO0003', patch: 2, error: 'patch 2 failed in dossier DEMO0003 (data.sql): blocker present' }]);
+    expect(await levels(pool)).toEqual({ DEMO0001: 3, DEMO0002: 3, DEMO0003: 1, DEMO0004: 3, DEMO0005: 3, DEMO0006: 3 });
+    expect(r.toRevalidate).toEqual([{ code: 'DEMO0003', level: 1 }]);
+
+    // the operator fixes the dossier, then retries the failed dossiers of that run
+    await pool.query(`DROP TABLE ${qualified('d_DEMO0003', 'blocker')}`);
+    const retry = await runPatch(temporal.client, stack, { mode: 'retry' });
+    expect(retry.state).toBe('completed');
+    expect([retry.total, retry.toRevalidateCount]).toEqual([1, 0]);
+    expect((await levels(pool)).DEMO0003).toBe(3);
+
+    // a subset run leaves the others below the supervisor: listed, then revalidated from the stored packages
+    const more = tempDir('patches');
+    await blockablePatches(more, [4, 5]);
+    const subset = await runPatch(temporal.client, stack, { mode: 'integrate', dir: more, dossiers: ['DEMO0001', 'DEMO0002'] });
+    expect(subset.toRevalidate.map((d) => d.code)).toEqual(['DEMO0003', 'DEMO0004', 'DEMO0005', 'DEMO0006']);
+    fs.rmSync(more, { recursive: true });
+    const reval = await runPatch(temporal.client, stack, { mode: 'revalidate', dossiers: ['DEMO0004'] });
+    expect([reval.state, reval.toRevalidateCount]).toEqual(['completed', 3]);
+    const all = await runPatch(temporal.client, stack, { mode: 'revalidate' });
+    expect([all.state, all.total, all.toRevalidateCount]).toEqual(['completed', 3, 0]);
+    expect(Object.values(await levels(pool))).toEqual(Array(6).fill(5));
+    // no patch applied twice in any dossier
+    const twice = await pool.query(`SELECT n, count(*)::int AS c FROM ${qualified('d_DEMO0003', 'applylog')} GROUP BY n ORDER BY n`);
+    expect(twice.rows).toEqual([1, 2, 3, 4, 5].map((n) => ({ n, c: 1 })));
+  });
+});

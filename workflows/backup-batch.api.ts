@@ -1,0 +1,126 @@
+import { defineQuery } from '@temporalio/workflow';
+import type { SelectionCursor } from '../domain/backup-batch';
+
+/** Contract of the backup batch of modified dossiers (R-BK-1 .. R-BK-9). Imports nothing from Node. */
+
+export const BACKUP_BATCH_KIND = 'backup-batch';
+export const BACKUP_MAIL_KIND = 'backup-report-mail';
+
+/** How the batch cuts its work; defaults suit 2 cores. Tests and benchmarks change them. */
+export interface BackupBatchTuning {
+  /** dossiers per chunk activity */
+  chunkSize: number;
+  /** chunk activities in flight at once */
+  window: number;
+  /** dossiers backed up at once inside one chunk */
+  concurrency: number;
+  /** a chunk stops taking new dossiers after this long and hands the rest back, so progress shows every few seconds */
+  chunkTimeBudgetMs: number;
+  /** chunks per workflow run before continue-as-new (each chunk costs about 10 history events) */
+  maxChunksPerRun: number;
+  /** a worker that dies is noticed after this long, and its chunk resumes elsewhere */
+  heartbeatTimeout: string;
+}
+
+export const DEFAULT_BACKUP_BATCH_TUNING: BackupBatchTuning = {
+  chunkSize: 50,
+  window: 2,
+  concurrency: 2,
+  chunkTimeBudgetMs: 5_000,
+  maxChunksPerRun: 400,
+  heartbeatTimeout: '1 minute',
+};
+
+export const BACKUP_TRIGGERS = ['manual', 'schedule', 'retry'] as const;
+export type BackupTrigger = (typeof BACKUP_TRIGGERS)[number];
+
+/** What the batch needs of the settings for the dossiers themselves, fixed when the run is claimed. */
+export interface BatchDossierSettings {
+  /** absolute folder of the B{code}.SVG files (backup folder + optional date sub-folder of the run's start) */
+  destinationDir: string;
+  documents: boolean;
+}
+
+export interface BackupBatchTotals {
+  /** selected when the run was claimed (an estimate: dossiers modified meanwhile join) */
+  selected: number;
+  done: number;
+  ok: number;
+  inUse: number;
+  failed: number;
+}
+
+/** Carried across continue-as-new: everything before the cursor is done, `pending` are handed-back codes. */
+export interface BackupBatchState {
+  runId: number;
+  settings: BatchDossierSettings;
+  cursor: SelectionCursor;
+  exhausted: boolean;
+  pending: string[][];
+  totals: BackupBatchTotals;
+  /** workflow time of the first run's start (ms), for the rate */
+  startedAtMs: number;
+  chunkSeq: number;
+  generation: number;
+}
+
+export interface BackupBatchInput {
+  target: string;
+  /** ignore "modified only" (R-BK-9): back up every selected dossier */
+  all?: boolean;
+  /** restrict to these codes */
+  only?: string[];
+  /** back up only the failed dossiers of this run */
+  retryOf?: number;
+  trigger?: BackupTrigger;
+  tuning?: Partial<BackupBatchTuning>;
+  /** set by continue-as-new only */
+  state?: BackupBatchState;
+}
+
+export type BackupRunState = 'running' | 'completed' | 'partial' | 'failed';
+
+export interface BackupBatchResult {
+  target: string;
+  runId: number;
+  state: Exclude<BackupRunState, 'running'>;
+  total: number;
+  ok: number;
+  failed: number;
+  reportPath: string | null;
+  /** whether the report is being mailed (R-BK-8: only when a dossier failed and recipients are set) */
+  mail: boolean;
+}
+
+export const BACKUP_BATCH_PHASES = ['claiming', 'running', 'reporting', 'completed', 'partial', 'failed'] as const;
+export type BackupBatchPhase = (typeof BACKUP_BATCH_PHASES)[number];
+
+export interface BackupBatchProgress {
+  target: string;
+  runId: number | null;
+  phase: BackupBatchPhase;
+  selected: number;
+  done: number;
+  ok: number;
+  inUse: number;
+  failed: number;
+  /** dossiers per second since the start */
+  rate: number;
+  etaSeconds: number | null;
+  generation: number;
+  reportPath: string | null;
+}
+
+export const backupBatchProgressQuery = defineQuery<BackupBatchProgress>('progress');
+
+/** `backup/{target}/{timestamp}`: the CLI computes the timestamp (YYYYMMDD-HHMMSS, local). */
+export const backupBatchWorkflowId = (target: string, timestamp: string): string => `backup/${target}/${timestamp}`;
+/** Scheduled runs: the server appends the scheduled time to this id. */
+export const scheduledBackupWorkflowId = (target: string): string => `backup/${target}/scheduled`;
+export const backupScheduleId = (target: string): string => `backup-schedule/${target}`;
+export const backupMailWorkflowId = (batchWorkflowId: string): string => `${batchWorkflowId}/mail`;
+
+export interface BackupMailInput {
+  target: string;
+  runId: number;
+}
