@@ -17,6 +17,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
+  },
+  {
     // Workflow code is replayed: it must be deterministic, so no Node built-ins or I/O clients.
     files: ['workflows/**/*.ts', 'domain/**/*.ts'],
     rules: {
