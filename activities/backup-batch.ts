@@ -10,9 +10,7 @@ import type { Config } from '../config/config';
 import { destinationSegments } from '../domain/backup';
 import {
   BACKUP_ALREADY_RUNNING,
-  BACKUP_SETTING_SCHEMAS,
   type BackupSettingKey,
-  type BackupSettings,
   FAILED_LIST_FILE_NAME,
   IN_USE_ERROR_TEXT,
   type ItemStatus,
@@ -49,45 +47,14 @@ import { documentsFolder } from './registry';
  */
 
 // ---------------------------------------------------------------------------------------------
-// Local settings (R-BK-9): the worker machine's values. To move into config/config.ts.
+// Settings (R-BK-9): local values come from config (NIGHTSHIFT_BACKUP_*), common ones from the database.
 // ---------------------------------------------------------------------------------------------
 
-/** Environment variables of the local values; NIGHTSHIFT_BACKUP_DIR (config.backupDir) is the local folder. */
-export const LOCAL_SETTING_VARIABLES: Record<Exclude<BackupSettingKey, 'folder'>, string> = {
-  'date-subfolder': 'NIGHTSHIFT_BACKUP_DATE_SUBFOLDER',
-  dossiers: 'NIGHTSHIFT_BACKUP_DOSSIERS',
-  'modified-only': 'NIGHTSHIFT_BACKUP_MODIFIED_ONLY',
-  documents: 'NIGHTSHIFT_BACKUP_DOCUMENTS',
-  'report-recipients': 'NIGHTSHIFT_BACKUP_REPORT_TO',
-  'on-exit': 'NIGHTSHIFT_BACKUP_ON_EXIT',
-  'before-exchange': 'NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE',
-  'before-closing': 'NIGHTSHIFT_BACKUP_BEFORE_CLOSING',
-};
-
-export class LocalSettingsError extends Error {
-  override name = 'LocalSettingsError';
-}
-
-export function readLocalBackupSettings(env: NodeJS.ProcessEnv, config: Pick<Config, 'backupDir'>): Partial<BackupSettings> {
-  const local: Partial<Record<BackupSettingKey, unknown>> = {};
-  if (env.NIGHTSHIFT_BACKUP_DIR) local.folder = config.backupDir;
-  const problems: string[] = [];
-  for (const [key, variable] of Object.entries(LOCAL_SETTING_VARIABLES) as [Exclude<BackupSettingKey, 'folder'>, string][]) {
-    const raw = env[variable];
-    if (raw === undefined || raw === '') continue;
-    const r = (BACKUP_SETTING_SCHEMAS[key] as z.ZodType).safeParse(raw);
-    if (r.success) local[key] = r.data;
-    else problems.push(`${variable}: ${r.error.issues[0]?.message ?? 'invalid value'}`);
-  }
-  if (problems.length) throw new LocalSettingsError(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  return local as Partial<BackupSettings>;
-}
-
 /** Local, common (database) and default values, resolved (R-BK-9). */
-export async function loadBackupSettings(pool: pg.Pool | pg.PoolClient, config: Config, env: NodeJS.ProcessEnv) {
+export async function loadBackupSettings(pool: pg.Pool | pg.PoolClient, config: Config) {
   const { rows } = await pool.query<{ key: BackupSettingKey; value: unknown }>('SELECT key, value FROM nightshift.backup_setting');
   const common = Object.fromEntries(rows.map((r) => [r.key, r.value]));
-  return resolveBackupSettings(readLocalBackupSettings(env, config), common, defaultBackupSettings(path.resolve(config.dataDir, 'sauve')));
+  return resolveBackupSettings(config.backupLocal, common, defaultBackupSettings(path.resolve(config.dataDir, 'sauve')));
 }
 
 export async function setCommonBackupSetting(pool: pg.Pool, key: BackupSettingKey, value: unknown | undefined): Promise<void> {
@@ -253,14 +220,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export interface BackupBatchHooks {
-  /** the environment of the local settings (default process.env) */
-  env?: NodeJS.ProcessEnv;
   /** tests: called before each dossier's backup (to slow a batch down before a SIGKILL) */
   beforeDossier?: (code: string) => Promise<void>;
 }
 
 export function createBackupBatchActivities({ config, pools, mail }: ActivityDeps, hooks: BackupBatchHooks = {}) {
-  const env = hooks.env ?? process.env;
 
   async function getRun(pool: pg.Pool, runId: number): Promise<RunRow> {
     const { rows } = await pool.query<RunRow>('SELECT * FROM nightshift.backup_run WHERE id = $1', [runId]);
@@ -404,7 +368,7 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
         const previous = await client.query<{ id: string }>(`SELECT max(id)::text AS id FROM nightshift.backup_run WHERE state <> 'running'`);
         const previousRun = previous.rows[0]?.id ? Number(previous.rows[0].id) : null;
 
-        const { settings } = await loadBackupSettings(client, config, env);
+        const { settings } = await loadBackupSettings(client, config);
         const start = localDateTime(new Date(), config.timeZone);
         const destinationDir = path.join(settings.folder, ...destinationSegments('manual', settings['date-subfolder'], start));
         const runSettings: RunSettings = {

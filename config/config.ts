@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { BACKUP_SETTING_SCHEMAS, type BackupSettingKey, type BackupSettings } from '../domain/backup-batch';
 
 /**
  * Every setting Nightshift reads, from the environment, parsed once at start.
@@ -78,6 +79,15 @@ const envSchema = z.object({
   NIGHTSHIFT_APP_NAME: z.string().trim().min(1).max(80).default('ISACOMPTA CONNECT'),
   NIGHTSHIFT_BACKUP_DIR: optionalText,
   NIGHTSHIFT_DOCUMENTS_DIR: optionalText,
+  // Local values of the R-BK-9 settings (they win over the common values in the database).
+  NIGHTSHIFT_BACKUP_DATE_SUBFOLDER: BACKUP_SETTING_SCHEMAS['date-subfolder'].optional(),
+  NIGHTSHIFT_BACKUP_DOSSIERS: BACKUP_SETTING_SCHEMAS.dossiers.optional(),
+  NIGHTSHIFT_BACKUP_MODIFIED_ONLY: BACKUP_SETTING_SCHEMAS['modified-only'].optional(),
+  NIGHTSHIFT_BACKUP_DOCUMENTS: BACKUP_SETTING_SCHEMAS.documents.optional(),
+  NIGHTSHIFT_BACKUP_REPORT_TO: BACKUP_SETTING_SCHEMAS['report-recipients'].optional(),
+  NIGHTSHIFT_BACKUP_ON_EXIT: BACKUP_SETTING_SCHEMAS['on-exit'].optional(),
+  NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE: BACKUP_SETTING_SCHEMAS['before-exchange'].optional(),
+  NIGHTSHIFT_BACKUP_BEFORE_CLOSING: BACKUP_SETTING_SCHEMAS['before-closing'].optional(),
   NIGHTSHIFT_WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
   NIGHTSHIFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -115,6 +125,8 @@ export interface Config {
   smtp: { host: string; port: number; secure: boolean; user?: string; password?: string; fromName: string; fromAddress: string; sendDelaySeconds: number };
   appName: string;
   backupDir: string;
+  /** R-BK-9 values set on this machine (local > common > default); the folder only when NIGHTSHIFT_BACKUP_DIR is set. */
+  backupLocal: Partial<BackupSettings>;
   documentsDir: string;
   workerConcurrency: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -200,10 +212,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     appName: e.NIGHTSHIFT_APP_NAME,
     backupDir: path.resolve(dataDir, e.NIGHTSHIFT_BACKUP_DIR ?? 'sauve'),
+    backupLocal: dropUndefined<BackupSettingKey>({
+      folder: e.NIGHTSHIFT_BACKUP_DIR ? path.resolve(dataDir, e.NIGHTSHIFT_BACKUP_DIR) : undefined,
+      'date-subfolder': e.NIGHTSHIFT_BACKUP_DATE_SUBFOLDER,
+      dossiers: e.NIGHTSHIFT_BACKUP_DOSSIERS,
+      'modified-only': e.NIGHTSHIFT_BACKUP_MODIFIED_ONLY,
+      documents: e.NIGHTSHIFT_BACKUP_DOCUMENTS,
+      'report-recipients': e.NIGHTSHIFT_BACKUP_REPORT_TO,
+      'on-exit': e.NIGHTSHIFT_BACKUP_ON_EXIT,
+      'before-exchange': e.NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE,
+      'before-closing': e.NIGHTSHIFT_BACKUP_BEFORE_CLOSING,
+    }) as Partial<BackupSettings>,
     documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
     workerConcurrency: e.NIGHTSHIFT_WORKER_CONCURRENCY,
     logLevel: e.NIGHTSHIFT_LOG_LEVEL,
   };
+}
+
+function dropUndefined<K extends string>(o: Record<K, unknown>): Partial<Record<K, unknown>> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<Record<K, unknown>>;
 }
 
 export class UsageError extends Error {

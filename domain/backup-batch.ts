@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
-import { DOSSIER_IN_USE_MESSAGE } from './failures';
+import { DOSSIER_IN_USE_MESSAGE, FailureType } from './failures';
 
 /**
  * Pure rules of the backup batch of modified dossiers (seed 003): R-BK-9 settings and their
@@ -297,4 +297,4 @@ export function isTimeZone(tz: string): boolean {
 }
 
 /** Failure type of a refused second batch (R-BK-1). To be moved into domain/failures.ts by the lead. */
-export const BACKUP_ALREADY_RUNNING = 'BackupAlreadyRunning';
+export const BACKUP_ALREADY_RUNNING = FailureType.BackupAlreadyRunning;

@@ -18,6 +18,20 @@ export const FailureType = {
   PayloadUnavailable: 'PayloadUnavailable',
   PostCheckFailed: 'PostCheckFailed',
   DbDrainRefused: 'DbDrainRefused',
+  BackupAlreadyRunning: 'BackupAlreadyRunning',
+  PatchPackageInvalid: 'PatchPackageInvalid',
+  PatchStrayFiles: 'PatchStrayFiles',
+  PatchNumbering: 'PatchNumbering',
+  PatchChecksumMismatch: 'PatchChecksumMismatch',
+  /** R-PI-8: a patch already applied (or stored) under another checksum */
+  ChecksumDrift: 'ChecksumDrift',
+  PatchGap: 'PatchGap',
+  PatchSqlFailed: 'PatchSqlFailed',
+  PatchPrerequisiteFailed: 'PatchPrerequisiteFailed',
+  PatchSupervisorFailed: 'PatchSupervisorFailed',
+  PatchNothingToDo: 'PatchNothingToDo',
+  PatchRunFailed: 'PatchRunFailed',
+  PatchRunPartial: 'PatchRunPartial',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

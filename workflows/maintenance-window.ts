@@ -20,6 +20,7 @@ import {
 } from './maintenance-window.api';
 import { runTimestamp } from '../domain/patch';
 import { PATCH_KIND, PATCH_WORKFLOW_TYPE, patchWorkflowId, type PatchIntegrationInput, type PatchRunResult } from './patch-integration.api';
+import { FailureType } from '../domain/failures';
 
 /** Short database calls: retried until they pass (a dropped connection is transient). */
 const SHORT_DB = {
@@ -45,7 +46,7 @@ function call<K extends keyof Acts>(name: K, summary: string, options: ActivityO
   );
 }
 
-const invalid = (message: string) => ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true });
+const invalid = (message: string) => ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });
 
 /** R-MW-9 payload `patch`: the integration runs as a child; a refused, failed or partial run fails the window (R-MW-10). */
 async function patchPayload(target: string, dir: string | undefined): Promise<void> {
@@ -69,12 +70,12 @@ async function patchPayload(target: string, dir: string | undefined): Promise<vo
       // the window's failure (R-MW-10) shows the patch run's own reason, not "child workflow failed"
       let e: unknown = err;
       while (e instanceof Error && e.cause) e = e.cause;
-      const type = e instanceof ApplicationFailure && e.type ? e.type : 'PatchRunFailed';
+      const type = e instanceof ApplicationFailure && e.type ? e.type : FailureType.PatchRunFailed;
       throw ApplicationFailure.create({ type, nonRetryable: true, message: `patch payload: ${e instanceof Error ? e.message : String(e)}` });
     });
   if (r.state !== 'completed') {
     throw ApplicationFailure.create({
-      type: 'PatchRunPartial',
+      type: FailureType.PatchRunPartial,
       nonRetryable: true,
       message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')}): "nightshift patch retry", then reopen`,
     });

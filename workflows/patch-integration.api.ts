@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import { FailureType } from '../domain/failures';
 
 /**
  * Contract of the patch integration workflow (R-PI-1 … R-PI-9). The CLI, the maintenance window
@@ -101,19 +102,18 @@ export const patchWorkflowId = (target: string, timestamp: string): string => `p
 
 /** Failure types of patch integration (asserted by the tests, named in the CLI's messages). */
 export const PatchFailure = {
-  PackageInvalid: 'PatchPackageInvalid',
-  StrayFiles: 'PatchStrayFiles',
-  Numbering: 'PatchNumbering',
-  ChecksumMismatch: 'PatchChecksumMismatch',
-  /** R-PI-8: a patch already applied (or stored) under another checksum */
-  ChecksumDrift: 'ChecksumDrift',
+  PackageInvalid: FailureType.PatchPackageInvalid,
+  StrayFiles: FailureType.PatchStrayFiles,
+  Numbering: FailureType.PatchNumbering,
+  ChecksumMismatch: FailureType.PatchChecksumMismatch,
+  ChecksumDrift: FailureType.ChecksumDrift,
   /** a dossier would skip a patch number */
-  Gap: 'PatchGap',
-  SqlFailed: 'PatchSqlFailed',
-  PrerequisiteFailed: 'PatchPrerequisiteFailed',
-  SupervisorFailed: 'PatchSupervisorFailed',
-  NothingToDo: 'PatchNothingToDo',
-  UnknownDossier: 'UnknownDossier',
-  InvalidInput: 'InvalidInput',
+  Gap: FailureType.PatchGap,
+  SqlFailed: FailureType.PatchSqlFailed,
+  PrerequisiteFailed: FailureType.PatchPrerequisiteFailed,
+  SupervisorFailed: FailureType.PatchSupervisorFailed,
+  NothingToDo: FailureType.PatchNothingToDo,
+  UnknownDossier: FailureType.UnknownDossier,
+  InvalidInput: FailureType.InvalidInput,
 } as const;
 export type PatchFailureType = (typeof PatchFailure)[keyof typeof PatchFailure];

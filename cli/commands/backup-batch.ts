@@ -284,7 +284,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (flags: RunFlags) => {
-        const resolved = await withPool(flags.target, (pool) => loadBackupSettings(pool, config(), process.env));
+        const resolved = await withPool(flags.target, (pool) => loadBackupSettings(pool, config()));
         output(flags.json, resolved, (r) =>
           [
             ...r.details.map((d) => `${d.key.padEnd(18)} ${settingText(d.value).padEnd(40)} (${d.source}) ${BACKUP_SETTING_LABELS[d.key]}`),

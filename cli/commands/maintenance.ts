@@ -1,5 +1,7 @@
 import readline from 'node:readline/promises';
+import path from 'node:path';
 import { Option, type Command } from 'commander';
+import { z } from 'zod';
 import { ApplicationFailure, TypedSearchAttributes, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { UsageError } from '../../config/config';
@@ -123,6 +125,7 @@ interface ScheduleFlags {
   type?: string;
   message?: string;
   payload: string;
+  patchDir?: string;
   grace?: string;
   preventLoginsFrom?: string;
   startWhenDrained?: boolean;
@@ -131,6 +134,13 @@ interface ScheduleFlags {
   yes?: boolean;
   json?: boolean;
 }
+
+const patchDirSchema = z
+  .string()
+  .trim()
+  .min(1, 'expected a directory')
+  .max(4096, 'path too long')
+  .refine((p) => !/[\0-\x1f]/.test(p), 'control characters are not allowed');
 
 /** Turns the flags into a validated workflow input; every refusal is a UsageError (exit 2). */
 export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: MaintenanceWindowInput; startsNow: boolean } {
@@ -147,6 +157,12 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
   if (!AVAILABLE_PAYLOADS.includes(flags.payload as PayloadKind)) {
     throw new UsageError(`--payload ${flags.payload}: not available yet (only ${AVAILABLE_PAYLOADS.join(', ')} for now)`);
   }
+  if (flags.payload === 'patch' && !flags.patchDir) throw new UsageError('--payload patch needs --patch-dir DIR (the directory of patch packages)');
+  if (flags.patchDir !== undefined && flags.payload !== 'patch') throw new UsageError('--patch-dir goes with --payload patch');
+  const payload: MaintenancePayload =
+    flags.payload === 'patch'
+      ? { kind: 'patch', manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) }
+      : ({ kind: flags.payload } as MaintenancePayload);
   const windowSeconds = (end.getTime() - start.getTime()) / 1000;
   const graceSeconds =
     flags.grace !== undefined ? durationFlag('--grace', flags.grace, true) : Math.min(parseDuration(DEFAULT_DRAIN_GRACE)!, Math.floor(windowSeconds));
@@ -161,7 +177,7 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
     endsAt: end.toISOString(),
     preventLoginsFrom: preventLoginsFrom?.toISOString(),
     message,
-    payload: { kind: flags.payload } as MaintenancePayload,
+    payload,
     graceSeconds,
     startWhenDrained: flags.startWhenDrained === true,
     dbDrain: flags.dbDrain === true,
@@ -337,7 +353,8 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--duration <d>', 'or the duration: 45m, 2h, 1h30m')
     .addOption(new Option('--type <type>', 'database or deployment').choices([...WINDOW_TYPES]))
     .option('--message <text>', 'a message for the operators (shown in status)')
-    .addOption(new Option('--payload <kind>', 'the work to run: none (by hand, then "complete")').default('none'))
+    .addOption(new Option('--payload <kind>', 'the work to run: none (by hand, then "complete") or patch (with --patch-dir)').default('none'))
+    .option('--patch-dir <dir>', 'with --payload patch: the directory of patch packages (read by the worker)')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
     .option('--prevent-logins-from <time>', 'refuse new logins from this time before the start')
     .option('--start-when-drained', 'start the work as soon as no session is left')

@@ -111,6 +111,9 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', later, '--duration', '45m', '--type', 'coffee'], /.*/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup'], /not available yet/],
     [[...t, '--start', 'now', '--duration', '45m', '--type', 'database'], /cuts the service .* --yes/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch'], /--patch-dir/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--patch-dir', '/srv/patches'], /--patch-dir goes with --payload patch/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', 'a\u0001b'], /control characters/],
   ];
   for (const [args, pattern] of cases) {
     const r = await cli('schedule', ...args);

@@ -396,7 +396,7 @@ test('R-MW-2: two operators at the same instant: exactly one window wins; a seco
   });
 });
 
-test('R-MW-9: backup and patch payloads fail clearly as not available yet', async () => {
+test('R-MW-9: the backup payload fails clearly as not available yet (patch runs: see patch-composed.test.ts)', async () => {
   await withWindowWorker(async (stack, start) => {
     const h = await start(windowInput(stack.target, await env.currentTimeMs(), { payload: { kind: 'backup' } }));
     const err = await h.result().then(
