@@ -140,7 +140,7 @@ const patchDirSchema = z
   .trim()
   .min(1, 'expected a directory')
   .max(4096, 'path too long')
-  .refine((p) => !/[\0-\x1f]/.test(p), 'control characters are not allowed');
+  .refine((p) => ![...p].some((c) => c.charCodeAt(0) < 0x20), 'control characters are not allowed');
 
 /** Turns the flags into a validated workflow input; every refusal is a UsageError (exit 2). */
 export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: MaintenanceWindowInput; startsNow: boolean } {
