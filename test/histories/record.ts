@@ -1,59 +1,238 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import globalSetup from '../setup/global-setup';
 import globalTeardown from '../setup/global-teardown';
 import { createRegistryActivities } from '../../activities/registry';
+import { qualified } from '../../db/ident';
+import { createActivities } from '../../workers/activities';
+import { createMailTransport } from '../../workers/resources';
 import { backupDossierWorkflowId, restoreDossierWorkflowId } from '../../workflows/backup-dossier.api';
-import { createTestStack, createTestWorker, devServerClient } from '../helpers/env';
+import { BACKUP_BATCH_KIND, backupBatchWorkflowId, backupMailWorkflowId, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
+import { PATCH_KIND, PATCH_WORKFLOW_TYPE, patchWorkflowId, type PatchIntegrationInput, type PatchRunResult } from '../../workflows/patch-integration.api';
+import {
+  MAINTENANCE_WORKFLOW_TYPE,
+  completeMaintenanceUpdate,
+  maintenanceStartOptions,
+  maintenanceStatusQuery,
+  type MaintenanceWindowInput,
+  type MaintenanceWindowResult,
+} from '../../workflows/maintenance-window.api';
+import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { createTestStack, createTestWorker, devServerClient, tempDir, type TestStack } from '../helpers/env';
+import { createDossiers, freePort, openSession, setCommon, startSmtp, waitFor } from '../workflows/backup-batch-helpers';
+import { blockablePatches, closeWindows, demoDossiers, openWindow } from '../workflows/patch-helpers';
+import { insertSession, sessions } from '../workflows/maintenance-helpers';
 
 /**
- * Records real histories of the single-dossier workflows for the replay test (replay.test.ts).
+ * Records real histories of every registered workflow for the replay test (test/workflows/replay.test.ts).
  * Re-record only when a workflow changes on purpose (and version it if runs may be in flight):
- *   node bin/run-ts.js test/histories/record.ts
- * It starts the same servers as the test suite (embedded PostgreSQL, Temporal dev server), runs
- * one backup and one restore with a real worker, and writes backup-dossier.json / restore-dossier.json.
+ *   node bin/run-ts.js test/histories/record.ts [name-filter ...]
+ * e.g. `... record.ts maintenance` re-records only maintenance-window.json (names: dossier, backup-batch, patch, maintenance). It starts the same servers as
+ * the test suite (embedded PostgreSQL, Temporal dev server, an SMTP server), drives each workflow through
+ * its interesting paths with a real worker, and writes one JSON history per run into this folder.
  */
+
+interface Ctx {
+  client: Client;
+  connection: NativeConnection;
+  smtpPort: number;
+}
+
 /** The canonical JSON history, as `temporal workflow show --output json` prints it (what historyFromJSON reads). */
-function historyJson(workflowId: string): string {
+function historyJson(workflowId: string, runId?: string): string {
   return execFileSync(
     process.env.NS_TEST_TEMPORAL_CLI!,
-    ['workflow', 'show', '--workflow-id', workflowId, '--address', process.env.NS_TEST_TEMPORAL_ADDRESS!, '--output', 'json'],
+    [
+      'workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []),
+      '--address', process.env.NS_TEST_TEMPORAL_ADDRESS!, '--output', 'json',
+    ],
     { encoding: 'utf8' },
   );
 }
 
-async function record(): Promise<void> {
-  await globalSetup();
-  const stack = await createTestStack();
-  const temporal = await devServerClient();
+function save(file: string, workflowId: string, runId?: string): void {
+  const json = historyJson(workflowId, runId);
+  const events = (JSON.parse(json) as { events: unknown[] }).events.length;
+  fs.writeFileSync(path.join(__dirname, file), json);
+  console.log(`${file}: ${events} events`);
+}
+
+function check(ok: boolean, what: string, got: unknown): void {
+  if (!ok) throw new Error(`the recording did not take the intended path: ${what} (got ${JSON.stringify(got)})`);
+}
+
+/** A fresh database and data folder, a worker with every activity (mail included), for one recording. */
+async function withWorker(ctx: Ctx, fn: (stack: TestStack) => Promise<void>): Promise<void> {
+  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(ctx.smtpPort), NIGHTSHIFT_SMTP_SEND_DELAY_S: '0' });
+  const mail = createMailTransport(stack.config);
   try {
-    await createRegistryActivities({ config: stack.config, pools: stack.pools }).createDossier('main', { code: 'REPLAY', label: 'Rejeu' });
-    const worker = await createTestWorker(stack, temporal.nativeConnection);
-    await worker.runUntil(async () => {
-      const backup = await temporal.client.workflow.start('backupDossierWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: backupDossierWorkflowId('main', 'REPLAY'),
-        args: [{ target: 'main', code: 'REPLAY', reason: 'manual', includeDocuments: true }],
-      });
-      const { file } = await backup.result();
-      fs.writeFileSync(path.join(__dirname, 'backup-dossier.json'), historyJson(backup.workflowId));
-      const restore = await temporal.client.workflow.start('restoreDossierWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: restoreDossierWorkflowId('main', 'REPLAY2'),
-        args: [{ target: 'main', file, as: 'REPLAY2', replace: false }],
-      });
-      await restore.result();
-      fs.writeFileSync(path.join(__dirname, 'restore-dossier.json'), historyJson(restore.workflowId));
-    });
+    const worker = await createTestWorker(stack, ctx.connection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
+    await worker.runUntil(fn(stack));
   } finally {
-    await temporal.close();
+    mail.close();
     await stack.close();
+  }
+}
+
+/** One backup of a dossier, then its restore under another code. */
+async function recordDossier(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    await createRegistryActivities({ config: stack.config, pools: stack.pools }).createDossier('main', { code: 'REPLAY', label: 'Rejeu' });
+    const backup = await ctx.client.workflow.start('backupDossierWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: backupDossierWorkflowId('main', 'REPLAY'),
+      args: [{ target: 'main', code: 'REPLAY', reason: 'manual', includeDocuments: true }],
+    });
+    const { file } = (await backup.result()) as { file: string };
+    save('backup-dossier.json', backup.workflowId);
+    const restore = await ctx.client.workflow.start('restoreDossierWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: restoreDossierWorkflowId('main', 'REPLAY2'),
+      args: [{ target: 'main', file, as: 'REPLAY2', replace: false }],
+    });
+    await restore.result();
+    save('restore-dossier.json', restore.workflowId);
+  });
+}
+
+/**
+ * The backup batch: chunks of one dossier and two chunks per run, so it continues as new (first and last
+ * run recorded); one dossier in use fails, so the report is mailed by the child workflow (recorded too).
+ */
+async function recordBackupBatch(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    await createDossiers(stack, [{ code: 'R1' }, { code: 'R2' }, { code: 'R3' }, { code: 'R4' }, { code: 'R5' }]);
+    await setCommon(pool, 'report-recipients', ['ops@example.com']);
+    const closeSession = await openSession(pool, 'R3');
+    const input: BackupBatchInput = { target: 'main', trigger: 'manual', tuning: { chunkSize: 1, window: 2, concurrency: 1, maxChunksPerRun: 2 } };
+    const handle = await ctx.client.workflow.start('backupBatchWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: backupBatchWorkflowId('main', 'replay'),
+      args: [input],
+      staticSummary: 'Back up the modified dossiers of target main',
+      typedSearchAttributes: [
+        { key: NightshiftTarget, value: 'main' },
+        { key: NightshiftKind, value: BACKUP_BATCH_KIND },
+        { key: NightshiftPhase, value: 'claiming' },
+      ],
+    });
+    const result = (await handle.result()) as BackupBatchResult;
+    check(result.state === 'partial' && result.total === 5 && result.failed === 1 && result.mail, 'a partial run of 5 with a mail', result);
+    await closeSession();
+    const last = await handle.describe();
+    check(last.runId !== handle.firstExecutionRunId, 'at least one continue-as-new', last.runId);
+    save('backup-batch.json', handle.workflowId, handle.firstExecutionRunId);
+    save('backup-batch-continued.json', handle.workflowId, last.runId);
+
+    const mail = ctx.client.workflow.getHandle(backupMailWorkflowId(handle.workflowId));
+    const sent = (await mail.result()) as { sent: boolean };
+    check(sent.sent, 'the report mailed', sent);
+    save('backup-report-mail.json', mail.workflowId);
+  });
+}
+
+/** Patch integration in an open window: supervisor first, dossiers in parallel chunks, one dossier failing (partial). */
+async function recordPatch(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 5);
+    await openWindow(pool);
+    const dir = tempDir('patches');
+    await blockablePatches(dir, [1, 2]);
+    await pool.query(`CREATE TABLE ${qualified('d_DEMO0003', 'blocker')} (x int)`);
+    const input: PatchIntegrationInput = { target: 'main', mode: 'integrate', dir, tuning: { chunkSize: 1, concurrency: 2 } };
+    const handle = await ctx.client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: patchWorkflowId('main', 'replay'),
+      args: [input],
+      staticSummary: `integrate ${dir}`,
+      typedSearchAttributes: [
+        { key: NightshiftTarget, value: 'main' },
+        { key: NightshiftKind, value: PATCH_KIND },
+        { key: NightshiftPhase, value: 'starting' },
+      ],
+    });
+    const r = await handle.result();
+    check(r.state === 'partial' && r.failures.length === 1 && r.supervisor?.status === 'ok', 'supervisor ok, one dossier failed', r);
+    await closeWindows(pool);
+    save('patch-integration.json', handle.workflowId);
+  });
+}
+
+/**
+ * The maintenance window (payload none) in real time: starts two seconds from now, two live sessions are
+ * told to close, one logs out, the other is forced after the acknowledgement delay; the database drain
+ * runs too; completed through the update, with the closing mail.
+ */
+async function recordMaintenance(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    await insertSession(pool, 'alice');
+    await insertSession(pool, 'bob');
+    const startMs = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+    const input: MaintenanceWindowInput = {
+      target: 'main',
+      type: 'database',
+      startsAt: new Date(startMs).toISOString(),
+      endsAt: new Date(startMs + 10 * 60_000).toISOString(),
+      message: 'replay recording',
+      payload: { kind: 'none' },
+      graceSeconds: 3,
+      startWhenDrained: false,
+      dbDrain: true,
+      notify: ['ops@example.com'],
+      displayTimeZone: 'Europe/Paris',
+    };
+    const handle = await ctx.client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
+      ...maintenanceStartOptions(input, stack.config.temporal.taskQueue, 'maintenance database on main'),
+      typedSearchAttributes: [
+        { key: NightshiftTarget, value: 'main' },
+        { key: NightshiftKind, value: 'maintenance' },
+        { key: NightshiftPhase, value: 'scheduled' },
+      ],
+    });
+    // alice acknowledges the close order (logs out); bob never does and is forced
+    await waitFor('the close orders', async () => (await sessions(pool)).get('alice')?.close_requested_at ?? undefined);
+    await pool.query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'logout' WHERE user_name = 'alice'`);
+    await waitFor('the work phase', async () => ((await handle.query(maintenanceStatusQuery)).phase === 'working' ? true : undefined), 60_000);
+    await handle.executeUpdate(completeMaintenanceUpdate);
+    const r = (await handle.result()) as MaintenanceWindowResult;
+    check(r.status.state === 'completed' && r.status.forcedSessions === 1 && r.mailSent, 'completed with one forced session, mailed', r);
+    save('maintenance-window.json', handle.workflowId);
+  });
+}
+
+const RECORDINGS: Record<string, (ctx: Ctx) => Promise<void>> = {
+  dossier: recordDossier,
+  'backup-batch': recordBackupBatch,
+  patch: recordPatch,
+  maintenance: recordMaintenance,
+};
+
+async function record(filters: string[]): Promise<void> {
+  const chosen = Object.entries(RECORDINGS).filter(([name]) => !filters.length || filters.some((f) => name.includes(f)));
+  if (!chosen.length) throw new Error(`no recording matches ${filters.join(', ')} (known: ${Object.keys(RECORDINGS).join(', ')})`);
+  await globalSetup();
+  const temporal = await devServerClient();
+  const smtpPort = await freePort();
+  const smtp = await startSmtp(smtpPort);
+  try {
+    for (const [name, fn] of chosen) {
+      console.log(`recording ${name}`);
+      await fn({ client: temporal.client, connection: temporal.nativeConnection, smtpPort });
+    }
+  } finally {
+    await smtp.close();
+    await temporal.close();
     await globalTeardown();
   }
 }
 
-record().then(
+record(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);
