@@ -140,7 +140,7 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
         throw ApplicationFailure.create({
           type: MaintenanceFailure.PayloadUnavailable,
           nonRetryable: true,
-          message: `payload "${input.payload.kind}" is not available yet: only "none" can run in a maintenance window for now`,
+          message: `payload "${input.payload.kind}" is not available yet: only ${AVAILABLE_PAYLOADS.join(', ')} can run in a maintenance window for now`,
         });
       }
       const pool = pools.get(input.target);

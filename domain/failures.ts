@@ -19,6 +19,10 @@ export const FailureType = {
   PostCheckFailed: 'PostCheckFailed',
   DbDrainRefused: 'DbDrainRefused',
   BackupAlreadyRunning: 'BackupAlreadyRunning',
+  /** a backup batch run as a window's payload could not run to its end */
+  BackupRunFailed: 'BackupRunFailed',
+  /** a backup batch run as a window's payload ended partial or failed (some dossiers not backed up) */
+  BackupRunIncomplete: 'BackupRunIncomplete',
   PatchPackageInvalid: 'PatchPackageInvalid',
   PatchStrayFiles: 'PatchStrayFiles',
   PatchNumbering: 'PatchNumbering',

@@ -81,7 +81,13 @@ export const payloadSchema = z.discriminatedUnion(
   'kind',
   [
     z.object({ kind: z.literal('none') }).strict(),
-    z.object({ kind: z.literal('backup'), dossiers: z.array(dossierCodeSchema).max(10_000).optional() }).strict(),
+    // the batch's own `only` rules (activities/backup-batch.ts): refused here, before the window starts
+    z
+      .object({
+        kind: z.literal('backup'),
+        dossiers: z.array(dossierCodeSchema).min(1, 'give at least one dossier code').max(10_000, 'at most 10,000 codes').optional(),
+      })
+      .strict(),
     z.object({ kind: z.literal('patch'), manifest: z.string().min(1).max(4096).optional() }).strict(),
   ],
   { error: 'payload must be one of none, backup, patch' },

@@ -7,16 +7,17 @@ import { FailureType } from '../domain/failures';
  * import it; it imports nothing from Node. Times travel as ISO-8601 UTC strings.
  */
 
-/** R-MW-9: the work run inside the window. backup and patch arrive with the issues that write them. */
+/** R-MW-9: the work run inside the window; backup and patch run their batch workflows as children. */
 export type MaintenancePayload =
   | { kind: 'none' }
+  /** dossiers: restrict the backup batch to these codes (its `only`); the batch's selection rules still apply */
   | { kind: 'backup'; dossiers?: string[] }
   /** manifest: the directory of patch packages to integrate (workflows/patch-integration.api.ts) */
   | { kind: 'patch'; manifest?: string };
 export type PayloadKind = MaintenancePayload['kind'];
 export const PAYLOAD_KINDS = ['none', 'backup', 'patch'] as const satisfies readonly PayloadKind[];
-/** Payload kinds that can run today; the others are refused as "not available yet". */
-export const AVAILABLE_PAYLOADS: readonly PayloadKind[] = ['none', 'patch'];
+/** Payload kinds that can run today; any other is refused as "not available yet". */
+export const AVAILABLE_PAYLOADS: readonly PayloadKind[] = ['none', 'backup', 'patch'];
 
 export interface MaintenanceWindowInput {
   target: string;
@@ -133,6 +134,8 @@ export const MaintenanceFailure = {
   WindowExists: FailureType.MaintenanceWindowExists,
   PayloadUnavailable: FailureType.PayloadUnavailable,
   PostCheckFailed: FailureType.PostCheckFailed,
+  BackupRunFailed: FailureType.BackupRunFailed,
+  BackupRunIncomplete: FailureType.BackupRunIncomplete,
   DbDrainRefused: FailureType.DbDrainRefused,
 } as const;
 

@@ -21,6 +21,8 @@ import {
 import { runTimestamp } from '../domain/patch';
 import { PATCH_KIND, PATCH_WORKFLOW_TYPE, patchWorkflowId, type PatchIntegrationInput, type PatchRunResult } from './patch-integration.api';
 import { FailureType } from '../domain/failures';
+import { backupBatchWorkflow } from './backup-batch';
+import { BACKUP_BATCH_KIND, backupBatchWorkflowId } from './backup-batch.api';
 
 /** Short database calls: retried until they pass (a dropped connection is transient). */
 const SHORT_DB = {
@@ -48,36 +50,69 @@ function call<K extends keyof Acts>(name: K, summary: string, options: ActivityO
 
 const invalid = (message: string) => ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });
 
+/** Search attributes for a payload child, only when the window got its own (the time-skipping server has none). */
+function childAttributes(target: string, kind: string, phase: string) {
+  if (wf.workflowInfo().typedSearchAttributes.get(NightshiftKind) === undefined) return undefined;
+  return [
+    { key: NightshiftTarget, value: target },
+    { key: NightshiftKind, value: kind },
+    { key: NightshiftPhase, value: phase },
+  ];
+}
+
+/** The window's failure (R-MW-10) shows the child's own reason and type, not "child workflow failed". */
+function payloadFailure(kind: string, fallback: FailureType) {
+  return (err: unknown): never => {
+    if (wf.isCancellation(err)) throw err;
+    let e: unknown = err;
+    while (e instanceof Error && e.cause) e = e.cause;
+    const type = e instanceof ApplicationFailure && e.type ? e.type : fallback;
+    throw ApplicationFailure.create({ type, nonRetryable: true, message: `${kind} payload: ${e instanceof Error ? e.message : String(e)}` });
+  };
+}
+
 /** R-MW-9 payload `patch`: the integration runs as a child; a refused, failed or partial run fails the window (R-MW-10). */
 async function patchPayload(target: string, dir: string | undefined): Promise<void> {
   if (!dir) throw invalid('payload patch needs the directory of patch packages (payload.manifest)');
   const parentId = wf.workflowInfo().workflowId;
-  const withAttributes = wf.workflowInfo().typedSearchAttributes.get(NightshiftKind) !== undefined;
   const r = await wf
     .executeChild<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
-    workflowId: patchWorkflowId(target, runTimestamp(new Date())),
-    args: [{ target, mode: 'integrate', dir, windowWorkflowId: parentId }],
-    staticSummary: `patch payload of ${parentId}`,
-    typedSearchAttributes: withAttributes
-      ? [
-          { key: NightshiftTarget, value: target },
-          { key: NightshiftKind, value: PATCH_KIND },
-          { key: NightshiftPhase, value: 'starting' },
-        ]
-      : undefined,
+      workflowId: patchWorkflowId(target, runTimestamp(new Date())),
+      args: [{ target, mode: 'integrate', dir, windowWorkflowId: parentId }],
+      staticSummary: `patch payload of ${parentId}`,
+      typedSearchAttributes: childAttributes(target, PATCH_KIND, 'starting'),
     })
-    .catch((err: unknown) => {
-      // the window's failure (R-MW-10) shows the patch run's own reason, not "child workflow failed"
-      let e: unknown = err;
-      while (e instanceof Error && e.cause) e = e.cause;
-      const type = e instanceof ApplicationFailure && e.type ? e.type : FailureType.PatchRunFailed;
-      throw ApplicationFailure.create({ type, nonRetryable: true, message: `patch payload: ${e instanceof Error ? e.message : String(e)}` });
-    });
+    .catch(payloadFailure('patch', FailureType.PatchRunFailed));
   if (r.state !== 'completed') {
     throw ApplicationFailure.create({
       type: FailureType.PatchRunPartial,
       nonRetryable: true,
       message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')}): "nightshift patch retry", then reopen`,
+    });
+  }
+}
+
+/**
+ * R-MW-9 payload `backup`: the backup batch (R-BK) runs as a child, restricted to `dossiers` when given;
+ * a refused run, or one that leaves a dossier not backed up (partial, failed), fails the window (R-MW-10).
+ */
+async function backupPayload(target: string, dossiers: string[] | undefined): Promise<void> {
+  const parentId = wf.workflowInfo().workflowId;
+  const r = await wf
+    .executeChild(backupBatchWorkflow, {
+      workflowId: backupBatchWorkflowId(target, runTimestamp(new Date())),
+      args: [{ target, only: dossiers, trigger: 'manual' }],
+      staticSummary: `backup payload of ${parentId}`,
+      typedSearchAttributes: childAttributes(target, BACKUP_BATCH_KIND, 'claiming'),
+    })
+    .catch(payloadFailure('backup', FailureType.BackupRunFailed));
+  if (r.state !== 'completed') {
+    throw ApplicationFailure.create({
+      type: FailureType.BackupRunIncomplete,
+      nonRetryable: true,
+      message:
+        `backup run ${r.runId} ${r.state}: ${r.total - r.ok} of ${r.total} dossier(s) not backed up (report: ${r.reportPath ?? 'none'}): ` +
+        `"nightshift backup retry --target ${target} --run ${r.runId}", then reopen`,
     });
   }
 }
@@ -383,13 +418,7 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
   try {
     await persist('working');
     if (s.payload.kind === 'patch') await patchPayload(s.target, s.payload.manifest);
-    else if (s.payload.kind !== 'none') {
-      throw ApplicationFailure.create({
-        type: MaintenanceFailure.PayloadUnavailable,
-        nonRetryable: true,
-        message: `payload "${s.payload.kind}" is not available yet`,
-      });
-    }
+    else if (s.payload.kind === 'backup') await backupPayload(s.target, s.payload.dossiers);
     for (;;) {
       if (cancelRequested || completeRequested || s.payload.kind !== 'none') break;
       const now = Date.now();

@@ -18,6 +18,7 @@ import {
   startInPast,
   START_PAST_TOLERANCE_MS,
 } from '../../domain/maintenance-input';
+import { onlyCodesSchema } from '../../domain/backup-batch';
 import { activeWindow, countLiveSessions, describeWindow, recentWindows, type MaintenanceWindowRow } from '../../activities/maintenance';
 import { connectTemporalClient, createTargetPools } from '../../workers/resources';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
@@ -126,6 +127,7 @@ interface ScheduleFlags {
   message?: string;
   payload: string;
   patchDir?: string;
+  backupOnly?: string;
   grace?: string;
   preventLoginsFrom?: string;
   startWhenDrained?: boolean;
@@ -159,10 +161,12 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
   }
   if (flags.payload === 'patch' && !flags.patchDir) throw new UsageError('--payload patch needs --patch-dir DIR (the directory of patch packages)');
   if (flags.patchDir !== undefined && flags.payload !== 'patch') throw new UsageError('--patch-dir goes with --payload patch');
-  const payload: MaintenancePayload =
-    flags.payload === 'patch'
-      ? { kind: 'patch', manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) }
-      : ({ kind: flags.payload } as MaintenancePayload);
+  if (flags.backupOnly !== undefined && flags.payload !== 'backup') throw new UsageError('--backup-only goes with --payload backup');
+  let payload: MaintenancePayload;
+  if (flags.payload === 'patch') payload = { kind: 'patch', manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) };
+  else if (flags.payload === 'backup') {
+    payload = flags.backupOnly === undefined ? { kind: 'backup' } : { kind: 'backup', dossiers: parseFlag('--backup-only', onlyCodesSchema, flags.backupOnly) };
+  } else payload = { kind: 'none' };
   const windowSeconds = (end.getTime() - start.getTime()) / 1000;
   const graceSeconds =
     flags.grace !== undefined ? durationFlag('--grace', flags.grace, true) : Math.min(parseDuration(DEFAULT_DRAIN_GRACE)!, Math.floor(windowSeconds));
@@ -353,8 +357,11 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--duration <d>', 'or the duration: 45m, 2h, 1h30m')
     .addOption(new Option('--type <type>', 'database or deployment').choices([...WINDOW_TYPES]))
     .option('--message <text>', 'a message for the operators (shown in status)')
-    .addOption(new Option('--payload <kind>', 'the work to run: none (by hand, then "complete") or patch (with --patch-dir)').default('none'))
+    .addOption(
+      new Option('--payload <kind>', 'the work to run: none (by hand, then "complete"), backup (the backup batch) or patch (with --patch-dir)').default('none'),
+    )
     .option('--patch-dir <dir>', 'with --payload patch: the directory of patch packages (read by the worker)')
+    .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
     .option('--prevent-logins-from <time>', 'refuse new logins from this time before the start')
     .option('--start-when-drained', 'start the work as soon as no session is left')

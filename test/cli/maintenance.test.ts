@@ -4,7 +4,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
 import { createActivities } from '../../workers/activities';
-import { registerMaintenanceCommands } from '../../cli/commands/maintenance';
+import { registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
 import { ROOT, maintenanceStack, quietRuntime, requireEnv, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
 
 /**
@@ -109,7 +109,9 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', "2026-01-01'; DROP TABLE nightshift.session; --", '--duration', '45m', '--type', 'database'], /--start: .* not a date-time/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--message', 'bell\u0007'], /control characters/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'coffee'], /.*/],
-    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup'], /not available yet/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', "A1,x'; DROP TABLE nightshift.dossier; --"], /--backup-only: a dossier code has/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', ' , ,'], /--backup-only: expected at least one dossier code/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--backup-only', 'A1'], /--backup-only goes with --payload backup/],
     [[...t, '--start', 'now', '--duration', '45m', '--type', 'database'], /cuts the service .* --yes/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch'], /--patch-dir/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--patch-dir', '/srv/patches'], /--patch-dir goes with --payload patch/],
@@ -125,6 +127,12 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
   expect(real.code).toBe(2);
   expect(real.stderr).toMatch(/cuts the service .* immediately.* --yes/);
   await noWorkflow();
+});
+
+test('R-MW-9: --payload backup becomes the window\'s backup payload, --backup-only restricting it to the given codes (once each)', () => {
+  const flags = { target: stack.target, start: parisTime(60), duration: '45m', type: 'database', payload: 'backup' };
+  expect(scheduleInput(flags, Date.now()).input.payload).toEqual({ kind: 'backup' });
+  expect(scheduleInput({ ...flags, backupOnly: 'A1, B-2,A1' }, Date.now()).input.payload).toEqual({ kind: 'backup', dossiers: ['A1', 'B-2'] });
 });
 
 test('schedule, status, edit, refused extend, cancel through the CLI; a second schedule is refused naming the first (R-MW-2, R-MW-11, R-MW-12)', async () => {

@@ -1,9 +1,15 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+// not re-exported by the package's index; @temporalio/proto is not a direct dependency
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { Worker } from '@temporalio/worker';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { failureTypeOf } from '../../domain/failures';
 import { gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
 import { createActivities } from '../../workers/activities';
+import { createRegistryActivities } from '../../activities/registry';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import {
   cancelMaintenanceUpdate,
   completeMaintenanceUpdate,
@@ -36,8 +42,9 @@ import {
 
 /**
  * The maintenance window's timeline on the time-skipping test server, with the real activities on a
- * real database and a real SMTP server. The test server knows no custom search attributes: windows
- * are started without them, so the workflow does not upsert any (it only upserts what it was given).
+ * real database and a real SMTP server. Windows are started without search attributes, so the window
+ * upserts none (it only upserts what it was given); the backup batch run as a payload always upserts
+ * its own, so they are registered on this test server once.
  */
 
 jest.setTimeout(90_000);
@@ -53,6 +60,10 @@ beforeAll(async () => {
     }),
     startSmtp(),
   ]);
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!])),
+  });
 });
 
 afterAll(async () => {
@@ -396,15 +407,43 @@ test('R-MW-2: two operators at the same instant: exactly one window wins; a seco
   });
 });
 
-test('R-MW-9: the backup payload fails clearly as not available yet (patch runs: see patch-composed.test.ts)', async () => {
+test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails the window with the batch\'s reason; closed until reopen', async () => {
   await withWindowWorker(async (stack, start) => {
-    const h = await start(windowInput(stack.target, await env.currentTimeMs(), { payload: { kind: 'backup' } }));
-    const err = await h.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(failureTypeOf(err)).toBe(MaintenanceFailure.PayloadUnavailable);
-    expect(innermostMessage(err)).toMatch(/not available yet/);
-    expect(await windowRows(stack.pool)).toHaveLength(0);
+    const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+    for (const code of ['A1', 'A2', 'A3']) {
+      await registry.createDossier(stack.target, { code, label: `Dossier ${code}`, copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
+    }
+    // A2's archive cannot be written: a directory holds its place
+    const blocker = path.join(stack.config.backupDir, 'BA2.SVG');
+    fs.mkdirSync(blocker, { recursive: true });
+    const input = windowInput(stack.target, await env.currentTimeMs(), {
+      inMinutes: 1,
+      graceSeconds: 0,
+      payload: { kind: 'backup', dossiers: ['A1', 'A2'] },
+      notify: ['ops-backup@example.com'],
+    });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    const failed = await eventually(() => status(h), (v) => v.phase === 'failed', 'the window to fail', 60_000);
+    expect(failed.failure).toMatch(/^backup run \d+ partial: 1 of 2 dossier\(s\) not backed up .*nightshift backup retry/);
+    const items = (await stack.pool.query<{ code: string; status: string }>('SELECT code, status FROM nightshift.backup_run_item ORDER BY code')).rows;
+    expect(items).toEqual([
+      { code: 'A1', status: 'ok' },
+      { code: 'A2', status: 'failed' },
+    ]);
+    expect(fs.existsSync(path.join(stack.config.backupDir, 'BA1.SVG'))).toBe(true);
+    expect(fs.existsSync(path.join(stack.config.backupDir, 'BA3.SVG'))).toBe(false);
+    // R-MW-10: the target stays closed and the operator is alerted with the batch's reason
+    const row = await onlyWindow(stack.pool);
+    expect([row.state, row.phase]).toEqual(['in_progress', 'failed']);
+    expect(loginsRefusedAt(row, new Date())).toBe(true);
+    await eventually(async () => mailsTo('ops-backup@example.com').length, (n) => n === 1, 'the failure alert');
+    expect(subjectOf(mailsTo('ops-backup@example.com')[0]!.raw)).toContain('ÉCHEC');
+
+    fs.rmdirSync(blocker);
+    expect((await h.executeUpdate(reopenMaintenanceUpdate)).state).toBe('completed');
+    expect((await onlyWindow(stack.pool)).state).toBe('completed');
+    expect((await h.result()).status.failure).toMatch(/partial/);
   });
 });

@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type pg from 'pg';
+import { verifyArchive } from '../../activities/archive/engine';
+import { generateDemoPatches } from '../../activities/patch/demo';
+import { gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
+import { ACTIVE_WINDOW_SQL, toWindow, type WindowRow } from '../../gate/notices';
+import type { BackupBatchResult } from '../../workflows/backup-batch.api';
+import { maintenanceStartOptions, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
+import { demoDossiers, levels, markAllBackedUp } from './patch-helpers';
+
+/**
+ * The maintenance window composed with the batches it runs (R-MW-9), on the dev server in real time:
+ * a backup payload, and the whole deployment of issue 5 up to the next backup run (R-BK-10).
+ * Demo dossiers (activities/demo.ts): 0001 supervisor, 0002 template, 0003 copy, 0004 test, 0006 specific.
+ */
+
+jest.setTimeout(180_000);
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+});
+
+/** A window starting in 2 s with a 1 s drain grace: nobody is logged in, so the work follows at once. */
+function soonWindow(type: MaintenanceWindowInput['type'], payload: MaintenanceWindowInput['payload']): MaintenanceWindowInput {
+  const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+  return {
+    target: 'main',
+    type,
+    startsAt: new Date(start).toISOString(),
+    endsAt: new Date(start + 30 * 60_000).toISOString(),
+    payload,
+    graceSeconds: 1,
+    startWhenDrained: false,
+    dbDrain: false,
+    notify: [],
+  };
+}
+
+async function runWindow(stack: TestStack, input: MaintenanceWindowInput): Promise<MaintenanceWindowResult> {
+  const h = await temporal.client.workflow.start('maintenanceWindowWorkflow', maintenanceStartOptions(input, stack.config.temporal.taskQueue, `${input.payload.kind} window`));
+  return (await h.result()) as MaintenanceWindowResult;
+}
+
+async function lastBackups(pool: pg.Pool): Promise<Record<string, boolean>> {
+  const { rows } = await pool.query<{ code: string; b: boolean }>('SELECT code, last_backup_at IS NOT NULL AS b FROM nightshift.dossier ORDER BY code');
+  return Object.fromEntries(rows.map((r) => [r.code, r.b]));
+}
+
+/** What the gate decides from the database, as it reads it (gate/notices.ts). */
+async function gateState(pool: pg.Pool): Promise<{ state: string; loginsRefused: boolean }> {
+  const window = toWindow((await pool.query<WindowRow>(ACTIVE_WINDOW_SQL)).rows[0]);
+  return { state: gateStateAt(window, new Date()), loginsRefused: loginsRefusedAt(window, new Date()) };
+}
+
+const archiveOf = (stack: TestStack, code: string) => path.join(stack.config.backupDir, `B${code}.SVG`);
+
+test('R-MW-9 R-MW-10 R-BK-2: a database window with payload backup backs up the chosen eligible dossiers, then gives access back', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    const codes = await demoDossiers(stack, 7);
+    expect(codes).toHaveLength(7);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    // 0002 is a template: chosen, but the batch's own exclusions still apply inside a window
+    const chosen = ['DEMO0002', 'DEMO0003', 'DEMO0005', 'DEMO0006'];
+    const result = await worker.runUntil(runWindow(stack, soonWindow('database', { kind: 'backup', dossiers: chosen })));
+
+    expect(result.status.state).toBe('completed');
+    expect(result.status.failure).toBeUndefined();
+    expect(result.status.phases.map((p) => p.phase)).toEqual(expect.arrayContaining(['working', 'checking', 'restoring', 'completed']));
+    const runs = (await pool.query<{ state: string; workflow_id: string; only_codes: string[] }>('SELECT state, workflow_id, only_codes FROM nightshift.backup_run')).rows;
+    expect(runs).toEqual([{ state: 'completed', workflow_id: expect.stringMatching(/^backup\/main\//), only_codes: chosen }]);
+    const backedUp = ['DEMO0003', 'DEMO0005', 'DEMO0006'];
+    for (const code of codes) expect({ code, archive: fs.existsSync(archiveOf(stack, code)) }).toEqual({ code, archive: backedUp.includes(code) });
+    expect(await lastBackups(pool)).toEqual(Object.fromEntries(codes.map((c) => [c, backedUp.includes(c)])));
+    // access is back: the gate reads no active window and accepts logins again
+    expect(await gateState(pool)).toEqual({ state: 'open', loginsRefused: false });
+    expect((await pool.query('SELECT state, phase FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed', phase: 'completed' }]);
+  } finally {
+    await stack.close();
+  }
+});
+
+test('R-MW-9 R-MW-10 R-PI-8 R-BK-10: deployment window -> patch payload -> restore -> the next backup run backs up every patched dossier', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    const codes = await demoDossiers(stack, 8);
+    const dir = tempDir('patches');
+    await generateDemoPatches(dir, 3);
+    // everything backed up before the deployment: only what the patches touch is modified afterwards
+    await markAllBackedUp(pool);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    await worker.runUntil(async () => {
+      const window = await runWindow(stack, soonWindow('deployment', { kind: 'patch', manifest: dir }));
+      expect(window.status.state).toBe('completed');
+      expect(await levels(pool)).toEqual(Object.fromEntries(codes.map((c) => [c, 3])));
+      expect(await gateState(pool)).toEqual({ state: 'open', loginsRefused: false });
+
+      const h = await temporal.client.workflow.start('backupBatchWorkflow', {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: `backup/main/${crypto.randomUUID()}`,
+        args: [{ target: 'main', trigger: 'manual' }],
+      });
+      const batch = (await h.result()) as BackupBatchResult;
+      // R-BK-2: template 0002 and test 0004 are patched but never backed up by the batch
+      const eligible = codes.filter((c) => c !== 'DEMO0002' && c !== 'DEMO0004');
+      expect(batch).toMatchObject({ state: 'completed', total: eligible.length, ok: eligible.length, failed: 0 });
+      const items = (
+        await pool.query<{ code: string; status: string; file: string | null }>('SELECT code, status, file FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [batch.runId])
+      ).rows;
+      expect(items.map((i) => [i.code, i.status])).toEqual(eligible.map((c) => [c, 'ok']));
+      for (const item of items) {
+        // the archive holds the patched dossier: it reads back whole, at the level the patches left
+        const v = await verifyArchive(item.file!);
+        expect([v.code, v.patchLevel]).toEqual([item.code, 3]);
+        expect(path.resolve(item.file!)).toBe(archiveOf(stack, item.code));
+      }
+      const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.dossier WHERE backup_seq IS NULL OR change_seq > backup_seq ORDER BY code');
+      expect(rows.map((r) => r.code)).toEqual(['DEMO0002', 'DEMO0004']);
+    });
+  } finally {
+    await stack.close();
+  }
+});
