@@ -28,6 +28,7 @@ export default tseslint.config(
         patterns: [{ regex: `^(node:)?(${nodeBuiltins.join('|')})(/.*)?$`, message: 'workflows/ and domain/ must stay free of Node built-ins and I/O modules' }],
       }],
       'no-restricted-globals': ['error', { name: 'process', message: 'no environment access here' }],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'use workflowTime() from workflows/clock.ts (workflow time, named as such)' }],
     },
   },
 );

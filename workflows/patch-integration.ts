@@ -3,6 +3,8 @@ import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
 import { supervisorAbsentNote } from '../domain/patch';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
+import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
+import { activityCaller, innermostMessage } from './activity-calls';
 import {
   DEFAULT_PATCH_TUNING,
   PatchFailure,
@@ -21,32 +23,10 @@ import {
  * chunks with bounded concurrency; a failed dossier stops at its last good patch and the others go on.
  */
 
-const SHORT_DB = {
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-} as const satisfies ActivityOptions;
 /** Reading a directory of packages and storing them: bounded by the packages' size. */
 const READ = { startToCloseTimeout: '10 minutes', retry: { initialInterval: '2 seconds', maximumAttempts: 5 } } as const satisfies ActivityOptions;
 
-const acts = wf.proxyActivities<NightshiftActivities>(SHORT_DB);
-type Acts = typeof acts;
-function call<K extends keyof Acts>(name: K, summary: string, options: ActivityOptions, ...args: Parameters<NightshiftActivities[K]>) {
-  return (acts[name] as unknown as { executeWithOptions(o: ActivityOptions, a: unknown[]): Promise<Awaited<ReturnType<NightshiftActivities[K]>>> }).executeWithOptions(
-    { ...options, summary },
-    args,
-  );
-}
-
-/** An activity failure's own message says what went wrong; the wrappers' do not. */
-function innermostMessage(err: unknown): string {
-  let e: unknown = err;
-  let msg = err instanceof Error ? err.message : String(err);
-  for (let i = 0; i < 5 && e instanceof Error && e.cause; i++) {
-    e = e.cause;
-    if (e instanceof Error && e.message) msg = e.message;
-  }
-  return msg;
-}
+const call = activityCaller(DB_CALL);
 
 const failure = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -56,7 +36,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   const chunkOptions: ActivityOptions = {
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: `${tuning.heartbeatTimeoutSeconds} seconds`,
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+    retry: BATCH_PAGE_RETRY,
   };
   const p: PatchProgress = {
     runId: null,
@@ -97,7 +77,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   }
 
   enter('prerequisites');
-  const claim = await call('claimPatchRun', `${input.target}: prerequisites (R-PI-2)`, SHORT_DB, {
+  const claim = await call('claimPatchRun', `${input.target}: prerequisites (R-PI-2)`, DB_CALL, {
     target: input.target,
     workflowId: info.workflowId,
     mode: input.mode,
@@ -119,7 +99,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   const finish = async (error?: string) => {
     finished = true;
     return wf.CancellationScope.nonCancellable(() =>
-      call('finishPatchRun', `${input.target}: close run ${runId}`, SHORT_DB, { target: input.target, runId, error, notes: p.notes }),
+      call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId, error, notes: p.notes }),
     );
   };
 
@@ -129,7 +109,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     let plan: Awaited<ReturnType<NightshiftActivities['planPatchRun']>>;
     if (input.mode === 'integrate') {
       patches = await call('loadPatchPackages', `${input.target}: verify ${input.dir}`, READ, { target: input.target, runId, dir: input.dir! });
-      plan = await call('planPatchRun', `${input.target}: plan`, SHORT_DB, {
+      plan = await call('planPatchRun', `${input.target}: plan`, DB_CALL, {
         target: input.target,
         runId,
         mode: input.mode,
@@ -137,8 +117,8 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
         lastPatch: patches[patches.length - 1]!.number,
       });
     } else {
-      plan = await call('planPatchRun', `${input.target}: plan`, SHORT_DB, { target: input.target, runId, mode: input.mode, dossiers: input.dossiers, retryOf: input.retryOf });
-      patches = await call('storedPatchSummaries', `${input.target}: stored patches`, SHORT_DB, { target: input.target, runId, upTo: plan.upTo });
+      plan = await call('planPatchRun', `${input.target}: plan`, DB_CALL, { target: input.target, runId, mode: input.mode, dossiers: input.dossiers, retryOf: input.retryOf });
+      patches = await call('storedPatchSummaries', `${input.target}: stored patches`, DB_CALL, { target: input.target, runId, upTo: plan.upTo });
     }
     if (patches.length) p.patches = { first: patches[0]!.number, last: patches[patches.length - 1]!.number };
 

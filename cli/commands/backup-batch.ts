@@ -16,7 +16,6 @@ import {
   parseBackupSetting,
   settingText,
 } from '../../domain/backup-batch';
-import { connectTemporalClient, createTargetPools } from '../../workers/resources';
 import {
   BACKUP_BATCH_KIND,
   type BackupBatchInput,
@@ -28,32 +27,13 @@ import {
   scheduledBackupWorkflowId,
 } from '../../workflows/backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
-import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
 
 /**
  * nightshift backup run|retry|status|settings|schedule: the backup batch of modified dossiers
  * (R-BK-1 .. R-BK-9). The ledger is read straight from the target database; runs go through Temporal.
  */
-
-async function withPool<T>(targetName: string | undefined, fn: (pool: pg.Pool, target: string) => Promise<T>): Promise<T> {
-  const t = target(targetName);
-  const pools = createTargetPools(config(), 2);
-  try {
-    return await fn(pools.get(t.name), t.name);
-  } finally {
-    await pools.end();
-  }
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectTemporalClient(config());
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 interface RunRow {
   id: string;
@@ -139,8 +119,8 @@ function resultText(r: BackupBatchResult): string {
 }
 
 async function startBatch(input: BackupBatchInput, flags: RunFlags): Promise<number> {
-  return withPool(input.target, async (pool) =>
-    withClient(async (client) => {
+  return withPools(input.target, async (pool) =>
+    withTemporal(async (client) => {
       await refuseIfRunning(pool, client);
       const timestamp = compactTimestamp(localDateTime(new Date(), config().timeZone));
       const workflowId = backupBatchWorkflowId(input.target, timestamp);
@@ -235,7 +215,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .action(
       action(async (flags: RunFlags) => {
         const t = target(flags.target).name;
-        const run = await withPool(t, (pool) => findRun(pool, flags.run));
+        const run = await withPools(t, (pool) => findRun(pool, flags.run));
         if (run.state === 'running') throw new UsageError(`backup run ${run.id} is still running: retry it once it has ended`);
         const failed = run.total - run.ok;
         if (failed <= 0) {
@@ -255,7 +235,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .action(
       action(async (ref: string | undefined, flags: RunFlags) => {
         const t = target(flags.target).name;
-        const s = await withPool(t, async (pool) => {
+        const s = await withPools(t, async (pool) => {
           const run = await findRun(pool, ref);
           const counts = Object.fromEntries(
             (await pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM nightshift.backup_run_item WHERE run_id = $1 GROUP BY status', [run.id])).rows.map((r) => [r.status, r.n]),
@@ -268,7 +248,7 @@ export function registerBackupBatchCommands(backup: Command): void {
           ).rows;
           let live: BackupBatchProgress | undefined;
           if (run.state === 'running') {
-            live = await withClient((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);
+            live = await withTemporal((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);
           }
           return { run, counts, failures, live };
         });
@@ -284,7 +264,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (flags: RunFlags) => {
-        const resolved = await withPool(flags.target, (pool) => loadBackupSettings(pool, config()));
+        const resolved = await withPools(flags.target, (pool) => loadBackupSettings(pool, config()));
         output(flags.json, resolved, (r) =>
           [
             ...r.details.map((d) => `${d.key.padEnd(18)} ${settingText(d.value).padEnd(40)} (${d.source}) ${BACKUP_SETTING_LABELS[d.key]}`),
@@ -310,7 +290,7 @@ export function registerBackupBatchCommands(backup: Command): void {
             throw new UsageError((err as Error).message);
           }
         }
-        await withPool(flags.target, (pool) => setCommonBackupSetting(pool, parsed.key, parsed.value));
+        await withPools(flags.target, (pool) => setCommonBackupSetting(pool, parsed.key, parsed.value));
         process.stdout.write(`${parsed.key}: common value ${parsed.value === undefined ? 'removed' : `set to ${settingText(parsed.value)}`}\n`);
       }),
     );
@@ -332,7 +312,7 @@ export function registerBackupBatchCommands(backup: Command): void {
         if (!isTimeZone(timezone)) throw new UsageError(`--timezone: unknown time zone "${timezone.slice(0, 60)}" (expected e.g. Europe/Paris)`);
         const t = target(raw.target).name;
         const scheduleId = backupScheduleId(t);
-        await withClient(async (client) => {
+        await withTemporal(async (client) => {
           const spec = { cronExpressions: [flags.cron.trim()], timezone };
           const handle = client.schedule.getHandle(scheduleId);
           const exists = await handle.describe().then(() => true, (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)));
@@ -370,7 +350,7 @@ export function registerBackupBatchCommands(backup: Command): void {
       .action(
         action(async (flags: { target?: string; json?: boolean }) => {
           const scheduleId = backupScheduleId(target(flags.target).name);
-          await withClient(async (client) => {
+          await withTemporal(async (client) => {
             let value: unknown;
             try {
               value = await fn(client.schedule.getHandle(scheduleId));

@@ -7,7 +7,6 @@ import { backupDossierInputSchema, restoreDossierInputSchema } from '../../domai
 import { dossierCodeSchema } from '../../domain/dossier';
 import { readArchiveHeader } from '../../activities/archive/reader';
 import { verifyArchive } from '../../activities/archive/engine';
-import { connectTemporalClient } from '../../workers/resources';
 import {
   BACKUP_KIND,
   BACKUP_REASONS,
@@ -21,7 +20,7 @@ import {
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
 import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
-import { action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
+import { action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal } from '../context';
 
 /** nightshift backup dossier|restore: starts the single-dossier workflows (R-BK-5); verify-only runs locally. */
 
@@ -33,15 +32,6 @@ function usage(error: z.ZodError, flags: Record<string, string>): UsageError {
 export function webUiLink(workflowId: string, runId: string): string {
   const c = config();
   return `http://localhost:${c.temporal.uiPort}/namespaces/${encodeURIComponent(c.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectTemporalClient(config());
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
 }
 
 interface Started {
@@ -145,7 +135,7 @@ export function registerBackupCommands(program: Command): void {
         });
         if (!parsed.success) throw usage(parsed.error, { code: 'CODE', reason: '--reason' });
         const input: BackupDossierInput = parsed.data;
-        await withClient(async (client) => {
+        await withTemporal(async (client) => {
           const { started, handle } = await start<BackupDossierInput, BackupDossierResult>(
             client,
             'backupDossierWorkflow',
@@ -186,7 +176,7 @@ export function registerBackupCommands(program: Command): void {
         const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file, as: code, replace: Boolean(flags.replace) });
         if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
         const input: RestoreDossierInput = parsed.data;
-        await withClient(async (client) => {
+        await withTemporal(async (client) => {
           const { started, handle } = await start<RestoreDossierInput, RestoreDossierResult>(
             client,
             'restoreDossierWorkflow',

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ApplicationFailure, TypedSearchAttributes, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { UsageError } from '../../config/config';
 import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt, type WindowType } from '../../domain/maintenance';
 import {
@@ -20,7 +20,6 @@ import {
 } from '../../domain/maintenance-input';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { activeWindow, countLiveSessions, describeWindow, recentWindows, type MaintenanceWindowRow } from '../../activities/maintenance';
-import { connectTemporalClient, createTargetPools } from '../../workers/resources';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import {
   AVAILABLE_PAYLOADS,
@@ -41,7 +40,7 @@ import {
   type MaintenanceWindowInput,
   type PayloadKind,
 } from '../../workflows/maintenance-window.api';
-import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 
 /** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12) */
 
@@ -71,24 +70,6 @@ function notifyFlag(value: string | undefined): string[] {
   if (value.length > 10_000) throw new UsageError('--notify: too long');
   const list = value.split(',').map((v) => v.trim()).filter(Boolean);
   return [...new Set(list.map((a) => parseFlag(`--notify (${a.slice(0, 60)})`, emailSchema, a)))];
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectTemporalClient(config());
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
-}
-
-async function withPool<T>(targetName: string, fn: (pool: import('pg').Pool) => Promise<T>): Promise<T> {
-  const pools = createTargetPools(config(), 2);
-  try {
-    return await fn(pools.get(targetName));
-  } finally {
-    await pools.end();
-  }
 }
 
 function windowExists(targetName: string, existing?: MaintenanceWindowRow): ApplicationFailure {
@@ -237,9 +218,9 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
     process.stderr.write('nothing scheduled\n');
     return EXIT_FAILED;
   }
-  const existing = await withPool(input.target, (pool) => activeWindow(pool));
+  const existing = await withPools(input.target, (pool) => activeWindow(pool));
   if (existing) throw windowExists(input.target, existing);
-  const status = await withClient(async (client) => {
+  const status = await withTemporal(async (client) => {
     let handle: WorkflowHandle;
     try {
       handle = await client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
@@ -263,7 +244,7 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
   const names = flags.target !== undefined ? [target(flags.target).name] : config().targets.map((t) => t.name);
   const all: (MaintenanceWindowRow & { target: string })[] = [];
   for (const name of names) {
-    for (const row of await withPool(name, (pool) => recentWindows(pool))) all.push({ target: name, ...row });
+    for (const row of await withPools(name, (pool) => recentWindows(pool))) all.push({ target: name, ...row });
   }
   output(flags.json, all, (rows) =>
     rows.length
@@ -274,7 +255,7 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
 
 async function queryStatus(targetName: string): Promise<MaintenanceStatus | null> {
   try {
-    return await withClient((client) => client.workflow.getHandle(maintenanceWorkflowId(targetName)).query(maintenanceStatusQuery));
+    return await withTemporal((client) => client.workflow.getHandle(maintenanceWorkflowId(targetName)).query(maintenanceStatusQuery));
   } catch {
     return null;
   }
@@ -282,7 +263,7 @@ async function queryStatus(targetName: string): Promise<MaintenanceStatus | null
 
 async function status(flags: { target?: string; json?: boolean }): Promise<void> {
   const t = target(flags.target);
-  const { window, live } = await withPool(t.name, async (pool) => ({ window: await activeWindow(pool), live: await countLiveSessions(pool) }));
+  const { window, live } = await withPools(t.name, async (pool) => ({ window: await activeWindow(pool), live: await countLiveSessions(pool) }));
   const workflow = window ? await queryStatus(t.name) : null;
   const value = {
     target: t.name,
@@ -302,7 +283,7 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
 /** Runs one operator update; a missing workflow is said plainly. */
 async function update(targetName: string | undefined, fn: (h: WorkflowHandle) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated') {
   const t = target(targetName);
-  const s = await withClient(async (client) => {
+  const s = await withTemporal(async (client) => {
     try {
       return await fn(client.workflow.getHandle(maintenanceWorkflowId(t.name)));
     } catch (err) {

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
@@ -9,7 +8,6 @@ import { PATCH_TYPES, runTimestamp, type PatchType } from '../../domain/patch';
 import { revalidationList } from '../../activities/patch';
 import { readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
 import { generateDemoPatches, writePatchTemplate } from '../../activities/patch/demo';
-import { connectTemporalClient, createTargetPools } from '../../workers/resources';
 import {
   PATCH_KIND,
   PATCH_WORKFLOW_TYPE,
@@ -18,7 +16,7 @@ import {
   type PatchRunResult,
 } from '../../workflows/patch-integration.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
-import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption } from '../context';
+import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
 
 /** nightshift patch integrate|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-9). */
@@ -31,15 +29,6 @@ interface StartFlags {
   run?: string;
   wait?: boolean;
   json?: boolean;
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectTemporalClient(config());
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
 }
 
 export function resultText(r: PatchRunResult): string {
@@ -58,7 +47,7 @@ export function resultText(r: PatchRunResult): string {
 }
 
 async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
-  return withClient(async (client) => {
+  return withTemporal(async (client) => {
     const workflowId = patchWorkflowId(input.target, runTimestamp(new Date()));
     const handle = await client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
       taskQueue: config().temporal.taskQueue,
@@ -119,9 +108,7 @@ export function registerPatchCommands(program: Command): void {
     .action(
       action(async (flags: { target?: string; json?: boolean }) => {
         const t = target(flags.target);
-        const pools = createTargetPools(config(), 2);
-        try {
-          const pool = pools.get(t.name);
+        await withPools(t.name, async (pool) => {
           const dossiers = (await pool.query<StatusRow>(`SELECT code, role, is_test, is_specific, patch_level FROM nightshift.dossier ORDER BY role = 'supervisor' DESC, code`)).rows;
           const list = await revalidationList(pool);
           const runs = (
@@ -149,9 +136,7 @@ export function registerPatchCommands(program: Command): void {
               ...v.recentRuns.map((r) => `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` patches ${r.first_patch}-${r.last_patch}` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}`),
             ].join('\n'),
           );
-        } finally {
-          await pools.end();
-        }
+        });
       }),
     );
 

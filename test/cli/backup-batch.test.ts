@@ -1,9 +1,7 @@
-import path from 'node:path';
 import crypto from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
-import { PROJECT_ROOT } from '../../config/config';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { runCli, stackCliEnv, type CliResult } from '../helpers/cli';
 import { createDossiers, openSession, waitFor } from '../workflows/backup-batch-helpers';
 
 /** `nightshift backup run|retry|status|settings|schedule` spawned as processes against the real servers (R-BK-1, R-BK-9). */
@@ -21,25 +19,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(PROJECT_ROOT, 'bin', 'nightshift.js'), ...args],
-      {
-        cwd: PROJECT_ROOT,
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
-          TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-          DATABASE_URL: stack.databaseUrl,
-          NIGHTSHIFT_DATA_DIR: stack.dataDir,
-        },
-        timeout: 90_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
+function cli(args: string[]): Promise<CliResult> {
+  return runCli(args, stackCliEnv(stack), 90_000);
 }
 
 test('hostile input: unknown run ids, bad cron, bad time zone, bad codes and settings exit 2 and change nothing', async () => {

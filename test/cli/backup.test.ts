@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createRegistryActivities } from '../../activities/registry';
 import { generateDemoDossiers } from '../../activities/demo';
-import { PROJECT_ROOT } from '../../config/config';
 import { backupDossierWorkflowId } from '../../workflows/backup-dossier.api';
 import { createTestStack, createTestWorker, devServerClient, tempDir, type TestStack } from '../helpers/env';
+import { runCli, stackCliEnv, type CliResult } from '../helpers/cli';
 
 /** `nightshift backup dossier|restore` spawned as a process against the dev server, a worker in this process (R-BK-5). */
 
@@ -22,25 +21,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(PROJECT_ROOT, 'bin', 'nightshift.js'), ...args],
-      {
-        cwd: PROJECT_ROOT,
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
-          TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-          DATABASE_URL: stack.databaseUrl,
-          NIGHTSHIFT_DATA_DIR: stack.dataDir,
-        },
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
+function cli(args: string[]): Promise<CliResult> {
+  return runCli(args, stackCliEnv(stack), 60_000);
 }
 
 test('backup dossier --wait, restore --verify-only, restore --as --wait: the round trip end to end', async () => {

@@ -1,29 +1,13 @@
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createTestStack, tempDir, type TestStack } from '../helpers/env';
+import { runCli, type CliResult } from '../helpers/cli';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '..', '..');
 let stack: TestStack;
 let env: NodeJS.ProcessEnv;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** The CLI as a user runs it: a separate process, configured by the environment only. */
-async function cli(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), ...args], { cwd: ROOT, env, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    if (typeof e.code !== 'number') throw err;
-    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(args, env);
 }
 
 const STACK_TRACE = /\n\s+at /;

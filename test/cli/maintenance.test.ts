@@ -1,11 +1,10 @@
-import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
 import { createActivities } from '../../workers/activities';
 import { registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
-import { ROOT, maintenanceStack, quietRuntime, requireEnv, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { maintenanceStack, quietRuntime, requireEnv, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { runCli, type CliResult } from '../helpers/cli';
 
 /**
  * `nightshift maintenance …` as the operator runs it, on real servers. Hostile flags exit 2 and start
@@ -44,15 +43,8 @@ function childEnv(): Record<string, string> {
 }
 
 /** The real binary, for the exit code as the shell sees it. */
-function binary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(ROOT, 'bin', 'nightshift.js'), 'maintenance', ...args],
-      { cwd: ROOT, env: { ...process.env, ...childEnv() } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function binary(...args: string[]): Promise<CliResult> {
+  return runCli(['maintenance', ...args], { ...process.env, ...childEnv() });
 }
 
 /** One command in-process, wired as cli/main.ts does (commander errors are usage errors: exit 2). */

@@ -4,7 +4,7 @@ import { createMailTransport, createTargetPools, type TargetPools } from '../../
 import { createActivities } from '../../workers/activities';
 import { completeMaintenanceUpdate, maintenanceStatusQuery, type MaintenanceStatus } from '../../workflows/maintenance-window.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { freePort } from '../gate/gate-helpers';
+import { freePort } from '../helpers/net';
 import { eventually, startSmtp, subjectOf } from '../workflows/maintenance-helpers';
 import { GateClient, loginAll, probeLogins, runSession, type LoginAttempt, type SessionTrace } from './session-sim';
 import { scheduleWindow, sessionRows, windowInputFor, windowRow, type MaintenanceHandle } from './window';

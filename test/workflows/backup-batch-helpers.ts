@@ -1,9 +1,9 @@
-import net from 'node:net';
 import crypto from 'node:crypto';
 import { SMTPServer } from 'smtp-server';
 import type pg from 'pg';
 import { createRegistryActivities } from '../../activities/registry';
 import type { TestStack } from '../helpers/env';
+export { freePort } from '../helpers/net';
 
 /** Shared by the backup batch tests: dossiers, sessions that hold them open, a real SMTP server, ledger reads. */
 
@@ -142,13 +142,3 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> 
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}

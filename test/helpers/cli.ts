@@ -1,0 +1,43 @@
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { TestStack } from './env';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+export interface CliResult {
+  /** null when the process was ended by a signal */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/nightshift.js ...args` to its end, as a user would: a separate process configured by `env` only. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`nightshift ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The environment of a CLI process that works on a test stack and the suite's Temporal dev server. */
+export function stackCliEnv(stack: TestStack): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+    DATABASE_URL: stack.databaseUrl,
+    NIGHTSHIFT_DATA_DIR: stack.dataDir,
+  };
+}
