@@ -3,6 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { maintenanceWindowInputSchema } from '../../domain/maintenance-input';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { sessions } from '../workflows/maintenance-helpers';
 import {
   MAINTENANCE_WORKFLOW_TYPE,
   maintenanceStartOptions,
@@ -53,19 +54,10 @@ export async function scheduleWindow(client: Client, taskQueue: string, input: M
   })) as MaintenanceHandle;
 }
 
-export interface SessionRow {
-  id: string;
-  user_name: string;
-  closed_at: Date | null;
-  close_reason: string | null;
-  close_requested_at: Date | null;
-  close_by: Date | null;
-}
+export type { SessionRow } from '../workflows/maintenance-helpers';
 
-export async function sessionRows(pool: pg.Pool): Promise<Map<string, SessionRow>> {
-  const r = await pool.query<SessionRow>('SELECT id, user_name, closed_at, close_reason, close_requested_at, close_by FROM nightshift.session');
-  return new Map(r.rows.map((row) => [row.id, row]));
-}
+/** Every session row keyed by id. */
+export const sessionRows = (pool: pg.Pool) => sessions(pool, 'id');
 
 export async function windowRow(pool: pg.Pool): Promise<{ state: string; phase: string; finished_at: Date | null }> {
   const r = await pool.query<{ state: string; phase: string; finished_at: Date | null }>(

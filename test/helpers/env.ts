@@ -39,21 +39,38 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-/** A fresh database with the migrations applied: one per test file keeps files independent. */
-export async function createTestDatabase(prefix = 'ns'): Promise<string> {
-  const admin = requireEnv('NS_TEST_PG_ADMIN_URL');
-  const name = uniqueName(prefix).toLowerCase();
-  const c = new pg.Client({ connectionString: admin });
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
   await c.connect();
   try {
-    await c.query(`CREATE DATABASE ${name}`);
+    return await fn(c);
   } finally {
     await c.end();
   }
-  const url = new URL(admin);
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(requireEnv('NS_TEST_PG_ADMIN_URL'));
   url.pathname = `/${name}`;
-  await migrate(url.toString());
   return url.toString();
+}
+
+let template: Promise<string> | undefined;
+/**
+ * A fresh database with the migrations applied: one per test file keeps files independent. The
+ * migrations run once per test process into a template database, which each call clones.
+ */
+export async function createTestDatabase(prefix = 'ns'): Promise<string> {
+  template ??= (async () => {
+    const name = uniqueName('tpl').toLowerCase();
+    await admin((c) => c.query(`CREATE DATABASE ${name}`));
+    await migrate(databaseUrl(name));
+    return name;
+  })();
+  const tpl = await template;
+  const name = uniqueName(prefix).toLowerCase();
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${tpl}`));
+  return databaseUrl(name);
 }
 
 export interface TestStack {

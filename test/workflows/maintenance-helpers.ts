@@ -1,87 +1,21 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import pg from 'pg';
-import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { SMTPServer } from 'smtp-server';
 import type { Transporter } from 'nodemailer';
 import { loadConfig, type Config } from '../../config/config';
+import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
 import { createMailTransport, createTargetPools, type TargetPools } from '../../workers/resources';
 import type { MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 import type { WindowView } from '../../domain/maintenance';
 
-/**
- * Shared by the maintenance window tests: one target on its own database, sessions, a real SMTP server.
- * It does not import test/helpers/env.ts: that module loads db/migrate.ts, whose node-pg-migrate is
- * ESM-only and cannot be required inside Jest on Node 20. Migrations run once per test file in a
- * child process (tsx), into a template database that each test clones.
- */
+/** Shared by the maintenance window tests: one target on its own database, sessions, a real SMTP server. */
 
 export const ROOT = path.resolve(__dirname, '..', '..');
+export { requireEnv, uniqueName, tempDir, quietRuntime } from '../helpers/env';
 
-export function requireEnv(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the tests through jest (global setup)`);
-  return v;
-}
-
-export function uniqueName(prefix: string): string {
-  return `${prefix}_${crypto.randomBytes(4).toString('hex')}`;
-}
-
-export function tempDir(prefix: string): string {
-  const dir = path.join(requireEnv('NS_TEST_TMP'), uniqueName(prefix));
-  fs.mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-let runtimeInstalled = false;
-export function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
-  }
-}
-
-function dbUrl(name: string): string {
-  const url = new URL(requireEnv('NS_TEST_PG_ADMIN_URL'));
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-let template: Promise<string> | undefined;
-/** A migrated database cloned from this file's template. */
-export async function createMigratedDatabase(prefix = 'mw'): Promise<string> {
-  template ??= (async () => {
-    const name = uniqueName('mwtpl');
-    await admin((c) => c.query(`CREATE DATABASE ${name}`));
-    await promisify(execFile)(
-      process.execPath,
-      ['-e', `require('tsx/cjs'); require(${JSON.stringify(path.join(ROOT, 'db', 'migrate.ts'))}).migrate(process.argv[1]).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); })`, dbUrl(name)],
-      { cwd: ROOT },
-    );
-    return name;
-  })();
-  const tpl = await template;
-  const name = uniqueName(prefix).toLowerCase();
-  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${tpl}`));
-  return dbUrl(name);
-}
+/** A migrated database (cloned from the test process's template, see test/helpers/env.ts). */
+export const createMigratedDatabase = (prefix = 'mw'): Promise<string> => createTestDatabase(prefix);
 
 export interface MaintenanceStack {
   target: string;
@@ -157,9 +91,10 @@ export interface SessionRow {
   close_by: Date | null;
 }
 
-export async function sessions(pool: pg.Pool): Promise<Map<string, SessionRow>> {
+/** Every session row, keyed by user name (default) or by id. */
+export async function sessions(pool: pg.Pool, key: 'user_name' | 'id' = 'user_name'): Promise<Map<string, SessionRow>> {
   const r = await pool.query<SessionRow>('SELECT id, user_name, closed_at, close_reason, close_requested_at, close_by FROM nightshift.session');
-  return new Map(r.rows.map((s) => [s.user_name, s]));
+  return new Map(r.rows.map((s) => [s[key], s]));
 }
 
 export interface WindowRow extends WindowView {
