@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TARGET_NAME } from '../config/config';
+import { backupEventSchema } from '../domain/backup-trigger';
 import { dossierCodeSchema } from '../domain/dossier';
 
 /** zod schemas for every gate request (params, headers, bodies) and the one error type routes throw. */
@@ -50,6 +51,10 @@ export const loginBody = z.strictObject(
   { error: 'expected a JSON object {user, client?}' },
 );
 export type LoginBody = z.infer<typeof loginBody>;
+
+/** R-BK-9: the event a single-dossier backup is asked for. */
+export const backupTriggerBody = z.strictObject({ event: backupEventSchema }, { error: 'expected a JSON object {event}' });
+export type BackupTriggerBody = z.infer<typeof backupTriggerBody>;
 
 export const localeHeaders = z.object({
   'accept-language': z.string().max(256, 'at most 256 characters').optional(),

@@ -10,10 +10,13 @@ import {
   refusalText,
   type Locale,
 } from '../domain/maintenance';
-import type { TargetPools } from '../workers/resources';
+import { DOSSIER_IN_USE_MESSAGE } from '../domain/failures';
+import { connectTemporalClient, type TargetPools } from '../workers/resources';
+import { checkBackupTrigger, startTriggeredBackup, type StartedTrigger, type TriggeredPlan } from './backup-trigger';
 import { noticeAt, withOperatorMessage, type TextSettings } from './notices';
 import { renderPage, type TargetNotice } from './page';
 import {
+  backupTriggerBody,
   bearerToken,
   dossierParams,
   GateError,
@@ -25,6 +28,7 @@ import {
   targetParams,
 } from './requests';
 import * as store from './store';
+import { lazyTemporal, TemporalUnavailable, type TemporalAccess } from './temporal';
 
 /**
  * The HTTP session gate (issue 3): the business application asks it before login and while logged in
@@ -42,7 +46,15 @@ export interface GateOptions {
    * The window lookup is about a third of a heartbeat's database work (bench/gate-heartbeats.ts).
    */
   windowCacheMs?: number;
+  /**
+   * Starts the R-BK-9 backups; default: a client of config.temporal connected on first use, so that the
+   * gate serves logins while Temporal is down. The gate closes it.
+   */
+  temporal?: TemporalAccess;
 }
+
+/** How long a backup route waits for Temporal's frontend before answering 503. */
+export const TEMPORAL_CONNECT_TIMEOUT = '2s';
 
 /** At most this stale: a new or edited window reaches heartbeats within 0.2 s. */
 export const WINDOW_CACHE_MS = 200;
@@ -50,12 +62,13 @@ export const WINDOW_CACHE_MS = 200;
 /** Small bodies only: the largest legitimate one is {user, client} (~300 bytes). */
 export const BODY_LIMIT = 16 * 1024;
 
-export async function buildGate({ config, pools, logger = false, windowCacheMs = WINDOW_CACHE_MS }: GateOptions): Promise<FastifyInstance> {
+export async function buildGate({ config, pools, logger = false, windowCacheMs = WINDOW_CACHE_MS, temporal: temporalAccess }: GateOptions): Promise<FastifyInstance> {
   const targets = config.targets.map((t) => t.name);
   const texts: TextSettings = { appName: config.appName, timeZone: config.timeZone };
   const timeout = config.sessionTimeoutSeconds;
   const sessions = new SessionLocator(targets, pools);
   const windows = windowCacheMs > 0 ? new store.WindowCache(windowCacheMs) : undefined;
+  const temporal = temporalAccess ?? lazyTemporal(() => connectTemporalClient(config, TEMPORAL_CONNECT_TIMEOUT));
 
   const app = Fastify({
     logger,
@@ -73,6 +86,7 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
     else void jsonParser(req, text, done);
   });
 
+  app.addHook('onClose', () => temporal.close());
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((_req, reply) => {
     void reply.code(404).send({ error: 'not found' });
@@ -187,20 +201,103 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
     return { closed: true, reason };
   });
 
-  const dossierRoute = (op: typeof store.openDossier, open: boolean) => async (req: FastifyRequest) => {
+  app.post('/v1/sessions/:id/dossiers/:code', async (req) => {
     const { id, code } = parsePart(dossierParams, req.params, 'params');
     const token = bearerToken(req.headers);
     const { value } = await sessions.run(id, token, async (pool, hash) => {
-      const outcome = await op(pool, id, hash, code);
+      const outcome = await store.openDossier(pool, id, hash, code);
       return outcome === 'no-session' ? undefined : outcome;
     });
     if (value === 'no-dossier') throw new GateError(404, 'unknown dossier', 'code');
-    return { dossier: code, open };
+    return { dossier: code, open: true };
+  });
+
+  const startBackup = (plan: TriggeredPlan): Promise<StartedTrigger> =>
+    temporal.run((client) => startTriggeredBackup(client, config.temporal.taskQueue, plan));
+
+  // R-BK-9 "on dossier exit": started once the close has committed, so that this session no longer holds the
+  // dossier (R-BK-3); only when no other session still holds it. The close stands whatever happens here.
+  const backupOnExit = async (req: FastifyRequest, target: string, code: string): Promise<Record<string, unknown> | undefined> => {
+    try {
+      const { state, plan } = await checkBackupTrigger(pools.get(target), config, target, code, 'exit');
+      if (!plan.triggered) return undefined;
+      if (state.inUse > 0) {
+        return { triggered: false, reason: 'in-use', message: `dossier ${code} is still open in ${state.inUse} other session(s): the last one to close it triggers the backup (R-BK-3)` };
+      }
+      return triggeredAnswer(plan, await startBackup(plan));
+    } catch (err) {
+      if (err instanceof TemporalUnavailable) {
+        req.log.warn({ target, code, reason: err.message }, 'backup on exit not started: Temporal unavailable');
+        return { triggered: false, reason: 'temporal-unavailable', message: TEMPORAL_DOWN_MESSAGE };
+      }
+      req.log.error({ err, target, code }, 'backup on exit not started');
+      return { triggered: false, reason: 'failed', message: 'the backup on exit could not be started' };
+    }
   };
-  app.post('/v1/sessions/:id/dossiers/:code', dossierRoute(store.openDossier, true));
-  app.delete('/v1/sessions/:id/dossiers/:code', dossierRoute(store.closeDossier, false));
+
+  app.delete('/v1/sessions/:id/dossiers/:code', async (req) => {
+    const { id, code } = parsePart(dossierParams, req.params, 'params');
+    const token = bearerToken(req.headers);
+    const { target, value } = await sessions.run(id, token, async (pool, hash) => {
+      const outcome = await store.closeDossier(pool, id, hash, code);
+      return outcome === 'no-session' ? undefined : outcome;
+    });
+    if (value === 'no-dossier') throw new GateError(404, 'unknown dossier', 'code');
+    const backup = value === 'done' ? await backupOnExit(req, target, code) : undefined;
+    return { dossier: code, open: false, ...(backup ? { backup } : {}) };
+  });
+
+  // R-BK-9 / R-BK-5: the business application asks for the backup of one dossier before a provider exchange,
+  // before closing it, or when leaving it; the effective setting decides.
+  app.post('/v1/sessions/:id/dossiers/:code/backup', async (req, reply) => {
+    const { id, code } = parsePart(dossierParams, req.params, 'params');
+    const token = bearerToken(req.headers);
+    const { event } = parsePart(backupTriggerBody, req.body, 'body');
+    const { value: check } = await sessions.run(id, token, async (pool, tokenHash, target) => {
+      const c = await checkBackupTrigger(pool, config, target, code, event, { id, tokenHash });
+      return c.state.session ? c : undefined;
+    });
+    const { state, plan } = check;
+    if (!state.dossier) throw new GateError(404, 'unknown dossier', 'code');
+    if (!plan.triggered) {
+      return reply.code(200).send({ triggered: false, event, target: plan.target, dossier: code, setting: plan.setting, reason: plan.reason, message: plan.message });
+    }
+    if (state.inUse > 0) {
+      throw new GateError(409, 'dossier in use: close it in every session first', 'code', {
+        triggered: false,
+        message: DOSSIER_IN_USE_MESSAGE,
+        sessions: state.inUse,
+        heldBySession: state.heldBySession,
+      });
+    }
+    let started: StartedTrigger;
+    try {
+      started = await startBackup(plan);
+    } catch (err) {
+      if (!(err instanceof TemporalUnavailable)) throw err;
+      req.log.warn({ target: plan.target, code, reason: err.message }, 'backup not started: Temporal unavailable');
+      throw new GateError(503, TEMPORAL_DOWN_MESSAGE, undefined, { triggered: false });
+    }
+    return reply.code(202).send(triggeredAnswer(plan, started));
+  });
 
   return app;
+}
+
+const TEMPORAL_DOWN_MESSAGE = 'Temporal is unavailable: no backup was started; try again later';
+
+function triggeredAnswer(plan: TriggeredPlan, started: StartedTrigger): Record<string, unknown> {
+  return {
+    triggered: true,
+    event: plan.event,
+    target: plan.target,
+    dossier: plan.code,
+    setting: plan.setting,
+    folder: plan.folder,
+    workflowId: started.workflowId,
+    runId: started.runId,
+    alreadyRunning: started.alreadyRunning,
+  };
 }
 
 /** A third of the timeout: two heartbeats may be lost before a session expires. */
@@ -225,10 +322,10 @@ class SessionLocator {
     return hint ? [hint, ...this.targets.filter((t) => t !== hint)] : this.targets;
   }
 
-  async run<T>(id: string, token: string, op: (pool: pg.Pool, tokenHash: string) => Promise<T | undefined>): Promise<{ target: string; value: T }> {
+  async run<T>(id: string, token: string, op: (pool: pg.Pool, tokenHash: string, target: string) => Promise<T | undefined>): Promise<{ target: string; value: T }> {
     const tokenHash = store.hashToken(token);
     for (const target of this.order(id)) {
-      const value = await op(this.pools.get(target), tokenHash);
+      const value = await op(this.pools.get(target), tokenHash, target);
       if (value !== undefined) {
         if (this.targets.length > 1) this.remember(id, target);
         return { target, value };
@@ -282,7 +379,7 @@ export interface RunningGate {
  * Listens on config.gateHost:gatePort (port 0 picks a free one) and sweeps expired sessions. The pools
  * belong to the caller (`nightshift gate`, `nightshift dev`), which ends them after close().
  */
-export async function startGate(config: Config, pools: TargetPools, options: Pick<GateOptions, 'windowCacheMs'> = {}): Promise<RunningGate> {
+export async function startGate(config: Config, pools: TargetPools, options: Pick<GateOptions, 'windowCacheMs' | 'temporal'> = {}): Promise<RunningGate> {
   const app = await buildGate({ config, pools, logger: { level: config.logLevel }, ...options });
   const sweep = async () => {
     for (const target of config.targets) {

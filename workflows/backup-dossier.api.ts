@@ -30,6 +30,13 @@ export interface BackupDossierResult {
 
 export const backupDossierWorkflowId = (target: string, code: string): string => `backup-dossier/${target}/${code}`;
 
+/** R-BK-9: the events on which the business application (gate) or a script asks for a single-dossier backup. */
+export const BACKUP_EVENTS = ['provider-exchange', 'closing', 'exit'] as const;
+export type BackupEvent = (typeof BACKUP_EVENTS)[number];
+
+/** One id per dossier and event: a second trigger while the first backup runs finds it instead of starting another. */
+export const backupTriggerWorkflowId = (target: string, code: string, event: BackupEvent): string => `backup-dossier/${target}/${code}/${event}`;
+
 export interface RestoreDossierInput {
   target: string;
   /** Absolute path of the archive, readable by the worker. */

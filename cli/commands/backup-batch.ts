@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import pg from 'pg';
-import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { loadBackupSettings, setCommonBackupSetting } from '../../activities/backup-batch';
@@ -189,6 +189,113 @@ function statusText(s: { run: RunRow; live?: BackupBatchProgress; failures: { co
 
 const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional() });
 
+type Calendar = NonNullable<ScheduleDescription['spec']['calendars']>[number];
+type CalendarRange = { start: number | string; end?: number | string; step?: number };
+
+const MONTHS = ['JANUARY', 'FEBRUARY', 'MARCH', 'APRIL', 'MAY', 'JUNE', 'JULY', 'AUGUST', 'SEPTEMBER', 'OCTOBER', 'NOVEMBER', 'DECEMBER'];
+const WEEKDAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
+
+/**
+ * The server keeps a cron expression as a structured calendar: this writes it back as the 5 fields the
+ * operator gave to `schedule set` (undefined when the calendar is not one a 5-field expression makes).
+ */
+export function calendarCron(c: Calendar): string | undefined {
+  const num = (v: number | string, names?: string[], offset = 0): number => (typeof v === 'number' ? v : (names?.indexOf(v) ?? -1) + offset);
+  const field = (ranges: readonly CalendarRange[] | undefined, min: number, max: number, names?: string[], offset = 0): string | undefined => {
+    if (!ranges?.length) return undefined;
+    const parts = ranges.map((r) => {
+      const lo = num(r.start, names, offset);
+      const hi = r.end === undefined ? lo : num(r.end, names, offset);
+      const step = r.step && r.step > 1 ? `/${r.step}` : '';
+      if (lo === min && hi === max) return `*${step}`;
+      return `${lo === hi && !step ? lo : `${lo}-${hi}`}${step}`;
+    });
+    return parts.join(',');
+  };
+  const seconds = field(c.second as CalendarRange[] | undefined, 0, 59);
+  if ((seconds !== undefined && seconds !== '0') || c.year?.length) return undefined;
+  const fields = [
+    field(c.minute as CalendarRange[] | undefined, 0, 59),
+    field(c.hour as CalendarRange[] | undefined, 0, 23),
+    field(c.dayOfMonth as CalendarRange[] | undefined, 1, 31),
+    field(c.month as CalendarRange[] | undefined, 1, 12, MONTHS, 1),
+    field(c.dayOfWeek as CalendarRange[] | undefined, 0, 6, WEEKDAYS),
+  ];
+  return fields.every((f) => f !== undefined) ? fields.join(' ') : undefined;
+}
+
+interface ScheduleView {
+  scheduleId: string;
+  cron: string[];
+  timezone: string;
+  spec: ScheduleDescription['spec'];
+  paused: boolean;
+  note: string | undefined;
+  overlap: string;
+  nextRuns: Date[];
+  recentRuns: { scheduledAt: Date; takenAt: Date; workflowId: string; runId: string; status: string }[];
+  running: string[];
+  skippedOverlaps: number;
+}
+
+async function describeSchedule(client: Client, handle: ReturnType<Client['schedule']['getHandle']>): Promise<ScheduleView> {
+  const d = await handle.describe();
+  // the ten most recent runs: their status is asked of each workflow (a gone one says so)
+  const recentRuns = await Promise.all(
+    d.info.recentActions.map(async (a) => {
+      const { workflowId, firstExecutionRunId: runId } = a.action.workflow;
+      const status = await client.workflow
+        .getHandle(workflowId, runId)
+        .describe()
+        .then((x) => x.status.name.toLowerCase(), (err: unknown) => (err instanceof WorkflowNotFoundError ? 'gone' : 'unknown'));
+      return { scheduledAt: a.scheduledAt, takenAt: a.takenAt, workflowId, runId, status };
+    }),
+  );
+  return {
+    scheduleId: d.scheduleId,
+    cron: (d.spec.calendars ?? []).map((c) => calendarCron(c) ?? JSON.stringify(c)),
+    timezone: d.spec.timezone ?? 'UTC',
+    spec: d.spec,
+    paused: d.state.paused,
+    note: d.state.note,
+    overlap: d.policies.overlap ?? 'SKIP',
+    nextRuns: d.info.nextActionTimes.slice(0, 5),
+    recentRuns,
+    running: d.info.runningActions.map((a) => a.workflow.workflowId),
+    skippedOverlaps: d.info.numActionsSkippedOverlap,
+  };
+}
+
+const OVERLAP_TEXT: Record<string, string> = {
+  SKIP: 'skip (no run starts while one is running)',
+  BUFFER_ONE: 'buffer one',
+  BUFFER_ALL: 'buffer all',
+  CANCEL_OTHER: 'cancel the running one',
+  TERMINATE_OTHER: 'terminate the running one',
+  ALLOW_ALL: 'allow all (runs may overlap)',
+};
+
+export function scheduleText(v: ScheduleView): string {
+  const at = (t: Date) => {
+    const l = localDateTime(t, v.timezone);
+    const p = (n: number, w = 2) => String(n).padStart(w, '0');
+    return `${p(l.year, 4)}-${p(l.month)}-${p(l.day)} ${p(l.hour)}:${p(l.minute)}`;
+  };
+  const row = (label: string, value: string) => `  ${label.padEnd(16)}${value}`;
+  const list = (label: string, items: string[], none: string) => (items.length ? items.map((x, i) => row(i === 0 ? label : '', x)) : [row(label, none)]);
+  return [
+    `schedule ${v.scheduleId}`,
+    ...list('cron', v.cron, '(none)'),
+    row('time zone', v.timezone),
+    row('overlap policy', `${OVERLAP_TEXT[v.overlap] ?? v.overlap.toLowerCase()}${v.skippedOverlaps ? `, ${v.skippedOverlaps} skipped so far` : ''}`),
+    row('paused', v.paused ? `yes${v.note ? ` (${v.note})` : ''}` : 'no'),
+    ...list('next runs', v.paused ? [] : v.nextRuns.map(at), v.paused ? '(none while paused)' : '(none)'),
+    ...list('last runs', [...v.recentRuns].reverse().map((r) => `${at(r.scheduledAt)}  ${r.workflowId}  ${r.status}`), '(none yet)'),
+    ...list('running', v.running, '(none)'),
+    `times in ${v.timezone}`,
+  ].join('\n');
+}
+
 export function registerBackupBatchCommands(backup: Command): void {
   backup
     .command('run')
@@ -341,7 +448,13 @@ export function registerBackupBatchCommands(backup: Command): void {
       }),
     );
 
-  const onSchedule = (name: string, description: string, fn: (handle: ReturnType<Client['schedule']['getHandle']>) => Promise<unknown>, done: string) =>
+  const onSchedule = <V>(
+    name: string,
+    description: string,
+    fn: (handle: ReturnType<Client['schedule']['getHandle']>, client: Client) => Promise<V>,
+    done: string,
+    text?: (v: V) => string,
+  ) =>
     schedule
       .command(name)
       .description(description)
@@ -351,37 +464,20 @@ export function registerBackupBatchCommands(backup: Command): void {
         action(async (flags: { target?: string; json?: boolean }) => {
           const scheduleId = backupScheduleId(target(flags.target).name);
           await withTemporal(async (client) => {
-            let value: unknown;
+            let value: V;
             try {
-              value = await fn(client.schedule.getHandle(scheduleId));
+              value = await fn(client.schedule.getHandle(scheduleId), client);
             } catch (err) {
               if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${scheduleId}: create it with 'nightshift backup schedule set --cron ...'`);
               throw err;
             }
+            if (text) return output(flags.json, value, text);
             output(flags.json, value ?? { scheduleId, done }, (v) => (typeof v === 'string' ? v : value === undefined ? `${scheduleId}: ${done}` : JSON.stringify(v, null, 2)));
           });
         }),
       );
 
-  onSchedule(
-    'show',
-    'the schedule: expression, time zone, state, next and recent runs',
-    async (h) => {
-      const d = await h.describe();
-      return {
-        scheduleId: d.scheduleId,
-        spec: d.spec,
-        paused: d.state.paused,
-        note: d.state.note,
-        overlap: d.policies.overlap,
-        nextRuns: d.info.nextActionTimes.slice(0, 5),
-        recentRuns: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt, workflowId: a.action.workflow.workflowId })),
-        running: d.info.runningActions.map((a) => a.workflow.workflowId),
-        skippedOverlaps: d.info.numActionsSkippedOverlap,
-      };
-    },
-    '',
-  );
+  onSchedule('show', 'the schedule: cron, time zone, overlap policy, paused, next and last runs', (h, client) => describeSchedule(client, h), '', scheduleText);
   onSchedule('pause', 'pause the schedule', (h) => h.pause('paused with nightshift backup schedule pause'), 'paused');
   onSchedule('unpause', 'resume the schedule', (h) => h.unpause('resumed with nightshift backup schedule unpause'), 'resumed');
   // the SDK's trigger() defaults to ALLOW_ALL, not the schedule's policy: say SKIP explicitly

@@ -4,10 +4,15 @@ import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandleW
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { backupDossierInputSchema, restoreDossierInputSchema } from '../../domain/backup';
+import { settingText } from '../../domain/backup-batch';
+import { BACKUP_EVENT_RULES, backupEventSchema } from '../../domain/backup-trigger';
 import { dossierCodeSchema } from '../../domain/dossier';
+import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../domain/failures';
+import { checkBackupTrigger, startTriggeredBackup } from '../../gate/backup-trigger';
 import { readArchiveHeader } from '../../activities/archive/reader';
 import { verifyArchive } from '../../activities/archive/engine';
 import {
+  BACKUP_EVENTS,
   BACKUP_KIND,
   BACKUP_REASONS,
   RESTORE_KIND,
@@ -20,9 +25,9 @@ import {
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
 import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
-import { action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal } from '../context';
+import { EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 
-/** nightshift backup dossier|restore: starts the single-dossier workflows (R-BK-5); verify-only runs locally. */
+/** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
 function usage(error: z.ZodError, flags: Record<string, string>): UsageError {
   return new UsageError(error.issues.map((i) => `${flags[String(i.path[0])] ?? String(i.path[0] ?? 'value')}: ${i.message}`).join('; '));
@@ -88,6 +93,13 @@ interface BackupFlags {
   json?: boolean;
 }
 
+interface TriggerFlags {
+  target?: string;
+  event: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
 interface RestoreFlags {
   target?: string;
   as?: string;
@@ -148,6 +160,41 @@ export function registerBackupCommands(program: Command): void {
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
           const result = await handle.result();
           output(flags.json, { ...started, result }, (v) => backupResultText(v.result));
+        });
+      }),
+    );
+
+  backup
+    .command('trigger')
+    .description('back up one dossier on an event (R-BK-9) if its setting says so: before-exchange, before-closing, on-exit')
+    .argument('<code>', 'dossier code')
+    .addOption(new Option('--event <event>', 'provider-exchange (EchangePrest/), closing (Cloture/) or exit (the backup folder)').choices(BACKUP_EVENTS).makeOptionMandatory())
+    .option('--wait', 'wait for the backup to finish and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (codeArg: string, flags: TriggerFlags) => {
+        const code = parseFlag('CODE', dossierCodeSchema, codeArg);
+        const event = parseFlag('--event', backupEventSchema, flags.event);
+        const t = target(flags.target);
+        const { state, plan } = await withPools(t.name, (pool) => checkBackupTrigger(pool, config(), t.name, code, event));
+        if (!state.dossier) throw new UsageError(`unknown dossier "${code}" in target ${t.name}`);
+        if (!plan.triggered) {
+          output(flags.json, { triggered: false, event, target: t.name, dossier: code, setting: plan.setting, reason: plan.reason, message: plan.message }, (v) => v.message);
+          return EXIT_OK;
+        }
+        if (state.inUse > 0) throw permanentFailure(FailureType.DossierInUse, `dossier ${code} is open in ${state.inUse} session(s): ${DOSSIER_IN_USE_MESSAGE}`);
+        await withTemporal(async (client) => {
+          const s = await startTriggeredBackup(client, config().temporal.taskQueue, plan);
+          const info = { triggered: true, event, target: t.name, dossier: code, setting: plan.setting, folder: plan.folder, ...s, url: webUiLink(s.workflowId, s.runId) };
+          const text = (v: typeof info) =>
+            `${v.alreadyRunning ? 'already running' : 'started'} ${v.workflowId} (run ${v.runId}): backup of dossier ${code} ${BACKUP_EVENT_RULES[event].label} ` +
+            `into ${v.folder ? `${v.folder}/` : 'the backup folder'} (${v.setting.key} = ${settingText(v.setting.value)}, ${v.setting.source})\n` +
+            `follow it in the Temporal Web UI: ${v.url}`;
+          if (!flags.wait) return output(flags.json, info, text);
+          if (!flags.json) process.stdout.write(`${text(info)}\n`);
+          const result = (await client.workflow.getHandle(s.workflowId, s.runId).result()) as BackupDossierResult;
+          output(flags.json, { ...info, result }, (v) => backupResultText(v.result));
         });
       }),
     );

@@ -117,8 +117,25 @@ test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while 
   const shown = JSON.parse((await cli(['backup', 'schedule', 'show', '--json'])).stdout);
   expect(shown).toMatchObject({ scheduleId: 'backup-schedule/main', paused: false, skippedOverlaps: 1 });
   expect(shown.running[0]).toMatch(/^backup\/main\/scheduled-/);
+  expect(shown).toMatchObject({ cron: ['0 21 * * *'], timezone: 'Europe/Paris', overlap: 'SKIP', recentRuns: [{ workflowId: shown.running[0], status: 'running' }] });
+  // the human output: one labelled line per fact, times in the schedule's time zone
+  const text = await cli(['backup', 'schedule', 'show']);
+  expect(text).toMatchObject({ code: 0, stderr: '' });
+  expect(text.stdout).toMatch(/^schedule backup-schedule\/main$/m);
+  expect(text.stdout).toMatch(/^ {2}cron {12}0 21 \* \* \*$/m);
+  expect(text.stdout).toMatch(/^ {2}time zone {7}Europe\/Paris$/m);
+  expect(text.stdout).toMatch(/^ {2}overlap policy {2}skip \(no run starts while one is running\), 1 skipped so far$/m);
+  expect(text.stdout).toMatch(/^ {2}paused {10}no$/m);
+  expect(text.stdout).toMatch(/^ {2}next runs {7}\d{4}-\d\d-\d\d 21:00$/m);
+  expect(text.stdout.match(/^ {18}\d{4}-\d\d-\d\d 21:00$/gm)).toHaveLength(4);
+  expect(text.stdout).toMatch(new RegExp(`^ {2}last runs {7}\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d {2}${shown.running[0]} {2}running$`, 'm'));
+  expect(text.stdout).toMatch(new RegExp(`^ {2}running {9}${shown.running[0]}$`, 'm'));
+  expect(text.stdout).not.toContain('{');
   expect((await cli(['backup', 'schedule', 'pause'])).code).toBe(0);
   expect((await handle.describe()).state.paused).toBe(true);
+  const paused = (await cli(['backup', 'schedule', 'show'])).stdout;
+  expect(paused).toMatch(/^ {2}paused {10}yes \(paused with nightshift backup schedule pause\)$/m);
+  expect(paused).toMatch(/^ {2}next runs {7}\(none while paused\)$/m);
   expect((await cli(['backup', 'schedule', 'delete'])).code).toBe(0);
   await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   await temporal.client.workflow.getHandle(after.info.runningActions[0]!.workflow.workflowId).terminate('test');

@@ -1,0 +1,69 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type pg from 'pg';
+import type { Config } from '../config/config';
+import { backupDossierInputSchema } from '../domain/backup';
+import { defaultBackupSettings, resolveBackupSettings } from '../domain/backup-batch';
+import { type BackupTriggerPlan, planBackupTrigger } from '../domain/backup-trigger';
+import { BACKUP_KIND, type BackupEvent } from '../workflows/backup-dossier.api';
+import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../workflows/search-attributes';
+import { type BackupTriggerState, readBackupTriggerState } from './store';
+
+/**
+ * R-BK-9 single-dossier backups on an event, as the gate's routes and `nightshift backup trigger` both
+ * do them: read the dossier and the effective setting, then start the backup under the event's id.
+ */
+
+export type TriggeredPlan = Extract<BackupTriggerPlan, { triggered: true }>;
+
+export interface TriggerCheck {
+  state: BackupTriggerState;
+  plan: BackupTriggerPlan;
+}
+
+/** The dossier's state and the event's plan, from the common settings in the target and this process's local values. */
+export async function checkBackupTrigger(
+  pool: pg.Pool,
+  config: Config,
+  target: string,
+  code: string,
+  event: BackupEvent,
+  session?: { id: string; tokenHash: string },
+): Promise<TriggerCheck> {
+  const state = await readBackupTriggerState(pool, code, session);
+  // the single-dossier backup writes under config.backupDir (activities/backup.ts): the folder default follows it
+  const resolved = resolveBackupSettings(config.backupLocal, state.commonSettings, defaultBackupSettings(config.backupDir));
+  return { state, plan: planBackupTrigger(event, target, code, resolved) };
+}
+
+export interface StartedTrigger {
+  workflowId: string;
+  runId: string;
+  /** a backup for this dossier and event was already running: it is the one answered, none was started */
+  alreadyRunning: boolean;
+}
+
+/** Starts the plan's backup; a second trigger while it runs gets the running one (conflict policy FAIL, then describe). */
+export async function startTriggeredBackup(client: Client, taskQueue: string, plan: TriggeredPlan): Promise<StartedTrigger> {
+  const input = backupDossierInputSchema.parse(plan.input);
+  try {
+    const handle = await client.workflow.start('backupDossierWorkflow', {
+      taskQueue,
+      workflowId: plan.workflowId,
+      workflowIdConflictPolicy: 'FAIL',
+      args: [input],
+      staticSummary: plan.summary,
+      typedSearchAttributes: [
+        { key: NightshiftTarget, value: input.target },
+        { key: NightshiftKind, value: BACKUP_KIND },
+        { key: NightshiftDossier, value: input.code },
+        { key: NightshiftPhase, value: 'starting' },
+      ],
+    });
+    return { workflowId: plan.workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const { runId } = await client.workflow.getHandle(plan.workflowId).describe();
+    return { workflowId: plan.workflowId, runId, alreadyRunning: true };
+  }
+}
