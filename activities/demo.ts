@@ -9,7 +9,7 @@ import { TARGET_NAME } from '../config/config';
 import type { NewDossier } from '../domain/dossier';
 import { FailureType, permanentFailure } from '../domain/failures';
 import { qualified } from '../db/ident';
-import { documentsFolder, insertDossier, withTransaction } from './registry';
+import { documentsFolder, insertDossiers, withTransaction } from './registry';
 
 /**
  * The deterministic demo generator used by `nightshift dossiers demo`, `nightshift dev`, the tests and
@@ -41,9 +41,13 @@ const demoOptionsSchema = z.object({
 });
 type ValidDemoOptions = z.infer<typeof demoOptionsSchema>;
 
-/** Parallel connections and dossiers per transaction: enough to keep 2 cores busy without lock-table pressure. */
+/**
+ * Parallel connections and dossiers per transaction: enough to keep 2 cores busy. Small dossiers go 25
+ * to a transaction (a handful of round trips for all of them, see insertDossiers); each holds ~60 locks
+ * until the commit, so 3 lanes stay well inside a default server's lock table (64 x max_connections).
+ */
 const LANES = 3;
-const MAX_PER_TRANSACTION = 8;
+const MAX_PER_TRANSACTION = 25;
 const BYTES_PER_TRANSACTION = 1_000_000;
 
 export async function generateDemoDossiers(pool: pg.Pool, opts: DemoOptions): Promise<string[]> {
@@ -70,9 +74,7 @@ export async function generateDemoDossiers(pool: pg.Pool, opts: DemoOptions): Pr
       const batch = batches[next++]!;
       try {
         const data = batch.map(buildData);
-        await withTransaction(pool, async (client) => {
-          for (const [i, plan] of batch.entries()) await writeDossier(client, plan, data[i]!);
-        });
+        await withTransaction(pool, (client) => writeDossiers(client, batch, data));
         if (o.documentsDir) for (const [i, plan] of batch.entries()) await writeDocuments(o.documentsDir, o.target, plan, data[i]!);
       } catch (err) {
         failed = true;
@@ -340,16 +342,23 @@ async function copyInto(client: pg.PoolClient, schema: string, table: string, co
   await pipeline(Readable.from([Buffer.from(data, 'utf8')]), client.query(copyFrom(`COPY ${qualified(schema, table)} (${columns}) FROM STDIN`)));
 }
 
-async function writeDossier(client: pg.PoolClient, plan: DossierPlan, d: DossierData): Promise<void> {
+async function writeDossiers(client: pg.PoolClient, plans: DossierPlan[], data: DossierData[]): Promise<void> {
   // loaded before the foreign keys exist: they are then checked once per table, not once per row
-  await insertDossier(client, plan.dossier, true, async (schema) => {
-    await copyInto(client, schema, 'compte', 'numero, libelle, nature', d.compte);
-    await copyInto(client, schema, 'journal', 'code, libelle, type', d.journal);
-    await copyInto(client, schema, 'parametre', 'cle, valeur', d.parametre);
-    await copyInto(client, schema, 'ecriture', 'id, journal, date_ecriture, piece, libelle, created_at', d.ecriture);
-    await copyInto(client, schema, 'ligne', 'ecriture_id, n, compte, debit, credit', d.ligne);
-    // ids were given explicitly: move the sequence past them so later inserts do not collide
-    await client.query('SELECT setval(pg_get_serial_sequence($1, $2), $3)', [qualified(schema, 'ecriture'), 'id', d.entries]);
+  await insertDossiers(client, plans.map((p) => p.dossier), true, async (schemas) => {
+    for (const [i, schema] of schemas.entries()) {
+      const d = data[i]!;
+      await copyInto(client, schema, 'compte', 'numero, libelle, nature', d.compte);
+      await copyInto(client, schema, 'journal', 'code, libelle, type', d.journal);
+      await copyInto(client, schema, 'parametre', 'cle, valeur', d.parametre);
+      await copyInto(client, schema, 'ecriture', 'id, journal, date_ecriture, piece, libelle, created_at', d.ecriture);
+      await copyInto(client, schema, 'ligne', 'ecriture_id, n, compte, debit, credit', d.ligne);
+    }
+    // ids were given explicitly: move the sequences past them so later inserts do not collide
+    await client.query('SELECT setval(pg_get_serial_sequence(t, $3), n) FROM unnest($1::text[], $2::bigint[]) AS u(t, n)', [
+      schemas.map((schema) => qualified(schema, 'ecriture')),
+      data.map((d) => d.entries),
+      'id',
+    ]);
   });
 }
 

@@ -115,30 +115,61 @@ export async function insertDossier(
   withBaseStructure: boolean,
   load?: (schema: string) => Promise<void>,
 ): Promise<void> {
-  const schema = schemaNameFor(input.code);
-  const existing = await client.query('SELECT code FROM nightshift.dossier WHERE lower(code) = lower($1)', [input.code]);
-  if (existing.rowCount) throw permanentFailure(FailureType.DossierExists, `dossier ${existing.rows[0].code} already exists`);
-  if (input.role === 'supervisor') {
+  await insertDossiers(client, [input], withBaseStructure, load && (([schema]) => load(schema!)));
+}
+
+/**
+ * insertDossier for many dossiers in the caller's transaction, in a fixed number of round trips
+ * (plus what `load` does): the demo generator makes 100,000 small dossiers this way. `load` gets the
+ * schemas in input order.
+ */
+export async function insertDossiers(
+  client: pg.PoolClient | pg.Client,
+  inputs: NewDossier[],
+  withBaseStructure: boolean,
+  load?: (schemas: string[]) => Promise<void>,
+): Promise<void> {
+  if (!inputs.length) return;
+  const schemas = inputs.map((d) => schemaNameFor(d.code));
+  const existing = await client.query<{ code: string }>('SELECT code FROM nightshift.dossier WHERE lower(code) = ANY ($1::text[])', [
+    inputs.map((d) => d.code.toLowerCase()),
+  ]);
+  if (existing.rows[0]) throw permanentFailure(FailureType.DossierExists, `dossier ${existing.rows[0].code} already exists`);
+  if (inputs.some((d) => d.role === 'supervisor')) {
     const sup = await client.query(`SELECT code FROM nightshift.dossier WHERE role = 'supervisor'`);
     if (sup.rowCount) {
       throw permanentFailure(FailureType.SupervisorConflict, `dossier ${sup.rows[0].code} is already the supervisor of this target (one per target)`);
     }
   }
+  const column = <T>(f: (d: NewDossier) => T): T[] => inputs.map(f);
   try {
     await client.query(
       `INSERT INTO nightshift.dossier (code, label, role, is_test, is_specific, is_template, is_transferable, copy_status, schema_name)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [input.code, input.label, input.role, input.flags.test, input.flags.specific, input.flags.template, input.flags.transferable, input.copyStatus, schema],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::boolean[], $6::boolean[], $7::boolean[], $8::text[], $9::text[])`,
+      [
+        column((d) => d.code),
+        column((d) => d.label),
+        column((d) => d.role),
+        column((d) => d.flags.test),
+        column((d) => d.flags.specific),
+        column((d) => d.flags.template),
+        column((d) => d.flags.transferable),
+        column((d) => d.copyStatus),
+        schemas,
+      ],
     );
-    await client.query(`CREATE SCHEMA ${ident(schema)}`);
+    await client.query(
+      schemas
+        .map((schema) => (withBaseStructure ? `CREATE SCHEMA ${ident(schema)}; SET LOCAL search_path = ${ident(schema)}; ${DOSSIER_BASE_TABLES}` : `CREATE SCHEMA ${ident(schema)};`))
+        .join('\n') + (withBaseStructure ? '; SET LOCAL search_path = DEFAULT' : ''),
+    );
   } catch (err) {
-    throw conflictFailure(err, input.code, schema);
+    throw conflictFailure(err, inputs.length === 1 ? inputs[0]!.code : `(one of ${inputs[0]!.code} .. ${inputs[inputs.length - 1]!.code})`, inputs.length === 1 ? schemas[0]! : 'of one of them');
   }
   if (withBaseStructure) {
-    await client.query(`SET LOCAL search_path = ${ident(schema)}; ${DOSSIER_BASE_TABLES}; SET LOCAL search_path = DEFAULT`);
-    if (load) await load(schema);
-    await client.query(`SET LOCAL search_path = ${ident(schema)}; ${DOSSIER_BASE_CONSTRAINTS}; SET LOCAL search_path = DEFAULT`);
-    await client.query('SELECT nightshift.install_touch_triggers($1)', [schema]);
+    if (load) await load(schemas);
+    await client.query(schemas.map((schema) => `SET LOCAL search_path = ${ident(schema)}; ${DOSSIER_BASE_CONSTRAINTS}`).join('\n') + '; SET LOCAL search_path = DEFAULT');
+    await client.query('SELECT nightshift.install_touch_triggers(s) FROM unnest($1::text[]) AS s', [schemas]);
   }
 }
 
@@ -222,8 +253,7 @@ export function createRegistryActivities({ pools, config }: ActivityDeps) {
         await c.query(`SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';
                        SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'`);
         const tables = await c.query<{ relname: string }>(
-          `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
+          `SELECT relname FROM nightshift.schema_relations($1) WHERE relkind IN ('r', 'p') ORDER BY relname`,
           [dossier.schemaName],
         );
         const stats: TableStat[] = [];

@@ -28,60 +28,56 @@ function checkedName(name: string, what: string): string {
 
 const TOUCH_TRIGGER = 'nightshift_touch';
 
-async function refuseUnsupported(c: Client, schema: string): Promise<void> {
-  const checks: [string, string][] = [
-    [
-      `SELECT format('%s (kind %s)', c.relname, c.relkind) AS what FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind NOT IN ('r', 'S', 'i')`,
-      'relation',
-    ],
-    [`SELECT p.proname AS what FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`, 'function'],
-    [
-      // table row types and their arrays come with the tables; anything else is a user type or domain
-      `SELECT t.typname AS what FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE n.nspname = $1
-          AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind IN ('r', 'S', 'i'))
-          AND NOT EXISTS (SELECT 1 FROM pg_type e JOIN pg_class c ON c.oid = e.typrelid WHERE e.oid = t.typelem AND t.typcategory = 'A')`,
-      'type',
-    ],
-    [
-      `SELECT tg.tgname AS what FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND NOT tg.tgisinternal AND tg.tgname <> '${TOUCH_TRIGGER}'`,
-      'trigger',
-    ],
-    [
-      `SELECT r.rulename AS what FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1`,
-      'rule',
-    ],
-    [
-      `SELECT pol.polname AS what FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1`,
-      'row-level security policy',
-    ],
-    [
-      `SELECT c.relname AS what FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1`,
-      'inheriting table',
-    ],
-    [
-      `SELECT format('%s.%s', c.relname, a.attname) AS what FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
-        WHERE n.nspname = $1 AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
-          AND a.attcollation <> 0 AND a.attcollation <> t.typcollation`,
-      'column with a non-default collation',
-    ],
-    [
-      `SELECT con.conname AS what FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
-        WHERE n.nspname = $1 AND (con.contype NOT IN ('p', 'u', 'c', 'f', 'x')
-           OR (con.contype = 'f' AND con.confrelid NOT IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace = n.oid)))`,
-      'constraint (trigger constraint, or foreign key to another schema)',
-    ],
-  ];
-  for (const [sql, what] of checks) {
-    const { rows } = await c.query<{ what: string }>(sql, [schema]);
-    if (rows[0]) unsupported(`${what} ${rows[0].what}`);
-  }
+/**
+ * The schema's relations (tables, sequences, indexes...) through nightshift.schema_relations: indexed
+ * catalog paths, so that reading a dossier's structure does not scan every dossier's catalog rows.
+ */
+async function schemaRelationOids(c: Client, schema: string): Promise<string[]> {
+  const { rows } = await c.query<{ oid: string }>('SELECT oid::text FROM nightshift.schema_relations($1)', [schema]);
+  return rows.map((r) => r.oid);
+}
+
+/** $1: the schema's name, $2: its relations' oids. Each check selects the first offending object's name. */
+const UNSUPPORTED_CHECKS: [string, string][] = [
+  [`SELECT format('%s (kind %s)', c.relname, c.relkind) FROM pg_class c WHERE c.oid = ANY ($2::oid[]) AND c.relkind NOT IN ('r', 'S', 'i')`, 'relation'],
+  [`SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`, 'function'],
+  [
+    // table row types and their arrays come with the tables (they hang on the table, not on the schema);
+    // anything the schema owns itself is a user type or domain, and so is the row type of any other relation
+    `SELECT t.typname::text FROM pg_namespace n JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+       JOIN pg_type t ON d.classid = 'pg_type'::regclass AND t.oid = d.objid
+      WHERE n.nspname = $1
+     UNION ALL
+     SELECT t.typname::text FROM pg_class c JOIN pg_type t ON t.oid = c.reltype WHERE c.oid = ANY ($2::oid[]) AND c.relkind NOT IN ('r', 'S', 'i')`,
+    'type',
+  ],
+  [`SELECT tg.tgname::text FROM pg_trigger tg WHERE tg.tgrelid = ANY ($2::oid[]) AND NOT tg.tgisinternal AND tg.tgname <> '${TOUCH_TRIGGER}'`, 'trigger'],
+  [`SELECT r.rulename::text FROM pg_rewrite r WHERE r.ev_class = ANY ($2::oid[])`, 'rule'],
+  [`SELECT pol.polname::text FROM pg_policy pol WHERE pol.polrelid = ANY ($2::oid[])`, 'row-level security policy'],
+  [`SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhrelid = ANY ($2::oid[])`, 'inheriting table'],
+  [
+    `SELECT format('%s.%s', c.relname, a.attname) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+      WHERE a.attrelid = ANY ($2::oid[]) AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+        AND a.attcollation <> 0 AND a.attcollation <> t.typcollation`,
+    'column with a non-default collation',
+  ],
+  [
+    // a table's constraints live in its schema; a domain's would have been refused with the domain
+    `SELECT con.conname::text FROM pg_constraint con
+      WHERE con.conrelid = ANY ($2::oid[]) AND (con.contype NOT IN ('p', 'u', 'c', 'f', 'x')
+         OR (con.contype = 'f' AND con.confrelid <> ALL ($2::oid[])))`,
+    'constraint (trigger constraint, or foreign key to another schema)',
+  ],
+];
+
+/** All checks in one round trip; the first check (in list order) that finds something is reported. */
+const UNSUPPORTED_SQL = `SELECT check_no, what FROM (${UNSUPPORTED_CHECKS.map(
+  ([sql], i) => `(SELECT ${i} AS check_no, what FROM (${sql}) AS found(what) LIMIT 1)`,
+).join(' UNION ALL ')}) AS hits ORDER BY check_no LIMIT 1`;
+
+async function refuseUnsupported(c: Client, schema: string, relations: string[]): Promise<void> {
+  const { rows } = await c.query<{ check_no: number; what: string }>(UNSUPPORTED_SQL, [schema, relations]);
+  if (rows[0]) unsupported(`${UNSUPPORTED_CHECKS[rows[0].check_no]![1]} ${rows[0].what}`);
 }
 
 interface SeqRow {
@@ -107,19 +103,20 @@ async function readSequenceValue(c: Client, schema: string, name: string): Promi
 
 /** Reads the structure inside the caller's snapshot, with search_path set to `schema`. */
 export async function readStructure(c: Client, schema: string): Promise<Structure> {
-  await refuseUnsupported(c, schema);
+  const relations = await schemaRelationOids(c, schema);
+  await refuseUnsupported(c, schema, relations);
 
   const seqs = await c.query<SeqRow>(
     `SELECT c.relname AS name, format_type(s.seqtypid, NULL) AS type, s.seqincrement::text AS increment,
             s.seqmin::text AS min, s.seqmax::text AS max, s.seqstart::text AS start, s.seqcache::text AS cache,
             s.seqcycle AS cycle, tc.relname AS owner_table, a.attname AS owner_column, coalesce(d.deptype = 'i', false) AS identity
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
+       FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
        LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
                             AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
        LEFT JOIN pg_class tc ON tc.oid = d.refobjid
        LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-      WHERE n.nspname = $1 AND c.relkind = 'S' ORDER BY c.relname`,
-    [schema],
+      WHERE c.oid = ANY ($1::oid[]) AND c.relkind = 'S' ORDER BY c.relname`,
+    [relations],
   );
   const sequences: SequenceDef[] = [];
   const identitySeqs = new Map<string, SeqRow>();
@@ -153,11 +150,11 @@ export async function readStructure(c: Client, schema: string): Promise<Structur
   }>(
     `SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
             pg_get_expr(ad.adbin, ad.adrelid) AS default, a.attidentity AS identity, a.attgenerated AS generated
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       FROM pg_class c
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
-      WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.relname, a.attnum`,
-    [schema],
+      WHERE c.oid = ANY ($1::oid[]) AND c.relkind = 'r' ORDER BY c.relname, a.attnum`,
+    [relations],
   );
   const tables = new Map<string, ColumnDef[]>();
   for (const r of cols.rows) {
@@ -179,26 +176,29 @@ export async function readStructure(c: Client, schema: string): Promise<Structur
   }
   // a table without columns has nothing to copy but must still exist
   const empty = await c.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind = 'r'
+    `SELECT c.relname AS name FROM pg_class c
+      WHERE c.oid = ANY ($1::oid[]) AND c.relkind = 'r'
         AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)`,
-    [schema],
+    [relations],
   );
   if (empty.rows[0]) unsupported(`table ${empty.rows[0].name} without columns`);
 
   const cons = await c.query<{ table: string; name: string; definition: string }>(
     `SELECT c.relname AS table, con.conname AS name, pg_get_constraintdef(con.oid) AS definition
-       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+      WHERE con.conrelid = ANY ($1::oid[])
       ORDER BY CASE con.contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'c' THEN 2 WHEN 'x' THEN 3 ELSE 4 END, c.relname, con.conname`,
-    [schema],
+    [relations],
   );
   const idx = await c.query<{ name: string; definition: string; qualifier: string }>(
-    `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, quote_ident(n.nspname) || '.' AS qualifier
-       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-      WHERE n.nspname = $1 AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
+    `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, quote_ident($2) || '.' AS qualifier
+       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+      WHERE i.indexrelid = ANY ($1::oid[])
+        -- a key's index is its table's constraint: conrelid is indexed, conindid is not
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint con
+                         WHERE con.conrelid = i.indrelid AND con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
       ORDER BY ic.relname`,
-    [schema],
+    [relations, schema],
   );
 
   return {
