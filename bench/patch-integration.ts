@@ -12,7 +12,7 @@ import { loadStoredPatches, storePatchPackages } from '../activities/patch';
 import { loadConfig } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from '../workers/activities';
-import { createTargetPools } from '../workers/resources';
+import { CONNECTION_MAX_USES, createTargetPools, DOSSIER_WORK } from '../workers/resources';
 import { DEFAULT_PATCH_TUNING, PATCH_WORKFLOW_TYPE, type PatchIntegrationInput, type PatchRunResult } from '../workflows/patch-integration.api';
 import { startEmbeddedPostgres } from '../test/setup/servers';
 
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${PATCHES} patches x ${N} dossiers (2 cores: chunks of ${DEFAULT_PATCH_TUNING.chunkSize}, ${DEFAULT_PATCH_TUNING.concurrency} in flight)\n`);
 
     // --- plain loop: read + store the packages, the supervisor, then the others in the same number of lanes
-    const loopPool = new pg.Pool({ connectionString: loopUrl, max: 4 });
+    const loopPool = new pg.Pool({ connectionString: loopUrl, max: 4, maxUses: CONNECTION_MAX_USES });
     const t0 = performance.now();
     await storePatchPackages(loopPool, await readPatchDirectory(dir), dir);
     const patches = await loadStoredPatches(loopPool);
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
 
     // --- the workflow, on a real worker
     const config = loadConfig({ DATABASE_URL: wfUrl, NIGHTSHIFT_DATA_DIR: path.join(tmp, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'patch-bench' });
-    const pools = createTargetPools(config, 6);
+    const pools = createTargetPools(config, 6, DOSSIER_WORK);
     const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows', 'index.ts'), logger: new DefaultLogger('ERROR') });
     const worker = await Worker.create({
       connection: env.nativeConnection,

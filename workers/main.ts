@@ -4,7 +4,7 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
-import { connectWorkerConnection, createMailTransport, createTargetPools } from './resources';
+import { connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
 
 /**
@@ -75,7 +75,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   }
   if (signal?.aborted) return;
 
-  const pools = createTargetPools(config);
+  const pools = createTargetPools(config, undefined, DOSSIER_WORK);
   const mail = createMailTransport(config);
   let connection: Awaited<ReturnType<typeof connectWorkerConnection>> | undefined;
   try {

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { ident, qualified } from '../../db/ident';
 import { patchAppliesTo, routeTreatment, type PatchManifest, type PatchType, type RoutingDossier } from '../../domain/patch';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 
@@ -9,6 +8,10 @@ import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-in
  * dossier's schema (R-PI-8). The same function runs in the workflow's activities and in the bench's
  * plain loop. A dossier failure is an outcome (the dossier stays at its last good patch); only
  * transient problems (connection lost, serialization) are thrown, so that the caller retries.
+ *
+ * Routing is decided here, with the pure rules of domain/patch.ts; the database function
+ * nightshift.apply_patch (db/migrations/0008_patch-engine.sql) carries one patch out in one statement,
+ * so a dossier costs one round trip per patch.
  */
 
 export interface StoredPatch {
@@ -24,32 +27,12 @@ export interface EngineDossier extends RoutingDossier {
   patchLevel: number;
 }
 
-/** What the engine keeps in each dossier schema (R-PI-8's APATCH, the treatments, the dictionary). */
-const ENGINE_TABLES = `
-CREATE TABLE IF NOT EXISTS apatch (
-  number      integer PRIMARY KEY,
-  type        text NOT NULL,
-  checksum    text NOT NULL,
-  -- 'applied', or 'not-applicable' for a supervisor-type patch in another dossier (R-PI-6): the level still moves on
-  outcome     text NOT NULL,
-  applied_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS traitement (
-  name          text PRIMARY KEY,
-  body          text NOT NULL,
-  checksum      text NOT NULL,
-  origin_patch  integer NOT NULL,
-  updated_at    timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS dictionnaire (
-  key     text PRIMARY KEY,
-  fields  jsonb NOT NULL
-);
-`;
-
 /** Problems a retry can cure: connection, server shutdown, resources, serialization/deadlock. */
 export function isTransientDbError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
+  return isTransientSqlState((err as { code?: unknown }).code);
+}
+
+function isTransientSqlState(code: unknown): boolean {
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
   return /^(08|53|57P)/.test(code) || code === '40001' || code === '40P01';
 }
@@ -64,13 +47,26 @@ class DossierPatchError extends Error {
   }
 }
 
+type ApplyResult =
+  | { status: 'applied' | 'not-applicable' | 'already' | 'unknown' }
+  | { status: 'failed'; step: string; sqlstate: string; message: string };
+
+interface DossierState {
+  /** number -> checksum; null before the dossier's first patch */
+  ledger: Map<number, string> | null;
+  /** treatments the dossier holds, among the names the patches ship */
+  treatments: Set<string>;
+}
+
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
-async function readLedger(client: pg.PoolClient, schema: string): Promise<Map<number, string> | null> {
-  const { rows } = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [`${ident(schema)}.apatch`]);
-  if (!rows[0]!.ok) return null;
-  const ledger = await client.query<{ number: number; checksum: string }>(`SELECT number, checksum FROM ${qualified(schema, 'apatch')}`);
-  return new Map(ledger.rows.map((r) => [r.number, r.checksum]));
+async function readState(client: pg.PoolClient, schema: string, names: string[]): Promise<DossierState> {
+  const { rows } = await client.query<{ s: { ledger: [number, string][] | null; treatments: string[] } }>('SELECT nightshift.patch_state($1, $2::text[]) AS s', [
+    schema,
+    names,
+  ]);
+  const s = rows[0]!.s;
+  return { ledger: s.ledger ? new Map(s.ledger) : null, treatments: new Set(s.treatments) };
 }
 
 /**
@@ -83,10 +79,11 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
   const fromLevel = dossier.patchLevel;
   let level = dossier.patchLevel;
   const applied: number[] = [];
+  const names = [...new Set(patches.flatMap((p) => p.manifest.treatments.map((t) => t.name)))];
   try {
-    let ledger = await readLedger(client, dossier.schemaName);
+    let state = await readState(client, dossier.schemaName, names);
     for (const p of patches) {
-      const known = ledger?.get(p.number);
+      const known = state.ledger?.get(p.number);
       if (known !== undefined) {
         if (known !== p.checksum) {
           throw new DossierPatchError(
@@ -102,18 +99,25 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
       if (p.number !== level + 1) {
         throw new DossierPatchError(PatchFailure.Gap, p.number, `dossier ${dossier.code} is at patch level ${level}: patch ${level + 1} is missing before patch ${p.number}`);
       }
-      const result = await applyOne(client, dossier, p, ledger === null, supervisorLevel);
-      if (result === 'already') {
+      const installs = treatmentInstalls(p, dossier, state.treatments, supervisorLevel);
+      const result = await applyOne(client, dossier, p, state.ledger === null, installs);
+      if (result.status === 'already') {
         // applied meanwhile by another attempt (under the row lock): read the ledger again
-        ledger = await readLedger(client, dossier.schemaName);
+        state = await readState(client, dossier.schemaName, names);
         level = Math.max(level, p.number);
-        if (ledger?.get(p.number) !== p.checksum) {
+        if (state.ledger?.get(p.number) !== p.checksum) {
           throw new DossierPatchError(PatchFailure.ChecksumDrift, p.number, `patch ${p.number} was applied to dossier ${dossier.code} under another checksum: refused (R-PI-8)`);
         }
         continue;
       }
-      ledger ??= new Map();
-      ledger.set(p.number, p.checksum);
+      if (result.status === 'unknown') throw new DossierPatchError(PatchFailure.UnknownDossier, p.number, `dossier ${dossier.code} is no longer registered`);
+      if (result.status === 'failed') {
+        if (isTransientSqlState(result.sqlstate)) throw Object.assign(new Error(result.message), { code: result.sqlstate });
+        throw new DossierPatchError(PatchFailure.SqlFailed, p.number, `patch ${p.number} failed in dossier ${dossier.code} (${result.step}): ${result.message}`);
+      }
+      state.ledger ??= new Map();
+      state.ledger.set(p.number, p.checksum);
+      for (const t of installs) state.treatments.add(t.name);
       level = p.number;
       applied.push(p.number);
     }
@@ -129,90 +133,40 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
   }
 }
 
-/** One patch, one transaction. 'already' when another attempt got there first. */
-async function applyOne(client: pg.PoolClient, d: EngineDossier, p: StoredPatch, createLedger: boolean, supervisorLevel: number): Promise<'applied' | 'already'> {
-  const schema = d.schemaName;
+/** R-PI-3 … R-PI-6: the treatments of patch `p` that go into this dossier, given those it holds. */
+function treatmentInstalls(p: StoredPatch, d: EngineDossier, held: Set<string>, supervisorLevel: number): { name: string; body: string; checksum: string }[] {
+  return p.manifest.treatments
+    .filter((t) => routeTreatment({ patchType: p.type, name: t.name, dossier: d, exists: held.has(t.name), supervisorCovered: supervisorLevel >= p.number }) === 'install')
+    .map((t) => ({ name: t.name, body: p.files[t.file]!, checksum: sha256(p.files[t.file]!) }));
+}
+
+/** One patch, one statement, one transaction (nightshift.apply_patch). */
+async function applyOne(
+  client: pg.PoolClient,
+  d: EngineDossier,
+  p: StoredPatch,
+  createLedger: boolean,
+  installs: { name: string; body: string; checksum: string }[],
+): Promise<ApplyResult> {
   const m = p.manifest;
-  const applies = patchAppliesTo(p.type, d);
-  let step = 'start';
-  await client.query(`BEGIN; SET LOCAL search_path = ${ident(schema)}`);
-  try {
-    // the registry row lock serialises two attempts on one dossier (a worker that was presumed dead)
-    const lock = await client.query<{ patch_level: number }>('SELECT patch_level FROM nightshift.dossier WHERE code = $1 FOR UPDATE', [d.code]);
-    if (!lock.rows[0]) throw new DossierPatchError(PatchFailure.UnknownDossier, p.number, `dossier ${d.code} is no longer registered`);
-    if (lock.rows[0].patch_level >= p.number) {
-      await client.query('ROLLBACK');
-      return 'already';
-    }
-    let retrigger = false;
-    if (createLedger) {
-      step = 'engine tables';
-      await client.query(ENGINE_TABLES);
-      retrigger = true;
-    }
-    if (applies) {
-      for (const file of m.structure) {
-        step = file;
-        await client.query(p.files[file]!);
-        retrigger = true;
-      }
-    }
-    // R-BK-10: every table (new ones included) carries the touch trigger before the writes below;
-    // reinstalling is catalog work on every table, so only when a table lacks it
-    if (retrigger) {
-      const { rows } = await client.query<{ missing: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
-                           AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'nightshift_touch')) AS missing`,
-        [schema],
-      );
-      if (rows[0]!.missing) await client.query('SELECT nightshift.install_touch_triggers($1)', [schema]);
-    }
-    if (applies) {
-      for (const file of m.data) {
-        step = file;
-        await client.query(p.files[file]!);
-      }
-      if (m.dictionary.length) {
-        step = 'dictionary';
-        // R-PI-7: protected fields an entry already has are kept; everything else comes from the patch
-        await client.query(
-          `INSERT INTO dictionnaire AS d (key, fields)
-           SELECT x.key, x.fields FROM jsonb_to_recordset($1::jsonb) AS x(key text, fields jsonb)
-           ON CONFLICT (key) DO UPDATE SET fields = d.fields || EXCLUDED.fields ||
-             coalesce((SELECT jsonb_object_agg(k, v) FROM jsonb_each(d.fields) AS e(k, v) WHERE k = ANY($2::text[])), '{}'::jsonb)`,
-          [JSON.stringify(m.dictionary), m.protectedDictionaryFields],
-        );
-      }
-      if (m.treatments.length) {
-        step = 'treatments';
-        const existing = new Set(
-          (await client.query<{ name: string }>('SELECT name FROM traitement WHERE name = ANY($1::text[])', [m.treatments.map((t) => t.name)])).rows.map((r) => r.name),
-        );
-        const installs = m.treatments
-          .filter(
-            (t) =>
-              routeTreatment({ patchType: p.type, name: t.name, dossier: d, exists: existing.has(t.name), supervisorCovered: supervisorLevel >= p.number }) === 'install',
-          )
-          .map((t) => ({ name: t.name, body: p.files[t.file]!, checksum: sha256(p.files[t.file]!) }));
-        if (installs.length) {
-          await client.query(
-            `INSERT INTO traitement (name, body, checksum, origin_patch)
-             SELECT x.name, x.body, x.checksum, $2 FROM jsonb_to_recordset($1::jsonb) AS x(name text, body text, checksum text)
-             ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, checksum = EXCLUDED.checksum, origin_patch = EXCLUDED.origin_patch, updated_at = now()`,
-            [JSON.stringify(installs), p.number],
-          );
-        }
-      }
-    }
-    step = 'ledger';
-    await client.query('INSERT INTO apatch (number, type, checksum, outcome) VALUES ($1, $2, $3, $4)', [p.number, p.type, p.checksum, applies ? 'applied' : 'not-applicable']);
-    await client.query('UPDATE nightshift.dossier SET patch_level = $2 WHERE code = $1', [d.code, p.number]);
-    await client.query('COMMIT');
-    return 'applied';
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    if (err instanceof DossierPatchError || isTransientDbError(err)) throw err;
-    throw new DossierPatchError(PatchFailure.SqlFailed, p.number, `patch ${p.number} failed in dossier ${d.code} (${step}): ${(err as Error).message}`);
-  }
+  const { rows } = await client.query<{ r: ApplyResult }>(
+    'SELECT nightshift.apply_patch($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb, $13::text[], $14::jsonb) AS r',
+    [
+      d.code,
+      d.schemaName,
+      p.number,
+      p.type,
+      p.checksum,
+      patchAppliesTo(p.type, d),
+      createLedger,
+      m.structure,
+      m.structure.map((f) => p.files[f]!),
+      m.data,
+      m.data.map((f) => p.files[f]!),
+      JSON.stringify(m.dictionary),
+      m.protectedDictionaryFields,
+      JSON.stringify(installs),
+    ],
+  );
+  return rows[0]!.r;
 }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
@@ -46,8 +48,34 @@ export function resultText(r: PatchRunResult): string {
   return lines.join('\n');
 }
 
+/**
+ * A run row left 'running' by a workflow that no longer runs (terminated by hand, timed out) would block
+ * every later run (R-PI-2: one patch run per target): it is closed as abandoned. Every patch is its own
+ * transaction, so its dossiers are each at a whole patch level; the ones left below the supervisor show
+ * in `patch status` and `patch revalidate` brings them up (R-PI-9).
+ */
+export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise<{ id: number; workflowId: string; status: string }[]> {
+  const { rows } = await pool.query<{ id: string; workflow_id: string }>(`SELECT id, workflow_id FROM nightshift.patch_run WHERE state = 'running'`);
+  const closed: { id: number; workflowId: string; status: string }[] = [];
+  for (const r of rows) {
+    const status = await client.workflow
+      .getHandle(r.workflow_id)
+      .describe()
+      .then((d) => d.status.name, (err: unknown) => (err instanceof WorkflowNotFoundError ? 'NOT_FOUND' : 'UNKNOWN'));
+    if (status === 'RUNNING' || status === 'UNKNOWN') continue;
+    const done = await pool.query(
+      `UPDATE nightshift.patch_run SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running'`,
+      [r.id, `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`],
+    );
+    if (done.rowCount) closed.push({ id: Number(r.id), workflowId: r.workflow_id, status: status.toLowerCase() });
+  }
+  return closed;
+}
+
 async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
   return withTemporal(async (client) => {
+    const abandoned = await withPools(input.target, (pool) => closeAbandonedRuns(pool, client));
+    for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
     const workflowId = patchWorkflowId(input.target, runTimestamp(new Date()));
     const handle = await client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
       taskQueue: config().temporal.taskQueue,
