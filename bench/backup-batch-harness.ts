@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +7,8 @@ import type { Client } from '@temporalio/client';
 import { PROJECT_ROOT, loadConfig, toolPaths, type Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from '../workers/activities';
-import { createTargetPools, type TargetPools } from '../workers/resources';
+import { bundleWorkflowsInChild } from '../workers/bundle';
+import { createTargetPools, DOSSIER_WORK, type TargetPools } from '../workers/resources';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { type BackupBatchInput, type BackupBatchResult, backupBatchProgressQuery } from '../workflows/backup-batch.api';
 import { startEmbeddedPostgres } from '../test/setup/servers';
@@ -47,25 +47,6 @@ const SERVER_FLAGS = [
   ['checkpoint_timeout', '1h'],
 ].flatMap(([k, v]) => ['-c', `${k}=${v}`]);
 
-const BUNDLE_SCRIPT = `const [from, to] = process.argv.slice(1);
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error };
-require('@temporalio/worker').bundleWorkflowCode({ workflowsPath: from, logger: quiet })
-  .then(({ code }) => require('node:fs').writeFileSync(to, code))
-  .catch((err) => { console.error(err); process.exit(1); });`;
-
-/**
- * The workflows bundled in a child process, as a deployment bundles them ahead of time: webpack's
- * ~150 MB are not counted as the worker's RSS.
- */
-function bundleWorkflows(work: string): string {
-  const file = path.join(work, 'workflow-bundle.js');
-  execFileSync(process.execPath, ['-e', BUNDLE_SCRIPT, path.join(PROJECT_ROOT, 'workflows', 'index.ts'), file], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return file;
-}
-
 export async function startBenchStack(): Promise<BenchStack> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-batch-'));
   fs.chmodSync(work, 0o755);
@@ -77,11 +58,11 @@ export async function startBenchStack(): Promise<BenchStack> {
     server: { executable: { type: 'existing-path', path: toolPaths(loadConfig({}), PROJECT_ROOT).temporal }, searchAttributes: ALL_SEARCH_ATTRIBUTES, extraArgs: ['--log-level', 'error'] },
   });
   const config = loadConfig({ DATABASE_URL: url, NIGHTSHIFT_DATA_DIR: path.join(work, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'bench' });
-  const pools = createTargetPools(config, 12);
+  const pools = createTargetPools(config, 12, DOSSIER_WORK);
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: 'bench',
-    workflowBundle: { codePath: bundleWorkflows(work) },
+    workflowBundle: await bundleWorkflowsInChild(path.join(PROJECT_ROOT, 'workflows', 'index.ts')),
     activities: createActivities({ config, pools }),
     maxConcurrentActivityTaskExecutions: config.workerConcurrency,
   });

@@ -4,6 +4,7 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
+import { bundleWorkflowsInChild } from './bundle';
 import { connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
 
@@ -85,7 +86,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? WORKFLOWS_PATH }),
+      workflowBundle: options.workflowBundle ?? (await bundleWorkflowsInChild(options.workflowsPath ?? WORKFLOWS_PATH)),
       activities,
       maxConcurrentActivityTaskExecutions: config.workerConcurrency,
       shutdownGraceTime: options.shutdownGraceTime ?? SHUTDOWN_GRACE_TIME,
