@@ -1,27 +1,16 @@
 import crypto from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
-import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { runCli, stackCliEnv, type CliResult } from '../helpers/cli';
+import { createTestWorker } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
 import { createDossiers, openSession, waitFor } from '../workflows/backup-batch-helpers';
 
 /** `nightshift backup run|retry|status|settings|schedule` spawned as processes against the real servers (R-BK-1, R-BK-9). */
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
+const ctx = useCliStack(90_000);
+const cli = ctx.cli;
 
-beforeAll(async () => {
-  quietRuntime();
-  stack = await createTestStack();
-  temporal = await devServerClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-  await stack?.close();
-});
 
-function cli(args: string[]): Promise<CliResult> {
-  return runCli(args, stackCliEnv(stack), 90_000);
-}
+
 
 test('hostile input: unknown run ids, bad cron, bad time zone, bad codes and settings exit 2 and change nothing', async () => {
   const results = await Promise.all([
@@ -42,8 +31,8 @@ test('hostile input: unknown run ids, bad cron, bad time zone, bad codes and set
   expect(results[0]!.stderr).toMatch(/no backup run yet|unknown backup run/);
   expect(results[3]!.stderr).toMatch(/--cron: hour/);
   expect(results[4]!.stderr).toMatch(/--timezone: unknown time zone/);
-  await expect(temporal.client.schedule.getHandle('backup-schedule/main').describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
-  const { rows } = await stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_setting');
+  await expect(ctx.temporal.client.schedule.getHandle('backup-schedule/main').describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  const { rows } = await ctx.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_setting');
   expect(rows[0].n).toBe(0);
 });
 
@@ -60,10 +49,10 @@ test('R-BK-9 settings set/show: the common value wins over the default and says 
 });
 
 test('backup run --wait, status with failures, retry of the failed dossiers; a second run while one runs is refused naming it (R-BK-1)', async () => {
-  await createDossiers(stack, [{ code: 'B1' }, { code: 'B2' }]);
-  const pool = stack.pools.get('main');
+  await createDossiers(ctx.stack, [{ code: 'B1' }, { code: 'B2' }]);
+  const pool = ctx.stack.pools.get('main');
   const close = await openSession(pool, 'B2');
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
     const run = await cli(['backup', 'run', '--wait', '--json']);
     expect(run.code).toBe(1);
@@ -82,7 +71,7 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
 
   // a running run whose workflow is alive (no worker: it waits) blocks a second start, named in the error
   const blocker = `backup/main/${crypto.randomUUID()}`;
-  const handle = await temporal.client.workflow.start('backupBatchWorkflow', { taskQueue: stack.config.temporal.taskQueue, workflowId: blocker, args: [{ target: 'main' }] });
+  const handle = await ctx.temporal.client.workflow.start('backupBatchWorkflow', { taskQueue: ctx.stack.config.temporal.taskQueue, workflowId: blocker, args: [{ target: 'main' }] });
   const { rows } = await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ($1, 'run', '{}') RETURNING id`, [blocker]);
   const refused = await cli(['backup', 'run']);
   expect(refused.code).toBe(1);
@@ -93,13 +82,13 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   expect(started.code).toBe(0);
   const { rows: old } = await pool.query('SELECT state, note FROM nightshift.backup_run WHERE id = $1', [rows[0].id]);
   expect(old[0]).toMatchObject({ state: 'failed', note: 'abandoned: its workflow is terminated' });
-  await temporal.client.workflow.getHandle(JSON.parse(started.stdout).workflowId).terminate('test');
+  await ctx.temporal.client.workflow.getHandle(JSON.parse(started.stdout).workflowId).terminate('test');
 });
 
 test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while a run is running is skipped, pause and delete', async () => {
   const set = await cli(['backup', 'schedule', 'set', '--cron', '0 21 * * *', '--timezone', 'Europe/Paris']);
   expect(set).toMatchObject({ code: 0 });
-  const handle = temporal.client.schedule.getHandle('backup-schedule/main');
+  const handle = ctx.temporal.client.schedule.getHandle('backup-schedule/main');
   const d = await handle.describe();
   expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
   expect(d.spec.timezone).toBe('Europe/Paris');
@@ -138,5 +127,5 @@ test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while 
   expect(paused).toMatch(/^ {2}next runs {7}\(none while paused\)$/m);
   expect((await cli(['backup', 'schedule', 'delete'])).code).toBe(0);
   await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
-  await temporal.client.workflow.getHandle(after.info.runningActions[0]!.workflow.workflowId).terminate('test');
+  await ctx.temporal.client.workflow.getHandle(after.info.runningActions[0]!.workflow.workflowId).terminate('test');
 });

@@ -4,35 +4,24 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
 import { BACKUP_EVENTS, backupTriggerWorkflowId } from '../../workflows/backup-dossier.api';
-import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { runCli, stackCliEnv, type CliResult } from '../helpers/cli';
+import { createTestWorker } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
 import { createDossiers, openSession, setCommon } from '../workflows/backup-batch-helpers';
 
 /** `nightshift backup trigger CODE --event E`: the gate's R-BK-9 trigger without HTTP, spawned as a process. */
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
+const ctx = useCliStack(90_000);
+const cli = ctx.cli;
+
 const tag = crypto.randomBytes(3).toString('hex').toUpperCase();
 const code = (name: string) => `CT${tag}${name}`;
-const pool = () => stack.pools.get('main');
+const pool = () => ctx.stack.pools.get('main');
 
-beforeAll(async () => {
-  quietRuntime();
-  stack = await createTestStack();
-  temporal = await devServerClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-  await stack?.close();
-});
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(args, { ...stackCliEnv(stack), ...env }, 90_000);
-}
 
 async function noBackupStarted(dossier: string): Promise<void> {
   for (const event of BACKUP_EVENTS) {
-    const exists = await temporal.client.workflow
+    const exists = await ctx.temporal.client.workflow
       .getHandle(backupTriggerWorkflowId('main', dossier, event))
       .describe()
       .then(() => true, (err: unknown) => (err instanceof WorkflowNotFoundError ? false : Promise.reject(err)));
@@ -42,14 +31,14 @@ async function noBackupStarted(dossier: string): Promise<void> {
 
 test('R-BK-9 R-BK-5: trigger --event provider-exchange|closing --wait writes EchangePrest/ and Cloture/; exit follows on-exit', async () => {
   const d = code('A');
-  await createDossiers(stack, [{ code: d }]);
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await createDossiers(ctx.stack, [{ code: d }]);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
     const exchange = await cli(['backup', 'trigger', d, '--event', 'provider-exchange', '--wait', '--json']);
     expect(exchange).toMatchObject({ code: 0, stderr: '' });
     const e = JSON.parse(exchange.stdout);
     expect(e).toMatchObject({ triggered: true, event: 'provider-exchange', folder: 'EchangePrest', alreadyRunning: false, workflowId: backupTriggerWorkflowId('main', d, 'provider-exchange') });
-    expect(e.result.file).toBe(path.join(stack.config.backupDir, 'EchangePrest', `B${d}.SVG`));
+    expect(e.result.file).toBe(path.join(ctx.stack.config.backupDir, 'EchangePrest', `B${d}.SVG`));
     expect(fs.statSync(e.result.file).size).toBe(e.result.bytes);
 
     const closing = await cli(['backup', 'trigger', d, '--event', 'closing', '--wait']);
@@ -57,20 +46,20 @@ test('R-BK-9 R-BK-5: trigger --event provider-exchange|closing --wait writes Ech
     expect(closing.stdout).toContain(`started ${backupTriggerWorkflowId('main', d, 'closing')}`);
     expect(closing.stdout).toContain('into Cloture/ (before-closing = yes, default)');
     expect(closing.stdout).toMatch(new RegExp(`wrote .*Cloture/B${d}\\.SVG`));
-    expect(fs.existsSync(path.join(stack.config.backupDir, 'Cloture', `B${d}.SVG`))).toBe(true);
+    expect(fs.existsSync(path.join(ctx.stack.config.backupDir, 'Cloture', `B${d}.SVG`))).toBe(true);
 
     // on-exit is never by default: nothing starts, exit 0, the reason printed
     const never = await cli(['backup', 'trigger', d, '--event', 'exit']);
     expect(never.code).toBe(0);
     expect(never.stdout).toMatch(/no backup on dossier exit: on-exit is never \(default value/);
-    expect(fs.existsSync(path.join(stack.config.backupDir, `B${d}.SVG`))).toBe(false);
+    expect(fs.existsSync(path.join(ctx.stack.config.backupDir, `B${d}.SVG`))).toBe(false);
 
     await setCommon(pool(), 'on-exit', 'always');
     try {
       const always = await cli(['backup', 'trigger', d, '--event', 'exit', '--wait', '--json']);
       expect(always.code).toBe(0);
       expect(JSON.parse(always.stdout)).toMatchObject({ triggered: true, folder: null, setting: { key: 'on-exit', value: 'always', source: 'common' } });
-      expect(fs.existsSync(path.join(stack.config.backupDir, `B${d}.SVG`))).toBe(true);
+      expect(fs.existsSync(path.join(ctx.stack.config.backupDir, `B${d}.SVG`))).toBe(true);
     } finally {
       await pool().query('DELETE FROM nightshift.backup_setting');
     }
@@ -79,7 +68,7 @@ test('R-BK-9 R-BK-5: trigger --event provider-exchange|closing --wait writes Ech
 
 test('R-BK-9: a local value (NIGHTSHIFT_BACKUP_BEFORE_CLOSING=no) wins over the common yes and starts nothing', async () => {
   const d = code('B');
-  await createDossiers(stack, [{ code: d }]);
+  await createDossiers(ctx.stack, [{ code: d }]);
   await setCommon(pool(), 'before-closing', true);
   try {
     const r = await cli(['backup', 'trigger', d, '--event', 'closing', '--json'], { NIGHTSHIFT_BACKUP_BEFORE_CLOSING: 'no' });
@@ -93,7 +82,7 @@ test('R-BK-9: a local value (NIGHTSHIFT_BACKUP_BEFORE_CLOSING=no) wins over the 
 
 test('R-BK-3: a dossier in use exits 1 with DossierInUse and the seed text; nothing starts', async () => {
   const d = code('C');
-  await createDossiers(stack, [{ code: d }]);
+  await createDossiers(ctx.stack, [{ code: d }]);
   const close = await openSession(pool(), d);
   try {
     const r = await cli(['backup', 'trigger', d, '--event', 'closing']);
@@ -108,7 +97,7 @@ test('R-BK-3: a dossier in use exits 1 with DossierInUse and the seed text; noth
 
 test('R-BK-9 bad input exits 2 and starts nothing: unknown or missing event, ../ and NUL codes, 10 KB code, unknown target or dossier', async () => {
   const d = code('D');
-  await createDossiers(stack, [{ code: d }]);
+  await createDossiers(ctx.stack, [{ code: d }]);
   const results = await Promise.all([
     cli(['backup', 'trigger', d, '--event', 'whenever']),
     cli(['backup', 'trigger', d]),
@@ -129,5 +118,5 @@ test('R-BK-9 bad input exits 2 and starts nothing: unknown or missing event, ../
   expect(results[5]!.stderr).toMatch(/nope/);
   expect(results[6]!.stderr).toContain(`unknown dossier "${d}X" in target main`);
   await noBackupStarted(d);
-  expect(fs.existsSync(stack.config.backupDir) ? fs.readdirSync(stack.config.backupDir, { recursive: true }).filter((f) => String(f).includes(d)) : []).toEqual([]);
+  expect(fs.existsSync(ctx.stack.config.backupDir) ? fs.readdirSync(ctx.stack.config.backupDir, { recursive: true }).filter((f) => String(f).includes(d)) : []).toEqual([]);
 });

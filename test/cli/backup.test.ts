@@ -4,38 +4,28 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { createRegistryActivities } from '../../activities/registry';
 import { generateDemoDossiers } from '../../activities/demo';
 import { backupDossierWorkflowId } from '../../workflows/backup-dossier.api';
-import { createTestStack, createTestWorker, devServerClient, tempDir, type TestStack } from '../helpers/env';
-import { runCli, stackCliEnv, type CliResult } from '../helpers/cli';
+import { createTestWorker, tempDir } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
 
 /** `nightshift backup dossier|restore` spawned as a process against the dev server, a worker in this process (R-BK-5). */
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
+const ctx = useCliStack(60_000);
+const cli = ctx.cli;
 
-beforeAll(async () => {
-  stack = await createTestStack();
-  temporal = await devServerClient();
-});
-afterAll(async () => {
-  await temporal?.close();
-  await stack?.close();
-});
 
-function cli(args: string[]): Promise<CliResult> {
-  return runCli(args, stackCliEnv(stack), 60_000);
-}
+
 
 test('backup dossier --wait, restore --verify-only, restore --as --wait: the round trip end to end', async () => {
-  const [code] = (await generateDemoDossiers(stack.pools.get('main'), { target: 'main', count: 1, sizeKb: 20, prefix: 'CLI', documentsDir: stack.config.documentsDir })) as [string];
-  const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  const [code] = (await generateDemoDossiers(ctx.stack.pools.get('main'), { target: 'main', count: 1, sizeKb: 20, prefix: 'CLI', documentsDir: ctx.stack.config.documentsDir })) as [string];
+  const registry = createRegistryActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
     const b = await cli(['backup', 'dossier', code, '--reason', 'echange-prestataire', '--documents', '--wait', '--json']);
     expect(b).toMatchObject({ code: 0, stderr: '' });
     const backedUp = JSON.parse(b.stdout);
     expect(backedUp.workflowId).toBe(backupDossierWorkflowId('main', code));
-    expect(backedUp.url).toMatch(new RegExp(`^http://localhost:${stack.config.temporal.uiPort}/namespaces/default/workflows/backup-dossier%2Fmain%2F${code}/`));
-    expect(backedUp.result.file).toBe(path.join(stack.config.backupDir, 'EchangePrest', `B${code}.SVG`));
+    expect(backedUp.url).toMatch(new RegExp(`^http://localhost:${ctx.stack.config.temporal.uiPort}/namespaces/default/workflows/backup-dossier%2Fmain%2F${code}/`));
+    expect(backedUp.result.file).toBe(path.join(ctx.stack.config.backupDir, 'EchangePrest', `B${code}.SVG`));
     expect(backedUp.result.documents).toBeGreaterThan(0);
 
     const v = await cli(['backup', 'restore', backedUp.result.file, '--verify-only', '--json']);
@@ -62,9 +52,9 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
   ]) {
     const r = await cli(args);
     expect({ args, code: r.code }).toEqual({ args, code: 2 });
-    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --debug
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no ctx.stack trace without --debug
   }
-  await expect(temporal.client.workflow.getHandle(backupDossierWorkflowId('main', 'OK')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(ctx.temporal.client.workflow.getHandle(backupDossierWorkflowId('main', 'OK')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
   const bad = path.join(tempDir('cli'), 'BBAD.SVG');
   fs.writeFileSync(bad, 'NIGHTSHIFT-SVG 1 gzip\nnot compressed at all');
@@ -76,8 +66,8 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
 test('a second start while a backup of the same dossier runs is a clear error naming the running workflow', async () => {
   // no worker polls this queue: the first run stays open
   const id = backupDossierWorkflowId('main', 'BUSY');
-  const first = await temporal.client.workflow.start('backupDossierWorkflow', {
-    taskQueue: stack.config.temporal.taskQueue,
+  const first = await ctx.temporal.client.workflow.start('backupDossierWorkflow', {
+    taskQueue: ctx.stack.config.temporal.taskQueue,
     workflowId: id,
     args: [{ target: 'main', code: 'BUSY', reason: 'manual' }],
   });

@@ -1,32 +1,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateDemoPatches } from '../../activities/patch/demo';
-import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
-import { runCli, stackCliEnv, type CliResult } from '../helpers/cli';
+import { createTestWorker, tempDir } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
 import { blockablePatches, demoDossiers, levels, openWindow, startRun } from '../workflows/patch-helpers';
 
 /** `nightshift patch integrate|status|revalidate|retry` spawned as processes against the real servers (R-PI-1 … R-PI-9). */
 
+const ctx = useCliStack(120_000);
+const cli = ctx.cli;
+
 jest.setTimeout(180_000);
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
 
 beforeAll(async () => {
-  quietRuntime();
-  stack = await createTestStack();
-  temporal = await devServerClient();
-  await demoDossiers(stack, 6);
-  await openWindow(stack.pools.get('main'));
-});
-afterAll(async () => {
-  await temporal?.close();
-  await stack?.close();
+  await demoDossiers(ctx.stack, 6);
+  await openWindow(ctx.stack.pools.get('main'));
 });
 
-function cli(args: string[]): Promise<CliResult> {
-  return runCli(args, stackCliEnv(stack), 120_000);
-}
 
 test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero with a clear message and start nothing', async () => {
   const dir = tempDir('cli-stray');
@@ -47,15 +38,15 @@ test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero 
     expect(r.stderr).toMatch(/^nightshift: /);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   }
-  const { rows } = await stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.patch_run');
+  const { rows } = await ctx.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.patch_run');
   expect(rows[0].n).toBe(0);
 });
 
 test('integrate --wait, status, then a run left running by a terminated workflow is closed as abandoned and the next run finishes the work', async () => {
-  const pool = stack.pools.get('main');
+  const pool = ctx.stack.pools.get('main');
   const dir = tempDir('cli-patches');
   await generateDemoPatches(dir, 4);
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
     const run = await cli(['patch', 'integrate', dir, '--wait', '--json']);
     expect(run.code).toBe(0);
@@ -72,7 +63,7 @@ test('integrate --wait, status, then a run left running by a terminated workflow
     // patch 5 holds each dossier for a second: the run is terminated by hand half-way
     const slow = tempDir('cli-slow');
     await blockablePatches(slow, [5], () => 'SELECT pg_sleep(1);\n');
-    const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir: slow });
+    const handle = await startRun(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir: slow });
     await waitUntil(async () => Object.values(await levels(pool)).some((l) => l === 5));
     await handle.terminate('operator stops it');
     const { rows: stale } = await pool.query(`SELECT id FROM nightshift.patch_run WHERE state = 'running'`);

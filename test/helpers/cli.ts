@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import type { TestStack } from './env';
+import { createTestStack, devServerClient, quietRuntime, type TestStack } from './env';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -40,4 +40,29 @@ export function stackCliEnv(stack: TestStack): NodeJS.ProcessEnv {
     DATABASE_URL: stack.databaseUrl,
     NIGHTSHIFT_DATA_DIR: stack.dataDir,
   };
+}
+
+export interface CliTestContext {
+  /** set in beforeAll */
+  stack: TestStack;
+  temporal: Awaited<ReturnType<typeof devServerClient>>;
+  /** `nightshift ...args` on the stack, with extra environment variables */
+  cli(args: string[], env?: Record<string, string>): Promise<CliResult>;
+}
+
+/** A CLI test file's stack and dev-server client: made before its tests, closed after them. */
+export function useCliStack(timeoutMs = 90_000): CliTestContext {
+  const ctx = {
+    cli: (args: string[], env: Record<string, string> = {}) => runCli(args, { ...stackCliEnv(ctx.stack), ...env }, timeoutMs),
+  } as CliTestContext;
+  beforeAll(async () => {
+    quietRuntime();
+    ctx.stack = await createTestStack();
+    ctx.temporal = await devServerClient();
+  });
+  afterAll(async () => {
+    await ctx.temporal?.close();
+    await ctx.stack?.close();
+  });
+  return ctx;
 }
