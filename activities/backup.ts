@@ -5,6 +5,7 @@ import { backupDossierInputSchema, destinationSegments, restoreDossierInputSchem
 import { FailureType, permanentFailure } from '../domain/failures';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from './archive/engine';
+import { loadBackupSettings } from './backup-batch';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
 
@@ -48,8 +49,10 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
       const input = parseInput(backupDossierInputSchema, raw);
       const pool = pools.get(input.target);
       const today = new Date();
+      // R-BK-9: the folder as the batch resolves it (local > common > default), not only this machine's value
+      const { settings } = await loadBackupSettings(pool, config);
       const destinationDir = path.join(
-        config.backupDir,
+        settings.folder,
         ...destinationSegments(input.reason, input.dateSubfolder, { year: today.getFullYear(), month: today.getMonth() + 1, day: today.getDate() }),
       );
       return withHeartbeat((onProgress, signal) =>

@@ -31,7 +31,7 @@ export async function checkBackupTrigger(
   session?: { id: string; tokenHash: string },
 ): Promise<TriggerCheck> {
   const state = await readBackupTriggerState(pool, code, session);
-  // the single-dossier backup writes under config.backupDir (activities/backup.ts): the folder default follows it
+  // same precedence as the backup activity (local > common > default <data>/sauve); config.backupDir is that default unless set locally
   const resolved = resolveBackupSettings(config.backupLocal, state.commonSettings, defaultBackupSettings(config.backupDir));
   return { state, plan: planBackupTrigger(event, target, code, resolved) };
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import crypto from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { createRegistryActivities } from '../../activities/registry';
@@ -10,7 +11,8 @@ import {
   type BackupDossierInput,
 } from '../../workflows/backup-dossier.api';
 import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
-import { createTestStack, createTestWorker, devServerClient, type TestStack } from '../helpers/env';
+import { createTestStack, createTestWorker, devServerClient, tempDir, type TestStack } from '../helpers/env';
+import { setCommon } from './backup-batch-helpers';
 
 /** The single-dossier workflows on the Temporal dev server with a real worker (R-BK-3, R-BK-5, R-BK-6). */
 
@@ -91,4 +93,25 @@ test('a dossier in use fails the workflow at once with DossierInUse, no retry, n
   });
   expect(fs.existsSync(`${stack.config.backupDir}/BWF2.SVG`)).toBe(false);
   expect((await registry.getDossier('main', 'WF2')).lastBackupAt).toBeNull();
+});
+
+test('R-BK-9 R-BK-5: a single-dossier backup goes to the common backup folder when this machine sets none', async () => {
+  const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+  await registry.createDossier('main', { code: 'WF9', label: 'Common folder' });
+  const common = tempDir('common-folder');
+  await setCommon(stack.pools.get('main'), 'folder', common);
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  try {
+    const result = await worker.runUntil(
+      temporal.client.workflow.execute('backupDossierWorkflow', {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: `${backupDossierWorkflowId('main', 'WF9')}/${crypto.randomUUID()}`,
+        args: [{ target: 'main', code: 'WF9', reason: 'echange-prestataire' } satisfies BackupDossierInput],
+      }),
+    );
+    expect(result.file).toBe(path.join(common, 'EchangePrest', 'BWF9.SVG'));
+    expect(fs.existsSync(result.file)).toBe(true);
+  } finally {
+    await stack.pools.get('main').query(`DELETE FROM nightshift.backup_setting WHERE key = 'folder'`);
+  }
 });
