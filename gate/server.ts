@@ -197,8 +197,14 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
   app.delete('/v1/sessions/:id', async (req) => {
     const { id } = parsePart(sessionParams, req.params, 'params');
     const token = bearerToken(req.headers);
-    const { value: reason } = await sessions.run(id, token, (pool, hash) => store.logout(pool, id, hash));
-    return { closed: true, reason };
+    const { target, value } = await sessions.run(id, token, (pool, hash) => store.logout(pool, id, hash));
+    // a logout leaves every dossier the session still held: each is an exit (R-BK-9), once the close is committed
+    const backups: Record<string, unknown>[] = [];
+    for (const code of value.held) {
+      const backup = await backupOnExit(req, target, code);
+      if (backup) backups.push({ dossier: code, ...backup });
+    }
+    return { closed: true, reason: value.reason, ...(backups.length ? { backups } : {}) };
   });
 
   app.post('/v1/sessions/:id/dossiers/:code', async (req) => {

@@ -182,6 +182,35 @@ test('R-BK-9 R-BK-3: on-exit always backs up when the last session closes the do
   }
 });
 
+test('R-BK-9: a logout leaves the dossiers the session held: with on-exit always each one is backed up; with never the logout answer is unchanged', async () => {
+  const [d1, d2] = [code('L1'), code('L2')];
+  await createDossiers(stack, [{ code: d1 }, { code: d2 }]);
+  const quiet = await loginOk(gate, 'carol');
+  expect((await open(quiet, d1)).status).toBe(200);
+  const plain = await gate.call('DELETE', `/v1/sessions/${quiet.sessionId}`, { headers: auth(quiet.token) });
+  expect(plain.json()).toEqual({ closed: true, reason: 'logout' });
+  await noBackupStarted(d1);
+
+  await setCommon(pool(), 'on-exit', 'always');
+  try {
+    const carol = await loginOk(gate, 'carol');
+    expect((await open(carol, d1)).status).toBe(200);
+    expect((await open(carol, d2)).status).toBe(200);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    await worker.runUntil(async () => {
+      const out = await gate.call('DELETE', `/v1/sessions/${carol.sessionId}`, { headers: auth(carol.token) });
+      expect(out.status).toBe(200);
+      const body = out.json<{ closed: boolean; backups: ({ dossier: string } & Record<string, unknown>)[] }>();
+      expect(body).toMatchObject({ closed: true, reason: 'logout' });
+      expect(body.backups.map((b) => [b.dossier, b.triggered, b.event])).toEqual([[d1, true, 'exit'], [d2, true, 'exit']]);
+      for (const b of body.backups) expect((await result(b)).file).toBe(path.join(stack.config.backupDir, `B${b.dossier}.SVG`));
+    });
+    expect(archives()).toEqual(expect.arrayContaining([`B${d1}.SVG`, `B${d2}.SVG`]));
+  } finally {
+    await pool().query(`DELETE FROM nightshift.backup_setting`);
+  }
+});
+
 test('R-BK-3: a dossier held open (by the caller or another session) is refused with 409 and the seed text; nothing starts', async () => {
   const d = code('E');
   await createDossiers(stack, [{ code: d }]);
