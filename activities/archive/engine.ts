@@ -95,6 +95,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
   let clientError: Error | undefined;
   let writer: ArchiveWriter | undefined;
   let tmp: string | undefined;
+  let copying = false;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     // the first statement takes the snapshot: the registry row, the in-use check and every table below see the same state
@@ -149,11 +150,13 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
       await writer.startPart('table', t.name);
       const stream = client.query(copyTo(copyToSql(d.schema_name, t)));
       let n = 0;
+      copying = true;
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         o.signal?.throwIfAborted();
         await writer.data(chunk);
         if (++n % 1000 === 0) progress(`table ${t.name}`, totalRows + n);
       }
+      copying = false;
       await writer.endPart();
       tables.push({ name: t.name, rows: stream.rowCount });
       totalRows += stream.rowCount;
@@ -206,7 +209,10 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
   } catch (err) {
     await writer?.abort();
     if (tmp) await fs.promises.rm(tmp, { force: true });
-    await client.query('ROLLBACK').catch((e: Error) => (clientError = e));
+    // A COPY broken off (disk full, cancelled) leaves the connection mid-COPY with its socket paused: a
+    // ROLLBACK would wait forever. The connection is dropped instead; the server ends the read-only snapshot.
+    if (copying) clientError = err instanceof Error ? err : new Error(String(err));
+    else await client.query('ROLLBACK').catch((e: Error) => (clientError = e));
     throw err;
   } finally {
     client.release(clientError);

@@ -196,6 +196,31 @@ describe('refusals', () => {
     expect(failureTypeOf(err)).toBe(FailureType.DestinationUnwritable);
     expect((await registry.getDossier('main', 'NOWRITE')).lastBackupAt).toBeNull();
   });
+
+  test('a backup cancelled in the middle of a table (worker shutdown) ends at once: no file, nothing recorded, the pool still answers', async () => {
+    // a COPY broken off left the connection mid-COPY with its socket paused; the ROLLBACK after it never returned
+    const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 3000, prefix: 'CANCEL' })) as [string];
+    const dir = path.join(stack.dataDir, 'cancelled');
+    const abort = new AbortController();
+    const started = Date.now();
+    const err = await rejection(
+      backupDossierArchive({
+        pool: pool(),
+        target: 'main',
+        code,
+        destinationDir: dir,
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (p.rows > 0) abort.abort(new Error('shutting down'));
+        },
+      }),
+    );
+    expect((err as Error).message).toBe('shutting down');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect((await registry.getDossier('main', code)).lastBackupAt).toBeNull();
+    expect((await pool().query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+  });
 });
 
 describe('one consistent snapshot (R-BK-6, R-BK-2)', () => {

@@ -1,10 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../workers/activities';
 import { createMailTransport } from '../../workers/resources';
 import { createBackupBatchActivities } from '../../activities/backup-batch';
+import { verifyArchive } from '../../activities/archive/engine';
+import { generateDemoDossiers } from '../../activities/demo';
 import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
 import { backupBatchProgressQuery, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
@@ -264,5 +268,56 @@ test('cancellation ends the run early: the report of what was done is still writ
   } finally {
     gate.open = true;
     await stack.close();
+  }
+});
+
+/**
+ * A real full file system: a 256 KB tmpfs (root can mount one; elsewhere the test is skipped, saying why).
+ * Mounted while Jest collects the tests, so that the skip is decided before any test runs.
+ */
+const fullDisk = ((): string | undefined => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'tmpfs', dir], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    console.warn('full-disk test skipped: cannot mount a small tmpfs here (needs root)');
+    fs.rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+})();
+afterAll(() => {
+  if (fullDisk) execFileSync('umount', [fullDisk]);
+});
+
+(fullDisk ? test : test.skip)('full backup folder (ENOSPC): the dossier that does not fit fails cleanly, the others are backed up, the report says why, no temp file', async () => {
+  const { stack } = await stackWithMail();
+  const pool = stack.pools.get('main');
+  await createDossiers(stack, [{ code: 'F1' }, { code: 'F3' }]);
+  // ~1 MB of rows: its archive cannot fit in 256 KB; the two empty dossiers take a few KB each
+  const [big] = await generateDemoDossiers(pool, { target: 'main', count: 1, sizeKb: 1024, prefix: 'F2BIG' });
+  await setCommon(pool, 'folder', fullDisk);
+  const { worker: w, closeMail } = await worker(stack);
+  try {
+    await w.runUntil(async () => {
+      // one dossier at a time: the big one's partial file is gone before the next one writes
+      const result = await runBatch(stack, { tuning: { chunkSize: 10, window: 1, concurrency: 1 } });
+      expect(result).toMatchObject({ state: 'partial', total: 3, ok: 2, failed: 1 });
+      const items = await ledger(pool, result.runId);
+      const failed = items.find((i) => i.code === big)!;
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toMatch(/^Echec du traitement\. .*(ENOSPC|no space)/i);
+      for (const code of ['F1', 'F3']) expect((await verifyArchive(path.join(fullDisk!, `B${code}.SVG`))).code).toBe(code);
+      expect(fs.existsSync(path.join(fullDisk!, `B${big}.SVG`))).toBe(false);
+      expect(reportOf(result)).toContain(`Dossier ${big} : ${failed.error}\r\n`);
+      expect(reportOf(result)).toMatch(/2 \/ 3 dossier\(s\) traité\(s\)\r\n1 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
+      expect(fs.readdirSync(fullDisk!).filter((f) => f.includes('.tmp'))).toEqual([]);
+      // R-BK-6: no last-backup date for the dossier whose file never became complete
+      expect((await pool.query('SELECT last_backup_at FROM nightshift.dossier WHERE code = $1', [big])).rows[0].last_backup_at).toBeNull();
+    });
+  } finally {
+    closeMail();
+    await stack.close();
+    for (const f of fs.readdirSync(fullDisk!)) fs.rmSync(path.join(fullDisk!, f), { recursive: true, force: true });
   }
 });
