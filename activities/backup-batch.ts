@@ -50,11 +50,15 @@ import { documentsFolder } from './registry';
 // Settings (R-BK-9): local values come from config (NIGHTSHIFT_BACKUP_*), common ones from the database.
 // ---------------------------------------------------------------------------------------------
 
+/** This process's local values over the given common ones over the defaults (R-BK-9): the one precedence everywhere. */
+export function backupSettingsFor(config: Config, common: Partial<Record<BackupSettingKey, unknown>>) {
+  return resolveBackupSettings(config.backupLocal, common, defaultBackupSettings(path.resolve(config.dataDir, 'sauve')));
+}
+
 /** Local, common (database) and default values, resolved (R-BK-9). */
 export async function loadBackupSettings(pool: pg.Pool | pg.PoolClient, config: Config) {
   const { rows } = await pool.query<{ key: BackupSettingKey; value: unknown }>('SELECT key, value FROM nightshift.backup_setting');
-  const common = Object.fromEntries(rows.map((r) => [r.key, r.value]));
-  return resolveBackupSettings(config.backupLocal, common, defaultBackupSettings(path.resolve(config.dataDir, 'sauve')));
+  return backupSettingsFor(config, Object.fromEntries(rows.map((r) => [r.key, r.value])));
 }
 
 export async function setCommonBackupSetting(pool: pg.Pool, key: BackupSettingKey, value: unknown | undefined): Promise<void> {

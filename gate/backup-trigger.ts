@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type pg from 'pg';
 import type { Config } from '../config/config';
 import { backupDossierInputSchema } from '../domain/backup';
-import { defaultBackupSettings, resolveBackupSettings } from '../domain/backup-batch';
+import { backupSettingsFor } from '../activities/backup-batch';
 import { type BackupTriggerPlan, planBackupTrigger } from '../domain/backup-trigger';
 import { BACKUP_KIND, type BackupEvent } from '../workflows/backup-dossier.api';
 import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../workflows/search-attributes';
@@ -31,9 +31,7 @@ export async function checkBackupTrigger(
   session?: { id: string; tokenHash: string },
 ): Promise<TriggerCheck> {
   const state = await readBackupTriggerState(pool, code, session);
-  // same precedence as the backup activity (local > common > default <data>/sauve); config.backupDir is that default unless set locally
-  const resolved = resolveBackupSettings(config.backupLocal, state.commonSettings, defaultBackupSettings(config.backupDir));
-  return { state, plan: planBackupTrigger(event, target, code, resolved) };
+  return { state, plan: planBackupTrigger(event, target, code, backupSettingsFor(config, state.commonSettings)) };
 }
 
 export interface StartedTrigger {
@@ -66,4 +64,24 @@ export async function startTriggeredBackup(client: Client, taskQueue: string, pl
     const { runId } = await client.workflow.getHandle(plan.workflowId).describe();
     return { workflowId: plan.workflowId, runId, alreadyRunning: true };
   }
+}
+
+/** The answer (gate route, `backup trigger --json`) when the event's setting is off. */
+export function disabledAnswer(plan: Extract<BackupTriggerPlan, { triggered: false }>) {
+  return { triggered: false as const, event: plan.event, target: plan.target, dossier: plan.code, setting: plan.setting, reason: plan.reason, message: plan.message };
+}
+
+/** The answer (gate route, `backup trigger --json`) once the backup is started or found running. */
+export function triggeredAnswer(plan: TriggeredPlan, started: StartedTrigger) {
+  return {
+    triggered: true as const,
+    event: plan.event,
+    target: plan.target,
+    dossier: plan.code,
+    setting: plan.setting,
+    folder: plan.folder,
+    workflowId: started.workflowId,
+    runId: started.runId,
+    alreadyRunning: started.alreadyRunning,
+  };
 }

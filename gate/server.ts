@@ -12,7 +12,7 @@ import {
 } from '../domain/maintenance';
 import { DOSSIER_IN_USE_MESSAGE } from '../domain/failures';
 import { connectTemporalClient, type TargetPools } from '../workers/resources';
-import { checkBackupTrigger, startTriggeredBackup, type StartedTrigger, type TriggeredPlan } from './backup-trigger';
+import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer, type StartedTrigger, type TriggeredPlan } from './backup-trigger';
 import { noticeAt, withOperatorMessage, type TextSettings } from './notices';
 import { renderPage, type TargetNotice } from './page';
 import {
@@ -198,11 +198,13 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
     const { id } = parsePart(sessionParams, req.params, 'params');
     const token = bearerToken(req.headers);
     const { target, value } = await sessions.run(id, token, (pool, hash) => store.logout(pool, id, hash));
-    // a logout leaves every dossier the session still held: each is an exit (R-BK-9), once the close is committed
+    // a logout leaves every dossier the session still held: each is an exit (R-BK-9), once the close is committed.
+    // No answer means on-exit is off, for every dossier alike: the others are not read again.
     const backups: Record<string, unknown>[] = [];
     for (const code of value.held) {
       const backup = await backupOnExit(req, target, code);
-      if (backup) backups.push({ dossier: code, ...backup });
+      if (!backup) break;
+      backups.push({ dossier: code, ...backup });
     }
     return { closed: true, reason: value.reason, ...(backups.length ? { backups } : {}) };
   });
@@ -266,7 +268,7 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
     const { state, plan } = check;
     if (!state.dossier) throw new GateError(404, 'unknown dossier', 'code');
     if (!plan.triggered) {
-      return reply.code(200).send({ triggered: false, event, target: plan.target, dossier: code, setting: plan.setting, reason: plan.reason, message: plan.message });
+      return reply.code(200).send(disabledAnswer(plan));
     }
     if (state.inUse > 0) {
       throw new GateError(409, 'dossier in use: close it in every session first', 'code', {
@@ -292,19 +294,6 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
 
 const TEMPORAL_DOWN_MESSAGE = 'Temporal is unavailable: no backup was started; try again later';
 
-function triggeredAnswer(plan: TriggeredPlan, started: StartedTrigger): Record<string, unknown> {
-  return {
-    triggered: true,
-    event: plan.event,
-    target: plan.target,
-    dossier: plan.code,
-    setting: plan.setting,
-    folder: plan.folder,
-    workflowId: started.workflowId,
-    runId: started.runId,
-    alreadyRunning: started.alreadyRunning,
-  };
-}
 
 /** A third of the timeout: two heartbeats may be lost before a session expires. */
 export function heartbeatSeconds(timeoutSeconds: number): number {

@@ -28,10 +28,6 @@ export interface EngineDossier extends RoutingDossier {
 }
 
 /** Problems a retry can cure: connection, server shutdown, resources, serialization/deadlock. */
-export function isTransientDbError(err: unknown): boolean {
-  return isTransientSqlState((err as { code?: unknown }).code);
-}
-
 function isTransientSqlState(code: unknown): boolean {
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
   return /^(08|53|57P)/.test(code) || code === '40001' || code === '40P01';

@@ -69,15 +69,20 @@ async function findRun(pool: pg.Pool, ref: string | undefined): Promise<RunRow> 
   return rows[0];
 }
 
+/** A workflow's status name (RUNNING, TERMINATED, ...), NOT_FOUND when the server has none, UNKNOWN when it did not say. */
+export function workflowStatus(client: Client, workflowId: string, runId?: string): Promise<string> {
+  return client.workflow
+    .getHandle(workflowId, runId)
+    .describe()
+    .then((d) => d.status.name, (err: unknown) => (err instanceof WorkflowNotFoundError ? 'NOT_FOUND' : 'UNKNOWN'));
+}
+
 /** R-BK-1 before starting: a running run whose workflow is gone (terminated) is closed; a live one is named. */
 async function refuseIfRunning(pool: pg.Pool, client: Client): Promise<void> {
   const { rows } = await pool.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE state = 'running'`);
   const running = rows[0];
   if (!running) return;
-  const status = await client.workflow
-    .getHandle(running.workflow_id)
-    .describe()
-    .then((d) => d.status.name, (err: unknown) => (err instanceof WorkflowNotFoundError ? 'NOT_FOUND' : 'UNKNOWN'));
+  const status = await workflowStatus(client, running.workflow_id);
   if (status === 'RUNNING' || status === 'UNKNOWN') {
     throw new Error(
       `backup run ${running.id} (${running.workflow_id}) is already running since ${running.started_at.toISOString()}: ` +
@@ -244,10 +249,8 @@ async function describeSchedule(client: Client, handle: ReturnType<Client['sched
   const recentRuns = await Promise.all(
     d.info.recentActions.map(async (a) => {
       const { workflowId, firstExecutionRunId: runId } = a.action.workflow;
-      const status = await client.workflow
-        .getHandle(workflowId, runId)
-        .describe()
-        .then((x) => x.status.name.toLowerCase(), (err: unknown) => (err instanceof WorkflowNotFoundError ? 'gone' : 'unknown'));
+      const name = await workflowStatus(client, workflowId, runId);
+      const status = name === 'NOT_FOUND' ? 'gone' : name.toLowerCase();
       return { scheduledAt: a.scheduledAt, takenAt: a.takenAt, workflowId, runId, status };
     }),
   );

@@ -8,7 +8,7 @@ import { settingText } from '../../domain/backup-batch';
 import { BACKUP_EVENT_RULES, backupEventSchema } from '../../domain/backup-trigger';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../domain/failures';
-import { checkBackupTrigger, startTriggeredBackup } from '../../gate/backup-trigger';
+import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer } from '../../gate/backup-trigger';
 import { readArchiveHeader } from '../../activities/archive/reader';
 import { verifyArchive } from '../../activities/archive/engine';
 import {
@@ -180,13 +180,13 @@ export function registerBackupCommands(program: Command): void {
         const { state, plan } = await withPools(t.name, (pool) => checkBackupTrigger(pool, config(), t.name, code, event));
         if (!state.dossier) throw new UsageError(`unknown dossier "${code}" in target ${t.name}`);
         if (!plan.triggered) {
-          output(flags.json, { triggered: false, event, target: t.name, dossier: code, setting: plan.setting, reason: plan.reason, message: plan.message }, (v) => v.message);
+          output(flags.json, disabledAnswer(plan), (v) => v.message);
           return EXIT_OK;
         }
         if (state.inUse > 0) throw permanentFailure(FailureType.DossierInUse, `dossier ${code} is open in ${state.inUse} session(s): ${DOSSIER_IN_USE_MESSAGE}`);
         await withTemporal(async (client) => {
           const s = await startTriggeredBackup(client, config().temporal.taskQueue, plan);
-          const info = { triggered: true, event, target: t.name, dossier: code, setting: plan.setting, folder: plan.folder, ...s, url: webUiLink(s.workflowId, s.runId) };
+          const info = { ...triggeredAnswer(plan, s), url: webUiLink(s.workflowId, s.runId) };
           const text = (v: typeof info) =>
             `${v.alreadyRunning ? 'already running' : 'started'} ${v.workflowId} (run ${v.runId}): backup of dossier ${code} ${BACKUP_EVENT_RULES[event].label} ` +
             `into ${v.folder ? `${v.folder}/` : 'the backup folder'} (${v.setting.key} = ${settingText(v.setting.value)}, ${v.setting.source})\n` +

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
@@ -20,6 +20,7 @@ import {
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
+import { workflowStatus } from './backup-batch';
 
 /** nightshift patch integrate|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-9). */
 
@@ -58,10 +59,7 @@ export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise
   const { rows } = await pool.query<{ id: string; workflow_id: string }>(`SELECT id, workflow_id FROM nightshift.patch_run WHERE state = 'running'`);
   const closed: { id: number; workflowId: string; status: string }[] = [];
   for (const r of rows) {
-    const status = await client.workflow
-      .getHandle(r.workflow_id)
-      .describe()
-      .then((d) => d.status.name, (err: unknown) => (err instanceof WorkflowNotFoundError ? 'NOT_FOUND' : 'UNKNOWN'));
+    const status = await workflowStatus(client, r.workflow_id);
     if (status === 'RUNNING' || status === 'UNKNOWN') continue;
     const done = await pool.query(
       `UPDATE nightshift.patch_run SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running'`,

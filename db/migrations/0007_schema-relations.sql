@@ -25,14 +25,16 @@ RETURNS TABLE (oid oid, relname name, relkind "char") LANGUAGE sql STABLE AS $$
     FROM tabs JOIN pg_index i ON i.indrelid = tabs.oid JOIN pg_class ic ON ic.oid = i.indexrelid JOIN nsp ON ic.relnamespace = nsp.oid
 $$;
 
--- Same triggers as before (0001), found through nightshift.schema_relations.
+-- Same triggers as before (0001), found through nightshift.schema_relations, and only on the tables that lack
+-- one (after a create or restore: all of them; after a patch: the tables it created). Returns how many it added.
 CREATE OR REPLACE FUNCTION nightshift.install_touch_triggers(target_schema text) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   t record;
   n integer := 0;
 BEGIN
-  FOR t IN SELECT r.relname FROM nightshift.schema_relations(target_schema) r WHERE r.relkind IN ('r', 'p') LOOP
-    EXECUTE format('DROP TRIGGER IF EXISTS nightshift_touch ON %I.%I', target_schema, t.relname);
+  FOR t IN SELECT r.relname FROM nightshift.schema_relations(target_schema) r
+            WHERE r.relkind IN ('r', 'p')
+              AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.oid AND g.tgname = 'nightshift_touch') LOOP
     EXECUTE format('CREATE TRIGGER nightshift_touch AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I '
                    'FOR EACH STATEMENT EXECUTE FUNCTION nightshift.touch_dossier()', target_schema, t.relname);
     n := n + 1;

@@ -4,23 +4,6 @@
 -- The routing (which treatments go where, R-PI-3 .. R-PI-7) stays in domain/patch.ts: the caller
 -- passes what to install; these functions only carry it out.
 
--- R-BK-10: the touch trigger on every table of the schema that lacks it (tables a patch just created).
-CREATE FUNCTION nightshift.ensure_touch_triggers(target_schema text) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE
-  t record;
-  n integer := 0;
-BEGIN
-  -- through nightshift.schema_relations (0007): a pg_class scan made each patch slower as the target grew
-  FOR t IN SELECT r.oid, r.relname FROM nightshift.schema_relations(target_schema) r
-            WHERE r.relkind IN ('r', 'p')
-              AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.oid AND g.tgname = 'nightshift_touch') LOOP
-    EXECUTE format('CREATE TRIGGER nightshift_touch AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION nightshift.touch_dossier()', target_schema, t.relname);
-    n := n + 1;
-  END LOOP;
-  RETURN n;
-END $$;
-
 -- A dossier's patch ledger (null before its first patch) and which of `names` it holds as treatments.
 CREATE FUNCTION nightshift.patch_state(target_schema text, names text[]) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -99,7 +82,7 @@ BEGIN
     -- R-BK-10: new tables carry the touch trigger before the writes below
     IF create_ledger OR (applies AND coalesce(array_length(structure_sql, 1), 0) > 0) THEN
       step := 'touch triggers';
-      PERFORM nightshift.ensure_touch_triggers(target_schema);
+      PERFORM nightshift.install_touch_triggers(target_schema);
     END IF;
     IF applies THEN
       FOR i IN 1 .. coalesce(array_length(data_sql, 1), 0) LOOP
@@ -161,4 +144,3 @@ BEGIN
 END $$;
 DROP FUNCTION nightshift.apply_patch(text, text, integer, text, text, boolean, boolean, text[], text[], text[], text[], jsonb, text[], jsonb);
 DROP FUNCTION nightshift.patch_state(text, text[]);
-DROP FUNCTION nightshift.ensure_touch_triggers(text);
