@@ -11,6 +11,8 @@ import { destinationSegments } from '../domain/backup';
 import {
   BACKUP_ALREADY_RUNNING,
   type BackupSettingKey,
+  DESTINATION_ERRNOS,
+  type DestinationErrno,
   FAILED_LIST_FILE_NAME,
   IN_USE_ERROR_TEXT,
   type ItemStatus,
@@ -21,11 +23,13 @@ import {
   type SelectionCursor,
   copyStatusesFor,
   defaultBackupSettings,
+  destinationStopText,
   firstCursor,
   itemErrorText,
   localDateTime,
   mailSubject,
   nextPhase,
+  notDoneErrorText,
   reportFileName,
   reportLine,
   reportSummaryLines,
@@ -37,6 +41,7 @@ import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures
 import type { BackupBatchInput, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from './archive/engine';
 import { commitFile } from './archive/writer';
+import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
 
@@ -124,7 +129,14 @@ interface RunRow {
   settings: RunSettings;
   only_codes: string[] | null;
   started_at: Date;
+  finished_at: Date | null;
   report_path: string | null;
+  note: string | null;
+  stop_reason: string | null;
+  total: number;
+  ok: number;
+  failed: number;
+  mail_state: string;
 }
 
 export interface ClaimResult {
@@ -165,9 +177,33 @@ export interface FinishResult {
 
 /** Transient per-dossier errors (a dropped connection) get this many tries inside the chunk. */
 const DOSSIER_ATTEMPTS = 3;
-const HEARTBEAT_EVERY_MS = 5_000;
-/** A 'running' run without progress for this long was left by a terminated workflow: a new claim takes over. */
-const STALE_RUN_MINUTES = 15;
+/** From a timer, so that a dossier that takes minutes (locked, large) keeps the chunk alive. */
+const HEARTBEAT_EVERY_MS = 2_000;
+/** Workflow statuses under which a run may still write: its row is never taken over then (R-BK-1). */
+const MAY_STILL_RUN = new Set(['RUNNING', 'UNKNOWN']);
+
+/**
+ * The errno of an error of the destination itself (full, quota, read-only, permission on the folder),
+ * or undefined. EACCES/EPERM count only on the destination (a document that cannot be read is that
+ * dossier's own problem); the engine reports a folder it cannot create a file in as DestinationUnwritable.
+ */
+export function destinationErrno(err: unknown, destinationDir: string): DestinationErrno | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e && typeof e === 'object'; i++) {
+    const o = e as { code?: unknown; path?: unknown; type?: unknown; message?: unknown };
+    const code = typeof o.code === 'string' ? o.code : undefined;
+    if (code && (DESTINATION_ERRNOS as readonly string[]).includes(code)) {
+      const onDestination = typeof o.path !== 'string' || path.resolve(o.path).startsWith(path.resolve(destinationDir));
+      if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || onDestination) return code as DestinationErrno;
+    }
+    if (o.type === FailureType.DestinationUnwritable && typeof o.message === 'string') {
+      const m = /: (E[A-Z]+)$/.exec(o.message);
+      if (m && (DESTINATION_ERRNOS as readonly string[]).includes(m[1]!)) return m[1] as DestinationErrno;
+    }
+    e = (o as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 
 const selectionFilter = `
       NOT d.is_template AND NOT d.is_test AND d.is_transferable
@@ -205,6 +241,24 @@ const COUNT_SQL = {
            WHERE r.id = $1 AND ${selectionFilter}`,
 };
 
+/** The selected dossiers the run has no row for: recorded 'not_done' ($2: why) once the destination stopped the batch. */
+const NOT_DONE_SQL = {
+  run: `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms)
+        SELECT r.id, d.code, 'not_done', 0, $2, 0 FROM nightshift.backup_run r, nightshift.dossier d
+         WHERE r.id = $1 AND r.state = 'running' AND ${selectionFilter}
+           AND NOT EXISTS (SELECT 1 FROM nightshift.backup_run_item x WHERE x.run_id = r.id AND x.code = d.code)
+         ORDER BY d.code
+        ON CONFLICT (run_id, code) DO NOTHING`,
+  retry: `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms)
+          SELECT r.id, d.code, 'not_done', 0, $2, 0 FROM nightshift.backup_run r
+            JOIN nightshift.backup_run_item i ON i.run_id = r.retry_of AND i.status <> 'ok'
+            JOIN nightshift.dossier d ON d.code = i.code
+           WHERE r.id = $1 AND r.state = 'running' AND ${selectionFilter}
+             AND NOT EXISTS (SELECT 1 FROM nightshift.backup_run_item x WHERE x.run_id = r.id AND x.code = d.code)
+           ORDER BY d.code
+          ON CONFLICT (run_id, code) DO NOTHING`,
+};
+
 function activityContext(): Context | undefined {
   try {
     return Context.current();
@@ -228,7 +282,9 @@ export interface BackupBatchHooks {
   beforeDossier?: (code: string) => Promise<void>;
 }
 
-export function createBackupBatchActivities({ config, pools, mail }: ActivityDeps, hooks: BackupBatchHooks = {}) {
+export function createBackupBatchActivities({ config, pools, mail, temporal }: ActivityDeps, hooks: BackupBatchHooks = {}) {
+  /** runs whose destination stopped them, seen by this process: the other chunks in flight here stop before their next dossier */
+  const stoppedRuns = new Map<number, DestinationErrno>();
 
   async function getRun(pool: pg.Pool, runId: number): Promise<RunRow> {
     const { rows } = await pool.query<RunRow>('SELECT * FROM nightshift.backup_run WHERE id = $1', [runId]);
@@ -236,26 +292,59 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
     return rows[0];
   }
 
-  function alreadyRunning(run: { id: string; workflow_id: string; started_at: Date }): ApplicationFailure {
+  function alreadyRunning(run: { id: string; workflow_id: string; started_at: Date }, status?: string): ApplicationFailure {
+    const why = status === 'UNKNOWN' ? ' (Temporal did not say whether its workflow still runs)' : '';
     return ApplicationFailure.create({
       type: BACKUP_ALREADY_RUNNING,
       nonRetryable: true,
-      message: `backup run ${run.id} (${run.workflow_id}) is already running since ${run.started_at.toISOString()}: one batch per target at a time (R-BK-1)`,
+      message: `backup run ${run.id} (${run.workflow_id}) is already running since ${run.started_at.toISOString()}${why}: one batch per target at a time (R-BK-1)`,
     });
   }
 
-  /** Appends one dossier's outcome to the ledger (once per run: the primary key) and shows the run is alive. */
+  /** The run was closed (taken over as abandoned, failed) while this workflow still worked on it: its late work is refused. */
+  async function runClosed(pool: pg.Pool, runId: number): Promise<ApplicationFailure> {
+    const run = await getRun(pool, runId);
+    const at = new Date().toISOString();
+    await pool.query(
+      `UPDATE nightshift.backup_run SET note = left(coalesce(note || '; ', '') || $2, 2000) WHERE id = $1 AND coalesce(note, '') NOT LIKE '%late work of its workflow refused%'`,
+      [runId, `late work of its workflow refused at ${at}`],
+    );
+    return permanentFailure(
+      FailureType.BackupRunClosed,
+      `backup run ${run.id} (${run.workflow_id}) was closed as ${run.state}${run.note ? ` (${run.note})` : ''} while its workflow still worked on it: ` +
+        'its late results are refused, the run stays as it was closed (R-BK-1)',
+    );
+  }
+
+  /**
+   * Appends one dossier's outcome to the ledger (once per run: the primary key) and shows the run is
+   * alive, only while the run is running (the run row's lock orders this against a close). False: closed.
+   */
   async function recordItem(
     pool: pg.Pool,
     runId: number,
     item: { code: string; status: ItemStatus; attempts: number; error: string | null; file: string | null; size: number | null; durationMs: number },
-  ): Promise<void> {
-    await pool.query(
-      `WITH ins AS (
+  ): Promise<boolean> {
+    const { rows } = await pool.query<{ alive: boolean }>(
+      `WITH run AS (UPDATE nightshift.backup_run SET updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id),
+       ins AS (
          INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, file, size, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, code) DO NOTHING RETURNING 1)
-       UPDATE nightshift.backup_run SET updated_at = now() WHERE id = $1`,
+         SELECT run.id, $2, $3, $4, $5, $6, $7, $8 FROM run ON CONFLICT (run_id, code) DO NOTHING RETURNING 1)
+       SELECT EXISTS (SELECT 1 FROM run) AS alive`,
       [runId, item.code, item.status, item.attempts, item.error, item.file, item.size, item.durationMs],
+    );
+    return rows[0]!.alive;
+  }
+
+  /** Codes the stopped batch did not attempt: 'not_done' rows (taken first by `backup retry` and the next run, R-BK-4). */
+  async function recordNotDone(pool: pg.Pool, runId: number, codes: string[], error: string): Promise<void> {
+    if (!codes.length) return;
+    await pool.query(
+      `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms)
+       SELECT r.id, c.code, 'not_done', 0, $3, 0 FROM nightshift.backup_run r, unnest($2::text[]) WITH ORDINALITY AS c(code, n)
+        WHERE r.id = $1 AND r.state = 'running' ORDER BY c.n
+       ON CONFLICT (run_id, code) DO NOTHING`,
+      [runId, codes, error],
     );
   }
 
@@ -355,13 +444,17 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
             previousRun: run.previous_run === null ? null : Number(run.previous_run),
           };
         }
-        await client.query(
-          `UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(),
-                  note = 'abandoned: no progress for ${STALE_RUN_MINUTES} minutes (its workflow was terminated?)'
-            WHERE state = 'running' AND updated_at < now() - interval '${STALE_RUN_MINUTES} minutes'`,
-        );
+        // R-BK-1: a running run is taken over only once Temporal says its workflow is closed, never on
+        // staleness alone (every worker down for a while leaves a live run without progress)
         const running = await client.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE state = 'running'`);
-        if (running.rows[0]) throw alreadyRunning(running.rows[0]);
+        for (const run of running.rows) {
+          const status = temporal ? await workflowStatus(temporal, run.workflow_id) : 'UNKNOWN';
+          if (MAY_STILL_RUN.has(status)) throw alreadyRunning(run, temporal ? status : undefined);
+          await client.query(
+            `UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(), updated_at = now(), note = $2 WHERE id = $1 AND state = 'running'`,
+            [run.id, `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`],
+          );
+        }
 
         let retryOf: number | null = null;
         if (input.retryOf !== undefined) {
@@ -444,8 +537,18 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
       );
       const done = new Set<string>([...beat, ...inLedger.map((r) => r.code)]);
       const todo = codes.filter((c) => !done.has(c));
+      const run = await getRun(pool, input.runId);
+      if (run.state !== 'running') throw await runClosed(pool, input.runId);
+      if (run.stop_reason) {
+        // another chunk found the destination full or unwritable: these are not attempted either
+        await recordNotDone(pool, input.runId, todo, notDoneErrorText(run.stop_reason));
+        throw permanentFailure(FailureType.DestinationUnavailable, run.stop_reason);
+      }
       if ((ctx?.info.attempt ?? 1) > 1) await removeStaleTemps(input.settings.destinationDir, new Set(todo));
       const result: ChunkResult = { ok: 0, inUse: 0, failed: 0, skipped: codes.length - todo.length, remaining: [] };
+      /** set once the destination itself is full or unwritable: no lane takes another dossier */
+      let stopped: DestinationErrno | undefined;
+      let closed = false;
 
       const heartbeat = () => ctx?.heartbeat({ done: [...done] });
       heartbeat();
@@ -478,6 +581,14 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
             break;
           } catch (err) {
             if (signal?.aborted) throw err;
+            const errno = destinationErrno(err, input.settings.destinationDir);
+            if (errno) {
+              // the destination, not the dossier: every other dossier would fail the same way, so stop now
+              stopped ??= errno;
+              if (!stoppedRuns.has(input.runId)) stoppedRuns.set(input.runId, errno);
+              item = { status: 'failed', error: itemErrorText(err instanceof Error ? err.message : String(err)), file: null, size: null };
+              break;
+            }
             const type = failureTypeOf(err);
             if (type === FailureType.DossierInUse) {
               item = { status: 'in_use', error: IN_USE_ERROR_TEXT, file: null, size: null };
@@ -491,7 +602,10 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
             await sleep(500 * attempts, signal);
           }
         }
-        await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item });
+        if (!(await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item }))) {
+          closed = true;
+          return;
+        }
         done.add(code);
         if (item.status === 'ok') result.ok++;
         else if (item.status === 'in_use') result.inUse++;
@@ -500,7 +614,12 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
       }
 
       async function lane(): Promise<void> {
-        while (next < todo.length && !signal?.aborted) {
+        while (next < todo.length && !signal?.aborted && !stopped && !closed) {
+          const elsewhere = stoppedRuns.get(input.runId);
+          if (elsewhere) {
+            stopped = elsewhere;
+            break;
+          }
           if (Date.now() > deadline) return;
           await one(todo[next++]!);
         }
@@ -512,6 +631,13 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
         clearInterval(timer);
       }
       if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('chunk cancelled');
+      if (closed) throw await runClosed(pool, input.runId);
+      if (stopped) {
+        const reason = destinationStopText(input.settings.destinationDir, stopped);
+        await pool.query(`UPDATE nightshift.backup_run SET stop_reason = coalesce(stop_reason, $2) WHERE id = $1 AND state = 'running'`, [input.runId, reason]);
+        await recordNotDone(pool, input.runId, todo.slice(next), notDoneErrorText(reason));
+        throw permanentFailure(FailureType.DestinationUnavailable, reason);
+      }
       result.remaining = todo.slice(next);
       return result;
     },
@@ -523,16 +649,29 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
     async finishBackupRun(raw: { target: string; runId: number; endedEarly: boolean }): Promise<FinishResult> {
       const pool = pools.get(parse(targetSchema, raw.target));
       const run = await getRun(pool, raw.runId);
+      if (run.state !== 'running') {
+        // this activity's earlier attempt closed it (its answer was lost): the same answer again
+        if (run.report_path) {
+          return { state: run.state, total: run.total, ok: run.ok, failed: run.failed, reportPath: run.report_path, mail: run.mail_state !== 'none' };
+        }
+        // closed by someone else (taken over as abandoned): it stays as it was closed (R-BK-1)
+        throw await runClosed(pool, raw.runId);
+      }
+      if (run.stop_reason) {
+        // the destination stopped the batch: every selected dossier not attempted is in the report as not done
+        await pool.query(NOT_DONE_SQL[run.kind], [run.id, notDoneErrorText(run.stop_reason)]);
+      }
       const { file, ok, failed } = await writeReport(pool, run);
       const state = runState(raw.endedEarly, failed);
       const mailWanted = failed > 0 && run.settings.reportRecipients.length > 0;
-      await pool.query(
+      const closed = await pool.query(
         `UPDATE nightshift.backup_run
-            SET state = $2, finished_at = coalesce(finished_at, now()), updated_at = now(), total = $3, ok = $4, failed = $5,
+            SET state = $2, finished_at = now(), updated_at = now(), total = $3, ok = $4, failed = $5,
                 report_path = $6, mail_state = CASE WHEN $7 AND mail_state = 'none' THEN 'pending' ELSE mail_state END
-          WHERE id = $1`,
+          WHERE id = $1 AND state = 'running'`,
         [raw.runId, state, ok + failed, ok, failed, file, mailWanted],
       );
+      if (!closed.rowCount) throw await runClosed(pool, raw.runId);
       return { state, total: ok + failed, ok, failed, reportPath: file, mail: mailWanted };
     },
 
@@ -557,7 +696,8 @@ export function createBackupBatchActivities({ config, pools, mail }: ActivityDep
         from: { name: config.smtp.fromName, address: config.smtp.fromAddress },
         to: run.settings.reportRecipients,
         subject: mailSubject(config.appName),
-        text: MAIL_BODY,
+        // a batch stopped by its destination says so, and what to do, after the R-BK-8 text
+        text: run.stop_reason ? `${MAIL_BODY}.${REPORT_EOL}${REPORT_EOL}${run.stop_reason}` : MAIL_BODY,
         attachments: [
           { filename: path.basename(run.report_path), path: run.report_path, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },
           { filename: FAILED_LIST_FILE_NAME, content: failedList, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },

@@ -170,7 +170,8 @@ export const onlyCodesSchema = z
 // Per-dossier outcome, R-BK-7 report, R-BK-8 mail
 // ---------------------------------------------------------------------------------------------
 
-export const ITEM_STATUSES = ['ok', 'in_use', 'failed'] as const;
+/** not_done: not attempted, the batch stopped on a full or unwritable destination (taken first next time, R-BK-4) */
+export const ITEM_STATUSES = ['ok', 'in_use', 'failed', 'not_done'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
 /** The seed's errors read "Echec du traitement. <why>": other failures are worded the same way. */
@@ -179,6 +180,28 @@ export function itemErrorText(message: string): string {
   return oneLine.startsWith('Echec du traitement') ? oneLine : `Echec du traitement. ${oneLine || 'Erreur inconnue.'}`;
 }
 export const IN_USE_ERROR_TEXT = DOSSIER_IN_USE_MESSAGE;
+
+/** Errors of the destination itself: nothing more fits or may be written there, for any dossier. */
+export const DESTINATION_ERRNOS = ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'] as const;
+export type DestinationErrno = (typeof DESTINATION_ERRNOS)[number];
+
+/** Why the batch stopped, for the report mail and `backup status` (R-BK-7, R-BK-8 wording, in French). */
+export function destinationStopText(dir: string, errno: DestinationErrno): string {
+  const what = errno === 'ENOSPC' || errno === 'EDQUOT' ? `est plein (${errno})` : `n'est pas accessible en écriture (${errno})`;
+  const todo =
+    errno === 'ENOSPC' || errno === 'EDQUOT'
+      ? 'Libérez de la place dans ce dossier (ou choisissez un autre dossier de sauvegarde)'
+      : "Donnez au service de sauvegarde le droit d'écrire dans ce dossier (ou choisissez un autre dossier de sauvegarde)";
+  return (
+    `La sauvegarde a été arrêtée : le dossier de sauvegarde ${dir} ${what}. ` +
+    `${todo}, puis relancez la sauvegarde (nightshift backup retry) : les dossiers non traités seront sauvegardés en premier.`
+  );
+}
+
+/** The report line's error for a dossier the stopped batch did not attempt: why, and what to do. */
+export function notDoneErrorText(stopReason: string): string {
+  return `Non traité. ${stopReason}`;
+}
 
 /**
  * The report is read in Windows Notepad (seed 003): CRLF line ends, so that every Notepad shows

@@ -19,6 +19,12 @@ export const FailureType = {
   PostCheckFailed: 'PostCheckFailed',
   DbDrainRefused: 'DbDrainRefused',
   BackupAlreadyRunning: 'BackupAlreadyRunning',
+  /** the backup folder itself is full or unwritable (ENOSPC, EDQUOT, EROFS, EACCES): the batch stops at once */
+  DestinationUnavailable: 'DestinationUnavailable',
+  /** a run row closed (failed, abandoned) while its workflow still worked: its late results are refused (R-BK-1) */
+  BackupRunClosed: 'BackupRunClosed',
+  /** a patch run row closed (abandoned) while its workflow still worked: its late results are refused */
+  PatchRunClosed: 'PatchRunClosed',
   /** a backup batch run as a window's payload could not run to its end */
   BackupRunFailed: 'BackupRunFailed',
   /** a backup batch run as a window's payload ended partial or failed (some dossiers not backed up) */

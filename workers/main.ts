@@ -4,8 +4,9 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
+import { assertSharedFolders } from '../activities/store-marker';
 import { bundleWorkflowsInChild } from './bundle';
-import { connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
+import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
 
 /**
@@ -19,6 +20,8 @@ export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts'
 export const SHUTDOWN_GRACE_TIME: Duration = '10s';
 /** After this, run() gives up waiting for activities that ignore cancellation, so the process can exit. */
 export const SHUTDOWN_FORCE_TIME: Duration = '20s';
+/** Heartbeats go out at least this often (the SDK's default throttle is 0.8 x the heartbeat timeout). */
+export const MAX_HEARTBEAT_THROTTLE: Duration = '3s';
 
 export interface RunWorkerOptions {
   /** Aborting it starts the graceful shutdown; runWorker resolves once the worker has drained. */
@@ -79,9 +82,15 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   const pools = createTargetPools(config, undefined, DOSSIER_WORK);
   const mail = createMailTransport(config);
   let connection: Awaited<ReturnType<typeof connectWorkerConnection>> | undefined;
+  let temporal: Awaited<ReturnType<typeof connectTemporalClient>> | undefined;
   try {
+    // Every worker of a target must see the same backup and documents folders (issue 10): refuse otherwise, in one line.
+    await assertSharedFolders(config, pools, (msg) => logger.info(msg));
+    if (signal?.aborted) return;
     connection = await connectWorkerConnection(config);
-    const activities = { ...createActivities({ config, pools, mail }), ...options.extraActivities };
+    // activities ask it whether a run's workflow is closed before taking the run over (R-BK-1)
+    temporal = await connectTemporalClient(config);
+    const activities = { ...createActivities({ config, pools, mail, temporal }), ...options.extraActivities };
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
@@ -91,6 +100,8 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       maxConcurrentActivityTaskExecutions: config.workerConcurrency,
       shutdownGraceTime: options.shutdownGraceTime ?? SHUTDOWN_GRACE_TIME,
       shutdownForceTime: SHUTDOWN_FORCE_TIME,
+      // heartbeats reach the server every 3 s at most apart, so a 10 s heartbeat timeout has room and a dead worker is noticed in ~10 s
+      maxHeartbeatThrottleInterval: MAX_HEARTBEAT_THROTTLE,
     });
     const stop = () => {
       if (worker.getState() === 'RUNNING') {
@@ -113,6 +124,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   } finally {
     mail.close();
     await pools.end();
+    await temporal?.connection.close();
     await connection?.close();
   }
 }

@@ -33,7 +33,16 @@ export const DOSSIER_WORK = { maxUses: CONNECTION_MAX_USES } as const;
 export function createTargetPools(config: Config, max = Math.max(4, config.workerConcurrency + 2), { maxUses }: { maxUses?: number } = {}): TargetPools {
   const pools = new Map<string, pg.Pool>();
   for (const t of config.targets) {
-    const pool = new pg.Pool({ connectionString: t.databaseUrl, max, ...(maxUses ? { maxUses } : {}), idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+    // A server that does not answer is given up after 5 s (a retry follows), well inside the activities' 15 s
+    // start-to-close; keepAlive notices a peer that vanished without a reset (a host down) on idle sockets.
+    const pool = new pg.Pool({
+      connectionString: t.databaseUrl,
+      max,
+      ...(maxUses ? { maxUses } : {}),
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+    });
     // A client losing its server must not crash the process: an idle one is the pool's 'error', a checked-out
     // one emits on itself (its query fails with the error anyway). The next query reconnects.
     pool.on('error', () => {});
@@ -76,6 +85,21 @@ export async function connectTemporalClient(config: Config, connectTimeout: numb
     connectTimeout,
   });
   return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+/**
+ * A workflow's status name (RUNNING, TERMINATED, ...), NOT_FOUND when the server has none, UNKNOWN when it
+ * did not say (unreachable, slow): callers treat UNKNOWN as "may still run". Shared by the CLI and the
+ * activities that must know whether a run's workflow is closed (R-BK-1).
+ */
+export function workflowStatus(client: Client, workflowId: string, runId?: string, timeoutMs = 5_000): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { WorkflowNotFoundError } = require('@temporalio/client') as typeof import('@temporalio/client');
+  const describe = client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(workflowId, runId).describe());
+  return describe.then(
+    (d) => d.status.name,
+    (err: unknown) => (err instanceof WorkflowNotFoundError ? 'NOT_FOUND' : 'UNKNOWN'),
+  );
 }
 
 export async function connectWorkerConnection(config: Config): Promise<NativeConnection> {

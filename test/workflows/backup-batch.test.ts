@@ -9,7 +9,7 @@ import { createMailTransport } from '../../workers/resources';
 import { createBackupBatchActivities } from '../../activities/backup-batch';
 import { verifyArchive } from '../../activities/archive/engine';
 import { generateDemoDossiers } from '../../activities/demo';
-import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
+import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
 import { backupBatchProgressQuery, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
@@ -290,33 +290,76 @@ afterAll(() => {
   if (fullDisk) execFileSync('umount', [fullDisk]);
 });
 
-(fullDisk ? test : test.skip)('full backup folder (ENOSPC): the dossier that does not fit fails cleanly, the others are backed up, the report says why, no temp file', async () => {
-  const { stack } = await stackWithMail();
+(fullDisk ? test : test.skip)('full backup folder (ENOSPC): the batch stops at the first dossier that does not fit, the rest is recorded not done, report and mail say the folder is full, no temp file; with room again the retry takes them', async () => {
+  const { stack, smtpPort } = await stackWithMail();
   const pool = stack.pools.get('main');
-  await createDossiers(stack, [{ code: 'F1' }, { code: 'F3' }]);
-  // ~1 MB of rows: its archive cannot fit in 256 KB; the two empty dossiers take a few KB each
+  const smtp = await startSmtp(smtpPort);
+  await createDossiers(stack, [{ code: 'F1' }, { code: 'F3' }, { code: 'F4' }, { code: 'F5' }, { code: 'F6' }]);
+  // ~1 MB of rows: its archive cannot fit in 256 KB; the empty dossiers take a few KB each
   const [big] = await generateDemoDossiers(pool, { target: 'main', count: 1, sizeKb: 1024, prefix: 'F2BIG' });
   await setCommon(pool, 'folder', fullDisk);
+  await setCommon(pool, 'report-recipients', ['ops@example.com']);
+  // one dossier at a time: which dossiers are done before the stop is then known (F1 only)
+  const concurrency = 1;
   const { worker: w, closeMail } = await worker(stack);
   try {
     await w.runUntil(async () => {
-      // one dossier at a time: the big one's partial file is gone before the next one writes
-      const result = await runBatch(stack, { tuning: { chunkSize: 10, window: 1, concurrency: 1 } });
-      expect(result).toMatchObject({ state: 'partial', total: 3, ok: 2, failed: 1 });
-      const items = await ledger(pool, result.runId);
-      const failed = items.find((i) => i.code === big)!;
-      expect(failed.status).toBe('failed');
-      expect(failed.error).toMatch(/^Echec du traitement\. .*(ENOSPC|no space)/i);
-      for (const code of ['F1', 'F3']) expect((await verifyArchive(path.join(fullDisk!, `B${code}.SVG`))).code).toBe(code);
+      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: `backup/main/${crypto.randomUUID()}`,
+        args: [{ target: 'main', tuning: { chunkSize: 10, window: 1, concurrency } } satisfies BackupBatchInput],
+      });
+      // a non-retryable typed failure: the destination, not a dossier
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      expect(failureTypeOf(err)).toBe('DestinationUnavailable');
+      const { rows: runs } = await pool.query('SELECT id, state, stop_reason, report_path, total, failed FROM nightshift.backup_run');
+      const run = runs[0];
+      expect(run.state).toBe('failed');
+      expect(run.stop_reason).toContain(`le dossier de sauvegarde ${fullDisk} est plein (ENOSPC)`);
+
+      const items = await ledger(pool, Number(run.id));
+      const byCode = Object.fromEntries(items.map((i) => [i.code, i]));
+      // every selected dossier once; the batch stopped at once: at most `concurrency` dossiers failed, each tried once
+      expect(items.map((i) => i.code).sort()).toEqual(['F1', big, 'F3', 'F4', 'F5', 'F6'].sort());
+      const failed = items.filter((i) => i.status === 'failed');
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(failed.length).toBeLessThanOrEqual(concurrency);
+      expect(byCode[big!]).toMatchObject({ status: 'failed', attempts: 1 });
+      for (const f of failed) expect(f.error).toMatch(/^Echec du traitement\. .*(ENOSPC|no space)/i);
+      expect(byCode.F1).toMatchObject({ status: 'ok' });
+      for (const code of ['F3', 'F4', 'F5', 'F6']) {
+        expect(byCode[code]).toMatchObject({ status: 'not_done', attempts: 0 });
+        expect(byCode[code]!.error).toBe(`Non traité. ${run.stop_reason}`);
+        expect(fs.existsSync(path.join(fullDisk!, `B${code}.SVG`))).toBe(false);
+      }
+      for (const i of items.filter((x) => x.status === 'ok')) expect((await verifyArchive(path.join(fullDisk!, `B${i.code}.SVG`))).code).toBe(i.code);
       expect(fs.existsSync(path.join(fullDisk!, `B${big}.SVG`))).toBe(false);
-      expect(reportOf(result)).toContain(`Dossier ${big} : ${failed.error}\r\n`);
-      expect(reportOf(result)).toMatch(/2 \/ 3 dossier\(s\) traité\(s\)\r\n1 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
+      const notOk = items.filter((i) => i.status !== 'ok');
+
+      // the report (in the folder, or under the data folder when even it did not fit) names every dossier and why
+      const report = fs.readFileSync(run.report_path, 'utf8');
+      for (const i of notOk) expect(report).toContain(`Dossier ${i.code} : ${i.error}\r\n`);
+      expect(report).toContain('est plein (ENOSPC)');
+      expect(report).toMatch(new RegExp(`${notOk.length} / 6 dossier\\(s\\) en erreur\\(s\\)\r\n$`));
+      // the mail says the folder is full and what to do
+      const mail = await waitFor('the report mail', () => smtp.received[0], 60_000);
+      expect(mail.text).toContain(`le dossier de sauvegarde ${fullDisk} est plein (ENOSPC)`);
+      expect(mail.text).toContain('nightshift backup retry');
+      expect(mail.attachments['Svgauto-DossiersEnErreur.isa']?.toString('utf8').split('\r\n').filter(Boolean).sort()).toEqual(notOk.map((i) => i.code).sort());
       expect(fs.readdirSync(fullDisk!).filter((f) => f.includes('.tmp'))).toEqual([]);
-      // R-BK-6: no last-backup date for the dossier whose file never became complete
+      // R-BK-6: no last-backup date for a dossier whose file never became complete
       expect((await pool.query('SELECT last_backup_at FROM nightshift.dossier WHERE code = $1', [big])).rows[0].last_backup_at).toBeNull();
+
+      // room again: the retry of that run takes every dossier not done, and they are backed up
+      execFileSync('mount', ['-o', 'remount,size=8m', fullDisk!], { stdio: 'ignore' });
+      const retry = await runBatch(stack, { retryOf: Number(run.id), trigger: 'retry' });
+      expect(retry).toMatchObject({ state: 'completed', total: notOk.length, ok: notOk.length });
+      for (const i of notOk) expect((await verifyArchive(path.join(fullDisk!, `B${i.code}.SVG`))).code).toBe(i.code);
+      expect(fs.readdirSync(fullDisk!).filter((f) => f.includes('.tmp'))).toEqual([]);
     });
   } finally {
     closeMail();
+    await smtp.close();
     await stack.close();
     for (const f of fs.readdirSync(fullDisk!)) fs.rmSync(path.join(fullDisk!, f), { recursive: true, force: true });
   }

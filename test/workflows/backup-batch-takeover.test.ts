@@ -1,0 +1,127 @@
+import crypto from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { createActivities } from '../../workers/activities';
+import { createBackupBatchActivities } from '../../activities/backup-batch';
+import { failureTypeOf } from '../../domain/failures';
+import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, uniqueName, type TestStack } from '../helpers/env';
+import { createDossiers, waitFor } from './backup-batch-helpers';
+
+/**
+ * R-BK-1 after fault injection (issue 10): a running run is taken over only once Temporal says its
+ * workflow is closed, never because it made no progress for a while (every worker down); a run closed
+ * as failed or abandoned never flips back, nor takes a dossier's result after its close.
+ */
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+let stack: TestStack;
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+  stack = await createTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+  await temporal?.close();
+});
+
+/** A workflow that the server holds as RUNNING: started on a task queue no worker polls. */
+async function liveWorkflow(): Promise<string> {
+  const workflowId = `backup/main/${crypto.randomUUID()}`;
+  await temporal.client.workflow.start('backupBatchWorkflow', { taskQueue: uniqueName('nobody'), workflowId, args: [{ target: 'main' }] });
+  return workflowId;
+}
+
+const runRow = async (id: number) =>
+  (await stack.pools.get('main').query('SELECT state, note, report_path, finished_at FROM nightshift.backup_run WHERE id = $1', [id])).rows[0];
+
+test('R-BK-1 a run without progress for 20 minutes whose workflow still runs is not taken over; once its workflow is terminated it is, and its late results are refused', async () => {
+  const pool = stack.pools.get('main');
+  await createDossiers(stack, [{ code: 'T1' }, { code: 'T2' }]);
+  const withTemporal = createBackupBatchActivities({ config: stack.config, pools: stack.pools, temporal: temporal.client });
+  const withoutTemporal = createBackupBatchActivities({ config: stack.config, pools: stack.pools });
+  const oldId = await liveWorkflow();
+  const old = await withTemporal.claimBackupRun({ target: 'main', workflowId: oldId });
+  // every worker down for longer than any staleness threshold
+  await pool.query(`UPDATE nightshift.backup_run SET updated_at = now() - interval '20 minutes' WHERE id = $1`, [old.runId]);
+
+  await expect(withTemporal.claimBackupRun({ target: 'main', workflowId: `backup/main/${crypto.randomUUID()}` })).rejects.toMatchObject({
+    type: 'BackupAlreadyRunning',
+    nonRetryable: true,
+  });
+  // a worker that cannot ask Temporal never takes a run over
+  await expect(withoutTemporal.claimBackupRun({ target: 'main', workflowId: `backup/main/${crypto.randomUUID()}` })).rejects.toMatchObject({ type: 'BackupAlreadyRunning' });
+  expect(await runRow(old.runId)).toMatchObject({ state: 'running', finished_at: null });
+
+  // its workflow is gone: the next claim closes the run as abandoned and takes over
+  await temporal.client.workflow.getHandle(oldId).terminate('test: the workflow is gone');
+  const next = await withTemporal.claimBackupRun({ target: 'main', workflowId: `backup/main/${crypto.randomUUID()}` });
+  expect(next.runId).not.toBe(old.runId);
+  expect(await runRow(old.runId)).toMatchObject({ state: 'failed', note: 'abandoned: its workflow is terminated' });
+
+  // a straggler of the old run (an activity still in flight) is refused: no item, no flip back, no report
+  const chunk = withTemporal.backupChunk({ target: 'main', runId: old.runId, codes: ['T1'], settings: old.settings, concurrency: 1, timeBudgetMs: 10_000 });
+  await expect(chunk).rejects.toMatchObject({ type: 'BackupRunClosed', nonRetryable: true });
+  await expect(withTemporal.finishBackupRun({ target: 'main', runId: old.runId, endedEarly: false })).rejects.toMatchObject({ type: 'BackupRunClosed' });
+  const row = await runRow(old.runId);
+  expect(row).toMatchObject({ state: 'failed', report_path: null });
+  expect(row.note).toMatch(/^abandoned: its workflow is terminated; late work of its workflow refused at /);
+  expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run_item WHERE run_id = $1', [old.runId])).rows[0].n).toBe(0);
+
+  // the guard holds also for a run closed while one of its chunks is between two dossiers
+  await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(), note = 'closed by hand' WHERE id = $1`, [next.runId]);
+  await expect(withTemporal.finishBackupRun({ target: 'main', runId: next.runId, endedEarly: false })).rejects.toMatchObject({ type: 'BackupRunClosed' });
+  expect(await runRow(next.runId)).toMatchObject({ state: 'failed', report_path: null });
+});
+
+test('R-BK-1 every worker down for 20 minutes while the next run starts: the next run is refused, the live run finishes alone, once, and is completed after its last item', async () => {
+  const pool = stack.pools.get('main');
+  await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE state = 'running'`);
+  const codes = Array.from({ length: 8 }, (_, i) => `W${i}`);
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  await pool.query(`UPDATE nightshift.dossier SET backup_seq = change_seq WHERE code NOT LIKE 'W%'`);
+  const slow = (deps: Parameters<typeof createBackupBatchActivities>[0]) => ({
+    ...createActivities(deps),
+    backupChunk: createBackupBatchActivities(deps, { beforeDossier: () => new Promise((r) => setTimeout(r, 300)) }).backupChunk,
+  });
+  const first = await createTestWorker(stack, temporal.nativeConnection, { activities: slow({ config: stack.config, pools: stack.pools, temporal: temporal.client }) });
+  const live = await temporal.client.workflow.start('backupBatchWorkflow', {
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowId: `backup/main/live-${crypto.randomUUID()}`,
+    args: [{ target: 'main', tuning: { chunkSize: 2, window: 1, concurrency: 1, heartbeatTimeout: '5s' } } satisfies BackupBatchInput],
+  });
+  const liveRun = await first.runUntil(async () => {
+    const runId = await waitFor('the live run to back up 2 dossiers', async () => {
+      const { rows } = await pool.query(`SELECT r.id FROM nightshift.backup_run r WHERE r.workflow_id = $1 AND (SELECT count(*) FROM nightshift.backup_run_item i WHERE i.run_id = r.id) >= 2`, [live.workflowId]);
+      return rows[0] ? Number(rows[0].id) : undefined;
+    });
+    return runId;
+  });
+  // every worker is down now; long enough for any staleness rule
+  await pool.query(`UPDATE nightshift.backup_run SET updated_at = now() - interval '20 minutes' WHERE id = $1`, [liveRun]);
+
+  const second = await createTestWorker(stack, temporal.nativeConnection, { activities: slow({ config: stack.config, pools: stack.pools, temporal: temporal.client }) });
+  const [nextOutcome, liveOutcome] = await second.runUntil(async () => {
+    const next = await temporal.client.workflow.start('backupBatchWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: `backup/main/scheduled-${crypto.randomUUID()}`,
+      args: [{ target: 'main', trigger: 'schedule' } satisfies BackupBatchInput],
+    });
+    return Promise.allSettled([next.result(), live.result() as Promise<BackupBatchResult>]);
+  });
+  expect(nextOutcome.status).toBe('rejected');
+  const refusal = (nextOutcome as PromiseRejectedResult).reason;
+  expect(refusal).toBeInstanceOf(WorkflowFailedError);
+  expect(failureTypeOf(refusal)).toBe('BackupAlreadyRunning');
+  expect(liveOutcome).toMatchObject({ status: 'fulfilled', value: { runId: liveRun, state: 'completed', total: codes.length, ok: codes.length } });
+
+  // one run only ever held the dossiers, each once; it closed after its last item
+  const { rows: runs } = await pool.query(`SELECT r.id, r.state, r.finished_at, (SELECT max(finished_at) FROM nightshift.backup_run_item i WHERE i.run_id = r.id) AS last_item,
+                                                  (SELECT count(*)::int FROM nightshift.backup_run_item i WHERE i.run_id = r.id) AS items
+                                             FROM nightshift.backup_run r WHERE r.id >= $1 ORDER BY r.id`, [liveRun]);
+  expect(runs).toHaveLength(1);
+  expect(runs[0]).toMatchObject({ state: 'completed', items: codes.length });
+  expect(runs[0].finished_at.getTime()).toBeGreaterThanOrEqual(runs[0].last_item.getTime());
+  const { rows: twice } = await pool.query('SELECT code FROM nightshift.backup_run_item GROUP BY run_id, code HAVING count(*) > 1');
+  expect(twice).toEqual([]);
+});
