@@ -4,7 +4,6 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
-import { assertSharedFolders } from '../activities/store-marker';
 import { bundleWorkflowsInChild } from './bundle';
 import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
@@ -84,9 +83,6 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   let connection: Awaited<ReturnType<typeof connectWorkerConnection>> | undefined;
   let temporal: Awaited<ReturnType<typeof connectTemporalClient>> | undefined;
   try {
-    // Every worker of a target must see the same backup and documents folders (issue 10): refuse otherwise, in one line.
-    await assertSharedFolders(config, pools, (msg) => logger.info(msg));
-    if (signal?.aborted) return;
     connection = await connectWorkerConnection(config);
     // activities ask it whether a run's workflow is closed before taking the run over (R-BK-1)
     temporal = await connectTemporalClient(config);
