@@ -1,0 +1,71 @@
+import { ACTIVE_WINDOW_SQL, toWindow, type ActiveWindow, type WindowRow } from '../../gate/notices';
+import type { Queryable } from './queryable';
+
+export interface HeartbeatCall {
+  id: string;
+  /** SHA-256 of the session token the caller sent */
+  tokenHash: string;
+}
+
+export interface SessionOrder {
+  closeRequestedAt: Date | null;
+  closeBy: Date | null;
+}
+
+export interface HeartbeatBatch {
+  /** the database clock of the statement: every decision of the batch uses it */
+  now: Date;
+  window?: ActiveWindow;
+  /** the calls that matched a live session with their token, keyed `${id} ${tokenHash}`, with the session's close order */
+  live: Map<string, SessionOrder>;
+}
+
+export const heartbeatKey = (id: string, tokenHash: string): string => `${id} ${tokenHash}`;
+
+/**
+ * R-SE-1 / R-MW-7 for many heartbeats at once, in one statement: every call whose session is live and
+ * whose token matches is kept alive for timeoutSeconds more, and, when the active window is closed at
+ * the database's now() (in progress, or scheduled and its start has come), told to close in
+ * ackSeconds unless an order already stands (the workflow's or another gate's: theirs is kept).
+ *
+ * - Rows are locked in id order, so that batches of several gates (and of concurrent batches of one
+ *   gate) never deadlock with each other.
+ * - Its commit does not wait for the WAL flush unless the statement writes close orders (the
+ *   set_config decides on the same snapshot): a heartbeat lost in a database crash only shortens a
+ *   session by one interval, while an order, once told, must stand. Not waiting for the disk about
+ *   doubles the heartbeats a target absorbs.
+ * - A call repeated in the batch (one session beating twice) is answered from the same row.
+ */
+export async function heartbeatSessions(db: Queryable, calls: readonly HeartbeatCall[], timeoutSeconds: number, ackSeconds: number): Promise<HeartbeatBatch> {
+  const { rows } = await db.query<WindowRow & { now: Date; id: string | null; token_hash: string | null; close_requested_at: Date | null; close_by: Date | null }>({
+    name: 'gate-heartbeat-sessions',
+    text: `WITH w AS (${ACTIVE_WINDOW_SQL}),
+          closing AS (SELECT EXISTS (SELECT 1 FROM w WHERE w.state = 'in_progress' OR now() >= w.starts_at) AS yes),
+          commit_mode AS (SELECT set_config('synchronous_commit', CASE WHEN closing.yes THEN 'on' ELSE 'off' END, true) AS mode FROM closing),
+          calls AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS c(id, token_hash)),
+          locked AS (
+            SELECT s.id FROM nightshift.session s JOIN calls c ON c.id = s.id AND c.token_hash = s.token_hash
+             WHERE s.closed_at IS NULL AND s.expires_at > now()
+             ORDER BY s.id
+               FOR NO KEY UPDATE OF s),
+          beat AS (
+            UPDATE nightshift.session s
+               SET last_seen_at = now(),
+                   expires_at = now() + make_interval(secs => $3::float8),
+                   close_requested_at = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() ELSE s.close_requested_at END,
+                   close_by = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() + make_interval(secs => $4::float8) ELSE s.close_by END
+              FROM locked, closing, commit_mode
+             WHERE s.id = locked.id AND commit_mode.mode IS NOT NULL
+            RETURNING s.id, s.token_hash, s.close_requested_at, s.close_by)
+     SELECT now() AS now, w.type, w.state, w.starts_at, w.ends_at, w.prevent_logins_from, w.message,
+            beat.id, beat.token_hash, beat.close_requested_at, beat.close_by
+       FROM (VALUES (1)) AS one(x) LEFT JOIN w ON true LEFT JOIN beat ON true`,
+    values: [calls.map((c) => c.id), calls.map((c) => c.tokenHash), timeoutSeconds, ackSeconds],
+  });
+  const first = rows[0]!;
+  const live = new Map<string, SessionOrder>();
+  for (const r of rows) {
+    if (r.id && r.token_hash) live.set(heartbeatKey(r.id, r.token_hash), { closeRequestedAt: r.close_requested_at, closeBy: r.close_by });
+  }
+  return { now: first.now, window: toWindow(first), live };
+}

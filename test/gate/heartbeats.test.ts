@@ -1,0 +1,131 @@
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { HeartbeatBatcher } from '../../gate/heartbeats';
+import { hashToken } from '../../gate/store';
+import { createTestStack, type TestStack } from '../helpers/env';
+import { clearWindow, setWindow } from './gate-helpers';
+
+/**
+ * Coalesced heartbeats (gate/heartbeats.ts, store/gate/heartbeat-sessions.ts) on a real database: one
+ * statement answers many heartbeats exactly as one UPDATE each would (R-SE-1 liveness and token,
+ * R-MW-7 close orders in 15 s, another gate's order kept), and batches of two gates on the same
+ * sessions never deadlock.
+ */
+
+let stack: TestStack;
+const pool = () => stack.pools.get('main');
+const TIMEOUT = 30;
+
+beforeAll(async () => {
+  stack = await createTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+beforeEach(() => clearWindow(pool()));
+
+interface Row {
+  id: string;
+  token: string;
+  tokenHash: string;
+}
+
+async function sessions(n: number): Promise<Row[]> {
+  const rows = Array.from({ length: n }, () => {
+    const token = crypto.randomBytes(32).toString('base64url');
+    return { id: crypto.randomUUID(), token, tokenHash: hashToken(token) };
+  });
+  await pool().query(
+    `INSERT INTO nightshift.session (id, user_name, token_hash, expires_at)
+     SELECT id, 'u', h, now() + interval '5 s' FROM unnest($1::uuid[], $2::text[]) AS x(id, h)`,
+    [rows.map((r) => r.id), rows.map((r) => r.tokenHash)],
+  );
+  return rows;
+}
+
+const expiresIn = async (id: string) =>
+  Number((await pool().query<{ s: number }>(`SELECT extract(epoch FROM expires_at - now()) AS s FROM nightshift.session WHERE id = $1`, [id])).rows[0]!.s);
+
+test('R-SE-1: heartbeats arriving together go in one statement; each live session is kept alive for the timeout', async () => {
+  const batcher = new HeartbeatBatcher(TIMEOUT);
+  const rows = await sessions(50);
+  const outcomes = await Promise.all(rows.map((r) => batcher.beat(pool(), r.id, r.tokenHash)));
+  expect(batcher.stats).toEqual({ statements: expect.any(Number), calls: 50, retries: 0 });
+  // at most maxInFlight (2) statements for one turn of the event loop
+  expect(batcher.stats.statements).toBeLessThanOrEqual(2);
+  expect(outcomes.every((o) => o !== undefined && o.closeBy === null && o.window === undefined)).toBe(true);
+  for (const r of rows.slice(0, 3)) expect(await expiresIn(r.id)).toBeGreaterThan(TIMEOUT - 5);
+});
+
+test('R-SE-1: in one batch, a wrong token, an unknown id, a closed and an expired session get nothing and change nothing; the right token next to them is answered', async () => {
+  const batcher = new HeartbeatBatcher(TIMEOUT);
+  const [good, closed, expired] = await sessions(3);
+  await pool().query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'logout' WHERE id = $1`, [closed!.id]);
+  await pool().query(`UPDATE nightshift.session SET expires_at = now() - interval '1 s' WHERE id = $1`, [expired!.id]);
+  const before = (await pool().query(`SELECT * FROM nightshift.session WHERE id <> $1 ORDER BY id`, [good!.id])).rows;
+  const [wrong, right, unknown, gone, late] = await Promise.all([
+    batcher.beat(pool(), good!.id, hashToken('not-the-token')),
+    batcher.beat(pool(), good!.id, good!.tokenHash),
+    batcher.beat(pool(), crypto.randomUUID(), good!.tokenHash),
+    batcher.beat(pool(), closed!.id, closed!.tokenHash),
+    batcher.beat(pool(), expired!.id, expired!.tokenHash),
+  ]);
+  expect({ wrong, unknown, gone, late }).toEqual({ wrong: undefined, unknown: undefined, gone: undefined, late: undefined });
+  expect(right).toMatchObject({ closeRequestedAt: null, closeBy: null });
+  expect((await pool().query(`SELECT * FROM nightshift.session WHERE id <> $1 ORDER BY id`, [good!.id])).rows).toEqual(before);
+});
+
+test('R-MW-7: once the window is closed at the database clock, the batch writes the close order (15 s) for sessions without one and keeps an order already given', async () => {
+  const batcher = new HeartbeatBatcher(TIMEOUT);
+  const [fresh, ordered] = await sessions(2);
+  await pool().query(`UPDATE nightshift.session SET close_requested_at = now() - interval '3 s', close_by = now() + interval '12 s' WHERE id = $1`, [ordered!.id]);
+  const theirs = (await pool().query<{ close_by: Date }>(`SELECT close_by FROM nightshift.session WHERE id = $1`, [ordered!.id])).rows[0]!.close_by;
+  // scheduled, start passed a moment ago: the clock decides, no worker needed
+  await setWindow(pool(), { startsAt: new Date(Date.now() - 1000), endsAt: new Date(Date.now() + 3_600_000) });
+  const [a, b] = await Promise.all([batcher.beat(pool(), fresh!.id, fresh!.tokenHash), batcher.beat(pool(), ordered!.id, ordered!.tokenHash)]);
+  expect(a!.closeRequestedAt).not.toBeNull();
+  expect(a!.closeBy!.getTime() - a!.closeRequestedAt!.getTime()).toBe(15_000);
+  expect(a!.closeRequestedAt!.getTime()).toBe(a!.now.getTime());
+  expect(b!.closeBy).toEqual(theirs);
+  const row = (await pool().query(`SELECT close_requested_at, close_by FROM nightshift.session WHERE id = $1`, [fresh!.id])).rows[0];
+  expect(row).toEqual({ close_requested_at: a!.closeRequestedAt, close_by: a!.closeBy });
+  // a second beat keeps the first order
+  const again = await batcher.beat(pool(), fresh!.id, fresh!.tokenHash);
+  expect(again!.closeBy).toEqual(a!.closeBy);
+});
+
+test('R-MW-4: while announced, the batch answers with the window and gives no order', async () => {
+  const batcher = new HeartbeatBatcher(TIMEOUT);
+  const [s] = await sessions(1);
+  await setWindow(pool(), { startsAt: new Date(Date.now() + 3_600_000), endsAt: new Date(Date.now() + 7_200_000), message: 'v2' });
+  const o = await batcher.beat(pool(), s!.id, s!.tokenHash);
+  expect(o).toMatchObject({ closeRequestedAt: null, closeBy: null, window: { state: 'scheduled', message: 'v2' } });
+});
+
+test('two gates (two pools) beating the same sessions in opposite orders never deadlock (rows locked in id order); with a bulk order beside them every beat is still answered', async () => {
+  const other = new pg.Pool({ connectionString: stack.databaseUrl, max: 4 });
+  try {
+    const rows = await sessions(200);
+    const a = new HeartbeatBatcher(TIMEOUT, { maxBatch: 64 });
+    const b = new HeartbeatBatcher(TIMEOUT, { maxBatch: 64 });
+    const reversed = [...rows].reverse();
+    const round = async (bulkOrder: boolean) => {
+      const [x, y] = await Promise.all([
+        Promise.all(rows.map((r) => a.beat(pool(), r.id, r.tokenHash))),
+        Promise.all(reversed.map((r) => b.beat(other, r.id, r.tokenHash))),
+        bulkOrder
+          ? pool().query(`UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s' WHERE closed_at IS NULL AND close_requested_at IS NULL`)
+          : undefined,
+      ]);
+      return [...x, ...y].filter((o) => o === undefined).length;
+    };
+    const unanswered = [];
+    for (let i = 0; i < 5; i++) unanswered.push(await Promise.all([round(false), round(false)]));
+    expect(unanswered).toEqual(Array.from({ length: 5 }, () => [0, 0]));
+    expect(a.stats.retries + b.stats.retries).toBe(0);
+    // the workflow's bulk order locks rows in its own order: a deadlock there is retried, never lost
+    expect(await Promise.all([round(true), round(false)])).toEqual([0, 0]);
+  } finally {
+    await other.end();
+  }
+});
