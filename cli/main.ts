@@ -7,6 +7,7 @@ import { registerStackCommands } from './commands/stack';
 import { registerGateCommands } from './commands/gate';
 import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerPatchCommands } from './commands/patch';
+import { registerClusterCommands } from './commands/cluster';
 
 /** Commander wiring only: each command group lives in cli/commands/. */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerMaintenanceCommands(program);
   registerGateCommands(program);
   registerPatchCommands(program);
+  registerClusterCommands(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }

@@ -1,0 +1,92 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { action, config, parseFlag, EXIT_OK } from '../context';
+import type { Cluster } from '../../cluster/cluster';
+
+/** Loaded when the command runs: `--help` and the other commands never load the cluster code. */
+function clusterModule(): typeof import('../../cluster/cluster') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../../cluster/cluster') as typeof import('../../cluster/cluster');
+}
+
+const count = z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(1, 'expected 1-8').max(8, 'expected 1-8');
+
+/** The cluster's folder: --dir, else <NIGHTSHIFT_DATA_DIR>-cluster (next to the dev stack's, never in it). */
+function clusterDir(dir: string | undefined): string {
+  return dir ? path.resolve(dir) : `${config().dataDir}-cluster`;
+}
+
+function banner(c: Cluster, readyLine: string): string {
+  const row = (name: string, what: string) => `  ${name.padEnd(18)} ${what}`;
+  const shown = (file: string) => (path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file));
+  const procs = c.processes().map((p) => row(p.name, `pid ${p.pid ?? '-'}  log ${shown(p.logFile)}`));
+  return [
+    `${readyLine} (folder ${c.dataDir})`,
+    row('PostgreSQL', `127.0.0.1:${c.postgres.port}  (target main: database nightshift; Temporal: temporal, temporal_visibility)`),
+    row('Temporal', `${c.temporalAddress}  (frontend; history, matching and worker as their own processes)`),
+    row('Gate', `${c.gateUrl}  (HAProxy in front of ${c.gates.length} gates)`),
+    row('SMTP catcher', `127.0.0.1:${c.config.smtp.port}  (messages in ${c.mailDir})`),
+    ...procs,
+    '',
+    `The gate's API key is in ${c.apiKeyFile} (0600); send it in the ${c.apiKeyHeader} header:`,
+    `  curl -H "${c.apiKeyHeader}: $(cat ${c.apiKeyFile})" ${c.gateUrl}/v1/targets/main/status`,
+    'A nightshift command on this cluster, in another terminal of this folder:',
+    `  NIGHTSHIFT_DATA_DIR=${c.dataDir} NIGHTSHIFT_PG_PORT=${c.postgres.port} TEMPORAL_ADDRESS=${c.temporalAddress} node bin/nightshift.js dossiers list`,
+    '',
+    'Ctrl-C (or `nightshift cluster down`) stops every process.',
+  ].join('\n');
+}
+
+/** nightshift cluster up|down */
+export function registerClusterCommands(program: Command): void {
+  const cluster = program
+    .command('cluster')
+    .description('a production-like topology on this machine: PostgreSQL, the Temporal server (4 services), workers, gates behind HAProxy, SMTP catcher');
+
+  cluster
+    .command('up')
+    .description('start the cluster in the foreground (every process on 127.0.0.1, free ports) until Ctrl-C / SIGTERM')
+    .option('--dir <path>', 'folder of the cluster (default: <NIGHTSHIFT_DATA_DIR>-cluster)')
+    .option('--workers <n>', 'Nightshift workers (1-8)', '2')
+    .option('--gates <n>', 'gates behind the load balancer (1-8)', '2')
+    .action(
+      action(async (opts: { dir?: string; workers: string; gates: string }) => {
+        const workers = parseFlag('--workers', count, opts.workers);
+        const gates = parseFlag('--gates', count, opts.gates);
+        const { startCluster, CLUSTER_READY_LINE } = clusterModule();
+        const controller = new AbortController();
+        const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+        const onSignal = (sig: NodeJS.Signals) => {
+          process.stderr.write(`\n${sig}: stopping the cluster\n`);
+          controller.abort();
+        };
+        for (const s of signals) process.on(s, onSignal);
+        const say = (line: string) => process.stdout.write(`${line}\n`);
+        try {
+          const c = await startCluster({ dataDir: clusterDir(opts.dir), workers, gates, say, signal: controller.signal });
+          say(banner(c, CLUSTER_READY_LINE));
+          if (!controller.signal.aborted) await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
+          await c.stop();
+          say('cluster stopped');
+        } finally {
+          for (const s of signals) process.off(s, onSignal);
+        }
+        return EXIT_OK;
+      }),
+    );
+
+  cluster
+    .command('down')
+    .description('stop the cluster of a folder (its `up` process, or what a killed one left running)')
+    .option('--dir <path>', 'folder of the cluster (default: <NIGHTSHIFT_DATA_DIR>-cluster)')
+    .action(
+      action(async (opts: { dir?: string }) => {
+        const { stopCluster } = clusterModule();
+        const dir = clusterDir(opts.dir);
+        const outcome = await stopCluster(dir, (line) => process.stdout.write(`${line}\n`));
+        process.stdout.write(outcome === 'stopped' ? `cluster on ${dir} stopped\n` : `no cluster runs on ${dir}\n`);
+        return EXIT_OK;
+      }),
+    );
+}

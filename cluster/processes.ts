@@ -1,0 +1,305 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Process supervision for `nightshift cluster`: every child runs in its own process group with its
+ * output in <logs>/<name>.log, and its pid is written to the cluster's state file the moment it exists,
+ * so that `cluster down` (another process) and the next `cluster up` can stop what a killed owner left.
+ * Nothing restarts by itself: a crashed process stays down until someone starts it (the fault tests
+ * measure what that costs).
+ */
+
+export class ClusterError extends Error {
+  override name = 'ClusterError';
+}
+
+export interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  /** true once the process does its job (a port answers, a line in its log) */
+  ready: (proc: ManagedProcess) => Promise<boolean>;
+  readyTimeoutMs?: number;
+  /** SIGTERM first, SIGKILL after this (default 15 s) */
+  stopGraceMs?: number;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True while pid runs a program whose command line mentions `needle` (a reused pid is someone else's). */
+export function runs(pid: number, needle: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(needle);
+  } catch {
+    return false;
+  }
+}
+
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!alive(pid)) return true;
+    await sleep(100);
+  }
+  return !alive(pid);
+}
+
+export function portAnswers(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function listen(port: number, host: string): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, host, () => resolve(srv));
+  });
+}
+
+/**
+ * n distinct free loopback ports, all held open at once, then released. With `below`, picked at random
+ * under that bound instead of the kernel's ephemeral range (Temporal stores membership ports as smallint).
+ */
+export async function freePorts(n: number, host = '127.0.0.1', below?: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  for (let tries = 0; servers.length < n; tries++) {
+    if (tries > n * 50) throw new ClusterError(`cannot find ${n} free ports on ${host}`);
+    const srv = await listen(below ? 20_000 + Math.floor(Math.random() * (below - 20_000)) : 0, host);
+    if (srv) servers.push(srv);
+  }
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+export function tailOf(file: string, lines = 12): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export class ManagedProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  private logOffset = 0;
+  readonly logFile: string;
+
+  constructor(
+    readonly spec: ProcessSpec,
+    logsDir: string,
+    private readonly onPid: (name: string, pid: number | undefined) => void,
+  ) {
+    this.logFile = path.join(logsDir, `${spec.name}.log`);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** What the process wrote since its last start. */
+  log(): string {
+    try {
+      return fs.readFileSync(this.logFile).subarray(this.logOffset).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Starts the process and waits until it is ready; a process that exits or stays unready is stopped and reported with its log. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const out = fs.openSync(this.logFile, 'a');
+    fs.writeSync(out, `\n--- ${new Date().toISOString()} start ${this.spec.name}\n`);
+    this.logOffset = fs.fstatSync(out).size;
+    const child = spawn(this.spec.command, this.spec.args, { detached: true, stdio: ['ignore', out, out], env: this.spec.env ?? process.env });
+    fs.closeSync(out);
+    this.child = child;
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', () => {
+        this.onPid(this.spec.name, undefined);
+        resolve();
+      });
+      child.once('error', () => resolve());
+    });
+    this.onPid(this.spec.name, child.pid);
+    const deadline = Date.now() + (this.spec.readyTimeoutMs ?? 90_000);
+    for (;;) {
+      if (!this.running) {
+        throw new ClusterError(`${this.spec.name} exited while starting (${child.exitCode ?? child.signalCode}); end of ${this.logFile}:\n${tailOf(this.logFile)}`);
+      }
+      if (await this.spec.ready(this).catch(() => false)) return;
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new ClusterError(`${this.spec.name} was not ready within ${Math.round((this.spec.readyTimeoutMs ?? 90_000) / 1000)} s; end of ${this.logFile}:\n${tailOf(this.logFile)}`);
+      }
+      await sleep(250);
+    }
+  }
+
+  /** A signal to the whole process group (SIGKILL, SIGSTOP, SIGCONT for the fault tests). */
+  signal(sig: NodeJS.Signals): void {
+    if (!this.child?.pid || !this.running) return;
+    try {
+      process.kill(-this.child.pid, sig);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+
+  /** SIGKILL, and wait for the exit: what a crash (or the OOM killer) does. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGCONT'); // a stopped process cannot handle SIGTERM
+    this.signal('SIGTERM');
+    const done = await Promise.race([this.exited!.then(() => true), sleep(this.spec.stopGraceMs ?? 15_000, false, { ref: false })]);
+    if (!done) await this.kill();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+}
+
+/** The cluster's state file: who owns the cluster and every pid it started, rewritten at each change. */
+export interface ClusterState {
+  ownerPid: number;
+  startedAt: string;
+  pids: Record<string, number>;
+  /** pids that belong to programs whose command line contains this (guards against reused pids) */
+  needles: Record<string, string>;
+  info?: Record<string, unknown>;
+}
+
+export class Supervisor {
+  private readonly processes = new Map<string, ManagedProcess>();
+  private readonly state: ClusterState;
+
+  constructor(
+    private readonly stateFile: string,
+    private readonly logsDir: string,
+  ) {
+    this.state = { ownerPid: process.pid, startedAt: new Date().toISOString(), pids: {}, needles: {} };
+    fs.mkdirSync(logsDir, { recursive: true });
+    this.save();
+  }
+
+  add(spec: ProcessSpec): ManagedProcess {
+    if (this.processes.has(spec.name)) throw new ClusterError(`process ${spec.name} is defined twice`);
+    const proc = new ManagedProcess(spec, this.logsDir, (name, pid) => {
+      if (pid) this.state.pids[name] = pid;
+      else delete this.state.pids[name];
+      this.save();
+    });
+    this.state.needles[spec.name] = path.basename(spec.command);
+    this.processes.set(spec.name, proc);
+    return proc;
+  }
+
+  get(name: string): ManagedProcess {
+    const proc = this.processes.get(name);
+    if (!proc) throw new ClusterError(`no process named ${name} (known: ${[...this.processes.keys()].join(', ')})`);
+    return proc;
+  }
+
+  all(): ManagedProcess[] {
+    return [...this.processes.values()];
+  }
+
+  /** Extra facts for `cluster down` and the banner (ports, folders): never secrets. */
+  setInfo(info: Record<string, unknown>): void {
+    this.state.info = { ...this.state.info, ...info };
+    this.save();
+  }
+
+  /** Stops every process, last started first; resolves when all are gone. */
+  async stopAll(order: string[] = [...this.processes.keys()].reverse()): Promise<void> {
+    for (const name of order) await this.processes.get(name)?.stop();
+  }
+
+  removeState(): void {
+    fs.rmSync(this.stateFile, { force: true });
+  }
+
+  private save(): void {
+    const tmp = `${this.stateFile}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(this.state, null, 2)}\n`);
+    fs.renameSync(tmp, this.stateFile);
+  }
+}
+
+export function readState(stateFile: string): ClusterState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile, 'utf8')) as ClusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stops the processes of a state file whose owner is gone (SIGKILLed, crashed): each recorded pid that
+ * still runs the recorded program gets SIGTERM, then SIGKILL. Returns the names it stopped.
+ */
+export async function reapState(state: ClusterState): Promise<string[]> {
+  const stopped: string[] = [];
+  const targets = Object.entries(state.pids).filter(([name, pid]) => runs(pid, state.needles[name] ?? ''));
+  for (const [, pid] of targets) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  for (const [name, pid] of targets) {
+    if (!(await waitGone(pid, 15_000))) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await waitGone(pid, 5_000);
+    }
+    stopped.push(name);
+  }
+  return stopped;
+}
