@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { BACKUP_SETTING_SCHEMAS, type BackupSettingKey, type BackupSettings } from '../domain/backup-batch';
+import { canonicalTimeZone } from '../domain/operator-time';
+import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../domain/text';
 
 /**
  * Every setting Nightshift reads, from the environment, parsed once at start.
@@ -8,8 +10,29 @@ import { BACKUP_SETTING_SCHEMAS, type BackupSettingKey, type BackupSettings } fr
  * The README's "Configuration" table and .env.example list the same variables.
  */
 
-const port = (fallback: number) =>
-  z.coerce.number({ error: 'expected a TCP port number' }).int('expected a whole number').min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535').default(fallback);
+/**
+ * Every whole number of the environment: decimal digits only. No 1e3, 0x…, 5.0, +5 or spaces, which
+ * a plain Number() would read as something the operator may not have meant.
+ */
+const wholeNumber = (min: number, max: number, fallback: number, messages: { notDigits?: string; range?: string } = {}) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, messages.notDigits ?? `expected a whole number in decimal digits (${min}-${max})`)
+    .transform(Number)
+    .pipe(z.number().min(min, messages.range ?? `expected ${min}-${max}`).max(max, messages.range ?? `expected ${min}-${max}`))
+    .default(fallback);
+
+const PORT_RANGE = 'expected a port 1-65535';
+const port = (fallback: number) => wholeNumber(1, 65535, fallback, { notDigits: 'expected a TCP port number (decimal digits, 1-65535)', range: PORT_RANGE });
+
+/**
+ * Every text of the environment: no control character (CR/LF split a log line or a mail header, ESC
+ * drives the terminal that prints it). Checked before trimming, so a trailing newline is refused too.
+ */
+const text = (options: { trim?: boolean } = {}) => {
+  const checked = z.string().refine((v) => !hasControlChars(v), { message: CONTROL_CHARS_PROBLEM, abort: true });
+  return (options.trim === false ? checked : checked.trim()).min(1, 'expected a value');
+};
 
 const bool = (fallback: boolean) =>
   z
@@ -17,26 +40,44 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
-const optionalText = z.string().trim().min(1).optional();
+const optionalText = text().optional();
 
-const postgresUrl = z
-  .string()
-  .trim()
+const postgresUrl = text()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL')
   .refine((v) => URL.canParse(v), 'expected a valid URL');
 
 export const TARGET_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
 
-const envSchema = z.object({
-  NIGHTSHIFT_DATA_DIR: z.string().trim().min(1).default('.nightshift'),
-  DATABASE_URL: postgresUrl.optional(),
-  NIGHTSHIFT_TARGETS: z.string().trim().min(1).optional(),
-  NIGHTSHIFT_PG_PORT: port(54329),
-  NIGHTSHIFT_PG_PASSWORD: z.string().min(1).default('nightshift'),
+/** An IANA time zone, in its canonical spelling; anything else (Foo/Bar, CET-1CEST, a path) names the variable. */
+function timeZoneOf(variable: string) {
+  return (v: string, ctx: z.RefinementCtx): string => {
+    const zone = canonicalTimeZone(variable === 'TZ' ? v.replace(/^:/, '') : v);
+    if (!zone) {
+      ctx.addIssue({ code: 'custom', message: `unknown time zone "${shownInput(v, 64)}": expected an IANA time zone such as Europe/Paris${variable === 'TZ' ? ' (or leave TZ unset)' : ''}` });
+      return z.NEVER;
+    }
+    return zone;
+  };
+}
 
-  TEMPORAL_ADDRESS: z.string().trim().regex(/^[^\s:/]+:\d{1,5}$/, 'expected host:port').optional(),
-  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('nightshift'),
+/** The process's own zone when TZ is unset (UTC when the system has none Intl knows). */
+function systemTimeZone(): string {
+  return canonicalTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone ?? '') ?? 'UTC';
+}
+
+const envSchema = z.object({
+  NIGHTSHIFT_DATA_DIR: text().default('.nightshift'),
+  DATABASE_URL: postgresUrl.optional(),
+  NIGHTSHIFT_TARGETS: text().optional(),
+  NIGHTSHIFT_PG_PORT: port(54329),
+  NIGHTSHIFT_PG_PASSWORD: text({ trim: false }).default('nightshift'),
+
+  TEMPORAL_ADDRESS: text()
+    .regex(/^([^\s:/[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, { message: 'expected host:port', abort: true })
+    .refine((v) => /:([1-9]\d{0,4})$/.test(v) && Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, `expected host:port with a port 1-65535`)
+    .optional(),
+  TEMPORAL_NAMESPACE: text().default('default'),
+  TEMPORAL_TASK_QUEUE: text().default('nightshift'),
   TEMPORAL_API_KEY: optionalText,
   TEMPORAL_TLS: bool(false),
   TEMPORAL_TLS_CLIENT_CERT_PATH: optionalText,
@@ -47,36 +88,27 @@ const envSchema = z.object({
   NIGHTSHIFT_TEMPORAL_PORT: port(7233),
   NIGHTSHIFT_UI_PORT: port(8233),
   NIGHTSHIFT_METRICS_PORT: port(9464),
-  NIGHTSHIFT_METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  NIGHTSHIFT_METRICS_HOST: text().default('127.0.0.1'),
   NIGHTSHIFT_GATE_PORT: port(8780),
-  NIGHTSHIFT_GATE_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  NIGHTSHIFT_SESSION_TIMEOUT_S: z.coerce.number({ error: 'expected a number of seconds' }).int().min(5).max(86_400).default(60),
-  NIGHTSHIFT_TIMEZONE: z
-    .string()
-    .trim()
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'expected an IANA time zone such as Europe/Paris')
-    .optional(),
+  NIGHTSHIFT_GATE_HOST: text().default('127.0.0.1'),
+  NIGHTSHIFT_SESSION_TIMEOUT_S: wholeNumber(5, 86_400, 60, { range: 'expected 5-86400 seconds' }),
+  NIGHTSHIFT_TIMEZONE: z.string().transform(timeZoneOf('NIGHTSHIFT_TIMEZONE')).optional(),
+  // the operator's zone, as the C library reads it (a leading ':' is its "file name" form)
+  TZ: z.string().transform(timeZoneOf('TZ')).optional(),
   TEMPORAL_CLI: optionalText,
   TEMPORAL_TEST_SERVER: optionalText,
 
-  NIGHTSHIFT_SMTP_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  NIGHTSHIFT_SMTP_HOST: text().default('127.0.0.1'),
   NIGHTSHIFT_SMTP_PORT: port(2525),
   NIGHTSHIFT_SMTP_SECURE: bool(false),
   NIGHTSHIFT_SMTP_USER: optionalText,
-  NIGHTSHIFT_SMTP_PASSWORD: optionalText,
-  NIGHTSHIFT_SMTP_FROM_NAME: z.string().trim().min(1).default('Nightshift'),
+  NIGHTSHIFT_SMTP_PASSWORD: text({ trim: false }).optional(),
+  NIGHTSHIFT_SMTP_FROM_NAME: text().default('Nightshift'),
   // Deliberately loose: local senders such as nightshift@localhost are valid for a relay.
-  NIGHTSHIFT_SMTP_FROM_ADDRESS: z.string().trim().regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'expected an e-mail address').default('nightshift@localhost'),
-  NIGHTSHIFT_SMTP_SEND_DELAY_S: z.coerce.number({ error: 'expected a number of seconds' }).min(0).max(3600).default(1),
+  NIGHTSHIFT_SMTP_FROM_ADDRESS: text().regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'expected an e-mail address').default('nightshift@localhost'),
+  NIGHTSHIFT_SMTP_SEND_DELAY_S: wholeNumber(0, 3600, 1, { range: 'expected 0-3600 seconds' }),
 
-  NIGHTSHIFT_APP_NAME: z.string().trim().min(1).max(80).default('ISACOMPTA CONNECT'),
+  NIGHTSHIFT_APP_NAME: text().max(80, 'expected at most 80 characters').default('ISACOMPTA CONNECT'),
   NIGHTSHIFT_BACKUP_DIR: optionalText,
   NIGHTSHIFT_DOCUMENTS_DIR: optionalText,
   // Local values of the R-BK-9 settings (they win over the common values in the database).
@@ -88,7 +120,7 @@ const envSchema = z.object({
   NIGHTSHIFT_BACKUP_ON_EXIT: BACKUP_SETTING_SCHEMAS['on-exit'].optional(),
   NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE: BACKUP_SETTING_SCHEMAS['before-exchange'].optional(),
   NIGHTSHIFT_BACKUP_BEFORE_CLOSING: BACKUP_SETTING_SCHEMAS['before-closing'].optional(),
-  NIGHTSHIFT_WORKER_CONCURRENCY: z.coerce.number({ error: 'expected a whole number' }).int().min(1).max(64).default(4),
+  NIGHTSHIFT_WORKER_CONCURRENCY: wholeNumber(1, 64, 4),
   NIGHTSHIFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -122,6 +154,8 @@ export interface Config {
   sessionTimeoutSeconds: number;
   /** Time zone of the texts shown to users (R-MW-4, R-MW-6): NIGHTSHIFT_TIMEZONE, else TZ, else the system's. */
   timeZone: string;
+  /** The operator's zone: CLI times are typed and shown in it (TZ, else the system's). */
+  operatorTimeZone: string;
   smtp: { host: string; port: number; secure: boolean; user?: string; password?: string; fromName: string; fromAddress: string; sendDelaySeconds: number };
   appName: string;
   backupDir: string;
@@ -199,7 +233,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     gatePort: e.NIGHTSHIFT_GATE_PORT,
     gateHost: e.NIGHTSHIFT_GATE_HOST,
     sessionTimeoutSeconds: e.NIGHTSHIFT_SESSION_TIMEOUT_S,
-    timeZone: e.NIGHTSHIFT_TIMEZONE ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    timeZone: e.NIGHTSHIFT_TIMEZONE ?? e.TZ ?? systemTimeZone(),
+    operatorTimeZone: e.TZ ?? systemTimeZone(),
     smtp: {
       host: e.NIGHTSHIFT_SMTP_HOST,
       port: e.NIGHTSHIFT_SMTP_PORT,

@@ -29,7 +29,7 @@ describe('config', () => {
   });
 
   test('a bad value names the variable and what was expected', () => {
-    expect(problemsOf({ NIGHTSHIFT_PG_PORT: 'abc' })).toEqual([{ variable: 'NIGHTSHIFT_PG_PORT', problem: 'expected a TCP port number' }]);
+    expect(problemsOf({ NIGHTSHIFT_PG_PORT: 'abc' })).toEqual([{ variable: 'NIGHTSHIFT_PG_PORT', problem: 'expected a TCP port number (decimal digits, 1-65535)' }]);
     expect(problemsOf({ NIGHTSHIFT_UI_PORT: '70000' })[0]).toMatchObject({ variable: 'NIGHTSHIFT_UI_PORT', problem: 'expected a port 1-65535' });
     expect(problemsOf({ DATABASE_URL: 'mysql://x' })[0]).toMatchObject({ variable: 'DATABASE_URL' });
     expect(problemsOf({ TEMPORAL_ADDRESS: 'no port' })[0]).toMatchObject({ variable: 'TEMPORAL_ADDRESS', problem: 'expected host:port' });
@@ -59,5 +59,99 @@ describe('config', () => {
     expect(loadConfig({}, '/').temporal.tls).toBeUndefined();
     expect(loadConfig({ TEMPORAL_API_KEY: 'k' }, '/').temporal.tls).toBeDefined();
     expect(loadConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/c', TEMPORAL_TLS_CLIENT_KEY_PATH: '/k' }, '/').temporal.tls?.clientCertPath).toBe('/c');
+  });
+
+  // issue 9: numbers are decimal digits only (no 1e3, 0x…, 5.5), text holds no control characters
+  test.each([
+    ['NIGHTSHIFT_PG_PORT', '5.6329e4'],
+    ['NIGHTSHIFT_PG_PORT', '0xDD59'],
+    ['NIGHTSHIFT_PG_PORT', ' 5432'],
+    ['NIGHTSHIFT_PG_PORT', '+5432'],
+    ['NIGHTSHIFT_GATE_PORT', '8.78e3'],
+    ['NIGHTSHIFT_TEMPORAL_PORT', '0o17'],
+    ['NIGHTSHIFT_UI_PORT', '0b101'],
+    ['NIGHTSHIFT_METRICS_PORT', 'Infinity'],
+    ['NIGHTSHIFT_SMTP_PORT', '25.0'],
+    ['NIGHTSHIFT_SESSION_TIMEOUT_S', '6e1'],
+    ['NIGHTSHIFT_WORKER_CONCURRENCY', '0x4'],
+    ['NIGHTSHIFT_SMTP_SEND_DELAY_S', '1e1'],
+    ['NIGHTSHIFT_SMTP_SEND_DELAY_S', '-1'],
+  ])('%s=%j is refused: whole numbers are decimal digits only', (variable, value) => {
+    const problems = problemsOf({ [variable]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.variable).toBe(variable);
+    expect(problems[0]!.problem).toMatch(/digits|number/);
+  });
+
+  test('whole numbers in decimal digits are read as before, leading zeros included', () => {
+    const c = loadConfig({ NIGHTSHIFT_PG_PORT: '05432', NIGHTSHIFT_SESSION_TIMEOUT_S: '90', NIGHTSHIFT_WORKER_CONCURRENCY: '8', NIGHTSHIFT_SMTP_SEND_DELAY_S: '0' }, '/srv');
+    expect([c.pg.port, c.sessionTimeoutSeconds, c.workerConcurrency, c.smtp.sendDelaySeconds]).toEqual([5432, 90, 8, 0]);
+    expect(problemsOf({ NIGHTSHIFT_PG_PORT: '0' })[0]).toMatchObject({ variable: 'NIGHTSHIFT_PG_PORT', problem: 'expected a port 1-65535' });
+    expect(problemsOf({ NIGHTSHIFT_PG_PORT: '65536' })[0]).toMatchObject({ variable: 'NIGHTSHIFT_PG_PORT', problem: 'expected a port 1-65535' });
+    expect(loadConfig({ NIGHTSHIFT_PG_PORT: '65535' }, '/srv').pg.port).toBe(65535);
+  });
+
+  test('TEMPORAL_ADDRESS: the port is 1-65535 in decimal digits, the host holds no control character', () => {
+    for (const v of ['127.0.0.1:99999', '127.0.0.1:0', 'temporal:7e3', 'tempo\u001bral:7233', 'temporal:7233\n']) {
+      expect(problemsOf({ TEMPORAL_ADDRESS: v })[0]).toMatchObject({ variable: 'TEMPORAL_ADDRESS' });
+    }
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal.example.com:65535' }, '/').temporal.address).toBe('temporal.example.com:65535');
+    expect(loadConfig({ TEMPORAL_ADDRESS: '[::1]:7233' }, '/').temporal.address).toBe('[::1]:7233');
+  });
+
+  const CONTROLS: [string, string][] = [
+    ['CR LF', 'a\r\nb'],
+    ['trailing LF', 'ab\n'],
+    ['ESC (ANSI)', 'a\u001b[2Jb'],
+    ['OSC title + BEL', '\u001b]0;pwned\u0007'],
+    ['C1 CSI', 'a\u009b31mb'],
+    ['DEL', 'a\u007fb'],
+    ['NUL', 'a\u0000b'],
+  ];
+  const TEXT_VARIABLES = [
+    'NIGHTSHIFT_APP_NAME',
+    'NIGHTSHIFT_BACKUP_DIR',
+    'NIGHTSHIFT_DOCUMENTS_DIR',
+    'NIGHTSHIFT_DATA_DIR',
+    'NIGHTSHIFT_PG_PASSWORD',
+    'TEMPORAL_NAMESPACE',
+    'TEMPORAL_TASK_QUEUE',
+    'TEMPORAL_API_KEY',
+    'TEMPORAL_TLS_SERVER_NAME',
+    'TEMPORAL_CLI',
+    'NIGHTSHIFT_METRICS_HOST',
+    'NIGHTSHIFT_GATE_HOST',
+    'NIGHTSHIFT_SMTP_HOST',
+    'NIGHTSHIFT_SMTP_USER',
+    'NIGHTSHIFT_SMTP_PASSWORD',
+    'NIGHTSHIFT_SMTP_FROM_NAME',
+  ];
+  test.each(CONTROLS)('control characters (%s) in any text variable are refused, naming it', (_name, bad) => {
+    for (const variable of TEXT_VARIABLES) {
+      const problems = problemsOf({ [variable]: `x${bad}` });
+      expect({ variable, problems }).toEqual({ variable, problems: [{ variable, problem: expect.stringMatching(/control character/) }] });
+    }
+    expect(problemsOf({ DATABASE_URL: `postgres://h/db${bad}` })[0]!.variable).toBe('DATABASE_URL');
+    expect(problemsOf({ NIGHTSHIFT_SMTP_FROM_ADDRESS: `ops${bad}@example.com` })[0]!.variable).toBe('NIGHTSHIFT_SMTP_FROM_ADDRESS');
+    expect(problemsOf({ NIGHTSHIFT_TARGETS: `main=postgres://h/db${bad}` })[0]!.variable).toBe('NIGHTSHIFT_TARGETS');
+  });
+
+  test('a refused secret is not echoed in the problem', () => {
+    const problems = problemsOf({ NIGHTSHIFT_SMTP_PASSWORD: 'hunter2\u001b', TEMPORAL_API_KEY: 'key-42\r\n' });
+    expect(JSON.stringify(problems)).not.toMatch(/hunter2|key-42/);
+  });
+
+  test('time zones: NIGHTSHIFT_TIMEZONE, else TZ, else the system; an unknown one is refused naming its variable', () => {
+    expect(loadConfig({ TZ: 'Europe/Paris' }, '/').timeZone).toBe('Europe/Paris');
+    expect(loadConfig({ TZ: ':Europe/Paris' }, '/').timeZone).toBe('Europe/Paris');
+    expect(loadConfig({ TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'America/Montreal' }, '/').timeZone).toBe('America/Montreal');
+    expect(loadConfig({ TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'America/Montreal' }, '/').operatorTimeZone).toBe('Europe/Paris');
+    // the canonical spelling: what Temporal schedules and Intl expect
+    expect(loadConfig({ NIGHTSHIFT_TIMEZONE: 'europe/paris' }, '/').timeZone).toBe('Europe/Paris');
+    expect(typeof loadConfig({}, '/').timeZone).toBe('string');
+    expect(problemsOf({ TZ: 'Foo/Bar' })).toEqual([{ variable: 'TZ', problem: expect.stringMatching(/unknown time zone "Foo\/Bar".*Europe\/Paris/) }]);
+    expect(problemsOf({ TZ: 'CET-1CEST' })[0]!.variable).toBe('TZ');
+    expect(problemsOf({ NIGHTSHIFT_TIMEZONE: 'Mars/Olympus' })[0]!.variable).toBe('NIGHTSHIFT_TIMEZONE');
+    expect(problemsOf({ NIGHTSHIFT_TIMEZONE: 'Europe/Paris\u001b' })[0]!.variable).toBe('NIGHTSHIFT_TIMEZONE');
   });
 });

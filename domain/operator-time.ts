@@ -1,0 +1,61 @@
+import { DateTime } from 'luxon';
+import { hasControlChars, shownInput } from './text';
+
+/**
+ * Times as an operator types them on the command line (maintenance windows), parsed with luxon: an
+ * ISO 8601 calendar date-time, with or without seconds and fractions, read in the operator's time zone
+ * unless it carries Z or an offset. Fields that do not exist (second 75, hour 24, 30 February, an hour
+ * skipped by summer time) are refused, never rolled over. Kept out of maintenance-input.ts: the
+ * workflow bundle imports that one, and has no use for luxon.
+ */
+
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+const MAX_LENGTH = 40;
+
+export const TIME_FORMATS_HINT = 'an ISO 8601 date-time such as 2026-03-01T13:00, 2026-03-01 13:00:30 or 2026-03-01T13:00:00.5+01:00';
+
+/** The canonical IANA name of a zone ('europe/paris' → 'Europe/Paris'), undefined when it is not one. */
+export function canonicalTimeZone(zone: string): string | undefined {
+  const z = zone.trim();
+  if (!z || z.length > 64 || !/^[A-Za-z0-9_+\-/]+$/.test(z)) return undefined;
+  try {
+    const name = new Intl.DateTimeFormat('en-US', { timeZone: z }).resolvedOptions().timeZone;
+    if (!name || name === 'Etc/Unknown') return undefined;
+    // the canonical spelling of the same name; an alias (America/Montreal) stays as the operator wrote it
+    return name.toLowerCase() === z.toLowerCase() ? name : z;
+  } catch {
+    return undefined;
+  }
+}
+
+export type OperatorTime = { instant: Date; problem?: undefined } | { instant?: undefined; problem: string };
+
+/** An operator's date-time, read in `zone` when it has no offset of its own. */
+export function parseOperatorTime(text: string, zone: string): OperatorTime {
+  const refuse = (why: string): OperatorTime => ({ problem: `"${shownInput(text, MAX_LENGTH)}" is not a date-time: ${why}` });
+  if (hasControlChars(text)) return refuse('it holds control characters');
+  const v = text.trim();
+  if (v.length > MAX_LENGTH) return refuse(`expected ${TIME_FORMATS_HINT}`);
+  const m = ISO_DATE_TIME.exec(v);
+  if (!m) return refuse(`expected ${TIME_FORMATS_HINT}`);
+  const [, year, month, , hour, minute, , , offset] = m;
+  // ISO 8601 allows 24:00 for the end of a day; luxon reads it as the next midnight: an operator means a typo
+  if (Number(hour) > 23) return refuse(`hour ${hour} does not exist (00-23; write 00:00 of the next day)`);
+  if (offset && offset.length > 1) {
+    const [oh, om = '00'] = offset.slice(1).split(/:?(?=\d{2}$)/);
+    if (Number(oh) > 14 || Number(om) > 59) return refuse(`offset ${offset} is not a UTC offset (-12:00 to +14:00)`);
+  }
+  const iso = v.replace(/^(\S+) /, '$1T').replace(',', '.');
+  const dt = DateTime.fromISO(iso, { zone, setZone: true });
+  if (!dt.isValid) {
+    const field = /as an? (\w+), which is invalid/.exec(dt.invalidExplanation ?? '');
+    const value = /you specified (\S+)/.exec(dt.invalidExplanation ?? '');
+    if (!field || !value) return refuse(dt.invalidExplanation ?? dt.invalidReason ?? 'invalid');
+    return refuse(`${field[1]} ${value[1]} does not exist${field[1] === 'day' ? ` in ${year}-${month}` : ''}`);
+  }
+  // without an offset, a local time that summer time skips is moved by luxon: say so instead
+  if (!offset && (dt.hour !== Number(hour) || dt.minute !== Number(minute))) {
+    return refuse(`${hour}:${minute} does not exist in ${zone} that day (the clocks move forward)`);
+  }
+  return { instant: dt.toJSDate() };
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * Free text that Nightshift stores or prints (labels, messages, settings, configuration): no character
+ * a terminal acts on. C0 controls carry ESC sequences (ANSI, OSC title/clipboard), BEL, CR overwrites;
+ * DEL; C1 controls (U+0080-U+009F) are 8-bit CSI/OSC to some terminals. Pure: shared by the CLI, the
+ * config, the gate and the workflows.
+ */
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_BUT_TAB_LF = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL_BUT_TAB_LF_ALL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+export const CONTROL_CHARS_PROBLEM = 'control characters (ESC, BEL, CR, LF, DEL, C1) are not allowed';
+
+/** multiline: a text of several lines (a window message, a patch description) may hold LF and TAB, nothing else. */
+export function hasControlChars(text: string, options: { multiline?: boolean } = {}): boolean {
+  return (options.multiline ? CONTROL_BUT_TAB_LF : CONTROL).test(text);
+}
+
+/**
+ * A text field: no control character (checked before trimming, so a trailing CR/LF is refused, not
+ * silently dropped), trimmed, 1 to max characters. `what` names it in the messages.
+ */
+export function plainTextSchema(what: string, max: number, options: { multiline?: boolean } = {}) {
+  return z
+    .string({ error: `${what}: expected a text` })
+    .refine((v) => !hasControlChars(v, options), CONTROL_CHARS_PROBLEM)
+    .trim()
+    .min(1, `${what} is empty`)
+    .max(max, `${what} has at most ${max} characters`);
+}
+
+/** Escapes what a terminal would act on: ESC becomes the four characters \x1b. keepLines leaves LF and TAB. */
+export function terminalSafe(text: string, options: { keepLines?: boolean } = {}): string {
+  return text.replace(options.keepLines ? CONTROL_BUT_TAB_LF_ALL : CONTROL_ALL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** An input echoed in a message: bounded and escaped. */
+export function shownInput(text: string, max = 60): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return terminalSafe(cut);
+}

@@ -1,0 +1,63 @@
+import { canonicalTimeZone, parseOperatorTime } from '../../domain/operator-time';
+
+/** Times typed by the operator (maintenance --start/--end/--prevent-logins-from), issue 9: luxon, no roll-over. */
+
+const PARIS = 'Europe/Paris';
+const iso = (text: string, zone = PARIS) => parseOperatorTime(text, zone).instant?.toISOString();
+const problem = (text: string, zone = PARIS) => parseOperatorTime(text, zone).problem;
+
+describe('parseOperatorTime', () => {
+  test('valid ISO 8601 date-times with fractional seconds and offsets are read', () => {
+    expect(iso('2026-12-03T22:00:00.500Z')).toBe('2026-12-03T22:00:00.500Z');
+    expect(iso('2026-12-03T22:00:00.5+01:00')).toBe('2026-12-03T21:00:00.500Z');
+    expect(iso('2026-12-03T22:00:00,25-05:00')).toBe('2026-12-04T03:00:00.250Z');
+    expect(iso('2026-12-03T22:00:00.123456789Z')).toBe('2026-12-03T22:00:00.123Z');
+    expect(iso('2026-12-03T22:00+0100')).toBe('2026-12-03T21:00:00.000Z');
+    expect(iso('2026-12-03T22:00+01')).toBe('2026-12-03T21:00:00.000Z');
+    expect(iso('2026-12-03t22:00z')).toBe('2026-12-03T22:00:00.000Z');
+  });
+
+  test('without an offset, the time is read in the operator zone (winter and summer)', () => {
+    expect(iso('2026-12-03T22:00')).toBe('2026-12-03T21:00:00.000Z');
+    expect(iso('2026-07-03 22:00:30')).toBe('2026-07-03T20:00:30.000Z');
+    expect(iso('2026-07-03T22:00', 'America/Montreal')).toBe('2026-07-04T02:00:00.000Z');
+  });
+
+  test.each([
+    ['2026-12-03T12:30:75', /second 75 does not exist/],
+    ['2026-12-03T10:00:60', /second 60 does not exist/],
+    ['2026-12-03T10:60', /minute 60 does not exist/],
+    ['2026-12-03T24:00', /hour 24 does not exist/],
+    ['2026-12-03T25:00Z', /hour 25 does not exist/],
+    ['2027-02-30T10:00', /day 30 does not exist in 2027-02/],
+    ['2027-02-29T10:00', /day 29 does not exist/],
+    ['2026-13-01T10:00', /month 13 does not exist/],
+    ['2026-12-03T22:00+25:00', /offset \+25:00/],
+    ['2026-12-03T22:00+01:60', /offset/],
+    ['2028-03-26T02:30', /02:30 does not exist in Europe\/Paris/],
+    ['2026-12-03', /expected an ISO 8601 date-time/],
+    ['03/12/2026 22:00', /expected an ISO 8601 date-time/],
+    ['2026-W49-4T22:00', /expected an ISO 8601 date-time/],
+    ["2026-01-01'; DROP TABLE nightshift.session; --", /expected/],
+    ['2026-12-03T22:00\u001b[2J', /control characters/],
+    ['2026-12-03T22:00\n', /control characters/],
+  ])('%j is refused, never rolled over', (text, why) => {
+    const p = problem(text);
+    expect(p).toMatch(why);
+    // eslint-disable-next-line no-control-regex
+    expect(p).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
+  test('a leap day exists in a leap year', () => {
+    expect(iso('2028-02-29T10:00Z')).toBe('2028-02-29T10:00:00.000Z');
+  });
+});
+
+describe('canonicalTimeZone', () => {
+  test('IANA names, in their canonical spelling; anything else is undefined', () => {
+    expect(canonicalTimeZone('Europe/Paris')).toBe('Europe/Paris');
+    expect(canonicalTimeZone('europe/paris')).toBe('Europe/Paris');
+    expect(canonicalTimeZone('UTC')).toBe('UTC');
+    for (const z of ['Foo/Bar', 'Mars/Olympus', '', 'CET-1CEST', ':/etc/localtime', 'Europe/Paris\u001b[2J', 'A'.repeat(100)]) expect(canonicalTimeZone(z)).toBeUndefined();
+  });
+});
