@@ -11,6 +11,8 @@ import {
   type PatchSummary,
   type Prerequisite,
 } from '../workflows/patch-integration.api';
+import { qualified } from '../db/ident';
+import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { withTransaction } from './registry';
 import { patchDossier, type EngineDossier, type StoredPatch } from './patch/apply';
@@ -112,7 +114,35 @@ export async function storePatchPackages(pool: pg.Pool, packages: PatchPackage[]
   });
 }
 
-export function createPatchActivities({ pools }: ActivityDeps) {
+/** How often a chunk heartbeats from a timer, so that a dossier that takes long (locked, large) keeps it alive. */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/** A run closed (abandoned) while its workflow still worked: its late results are refused. */
+async function patchRunClosed(pool: pg.Pool, runId: number): Promise<Error> {
+  const { rows } = await pool.query<{ workflow_id: string; state: string; error: string | null }>('SELECT workflow_id, state, error FROM nightshift.patch_run WHERE id = $1', [runId]);
+  const r = rows[0];
+  return patchFailure(
+    PatchFailure.RunClosed,
+    `patch run ${runId}${r ? ` (${r.workflow_id}) was closed as ${r.state}${r.error ? ` (${r.error})` : ''}` : ' is unknown'} while its workflow still worked on it: its late results are refused`,
+  );
+}
+
+/**
+ * The run's truth for one dossier after a retry: its level when the run first touched it (kept in its
+ * ledger row) and every patch the run applied since, read back from the dossier's own ledger (apatch)
+ * for those an earlier, killed attempt applied.
+ */
+async function sinceRunStart(pool: pg.Pool, schemaName: string, runFrom: number | undefined, outcome: DossierPatchOutcome): Promise<DossierPatchOutcome> {
+  if (runFrom === undefined || runFrom >= outcome.fromLevel) return outcome;
+  const { rows } = await pool.query<{ number: number }>(`SELECT number FROM ${qualified(schemaName, 'apatch')} WHERE number > $1 AND number <= $2 ORDER BY number`, [
+    runFrom,
+    outcome.fromLevel,
+  ]);
+  const applied = [...new Set([...rows.map((r) => r.number), ...outcome.applied])].sort((a, b) => a - b);
+  return { ...outcome, fromLevel: runFrom, applied };
+}
+
+export function createPatchActivities({ pools, temporal }: ActivityDeps) {
   const note = (pool: pg.Pool, runId: number) => pool.query('UPDATE nightshift.patch_run SET updated_at = now() WHERE id = $1', [runId]);
 
   return {
@@ -135,6 +165,17 @@ export function createPatchActivities({ pools }: ActivityDeps) {
         );
         // a retried claim (lost acknowledgement) finds its own row
         if (mine.rows[0]) return { runId: Number(mine.rows[0].id), ok: mine.rows[0].state !== 'failed', prerequisites: mine.rows[0].prerequisites };
+        // a run whose workflow Temporal knows closed (terminated, timed out) is closed as abandoned; one that may still run stays
+        if (temporal) {
+          for (const r of (await c.query<{ id: string; workflow_id: string }>(`SELECT id, workflow_id FROM nightshift.patch_run WHERE state = 'running'`)).rows) {
+            const status = await workflowStatus(temporal, r.workflow_id);
+            if (status === 'RUNNING' || status === 'UNKNOWN') continue;
+            await c.query(`UPDATE nightshift.patch_run SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running'`, [
+              r.id,
+              `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`,
+            ]);
+          }
+        }
 
         const prerequisites: Prerequisite[] = [];
         const sup = await c.query<{ code: string }>(`SELECT code FROM nightshift.dossier WHERE role = 'supervisor'`);
@@ -280,6 +321,26 @@ export function createPatchActivities({ pools }: ActivityDeps) {
       const pool = pools.get(args.target);
       const patches = await loadStoredPatches(pool, args.upTo);
       const start = Number((activityInfo().heartbeatDetails as number | undefined) ?? 0);
+      // the level at the run's start: captured when the run first touches a dossier, kept by every retry
+      const opened = await pool.query(
+        `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level)
+         SELECT r.id, d.code, 'pending', d.patch_level, d.patch_level
+           FROM nightshift.patch_run r JOIN nightshift.dossier d ON d.code = ANY($2::text[])
+          WHERE r.id = $1 AND r.state = 'running'
+         ON CONFLICT (run_id, code) DO NOTHING RETURNING 1`,
+        [args.runId, args.codes],
+      );
+      if (!opened.rowCount && !(await pool.query(`SELECT 1 FROM nightshift.patch_run WHERE id = $1 AND state = 'running'`, [args.runId])).rowCount) {
+        throw await patchRunClosed(pool, args.runId);
+      }
+      const runFrom = new Map(
+        (
+          await pool.query<{ code: string; from_level: number }>('SELECT code, from_level FROM nightshift.patch_run_item WHERE run_id = $1 AND code = ANY($2::text[])', [
+            args.runId,
+            args.codes,
+          ])
+        ).rows.map((r) => [r.code, r.from_level]),
+      );
       const rows = (
         await pool.query<DossierRow>(
           `SELECT code, role, is_test, is_specific, schema_name, patch_level FROM nightshift.dossier WHERE code = ANY($1::text[])`,
@@ -288,47 +349,57 @@ export function createPatchActivities({ pools }: ActivityDeps) {
       ).rows;
       const byCode = new Map(rows.map((r) => [r.code, r]));
       const outcomes: DossierPatchOutcome[] = [];
-      for (let i = 0; i < args.codes.length; i++) {
-        const code = args.codes[i]!;
-        const row = byCode.get(code);
-        let outcome: DossierPatchOutcome;
-        if (i < start) {
-          // recorded by an earlier attempt of this chunk
-          const prev = await pool.query<{ status: 'ok' | 'failed'; from_level: number; to_level: number; applied: number[]; failed_patch: number | null; failure_type: string | null; error: string | null }>(
-            'SELECT status, from_level, to_level, applied, failed_patch, failure_type, error FROM nightshift.patch_run_item WHERE run_id = $1 AND code = $2',
-            [args.runId, code],
-          );
-          const r = prev.rows[0];
-          if (r) {
-            outcomes.push({
-              code,
-              status: r.status,
-              fromLevel: r.from_level,
-              toLevel: r.to_level,
-              applied: r.applied,
-              ...(r.failed_patch !== null ? { failedPatch: r.failed_patch } : {}),
-              ...(r.failure_type ? { failureType: r.failure_type } : {}),
-              ...(r.error ? { error: r.error } : {}),
-            });
-            continue;
+      let doneCount = start;
+      const timer = setInterval(() => heartbeat(doneCount), HEARTBEAT_EVERY_MS);
+      try {
+        for (let i = 0; i < args.codes.length; i++) {
+          const code = args.codes[i]!;
+          const row = byCode.get(code);
+          let outcome: DossierPatchOutcome;
+          if (i < start) {
+            // recorded by an earlier attempt of this chunk
+            const prev = await pool.query<{ status: 'ok' | 'failed'; from_level: number; to_level: number; applied: number[]; failed_patch: number | null; failure_type: string | null; error: string | null }>(
+              `SELECT status, from_level, to_level, applied, failed_patch, failure_type, error FROM nightshift.patch_run_item WHERE run_id = $1 AND code = $2 AND status <> 'pending'`,
+              [args.runId, code],
+            );
+            const r = prev.rows[0];
+            if (r) {
+              outcomes.push({
+                code,
+                status: r.status,
+                fromLevel: r.from_level,
+                toLevel: r.to_level,
+                applied: r.applied,
+                ...(r.failed_patch !== null ? { failedPatch: r.failed_patch } : {}),
+                ...(r.failure_type ? { failureType: r.failure_type } : {}),
+                ...(r.error ? { error: r.error } : {}),
+              });
+              continue;
+            }
           }
+          if (!row) {
+            outcome = { code, status: 'failed', fromLevel: 0, toLevel: 0, applied: [], failureType: PatchFailure.UnknownDossier, error: `dossier ${code} is no longer registered` };
+          } else {
+            outcome = await sinceRunStart(pool, row.schema_name, runFrom.get(code), await patchDossier(pool, toEngine(row), patches, args.supervisorLevel));
+          }
+          // only while the run is running: a run closed as abandoned takes no late result
+          const recorded = await pool.query(
+            `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, applied, failed_patch, failure_type, error)
+             SELECT r.id, $2, $3, $4, $5, $6, $7, $8, $9 FROM nightshift.patch_run r WHERE r.id = $1 AND r.state = 'running'
+             ON CONFLICT (run_id, code) DO UPDATE SET status = EXCLUDED.status, to_level = EXCLUDED.to_level,
+               from_level = LEAST(patch_run_item.from_level, EXCLUDED.from_level),
+               applied = ARRAY(SELECT DISTINCT unnest(patch_run_item.applied || EXCLUDED.applied) ORDER BY 1),
+               failed_patch = EXCLUDED.failed_patch, failure_type = EXCLUDED.failure_type, error = EXCLUDED.error, finished_at = now()
+             RETURNING 1`,
+            [args.runId, code, outcome.status, outcome.fromLevel, outcome.toLevel, outcome.applied, outcome.failedPatch ?? null, outcome.failureType ?? null, outcome.error ?? null],
+          );
+          if (!recorded.rowCount) throw await patchRunClosed(pool, args.runId);
+          outcomes.push(outcome);
+          doneCount = i + 1;
+          heartbeat(doneCount);
         }
-        if (!row) {
-          outcome = { code, status: 'failed', fromLevel: 0, toLevel: 0, applied: [], failureType: PatchFailure.UnknownDossier, error: `dossier ${code} is no longer registered` };
-        } else {
-          outcome = await patchDossier(pool, toEngine(row), patches, args.supervisorLevel);
-        }
-        await pool.query(
-          `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, applied, failed_patch, failure_type, error)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (run_id, code) DO UPDATE SET status = EXCLUDED.status, to_level = EXCLUDED.to_level,
-             from_level = LEAST(patch_run_item.from_level, EXCLUDED.from_level),
-             applied = ARRAY(SELECT DISTINCT unnest(patch_run_item.applied || EXCLUDED.applied) ORDER BY 1),
-             failed_patch = EXCLUDED.failed_patch, failure_type = EXCLUDED.failure_type, error = EXCLUDED.error, finished_at = now()`,
-          [args.runId, code, outcome.status, outcome.fromLevel, outcome.toLevel, outcome.applied, outcome.failedPatch ?? null, outcome.failureType ?? null, outcome.error ?? null],
-        );
-        outcomes.push(outcome);
-        heartbeat(i + 1);
+      } finally {
+        clearInterval(timer);
       }
       await note(pool, args.runId);
       return outcomes;
@@ -343,6 +414,26 @@ export function createPatchActivities({ pools }: ActivityDeps) {
       failures: { code: string; patch?: number; error: string }[];
     }> {
       const pool = pools.get(args.target);
+      // dossiers the run touched but never finished (it ended early): failed, at the level they reached
+      const unfinished = await pool.query<{ code: string; from_level: number; schema_name: string | null; level: number | null }>(
+        `SELECT i.code, i.from_level, d.schema_name, d.patch_level AS level FROM nightshift.patch_run_item i
+           JOIN nightshift.patch_run r ON r.id = i.run_id AND r.state = 'running'
+           LEFT JOIN nightshift.dossier d ON d.code = i.code
+          WHERE i.run_id = $1 AND i.status = 'pending'`,
+        [args.runId],
+      );
+      for (const u of unfinished.rows) {
+        const level = u.level ?? u.from_level;
+        const reached =
+          u.schema_name && level > u.from_level
+            ? await sinceRunStart(pool, u.schema_name, u.from_level, { code: u.code, status: 'failed', fromLevel: level, toLevel: level, applied: [] })
+            : { applied: [] as number[] };
+        await pool.query(
+          `UPDATE nightshift.patch_run_item SET status = 'failed', to_level = $3, applied = $4, error = $5, finished_at = now()
+            WHERE run_id = $1 AND code = $2 AND status = 'pending'`,
+          [args.runId, u.code, level, reached.applied, `not finished: the run ended (${(args.error ?? 'early').slice(0, 500)}) before this dossier was done`],
+        );
+      }
       const failures = (
         await pool.query<{ code: string; failed_patch: number | null; error: string | null }>(
           `SELECT code, failed_patch, error FROM nightshift.patch_run_item WHERE run_id = $1 AND status = 'failed' ORDER BY code LIMIT 100`,

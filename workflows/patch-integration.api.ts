@@ -115,5 +115,7 @@ export const PatchFailure = {
   NothingToDo: FailureType.PatchNothingToDo,
   UnknownDossier: FailureType.UnknownDossier,
   InvalidInput: FailureType.InvalidInput,
+  /** the run was closed (abandoned) while its workflow still worked: its late results are refused */
+  RunClosed: FailureType.PatchRunClosed,
 } as const;
 export type PatchFailureType = (typeof PatchFailure)[keyof typeof PatchFailure];

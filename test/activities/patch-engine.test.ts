@@ -1,12 +1,13 @@
 import pg from 'pg';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { generateDemoDossiers } from '../../activities/demo';
 import { generateDemoPatches } from '../../activities/patch/demo';
 import { readPatchDirectory } from '../../activities/patch/package';
 import { patchDossier, type EngineDossier, type StoredPatch } from '../../activities/patch/apply';
-import { loadStoredPatches, storePatchPackages } from '../../activities/patch';
+import { createPatchActivities, loadStoredPatches, storePatchPackages } from '../../activities/patch';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
-import { PatchFailure } from '../../workflows/patch-integration.api';
+import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 import { createTestDatabase, tempDir } from '../helpers/env';
 import { blockablePatches, ledger, markAllBackedUp, modifiedSinceBackup } from '../workflows/patch-helpers';
 
@@ -117,5 +118,69 @@ test('R-BK-10: one touch per dossier and transaction, taken again after a rolled
     expect((await modifiedSinceBackup(pool)).DEMO0006).toBe(false);
   } finally {
     c.release();
+  }
+});
+
+test('patch run ledger after a crash: a retried chunk records each dossier from its level at the run\'s start and every patch this run applied (10 -> 15, applied 11..15)', async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('enginecrash'), max: 3 });
+  const acts = createPatchActivities({ config: undefined as never, pools: { names: () => ['main'], get: () => own, end: async () => {} } });
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 3, sizeKb: 2 });
+    const dir = tempDir('engine-crash');
+    // patch 13 fails like a dropped connection (a transient error: the attempt dies) while crash_at_13 exists
+    await blockablePatches(dir, Array.from({ length: 15 }, (_, i) => i + 1), (n) =>
+      n === 13 ? `DO $$ BEGIN IF to_regclass('public.crash_at_13') IS NOT NULL THEN RAISE EXCEPTION 'simulated crash' USING ERRCODE = '57P01'; END IF; END $$;\n` : '',
+    );
+    await storePatchPackages(own, await readPatchDirectory(dir), dir);
+    const all = await loadStoredPatches(own);
+    const engine = async (code: string) => {
+      const r = (await own.query(`SELECT code, role, is_test, is_specific, schema_name, patch_level FROM nightshift.dossier WHERE code = $1`, [code])).rows[0];
+      return { code: r.code, role: r.role, test: r.is_test, specific: r.is_specific, schemaName: r.schema_name, patchLevel: r.patch_level } as EngineDossier;
+    };
+    // the run starts with both dossiers at level 10
+    for (const code of ['DEMO0001', 'DEMO0002', 'DEMO0003']) await patchDossier(own, await engine(code), all.slice(0, 10), 10);
+    const runId = Number(
+      (await own.query(`INSERT INTO nightshift.patch_run (workflow_id, mode, state, last_patch) VALUES ('patch/main/crash', 'revalidate', 'running', 15) RETURNING id`)).rows[0].id,
+    );
+    // the worker dies between DEMO0002's last patch and its ledger row (the write fails once)
+    await own.query(`CREATE TABLE public.crash_on_ledger ()`);
+    await own.query(`CREATE FUNCTION public.crash_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.status <> 'pending' AND to_regclass('public.crash_on_ledger') IS NOT NULL THEN RAISE EXCEPTION 'simulated crash before the ledger row'; END IF;
+        RETURN NEW;
+      END $$`);
+    await own.query(`CREATE TRIGGER crash_once BEFORE INSERT OR UPDATE ON nightshift.patch_run_item FOR EACH ROW EXECUTE FUNCTION public.crash_once()`);
+    const args = { target: 'main', runId, codes: ['DEMO0002', 'DEMO0003'], upTo: 15, supervisorLevel: 15 };
+    await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.applyPatchChunk, args)).rejects.toThrow(/simulated crash before the ledger row/);
+    expect((await own.query(`SELECT patch_level FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0].patch_level).toBe(15);
+    await own.query(`DROP TABLE public.crash_on_ledger`);
+
+    // second attempt: DEMO0002 is recorded, then DEMO0003 dies half-way (after patches 11 and 12)
+    await own.query(`CREATE TABLE public.crash_at_13 ()`);
+    const second = new MockActivityEnvironment({ attempt: 2 });
+    let beat: unknown;
+    second.on('heartbeat', (d: unknown) => (beat = d));
+    await expect(second.run(acts.applyPatchChunk, args)).rejects.toThrow(/simulated crash/);
+    expect((await own.query(`SELECT patch_level FROM nightshift.dossier WHERE code = 'DEMO0003'`)).rows[0].patch_level).toBe(12);
+    await own.query(`DROP TABLE public.crash_at_13`);
+
+    // third attempt resumes from the heartbeat and finishes
+    const outcomes = (await new MockActivityEnvironment({ attempt: 3, heartbeatDetails: beat }).run(acts.applyPatchChunk, args)) as DossierPatchOutcome[];
+    const eleven = [11, 12, 13, 14, 15];
+    expect(outcomes.map((o) => [o.code, o.status, o.fromLevel, o.toLevel, o.applied])).toEqual([
+      ['DEMO0002', 'ok', 10, 15, eleven],
+      ['DEMO0003', 'ok', 10, 15, eleven],
+    ]);
+    const { rows } = await own.query('SELECT code, status, from_level, to_level, applied FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [runId]);
+    expect(rows).toEqual([
+      { code: 'DEMO0002', status: 'ok', from_level: 10, to_level: 15, applied: eleven },
+      { code: 'DEMO0003', status: 'ok', from_level: 10, to_level: 15, applied: eleven },
+    ]);
+    // and no patch was applied twice
+    for (const code of ['DEMO0002', 'DEMO0003']) {
+      expect((await own.query(`SELECT n FROM ${qualified(schemaNameFor(code), 'applylog')} ORDER BY n`)).rows.map((r) => r.n)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    }
+  } finally {
+    await own.end();
   }
 });
