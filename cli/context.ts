@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type Target } from '../config/config';
 import { failureTypeOf, FailureType } from '../domain/failures';
+import { terminalSafe } from '../domain/text';
 // resources.ts loads @temporalio/client only inside connectTemporalClient: start-up stays light
 import { connectTemporalClient, createTargetPools } from '../workers/resources';
 import type { Client } from '@temporalio/client';
@@ -54,9 +55,17 @@ export async function withPools<T>(targetName: string | undefined, fn: (pool: pg
   }
 }
 
-/** Prints a result: JSON when asked, else the text rendering. */
+/**
+ * Prints a result: JSON when asked, else the text rendering. Stored text (a label, an archive's
+ * header, a message) may hold characters a terminal acts on: text is escaped (\x1b), and JSON gets
+ * \u escapes for DEL and C1 as it has for C0.
+ */
 export function output<T>(json: boolean | undefined, value: T, text: (v: T) => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text(value)}\n`);
+  process.stdout.write(json ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : `${terminalSafe(text(value), { keepLines: true })}\n`);
+}
+
+function jsonSafe(json: string): string {
+  return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const USAGE_FAILURES = new Set<string>([FailureType.InvalidInput, FailureType.UnknownTarget]);
@@ -86,7 +95,8 @@ function messageOf(err: unknown): string {
 export function reportError(err: unknown, debug: boolean): number {
   const code = exitCodeFor(err);
   const type = failureTypeOf(err);
-  process.stderr.write(`nightshift: ${type && code !== EXIT_USAGE ? `${type}: ` : ''}${messageOf(err)}\n`);
+  // a message may quote the input it refuses: never hand its control characters to the terminal
+  process.stderr.write(`nightshift: ${type && code !== EXIT_USAGE ? `${type}: ` : ''}${terminalSafe(messageOf(err), { keepLines: true })}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return code;
 }

@@ -1,15 +1,17 @@
 import { z } from 'zod';
+import { plainTextSchema } from './text';
 
 /**
- * A dossier code becomes a file name (B{code}.SVG) and a schema name (d_{code}):
- * only letters, digits, '_' and '-', 1 to 40 characters, so neither can escape.
+ * A dossier code becomes a file name (B{code}.SVG) and a schema name (d_{code}): only letters,
+ * digits, '_' and '-', 1 to 40 characters, so neither can escape; it starts with a letter or a digit,
+ * so that no command line takes it for an option (`--yes`, `-x`).
  */
-export const DOSSIER_CODE = /^[A-Za-z0-9_-]{1,40}$/;
+export const DOSSIER_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 
 export const dossierCodeSchema = z
   .string({ error: 'a dossier code must be a string' })
   .max(40, 'a dossier code has at most 40 characters')
-  .regex(DOSSIER_CODE, 'a dossier code has 1-40 characters among letters, digits, "_" and "-"');
+  .regex(DOSSIER_CODE, 'a dossier code has 1-40 letters, digits, "_" or "-" and starts with a letter or a digit');
 
 export const dossierRoles = ['supervisor', 'regular'] as const;
 export type DossierRole = (typeof dossierRoles)[number];
@@ -25,7 +27,7 @@ export const dossierFlagsSchema = z.object({
 
 export const newDossierSchema = z.object({
   code: dossierCodeSchema,
-  label: z.string().trim().min(1, 'a label is required').max(200, 'a label has at most 200 characters').refine((s) => !s.includes('\0'), 'a label cannot hold NUL'),
+  label: plainTextSchema('the label', 200),
   role: z.enum(dossierRoles).default('regular'),
   copyStatus: z.enum(copyStatuses).default('original'),
   flags: dossierFlagsSchema.default({ test: false, specific: false, template: false, transferable: true }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WINDOW_TYPES } from './maintenance';
 import { dossierCodeSchema } from './dossier';
+import { plainTextSchema } from './text';
 import type {
   MaintenanceEdit,
   MaintenanceWindowInput,
@@ -44,36 +45,8 @@ export const isoInstantSchema = z
     message: 'expected an ISO-8601 time with a zone, such as 2026-03-01T13:00:00Z',
   });
 
-/**
- * What an operator types: an ISO date-time; without an offset it is read in the operator's time
- * zone (the process's TZ). Returns the UTC instant.
- */
-export function parseOperatorTime(text: string): Date | undefined {
-  const v = text.trim();
-  if (v.length > 40) return undefined;
-  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, zone] = m;
-  if (zone) {
-    const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
-    return Number.isNaN(t) ? undefined : new Date(t);
-  }
-  const local = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0));
-  // new Date() rolls 2026-02-31 over to March: refuse instead of guessing
-  if (local.getFullYear() !== Number(y) || local.getMonth() !== Number(mo) - 1 || local.getDate() !== Number(d) || local.getHours() !== Number(h)) {
-    return undefined;
-  }
-  return local;
-}
-
-/** Free text shown to users: printable, bounded. */
-export const messageSchema = z
-  .string({ error: 'expected a text' })
-  .trim()
-  .min(1, 'the message is empty')
-  .max(2000, 'the message has at most 2000 characters')
-  // eslint-disable-next-line no-control-regex
-  .refine((v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v), 'the message holds control characters');
+/** Free text shown to operators and users: printable (lines and tabs allowed), bounded. */
+export const messageSchema = plainTextSchema('the message', 2000, { multiline: true });
 
 export const emailSchema = z.email({ error: 'expected an e-mail address such as ops@example.com' }).max(254);
 

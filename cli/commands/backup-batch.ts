@@ -10,7 +10,6 @@ import {
   type BackupSettingKey,
   compactTimestamp,
   cronProblem,
-  isTimeZone,
   localDateTime,
   onlyCodesSchema,
   parseBackupSetting,
@@ -29,6 +28,8 @@ import {
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
+import { canonicalTimeZone } from '../../domain/operator-time';
+import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain/text';
 import { workflowStatus } from '../../workers/resources';
 
 /**
@@ -388,7 +389,10 @@ export function registerBackupBatchCommands(backup: Command): void {
     .action(
       action(async (key: string, value: string, flags: RunFlags) => {
         let parsed: { key: BackupSettingKey; value: unknown };
-        if (value === 'default' && (BACKUP_SETTING_KEYS as string[]).includes(key)) parsed = { key: key as BackupSettingKey, value: undefined };
+        const known = (BACKUP_SETTING_KEYS as string[]).includes(key);
+        // stored, then printed by `settings show` and used as a folder by the worker: no control character (issue 9)
+        if (known && hasControlChars(value)) throw new UsageError(`${key}: ${CONTROL_CHARS_PROBLEM}`);
+        if (value === 'default' && known) parsed = { key: key as BackupSettingKey, value: undefined };
         else {
           try {
             parsed = parseBackupSetting(key, value);
@@ -414,8 +418,8 @@ export function registerBackupBatchCommands(backup: Command): void {
         const flags = SCHEDULE_FLAGS.parse(raw);
         const problem = cronProblem(flags.cron);
         if (problem) throw new UsageError(`--cron: ${problem}`);
-        const timezone = flags.timezone ?? config().timeZone;
-        if (!isTimeZone(timezone)) throw new UsageError(`--timezone: unknown time zone "${timezone.slice(0, 60)}" (expected e.g. Europe/Paris)`);
+        const timezone = canonicalTimeZone(flags.timezone ?? config().timeZone);
+        if (!timezone) throw new UsageError(`--timezone: unknown time zone "${shownInput(flags.timezone ?? '')}" (expected an IANA time zone such as Europe/Paris)`);
         const t = target(raw.target).name;
         const scheduleId = backupScheduleId(t);
         await withTemporal(async (client) => {

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { type Dossier, dossierCodeSchema, newDossierSchema } from '../../domain/dossier';
+import { terminalSafe } from '../../domain/text';
 import { generateDemoDossiers } from '../../activities/demo';
 import { createRegistryActivities, documentsFolder, type TableStat } from '../../activities/registry';
 import { createTargetPools } from '../../workers/resources';
@@ -44,7 +45,8 @@ const demoSchema = z.object({
     .transform(Number)
     .pipe(z.number().positive('expected a positive number').max(1_000_000, 'expected at most 1000000')),
   seed: wholeNumber(0, 0xffffffff),
-  prefix: z.string().regex(/^[A-Za-z0-9_-]{1,30}$/, 'expected 1-30 letters, digits, "_" or "-"'),
+  // the codes' rule (domain/dossier.ts): a prefix starts with a letter or a digit too
+  prefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$/, 'expected 1-30 letters, digits, "_" or "-", starting with a letter or a digit'),
   documents: z.boolean(),
 });
 
@@ -206,7 +208,7 @@ export function registerDossierCommands(program: Command): void {
         if (!opts.yes && !process.stdin.isTTY) throw new UsageError(`refusing to delete dossier ${code} without --yes (no terminal to confirm on)`);
         return withRegistry(opts.target, async (r, t) => {
           const dossier = await r.getDossier(t, code);
-          if (!opts.yes && !(await confirm(`Delete dossier ${dossier.code} (${dossier.label}) and all its data in target ${t}? [y/N] `))) {
+          if (!opts.yes && !(await confirm(`Delete dossier ${dossier.code} (${terminalSafe(dossier.label)}) and all its data in target ${t}? [y/N] `))) {
             process.stderr.write('nothing deleted\n');
             return EXIT_FAILED;
           }

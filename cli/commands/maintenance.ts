@@ -14,10 +14,11 @@ import {
   maintenanceWindowInputSchema,
   messageSchema,
   parseDuration,
-  parseOperatorTime,
   startInPast,
   START_PAST_TOLERANCE_MS,
 } from '../../domain/maintenance-input';
+import { parseOperatorTime } from '../../domain/operator-time';
+import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { activeWindow, countLiveSessions, describeWindow, recentWindows, type MaintenanceWindowRow } from '../../activities/maintenance';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
@@ -44,8 +45,8 @@ import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, tar
 
 /** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12) */
 
-/** The operator's time zone: times are typed and shown in it (TZ), stored in UTC. */
-const operatorZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone;
+/** The operator's time zone: times are typed and shown in it (TZ, checked by the config), stored in UTC. */
+const operatorZone = (): string => config().operatorTimeZone;
 
 function shown(d: Date | string | null | undefined): string {
   if (!d) return '-';
@@ -54,9 +55,9 @@ function shown(d: Date | string | null | undefined): string {
 }
 
 function timeFlag(flag: string, value: string): Date {
-  const d = parseOperatorTime(value);
-  if (!d) throw new UsageError(`${flag}: "${value.slice(0, 40)}" is not a date-time: use 2026-03-01T13:00 (read in ${operatorZone()}) or an ISO time with a zone`);
-  return d;
+  const t = parseOperatorTime(value, operatorZone());
+  if (t.problem !== undefined) throw new UsageError(`${flag}: ${t.problem} (a time without Z or an offset is read in ${operatorZone()})`);
+  return t.instant;
 }
 
 function durationFlag(flag: string, value: string, allowZero = false): number {
@@ -69,7 +70,7 @@ function notifyFlag(value: string | undefined): string[] {
   if (value === undefined) return [];
   if (value.length > 10_000) throw new UsageError('--notify: too long');
   const list = value.split(',').map((v) => v.trim()).filter(Boolean);
-  return [...new Set(list.map((a) => parseFlag(`--notify (${a.slice(0, 60)})`, emailSchema, a)))];
+  return [...new Set(list.map((a) => parseFlag(`--notify (${shownInput(a)})`, emailSchema, a)))];
 }
 
 function windowExists(targetName: string, existing?: MaintenanceWindowRow): ApplicationFailure {
@@ -123,7 +124,7 @@ const patchDirSchema = z
   .trim()
   .min(1, 'expected a directory')
   .max(4096, 'path too long')
-  .refine((p) => ![...p].some((c) => c.charCodeAt(0) < 0x20), 'control characters are not allowed');
+  .refine((p) => !hasControlChars(p), 'control characters are not allowed');
 
 /** Turns the flags into a validated workflow input; every refusal is a UsageError (exit 2). */
 export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: MaintenanceWindowInput; startsNow: boolean } {

@@ -127,6 +127,18 @@ test('R-MW-9: --payload backup becomes the window\'s backup payload, --backup-on
   expect(scheduleInput({ ...flags, backupOnly: 'A1, B-2,A1' }, Date.now()).input.payload).toEqual({ kind: 'backup', dossiers: ['A1', 'B-2'] });
 });
 
+test('issue 9: times in ISO 8601 with fractional seconds and offsets are read (luxon); impossible fields are refused, never rolled over', () => {
+  const base = { target: stack.target, type: 'database', payload: 'none' };
+  const y = new Date().getUTCFullYear() + 1;
+  const { input } = scheduleInput({ ...base, start: `${y}-12-03T22:00:00.500Z`, end: `${y}-12-03T23:30:00.5+01:00` }, Date.now());
+  expect([input.startsAt, input.endsAt]).toEqual([`${y}-12-03T22:00:00.500Z`, `${y}-12-03T22:30:00.500Z`]);
+  expect(input.displayTimeZone).toBe('Europe/Paris');
+  // without an offset: the operator's zone (TZ=Europe/Paris), winter time
+  expect(scheduleInput({ ...base, start: `${y}-12-03 22:00`, duration: '45m' }, Date.now()).input.startsAt).toBe(`${y}-12-03T21:00:00.000Z`);
+  expect(() => scheduleInput({ ...base, start: `${y}-12-03T12:30:75`, duration: '45m' }, Date.now())).toThrow(/--start: .*second 75 does not exist/);
+  expect(() => scheduleInput({ ...base, start: `${y}-12-03T10:00`, end: `${y}-12-03T24:00` }, Date.now())).toThrow(/--end: .*hour 24 does not exist/);
+});
+
 test('schedule, status, edit, refused extend, cancel through the CLI; a second schedule is refused naming the first (R-MW-2, R-MW-11, R-MW-12)', async () => {
   const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   const worker = await Worker.create({

@@ -29,4 +29,28 @@ describe('dossier code (domain/dossier.ts)', () => {
       flags: { test: false, specific: false, template: false, transferable: true },
     });
   });
+
+  test('issue 9: a code starts with a letter or a digit; "_" and "-" only after it', () => {
+    for (const code of ['1', '9-x', 'A_', 'a--b']) expect(dossierCodeSchema.parse(code)).toBe(code);
+    for (const code of ['-x', '--yes', '_a', '-1']) expect(dossierCodeSchema.safeParse(code).error?.issues[0]?.message).toMatch(/starts with a letter or a digit/);
+  });
+
+  test.each([
+    ['ESC (ANSI colour)', 'Garage \u001b[31mMartin'],
+    ['OSC title set, BEL-terminated', '\u001b]0;pwned\u0007Garage'],
+    ['BEL', 'Garage\u0007'],
+    ['C1 CSI', 'Garage\u009b2J'],
+    ['DEL', 'Garage\u007f'],
+    ['CR', 'Garage\rMartin'],
+    ['LF', 'Garage\nMartin'],
+    ['TAB', 'Garage\tMartin'],
+  ])('a label with a terminal control character (%s) is refused (issue 9)', (_name, label) => {
+    const r = newDossierSchema.safeParse({ code: 'A', label });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]).toMatchObject({ path: ['label'], message: expect.stringMatching(/control character/) });
+  });
+
+  test('accented and non-Latin labels stay valid', () => {
+    for (const label of ['Société Générale d\'Études', 'Łódź Sp. z o.o.', 'Ångström AB', '株式会社']) expect(newDossierSchema.parse({ code: 'A', label }).label).toBe(label);
+  });
 });

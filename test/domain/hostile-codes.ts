@@ -9,4 +9,9 @@ export const HOSTILE_CODES: [string, string][] = [
   ['accented letter', 'é'],
   ['space', 'a b'],
   ['41 characters', 'A'.repeat(41)],
+  // issue 9: a code is never taken for an option (B--yes.SVG, `dossiers delete --yes`)
+  ['long option', '--yes'],
+  ['short option', '-x'],
+  ['leading underscore', '_x'],
+  ['ESC', 'A\u001b[2J'],
 ];
