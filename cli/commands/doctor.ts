@@ -73,14 +73,58 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** The query parameters of a libpq / node-postgres URL that carry a secret (or the path of one). */
+const SECRET_URL_PARAMS = ['password', 'sslpassword', 'sslkey'];
+const REDACTED = '***';
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     u.password = '';
-    return u.toString();
+    for (const name of [...u.searchParams.keys()]) if (SECRET_URL_PARAMS.includes(name.toLowerCase())) u.searchParams.set(name, REDACTED);
+    return u.toString().replaceAll(encodeURIComponent(REDACTED), REDACTED);
   } catch {
     return '(unparsable URL)';
   }
+}
+
+/** Every secret the configuration holds, as plain text, so that it is found wherever an error message quotes it. */
+function configSecrets(config: Config): string[] {
+  const secrets = [config.temporal.apiKey, config.smtp.password];
+  // the embedded server's documented default password is no secret (and is also the user and database name)
+  if (config.embeddedPostgres && config.pg.password !== 'nightshift') secrets.push(config.pg.password);
+  // the embedded target's URL is built from NIGHTSHIFT_PG_PASSWORD, handled above
+  for (const t of config.embeddedPostgres ? [] : config.targets) {
+    if (!URL.canParse(t.databaseUrl)) continue;
+    const u = new URL(t.databaseUrl);
+    if (u.password) secrets.push(u.password, decodeURIComponent(u.password));
+    for (const [name, value] of u.searchParams) if (SECRET_URL_PARAMS.includes(name.toLowerCase())) secrets.push(value);
+  }
+  // longest first, so that a secret holding another is replaced whole
+  return [...new Set(secrets.filter((s): s is string => !!s && s.length >= 3))].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The one redaction of everything doctor prints: URL passwords (user info, and the password,
+ * sslpassword and sslkey parameters), then every secret of the configuration (TEMPORAL_API_KEY,
+ * NIGHTSHIFT_SMTP_PASSWORD, NIGHTSHIFT_PG_PASSWORD, the targets' passwords) wherever it appears.
+ */
+export function redactSecrets(text: string, config: Config): string {
+  let out = text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*):[^\s@/?#]*@/gi, '$1@')
+    .replace(new RegExp(`([?&](?:${SECRET_URL_PARAMS.join('|')})=)[^&#\\s"']*`, 'gi'), `$1${REDACTED}`);
+  for (const secret of configSecrets(config)) out = out.replaceAll(secret, REDACTED);
+  return out;
+}
+
+/** The report with every text redacted (redactSecrets): what `doctor` and `doctor --json` print. */
+export function redactReport<T>(value: T, config: Config): T {
+  if (typeof value === 'string') return redactSecrets(value, config) as T;
+  if (Array.isArray(value)) return value.map((v) => redactReport(v, config)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactReport(v, config)])) as T;
+  }
+  return value;
 }
 
 function isLocalDevTemporal(config: Config): boolean {
@@ -192,7 +236,13 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
 
 async function checkPostgres(config: Config, target: Target, timeoutMs: number): Promise<ServiceCheck> {
   const address = redactUrl(target.databaseUrl);
-  const client = new pg.Client({ connectionString: target.databaseUrl, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  let client: pg.Client;
+  try {
+    // the constructor reads the sslkey / sslcert files a URL names: a missing one is a finding, not a crash
+    client = new pg.Client({ connectionString: target.databaseUrl, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  } catch (err) {
+    return { address, state: 'error', message: `cannot use the URL of target ${target.name}: ${errorText(err)}`, fix: `fix the URL in ${config.targets.length > 1 ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL'}` };
+  }
   client.on('error', () => {});
   try {
     await client.connect();
@@ -378,7 +428,8 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   const postgres = Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!]));
   const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, metrics, gate, smtp, tools };
   const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), metrics, gate, smtp, tools];
-  return { ok: all.every((c) => c.state !== 'error'), services };
+  // error texts of drivers may quote a URL, a key file, a password: nothing secret leaves doctor
+  return redactReport({ ok: all.every((c) => c.state !== 'error'), services }, config);
 }
 
 const MARK: Record<CheckState, string> = { ok: 'ok  ', warning: 'WARN', error: 'FAIL', absent: ' -  ' };
