@@ -246,11 +246,12 @@ function prepareDataDir(dataDir: string, ids: Ids | undefined, runtime: () => st
   sweepRelocated(clusters);
   const home = path.join(clusters, `${path.basename(path.dirname(asked)).replace(/[^A-Za-z0-9._-]/g, '_')}-${crypto.randomBytes(6).toString('hex')}`);
   fs.mkdirSync(home, { mode: 0o755 });
-  fs.writeFileSync(path.join(home, OWNER_FILE), `${asked}\n`);
   const real = path.join(home, 'data');
   fs.mkdirSync(real, { mode: 0o700 });
   fs.chownSync(real, ids.uid, ids.gid);
   fs.symlinkSync(real, asked);
+  // written last: a sweep running meanwhile in another process leaves a folder without an owner alone
+  fs.writeFileSync(path.join(home, OWNER_FILE), `${asked}\n`);
   return { real, relocated: home };
 }
 
