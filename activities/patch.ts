@@ -17,6 +17,7 @@ import type { ActivityDeps } from './deps';
 import { withTransaction } from './registry';
 import { patchDossier, type EngineDossier, type StoredPatch } from './patch/apply';
 import { patchFailure, readPatchDirectory, type PatchPackage } from './patch/package';
+import { patchDirectoryProblem } from './store-marker';
 
 /**
  * Activities of patch integration: prerequisites and the run's claim, reading the packages into the
@@ -237,8 +238,11 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
 
     /** integrate: verifies the directory (R-PI-1, manifests, numbering, checksums) and stores the packages. */
     async loadPatchPackages(args: { target: string; runId: number; dir: string }): Promise<PatchSummary[]> {
-      const packages = await readPatchDirectory(args.dir);
       const pool = pools.get(args.target);
+      // any worker host may run this: a directory outside the shared store may not be there (issue 10)
+      const notShared = await patchDirectoryProblem(pool, args.target, args.dir);
+      if (notShared) throw patchFailure(PatchFailure.InvalidInput, notShared);
+      const packages = await readPatchDirectory(args.dir);
       await storePatchPackages(pool, packages, args.dir);
       const first = packages[0]!.manifest.number;
       const last = packages[packages.length - 1]!.manifest.number;

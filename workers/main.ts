@@ -4,6 +4,7 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
+import { assertSharedFolders } from '../activities/store-marker';
 import { bundleWorkflowsInChild } from './bundle';
 import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
@@ -70,7 +71,6 @@ export function installRuntime(config: Config, logger: PinoLogger): { metricsAdd
 export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const signal = options.signal;
-  installRuntime(config, logger);
 
   for (const target of config.targets) {
     const applied = await migrate(target.databaseUrl, (msg) => logger.debug({ target: target.name }, msg));
@@ -83,6 +83,11 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   let connection: Awaited<ReturnType<typeof connectWorkerConnection>> | undefined;
   let temporal: Awaited<ReturnType<typeof connectTemporalClient>> | undefined;
   try {
+    // Every worker of a target must see the same backup and documents folders (issue 10): refuse otherwise, in one line.
+    await assertSharedFolders(config, pools, (msg) => logger.info(msg));
+    if (signal?.aborted) return;
+    // only now: an installed Runtime keeps the process alive, and a refused worker must exit at once
+    installRuntime(config, logger);
     connection = await connectWorkerConnection(config);
     // activities ask it whether a run's workflow is closed before taking the run over (R-BK-1)
     temporal = await connectTemporalClient(config);

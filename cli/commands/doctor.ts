@@ -7,6 +7,7 @@ import { isGrpcServiceError, type Client } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config, type Target } from '../../config/config';
 import { MIGRATIONS_DIR } from '../../db/migrate';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { FOLDER_NAME, inspectSharedFolder, refusal, workerFolders, type FolderVerdict, type StoreKind } from '../../activities/store-marker';
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
 
 /**
@@ -33,6 +34,8 @@ export interface DoctorReport {
     ui: ServiceCheck;
     worker: ServiceCheck;
     postgres: Record<string, ServiceCheck>;
+    /** per target: this host's backup and documents folders against the target's shared store (issue 10) */
+    store: Record<string, ServiceCheck>;
     metrics: ServiceCheck;
     gate: ServiceCheck;
     smtp: ServiceCheck;
@@ -288,6 +291,43 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
   }
 }
 
+/** This host's backup and documents folders are the target's shared store, as the worker checks at start; nothing is written. */
+async function checkStore(config: Config, target: Target, timeoutMs: number): Promise<ServiceCheck> {
+  const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 1, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  pool.on('error', () => {});
+  try {
+    let folders: Record<StoreKind, string>;
+    try {
+      folders = await workerFolders(config, pool);
+    } catch (err) {
+      return { address: config.backupDir, state: 'absent', message: `not checked: the database of target ${target.name} is not usable (${errorText(err)}); see its PostgreSQL line` };
+    }
+    const address = folders.backups;
+    const verdicts: FolderVerdict[] = [];
+    for (const kind of ['backups', 'documents'] as const) {
+      try {
+        verdicts.push(await inspectSharedFolder(pool, kind, folders[kind]));
+      } catch (err) {
+        const missing = errorCode(err) === '42P01';
+        return { address, state: missing ? 'absent' : 'error', message: missing ? 'not checked: migration 0012 not applied yet (start a worker)' : `cannot check the shared store: ${errorText(err)}` };
+      }
+    }
+    const refused = verdicts.find((v) => v.state === 'refused');
+    if (refused) return { address, state: 'error', message: refusal(target.name, refused).problem, fix: refusal(target.name, refused).fix, details: { verdicts } };
+    if (verdicts.some((v) => v.state === 'unrecorded')) {
+      return {
+        address,
+        state: 'absent',
+        message: `no worker has started on target ${target.name} yet: the first one makes its folders the shared store (${verdicts.map((v) => `${FOLDER_NAME[v.kind]} ${v.folder}`).join(', ')})`,
+        details: { verdicts },
+      };
+    }
+    return { address, state: 'ok', message: verdicts.map((v) => `${FOLDER_NAME[v.kind]} ${v.folder} is the shared store ${v.storeId!.slice(0, 8)}…`).join('; '), details: { verdicts } };
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
 async function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   return { status: res.status, body: await res.text() };
@@ -414,6 +454,9 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
     }, temporalFix);
     return both ?? { temporal: { ...fallback, ...temporal }, worker: { ...temporal, address: `task queue ${config.temporal.taskQueue}`, state: 'warning' as const } };
   })();
+  const storePending = Promise.all(
+    config.targets.map((t) => bounded(config.backupDir, timeoutMs * 2, () => checkStore(config, t, timeoutMs), 'check that PostgreSQL runs and the folders are mounted')),
+  );
   const [tw, ui, metrics, gate, smtp, tools, ...pgChecks] = await Promise.all([
     temporalBounded,
     bounded(`http://localhost:${config.temporal.uiPort}`, timeoutMs + 500, () => checkUi(config, timeoutMs), 'restart `npm run dev`'),
@@ -426,8 +469,10 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
     ),
   ]);
   const postgres = Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!]));
-  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, metrics, gate, smtp, tools };
-  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), metrics, gate, smtp, tools];
+  const storeChecks = await storePending;
+  const store = Object.fromEntries(config.targets.map((t, i) => [t.name, storeChecks[i]!]));
+  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, metrics, gate, smtp, tools };
+  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), metrics, gate, smtp, tools];
   // error texts of drivers may quote a URL, a key file, a password: nothing secret leaves doctor
   return redactReport({ ok: all.every((c) => c.state !== 'error'), services }, config);
 }
@@ -440,6 +485,7 @@ export function renderDoctor(report: DoctorReport): string {
     ['Web UI', report.services.ui],
     ['Worker', report.services.worker],
     ...Object.entries(report.services.postgres).map(([name, c]): [string, ServiceCheck] => [`PostgreSQL ${name}`, c]),
+    ...Object.entries(report.services.store ?? {}).map(([name, c]): [string, ServiceCheck] => [`Store ${name}`, c]),
     ['Metrics', report.services.metrics],
     ['Gate', report.services.gate],
     ['SMTP', report.services.smtp],

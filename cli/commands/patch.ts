@@ -9,6 +9,7 @@ import { dossierCodeSchema } from '../../domain/dossier';
 import { PATCH_TYPES, runTimestamp, type PatchType } from '../../domain/patch';
 import { revalidationList } from '../../activities/patch';
 import { readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
+import { patchDirectoryProblem } from '../../activities/store-marker';
 import { generateDemoPatches, writePatchTemplate } from '../../activities/patch/demo';
 import {
   PATCH_KIND,
@@ -121,7 +122,12 @@ export function registerPatchCommands(program: Command): void {
         const dir = path.resolve(dirArg);
         const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
         // checked here too when the folder is local: a stray file or a bad checksum fails before anything starts
-        if (fs.existsSync(dir)) await readPatchDirectory(dir);
+        if (fs.existsSync(dir)) {
+          await readPatchDirectory(dir);
+          // every worker host must see it: inside the target's shared store (issue 10; the worker checks again)
+          const notShared = await withPools(t.name, (pool) => patchDirectoryProblem(pool, t.name, dir));
+          if (notShared) throw new UsageError(notShared);
+        }
         return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`);
       }),
     );

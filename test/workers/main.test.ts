@@ -49,13 +49,15 @@ function startedOnce(): Promise<number> {
   });
 }
 
+let sharedDataDir: string | undefined;
 function configFor(taskQueue: string): Config {
   return loadConfig({
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
     TEMPORAL_TASK_QUEUE: taskQueue,
     NIGHTSHIFT_METRICS_PORT: String(metricsPort),
-    NIGHTSHIFT_DATA_DIR: path.join(requireEnv('NS_TEST_TMP'), uniqueName('worker')),
+    // one folder for every worker of this target: workers of a target share their folders (issue 10)
+    NIGHTSHIFT_DATA_DIR: (sharedDataDir ??= path.join(requireEnv('NS_TEST_TMP'), uniqueName('worker'))),
     NIGHTSHIFT_LOG_LEVEL: 'warn',
   });
 }
