@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainTextSchema } from './text';
 
 /**
  * Patch packages and their routing (R-PI-1 … R-PI-9). Pure: the package reader (activities/patch/),
@@ -23,11 +24,14 @@ const packagePath = z
 export const treatmentNameSchema = z.string().regex(/^[A-Z0-9_]{1,40}$/, 'a treatment name has 1-40 upper-case letters, digits or "_"');
 const fieldName = z.string().regex(/^[A-Za-z0-9_]{1,63}$/, 'a dictionary field name has letters, digits or "_"');
 
+/** Stored, then printed by `patch status`: lines and tabs allowed, no other control character (issue 9). */
+export const patchDescriptionSchema = plainTextSchema('the description', 2000, { multiline: true });
+
 export const patchManifestSchema = z
   .object({
     number: z.number().int('number must be a whole number').positive('number must be positive').max(999_999),
     type: z.enum(PATCH_TYPES, { error: `type must be one of ${PATCH_TYPES.join(', ')}` }),
-    description: z.string().trim().min(1, 'description is empty').max(2000),
+    description: patchDescriptionSchema,
     treatments: z.array(z.object({ name: treatmentNameSchema, file: packagePath }).strict()).max(10_000).default([]),
     dictionary: z
       .array(z.object({ key: z.string().min(1).max(200), fields: z.record(fieldName, z.json()) }).strict())

@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { runCli, stackCliEnv, useCliStack, type CliResult } from '../helpers/cli';
 import { tempDir } from '../helpers/env';
 import { loadConfig } from '../../config/config';
 import { redactSecrets, redactUrl } from '../../cli/commands/doctor';
+import { patchManifestSchema } from '../../domain/patch';
 
 /**
  * Hostile input at the CLI and config edges (issue 9, "CLI and config"), through the real binary:
@@ -158,6 +160,18 @@ describe('free text with terminal control characters is refused at every CLI edg
       { name: 'ESC in a setting name', args: ['backup', 'settings', 'set', `col${ESC}[31mour`, 'blue'], message: /unknown setting/ },
       { name: 'ESC in a setting value', args: ['backup', 'settings', 'set', 'dossiers', `originals${ESC}[2J`], message: /dossiers: / },
     ]);
+  });
+
+  test('patch descriptions: `patch new --description` and a package manifest refuse them, nothing written', async () => {
+    const dir = tempDir('patch-new');
+    await expectRefused([
+      { name: 'OSC in a patch description', args: ['patch', 'new', dir, '--number', '7', '--description', `${OSC_TITLE}fix`], message: /--description: .*control character/ },
+      { name: 'CR in a patch description', args: ['patch', 'new', dir, '--number', '8', '--description', 'fix\roverwritten'], message: /--description: .*control character/ },
+    ]);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    const manifest = { number: 1, type: 'standard', description: `fix ${ESC}[2J`, checksum: 'a'.repeat(64) };
+    expect(patchManifestSchema.safeParse(manifest).error?.issues[0]).toMatchObject({ path: ['description'], message: expect.stringMatching(/control character/) });
+    expect(patchManifestSchema.safeParse({ ...manifest, description: 'line one\n\tline two' }).success).toBe(true);
   });
 
   test('a label stored before this rule (or by another edge) is printed with its control characters escaped', async () => {
