@@ -186,7 +186,7 @@ function sweepRelocated(clusters: string): void {
       const owner = fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8').trim();
       let pointsHere = false;
       try {
-        pointsHere = path.resolve(path.dirname(owner), fs.readlinkSync(owner)) === dir;
+        pointsHere = path.resolve(path.dirname(owner), fs.readlinkSync(owner)) === path.join(dir, 'data');
       } catch {
         /* the symlink is gone */
       }
