@@ -14,7 +14,7 @@ import {
   temporalBinaries,
   temporalServiceSpec,
   waitTemporalHealthy,
-  DYNAMIC_CONFIG,
+  DYNAMIC_CONFIG_FILE,
   TEMPORAL_PORT_NAMES,
   TEMPORAL_SERVER_VERSION,
   TEMPORAL_SERVICES,
@@ -261,8 +261,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const persistence: TemporalPersistence = { host: HOST, port: pgPort, user: config.pg.user, password: config.pg.password };
     say(`setting up Temporal's schema (temporal-sql-tool ${TEMPORAL_SERVER_VERSION}, plugin postgres12)`);
     await setupTemporalSchema(bin, persistence, say);
-    const dynamicConfigPath = path.join(temporalDir, 'dynamicconfig.yaml');
-    fs.writeFileSync(dynamicConfigPath, DYNAMIC_CONFIG);
+    const dynamicConfigPath = DYNAMIC_CONFIG_FILE;
     const configFile = path.join(temporalDir, 'config.yaml');
     const rendered = renderTemporalConfig({ host: HOST, ports: temporalPorts, persistence, dynamicConfigPath });
     fs.writeFileSync(configFile, rendered, { mode: 0o600 });

@@ -116,16 +116,8 @@ export function renderTemporalConfig(input: TemporalConfigInput): string {
   });
 }
 
-/**
- * Dynamic config: search attributes visible as soon as they are created (the setup registers them right
- * before the workers start), and IDs as long as the dev server allows (batch child ids are long).
- */
-export const DYNAMIC_CONFIG = `# nightshift cluster: dynamic config of the Temporal server (read every 10 s)
-system.forceSearchAttributesCacheRefreshOnRead:
-  - value: true
-limit.maxIDLength:
-  - value: 255
-`;
+/** Shared with docker-compose.yml, which mounts it into temporalio/server. */
+export const DYNAMIC_CONFIG_FILE = path.join(__dirname, 'temporal-dynamicconfig.yaml');
 
 /** The database and schema of one store, with temporal-sql-tool: created when missing, set up once, then updated to this release. */
 async function setupStore(bin: TemporalBinaries, p: TemporalPersistence, database: 'temporal' | 'temporal_visibility', say: (s: string) => void): Promise<void> {

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import YAML from 'yaml';
 import { loadConfig } from '../../config/config';
 import { ROOT } from './helpers';
+import { DYNAMIC_CONFIG_FILE, NUM_HISTORY_SHARDS, TEMPORAL_SERVER_VERSION } from '../../cluster/temporal-server';
 
 /**
  * docker-compose.yml, Dockerfile, .env.example and the README agree with config/config.ts (issue 2,
@@ -41,7 +42,7 @@ interface Service {
 
 const compose = YAML.parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
 const services = compose.services;
-const SERVICES = ['postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'mailpit', 'nightshift-worker', 'nightshift-gate'];
+const SERVICES = ['postgresql', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'mailpit', 'nightshift-worker', 'nightshift-gate'];
 
 /** "127.0.0.1:${VAR:-default}:container" -> { variable, container } */
 function publishedPorts(s: Service): { variable?: string; container: number }[] {
@@ -54,7 +55,8 @@ function publishedPorts(s: Service): { variable?: string; container: number }[] 
 
 test('compose has every service of the deployment: PostgreSQL, Temporal on PostgreSQL, its UI, search attributes, worker, gate, SMTP catcher', () => {
   expect(Object.keys(services).sort()).toEqual(expect.arrayContaining(SERVICES));
-  expect(services.temporal!.image).toMatch(/^temporalio\/(auto-setup|server):\d+\.\d+\.\d+$/);
+  // auto-setup is deprecated (no builds after 1.30): the server image plus one-shot setups
+  expect(services.temporal!.image).toMatch(/^temporalio\/server:\d+\.\d+\.\d+$/);
   expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
   expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:\d/);
   expect(services['temporal-ui']!.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
@@ -66,11 +68,38 @@ test('compose has every service of the deployment: PostgreSQL, Temporal on Postg
   }
 });
 
+test('compose runs the Temporal release `nightshift cluster` runs, with the same persistence, shard count and dynamic config', () => {
+  const version = TEMPORAL_SERVER_VERSION.replace(/^v/, '');
+  expect(read('scripts/install-temporal-server.sh')).toContain(`TEMPORAL_SERVER_VERSION=${TEMPORAL_SERVER_VERSION}`);
+  expect(services.temporal!.image).toBe(`temporalio/server:${version}`);
+  for (const name of ['temporal-schema', 'temporal-setup']) expect({ name, image: services[name]!.image }).toEqual({ name, image: `temporalio/admin-tools:${version}` });
+  expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', NUM_HISTORY_SHARDS: String(NUM_HISTORY_SHARDS), DBNAME: 'temporal', VISIBILITY_DBNAME: 'temporal_visibility' });
+  const template = read('cluster/temporal.template.yaml');
+  expect(template).toMatch(/pluginName: postgres12/);
+  expect(template).toMatch(/databaseName: temporal\n/);
+  expect(template).toMatch(/databaseName: temporal_visibility\n/);
+  // one dynamic config file for both
+  const mount = ((services.temporal as Service & { volumes?: string[] }).volumes ?? []).find((v) => v.includes('dynamicconfig'));
+  expect(mount?.split(':')[0]).toBe(`./${path.relative(ROOT, DYNAMIC_CONFIG_FILE)}`);
+  expect(mount?.split(':')[1]).toBe(String(services.temporal!.environment!.DYNAMIC_CONFIG_FILE_PATH));
+  // the schema: both databases with temporal-sql-tool (plugin postgres12), before the server starts
+  const schema = services['temporal-schema']!;
+  expect(schema.environment).toMatchObject({ SQL_PLUGIN: 'postgres12', SQL_HOST: 'postgresql' });
+  const script = ([] as string[]).concat(schema.command ?? []).join('\n');
+  for (const fragment of ['temporal-sql-tool', 'create', 'setup-schema -v 0.0', 'update-schema -d', 'temporal_visibility', 'postgresql/v12', '/temporal/versioned', '/visibility/versioned']) {
+    expect(script).toContain(fragment);
+  }
+  expect(services.temporal!.depends_on).toMatchObject({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+  expect(services['temporal-setup']!.depends_on).toMatchObject({ temporal: { condition: 'service_healthy' } });
+});
+
 test('the one-shot setup registers every search attribute of workflows/search-attributes.ts', () => {
   const setup = services['temporal-setup']!;
   expect(setup.image).toMatch(/^temporalio\/admin-tools:/);
   const script = ([] as string[]).concat(setup.command ?? []).join('\n');
   expect(script).toContain('temporal operator search-attribute create');
+  // the namespace too: the server image creates none
+  expect(script).toContain('temporal operator namespace create');
   const names = [...read('workflows/search-attributes.ts').matchAll(/defineSearchAttributeKey\('(\w+)'/g)].map((m) => m[1]!);
   expect(names.length).toBeGreaterThan(0);
   for (const name of names) expect(script).toContain(name);
@@ -131,11 +160,15 @@ test('every variable compose sets or interpolates for Nightshift is one config/c
   }
 });
 
-test('.env.example lists exactly the config variables, each with its real default', () => {
+/** Variables read by the install scripts, not by config/config.ts: each one must be read by the script named. */
+const SCRIPT_VARIABLES: Record<string, string> = { NIGHTSHIFT_TOOLS_CACHE: 'scripts/install-temporal-server.sh' };
+
+test('.env.example lists exactly the config variables (and the install scripts\' ones), each with its real default', () => {
   const example = envExample();
   const variables = configVariables();
   expect(variables.length).toBeGreaterThan(20);
-  expect([...example.keys()].filter((v) => !variables.includes(v))).toEqual([]);
+  for (const [v, script] of Object.entries(SCRIPT_VARIABLES)) expect({ v, read: read(script).includes(`\${${v}:-`) }).toEqual({ v, read: true });
+  expect([...example.keys()].filter((v) => !variables.includes(v) && !(v in SCRIPT_VARIABLES))).toEqual([]);
   expect(variables.filter((v) => !example.has(v))).toEqual([]);
   // a comment line above each variable
   const lines = read('.env.example').split('\n');
