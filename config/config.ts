@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { BACKUP_SETTING_SCHEMAS, type BackupSettingKey, type BackupSettings } from '../domain/backup-batch';
@@ -46,6 +47,16 @@ const postgresUrl = text()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL')
   .refine((v) => URL.canParse(v), 'expected a valid URL');
 
+/** A whole number of the gate's settings (seconds, per-minute rates, caps), within bounds. */
+const gateCount = (fallback: number, min: number, max: number) => wholeNumber(min, max, fallback);
+
+function isAddressOrCidr(v: string): boolean {
+  const [addr = '', bits, ...rest] = v.split('/');
+  const family = isIP(addr);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
 export const TARGET_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
 
 /** An IANA time zone, in its canonical spelling; anything else (Foo/Bar, CET-1CEST, a path) names the variable. */
@@ -91,6 +102,26 @@ const envSchema = z.object({
   NIGHTSHIFT_METRICS_HOST: text().default('127.0.0.1'),
   NIGHTSHIFT_GATE_PORT: port(8780),
   NIGHTSHIFT_GATE_HOST: text().default('127.0.0.1'),
+  // The gate on a network (issue 9, R-SE-4/5): metrics listener, TLS, trusted proxies, key refresh, limits.
+  NIGHTSHIFT_GATE_METRICS_PORT: port(9465),
+  NIGHTSHIFT_GATE_METRICS_HOST: text().default('127.0.0.1'),
+  NIGHTSHIFT_GATE_TLS_CERT: optionalText,
+  NIGHTSHIFT_GATE_TLS_KEY: optionalText,
+  NIGHTSHIFT_GATE_TLS_CLIENT_CA: optionalText,
+  NIGHTSHIFT_GATE_TRUSTED_PROXIES: z
+    .string()
+    .trim()
+    .refine((v) => v.split(/[\s,]+/).filter(Boolean).every(isAddressOrCidr), 'expected IP addresses or CIDR ranges (10.0.0.0/8), comma separated')
+    .optional(),
+  NIGHTSHIFT_GATE_KEY_REFRESH_S: gateCount(5, 1, 300),
+  NIGHTSHIFT_GATE_LOGIN_RATE_KEY: gateCount(600, 1, 1_000_000),
+  NIGHTSHIFT_GATE_LOGIN_RATE_ADDRESS: gateCount(60, 1, 1_000_000),
+  NIGHTSHIFT_GATE_MAX_SESSIONS_PER_KEY: gateCount(5000, 1, 10_000_000),
+  NIGHTSHIFT_GATE_MAX_DOSSIERS_PER_SESSION: gateCount(20, 1, 10_000),
+  NIGHTSHIFT_GATE_MAX_CONNECTIONS: gateCount(2000, 1, 1_000_000),
+  NIGHTSHIFT_GATE_REQUEST_TIMEOUT_S: gateCount(10, 1, 300),
+  NIGHTSHIFT_GATE_KEEPALIVE_TIMEOUT_S: gateCount(65, 1, 600),
+  NIGHTSHIFT_GATE_SESSION_RETENTION_DAYS: gateCount(7, 1, 3650),
   NIGHTSHIFT_SESSION_TIMEOUT_S: wholeNumber(5, 86_400, 60, { range: 'expected 5-86400 seconds' }),
   NIGHTSHIFT_TIMEZONE: z.string().transform(timeZoneOf('NIGHTSHIFT_TIMEZONE')).optional(),
   // the operator's zone, as the C library reads it (a leading ':' is its "file name" form)
@@ -152,6 +183,8 @@ export interface Config {
   gateHost: string;
   /** A session that stops heartbeating expires after this many seconds (R-SE-1). */
   sessionTimeoutSeconds: number;
+  /** The gate on a network (issue 9): see gate/server.ts and the README's gate section. */
+  gate: GateSettings;
   /** Time zone of the texts shown to users (R-MW-4, R-MW-6): NIGHTSHIFT_TIMEZONE, else TZ, else the system's. */
   timeZone: string;
   /** The operator's zone: CLI times are typed and shown in it (TZ, else the system's). */
@@ -164,6 +197,25 @@ export interface Config {
   documentsDir: string;
   workerConcurrency: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface GateSettings {
+  metricsPort: number;
+  metricsHost: string;
+  /** HTTPS with these PEM files; clientCaPath: client certificates signed by it are required */
+  tls?: { certPath: string; keyPath: string; clientCaPath?: string };
+  /** addresses / CIDRs whose X-Forwarded-For is believed (client address of rate limits) */
+  trustedProxies: string[];
+  keyRefreshSeconds: number;
+  /** logins per minute */
+  loginRatePerKey: number;
+  loginRatePerAddress: number;
+  maxSessionsPerKey: number;
+  maxDossiersPerSession: number;
+  maxConnections: number;
+  requestTimeoutSeconds: number;
+  keepAliveTimeoutSeconds: number;
+  sessionRetentionSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -233,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     gatePort: e.NIGHTSHIFT_GATE_PORT,
     gateHost: e.NIGHTSHIFT_GATE_HOST,
     sessionTimeoutSeconds: e.NIGHTSHIFT_SESSION_TIMEOUT_S,
+    gate: gateSettings(e),
     timeZone: e.NIGHTSHIFT_TIMEZONE ?? e.TZ ?? systemTimeZone(),
     operatorTimeZone: e.TZ ?? systemTimeZone(),
     smtp: {
@@ -258,9 +311,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       'before-exchange': e.NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE,
       'before-closing': e.NIGHTSHIFT_BACKUP_BEFORE_CLOSING,
     }) as Partial<BackupSettings>,
+    backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
     documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
     workerConcurrency: e.NIGHTSHIFT_WORKER_CONCURRENCY,
     logLevel: e.NIGHTSHIFT_LOG_LEVEL,
+  };
+}
+
+function gateSettings(e: z.infer<typeof envSchema>): GateSettings {
+  const problems: { variable: string; problem: string }[] = [];
+  if (!e.NIGHTSHIFT_GATE_TLS_CERT !== !e.NIGHTSHIFT_GATE_TLS_KEY) {
+    const missing = e.NIGHTSHIFT_GATE_TLS_CERT ? 'NIGHTSHIFT_GATE_TLS_KEY' : 'NIGHTSHIFT_GATE_TLS_CERT';
+    problems.push({ variable: missing, problem: 'HTTPS needs both NIGHTSHIFT_GATE_TLS_CERT and NIGHTSHIFT_GATE_TLS_KEY' });
+  }
+  if (e.NIGHTSHIFT_GATE_TLS_CLIENT_CA && !e.NIGHTSHIFT_GATE_TLS_CERT) {
+    problems.push({ variable: 'NIGHTSHIFT_GATE_TLS_CLIENT_CA', problem: 'client certificates need HTTPS: set NIGHTSHIFT_GATE_TLS_CERT and NIGHTSHIFT_GATE_TLS_KEY too' });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    metricsPort: e.NIGHTSHIFT_GATE_METRICS_PORT,
+    metricsHost: e.NIGHTSHIFT_GATE_METRICS_HOST,
+    tls:
+      e.NIGHTSHIFT_GATE_TLS_CERT && e.NIGHTSHIFT_GATE_TLS_KEY
+        ? { certPath: e.NIGHTSHIFT_GATE_TLS_CERT, keyPath: e.NIGHTSHIFT_GATE_TLS_KEY, clientCaPath: e.NIGHTSHIFT_GATE_TLS_CLIENT_CA }
+        : undefined,
+    trustedProxies: (e.NIGHTSHIFT_GATE_TRUSTED_PROXIES ?? '').split(/[\s,]+/).filter(Boolean),
+    keyRefreshSeconds: e.NIGHTSHIFT_GATE_KEY_REFRESH_S,
+    loginRatePerKey: e.NIGHTSHIFT_GATE_LOGIN_RATE_KEY,
+    loginRatePerAddress: e.NIGHTSHIFT_GATE_LOGIN_RATE_ADDRESS,
+    maxSessionsPerKey: e.NIGHTSHIFT_GATE_MAX_SESSIONS_PER_KEY,
+    maxDossiersPerSession: e.NIGHTSHIFT_GATE_MAX_DOSSIERS_PER_SESSION,
+    maxConnections: e.NIGHTSHIFT_GATE_MAX_CONNECTIONS,
+    requestTimeoutSeconds: e.NIGHTSHIFT_GATE_REQUEST_TIMEOUT_S,
+    keepAliveTimeoutSeconds: e.NIGHTSHIFT_GATE_KEEPALIVE_TIMEOUT_S,
+    sessionRetentionSeconds: e.NIGHTSHIFT_GATE_SESSION_RETENTION_DAYS * 86_400,
   };
 }
 

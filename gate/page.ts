@@ -20,27 +20,31 @@ const WORDS = {
     open: 'Service disponible.',
     announced: 'Maintenance annoncée',
     closed: 'Maintenance en cours',
-    unavailable: 'État inconnu (base de données injoignable).',
+    none: 'Aucune maintenance annoncée.',
   },
   en: {
     title: 'Service status',
     open: 'Service available.',
     announced: 'Maintenance announced',
     closed: 'Maintenance in progress',
-    unavailable: 'Unknown state (database unreachable).',
+    none: 'No maintenance is announced.',
   },
 } as const;
 
+/**
+ * Public (R-SE-4): the page shows the maintenance notices only, never a target's name, whether its
+ * database answers, or how many sessions are open. Identical notices of several targets show once.
+ */
 export function renderPage(appName: string, locale: Locale, notices: TargetNotice[]): string {
   const w = WORDS[locale];
-  const sections = notices
-    .map((n) => {
-      const heading = `<h2>${escapeHtml(n.target)}</h2>`;
-      if (n.state === 'open' || n.state === 'unavailable') return `<section class="${n.state}">${heading}<p>${escapeHtml(w[n.state])}</p></section>`;
-      const lines = (n.message ?? '').split('\n').map((l) => `<p>${escapeHtml(l)}</p>`).join('');
-      return `<section class="${n.state}">${heading}<p><strong>${escapeHtml(w[n.state])}</strong></p>${lines}</section>`;
-    })
-    .join('\n');
+  const shown = new Map<string, string>();
+  for (const n of notices) {
+    if (n.state !== 'announced' && n.state !== 'closed') continue;
+    const lines = (n.message ?? '').split('\n').map((l) => `<p>${escapeHtml(l)}</p>`).join('');
+    const html = `<section class="${n.state}"><p><strong>${escapeHtml(w[n.state])}</strong></p>${lines}</section>`;
+    shown.set(html, html);
+  }
+  const sections = shown.size ? [...shown.values()].join('\n') : `<section class="open"><p>${escapeHtml(w.none)}</p></section>`;
   return `<!doctype html>
 <html lang="${locale}">
 <head>
@@ -48,7 +52,7 @@ export function renderPage(appName: string, locale: Locale, notices: TargetNotic
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="60">
 <title>${escapeHtml(appName)} - ${escapeHtml(w.title)}</title>
-<style>body{font-family:sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}section{border-left:.4rem solid #2a7;padding:.2rem 1rem;margin:1rem 0}.announced{border-color:#e90}.closed,.unavailable{border-color:#c33}</style>
+<style>body{font-family:sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}section{border-left:.4rem solid #2a7;padding:.2rem 1rem;margin:1rem 0}.announced{border-color:#e90}.closed{border-color:#c33}</style>
 </head>
 <body>
 <h1>${escapeHtml(appName)} - ${escapeHtml(w.title)}</h1>

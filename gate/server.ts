@@ -1,6 +1,11 @@
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import helmet from '@fastify/helmet';
+import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import type pg from 'pg';
-import type { Config } from '../config/config';
+import { UsageError, type Config } from '../config/config';
 import {
   announcementText,
   CLOSE_ACK_SECONDS,
@@ -20,7 +25,6 @@ import {
   bearerToken,
   dossierParams,
   GateError,
-  isKnownTargetName,
   localeHeaders,
   loginBody,
   parsePart,
@@ -28,13 +32,34 @@ import {
   targetParams,
 } from './requests';
 import * as store from './store';
+import { openDossier } from '../store/gate/open-dossier';
+import { openSession } from '../store/gate/open-session';
+import { purgeSessions } from '../store/gate/purge-sessions';
+import { KEY_HEADER, KeyRing, type KeyCheck } from './keys';
+import { GateMetrics, serveMetrics, type KeyOutcome } from './metrics';
 import { lazyTemporal, TemporalUnavailable, type TemporalAccess } from './temporal';
+import { readTlsOptions } from './tls';
 
 /**
  * The HTTP session gate (issue 3): the business application asks it before login and while logged in
  * (R-SE-1..3, R-MW-4..7). Every answer is computed from the target database and its clock, so several
  * gate processes can serve one target and refusal starts at the start instant without any worker.
+ *
+ * On a network (issue 9): every /v1 route needs an API key of its target (R-SE-4, header
+ * X-Nightshift-Key; the end-user's session token stays in Authorization); logins are rate-limited per
+ * key and per client address, open sessions per key and open dossiers per session are capped (R-SE-5);
+ * request, header and keep-alive timeouts and a connection cap bound what a slow or greedy client holds;
+ * fastify's own refusals answer {error, field} without echoing the input. Public: `/` (the notices a
+ * user's browser shows, without target names, database state or counts), `/healthz` (liveness, says
+ * nothing), `/readyz` (ready or not; details of the key's target only with a key).
  */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the API key of a /v1 request, once checked */
+    gateKey: { target: string; keyId: string } | null;
+  }
+}
 
 export interface GateOptions {
   config: Config;
@@ -51,6 +76,10 @@ export interface GateOptions {
    * gate serves logins while Temporal is down. The gate closes it.
    */
   temporal?: TemporalAccess;
+  /** counters of key checks and limit refusals; default: a new registry (startGate serves it) */
+  metrics?: GateMetrics;
+  /** how often the key hashes are re-read (ms); default config.gate.keyRefreshSeconds */
+  keyRefreshMs?: number;
 }
 
 /** How long a backup route waits for Temporal's frontend before answering 503. */
@@ -62,13 +91,42 @@ export const WINDOW_CACHE_MS = 200;
 /** Small bodies only: the largest legitimate one is {user, client} (~300 bytes). */
 export const BODY_LIMIT = 16 * 1024;
 
-export async function buildGate({ config, pools, logger = false, windowCacheMs = WINDOW_CACHE_MS, temporal: temporalAccess }: GateOptions): Promise<FastifyInstance> {
+/** Sent on answers written outside fastify's hooks (client errors, bad URLs): the same as helmet's main ones. */
+const BARE_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
+/** How often Node checks request and header timeouts (its default, 30 s, would let a slow body live 30 s more). */
+const TIMEOUT_CHECK_MS = 1000;
+
+export async function buildGate({
+  config,
+  pools,
+  logger = false,
+  windowCacheMs = WINDOW_CACHE_MS,
+  temporal: temporalAccess,
+  metrics = new GateMetrics(),
+  keyRefreshMs = config.gate.keyRefreshSeconds * 1000,
+}: GateOptions): Promise<FastifyInstance> {
   const targets = config.targets.map((t) => t.name);
   const texts: TextSettings = { appName: config.appName, timeZone: config.timeZone };
   const timeout = config.sessionTimeoutSeconds;
+  const limits = config.gate;
   const sessions = new SessionLocator(targets, pools);
   const windows = windowCacheMs > 0 ? new store.WindowCache(windowCacheMs) : undefined;
   const temporal = temporalAccess ?? lazyTemporal(() => connectTemporalClient(config, TEMPORAL_CONNECT_TIMEOUT));
+  const tls = readTlsOptions(limits.tls);
+  const requestTimeout = limits.requestTimeoutSeconds * 1000;
+  const keepAliveTimeout = limits.keepAliveTimeoutSeconds * 1000;
+  const serverOptions: http.ServerOptions = {
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, 5000),
+    keepAliveTimeout,
+    connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+  };
 
   const app = Fastify({
     logger,
@@ -76,6 +134,63 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 100 },
     return503OnClosing: true,
+    trustProxy: limits.trustedProxies.length ? limits.trustedProxies : false,
+    serverFactory: (handler) => {
+      const server = tls ? https.createServer({ ...tls, ...serverOptions }, handler) : http.createServer(serverOptions, handler);
+      server.keepAliveTimeout = keepAliveTimeout;
+      server.requestTimeout = requestTimeout;
+      // an idle socket with no request in flight is closed by keepAliveTimeout; this only bounds the rest
+      server.setTimeout(Math.max(requestTimeout, keepAliveTimeout) + 30_000);
+      server.maxConnections = limits.maxConnections;
+      server.on('drop', () => metrics.limitRefusal('all', 'none', 'connections'));
+      return server as unknown as http.Server;
+    },
+    clientErrorHandler: (err: Error & { code?: string }, socket: net.Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, reason, body] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', { error: 'request timeout: the request must arrive within the time limit', field: 'request' }]
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large', { error: 'request headers too large', field: 'headers' }]
+            : [400, 'Bad Request', { error: 'malformed HTTP request', field: 'request' }];
+      const text = JSON.stringify(body);
+      if (socket.writable) {
+        const headers = Object.entries({ ...BARE_HEADERS, 'content-length': String(Buffer.byteLength(text)), connection: 'close' }).map(([k, v]) => `${k}: ${v}\r\n`);
+        socket.write(`HTTP/1.1 ${status} ${reason}\r\n${headers.join('')}\r\n${text}`);
+      }
+      socket.destroy();
+    },
+    frameworkErrors: (err, _req, res) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void (res as FastifyReply)
+        .headers(BARE_HEADERS)
+        .code(tooLong ? 414 : 400)
+        .send(tooLong ? { error: 'URL too long', field: 'url' } : { error: 'malformed URL', field: 'url' });
+    },
+  });
+
+  const keys = new KeyRing(targets, pools, keyRefreshMs, (err, target) => app.log.warn({ err, target }, 'key refresh failed'));
+  await keys.refresh();
+  keys.start();
+  app.addHook('onClose', () => keys.stop());
+
+  await app.register(helmet, {
+    // the notice page has inline styles only; JSON answers need nothing
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], styleSrc: ["'unsafe-inline'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    hsts: tls ? { maxAge: 31_536_000 } : false,
+  });
+  await app.register(rateLimit, { global: false });
+  // cache: addresses remembered per window (the store's LRU; its default is 5,000)
+  const loginsPerAddress = app.createRateLimit({ max: limits.loginRatePerAddress, timeWindow: 60_000, cache: 10_000 } as CreateRateLimitOptions);
+  const loginsPerKey = app.createRateLimit({ max: limits.loginRatePerKey, timeWindow: 60_000, keyGenerator: (req) => req.gateKey?.keyId ?? '' });
+
+  app.decorateRequest('gateKey', null);
+  app.addHook('onRequest', async (_req, reply) => {
+    // tokens travel in /v1 answers: nothing of the gate is to be stored by a cache
+    void reply.header('cache-control', 'no-store');
   });
 
   // POST without a body (heartbeat, dossiers) is fine even when the client says it is JSON.
@@ -89,31 +204,81 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
   app.addHook('onClose', () => temporal.close());
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((_req, reply) => {
-    void reply.code(404).send({ error: 'not found' });
+    void reply.code(404).send({ error: 'not found', field: 'url' });
   });
 
-  const locale = (req: FastifyRequest): Locale => pickLocale(parsePart(localeHeaders, req.headers, 'headers')['accept-language']);
-  const poolOf = (req: FastifyRequest): { target: string; pool: pg.Pool } => {
-    const { target } = parsePart(targetParams, req.params, 'params');
-    if (!isKnownTargetName(target, targets)) throw new GateError(404, 'unknown target', 'target');
-    return { target, pool: pools.get(target) };
+  const KEY_REFUSALS: Record<Exclude<KeyCheck, { ok: true }>['outcome'], string> = {
+    missing: 'an API key of this target is required in the X-Nightshift-Key header',
+    malformed: 'malformed API key',
+    unknown: 'unknown API key',
+    revoked: 'this API key was revoked',
+  };
+  const countKey = (target: string, keyId: string, outcome: KeyOutcome) => metrics.keyCheck(target, keyId, outcome);
+
+  /** R-SE-4: every /v1 route; before the body is read, so a refused caller costs no parsing. */
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
+    const check = await keys.check(req.headers[KEY_HEADER]);
+    const pathTarget = (req.params as { target?: unknown }).target;
+    const named = typeof pathTarget === 'string' && targets.includes(pathTarget) ? pathTarget : undefined;
+    if (!check.ok) {
+      countKey(check.target ?? named ?? 'unknown', check.keyId ?? 'none', check.outcome);
+      throw new GateError(401, KEY_REFUSALS[check.outcome], KEY_HEADER);
+    }
+    if (pathTarget !== undefined && pathTarget !== check.target) {
+      countKey(check.target, check.keyId, 'wrong_target');
+      throw new GateError(403, 'this API key is not valid for this target', 'target');
+    }
+    countKey(check.target, check.keyId, 'accepted');
+    req.gateKey = { target: check.target, keyId: check.keyId };
   };
 
-  app.get('/healthz', async (_req, reply) => {
-    const results = await Promise.all(
-      targets.map(async (t) => {
-        try {
-          await store.ping(pools.get(t));
-          return [t, 'ok'] as const;
-        } catch {
-          return [t, 'unreachable'] as const;
-        }
-      }),
-    );
-    const ok = results.every(([, s]) => s === 'ok');
-    return reply.code(ok ? 200 : 503).send({ ok, targets: Object.fromEntries(results) });
+  /** R-SE-5: logins per client address (X-Forwarded-For only from a trusted proxy), then per key. */
+  const limitLogins = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const key = req.gateKey!;
+    const byAddress = await loginsPerAddress(req);
+    if (!byAddress.isAllowed && byAddress.isExceeded) {
+      metrics.limitRefusal(key.target, key.keyId, 'login_rate_address');
+      void reply.header('retry-after', String(byAddress.ttlInSeconds));
+      throw new GateError(429, `too many logins from this client address: at most ${byAddress.max} a minute, retry in ${byAddress.ttlInSeconds} s`, 'address');
+    }
+    const byKey = await loginsPerKey(req);
+    if (!byKey.isAllowed && byKey.isExceeded) {
+      metrics.limitRefusal(key.target, key.keyId, 'login_rate_key');
+      void reply.header('retry-after', String(byKey.ttlInSeconds));
+      throw new GateError(429, `too many logins with this API key: at most ${byKey.max} a minute, retry in ${byKey.ttlInSeconds} s`, KEY_HEADER);
+    }
+  };
+
+  const keyOf = (req: FastifyRequest): { target: string; keyId: string } => req.gateKey!;
+
+  const locale = (req: FastifyRequest): Locale => pickLocale(parsePart(localeHeaders, req.headers, 'headers')['accept-language']);
+
+  // --- public routes -------------------------------------------------------------------------
+
+  /** Liveness: the process answers. It reads nothing and says nothing. */
+  app.get('/healthz', async () => ({ ok: true }));
+
+  /** Readiness: every target's database answers (re-checked at most once a second). Details need a key. */
+  let readiness: { at: number; value: Promise<Record<string, boolean>> } | undefined;
+  const readyTargets = (): Promise<Record<string, boolean>> => {
+    if (!readiness || performance.now() - readiness.at > 1000) {
+      const value = Promise.all(targets.map((t) => store.ping(pools.get(t)).then(() => [t, true] as const, () => [t, false] as const))).then(Object.fromEntries);
+      readiness = { at: performance.now(), value };
+    }
+    return readiness.value;
+  };
+  app.get('/readyz', async (req, reply) => {
+    const up = await readyTargets();
+    const ready = Object.values(up).every(Boolean);
+    const check = req.headers[KEY_HEADER] === undefined ? undefined : await keys.check(req.headers[KEY_HEADER]);
+    if (check?.ok) {
+      countKey(check.target, check.keyId, 'accepted');
+      return reply.code(ready ? 200 : 503).send({ ready, target: check.target, database: up[check.target] ? 'ok' : 'unreachable' });
+    }
+    return reply.code(ready ? 200 : 503).send({ ready });
   });
 
+  /** The notices a user's browser shows (seed 004), without target names, database state or counts (R-SE-4). */
   app.get('/', async (req, reply) => {
     const loc = locale(req);
     const notices = await Promise.all(
@@ -128,97 +293,171 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
         }
       }),
     );
-    return reply
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .header('x-content-type-options', 'nosniff')
-      .send(renderPage(config.appName, loc, notices));
+    return reply.type('text/html; charset=utf-8').send(renderPage(config.appName, loc, notices));
   });
 
-  app.get('/v1/targets/:target/status', async (req) => {
-    const { target, pool } = poolOf(req);
-    const loc = locale(req);
-    const status = await store.readStatus(pool);
-    const notice = noticeAt(status.window, status.now, loc, texts);
-    const w = status.window;
-    return {
-      target,
-      state: notice.state,
-      ...(w && notice.state !== 'open'
-        ? { type: w.type, start: w.startsAt.toISOString(), end: w.endsAt.toISOString(), message: notice.message }
-        : {}),
-      openSessions: status.openSessions,
-      loginsRefused: notice.loginsRefused,
-    };
-  });
+  // --- /v1: the business application, with a key of the target (R-SE-4) ------------------------
 
-  app.post('/v1/targets/:target/sessions', async (req, reply) => {
-    const { pool } = poolOf(req);
-    const loc = locale(req);
-    const body = parsePart(loginBody, req.body, 'body');
-    const result = await store.login(pool, body.user, body.client, timeout);
-    const w = result.window;
-    if (!result.session) {
-      // refused in SQL on the same snapshot; the texts come from the domain rules
-      const notice = noticeAt(w, result.now, loc, texts);
-      const message = notice.loginsRefused && notice.message ? notice.message : w ? refusalText(w.type, w.endsAt, loc, config.timeZone) : undefined;
-      return reply.code(423).send({ error: 'logins are refused', message, ...(w ? { end: w.endsAt.toISOString() } : {}) });
-    }
-    const announced = w && gateStateAt(w, result.now) === 'announced';
-    return reply.code(201).send({
-      sessionId: result.session.id,
-      token: result.session.token,
-      expiresAt: result.session.expiresAt.toISOString(),
-      heartbeatSeconds: heartbeatSeconds(timeout),
-      ...(announced
-        ? { announcement: withOperatorMessage(announcementText(w.type, w.startsAt, w.endsAt, config.appName, loc, config.timeZone), w) }
-        : {}),
-    });
-  });
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', authenticate);
 
-  app.post('/v1/sessions/:id/heartbeat', async (req) => {
-    const { id } = parsePart(sessionParams, req.params, 'params');
-    const token = bearerToken(req.headers);
-    const loc = locale(req);
-    const { target, value: hb } = await sessions.run(id, token, (pool, hash) => store.heartbeat(pool, id, hash, timeout, windows));
-    let closeBy = hb.closeRequestedAt ? hb.closeBy : null;
-    // R-MW-7: the gate gives the order itself when it sees the target closed first (idempotent with the workflow's)
-    if (!hb.closeRequestedAt && gateStateAt(hb.window, hb.now) === 'closed') {
-      closeBy = (await store.orderClose(pools.get(target), id, CLOSE_ACK_SECONDS)) ?? hb.now;
-    }
-    if (closeBy) return { action: 'close', message: closeOrderText(loc, config.appName), closeBy: closeBy.toISOString() };
-    const w = hb.window;
-    if (w && gateStateAt(w, hb.now) === 'announced') {
-      return { action: 'continue', message: withOperatorMessage(announcementText(w.type, w.startsAt, w.endsAt, config.appName, loc, config.timeZone), w) };
-    }
-    return { action: 'continue' };
-  });
+      v1.get('/targets/:target/status', async (req) => {
+        const { target } = parsePart(targetParams, req.params, 'params');
+        const pool = pools.get(target);
+        const loc = locale(req);
+        const status = await store.readStatus(pool);
+        const notice = noticeAt(status.window, status.now, loc, texts);
+        const w = status.window;
+        return {
+          target,
+          state: notice.state,
+          ...(w && notice.state !== 'open'
+            ? { type: w.type, start: w.startsAt.toISOString(), end: w.endsAt.toISOString(), message: notice.message }
+            : {}),
+          openSessions: status.openSessions,
+          loginsRefused: notice.loginsRefused,
+        };
+      });
 
-  app.delete('/v1/sessions/:id', async (req) => {
-    const { id } = parsePart(sessionParams, req.params, 'params');
-    const token = bearerToken(req.headers);
-    const { target, value } = await sessions.run(id, token, (pool, hash) => store.logout(pool, id, hash));
-    // a logout leaves every dossier the session still held: each is an exit (R-BK-9), once the close is committed.
-    // No answer means on-exit is off, for every dossier alike: the others are not read again.
-    const backups: Record<string, unknown>[] = [];
-    for (const code of value.held) {
-      const backup = await backupOnExit(req, target, code);
-      if (!backup) break;
-      backups.push({ dossier: code, ...backup });
-    }
-    return { closed: true, reason: value.reason, ...(backups.length ? { backups } : {}) };
-  });
+      v1.post('/targets/:target/sessions', { preHandler: limitLogins }, async (req, reply) => {
+        const key = keyOf(req);
+        const pool = pools.get(key.target);
+        const loc = locale(req);
+        const body = parsePart(loginBody, req.body, 'body');
+        const { token, tokenHash } = store.newToken();
+        const result = await openSession(pool, {
+          user: body.user,
+          client: body.client,
+          tokenHash,
+          timeoutSeconds: timeout,
+          keyId: key.keyId,
+          maxSessionsPerKey: limits.maxSessionsPerKey,
+        });
+        const w = result.window;
+        if (!result.session) {
+          // refused in SQL on the same snapshot; the texts come from the domain rules
+          const notice = noticeAt(w, result.now, loc, texts);
+          if (notice.loginsRefused || result.keySessions < limits.maxSessionsPerKey) {
+            const message = notice.loginsRefused && notice.message ? notice.message : w ? refusalText(w.type, w.endsAt, loc, config.timeZone) : undefined;
+            return reply.code(423).send({ error: 'logins are refused', message, ...(w ? { end: w.endsAt.toISOString() } : {}) });
+          }
+          metrics.limitRefusal(key.target, key.keyId, 'sessions_per_key');
+          throw new GateError(
+            429,
+            `this API key already holds ${result.keySessions} open sessions (at most ${limits.maxSessionsPerKey}): close sessions first`,
+            KEY_HEADER,
+          );
+        }
+        const announced = w && gateStateAt(w, result.now) === 'announced';
+        return reply.code(201).send({
+          sessionId: result.session.id,
+          token,
+          expiresAt: result.session.expiresAt.toISOString(),
+          heartbeatSeconds: heartbeatSeconds(timeout),
+          ...(announced
+            ? { announcement: withOperatorMessage(announcementText(w.type, w.startsAt, w.endsAt, config.appName, loc, config.timeZone), w) }
+            : {}),
+        });
+      });
 
-  app.post('/v1/sessions/:id/dossiers/:code', async (req) => {
-    const { id, code } = parsePart(dossierParams, req.params, 'params');
-    const token = bearerToken(req.headers);
-    const { value } = await sessions.run(id, token, async (pool, hash) => {
-      const outcome = await store.openDossier(pool, id, hash, code);
-      return outcome === 'no-session' ? undefined : outcome;
-    });
-    if (value === 'no-dossier') throw new GateError(404, 'unknown dossier', 'code');
-    return { dossier: code, open: true };
-  });
+      v1.post('/sessions/:id/heartbeat', async (req) => {
+        const { id } = parsePart(sessionParams, req.params, 'params');
+        const token = bearerToken(req.headers);
+        const loc = locale(req);
+        const { target, value: hb } = await sessions.run(keyOf(req).target, id, token, (pool, hash) => store.heartbeat(pool, id, hash, timeout, windows));
+        let closeBy = hb.closeRequestedAt ? hb.closeBy : null;
+        // R-MW-7: the gate gives the order itself when it sees the target closed first (idempotent with the workflow's)
+        if (!hb.closeRequestedAt && gateStateAt(hb.window, hb.now) === 'closed') {
+          closeBy = (await store.orderClose(pools.get(target), id, CLOSE_ACK_SECONDS)) ?? hb.now;
+        }
+        if (closeBy) return { action: 'close', message: closeOrderText(loc, config.appName), closeBy: closeBy.toISOString() };
+        const w = hb.window;
+        if (w && gateStateAt(w, hb.now) === 'announced') {
+          return { action: 'continue', message: withOperatorMessage(announcementText(w.type, w.startsAt, w.endsAt, config.appName, loc, config.timeZone), w) };
+        }
+        return { action: 'continue' };
+      });
+
+      v1.delete('/sessions/:id', async (req) => {
+        const { id } = parsePart(sessionParams, req.params, 'params');
+        const token = bearerToken(req.headers);
+        const { target, value } = await sessions.run(keyOf(req).target, id, token, (pool, hash) => store.logout(pool, id, hash));
+        // a logout leaves every dossier the session still held: each is an exit (R-BK-9), once the close is committed.
+        // No answer means on-exit is off, for every dossier alike: the others are not read again.
+        const backups: Record<string, unknown>[] = [];
+        for (const code of value.held) {
+          const backup = await backupOnExit(req, target, code);
+          if (!backup) break;
+          backups.push({ dossier: code, ...backup });
+        }
+        return { closed: true, reason: value.reason, ...(backups.length ? { backups } : {}) };
+      });
+
+      v1.post('/sessions/:id/dossiers/:code', async (req) => {
+        const { id, code } = parsePart(dossierParams, req.params, 'params');
+        const token = bearerToken(req.headers);
+        const key = keyOf(req);
+        const { value } = await sessions.run(key.target, id, token, async (pool, hash) => {
+          const outcome = await openDossier(pool, id, hash, code, limits.maxDossiersPerSession);
+          return outcome === 'no-session' ? undefined : outcome;
+        });
+        if (value === 'no-dossier') throw new GateError(404, 'unknown dossier', 'code');
+        if (value === 'cap') {
+          metrics.limitRefusal(key.target, key.keyId, 'dossiers_per_session');
+          throw new GateError(409, `this session already holds ${limits.maxDossiersPerSession} dossiers open (the limit): close one first`, 'code');
+        }
+        return { dossier: code, open: true };
+      });
+
+      v1.delete('/sessions/:id/dossiers/:code', async (req) => {
+        const { id, code } = parsePart(dossierParams, req.params, 'params');
+        const token = bearerToken(req.headers);
+        const { target, value } = await sessions.run(keyOf(req).target, id, token, async (pool, hash) => {
+          const outcome = await store.closeDossier(pool, id, hash, code);
+          return outcome === 'no-session' ? undefined : outcome;
+        });
+        if (value === 'no-dossier') throw new GateError(404, 'unknown dossier', 'code');
+        const backup = value === 'done' ? await backupOnExit(req, target, code) : undefined;
+        return { dossier: code, open: false, ...(backup ? { backup } : {}) };
+      });
+
+      // R-BK-9 / R-BK-5: the business application asks for the backup of one dossier before a provider exchange,
+      // before closing it, or when leaving it; the effective setting decides.
+      v1.post('/sessions/:id/dossiers/:code/backup', async (req, reply) => {
+        const { id, code } = parsePart(dossierParams, req.params, 'params');
+        const token = bearerToken(req.headers);
+        const { event } = parsePart(backupTriggerBody, req.body, 'body');
+        const { value: check } = await sessions.run(keyOf(req).target, id, token, async (pool, tokenHash, target) => {
+          const c = await checkBackupTrigger(pool, config, target, code, event, { id, tokenHash });
+          return c.state.session ? c : undefined;
+        });
+        const { state, plan } = check;
+        if (!state.dossier) throw new GateError(404, 'unknown dossier', 'code');
+        if (!plan.triggered) {
+          return reply.code(200).send(disabledAnswer(plan));
+        }
+        if (state.inUse > 0) {
+          throw new GateError(409, 'dossier in use: close it in every session first', 'code', {
+            triggered: false,
+            message: DOSSIER_IN_USE_MESSAGE,
+            sessions: state.inUse,
+            heldBySession: state.heldBySession,
+          });
+        }
+        let started: StartedTrigger;
+        try {
+          started = await startBackup(plan);
+        } catch (err) {
+          if (!(err instanceof TemporalUnavailable)) throw err;
+          req.log.warn({ target: plan.target, code, reason: err.message }, 'backup not started: Temporal unavailable');
+          throw new GateError(503, TEMPORAL_DOWN_MESSAGE, undefined, { triggered: false });
+        }
+        return reply.code(202).send(triggeredAnswer(plan, started));
+      });
+    },
+    { prefix: '/v1' },
+  );
 
   const startBackup = (plan: TriggeredPlan): Promise<StartedTrigger> =>
     temporal.run((client) => startTriggeredBackup(client, config.temporal.taskQueue, plan));
@@ -243,52 +482,6 @@ export async function buildGate({ config, pools, logger = false, windowCacheMs =
     }
   };
 
-  app.delete('/v1/sessions/:id/dossiers/:code', async (req) => {
-    const { id, code } = parsePart(dossierParams, req.params, 'params');
-    const token = bearerToken(req.headers);
-    const { target, value } = await sessions.run(id, token, async (pool, hash) => {
-      const outcome = await store.closeDossier(pool, id, hash, code);
-      return outcome === 'no-session' ? undefined : outcome;
-    });
-    if (value === 'no-dossier') throw new GateError(404, 'unknown dossier', 'code');
-    const backup = value === 'done' ? await backupOnExit(req, target, code) : undefined;
-    return { dossier: code, open: false, ...(backup ? { backup } : {}) };
-  });
-
-  // R-BK-9 / R-BK-5: the business application asks for the backup of one dossier before a provider exchange,
-  // before closing it, or when leaving it; the effective setting decides.
-  app.post('/v1/sessions/:id/dossiers/:code/backup', async (req, reply) => {
-    const { id, code } = parsePart(dossierParams, req.params, 'params');
-    const token = bearerToken(req.headers);
-    const { event } = parsePart(backupTriggerBody, req.body, 'body');
-    const { value: check } = await sessions.run(id, token, async (pool, tokenHash, target) => {
-      const c = await checkBackupTrigger(pool, config, target, code, event, { id, tokenHash });
-      return c.state.session ? c : undefined;
-    });
-    const { state, plan } = check;
-    if (!state.dossier) throw new GateError(404, 'unknown dossier', 'code');
-    if (!plan.triggered) {
-      return reply.code(200).send(disabledAnswer(plan));
-    }
-    if (state.inUse > 0) {
-      throw new GateError(409, 'dossier in use: close it in every session first', 'code', {
-        triggered: false,
-        message: DOSSIER_IN_USE_MESSAGE,
-        sessions: state.inUse,
-        heldBySession: state.heldBySession,
-      });
-    }
-    let started: StartedTrigger;
-    try {
-      started = await startBackup(plan);
-    } catch (err) {
-      if (!(err instanceof TemporalUnavailable)) throw err;
-      req.log.warn({ target: plan.target, code, reason: err.message }, 'backup not started: Temporal unavailable');
-      throw new GateError(503, TEMPORAL_DOWN_MESSAGE, undefined, { triggered: false });
-    }
-    return reply.code(202).send(triggeredAnswer(plan, started));
-  });
-
   return app;
 }
 
@@ -301,46 +494,38 @@ export function heartbeatSeconds(timeoutSeconds: number): number {
 }
 
 /**
- * Session routes carry no target: with several targets, the session is looked up in each database,
- * the last one found first (a hint only; the databases stay the truth).
+ * Session routes carry no target: the key's target is the one looked in (a key sees its target's
+ * sessions only). On a miss, the other targets are asked only to tell "another target's session" (403).
  */
 class SessionLocator {
-  private readonly seen = new Map<string, string>();
-
   constructor(
     private readonly targets: readonly string[],
     private readonly pools: TargetPools,
   ) {}
 
-  private order(id: string): readonly string[] {
-    const hint = this.seen.get(id);
-    return hint ? [hint, ...this.targets.filter((t) => t !== hint)] : this.targets;
-  }
-
-  async run<T>(id: string, token: string, op: (pool: pg.Pool, tokenHash: string, target: string) => Promise<T | undefined>): Promise<{ target: string; value: T }> {
+  async run<T>(
+    target: string,
+    id: string,
+    token: string,
+    op: (pool: pg.Pool, tokenHash: string, target: string) => Promise<T | undefined>,
+  ): Promise<{ target: string; value: T }> {
     const tokenHash = store.hashToken(token);
-    for (const target of this.order(id)) {
-      const value = await op(this.pools.get(target), tokenHash, target);
-      if (value !== undefined) {
-        if (this.targets.length > 1) this.remember(id, target);
-        return { target, value };
-      }
-    }
-    throw await this.missError(id, tokenHash);
+    const value = await op(this.pools.get(target), tokenHash, target);
+    if (value !== undefined) return { target, value };
+    throw await this.missError(target, id, tokenHash);
   }
 
-  private remember(id: string, target: string): void {
-    if (this.seen.size >= 100_000) this.seen.clear();
-    this.seen.set(id, target);
-  }
-
-  /** Why the operation matched nothing: unknown id (404), wrong token (401), or closed / expired (404). */
-  private async missError(id: string, tokenHash: string): Promise<GateError> {
-    for (const target of this.order(id)) {
-      const found = await store.findSession(this.pools.get(target), id);
-      if (!found) continue;
+  /** Why the operation matched nothing: unknown id (404), wrong token (401), closed / expired (404), another target's (403). */
+  private async missError(target: string, id: string, tokenHash: string): Promise<GateError> {
+    const found = await store.findSession(this.pools.get(target), id);
+    if (found) {
       if (!store.tokenMatches(tokenHash, found.tokenHash)) return new GateError(401, 'invalid session token', 'authorization');
       return new GateError(404, 'session closed or expired', 'id');
+    }
+    for (const other of this.targets) {
+      if (other !== target && (await store.findSession(this.pools.get(other), id))) {
+        return new GateError(403, 'this session belongs to another target than this API key', KEY_HEADER);
+      }
     }
     return new GateError(404, 'unknown session', 'id');
   }
@@ -348,13 +533,28 @@ class SessionLocator {
 
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03']);
 
+/** fastify's own refusals, in the gate's words: never their message, which can quote the input. */
+const FRAMEWORK_REFUSALS: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, `request body too large (at most ${BODY_LIMIT} bytes)`, 'body'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported content type: send application/json', 'content-type'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'the body does not match its Content-Length', 'body'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'empty JSON body', 'body'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'malformed JSON body', 'body'],
+  FST_ERR_CTP_INVALID_TYPE: [400, 'malformed Content-Type header', 'content-type'],
+};
+
 function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err instanceof GateError) {
     return reply.code(err.statusCode).send({ error: err.message, ...(err.field ? { field: err.field } : {}), ...err.extra });
   }
-  // fastify's own refusals: body too large (413), not JSON (415), malformed JSON (400)
+  const known = FRAMEWORK_REFUSALS[err.code];
+  if (known) return reply.code(known[0]).send({ error: known[1], field: known[2] });
+  // the JSON parser's SyntaxError (its message quotes the body), and any other client error
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
+    return reply.code(400).send({ error: 'malformed JSON body', field: 'body' });
+  }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    return reply.code(err.statusCode).send({ error: err.message, field: 'body' });
+    return reply.code(err.statusCode).send({ error: 'invalid request', field: 'request' });
   }
   const code = (err as { code?: string }).code ?? '';
   if (CONNECTION_ERRORS.has(code) || code.startsWith('08') || /timeout exceeded when trying to connect/i.test(err.message)) {
@@ -366,32 +566,73 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply):
 }
 
 export interface RunningGate {
+  /** http(s)://host:port */
   address: string;
+  /** http://host:port/metrics (Prometheus) */
+  metricsAddress: string;
   close(): Promise<void>;
 }
 
+export type StartGateOptions = Pick<GateOptions, 'windowCacheMs' | 'temporal' | 'keyRefreshMs'>;
+
 /**
- * Listens on config.gateHost:gatePort (port 0 picks a free one) and sweeps expired sessions. The pools
- * belong to the caller (`nightshift gate`, `nightshift dev`), which ends them after close().
+ * Listens on config.gateHost:gatePort (port 0 picks a free one), serves the metrics on
+ * config.gate.metricsHost:metricsPort, and sweeps expired sessions, purging closed ones after the
+ * retention (R-SE-5). The pools belong to the caller (`nightshift gate`, `nightshift dev`), which ends
+ * them after close(). An address it cannot listen on is a UsageError naming its variable.
  */
-export async function startGate(config: Config, pools: TargetPools, options: Pick<GateOptions, 'windowCacheMs' | 'temporal'> = {}): Promise<RunningGate> {
-  const app = await buildGate({ config, pools, logger: { level: config.logLevel }, ...options });
+export async function startGate(config: Config, pools: TargetPools, options: StartGateOptions = {}): Promise<RunningGate> {
+  const metrics = new GateMetrics();
+  const app = await buildGate({ config, pools, logger: { level: config.logLevel }, metrics, ...options });
   const sweep = async () => {
     for (const target of config.targets) {
       try {
-        await store.sweepExpiredSessions(pools.get(target.name));
+        const pool = pools.get(target.name);
+        await store.sweepExpiredSessions(pool);
+        await purgeSessions(pool, config.gate.sessionRetentionSeconds);
       } catch (err) {
         app.log.warn({ err, target: target.name }, 'expired-session sweep failed');
       }
     }
   };
-  // Live-ness is always checked against expires_at; the sweep only records the close ('expired').
+  // Live-ness is always checked against expires_at; the sweep only records the close ('expired') and purges.
   const timer = setInterval(() => void sweep(), Math.min(30_000, (config.sessionTimeoutSeconds * 1000) / 2));
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
-  await app.listen({ host: config.gateHost, port: config.gatePort });
+  try {
+    await app.listen({ host: config.gateHost, port: config.gatePort });
+  } catch (err) {
+    await app.close();
+    throw listenError(err, 'NIGHTSHIFT_GATE_HOST', config.gateHost, 'NIGHTSHIFT_GATE_PORT', config.gatePort);
+  }
+  let metricsListener: Awaited<ReturnType<typeof serveMetrics>>;
+  try {
+    metricsListener = await serveMetrics(metrics, config.gate.metricsHost, config.gate.metricsPort);
+  } catch (err) {
+    await app.close();
+    throw listenError(err, 'NIGHTSHIFT_GATE_METRICS_HOST', config.gate.metricsHost, 'NIGHTSHIFT_GATE_METRICS_PORT', config.gate.metricsPort);
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.gatePort;
   const host = config.gateHost.includes(':') ? `[${config.gateHost}]` : config.gateHost;
-  return { address: `http://${host}:${port}`, close: () => app.close() };
+  return {
+    address: `${config.gate.tls ? 'https' : 'http'}://${host}:${port}`,
+    metricsAddress: metricsListener.address,
+    close: async () => {
+      await metricsListener.close();
+      await app.close();
+    },
+  };
+}
+
+/** One line naming the variable to change (issue 9: `nightshift gate` on a taken port exits 2). */
+function listenError(err: unknown, hostVariable: string, host: string, portVariable: string, port: number): unknown {
+  const code = (err as { code?: string }).code;
+  const shown = JSON.stringify(host.slice(0, 100));
+  if (code === 'EADDRINUSE') return new UsageError(`${portVariable}: port ${port} is already in use on ${shown}: stop what listens there or choose another port`);
+  if (code === 'EACCES') return new UsageError(`${portVariable}: not allowed to listen on port ${port} (ports below 1024 need privileges): choose another port`);
+  if (code && ['EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAFNOSUPPORT', 'EINVAL'].includes(code)) {
+    return new UsageError(`${hostVariable}: cannot listen on ${shown} (${code}): give an address of this machine, such as 127.0.0.1 or 0.0.0.0`);
+  }
+  return err;
 }

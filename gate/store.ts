@@ -47,40 +47,6 @@ export async function readStatus(pool: pg.Pool): Promise<TargetStatus> {
   return { now: row.now, window: toWindow(row), openSessions: row.open_sessions };
 }
 
-export interface LoginResult {
-  now: Date;
-  window?: ActiveWindow;
-  /** absent when logins were refused */
-  session?: { id: string; token: string; expiresAt: Date };
-}
-
-/**
- * One statement: the refusal is decided on the same snapshot and clock as the insert, so no login slips
- * in after the start instant. The predicate is domain/maintenance.ts's loginsRefusedAt in SQL (the
- * gate's tests check both agree for every state).
- */
-export async function login(pool: pg.Pool, user: string, client: string | undefined, timeoutSeconds: number): Promise<LoginResult> {
-  const id = crypto.randomUUID();
-  const { token, tokenHash } = newToken();
-  const { rows } = await pool.query<WindowRow & { now: Date; expires_at: Date | null }>(
-    `WITH w AS (${ACTIVE_WINDOW_SQL}),
-     ins AS (
-       INSERT INTO nightshift.session (id, user_name, client, token_hash, expires_at)
-       SELECT $1, $2, $3, $4, now() + make_interval(secs => $5::float8)
-        WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.state = 'in_progress' OR now() >= w.starts_at OR now() >= w.prevent_logins_from)
-       RETURNING expires_at)
-     SELECT now() AS now, (SELECT expires_at FROM ins) AS expires_at, w.*
-       FROM (VALUES (1)) AS one(x) LEFT JOIN w ON true`,
-    [id, user, client ?? null, tokenHash, timeoutSeconds],
-  );
-  const row = rows[0]!;
-  return {
-    now: row.now,
-    window: toWindow(row),
-    session: row.expires_at ? { id, token, expiresAt: row.expires_at } : undefined,
-  };
-}
-
 export interface HeartbeatRow {
   now: Date;
   window?: ActiveWindow;
@@ -185,25 +151,6 @@ export async function logout(pool: pg.Pool, id: string, tokenHash: string): Prom
 }
 
 export type DossierOutcome = 'no-session' | 'no-dossier' | 'done';
-
-/** R-SE-2: the session holds the dossier open, which makes it "in use" (nightshift.dossier_in_use, R-BK-3). */
-export async function openDossier(pool: pg.Pool, id: string, tokenHash: string, code: string): Promise<DossierOutcome> {
-  try {
-    const { rows } = await pool.query<{ sessions: number; dossiers: number }>(
-      `WITH s AS (SELECT id FROM nightshift.session WHERE id = $1 AND token_hash = $2 AND ${LIVE}),
-            d AS (SELECT code FROM nightshift.dossier WHERE code = $3),
-            ins AS (INSERT INTO nightshift.session_dossier (session_id, dossier_code)
-                    SELECT s.id, d.code FROM s, d ON CONFLICT DO NOTHING RETURNING 1)
-       SELECT (SELECT count(*) FROM s)::int AS sessions, (SELECT count(*) FROM d)::int AS dossiers, (SELECT count(*) FROM ins)::int AS n`,
-      [id, tokenHash, code],
-    );
-    return outcome(rows[0]!);
-  } catch (err) {
-    // the dossier was deleted between the read and the insert
-    if ((err as { code?: string }).code === '23503') return 'no-dossier';
-    throw err;
-  }
-}
 
 /** 'done' when the session held the dossier open (and now no longer does), 'not-held' when it did not hold it. */
 export async function closeDossier(pool: pg.Pool, id: string, tokenHash: string, code: string): Promise<DossierOutcome | 'not-held'> {

@@ -1,13 +1,21 @@
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { issueKey, KEY_NAME } from '../../gate/keys';
+import { listKeys } from '../../store/gate/list-keys';
+import type { GateKey } from '../../store/gate/key-row';
+import { revokeKey } from '../../store/gate/revoke-key';
 import { createTargetPools } from '../../workers/resources';
-import { action, config, target, targetOption } from '../context';
+import { action, config, jsonOption, output, parseFlag, target, targetOption, withPools, EXIT_FAILED } from '../context';
 
 /** Connections per target: heartbeats are single short statements, PostgreSQL is the bottleneck. */
 const GATE_POOL_SIZE = 10;
 
-/** nightshift gate [--target T]: serves every configured target (or only T) until SIGINT / SIGTERM. */
+const keyName = z.string().regex(KEY_NAME, 'a key name has 1-60 letters, digits, spaces, dots, _ or -, starting with a letter or digit');
+const keyId = z.uuid({ error: 'expected a key id (uuid, see `nightshift gate keys list`)' });
+
+/** nightshift gate [--target T]: serves every configured target (or only T) until SIGINT / SIGTERM; gate keys ...: its API keys. */
 export function registerGateCommands(program: Command): void {
-  program
+  const gate = program
     .command('gate')
     .description('run the HTTP session gate (login, heartbeats, maintenance notices) on NIGHTSHIFT_GATE_HOST:NIGHTSHIFT_GATE_PORT')
     .addOption(targetOption())
@@ -16,30 +24,118 @@ export function registerGateCommands(program: Command): void {
         const cfg = config();
         const served = opts.target === undefined ? cfg : { ...cfg, targets: [target(opts.target)] };
         const pools = createTargetPools(served, GATE_POOL_SIZE);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { startGate } = require('../../gate/server') as typeof import('../../gate/server');
+        let running: Awaited<ReturnType<typeof startGate>>;
         try {
           await assertMigrated(served.targets.map((t) => t.name), pools);
+          running = await startGate(served, pools);
         } catch (err) {
+          // nothing may keep the process alive after a failed start (issue 9: a taken port hung forever)
           await pools.end();
           throw err;
         }
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { startGate } = require('../../gate/server') as typeof import('../../gate/server');
-        const gate = await startGate(served, pools);
-        process.stdout.write(`nightshift gate: listening on ${gate.address} for ${served.targets.map((t) => t.name).join(', ')}\n`);
+        process.stdout.write(
+          `nightshift gate: listening on ${running.address} for ${served.targets.map((t) => t.name).join(', ')} (metrics on ${running.metricsAddress})\n`,
+        );
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
-        await gate.close();
+        await running.close();
         await pools.end();
       }),
     );
+
+  const keys = gate.command('keys').description('API keys of the business application (one per application instance, per target)');
+
+  keys
+    .command('create')
+    .description('create a key for a target; its secret is printed once, never again')
+    .addOption(targetOption())
+    .requiredOption('--name <name>', 'which application instance uses it (e.g. "compta-web-01")')
+    .addOption(jsonOption())
+    .action(
+      action(async (opts: { target?: string; name: string; json?: boolean }, cmd: Command) => {
+        const name = parseFlag('--name', keyName, opts.name);
+        await withPools(targetOf(opts, cmd), async (pool, t) => {
+          const { key, secret } = await issueKey(pool, name);
+          output(opts.json, { target: t, ...key, secret }, () =>
+            [
+              `created key ${key.id} "${key.name}" for target ${t}`,
+              `secret (shown once; store it in the application's configuration):`,
+              `  ${secret}`,
+              `send it on every /v1 request: X-Nightshift-Key: ${key.prefix}…`,
+            ].join('\n'),
+          );
+        });
+      }),
+    );
+
+  keys
+    .command('list')
+    .description('list the keys of a target (or of every target): id, name, prefix, created, last used, revoked; never a secret')
+    .option('-t, --target <name>', 'one target (default: every configured target)')
+    .addOption(jsonOption())
+    .action(
+      action(async (opts: { target?: string; json?: boolean }, cmd: Command) => {
+        const only = targetOf(opts, cmd);
+        const names = only === undefined ? config().targets.map((t) => t.name) : [target(only).name];
+        const rows: (GateKey & { target: string })[] = [];
+        for (const name of names) {
+          await withPools(name, async (pool) => {
+            for (const k of await listKeys(pool)) rows.push({ target: name, ...k });
+          });
+        }
+        output(opts.json, rows, renderKeys);
+      }),
+    );
+
+  keys
+    .command('revoke')
+    .description('revoke a key: gates refuse it within NIGHTSHIFT_GATE_KEY_REFRESH_S seconds')
+    .argument('<id>', 'key id (from `gate keys list`)')
+    .option('-t, --target <name>', 'the key\'s target (default: looked up in every configured target)')
+    .addOption(jsonOption())
+    .action(
+      action(async (rawId: string, opts: { target?: string; json?: boolean }, cmd: Command) => {
+        const id = parseFlag('ID', keyId, rawId);
+        const only = targetOf(opts, cmd);
+        const names = only === undefined ? config().targets.map((t) => t.name) : [target(only).name];
+        for (const name of names) {
+          const outcome = await withPools(name, (pool) => revokeKey(pool, id));
+          if (outcome === 'unknown') continue;
+          output(opts.json, { id, target: name, outcome }, () =>
+            outcome === 'revoked' ? `revoked key ${id} of target ${name}` : `key ${id} of target ${name} was already revoked`,
+          );
+          return;
+        }
+        process.stderr.write(`nightshift: no key ${id} in ${names.length > 1 ? 'any configured target' : `target ${names[0]}`}\n`);
+        return EXIT_FAILED;
+      }),
+    );
+}
+
+/** `gate` has its own --target: commander hands a --target written after `keys create` to it. */
+function targetOf(opts: { target?: string }, cmd: Command): string | undefined {
+  return opts.target ?? (cmd.optsWithGlobals() as { target?: string }).target;
+}
+
+function renderKeys(rows: (GateKey & { target: string })[]): string {
+  if (!rows.length) return 'no keys (create one with: nightshift gate keys create --name NAME)';
+  const day = (d: Date | null) => (d ? d.toISOString().replace(/\.\d+Z$/, 'Z') : '-');
+  const table = [
+    ['TARGET', 'ID', 'NAME', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'],
+    ...rows.map((k) => [k.target, k.id, k.name, `${k.prefix}…`, day(k.createdAt), day(k.lastUsedAt), day(k.revokedAt)]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  return table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 /** Fails fast, naming the target, when its database lacks the gate's tables. */
 async function assertMigrated(names: string[], pools: ReturnType<typeof createTargetPools>): Promise<void> {
   for (const name of names) {
-    const { rows } = await pools.get(name).query<{ ok: boolean }>("SELECT to_regclass('nightshift.maintenance_window') IS NOT NULL AS ok");
-    if (!rows[0]?.ok) throw new Error(`target ${name}: the nightshift tables are missing; apply the migrations first (nightshift dev / doctor)`);
+    const { rows } = await pools.get(name).query<{ ok: boolean }>("SELECT to_regclass('nightshift.gate_key') IS NOT NULL AS ok");
+    if (!rows[0]?.ok) throw new Error(`target ${name}: the nightshift tables are missing or old; apply the migrations first (nightshift dev / doctor)`);
   }
 }

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
+import type { Config } from '../../config/config';
 import type { WindowState, WindowType } from '../../domain/maintenance';
-import { startGate } from '../../gate/server';
+import { issueKey, KEY_HEADER } from '../../gate/keys';
+import { startGate, type StartGateOptions } from '../../gate/server';
 import type { TestStack } from '../helpers/env';
 export { freePort } from '../helpers/net';
 
@@ -20,17 +22,44 @@ export interface Reply {
 
 export interface TestGate {
   base: string;
-  call(method: string, path: string, options?: { headers?: Record<string, string>; body?: unknown; raw?: string }): Promise<Reply>;
+  metricsAddress: string;
+  /** the secret of the key the gate was started with (R-SE-4), sent by call() unless options.key says otherwise */
+  key: string;
+  keyId: string;
+  /** options.key: another secret, or null to send no key at all */
+  call(method: string, path: string, options?: { headers?: Record<string, string>; body?: unknown; raw?: string; key?: string | null }): Promise<Reply>;
   close(): Promise<void>;
 }
 
-/** windowCacheMs 0 by default: tests change the window row and heartbeat at once. */
-export async function startTestGate(stack: TestStack, windowCacheMs = 0): Promise<TestGate> {
-  const gate = await startGate({ ...stack.config, gateHost: '127.0.0.1', gatePort: 0, logLevel: 'warn' }, stack.pools, { windowCacheMs });
+/** Test config of a gate: any port, metrics on any loopback port, limits out of the way unless a test sets them. */
+export function testGateConfig(config: Config, gate: Partial<Config['gate']> = {}): Config {
+  return {
+    ...config,
+    gateHost: '127.0.0.1',
+    gatePort: 0,
+    logLevel: 'warn',
+    gate: { ...config.gate, metricsPort: 0, loginRatePerAddress: 1_000_000, loginRatePerKey: 1_000_000, ...gate },
+  };
+}
+
+/** A gate on the stack's target `main` with a fresh key; windowCacheMs 0 by default: tests change the window row and heartbeat at once. */
+export async function startTestGate(
+  stack: TestStack,
+  windowCacheMs = 0,
+  gateSettings: Partial<Config['gate']> = {},
+  options: StartGateOptions = {},
+): Promise<TestGate> {
+  const { key, secret } = await issueKey(stack.pools.get('main'), `test-${crypto.randomBytes(3).toString('hex')}`);
+  const gate = await startGate(testGateConfig(stack.config, gateSettings), stack.pools, { windowCacheMs, ...options });
   return {
     base: gate.address,
+    metricsAddress: gate.metricsAddress,
+    key: secret,
+    keyId: key.id,
     async call(method, path, options = {}) {
       const headers: Record<string, string> = { ...options.headers };
+      const k = options.key === undefined ? secret : options.key;
+      if (k !== null) headers[KEY_HEADER] ??= k;
       let body: string | undefined = options.raw;
       if (options.body !== undefined) {
         body = JSON.stringify(options.body);
@@ -89,12 +118,13 @@ export async function heartbeat(gate: TestGate, s: Login, headers: Record<string
   return gate.call('POST', `/v1/sessions/${s.sessionId}/heartbeat`, { headers: auth(s.token, headers) });
 }
 
-/** Everything the gate can change, to show that a refused request changed nothing. */
+/** Everything the gate can change, to show that a refused request changed nothing (keys without last_used_at, written in the background). */
 export async function snapshot(pool: pg.Pool): Promise<string> {
   const { rows } = await pool.query(
     `SELECT (SELECT json_agg(s ORDER BY id) FROM nightshift.session s) AS sessions,
             (SELECT json_agg(d ORDER BY session_id, dossier_code) FROM nightshift.session_dossier d) AS dossiers,
-            (SELECT json_agg(w ORDER BY id) FROM nightshift.maintenance_window w) AS windows`,
+            (SELECT json_agg(w ORDER BY id) FROM nightshift.maintenance_window w) AS windows,
+            (SELECT json_agg(json_build_object('id', k.id, 'name', k.name, 'revoked_at', k.revoked_at) ORDER BY k.id) FROM nightshift.gate_key k) AS keys`,
   );
   return JSON.stringify(rows[0]);
 }

@@ -53,12 +53,13 @@ async function expectRefusedWithoutChange(cases: Case[]): Promise<void> {
   expect(await snapshot(pool())).toEqual(before);
 }
 
-test('status: unknown or malformed targets are 404, an oversized Accept-Language is 400', async () => {
+test('status: unknown or malformed targets are 403 (not this key\'s target), an oversized Accept-Language is 400', async () => {
   await expectRefusedWithoutChange([
-    { name: 'unknown target', method: 'GET', path: '/v1/targets/nope/status', status: 404, field: 'target' },
-    { name: 'upper-case target', method: 'GET', path: '/v1/targets/MAIN/status', status: 404, field: 'target' },
-    { name: 'dot-dot target', method: 'GET', path: '/v1/targets/..%2F..%2Fetc/status', status: 404 },
-    { name: 'quote target', method: 'GET', path: "/v1/targets/main'%3B--/status", status: 404 },
+    // R-SE-4: a key sees its own target only: any other name is 403, whether it exists or not
+    { name: 'unknown target', method: 'GET', path: '/v1/targets/nope/status', status: 403, field: 'target' },
+    { name: 'upper-case target', method: 'GET', path: '/v1/targets/MAIN/status', status: 403, field: 'target' },
+    { name: 'dot-dot target', method: 'GET', path: '/v1/targets/..%2F..%2Fetc/status', status: 403 },
+    { name: 'quote target', method: 'GET', path: "/v1/targets/main'%3B--/status", status: 403 },
     { name: 'very long target', method: 'GET', path: `/v1/targets/${'a'.repeat(300)}/status`, status: 414 },
     { name: 'huge accept-language', method: 'GET', path: '/v1/targets/main/status', headers: { 'accept-language': 'fr,'.repeat(300) }, status: 400, field: 'accept-language' },
   ]);
@@ -84,7 +85,7 @@ test('login: wrong types, control characters, unknown fields, huge and malformed
     { name: 'malformed JSON', method: 'POST', path: url, raw: '{"user":', headers: { 'content-type': 'application/json' }, status: 400, field: 'body' },
     { name: '100 KB body', method: 'POST', path: url, body: { user: 'a', client: big }, status: 413, field: 'body' },
     { name: 'text body', method: 'POST', path: url, raw: 'user=a', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415 },
-    { name: 'unknown target', method: 'POST', path: '/v1/targets/other/sessions', body: { user: 'a' }, status: 404, field: 'target' },
+    { name: 'unknown target', method: 'POST', path: '/v1/targets/other/sessions', body: { user: 'a' }, status: 403, field: 'target' },
   ]);
 });
 
@@ -152,5 +153,5 @@ test("a raw '../' path (not normalised by a client) reaches no route", async () 
 test('unknown routes are JSON 404s', async () => {
   const res = await gate.call('GET', '/v1/admin');
   expect(res.status).toBe(404);
-  expect(res.json()).toEqual({ error: 'not found' });
+  expect(res.json()).toEqual({ error: 'not found', field: 'url' });
 });

@@ -186,9 +186,23 @@ describe('human page (seed 004 notice)', () => {
     expect(en.text).toContain('A database maintenance will take place between 07/09/2099 at 13:00');
   });
 
-  test('healthz answers when the target database does', async () => {
-    const res = await gate.call('GET', '/healthz');
+  test('R-SE-4 healthz is a liveness probe that says nothing; readyz gives details with a key only', async () => {
+    const res = await gate.call('GET', '/healthz', { key: null });
     expect(res.status).toBe(200);
-    expect(res.json()).toEqual({ ok: true, targets: { main: 'ok' } });
+    expect(res.json()).toEqual({ ok: true });
+    const ready = await gate.call('GET', '/readyz', { key: null });
+    expect([ready.status, ready.json()]).toEqual([200, { ready: true }]);
+    const detailed = await gate.call('GET', '/readyz');
+    expect([detailed.status, detailed.json()]).toEqual([200, { ready: true, target: 'main', database: 'ok' }]);
+  });
+
+  test('R-SE-4 the public page names no target and shows no session count or database state', async () => {
+    await setWindow(pool(), { ...FUTURE, message: 'note' });
+    const res = await gate.call('GET', '/', { key: null });
+    expect(res.status).toBe(200);
+    expect(res.text).not.toMatch(/\bmain\b/);
+    expect(res.text).not.toMatch(/database unreachable|injoignable|session/i);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(res.headers.get('cache-control')).toBe('no-store');
   });
 });

@@ -4,7 +4,8 @@ import { loadConfig } from '../../config/config';
 import { startGate, type RunningGate } from '../../gate/server';
 import { createTargetPools, type TargetPools } from '../../workers/resources';
 import { createTestDatabase, tempDir } from '../helpers/env';
-import { auth, freePort, minutesFromNow, setWindow } from './gate-helpers';
+import { issueKey, KEY_HEADER } from '../../gate/keys';
+import { auth, freePort, minutesFromNow, setWindow, testGateConfig } from './gate-helpers';
 
 /** One gate, two targets, over a real socket; and `nightshift gate` as a process. */
 
@@ -12,6 +13,7 @@ let pools: TargetPools;
 let gate: RunningGate;
 let mainUrl: string;
 let otherUrl: string;
+const keys: Record<string, string> = {};
 
 beforeAll(async () => {
   [mainUrl, otherUrl] = await Promise.all([createTestDatabase('gm'), createTestDatabase('go')]);
@@ -22,17 +24,22 @@ beforeAll(async () => {
     NIGHTSHIFT_LOG_LEVEL: 'warn',
   });
   pools = createTargetPools(config);
-  gate = await startGate({ ...config, gatePort: 0 }, pools);
+  keys.main = (await issueKey(pools.get('main'), 'app-main')).secret;
+  keys.other = (await issueKey(pools.get('other'), 'app-other')).secret;
+  gate = await startGate(testGateConfig(config), pools);
 });
 afterAll(async () => {
   await gate?.close();
   await pools?.end();
 });
 
+/** With the key of the path's target (or of `other` on session routes when the headers say so). */
 async function call(method: string, p: string, headers: Record<string, string> = {}, body?: unknown) {
+  const key = keys[/^\/v1\/targets\/([a-z]+)\//.exec(p)?.[1] ?? 'main'];
+  const h = { [KEY_HEADER]: key ?? '', ...headers };
   const res = await fetch(`${gate.address}${p}`, {
     method,
-    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+    headers: body === undefined ? h : { ...h, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -50,8 +57,8 @@ test('each target has its own window: main closed (R-MW-6) while other accepts l
   expect((await call('GET', '/v1/targets/main/status')).body).toMatchObject({ state: 'closed', openSessions: 0 });
   expect((await call('GET', '/v1/targets/other/status')).body).toMatchObject({ state: 'open', openSessions: 1 });
   const page = await (await fetch(`${gate.address}/`)).text();
-  expect(page).toContain('<h2>main</h2>');
-  expect(page).toContain('<h2>other</h2>');
+  // R-SE-4: the public page shows the notice, never the target names
+  expect(page).not.toMatch(/\b(main|other)\b/);
   expect(page).toContain('Une phase de maintenance de la base de données est actuellement en cours.');
 });
 
@@ -59,13 +66,17 @@ test('session routes find the session in its own target, and a token never cross
   await pools.get('main').query('DELETE FROM nightshift.maintenance_window');
   const m = (await call('POST', '/v1/targets/main/sessions', {}, { user: 'm' })).body as { sessionId: string; token: string };
   const o = (await call('POST', '/v1/targets/other/sessions', {}, { user: 'o' })).body as { sessionId: string; token: string };
-  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, auth(o.token))).body).toEqual({ action: 'continue' });
+  const asOther = { [KEY_HEADER]: keys.other! };
+  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, { ...auth(o.token), ...asOther })).body).toEqual({ action: 'continue' });
   expect((await call('POST', `/v1/sessions/${m.sessionId}/heartbeat`, auth(m.token))).body).toEqual({ action: 'continue' });
-  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, auth(m.token))).status).toBe(401);
+  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, { ...auth(m.token), ...asOther })).status).toBe(401);
+  // R-SE-4: main's key does not reach other's sessions (403), nor other's target routes
+  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, auth(o.token))).status).toBe(403);
+  expect((await call('GET', '/v1/targets/other/status', { [KEY_HEADER]: keys.main! })).status).toBe(403);
   const inOther = await pools.get('other').query('SELECT count(*)::int AS n FROM nightshift.session WHERE id = $1', [o.sessionId]);
   const inMain = await pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.session WHERE id = $1', [o.sessionId]);
   expect([inOther.rows[0].n, inMain.rows[0].n]).toEqual([1, 0]);
-  expect((await call('DELETE', `/v1/sessions/${o.sessionId}`, auth(o.token))).body).toEqual({ closed: true, reason: 'logout' });
+  expect((await call('DELETE', `/v1/sessions/${o.sessionId}`, { ...auth(o.token), ...asOther })).body).toEqual({ closed: true, reason: 'logout' });
 });
 
 test('`nightshift gate --target other` serves that target only, and stops on SIGTERM', async () => {
@@ -78,6 +89,7 @@ test('`nightshift gate --target other` serves that target only, and stops on SIG
       NIGHTSHIFT_DATA_DIR: tempDir('gate-cli'),
       NIGHTSHIFT_TARGETS: `main=${mainUrl},other=${otherUrl}`,
       NIGHTSHIFT_GATE_PORT: String(port),
+      NIGHTSHIFT_GATE_METRICS_PORT: String(await freePort()),
       NIGHTSHIFT_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,8 +105,11 @@ test('`nightshift gate --target other` serves that target only, and stops on SIG
     });
     expect(out).toContain(`listening on http://127.0.0.1:${port} for other`);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
-    expect(await health.json()).toEqual({ ok: true, targets: { other: 'ok' } });
-    expect((await fetch(`http://127.0.0.1:${port}/v1/targets/main/status`)).status).toBe(404);
+    expect(await health.json()).toEqual({ ok: true });
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { headers: { [KEY_HEADER]: keys.other! } });
+    expect(await ready.json()).toEqual({ ready: true, target: 'other', database: 'ok' });
+    // main is not served: its key is unknown to this gate
+    expect((await fetch(`http://127.0.0.1:${port}/v1/targets/main/status`, { headers: { [KEY_HEADER]: keys.main! } })).status).toBe(401);
   } finally {
     child.kill('SIGTERM');
   }

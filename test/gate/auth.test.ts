@@ -1,0 +1,154 @@
+import crypto from 'node:crypto';
+import { issueKey, KEY_HEADER } from '../../gate/keys';
+import { revokeKey } from '../../store/gate/revoke-key';
+import { createTestStack, type TestStack } from '../helpers/env';
+import { auth, insertDossier, loginOk, snapshot, startTestGate, type Login, type TestGate } from './gate-helpers';
+
+/**
+ * R-SE-4: the business application authenticates with a key of its target on every /v1 route. A missing,
+ * wrong, revoked or other target's key is refused with {error, field}, changes nothing and echoes nothing;
+ * two keys are valid at once (rotation without downtime); every use and refusal is counted.
+ */
+
+const REFRESH_MS = 300;
+let stack: TestStack;
+let gate: TestGate;
+let alice: Login;
+const pool = () => stack.pools.get('main');
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  gate = await startTestGate(stack, 0, {}, { keyRefreshMs: REFRESH_MS });
+  await insertDossier(pool(), 'ACME');
+  alice = await loginOk(gate, 'alice');
+});
+afterAll(async () => {
+  await gate?.close();
+  await stack?.close();
+});
+
+const forgedKey = () => `nsk_${crypto.randomBytes(32).toString('base64url')}`;
+
+function routes(s: Login): { method: string; path: string; headers?: Record<string, string>; body?: unknown }[] {
+  return [
+    { method: 'GET', path: '/v1/targets/main/status' },
+    { method: 'POST', path: '/v1/targets/main/sessions', body: { user: 'mallory' } },
+    { method: 'POST', path: `/v1/sessions/${s.sessionId}/heartbeat`, headers: auth(s.token) },
+    { method: 'POST', path: `/v1/sessions/${s.sessionId}/dossiers/ACME`, headers: auth(s.token) },
+    { method: 'DELETE', path: `/v1/sessions/${s.sessionId}/dossiers/ACME`, headers: auth(s.token) },
+    { method: 'POST', path: `/v1/sessions/${s.sessionId}/dossiers/ACME/backup`, headers: auth(s.token), body: { event: 'provider-exchange' } },
+    { method: 'DELETE', path: `/v1/sessions/${s.sessionId}`, headers: auth(s.token) },
+  ];
+}
+
+test('R-SE-4 every /v1 route: a missing, malformed, unknown or revoked key is 401 naming the header; nothing changes, nothing is echoed', async () => {
+  const revoked = await issueKey(pool(), 'old');
+  await revokeKey(pool(), revoked.key.id);
+  const forged = forgedKey();
+  const cases: [string, string | null][] = [
+    ['missing', null],
+    ['empty', ''],
+    ['malformed', 'ECHO-ME<script>'],
+    ['bearer-style', `ApiKey ${gate.key}`],
+    ['one character short', gate.key.slice(0, -1)],
+    ['forged', forged],
+    ['revoked', revoked.secret],
+  ];
+  const before = await snapshot(pool());
+  for (const r of routes(alice)) {
+    for (const [name, key] of cases) {
+      const res = await gate.call(r.method, r.path, { headers: r.headers, body: r.body, key });
+      const label = `${r.method} ${r.path} ${name}`;
+      expect({ label, status: res.status }).toEqual({ label, status: 401 });
+      expect({ label, body: res.json() }).toEqual({ label, body: { error: expect.any(String), field: KEY_HEADER } });
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      for (const secret of [forged, revoked.secret, gate.key, 'ECHO-ME']) expect(res.text).not.toContain(secret);
+    }
+  }
+  expect(await snapshot(pool())).toEqual(before);
+});
+
+test('R-SE-4 a key of another target database (another deployment) is unknown here: 401, nothing changes', async () => {
+  const elsewhere = await createTestStack();
+  try {
+    const foreign = await issueKey(elsewhere.pools.get('main'), 'foreign');
+    const before = await snapshot(pool());
+    for (const r of routes(alice)) {
+      const res = await gate.call(r.method, r.path, { headers: r.headers, body: r.body, key: foreign.secret });
+      expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, status: 401 });
+    }
+    expect(await snapshot(pool())).toEqual(before);
+  } finally {
+    await elsewhere.close();
+  }
+});
+
+test('R-SE-4 rotation without downtime: a second key works beside the first; once the first is revoked it is refused within the refresh delay, the second goes on', async () => {
+  const first = await issueKey(pool(), 'web-01');
+  const s = await gate.call('POST', '/v1/targets/main/sessions', { body: { user: 'rot' }, key: first.secret });
+  expect(s.status).toBe(201);
+  const session = s.json<Login>();
+  const second = await issueKey(pool(), 'web-01');
+  // both at once, on the same session (the session token binds the user, not the key)
+  for (const k of [first.secret, second.secret, first.secret]) {
+    const hb = await gate.call('POST', `/v1/sessions/${session.sessionId}/heartbeat`, { headers: auth(session.token), key: k });
+    expect(hb.status).toBe(200);
+  }
+  expect(await revokeKey(pool(), first.key.id)).toBe('revoked');
+  const revokedAt = Date.now();
+  let refusedAfter = -1;
+  while (Date.now() - revokedAt < 10_000) {
+    const hb = await gate.call('POST', `/v1/sessions/${session.sessionId}/heartbeat`, { headers: auth(session.token), key: first.secret });
+    if (hb.status === 401) {
+      refusedAfter = Date.now() - revokedAt;
+      expect(hb.json()).toEqual({ error: 'this API key was revoked', field: KEY_HEADER });
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(refusedAfter).toBeGreaterThanOrEqual(0);
+  expect(refusedAfter).toBeLessThan(REFRESH_MS + 3000);
+  const hb = await gate.call('POST', `/v1/sessions/${session.sessionId}/heartbeat`, { headers: auth(session.token), key: second.secret });
+  expect([hb.status, hb.json()]).toEqual([200, { action: 'continue' }]);
+});
+
+test('R-SE-5 a session remembers the key that opened it; uses are written as last_used_at', async () => {
+  const { rows } = await pool().query('SELECT key_id FROM nightshift.session WHERE id = $1', [alice.sessionId]);
+  expect(rows[0].key_id).toBe(gate.keyId);
+  await new Promise((r) => setTimeout(r, REFRESH_MS * 3));
+  const used = await pool().query('SELECT last_used_at FROM nightshift.gate_key WHERE id = $1', [gate.keyId]);
+  expect(used.rows[0].last_used_at).toBeInstanceOf(Date);
+});
+
+test('R-SE-4 metrics: uses and refusals counted by target, key id and outcome, on their own listener, never the secret', async () => {
+  const revoked = await issueKey(pool(), 'gone');
+  await revokeKey(pool(), revoked.key.id);
+  await new Promise((r) => setTimeout(r, REFRESH_MS * 3));
+  await gate.call('GET', '/v1/targets/main/status');
+  await gate.call('GET', '/v1/targets/main/status', { key: null });
+  await gate.call('GET', '/v1/targets/main/status', { key: revoked.secret });
+  await gate.call('GET', '/v1/targets/main/status', { key: forgedKey() });
+  expect(gate.metricsAddress).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+  expect(new URL(gate.metricsAddress).port).not.toBe(new URL(gate.base).port);
+  const text = await (await fetch(gate.metricsAddress)).text();
+  const count = (labels: string) => Number(new RegExp(`^nightshift_gate_key_checks_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  expect(count(`target="main",key_id="${gate.keyId}",outcome="accepted"`)).toBeGreaterThan(0);
+  expect(count(`target="main",key_id="none",outcome="missing"`)).toBeGreaterThan(0);
+  expect(count(`target="main",key_id="${revoked.key.id}",outcome="revoked"`)).toBe(1);
+  expect(count(`target="main",key_id="none",outcome="unknown"`)).toBeGreaterThan(0);
+  expect(text).not.toContain(gate.key);
+  expect(text).not.toContain(revoked.secret);
+  expect((await fetch(gate.metricsAddress.replace('/metrics', '/other'))).status).toBe(404);
+});
+
+test('the public routes need no key and tell nothing about targets', async () => {
+  for (const p of ['/', '/healthz', '/readyz']) {
+    const res = await gate.call('GET', p, { key: null });
+    expect({ p, status: res.status }).toEqual({ p, status: 200 });
+    expect(res.text).not.toMatch(/\bmain\b|openSessions|\d+ sessions?/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  }
+  // a key header on /readyz that is not valid gives the public answer only
+  const res = await gate.call('GET', '/readyz', { headers: { [KEY_HEADER]: forgedKey() }, key: null });
+  expect(res.json()).toEqual({ ready: true });
+});
