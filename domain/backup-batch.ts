@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType } from './failures';
+import { CONTROL_CHARS_PROBLEM, hasControlChars } from './text';
 
 /**
  * Pure rules of the backup batch of modified dossiers (seed 003): R-BK-9 settings and their
@@ -31,7 +32,8 @@ export const BACKUP_SETTING_SCHEMAS = {
     .trim()
     .min(1, 'expected a folder path')
     .max(4096)
-    .refine((p) => !p.includes('\0'), 'a folder path cannot hold NUL')
+    // the worker writes there and `settings show` prints it: no control character, NUL included (issue 9)
+    .refine((p) => !hasControlChars(p), CONTROL_CHARS_PROBLEM)
     .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'expected an absolute folder path (the worker writes there)'),
   'date-subfolder': yesNo,
   dossiers: z.enum(WHICH_DOSSIERS, { error: `expected one of ${WHICH_DOSSIERS.join(', ')}` }),

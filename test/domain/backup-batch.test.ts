@@ -90,3 +90,13 @@ test('R-BK-1 schedules: cron expressions and time zones are checked before reach
   expect(isTimeZone('Mars/Olympus')).toBe(false);
   expect(isTimeZone('')).toBe(false);
 });
+
+test('issue 9: a backup folder with a control character is refused when set, and ignored as a common value (R-BK-9)', () => {
+  for (const bad of ['/srv/sauve\u001b]0;x\u0007', '/srv/sauve\n/etc', '/srv/sau\u009bve', '/srv/sauve\u007f']) {
+    expect(() => parseBackupSetting('folder', bad)).toThrow(/^folder: control characters/);
+    const r = resolveBackupSettings({}, { folder: bad }, defaultBackupSettings('/data/sauve'));
+    expect(r.settings.folder).toBe('/data/sauve');
+    expect(r.ignored).toEqual([{ key: 'folder', problem: expect.stringMatching(/control characters/) }]);
+  }
+  expect(parseBackupSetting('folder', '/srv/Sauvegardes clients/été')).toEqual({ key: 'folder', value: '/srv/Sauvegardes clients/été' });
+});
