@@ -40,7 +40,7 @@ import { dossierCodeSchema } from '../domain/dossier';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { BackupBatchInput, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from './archive/engine';
-import { commitFile } from './archive/writer';
+import { commitFile, createPrivateFile } from './archive/writer';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
@@ -368,7 +368,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       await fs.promises.mkdir(dir, { recursive: true });
       const file = path.join(dir, name);
       const tmp = path.join(dir, `.${name}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-      const out = fs.createWriteStream(tmp, { flags: 'wx', encoding: REPORT_ENCODING });
+      await createPrivateFile(tmp, config.backupFileMode);
+      const out = fs.createWriteStream(tmp, { flags: 'r+', encoding: REPORT_ENCODING });
       const failedOut = new Promise<never>((_, reject) => out.once('error', reject));
       failedOut.catch(() => {});
       let ok = 0;
@@ -575,6 +576,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               code,
               destinationDir: input.settings.destinationDir,
               documentsFolder: input.settings.documents ? documentsFolder(config.documentsDir, input.target, code) : undefined,
+              fileMode: config.backupFileMode,
               signal,
             });
             item = { status: 'ok', error: null, file: r.file, size: r.bytes };

@@ -62,6 +62,7 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
           code: input.code,
           destinationDir,
           documentsFolder: input.includeDocuments ? documentsFolder(config.documentsDir, input.target, input.code) : undefined,
+          fileMode: config.backupFileMode,
           onProgress,
           signal,
         }),

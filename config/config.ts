@@ -142,6 +142,14 @@ const envSchema = z.object({
   NIGHTSHIFT_APP_NAME: text().max(80, 'expected at most 80 characters').default('ISACOMPTA CONNECT'),
   NIGHTSHIFT_BACKUP_DIR: optionalText,
   NIGHTSHIFT_DOCUMENTS_DIR: optionalText,
+  // Mode of the archives and batch reports (client accounting data): owner read/write, at most read for group/others.
+  NIGHTSHIFT_BACKUP_FILE_MODE: z
+    .string()
+    .trim()
+    .regex(/^0?[0-7]{3}$/, 'expected an octal file mode such as 0600 or 0640')
+    .transform((v) => parseInt(v, 8))
+    .refine((m) => (m & 0o600) === 0o600 && (m & 0o133) === 0, 'expected owner read/write and at most read for group and others (0600, 0640 or 0644)')
+    .default(0o600),
   // Local values of the R-BK-9 settings (they win over the common values in the database).
   NIGHTSHIFT_BACKUP_DATE_SUBFOLDER: BACKUP_SETTING_SCHEMAS['date-subfolder'].optional(),
   NIGHTSHIFT_BACKUP_DOSSIERS: BACKUP_SETTING_SCHEMAS.dossiers.optional(),
@@ -194,6 +202,8 @@ export interface Config {
   backupDir: string;
   /** R-BK-9 values set on this machine (local > common > default); the folder only when NIGHTSHIFT_BACKUP_DIR is set. */
   backupLocal: Partial<BackupSettings>;
+  /** mode of the archives and batch reports (NIGHTSHIFT_BACKUP_FILE_MODE, default 0600) */
+  backupFileMode: number;
   documentsDir: string;
   workerConcurrency: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -311,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       'before-exchange': e.NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE,
       'before-closing': e.NIGHTSHIFT_BACKUP_BEFORE_CLOSING,
     }) as Partial<BackupSettings>,
+    backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
     backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
     documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
     workerConcurrency: e.NIGHTSHIFT_WORKER_CONCURRENCY,

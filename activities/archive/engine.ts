@@ -11,10 +11,10 @@ import { archiveFileName, schemaNameFor } from '../../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../domain/failures';
 import type { BackupDossierResult, RestoreDossierResult, VerifyArchiveResult } from '../../workflows/backup-dossier.api';
 import { insertDossier } from '../registry';
-import { type ArchiveHeader, FORMAT_VERSION, type PartStart, type Structure, documentPathSchema } from './format';
+import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart, type Structure, documentPathSchema } from './format';
 import { invalid, readArchive } from './reader';
 import { copyFromSql, copyToSql, createTables, finishStructure, readStructure } from './structure';
-import { ArchiveWriter, type CodecSettings, DEFAULT_CODEC, commitFile } from './writer';
+import { ARCHIVE_FILE_MODE, ArchiveWriter, type CodecSettings, DEFAULT_CODEC, commitFile, createPrivateFile } from './writer';
 
 /**
  * The single-dossier backup engine: one dossier into one B{code}.SVG from one consistent snapshot,
@@ -36,6 +36,8 @@ export interface BackupEngineOptions {
   /** the dossier's documents folder, when documents are to be included (R-BK-9, default no) */
   documentsFolder?: string;
   codec?: CodecSettings;
+  /** the archive's file mode (config.backupFileMode), 0600 by default: client accounting data */
+  fileMode?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -117,7 +119,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     try {
       await fs.promises.mkdir(o.destinationDir, { recursive: true });
       tmp = path.join(o.destinationDir, `.${archiveFileName(d.code)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-      await (await fs.promises.open(tmp, 'wx')).close();
+      await createPrivateFile(tmp, o.fileMode ?? ARCHIVE_FILE_MODE);
     } catch (err) {
       throw destinationUnwritable(o.destinationDir, err);
     }
@@ -127,7 +129,8 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     const header: ArchiveHeader = {
       formatVersion: FORMAT_VERSION,
       code: d.code,
-      label: d.label,
+      // a label stored before the edges refused control characters is written without them (a reader refuses them)
+      label: d.label.replace(CONTROL_CHARACTERS, '\uFFFD'),
       role: d.role,
       copyStatus: d.copy_status,
       flags: { test: d.is_test, specific: d.is_specific, template: d.is_template, transferable: d.is_transferable },

@@ -10,10 +10,11 @@ import {
   CODECS,
   FORMAT_VERSION,
   FRAME_HEADER_BYTES,
+  FRAME_NAMES,
   FrameKind,
   MAGIC_MAX_BYTES,
   MAGIC_PREFIX,
-  MAX_DATA_FRAME_BYTES,
+  MAX_FRAME_BYTES,
   MAX_JSON_FRAME_BYTES,
   type PartStart,
   type Structure,
@@ -43,6 +44,11 @@ export interface ArchiveHandlers {
   manifest?(m: ArchiveManifest): Promise<void> | void;
 }
 
+/** An archive's text in a message: quoted, cut, every control character escaped or replaced (terminals). */
+function shown(text: string): string {
+  return JSON.stringify(text.slice(0, 100)).replace(/[\u007f-\u009f]/g, '?');
+}
+
 export function invalid(message: string): Error {
   return permanentFailure(FailureType.ArchiveInvalid, `invalid archive: ${message}`);
 }
@@ -55,50 +61,103 @@ function parseJson<T>(schema: z.ZodType<T>, payload: Buffer, what: string): T {
     throw invalid(`${what} is not JSON`);
   }
   const r = schema.safeParse(value);
-  if (!r.success) throw invalid(`${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'} ${i.message}`).join('; ').slice(0, 300)}`);
+  if (!r.success) throw invalid(`${what}: ${r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')} ${i.message}` : i.message)).join('; ').slice(0, 300)}`);
   return r.data;
 }
 
-async function readMagic(file: string): Promise<{ codec: Codec; length: number }> {
+const FILE_KINDS: [(s: fs.Stats) => boolean, string][] = [
+  [(s) => s.isDirectory(), 'a directory'],
+  [(s) => s.isFIFO(), 'a FIFO'],
+  [(s) => s.isCharacterDevice() || s.isBlockDevice(), 'a device'],
+  [(s) => s.isSocket(), 'a socket'],
+];
+
+/**
+ * Opens the archive once, without blocking (O_NONBLOCK: a FIFO would hold a worker thread in open()),
+ * and refuses anything but a regular file, also behind a symlink, before reading a byte of it.
+ */
+async function openArchive(file: string): Promise<fs.promises.FileHandle> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(file, 'r');
+    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    // a socket cannot be opened at all
+    if (code === 'ENXIO') throw invalid(`${file} is not a regular file`);
     throw permanentFailure(FailureType.InvalidInput, `cannot read archive ${file}: ${code ?? String(err)}`);
   }
   try {
-    const buf = Buffer.alloc(MAGIC_MAX_BYTES);
-    const { bytesRead } = await fh.read(buf, 0, MAGIC_MAX_BYTES, 0);
-    const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
-    if (nl < 0) throw invalid('not a Nightshift archive (no magic line)');
-    const m = /^([A-Z-]+) (\d+) ([a-z]+)$/.exec(buf.subarray(0, nl).toString('latin1'));
-    if (!m || m[1] !== MAGIC_PREFIX) throw invalid('not a Nightshift archive (unknown magic)');
-    if (Number(m[2]) !== FORMAT_VERSION) throw invalid(`format version ${m[2]} is not supported (this Nightshift reads version ${FORMAT_VERSION})`);
-    if (!(CODECS as readonly string[]).includes(m[3]!)) throw invalid(`unknown codec ${m[3]}`);
-    return { codec: m[3] as Codec, length: nl + 1 };
-  } finally {
+    const st = await fh.stat();
+    if (!st.isFile()) throw invalid(`${file} is not a regular file (${FILE_KINDS.find(([is]) => is(st))?.[1] ?? 'not a file'})`);
+    return fh;
+  } catch (err) {
     await fh.close();
+    throw err;
   }
 }
 
-/** Splits the decompressed stream into frames, never holding more than one frame. */
+async function readMagic(fh: fs.promises.FileHandle): Promise<{ codec: Codec; length: number }> {
+  const buf = Buffer.alloc(MAGIC_MAX_BYTES);
+  const { bytesRead } = await fh.read(buf, 0, MAGIC_MAX_BYTES, 0);
+  const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+  if (nl < 0) throw invalid('not a Nightshift archive (no magic line)');
+  const m = /^([A-Z-]+) (\d+) ([a-z]+)$/.exec(buf.subarray(0, nl).toString('latin1'));
+  if (!m || m[1] !== MAGIC_PREFIX) throw invalid('not a Nightshift archive (unknown magic)');
+  if (Number(m[2]) !== FORMAT_VERSION) throw invalid(`format version ${m[2]} is not supported (this Nightshift reads version ${FORMAT_VERSION})`);
+  if (!(CODECS as readonly string[]).includes(m[3]!)) throw invalid(`unknown codec ${m[3]}`);
+  return { codec: m[3] as Codec, length: nl + 1 };
+}
+
+/**
+ * Splits the decompressed stream into frames, never holding more than one frame. A frame's length is
+ * checked against its kind's bound as soon as its 5 header bytes are in; the chunks of a frame are
+ * collected and joined once, so reading stays linear in the frame's size.
+ */
 async function* frames(source: AsyncIterable<Buffer>): AsyncGenerator<{ kind: number; payload: Buffer }> {
-  let buf: Buffer = Buffer.alloc(0);
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const take = (n: number): Buffer => {
+    pendingBytes -= n;
+    const first = pending[0]!;
+    if (first.length >= n) {
+      if (first.length === n) pending.shift();
+      else pending[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    for (let off = 0; off < n; ) {
+      const c = pending[0]!;
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) pending.shift();
+      else pending[0] = c.subarray(k);
+    }
+    return out;
+  };
+  let head: { kind: FrameKind; len: number } | undefined;
   for await (const chunk of source) {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    while (buf.length >= FRAME_HEADER_BYTES) {
-      const kind = buf.readUInt8(0);
-      const len = buf.readUInt32BE(1);
-      const max = kind === FrameKind.Data ? MAX_DATA_FRAME_BYTES : MAX_JSON_FRAME_BYTES;
-      if (!(Object.values(FrameKind) as number[]).includes(kind)) throw invalid(`unknown frame kind 0x${kind.toString(16)}`);
-      if (len > max) throw invalid(`frame of ${len} bytes exceeds the limit`);
-      if (buf.length < FRAME_HEADER_BYTES + len) break;
-      yield { kind, payload: buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len) };
-      buf = buf.subarray(FRAME_HEADER_BYTES + len);
+    if (!chunk.length) continue;
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    for (;;) {
+      if (!head) {
+        if (pendingBytes < FRAME_HEADER_BYTES) break;
+        const h = take(FRAME_HEADER_BYTES);
+        const kind = h.readUInt8(0) as FrameKind;
+        const len = h.readUInt32BE(1);
+        if (!(kind in MAX_FRAME_BYTES)) throw invalid(`unknown frame kind 0x${kind.toString(16)}`);
+        if (len > MAX_FRAME_BYTES[kind]) throw invalid(`${FRAME_NAMES[kind]} frame of ${len} bytes exceeds the limit of ${MAX_FRAME_BYTES[kind]}`);
+        head = { kind, len };
+      }
+      if (pendingBytes < head.len) break;
+      const payload = head.len ? take(head.len) : Buffer.alloc(0);
+      const kind = head.kind;
+      head = undefined;
+      yield { kind, payload };
     }
   }
-  if (buf.length) throw invalid('truncated (incomplete frame at the end)');
+  if (head || pendingBytes) throw invalid('truncated (incomplete frame at the end)');
 }
 
 function countNewlines(chunk: Buffer): number {
@@ -108,8 +167,17 @@ function countNewlines(chunk: Buffer): number {
 }
 
 export async function readArchive(file: string, handlers: ArchiveHandlers = {}): Promise<{ header: ArchiveHeader; manifest: ArchiveManifest }> {
-  const { codec, length } = await readMagic(file);
-  const input = fs.createReadStream(file, { start: length, highWaterMark: 256 * 1024 });
+  const fh = await openArchive(file);
+  let magic: { codec: Codec; length: number };
+  try {
+    magic = await readMagic(fh);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  const { codec, length } = magic;
+  // the same descriptor: the path is not opened a second time (it could be another file by now)
+  const input = fh.createReadStream({ start: length, highWaterMark: 256 * 1024 });
   const unzip = codec === 'gzip' ? zlib.createGunzip() : zlib.createBrotliDecompress();
   let inflateError: Error | undefined;
   unzip.on('error', (err) => (inflateError ??= err));
@@ -146,8 +214,8 @@ export async function readArchive(file: string, handlers: ArchiveHandlers = {}):
           if (start.kind === 'table' && tableRows.has(start.name)) throw invalid(`table ${start.name} twice`);
           if (start.kind === 'document') {
             const p = documentPathSchema.safeParse(start.name);
-            if (!p.success) throw invalid(`document path ${JSON.stringify(start.name.slice(0, 100))}: ${p.error.issues[0]?.message}`);
-            if (documents.some((d) => d.path === start.name)) throw invalid(`document ${start.name} twice`);
+            if (!p.success) throw invalid(`document path ${shown(start.name)}: ${p.error.issues[0]?.message}`);
+            if (documents.some((d) => d.path === start.name)) throw invalid(`document ${shown(start.name)} twice`);
           }
           part = { start, hash: crypto.createHash('sha256'), bytes: 0, rows: 0, structure: [] };
           if (start.kind !== 'structure') await handlers.partStart?.(start);
@@ -170,7 +238,7 @@ export async function readArchive(file: string, handlers: ArchiveHandlers = {}):
           if (!part) throw invalid('part end outside a part');
           const end = parseJson(partEndSchema, payload, 'part end');
           const sha256 = part.hash.digest('hex');
-          if (end.bytes !== part.bytes || end.sha256 !== sha256) throw invalid(`checksum mismatch in ${part.start.kind} ${part.start.name}`);
+          if (end.bytes !== part.bytes || end.sha256 !== sha256) throw invalid(`checksum mismatch in ${part.start.kind} ${shown(part.start.name)}`);
           seen.push({ kind: part.start.kind, name: part.start.name, bytes: part.bytes, sha256 });
           if (part.start.kind === 'structure') {
             structure = parseJson(structureSchema, Buffer.concat(part.structure), 'structure');
@@ -223,7 +291,7 @@ function checkManifest(
   m.parts.forEach((p, i) => {
     const s = seen[i]!;
     if (p.kind !== s.kind || p.name !== s.name || p.bytes !== s.bytes || p.sha256 !== s.sha256) {
-      throw invalid(`manifest part ${i} (${p.kind} ${p.name}) does not match the archive`);
+      throw invalid(`manifest part ${i} (${p.kind} ${shown(p.name)}) does not match the archive`);
     }
   });
   const structTables = (structure?.tables ?? []).map((t) => t.name).sort();

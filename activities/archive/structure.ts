@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ident } from '../../db/ident';
 import { FailureType, permanentFailure } from '../../domain/failures';
 import { type ColumnDef, type SequenceDef, type Structure, copyColumns } from './format';
+import { canonicalColumnType } from './sql-text';
 
 /**
  * A dossier schema's structure read from the catalog, and its replay on restore. The caller has set
@@ -159,7 +160,10 @@ export async function readStructure(c: Client, schema: string): Promise<Structur
   const tables = new Map<string, ColumnDef[]>();
   for (const r of cols.rows) {
     const table = checkedName(r.table, 'table');
-    const col: ColumnDef = { name: checkedName(r.column, 'column'), type: r.type, notNull: r.not_null };
+    const column = checkedName(r.column, 'column');
+    // a type outside the allow-list would make an archive that no restore accepts: refused now
+    if (canonicalColumnType(r.type) === undefined) unsupported(`column ${table}.${column} of type ${JSON.stringify(r.type.slice(0, 80))}`);
+    const col: ColumnDef = { name: column, type: r.type, notNull: r.not_null };
     if (r.generated === 's') col.generated = r.default ?? unsupported(`generated column ${table}.${r.column} without expression`);
     else if (r.default !== null) col.default = r.default;
     if (r.identity === 'a' || r.identity === 'd') {
@@ -227,7 +231,8 @@ function sequenceOptions(s: Omit<SequenceDef, 'name' | 'ownedBy'>, withType = tr
 function columnDdl(col: ColumnDef): string {
   let ddl = `${ident(col.name)} ${col.type}`;
   if (col.generated) ddl += ` GENERATED ALWAYS AS (${col.generated}) STORED`;
-  else if (col.default !== undefined) ddl += ` DEFAULT ${col.default}`;
+  // checked as one balanced expression when read (format.ts): inside parentheses it cannot end the column
+  else if (col.default !== undefined) ddl += ` DEFAULT (${col.default})`;
   if (col.identity) ddl += ` GENERATED ${col.identity.kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (${sequenceOptions(col.identity.sequence, false)})`;
   if (col.notNull) ddl += ' NOT NULL';
   return ddl;

@@ -119,6 +119,25 @@ export class ArchiveWriter {
   }
 }
 
+/** Archives and batch reports hold client accounting data: owner read/write only unless the operator says otherwise. */
+export const ARCHIVE_FILE_MODE = 0o600;
+
+/**
+ * Creates `file` exclusively with `mode` before any byte is written (the chmod makes the umask
+ * irrelevant); writing into it and renaming it keep the mode.
+ */
+export async function createPrivateFile(file: string, mode: number): Promise<void> {
+  const fh = await fs.promises.open(file, 'wx', mode);
+  try {
+    await fh.chmod(mode);
+  } catch (err) {
+    await fs.promises.rm(file, { force: true });
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Makes a finished temporary file durable under its final name (R-BK-6). */
 export async function commitFile(tmp: string, final: string, dir: string): Promise<void> {
   const fh = await fs.promises.open(tmp, 'r+');
