@@ -93,24 +93,25 @@ export function redactUrl(url: string): string {
 
 /** Every secret the configuration holds, as plain text, so that it is found wherever an error message quotes it. */
 function configSecrets(config: Config): string[] {
-  const secrets = [config.temporal.apiKey, config.smtp.password];
-  // the embedded server's documented default password is no secret (and is also the user and database name)
-  if (config.embeddedPostgres && config.pg.password !== 'nightshift') secrets.push(config.pg.password);
-  // the embedded target's URL is built from NIGHTSHIFT_PG_PASSWORD, handled above
-  for (const t of config.embeddedPostgres ? [] : config.targets) {
+  const secrets = [config.temporal.apiKey, config.smtp.password, config.pg.password];
+  // what doctor must show (users, databases, hosts): a password equal to one of them is no secret from this output
+  const shown = new Set<string>([config.pg.user, config.pg.database, config.smtp.user ?? '', config.smtp.host]);
+  for (const t of config.targets) {
     if (!URL.canParse(t.databaseUrl)) continue;
     const u = new URL(t.databaseUrl);
+    shown.add(decodeURIComponent(u.username)).add(decodeURIComponent(u.pathname.slice(1))).add(u.hostname);
     if (u.password) secrets.push(u.password, decodeURIComponent(u.password));
     for (const [name, value] of u.searchParams) if (SECRET_URL_PARAMS.includes(name.toLowerCase())) secrets.push(value);
   }
   // longest first, so that a secret holding another is replaced whole
-  return [...new Set(secrets.filter((s): s is string => !!s && s.length >= 3))].sort((a, b) => b.length - a.length);
+  return [...new Set(secrets.filter((s): s is string => !!s && s.length >= 3 && !shown.has(s)))].sort((a, b) => b.length - a.length);
 }
 
 /**
  * The one redaction of everything doctor prints: URL passwords (user info, and the password,
  * sslpassword and sslkey parameters), then every secret of the configuration (TEMPORAL_API_KEY,
- * NIGHTSHIFT_SMTP_PASSWORD, NIGHTSHIFT_PG_PASSWORD, the targets' passwords) wherever it appears.
+ * NIGHTSHIFT_SMTP_PASSWORD, NIGHTSHIFT_PG_PASSWORD, the targets' passwords) wherever it appears,
+ * unless it is also a user, database or host name that the report shows anyway.
  */
 export function redactSecrets(text: string, config: Config): string {
   let out = text

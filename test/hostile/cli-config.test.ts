@@ -263,5 +263,7 @@ describe('redactSecrets (the one redaction of doctor)', () => {
     expect(redactSecrets('PostgreSQL 16 on db:5432, database compta, user ops, 3 dossier(s)', config)).toBe('PostgreSQL 16 on db:5432, database compta, user ops, 3 dossier(s)');
     // the embedded server's documented default password is also its user and database name: not hidden
     expect(redactSecrets('nightshift@127.0.0.1/nightshift', loadConfig({}, '/srv'))).toBe('nightshift@127.0.0.1/nightshift');
+    const same = loadConfig({ DATABASE_URL: 'postgres://nightshift:nightshift@db/nightshift' }, '/srv');
+    expect(redactSecrets('PostgreSQL at db refused user "nightshift"', same)).toBe('PostgreSQL at db refused user "nightshift"');
   });
 });
