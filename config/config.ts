@@ -322,7 +322,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       'before-closing': e.NIGHTSHIFT_BACKUP_BEFORE_CLOSING,
     }) as Partial<BackupSettings>,
     backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
-    backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
     documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
     workerConcurrency: e.NIGHTSHIFT_WORKER_CONCURRENCY,
     logLevel: e.NIGHTSHIFT_LOG_LEVEL,
