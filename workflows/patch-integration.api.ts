@@ -20,7 +20,8 @@ export interface PatchTuning {
   heartbeatTimeoutSeconds: number;
 }
 /** Sized for 2 cores: a PostgreSQL backend and the worker share them. */
-export const DEFAULT_PATCH_TUNING: PatchTuning = { chunkSize: 25, concurrency: 2, heartbeatTimeoutSeconds: 30 };
+/** heartbeatTimeoutSeconds: a dead worker's chunk goes elsewhere ~10 s after the kill (the chunk heartbeats every 2 s from a timer). */
+export const DEFAULT_PATCH_TUNING: PatchTuning = { chunkSize: 25, concurrency: 2, heartbeatTimeoutSeconds: 10 };
 
 export interface PatchIntegrationInput {
   target: string;

@@ -25,6 +25,9 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** The last time each worker child said it started a dossier. */
+const lastDossierAt = new Map<ChildProcess, number>();
+
 async function startWorker(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/backup-batch-worker.ts'], {
     cwd: PROJECT_ROOT,
@@ -42,7 +45,10 @@ async function startWorker(): Promise<ChildProcess> {
   });
   children.push(child);
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (d.toString().includes('dossier ')) lastDossierAt.set(child, Date.now());
+  });
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
   return child;
@@ -69,7 +75,7 @@ test('R-BK-1 crash and resume: SIGKILL mid-batch, a new worker finishes, every d
   expect(result).toMatchObject({ state: 'completed', total: codes.length, ok: codes.length, failed: 0 });
   const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [result.runId]);
   expect(rows.map((r) => r.code)).toEqual(codes);
-  const files = fs.readdirSync(stack.config.backupDir).filter((f) => f !== 'log');
+  const files = fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.SVG') || f.endsWith('.tmp'));
   expect(files.sort()).toEqual(codes.map((c) => `B${c}.SVG`));
   for (const c of codes) expect((await verifyArchive(path.join(stack.config.backupDir, `B${c}.SVG`))).code).toBe(c);
   const report = fs.readFileSync(result.reportPath!, 'utf8').split('\r\n');
@@ -79,4 +85,45 @@ test('R-BK-1 crash and resume: SIGKILL mid-batch, a new worker finishes, every d
   expect(notBacked).toEqual([]);
   second.kill('SIGTERM');
   await new Promise((r) => second.once('exit', r));
+});
+
+const itemCount = async (runId?: number): Promise<number> =>
+  (await stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_run_item WHERE $1::bigint IS NULL OR run_id = $1', [runId ?? null])).rows[0].n;
+
+test('issue 10 stall: two workers on one task queue, the one running the chunk is SIGKILLed; the other takes the chunk over within 30 s (goal 15 s), one archive per dossier', async () => {
+  const pool = stack.pools.get('main');
+  await pool.query('UPDATE nightshift.dossier SET backup_seq = change_seq');
+  const codes = Array.from({ length: 24 }, (_, i) => `S${String(i).padStart(2, '0')}`);
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const workers = [await startWorker(), await startWorker()];
+  // the default tuning's heartbeat timeout: what a crash costs in production
+  const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowId: `backup/main/${crypto.randomUUID()}`,
+    args: [{ target: 'main', tuning: { chunkSize: 8, window: 1, concurrency: 1 } } satisfies BackupBatchInput],
+  });
+  const runId = await waitFor('the run', async () => {
+    const { rows } = await pool.query('SELECT id FROM nightshift.backup_run WHERE workflow_id = $1', [handle.workflowId]);
+    return rows[0] ? Number(rows[0].id) : undefined;
+  });
+  await waitFor('a few dossiers backed up', async () => ((await itemCount(runId)) >= 3 ? true : undefined), 90_000);
+  const busy = workers.reduce((a, b) => ((lastDossierAt.get(a) ?? 0) >= (lastDossierAt.get(b) ?? 0) ? a : b));
+  const idle = workers.find((w) => w !== busy)!;
+  const killedAt = Date.now();
+  busy.kill('SIGKILL');
+  await new Promise((r) => busy.once('exit', r));
+  const before = await itemCount(runId);
+  await waitFor('the next dossier done after the kill', async () => ((await itemCount(runId)) > before ? true : undefined), 180_000);
+  const stall = (Date.now() - killedAt) / 1000;
+  console.log(`stall after a worker SIGKILL with another worker alive: ${stall.toFixed(1)} s (kill -> next dossier done)`);
+
+  const result = (await handle.result()) as BackupBatchResult;
+  expect(result).toMatchObject({ state: 'completed', total: codes.length, ok: codes.length, failed: 0 });
+  const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [runId]);
+  expect(rows.map((r) => r.code)).toEqual(codes);
+  for (const c of codes) expect((await verifyArchive(path.join(stack.config.backupDir, `B${c}.SVG`))).code).toBe(c);
+  expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.includes('.tmp'))).toEqual([]);
+  expect(stall).toBeLessThan(30);
+  idle.kill('SIGTERM');
+  await new Promise((r) => idle.once('exit', r));
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../workers/activities';
 import { createMailTransport } from '../../workers/resources';
@@ -267,6 +268,29 @@ test('cancellation ends the run early: the report of what was done is still writ
     });
   } finally {
     gate.open = true;
+    await stack.close();
+  }
+});
+
+test('issue 10: a dossier that takes 25 s (longer than the default 10 s heartbeat timeout) keeps its chunk alive: one attempt, no retry', async () => {
+  const { stack } = await stackWithMail();
+  await createDossiers(stack, [{ code: 'L1' }, { code: 'L2' }]);
+  const attempts: number[] = [];
+  const slow = createBackupBatchActivities({ config: stack.config, pools: stack.pools }, {
+    beforeDossier: async (code) => {
+      attempts.push(Context.current().info.attempt);
+      // a dossier held by a lock, or a large one: the chunk heartbeats from its timer meanwhile
+      if (code === 'L1') await new Promise((r) => setTimeout(r, 25_000));
+    },
+  });
+  const w = await createTestWorker(stack, temporal.nativeConnection, { activities: { ...createActivities({ config: stack.config, pools: stack.pools }), ...slow } });
+  try {
+    await w.runUntil(async () => {
+      const result = await runBatch(stack, { tuning: { window: 1, concurrency: 1 } });
+      expect(result).toMatchObject({ state: 'completed', total: 2, ok: 2 });
+      expect(attempts).toEqual([1, 1]);
+    });
+  } finally {
     await stack.close();
   }
 });
