@@ -16,6 +16,7 @@ import { createLogger } from '../../workers/logger';
 import { runWorker } from '../../workers/main';
 import { startSmtpCatcher } from '../../workers/smtp-catcher';
 import { startGate } from '../../gate/server';
+import { devGateHint, ensureDevKey } from '../../gate/dev-key';
 import { redactUrl } from './doctor';
 
 /**
@@ -409,8 +410,11 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     // The gate has its own pools, so heartbeats never wait for the worker's connections.
     const gatePools = createTargetPools(config, 10);
     try {
-      const gate = await startGate(config, gatePools);
+      // the gate's metrics on any free loopback port: a local stack needs no fixed one
+      const gate = await startGate({ ...config, gate: { ...config.gate, metricsPort: 0 } }, gatePools);
       started.push({ name: 'gate', stop: async () => { await gate.close(); await gatePools.end(); } });
+      const demoTarget = config.targets[0]!.name;
+      say(devGateHint(gate.address, gate.metricsAddress, demoTarget, await ensureDevKey(gatePools.get(demoTarget), paths.dataDir)));
     } catch (err) {
       await gatePools.end();
       throw err;

@@ -126,13 +126,17 @@ test('nightshift dev starts the stack, serves the CLI, stops every child on SIGI
 
   // the gate runs too: the business application can log in (R-SE-1)
   expect(first.out()).toContain(`http://127.0.0.1:${gatePort}/`);
+  // R-SE-4: with the demo target's key that dev prints (a curl line); without it, 401
+  const devKey = /X-Nightshift-Key: (nsk_[A-Za-z0-9_-]{43})/i.exec(first.out())?.[1] ?? '';
+  expect(first.out()).toContain(`curl -H 'x-nightshift-key: ${devKey}' http://127.0.0.1:${gatePort}/v1/targets/main/status`);
+  expect((await fetch(`http://127.0.0.1:${gatePort}/v1/targets/main/status`)).status).toBe(401);
   const login = await fetch(`http://127.0.0.1:${gatePort}/v1/targets/main/sessions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-nightshift-key': devKey },
     body: JSON.stringify({ user: 'dev-test' }),
   });
   expect(login.status).toBe(201);
-  const status = (await (await fetch(`http://127.0.0.1:${gatePort}/v1/targets/main/status`)).json()) as { state: string; openSessions: number };
+  const status = (await (await fetch(`http://127.0.0.1:${gatePort}/v1/targets/main/status`, { headers: { 'x-nightshift-key': devKey } })).json()) as { state: string; openSessions: number };
   expect(status).toMatchObject({ state: 'open', openSessions: 1 });
 
   // a workflow no worker serves: it must still be there after the restart (persistent --db-filename)
@@ -151,6 +155,8 @@ test('nightshift dev starts the stack, serves the CLI, stops every child on SIGI
   running.push(second);
   await second.waitFor(READY_LINE, 180_000);
   expect(second.out()).not.toMatch(/loading \d+ demo dossiers/);
+  // the dev key survives the restart (kept in the data folder)
+  expect(second.out()).toContain(devKey);
   expect(await codes(env)).toEqual(before);
   connection = await Connection.connect({ address });
   try {
