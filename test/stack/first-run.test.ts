@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { requireEnv, tempDir } from '../helpers/env';
 import { ROOT, cleanEnv, freePorts, portFree } from './helpers';
 
@@ -133,6 +134,11 @@ rootOnly('as root, from a checkout in a 0700 home', () => {
     fs.chmodSync(home, 0o700);
     checkout = path.join(home, 'nightshift');
     execFileSync('git', ['clone', '--quiet', ROOT, checkout]);
+    // new migrations stay uncommitted until the lead merges them: the clone gets the working tree's
+    for (const f of fs.readdirSync(path.join(ROOT, 'db', 'migrations'))) {
+      const to = path.join(checkout, 'db', 'migrations', f);
+      if (!fs.existsSync(to)) fs.copyFileSync(path.join(ROOT, 'db', 'migrations', f), to);
+    }
     // hard links of the installed packages: real files inside the private home (a symlink would test nothing)
     execFileSync('cp', ['-al', path.join(ROOT, 'node_modules'), path.join(checkout, 'node_modules')]);
   }, 120_000);
@@ -210,6 +216,31 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-post
     expect(lines[0]).toContain(`none of ${unreachable} can hold its binaries and data`);
     expect(lines[0]).toMatch(/create \/var\/lib\/nightshift .* or run as a non-root user/);
   }, 120_000);
+
+  test('relocated clusters: a kept one survives the next relocation and starts again with its data; one whose data dir was deleted is swept', async () => {
+    const runtime = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-runtime-'));
+    fs.chmodSync(runtime, 0o755);
+    const start = async (dataDir: string) =>
+      startEmbeddedPostgres({ dataDir, port: (await freePorts(1))[0]!, user: 'nightshift', password: 'pw', persistent: true, runtimeDirs: [runtime] });
+    try {
+      const kept = path.join(home, 'kept', 'pg');
+      const a = await start(kept);
+      await a.stop();
+      const orphan = path.join(home, 'orphan', 'pg');
+      const b = await start(orphan);
+      await b.stop();
+      fs.rmSync(path.join(home, 'orphan'), { recursive: true }); // its data dir deleted: the cluster is an orphan
+      const c = await start(path.join(home, 'third', 'pg'));
+      await c.stop();
+      expect(fs.existsSync(path.join(b.realDataDir, 'PG_VERSION'))).toBe(false);
+      expect(fs.existsSync(path.join(a.realDataDir, 'PG_VERSION'))).toBe(true);
+      const again = await start(kept);
+      expect(again.realDataDir).toBe(a.realDataDir);
+      await again.stop();
+    } finally {
+      fs.rmSync(runtime, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   test('`nightshift dev` with its default data dir inside the private checkout starts, and stops every child on Ctrl-C', async () => {
     const { env, ports } = await devEnv(undefined);
