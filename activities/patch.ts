@@ -89,8 +89,10 @@ export async function loadStoredPatches(pool: pg.Pool | pg.PoolClient, upTo = 2 
 }
 
 /**
- * Stores verified packages; a number already stored under another checksum is refused (R-PI-8).
- * Shared by the activity and the bench.
+ * Stores verified packages. R-PI-8: a number stored under another checksum is refused once it applied
+ * somewhere (some dossier at or above its level: the engine counts such a dossier as holding it). A
+ * stored package that applied nowhere (its run failed in the supervisor) is replaced by the corrected
+ * one. Shared by the activity and the bench.
  */
 export async function storePatchPackages(pool: pg.Pool, packages: PatchPackage[], dir: string): Promise<void> {
   await withTransaction(pool, async (c) => {
@@ -104,13 +106,23 @@ export async function storePatchPackages(pool: pg.Pool, packages: PatchPackage[]
         [m.number, m.type, m.checksum, m.description, JSON.stringify(m), JSON.stringify(p.files), dir],
       );
       if (rows.length) continue;
-      const stored = await c.query<{ checksum: string; source_dir: string | null }>('SELECT checksum, source_dir FROM nightshift.patch_package WHERE number = $1', [m.number]);
-      if (stored.rows[0]!.checksum !== m.checksum) {
+      const stored = await c.query<{ checksum: string; source_dir: string | null }>(
+        'SELECT checksum, source_dir FROM nightshift.patch_package WHERE number = $1 FOR UPDATE',
+        [m.number],
+      );
+      if (stored.rows[0]!.checksum === m.checksum) continue;
+      const holder = await c.query<{ code: string }>('SELECT code FROM nightshift.dossier WHERE patch_level >= $1 ORDER BY code LIMIT 1', [m.number]);
+      if (holder.rows[0]) {
         throw patchFailure(
           PatchFailure.ChecksumDrift,
-          `patch ${m.number} (${p.folder}) was already integrated on this target with checksum ${stored.rows[0]!.checksum.slice(0, 12)}… (from ${stored.rows[0]!.source_dir ?? '?'}); this package has ${m.checksum.slice(0, 12)}…: refused (R-PI-8)`,
+          `patch ${m.number} (${p.folder}) was already integrated on this target with checksum ${stored.rows[0]!.checksum.slice(0, 12)}… (from ${stored.rows[0]!.source_dir ?? '?'}; dossier ${holder.rows[0].code} holds it); this package has ${m.checksum.slice(0, 12)}…: refused (R-PI-8)`,
         );
       }
+      await c.query(
+        `UPDATE nightshift.patch_package SET type = $2, checksum = $3, description = $4, manifest = $5, files = $6, source_dir = $7, stored_at = now()
+          WHERE number = $1`,
+        [m.number, m.type, m.checksum, m.description, JSON.stringify(m), JSON.stringify(p.files), dir],
+      );
     }
   });
 }

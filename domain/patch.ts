@@ -27,9 +27,23 @@ const fieldName = z.string().regex(/^[A-Za-z0-9_]{1,63}$/, 'a dictionary field n
 /** Stored, then printed by `patch status`: lines and tabs allowed, no other control character (issue 9). */
 export const patchDescriptionSchema = plainTextSchema('the description', 2000, { multiline: true });
 
+/** A patch number: one bound for `patch new`, the package reader and the ledger (an integer column). */
+export const MAX_PATCH_NUMBER = 999_999;
+export const patchNumberSchema = z
+  .number()
+  .int('number must be a whole number')
+  .positive('number must be positive')
+  .max(MAX_PATCH_NUMBER, `number must be at most ${MAX_PATCH_NUMBER}`);
+/** The same from a command line: decimal digits only (no 1e10, 0x10, 5.0 or +5, which Number() would read). */
+export const patchNumberArgSchema = z
+  .string()
+  .regex(/^\d{1,7}$/, `the number is a whole number in decimal digits, 1-${MAX_PATCH_NUMBER}`)
+  .transform(Number)
+  .pipe(patchNumberSchema);
+
 export const patchManifestSchema = z
   .object({
-    number: z.number().int('number must be a whole number').positive('number must be positive').max(999_999),
+    number: patchNumberSchema,
     type: z.enum(PATCH_TYPES, { error: `type must be one of ${PATCH_TYPES.join(', ')}` }),
     description: patchDescriptionSchema,
     treatments: z.array(z.object({ name: treatmentNameSchema, file: packagePath }).strict()).max(10_000).default([]),

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { z } from 'zod';
 import {
   MANIFEST_FILE,
   MAX_PATCH_FILE_BYTES,
@@ -43,6 +45,55 @@ export function patchFailure(type: PatchFailureType, message: string, details?: 
 
 const invalid = (message: string) => patchFailure(PatchFailure.PackageInvalid, message);
 
+class NotRegularFile extends Error {}
+
+/**
+ * A package's file, read only if it is a regular file itself: no symlink (O_NOFOLLOW, so a link to a
+ * secret is never read, let alone quoted), no FIFO or device (O_NONBLOCK, then fstat), and bounded.
+ */
+async function readRegularFile(file: string, maxBytes: number): Promise<Buffer> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new NotRegularFile('a symbolic link');
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new NotRegularFile('not a regular file');
+    if (st.size > maxBytes) throw new NotRegularFile(`larger than ${maxBytes} bytes`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A manifest's problems, by field; a key the manifest should not have is counted, never quoted (it is the file's content). */
+function manifestProblems(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.join('.') || 'manifest'}: ${i.code === 'unrecognized_keys' ? `${i.keys.length} unknown field(s)` : i.message}`)
+    .join('; ');
+}
+
+/** The manifest's JSON, or a message that says where it is wrong without quoting it (Node's message does). */
+function parseManifestJson(raw: Buffer, where: string): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw invalid(`${where}: not JSON`);
+  }
+}
+
+async function readManifestFile(root: string, where: string): Promise<Buffer> {
+  try {
+    return await readRegularFile(path.join(root, MANIFEST_FILE), MAX_PATCH_FILE_BYTES);
+  } catch (err) {
+    if (err instanceof NotRegularFile) throw invalid(`${where}: ${err.message}, refused (a package holds regular files only)`);
+    throw invalid(`${where}: missing or unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
 /** Every file under `dir`, as package-relative posix paths (an empty folder holds nothing to refuse). */
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -57,22 +108,10 @@ async function listTree(dir: string, prefix = ''): Promise<string[]> {
 /** Reads and verifies one package folder; every problem names the folder (and the patch number once known). */
 export async function readPatchPackage(dir: string, folder: string): Promise<PatchPackage> {
   const root = path.join(dir, folder);
-  let raw: string;
-  try {
-    raw = await fs.readFile(path.join(root, MANIFEST_FILE), 'utf8');
-  } catch {
-    throw invalid(`${folder}: no ${MANIFEST_FILE}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (err) {
-    throw invalid(`${folder}/${MANIFEST_FILE}: not JSON (${(err as Error).message})`);
-  }
+  const where = `${folder}/${MANIFEST_FILE}`;
+  const json = parseManifestJson(await readManifestFile(root, where), where);
   const parsed = patchManifestSchema.safeParse(json);
-  if (!parsed.success) {
-    throw invalid(`${folder}/${MANIFEST_FILE}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'manifest'}: ${i.message}`).join('; ')}`);
-  }
+  if (!parsed.success) throw invalid(`${where}: ${manifestProblems(parsed.error)}`);
   const manifest = parsed.data;
   const name = `patch ${manifest.number} (${folder})`;
   const wanted = referencedFiles(manifest);
@@ -84,11 +123,9 @@ export async function readPatchPackage(dir: string, folder: string): Promise<Pat
   for (const p of wanted) {
     let buf: Buffer;
     try {
-      const stat = await fs.stat(path.join(root, p));
-      if (stat.size > MAX_PATCH_FILE_BYTES) throw invalid(`${name}: ${p} is larger than ${MAX_PATCH_FILE_BYTES} bytes`);
-      buf = await fs.readFile(path.join(root, p));
+      buf = await readRegularFile(path.join(root, p), MAX_PATCH_FILE_BYTES);
     } catch (err) {
-      if ((err as { type?: string }).type) throw err;
+      if (err instanceof NotRegularFile) throw invalid(`${name}: ${p} is ${err.message}, refused`);
       throw invalid(`${name}: missing file ${p}`);
     }
     raws[p] = buf;
@@ -138,25 +175,34 @@ export async function writePatchPackage(
   files: Record<string, string>,
 ): Promise<PatchManifest> {
   const root = path.join(dir, folder);
+  const sealed = { ...manifest, checksum: packageChecksum(manifest, files) } as PatchManifest;
+  // the reader's own schema (number bounds included): a package that integrate would refuse is never written
+  const valid = patchManifestSchema.safeParse(sealed);
+  if (!valid.success) throw invalid(`${folder}/${MANIFEST_FILE}: ${manifestProblems(valid.error)}`);
   await fs.mkdir(root, { recursive: true });
   for (const [p, content] of Object.entries(files)) {
     await fs.mkdir(path.dirname(path.join(root, p)), { recursive: true });
     await fs.writeFile(path.join(root, p), content);
   }
-  const sealed = { ...manifest, checksum: packageChecksum(manifest, files) } as PatchManifest;
   await fs.writeFile(path.join(root, MANIFEST_FILE), `${JSON.stringify(sealed, null, 2)}\n`);
   return sealed;
 }
 
 /** Recomputes and writes the checksum of an edited package (`patch seal`). */
 export async function sealPatchPackage(root: string): Promise<PatchManifest> {
-  const raw = JSON.parse(await fs.readFile(path.join(root, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
+  const where = `${root}/${MANIFEST_FILE}`;
+  const raw = parseManifestJson(await readManifestFile(root, where), where);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(`${where}: not a JSON object`);
   const parsed = patchManifestSchema.safeParse({ ...raw, checksum: '0'.repeat(64) });
-  if (!parsed.success) {
-    throw invalid(`${root}/${MANIFEST_FILE}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'manifest'}: ${i.message}`).join('; ')}`);
-  }
+  if (!parsed.success) throw invalid(`${where}: ${manifestProblems(parsed.error)}`);
   const files: Record<string, string> = {};
-  for (const p of referencedFiles(parsed.data)) files[p] = await fs.readFile(path.join(root, p), 'utf8');
+  for (const p of referencedFiles(parsed.data)) {
+    try {
+      files[p] = (await readRegularFile(path.join(root, p), MAX_PATCH_FILE_BYTES)).toString('utf8');
+    } catch (err) {
+      throw invalid(`${where}: ${p} ${err instanceof NotRegularFile ? `is ${err.message}` : 'is missing'}, refused`);
+    }
+  }
   const { checksum: _c, ...rest } = parsed.data;
   return writePatchPackage(path.dirname(root), path.basename(root), rest, files);
 }

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
-import { PATCH_TYPES, patchDescriptionSchema, runTimestamp, type PatchType } from '../../domain/patch';
+import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, runTimestamp, type PatchType } from '../../domain/patch';
 import { revalidationList } from '../../activities/patch';
 import { readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
 import { patchDirectoryProblem } from '../../activities/store-marker';
@@ -212,7 +212,7 @@ export function registerPatchCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (dir: string, flags: { number: string; type: PatchType; description?: string; json?: boolean }) => {
-        const number = parseFlag('--number', z.coerce.number().int().positive('the number is a positive whole number'), flags.number);
+        const number = parseFlag('--number', patchNumberArgSchema, flags.number);
         const description = flags.description === undefined ? undefined : parseFlag('--description', patchDescriptionSchema, flags.description);
         const r = await writePatchTemplate(path.resolve(dir), number, flags.type, description);
         output(flags.json, r, (v) => `wrote ${path.join(dir, v.folder)} (checksum ${v.manifest.checksum}); after editing it run: nightshift patch seal ${path.join(dir, v.folder)}`);
