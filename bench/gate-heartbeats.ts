@@ -1,21 +1,22 @@
 /**
- * Gate heartbeat benchmark (issue 3): N sessions heartbeating every I seconds over HTTP (keep-alive)
- * against one `nightshift gate` process, then the same paced load on /healthz (a plain `SELECT 1` route
- * of the same process) as the baseline, then both at saturation. Prints throughput, p50/p99 and ratios.
+ * Gate heartbeat benchmark (issues 3 and 9): N sessions heartbeating every I seconds against one
+ * `nightshift gate` process, with API keys (R-SE-4) on every request, over plain HTTP and then over
+ * HTTPS (a throwaway certificate made with the openssl binary). In each run the baseline is the same
+ * process's `SELECT 1` route (`GET /readyz` with a key: the key check and one `SELECT 1` on the key's
+ * target), paced at the same rate and then saturated. Prints throughput, p50/p99, the ratios, the cost
+ * of TLS (each figure with TLS / without) and of the key check, and when a window starts while the
+ * sessions heartbeat, how soon the gate answers "close" (R-MW-7).
  *
- *   node bin/run-ts.js bench/gate-heartbeats.ts [--sessions 1000] [--interval 2] [--seconds 20]
+ *   node bin/run-ts.js bench/gate-heartbeats.ts [--sessions 1000] [--interval 2] [--seconds 20] [--tls off,on]
  *
  * Uses DATABASE_URL's server when set (a scratch database is created there), else an embedded
  * PostgreSQL with its default durability settings in a temporary folder. The gate runs in its own
- * process (this file with --serve: startGate as `nightshift gate` runs it) so that the load generator
- * does not share its event loop; it is measured with its window cache (the default, 200 ms) and
- * without (the window joined into every heartbeat). The client is node:http with a keep-alive agent
- * (Node 20's fetch tops out near 600 requests/s on its own here). Client, gate and PostgreSQL share
- * the machine: saturation figures are for the three together.
+ * process (this file with --serve: startGate as `nightshift gate` runs it, login limits raised for
+ * the load generator); the load generator is gate/client.ts (node:http(s) with keep-alive). Client,
+ * gate and PostgreSQL share the machine: saturation figures are for the three together.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -24,7 +25,9 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { migrate } from '../db/migrate';
-import { startGate, WINDOW_CACHE_MS } from '../gate/server';
+import { GateClient, GateClientError } from '../gate/client';
+import { issueKey, KeyRing } from '../gate/keys';
+import { startGate } from '../gate/server';
 import { createTargetPools } from '../workers/resources';
 import { freePort } from '../test/helpers/net';
 
@@ -36,15 +39,18 @@ const { values: args } = parseArgs({
     'baseline-seconds': { type: 'string', default: '10' },
     'saturation-seconds': { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '64' },
+    tls: { type: 'string', default: 'off,on' },
     // internal: the gate process
     serve: { type: 'string' },
     port: { type: 'string' },
-    'window-cache-ms': { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
   },
 });
 const SESSIONS = Number(args.sessions);
 const INTERVAL_MS = Number(args.interval) * 1000;
 const SECONDS = Number(args.seconds);
+const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
 
 async function startDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
   const name = `bench_gate_${crypto.randomBytes(3).toString('hex')}`;
@@ -78,6 +84,19 @@ async function startDatabase(): Promise<{ url: string; stop(): Promise<void> }> 
   };
 }
 
+/** A self-signed certificate for 127.0.0.1, valid one day, in a temporary folder. */
+function throwawayCertificate(): { dir: string; cert: string; key: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    { stdio: 'ignore' },
+  );
+  return { dir, cert, key };
+}
+
 interface Stats {
   count: number;
   errors: number;
@@ -85,52 +104,46 @@ interface Stats {
   latencies: number[];
 }
 
+interface Figures {
+  p50: number;
+  p99: number;
+  rate: number;
+}
+
 function pct(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-function summary(label: string, s: Stats): { p50: number; p99: number; rate: number } {
+function summary(label: string, s: Stats): Figures {
   const sorted = [...s.latencies].sort((a, b) => a - b);
   const r = { p50: pct(sorted, 50), p99: pct(sorted, 99), rate: s.count / s.seconds };
   console.log(
-    `${label.padEnd(34)} ${String(s.count).padStart(7)} req  ${r.rate.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  max ${(sorted.at(-1) ?? NaN).toFixed(1)} ms  errors ${s.errors}`,
+    `  ${label.padEnd(38)} ${String(s.count).padStart(7)} req  ${r.rate.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  max ${(sorted.at(-1) ?? NaN).toFixed(1)} ms  errors ${s.errors}`,
   );
   return r;
 }
 
 type Request = (i: number) => Promise<boolean>;
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
-
-function call(base: string, method: string, p: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${p}`, { method, headers, agent }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** The gate in its own process, on a free port; resolves with its address once it listens. */
-async function spawnGate(databaseUrl: string, windowCacheMs: number): Promise<{ address: string; child: ChildProcess }> {
+async function spawnGate(databaseUrl: string, tls?: { cert: string; key: string }): Promise<{ address: string; child: ChildProcess }> {
   const port = await freePort();
-  const args = [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), __filename, '--serve', databaseUrl, '--port', String(port), '--window-cache-ms', String(windowCacheMs)];
-  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
+  const extra = tls ? ['--cert', tls.cert, '--key', tls.key] : [];
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), __filename, '--serve', databaseUrl, '--port', String(port), ...extra], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const address = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('listening on')) resolve();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
     });
     child.on('exit', (code) => reject(new Error(`gate exited (${code}): ${out}`)));
   });
-  return { address: `http://127.0.0.1:${port}`, child };
+  return { address, child };
 }
 
 async function stopGate(child: ChildProcess): Promise<void> {
@@ -139,11 +152,22 @@ async function stopGate(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** --serve: what `nightshift gate` does, with the window cache as asked. */
-async function serve(databaseUrl: string, port: number, windowCacheMs: number): Promise<void> {
-  const config = loadConfig({ DATABASE_URL: databaseUrl, NIGHTSHIFT_GATE_PORT: String(port), NIGHTSHIFT_LOG_LEVEL: 'warn', NIGHTSHIFT_DATA_DIR: os.tmpdir() });
+/** --serve: what `nightshift gate` does, with the login limits raised for the load generator. */
+async function serve(databaseUrl: string, port: number, cert?: string, key?: string): Promise<void> {
+  const loaded = loadConfig({
+    DATABASE_URL: databaseUrl,
+    NIGHTSHIFT_GATE_HOST: '127.0.0.1',
+    NIGHTSHIFT_GATE_PORT: String(port),
+    NIGHTSHIFT_LOG_LEVEL: 'warn',
+    NIGHTSHIFT_DATA_DIR: os.tmpdir(),
+    ...(cert && key ? { NIGHTSHIFT_GATE_TLS_CERT: cert, NIGHTSHIFT_GATE_TLS_KEY: key } : {}),
+  });
+  const config = {
+    ...loaded,
+    gate: { ...loaded.gate, metricsPort: 0, loginRatePerAddress: 1_000_000, loginRatePerKey: 1_000_000, maxSessionsPerKey: 1_000_000 },
+  };
   const pools = createTargetPools(config, 10);
-  const gate = await startGate(config, pools, { windowCacheMs });
+  const gate = await startGate(config, pools);
   process.stdout.write(`listening on ${gate.address}\n`);
   await new Promise((resolve) => process.once('SIGTERM', resolve));
   await gate.close();
@@ -191,65 +215,171 @@ async function saturate(c: number, seconds: number, n: number, request: Request)
   return stats;
 }
 
+interface WindowStart {
+  firstCloseMs: number;
+  continuedAfterStart: number;
+  lastContinueSentMs: number;
+  allToldMs: number;
+  told: number;
+}
+
+/**
+ * R-MW-7 under load: the announced window is moved to start 3 s from now while the sessions heartbeat.
+ * From the start on, every heartbeat must answer close (the gate decides from the stored window and
+ * the database clock, no worker runs here). Times are wall-clock, against the database's start instant.
+ */
+async function windowStart(client: GateClient, counter: pg.Client, sessions: { sessionId: string; token: string }[]): Promise<WindowStart> {
+  const start = (await counter.query<{ s: Date }>(`UPDATE nightshift.maintenance_window SET starts_at = date_trunc('second', now()) + interval '3 s' RETURNING starts_at AS s`)).rows[0]!.s.getTime();
+  const toldAt = new Map<number, number>();
+  let firstClose = Infinity;
+  let continued = 0;
+  let lastContinueSent = -Infinity;
+  const until = start + 2 * INTERVAL_MS + 2000;
+  await Promise.all(
+    sessions.map(async (s, i) => {
+      let next = performance.now() + (i * INTERVAL_MS) / sessions.length;
+      while (Date.now() < until) {
+        const wait = next - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        next += INTERVAL_MS;
+        const sent = Date.now();
+        const answer = await client.heartbeat(s).catch(() => undefined);
+        const received = Date.now();
+        if (answer?.action === 'close') {
+          firstClose = Math.min(firstClose, received);
+          if (!toldAt.has(i)) toldAt.set(i, received);
+        } else if (answer && sent > start) {
+          continued++;
+          lastContinueSent = Math.max(lastContinueSent, sent);
+        }
+      }
+    }),
+  );
+  // back to next year, orders withdrawn: the next run starts as this one did
+  await counter.query(`UPDATE nightshift.maintenance_window SET starts_at = now() + interval '1 year', ends_at = now() + interval '1 year 1 hour'`);
+  await counter.query(`UPDATE nightshift.session SET close_requested_at = NULL, close_by = NULL`);
+  return {
+    firstCloseMs: firstClose - start,
+    continuedAfterStart: continued,
+    lastContinueSentMs: lastContinueSent - start,
+    allToldMs: Math.max(...toldAt.values()) - start,
+    told: toldAt.size,
+  };
+}
+
+/** The key check alone (sha256 of the key and a map lookup), as the gate runs it on every /v1 request. */
+async function keyCheckMicroseconds(databaseUrl: string, secret: string): Promise<number> {
+  const config = loadConfig({ DATABASE_URL: databaseUrl, NIGHTSHIFT_DATA_DIR: os.tmpdir() });
+  const pools = createTargetPools(config, 1);
+  const ring = new KeyRing(['main'], pools, 60_000);
+  try {
+    await ring.refresh();
+    const n = 200_000;
+    for (let i = 0; i < 10_000; i++) await ring.check(secret);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await ring.check(secret);
+    return ((performance.now() - t0) * 1000) / n;
+  } finally {
+    await ring.stop();
+    await pools.end();
+  }
+}
+
+type RunFigures = Record<'hb' | 'base' | 'satHb' | 'satBase', Figures> & { window: WindowStart };
+
+async function run(tag: string, db: { url: string }, counter: pg.Client, secret: string, tls?: { cert: string; key: string }): Promise<RunFigures> {
+  const gate = await spawnGate(db.url, tls);
+  const client = new GateClient({ baseUrl: gate.address, apiKey: secret, ca: tls ? fs.readFileSync(tls.cert) : undefined, maxSockets: 128 });
+  console.log(`${tag} (${gate.address}), load average ${load()}`);
+  try {
+    const sessions: { sessionId: string; token: string }[] = [];
+    for (let i = 0; i < SESSIONS; i++) sessions.push(await client.login('main', { user: `user${i}`, client: 'bench' }));
+    const heartbeat: Request = async (i) => {
+      const answer = await client.heartbeat(sessions[i]!);
+      // the window of next year is announced: every heartbeat carries its text
+      return answer.action === 'continue' && answer.message !== undefined;
+    };
+    const select1: Request = async () => (await client.ready()).database === 'ok';
+    // warm-up: connections (and TLS handshakes), JIT
+    await saturate(16, 1, SESSIONS, heartbeat);
+    await saturate(16, 1, SESSIONS, select1);
+    const c = Number(args.concurrency);
+    const f = {
+      hb: summary('paced heartbeats', await paced(SESSIONS, INTERVAL_MS, SECONDS, heartbeat)),
+      base: summary('paced SELECT 1 route (baseline)', await paced(SESSIONS, INTERVAL_MS, Number(args['baseline-seconds']), select1)),
+      satHb: summary(`saturated heartbeats (${c} loops)`, await saturate(c, Number(args['saturation-seconds']), SESSIONS, heartbeat)),
+      satBase: summary(`saturated SELECT 1 route (${c} loops)`, await saturate(c, Number(args['saturation-seconds']), SESSIONS, select1)),
+    };
+    const window = await windowStart(client, counter, sessions);
+    console.log(
+      `  window start under load: first close answered ${window.firstCloseMs} ms after the start; heartbeats sent after the start answered continue: ${window.continuedAfterStart}${window.continuedAfterStart ? ` (last sent ${window.lastContinueSentMs} ms after)` : ''}; ${window.told}/${SESSIONS} sessions told, the last ${window.allToldMs} ms after the start (one heartbeat every ${INTERVAL_MS / 1000} s)`,
+    );
+    console.log(
+      `  ratios: saturated heartbeats / SELECT 1 route ${(f.satHb.rate / f.satBase.rate).toFixed(2)} (goal ≥ 0.6); paced p99 heartbeat / SELECT 1 route ${(f.hb.p99 / f.base.p99).toFixed(2)} (goal ≤ 2)`,
+    );
+    return { ...f, window };
+  } catch (err) {
+    if (err instanceof GateClientError) console.error(`gate refused: ${err.status} ${err.error} ${JSON.stringify(err.body)}`);
+    throw err;
+  } finally {
+    client.close();
+    await stopGate(gate.child);
+  }
+}
+
 async function main(): Promise<void> {
-  console.log(`gate heartbeat bench: ${SESSIONS} sessions, one heartbeat every ${INTERVAL_MS / 1000} s each, ${SECONDS} s; ${os.cpus().length} CPUs, Node ${process.version}; load average before ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const modes = args.tls.split(',').map((m) => m.trim());
+  console.log(
+    `gate heartbeat bench: ${SESSIONS} sessions, one heartbeat every ${INTERVAL_MS / 1000} s each, ${SECONDS} s; API keys on; TLS ${modes.join(' then ')}; ${os.cpus().length} CPUs, Node ${process.version}; load average before ${load()}`,
+  );
   const db = await startDatabase();
   await migrate(db.url);
   const counter = new pg.Client({ connectionString: db.url });
   await counter.connect();
+  const keyPool = new pg.Pool({ connectionString: db.url, max: 1 });
+  const cert = modes.includes('on') ? throwawayCertificate() : undefined;
   try {
+    const { secret } = await issueKey(keyPool, 'bench');
     // a window announced for next year: every heartbeat reads it and answers with the R-MW-4 text
     await counter.query(
       `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at)
        VALUES ($1, 'maintenance/main', 'database', 'scheduled', 'scheduled', now() + interval '1 year', now() + interval '1 year 1 hour')`,
       [crypto.randomUUID()],
     );
-    const c = Number(args.concurrency);
-    const results: Record<string, { p50: number; p99: number; rate: number }> = {};
-    for (const cacheMs of [WINDOW_CACHE_MS, 0]) {
-      const gate = await spawnGate(db.url, cacheMs);
-      const tag = cacheMs ? `window cache ${cacheMs} ms` : 'no window cache';
-      try {
-        const sessions: { id: string; token: string }[] = [];
-        for (let i = 0; i < SESSIONS; i++) {
-          const res = await call(gate.address, 'POST', '/v1/targets/main/sessions', { 'content-type': 'application/json' }, JSON.stringify({ user: `user${i}`, client: 'bench' }));
-          const body = JSON.parse(res.body) as { sessionId: string; token: string };
-          sessions.push({ id: body.sessionId, token: body.token });
-        }
-        const heartbeat: Request = async (i) => {
-          const s = sessions[i]!;
-          const res = await call(gate.address, 'POST', `/v1/sessions/${s.id}/heartbeat`, { authorization: `Bearer ${s.token}` });
-          return res.status === 200 && (JSON.parse(res.body) as { action?: string }).action === 'continue';
-        };
-        const select1: Request = async () => (await call(gate.address, 'GET', '/healthz')).status === 200;
-        // warm-up: connections, JIT
-        await saturate(16, 1, SESSIONS, heartbeat);
-        await saturate(16, 1, SESSIONS, select1);
-
-        results[`hb ${tag}`] = summary(`paced heartbeats, ${tag}`, await paced(SESSIONS, INTERVAL_MS, SECONDS, heartbeat));
-        if (cacheMs) results.base = summary('paced SELECT 1 route (baseline)', await paced(SESSIONS, INTERVAL_MS, Number(args['baseline-seconds']), select1));
-        results[`sat ${tag}`] = summary(`saturated heartbeats (${c} loops), ${tag}`, await saturate(c, Number(args['saturation-seconds']), SESSIONS, heartbeat));
-        if (cacheMs) results.satBase = summary(`saturated SELECT 1 (${c} loops)`, await saturate(c, Number(args['saturation-seconds']), SESSIONS, select1));
-        const live = await counter.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.session WHERE closed_at IS NULL AND expires_at > now()');
-        console.log(`  live sessions: ${live.rows[0]!.n} (${SESSIONS} per gate run)`);
-      } finally {
-        await stopGate(gate.child);
-      }
+    const results: Record<string, RunFigures> = {};
+    for (const mode of modes) {
+      results[mode] = await run(mode === 'on' ? 'HTTPS (TLS on)' : 'HTTP (TLS off)', db, counter, secret, mode === 'on' ? cert : undefined);
+      // the next run logs in its own sessions
+      await counter.query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'logout' WHERE closed_at IS NULL`);
     }
-    const r = (a: string, b: string, k: 'p99' | 'rate') => (results[a]![k] / results[b]![k]).toFixed(2);
-    const tag = `window cache ${WINDOW_CACHE_MS} ms`;
-    console.log(`p99 heartbeat / p99 SELECT 1 route, paced: ${r(`hb ${tag}`, 'base', 'p99')} (no window cache: ${r('hb no window cache', 'base', 'p99')})`);
-    console.log(`p99 heartbeat / p99 SELECT 1 route, saturated: ${r(`sat ${tag}`, 'satBase', 'p99')} (no window cache: ${r('sat no window cache', 'satBase', 'p99')})`);
-    console.log(`throughput heartbeat / SELECT 1 route, saturated: ${r(`sat ${tag}`, 'satBase', 'rate')} (no window cache: ${r('sat no window cache', 'satBase', 'rate')})`);
-    console.log(`load average after ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const keyUs = await keyCheckMicroseconds(db.url, secret);
+    const off = results.off;
+    const on = results.on;
+    console.log('summary (ratios within one run):');
+    for (const [mode, r] of Object.entries(results)) {
+      console.log(
+        `  TLS ${mode}: saturated heartbeats ${r.satHb.rate.toFixed(0)}/s vs SELECT 1 route ${r.satBase.rate.toFixed(0)}/s = ${(r.satHb.rate / r.satBase.rate).toFixed(2)}; paced p99 ${r.hb.p99.toFixed(2)} vs ${r.base.p99.toFixed(2)} ms = ${(r.hb.p99 / r.base.p99).toFixed(2)}; first close ${r.window.firstCloseMs} ms after the start, continue after the start ${r.window.continuedAfterStart}`,
+      );
+    }
+    if (off && on) {
+      console.log(
+        `  cost of TLS (on / off): saturated heartbeats ${(on.satHb.rate / off.satHb.rate).toFixed(2)}x the throughput, SELECT 1 route ${(on.satBase.rate / off.satBase.rate).toFixed(2)}x; paced p99 heartbeats ${(on.hb.p99 / off.hb.p99).toFixed(2)}x, SELECT 1 route ${(on.base.p99 / off.base.p99).toFixed(2)}x`,
+      );
+    }
+    const perRequestUs = off ? 1e6 / off.satBase.rate : undefined;
+    console.log(
+      `  cost of the API key check: ${keyUs.toFixed(1)} µs per request (KeyRing.check, in process)${perRequestUs ? `, ${((100 * keyUs) / perRequestUs).toFixed(1)}% of a saturated SELECT 1 route request (${perRequestUs.toFixed(0)} µs of client + gate + PostgreSQL)` : ''}`,
+    );
+    console.log(`load average after ${load()}`);
   } finally {
-    agent.destroy();
+    await keyPool.end();
     await counter.end();
     await db.stop();
+    if (cert) fs.rmSync(cert.dir, { recursive: true, force: true });
   }
 }
 
-(args.serve ? serve(args.serve, Number(args.port), Number(args['window-cache-ms'])) : main()).catch((err: unknown) => {
+(args.serve ? serve(args.serve, Number(args.port), args.cert, args.key) : main()).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

@@ -12,6 +12,7 @@ import {
   type HeartbeatAnswer,
   type LoginAnswer,
   type LogoutAnswer,
+  type ReadyAnswer,
   type RouteContract,
   type RouteName,
   type StatusAnswer,
@@ -76,6 +77,8 @@ export interface CallOptions {
   body?: unknown;
   /** overrides the client's locale for this request */
   locale?: string;
+  /** documented statuses outside 2xx that are answers here, not refusals */
+  answerStatuses?: number[];
 }
 
 interface RawAnswer {
@@ -135,6 +138,11 @@ export class GateClient {
     return this.call('backupDossier', { params: { id: session.sessionId, code }, session, body: { event } });
   }
 
+  /** Readiness with the key: every target database answers, and the key's own (pinged by this request); 503 is an answer here. */
+  ready(): Promise<ReadyAnswer> {
+    return this.call('ready', { answerStatuses: [503] }) as Promise<ReadyAnswer>;
+  }
+
   /** Closes the kept-alive connections. */
   close(): void {
     this.agent.destroy();
@@ -160,7 +168,7 @@ export class GateClient {
     } catch {
       throw new GateClientError(raw.status, 'the answer is not JSON', undefined, {});
     }
-    if (raw.status >= 200 && raw.status < 300) {
+    if ((raw.status >= 200 && raw.status < 300) || o.answerStatuses?.includes(raw.status)) {
       const parsed = documented?.schema?.safeParse(body);
       if (!parsed?.success) throw new GateClientError(raw.status, `an answer outside the contract of ${route.operationId}`, undefined, asRecord(body));
       return parsed.data as SuccessOf<N>;

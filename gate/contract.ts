@@ -169,6 +169,7 @@ export const readyAnswer = z
     database: z.enum(['ok', 'unreachable']).optional().describe("with a key: its target's database, checked by this request"),
   })
   .register(contractSchemas, { id: 'Ready' });
+export type ReadyAnswer = z.infer<typeof readyAnswer>;
 
 contractSchemas.add(loginBody, { id: 'LoginRequest' });
 contractSchemas.add(backupTriggerBody, { id: 'BackupRequest' });

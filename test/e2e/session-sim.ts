@@ -1,68 +1,41 @@
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { GateClient, GateClientError } from '../../gate/client';
+import type { LoginAnswer } from '../../gate/contract';
 
 /**
- * Simulated users of the business application talking to the gate over real HTTP (R-SE-1): logins,
- * heartbeats that obey the gate's answers, acknowledgement of close orders (R-MW-7), a login prober.
- * Shared by test/e2e/maintenance-sessions.test.ts and bench/maintenance-sessions.ts; it records what
- * each client saw (wall-clock times, comparable with the database's now() on this machine) and asserts
- * nothing itself. node:http with a keep-alive agent: Node 20's fetch is far slower here.
+ * Simulated users of the business application talking to the gate over real HTTP (R-SE-1) through the
+ * gate's own client module (gate/client.ts): logins, heartbeats that obey the gate's answers,
+ * acknowledgement of close orders (R-MW-7), a login prober. Shared by
+ * test/e2e/maintenance-sessions.test.ts and bench/maintenance-sessions.ts; it records what each client
+ * saw (wall-clock times, comparable with the database's now() on this machine) and asserts nothing itself.
  */
 
-export interface HttpReply {
-  status: number;
-  body: string;
-  json<T = Record<string, unknown>>(): T;
-}
-
-export class GateClient {
-  private readonly agent: http.Agent;
-
-  constructor(
-    readonly base: string,
-    maxSockets = 128,
-  ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets });
-  }
-
-  request(method: string, path: string, options: { headers?: Record<string, string>; body?: unknown } = {}): Promise<HttpReply> {
-    const headers: Record<string, string> = { ...options.headers };
-    let payload: string | undefined;
-    if (options.body !== undefined) {
-      payload = JSON.stringify(options.body);
-      headers['content-type'] = 'application/json';
-    }
-    return new Promise((resolve, reject) => {
-      const req = http.request(`${this.base}${path}`, { method, headers, agent: this.agent }, (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (data += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, json: <T>() => JSON.parse(data) as T }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  /** Closes the kept-alive sockets (before the gate closes, so that it does not wait for them). */
-  close(): void {
-    this.agent.destroy();
-  }
-}
+export { GateClient, GateClientError };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
-const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
-export interface LoginReply {
-  sessionId: string;
-  token: string;
-  announcement?: string;
+/** A refusal is an outcome here, not an error: its status and body are recorded. */
+async function outcome<T>(call: Promise<T>): Promise<{ status: number; value?: T; refusal?: GateClientError }> {
+  try {
+    return { status: 0, value: await call };
+  } catch (err) {
+    if (err instanceof GateClientError) return { status: err.status, refusal: err };
+    throw err;
+  }
 }
 
-export async function login(client: GateClient, target: string, user: string): Promise<{ status: number; body: LoginReply & { message?: string } }> {
-  const res = await client.request('POST', `/v1/targets/${target}/sessions`, { body: { user, client: 'e2e' } });
-  return { status: res.status, body: res.json() };
+export interface LoginOutcome {
+  status: number;
+  session?: LoginAnswer;
+  /** the refusal's text for the user (423) */
+  message?: string;
+}
+
+export async function login(client: GateClient, target: string, user: string): Promise<LoginOutcome> {
+  const r = await outcome(client.login(target, { user, client: 'e2e' }));
+  if (r.value) return { status: 201, session: r.value };
+  const message = r.refusal?.body.message;
+  return { status: r.status, message: typeof message === 'string' ? message : undefined };
 }
 
 export interface Beat {
@@ -118,8 +91,9 @@ export async function loginAll(
       for (let i = next++; i < n; i = next++) {
         const user = `user${String(i).padStart(4, '0')}`;
         const r = await login(client, target, user);
-        if (r.status !== 201) throw new Error(`login of ${user} refused: ${r.status} ${JSON.stringify(r.body)}`);
-        traces[i] = { user, sessionId: r.body.sessionId, token: r.body.token, acknowledges: acknowledges(i), loginAnnouncement: r.body.announcement, beats: [] };
+        if (!r.session) throw new Error(`login of ${user} refused: ${r.status} ${r.message ?? ''}`);
+        const { sessionId, token, announcement } = r.session;
+        traces[i] = { user, sessionId, token, acknowledges: acknowledges(i), loginAnnouncement: announcement, beats: [] };
       }
     }),
   );
@@ -137,12 +111,9 @@ export async function runSession(client: GateClient, s: SessionTrace, o: Session
     const t0 = performance.now();
     const beat: Beat = { sentAt, receivedAt: 0, ms: 0, status: 0 };
     try {
-      const res = await client.request('POST', `/v1/sessions/${s.sessionId}/heartbeat`, { headers: auth(s.token) });
-      beat.status = res.status;
-      if (res.status === 200) {
-        const body = res.json<{ action: 'continue' | 'close'; message?: string; closeBy?: string }>();
-        Object.assign(beat, { action: body.action, message: body.message, closeBy: body.closeBy });
-      }
+      const r = await outcome(client.heartbeat(s));
+      beat.status = r.value ? 200 : r.status;
+      if (r.value) Object.assign(beat, { action: r.value.action, message: r.value.message, closeBy: r.value.action === 'close' ? r.value.closeBy : undefined });
     } catch (err) {
       beat.error = String(err);
     }
@@ -159,8 +130,8 @@ export async function runSession(client: GateClient, s: SessionTrace, o: Session
       if (s.acknowledges) {
         await sleep(o.ackDelayMs);
         const logoutSent = Date.now();
-        const res = await client.request('DELETE', `/v1/sessions/${s.sessionId}`, { headers: auth(s.token) });
-        s.logout = { sentAt: logoutSent, receivedAt: Date.now(), status: res.status, reason: res.status === 200 ? res.json<{ reason: string }>().reason : undefined };
+        const r = await outcome(client.logout(s));
+        s.logout = { sentAt: logoutSent, receivedAt: Date.now(), status: r.value ? 200 : r.status, reason: r.value?.reason };
         return;
       }
     }
@@ -177,35 +148,44 @@ export interface LoginAttempt {
 }
 
 /**
- * A user trying to log in every intervalMs; an accepted session is logged out at once. Attempts are
- * pushed into `attempts` as they complete, so the caller can watch them.
+ * A user trying to log in every intervalMs (or every intervalMs(Date.now()) ms: denser around an
+ * instant of interest); an accepted session is logged out at once. A probe does not wait for the one
+ * before (at most 32 in flight), so that the schedule holds while the gate is slow. Attempts are pushed
+ * into `attempts` as they complete, so the caller can watch them, and sorted by sending time at the end.
  */
 export async function probeLogins(
   client: GateClient,
   target: string,
-  intervalMs: number,
+  intervalMs: number | ((now: number) => number),
   stop: () => boolean,
   attempts: LoginAttempt[] = [],
 ): Promise<LoginAttempt[]> {
-  let next = performance.now();
-  for (let n = 0; !stop(); n++) {
-    await sleep(next - performance.now());
-    next += intervalMs;
+  const inFlight = new Set<Promise<void>>();
+  const attempt = async (n: number): Promise<void> => {
     const a: LoginAttempt = { sentAt: Date.now(), receivedAt: 0, status: 0 };
     try {
       const r = await login(client, target, `probe${n}`);
       a.receivedAt = Date.now();
       a.status = r.status;
-      a.announcement = r.body.announcement;
-      a.message = r.body.message;
-      if (r.status === 201) await client.request('DELETE', `/v1/sessions/${r.body.sessionId}`, { headers: auth(r.body.token) });
+      a.announcement = r.session?.announcement;
+      a.message = r.message;
+      if (r.session) await client.logout(r.session);
     } catch (err) {
       a.receivedAt = Date.now();
       a.error = String(err);
     }
     attempts.push(a);
+  };
+  let next = performance.now();
+  for (let n = 0; !stop(); n++) {
+    await sleep(next - performance.now());
+    next += typeof intervalMs === 'number' ? intervalMs : intervalMs(Date.now());
+    if (inFlight.size >= 32) await Promise.race(inFlight);
+    const p: Promise<void> = attempt(n).finally(() => inFlight.delete(p));
+    inFlight.add(p);
   }
-  return attempts;
+  await Promise.all(inFlight);
+  return attempts.sort((a, b) => a.sentAt - b.sentAt);
 }
 
 /** Percentile of a sorted array (nearest rank). */
