@@ -33,6 +33,8 @@ export function renderHaproxyConfig(opts: { host: string; port: number; gates: {
     '  default_backend gates',
     'backend gates',
     '  balance roundrobin',
+    '  # which gate answered: the cluster tests check that both serve',
+    '  http-response set-header X-Nightshift-Gate %s',
     ...opts.gates.map((g) => `  server ${g.name} ${opts.host}:${g.port} check inter 1s fall 2 rise 1`),
     '',
   ].join('\n');
