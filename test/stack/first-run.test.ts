@@ -120,6 +120,27 @@ test('a dev stack whose PostgreSQL cannot start stops every child it started and
   expect(fs.existsSync(path.join(dataDir, 'dev.lock'))).toBe(false);
 }, 180_000);
 
+test('a dev stack whose worker refuses to start (its backup folder is not the shared store) stops the gate, SMTP catcher, Temporal and PostgreSQL, in one line', async () => {
+  const dataDir = tempDir('dev-workerfail');
+  // an unreadable marker: the worker's start check refuses this backup folder (issue 10 item 4)
+  fs.mkdirSync(path.join(dataDir, 'sauve'), { recursive: true });
+  fs.writeFileSync(path.join(dataDir, 'sauve', '.nightshift-store'), 'not a marker\n');
+  const { env, ports } = await devEnv(dataDir);
+
+  const dev = start([path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], env, ROOT);
+  running.push(dev);
+  const code = await dev.exited;
+
+  expect(code).toBe(1);
+  expect(dev.stdout()).toContain('start failed, stopping: gate, SMTP catcher, Temporal dev server, PostgreSQL');
+  const errorLines = dev.stderr().split('\n').filter((l) => l.trim() && !l.startsWith('{'));
+  expect(errorLines).toEqual([expect.stringMatching(/^nightshift: this worker's backup folder \S+ is not the shared store of target main \(marker unreadable\): mount the shared folder/)]);
+  expect(`${dev.stdout()}${dev.stderr()}`).not.toMatch(/^\s+at /m);
+  expect(processesMentioning(dataDir)).toEqual([]);
+  expect(fs.existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
+}, 240_000);
+
 const rootOnly = isRoot ? describe : describe.skip;
 if (!isRoot) {
   test.skip('as root from a checkout in a 0700 home: skipped, these tests need root (PostgreSQL then runs as the postgres user)', () => {});
