@@ -166,7 +166,7 @@ async function oneWindow(n: number, stack: TestStack, temporal: Awaited<ReturnTy
     const startMs = Math.ceil((runFrom + Number(args.lead) * 1000) / 1000) * 1000;
     const dense = (now: number) => (now >= startMs - 500 && now <= startMs + 1000 ? Number(args['dense-probe-ms']) : Number(args['probe-ms']));
     const attempts: LoginAttempt[] = [];
-    const probe = probeLogins(client, TARGET, dense, () => stopped, attempts);
+    const probe = probeLogins(client, TARGET, dense, () => stopped, attempts, { maxInFlight: 32 });
     const samples: { at: number; open: number }[] = [];
     const sampler = (async () => {
       while (!stopped) {
