@@ -1,3 +1,4 @@
+import { issueKey } from '../../gate/keys';
 import { startGate } from '../../gate/server';
 import { announcementText, closeOrderText, refusalText } from '../../domain/maintenance';
 import { createMailTransport, createTargetPools, type TargetPools } from '../../workers/resources';
@@ -56,8 +57,13 @@ afterAll(async () => {
 });
 
 test('R-MW-4..R-MW-10, R-SE-1..R-SE-3: 200 sessions through the gate, announced, refused from start to restore, told to close, acknowledged or forced at 15 s, work after the grace, logins back, notice e-mail', async () => {
-  const gate = await startGate(stack.config, gatePools);
-  const client = new GateClient(gate.address);
+  // R-SE-4: the application's key; R-SE-5 login limits out of the way (the prober logs in every 100 ms from one address)
+  const { secret } = await issueKey(gatePools.get(TARGET), 'e2e-app');
+  const gate = await startGate(
+    { ...stack.config, gate: { ...stack.config.gate, metricsPort: 0, loginRatePerAddress: 1_000_000, loginRatePerKey: 1_000_000 } },
+    gatePools,
+  );
+  const client = new GateClient({ baseUrl: gate.address, apiKey: secret });
   const mail = createMailTransport(stack.config);
   const worker = await createTestWorker(stack, temporal.nativeConnection, {
     activities: createActivities({ config: stack.config, pools: stack.pools, mail }),
@@ -85,7 +91,7 @@ test('R-MW-4..R-MW-10, R-SE-1..R-SE-3: 200 sessions through the gate, announced,
       probe = probeLogins(client, TARGET, PROBE_MS, () => probeStopped, attempts);
 
       // R-SE-3: the operator sees the open sessions (the prober may hold one for a moment)
-      const before = (await client.request('GET', `/v1/targets/${TARGET}/status`)).json<{ state: string; openSessions: number }>();
+      const before = await client.status(TARGET);
       expect(before.state).toBe('open');
       expect(before.openSessions).toBeGreaterThanOrEqual(SESSIONS);
       expect(before.openSessions).toBeLessThanOrEqual(SESSIONS + 1);
@@ -191,8 +197,7 @@ test('R-MW-4..R-MW-10, R-SE-1..R-SE-3: 200 sessions through the gate, announced,
 
       // a forced session stays closed after the restore
       const ignored = traces.find((s) => !s.acknowledges)!;
-      const late = await client.request('POST', `/v1/sessions/${ignored.sessionId}/heartbeat`, { headers: { authorization: `Bearer ${ignored.token}` } });
-      expect(late.status).toBe(404);
+      await expect(client.heartbeat(ignored)).rejects.toMatchObject({ status: 404 });
 
       // --- R-MW-8: the window closed at the start and the work began no earlier than start + grace
       const at = (phase: string) => Date.parse(final.phases.find((p) => p.phase === phase)?.at ?? 'NaN');
@@ -205,7 +210,7 @@ test('R-MW-4..R-MW-10, R-SE-1..R-SE-3: 200 sessions through the gate, announced,
       const after = attempts.filter((a) => a.sentAt > restoredAt);
       expect(after.length).toBeGreaterThanOrEqual(5);
       expect(after.filter((a) => a.status !== 201 || a.announcement !== undefined)).toEqual([]);
-      const status = (await client.request('GET', `/v1/targets/${TARGET}/status`)).json<{ state: string; openSessions: number }>();
+      const status = await client.status(TARGET);
       expect(status).toMatchObject({ state: 'open', openSessions: 0 });
       expect(result.mailSent).toBe(true);
       const mails = await eventually(async () => smtp.messages.filter((m) => m.to.includes(NOTIFY)), (m) => m.length === 1, 'the notice e-mail');
