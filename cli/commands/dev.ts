@@ -207,7 +207,7 @@ interface Stoppable {
 
 async function startPostgres(config: Config, paths: DevPaths, say: (s: string) => void): Promise<Stoppable> {
   const logFile = path.join(paths.logsDir, 'postgres.log');
-  if (!fs.existsSync(path.join(paths.pgDir, 'PG_VERSION'))) say(`initialising PostgreSQL in ${paths.pgDir} (first start)`);
+  if (!fs.existsSync(paths.pgDir) || !fs.readdirSync(paths.pgDir).length) say(`initialising PostgreSQL in ${paths.pgDir} (first start)`);
   let server: EmbeddedPostgres;
   try {
     server = await startEmbeddedPostgres({
@@ -256,7 +256,7 @@ async function temporalAnswers(config: Config): Promise<boolean> {
   }
 }
 
-async function startTemporal(config: Config, paths: DevPaths, onPid: (pid: number) => void): Promise<Stoppable> {
+async function startTemporal(config: Config, paths: DevPaths, onPid: (pid: number) => void, abandon?: AbortSignal): Promise<Stoppable> {
   const { temporal } = toolPaths(config, PROJECT_ROOT);
   if (!fs.existsSync(temporal)) throw new DevError(`the Temporal CLI is missing at ${temporal}: run \`npm run tools\` (or set TEMPORAL_CLI)`);
   const logFile = path.join(paths.logsDir, 'temporal.log');
@@ -306,6 +306,8 @@ async function startTemporal(config: Config, paths: DevPaths, onPid: (pid: numbe
 
   const deadline = Date.now() + 60_000;
   while (!(await temporalAnswers(config))) {
+    // PostgreSQL failed: no reason to wait for a server the caller is about to stop
+    if (abandon?.aborted) return { stop };
     if (spawnError || child.exitCode !== null || child.signalCode !== null) {
       throw new DevError(`the Temporal dev server exited (${spawnError?.message ?? child.exitCode ?? child.signalCode}): ${lastLine(logFile) || 'no output'} (log: ${logFile})`);
     }
@@ -389,9 +391,15 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
   let failure: unknown;
   try {
     await checkPorts(config);
+    const pgFailed = new AbortController();
     const [pgStart, temporalStart] = await Promise.allSettled([
-      config.embeddedPostgres ? startPostgres(config, paths, say) : undefined,
-      usesLocalTemporal(config) ? startTemporal(config, paths, (pid) => lock.update({ temporalPid: pid })) : undefined,
+      config.embeddedPostgres
+        ? startPostgres(config, paths, say).catch((err: unknown) => {
+            pgFailed.abort();
+            throw err;
+          })
+        : undefined,
+      usesLocalTemporal(config) ? startTemporal(config, paths, (pid) => lock.update({ temporalPid: pid }), pgFailed.signal) : undefined,
     ]);
     // Registered in a fixed order, so that PostgreSQL stops last whatever started first.
     if (pgStart.status === 'fulfilled' && pgStart.value) started.push({ name: 'PostgreSQL', ...pgStart.value });
