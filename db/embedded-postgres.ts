@@ -124,10 +124,25 @@ function rootOwnedDir(dir: string): string | undefined {
   }
 }
 
+/** initdb's scratch folders (they hold a password file) left by a process killed during initdb. */
+function sweepScratch(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const p = path.join(dir, name);
+    try {
+      if (name.startsWith('initdb-') && Date.now() - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { recursive: true, force: true });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
+
 function runtimeDir(candidates: string[], ids: Ids): string {
   for (const c of candidates) {
     const dir = rootOwnedDir(c);
-    if (dir && reachable(dir, ids)) return dir;
+    if (dir && reachable(dir, ids)) {
+      sweepScratch(dir);
+      return dir;
+    }
   }
   return fail(
     `PostgreSQL runs as OS user "${POSTGRES_OS_USER}" (we are root) and none of ${candidates.join(', ')} can hold its binaries and data (each must be a root-owned 0755 folder that user can enter): create /var/lib/nightshift (mkdir -m 0755) or run as a non-root user`,
@@ -233,7 +248,10 @@ function prepareDataDir(dataDir: string, ids: Ids | undefined, runtime: () => st
   }
   if (reachable(path.dirname(asked), ids)) {
     fs.mkdirSync(asked, { recursive: true, mode: 0o700 });
-    if (fs.statSync(asked).uid !== ids.uid && !fs.existsSync(path.join(asked, 'PG_VERSION'))) fs.chownSync(asked, ids.uid, ids.gid);
+    if (fs.statSync(asked).uid !== ids.uid && !fs.existsSync(path.join(asked, 'PG_VERSION'))) {
+      fs.chownSync(asked, ids.uid, ids.gid);
+      fs.chmodSync(asked, 0o700);
+    }
     return { real: asked };
   }
   if (st && fs.readdirSync(asked).length) {
