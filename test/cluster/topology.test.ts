@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { verifyArchive } from '../../activities/archive/engine';
+import { PROJECT_ROOT, loadConfig } from '../../config/config';
+import { startCluster, CLUSTER_READY_LINE, STATE_FILE } from '../../cluster/cluster';
+import { readState, type ClusterState } from '../../cluster/processes';
+import { runCli } from '../helpers/cli';
+import { tempDir } from '../helpers/env';
+import { describeCluster, processesUsing, until } from './helpers';
+
+/**
+ * `nightshift cluster up` / `down` as a user runs them (issue 10): one command starts PostgreSQL, the
+ * Temporal server's four services, two workers, two gates behind HAProxy and the SMTP catcher; the real
+ * `nightshift worker` backs dossiers up through it; the gate wants its API key; `down` (and a start that
+ * fails, and an owner killed with SIGKILL) leaves no process behind.
+ */
+
+interface Up {
+  child: ChildProcess;
+  out: () => string;
+  state: ClusterState;
+}
+
+async function clusterUp(dir: string): Promise<Up> {
+  let out = '';
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'nightshift.js'), 'cluster', 'up', '--dir', dir], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await until('the cluster ready line', () => {
+    if (child.exitCode !== null) throw new Error(`cluster up exited (${child.exitCode}):\n${out}`);
+    return out.includes(CLUSTER_READY_LINE);
+  }, 300_000, 500);
+  return { child, out: () => out, state: readState(path.join(dir, STATE_FILE))! };
+}
+
+function cliEnv(dir: string, state: ClusterState): NodeJS.ProcessEnv {
+  const info = state.info as { pgPort: number; temporalAddress: string };
+  const env: NodeJS.ProcessEnv = { ...process.env, NIGHTSHIFT_DATA_DIR: dir, NIGHTSHIFT_PG_PORT: String(info.pgPort), TEMPORAL_ADDRESS: info.temporalAddress };
+  delete env.DATABASE_URL;
+  delete env.NIGHTSHIFT_TARGETS;
+  return env;
+}
+
+describeCluster('nightshift cluster up / down', () => {
+  let dir = '';
+  const started: ChildProcess[] = [];
+  beforeAll(() => {
+    dir = tempDir('cluster-cli');
+    fs.chmodSync(dir, 0o755);
+  });
+  afterAll(async () => {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (dir) await runCli(['cluster', 'down', '--dir', dir], process.env, 120_000);
+  }, 180_000);
+
+  test('R-BK-1 one command starts every process; the real workers back up a batch through the four-process Temporal server; down stops them all', async () => {
+    const up = await clusterUp(dir);
+    started.push(up.child);
+    const names = Object.keys(up.state.pids).sort();
+    expect(names).toEqual(
+      ['gate-1', 'gate-2', 'haproxy', 'temporal-frontend', 'temporal-history', 'temporal-matching', 'temporal-worker', 'worker-1', 'worker-2'].sort(),
+    );
+    // everything on loopback: no listening socket of the cluster's processes on another address
+    const info = up.state.info as { gateUrl: string; pgPort: number };
+    expect(new URL(info.gateUrl).hostname).toBe('127.0.0.1');
+
+    // the gate: its API key is required on /v1, the one the cluster made works (through HAProxy)
+    const key = fs.readFileSync(path.join(dir, 'gate-api-key'), 'utf8').trim();
+    expect(fs.statSync(path.join(dir, 'gate-api-key')).mode & 0o077).toBe(0);
+    expect(up.out()).not.toContain(key);
+    const refused = await fetch(`${info.gateUrl}/v1/targets/main/status`);
+    expect(refused.status).toBe(401);
+    const status = await fetch(`${info.gateUrl}/v1/targets/main/status`, { headers: { 'x-nightshift-key': key } });
+    expect(status.status).toBe(200);
+
+    // a backup batch through the CLI, on the real `nightshift worker`s
+    const env = cliEnv(dir, up.state);
+    const demo = await runCli(['dossiers', 'demo', '--count', '30', '--size-kb', '20'], env, 120_000);
+    expect(demo.stderr).toBe('');
+    expect(demo.code).toBe(0);
+    const run = await runCli(['backup', 'run', '--wait', '--json'], env, 240_000);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const config = loadConfig(env, PROJECT_ROOT);
+    const archives = fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.SVG'));
+    expect(archives.length).toBeGreaterThanOrEqual(25);
+    for (const f of archives) expect((await verifyArchive(path.join(config.backupDir, f))).code).toBe(f.replace(/^B|\.SVG$/g, ''));
+    expect(fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    const down = await runCli(['cluster', 'down', '--dir', dir], process.env, 180_000);
+    expect(down.code).toBe(0);
+    await until('cluster up to exit', () => up.child.exitCode !== null, 30_000);
+    expect(up.child.exitCode).toBe(0);
+    expect(processesUsing(dir)).toEqual([]);
+    expect(fs.existsSync(path.join(dir, STATE_FILE))).toBe(false);
+  }, 600_000);
+
+  test('an owner killed with SIGKILL leaves its processes: `cluster down` stops every one of them', async () => {
+    const up = await clusterUp(dir); // second start on the same folder: same databases, no initialisation
+    started.push(up.child);
+    const pids = Object.values(up.state.pids);
+    up.child.kill('SIGKILL');
+    await until('the owner gone', () => up.child.exitCode !== null || up.child.signalCode !== null, 10_000);
+    expect(processesUsing(dir).length).toBeGreaterThan(0); // orphans, as after a crash
+    const down = await runCli(['cluster', 'down', '--dir', dir], process.env, 180_000);
+    expect(down.code).toBe(0);
+    expect(processesUsing(dir)).toEqual([]);
+    for (const pid of pids) expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+  }, 600_000);
+
+  test('a start that fails half-way stops everything it had started', async () => {
+    const failDir = tempDir('cluster-fail');
+    fs.chmodSync(failDir, 0o755);
+    const lines: string[] = [];
+    const failing = startCluster({
+      dataDir: failDir,
+      workers: 1,
+      gates: 1,
+      // PostgreSQL and the Temporal server start; then the worker dies at once
+      workerCommand: () => ({ command: process.execPath, args: ['-e', 'console.error("worker cannot start"); process.exit(3)'] }),
+      say: (l) => lines.push(l),
+    });
+    await expect(failing).rejects.toThrow(/worker-1 exited while starting \(3\)[\s\S]*worker cannot start/);
+    expect(lines.some((l) => l.startsWith('starting the Temporal server'))).toBe(true);
+    expect(processesUsing(failDir)).toEqual([]);
+    expect(fs.existsSync(path.join(failDir, STATE_FILE))).toBe(false);
+  }, 300_000);
+});
