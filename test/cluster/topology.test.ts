@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import pg from 'pg';
 import { verifyArchive } from '../../activities/archive/engine';
 import { PROJECT_ROOT, loadConfig } from '../../config/config';
 import { startCluster, CLUSTER_READY_LINE, STATE_FILE } from '../../cluster/cluster';
@@ -61,6 +62,19 @@ describeCluster('nightshift cluster up / down', () => {
   test('R-BK-1 one command starts every process; the real workers back up a batch through the four-process Temporal server; down stops them all', async () => {
     const up = await clusterUp(dir);
     started.push(up.child);
+    try {
+      await usesTheCluster(up);
+    } finally {
+      const down = await runCli(['cluster', 'down', '--dir', dir], process.env, 180_000);
+      expect(down.code).toBe(0);
+    }
+    await until('cluster up to exit', () => up.child.exitCode !== null, 30_000);
+    expect(up.child.exitCode).toBe(0);
+    expect(processesUsing(dir)).toEqual([]);
+    expect(fs.existsSync(path.join(dir, STATE_FILE))).toBe(false);
+  }, 600_000);
+
+  async function usesTheCluster(up: Up): Promise<void> {
     const names = Object.keys(up.state.pids).sort();
     expect(names).toEqual(
       ['gate-1', 'gate-2', 'haproxy', 'temporal-frontend', 'temporal-history', 'temporal-matching', 'temporal-worker', 'worker-1', 'worker-2'].sort(),
@@ -86,18 +100,22 @@ describeCluster('nightshift cluster up / down', () => {
     const run = await runCli(['backup', 'run', '--wait', '--json'], env, 240_000);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     const config = loadConfig(env, PROJECT_ROOT);
+    const db = new pg.Client({ connectionString: config.targets[0]!.databaseUrl });
+    await db.connect();
+    let items: { code: string; status: string }[];
+    try {
+      items = (await db.query<{ code: string; status: string }>('SELECT code, status FROM nightshift.backup_run_item ORDER BY code')).rows;
+    } finally {
+      await db.end();
+    }
+    // R-BK-2 leaves the supervisor, templates and test dossiers out: every selected one backed up once
+    expect(items.length).toBeGreaterThanOrEqual(20);
+    expect(items.filter((i) => i.status !== 'ok')).toEqual([]);
     const archives = fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.SVG'));
-    expect(archives.length).toBeGreaterThanOrEqual(25);
+    expect(archives.sort()).toEqual(items.map((i) => `B${i.code}.SVG`).sort());
     for (const f of archives) expect((await verifyArchive(path.join(config.backupDir, f))).code).toBe(f.replace(/^B|\.SVG$/g, ''));
     expect(fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-
-    const down = await runCli(['cluster', 'down', '--dir', dir], process.env, 180_000);
-    expect(down.code).toBe(0);
-    await until('cluster up to exit', () => up.child.exitCode !== null, 30_000);
-    expect(up.child.exitCode).toBe(0);
-    expect(processesUsing(dir)).toEqual([]);
-    expect(fs.existsSync(path.join(dir, STATE_FILE))).toBe(false);
-  }, 600_000);
+  }
 
   test('an owner killed with SIGKILL leaves its processes: `cluster down` stops every one of them', async () => {
     const up = await clusterUp(dir); // second start on the same folder: same databases, no initialisation
