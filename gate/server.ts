@@ -8,7 +8,6 @@ import type pg from 'pg';
 import { UsageError, type Config } from '../config/config';
 import {
   announcementText,
-  CLOSE_ACK_SECONDS,
   closeOrderText,
   gateStateAt,
   pickLocale,
@@ -18,7 +17,9 @@ import {
 import { DOSSIER_IN_USE_MESSAGE } from '../domain/failures';
 import { connectTemporalClient, type TargetPools } from '../workers/resources';
 import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer, type StartedTrigger, type TriggeredPlan } from './backup-trigger';
-import { noticeAt, withOperatorMessage, type TextSettings } from './notices';
+import { HeartbeatBatcher } from './heartbeats';
+import { noticeAt, withOperatorMessage, type ActiveWindow, type TextSettings } from './notices';
+import { openApiText } from './openapi';
 import { renderPage, type TargetNotice } from './page';
 import {
   backupTriggerBody,
@@ -67,11 +68,6 @@ export interface GateOptions {
   /** fastify's logger; off by default (tests), startGate passes the configured level */
   logger?: boolean | { level: string };
   /**
-   * How long heartbeats may reuse the window row (ms); 0 joins it into every heartbeat's UPDATE.
-   * The window lookup is about a third of a heartbeat's database work (bench/gate-heartbeats.ts).
-   */
-  windowCacheMs?: number;
-  /**
    * Starts the R-BK-9 backups; default: a client of config.temporal connected on first use, so that the
    * gate serves logins while Temporal is down. The gate closes it.
    */
@@ -80,13 +76,12 @@ export interface GateOptions {
   metrics?: GateMetrics;
   /** how often the key hashes are re-read (ms); default config.gate.keyRefreshSeconds */
   keyRefreshMs?: number;
+  /** told of every route fastify registers (the contract test compares them with gate/contract.ts) */
+  onRoute?: (route: { method: string; url: string }) => void;
 }
 
 /** How long a backup route waits for Temporal's frontend before answering 503. */
 export const TEMPORAL_CONNECT_TIMEOUT = '2s';
-
-/** At most this stale: a new or edited window reaches heartbeats within 0.2 s. */
-export const WINDOW_CACHE_MS = 200;
 
 /** Small bodies only: the largest legitimate one is {user, client} (~300 bytes). */
 export const BODY_LIMIT = 16 * 1024;
@@ -106,17 +101,18 @@ export async function buildGate({
   config,
   pools,
   logger = false,
-  windowCacheMs = WINDOW_CACHE_MS,
   temporal: temporalAccess,
   metrics = new GateMetrics(),
   keyRefreshMs = config.gate.keyRefreshSeconds * 1000,
+  onRoute,
 }: GateOptions): Promise<FastifyInstance> {
   const targets = config.targets.map((t) => t.name);
   const texts: TextSettings = { appName: config.appName, timeZone: config.timeZone };
   const timeout = config.sessionTimeoutSeconds;
   const limits = config.gate;
   const sessions = new SessionLocator(targets, pools);
-  const windows = windowCacheMs > 0 ? new store.WindowCache(windowCacheMs) : undefined;
+  // R-SE-1: the heartbeats of one event-loop turn go to their target in one statement (gate/heartbeats.ts)
+  const heartbeats = new HeartbeatBatcher(timeout);
   const temporal = temporalAccess ?? lazyTemporal(() => connectTemporalClient(config, TEMPORAL_CONNECT_TIMEOUT));
   const tls = readTlsOptions(limits.tls);
   const requestTimeout = limits.requestTimeoutSeconds * 1000;
@@ -168,6 +164,12 @@ export async function buildGate({
         .send(tooLong ? { error: 'URL too long', field: 'url' } : { error: 'malformed URL', field: 'url' });
     },
   });
+
+  if (onRoute) {
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) onRoute({ method, url: route.url });
+    });
+  }
 
   const keys = new KeyRing(targets, pools, keyRefreshMs, (err, target) => app.log.warn({ err, target }, 'key refresh failed'));
   await keys.refresh();
@@ -253,6 +255,19 @@ export async function buildGate({
 
   const locale = (req: FastifyRequest): Locale => pickLocale(parsePart(localeHeaders, req.headers, 'headers')['accept-language']);
 
+  // R-MW-4: one text per window and locale, formatted once (a new Intl.DateTimeFormat costs more than a heartbeat)
+  const announcements = new Map<string, string>();
+  const announcementOf = (w: ActiveWindow, loc: Locale): string => {
+    const key = `${loc} ${w.type} ${w.startsAt.getTime()} ${w.endsAt.getTime()} ${w.message ?? ''}`;
+    let text = announcements.get(key);
+    if (text === undefined) {
+      if (announcements.size >= 100) announcements.clear();
+      text = withOperatorMessage(announcementText(w.type, w.startsAt, w.endsAt, config.appName, loc, config.timeZone), w);
+      announcements.set(key, text);
+    }
+    return text;
+  };
+
   // --- public routes -------------------------------------------------------------------------
 
   /** Liveness: the process answers. It reads nothing and says nothing. */
@@ -268,15 +283,21 @@ export async function buildGate({
     return readiness.value;
   };
   app.get('/readyz', async (req, reply) => {
-    const up = await readyTargets();
-    const ready = Object.values(up).every(Boolean);
     const check = req.headers[KEY_HEADER] === undefined ? undefined : await keys.check(req.headers[KEY_HEADER]);
     if (check?.ok) {
+      // with a key, its own target is asked now (the bench's `SELECT 1` route); the others as without a key
       countKey(check.target, check.keyId, 'accepted');
-      return reply.code(ready ? 200 : 503).send({ ready, target: check.target, database: up[check.target] ? 'ok' : 'unreachable' });
+      const [own, up] = await Promise.all([store.ping(pools.get(check.target)).then(() => true, () => false), readyTargets()]);
+      const ready = own && Object.entries(up).every(([t, ok]) => t === check.target || ok);
+      return reply.code(ready ? 200 : 503).send({ ready, target: check.target, database: own ? 'ok' : 'unreachable' });
     }
+    const ready = Object.values(await readyTargets()).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ ready });
   });
+
+  /** The contract (gate/openapi.json, generated from gate/contract.ts): static, the same for every deployment, so public. */
+  const openapi = openApiText();
+  app.get('/openapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(openapi));
 
   /** The notices a user's browser shows (seed 004), without target names, database state or counts (R-SE-4). */
   app.get('/', async (req, reply) => {
@@ -356,7 +377,7 @@ export async function buildGate({
           expiresAt: result.session.expiresAt.toISOString(),
           heartbeatSeconds: heartbeatSeconds(timeout),
           ...(announced
-            ? { announcement: withOperatorMessage(announcementText(w.type, w.startsAt, w.endsAt, config.appName, loc, config.timeZone), w) }
+            ? { announcement: announcementOf(w, loc) }
             : {}),
         });
       });
@@ -365,17 +386,11 @@ export async function buildGate({
         const { id } = parsePart(sessionParams, req.params, 'params');
         const token = bearerToken(req.headers);
         const loc = locale(req);
-        const { target, value: hb } = await sessions.run(keyOf(req).target, id, token, (pool, hash) => store.heartbeat(pool, id, hash, timeout, windows));
-        let closeBy = hb.closeRequestedAt ? hb.closeBy : null;
-        // R-MW-7: the gate gives the order itself when it sees the target closed first (idempotent with the workflow's)
-        if (!hb.closeRequestedAt && gateStateAt(hb.window, hb.now) === 'closed') {
-          closeBy = (await store.orderClose(pools.get(target), id, CLOSE_ACK_SECONDS)) ?? hb.now;
-        }
-        if (closeBy) return { action: 'close', message: closeOrderText(loc, config.appName), closeBy: closeBy.toISOString() };
+        // R-MW-7: once the window is closed at the database clock, the batch itself gives the order (the workflow's or another gate's stands)
+        const { value: hb } = await sessions.run(keyOf(req).target, id, token, (pool, hash) => heartbeats.beat(pool, id, hash));
+        if (hb.closeRequestedAt && hb.closeBy) return { action: 'close', message: closeOrderText(loc, config.appName), closeBy: hb.closeBy.toISOString() };
         const w = hb.window;
-        if (w && gateStateAt(w, hb.now) === 'announced') {
-          return { action: 'continue', message: withOperatorMessage(announcementText(w.type, w.startsAt, w.endsAt, config.appName, loc, config.timeZone), w) };
-        }
+        if (w && gateStateAt(w, hb.now) === 'announced') return { action: 'continue', message: announcementOf(w, loc) };
         return { action: 'continue' };
       });
 
@@ -557,7 +572,8 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply):
     return reply.code(err.statusCode).send({ error: 'invalid request', field: 'request' });
   }
   const code = (err as { code?: string }).code ?? '';
-  if (CONNECTION_ERRORS.has(code) || code.startsWith('08') || /timeout exceeded when trying to connect/i.test(err.message)) {
+  // a connection that dies under a query (the server went away) has no code, only pg's message
+  if (CONNECTION_ERRORS.has(code) || code.startsWith('08') || /timeout exceeded when trying to connect|Connection terminated/i.test(err.message)) {
     req.log.warn({ err }, 'target database unavailable');
     return reply.code(503).send({ error: 'target database unavailable' });
   }
@@ -573,7 +589,7 @@ export interface RunningGate {
   close(): Promise<void>;
 }
 
-export type StartGateOptions = Pick<GateOptions, 'windowCacheMs' | 'temporal' | 'keyRefreshMs'>;
+export type StartGateOptions = Pick<GateOptions, 'temporal' | 'keyRefreshMs' | 'onRoute'>;
 
 /**
  * Listens on config.gateHost:gatePort (port 0 picks a free one), serves the metrics on

@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { ACTIVE_WINDOW_SQL, toWindow, type ActiveWindow, type WindowRow } from './notices';
 
@@ -45,96 +44,6 @@ export async function readStatus(pool: pg.Pool): Promise<TargetStatus> {
   );
   const row = rows[0]!;
   return { now: row.now, window: toWindow(row), openSessions: row.open_sessions };
-}
-
-export interface HeartbeatRow {
-  now: Date;
-  window?: ActiveWindow;
-  closeRequestedAt: Date | null;
-  closeBy: Date | null;
-}
-
-/**
- * Keeps a live session alive and reads its close order (and, without a window cache, the active
- * window), in one UPDATE. Its commit does not wait for the WAL flush (synchronous_commit off for this
- * transaction only): a heartbeat lost in a database crash only shortens a session by one interval, and
- * not waiting for the disk about doubles the heartbeats a target absorbs. Logins, orders and closes
- * stay synchronous.
- */
-export async function heartbeat(
-  pool: pg.Pool,
-  id: string,
-  tokenHash: string,
-  timeoutSeconds: number,
-  windows?: WindowCache,
-): Promise<HeartbeatRow | undefined> {
-  if (windows) {
-    const [{ rows }, window] = await Promise.all([
-      pool.query<{ now: Date; close_requested_at: Date | null; close_by: Date | null }>(
-        `UPDATE nightshift.session s
-            SET last_seen_at = now(), expires_at = now() + make_interval(secs => $3::float8)
-           FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit(x)
-          WHERE s.id = $1 AND s.token_hash = $2 AND s.closed_at IS NULL AND s.expires_at > now()
-         RETURNING now() AS now, s.close_requested_at, s.close_by`,
-        [id, tokenHash, timeoutSeconds],
-      ),
-      windows.get(pool),
-    ]);
-    const row = rows[0];
-    return row ? { now: row.now, window, closeRequestedAt: row.close_requested_at, closeBy: row.close_by } : undefined;
-  }
-  const { rows } = await pool.query<WindowRow & { now: Date; close_requested_at: Date | null; close_by: Date | null }>(
-    `WITH w AS (${ACTIVE_WINDOW_SQL})
-     UPDATE nightshift.session s
-        SET last_seen_at = now(), expires_at = now() + make_interval(secs => $3::float8)
-       FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit(x) LEFT JOIN w ON true
-      WHERE s.id = $1 AND s.token_hash = $2 AND s.closed_at IS NULL AND s.expires_at > now()
-     RETURNING now() AS now, s.close_requested_at, s.close_by,
-               w.type, w.state, w.starts_at, w.ends_at, w.prevent_logins_from, w.message`,
-    [id, tokenHash, timeoutSeconds],
-  );
-  const row = rows[0];
-  if (!row) return undefined;
-  return { now: row.now, window: toWindow(row), closeRequestedAt: row.close_requested_at, closeBy: row.close_by };
-}
-
-/**
- * The active window row of each target, re-read at most every ttlMs (one read shared by concurrent
- * heartbeats). Only heartbeats use it: the clock still decides (a cached scheduled window turns
- * 'closed' at its start instant, compared with the database's now()), so a cache only delays seeing a
- * row change (new window, edit, completion) by ttlMs. Logins and status always read the table.
- */
-export class WindowCache {
-  private readonly entries = new Map<pg.Pool, { at: number; value: Promise<ActiveWindow | undefined> }>();
-
-  constructor(private readonly ttlMs: number) {}
-
-  get(pool: pg.Pool): Promise<ActiveWindow | undefined> {
-    const now = performance.now();
-    const hit = this.entries.get(pool);
-    if (hit && now - hit.at < this.ttlMs) return hit.value;
-    const value = pool.query<WindowRow>(ACTIVE_WINDOW_SQL).then((r) => toWindow(r.rows[0]));
-    // a failed read is not cached
-    value.catch(() => this.entries.delete(pool));
-    this.entries.set(pool, { at: now, value });
-    return value;
-  }
-}
-
-/**
- * R-MW-7 from the gate's side: the same idempotent order the workflow gives at start. When another gate
- * or the workflow ordered first, their close_by stands.
- */
-export async function orderClose(pool: pg.Pool, id: string, ackSeconds: number): Promise<Date | undefined> {
-  const ordered = await pool.query<{ close_by: Date }>(
-    `UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + make_interval(secs => $2::float8)
-      WHERE id = $1 AND ${LIVE} AND close_requested_at IS NULL
-     RETURNING close_by`,
-    [id, ackSeconds],
-  );
-  if (ordered.rows[0]) return ordered.rows[0].close_by;
-  const existing = await pool.query<{ close_by: Date | null }>('SELECT close_by FROM nightshift.session WHERE id = $1', [id]);
-  return existing.rows[0]?.close_by ?? undefined;
 }
 
 /** Logout; after a close order it is the acknowledgement (R-MW-7). */

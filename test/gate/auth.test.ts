@@ -18,7 +18,7 @@ const pool = () => stack.pools.get('main');
 
 beforeAll(async () => {
   stack = await createTestStack();
-  gate = await startTestGate(stack, 0, {}, { keyRefreshMs: REFRESH_MS });
+  gate = await startTestGate(stack, {}, { keyRefreshMs: REFRESH_MS });
   await insertDossier(pool(), 'ACME');
   alice = await loginOk(gate, 'alice');
 });

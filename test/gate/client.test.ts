@@ -127,7 +127,7 @@ test('HTTPS: the client trusts the gate through the CA it is given, and refuses 
     ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
     { stdio: 'ignore' },
   );
-  const tlsGate = await startTestGate(stack, 0, { tls: { certPath: cert, keyPath: key } });
+  const tlsGate = await startTestGate(stack, { tls: { certPath: cert, keyPath: key } });
   const trusting = new GateClient({ baseUrl: tlsGate.base, apiKey: tlsGate.key, ca: fs.readFileSync(cert) });
   const untrusting = new GateClient({ baseUrl: tlsGate.base, apiKey: tlsGate.key });
   try {

@@ -42,15 +42,14 @@ export function testGateConfig(config: Config, gate: Partial<Config['gate']> = {
   };
 }
 
-/** A gate on the stack's target `main` with a fresh key; windowCacheMs 0 by default: tests change the window row and heartbeat at once. */
+/** A gate on the stack's target `main` with a fresh key (heartbeats read the window row in every batch: tests change it and heartbeat at once). */
 export async function startTestGate(
   stack: TestStack,
-  windowCacheMs = 0,
   gateSettings: Partial<Config['gate']> = {},
   options: StartGateOptions = {},
 ): Promise<TestGate> {
   const { key, secret } = await issueKey(stack.pools.get('main'), `test-${crypto.randomBytes(3).toString('hex')}`);
-  const gate = await startGate(testGateConfig(stack.config, gateSettings), stack.pools, { windowCacheMs, ...options });
+  const gate = await startGate(testGateConfig(stack.config, gateSettings), stack.pools, options);
   return {
     base: gate.address,
     metricsAddress: gate.metricsAddress,

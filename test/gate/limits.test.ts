@@ -25,8 +25,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function gateWith(settings: Parameters<typeof startTestGate>[2]): Promise<TestGate> {
-  const g = await startTestGate(stack, 0, settings);
+async function gateWith(settings: Parameters<typeof startTestGate>[1]): Promise<TestGate> {
+  const g = await startTestGate(stack, settings);
   gates.push(g);
   return g;
 }
