@@ -193,7 +193,8 @@ export function destinationErrno(err: unknown, destinationDir: string): Destinat
     const o = e as { code?: unknown; path?: unknown; type?: unknown; message?: unknown };
     const code = typeof o.code === 'string' ? o.code : undefined;
     if (code && (DESTINATION_ERRNOS as readonly string[]).includes(code)) {
-      const onDestination = typeof o.path !== 'string' || path.resolve(o.path).startsWith(path.resolve(destinationDir));
+      const rel = typeof o.path === 'string' ? path.relative(path.resolve(destinationDir), path.resolve(o.path)) : '';
+      const onDestination = rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
       if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || onDestination) return code as DestinationErrno;
     }
     if (o.type === FailureType.DestinationUnwritable && typeof o.message === 'string') {
