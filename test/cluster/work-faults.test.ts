@@ -111,7 +111,7 @@ describeCluster('patch runs and maintenance windows on the cluster, under faults
         expect({ code, rows: rows.map((x) => [x.number, x.n]).sort() }).toEqual({ code, rows: numbers.map((n) => [n, 1]) });
       }
       const figures = stallOf(apps.map((a) => a.last).sort((a, b) => a - b), startedAt, faultAt);
-      report(fault, { dossiers: byCode.size, stall_s: figures.stallS, max_gap_s: figures.maxGapS, total_s: figures.totalS });
+      report(fault, { dossiers: byCode.size, stall_s: figures.stallS, next_done_s: figures.nextDoneS, total_s: figures.totalS });
     } finally {
       await closeWindows(pool);
     }
