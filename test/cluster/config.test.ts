@@ -1,0 +1,44 @@
+import YAML from 'yaml';
+import { renderHaproxyConfig } from '../../cluster/haproxy';
+import { freePorts } from '../../cluster/processes';
+import { renderTemporalConfig, DYNAMIC_CONFIG_FILE, NUM_HISTORY_SHARDS, TEMPORAL_PORT_NAMES, type TemporalPorts } from '../../cluster/temporal-server';
+
+/** What `nightshift cluster` writes for the Temporal server and HAProxy (no process started here). */
+
+const ports = Object.fromEntries(TEMPORAL_PORT_NAMES.map((n, i) => [n, 21_000 + i])) as unknown as TemporalPorts;
+
+test('the Temporal config: postgres12 on both stores, one port set per service, 4 shards, the shared dynamic config; a password with YAML syntax stays a string', () => {
+  const password = `p@ss: "x" #{{logLevel}}\n- y`;
+  const text = renderTemporalConfig({ host: '127.0.0.1', ports, persistence: { host: '127.0.0.1', port: 5433, user: 'nightshift', password }, dynamicConfigPath: DYNAMIC_CONFIG_FILE });
+  // every placeholder replaced, in one pass: the password's own braces stay as they are
+  expect(text.split(JSON.stringify(password)).join('')).not.toMatch(/\{\{\w+\}\}/);
+  const c = YAML.parse(text) as {
+    persistence: { numHistoryShards: number; datastores: Record<string, { sql: { pluginName: string; databaseName: string; connectAddr: string; password: string } }> };
+    services: Record<string, { rpc: { grpcPort: number; membershipPort: number; bindOnIP: string; httpPort?: number } }>;
+    clusterMetadata: { clusterInformation: { active: { rpcAddress: string } } };
+    dynamicConfigClient: { filepath: string };
+  };
+  expect(c.persistence.numHistoryShards).toBe(NUM_HISTORY_SHARDS);
+  expect(c.persistence.datastores.default!.sql).toMatchObject({ pluginName: 'postgres12', databaseName: 'temporal', connectAddr: '127.0.0.1:5433', password });
+  expect(c.persistence.datastores.visibility!.sql).toMatchObject({ pluginName: 'postgres12', databaseName: 'temporal_visibility', password });
+  expect(Object.keys(c.services).sort()).toEqual(['frontend', 'history', 'matching', 'worker']);
+  expect(c.services.frontend!.rpc).toEqual({ grpcPort: ports.frontend, membershipPort: ports.frontendMembership, httpPort: ports.frontendHttp, bindOnIP: '127.0.0.1' });
+  expect(c.services.history!.rpc).toEqual({ grpcPort: ports.history, membershipPort: ports.historyMembership, bindOnIP: '127.0.0.1' });
+  expect(c.clusterMetadata.clusterInformation.active.rpcAddress).toBe(`127.0.0.1:${ports.frontend}`);
+  expect(c.dynamicConfigClient.filepath).toBe(DYNAMIC_CONFIG_FILE);
+});
+
+test('HAProxy: one loopback address, every gate a checked server, the answering gate named in a header', () => {
+  const text = renderHaproxyConfig({ host: '127.0.0.1', port: 8780, gates: [{ name: 'gate-1', port: 9001 }, { name: 'gate-2', port: 9002 }] });
+  expect(text).toContain('bind 127.0.0.1:8780');
+  expect(text).toMatch(/server gate-1 127\.0\.0\.1:9001 check/);
+  expect(text).toMatch(/server gate-2 127\.0\.0\.1:9002 check/);
+  expect(text).toContain('balance roundrobin');
+  expect(text).toContain('X-Nightshift-Gate %s');
+});
+
+test('ports for Temporal are distinct, free and under 32768 (its membership table keeps them as smallint)', async () => {
+  const picked = await freePorts(12, '127.0.0.1', 32_767);
+  expect(new Set(picked).size).toBe(12);
+  for (const p of picked) expect(p).toBeLessThan(32_768);
+});
