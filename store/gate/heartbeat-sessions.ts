@@ -28,8 +28,9 @@ export const heartbeatKey = (id: string, tokenHash: string): string => `${id} ${
  * the database's now() (in progress, or scheduled and its start has come), told to close in
  * ackSeconds unless an order already stands (the workflow's or another gate's: theirs is kept).
  *
- * - Rows are locked in id order, so that batches of several gates (and of concurrent batches of one
- *   gate) never deadlock with each other.
+ * - Rows are found by primary key (the calls' ids: the cost follows the batch, not the number of open
+ *   sessions) and locked in id order, so that batches of several gates (and concurrent batches of one
+ *   gate) never deadlock with each other; liveness is checked by the UPDATE on the locked row.
  * - Its commit does not wait for the WAL flush unless the statement writes close orders (the
  *   set_config decides on the same snapshot): a heartbeat lost in a database crash only shortens a
  *   session by one interval, while an order, once told, must stand. Not waiting for the disk about
@@ -44,8 +45,9 @@ export async function heartbeatSessions(db: Queryable, calls: readonly Heartbeat
           commit_mode AS (SELECT set_config('synchronous_commit', CASE WHEN closing.yes THEN 'on' ELSE 'off' END, true) AS mode FROM closing),
           calls AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS c(id, token_hash)),
           locked AS (
-            SELECT s.id FROM nightshift.session s JOIN calls c ON c.id = s.id AND c.token_hash = s.token_hash
-             WHERE s.closed_at IS NULL AND s.expires_at > now()
+            SELECT s.id FROM nightshift.session s
+             WHERE s.id = ANY ($1::uuid[])
+               AND EXISTS (SELECT 1 FROM calls c WHERE c.id = s.id AND c.token_hash = s.token_hash)
              ORDER BY s.id
                FOR NO KEY UPDATE OF s),
           beat AS (
@@ -55,7 +57,7 @@ export async function heartbeatSessions(db: Queryable, calls: readonly Heartbeat
                    close_requested_at = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() ELSE s.close_requested_at END,
                    close_by = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() + make_interval(secs => $4::float8) ELSE s.close_by END
               FROM locked, closing, commit_mode
-             WHERE s.id = locked.id AND commit_mode.mode IS NOT NULL
+             WHERE s.id = locked.id AND s.closed_at IS NULL AND s.expires_at > now() AND commit_mode.mode IS NOT NULL
             RETURNING s.id, s.token_hash, s.close_requested_at, s.close_by)
      SELECT now() AS now, w.type, w.state, w.starts_at, w.ends_at, w.prevent_logins_from, w.message,
             beat.id, beat.token_hash, beat.close_requested_at, beat.close_by
