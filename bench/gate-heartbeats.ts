@@ -3,7 +3,8 @@
  * `nightshift gate` process, with API keys (R-SE-4) on every request, over plain HTTP and then over
  * HTTPS (a throwaway certificate made with the openssl binary). In each run the baseline is the same
  * process's `SELECT 1` route (`GET /readyz` with a key: the key check and one `SELECT 1` on the key's
- * target), paced at the same rate and then saturated. Prints throughput, p50/p99, the ratios, the cost
+ * target), paced at the same rate and then saturated, in alternating slices (one heartbeat interval
+ * paced, one second saturated) so that both see the same neighbours on a shared machine. Prints throughput, p50/p99, the ratios, the cost
  * of TLS (each figure with TLS / without) and of the key check, and when a window starts while the
  * sessions heartbeat, how soon the gate answers "close" (R-MW-7).
  *
@@ -36,7 +37,6 @@ const { values: args } = parseArgs({
     sessions: { type: 'string', default: '1000' },
     interval: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '20' },
-    'baseline-seconds': { type: 'string', default: '10' },
     'saturation-seconds': { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '64' },
     tls: { type: 'string', default: 'off,on' },
@@ -215,6 +215,23 @@ async function saturate(c: number, seconds: number, n: number, request: Request)
   return stats;
 }
 
+/** n slices of a then b, a then b…: the figures of each, added up. */
+async function alternate(n: number, a: () => Promise<Stats>, b: () => Promise<Stats>): Promise<[Stats, Stats]> {
+  const sum = (): Stats => ({ count: 0, errors: 0, seconds: 0, latencies: [] });
+  const add = (to: Stats, s: Stats) => {
+    to.count += s.count;
+    to.errors += s.errors;
+    to.seconds += s.seconds;
+    for (const l of s.latencies) to.latencies.push(l);
+  };
+  const [x, y] = [sum(), sum()];
+  for (let i = 0; i < n; i++) {
+    add(x, await a());
+    add(y, await b());
+  }
+  return [x, y];
+}
+
 interface WindowStart {
   firstCloseMs: number;
   continuedAfterStart: number;
@@ -304,11 +321,15 @@ async function run(tag: string, db: { url: string }, counter: pg.Client, secret:
     await saturate(16, 1, SESSIONS, heartbeat);
     await saturate(16, 1, SESSIONS, select1);
     const c = Number(args.concurrency);
+    // slices of each in turn, so that both see the same neighbours on a shared machine
+    const [pacedHb, pacedBase] = await alternate(Math.max(1, Math.round((SECONDS * 1000) / INTERVAL_MS)), () => paced(SESSIONS, INTERVAL_MS, INTERVAL_MS / 1000, heartbeat), () => paced(SESSIONS, INTERVAL_MS, INTERVAL_MS / 1000, select1));
+    const satSeconds = Number(args['saturation-seconds']);
+    const [satHb, satBase] = await alternate(satSeconds, () => saturate(c, 1, SESSIONS, heartbeat), () => saturate(c, 1, SESSIONS, select1));
     const f = {
-      hb: summary('paced heartbeats', await paced(SESSIONS, INTERVAL_MS, SECONDS, heartbeat)),
-      base: summary('paced SELECT 1 route (baseline)', await paced(SESSIONS, INTERVAL_MS, Number(args['baseline-seconds']), select1)),
-      satHb: summary(`saturated heartbeats (${c} loops)`, await saturate(c, Number(args['saturation-seconds']), SESSIONS, heartbeat)),
-      satBase: summary(`saturated SELECT 1 route (${c} loops)`, await saturate(c, Number(args['saturation-seconds']), SESSIONS, select1)),
+      hb: summary('paced heartbeats', pacedHb),
+      base: summary('paced SELECT 1 route (baseline)', pacedBase),
+      satHb: summary(`saturated heartbeats (${c} loops)`, satHb),
+      satBase: summary(`saturated SELECT 1 route (${c} loops)`, satBase),
     };
     const window = await windowStart(client, counter, sessions);
     console.log(
