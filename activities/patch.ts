@@ -374,8 +374,8 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
           let outcome: DossierPatchOutcome;
           if (i < start) {
             // recorded by an earlier attempt of this chunk
-            const prev = await pool.query<{ status: 'ok' | 'failed'; from_level: number; to_level: number; applied: number[]; failed_patch: number | null; failure_type: string | null; error: string | null }>(
-              `SELECT status, from_level, to_level, applied, failed_patch, failure_type, error FROM nightshift.patch_run_item WHERE run_id = $1 AND code = $2 AND status <> 'pending'`,
+            const prev = await pool.query<{ status: 'ok' | 'failed'; from_level: number; to_level: number; applied: number[]; failed_patch: number | null; failure_type: string | null; error: string | null; notes: string[] }>(
+              `SELECT status, from_level, to_level, applied, failed_patch, failure_type, error, notes FROM nightshift.patch_run_item WHERE run_id = $1 AND code = $2 AND status <> 'pending'`,
               [args.runId, code],
             );
             const r = prev.rows[0];
@@ -389,6 +389,7 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
                 ...(r.failed_patch !== null ? { failedPatch: r.failed_patch } : {}),
                 ...(r.failure_type ? { failureType: r.failure_type } : {}),
                 ...(r.error ? { error: r.error } : {}),
+                notes: r.notes,
               });
               continue;
             }
@@ -400,14 +401,15 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
           }
           // only while the run is running: a run closed as abandoned takes no late result
           const recorded = await pool.query(
-            `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, applied, failed_patch, failure_type, error)
-             SELECT r.id, $2, $3, $4, $5, $6, $7, $8, $9 FROM nightshift.patch_run r WHERE r.id = $1 AND r.state = 'running'
+            `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, applied, failed_patch, failure_type, error, notes)
+             SELECT r.id, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM nightshift.patch_run r WHERE r.id = $1 AND r.state = 'running'
              ON CONFLICT (run_id, code) DO UPDATE SET status = EXCLUDED.status, to_level = EXCLUDED.to_level,
                from_level = LEAST(patch_run_item.from_level, EXCLUDED.from_level),
                applied = ARRAY(SELECT DISTINCT unnest(patch_run_item.applied || EXCLUDED.applied) ORDER BY 1),
-               failed_patch = EXCLUDED.failed_patch, failure_type = EXCLUDED.failure_type, error = EXCLUDED.error, finished_at = now()
+               failed_patch = EXCLUDED.failed_patch, failure_type = EXCLUDED.failure_type, error = EXCLUDED.error, finished_at = now(),
+               notes = ARRAY(SELECT n FROM unnest(patch_run_item.notes || EXCLUDED.notes) WITH ORDINALITY AS u(n, i) GROUP BY n ORDER BY min(i))
              RETURNING 1`,
-            [args.runId, code, outcome.status, outcome.fromLevel, outcome.toLevel, outcome.applied, outcome.failedPatch ?? null, outcome.failureType ?? null, outcome.error ?? null],
+            [args.runId, code, outcome.status, outcome.fromLevel, outcome.toLevel, outcome.applied, outcome.failedPatch ?? null, outcome.failureType ?? null, outcome.error ?? null, outcome.notes ?? []],
           );
           if (!recorded.rowCount) throw await patchRunClosed(pool, args.runId);
           outcomes.push(outcome);

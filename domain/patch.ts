@@ -166,6 +166,12 @@ export function routeTreatment(c: TreatmentContext): TreatmentDecision {
   return c.supervisorCovered ? 'inherited' : 'supervisor-absent';
 }
 
+/** Why a dossier did not take a treatment its patch ships, when the run must say so (R-PI-5), or undefined. */
+export function treatmentDecisionNote(patch: number, name: string, decision: TreatmentDecision): string | undefined {
+  if (decision === 'kept-existing') return `patch ${patch}: treatment ${name} kept: the dossier holds its own specific treatment of that name (R-PI-5)`;
+  return undefined;
+}
+
 /** R-PI-7: dictionary, structure and data go to every dossier the patch applies to. */
 export function contentApplies(type: PatchType, dossier: RoutingDossier): { dictionary: boolean; structure: boolean; data: boolean } {
   const yes = patchAppliesTo(type, dossier);

@@ -56,6 +56,8 @@ export interface DossierPatchOutcome {
   failedPatch?: number;
   failureType?: string;
   error?: string;
+  /** what the dossier kept of its own and why (rule ids), e.g. a specific treatment under R-PI-5 */
+  notes?: string[];
 }
 
 export interface PatchSummary {

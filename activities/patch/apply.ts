@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { patchAppliesTo, routeTreatment, type PatchManifest, type PatchType, type RoutingDossier } from '../../domain/patch';
+import { patchAppliesTo, routeTreatment, treatmentDecisionNote, type PatchManifest, type PatchType, type RoutingDossier } from '../../domain/patch';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 
 /**
@@ -75,6 +75,7 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
   const fromLevel = dossier.patchLevel;
   let level = dossier.patchLevel;
   const applied: number[] = [];
+  const notes: string[] = [];
   const names = [...new Set(patches.flatMap((p) => p.manifest.treatments.map((t) => t.name)))];
   try {
     let state = await readState(client, dossier.schemaName, names);
@@ -95,7 +96,7 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
       if (p.number !== level + 1) {
         throw new DossierPatchError(PatchFailure.Gap, p.number, `dossier ${dossier.code} is at patch level ${level}: patch ${level + 1} is missing before patch ${p.number}`);
       }
-      const installs = treatmentInstalls(p, dossier, state.treatments, supervisorLevel);
+      const { installs, kept } = treatmentInstalls(p, dossier, state.treatments, supervisorLevel);
       const result = await applyOne(client, dossier, p, state.ledger === null, installs);
       if (result.status === 'already') {
         // applied meanwhile by another attempt (under the row lock): read the ledger again
@@ -116,11 +117,12 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
       for (const t of installs) state.treatments.add(t.name);
       level = p.number;
       applied.push(p.number);
+      notes.push(...kept);
     }
-    return { code: dossier.code, status: 'ok', fromLevel, toLevel: level, applied };
+    return { code: dossier.code, status: 'ok', fromLevel, toLevel: level, applied, notes };
   } catch (err) {
     if (err instanceof DossierPatchError) {
-      return { code: dossier.code, status: 'failed', fromLevel, toLevel: level, applied, failedPatch: err.patch, failureType: err.type, error: err.message };
+      return { code: dossier.code, status: 'failed', fromLevel, toLevel: level, applied, failedPatch: err.patch, failureType: err.type, error: err.message, notes };
     }
     broken = true;
     throw err;
@@ -129,11 +131,26 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
   }
 }
 
-/** R-PI-3 … R-PI-6: the treatments of patch `p` that go into this dossier, given those it holds. */
-function treatmentInstalls(p: StoredPatch, d: EngineDossier, held: Set<string>, supervisorLevel: number): { name: string; body: string; checksum: string }[] {
-  return p.manifest.treatments
-    .filter((t) => routeTreatment({ patchType: p.type, name: t.name, dossier: d, exists: held.has(t.name), supervisorCovered: supervisorLevel >= p.number }) === 'install')
-    .map((t) => ({ name: t.name, body: p.files[t.file]!, checksum: sha256(p.files[t.file]!) }));
+/**
+ * R-PI-3 … R-PI-6: the treatments of patch `p` that go into this dossier, given those it holds (read
+ * before its first patch too: a dossier may hold its own treatments without a ledger), and the notes
+ * saying what it keeps of its own.
+ */
+function treatmentInstalls(
+  p: StoredPatch,
+  d: EngineDossier,
+  held: Set<string>,
+  supervisorLevel: number,
+): { installs: { name: string; body: string; checksum: string }[]; kept: string[] } {
+  const installs: { name: string; body: string; checksum: string }[] = [];
+  const kept: string[] = [];
+  for (const t of p.manifest.treatments) {
+    const decision = routeTreatment({ patchType: p.type, name: t.name, dossier: d, exists: held.has(t.name), supervisorCovered: supervisorLevel >= p.number });
+    if (decision === 'install') installs.push({ name: t.name, body: p.files[t.file]!, checksum: sha256(p.files[t.file]!) });
+    const note = treatmentDecisionNote(p.number, t.name, decision);
+    if (note) kept.push(note);
+  }
+  return { installs, kept };
 }
 
 /** One patch, one statement, one transaction (nightshift.apply_patch). */

@@ -2,14 +2,14 @@ import pg from 'pg';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { generateDemoDossiers } from '../../activities/demo';
 import { generateDemoPatches } from '../../activities/patch/demo';
-import { readPatchDirectory } from '../../activities/patch/package';
+import { readPatchDirectory, writePatchPackage } from '../../activities/patch/package';
 import { patchDossier, type EngineDossier, type StoredPatch } from '../../activities/patch/apply';
 import { createPatchActivities, loadStoredPatches, storePatchPackages } from '../../activities/patch';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 import { createTestDatabase, tempDir } from '../helpers/env';
-import { blockablePatches, ledger, markAllBackedUp, modifiedSinceBackup } from '../workflows/patch-helpers';
+import { blockablePatches, ledger, markAllBackedUp, modifiedSinceBackup, treatments } from '../workflows/patch-helpers';
 
 /**
  * The per-dossier engine (activities/patch/apply.ts over nightshift.apply_patch) without Temporal:
@@ -180,6 +180,51 @@ test('patch run ledger after a crash: a retried chunk records each dossier from 
     for (const code of ['DEMO0002', 'DEMO0003']) {
       expect((await own.query(`SELECT n FROM ${qualified(schemaNameFor(code), 'applylog')} ORDER BY n`)).rows.map((r) => r.n)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     }
+  } finally {
+    await own.end();
+  }
+});
+
+test('R-PI-5 R-PI-4: a never-patched dossier keeps its own specific treatment (XTRT1) against the first patch that ships one, and the run ledger says why; a regular name is installed', async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('enginespecific'), max: 3 });
+  const acts = createPatchActivities({ config: undefined as never, pools: { names: () => ['main'], get: () => own, end: async () => {} } });
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 6, sizeKb: 2 });
+    // the supervisor and the specific dossier DEMO0006 hold treatments of their own, and have no patch ledger yet
+    for (const code of ['DEMO0001', 'DEMO0006']) {
+      const schema = schemaNameFor(code);
+      await own.query(`CREATE TABLE ${qualified(schema, 'traitement')} (name text PRIMARY KEY, body text NOT NULL, checksum text NOT NULL, origin_patch integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
+      await own.query(`INSERT INTO ${qualified(schema, 'traitement')} (name, body, checksum, origin_patch) VALUES ('XTRT1', 'own XTRT1 of ' || $1, 'own', 0), ('TRT1', 'old TRT1', 'old', 0)`, [code]);
+      expect((await own.query('SELECT to_regclass($1) AS t', [qualified(schema, 'apatch')])).rows[0].t).toBeNull();
+    }
+    const dir = tempDir('engine-specific');
+    await writePatchPackage(
+      dir,
+      'P0001',
+      { number: 1, type: 'standard', description: 'ships XTRT1 and TRT1', treatments: [{ name: 'XTRT1', file: 'x.src' }, { name: 'TRT1', file: 't.src' }], dictionary: [], protectedDictionaryFields: [], structure: [], data: [] },
+      { 'x.src': 'patched XTRT1\n', 't.src': 'patched TRT1\n' },
+    );
+    await storePatchPackages(own, await readPatchDirectory(dir), dir);
+    const runId = Number((await own.query(`INSERT INTO nightshift.patch_run (workflow_id, mode, state, last_patch) VALUES ('patch/main/specific', 'integrate', 'running', 1) RETURNING id`)).rows[0].id);
+    const env = new MockActivityEnvironment();
+    const [sup] = (await env.run(acts.applyPatchChunk, { target: 'main', runId, codes: ['DEMO0001'], upTo: 1, supervisorLevel: 0 })) as DossierPatchOutcome[];
+    const outcomes = (await env.run(acts.applyPatchChunk, { target: 'main', runId, codes: ['DEMO0005', 'DEMO0006'], upTo: 1, supervisorLevel: 1 })) as DossierPatchOutcome[];
+    expect([sup, ...outcomes].map((o) => [o!.code, o!.status, o!.toLevel])).toEqual([['DEMO0001', 'ok', 1], ['DEMO0005', 'ok', 1], ['DEMO0006', 'ok', 1]]);
+
+    // R-PI-5: the dossiers' own XTRT1 kept; R-PI-4: the supervisor's TRT1 replaced by the patch's
+    expect(await treatments(own, 'DEMO0001')).toEqual({ XTRT1: 'own XTRT1 of DEMO0001', TRT1: 'patched TRT1\n' });
+    expect(await treatments(own, 'DEMO0006')).toEqual({ XTRT1: 'own XTRT1 of DEMO0006', TRT1: 'old TRT1' });
+    // a regular dossier inherits TRT1 from the supervisor, and a specific name does not go to it (R-PI-5)
+    expect(await treatments(own, 'DEMO0005')).toEqual({});
+
+    // the run ledger says why, per dossier
+    const { rows } = await own.query<{ code: string; notes: string[] }>('SELECT code, notes FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [runId]);
+    expect(rows).toEqual([
+      { code: 'DEMO0001', notes: ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'] },
+      { code: 'DEMO0005', notes: [] },
+      { code: 'DEMO0006', notes: ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'] },
+    ]);
+    expect(sup!.notes).toEqual(rows[0]!.notes);
   } finally {
     await own.end();
   }
