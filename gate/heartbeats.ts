@@ -37,7 +37,7 @@ export interface HeartbeatBatcherOptions {
   maxBatch?: number;
 }
 
-/** Deadlocks cannot happen between batches (rows are locked in id order) but can with a bulk UPDATE of the workflow's. */
+/** A batch never waits holding locks (SKIP LOCKED) and a lone call holds one: kept as a safety net only. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
 export class HeartbeatBatcher {
@@ -86,10 +86,15 @@ export class HeartbeatBatcher {
   private async run(pool: pg.Pool, batch: Waiting[]): Promise<void> {
     try {
       const result = await this.statement(pool, batch);
+      const alone: Waiting[] = [];
       for (const w of batch) {
         const order = result.live.get(heartbeatKey(w.id, w.tokenHash));
-        w.resolve(order && { now: result.now, window: result.window, ...order });
+        if (order) w.resolve({ now: result.now, window: result.window, ...order });
+        // skipped (its row was locked) or not live: asked again alone, which waits for the lock
+        else if (batch.length > 1) alone.push(w);
+        else w.resolve(undefined);
       }
+      await Promise.all(alone.map((w) => this.run(pool, [w])));
     } catch (err) {
       for (const w of batch) w.reject(err);
     }
@@ -98,12 +103,13 @@ export class HeartbeatBatcher {
   private async statement(pool: pg.Pool, batch: Waiting[]): ReturnType<typeof heartbeatSessions> {
     this.stats.statements++;
     this.stats.calls += batch.length;
+    const skipLocked = batch.length > 1;
     try {
-      return await heartbeatSessions(pool, batch, this.timeoutSeconds, CLOSE_ACK_SECONDS);
+      return await heartbeatSessions(pool, batch, this.timeoutSeconds, CLOSE_ACK_SECONDS, { skipLocked });
     } catch (err) {
       if (!RETRYABLE.has((err as { code?: string }).code ?? '')) throw err;
       this.stats.retries++;
-      return heartbeatSessions(pool, batch, this.timeoutSeconds, CLOSE_ACK_SECONDS);
+      return heartbeatSessions(pool, batch, this.timeoutSeconds, CLOSE_ACK_SECONDS, { skipLocked });
     }
   }
 }

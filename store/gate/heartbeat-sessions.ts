@@ -29,27 +29,36 @@ export const heartbeatKey = (id: string, tokenHash: string): string => `${id} ${
  * ackSeconds unless an order already stands (the workflow's or another gate's: theirs is kept).
  *
  * - Rows are found by primary key (the calls' ids: the cost follows the batch, not the number of open
- *   sessions) and locked in id order, so that batches of several gates (and concurrent batches of one
- *   gate) never deadlock with each other; liveness is checked by the UPDATE on the locked row.
+ *   sessions) and locked in id order; liveness is checked by the UPDATE on the locked row.
+ * - skipLocked (a batch of several): a row another transaction holds is skipped rather than waited for,
+ *   so that a batch never waits while holding other rows: it cannot deadlock with the workflow's bulk
+ *   close orders and forced closes, which lock in their own order. A skipped call comes back absent
+ *   from `live`, as a dead one does: the caller asks again for it alone (one row lock: no cycle).
  * - Its commit does not wait for the WAL flush unless the statement writes close orders (the
  *   set_config decides on the same snapshot): a heartbeat lost in a database crash only shortens a
  *   session by one interval, while an order, once told, must stand. Not waiting for the disk about
  *   doubles the heartbeats a target absorbs.
  * - A call repeated in the batch (one session beating twice) is answered from the same row.
  */
-export async function heartbeatSessions(db: Queryable, calls: readonly HeartbeatCall[], timeoutSeconds: number, ackSeconds: number): Promise<HeartbeatBatch> {
+export async function heartbeatSessions(
+  db: Queryable,
+  calls: readonly HeartbeatCall[],
+  timeoutSeconds: number,
+  ackSeconds: number,
+  { skipLocked }: { skipLocked: boolean },
+): Promise<HeartbeatBatch> {
   const { rows } = await db.query<WindowRow & { now: Date; id: string | null; token_hash: string | null; close_requested_at: Date | null; close_by: Date | null }>({
-    name: 'gate-heartbeat-sessions',
+    name: skipLocked ? 'gate-heartbeat-sessions-skip-locked' : 'gate-heartbeat-sessions',
     text: `WITH w AS (${ACTIVE_WINDOW_SQL}),
           closing AS (SELECT EXISTS (SELECT 1 FROM w WHERE w.state = 'in_progress' OR now() >= w.starts_at) AS yes),
           commit_mode AS (SELECT set_config('synchronous_commit', CASE WHEN closing.yes THEN 'on' ELSE 'off' END, true) AS mode FROM closing),
           calls AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS c(id, token_hash)),
           locked AS (
             SELECT s.id FROM nightshift.session s
-             WHERE s.id = ANY ($1::uuid[])
+             WHERE s.id = ANY ($1::uuid[]) AND s.closed_at IS NULL
                AND EXISTS (SELECT 1 FROM calls c WHERE c.id = s.id AND c.token_hash = s.token_hash)
              ORDER BY s.id
-               FOR NO KEY UPDATE OF s),
+               FOR NO KEY UPDATE OF s${skipLocked ? ' SKIP LOCKED' : ''}),
           beat AS (
             UPDATE nightshift.session s
                SET last_seen_at = now(),

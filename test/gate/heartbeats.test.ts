@@ -129,3 +129,29 @@ test('two gates (two pools) beating the same sessions in opposite orders never d
     await other.end();
   }
 });
+
+test('a batch never waits holding rows: with a bulk close (another transaction) holding one session and then wanting another, neither deadlocks and every beat is answered', async () => {
+  const batcher = new HeartbeatBatcher(TIMEOUT);
+  const [low, high] = (await sessions(2)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const bulk = await pool().connect();
+  try {
+    // the workflow's bulk order locks in its own order: here the higher id first
+    await bulk.query('BEGIN');
+    await bulk.query(`UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s' WHERE id = $1`, [high!.id]);
+    const beats = Promise.all([batcher.beat(pool(), low!.id, low!.tokenHash), batcher.beat(pool(), high!.id, high!.tokenHash)]);
+    // the low row is answered while the high one is still held
+    const first = await Promise.race([batcher.beat(pool(), low!.id, low!.tokenHash), new Promise((r) => setTimeout(() => r('blocked'), 3000))]);
+    expect(first).toMatchObject({ closeBy: null });
+    // then the bulk wants the low row too: it gets it (a batch holding it while waiting for the high one would deadlock here)
+    await bulk.query(`UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s' WHERE id = $1`, [low!.id]);
+    await bulk.query('COMMIT');
+    const [a, b] = await beats;
+    expect(a).toBeDefined();
+    expect(b!.closeBy).not.toBeNull();
+    expect(batcher.stats.retries).toBe(0);
+  } finally {
+    await bulk.query('ROLLBACK').catch(() => {});
+    bulk.release();
+  }
+});
+
