@@ -19,7 +19,8 @@ function configVariables(): string[] {
   const start = source.indexOf('const envSchema = z.object({');
   expect(start).toBeGreaterThan(-1);
   const body = source.slice(start, source.indexOf('\n});', start));
-  return [...body.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!);
+  // TZ is the process's own zone, set by the system: an empty `TZ=` sourced from .env would switch Node to UTC.
+  return [...body.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!).filter((v) => v !== 'TZ');
 }
 
 function envExample(): Map<string, string> {
