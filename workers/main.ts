@@ -73,7 +73,10 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   const signal = options.signal;
 
   for (const target of config.targets) {
-    const applied = await migrate(target.databaseUrl, (msg) => logger.debug({ target: target.name }, msg));
+    const applied = await migrate(target.databaseUrl, (msg) => logger.debug({ target: target.name }, msg), {
+      database: target.name,
+      notice: (msg) => logger.info({ target: target.name }, msg),
+    });
     if (applied.length) logger.info({ target: target.name, applied }, 'migrations applied');
   }
   if (signal?.aborted) return;

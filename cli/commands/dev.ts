@@ -413,7 +413,7 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
       const smtp = await startSmtpCatcher({ host: config.smtp.host, port: config.smtp.port, dir: paths.mailDir });
       started.push({ name: 'SMTP catcher', stop: () => smtp.close() });
     }
-    for (const t of config.targets) await migrate(t.databaseUrl);
+    for (const t of config.targets) await migrate(t.databaseUrl, undefined, { database: t.name });
     if (signal.aborted) return;
     // The gate has its own pools, so heartbeats never wait for the worker's connections.
     const gatePools = createTargetPools(config, 10);

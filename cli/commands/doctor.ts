@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config, type Target } from '../../config/config';
-import { MIGRATIONS_DIR } from '../../db/migrate';
+import { MIGRATIONS_DIR, findMigrationRefusal, readMigrationFiles } from '../../db/migrate';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { FOLDER_NAME, inspectSharedFolder, refusal, workerFolders, type FolderVerdict, type StoreKind } from '../../activities/store-marker';
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
@@ -263,6 +263,9 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
       : [];
     const missing = expected.filter((m) => !applied.includes(m));
     const details: Record<string, unknown> = { target: target.name, serverVersion: version, migrations: { applied: applied.length, missing } };
+    // read-only: the worker refuses such a database at start (a changed applied migration, a newer schema)
+    const refusal = await findMigrationRefusal(client, readMigrationFiles(), target.name);
+    if (refusal) return { address, state: 'error', message: `PostgreSQL ${version}, but ${refusal.problem}`, fix: refusal.fix, details: { ...details, refused: { type: refusal.type, migration: refusal.migration } } };
     if (missing.length) {
       return {
         address,
