@@ -7,16 +7,18 @@ import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, runTimestamp, type PatchType } from '../../domain/patch';
-import { revalidationList } from '../../activities/patch';
-import { readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
+import { patchPrerequisites, revalidationList } from '../../activities/patch';
+import { patchFailure, readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
 import { patchDirectoryProblem } from '../../activities/store-marker';
 import { generateDemoPatches, writePatchTemplate } from '../../activities/patch/demo';
 import {
   PATCH_KIND,
   PATCH_WORKFLOW_TYPE,
+  PatchFailure,
   patchWorkflowId,
   type PatchIntegrationInput,
   type PatchRunResult,
+  type Prerequisite,
 } from '../../workflows/patch-integration.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
@@ -71,10 +73,40 @@ export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise
   return closed;
 }
 
-async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
+/** R-PI-2 refused: every unmet prerequisite on its own line. */
+function refusal(target: string, prerequisites: Prerequisite[], what: string): Error {
+  const failed = prerequisites.filter((q) => !q.ok);
+  return patchFailure(PatchFailure.PrerequisiteFailed, [`patch run refused on ${target} (R-PI-2), ${what}:`, ...failed.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
+}
+
+/** How long `integrate` without --wait waits for a worker to claim the run (the claim checks R-PI-2 again, under its lock). */
+const CLAIM_VERDICT_WAIT_MS = 15_000;
+
+/**
+ * The claim's verdict on a started run: its prerequisites once a worker has claimed it (a start that
+ * raced another run or a backup batch is refused there), or null when no worker took it in time.
+ */
+async function claimVerdict(target: string, workflowId: string): Promise<{ ok: boolean; prerequisites: Prerequisite[] } | null> {
+  return withPools(target, async (pool) => {
+    const end = Date.now() + CLAIM_VERDICT_WAIT_MS;
+    for (;;) {
+      const { rows } = await pool.query<{ prerequisites: Prerequisite[] }>('SELECT prerequisites FROM nightshift.patch_run WHERE workflow_id = $1', [workflowId]);
+      if (rows[0]) return { ok: rows[0].prerequisites.every((q) => q.ok), prerequisites: rows[0].prerequisites };
+      if (Date.now() > end) return null;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+}
+
+/** `checkFirst`: R-PI-2 is checked before anything starts, and a run started without --wait is reported once claimed. */
+async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string, checkFirst = false): Promise<number | void> {
   return withTemporal(async (client) => {
     const abandoned = await withPools(input.target, (pool) => closeAbandonedRuns(pool, client));
     for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
+    if (checkFirst) {
+      const prerequisites = await withPools(input.target, (pool) => patchPrerequisites(pool, input.target, input.windowWorkflowId));
+      if (!prerequisites.every((q) => q.ok)) throw refusal(input.target, prerequisites, 'nothing started');
+    }
     const workflowId = patchWorkflowId(input.target, runTimestamp(new Date()));
     const handle = await client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
       taskQueue: config().temporal.taskQueue,
@@ -89,7 +121,13 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
     });
     const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
     const startedText = `started ${workflowId}\nfollow it in the Temporal Web UI: ${started.url}`;
-    if (!flags.wait) return output(flags.json, started, () => startedText);
+    if (!flags.wait) {
+      if (!checkFirst) return output(flags.json, started, () => startedText);
+      const verdict = await claimVerdict(input.target, workflowId);
+      if (verdict && !verdict.ok) throw refusal(input.target, verdict.prerequisites, `the run ${workflowId} ended at once and changed nothing`);
+      const checked = verdict ? 'prerequisites met (R-PI-2)' : `no worker has taken the run within ${CLAIM_VERDICT_WAIT_MS / 1000} s: its prerequisites (R-PI-2) are not checked yet`;
+      return output(flags.json, { ...started, prerequisites: verdict?.prerequisites ?? null }, () => `${startedText}\n${checked}`);
+    }
     if (!flags.json) process.stdout.write(`${startedText}\n`);
     const result = await handle.result();
     output(flags.json, { ...started, result }, (v) => resultText(v.result));
@@ -128,7 +166,7 @@ export function registerPatchCommands(program: Command): void {
           const notShared = await withPools(t.name, (pool) => patchDirectoryProblem(pool, t.name, dir));
           if (notShared) throw new UsageError(notShared);
         }
-        return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`);
+        return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`, true);
       }),
     );
 

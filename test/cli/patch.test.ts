@@ -3,7 +3,7 @@ import path from 'node:path';
 import { generateDemoPatches } from '../../activities/patch/demo';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
-import { blockablePatches, demoDossiers, levels, openWindow, startRun } from '../workflows/patch-helpers';
+import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, startRun } from '../workflows/patch-helpers';
 
 /** `nightshift patch integrate|status|revalidate|retry` spawned as processes against the real servers (R-PI-1 … R-PI-9). */
 
@@ -83,6 +83,78 @@ test('integrate --wait, status, then a run left running by a terminated workflow
       expect(rows).toEqual([{ n: 5 }]);
     }
   });
+});
+
+test('R-PI-2: integrate refused (no window, a backup batch running) exits 1 with each reason on its own line, with or without --wait, and starts nothing; with a window it prints "started"', async () => {
+  const pool = ctx.stack.pools.get('main');
+  const dir = tempDir('cli-refused');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1]);
+  const runs = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const before = await runs();
+    const since = new Date();
+    await closeWindows(pool);
+    await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ('backup/main/cli-refused', 'run', '{}')`);
+    try {
+      for (const wait of [[], ['--wait']]) {
+        const r = await cli(['patch', 'integrate', dir, ...wait]);
+        expect(r.code).toBe(1);
+        expect(r.stdout).not.toMatch(/started/);
+        expect(r.stderr).toMatch(/^nightshift: PatchPrerequisiteFailed: patch run refused on main \(R-PI-2\), nothing started:$/m);
+        expect(r.stderr).toMatch(/^ {2}no backup batch: backup batch backup\/main\/cli-refused is running on main$/m);
+        expect(r.stderr).toMatch(/^ {2}maintenance window in progress: no maintenance window is in progress on main: /m);
+        expect(r.stderr).not.toMatch(/supervisor dossier|no other patch run/);
+      }
+      // no workflow was started: no run was claimed (a worker is running) and none is listed
+      await new Promise((res) => setTimeout(res, 1_000));
+      expect(await runs()).toBe(before);
+      const listed: string[] = [];
+      for await (const w of ctx.temporal.client.workflow.list({ query: `WorkflowType = 'patchIntegrationWorkflow' AND StartTime >= '${since.toISOString()}'` })) listed.push(w.workflowId);
+      expect(listed).toEqual([]);
+    } finally {
+      await pool.query(`DELETE FROM nightshift.backup_run WHERE workflow_id = 'backup/main/cli-refused'`);
+    }
+
+    await openWindow(pool);
+    const ok = await cli(['patch', 'integrate', dir]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^prerequisites met \(R-PI-2\)$/m);
+    const id = /^started (patch\/main\/\S+)$/m.exec(ok.stdout)?.[1];
+    expect(id).toBeDefined();
+    const result = await ctx.temporal.client.workflow.getHandle(id!).result();
+    expect(result).toMatchObject({ state: 'completed', failed: 0 });
+    expect(await runs()).toBe(before + 1);
+  });
+});
+
+test('R-PI-2: a start that passes the check but is refused by the claim a moment later (the window closed in between) exits 1 with the reasons, without --wait', async () => {
+  const pool = ctx.stack.pools.get('main');
+  const dir = tempDir('cli-raced');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1]);
+  await closeWindows(pool);
+  await openWindow(pool);
+  const since = new Date();
+  // the worker is made first and runs only once the window is closed: the claim sees what the CLI did not
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  const run = cli(['patch', 'integrate', dir]);
+  let id: string | undefined;
+  await waitUntil(async () => {
+    for await (const w of ctx.temporal.client.workflow.list({ query: `WorkflowType = 'patchIntegrationWorkflow' AND StartTime >= '${since.toISOString()}'` })) id = w.workflowId;
+    return id !== undefined;
+  });
+  await closeWindows(pool);
+  const r = await worker.runUntil(run);
+  expect(r.code).toBe(1);
+  expect(r.stdout).not.toMatch(/started/);
+  expect(r.stderr).toMatch(new RegExp(`^nightshift: PatchPrerequisiteFailed: patch run refused on main \\(R-PI-2\\), the run ${id} ended at once and changed nothing:$`, 'm'));
+  expect(r.stderr).toMatch(/^ {2}maintenance window in progress: no maintenance window is in progress on main: /m);
+  const { rows } = await pool.query('SELECT state FROM nightshift.patch_run WHERE workflow_id = $1', [id]);
+  expect(rows).toEqual([{ state: 'failed' }]);
+  expect((await levels(pool)).DEMO0001).toBe(top);
+  await openWindow(pool);
 });
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
