@@ -5,6 +5,7 @@ import { loadConfig, PROJECT_ROOT, toolPaths, type Config } from '../config/conf
 import { migrate } from '../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startSmtpCatcher, type SmtpCatcher } from '../workers/smtp-catcher';
+import { writeKeyFile } from '../gate/dev-key';
 import { issueKey, KEY_HEADER } from '../gate/keys';
 import { ClusterError, freePorts, portAnswers, readState, reapState, runs, Supervisor, waitGone, type ManagedProcess } from './processes';
 import {
@@ -127,18 +128,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out;
-}
-
-function writeSecretFile(file: string, secret: string): void {
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, `${secret}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }
 
 /** PostgreSQL's default 100 connections are not enough for four Temporal services, two workers and two gates. */
@@ -318,7 +307,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     } finally {
       await keyPool.end();
     }
-    writeSecretFile(apiKeyFile, apiKey);
+    writeKeyFile(apiKeyFile, apiKey);
 
     const gateUrl = `http://${HOST}:${lbPort}`;
     supervisor.setInfo({ dataDir, gateUrl, temporalAddress, pgPort, smtpPort, temporalPorts, gatePorts, gateMetricsPorts, metricsPorts, temporalVersion: TEMPORAL_SERVER_VERSION });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { liveKeyExists } from '../store/gate/live-key-exists';
 import { hashSecret, issueKey, KEY_HEADER } from './keys';
 
 /**
@@ -11,10 +12,15 @@ export async function ensureDevKey(pool: pg.Pool, dataDir: string): Promise<{ se
   const file = path.join(dataDir, 'gate-dev-key');
   const saved = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
   if (saved) {
-    const { rows } = await pool.query('SELECT 1 FROM nightshift.gate_key WHERE secret_hash = $1 AND revoked_at IS NULL', [hashSecret(saved)]);
-    if (rows.length) return { secret: saved, file, created: false };
+    if (await liveKeyExists(pool, hashSecret(saved))) return { secret: saved, file, created: false };
   }
   const { secret } = await issueKey(pool, 'dev-demo');
+  writeKeyFile(file, secret);
+  return { secret, file, created: true };
+}
+
+/** A key's secret in a file only its owner reads (0600): temporary name, fsync, rename. */
+export function writeKeyFile(file: string, secret: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
@@ -24,7 +30,6 @@ export async function ensureDevKey(pool: pg.Pool, dataDir: string): Promise<{ se
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  return { secret, file, created: true };
 }
 
 /** The lines `dev` prints about the gate: how the business application calls it, where its metrics are. */
