@@ -4,8 +4,9 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { failureTypeOf } from '../../domain/failures';
 import { generateDemoPatches } from '../../activities/patch/demo';
-import { sealPatchPackage } from '../../activities/patch/package';
+import { sealPatchPackage, writePatchPackage } from '../../activities/patch/package';
 import { qualified } from '../../db/ident';
+import { schemaNameFor } from '../../domain/dossier';
 import { PatchFailure } from '../../workflows/patch-integration.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
 import {
@@ -228,5 +229,31 @@ test('R-PI-9 a failed dossier stops at its last good patch, the others go on; re
     // no patch applied twice in any dossier
     const twice = await pool.query(`SELECT n, count(*)::int AS c FROM ${qualified('d_DEMO0003', 'applylog')} GROUP BY n ORDER BY n`);
     expect(twice.rows).toEqual([1, 2, 3, 4, 5].map((n) => ({ n, c: 1 })));
+  });
+});
+
+test('R-PI-5 R-PI-4 in never-patched dossiers: the first run keeps the specific treatment a dossier already holds (the run ledger says why) and installs the regular one in the supervisor', async () => {
+  await withStack(6, async (stack) => {
+    const pool = stack.pools.get('main');
+    for (const code of ['DEMO0001', 'DEMO0006']) {
+      const table = qualified(schemaNameFor(code), 'traitement');
+      await pool.query(`CREATE TABLE ${table} (name text PRIMARY KEY, body text NOT NULL, checksum text NOT NULL, origin_patch integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
+      await pool.query(`INSERT INTO ${table} (name, body, checksum, origin_patch) VALUES ('XTRT1', 'own XTRT1', 'own', 0), ('TRT1', 'old TRT1', 'old', 0)`);
+    }
+    const dir = tempDir('wf-specific');
+    await writePatchPackage(
+      dir,
+      'P0001',
+      { number: 1, type: 'standard', description: 'ships XTRT1 and TRT1', treatments: [{ name: 'XTRT1', file: 'x.src' }, { name: 'TRT1', file: 't.src' }], dictionary: [], protectedDictionaryFields: [], structure: [], data: [] },
+      { 'x.src': 'patched XTRT1\n', 't.src': 'patched TRT1\n' },
+    );
+    await openWindow(pool);
+    const r = await runPatch(temporal.client, stack, { mode: 'integrate', dir });
+    expect(r).toMatchObject({ state: 'completed', failed: 0, total: 6 });
+    expect(await treatments(pool, 'DEMO0001')).toEqual({ XTRT1: 'own XTRT1', TRT1: 'patched TRT1\n' });
+    expect(await treatments(pool, 'DEMO0006')).toEqual({ XTRT1: 'own XTRT1', TRT1: 'old TRT1' });
+    const { rows } = await pool.query('SELECT code, notes FROM nightshift.patch_run_item WHERE run_id = $1 AND notes <> $2 ORDER BY code', [r.runId, []]);
+    const why = ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'];
+    expect(rows).toEqual([{ code: 'DEMO0001', notes: why }, { code: 'DEMO0006', notes: why }]);
   });
 });
