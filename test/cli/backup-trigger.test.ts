@@ -113,7 +113,7 @@ test('R-BK-9 bad input exits 2 and starts nothing: unknown or missing event, ../
   }
   expect(results[0]!.stderr).toMatch(/--event.*whenever|Allowed choices are provider-exchange, closing, exit/);
   expect(results[1]!.stderr).toMatch(/--event/);
-  expect(results[2]!.stderr).toMatch(/CODE: a dossier code has 1-40 characters/);
+  expect(results[2]!.stderr).toMatch(/CODE: a dossier code has 1-40 letters, digits, "_" or "-" and starts with a letter or a digit/);
   expect(results[4]!.stderr).toMatch(/CODE: a dossier code has at most 40 characters/);
   expect(results[5]!.stderr).toMatch(/nope/);
   expect(results[6]!.stderr).toContain(`unknown dossier "${d}X" in target main`);
