@@ -123,7 +123,7 @@ export async function findMigrationRefusal(
   return undefined;
 }
 
-async function appliedNames(client: pg.ClientBase): Promise<string[]> {
+export async function appliedNames(client: pg.ClientBase): Promise<string[]> {
   const t = await client.query<{ t: string | null }>(`SELECT to_regclass('${CONTROL_SCHEMA}.pgmigrations')::text AS t`);
   if (!t.rows[0]?.t) return [];
   return (await client.query<{ name: string }>(`SELECT name FROM ${CONTROL_SCHEMA}.pgmigrations ORDER BY run_on, id`)).rows.map((r) => r.name);

@@ -31,44 +31,33 @@ import { webUiLink } from './backup';
 import { canonicalTimeZone } from '../../domain/operator-time';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain/text';
 import { workflowStatus } from '../../workers/resources';
+import type { BackupRunRow } from '../../store/backup/run-row';
+import { latestRun } from '../../store/backup/latest-run';
+import { runByRef } from '../../store/backup/run-by-ref';
+import { runningRuns } from '../../store/backup/running-runs';
+import { closeAbandonedRun } from '../../store/backup/close-abandoned-run';
+import { runItemCounts } from '../../store/backup/run-item-counts';
+import { type RunFailure, runFailures } from '../../store/backup/run-failures';
 
 /**
  * nightshift backup run|retry|status|settings|schedule: the backup batch of modified dossiers
  * (R-BK-1 .. R-BK-9). The ledger is read straight from the target database; runs go through Temporal.
  */
 
-interface RunRow {
-  id: string;
-  workflow_id: string;
-  kind: string;
-  retry_of: string | null;
-  state: string;
-  started_at: Date;
-  finished_at: Date | null;
-  selected: number;
-  total: number;
-  ok: number;
-  failed: number;
-  report_path: string | null;
-  note: string | null;
-  mail_state: string;
-  mail_error: string | null;
-}
-
 /** RUN is a run number or a workflow id; anything else, or a run that does not exist, is bad usage. */
-async function findRun(pool: pg.Pool, ref: string | undefined): Promise<RunRow> {
+async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRunRow> {
   if (ref === undefined) {
-    const { rows } = await pool.query<RunRow>('SELECT * FROM nightshift.backup_run ORDER BY id DESC LIMIT 1');
-    if (!rows[0]) throw new UsageError('no backup run yet in this target');
-    return rows[0];
+    const latest = await latestRun(pool);
+    if (!latest) throw new UsageError('no backup run yet in this target');
+    return latest;
   }
   const byNumber = /^\d{1,15}$/.test(ref);
   if (!byNumber && !/^backup\/[a-z][a-z0-9_-]{0,39}\/[\w:.+-]{1,80}$/.test(ref)) {
     throw new UsageError(`unknown backup run "${ref.slice(0, 60)}": expected a run number or a workflow id backup/TARGET/TIMESTAMP`);
   }
-  const { rows } = await pool.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE ${byNumber ? 'id = $1::bigint' : 'workflow_id = $1'}`, [ref]);
-  if (!rows[0]) throw new UsageError(`unknown backup run "${ref.slice(0, 60)}" in this target`);
-  return rows[0];
+  const run = await runByRef(pool, ref, byNumber ? 'id' : 'workflow_id');
+  if (!run) throw new UsageError(`unknown backup run "${ref.slice(0, 60)}" in this target`);
+  return run;
 }
 
 /** One workflowStatus for the CLI and the activities (R-BK-1). */
@@ -76,8 +65,7 @@ export { workflowStatus };
 
 /** R-BK-1 before starting: a running run whose workflow is gone (terminated) is closed; a live one is named. */
 async function refuseIfRunning(pool: pg.Pool, client: Client): Promise<void> {
-  const { rows } = await pool.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE state = 'running'`);
-  const running = rows[0];
+  const running = (await runningRuns(pool))[0];
   if (!running) return;
   const status = await workflowStatus(client, running.workflow_id);
   if (status === 'RUNNING' || status === 'UNKNOWN') {
@@ -86,10 +74,7 @@ async function refuseIfRunning(pool: pg.Pool, client: Client): Promise<void> {
         `one batch per target at a time. Follow it with 'nightshift backup status ${running.id}'`,
     );
   }
-  await pool.query(
-    `UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(), note = $2 WHERE id = $1 AND state = 'running'`,
-    [running.id, `abandoned: its workflow is ${status.toLowerCase()}`],
-  );
+  await closeAbandonedRun(pool, running.id, `abandoned: its workflow is ${status.toLowerCase()}`);
 }
 
 interface RunFlags {
@@ -173,7 +158,7 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags): Promise<num
   );
 }
 
-function statusText(s: { run: RunRow; live?: BackupBatchProgress; failures: { code: string; status: string; error: string | null }[]; counts: Record<string, number> }): string {
+function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number> }): string {
   const r = s.run;
   const done = (s.counts.ok ?? 0) + (s.counts.in_use ?? 0) + (s.counts.failed ?? 0);
   const lines = [
@@ -344,15 +329,8 @@ export function registerBackupBatchCommands(backup: Command): void {
         const t = target(flags.target).name;
         const s = await withPools(t, async (pool) => {
           const run = await findRun(pool, ref);
-          const counts = Object.fromEntries(
-            (await pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM nightshift.backup_run_item WHERE run_id = $1 GROUP BY status', [run.id])).rows.map((r) => [r.status, r.n]),
-          );
-          const failures = (
-            await pool.query<{ code: string; status: string; error: string | null }>(
-              `SELECT code, status, error FROM nightshift.backup_run_item WHERE run_id = $1 AND status <> 'ok' ORDER BY seq LIMIT 1000`,
-              [run.id],
-            )
-          ).rows;
+          const counts = await runItemCounts(pool, run.id);
+          const failures = await runFailures(pool, run.id);
           let live: BackupBatchProgress | undefined;
           if (run.state === 'running') {
             live = await withTemporal((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);

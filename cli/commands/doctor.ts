@@ -5,10 +5,13 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config, type Target } from '../../config/config';
-import { MIGRATIONS_DIR, findMigrationRefusal, readMigrationFiles } from '../../db/migrate';
+import { MIGRATIONS_DIR, appliedNames, findMigrationRefusal, readMigrationFiles } from '../../db/migrate';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { FOLDER_NAME, inspectSharedFolder, refusal, workerFolders, type FolderVerdict, type StoreKind } from '../../activities/store-marker';
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
+import { serverVersion } from '../../store/server/server-version';
+import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
+import { countDossiers } from '../../store/dossiers/count-dossiers';
 
 /**
  * `nightshift doctor`: one bounded check per service, each saying what is wrong and what to do.
@@ -255,12 +258,9 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     return { address, state: 'error', ...postgresProblem(err, target, config) };
   }
   try {
-    const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '?';
-    const table = await client.query<{ t: string | null }>(`SELECT to_regclass('nightshift.pgmigrations')::text AS t`);
+    const version = await serverVersion(client);
+    const applied = await appliedNames(client);
     const expected = appliedMigrationNames();
-    const applied = table.rows[0]?.t
-      ? (await client.query<{ name: string }>('SELECT name FROM nightshift.pgmigrations ORDER BY run_on, id')).rows.map((r) => r.name)
-      : [];
     const missing = expected.filter((m) => !applied.includes(m));
     const details: Record<string, unknown> = { target: target.name, serverVersion: version, migrations: { applied: applied.length, missing } };
     // read-only: the worker refuses such a database at start (a changed applied migration, a newer schema)
@@ -275,8 +275,8 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
         details,
       };
     }
-    const supervisors = (await client.query<{ code: string }>(`SELECT code FROM nightshift.dossier WHERE role = 'supervisor'`)).rows.map((r) => r.code);
-    const dossiers = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM nightshift.dossier')).rows[0]?.n ?? 0);
+    const supervisors = await supervisorCodes(client);
+    const dossiers = await countDossiers(client);
     Object.assign(details, { dossiers, supervisor: supervisors[0] ?? null });
     if (supervisors.length !== 1) {
       return {
