@@ -18,6 +18,9 @@ import { startSmtpCatcher } from '../../workers/smtp-catcher';
 import { startGate } from '../../gate/server';
 import { devGateHint, ensureDevKey } from '../../gate/dev-key';
 import { redactUrl } from './doctor';
+import { exampleDossierCode } from '../../store/dossiers/example-dossier';
+import { createDatabase } from '../../store/server/create-database';
+import { databaseExists } from '../../store/server/database-exists';
 
 /**
  * `nightshift dev`: the whole stack on this machine, everything under config.dataDir — embedded
@@ -228,8 +231,7 @@ async function startPostgres(config: Config, paths: DevPaths, say: (s: string) =
     const admin = new pg.Client({ host: '127.0.0.1', port: config.pg.port, user: config.pg.user, password: config.pg.password, database: 'postgres' });
     await admin.connect();
     try {
-      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.pg.database]);
-      if (!exists.rowCount) await admin.query(`CREATE DATABASE ${config.pg.database}`);
+      if (!(await databaseExists(admin, config.pg.database))) await createDatabase(admin, config.pg.database);
     } finally {
       await admin.end();
     }
@@ -358,12 +360,7 @@ async function exampleDossier(config: Config): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: config.targets[0]!.databaseUrl });
   try {
     await client.connect();
-    const { rows } = await client.query<{ code: string }>(
-      `SELECT code FROM nightshift.dossier
-        WHERE role = 'regular' AND NOT is_template AND NOT is_test AND is_transferable
-        ORDER BY code LIMIT 1`,
-    );
-    return rows[0]?.code;
+    return await exampleDossierCode(client);
   } catch {
     return undefined;
   } finally {

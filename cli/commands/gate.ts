@@ -4,6 +4,7 @@ import { issueKey, KEY_NAME } from '../../gate/keys';
 import { listKeys } from '../../store/gate/list-keys';
 import type { GateKey } from '../../store/gate/key-row';
 import { revokeKey } from '../../store/gate/revoke-key';
+import { gateTablesPresent } from '../../store/gate/tables-present';
 import { createTargetPools } from '../../workers/resources';
 import { action, config, jsonOption, output, parseFlag, target, targetOption, withPools, EXIT_FAILED } from '../context';
 
@@ -135,7 +136,6 @@ function renderKeys(rows: (GateKey & { target: string })[]): string {
 /** Fails fast, naming the target, when its database lacks the gate's tables. */
 async function assertMigrated(names: string[], pools: ReturnType<typeof createTargetPools>): Promise<void> {
   for (const name of names) {
-    const { rows } = await pools.get(name).query<{ ok: boolean }>("SELECT to_regclass('nightshift.gate_key') IS NOT NULL AS ok");
-    if (!rows[0]?.ok) throw new Error(`target ${name}: the nightshift tables are missing or old; apply the migrations first (nightshift dev / doctor)`);
+    if (!(await gateTablesPresent(pools.get(name)))) throw new Error(`target ${name}: the nightshift tables are missing or old; apply the migrations first (nightshift dev / doctor)`);
   }
 }

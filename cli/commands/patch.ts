@@ -24,6 +24,11 @@ import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflo
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
+import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
+import { listDossierLevels } from '../../store/patch/dossier-levels';
+import { listRecentRuns } from '../../store/patch/recent-runs';
+import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
+import { listRunningRuns } from '../../store/patch/running-runs';
 
 /** nightshift patch integrate|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-9). */
 
@@ -59,16 +64,13 @@ export function resultText(r: PatchRunResult): string {
  * in `patch status` and `patch revalidate` brings them up (R-PI-9).
  */
 export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise<{ id: number; workflowId: string; status: string }[]> {
-  const { rows } = await pool.query<{ id: string; workflow_id: string }>(`SELECT id, workflow_id FROM nightshift.patch_run WHERE state = 'running'`);
+  const rows = await listRunningRuns(pool);
   const closed: { id: number; workflowId: string; status: string }[] = [];
   for (const r of rows) {
-    const status = await workflowStatus(client, r.workflow_id);
+    const status = await workflowStatus(client, r.workflowId);
     if (status === 'RUNNING' || status === 'UNKNOWN') continue;
-    const done = await pool.query(
-      `UPDATE nightshift.patch_run SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running'`,
-      [r.id, `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`],
-    );
-    if (done.rowCount) closed.push({ id: Number(r.id), workflowId: r.workflow_id, status: status.toLowerCase() });
+    const done = await closeAbandonedRun(pool, r.id, `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`);
+    if (done) closed.push({ id: Number(r.id), workflowId: r.workflowId, status: status.toLowerCase() });
   }
   return closed;
 }
@@ -90,8 +92,8 @@ async function claimVerdict(target: string, workflowId: string): Promise<{ ok: b
   return withPools(target, async (pool) => {
     const end = Date.now() + CLAIM_VERDICT_WAIT_MS;
     for (;;) {
-      const { rows } = await pool.query<{ prerequisites: Prerequisite[] }>('SELECT prerequisites FROM nightshift.patch_run WHERE workflow_id = $1', [workflowId]);
-      if (rows[0]) return { ok: rows[0].prerequisites.every((q) => q.ok), prerequisites: rows[0].prerequisites };
+      const prerequisites = await readRunPrerequisites(pool, workflowId);
+      if (prerequisites) return { ok: prerequisites.every((q) => q.ok), prerequisites };
       if (Date.now() > end) return null;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -135,14 +137,6 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
   });
 }
 
-interface StatusRow {
-  code: string;
-  role: string;
-  is_test: boolean;
-  is_specific: boolean;
-  patch_level: number;
-}
-
 export function registerPatchCommands(program: Command): void {
   const patch = program.command('patch').description('integrate patch packages into the dossiers of a target (supervisor first)');
 
@@ -179,15 +173,9 @@ export function registerPatchCommands(program: Command): void {
       action(async (flags: { target?: string; json?: boolean }) => {
         const t = target(flags.target);
         await withPools(t.name, async (pool) => {
-          const dossiers = (await pool.query<StatusRow>(`SELECT code, role, is_test, is_specific, patch_level FROM nightshift.dossier ORDER BY role = 'supervisor' DESC, code`)).rows;
+          const dossiers = await listDossierLevels(pool);
           const list = await revalidationList(pool);
-          const runs = (
-            await pool.query<{ id: string; workflow_id: string; mode: string; state: string; first_patch: number | null; last_patch: number | null; error: string | null; failed: string }>(
-              `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error,
-                      (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed
-                 FROM nightshift.patch_run r ORDER BY r.id DESC LIMIT 5`,
-            )
-          ).rows.map((r) => ({ ...r, id: Number(r.id), failed: Number(r.failed) }));
+          const runs = await listRecentRuns(pool);
           const value = {
             target: t.name,
             supervisorLevel: list.supervisorLevel,
