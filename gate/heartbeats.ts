@@ -8,7 +8,7 @@ import { heartbeatKey, heartbeatSessions, type HeartbeatCall } from '../store/ga
  * event loop go to the database as one statement (store/gate/heartbeat-sessions.ts), at most
  * `maxInFlight` statements at a time per target; the next batch gathers while they run. Each answer
  * still comes from a statement that ran after its request arrived, on the database's rows and clock:
- * liveness, close orders and the window are exactly as with one UPDATE per heartbeat, whichever gate
+ * liveness, close orders and the window are exactly as with one update statement per heartbeat, whichever gate
  * process or workflow changed them, and no state is kept here between batches.
  */
 

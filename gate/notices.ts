@@ -23,9 +23,8 @@ export interface WindowRow {
   message: string | null;
 }
 
-/** Only scheduled / in-progress rows are read: the unique index of R-MW-2 allows at most one. */
-export const ACTIVE_WINDOW_SQL = `SELECT type, state, starts_at, ends_at, prevent_logins_from, message
-   FROM nightshift.maintenance_window WHERE state IN ('scheduled', 'in_progress') LIMIT 1`;
+/** The statement that reads the active window lives in the store layer (re-exported for the tests). */
+export { ACTIVE_WINDOW_SQL } from '../store/gate/sql-parts';
 
 export interface ActiveWindow extends WindowView {
   message: string | null;

@@ -285,7 +285,7 @@ export async function buildGate({
   app.get('/readyz', async (req, reply) => {
     const check = req.headers[KEY_HEADER] === undefined ? undefined : await keys.check(req.headers[KEY_HEADER]);
     if (check?.ok) {
-      // with a key, its own target is asked now (the bench's `SELECT 1` route); the others as without a key
+      // with a key, its own target is asked now (the bench's trivial round-trip route); the others as without a key
       countKey(check.target, check.keyId, 'accepted');
       const [own, up] = await Promise.all([store.ping(pools.get(check.target)).then(() => true, () => false), readyTargets()]);
       const ready = own && Object.entries(up).every(([t, ok]) => t === check.target || ok);

@@ -1,5 +1,6 @@
-import { ACTIVE_WINDOW_SQL, toWindow, type ActiveWindow, type WindowRow } from '../../gate/notices';
+import { toWindow, type ActiveWindow, type WindowRow } from '../../gate/notices';
 import type { Queryable } from './queryable';
+import { ACTIVE_WINDOW_SQL } from './sql-parts';
 
 export interface HeartbeatCall {
   id: string;

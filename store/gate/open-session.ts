@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
-import { ACTIVE_WINDOW_SQL, toWindow, type ActiveWindow, type WindowRow } from '../../gate/notices';
+import { toWindow, type ActiveWindow, type WindowRow } from '../../gate/notices';
 import type { Queryable } from './queryable';
+import { ACTIVE_WINDOW_SQL } from './sql-parts';
 
 export interface OpenSessionInput {
   user: string;

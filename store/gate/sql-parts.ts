@@ -1,0 +1,8 @@
+/** SQL text shared by several gate statements (issue 11: gate modules hold no SQL). */
+
+/** A session is live while not closed and not expired, on the database clock (R-SE-1). */
+export const LIVE_SESSION_SQL = 'closed_at IS NULL AND expires_at > now()';
+
+/** Only scheduled / in-progress rows are read: the unique index of R-MW-2 allows at most one. */
+export const ACTIVE_WINDOW_SQL = `SELECT type, state, starts_at, ends_at, prevent_logins_from, message
+   FROM nightshift.maintenance_window WHERE state IN ('scheduled', 'in_progress') LIMIT 1`;
