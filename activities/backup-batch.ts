@@ -44,6 +44,7 @@ import { commitFile, createPrivateFile } from './archive/writer';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
+import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-9) over the single-dossier engine: the run
@@ -452,10 +453,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         for (const run of running.rows) {
           const status = temporal ? await workflowStatus(temporal, run.workflow_id) : 'UNKNOWN';
           if (MAY_STILL_RUN.has(status)) throw alreadyRunning(run, temporal ? status : undefined);
-          await client.query(
-            `UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(), updated_at = now(), note = $2 WHERE id = $1 AND state = 'running'`,
-            [run.id, `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`],
-          );
+          await closeAbandonedRun(client, run.id, status);
         }
 
         let retryOf: number | null = null;

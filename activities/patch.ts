@@ -18,6 +18,8 @@ import { withTransaction } from './registry';
 import { patchDossier, type EngineDossier, type StoredPatch } from './patch/apply';
 import { patchFailure, readPatchDirectory, type PatchPackage } from './patch/package';
 import { patchDirectoryProblem } from './store-marker';
+import { closeAbandonedRun } from '../store/patch/close-abandoned-run';
+import { listRunningRuns } from '../store/patch/running-runs';
 
 /**
  * Activities of patch integration: prerequisites and the run's claim, reading the packages into the
@@ -226,13 +228,10 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
         if (mine.rows[0]) return { runId: Number(mine.rows[0].id), ok: mine.rows[0].state !== 'failed', prerequisites: mine.rows[0].prerequisites };
         // a run whose workflow Temporal knows closed (terminated, timed out) is closed as abandoned; one that may still run stays
         if (temporal) {
-          for (const r of (await c.query<{ id: string; workflow_id: string }>(`SELECT id, workflow_id FROM nightshift.patch_run WHERE state = 'running'`)).rows) {
-            const status = await workflowStatus(temporal, r.workflow_id);
+          for (const r of await listRunningRuns(c)) {
+            const status = await workflowStatus(temporal, r.workflowId);
             if (status === 'RUNNING' || status === 'UNKNOWN') continue;
-            await c.query(`UPDATE nightshift.patch_run SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND state = 'running'`, [
-              r.id,
-              `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`,
-            ]);
+            await closeAbandonedRun(c, r.id, status);
           }
         }
 

@@ -17,7 +17,7 @@
  * gate and PostgreSQL share the machine: saturation figures are for the three together.
  */
 import fs from 'node:fs';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -31,6 +31,7 @@ import { issueKey, KeyRing } from '../gate/keys';
 import { startGate } from '../gate/server';
 import { createTargetPools } from '../workers/resources';
 import { freePort } from '../test/helpers/net';
+import { selfSignedCertificate } from '../test/helpers/tls';
 
 const { values: args } = parseArgs({
   options: {
@@ -87,14 +88,7 @@ async function startDatabase(): Promise<{ url: string; stop(): Promise<void> }> 
 /** A self-signed certificate for 127.0.0.1, valid one day, in a temporary folder. */
 function throwawayCertificate(): { dir: string; cert: string; key: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-tls-'));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-    { stdio: 'ignore' },
-  );
-  return { dir, cert, key };
+  return { dir, ...selfSignedCertificate(dir) };
 }
 
 interface Stats {

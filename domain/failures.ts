@@ -62,3 +62,8 @@ export function failureTypeOf(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** What a run closed as abandoned says: its workflow's status as Temporal gave it (`TIMED_OUT` → "timed out"). */
+export function abandonedNote(workflowStatus: string): string {
+  return `abandoned: its workflow is ${workflowStatus.toLowerCase().replace('_', ' ')}`;
+}

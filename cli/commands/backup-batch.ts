@@ -74,7 +74,7 @@ async function refuseIfRunning(pool: pg.Pool, client: Client): Promise<void> {
         `one batch per target at a time. Follow it with 'nightshift backup status ${running.id}'`,
     );
   }
-  await closeAbandonedRun(pool, running.id, `abandoned: its workflow is ${status.toLowerCase()}`);
+  await closeAbandonedRun(pool, running.id, status);
 }
 
 interface RunFlags {

@@ -69,7 +69,7 @@ export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise
   for (const r of rows) {
     const status = await workflowStatus(client, r.workflowId);
     if (status === 'RUNNING' || status === 'UNKNOWN') continue;
-    const done = await closeAbandonedRun(pool, r.id, `abandoned: its workflow is ${status.toLowerCase().replace('_', ' ')}`);
+    const done = await closeAbandonedRun(pool, r.id, status);
     if (done) closed.push({ id: Number(r.id), workflowId: r.workflowId, status: status.toLowerCase() });
   }
   return closed;

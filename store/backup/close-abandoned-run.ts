@@ -1,6 +1,13 @@
+import { abandonedNote } from '../../domain/failures';
 import type { Queryable } from '../queryable';
 
-/** Marks a running backup run failed with `note` (its workflow is gone); a run already ended is left as it is. */
-export async function closeAbandonedRun(db: Queryable, runId: string, note: string): Promise<void> {
-  await db.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(), note = $2 WHERE id = $1 AND state = 'running'`, [runId, note]);
+/**
+ * Marks a running backup run failed because Temporal says its workflow is closed (R-BK-1); a run already
+ * ended is left as it is. The CLI and the batch's claim both close runs through this one statement.
+ */
+export async function closeAbandonedRun(db: Queryable, runId: string, workflowStatus: string): Promise<void> {
+  await db.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now(), updated_at = now(), note = $2 WHERE id = $1 AND state = 'running'`, [
+    runId,
+    abandonedNote(workflowStatus),
+  ]);
 }

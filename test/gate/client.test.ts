@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { GateClient, GateClientError } from '../../gate/client';
+import { selfSignedCertificate } from '../helpers/tls';
 import { createTestStack, tempDir, type TestStack } from '../helpers/env';
 import { clearWindow, insertDossier, minutesFromNow, setWindow, snapshot, startTestGate, type TestGate } from './gate-helpers';
 
@@ -119,14 +118,7 @@ test('an answer outside the contract is refused by the client, not handed over',
 });
 
 test('HTTPS: the client trusts the gate through the CA it is given, and refuses the gate without it', async () => {
-  const dir = tempDir('tls');
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSignedCertificate(tempDir('tls'));
   const tlsGate = await startTestGate(stack, { tls: { certPath: cert, keyPath: key } });
   const trusting = new GateClient({ baseUrl: tlsGate.base, apiKey: tlsGate.key, ca: fs.readFileSync(cert) });
   const untrusting = new GateClient({ baseUrl: tlsGate.base, apiKey: tlsGate.key });
