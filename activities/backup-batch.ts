@@ -6,11 +6,9 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { Config } from '../config/config';
 import { destinationSegments } from '../domain/backup';
 import {
   BACKUP_ALREADY_RUNNING,
-  type BackupSettingKey,
   DESTINATION_ERRNOS,
   type DestinationErrno,
   FAILED_LIST_FILE_NAME,
@@ -22,7 +20,6 @@ import {
   REPORT_FOLDER,
   type SelectionCursor,
   copyStatusesFor,
-  defaultBackupSettings,
   destinationStopText,
   firstCursor,
   itemErrorText,
@@ -33,10 +30,13 @@ import {
   reportFileName,
   reportLine,
   reportSummaryLines,
-  resolveBackupSettings,
   runState,
 } from '../domain/backup-batch';
 import { dossierCodeSchema } from '../domain/dossier';
+import { backupBatchInputSchema } from '../domain/backup-batch-input';
+import { targetNameSchema } from '../domain/target';
+import { parseInput } from '../domain/validation';
+import { loadBackupSettings } from '../store/settings/backup-settings';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { BackupBatchInput, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from './archive/engine';
@@ -51,66 +51,6 @@ import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
  * ledger (claim, selection pages, one row per dossier), chunks of dossiers backed up with a small
  * concurrency, the report streamed from the ledger, and the report mail.
  */
-
-// ---------------------------------------------------------------------------------------------
-// Settings (R-BK-9): local values come from config (NIGHTSHIFT_BACKUP_*), common ones from the database.
-// ---------------------------------------------------------------------------------------------
-
-/** This process's local values over the given common ones over the defaults (R-BK-9): the one precedence everywhere. */
-export function backupSettingsFor(config: Config, common: Partial<Record<BackupSettingKey, unknown>>) {
-  return resolveBackupSettings(config.backupLocal, common, defaultBackupSettings(path.resolve(config.dataDir, 'sauve')));
-}
-
-/** Local, common (database) and default values, resolved (R-BK-9). */
-export async function loadBackupSettings(pool: pg.Pool | pg.PoolClient, config: Config) {
-  const { rows } = await pool.query<{ key: BackupSettingKey; value: unknown }>('SELECT key, value FROM nightshift.backup_setting');
-  return backupSettingsFor(config, Object.fromEntries(rows.map((r) => [r.key, r.value])));
-}
-
-export async function setCommonBackupSetting(pool: pg.Pool, key: BackupSettingKey, value: unknown | undefined): Promise<void> {
-  if (value === undefined) await pool.query('DELETE FROM nightshift.backup_setting WHERE key = $1', [key]);
-  else {
-    await pool.query(
-      `INSERT INTO nightshift.backup_setting (key, value) VALUES ($1, $2::jsonb)
-       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-      [key, JSON.stringify(value)],
-    );
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Inputs
-// ---------------------------------------------------------------------------------------------
-
-const targetSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a target name has lower-case letters, digits, "_" or "-"');
-const runIdSchema = z.number().int().positive();
-
-export const backupBatchInputSchema = z.object({
-  target: targetSchema,
-  all: z.boolean().optional(),
-  only: z.array(dossierCodeSchema).min(1).max(10_000).optional(),
-  retryOf: runIdSchema.optional(),
-  trigger: z.enum(['manual', 'schedule', 'retry']).optional(),
-  tuning: z
-    .object({
-      chunkSize: z.number().int().min(1).max(1000),
-      window: z.number().int().min(1).max(16),
-      concurrency: z.number().int().min(1).max(16),
-      chunkTimeBudgetMs: z.number().int().min(100).max(3_600_000),
-      maxChunksPerRun: z.number().int().min(1).max(900),
-      heartbeatTimeout: z.string().min(1).max(40),
-    })
-    .partial()
-    .optional(),
-});
-
-function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    throw permanentFailure(FailureType.InvalidInput, r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-  }
-  return r.data;
-}
 
 /** Stored with the run: what the selection and the report need, fixed at the claim. */
 interface RunSettings extends BatchDossierSettings {
@@ -424,8 +364,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
      * resolves the R-BK-9 settings once for the whole run, and counts the selection.
      */
     async claimBackupRun(raw: BackupBatchInput & { workflowId: string }): Promise<ClaimResult> {
-      const input = parse(backupBatchInputSchema, raw);
-      const workflowId = parse(z.string().min(1).max(400), raw.workflowId);
+      const input = parseInput(backupBatchInputSchema, raw);
+      const workflowId = parseInput(z.string().min(1).max(400), raw.workflowId);
       const pool = pools.get(input.target);
       const client = await pool.connect();
       try {
@@ -509,7 +449,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
 
     /** The next page of the selection after the cursor; moves to the next phase when one runs dry (R-BK-4). */
     async selectBackupPage(raw: { target: string; runId: number; cursor: SelectionCursor; limit: number }): Promise<{ codes: string[]; cursor: SelectionCursor; exhausted: boolean }> {
-      const pool = pools.get(parse(targetSchema, raw.target));
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
       let cursor = raw.cursor;
       for (;;) {
         const { rows } = await pool.query<{ code: string }>(PAGE_SQL[cursor.phase], [raw.runId, cursor.after, raw.limit]);
@@ -526,10 +466,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
      * and removes the temporary files a killed attempt left. Stops taking dossiers after the time budget.
      */
     async backupChunk(input: ChunkInput): Promise<ChunkResult> {
-      const pool = pools.get(parse(targetSchema, input.target));
+      const pool = pools.get(parseInput(targetNameSchema, input.target));
       const ctx = activityContext();
       const signal = ctx?.cancellationSignal;
-      const codes = input.codes.map((c) => parse(dossierCodeSchema, c));
+      const codes = input.codes.map((c) => parseInput(dossierCodeSchema, c));
       const beat = (ctx?.info.heartbeatDetails as { done?: string[] } | undefined)?.done ?? [];
       const { rows: inLedger } = await pool.query<{ code: string }>(
         'SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 AND code = ANY ($2)',
@@ -648,7 +588,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
      * streaming the ledger. Idempotent (same report name, replaced atomically).
      */
     async finishBackupRun(raw: { target: string; runId: number; endedEarly: boolean }): Promise<FinishResult> {
-      const pool = pools.get(parse(targetSchema, raw.target));
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
       const run = await getRun(pool, raw.runId);
       if (run.state !== 'running') {
         // this activity's earlier attempt closed it (its answer was lost): the same answer again
@@ -678,7 +618,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
 
     /** R-BK-8: the report and the list of failed codes, to the report recipients. Thrown errors are retried. */
     async mailBackupReport(raw: { target: string; runId: number }): Promise<{ messageId: string; recipients: string[] }> {
-      const pool = pools.get(parse(targetSchema, raw.target));
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
       const run = await getRun(pool, raw.runId);
       if (!mail) throw permanentFailure(FailureType.InvalidInput, 'no mail transport in this worker');
       if (!run.report_path) throw permanentFailure(FailureType.InvalidInput, `backup run ${run.id} has no report`);
@@ -710,7 +650,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
 
     /** The mail gave up: say so in the ledger (the report stays in the log folder). */
     async markBackupMailFailed(raw: { target: string; runId: number; error: string }): Promise<void> {
-      const pool = pools.get(parse(targetSchema, raw.target));
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
       await pool.query(`UPDATE nightshift.backup_run SET mail_state = 'failed', mail_error = $2 WHERE id = $1`, [raw.runId, raw.error.slice(0, 2000)]);
     },
   };

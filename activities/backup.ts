@@ -1,23 +1,15 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
-import type { z } from 'zod';
+import { parseInput } from '../domain/validation';
 import { backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
-import { FailureType, permanentFailure } from '../domain/failures';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from './archive/engine';
-import { loadBackupSettings } from './backup-batch';
+import { loadBackupSettings } from '../store/settings/backup-settings';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
 
 /** Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine. */
 
-function parseInput<T>(schema: z.ZodType<T, unknown>, raw: unknown): T {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    throw permanentFailure(FailureType.InvalidInput, r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-  }
-  return r.data;
-}
 
 const HEARTBEAT_EVERY_MS = 5_000;
 

@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
-import { TARGET_NAME } from '../config/config';
+import { targetNameSchema } from '../domain/target';
+import { parseInput } from '../domain/validation';
 import type { NewDossier } from '../domain/dossier';
-import { FailureType, permanentFailure } from '../domain/failures';
 import { qualified } from '../db/ident';
 import { documentsFolder, insertDossiers, withTransaction } from './registry';
 
@@ -31,7 +31,7 @@ export interface DemoOptions {
 }
 
 const demoOptionsSchema = z.object({
-  target: z.string().regex(TARGET_NAME, 'a target name has lower-case letters, digits, "_" or "-"'),
+  target: targetNameSchema,
   count: z.number().int('count must be a whole number').min(1, 'count must be at least 1').max(1_000_000, 'count is at most 1,000,000'),
   sizeKb: z.number().positive('sizeKb must be positive').max(1_000_000, 'sizeKb is at most 1,000,000').default(50),
   seed: z.number().int('seed must be a whole number').min(0).max(0xffffffff).default(1),
@@ -51,11 +51,7 @@ const MAX_PER_TRANSACTION = 25;
 const BYTES_PER_TRANSACTION = 1_000_000;
 
 export async function generateDemoDossiers(pool: pg.Pool, opts: DemoOptions): Promise<string[]> {
-  const parsed = demoOptionsSchema.safeParse(opts);
-  if (!parsed.success) {
-    throw permanentFailure(FailureType.InvalidInput, parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
-  }
-  const o = parsed.data;
+  const o = parseInput(demoOptionsSchema, opts, undefined, 'options');
   const { first, hasSupervisor } = await startingPoint(pool, o.prefix);
   const width = Math.max(4, String(first + o.count - 1).length);
   const plans = Array.from({ length: o.count }, (_, i) => {

@@ -1,7 +1,7 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import type pg from 'pg';
-import { z } from 'zod';
-import { dossierCodeSchema } from '../domain/dossier';
+import { patchClaimSchema } from '../domain/patch-input';
+import { parseInput } from '../domain/validation';
 import { belowSupervisor, type PatchManifest, type PatchType } from '../domain/patch';
 import {
   PatchFailure,
@@ -45,15 +45,6 @@ export interface PatchPlan {
   upTo: number;
 }
 
-const claimSchema = z.object({
-  target: z.string().min(1),
-  workflowId: z.string().min(1).max(500),
-  mode: z.enum(['integrate', 'revalidate', 'retry']),
-  dir: z.string().min(1).max(4096).optional(),
-  dossiers: z.array(dossierCodeSchema).max(1_000_000).optional(),
-  retryOf: z.number().int().positive().optional(),
-  windowWorkflowId: z.string().min(1).max(500).optional(),
-});
 
 interface DossierRow {
   code: string;
@@ -213,9 +204,7 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
      * row is inserted under an advisory lock and the one-running index, so two starts cannot both pass.
      */
     async claimPatchRun(raw: ClaimArgs): Promise<{ runId: number; ok: boolean; prerequisites: Prerequisite[] }> {
-      const parsed = claimSchema.safeParse(raw);
-      if (!parsed.success) throw patchFailure(PatchFailure.InvalidInput, parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-      const a = parsed.data;
+      const a = parseInput(patchClaimSchema, raw, (m) => patchFailure(PatchFailure.InvalidInput, m));
       if (a.mode === 'integrate' && !a.dir) throw patchFailure(PatchFailure.InvalidInput, 'integrate needs the patch directory');
       const pool = pools.get(a.target);
       return withTransaction(pool, async (c) => {

@@ -1,3 +1,4 @@
+import { parseInput } from '../domain/validation';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
@@ -222,12 +223,9 @@ export function createRegistryActivities({ pools, config }: ActivityDeps) {
     },
 
     async createDossier(target: string, raw: unknown): Promise<Dossier> {
-      const parsed = newDossierSchema.safeParse(raw);
-      if (!parsed.success) {
-        throw permanentFailure(FailureType.InvalidInput, parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '));
-      }
-      await withTransaction(pools.get(target), (c) => insertDossier(c, parsed.data, true));
-      return getDossier(target, parsed.data.code);
+      const input = parseInput(newDossierSchema, raw);
+      await withTransaction(pools.get(target), (c) => insertDossier(c, input, true));
+      return getDossier(target, input.code);
     },
 
     /** Drops the dossier's schema and registry row (refused while in use), then its documents. */

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Config } from '../config/config';
 import { readStoreIds, type StoreKind } from '../store/settings/read-store-ids';
 import { recordStoreId } from '../store/settings/record-store-id';
-import { loadBackupSettings } from './backup-batch';
+import { loadBackupSettings } from '../store/settings/backup-settings';
 
 /**
  * Several worker hosts, one set of files (issue 10): archives, reports and documents are files, and

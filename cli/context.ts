@@ -1,3 +1,4 @@
+import { issuesText } from '../domain/validation';
 import { Command, Option } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type Target } from '../config/config';
@@ -78,7 +79,7 @@ export function exitCodeFor(err: unknown): number {
 }
 
 function messageOf(err: unknown): string {
-  if (err instanceof ZodError) return err.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+  if (err instanceof ZodError) return issuesText(err);
   if (err instanceof Error) {
     // A workflow failure wraps the activity's; the innermost message says what went wrong.
     let e: unknown = err;

@@ -57,7 +57,8 @@ function isAddressOrCidr(v: string): boolean {
   return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
 }
 
-export const TARGET_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
+export { TARGET_NAME } from '../domain/target';
+import { TARGET_NAME } from '../domain/target';
 
 /** An IANA time zone, in its canonical spelling; anything else (Foo/Bar, CET-1CEST, a path) names the variable. */
 function timeZoneOf(variable: string) {

@@ -4,7 +4,7 @@ import { BACKUP_REASONS, type BackupDossierInput, type BackupReason, type Restor
 
 /** Validation of the single-dossier backup and restore inputs (CLI before start, activities again). */
 
-const targetSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a target name has lower-case letters, digits, "_" or "-"');
+import { targetNameSchema as targetSchema } from './target';
 
 export const backupDossierInputSchema = z.object({
   target: targetSchema,

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { WINDOW_TYPES } from './maintenance';
 import { dossierCodeSchema } from './dossier';
 import { plainTextSchema } from './text';
+import { targetNameSchema } from './target';
+import { issuesText } from './validation';
 import type {
   MaintenanceEdit,
   MaintenanceWindowInput,
@@ -15,7 +17,6 @@ import type {
 /** A start a little in the past is still "now" (the operator typed it a few seconds ago). */
 export const START_PAST_TOLERANCE_MS = 60_000;
 const MAX_WINDOW_MS = 7 * 24 * 3600_000;
-const TARGET_NAME = /^[a-z][a-z0-9_-]{0,39}$/;
 
 /** 45m, 2h, 1h30m, 90s, 1d: a positive whole duration with units. */
 export function parseDuration(text: string): number | undefined {
@@ -93,7 +94,7 @@ export function startInPast(startsAt: string, nowMs: number): boolean {
 
 export const maintenanceWindowInputSchema = z
   .object({
-    target: z.string().regex(TARGET_NAME, 'expected a target name of lower-case letters, digits, _ or -'),
+    target: targetNameSchema,
     type: z.enum(WINDOW_TYPES, { error: 'type must be database or deployment' }),
     startsAt: isoInstantSchema,
     endsAt: isoInstantSchema,
@@ -174,6 +175,4 @@ export function extendProblem(w: WindowTimes, extend: unknown, nowMs: number): s
   return undefined;
 }
 
-export function issuesText(err: z.ZodError): string {
-  return err.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
-}
+export { issuesText };

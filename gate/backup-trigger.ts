@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type pg from 'pg';
 import type { Config } from '../config/config';
 import { backupDossierInputSchema } from '../domain/backup';
-import { backupSettingsFor } from '../activities/backup-batch';
+import { backupSettingsFor } from '../store/settings/backup-settings';
 import { type BackupTriggerPlan, planBackupTrigger } from '../domain/backup-trigger';
 import { BACKUP_KIND, type BackupEvent } from '../workflows/backup-dossier.api';
 import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../workflows/search-attributes';

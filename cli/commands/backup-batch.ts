@@ -3,7 +3,7 @@ import pg from 'pg';
 import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
-import { loadBackupSettings, setCommonBackupSetting } from '../../activities/backup-batch';
+import { loadBackupSettings, setCommonBackupSetting } from '../../store/settings/backup-settings';
 import {
   BACKUP_SETTING_KEYS,
   BACKUP_SETTING_LABELS,

@@ -1,0 +1,34 @@
+import path from 'node:path';
+import type { Config } from '../../config/config';
+import { type BackupSettingKey, defaultBackupSettings, resolveBackupSettings } from '../../domain/backup-batch';
+import type { Queryable } from '../queryable';
+
+/** Settings (R-BK-9): local values come from config (NIGHTSHIFT_BACKUP_*), common ones from nightshift.backup_setting. */
+
+/** This process's local values over the given common ones over the defaults (R-BK-9): the one precedence everywhere. */
+export function backupSettingsFor(config: Config, common: Partial<Record<BackupSettingKey, unknown>>) {
+  return resolveBackupSettings(config.backupLocal, common, defaultBackupSettings(path.resolve(config.dataDir, 'sauve')));
+}
+
+/** The common (database) values as stored. */
+export async function readCommonBackupSettings(db: Queryable): Promise<Partial<Record<BackupSettingKey, unknown>>> {
+  const { rows } = await db.query<{ key: BackupSettingKey; value: unknown }>('SELECT key, value FROM nightshift.backup_setting');
+  return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+}
+
+/** Local, common (database) and default values, resolved (R-BK-9). */
+export async function loadBackupSettings(db: Queryable, config: Config) {
+  return backupSettingsFor(config, await readCommonBackupSettings(db));
+}
+
+/** Set (or, with `undefined`, clear) one common value. */
+export async function setCommonBackupSetting(db: Queryable, key: BackupSettingKey, value: unknown | undefined): Promise<void> {
+  if (value === undefined) await db.query('DELETE FROM nightshift.backup_setting WHERE key = $1', [key]);
+  else {
+    await db.query(
+      `INSERT INTO nightshift.backup_setting (key, value) VALUES ($1, $2::jsonb)
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+      [key, JSON.stringify(value)],
+    );
+  }
+}
