@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { parseInput } from '../domain/validation';
 import { backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from '../workflows/backup-dossier.api';
-import { type Progress, backupDossierArchive, restoreDossierArchive } from './archive/engine';
+import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { generateDemoDossiers } from '../activities/demo';
-import { backupDossierArchive } from '../activities/archive/engine';
+import { backupDossierArchive } from '../archive/engine';
 import { schemaNameFor } from '../domain/dossier';
 import { startBenchStack } from './backup-batch-harness';
 

@@ -9,8 +9,8 @@ import { BACKUP_EVENT_RULES, backupEventSchema } from '../../domain/backup-trigg
 import { dossierCodeSchema } from '../../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../domain/failures';
 import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer } from '../../gate/backup-trigger';
-import { readArchiveHeader } from '../../activities/archive/reader';
-import { verifyArchive } from '../../activities/archive/engine';
+import { readArchiveHeader } from '../../archive/reader';
+import { verifyArchive } from '../../archive/engine';
 import {
   BACKUP_EVENTS,
   BACKUP_KIND,

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { backupDossierArchive, restoreDossierArchive } from '../../activities/archive/engine';
-import { canonicalColumnType, sqlTextProblem } from '../../activities/archive/sql-text';
+import { backupDossierArchive, restoreDossierArchive } from '../../archive/engine';
+import { canonicalColumnType, sqlTextProblem } from '../../archive/sql-text';
 import { ident } from '../../db/ident';
 import { failureTypeOf, FailureType } from '../../domain/failures';
 import { createTestStack, tempDir, type TestStack } from '../helpers/env';

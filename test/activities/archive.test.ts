@@ -5,9 +5,9 @@ import zlib from 'node:zlib';
 import { createBackupActivities } from '../../activities/backup';
 import { documentsFolder } from '../../activities/registry';
 import { generateDemoDossiers } from '../../activities/demo';
-import { verifyArchive, restoreDossierArchive } from '../../activities/archive/engine';
-import { ArchiveWriter } from '../../activities/archive/writer';
-import { FORMAT_VERSION } from '../../activities/archive/format';
+import { verifyArchive, restoreDossierArchive } from '../../archive/engine';
+import { ArchiveWriter } from '../../archive/writer';
+import { FORMAT_VERSION } from '../../archive/format';
 import { failureTypeOf, FailureType } from '../../domain/failures';
 import { createTestStack, tempDir, type TestStack } from '../helpers/env';
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRegistryActivities } from '../../activities/registry';
 import { generateDemoDossiers } from '../../activities/demo';
-import { backupDossierArchive, verifyArchive } from '../../activities/archive/engine';
+import { backupDossierArchive, verifyArchive } from '../../archive/engine';
 import { PROJECT_ROOT } from '../../config/config';
 import { failureTypeOf, FailureType } from '../../domain/failures';
 import { createTestStack, type TestStack } from '../helpers/env';

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { createBackupActivities } from '../../activities/backup';
 import { createRegistryActivities, documentsFolder } from '../../activities/registry';
 import { generateDemoDossiers } from '../../activities/demo';
-import { backupDossierArchive, verifyArchive } from '../../activities/archive/engine';
+import { backupDossierArchive, verifyArchive } from '../../archive/engine';
 import { ident } from '../../db/ident';
 import { failureTypeOf, FailureType, DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
 import { createTestStack, type TestStack } from '../helpers/env';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { verifyArchive } from '../../activities/archive/engine';
+import { verifyArchive } from '../../archive/engine';
 import { PROJECT_ROOT } from '../../config/config';
 import { startCluster, type Cluster, type ClusterOptions } from '../../cluster/cluster';
 import { haproxyBinary } from '../../cluster/haproxy';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { verifyArchive } from '../../activities/archive/engine';
+import { verifyArchive } from '../../archive/engine';
 import { PROJECT_ROOT, loadConfig } from '../../config/config';
 import { startCluster, CLUSTER_READY_LINE, STATE_FILE } from '../../cluster/cluster';
 import { readState, type ClusterState } from '../../cluster/processes';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { verifyArchive } from '../../activities/archive/engine';
+import { verifyArchive } from '../../archive/engine';
 import { PROJECT_ROOT } from '../../config/config';
 import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
 import { createTestStack, devServerClient, quietRuntime, type TestStack } from '../helpers/env';

@@ -8,7 +8,7 @@ import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../workers/activities';
 import { createMailTransport } from '../../workers/resources';
 import { createBackupBatchActivities } from '../../activities/backup-batch';
-import { verifyArchive } from '../../activities/archive/engine';
+import { verifyArchive } from '../../archive/engine';
 import { generateDemoDossiers } from '../../activities/demo';
 import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
 import { backupBatchProgressQuery, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';

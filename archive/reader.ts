@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { z } from 'zod';
-import { FailureType, permanentFailure } from '../../domain/failures';
+import { FailureType, permanentFailure } from '../domain/failures';
 import {
   type ArchiveHeader,
   type ArchiveManifest,

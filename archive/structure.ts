@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { ident } from '../../db/ident';
-import { FailureType, permanentFailure } from '../../domain/failures';
+import { ident } from '../db/ident';
+import { FailureType, permanentFailure } from '../domain/failures';
 import { type ColumnDef, type SequenceDef, type Structure, copyColumns } from './format';
 import { canonicalColumnType } from './sql-text';
 

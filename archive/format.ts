@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ident } from '../../db/ident';
-import { dossierCodeSchema, dossierFlagsSchema, copyStatuses, dossierRoles } from '../../domain/dossier';
+import { ident } from '../db/ident';
+import { dossierCodeSchema, dossierFlagsSchema, copyStatuses, dossierRoles } from '../domain/dossier';
 import { canonicalColumnType, constraintProblem, indexProblem, sqlTextProblem } from './sql-text';
 
 /**
