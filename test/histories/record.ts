@@ -27,13 +27,19 @@ import { blockablePatches, closeWindows, demoDossiers, openWindow } from '../wor
 import { insertSession, sessions } from '../workflows/maintenance-helpers';
 
 /**
- * Records real histories of every registered workflow for the replay test (test/workflows/replay.test.ts).
- * Re-record only when a workflow changes on purpose (and version it if runs may be in flight):
- *   node bin/run-ts.js test/histories/record.ts [name-filter ...]
- * e.g. `... record.ts maintenance` re-records only maintenance-window.json (names: dossier, backup-batch, patch, maintenance). It starts the same servers as
- * the test suite (embedded PostgreSQL, Temporal dev server, an SMTP server), drives each workflow through
- * its interesting paths with a real worker, and writes one JSON history per run into this folder.
+ * Records real histories of every registered workflow for the replay test (test/workflows/replay.test.ts),
+ * one folder per release: test/histories/<package.json version>/. Run it when a release is cut (the folders
+ * of earlier releases stay: their runs may still be in flight) or after a change made on purpose to this
+ * release's workflows:
+ *   npm run histories [-- name-filter ...]      (names: dossier, backup-batch, patch, maintenance, window-payload)
+ * It starts the same servers as the test suite (embedded PostgreSQL, Temporal dev server, an SMTP server),
+ * drives each workflow through its interesting paths with a real worker, writes one JSON history per run,
+ * then derives the deliberately broken history of test/histories/broken/ from this release's backup-dossier.json.
  */
+
+const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+const OUT = path.join(__dirname, VERSION);
+const BROKEN = path.join(__dirname, 'broken');
 
 interface Ctx {
   client: Client;
@@ -56,8 +62,9 @@ function historyJson(workflowId: string, runId?: string): string {
 function save(file: string, workflowId: string, runId?: string): void {
   const json = historyJson(workflowId, runId);
   const events = (JSON.parse(json) as { events: unknown[] }).events.length;
-  fs.writeFileSync(path.join(__dirname, file), json);
-  console.log(`${file}: ${events} events`);
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, file), json);
+  console.log(`${VERSION}/${file}: ${events} events`);
 }
 
 function check(ok: boolean, what: string, got: unknown): void {
@@ -206,11 +213,68 @@ async function recordMaintenance(ctx: Ctx): Promise<void> {
   });
 }
 
+/**
+ * A window whose payload starts a child workflow (R-MW-9): payload backup of two dossiers, starting two
+ * seconds from now with nobody logged in; the child batch runs, then the checks and the restore.
+ */
+async function recordWindowPayload(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    await createDossiers(stack, [{ code: 'W1' }, { code: 'W2' }, { code: 'W3' }]);
+    const startMs = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+    const input: MaintenanceWindowInput = {
+      target: 'main',
+      type: 'database',
+      startsAt: new Date(startMs).toISOString(),
+      endsAt: new Date(startMs + 30 * 60_000).toISOString(),
+      message: 'replay recording, backup payload',
+      payload: { kind: 'backup', dossiers: ['W1', 'W2'] },
+      graceSeconds: 1,
+      startWhenDrained: false,
+      dbDrain: false,
+      notify: [],
+      displayTimeZone: 'Europe/Paris',
+    };
+    const handle = await ctx.client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
+      ...maintenanceStartOptions(input, stack.config.temporal.taskQueue, 'maintenance database on main, backup payload'),
+      typedSearchAttributes: [
+        { key: NightshiftTarget, value: 'main' },
+        { key: NightshiftKind, value: 'maintenance' },
+        { key: NightshiftPhase, value: 'scheduled' },
+      ],
+    });
+    const r = (await handle.result()) as MaintenanceWindowResult;
+    check(r.status.state === 'completed', 'completed after its backup payload', r);
+    const child = (await stack.pools.get('main').query<{ workflow_id: string }>('SELECT workflow_id FROM nightshift.backup_run')).rows;
+    check(child.length === 1, 'one child backup run', child);
+    const events = (JSON.parse(historyJson(handle.workflowId)) as { events: Record<string, unknown>[] }).events;
+    check(events.some((e) => 'startChildWorkflowExecutionInitiatedEventAttributes' in e), 'a child workflow started', events.length);
+    save('maintenance-window-backup-payload.json', handle.workflowId);
+    save('backup-batch-window-child.json', child[0]!.workflow_id);
+  });
+}
+
+/**
+ * The broken history the replay test must see FAIL: this release's backup-dossier history with its first
+ * activity renamed, as if it had been recorded by an incompatible older version of the workflow.
+ */
+function writeBroken(): void {
+  const source = path.join(OUT, 'backup-dossier.json');
+  const history = JSON.parse(fs.readFileSync(source, 'utf8')) as { events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[] };
+  const scheduled = history.events.find((e) => e.activityTaskScheduledEventAttributes)?.activityTaskScheduledEventAttributes;
+  if (!scheduled) throw new Error(`${source} schedules no activity`);
+  scheduled.activityType.name = `${scheduled.activityType.name}V0`;
+  fs.mkdirSync(BROKEN, { recursive: true });
+  const file = path.join(BROKEN, 'backup-dossier-activity-renamed.json');
+  fs.writeFileSync(file, `${JSON.stringify(history, null, 2)}\n`);
+  console.log(`broken/${path.basename(file)}: first activity renamed to ${scheduled.activityType.name}`);
+}
+
 const RECORDINGS: Record<string, (ctx: Ctx) => Promise<void>> = {
   dossier: recordDossier,
   'backup-batch': recordBackupBatch,
   patch: recordPatch,
   maintenance: recordMaintenance,
+  'window-payload': recordWindowPayload,
 };
 
 async function record(filters: string[]): Promise<void> {
@@ -225,6 +289,7 @@ async function record(filters: string[]): Promise<void> {
       console.log(`recording ${name}`);
       await fn({ client: temporal.client, connection: temporal.nativeConnection, smtpPort });
     }
+    if (fs.existsSync(path.join(OUT, 'backup-dossier.json'))) writeBroken();
   } finally {
     await smtp.close();
     await temporal.close();
