@@ -45,6 +45,31 @@ import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
 import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
+import { takeClaimLock } from '../store/backup/claim-lock';
+import { closeRun } from '../store/backup/close-run';
+import { codesInLedger } from '../store/backup/codes-in-ledger';
+import { countSelection } from '../store/backup/count-selection';
+import { failedCodesPage } from '../store/backup/failed-codes-page';
+import { insertRun } from '../store/backup/insert-run';
+import { latestFinishedRunId } from '../store/backup/latest-finished-run-id';
+import { markMailFailed } from '../store/backup/mark-mail-failed';
+import { markMailSent } from '../store/backup/mark-mail-sent';
+import { noteLateWorkRefused } from '../store/backup/note-late-work-refused';
+import { recordItem } from '../store/backup/record-item';
+import { recordNotDone } from '../store/backup/record-not-done';
+import { recordNotDoneSelection } from '../store/backup/record-not-done-selection';
+import { reportPage } from '../store/backup/report-page';
+import { runById } from '../store/backup/run-by-id';
+import { runByRef } from '../store/backup/run-by-ref';
+import type { BackupRunRow, BackupRunSettings } from '../store/backup/run-row';
+import { runningRuns } from '../store/backup/running-runs';
+import { selectPage } from '../store/backup/select-page';
+import type { BackupRunKind } from '../store/backup/selection-sql';
+import { setRunNote } from '../store/backup/set-run-note';
+import { setSelected } from '../store/backup/set-selected';
+import { setStopReason } from '../store/backup/set-stop-reason';
+import { touchRun } from '../store/backup/touch-run';
+import { begin, commit, rollback } from '../store/backup/transaction';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-9) over the single-dossier engine: the run
@@ -52,33 +77,9 @@ import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
  * concurrency, the report streamed from the ledger, and the report mail.
  */
 
-/** Stored with the run: what the selection and the report need, fixed at the claim. */
-interface RunSettings extends BatchDossierSettings {
-  copyStatuses: ('original' | 'copy')[];
-  modifiedOnly: boolean;
-  reportFolder: string;
-  reportRecipients: string[];
-}
-
-interface RunRow {
-  id: string;
-  workflow_id: string;
-  kind: 'run' | 'retry';
-  retry_of: string | null;
-  previous_run: string | null;
-  state: BackupRunState;
-  settings: RunSettings;
-  only_codes: string[] | null;
-  started_at: Date;
-  finished_at: Date | null;
-  report_path: string | null;
-  note: string | null;
-  stop_reason: string | null;
-  total: number;
-  ok: number;
-  failed: number;
-  mail_state: string;
-}
+/** The ledger's run row, with the kind and state this code writes. */
+type RunRow = BackupRunRow & { kind: BackupRunKind; state: BackupRunState };
+type RunSettings = BackupRunSettings;
 
 export interface ClaimResult {
   runId: number;
@@ -147,60 +148,6 @@ export function destinationErrno(err: unknown, destinationDir: string): Destinat
   return undefined;
 }
 
-const selectionFilter = `
-      NOT d.is_template AND NOT d.is_test AND d.is_transferable
-  AND d.copy_status = ANY (ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses')))
-  AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq)
-  AND (r.only_codes IS NULL OR d.code = ANY (r.only_codes))`;
-
-/** One page of the selection per phase (R-BK-2, R-BK-4), in code order after the cursor. */
-const PAGE_SQL: Record<SelectionCursor['phase'], string> = {
-  priority: `
-    SELECT d.code FROM nightshift.backup_run r
-      JOIN nightshift.backup_run_item i ON i.run_id = r.previous_run AND i.status <> 'ok'
-      JOIN nightshift.dossier d ON d.code = i.code
-     WHERE r.id = $1 AND i.code > $2 AND ${selectionFilter}
-     ORDER BY i.code LIMIT $3`,
-  rest: `
-    SELECT d.code FROM nightshift.backup_run r, nightshift.dossier d
-     WHERE r.id = $1 AND d.code > $2 AND ${selectionFilter}
-       AND NOT EXISTS (SELECT 1 FROM nightshift.backup_run_item p
-                        WHERE p.run_id = r.previous_run AND p.code = d.code AND p.status <> 'ok')
-     ORDER BY d.code LIMIT $3`,
-  retry: `
-    SELECT d.code FROM nightshift.backup_run r
-      JOIN nightshift.backup_run_item i ON i.run_id = r.retry_of AND i.status <> 'ok'
-      JOIN nightshift.dossier d ON d.code = i.code
-     WHERE r.id = $1 AND i.code > $2 AND ${selectionFilter}
-     ORDER BY i.code LIMIT $3`,
-};
-
-const COUNT_SQL = {
-  run: `SELECT count(*)::int AS n FROM nightshift.backup_run r, nightshift.dossier d WHERE r.id = $1 AND ${selectionFilter}`,
-  retry: `SELECT count(*)::int AS n FROM nightshift.backup_run r
-            JOIN nightshift.backup_run_item i ON i.run_id = r.retry_of AND i.status <> 'ok'
-            JOIN nightshift.dossier d ON d.code = i.code
-           WHERE r.id = $1 AND ${selectionFilter}`,
-};
-
-/** The selected dossiers the run has no row for: recorded 'not_done' ($2: why) once the destination stopped the batch. */
-const NOT_DONE_SQL = {
-  run: `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms)
-        SELECT r.id, d.code, 'not_done', 0, $2, 0 FROM nightshift.backup_run r, nightshift.dossier d
-         WHERE r.id = $1 AND r.state = 'running' AND ${selectionFilter}
-           AND NOT EXISTS (SELECT 1 FROM nightshift.backup_run_item x WHERE x.run_id = r.id AND x.code = d.code)
-         ORDER BY d.code
-        ON CONFLICT (run_id, code) DO NOTHING`,
-  retry: `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms)
-          SELECT r.id, d.code, 'not_done', 0, $2, 0 FROM nightshift.backup_run r
-            JOIN nightshift.backup_run_item i ON i.run_id = r.retry_of AND i.status <> 'ok'
-            JOIN nightshift.dossier d ON d.code = i.code
-           WHERE r.id = $1 AND r.state = 'running' AND ${selectionFilter}
-             AND NOT EXISTS (SELECT 1 FROM nightshift.backup_run_item x WHERE x.run_id = r.id AND x.code = d.code)
-           ORDER BY d.code
-          ON CONFLICT (run_id, code) DO NOTHING`,
-};
-
 function activityContext(): Context | undefined {
   try {
     return Context.current();
@@ -229,9 +176,9 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
   const stoppedRuns = new Map<number, DestinationErrno>();
 
   async function getRun(pool: pg.Pool, runId: number): Promise<RunRow> {
-    const { rows } = await pool.query<RunRow>('SELECT * FROM nightshift.backup_run WHERE id = $1', [runId]);
-    if (!rows[0]) throw permanentFailure(FailureType.InvalidInput, `unknown backup run ${runId}`);
-    return rows[0];
+    const run = (await runById(pool, runId)) as RunRow | undefined;
+    if (!run) throw permanentFailure(FailureType.InvalidInput, `unknown backup run ${runId}`);
+    return run;
   }
 
   function alreadyRunning(run: { id: string; workflow_id: string; started_at: Date }, status?: string): ApplicationFailure {
@@ -247,46 +194,11 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
   async function runClosed(pool: pg.Pool, runId: number): Promise<ApplicationFailure> {
     const run = await getRun(pool, runId);
     const at = new Date().toISOString();
-    await pool.query(
-      `UPDATE nightshift.backup_run SET note = left(coalesce(note || '; ', '') || $2, 2000) WHERE id = $1 AND coalesce(note, '') NOT LIKE '%late work of its workflow refused%'`,
-      [runId, `late work of its workflow refused at ${at}`],
-    );
+    await noteLateWorkRefused(pool, runId, `late work of its workflow refused at ${at}`);
     return permanentFailure(
       FailureType.BackupRunClosed,
       `backup run ${run.id} (${run.workflow_id}) was closed as ${run.state}${run.note ? ` (${run.note})` : ''} while its workflow still worked on it: ` +
         'its late results are refused, the run stays as it was closed (R-BK-1)',
-    );
-  }
-
-  /**
-   * Appends one dossier's outcome to the ledger (once per run: the primary key) and shows the run is
-   * alive, only while the run is running (the run row's lock orders this against a close). False: closed.
-   */
-  async function recordItem(
-    pool: pg.Pool,
-    runId: number,
-    item: { code: string; status: ItemStatus; attempts: number; error: string | null; file: string | null; size: number | null; durationMs: number },
-  ): Promise<boolean> {
-    const { rows } = await pool.query<{ alive: boolean }>(
-      `WITH run AS (UPDATE nightshift.backup_run SET updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id),
-       ins AS (
-         INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, file, size, duration_ms)
-         SELECT run.id, $2, $3, $4, $5, $6, $7, $8 FROM run ON CONFLICT (run_id, code) DO NOTHING RETURNING 1)
-       SELECT EXISTS (SELECT 1 FROM run) AS alive`,
-      [runId, item.code, item.status, item.attempts, item.error, item.file, item.size, item.durationMs],
-    );
-    return rows[0]!.alive;
-  }
-
-  /** Codes the stopped batch did not attempt: 'not_done' rows (taken first by `backup retry` and the next run, R-BK-4). */
-  async function recordNotDone(pool: pg.Pool, runId: number, codes: string[], error: string): Promise<void> {
-    if (!codes.length) return;
-    await pool.query(
-      `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms)
-       SELECT r.id, c.code, 'not_done', 0, $3, 0 FROM nightshift.backup_run r, unnest($2::text[]) WITH ORDINALITY AS c(code, n)
-        WHERE r.id = $1 AND r.state = 'running' ORDER BY c.n
-       ON CONFLICT (run_id, code) DO NOTHING`,
-      [runId, codes, error],
     );
   }
 
@@ -320,10 +232,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         // streamed from the ledger page by page: memory does not grow with the number of dossiers
         let after = '0';
         for (;;) {
-          const { rows } = await pool.query<{ after: string; code: string; status: ItemStatus; error: string | null }>(
-            'SELECT seq::text AS after, code, status, error FROM nightshift.backup_run_item WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT 2000',
-            [run.id, after],
-          );
+          const rows = await reportPage(pool, run.id, after);
           if (!rows.length) break;
           let text = '';
           for (const r of rows) {
@@ -350,10 +259,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       // the report must not be lost when the backup folder is unwritable: keep it under the data folder
       const fallback = path.join(config.dataDir, REPORT_FOLDER);
       const r = await write(fallback);
-      await pool.query('UPDATE nightshift.backup_run SET note = $2 WHERE id = $1', [
-        run.id,
-        `report written to ${fallback}: ${run.settings.reportFolder} is unwritable (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-      ]);
+      await setRunNote(pool, run.id, `report written to ${fallback}: ${run.settings.reportFolder} is unwritable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
       return r;
     }
   }
@@ -369,28 +275,25 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const pool = pools.get(input.target);
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
+        await begin(client);
         // two claims at once queue here instead of racing between the checks and the insert
-        await client.query(`SELECT pg_advisory_xact_lock(hashtext('nightshift.backup-batch'))`);
-        const mine = await client.query<RunRow>('SELECT * FROM nightshift.backup_run WHERE workflow_id = $1', [workflowId]);
-        if (mine.rows[0]) {
+        await takeClaimLock(client);
+        const run = (await runByRef(client, workflowId, 'workflow_id')) as RunRow | undefined;
+        if (run) {
           // this activity's earlier attempt committed before its worker died: same run
-          const run = mine.rows[0];
-          await client.query('COMMIT');
+          await commit(client);
           if (run.state !== 'running') throw permanentFailure(FailureType.InvalidInput, `workflow id ${workflowId} already ran as backup run ${run.id}`);
-          const { rows } = await pool.query<{ n: number }>(COUNT_SQL[run.kind], [run.id]);
           return {
             runId: Number(run.id),
             settings: { destinationDir: run.settings.destinationDir, documents: run.settings.documents },
             cursor: firstCursor(run.kind, run.previous_run === null ? null : Number(run.previous_run)),
-            selected: rows[0]!.n,
+            selected: await countSelection(pool, run.kind, run.id),
             previousRun: run.previous_run === null ? null : Number(run.previous_run),
           };
         }
         // R-BK-1: a running run is taken over only once Temporal says its workflow is closed, never on
         // staleness alone (every worker down for a while leaves a live run without progress)
-        const running = await client.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE state = 'running'`);
-        for (const run of running.rows) {
+        for (const run of await runningRuns(client)) {
           const status = temporal ? await workflowStatus(temporal, run.workflow_id) : 'UNKNOWN';
           if (MAY_STILL_RUN.has(status)) throw alreadyRunning(run, temporal ? status : undefined);
           await closeAbandonedRun(client, run.id, status);
@@ -398,12 +301,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
 
         let retryOf: number | null = null;
         if (input.retryOf !== undefined) {
-          const r = await client.query<RunRow>('SELECT * FROM nightshift.backup_run WHERE id = $1', [input.retryOf]);
-          if (!r.rows[0]) throw permanentFailure(FailureType.InvalidInput, `unknown backup run ${input.retryOf}`);
+          if (!(await runById(client, input.retryOf))) throw permanentFailure(FailureType.InvalidInput, `unknown backup run ${input.retryOf}`);
           retryOf = input.retryOf;
         }
-        const previous = await client.query<{ id: string }>(`SELECT max(id)::text AS id FROM nightshift.backup_run WHERE state <> 'running'`);
-        const previousRun = previous.rows[0]?.id ? Number(previous.rows[0].id) : null;
+        const previousRun = await latestFinishedRunId(client);
 
         const { settings } = await loadBackupSettings(client, config);
         const start = localDateTime(new Date(), config.timeZone);
@@ -418,28 +319,23 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           reportRecipients: settings['report-recipients'],
         };
         const kind = retryOf === null ? 'run' : 'retry';
-        const inserted = await client.query<{ id: string }>(
-          `INSERT INTO nightshift.backup_run (workflow_id, kind, retry_of, previous_run, settings, only_codes)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-          [workflowId, kind, retryOf, previousRun, JSON.stringify(runSettings), input.only ?? null],
-        );
-        const runId = Number(inserted.rows[0]!.id);
-        const { rows } = await client.query<{ n: number }>(COUNT_SQL[kind], [runId]);
-        await client.query('UPDATE nightshift.backup_run SET selected = $2 WHERE id = $1', [runId, rows[0]!.n]);
-        await client.query('COMMIT');
+        const runId = await insertRun(client, { workflowId, kind, retryOf, previousRun, settings: runSettings, onlyCodes: input.only ?? null });
+        const selected = await countSelection(client, kind, runId);
+        await setSelected(client, runId, selected);
+        await commit(client);
         return {
           runId,
           settings: { destinationDir, documents: runSettings.documents },
           cursor: firstCursor(kind, previousRun),
-          selected: rows[0]!.n,
+          selected,
           previousRun,
         };
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await rollback(client).catch(() => {});
         const e = err as { code?: string; constraint?: string };
         if (e.code === '23505' && e.constraint === 'backup_run_one_running') {
-          const running = await pool.query<RunRow>(`SELECT * FROM nightshift.backup_run WHERE state = 'running'`);
-          if (running.rows[0]) throw alreadyRunning(running.rows[0]);
+          const [running] = await runningRuns(pool);
+          if (running) throw alreadyRunning(running);
         }
         throw err;
       } finally {
@@ -452,8 +348,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const pool = pools.get(parseInput(targetNameSchema, raw.target));
       let cursor = raw.cursor;
       for (;;) {
-        const { rows } = await pool.query<{ code: string }>(PAGE_SQL[cursor.phase], [raw.runId, cursor.after, raw.limit]);
-        if (rows.length) return { codes: rows.map((r) => r.code), cursor: { phase: cursor.phase, after: rows[rows.length - 1]!.code }, exhausted: false };
+        const codes = await selectPage(pool, raw.runId, cursor.phase, cursor.after, raw.limit);
+        if (codes.length) return { codes, cursor: { phase: cursor.phase, after: codes[codes.length - 1]! }, exhausted: false };
         const next = nextPhase(cursor.phase);
         if (!next) return { codes: [], cursor, exhausted: true };
         cursor = next;
@@ -471,11 +367,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const signal = ctx?.cancellationSignal;
       const codes = input.codes.map((c) => parseInput(dossierCodeSchema, c));
       const beat = (ctx?.info.heartbeatDetails as { done?: string[] } | undefined)?.done ?? [];
-      const { rows: inLedger } = await pool.query<{ code: string }>(
-        'SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 AND code = ANY ($2)',
-        [input.runId, codes],
-      );
-      const done = new Set<string>([...beat, ...inLedger.map((r) => r.code)]);
+      const done = new Set<string>([...beat, ...(await codesInLedger(pool, input.runId, codes))]);
       const todo = codes.filter((c) => !done.has(c));
       const run = await getRun(pool, input.runId);
       if (run.state !== 'running') throw await runClosed(pool, input.runId);
@@ -493,7 +385,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const heartbeat = () => ctx?.heartbeat({ done: [...done] });
       heartbeat();
       // also keeps the run visibly alive through a long dossier, so no claim takes it for abandoned
-      const touch = () => pool.query('UPDATE nightshift.backup_run SET updated_at = now() WHERE id = $1', [input.runId]).catch(() => {});
+      const touch = () => touchRun(pool, input.runId).catch(() => {});
       const timer = setInterval(() => {
         heartbeat();
         void touch();
@@ -575,7 +467,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       if (closed) throw await runClosed(pool, input.runId);
       if (stopped) {
         const reason = destinationStopText(input.settings.destinationDir, stopped);
-        await pool.query(`UPDATE nightshift.backup_run SET stop_reason = coalesce(stop_reason, $2) WHERE id = $1 AND state = 'running'`, [input.runId, reason]);
+        await setStopReason(pool, input.runId, reason);
         await recordNotDone(pool, input.runId, todo.slice(next), notDoneErrorText(reason));
         throw permanentFailure(FailureType.DestinationUnavailable, reason);
       }
@@ -600,19 +492,12 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       }
       if (run.stop_reason) {
         // the destination stopped the batch: every selected dossier not attempted is in the report as not done
-        await pool.query(NOT_DONE_SQL[run.kind], [run.id, notDoneErrorText(run.stop_reason)]);
+        await recordNotDoneSelection(pool, run.kind, raw.runId, notDoneErrorText(run.stop_reason));
       }
       const { file, ok, failed } = await writeReport(pool, run);
       const state = runState(raw.endedEarly, failed);
       const mailWanted = failed > 0 && run.settings.reportRecipients.length > 0;
-      const closed = await pool.query(
-        `UPDATE nightshift.backup_run
-            SET state = $2, finished_at = now(), updated_at = now(), total = $3, ok = $4, failed = $5,
-                report_path = $6, mail_state = CASE WHEN $7 AND mail_state = 'none' THEN 'pending' ELSE mail_state END
-          WHERE id = $1 AND state = 'running'`,
-        [raw.runId, state, ok + failed, ok, failed, file, mailWanted],
-      );
-      if (!closed.rowCount) throw await runClosed(pool, raw.runId);
+      if (!(await closeRun(pool, raw.runId, { state, ok, failed, reportPath: file, mailWanted }))) throw await runClosed(pool, raw.runId);
       return { state, total: ok + failed, ok, failed, reportPath: file, mail: mailWanted };
     },
 
@@ -625,13 +510,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       let failedList = '';
       let after = '';
       for (;;) {
-        const { rows } = await pool.query<{ code: string }>(
-          `SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 AND status <> 'ok' AND code > $2 ORDER BY code LIMIT 5000`,
-          [run.id, after],
-        );
-        if (!rows.length) break;
-        for (const r of rows) failedList += r.code + REPORT_EOL;
-        after = rows[rows.length - 1]!.code;
+        const codes = await failedCodesPage(pool, run.id, after);
+        if (!codes.length) break;
+        for (const code of codes) failedList += code + REPORT_EOL;
+        after = codes[codes.length - 1]!;
       }
       const info = await mail.sendMail({
         from: { name: config.smtp.fromName, address: config.smtp.fromAddress },
@@ -644,14 +526,14 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           { filename: FAILED_LIST_FILE_NAME, content: failedList, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },
         ],
       });
-      await pool.query(`UPDATE nightshift.backup_run SET mail_state = 'sent', mail_error = NULL WHERE id = $1`, [run.id]);
+      await markMailSent(pool, run.id);
       return { messageId: String(info.messageId), recipients: run.settings.reportRecipients };
     },
 
     /** The mail gave up: say so in the ledger (the report stays in the log folder). */
     async markBackupMailFailed(raw: { target: string; runId: number; error: string }): Promise<void> {
       const pool = pools.get(parseInput(targetNameSchema, raw.target));
-      await pool.query(`UPDATE nightshift.backup_run SET mail_state = 'failed', mail_error = $2 WHERE id = $1`, [raw.runId, raw.error.slice(0, 2000)]);
+      await markMailFailed(pool, raw.runId, raw.error);
     },
   };
 }
