@@ -20,7 +20,11 @@ import {
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
-import { activeWindow, countLiveSessions, describeWindow, recentWindows, type MaintenanceWindowRow } from '../../activities/maintenance';
+import { describeWindow } from '../../domain/maintenance-text';
+import { activeWindow } from '../../store/windows/active-window';
+import { recentWindows } from '../../store/windows/recent-windows';
+import { sessionsLeft } from '../../store/windows/sessions-left';
+import type { MaintenanceWindowRow } from '../../store/windows/window-row';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import {
   AVAILABLE_PAYLOADS,
@@ -264,7 +268,7 @@ async function queryStatus(targetName: string): Promise<MaintenanceStatus | null
 
 async function status(flags: { target?: string; json?: boolean }): Promise<void> {
   const t = target(flags.target);
-  const { window, live } = await withPools(t.name, async (pool) => ({ window: await activeWindow(pool), live: await countLiveSessions(pool) }));
+  const { window, live } = await withPools(t.name, async (pool) => ({ window: await activeWindow(pool), live: (await sessionsLeft(pool)).live }));
   const workflow = window ? await queryStatus(t.name) : null;
   const value = {
     target: t.name,

@@ -3,6 +3,9 @@
 /** A session is live while not closed and not expired, on the database clock (R-SE-1). */
 export const LIVE_SESSION_SQL = 'closed_at IS NULL AND expires_at > now()';
 
+/** An active window is scheduled or in progress: the unique index of R-MW-2 allows at most one. */
+export const ACTIVE_WINDOW_WHERE = "state IN ('scheduled', 'in_progress')";
+
 /** Only scheduled / in-progress rows are read: the unique index of R-MW-2 allows at most one. */
 export const ACTIVE_WINDOW_SQL = `SELECT type, state, starts_at, ends_at, prevent_logins_from, message
-   FROM nightshift.maintenance_window WHERE state IN ('scheduled', 'in_progress') LIMIT 1`;
+   FROM nightshift.maintenance_window WHERE ${ACTIVE_WINDOW_WHERE} LIMIT 1`;

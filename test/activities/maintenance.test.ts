@@ -1,6 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { failureTypeOf } from '../../domain/failures';
-import { createMaintenanceActivities, maintenanceMailText } from '../../activities/maintenance';
+import { createMaintenanceActivities } from '../../activities/maintenance';
+import { maintenanceMailText } from '../../domain/maintenance-text';
 import { MaintenanceFailure } from '../../workflows/maintenance-window.api';
 import { insertSession, maintenanceStack, quietRuntime, sessions, windowInput, windowRows, type MaintenanceStack } from '../workflows/maintenance-helpers';
 

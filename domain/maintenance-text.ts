@@ -1,0 +1,55 @@
+import { formatDateTime, type WindowState, type WindowType } from './maintenance';
+
+/** Operator-facing texts of a maintenance window (CLI lines, the closing e-mail, R-MW-10). Pure. */
+
+export interface WindowDescribed {
+  type: WindowType;
+  state: WindowState;
+  startsAt: Date;
+  endsAt: Date;
+  workflowId: string;
+}
+
+export function describeWindow(w: WindowDescribed, timeZone: string): string {
+  const s = formatDateTime(w.startsAt, timeZone);
+  const e = formatDateTime(w.endsAt, timeZone);
+  return `${w.type} window ${w.state} from ${s.date} ${s.time} to ${e.date} ${e.time} (workflow ${w.workflowId})`;
+}
+
+export type MaintenanceMailKind = 'completed' | 'cancelled' | 'failed';
+
+export interface MaintenanceMail {
+  kind: MaintenanceMailKind;
+  to: string[];
+  type: WindowType;
+  startsAt: string;
+  endsAt: string;
+  failure?: string;
+}
+
+export function maintenanceMailText(target: string, mail: MaintenanceMail, appName: string, timeZone: string, now: Date): { subject: string; text: string } {
+  const at = formatDateTime(now, timeZone);
+  const s = formatDateTime(new Date(mail.startsAt), timeZone);
+  const e = formatDateTime(new Date(mail.endsAt), timeZone);
+  const what = mail.type === 'database' ? 'maintenance de la base de données' : 'installation de la nouvelle version';
+  const period = `Fenêtre prévue du ${s.date} à ${s.time} au ${e.date} à ${e.time} (cible ${target}).`;
+  switch (mail.kind) {
+    case 'completed':
+      return {
+        subject: `[${appName}] Maintenance terminée (${target})`,
+        text: `La ${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
+      };
+    case 'cancelled':
+      return {
+        subject: `[${appName}] Maintenance annulée (${target})`,
+        text: `La ${what} a été interrompue. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
+      };
+    case 'failed':
+      return {
+        subject: `[${appName}] ÉCHEC de la maintenance (${target}) : service toujours fermé`,
+        text:
+          `La ${what} a échoué le ${at.date} à ${at.time} : ${mail.failure ?? 'cause inconnue'}.\n` +
+          `${appName} reste fermé. Corrigez puis rouvrez : nightshift maintenance reopen --target ${target}\n${period}\n`,
+      };
+  }
+}

@@ -1,0 +1,20 @@
+import type { Queryable } from '../queryable';
+import { LIVE_SESSION_SQL } from '../gate/sql-parts';
+
+export interface SessionsLeft {
+  live: number;
+  /** live sessions told to close and not gone yet */
+  pending: number;
+  /** earliest close_by among them */
+  next: Date | null;
+}
+
+/** Live sessions (R-SE-3) and the close orders among them (R-MW-7). */
+export async function sessionsLeft(db: Queryable): Promise<SessionsLeft> {
+  const r = await db.query<SessionsLeft>(
+    `SELECT count(*)::int AS live, count(*) FILTER (WHERE close_requested_at IS NOT NULL)::int AS pending,
+                  min(close_by) AS next
+             FROM nightshift.session WHERE ${LIVE_SESSION_SQL}`,
+  );
+  return r.rows[0]!;
+}

@@ -1,0 +1,19 @@
+import type { WindowState, WindowType } from '../../domain/maintenance';
+
+/** A row of nightshift.maintenance_window (migration 0003), camel-cased by WINDOW_COLUMNS. */
+export interface MaintenanceWindowRow {
+  id: string;
+  workflowId: string;
+  type: WindowType;
+  state: WindowState;
+  phase: string;
+  startsAt: Date;
+  endsAt: Date;
+  preventLoginsFrom: Date | null;
+  message: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export const WINDOW_COLUMNS = `id, workflow_id AS "workflowId", type, state, phase, starts_at AS "startsAt", ends_at AS "endsAt",
+  prevent_logins_from AS "preventLoginsFrom", message, created_at AS "createdAt", finished_at AS "finishedAt"`;
