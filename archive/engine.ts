@@ -6,14 +6,27 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo, type CopyStreamQuery } from 'pg-copy-streams';
-import { ident } from '../db/ident';
 import { archiveFileName, schemaNameFor } from '../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../domain/failures';
-import type { BackupDossierResult, RestoreDossierResult, VerifyArchiveResult } from '../workflows/backup-dossier.api';
+import type { BackupDossierResult, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { insertDossier } from '../activities/registry';
-import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart, type Structure, documentPathSchema } from './format';
+import { beginSnapshot } from '../store/catalog/begin-snapshot';
+import { copyFromSql, copyToSql } from '../store/catalog/copy-statements';
+import { createTables } from '../store/catalog/create-tables';
+import { finishStructure } from '../store/catalog/finish-structure';
+import { installTouchTriggers } from '../store/catalog/install-touch-triggers';
+import { schemaExists } from '../store/catalog/schema-exists';
+import { setLocalSearchPath } from '../store/catalog/set-search-path';
+import { backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
+import { dossierInUse } from '../store/dossiers/dossier-in-use';
+import { dropDossier } from '../store/dossiers/drop-dossier';
+import { lockCodeForRestore } from '../store/dossiers/lock-code-for-restore';
+import { recordBackup } from '../store/dossiers/record-backup';
+import { setPatchLevel } from '../store/dossiers/set-patch-level';
+import { begin, commit, rollback } from '../store/backup/transaction';
+import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart, type Structure, copyColumns, documentPathSchema } from './format';
 import { invalid, readArchive } from './reader';
-import { copyFromSql, copyToSql, createTables, finishStructure, readStructure } from './structure';
+import { readStructure } from './structure';
 import { ARCHIVE_FILE_MODE, ArchiveWriter, type CodecSettings, DEFAULT_CODEC, commitFile, createPrivateFile } from './writer';
 
 /**
@@ -40,21 +53,6 @@ export interface BackupEngineOptions {
   fileMode?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
-}
-
-interface SnapshotRow {
-  code: string;
-  label: string;
-  role: ArchiveHeader['role'];
-  copy_status: ArchiveHeader['copyStatus'];
-  is_test: boolean;
-  is_specific: boolean;
-  is_template: boolean;
-  is_transferable: boolean;
-  patch_level: number;
-  schema_name: string;
-  change_seq: string;
-  snapshot_at: Date;
 }
 
 function destinationUnwritable(dir: string, err: unknown): Error {
@@ -99,20 +97,13 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
   let tmp: string | undefined;
   let copying = false;
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    await beginSnapshot(client);
     // the first statement takes the snapshot: the registry row, the in-use check and every table below see the same state
-    const { rows } = await client.query<SnapshotRow>(
-      `SELECT code, label, role, copy_status, is_test, is_specific, is_template, is_transferable, patch_level, schema_name,
-              change_seq::text, now() AS snapshot_at
-         FROM nightshift.dossier WHERE code = $1`,
-      [o.code],
-    );
-    const d = rows[0];
+    const d = await backupSnapshotRow(client, o.code);
     if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);
-    const inUse = await client.query('SELECT 1 FROM nightshift.dossier_in_use WHERE dossier_code = $1 LIMIT 1', [d.code]);
-    if (inUse.rowCount) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
+    if (await dossierInUse(client, d.code)) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
 
-    await client.query(`SET LOCAL search_path = ${ident(d.schema_name)}`);
+    await setLocalSearchPath(client, d.schema_name);
     const structure = await readStructure(client, d.schema_name);
     const documents = o.documentsFolder ? await listDocuments(o.documentsFolder) : [];
 
@@ -151,7 +142,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     let totalRows = 0;
     for (const t of structure.tables) {
       await writer.startPart('table', t.name);
-      const stream = client.query(copyTo(copyToSql(d.schema_name, t)));
+      const stream = client.query(copyTo(copyToSql(d.schema_name, t.name, copyColumns(t))));
       let n = 0;
       copying = true;
       for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -166,7 +157,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
       progress(`table ${t.name}`, totalRows);
     }
     // the data is read: end the snapshot now rather than hold it while documents are copied
-    await client.query('COMMIT');
+    await commit(client);
 
     for (const doc of documents) {
       await writer.startPart('document', doc.path);
@@ -190,13 +181,8 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     const file = path.join(o.destinationDir, archiveFileName(d.code));
     await commitFile(tmp, file, o.destinationDir);
     tmp = undefined;
-    // R-BK-6: recorded only now that the file is complete and durable; backup_seq is the change
-    // counter seen in the snapshot, so a write committed meanwhile keeps the dossier "modified"
-    await o.pool.query(
-      `UPDATE nightshift.dossier SET last_backup_at = $2, backup_seq = $3
-        WHERE code = $1 AND schema_name = $4 AND (backup_seq IS NULL OR backup_seq <= $3)`,
-      [d.code, d.snapshot_at, d.change_seq, d.schema_name],
-    );
+    // R-BK-6: recorded only now that the file is complete and durable
+    await recordBackup(o.pool, { code: d.code, schema: d.schema_name, snapshotAt: d.snapshot_at, changeSeq: d.change_seq });
     const { size } = await fs.promises.stat(file);
     return {
       target: o.target,
@@ -215,7 +201,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     // A COPY broken off (disk full, cancelled) leaves the connection mid-COPY with its socket paused: a
     // ROLLBACK would wait forever. The connection is dropped instead; the server ends the read-only snapshot.
     if (copying) clientError = err instanceof Error ? err : new Error(String(err));
-    else await client.query('ROLLBACK').catch((e: Error) => (clientError = e));
+    else await rollback(client).catch((e: Error) => (clientError = e));
     throw err;
   } finally {
     client.release(clientError);
@@ -271,29 +257,21 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         header = h;
         code = o.as ?? h.code;
         const schema = schemaNameFor(code);
-        await client.query('BEGIN');
+        await begin(client);
         began = true;
         // two restores of one code wait for each other instead of failing half-way
-        await client.query(`SELECT pg_advisory_xact_lock(hashtext('nightshift.restore:' || lower($1)))`, [code]);
-        const existing = await client.query<{ code: string; schema_name: string }>(
-          'SELECT code, schema_name FROM nightshift.dossier WHERE lower(code) = lower($1) FOR UPDATE',
-          [code],
-        );
-        const old = existing.rows[0];
+        const old = await lockCodeForRestore(client, code);
         if (old && !o.replace) throw permanentFailure(FailureType.DossierExists, `dossier ${old.code} already exists (restore with replace to overwrite it)`);
         if (old) {
-          const inUse = await client.query('SELECT 1 FROM nightshift.dossier_in_use WHERE dossier_code = $1 LIMIT 1', [old.code]);
-          if (inUse.rowCount) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
-          await client.query(`DROP SCHEMA IF EXISTS ${ident(old.schema_name)} CASCADE`);
-          await client.query('DELETE FROM nightshift.dossier WHERE code = $1', [old.code]);
+          if (await dossierInUse(client, old.code)) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
+          await dropDossier(client, old);
         }
-        const orphan = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-        if (orphan.rowCount) throw permanentFailure(FailureType.DossierExists, `schema ${schema} already exists without a registered dossier`);
+        if (await schemaExists(client, schema)) throw permanentFailure(FailureType.DossierExists, `schema ${schema} already exists without a registered dossier`);
         // one supervisor per target: a supervisor's archive restored under another code is a regular dossier
         const role = code.toLowerCase() === h.code.toLowerCase() ? h.role : 'regular';
         await insertDossier(client, { code, label: h.label, role, copyStatus: h.copyStatus, flags: h.flags }, false);
-        await client.query('UPDATE nightshift.dossier SET patch_level = $2 WHERE code = $1', [code, h.patchLevel]);
-        await client.query(`SET LOCAL search_path = ${ident(schema)}`);
+        await setPatchLevel(client, code, h.patchLevel);
+        await setLocalSearchPath(client, schema);
         if (h.documentsIncluded) {
           await fs.promises.mkdir(parentOfDocs(), { recursive: true });
           docsTmp = await fs.promises.mkdtemp(path.join(parentOfDocs(), `.restore-${code}-`));
@@ -306,7 +284,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
       async partStart(p: PartStart) {
         if (p.kind === 'table') {
           const table = structure!.tables.find((t) => t.name === p.name)!;
-          const stream = client.query(copyFrom(copyFromSql(table)));
+          const stream = client.query(copyFrom(copyFromSql(table.name, copyColumns(table))));
           const c: { stream: CopyStreamQuery; error?: Error } = { stream };
           stream.on('error', (err) => (c.error ??= err));
           copy = c;
@@ -344,15 +322,15 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
       async manifest(m) {
         if (m.documentsIncluded !== header!.documentsIncluded) throw invalid('manifest and header disagree on documents');
         await finishStructure(client, structure!);
-        await client.query('SET LOCAL search_path = DEFAULT');
-        await client.query('SELECT nightshift.install_touch_triggers($1)', [schemaNameFor(code!)]);
+        await setLocalSearchPath(client, undefined);
+        await installTouchTriggers(client, schemaNameFor(code!));
       },
     });
-    await client.query('COMMIT');
+    await commit(client);
   } catch (err) {
     copy?.stream.destroy();
     doc?.destroy();
-    if (began) await client.query('ROLLBACK').catch((e: Error) => (clientError = e));
+    if (began) await rollback(client).catch((e: Error) => (clientError = e));
     if (docsTmp) await fs.promises.rm(docsTmp, { recursive: true, force: true });
     client.release(clientError);
     if (isContentError(err)) throw invalid(`PostgreSQL refused its content: ${(err as Error).message}`);
@@ -383,19 +361,4 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
   };
 }
 
-/** Reads and checks a whole archive without touching any database. */
-export async function verifyArchive(file: string): Promise<VerifyArchiveResult> {
-  const { header, manifest } = await readArchive(file);
-  return {
-    file,
-    code: header.code,
-    label: header.label,
-    patchLevel: header.patchLevel,
-    createdAt: header.createdAt,
-    snapshotAt: header.snapshotAt,
-    codec: header.codec,
-    tables: manifest.tables,
-    documents: manifest.documents.length,
-    parts: manifest.parts.length,
-  };
-}
+export { verifyArchive } from './verify';

@@ -10,7 +10,7 @@ import { dossierCodeSchema } from '../../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../domain/failures';
 import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer } from '../../gate/backup-trigger';
 import { readArchiveHeader } from '../../archive/reader';
-import { verifyArchive } from '../../archive/engine';
+import { verifyArchive } from '../../archive/verify';
 import {
   BACKUP_EVENTS,
   BACKUP_KIND,

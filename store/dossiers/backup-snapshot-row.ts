@@ -1,0 +1,29 @@
+import type { Queryable } from '../queryable';
+import type { CopyStatus, DossierRole } from '../../domain/dossier';
+
+export interface BackupSnapshotRow {
+  code: string;
+  label: string;
+  role: DossierRole;
+  copy_status: CopyStatus;
+  is_test: boolean;
+  is_specific: boolean;
+  is_template: boolean;
+  is_transferable: boolean;
+  patch_level: number;
+  schema_name: string;
+  /** the dossier's change counter as the snapshot sees it (R-BK-1) */
+  change_seq: string;
+  snapshot_at: Date;
+}
+
+/** A dossier's registry row as the backup archives it; as the first statement of the snapshot, it takes the snapshot. */
+export async function backupSnapshotRow(db: Queryable, code: string): Promise<BackupSnapshotRow | undefined> {
+  const { rows } = await db.query<BackupSnapshotRow>(
+    `SELECT code, label, role, copy_status, is_test, is_specific, is_template, is_transferable, patch_level, schema_name,
+            change_seq::text, now() AS snapshot_at
+       FROM nightshift.dossier WHERE code = $1`,
+    [code],
+  );
+  return rows[0];
+}

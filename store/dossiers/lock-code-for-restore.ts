@@ -1,0 +1,14 @@
+import type { Queryable } from '../queryable';
+
+/**
+ * In the caller's transaction: waits for any other restore of this code (case-insensitive), then
+ * locks and returns the dossier registered under it, if any.
+ */
+export async function lockCodeForRestore(db: Queryable, code: string): Promise<{ code: string; schema_name: string } | undefined> {
+  await db.query(`SELECT pg_advisory_xact_lock(hashtext('nightshift.restore:' || lower($1)))`, [code]);
+  const { rows } = await db.query<{ code: string; schema_name: string }>(
+    'SELECT code, schema_name FROM nightshift.dossier WHERE lower(code) = lower($1) FOR UPDATE',
+    [code],
+  );
+  return rows[0];
+}
