@@ -23,6 +23,8 @@ import {
   type TemporalPorts,
 } from './temporal-server';
 import { haproxyBinary, haproxySpec, renderHaproxyConfig } from './haproxy';
+import { createDatabase } from '../store/server/create-database';
+import { databaseExists } from '../store/server/database-exists';
 
 /**
  * `nightshift cluster`: the deployment of docker-compose.yml as processes on this machine, on loopback
@@ -243,7 +245,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // ------------------------------------------------------------ PostgreSQL
     say(`starting PostgreSQL on ${HOST}:${pgPort} (data in ${pgDir})`);
     await postgres.start();
-    await createDatabase(config);
+    await createTargetDatabase(config);
     abortIf(options.signal);
 
     // ------------------------------------------------------------ Temporal
@@ -344,12 +346,11 @@ function abortIf(signal: AbortSignal | undefined): void {
 }
 
 /** The target database `nightshift` (Temporal's two are made by temporal-sql-tool). */
-async function createDatabase(config: Config): Promise<void> {
+async function createTargetDatabase(config: Config): Promise<void> {
   const client = new pg.Client({ host: HOST, port: config.pg.port, user: config.pg.user, password: config.pg.password, database: 'postgres' });
   await client.connect();
   try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.pg.database]);
-    if (!exists.rowCount) await client.query(`CREATE DATABASE ${config.pg.database}`);
+    if (!(await databaseExists(client, config.pg.database))) await createDatabase(client, config.pg.database);
   } finally {
     await client.end();
   }

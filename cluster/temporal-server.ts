@@ -6,6 +6,8 @@ import pg from 'pg';
 import { PROJECT_ROOT } from '../config/config';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { ClusterError, portAnswers, type ProcessSpec } from './processes';
+import { databaseExists } from '../store/server/database-exists';
+import { temporalSchemaVersioned } from '../store/server/temporal-schema-versioned';
 
 /**
  * The real Temporal server of `nightshift cluster`: the binaries that scripts/install-temporal-server.sh
@@ -135,7 +137,7 @@ async function setupStore(bin: TemporalBinaries, p: TemporalPersistence, databas
   await admin.connect();
   let exists: boolean;
   try {
-    exists = ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount ?? 0) > 0;
+    exists = await databaseExists(admin, database);
   } finally {
     await admin.end();
   }
@@ -147,7 +149,7 @@ async function setupStore(bin: TemporalBinaries, p: TemporalPersistence, databas
   await db.connect();
   let versioned: boolean;
   try {
-    versioned = (await db.query<{ ok: boolean }>("SELECT to_regclass('schema_version') IS NOT NULL AS ok")).rows[0]!.ok;
+    versioned = await temporalSchemaVersioned(db);
   } finally {
     await db.end();
   }

@@ -9,7 +9,7 @@ import { Connection } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config } from '../../config/config';
 import { migrate } from '../../db/migrate';
 import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded-postgres';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { searchAttributeArgs } from '../../workflows/search-attributes';
 import { createTargetPools } from '../../workers/resources';
 import { createLogger } from '../../workers/logger';

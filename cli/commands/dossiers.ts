@@ -6,25 +6,20 @@ import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { type Dossier, dossierCodeSchema, newDossierSchema } from '../../domain/dossier';
 import { terminalSafe } from '../../domain/text';
-import { generateDemoDossiers } from '../../activities/demo';
-import { createRegistryActivities, documentsFolder, type TableStat } from '../../activities/registry';
+import { demoPrefixSchema, generateDemoDossiers } from '../../registry/demo';
+import { documentsFolder } from '../../registry/documents';
+import { createDossier, deleteDossier, dossierTableStats, getDossier, listDossiers, type TableStat } from '../../registry/dossiers';
 import { createTargetPools } from '../../workers/resources';
 import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
 
 /** nightshift dossiers list|show|create|delete|demo */
 
-type Registry = ReturnType<typeof createRegistryActivities>;
-
 /** Opens the target's pool for one command and always ends it, so the process can exit. */
-async function withRegistry<T>(
-  targetName: string | undefined,
-  fn: (registry: Registry, target: string, pool: pg.Pool) => Promise<T>,
-): Promise<T> {
+async function withRegistry<T>(targetName: string | undefined, fn: (target: string, pool: pg.Pool) => Promise<T>): Promise<T> {
   const t = target(targetName);
-  const cfg = config();
-  const pools = createTargetPools(cfg, 4);
+  const pools = createTargetPools(config(), 4);
   try {
-    return await fn(createRegistryActivities({ config: cfg, pools }), t.name, pools.get(t.name));
+    return await fn(t.name, pools.get(t.name));
   } finally {
     await pools.end();
   }
@@ -45,8 +40,7 @@ const demoSchema = z.object({
     .transform(Number)
     .pipe(z.number().positive('expected a positive number').max(1_000_000, 'expected at most 1000000')),
   seed: wholeNumber(0, 0xffffffff),
-  // the codes' rule (domain/dossier.ts): a prefix starts with a letter or a digit too
-  prefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$/, 'expected 1-30 letters, digits, "_" or "-", starting with a letter or a digit'),
+  prefix: demoPrefixSchema,
   documents: z.boolean(),
 });
 
@@ -138,7 +132,7 @@ export function registerDossierCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (opts: { target?: string; json?: boolean }) => {
-        const list = await withRegistry(opts.target, (r, t) => r.listDossiers(t));
+        const list = await withRegistry(opts.target, (_t, pool) => listDossiers(pool));
         output(opts.json, list, listText);
       }),
     );
@@ -152,9 +146,9 @@ export function registerDossierCommands(program: Command): void {
     .action(
       action(async (rawCode: string, opts: { target?: string; json?: boolean }) => {
         const code = parseFlag('CODE', dossierCodeSchema, rawCode);
-        const result = await withRegistry(opts.target, async (r, t): Promise<ShowResult> => {
-          const dossier = await r.getDossier(t, code);
-          const tables = await r.tableStats(t, code);
+        const result = await withRegistry(opts.target, async (t, pool): Promise<ShowResult> => {
+          const dossier = await getDossier(pool, t, code);
+          const tables = await dossierTableStats(pool, t, code);
           const dir = documentsFolder(config().documentsDir, t, code);
           const files = await countFiles(dir);
           return { ...dossier, tables, documents: { path: dir, exists: files !== null, files: files ?? 0 } };
@@ -190,7 +184,7 @@ export function registerDossierCommands(program: Command): void {
             flags: { test: !!opts.test, specific: !!opts.specific, template: !!opts.template, transferable: !opts.notTransferable },
           });
           if (!parsed.success) throw usageFromZod(parsed.error, { code: 'CODE', label: '--label', role: '--role' });
-          const created = await withRegistry(opts.target, (r, t) => r.createDossier(t, parsed.data));
+          const created = await withRegistry(opts.target, (t, pool) => createDossier(pool, t, parsed.data));
           output(opts.json, created, (d) => `created dossier ${d.code} (${d.label}) in schema ${d.schemaName}`);
         },
       ),
@@ -206,13 +200,13 @@ export function registerDossierCommands(program: Command): void {
       action(async (rawCode: string, opts: { yes?: boolean; target?: string }) => {
         const code = parseFlag('CODE', dossierCodeSchema, rawCode);
         if (!opts.yes && !process.stdin.isTTY) throw new UsageError(`refusing to delete dossier ${code} without --yes (no terminal to confirm on)`);
-        return withRegistry(opts.target, async (r, t) => {
-          const dossier = await r.getDossier(t, code);
+        return withRegistry(opts.target, async (t, pool) => {
+          const dossier = await getDossier(pool, t, code);
           if (!opts.yes && !(await confirm(`Delete dossier ${dossier.code} (${terminalSafe(dossier.label)}) and all its data in target ${t}? [y/N] `))) {
             process.stderr.write('nothing deleted\n');
             return EXIT_FAILED;
           }
-          await r.deleteDossier(t, code);
+          await deleteDossier(pool, config().documentsDir, t, code);
           process.stdout.write(`deleted dossier ${code}\n`);
           return undefined;
         });
@@ -235,7 +229,7 @@ export function registerDossierCommands(program: Command): void {
         if (!parsed.success) throw usageFromZod(parsed.error, { count: '--count', sizeKb: '--size-kb', seed: '--seed', prefix: '--prefix' });
         const o = parsed.data;
         const started = process.hrtime.bigint();
-        const codes = await withRegistry(opts.target, (_r, t, pool) =>
+        const codes = await withRegistry(opts.target, (t, pool) =>
           generateDemoDossiers(pool, {
             target: t,
             count: o.count,

@@ -1,4 +1,4 @@
-import type { Queryable } from '../gate/queryable';
+import type { Queryable } from '../queryable';
 
 /** The first plain original dossier by code, as a backup batch would pick it (R-BK-2); undefined when there is none. */
 export async function exampleDossierCode(db: Queryable): Promise<string | undefined> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../gate/queryable';
+import type { Queryable } from '../queryable';
 
 /**
  * Creates a database on the server. The name is written into the statement as an identifier (CREATE

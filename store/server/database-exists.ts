@@ -1,4 +1,4 @@
-import type { Queryable } from '../gate/queryable';
+import type { Queryable } from '../queryable';
 
 /** Whether the server has a database of this name (run on a connection to its `postgres` database). */
 export async function databaseExists(db: Queryable, name: string): Promise<boolean> {

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { generateDemoDossiers } from '../../activities/demo';
-import { createRegistryActivities, documentsFolder, type TableStat } from '../../activities/registry';
+import { generateDemoDossiers } from '../../registry/demo';
+import { documentsFolder } from '../../registry/documents';
+import { dossierTableStats, getDossier, listDossiers, type TableStat } from '../../registry/dossiers';
 import { createTestStack, type TestStack } from '../helpers/env';
 
 const T = 'main';
 let one: TestStack;
 let two: TestStack;
-const registry = (s: TestStack) => createRegistryActivities({ config: s.config, pools: s.pools });
 
 beforeAll(async () => {
   [one, two] = await Promise.all([createTestStack(), createTestStack()]);
@@ -17,8 +17,7 @@ afterAll(async () => {
 });
 
 async function statsOf(s: TestStack, codes: string[]): Promise<Record<string, TableStat[]>> {
-  const r = registry(s);
-  return Object.fromEntries(await Promise.all(codes.map(async (c) => [c, await r.tableStats(T, c)] as const)));
+  return Object.fromEntries(await Promise.all(codes.map(async (c) => [c, await dossierTableStats(s.pools.get(T), T, c)] as const)));
 }
 
 /** Text size of a dossier's rows: what sizeKb approximates. */
@@ -31,7 +30,7 @@ async function dataBytes(s: TestStack, code: string): Promise<number> {
   return total;
 }
 
-describe('demo dossier generator (activities/demo.ts)', () => {
+describe('demo dossier generator (registry/demo.ts)', () => {
   let codes: string[];
 
   beforeAll(async () => {
@@ -50,7 +49,7 @@ describe('demo dossier generator (activities/demo.ts)', () => {
     const [a, b] = await Promise.all([statsOf(one, codes), statsOf(two, codes)]);
     expect(a).toEqual(b);
     expect(Object.values(a).every((tables) => tables.length === 5 && tables.every((t) => t.rows > 0))).toBe(true);
-    const [la, lb] = await Promise.all([registry(one).listDossiers(T), registry(two).listDossiers(T)]);
+    const [la, lb] = await Promise.all([listDossiers(one.pools.get(T)), listDossiers(two.pools.get(T))]);
     const shape = (l: typeof la) => l.map((d) => [d.code, d.label, d.role, d.copyStatus, d.flags]);
     expect(shape(la)).toEqual(shape(lb));
     for (const code of ['DEMO0001', 'DEMO0007']) {
@@ -74,7 +73,7 @@ describe('demo dossier generator (activities/demo.ts)', () => {
   });
 
   test('flag distribution covers every R-BK-2 case: one supervisor, a template, test, specific, non-transferable, copies', async () => {
-    const list = await registry(one).listDossiers(T);
+    const list = await listDossiers(one.pools.get(T));
     expect(list.filter((d) => d.role === 'supervisor').map((d) => d.code)).toEqual(['DEMO0001']);
     expect(list[0]).toMatchObject({ code: 'DEMO0001', label: 'Dossier de référence', copyStatus: 'original' });
     expect(list.filter((d) => d.flags.template)).toHaveLength(1);
@@ -101,7 +100,7 @@ describe('demo dossier generator (activities/demo.ts)', () => {
     const orphans = await db.query(`SELECT 1 FROM "d_DEMO0005".ecriture e WHERE NOT EXISTS (SELECT 1 FROM "d_DEMO0005".ligne l WHERE l.ecriture_id = e.id)`);
     expect(orphans.rowCount).toBe(0);
     const societe = await db.query<{ valeur: { raisonSociale: string } }>(`SELECT valeur FROM "d_DEMO0005".parametre WHERE cle = 'societe'`);
-    expect(societe.rows[0]!.valeur.raisonSociale).toBe((await registry(one).getDossier(T, 'DEMO0005')).label);
+    expect(societe.rows[0]!.valeur.raisonSociale).toBe((await getDossier(one.pools.get(T), T, 'DEMO0005')).label);
     // explicit ids: the sequence continues after them, so the application can keep writing
     const next = await db.query(`INSERT INTO "d_DEMO0005".ecriture (journal, date_ecriture, libelle) VALUES ('OD', '2024-12-31', 'Test') RETURNING id`);
     expect(Number(next.rows[0].id)).toBeGreaterThan(1);
@@ -122,15 +121,15 @@ describe('demo dossier generator (activities/demo.ts)', () => {
   test('a second run continues the numbering and creates no second supervisor', async () => {
     const more = await generateDemoDossiers(one.pools.get(T), { target: T, count: 2, sizeKb: 2, seed: 7 });
     expect(more).toEqual(['DEMO0011', 'DEMO0012']);
-    const list = await registry(one).listDossiers(T);
+    const list = await listDossiers(one.pools.get(T));
     expect(list.filter((d) => d.role === 'supervisor')).toHaveLength(1);
   });
 
   test('bad options are refused as InvalidInput, nothing created', async () => {
-    const before = (await registry(one).listDossiers(T)).length;
-    for (const bad of [{ count: 0 }, { count: 1.5 }, { prefix: '../x' }, { prefix: "a'b" }, { sizeKb: -1 }, { target: '../etc' }]) {
+    const before = (await listDossiers(one.pools.get(T))).length;
+    for (const bad of [{ count: 0 }, { count: 1.5 }, { prefix: '../x' }, { prefix: "a'b" }, { prefix: '_x' }, { sizeKb: -1 }, { target: '../etc' }]) {
       await expect(generateDemoDossiers(one.pools.get(T), { target: T, count: 1, ...bad })).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true });
     }
-    expect((await registry(one).listDossiers(T)).length).toBe(before);
+    expect((await listDossiers(one.pools.get(T))).length).toBe(before);
   });
 });
