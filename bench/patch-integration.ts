@@ -5,10 +5,11 @@ import pg from 'pg';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { generateDemoDossiers } from '../activities/demo';
-import { generateDemoPatches } from '../activities/patch/demo';
-import { readPatchDirectory } from '../activities/patch/package';
+import { generateDemoPatches } from '../patches/demo';
+import { readPatchDirectory } from '../patches/package';
 import { patchDossier, type EngineDossier } from '../activities/patch/apply';
 import { loadStoredPatches, storePatchPackages } from '../activities/patch';
+import { listPatchDossiers } from '../store/patch/dossier-rows';
 import { loadConfig } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from '../workers/activities';
@@ -78,11 +79,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await storePatchPackages(loopPool, await readPatchDirectory(dir), dir);
     const patches = await loadStoredPatches(loopPool);
-    const rows = (
-      await loopPool.query<{ code: string; role: 'supervisor' | 'regular'; is_test: boolean; is_specific: boolean; schema_name: string; patch_level: number }>(
-        'SELECT code, role, is_test, is_specific, schema_name, patch_level FROM nightshift.dossier ORDER BY code',
-      )
-    ).rows.map((r): EngineDossier => ({ code: r.code, role: r.role, test: r.is_test, specific: r.is_specific, schemaName: r.schema_name, patchLevel: r.patch_level }));
+    const rows = (await listPatchDossiers(loopPool)).map((r): EngineDossier => ({ code: r.code, role: r.role, test: r.is_test, specific: r.is_specific, schemaName: r.schema_name, patchLevel: r.patch_level }));
     const sup = rows.find((d) => d.role === 'supervisor')!;
     const supOut = await patchDossier(loopPool, sup, patches, sup.patchLevel);
     const others = rows.filter((d) => d !== sup);

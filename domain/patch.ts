@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { plainTextSchema } from './text';
 
 /**
- * Patch packages and their routing (R-PI-1 … R-PI-9). Pure: the package reader (activities/patch/),
+ * Patch packages and their routing (R-PI-1 … R-PI-9). Pure: the package reader (patches/),
  * the per-dossier engine and the workflow share these rules; the tests drive them table by table.
  */
 

@@ -1,7 +1,12 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { patchAppliesTo, routeTreatment, treatmentDecisionNote, type PatchManifest, type PatchType, type RoutingDossier } from '../../domain/patch';
+import { patchAppliesTo, routeTreatment, treatmentDecisionNote, type RoutingDossier } from '../../domain/patch';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
+import { applyPatch, type ApplyResult } from '../../store/patch/apply-patch';
+import { readDossierPatchState } from '../../store/patch/dossier-patch-state';
+import type { StoredPatch } from '../../store/patch/stored-patches';
+
+export type { StoredPatch };
 
 /**
  * The per-dossier patch engine: every pending patch in number order, each in ONE transaction of the
@@ -13,14 +18,6 @@ import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-in
  * nightshift.apply_patch (db/migrations/0008_patch-engine.sql) carries one patch out in one statement,
  * so a dossier costs one round trip per patch.
  */
-
-export interface StoredPatch {
-  number: number;
-  type: PatchType;
-  checksum: string;
-  manifest: PatchManifest;
-  files: Record<string, string>;
-}
 
 export interface EngineDossier extends RoutingDossier {
   schemaName: string;
@@ -43,10 +40,6 @@ class DossierPatchError extends Error {
   }
 }
 
-type ApplyResult =
-  | { status: 'applied' | 'not-applicable' | 'already' | 'unknown' }
-  | { status: 'failed'; step: string; sqlstate: string; message: string };
-
 interface DossierState {
   /** number -> checksum; null before the dossier's first patch */
   ledger: Map<number, string> | null;
@@ -57,11 +50,7 @@ interface DossierState {
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 async function readState(client: pg.PoolClient, schema: string, names: string[]): Promise<DossierState> {
-  const { rows } = await client.query<{ s: { ledger: [number, string][] | null; treatments: string[] } }>('SELECT nightshift.patch_state($1, $2::text[]) AS s', [
-    schema,
-    names,
-  ]);
-  const s = rows[0]!.s;
+  const s = await readDossierPatchState(client, schema, names);
   return { ledger: s.ledger ? new Map(s.ledger) : null, treatments: new Set(s.treatments) };
 }
 
@@ -162,24 +151,18 @@ async function applyOne(
   installs: { name: string; body: string; checksum: string }[],
 ): Promise<ApplyResult> {
   const m = p.manifest;
-  const { rows } = await client.query<{ r: ApplyResult }>(
-    'SELECT nightshift.apply_patch($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb, $13::text[], $14::jsonb) AS r',
-    [
-      d.code,
-      d.schemaName,
-      p.number,
-      p.type,
-      p.checksum,
-      patchAppliesTo(p.type, d),
-      createLedger,
-      m.structure,
-      m.structure.map((f) => p.files[f]!),
-      m.data,
-      m.data.map((f) => p.files[f]!),
-      JSON.stringify(m.dictionary),
-      m.protectedDictionaryFields,
-      JSON.stringify(installs),
-    ],
-  );
-  return rows[0]!.r;
+  return applyPatch(client, {
+    code: d.code,
+    schemaName: d.schemaName,
+    number: p.number,
+    type: p.type,
+    checksum: p.checksum,
+    applies: patchAppliesTo(p.type, d),
+    createLedger,
+    structure: { names: m.structure, bodies: m.structure.map((f) => p.files[f]!) },
+    data: { names: m.data, bodies: m.data.map((f) => p.files[f]!) },
+    dictionary: m.dictionary,
+    protectedFields: m.protectedDictionaryFields,
+    installs,
+  });
 }

@@ -7,10 +7,11 @@ import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, runTimestamp, type PatchType } from '../../domain/patch';
-import { patchPrerequisites, revalidationList } from '../../activities/patch';
-import { patchFailure, readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
+import { patchPrerequisites } from '../../store/patch/prerequisites';
+import { revalidationList } from '../../store/patch/revalidation-list';
+import { patchFailure, readPatchDirectory, sealPatchPackage } from '../../patches/package';
 import { patchDirectoryProblem } from '../../activities/store-marker';
-import { generateDemoPatches, writePatchTemplate } from '../../activities/patch/demo';
+import { generateDemoPatches, writePatchTemplate } from '../../patches/demo';
 import {
   PATCH_KIND,
   PATCH_WORKFLOW_TYPE,

@@ -1,5 +1,5 @@
 import { abandonedNote } from '../../domain/failures';
-import type { Queryable } from '../gate/queryable';
+import type { Queryable } from '../queryable';
 
 /**
  * Closes a patch run left 'running' by a workflow that Temporal says is closed, as failed (R-PI-2 would

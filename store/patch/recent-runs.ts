@@ -1,4 +1,4 @@
-import type { Queryable } from '../gate/queryable';
+import type { Queryable } from '../queryable';
 
 /** A patch run as `patch status` shows it (field names as in its JSON output). */
 export interface RecentRun {

@@ -1,5 +1,5 @@
 import type { Prerequisite } from '../../workflows/patch-integration.api';
-import type { Queryable } from '../gate/queryable';
+import type { Queryable } from '../queryable';
 
 /** The R-PI-2 prerequisites a worker recorded when it claimed this run; undefined while no worker has claimed it. */
 export async function readRunPrerequisites(db: Queryable, workflowId: string): Promise<Prerequisite[] | undefined> {

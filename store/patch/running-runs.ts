@@ -1,4 +1,4 @@
-import type { Queryable } from '../gate/queryable';
+import type { Queryable } from '../queryable';
 
 export interface RunningRun {
   /** bigint, as the driver returns it */

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { generateDemoDossiers } from '../../activities/demo';
-import { generateDemoPatches } from '../../activities/patch/demo';
-import { readPatchDirectory, writePatchPackage } from '../../activities/patch/package';
+import { generateDemoPatches } from '../../patches/demo';
+import { readPatchDirectory, writePatchPackage } from '../../patches/package';
 import { patchDossier, type EngineDossier, type StoredPatch } from '../../activities/patch/apply';
 import { createPatchActivities, loadStoredPatches, storePatchPackages } from '../../activities/patch';
 import { qualified } from '../../db/ident';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { failureTypeOf } from '../../domain/failures';
-import { demoPatchType, generateDemoPatches, writePatchTemplate } from '../../activities/patch/demo';
-import { packageChecksum, readPatchDirectory, sealPatchPackage } from '../../activities/patch/package';
+import { demoPatchType, generateDemoPatches, writePatchTemplate } from '../../patches/demo';
+import { packageChecksum, readPatchDirectory, sealPatchPackage } from '../../patches/package';
 import { isSpecificTreatment, PATCH_TYPES } from '../../domain/patch';
 import { PatchFailure } from '../../workflows/patch-integration.api';
 import { tempDir } from '../helpers/env';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createPatchActivities } from '../../activities/patch';
-import { readPatchDirectory, sealPatchPackage, writePatchPackage } from '../../activities/patch/package';
+import { readPatchDirectory, sealPatchPackage, writePatchPackage } from '../../patches/package';
 import { failureTypeOf } from '../../domain/failures';
 import { PatchFailure } from '../../workflows/patch-integration.api';
 import { tempDir } from '../helpers/env';

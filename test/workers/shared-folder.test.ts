@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../config/config';
 import { runWorker } from '../../workers/main';
 import { createTargetPools } from '../../workers/resources';
 import { createPatchActivities } from '../../activities/patch';
-import { generateDemoPatches } from '../../activities/patch/demo';
+import { generateDemoPatches } from '../../patches/demo';
 import { STORE_MARKER_FILE, SharedFolderError, patchDirectoryProblem } from '../../activities/store-marker';
 import { runDoctor } from '../../cli/commands/doctor';
 import { FailureType } from '../../domain/failures';

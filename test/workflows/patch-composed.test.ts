@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateDemoPatches } from '../../activities/patch/demo';
+import { generateDemoPatches } from '../../patches/demo';
 import { qualified } from '../../db/ident';
 import { maintenanceStartOptions, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, requireEnv, tempDir, type TestStack } from '../helpers/env';

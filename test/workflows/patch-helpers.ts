@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { generateDemoDossiers } from '../../activities/demo';
-import { writePatchPackage } from '../../activities/patch/package';
+import { writePatchPackage } from '../../patches/package';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import type { PatchManifest } from '../../domain/patch';

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PATCH_TYPES, type PatchManifest, type PatchType } from '../../domain/patch';
+import { PATCH_TYPES, type PatchManifest, type PatchType } from '../domain/patch';
 import { writePatchPackage } from './package';
 
 /**

@@ -11,9 +11,9 @@ import {
   patchManifestSchema,
   referencedFiles,
   type PatchManifest,
-} from '../../domain/patch';
+} from '../domain/patch';
 import { ApplicationFailure } from '@temporalio/common';
-import { PatchFailure, type PatchFailureType } from '../../workflows/patch-integration.api';
+import { PatchFailure, type PatchFailureType } from '../workflows/patch-integration.api';
 
 /**
  * Patch packages on disk: a directory per patch with `patch.json` and the files it names.

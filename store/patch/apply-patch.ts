@@ -1,0 +1,46 @@
+import type { Queryable } from '../queryable';
+
+/** What nightshift.apply_patch (db/migrations/0008_patch-engine.sql) reports for one patch in one dossier. */
+export type ApplyResult =
+  | { status: 'applied' | 'not-applicable' | 'already' | 'unknown' }
+  | { status: 'failed'; step: string; sqlstate: string; message: string };
+
+export interface ApplyPatchArgs {
+  code: string;
+  schemaName: string;
+  number: number;
+  type: string;
+  checksum: string;
+  /** R-PI-6: false for a patch that does not go into this dossier (only its ledger row is written) */
+  applies: boolean;
+  createLedger: boolean;
+  structure: { names: string[]; bodies: string[] };
+  data: { names: string[]; bodies: string[] };
+  dictionary: unknown;
+  protectedFields: string[];
+  installs: { name: string; body: string; checksum: string }[];
+}
+
+/** One patch, one statement, one transaction. */
+export async function applyPatch(db: Queryable, a: ApplyPatchArgs): Promise<ApplyResult> {
+  const { rows } = await db.query<{ r: ApplyResult }>(
+    'SELECT nightshift.apply_patch($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb, $13::text[], $14::jsonb) AS r',
+    [
+      a.code,
+      a.schemaName,
+      a.number,
+      a.type,
+      a.checksum,
+      a.applies,
+      a.createLedger,
+      a.structure.names,
+      a.structure.bodies,
+      a.data.names,
+      a.data.bodies,
+      JSON.stringify(a.dictionary),
+      a.protectedFields,
+      JSON.stringify(a.installs),
+    ],
+  );
+  return rows[0]!.r;
+}

@@ -1,0 +1,48 @@
+import type { Prerequisite } from '../../workflows/patch-integration.api';
+import type { Queryable } from '../queryable';
+
+/**
+ * R-PI-2, each prerequisite reported: exactly one supervisor, no backup batch, no other patch run, an
+ * in-progress maintenance window of the target (`windowWorkflowId` when the run is its payload). The
+ * claim checks them under its lock; `patch integrate` checks them before it starts anything.
+ */
+export async function patchPrerequisites(db: Queryable, target: string, windowWorkflowId?: string): Promise<Prerequisite[]> {
+  const prerequisites: Prerequisite[] = [];
+  const sup = await db.query<{ code: string }>(`SELECT code FROM nightshift.dossier WHERE role = 'supervisor'`);
+  prerequisites.push(
+    sup.rows[0]
+      ? { name: 'supervisor dossier', ok: true, detail: `${sup.rows[0].code} is the supervisor` }
+      : { name: 'supervisor dossier', ok: false, detail: 'the target has no supervisor dossier: create one first' },
+  );
+  const hasBackupRuns = (await db.query<{ ok: boolean }>(`SELECT to_regclass('nightshift.backup_run') IS NOT NULL AS ok`)).rows[0]!.ok;
+  const backups = hasBackupRuns
+    ? (await db.query<{ workflow_id: string }>(`SELECT workflow_id FROM nightshift.backup_run WHERE state = 'running'`)).rows
+    : [];
+  prerequisites.push({
+    name: 'no backup batch',
+    ok: backups.length === 0,
+    detail: backups.length ? `backup batch ${backups.map((b) => b.workflow_id).join(', ')} is running on ${target}` : 'no backup batch is running',
+  });
+  const patches = (await db.query<{ workflow_id: string }>(`SELECT workflow_id FROM nightshift.patch_run WHERE state = 'running'`)).rows;
+  prerequisites.push({
+    name: 'no other patch run',
+    ok: patches.length === 0,
+    detail: patches.length ? `patch run ${patches.map((p) => p.workflow_id).join(', ')} is running on ${target}` : 'no other patch run',
+  });
+  const windows = (
+    await db.query<{ workflow_id: string }>(`SELECT workflow_id FROM nightshift.maintenance_window WHERE state = 'in_progress'`)
+  ).rows;
+  const windowOk = windowWorkflowId ? windows.some((w) => w.workflow_id === windowWorkflowId) : windows.length > 0;
+  prerequisites.push({
+    name: 'maintenance window in progress',
+    ok: windowOk,
+    detail: windowOk
+      ? windowWorkflowId
+        ? `payload of ${windowWorkflowId} (single-user mode)`
+        : `window ${windows[0]!.workflow_id} is in progress (single-user mode)`
+      : windowWorkflowId
+        ? `the window ${windowWorkflowId} is not in progress on ${target}`
+        : `no maintenance window is in progress on ${target}: start one (payload patch) or run inside one`,
+  });
+  return prerequisites;
+}
