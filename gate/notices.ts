@@ -6,41 +6,15 @@ import {
   refusalText,
   type GateState,
   type Locale,
-  type WindowState,
-  type WindowType,
   type WindowView,
 } from '../domain/maintenance';
+import type { ActiveWindow } from '../store/gate/active-window-row';
 
 /** What users are told about a target at one instant: the R-MW texts chosen from the window and the clock. */
 
-/** The columns of nightshift.maintenance_window the gate reads (NULLs when no window is active). */
-export interface WindowRow {
-  type: WindowType | null;
-  state: WindowState | null;
-  starts_at: Date | null;
-  ends_at: Date | null;
-  prevent_logins_from: Date | null;
-  message: string | null;
-}
-
-/** The statement that reads the active window lives in the store layer (re-exported for the tests). */
+/** The active window as the gate reads it (store/gate/active-window-row.ts); its statement lives in the store layer (re-exported for the tests). */
+export { toWindow, type ActiveWindow, type WindowRow } from '../store/gate/active-window-row';
 export { ACTIVE_WINDOW_SQL } from '../store/gate/sql-parts';
-
-export interface ActiveWindow extends WindowView {
-  message: string | null;
-}
-
-export function toWindow(row: WindowRow | undefined): ActiveWindow | undefined {
-  if (!row?.type || !row.state || !row.starts_at || !row.ends_at) return undefined;
-  return {
-    type: row.type,
-    state: row.state,
-    startsAt: row.starts_at,
-    endsAt: row.ends_at,
-    preventLoginsFrom: row.prevent_logins_from,
-    message: row.message,
-  };
-}
 
 export interface TextSettings {
   appName: string;

@@ -1,4 +1,5 @@
 import type { Queryable } from './queryable';
+import { LIVE_SESSION_SQL } from './sql-parts';
 
 /** 'cap': the session already holds maxDossiers others open (R-SE-5); opening one it holds is 'done'. */
 export type OpenDossierOutcome = 'no-session' | 'no-dossier' | 'cap' | 'done';
@@ -10,7 +11,7 @@ export type OpenDossierOutcome = 'no-session' | 'no-dossier' | 'cap' | 'done';
 export async function openDossier(db: Queryable, id: string, tokenHash: string, code: string, maxDossiers: number): Promise<OpenDossierOutcome> {
   try {
     const { rows } = await db.query<{ sessions: number; dossiers: number; held: number; already: boolean }>(
-      `WITH s AS (SELECT id FROM nightshift.session WHERE id = $1 AND token_hash = $2 AND closed_at IS NULL AND expires_at > now()),
+      `WITH s AS (SELECT id FROM nightshift.session WHERE id = $1 AND token_hash = $2 AND ${LIVE_SESSION_SQL}),
             d AS (SELECT code FROM nightshift.dossier WHERE code = $3),
             h AS (SELECT count(*)::int AS n, coalesce(bool_or(dossier_code = $3), false) AS already
                     FROM nightshift.session_dossier WHERE session_id = (SELECT id FROM s)),

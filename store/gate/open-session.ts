@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import { toWindow, type ActiveWindow, type WindowRow } from '../../gate/notices';
+import { toWindow, type ActiveWindow, type WindowRow } from './active-window-row';
 import type { Queryable } from './queryable';
-import { ACTIVE_WINDOW_SQL } from './sql-parts';
+import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL } from './sql-parts';
 
 export interface OpenSessionInput {
   user: string;
@@ -36,7 +36,7 @@ export async function openSession(db: Queryable, input: OpenSessionInput): Promi
   const { rows } = await db.query<WindowRow & { now: Date; expires_at: Date | null; key_sessions: number }>(
     `WITH w AS (${ACTIVE_WINDOW_SQL}),
      k AS (SELECT count(*)::int AS n FROM nightshift.session
-            WHERE key_id = $6 AND closed_at IS NULL AND expires_at > now()),
+            WHERE key_id = $6 AND ${LIVE_SESSION_SQL}),
      ins AS (
        INSERT INTO nightshift.session (id, user_name, client, token_hash, expires_at, key_id)
        SELECT $1, $2, $3, $4, now() + make_interval(secs => $5::float8), $6

@@ -1,4 +1,4 @@
-import { toWindow, type ActiveWindow, type WindowRow } from '../../gate/notices';
+import { toWindow, type ActiveWindow, type WindowRow } from './active-window-row';
 import type { Queryable } from './queryable';
 import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL } from './sql-parts';
 
