@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BACKUP_SETTING_SCHEMAS, type BackupSettingKey, type BackupSettings } from '../domain/backup-batch';
 import { canonicalTimeZone } from '../domain/operator-time';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../domain/text';
+import { Secret } from '../offsite/secret';
 
 /**
  * Every setting Nightshift reads, from the environment, parsed once at start.
@@ -160,6 +161,23 @@ const envSchema = z.object({
   NIGHTSHIFT_BACKUP_ON_EXIT: BACKUP_SETTING_SCHEMAS['on-exit'].optional(),
   NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE: BACKUP_SETTING_SCHEMAS['before-exchange'].optional(),
   NIGHTSHIFT_BACKUP_BEFORE_CLOSING: BACKUP_SETTING_SCHEMAS['before-closing'].optional(),
+  // Off-site copies to S3-compatible object storage (issue 13.4): on when a bucket is named.
+  NIGHTSHIFT_OFFSITE_S3_ENDPOINT: text()
+    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'expected an http:// or https:// URL', abort: true })
+    .refine((v) => !new URL(v).username && !new URL(v).password, 'expected no user or password in the URL: use NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY(_FILE)')
+    .optional(),
+  NIGHTSHIFT_OFFSITE_S3_BUCKET: text().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected a bucket name: 3-63 lower-case letters, digits, "." or "-"').optional(),
+  NIGHTSHIFT_OFFSITE_S3_PREFIX: text()
+    .max(200, 'expected at most 200 characters')
+    .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\/?$/, 'expected folder names of letters, digits, ".", "_" or "-" separated by "/" (nightshift/prod)')
+    .optional(),
+  NIGHTSHIFT_OFFSITE_S3_REGION: text().regex(/^[a-z0-9-]{1,40}$/, 'expected a region name such as us-east-1').default('us-east-1'),
+  NIGHTSHIFT_OFFSITE_S3_PATH_STYLE: z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], { error: 'expected true or false' }).optional(),
+  NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID: optionalText,
+  NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY: text({ trim: false }).transform((v) => new Secret(v)).optional(),
+  NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE: optionalText,
+  NIGHTSHIFT_OFFSITE_S3_PART_SIZE_MB: wholeNumber(5, 5120, 16, { range: 'expected 5-5120 (MiB per part)' }),
+  NIGHTSHIFT_OFFSITE_S3_CONCURRENCY: wholeNumber(1, 16, 4, { range: 'expected 1-16 parts in flight' }),
   NIGHTSHIFT_WORKER_CONCURRENCY: wholeNumber(1, 64, 4),
   NIGHTSHIFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -206,6 +224,8 @@ export interface Config {
   /** mode of the archives and batch reports (NIGHTSHIFT_BACKUP_FILE_MODE, default 0600) */
   backupFileMode: number;
   documentsDir: string;
+  /** Off-site copies (NIGHTSHIFT_OFFSITE_S3_*); absent when no bucket is named. */
+  offsite?: OffsiteSettings;
   workerConcurrency: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
@@ -227,6 +247,21 @@ export interface GateSettings {
   requestTimeoutSeconds: number;
   keepAliveTimeoutSeconds: number;
   sessionRetentionSeconds: number;
+}
+
+export interface OffsiteSettings {
+  /** an S3-compatible server; absent: AWS S3 of `region` */
+  endpoint?: string;
+  bucket: string;
+  /** '' or folders ending with '/' */
+  prefix: string;
+  region: string;
+  forcePathStyle: boolean;
+  /** absent: the AWS SDK's default chain (AWS_ACCESS_KEY_ID…, instance roles) */
+  credentials?: { accessKeyId: string; secretAccessKey: Secret } | { accessKeyId: string; secretAccessKeyFile: string };
+  partSizeBytes: number;
+  /** parts in flight per upload (memory: concurrency × part size) */
+  concurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -324,6 +359,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }) as Partial<BackupSettings>,
     backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
     documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
+    offsite: offsiteSettings(e, cwd),
     workerConcurrency: e.NIGHTSHIFT_WORKER_CONCURRENCY,
     logLevel: e.NIGHTSHIFT_LOG_LEVEL,
   };
@@ -356,6 +392,42 @@ function gateSettings(e: z.infer<typeof envSchema>): GateSettings {
     requestTimeoutSeconds: e.NIGHTSHIFT_GATE_REQUEST_TIMEOUT_S,
     keepAliveTimeoutSeconds: e.NIGHTSHIFT_GATE_KEEPALIVE_TIMEOUT_S,
     sessionRetentionSeconds: e.NIGHTSHIFT_GATE_SESSION_RETENTION_DAYS * 86_400,
+  };
+}
+
+function offsiteSettings(e: z.infer<typeof envSchema>, cwd: string): OffsiteSettings | undefined {
+  const given = (Object.keys(e) as (keyof typeof e)[]).filter((k) => k.startsWith('NIGHTSHIFT_OFFSITE_S3_') && !['NIGHTSHIFT_OFFSITE_S3_REGION', 'NIGHTSHIFT_OFFSITE_S3_PART_SIZE_MB', 'NIGHTSHIFT_OFFSITE_S3_CONCURRENCY'].includes(k));
+  const problems: { variable: string; problem: string }[] = [];
+  if (!e.NIGHTSHIFT_OFFSITE_S3_BUCKET) {
+    if (given.length) problems.push({ variable: 'NIGHTSHIFT_OFFSITE_S3_BUCKET', problem: `off-site copies need a bucket (${given.join(', ')} given without one)` });
+  } else {
+    if (e.NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY && e.NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE) {
+      problems.push({ variable: 'NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY', problem: 'give the secret key once: in NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY or in a file named by NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE' });
+    } else if (!e.NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID !== !(e.NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY || e.NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE)) {
+      problems.push(
+        e.NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID
+          ? { variable: 'NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY', problem: 'an access key id needs its secret: NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY or _SECRET_ACCESS_KEY_FILE' }
+          : { variable: 'NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID', problem: 'a secret key needs its access key id' },
+      );
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  if (!e.NIGHTSHIFT_OFFSITE_S3_BUCKET) return undefined;
+  const accessKeyId = e.NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID;
+  const prefix = e.NIGHTSHIFT_OFFSITE_S3_PREFIX ? e.NIGHTSHIFT_OFFSITE_S3_PREFIX.replace(/\/?$/, '/') : '';
+  return {
+    endpoint: e.NIGHTSHIFT_OFFSITE_S3_ENDPOINT,
+    bucket: e.NIGHTSHIFT_OFFSITE_S3_BUCKET,
+    prefix,
+    region: e.NIGHTSHIFT_OFFSITE_S3_REGION,
+    forcePathStyle: e.NIGHTSHIFT_OFFSITE_S3_PATH_STYLE ? ['1', 'true', 'yes', 'on'].includes(e.NIGHTSHIFT_OFFSITE_S3_PATH_STYLE) : !!e.NIGHTSHIFT_OFFSITE_S3_ENDPOINT,
+    credentials: !accessKeyId
+      ? undefined
+      : e.NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY
+        ? { accessKeyId, secretAccessKey: e.NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY }
+        : { accessKeyId, secretAccessKeyFile: path.resolve(cwd, e.NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE!) },
+    partSizeBytes: e.NIGHTSHIFT_OFFSITE_S3_PART_SIZE_MB * 1024 * 1024,
+    concurrency: e.NIGHTSHIFT_OFFSITE_S3_CONCURRENCY,
   };
 }
 

@@ -42,6 +42,15 @@ export const FailureType = {
   PatchNothingToDo: 'PatchNothingToDo',
   PatchRunFailed: 'PatchRunFailed',
   PatchRunPartial: 'PatchRunPartial',
+  /** off-site copies asked for, but no NIGHTSHIFT_OFFSITE_S3_BUCKET (or the secret key file unreadable) */
+  OffsiteNotConfigured: 'OffsiteNotConfigured',
+  /** the object storage refused the credentials (unknown key, bad signature, access denied) */
+  OffsiteCredentialsRejected: 'OffsiteCredentialsRejected',
+  OffsiteBucketMissing: 'OffsiteBucketMissing',
+  /** the local archive to copy is gone */
+  OffsiteSourceMissing: 'OffsiteSourceMissing',
+  /** retryable: the storage is unreachable, reset the connection, answered 5xx, or stored something else than was sent */
+  OffsiteUnavailable: 'OffsiteUnavailable',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
