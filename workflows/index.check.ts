@@ -1,16 +1,22 @@
 /**
- * Compile-time check (never bundled): every workflow the worker registers has exactly the signature its
- * contract module promises to the CLI, the gate and the tests. A drift fails `tsc`.
+ * Compile-time check (never bundled): every workflow the worker registers (workflows/index.ts) has exactly
+ * the name and signature that workflows/contracts.ts promises to the starts, the CLI, the gate and the
+ * tests, and the contracts list no workflow that is not registered. A drift fails `tsc`.
  */
 import type * as registered from './index';
-import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from './backup-dossier.api';
-import type { MaintenanceWindowInput, MaintenanceWindowResult } from './maintenance-window.api';
+import type { WORKFLOW, Workflows } from './contracts';
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Identical types (not only mutually assignable: an optional field added or dropped is a drift too). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Assert<T extends true> = T;
 
+type Registered = { [K in keyof typeof registered]: (typeof registered)[K] };
+
 export type Contracts = [
-  Assert<Same<typeof registered.backupDossierWorkflow, (input: BackupDossierInput) => Promise<BackupDossierResult>>>,
-  Assert<Same<typeof registered.restoreDossierWorkflow, (input: RestoreDossierInput) => Promise<RestoreDossierResult>>>,
-  Assert<Same<typeof registered.maintenanceWindowWorkflow, (input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>>,
+  // the same names, both ways
+  Assert<Same<keyof Registered, keyof Workflows>>,
+  // each registered function has its contract's signature
+  Assert<Same<{ [K in keyof Workflows]: Same<Registered[K], Workflows[K]> }, { [K in keyof Workflows]: true }>>,
+  // WORKFLOW names every one of them
+  Assert<Same<(typeof WORKFLOW)[keyof typeof WORKFLOW], keyof Workflows>>,
 ];

@@ -1,0 +1,36 @@
+import type { BackupBatchInput, BackupBatchResult, BackupMailInput } from './backup-batch.api';
+import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from './backup-dossier.api';
+import type { MaintenanceWindowInput, MaintenanceWindowResult } from './maintenance-window.api';
+import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
+
+/**
+ * Every workflow the worker registers, by type name, with the signature its contract module promises.
+ * Starts (starts/, the Schedule, child workflows) name a workflow through WORKFLOW and type their
+ * arguments and results through Workflows; workflows/index.check.ts fails `tsc` if this list and
+ * workflows/index.ts differ in a name or a signature. Imports nothing from Node (workflows use it too).
+ */
+export interface Workflows {
+  backupDossierWorkflow: (input: BackupDossierInput) => Promise<BackupDossierResult>;
+  restoreDossierWorkflow: (input: RestoreDossierInput) => Promise<RestoreDossierResult>;
+  backupBatchWorkflow: (input: BackupBatchInput) => Promise<BackupBatchResult>;
+  backupReportMailWorkflow: (input: BackupMailInput) => Promise<BackupMailResult>;
+  patchIntegrationWorkflow: (input: PatchIntegrationInput) => Promise<PatchRunResult>;
+  maintenanceWindowWorkflow: (input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>;
+}
+export type WorkflowName = keyof Workflows;
+
+/** What the report mail child answers (workflows/backup-batch.ts backupReportMailWorkflow). */
+export interface BackupMailResult {
+  sent: boolean;
+  error?: string;
+}
+
+/** The registered type names; the only place they are spelled. */
+export const WORKFLOW = {
+  backupDossier: 'backupDossierWorkflow',
+  restoreDossier: 'restoreDossierWorkflow',
+  backupBatch: 'backupBatchWorkflow',
+  backupReportMail: 'backupReportMailWorkflow',
+  patchIntegration: 'patchIntegrationWorkflow',
+  maintenanceWindow: 'maintenanceWindowWorkflow',
+} as const satisfies Record<string, WorkflowName>;
