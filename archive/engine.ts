@@ -9,7 +9,7 @@ import { from as copyFrom, to as copyTo, type CopyStreamQuery } from 'pg-copy-st
 import { archiveFileName, schemaNameFor } from '../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../domain/failures';
 import type { BackupDossierResult, RestoreDossierResult } from '../workflows/backup-dossier.api';
-import { insertDossier } from '../activities/registry';
+import { insertDossier } from '../store/dossiers/insert-dossiers';
 import { beginSnapshot } from '../store/catalog/begin-snapshot';
 import { copyFromSql, copyToSql } from '../store/catalog/copy-statements';
 import { createTables } from '../store/catalog/create-tables';

@@ -1,4 +1,4 @@
-import { generateDemoDossiers } from '../activities/demo';
+import { generateDemoDossiers } from '../registry/demo';
 import { startBenchStack } from './backup-batch-harness';
 
 /**

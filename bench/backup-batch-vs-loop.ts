@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { generateDemoDossiers } from '../activities/demo';
+import { generateDemoDossiers } from '../registry/demo';
 import { backupDossierArchive } from '../archive/engine';
 import { schemaNameFor } from '../domain/dossier';
 import { startBenchStack } from './backup-batch-harness';

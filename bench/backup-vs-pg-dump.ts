@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { generateDemoDossiers } from '../activities/demo';
+import { generateDemoDossiers } from '../registry/demo';
 import { backupDossierArchive } from '../archive/engine';
 import { type CodecSettings, DEFAULT_CODEC } from '../archive/writer';
 import { migrate } from '../db/migrate';

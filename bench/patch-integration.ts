@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { generateDemoDossiers } from '../activities/demo';
+import { generateDemoDossiers } from '../registry/demo';
 import { generateDemoPatches } from '../patches/demo';
 import { readPatchDirectory } from '../patches/package';
 import { patchDossier, type EngineDossier } from '../activities/patch/apply';

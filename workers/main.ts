@@ -4,7 +4,7 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
-import { assertSharedFolders } from '../activities/store-marker';
+import { assertSharedFolders } from '../shared-store/marker';
 import { bundleWorkflowsInChild } from './bundle';
 import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';

@@ -10,7 +10,7 @@ import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, runTimestamp
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { revalidationList } from '../../store/patch/revalidation-list';
 import { patchFailure, readPatchDirectory, sealPatchPackage } from '../../patches/package';
-import { patchDirectoryProblem } from '../../activities/store-marker';
+import { patchDirectoryProblem } from '../../shared-store/marker';
 import { generateDemoPatches, writePatchTemplate } from '../../patches/demo';
 import {
   PATCH_KIND,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRegistryActivities } from '../../activities/registry';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { backupDossierArchive, verifyArchive } from '../../archive/engine';
 import { PROJECT_ROOT } from '../../config/config';
 import { failureTypeOf, FailureType } from '../../domain/failures';

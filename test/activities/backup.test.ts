@@ -3,7 +3,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { createBackupActivities } from '../../activities/backup';
 import { createRegistryActivities, documentsFolder } from '../../activities/registry';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { backupDossierArchive, verifyArchive } from '../../archive/engine';
 import { ident } from '../../db/ident';
 import { failureTypeOf, FailureType, DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { generateDemoPatches } from '../../patches/demo';
 import { readPatchDirectory, writePatchPackage } from '../../patches/package';
 import { patchDossier, type EngineDossier, type StoredPatch } from '../../activities/patch/apply';

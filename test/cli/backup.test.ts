@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createRegistryActivities } from '../../activities/registry';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { backupDossierWorkflowId } from '../../workflows/backup-dossier.api';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';

@@ -6,7 +6,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { failureTypeOf } from '../../domain/failures';
 import { BACKUP_ALREADY_RUNNING } from '../../domain/backup-batch';
 import { backupScheduleId, scheduledBackupWorkflowId, type BackupBatchInput } from '../../workflows/backup-batch.api';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { setCommon } from '../workflows/backup-batch-helpers';
 import {
   backupDossiers,

@@ -48,7 +48,7 @@ describeCluster('patch runs and maintenance windows on the cluster, under faults
     const pool = ctx.stack.pools.get('main');
     codes = await demoDossiers(ctx.stack, DOSSIERS);
     await markAllBackedUp(pool);
-    // under the shared backup folder: every worker host sees it (activities/store-marker.ts)
+    // under the shared backup folder: every worker host sees it (shared-store/marker.ts)
     patchDir = path.join(ctx.cluster.config.backupDir, 'patches', 'cluster');
     fs.mkdirSync(patchDir, { recursive: true });
   }, 120_000);

@@ -7,7 +7,7 @@ import { runWorker } from '../../workers/main';
 import { createTargetPools } from '../../workers/resources';
 import { createPatchActivities } from '../../activities/patch';
 import { generateDemoPatches } from '../../patches/demo';
-import { STORE_MARKER_FILE, SharedFolderError, patchDirectoryProblem } from '../../activities/store-marker';
+import { STORE_MARKER_FILE, SharedFolderError, patchDirectoryProblem } from '../../shared-store/marker';
 import { runDoctor } from '../../cli/commands/doctor';
 import { FailureType } from '../../domain/failures';
 import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { writePatchPackage } from '../../patches/package';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
