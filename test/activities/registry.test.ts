@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRegistryActivities, documentsFolder } from '../../activities/registry';
+import { createRegistryActivities } from '../../activities/registry';
+import { documentsFolder } from '../../registry/documents';
 import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
 import { loadConfig } from '../../config/config';
 import { createTargetPools } from '../../workers/resources';
