@@ -41,6 +41,7 @@ import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures
 import type { BackupBatchInput, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from '../archive/engine';
 import { commitFile, createPrivateFile } from '../archive/writer';
+import { loadBackupKeyring } from '../archive/keys';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
@@ -70,6 +71,11 @@ import { setSelected } from '../store/backup/set-selected';
 import { setStopReason } from '../store/backup/set-stop-reason';
 import { touchRun } from '../store/backup/touch-run';
 import { begin, commit, rollback } from '../store/backup/transaction';
+import { latestFailures } from '../store/backup/latest-failures';
+import { runProgress } from '../store/backup/run-progress';
+import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
+import { backupRetryCommand } from '../workflows/backup-batch.api';
+import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-9) over the single-dossier engine: the run
@@ -98,14 +104,14 @@ export interface ChunkInput {
   timeBudgetMs: number;
 }
 
-export interface ChunkResult {
-  ok: number;
+/**
+ * The fan-out engine's chunk result (counts by ledger status, `failed` = every status but ok, capped
+ * failures, `remaining` not started within the time budget), with the in-use count apart (R-BK-3) and the
+ * retry command when a dossier was not backed up.
+ */
+export interface ChunkResult extends FanOutChunkResult {
   inUse: number;
-  failed: number;
-  /** already in the ledger (a resumed chunk) */
-  skipped: number;
-  /** not started within the time budget: the workflow hands them to a new chunk */
-  remaining: string[];
+  retryCommand: string | null;
 }
 
 export interface FinishResult {
@@ -115,12 +121,13 @@ export interface FinishResult {
   failed: number;
   reportPath: string | null;
   mail: boolean;
+  failures: DossierFailure[];
+  failuresTotal: number;
+  retryCommand: string | null;
 }
 
 /** Transient per-dossier errors (a dropped connection) get this many tries inside the chunk. */
 const DOSSIER_ATTEMPTS = 3;
-/** From a timer, so that a dossier that takes minutes (locked, large) keeps the chunk alive. */
-const HEARTBEAT_EVERY_MS = 2_000;
 /** Workflow statuses under which a run may still write: its row is never taken over then (R-BK-1). */
 const MAY_STILL_RUN = new Set(['RUNNING', 'UNKNOWN']);
 
@@ -214,6 +221,13 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const m = /^\.B(.+)\.SVG\.[0-9a-f]+\.tmp$/.exec(name);
       if (m && codes.has(m[1]!)) await fs.promises.rm(path.join(dir, name), { force: true });
     }
+  }
+
+  /** The newest failures of a run (capped) and its retry command, for the result. */
+  async function failuresOf(pool: pg.Pool, runId: number, target: string, failed: number): Promise<Pick<FinishResult, 'failures' | 'failuresTotal' | 'retryCommand'>> {
+    if (!failed) return { failures: [], failuresTotal: 0, retryCommand: null };
+    const failures = capFailures((await latestFailures(pool, runId, FAILURES_CAP)).map((f) => ({ ...f, error: f.error ?? '' })));
+    return { failures, failuresTotal: failed, retryCommand: backupRetryCommand(target, runId) };
   }
 
   async function writeReport(pool: pg.Pool, run: RunRow): Promise<{ file: string; ok: number; failed: number }> {
@@ -364,36 +378,23 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
     async backupChunk(input: ChunkInput): Promise<ChunkResult> {
       const pool = pools.get(parseInput(targetNameSchema, input.target));
       const ctx = activityContext();
-      const signal = ctx?.cancellationSignal;
       const codes = input.codes.map((c) => parseInput(dossierCodeSchema, c));
-      const beat = (ctx?.info.heartbeatDetails as { done?: string[] } | undefined)?.done ?? [];
-      const done = new Set<string>([...beat, ...(await codesInLedger(pool, input.runId, codes))]);
-      const todo = codes.filter((c) => !done.has(c));
       const run = await getRun(pool, input.runId);
       if (run.state !== 'running') throw await runClosed(pool, input.runId);
       if (run.stop_reason) {
-        // another chunk found the destination full or unwritable: these are not attempted either
-        await recordNotDone(pool, input.runId, todo, notDoneErrorText(run.stop_reason));
+        // another chunk found the destination full or unwritable: these are not attempted either (a code with a row keeps it)
+        await recordNotDone(pool, input.runId, codes, notDoneErrorText(run.stop_reason));
         throw permanentFailure(FailureType.DestinationUnavailable, run.stop_reason);
       }
-      if ((ctx?.info.attempt ?? 1) > 1) await removeStaleTemps(input.settings.destinationDir, new Set(todo));
-      const result: ChunkResult = { ok: 0, inUse: 0, failed: 0, skipped: codes.length - todo.length, remaining: [] };
+      if ((ctx?.info.attempt ?? 1) > 1) {
+        const inLedger = new Set(await codesInLedger(pool, input.runId, codes));
+        await removeStaleTemps(input.settings.destinationDir, new Set(codes.filter((c) => !inLedger.has(c))));
+      }
       /** set once the destination itself is full or unwritable: no lane takes another dossier */
       let stopped: DestinationErrno | undefined;
       let closed = false;
 
-      const heartbeat = () => ctx?.heartbeat({ done: [...done] });
-      heartbeat();
-      // also keeps the run visibly alive through a long dossier, so no claim takes it for abandoned
-      const touch = () => touchRun(pool, input.runId).catch(() => {});
-      const timer = setInterval(() => {
-        heartbeat();
-        void touch();
-      }, HEARTBEAT_EVERY_MS);
-      const deadline = Date.now() + input.timeBudgetMs;
-      let next = 0;
-
-      async function one(code: string): Promise<void> {
+      async function one(code: string, signal: AbortSignal | undefined): Promise<DossierOutcome | undefined> {
         const started = Date.now();
         let attempts = 0;
         let item: { status: ItemStatus; error: string | null; file: string | null; size: number | null };
@@ -408,6 +409,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               destinationDir: input.settings.destinationDir,
               documentsFolder: input.settings.documents ? documentsFolder(config.documentsDir, input.target, code) : undefined,
               fileMode: config.backupFileMode,
+              keys: loadBackupKeyring(config.backupKeys),
               signal,
             });
             item = { status: 'ok', error: null, file: r.file, size: r.bytes };
@@ -437,42 +439,54 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         }
         if (!(await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item }))) {
           closed = true;
-          return;
+          return undefined;
         }
-        done.add(code);
-        if (item.status === 'ok') result.ok++;
-        else if (item.status === 'in_use') result.inUse++;
-        else result.failed++;
-        heartbeat();
+        return { status: item.status, error: item.error };
       }
 
-      async function lane(): Promise<void> {
-        while (next < todo.length && !signal?.aborted && !stopped && !closed) {
-          const elsewhere = stoppedRuns.get(input.runId);
-          if (elsewhere) {
-            stopped = elsewhere;
-            break;
-          }
-          if (Date.now() > deadline) return;
-          await one(todo[next++]!);
-        }
-      }
-
-      try {
-        await Promise.all(Array.from({ length: Math.min(input.concurrency, todo.length) }, lane));
-      } finally {
-        clearInterval(timer);
-      }
-      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('chunk cancelled');
+      const r = await runChunk({
+        codes,
+        concurrency: input.concurrency,
+        timeBudgetMs: input.timeBudgetMs,
+        alreadyDone: (todo) => codesInLedger(pool, input.runId, todo),
+        perDossier: one,
+        shouldStop: () => {
+          stopped ??= stoppedRuns.get(input.runId);
+          return stopped !== undefined || closed;
+        },
+        // also keeps the run visibly alive through a long dossier, so no claim takes it for abandoned
+        onTick: () => void touchRun(pool, input.runId).catch(() => {}),
+      });
       if (closed) throw await runClosed(pool, input.runId);
       if (stopped) {
         const reason = destinationStopText(input.settings.destinationDir, stopped);
         await setStopReason(pool, input.runId, reason);
-        await recordNotDone(pool, input.runId, todo.slice(next), notDoneErrorText(reason));
+        await recordNotDone(pool, input.runId, r.remaining, notDoneErrorText(reason));
         throw permanentFailure(FailureType.DestinationUnavailable, reason);
       }
-      result.remaining = todo.slice(next);
-      return result;
+      return {
+        counts: r.counts,
+        ok: r.ok,
+        failed: r.failed,
+        inUse: r.counts.in_use ?? 0,
+        skipped: r.skipped,
+        remaining: r.remaining,
+        failures: r.failures,
+        failuresTotal: r.failuresTotal,
+        retryCommand: r.failed ? backupRetryCommand(input.target, input.runId) : null,
+      };
+    },
+
+    /**
+     * The fan-out engine's details refresh: what the ledger says of the run now, and the dossiers this
+     * worker runs for the calling workflow (a local activity: the worker of the workflow task).
+     */
+    async backupLedgerView(raw: { target: string; runId: number }): Promise<FanOutLedgerView> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const p = await runProgress(pool, raw.runId);
+      const failures = p.failed ? capFailures((await latestFailures(pool, raw.runId, DETAILS_FAILURES_SHOWN)).map((f) => ({ ...f, error: f.error ?? '' }))) : [];
+      const workflowId = activityContext()?.info.workflowExecution?.workflowId;
+      return { done: p.done, failed: p.failed, failures, failuresTotal: p.failed, sinceLastEndSeconds: p.sinceLastEndSeconds, inFlight: workflowId ? dossiersInFlight(workflowId) : [] };
     },
 
     /**
@@ -485,7 +499,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       if (run.state !== 'running') {
         // this activity's earlier attempt closed it (its answer was lost): the same answer again
         if (run.report_path) {
-          return { state: run.state, total: run.total, ok: run.ok, failed: run.failed, reportPath: run.report_path, mail: run.mail_state !== 'none' };
+          return { state: run.state, total: run.total, ok: run.ok, failed: run.failed, reportPath: run.report_path, mail: run.mail_state !== 'none', ...(await failuresOf(pool, raw.runId, raw.target, run.failed)) };
         }
         // closed by someone else (taken over as abandoned): it stays as it was closed (R-BK-1)
         throw await runClosed(pool, raw.runId);
@@ -498,7 +512,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const state = runState(raw.endedEarly, failed);
       const mailWanted = failed > 0 && run.settings.reportRecipients.length > 0;
       if (!(await closeRun(pool, raw.runId, { state, ok, failed, reportPath: file, mailWanted }))) throw await runClosed(pool, raw.runId);
-      return { state, total: ok + failed, ok, failed, reportPath: file, mail: mailWanted };
+      return { state, total: ok + failed, ok, failed, reportPath: file, mail: mailWanted, ...(await failuresOf(pool, raw.runId, raw.target, failed)) };
     },
 
     /** R-BK-8: the report and the list of failed codes, to the report recipients. Thrown errors are retried. */

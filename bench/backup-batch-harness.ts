@@ -1,19 +1,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { PROJECT_ROOT, loadConfig, toolPaths, type Config } from '../config/config';
 import { migrate } from '../db/migrate';
-import { createActivities } from '../workers/activities';
-import { bundleWorkflowsInChild } from '../workers/bundle';
 import { createTargetPools, DOSSIER_WORK, type TargetPools } from '../workers/resources';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { type BackupBatchInput, type BackupBatchResult, backupBatchProgressQuery } from '../workflows/backup-batch.api';
+import { type BackupBatchInput, type BackupBatchResult, backupBatchProgressQuery, batchResult } from '../workflows/backup-batch.api';
 import { startEmbeddedPostgres } from '../test/setup/servers';
 
-/** The real stack for the backup batch benchmarks: embedded PostgreSQL, the Temporal dev server, one in-process worker. */
+/**
+ * The real stack for the backup batch benchmarks: embedded PostgreSQL, the Temporal dev server, one worker
+ * in a process of its own (bench/backup-batch-worker.ts), whose RSS `workerRss()` reads from /proc.
+ */
 
 export interface BenchStack {
   work: string;
@@ -21,7 +23,8 @@ export interface BenchStack {
   config: Config;
   pools: TargetPools;
   client: Client;
-  worker: Worker;
+  /** the worker process's resident set size now (bytes; 0 once it is gone) */
+  workerRss(): number;
   /** `onProgress` gets the progress query's done / selected every `everyMs` while the batch runs */
   runBatch(
     input: Omit<BackupBatchInput, 'target'>,
@@ -59,14 +62,16 @@ export async function startBenchStack(): Promise<BenchStack> {
   });
   const config = loadConfig({ DATABASE_URL: url, NIGHTSHIFT_DATA_DIR: path.join(work, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'bench' });
   const pools = createTargetPools(config, 12, DOSSIER_WORK);
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: 'bench',
-    workflowBundle: await bundleWorkflowsInChild(path.join(PROJECT_ROOT, 'workflows', 'index.ts')),
-    activities: createActivities({ config, pools }),
-    maxConcurrentActivityTaskExecutions: config.workerConcurrency,
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'bench/backup-batch-worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, DATABASE_URL: url, NIGHTSHIFT_DATA_DIR: path.join(work, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'bench' },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const running = worker.run();
+  const running = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => (d.toString().includes('worker ready') ? resolve() : undefined));
+    child.once('exit', (code) => reject(new Error(`the bench worker exited (${code})`)));
+  });
   let n = 0;
   return {
     work,
@@ -74,7 +79,14 @@ export async function startBenchStack(): Promise<BenchStack> {
     config,
     pools,
     client: env.client,
-    worker,
+    workerRss() {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return m ? Number(m[1]) * 1024 : 0;
+      } catch {
+        return 0;
+      }
+    },
     async runBatch(input, progress) {
       const workflowId = `backup/main/bench-${++n}`;
       const t = process.hrtime.bigint();
@@ -91,7 +103,7 @@ export async function startBenchStack(): Promise<BenchStack> {
             .catch(() => {});
         }, progress.everyMs);
       try {
-        const result = (await handle.result()) as BackupBatchResult;
+        const result = await batchResult(handle.result());
         return { result, workflowId, seconds: elapsed() };
       } finally {
         if (ticker) clearInterval(ticker);
@@ -103,7 +115,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       return max;
     },
     async close() {
-      worker.shutdown();
+      child.kill('SIGTERM');
       await running;
       await pools.end();
       await env.teardown();

@@ -42,6 +42,8 @@ export const FailureType = {
   PatchNothingToDo: 'PatchNothingToDo',
   PatchRunFailed: 'PatchRunFailed',
   PatchRunPartial: 'PatchRunPartial',
+  /** a backup batch ended with dossiers not backed up: its workflow fails with the whole result in details[0] */
+  BackupBatchPartial: 'BackupBatchPartial',
   /** off-site copies asked for, but no NIGHTSHIFT_OFFSITE_S3_BUCKET (or the secret key file unreadable) */
   OffsiteNotConfigured: 'OffsiteNotConfigured',
   /** the object storage refused the credentials (unknown key, bad signature, access denied) */

@@ -1,5 +1,7 @@
-import { defineQuery } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery } from '@temporalio/workflow';
 import type { SelectionCursor } from '../domain/backup-batch';
+import { FailureType } from '../domain/failures';
+import type { DossierFailure, FanOutInFlight } from '../domain/run-details';
 
 /** Contract of the backup batch of modified dossiers (R-BK-1 .. R-BK-9). Imports nothing from Node. */
 
@@ -64,6 +66,9 @@ export interface BackupBatchState {
   startedAtMs: number;
   chunkSeq: number;
   generation: number;
+  /** the newest failures (capped; absent in states carried by older code) */
+  failures?: DossierFailure[];
+  failuresTotal?: number;
 }
 
 export interface BackupBatchInput {
@@ -92,7 +97,43 @@ export interface BackupBatchResult {
   reportPath: string | null;
   /** whether the report is being mailed (R-BK-8: only when a dossier failed and recipients are set) */
   mail: boolean;
+  /** the newest dossiers not backed up, from the ledger (capped; `backup status RUN` lists them all) */
+  failures: DossierFailure[];
+  failuresTotal: number;
+  /** what to run next when dossiers were not backed up */
+  retryCommand: string | null;
 }
+
+/**
+ * A batch that ends with dossiers not backed up FAILS its workflow (visible in the Web UI's list) with
+ * this non-retryable type; details[0] is the whole BackupBatchResult (state partial or failed).
+ */
+export const BACKUP_BATCH_PARTIAL = FailureType.BackupBatchPartial;
+
+/** The BackupBatchResult a BackupBatchPartial failure carries (also through a child workflow or a WorkflowFailedError), else undefined. */
+export function partialBatchResult(err: unknown): BackupBatchResult | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e && typeof e === 'object'; i++) {
+    if (e instanceof ApplicationFailure && e.type === BACKUP_BATCH_PARTIAL) return e.details?.[0] as BackupBatchResult | undefined;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The batch's result whether it completed or ended partial (any other failure is rethrown). */
+export async function batchResult(result: Promise<unknown>): Promise<BackupBatchResult> {
+  try {
+    return (await result) as BackupBatchResult;
+  } catch (err) {
+    const partial = partialBatchResult(err);
+    if (partial) return partial;
+    throw err;
+  }
+}
+
+/** The copyable next steps (ASCII `--`). */
+export const backupRetryCommand = (target: string, runId: number): string => `nightshift backup retry --target ${target} --run ${runId}`;
+export const backupStatusCommand = (target: string, runId: number): string => `nightshift backup status ${runId} --target ${target}`;
 
 export const BACKUP_BATCH_PHASES = ['claiming', 'running', 'reporting', 'completed', 'partial', 'failed'] as const;
 export type BackupBatchPhase = (typeof BACKUP_BATCH_PHASES)[number];
@@ -108,9 +149,16 @@ export interface BackupBatchProgress {
   failed: number;
   /** dossiers per second since the start */
   rate: number;
+  /** null when unknown: no rate yet, or stalled */
   etaSeconds: number | null;
   generation: number;
   reportPath: string | null;
+  /** seconds since a dossier last ended, from the ledger (>= 30 while dossiers are left: stalled) */
+  sinceLastEndSeconds?: number | null;
+  /** dossiers in flight on the worker that runs this workflow, and for how long */
+  inFlight?: FanOutInFlight[];
+  /** the newest failures (capped) */
+  failures?: DossierFailure[];
 }
 
 export const backupBatchProgressQuery = defineQuery<BackupBatchProgress>('progress');

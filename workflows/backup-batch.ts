@@ -1,14 +1,14 @@
 import {
   type ActivityOptions,
+  ApplicationFailure,
   CancellationScope,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
-  continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -26,19 +26,28 @@ import {
   type BackupBatchResult,
   type BackupBatchState,
   type BackupMailInput,
+  BACKUP_BATCH_PARTIAL,
   DEFAULT_BACKUP_BATCH_TUNING,
   backupBatchProgressQuery,
   backupMailWorkflowId,
+  backupRetryCommand,
+  backupStatusCommand,
 } from './backup-batch.api';
+import type { SelectionCursor } from '../domain/backup-batch';
+import { type FanOutLedgerView, renderRunDetails } from '../domain/run-details';
+import type { ChunkResult } from '../activities/backup-batch';
+import { type FanOutKind, type FanOutState, continueFanOutAsNew, runFanOut } from './fan-out';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { innermostMessage } from './activity-calls';
 
 /**
- * The backup batch of modified dossiers (R-BK-1 .. R-BK-8). The ledger in PostgreSQL is the truth;
- * the workflow only moves a cursor: selection pages (local activity), chunks of dossiers (one
- * heartbeating activity each, a bounded window in flight), continue-as-new with the cursor and the
- * totals well before the history limits, and the report written at the end even when the run ends early.
+ * The backup batch of modified dossiers (R-BK-1 .. R-BK-8) on the dossier fan-out engine (./fan-out.ts).
+ * The ledger in PostgreSQL is the truth; the workflow only moves a cursor: selection pages (local
+ * activity), chunks of dossiers (one heartbeating activity each, a bounded window in flight),
+ * continue-as-new with the cursor and the totals well before the history limits, and the report written
+ * at the end even when the run ends early. A run that leaves dossiers not backed up fails its workflow
+ * (BackupBatchPartial, the whole result in details[0]) so that the Web UI's list shows it.
  */
 
 export const BACKUP_BATCH_ACTIVITY_OPTIONS = {
@@ -63,17 +72,17 @@ export const BACKUP_BATCH_ACTIVITY_OPTIONS = {
 } as const satisfies Record<string, ActivityOptions>;
 
 const { claimBackupRun } = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.ledger);
-const { selectBackupPage } = proxyLocalActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.ledger);
 const { mailBackupReport } = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.mail);
 const { markBackupMailFailed } = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.ledger);
 const reporting = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.report);
 
 /** Continue-as-new well before Temporal's 10,000-event warning, whatever the chunk count says. */
 const HISTORY_EVENTS_BUDGET = 6_000;
+/** Histories recorded before a partial run failed its workflow replay as they ran. */
+const PARTIAL_FAILS_PATCH = 'backup-batch-partial-fails';
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
-  const { backupChunk } = proxyActivities<NightshiftActivities>({ ...BACKUP_BATCH_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout });
   const target = input.target;
   const progress: BackupBatchProgress = {
     target,
@@ -88,7 +97,14 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     etaSeconds: null,
     generation: input.state?.generation ?? 0,
     reportPath: null,
+    sinceLastEndSeconds: null,
+    inFlight: [],
+    failures: input.state?.failures ?? [],
   };
+  let failuresTotal = input.state?.failuresTotal ?? progress.inUse + progress.failed;
+  /** not ok per the ledger's last read (ahead of the chunks' totals while they run) */
+  let ledgerFailed = 0;
+  let final: { failures: BackupBatchResult['failures']; failuresTotal: number; retryCommand: string | null } | undefined;
   setHandler(backupBatchProgressQuery, () => progress);
   upsertSearchAttributes([
     { key: NightshiftTarget, value: target },
@@ -104,12 +120,37 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     const seconds = Math.max(0.001, (workflowTime() - startedAtMs) / 1000);
     progress.rate = Math.round((progress.done / seconds) * 10) / 10;
     const left = Math.max(0, progress.selected - progress.done);
-    progress.etaSeconds = progress.rate > 0 ? Math.round(left / progress.rate) : null;
-    const errors = progress.inUse + progress.failed;
+    const stalled = (progress.sinceLastEndSeconds ?? 0) >= 30 && left > 0;
+    progress.etaSeconds = progress.rate > 0 && !stalled ? Math.round(left / progress.rate) : null;
+    const running = progress.phase === 'claiming' || progress.phase === 'running';
+    const failures = final?.failures ?? progress.failures ?? [];
+    const failed = Math.max(progress.inUse + progress.failed, ledgerFailed);
+    const runId = progress.runId;
     setCurrentDetails(
-      `Backup of target ${target}, run ${progress.runId ?? '?'} (${progress.phase}): ${progress.done} / ${progress.selected} dossiers, ` +
-        `${errors} in error (${progress.inUse} in use), ${progress.rate} dossiers/s` +
-        (progress.etaSeconds !== null && progress.phase === 'running' ? `, about ${progress.etaSeconds} s left` : ''),
+      renderRunDetails({
+        kind: 'backup batch',
+        target,
+        phase: progress.phase,
+        run: runId,
+        done: progress.done,
+        total: Math.max(progress.selected, progress.done),
+        failed,
+        rate: progress.rate,
+        etaSeconds: progress.etaSeconds,
+        sinceLastEndSeconds: progress.sinceLastEndSeconds,
+        running,
+        inFlight: progress.inFlight,
+        failures,
+        failuresTotal: final?.failuresTotal ?? failuresTotal,
+        nextStep:
+          runId === null
+            ? null
+            : failed > 0 && !running
+              ? { text: 'Next: back up the failed dossiers again', command: backupRetryCommand(target, runId) }
+              : running
+                ? { text: 'Follow it', command: backupStatusCommand(target, runId) }
+                : null,
+      }),
     );
   };
 
@@ -117,7 +158,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   if (input.state) state = input.state;
   else {
     setPhase('claiming');
-    setCurrentDetails(`Backup of target ${target}: claiming the run`);
+    showProgress(workflowTime());
     const claim = await claimBackupRun({ ...input, state: undefined, workflowId: workflowInfo().workflowId });
     state = {
       runId: claim.runId,
@@ -129,6 +170,8 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       startedAtMs: workflowTime(),
       chunkSeq: 0,
       generation: 0,
+      failures: [],
+      failuresTotal: 0,
     };
     progress.runId = claim.runId;
     progress.selected = claim.selected;
@@ -149,15 +192,15 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
 
   if (more) {
     // everything before the cursor is done: a fresh run goes on from it with the totals
-    await condition(allHandlersFinished);
-    return continueAsNew<typeof backupBatchWorkflow>({ ...input, state: { ...state, generation: state.generation + 1 } });
+    return continueFanOutAsNew<typeof backupBatchWorkflow>({ ...input, state: { ...state, generation: state.generation + 1 } });
   }
 
-  const final = await CancellationScope.nonCancellable(async () => {
+  const closing = await CancellationScope.nonCancellable(async () => {
     setPhase('reporting');
     showProgress(state.startedAtMs);
     const f = await reporting.finishBackupRun({ target, runId: state.runId, endedEarly });
     progress.reportPath = f.reportPath;
+    final = { failures: f.failures ?? [], failuresTotal: f.failuresTotal ?? f.failed, retryCommand: f.retryCommand ?? null };
     if (f.mail) {
       // its own workflow: an SMTP outage retries for hours without holding the batch open
       await startChild(backupReportMailWorkflow, {
@@ -176,60 +219,104 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   });
   await condition(allHandlersFinished);
   if (failure !== undefined) throw failure;
-  return { target, runId: state.runId, state: final.state, total: final.total, ok: final.ok, failed: final.failed, reportPath: final.reportPath, mail: final.mail };
-
-  /** The sliding window of chunks; true when this run stopped to continue as new. */
-  async function runChunks(): Promise<boolean> {
-    const inFlight = new Map<number, Promise<void>>();
-    let launched = 0;
-    let chunkError: unknown;
-    const launch = (codes: string[]) => {
-      const n = state.chunkSeq++;
-      launched++;
-      const p = backupChunk
-        .executeWithOptions({ ...BACKUP_BATCH_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout, summary: `chunk ${n}: ${codes.length} dossiers from ${codes[0]}` }, [
-          { target, runId: state.runId, codes, settings: state.settings, concurrency: tuning.concurrency, timeBudgetMs: tuning.chunkTimeBudgetMs },
-        ])
-        .then((r) => {
-          const t = state.totals;
-          t.ok += r.ok;
-          t.inUse += r.inUse;
-          t.failed += r.failed;
-          t.done += r.ok + r.inUse + r.failed;
-          Object.assign(progress, { done: t.done, ok: t.ok, inUse: t.inUse, failed: t.failed, selected: Math.max(t.selected, t.done) });
-          if (r.remaining.length) state.pending.push(r.remaining);
-          showProgress(state.startedAtMs);
-        })
-        .catch((err: unknown) => {
-          chunkError ??= err;
-        })
-        .finally(() => inFlight.delete(n));
-      inFlight.set(n, p);
-    };
-    const timeToContinue = () => {
-      const info = workflowInfo();
-      return launched >= tuning.maxChunksPerRun || info.continueAsNewSuggested || info.historyLength > HISTORY_EVENTS_BUDGET;
-    };
-
-    for (;;) {
-      while (chunkError === undefined && inFlight.size < tuning.window && !timeToContinue()) {
-        const handedBack = state.pending.shift();
-        if (handedBack) {
-          launch(handedBack);
-          continue;
-        }
-        if (state.exhausted) break;
-        const page = await selectBackupPage({ target, runId: state.runId, cursor: state.cursor, limit: tuning.chunkSize });
-        state.cursor = page.cursor;
-        state.exhausted = page.exhausted;
-        if (page.codes.length) launch(page.codes);
-      }
-      if (inFlight.size === 0) break;
-      await Promise.race(inFlight.values());
-    }
-    if (chunkError !== undefined) throw chunkError;
-    return !(state.exhausted && state.pending.length === 0);
+  const result: BackupBatchResult = {
+    target,
+    runId: state.runId,
+    state: closing.state,
+    total: closing.total,
+    ok: closing.ok,
+    failed: closing.failed,
+    reportPath: closing.reportPath,
+    mail: closing.mail,
+    failures: final?.failures ?? [],
+    failuresTotal: final?.failuresTotal ?? closing.failed,
+    retryCommand: final?.retryCommand ?? null,
+  };
+  if (closing.state !== 'completed' && patched(PARTIAL_FAILS_PATCH)) {
+    // the list shows the outcome: a run that left dossiers not backed up is a failed workflow, its result in details[0]
+    throw ApplicationFailure.create({
+      type: BACKUP_BATCH_PARTIAL,
+      nonRetryable: true,
+      message:
+        `backup run ${state.runId} ${closing.state}: ${closing.total - closing.ok} of ${closing.total} dossier(s) not backed up` +
+        (result.failures[0] ? ` (${result.failures.slice(-3).map((f) => `${f.code}: ${f.error}`).join('; ')})` : '') +
+        (result.retryCommand ? `; next: ${result.retryCommand}` : ''),
+      details: [result],
+    });
   }
+  return result;
+
+  /** The engine's window of chunks over the selection; true when this run stopped to continue as new. */
+  async function runChunks(): Promise<boolean> {
+    const kind: FanOutKind = {
+      page: { activity: 'selectBackupPage', params: { target, runId: state.runId }, options: BACKUP_BATCH_ACTIVITY_OPTIONS.ledger },
+      chunk: {
+        activity: 'backupChunk',
+        params: { target, runId: state.runId, settings: state.settings, concurrency: tuning.concurrency, timeBudgetMs: tuning.chunkTimeBudgetMs },
+        options: { ...BACKUP_BATCH_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout },
+        summary: (codes, n) => `chunk ${n}: ${codes.length} dossiers from ${codes[0]}`,
+        normalize: legacyChunkResult,
+      },
+      ledger: { activity: 'backupLedgerView', params: { target, runId: state.runId }, options: BACKUP_BATCH_ACTIVITY_OPTIONS.ledger },
+    };
+    const t = state.totals;
+    const fan: FanOutState<SelectionCursor> = {
+      cursor: state.cursor,
+      exhausted: state.exhausted,
+      pending: state.pending,
+      chunkSeq: state.chunkSeq,
+      totals: { done: t.done, ok: t.ok, failed: t.inUse + t.failed, counts: { ok: t.ok, in_use: t.inUse, failed: t.failed } },
+      failures: state.failures ?? [],
+      failuresTotal: state.failuresTotal ?? t.inUse + t.failed,
+    };
+    const carry = () => {
+      Object.assign(state, { cursor: fan.cursor, exhausted: fan.exhausted, pending: fan.pending, chunkSeq: fan.chunkSeq, failures: fan.failures, failuresTotal: fan.failuresTotal });
+      const c = fan.totals.counts;
+      Object.assign(t, { done: fan.totals.done, ok: fan.totals.ok, inUse: c.in_use ?? 0, failed: fan.totals.failed - (c.in_use ?? 0) });
+      Object.assign(progress, { done: Math.max(progress.done, t.done), ok: t.ok, inUse: t.inUse, failed: t.failed, selected: Math.max(t.selected, t.done), failures: fan.failures });
+      failuresTotal = fan.failuresTotal;
+    };
+    try {
+      return await runFanOut<SelectionCursor, ChunkResult>(
+        kind,
+        fan,
+        { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun, historyBudget: HISTORY_EVENTS_BUDGET },
+        {
+          onChunk: () => {
+            carry();
+            showProgress(state.startedAtMs);
+          },
+          onLedger: (view: FanOutLedgerView) => {
+            // between two chunk ends: the ledger's count, what is in flight, and whether anything ended lately
+            progress.done = Math.max(progress.done, view.done);
+            progress.sinceLastEndSeconds = view.sinceLastEndSeconds;
+            progress.inFlight = view.inFlight;
+            if (view.failures.length) progress.failures = view.failures;
+            failuresTotal = Math.max(failuresTotal, view.failuresTotal);
+            ledgerFailed = view.failed;
+            showProgress(state.startedAtMs);
+          },
+        },
+      );
+    } finally {
+      carry();
+      progress.inFlight = [];
+    }
+  }
+}
+
+/** A chunk result of the code before the engine ({ok, inUse, failed, skipped, remaining}: failed meant status 'failed' only). */
+function legacyChunkResult(raw: unknown): ChunkResult {
+  const r = raw as Partial<ChunkResult> & { ok: number; inUse: number; failed: number; skipped: number; remaining: string[] };
+  if (r.counts) return r as ChunkResult;
+  return {
+    ...r,
+    counts: { ok: r.ok, in_use: r.inUse, failed: r.failed },
+    failed: r.failed + r.inUse,
+    failures: [],
+    failuresTotal: r.failed + r.inUse,
+    retryCommand: null,
+  };
 }
 
 /** R-BK-8: mails the report; retried with backoff for up to a day, then recorded as failed (the report stays on disk). */

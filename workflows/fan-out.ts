@@ -100,7 +100,14 @@ export type FanOutActivityName = keyof NightshiftActivities & string;
 
 export interface FanOutKind {
   page: { activity: FanOutActivityName; params: object; options?: LocalActivityOptions };
-  chunk: { activity: FanOutActivityName; params: object; options: ActivityOptions; summary?: (codes: string[], n: number) => string };
+  chunk: {
+    activity: FanOutActivityName;
+    params: object;
+    options: ActivityOptions;
+    summary?: (codes: string[], n: number) => string;
+    /** reads a result of an older shape (a history recorded before the engine) as a FanOutChunkResult */
+    normalize?: (raw: unknown) => FanOutChunkResult;
+  };
   ledger?: { activity: FanOutActivityName; params: object; options?: LocalActivityOptions };
 }
 
@@ -139,7 +146,8 @@ export async function runFanOut<C, R extends FanOutChunkResult = FanOutChunkResu
       ? chunks[kind.chunk.activity]!.executeWithOptions({ ...kind.chunk.options, summary: kind.chunk.summary(codes, n) }, [args])
       : chunks[kind.chunk.activity]!(args);
     const p = (call as Promise<R>)
-      .then((r) => {
+      .then((raw) => {
+        const r = (kind.chunk.normalize ? kind.chunk.normalize(raw) : raw) as R;
         const t = state.totals;
         for (const [status, k] of Object.entries(r.counts)) t.counts[status] = (t.counts[status] ?? 0) + k;
         t.ok += r.ok;

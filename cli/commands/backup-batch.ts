@@ -24,6 +24,7 @@ import {
   backupBatchWorkflowId,
   backupScheduleId,
   scheduledBackupWorkflowId,
+  batchResult,
 } from '../../workflows/backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
@@ -89,7 +90,9 @@ interface RunFlags {
 function progressLine(p: BackupBatchProgress, tty: boolean): string {
   const total = Math.max(p.selected, p.done);
   const errors = p.failed + p.inUse;
-  const eta = p.etaSeconds !== null && p.phase === 'running' ? `, ETA ${p.etaSeconds}s` : '';
+  // the ETA only while running, and "unknown" when nothing ended lately (issue 12: no stale "ETA 1s")
+  const stalled = (p.sinceLastEndSeconds ?? 0) >= 30 && p.done < total;
+  const eta = p.phase !== 'running' ? '' : p.etaSeconds !== null && !stalled ? `, ETA ${p.etaSeconds}s` : `, ETA unknown${stalled ? ` (nothing ended for ${p.sinceLastEndSeconds}s)` : ''}`;
   const text = `${p.done} / ${total} dossiers, ${errors} in error, ${p.rate}/s${eta} (${p.phase})`;
   if (!tty) return `run ${p.runId ?? '?'}: ${text}`;
   const width = 24;
@@ -102,6 +105,9 @@ function resultText(r: BackupBatchResult): string {
     `backup run ${r.runId} ${r.state}: ${r.ok} / ${r.total} dossier(s) backed up, ${r.failed} in error`,
     `report: ${r.reportPath ?? '(none)'}`,
     ...(r.mail ? ['the report is being mailed to the report recipients (R-BK-8)'] : []),
+    ...(r.failures ?? []).map((f) => `  ${f.code}: ${f.error || f.status}`),
+    ...(r.failuresTotal > (r.failures ?? []).length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
+    ...(r.retryCommand ? [`next: ${r.retryCommand}`] : []),
   ].join('\n');
 }
 
@@ -147,7 +153,8 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags): Promise<num
         );
       }, 1_000);
       try {
-        const result = (await handle.result()) as BackupBatchResult;
+        // a partial run fails its workflow (BackupBatchPartial) with the result in its details
+        const result = await batchResult(handle.result());
         if (tty) process.stdout.write('\n');
         output(flags.json, { ...started, result }, (v) => resultText(v.result));
         return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
@@ -166,7 +173,8 @@ function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures
     `started ${r.started_at.toISOString()}${r.finished_at ? `, finished ${r.finished_at.toISOString()}` : ''}`,
     `${done} / ${Math.max(r.selected, done)} dossiers done: ${s.counts.ok ?? 0} ok, ${s.counts.in_use ?? 0} in use, ${s.counts.failed ?? 0} failed`,
   ];
-  if (s.live) lines.push(`progress: ${progressLine(s.live, false)}`);
+  // the live line only while the run runs: a finished run's last ETA is stale
+  if (s.live && r.state === 'running') lines.push(`progress: ${progressLine(s.live, false)}`);
   lines.push(`report: ${r.report_path ?? '(not yet)'}`);
   if (r.mail_state !== 'none') lines.push(`report mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`);
   if (r.note) lines.push(`note: ${r.note}`);

@@ -11,7 +11,8 @@ import { createBackupBatchActivities } from '../../activities/backup-batch';
 import { verifyArchive } from '../../archive/engine';
 import { generateDemoDossiers } from '../../activities/demo';
 import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
-import { backupBatchProgressQuery, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
+import { WorkflowFailedError } from '@temporalio/client';
+import { backupBatchProgressQuery, batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 import { createDossiers, freePort, ledger, modify, openSession, setCommon, startSmtp, waitFor } from './backup-batch-helpers';
@@ -45,7 +46,12 @@ async function runBatch(stack: TestStack, input: Partial<BackupBatchInput> = {})
     workflowId: `backup/main/${crypto.randomUUID()}`,
     args: [{ target: 'main', ...input }],
   });
-  return handle.result() as Promise<BackupBatchResult>;
+  return batchResult(handle.result());
+}
+
+/** What the Web UI shows as the workflow's current details (markdown). */
+async function currentDetails(handle: { query<R>(q: string): Promise<R> }): Promise<string> {
+  return (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 }
 
 const reportOf = (r: BackupBatchResult) => fs.readFileSync(r.reportPath!, 'utf8');
@@ -111,8 +117,20 @@ test('R-BK-3 in use skipped with the seed error, R-BK-8 mail with both attachmen
         workflowId: `backup/main/${crypto.randomUUID()}`,
         args: [{ target: 'main', tuning: { window: 1, concurrency: 1 } } satisfies BackupBatchInput],
       });
-      const first = (await handle.result()) as BackupBatchResult;
+      // issue 12: the partial run is a FAILED workflow (the list shows it), its whole result in the failure's details
+      const outcome = await handle.result().then(() => undefined, (e: unknown) => e);
+      expect(outcome).toBeInstanceOf(WorkflowFailedError);
+      expect(failureTypeOf(outcome)).toBe('BackupBatchPartial');
+      const first = partialBatchResult(outcome)!;
       expect(first).toMatchObject({ state: 'partial', total: 4, ok: 3, failed: 1, mail: true });
+      expect(first.failures).toEqual([{ code: 'P3', status: 'in_use', error: expect.stringContaining('Echec du traitement') }]);
+      expect(first.retryCommand).toBe(`nightshift backup retry --target main --run ${first.runId}`);
+      expect(((await handle.describe()).status.name)).toBe('FAILED');
+      const details = await currentDetails(handle);
+      expect(details).toContain('**backup batch** on **main**: phase **partial**');
+      expect(details).toContain('**4 / 4** dossiers · **1 failed**');
+      expect(details).toMatch(/^- P3: Echec du traitement\. /m);
+      expect(details).toContain(`\`nightshift backup retry --target main --run ${first.runId}\``);
       const report = reportOf(first);
       expect(report).toBe(
         lines(
