@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { serverVersion } from '../store/server/server-version';
 import { generateDemoDossiers } from '../registry/demo';
 import { backupDossierArchive } from '../archive/engine';
 import { type CodecSettings, DEFAULT_CODEC } from '../archive/writer';
@@ -58,9 +59,9 @@ async function main(): Promise<void> {
   }
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 2 });
   try {
-    const { rows } = await pool.query<{ server_version: string }>('SHOW server_version');
+    const version = await serverVersion(pool);
     const { stdout: dumpVersion } = await promisify(execFile)(PG_DUMP, ['--version']);
-    console.log(`PostgreSQL ${rows[0]!.server_version}, ${dumpVersion.trim()}, ${os.cpus().length} cores, concurrency ${CONCURRENCY}`);
+    console.log(`PostgreSQL ${version}, ${dumpVersion.trim()}, ${os.cpus().length} cores, concurrency ${CONCURRENCY}`);
     await migrate(url);
     const prefix = `BENCH${Date.now().toString(36).toUpperCase()}`;
     const genTime = await timed(async () => {

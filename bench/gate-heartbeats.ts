@@ -32,6 +32,7 @@ import { startGate } from '../gate/server';
 import { createTargetPools } from '../workers/resources';
 import { freePort } from '../test/helpers/net';
 import { selfSignedCertificate } from '../test/helpers/tls';
+import { createDatabase } from '../store/server/create-database';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,7 +59,7 @@ async function startDatabase(): Promise<{ url: string; stop(): Promise<void> }> 
   if (process.env.DATABASE_URL) {
     const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
+    await createDatabase(admin, name);
     const url = new URL(process.env.DATABASE_URL);
     url.pathname = `/${name}`;
     return {
