@@ -1,51 +1,53 @@
 #!/usr/bin/env bash
 # Installs the S3-compatible server the off-site tests run against (idempotent; prints where it is):
-# moto's standalone server (PyPI `moto[s3,server]`, pinned) into the project's venv at .tools/py (the one
-# scripts/install-tools.sh makes for the Temporal wheels), linked as .tools/bin/moto_server.
-# NIGHTSHIFT_S3_TEST_SERVER given by you (a `moto_server` binary) wins. Nothing is downloaded at run time.
+# Versity's S3 gateway (versitygw, Apache-2.0) over a plain folder (its posix backend), built from the Go
+# module proxy at a pinned version into a cache OUTSIDE the checkout keyed by version (about 1-5 min on
+# 2 cores, once per machine), linked as .tools/bin/versitygw. It is a real S3 server: it checks SigV4
+# signatures, verifies the checksums it is sent (x-amz-checksum-*, Content-MD5) and keeps its objects on
+# disk across a restart. NIGHTSHIFT_S3_TEST_SERVER given by you (a versitygw binary) wins.
+# Variables: NIGHTSHIFT_TOOLS_CACHE (default $HOME/.cache/nightshift). Nothing is downloaded at run time.
 set -euo pipefail
-MOTO_VERSION=5.2.5
+VERSITYGW_VERSION=v1.8.0
 
 cd "$(dirname "$0")/.."
 root=$PWD
-tools=$root/.tools
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 say() { [ "$quiet" = 1 ] || echo "$@"; }
-
-mkdir -p "$tools/bin"
-stamp="$tools/.installed-moto-$MOTO_VERSION"
-have_server() { [ -x "$tools/bin/moto_server" ] && "$tools/bin/moto_server" --help >/dev/null 2>&1; }
+mkdir -p "$root/.tools/bin"
 
 if [ -n "${NIGHTSHIFT_S3_TEST_SERVER:-}" ]; then
-  [ -x "$NIGHTSHIFT_S3_TEST_SERVER" ] || { echo "install-s3-server: NIGHTSHIFT_S3_TEST_SERVER=$NIGHTSHIFT_S3_TEST_SERVER is not executable" >&2; exit 1; }
-  ln -sf "$NIGHTSHIFT_S3_TEST_SERVER" "$tools/bin/moto_server"
+  if ! "$NIGHTSHIFT_S3_TEST_SERVER" --version >/dev/null 2>&1; then
+    echo "install-s3-server: NIGHTSHIFT_S3_TEST_SERVER=$NIGHTSHIFT_S3_TEST_SERVER does not run ('--version' failed)" >&2
+    exit 1
+  fi
+  ln -sf "$NIGHTSHIFT_S3_TEST_SERVER" "$root/.tools/bin/versitygw"
   say "s3 server: $NIGHTSHIFT_S3_TEST_SERVER (NIGHTSHIFT_S3_TEST_SERVER)"
   exit 0
 fi
 
-if [ -f "$stamp" ] && have_server; then
-  say "s3 server: moto $MOTO_VERSION already installed in $tools/bin"
-  exit 0
-fi
+cache="${NIGHTSHIFT_TOOLS_CACHE:-${HOME:-/root}/.cache/nightshift}"
+dir="$cache/versitygw-$VERSITYGW_VERSION"
+mkdir -p "$cache"
+complete() { [ -f "$dir/.complete" ] && [ -x "$dir/versitygw" ]; }
 
-if ! command -v python3 >/dev/null 2>&1 && ! [ -x "$tools/py/bin/pip" ]; then
-  echo "install-s3-server: python3 is not on PATH: install Python 3 (with venv) to get moto $MOTO_VERSION, the S3 server of the off-site tests" >&2
-  exit 1
-fi
-# One pip at a time in the shared venv (install-tools.sh may be filling it from another clone's run).
-exec 9>"$tools/.py.lock"
+# Another clone may be building right now: one build at a time per cache.
+exec 9>"$cache/.versitygw-$VERSITYGW_VERSION.lock"
 flock 9
-if ! { [ -x "$tools/py/bin/pip" ] || python3 -m venv "$tools/py"; }; then
-  echo "install-s3-server: could not create the venv $tools/py (python3 -m venv failed: on Debian, apt-get install python3-venv)" >&2
-  exit 1
+
+if ! complete; then
+  if ! command -v go >/dev/null 2>&1; then
+    echo "install-s3-server: 'go' is not on PATH: install Go >= 1.24 (https://go.dev/dl) to build versitygw $VERSITYGW_VERSION, the S3 server of the off-site tests" >&2
+    exit 1
+  fi
+  echo "install-s3-server: building versitygw $VERSITYGW_VERSION with go (1-5 minutes, once per machine) into $dir" >&2
+  mkdir -p "$dir"
+  tmp="$(mktemp -d "$cache/.build-vgw-XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  "$tmp/versitygw" --version >/dev/null
+  mv -f "$tmp/versitygw" "$dir/versitygw"
+  echo "$VERSITYGW_VERSION" >"$dir/.complete"
 fi
-if ! "$tools/py/bin/pip" install --quiet --disable-pip-version-check "moto[s3,server]==$MOTO_VERSION"; then
-  echo "install-s3-server: pip install moto[s3,server]==$MOTO_VERSION into $tools/py failed; set NIGHTSHIFT_S3_TEST_SERVER to an existing moto_server" >&2
-  exit 1
-fi
-ln -sf "$tools/py/bin/moto_server" "$tools/bin/moto_server"
-have_server || { echo "install-s3-server: $tools/bin/moto_server does not run after the install" >&2; exit 1; }
-rm -f "$tools"/.installed-moto-*
-touch "$stamp"
-say "s3 server: moto $MOTO_VERSION in $tools/bin/moto_server"
+ln -sfn "$dir/versitygw" "$root/.tools/bin/versitygw"
+say "s3 server: versitygw $VERSITYGW_VERSION in $dir"

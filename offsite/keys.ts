@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { DOSSIER_CODE } from '../domain/dossier';
+import { TARGET_NAME } from '../domain/target';
+
+/**
+ * Where a dossier's copies live in the bucket: `<prefix><target>/<code>/<name>`, `name` being the
+ * archive's path below the dossier (`B{code}.SVG`, `2026-12-02/B{code}.SVG`). Every part is checked,
+ * so no key escapes its dossier's folder and one dossier's listing never sees another's objects.
+ */
+const NAME_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+
+export const objectNameSchema = z
+  .string()
+  .max(255, 'an object name has at most 255 characters')
+  .refine((v) => v.split('/').every((s) => NAME_SEGMENT.test(s)), 'an object name is folders and a file name of letters, digits, ".", "_" or "-" separated by "/", none starting with "."');
+
+export function dossierPrefix(prefix: string, target: string, code: string): string {
+  if (!TARGET_NAME.test(target)) throw new Error(`not a target name: ${JSON.stringify(target.slice(0, 60))}`);
+  if (!DOSSIER_CODE.test(code)) throw new Error(`not a dossier code: ${JSON.stringify(code.slice(0, 60))}`);
+  return `${prefix}${target}/${code}/`;
+}
+
+export function dossierObjectKey(prefix: string, target: string, code: string, name: string): string {
+  const parsed = objectNameSchema.safeParse(name);
+  if (!parsed.success) throw new Error(`not an object name: ${JSON.stringify(name.slice(0, 60))}`);
+  return dossierPrefix(prefix, target, code) + name;
+}

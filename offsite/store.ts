@@ -1,0 +1,274 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+  paginateListObjectsV2,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { OffsiteSettings } from '../config/config';
+import { FailureType, permanentFailure } from '../domain/failures';
+import { isCancellation, offsiteFailure } from './failures';
+import { dossierObjectKey, dossierPrefix } from './keys';
+
+/**
+ * The off-site store: one bucket of S3-compatible object storage, through the AWS SDK.
+ *
+ * Atomicity: an object is visible only once whole. S3 makes a PutObject or a CompleteMultipartUpload
+ * visible at once, never a part of it, and replaces an older object under the same key atomically, so
+ * the archive is uploaded under its final key: a temporary key plus CopyObject would double the bytes
+ * written (and needs UploadPartCopy beyond 5 GB) and leave a *visible* temporary object when a worker
+ * dies between the copy and the delete. What a dead upload leaves is an unfinished multipart upload,
+ * invisible to GET and LIST; the next attempt aborts those of its key before it starts (and a bucket
+ * lifecycle rule AbortIncompleteMultipartUpload is the backstop, see the README).
+ *
+ * Integrity: every part (or the single PUT) carries its SHA-256 (`x-amz-checksum-sha256`), which the
+ * storage checks before it accepts the bytes; the whole file's SHA-256, read before the upload, is
+ * stored as the object's metadata `sha256`, compared with the bytes actually sent, and checked again
+ * on the stored object (size and metadata) before the copy counts as done.
+ */
+
+export interface OffsiteObject {
+  key: string;
+  /** the key below the dossier's folder (B{code}.SVG, 2026-12-02/B{code}.SVG) */
+  name: string;
+  size: number;
+  lastModified?: Date;
+}
+
+export interface UploadResult {
+  key: string;
+  size: number;
+  /** hex SHA-256 of the whole file, as stored in the object's metadata */
+  sha256: string;
+  etag?: string;
+  /** the checksum the storage computed and verified (per part; `…-N` for N parts) */
+  storageChecksum?: string;
+  /** unfinished multipart uploads of this key, left by a dead attempt, aborted first */
+  abortedStaleUploads: number;
+}
+
+export interface UploadProgress {
+  loaded: number;
+  total: number;
+}
+
+export interface OffsiteStore {
+  readonly bucket: string;
+  keyOf(target: string, code: string, name: string): string;
+  upload(input: { file: string; key: string; signal?: AbortSignal; onProgress?: (p: UploadProgress) => void }): Promise<UploadResult>;
+  listDossier(target: string, code: string): Promise<OffsiteObject[]>;
+  head(key: string): Promise<{ size: number; sha256?: string; storageChecksum?: string } | undefined>;
+  getStream(key: string): Promise<Readable>;
+  delete(key: string): Promise<void>;
+  /** aborts the unfinished multipart uploads of exactly this key; how many */
+  abortIncompleteUploads(key: string): Promise<number>;
+  close(): void;
+}
+
+export interface OffsiteStoreOptions {
+  /** S3 SDK attempts per request before the failure is handed to Temporal's retry (default 3) */
+  maxAttempts?: number;
+  /** ms to open a connection / of silence on a socket before a request fails (defaults 5 s / 60 s) */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+function secretOf(settings: OffsiteSettings): string | undefined {
+  const c = settings.credentials;
+  if (!c) return undefined;
+  if ('secretAccessKey' in c) return c.secretAccessKey.reveal();
+  try {
+    const value = fs.readFileSync(c.secretAccessKeyFile, 'utf8').trim();
+    if (!value) throw new Error('empty');
+    return value;
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw permanentFailure(FailureType.OffsiteNotConfigured, `the secret key file of NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE (${c.secretAccessKeyFile}) cannot be read (${why})`);
+  }
+}
+
+async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash, { signal });
+  return hash.digest('hex');
+}
+
+export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteStoreOptions = {}): OffsiteStore {
+  // The SDK warns once, on stderr in several lines, that its releases after January 2027 want Node 22:
+  // the pinned version runs on Node 20 (package.json engines), and the worker's logs stay one line each.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const secret = secretOf(settings);
+  const secrets = [secret ?? '', settings.credentials?.accessKeyId ?? ''].filter((s) => s.length >= 4);
+  const config: S3ClientConfig = {
+    region: settings.region,
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.forcePathStyle,
+    credentials: settings.credentials && secret ? { accessKeyId: settings.credentials.accessKeyId, secretAccessKey: secret } : undefined,
+    maxAttempts: options.maxAttempts ?? 3,
+    requestHandler: { connectionTimeout: options.connectionTimeoutMs ?? 5_000, requestTimeout: options.requestTimeoutMs ?? 60_000 },
+    // The SDK logs nothing of its own (its default logger is a no-op); said here so nobody adds one that prints requests.
+    logger: undefined,
+  };
+  const client = new S3Client(config);
+  const endpoint = settings.endpoint ?? `AWS S3 ${settings.region}`;
+  const fail = (err: unknown, doing: string) => offsiteFailure(err, { doing, bucket: settings.bucket, endpoint, secrets });
+  const Bucket = settings.bucket;
+
+  async function abortIncompleteUploads(key: string): Promise<number> {
+    let aborted = 0;
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: key, KeyMarker, UploadIdMarker }));
+      for (const u of page.Uploads ?? []) {
+        if (u.Key !== key || !u.UploadId) continue;
+        await client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: u.UploadId }));
+        aborted++;
+      }
+      if (!page.IsTruncated) return aborted;
+      KeyMarker = page.NextKeyMarker;
+      UploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  async function head(key: string) {
+    try {
+      const h = await client.send(new HeadObjectCommand({ Bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      return { size: h.ContentLength ?? 0, sha256: h.Metadata?.sha256, storageChecksum: h.ChecksumSHA256 };
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if ((err as Error).name === 'NotFound' || status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  return {
+    bucket: Bucket,
+    keyOf: (target, code, name) => dossierObjectKey(settings.prefix, target, code, name),
+
+    async upload({ file, key, signal, onProgress }) {
+      let size: number;
+      try {
+        size = (await fs.promises.stat(file)).size;
+      } catch (err) {
+        throw permanentFailure(FailureType.OffsiteSourceMissing, `the archive to copy off-site cannot be read: ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      const doing = `uploading ${key}`;
+      try {
+        const sha256 = await sha256OfFile(file, signal);
+        const abortedStaleUploads = await abortIncompleteUploads(key);
+        const sent = crypto.createHash('sha256');
+        const body = fs.createReadStream(file).pipe(
+          new Transform({
+            transform(chunk: Buffer, _enc, done) {
+              sent.update(chunk);
+              done(null, chunk);
+            },
+          }),
+        );
+        const upload = new Upload({
+          client,
+          params: { Bucket, Key: key, Body: body, ContentLength: size, ChecksumAlgorithm: 'SHA256', Metadata: { sha256 } },
+          partSize: settings.partSizeBytes,
+          queueSize: settings.concurrency,
+          leavePartsOnError: false,
+        });
+        const onAbort = () => void upload.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        upload.on('httpUploadProgress', (p) => onProgress?.({ loaded: p.loaded ?? 0, total: p.total ?? size }));
+        let result;
+        try {
+          result = await upload.done();
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+          body.destroy();
+        }
+        const stored = await head(key);
+        const sentSha = sent.digest('hex');
+        if (!stored || stored.size !== size || stored.sha256 !== sha256 || sentSha !== sha256) {
+          // What is there is not this archive (the file changed while it was read, or the storage kept
+          // something else): it must not pass for a copy.
+          if (stored) await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
+          const why = !stored
+            ? 'the object is not there after the upload'
+            : sentSha !== sha256
+              ? 'the file changed while it was uploaded'
+              : `stored ${stored.size} bytes, sha256 ${stored.sha256 ?? 'none'}; sent ${size} bytes, sha256 ${sha256}`;
+          throw new Error(`the stored copy does not match the archive (${why}): deleted`);
+        }
+        return { key, size, sha256, etag: result.ETag, storageChecksum: result.ChecksumSHA256 ?? stored.storageChecksum, abortedStaleUploads };
+      } catch (err) {
+        if (isCancellation(err) || signal?.aborted) throw err;
+        throw fail(err, doing);
+      }
+    },
+
+    async listDossier(target, code) {
+      const Prefix = dossierPrefix(settings.prefix, target, code);
+      const out: OffsiteObject[] = [];
+      try {
+        for await (const page of paginateListObjectsV2({ client }, { Bucket, Prefix })) {
+          for (const o of page.Contents ?? []) {
+            if (!o.Key) continue;
+            out.push({ key: o.Key, name: o.Key.slice(Prefix.length), size: o.Size ?? 0, lastModified: o.LastModified });
+          }
+        }
+      } catch (err) {
+        throw fail(err, `listing ${Prefix}`);
+      }
+      return out;
+    },
+
+    async head(key) {
+      try {
+        return await head(key);
+      } catch (err) {
+        throw fail(err, `reading ${key}`);
+      }
+    },
+
+    async getStream(key) {
+      try {
+        const r = await client.send(new GetObjectCommand({ Bucket, Key: key, ChecksumMode: 'ENABLED' }));
+        return r.Body as Readable;
+      } catch (err) {
+        throw fail(err, `reading ${key}`);
+      }
+    },
+
+    async delete(key) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
+      } catch (err) {
+        throw fail(err, `deleting ${key}`);
+      }
+    },
+
+    async abortIncompleteUploads(key) {
+      try {
+        return await abortIncompleteUploads(key);
+      } catch (err) {
+        throw fail(err, `aborting unfinished uploads of ${key}`);
+      }
+    },
+
+    close: () => client.destroy(),
+  };
+}
+
+/**
+ * The worker's store: built on first use from the configuration (nothing is opened on a worker that
+ * never copies off-site), undefined when no bucket is configured.
+ */
+export function lazyOffsiteStore(settings: OffsiteSettings | undefined, options?: OffsiteStoreOptions): () => OffsiteStore | undefined {
+  let store: OffsiteStore | undefined;
+  return () => (settings ? (store ??= createOffsiteStore(settings, options)) : undefined);
+}
