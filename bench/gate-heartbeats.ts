@@ -28,11 +28,11 @@ import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { migrate } from '../db/migrate';
 import { GateClient, GateClientError } from '../gate/client';
 import { issueKey, KeyRing } from '../gate/keys';
-import { startGate } from '../gate/server';
 import { createTargetPools } from '../workers/resources';
 import { freePort } from '../test/helpers/net';
 import { selfSignedCertificate } from '../test/helpers/tls';
 import { createDatabase } from '../store/server/create-database';
+import { serveGateUntilSigterm } from './serve-gate';
 
 const { values: args } = parseArgs({
   options: {
@@ -149,24 +149,7 @@ async function stopGate(child: ChildProcess): Promise<void> {
 
 /** --serve: what `nightshift gate` does, with the login limits raised for the load generator. */
 async function serve(databaseUrl: string, port: number, cert?: string, key?: string): Promise<void> {
-  const loaded = loadConfig({
-    DATABASE_URL: databaseUrl,
-    NIGHTSHIFT_GATE_HOST: '127.0.0.1',
-    NIGHTSHIFT_GATE_PORT: String(port),
-    NIGHTSHIFT_LOG_LEVEL: 'warn',
-    NIGHTSHIFT_DATA_DIR: os.tmpdir(),
-    ...(cert && key ? { NIGHTSHIFT_GATE_TLS_CERT: cert, NIGHTSHIFT_GATE_TLS_KEY: key } : {}),
-  });
-  const config = {
-    ...loaded,
-    gate: { ...loaded.gate, metricsPort: 0, loginRatePerAddress: 1_000_000, loginRatePerKey: 1_000_000, maxSessionsPerKey: 1_000_000 },
-  };
-  const pools = createTargetPools(config, 10);
-  const gate = await startGate(config, pools);
-  process.stdout.write(`listening on ${gate.address}\n`);
-  await new Promise((resolve) => process.once('SIGTERM', resolve));
-  await gate.close();
-  await pools.end();
+  await serveGateUntilSigterm(databaseUrl, port, cert && key ? { NIGHTSHIFT_GATE_TLS_CERT: cert, NIGHTSHIFT_GATE_TLS_KEY: key } : {});
 }
 
 /** Each of n clients sends one request every interval, starts staggered over the first interval. */

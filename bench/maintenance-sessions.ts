@@ -19,10 +19,8 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { loadConfig, PROJECT_ROOT } from '../config/config';
+import { PROJECT_ROOT } from '../config/config';
 import { issueKey } from '../gate/keys';
-import { startGate } from '../gate/server';
-import { createTargetPools } from '../workers/resources';
 import { completeMaintenanceUpdate, maintenanceStatusQuery } from '../workflows/maintenance-window.api';
 import globalSetup from '../test/setup/global-setup';
 import { freePort } from '../test/helpers/net';
@@ -30,6 +28,7 @@ import globalTeardown from '../test/setup/global-teardown';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../test/helpers/env';
 import { GateClient, loginAll, percentile, probeLogins, runSession, type Beat, type LoginAttempt } from '../test/e2e/session-sim';
 import { scheduleWindow, sessionRows, windowInputFor } from '../test/e2e/window';
+import { serveGateUntilSigterm } from './serve-gate';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,24 +55,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** --serve-gate: what `nightshift gate` does, with the login limits raised for the simulated users and the prober. */
 async function serveGate(databaseUrl: string, port: number): Promise<void> {
-  const loaded = loadConfig({
-    DATABASE_URL: databaseUrl,
-    NIGHTSHIFT_GATE_HOST: '127.0.0.1',
-    NIGHTSHIFT_GATE_PORT: String(port),
-    NIGHTSHIFT_LOG_LEVEL: 'warn',
-    NIGHTSHIFT_TIMEZONE: ZONE,
-    NIGHTSHIFT_DATA_DIR: os.tmpdir(),
-  });
-  const config = {
-    ...loaded,
-    gate: { ...loaded.gate, metricsPort: 0, loginRatePerAddress: 1_000_000, loginRatePerKey: 1_000_000, maxSessionsPerKey: 1_000_000 },
-  };
-  const pools = createTargetPools(config, 10);
-  const gate = await startGate(config, pools);
-  process.stdout.write(`listening on ${gate.address}\n`);
-  await new Promise((resolve) => process.once('SIGTERM', resolve));
-  await gate.close();
-  await pools.end();
+  await serveGateUntilSigterm(databaseUrl, port, { NIGHTSHIFT_TIMEZONE: ZONE });
 }
 
 async function spawnGate(databaseUrl: string): Promise<{ address: string; child: ChildProcess }> {
