@@ -12,6 +12,7 @@ import { verifyArchive } from '../../archive/engine';
 import { generateDemoDossiers } from '../../activities/demo';
 import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
 import { WorkflowFailedError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { backupBatchProgressQuery, batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
@@ -309,6 +310,44 @@ test('issue 10: a dossier that takes 25 s (longer than the default 10 s heartbea
       expect(attempts).toEqual([1, 1]);
     });
   } finally {
+    await stack.close();
+  }
+});
+
+test('issue 12: while one dossier stalls its chunk, the details are refreshed from the ledger (done, the dossier in flight and for how long, ETA unknown) and the heartbeat says {current, done, of}', async () => {
+  const { stack } = await stackWithMail();
+  await createDossiers(stack, [{ code: 'G1' }, { code: 'G2' }, { code: 'G3' }, { code: 'G4' }]);
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const slow = createBackupBatchActivities({ config: stack.config, pools: stack.pools }, { beforeDossier: (code) => (code === 'G3' ? released : Promise.resolve()) });
+  const w = await createTestWorker(stack, temporal.nativeConnection, { activities: { ...createActivities({ config: stack.config, pools: stack.pools }), ...slow } });
+  try {
+    await w.runUntil(async () => {
+      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: `backup/main/${crypto.randomUUID()}`,
+        args: [{ target: 'main', tuning: { chunkSize: 10, window: 1, concurrency: 1 } } satisfies BackupBatchInput],
+      });
+      // one chunk holds all four: only the ledger can say that two ended while it runs
+      const stalled = await waitFor('details refreshed from the ledger while the chunk stalls', async () => {
+        const d = await currentDetails(handle).catch(() => '');
+        return d.includes('ETA unknown (nothing ended for') ? d : undefined;
+      }, 90_000);
+      expect(stalled).toContain('phase **running**');
+      expect(stalled).toContain('**2 / 4** dossiers · 0 failed');
+      expect(stalled).toMatch(/In flight: G3 for \d+ s/);
+      expect(stalled).toMatch(/Follow it: `nightshift backup status \d+ --target main`/);
+      const progress = await handle.query(backupBatchProgressQuery);
+      expect(progress).toMatchObject({ done: 2, etaSeconds: null });
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      const beat = pending[0]?.heartbeatDetails?.payloads?.[0];
+      expect(beat && defaultPayloadConverter.fromPayload(beat)).toMatchObject({ current: [{ code: 'G3' }], done: 2, of: 4 });
+      release();
+      const result = await batchResult(handle.result());
+      expect(result).toMatchObject({ state: 'completed', total: 4, ok: 4, failures: [], retryCommand: null });
+    });
+  } finally {
+    release();
     await stack.close();
   }
 });
