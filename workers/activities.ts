@@ -4,6 +4,8 @@ import { createBackupActivities } from '../activities/backup';
 import { createMaintenanceActivities } from '../activities/maintenance';
 import { createBackupBatchActivities } from '../activities/backup-batch';
 import { createPatchActivities } from '../activities/patch';
+import { createOffsiteActivities } from '../activities/offsite';
+import { lazyOffsiteStore } from '../offsite/store';
 
 /** Every activity the worker registers; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
@@ -13,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaintenanceActivities(deps),
     ...createBackupBatchActivities(deps),
     ...createPatchActivities(deps),
+    ...createOffsiteActivities({ offsiteStore: lazyOffsiteStore(deps.config.offsite) }),
   };
 }
 export type NightshiftActivities = ReturnType<typeof createActivities>;
