@@ -4,11 +4,15 @@ import { parseInput } from '../domain/validation';
 import { backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
+import { loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from './registry';
 
-/** Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine. */
+/**
+ * Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine;
+ * archives are encrypted with the operator's current key when one is given (issue 13.2).
+ */
 
 
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -55,6 +59,7 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
           destinationDir,
           documentsFolder: input.includeDocuments ? documentsFolder(config.documentsDir, input.target, input.code) : undefined,
           fileMode: config.backupFileMode,
+          keys: loadBackupKeyring(config.backupKeys),
           onProgress,
           signal,
         }),
@@ -73,6 +78,7 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
           as: input.as,
           replace: input.replace,
           documentsDir: config.documentsDir,
+          keys: loadBackupKeyring(config.backupKeys),
           onProgress,
           signal,
         }),

@@ -26,6 +26,7 @@ import { setPatchLevel } from '../store/dossiers/set-patch-level';
 import { begin, commit, rollback } from '../store/backup/transaction';
 import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart, type Structure, copyColumns, documentPathSchema } from './format';
 import { invalid, readArchive } from './reader';
+import type { BackupKeyring } from './keys';
 import { readStructure } from './structure';
 import { ARCHIVE_FILE_MODE, ArchiveWriter, type CodecSettings, DEFAULT_CODEC, commitFile, createPrivateFile } from './writer';
 
@@ -51,6 +52,8 @@ export interface BackupEngineOptions {
   codec?: CodecSettings;
   /** the archive's file mode (config.backupFileMode), 0600 by default: client accounting data */
   fileMode?: number;
+  /** the operator's keys (archive/keys.ts): the archive is encrypted with the current one; none: a plain archive */
+  keys?: BackupKeyring;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -131,7 +134,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
       codec: codec.codec,
       documentsIncluded: o.documentsFolder !== undefined,
     };
-    writer = new ArchiveWriter(tmp, codec);
+    writer = new ArchiveWriter(tmp, codec, o.keys?.current());
     const progress = (detail: string, rows: number) => o.onProgress?.({ detail, rows, bytes: writer!.bytesOut });
     await writer.header(header);
     await writer.startPart('structure', 'structure');
@@ -216,6 +219,8 @@ export interface RestoreEngineOptions {
   replace: boolean;
   /** config.documentsDir: documents go to <documentsDir>/<target>/<code> */
   documentsDir: string;
+  /** the keys an encrypted archive needs (one with its key id); a plain archive needs none */
+  keys?: BackupKeyring;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -325,7 +330,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         await setLocalSearchPath(client, undefined);
         await installTouchTriggers(client, schemaNameFor(code!));
       },
-    });
+    }, o.keys);
     await commit(client);
   } catch (err) {
     copy?.stream.destroy();

@@ -6,27 +6,43 @@ import { canonicalColumnType, constraintProblem, indexProblem, sqlTextProblem } 
 /**
  * The B{code}.SVG archive format (R-BK-5), version 1.
  *
- *   magic line (plain text)   "NIGHTSHIFT-SVG 1 <codec>\n"
- *   compressed frame stream   frame = kind (1 byte) + length (uint32 BE) + payload
+ *   magic line (plain text)   "NIGHTSHIFT-SVG 1 <codec>\n"                                    plain archive
+ *                          or "NIGHTSHIFT-SVG 1 <codec> aes-256-gcm key=<id> salt=<b64url> check=<b64url>\n"
+ *                                                                                           encrypted archive
+ *   then the compressed frame stream, as is (plain) or inside the encryption envelope (envelope.ts:
+ *   AES-256-GCM chunks of 64 KiB + 16-byte tag, per-archive key from HKDF(operator key, salt))
+ *   frame = kind (1 byte) + length (uint32 BE) + payload
  *     H header (JSON)
  *     P part start (JSON: kind structure|table|document, name)  D data chunk (bytes)...  E part end (JSON: bytes, sha256)
  *       first part: the structure (JSON), then one part per table (COPY text), then one per document file
  *     M manifest (JSON)
  *     Z end marker (empty)
  *
- * The codec sits in the plain magic line because the header is inside the compressed stream.
+ * The codec and the encryption sit in the plain magic line because everything else is inside the
+ * compressed (and encrypted) stream: `head -1 B0001.SVG` names the key an archive needs. The magic
+ * line is in every chunk's authenticated data, so none of its fields can be changed unnoticed.
  */
 
 export const FORMAT_VERSION = 1;
 export const MAGIC_PREFIX = 'NIGHTSHIFT-SVG';
 /** The magic line is short and bounded: a foreign file is recognised from its first bytes. */
-export const MAGIC_MAX_BYTES = 64;
+export const MAGIC_MAX_BYTES = 256;
 
 export const CODECS = ['gzip', 'brotli'] as const;
 export type Codec = (typeof CODECS)[number];
 
-export function magicLine(codec: Codec): string {
-  return `${MAGIC_PREFIX} ${FORMAT_VERSION} ${codec}\n`;
+/** What the magic line of an encrypted archive carries (envelope.ts). */
+export interface EnvelopeFields {
+  keyId: string;
+  salt: Buffer;
+  check: Buffer;
+}
+
+export function magicLine(codec: Codec, envelope?: EnvelopeFields): string {
+  const encryption = envelope
+    ? ` aes-256-gcm key=${envelope.keyId} salt=${envelope.salt.toString('base64url')} check=${envelope.check.toString('base64url')}`
+    : '';
+  return `${MAGIC_PREFIX} ${FORMAT_VERSION} ${codec}${encryption}\n`;
 }
 
 export const FrameKind = {

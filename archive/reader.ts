@@ -2,7 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { z } from 'zod';
-import { FailureType, permanentFailure } from '../domain/failures';
+import { DecryptStream, type EnvelopeParams, KEY_CHECK_BYTES, SALT_BYTES, openEnvelope } from './envelope';
+import type { BackupKeyring } from './keys';
+import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import {
   type ArchiveHeader,
   type ArchiveManifest,
@@ -96,16 +98,53 @@ async function openArchive(file: string): Promise<fs.promises.FileHandle> {
   }
 }
 
-async function readMagic(fh: fs.promises.FileHandle): Promise<{ codec: Codec; length: number }> {
+interface Magic {
+  codec: Codec;
+  length: number;
+  /** the magic line itself (an encrypted archive's chunks authenticate it) */
+  line: Buffer;
+  envelope?: EnvelopeParams;
+}
+
+const B64URL = (bytes: number) => `[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}`;
+const ENVELOPE_FIELDS = new RegExp(`^aes-256-gcm key=([A-Za-z0-9][A-Za-z0-9_.-]{0,39}) salt=(${B64URL(SALT_BYTES)}) check=(${B64URL(KEY_CHECK_BYTES)})$`);
+
+async function readMagic(fh: fs.promises.FileHandle): Promise<Magic> {
   const buf = Buffer.alloc(MAGIC_MAX_BYTES);
   const { bytesRead } = await fh.read(buf, 0, MAGIC_MAX_BYTES, 0);
   const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
   if (nl < 0) throw invalid('not a Nightshift archive (no magic line)');
-  const m = /^([A-Z-]+) (\d+) ([a-z]+)$/.exec(buf.subarray(0, nl).toString('latin1'));
+  const m = /^([A-Z-]+) (\d+) ([a-z]+)(?: (.*))?$/.exec(buf.subarray(0, nl).toString('latin1'));
   if (!m || m[1] !== MAGIC_PREFIX) throw invalid('not a Nightshift archive (unknown magic)');
   if (Number(m[2]) !== FORMAT_VERSION) throw invalid(`format version ${m[2]} is not supported (this Nightshift reads version ${FORMAT_VERSION})`);
   if (!(CODECS as readonly string[]).includes(m[3]!)) throw invalid(`unknown codec ${m[3]}`);
-  return { codec: m[3] as Codec, length: nl + 1 };
+  const magic: Magic = { codec: m[3] as Codec, length: nl + 1, line: Buffer.from(buf.subarray(0, nl + 1)) };
+  if (m[4] !== undefined) {
+    const e = ENVELOPE_FIELDS.exec(m[4]);
+    if (!e) throw invalid('unknown encryption in the magic line (this Nightshift reads aes-256-gcm key=… salt=… check=…)');
+    magic.envelope = { keyId: e[1]!, salt: Buffer.from(e[2]!, 'base64url'), check: Buffer.from(e[3]!, 'base64url') };
+  }
+  return magic;
+}
+
+/** The archive's file key from the keyring: a key not given, or not the one the archive was written with, is said plainly. */
+function fileKeyFor(file: string, envelope: EnvelopeParams, keys: BackupKeyring | undefined): Buffer {
+  const key = keys?.key(envelope.keyId);
+  if (!key) {
+    const given = keys?.ids.length ? `the keys given are ${keys.ids.join(', ')}` : 'no backup key is given';
+    throw permanentFailure(
+      FailureType.BackupKeyMissing,
+      `${file} is encrypted with backup key ${envelope.keyId}, and ${given}: add that key to NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS)`,
+    );
+  }
+  const fileKey = openEnvelope(envelope, key);
+  if (!fileKey) {
+    throw permanentFailure(
+      FailureType.BackupKeyWrong,
+      `${file} was not encrypted with the key given as ${envelope.keyId} (a different key under the same id, or a damaged first line): give the original key ${envelope.keyId}`,
+    );
+  }
+  return fileKey;
 }
 
 /**
@@ -166,11 +205,28 @@ function countNewlines(chunk: Buffer): number {
   return n;
 }
 
-export async function readArchive(file: string, handlers: ArchiveHandlers = {}): Promise<{ header: ArchiveHeader; manifest: ArchiveManifest }> {
+/** Which archive it is and what it needs, from the first line alone (no key needed). */
+export interface ArchiveInfo {
+  codec: Codec;
+  /** the key id of an encrypted archive; undefined for a plain one */
+  keyId?: string;
+}
+
+/**
+ * `keys`: the operator's keys (archive/keys.ts); an encrypted archive whose key is not in them is a
+ * BackupKeyMissing failure, a key that is not the archive's a BackupKeyWrong one. Plain archives need none.
+ */
+export async function readArchive(
+  file: string,
+  handlers: ArchiveHandlers = {},
+  keys?: BackupKeyring,
+): Promise<{ header: ArchiveHeader; manifest: ArchiveManifest; info: ArchiveInfo }> {
   const fh = await openArchive(file);
-  let magic: { codec: Codec; length: number };
+  let magic: Magic;
+  let fileKey: Buffer | undefined;
   try {
     magic = await readMagic(fh);
+    if (magic.envelope) fileKey = fileKeyFor(file, magic.envelope, keys);
   } catch (err) {
     await fh.close();
     throw err;
@@ -183,7 +239,13 @@ export async function readArchive(file: string, handlers: ArchiveHandlers = {}):
   unzip.on('error', (err) => (inflateError ??= err));
   // a read error (EIO, ...) is not the archive's fault: it stays a plain, retryable error
   input.on('error', (err) => unzip.destroy(err));
-  input.pipe(unzip);
+  let decrypt: DecryptStream | undefined;
+  if (fileKey) {
+    decrypt = new DecryptStream(fileKey, magic.line);
+    // an authentication failure is already an ArchiveInvalid failure: it reaches the reader as it is
+    decrypt.on('error', (err) => unzip.destroy(err));
+    input.pipe(decrypt).pipe(unzip);
+  } else input.pipe(unzip);
 
   let header: ArchiveHeader | undefined;
   let manifest: ArchiveManifest | undefined;
@@ -268,14 +330,15 @@ export async function readArchive(file: string, handlers: ArchiveHandlers = {}):
     }
   } catch (err) {
     input.destroy();
+    decrypt?.destroy();
     unzip.destroy();
     // the decompressor's own checks (corrupt deflate data, CRC, unexpected end) mean a damaged file
-    if (err === inflateError && !(err as NodeJS.ErrnoException).syscall) throw invalid(`damaged compressed data (${(err as Error).message})`);
+    if (err === inflateError && !(err as NodeJS.ErrnoException).syscall && failureTypeOf(err) === undefined) throw invalid(`damaged compressed data (${(err as Error).message})`);
     throw err;
   }
   if (!header) throw invalid('empty archive');
   if (!ended || !manifest) throw invalid('truncated (no manifest or end marker)');
-  return { header, manifest };
+  return { header, manifest, info: { codec, keyId: magic.envelope?.keyId } };
 }
 
 function checkManifest(
@@ -306,7 +369,7 @@ function checkManifest(
 }
 
 /** The header alone (the CLI names the restore workflow after the archive's code): reads the first frame only. */
-export async function readArchiveHeader(file: string): Promise<ArchiveHeader> {
+export async function readArchiveHeader(file: string, keys?: BackupKeyring): Promise<ArchiveHeader> {
   const stop = new Error('header read');
   let header: ArchiveHeader | undefined;
   try {
@@ -315,7 +378,7 @@ export async function readArchiveHeader(file: string): Promise<ArchiveHeader> {
         header = h;
         throw stop;
       },
-    });
+    }, keys);
   } catch (err) {
     if (err !== stop) throw err;
   }

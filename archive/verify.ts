@@ -1,9 +1,13 @@
 import type { VerifyArchiveResult } from '../workflows/backup-dossier.api';
+import type { BackupKeyring } from './keys';
 import { readArchive } from './reader';
 
-/** Reads and checks a whole archive without touching any database. */
-export async function verifyArchive(file: string): Promise<VerifyArchiveResult> {
-  const { header, manifest } = await readArchive(file);
+/**
+ * Reads and checks a whole archive without touching any database; an encrypted one with `keys`
+ * (every chunk authenticated). `keyId` names the key it was encrypted with, absent for a plain archive.
+ */
+export async function verifyArchive(file: string, keys?: BackupKeyring): Promise<VerifyArchiveResult & { keyId?: string }> {
+  const { header, manifest, info } = await readArchive(file, {}, keys);
   return {
     file,
     code: header.code,
@@ -15,5 +19,6 @@ export async function verifyArchive(file: string): Promise<VerifyArchiveResult> 
     tables: manifest.tables,
     documents: manifest.documents.length,
     parts: manifest.parts.length,
+    ...(info.keyId === undefined ? {} : { keyId: info.keyId }),
   };
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
+import { EncryptStream, newEnvelope } from './envelope';
 import {
   type ArchiveHeader,
   type ArchiveManifest,
@@ -42,13 +43,23 @@ export class ArchiveWriter {
   /** compressed bytes written so far */
   bytesOut = 0;
 
-  /** `file` has been created by the caller (exclusively, so that an unwritable folder fails early). */
-  constructor(readonly file: string, settings: CodecSettings) {
+  /**
+   * `file` has been created by the caller (exclusively, so that an unwritable folder fails early).
+   * With `key`, the compressed stream is encrypted (envelope.ts) and the key id written in the magic line.
+   */
+  constructor(readonly file: string, settings: CodecSettings, key?: { id: string; key: Buffer }) {
     this.zip = compressor(settings);
     const out = fs.createWriteStream(file, { flags: 'w', highWaterMark: 256 * 1024 });
-    out.write(magicLine(settings.codec));
     this.zip.on('data', (c: Buffer) => (this.bytesOut += c.length));
-    this.done = pipeline(this.zip, out);
+    if (key) {
+      const { params, fileKey } = newEnvelope(key.id, key.key);
+      const magic = Buffer.from(magicLine(settings.codec, params), 'latin1');
+      out.write(magic);
+      this.done = pipeline(this.zip, new EncryptStream(fileKey, magic), out);
+    } else {
+      out.write(magicLine(settings.codec));
+      this.done = pipeline(this.zip, out);
+    }
     // surface a write error (disk full, ...) to the next write instead of an unhandled rejection
     this.done.catch((err: Error) => (this.failed = err));
   }

@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startSmtpCatcher, type SmtpCatcher } from '../workers/smtp-catcher';
 import { writeKeyFile } from '../gate/dev-key';
+import { ensureBackupKeyFile } from '../archive/keys';
 import { issueKey, KEY_HEADER } from '../gate/keys';
 import { ClusterError, freePorts, portAnswers, readState, reapState, runs, Supervisor, waitGone, type ManagedProcess } from './processes';
 import {
@@ -177,6 +178,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     NIGHTSHIFT_GATE_PORT: String(lbPort),
   };
   const config = loadConfig({ ...inherited, ...base });
+  const backupKeyFile = ensureBackupKeyFile(config.backupKeys);
+  if (backupKeyFile) say(`backups: encrypted at rest with a new key in ${backupKeyFile}: keep a copy of that file off this machine`);
   const databaseUrl = config.targets[0]!.databaseUrl;
   const env = { ...base, DATABASE_URL: databaseUrl };
   const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...inherited, ...env, ...extra });

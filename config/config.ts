@@ -78,6 +78,10 @@ function systemTimeZone(): string {
   return canonicalTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone ?? '') ?? 'UTC';
 }
 
+/** A key id is written in every archive's first line: short, and safe in a file name and a terminal. */
+export const BACKUP_KEY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
+const BACKUP_KEY_ID_PROBLEM = 'expected a key id of letters, digits, "_", "." or "-" (up to 40, starting with a letter or digit)';
+
 const envSchema = z.object({
   NIGHTSHIFT_DATA_DIR: text().default('.nightshift'),
   DATABASE_URL: postgresUrl.optional(),
@@ -152,6 +156,10 @@ const envSchema = z.object({
     .transform((v) => parseInt(v, 8))
     .refine((m) => (m & 0o600) === 0o600 && (m & 0o133) === 0, 'expected owner read/write and at most read for group and others (0600, 0640 or 0644)')
     .default(0o600),
+  // Encryption at rest (issue 13.2): the operator's keys, never in the database or the logs (archive/keys.ts).
+  NIGHTSHIFT_BACKUP_KEYS_FILE: optionalText,
+  NIGHTSHIFT_BACKUP_KEYS: text({ trim: false }).transform((v) => new Secret(v)).optional(),
+  NIGHTSHIFT_BACKUP_KEY_ID: text().regex(BACKUP_KEY_ID, BACKUP_KEY_ID_PROBLEM).optional(),
   // Local values of the R-BK-9 settings (they win over the common values in the database).
   NIGHTSHIFT_BACKUP_DATE_SUBFOLDER: BACKUP_SETTING_SCHEMAS['date-subfolder'].optional(),
   NIGHTSHIFT_BACKUP_DOSSIERS: BACKUP_SETTING_SCHEMAS.dossiers.optional(),
@@ -223,6 +231,8 @@ export interface Config {
   backupLocal: Partial<BackupSettings>;
   /** mode of the archives and batch reports (NIGHTSHIFT_BACKUP_FILE_MODE, default 0600) */
   backupFileMode: number;
+  /** where the archive keys come from (archive/keys.ts reads them); no key anywhere: archives are written plain */
+  backupKeys: BackupKeySettings;
   documentsDir: string;
   /** Off-site copies (NIGHTSHIFT_OFFSITE_S3_*); absent when no bucket is named. */
   offsite?: OffsiteSettings;
@@ -262,6 +272,55 @@ export interface OffsiteSettings {
   partSizeBytes: number;
   /** parts in flight per upload (memory: concurrency × part size) */
   concurrency: number;
+}
+
+/** The keys that encrypt archives (issue 13.2). The values themselves are read when used, never kept here. */
+export interface BackupKeySettings {
+  /** NIGHTSHIFT_BACKUP_KEYS_FILE, else <data dir>/backup-keys (what `nightshift dev` and the cluster create) */
+  file: string;
+  /** whether the file was named: then it must exist; the default one is read only if present */
+  fileGiven: boolean;
+  /** NIGHTSHIFT_BACKUP_KEYS: the same `id=base64` entries, comma or space separated */
+  inline?: Secret;
+  /** NIGHTSHIFT_BACKUP_KEY_ID: the key new archives use; unset: the last key listed (file, then NIGHTSHIFT_BACKUP_KEYS) */
+  currentId?: string;
+}
+
+export const BACKUP_KEYS_FILE_NAME = 'backup-keys';
+export const BACKUP_KEY_BYTES = 32;
+
+const backupKeyEntrySchema = z
+  .string()
+  .regex(/^[^=]+=[^=]+={0,2}$/, { message: 'expected id=base64key', abort: true })
+  .transform((entry) => ({ id: entry.slice(0, entry.indexOf('=')), key: entry.slice(entry.indexOf('=') + 1) }))
+  .refine((e) => BACKUP_KEY_ID.test(e.id), { message: BACKUP_KEY_ID_PROBLEM, abort: true })
+  .superRefine((e, ctx) => {
+    const bytes = Buffer.from(e.key, 'base64');
+    // the key itself is never quoted back: the message names the entry by its id only
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(e.key) || bytes.length !== BACKUP_KEY_BYTES || bytes.toString('base64') !== e.key) {
+      ctx.addIssue({ code: 'custom', message: `key ${e.id}: expected ${BACKUP_KEY_BYTES} random bytes in base64 (44 characters; openssl rand -base64 32)` });
+    }
+  });
+
+/**
+ * Backup key entries (`id=base64key`) from the key file's lines (blank lines and `#` comments
+ * skipped) or from NIGHTSHIFT_BACKUP_KEYS (comma or space separated). Problems name the line or the
+ * entry's id, never the key; an id listed twice is refused.
+ */
+export function parseBackupKeys(text: string, source: { variable: string; lines: boolean }): { id: string; key: Buffer }[] {
+  const problems: string[] = [];
+  const out: { id: string; key: Buffer }[] = [];
+  const entries = source.lines
+    ? text.split('\n').map((l, i) => ({ entry: l.trim(), where: `line ${i + 1}` })).filter((e) => e.entry && !e.entry.startsWith('#'))
+    : text.split(/[\s,]+/).filter(Boolean).map((entry, i) => ({ entry, where: `entry ${i + 1}` }));
+  for (const { entry, where } of entries) {
+    const r = backupKeyEntrySchema.safeParse(entry);
+    if (!r.success) problems.push(`${where}: ${r.error.issues[0]!.message}`);
+    else if (out.some((k) => k.id === r.data.id)) problems.push(`${where}: key ${r.data.id} is listed twice`);
+    else out.push({ id: r.data.id, key: Buffer.from(r.data.key, 'base64') });
+  }
+  if (problems.length) throw new ConfigError(problems.map((problem) => ({ variable: source.variable, problem })));
+  return out;
 }
 
 export class ConfigError extends Error {
@@ -358,6 +417,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       'before-closing': e.NIGHTSHIFT_BACKUP_BEFORE_CLOSING,
     }) as Partial<BackupSettings>,
     backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
+    backupKeys: {
+      file: e.NIGHTSHIFT_BACKUP_KEYS_FILE ? path.resolve(cwd, e.NIGHTSHIFT_BACKUP_KEYS_FILE) : path.join(dataDir, BACKUP_KEYS_FILE_NAME),
+      fileGiven: e.NIGHTSHIFT_BACKUP_KEYS_FILE !== undefined,
+      inline: e.NIGHTSHIFT_BACKUP_KEYS,
+      currentId: e.NIGHTSHIFT_BACKUP_KEY_ID,
+    },
     documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
     offsite: offsiteSettings(e, cwd),
     workerConcurrency: e.NIGHTSHIFT_WORKER_CONCURRENCY,

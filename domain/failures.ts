@@ -12,6 +12,10 @@ export const FailureType = {
   DossierInUse: 'DossierInUse',
   SupervisorConflict: 'SupervisorConflict',
   ArchiveInvalid: 'ArchiveInvalid',
+  /** an encrypted archive whose key is not given (or no keys at all), or a current key id that names no key */
+  BackupKeyMissing: 'BackupKeyMissing',
+  /** the key given under the archive's key id is not the one it was written with */
+  BackupKeyWrong: 'BackupKeyWrong',
   UnsupportedObject: 'UnsupportedObject',
   DestinationUnwritable: 'DestinationUnwritable',
   MaintenanceWindowExists: 'MaintenanceWindowExists',

@@ -11,6 +11,7 @@ import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../dom
 import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer } from '../../gate/backup-trigger';
 import { readArchiveHeader } from '../../archive/reader';
 import { verifyArchive } from '../../archive/verify';
+import { loadBackupKeyring } from '../../archive/keys';
 import {
   BACKUP_EVENTS,
   BACKUP_KIND,
@@ -113,10 +114,10 @@ function backupResultText(r: BackupDossierResult): string {
   return `wrote ${r.file}: ${r.tables} tables, ${r.rows} rows, ${r.documents} documents, ${r.bytes} bytes in ${r.durationMs} ms (snapshot ${r.snapshotAt})`;
 }
 
-function verifyText(v: VerifyArchiveResult): string {
+function verifyText(v: VerifyArchiveResult & { keyId?: string }): string {
   return [
     `${v.file}: valid archive of dossier ${v.code} (${v.label}), patch level ${v.patchLevel}`,
-    `snapshot ${v.snapshotAt}, written ${v.createdAt}, ${v.codec}`,
+    `snapshot ${v.snapshotAt}, written ${v.createdAt}, ${v.codec}, ${v.keyId === undefined ? 'not encrypted' : `encrypted with key ${v.keyId}`}`,
     ...v.tables.map((t) => `  ${t.name.padEnd(24)} ${t.rows} rows`),
     `${v.documents} documents, ${v.parts} parts, every checksum verified`,
   ].join('\n');
@@ -214,12 +215,12 @@ export function registerBackupCommands(program: Command): void {
         const file = path.resolve(fileArg);
         if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
         if (flags.verifyOnly) {
-          const verified = await verifyArchive(file);
+          const verified = await verifyArchive(file, loadBackupKeyring(config().backupKeys));
           return output(flags.json, verified, verifyText);
         }
         const t = target(flags.target);
         // the workflow is named after the dossier it writes: the archive's code unless --as
-        const code = flags.as ?? (await readArchiveHeader(file)).code;
+        const code = flags.as ?? (await readArchiveHeader(file, loadBackupKeyring(config().backupKeys))).code;
         const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file, as: code, replace: Boolean(flags.replace) });
         if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
         const input: RestoreDossierInput = parsed.data;

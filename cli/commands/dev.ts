@@ -7,6 +7,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { Connection } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config } from '../../config/config';
+import { ensureBackupKeyFile } from '../../archive/keys';
 import { migrate } from '../../db/migrate';
 import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded-postgres';
 import { generateDemoDossiers } from '../../registry/demo';
@@ -384,6 +385,8 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
   fs.mkdirSync(paths.dataDir, { recursive: true, mode: 0o755 });
   fs.mkdirSync(paths.logsDir, { recursive: true });
   const lock = await acquireLock(paths, say);
+  const backupKeyFile = ensureBackupKeyFile(config.backupKeys);
+  if (backupKeyFile) say(`backups: encrypted at rest with a new key in ${backupKeyFile}: keep a copy of that file off this machine (without it no archive can be read)`);
   const started: { name: string; stop(): Promise<void> }[] = [];
   let failure: unknown;
   try {

@@ -1,0 +1,152 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { inspect } from 'node:util';
+import { BACKUP_KEY_BYTES, type BackupKeySettings, ConfigError, parseBackupKeys } from '../config/config';
+import { FailureType, permanentFailure } from '../domain/failures';
+
+/**
+ * The operator's archive keys (issue 13.2): read from NIGHTSHIFT_BACKUP_KEYS_FILE (default
+ * <data dir>/backup-keys) and NIGHTSHIFT_BACKUP_KEYS, never written to the database or a log. New
+ * archives use the current key; every key listed stays usable for reading, which is what rotation is.
+ */
+export class BackupKeyring {
+  readonly #keys: ReadonlyMap<string, Buffer>;
+  /** the key id new archives use; undefined when no key is given (archives are then written plain) */
+  readonly currentId: string | undefined;
+
+  constructor(keys: { id: string; key: Buffer }[], currentId?: string) {
+    this.#keys = new Map(keys.map((k) => [k.id, k.key]));
+    this.currentId = currentId ?? keys.at(-1)?.id;
+  }
+
+  get ids(): string[] {
+    return [...this.#keys.keys()];
+  }
+
+  /** The key of `id`, for the archive envelope only. */
+  key(id: string): Buffer | undefined {
+    return this.#keys.get(id);
+  }
+
+  /** The key new archives use, or undefined (plain archives). */
+  current(): { id: string; key: Buffer } | undefined {
+    if (this.currentId === undefined) return undefined;
+    return { id: this.currentId, key: this.#keys.get(this.currentId)! };
+  }
+
+  // printing, inspecting or serialising a keyring shows the ids, never a key
+  toJSON(): { currentId?: string; ids: string[] } {
+    return { currentId: this.currentId, ids: this.ids };
+  }
+  toString(): string {
+    return `BackupKeyring(${this.ids.join(', ') || 'no keys'})`;
+  }
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+export const NO_KEYS = new BackupKeyring([]);
+
+function keysFailure(message: string): Error {
+  return permanentFailure(FailureType.BackupKeyMissing, message);
+}
+
+let cached: { file: string; stamp: string; keys: { id: string; key: Buffer }[] } | undefined;
+
+/** The key file's entries, re-read only when the file changes (a rotation needs no restart). */
+function fileKeys(s: BackupKeySettings): { id: string; key: Buffer }[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(s.file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !s.fileGiven) return [];
+    throw keysFailure(`cannot read the backup key file ${s.file} (NIGHTSHIFT_BACKUP_KEYS_FILE): ${code ?? String(err)}`);
+  }
+  const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+  if (cached?.file === s.file && cached.stamp === stamp) return cached.keys;
+  let text: string;
+  try {
+    text = fs.readFileSync(s.file, 'utf8');
+  } catch (err) {
+    throw keysFailure(`cannot read the backup key file ${s.file} (NIGHTSHIFT_BACKUP_KEYS_FILE): ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const keys = parsed(() => parseBackupKeys(text, { variable: `NIGHTSHIFT_BACKUP_KEYS_FILE (${s.file})`, lines: true }));
+  cached = { file: s.file, stamp, keys };
+  return keys;
+}
+
+function parsed<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError) throw keysFailure(err.message);
+    throw err;
+  }
+}
+
+/**
+ * The keyring the configuration describes: the file's keys, then NIGHTSHIFT_BACKUP_KEYS'. A key file
+ * that was named but cannot be read, a malformed entry, an id listed twice with two keys, or a
+ * NIGHTSHIFT_BACKUP_KEY_ID naming no listed key is a BackupKeyMissing failure (non-retryable).
+ */
+export function loadBackupKeyring(s: BackupKeySettings): BackupKeyring {
+  const keys = [...fileKeys(s)];
+  if (s.inline) {
+    for (const k of parsed(() => parseBackupKeys(s.inline!.reveal(), { variable: 'NIGHTSHIFT_BACKUP_KEYS', lines: false }))) {
+      const same = keys.find((e) => e.id === k.id);
+      if (same && !same.key.equals(k.key)) throw keysFailure(`key ${k.id} is given twice with two different keys (key file and NIGHTSHIFT_BACKUP_KEYS)`);
+      if (!same) keys.push(k);
+    }
+  }
+  if (s.currentId !== undefined && !keys.some((k) => k.id === s.currentId)) {
+    throw keysFailure(
+      `NIGHTSHIFT_BACKUP_KEY_ID is ${s.currentId}, but no such key is given (${keys.length ? `given: ${keys.map((k) => k.id).join(', ')}` : 'no backup keys at all'})`,
+    );
+  }
+  return new BackupKeyring(keys, s.currentId);
+}
+
+/** Whether the configuration gives any key (else archives are written plain). */
+export function backupKeysGiven(s: BackupKeySettings): boolean {
+  return s.fileGiven || s.inline !== undefined || fs.existsSync(s.file);
+}
+
+/**
+ * `nightshift dev` and the cluster: encryption on by default for a new deployment. When no key is
+ * given anywhere, a fresh random key is written to the default key file (0600; written under a temporary
+ * name, fsynced, then linked: an existing key file is never replaced). Returns the file written, or undefined when keys were already given.
+ */
+export function ensureBackupKeyFile(s: BackupKeySettings, now = new Date()): string | undefined {
+  if (backupKeysGiven(s)) return undefined;
+  const id = `k${now.toISOString().slice(0, 10).replace(/-/g, '')}-${crypto.randomBytes(3).toString('hex')}`;
+  const text = [
+    '# Nightshift backup keys (issue 13.2): one id=base64 line per key (32 random bytes).',
+    '# New archives use NIGHTSHIFT_BACKUP_KEY_ID, else the last key listed; every key listed stays readable.',
+    '# Rotation: append a new line (openssl rand -base64 32); keep the old lines while their archives are kept.',
+    '# KEEP A COPY OF THIS FILE OFF THIS MACHINE: without its key an archive cannot be read by anyone.',
+    `${id}=${crypto.randomBytes(BACKUP_KEY_BYTES).toString('base64')}`,
+    '',
+  ].join('\n');
+  fs.mkdirSync(path.dirname(s.file), { recursive: true });
+  const tmp = `${s.file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    // never replaces a key file (a second starter may have written one meanwhile): a key lost is every archive of it lost
+    fs.linkSync(tmp, s.file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return undefined;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  return s.file;
+}
