@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -78,5 +79,55 @@ test('a second start while a backup of the same dossier runs is a clear error na
     expect(r.stderr).toContain(first.firstExecutionRunId);
   } finally {
     await first.terminate('test over');
+  }
+});
+
+test('encrypted archives end to end (issue 13.2): backup --wait, verify-only names the key, restore --as; a wrong or missing key exits 1 with its type; no key in any output', async () => {
+  const [code] = (await generateDemoDossiers(ctx.stack.pools.get('main'), { target: 'main', count: 1, sizeKb: 20, prefix: 'CLIE', documentsDir: ctx.stack.config.documentsDir })) as [string];
+  const dir = tempDir('clikeys');
+  const key = crypto.randomBytes(32).toString('base64');
+  const wrongKey = crypto.randomBytes(32).toString('base64');
+  const keysFile = path.join(dir, 'keys');
+  const wrongFile = path.join(dir, 'wrong');
+  fs.writeFileSync(keysFile, `cli1=${key}\n`, { mode: 0o600 });
+  fs.writeFileSync(wrongFile, `cli1=${wrongKey}\n`, { mode: 0o600 });
+  const backupKeys = { file: keysFile, fileGiven: true };
+  const registry = createRegistryActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  const worker = await createTestWorker({ ...ctx.stack, config: { ...ctx.stack.config, backupKeys } }, ctx.temporal.nativeConnection);
+  const outputs: string[] = [];
+  const run = async (args: string[], env: Record<string, string>) => {
+    const r = await cli(args, env);
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+  const withKey = { NIGHTSHIFT_BACKUP_KEYS_FILE: keysFile };
+  await worker.runUntil(async () => {
+    const b = await run(['backup', 'dossier', code, '--wait', '--json'], withKey);
+    expect(b).toMatchObject({ code: 0, stderr: '' });
+    const file = JSON.parse(b.stdout).result.file as string;
+    expect(fs.readFileSync(file, 'latin1').split('\n')[0]).toMatch(/^NIGHTSHIFT-SVG 1 gzip aes-256-gcm key=cli1 /);
+
+    const v = await run(['backup', 'restore', file, '--verify-only'], withKey);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/gzip, encrypted with key cli1\n/);
+    const r = await run(['backup', 'restore', file, '--as', `${code}E`, '--wait'], withKey);
+    expect(r.code).toBe(0);
+    expect(await registry.tableStats('main', `${code}E`)).toEqual(await registry.tableStats('main', code));
+
+    const wrong = await run(['backup', 'restore', file, '--verify-only', '--debug'], { NIGHTSHIFT_BACKUP_KEYS_FILE: wrongFile });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/BackupKeyWrong: .* was not encrypted with the key given as cli1/);
+    const missing = await run(['backup', 'restore', file, '--verify-only'], {});
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/BackupKeyMissing: .* is encrypted with backup key cli1, and no backup key is given/);
+    // restore without --as reads the code from the archive: the key is needed there too
+    const noKey = await run(['backup', 'restore', file], { NIGHTSHIFT_BACKUP_KEYS: `other=${wrongKey}` });
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toMatch(/BackupKeyMissing: .* the keys given are other/);
+  });
+  const all = outputs.join('\n');
+  for (const k of [key, wrongKey]) {
+    expect(all).not.toContain(k);
+    expect(all).not.toContain(Buffer.from(k, 'base64').toString('hex'));
   }
 });
