@@ -27,6 +27,7 @@ import { orderSessionsClosed } from '../store/windows/order-sessions-closed';
 import { revokeConnect } from '../store/windows/revoke-connect';
 import { sessionsLeft } from '../store/windows/sessions-left';
 import { setWindowState } from '../store/windows/set-window-state';
+import { runsSinceWindow, type LedgerRun } from '../store/windows/runs-since-window';
 import { terminateOtherBackends } from '../store/windows/terminate-other-backends';
 import { updateWindow } from '../store/windows/update-window';
 
@@ -193,6 +194,14 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
       for (const f of files.sort()) if (!applied.has(f)) problems.push(`migration ${f} is not applied`);
       for (const d of await dossiersWithoutSchema(db)) problems.push(`dossier ${d.code}: schema ${d.schema_name} is missing`);
       return { ok: problems.length === 0, problems };
+    },
+
+    /**
+     * The backup batches and patch runs claimed since the window's row was written (issue 12): the
+     * window links the ones started by hand from its details. Read-only, run as a local activity.
+     */
+    async runsInWindow(args: { target: string; windowId: string }): Promise<LedgerRun[]> {
+      return runsSinceWindow(pools.get(args.target), args.windowId);
     },
 
     /** R-MW-10: the notification list's e-mail. Without a transport, logs and reports "not sent". */

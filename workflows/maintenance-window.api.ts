@@ -1,6 +1,10 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { WindowState, WindowType } from '../domain/maintenance';
 import { FailureType } from '../domain/failures';
+import type { NextStep, WindowRun } from '../domain/maintenance-details';
+import type { DossierFailure } from '../domain/run-details';
+
+export type { NextStep, WindowRun } from '../domain/maintenance-details';
 
 /**
  * Contract of the maintenance window workflow (R-MW-1 … R-MW-12). The CLI, the gate and the tests
@@ -92,15 +96,30 @@ export interface MaintenanceStatus {
   terminatedBackends: number;
   /** Workflow time of each phase change, oldest first. */
   phases: { phase: MaintenancePhase; at: string }[];
-  /** Why the window failed (work or post-check), R-MW-10. */
+  /** Why the window failed (work or post-check), R-MW-10; cleared by reopen (see reopenedAfter). */
   failure?: string;
   dbAccess?: DbAccessSnapshot;
+  /** The payload child (R-MW-9) once started, with its run id and outcome once known. */
+  payloadRun?: WindowRun;
+  /** Backup batches and patch runs started by hand while the window was in progress (their workflow ids). */
+  linkedRuns?: WindowRun[];
+  /** What failed in this window, newest last, capped (domain/run-details FAILURES_CAP): payload dossiers, post-checks. */
+  failures?: DossierFailure[];
+  failuresTotal?: number;
+  /** What to run next, copyable (empty when there is nothing to do). */
+  nextSteps?: NextStep[];
+  /** The failure a reopen gave access back after (R-MW-10): history, no longer the window's state. */
+  reopenedAfter?: string;
 }
 
 export interface MaintenanceWindowResult {
   status: MaintenanceStatus;
   /** Whether the closing e-mail went out (never fails the window). */
   mailSent: boolean;
+  /** What failed during the window (capped; a reopened window keeps them here), empty when nothing did. */
+  failures?: DossierFailure[];
+  /** What to run next (e.g. the payload's retry after a reopen), null when nothing is left to do. */
+  nextCommand?: string | null;
 }
 
 /** Fields editable while scheduled (R-MW-1); null clears an optional field. */

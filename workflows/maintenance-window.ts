@@ -1,8 +1,13 @@
 import * as wf from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
 import { workflowTime } from './clock';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
-import { CLOSE_ACK_SECONDS, formatDateTime, type WindowState } from '../domain/maintenance';
+import { CLOSE_ACK_SECONDS, type WindowState } from '../domain/maintenance';
 import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-input';
+import type { MaintenanceMailKind } from '../domain/maintenance-text';
+import { postCheckFailures, renderWindowDetails, windowNextSteps, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
+import { capFailures, type DossierFailure } from '../domain/run-details';
+import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
 import { activityCaller } from './activity-calls';
 import {
@@ -24,6 +29,18 @@ import { PATCH_KIND, PATCH_WORKFLOW_TYPE, patchWorkflowId, type PatchIntegration
 import { FailureType } from '../domain/failures';
 import { backupBatchWorkflow } from './backup-batch';
 import { BACKUP_BATCH_KIND, backupBatchWorkflowId } from './backup-batch.api';
+
+/**
+ * The maintenance window (R-MW-1 … R-MW-12) as a small state machine over ONE state object:
+ *
+ *   announce (scheduled, early block) → close orders → drain → payload → checks → restore → notify
+ *                                                                   ↘ failed (closed until reopen) ↗
+ *
+ * Each phase is a method of MaintenanceWindow; the operator's updates are validated handlers that only
+ * change that state (requests, times) and write the row; the phases read it. Row writes go through one
+ * lock (temporalio/samples-typescript `safe-message-handlers`), each built from the latest state, so a
+ * slow write never lands after a newer one. The run ends after `allHandlersFinished`.
+ */
 
 /**
  * Short database calls: retried until they pass (a dropped connection is transient). Every 5 s at most,
@@ -57,295 +74,567 @@ function childAttributes(target: string, kind: string, phase: string) {
   ];
 }
 
+/** The payload's own result when its failure carries it (a backup batch that ends partial fails with its result in details[0]). */
+interface PayloadResult {
+  runId?: number;
+  state?: string;
+  total?: number;
+  ok?: number;
+  reportPath?: string | null;
+  failures?: { code: string; status?: string; patch?: number; error: string }[];
+  failuresTotal?: number;
+}
+function resultInFailure(err: unknown): PayloadResult | undefined {
+  for (let e: unknown = err, i = 0; e instanceof Error && i < 6; e = e.cause, i++) {
+    const d = e instanceof ApplicationFailure ? (e.details?.[0] as { runId?: unknown } | undefined) : undefined;
+    if (d && typeof d === 'object' && typeof d.runId === 'number') return d as PayloadResult;
+  }
+  return undefined;
+}
+
 /** The window's failure (R-MW-10) shows the child's own reason and type, not "child workflow failed". */
-function payloadFailure(kind: string, fallback: FailureType) {
-  return (err: unknown): never => {
-    if (wf.isCancellation(err)) throw err;
-    let e: unknown = err;
-    while (e instanceof Error && e.cause) e = e.cause;
-    const type = e instanceof ApplicationFailure && e.type ? e.type : fallback;
-    throw ApplicationFailure.create({ type, nonRetryable: true, message: `${kind} payload: ${e instanceof Error ? e.message : String(e)}` });
-  };
+function payloadFailure(kind: string, fallback: FailureType, err: unknown): ApplicationFailure {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause) e = e.cause;
+  const type = e instanceof ApplicationFailure && e.type ? e.type : fallback;
+  return ApplicationFailure.create({ type, nonRetryable: true, message: `${kind} payload: ${e instanceof Error ? e.message : String(e)}` });
 }
 
-/** R-MW-9 payload `patch`: the integration runs as a child; a refused, failed or partial run fails the window (R-MW-10). */
-async function patchPayload(target: string, dir: string | undefined): Promise<void> {
-  if (!dir) throw invalid('payload patch needs the directory of patch packages (payload.manifest)');
-  const parentId = wf.workflowInfo().workflowId;
-  const r = await wf
-    .executeChild<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
-      workflowId: patchWorkflowId(target, runTimestamp(new Date())),
-      args: [{ target, mode: 'integrate', dir, windowWorkflowId: parentId }],
-      staticSummary: `patch payload of ${parentId}`,
-      typedSearchAttributes: childAttributes(target, PATCH_KIND, 'starting'),
-    })
-    .catch(payloadFailure('patch', FailureType.PatchRunFailed));
-  if (r.state !== 'completed') {
-    throw ApplicationFailure.create({
-      type: FailureType.PatchRunPartial,
-      nonRetryable: true,
-      message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')}): "nightshift patch retry", then reopen`,
-    });
-  }
+/** R-MW-10: a backup payload that left dossiers not backed up (returned partial, or failed carrying its result). */
+function backupIncomplete(target: string, r: PayloadResult): ApplicationFailure {
+  const total = r.total ?? 0;
+  const notDone = total - (r.ok ?? 0);
+  return ApplicationFailure.create({
+    type: FailureType.BackupRunIncomplete,
+    nonRetryable: true,
+    message:
+      `backup run ${r.runId} ${r.state}: ${notDone} of ${total} dossier(s) not backed up (report: ${r.reportPath ?? 'none'}): ` +
+      `"nightshift backup retry --target ${target} --run ${r.runId}", then reopen`,
+  });
 }
 
-/**
- * R-MW-9 payload `backup`: the backup batch (R-BK) runs as a child, restricted to `dossiers` when given;
- * a refused run, or one that leaves a dossier not backed up (partial, failed), fails the window (R-MW-10).
- */
-async function backupPayload(target: string, dossiers: string[] | undefined): Promise<void> {
-  const parentId = wf.workflowInfo().workflowId;
-  const r = await wf
-    .executeChild(backupBatchWorkflow, {
-      workflowId: backupBatchWorkflowId(target, runTimestamp(new Date())),
-      args: [{ target, only: dossiers, trigger: 'manual' }],
-      staticSummary: `backup payload of ${parentId}`,
-      typedSearchAttributes: childAttributes(target, BACKUP_BATCH_KIND, 'claiming'),
-    })
-    .catch(payloadFailure('backup', FailureType.BackupRunFailed));
-  if (r.state !== 'completed') {
-    throw ApplicationFailure.create({
-      type: FailureType.BackupRunIncomplete,
-      nonRetryable: true,
-      message:
-        `backup run ${r.runId} ${r.state}: ${r.total - r.ok} of ${r.total} dossier(s) not backed up (report: ${r.reportPath ?? 'none'}): ` +
-        `"nightshift backup retry --target ${target} --run ${r.runId}", then reopen`,
-    });
-  }
+/** A payload's dossier failures as the window carries them (`CODE: reason`, capped). */
+function dossierFailures(failures: { code: string; status?: string; patch?: number; error: string }[] | undefined): DossierFailure[] {
+  return capFailures((failures ?? []).map((f) => ({ code: f.code, status: f.status ?? 'failed', error: f.patch !== undefined ? `patch ${f.patch}: ${f.error}` : f.error })));
 }
 
-export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): Promise<MaintenanceWindowResult> {
-  const info = wf.workflowInfo();
-  const tz = input.displayTimeZone ?? 'UTC';
-  const s: MaintenanceStatus = {
-    target: input.target,
-    workflowId: info.workflowId,
-    type: input.type,
-    state: 'scheduled',
-    phase: 'starting',
-    startsAt: input.startsAt,
-    endsAt: input.endsAt,
-    preventLoginsFrom: input.preventLoginsFrom,
-    message: input.message,
-    payload: input.payload,
-    graceSeconds: input.graceSeconds,
-    startWhenDrained: input.startWhenDrained,
-    dbDrain: input.dbDrain,
-    notify: input.notify,
-    openSessions: null,
-    sessionsToClose: null,
-    forcedSessions: 0,
-    terminatedBackends: 0,
-    phases: [],
-  };
-  // Search attributes are set by the starter when the server has them registered (the dev server,
-  // production); the time-skipping test server has none, so the workflow only upserts what it was given.
-  const searchAttributes = info.typedSearchAttributes.get(NightshiftKind) !== undefined;
+/** Histories recorded before the window linked the runs started by hand in it replay without the ledger reads. */
+const LINKS_PATCH = 'maintenance-window-links';
+/** How often a window whose work is done by hand looks for runs started in it (one local activity). */
+const LINK_POLL_MS = 30_000;
+/** Ledger reads for the links: local (one marker event each), short. */
+const { runsInWindow } = wf.proxyLocalActivities<NightshiftActivities>({ startToCloseTimeout: '10 seconds', retry: { maximumAttempts: 3 } });
 
-  let cancelRequested = false;
-  let completeRequested = false;
-  let reopenRequested = false;
-  /** Bumped by every edit/extend: timers waiting on the old times wake up and recompute. */
-  let version = 0;
+/** The one state object: what the operator sees (status) and what the updates ask of the phases. */
+interface WindowControl {
+  status: MaintenanceStatus;
+  /** Operator requests, set by the update handlers, acted on by the phase that runs. */
+  requested: { cancel: boolean; complete: boolean; reopen: boolean };
+  /** Bumped by every edit/extend: waits computed from the old times wake up and recompute. */
+  version: number;
   /** Past this point edits are refused: the start transition is under way. */
-  let started = false;
-  let finishing = false;
+  started: boolean;
+  /** Checks, restore or cancellation under way: no extend, complete or cancel any more. */
+  finishing: boolean;
+}
 
-  // Row writes go one after another, each built from the latest state, so a slow write never lands
-  // after a newer one.
-  let writes: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const p = writes.then(fn);
-    writes = p.catch(() => undefined);
-    return p;
-  };
-  const windowId = wf.uuid4();
-  const isFinal = () => s.state === 'completed' || s.state === 'cancelled';
+/** What one pass over the sessions found (activities/maintenance.ts closeSessionsStep). */
+interface SessionsSeen {
+  live: number;
+  nextCloseBy: string | null;
+}
 
-  function details(): void {
-    const a = formatDateTime(new Date(s.startsAt), tz);
-    const b = formatDateTime(new Date(s.endsAt), tz);
-    const sessions = s.openSessions === null ? '' : `\nopen sessions: **${s.openSessions}**` + (s.sessionsToClose ? ` (${s.sessionsToClose} told to close)` : '');
-    wf.setCurrentDetails(
-      `**${s.type}** maintenance on **${s.target}**: phase **${s.phase}**\n${a.date} ${a.time} → ${b.date} ${b.time} (${tz})` +
-        `\npayload: ${s.payload.kind}` +
-        sessions +
-        (s.failure ? `\nfailure: ${s.failure}` : ''),
-    );
+class MaintenanceWindow {
+  private readonly w: WindowControl;
+  /** One row write at a time, each built from the latest state when it runs. */
+  private readonly rowLock = new Mutex();
+  private readonly windowId: string;
+  /** Search attributes are upserted only when the starter set them (the time-skipping server has none). */
+  private readonly searchAttributes: boolean;
+  private readonly namespace: string;
+
+  constructor(
+    private readonly input: MaintenanceWindowInput,
+    private readonly tz = input.displayTimeZone ?? 'UTC',
+  ) {
+    const info = wf.workflowInfo();
+    this.w = {
+      status: {
+        target: input.target,
+        workflowId: info.workflowId,
+        type: input.type,
+        state: 'scheduled',
+        phase: 'starting',
+        startsAt: input.startsAt,
+        endsAt: input.endsAt,
+        preventLoginsFrom: input.preventLoginsFrom,
+        message: input.message,
+        payload: input.payload,
+        graceSeconds: input.graceSeconds,
+        startWhenDrained: input.startWhenDrained,
+        dbDrain: input.dbDrain,
+        notify: input.notify,
+        openSessions: null,
+        sessionsToClose: null,
+        forcedSessions: 0,
+        terminatedBackends: 0,
+        phases: [],
+      },
+      requested: { cancel: false, complete: false, reopen: false },
+      version: 0,
+      started: false,
+      finishing: false,
+    };
+    this.searchAttributes = info.typedSearchAttributes.get(NightshiftKind) !== undefined;
+    this.namespace = info.namespace;
+    this.windowId = wf.uuid4();
   }
 
-  function enter(phase: MaintenancePhase): void {
-    if (s.phase === phase) return;
-    s.phase = phase;
-    s.phases.push({ phase, at: new Date().toISOString() });
-    if (searchAttributes) {
+  private get s(): MaintenanceStatus {
+    return this.w.status;
+  }
+
+  private snapshot(): MaintenanceStatus {
+    return { ...this.s, phases: [...this.s.phases] };
+  }
+
+  private isFinal(): boolean {
+    return this.s.state === 'completed' || this.s.state === 'cancelled';
+  }
+
+  // ---- What the operator sees: current details, search attributes, the row.
+
+  /** Rewritten from the state on every change: nothing stale stays (issue 12). */
+  private details(): void {
+    this.s.nextSteps = windowNextSteps(this.s);
+    wf.setCurrentDetails(renderWindowDetails(this.s, this.tz, this.namespace));
+  }
+
+  private enter(phase: MaintenancePhase): void {
+    if (this.s.phase === phase) return;
+    this.s.phase = phase;
+    this.s.phases.push({ phase, at: new Date().toISOString() });
+    if (this.searchAttributes) {
       wf.upsertSearchAttributes([
-        { key: NightshiftTarget, value: s.target },
+        { key: NightshiftTarget, value: this.s.target },
         { key: NightshiftKind, value: 'maintenance' },
         { key: NightshiftPhase, value: phase },
       ]);
     }
-    details();
+    this.details();
   }
 
-  /** Phase (and state) in memory and in the row the gate reads. */
-  async function persist(phase: MaintenancePhase, state: WindowState = s.state): Promise<void> {
-    // Row first: an update that waits for a final state returns only once the gate sees it.
-    await serial(() => call('setMaintenanceWindowState', `${s.target}: ${state} / ${phase}`, SHORT_DB, { target: s.target, windowId, state, phase }));
-    s.state = state;
-    enter(phase);
+  /** Phase (and state) in the row the gate reads, then in memory: an update waiting for a final state returns once the gate sees it. */
+  private async persist(phase: MaintenancePhase, state: WindowState = this.s.state): Promise<void> {
+    await this.rowLock.runExclusive(() =>
+      call('setMaintenanceWindowState', `${this.s.target}: ${state} / ${phase}`, SHORT_DB, { target: this.s.target, windowId: this.windowId, state, phase }),
+    );
+    this.s.state = state;
+    this.enter(phase);
   }
 
-  const writeRow = () =>
-    serial(() =>
-      call('updateMaintenanceWindow', `${s.target}: window times`, SHORT_DB, {
-        target: s.target,
-        windowId,
-        type: s.type,
-        startsAt: s.startsAt,
-        endsAt: s.endsAt,
-        preventLoginsFrom: s.preventLoginsFrom,
-        message: s.message,
+  /** The editable fields as they are when the write runs (R-MW-1, R-MW-11). */
+  private writeTimes(): Promise<void> {
+    return this.rowLock.runExclusive(() =>
+      call('updateMaintenanceWindow', `${this.s.target}: window times`, SHORT_DB, {
+        target: this.s.target,
+        windowId: this.windowId,
+        type: this.s.type,
+        startsAt: this.s.startsAt,
+        endsAt: this.s.endsAt,
+        preventLoginsFrom: this.s.preventLoginsFrom,
+        message: this.s.message,
       }),
     );
-
-  const waitFinal = async () => {
-    await wf.condition(() => isFinal() || s.phase === 'failed');
-    return { ...s };
-  };
-
-  wf.setHandler(maintenanceStatusQuery, () => ({ ...s, phases: [...s.phases] }));
-
-  wf.setHandler(
-    editMaintenanceUpdate,
-    async (edit: MaintenanceEdit) => {
-      Object.assign(s, applyEdit(s, edit));
-      version++;
-      details();
-      await writeRow();
-      return { ...s };
-    },
-    {
-      validator: (edit) => {
-        if (s.state !== 'scheduled' || started) throw invalid(`only a scheduled window can be edited (this one is ${s.phase}); use extend or cancel`);
-        const problem = editProblem(s, edit, workflowTime());
-        if (problem) throw invalid(problem);
-      },
-    },
-  );
-
-  wf.setHandler(
-    extendMaintenanceUpdate,
-    async ({ endsAt }) => {
-      s.endsAt = new Date(Date.parse(endsAt)).toISOString();
-      version++;
-      details();
-      await writeRow();
-      return { ...s };
-    },
-    {
-      validator: (ext) => {
-        if (s.state !== 'in_progress' || finishing) throw invalid(`only a window in progress can be extended (this one is ${s.phase}); edit a scheduled one`);
-        const problem = extendProblem(s, ext, workflowTime());
-        if (problem) throw invalid(problem);
-      },
-    },
-  );
-
-  wf.setHandler(
-    cancelMaintenanceUpdate,
-    async () => {
-      cancelRequested = true;
-      await wf.condition(isFinal);
-      return { ...s };
-    },
-    {
-      validator: () => {
-        if (isFinal() || finishing) throw invalid(`the window is already ${s.phase}`);
-      },
-    },
-  );
-
-  wf.setHandler(
-    completeMaintenanceUpdate,
-    async () => {
-      completeRequested = true;
-      return waitFinal();
-    },
-    {
-      validator: () => {
-        if (s.payload.kind !== 'none') throw invalid(`a window with payload ${s.payload.kind} completes by itself`);
-        if (s.state !== 'in_progress') throw invalid(`only a window in progress can be completed (this one is ${s.phase}); cancel a scheduled one`);
-        if (s.phase === 'failed') throw invalid('the window failed: fix the problem, then reopen');
-        if (finishing || completeRequested) throw invalid(`the window is already ${s.phase}`);
-      },
-    },
-  );
-
-  wf.setHandler(
-    reopenMaintenanceUpdate,
-    async () => {
-      reopenRequested = true;
-      await wf.condition(isFinal);
-      return { ...s };
-    },
-    {
-      validator: () => {
-        if (s.phase !== 'failed') throw invalid(`only a failed window can be reopened (this one is ${s.phase})`);
-      },
-    },
-  );
-
-  details();
-  await call('insertMaintenanceWindow', `${input.target}: insert the window`, SHORT_DB, { windowId, workflowId: info.workflowId, input });
-  s.windowId = windowId;
-  enter('scheduled');
-
-  const result = async (mailSent: boolean): Promise<MaintenanceWindowResult> => {
-    await wf.condition(wf.allHandlersFinished);
-    return { status: { ...s, phases: [...s.phases] }, mailSent };
-  };
-
-  // --- Scheduled: announced by the gate from the row (R-MW-4); early login block (R-MW-5).
-  for (;;) {
-    if (cancelRequested) {
-      finishing = true;
-      await persist('cancelled', 'cancelled');
-      return result(false);
-    }
-    const now = workflowTime();
-    const start = Date.parse(s.startsAt);
-    if (now >= start) break;
-    const blockAt = s.preventLoginsFrom ? Date.parse(s.preventLoginsFrom) : undefined;
-    if (blockAt !== undefined && now >= blockAt) {
-      if (s.phase !== 'blocking_logins') await persist('blocking_logins');
-    } else if (s.phase === 'blocking_logins') {
-      await persist('scheduled');
-    }
-    const next = blockAt !== undefined && blockAt > now ? Math.min(blockAt, start) : start;
-    const v = version;
-    await wf.condition(() => version !== v || cancelRequested, Math.max(1, next - now), {
-      summary: next === start ? 'until the start' : 'until logins are blocked',
-    });
   }
 
-  // --- In progress: logins refused (the gate reads the clock and the row), sessions told to close.
-  started = true;
-  await serial(async () => undefined);
-  await persist('closing_sessions', 'in_progress');
+  // ---- The operator's updates: validators say no before anything is written; handlers change the one state.
 
-  const restoreAccess = async () => {
-    if (s.dbAccess) await call('restoreDatabaseAccess', `${s.target}: give database access back`, SHORT_DB, { target: s.target, snapshot: s.dbAccess });
-  };
+  registerHandlers(): void {
+    const w = this.w;
+    wf.setHandler(maintenanceStatusQuery, () => this.snapshot());
 
-  const abort = async (): Promise<MaintenanceWindowResult> => {
-    finishing = true;
-    await restoreAccess();
-    await persist('cancelled', 'cancelled');
-    return result(await notify('cancelled'));
-  };
+    wf.setHandler(
+      editMaintenanceUpdate,
+      async (edit: MaintenanceEdit) => {
+        Object.assign(w.status, applyEdit(w.status, edit));
+        w.version++;
+        this.details();
+        await this.writeTimes();
+        return { ...this.s };
+      },
+      {
+        validator: (edit) => {
+          if (this.s.state !== 'scheduled' || w.started) throw invalid(`only a scheduled window can be edited (this one is ${this.s.phase}); use extend or cancel`);
+          const problem = editProblem(this.s, edit, workflowTime());
+          if (problem) throw invalid(problem);
+        },
+      },
+    );
 
-  const notify = async (kind: 'completed' | 'cancelled' | 'failed'): Promise<boolean> => {
+    wf.setHandler(
+      extendMaintenanceUpdate,
+      async ({ endsAt }) => {
+        w.status.endsAt = new Date(Date.parse(endsAt)).toISOString();
+        w.version++;
+        this.details();
+        await this.writeTimes();
+        return { ...this.s };
+      },
+      {
+        validator: (ext) => {
+          if (this.s.state !== 'in_progress' || w.finishing) throw invalid(`only a window in progress can be extended (this one is ${this.s.phase}); edit a scheduled one`);
+          const problem = extendProblem(this.s, ext, workflowTime());
+          if (problem) throw invalid(problem);
+        },
+      },
+    );
+
+    wf.setHandler(
+      cancelMaintenanceUpdate,
+      async () => {
+        w.requested.cancel = true;
+        await wf.condition(() => this.isFinal());
+        return { ...this.s };
+      },
+      {
+        validator: () => {
+          if (this.isFinal() || w.finishing) throw invalid(`the window is already ${this.s.phase}`);
+        },
+      },
+    );
+
+    wf.setHandler(
+      completeMaintenanceUpdate,
+      async () => {
+        w.requested.complete = true;
+        await wf.condition(() => this.isFinal() || this.s.phase === 'failed');
+        return { ...this.s };
+      },
+      {
+        validator: () => {
+          if (this.s.payload.kind !== 'none') throw invalid(`a window with payload ${this.s.payload.kind} completes by itself`);
+          if (this.s.state !== 'in_progress') throw invalid(`only a window in progress can be completed (this one is ${this.s.phase}); cancel a scheduled one`);
+          if (this.s.phase === 'failed') throw invalid('the window failed: fix the problem, then reopen');
+          if (w.finishing || w.requested.complete) throw invalid(`the window is already ${this.s.phase}`);
+        },
+      },
+    );
+
+    wf.setHandler(
+      reopenMaintenanceUpdate,
+      async () => {
+        w.requested.reopen = true;
+        await wf.condition(() => this.isFinal());
+        return { ...this.s };
+      },
+      {
+        validator: () => {
+          if (this.s.phase !== 'failed') throw invalid(`only a failed window can be reopened (this one is ${this.s.phase})`);
+        },
+      },
+    );
+  }
+
+  // ---- The run: one phase after the other.
+
+  async run(): Promise<MaintenanceWindowResult> {
+    this.details();
+    await this.rowLock.runExclusive(() =>
+      call('insertMaintenanceWindow', `${this.input.target}: insert the window`, SHORT_DB, {
+        windowId: this.windowId,
+        workflowId: this.s.workflowId,
+        input: this.input,
+      }),
+    );
+    this.s.windowId = this.windowId;
+    this.enter('scheduled');
+
+    if ((await this.announce()) === 'cancelled') {
+      this.w.finishing = true;
+      await this.persist('cancelled', 'cancelled');
+      return this.result(false);
+    }
+    let seen = await this.closeOrders();
+    seen = await this.drain(seen);
+    if (this.w.requested.cancel) return this.abort();
+    await this.closeTheRest(seen);
+    try {
+      await this.payload();
+      if (this.w.requested.cancel) return this.abort();
+      await this.checks();
+    } catch (err) {
+      if (wf.isCancellation(err)) throw err;
+      if ((await this.failed(err)) === 'cancelled') return this.abort();
+    }
+    await this.restore();
+    return this.result(await this.notify('completed'));
+  }
+
+  /** The result, once every update handler has returned (no update is left without an answer). */
+  private async result(mailSent: boolean): Promise<MaintenanceWindowResult> {
+    await wf.condition(wf.allHandlersFinished);
+    return { status: this.snapshot(), mailSent, failures: this.s.failures ?? [], nextCommand: windowRetryCommand(this.s) };
+  }
+
+  /**
+   * Scheduled: the gate announces the window from the row (R-MW-4) and refuses new logins from
+   * preventLoginsFrom (R-MW-5). Waits until the start, recomputing after every edit.
+   */
+  private async announce(): Promise<'started' | 'cancelled'> {
+    for (;;) {
+      if (this.w.requested.cancel) return 'cancelled';
+      const now = workflowTime();
+      const start = Date.parse(this.s.startsAt);
+      if (now >= start) return 'started';
+      const blockAt = this.s.preventLoginsFrom ? Date.parse(this.s.preventLoginsFrom) : undefined;
+      await this.block(blockAt !== undefined && now >= blockAt);
+      const next = blockAt !== undefined && blockAt > now ? Math.min(blockAt, start) : start;
+      const v = this.w.version;
+      await wf.condition(() => this.w.version !== v || this.w.requested.cancel, Math.max(1, next - now), {
+        summary: next === start ? 'until the start' : 'until logins are blocked',
+      });
+    }
+  }
+
+  /** R-MW-5: the early login block follows the (editable) preventLoginsFrom. */
+  private async block(blocked: boolean): Promise<void> {
+    if (blocked && this.s.phase !== 'blocking_logins') await this.persist('blocking_logins');
+    else if (!blocked && this.s.phase === 'blocking_logins') await this.persist('scheduled');
+  }
+
+  /**
+   * In progress: logins refused (the gate reads the clock and the row), the optional database drain
+   * (R-MW-8), and every live session told to close (R-MW-7).
+   */
+  private async closeOrders(): Promise<SessionsSeen> {
+    this.w.started = true;
+    await this.persist('closing_sessions', 'in_progress');
+    if (this.s.dbDrain) {
+      this.s.dbAccess = await call('snapshotDatabaseAccess', `${this.s.target}: read database access`, SHORT_DB, { target: this.s.target });
+      await call('revokeDatabaseAccess', `${this.s.target}: refuse new database connections`, SHORT_DB, { target: this.s.target, snapshot: this.s.dbAccess });
+    }
+    // The acknowledgement timer starts after the orders are written: the cutoff is never before their close_by.
+    return this.sessionsStep();
+  }
+
+  /** One pass over the sessions: force the overdue, order the rest; the counts go to the details. */
+  private async sessionsStep(closeAll = false): Promise<SessionsSeen> {
+    const s = this.s;
+    const step = await call('closeSessionsStep', closeAll ? `${s.target}: close every session left` : `${s.target}: order / force sessions`, SHORT_DB, {
+      target: s.target,
+      cutoff: new Date().toISOString(),
+      closeAll,
+    });
+    s.openSessions = step.live;
+    s.sessionsToClose = step.pendingOrders;
+    s.forcedSessions += step.forced;
+    this.details();
+    return step;
+  }
+
+  /**
+   * R-MW-7 / R-MW-8: told sessions are forced CLOSE_ACK_SECONDS after their order; the work starts at
+   * the end of the grace, or as soon as none is left with start-when-drained, or on "complete".
+   */
+  private async drain(seen: SessionsSeen): Promise<SessionsSeen> {
+    const { requested } = this.w;
+    const workAt = Date.parse(this.s.startsAt) + this.s.graceSeconds * 1000;
+    let first = true;
+    for (;;) {
+      if (requested.cancel || requested.complete) return seen;
+      const now = workflowTime();
+      if (seen.live === 0 && (this.s.startWhenDrained || now >= workAt)) return seen;
+      if (!first && now >= workAt) return seen;
+      let wait: number;
+      if (seen.live === 0) wait = workAt - now;
+      else if (first) wait = CLOSE_ACK_SECONDS * 1000;
+      else if (seen.nextCloseBy) wait = Math.min(CLOSE_ACK_SECONDS * 1000, Math.max(1000, Date.parse(seen.nextCloseBy) - now));
+      else wait = CLOSE_ACK_SECONDS * 1000;
+      if (!first || seen.live === 0) wait = Math.min(wait, workAt - now);
+      const timedOut = !(await wf.condition(() => requested.cancel || requested.complete, Math.max(1, wait), {
+        summary: first && seen.live > 0 ? `${CLOSE_ACK_SECONDS} s to acknowledge the close order` : 'drain grace',
+      }));
+      if (!timedOut) continue;
+      seen = await this.sessionsStep();
+      if (first) {
+        first = false;
+        await this.persist('draining');
+      }
+    }
+  }
+
+  /** R-MW-8: whoever is left at the end of the grace is closed, with its database connections. */
+  private async closeTheRest(seen: SessionsSeen): Promise<void> {
+    if (seen.live > 0) await this.sessionsStep(true);
+    if (this.s.dbAccess) {
+      this.s.terminatedBackends += await call('terminateOtherBackends', `${this.s.target}: end remaining database connections`, SHORT_DB, { target: this.s.target });
+    }
+  }
+
+  /** R-MW-9: the payload as a child workflow, or the operator's own work until "complete" or the end. */
+  private async payload(): Promise<void> {
+    await this.persist('working');
+    const s = this.s;
+    if (s.payload.kind === 'patch') await this.patchPayload(s.payload.manifest);
+    else if (s.payload.kind === 'backup') await this.backupPayload(s.payload.dossiers);
+    const { requested } = this.w;
+    // Runs started by hand while the operator works are linked from the details (issue 12).
+    const linking = s.payload.kind === 'none' && wf.patched(LINKS_PATCH);
+    for (;;) {
+      if (requested.cancel || requested.complete || s.payload.kind !== 'none') return;
+      if (linking) await this.linkRuns();
+      const now = workflowTime();
+      const end = Date.parse(s.endsAt);
+      if (now >= end) return;
+      const v = this.w.version;
+      const wait = linking ? Math.min(end - now, LINK_POLL_MS) : end - now;
+      await wf.condition(() => requested.cancel || requested.complete || this.w.version !== v, wait, { summary: 'until "complete" or the end' });
+    }
+  }
+
+  /** The ledgers' runs claimed since the start, other than the payload: linked from the details by workflow id. */
+  private async linkRuns(): Promise<void> {
+    const runs = await runsInWindow({ target: this.s.target, windowId: this.windowId });
+    const own = this.s.payloadRun?.workflowId;
+    this.s.linkedRuns = runs.filter((r) => r.workflowId !== own).map((r) => ({ kind: r.kind, workflowId: r.workflowId, runId: r.id, state: r.state }));
+    this.details();
+  }
+
+  /** The child's id goes to the details before it starts: the operator can follow it at once. */
+  private startPayload(kind: WindowRun['kind'], workflowId: string): WindowRun {
+    const run: WindowRun = { kind, workflowId, state: 'running' };
+    this.s.payloadRun = run;
+    this.details();
+    return run;
+  }
+
+  private payloadEnded(run: WindowRun, runId: number | null | undefined, state: string | undefined, failures: DossierFailure[], failuresTotal: number): void {
+    if (runId !== undefined && runId !== null) run.runId = String(runId);
+    run.state = state ?? 'failed';
+    if (failures.length) {
+      this.s.failures = failures;
+      this.s.failuresTotal = Math.max(failuresTotal, failures.length);
+    }
+    this.details();
+  }
+
+  /** A payload child that failed: its result when the failure carries one, and the window's failure (R-MW-10). */
+  private payloadFailed(run: WindowRun, fallback: FailureType, err: unknown): never {
+    if (wf.isCancellation(err)) throw err;
+    const r = resultInFailure(err);
+    this.payloadEnded(run, r?.runId, r?.state, dossierFailures(r?.failures), r?.failuresTotal ?? 0);
+    // A batch that ends partial fails its workflow with its result: the window says it as for a returned one.
+    if (run.kind === 'backup' && r?.total !== undefined && (r.state === 'partial' || r.state === 'failed')) throw backupIncomplete(this.s.target, r);
+    throw payloadFailure(run.kind, fallback, err);
+  }
+
+  /** R-MW-9 payload `patch`: the integration runs as a child; a refused, failed or partial run fails the window (R-MW-10). */
+  private async patchPayload(dir: string | undefined): Promise<void> {
+    const target = this.s.target;
+    if (!dir) throw invalid('payload patch needs the directory of patch packages (payload.manifest)');
+    const parentId = this.s.workflowId;
+    const run = this.startPayload('patch', patchWorkflowId(target, runTimestamp(new Date())));
+    const r = await wf
+      .executeChild<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
+        workflowId: run.workflowId,
+        args: [{ target, mode: 'integrate', dir, windowWorkflowId: parentId }],
+        staticSummary: `patch payload of ${parentId}`,
+        typedSearchAttributes: childAttributes(target, PATCH_KIND, 'starting'),
+      })
+      .catch((err: unknown) => this.payloadFailed(run, FailureType.PatchRunFailed, err));
+    this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed);
+    if (r.state !== 'completed') {
+      throw ApplicationFailure.create({
+        type: FailureType.PatchRunPartial,
+        nonRetryable: true,
+        message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')}): "nightshift patch retry", then reopen`,
+      });
+    }
+  }
+
+  /**
+   * R-MW-9 payload `backup`: the backup batch (R-BK) runs as a child, restricted to `dossiers` when given;
+   * a refused run, or one that leaves a dossier not backed up (partial, failed), fails the window (R-MW-10).
+   */
+  private async backupPayload(dossiers: string[] | undefined): Promise<void> {
+    const target = this.s.target;
+    const parentId = this.s.workflowId;
+    const run = this.startPayload('backup', backupBatchWorkflowId(target, runTimestamp(new Date())));
+    const r = await wf
+      .executeChild(backupBatchWorkflow, {
+        workflowId: run.workflowId,
+        args: [{ target, only: dossiers, trigger: 'manual' }],
+        staticSummary: `backup payload of ${parentId}`,
+        typedSearchAttributes: childAttributes(target, BACKUP_BATCH_KIND, 'claiming'),
+      })
+      .catch((err: unknown) => this.payloadFailed(run, FailureType.BackupRunFailed, err));
+    const withFailures = r as typeof r & { failures?: DossierFailure[]; failuresTotal?: number };
+    this.payloadEnded(run, r.runId, r.state, dossierFailures(withFailures.failures), withFailures.failuresTotal ?? r.total - r.ok);
+    if (r.state !== 'completed') throw backupIncomplete(target, r);
+  }
+
+  /** R-MW-10: the database answers, migrations are applied, every dossier has its schema; a problem throws. */
+  private async checks(): Promise<void> {
+    this.w.finishing = true;
+    await this.persist('checking');
+    let checks: { ok: boolean; problems: string[] };
+    try {
+      checks = await call('runPostChecks', `${this.s.target}: post-checks`, CHECKS, { target: this.s.target });
+    } catch (err) {
+      checks = { ok: false, problems: [`the target database does not answer: ${err instanceof Error ? err.message : String(err)}`] };
+    }
+    if (!checks.ok) {
+      this.s.failures = postCheckFailures(checks.problems);
+      this.s.failuresTotal = checks.problems.length;
+      throw ApplicationFailure.create({ type: MaintenanceFailure.PostCheckFailed, nonRetryable: true, message: checks.problems.join('; ') });
+    }
+  }
+
+  /** R-MW-10: the target stays closed (state in_progress) and the list is alerted until the operator reopens or cancels. */
+  private async failed(err: unknown): Promise<'reopened' | 'cancelled'> {
+    const s = this.s;
+    s.failure = err instanceof Error ? err.message : String(err);
+    if (!s.failures?.length) {
+      s.failures = capFailures([{ code: err instanceof ApplicationFailure && err.type ? err.type : 'Failed', status: 'failed', error: s.failure }]);
+      s.failuresTotal = 1;
+    }
+    this.w.finishing = false;
+    await this.persist('failed');
+    await this.notify('failed');
+    await wf.condition(() => this.w.requested.reopen || this.w.requested.cancel);
+    if (this.w.requested.cancel) return 'cancelled';
+    // The failure is history now: the details and the status stop saying FAILED (issue 12).
+    s.reopenedAfter = s.failure;
+    delete s.failure;
+    this.details();
+    return 'reopened';
+  }
+
+  /** Access back: database connections (R-MW-8), then the row that the gate reads (completed). */
+  private async restore(): Promise<void> {
+    this.w.finishing = true;
+    await this.persist('restoring');
+    await this.restoreDatabaseAccess();
+    await this.persist('completed', 'completed');
+  }
+
+  private async restoreDatabaseAccess(): Promise<void> {
+    const snapshot = this.s.dbAccess;
+    if (snapshot) await call('restoreDatabaseAccess', `${this.s.target}: give database access back`, SHORT_DB, { target: this.s.target, snapshot });
+  }
+
+  /** R-MW-12: a window in progress cancelled gives access back at once. */
+  private async abort(): Promise<MaintenanceWindowResult> {
+    this.w.finishing = true;
+    await this.restoreDatabaseAccess();
+    await this.persist('cancelled', 'cancelled');
+    return this.result(await this.notify('cancelled'));
+  }
+
+  /** R-MW-10: the notification list's e-mail; never fails the window. */
+  private async notify(kind: MaintenanceMailKind): Promise<boolean> {
+    const s = this.s;
     if (!s.notify.length) return false;
     try {
       const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, {
@@ -357,99 +646,11 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
       wf.log.warn('maintenance e-mail not sent', { error: String(err) });
       return false;
     }
-  };
-
-  const sessionsStep = async (closeAll = false) => {
-    const step = await call('closeSessionsStep', closeAll ? `${s.target}: close every session left` : `${s.target}: order / force sessions`, SHORT_DB, {
-      target: s.target,
-      cutoff: new Date().toISOString(),
-      closeAll,
-    });
-    s.openSessions = step.live;
-    s.sessionsToClose = step.pendingOrders;
-    s.forcedSessions += step.forced;
-    details();
-    return step;
-  };
-
-  if (s.dbDrain) {
-    s.dbAccess = await call('snapshotDatabaseAccess', `${s.target}: read database access`, SHORT_DB, { target: s.target });
-    await call('revokeDatabaseAccess', `${s.target}: refuse new database connections`, SHORT_DB, { target: s.target, snapshot: s.dbAccess });
   }
+}
 
-  // R-MW-7: every live session is told now and forced CLOSE_ACK_SECONDS later. The timer starts after
-  // the orders are written, so the workflow's cutoff is never before the orders' close_by.
-  let step = await sessionsStep();
-  const workAt = Date.parse(s.startsAt) + s.graceSeconds * 1000;
-  let first = true;
-  for (;;) {
-    if (cancelRequested) return abort();
-    if (completeRequested) break;
-    const now = workflowTime();
-    if (step.live === 0 && (s.startWhenDrained || now >= workAt)) break;
-    if (!first && now >= workAt) break;
-    let wait: number;
-    if (step.live === 0) wait = workAt - now;
-    else if (first) wait = CLOSE_ACK_SECONDS * 1000;
-    else if (step.nextCloseBy) wait = Math.min(CLOSE_ACK_SECONDS * 1000, Math.max(1000, Date.parse(step.nextCloseBy) - now));
-    else wait = CLOSE_ACK_SECONDS * 1000;
-    if (!first || step.live === 0) wait = Math.min(wait, workAt - now);
-    const timedOut = !(await wf.condition(() => cancelRequested || completeRequested, Math.max(1, wait), {
-      summary: first && step.live > 0 ? `${CLOSE_ACK_SECONDS} s to acknowledge the close order` : 'drain grace',
-    }));
-    if (!timedOut) continue;
-    step = await sessionsStep();
-    if (first) {
-      first = false;
-      await persist('draining');
-    }
-  }
-  if (cancelRequested) return abort();
-  // R-MW-8: whoever is left at the end of the grace is closed, with its database connections.
-  if (step.live > 0) await sessionsStep(true);
-  if (s.dbAccess) {
-    s.terminatedBackends += await call('terminateOtherBackends', `${s.target}: end remaining database connections`, SHORT_DB, { target: s.target });
-  }
-
-  // --- The work (R-MW-9), then post-checks (R-MW-10).
-  try {
-    await persist('working');
-    if (s.payload.kind === 'patch') await patchPayload(s.target, s.payload.manifest);
-    else if (s.payload.kind === 'backup') await backupPayload(s.target, s.payload.dossiers);
-    for (;;) {
-      if (cancelRequested || completeRequested || s.payload.kind !== 'none') break;
-      const now = workflowTime();
-      const end = Date.parse(s.endsAt);
-      if (now >= end) break;
-      const v = version;
-      await wf.condition(() => cancelRequested || completeRequested || version !== v, end - now, { summary: 'until "complete" or the end' });
-    }
-    if (cancelRequested) return abort();
-    finishing = true;
-    await persist('checking');
-    let checks: { ok: boolean; problems: string[] };
-    try {
-      checks = await call('runPostChecks', `${s.target}: post-checks`, CHECKS, { target: s.target });
-    } catch (err) {
-      checks = { ok: false, problems: [`the target database does not answer: ${err instanceof Error ? err.message : String(err)}`] };
-    }
-    if (!checks.ok) {
-      throw ApplicationFailure.create({ type: MaintenanceFailure.PostCheckFailed, nonRetryable: true, message: checks.problems.join('; ') });
-    }
-  } catch (err) {
-    if (wf.isCancellation(err)) throw err;
-    // R-MW-10: the target stays closed (state in_progress) until the operator reopens or cancels.
-    s.failure = err instanceof Error ? err.message : String(err);
-    finishing = false;
-    await persist('failed');
-    await notify('failed');
-    await wf.condition(() => reopenRequested || cancelRequested);
-    if (cancelRequested) return abort();
-  }
-
-  finishing = true;
-  await persist('restoring');
-  await restoreAccess();
-  await persist('completed', 'completed');
-  return result(await notify('completed'));
+export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): Promise<MaintenanceWindowResult> {
+  const window = new MaintenanceWindow(input);
+  window.registerHandlers();
+  return window.run();
 }

@@ -6,10 +6,11 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { Worker } from '@temporalio/worker';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { failureTypeOf } from '../../domain/failures';
-import { gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
+import { formatDateTime, gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
 import { createActivities } from '../../workers/activities';
 import { createRegistryActivities } from '../../activities/registry';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { backupBatchWorkflowId } from '../../workflows/backup-batch.api';
 import {
   cancelMaintenanceUpdate,
   completeMaintenanceUpdate,
@@ -97,6 +98,8 @@ async function withWindowWorker(fn: (s: MaintenanceStack, start: (input: Mainten
 }
 
 const status = (h: Handle) => h.query(maintenanceStatusQuery);
+/** The current details the Web UI shows (markdown), through the SDK's built-in metadata query. */
+const details = async (h: WorkflowHandle) => (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 const phaseIs = (h: Handle, ...phases: MaintenancePhase[]) =>
   eventually(() => status(h), (s) => phases.includes(s.phase), `phase ${phases.join('|')}`);
 const phaseAt = (s: MaintenanceStatus, phase: MaintenancePhase) => {
@@ -222,8 +225,15 @@ test('R-MW-11: extending a window in progress moves the row end; the window ends
     expect(shorter.message).toMatch(/later than the current end/);
     const garbage = await rejection(h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: 'tomorrow' } as never] }));
     expect(garbage.type).toBe('InvalidInput');
+    const before = await details(h);
     const extended = await h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: newEnd }] });
     expect(extended.endsAt).toBe(newEnd);
+    // issue 12: the details restate the window's summary with the new end
+    const shownEnd = (iso: string) => formatDateTime(new Date(iso), 'UTC').time;
+    expect(before).toContain(`-${shownEnd(input.endsAt)} (UTC)`);
+    const after = await details(h);
+    expect(after).toContain(`-${shownEnd(newEnd)} (UTC)`);
+    expect(after).not.toContain(`-${shownEnd(input.endsAt)} (UTC)`);
     expect((await onlyWindow(stack.pool)).endsAt.toISOString()).toBe(newEnd);
 
     const result = await h.result(); // time skips to the (new) end
@@ -340,6 +350,14 @@ test('R-MW-10: a failing post-check keeps the target closed and alerts; reopen g
     await h.executeUpdate(completeMaintenanceUpdate);
     const failed = await phaseIs(h, 'failed');
     expect(failed.failure).toMatch(/dossier BROKEN: schema d_broken is missing/);
+    // issue 12: the Web UI's details say FAILED, the failure as `- CODE: reason`, and the next step copyable
+    const reopenCommand = `nightshift maintenance reopen --target ${stack.target}`;
+    expect(failed.failures).toEqual([{ code: 'BROKEN', status: 'post-check', error: 'schema d_broken is missing' }]);
+    expect(failed.nextSteps?.map((n) => n.command)).toEqual([reopenCommand]);
+    const failedDetails = await details(h);
+    expect(failedDetails).toMatch(/^\*\*FAILED\*\*: the target stays closed until reopen/);
+    expect(failedDetails).toContain('- BROKEN: schema d\\_broken is missing');
+    expect(failedDetails).toContain(`\`${reopenCommand}\``);
     const row = await onlyWindow(stack.pool);
     expect(row.state).toBe('in_progress');
     expect(row.phase).toBe('failed');
@@ -352,8 +370,17 @@ test('R-MW-10: a failing post-check keeps the target closed and alerts; reopen g
     await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN'`);
     const reopened = await h.executeUpdate(reopenMaintenanceUpdate);
     expect(reopened.state).toBe('completed');
+    // issue 12: after reopen nothing says FAILED any more; the result keeps what failed
+    expect(reopened.failure).toBeUndefined();
+    expect(reopened.reopenedAfter).toMatch(/BROKEN/);
     expect((await onlyWindow(stack.pool)).state).toBe('completed');
-    expect((await h.result()).status.failure).toMatch(/BROKEN/);
+    const result = await h.result();
+    expect(result.status.failure).toBeUndefined();
+    expect(result.failures).toEqual([{ code: 'BROKEN', status: 'post-check', error: 'schema d_broken is missing' }]);
+    expect(result.nextCommand).toBeNull();
+    const after = await details(h);
+    expect(after).toContain('phase **completed**');
+    expect(after).not.toMatch(/FAILED|BROKEN|reopen --target/);
   });
 });
 
@@ -427,6 +454,15 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
     await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
     const failed = await eventually(() => status(h), (v) => v.phase === 'failed', 'the window to fail', 60_000);
     expect(failed.failure).toMatch(/^backup run \d+ partial: 1 of 2 dossier\(s\) not backed up .*nightshift backup retry/);
+    // issue 12: the payload child by id, its dossier failures, and the retry then the reopen as next steps
+    expect(failed.payloadRun).toMatchObject({ kind: 'backup', workflowId: expect.stringMatching(/^backup\//), state: 'partial', runId: expect.stringMatching(/^\d+$/) });
+    const retryCommand = `nightshift backup retry --target ${stack.target} --run ${failed.payloadRun!.runId}`;
+    expect(failed.failures?.map((f) => f.code)).toEqual(['A2']);
+    expect(failed.nextSteps?.map((n) => n.command)).toEqual([retryCommand, `nightshift maintenance reopen --target ${stack.target}`]);
+    const failedDetails = await details(h);
+    expect(failedDetails).toContain(`\`${failed.payloadRun!.workflowId}\``);
+    expect(failedDetails).toMatch(/\n- A2: \S/);
+    expect(failedDetails).toContain(`\`${retryCommand}\``);
     const items = (await stack.pool.query<{ code: string; status: string }>('SELECT code, status FROM nightshift.backup_run_item ORDER BY code')).rows;
     expect(items).toEqual([
       { code: 'A1', status: 'ok' },
@@ -444,6 +480,37 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
     fs.rmdirSync(blocker);
     expect((await h.executeUpdate(reopenMaintenanceUpdate)).state).toBe('completed');
     expect((await onlyWindow(stack.pool)).state).toBe('completed');
-    expect((await h.result()).status.failure).toMatch(/partial/);
+    const result = await h.result();
+    expect(result.status.failure).toBeUndefined();
+    expect(result.status.reopenedAfter).toMatch(/partial/);
+    expect(result.failures?.map((f) => f.code)).toEqual(['A2']);
+    expect(result.nextCommand).toBe(retryCommand);
+  });
+});
+
+test('issue 12: a backup batch started by hand inside a window (payload none) is linked from the window by workflow id; the next step is "complete"', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 30, graceSeconds: 0 });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    const working = await phaseIs(h, 'working');
+    expect(working.nextSteps?.map((n) => n.command)).toEqual([`nightshift maintenance complete --target ${stack.target}`]);
+    // by hand, as `nightshift backup run` would: its own workflow, not a child of the window
+    const batchId = backupBatchWorkflowId(stack.target, 'by-hand-in-window');
+    const batch = await env.client.workflow.start('backupBatchWorkflow', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: batchId,
+      args: [{ target: stack.target, trigger: 'manual' }],
+    });
+    await batch.result();
+    await env.sleep(31_000); // the window looks at the ledgers every 30 s while the operator works
+    const linked = await eventually(() => status(h), (v) => (v.linkedRuns ?? []).length > 0, 'the hand-started batch linked', 30_000);
+    expect(linked.linkedRuns).toEqual([{ kind: 'backup', workflowId: batchId, runId: expect.stringMatching(/^\d+$/), state: 'completed' }]);
+    const shown = await details(h);
+    expect(shown).toContain('Started by hand in this window:');
+    expect(shown).toContain(`\`${batchId}\``);
+    await h.executeUpdate(completeMaintenanceUpdate);
+    expect((await h.result()).status.linkedRuns?.map((r) => r.workflowId)).toEqual([batchId]);
   });
 });

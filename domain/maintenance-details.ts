@@ -1,0 +1,140 @@
+import { formatDateTime, type WindowState, type WindowType } from './maintenance';
+import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, oneLine, type DossierFailure } from './run-details';
+
+/**
+ * What an operator reads of a maintenance window in the Temporal Web UI (issue 12): the summary that
+ * tells two windows apart, the current details (markdown) and the next step as a copyable command.
+ * Pure: the workflow renders them from its state on every change, so nothing goes stale.
+ * Reuses the run-details primitives (escapeMarkdown, codeSpan, capped `CODE: reason` failures).
+ */
+
+/** A backup batch or patch run tied to the window: its payload child, or one started by hand inside it. */
+export interface WindowRun {
+  kind: 'backup' | 'patch';
+  workflowId: string;
+  /** the ledger's run id, once known */
+  runId?: string;
+  /** running, completed, partial, failed */
+  state?: string;
+}
+
+export interface NextStep {
+  text: string;
+  command: string;
+}
+
+/** The part of a window's status the texts need (workflows/maintenance-window.api.ts MaintenanceStatus). */
+export interface WindowFacts {
+  target: string;
+  workflowId: string;
+  type: WindowType;
+  state: WindowState;
+  phase: string;
+  startsAt: string;
+  endsAt: string;
+  message?: string;
+  payload: { kind: string };
+  openSessions: number | null;
+  sessionsToClose: number | null;
+  forcedSessions: number;
+  failure?: string;
+  failures?: DossierFailure[];
+  failuresTotal?: number;
+  payloadRun?: WindowRun;
+  linkedRuns?: WindowRun[];
+  reopenedAfter?: string;
+}
+
+const REASON_IN_SUMMARY = 60;
+
+/**
+ * One line that tells two windows of a target apart (they share the workflow id maintenance/{target}):
+ * type, target, start–end in the operator's zone, payload and the operator's reason.
+ */
+export function windowSummary(w: Pick<WindowFacts, 'type' | 'target' | 'startsAt' | 'endsAt' | 'payload' | 'message'>, zone: string): string {
+  const a = formatDateTime(new Date(w.startsAt), zone);
+  const b = formatDateTime(new Date(w.endsAt), zone);
+  const endText = a.date === b.date ? b.time : `${b.date} ${b.time}`;
+  const reason = w.message ? `: ${oneLine(w.message, REASON_IN_SUMMARY)}` : '';
+  return `maintenance ${w.type} on ${w.target} ${a.date} ${a.time}-${endText} (${zone}), payload ${w.payload.kind}${reason}`;
+}
+
+/** `--target` as every command takes it. */
+const cmd = (verb: string, target: string) => `nightshift ${verb} --target ${target}`;
+
+/** What to run next, first step first; empty when nothing is to be done (scheduled ahead, over). */
+export function windowNextSteps(w: WindowFacts): NextStep[] {
+  const reopen = { text: 'Then give access back', command: cmd('maintenance reopen', w.target) };
+  switch (w.phase) {
+    case 'failed': {
+      const run = w.payloadRun;
+      if (run?.runId && (run.state === 'partial' || run.state === 'failed')) {
+        return [{ text: `Retry the ${run.kind === 'backup' ? 'dossiers not backed up' : 'dossiers not patched'}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }, reopen];
+      }
+      return [{ text: 'Fix the problem, then give access back', command: cmd('maintenance reopen', w.target) }];
+    }
+    case 'closing_sessions':
+    case 'draining':
+      return [{ text: 'Watch the sessions', command: cmd('maintenance status', w.target) }];
+    case 'working':
+      if (w.payload.kind === 'none') return [{ text: 'When the work is done', command: cmd('maintenance complete', w.target) }];
+      return [{ text: 'Watch the payload', command: cmd(`${w.payload.kind === 'backup' ? 'backup' : 'patch'} status`, w.target) }];
+    default:
+      return [];
+  }
+}
+
+function runLine(r: WindowRun, namespace: string): string {
+  const what = r.kind === 'backup' ? 'backup batch' : 'patch run';
+  const id = `${what}${r.runId ? ` ${escapeMarkdown(r.runId)}` : ''} ${codeSpan(r.workflowId)}`;
+  const link = `[open](/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(r.workflowId)})`;
+  return `${id} ${link}${r.state ? `: **${escapeMarkdown(r.state)}**` : ''}`;
+}
+
+/**
+ * The current details: phase (FAILED first when the target is kept closed), the summary restated with
+ * the current times, open sessions, the payload child and the runs started by hand, the latest failures
+ * as `- CODE: reason` while failed, and the next step as a copyable command.
+ */
+export function renderWindowDetails(w: WindowFacts, zone: string, namespace: string): string {
+  const blocks: string[] = [];
+  const failed = w.phase === 'failed';
+  const head = `**${escapeMarkdown(w.type)}** maintenance on **${escapeMarkdown(w.target)}**: phase **${escapeMarkdown(w.phase)}**`;
+  blocks.push(failed ? `**FAILED**: the target stays closed until reopen · ${head}` : head);
+  blocks.push(escapeMarkdown(windowSummary(w, zone)));
+  if (w.openSessions !== null) {
+    blocks.push(`Open sessions: **${w.openSessions}**` + (w.sessionsToClose ? ` (${w.sessionsToClose} told to close)` : '') + (w.forcedSessions ? `, ${w.forcedSessions} closed by force` : ''));
+  }
+  if (w.payloadRun) blocks.push(`Payload: ${runLine(w.payloadRun, namespace)}`);
+  else blocks.push(`Payload: ${escapeMarkdown(w.payload.kind)}`);
+  if (w.linkedRuns?.length) blocks.push(['Started by hand in this window:', ...w.linkedRuns.map((r) => `- ${runLine(r, namespace)}`)].join('\n'));
+  if (failed) {
+    const failures = (w.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);
+    const lines = ['Latest failures:', ...failures.map((f) => `- ${escapeMarkdown(f.code)}: ${escapeMarkdown(oneLine(f.error || f.status))}`)];
+    if (!failures.length && w.failure) lines.push(`- ${escapeMarkdown(oneLine(w.failure))}`);
+    const total = Math.max(w.failuresTotal ?? failures.length, failures.length);
+    if (total > failures.length) lines.push(`- and ${total - failures.length} more`);
+    blocks.push(lines.join('\n'));
+  } else if (w.reopenedAfter) {
+    blocks.push('Reopened by the operator after a failure (R-MW-10).');
+  }
+  for (const step of windowNextSteps(w)) blocks.push(`${escapeMarkdown(step.text)}: ${codeSpan(step.command)}`);
+  return blocks.join('\n\n');
+}
+
+/** R-MW-10 post-check problems as failures: `dossier CODE: reason` keeps its code, the rest are the check's. */
+export function postCheckFailures(problems: string[]): DossierFailure[] {
+  return capFailures(
+    problems.map((p) => {
+      const m = /^dossier (\S+): (.*)$/.exec(p);
+      return m ? { code: m[1]!, status: 'post-check', error: m[2]! } : { code: 'PostCheckFailed', status: 'post-check', error: p };
+    }),
+  );
+}
+
+/** After a reopen, the payload's retry is still to run if its dossiers were not redone: the result says so. */
+export function windowRetryCommand(w: Pick<WindowFacts, 'target' | 'payloadRun' | 'reopenedAfter' | 'phase'>): string | null {
+  const run = w.payloadRun;
+  if (!run?.runId || (run.state !== 'partial' && run.state !== 'failed')) return null;
+  return `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}`;
+}
