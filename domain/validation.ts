@@ -2,9 +2,17 @@ import type { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { FailureType, permanentFailure } from './failures';
 
-/** A zod error as one line: `path: message; path: message` (the one wording of the CLI, activities and validators). */
-export function issuesText(err: z.ZodError, whole = 'value'): string {
-  return err.issues.map((i) => `${i.path.join('.') || whole}: ${i.message}`).join('; ');
+/**
+ * A zod error as one line: `path: message; path: message` (the one wording of the CLI, activities and
+ * validators). `names` renames paths, e.g. a field to its CLI flag (`{ sizeKb: '--size-kb' }`).
+ */
+export function issuesText(err: z.ZodError, whole = 'value', names: Record<string, string> = {}): string {
+  return err.issues
+    .map((i) => {
+      const at = i.path.join('.') || whole;
+      return `${names[at] ?? at}: ${i.message}`;
+    })
+    .join('; ');
 }
 
 /** Parse an activity's input, or throw a non-retryable failure of the given kind naming what is wrong. */

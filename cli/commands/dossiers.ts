@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { type Dossier, dossierCodeSchema, newDossierSchema } from '../../domain/dossier';
 import { terminalSafe } from '../../domain/text';
+import { issuesText } from '../../domain/validation';
 import { demoPrefixSchema, generateDemoDossiers } from '../../registry/demo';
 import { documentsFolder } from '../../registry/documents';
 import { createDossier, deleteDossier, dossierTableStats, getDossier, listDossiers, type TableStat } from '../../registry/dossiers';
@@ -44,16 +45,7 @@ const demoSchema = z.object({
   documents: z.boolean(),
 });
 
-function usageFromZod(error: z.ZodError, names: Record<string, string> = {}): UsageError {
-  return new UsageError(
-    error.issues
-      .map((i) => {
-        const key = String(i.path[0] ?? '');
-        return `${names[key] ?? key}: ${i.message}`;
-      })
-      .join('; '),
-  );
-}
+const usageFromZod = (error: z.ZodError, flags: Record<string, string>): UsageError => new UsageError(issuesText(error, 'value', flags));
 
 const when = (iso: string | null): string => (iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : 'never');
 
