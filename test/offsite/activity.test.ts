@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createOffsiteActivities } from '../../activities/offsite';
+import { createOffsiteActivities, type CopyArchiveOffsiteResult } from '../../activities/offsite';
 import { loadConfig } from '../../config/config';
 import { failureTypeOf } from '../../domain/failures';
 import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
@@ -43,7 +43,7 @@ describe('copyArchiveOffsite (R-BK-14)', () => {
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
     const acts = createOffsiteActivities({ offsiteStore: () => store });
-    const r = await env.run(acts.copyArchiveOffsite, { target: 'main', code: 'A1', file, key: '2026-12-02/BA1.SVG' });
+    const r = (await env.run(acts.copyArchiveOffsite, { target: 'main', code: 'A1', file, key: '2026-12-02/BA1.SVG' })) as CopyArchiveOffsiteResult;
     expect(r).toMatchObject({ objectKey: 'ns/main/A1/2026-12-02/BA1.SVG', bucket: s3.bucket, size: 11 * MiB, sha256, abortedStaleUploads: 0, attempt: 2 });
     expect(r.storageChecksum).toMatch(/-3$/);
     expect(beats[0]).toEqual({ phase: 'checksum', loaded: 0, total: 0 });
@@ -56,7 +56,7 @@ describe('copyArchiveOffsite (R-BK-14)', () => {
     const { file } = randomFile('BA2.SVG', 21 * MiB);
     const env = new MockActivityEnvironment();
     env.on('heartbeat', (d: { phase: string; loaded: number }) => {
-      if (d.phase === 'upload' && d.loaded > 0) env.cancel('test');
+      if (d.phase === 'upload' && d.loaded > 0) env.cancel();
     });
     const acts = createOffsiteActivities({ offsiteStore: () => store });
     const err = await env.run(acts.copyArchiveOffsite, { target: 'main', code: 'A2', file, key: 'BA2.SVG' }).then(
