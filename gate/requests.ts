@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TARGET_NAME } from '../config/config';
+import { TARGET_NAME } from '../domain/target';
 import { backupEventSchema } from '../domain/backup-trigger';
 import { dossierCodeSchema } from '../domain/dossier';
 
