@@ -21,9 +21,10 @@ import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { describeWindow } from '../../domain/maintenance-text';
+import { windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
-import { sessionsLeft } from '../../store/windows/sessions-left';
+import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import {
@@ -181,11 +182,9 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
   return { input, startsNow: startsNow || start.getTime() <= nowMs + START_PAST_TOLERANCE_MS };
 }
 
+/** Tells two windows of a target apart in the Web UI's list (type, target, start-end, payload, reason). */
 export function staticSummary(input: MaintenanceWindowInput, zone = operatorZone()): string {
-  const a = formatDateTime(new Date(input.startsAt), zone);
-  const b = formatDateTime(new Date(input.endsAt), zone);
-  const endText = a.date === b.date ? b.time : `${b.date} ${b.time}`;
-  return `maintenance ${input.type} on ${input.target} ${a.date} ${a.time}-${endText} (${zone}), payload ${input.payload.kind}`;
+  return windowSummary(input, zone);
 }
 
 /** Waits until the workflow has inserted its row (or failed: its error says why, e.g. R-MW-2). */
@@ -204,15 +203,28 @@ async function waitForRow(handle: WorkflowHandle, timeoutMs = 30_000): Promise<M
   }
 }
 
-function statusText(s: MaintenanceStatus): string {
+/**
+ * The workflow's view of a window. `sessions`, when given, is the database's count (one query, also
+ * behind the head line of `status`); without it the workflow's last look is shown as such.
+ */
+function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
   const lines = [
-    `${s.type} maintenance on ${s.target}: ${s.state} (phase ${s.phase})`,
+    `${s.type} maintenance on ${s.target}: ${s.phase === 'failed' ? 'FAILED, closed until reopen' : s.state} (phase ${s.phase})`,
     `  from ${shown(s.startsAt)} to ${shown(s.endsAt)} (${operatorZone()})`,
     `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
   ];
   if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);
-  if (s.openSessions !== null) lines.push(`  open sessions: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
-  if (s.failure) lines.push(`  FAILED: ${s.failure}\n  fix it, then: nightshift maintenance reopen --target ${s.target}`);
+  if (sessions) lines.push(`  sessions: ${sessions.pending} of them told to close, ${s.forcedSessions} closed by force`);
+  else if (s.openSessions !== null) lines.push(`  open sessions at the window's last look: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
+  if (s.payloadRun) lines.push(`  payload: ${s.payloadRun.kind} ${s.payloadRun.workflowId}${s.payloadRun.state ? ` (${s.payloadRun.state})` : ''}`);
+  for (const r of s.linkedRuns ?? []) lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${r.state ? ` (${r.state})` : ''}`);
+  if (s.failure) {
+    lines.push(`  FAILED: ${s.failure}`);
+    for (const f of (s.failures ?? []).slice(-10)) lines.push(`    ${f.code}: ${f.error}`);
+  }
+  if (s.reopenedAfter) lines.push(`  reopened after a failure (R-MW-10)`);
+  const next = s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []);
+  for (const n of next) lines.push(`  ${n.text}: ${n.command}`);
   if (s.notify.length) lines.push(`  notify: ${s.notify.join(', ')}`);
   return lines.join('\n');
 }
@@ -253,7 +265,9 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
   }
   output(flags.json, all, (rows) =>
     rows.length
-      ? rows.map((w) => `${w.target.padEnd(12)} ${w.state.padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}`).join('\n')
+      ? rows
+          .map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : w.state).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}`)
+          .join('\n')
       : 'no maintenance windows',
   );
 }
@@ -268,12 +282,13 @@ async function queryStatus(targetName: string): Promise<MaintenanceStatus | null
 
 async function status(flags: { target?: string; json?: boolean }): Promise<void> {
   const t = target(flags.target);
-  const { window, live } = await withPools(t.name, async (pool) => ({ window: await activeWindow(pool), live: (await sessionsLeft(pool)).live }));
+  const { window, sessions } = await withPools(t.name, async (pool) => ({ window: await activeWindow(pool), sessions: await sessionsLeft(pool) }));
   const workflow = window ? await queryStatus(t.name) : null;
   const value = {
     target: t.name,
     gateState: gateStateAt(window ?? null, new Date()),
-    liveSessions: live,
+    liveSessions: sessions.live,
+    sessionsToClose: sessions.pending,
     window: window ?? null,
     workflow,
   };
@@ -281,12 +296,12 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
     const head = `target ${v.target}: ${v.gateState}, ${v.liveSessions} open session(s)`;
     if (!v.window) return `${head}\nno scheduled or in-progress maintenance window`;
     if (!v.workflow) return `${head}\n${describeWindow(v.window, operatorZone())} (phase ${v.window.phase}; workflow not reachable)`;
-    return `${head}\n${statusText(v.workflow)}`;
+    return `${head}\n${statusText(v.workflow, sessions)}`;
   });
 }
 
 /** Runs one operator update; a missing workflow is said plainly. */
-async function update(targetName: string | undefined, fn: (h: WorkflowHandle) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated') {
+async function update(targetName: string | undefined, fn: (h: WorkflowHandle) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated'): Promise<number | void> {
   const t = target(targetName);
   const s = await withTemporal(async (client) => {
     try {
@@ -298,7 +313,10 @@ async function update(targetName: string | undefined, fn: (h: WorkflowHandle) =>
       throw err;
     }
   });
-  output(json, s, (v) => `${verb}: ${statusText(v)}`);
+  // The message says what happened, not what was asked: "complete" whose post-checks fail did not complete.
+  const failed = s.phase === 'failed';
+  output(json, s, (v) => `${failed ? `not ${verb}: the window failed` : verb}: ${statusText(v)}`);
+  if (failed) return EXIT_FAILED;
 }
 
 interface EditFlags {
@@ -421,7 +439,7 @@ export function registerMaintenanceCommands(program: Command): void {
       .addOption(jsonOption())
       .action(
         action(async (flags: { target?: string; json?: boolean }) => {
-          await update(flags.target, (h) => h.executeUpdate(def), flags.json, verb);
+          return update(flags.target, (h) => h.executeUpdate(def), flags.json, verb);
         }),
       );
   }

@@ -3,7 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
 import { createActivities } from '../../workers/activities';
 import { registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
-import { maintenanceStack, quietRuntime, requireEnv, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { runCli, type CliResult } from '../helpers/cli';
 
 /**
@@ -182,6 +182,54 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       expect((await windowRows(stack.pool)).map((w) => w.state)).toEqual(['cancelled']);
       const list = await cli('list', '--json');
       expect(JSON.parse(list.stdout)).toHaveLength(1);
+    });
+  } finally {
+    await native.close();
+  }
+});
+
+test('issue 12.5: status counts sessions from one query; complete that fails and reopen print what happened, FAILED gone after reopen (R-MW-7, R-MW-10)', async () => {
+  const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ config: stack.config, pools: stack.pools }),
+  });
+  try {
+    await worker.runUntil(async () => {
+      await insertSession(stack.pool, 'ann');
+      await insertSession(stack.pool, 'bob');
+      // a dossier without its schema: the post-checks fail
+      await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ('BROKEN1', 'Broken', 'd_broken1')`);
+      const started = await cli('schedule', '--target', stack.target, '--start', 'now', '--duration', '30m', '--grace', '0s', '--type', 'database', '--message', 'Migration v5', '--yes');
+      expect(started.code).toBe(0);
+      const described = await client.workflow.getHandle(`maintenance/${stack.target}`).describe();
+      expect(await described.staticSummary()).toMatch(new RegExp(`^maintenance database on ${stack.target} .*payload none: Migration v5$`));
+
+      // while the sessions are told to close: one count, from one query
+      await eventually(async () => (await windowRows(stack.pool)).at(-1)?.phase, (p) => p === 'closing_sessions', 'the close orders');
+      const shown = await cli('status', '--target', stack.target);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/^target \S+: closed, 2 open session\(s\)\n/);
+      expect(shown.stdout).toMatch(/\n {2}sessions: 2 of them told to close, 0 closed by force\n/);
+      expect(shown.stdout).not.toMatch(/open sessions: \d/);
+
+      await eventually(async () => (await windowRows(stack.pool)).at(-1)?.phase, (p) => p === 'working', 'the work phase', 40_000);
+      const completed = await cli('complete', '--target', stack.target);
+      expect(completed.code).toBe(1);
+      expect(completed.stdout).toMatch(/^not completed: the window failed: database maintenance on \S+: FAILED, closed until reopen \(phase failed\)/);
+      expect(completed.stdout).toContain('BROKEN1: schema d_broken1 is missing');
+      expect(completed.stdout).toContain(`nightshift maintenance reopen --target ${stack.target}`);
+      const list = await cli('list', '--target', stack.target);
+      expect(list.stdout).toMatch(new RegExp(`^${stack.target}\\s+FAILED\\s+failed\\s`));
+
+      await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN1'`);
+      const reopened = await cli('reopen', '--target', stack.target);
+      expect(reopened.code).toBe(0);
+      expect(reopened.stdout).toMatch(/^reopened: database maintenance on \S+: completed \(phase completed\)/);
+      expect(reopened.stdout).toContain('reopened after a failure');
+      expect(reopened.stdout).not.toMatch(/FAILED|fix it|maintenance reopen/);
     });
   } finally {
     await native.close();
