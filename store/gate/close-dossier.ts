@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 import { LIVE_SESSION_SQL } from './sql-parts';
 
 export type DossierOutcome = 'no-session' | 'no-dossier' | 'done';

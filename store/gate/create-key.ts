@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 import { toGateKey, type GateKey, type GateKeyRow } from './key-row';
 
 export interface NewGateKey {

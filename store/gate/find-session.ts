@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 import { LIVE_SESSION_SQL } from './sql-parts';
 
 /** For the miss path only: does the id exist, is it live? (The caller compares the token in constant time.) */

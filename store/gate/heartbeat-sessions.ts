@@ -1,5 +1,5 @@
 import { toWindow, type ActiveWindow, type WindowRow } from './active-window-row';
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 import { ACTIVE_WINDOW_SQL } from './sql-parts';
 
 export interface HeartbeatCall {

@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 
 /** Whether a key with this secret hash exists and is not revoked (the dev stack reuses its saved key). */
 export async function liveKeyExists(db: Queryable, secretHash: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 
 /** Records that keys were used, once per gate key refresh rather than once per request. */
 export async function markKeysUsed(db: Queryable, ids: readonly string[]): Promise<void> {

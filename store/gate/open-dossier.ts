@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 import { LIVE_SESSION_SQL } from './sql-parts';
 
 /** 'cap': the session already holds maxDossiers others open (R-SE-5); opening one it holds is 'done'. */

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { toWindow, type ActiveWindow, type WindowRow } from './active-window-row';
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL } from './sql-parts';
 
 export interface OpenSessionInput {

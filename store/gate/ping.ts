@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 
 /** The bench's baseline: the cheapest round trip to the target. */
 export async function ping(db: Queryable): Promise<void> {

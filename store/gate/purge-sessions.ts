@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 
 /**
  * R-SE-5: deletes sessions closed (or expired) longer than retentionSeconds ago, at most `batch` of each

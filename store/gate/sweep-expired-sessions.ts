@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 
 /** Marks sessions that stopped heartbeating as closed ('expired'), at the instant they expired. */
 export async function sweepExpiredSessions(db: Queryable): Promise<number> {

@@ -1,4 +1,4 @@
-import type { Queryable } from './queryable';
+import type { Queryable } from '../queryable';
 
 /** Whether the target's database has the gate's tables (its migrations are applied). */
 export async function gateTablesPresent(db: Queryable): Promise<boolean> {

@@ -1,1 +1,0 @@
-export type { Queryable } from '../queryable';
