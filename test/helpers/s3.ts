@@ -18,7 +18,7 @@ import { freePort } from './net';
  * new ones while the server keeps running (the network going away, not the storage).
  */
 
-export const S3_SERVER = process.env.NIGHTSHIFT_S3_TEST_SERVER ?? path.join(PROJECT_ROOT, '.tools', 'bin', 'versitygw');
+export const S3_SERVER = process.env.NIGHTSHIFT_S3_TEST_SERVER || path.join(PROJECT_ROOT, '.tools', 'bin', 'versitygw');
 
 export interface S3TestServer {
   /** what clients use: the relay's address with `proxy`, else the server's */
