@@ -1,22 +1,28 @@
-import { activityInfo, heartbeat } from '@temporalio/activity';
 import type pg from 'pg';
 import { patchClaimSchema } from '../domain/patch-input';
 import { parseInput } from '../domain/validation';
-import { belowSupervisor, type PatchManifest } from '../domain/patch';
+import { type PatchManifest } from '../domain/patch';
+import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, oneLine, type FanOutLedgerView } from '../domain/run-details';
 import {
   PatchFailure,
+  patchRetryCommand,
   type DossierPatchOutcome,
+  type PatchChunkResult,
+  type PatchDossierFailure,
   type PatchRunMode,
   type PatchRunState,
+  type PatchSelection,
   type PatchSummary,
   type Prerequisite,
 } from '../workflows/patch-integration.api';
+import type { FanOutPage } from '../workflows/fan-out';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
-import { withTransaction } from './registry';
+import { dossiersInFlight, runChunk } from './fan-out';
+import { withTransaction } from '../store/transaction';
 import { patchDossier, type EngineDossier, type StoredPatch } from './patch/apply';
 import { patchFailure, readPatchDirectory, type PatchPackage } from '../patches/package';
-import { patchDirectoryProblem } from './store-marker';
+import { patchDirectoryProblem } from '../shared-store/marker';
 import { closeAbandonedRun } from '../store/patch/close-abandoned-run';
 import { listRunningRuns } from '../store/patch/running-runs';
 import { listStoredPatches } from '../store/patch/stored-patches';
@@ -31,16 +37,15 @@ import { takeClaimLock } from '../store/patch/claim-lock';
 import { runByWorkflow } from '../store/patch/run-by-workflow';
 import { insertRun } from '../store/patch/insert-run';
 import { setRunPatches } from '../store/patch/set-run-patches';
-import { listPatchDossiers, type PatchDossierRow } from '../store/patch/dossier-rows';
+import type { PatchDossierRow } from '../store/patch/dossier-rows';
 import { patchDossiersByCode } from '../store/patch/dossiers-by-code';
 import { retrySourceRun } from '../store/patch/retry-source';
-import { failedCodes } from '../store/patch/failed-codes';
 import { setRetryOf } from '../store/patch/set-retry-of';
 import { setRunPlan } from '../store/patch/set-run-plan';
 import { openItems } from '../store/patch/open-items';
 import { runIsRunning } from '../store/patch/run-is-running';
 import { itemFromLevels } from '../store/patch/item-from-levels';
-import { finishedItem } from '../store/patch/finished-item';
+import { finishedCodes } from '../store/patch/finished-codes';
 import { recordItem } from '../store/patch/record-item';
 import { unfinishedItems } from '../store/patch/unfinished-items';
 import { failUnfinishedItem } from '../store/patch/fail-unfinished-item';
@@ -48,10 +53,17 @@ import { runFailures } from '../store/patch/run-failures';
 import { closeRun } from '../store/patch/close-run';
 import { patchPrerequisites } from '../store/patch/prerequisites';
 import { revalidationList } from '../store/patch/revalidation-list';
+import { supervisorRow } from '../store/patch/supervisor-row';
+import { unknownCodes } from '../store/patch/unknown-codes';
+import { selectionCount } from '../store/patch/selection-count';
+import { selectionPage } from '../store/patch/selection-page';
+import { itemCounts } from '../store/patch/item-counts';
+import { latestFailures } from '../store/patch/latest-failures';
 
 /**
  * Activities of patch integration: prerequisites and the run's claim, reading the packages into the
- * ledger, the plan, chunks of dossiers (heartbeating, resumable) and the closing of the run.
+ * ledger, the plan, the selection's pages and chunks of dossiers (the fan-out engine: activities/fan-out.ts,
+ * a heartbeat per dossier, resumable), the ledger's view for the details and the closing of the run.
  * The ledger (db/migrations/0006_patch.sql) is the truth; the workflow only sequences.
  */
 
@@ -67,10 +79,19 @@ export interface ClaimArgs {
 
 export interface PatchPlan {
   supervisor: { code: string; level: number; included: boolean } | null;
-  /** the other dossiers of the run, in code order */
-  others: string[];
+  /** which dossiers the run takes besides the supervisor (paged by selectPatchPage) and how many */
+  selection: PatchSelection;
+  others: number;
   /** the last patch number the run brings dossiers to */
   upTo: number;
+}
+
+interface ChunkArgs {
+  target: string;
+  runId: number;
+  codes: string[];
+  upTo: number;
+  supervisorLevel: number;
 }
 
 const toEngine = (r: PatchDossierRow): EngineDossier => ({
@@ -119,9 +140,6 @@ export async function storePatchPackages(pool: pg.Pool, packages: PatchPackage[]
     }
   });
 }
-
-/** How often a chunk heartbeats from a timer, so that a dossier that takes long (locked, large) keeps it alive. */
-const HEARTBEAT_EVERY_MS = 2_000;
 
 /** A run closed (abandoned) while its workflow still worked: its late results are refused. */
 async function patchRunClosed(pool: pg.Pool, runId: number): Promise<Error> {
@@ -211,99 +229,93 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
       return patches.map((p) => summary(p.manifest));
     },
 
-    /** Which dossiers the run takes, the supervisor apart, and up to which patch. */
+    /**
+     * Which dossiers the run takes, the supervisor apart, and up to which patch: a selection that
+     * selectPatchPage reads page by page and its size, never the codes themselves (100,000 dossiers).
+     */
     async planPatchRun(args: { target: string; runId: number; mode: PatchRunMode; dossiers?: string[]; retryOf?: number; lastPatch?: number }): Promise<PatchPlan & { retryOf?: number }> {
       const pool = pools.get(args.target);
-      const all = await listPatchDossiers(pool);
-      const sup = all.find((d) => d.role === 'supervisor') ?? null;
-      const byCode = new Map(all.map((d) => [d.code, d]));
-      let wanted: string[];
+      const sup = await supervisorRow(pool);
       let upTo: number;
       let retryOf: number | undefined;
+      let selection: PatchSelection;
+      if (args.dossiers) {
+        const unknown = await unknownCodes(pool, args.dossiers);
+        if (unknown.length) throw patchFailure(PatchFailure.UnknownDossier, `unknown dossier(s) in ${args.target}: ${unknown.join(', ')}`);
+      }
       if (args.mode === 'integrate') {
         upTo = args.lastPatch ?? 0;
-        wanted = args.dossiers ?? all.map((d) => d.code);
+        selection = args.dossiers ? 'list' : 'all';
       } else if (args.mode === 'revalidate') {
         upTo = sup?.patch_level ?? 0;
-        wanted = args.dossiers ?? belowSupervisor(all.map((d) => ({ ...d, patchLevel: d.patch_level }))).below.map((d) => d.code);
+        selection = args.dossiers ? 'list' : 'below';
       } else {
         const run = await retrySourceRun(pool, args.runId, args.retryOf);
         if (!run) throw patchFailure(PatchFailure.NothingToDo, args.retryOf ? `no patch run ${args.retryOf} on ${args.target}` : `no patch run with failed dossiers on ${args.target}`);
         retryOf = run.id;
         upTo = run.last_patch ?? 0;
-        wanted = await failedCodes(pool, retryOf);
+        selection = 'failed';
         await setRetryOf(pool, args.runId, retryOf);
       }
-      const unknown = wanted.filter((c) => !byCode.has(c));
-      if (unknown.length) throw patchFailure(PatchFailure.UnknownDossier, `unknown dossier(s) in ${args.target}: ${unknown.slice(0, 20).join(', ')}`);
-      const set = new Set(wanted);
-      const included = sup ? set.has(sup.code) : false;
-      await setRunPlan(pool, args.runId, sup?.code ?? null, args.mode === 'integrate' ? null : wanted);
+      // the operator's list is in the run row since the claim (requested): the pages read it there
+      await setRunPlan(pool, args.runId, sup?.code ?? null, null);
+      const size = await selectionCount(pool, args.runId, selection);
       return {
-        supervisor: sup ? { code: sup.code, level: sup.patch_level, included } : null,
-        others: [...set].filter((c) => c !== sup?.code).sort(),
+        supervisor: sup ? { code: sup.code, level: sup.patch_level, included: size.supervisor } : null,
+        selection,
+        others: size.others,
         upTo,
         retryOf,
       };
     },
 
+    /** One page of the run's selection after the cursor (a local activity of the fan-out engine). */
+    async selectPatchPage(args: { target: string; runId: number; selection: PatchSelection; cursor: string; limit: number }): Promise<FanOutPage<string>> {
+      const codes = await selectionPage(pools.get(args.target), args.runId, args.selection, args.cursor, args.limit);
+      return { codes, cursor: codes.length ? codes[codes.length - 1]! : args.cursor, exhausted: codes.length < args.limit };
+    },
+
     /**
-     * Patches a chunk of dossiers one after another, recording each outcome in the ledger and
-     * heartbeating its position, so that a retry (a worker killed mid-chunk) resumes there; a dossier
-     * half-way through a patch rolled back, and the engine skips what is applied.
+     * Patches a chunk of dossiers through the fan-out engine (activities/fan-out.ts): each outcome
+     * recorded in the ledger before the next dossier, a heartbeat per dossier and every 2 s (a dossier
+     * locked for minutes keeps the chunk alive), a retry resuming from the heartbeat and the ledger; a
+     * dossier half-way through a patch rolled back, and the engine skips what is applied.
      */
-    async applyPatchChunk(args: { target: string; runId: number; codes: string[]; upTo: number; supervisorLevel: number }): Promise<DossierPatchOutcome[]> {
+    async applyPatchChunk(args: ChunkArgs): Promise<PatchChunkResult> {
       const pool = pools.get(args.target);
-      const patches = await loadStoredPatches(pool, args.upTo);
-      const start = Number((activityInfo().heartbeatDetails as number | undefined) ?? 0);
-      // the level at the run's start: captured when the run first touches a dossier, kept by every retry
-      const opened = await openItems(pool, args.runId, args.codes);
-      if (!opened && !(await runIsRunning(pool, args.runId))) throw await patchRunClosed(pool, args.runId);
-      const runFrom = await itemFromLevels(pool, args.runId, args.codes);
-      const rows = await patchDossiersByCode(pool, args.codes);
-      const byCode = new Map(rows.map((r) => [r.code, r]));
-      const outcomes: DossierPatchOutcome[] = [];
-      let doneCount = start;
-      const timer = setInterval(() => heartbeat(doneCount), HEARTBEAT_EVERY_MS);
-      try {
-        for (let i = 0; i < args.codes.length; i++) {
-          const code = args.codes[i]!;
-          const row = byCode.get(code);
-          let outcome: DossierPatchOutcome;
-          if (i < start) {
-            // recorded by an earlier attempt of this chunk
-            const r = await finishedItem(pool, args.runId, code);
-            if (r) {
-              outcomes.push({
-                code,
-                status: r.status,
-                fromLevel: r.from_level,
-                toLevel: r.to_level,
-                applied: r.applied,
-                ...(r.failed_patch !== null ? { failedPatch: r.failed_patch } : {}),
-                ...(r.failure_type ? { failureType: r.failure_type } : {}),
-                ...(r.error ? { error: r.error } : {}),
-                notes: r.notes,
-              });
-              continue;
-            }
-          }
-          if (!row) {
-            outcome = { code, status: 'failed', fromLevel: 0, toLevel: 0, applied: [], failureType: PatchFailure.UnknownDossier, error: `dossier ${code} is no longer registered` };
-          } else {
-            outcome = await sinceRunStart(pool, row.schema_name, runFrom.get(code), await patchDossier(pool, toEngine(row), patches, args.supervisorLevel));
-          }
-          // only while the run is running: a run closed as abandoned takes no late result
-          if (!(await recordItem(pool, args.runId, outcome))) throw await patchRunClosed(pool, args.runId);
-          outcomes.push(outcome);
-          doneCount = i + 1;
-          heartbeat(doneCount);
-        }
-      } finally {
-        clearInterval(timer);
-      }
-      await touchRun(pool, args.runId);
-      return outcomes;
+      const r = await patchChunk(pool, args);
+      return { ...r.result, ...(r.result.failuresTotal ? { retryCommand: patchRetryCommand(args.target, args.runId) } : {}) };
+    },
+
+    /** The supervisor alone, first (its failure ends the run before any other dossier): its whole outcome. */
+    async applySupervisorPatches(args: Omit<ChunkArgs, 'codes'> & { code: string }): Promise<DossierPatchOutcome> {
+      const pool = pools.get(args.target);
+      const r = await patchChunk(pool, { ...args, codes: [args.code] });
+      const out = r.outcomes.get(args.code);
+      if (out) return out;
+      // ended by an earlier attempt: the ledger holds it
+      const failures = await runFailures(pool, args.runId, FAILURES_CAP);
+      const failed = failures.failures.find((f) => f.code === args.code);
+      const [row] = await patchDossiersByCode(pool, [args.code]);
+      const level = row?.patch_level ?? 0;
+      return failed
+        ? { code: args.code, status: 'failed', fromLevel: level, toLevel: level, applied: [], ...(failed.patch !== undefined ? { failedPatch: failed.patch } : {}), error: failed.error }
+        : { code: args.code, status: 'ok', fromLevel: level, toLevel: level, applied: [] };
+    },
+
+    /** What the ledger says of the run now, and the dossiers this worker runs for it (the details' refresh; a local activity). */
+    async patchLedgerView(args: { target: string; runId: number; workflowId: string }): Promise<FanOutLedgerView> {
+      const pool = pools.get(args.target);
+      const counts = await itemCounts(pool, args.runId);
+      const failures = await latestFailures(pool, args.runId, DETAILS_FAILURES_SHOWN);
+      return {
+        done: counts.done,
+        failed: counts.failed,
+        failures: failures.map((f) => ({ code: f.code, status: 'failed', error: oneLine(f.error ?? 'failed') })),
+        failuresTotal: counts.failed,
+        sinceLastEndSeconds: counts.sinceLastEndSeconds,
+        inFlight: dossiersInFlight(args.workflowId),
+      };
     },
 
     /** Closes the run: its state from the items (or the given failure), R-PI-9's list from the registry. */
@@ -312,7 +324,9 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
       supervisorLevel: number | null;
       toRevalidate: { code: string; level: number }[];
       toRevalidateCount: number;
-      failures: { code: string; patch?: number; error: string }[];
+      failures: PatchDossierFailure[];
+      failuresTotal: number;
+      retryCommand?: string;
     }> {
       const pool = pools.get(args.target);
       // dossiers the run touched but never finished (it ended early): failed, at the level they reached
@@ -324,11 +338,48 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
             : { applied: [] as number[] };
         await failUnfinishedItem(pool, args.runId, u.code, level, reached.applied, `not finished: the run ended (${(args.error ?? 'early').slice(0, 500)}) before this dossier was done`);
       }
-      const failures = await runFailures(pool, args.runId);
-      const state: PatchRunState = args.error ? 'failed' : failures.length ? 'partial' : 'completed';
+      const failed = await runFailures(pool, args.runId, FAILURES_CAP);
+      const state: PatchRunState = args.error ? 'failed' : failed.total ? 'partial' : 'completed';
       await closeRun(pool, args.runId, state, args.error ?? null, args.notes);
       const levels = await revalidationList(pool);
-      return { state, ...levels, failures };
+      return {
+        state,
+        ...levels,
+        failures: failed.failures.map((f) => ({ ...f, status: 'failed', error: oneLine(f.error) })),
+        failuresTotal: failed.total,
+        ...(failed.total ? { retryCommand: patchRetryCommand(args.target, args.runId) } : {}),
+      };
     },
   };
+}
+
+/**
+ * One chunk on the fan-out engine; the outcomes of the dossiers this attempt patched (the supervisor's
+ * call reads its own). A run closed meanwhile (abandoned) refuses every late result: PatchRunClosed.
+ */
+async function patchChunk(pool: pg.Pool, args: ChunkArgs): Promise<{ result: Awaited<ReturnType<typeof runChunk>>; outcomes: Map<string, DossierPatchOutcome> }> {
+  const patches = await loadStoredPatches(pool, args.upTo);
+  // the level at the run's start: captured when the run first touches a dossier, kept by every retry
+  const opened = await openItems(pool, args.runId, args.codes);
+  if (!opened && !(await runIsRunning(pool, args.runId))) throw await patchRunClosed(pool, args.runId);
+  const runFrom = await itemFromLevels(pool, args.runId, args.codes);
+  const byCode = new Map((await patchDossiersByCode(pool, args.codes)).map((r) => [r.code, r]));
+  const outcomes = new Map<string, DossierPatchOutcome>();
+  const result = await runChunk({
+    codes: args.codes,
+    concurrency: 1,
+    alreadyDone: (codes) => finishedCodes(pool, args.runId, codes),
+    perDossier: async (code) => {
+      const row = byCode.get(code);
+      const outcome: DossierPatchOutcome = row
+        ? await sinceRunStart(pool, row.schema_name, runFrom.get(code), await patchDossier(pool, toEngine(row), patches, args.supervisorLevel))
+        : { code, status: 'failed', fromLevel: 0, toLevel: 0, applied: [], failureType: PatchFailure.UnknownDossier, error: `dossier ${code} is no longer registered` };
+      // only while the run is running: a run closed as abandoned takes no late result
+      if (!(await recordItem(pool, args.runId, outcome))) throw await patchRunClosed(pool, args.runId);
+      outcomes.set(code, outcome);
+      return { status: outcome.status, error: outcome.error ?? null };
+    },
+  });
+  await touchRun(pool, args.runId);
+  return { result, outcomes };
 }

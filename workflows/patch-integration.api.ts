@@ -1,5 +1,8 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures';
+import type { DossierFailure, FanOutChunkResult } from '../domain/run-details';
+import type { FanOutState } from './fan-out';
 
 /**
  * Contract of the patch integration workflow (R-PI-1 … R-PI-9). The CLI, the maintenance window
@@ -13,15 +16,22 @@ export const PATCH_WORKFLOW_TYPE = 'patchIntegrationWorkflow';
 export type PatchRunMode = 'integrate' | 'revalidate' | 'retry';
 
 export interface PatchTuning {
-  /** dossiers per activity (one heartbeat per dossier) */
+  /** dossiers per chunk activity, read as one page of the selection */
   chunkSize: number;
-  /** chunks in flight at once */
+  /** chunks in flight at once (each patches its dossiers one after another) */
   concurrency: number;
   heartbeatTimeoutSeconds: number;
+  /** chunks per workflow run before continue-as-new (a history budget applies too: workflows/fan-out.ts) */
+  maxChunksPerRun: number;
+  /** seconds between two reads of the run's ledger for the current details while chunks run; 0: none */
+  detailsEverySeconds: number;
 }
-/** Sized for 2 cores: a PostgreSQL backend and the worker share them. */
-/** heartbeatTimeoutSeconds: a dead worker's chunk goes elsewhere ~10 s after the kill (the chunk heartbeats every 2 s from a timer). */
-export const DEFAULT_PATCH_TUNING: PatchTuning = { chunkSize: 25, concurrency: 2, heartbeatTimeoutSeconds: 10 };
+/**
+ * Sized for 2 cores: a PostgreSQL backend and the worker share them. heartbeatTimeoutSeconds: a dead
+ * worker's chunk goes elsewhere ~10 s after the kill (a chunk heartbeats every 2 s from a timer, also
+ * while one dossier takes minutes). 400 chunks of 25: 10,000 dossiers per workflow run, ~3,000 events.
+ */
+export const DEFAULT_PATCH_TUNING: PatchTuning = { chunkSize: 25, concurrency: 2, heartbeatTimeoutSeconds: 10, maxChunksPerRun: 400, detailsEverySeconds: 5 };
 
 export interface PatchIntegrationInput {
   target: string;
@@ -35,6 +45,28 @@ export interface PatchIntegrationInput {
   /** set when the run is a maintenance window's payload: that window is the single-user mode (R-PI-2) */
   windowWorkflowId?: string;
   tuning?: Partial<PatchTuning>;
+  /** set by the workflow itself when it continues as new: where the run is (never given by a caller) */
+  state?: PatchCarriedState;
+}
+
+/** Which dossiers a run takes besides the supervisor (store/patch/selection-sql.ts). */
+export type PatchSelection = 'all' | 'list' | 'below' | 'failed';
+
+/** What a patch run carries across continue-as-new: the supervisor is done, the others go on from the cursor. */
+export interface PatchCarriedState {
+  progress: PatchProgress;
+  runId: number;
+  upTo: number;
+  supervisorLevel: number;
+  selection: PatchSelection;
+  /** the cursor is the last code paged */
+  fanOut: FanOutState<string>;
+  /** workflow time when the other dossiers started (the rate) */
+  othersStartedAtMs: number;
+  /** done when the other dossiers started (the supervisor) */
+  doneBefore: number;
+  searchAttributes: boolean;
+  generation: number;
 }
 
 export interface Prerequisite {
@@ -85,15 +117,46 @@ export interface PatchProgress {
   failed: number;
 }
 
+/** A failed dossier of a patch run: the ledger's status, the patch that failed, one line of why. */
+export interface PatchDossierFailure extends DossierFailure {
+  patch?: number;
+}
+
 export interface PatchRunResult extends PatchProgress {
   state: PatchRunState;
   /** R-PI-9: dossiers below the supervisor's level after the run (first 200) and how many in all */
   toRevalidate: { code: string; level: number }[];
   toRevalidateCount: number;
   supervisorLevel: number | null;
-  /** failed dossiers (first 100) */
-  failures: { code: string; patch?: number; error: string }[];
+  /** failed dossiers, the first FAILURES_CAP by code (domain/run-details.ts); failuresTotal counts them all */
+  failures: PatchDossierFailure[];
+  failuresTotal: number;
+  /** the command that patches the failed dossiers again (with failures only) */
+  retryCommand?: string;
 }
+
+/** What one chunk of patch integration returns: counts and capped failures, never every code (activities/fan-out.ts). */
+export interface PatchChunkResult extends FanOutChunkResult {
+  /** with failures: the command that patches them again once the run has ended */
+  retryCommand?: string;
+}
+
+/** `nightshift patch retry --target T --run N`: the next step after failed dossiers, copyable as is. */
+export const patchRetryCommand = (target: string, runId: number): string => `nightshift patch retry --target ${target} --run ${runId}`;
+/**
+ * The result of a run that ended with failed dossiers, from the failure its workflow ended with
+ * (PatchRunPartial, the result in details[0]; also through a window's child failure); undefined otherwise.
+ */
+export function partialPatchResult(err: unknown): PatchRunResult | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e instanceof Error; i++, e = e.cause) {
+    if (e instanceof ApplicationFailure && e.type === FailureType.PatchRunPartial && e.details?.length) return e.details[0] as PatchRunResult;
+  }
+  return undefined;
+}
+
+/** `nightshift patch revalidate --target T`: the next step when dossiers are below the supervisor (R-PI-9). */
+export const patchRevalidateCommand = (target: string): string => `nightshift patch revalidate --target ${target}`;
 
 export const PATCH_PHASES = ['starting', 'prerequisites', 'reading', 'supervisor', 'dossiers', 'finishing', 'completed', 'partial', 'failed'] as const;
 export type PatchPhase = (typeof PATCH_PHASES)[number];
@@ -120,5 +183,7 @@ export const PatchFailure = {
   InvalidInput: FailureType.InvalidInput,
   /** the run was closed (abandoned) while its workflow still worked: its late results are refused */
   RunClosed: FailureType.PatchRunClosed,
+  /** the run ended with failed dossiers: the workflow fails with this type, the whole PatchRunResult in details[0] */
+  RunPartial: FailureType.PatchRunPartial,
 } as const;
 export type PatchFailureType = (typeof PatchFailure)[keyof typeof PatchFailure];

@@ -2,14 +2,20 @@ import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
 import { supervisorAbsentNote } from '../domain/patch';
+import { renderRunDetails, type DossierFailure, type FanOutInFlight, type FanOutLedgerView } from '../domain/run-details';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { activityCaller, innermostMessage } from './activity-calls';
+import { workflowTime } from './clock';
+import { continueFanOutAsNew, initialFanOutState, runFanOut, type FanOutKind } from './fan-out';
 import {
   DEFAULT_PATCH_TUNING,
   PatchFailure,
   patchProgressQuery,
-  type DossierPatchOutcome,
+  patchRetryCommand,
+  patchRevalidateCommand,
+  type PatchCarriedState,
+  type PatchChunkResult,
   type PatchIntegrationInput,
   type PatchPhase,
   type PatchProgress,
@@ -19,8 +25,11 @@ import {
 
 /**
  * Ordered patch integration (R-PI-1 … R-PI-9): prerequisites, packages verified into the ledger, the
- * supervisor first (its failure ends the run before any other dossier), then the other dossiers in
- * chunks with bounded concurrency; a failed dossier stops at its last good patch and the others go on.
+ * supervisor first (its failure ends the run before any other dossier), then the other dossiers on the
+ * dossier fan-out engine (workflows/fan-out.ts): pages of the selection, chunk activities with a
+ * heartbeat per dossier, bounded concurrency, continue-as-new under a history budget. A failed dossier
+ * stops at its last good patch and the others go on; a run that ends with failed dossiers FAILS with
+ * PatchRunPartial (its whole result in details[0]) so that the workflow list shows it.
  */
 
 /** Reading a directory of packages and storing them: bounded by the packages' size. */
@@ -28,7 +37,10 @@ const READ = { startToCloseTimeout: '10 minutes', retry: { initialInterval: '2 s
 
 const call = activityCaller(DB_CALL);
 
-const failure = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+const failure = (type: string, message: string, details?: unknown) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true, ...(details === undefined ? {} : { details: [details] }) });
+
+const TERMINAL: PatchPhase[] = ['completed', 'partial', 'failed'];
 
 export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Promise<PatchRunResult> {
   const info = wf.workflowInfo();
@@ -38,7 +50,8 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     heartbeatTimeout: `${tuning.heartbeatTimeoutSeconds} seconds`,
     retry: BATCH_PAGE_RETRY,
   };
-  const p: PatchProgress = {
+  const carried = input.state;
+  const p: PatchProgress = carried?.progress ?? {
     runId: null,
     workflowId: info.workflowId,
     target: input.target,
@@ -52,17 +65,50 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     done: 0,
     failed: 0,
   };
-  const searchAttributes = info.typedSearchAttributes.get(NightshiftKind) !== undefined;
+  const searchAttributes = carried?.searchAttributes ?? info.typedSearchAttributes.get(NightshiftKind) !== undefined;
   wf.setHandler(patchProgressQuery, () => ({ ...p, prerequisites: [...p.prerequisites], notes: [...p.notes] }));
 
+  /** What the details show beyond the progress: the latest failures, the dossiers in flight, the stall. */
+  const live: { failures: DossierFailure[]; failuresTotal: number; inFlight: FanOutInFlight[]; sinceLastEndSeconds: number | null; rate: number | null; etaSeconds: number | null } = {
+    failures: carried?.fanOut.failures ?? [],
+    failuresTotal: carried?.fanOut.failuresTotal ?? 0,
+    inFlight: [],
+    sinceLastEndSeconds: null,
+    rate: null,
+    etaSeconds: null,
+  };
+  let nextStep: { text: string; command: string } | null = null;
+
   function details(): void {
-    const lines = [`**patch ${p.mode}** on **${p.target}**: phase **${p.phase}**${p.runId !== null ? ` (run ${p.runId})` : ''}`];
-    if (p.prerequisites.length) lines.push(p.prerequisites.map((q) => `${q.ok ? '✓' : '✗'} ${q.name}: ${q.detail}`).join('\n'));
-    if (p.patches) lines.push(`patches **${p.patches.first} → ${p.patches.last}**`);
-    if (p.supervisor) lines.push(`supervisor ${p.supervisor.code}: **${p.supervisor.status}**${p.supervisor.level !== null ? ` (level ${p.supervisor.level})` : ''}${p.supervisor.error ? ` — ${p.supervisor.error}` : ''}`);
-    if (p.total) lines.push(`dossiers: **${p.done} / ${p.total}** done, ${p.failed} failed`);
-    for (const n of p.notes) lines.push(`note: ${n}`);
-    wf.setCurrentDetails(lines.join('\n'));
+    const notes: string[] = [];
+    if (p.phase === 'prerequisites' || (p.phase === 'failed' && p.prerequisites.some((q) => !q.ok))) {
+      for (const q of p.prerequisites) notes.push(`${q.ok ? 'ok' : 'NOT MET'}: ${q.name}: ${q.detail}`);
+    }
+    if (p.patches) notes.push(`patches ${p.patches.first} → ${p.patches.last}`);
+    if (p.supervisor) {
+      notes.push(`supervisor ${p.supervisor.code}: ${p.supervisor.status}${p.supervisor.level !== null ? ` (level ${p.supervisor.level})` : ''}${p.supervisor.error ? `: ${p.supervisor.error}` : ''}`);
+    }
+    notes.push(...p.notes);
+    wf.setCurrentDetails(
+      renderRunDetails({
+        kind: `patch ${p.mode}`,
+        target: p.target,
+        phase: p.phase,
+        run: p.runId,
+        done: p.done,
+        total: p.total,
+        failed: p.failed,
+        rate: live.rate,
+        etaSeconds: live.etaSeconds,
+        sinceLastEndSeconds: live.sinceLastEndSeconds,
+        running: !TERMINAL.includes(p.phase),
+        inFlight: live.inFlight,
+        failures: live.failures,
+        failuresTotal: live.failuresTotal,
+        nextStep,
+        notes,
+      }),
+    );
   }
   function enter(phase: PatchPhase): void {
     p.phase = phase;
@@ -76,55 +122,153 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     details();
   }
 
-  enter('prerequisites');
-  const claim = await call('claimPatchRun', `${input.target}: prerequisites (R-PI-2)`, DB_CALL, {
-    target: input.target,
-    workflowId: info.workflowId,
-    mode: input.mode,
-    dir: input.dir,
-    dossiers: input.dossiers,
-    retryOf: input.retryOf,
-    windowWorkflowId: input.windowWorkflowId,
-  });
-  p.runId = claim.runId;
-  p.prerequisites = claim.prerequisites;
-  if (!claim.ok) {
-    enter('failed');
-    const failed = claim.prerequisites.filter((q) => !q.ok);
-    throw failure(PatchFailure.PrerequisiteFailed, `patch run refused on ${input.target}: ${failed.map((q) => `${q.name}: ${q.detail}`).join('; ')}`);
-  }
-  const runId = claim.runId;
-
+  let runId = carried?.runId ?? null;
   let finished = false;
   const finish = async (error?: string) => {
     finished = true;
     return wf.CancellationScope.nonCancellable(() =>
-      call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId, error, notes: p.notes }),
+      call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId: runId!, error, notes: p.notes }),
     );
   };
 
   try {
+    const state = carried ?? (await beforeTheOthers());
+    runId = state.runId;
+    if (carried) enter('dossiers');
+
+    // --- The other dossiers: pages of the selection, chunks on the fan-out engine.
+    const kind: FanOutKind = {
+      page: { activity: 'selectPatchPage', params: { target: input.target, runId: state.runId, selection: state.selection } },
+      chunk: {
+        activity: 'applyPatchChunk',
+        params: { target: input.target, runId: state.runId, upTo: state.upTo, supervisorLevel: state.supervisorLevel },
+        options: chunkOptions,
+        summary: (codes, n) => `chunk ${n}: ${codes.length} dossier(s) from ${codes[0]}, patches up to ${state.upTo}`,
+      },
+      ledger: { activity: 'patchLedgerView', params: { target: input.target, runId: state.runId, workflowId: info.workflowId } },
+    };
+    const rate = () => {
+      const seconds = (workflowTime() - state.othersStartedAtMs) / 1000;
+      const done = p.done - state.doneBefore;
+      live.rate = seconds > 0 ? Math.round((done / seconds) * 10) / 10 : null;
+      live.etaSeconds = live.rate ? Math.round((p.total - p.done) / live.rate) : null;
+    };
+    const more = await runFanOut<string, PatchChunkResult>(kind, state.fanOut, { chunkSize: tuning.chunkSize, window: tuning.concurrency, maxChunksPerRun: tuning.maxChunksPerRun, detailsEverySeconds: tuning.detailsEverySeconds }, {
+      onChunk: () => {
+        p.done = Math.max(p.done, state.doneBefore + state.fanOut.totals.done);
+        p.failed = Math.max(p.failed, (p.supervisor?.status === 'failed' ? 1 : 0) + state.fanOut.totals.failed);
+        live.failures = state.fanOut.failures;
+        live.failuresTotal = state.fanOut.failuresTotal;
+        live.sinceLastEndSeconds = 0;
+        if (p.failed) nextStep = { text: 'once the run has ended, patch the failed dossiers again', command: patchRetryCommand(p.target, state.runId) };
+        rate();
+        details();
+      },
+      onLedger: (view: FanOutLedgerView) => {
+        // the ledger is the truth while a chunk runs (its result comes at its end)
+        p.done = Math.max(p.done, view.done);
+        p.failed = Math.max(p.failed, view.failed);
+        if (view.failuresTotal >= live.failuresTotal) {
+          live.failures = view.failures;
+          live.failuresTotal = view.failuresTotal;
+        }
+        live.inFlight = view.inFlight;
+        live.sinceLastEndSeconds = view.sinceLastEndSeconds;
+        if (p.failed) nextStep = { text: 'once the run has ended, patch the failed dossiers again', command: patchRetryCommand(p.target, state.runId) };
+        rate();
+        details();
+      },
+    });
+    if (more) {
+      // everything before the cursor is launched and done: a fresh run goes on from it
+      const next: PatchCarriedState = { ...state, progress: p, generation: state.generation + 1 };
+      return await continueFanOutAsNew<typeof patchIntegrationWorkflow>({ ...input, state: next });
+    }
+
+    enter('finishing');
+    const closed = await finish();
+    p.done = Math.max(p.done, state.doneBefore + state.fanOut.totals.done);
+    p.failed = closed.failuresTotal;
+    live.failures = closed.failures;
+    live.failuresTotal = closed.failuresTotal;
+    live.inFlight = [];
+    if (closed.toRevalidateCount) p.notes.push(`${closed.toRevalidateCount} dossier(s) below the supervisor's level ${closed.supervisorLevel} to revalidate (R-PI-9)`);
+    nextStep = closed.retryCommand
+      ? { text: 'fix the failed dossiers, then patch them again', command: closed.retryCommand }
+      : closed.toRevalidateCount
+        ? { text: "bring the dossiers below the supervisor's level up", command: patchRevalidateCommand(p.target) }
+        : null;
+    enter(closed.state === 'completed' ? 'completed' : closed.state === 'partial' ? 'partial' : 'failed');
+    const result: PatchRunResult = { ...p, ...closed };
+    await wf.condition(wf.allHandlersFinished);
+    if (closed.state === 'partial') {
+      const shown = closed.failures.slice(0, 5).map((f) => `${f.code}: ${f.error}`);
+      throw failure(
+        PatchFailure.RunPartial,
+        `patch run ${runId} on ${p.target}: ${closed.failuresTotal} of ${p.total} dossier(s) failed (${shown.join('; ')}${closed.failuresTotal > shown.length ? '; …' : ''}); next: ${closed.retryCommand}`,
+        result,
+      );
+    }
+    return result;
+  } catch (err) {
+    if (wf.isCancellation(err) || err instanceof wf.ContinueAsNew) throw err;
+    if (!finished && runId !== null) {
+      const message = innermostMessage(err);
+      const closed = await finish(message);
+      p.failed = Math.max(p.failed, closed.failuresTotal);
+      live.failures = closed.failures;
+      live.failuresTotal = closed.failuresTotal;
+      if (closed.failures.length) p.notes.push(`failed: ${closed.failures.map((f) => f.code).join(', ')}${closed.failuresTotal > closed.failures.length ? ', …' : ''}`);
+      if (closed.retryCommand) nextStep = { text: 'fix the cause, then patch the failed dossiers again', command: closed.retryCommand };
+      enter('failed');
+    } else if (!TERMINAL.includes(p.phase)) enter('failed');
+    throw err;
+  }
+
+  /** Claim (R-PI-2), packages, plan and the supervisor: the first workflow run only. */
+  async function beforeTheOthers(): Promise<PatchCarriedState> {
+    enter('prerequisites');
+    const claim = await call('claimPatchRun', `${input.target}: prerequisites (R-PI-2)`, DB_CALL, {
+      target: input.target,
+      workflowId: info.workflowId,
+      mode: input.mode,
+      dir: input.dir,
+      dossiers: input.dossiers,
+      retryOf: input.retryOf,
+      windowWorkflowId: input.windowWorkflowId,
+    });
+    p.runId = claim.runId;
+    p.prerequisites = claim.prerequisites;
+    if (!claim.ok) {
+      // the claim recorded the run as failed: nothing to close
+      finished = true;
+      enter('failed');
+      const failed = claim.prerequisites.filter((q) => !q.ok);
+      throw failure(PatchFailure.PrerequisiteFailed, `patch run refused on ${input.target}: ${failed.map((q) => `${q.name}: ${q.detail}`).join('; ')}`);
+    }
+    runId = claim.runId;
+
     enter('reading');
     let patches: PatchSummary[];
     let plan: Awaited<ReturnType<NightshiftActivities['planPatchRun']>>;
     if (input.mode === 'integrate') {
-      patches = await call('loadPatchPackages', `${input.target}: verify ${input.dir}`, READ, { target: input.target, runId, dir: input.dir! });
+      patches = await call('loadPatchPackages', `${input.target}: verify ${input.dir}`, READ, { target: input.target, runId: claim.runId, dir: input.dir! });
       plan = await call('planPatchRun', `${input.target}: plan`, DB_CALL, {
         target: input.target,
-        runId,
+        runId: claim.runId,
         mode: input.mode,
         dossiers: input.dossiers,
         lastPatch: patches[patches.length - 1]!.number,
       });
     } else {
-      plan = await call('planPatchRun', `${input.target}: plan`, DB_CALL, { target: input.target, runId, mode: input.mode, dossiers: input.dossiers, retryOf: input.retryOf });
-      patches = await call('storedPatchSummaries', `${input.target}: stored patches`, DB_CALL, { target: input.target, runId, upTo: plan.upTo });
+      plan = await call('planPatchRun', `${input.target}: plan`, DB_CALL, { target: input.target, runId: claim.runId, mode: input.mode, dossiers: input.dossiers, retryOf: input.retryOf });
+      patches = await call('storedPatchSummaries', `${input.target}: stored patches`, DB_CALL, { target: input.target, runId: claim.runId, upTo: plan.upTo });
     }
     if (patches.length) p.patches = { first: patches[0]!.number, last: patches[patches.length - 1]!.number };
 
     const sup = plan.supervisor;
     let supervisorLevel = sup?.level ?? 0;
-    p.total = plan.others.length + (sup?.included ? 1 : 0);
+    p.total = plan.others + (sup?.included ? 1 : 0);
     if (sup) p.supervisor = { code: sup.code, status: sup.included ? 'pending' : 'not-in-list', level: sup.level };
     if (input.mode === 'integrate' && !sup?.included) {
       const uncovered = patches.filter((x) => x.treatments > 0 && x.number > supervisorLevel).map((x) => x.number);
@@ -136,60 +280,34 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     // --- The supervisor first: its failure stops the run before any other dossier is touched.
     if (sup?.included) {
       enter('supervisor');
-      const [out] = await call('applyPatchChunk', `${sup.code} (supervisor): patches up to ${plan.upTo}`, chunkOptions, {
+      const out = await call('applySupervisorPatches', `${sup.code} (supervisor): patches up to ${plan.upTo}`, chunkOptions, {
         target: input.target,
-        runId,
-        codes: [sup.code],
+        runId: claim.runId,
+        code: sup.code,
         upTo: plan.upTo,
         supervisorLevel,
       });
       p.done++;
-      p.supervisor = { code: sup.code, status: out!.status, level: out!.toLevel, ...(out!.error ? { error: out!.error } : {}) };
-      supervisorLevel = out!.toLevel;
-      if (out!.status === 'failed') {
+      p.supervisor = { code: sup.code, status: out.status, level: out.toLevel, ...(out.error ? { error: out.error } : {}) };
+      supervisorLevel = out.toLevel;
+      if (out.status === 'failed') {
         p.failed++;
-        throw failure(PatchFailure.SupervisorFailed, `the supervisor ${sup.code} failed, no other dossier was touched: ${out!.error}`);
+        nextStep = { text: 'fix the supervisor, then run its patches again', command: patchRetryCommand(p.target, claim.runId) };
+        throw failure(PatchFailure.SupervisorFailed, `the supervisor ${sup.code} failed, no other dossier was touched: ${out.error}`);
       }
     }
-
-    // --- The other dossiers: chunks, a bounded number in flight.
     enter('dossiers');
-    const chunks: string[][] = [];
-    for (let i = 0; i < plan.others.length; i += tuning.chunkSize) chunks.push(plan.others.slice(i, i + tuning.chunkSize));
-    let next = 0;
-    const lane = async () => {
-      while (next < chunks.length) {
-        const n = next++;
-        const codes = chunks[n]!;
-        const outcomes: DossierPatchOutcome[] = await call(
-          'applyPatchChunk',
-          `dossiers ${codes[0]} … ${codes[codes.length - 1]} (${codes.length}): patches up to ${plan.upTo}`,
-          chunkOptions,
-          { target: input.target, runId, codes, upTo: plan.upTo, supervisorLevel },
-        );
-        p.done += outcomes.length;
-        p.failed += outcomes.filter((o) => o.status === 'failed').length;
-        details();
-      }
+    return {
+      progress: p,
+      runId: claim.runId,
+      upTo: plan.upTo,
+      supervisorLevel,
+      selection: plan.selection,
+      fanOut: initialFanOutState(''),
+      othersStartedAtMs: workflowTime(),
+      doneBefore: p.done,
+      searchAttributes,
+      generation: 0,
     };
-    await Promise.all(Array.from({ length: Math.min(tuning.concurrency, chunks.length) }, lane));
-
-    enter('finishing');
-    const closed = await finish();
-    enter(closed.state === 'completed' ? 'completed' : closed.state === 'partial' ? 'partial' : 'failed');
-    if (closed.toRevalidateCount) {
-      p.notes.push(`${closed.toRevalidateCount} dossier(s) below the supervisor's level ${closed.supervisorLevel} to revalidate (R-PI-9)`);
-      details();
-    }
-    await wf.condition(wf.allHandlersFinished);
-    return { ...p, ...closed };
-  } catch (err) {
-    if (!finished) {
-      const message = innermostMessage(err);
-      const closed = await finish(message);
-      if (closed.failures.length) p.notes.push(`failed: ${closed.failures.map((f) => f.code).join(', ')}`);
-      enter('failed');
-    }
-    throw err;
   }
 }

@@ -16,6 +16,8 @@ import {
   PATCH_KIND,
   PATCH_WORKFLOW_TYPE,
   PatchFailure,
+  partialPatchResult,
+  patchRetryCommand,
   patchWorkflowId,
   type PatchIntegrationInput,
   type PatchRunResult,
@@ -50,6 +52,8 @@ export function resultText(r: PatchRunResult): string {
   if (r.supervisor) lines.push(`supervisor ${r.supervisor.code}: ${r.supervisor.status}${r.supervisor.level !== null ? ` at level ${r.supervisor.level}` : ''}`);
   lines.push(`${r.done} / ${r.total} dossier(s) done, ${r.failed} failed`);
   for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
+  if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more (patch status)`);
+  if (r.retryCommand) lines.push(`fix them, then: ${r.retryCommand}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
   if (r.toRevalidateCount) {
     lines.push(`${r.toRevalidateCount} dossier(s) below the supervisor's level ${r.supervisorLevel} (R-PI-9): ${r.toRevalidate.map((d) => `${d.code}@${d.level}`).join(', ')}`);
@@ -132,7 +136,8 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
       return output(flags.json, { ...started, prerequisites: verdict?.prerequisites ?? null }, () => `${startedText}\n${checked}`);
     }
     if (!flags.json) process.stdout.write(`${startedText}\n`);
-    const result = await handle.result();
+    // a run with failed dossiers FAILS (PatchRunPartial, so that the workflow list shows it): its result rides in the failure
+    const result = await handle.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
     output(flags.json, { ...started, result }, (v) => resultText(v.result));
     return result.state === 'completed' ? undefined : EXIT_FAILED;
   });
@@ -183,7 +188,7 @@ export function registerPatchCommands(program: Command): void {
             dossiers: dossiers.map((d) => ({ code: d.code, role: d.role, test: d.is_test, specific: d.is_specific, level: d.patch_level })),
             toRevalidate: list.toRevalidate,
             toRevalidateCount: list.toRevalidateCount,
-            recentRuns: runs,
+            recentRuns: runs.map((r) => (r.failed && r.state !== 'running' ? { ...r, retryCommand: patchRetryCommand(t.name, r.id) } : r)),
           };
           output(flags.json, value, (v) =>
             [
@@ -192,7 +197,11 @@ export function registerPatchCommands(program: Command): void {
               v.toRevalidateCount
                 ? `${v.toRevalidateCount} dossier(s) to revalidate (R-PI-9): ${v.toRevalidate.map((d) => d.code).join(', ')} — nightshift patch revalidate CODE...`
                 : 'no dossier to revalidate',
-              ...v.recentRuns.map((r) => `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` patches ${r.first_patch}-${r.last_patch}` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}`),
+              ...v.recentRuns.map(
+                (r) =>
+                  `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` patches ${r.first_patch}-${r.last_patch}` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}` +
+                  ('retryCommand' in r ? `\n  retry them: ${r.retryCommand}` : ''),
+              ),
             ].join('\n'),
           );
         });

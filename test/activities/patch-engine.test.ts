@@ -9,7 +9,7 @@ import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 import { createTestDatabase, tempDir } from '../helpers/env';
-import { blockablePatches, ledger, markAllBackedUp, modifiedSinceBackup, treatments } from '../workflows/patch-helpers';
+import { blockablePatches, ledger, levels, markAllBackedUp, modifiedSinceBackup, treatments } from '../workflows/patch-helpers';
 
 /**
  * The per-dossier engine (activities/patch/apply.ts over nightshift.apply_patch) without Temporal:
@@ -164,13 +164,11 @@ test('patch run ledger after a crash: a retried chunk records each dossier from 
     expect((await own.query(`SELECT patch_level FROM nightshift.dossier WHERE code = 'DEMO0003'`)).rows[0].patch_level).toBe(12);
     await own.query(`DROP TABLE public.crash_at_13`);
 
-    // third attempt resumes from the heartbeat and finishes
-    const outcomes = (await new MockActivityEnvironment({ attempt: 3, heartbeatDetails: beat }).run(acts.applyPatchChunk, args)) as DossierPatchOutcome[];
+    // third attempt resumes from the heartbeat ({current, done, of, resumeAt}: DEMO0002 ended) and finishes
+    expect(beat).toMatchObject({ done: 1, of: 2, resumeAt: 1 });
+    const third = await new MockActivityEnvironment({ attempt: 3, heartbeatDetails: beat }).run(acts.applyPatchChunk, args);
+    expect(third).toMatchObject({ ok: 1, failed: 0, skipped: 1, remaining: [], failures: [] });
     const eleven = [11, 12, 13, 14, 15];
-    expect(outcomes.map((o) => [o.code, o.status, o.fromLevel, o.toLevel, o.applied])).toEqual([
-      ['DEMO0002', 'ok', 10, 15, eleven],
-      ['DEMO0003', 'ok', 10, 15, eleven],
-    ]);
     const { rows } = await own.query('SELECT code, status, from_level, to_level, applied FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [runId]);
     expect(rows).toEqual([
       { code: 'DEMO0002', status: 'ok', from_level: 10, to_level: 15, applied: eleven },
@@ -207,9 +205,11 @@ test('R-PI-5 R-PI-4: a never-patched dossier keeps its own specific treatment (X
     await storePatchPackages(own, await readPatchDirectory(dir), dir);
     const runId = Number((await own.query(`INSERT INTO nightshift.patch_run (workflow_id, mode, state, last_patch) VALUES ('patch/main/specific', 'integrate', 'running', 1) RETURNING id`)).rows[0].id);
     const env = new MockActivityEnvironment();
-    const [sup] = (await env.run(acts.applyPatchChunk, { target: 'main', runId, codes: ['DEMO0001'], upTo: 1, supervisorLevel: 0 })) as DossierPatchOutcome[];
-    const outcomes = (await env.run(acts.applyPatchChunk, { target: 'main', runId, codes: ['DEMO0005', 'DEMO0006'], upTo: 1, supervisorLevel: 1 })) as DossierPatchOutcome[];
-    expect([sup, ...outcomes].map((o) => [o!.code, o!.status, o!.toLevel])).toEqual([['DEMO0001', 'ok', 1], ['DEMO0005', 'ok', 1], ['DEMO0006', 'ok', 1]]);
+    const sup = (await env.run(acts.applySupervisorPatches, { target: 'main', runId, code: 'DEMO0001', upTo: 1, supervisorLevel: 0 })) as DossierPatchOutcome;
+    const chunk = await env.run(acts.applyPatchChunk, { target: 'main', runId, codes: ['DEMO0005', 'DEMO0006'], upTo: 1, supervisorLevel: 1 });
+    expect([sup.code, sup.status, sup.toLevel]).toEqual(['DEMO0001', 'ok', 1]);
+    expect(chunk).toMatchObject({ counts: { ok: 2 }, ok: 2, failed: 0, failures: [] });
+    expect(await levels(own)).toMatchObject({ DEMO0001: 1, DEMO0005: 1, DEMO0006: 1 });
 
     // R-PI-5: the dossiers' own XTRT1 kept; R-PI-4: the supervisor's TRT1 replaced by the patch's
     expect(await treatments(own, 'DEMO0001')).toEqual({ XTRT1: 'own XTRT1 of DEMO0001', TRT1: 'patched TRT1\n' });
@@ -224,7 +224,7 @@ test('R-PI-5 R-PI-4: a never-patched dossier keeps its own specific treatment (X
       { code: 'DEMO0005', notes: [] },
       { code: 'DEMO0006', notes: ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'] },
     ]);
-    expect(sup!.notes).toEqual(rows[0]!.notes);
+    expect(sup.notes).toEqual(rows[0]!.notes);
   } finally {
     await own.end();
   }

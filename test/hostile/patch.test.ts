@@ -64,7 +64,7 @@ describe('R-PI-8: a package counts as integrated only once it applied somewhere'
     await blockablePatches(dir, [1, 2], (n) => (n === 2 ? 'SELECT 1 / 0;\n' : ''));
     const first = await newRun();
     await run(() => acts.loadPatchPackages({ target: 'main', runId: first, dir }));
-    const [failed] = await run(() => acts.applyPatchChunk({ target: 'main', runId: first, codes: [SUPERVISOR], upTo: 2, supervisorLevel: 0 }));
+    const failed = await run(() => acts.applySupervisorPatches({ target: 'main', runId: first, code: SUPERVISOR, upTo: 2, supervisorLevel: 0 }));
     expect(failed).toMatchObject({ status: 'failed', toLevel: 1, failedPatch: 2, failureType: PatchFailure.SqlFailed });
 
     // the operator corrects patch 2 and integrates again: accepted (it used to be ChecksumDrift)
@@ -75,7 +75,7 @@ describe('R-PI-8: a package counts as integrated only once it applied somewhere'
     const loaded = await run(() => acts.loadPatchPackages({ target: 'main', runId: second, dir }));
     expect(loaded.map((p) => p.checksum)).toContain(corrected.checksum);
     expect((await pool().query('SELECT checksum FROM nightshift.patch_package WHERE number = 2')).rows).toEqual([{ checksum: corrected.checksum }]);
-    const [ok] = await run(() => acts.applyPatchChunk({ target: 'main', runId: second, codes: [SUPERVISOR], upTo: 2, supervisorLevel: 1 }));
+    const ok = await run(() => acts.applySupervisorPatches({ target: 'main', runId: second, code: SUPERVISOR, upTo: 2, supervisorLevel: 1 }));
     expect(ok).toMatchObject({ status: 'ok', toLevel: 2, applied: [2] });
     expect((await ledger(pool(), SUPERVISOR)).map((r) => [r.number, r.checksum])).toEqual([
       [1, loaded[0]!.checksum],

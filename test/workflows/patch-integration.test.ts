@@ -7,7 +7,9 @@ import { generateDemoPatches } from '../../patches/demo';
 import { sealPatchPackage, writePatchPackage } from '../../patches/package';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
-import { PatchFailure } from '../../workflows/patch-integration.api';
+import { defaultPayloadConverter, type ApplicationFailure } from '@temporalio/common';
+import type { temporal as proto } from '@temporalio/proto';
+import { PatchFailure, partialPatchResult } from '../../workflows/patch-integration.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
 import {
   blockablePatches,
@@ -19,6 +21,7 @@ import {
   modifiedSinceBackup,
   openWindow,
   runPatch,
+  startRun,
   treatments,
 } from './patch-helpers';
 
@@ -149,7 +152,7 @@ test('R-PI-2 R-PI-3..8 R-BK-10: prerequisites one by one, then routing, order, l
     await pool.query(`UPDATE ${qualified('d_DEMO0003', 'apatch')} SET checksum = repeat('0', 64) WHERE number = 2`);
     const partial = await runPatch(temporal.client, stack, { mode: 'integrate', dir: fresh });
     expect(partial.state).toBe('partial');
-    expect(partial.failures).toEqual([{ code: 'DEMO0003', patch: 2, error: expect.stringMatching(/patch 2 was applied to dossier DEMO0003 with checksum 000000000000…, .*refused \(R-PI-8\)/) }]);
+    expect(partial.failures).toEqual([{ code: 'DEMO0003', status: 'failed', patch: 2, error: expect.stringMatching(/patch 2 was applied to dossier DEMO0003 with checksum 000000000000…, .*refused \(R-PI-8\)/) }]);
     expect(await levels(pool)).toMatchObject({ DEMO0001: 5, DEMO0002: 5, DEMO0003: 4 });
     expect(partial.toRevalidate).toEqual([{ code: 'DEMO0003', level: 4 }]);
     await closeWindows(pool);
@@ -202,9 +205,29 @@ test('R-PI-9 a failed dossier stops at its last good patch, the others go on; re
     const dir = tempDir('patches');
     await blockablePatches(dir, [1, 2, 3]);
     await pool.query(`CREATE TABLE ${qualified('d_DEMO0003', 'blocker')} (x int)`);
-    const r = await runPatch(temporal.client, stack, { mode: 'integrate', dir });
+    // issue 12: a run with failed dossiers FAILS (the list shows it) with PatchRunPartial, the whole result in details[0]
+    const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir });
+    const failed = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(WorkflowFailedError);
+    expect(failureTypeOf(failed)).toBe(PatchFailure.RunPartial);
+    expect(((failed as WorkflowFailedError).cause as ApplicationFailure).nonRetryable).toBe(true);
+    const r = partialPatchResult(failed)!;
+    const retry1 = `nightshift patch retry --target main --run ${r.runId}`;
+    expect((failed as WorkflowFailedError).cause!.message).toBe(
+      `patch run ${r.runId} on main: 1 of 6 dossier(s) failed (DEMO0003: patch 2 failed in dossier DEMO0003 (data.sql): blocker present); next: ${retry1}`,
+    );
     expect(r.state).toBe('partial');
-    expect(r.failures).toEqual([{ code: 'DEMO0003', patch: 2, error: 'patch 2 failed in dossier DEMO0003 (data.sql): blocker present' }]);
+    expect(r.failures).toEqual([{ code: 'DEMO0003', status: 'failed', patch: 2, error: 'patch 2 failed in dossier DEMO0003 (data.sql): blocker present' }]);
+    expect([r.failuresTotal, r.retryCommand]).toEqual([1, retry1]);
+    // R-OP-1: the current details say the same, the command in a code span (copyable as is)
+    const shown = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    expect(shown).toContain('phase **partial**');
+    expect(shown).toContain('**6 / 6** dossiers · **1 failed**');
+    expect(shown).toContain('- DEMO0003: patch 2 failed in dossier DEMO0003 (data.sql): blocker present');
+    expect(shown).toContain(`\`${retry1}\``);
     expect(await levels(pool)).toEqual({ DEMO0001: 3, DEMO0002: 3, DEMO0003: 1, DEMO0004: 3, DEMO0005: 3, DEMO0006: 3 });
     expect(r.toRevalidate).toEqual([{ code: 'DEMO0003', level: 1 }]);
 
@@ -255,5 +278,79 @@ test('R-PI-5 R-PI-4 in never-patched dossiers: the first run keeps the specific 
     const { rows } = await pool.query('SELECT code, notes FROM nightshift.patch_run_item WHERE run_id = $1 AND notes <> $2 ORDER BY code', [r.runId, []]);
     const why = ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'];
     expect(rows).toEqual([{ code: 'DEMO0001', notes: why }, { code: 'DEMO0006', notes: why }]);
+  });
+});
+
+test('issue 11.2: 11 dossiers in chunks of 2, one chunk per workflow run: the run continues as new and ends with every dossier patched once, no result holding every code', async () => {
+  await withStack(11, async (stack) => {
+    const pool = stack.pools.get('main');
+    await openWindow(pool);
+    const dir = tempDir('patches');
+    await blockablePatches(dir, [1, 2]);
+    const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, tuning: { chunkSize: 2, concurrency: 2, maxChunksPerRun: 1 } });
+    const r = await handle.result();
+    expect(r).toMatchObject({ state: 'completed', total: 11, done: 11, failed: 0, failures: [], failuresTotal: 0 });
+    expect(Object.values(await levels(pool))).toEqual(Array(11).fill(2));
+    for (const code of Object.keys(await levels(pool))) {
+      expect((await pool.query(`SELECT n FROM ${qualified(schemaNameFor(code), 'applylog')} ORDER BY n`)).rows.map((x) => x.n)).toEqual([1, 2]);
+    }
+    // the first run: claim, supervisor, one chunk, then continue-as-new; 5 chunks for the 10 others, and a
+    // sixth run that finds the selection exhausted (the fifth page was full)
+    const chain: proto.api.history.v1.IHistoryEvent[][] = [];
+    for (let runId: string | undefined = handle.firstExecutionRunId; runId; ) {
+      const run: proto.api.history.v1.IHistoryEvent[] = (await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? [];
+      chain.push(run);
+      runId = run.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+    expect(chain.length).toBe(6);
+    const events = chain.flat();
+    // no activity result carries the dossier codes: a chunk returns counts and capped failures
+    const results = events.filter((e) => e.activityTaskCompletedEventAttributes).map((e) => JSON.stringify(e.activityTaskCompletedEventAttributes!.result ?? ''));
+    expect(results.every((x) => x.length < 2_000)).toBe(true);
+  });
+});
+
+test('issue 11.2: a dossier locked for 8 s (heartbeat timeout 2 s) does not time out its chunk: one attempt per chunk; the details show it in flight, the heartbeat {current, done, of}', async () => {
+  await withStack(5, async (stack) => {
+    const pool = stack.pools.get('main');
+    await openWindow(pool);
+    const dir = tempDir('patches');
+    await blockablePatches(dir, [1]);
+    // the operator's session (or a long transaction) holds DEMO0003's registry row: its patch waits for it
+    const holder = await pool.connect();
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM nightshift.dossier WHERE code = 'DEMO0003' FOR UPDATE`);
+    let released = false;
+    try {
+      const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, tuning: { chunkSize: 4, concurrency: 1, heartbeatTimeoutSeconds: 2, detailsEverySeconds: 1 } });
+      // once DEMO0003 waits: the details name it in flight, the chunk's heartbeat says where it is
+      let details = '';
+      let beat: unknown;
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        const payload = pending.find((a) => a.activityType?.name === 'applyPatchChunk')?.heartbeatDetails?.payloads?.[0];
+        beat = payload ? defaultPayloadConverter.fromPayload(payload as never) : undefined;
+        if (/In flight: DEMO0003 for [3-9] s/.test(details)) break;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      expect(details).toMatch(/In flight: DEMO0003 for \d+ s/);
+      expect(beat).toMatchObject({ current: [{ code: 'DEMO0003' }], done: 1, of: 4 });
+      await new Promise((res) => setTimeout(res, Math.max(0, 8_000)));
+      await holder.query('ROLLBACK');
+      released = true;
+      const r = await handle.result();
+      expect(r).toMatchObject({ state: 'completed', total: 5, done: 5, failed: 0 });
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.activityTaskTimedOutEventAttributes)).toEqual([]);
+      const attempts = events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(attempts.length).toBeGreaterThanOrEqual(6);
+      expect(attempts.every((a) => a === 1)).toBe(true);
+      expect((await pool.query(`SELECT n FROM ${qualified('d_DEMO0003', 'applylog')}`)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      if (!released) await holder.query('ROLLBACK');
+      holder.release();
+    }
   });
 });

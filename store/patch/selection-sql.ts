@@ -1,0 +1,21 @@
+/**
+ * The dossiers a patch run takes, the supervisor included (pages leave it out: it goes first, alone), as
+ * FROM/WHERE text over `nightshift.patch_run r` ($1 = the run's id) and `nightshift.dossier d`:
+ * - all: every dossier (integrate);
+ * - list: the codes the operator gave, kept in the run row (integrate --dossiers, revalidate CODE…);
+ * - below: every dossier below the supervisor's level (revalidate, R-PI-9);
+ * - failed: the failed dossiers of the run it retries (retry).
+ */
+export const PATCH_SELECTIONS = ['all', 'list', 'below', 'failed'] as const;
+export type PatchSelection = (typeof PATCH_SELECTIONS)[number];
+
+export const SELECTION_FROM_SQL: Record<PatchSelection, string> = {
+  all: `FROM nightshift.patch_run r, nightshift.dossier d WHERE r.id = $1`,
+  list: `FROM nightshift.patch_run r JOIN nightshift.dossier d ON d.code = ANY(r.requested) WHERE r.id = $1`,
+  below: `FROM nightshift.patch_run r, nightshift.dossier d
+          WHERE r.id = $1 AND d.patch_level < (SELECT s.patch_level FROM nightshift.dossier s WHERE s.role = 'supervisor' LIMIT 1)`,
+  failed: `FROM nightshift.patch_run r
+             JOIN nightshift.patch_run_item i ON i.run_id = r.retry_of AND i.status = 'failed'
+             JOIN nightshift.dossier d ON d.code = i.code
+          WHERE r.id = $1`,
+};
