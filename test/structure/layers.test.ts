@@ -9,6 +9,7 @@ import ts from 'typescript';
  * - SQL lives only in store/ and db/: no SQL text, and no call of a node-postgres `query`, anywhere else
  *   in production code (every top-level folder but test/, bench/ and the ones below);
  * - cli/ and gate/ import nothing from activities/ (not even types: data access goes through store/);
+ *   no other folder but workers/ (which registers the factories) imports a value from activities/;
  * - workflows/ and domain/ import no Node built-in, and only each other for values (types may come from
  *   anywhere: they are erased);
  * - store/ imports no value from the layers above it.
@@ -22,6 +23,7 @@ const ALLOWED: Record<Rule, string[]> = {
   // the archive's COPY streams: the statements are built in store/catalog, the stream is opened here
   sql: ['archive/engine.ts'],
   'cli-gate-activities': [],
+  'activities-imports': [],
   'pure-imports': [],
   'store-imports': [],
 };
@@ -32,7 +34,7 @@ const ALLOWED: Record<Rule, string[]> = {
  */
 const SQL_AS_DATA = new Set(['patches/demo.ts']);
 
-type Rule = 'sql' | 'cli-gate-activities' | 'pure-imports' | 'store-imports';
+type Rule = 'sql' | 'cli-gate-activities' | 'activities-imports' | 'pure-imports' | 'store-imports';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** Top-level folders that are not production code, and the two homes of SQL. */
@@ -177,7 +179,8 @@ function importFindings(file: string, sf: ts.SourceFile): Finding[] {
   const add = (rule: Rule, line: number, what: string) => findings.push({ rule, file: r, line, what });
   for (const imp of importsOf(sf)) {
     const to = targetLayer(file, imp.spec);
-    if ((layer === 'cli' || layer === 'gate') && to === 'activities') add('cli-gate-activities', imp.line, `imports ${imp.spec}`);
+    if (to === 'activities' && (layer === 'cli' || layer === 'gate')) add('cli-gate-activities', imp.line, `imports ${imp.spec}`);
+    else if (to === 'activities' && layer !== 'activities' && layer !== 'workers' && !imp.typeOnly) add('activities-imports', imp.line, `imports ${imp.spec}`);
     if ((layer === 'workflows' || layer === 'domain') && !imp.typeOnly) {
       if (isBuiltin(imp.spec)) add('pure-imports', imp.line, `imports the Node built-in or I/O module ${imp.spec}`);
       else if (to !== undefined && to !== 'workflows' && to !== 'domain') add('pure-imports', imp.line, `imports ${imp.spec} (outside workflows/ and domain/)`);
@@ -262,6 +265,8 @@ describe('layers (issue 11; style.md practices 3, 8, 11)', () => {
       importFindings(path.join(ROOT, file), ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true)).map((f) => f.rule);
     expect(imports('cli/commands/x.ts', "import type { A } from '../../activities/registry';")).toEqual(['cli-gate-activities']);
     expect(imports('gate/x.ts', "export { a } from '../activities/registry';")).toEqual(['cli-gate-activities']);
+    expect(imports('registry/x.ts', "import { a } from '../activities/registry';\nimport type { B } from '../activities/deps';")).toEqual(['activities-imports']);
+    expect(imports('workers/x.ts', "import { a } from '../activities/registry';")).toEqual([]);
     expect(imports('workflows/x.ts', "import fs from 'node:fs';\nimport type { B } from '../activities/registry';")).toEqual(['pure-imports']);
     expect(imports('domain/x.ts', "import { a } from '../store/queryable';\nconst p = require('path');")).toEqual(['pure-imports', 'pure-imports']);
     expect(imports('store/x/y.ts', "import { a } from '../../gate/notices';\nimport type { C } from '../../workflows/x.api';")).toEqual(['store-imports']);
@@ -270,7 +275,7 @@ describe('layers (issue 11; style.md practices 3, 8, 11)', () => {
     }
   });
 
-  test.each(['sql', 'cli-gate-activities', 'pure-imports', 'store-imports'] as const)('rule %s: no offender beyond the allow-list, and none listed that no longer offends', (rule) => {
+  test.each(['sql', 'cli-gate-activities', 'activities-imports', 'pure-imports', 'store-imports'] as const)('rule %s: no offender beyond the allow-list, and none listed that no longer offends', (rule) => {
     const offenders = [...new Set(findings.filter((f) => f.rule === rule).map((f) => f.file))].sort();
     const allowed = [...ALLOWED[rule]].sort();
     const unexpected = findings.filter((f) => f.rule === rule && !allowed.includes(f.file)).map((f) => `${f.file}:${f.line} ${f.what}`);
