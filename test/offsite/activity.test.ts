@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { createOffsiteActivities, type CopyArchiveOffsiteResult } from '../../activities/offsite';
 import { loadConfig } from '../../config/config';
 import { failureTypeOf } from '../../domain/failures';
@@ -88,5 +90,26 @@ describe('copyArchiveOffsite (R-BK-14)', () => {
       const e = await env.run(acts.copyArchiveOffsite, bad).catch((x: unknown) => x);
       expect(failureTypeOf(e)).toBe('InvalidInput');
     }
+  });
+
+  test('R-BK-14: the secret key and the key id appear in no log line and no failure, with good or refused credentials', async () => {
+    const entries: LogEntry[] = [];
+    const logger = new DefaultLogger('TRACE', (e) => entries.push(e));
+    const { file } = randomFile('BA5.SVG', 6 * MiB);
+    const good = createOffsiteActivities({ offsiteStore: () => store });
+    await new MockActivityEnvironment({}, { logger }).run(good.copyArchiveOffsite, { target: 'main', code: 'A5', file, key: 'BA5.SVG' });
+    const wrongSecret = `${s3.secretAccessKey.slice(0, -6)}WRONG0`;
+    const refusedStore = createOffsiteStore(loadConfig({ NIGHTSHIFT_DATA_DIR: dir, ...s3.env({ NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY: wrongSecret }) }).offsite!);
+    let err: unknown;
+    try {
+      const refused = createOffsiteActivities({ offsiteStore: () => refusedStore });
+      err = await new MockActivityEnvironment({}, { logger }).run(refused.copyArchiveOffsite, { target: 'main', code: 'A5', file, key: 'BA5b.SVG' }).catch((e: unknown) => e);
+    } finally {
+      refusedStore.close();
+    }
+    expect(failureTypeOf(err)).toBe('OffsiteCredentialsRejected');
+    expect(entries.some((e) => e.message === 'archive copied off-site')).toBe(true);
+    const everything = inspect(entries, { depth: 8 }) + String((err as Error).message) + String((err as Error).stack) + JSON.stringify(err);
+    for (const secret of [s3.secretAccessKey, wrongSecret, s3.accessKeyId]) expect(everything).not.toContain(secret);
   });
 });
