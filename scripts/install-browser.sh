@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the browser of the Web UI test (test/ui/): Debian's `chromium`, driven by playwright-core
 # (an npm dependency that never downloads a browser). Idempotent; never fails `npm test`:
-#   1. NIGHTSHIFT_CHROMIUM given, or a chromium already installed: used as it is.
+#   1. NIGHTSHIFT_CHROMIUM given (used as it is, never installed over), or a chromium already installed.
 #   2. root with apt-get: `apt-get install chromium` (~100 MB, once per machine).
 #   3. otherwise: one line saying what to do; the browser test then skips with that reason.
 set -uo pipefail
@@ -10,9 +10,18 @@ quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
 say() { [ "$quiet" = 1 ] || echo "$@"; }
 
+if [ -n "${NIGHTSHIFT_CHROMIUM:-}" ]; then
+  if [ -x "$NIGHTSHIFT_CHROMIUM" ]; then
+    say "browser: $NIGHTSHIFT_CHROMIUM"
+  else
+    echo "install-browser: NIGHTSHIFT_CHROMIUM=$NIGHTSHIFT_CHROMIUM is not executable: the Web UI test will be skipped" >&2
+  fi
+  exit 0
+fi
+
 found() {
-  for p in "${NIGHTSHIFT_CHROMIUM:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
-    if [ -n "$p" ] && [ -x "$p" ]; then
+  for p in /usr/bin/chromium /usr/bin/chromium-browser; do
+    if [ -x "$p" ]; then
       echo "$p"
       return 0
     fi

@@ -20,16 +20,26 @@ export const UPDATE_DOCS_VARIABLE = 'NIGHTSHIFT_UPDATE_DOCS_SCREENSHOTS';
 
 const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
 
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** NIGHTSHIFT_CHROMIUM when given (as scripts/install-browser.sh takes it), else Debian's chromium. */
 export function chromiumPath(): string | undefined {
   const given = process.env.NIGHTSHIFT_CHROMIUM;
-  if (given) return given;
-  return CHROMIUM_CANDIDATES.find((p) => fs.existsSync(p));
+  if (given) return isExecutable(given) ? given : undefined;
+  return CHROMIUM_CANDIDATES.find(isExecutable);
 }
 
 /** Why the browser test cannot run here, or undefined. scripts/install-browser.sh (in `npm test`) installs it as root. */
 export function browserUnavailable(): string | undefined {
   const given = process.env.NIGHTSHIFT_CHROMIUM;
-  if (given && !fs.existsSync(given)) return `NIGHTSHIFT_CHROMIUM=${given} does not exist`;
+  if (given && !isExecutable(given)) return `NIGHTSHIFT_CHROMIUM=${given} is not executable`;
   if (!chromiumPath()) return 'chromium is not installed (scripts/install-browser.sh installs it as root: apt-get install chromium)';
   return undefined;
 }
