@@ -8,6 +8,7 @@ import { createActivities } from '../../workers/activities';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import {
   completeMaintenanceUpdate,
+  reopenMaintenanceUpdate,
   maintenanceStartOptions,
   maintenanceStatusQuery,
   type MaintenancePhase,
@@ -218,6 +219,45 @@ test('a worker killed (SIGKILL) during the drain wait and restarted: the window 
     expect(row.finishedAt!.getTime()).toBeGreaterThanOrEqual(Date.parse(input.endsAt));
   } finally {
     child.kill('SIGKILL');
+    await stack.close();
+  }
+});
+
+test('issue 12: a failed window (RUNNING, closed until reopen) is found by the list query NightshiftPhase = "failed" and its details say FAILED; after reopen it is not (R-MW-10)', async () => {
+  const stack = await maintenanceStack();
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ config: stack.config, pools: stack.pools }),
+  });
+  try {
+    await worker.runUntil(async () => {
+      await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ('GONE1', 'Gone', 'd_gone1')`);
+      const h = await start(stack, soon(stack.target, { seconds: 600, graceSeconds: 0 }));
+      await phaseIs(h, ['working']);
+      await h.executeUpdate(completeMaintenanceUpdate);
+      await phaseIs(h, ['failed']);
+      const failedQuery = `NightshiftTarget = '${stack.target}' AND NightshiftPhase = 'failed' AND ExecutionStatus = 'Running'`;
+      const listed = async (query: string) => {
+        const ids: string[] = [];
+        for await (const w of client.workflow.list({ query })) ids.push(w.workflowId);
+        return ids;
+      };
+      expect(await eventually(() => listed(failedQuery), (ids) => ids.length === 1, 'the failed window in the list')).toEqual([h.workflowId]);
+      const meta = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(meta.currentDetails).toMatch(/^\*\*FAILED\*\*: the target stays closed until reopen/);
+      expect(meta.currentDetails).toContain('- GONE1: schema d\\_gone1 is missing');
+      expect(meta.currentDetails).toContain(`\`nightshift maintenance reopen --target ${stack.target}\``);
+
+      await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'GONE1'`);
+      expect((await h.executeUpdate(reopenMaintenanceUpdate)).state).toBe('completed');
+      await h.result();
+      expect(await eventually(() => listed(failedQuery), (ids) => ids.length === 0, 'the window out of the failed list')).toEqual([]);
+      const completedQuery = `NightshiftTarget = '${stack.target}' AND NightshiftPhase = 'completed'`;
+      expect(await eventually(() => listed(completedQuery), (ids) => ids.length === 1, 'the completed window')).toEqual([h.workflowId]);
+    });
+  } finally {
     await stack.close();
   }
 });
