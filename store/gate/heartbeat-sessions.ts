@@ -1,6 +1,6 @@
 import { toWindow, type ActiveWindow, type WindowRow } from './active-window-row';
 import type { Queryable } from '../queryable';
-import { ACTIVE_WINDOW_SQL } from './sql-parts';
+import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL } from './sql-parts';
 
 export interface HeartbeatCall {
   id: string;
@@ -67,7 +67,7 @@ export async function heartbeatSessions(
                    close_requested_at = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() ELSE s.close_requested_at END,
                    close_by = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() + make_interval(secs => $4::float8) ELSE s.close_by END
               FROM locked, closing, commit_mode
-             WHERE s.id = locked.id AND s.closed_at IS NULL AND s.expires_at > now() AND commit_mode.mode IS NOT NULL
+             WHERE s.id = locked.id AND ${LIVE_SESSION_SQL} AND commit_mode.mode IS NOT NULL
             RETURNING s.id, s.token_hash, s.close_requested_at, s.close_by)
      SELECT now() AS now, w.type, w.state, w.starts_at, w.ends_at, w.prevent_logins_from, w.message,
             beat.id, beat.token_hash, beat.close_requested_at, beat.close_by
