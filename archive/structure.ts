@@ -1,14 +1,9 @@
 import { ident } from '../db/ident';
 import { FailureType, permanentFailure } from '../domain/failures';
 import type { Queryable } from '../store/queryable';
-import { firstUnsupportedObject } from '../store/catalog/first-unsupported-object';
-import { readColumns } from '../store/catalog/read-columns';
-import { readConstraints } from '../store/catalog/read-constraints';
-import { readIndexes } from '../store/catalog/read-indexes';
-import { type SequenceRow, readSequences } from '../store/catalog/read-sequences';
+import { type SequenceRow, readSchemaCatalog } from '../store/catalog/read-schema-catalog';
 import { schemaRelationOids } from '../store/catalog/schema-relations';
 import { sequenceValue } from '../store/catalog/sequence-value';
-import { tableWithoutColumns } from '../store/catalog/table-without-columns';
 import { type ColumnDef, type SequenceDef, type Structure } from './format';
 import { canonicalColumnType } from './sql-text';
 
@@ -36,10 +31,11 @@ function checkedName(name: string, what: string): string {
 /** Reads the structure inside the caller's snapshot, with search_path set to `schema`. */
 export async function readStructure(c: Queryable, schema: string): Promise<Structure> {
   const relations = await schemaRelationOids(c, schema);
-  const refused = await firstUnsupportedObject(c, schema, relations);
-  if (refused) unsupported(`${refused.kind} ${refused.name}`);
-
-  const seqs = await readSequences(c, relations);
+  const catalog = await readSchemaCatalog(c, schema, relations);
+  if (catalog.unsupported) unsupported(`${catalog.unsupported.kind} ${catalog.unsupported.name}`);
+  const seqs = catalog.sequences;
+  // a sequence never called has no last value in the catalog: its own row says where it stands (a RESTART moves it)
+  const valueOf = async (q: SequenceRow) => (q.last_value === null ? sequenceValue(c, schema, q.name) : { lastValue: q.last_value, isCalled: true });
   const sequences: SequenceDef[] = [];
   const identitySeqs = new Map<string, SequenceRow>();
   for (const s of seqs) {
@@ -56,12 +52,12 @@ export async function readStructure(c: Queryable, schema: string): Promise<Struc
       start: s.start,
       cache: s.cache,
       cycle: s.cycle,
-      ...(await sequenceValue(c, schema, s.name)),
+      ...(await valueOf(s)),
       ownedBy: s.owner_table && s.owner_column ? { table: s.owner_table, column: s.owner_column } : undefined,
     });
   }
 
-  const cols = await readColumns(c, relations);
+  const cols = catalog.columns;
   const tables = new Map<string, ColumnDef[]>();
   for (const r of cols) {
     const table = checkedName(r.table, 'table');
@@ -73,7 +69,7 @@ export async function readStructure(c: Queryable, schema: string): Promise<Struc
     else if (r.default !== null) col.default = r.default;
     if (r.identity === 'a' || r.identity === 'd') {
       const s = identitySeqs.get(`${table}.${r.column}`) ?? unsupported(`identity column ${table}.${r.column} without its sequence`);
-      const { lastValue, isCalled } = await sequenceValue(c, schema, s.name);
+      const { lastValue, isCalled } = await valueOf(s);
       col.identity = {
         kind: r.identity === 'a' ? 'always' : 'by-default',
         sequence: { type: s.type as SequenceDef['type'], increment: s.increment, min: s.min, max: s.max, start: s.start, cache: s.cache, cycle: s.cycle, lastValue, isCalled },
@@ -84,10 +80,9 @@ export async function readStructure(c: Queryable, schema: string): Promise<Struc
     list.push(col);
   }
   // a table without columns has nothing to copy but must still exist
-  const empty = await tableWithoutColumns(c, relations);
-  if (empty !== undefined) unsupported(`table ${empty} without columns`);
-  const cons = await readConstraints(c, relations);
-  const idx = await readIndexes(c, relations, schema);
+  if (catalog.emptyTable !== undefined) unsupported(`table ${catalog.emptyTable} without columns`);
+  const cons = catalog.constraints;
+  const idx = catalog.indexes;
 
   return {
     sequences,

@@ -3,19 +3,33 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import crypto from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { serverVersion } from '../store/server/server-version';
 import { generateDemoDossiers } from '../registry/demo';
 import { backupDossierArchive } from '../archive/engine';
 import { type CodecSettings, DEFAULT_CODEC } from '../archive/writer';
+import { BackupKeyring } from '../archive/keys';
+import { beginSnapshot } from '../store/catalog/begin-snapshot';
+import { copyToSql } from '../store/catalog/copy-statements';
+import { readSchemaCatalog } from '../store/catalog/read-schema-catalog';
+import { schemaRelationOids } from '../store/catalog/schema-relations';
+import { commit } from '../store/backup/transaction';
 import { migrate } from '../db/migrate';
 import { schemaNameFor } from '../domain/dossier';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../test/setup/servers';
 
 /**
- * 200 demo dossiers of ~200 KB backed up through the engine (B{code}.SVG each) and with
- * `pg_dump -n <schema> -Fc` for each schema, at the same concurrency: 4, the worker's default
- * NIGHTSHIFT_WORKER_CONCURRENCY, i.e. what one worker runs at once. Prints times, sizes and the ratio last.
+ * 200 demo dossiers of ~200 KB backed up through the engine (B{code}.SVG each), plain and encrypted
+ * (issue 13.2), with `pg_dump -n <schema> -Fc` for each schema, and read by the physical floor: the
+ * same tables with `COPY … TO STDOUT` into a discarding stream inside one read-only snapshot per
+ * dossier. All at the same concurrency: 4, the worker's default NIGHTSHIFT_WORKER_CONCURRENCY, i.e.
+ * what one worker runs at once. The floor and both engine variants run ROUNDS times, interleaved
+ * (a shared machine's noise hits them alike), and their medians count. Prints times, sizes and the
+ * ratios last (goals: engine >= 8x faster than pg_dump -Fc, <= 1.3x the floor, encryption <= +15%).
  *
  *   npm run bench:backup                      embedded PostgreSQL 15 in a temp folder (same major as /usr/bin/pg_dump 15)
  *   DATABASE_URL=postgres://… npm run bench:backup   an existing, migrated-or-empty database instead
@@ -25,6 +39,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../test/setu
 const DOSSIERS = Number(process.env.BENCH_DOSSIERS ?? 200);
 const SIZE_KB = Number(process.env.BENCH_SIZE_KB ?? 200);
 const CONCURRENCY = 4;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PG_DUMP = process.env.PG_DUMP ?? '/usr/bin/pg_dump';
 
 let codes: string[] = [];
@@ -74,15 +89,52 @@ async function main(): Promise<void> {
     );
     console.log(`${codes.length} demo dossiers of ~${SIZE_KB} KB generated in ${genTime.toFixed(1)} s (${size[0]!.mb} MB on disk)`);
 
-    const engineRun = async (codec: CodecSettings, label: string) => {
+    const keys = new BackupKeyring([{ id: 'bench', key: crypto.randomBytes(32) }]);
+    const engineRun = async (codec: CodecSettings, label: string, encrypted = false) => {
       const dir = path.join(work, `svg-${label}`);
+      fs.rmSync(dir, { recursive: true, force: true });
       const seconds = await timed(() =>
         inLanes(codes, CONCURRENCY, async (code) => {
-          await backupDossierArchive({ pool, target: 'main', code, destinationDir: dir, codec });
+          await backupDossierArchive({ pool, target: 'main', code, destinationDir: dir, codec, keys: encrypted ? keys : undefined });
         }),
       );
       return { seconds, bytes: folderBytes(dir) };
     };
+
+    // the floor reads what the engine reads (every table's COPY columns) and throws it away
+    const tablesOf = new Map<string, { name: string; columns: string[] }[]>();
+    for (const code of codes) {
+      const schema = schemaNameFor(code);
+      const { columns } = await readSchemaCatalog(pool, schema, await schemaRelationOids(pool, schema));
+      const tables = new Map<string, string[]>();
+      for (const c of columns) if (!c.generated) tables.set(c.table, [...(tables.get(c.table) ?? []), c.column]);
+      tablesOf.set(code, [...tables].map(([name, cols]) => ({ name, columns: cols })));
+    }
+    const floorRun = async () => {
+      let bytes = 0;
+      const seconds = await timed(() =>
+        inLanes(codes, CONCURRENCY, async (code) => {
+          const client = await pool.connect();
+          try {
+            await beginSnapshot(client);
+            for (const t of tablesOf.get(code)!) {
+              const discard = new Writable({
+                write(chunk: Buffer, _enc, done) {
+                  bytes += chunk.length;
+                  done();
+                },
+              });
+              await pipeline(client.query(copyTo(copyToSql(schemaNameFor(code), t.name, t.columns))), discard);
+            }
+            await commit(client);
+          } finally {
+            client.release();
+          }
+        }),
+      );
+      return { seconds, bytes };
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
     if (process.env.BENCH_CODECS) {
       for (const [label, codec] of [
@@ -95,7 +147,25 @@ async function main(): Promise<void> {
       }
     }
 
-    const engine = await engineRun(DEFAULT_CODEC, 'engine');
+    const floors: number[] = [];
+    const plains: number[] = [];
+    const encs: number[] = [];
+    let floorBytes = 0;
+    let plainBytes = 0;
+    let encBytes = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      const f = await floorRun();
+      const p = await engineRun(DEFAULT_CODEC, 'plain');
+      const e = await engineRun(DEFAULT_CODEC, 'encrypted', true);
+      floors.push(f.seconds);
+      plains.push(p.seconds);
+      encs.push(e.seconds);
+      [floorBytes, plainBytes, encBytes] = [f.bytes, p.bytes, e.bytes];
+      console.log(`round ${round}: COPY floor ${f.seconds.toFixed(2)} s, engine plain ${p.seconds.toFixed(2)} s, engine encrypted ${e.seconds.toFixed(2)} s`);
+    }
+    const engine = { seconds: median(plains), bytes: plainBytes };
+    const encrypted = { seconds: median(encs), bytes: encBytes };
+    const floor = median(floors);
     const dumpDir = path.join(work, 'pg_dump');
     fs.mkdirSync(dumpDir);
     const run = promisify(execFile);
@@ -107,9 +177,17 @@ async function main(): Promise<void> {
     );
     const dumpBytes = folderBytes(dumpDir);
     const mb = (b: number) => (b / 1048576).toFixed(2);
-    console.log(`engine  (${DEFAULT_CODEC.codec} ${DEFAULT_CODEC.level}) ${engine.seconds.toFixed(2)} s  ${mb(engine.bytes)} MB  (${(engine.seconds / codes.length * 1000).toFixed(1)} ms per dossier)`);
-    console.log(`pg_dump -Fc        ${dumpSeconds.toFixed(2)} s  ${mb(dumpBytes)} MB  (${(dumpSeconds / codes.length * 1000).toFixed(1)} ms per dossier)`);
+    const per = (sec: number) => `${((sec / codes.length) * 1000).toFixed(1)} ms per dossier`;
+    console.log(`COPY floor          ${floor.toFixed(2)} s  ${mb(floorBytes)} MB read, discarded  (${per(floor)}, median of ${ROUNDS})`);
+    console.log(`engine plain        ${engine.seconds.toFixed(2)} s  ${mb(engine.bytes)} MB  (${per(engine.seconds)}, ${DEFAULT_CODEC.codec} ${DEFAULT_CODEC.level}, median of ${ROUNDS})`);
+    console.log(`engine encrypted    ${encrypted.seconds.toFixed(2)} s  ${mb(encrypted.bytes)} MB  (${per(encrypted.seconds)}, + aes-256-gcm, median of ${ROUNDS})`);
+    console.log(`pg_dump -Fc         ${dumpSeconds.toFixed(2)} s  ${mb(dumpBytes)} MB  (${per(dumpSeconds)})`);
     console.log(`ratio engine / pg_dump: time ${(engine.seconds / dumpSeconds).toFixed(2)}, size ${(engine.bytes / dumpBytes).toFixed(2)}`);
+    console.log(
+      `RATIOS pg_dump / engine = ${(dumpSeconds / engine.seconds).toFixed(2)}x faster (goal >= 8; encrypted ${(dumpSeconds / encrypted.seconds).toFixed(2)}x); ` +
+        `engine / COPY floor = ${(engine.seconds / floor).toFixed(2)} (goal <= 1.3; encrypted ${(encrypted.seconds / floor).toFixed(2)}); ` +
+        `encrypted / plain = ${(encrypted.seconds / engine.seconds).toFixed(3)} (goal <= 1.15)`,
+    );
   } finally {
     await pool.end();
     await server?.stop();
