@@ -2,11 +2,10 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type pg from 'pg';
 import type { Config } from '../config/config';
-import { backupDossierInputSchema } from '../domain/backup';
 import { backupSettingsFor } from '../store/settings/backup-settings';
 import { type BackupTriggerPlan, planBackupTrigger } from '../domain/backup-trigger';
-import { BACKUP_KIND, type BackupEvent } from '../workflows/backup-dossier.api';
-import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../workflows/search-attributes';
+import type { BackupEvent } from '../workflows/backup-dossier.api';
+import { startBackupDossier } from '../starts';
 import { type BackupTriggerState, readBackupTriggerState } from './store';
 
 /**
@@ -41,24 +40,11 @@ export interface StartedTrigger {
   alreadyRunning: boolean;
 }
 
-/** Starts the plan's backup; a second trigger while it runs gets the running one (conflict policy FAIL, then describe). */
+/** Starts the plan's backup (input checked before the start); a second trigger while it runs gets the running one (conflict policy FAIL, then describe). */
 export async function startTriggeredBackup(client: Client, taskQueue: string, plan: TriggeredPlan): Promise<StartedTrigger> {
-  const input = backupDossierInputSchema.parse(plan.input);
   try {
-    const handle = await client.workflow.start('backupDossierWorkflow', {
-      taskQueue,
-      workflowId: plan.workflowId,
-      workflowIdConflictPolicy: 'FAIL',
-      args: [input],
-      staticSummary: plan.summary,
-      typedSearchAttributes: [
-        { key: NightshiftTarget, value: input.target },
-        { key: NightshiftKind, value: BACKUP_KIND },
-        { key: NightshiftDossier, value: input.code },
-        { key: NightshiftPhase, value: 'starting' },
-      ],
-    });
-    return { workflowId: plan.workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false };
+    const handle = await startBackupDossier(client, plan.input, { taskQueue, event: plan.event, summary: plan.summary });
+    return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const { runId } = await client.workflow.getHandle(plan.workflowId).describe();

@@ -8,7 +8,6 @@ import {
   BACKUP_SETTING_KEYS,
   BACKUP_SETTING_LABELS,
   type BackupSettingKey,
-  compactTimestamp,
   cronProblem,
   localDateTime,
   onlyCodesSchema,
@@ -16,17 +15,14 @@ import {
   settingText,
 } from '../../domain/backup-batch';
 import {
-  BACKUP_BATCH_KIND,
   type BackupBatchInput,
   type BackupBatchProgress,
   type BackupBatchResult,
   backupBatchProgressQuery,
-  backupBatchWorkflowId,
   backupScheduleId,
-  scheduledBackupWorkflowId,
   batchResult,
 } from '../../workflows/backup-batch.api';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
 import { canonicalTimeZone } from '../../domain/operator-time';
@@ -115,19 +111,8 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags): Promise<num
   return withPools(input.target, async (pool) =>
     withTemporal(async (client) => {
       await refuseIfRunning(pool, client);
-      const timestamp = compactTimestamp(localDateTime(new Date(), config().timeZone));
-      const workflowId = backupBatchWorkflowId(input.target, timestamp);
-      const handle = await client.workflow.start('backupBatchWorkflow', {
-        taskQueue: config().temporal.taskQueue,
-        workflowId,
-        args: [input],
-        staticSummary: input.retryOf ? `Retry the failed dossiers of backup run ${input.retryOf}` : `Back up the ${input.all ? '' : 'modified '}dossiers of target ${input.target}`,
-        typedSearchAttributes: [
-          { key: NightshiftTarget, value: input.target },
-          { key: NightshiftKind, value: BACKUP_BATCH_KIND },
-          { key: NightshiftPhase, value: 'claiming' },
-        ],
-      });
+      const handle = await startBackupBatch(client, input, { taskQueue: config().temporal.taskQueue });
+      const workflowId = handle.workflowId;
       const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
       if (!flags.wait) {
         output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}`);
@@ -412,22 +397,13 @@ export function registerBackupBatchCommands(backup: Command): void {
           const spec = { cronExpressions: [flags.cron.trim()], timezone };
           const handle = client.schedule.getHandle(scheduleId);
           const exists = await handle.describe().then(() => true, (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)));
-          if (exists) await handle.update((prev) => ({ ...prev, spec }));
+          // an update also renews the action, so that a schedule made before its summary existed gets it
+          if (exists) await handle.update((prev) => ({ ...prev, spec, action: scheduledBackupBatchAction(t, config().temporal.taskQueue) }));
           else {
             await client.schedule.create({
               scheduleId,
               spec,
-              action: {
-                type: 'startWorkflow',
-                workflowType: 'backupBatchWorkflow',
-                workflowId: scheduledBackupWorkflowId(t),
-                taskQueue: config().temporal.taskQueue,
-                args: [{ target: t, trigger: 'schedule' } satisfies BackupBatchInput],
-                typedSearchAttributes: [
-                  { key: NightshiftTarget, value: t },
-                  { key: NightshiftKind, value: BACKUP_BATCH_KIND },
-                ],
-              },
+              action: scheduledBackupBatchAction(t, config().temporal.taskQueue),
               policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
               memo: { description: `Backup of the modified dossiers of target ${t}` },
             });

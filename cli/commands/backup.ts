@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import { type Client, type Workflow, WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { backupDossierInputSchema, restoreDossierInputSchema } from '../../domain/backup';
@@ -14,18 +14,15 @@ import { verifyArchive } from '../../archive/verify';
 import { loadBackupKeyring } from '../../archive/keys';
 import {
   BACKUP_EVENTS,
-  BACKUP_KIND,
   BACKUP_REASONS,
-  RESTORE_KIND,
   backupDossierWorkflowId,
   restoreDossierWorkflowId,
   type BackupDossierInput,
   type BackupDossierResult,
   type RestoreDossierInput,
-  type RestoreDossierResult,
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
-import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { startBackupDossier, startRestoreDossier } from '../../starts';
 import { EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
@@ -46,29 +43,15 @@ interface Started {
   url: string;
 }
 
-/** Starts one workflow; a second start while one runs under the same id is a clear failure. */
-async function start<I, R>(
+/** Runs a typed start (starts/); a second start while one runs under the same id is a clear failure. */
+async function start<W extends Workflow>(
   client: Client,
-  workflowType: string,
   workflowId: string,
-  input: I,
-  attributes: { target: string; kind: string; code: string },
-  summary: string,
-): Promise<{ started: Started; handle: WorkflowHandle<(input: I) => Promise<R>> }> {
-  let handle: WorkflowHandle<(input: I) => Promise<R>>;
+  begin: () => Promise<WorkflowHandle<W>>,
+): Promise<{ started: Started; handle: WorkflowHandle<W> }> {
+  let handle: WorkflowHandle<W>;
   try {
-    handle = await client.workflow.start<(input: I) => Promise<R>>(workflowType, {
-      taskQueue: config().temporal.taskQueue,
-      workflowId,
-      args: [input],
-      staticSummary: summary,
-      typedSearchAttributes: [
-        { key: NightshiftTarget, value: attributes.target },
-        { key: NightshiftKind, value: attributes.kind },
-        { key: NightshiftDossier, value: attributes.code },
-        { key: NightshiftPhase, value: 'starting' },
-      ],
-    });
+    handle = await begin();
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       const running = client.workflow.getHandle(workflowId);
@@ -149,13 +132,8 @@ export function registerBackupCommands(program: Command): void {
         if (!parsed.success) throw usage(parsed.error, { code: 'CODE', reason: '--reason' });
         const input: BackupDossierInput = parsed.data;
         await withTemporal(async (client) => {
-          const { started, handle } = await start<BackupDossierInput, BackupDossierResult>(
-            client,
-            'backupDossierWorkflow',
-            backupDossierWorkflowId(input.target, input.code),
-            input,
-            { target: input.target, kind: BACKUP_KIND, code: input.code },
-            `Back up dossier ${input.code} (${input.reason})`,
+          const { started, handle } = await start(client, backupDossierWorkflowId(input.target, input.code), () =>
+            startBackupDossier(client, input, { taskQueue: config().temporal.taskQueue, summary: `Back up dossier ${input.code} (${input.reason})` }),
           );
           if (!flags.wait) return output(flags.json, started, startedText);
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
@@ -225,13 +203,8 @@ export function registerBackupCommands(program: Command): void {
         if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
         const input: RestoreDossierInput = parsed.data;
         await withTemporal(async (client) => {
-          const { started, handle } = await start<RestoreDossierInput, RestoreDossierResult>(
-            client,
-            'restoreDossierWorkflow',
-            restoreDossierWorkflowId(input.target, code),
-            input,
-            { target: input.target, kind: RESTORE_KIND, code },
-            `Restore ${path.basename(file)} as dossier ${code}${input.replace ? ' (replace)' : ''}`,
+          const { started, handle } = await start(client, restoreDossierWorkflowId(input.target, code), () =>
+            startRestoreDossier(client, { ...input, as: code }, { taskQueue: config().temporal.taskQueue, summary: `Restore ${path.basename(file)} as dossier ${code}${input.replace ? ' (replace)' : ''}` }),
           );
           if (!flags.wait) return output(flags.json, started, startedText);
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);

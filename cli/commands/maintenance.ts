@@ -2,7 +2,7 @@ import readline from 'node:readline/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { ApplicationFailure, TypedSearchAttributes, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { UsageError } from '../../config/config';
 import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt, type WindowType } from '../../domain/maintenance';
@@ -26,16 +26,14 @@ import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { startMaintenanceWindow } from '../../starts';
 import {
   AVAILABLE_PAYLOADS,
   cancelMaintenanceUpdate,
   completeMaintenanceUpdate,
   editMaintenanceUpdate,
   extendMaintenanceUpdate,
-  MAINTENANCE_WORKFLOW_TYPE,
   MaintenanceFailure,
-  maintenanceStartOptions,
   maintenanceStatusQuery,
   maintenanceWorkflowId,
   PAYLOAD_KINDS,
@@ -240,14 +238,7 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   const status = await withTemporal(async (client) => {
     let handle: WorkflowHandle;
     try {
-      handle = await client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
-        ...maintenanceStartOptions(input, config().temporal.taskQueue, staticSummary(input)),
-        typedSearchAttributes: new TypedSearchAttributes([
-          { key: NightshiftTarget, value: input.target },
-          { key: NightshiftKind, value: 'maintenance' },
-          { key: NightshiftPhase, value: 'scheduled' },
-        ]),
-      });
+      handle = await startMaintenanceWindow(client, input, { taskQueue: config().temporal.taskQueue, summary: staticSummary(input) });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw windowExists(input.target);
       throw err;

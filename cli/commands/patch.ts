@@ -6,24 +6,21 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
-import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, runTimestamp, type PatchType } from '../../domain/patch';
+import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, type PatchType } from '../../domain/patch';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { revalidationList } from '../../store/patch/revalidation-list';
 import { patchFailure, readPatchDirectory, sealPatchPackage } from '../../patches/package';
 import { patchDirectoryProblem } from '../../shared-store/marker';
 import { generateDemoPatches, writePatchTemplate } from '../../patches/demo';
 import {
-  PATCH_KIND,
-  PATCH_WORKFLOW_TYPE,
   PatchFailure,
   partialPatchResult,
   patchRetryCommand,
-  patchWorkflowId,
   type PatchIntegrationInput,
   type PatchRunResult,
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { startPatchRun } from '../../starts';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
@@ -114,18 +111,8 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
       const prerequisites = await withPools(input.target, (pool) => patchPrerequisites(pool, input.target, input.windowWorkflowId));
       if (!prerequisites.every((q) => q.ok)) throw refusal(input.target, prerequisites, 'nothing started');
     }
-    const workflowId = patchWorkflowId(input.target, runTimestamp(new Date()));
-    const handle = await client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
-      taskQueue: config().temporal.taskQueue,
-      workflowId,
-      args: [input],
-      staticSummary: summary,
-      typedSearchAttributes: [
-        { key: NightshiftTarget, value: input.target },
-        { key: NightshiftKind, value: PATCH_KIND },
-        { key: NightshiftPhase, value: 'starting' },
-      ],
-    });
+    const handle = await startPatchRun(client, input, { taskQueue: config().temporal.taskQueue, summary });
+    const workflowId = handle.workflowId;
     const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
     const startedText = `started ${workflowId}\nfollow it in the Temporal Web UI: ${started.url}`;
     if (!flags.wait) {

@@ -3,6 +3,8 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 import { createDossiers, openSession, waitFor } from '../workflows/backup-batch-helpers';
+import { startBackupBatch } from '../../starts';
+import { NightshiftKind, NightshiftTarget } from '../../workflows/search-attributes';
 
 /** `nightshift backup run|retry|status|settings|schedule` spawned as processes against the real servers (R-BK-1, R-BK-9). */
 
@@ -71,7 +73,7 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
 
   // a running run whose workflow is alive (no worker: it waits) blocks a second start, named in the error
   const blocker = `backup/main/${crypto.randomUUID()}`;
-  const handle = await ctx.temporal.client.workflow.start('backupBatchWorkflow', { taskQueue: ctx.stack.config.temporal.taskQueue, workflowId: blocker, args: [{ target: 'main' }] });
+  const handle = await startBackupBatch(ctx.temporal.client, { target: 'main' }, { taskQueue: ctx.stack.config.temporal.taskQueue, workflowId: blocker });
   const { rows } = await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ($1, 'run', '{}') RETURNING id`, [blocker]);
   const refused = await cli(['backup', 'run']);
   expect(refused.code).toBe(1);
@@ -80,9 +82,18 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   await handle.terminate('test');
   const started = await cli(['backup', 'run', '--json']);
   expect(started.code).toBe(0);
+  // one workflow-id time format everywhere: UTC, compact, with Z (was Paris time, 20261202-052243)
+  expect(JSON.parse(started.stdout).workflowId).toMatch(/^backup\/main\/\d{8}T\d{6}Z$/);
   const { rows: old } = await pool.query('SELECT state, note FROM nightshift.backup_run WHERE id = $1', [rows[0].id]);
   expect(old[0]).toMatchObject({ state: 'failed', note: 'abandoned: its workflow is terminated' });
   await ctx.temporal.client.workflow.getHandle(JSON.parse(started.stdout).workflowId).terminate('test');
+
+  // a run of the older id format is still found by its workflow id
+  const legacy = 'backup/main/20261202-052243';
+  const { rows: legacyRun } = await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings, state) VALUES ($1, 'run', '{}', 'completed') RETURNING id`, [legacy]);
+  const byOldId = await cli(['backup', 'status', legacy]);
+  expect(byOldId.code).toBe(0);
+  expect(byOldId.stdout).toContain(`backup run ${legacyRun[0].id} (${legacy})`);
 });
 
 test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while a run is running is skipped, pause and delete', async () => {
@@ -92,7 +103,11 @@ test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while 
   const d = await handle.describe();
   expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
   expect(d.spec.timezone).toBe('Europe/Paris');
-  expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'backupBatchWorkflow' });
+  expect(d.action).toMatchObject({
+    type: 'startWorkflow',
+    workflowType: 'backupBatchWorkflow',
+    staticSummary: 'Nightly backup of the modified dossiers of target main (schedule backup-schedule/main)',
+  });
   // no worker polls this task queue: the first triggered run stays running, the second trigger overlaps
   const trig = await cli(['backup', 'schedule', 'trigger']);
   expect(trig).toMatchObject({ code: 0, stderr: '' });
@@ -103,6 +118,10 @@ test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while 
     return x.info.numActionsSkippedOverlap >= 1 ? x : undefined;
   });
   expect(after.info.runningActions).toHaveLength(1);
+  // the scheduled run itself shows the summary and the attributes the saved views filter on
+  const scheduled = await ctx.temporal.client.workflow.getHandle(after.info.runningActions[0]!.workflow.workflowId).describe();
+  expect(await scheduled.staticSummary()).toMatch(/^Nightly backup of the modified dossiers of target main/);
+  expect([scheduled.typedSearchAttributes.get(NightshiftTarget), scheduled.typedSearchAttributes.get(NightshiftKind)]).toEqual(['main', 'backup-batch']);
   const shown = JSON.parse((await cli(['backup', 'schedule', 'show', '--json'])).stdout);
   expect(shown).toMatchObject({ scheduleId: 'backup-schedule/main', paused: false, skippedOverlaps: 1 });
   expect(shown.running[0]).toMatch(/^backup\/main\/scheduled-/);

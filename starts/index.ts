@@ -1,0 +1,137 @@
+import type { Client, ScheduleOptionsStartWorkflowAction, WorkflowHandleWithFirstExecutionRunId, WorkflowStartOptions } from '@temporalio/client';
+import type { z } from 'zod';
+import { backupDossierInputSchema, restoreDossierInputSchema } from '../domain/backup';
+import { backupBatchInputSchema } from '../domain/backup-batch-input';
+import { maintenanceWindowInputSchema } from '../domain/maintenance-input';
+import { patchClaimSchema } from '../domain/patch-input';
+import { workflowIdTimestamp } from '../domain/workflow-id';
+import { BACKUP_BATCH_KIND, type BackupBatchInput, backupBatchWorkflowId, backupScheduleId, scheduledBackupWorkflowId } from '../workflows/backup-batch.api';
+import { BACKUP_KIND, type BackupEvent, RESTORE_KIND, type RestoreDossierInput, backupDossierWorkflowId, backupTriggerWorkflowId, restoreDossierWorkflowId } from '../workflows/backup-dossier.api';
+import { WORKFLOW, type WorkflowName, type Workflows } from '../workflows/contracts';
+import { type MaintenanceWindowInput, maintenanceStartOptions } from '../workflows/maintenance-window.api';
+import { PATCH_KIND, type PatchIntegrationInput, patchWorkflowId } from '../workflows/patch-integration.api';
+import { nightshiftAttributes } from '../workflows/search-attributes';
+
+/**
+ * Typed starts of every workflow from outside Temporal (CLI, gate, tests, the Schedule's action). Each one
+ * validates its input with the contract's zod schema BEFORE anything is started (a ZodError, which the CLI
+ * reports as bad usage), derives the workflow id (one UTC time format, domain/workflow-id.ts), a static
+ * summary and the search attributes (workflows/search-attributes.ts), and names the workflow through
+ * workflows/contracts.ts: no type string and no untyped argument at a call site.
+ * Never imported by workflow code (@temporalio/client stays out of the workflow bundle).
+ */
+
+export type Started<N extends WorkflowName> = WorkflowHandleWithFirstExecutionRunId<Workflows[N]>;
+
+export interface StartOptions {
+  taskQueue: string;
+  /** the Web UI's static summary; each start has a default */
+  summary?: string;
+  /** tests only: an id of their own instead of the contract's */
+  workflowId?: string;
+  /** the instant in the id of a timestamped run (default: now) */
+  now?: Date;
+  /** false where the server has no Nightshift search attributes (the time-skipping test server) */
+  searchAttributes?: boolean;
+}
+
+/** The one call that starts a workflow: name, arguments and result typed by the contract. */
+function start<N extends WorkflowName>(client: Client, name: N, options: WorkflowStartOptions<Workflows[N]>): Promise<Started<N>> {
+  return client.workflow.start<Workflows[N]>(name, options);
+}
+
+const attributes = (o: StartOptions, a: Parameters<typeof nightshiftAttributes>[0]) => (o.searchAttributes === false ? undefined : nightshiftAttributes(a));
+
+/** One dossier into B{code}.SVG (R-BK-5); `event`: the R-BK-9 event backup, under that event's id. */
+export async function startBackupDossier(client: Client, raw: z.input<typeof backupDossierInputSchema>, o: StartOptions & { event?: BackupEvent }): Promise<Started<'backupDossierWorkflow'>> {
+  const input = backupDossierInputSchema.parse(raw);
+  return start(client, WORKFLOW.backupDossier, {
+    taskQueue: o.taskQueue,
+    workflowId: o.workflowId ?? (o.event ? backupTriggerWorkflowId(input.target, input.code, o.event) : backupDossierWorkflowId(input.target, input.code)),
+    // a second start while one runs is refused (the CLI and the gate report or reuse the running one)
+    workflowIdConflictPolicy: 'FAIL',
+    args: [input],
+    staticSummary: o.summary ?? `Back up dossier ${input.code} (${input.reason})`,
+    typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_KIND, dossier: input.code, phase: 'starting' }),
+  });
+}
+
+/** An archive restored into the dossier `as` (the id and NightshiftDossier name the dossier written). */
+export async function startRestoreDossier(client: Client, raw: RestoreDossierInput & { as: string }, o: StartOptions): Promise<Started<'restoreDossierWorkflow'>> {
+  const input = restoreDossierInputSchema.parse(raw);
+  const code = input.as ?? raw.as;
+  return start(client, WORKFLOW.restoreDossier, {
+    taskQueue: o.taskQueue,
+    workflowId: o.workflowId ?? restoreDossierWorkflowId(input.target, code),
+    workflowIdConflictPolicy: 'FAIL',
+    args: [input],
+    staticSummary: o.summary ?? `Restore an archive as dossier ${code}${input.replace ? ' (replace)' : ''}`,
+    typedSearchAttributes: attributes(o, { target: input.target, kind: RESTORE_KIND, dossier: code, phase: 'starting' }),
+  });
+}
+
+export function backupBatchSummary(input: BackupBatchInput): string {
+  if (input.retryOf) return `Retry the failed dossiers of backup run ${input.retryOf} of target ${input.target}`;
+  const which = input.only ? `${input.only.length} chosen` : input.all ? 'all the' : 'the modified';
+  return `Back up ${which} dossiers of target ${input.target}`;
+}
+
+/** The backup batch (R-BK-1 … R-BK-9): `backup/{target}/{UTC timestamp}`. */
+export async function startBackupBatch(client: Client, raw: BackupBatchInput, o: StartOptions): Promise<Started<'backupBatchWorkflow'>> {
+  const input: BackupBatchInput = backupBatchInputSchema.parse(raw);
+  return start(client, WORKFLOW.backupBatch, {
+    taskQueue: o.taskQueue,
+    workflowId: o.workflowId ?? backupBatchWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    args: [input],
+    staticSummary: o.summary ?? backupBatchSummary(input),
+    typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_BATCH_KIND, phase: 'claiming' }),
+  });
+}
+
+/** The nightly Schedule's action: the batch of the modified dossiers, with a summary in the list and the search attributes. */
+export function scheduledBackupBatchAction(target: string, taskQueue: string): ScheduleOptionsStartWorkflowAction<Workflows['backupBatchWorkflow']> {
+  const input: BackupBatchInput = backupBatchInputSchema.parse({ target, trigger: 'schedule' });
+  return {
+    type: 'startWorkflow',
+    workflowType: WORKFLOW.backupBatch,
+    // the server appends the scheduled time (RFC 3339, UTC): backup/{target}/scheduled-2026-12-02T20:00:00Z
+    workflowId: scheduledBackupWorkflowId(target),
+    taskQueue,
+    args: [input],
+    staticSummary: `Nightly backup of the modified dossiers of target ${target} (schedule ${backupScheduleId(target)})`,
+    typedSearchAttributes: nightshiftAttributes({ target, kind: BACKUP_BATCH_KIND, phase: 'claiming' }),
+  };
+}
+
+/** A patch run (R-PI-1 … R-PI-9): `patch/{target}/{UTC timestamp}`; its claim's fields are checked before the start. */
+export async function startPatchRun(client: Client, raw: PatchIntegrationInput, o: StartOptions): Promise<Started<'patchIntegrationWorkflow'>> {
+  const workflowId = o.workflowId ?? patchWorkflowId(raw.target, workflowIdTimestamp(o.now ?? new Date()));
+  const { workflowId: _id, ...claim } = patchClaimSchema.parse({
+    target: raw.target,
+    workflowId,
+    mode: raw.mode,
+    dir: raw.dir,
+    dossiers: raw.dossiers,
+    retryOf: raw.retryOf,
+    windowWorkflowId: raw.windowWorkflowId,
+  });
+  const input: PatchIntegrationInput = { ...claim, ...(raw.tuning ? { tuning: raw.tuning } : {}) };
+  return start(client, WORKFLOW.patchIntegration, {
+    taskQueue: o.taskQueue,
+    workflowId,
+    args: [input],
+    staticSummary: o.summary ?? `Patch integration (${input.mode}) on target ${input.target}`,
+    typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_KIND, phase: 'starting' }),
+  });
+}
+
+/** A maintenance window (R-MW-1 … R-MW-12): one per target (`maintenance/{target}`), refused while one runs. */
+export async function startMaintenanceWindow(client: Client, raw: MaintenanceWindowInput, o: StartOptions): Promise<Started<'maintenanceWindowWorkflow'>> {
+  const input: MaintenanceWindowInput = maintenanceWindowInputSchema.parse(raw);
+  const options = maintenanceStartOptions(input, o.taskQueue, o.summary ?? `${input.type} maintenance on ${input.target}`);
+  return start(client, WORKFLOW.maintenanceWindow, {
+    ...options,
+    workflowId: o.workflowId ?? options.workflowId,
+    typedSearchAttributes: attributes(o, { target: input.target, kind: 'maintenance', phase: 'scheduled' }),
+  });
+}
