@@ -490,6 +490,7 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
     expect(result.status.reopenedAfter).toMatch(/partial/);
     expect(result.failures?.map((f) => f.code)).toEqual(['A2']);
     expect(result.nextCommand).toBe(retryCommand);
+    await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
   });
 });
 
@@ -517,5 +518,7 @@ test('issue 12: a backup batch started by hand inside a window (payload none) is
     expect(shown).toContain(`\`${batchId}\``);
     await h.executeUpdate(completeMaintenanceUpdate);
     expect((await h.result()).status.linkedRuns?.map((r) => r.workflowId)).toEqual([batchId]);
+    // the new path (patch marker, ledger polls) replays deterministically
+    await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
   });
 });
