@@ -1,132 +1,117 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { generateDemoDossiers } from '../registry/demo';
 import { generateDemoPatches } from '../patches/demo';
-import { readPatchDirectory } from '../patches/package';
-import { patchDossier, type EngineDossier } from '../activities/patch/apply';
-import { loadStoredPatches, storePatchPackages } from '../activities/patch';
-import { listPatchDossiers } from '../store/patch/dossier-rows';
-import { loadConfig } from '../config/config';
-import { migrate } from '../db/migrate';
-import { createActivities } from '../workers/activities';
-import { CONNECTION_MAX_USES, createTargetPools, DOSSIER_WORK } from '../workers/resources';
-import { DEFAULT_PATCH_TUNING, PATCH_WORKFLOW_TYPE, type PatchIntegrationInput, type PatchRunResult } from '../workflows/patch-integration.api';
-import { startEmbeddedPostgres } from '../test/setup/servers';
+import { DEFAULT_PATCH_TUNING, PATCH_WORKFLOW_TYPE, partialPatchResult, patchProgressQuery, type PatchIntegrationInput, type PatchRunResult } from '../workflows/patch-integration.api';
+import { startBenchStack } from './backup-batch-harness';
 
 /**
- * 20 patches x N dossiers (default 1000): the patch integration workflow (dev server, real worker)
- * against the same engine (activities/patch/apply.ts) in a plain loop with the same concurrency, on
- * two databases holding the same demo dossiers. Prints ms per dossier and the ratio last (goal <= 1.3x).
+ * Patch integration at scale (issue 11.2): for each size (default 10000 and 100000), a fresh stack (embedded
+ * PostgreSQL, Temporal dev server, the worker in a process of its own: bench/backup-batch-harness.ts) with that
+ * many demo dossiers of 2 KB, then `patch integrate` of 5 demo patches (`--patches N`) on the fan-out engine
+ * with the default tuning. Prints per size the time per dossier, the largest history of any workflow run
+ * (goal: <= 10,000 events) and the peak RSS of the worker's process (goal: < 512 MB, sampled every 250 ms);
+ * the per-dossier time ratio last (largest size against the smallest; goal: within 1.2).
  *
- *   node bin/run-ts.js bench/patch-integration.ts [dossiers] [patches]
+ *   node bin/run-ts.js bench/patch-integration.ts [sizes...] [--patches 5]
  */
 
-const ROOT = path.resolve(__dirname, '..');
-const N = Number(process.argv[2] ?? 1000);
-const PATCHES = Number(process.argv[3] ?? 20);
+const args = process.argv.slice(2);
+const at = args.indexOf('--patches');
+const PATCHES = at >= 0 ? Number(args[at + 1]) : 5;
+const SIZES = args.filter((_, i) => at < 0 || (i !== at && i !== at + 1)).map(Number).filter((n) => n > 0);
+const sizes = SIZES.length ? SIZES : [10_000, 100_000];
 
-async function database(admin: string, name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name}`);
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  await migrate(url.toString());
-  return url.toString();
+/** Catalog statistics the planner needs after many schemas were created, and no checkpoint debt: not timed. */
+const SETTLE_SQL = [
+  'ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_type, pg_catalog.pg_depend, pg_catalog.pg_constraint, pg_catalog.pg_index',
+  'VACUUM ANALYZE nightshift.dossier',
+  'CHECKPOINT',
+];
+
+interface Measure {
+  n: number;
+  msPerDossier: number;
+  history: number;
+  rssMb: number;
 }
 
-async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-patch-bench-'));
-  fs.chmodSync(tmp, 0o755);
-  const server = await startEmbeddedPostgres({
-    dir: path.join(tmp, 'pg'),
-    flags: ['-c', 'max_connections=100', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
-  });
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? path.join(ROOT, '.tools', 'bin', 'temporal') }, extraArgs: ['--log-level', 'error'] },
-  });
+async function measure(n: number): Promise<Measure> {
+  const s = await startBenchStack();
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, s.workerRss())), 250);
   try {
-    const admin = server.adminUrl;
-    const dir = path.join(tmp, 'patches');
-    await generateDemoPatches(dir, PATCHES);
-    const [loopUrl, wfUrl] = await Promise.all([database(admin, 'bench_loop'), database(admin, 'bench_wf')]);
-    for (const url of [loopUrl, wfUrl]) {
-      const pool = new pg.Pool({ connectionString: url, max: 4 });
-      await generateDemoDossiers(pool, { target: 'main', count: N, sizeKb: 2 });
-      await pool.query(
-        `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at)
-         VALUES (gen_random_uuid(), 'maintenance/bench', 'deployment', 'in_progress', 'working', now(), now() + interval '1 day')`,
-      );
-      // not timed: the freshly loaded tables are vacuumed and analyzed now, not by autovacuum during one of the runs
-      await pool.query('VACUUM (ANALYZE)');
-      await pool.end();
-    }
-    const ckpt = new pg.Client({ connectionString: admin });
-    await ckpt.connect();
-    await ckpt.query('CHECKPOINT');
-    await ckpt.end();
-    process.stdout.write(`${PATCHES} patches x ${N} dossiers (2 cores: chunks of ${DEFAULT_PATCH_TUNING.chunkSize}, ${DEFAULT_PATCH_TUNING.concurrency} in flight)\n`);
-
-    // --- plain loop: read + store the packages, the supervisor, then the others in the same number of lanes
-    const loopPool = new pg.Pool({ connectionString: loopUrl, max: 4, maxUses: CONNECTION_MAX_USES });
-    const t0 = performance.now();
-    await storePatchPackages(loopPool, await readPatchDirectory(dir), dir);
-    const patches = await loadStoredPatches(loopPool);
-    const rows = (await listPatchDossiers(loopPool)).map((r): EngineDossier => ({ code: r.code, role: r.role, test: r.is_test, specific: r.is_specific, schemaName: r.schema_name, patchLevel: r.patch_level }));
-    const sup = rows.find((d) => d.role === 'supervisor')!;
-    const supOut = await patchDossier(loopPool, sup, patches, sup.patchLevel);
-    const others = rows.filter((d) => d !== sup);
-    let next = 0;
-    let loopFailed = 0;
-    await Promise.all(
-      Array.from({ length: DEFAULT_PATCH_TUNING.concurrency }, async () => {
-        while (next < others.length) {
-          const d = others[next++]!;
-          if ((await patchDossier(loopPool, d, patches, supOut.toLevel)).status !== 'ok') loopFailed++;
-        }
-      }),
+    const pool = s.pools.get('main');
+    const t0 = process.hrtime.bigint();
+    await generateDemoDossiers(pool, { target: 'main', count: n, sizeKb: 2, prefix: 'S' });
+    const gen = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(`${n}: generated ${n} dossiers of 2 KB in ${gen.toFixed(1)} s (${(n / gen).toFixed(1)} dossiers/s)`);
+    // single-user mode (R-PI-2): an in-progress window of the target, as a deployment night has
+    await pool.query(
+      `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at)
+       VALUES (gen_random_uuid(), 'maintenance/bench', 'deployment', 'in_progress', 'working', now(), now() + interval '1 day')`,
     );
-    const loopMs = performance.now() - t0;
-    await loopPool.end();
-    process.stdout.write(`plain loop: ${(loopMs / 1000).toFixed(1)} s, ${(loopMs / N).toFixed(1)} ms per dossier, ${loopFailed} failed\n`);
+    for (const sql of SETTLE_SQL) await pool.query(sql);
+    const dir = path.join(s.config.backupDir, 'patches');
+    fs.mkdirSync(dir, { recursive: true });
+    await generateDemoPatches(dir, PATCHES);
+    peak = 0;
 
-    // --- the workflow, on a real worker
-    const config = loadConfig({ DATABASE_URL: wfUrl, NIGHTSHIFT_DATA_DIR: path.join(tmp, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'patch-bench' });
-    const pools = createTargetPools(config, 6, DOSSIER_WORK);
-    const { code } = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'workflows', 'index.ts'), logger: new DefaultLogger('ERROR') });
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'patch-bench',
-      workflowBundle: { code },
-      activities: createActivities({ config, pools }),
+    const workflowId = `patch/main/bench-${n}`;
+    const t = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - t) / 1e9;
+    const handle = await s.client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
+      taskQueue: s.config.temporal.taskQueue,
+      workflowId,
+      args: [{ target: 'main', mode: 'integrate', dir }],
     });
-    const result = await worker.runUntil(async () => {
-      const t1 = performance.now();
-      const r = await env.client.workflow.execute<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
-        taskQueue: 'patch-bench',
-        workflowId: `patch/main/bench-${Date.now()}`,
-        args: [{ target: 'main', mode: 'integrate', dir }],
-      });
-      return { r, ms: performance.now() - t1 };
-    });
-    await pools.end();
-    process.stdout.write(`workflow:   ${(result.ms / 1000).toFixed(1)} s, ${(result.ms / N).toFixed(1)} ms per dossier, state ${result.r.state}, ${result.r.failed} failed\n`);
-    process.stdout.write(`ratio workflow / plain loop: ${(result.ms / loopMs).toFixed(2)}x (goal <= 1.3x)\n`);
+    const ticker = setInterval(() => {
+      // the latest run of the chain answers; a query racing a continue-as-new is skipped
+      void (async () => {
+        const p = await s.client.workflow.getHandle(workflowId).query(patchProgressQuery);
+        const h = await s.largestHistory(workflowId);
+        console.log(
+          `  ${p.done} / ${p.total} after ${elapsed().toFixed(0)} s: ${((elapsed() * 1000) / Math.max(1, p.done)).toFixed(2)} ms/dossier, ` +
+            `worker RSS ${(s.workerRss() / 2 ** 20).toFixed(0)} MB (peak ${(peak / 2 ** 20).toFixed(0)}), largest run history so far ${h} events`,
+        );
+      })().catch(() => {});
+    }, 60_000);
+    let r: PatchRunResult;
+    try {
+      r = await handle.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
+    } finally {
+      clearInterval(ticker);
+    }
+    const seconds = elapsed();
+    const history = await s.largestHistory(workflowId);
+    const m: Measure = { n, msPerDossier: (seconds * 1000) / r.total, history, rssMb: peak / 2 ** 20 };
+    console.log(
+      `${n} dossiers x ${PATCHES} patches: ${seconds.toFixed(1)} s, ${(r.total / seconds).toFixed(1)} dossiers/s, ${m.msPerDossier.toFixed(2)} ms/dossier, ` +
+        `state ${r.state}${r.failed ? ` (${r.failed} FAILED)` : ''}, largest run history ${history} events (goal <= 10,000), peak worker RSS ${m.rssMb.toFixed(0)} MB (goal < 512)`,
+    );
+    return m;
   } finally {
-    await env.teardown();
-    await server.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    clearInterval(sampler);
+    await s.close();
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  console.log(`patch integration, ${PATCHES} patches, tuning ${JSON.stringify(DEFAULT_PATCH_TUNING)}, sizes ${sizes.join(', ')}`);
+  const results: Measure[] = [];
+  for (const n of sizes) results.push(await measure(n));
+  const first = results[0]!;
+  const last = results[results.length - 1]!;
+  console.log(
+    `largest history ${Math.max(...results.map((x) => x.history))} events, peak worker RSS ${Math.max(...results.map((x) => x.rssMb)).toFixed(0)} MB; ` +
+      `per-dossier time ${first.n} -> ${last.n}: ${first.msPerDossier.toFixed(2)} -> ${last.msPerDossier.toFixed(2)} ms, ratio ${(last.msPerDossier / first.msPerDossier).toFixed(2)} (goal <= 1.2)`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
