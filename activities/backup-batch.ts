@@ -44,7 +44,7 @@ import { commitFile, createPrivateFile } from '../archive/writer';
 import { loadBackupKeyring } from '../archive/keys';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
-import { documentsFolder } from './registry';
+import { documentsFolder } from '../registry/documents';
 import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
 import { takeClaimLock } from '../store/backup/claim-lock';
 import { closeRun } from '../store/backup/close-run';

@@ -7,7 +7,7 @@ import { type Progress, backupDossierArchive, restoreDossierArchive } from '../a
 import { loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import type { ActivityDeps } from './deps';
-import { documentsFolder } from './registry';
+import { documentsFolder } from '../registry/documents';
 
 /**
  * Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine;

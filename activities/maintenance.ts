@@ -14,7 +14,7 @@ import {
   type MaintenanceWindowInput,
 } from '../workflows/maintenance-window.api';
 import type { ActivityDeps } from './deps';
-import { withTransaction } from './registry';
+import { withTransaction } from '../store/transaction';
 import { ping } from '../store/gate/ping';
 import { activeWindow } from '../store/windows/active-window';
 import { appliedMigrations } from '../store/windows/applied-migrations';

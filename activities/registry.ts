@@ -2,10 +2,6 @@ import type { Dossier } from '../domain/dossier';
 import { createDossier, deleteDossier, dossierTableStats, getDossier, listDossiers, type TableStat } from '../registry/dossiers';
 import type { ActivityDeps } from './deps';
 
-// Kept for the modules that still import them from here (issue 11 moves them to their own layers).
-export { documentsFolder } from '../registry/documents';
-export { insertDossier, insertDossiers } from '../store/dossiers/insert-dossiers';
-export { withTransaction } from '../store/transaction';
 export type { TableStat };
 
 /** The registry activities: registry/dossiers.ts on the activity's target pool (async: an unknown target rejects, never throws). */

@@ -9,7 +9,7 @@ import { createActivities } from '../../workers/activities';
 import { createMailTransport } from '../../workers/resources';
 import { createBackupBatchActivities } from '../../activities/backup-batch';
 import { verifyArchive } from '../../archive/engine';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
 import { WorkflowFailedError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
