@@ -482,15 +482,17 @@ class MaintenanceWindow {
     // Runs started by hand while the operator works are linked from the details (issue 12).
     const linking = s.payload.kind === 'none' && wf.patched(LINKS_PATCH);
     for (;;) {
-      if (requested.cancel || requested.complete || s.payload.kind !== 'none') return;
+      if (requested.cancel || requested.complete || s.payload.kind !== 'none') break;
       if (linking) await this.linkRuns();
       const now = workflowTime();
       const end = Date.parse(s.endsAt);
-      if (now >= end) return;
+      if (now >= end) break;
       const v = this.w.version;
       const wait = linking ? Math.min(end - now, LINK_POLL_MS) : end - now;
       await wf.condition(() => requested.cancel || requested.complete || this.w.version !== v, wait, { summary: 'until "complete" or the end' });
     }
+    // a run started since the last look is linked before the window ends
+    if (linking && !requested.cancel) await this.linkRuns();
   }
 
   /** The ledgers' runs claimed since the start, other than the payload: linked from the details by workflow id. */
