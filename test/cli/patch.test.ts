@@ -157,6 +157,35 @@ test('R-PI-2: a start that passes the check but is refused by the claim a moment
   await openWindow(pool);
 });
 
+test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason and the retry command; status repeats it; retry --wait after the fix exits 0', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir('cli-partial');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1]);
+  await pool.query(`CREATE TABLE "d_DEMO0003".blocker (x int)`);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const r = await cli(['patch', 'integrate', dir, '--wait']);
+    expect(r.code).toBe(1);
+    const runId = (await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run ORDER BY id DESC LIMIT 1`)).rows[0]!.id;
+    const retry = `nightshift patch retry --target main --run ${runId}`;
+    expect(r.stdout).toMatch(new RegExp(`^patch integrate on main \\(run ${runId}\\): partial$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^ {2}DEMO0003: patch ${top + 1} failed in dossier DEMO0003 \\(data\\.sql\\): blocker present$`, 'm'));
+    expect(r.stdout).toContain(`fix them, then: ${retry}`);
+    const status = await cli(['patch', 'status']);
+    expect(status.stdout).toContain(`retry them: ${retry}`);
+    const json = JSON.parse((await cli(['patch', 'status', '--json'])).stdout);
+    expect(json.recentRuns[0]).toMatchObject({ id: Number(runId), state: 'partial', failed: 1, retryCommand: retry });
+    await pool.query(`DROP TABLE "d_DEMO0003".blocker`);
+    const again = await cli(['patch', 'retry', '--run', runId, '--wait', '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).result).toMatchObject({ state: 'completed', total: 1, failed: 0, failures: [], failuresTotal: 0 });
+  });
+  expect((await levels(pool)).DEMO0003).toBe(top + 1);
+});
+
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
