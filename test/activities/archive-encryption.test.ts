@@ -4,7 +4,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { createBackupActivities } from '../../activities/backup';
 import { createRegistryActivities } from '../../activities/registry';
-import { generateDemoDossiers } from '../../activities/demo';
+import { generateDemoDossiers } from '../../registry/demo';
 import { verifyArchive } from '../../archive/verify';
 import { ArchiveWriter } from '../../archive/writer';
 import { BackupKeyring, ensureBackupKeyFile, loadBackupKeyring } from '../../archive/keys';
