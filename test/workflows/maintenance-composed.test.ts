@@ -14,7 +14,7 @@ import { demoDossiers, levels, markAllBackedUp } from './patch-helpers';
 /**
  * The maintenance window composed with the batches it runs (R-MW-9), on the dev server in real time:
  * a backup payload, and the whole deployment of issue 5 up to the next backup run (R-BK-10).
- * Demo dossiers (activities/demo.ts): 0001 supervisor, 0002 template, 0003 copy, 0004 test, 0006 specific.
+ * Demo dossiers (registry/demo.ts): 0001 supervisor, 0002 template, 0003 copy, 0004 test, 0006 specific.
  */
 
 jest.setTimeout(180_000);

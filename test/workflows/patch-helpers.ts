@@ -17,7 +17,7 @@ import type { TestStack } from '../helpers/env';
 
 /** Shared by the patch integration tests: dossiers, an open window, runs, and what a dossier holds. */
 
-/** DEMO0001 is the supervisor, DEMO0004 a test dossier, DEMO0006 a specific one (activities/demo.ts). */
+/** DEMO0001 is the supervisor, DEMO0004 a test dossier, DEMO0006 a specific one (registry/demo.ts). */
 export async function demoDossiers(stack: TestStack, count: number): Promise<string[]> {
   return generateDemoDossiers(stack.pools.get('main'), { target: 'main', count, sizeKb: 2 });
 }
