@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import ts from 'typescript';
+import { LIVE_SESSION_SQL } from '../../store/gate/sql-parts';
 
 /**
  * The layering rules of issue 11, read from the source (no server needed):
@@ -281,5 +282,19 @@ describe('layers (issue 11; style.md practices 3, 8, 11)', () => {
     const unexpected = findings.filter((f) => f.rule === rule && !allowed.includes(f.file)).map((f) => `${f.file}:${f.line} ${f.what}`);
     expect(unexpected).toEqual([]);
     expect(allowed.filter((f) => !offenders.includes(f))).toEqual([]);
+  });
+
+  test('R-SE-1/R-BK-3: the live-session rule of the store is the one of the view nightshift.dossier_in_use (its latest migration)', () => {
+    const dir = path.join(ROOT, 'db/migrations');
+    const views = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()
+      .map((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('-- Down Migration')[0]!)
+      .flatMap((text) => [...text.matchAll(/CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+nightshift\.dossier_in_use\s+AS([\s\S]*?);/g)].map((m) => m[1]!));
+    expect(views.length).toBeGreaterThan(0);
+    const where = /\bWHERE\s+([\s\S]*)$/.exec(views[views.length - 1]!)?.[1];
+    const normal = (sql: string) => sql.replace(/\bs\./g, '').replace(/\s+/g, ' ').trim();
+    expect(normal(where ?? '')).toBe(normal(LIVE_SESSION_SQL));
   });
 });
