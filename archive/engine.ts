@@ -104,7 +104,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     // the first statement takes the snapshot: the registry row, the in-use check and every table below see the same state
     const d = await backupSnapshotRow(client, o.code);
     if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);
-    if (await dossierInUse(client, d.code)) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
+    if (d.in_use) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
 
     await setLocalSearchPath(client, d.schema_name);
     const structure = await readStructure(client, d.schema_name);

@@ -2,7 +2,6 @@ import { ident } from '../db/ident';
 import { FailureType, permanentFailure } from '../domain/failures';
 import type { Queryable } from '../store/queryable';
 import { type SequenceRow, readSchemaCatalog } from '../store/catalog/read-schema-catalog';
-import { schemaRelationOids } from '../store/catalog/schema-relations';
 import { sequenceValue } from '../store/catalog/sequence-value';
 import { type ColumnDef, type SequenceDef, type Structure } from './format';
 import { canonicalColumnType } from './sql-text';
@@ -30,8 +29,7 @@ function checkedName(name: string, what: string): string {
 
 /** Reads the structure inside the caller's snapshot, with search_path set to `schema`. */
 export async function readStructure(c: Queryable, schema: string): Promise<Structure> {
-  const relations = await schemaRelationOids(c, schema);
-  const catalog = await readSchemaCatalog(c, schema, relations);
+  const catalog = await readSchemaCatalog(c, schema);
   if (catalog.unsupported) unsupported(`${catalog.unsupported.kind} ${catalog.unsupported.name}`);
   const seqs = catalog.sequences;
   // a sequence never called has no last value in the catalog: its own row says where it stands (a RESTART moves it)

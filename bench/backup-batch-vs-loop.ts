@@ -4,15 +4,18 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { generateDemoDossiers } from '../registry/demo';
 import { backupDossierArchive } from '../archive/engine';
+import { BackupKeyring, ensureBackupKeyFile, loadBackupKeyring } from '../archive/keys';
+import { loadConfig } from '../config/config';
 import { schemaNameFor } from '../domain/dossier';
 import { startBenchStack } from './backup-batch-harness';
 
 /**
  * N demo dossiers of ~200 KB (default 1000; `node bin/run-ts.js bench/backup-batch-vs-loop.ts 200`):
- *  1. the backup batch (workflow, chunks, ledger, report) with 2 chunks x 2 dossiers in flight,
- *  2. the same engine in a plain loop, 4 lanes, in one process (goal: batch <= 1.2x the loop),
+ *  1. the backup batch (workflow, chunks, ledger, report) with 2 chunks x 2 dossiers in flight, plain,
+ *     then encrypted (issue 13.2: a key file appears in the worker's data dir, as `nightshift dev` writes it),
+ *  2. the same engine in a plain loop, 4 lanes, in one process (goal: batch <= 1.2x the loop), plain and encrypted,
  *  3. a sequential `pg_dump -n <schema> -Fc` loop (goal: the batch at least 4x faster).
- * Prints the ratios last.
+ * Prints the ratios last (encryption's cost: goal <= +15%).
  */
 
 const N = Number(process.argv[2] ?? process.env.BENCH_DOSSIERS ?? 1000);
@@ -32,17 +35,31 @@ async function main(): Promise<void> {
     console.log(`${made.length} demo dossiers of ~${SIZE_KB} KB, ${codes.length} selected`);
     console.log(`batch: ${batch.seconds.toFixed(2)} s (${batch.result.ok} ok, ${batch.result.failed} failed), ${(codes.length / batch.seconds).toFixed(1)} dossiers/s`);
 
-    const loopDir = path.join(s.work, 'loop');
-    fs.mkdirSync(loopDir);
-    let next = 0;
-    const t = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: LANES }, async () => {
-        while (next < codes.length) await backupDossierArchive({ pool, target: 'main', code: codes[next++]!, destinationDir: loopDir });
-      }),
-    );
-    const loop = Number(process.hrtime.bigint() - t) / 1e9;
+    // the worker process reads <its data dir>/backup-keys at each dossier: from now on its archives are encrypted
+    const workerConfig = loadConfig({ NIGHTSHIFT_DATA_DIR: path.join(s.work, 'data') });
+    const keysSettings = workerConfig.backupKeys;
+    ensureBackupKeyFile(keysSettings);
+    const batchEnc = await s.runBatch({ all: true, tuning: { window: 2, concurrency: 2, chunkSize: 50 } });
+    const sample = fs.readFileSync(path.join(workerConfig.backupDir, `B${codes[0]}.SVG`)).subarray(0, 200).toString('latin1');
+    if (!/ aes-256-gcm key=/.test(sample)) throw new Error('the encrypted batch wrote a plain archive');
+    console.log(`batch encrypted: ${batchEnc.seconds.toFixed(2)} s (${batchEnc.result.ok} ok, ${batchEnc.result.failed} failed), ${(codes.length / batchEnc.seconds).toFixed(1)} dossiers/s`);
+
+    const loopRun = async (label: string, keys?: BackupKeyring) => {
+      const loopDir = path.join(s.work, `loop-${label}`);
+      fs.mkdirSync(loopDir);
+      let next = 0;
+      const t = process.hrtime.bigint();
+      await Promise.all(
+        Array.from({ length: LANES }, async () => {
+          while (next < codes.length) await backupDossierArchive({ pool, target: 'main', code: codes[next++]!, destinationDir: loopDir, keys });
+        }),
+      );
+      return Number(process.hrtime.bigint() - t) / 1e9;
+    };
+    const loop = await loopRun('plain');
     console.log(`plain loop (${LANES} lanes): ${loop.toFixed(2)} s`);
+    const loopEnc = await loopRun('encrypted', loadBackupKeyring(keysSettings));
+    console.log(`plain loop (${LANES} lanes), encrypted: ${loopEnc.toFixed(2)} s`);
 
     const dumpDir = path.join(s.work, 'dump');
     fs.mkdirSync(dumpDir);
@@ -53,6 +70,10 @@ async function main(): Promise<void> {
     const dump = Number(process.hrtime.bigint() - t2) / 1e9;
     console.log(`sequential pg_dump -n -Fc: ${dump.toFixed(2)} s`);
     console.log(`RATIO pg_dump/batch = ${(dump / batch.seconds).toFixed(2)} (goal >= 4); batch/loop = ${(batch.seconds / loop).toFixed(2)} (goal <= 1.2)`);
+    console.log(
+      `RATIO encrypted/plain: batch ${(batchEnc.seconds / batch.seconds).toFixed(3)}, loop ${(loopEnc / loop).toFixed(3)} (goal <= 1.15); ` +
+        `pg_dump/batch encrypted = ${(dump / batchEnc.seconds).toFixed(2)}`,
+    );
   } finally {
     await s.close();
   }

@@ -16,7 +16,6 @@ import { BackupKeyring } from '../archive/keys';
 import { beginSnapshot } from '../store/catalog/begin-snapshot';
 import { copyToSql } from '../store/catalog/copy-statements';
 import { readSchemaCatalog } from '../store/catalog/read-schema-catalog';
-import { schemaRelationOids } from '../store/catalog/schema-relations';
 import { commit } from '../store/backup/transaction';
 import { migrate } from '../db/migrate';
 import { schemaNameFor } from '../domain/dossier';
@@ -105,7 +104,7 @@ async function main(): Promise<void> {
     const tablesOf = new Map<string, { name: string; columns: string[] }[]>();
     for (const code of codes) {
       const schema = schemaNameFor(code);
-      const { columns } = await readSchemaCatalog(pool, schema, await schemaRelationOids(pool, schema));
+      const { columns } = await readSchemaCatalog(pool, schema);
       const tables = new Map<string, string[]>();
       for (const c of columns) if (!c.generated) tables.set(c.table, [...(tables.get(c.table) ?? []), c.column]);
       tablesOf.set(code, [...tables].map(([name, cols]) => ({ name, columns: cols })));

@@ -3,7 +3,11 @@ import type { Queryable } from '../queryable';
 /** The trigger every dossier table carries (R-BK-1's change counter): re-installed on restore, never archived. */
 export const TOUCH_TRIGGER = 'nightshift_touch';
 
-/** $1: the schema's name, $2: its relations' oids. Each check selects the first offending object's name. */
+/**
+ * $1: the schema's name, $2: its relations' oids (nightshift.schema_relations: indexed catalog paths, so
+ * that reading one dossier does not scan every dossier's catalog rows). Each check selects the first
+ * offending object's name.
+ */
 const UNSUPPORTED_CHECKS: [string, string][] = [
   [`SELECT format('%s (kind %s)', c.relname, c.relkind) FROM pg_class c WHERE c.oid = ANY ($2::oid[]) AND c.relkind NOT IN ('r', 'S', 'i')`, 'relation'],
   [`SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`, 'function'],
@@ -81,15 +85,16 @@ const INDEXES_SQL = `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS
 /**
  * Everything the archive needs from the catalog in one round trip, as a prepared statement (its plan
  * is kept per connection: a batch reads thousands of dossiers). Issue 13's floor: the catalog read was
- * nine round trips plus one per sequence, more than the COPY of a small dossier's data.
+ * ten round trips plus one per sequence, more than the COPY of a small dossier's data.
  */
-const CATALOG_SQL = `SELECT
+const CATALOG_SQL = `WITH rel AS (SELECT coalesce(array_agg(oid), '{}') AS oids FROM nightshift.schema_relations($1))
+SELECT
   (SELECT json_build_object('check_no', check_no, 'what', what) FROM (${UNSUPPORTED_SQL}) u) AS unsupported,
   (SELECT coalesce(json_agg(s ORDER BY s.name), '[]') FROM (${SEQUENCES_SQL}) s) AS sequences,
   (SELECT coalesce(json_agg(c ORDER BY c.table, c.attnum), '[]') FROM (${COLUMNS_SQL}) c) AS columns,
   (SELECT name FROM (${EMPTY_TABLE_SQL}) e) AS empty_table,
   (SELECT coalesce(json_agg(k ORDER BY k.rank, k.table, k.name), '[]') FROM (${CONSTRAINTS_SQL}) k) AS constraints,
-  (SELECT coalesce(json_agg(i ORDER BY i.name), '[]') FROM (${INDEXES_SQL}) i) AS indexes`;
+  (SELECT coalesce(json_agg(i ORDER BY i.name), '[]') FROM (${INDEXES_SQL}) i) AS indexes`.replaceAll('$2::oid[]', '(SELECT oids FROM rel)::oid[]');
 
 export interface SequenceRow {
   name: string;
@@ -133,7 +138,7 @@ export interface SchemaCatalog {
 }
 
 /** The catalog of `schema`'s relations, inside the caller's snapshot with search_path set to the schema (names print unqualified). */
-export async function readSchemaCatalog(db: Queryable, schema: string, relations: string[]): Promise<SchemaCatalog> {
+export async function readSchemaCatalog(db: Queryable, schema: string): Promise<SchemaCatalog> {
   const { rows } = await db.query<{
     unsupported: { check_no: number; what: string } | null;
     sequences: SequenceRow[];
@@ -141,7 +146,7 @@ export async function readSchemaCatalog(db: Queryable, schema: string, relations
     empty_table: string | null;
     constraints: SchemaCatalog['constraints'];
     indexes: SchemaCatalog['indexes'];
-  }>({ name: 'nightshift.read_schema_catalog', text: CATALOG_SQL, values: [schema, relations] });
+  }>({ name: 'nightshift.read_schema_catalog', text: CATALOG_SQL, values: [schema] });
   const r = rows[0]!;
   return {
     unsupported: r.unsupported ? { kind: UNSUPPORTED_CHECKS[r.unsupported.check_no]![1], name: r.unsupported.what } : undefined,
