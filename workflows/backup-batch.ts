@@ -2,7 +2,6 @@ import {
   type ActivityOptions,
   ApplicationFailure,
   CancellationScope,
-  ParentClosePolicy,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -11,7 +10,6 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -19,7 +17,6 @@ import type { NightshiftActivities } from '../workers/activities';
 import { workflowTime } from './clock';
 import {
   BACKUP_BATCH_KIND,
-  BACKUP_MAIL_KIND,
   type BackupBatchInput,
   type BackupBatchPhase,
   type BackupBatchProgress,
@@ -29,7 +26,6 @@ import {
   BACKUP_BATCH_PARTIAL,
   DEFAULT_BACKUP_BATCH_TUNING,
   backupBatchProgressQuery,
-  backupMailWorkflowId,
   backupRetryCommand,
   backupStatusCommand,
 } from './backup-batch.api';
@@ -37,7 +33,8 @@ import type { SelectionCursor } from '../domain/backup-batch';
 import { type FanOutLedgerView, renderRunDetails } from '../domain/run-details';
 import type { ChunkResult } from '../activities/backup-batch';
 import { type FanOutKind, type FanOutState, continueFanOutAsNew, runFanOut } from './fan-out';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
+import { nightshiftAttributes, phaseAttribute } from './search-attributes';
+import { startReportMailChild } from './child-starts';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { innermostMessage } from './activity-calls';
 
@@ -106,15 +103,12 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   let ledgerFailed = 0;
   let final: { failures: BackupBatchResult['failures']; failuresTotal: number; retryCommand: string | null } | undefined;
   setHandler(backupBatchProgressQuery, () => progress);
-  upsertSearchAttributes([
-    { key: NightshiftTarget, value: target },
-    { key: NightshiftKind, value: BACKUP_BATCH_KIND },
-  ]);
+  upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_BATCH_KIND }));
 
   const setPhase = (phase: BackupBatchPhase) => {
     if (progress.phase === phase) return;
     progress.phase = phase;
-    upsertSearchAttributes([{ key: NightshiftPhase, value: phase }]);
+    upsertSearchAttributes(phaseAttribute(phase));
   };
   const showProgress = (startedAtMs: number) => {
     const seconds = Math.max(0.001, (workflowTime() - startedAtMs) / 1000);
@@ -203,15 +197,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     final = { failures: f.failures ?? [], failuresTotal: f.failuresTotal ?? f.failed, retryCommand: f.retryCommand ?? null };
     if (f.mail) {
       // its own workflow: an SMTP outage retries for hours without holding the batch open
-      await startChild(backupReportMailWorkflow, {
-        workflowId: backupMailWorkflowId(workflowInfo().workflowId),
-        args: [{ target, runId: state.runId }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        typedSearchAttributes: [
-          { key: NightshiftTarget, value: target },
-          { key: NightshiftKind, value: BACKUP_MAIL_KIND },
-        ],
-      });
+      await startReportMailChild({ target, runId: state.runId }, workflowInfo().workflowId);
     }
     setPhase(f.state);
     showProgress(state.startedAtMs);

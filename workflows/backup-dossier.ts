@@ -12,7 +12,7 @@ import {
   backupPhaseQuery,
   backupProgressQuery,
 } from './backup-dossier.api';
-import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
+import { type NightshiftKindValue, nightshiftAttributes, phaseAttribute } from './search-attributes';
 
 /**
  * One dossier backed up into B{code}.SVG, or one archive restored (R-BK-3, R-BK-5, R-BK-6). The
@@ -31,21 +31,16 @@ export const ACTIVITY_OPTIONS = {
 
 const { backupDossier, restoreDossier } = proxyActivities<NightshiftActivities>(ACTIVITY_OPTIONS.archive);
 
-function tracker(kind: string, target: string, code: string, detail: string) {
+function tracker(kind: NightshiftKindValue, target: string, code: string, detail: string) {
   let progress: BackupProgress = { phase: 'starting', detail };
   setHandler(backupProgressQuery, () => progress);
   setHandler(backupPhaseQuery, () => progress.phase);
   setCurrentDetails(detail);
-  upsertSearchAttributes([
-    { key: NightshiftTarget, value: target },
-    { key: NightshiftKind, value: kind },
-    { key: NightshiftDossier, value: code },
-    { key: NightshiftPhase, value: progress.phase },
-  ]);
+  upsertSearchAttributes(nightshiftAttributes({ target, kind, dossier: code, phase: progress.phase }));
   return (phase: BackupPhase, next: string) => {
     progress = { phase, detail: next };
     setCurrentDetails(next);
-    upsertSearchAttributes([{ key: NightshiftPhase, value: phase }]);
+    upsertSearchAttributes(phaseAttribute(phase));
   };
 }
 

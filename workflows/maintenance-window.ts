@@ -8,7 +8,8 @@ import type { MaintenanceMailKind } from '../domain/maintenance-text';
 import { postCheckFailures, renderWindowDetails, windowNextSteps, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
 import { capFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
+import { NightshiftKind, nightshiftAttributes } from './search-attributes';
+import { executeBackupBatchChild, executePatchRunChild } from './child-starts';
 import { activityCaller } from './activity-calls';
 import {
   cancelMaintenanceUpdate,
@@ -24,11 +25,10 @@ import {
   type MaintenanceWindowInput,
   type MaintenanceWindowResult,
 } from './maintenance-window.api';
-import { runTimestamp } from '../domain/patch';
-import { PATCH_KIND, PATCH_WORKFLOW_TYPE, patchWorkflowId, type PatchIntegrationInput, type PatchRunResult } from './patch-integration.api';
+import { workflowIdTimestamp } from '../domain/workflow-id';
+import { patchWorkflowId } from './patch-integration.api';
 import { FailureType } from '../domain/failures';
-import { backupBatchWorkflow } from './backup-batch';
-import { BACKUP_BATCH_KIND, backupBatchWorkflowId } from './backup-batch.api';
+import { backupBatchWorkflowId } from './backup-batch.api';
 
 /**
  * The maintenance window (R-MW-1 … R-MW-12) as a small state machine over ONE state object:
@@ -63,16 +63,6 @@ const MAIL = {
 const call = activityCaller(SHORT_DB);
 
 const invalid = (message: string) => ApplicationFailure.create({ type: FailureType.InvalidInput, message, nonRetryable: true });
-
-/** Search attributes for a payload child, only when the window got its own (the time-skipping server has none). */
-function childAttributes(target: string, kind: string, phase: string) {
-  if (wf.workflowInfo().typedSearchAttributes.get(NightshiftKind) === undefined) return undefined;
-  return [
-    { key: NightshiftTarget, value: target },
-    { key: NightshiftKind, value: kind },
-    { key: NightshiftPhase, value: phase },
-  ];
-}
 
 /** The payload's own result when its failure carries it (a backup batch that ends partial fails with its result in details[0]). */
 interface PayloadResult {
@@ -215,11 +205,7 @@ class MaintenanceWindow {
     this.s.phase = phase;
     this.s.phases.push({ phase, at: new Date().toISOString() });
     if (this.searchAttributes) {
-      wf.upsertSearchAttributes([
-        { key: NightshiftTarget, value: this.s.target },
-        { key: NightshiftKind, value: 'maintenance' },
-        { key: NightshiftPhase, value: phase },
-      ]);
+      wf.upsertSearchAttributes(nightshiftAttributes({ target: this.s.target, kind: 'maintenance', phase }));
     }
     this.details();
   }
@@ -536,14 +522,8 @@ class MaintenanceWindow {
     const target = this.s.target;
     if (!dir) throw invalid('payload patch needs the directory of patch packages (payload.manifest)');
     const parentId = this.s.workflowId;
-    const run = this.startPayload('patch', patchWorkflowId(target, runTimestamp(new Date())));
-    const r = await wf
-      .executeChild<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
-        workflowId: run.workflowId,
-        args: [{ target, mode: 'integrate', dir, windowWorkflowId: parentId }],
-        staticSummary: `patch payload of ${parentId}`,
-        typedSearchAttributes: childAttributes(target, PATCH_KIND, 'starting'),
-      })
+    const run = this.startPayload('patch', patchWorkflowId(target, workflowIdTimestamp(new Date())));
+    const r = await executePatchRunChild({ target, mode: 'integrate', dir, windowWorkflowId: parentId }, { workflowId: run.workflowId, summary: `patch payload of ${parentId}` })
       .catch((err: unknown) => this.payloadFailed(run, FailureType.PatchRunFailed, err));
     this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed);
     if (r.state !== 'completed') {
@@ -562,14 +542,8 @@ class MaintenanceWindow {
   private async backupPayload(dossiers: string[] | undefined): Promise<void> {
     const target = this.s.target;
     const parentId = this.s.workflowId;
-    const run = this.startPayload('backup', backupBatchWorkflowId(target, runTimestamp(new Date())));
-    const r = await wf
-      .executeChild(backupBatchWorkflow, {
-        workflowId: run.workflowId,
-        args: [{ target, only: dossiers, trigger: 'manual' }],
-        staticSummary: `backup payload of ${parentId}`,
-        typedSearchAttributes: childAttributes(target, BACKUP_BATCH_KIND, 'claiming'),
-      })
+    const run = this.startPayload('backup', backupBatchWorkflowId(target, workflowIdTimestamp(new Date())));
+    const r = await executeBackupBatchChild({ target, only: dossiers, trigger: 'manual' }, { workflowId: run.workflowId, summary: `backup payload of ${parentId}` })
       .catch((err: unknown) => this.payloadFailed(run, FailureType.BackupRunFailed, err));
     const withFailures = r as typeof r & { failures?: DossierFailure[]; failuresTotal?: number };
     this.payloadEnded(run, r.runId, r.state, dossierFailures(withFailures.failures), withFailures.failuresTotal ?? r.total - r.ok);

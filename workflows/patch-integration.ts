@@ -3,7 +3,7 @@ import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
 import { supervisorAbsentNote } from '../domain/patch';
 import { renderRunDetails, type DossierFailure, type FanOutInFlight, type FanOutLedgerView } from '../domain/run-details';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from './search-attributes';
+import { NightshiftKind, nightshiftAttributes } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { activityCaller, innermostMessage } from './activity-calls';
 import { workflowTime } from './clock';
@@ -113,11 +113,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   function enter(phase: PatchPhase): void {
     p.phase = phase;
     if (searchAttributes) {
-      wf.upsertSearchAttributes([
-        { key: NightshiftTarget, value: p.target },
-        { key: NightshiftKind, value: 'patch' },
-        { key: NightshiftPhase, value: phase },
-      ]);
+      wf.upsertSearchAttributes(nightshiftAttributes({ target: p.target, kind: 'patch', phase }));
     }
     details();
   }

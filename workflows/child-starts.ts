@@ -1,0 +1,57 @@
+import { ParentClosePolicy, executeChild, startChild, workflowInfo } from '@temporalio/workflow';
+import { backupBatchInputSchema } from '../domain/backup-batch-input';
+import { patchClaimSchema } from '../domain/patch-input';
+import { parseInput } from '../domain/validation';
+import { type BackupBatchInput, type BackupBatchResult, type BackupMailInput, backupMailWorkflowId } from './backup-batch.api';
+import { WORKFLOW, type Workflows } from './contracts';
+import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
+import { type NightshiftAttributes, NightshiftKind, nightshiftAttributes } from './search-attributes';
+
+/**
+ * Typed child starts, the workflow-side twin of starts/index.ts: the child named through workflows/contracts.ts,
+ * its input checked with the contract's schema before the start (a bad one fails the parent with InvalidInput,
+ * nonRetryable), its search attributes from nightshiftAttributes.
+ */
+
+/** A child's search attributes, only when the parent has its own (the time-skipping test server registers none). */
+export function childAttributes(a: NightshiftAttributes) {
+  return workflowInfo().typedSearchAttributes.get(NightshiftKind) === undefined ? undefined : nightshiftAttributes(a);
+}
+
+export interface ChildStart {
+  workflowId: string;
+  summary: string;
+}
+
+/** The backup batch as a child (a window's payload). */
+export async function executeBackupBatchChild(raw: BackupBatchInput, o: ChildStart): Promise<BackupBatchResult> {
+  const input: BackupBatchInput = parseInput(backupBatchInputSchema, raw);
+  return executeChild<Workflows['backupBatchWorkflow']>(WORKFLOW.backupBatch, {
+    workflowId: o.workflowId,
+    args: [input],
+    staticSummary: o.summary,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-batch', phase: 'claiming' }),
+  });
+}
+
+/** A patch run as a child (a window's payload); its claim's fields are checked as a client start checks them. */
+export async function executePatchRunChild(raw: PatchIntegrationInput, o: ChildStart): Promise<PatchRunResult> {
+  const { workflowId: _id, ...claim } = parseInput(patchClaimSchema, { ...raw, tuning: undefined, workflowId: o.workflowId });
+  const input: PatchIntegrationInput = { ...claim, ...(raw.tuning ? { tuning: raw.tuning } : {}) };
+  return executeChild<Workflows['patchIntegrationWorkflow']>(WORKFLOW.patchIntegration, {
+    workflowId: o.workflowId,
+    args: [input],
+    staticSummary: o.summary,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'patch', phase: 'starting' }),
+  });
+}
+
+/** The batch's report mail: its own workflow, abandoned by the batch (an SMTP outage retries for hours without holding it open). */
+export async function startReportMailChild(input: BackupMailInput, batchWorkflowId: string): Promise<void> {
+  await startChild<Workflows['backupReportMailWorkflow']>(WORKFLOW.backupReportMail, {
+    workflowId: backupMailWorkflowId(batchWorkflowId),
+    args: [input],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-report-mail' }),
+  });
+}
