@@ -29,6 +29,7 @@ import { createTestStack, createTestWorker, devServerClient, quietRuntime, type 
 import { GateClient, loginAll, percentile, probeLogins, runSession, type Beat, type LoginAttempt } from '../test/e2e/session-sim';
 import { scheduleWindow, sessionRows, windowInputFor } from '../test/e2e/window';
 import { serveGateUntilSigterm } from './serve-gate';
+import { recentWindows } from '../store/windows/recent-windows';
 
 const { values: args } = parseArgs({
   options: {
@@ -177,7 +178,7 @@ async function oneWindow(n: number, stack: TestStack, temporal: Awaited<ReturnTy
     stopped = true;
     await Promise.all([probe, sampler]);
 
-    const restoreRowAt = (await pool.query<{ at: Date }>('SELECT finished_at AS at FROM nightshift.maintenance_window ORDER BY created_at DESC LIMIT 1')).rows[0]!.at.getTime();
+    const restoreRowAt = (await recentWindows(pool, 1))[0]!.finishedAt!.getTime();
     const ours = new Set(traces.map((t) => t.sessionId));
     const rows = [...(await sessionRows(pool)).values()].filter((r) => ours.has(r.id));
     const lastClose = Math.max(...rows.map((r) => r.closed_at?.getTime() ?? Infinity));
