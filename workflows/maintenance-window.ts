@@ -238,6 +238,12 @@ class MaintenanceWindow {
 
   registerHandlers(): void {
     const w = this.w;
+    /** An operator request: the phase that runs acts on it; the update answers once `done` holds. */
+    const request = (kind: keyof WindowControl['requested'], done: () => boolean) => async () => {
+      w.requested[kind] = true;
+      await wf.condition(done);
+      return { ...this.s };
+    };
     wf.setHandler(maintenanceStatusQuery, () => this.snapshot());
 
     wf.setHandler(
@@ -278,11 +284,7 @@ class MaintenanceWindow {
 
     wf.setHandler(
       cancelMaintenanceUpdate,
-      async () => {
-        w.requested.cancel = true;
-        await wf.condition(() => this.isFinal());
-        return { ...this.s };
-      },
+      request('cancel', () => this.isFinal()),
       {
         validator: () => {
           if (this.isFinal() || w.finishing) throw invalid(`the window is already ${this.s.phase}`);
@@ -292,11 +294,8 @@ class MaintenanceWindow {
 
     wf.setHandler(
       completeMaintenanceUpdate,
-      async () => {
-        w.requested.complete = true;
-        await wf.condition(() => this.isFinal() || this.s.phase === 'failed');
-        return { ...this.s };
-      },
+      // the post-checks may fail: the answer then says so (phase failed)
+      request('complete', () => this.isFinal() || this.s.phase === 'failed'),
       {
         validator: () => {
           if (this.s.payload.kind !== 'none') throw invalid(`a window with payload ${this.s.payload.kind} completes by itself`);
@@ -309,11 +308,7 @@ class MaintenanceWindow {
 
     wf.setHandler(
       reopenMaintenanceUpdate,
-      async () => {
-        w.requested.reopen = true;
-        await wf.condition(() => this.isFinal());
-        return { ...this.s };
-      },
+      request('reopen', () => this.isFinal()),
       {
         validator: () => {
           if (this.s.phase !== 'failed') throw invalid(`only a failed window can be reopened (this one is ${this.s.phase})`);
