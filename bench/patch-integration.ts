@@ -68,8 +68,10 @@ async function measure(n: number): Promise<Measure> {
     const ticker = setInterval(() => {
       // the latest run of the chain answers; a query racing a continue-as-new is skipped
       void (async () => {
-        const p = await s.client.workflow.getHandle(workflowId).query(patchProgressQuery);
-        const h = await s.largestHistory(workflowId);
+        const latest = s.client.workflow.getHandle(workflowId);
+        const p = await latest.query(patchProgressQuery);
+        // visibility gives a run's history length once it is closed: the running one is described
+        const h = Math.max(await s.largestHistory(workflowId), (await latest.describe()).historyLength);
         console.log(
           `  ${p.done} / ${p.total} after ${elapsed().toFixed(0)} s: ${((elapsed() * 1000) / Math.max(1, p.done)).toFixed(2)} ms/dossier, ` +
             `worker RSS ${(s.workerRss() / 2 ** 20).toFixed(0)} MB (peak ${(peak / 2 ** 20).toFixed(0)}), largest run history so far ${h} events`,
