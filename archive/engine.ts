@@ -18,8 +18,7 @@ import { installTouchTriggers } from '../store/catalog/install-touch-triggers';
 import { schemaExists } from '../store/catalog/schema-exists';
 import { setLocalSearchPath } from '../store/catalog/set-search-path';
 import { backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
-import { dossierInUse } from '../store/dossiers/dossier-in-use';
-import { dropDossier } from '../store/dossiers/drop-dossier';
+import { deleteDossier } from '../store/dossiers/delete-dossier';
 import { lockCodeForRestore } from '../store/dossiers/lock-code-for-restore';
 import { recordBackup } from '../store/dossiers/record-backup';
 import { setPatchLevel } from '../store/dossiers/set-patch-level';
@@ -268,8 +267,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         const old = await lockCodeForRestore(client, code);
         if (old && !o.replace) throw permanentFailure(FailureType.DossierExists, `dossier ${old.code} already exists (restore with replace to overwrite it)`);
         if (old) {
-          if (await dossierInUse(client, old.code)) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
-          await dropDossier(client, old);
+          if ((await deleteDossier(client, old.code, old.schema_name)) === 'in-use') throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
         }
         if (await schemaExists(client, schema)) throw permanentFailure(FailureType.DossierExists, `schema ${schema} already exists without a registered dossier`);
         // one supervisor per target: a supervisor's archive restored under another code is a regular dossier
