@@ -9,18 +9,10 @@ import { createRegistryActivities } from '../../activities/registry';
 import { qualified } from '../../db/ident';
 import { createActivities } from '../../workers/activities';
 import { createMailTransport } from '../../workers/resources';
-import { backupDossierWorkflowId, restoreDossierWorkflowId } from '../../workflows/backup-dossier.api';
-import { BACKUP_BATCH_KIND, backupBatchWorkflowId, backupMailWorkflowId, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
-import { PATCH_KIND, PATCH_WORKFLOW_TYPE, partialPatchResult, patchWorkflowId, type PatchIntegrationInput, type PatchRunResult } from '../../workflows/patch-integration.api';
-import {
-  MAINTENANCE_WORKFLOW_TYPE,
-  completeMaintenanceUpdate,
-  maintenanceStartOptions,
-  maintenanceStatusQuery,
-  type MaintenanceWindowInput,
-  type MaintenanceWindowResult,
-} from '../../workflows/maintenance-window.api';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { backupBatchWorkflowId, backupMailWorkflowId, batchResult, type BackupBatchInput } from '../../workflows/backup-batch.api';
+import { partialPatchResult, patchWorkflowId, type PatchIntegrationInput } from '../../workflows/patch-integration.api';
+import { completeMaintenanceUpdate, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
+import { startBackupBatch, startBackupDossier, startMaintenanceWindow, startPatchRun, startRestoreDossier } from '../../starts';
 import { createTestStack, createTestWorker, devServerClient, tempDir, type TestStack } from '../helpers/env';
 import { createDossiers, freePort, openSession, setCommon, startSmtp, waitFor } from '../workflows/backup-batch-helpers';
 import { blockablePatches, closeWindows, demoDossiers, openWindow } from '../workflows/patch-helpers';
@@ -38,8 +30,9 @@ import { insertSession, sessions } from '../workflows/maintenance-helpers';
  */
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-const OUT = path.join(__dirname, VERSION);
-const BROKEN = path.join(__dirname, 'broken');
+/** HISTORIES_OUT: record elsewhere (a trial run that leaves this release's histories as they are) */
+const OUT = process.env.HISTORIES_OUT ?? path.join(__dirname, VERSION);
+const BROKEN = process.env.HISTORIES_OUT ? path.join(OUT, 'broken') : path.join(__dirname, 'broken');
 
 interface Ctx {
   client: Client;
@@ -64,7 +57,7 @@ function save(file: string, workflowId: string, runId?: string): void {
   const events = (JSON.parse(json) as { events: unknown[] }).events.length;
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, file), json);
-  console.log(`${VERSION}/${file}: ${events} events`);
+  console.log(`${path.relative(process.cwd(), path.join(OUT, file))}: ${events} events`);
 }
 
 function check(ok: boolean, what: string, got: unknown): void {
@@ -88,18 +81,10 @@ async function withWorker(ctx: Ctx, fn: (stack: TestStack) => Promise<void>): Pr
 async function recordDossier(ctx: Ctx): Promise<void> {
   await withWorker(ctx, async (stack) => {
     await createRegistryActivities({ config: stack.config, pools: stack.pools }).createDossier('main', { code: 'REPLAY', label: 'Rejeu' });
-    const backup = await ctx.client.workflow.start('backupDossierWorkflow', {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId: backupDossierWorkflowId('main', 'REPLAY'),
-      args: [{ target: 'main', code: 'REPLAY', reason: 'manual', includeDocuments: true }],
-    });
-    const { file } = (await backup.result()) as { file: string };
+    const backup = await startBackupDossier(ctx.client, { target: 'main', code: 'REPLAY', reason: 'manual', includeDocuments: true }, { taskQueue: stack.config.temporal.taskQueue });
+    const { file } = await backup.result();
     save('backup-dossier.json', backup.workflowId);
-    const restore = await ctx.client.workflow.start('restoreDossierWorkflow', {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId: restoreDossierWorkflowId('main', 'REPLAY2'),
-      args: [{ target: 'main', file, as: 'REPLAY2', replace: false }],
-    });
+    const restore = await startRestoreDossier(ctx.client, { target: 'main', file, as: 'REPLAY2', replace: false }, { taskQueue: stack.config.temporal.taskQueue });
     await restore.result();
     save('restore-dossier.json', restore.workflowId);
   });
@@ -116,18 +101,8 @@ async function recordBackupBatch(ctx: Ctx): Promise<void> {
     await setCommon(pool, 'report-recipients', ['ops@example.com']);
     const closeSession = await openSession(pool, 'R3');
     const input: BackupBatchInput = { target: 'main', trigger: 'manual', tuning: { chunkSize: 1, window: 2, concurrency: 1, maxChunksPerRun: 2 } };
-    const handle = await ctx.client.workflow.start('backupBatchWorkflow', {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId: backupBatchWorkflowId('main', 'replay'),
-      args: [input],
-      staticSummary: 'Back up the modified dossiers of target main',
-      typedSearchAttributes: [
-        { key: NightshiftTarget, value: 'main' },
-        { key: NightshiftKind, value: BACKUP_BATCH_KIND },
-        { key: NightshiftPhase, value: 'claiming' },
-      ],
-    });
-    const result = (await handle.result()) as BackupBatchResult;
+    const handle = await startBackupBatch(ctx.client, input, { taskQueue: stack.config.temporal.taskQueue, workflowId: backupBatchWorkflowId('main', 'replay') });
+    const result = await batchResult(handle.result());
     check(result.state === 'partial' && result.total === 5 && result.failed === 1 && result.mail, 'a partial run of 5 with a mail', result);
     await closeSession();
     const last = await handle.describe();
@@ -156,17 +131,7 @@ async function recordPatch(ctx: Ctx): Promise<void> {
     await blockablePatches(dir, [1, 2]);
     await pool.query(`CREATE TABLE ${qualified('d_DEMO0003', 'blocker')} (x int)`);
     const input: PatchIntegrationInput = { target: 'main', mode: 'integrate', dir, tuning: { chunkSize: 1, concurrency: 2, maxChunksPerRun: 2, detailsEverySeconds: 1 } };
-    const handle = await ctx.client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId: patchWorkflowId('main', 'replay'),
-      args: [input],
-      staticSummary: `integrate ${dir}`,
-      typedSearchAttributes: [
-        { key: NightshiftTarget, value: 'main' },
-        { key: NightshiftKind, value: PATCH_KIND },
-        { key: NightshiftPhase, value: 'starting' },
-      ],
-    });
+    const handle = await startPatchRun(ctx.client, input, { taskQueue: stack.config.temporal.taskQueue, workflowId: patchWorkflowId('main', 'replay'), summary: `integrate ${dir}` });
     const r = await handle.result().then(
       () => undefined,
       (err: unknown) => partialPatchResult(err),
@@ -204,20 +169,13 @@ async function recordMaintenance(ctx: Ctx): Promise<void> {
       notify: ['ops@example.com'],
       displayTimeZone: 'Europe/Paris',
     };
-    const handle = await ctx.client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
-      ...maintenanceStartOptions(input, stack.config.temporal.taskQueue, 'maintenance database on main'),
-      typedSearchAttributes: [
-        { key: NightshiftTarget, value: 'main' },
-        { key: NightshiftKind, value: 'maintenance' },
-        { key: NightshiftPhase, value: 'scheduled' },
-      ],
-    });
+    const handle = await startMaintenanceWindow(ctx.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: 'maintenance database on main' });
     // alice acknowledges the close order (logs out); bob never does and is forced
     await waitFor('the close orders', async () => (await sessions(pool)).get('alice')?.close_requested_at ?? undefined);
     await pool.query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'logout' WHERE user_name = 'alice'`);
     await waitFor('the work phase', async () => ((await handle.query(maintenanceStatusQuery)).phase === 'working' ? true : undefined), 60_000);
     await handle.executeUpdate(completeMaintenanceUpdate);
-    const r = (await handle.result()) as MaintenanceWindowResult;
+    const r = await handle.result();
     check(r.status.state === 'completed' && r.status.forcedSessions === 1 && r.mailSent, 'completed with one forced session, mailed', r);
     save('maintenance-window.json', handle.workflowId);
   });
@@ -244,15 +202,8 @@ async function recordWindowPayload(ctx: Ctx): Promise<void> {
       notify: [],
       displayTimeZone: 'Europe/Paris',
     };
-    const handle = await ctx.client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
-      ...maintenanceStartOptions(input, stack.config.temporal.taskQueue, 'maintenance database on main, backup payload'),
-      typedSearchAttributes: [
-        { key: NightshiftTarget, value: 'main' },
-        { key: NightshiftKind, value: 'maintenance' },
-        { key: NightshiftPhase, value: 'scheduled' },
-      ],
-    });
-    const r = (await handle.result()) as MaintenanceWindowResult;
+    const handle = await startMaintenanceWindow(ctx.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: 'maintenance database on main, backup payload' });
+    const r = await handle.result();
     check(r.status.state === 'completed', 'completed after its backup payload', r);
     const child = (await stack.pools.get('main').query<{ workflow_id: string }>('SELECT workflow_id FROM nightshift.backup_run')).rows;
     check(child.length === 1, 'one child backup run', child);
