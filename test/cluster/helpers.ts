@@ -3,6 +3,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { verifyArchive } from '../../archive/engine';
+import { loadBackupKeyring } from '../../archive/keys';
 import { PROJECT_ROOT } from '../../config/config';
 import { startCluster, type Cluster, type ClusterOptions } from '../../cluster/cluster';
 import { haproxyBinary } from '../../cluster/haproxy';
@@ -167,7 +168,7 @@ export async function expectBatchComplete(ctx: ClusterContext, batch: RunningBat
     const archives = all.filter((f) => path.basename(f) === `B${code}.SVG`);
     expect({ code, archives: archives.length }).toEqual({ code, archives: 1 });
     expect(fs.statSync(archives[0]!).mtimeMs).toBeGreaterThanOrEqual(batch.startedAt - 1000);
-    expect((await verifyArchive(archives[0]!)).code).toBe(code);
+    expect((await verifyArchive(archives[0]!, loadBackupKeyring(ctx.cluster.config.backupKeys))).code).toBe(code);
   }
   const report = fs.readFileSync(result.reportPath!, 'latin1').split('\r\n');
   for (const code of codes) expect({ code, lines: report.filter((l) => l.startsWith('Dossier ') && l.includes(code)).length }).toEqual({ code, lines: 1 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { verifyArchive } from '../../archive/engine';
+import { loadBackupKeyring } from '../../archive/keys';
 import { PROJECT_ROOT, loadConfig } from '../../config/config';
 import { startCluster, CLUSTER_READY_LINE, STATE_FILE } from '../../cluster/cluster';
 import { readState, type ClusterState } from '../../cluster/processes';
@@ -113,7 +114,7 @@ describeCluster('nightshift cluster up / down', () => {
     expect(items.filter((i) => i.status !== 'ok')).toEqual([]);
     const archives = fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.SVG'));
     expect(archives.sort()).toEqual(items.map((i) => `B${i.code}.SVG`).sort());
-    for (const f of archives) expect((await verifyArchive(path.join(config.backupDir, f))).code).toBe(f.replace(/^B|\.SVG$/g, ''));
+    for (const f of archives) expect((await verifyArchive(path.join(config.backupDir, f), loadBackupKeyring(config.backupKeys))).code).toBe(f.replace(/^B|\.SVG$/g, ''));
     expect(fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }
 
