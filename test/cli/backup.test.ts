@@ -5,6 +5,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { createRegistryActivities } from '../../activities/registry';
 import { generateDemoDossiers } from '../../registry/demo';
 import { backupDossierWorkflowId } from '../../workflows/backup-dossier.api';
+import { startBackupDossier } from '../../starts';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 
@@ -67,11 +68,8 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
 test('a second start while a backup of the same dossier runs is a clear error naming the running workflow', async () => {
   // no worker polls this queue: the first run stays open
   const id = backupDossierWorkflowId('main', 'BUSY');
-  const first = await ctx.temporal.client.workflow.start('backupDossierWorkflow', {
-    taskQueue: ctx.stack.config.temporal.taskQueue,
-    workflowId: id,
-    args: [{ target: 'main', code: 'BUSY', reason: 'manual' }],
-  });
+  const first = await startBackupDossier(ctx.temporal.client, { target: 'main', code: 'BUSY', reason: 'manual' }, { taskQueue: ctx.stack.config.temporal.taskQueue });
+  expect(first.workflowId).toBe(id);
   try {
     const r = await cli(['backup', 'dossier', 'BUSY']);
     expect(r.code).toBe(1);

@@ -1,15 +1,9 @@
 import type pg from 'pg';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
 import { maintenanceWindowInputSchema } from '../../domain/maintenance-input';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { startMaintenanceWindow } from '../../starts';
 import { sessions } from '../workflows/maintenance-helpers';
-import {
-  MAINTENANCE_WORKFLOW_TYPE,
-  maintenanceStartOptions,
-  type MaintenanceWindowInput,
-  type MaintenanceWindowResult,
-} from '../../workflows/maintenance-window.api';
+import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 
 /** Scheduling a window as `nightshift maintenance schedule` does, and reading what it did to the sessions. */
 
@@ -44,14 +38,7 @@ export function windowInputFor(p: WindowPlan): MaintenanceWindowInput {
 
 /** Same start options and search attributes as the CLI. */
 export async function scheduleWindow(client: Client, taskQueue: string, input: MaintenanceWindowInput): Promise<MaintenanceHandle> {
-  return (await client.workflow.start(MAINTENANCE_WORKFLOW_TYPE, {
-    ...maintenanceStartOptions(input, taskQueue, `maintenance ${input.type} on ${input.target} (e2e)`),
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: NightshiftTarget, value: input.target },
-      { key: NightshiftKind, value: 'maintenance' },
-      { key: NightshiftPhase, value: 'scheduled' },
-    ]),
-  })) as MaintenanceHandle;
+  return (await startMaintenanceWindow(client, input, { taskQueue, summary: `maintenance ${input.type} on ${input.target} (e2e)` })) as MaintenanceHandle;
 }
 
 export type { SessionRow } from '../workflows/maintenance-helpers';

@@ -3,13 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { TypedSearchAttributes } from '@temporalio/common';
 import { createActivities } from '../../workers/activities';
-import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
+import { startMaintenanceWindow } from '../../starts';
 import {
   completeMaintenanceUpdate,
   reopenMaintenanceUpdate,
-  maintenanceStartOptions,
   maintenanceStatusQuery,
   type MaintenancePhase,
   type MaintenanceWindowInput,
@@ -57,14 +55,7 @@ afterAll(async () => {
 });
 
 function start(stack: MaintenanceStack, input: MaintenanceWindowInput): Promise<Handle> {
-  return client.workflow.start('maintenanceWindowWorkflow', {
-    ...maintenanceStartOptions(input, stack.config.temporal.taskQueue, `maintenance ${input.type} on ${input.target}`),
-    typedSearchAttributes: new TypedSearchAttributes([
-      { key: NightshiftTarget, value: input.target },
-      { key: NightshiftKind, value: 'maintenance' },
-      { key: NightshiftPhase, value: 'scheduled' },
-    ]),
-  }) as Promise<Handle>;
+  return startMaintenanceWindow(client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `maintenance ${input.type} on ${input.target}` }) as Promise<Handle>;
 }
 
 const phaseIs = (h: Handle, phases: MaintenancePhase[], timeoutMs = 40_000) =>

@@ -6,8 +6,8 @@ import { writePatchPackage } from '../../patches/package';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import type { PatchManifest } from '../../domain/patch';
+import { startPatchRun } from '../../starts';
 import {
-  PATCH_WORKFLOW_TYPE,
   partialPatchResult,
   patchWorkflowId,
   type PatchIntegrationInput,
@@ -39,10 +39,11 @@ export async function closeWindows(pool: pg.Pool): Promise<void> {
 
 let seq = 0;
 export async function startRun(client: Client, stack: TestStack, input: Omit<PatchIntegrationInput, 'target'>) {
-  return client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
+  return startPatchRun(client, { target: 'main', ...input }, {
     taskQueue: stack.config.temporal.taskQueue,
     workflowId: patchWorkflowId('main', `${Date.now()}-${++seq}-${crypto.randomBytes(3).toString('hex')}`),
-    args: [{ target: 'main', ...input }],
+    // as the tests were written: the run upserts no search attribute of its own
+    searchAttributes: false,
   });
 }
 
