@@ -236,6 +236,23 @@ describe('encrypted archives (issue 13.2)', () => {
     expect(fs.existsSync(path.join(dir2, 'backup-keys'))).toBe(false);
   });
 
+  test('configuration: a bad key id is refused at start naming the variable; a bad key line is named by its number, never by its value', () => {
+    expect(() => loadConfig({ NIGHTSHIFT_BACKUP_KEY_ID: 'no spaces' })).toThrow(/NIGHTSHIFT_BACKUP_KEY_ID: expected a key id/);
+    const bad = `bad=${crypto.randomBytes(16).toString('base64')}`;
+    allKeys.push(bad.slice(4));
+    const file = keyFile([keyLine('good'), bad, 'no-equals-sign']);
+    const err = (() => {
+      try {
+        loadBackupKeyring({ file, fileGiven: true });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected a failure');
+    })();
+    expectFailure(err, FailureType.BackupKeyMissing, /line 3: key bad: expected 32 random bytes in base64[\s\S]*line 4: expected id=base64key/);
+    expect(err.message).not.toContain(bad.slice(4));
+  });
+
   test('no key in a message, a printed configuration or keyring, or any row of the database', async () => {
     const config = withKeys({ NIGHTSHIFT_BACKUP_KEYS: [keyLine('p1'), keyLine('p2')].join(',') });
     const keyring = loadBackupKeyring(config.backupKeys);
