@@ -1,5 +1,3 @@
-import type { Queryable } from '../queryable';
-
 /** What the patch engine needs of a dossier (its routing flags, schema and level). */
 export interface PatchDossierRow {
   code: string;
@@ -8,10 +6,4 @@ export interface PatchDossierRow {
   is_specific: boolean;
   schema_name: string;
   patch_level: number;
-}
-
-/** Every dossier of the target, by code. */
-export async function listPatchDossiers(db: Queryable): Promise<PatchDossierRow[]> {
-  const { rows } = await db.query<PatchDossierRow>(`SELECT code, role, is_test, is_specific, schema_name, patch_level FROM nightshift.dossier ORDER BY code`);
-  return rows;
 }
