@@ -10,6 +10,7 @@ import {
   restoreDossierWorkflowId,
   type BackupDossierInput,
 } from '../../workflows/backup-dossier.api';
+import { startBackupDossier, startRestoreDossier } from '../../starts';
 import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { createTestStack, createTestWorker, devServerClient, tempDir, type TestStack } from '../helpers/env';
 import { setCommon } from './backup-batch-helpers';
@@ -35,12 +36,7 @@ test('backupDossierWorkflow writes the archive, records the backup and shows its
   const input: BackupDossierInput = { target: 'main', code: 'WF1', reason: 'cloture' };
   const workflowId = `${backupDossierWorkflowId('main', 'WF1')}/${crypto.randomUUID()}`;
   await worker.runUntil(async () => {
-    const handle = await temporal.client.workflow.start('backupDossierWorkflow', {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      staticSummary: 'Back up dossier WF1',
-    });
+    const handle = await startBackupDossier(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, workflowId, summary: 'Back up dossier WF1' });
     const result = await handle.result();
     expect(result.file).toMatch(/\/Cloture\/BWF1\.SVG$/);
     expect(fs.existsSync(result.file)).toBe(true);
@@ -60,11 +56,12 @@ test('backupDossierWorkflow writes the archive, records the backup and shows its
     expect(scheduled?.userMetadata?.summary).toBeTruthy();
 
     // and the restore workflow brings it back under another code
-    const restored = await temporal.client.workflow.execute('restoreDossierWorkflow', {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId: `${restoreDossierWorkflowId('main', 'WF1B')}/${crypto.randomUUID()}`,
-      args: [{ target: 'main', file: result.file, as: 'WF1B', replace: false }],
-    });
+    const restored = await (
+      await startRestoreDossier(temporal.client, { target: 'main', file: result.file, as: 'WF1B', replace: false }, {
+        taskQueue: stack.config.temporal.taskQueue,
+        workflowId: `${restoreDossierWorkflowId('main', 'WF1B')}/${crypto.randomUUID()}`,
+      })
+    ).result();
     expect(restored.code).toBe('WF1B');
     expect(await registry.tableStats('main', 'WF1B')).toEqual(await registry.tableStats('main', 'WF1'));
   });
@@ -79,10 +76,9 @@ test('a dossier in use fails the workflow at once with DossierInUse, no retry, n
   await pool.query(`INSERT INTO nightshift.session_dossier (session_id, dossier_code) VALUES ($1, 'WF2')`, [session]);
   const worker = await createTestWorker(stack, temporal.nativeConnection);
   await worker.runUntil(async () => {
-    const handle = await temporal.client.workflow.start('backupDossierWorkflow', {
+    const handle = await startBackupDossier(temporal.client, { target: 'main', code: 'WF2', reason: 'manual' }, {
       taskQueue: stack.config.temporal.taskQueue,
       workflowId: `${backupDossierWorkflowId('main', 'WF2')}/${crypto.randomUUID()}`,
-      args: [{ target: 'main', code: 'WF2', reason: 'manual' } satisfies BackupDossierInput],
     });
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -102,12 +98,13 @@ test('R-BK-9 R-BK-5: a single-dossier backup goes to the common backup folder wh
   await setCommon(stack.pools.get('main'), 'folder', common);
   const worker = await createTestWorker(stack, temporal.nativeConnection);
   try {
-    const result = await worker.runUntil(
-      temporal.client.workflow.execute('backupDossierWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: `${backupDossierWorkflowId('main', 'WF9')}/${crypto.randomUUID()}`,
-        args: [{ target: 'main', code: 'WF9', reason: 'echange-prestataire' } satisfies BackupDossierInput],
-      }),
+    const result = await worker.runUntil(async () =>
+      (
+        await startBackupDossier(temporal.client, { target: 'main', code: 'WF9', reason: 'echange-prestataire' }, {
+          taskQueue: stack.config.temporal.taskQueue,
+          workflowId: `${backupDossierWorkflowId('main', 'WF9')}/${crypto.randomUUID()}`,
+        })
+      ).result(),
     );
     expect(result.file).toBe(path.join(common, 'EchangePrest', 'BWF9.SVG'));
     expect(fs.existsSync(result.file)).toBe(true);
