@@ -42,7 +42,8 @@ export interface CopyArchiveOffsiteResult {
 
 export interface OffsiteActivityDeps {
   /** the store, built on first use by workers/ (undefined: no NIGHTSHIFT_OFFSITE_S3_BUCKET) */
-  offsiteStore: () => OffsiteStore | undefined;
+  /** the store, built on first use (a promise: the AWS SDK is loaded only then); undefined when not configured */
+  offsiteStore: () => OffsiteStore | undefined | Promise<OffsiteStore | undefined>;
 }
 
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -51,7 +52,7 @@ export function createOffsiteActivities({ offsiteStore }: OffsiteActivityDeps) {
   return {
     async copyArchiveOffsite(raw: CopyArchiveOffsiteInput): Promise<CopyArchiveOffsiteResult> {
       const input = parseInput(copyArchiveOffsiteInputSchema, raw);
-      const store = offsiteStore();
+      const store = await offsiteStore();
       if (!store) throw permanentFailure(FailureType.OffsiteNotConfigured, 'off-site copies are not configured on this worker: set NIGHTSHIFT_OFFSITE_S3_BUCKET (and _ENDPOINT, credentials)');
       const ctx = Context.current();
       const objectKey = store.keyOf(input.target, input.code, input.key);

@@ -263,12 +263,3 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
     close: () => client.destroy(),
   };
 }
-
-/**
- * The worker's store: built on first use from the configuration (nothing is opened on a worker that
- * never copies off-site), undefined when no bucket is configured.
- */
-export function lazyOffsiteStore(settings: OffsiteSettings | undefined, options?: OffsiteStoreOptions): () => OffsiteStore | undefined {
-  let store: OffsiteStore | undefined;
-  return () => (settings ? (store ??= createOffsiteStore(settings, options)) : undefined);
-}

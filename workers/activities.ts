@@ -5,7 +5,7 @@ import { createMaintenanceActivities } from '../activities/maintenance';
 import { createBackupBatchActivities } from '../activities/backup-batch';
 import { createPatchActivities } from '../activities/patch';
 import { createOffsiteActivities } from '../activities/offsite';
-import { lazyOffsiteStore } from '../offsite/store';
+import { lazyOffsiteStore } from '../offsite/lazy';
 
 /** Every activity the worker registers; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
