@@ -5,13 +5,13 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom, to as copyTo, type CopyStreamQuery } from 'pg-copy-streams';
+import type { CopyStreamQuery } from 'pg-copy-streams';
 import { archiveFileName, schemaNameFor } from '../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../domain/failures';
 import type { BackupDossierResult, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { insertDossier } from '../store/dossiers/insert-dossiers';
 import { beginSnapshot } from '../store/catalog/begin-snapshot';
-import { copyFromSql, copyToSql } from '../store/catalog/copy-statements';
+import { copyTableIn, copyTableOut } from '../store/catalog/copy-statements';
 import { createTables } from '../store/catalog/create-tables';
 import { finishStructure } from '../store/catalog/finish-structure';
 import { installTouchTriggers } from '../store/catalog/install-touch-triggers';
@@ -144,7 +144,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     let totalRows = 0;
     for (const t of structure.tables) {
       await writer.startPart('table', t.name);
-      const stream = client.query(copyTo(copyToSql(d.schema_name, t.name, copyColumns(t))));
+      const stream = copyTableOut(client, d.schema_name, t.name, copyColumns(t));
       let n = 0;
       copying = true;
       for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -287,7 +287,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
       async partStart(p: PartStart) {
         if (p.kind === 'table') {
           const table = structure!.tables.find((t) => t.name === p.name)!;
-          const stream = client.query(copyFrom(copyFromSql(table.name, copyColumns(table))));
+          const stream = copyTableIn(client, table.name, copyColumns(table));
           const c: { stream: CopyStreamQuery; error?: Error } = { stream };
           stream.on('error', (err) => (c.error ??= err));
           copy = c;
