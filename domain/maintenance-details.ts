@@ -1,5 +1,5 @@
 import { formatDateTime, type WindowState, type WindowType } from './maintenance';
-import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, oneLine, type DossierFailure } from './run-details';
+import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, failuresBlock, oneLine, type DossierFailure } from './run-details';
 
 /**
  * What an operator reads of a maintenance window in the Temporal Web UI (issue 12): the summary that
@@ -110,11 +110,8 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   if (w.linkedRuns?.length) blocks.push(['Started by hand in this window:', ...w.linkedRuns.map((r) => `- ${runLine(r, namespace)}`)].join('\n'));
   if (failed) {
     const failures = (w.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);
-    const lines = ['Latest failures:', ...failures.map((f) => `- ${escapeMarkdown(f.code)}: ${escapeMarkdown(oneLine(f.error || f.status))}`)];
-    if (!failures.length && w.failure) lines.push(`- ${escapeMarkdown(oneLine(w.failure))}`);
     const total = Math.max(w.failuresTotal ?? failures.length, failures.length);
-    if (total > failures.length) lines.push(`- and ${total - failures.length} more`);
-    blocks.push(lines.join('\n'));
+    blocks.push(failuresBlock(failures, total, !failures.length && w.failure ? [escapeMarkdown(oneLine(w.failure))] : []));
   } else if (w.reopenedAfter) {
     blocks.push('Reopened by the operator after a failure (R-MW-10).');
   }

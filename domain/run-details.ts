@@ -15,6 +15,7 @@
  *   In flight: DEMO0030 for 2 min 05 s
  *
  *   Latest failures:
+ *
  *   - DEMO0029: cannot back up relation v\_oops (kind v)
  *   - and 1 more
  *
@@ -151,6 +152,16 @@ export function etaText(d: Pick<RunDetails, 'etaSeconds' | 'sinceLastEndSeconds'
   return `about ${formatDuration(d.etaSeconds)} left`;
 }
 
+/**
+ * `Latest failures:` then one list item `- CODE: reason` each (and `- and N more`): a blank line after the
+ * heading, so that the Web UI's markdown renders a list rather than one paragraph.
+ */
+export function failuresBlock(failures: DossierFailure[], total: number, extra: string[] = []): string {
+  const items = [...failures.map((f) => `- ${escapeMarkdown(f.code)}: ${escapeMarkdown(oneLine(f.error || f.status))}`), ...extra.map((e) => `- ${e}`)];
+  if (total > failures.length) items.push(`- and ${total - failures.length} more`);
+  return ['Latest failures:', '', ...items].join('\n');
+}
+
 export function renderRunDetails(d: RunDetails): string {
   const running = d.running ?? true;
   const blocks: string[] = [];
@@ -166,9 +177,7 @@ export function renderRunDetails(d: RunDetails): string {
   const failures = (d.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);
   if (failures.length) {
     const total = Math.max(d.failuresTotal ?? failures.length, failures.length, d.failed);
-    const lines = ['Latest failures:', ...failures.map((f) => `- ${escapeMarkdown(f.code)}: ${escapeMarkdown(oneLine(f.error || f.status))}`)];
-    if (total > failures.length) lines.push(`- and ${total - failures.length} more`);
-    blocks.push(lines.join('\n'));
+    blocks.push(failuresBlock(failures, total));
   }
   for (const n of d.notes ?? []) blocks.push(escapeMarkdown(oneLine(n, 500)));
   if (d.nextStep) blocks.push(`${escapeMarkdown(d.nextStep.text)}: ${codeSpan(d.nextStep.command)}`);
