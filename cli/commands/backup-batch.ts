@@ -26,6 +26,7 @@ import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
 import { canonicalTimeZone } from '../../domain/operator-time';
+import { TARGET_NAME } from '../../domain/target';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain/text';
 import { workflowStatus } from '../../workers/resources';
 import type { BackupRunRow } from '../../store/backup/run-row';
@@ -42,6 +43,9 @@ import { type RunFailure, runFailures } from '../../store/backup/run-failures';
  */
 
 /** RUN is a run number or a workflow id; anything else, or a run that does not exist, is bad usage. */
+/** A batch's workflow id as an operator may type it: `backup/<target>/<time>` (old local-time ids included). */
+const BATCH_WORKFLOW_ID = new RegExp(`^backup/${TARGET_NAME.source.slice(1, -1)}/[\\w:.+-]{1,80}$`);
+
 async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRunRow> {
   if (ref === undefined) {
     const latest = await latestRun(pool);
@@ -49,7 +53,7 @@ async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRu
     return latest;
   }
   const byNumber = /^\d{1,15}$/.test(ref);
-  if (!byNumber && !/^backup\/[a-z][a-z0-9_-]{0,39}\/[\w:.+-]{1,80}$/.test(ref)) {
+  if (!byNumber && !BATCH_WORKFLOW_ID.test(ref)) {
     throw new UsageError(`unknown backup run "${ref.slice(0, 60)}": expected a run number or a workflow id backup/TARGET/TIMESTAMP`);
   }
   const run = await runByRef(pool, ref, byNumber ? 'id' : 'workflow_id');
