@@ -38,7 +38,7 @@ import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
-import type { BackupBatchInput, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
+import type { BackupBatchInput, BackupBatchResult, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from '../archive/engine';
 import { commitFile, createPrivateFile } from '../archive/writer';
 import { loadBackupKeyring } from '../archive/keys';
@@ -73,7 +73,7 @@ import { touchRun } from '../store/backup/touch-run';
 import { begin, commit, rollback } from '../store/backup/transaction';
 import { latestFailures } from '../store/backup/latest-failures';
 import { runProgress } from '../store/backup/run-progress';
-import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
+import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 
@@ -114,17 +114,8 @@ export interface ChunkResult extends FanOutChunkResult {
   retryCommand: string | null;
 }
 
-export interface FinishResult {
-  state: Exclude<BackupRunState, 'running'>;
-  total: number;
-  ok: number;
-  failed: number;
-  reportPath: string | null;
-  mail: boolean;
-  failures: DossierFailure[];
-  failuresTotal: number;
-  retryCommand: string | null;
-}
+/** What the run's end gives the workflow: its result but for what the workflow already knows. */
+export type FinishResult = Omit<BackupBatchResult, 'target' | 'runId'>;
 
 /** Transient per-dossier errors (a dropped connection) get this many tries inside the chunk. */
 const DOSSIER_ATTEMPTS = 3;

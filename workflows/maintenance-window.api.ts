@@ -71,23 +71,13 @@ export interface DbAccessSnapshot {
   revoked: string[];
 }
 
-export interface MaintenanceStatus {
+export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' | 'startsAt' | 'endsAt' | 'preventLoginsFrom' | 'message' | 'payload' | 'graceSeconds' | 'startWhenDrained' | 'dbDrain' | 'notify'> {
   target: string;
   workflowId: string;
   /** Set once the window's row exists in the target database. */
   windowId?: string;
-  type: WindowType;
   state: WindowState;
   phase: MaintenancePhase;
-  startsAt: string;
-  endsAt: string;
-  preventLoginsFrom?: string;
-  message?: string;
-  payload: MaintenancePayload;
-  graceSeconds: number;
-  startWhenDrained: boolean;
-  dbDrain: boolean;
-  notify: string[];
   /** Live sessions at the last look (R-MW-11, R-SE-3); null before the start. */
   openSessions: number | null;
   /** Live sessions already told to close and not gone yet. */
