@@ -12,6 +12,7 @@ import {
   backupPhaseQuery,
   backupProgressQuery,
 } from './backup-dossier.api';
+import { codeSpan, escapeMarkdown, oneLine } from '../domain/run-details';
 import { type NightshiftKindValue, nightshiftAttributes, phaseAttribute } from './search-attributes';
 
 /**
@@ -44,6 +45,10 @@ function tracker(kind: NightshiftKindValue, target: string, code: string, detail
   };
 }
 
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+}
+
 export async function backupDossierWorkflow(input: BackupDossierInput): Promise<BackupDossierResult> {
   const file = `B${input.code}.SVG`;
   const phase = tracker(BACKUP_KIND, input.target, input.code, `Back up dossier ${input.code} (${input.reason})`);
@@ -53,7 +58,8 @@ export async function backupDossierWorkflow(input: BackupDossierInput): Promise<
     phase('done', `Wrote ${result.file}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents, ${result.bytes} bytes`);
     return result;
   } catch (err) {
-    phase('failed', `Backup of dossier ${input.code} failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+    const retry = `nightshift backup dossier ${input.code} --target ${input.target}${input.reason !== 'manual' ? ` --reason ${input.reason}` : ''}`;
+    phase('failed', `Backup of dossier ${escapeMarkdown(input.code)} failed: ${escapeMarkdown(oneLine(reasonOf(err), 500))}\n\nOnce fixed, back it up again: ${codeSpan(retry)}`);
     throw err;
   }
 }
@@ -67,7 +73,7 @@ export async function restoreDossierWorkflow(input: RestoreDossierInput): Promis
     phase('done', `Restored dossier ${result.code}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents`);
     return result;
   } catch (err) {
-    phase('failed', `Restore of ${input.file} failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+    phase('failed', `Restore of ${escapeMarkdown(input.file)} failed: ${escapeMarkdown(oneLine(reasonOf(err), 500))}\n\nCheck the archive: ${codeSpan(`nightshift backup restore ${input.file} --verify-only`)}`);
     throw err;
   }
 }
