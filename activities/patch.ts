@@ -327,6 +327,8 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
       failures: PatchDossierFailure[];
       failuresTotal: number;
       retryCommand?: string;
+      /** dossiers ended, from the ledger (the truth: chunks retried after a crash skip what they find there) */
+      done: number;
     }> {
       const pool = pools.get(args.target);
       // dossiers the run touched but never finished (it ended early): failed, at the level they reached
@@ -342,8 +344,10 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
       const state: PatchRunState = args.error ? 'failed' : failed.total ? 'partial' : 'completed';
       await closeRun(pool, args.runId, state, args.error ?? null, args.notes);
       const levels = await revalidationList(pool);
+      const { done } = await itemCounts(pool, args.runId);
       return {
         state,
+        done,
         ...levels,
         failures: failed.failures.map((f) => ({ ...f, status: 'failed', error: oneLine(f.error) })),
         failuresTotal: failed.total,

@@ -152,7 +152,8 @@ export async function runFanOut<C, R extends FanOutChunkResult = FanOutChunkResu
         for (const [status, k] of Object.entries(r.counts)) t.counts[status] = (t.counts[status] ?? 0) + k;
         t.ok += r.ok;
         t.failed += r.failed;
-        t.done += r.ok + r.failed;
+        // the dossiers an earlier, killed attempt ended count as done too (their outcome is in the ledger)
+        t.done += r.ok + r.failed + (r.skipped ?? 0);
         if (r.failures.length) state.failures = mergeFailures(state.failures, r.failures);
         state.failuresTotal += r.failuresTotal;
         if (r.remaining.length) state.pending.push(r.remaining);

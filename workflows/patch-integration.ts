@@ -182,8 +182,9 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     }
 
     enter('finishing');
-    const closed = await finish();
-    p.done = Math.max(p.done, state.doneBefore + state.fanOut.totals.done);
+    const { done: ledgerDone, ...closed } = await finish();
+    // the ledger's count when the activity gives it (histories recorded before it did not)
+    p.done = Math.max(p.done, state.doneBefore + state.fanOut.totals.done, ledgerDone ?? 0);
     p.failed = closed.failuresTotal;
     live.failures = closed.failures;
     live.failuresTotal = closed.failuresTotal;
