@@ -1,3 +1,4 @@
+import { workflowIdTimestamp } from './workflow-id';
 import { z } from 'zod';
 import { plainTextSchema } from './text';
 
@@ -221,6 +222,4 @@ export function belowSupervisor<T extends { code: string; role: string; patchLev
 }
 
 /** `patch/{target}/{timestamp}` timestamps: compact UTC, sortable. */
-export function runTimestamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
+export const runTimestamp = workflowIdTimestamp;
