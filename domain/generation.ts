@@ -1,0 +1,49 @@
+/**
+ * Generations (R-BK-11): each complete, durable archive of a dossier. Pure types shared by the store, the
+ * archive engine, retention, verification (R-BK-13) and the off-site copies (R-BK-14).
+ */
+
+/** The R-BK-9 / R-BK-5 folder a generation was written to; retention may differ between them. */
+export const GENERATION_KINDS = ['normal', 'EchangePrest', 'Cloture'] as const;
+export type GenerationKind = (typeof GENERATION_KINDS)[number];
+
+export type VerifyState = 'unverified' | 'ok' | 'corrupt' | 'missing';
+export type OffsiteState = 'none' | 'copied' | 'failed' | 'deleted';
+
+export interface Generation {
+  id: number;
+  code: string;
+  kind: GenerationKind;
+  /** the generation's own file (absolute), never replaced */
+  file: string;
+  /** its other names (B{code}.SVG in the seed's layout) */
+  links: string[];
+  runId: number | null;
+  reason: string;
+  snapshotAt: Date;
+  createdAt: Date;
+  size: number;
+  sha256: string | null;
+  keyId: string | null;
+  patchLevel: number | null;
+  changeSeq: string | null;
+  tables: number | null;
+  rowCount: number | null;
+  verifyState: VerifyState;
+  verifiedAt: Date | null;
+  verifyRestored: boolean;
+  verifyError: string | null;
+  offsiteState: OffsiteState;
+  offsiteBucket: string | null;
+  offsiteKey: string | null;
+  offsiteAt: Date | null;
+  offsiteError: string | null;
+  deletedAt: Date | null;
+  deletedBy: string | null;
+}
+
+/** What the engine records once the file is complete and durable. */
+export type NewGeneration = Pick<Generation, 'code' | 'kind' | 'file' | 'links' | 'runId' | 'reason' | 'snapshotAt' | 'size' | 'sha256' | 'keyId' | 'patchLevel' | 'changeSeq' | 'tables' | 'rowCount'>;
+
+/** The generation's own file name: B{code}.{UTC YYYYMMDDTHHMMSSZ of the snapshot}.{6 hex}.SVG, below generations/{code}/. */
+export const GENERATIONS_FOLDER = 'generations';
