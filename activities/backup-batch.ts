@@ -290,7 +290,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           if (run.state !== 'running') throw permanentFailure(FailureType.InvalidInput, `workflow id ${workflowId} already ran as backup run ${run.id}`);
           return {
             runId: Number(run.id),
-            settings: { destinationDir: run.settings.destinationDir, documents: run.settings.documents },
+            settings: { destinationDir: run.settings.destinationDir, documents: run.settings.documents, generationsRoot: run.settings.generationsRoot },
             cursor: firstCursor(run.kind, run.previous_run === null ? null : Number(run.previous_run)),
             selected: await countSelection(pool, run.kind, run.id),
             previousRun: run.previous_run === null ? null : Number(run.previous_run),
@@ -322,6 +322,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           modifiedOnly: settings['modified-only'] && !input.all && retryOf === null,
           reportFolder: path.join(settings.folder, REPORT_FOLDER),
           reportRecipients: settings['report-recipients'],
+          generationsRoot: settings.folder,
         };
         const kind = retryOf === null ? 'run' : 'retry';
         const runId = await insertRun(client, { workflowId, kind, retryOf, previousRun, settings: runSettings, onlyCodes: input.only ?? null });
@@ -330,7 +331,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         await commit(client);
         return {
           runId,
-          settings: { destinationDir, documents: runSettings.documents },
+          settings: { destinationDir, documents: runSettings.documents, generationsRoot: settings.folder },
           cursor: firstCursor(kind, previousRun),
           selected,
           previousRun,
@@ -402,6 +403,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               fileMode: config.backupFileMode,
               keys: loadBackupKeyring(config.backupKeys),
               signal,
+              generation: input.settings.generationsRoot === undefined ? undefined : { kindRoot: input.settings.generationsRoot, kind: 'normal', runId: input.runId, reason: 'batch' },
             });
             item = { status: 'ok', error: null, file: r.file, size: r.bytes };
             break;

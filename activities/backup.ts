@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { parseInput } from '../domain/validation';
-import { backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
+import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { loadBackupKeyring } from '../archive/keys';
@@ -47,6 +47,7 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
       const today = new Date();
       // R-BK-9: the folder as the batch resolves it (local > common > default), not only this machine's value
       const { settings } = await loadBackupSettings(pool, config);
+      const reasonFolder = REASON_FOLDERS[input.reason];
       const destinationDir = path.join(
         settings.folder,
         ...destinationSegments(input.reason, input.dateSubfolder, { year: today.getFullYear(), month: today.getMonth() + 1, day: today.getDate() }),
@@ -62,6 +63,12 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
           keys: loadBackupKeyring(config.backupKeys),
           onProgress,
           signal,
+          generation: {
+            kindRoot: reasonFolder ? path.join(settings.folder, reasonFolder) : settings.folder,
+            kind: reasonFolder === 'EchangePrest' || reasonFolder === 'Cloture' ? reasonFolder : 'normal',
+            runId: null,
+            reason: input.reason,
+          },
         }),
       );
     },

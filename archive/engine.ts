@@ -27,6 +27,10 @@ import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart,
 import { invalid, readArchive } from './reader';
 import type { BackupKeyring } from './keys';
 import { readStructure } from './structure';
+import { withTransaction } from '../store/transaction';
+import { recordGeneration } from '../store/generations/record-generation';
+import type { GenerationKind } from '../domain/generation';
+import { commitGeneration, generationFileName, generationsDir } from './generations';
 import { ARCHIVE_FILE_MODE, ArchiveWriter, type CodecSettings, DEFAULT_CODEC, commitFile, createPrivateFile } from './writer';
 
 /**
@@ -55,6 +59,11 @@ export interface BackupEngineOptions {
   keys?: BackupKeyring;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /**
+   * Record the archive as a generation (R-BK-11): its own file below `kindRoot`/generations/<CODE>/, the
+   * seed's B{code}.SVG a second name of it, one row in nightshift.backup_generation. Absent: only B{code}.SVG.
+   */
+  generation?: { kindRoot: string; kind: GenerationKind; runId: number | null; reason: string };
 }
 
 function destinationUnwritable(dir: string, err: unknown): Error {
@@ -181,11 +190,42 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     });
 
     const file = path.join(o.destinationDir, archiveFileName(d.code));
-    await commitFile(tmp, file, o.destinationDir);
-    tmp = undefined;
-    // R-BK-6: recorded only now that the file is complete and durable
-    await recordBackup(o.pool, { code: d.code, schema: d.schema_name, snapshotAt: d.snapshot_at, changeSeq: d.change_seq });
-    const { size } = await fs.promises.stat(file);
+    const backup = { code: d.code, schema: d.schema_name, snapshotAt: d.snapshot_at, changeSeq: d.change_seq };
+    let generationId: number | undefined;
+    let size: number;
+    if (o.generation) {
+      const g = o.generation;
+      const generationFile = path.join(generationsDir(g.kindRoot, d.code), generationFileName(d.code, d.snapshot_at));
+      size = (await fs.promises.stat(tmp)).size;
+      await commitGeneration(tmp, file, generationFile);
+      tmp = undefined;
+      // R-BK-6: recorded only now that both names are complete and durable; the dossier's backup and its generation together
+      generationId = await withTransaction(o.pool, async (db) => {
+        await recordBackup(db, backup);
+        return recordGeneration(db, {
+          code: d.code,
+          kind: g.kind,
+          file: generationFile,
+          links: [file],
+          runId: g.runId,
+          reason: g.reason,
+          snapshotAt: d.snapshot_at,
+          size,
+          sha256: null,
+          keyId: o.keys?.current()?.id ?? null,
+          patchLevel: d.patch_level,
+          changeSeq: d.change_seq,
+          tables: tables.length,
+          rowCount: totalRows,
+        });
+      });
+    } else {
+      await commitFile(tmp, file, o.destinationDir);
+      tmp = undefined;
+      // R-BK-6: recorded only now that the file is complete and durable
+      await recordBackup(o.pool, backup);
+      size = (await fs.promises.stat(file)).size;
+    }
     return {
       target: o.target,
       code: d.code,
@@ -196,6 +236,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
       documents: manifest.documents.length,
       durationMs: Date.now() - started,
       snapshotAt,
+      ...(generationId !== undefined && { generationId }),
     };
   } catch (err) {
     await writer?.abort();

@@ -43,6 +43,8 @@ export interface BatchDossierSettings {
   /** absolute folder of the B{code}.SVG files (backup folder + optional date sub-folder of the run's start) */
   destinationDir: string;
   documents: boolean;
+  /** the backup folder, root of the generations (R-BK-11); absent in runs started before generations */
+  generationsRoot?: string;
 }
 
 export interface BackupBatchTotals {

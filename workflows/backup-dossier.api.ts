@@ -26,6 +26,8 @@ export interface BackupDossierResult {
   durationMs: number;
   /** Time of the consistent snapshot; recorded as the dossier's last-backup-at. */
   snapshotAt: string;
+  /** the generation recorded (R-BK-11), when the archive was kept as one */
+  generationId?: number;
 }
 
 export const backupDossierWorkflowId = (target: string, code: string): string => `backup-dossier/${target}/${code}`;

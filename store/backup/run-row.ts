@@ -7,6 +7,8 @@ export interface BackupRunSettings {
   modifiedOnly: boolean;
   reportFolder: string;
   reportRecipients: string[];
+  /** the backup folder, root of the run's generations (R-BK-11); absent in runs claimed before generations */
+  generationsRoot?: string;
 }
 
 /** A row of nightshift.backup_run, as node-postgres returns it. */
