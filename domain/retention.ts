@@ -1,0 +1,234 @@
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+import { GENERATION_KINDS, type GenerationKind, type VerifyState } from './generation';
+
+/**
+ * Retention of generations (R-BK-11), with restic's `forget --keep-*` semantics: generations newest first;
+ * `last` keeps the newest N; `daily` / `weekly` / `monthly` keep the newest generation of each of the N most
+ * recent days / ISO weeks / months that have one (a period without a generation does not count). Periods are
+ * the operator's (config.timeZone), so a backup at 00:30 Paris time belongs to that Paris day. A policy per
+ * folder kind (normal, EchangePrest/, Cloture/: R-BK-5). Whatever the policy says, the newest valid
+ * generation of a dossier stays when no kept one is valid (valid: not found corrupt or missing by a
+ * verification). Pure: no I/O; luxon for the zone's calendar.
+ */
+
+export const RETENTION_RULES = ['last', 'daily', 'weekly', 'monthly'] as const;
+export type RetentionRule = (typeof RETENTION_RULES)[number];
+export type RetentionPolicy = Record<RetentionRule, number>;
+export type RetentionPolicies = Record<GenerationKind, RetentionPolicy>;
+
+/**
+ * The default, for new and existing deployments alike: the two newest (yesterday's and today's, whatever
+ * else ran), a week of days, a month of weeks, a quarter of months: at most 16 files per dossier and kind,
+ * usually 12 or fewer (the newest counts for several rules).
+ */
+export const DEFAULT_RETENTION: RetentionPolicy = { last: 2, daily: 7, weekly: 4, monthly: 3 };
+export const DEFAULT_RETENTION_POLICIES: RetentionPolicies = { normal: DEFAULT_RETENTION, EchangePrest: DEFAULT_RETENTION, Cloture: DEFAULT_RETENTION };
+
+export const RETENTION_MAX_COUNT = 10_000;
+export const RETENTION_FORMAT_HINT = "expected rule=count pairs such as 'last=2,daily=7,weekly=4,monthly=3' (rules: last, daily, weekly, monthly; a missing rule keeps 0)";
+
+const count = z.number().int('expected a whole number').min(0, 'expected 0 or more').max(RETENTION_MAX_COUNT, `at most ${RETENTION_MAX_COUNT}`);
+
+/** A policy as stored (JSON): every rule a count, at least one above 0 (a policy that keeps nothing is refused). */
+export const retentionPolicySchema = z
+  .object({ last: count.default(0), daily: count.default(0), weekly: count.default(0), monthly: count.default(0) })
+  .strict()
+  .refine((p) => RETENTION_RULES.some((r) => p[r] > 0), 'a policy that keeps nothing is refused: give at least one rule above 0');
+
+/** The common value (nightshift.backup_setting 'retention'): a policy per kind, each optional. */
+export const commonRetentionSchema = z.object({ normal: retentionPolicySchema.optional(), EchangePrest: retentionPolicySchema.optional(), Cloture: retentionPolicySchema.optional() }).strict();
+export type CommonRetention = z.infer<typeof commonRetentionSchema>;
+
+/** 'last=2,daily=7' (spaces allowed, any order, each rule once); throws a message saying what is wrong. */
+export function parseRetentionPolicy(text: string): RetentionPolicy {
+  const v = text.trim();
+  if (!v || v.length > 200) throw new Error(RETENTION_FORMAT_HINT);
+  const policy: Partial<RetentionPolicy> = {};
+  for (const part of v.split(',')) {
+    const m = /^\s*([a-z]+)\s*=\s*(\d{1,6})\s*$/i.exec(part);
+    if (!m) throw new Error(`"${part.trim().slice(0, 40)}": ${RETENTION_FORMAT_HINT}`);
+    const rule = m[1]!.toLowerCase();
+    if (!(RETENTION_RULES as readonly string[]).includes(rule)) throw new Error(`unknown rule "${m[1]!.slice(0, 20)}": ${RETENTION_FORMAT_HINT}`);
+    if (policy[rule as RetentionRule] !== undefined) throw new Error(`rule ${rule} given twice`);
+    policy[rule as RetentionRule] = Number(m[2]);
+  }
+  const r = retentionPolicySchema.safeParse(policy);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new Error(issue?.path.length ? `${String(issue.path[0])}: ${issue.message}` : (issue?.message ?? RETENTION_FORMAT_HINT));
+  }
+  return r.data;
+}
+
+export function retentionText(p: RetentionPolicy): string {
+  return RETENTION_RULES.map((r) => `${r}=${p[r]}`).join(',');
+}
+
+export function isGenerationKind(k: string): k is GenerationKind {
+  return (GENERATION_KINDS as readonly string[]).includes(k);
+}
+
+/**
+ * NIGHTSHIFT_BACKUP_RETENTION: one policy for every kind ('last=2,daily=7'), or per kind separated by ';'
+ * ('normal:last=2,daily=7;Cloture:monthly=12'); a bare policy next to kinds covers the kinds not named.
+ */
+export function parseLocalRetention(text: string): Partial<RetentionPolicies> {
+  const out: Partial<RetentionPolicies> = {};
+  let all: RetentionPolicy | undefined;
+  for (const segment of text.split(';').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z]+)\s*:(.*)$/.exec(segment);
+    if (m) {
+      const kind = m[1]!;
+      if (!isGenerationKind(kind)) throw new Error(`unknown folder kind "${kind.slice(0, 20)}": expected ${GENERATION_KINDS.join(', ')}`);
+      if (out[kind]) throw new Error(`kind ${kind} given twice`);
+      out[kind] = withKind(kind, () => parseRetentionPolicy(m[2]!));
+    } else {
+      if (all) throw new Error('two policies for every kind: name the kind of each (normal:..., EchangePrest:..., Cloture:...)');
+      all = parseRetentionPolicy(segment);
+    }
+  }
+  if (!all && Object.keys(out).length === 0) throw new Error(RETENTION_FORMAT_HINT);
+  if (all) for (const k of GENERATION_KINDS) out[k] ??= all;
+  return out;
+}
+
+function withKind<T>(kind: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new Error(`${kind}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export type RetentionSource = 'local' | 'common' | 'default';
+
+export interface ResolvedRetention {
+  kind: GenerationKind;
+  policy: RetentionPolicy;
+  source: RetentionSource;
+}
+
+/**
+ * R-BK-9 precedence per kind: this machine's value (NIGHTSHIFT_BACKUP_RETENTION) > the common value (the
+ * database) > the default. A common value that does not parse is ignored and reported, never half-used.
+ */
+export function resolveRetention(
+  local: Partial<RetentionPolicies> | undefined,
+  commonRaw: unknown,
+  defaults: RetentionPolicies = DEFAULT_RETENTION_POLICIES,
+): { policies: RetentionPolicies; details: ResolvedRetention[]; ignored?: string } {
+  let common: CommonRetention = {};
+  let ignored: string | undefined;
+  if (commonRaw !== undefined && commonRaw !== null) {
+    const r = commonRetentionSchema.safeParse(commonRaw);
+    if (r.success) common = r.data;
+    else ignored = r.error.issues.map((i) => `${i.path.join('.') || 'retention'}: ${i.message}`).join('; ');
+  }
+  const details = GENERATION_KINDS.map((kind): ResolvedRetention => {
+    const l = local?.[kind];
+    if (l) return { kind, policy: l, source: 'local' };
+    const c = common[kind];
+    if (c) return { kind, policy: c, source: 'common' };
+    return { kind, policy: defaults[kind], source: 'default' };
+  });
+  const policies = Object.fromEntries(details.map((d) => [d.kind, d.policy])) as RetentionPolicies;
+  return ignored === undefined ? { policies, details } : { policies, details, ignored };
+}
+
+/** The common value with one kind's policy set (or, undefined, removed); the others stay as stored. */
+export function withKindPolicy(commonRaw: unknown, kind: GenerationKind, policy: RetentionPolicy | undefined): CommonRetention | undefined {
+  const r = commonRetentionSchema.safeParse(commonRaw ?? {});
+  const next: CommonRetention = { ...(r.success ? r.data : {}) };
+  if (policy) next[kind] = policy;
+  else delete next[kind];
+  return Object.keys(next).length ? next : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The decision
+// ---------------------------------------------------------------------------------------------
+
+export interface RetentionCandidate {
+  id: number;
+  kind: GenerationKind;
+  snapshotAt: Date;
+  verifyState: VerifyState;
+  /** an unexpired lease (a restore or a verification reading it): never deleted now */
+  leasedUntil?: Date | null;
+}
+
+export interface RetentionDecision {
+  id: number;
+  keep: boolean;
+  /** why it is kept ("last 2", "daily 2026-12-01", "only valid generation", "leased until ..."); empty: deleted */
+  reasons: string[];
+}
+
+export const isValidGeneration = (g: Pick<RetentionCandidate, 'verifyState'>): boolean => g.verifyState !== 'corrupt' && g.verifyState !== 'missing';
+
+const PERIODS: { rule: Exclude<RetentionRule, 'last'>; key: (t: DateTime) => string }[] = [
+  { rule: 'daily', key: (t) => t.toFormat('yyyy-MM-dd') },
+  { rule: 'weekly', key: (t) => t.toFormat("kkkk-'W'WW") },
+  { rule: 'monthly', key: (t) => t.toFormat('yyyy-MM') },
+];
+
+/** Newest first (snapshot time, then id): the one order every rule reads. */
+function newestFirst<T extends Pick<RetentionCandidate, 'id' | 'snapshotAt'>>(gens: T[]): T[] {
+  return [...gens].sort((a, b) => b.snapshotAt.getTime() - a.snapshotAt.getTime() || b.id - a.id);
+}
+
+/** One kind's generations under one policy (restic's buckets), newest first in the answer. */
+export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy, timeZone: string): RetentionDecision[] {
+  const left = { ...policy };
+  const lastKey: Partial<Record<RetentionRule, string>> = {};
+  return newestFirst(gens).map((g) => {
+    const reasons: string[] = [];
+    if (left.last > 0) {
+      left.last--;
+      reasons.push(`last ${policy.last}`);
+    }
+    const local = DateTime.fromJSDate(g.snapshotAt, { zone: timeZone });
+    if (!local.isValid) throw new Error(`unknown time zone "${timeZone}"`);
+    for (const p of PERIODS) {
+      if (left[p.rule] <= 0) continue;
+      const key = p.key(local);
+      if (key === lastKey[p.rule]) continue;
+      lastKey[p.rule] = key;
+      left[p.rule]--;
+      reasons.push(`${p.rule} ${key}`);
+    }
+    return { id: g.id, keep: reasons.length > 0, reasons };
+  });
+}
+
+/**
+ * A dossier's keep set: each kind under its policy; then, if no kept generation is valid, the newest valid
+ * one stays ("only valid generation", R-BK-11); then a leased generation stays whatever the rules said.
+ * Newest first.
+ */
+export function decideRetention(gens: RetentionCandidate[], policies: RetentionPolicies, timeZone: string, now?: Date): RetentionDecision[] {
+  const byId = new Map<number, RetentionDecision>();
+  for (const kind of GENERATION_KINDS) {
+    const mine = gens.filter((g) => g.kind === kind);
+    if (mine.length) for (const d of applyPolicy(mine, policies[kind], timeZone)) byId.set(d.id, d);
+  }
+  const ordered = newestFirst(gens);
+  const keptValid = ordered.some((g) => byId.get(g.id)!.keep && isValidGeneration(g));
+  if (!keptValid) {
+    const newestValid = ordered.find(isValidGeneration);
+    if (newestValid) {
+      const d = byId.get(newestValid.id)!;
+      d.keep = true;
+      d.reasons.push('only valid generation');
+    }
+  }
+  for (const g of ordered) {
+    const d = byId.get(g.id)!;
+    if (!d.keep && g.leasedUntil && (now === undefined || g.leasedUntil > now)) {
+      d.keep = true;
+      d.reasons.push(`leased until ${g.leasedUntil.toISOString()}`);
+    }
+  }
+  return ordered.map((g) => byId.get(g.id)!);
+}

@@ -1,0 +1,279 @@
+import type { GenerationKind, VerifyState } from '../../domain/generation';
+import {
+  DEFAULT_RETENTION,
+  DEFAULT_RETENTION_POLICIES,
+  type RetentionCandidate,
+  type RetentionPolicies,
+  type RetentionPolicy,
+  applyPolicy,
+  decideRetention,
+  parseLocalRetention,
+  parseRetentionPolicy,
+  resolveRetention,
+  retentionText,
+  withKindPolicy,
+} from '../../domain/retention';
+
+/** Retention of generations (R-BK-11): restic's keep-* semantics in the operator's time zone. */
+
+const PARIS = 'Europe/Paris';
+const policy = (p: Partial<RetentionPolicy>): RetentionPolicy => ({ last: 0, daily: 0, weekly: 0, monthly: 0, ...p });
+const all = (p: Partial<RetentionPolicy>): RetentionPolicies => ({ normal: policy(p), EchangePrest: policy(p), Cloture: policy(p) });
+
+let nextId = 1;
+function gen(iso: string, o: { kind?: GenerationKind; verify?: VerifyState; id?: number; leasedUntil?: Date } = {}): RetentionCandidate {
+  return { id: o.id ?? nextId++, kind: o.kind ?? 'normal', snapshotAt: new Date(iso), verifyState: o.verify ?? 'unverified', leasedUntil: o.leasedUntil ?? null };
+}
+const kept = (gens: RetentionCandidate[], p: RetentionPolicy | RetentionPolicies, zone = 'UTC') => {
+  const ds = 'last' in p ? applyPolicy(gens, p, zone) : decideRetention(gens, p, zone);
+  const iso = new Map(gens.map((g) => [g.id, g.snapshotAt.toISOString()]));
+  return ds.filter((d) => d.keep).map((d) => iso.get(d.id));
+};
+const reasonsOf = (gens: RetentionCandidate[], p: RetentionPolicies, zone = 'UTC') =>
+  Object.fromEntries(decideRetention(gens, p, zone).map((d) => [gens.find((g) => g.id === d.id)!.snapshotAt.toISOString(), d.reasons]));
+
+/** one generation a day at 21:00 UTC, from `from` for `days` days */
+function nightly(from: string, days: number, hourUtc = 21): RetentionCandidate[] {
+  const start = new Date(`${from}T${String(hourUtc).padStart(2, '0')}:00:00Z`).getTime();
+  return Array.from({ length: days }, (_, i) => gen(new Date(start + i * 86_400_000).toISOString()));
+}
+
+describe('R-BK-11: policy rules (restic forget --keep-* semantics)', () => {
+  test('last N keeps the N newest, whatever their dates', () => {
+    const gens = [gen('2026-12-01T10:00:00Z'), gen('2026-12-01T11:00:00Z'), gen('2026-12-01T12:00:00Z')];
+    expect(kept(gens, policy({ last: 2 }))).toEqual(['2026-12-01T12:00:00.000Z', '2026-12-01T11:00:00.000Z']);
+  });
+
+  test('daily N keeps the newest of each of the N most recent days that have a generation (empty days do not count)', () => {
+    const gens = [
+      gen('2026-11-20T21:00:00Z'),
+      gen('2026-11-25T08:00:00Z'),
+      gen('2026-11-25T21:00:00Z'),
+      gen('2026-11-30T21:00:00Z'),
+      gen('2026-12-01T06:00:00Z'),
+      gen('2026-12-01T21:00:00Z'),
+    ];
+    // three days with generations: 12-01, 11-30, 11-25 (the gap 11-26..29 does not use up the count)
+    expect(kept(gens, policy({ daily: 3 }))).toEqual(['2026-12-01T21:00:00.000Z', '2026-11-30T21:00:00.000Z', '2026-11-25T21:00:00.000Z']);
+  });
+
+  test('weekly N: ISO weeks (Monday to Sunday), newest of each', () => {
+    // 2026-11-29 is a Sunday (week 48), 2026-11-30 a Monday (week 49)
+    const gens = [gen('2026-11-22T21:00:00Z'), gen('2026-11-28T21:00:00Z'), gen('2026-11-29T21:00:00Z'), gen('2026-11-30T21:00:00Z'), gen('2026-12-02T21:00:00Z')];
+    const ds = applyPolicy(gens, policy({ weekly: 2 }), 'UTC');
+    expect(ds.filter((d) => d.keep).map((d) => d.reasons)).toEqual([['weekly 2026-W49'], ['weekly 2026-W48']]);
+    expect(kept(gens, policy({ weekly: 2 }))).toEqual(['2026-12-02T21:00:00.000Z', '2026-11-29T21:00:00.000Z']);
+  });
+
+  test('ISO week-year at the turn of the year: 2026-12-31 is in 2026-W53, 2027-01-04 in 2027-W01', () => {
+    const gens = [gen('2026-12-28T12:00:00Z'), gen('2027-01-03T12:00:00Z'), gen('2027-01-04T12:00:00Z')];
+    const ds = applyPolicy(gens, policy({ weekly: 5 }), 'UTC');
+    expect(ds.map((d) => d.reasons)).toEqual([['weekly 2027-W01'], ['weekly 2026-W53'], []]);
+  });
+
+  test('monthly N keeps the newest of each of the N most recent months with a generation', () => {
+    const gens = [gen('2026-08-31T21:00:00Z'), gen('2026-09-15T21:00:00Z'), gen('2026-09-30T21:00:00Z'), gen('2026-11-01T21:00:00Z'), gen('2026-12-01T21:00:00Z')];
+    expect(kept(gens, policy({ monthly: 3 }))).toEqual(['2026-12-01T21:00:00.000Z', '2026-11-01T21:00:00.000Z', '2026-09-30T21:00:00.000Z']);
+  });
+
+  test('rules add up; one generation can be kept for several reasons, each named', () => {
+    const gens = nightly('2026-09-01', 92); // 1 Sep .. 1 Dec 2026
+    const ds = applyPolicy(gens, DEFAULT_RETENTION, 'UTC');
+    const newest = ds[0]!;
+    expect(newest.reasons).toEqual(['last 2', 'daily 2026-12-01', 'weekly 2026-W49', 'monthly 2026-12']);
+    expect(ds[1]!.reasons).toEqual(['last 2', 'daily 2026-11-30', 'monthly 2026-11']);
+    const keptDays = kept(gens, DEFAULT_RETENTION).map((s) => s!.slice(0, 10));
+    expect(keptDays).toEqual([
+      '2026-12-01', '2026-11-30', '2026-11-29', '2026-11-28', '2026-11-27', '2026-11-26', '2026-11-25', // daily 7 (and last 2)
+      '2026-11-22', '2026-11-15', // weekly: W49 is 12-01, W48 = 11-29 (already daily), W47 = 11-22, W46 = 11-15
+      '2026-10-31', // monthly: 12 (12-01), 11 (11-30), 10
+    ]);
+    expect(ds.filter((d) => !d.keep)).toHaveLength(92 - keptDays.length);
+  });
+
+  test('fewer generations than the counts: all kept', () => {
+    const gens = nightly('2026-11-28', 3);
+    expect(kept(gens, DEFAULT_RETENTION)).toHaveLength(3);
+  });
+
+  test('two generations at the same instant: the higher id is the newer (a stable order)', () => {
+    const a = gen('2026-12-01T21:00:00Z', { id: 100 });
+    const b = gen('2026-12-01T21:00:00Z', { id: 101 });
+    const ds = applyPolicy([a, b], policy({ daily: 1 }), 'UTC');
+    expect(ds.map((d) => [d.id, d.keep])).toEqual([
+      [101, true],
+      [100, false],
+    ]);
+  });
+
+  test('the decision is stable: pruning what it deletes and deciding again deletes nothing more (a retried prune)', () => {
+    const gens = nightly('2026-06-01', 184);
+    const first = decideRetention(gens, DEFAULT_RETENTION_POLICIES, PARIS);
+    const left = gens.filter((g) => first.find((d) => d.id === g.id)!.keep);
+    const second = decideRetention(left, DEFAULT_RETENTION_POLICIES, PARIS);
+    expect(second.every((d) => d.keep)).toBe(true);
+    expect(second.map((d) => d.reasons)).toEqual(first.filter((d) => d.keep).map((d) => d.reasons));
+  });
+});
+
+describe("R-BK-11: periods in the operator's time zone (config.timeZone)", () => {
+  test('a backup at 23:30 UTC belongs to the next day in Paris, to the same day in New York', () => {
+    const gens = [gen('2026-12-01T20:00:00Z'), gen('2026-12-01T23:30:00Z')];
+    expect(kept(gens, policy({ daily: 2 }), PARIS)).toHaveLength(2);
+    expect(reasonsOf(gens, all({ daily: 2 }), PARIS)['2026-12-01T23:30:00.000Z']).toEqual(['daily 2026-12-02']);
+    expect(kept(gens, policy({ daily: 2 }), 'America/New_York')).toEqual(['2026-12-01T23:30:00.000Z']);
+    expect(reasonsOf(gens, all({ daily: 2 }), 'America/New_York')['2026-12-01T23:30:00.000Z']).toEqual(['daily 2026-12-01']);
+  });
+
+  test('DST spring forward (Paris, 2026-03-29 02:00 → 03:00): 01:30 CET and 03:30 CEST are one day', () => {
+    const gens = [gen('2026-03-28T22:30:00Z'), gen('2026-03-29T00:30:00Z'), gen('2026-03-29T01:30:00Z'), gen('2026-03-29T21:59:00Z'), gen('2026-03-29T22:00:00Z')];
+    const r = reasonsOf(gens, all({ daily: 10 }), PARIS);
+    // 22:30Z on 28 March is 23:30 CET; 21:59Z on the 29th is 23:59 CEST; 22:00Z is already the 30th
+    expect(r['2026-03-28T22:30:00.000Z']).toEqual(['daily 2026-03-28']);
+    expect(r['2026-03-29T00:30:00.000Z']).toEqual([]);
+    expect(r['2026-03-29T01:30:00.000Z']).toEqual([]);
+    expect(r['2026-03-29T21:59:00.000Z']).toEqual(['daily 2026-03-29']);
+    expect(r['2026-03-29T22:00:00.000Z']).toEqual(['daily 2026-03-30']);
+  });
+
+  test('DST fall back (Paris, 2026-10-25 03:00 → 02:00): the two 02:30 are one day, and the day has 25 hours', () => {
+    const gens = [gen('2026-10-24T21:59:00Z'), gen('2026-10-24T22:00:00Z'), gen('2026-10-25T00:30:00Z'), gen('2026-10-25T01:30:00Z'), gen('2026-10-25T22:59:00Z'), gen('2026-10-25T23:00:00Z')];
+    const r = reasonsOf(gens, all({ daily: 10 }), PARIS);
+    expect(r['2026-10-24T21:59:00.000Z']).toEqual(['daily 2026-10-24']); // 23:59 CEST on the 24th
+    expect(r['2026-10-24T22:00:00.000Z']).toEqual([]); // 00:00 CEST on the 25th: the same day as 23:59 CET, 25 hours later
+    expect(r['2026-10-25T00:30:00.000Z']).toEqual([]); // 02:30 CEST
+    expect(r['2026-10-25T01:30:00.000Z']).toEqual([]); // 02:30 CET
+    expect(r['2026-10-25T22:59:00.000Z']).toEqual(['daily 2026-10-25']); // 23:59 CET
+    expect(r['2026-10-25T23:00:00.000Z']).toEqual(['daily 2026-10-26']);
+  });
+
+  test('weeks and months turn at local midnight: Sunday 23:30 UTC is Monday in Paris; 30 Nov 23:30 UTC is December', () => {
+    const sunday = [gen('2026-11-29T12:00:00Z'), gen('2026-11-29T23:30:00Z')];
+    expect(kept(sunday, policy({ weekly: 5 }), 'UTC')).toEqual(['2026-11-29T23:30:00.000Z']);
+    expect(kept(sunday, policy({ weekly: 5 }), PARIS)).toEqual(['2026-11-29T23:30:00.000Z', '2026-11-29T12:00:00.000Z']);
+    const monthEnd = [gen('2026-11-30T12:00:00Z'), gen('2026-11-30T23:30:00Z')];
+    expect(reasonsOf(monthEnd, all({ monthly: 5 }), PARIS)).toEqual({ '2026-11-30T23:30:00.000Z': ['monthly 2026-12'], '2026-11-30T12:00:00.000Z': ['monthly 2026-11'] });
+    expect(kept(monthEnd, policy({ monthly: 5 }), 'UTC')).toEqual(['2026-11-30T23:30:00.000Z']);
+  });
+
+  test('a zone east of UTC by more than 12 hours (Pacific/Kiritimati, +14) and one at a half hour (Asia/Kolkata)', () => {
+    const gens = [gen('2026-12-01T09:00:00Z'), gen('2026-12-01T11:00:00Z')];
+    expect(reasonsOf(gens, all({ daily: 5 }), 'Pacific/Kiritimati')).toEqual({ '2026-12-01T11:00:00.000Z': ['daily 2026-12-02'], '2026-12-01T09:00:00.000Z': ['daily 2026-12-01'] });
+    const kolkata = [gen('2026-12-01T18:29:00Z'), gen('2026-12-01T18:30:00Z')];
+    expect(kept(kolkata, policy({ daily: 5 }), 'Asia/Kolkata')).toHaveLength(2);
+  });
+
+  test('an unknown zone is an error, not UTC', () => {
+    expect(() => applyPolicy([gen('2026-12-01T00:00:00Z')], policy({ daily: 1 }), 'Mars/Olympus')).toThrow(/unknown time zone/);
+  });
+});
+
+describe('R-BK-11: the only valid generation of a dossier is never deleted', () => {
+  test('every kept generation corrupt or missing: the newest valid one stays, named', () => {
+    const gens = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'missing' }), gen('2026-12-01T21:00:00Z', { verify: 'ok' }), gen('2026-11-30T21:00:00Z')];
+    const r = reasonsOf(gens, all({ last: 2 }));
+    expect(r).toEqual({
+      '2026-12-03T21:00:00.000Z': ['last 2'],
+      '2026-12-02T21:00:00.000Z': ['last 2'],
+      '2026-12-01T21:00:00.000Z': ['only valid generation'],
+      '2026-11-30T21:00:00.000Z': [],
+    });
+  });
+
+  test('"unverified" counts as valid: nothing extra is kept', () => {
+    const gens = [gen('2026-12-03T21:00:00Z'), gen('2026-12-02T21:00:00Z', { verify: 'ok' })];
+    expect(kept(gens, all({ last: 1 }))).toEqual(['2026-12-03T21:00:00.000Z']);
+  });
+
+  test('no valid generation at all: nothing extra to keep (the policy alone decides)', () => {
+    const gens = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'corrupt' })];
+    expect(kept(gens, all({ last: 1 }))).toEqual(['2026-12-03T21:00:00.000Z']);
+  });
+
+  test('per dossier, across kinds: a valid Cloture generation satisfies the rule even if every normal one kept is corrupt', () => {
+    const gens = [
+      gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }),
+      gen('2026-12-02T21:00:00Z', { verify: 'ok' }),
+      gen('2026-11-01T10:00:00Z', { kind: 'Cloture', verify: 'ok' }),
+    ];
+    expect(kept(gens, all({ last: 1 }))).toEqual(['2026-12-03T21:00:00.000Z', '2026-11-01T10:00:00.000Z']);
+  });
+});
+
+describe('R-BK-11: per folder kind (normal / EchangePrest / Cloture)', () => {
+  test('each kind under its own policy; the counts of one kind never use up another', () => {
+    const gens = [...nightly('2026-11-22', 10), gen('2026-11-02T10:00:00Z', { kind: 'Cloture' }), gen('2026-10-02T10:00:00Z', { kind: 'Cloture' }), gen('2026-12-01T08:00:00Z', { kind: 'EchangePrest' })];
+    const policies: RetentionPolicies = { normal: policy({ last: 1 }), EchangePrest: policy({ last: 1 }), Cloture: policy({ monthly: 12 }) };
+    expect(kept(gens, policies)).toEqual(['2026-12-01T21:00:00.000Z', '2026-12-01T08:00:00.000Z', '2026-11-02T10:00:00.000Z', '2026-10-02T10:00:00.000Z']);
+  });
+});
+
+describe('R-BK-11: a leased generation is kept while the lease runs', () => {
+  test('leased until later: kept with the reason; an expired lease is no reason', () => {
+    const now = new Date('2026-12-02T12:00:00Z');
+    const gens = [gen('2026-12-02T21:00:00Z'), gen('2026-12-01T21:00:00Z', { leasedUntil: new Date('2026-12-02T12:05:00Z') }), gen('2026-11-30T21:00:00Z', { leasedUntil: new Date('2026-12-02T11:00:00Z') })];
+    const ds = decideRetention(gens, all({ last: 1 }), 'UTC', now);
+    expect(ds.map((d) => [d.keep, d.reasons])).toEqual([
+      [true, ['last 1']],
+      [true, ['leased until 2026-12-02T12:05:00.000Z']],
+      [false, []],
+    ]);
+  });
+});
+
+describe('R-BK-9: retention settings (text, precedence local > common > default)', () => {
+  test('parse and print', () => {
+    expect(parseRetentionPolicy('last=2,daily=7,weekly=4,monthly=3')).toEqual(DEFAULT_RETENTION);
+    expect(parseRetentionPolicy(' monthly = 12 , last=1 ')).toEqual(policy({ last: 1, monthly: 12 }));
+    expect(retentionText(DEFAULT_RETENTION)).toBe('last=2,daily=7,weekly=4,monthly=3');
+  });
+
+  test.each([
+    ['', /expected rule=count/],
+    ['last', /expected rule=count/],
+    ['last=-1', /expected rule=count/],
+    ['last=2.5', /expected rule=count/],
+    ['yearly=2', /unknown rule "yearly"/],
+    ['last=1,last=2', /given twice/],
+    ['last=0,daily=0', /keeps nothing/],
+    ['daily=20000', /daily: at most 10000/],
+    ['last=2;daily=3', /expected rule=count/],
+  ])('refused with a clear message: %j', (text, message) => {
+    expect(() => parseRetentionPolicy(text)).toThrow(message);
+  });
+
+  test('NIGHTSHIFT_BACKUP_RETENTION: one policy for all kinds, or per kind, a bare one covering the others', () => {
+    expect(parseLocalRetention('last=3')).toEqual({ normal: policy({ last: 3 }), EchangePrest: policy({ last: 3 }), Cloture: policy({ last: 3 }) });
+    expect(parseLocalRetention('Cloture:monthly=12')).toEqual({ Cloture: policy({ monthly: 12 }) });
+    expect(parseLocalRetention('last=3; Cloture:monthly=12')).toEqual({ normal: policy({ last: 3 }), EchangePrest: policy({ last: 3 }), Cloture: policy({ monthly: 12 }) });
+    expect(() => parseLocalRetention('Archive:last=1')).toThrow(/unknown folder kind "Archive"/);
+    expect(() => parseLocalRetention('Cloture:last=1;Cloture:last=2')).toThrow(/given twice/);
+    expect(() => parseLocalRetention('Cloture:yearly=1')).toThrow(/^Cloture: unknown rule/);
+    expect(() => parseLocalRetention('last=1;daily=2')).toThrow(/name the kind/);
+  });
+
+  test('per kind: local wins over common, common over default; each with its origin', () => {
+    const r = resolveRetention({ Cloture: policy({ monthly: 24 }) }, { normal: { last: 5, daily: 0, weekly: 0, monthly: 0 }, Cloture: { last: 1 } });
+    expect(r.details).toEqual([
+      { kind: 'normal', policy: policy({ last: 5 }), source: 'common' },
+      { kind: 'EchangePrest', policy: DEFAULT_RETENTION, source: 'default' },
+      { kind: 'Cloture', policy: policy({ monthly: 24 }), source: 'local' },
+    ]);
+    expect(r.ignored).toBeUndefined();
+  });
+
+  test('a bad common value is ignored as a whole and reported, never half-used', () => {
+    const r = resolveRetention(undefined, { normal: { last: 0 }, Cloture: { last: 1 } });
+    expect(r.policies).toEqual(DEFAULT_RETENTION_POLICIES);
+    expect(r.ignored).toMatch(/normal: a policy that keeps nothing/);
+    expect(resolveRetention(undefined, { normal: { last: 1 }, Archive: { last: 1 } }).ignored).toMatch(/Archive|unrecognized/i);
+  });
+
+  test('setting one kind keeps the others; removing the last one removes the value', () => {
+    const one = withKindPolicy(undefined, 'Cloture', policy({ monthly: 12 }));
+    expect(one).toEqual({ Cloture: policy({ monthly: 12 }) });
+    const two = withKindPolicy(one, 'normal', policy({ last: 3 }));
+    expect(two).toEqual({ Cloture: policy({ monthly: 12 }), normal: policy({ last: 3 }) });
+    expect(withKindPolicy(withKindPolicy(two, 'normal', undefined), 'Cloture', undefined)).toBeUndefined();
+  });
+});
