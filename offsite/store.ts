@@ -55,6 +55,12 @@ export interface UploadResult {
   abortedStaleUploads: number;
 }
 
+/** what checkObject found: `reason` says, on one line, what differs (sizes, checksums) */
+export type ObjectCheck =
+  | { status: 'ok'; size: number; sha256: string; method: 'storage-checksum' | 'read-back' }
+  | { status: 'missing'; reason: string }
+  | { status: 'corrupt'; reason: string; method: 'size' | 'metadata' | 'storage-checksum' | 'read-back' };
+
 export interface UploadProgress {
   loaded: number;
   total: number;
@@ -67,7 +73,16 @@ export interface OffsiteStore {
   listDossier(target: string, code: string): Promise<OffsiteObject[]>;
   head(key: string): Promise<{ size: number; sha256?: string; storageChecksum?: string } | undefined>;
   getStream(key: string): Promise<Readable>;
-  delete(key: string): Promise<void>;
+  /** deletes the object; idempotent: an object that is not there (already deleted, never copied) is fine */
+  deleteObject(key: string): Promise<void>;
+  /**
+   * Is the stored object this archive? HEAD with the storage's checksum when it has the whole object's
+   * SHA-256 (a single PUT), else the object is read back and hashed (a multipart object's checksum is a
+   * checksum of its parts' checksums, which no whole-file SHA-256 can be compared with). `readBack`
+   * always reads and hashes the bytes (what a full verification wants: the storage's own word is then
+   * not taken for it).
+   */
+  checkObject(key: string, expected: { size: number; sha256: string }, options?: { readBack?: boolean; signal?: AbortSignal }): Promise<ObjectCheck>;
   /** aborts the unfinished multipart uploads of exactly this key; how many */
   abortIncompleteUploads(key: string): Promise<number>;
   close(): void;
@@ -93,6 +108,14 @@ function secretOf(settings: OffsiteSettings): string | undefined {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw permanentFailure(FailureType.OffsiteNotConfigured, `the secret key file of NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE (${c.secretAccessKeyFile}) cannot be read (${why})`);
   }
+}
+
+/** the object is not there (HEAD's NotFound, GET's NoSuchKey, a 404 without a code); a missing bucket is not this */
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  // versitygw answers an unknown access key with a 404 too (XAdminUserNotFound): that is no missing object
+  if (['NoSuchBucket', 'XAdminUserNotFound'].some((c) => e?.name === c || e?.Code === c)) return false;
+  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
 async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
@@ -144,8 +167,7 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
       const h = await client.send(new HeadObjectCommand({ Bucket, Key: key, ChecksumMode: 'ENABLED' }));
       return { size: h.ContentLength ?? 0, sha256: h.Metadata?.sha256, storageChecksum: h.ChecksumSHA256 };
     } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if ((err as Error).name === 'NotFound' || status === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -244,11 +266,59 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
       }
     },
 
-    async delete(key) {
+    async deleteObject(key) {
       try {
+        // S3 answers 204 for a key that is not there; some S3-compatible servers answer 404: both are "gone"
         await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
       } catch (err) {
+        if (isNotFound(err)) return;
         throw fail(err, `deleting ${key}`);
+      }
+    },
+
+    async checkObject(key, expected, { readBack = false, signal } = {}) {
+      const sha256 = expected.sha256.toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`checkObject: expected a hex SHA-256, got ${JSON.stringify(expected.sha256.slice(0, 80))}`);
+      const doing = `checking ${key}`;
+      try {
+        const stored = await head(key);
+        if (!stored) return { status: 'missing', reason: `no object ${key} in bucket ${Bucket}` };
+        if (stored.size !== expected.size) return { status: 'corrupt', method: 'size', reason: `stored ${stored.size} bytes, expected ${expected.size}` };
+        if (stored.sha256 !== undefined && stored.sha256 !== sha256) {
+          return { status: 'corrupt', method: 'metadata', reason: `the object's sha256 metadata is ${stored.sha256}, expected ${sha256}` };
+        }
+        const whole = stored.storageChecksum && !stored.storageChecksum.includes('-') ? Buffer.from(stored.storageChecksum, 'base64').toString('hex') : undefined;
+        if (whole && !readBack) {
+          if (whole !== sha256) return { status: 'corrupt', method: 'storage-checksum', reason: `the storage's SHA-256 is ${whole}, expected ${sha256}` };
+          return { status: 'ok', size: stored.size, sha256, method: 'storage-checksum' };
+        }
+        // the storage cannot say (a multipart object, or a server without checksums): read it back
+        const r = await client.send(new GetObjectCommand({ Bucket, Key: key }), { abortSignal: signal });
+        const hash = crypto.createHash('sha256');
+        let size = 0;
+        await pipeline(
+          r.Body as Readable,
+          new Transform({
+            transform(chunk: Buffer, _enc, done) {
+              size += chunk.length;
+              hash.update(chunk);
+              done();
+            },
+          }),
+          { signal },
+        );
+        const got = hash.digest('hex');
+        if (size !== expected.size || got !== sha256) {
+          return { status: 'corrupt', method: 'read-back', reason: `read back ${size} bytes, sha256 ${got}; expected ${expected.size} bytes, sha256 ${sha256}` };
+        }
+        return { status: 'ok', size, sha256, method: 'read-back' };
+      } catch (err) {
+        if (isNotFound(err)) return { status: 'missing', reason: `no object ${key} in bucket ${Bucket} (gone while it was read)` };
+        // the SDK checks the bytes it reads against the storage's whole-object checksum when the storage sends one
+        const said = (err as Error)?.message ?? '';
+        if (/^Checksum mismatch/i.test(said)) return { status: 'corrupt', method: 'read-back', reason: `the bytes read back do not match the storage's own checksum (${said.replace(/[\r\n]+/g, ' ').slice(0, 200)})` };
+        if (isCancellation(err) || signal?.aborted) throw err;
+        throw fail(err, doing);
       }
     },
 

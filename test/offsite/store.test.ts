@@ -71,7 +71,7 @@ describe('off-site store (R-BK-14)', () => {
     expect(await store.head(key)).toMatchObject({ size: 12 * MiB, sha256 });
     expect(await sha256Of(await store.getStream(key))).toBe(sha256);
 
-    await store.delete(key);
+    await store.deleteObject(key);
     expect(await store.listDossier('main', 'D1')).toEqual([]);
     expect(await store.head(key)).toBeUndefined();
   });
@@ -95,6 +95,57 @@ describe('off-site store (R-BK-14)', () => {
       $metadata: { httpStatusCode: 400 },
     });
     expect(await store.head(key)).toBeUndefined();
+  });
+
+  test('R-BK-14: deleteObject is idempotent: deleting twice, or a key never written, is fine and leaves the neighbours alone', async () => {
+    const key = store.keyOf('main', 'D6', '2026-12-01T02-00-00Z/BD6.SVG');
+    const other = store.keyOf('main', 'D6', '2026-12-02T02-00-00Z/BD6.SVG');
+    await store.upload({ file: randomFile('BD6a.SVG', 500).file, key });
+    await store.upload({ file: randomFile('BD6b.SVG', 600).file, key: other });
+    await store.deleteObject(key);
+    await store.deleteObject(key);
+    await store.deleteObject(store.keyOf('main', 'D6', 'never-written.SVG'));
+    expect((await store.listDossier('main', 'D6')).map((o) => o.name)).toEqual(['2026-12-02T02-00-00Z/BD6.SVG']);
+  });
+
+  test('R-BK-14: checkObject: ok by the storage\'s own SHA-256 (single PUT) or by reading back (multipart); missing; corrupt with the reason', async () => {
+    // a single PUT: the storage keeps the whole object's SHA-256, a HEAD is enough
+    const small = randomFile('BD7.SVG', 4000);
+    const smallKey = store.keyOf('main', 'D7', 'BD7.SVG');
+    await store.upload({ file: small.file, key: smallKey });
+    expect(await store.checkObject(smallKey, { size: 4000, sha256: small.sha256 })).toEqual({ status: 'ok', size: 4000, sha256: small.sha256, method: 'storage-checksum' });
+    // multipart: the storage has a checksum of the parts' checksums only, so the object is read back and hashed
+    const big = randomFile('BD8.SVG', 11 * MiB);
+    const bigKey = store.keyOf('main', 'D8', 'BD8.SVG');
+    await store.upload({ file: big.file, key: bigKey });
+    expect(await store.checkObject(bigKey, { size: 11 * MiB, sha256: big.sha256 })).toEqual({ status: 'ok', size: 11 * MiB, sha256: big.sha256, method: 'read-back' });
+
+    expect(await store.checkObject(store.keyOf('main', 'D7', 'nope.SVG'), { size: 1, sha256: small.sha256 })).toMatchObject({ status: 'missing', reason: expect.stringContaining('nope.SVG') as string });
+    expect(await store.checkObject(smallKey, { size: 4001, sha256: small.sha256 })).toEqual({ status: 'corrupt', method: 'size', reason: 'stored 4000 bytes, expected 4001' });
+    const otherSha = crypto.createHash('sha256').update('x').digest('hex');
+    expect(await store.checkObject(smallKey, { size: 4000, sha256: otherSha })).toMatchObject({ status: 'corrupt', method: 'metadata' });
+
+    // someone else's bytes of the same size under the key, with the expected metadata: the storage's checksum tells
+    const forged = crypto.randomBytes(4000);
+    await admin.send(new PutObjectCommand({ Bucket: s3.bucket, Key: smallKey, Body: forged, ChecksumAlgorithm: 'SHA256', Metadata: { sha256: small.sha256 } }));
+    const c = await store.checkObject(smallKey, { size: 4000, sha256: small.sha256 });
+    expect(c).toMatchObject({ status: 'corrupt', method: 'storage-checksum' });
+    expect(c.status === 'corrupt' && c.reason).toContain(crypto.createHash('sha256').update(forged).digest('hex'));
+  });
+
+  test('R-BK-14: bytes rotted on the storage\'s disk: its HEAD still says ok, checkObject with readBack finds it', async () => {
+    const { file, sha256 } = randomFile('BD9.SVG', 5000);
+    const key = store.keyOf('main', 'D9', 'BD9.SVG');
+    await store.upload({ file, key });
+    // versitygw's posix backend keeps the object as a plain file <data>/<bucket>/<key>
+    const onDisk = path.join(s3.dataDir, s3.bucket, key);
+    const bytes = fs.readFileSync(onDisk);
+    bytes[1234] = bytes[1234]! ^ 0xff;
+    fs.writeFileSync(onDisk, bytes);
+    expect(await store.checkObject(key, { size: 5000, sha256 })).toMatchObject({ status: 'ok', method: 'storage-checksum' });
+    const full = await store.checkObject(key, { size: 5000, sha256 }, { readBack: true });
+    expect(full).toMatchObject({ status: 'corrupt', method: 'read-back' });
+    expect(full.status === 'corrupt' && full.reason).toMatch(/^the bytes read back do not match the storage's own checksum|^read back 5000 bytes/);
   });
 
   test('keys stay inside their dossier: no "..", no absolute name, no other dossier', () => {
