@@ -7,6 +7,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { PROJECT_ROOT, loadConfig, toolPaths, type Config } from '../config/config';
 import { migrate } from '../db/migrate';
+import { startBackupBatch } from '../starts';
 import { createTargetPools, DOSSIER_WORK, type TargetPools } from '../workers/resources';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { type BackupBatchInput, type BackupBatchResult, backupBatchProgressQuery, batchResult } from '../workflows/backup-batch.api';
@@ -91,7 +92,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       const workflowId = `backup/main/bench-${++n}`;
       const t = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - t) / 1e9;
-      const handle = await env.client.workflow.start('backupBatchWorkflow', { taskQueue: 'bench', workflowId, args: [{ target: 'main', ...input }] });
+      const handle = await startBackupBatch(env.client, { target: 'main', ...input }, { taskQueue: 'bench', workflowId, searchAttributes: false });
       const ticker =
         progress &&
         setInterval(() => {

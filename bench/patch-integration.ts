@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateDemoDossiers } from '../registry/demo';
 import { generateDemoPatches } from '../patches/demo';
-import { DEFAULT_PATCH_TUNING, PATCH_WORKFLOW_TYPE, partialPatchResult, patchProgressQuery, type PatchIntegrationInput, type PatchRunResult } from '../workflows/patch-integration.api';
+import { DEFAULT_PATCH_TUNING, partialPatchResult, patchProgressQuery, type PatchRunResult } from '../workflows/patch-integration.api';
+import { startPatchRun } from '../starts';
 import { startBenchStack } from './backup-batch-harness';
 
 /**
@@ -60,11 +61,7 @@ async function measure(n: number): Promise<Measure> {
     const workflowId = `patch/main/bench-${n}`;
     const t = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - t) / 1e9;
-    const handle = await s.client.workflow.start<(i: PatchIntegrationInput) => Promise<PatchRunResult>>(PATCH_WORKFLOW_TYPE, {
-      taskQueue: s.config.temporal.taskQueue,
-      workflowId,
-      args: [{ target: 'main', mode: 'integrate', dir }],
-    });
+    const handle = await startPatchRun(s.client, { target: 'main', mode: 'integrate', dir }, { taskQueue: s.config.temporal.taskQueue, workflowId, searchAttributes: false });
     const ticker = setInterval(() => {
       // the latest run of the chain answers; a query racing a continue-as-new is skipped
       void (async () => {
