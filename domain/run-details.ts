@@ -79,6 +79,15 @@ export interface FanOutLedgerView {
   /** seconds since the last dossier ended; null before the first */
   sinceLastEndSeconds: number | null;
   inFlight: FanOutInFlight[];
+  /** R-PI-11: a patch run with restore points */
+  restorePoints?: RestorePointTally;
+}
+
+/** R-PI-11: restore points a patch run took, reused (unmodified since a verified generation) and could not take. */
+export interface RestorePointTally {
+  taken: number;
+  reused: number;
+  failed: number;
 }
 
 /** One line, control characters out, cut to `max` characters. */
@@ -142,6 +151,7 @@ export interface RunDetails {
   failuresTotal?: number;
   nextStep?: { text: string; command: string } | null;
   notes?: string[];
+  restorePoints?: RestorePointTally | null;
 }
 
 /** The ETA text: "about 12 s left", or "ETA unknown" when stalled or before any rate. */
@@ -174,6 +184,8 @@ export function renderRunDetails(d: RunDetails): string {
     const shown = d.inFlight.slice(0, 5).map((f) => `${escapeMarkdown(f.code)} for ${formatDuration(f.seconds)}`);
     blocks.push(`In flight: ${shown.join(', ')}${d.inFlight.length > 5 ? `, and ${d.inFlight.length - 5} more` : ''}`);
   }
+  const rp = d.restorePoints;
+  if (rp) blocks.push(`Restore points: ${rp.taken} taken · ${rp.reused} reused${rp.failed ? ` · **${rp.failed} failed**` : ''}`);
   const failures = (d.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);
   if (failures.length) {
     const total = Math.max(d.failuresTotal ?? failures.length, failures.length, d.failed);
