@@ -9,6 +9,7 @@ import {
   type DossierPatchOutcome,
   type PatchChunkResult,
   type PatchDossierFailure,
+  type PatchPlanView,
   type PatchRunMode,
   type PatchRunState,
   type PatchSelection,
@@ -59,6 +60,11 @@ import { selectionCount } from '../store/patch/selection-count';
 import { selectionPage } from '../store/patch/selection-page';
 import { itemCounts } from '../store/patch/item-counts';
 import { latestFailures } from '../store/patch/latest-failures';
+import { Context } from '@temporalio/activity';
+import { estimateSeconds, summaryLines, type PlanSummary } from '../domain/patch-plan';
+import { planOverDossiers } from '../patches/plan';
+import { storedManifests } from '../store/patch/stored-manifests';
+import { planHistory } from '../store/patch/plan-history';
 
 /**
  * Activities of patch integration: prerequisites and the run's claim, reading the packages into the
@@ -266,6 +272,35 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
         others: size.others,
         upTo,
         retryOf,
+      };
+    },
+
+    /**
+     * R-PI-10: the run's plan, by the function its engine routes with (domain/patch-plan.ts), over its
+     * own selection page by page, summarised by category for the details; the summary so far rides in
+     * the heartbeat, so a retried attempt goes on from its cursor. Reads only.
+     */
+    async summarizePatchPlan(args: { target: string; runId: number; selection: PatchSelection; upTo: number; supervisorIncluded: boolean }): Promise<PatchPlanView> {
+      const pool = pools.get(args.target);
+      const ctx = Context.current();
+      const resume = ctx.info.heartbeatDetails as { cursor: string; summary: PlanSummary } | undefined;
+      const packages = await storedManifests(pool, args.upTo);
+      const outcome = await planOverDossiers(pool, {
+        packages,
+        supervisorIncluded: args.supervisorIncluded,
+        codesPage: (after, limit) => selectionPage(pool, args.runId, args.selection, after, limit),
+        dictionary: true,
+        ...(resume ? { after: resume.cursor, summary: resume.summary } : {}),
+        onPage: (cursor, summary) => ctx.heartbeat({ cursor, summary }),
+      });
+      const h = await planHistory(pool);
+      const history = h.runs ? h : null;
+      return {
+        lines: summaryLines(outcome.summary, history),
+        dossiers: outcome.summary.dossiers,
+        refused: outcome.summary.refused,
+        estimateSeconds: estimateSeconds(outcome.summary.applications, history),
+        stopsAtSupervisor: outcome.stopsAtSupervisor,
       };
     },
 

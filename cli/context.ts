@@ -65,7 +65,8 @@ export function output<T>(json: boolean | undefined, value: T, text: (v: T) => s
   process.stdout.write(json ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : `${terminalSafe(text(value), { keepLines: true })}\n`);
 }
 
-function jsonSafe(json: string): string {
+/** JSON with C1 control characters escaped (a terminal would act on them). */
+export function jsonSafe(json: string): string {
   return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -100,6 +100,17 @@ export interface PatchSummary {
   treatments: number;
 }
 
+/** R-PI-10: the run's plan as its details show it (domain/patch-plan.ts summaryLines), made before any dossier is touched. */
+export interface PatchPlanView {
+  lines: string[];
+  dossiers: number;
+  /** dossiers the plan says the run will fail (R-PI-8) */
+  refused: number;
+  estimateSeconds: number | null;
+  /** the supervisor would fail: the run ends before any other dossier */
+  stopsAtSupervisor: boolean;
+}
+
 export type PatchRunState = 'running' | 'completed' | 'partial' | 'failed';
 
 export interface PatchProgress {
@@ -111,6 +122,8 @@ export interface PatchProgress {
   prerequisites: Prerequisite[];
   patches: { first: number; last: number } | null;
   supervisor: { code: string; status: 'pending' | DossierPatchStatus | 'not-in-list'; level: number | null; error?: string } | null;
+  /** R-PI-10: the plan the run follows, made before any dossier (absent in runs recorded before it) */
+  plan?: PatchPlanView;
   notes: string[];
   total: number;
   done: number;

@@ -34,6 +34,8 @@ import {
 
 /** Reading a directory of packages and storing them: bounded by the packages' size. */
 const READ = { startToCloseTimeout: '10 minutes', retry: { initialInterval: '2 seconds', maximumAttempts: 5 } } as const satisfies ActivityOptions;
+/** The plan over every targeted dossier (R-PI-10): pages of 500, a heartbeat each, resumed from the last one. */
+const PLAN = { startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', retry: BATCH_PAGE_RETRY } as const satisfies ActivityOptions;
 
 const call = activityCaller(DB_CALL);
 
@@ -85,6 +87,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       for (const q of p.prerequisites) notes.push(`${q.ok ? 'ok' : 'NOT MET'}: ${q.name}: ${q.detail}`);
     }
     if (p.patches) notes.push(`patches ${p.patches.first} → ${p.patches.last}`);
+    if (p.plan) notes.push(...p.plan.lines.map((l) => `plan (R-PI-10): ${l}`));
     if (p.supervisor) {
       notes.push(`supervisor ${p.supervisor.code}: ${p.supervisor.status}${p.supervisor.level !== null ? ` (level ${p.supervisor.level})` : ''}${p.supervisor.error ? `: ${p.supervisor.error}` : ''}`);
     }
@@ -271,6 +274,16 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       const uncovered = patches.filter((x) => x.treatments > 0 && x.number > supervisorLevel).map((x) => x.number);
       const n = supervisorAbsentNote(sup?.code ?? null, uncovered);
       if (n) p.notes.push(n);
+    }
+    // R-PI-10: the plan the run follows, shown before any dossier is touched (runs recorded before it had none)
+    if (wf.patched('patch-plan-summary')) {
+      p.plan = await call('summarizePatchPlan', `${input.target}: plan (R-PI-10)`, PLAN, {
+        target: input.target,
+        runId: claim.runId,
+        selection: plan.selection,
+        upTo: plan.upTo,
+        supervisorIncluded: Boolean(sup?.included),
+      });
     }
     details();
 

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { patchAppliesTo, routeTreatment, treatmentDecisionNote, type RoutingDossier } from '../../domain/patch';
+import { patchAppliesTo, type RoutingDossier } from '../../domain/patch';
+import { installedTreatments, planDossier } from '../../domain/patch-plan';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 import { applyPatch, type ApplyResult } from '../../store/patch/apply-patch';
 import { readDossierPatchState } from '../../store/patch/dossier-patch-state';
@@ -14,7 +15,8 @@ export type { StoredPatch };
  * plain loop. A dossier failure is an outcome (the dossier stays at its last good patch); only
  * transient problems (connection lost, serialization) are thrown, so that the caller retries.
  *
- * Routing is decided here, with the pure rules of domain/patch.ts; the database function
+ * Routing is decided by the plan (planDossier, domain/patch-plan.ts: the function `patch plan` shows,
+ * R-PI-10); the database function
  * nightshift.apply_patch (db/migrations/0008_patch-engine.sql) carries one patch out in one statement,
  * so a dossier costs one round trip per patch.
  */
@@ -68,45 +70,47 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
   const names = [...new Set(patches.flatMap((p) => p.manifest.treatments.map((t) => t.name)))];
   try {
     let state = await readState(client, dossier.schemaName, names);
-    for (const p of patches) {
-      const known = state.ledger?.get(p.number);
-      if (known !== undefined) {
-        if (known !== p.checksum) {
-          throw new DossierPatchError(
-            PatchFailure.ChecksumDrift,
-            p.number,
-            `patch ${p.number} was applied to dossier ${dossier.code} with checksum ${known.slice(0, 12)}…, the package now has ${p.checksum.slice(0, 12)}…: refused (R-PI-8)`,
-          );
+    // R-PI-10: the routing is the plan's (domain/patch-plan.ts), the very function `patch plan` shows
+    let rest: readonly StoredPatch[] = patches;
+    while (rest.length) {
+      const plan = planDossier(rest, { dossier: { ...dossier, patchLevel: level }, ledger: state.ledger, treatments: [...state.treatments] }, supervisorLevel);
+      let replan: StoredPatch[] | null = null;
+      for (const step of plan.steps) {
+        if (step.action === 'applied' || step.action === 'at-level') continue;
+        const p = rest.find((x) => x.number === step.patch)!;
+        const installs = installedTreatments(step).map((name) => {
+          const body = p.files[p.manifest.treatments.find((t) => t.name === name)!.file]!;
+          return { name, body, checksum: sha256(body) };
+        });
+        const result = await applyOne(client, dossier, p, state.ledger === null, installs);
+        if (result.status === 'already') {
+          // applied meanwhile by another attempt (under the row lock): read the ledger again, plan the rest from there
+          state = await readState(client, dossier.schemaName, names);
+          level = Math.max(level, p.number);
+          if (state.ledger?.get(p.number) !== p.checksum) {
+            throw new DossierPatchError(PatchFailure.ChecksumDrift, p.number, `patch ${p.number} was applied to dossier ${dossier.code} under another checksum: refused (R-PI-8)`);
+          }
+          replan = rest.filter((x) => x.number > p.number);
+          break;
         }
+        if (result.status === 'unknown') throw new DossierPatchError(PatchFailure.UnknownDossier, p.number, `dossier ${dossier.code} is no longer registered`);
+        if (result.status === 'failed') {
+          if (isTransientSqlState(result.sqlstate)) throw Object.assign(new Error(result.message), { code: result.sqlstate });
+          throw new DossierPatchError(PatchFailure.SqlFailed, p.number, `patch ${p.number} failed in dossier ${dossier.code} (${result.step}): ${result.message}`);
+        }
+        state.ledger ??= new Map();
+        state.ledger.set(p.number, p.checksum);
+        for (const t of installs) state.treatments.add(t.name);
+        level = p.number;
+        applied.push(p.number);
+        notes.push(...step.notes);
+      }
+      if (replan) {
+        rest = replan;
         continue;
       }
-      // a level recorded without a ledger row (restored or older dossier): already integrated
-      if (p.number <= level) continue;
-      if (p.number !== level + 1) {
-        throw new DossierPatchError(PatchFailure.Gap, p.number, `dossier ${dossier.code} is at patch level ${level}: patch ${level + 1} is missing before patch ${p.number}`);
-      }
-      const { installs, kept } = treatmentInstalls(p, dossier, state.treatments, supervisorLevel);
-      const result = await applyOne(client, dossier, p, state.ledger === null, installs);
-      if (result.status === 'already') {
-        // applied meanwhile by another attempt (under the row lock): read the ledger again
-        state = await readState(client, dossier.schemaName, names);
-        level = Math.max(level, p.number);
-        if (state.ledger?.get(p.number) !== p.checksum) {
-          throw new DossierPatchError(PatchFailure.ChecksumDrift, p.number, `patch ${p.number} was applied to dossier ${dossier.code} under another checksum: refused (R-PI-8)`);
-        }
-        continue;
-      }
-      if (result.status === 'unknown') throw new DossierPatchError(PatchFailure.UnknownDossier, p.number, `dossier ${dossier.code} is no longer registered`);
-      if (result.status === 'failed') {
-        if (isTransientSqlState(result.sqlstate)) throw Object.assign(new Error(result.message), { code: result.sqlstate });
-        throw new DossierPatchError(PatchFailure.SqlFailed, p.number, `patch ${p.number} failed in dossier ${dossier.code} (${result.step}): ${result.message}`);
-      }
-      state.ledger ??= new Map();
-      state.ledger.set(p.number, p.checksum);
-      for (const t of installs) state.treatments.add(t.name);
-      level = p.number;
-      applied.push(p.number);
-      notes.push(...kept);
+      if (plan.refusal) throw new DossierPatchError(plan.refusal.type, plan.refusal.patch, plan.refusal.message);
+      break;
     }
     return { code: dossier.code, status: 'ok', fromLevel, toLevel: level, applied, notes };
   } catch (err) {
@@ -118,28 +122,6 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
   } finally {
     client.release(broken);
   }
-}
-
-/**
- * R-PI-3 … R-PI-6: the treatments of patch `p` that go into this dossier, given those it holds (read
- * before its first patch too: a dossier may hold its own treatments without a ledger), and the notes
- * saying what it keeps of its own.
- */
-function treatmentInstalls(
-  p: StoredPatch,
-  d: EngineDossier,
-  held: Set<string>,
-  supervisorLevel: number,
-): { installs: { name: string; body: string; checksum: string }[]; kept: string[] } {
-  const installs: { name: string; body: string; checksum: string }[] = [];
-  const kept: string[] = [];
-  for (const t of p.manifest.treatments) {
-    const decision = routeTreatment({ patchType: p.type, name: t.name, dossier: d, exists: held.has(t.name), supervisorCovered: supervisorLevel >= p.number });
-    if (decision === 'install') installs.push({ name: t.name, body: p.files[t.file]!, checksum: sha256(p.files[t.file]!) });
-    const note = treatmentDecisionNote(p.number, t.name, decision);
-    if (note) kept.push(note);
-  }
-  return { installs, kept };
 }
 
 /** One patch, one statement, one transaction (nightshift.apply_patch). */

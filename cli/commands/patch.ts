@@ -29,8 +29,9 @@ import { listDossierLevels } from '../../store/patch/dossier-levels';
 import { listRecentRuns } from '../../store/patch/recent-runs';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
+import { registerPatchPlanCommand } from './patch-plan';
 
-/** nightshift patch integrate|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-9). */
+/** nightshift patch integrate|plan|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-10; plan in ./patch-plan.ts). */
 
 const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
 
@@ -46,6 +47,7 @@ export function resultText(r: PatchRunResult): string {
   const lines = [`patch ${r.mode} on ${r.target} (run ${r.runId}): ${r.state}`];
   for (const q of r.prerequisites) lines.push(`  ${q.ok ? 'ok  ' : 'FAIL'} ${q.name}: ${q.detail}`);
   if (r.patches) lines.push(`patches ${r.patches.first} -> ${r.patches.last}`);
+  for (const l of r.plan?.lines ?? []) lines.push(`plan (R-PI-10): ${l}`);
   if (r.supervisor) lines.push(`supervisor ${r.supervisor.code}: ${r.supervisor.status}${r.supervisor.level !== null ? ` at level ${r.supervisor.level}` : ''}`);
   lines.push(`${r.done} / ${r.total} dossier(s) done, ${r.failed} failed`);
   for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
@@ -156,6 +158,8 @@ export function registerPatchCommands(program: Command): void {
         return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`, true);
       }),
     );
+
+  registerPatchPlanCommand(patch);
 
   patch
     .command('status')
