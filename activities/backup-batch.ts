@@ -76,6 +76,9 @@ import { runProgress } from '../store/backup/run-progress';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
+import { copyGenerationOffsite, generationOfRun } from './offsite';
+import { lazyOffsiteStore } from '../offsite/lazy';
+import type { OffsiteStore } from '../offsite/store';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-9) over the single-dossier engine: the run
@@ -167,11 +170,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export interface BackupBatchHooks {
   /** tests: called before each dossier's backup (to slow a batch down before a SIGKILL) */
   beforeDossier?: (code: string) => Promise<void>;
+  /** tests: the off-site store (default: NIGHTSHIFT_OFFSITE_S3_* of this worker, built on first use) */
+  offsiteStore?: () => Promise<OffsiteStore | undefined>;
 }
 
 export function createBackupBatchActivities({ config, pools, mail, temporal }: ActivityDeps, hooks: BackupBatchHooks = {}) {
   /** runs whose destination stopped them, seen by this process: the other chunks in flight here stop before their next dossier */
   const stoppedRuns = new Map<number, DestinationErrno>();
+  /** R-BK-14: off-site copies are on when this worker has a bucket (NIGHTSHIFT_OFFSITE_S3_BUCKET); the store is built on first use */
+  const offsiteStore = hooks.offsiteStore ?? lazyOffsiteStore(config.offsite);
+  const offsiteOn = hooks.offsiteStore !== undefined || config.offsite !== undefined;
 
   async function getRun(pool: pg.Pool, runId: number): Promise<RunRow> {
     const run = (await runById(pool, runId)) as RunRow | undefined;
@@ -390,7 +398,15 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         const started = Date.now();
         let attempts = 0;
         let item: { status: ItemStatus; error: string | null; file: string | null; size: number | null };
-        for (;;) {
+        // R-BK-14: the dossier is done when its archive is written and, with a bucket, copied. A retried chunk copies
+        // the generation its killed attempt already wrote (one generation and one object per dossier and run).
+        const copyOffsite = offsiteOn && input.settings.generationsRoot !== undefined;
+        const written = copyOffsite && (ctx?.info.attempt ?? 1) > 1 ? await generationOfRun(pool, code, input.runId) : undefined;
+        let generationId = written?.id;
+        if (written) {
+          attempts++;
+          item = { status: 'ok', error: null, file: written.links[0] ?? written.file, size: written.size };
+        } else for (;;) {
           attempts++;
           try {
             await hooks.beforeDossier?.(code);
@@ -406,6 +422,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               generation: input.settings.generationsRoot === undefined ? undefined : { kindRoot: input.settings.generationsRoot, kind: 'normal', runId: input.runId, reason: 'batch' },
             });
             item = { status: 'ok', error: null, file: r.file, size: r.bytes };
+            generationId = r.generationId;
             break;
           } catch (err) {
             if (signal?.aborted) throw err;
@@ -429,6 +446,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
             }
             await sleep(500 * attempts, signal);
           }
+        }
+        if (copyOffsite && item.status === 'ok' && generationId !== undefined) {
+          const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal });
+          if (!copy.ok) item = { status: 'failed', error: itemErrorText(copy.error), file: null, size: null };
         }
         if (!(await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item }))) {
           closed = true;

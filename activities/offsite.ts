@@ -1,12 +1,19 @@
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { dossierCodeSchema } from '../domain/dossier';
 import { FailureType, permanentFailure } from '../domain/failures';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
-import { objectNameSchema } from '../offsite/keys';
+import { isCancellation } from '../offsite/failures';
+import { generationObjectName, objectNameSchema } from '../offsite/keys';
 import type { OffsiteStore, UploadProgress } from '../offsite/store';
+import type { Generation } from '../domain/generation';
+import { dossierGenerations } from '../store/generations/dossier-generations';
+import { generationById } from '../store/generations/generation-by-id';
+import { markGenerationOffsite } from '../store/generations/mark-offsite';
+import type { Queryable } from '../store/queryable';
 
 /**
  * Off-site copies (R-BK-14): one archive of one dossier to the S3-compatible store.
@@ -41,7 +48,6 @@ export interface CopyArchiveOffsiteResult {
 }
 
 export interface OffsiteActivityDeps {
-  /** the store, built on first use by workers/ (undefined: no NIGHTSHIFT_OFFSITE_S3_BUCKET) */
   /** the store, built on first use (a promise: the AWS SDK is loaded only then); undefined when not configured */
   offsiteStore: () => OffsiteStore | undefined | Promise<OffsiteStore | undefined>;
 }
@@ -85,4 +91,68 @@ export function createOffsiteActivities({ offsiteStore }: OffsiteActivityDeps) {
       }
     },
   };
+}
+
+/** Tries of one generation's copy inside the batch's per-dossier step (each S3 request has its own SDK attempts too). */
+const COPY_ATTEMPTS = 3;
+
+export type GenerationCopy =
+  | { ok: true; bucket: string; key: string; size: number; sha256: string; storageChecksum?: string; attempts: number }
+  | { ok: false; error: string; attempts: number };
+
+/**
+ * The batch's copy step (R-BK-14): one recorded generation to the bucket under
+ * `<prefix><target>/<code>/<its own file name>`, then its row marked copied (bucket, key, SHA-256 the storage
+ * checked per part and the store checked on the whole object) or failed (the reason). A storage that is away is
+ * tried COPY_ATTEMPTS times, then the copy fails: an answer, not a throw, so that the batch goes on with the
+ * other dossiers. Throws only when cancelled, or when the ledger itself cannot be written.
+ *
+ * Uploading the same generation again (a retried chunk after its worker died mid-upload) goes to the same key:
+ * the store aborts the dead attempt's unfinished multipart upload first, and S3 shows an object only once
+ * complete, so there is never a visible partial object nor a second object for one generation.
+ */
+export async function copyGenerationOffsite(o: {
+  db: Queryable;
+  /** the store, built on first use (undefined: not configured on this worker) */
+  store: () => OffsiteStore | undefined | Promise<OffsiteStore | undefined>;
+  target: string;
+  generationId: number;
+  signal?: AbortSignal;
+  /** ms before try n+1 (default 500 × n) */
+  backoffMs?: (n: number) => number;
+}): Promise<GenerationCopy> {
+  const g = await generationById(o.db, o.generationId);
+  if (!g) throw permanentFailure(FailureType.InvalidInput, `unknown backup generation ${o.generationId}`);
+  let store: OffsiteStore | undefined;
+  let key: string | undefined;
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    try {
+      // an unreadable secret file is this copy's failure, told like the others, not the chunk's
+      store = await o.store();
+      if (!store) throw permanentFailure(FailureType.OffsiteNotConfigured, 'off-site copies are not configured on this worker: set NIGHTSHIFT_OFFSITE_S3_BUCKET (and _ENDPOINT, credentials) on every worker');
+      key = store.keyOf(o.target, g.code, generationObjectName(g));
+      const up = await store.upload({ file: g.file, key, signal: o.signal });
+      await markGenerationOffsite(o.db, g.id, { state: 'copied', bucket: store.bucket, key, sha256: up.sha256 });
+      return { ok: true, bucket: store.bucket, key, size: up.size, sha256: up.sha256, storageChecksum: up.storageChecksum, attempts };
+    } catch (err) {
+      if (o.signal?.aborted || isCancellation(err)) throw err;
+      const permanent = err instanceof ApplicationFailure && err.nonRetryable;
+      if (permanent || attempts >= COPY_ATTEMPTS) {
+        const error = `off-site copy failed: ${err instanceof Error ? err.message : String(err)}`;
+        await markGenerationOffsite(o.db, g.id, { state: 'failed', bucket: store?.bucket ?? null, key: key ?? null, error });
+        return { ok: false, error, attempts };
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, o.backoffMs?.(attempts) ?? 500 * attempts);
+        o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  }
+}
+
+/** The generation this batch run already wrote for the dossier (its chunk's killed attempt), if any. */
+export async function generationOfRun(db: Queryable, code: string, runId: number): Promise<Generation | undefined> {
+  return (await dossierGenerations(db, code, { kind: 'normal' })).find((g) => g.runId === runId);
 }

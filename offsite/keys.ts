@@ -25,3 +25,14 @@ export function dossierObjectKey(prefix: string, target: string, code: string, n
   if (!parsed.success) throw new Error(`not an object name: ${JSON.stringify(name.slice(0, 60))}`);
   return dossierPrefix(prefix, target, code) + name;
 }
+
+/**
+ * A generation's object name below its dossier's folder (R-BK-14): the generation's own file name
+ * (B{code}.{UTC snapshot}.{6 hex}.SVG), so every generation is an object of its own that is never replaced,
+ * and the newest object of a dossier is its latest backup; generations of the R-BK-5 folders (EchangePrest,
+ * Cloture) one folder down, as on disk, so retention per folder lists them apart.
+ */
+export function generationObjectName(g: { kind: string; file: string }): string {
+  const base = g.file.split(/[\\/]/).pop() ?? '';
+  return g.kind === 'normal' ? base : `${g.kind}/${base}`;
+}

@@ -1,0 +1,266 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ListMultipartUploadsCommand, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Worker } from '@temporalio/worker';
+import { PROJECT_ROOT } from '../../config/config';
+import { createBackupBatchActivities } from '../../activities/backup-batch';
+import { createActivities } from '../../workers/activities';
+import { generationObjectName } from '../../offsite/keys';
+import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
+import { documentsFolder } from '../../registry/documents';
+import { startBackupBatch } from '../../starts';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { startS3Server, type S3TestServer } from '../helpers/s3';
+import { createDossiers, freePort, ledger, setCommon, waitFor } from '../workflows/backup-batch-helpers';
+
+/**
+ * R-BK-14, issue 13.4: the backup batch copies each dossier's new generation to the S3-compatible store in the
+ * dossier's own step (done = archived and copied), on real servers: the Temporal dev server, PostgreSQL and
+ * versitygw. The storage killed mid-upload fails those dossiers clearly and the batch goes on; a worker
+ * SIGKILLed mid-upload leaves no visible partial object and no dossier counted twice.
+ */
+
+const MiB = 1024 * 1024;
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+let s3: S3TestServer;
+let admin: S3Client;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+  s3 = await startS3Server();
+  admin = s3.client();
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  admin?.destroy();
+  await s3?.stop();
+  await temporal?.close();
+});
+
+/** each test its own prefix in the one bucket */
+function s3Env(prefix: string): Record<string, string> {
+  return s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: prefix, NIGHTSHIFT_OFFSITE_S3_PART_SIZE_MB: '5', NIGHTSHIFT_OFFSITE_S3_CONCURRENCY: '1' });
+}
+
+async function stackWithS3(prefix: string): Promise<{ stack: TestStack; store: OffsiteStore }> {
+  const stack = await createTestStack(s3Env(prefix));
+  return { stack, store: createOffsiteStore(stack.config.offsite!) };
+}
+
+/** random (incompressible) documents make the dossier's archive about `mib` MiB: a multipart upload of 5 MiB parts */
+async function withDocuments(stack: TestStack, codes: string[], mib: number): Promise<void> {
+  await setCommon(stack.pools.get('main'), 'documents', true);
+  for (const code of codes) {
+    const dir = documentsFolder(stack.config.documentsDir, 'main', code);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'scan.bin'), crypto.randomBytes(mib * MiB));
+  }
+}
+
+function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+async function runBatch(stack: TestStack, input: Partial<BackupBatchInput> = {}): Promise<BackupBatchResult> {
+  const handle = await startBackupBatch(temporal.client, { target: 'main', ...input }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
+  return batchResult(handle.result()).catch((e: unknown) => {
+    const partial = partialBatchResult(e);
+    if (partial) return partial;
+    throw e;
+  });
+}
+
+/** unfinished multipart uploads under a prefix, with their part counts */
+async function unfinished(prefix: string): Promise<{ key: string; parts: number }[]> {
+  const r = await admin.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }));
+  const out: { key: string; parts: number }[] = [];
+  for (const u of r.Uploads ?? []) {
+    const parts = await admin.send(new ListPartsCommand({ Bucket: s3.bucket, Key: u.Key!, UploadId: u.UploadId! }));
+    out.push({ key: u.Key!, parts: parts.Parts?.length ?? 0 });
+  }
+  return out;
+}
+
+/** The dossier's generations of the run are copied: one object each, named after its file, SHA-256 matching the local file (read back). */
+async function expectCopied(stack: TestStack, store: OffsiteStore, code: string, runId: number): Promise<void> {
+  const gens = (await dossierGenerations(stack.pools.get('main'), code)).filter((g) => g.runId === runId);
+  expect(gens).toHaveLength(1);
+  const g = gens[0]!;
+  const sha256 = sha256File(g.file);
+  expect(g).toMatchObject({ offsiteState: 'copied', offsiteBucket: s3.bucket, offsiteKey: store.keyOf('main', code, generationObjectName(g)), sha256, offsiteError: null });
+  expect(await store.checkObject(g.offsiteKey!, { size: g.size, sha256 }, { readBack: true })).toMatchObject({ status: 'ok' });
+}
+
+test('R-BK-14: a batch with off-site copies configured copies every archive: one object per generation under <prefix><target>/<code>/<its file name>, SHA-256 matching, rows copied', async () => {
+  const { stack, store } = await stackWithS3('copies/');
+  const codes = ['C1', 'C2', 'C3', 'C4', 'C5'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const w = await createTestWorker(stack, temporal.nativeConnection);
+  try {
+    await w.runUntil(async () => {
+      const first = await runBatch(stack, { tuning: { chunkSize: 2, concurrency: 2 } });
+      expect(first).toMatchObject({ state: 'completed', total: 5, ok: 5, failed: 0 });
+      for (const code of codes) await expectCopied(stack, store, code, first.runId);
+      const listed = await store.listDossier('main', 'C1');
+      expect(listed).toHaveLength(1);
+      expect(listed[0]!.name).toMatch(/^BC1\.\d{8}T\d{6}Z\.[0-9a-f]{6}\.SVG$/);
+
+      // the next backup of a dossier is an object of its own: the newest object is the latest
+      const again = await runBatch(stack, { all: true, only: ['C1'] });
+      expect(again).toMatchObject({ state: 'completed', ok: 1 });
+      await expectCopied(stack, store, 'C1', again.runId);
+      const both = (await store.listDossier('main', 'C1')).sort((a, b) => a.name.localeCompare(b.name));
+      expect(both).toHaveLength(2);
+      const [latest] = await dossierGenerations(stack.pools.get('main'), 'C1');
+      expect(both[1]!.key).toBe(latest!.offsiteKey);
+    });
+  } finally {
+    store.close();
+    await stack.close();
+  }
+});
+
+test('R-BK-14: the S3 server killed mid-upload: those dossiers fail with "off-site copy failed", the batch goes on, nothing counted done for them; a retry after the server returns copies them', async () => {
+  const { stack, store } = await stackWithS3('killed/');
+  const pool = stack.pools.get('main');
+  const codes = ['K1', 'K2', 'K3', 'K4', 'K5', 'K6'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  await withDocuments(stack, codes, 12);
+  // one dossier at a time, so that the kill lands in the middle of one upload
+  const acts = createActivities({ config: stack.config, pools: stack.pools });
+  const w: Worker = await createTestWorker(stack, temporal.nativeConnection, { activities: acts });
+  try {
+    await w.runUntil(async () => {
+      const done = runBatch(stack, { tuning: { chunkSize: 3, window: 1, concurrency: 1 } });
+      // K1 copied whole, then the storage dies while some parts of a later dossier are up
+      await waitFor('a dossier copied and the next one uploading', async () => {
+        const ok = (await pool.query("SELECT count(*)::int AS n FROM nightshift.backup_generation WHERE offsite_state = 'copied'")).rows[0].n as number;
+        return ok >= 1 && (await unfinished('killed/')).some((u) => u.parts >= 1) ? true : undefined;
+      }, 120_000);
+      await s3.kill();
+      const first = await done;
+      expect(first.state).toBe('partial');
+      const items = await ledger(pool, first.runId);
+      expect(items.map((i) => i.code).sort()).toEqual(codes);
+      const ok = items.filter((i) => i.status === 'ok').map((i) => i.code);
+      const failed = items.filter((i) => i.status !== 'ok');
+      expect(ok.length).toBeGreaterThanOrEqual(1);
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(first).toMatchObject({ total: 6, ok: ok.length, failed: failed.length });
+      for (const f of failed) {
+        expect(f.status).toBe('failed');
+        expect(f.error).toMatch(/off-site copy failed: off-site storage failed while (uploading|checking) killed\/main\/K\d\//);
+      }
+      // the report names the reason per dossier
+      const report = fs.readFileSync(first.reportPath!, 'utf8');
+      for (const f of failed) expect(report).toContain(`Dossier ${f.code} `);
+      expect(report).toContain('off-site copy failed');
+      // the archive stays local, its generation recorded as failed off-site with the error
+      for (const f of failed) {
+        const [g] = (await dossierGenerations(pool, f.code)).filter((x) => x.runId === first.runId);
+        expect(g).toMatchObject({ offsiteState: 'failed', offsiteError: expect.stringContaining('off-site copy failed') as string });
+        expect(fs.existsSync(g!.file)).toBe(true);
+      }
+
+      await s3.restart();
+      const retry = await runBatch(stack, { retryOf: first.runId });
+      expect(retry).toMatchObject({ state: 'completed', total: failed.length, ok: failed.length, failed: 0 });
+      for (const f of failed) await expectCopied(stack, store, f.code, retry.runId);
+      for (const code of ok) await expectCopied(stack, store, code, first.runId);
+      // every dossier has exactly its copied generations in the bucket; the killed upload left nothing visible
+      for (const code of codes) expect(await store.listDossier('main', code)).toHaveLength(1);
+    });
+  } finally {
+    store.close();
+    await stack.close();
+  }
+});
+
+async function startChildWorker(stack: TestStack, prefix: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/backup-batch-worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: stack.databaseUrl,
+      NIGHTSHIFT_DATA_DIR: stack.dataDir,
+      TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+      NIGHTSHIFT_METRICS_PORT: String(await freePort()),
+      NIGHTSHIFT_LOG_LEVEL: 'error',
+      NS_TEST_DOSSIER_DELAY_MS: '0',
+      ...s3Env(prefix),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
+  return child;
+}
+
+test('R-BK-14, R-BK-1: a worker SIGKILLed during an upload: the batch finishes on a new worker, each dossier copied once as one object, no visible partial object, none counted twice', async () => {
+  const { stack, store } = await stackWithS3('crash/');
+  const pool = stack.pools.get('main');
+  const codes = ['W1', 'W2', 'W3', 'W4'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  await withDocuments(stack, codes, 12);
+  const first = await startChildWorker(stack, 'crash/');
+  const handle = await startBackupBatch(
+    temporal.client,
+    { target: 'main', tuning: { chunkSize: 4, window: 1, concurrency: 1, heartbeatTimeout: '3s' } } satisfies BackupBatchInput,
+    { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` },
+  );
+  await waitFor('an upload with a part on the server', async () => ((await unfinished('crash/')).some((u) => u.parts >= 1) ? true : undefined), 120_000);
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const inFlight = (await unfinished('crash/')).map((u) => u.key);
+  expect(inFlight).toHaveLength(1);
+  // nothing visible of the killed upload
+  expect((await store.head(inFlight[0]!))).toBeUndefined();
+
+  const second = await startChildWorker(stack, 'crash/');
+  try {
+    const result = (await batchResult(handle.result())) as BackupBatchResult;
+    expect(result).toMatchObject({ state: 'completed', total: codes.length, ok: codes.length, failed: 0 });
+    const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [result.runId]);
+    expect(rows.map((r) => r.code)).toEqual(codes);
+    for (const code of codes) {
+      await expectCopied(stack, store, code, result.runId);
+      expect(await store.listDossier('main', code)).toHaveLength(1);
+    }
+    // the dead attempt's upload was aborted by the retry of the same generation (same key)
+    expect(await unfinished('crash/')).toEqual([]);
+    expect(await store.head(inFlight[0]!)).toMatchObject({ size: expect.any(Number) as number });
+  } finally {
+    second.kill('SIGTERM');
+    await new Promise((r) => second.once('exit', r));
+    store.close();
+    await stack.close();
+  }
+});
+
+// the batch's copy step, by itself: the activities factory takes a store (tests) or builds one from NIGHTSHIFT_OFFSITE_S3_*
+test('without NIGHTSHIFT_OFFSITE_S3_BUCKET the batch copies nothing and its generations stay offsite none', async () => {
+  const stack = await createTestStack();
+  try {
+    await createDossiers(stack, [{ code: 'N1' }]);
+    const acts = createBackupBatchActivities({ config: stack.config, pools: stack.pools });
+    const w = await createTestWorker(stack, temporal.nativeConnection, { activities: { ...createActivities({ config: stack.config, pools: stack.pools }), backupChunk: acts.backupChunk } });
+    await w.runUntil(async () => {
+      const r = await runBatch(stack);
+      expect(r).toMatchObject({ state: 'completed', ok: 1 });
+      const [g] = await dossierGenerations(stack.pools.get('main'), 'N1');
+      expect(g).toMatchObject({ offsiteState: 'none', offsiteKey: null });
+    });
+  } finally {
+    await stack.close();
+  }
+});
