@@ -106,6 +106,10 @@ export const maintenanceWindowInputSchema = z
     dbDrain: z.boolean(),
     notify: z.array(emailSchema).max(100, 'at most 100 addresses'),
     displayTimeZone: z.string().max(64).optional(),
+    recurrence: z
+      .object({ scheduleId: z.string().min(1).max(200), announceAheadSeconds: z.number().int().min(0).max(7 * 86_400) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((v, ctx) => {

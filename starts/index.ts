@@ -125,6 +125,24 @@ export async function startPatchRun(client: Client, raw: PatchIntegrationInput, 
   });
 }
 
+/**
+ * A recurring window's Schedule action (R-MW-13): one maintenance window per occurrence, its template's
+ * times moved to the occurrence by the workflow; `workflowId` gets the scheduled time appended by the server.
+ */
+export function recurringWindowAction(raw: MaintenanceWindowInput, o: { taskQueue: string; workflowId: string; summary: string }): ScheduleOptionsStartWorkflowAction<Workflows['maintenanceWindowWorkflow']> {
+  const input: MaintenanceWindowInput = maintenanceWindowInputSchema.parse(raw);
+  if (!input.recurrence) throw new Error('a recurring window needs its recurrence (schedule id, announce ahead)');
+  return {
+    type: 'startWorkflow',
+    workflowType: WORKFLOW.maintenanceWindow,
+    workflowId: o.workflowId,
+    taskQueue: o.taskQueue,
+    args: [input],
+    staticSummary: o.summary,
+    typedSearchAttributes: nightshiftAttributes({ target: input.target, kind: 'maintenance', phase: 'scheduled' }),
+  };
+}
+
 /** A maintenance window (R-MW-1 … R-MW-12): one per target (`maintenance/{target}`), refused while one runs. */
 export async function startMaintenanceWindow(client: Client, raw: MaintenanceWindowInput, o: StartOptions): Promise<Started<'maintenanceWindowWorkflow'>> {
   const input: MaintenanceWindowInput = maintenanceWindowInputSchema.parse(raw);

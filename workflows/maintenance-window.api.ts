@@ -42,6 +42,17 @@ export interface MaintenanceWindowInput {
   notify: string[];
   /** IANA zone used for the times shown in the Temporal UI (the operator's). */
   displayTimeZone?: string;
+  /**
+   * R-MW-13: an occurrence of a recurring window (its Schedule's action). The times above are then a
+   * template: the workflow moves them so that the window starts `announceAheadSeconds` after the
+   * occurrence's scheduled time (domain/maintenance-recur.ts occurrenceInput).
+   */
+  recurrence?: MaintenanceRecurrence;
+}
+
+export interface MaintenanceRecurrence {
+  scheduleId: string;
+  announceAheadSeconds: number;
 }
 
 /**

@@ -1,9 +1,10 @@
 import * as wf from '@temporalio/workflow';
 import { Mutex } from 'async-mutex';
 import { workflowTime } from './clock';
-import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
+import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType, type ActivityOptions } from '@temporalio/common';
 import { CLOSE_ACK_SECONDS, type WindowState } from '../domain/maintenance';
 import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-input';
+import { occurrenceInput } from '../domain/maintenance-recur';
 import type { MaintenanceMailKind } from '../domain/maintenance-text';
 import { postCheckFailures, renderWindowDetails, windowNextSteps, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
 import { capFailures, type DossierFailure } from '../domain/run-details';
@@ -625,8 +626,21 @@ class MaintenanceWindow {
   }
 }
 
+/** Set by the server on a Schedule's runs: the occurrence's scheduled time (a trigger's is the trigger's time). */
+const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+/** R-MW-13: when this occurrence of a recurring window fired; from history, the same on every replay. */
+function occurrenceFiredAt(): number {
+  const info = wf.workflowInfo();
+  const attribute = info.typedSearchAttributes.get(TemporalScheduledStartTime);
+  if (attribute instanceof Date && !Number.isNaN(attribute.getTime())) return attribute.getTime();
+  // the server appends the scheduled time to the action's id: maintenance/{target}/{name}-2026-12-05T20:00:00Z
+  const suffix = /-(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$/.exec(info.workflowId)?.[1];
+  return suffix ? Date.parse(suffix) : info.startTime.getTime();
+}
+
 export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): Promise<MaintenanceWindowResult> {
-  const window = new MaintenanceWindow(input);
+  const window = new MaintenanceWindow(input.recurrence ? occurrenceInput(input, occurrenceFiredAt()) : input);
   window.registerHandlers();
   return window.run();
 }

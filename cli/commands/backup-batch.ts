@@ -208,7 +208,7 @@ export function calendarCron(c: Calendar): string | undefined {
   return fields.every((f) => f !== undefined) ? fields.join(' ') : undefined;
 }
 
-interface ScheduleView {
+export interface ScheduleView {
   scheduleId: string;
   cron: string[];
   timezone: string;
@@ -222,7 +222,7 @@ interface ScheduleView {
   skippedOverlaps: number;
 }
 
-async function describeSchedule(client: Client, handle: ReturnType<Client['schedule']['getHandle']>): Promise<ScheduleView> {
+export async function describeSchedule(client: Client, handle: ReturnType<Client['schedule']['getHandle']>): Promise<ScheduleView> {
   const d = await handle.describe();
   // the ten most recent runs: their status is asked of each workflow (a gone one says so)
   const recentRuns = await Promise.all(

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import type { WorkflowHandle } from '@temporalio/client';
+import { type Client, type WorkflowHandle, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { UsageError } from '../../config/config';
 import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt, type WindowType } from '../../domain/maintenance';
 import {
@@ -26,7 +26,22 @@ import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
-import { startMaintenanceWindow } from '../../starts';
+import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
+import {
+  MAINTENANCE_RECUR_PREFIX,
+  RECUR_FLAG_NAMES,
+  RECUR_TEMPLATE_START,
+  announcementCrons,
+  formatSeconds,
+  maintenanceRecurScheduleId,
+  occurrencesProblem,
+  parseRecurScheduleId,
+  recurDescription,
+  recurNameSchema,
+  recurScheduleSchema,
+  recurringWindowWorkflowId,
+} from '../../domain/maintenance-recur';
+import { calendarCron, describeSchedule, scheduleText } from './backup-batch';
 import {
   AVAILABLE_PAYLOADS,
   cancelMaintenanceUpdate,
@@ -46,7 +61,7 @@ import {
 } from '../../workflows/maintenance-window.api';
 import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 
-/** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12) */
+/** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12), recur (R-MW-13) */
 
 /** The operator's time zone: times are typed and shown in it (TZ, checked by the config), stored in UTC. */
 const operatorZone = (): string => config().operatorTimeZone;
@@ -263,9 +278,9 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
   );
 }
 
-async function queryStatus(targetName: string): Promise<MaintenanceStatus | null> {
+async function queryStatus(targetName: string, workflowId = maintenanceWorkflowId(targetName)): Promise<MaintenanceStatus | null> {
   try {
-    return await withTemporal((client) => client.workflow.getHandle(maintenanceWorkflowId(targetName)).query(maintenanceStatusQuery));
+    return await withTemporal((client) => client.workflow.getHandle(workflowId).query(maintenanceStatusQuery));
   } catch {
     return null;
   }
@@ -274,7 +289,7 @@ async function queryStatus(targetName: string): Promise<MaintenanceStatus | null
 async function status(flags: { target?: string; json?: boolean }): Promise<void> {
   const t = target(flags.target);
   const { window, sessions } = await withPools(t.name, async (pool) => ({ window: await activeWindow(pool), sessions: await sessionsLeft(pool) }));
-  const workflow = window ? await queryStatus(t.name) : null;
+  const workflow = window ? await queryStatus(t.name, window.workflowId) : null;
   const value = {
     target: t.name,
     gateState: gateStateAt(window ?? null, new Date()),
@@ -294,9 +309,11 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
 /** Runs one operator update; a missing workflow is said plainly. */
 async function update(targetName: string | undefined, fn: (h: WorkflowHandle) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated'): Promise<number | void> {
   const t = target(targetName);
+  // an occurrence of a recurring window has an id of its own (R-MW-13): the open window's row names it
+  const workflowId = (await withPools(t.name, (pool) => activeWindow(pool)))?.workflowId ?? maintenanceWorkflowId(t.name);
   const s = await withTemporal(async (client) => {
     try {
-      return await fn(client.workflow.getHandle(maintenanceWorkflowId(t.name)));
+      return await fn(client.workflow.getHandle(workflowId));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || (err as { cause?: unknown }).cause instanceof WorkflowNotFoundError) {
         throw new Error(`no maintenance window is running for target ${t.name}`, { cause: err });
@@ -339,6 +356,305 @@ export function editInput(flags: EditFlags): MaintenanceEdit {
   const parsed = maintenanceEditSchema.safeParse(edit);
   if (!parsed.success) throw new UsageError(issuesText(parsed.error));
   return edit;
+}
+
+// ---- Recurring windows (R-MW-13): a Temporal Schedule whose action starts one window per occurrence.
+
+interface RecurFlags {
+  target?: string;
+  name: string;
+  cron?: string;
+  timezone?: string;
+  duration?: string;
+  announceAhead: string;
+  type?: string;
+  reason?: string;
+  payload: string;
+  patchDir?: string;
+  backupOnly?: string;
+  grace?: string;
+  startWhenDrained?: boolean;
+  dbDrain?: boolean;
+  notify?: string;
+  json?: boolean;
+}
+
+export interface RecurPlan {
+  scheduleId: string;
+  name: string;
+  target: string;
+  /** the operator's cron: when each window starts */
+  cron: string;
+  timezone: string;
+  durationSeconds: number;
+  announceAheadSeconds: number;
+  /** the Schedule's cron expressions: the announcements */
+  crons: string[];
+  template: MaintenanceWindowInput;
+  description: string;
+}
+
+/** The flags of `recur` checked before anything is created; every refusal is a UsageError (exit 2). */
+export function recurInput(flags: RecurFlags): RecurPlan {
+  const t = target(flags.target).name;
+  if (flags.cron === undefined) throw new UsageError('--cron is required: when each window starts, e.g. "0 22 * * 6" (Saturdays at 22:00)');
+  if (flags.duration === undefined) throw new UsageError('--duration is required: how long each window lasts, e.g. 2h');
+  const parsed = recurScheduleSchema.safeParse({
+    name: flags.name,
+    cron: flags.cron,
+    timezone: flags.timezone ?? operatorZone(),
+    durationSeconds: flags.duration,
+    announceAheadSeconds: flags.announceAhead,
+  });
+  if (!parsed.success) throw new UsageError(issuesText(parsed.error, 'value', RECUR_FLAG_NAMES));
+  const r = parsed.data;
+  const announced = announcementCrons(r.cron, r.announceAheadSeconds);
+  if ('problem' in announced) throw new UsageError(`--announce-ahead: ${announced.problem}`);
+  const type = flags.type ?? (flags.payload === 'patch' ? 'deployment' : 'database');
+  // the payload, type, grace, notify … exactly as a one-off window reads them, on a template start
+  const { input } = scheduleInput(
+    { ...flags, type, start: RECUR_TEMPLATE_START, end: undefined, duration: flags.duration, message: flags.reason, yes: true },
+    Date.parse(RECUR_TEMPLATE_START),
+  );
+  const scheduleId = maintenanceRecurScheduleId(t, r.name);
+  const template: MaintenanceWindowInput = { ...input, displayTimeZone: r.timezone, recurrence: { scheduleId, announceAheadSeconds: r.announceAheadSeconds } };
+  const facts = { target: t, name: r.name, cron: r.cron, timezone: r.timezone, durationSeconds: r.durationSeconds, announceAheadSeconds: r.announceAheadSeconds };
+  return { scheduleId, ...facts, crons: announced.crons, template, description: recurDescription({ ...facts, template }) };
+}
+
+/** What the Schedule's memo keeps: the description (shown by the Web UI) and the operator's own words. */
+interface RecurMemo {
+  description: string;
+  cron: string;
+  durationSeconds: number;
+  announceAheadSeconds: number;
+}
+
+async function scheduleExists(client: Client, scheduleId: string): Promise<boolean> {
+  return client.schedule
+    .getHandle(scheduleId)
+    .describe()
+    .then(
+      () => true,
+      (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)),
+    );
+}
+
+/** Creates the Schedule paused, checks that its occurrences do not overlap, then lets it run (or deletes it). */
+async function recurCreate(flags: RecurFlags): Promise<void> {
+  const plan = recurInput(flags);
+  const next = await withTemporal(async (client) => {
+    if (await scheduleExists(client, plan.scheduleId)) {
+      throw new UsageError(`schedule ${plan.scheduleId} already exists: delete it first (nightshift maintenance recur delete ${plan.name} --target ${plan.target}) or choose another --name`);
+    }
+    const memo: RecurMemo = { description: plan.description, cron: plan.cron, durationSeconds: plan.durationSeconds, announceAheadSeconds: plan.announceAheadSeconds };
+    const handle = await client.schedule.create({
+      scheduleId: plan.scheduleId,
+      spec: { cronExpressions: plan.crons, timezone: plan.timezone },
+      action: recurringWindowAction(plan.template, {
+        taskQueue: config().temporal.taskQueue,
+        workflowId: recurringWindowWorkflowId(plan.target, plan.name),
+        summary: plan.description,
+      }),
+      // a late occurrence (server down at the announcement) still starts within half its announcement, at most an hour late
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${Math.max(60, Math.min(3600, Math.floor(plan.announceAheadSeconds / 2)))} seconds` },
+      state: { paused: true, note: 'being checked by nightshift maintenance recur' },
+      memo: { ...memo },
+    });
+    const d = await handle.describe();
+    const problem = occurrencesProblem(d.info.nextActionTimes, plan.announceAheadSeconds, plan.durationSeconds);
+    if (problem) {
+      await handle.delete();
+      throw new UsageError(problem);
+    }
+    await handle.unpause(`created with nightshift maintenance recur`);
+    return d.info.nextActionTimes.slice(0, 5).map((t) => windowAt(t, plan));
+  });
+  output(flags.json, { scheduleId: plan.scheduleId, cron: plan.cron, timezone: plan.timezone, crons: plan.crons, description: plan.description, next }, (v) =>
+    [`created schedule ${v.scheduleId}: ${v.description}`, ...occurrenceLines(v.next, plan.timezone)].join('\n'),
+  );
+}
+
+interface Occurrence {
+  announcedAt: Date;
+  startsAt: Date;
+  endsAt: Date;
+}
+
+const windowAt = (fire: Date, r: { announceAheadSeconds: number; durationSeconds: number }): Occurrence => {
+  const startsAt = new Date(fire.getTime() + r.announceAheadSeconds * 1000);
+  return { announcedAt: fire, startsAt, endsAt: new Date(startsAt.getTime() + r.durationSeconds * 1000) };
+};
+
+function occurrenceLines(next: Occurrence[], zone: string, paused = false): string[] {
+  const at = (d: Date) => {
+    const f = formatDateTime(d, zone);
+    return `${f.date} ${f.time}`;
+  };
+  if (paused) return ['  next windows    (none while paused)'];
+  if (!next.length) return ['  next windows    (none)'];
+  return next.map((o, i) => {
+    const end = formatDateTime(o.endsAt, zone);
+    const endText = end.date === formatDateTime(o.startsAt, zone).date ? end.time : `${end.date} ${end.time}`;
+    return `  ${i === 0 ? 'next windows    ' : ' '.repeat(16)}${at(o.startsAt)}-${endText} (announced from ${at(o.announcedAt)})`;
+  });
+}
+
+export interface RecurView {
+  scheduleId: string;
+  name: string;
+  target: string;
+  description: string;
+  cron: string;
+  timezone: string;
+  durationSeconds: number;
+  announceAheadSeconds: number;
+  payload: PayloadKind | undefined;
+  paused: boolean;
+  note: string | undefined;
+  next: Occurrence[];
+  running: string[];
+  skippedOverlaps: number;
+}
+
+async function recurView(client: Client, scheduleId: string): Promise<RecurView> {
+  const d = await client.schedule.getHandle(scheduleId).describe();
+  const ids = parseRecurScheduleId(scheduleId)!;
+  const memo = (d.memo ?? {}) as Partial<RecurMemo>;
+  const template = d.action.type === 'startWorkflow' ? (d.action.args?.[0] as MaintenanceWindowInput | undefined) : undefined;
+  const announceAheadSeconds = memo.announceAheadSeconds ?? template?.recurrence?.announceAheadSeconds ?? 0;
+  const durationSeconds = memo.durationSeconds ?? (template ? (Date.parse(template.endsAt) - Date.parse(template.startsAt)) / 1000 : 0);
+  return {
+    scheduleId,
+    ...ids,
+    description: memo.description ?? '',
+    cron: memo.cron ?? (d.spec.calendars ?? []).map((c) => calendarCron(c) ?? '?').join(' | '),
+    timezone: d.spec.timezone ?? 'UTC',
+    durationSeconds,
+    announceAheadSeconds,
+    payload: template?.payload.kind,
+    paused: d.state.paused,
+    note: d.state.note,
+    next: d.state.paused ? [] : d.info.nextActionTimes.slice(0, 5).map((t) => windowAt(t, { announceAheadSeconds, durationSeconds })),
+    running: d.info.runningActions.map((a) => a.workflow.workflowId),
+    skippedOverlaps: d.info.numActionsSkippedOverlap,
+  };
+}
+
+function recurText(v: RecurView): string {
+  const row = (label: string, value: string) => `  ${label.padEnd(16)}${value}`;
+  return [
+    `${v.target}/${v.name} (schedule ${v.scheduleId})${v.paused ? ' PAUSED' : ''}`,
+    row('windows', `start at "${v.cron}" (${v.timezone}), last ${formatSeconds(v.durationSeconds)}, announced ${formatSeconds(v.announceAheadSeconds)} ahead, payload ${v.payload ?? '?'}`),
+    ...(v.paused && v.note ? [row('paused', v.note)] : []),
+    ...occurrenceLines(v.next, v.timezone, v.paused),
+    ...(v.running.length ? [row('open now', v.running.join(', '))] : []),
+    ...(v.skippedOverlaps ? [row('skipped', `${v.skippedOverlaps} occurrence(s), a window of the target being open`)] : []),
+  ].join('\n');
+}
+
+async function recurList(flags: { target?: string; json?: boolean }): Promise<void> {
+  const only = flags.target !== undefined ? target(flags.target).name : undefined;
+  const views = await withTemporal(async (client) => {
+    const ids: string[] = [];
+    for await (const s of client.schedule.list()) {
+      const parts = s.scheduleId.startsWith(MAINTENANCE_RECUR_PREFIX) ? parseRecurScheduleId(s.scheduleId) : undefined;
+      if (parts && (only === undefined || parts.target === only)) ids.push(s.scheduleId);
+    }
+    return Promise.all(ids.sort().map((id) => recurView(client, id)));
+  });
+  output(flags.json, views, (vs) => (vs.length ? vs.map(recurText).join('\n\n') : 'no recurring maintenance windows'));
+}
+
+/** `show|pause|unpause|delete NAME`: a missing Schedule is said plainly, with the command that makes one. */
+async function onRecur<V>(name: string, flags: { target?: string; json?: boolean }, fn: (client: Client, scheduleId: string) => Promise<V>, text: (v: V) => string): Promise<void> {
+  const n = parseFlag('NAME', recurNameSchema, name);
+  const scheduleId = maintenanceRecurScheduleId(target(flags.target).name, n);
+  const value = await withTemporal(async (client) => {
+    try {
+      return await fn(client, scheduleId);
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw new UsageError(`no recurring window ${n} (schedule ${scheduleId}): see nightshift maintenance recur list`);
+      throw err;
+    }
+  });
+  output(flags.json, value, text);
+}
+
+function registerRecurCommands(m: Command): void {
+  const recur = m.command('recur').description('recurring windows (R-MW-13): a Temporal Schedule that starts a window per occurrence');
+  // `maintenance recur --cron …` creates (the default subcommand): `recur` itself has no option that would take list's --target
+  recur
+    .command('create', { isDefault: true })
+    .description('a recurring window: a Temporal Schedule that starts a window per occurrence, announced ahead; an occurrence is skipped while a window is open')
+    .addOption(targetOption())
+    .option('--name <name>', 'the recurring window\'s name (schedule maintenance-recur/{target}/{name})', 'default')
+    .option('--cron <expression>', 'when each window starts: minute hour day-of-month month day-of-week, e.g. "0 22 * * 6"')
+    .option('--timezone <tz>', 'IANA time zone of --cron, e.g. Europe/Paris (default: the operator\'s, TZ)')
+    .option('--duration <d>', 'how long each window lasts: 45m, 2h, 1h30m')
+    .option('--announce-ahead <d>', 'how long before its start each window is announced to users (R-MW-4)', '1h')
+    .addOption(new Option('--type <type>', 'database or deployment (default: deployment with --payload patch, else database)').choices([...WINDOW_TYPES]))
+    .option('--reason <text>', 'why (the window\'s message, in every summary)')
+    .addOption(new Option('--payload <kind>', 'the work to run in each window: none, backup or patch (with --patch-dir)').default('none'))
+    .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
+    .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
+    .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
+    .option('--start-when-drained', 'start the work as soon as no session is left')
+    .option('--db-drain', 'also refuse new connections to the target database and end the others after the grace')
+    .option('--notify <emails>', 'comma-separated e-mail addresses told when each window is over')
+    .addOption(jsonOption())
+    .action(action((flags: RecurFlags) => recurCreate(flags)));
+
+  recur
+    .command('list')
+    .description('the recurring windows, with their next occurrences')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(action((flags: { target?: string; json?: boolean }) => recurList(flags)));
+
+  recur
+    .command('show <name>')
+    .description('one recurring window: what it does, its schedule (cron, time zone, overlap policy, next and last runs)')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action((name: string, flags: { target?: string; json?: boolean }) =>
+        onRecur(
+          name,
+          flags,
+          async (client, id) => ({ recur: await recurView(client, id), schedule: await describeSchedule(client, client.schedule.getHandle(id)) }),
+          (v) => `${recurText(v.recur)}\n${scheduleText(v.schedule)}`,
+        ),
+      ),
+    );
+
+  for (const [verb, done, description] of [
+    ['pause', 'paused', 'pause: no occurrence starts until unpause'],
+    ['unpause', 'resumed', 'resume the occurrences'],
+    ['delete', 'deleted', 'delete the schedule (a window already open goes on)'],
+  ] as const) {
+    recur
+      .command(`${verb} <name>`)
+      .description(description)
+      .addOption(targetOption())
+      .addOption(jsonOption())
+      .action(
+        action((name: string, flags: { target?: string; json?: boolean }) =>
+          onRecur(
+            name,
+            flags,
+            async (client, scheduleId) => {
+              const h = client.schedule.getHandle(scheduleId);
+              if (verb === 'pause') await h.pause(`paused with nightshift maintenance recur pause`);
+              else if (verb === 'unpause') await h.unpause(`resumed with nightshift maintenance recur unpause`);
+              else await h.delete();
+              return { scheduleId, done };
+            },
+            (v) => `${v.scheduleId}: ${v.done}`,
+          ),
+        ),
+      );
+  }
 }
 
 export function registerMaintenanceCommands(program: Command): void {
@@ -434,4 +750,6 @@ export function registerMaintenanceCommands(program: Command): void {
         }),
       );
   }
+
+  registerRecurCommands(m);
 }
