@@ -263,6 +263,8 @@ export interface RestoreEngineOptions {
   keys?: BackupKeyring;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /** runs in the restore's transaction once the archive is in, before the commit (a ledger row written with it: R-PI-11 rollback) */
+  beforeCommit?: (tx: pg.PoolClient, header: ArchiveHeader) => Promise<void>;
 }
 
 /** PostgreSQL refusing the archive's content (bad data, broken constraint, bad definition) is the archive's fault. */
@@ -370,6 +372,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         await installTouchTriggers(client, schemaNameFor(code!));
       },
     }, o.keys);
+    await o.beforeCommit?.(client, header!);
     await commit(client);
   } catch (err) {
     copy?.stream.destroy();

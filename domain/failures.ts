@@ -46,6 +46,14 @@ export const FailureType = {
   PatchNothingToDo: 'PatchNothingToDo',
   PatchRunFailed: 'PatchRunFailed',
   PatchRunPartial: 'PatchRunPartial',
+  /** R-PI-11 rollback: refused outside single-user mode (R-PI-2) or while another run works */
+  RollbackPrerequisiteFailed: 'RollbackPrerequisiteFailed',
+  /** R-PI-11: no restore point to roll a dossier back to (nothing changed) */
+  NoRestorePoint: 'NoRestorePoint',
+  /** a rollback ended with dossiers not rolled back: its workflow fails with the whole result in details[0] */
+  RollbackRunPartial: 'RollbackRunPartial',
+  /** a rollback run row closed (abandoned) while its workflow still worked */
+  RollbackRunClosed: 'RollbackRunClosed',
   /** a backup batch ended with dossiers not backed up: its workflow fails with the whole result in details[0] */
   BackupBatchPartial: 'BackupBatchPartial',
   /** off-site copies asked for, but no NIGHTSHIFT_OFFSITE_S3_BUCKET (or the secret key file unreadable) */

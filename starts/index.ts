@@ -10,6 +10,8 @@ import { BACKUP_KIND, type BackupEvent, RESTORE_KIND, type RestoreDossierInput, 
 import { WORKFLOW, type WorkflowName, type Workflows } from '../workflows/contracts';
 import { type MaintenanceWindowInput, maintenanceStartOptions } from '../workflows/maintenance-window.api';
 import { PATCH_KIND, type PatchIntegrationInput, patchWorkflowId } from '../workflows/patch-integration.api';
+import { PATCH_ROLLBACK_KIND, type PatchRollbackInput, patchRollbackWorkflowId, rollbackScopeText } from '../workflows/patch-rollback.api';
+import { rollbackInputSchema } from '../domain/rollback-input';
 import { nightshiftAttributes } from '../workflows/search-attributes';
 
 /**
@@ -141,6 +143,18 @@ export function recurringWindowAction(raw: MaintenanceWindowInput, o: { taskQueu
     staticSummary: o.summary,
     typedSearchAttributes: nightshiftAttributes({ target: input.target, kind: 'maintenance', phase: 'scheduled' }),
   };
+}
+
+/** A patch rollback (R-PI-11): `patch-rollback/{target}/{UTC timestamp}`; its scope is checked before the start. */
+export async function startPatchRollback(client: Client, raw: PatchRollbackInput, o: StartOptions): Promise<Started<'patchRollbackWorkflow'>> {
+  const input: PatchRollbackInput = rollbackInputSchema.parse(raw);
+  return start(client, WORKFLOW.patchRollback, {
+    taskQueue: o.taskQueue,
+    workflowId: o.workflowId ?? patchRollbackWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    args: [input],
+    staticSummary: o.summary ?? `Roll back ${rollbackScopeText(input)} on target ${input.target} to their restore points`,
+    typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_ROLLBACK_KIND, phase: 'starting' }),
+  });
 }
 
 /** A maintenance window (R-MW-1 … R-MW-12): one per target (`maintenance/{target}`), refused while one runs. */

@@ -4,6 +4,7 @@ import { createBackupActivities } from '../activities/backup';
 import { createMaintenanceActivities } from '../activities/maintenance';
 import { createBackupBatchActivities } from '../activities/backup-batch';
 import { createPatchActivities } from '../activities/patch';
+import { createRollbackActivities } from '../activities/rollback';
 import { createOffsiteActivities } from '../activities/offsite';
 import { lazyOffsiteStore } from '../offsite/lazy';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaintenanceActivities(deps),
     ...createBackupBatchActivities(deps),
     ...createPatchActivities(deps),
+    ...createRollbackActivities(deps),
     ...createOffsiteActivities({ offsiteStore: lazyOffsiteStore(deps.config.offsite) }),
   };
 }

@@ -2,6 +2,7 @@ import type { BackupBatchInput, BackupBatchResult, BackupMailInput } from './bac
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from './backup-dossier.api';
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from './maintenance-window.api';
 import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
+import type { PatchRollbackInput, RollbackRunResult } from './patch-rollback.api';
 
 /**
  * Every workflow the worker registers, by type name, with the signature its contract module promises.
@@ -16,6 +17,7 @@ export interface Workflows {
   backupReportMailWorkflow: (input: BackupMailInput) => Promise<BackupMailResult>;
   patchIntegrationWorkflow: (input: PatchIntegrationInput) => Promise<PatchRunResult>;
   maintenanceWindowWorkflow: (input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>;
+  patchRollbackWorkflow: (input: PatchRollbackInput) => Promise<RollbackRunResult>;
 }
 export type WorkflowName = keyof Workflows;
 
@@ -33,4 +35,5 @@ export const WORKFLOW = {
   backupReportMail: 'backupReportMailWorkflow',
   patchIntegration: 'patchIntegrationWorkflow',
   maintenanceWindow: 'maintenanceWindowWorkflow',
+  patchRollback: 'patchRollbackWorkflow',
 } as const satisfies Record<string, WorkflowName>;

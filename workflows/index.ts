@@ -3,3 +3,4 @@ export { backupDossierWorkflow, restoreDossierWorkflow } from './backup-dossier'
 export { maintenanceWindowWorkflow } from './maintenance-window';
 export { backupBatchWorkflow, backupReportMailWorkflow } from './backup-batch';
 export { patchIntegrationWorkflow } from './patch-integration';
+export { patchRollbackWorkflow } from './patch-rollback';

@@ -30,6 +30,7 @@ import { listRecentRuns } from '../../store/patch/recent-runs';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
+import { registerPatchRollbackCommand } from './patch-rollback';
 
 /** nightshift patch integrate|plan|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-10; plan in ./patch-plan.ts). */
 
@@ -160,6 +161,7 @@ export function registerPatchCommands(program: Command): void {
     );
 
   registerPatchPlanCommand(patch);
+  registerPatchRollbackCommand(patch);
 
   patch
     .command('status')

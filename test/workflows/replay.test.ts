@@ -23,6 +23,7 @@ const REGISTERED: Record<keyof typeof registered, true> = {
   backupReportMailWorkflow: true,
   patchIntegrationWorkflow: true,
   maintenanceWindowWorkflow: true,
+  patchRollbackWorkflow: true,
 };
 
 const RELEASE = /^\d+\.\d+\.\d+$/;

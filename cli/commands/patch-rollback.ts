@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { ApplicationFailure } from '@temporalio/common';
+import { dossierCodeSchema } from '../../domain/dossier';
+import { patchPrerequisites } from '../../store/patch/prerequisites';
+import { runningRollbackRuns } from '../../store/rollback/running-runs';
+import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
+import { rollbackScopeProblem, scopeOf } from '../../activities/rollback';
+import { startPatchRollback } from '../../starts';
+import { RollbackFailure, partialRollbackResult, rollbackScopeText, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
+import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { webUiLink } from './backup';
+import { workflowStatus } from './backup-batch';
+
+/** nightshift patch rollback CODE… | --run ID [--failed-only] | --retry ID (R-PI-11): each dossier back to its restore point. */
+
+const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
+const idSchema = z.coerce.number().int().positive('a run id is a positive number');
+
+interface RollbackFlags {
+  target?: string;
+  run?: string;
+  failedOnly?: boolean;
+  retry?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+export function rollbackResultText(r: RollbackRunResult): string {
+  const lines = [`patch rollback on ${r.target} (rollback run ${r.runId}): ${r.state}`, `scope: ${r.scope}`];
+  lines.push(`${r.restored} / ${r.total} dossier(s) restored to their restore point, ${r.failuresTotal} failed`);
+  if (r.restoredCodes.length) lines.push(`restored: ${r.restoredCodes.join(' ')}${r.restored > r.restoredCodes.length ? ' …' : ''}`);
+  for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
+  if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more`);
+  if (r.retryCommand) lines.push(`fix them, then: ${r.retryCommand}`);
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  return lines.join('\n');
+}
+
+const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+
+export function registerPatchRollbackCommand(patch: Command): void {
+  patch
+    .command('rollback')
+    .description('restore dossiers to the restore point a patch run took before patching them (R-PI-11): data, treatments, dictionary, ledger, level; inside a maintenance window')
+    .argument('[codes...]', 'dossier codes (each to its newest restore point not used yet)')
+    .option('--run <id>', 'every dossier of this patch run that has a restore point')
+    .option('--failed-only', 'with --run: only the dossiers that failed in it')
+    .option('--retry <id>', 'the dossiers a rollback run could not restore, again')
+    .option('--wait', 'wait for the rollback and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (codes: string[], flags: RollbackFlags) => {
+        const t = target(flags.target);
+        const input: PatchRollbackInput = {
+          target: t.name,
+          ...(codes.length ? { dossiers: parseFlag('CODE', codesSchema, codes) } : {}),
+          ...(flags.run !== undefined ? { patchRun: parseFlag('--run', idSchema, flags.run) } : {}),
+          ...(flags.failedOnly ? { failedOnly: true } : {}),
+          ...(flags.retry !== undefined ? { retryOf: parseFlag('--retry', idSchema, flags.retry) } : {}),
+        };
+        return withTemporal(async (client) => {
+          // checked before anything starts (the claim checks again under its lock): R-PI-2, then the restore points
+          await withPools(t.name, async (pool) => {
+            for (const r of await runningRollbackRuns(pool)) {
+              const status = await workflowStatus(client, r.workflowId);
+              if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRollbackRun(pool, r.id, status);
+            }
+            const prerequisites = await patchPrerequisites(pool, t.name);
+            const others = await runningRollbackRuns(pool);
+            if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${t.name}` });
+            const failed = prerequisites.filter((q) => !q.ok);
+            if (failed.length) {
+              throw refused(RollbackFailure.PrerequisiteFailed, [`rollback refused on ${t.name} (R-PI-2), nothing started:`, ...failed.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
+            }
+            const problem = await rollbackScopeProblem(pool, t.name, scopeOf(input));
+            if (problem) throw refused(RollbackFailure.NoRestorePoint, problem);
+          });
+          const handle = await startPatchRollback(client, input, { taskQueue: config().temporal.taskQueue, summary: `Roll back ${rollbackScopeText(input)} on ${t.name}` });
+          const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
+          const startedText = `started ${started.workflowId}\nfollow it in the Temporal Web UI: ${started.url}`;
+          if (!flags.wait) return output(flags.json, started, () => startedText);
+          if (!flags.json) process.stdout.write(`${startedText}\n`);
+          // a rollback with failed dossiers FAILS (RollbackRunPartial): its result rides in the failure
+          const result = await handle.result().catch((err: unknown) => partialRollbackResult(err) ?? Promise.reject(err));
+          output(flags.json, { ...started, result }, (v) => rollbackResultText(v.result));
+          return result.state === 'completed' ? undefined : EXIT_FAILED;
+        });
+      }),
+    );
+}
