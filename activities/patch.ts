@@ -60,6 +60,9 @@ import { selectionCount } from '../store/patch/selection-count';
 import { selectionPage } from '../store/patch/selection-page';
 import { itemCounts } from '../store/patch/item-counts';
 import { latestFailures } from '../store/patch/latest-failures';
+import { ensureRestorePoint } from './patch/restore-point';
+import { markRunRestorePoints } from '../store/patch/restore-point-run';
+import { restorePointCounts, type RestorePointCounts } from '../store/patch/restore-point-counts';
 import { Context } from '@temporalio/activity';
 import { estimateSeconds, summaryLines, type PlanSummary } from '../domain/patch-plan';
 import { planOverDossiers } from '../patches/plan';
@@ -81,6 +84,7 @@ export interface ClaimArgs {
   dossiers?: string[];
   retryOf?: number;
   windowWorkflowId?: string;
+  restorePoints?: boolean;
 }
 
 export interface PatchPlan {
@@ -98,6 +102,8 @@ interface ChunkArgs {
   codes: string[];
   upTo: number;
   supervisorLevel: number;
+  /** R-PI-11: a restore point of each dossier before it is patched (activities/patch/restore-point.ts) */
+  restorePoints?: boolean;
 }
 
 const toEngine = (r: PatchDossierRow): EngineDossier => ({
@@ -168,7 +174,7 @@ async function sinceRunStart(pool: pg.Pool, schemaName: string, runFrom: number 
   return { ...outcome, fromLevel: runFrom, applied };
 }
 
-export function createPatchActivities({ pools, temporal }: ActivityDeps) {
+export function createPatchActivities({ config, pools, temporal }: ActivityDeps) {
   return {
     /**
      * R-PI-2, each prerequisite reported: exactly one supervisor, no backup batch, no other patch run,
@@ -207,6 +213,7 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
           prerequisites,
           error: ok ? null : `prerequisites not met: ${failed.map((p) => p.detail).join('; ')}`,
         });
+        if (ok && a.restorePoints) await markRunRestorePoints(c, runId);
         return { runId, ok, prerequisites };
       });
     },
@@ -318,14 +325,14 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
      */
     async applyPatchChunk(args: ChunkArgs): Promise<PatchChunkResult> {
       const pool = pools.get(args.target);
-      const r = await patchChunk(pool, args);
+      const r = await patchChunk(pool, args, config);
       return { ...r.result, ...(r.result.failuresTotal ? { retryCommand: patchRetryCommand(args.target, args.runId) } : {}) };
     },
 
     /** The supervisor alone, first (its failure ends the run before any other dossier): its whole outcome. */
     async applySupervisorPatches(args: Omit<ChunkArgs, 'codes'> & { code: string }): Promise<DossierPatchOutcome> {
       const pool = pools.get(args.target);
-      const r = await patchChunk(pool, { ...args, codes: [args.code] });
+      const r = await patchChunk(pool, { ...args, codes: [args.code] }, config);
       const out = r.outcomes.get(args.code);
       if (out) return out;
       // ended by an earlier attempt: the ledger holds it
@@ -339,7 +346,7 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
     },
 
     /** What the ledger says of the run now, and the dossiers this worker runs for it (the details' refresh; a local activity). */
-    async patchLedgerView(args: { target: string; runId: number; workflowId: string }): Promise<FanOutLedgerView> {
+    async patchLedgerView(args: { target: string; runId: number; workflowId: string; restorePoints?: boolean }): Promise<FanOutLedgerView> {
       const pool = pools.get(args.target);
       const counts = await itemCounts(pool, args.runId);
       const failures = await latestFailures(pool, args.runId, DETAILS_FAILURES_SHOWN);
@@ -350,11 +357,12 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
         failuresTotal: counts.failed,
         sinceLastEndSeconds: counts.sinceLastEndSeconds,
         inFlight: dossiersInFlight(args.workflowId),
+        ...(args.restorePoints ? { restorePoints: await restorePointCounts(pool, args.runId) } : {}),
       };
     },
 
     /** Closes the run: its state from the items (or the given failure), R-PI-9's list from the registry. */
-    async finishPatchRun(args: { target: string; runId: number; error?: string; notes: string[] }): Promise<{
+    async finishPatchRun(args: { target: string; runId: number; error?: string; notes: string[]; restorePoints?: boolean }): Promise<{
       state: PatchRunState;
       supervisorLevel: number | null;
       toRevalidate: { code: string; level: number }[];
@@ -364,6 +372,8 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
       retryCommand?: string;
       /** dossiers ended, from the ledger (the truth: chunks retried after a crash skip what they find there) */
       done: number;
+      /** R-PI-11: runs with restore points */
+      restorePoints?: RestorePointCounts;
     }> {
       const pool = pools.get(args.target);
       // dossiers the run touched but never finished (it ended early): failed, at the level they reached
@@ -383,6 +393,7 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
       return {
         state,
         done,
+        ...(args.restorePoints ? { restorePoints: await restorePointCounts(pool, args.runId) } : {}),
         ...levels,
         failures: failed.failures.map((f) => ({ ...f, status: 'failed', error: oneLine(f.error) })),
         failuresTotal: failed.total,
@@ -396,7 +407,7 @@ export function createPatchActivities({ pools, temporal }: ActivityDeps) {
  * One chunk on the fan-out engine; the outcomes of the dossiers this attempt patched (the supervisor's
  * call reads its own). A run closed meanwhile (abandoned) refuses every late result: PatchRunClosed.
  */
-async function patchChunk(pool: pg.Pool, args: ChunkArgs): Promise<{ result: Awaited<ReturnType<typeof runChunk>>; outcomes: Map<string, DossierPatchOutcome> }> {
+async function patchChunk(pool: pg.Pool, args: ChunkArgs, config: ActivityDeps['config']): Promise<{ result: Awaited<ReturnType<typeof runChunk>>; outcomes: Map<string, DossierPatchOutcome> }> {
   const patches = await loadStoredPatches(pool, args.upTo);
   // the level at the run's start: captured when the run first touches a dossier, kept by every retry
   const opened = await openItems(pool, args.runId, args.codes);
@@ -408,9 +419,13 @@ async function patchChunk(pool: pg.Pool, args: ChunkArgs): Promise<{ result: Awa
     codes: args.codes,
     concurrency: 1,
     alreadyDone: (codes) => finishedCodes(pool, args.runId, codes),
-    perDossier: async (code) => {
+    perDossier: async (code, signal) => {
       const row = byCode.get(code);
-      const outcome: DossierPatchOutcome = row
+      // R-PI-11: recorded in the ledger before the first patch; a dossier without one is not patched
+      const restore = row && args.restorePoints ? await ensureRestorePoint({ config, pool, target: args.target, runId: args.runId }, toEngine(row), patches, signal) : null;
+      const outcome: DossierPatchOutcome = restore?.kind === 'failed'
+        ? restore.outcome
+        : row
         ? await sinceRunStart(pool, row.schema_name, runFrom.get(code), await patchDossier(pool, toEngine(row), patches, args.supervisorLevel))
         : { code, status: 'failed', fromLevel: 0, toLevel: 0, applied: [], failureType: PatchFailure.UnknownDossier, error: `dossier ${code} is no longer registered` };
       // only while the run is running: a run closed as abandoned takes no late result

@@ -54,6 +54,8 @@ export const FailureType = {
   RollbackRunPartial: 'RollbackRunPartial',
   /** a rollback run row closed (abandoned) while its workflow still worked */
   RollbackRunClosed: 'RollbackRunClosed',
+  /** R-PI-11: a dossier's restore point could not be taken (in use, folder full, corrupt): the dossier is not patched */
+  RestorePointFailed: 'RestorePointFailed',
   /** a backup batch ended with dossiers not backed up: its workflow fails with the whole result in details[0] */
   BackupBatchPartial: 'BackupBatchPartial',
   /** off-site copies asked for, but no NIGHTSHIFT_OFFSITE_S3_BUCKET (or the secret key file unreadable) */

@@ -63,8 +63,9 @@ export const payloadSchema = z.discriminatedUnion(
       })
       .strict(),
     z.object({ kind: z.literal('patch'), manifest: z.string().min(1).max(4096).optional() }).strict(),
+    z.object({ kind: z.literal('backup+patch'), manifest: z.string().min(1).max(4096).optional() }).strict(),
   ],
-  { error: 'payload must be one of none, backup, patch' },
+  { error: 'payload must be one of none, backup, patch, backup+patch' },
 );
 
 export interface WindowTimes {

@@ -11,4 +11,6 @@ export const patchClaimSchema = z.object({
   dossiers: z.array(dossierCodeSchema).max(1_000_000).optional(),
   retryOf: z.number().int().positive().optional(),
   windowWorkflowId: z.string().min(1).max(500).optional(),
+  /** R-PI-11: a restore point of each dossier just before it is patched (window payload backup+patch); absent: false */
+  restorePoints: z.boolean().optional(),
 });

@@ -116,6 +116,7 @@ export async function startPatchRun(client: Client, raw: PatchIntegrationInput, 
     dossiers: raw.dossiers,
     retryOf: raw.retryOf,
     windowWorkflowId: raw.windowWorkflowId,
+    restorePoints: raw.restorePoints,
   });
   const input: PatchIntegrationInput = { ...claim, ...(raw.tuning ? { tuning: raw.tuning } : {}) };
   return start(client, WORKFLOW.patchIntegration, {

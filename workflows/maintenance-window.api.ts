@@ -17,11 +17,13 @@ export type MaintenancePayload =
   /** dossiers: restrict the backup batch to these codes (its `only`); the batch's selection rules still apply */
   | { kind: 'backup'; dossiers?: string[] }
   /** manifest: the directory of patch packages to integrate (workflows/patch-integration.api.ts) */
-  | { kind: 'patch'; manifest?: string };
+  | { kind: 'patch'; manifest?: string }
+  /** R-PI-11: the patch run takes a verified restore point of each dossier just before patching it */
+  | { kind: 'backup+patch'; manifest?: string };
 export type PayloadKind = MaintenancePayload['kind'];
-export const PAYLOAD_KINDS = ['none', 'backup', 'patch'] as const satisfies readonly PayloadKind[];
+export const PAYLOAD_KINDS = ['none', 'backup', 'patch', 'backup+patch'] as const satisfies readonly PayloadKind[];
 /** Payload kinds that can run today; any other is refused as "not available yet". */
-export const AVAILABLE_PAYLOADS: readonly PayloadKind[] = ['none', 'backup', 'patch'];
+export const AVAILABLE_PAYLOADS: readonly PayloadKind[] = ['none', 'backup', 'patch', 'backup+patch'];
 
 export interface MaintenanceWindowInput {
   target: string;

@@ -462,7 +462,7 @@ class MaintenanceWindow {
   private async payload(): Promise<void> {
     await this.persist('working');
     const s = this.s;
-    if (s.payload.kind === 'patch') await this.patchPayload(s.payload.manifest);
+    if (s.payload.kind === 'patch' || s.payload.kind === 'backup+patch') await this.patchPayload(s.payload.manifest, s.payload.kind === 'backup+patch');
     else if (s.payload.kind === 'backup') await this.backupPayload(s.payload.dossiers);
     const { requested } = this.w;
     // Runs started by hand while the operator works are linked from the details (issue 12).
@@ -519,12 +519,14 @@ class MaintenanceWindow {
   }
 
   /** R-MW-9 payload `patch`: the integration runs as a child; a refused, failed or partial run fails the window (R-MW-10). */
-  private async patchPayload(dir: string | undefined): Promise<void> {
+  private async patchPayload(dir: string | undefined, restorePoints: boolean): Promise<void> {
     const target = this.s.target;
-    if (!dir) throw invalid('payload patch needs the directory of patch packages (payload.manifest)');
+    if (!dir) throw invalid(`payload ${this.s.payload.kind} needs the directory of patch packages (payload.manifest)`);
     const parentId = this.s.workflowId;
     const run = this.startPayload('patch', patchWorkflowId(target, workflowIdTimestamp(new Date())));
-    const r = await executePatchRunChild({ target, mode: 'integrate', dir, windowWorkflowId: parentId }, { workflowId: run.workflowId, summary: `patch payload of ${parentId}` })
+    // R-PI-11 (backup+patch): a restore point of each dossier just before it is patched, recorded in the patch ledger
+    const input = { target, mode: 'integrate' as const, dir, windowWorkflowId: parentId, ...(restorePoints ? { restorePoints } : {}) };
+    const r = await executePatchRunChild(input, { workflowId: run.workflowId, summary: `${this.s.payload.kind} payload of ${parentId}` })
       .catch((err: unknown) => this.payloadFailed(run, FailureType.PatchRunFailed, err));
     this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed);
     if (r.state !== 'completed') {

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures';
-import type { DossierFailure, FanOutChunkResult } from '../domain/run-details';
+import type { DossierFailure, FanOutChunkResult, RestorePointTally } from '../domain/run-details';
 import type { FanOutState } from './fan-out';
 
 /**
@@ -44,6 +44,8 @@ export interface PatchIntegrationInput {
   retryOf?: number;
   /** set when the run is a maintenance window's payload: that window is the single-user mode (R-PI-2) */
   windowWorkflowId?: string;
+  /** R-PI-11: take a restore point of each dossier just before patching it (window payload backup+patch); default false */
+  restorePoints?: boolean;
   tuning?: Partial<PatchTuning>;
   /** set by the workflow itself when it continues as new: where the run is (never given by a caller) */
   state?: PatchCarriedState;
@@ -146,6 +148,8 @@ export interface PatchRunResult extends PatchProgress {
   failuresTotal: number;
   /** the command that patches the failed dossiers again (with failures only) */
   retryCommand?: string;
+  /** R-PI-11: with restore points, how many the run took, reused and could not take */
+  restorePoints?: RestorePointTally;
 }
 
 /** What one chunk of patch integration returns: counts and capped failures, never every code (activities/fan-out.ts). */

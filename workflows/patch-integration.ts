@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
 import { supervisorAbsentNote } from '../domain/patch';
-import { renderRunDetails, type DossierFailure, type FanOutInFlight, type FanOutLedgerView } from '../domain/run-details';
+import { renderRunDetails, type DossierFailure, type FanOutInFlight, type FanOutLedgerView, type RestorePointTally } from '../domain/run-details';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { activityCaller, innermostMessage } from './activity-calls';
@@ -80,6 +80,9 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     etaSeconds: null,
   };
   let nextStep: { text: string; command: string } | null = null;
+  // R-PI-11: only runs with restore points send the flag (the activities' inputs of other runs stay as they were)
+  const restorePoints = input.restorePoints ? { restorePoints: true } : {};
+  let restoreTally: RestorePointTally | null = null;
 
   function details(): void {
     const notes: string[] = [];
@@ -110,6 +113,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
         failuresTotal: live.failuresTotal,
         nextStep,
         notes,
+        restorePoints: restoreTally,
       }),
     );
   }
@@ -125,9 +129,11 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   let finished = false;
   const finish = async (error?: string) => {
     finished = true;
-    return wf.CancellationScope.nonCancellable(() =>
-      call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId: runId!, error, notes: p.notes }),
+    const closed = await wf.CancellationScope.nonCancellable(() =>
+      call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId: runId!, error, notes: p.notes, ...restorePoints }),
     );
+    if (closed.restorePoints) restoreTally = closed.restorePoints;
+    return closed;
   };
 
   try {
@@ -140,11 +146,11 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       page: { activity: 'selectPatchPage', params: { target: input.target, runId: state.runId, selection: state.selection } },
       chunk: {
         activity: 'applyPatchChunk',
-        params: { target: input.target, runId: state.runId, upTo: state.upTo, supervisorLevel: state.supervisorLevel },
+        params: { target: input.target, runId: state.runId, upTo: state.upTo, supervisorLevel: state.supervisorLevel, ...restorePoints },
         options: chunkOptions,
         summary: (codes, n) => `chunk ${n}: ${codes.length} dossier(s) from ${codes[0]}, patches up to ${state.upTo}`,
       },
-      ledger: { activity: 'patchLedgerView', params: { target: input.target, runId: state.runId, workflowId: info.workflowId } },
+      ledger: { activity: 'patchLedgerView', params: { target: input.target, runId: state.runId, workflowId: info.workflowId, ...restorePoints } },
     };
     const rate = () => {
       const seconds = (workflowTime() - state.othersStartedAtMs) / 1000;
@@ -173,6 +179,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
         }
         live.inFlight = view.inFlight;
         live.sinceLastEndSeconds = view.sinceLastEndSeconds;
+        if (view.restorePoints) restoreTally = view.restorePoints;
         if (p.failed) nextStep = { text: 'once the run has ended, patch the failed dossiers again', command: patchRetryCommand(p.target, state.runId) };
         rate();
         details();
@@ -200,6 +207,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
         : null;
     enter(closed.state === 'completed' ? 'completed' : closed.state === 'partial' ? 'partial' : 'failed');
     const result: PatchRunResult = { ...p, ...closed };
+    if (closed.restorePoints) p.notes.push(`restore points: ${closed.restorePoints.taken} taken, ${closed.restorePoints.reused} reused${closed.restorePoints.failed ? `, ${closed.restorePoints.failed} failed` : ''} (R-PI-11)`);
     await wf.condition(wf.allHandlersFinished);
     if (closed.state === 'partial') {
       const shown = closed.failures.slice(0, 5).map((f) => `${f.code}: ${f.error}`);
@@ -236,6 +244,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       dossiers: input.dossiers,
       retryOf: input.retryOf,
       windowWorkflowId: input.windowWorkflowId,
+      ...restorePoints,
     });
     p.runId = claim.runId;
     p.prerequisites = claim.prerequisites;
@@ -296,6 +305,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
         code: sup.code,
         upTo: plan.upTo,
         supervisorLevel,
+        ...restorePoints,
       });
       p.done++;
       p.supervisor = { code: sup.code, status: out.status, level: out.toLevel, ...(out.error ? { error: out.error } : {}) };

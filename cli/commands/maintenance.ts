@@ -159,11 +159,12 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
   if (!AVAILABLE_PAYLOADS.includes(flags.payload as PayloadKind)) {
     throw new UsageError(`--payload ${flags.payload}: not available yet (only ${AVAILABLE_PAYLOADS.join(', ')} for now)`);
   }
-  if (flags.payload === 'patch' && !flags.patchDir) throw new UsageError('--payload patch needs --patch-dir DIR (the directory of patch packages)');
-  if (flags.patchDir !== undefined && flags.payload !== 'patch') throw new UsageError('--patch-dir goes with --payload patch');
+  const patching = flags.payload === 'patch' || flags.payload === 'backup+patch';
+  if (patching && !flags.patchDir) throw new UsageError(`--payload ${flags.payload} needs --patch-dir DIR (the directory of patch packages)`);
+  if (flags.patchDir !== undefined && !patching) throw new UsageError('--patch-dir goes with --payload patch or backup+patch');
   if (flags.backupOnly !== undefined && flags.payload !== 'backup') throw new UsageError('--backup-only goes with --payload backup');
   let payload: MaintenancePayload;
-  if (flags.payload === 'patch') payload = { kind: 'patch', manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) };
+  if (patching) payload = { kind: flags.payload as 'patch' | 'backup+patch', manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) };
   else if (flags.payload === 'backup') {
     payload = flags.backupOnly === undefined ? { kind: 'backup' } : { kind: 'backup', dossiers: parseFlag('--backup-only', onlyCodesSchema, flags.backupOnly) };
   } else payload = { kind: 'none' };
@@ -669,9 +670,9 @@ export function registerMaintenanceCommands(program: Command): void {
     .addOption(new Option('--type <type>', 'database or deployment').choices([...WINDOW_TYPES]))
     .option('--message <text>', 'a message for the operators (shown in status)')
     .addOption(
-      new Option('--payload <kind>', 'the work to run: none (by hand, then "complete"), backup (the backup batch) or patch (with --patch-dir)').default('none'),
+      new Option('--payload <kind>', 'the work to run: none (by hand, then "complete"), backup (the backup batch), patch (with --patch-dir) or backup+patch (patch, with a verified restore point of each dossier taken just before it is patched)').default('none'),
     )
-    .option('--patch-dir <dir>', 'with --payload patch: the directory of patch packages (read by the worker)')
+    .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
     .option('--prevent-logins-from <time>', 'refuse new logins from this time before the start')
