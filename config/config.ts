@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { BACKUP_SETTING_SCHEMAS, type BackupSettingKey, type BackupSettings } from '../domain/backup-batch';
 import { canonicalTimeZone } from '../domain/operator-time';
+import { type RetentionPolicies, parseLocalRetention } from '../domain/retention';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../domain/text';
 import { Secret } from '../offsite/secret';
 
@@ -169,6 +170,17 @@ const envSchema = z.object({
   NIGHTSHIFT_BACKUP_ON_EXIT: BACKUP_SETTING_SCHEMAS['on-exit'].optional(),
   NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE: BACKUP_SETTING_SCHEMAS['before-exchange'].optional(),
   NIGHTSHIFT_BACKUP_BEFORE_CLOSING: BACKUP_SETTING_SCHEMAS['before-closing'].optional(),
+  // R-BK-11 retention, this machine's value: 'last=2,daily=7,weekly=4,monthly=3' or per kind 'normal:...;Cloture:...'
+  NIGHTSHIFT_BACKUP_RETENTION: text()
+    .transform((v, ctx) => {
+      try {
+        return parseLocalRetention(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
   // Off-site copies to S3-compatible object storage (issue 13.4): on when a bucket is named.
   NIGHTSHIFT_OFFSITE_S3_ENDPOINT: text()
     .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'expected an http:// or https:// URL', abort: true })
@@ -229,6 +241,8 @@ export interface Config {
   backupDir: string;
   /** R-BK-9 values set on this machine (local > common > default); the folder only when NIGHTSHIFT_BACKUP_DIR is set. */
   backupLocal: Partial<BackupSettings>;
+  /** R-BK-11 retention per folder kind set on this machine (NIGHTSHIFT_BACKUP_RETENTION): wins over the common value */
+  backupRetention?: Partial<RetentionPolicies>;
   /** mode of the archives and batch reports (NIGHTSHIFT_BACKUP_FILE_MODE, default 0600) */
   backupFileMode: number;
   /** where the archive keys come from (archive/keys.ts reads them); no key anywhere: archives are written plain */
@@ -416,6 +430,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       'before-exchange': e.NIGHTSHIFT_BACKUP_BEFORE_EXCHANGE,
       'before-closing': e.NIGHTSHIFT_BACKUP_BEFORE_CLOSING,
     }) as Partial<BackupSettings>,
+    backupRetention: e.NIGHTSHIFT_BACKUP_RETENTION,
     backupFileMode: e.NIGHTSHIFT_BACKUP_FILE_MODE,
     backupKeys: {
       file: e.NIGHTSHIFT_BACKUP_KEYS_FILE ? path.resolve(cwd, e.NIGHTSHIFT_BACKUP_KEYS_FILE) : path.join(dataDir, BACKUP_KEYS_FILE_NAME),

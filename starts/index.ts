@@ -2,6 +2,8 @@ import type { Client, ScheduleOptionsStartWorkflowAction, WorkflowHandleWithFirs
 import type { z } from 'zod';
 import { backupDossierInputSchema, restoreDossierInputSchema } from '../domain/backup';
 import { backupBatchInputSchema } from '../domain/backup-batch-input';
+import { backupPruneInputSchema } from '../domain/prune-input';
+import { BACKUP_PRUNE_KIND, type BackupPruneInput, backupPruneWorkflowId } from '../workflows/backup-prune.api';
 import { maintenanceWindowInputSchema } from '../domain/maintenance-input';
 import { patchClaimSchema } from '../domain/patch-input';
 import { workflowIdTimestamp } from '../domain/workflow-id';
@@ -166,5 +168,17 @@ export async function startMaintenanceWindow(client: Client, raw: MaintenanceWin
     ...options,
     workflowId: o.workflowId ?? options.workflowId,
     typedSearchAttributes: attributes(o, { target: input.target, kind: 'maintenance', phase: 'scheduled' }),
+  });
+}
+
+/** The prune of generations by retention (R-BK-11): `backup-prune/{target}/{UTC timestamp}`. */
+export async function startBackupPrune(client: Client, raw: BackupPruneInput, o: StartOptions): Promise<Started<'backupPruneWorkflow'>> {
+  const input: BackupPruneInput = backupPruneInputSchema.parse(raw);
+  return start(client, WORKFLOW.backupPrune, {
+    taskQueue: o.taskQueue,
+    workflowId: o.workflowId ?? backupPruneWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    args: [input],
+    staticSummary: o.summary ?? `${input.dryRun ? 'Dry run: what retention would prune' : 'Prune the generations retention does not keep'} (target ${input.target})`,
+    typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_PRUNE_KIND, phase: 'planning' }),
   });
 }

@@ -7,6 +7,7 @@ import { createPatchActivities } from '../activities/patch';
 import { createRollbackActivities } from '../activities/rollback';
 import { createOffsiteActivities } from '../activities/offsite';
 import { lazyOffsiteStore } from '../offsite/lazy';
+import { createPruneActivities } from '../activities/prune';
 
 /** Every activity the worker registers; workflows import the type only. */
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPatchActivities(deps),
     ...createRollbackActivities(deps),
     ...createOffsiteActivities({ offsiteStore: lazyOffsiteStore(deps.config.offsite) }),
+    ...createPruneActivities({ ...deps, offsiteStore: lazyOffsiteStore(deps.config.offsite) }),
   };
 }
 export type NightshiftActivities = ReturnType<typeof createActivities>;

@@ -36,6 +36,8 @@ import { type FanOutKind, type FanOutState, continueFanOutAsNew, runFanOut } fro
 import { nightshiftAttributes, phaseAttribute } from './search-attributes';
 import { startReportMailChild } from './child-starts';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
+import { startBatchPruneChild } from './child-starts';
+import { batchPruneWorkflowId } from './backup-prune.api';
 import { innermostMessage } from './activity-calls';
 
 /**
@@ -77,6 +79,8 @@ const reporting = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OP
 const HISTORY_EVENTS_BUDGET = 6_000;
 /** Histories recorded before a partial run failed its workflow replay as they ran. */
 const PARTIAL_FAILS_PATCH = 'backup-batch-partial-fails';
+/** Histories recorded before a batch started the prune by retention replay without it. */
+const BATCH_PRUNE_PATCH = 'batch-prune';
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
@@ -198,6 +202,14 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     if (f.mail) {
       // its own workflow: an SMTP outage retries for hours without holding the batch open
       await startReportMailChild({ target, runId: state.runId }, workflowInfo().workflowId);
+    }
+    if (state.settings.generationsRoot !== undefined && patched(BATCH_PRUNE_PATCH)) {
+      // R-BK-11: retention prunes after each batch, in a workflow of its own that outlives it (a failed start is logged, never the batch's failure)
+      const batchId = workflowInfo().workflowId;
+      await startBatchPruneChild(
+        { target, trigger: 'batch', batchWorkflowId: batchId },
+        { workflowId: batchPruneWorkflowId(batchId), summary: `Prune by retention after backup run ${state.runId} (target ${target})` },
+      ).catch((err: unknown) => log.warn('prune after the backup run not started', { runId: state.runId, error: innermostMessage(err) }));
     }
     setPhase(f.state);
     showProgress(state.startedAtMs);

@@ -6,6 +6,8 @@ import { type BackupBatchInput, type BackupBatchResult, type BackupMailInput, ba
 import { WORKFLOW, type Workflows } from './contracts';
 import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
 import { type NightshiftAttributes, NightshiftKind, nightshiftAttributes } from './search-attributes';
+import { backupPruneInputSchema } from '../domain/prune-input';
+import type { BackupPruneInput } from './backup-prune.api';
 
 /**
  * Typed child starts, the workflow-side twin of starts/index.ts: the child named through workflows/contracts.ts,
@@ -53,5 +55,17 @@ export async function startReportMailChild(input: BackupMailInput, batchWorkflow
     args: [input],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-report-mail' }),
+  });
+}
+
+/** The prune by retention (R-BK-11), started at the batch's end and abandoned by it (it outlives the batch). */
+export async function startBatchPruneChild(raw: BackupPruneInput, o: ChildStart): Promise<void> {
+  const input: BackupPruneInput = parseInput(backupPruneInputSchema, raw);
+  await startChild<Workflows['backupPruneWorkflow']>(WORKFLOW.backupPrune, {
+    workflowId: o.workflowId,
+    args: [input],
+    staticSummary: o.summary,
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-prune', phase: 'planning' }),
   });
 }

@@ -3,6 +3,7 @@ import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, Rest
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from './maintenance-window.api';
 import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
 import type { PatchRollbackInput, RollbackRunResult } from './patch-rollback.api';
+import type { BackupPruneInput, BackupPruneResult } from './backup-prune.api';
 
 /**
  * Every workflow the worker registers, by type name, with the signature its contract module promises.
@@ -18,6 +19,7 @@ export interface Workflows {
   patchIntegrationWorkflow: (input: PatchIntegrationInput) => Promise<PatchRunResult>;
   maintenanceWindowWorkflow: (input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>;
   patchRollbackWorkflow: (input: PatchRollbackInput) => Promise<RollbackRunResult>;
+  backupPruneWorkflow: (input: BackupPruneInput) => Promise<BackupPruneResult>;
 }
 export type WorkflowName = keyof Workflows;
 
@@ -36,4 +38,5 @@ export const WORKFLOW = {
   patchIntegration: 'patchIntegrationWorkflow',
   maintenanceWindow: 'maintenanceWindowWorkflow',
   patchRollback: 'patchRollbackWorkflow',
+  backupPrune: 'backupPruneWorkflow',
 } as const satisfies Record<string, WorkflowName>;

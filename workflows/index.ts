@@ -4,3 +4,4 @@ export { maintenanceWindowWorkflow } from './maintenance-window';
 export { backupBatchWorkflow, backupReportMailWorkflow } from './backup-batch';
 export { patchIntegrationWorkflow } from './patch-integration';
 export { patchRollbackWorkflow } from './patch-rollback';
+export { backupPruneWorkflow } from './backup-prune';

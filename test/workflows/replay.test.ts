@@ -24,6 +24,7 @@ const REGISTERED: Record<keyof typeof registered, true> = {
   patchIntegrationWorkflow: true,
   maintenanceWindowWorkflow: true,
   patchRollbackWorkflow: true,
+  backupPruneWorkflow: true,
 };
 
 const RELEASE = /^\d+\.\d+\.\d+$/;

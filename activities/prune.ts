@@ -1,0 +1,234 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { dossierCodeSchema } from '../domain/dossier';
+import { FailureType, permanentFailure } from '../domain/failures';
+import type { Generation } from '../domain/generation';
+import { GENERATION_KINDS } from '../domain/generation';
+import { type RetentionDecision, type RetentionPolicies, decideRetention, resolveRetention, retentionPolicySchema, retentionText } from '../domain/retention';
+import { type FanOutChunkResult, oneLine } from '../domain/run-details';
+import { targetNameSchema } from '../domain/target';
+import { parseInput } from '../domain/validation';
+import type { OffsiteStore } from '../offsite/store';
+import type { Config } from '../config/config';
+import { markGenerationOffsite } from '../store/generations/mark-offsite';
+import { markGenerationsDeleted } from '../store/generations/mark-deleted';
+import { type PruneCandidate, pruneCandidates } from '../store/generations/prune-candidates';
+import { pruneDossierCount } from '../store/generations/prune-dossier-count';
+import { pruneDossierPage } from '../store/generations/prune-dossier-page';
+import { pruneLeftovers } from '../store/generations/prune-leftovers';
+import { pruneTotals } from '../store/generations/prune-totals';
+import { readRetentionSetting } from '../store/generations/prune-retention-setting';
+import type { Queryable } from '../store/queryable';
+import { withTransaction } from '../store/transaction';
+import type { PruneCounts, PrunePlan } from '../workflows/backup-prune.api';
+import type { ActivityDeps } from './deps';
+import { type DossierOutcome, runChunk } from './fan-out';
+
+/**
+ * The prune of generations by retention (R-BK-11), dossier by dossier on the fan-out engine:
+ *
+ * 1. in one transaction, the dossier's kept generations are locked (FOR UPDATE: a reader taking a lease
+ *    waits for the decision), the policy decides (domain/retention.ts), and the ones it deletes are marked
+ *    deleted unless a lease holds them (markGenerationsDeleted checks again);
+ * 2. then, outside it, each marked generation's names go: its links that are still this generation's file
+ *    (same inode: a B{code}.SVG that is now a newer generation's stays), an empty date sub-folder, its own
+ *    file last, then its off-site copy (marked deleted).
+ *
+ * A worker killed between 1 and 2 leaves rows marked and files present: a retried attempt (or the next
+ * prune, for a week) finds them as leftovers and removes them again; ENOENT is fine, so it is idempotent.
+ */
+
+export interface PruneDeps extends ActivityDeps {
+  /** the off-site store, built on first use (undefined: not configured on this worker) */
+  offsiteStore: () => OffsiteStore | undefined | Promise<OffsiteStore | undefined>;
+}
+
+const policiesSchema = z.object(Object.fromEntries(GENERATION_KINDS.map((k) => [k, retentionPolicySchema])) as Record<(typeof GENERATION_KINDS)[number], typeof retentionPolicySchema>);
+
+const pruneChunkSchema = z.object({
+  target: targetNameSchema,
+  codes: z.array(dossierCodeSchema).max(10_000),
+  /** the workflow id: deleted_by of the rows it marks */
+  prunedBy: z.string().min(1).max(300),
+  dryRun: z.boolean().default(false),
+  policies: policiesSchema,
+  timeZone: z.string().min(1).max(64),
+  concurrency: z.number().int().min(1).max(64).default(4),
+  timeBudgetMs: z.number().int().min(1).optional(),
+});
+export type PruneChunkInput = z.input<typeof pruneChunkSchema>;
+export type PruneChunkResult = FanOutChunkResult & PruneCounts;
+
+/** This machine's retention over the common one over the default, per kind (R-BK-9). */
+export async function loadRetention(db: Queryable, config: Pick<Config, 'backupRetention'>) {
+  return resolveRetention(config.backupRetention, await readRetentionSetting(db));
+}
+
+export interface DossierPlan {
+  code: string;
+  /** newest first, each with the decision */
+  generations: (PruneCandidate & { decision: RetentionDecision })[];
+}
+
+/** What retention decides for one dossier now, without changing anything (dry run, `backup list`). */
+export async function planDossierPrune(db: Queryable, code: string, policies: RetentionPolicies, timeZone: string): Promise<DossierPlan> {
+  const { generations, now } = await pruneCandidates(db, code, { lock: false });
+  return { code, generations: joinDecisions(generations, policies, timeZone, now) };
+}
+
+function joinDecisions(generations: PruneCandidate[], policies: RetentionPolicies, timeZone: string, now: Date) {
+  const decisions = new Map(decideRetention(generations, policies, timeZone, now).map((d) => [d.id, d]));
+  return generations.map((g) => ({ ...g, decision: decisions.get(g.id)! }));
+}
+
+const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+
+async function ignoreMissing<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+}
+
+/** A date sub-folder (YYYYMMDD) directly below the generation's kind root, removed when empty. */
+async function removeEmptyDateFolder(link: string, generationFile: string): Promise<void> {
+  const kindRoot = path.dirname(path.dirname(path.dirname(generationFile)));
+  const dir = path.dirname(link);
+  if (path.dirname(dir) !== kindRoot || !/^\d{8}$/.test(path.basename(dir))) return;
+  try {
+    await fs.promises.rmdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Removes a pruned generation's names: its links first (each only while it is still this generation's
+ * file: same device and inode), then its own file. Its own file going last is what makes a retry exact:
+ * while it exists, the links can still be told apart. Returns the bytes freed (0 when already gone).
+ */
+export async function removeGenerationFiles(g: Pick<Generation, 'file' | 'links'>): Promise<number> {
+  const own = await ignoreMissing(fs.promises.stat(g.file));
+  if (!own) return 0;
+  for (const link of g.links) {
+    if (link === g.file) continue;
+    const s = await ignoreMissing(fs.promises.lstat(link));
+    if (s && s.ino === own.ino && s.dev === own.dev) await ignoreMissing(fs.promises.unlink(link));
+    await removeEmptyDateFolder(link, g.file);
+  }
+  await ignoreMissing(fs.promises.unlink(g.file));
+  return own.size;
+}
+
+/** Tests only: a pause after a dossier's rows are marked (a worker killed there leaves files to a retry). */
+export interface PruneHooks {
+  afterMark?: (code: string) => Promise<void>;
+}
+
+interface DossierPruneResult extends PruneCounts {
+  error: string | null;
+}
+
+/** One dossier: decide and mark in one transaction, then remove what is marked (and what an earlier attempt marked). */
+export async function pruneDossier(
+  pool: Queryable & { connect: () => Promise<import('pg').PoolClient> },
+  code: string,
+  o: { policies: RetentionPolicies; timeZone: string; prunedBy: string; dryRun: boolean; offsiteStore: PruneDeps['offsiteStore']; hooks?: PruneHooks },
+): Promise<DossierPruneResult> {
+  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, error: null };
+  const tally = (gens: { decision: RetentionDecision; size: number }[]) => {
+    for (const g of gens) {
+      if (!g.decision.keep) continue;
+      counts.kept++;
+      if (g.decision.reasons.length === 1 && g.decision.reasons[0]!.startsWith('leased until')) counts.leased++;
+    }
+  };
+  if (o.dryRun) {
+    const plan = await planDossierPrune(pool, code, o.policies, o.timeZone);
+    tally(plan.generations);
+    const doomed = plan.generations.filter((g) => !g.decision.keep);
+    counts.deleted = doomed.length;
+    counts.bytesFreed = doomed.reduce((n, g) => n + g.size, 0);
+    return counts;
+  }
+  await withTransaction(pool, async (db) => {
+    const { generations, now } = await pruneCandidates(db, code, { lock: true });
+    const gens = joinDecisions(generations, o.policies, o.timeZone, now);
+    tally(gens);
+    const doomed = gens.filter((g) => !g.decision.keep).map((g) => g.id);
+    const marked = doomed.length ? await markGenerationsDeleted(db, doomed, o.prunedBy) : [];
+    counts.deleted = marked.length;
+  });
+  await o.hooks?.afterMark?.(code);
+  const problems: string[] = [];
+  for (const g of await pruneLeftovers(pool, code, o.prunedBy)) {
+    try {
+      counts.bytesFreed += await removeGenerationFiles(g);
+    } catch (err) {
+      problems.push(`generation ${g.id} (${g.file}): ${(err as Error).message}`);
+      continue;
+    }
+    if (g.offsiteState === 'copied' && g.offsiteKey) {
+      try {
+        const store = await o.offsiteStore();
+        if (!store) throw new Error('off-site storage is not configured on this worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)');
+        await store.deleteObject(g.offsiteKey);
+        await markGenerationOffsite(pool, g.id, { state: 'deleted' });
+        counts.offsiteDeleted++;
+      } catch (err) {
+        problems.push(`off-site copy ${g.offsiteKey} of generation ${g.id}: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (problems.length) counts.error = oneLine(`not removed: ${problems.join('; ')}`, 1000);
+  return counts;
+}
+
+export function createPruneActivities({ config, pools, offsiteStore }: PruneDeps, hooks: PruneHooks = {}) {
+  return {
+    /** The prune's start: one policy per kind (R-BK-9 precedence, resolved on this worker), the zone, the total. */
+    async planPrune(raw: { target: string }): Promise<PrunePlan & { ignored?: string }> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const r = await loadRetention(pool, config);
+      const policyText = r.details.map((d) => `${d.kind} ${retentionText(d.policy)} (${d.source})`).join('; ');
+      return { policies: r.policies, policyText, timeZone: config.timeZone, total: await pruneDossierCount(pool), ...(r.ignored ? { ignored: r.ignored } : {}) };
+    },
+
+    /** A page of dossiers that have kept generations, in code order after the cursor (local activity). */
+    async selectPrunePage(raw: { target: string; cursor: string; limit: number }): Promise<{ codes: string[]; cursor: string; exhausted: boolean }> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const codes = await pruneDossierPage(pool, raw.cursor, raw.limit);
+      return { codes, cursor: codes.length ? codes[codes.length - 1]! : raw.cursor, exhausted: codes.length < raw.limit };
+    },
+
+    /** A chunk of dossiers pruned with a small concurrency; heartbeats, and resumes where its heartbeat left off. */
+    async pruneChunk(raw: PruneChunkInput): Promise<PruneChunkResult> {
+      const input = parseInput(pruneChunkSchema, raw);
+      const pool = pools.get(input.target);
+      const totals: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0 };
+      const r = await runChunk({
+        codes: input.codes,
+        concurrency: input.concurrency,
+        timeBudgetMs: input.timeBudgetMs,
+        perDossier: async (code): Promise<DossierOutcome> => {
+          // a throw (the database away) ends the chunk: its retry does these dossiers again, exactly
+          const res = await pruneDossier(pool, code, { policies: input.policies, timeZone: input.timeZone, prunedBy: input.prunedBy, dryRun: input.dryRun, offsiteStore, hooks });
+          for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += res[k];
+          return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };
+        },
+      });
+      return { ...r, ...totals };
+    },
+
+    /** The truth at the end: what this prune marked (rows deleted_by its workflow id), whatever attempts counted. */
+    async finishPrune(raw: { target: string; prunedBy: string }): Promise<Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted'>> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      if (!raw.prunedBy) throw permanentFailure(FailureType.InvalidInput, 'finishPrune: no workflow id');
+      return pruneTotals(pool, raw.prunedBy);
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import type { Generation } from '../../domain/generation';
+import type { Queryable } from '../queryable';
+import { GENERATION_COLUMNS, type GenerationRow, toGeneration } from './row';
+
+export interface PruneCandidate extends Generation {
+  /** the latest expiry of an unexpired lease on it (a restore or a verification reading it), else null */
+  leasedUntil: Date | null;
+}
+
+const SQL = `SELECT ${GENERATION_COLUMNS},
+         (SELECT max(l.expires_at) FROM nightshift.backup_generation_lease l WHERE l.generation_id = g.id AND l.expires_at > now()) AS leased_until,
+         now() AS db_now
+    FROM nightshift.backup_generation g
+   WHERE code = $1 AND deleted_at IS NULL
+   ORDER BY snapshot_at DESC, id DESC`;
+
+/**
+ * A dossier's kept generations with their leases, newest first, and the database's clock (R-BK-11).
+ * `lock`: inside the prune's transaction, the rows are locked until it commits, so that a reader taking a
+ * lease (FOR SHARE in takeGenerationLease) waits for the decision and then sees a pruned row as pruned.
+ */
+export async function pruneCandidates(db: Queryable, code: string, o: { lock: boolean }): Promise<{ generations: PruneCandidate[]; now: Date }> {
+  const { rows } = await db.query<GenerationRow & { leased_until: Date | null; db_now: Date }>(o.lock ? `${SQL} FOR UPDATE OF g` : SQL, [code]);
+  return { generations: rows.map((r) => ({ ...toGeneration(r), leasedUntil: r.leased_until })), now: rows[0]?.db_now ?? new Date() };
+}

@@ -1,0 +1,124 @@
+import { defineQuery } from '@temporalio/workflow';
+import type { GenerationKind } from '../domain/generation';
+import type { RetentionPolicies } from '../domain/retention';
+import type { DossierFailure } from '../domain/run-details';
+import type { FanOutState } from './fan-out';
+
+/** Contract of the prune of generations by retention (R-BK-11). Imports nothing from Node. */
+
+export const BACKUP_PRUNE_KIND = 'backup-prune';
+
+export const PRUNE_TRIGGERS = ['manual', 'batch'] as const;
+export type PruneTrigger = (typeof PRUNE_TRIGGERS)[number];
+
+export interface BackupPruneTuning {
+  /** dossiers per chunk activity */
+  chunkSize: number;
+  /** chunk activities in flight */
+  window: number;
+  /** dossiers pruned at once inside a chunk */
+  concurrency: number;
+  /** a chunk hands back the dossiers it has not started after this long */
+  chunkTimeBudgetMs: number;
+  maxChunksPerRun: number;
+  heartbeatTimeout: string;
+}
+
+export const DEFAULT_BACKUP_PRUNE_TUNING: BackupPruneTuning = {
+  chunkSize: 200,
+  window: 2,
+  concurrency: 4,
+  chunkTimeBudgetMs: 10_000,
+  maxChunksPerRun: 400,
+  heartbeatTimeout: '10 seconds',
+};
+
+/** What the prune fixed at its start: one policy and one zone for the whole run. */
+export interface PrunePlan {
+  policies: RetentionPolicies;
+  /** 'normal last=2,daily=7,weekly=4,monthly=3; ...' with each one's origin (local, common, default) */
+  policyText: string;
+  timeZone: string;
+  /** dossiers with kept generations at the start */
+  total: number;
+}
+
+/** What a chunk adds up (besides the engine's counts). */
+export interface PruneCounts {
+  /** generations marked deleted by this prune (their files unlinked) */
+  deleted: number;
+  bytesFreed: number;
+  /** generations the policy keeps */
+  kept: number;
+  /** generations the policy would delete but a lease keeps */
+  leased: number;
+  /** off-site copies deleted */
+  offsiteDeleted: number;
+}
+
+export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0 };
+
+/** Carried across continue-as-new. */
+export interface BackupPruneState {
+  plan: PrunePlan;
+  fanOut: FanOutState<string>;
+  counts: PruneCounts;
+  startedAtMs: number;
+}
+
+export interface BackupPruneInput {
+  target: string;
+  /** count what would be deleted; change nothing */
+  dryRun?: boolean;
+  trigger?: PruneTrigger;
+  /** the batch that started it (trigger 'batch') */
+  batchWorkflowId?: string;
+  tuning?: Partial<BackupPruneTuning>;
+  state?: BackupPruneState;
+}
+
+export type BackupPrunePhase = 'planning' | 'pruning' | 'completed' | 'completed_with_errors';
+
+export interface BackupPruneResult extends PruneCounts {
+  target: string;
+  dryRun: boolean;
+  state: 'completed' | 'completed_with_errors';
+  /** dossiers with kept generations at the start, and how many were done */
+  total: number;
+  done: number;
+  failed: number;
+  failures: DossierFailure[];
+  failuresTotal: number;
+  policies: RetentionPolicies;
+  timeZone: string;
+}
+
+export interface BackupPruneProgress extends PruneCounts {
+  target: string;
+  dryRun: boolean;
+  phase: BackupPrunePhase;
+  total: number;
+  done: number;
+  failed: number;
+  failures: DossierFailure[];
+}
+
+export const backupPruneProgressQuery = defineQuery<BackupPruneProgress>('backupPruneProgress');
+
+/** `backup-prune/{target}/{UTC timestamp}` (domain/workflow-id.ts). */
+export const backupPruneWorkflowId = (target: string, timestamp: string): string => `backup-prune/${target}/${timestamp}`;
+/** The prune a batch starts at its end: `backup/main/T` → `backup-prune/main/T` (the batch's own timestamp); another id gets `/prune`. */
+export const batchPruneWorkflowId = (batchWorkflowId: string): string =>
+  batchWorkflowId.startsWith('backup/') ? `backup-prune/${batchWorkflowId.slice('backup/'.length)}` : `${batchWorkflowId}/prune`;
+
+/** One generation the prune deletes (or, dry run, would delete). */
+export interface PrunedGeneration {
+  id: number;
+  code: string;
+  kind: GenerationKind;
+  snapshotAt: string;
+  size: number;
+  file: string;
+}
+
+export const pruneCommand = (target: string, dryRun = false): string => `nightshift backup prune --target ${target}${dryRun ? ' --dry-run' : ''}`;

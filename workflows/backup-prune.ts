@@ -1,0 +1,170 @@
+import { type ActivityOptions, CancellationScope, condition, allHandlersFinished, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { NightshiftActivities } from '../workers/activities';
+import type { PruneChunkResult } from '../activities/prune';
+import { renderRunDetails } from '../domain/run-details';
+import {
+  BACKUP_PRUNE_KIND,
+  type BackupPruneInput,
+  type BackupPrunePhase,
+  type BackupPruneProgress,
+  type BackupPruneResult,
+  type BackupPruneState,
+  DEFAULT_BACKUP_PRUNE_TUNING,
+  type PruneCounts,
+  ZERO_PRUNE_COUNTS,
+  backupPruneProgressQuery,
+  pruneCommand,
+} from './backup-prune.api';
+import { type FanOutKind, continueFanOutAsNew, initialFanOutState, runFanOut } from './fan-out';
+import { nightshiftAttributes, phaseAttribute } from './search-attributes';
+import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
+import { innermostMessage } from './activity-calls';
+import { workflowTime } from './clock';
+
+/**
+ * The prune of generations by retention (R-BK-11) on the dossier fan-out engine (./fan-out.ts): the policy
+ * fixed at the start (planPrune), pages of dossiers that have kept generations (cursor: the last code),
+ * chunks that decide, mark and unlink dossier by dossier (activities/prune.ts), continue-as-new with the
+ * cursor and the counts. The totals at the end are read from the rows this prune marked (finishPrune): a
+ * retried chunk never counts twice. Started by the batch at its end, and by `nightshift backup prune`.
+ */
+
+const PRUNE_ACTIVITY_OPTIONS = {
+  chunk: { startToCloseTimeout: '4 hours', retry: BATCH_PAGE_RETRY },
+} as const satisfies Record<string, ActivityOptions>;
+
+const { planPrune, finishPrune } = proxyActivities<NightshiftActivities>(DB_CALL);
+
+const sum = (a: PruneCounts, b: Partial<PruneCounts>): PruneCounts => ({
+  deleted: a.deleted + (b.deleted ?? 0),
+  bytesFreed: a.bytesFreed + (b.bytesFreed ?? 0),
+  kept: a.kept + (b.kept ?? 0),
+  leased: a.leased + (b.leased ?? 0),
+  offsiteDeleted: a.offsiteDeleted + (b.offsiteDeleted ?? 0),
+});
+
+function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+export async function backupPruneWorkflow(input: BackupPruneInput): Promise<BackupPruneResult> {
+  const tuning = { ...DEFAULT_BACKUP_PRUNE_TUNING, ...input.tuning };
+  const target = input.target;
+  const dryRun = input.dryRun ?? false;
+  const prunedBy = workflowInfo().workflowId;
+  const progress: BackupPruneProgress = { target, dryRun, phase: 'planning', total: 0, done: 0, failed: 0, failures: [], ...ZERO_PRUNE_COUNTS };
+  setHandler(backupPruneProgressQuery, () => progress);
+  upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_PRUNE_KIND }));
+
+  let state: BackupPruneState;
+  const show = (notes: string[] = []) => {
+    const running = progress.phase === 'planning' || progress.phase === 'pruning';
+    const c = progress;
+    const what = dryRun ? 'would delete' : 'deleted';
+    setCurrentDetails(
+      renderRunDetails({
+        kind: dryRun ? 'backup prune (dry run)' : 'backup prune',
+        target,
+        phase: progress.phase,
+        done: c.done,
+        total: Math.max(c.total, c.done),
+        failed: c.failed,
+        running,
+        failures: c.failures,
+        failuresTotal: state?.fanOut.failuresTotal ?? c.failed,
+        notes: [
+          `Generations ${what}: ${c.deleted} (${bytesText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${c.leased ? ` (${c.leased} only because a restore or verification holds them)` : ''}`,
+          ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),
+          ...notes,
+        ],
+        nextStep: c.failed > 0 && !running ? { text: 'Once fixed, prune again', command: pruneCommand(target, dryRun) } : null,
+      }),
+    );
+  };
+  const setPhase = (phase: BackupPrunePhase) => {
+    if (progress.phase === phase) return;
+    progress.phase = phase;
+    upsertSearchAttributes(phaseAttribute(phase));
+  };
+
+  if (input.state) state = input.state;
+  else {
+    show();
+    const plan = await planPrune({ target });
+    if (plan.ignored) log.warn('retention: the common value is ignored', { problem: plan.ignored });
+    state = { plan: { policies: plan.policies, policyText: plan.policyText, timeZone: plan.timeZone, total: plan.total }, fanOut: initialFanOutState(''), counts: { ...ZERO_PRUNE_COUNTS }, startedAtMs: workflowTime() };
+  }
+  const carry = () => {
+    Object.assign(progress, state.counts, {
+      total: state.plan.total,
+      done: state.fanOut.totals.done,
+      failed: state.fanOut.totals.failed,
+      failures: state.fanOut.failures,
+    });
+  };
+  setPhase('pruning');
+  carry();
+  show();
+
+  const kind: FanOutKind = {
+    page: { activity: 'selectPrunePage', params: { target }, options: DB_CALL },
+    chunk: {
+      activity: 'pruneChunk',
+      params: { target, prunedBy, dryRun, policies: state.plan.policies, timeZone: state.plan.timeZone, concurrency: tuning.concurrency, timeBudgetMs: tuning.chunkTimeBudgetMs },
+      options: { ...PRUNE_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout },
+      summary: (codes, n) => `prune chunk ${n}: ${codes.length} dossiers from ${codes[0]}`,
+    },
+  };
+  let failure: unknown;
+  let more = false;
+  try {
+    more = await runFanOut<string, PruneChunkResult>(
+      kind,
+      state.fanOut,
+      { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun },
+      {
+        onChunk: (r) => {
+          state.counts = sum(state.counts, r);
+          carry();
+          show();
+        },
+      },
+    );
+  } catch (err) {
+    failure = err;
+    log.warn('backup prune ended early', { error: innermostMessage(err) });
+  }
+  if (more) return continueFanOutAsNew<typeof backupPruneWorkflow>({ ...input, state });
+
+  // the truth: the rows this prune marked, whatever a retried chunk counted
+  const truth = dryRun ? undefined : await CancellationScope.nonCancellable(() => finishPrune({ target, prunedBy }));
+  if (truth) state.counts = { ...state.counts, ...truth };
+  carry();
+  const failed = state.fanOut.totals.failed;
+  const endState = failed > 0 || failure !== undefined ? 'completed_with_errors' : 'completed';
+  setPhase(endState);
+  show(failure !== undefined ? [`Ended early: ${innermostMessage(failure)}`] : []);
+  await condition(allHandlersFinished);
+  if (failure !== undefined) throw failure;
+  return {
+    target,
+    dryRun,
+    state: endState,
+    total: state.plan.total,
+    done: state.fanOut.totals.done,
+    failed,
+    failures: state.fanOut.failures,
+    failuresTotal: state.fanOut.failuresTotal,
+    policies: state.plan.policies,
+    timeZone: state.plan.timeZone,
+    ...state.counts,
+  };
+}
