@@ -71,9 +71,13 @@ export function isCancellation(err: unknown): boolean {
 
 export function offsiteFailure(err: unknown, ctx: FailureContext): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  const code = errorCode(err);
+  // the SDK wraps an error of another realm (Node's own, seen from a vm context such as Jest's) in a plain Error
+  // whose message alone names the errno: "AWS SDK error wrapper for Error: connect ECONNREFUSED 127.0.0.1:9000"
+  const message = String((err as SdkErrorShape | undefined)?.message ?? err).replace(/^AWS SDK error wrapper for (Error: )?/, '');
+  let code = errorCode(err);
+  if (code === 'Error') code = /\b(E[A-Z]{3,})\b/.exec(message)?.[1] ?? code;
   const status = (err as SdkErrorShape | undefined)?.$metadata?.httpStatusCode;
-  const said = scrub(String((err as SdkErrorShape | undefined)?.message ?? err), ctx.secrets);
+  const said = scrub(message, ctx.secrets);
   const where = `bucket ${ctx.bucket} at ${ctx.endpoint}`;
   const http = status ? `, HTTP ${status}` : '';
   if (CREDENTIAL_CODES.has(code) || status === 401 || status === 403) {
