@@ -3,6 +3,7 @@ import { EXIT_USAGE, reportError } from './context';
 import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
 import { registerBackupBatchCommands } from './commands/backup-batch';
+import { registerBackupVerifyCommands } from './commands/backup-verify';
 import { registerStackCommands } from './commands/stack';
 import { registerGateCommands } from './commands/gate';
 import { registerMaintenanceCommands } from './commands/maintenance';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDossierCommands(program);
   registerBackupCommands(program);
   registerBackupBatchCommands(program.commands.find((c) => c.name() === 'backup')!);
+  registerBackupVerifyCommands(program.commands.find((c) => c.name() === 'backup')!);
   registerMaintenanceCommands(program);
   registerGateCommands(program);
   registerPatchCommands(program);

@@ -58,6 +58,8 @@ export const FailureType = {
   RestorePointFailed: 'RestorePointFailed',
   /** a backup batch ended with dossiers not backed up: its workflow fails with the whole result in details[0] */
   BackupBatchPartial: 'BackupBatchPartial',
+  /** a verification of kept generations found a problem (corrupt, missing, unreadable): its workflow fails with the result in details[0] (R-BK-13) */
+  BackupVerifyProblems: 'BackupVerifyProblems',
   /** off-site copies asked for, but no NIGHTSHIFT_OFFSITE_S3_BUCKET (or the secret key file unreadable) */
   OffsiteNotConfigured: 'OffsiteNotConfigured',
   /** the object storage refused the credentials (unknown key, bad signature, access denied) */

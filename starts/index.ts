@@ -15,6 +15,8 @@ import { PATCH_KIND, type PatchIntegrationInput, patchWorkflowId } from '../work
 import { PATCH_ROLLBACK_KIND, type PatchRollbackInput, patchRollbackWorkflowId, rollbackScopeText } from '../workflows/patch-rollback.api';
 import { rollbackInputSchema } from '../domain/rollback-input';
 import { nightshiftAttributes } from '../workflows/search-attributes';
+import { backupVerifyInputSchema } from '../domain/backup-verify';
+import { BACKUP_VERIFY_KIND, type BackupVerifyInput, backupVerifyWorkflowId, scheduledVerifyWorkflowId, verifyScheduleId } from '../workflows/backup-verify.api';
 
 /**
  * Typed starts of every workflow from outside Temporal (CLI, gate, tests, the Schedule's action). Each one
@@ -169,6 +171,37 @@ export async function startMaintenanceWindow(client: Client, raw: MaintenanceWin
     workflowId: o.workflowId ?? options.workflowId,
     typedSearchAttributes: attributes(o, { target: input.target, kind: 'maintenance', phase: 'scheduled' }),
   });
+}
+
+export function backupVerifySummary(input: BackupVerifyInput): string {
+  const what = input.codes ? `the generations of ${input.codes.length} dossier(s)` : input.backupRunId !== undefined ? `what backup run ${input.backupRunId} wrote` : 'every kept generation';
+  return `Verify ${what} of target ${input.target}${input.full ? ' (full: every one restored)' : ''}`;
+}
+
+/** The verification of kept generations (R-BK-13): `backup-verify/{target}/{UTC timestamp}`. */
+export async function startBackupVerify(client: Client, raw: BackupVerifyInput, o: StartOptions): Promise<Started<'backupVerifyWorkflow'>> {
+  const input = backupVerifyInputSchema.parse(raw) as BackupVerifyInput;
+  return start(client, WORKFLOW.backupVerify, {
+    taskQueue: o.taskQueue,
+    workflowId: o.workflowId ?? backupVerifyWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    args: [input],
+    staticSummary: o.summary ?? backupVerifySummary(input),
+    typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_VERIFY_KIND, phase: 'claiming' }),
+  });
+}
+
+/** The verify Schedule's action: every kept generation (a sample restored, or all with `full`). */
+export function scheduledVerifyAction(target: string, taskQueue: string, full = false): ScheduleOptionsStartWorkflowAction<Workflows['backupVerifyWorkflow']> {
+  const input = backupVerifyInputSchema.parse({ target, trigger: 'schedule', ...(full ? { full } : {}) }) as BackupVerifyInput;
+  return {
+    type: 'startWorkflow',
+    workflowType: WORKFLOW.backupVerify,
+    workflowId: scheduledVerifyWorkflowId(target),
+    taskQueue,
+    args: [input],
+    staticSummary: `Scheduled verification of the kept backups of target ${target} (schedule ${verifyScheduleId(target)})`,
+    typedSearchAttributes: nightshiftAttributes({ target, kind: BACKUP_VERIFY_KIND, phase: 'claiming' }),
+  };
 }
 
 /** The prune of generations by retention (R-BK-11): `backup-prune/{target}/{UTC timestamp}`. */

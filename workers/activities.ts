@@ -6,6 +6,7 @@ import { createBackupBatchActivities } from '../activities/backup-batch';
 import { createPatchActivities } from '../activities/patch';
 import { createRollbackActivities } from '../activities/rollback';
 import { createOffsiteActivities } from '../activities/offsite';
+import { createVerifyActivities, offsiteCheckOf } from '../activities/verify';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import { createPruneActivities } from '../activities/prune';
 
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPatchActivities(deps),
     ...createRollbackActivities(deps),
     ...createOffsiteActivities({ offsiteStore: lazyOffsiteStore(deps.config.offsite) }),
+    ...createVerifyActivities({ ...deps, offsiteCheck: offsiteCheckOf(lazyOffsiteStore(deps.config.offsite)) }),
     ...createPruneActivities({ ...deps, offsiteStore: lazyOffsiteStore(deps.config.offsite) }),
   };
 }

@@ -34,7 +34,9 @@ import { type FanOutLedgerView, renderRunDetails } from '../domain/run-details';
 import type { ChunkResult } from '../activities/backup-batch';
 import { type FanOutKind, type FanOutState, continueFanOutAsNew, runFanOut } from './fan-out';
 import { nightshiftAttributes, phaseAttribute } from './search-attributes';
-import { startReportMailChild } from './child-starts';
+import { startBatchVerifyChild, startReportMailChild } from './child-starts';
+import { backupVerifyWorkflowId } from './backup-verify.api';
+import { workflowIdTimestamp } from '../domain/workflow-id';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { startBatchPruneChild } from './child-starts';
 import { batchPruneWorkflowId } from './backup-prune.api';
@@ -81,6 +83,8 @@ const HISTORY_EVENTS_BUDGET = 6_000;
 const PARTIAL_FAILS_PATCH = 'backup-batch-partial-fails';
 /** Histories recorded before a batch started the prune by retention replay without it. */
 const BATCH_PRUNE_PATCH = 'batch-prune';
+/** Histories recorded before a batch started the verification of what it wrote replay without it. */
+const BATCH_VERIFY_PATCH = 'batch-verify';
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
@@ -202,6 +206,13 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     if (f.mail) {
       // its own workflow: an SMTP outage retries for hours without holding the batch open
       await startReportMailChild({ target, runId: state.runId }, workflowInfo().workflowId);
+    }
+    if (state.settings.generationsRoot !== undefined && f.ok > 0 && patched(BATCH_VERIFY_PATCH)) {
+      // R-BK-13: what this run wrote is verified by a workflow of its own, abandoned by the batch (a failed start is logged, never the batch's failure)
+      await startBatchVerifyChild(
+        { target, backupRunId: state.runId, trigger: 'batch' },
+        { workflowId: backupVerifyWorkflowId(target, workflowIdTimestamp(new Date(workflowTime()))), summary: `Verify what backup run ${state.runId} wrote (target ${target})` },
+      ).catch((err: unknown) => log.warn('verify of the backup run not started', { runId: state.runId, error: innermostMessage(err) }));
     }
     if (state.settings.generationsRoot !== undefined && patched(BATCH_PRUNE_PATCH)) {
       // R-BK-11: retention prunes after each batch, in a workflow of its own that outlives it (a failed start is logged, never the batch's failure)

@@ -8,6 +8,8 @@ import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.
 import { type NightshiftAttributes, NightshiftKind, nightshiftAttributes } from './search-attributes';
 import { backupPruneInputSchema } from '../domain/prune-input';
 import type { BackupPruneInput } from './backup-prune.api';
+import { backupVerifyInputSchema } from '../domain/backup-verify';
+import { type BackupVerifyInput, type VerifyMailInput, verifyMailWorkflowId } from './backup-verify.api';
 
 /**
  * Typed child starts, the workflow-side twin of starts/index.ts: the child named through workflows/contracts.ts,
@@ -55,6 +57,28 @@ export async function startReportMailChild(input: BackupMailInput, batchWorkflow
     args: [input],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-report-mail' }),
+  });
+}
+
+/** The verify report's mail (R-BK-13, on a problem only): its own workflow, abandoned by the verify run. */
+export async function startVerifyMailChild(input: VerifyMailInput, verifyWorkflowId: string): Promise<void> {
+  await startChild<Workflows['backupVerifyMailWorkflow']>(WORKFLOW.backupVerifyMail, {
+    workflowId: verifyMailWorkflowId(verifyWorkflowId),
+    args: [input],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-verify-mail' }),
+  });
+}
+
+/** The verification of what a batch run wrote (R-BK-13), started at the batch's end and abandoned by it. */
+export async function startBatchVerifyChild(raw: BackupVerifyInput, o: ChildStart): Promise<void> {
+  const input = parseInput(backupVerifyInputSchema, raw) as BackupVerifyInput;
+  await startChild<Workflows['backupVerifyWorkflow']>(WORKFLOW.backupVerify, {
+    workflowId: o.workflowId,
+    args: [input],
+    staticSummary: o.summary,
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-verify', phase: 'claiming' }),
   });
 }
 

@@ -3,6 +3,7 @@ import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, Rest
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from './maintenance-window.api';
 import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
 import type { PatchRollbackInput, RollbackRunResult } from './patch-rollback.api';
+import type { BackupVerifyInput, BackupVerifyResult, VerifyMailInput } from './backup-verify.api';
 import type { BackupPruneInput, BackupPruneResult } from './backup-prune.api';
 
 /**
@@ -19,6 +20,8 @@ export interface Workflows {
   patchIntegrationWorkflow: (input: PatchIntegrationInput) => Promise<PatchRunResult>;
   maintenanceWindowWorkflow: (input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>;
   patchRollbackWorkflow: (input: PatchRollbackInput) => Promise<RollbackRunResult>;
+  backupVerifyWorkflow: (input: BackupVerifyInput) => Promise<BackupVerifyResult>;
+  backupVerifyMailWorkflow: (input: VerifyMailInput) => Promise<BackupMailResult>;
   backupPruneWorkflow: (input: BackupPruneInput) => Promise<BackupPruneResult>;
 }
 export type WorkflowName = keyof Workflows;
@@ -38,5 +41,7 @@ export const WORKFLOW = {
   patchIntegration: 'patchIntegrationWorkflow',
   maintenanceWindow: 'maintenanceWindowWorkflow',
   patchRollback: 'patchRollbackWorkflow',
+  backupVerify: 'backupVerifyWorkflow',
+  backupVerifyMail: 'backupVerifyMailWorkflow',
   backupPrune: 'backupPruneWorkflow',
 } as const satisfies Record<string, WorkflowName>;

@@ -4,4 +4,5 @@ export { maintenanceWindowWorkflow } from './maintenance-window';
 export { backupBatchWorkflow, backupReportMailWorkflow } from './backup-batch';
 export { patchIntegrationWorkflow } from './patch-integration';
 export { patchRollbackWorkflow } from './patch-rollback';
+export { backupVerifyWorkflow, backupVerifyMailWorkflow } from './backup-verify';
 export { backupPruneWorkflow } from './backup-prune';

@@ -24,6 +24,8 @@ const REGISTERED: Record<keyof typeof registered, true> = {
   patchIntegrationWorkflow: true,
   maintenanceWindowWorkflow: true,
   patchRollbackWorkflow: true,
+  backupVerifyWorkflow: true,
+  backupVerifyMailWorkflow: true,
   backupPruneWorkflow: true,
 };
 

@@ -1,0 +1,469 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { finished, pipeline } from 'node:stream/promises';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type pg from 'pg';
+import { z } from 'zod';
+import { REPORT_ENCODING, REPORT_EOL, REPORT_FOLDER, compactTimestamp, localDateTime } from '../domain/backup-batch';
+import {
+  DEFAULT_SAMPLE_PERCENT,
+  VERIFY_FAILED_LIST_FILE_NAME,
+  VERIFY_MAIL_BODY,
+  type VerifyItemStatus,
+  type VerifyScope,
+  backupVerifyInputSchema,
+  generationDateText,
+  inSample,
+  isVerifyProblem,
+  verifyMailSubject,
+  verifyReportFileName,
+  verifyReportLine,
+  verifySummaryLines,
+} from '../domain/backup-verify';
+import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
+import type { Generation } from '../domain/generation';
+import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
+import { targetNameSchema } from '../domain/target';
+import { parseInput } from '../domain/validation';
+import { verifyArchive } from '../archive/verify';
+import { scratchRestoreCompare } from '../archive/scratch-restore';
+import { loadBackupKeyring } from '../archive/keys';
+import { commitFile, createPrivateFile } from '../archive/writer';
+import { loadBackupSettings } from '../store/settings/backup-settings';
+import { generationById } from '../store/generations/generation-by-id';
+import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
+import { markGenerationVerified } from '../store/generations/mark-verified';
+import { verifyScopeAnchor } from '../store/generations/verify-scope-anchor';
+import { verifyScopeCount } from '../store/generations/verify-scope-count';
+import { verifyScopePage } from '../store/generations/verify-scope-page';
+import { closeVerifyRun } from '../store/verify/close-run';
+import { insertVerifyRun } from '../store/verify/insert-run';
+import { verifyItemsInLedger } from '../store/verify/items-in-ledger';
+import { latestVerifyProblems } from '../store/verify/latest-problems';
+import { markVerifyMail } from '../store/verify/mark-mail';
+import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
+import { recordVerifyItem } from '../store/verify/record-item';
+import { verifyReportPage } from '../store/verify/report-page';
+import { verifyRunByRef } from '../store/verify/run-by-ref';
+import { verifyRunProgress } from '../store/verify/run-progress';
+import type { VerifyRunRow, VerifyRunSettings } from '../store/verify/run-row';
+import { touchVerifyRun } from '../store/verify/touch-run';
+import { type BackupVerifyInput, type BackupVerifyResult, type VerifySampleSettings, verifyNextCommand } from '../workflows/backup-verify.api';
+import type { ActivityDeps } from './deps';
+import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
+
+/**
+ * Verification of kept generations (R-BK-13) over the fan-out engine: the run ledger (claim, pages of
+ * generation ids, one row per generation), chunks that read each generation under a lease (prune never
+ * deletes one being read), the report streamed from the ledger, and the mail on a problem.
+ *
+ * Per generation: the file is there; its SHA-256 is the recorded one (when recorded; else it is recorded
+ * now); the whole archive reads back with every part's checksum and the manifest (verifyArchive); for the
+ * sample (every one with `full`) it is restored into a scratch schema and each table compared with the
+ * archive (archive/scratch-restore.ts); an off-site copy is checked with the off-site store's checkObject.
+ */
+
+/** What the chunk returns: the engine's result, the problems named by dossier and generation date. */
+export type VerifyChunkResult = FanOutChunkResult & { restored: number };
+
+export interface VerifyClaim {
+  runId: number;
+  scope: VerifyScope;
+  sample: VerifySampleSettings;
+  selected: number;
+}
+
+/** The off-site check (offsite/store.ts checkObject), when this worker has an off-site store. */
+export type OffsiteObjectCheck = (
+  key: string,
+  expected: { size: number; sha256: string },
+  signal?: AbortSignal,
+) => Promise<{ status: 'ok' } | { status: 'missing' | 'corrupt'; reason: string }>;
+
+export interface VerifyActivityDeps extends ActivityDeps {
+  /** R-BK-14 hook: absent when the worker has no off-site store (a generation's copy is then not checked, and the ledger says so) */
+  offsiteCheck?: () => Promise<OffsiteObjectCheck | undefined>;
+}
+
+export interface VerifyHooks {
+  /** tests: before each generation is read */
+  beforeGeneration?: (g: Generation) => Promise<void>;
+}
+
+const LEASE_SECONDS = 6 * 3600;
+const ATTEMPTS = 3;
+
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  await pipeline(fs.createReadStream(file), hash, { signal });
+  return hash.digest('hex');
+}
+
+/** PostgreSQL refusing what a scratch restore loads (bad data, broken constraint) is the archive's fault. */
+function isContentError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && ['22', '23', '42', '2B', '0A'].includes(code.slice(0, 2));
+}
+
+const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ').trim().slice(0, 1000);
+
+interface Checked {
+  status: Exclude<VerifyItemStatus, 'pruned'>;
+  restored: boolean;
+  sha256: string | null;
+  error: string | null;
+}
+
+export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHooks = {}) {
+  const { config, pools, mail } = deps;
+
+  async function getRun(pool: pg.Pool, runId: number): Promise<VerifyRunRow> {
+    const run = await verifyRunByRef(pool, runId, 'id');
+    if (!run) throw permanentFailure(FailureType.InvalidInput, `unknown verify run ${runId}`);
+    return run;
+  }
+
+  function scopeOf(run: VerifyRunRow): VerifyScope {
+    if (run.scope === 'run') return { kind: 'run', runId: Number(run.backup_run_id) };
+    if (run.scope === 'codes') return { kind: 'codes', codes: run.codes ?? [] };
+    return { kind: 'all' };
+  }
+
+  function sampleOf(run: VerifyRunRow): VerifySampleSettings {
+    return { full: run.full_restore, samplePercent: Number(run.sample_percent), seed: Number(run.seed), anchor: run.anchor_generation === null ? null : Number(run.anchor_generation) };
+  }
+
+  /** One generation read and checked; a transient error (I/O, connection) is thrown and retried by the caller. */
+  async function check(pool: pg.Pool, g: Generation, restore: boolean, signal: AbortSignal | undefined): Promise<Checked> {
+    let size: number;
+    try {
+      size = (await fs.promises.stat(g.file)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing', restored: false, sha256: null, error: `le fichier ${g.file} n'existe plus` };
+      throw err;
+    }
+    const sha256 = await sha256OfFile(g.file, signal);
+    const problems: string[] = [];
+    let status: Checked['status'] = 'ok';
+    let restored = false;
+    try {
+      if (restore) {
+        const r = await scratchRestoreCompare({ pool, file: g.file, keys: loadBackupKeyring(config.backupKeys), signal });
+        restored = true;
+        if (r.differences.length) {
+          status = 'corrupt';
+          problems.push(`restaurée, elle diffère de l'archive : ${r.differences.join('; ')}`);
+        }
+      } else {
+        await verifyArchive(g.file, loadBackupKeyring(config.backupKeys));
+      }
+    } catch (err) {
+      const type = failureTypeOf(err);
+      const message = err instanceof Error ? err.message : String(err);
+      if (type === FailureType.BackupKeyMissing || type === FailureType.BackupKeyWrong) {
+        return { status: 'key', restored: false, sha256, error: message };
+      }
+      if (type === FailureType.ArchiveInvalid || isContentError(err)) {
+        status = 'corrupt';
+        problems.push(isContentError(err) ? `invalid archive: PostgreSQL refused its content: ${message}` : message);
+      } else throw err;
+    }
+    // what differs from the generation as it was written goes first (a truncated file says so at once)
+    if (g.sha256 && g.sha256 !== sha256) {
+      status = 'corrupt';
+      problems.unshift(`SHA-256 ${sha256.slice(0, 12)}… au lieu de ${g.sha256.slice(0, 12)}… à l'écriture`);
+    }
+    if (size !== g.size) {
+      status = 'corrupt';
+      problems.unshift(`${size} octets au lieu de ${g.size} à l'écriture`);
+    }
+    if (status === 'ok' && g.offsiteState === 'copied' && g.offsiteKey) {
+      // R-BK-14: the off-site copy is this archive (size and SHA-256), checked by the off-site store
+      const offsite = await deps.offsiteCheck?.();
+      if (offsite) {
+        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, signal);
+        if (c.status !== 'ok') return { status: 'offsite', restored, sha256, error: `copie externe ${g.offsiteBucket ?? ''}/${g.offsiteKey} : ${c.reason}` };
+      } else {
+        activityContext()?.log.warn('off-site copy not checked: no off-site store on this worker', { generation: g.id, key: g.offsiteKey });
+      }
+    }
+    return { status, restored, sha256, error: problems.length ? oneLine(problems.join('; ')) : null };
+  }
+
+  async function writeReport(pool: pg.Pool, run: VerifyRunRow): Promise<{ file: string; ok: number; problems: number; restored: number }> {
+    const name = verifyReportFileName(compactTimestamp(localDateTime(run.started_at, config.timeZone)), Number(run.id));
+    const write = async (dir: string) => {
+      await fs.promises.mkdir(dir, { recursive: true });
+      const file = path.join(dir, name);
+      const tmp = path.join(dir, `.${name}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+      await createPrivateFile(tmp, config.backupFileMode);
+      const out = fs.createWriteStream(tmp, { flags: 'r+', encoding: REPORT_ENCODING });
+      const failedOut = new Promise<never>((_, reject) => out.once('error', reject));
+      failedOut.catch(() => {});
+      let ok = 0;
+      let problems = 0;
+      let restored = 0;
+      try {
+        // streamed from the ledger by dossier and generation date: memory does not grow with the generations
+        let after: { code: string; snapshotAt: Date; id: string } | null = null;
+        for (;;) {
+          const rows = await verifyReportPage(pool, Number(run.id), after);
+          if (!rows.length) break;
+          let text = '';
+          for (const r of rows) {
+            if (r.status === 'pruned') continue;
+            text += verifyReportLine({ code: r.code, date: generationDateText(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error }) + REPORT_EOL;
+            if (isVerifyProblem(r.status)) problems++;
+            else ok++;
+            if (r.restored) restored++;
+          }
+          if (!out.write(text)) await Promise.race([new Promise<void>((res) => out.once('drain', () => res())), failedOut]);
+          const last = rows[rows.length - 1]!;
+          after = { code: last.code, snapshotAt: last.snapshot_at, id: last.generation_id };
+        }
+        out.end(verifySummaryLines(ok, problems, restored).join(REPORT_EOL) + REPORT_EOL);
+        await Promise.race([finished(out), failedOut]);
+        // temp file, fsync, rename, fsync of the folder (archive/writer.ts)
+        await commitFile(tmp, file, dir);
+      } catch (err) {
+        out.destroy();
+        await fs.promises.rm(tmp, { force: true });
+        throw err;
+      }
+      return { file, ok, problems, restored };
+    };
+    try {
+      return await write(run.settings.reportFolder);
+    } catch {
+      // the report must not be lost when the backup folder is unwritable: keep it under the data folder
+      return write(path.join(config.dataDir, REPORT_FOLDER));
+    }
+  }
+
+  async function failuresOf(pool: pg.Pool, runId: number, limit: number): Promise<DossierFailure[]> {
+    const rows = await latestVerifyProblems(pool, runId, limit);
+    return capFailures(
+      rows.map((r) => ({ code: r.code, status: r.status, error: `sauvegarde du ${generationDateText(r.snapshot_at, config.timeZone)} (${path.basename(r.file)}) : ${r.error ?? r.status}` })),
+      limit,
+    );
+  }
+
+  return {
+    /** Claims the verify run: scope, sample (seed drawn here when not given, recorded with the anchor), report settings. */
+    async claimVerifyRun(raw: BackupVerifyInput & { workflowId: string }): Promise<VerifyClaim> {
+      const input = parseInput(backupVerifyInputSchema, { ...raw, workflowId: undefined, state: undefined });
+      const workflowId = parseInput(z.string().min(1).max(400), raw.workflowId);
+      const pool = pools.get(input.target);
+      const existing = await verifyRunByRef(pool, workflowId, 'workflow_id');
+      if (existing) {
+        // this activity's earlier attempt committed before its answer was lost: the same run
+        return { runId: Number(existing.id), scope: scopeOf(existing), sample: sampleOf(existing), selected: existing.selected };
+      }
+      const scope: VerifyScope = input.codes ? { kind: 'codes', codes: input.codes } : input.backupRunId !== undefined ? { kind: 'run', runId: input.backupRunId } : { kind: 'all' };
+      const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
+      const selected = await verifyScopeCount(pool, scope);
+      const anchor = selected > 0 ? await verifyScopeAnchor(pool, scope, seed % selected) : null;
+      const { settings } = await loadBackupSettings(pool, config);
+      const runSettings: VerifyRunSettings = { reportFolder: path.join(settings.folder, REPORT_FOLDER), reportRecipients: settings['report-recipients'] };
+      const sample: VerifySampleSettings = { full: Boolean(input.full), samplePercent: input.samplePercent ?? DEFAULT_SAMPLE_PERCENT, seed, anchor };
+      try {
+        const runId = await insertVerifyRun(pool, { workflowId, scope, full: sample.full, samplePercent: sample.samplePercent, seed, anchor, selected, settings: runSettings });
+        return { runId, scope, sample, selected };
+      } catch (err) {
+        // two attempts at once: the other one's row wins
+        const again = (err as { code?: string }).code === '23505' ? await verifyRunByRef(pool, workflowId, 'workflow_id') : undefined;
+        if (again) return { runId: Number(again.id), scope: scopeOf(again), sample: sampleOf(again), selected: again.selected };
+        throw err;
+      }
+    },
+
+    /** The next page of generation ids of the scope after the cursor (local activity). */
+    async selectVerifyPage(raw: { target: string; scope: VerifyScope; cursor: number; limit: number }): Promise<{ codes: string[]; cursor: number; exhausted: boolean }> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const ids = await verifyScopePage(pool, raw.scope, raw.cursor, raw.limit);
+      return { codes: ids.map(String), cursor: ids.length ? ids[ids.length - 1]! : raw.cursor, exhausted: ids.length < raw.limit };
+    },
+
+    /** Verifies a chunk of generations (their ids as the engine's "codes"), one ledger row each. */
+    async verifyChunk(input: { target: string; runId: number; codes: string[]; sample: VerifySampleSettings; concurrency: number; timeBudgetMs: number }): Promise<VerifyChunkResult> {
+      const pool = pools.get(parseInput(targetNameSchema, input.target));
+      for (const c of input.codes) parseInput(z.coerce.number().int().positive(), c);
+      const run = await getRun(pool, input.runId);
+      if (run.state !== 'running') throw permanentFailure(FailureType.InvalidInput, `verify run ${run.id} is ${run.state}: its late work is refused`);
+      const holder = `verify:${run.workflow_id}`;
+      let closed = false;
+      let restoredCount = 0;
+      const described = new Map<string, string>();
+
+      async function one(idText: string, signal: AbortSignal | undefined): Promise<DossierOutcome | undefined> {
+        const started = Date.now();
+        const id = Number(idText);
+        const g = await generationById(pool, id);
+        // no such row: nothing to verify (rows are never deleted, only marked pruned)
+        if (!g) return { status: 'ok' };
+        const restore = inSample(id, input.sample);
+        let c: Checked | undefined;
+        let pruned = false;
+        if (!(await takeGenerationLease(pool, id, holder, LEASE_SECONDS))) pruned = true;
+        else {
+          try {
+            await hooks.beforeGeneration?.(g);
+            for (let attempt = 1; ; attempt++) {
+              try {
+                c = await check(pool, g, restore, signal);
+                break;
+              } catch (err) {
+                if (signal?.aborted) throw err;
+                const permanent = err instanceof ApplicationFailure && err.nonRetryable;
+                if (permanent || attempt >= ATTEMPTS) {
+                  c = { status: 'failed', restored: false, sha256: null, error: oneLine(err instanceof Error ? err.message : String(err)) };
+                  break;
+                }
+                await new Promise((r) => setTimeout(r, 500 * attempt));
+              }
+            }
+          } finally {
+            await releaseGenerationLease(pool, id, holder).catch(() => {});
+          }
+        }
+        if (c && (c.status === 'ok' || c.status === 'corrupt' || c.status === 'missing' || c.status === 'offsite')) {
+          // the generation's own verification state (R-BK-13); an off-site problem leaves the local archive ok
+          await markGenerationVerified(pool, id, { state: c.status === 'offsite' ? 'ok' : c.status, error: c.error, restored: c.restored, sha256: c.sha256 });
+        }
+        const status: VerifyItemStatus = pruned ? 'pruned' : c!.status;
+        const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : (c!.error ?? null);
+        const recorded = await recordVerifyItem(pool, input.runId, {
+          generationId: id,
+          code: g.code,
+          file: g.file,
+          snapshotAt: g.snapshotAt,
+          status,
+          restored: c?.restored ?? false,
+          sha256: c?.sha256 ?? null,
+          error,
+          durationMs: Date.now() - started,
+        });
+        if (!recorded) {
+          closed = true;
+          return undefined;
+        }
+        if (c?.restored) restoredCount++;
+        described.set(idText, `${g.code}|sauvegarde du ${generationDateText(g.snapshotAt, config.timeZone)} (${path.basename(g.file)})`);
+        // a generation pruned while the run waited for it is no problem of the archives
+        return { status: pruned ? 'ok' : status, error };
+      }
+
+      const r = await runChunk({
+        codes: input.codes,
+        concurrency: input.concurrency,
+        timeBudgetMs: input.timeBudgetMs,
+        alreadyDone: async (todo) => (await verifyItemsInLedger(pool, input.runId, todo.map(Number))).map(String),
+        perDossier: one,
+        shouldStop: () => closed,
+        onTick: () => void touchVerifyRun(pool, input.runId).catch(() => {}),
+      });
+      if (closed) throw permanentFailure(FailureType.InvalidInput, `verify run ${input.runId} was closed while its workflow still worked on it`);
+      // the engine's failures name generation ids: named here by dossier and generation
+      const failures = r.failures.map((f) => {
+        const d = described.get(f.code);
+        if (!d) return f;
+        const [code, what] = d.split('|') as [string, string];
+        return { code, status: f.status, error: `${what} : ${f.error}` };
+      });
+      return { counts: r.counts, ok: r.ok, failed: r.failed, skipped: r.skipped, remaining: r.remaining, failures: capFailures(failures), failuresTotal: r.failuresTotal, restored: restoredCount };
+    },
+
+    /** The details refresh: the ledger now, and the generations this worker reads for the workflow (local activity). */
+    async verifyLedgerView(raw: { target: string; runId: number }): Promise<FanOutLedgerView> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const p = await verifyRunProgress(pool, raw.runId);
+      const failures = p.problems ? await failuresOf(pool, raw.runId, DETAILS_FAILURES_SHOWN) : [];
+      const workflowId = activityContext()?.info.workflowExecution?.workflowId;
+      const inFlight = workflowId ? dossiersInFlight(workflowId).map((f) => ({ ...f, code: `generation ${f.code}` })) : [];
+      return { done: p.done, failed: p.problems, failures, failuresTotal: p.problems, sinceLastEndSeconds: p.sinceLastEndSeconds, inFlight };
+    },
+
+    /** Ends the run: totals from the ledger, the report written atomically, the mail wanted only on a problem. Idempotent. */
+    async finishVerifyRun(raw: { target: string; runId: number; endedEarly: boolean }): Promise<Omit<BackupVerifyResult, 'target' | 'runId'>> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const run = await getRun(pool, raw.runId);
+      const tail = async (problems: number) => {
+        const failures = problems ? await failuresOf(pool, raw.runId, FAILURES_CAP) : [];
+        const codes = [...new Set(failures.map((f) => f.code))].sort();
+        return { failures, failuresTotal: problems, nextCommand: codes.length ? verifyNextCommand(raw.target, codes) : null };
+      };
+      if (run.state !== 'running') {
+        // this activity's earlier attempt closed it: the same answer again
+        return { state: run.state, total: run.total, ok: run.ok, problems: run.problems, restored: run.restored, seed: Number(run.seed), reportPath: run.report_path, mail: run.mail_state !== 'none', ...(await tail(run.problems)) };
+      }
+      const { file, ok, problems, restored } = await writeReport(pool, run);
+      const state = raw.endedEarly ? 'failed' : problems > 0 ? 'problems' : 'completed';
+      const mailWanted = problems > 0 && run.settings.reportRecipients.length > 0;
+      await closeVerifyRun(pool, raw.runId, { state, ok, problems, restored, reportPath: file, mailWanted });
+      return { state, total: ok + problems, ok, problems, restored, seed: Number(run.seed), reportPath: file, mail: mailWanted, ...(await tail(problems)) };
+    },
+
+    /** R-BK-8 style, on a problem only: the report and the list of dossiers in error, to the report recipients. */
+    async mailVerifyReport(raw: { target: string; runId: number }): Promise<{ messageId: string; recipients: string[] }> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const run = await getRun(pool, raw.runId);
+      if (!mail) throw permanentFailure(FailureType.InvalidInput, 'no mail transport in this worker');
+      if (!run.report_path) throw permanentFailure(FailureType.InvalidInput, `verify run ${run.id} has no report`);
+      let list = '';
+      let after = '';
+      for (;;) {
+        const codes = await verifyProblemCodesPage(pool, Number(run.id), after);
+        if (!codes.length) break;
+        for (const code of codes) list += code + REPORT_EOL;
+        after = codes[codes.length - 1]!;
+      }
+      const info = await mail.sendMail({
+        from: { name: config.smtp.fromName, address: config.smtp.fromAddress },
+        to: run.settings.reportRecipients,
+        subject: verifyMailSubject(config.appName),
+        text: VERIFY_MAIL_BODY,
+        attachments: [
+          { filename: path.basename(run.report_path), path: run.report_path, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },
+          { filename: VERIFY_FAILED_LIST_FILE_NAME, content: list, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },
+        ],
+      });
+      await markVerifyMail(pool, Number(run.id), 'sent');
+      return { messageId: String(info.messageId), recipients: run.settings.reportRecipients };
+    },
+
+    async markVerifyMailFailed(raw: { target: string; runId: number; error: string }): Promise<void> {
+      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      await markVerifyMail(pool, raw.runId, 'failed', oneLine(raw.error));
+    },
+  };
+}
+
+/** What verification needs of the off-site store: its checkObject (offsite/store.ts), when the store has one. */
+interface CheckingStore {
+  checkObject?(key: string, expected: { size: number; sha256: string }, options?: { readBack?: boolean; signal?: AbortSignal }): Promise<{ status: string; reason?: string }>;
+}
+
+/**
+ * R-BK-14 hook: the worker's lazy off-site store as the check of a generation's copy (size and SHA-256 of the
+ * stored object, offsite/store.ts checkObject). Undefined when no store is configured or it cannot check.
+ */
+export function offsiteCheckOf(store: () => Promise<CheckingStore | undefined>): () => Promise<OffsiteObjectCheck | undefined> {
+  return async () => {
+    const s = await store();
+    if (!s?.checkObject) return undefined;
+    return async (key, expected, signal) => {
+      const c = await s.checkObject!(key, expected, { signal });
+      return c.status === 'ok' ? { status: 'ok' } : { status: c.status === 'missing' ? 'missing' : 'corrupt', reason: c.reason ?? c.status };
+    };
+  };
+}

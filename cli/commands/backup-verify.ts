@@ -1,0 +1,172 @@
+import type { Command } from 'commander';
+import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { z } from 'zod';
+import { UsageError } from '../../config/config';
+import { cronProblem, onlyCodesSchema } from '../../domain/backup-batch';
+import { canonicalTimeZone } from '../../domain/operator-time';
+import { shownInput } from '../../domain/text';
+import { runByRef } from '../../store/backup/run-by-ref';
+import { scheduledVerifyAction, startBackupVerify } from '../../starts';
+import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
+import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { webUiLink } from './backup';
+import { describeSchedule, scheduleText } from './backup-batch';
+
+/**
+ * nightshift backup verify [--full] [--codes A,B] [--run ID] [--wait] and backup verify schedule set|show|delete:
+ * the verification of kept generations (R-BK-13), now or as a Temporal Schedule.
+ */
+
+interface VerifyFlags {
+  target?: string;
+  full?: boolean;
+  codes?: string;
+  run?: string;
+  sample?: string;
+  seed?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function resultText(r: BackupVerifyResult): string {
+  return [
+    `verify run ${r.runId} ${r.state}: ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared (seed ${r.seed})`,
+    `report: ${r.reportPath ?? '(none)'}`,
+    ...(r.mail ? ['the report is being mailed to the report recipients'] : []),
+    ...r.failures.map((f) => `  ${f.code}: ${f.error || f.status}`),
+    ...(r.failuresTotal > r.failures.length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
+    ...(r.nextCommand ? [`next: ${r.nextCommand}`] : []),
+  ].join('\n');
+}
+
+async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promise<number> {
+  return withTemporal(async (client) => {
+    const handle = await startBackupVerify(client, input, { taskQueue: config().temporal.taskQueue });
+    const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
+    if (!flags.wait) {
+      output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it in the Temporal Web UI: ${s.url}`);
+      return EXIT_OK;
+    }
+    if (!flags.json) process.stdout.write(`started ${started.workflowId}\n${started.url}\n`);
+    let last = '';
+    const timer = setInterval(() => {
+      handle.query(backupVerifyProgressQuery).then(
+        (p) => {
+          const line = `verify run ${p.runId ?? '?'}: ${p.done} / ${Math.max(p.selected, p.done)} generations, ${p.problems} with a problem (${p.phase})`;
+          if (!flags.json && line !== last) process.stdout.write(`${line}\n`);
+          last = line;
+        },
+        () => {},
+      );
+    }, 5_000);
+    try {
+      // a run with a problem fails its workflow (BackupVerifyProblems) with the result in its details
+      const result = await verifyResult(handle.result());
+      output(flags.json, { ...started, result }, (v) => resultText(v.result));
+      return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
+    } finally {
+      clearInterval(timer);
+    }
+  });
+}
+
+const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional(), full: z.boolean().optional() });
+
+export function registerBackupVerifyCommands(backup: Command): void {
+  const verify = backup
+    .command('verify')
+    .description('verify the kept backups (R-BK-13): checksums of every generation, a sample restored into a scratch schema and compared')
+    .option('--full', 'restore and compare every generation, not a sample')
+    .option('--codes <codes>', 'only the generations of these dossiers (comma-separated)')
+    .option('--run <id>', 'only the generations a backup batch run wrote (run number or workflow id)')
+    .option('--sample <percent>', 'percentage of generations restored and compared (default 5, at least one per run)')
+    .option('--seed <n>', 'the seed of the sample (default: drawn, shown in the result)')
+    .option('--wait', 'follow the progress until the end (exit 1 when a generation has a problem)')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: VerifyFlags) => {
+        const t = target(flags.target).name;
+        if (flags.codes !== undefined && flags.run !== undefined) throw new UsageError('give either --codes or --run, not both');
+        const codes = flags.codes === undefined ? undefined : parseFlag('--codes', onlyCodesSchema, flags.codes);
+        const samplePercent = flags.sample === undefined ? undefined : parseFlag('--sample', z.coerce.number().min(0).max(100), flags.sample);
+        const seed = flags.seed === undefined ? undefined : parseFlag('--seed', z.coerce.number().int().min(0).max(2 ** 31 - 1), flags.seed);
+        let backupRunId: number | undefined;
+        if (flags.run !== undefined) {
+          const ref = flags.run;
+          const run = await withPools(t, (pool) => runByRef(pool, ref, /^\d{1,15}$/.test(ref) ? 'id' : 'workflow_id'));
+          if (!run) throw new UsageError(`unknown backup run "${shownInput(ref.slice(0, 60))}" in this target`);
+          backupRunId = Number(run.id);
+        }
+        return startVerify({ target: t, full: Boolean(flags.full), codes, backupRunId, samplePercent, seed, trigger: 'manual' }, flags);
+      }),
+    );
+
+  const schedule = verify.command('schedule').description('the Temporal Schedule of the verification of every kept backup (overlap policy: skip)');
+  schedule
+    .command('set')
+    .description('create or change the schedule')
+    .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 6 * * 0"')
+    .option('--timezone <tz>', 'IANA time zone of the expression (default: NIGHTSHIFT_TIMEZONE or the system one)')
+    .option('--full', 'restore and compare every generation at each run, not a sample')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (_own: unknown, cmd: Command) => {
+        // `verify` itself takes --full, --target and --json: commander gives them to it, so they are read with the parents'
+        const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; target?: string; json?: boolean }>();
+        const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
+        const problem = cronProblem(flags.cron);
+        if (problem) throw new UsageError(`--cron: ${problem}`);
+        const timezone = canonicalTimeZone(flags.timezone ?? config().timeZone);
+        if (!timezone) throw new UsageError(`--timezone: unknown time zone "${shownInput(flags.timezone ?? '')}" (expected an IANA time zone such as Europe/Paris)`);
+        const t = target(raw.target).name;
+        const scheduleId = verifyScheduleId(t);
+        const full = Boolean(flags.full);
+        await withTemporal(async (client) => {
+          const spec = { cronExpressions: [flags.cron.trim()], timezone };
+          const handle = client.schedule.getHandle(scheduleId);
+          const exists = await handle.describe().then(() => true, (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)));
+          const actionOf = () => scheduledVerifyAction(t, config().temporal.taskQueue, full);
+          if (exists) await handle.update((prev) => ({ ...prev, spec, action: actionOf() }));
+          else {
+            await client.schedule.create({
+              scheduleId,
+              spec,
+              action: actionOf(),
+              policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+              memo: { description: `Verification of the kept backups of target ${t}` },
+            });
+          }
+          output(raw.json, { scheduleId, cron: flags.cron.trim(), timezone, full, created: !exists }, (v) =>
+            `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
+          );
+        });
+      }),
+    );
+
+  const onSchedule = <V>(name: string, description: string, fn: (handle: ReturnType<Client['schedule']['getHandle']>, client: Client) => Promise<V>, text: (v: V, scheduleId: string) => string) =>
+    schedule
+      .command(name)
+      .description(description)
+      .addOption(targetOption())
+      .addOption(jsonOption())
+      .action(
+        action(async (_own: unknown, cmd: Command) => {
+          const flags = cmd.optsWithGlobals<{ target?: string; json?: boolean }>();
+          const scheduleId = verifyScheduleId(target(flags.target).name);
+          await withTemporal(async (client) => {
+            let value: V;
+            try {
+              value = await fn(client.schedule.getHandle(scheduleId), client);
+            } catch (err) {
+              if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${scheduleId}: create it with 'nightshift backup verify schedule set --cron ...'`);
+              throw err;
+            }
+            output(flags.json, value ?? { scheduleId, deleted: true }, () => text(value, scheduleId));
+          });
+        }),
+      );
+  onSchedule('show', 'the schedule: cron, time zone, overlap policy, paused, next and last runs', (h, client) => describeSchedule(client, h), (v) => scheduleText(v));
+  onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), (_v, id) => `${id}: deleted`);
+}

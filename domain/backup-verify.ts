@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { dossierCodeSchema } from './dossier';
+import { targetNameSchema } from './target';
+import { REPORT_EOL } from './backup-batch';
+
+/**
+ * Verification of kept generations (R-BK-13): its input, the deterministic sample, the report lines
+ * (R-BK-7 style) and the mail texts (R-BK-8 style). Pure: no I/O.
+ */
+
+export const VERIFY_TRIGGERS = ['manual', 'schedule', 'batch'] as const;
+export type VerifyTrigger = (typeof VERIFY_TRIGGERS)[number];
+
+/** By default 5 % of the generations (and at least one per run) are restored into a scratch schema and compared. */
+export const DEFAULT_SAMPLE_PERCENT = 5;
+
+export const backupVerifyInputSchema = z
+  .object({
+    target: targetNameSchema,
+    /** restore and compare every generation, not a sample */
+    full: z.boolean().optional(),
+    /** only the generations of these dossiers */
+    codes: z.array(dossierCodeSchema).min(1).max(10_000).optional(),
+    /** only the generations this backup batch run wrote ("after each batch, for what it wrote") */
+    backupRunId: z.number().int().positive().optional(),
+    samplePercent: z.number().min(0).max(100).optional(),
+    /** the sample's seed (default: drawn at the claim, recorded in the run) */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    trigger: z.enum(VERIFY_TRIGGERS).optional(),
+    tuning: z
+      .object({
+        chunkSize: z.number().int().min(1).max(1000),
+        window: z.number().int().min(1).max(16),
+        concurrency: z.number().int().min(1).max(16),
+        chunkTimeBudgetMs: z.number().int().min(100).max(3_600_000),
+        maxChunksPerRun: z.number().int().min(1).max(900),
+        heartbeatTimeout: z.string().min(1).max(40),
+      })
+      .partial()
+      .optional(),
+  })
+  .refine((i) => !(i.codes && i.backupRunId !== undefined), { message: 'give either codes or a backup run, not both' });
+
+export type VerifyScope = { kind: 'all' } | { kind: 'run'; runId: number } | { kind: 'codes'; codes: string[] };
+
+/** 32-bit FNV-1a: the same on every machine and every Node version (the sample is redrawn identically from the seed). */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** Whether a generation is restored into a scratch schema: all with full, the run's anchor, else `percent` % drawn from the seed. */
+export function inSample(generationId: number, s: { full: boolean; samplePercent: number; seed: number; anchor: number | null }): boolean {
+  if (s.full || generationId === s.anchor) return true;
+  return (fnv1a(`${s.seed}:${generationId}`) / 2 ** 32) * 100 < s.samplePercent;
+}
+
+/** What the ledger holds per generation (migration 0014): ok and pruned are not problems. */
+export const VERIFY_ITEM_STATUSES = ['ok', 'corrupt', 'missing', 'key', 'offsite', 'failed', 'pruned'] as const;
+export type VerifyItemStatus = (typeof VERIFY_ITEM_STATUSES)[number];
+export const isVerifyProblem = (s: VerifyItemStatus | string): boolean => s !== 'ok' && s !== 'pruned';
+
+/** The generation's date as the report shows it: local time of the worker's time zone, `2026-12-02 21:00:03`. */
+export function generationDateText(snapshotAt: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(snapshotAt);
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
+}
+
+const STATUS_TEXT: Record<VerifyItemStatus, string> = {
+  ok: 'Sauvegarde vérifiée',
+  corrupt: 'Sauvegarde corrompue',
+  missing: 'Fichier de sauvegarde absent',
+  key: 'Clé de chiffrement absente ou incorrecte',
+  offsite: 'Copie externe (S3) absente ou différente',
+  failed: 'Vérification impossible',
+  pruned: 'Sauvegarde supprimée par la rétention pendant la vérification',
+};
+
+/** One report line per generation: `Dossier {code} : sauvegarde du {date} ({file}) : {what}`. */
+export function verifyReportLine(r: { code: string; date: string; file: string; status: VerifyItemStatus; restored: boolean; error: string | null }): string {
+  const what = r.status === 'ok' ? `${STATUS_TEXT.ok}${r.restored ? ' (restaurée et comparée)' : ''}` : `${STATUS_TEXT[r.status]}. ${r.error ?? ''}`.trim();
+  return `Dossier ${r.code} : sauvegarde du ${r.date} (${r.file}) : ${what}`;
+}
+
+/** R-BK-7 style summary: `{ok} / {total} sauvegarde(s) vérifiée(s)` then `{problems} / {total} sauvegarde(s) en erreur(s)`. */
+export function verifySummaryLines(ok: number, problems: number, restored: number): [string, string, string] {
+  const total = ok + problems;
+  return [`${ok} / ${total} sauvegarde(s) vérifiée(s)`, `${problems} / ${total} sauvegarde(s) en erreur(s)`, `${restored} sauvegarde(s) restaurée(s) dans un schéma temporaire et comparée(s)`];
+}
+
+/** `svgverif-YYYYMMDD-HHMMSS-{run}.txt` in the same log folder as the batch's `svgauto-…` reports (verify runs may overlap: the run number keeps them apart). */
+export function verifyReportFileName(compact: string, runId: number): string {
+  return `svgverif-${compact}-${runId}.txt`;
+}
+
+/** R-BK-8 style: a mail only when a generation has a problem. */
+export const VERIFY_FAILED_LIST_FILE_NAME = 'Svgverif-DossiersEnErreur.isa';
+export function verifyMailSubject(appName: string): string {
+  return `${appName}: Rapport de la vérification des sauvegardes`;
+}
+export const VERIFY_MAIL_BODY =
+  'Des erreurs ont été trouvées pendant la vérification des sauvegardes. Veuillez trouver ci-joint le rapport de vérification ainsi que la liste des dossiers en erreur' +
+  `.${REPORT_EOL}${REPORT_EOL}Sauvegardez de nouveau ces dossiers : leur sauvegarde en erreur ne permet pas de les restaurer.`;

@@ -1,0 +1,195 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createBackupActivities } from '../../activities/backup';
+import { createVerifyActivities } from '../../activities/verify';
+import { scratchRestoreCompare } from '../../archive/scratch-restore';
+import { loadConfig, type Config } from '../../config/config';
+import { inSample } from '../../domain/backup-verify';
+import { generateDemoDossiers } from '../../registry/demo';
+import { generationById } from '../../store/generations/generation-by-id';
+import { markGenerationsDeleted } from '../../store/generations/mark-deleted';
+import { scratchSchemas } from '../../store/verify/scratch-schema';
+import type { BackupVerifyInput } from '../../workflows/backup-verify.api';
+import { createTestStack, tempDir, type TestStack } from '../helpers/env';
+
+/** Verification of kept generations (R-BK-13), the activities on a real PostgreSQL: checksums, scratch restores, report. */
+
+let stack: TestStack;
+const pool = () => stack.pools.get('main');
+
+beforeAll(async () => {
+  stack = await createTestStack({ NIGHTSHIFT_TIMEZONE: 'Europe/Paris' });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+async function backUp(prefix: string, count: number, config: Config = stack.config): Promise<{ code: string; generationId: number; file: string }[]> {
+  const codes = await generateDemoDossiers(pool(), { target: 'main', count, sizeKb: 30, prefix });
+  const backup = createBackupActivities({ config, pools: stack.pools });
+  const out = [];
+  for (const code of codes) {
+    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+    const g = await generationById(pool(), r.generationId!);
+    out.push({ code, generationId: r.generationId!, file: g!.file });
+  }
+  return out;
+}
+
+/** A whole verify run without Temporal: claim, every page, one chunk per page, finish. */
+async function verify(input: Omit<BackupVerifyInput, 'target'>, config: Config = stack.config) {
+  const acts = createVerifyActivities({ config, pools: stack.pools });
+  const claim = await acts.claimVerifyRun({ target: 'main', ...input, workflowId: `backup-verify/main/${crypto.randomUUID()}` });
+  let cursor = 0;
+  let restored = 0;
+  for (;;) {
+    const page = await acts.selectVerifyPage({ target: 'main', scope: claim.scope, cursor, limit: 3 });
+    cursor = page.cursor;
+    if (page.codes.length) {
+      const r = await acts.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 2, timeBudgetMs: 60_000 });
+      expect(r.remaining).toEqual([]);
+      restored += r.restored;
+    }
+    if (page.exhausted) break;
+  }
+  const finish = await acts.finishVerifyRun({ target: 'main', runId: claim.runId, endedEarly: false });
+  const { rows: items } = await pool().query<{ generation_id: string; code: string; status: string; restored: boolean; error: string | null }>(
+    'SELECT generation_id, code, status, restored, error FROM nightshift.verify_run_item WHERE run_id = $1 ORDER BY generation_id',
+    [claim.runId],
+  );
+  return { claim, finish, items, restored };
+}
+
+test('R-BK-13: a clean set verifies ok, every generation restored with --full, checksums recorded, report 0600 in the seed style, no scratch schema left', async () => {
+  const set = await backUp('VOK', 3);
+  const { finish, items, restored } = await verify({ codes: set.map((s) => s.code), full: true });
+  expect(finish).toMatchObject({ state: 'completed', total: 3, ok: 3, problems: 0, restored: 3, mail: false, failures: [], nextCommand: null });
+  expect(restored).toBe(3);
+  expect(items.map((i) => [i.code, i.status, i.restored])).toEqual(set.map((s) => [s.code, 'ok', true]));
+  for (const s of set) {
+    const g = (await generationById(pool(), s.generationId))!;
+    expect(g).toMatchObject({ verifyState: 'ok', verifyRestored: true, verifyError: null });
+    expect(g.sha256).toBe(crypto.createHash('sha256').update(fs.readFileSync(s.file)).digest('hex'));
+  }
+  expect(await scratchSchemas(pool())).toEqual([]);
+  const report = fs.readFileSync(finish.reportPath!, 'utf8');
+  expect(path.basename(finish.reportPath!)).toMatch(/^svgverif-\d{8}-\d{6}-\d+\.txt$/);
+  expect(fs.statSync(finish.reportPath!).mode & 0o777).toBe(0o600);
+  expect(report.split('\r\n')).toEqual([
+    ...set.map((s) => expect.stringMatching(new RegExp(`^Dossier ${s.code} : sauvegarde du \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\(${s.file.replace(/[.]/g, '\\.')}\\) : Sauvegarde vérifiée \\(restaurée et comparée\\)$`))),
+    '3 / 3 sauvegarde(s) vérifiée(s)',
+    '0 / 3 sauvegarde(s) en erreur(s)',
+    '3 sauvegarde(s) restaurée(s) dans un schéma temporaire et comparée(s)',
+    '',
+  ]);
+  // no temporary report left next to it
+  expect(fs.readdirSync(path.dirname(finish.reportPath!)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+});
+
+test('R-BK-13: a flipped byte, a truncated file and a missing file are reported by dossier and generation; the others stay ok', async () => {
+  const set = await backUp('VBAD', 4);
+  const [flipped, truncated, missing, fine] = set as [(typeof set)[0], (typeof set)[0], (typeof set)[0], (typeof set)[0]];
+  // the generation files are second names of B{code}.SVG: replace them by a damaged copy, never in place
+  const damage = (file: string, fn: (b: Buffer) => Buffer) => {
+    const bytes = fn(Buffer.from(fs.readFileSync(file)));
+    fs.rmSync(file);
+    fs.writeFileSync(file, bytes, { mode: 0o600 });
+  };
+  damage(flipped.file, (b) => {
+    b[Math.floor(b.length / 2)]! ^= 0xff;
+    return b;
+  });
+  damage(truncated.file, (b) => b.subarray(0, Math.floor(b.length * 0.7)));
+  fs.rmSync(missing.file);
+
+  const { finish, items } = await verify({ codes: set.map((s) => s.code), samplePercent: 0, seed: 7 });
+  expect(finish).toMatchObject({ state: 'problems', total: 4, ok: 1, problems: 3, failuresTotal: 3 });
+  const byCode = Object.fromEntries(items.map((i) => [i.code, i]));
+  expect(byCode[flipped.code]).toMatchObject({ status: 'corrupt', error: expect.stringMatching(/invalid archive/) });
+  expect(byCode[truncated.code]).toMatchObject({ status: 'corrupt', error: expect.stringMatching(/^\d+ octets au lieu de \d+ à l'écriture; .*invalid archive/) });
+  expect(byCode[missing.code]).toMatchObject({ status: 'missing', error: expect.stringContaining(missing.file) });
+  expect(byCode[fine.code]).toMatchObject({ status: 'ok' });
+  expect((await generationById(pool(), flipped.generationId))!.verifyState).toBe('corrupt');
+  expect((await generationById(pool(), missing.generationId))!.verifyState).toBe('missing');
+  // the next command backs these dossiers up again; the failures name dossier, generation date and file
+  expect(finish.nextCommand).toBe(`nightshift backup run --all --only ${[flipped.code, truncated.code, missing.code].sort().join(',')} --target main`);
+  expect(finish.failures.map((f) => f.code).sort()).toEqual([flipped.code, truncated.code, missing.code].sort());
+  expect(finish.failures[0]!.error).toMatch(/^sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(B.*\.SVG\) : /);
+
+  const report = fs.readFileSync(finish.reportPath!, 'utf8');
+  expect(report).toMatch(new RegExp(`^Dossier ${flipped.code} : sauvegarde du [^(]+\\(.*${path.basename(flipped.file).replace(/\./g, '\\.')}\\) : Sauvegarde corrompue\\. invalid archive`, 'm'));
+  expect(report).toMatch(new RegExp(`^Dossier ${missing.code} : sauvegarde du [^(]+\\(.*\\) : Fichier de sauvegarde absent\\. le fichier .* n'existe plus\\r$`, 'm'));
+  expect(report).toContain('1 / 4 sauvegarde(s) vérifiée(s)\r\n3 / 4 sauvegarde(s) en erreur(s)\r\n');
+  expect(await scratchSchemas(pool())).toEqual([]);
+});
+
+test('R-BK-13: a restore that fails half-way (a damaged table part) leaves no scratch schema and no dossier behind', async () => {
+  const [one] = await backUp('VRF', 1);
+  const copy = path.join(tempDir('damaged'), 'copy.SVG');
+  const bytes = Buffer.from(fs.readFileSync(one!.file));
+  bytes[Math.floor(bytes.length * 0.8)]! ^= 0x55;
+  fs.writeFileSync(copy, bytes);
+  const before = await pool().query('SELECT count(*)::int AS n FROM nightshift.dossier');
+  await expect(scratchRestoreCompare({ pool: pool(), file: copy })).rejects.toThrow(/invalid archive/);
+  expect(await scratchSchemas(pool())).toEqual([]);
+  expect((await pool().query('SELECT count(*)::int AS n FROM nightshift.dossier')).rows[0].n).toBe(before.rows[0].n);
+  // the intact archive restores and compares equal, and registers nothing either
+  const ok = await scratchRestoreCompare({ pool: pool(), file: one!.file });
+  expect(ok).toMatchObject({ differences: [], schema: expect.stringMatching(/^nightshift_verify_[0-9a-f]{12}$/) });
+  expect(ok.tables).toBeGreaterThan(0);
+  expect(ok.rows).toBeGreaterThan(0);
+  expect(await scratchSchemas(pool())).toEqual([]);
+  expect((await pool().query('SELECT count(*)::int AS n FROM nightshift.dossier')).rows[0].n).toBe(before.rows[0].n);
+});
+
+test('R-BK-13: sample vs full: a 0 % sample still restores exactly one generation (the seed\'s anchor), the same one for the same seed; full restores all', async () => {
+  const set = await backUp('VSMP', 5);
+  const codes = set.map((s) => s.code);
+  const a = await verify({ codes, samplePercent: 0, seed: 12345 });
+  const b = await verify({ codes, samplePercent: 0, seed: 12345 });
+  expect(a.finish).toMatchObject({ state: 'completed', restored: 1, seed: 12345 });
+  expect(a.items.filter((i) => i.restored).map((i) => i.generation_id)).toEqual(b.items.filter((i) => i.restored).map((i) => i.generation_id));
+  expect(a.claim.sample.anchor).toBe(b.claim.sample.anchor);
+  const full = await verify({ codes, full: true });
+  expect(full.finish).toMatchObject({ state: 'completed', restored: 5 });
+  // the draw itself: about the asked share over many ids, and deterministic
+  const drawn = Array.from({ length: 10_000 }, (_, i) => inSample(i + 1, { full: false, samplePercent: 5, seed: 99, anchor: null })).filter(Boolean).length;
+  expect(drawn).toBeGreaterThan(400);
+  expect(drawn).toBeLessThan(600);
+});
+
+test('R-BK-13 / R-BK-12: an encrypted generation verified without its key is its own clear problem (key), not "corrupt"', async () => {
+  const keyFile = path.join(tempDir('keys'), 'backup-keys');
+  fs.writeFileSync(keyFile, `k1=${crypto.randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  const withKey: Config = { ...stack.config, backupKeys: loadConfig({ NIGHTSHIFT_DATA_DIR: stack.dataDir, DATABASE_URL: stack.databaseUrl, NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile }).backupKeys };
+  const [enc] = await backUp('VKEY', 1, withKey);
+  const withKeyRun = await verify({ codes: [enc!.code], full: true }, withKey);
+  expect(withKeyRun.finish).toMatchObject({ state: 'completed', ok: 1, restored: 1 });
+  const noKey = await verify({ codes: [enc!.code] });
+  expect(noKey.finish.state).toBe('problems');
+  expect(noKey.items[0]).toMatchObject({ status: 'key', error: expect.stringMatching(/encrypted with backup key k1/) });
+  // the generation's own state is not changed by a worker that could not read it
+  expect((await generationById(pool(), enc!.generationId))!.verifyState).toBe('ok');
+});
+
+test('R-BK-11 / R-BK-13: the verification holds a lease while it reads (prune cannot delete it then); a generation pruned before is not selected', async () => {
+  const [g1, g2] = await backUp('VLS', 2);
+  await markGenerationsDeleted(pool(), [g2!.generationId], 'prune/test');
+  const seenDuringRead: number[][] = [];
+  const acts = createVerifyActivities(
+    { config: stack.config, pools: stack.pools },
+    { beforeGeneration: async (g) => void seenDuringRead.push(await markGenerationsDeleted(pool(), [g.id], 'prune/test')) },
+  );
+  const claim = await acts.claimVerifyRun({ target: 'main', codes: [g1!.code, g2!.code], workflowId: `backup-verify/main/${crypto.randomUUID()}` });
+  const page = await acts.selectVerifyPage({ target: 'main', scope: claim.scope, cursor: 0, limit: 10 });
+  expect(page.codes).toEqual([String(g1!.generationId)]);
+  const r = await acts.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 1, timeBudgetMs: 60_000 });
+  expect(r).toMatchObject({ ok: 1, failed: 0 });
+  // prune tried to delete it while it was read: the lease won
+  expect(seenDuringRead).toEqual([[]]);
+  expect((await generationById(pool(), g1!.generationId))!.deletedAt).toBeNull();
+  // the lease is released after the read
+  const { rows } = await pool().query('SELECT count(*)::int AS n FROM nightshift.backup_generation_lease');
+  expect(rows[0].n).toBe(0);
+});

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { createTestWorker } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
+import { createDossiers } from '../workflows/backup-batch-helpers';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+
+/** `nightshift backup verify [--full] [--codes] [--run] [--wait]` and `backup verify schedule set|show|delete` as processes against the real servers (R-BK-13). */
+
+const ctx = useCliStack(120_000);
+const cli = ctx.cli;
+
+test('hostile input: --codes with --run, a bad sample, an unknown run, a bad cron or time zone exit 2 and start nothing', async () => {
+  const results = await Promise.all([
+    cli(['backup', 'verify', '--codes', 'A1', '--run', '1']),
+    cli(['backup', 'verify', '--sample', '200']),
+    cli(['backup', 'verify', '--run', '999']),
+    cli(['backup', 'verify', '--codes', 'A1,bad code!']),
+    cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 25 * * *']),
+    cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 6 * * 0', '--timezone', 'Mars/Olympus']),
+    cli(['backup', 'verify', 'schedule', 'show']),
+  ]);
+  for (const r of results) {
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^nightshift: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }
+  expect(results[0]!.stderr).toContain('either --codes or --run');
+  expect(results[2]!.stderr).toContain('unknown backup run "999"');
+  expect(results[6]!.stderr).toContain("no schedule backup-verify-schedule/main: create it with 'nightshift backup verify schedule set --cron ...'");
+  const { rows } = await ctx.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.verify_run');
+  expect(rows[0].n).toBe(0);
+});
+
+test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores every one; a damaged generation exits 1 naming dossier, generation and the next command', async () => {
+  await createDossiers(ctx.stack, [{ code: 'C1' }, { code: 'C2' }]);
+  const pool = ctx.stack.pools.get('main');
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const batch = await cli(['backup', 'run', '--wait', '--json']);
+    expect(batch.code).toBe(0);
+    const runId = JSON.parse(batch.stdout).result.runId as number;
+
+    const ofRun = await cli(['backup', 'verify', '--run', String(runId), '--wait', '--json']);
+    expect(ofRun).toMatchObject({ code: 0, stderr: '' });
+    const r1 = JSON.parse(ofRun.stdout);
+    expect(r1.workflowId).toMatch(/^backup-verify\/main\/\d{8}T\d{6}Z$/);
+    expect(r1.result).toMatchObject({ state: 'completed', total: 2, ok: 2, problems: 0 });
+    expect(r1.result.restored).toBeGreaterThanOrEqual(1);
+
+    const full = await cli(['backup', 'verify', '--codes', 'C1', '--full', '--wait']);
+    expect(full.code).toBe(0);
+    expect(full.stdout).toMatch(/^verify run \d+ completed: 1 \/ 1 generation\(s\) ok, 0 with a problem, 1 restored into a scratch schema and compared \(seed \d+\)$/m);
+    expect(full.stdout).toMatch(/^report: .*\/log\/svgverif-\d{8}-\d{6}-\d+\.txt$/m);
+
+    const [g] = await dossierGenerations(pool, 'C2');
+    const bytes = Buffer.from(fs.readFileSync(g!.file)).subarray(0, 200);
+    fs.rmSync(g!.file);
+    fs.writeFileSync(g!.file, bytes, { mode: 0o600 });
+    const bad = await cli(['backup', 'verify', '--wait']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^verify run \d+ problems: 1 \/ 2 generation\(s\) ok, 1 with a problem/m);
+    expect(bad.stdout).toMatch(/^ {2}C2: sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(BC2\.[^)]+\.SVG\) : 200 octets au lieu de \d+ à l'écriture; SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive/m);
+    expect(bad.stdout).toContain('next: nightshift backup run --all --only C2 --target main');
+  });
+});
+
+test('R-BK-13 backup verify schedule set/show/delete: a Temporal Schedule over everything kept, overlap skip, in its time zone', async () => {
+  const set = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 6 * * 0', '--timezone', 'Europe/Paris', '--full']);
+  expect(set).toMatchObject({ code: 0, stderr: '' });
+  expect(set.stdout).toContain('created schedule backup-verify-schedule/main: "0 6 * * 0" (Europe/Paris), every generation restored');
+  const handle = ctx.temporal.client.schedule.getHandle('backup-verify-schedule/main');
+  const d = await handle.describe();
+  expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+  expect(d.spec.timezone).toBe('Europe/Paris');
+  expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'backupVerifyWorkflow', workflowId: 'backup-verify/main/scheduled', args: [{ target: 'main', trigger: 'schedule', full: true }] });
+  const again = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *', '--timezone', 'Europe/Paris']);
+  expect(again.stdout).toContain('updated schedule backup-verify-schedule/main: "30 5 * * *"');
+  const shown = await cli(['backup', 'verify', 'schedule', 'show']);
+  expect(shown.code).toBe(0);
+  expect(shown.stdout).toMatch(/^schedule backup-verify-schedule\/main$/m);
+  expect(shown.stdout).toMatch(/^ {2}cron {12}30 5 \* \* \*$/m);
+  expect(shown.stdout).toMatch(/^ {2}next runs {7}\d{4}-\d\d-\d\d 05:30$/m);
+  expect((await handle.describe()).action).toMatchObject({ args: [{ target: 'main', trigger: 'schedule' }] });
+  const del = await cli(['backup', 'verify', 'schedule', 'delete']);
+  expect(del).toMatchObject({ code: 0, stdout: 'backup-verify-schedule/main: deleted\n' });
+  await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+});

@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { createActivities } from '../../workers/activities';
+import { createMailTransport } from '../../workers/resources';
+import { failureTypeOf } from '../../domain/failures';
+import { startBackupBatch, startBackupVerify } from '../../starts';
+import { batchResult } from '../../workflows/backup-batch.api';
+import { BACKUP_VERIFY_PROBLEMS, type BackupVerifyResult, problemsVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
+import { NightshiftKind } from '../../workflows/search-attributes';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { scratchSchemas } from '../../store/verify/scratch-schema';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { createDossiers, freePort, setCommon, startSmtp, waitFor } from './backup-batch-helpers';
+
+/** The verification workflow (R-BK-13) on the Temporal dev server with a real worker, PostgreSQL and SMTP server. */
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+});
+
+async function setup(): Promise<{ stack: TestStack; worker: Worker; smtp: Awaited<ReturnType<typeof startSmtp>>; close(): Promise<void> }> {
+  const smtpPort = await freePort();
+  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtpPort), NIGHTSHIFT_APP_NAME: 'Isacompta', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' });
+  const smtp = await startSmtp(smtpPort);
+  const mail = createMailTransport(stack.config);
+  const worker = await createTestWorker(stack, temporal.nativeConnection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
+  return {
+    stack,
+    worker,
+    smtp,
+    async close() {
+      mail.close();
+      await smtp.close();
+      await stack.close();
+    },
+  };
+}
+
+/** What the Web UI shows as the workflow's current details (markdown). */
+async function currentDetails(handle: { query<R>(q: string): Promise<R> }): Promise<string> {
+  return (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+}
+
+test('R-BK-13: after a batch, what it wrote is verified by a child of its own (no problem, no mail); the run is in the verify ledger', async () => {
+  const { stack, worker, smtp, close } = await setup();
+  const pool = stack.pools.get('main');
+  try {
+    await createDossiers(stack, [{ code: 'W1' }, { code: 'W2' }, { code: 'W3' }]);
+    await setCommon(pool, 'report-recipients', ['ops@example.com']);
+    await worker.runUntil(async () => {
+      const batch = await startBackupBatch(temporal.client, { target: 'main' }, { taskQueue: stack.config.temporal.taskQueue });
+      const b = await batchResult(batch.result());
+      expect(b).toMatchObject({ state: 'completed', ok: 3 });
+      const run = await waitFor('the verify run of the batch', async () => (await pool.query('SELECT id, workflow_id FROM nightshift.verify_run WHERE backup_run_id = $1', [b.runId])).rows[0]);
+      expect(run.workflow_id).toMatch(/^backup-verify\/main\/\d{8}T\d{6}Z$/);
+      const handle = temporal.client.workflow.getHandle(run.workflow_id);
+      const r = await verifyResult(handle.result());
+      expect(r).toMatchObject({ state: 'completed', total: 3, ok: 3, problems: 0, mail: false, nextCommand: null });
+      expect(r.restored).toBeGreaterThanOrEqual(1);
+      const d = await handle.describe();
+      expect(d.parentExecution?.workflowId).toBe(batch.workflowId);
+      expect(d.typedSearchAttributes.get(NightshiftKind)).toBe('backup-verify');
+      expect(await currentDetails(handle)).toContain('**backup verify** on **main**: phase **completed**');
+      for (const code of ['W1', 'W2', 'W3']) expect((await dossierGenerations(pool, code))[0]).toMatchObject({ verifyState: 'ok' });
+    });
+    expect(smtp.received).toEqual([]);
+    expect(await scratchSchemas(pool)).toEqual([]);
+  } finally {
+    await close();
+  }
+});
+
+test('R-BK-13: corrupt and missing generations over everything kept (continue-as-new): the run FAILS visibly, the report and the mail name dossier and generation', async () => {
+  const { stack, worker, smtp, close } = await setup();
+  const pool = stack.pools.get('main');
+  try {
+    await createDossiers(stack, [{ code: 'V1' }, { code: 'V2' }, { code: 'V3' }, { code: 'V4' }, { code: 'V5' }]);
+    await setCommon(pool, 'report-recipients', ['ops@example.com']);
+    await worker.runUntil(async () => {
+      const b = await batchResult((await startBackupBatch(temporal.client, { target: 'main' }, { taskQueue: stack.config.temporal.taskQueue })).result());
+      // the batch's own verification first (clean), so that the damage below is found by the run under test only
+      await waitFor('the batch verify run', async () => (await pool.query(`SELECT state FROM nightshift.verify_run WHERE backup_run_id = $1 AND state <> 'running'`, [b.runId])).rows[0]);
+      const [v2] = await dossierGenerations(pool, 'V2');
+      const [v4] = await dossierGenerations(pool, 'V4');
+      // a flipped byte (in a copy replacing the file: the latest name keeps the original inode) and a missing file
+      const bytes = Buffer.from(fs.readFileSync(v2!.file));
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+      fs.rmSync(v2!.file);
+      fs.writeFileSync(v2!.file, bytes, { mode: 0o600 });
+      fs.rmSync(v4!.file);
+
+      const handle = await startBackupVerify(
+        temporal.client,
+        { target: 'main', full: true, tuning: { chunkSize: 1, window: 1, maxChunksPerRun: 2 } },
+        { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-verify/main/${crypto.randomUUID()}`, searchAttributes: true },
+      );
+      const err = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(failureTypeOf(err)).toBe(BACKUP_VERIFY_PROBLEMS);
+      const r = problemsVerifyResult(err) as BackupVerifyResult;
+      expect(r).toMatchObject({ state: 'problems', total: 5, ok: 3, problems: 2, restored: 3, mail: true, nextCommand: 'nightshift backup run --all --only V2,V4 --target main' });
+      expect(r.failures.map((f) => [f.code, f.status])).toEqual(expect.arrayContaining([['V2', 'corrupt'], ['V4', 'missing']]));
+      // continue-as-new happened: the chain has more than one run
+      expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+
+      // the Web UI: the problems as `- CODE: reason` and the next command
+      const details = await currentDetails(temporal.client.workflow.getHandle(handle.workflowId));
+      expect(details).toContain('phase **problems**');
+      expect(details).toMatch(/^- V2: sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(BV2\.\d{8}T\d{6}Z\.[0-9a-f]{6}\.SVG\) : SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive/m);
+      expect(details).toMatch(/^- V4: sauvegarde du .* : le fichier .* n'existe plus$/m);
+      expect(details).toContain('Next: back up these dossiers again: `nightshift backup run --all --only V2,V4 --target main`');
+
+      const report = fs.readFileSync(r.reportPath!, 'utf8');
+      expect(report).toMatch(new RegExp(`^Dossier V2 : sauvegarde du [^(]+\\(${v2!.file.replace(/\./g, '\\.')}\\) : Sauvegarde corrompue\\. SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive`, 'm'));
+      expect(report).toMatch(/^Dossier V4 : sauvegarde du [^(]+\(.*\) : Fichier de sauvegarde absent\. /m);
+      expect(report).toContain('3 / 5 sauvegarde(s) vérifiée(s)\r\n2 / 5 sauvegarde(s) en erreur(s)\r\n');
+
+      const mail = await waitFor('the verify report mail', () => smtp.received.find((m) => m.subject.includes('vérification')));
+      expect(mail.to).toEqual(['ops@example.com']);
+      expect(mail.subject).toBe('Isacompta: Rapport de la vérification des sauvegardes');
+      expect(mail.text).toContain('Des erreurs ont été trouvées pendant la vérification des sauvegardes');
+      expect(mail.attachments[path.basename(r.reportPath!)]?.toString('utf8')).toBe(report);
+      expect(mail.attachments['Svgverif-DossiersEnErreur.isa']?.toString('utf8')).toBe('V2\r\nV4\r\n');
+      await waitFor('mail_state sent', async () => (await pool.query('SELECT mail_state FROM nightshift.verify_run WHERE id = $1', [r.runId])).rows[0].mail_state === 'sent');
+    });
+    expect(await scratchSchemas(pool)).toEqual([]);
+  } finally {
+    await close();
+  }
+});
