@@ -17,13 +17,16 @@ import { createTestStack, createTestWorker, devServerClient, tempDir, type TestS
 import { createDossiers, freePort, openSession, setCommon, startSmtp, waitFor } from '../workflows/backup-batch-helpers';
 import { blockablePatches, closeWindows, demoDossiers, openWindow } from '../workflows/patch-helpers';
 import { insertSession, sessions } from '../workflows/maintenance-helpers';
+import { halfWayPatches, block } from '../workflows/patch-rollback-helpers';
+import { partialRollbackResult, patchRollbackWorkflowId } from '../../workflows/patch-rollback.api';
+import { startPatchRollback } from '../../starts';
 
 /**
  * Records real histories of every registered workflow for the replay test (test/workflows/replay.test.ts),
  * one folder per release: test/histories/<package.json version>/. Run it when a release is cut (the folders
  * of earlier releases stay: their runs may still be in flight) or after a change made on purpose to this
  * release's workflows:
- *   npm run histories [-- name-filter ...]      (names: dossier, backup-batch, patch, maintenance, window-payload)
+ *   npm run histories [-- name-filter ...]      (names: dossier, backup-batch, patch, maintenance, window-payload, rollback)
  * It starts the same servers as the test suite (embedded PostgreSQL, Temporal dev server, an SMTP server),
  * drives each workflow through its interesting paths with a real worker, writes one JSON history per run,
  * then derives the deliberately broken history of test/histories/broken/ from this release's backup-dossier.json.
@@ -146,6 +149,45 @@ async function recordPatch(ctx: Ctx): Promise<void> {
 }
 
 /**
+ * Patch rollback (R-PI-11): a patch run with restore points where one dossier fails half-way, then the whole
+ * run rolled back, two dossiers per chunk and two chunks per workflow run (continue-as-new kept), one restore
+ * point's file gone (that dossier fails: the rollback FAILS with RollbackRunPartial).
+ */
+async function recordRollback(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 6);
+    await openWindow(pool);
+    const dir = tempDir('patches');
+    await halfWayPatches(dir);
+    await block(pool, ['DEMO0003']);
+    const patch = await startPatchRun(ctx.client, { target: 'main', mode: 'integrate', dir, restorePoints: true }, { taskQueue: stack.config.temporal.taskQueue, summary: 'integrate with restore points' });
+    const run = await patch.result().then(
+      () => undefined,
+      (err: unknown) => partialPatchResult(err),
+    );
+    check(run?.state === 'partial' && run.failures.length === 1, 'one dossier failed half-way', run);
+    const gone = await pool.query<{ file: string }>(`SELECT g.file FROM nightshift.patch_run_item i JOIN nightshift.backup_generation g ON g.id = i.restore_point WHERE i.run_id = $1 AND i.code = 'DEMO0005'`, [run!.runId]);
+    fs.rmSync(gone.rows[0]!.file);
+    const handle = await startPatchRollback(ctx.client, { target: 'main', patchRun: run!.runId!, tuning: { chunkSize: 2, concurrency: 2, maxChunksPerRun: 2, detailsEverySeconds: 1 } }, {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: patchRollbackWorkflowId('main', 'replay'),
+      summary: `roll back patch run ${run!.runId}`,
+    });
+    const r = await handle.result().then(
+      () => undefined,
+      (err: unknown) => partialRollbackResult(err),
+    );
+    check(r?.state === 'partial' && r.failuresTotal === 1 && r.restored >= 4, 'the others restored, one failed (RollbackRunPartial)', r);
+    await closeWindows(pool);
+    const last = await ctx.client.workflow.getHandle(handle.workflowId).describe();
+    check(last.runId !== handle.firstExecutionRunId, 'the rollback continued as new', last.runId);
+    save('patch-rollback.json', handle.workflowId, handle.firstExecutionRunId);
+    save('patch-rollback-continued.json', handle.workflowId, last.runId);
+  });
+}
+
+/**
  * The maintenance window (payload none) in real time: starts two seconds from now, two live sessions are
  * told to close, one logs out, the other is forced after the acknowledgement delay; the database drain
  * runs too; completed through the update, with the closing mail.
@@ -236,6 +278,7 @@ const RECORDINGS: Record<string, (ctx: Ctx) => Promise<void>> = {
   patch: recordPatch,
   maintenance: recordMaintenance,
   'window-payload': recordWindowPayload,
+  rollback: recordRollback,
 };
 
 async function record(filters: string[]): Promise<void> {
