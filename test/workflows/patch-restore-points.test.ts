@@ -21,6 +21,7 @@ import { FailureType } from '../../domain/failures';
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 import type { PatchRunResult } from '../../workflows/patch-integration.api';
 import { startMaintenanceWindow } from '../../starts';
+import { scheduleInput } from '../../cli/commands/maintenance';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 import { freePort, openSession, waitFor } from './backup-batch-helpers';
 import { blockablePatches, demoDossiers, levels, markAllBackedUp, modifiedSinceBackup, openWindow, runPatch, startRun } from './patch-helpers';
@@ -309,4 +310,10 @@ test('R-MW-9 R-PI-11 R-BK-10: a deployment window with payload backup+patch take
   } finally {
     await stack.close();
   }
+});
+
+test('R-MW-9 R-PI-11: maintenance schedule --payload backup+patch --patch-dir DIR is the window payload backup+patch; without the directory it is refused', () => {
+  const flags = { target: 'main', duration: '45m', type: 'deployment', payload: 'backup+patch', patchDir: '/srv/patches/2026-12' };
+  expect(scheduleInput(flags, Date.now()).input.payload).toEqual({ kind: 'backup+patch', manifest: '/srv/patches/2026-12' });
+  expect(() => scheduleInput({ ...flags, patchDir: undefined }, Date.now())).toThrow(/--payload backup\+patch needs --patch-dir DIR/);
 });
