@@ -99,36 +99,49 @@ class ByteQueue {
   }
 }
 
-/** Plaintext in, chunks out: full chunks as they fill, the final one (possibly empty) at the end. */
-export class EncryptStream extends Transform {
-  private readonly queue = new ByteQueue();
+/**
+ * The sealing side, synchronous: plaintext pieces in, sealed chunks out (as the pieces to write, in
+ * order: ciphertext then tag, no copy into one buffer). The archive writer calls it on each piece the
+ * compressor hands over, in the same stage: no stream between the compressor and the file.
+ */
+export class ChunkSealer {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private index = 0;
 
   constructor(
     private readonly fileKey: Buffer,
     private readonly magic: Buffer,
-  ) {
-    super({ highWaterMark: RECORD_BYTES * 2 });
-  }
+  ) {}
 
-  private seal(plain: Buffer, final: boolean): Buffer {
+  private seal(final: boolean): Buffer[] {
     const c = crypto.createCipheriv(CIPHER, this.fileKey, chunkIv(this.index, final), { authTagLength: TAG_BYTES });
     c.setAAD(chunkAad(this.magic, this.index, final));
-    const out = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
+    const out = this.pending.map((p) => c.update(p));
+    c.final();
+    out.push(c.getAuthTag());
+    this.pending = [];
+    this.pendingBytes = 0;
     this.index++;
     return out;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.queue.push(chunk);
-    // a chunk is sealed as not-final only when more plaintext follows it
-    while (this.queue.length > PLAIN_CHUNK_BYTES) this.push(this.seal(this.queue.take(PLAIN_CHUNK_BYTES), false));
-    done();
+  /** The chunks `plain` completes; a full chunk is sealed as not-final only once more plaintext follows it. */
+  push(plain: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    while (plain.length) {
+      if (this.pendingBytes === PLAIN_CHUNK_BYTES) out.push(...this.seal(false));
+      const n = Math.min(plain.length, PLAIN_CHUNK_BYTES - this.pendingBytes);
+      this.pending.push(plain.subarray(0, n));
+      this.pendingBytes += n;
+      plain = plain.subarray(n);
+    }
+    return out;
   }
 
-  override _flush(done: TransformCallback): void {
-    this.push(this.seal(this.queue.take(this.queue.length), true));
-    done();
+  /** The last chunk (0-64 KiB of plaintext, sealed as final). */
+  final(): Buffer[] {
+    return this.seal(true);
   }
 }
 
