@@ -79,7 +79,7 @@ export interface VerifyClaim {
 export type OffsiteObjectCheck = (
   key: string,
   expected: { size: number; sha256: string },
-  signal?: AbortSignal,
+  options: { readBack: boolean; signal?: AbortSignal },
 ) => Promise<{ status: 'ok' } | { status: 'missing' | 'corrupt'; reason: string }>;
 
 export interface VerifyActivityDeps extends ActivityDeps {
@@ -191,7 +191,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       // R-BK-14: the off-site copy is this archive (size and SHA-256), checked by the off-site store
       const offsite = await deps.offsiteCheck?.();
       if (offsite) {
-        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, signal);
+        // a restored generation's copy is read back too (the storage's own checksum is not taken for it then)
+        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, { readBack: restore, signal });
         if (c.status !== 'ok') return { status: 'offsite', restored, sha256, error: `copie externe ${g.offsiteBucket ?? ''}/${g.offsiteKey} : ${c.reason}` };
       } else {
         activityContext()?.log.warn('off-site copy not checked: no off-site store on this worker', { generation: g.id, key: g.offsiteKey });
@@ -461,8 +462,8 @@ export function offsiteCheckOf(store: () => Promise<CheckingStore | undefined>):
   return async () => {
     const s = await store();
     if (!s?.checkObject) return undefined;
-    return async (key, expected, signal) => {
-      const c = await s.checkObject!(key, expected, { signal });
+    return async (key, expected, options) => {
+      const c = await s.checkObject!(key, expected, options);
       return c.status === 'ok' ? { status: 'ok' } : { status: c.status === 'missing' ? 'missing' : 'corrupt', reason: c.reason ?? c.status };
     };
   };

@@ -2,7 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
-import { createVerifyActivities } from '../../activities/verify';
+import { createVerifyActivities, offsiteCheckOf } from '../../activities/verify';
+import { copyGenerationOffsite } from '../../activities/offsite';
+import { createOffsiteStore } from '../../offsite/store';
+import { startS3Server } from '../helpers/s3';
 import { scratchRestoreCompare } from '../../archive/scratch-restore';
 import { loadConfig, type Config } from '../../config/config';
 import { inSample } from '../../domain/backup-verify';
@@ -38,8 +41,8 @@ async function backUp(prefix: string, count: number, config: Config = stack.conf
 }
 
 /** A whole verify run without Temporal: claim, every page, one chunk per page, finish. */
-async function verify(input: Omit<BackupVerifyInput, 'target'>, config: Config = stack.config) {
-  const acts = createVerifyActivities({ config, pools: stack.pools });
+async function verify(input: Omit<BackupVerifyInput, 'target'>, config: Config = stack.config, deps: Partial<Parameters<typeof createVerifyActivities>[0]> = {}) {
+  const acts = createVerifyActivities({ config, pools: stack.pools, ...deps });
   const claim = await acts.claimVerifyRun({ target: 'main', ...input, workflowId: `backup-verify/main/${crypto.randomUUID()}` });
   let cursor = 0;
   let restored = 0;
@@ -192,4 +195,41 @@ test('R-BK-11 / R-BK-13: the verification holds a lease while it reads (prune ca
   // the lease is released after the read
   const { rows } = await pool().query('SELECT count(*)::int AS n FROM nightshift.backup_generation_lease');
   expect(rows[0].n).toBe(0);
+});
+
+test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while it is the archive, a problem once gone or different', async () => {
+  const s3 = await startS3Server();
+  try {
+    const config = loadConfig({ NIGHTSHIFT_DATA_DIR: stack.dataDir, DATABASE_URL: stack.databaseUrl, ...s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'verify/' }) });
+    const store = createOffsiteStore(config.offsite!);
+    try {
+      const [a, b] = await backUp('VOFF', 2);
+      for (const g of [a!, b!]) {
+        const copy = await copyGenerationOffsite({ db: pool(), store: () => store, target: 'main', generationId: g.generationId });
+        expect(copy.ok).toBe(true);
+      }
+      const offsiteCheck = offsiteCheckOf(async () => store);
+      const clean = await verify({ codes: [a!.code, b!.code], full: true }, stack.config, { offsiteCheck });
+      expect(clean.finish).toMatchObject({ state: 'completed', ok: 2 });
+
+      const ga = (await generationById(pool(), a!.generationId))!;
+      const gb = (await generationById(pool(), b!.generationId))!;
+      await store.deleteObject(ga.offsiteKey!);
+      // another archive stored under b's key: a copy that is not this generation
+      await store.upload({ file: a!.file, key: gb.offsiteKey! });
+      const bad = await verify({ codes: [a!.code, b!.code], samplePercent: 0 }, stack.config, { offsiteCheck });
+      expect(bad.finish).toMatchObject({ state: 'problems', ok: 0, problems: 2 });
+      expect(bad.items.map((i) => [i.code, i.status])).toEqual([[a!.code, 'offsite'], [b!.code, 'offsite']]);
+      expect(bad.items[0]!.error).toContain(`copie externe ${ga.offsiteBucket}/${ga.offsiteKey}`);
+      const report = fs.readFileSync(bad.finish.reportPath!, 'utf8');
+      expect(report).toContain(`Dossier ${a!.code} : sauvegarde du `);
+      expect(report).toContain('Copie externe (S3) absente ou différente');
+      // the local archive itself is fine: its own state stays ok
+      expect((await generationById(pool(), a!.generationId))!.verifyState).toBe('ok');
+    } finally {
+      store.close();
+    }
+  } finally {
+    await s3.stop();
+  }
 });

@@ -20,13 +20,16 @@ import { insertSession, sessions } from '../workflows/maintenance-helpers';
 import { halfWayPatches, block } from '../workflows/patch-rollback-helpers';
 import { partialRollbackResult, patchRollbackWorkflowId } from '../../workflows/patch-rollback.api';
 import { startPatchRollback } from '../../starts';
+import { startBackupVerify } from '../../starts';
+import { createBackupActivities } from '../../activities/backup';
+import { backupVerifyWorkflowId, problemsVerifyResult, verifyMailWorkflowId } from '../../workflows/backup-verify.api';
 
 /**
  * Records real histories of every registered workflow for the replay test (test/workflows/replay.test.ts),
  * one folder per release: test/histories/<package.json version>/. Run it when a release is cut (the folders
  * of earlier releases stay: their runs may still be in flight) or after a change made on purpose to this
  * release's workflows:
- *   npm run histories [-- name-filter ...]      (names: dossier, backup-batch, patch, maintenance, window-payload, rollback)
+ *   npm run histories [-- name-filter ...]      (names: dossier, backup-batch, patch, maintenance, window-payload, rollback, verify)
  * It starts the same servers as the test suite (embedded PostgreSQL, Temporal dev server, an SMTP server),
  * drives each workflow through its interesting paths with a real worker, writes one JSON history per run,
  * then derives the deliberately broken history of test/histories/broken/ from this release's backup-dossier.json.
@@ -257,6 +260,39 @@ async function recordWindowPayload(ctx: Ctx): Promise<void> {
 }
 
 /**
+ * Verification of kept generations (R-BK-13): three generations, one file gone, every one restored, one per
+ * chunk and two chunks per workflow run (continue-as-new kept); the problem FAILS the run (BackupVerifyProblems)
+ * and its report is mailed by the child workflow (recorded too).
+ */
+async function recordVerify(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    await createDossiers(stack, [{ code: 'V1' }, { code: 'V2' }, { code: 'V3' }]);
+    await setCommon(pool, 'report-recipients', ['ops@example.com']);
+    const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+    for (const code of ['V1', 'V2', 'V3']) await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+    const gone = await pool.query<{ file: string }>(`SELECT file FROM nightshift.backup_generation WHERE code = 'V2'`);
+    fs.rmSync(gone.rows[0]!.file);
+    const handle = await startBackupVerify(ctx.client, { target: 'main', full: true, trigger: 'manual', tuning: { chunkSize: 1, window: 1, concurrency: 1, maxChunksPerRun: 2 } }, {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: backupVerifyWorkflowId('main', 'replay'),
+    });
+    const r = await handle.result().then(
+      () => undefined,
+      (err: unknown) => problemsVerifyResult(err),
+    );
+    check(r?.state === 'problems' && r.problems === 1 && r.total === 3 && r.mail, 'one missing generation of three, mailed (BackupVerifyProblems)', r);
+    const last = await ctx.client.workflow.getHandle(handle.workflowId).describe();
+    check(last.runId !== handle.firstExecutionRunId, 'the verification continued as new', last.runId);
+    const mail = ctx.client.workflow.getHandle(verifyMailWorkflowId(handle.workflowId));
+    await mail.result();
+    save('backup-verify.json', handle.workflowId, handle.firstExecutionRunId);
+    save('backup-verify-continued.json', handle.workflowId, last.runId);
+    save('backup-verify-mail.json', mail.workflowId);
+  });
+}
+
+/**
  * The broken history the replay test must see FAIL: this release's backup-dossier history with its first
  * activity renamed, as if it had been recorded by an incompatible older version of the workflow.
  */
@@ -279,6 +315,7 @@ const RECORDINGS: Record<string, (ctx: Ctx) => Promise<void>> = {
   maintenance: recordMaintenance,
   'window-payload': recordWindowPayload,
   rollback: recordRollback,
+  verify: recordVerify,
 };
 
 async function record(filters: string[]): Promise<void> {
