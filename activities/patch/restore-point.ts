@@ -5,7 +5,7 @@ import { backupDossierArchive } from '../../archive/engine';
 import { loadBackupKeyring } from '../../archive/keys';
 import { verifyArchive } from '../../archive/verify';
 import { patchAppliesTo } from '../../domain/patch';
-import { FailureType } from '../../domain/failures';
+import { FailureType, failureTypeOf } from '../../domain/failures';
 import { oneLine } from '../../domain/run-details';
 import type { DossierPatchOutcome } from '../../workflows/patch-integration.api';
 import { loadBackupSettings } from '../../store/settings/backup-settings';
@@ -124,6 +124,9 @@ async function verify(deps: RestorePointDeps, id: number, file: string): Promise
     await verifyArchive(file, loadBackupKeyring(deps.config.backupKeys));
   } catch (err) {
     if (isTransient(err)) throw err;
+    // a key not given is the worker's configuration, not the archive's fault: the restore point fails, the generation stays unverified
+    const type = failureTypeOf(err);
+    if (type === FailureType.BackupKeyMissing || type === FailureType.BackupKeyWrong) throw err;
     await markGenerationVerified(deps.pool, id, { state: (err as { code?: string }).code === 'ENOENT' ? 'missing' : 'corrupt', error: oneLine(String(err instanceof Error ? err.message : err)), restored: false });
     return false;
   }
