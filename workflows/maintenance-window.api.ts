@@ -147,7 +147,6 @@ export const cancelMaintenanceUpdate = defineUpdate<MaintenanceStatus, []>('canc
 export const completeMaintenanceUpdate = defineUpdate<MaintenanceStatus, []>('complete');
 export const reopenMaintenanceUpdate = defineUpdate<MaintenanceStatus, []>('reopen');
 
-export const MAINTENANCE_WORKFLOW_TYPE = 'maintenanceWindowWorkflow';
 /** One window at a time per target (R-MW-2): the id is the target's. */
 export const maintenanceWorkflowId = (target: string): string => `maintenance/${target}`;
 

@@ -27,9 +27,9 @@ import {
   type MaintenanceWindowResult,
 } from './maintenance-window.api';
 import { workflowIdTimestamp } from '../domain/workflow-id';
-import { patchWorkflowId } from './patch-integration.api';
+import { patchRetryCommand, patchWorkflowId } from './patch-integration.api';
 import { FailureType } from '../domain/failures';
-import { backupBatchWorkflowId } from './backup-batch.api';
+import { backupBatchWorkflowId, backupRetryCommand } from './backup-batch.api';
 
 /**
  * The maintenance window (R-MW-1 … R-MW-12) as a small state machine over ONE state object:
@@ -100,7 +100,7 @@ function backupIncomplete(target: string, r: PayloadResult): ApplicationFailure 
     nonRetryable: true,
     message:
       `backup run ${r.runId} ${r.state}: ${notDone} of ${total} dossier(s) not backed up (report: ${r.reportPath ?? 'none'}): ` +
-      `"nightshift backup retry --target ${target} --run ${r.runId}", then reopen`,
+      `"${r.runId !== undefined ? backupRetryCommand(target, r.runId) : `nightshift backup retry --target ${target}`}", then reopen`,
   });
 }
 
@@ -533,7 +533,7 @@ class MaintenanceWindow {
       throw ApplicationFailure.create({
         type: FailureType.PatchRunPartial,
         nonRetryable: true,
-        message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')}): "nightshift patch retry", then reopen`,
+        message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')})${r.runId !== null ? `: "${patchRetryCommand(target, r.runId)}"` : ''}, then reopen`,
       });
     }
   }

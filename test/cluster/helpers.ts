@@ -12,6 +12,7 @@ import { createTargetPools } from '../../workers/resources';
 import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
 import { requireEnv, tempDir, type TestStack } from '../helpers/env';
 import { createDossiers, modify } from '../workflows/backup-batch-helpers';
+import { startBackupBatch } from '../../starts';
 
 /**
  * The cluster suite's scenarios: a cluster per test file (cluster/cluster.ts, every process real), work
@@ -128,11 +129,7 @@ export async function startBatch(ctx: ClusterContext, codes: string[], tuning: B
   for (const c of codes) await modify(pool, c);
   const workflowId = `backup/main/cluster-${crypto.randomUUID()}`;
   const startedAt = Date.now();
-  const handle = await ctx.client.workflow.start('backupBatchWorkflow', {
-    taskQueue: ctx.cluster.config.temporal.taskQueue,
-    workflowId,
-    args: [{ target: 'main', tuning } satisfies BackupBatchInput],
-  });
+  const handle = await startBackupBatch(ctx.client, { target: 'main', tuning } satisfies BackupBatchInput, { taskQueue: ctx.cluster.config.temporal.taskQueue, workflowId });
   return { workflowId, startedAt, result: () => handle.result() as Promise<BackupBatchResult> };
 }
 

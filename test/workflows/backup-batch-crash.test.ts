@@ -7,6 +7,7 @@ import { PROJECT_ROOT } from '../../config/config';
 import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
 import { createTestStack, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 import { createDossiers, freePort, waitFor } from './backup-batch-helpers';
+import { startBackupBatch } from '../../starts';
 
 /** A worker killed with SIGKILL mid-batch, a new worker finishes it: one archive per dossier, none reported twice, no temp file. */
 
@@ -59,11 +60,7 @@ test('R-BK-1 crash and resume: SIGKILL mid-batch, a new worker finishes, every d
   await createDossiers(stack, codes.map((code) => ({ code })));
   const pool = stack.pools.get('main');
   const first = await startWorker();
-  const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
-    taskQueue: stack.config.temporal.taskQueue,
-    workflowId: `backup/main/${crypto.randomUUID()}`,
-    args: [{ target: 'main', tuning: { chunkSize: 4, window: 2, concurrency: 2, heartbeatTimeout: '3s' } } satisfies BackupBatchInput],
-  });
+  const handle = await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 4, window: 2, concurrency: 2, heartbeatTimeout: '3s' } } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
   await waitFor('a few dossiers in the ledger', async () => ((await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run_item')).rows[0].n >= 3 ? true : undefined));
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
@@ -97,11 +94,7 @@ test('issue 10 stall: two workers on one task queue, the one running the chunk i
   await createDossiers(stack, codes.map((code) => ({ code })));
   const workers = [await startWorker(), await startWorker()];
   // the default tuning's heartbeat timeout: what a crash costs in production
-  const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
-    taskQueue: stack.config.temporal.taskQueue,
-    workflowId: `backup/main/${crypto.randomUUID()}`,
-    args: [{ target: 'main', tuning: { chunkSize: 8, window: 1, concurrency: 1 } } satisfies BackupBatchInput],
-  });
+  const handle = await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 8, window: 1, concurrency: 1 } } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
   const runId = await waitFor('the run', async () => {
     const { rows } = await pool.query('SELECT id FROM nightshift.backup_run WHERE workflow_id = $1', [handle.workflowId]);
     return rows[0] ? Number(rows[0].id) : undefined;

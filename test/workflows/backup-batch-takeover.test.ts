@@ -6,6 +6,7 @@ import { failureTypeOf } from '../../domain/failures';
 import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, uniqueName, type TestStack } from '../helpers/env';
 import { createDossiers, waitFor } from './backup-batch-helpers';
+import { startBackupBatch } from '../../starts';
 
 /**
  * R-BK-1 after fault injection (issue 10): a running run is taken over only once Temporal says its
@@ -28,7 +29,7 @@ afterAll(async () => {
 /** A workflow that the server holds as RUNNING: started on a task queue no worker polls. */
 async function liveWorkflow(): Promise<string> {
   const workflowId = `backup/main/${crypto.randomUUID()}`;
-  await temporal.client.workflow.start('backupBatchWorkflow', { taskQueue: uniqueName('nobody'), workflowId, args: [{ target: 'main' }] });
+  await startBackupBatch(temporal.client, { target: 'main' }, { taskQueue: uniqueName('nobody'), workflowId });
   return workflowId;
 }
 
@@ -85,10 +86,9 @@ test('R-BK-1 every worker down for 20 minutes while the next run starts: the nex
     backupChunk: createBackupBatchActivities(deps, { beforeDossier: () => new Promise((r) => setTimeout(r, 300)) }).backupChunk,
   });
   const first = await createTestWorker(stack, temporal.nativeConnection, { activities: slow({ config: stack.config, pools: stack.pools, temporal: temporal.client }) });
-  const live = await temporal.client.workflow.start('backupBatchWorkflow', {
+  const live = await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 2, window: 1, concurrency: 1, heartbeatTimeout: '5s' } } satisfies BackupBatchInput, {
     taskQueue: stack.config.temporal.taskQueue,
     workflowId: `backup/main/live-${crypto.randomUUID()}`,
-    args: [{ target: 'main', tuning: { chunkSize: 2, window: 1, concurrency: 1, heartbeatTimeout: '5s' } } satisfies BackupBatchInput],
   });
   const liveRun = await first.runUntil(async () => {
     const runId = await waitFor('the live run to back up 2 dossiers', async () => {
@@ -102,11 +102,7 @@ test('R-BK-1 every worker down for 20 minutes while the next run starts: the nex
 
   const second = await createTestWorker(stack, temporal.nativeConnection, { activities: slow({ config: stack.config, pools: stack.pools, temporal: temporal.client }) });
   const [nextOutcome, liveOutcome] = await second.runUntil(async () => {
-    const next = await temporal.client.workflow.start('backupBatchWorkflow', {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId: `backup/main/scheduled-${crypto.randomUUID()}`,
-      args: [{ target: 'main', trigger: 'schedule' } satisfies BackupBatchInput],
-    });
+    const next = await startBackupBatch(temporal.client, { target: 'main', trigger: 'schedule' } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/scheduled-${crypto.randomUUID()}` });
     return Promise.allSettled([next.result(), live.result() as Promise<BackupBatchResult>]);
   });
   expect(nextOutcome.status).toBe('rejected');

@@ -17,6 +17,7 @@ import { backupBatchProgressQuery, batchResult, partialBatchResult, type BackupB
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 import { createDossiers, freePort, ledger, modify, openSession, setCommon, startSmtp, waitFor } from './backup-batch-helpers';
+import { startBackupBatch } from '../../starts';
 
 /** The backup batch on the Temporal dev server with a real worker, PostgreSQL and SMTP server (R-BK-1 .. R-BK-8). */
 
@@ -42,11 +43,7 @@ async function worker(stack: TestStack): Promise<{ worker: Worker; closeMail(): 
 }
 
 async function runBatch(stack: TestStack, input: Partial<BackupBatchInput> = {}): Promise<BackupBatchResult> {
-  const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
-    taskQueue: stack.config.temporal.taskQueue,
-    workflowId: `backup/main/${crypto.randomUUID()}`,
-    args: [{ target: 'main', ...input }],
-  });
+  const handle = await startBackupBatch(temporal.client, { target: 'main', ...input }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
   return batchResult(handle.result());
 }
 
@@ -113,11 +110,7 @@ test('R-BK-3 in use skipped with the seed error, R-BK-8 mail with both attachmen
   const { worker: w, closeMail } = await worker(stack);
   try {
     await w.runUntil(async () => {
-      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: `backup/main/${crypto.randomUUID()}`,
-        args: [{ target: 'main', tuning: { window: 1, concurrency: 1 } } satisfies BackupBatchInput],
-      });
+      const handle = await startBackupBatch(temporal.client, { target: 'main', tuning: { window: 1, concurrency: 1 } } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
       // issue 12: the partial run is a FAILED workflow (the list shows it), its whole result in the failure's details
       const outcome = await handle.result().then(() => undefined, (e: unknown) => e);
       expect(outcome).toBeInstanceOf(WorkflowFailedError);
@@ -272,11 +265,7 @@ test('cancellation ends the run early: the report of what was done is still writ
   const w = await createTestWorker(stack, temporal.nativeConnection, { activities: { ...acts, ...slow } });
   try {
     await w.runUntil(async () => {
-      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: `backup/main/${crypto.randomUUID()}`,
-        args: [{ target: 'main', tuning: { window: 1, concurrency: 1, heartbeatTimeout: '5s' } } satisfies BackupBatchInput],
-      });
+      const handle = await startBackupBatch(temporal.client, { target: 'main', tuning: { window: 1, concurrency: 1, heartbeatTimeout: '5s' } } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
       await waitFor('K1 in the ledger', async () => ((await pool.query('SELECT 1 FROM nightshift.backup_run_item')).rowCount ? true : undefined));
       await handle.cancel();
       await expect(handle.result()).rejects.toThrow();
@@ -323,11 +312,7 @@ test('issue 12: while one dossier stalls its chunk, the details are refreshed fr
   const w = await createTestWorker(stack, temporal.nativeConnection, { activities: { ...createActivities({ config: stack.config, pools: stack.pools }), ...slow } });
   try {
     await w.runUntil(async () => {
-      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: `backup/main/${crypto.randomUUID()}`,
-        args: [{ target: 'main', tuning: { chunkSize: 10, window: 1, concurrency: 1 } } satisfies BackupBatchInput],
-      });
+      const handle = await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 10, window: 1, concurrency: 1 } } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
       // one chunk holds all four: only the ledger can say that two ended while it runs
       const stalled = await waitFor('details refreshed from the ledger while the chunk stalls', async () => {
         const d = await currentDetails(handle).catch(() => '');
@@ -385,11 +370,7 @@ afterAll(() => {
   const { worker: w, closeMail } = await worker(stack);
   try {
     await w.runUntil(async () => {
-      const handle = await temporal.client.workflow.start('backupBatchWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: `backup/main/${crypto.randomUUID()}`,
-        args: [{ target: 'main', tuning: { chunkSize: 10, window: 1, concurrency } } satisfies BackupBatchInput],
-      });
+      const handle = await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 10, window: 1, concurrency } } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
       // a non-retryable typed failure: the destination, not a dossier
       const err = await handle.result().then(() => undefined, (e: unknown) => e);
       expect(failureTypeOf(err)).toBe('DestinationUnavailable');

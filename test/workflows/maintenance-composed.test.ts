@@ -7,7 +7,8 @@ import { generateDemoPatches } from '../../patches/demo';
 import { gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
 import { ACTIVE_WINDOW_SQL, toWindow, type WindowRow } from '../../gate/notices';
 import type { BackupBatchResult } from '../../workflows/backup-batch.api';
-import { maintenanceStartOptions, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import { startBackupBatch, startMaintenanceWindow } from '../../starts';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
 import { demoDossiers, levels, markAllBackedUp } from './patch-helpers';
 
@@ -45,7 +46,7 @@ function soonWindow(type: MaintenanceWindowInput['type'], payload: MaintenanceWi
 }
 
 async function runWindow(stack: TestStack, input: MaintenanceWindowInput): Promise<MaintenanceWindowResult> {
-  const h = await temporal.client.workflow.start('maintenanceWindowWorkflow', maintenanceStartOptions(input, stack.config.temporal.taskQueue, `${input.payload.kind} window`));
+  const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `${input.payload.kind} window` });
   return (await h.result()) as MaintenanceWindowResult;
 }
 
@@ -105,11 +106,7 @@ test('R-MW-9 R-MW-10 R-PI-8 R-BK-10: deployment window -> patch payload -> resto
       expect(await levels(pool)).toEqual(Object.fromEntries(codes.map((c) => [c, 3])));
       expect(await gateState(pool)).toEqual({ state: 'open', loginsRefused: false });
 
-      const h = await temporal.client.workflow.start('backupBatchWorkflow', {
-        taskQueue: stack.config.temporal.taskQueue,
-        workflowId: `backup/main/${crypto.randomUUID()}`,
-        args: [{ target: 'main', trigger: 'manual' }],
-      });
+      const h = await startBackupBatch(temporal.client, { target: 'main', trigger: 'manual' }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
       const batch = (await h.result()) as BackupBatchResult;
       // R-BK-2: template 0002 and test 0004 are patched but never backed up by the batch
       const eligible = codes.filter((c) => c !== 'DEMO0002' && c !== 'DEMO0004');

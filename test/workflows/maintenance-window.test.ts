@@ -16,7 +16,6 @@ import {
   completeMaintenanceUpdate,
   editMaintenanceUpdate,
   extendMaintenanceUpdate,
-  maintenanceStartOptions,
   maintenanceStatusQuery,
   MaintenanceFailure,
   reopenMaintenanceUpdate,
@@ -40,6 +39,7 @@ import {
   workflowBundle,
   type MaintenanceStack,
 } from './maintenance-helpers';
+import { startBackupBatch, startMaintenanceWindow } from '../../starts';
 
 /**
  * The maintenance window's timeline on the time-skipping test server, with the real activities on a
@@ -85,7 +85,8 @@ async function withWindowWorker(fn: (s: MaintenanceStack, start: (input: Mainten
   });
   const handles: Handle[] = [];
   const start = async (input: MaintenanceWindowInput) => {
-    const h = (await env.client.workflow.start('maintenanceWindowWorkflow', maintenanceStartOptions(input, stack.config.temporal.taskQueue, 'test window'))) as Handle;
+    // the time-skipping server: no search attributes at the start (the window then upserts none), as before the typed starts
+    const h = (await startMaintenanceWindow(env.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: 'test window', searchAttributes: false })) as Handle;
     handles.push(h);
     return h;
   };
@@ -396,10 +397,7 @@ test('R-MW-2: two operators at the same instant: exactly one window wins; a seco
     const now = await env.currentTimeMs();
     const racers = await Promise.all(
       ['race-a', 'race-b'].map((id) =>
-        env.client.workflow.start('maintenanceWindowWorkflow', {
-          ...maintenanceStartOptions(windowInput(stack.target, now, { inMinutes: 120 }), tq),
-          workflowId: `${id}/${stack.target}`,
-        }),
+        startMaintenanceWindow(env.client, windowInput(stack.target, now, { inMinutes: 120 }), { taskQueue: tq, workflowId: `${id}/${stack.target}`, searchAttributes: false }),
       ),
     );
     const outcomes = await Promise.all(
@@ -504,11 +502,7 @@ test('issue 12: a backup batch started by hand inside a window (payload none) is
     expect(working.nextSteps?.map((n) => n.command)).toEqual([`nightshift maintenance complete --target ${stack.target}`]);
     // by hand, as `nightshift backup run` would: its own workflow, not a child of the window
     const batchId = backupBatchWorkflowId(stack.target, 'by-hand-in-window');
-    const batch = await env.client.workflow.start('backupBatchWorkflow', {
-      taskQueue: stack.config.temporal.taskQueue,
-      workflowId: batchId,
-      args: [{ target: stack.target, trigger: 'manual' }],
-    });
+    const batch = await startBackupBatch(env.client, { target: stack.target, trigger: 'manual' }, { taskQueue: stack.config.temporal.taskQueue, workflowId: batchId, searchAttributes: false });
     await batch.result();
     await env.sleep(31_000); // the window looks at the ledgers every 30 s while the operator works
     const linked = await eventually(() => status(h), (v) => (v.linkedRuns ?? []).length > 0, 'the hand-started batch linked', 30_000);

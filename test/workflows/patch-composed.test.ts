@@ -2,7 +2,8 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateDemoPatches } from '../../patches/demo';
 import { qualified } from '../../db/ident';
-import { maintenanceStartOptions, type MaintenanceWindowInput, type MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import { startMaintenanceWindow } from '../../starts';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, requireEnv, tempDir, type TestStack } from '../helpers/env';
 import { blockablePatches, demoDossiers, levels, markAllBackedUp, modifiedSinceBackup, openWindow, startRun } from './patch-helpers';
 
@@ -42,7 +43,7 @@ test('R-MW-9 R-BK-10: deployment window -> patch payload -> restore: every patch
       notify: [],
     };
     const result = await worker.runUntil(async () => {
-      const h = await temporal.client.workflow.start('maintenanceWindowWorkflow', maintenanceStartOptions(input, stack.config.temporal.taskQueue, 'patch window'));
+      const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: 'patch window' });
       return (await h.result()) as MaintenanceWindowResult;
     });
     expect(result.status.state).toBe('completed');
