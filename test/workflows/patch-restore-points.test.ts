@@ -17,6 +17,9 @@ import { openItems } from '../../store/patch/open-items';
 import { patchDossiersByCode } from '../../store/patch/dossiers-by-code';
 import { markRestorePointTaking } from '../../store/patch/restore-point-taking';
 import { markGenerationVerified } from '../../store/generations/mark-verified';
+import { setCommonBackupSetting } from '../../store/settings/backup-settings';
+import { failureTypeOf } from '../../domain/failures';
+import { PatchFailure } from '../../workflows/patch-integration.api';
 import { FailureType } from '../../domain/failures';
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 import type { PatchRunResult } from '../../workflows/patch-integration.api';
@@ -161,6 +164,34 @@ test('R-PI-11 R-BK-10: restore points taken before patching, reused when unmodif
     expect(await levels(pool)).toEqual({ ...Object.fromEntries(codes.map((c) => [c, 3])), DEMO0002: 0 });
     // R-BK-10: the restore point is a backup, yet every patched dossier counts as modified afterwards
     expect(await modifiedSinceBackup(pool)).toEqual({ ...Object.fromEntries(codes.map((c) => [c, patched.includes(c)])) });
+  } finally {
+    await stack.close();
+  }
+});
+
+test('R-PI-11 R-PI-3: the backup folder unusable: the supervisor gets no restore point, so it is not patched and no other dossier is touched', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 3);
+    const dir = path.join(stack.config.backupDir, 'patches', 'nofolder');
+    fs.mkdirSync(dir, { recursive: true });
+    await blockablePatches(dir, [1, 2]);
+    // the R-BK-9 folder below a plain file: no archive can be written there
+    const file = path.join(stack.dataDir, 'not-a-folder');
+    fs.writeFileSync(file, 'x');
+    await setCommonBackupSetting(pool, 'folder', path.join(file, 'sauve'));
+    await openWindow(pool);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const err = await worker.runUntil(runPatch(temporal.client, stack, { mode: 'integrate', dir, restorePoints: true }).then(() => undefined, (e: unknown) => e));
+    expect(failureTypeOf(err)).toBe(PatchFailure.SupervisorFailed);
+    let message = '';
+    for (let e: unknown = err; e instanceof Error; e = e.cause) message = e.message;
+    expect(message).toMatch(/the supervisor DEMO0001 failed, no other dossier was touched: restore point failed: /);
+    expect(Object.values(await levels(pool))).toEqual([0, 0, 0]);
+    expect(await applyLog(pool, 'DEMO0001')).toEqual([]);
+    const { rows } = await pool.query(`SELECT code, status, failure_type, restore_point, restore_point_state FROM nightshift.patch_run_item ORDER BY code`);
+    expect(rows).toEqual([{ code: 'DEMO0001', status: 'failed', failure_type: FailureType.RestorePointFailed, restore_point: null, restore_point_state: 'failed' }]);
   } finally {
     await stack.close();
   }
