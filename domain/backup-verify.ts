@@ -43,20 +43,28 @@ export const backupVerifyInputSchema = z
 
 export type VerifyScope = { kind: 'all' } | { kind: 'run'; runId: number } | { kind: 'codes'; codes: string[] };
 
-/** 32-bit FNV-1a: the same on every machine and every Node version (the sample is redrawn identically from the seed). */
-function fnv1a(text: string): number {
+/**
+ * 32-bit FNV-1a then MurmurHash3's finalizer: the same on every machine and every Node version (the sample is
+ * redrawn identically from the seed), and well spread over neighbouring ids (FNV-1a alone clusters them).
+ */
+function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
 /** Whether a generation is restored into a scratch schema: all with full, the run's anchor, else `percent` % drawn from the seed. */
 export function inSample(generationId: number, s: { full: boolean; samplePercent: number; seed: number; anchor: number | null }): boolean {
   if (s.full || generationId === s.anchor) return true;
-  return (fnv1a(`${s.seed}:${generationId}`) / 2 ** 32) * 100 < s.samplePercent;
+  return (hash32(`${s.seed}:${generationId}`) / 2 ** 32) * 100 < s.samplePercent;
 }
 
 /** What the ledger holds per generation (migration 0014): ok and pruned are not problems. */

@@ -160,6 +160,11 @@ test('R-BK-13: sample vs full: a 0 % sample still restores exactly one generatio
   const drawn = Array.from({ length: 10_000 }, (_, i) => inSample(i + 1, { full: false, samplePercent: 5, seed: 99, anchor: null })).filter(Boolean).length;
   expect(drawn).toBeGreaterThan(400);
   expect(drawn).toBeLessThan(600);
+  // and over neighbouring ids (a run's generations are consecutive ids): 100 ids, 5 %, for each of 50 seeds
+  const perSeed = Array.from({ length: 50 }, (_, seed) => Array.from({ length: 100 }, (_, i) => inSample(i + 1, { full: false, samplePercent: 5, seed, anchor: null })).filter(Boolean).length);
+  expect(Math.max(...perSeed)).toBeLessThanOrEqual(15);
+  expect(perSeed.reduce((a, b) => a + b, 0)).toBeGreaterThan(170);
+  expect(perSeed.reduce((a, b) => a + b, 0)).toBeLessThan(330);
 });
 
 test('R-BK-13 / R-BK-12: an encrypted generation verified without its key is its own clear problem (key), not "corrupt"', async () => {
