@@ -1,22 +1,76 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { generateDemoDossiers } from '../registry/demo';
 import { backupDossierArchive } from '../archive/engine';
 import { BackupKeyring, ensureBackupKeyFile, loadBackupKeyring } from '../archive/keys';
-import { loadConfig } from '../config/config';
+import { PROJECT_ROOT, loadConfig } from '../config/config';
 import { schemaNameFor } from '../domain/dossier';
-import { startBenchStack } from './backup-batch-harness';
+import { startBackupBatch } from '../starts';
+import { batchResult } from '../workflows/backup-batch.api';
+import { startS3Server } from '../test/helpers/s3';
+import { startBenchStack, type BenchStack } from './backup-batch-harness';
 
 /**
  * N demo dossiers of ~200 KB (default 1000; `node bin/run-ts.js bench/backup-batch-vs-loop.ts 200`):
  *  1. the backup batch (workflow, chunks, ledger, report) with 2 chunks x 2 dossiers in flight, plain,
  *     then encrypted (issue 13.2: a key file appears in the worker's data dir, as `nightshift dev` writes it),
  *  2. the same engine in a plain loop, 4 lanes, in one process (goal: batch <= 1.2x the loop), plain and encrypted,
- *  3. a sequential `pg_dump -n <schema> -Fc` loop (goal: the batch at least 4x faster).
+ *  3. a sequential `pg_dump -n <schema> -Fc` loop (goal: the batch at least 4x faster),
+ *  4. local vs S3 (issue 13.4): the same plain batch on a second worker that has NIGHTSHIFT_OFFSITE_S3_* (a
+ *     versitygw server on this machine, installed by scripts/install-s3-server.sh), so that each dossier's step
+ *     is its archive and its off-site copy; with that worker's peak RSS.
  * Prints the ratios last (encryption's cost: goal <= +15%).
  */
+
+/**
+ * The plain batch again, on a worker of its own (queue bench-s3) configured with an S3-compatible bucket: the
+ * harness's worker stays as it is (no bucket), so both figures come from one run of one stack.
+ */
+async function batchWithS3Copies(s: BenchStack, selected: number): Promise<{ seconds: number; ok: number; failed: number; objects: number; bytes: number; peakRss: number }> {
+  // the test helper keeps the server's folders under NS_TEST_TMP: here, the bench's work folder (removed at the end)
+  process.env.NS_TEST_TMP ??= path.join(s.work, 's3');
+  const s3 = await startS3Server({ bucket: 'nightshift-bench' });
+  const env = {
+    ...process.env,
+    DATABASE_URL: s.url,
+    NIGHTSHIFT_DATA_DIR: path.join(s.work, 'data'),
+    TEMPORAL_ADDRESS: s.config.temporal.address,
+    TEMPORAL_TASK_QUEUE: 'bench-s3',
+    ...s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'bench/' }),
+  };
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'bench/backup-batch-worker.ts'], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const rss = () => {
+    try {
+      return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      return 0;
+    }
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => (d.toString().includes('worker ready') ? resolve() : undefined));
+      child.once('exit', (code) => reject(new Error(`the S3 bench worker exited (${code})`)));
+    });
+    let peakRss = rss();
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rss())), 200);
+    const t = process.hrtime.bigint();
+    const handle = await startBackupBatch(s.client, { target: 'main', all: true, tuning: { window: 2, concurrency: 2, chunkSize: 50 } }, { taskQueue: 'bench-s3', workflowId: 'backup/main/bench-s3', searchAttributes: false });
+    const result = await batchResult(handle.result()).finally(() => clearInterval(sampler));
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const { rows } = await s.pools
+      .get('main')
+      .query<{ n: number; bytes: string }>("SELECT count(*)::int AS n, coalesce(sum(size), 0)::text AS bytes FROM nightshift.backup_generation WHERE run_id = $1 AND offsite_state = 'copied'", [result.runId]);
+    if (rows[0]!.n !== selected) throw new Error(`the S3 batch copied ${rows[0]!.n} of ${selected} dossiers`);
+    return { seconds, ok: result.ok, failed: result.failed, objects: rows[0]!.n, bytes: Number(rows[0]!.bytes), peakRss };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await s3.stop();
+  }
+}
 
 const N = Number(process.argv[2] ?? process.env.BENCH_DOSSIERS ?? 1000);
 const SIZE_KB = Number(process.env.BENCH_SIZE_KB ?? 200);
@@ -34,6 +88,11 @@ async function main(): Promise<void> {
     const codes = rows.map((r) => r.code);
     console.log(`${made.length} demo dossiers of ~${SIZE_KB} KB, ${codes.length} selected`);
     console.log(`batch: ${batch.seconds.toFixed(2)} s (${batch.result.ok} ok, ${batch.result.failed} failed), ${(codes.length / batch.seconds).toFixed(1)} dossiers/s`);
+    const s3 = await batchWithS3Copies(s, codes.length);
+    console.log(
+      `batch + S3 copy: ${s3.seconds.toFixed(2)} s (${s3.ok} ok, ${s3.failed} failed), ${(codes.length / s3.seconds).toFixed(1)} dossiers/s, ` +
+        `${s3.objects} objects, ${(s3.bytes / 1e6).toFixed(1)} MB copied; worker peak RSS ${(s3.peakRss / 1048576).toFixed(0)} MiB`,
+    );
 
     // the worker process reads <its data dir>/backup-keys at each dossier: from now on its archives are encrypted
     const workerConfig = loadConfig({ NIGHTSHIFT_DATA_DIR: path.join(s.work, 'data') });
@@ -70,6 +129,7 @@ async function main(): Promise<void> {
     const dump = Number(process.hrtime.bigint() - t2) / 1e9;
     console.log(`sequential pg_dump -n -Fc: ${dump.toFixed(2)} s`);
     console.log(`RATIO pg_dump/batch = ${(dump / batch.seconds).toFixed(2)} (goal >= 4); batch/loop = ${(batch.seconds / loop).toFixed(2)} (goal <= 1.2)`);
+    console.log(`RATIO S3/local: batch ${(s3.seconds / batch.seconds).toFixed(2)} (the copy step, on a local versitygw)`);
     console.log(
       `RATIO encrypted/plain: batch ${(batchEnc.seconds / batch.seconds).toFixed(3)}, loop ${(loopEnc / loop).toFixed(3)} (goal <= 1.15); ` +
         `pg_dump/batch encrypted = ${(dump / batchEnc.seconds).toFixed(2)}`,
