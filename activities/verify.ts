@@ -339,7 +339,13 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         }
         if (c && (c.status === 'ok' || c.status === 'corrupt' || c.status === 'missing' || c.status === 'offsite')) {
           // the generation's own verification state (R-BK-13); an off-site problem leaves the local archive ok
-          await markGenerationVerified(pool, id, { state: c.status === 'offsite' ? 'ok' : c.status, error: c.error, restored: c.restored, sha256: c.sha256 });
+          await markGenerationVerified(pool, id, {
+            state: c.status === 'offsite' ? 'ok' : c.status,
+            error: c.error,
+            restored: c.restored,
+            // recorded only from a file that read back whole: a damaged file's checksum is never the reference
+            sha256: c.status === 'ok' || c.status === 'offsite' ? c.sha256 : null,
+          });
         }
         const status: VerifyItemStatus = pruned ? 'pruned' : c!.status;
         const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : (c!.error ?? null);

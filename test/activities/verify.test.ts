@@ -113,7 +113,7 @@ test('R-BK-13: a flipped byte, a truncated file and a missing file are reported 
   expect(byCode[truncated.code]).toMatchObject({ status: 'corrupt', error: expect.stringMatching(/^\d+ octets au lieu de \d+ à l'écriture; .*invalid archive/) });
   expect(byCode[missing.code]).toMatchObject({ status: 'missing', error: expect.stringContaining(missing.file) });
   expect(byCode[fine.code]).toMatchObject({ status: 'ok' });
-  expect((await generationById(pool(), flipped.generationId))!.verifyState).toBe('corrupt');
+  expect((await generationById(pool(), flipped.generationId))!).toMatchObject({ verifyState: 'corrupt', sha256: null });
   expect((await generationById(pool(), missing.generationId))!.verifyState).toBe('missing');
   // the next command backs these dossiers up again; the failures name dossier, generation date and file
   expect(finish.nextCommand).toBe(`nightshift backup run --all --only ${[flipped.code, truncated.code, missing.code].sort().join(',')} --target main`);
