@@ -10,9 +10,6 @@ import type { FanOutState } from './fan-out';
  */
 
 export const PATCH_KIND = 'patch';
-/** @deprecated start through starts/index.ts startPatchRun (typed by workflows/contracts.ts); kept only for bench/patch-integration.ts until it moves. */
-export const PATCH_WORKFLOW_TYPE = 'patchIntegrationWorkflow';
-
 /** integrate: a patch directory; revalidate: bring dossiers up to the supervisor (R-PI-9); retry: the failed dossiers of a run. */
 export type PatchRunMode = 'integrate' | 'revalidate' | 'retry';
 
