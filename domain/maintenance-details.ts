@@ -10,10 +10,12 @@ import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, failures
 
 /** A backup batch or patch run tied to the window: its payload child, or one started by hand inside it. */
 export interface WindowRun {
-  kind: 'backup' | 'patch';
+  kind: 'backup' | 'patch' | 'rollback';
   workflowId: string;
   /** the ledger's run id, once known */
   runId?: string;
+  /** rollback: dossiers restored to their restore point */
+  restored?: number;
   /** running, completed, partial, failed */
   state?: string;
 }
@@ -42,6 +44,7 @@ export interface WindowFacts {
   failuresTotal?: number;
   payloadRun?: WindowRun;
   linkedRuns?: WindowRun[];
+  rollbackRun?: WindowRun;
   reopenedAfter?: string;
 }
 
@@ -85,7 +88,7 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
 }
 
 function runLine(r: WindowRun, namespace: string): string {
-  const what = r.kind === 'backup' ? 'backup batch' : 'patch run';
+  const what = r.kind === 'backup' ? 'backup batch' : r.kind === 'rollback' ? 'rollback run' : 'patch run';
   const id = `${what}${r.runId ? ` ${escapeMarkdown(r.runId)}` : ''} ${codeSpan(r.workflowId)}`;
   const link = `[open](/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(r.workflowId)})`;
   return `${id} ${link}${r.state ? `: **${escapeMarkdown(r.state)}**` : ''}`;
@@ -107,6 +110,10 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   }
   if (w.payloadRun) blocks.push(`Payload: ${runLine(w.payloadRun, namespace)}`);
   else blocks.push(`Payload: ${escapeMarkdown(w.payload.kind)}`);
+  if (w.rollbackRun) {
+    const n = w.rollbackRun.restored;
+    blocks.push(`On failure: ${runLine(w.rollbackRun, namespace)}${n !== undefined ? ` · **${n}** failed dossier(s) rolled back to their restore point (R-PI-11)` : ''}`);
+  }
   if (w.linkedRuns?.length) blocks.push(['Started by hand in this window:', ...w.linkedRuns.map((r) => `- ${runLine(r, namespace)}`)].join('\n'));
   if (failed) {
     const failures = (w.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);

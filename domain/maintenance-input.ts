@@ -102,6 +102,7 @@ export const maintenanceWindowInputSchema = z
     preventLoginsFrom: isoInstantSchema.optional(),
     message: messageSchema.optional(),
     payload: payloadSchema,
+    onFailure: z.enum(['rollback'], { error: 'on-failure: expected rollback' }).optional(),
     graceSeconds: z.number().int().min(0).max(86_400),
     startWhenDrained: z.boolean(),
     dbDrain: z.boolean(),
@@ -115,6 +116,9 @@ export const maintenanceWindowInputSchema = z
   .strict()
   .superRefine((v, ctx) => {
     const problem = timesProblem(v);
+    if (v.onFailure === 'rollback' && v.payload.kind !== 'backup+patch') {
+      ctx.addIssue({ code: 'custom', path: ['onFailure'], message: 'on-failure rollback needs the payload backup+patch (its restore points are what a rollback restores, R-PI-11)' });
+    }
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['endsAt'] });
   });
 

@@ -5,6 +5,8 @@ import { parseInput } from '../domain/validation';
 import { type BackupBatchInput, type BackupBatchResult, type BackupMailInput, backupMailWorkflowId } from './backup-batch.api';
 import { WORKFLOW, type Workflows } from './contracts';
 import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
+import type { PatchRollbackInput, RollbackRunResult } from './patch-rollback.api';
+import { rollbackInputSchema } from '../domain/rollback-input';
 import { type NightshiftAttributes, NightshiftKind, nightshiftAttributes } from './search-attributes';
 import { backupPruneInputSchema } from '../domain/prune-input';
 import type { BackupPruneInput } from './backup-prune.api';
@@ -47,6 +49,17 @@ export async function executePatchRunChild(raw: PatchIntegrationInput, o: ChildS
     args: [input],
     staticSummary: o.summary,
     typedSearchAttributes: childAttributes({ target: input.target, kind: 'patch', phase: 'starting' }),
+  });
+}
+
+/** A patch rollback as a child (a window's `onFailure: rollback`, R-PI-11). */
+export async function executePatchRollbackChild(raw: PatchRollbackInput, o: ChildStart): Promise<RollbackRunResult> {
+  const input: PatchRollbackInput = parseInput(rollbackInputSchema, raw);
+  return executeChild<Workflows['patchRollbackWorkflow']>(WORKFLOW.patchRollback, {
+    workflowId: o.workflowId,
+    args: [input],
+    staticSummary: o.summary,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'patch-rollback', phase: 'starting' }),
   });
 }
 

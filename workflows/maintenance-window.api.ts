@@ -50,6 +50,11 @@ export interface MaintenanceWindowInput {
    * occurrence's scheduled time (domain/maintenance-recur.ts occurrenceInput).
    */
   recurrence?: MaintenanceRecurrence;
+  /**
+   * R-PI-11 (payload backup+patch only): `rollback` rolls the dossiers the patch run failed back to their
+   * restore points (a rollback child), then the window goes on to its checks and gives access back.
+   */
+  onFailure?: 'rollback';
 }
 
 export interface MaintenanceRecurrence {
@@ -104,6 +109,8 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   dbAccess?: DbAccessSnapshot;
   /** The payload child (R-MW-9) once started, with its run id and outcome once known. */
   payloadRun?: WindowRun;
+  /** R-PI-11 `onFailure: rollback`: the rollback child of the patch run's failed dossiers, with how many it restored. */
+  rollbackRun?: WindowRun;
   /** Backup batches and patch runs started by hand while the window was in progress (their workflow ids). */
   linkedRuns?: WindowRun[];
   /** What failed in this window, newest last, capped (domain/run-details FAILURES_CAP): payload dossiers, post-checks. */

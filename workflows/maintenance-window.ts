@@ -10,7 +10,7 @@ import { postCheckFailures, renderWindowDetails, windowNextSteps, windowRetryCom
 import { capFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
-import { executeBackupBatchChild, executePatchRunChild } from './child-starts';
+import { executeBackupBatchChild, executePatchRollbackChild, executePatchRunChild } from './child-starts';
 import { activityCaller } from './activity-calls';
 import {
   cancelMaintenanceUpdate,
@@ -27,7 +27,8 @@ import {
   type MaintenanceWindowResult,
 } from './maintenance-window.api';
 import { workflowIdTimestamp } from '../domain/workflow-id';
-import { patchRetryCommand, patchWorkflowId } from './patch-integration.api';
+import { patchRetryCommand, partialPatchResult, patchWorkflowId } from './patch-integration.api';
+import { partialRollbackResult, patchRollbackWorkflowId } from './patch-rollback.api';
 import { FailureType } from '../domain/failures';
 import { backupBatchWorkflowId, backupRetryCommand } from './backup-batch.api';
 
@@ -109,6 +110,8 @@ function dossierFailures(failures: { code: string; status?: string; patch?: numb
   return capFailures((failures ?? []).map((f) => ({ code: f.code, status: f.status ?? 'failed', error: f.patch !== undefined ? `patch ${f.patch}: ${f.error}` : f.error })));
 }
 
+/** Histories recorded before a window could roll its failed dossiers back (R-PI-11) replay without the rollback child. */
+const ON_FAILURE_ROLLBACK_PATCH = 'window-on-failure-rollback';
 /** Histories recorded before the window linked the runs started by hand in it replay without the ledger reads. */
 const LINKS_PATCH = 'maintenance-window-links';
 /**
@@ -527,8 +530,10 @@ class MaintenanceWindow {
     // R-PI-11 (backup+patch): a restore point of each dossier just before it is patched, recorded in the patch ledger
     const input = { target, mode: 'integrate' as const, dir, windowWorkflowId: parentId, ...(restorePoints ? { restorePoints } : {}) };
     const r = await executePatchRunChild(input, { workflowId: run.workflowId, summary: `${this.s.payload.kind} payload of ${parentId}` })
-      .catch((err: unknown) => this.payloadFailed(run, FailureType.PatchRunFailed, err));
+      // a run that ended with failed dossiers fails its workflow with its result: rolled back when the window says so
+      .catch((err: unknown) => (this.input.onFailure === 'rollback' ? partialPatchResult(err) : undefined) ?? this.payloadFailed(run, FailureType.PatchRunFailed, err));
     this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed);
+    if (r.state !== 'completed' && (await this.rollbackOnFailure(r.runId, r.failed))) return;
     if (r.state !== 'completed') {
       throw ApplicationFailure.create({
         type: FailureType.PatchRunPartial,
@@ -536,6 +541,41 @@ class MaintenanceWindow {
         message: `patch run ${r.runId}: ${r.failed} dossier(s) failed (${r.failures.map((f) => f.code).join(', ')})${r.runId !== null ? `: "${patchRetryCommand(target, r.runId)}"` : ''}, then reopen`,
       });
     }
+  }
+
+  /**
+   * R-PI-11 `onFailure: rollback` (payload backup+patch): the patch run's failed dossiers go back to their
+   * restore points through a rollback child; true once all of them are back (the window then goes on to its
+   * checks and gives access back), false when the window does not roll back. A rollback that fails, or leaves a
+   * dossier not rolled back, fails the window (R-MW-10) with its own reason.
+   */
+  private async rollbackOnFailure(patchRunId: number | null, failed: number): Promise<boolean> {
+    if (this.input.onFailure !== 'rollback' || this.s.payload.kind !== 'backup+patch' || patchRunId === null || failed === 0) return false;
+    if (!wf.patched(ON_FAILURE_ROLLBACK_PATCH)) return false;
+    const target = this.s.target;
+    const parentId = this.s.workflowId;
+    const run: WindowRun = { kind: 'rollback', workflowId: patchRollbackWorkflowId(target, workflowIdTimestamp(new Date())), state: 'running' };
+    this.s.rollbackRun = run;
+    this.details();
+    const input = { target, patchRun: patchRunId, failedOnly: true, windowWorkflowId: parentId };
+    const r = await executePatchRollbackChild(input, { workflowId: run.workflowId, summary: `roll back the failed dossiers of patch run ${patchRunId} (on failure of ${parentId})` }).catch(
+      (err: unknown) => {
+        if (wf.isCancellation(err)) throw err;
+        const partial = partialRollbackResult(err);
+        run.state = partial?.state ?? 'failed';
+        if (partial) {
+          run.runId = String(partial.runId);
+          run.restored = partial.restored;
+        }
+        this.details();
+        throw payloadFailure('rollback', FailureType.RollbackRunPartial, err);
+      },
+    );
+    run.runId = String(r.runId);
+    run.state = r.state;
+    run.restored = r.restored;
+    this.details();
+    return true;
   }
 
   /**

@@ -128,6 +128,7 @@ interface ScheduleFlags {
   payload: string;
   patchDir?: string;
   backupOnly?: string;
+  onFailure?: string;
   grace?: string;
   preventLoginsFrom?: string;
   startWhenDrained?: boolean;
@@ -163,6 +164,8 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
   if (patching && !flags.patchDir) throw new UsageError(`--payload ${flags.payload} needs --patch-dir DIR (the directory of patch packages)`);
   if (flags.patchDir !== undefined && !patching) throw new UsageError('--patch-dir goes with --payload patch or backup+patch');
   if (flags.backupOnly !== undefined && flags.payload !== 'backup') throw new UsageError('--backup-only goes with --payload backup');
+  if (flags.onFailure !== undefined && flags.onFailure !== 'rollback') throw new UsageError('--on-failure: expected rollback');
+  if (flags.onFailure !== undefined && flags.payload !== 'backup+patch') throw new UsageError('--on-failure rollback goes with --payload backup+patch (its restore points are what a rollback restores, R-PI-11)');
   let payload: MaintenancePayload;
   if (patching) payload = { kind: flags.payload as 'patch' | 'backup+patch', manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) };
   else if (flags.payload === 'backup') {
@@ -184,6 +187,7 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
     message,
     payload,
     graceSeconds,
+    ...(flags.onFailure === 'rollback' ? { onFailure: 'rollback' as const } : {}),
     startWhenDrained: flags.startWhenDrained === true,
     dbDrain: flags.dbDrain === true,
     notify: notifyFlag(flags.notify),
@@ -231,6 +235,7 @@ function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
   if (sessions) lines.push(`  sessions: ${sessions.pending} of them told to close, ${s.forcedSessions} closed by force`);
   else if (s.openSessions !== null) lines.push(`  open sessions at the window's last look: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
   if (s.payloadRun) lines.push(`  payload: ${s.payloadRun.kind} ${s.payloadRun.workflowId}${s.payloadRun.state ? ` (${s.payloadRun.state})` : ''}`);
+  if (s.rollbackRun) lines.push(`  on failure: rollback ${s.rollbackRun.workflowId}${s.rollbackRun.state ? ` (${s.rollbackRun.state})` : ''}${s.rollbackRun.restored !== undefined ? `, ${s.rollbackRun.restored} dossier(s) rolled back` : ''}`);
   for (const r of s.linkedRuns ?? []) lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${r.state ? ` (${r.state})` : ''}`);
   if (s.failure) {
     lines.push(`  FAILED: ${s.failure}`);
@@ -674,6 +679,7 @@ export function registerMaintenanceCommands(program: Command): void {
     )
     .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
+    .option('--on-failure <action>', 'with --payload backup+patch: "rollback" rolls the dossiers the patch failed back to their restore points (R-PI-11), then gives access back')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
     .option('--prevent-logins-from <time>', 'refuse new logins from this time before the start')
     .option('--start-when-drained', 'start the work as soon as no session is left')

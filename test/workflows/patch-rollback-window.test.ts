@@ -1,0 +1,93 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scheduleInput } from '../../cli/commands/maintenance';
+import { maintenanceWindowInputSchema } from '../../domain/maintenance-input';
+import { startMaintenanceWindow } from '../../starts';
+import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime } from '../helpers/env';
+import { demoDossiers, levels } from './patch-helpers';
+import { block, halfWayPatches, rollbackLedger, statesOf } from './patch-rollback-helpers';
+
+/** A deployment window told to roll back the dossiers its backup+patch payload failed (R-PI-11, R-MW-9, R-MW-10), dev server, real time. */
+
+jest.setTimeout(240_000);
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+});
+
+const BLOCKED = ['DEMO0003', 'DEMO0005'];
+
+test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two dossiers the patch failed half-way are rolled back to their pre-patch state, the details and result say so, access is given back', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    const codes = await demoDossiers(stack, 6);
+    const dir = path.join(stack.config.backupDir, 'patches', 'window-rollback');
+    fs.mkdirSync(dir, { recursive: true });
+    await halfWayPatches(dir);
+    await block(pool, BLOCKED);
+    const before = await statesOf(pool, codes);
+    const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+    const input: MaintenanceWindowInput = {
+      target: 'main',
+      type: 'deployment',
+      startsAt: new Date(start).toISOString(),
+      endsAt: new Date(start + 30 * 60_000).toISOString(),
+      payload: { kind: 'backup+patch', manifest: dir },
+      onFailure: 'rollback',
+      graceSeconds: 1,
+      startWhenDrained: false,
+      dbDrain: false,
+      notify: [],
+    };
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const { window, details, rollbackDetails } = await worker.runUntil(async () => {
+      const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `rollback window ${crypto.randomUUID()}` });
+      const window = (await h.result()) as MaintenanceWindowResult;
+      const shown = async (handle: { query<R>(q: string): Promise<R> }) => (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+      return { window, details: await shown(h), rollbackDetails: await shown(temporal.client.workflow.getHandle(window.status.rollbackRun!.workflowId)) };
+    });
+    // R-OP-1: the window's details link the rollback and say how many dossiers it restored; the rollback's own details its outcome
+    expect(details).toMatch(/On failure: rollback run \d+ `patch-rollback\/main\/[^`]+` \[open\]\([^)]+\): \*\*completed\*\* · \*\*2\*\* failed dossier\(s\) rolled back to their restore point \(R-PI-11\)/);
+    expect(rollbackDetails).toContain('**patch rollback** on **main**: phase **completed**');
+    expect(rollbackDetails).toContain('**2 / 2** dossiers · 0 failed');
+    expect(rollbackDetails).toContain('2 dossier(s) restored to their restore point (data, treatments, dictionary, ledger, level)');
+    expect(window.status.state).toBe('completed');
+    expect(window.status.payloadRun).toMatchObject({ kind: 'patch', state: 'partial' });
+    expect(window.status.rollbackRun).toMatchObject({ kind: 'rollback', state: 'completed', restored: 2 });
+    expect(window.status.rollbackRun!.workflowId).toMatch(/^patch-rollback\/main\//);
+    // the report keeps the failed dossiers and why; the next step is the patch's retry
+    expect(window.failures!.map((f) => f.code)).toEqual(BLOCKED);
+    expect(window.failures![0]!.error).toMatch(/blocker present/);
+    expect(window.nextCommand).toMatch(/^nightshift patch retry --target main --run \d+$/);
+    // the rolled-back dossiers are as before the window, the others patched; each restored once
+    expect(await statesOf(pool, BLOCKED)).toEqual(Object.fromEntries(BLOCKED.map((c) => [c, before[c]])));
+    const l = await levels(pool);
+    expect(codes.map((c) => l[c])).toEqual(codes.map((c) => (BLOCKED.includes(c) ? 0 : 2)));
+    expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1, DEMO0005: 1 }, markedRolledBack: BLOCKED });
+    const rb = (await pool.query(`SELECT state, window_workflow, failed_only FROM nightshift.patch_rollback_run`)).rows;
+    expect(rb).toEqual([{ state: 'completed', window_workflow: expect.stringMatching(/^maintenance\/main/), failed_only: true }]);
+    expect((await pool.query('SELECT state FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed' }]);
+  } finally {
+    await stack.close();
+  }
+});
+
+test('R-PI-11: --on-failure rollback is validated: only rollback, only with the payload backup+patch (CLI and workflow input)', () => {
+  const flags = { target: 'main', duration: '45m', type: 'deployment', payload: 'backup+patch', patchDir: '/srv/patches/2026-12' };
+  expect(scheduleInput({ ...flags, onFailure: 'rollback' }, Date.now()).input.onFailure).toBe('rollback');
+  expect(scheduleInput(flags, Date.now()).input.onFailure).toBeUndefined();
+  expect(() => scheduleInput({ ...flags, onFailure: 'retry' }, Date.now())).toThrow(/--on-failure: expected rollback/);
+  expect(() => scheduleInput({ ...flags, payload: 'patch', onFailure: 'rollback' }, Date.now())).toThrow(/--on-failure rollback goes with --payload backup\+patch/);
+  const input = scheduleInput({ ...flags, onFailure: 'rollback' }, Date.now()).input;
+  const bad = maintenanceWindowInputSchema.safeParse({ ...input, payload: { kind: 'patch', manifest: '/srv/p' } });
+  expect(bad.success).toBe(false);
+  expect(JSON.stringify(bad.error?.issues)).toMatch(/on-failure rollback needs the payload backup\+patch/);
+});
