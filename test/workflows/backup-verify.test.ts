@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { PROJECT_ROOT } from '../../config/config';
+import { createBackupActivities } from '../../activities/backup';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../workers/activities';
@@ -18,11 +21,13 @@ import { createDossiers, freePort, setCommon, startSmtp, waitFor } from './backu
 /** The verification workflow (R-BK-13) on the Temporal dev server with a real worker, PostgreSQL and SMTP server. */
 
 let temporal: Awaited<ReturnType<typeof devServerClient>>;
+const children: ChildProcess[] = [];
 beforeAll(async () => {
   quietRuntime();
   temporal = await devServerClient();
 });
 afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await temporal?.close();
 });
 
@@ -137,5 +142,63 @@ test('R-BK-13: corrupt and missing generations over everything kept (continue-as
     expect(await scratchSchemas(pool)).toEqual([]);
   } finally {
     await close();
+  }
+});
+
+/** A real worker in a child process (test/workflows/fixtures/verify-worker.ts), each generation slowed down. */
+async function startWorkerProcess(stack: TestStack): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/verify-worker.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: stack.databaseUrl,
+      NIGHTSHIFT_DATA_DIR: stack.dataDir,
+      TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+      NIGHTSHIFT_METRICS_PORT: String(await freePort()),
+      NIGHTSHIFT_LOG_LEVEL: 'error',
+      NS_TEST_GENERATION_DELAY_MS: '300',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
+  return child;
+}
+
+test('R-BK-13 crash and resume: a worker SIGKILLed mid-verification (leases held), a new worker finishes: each generation once, no scratch schema, no lease left (the retried chunk releases the killed one's)', async () => {
+  const stack = await createTestStack();
+  const pool = stack.pools.get('main');
+  try {
+    const codes = Array.from({ length: 12 }, (_, i) => `K${String(i).padStart(2, '0')}`);
+    await createDossiers(stack, codes.map((code) => ({ code })));
+    const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+    for (const code of codes) await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+    const first = await startWorkerProcess(stack);
+    const handle = await startBackupVerify(
+      temporal.client,
+      { target: 'main', full: true, tuning: { chunkSize: 4, window: 2, concurrency: 2, heartbeatTimeout: '3s' } },
+      { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-verify/main/${crypto.randomUUID()}` },
+    );
+    const items = async () => (await pool.query('SELECT count(*)::int AS n FROM nightshift.verify_run_item')).rows[0].n as number;
+    await waitFor('a few generations verified', async () => ((await items()) >= 3 ? true : undefined), 90_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    expect(await items()).toBeLessThan(codes.length);
+
+    const second = await startWorkerProcess(stack);
+    const r = await verifyResult(handle.result());
+    expect(r).toMatchObject({ state: 'completed', total: codes.length, ok: codes.length, problems: 0, restored: codes.length });
+    const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.verify_run_item WHERE run_id = $1 ORDER BY code', [r.runId]);
+    expect(rows.map((x) => x.code)).toEqual(codes);
+    expect(await scratchSchemas(pool)).toEqual([]);
+    expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_generation_lease')).rows[0].n).toBe(0);
+    second.kill('SIGTERM');
+    await new Promise((res) => second.once('exit', res));
+  } finally {
+    await stack.close();
   }
 });
