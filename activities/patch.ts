@@ -61,7 +61,7 @@ import { selectionPage } from '../store/patch/selection-page';
 import { itemCounts } from '../store/patch/item-counts';
 import { latestFailures } from '../store/patch/latest-failures';
 import { ensureRestorePoint } from './patch/restore-point';
-import { markRunRestorePoints } from '../store/patch/restore-point-run';
+import { markRunRestorePoints, runTakesRestorePoints } from '../store/patch/restore-point-run';
 import { restorePointCounts, type RestorePointCounts } from '../store/patch/restore-point-counts';
 import { Context } from '@temporalio/activity';
 import { estimateSeconds, summaryLines, type PlanSummary } from '../domain/patch-plan';
@@ -94,6 +94,8 @@ export interface PatchPlan {
   others: number;
   /** the last patch number the run brings dossiers to */
   upTo: number;
+  /** R-PI-11: a retry of a run that took restore points takes them too */
+  restorePoints?: boolean;
 }
 
 interface ChunkArgs {
@@ -252,6 +254,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       let upTo: number;
       let retryOf: number | undefined;
       let selection: PatchSelection;
+      let restorePoints = false;
       if (args.dossiers) {
         const unknown = await unknownCodes(pool, args.dossiers);
         if (unknown.length) throw patchFailure(PatchFailure.UnknownDossier, `unknown dossier(s) in ${args.target}: ${unknown.join(', ')}`);
@@ -269,6 +272,10 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         upTo = run.last_patch ?? 0;
         selection = 'failed';
         await setRetryOf(pool, args.runId, retryOf);
+        if (await runTakesRestorePoints(pool, retryOf)) {
+          await markRunRestorePoints(pool, args.runId);
+          restorePoints = true;
+        }
       }
       // the operator's list is in the run row since the claim (requested): the pages read it there
       await setRunPlan(pool, args.runId, sup?.code ?? null, null);
@@ -279,6 +286,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         others: size.others,
         upTo,
         retryOf,
+        ...(restorePoints ? { restorePoints } : {}),
       };
     },
 

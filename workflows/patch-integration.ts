@@ -81,7 +81,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   };
   let nextStep: { text: string; command: string } | null = null;
   // R-PI-11: only runs with restore points send the flag (the activities' inputs of other runs stay as they were)
-  const restorePoints = input.restorePoints ? { restorePoints: true } : {};
+  let restorePoints: { restorePoints?: true } = input.restorePoints ? { restorePoints: true } : {};
   let restoreTally: RestorePointTally | null = null;
 
   function details(): void {
@@ -188,7 +188,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     if (more) {
       // everything before the cursor is launched and done: a fresh run goes on from it
       const next: PatchCarriedState = { ...state, progress: p, generation: state.generation + 1 };
-      return await continueFanOutAsNew<typeof patchIntegrationWorkflow>({ ...input, state: next });
+      return await continueFanOutAsNew<typeof patchIntegrationWorkflow>({ ...input, ...restorePoints, state: next });
     }
 
     enter('finishing');
@@ -271,6 +271,8 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       });
     } else {
       plan = await call('planPatchRun', `${input.target}: plan`, DB_CALL, { target: input.target, runId: claim.runId, mode: input.mode, dossiers: input.dossiers, retryOf: input.retryOf });
+      // R-PI-11: the failed dossiers of a run with restore points get theirs too
+      if (plan.restorePoints) restorePoints = { restorePoints: true };
       patches = await call('storedPatchSummaries', `${input.target}: stored patches`, DB_CALL, { target: input.target, runId: claim.runId, upTo: plan.upTo });
     }
     if (patches.length) p.patches = { first: patches[0]!.number, last: patches[patches.length - 1]!.number };

@@ -121,7 +121,7 @@ async function expectRestorePointsBeforePatches(pool: pg.Pool, runId: number, it
   }
 }
 
-test('R-PI-11 R-BK-10: restore points taken before patching, reused when unmodified since a verified generation, in the ledger; none where nothing changes; a dossier whose restore point fails is not patched', async () => {
+test('R-PI-11 R-BK-10: restore points taken before patching, reused when unmodified since a verified generation, in the ledger; none where nothing changes; a dossier whose restore point fails is not patched, and `patch retry` takes its restore point before patching it', async () => {
   const stack = await createTestStack();
   try {
     const pool = stack.pools.get('main');
@@ -137,7 +137,7 @@ test('R-PI-11 R-BK-10: restore points taken before patching, reused when unmodif
     // 0007 already at the run's level (no ledger row, level 3): the run does not touch it, no restore point
     await pool.query(`UPDATE nightshift.dossier SET patch_level = 3 WHERE code = 'DEMO0007'`);
     // 0002 held open by a user: its backup is refused (R-BK-3), so it is not patched
-    await openSession(pool, 'DEMO0002');
+    const closeSession = await openSession(pool, 'DEMO0002');
     await markAllBackedUp(pool);
     await openWindow(pool);
 
@@ -164,6 +164,16 @@ test('R-PI-11 R-BK-10: restore points taken before patching, reused when unmodif
     expect(await levels(pool)).toEqual({ ...Object.fromEntries(codes.map((c) => [c, 3])), DEMO0002: 0 });
     // R-BK-10: the restore point is a backup, yet every patched dossier counts as modified afterwards
     expect(await modifiedSinceBackup(pool)).toEqual({ ...Object.fromEntries(codes.map((c) => [c, patched.includes(c)])) });
+
+    // the user leaves; `patch retry` of a run with restore points takes the failed dossier's before patching it
+    await closeSession();
+    const retryWorker = await createTestWorker(stack, temporal.nativeConnection);
+    const retry = await retryWorker.runUntil(runPatch(temporal.client, stack, { mode: 'retry', retryOf: result.runId! }));
+    expect(retry).toMatchObject({ state: 'completed', restorePoints: { taken: 1, reused: 0, failed: 0 } });
+    const again = await items(pool, retry.runId!);
+    await expectRestorePointsBeforePatches(pool, retry.runId!, again, ['DEMO0002']);
+    expect(again.DEMO0002).toMatchObject({ status: 'ok', restore_point_state: 'taken', applied: [1, 2, 3] });
+    expect(await applyLog(pool, 'DEMO0002')).toEqual([1, 2, 3]);
   } finally {
     await stack.close();
   }
