@@ -8,6 +8,9 @@ import { loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
+import { FailureType, permanentFailure } from '../domain/failures';
+import { generationById } from '../store/generations/generation-by-id';
+import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 
 /**
  * Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine;
@@ -35,6 +38,36 @@ async function withHeartbeat<T>(work: (onProgress: (p: Progress) => void, signal
     return await work((p) => (last = p), ctx?.cancellationSignal);
   } finally {
     clearInterval(timer);
+  }
+}
+
+/** Lease time of a generation being read; renewed well before it runs out while the restore goes on. */
+const LEASE_SECONDS = 600;
+const LEASE_RENEW_MS = 60_000;
+
+/**
+ * Reads a generation under a lease (R-BK-11): a prune skips it until the lease is released or runs out (a
+ * worker killed mid-restore: 10 minutes). A generation pruned before the lease is taken is refused, clearly.
+ */
+async function withGenerationLease<T>(pool: Parameters<typeof takeGenerationLease>[0], id: number, file: string, work: () => Promise<T>): Promise<T> {
+  const g = await generationById(pool, id);
+  let holder = `restore:${process.pid}:${id}`;
+  try {
+    const info = Context.current().info;
+    holder = `restore:${info.workflowExecution?.workflowId ?? process.pid}:${info.activityId}`;
+  } catch {
+    // outside an activity: this process's holder
+  }
+  const gone = () => permanentFailure(FailureType.InvalidInput, `generation ${id} of dossier ${g?.code ?? '?'} is no longer kept (pruned by retention): choose another with 'nightshift backup list ${g?.code ?? 'CODE'} --all'`);
+  if (!g || g.deletedAt !== null) throw gone();
+  if (g.file !== file) throw permanentFailure(FailureType.InvalidInput, `generation ${id} is the file ${g.file}, not ${file}`);
+  if (!(await takeGenerationLease(pool, id, holder, LEASE_SECONDS))) throw gone();
+  const renew = setInterval(() => void takeGenerationLease(pool, id, holder, LEASE_SECONDS).catch(() => {}), LEASE_RENEW_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(renew);
+    await releaseGenerationLease(pool, id, holder).catch(() => {});
   }
 }
 
@@ -77,19 +110,22 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
     async restoreDossier(raw: RestoreDossierInput): Promise<RestoreDossierResult> {
       const input = parseInput(restoreDossierInputSchema, raw);
       const pool = pools.get(input.target);
-      return withHeartbeat((onProgress, signal) =>
-        restoreDossierArchive({
-          pool,
-          target: input.target,
-          file: input.file,
-          as: input.as,
-          replace: input.replace,
-          documentsDir: config.documentsDir,
-          keys: loadBackupKeyring(config.backupKeys),
-          onProgress,
-          signal,
-        }),
-      );
+      const restore = () =>
+        withHeartbeat((onProgress, signal) =>
+          restoreDossierArchive({
+            pool,
+            target: input.target,
+            file: input.file,
+            as: input.as,
+            replace: input.replace,
+            documentsDir: config.documentsDir,
+            keys: loadBackupKeyring(config.backupKeys),
+            onProgress,
+            signal,
+          }),
+        );
+      if (input.generationId === undefined) return restore();
+      return withGenerationLease(pool, input.generationId, input.file, restore);
     },
   };
 }

@@ -27,6 +27,7 @@ export const restoreDossierInputSchema = z.object({
   file: archivePathSchema,
   as: dossierCodeSchema.optional(),
   replace: z.boolean().default(false),
+  generationId: z.number().int().positive().optional(),
 }) satisfies z.ZodType<RestoreDossierInput, unknown>;
 
 /** R-BK-5: sub-folders for the backups taken before a provider exchange or before closing a dossier. */

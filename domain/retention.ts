@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { GENERATION_KINDS, type GenerationKind, type VerifyState } from './generation';
+import { parseOperatorTime } from './operator-time';
 
 /**
  * Retention of generations (R-BK-11), with restic's `forget --keep-*` semantics: generations newest first;
@@ -231,4 +232,29 @@ export function decideRetention(gens: RetentionCandidate[], policies: RetentionP
     }
   }
   return ordered.map((g) => byId.get(g.id)!);
+}
+
+// ---------------------------------------------------------------------------------------------
+// restore --at
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `restore --at DATE`: an ISO date (the end of that day in `zone`: the day's last generation) or a date-time
+ * (domain/operator-time.ts, in `zone` unless it carries an offset). The generation restored is the one taken
+ * at or just before this instant.
+ */
+export function parseRestoreAt(text: string, zone: string): { at: Date; problem?: undefined } | { at?: undefined; problem: string } {
+  const v = text.trim();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
+    const day = DateTime.fromISO(v, { zone });
+    if (!day.isValid) return { problem: `"${v}" is not a date (${day.invalidExplanation ?? 'invalid'})` };
+    return { at: day.endOf('day').toJSDate() };
+  }
+  const t = parseOperatorTime(v, zone);
+  return t.instant ? { at: t.instant } : { problem: `${t.problem}, or an ISO date such as 2026-12-01 (that day's last generation)` };
+}
+
+/** A generation's time as the operator reads it: `2026-12-02 22:00:05` in `zone`. */
+export function operatorDateTime(at: Date, zone: string): string {
+  return DateTime.fromJSDate(at, { zone }).toFormat('yyyy-MM-dd HH:mm:ss');
 }

@@ -47,6 +47,8 @@ export interface RestoreDossierInput {
   as?: string;
   /** Replace an existing dossier of that code (refused otherwise). */
   replace: boolean;
+  /** The generation `file` is (R-BK-11, restore --at): read under a lease, so that no prune deletes it meanwhile. */
+  generationId?: number;
 }
 
 export interface RestoreDossierResult {

@@ -36,6 +36,11 @@ import { runningRuns } from '../../store/backup/running-runs';
 import { closeAbandonedRun } from '../../store/backup/close-abandoned-run';
 import { runItemCounts } from '../../store/backup/run-item-counts';
 import { type RunFailure, runFailures } from '../../store/backup/run-failures';
+import { GENERATION_KINDS } from '../../domain/generation';
+import { isGenerationKind, parseRetentionPolicy, retentionText, withKindPolicy } from '../../domain/retention';
+import { loadRetention } from '../../activities/prune';
+import { readRetentionSetting } from '../../store/generations/prune-retention-setting';
+import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 
 /**
  * nightshift backup run|retry|status|settings|schedule: the backup batch of modified dossiers
@@ -346,23 +351,29 @@ export function registerBackupBatchCommands(backup: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (flags: RunFlags) => {
-        const resolved = await withPools(flags.target, (pool) => loadBackupSettings(pool, config()));
+        const resolved = await withPools(flags.target, async (pool) => ({ ...(await loadBackupSettings(pool, config())), retention: await loadRetention(pool, config()) }));
         output(flags.json, resolved, (r) =>
           [
             ...r.details.map((d) => `${d.key.padEnd(18)} ${settingText(d.value).padEnd(40)} (${d.source}) ${BACKUP_SETTING_LABELS[d.key]}`),
+            // R-BK-11: one policy per folder kind, each with its origin
+            ...r.retention.details.map((d) => `${`retention ${d.kind}`.padEnd(18)} ${retentionText(d.policy).padEnd(40)} (${d.source}) generations kept in the ${d.kind === 'normal' ? 'backup folder' : `${d.kind}/ folder`}`),
             ...r.ignored.map((i) => `warning: the common value of ${i.key} is ignored: ${i.problem}`),
+            ...(r.retention.ignored ? [`warning: the common value of retention is ignored: ${r.retention.ignored}`] : []),
           ].join('\n'),
         );
       }),
     );
   settings
     .command('set')
-    .description(`set the common value (in the database) of a setting: ${BACKUP_SETTING_KEYS.join(', ')}`)
+    .description(`set the common value (in the database) of a setting: ${[...BACKUP_SETTING_KEYS, 'retention'].join(', ')}`)
     .argument('<key>')
-    .argument('<value>', "the value; 'default' removes the common value")
+    .argument('<value>', "the value; 'default' removes the common value; retention: 'last=2,daily=7,weekly=4,monthly=3'")
+    .option('--kind <kind>', `retention only: the folder kind it is for (${GENERATION_KINDS.join(', ')}; default: every kind)`)
     .addOption(targetOption())
     .action(
-      action(async (key: string, value: string, flags: RunFlags) => {
+      action(async (key: string, value: string, flags: RunFlags & { kind?: string }) => {
+        if (key === 'retention') return setRetention(value, flags);
+        if (flags.kind !== undefined) throw new UsageError('--kind is for the retention setting only');
         let parsed: { key: BackupSettingKey; value: unknown };
         const known = (BACKUP_SETTING_KEYS as string[]).includes(key);
         // stored, then printed by `settings show` and used as a folder by the worker: no control character (issue 9)
@@ -453,3 +464,28 @@ export function registerBackupBatchCommands(backup: Command): void {
   onSchedule('trigger', 'start a run now (skipped if one is running)', (h) => h.trigger(ScheduleOverlapPolicy.SKIP), 'triggered (skipped if a run is already running)');
   onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), 'deleted');
 }
+
+/** `settings set retention VALUE [--kind K]` (R-BK-9, R-BK-11): the common value, per kind; a bad value changes nothing. */
+async function setRetention(value: string, flags: { target?: string; kind?: string }): Promise<void> {
+  if (flags.kind !== undefined && !isGenerationKind(flags.kind)) {
+    throw new UsageError(`--kind: unknown folder kind "${shownInput(flags.kind, 20)}": expected ${GENERATION_KINDS.join(', ')}`);
+  }
+  if (hasControlChars(value)) throw new UsageError(`retention: ${CONTROL_CHARS_PROBLEM}`);
+  let policy: ReturnType<typeof parseRetentionPolicy> | undefined;
+  if (value.trim() !== 'default') {
+    try {
+      policy = parseRetentionPolicy(value);
+    } catch (err) {
+      throw new UsageError(`retention: ${(err as Error).message}`);
+    }
+  }
+  const kinds = flags.kind !== undefined && isGenerationKind(flags.kind) ? [flags.kind] : [...GENERATION_KINDS];
+  await withPools(flags.target, async (pool) => {
+    let next: unknown = await readRetentionSetting(pool);
+    for (const k of kinds) next = withKindPolicy(next, k, policy);
+    await setRetentionSetting(pool, next as Parameters<typeof setRetentionSetting>[1]);
+  });
+  const which = flags.kind ?? 'every kind';
+  process.stdout.write(`retention (${which}): common value ${policy ? `set to ${retentionText(policy)}` : 'removed'}\n`);
+}
+

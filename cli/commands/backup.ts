@@ -22,7 +22,14 @@ import {
   type RestoreDossierInput,
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
-import { startBackupDossier, startRestoreDossier } from '../../starts';
+import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
+import { operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
+import { loadRetention, planDossierPrune } from '../../activities/prune';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { generationAt } from '../../store/generations/prune-generation-at';
+import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
+import { type BackupPruneResult, backupPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
@@ -86,6 +93,7 @@ interface TriggerFlags {
 
 interface RestoreFlags {
   target?: string;
+  at?: string;
   as?: string;
   replace?: boolean;
   verifyOnly?: boolean;
@@ -180,8 +188,9 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('restore')
-    .description('restore ("remonter") an archive into a dossier, or only verify it')
-    .argument('<file>', 'the B{code}.SVG archive (the worker reads it: give a path it can open)')
+    .description('restore ("remonter") an archive into a dossier, or only verify it; with --at, the generation of dossier CODE taken at or just before DATE')
+    .argument('<file>', 'the B{code}.SVG archive (the worker reads it: give a path it can open), or with --at a dossier code')
+    .option('--at <date>', "restore the dossier's generation taken at or just before DATE (2026-12-01: that day's last; 2026-12-01T13:00; the operator's time zone)")
     .option('--as <code>', 'restore under another dossier code')
     .option('--replace', 'replace an existing dossier of that code (refused otherwise)')
     .option('--verify-only', 'read and check the whole archive here, without Temporal or any database change')
@@ -190,6 +199,7 @@ export function registerBackupCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (fileArg: string, flags: RestoreFlags) => {
+        if (flags.at !== undefined) return restoreAt(fileArg, flags);
         const file = path.resolve(fileArg);
         if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
         if (flags.verifyOnly) {
@@ -213,4 +223,191 @@ export function registerBackupCommands(program: Command): void {
         });
       }),
     );
+
+  registerGenerationCommands(backup);
 }
+
+const zone = () => config().operatorTimeZone;
+
+function sizeText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** `backup restore CODE --at DATE`: the generation at or just before DATE, restored by the one restore workflow under a lease. */
+async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
+  const code = parseFlag('CODE', dossierCodeSchema, codeArg);
+  if (flags.verifyOnly) throw new UsageError('--at and --verify-only: verify a generation by its file (nightshift backup list CODE shows it)');
+  if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
+  const at = parseRestoreAt(flags.at!, zone());
+  if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
+  const t = target(flags.target);
+  const g = await withPools(t.name, async (pool) => {
+    const found = await generationAt(pool, code, at.at);
+    if (found) return found;
+    const kept = await dossierGenerations(pool, code);
+    const oldest = kept[kept.length - 1];
+    throw new UsageError(
+      `no kept generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()})` +
+        (oldest ? `: the oldest kept is of ${operatorDateTime(oldest.snapshotAt, zone())}; see 'nightshift backup list ${code}'` : ': it has none'),
+    );
+  });
+  const as = flags.as ?? code;
+  const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file: g.file, as, replace: Boolean(flags.replace), generationId: g.id });
+  if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
+  const input: RestoreDossierInput = parsed.data;
+  const chosen = `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}`;
+  await withTemporal(async (client) => {
+    const { started, handle } = await start(client, restoreDossierWorkflowId(input.target, as), () =>
+      startRestoreDossier(client, { ...input, as }, { taskQueue: config().temporal.taskQueue, summary: `Restore ${chosen} as dossier ${as}${input.replace ? ' (replace)' : ''}` }),
+    );
+    const info = { ...started, generation: { id: g.id, code, snapshotAt: g.snapshotAt.toISOString(), kind: g.kind, file: g.file, size: g.size } };
+    const text = (v: typeof info) => `${chosen}\n${startedText(v)}`;
+    if (!flags.wait) return output(flags.json, info, text);
+    if (!flags.json) process.stdout.write(`${text(info)}\n`);
+    const result = await handle.result();
+    output(flags.json, { ...info, result }, (v) => `restored dossier ${v.result.code} from generation ${g.id}: ${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`);
+  });
+}
+
+interface ListFlags {
+  target?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+interface PruneFlags {
+  target?: string;
+  dryRun?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function pruneResultText(r: BackupPruneResult): string {
+  return [
+    `${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted} generation(s), ${sizeText(r.bytesFreed)}${r.offsiteDeleted ? `, ${r.offsiteDeleted} off-site copies` : ''}; kept ${r.kept}${r.leased ? ` (${r.leased} held by a restore or a verification)` : ''}`,
+    `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
+    ...r.failures.map((f) => `  ${f.code}: ${f.error}`),
+  ].join('\n');
+}
+
+function registerGenerationCommands(backup: Command): void {
+  backup
+    .command('list')
+    .description("a dossier's generations (R-BK-11), newest first: date, kind, size, verification, off-site copy, why kept")
+    .argument('<code>', 'dossier code')
+    .option('--all', 'the pruned generations too')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (codeArg: string, flags: ListFlags) => {
+        const code = parseFlag('CODE', dossierCodeSchema, codeArg);
+        const t = target(flags.target);
+        const { rows, policies } = await withPools(t.name, async (pool) => {
+          const retention = await loadRetention(pool, config());
+          const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
+          const why = new Map(plan.generations.map((g) => [g.id, g.decision]));
+          const all = flags.all ? await dossierGenerations(pool, code, { deleted: true }) : plan.generations;
+          return {
+            policies: retention.details,
+            rows: all.map((g) => ({
+              id: g.id,
+              date: operatorDateTime(g.snapshotAt, zone()),
+              snapshotAt: g.snapshotAt.toISOString(),
+              kind: g.kind,
+              size: g.size,
+              reason: g.reason,
+              verifyState: g.verifyState,
+              verifiedAt: g.verifiedAt && operatorDateTime(g.verifiedAt, zone()),
+              offsiteState: g.offsiteState,
+              file: g.file,
+              kept: g.deletedAt === null ? (why.get(g.id)?.keep ?? true) : false,
+              keptBecause: why.get(g.id)?.reasons ?? [],
+              prunedAt: g.deletedAt && operatorDateTime(g.deletedAt, zone()),
+              prunedBy: g.deletedBy,
+            })),
+          };
+        });
+        if (!rows.length && !flags.json) throw new UsageError(`dossier ${code} has no ${flags.all ? '' : 'kept '}generation in target ${t.name}`);
+        output(flags.json, { code, timeZone: zone(), policies, generations: rows }, (v) =>
+          [
+            `generations of dossier ${code} (target ${t.name}), newest first; times in ${zone()}`,
+            ...v.generations.map((g) => {
+              const verified = g.verifyState === 'unverified' ? 'unverified' : `${g.verifyState} ${g.verifiedAt ?? ''}`.trim();
+              const fate = g.prunedAt ? `pruned ${g.prunedAt}` : g.kept ? `kept: ${g.keptBecause.join(', ') || 'new'}` : 'next prune deletes it';
+              return `  ${String(g.id).padStart(6)}  ${g.date}  ${g.kind.padEnd(12)} ${sizeText(g.size).padStart(10)}  ${verified.padEnd(30)} off-site ${g.offsiteState.padEnd(8)} ${g.reason.padEnd(20)} ${fate}`;
+            }),
+            `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
+            `restore one: nightshift backup restore ${code} --at '${v.generations[0]?.date ?? 'YYYY-MM-DD HH:MM'}'`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  backup
+    .command('prune')
+    .description('delete the generations the retention policy does not keep (R-BK-11; also after each batch)')
+    .option('--dry-run', 'list what it would delete and why, here, changing nothing (no Temporal needed)')
+    .option('--wait', 'wait for the prune to finish and print its result')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: PruneFlags) => {
+        const t = target(flags.target);
+        if (flags.dryRun) return pruneDryRun(t.name, flags);
+        await withTemporal(async (client) => {
+          const workflowId = backupPruneWorkflowId(t.name, workflowIdTimestamp(new Date()));
+          const { started, handle } = await start(client, workflowId, () => startBackupPrune(client, { target: t.name, trigger: 'manual' }, { taskQueue: config().temporal.taskQueue, workflowId }));
+          if (!flags.wait) return output(flags.json, started, startedText);
+          if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
+          const result = await handle.result();
+          output(flags.json, { ...started, result }, (v) => pruneResultText(v.result));
+        });
+      }),
+    );
+}
+
+/** The dry run, computed here page by page (never every dossier in memory): what the workflow would delete, and why the rest stays. */
+async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void> {
+  await withPools(targetName, async (pool) => {
+    const retention = await loadRetention(pool, config());
+    const doomed: { code: string; id: number; date: string; kind: string; size: number; file: string; why: string }[] = [];
+    const totals = { dossiers: 0, deleted: 0, bytesFreed: 0, kept: 0 };
+    const say = (line: string) => {
+      if (!flags.json) process.stdout.write(`${line}\n`);
+    };
+    say(`dry run: nothing is changed; retention ${retention.details.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}; periods in ${config().timeZone}`);
+    if (retention.ignored) say(`warning: the common retention value is ignored: ${retention.ignored}`);
+    for (let after = ''; ; ) {
+      const codes = await pruneDossierPage(pool, after, 500);
+      for (const code of codes) {
+        const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
+        totals.dossiers++;
+        for (const g of plan.generations) {
+          if (g.decision.keep) {
+            totals.kept++;
+            continue;
+          }
+          totals.deleted++;
+          totals.bytesFreed += g.size;
+          const row = { code, id: g.id, date: operatorDateTime(g.snapshotAt, zone()), kind: g.kind, size: g.size, file: g.file, why: `beyond ${retentionText(retention.policies[g.kind])}` };
+          if (flags.json) doomed.push(row);
+          else say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${sizeText(g.size)}): beyond ${g.kind}'s ${retentionText(retention.policies[g.kind])}  ${g.file}`);
+        }
+      }
+      if (codes.length < 500) break;
+      after = codes[codes.length - 1]!;
+    }
+    const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiers} dossier(s); would keep ${totals.kept}. Prune for real: nightshift backup prune --target ${targetName}`;
+    if (flags.json) output(true, { dryRun: true, policies: retention.details, timeZone: config().timeZone, ...totals, generations: doomed }, () => '');
+    else say(summary);
+  });
+}
+

@@ -7,7 +7,9 @@ import {
   type RetentionPolicy,
   applyPolicy,
   decideRetention,
+  operatorDateTime,
   parseLocalRetention,
+  parseRestoreAt,
   parseRetentionPolicy,
   resolveRetention,
   retentionText,
@@ -275,5 +277,26 @@ describe('R-BK-9: retention settings (text, precedence local > common > default)
     const two = withKindPolicy(one, 'normal', policy({ last: 3 }));
     expect(two).toEqual({ Cloture: policy({ monthly: 12 }), normal: policy({ last: 3 }) });
     expect(withKindPolicy(withKindPolicy(two, 'normal', undefined), 'Cloture', undefined)).toBeUndefined();
+  });
+});
+
+describe('R-BK-11: restore --at DATE in the operator zone', () => {
+  test('a date is the end of that day in the zone; a date-time is read in the zone unless it has an offset', () => {
+    expect(parseRestoreAt('2026-12-01', PARIS).at?.toISOString()).toBe('2026-12-01T22:59:59.999Z');
+    expect(parseRestoreAt('2026-07-01', PARIS).at?.toISOString()).toBe('2026-07-01T21:59:59.999Z');
+    expect(parseRestoreAt('2026-12-01T08:30', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:00.000Z');
+    expect(parseRestoreAt('2026-12-01T08:30Z', PARIS).at?.toISOString()).toBe('2026-12-01T08:30:00.000Z');
+    // the day DST ends has 25 hours: its end is 23:00 UTC
+    expect(parseRestoreAt('2026-10-25', PARIS).at?.toISOString()).toBe('2026-10-25T22:59:59.999Z');
+  });
+
+  test('refused clearly: not a date, a day that does not exist, a skipped hour', () => {
+    expect(parseRestoreAt('yesterday', PARIS).problem).toMatch(/not a date-time.*ISO date such as 2026-12-01/);
+    expect(parseRestoreAt('2026-02-30', PARIS).problem).toMatch(/not a date/);
+    expect(parseRestoreAt('2026-03-29T02:30', PARIS).problem).toMatch(/does not exist/);
+  });
+
+  test('shown in the zone', () => {
+    expect(operatorDateTime(new Date('2026-12-01T23:30:00Z'), PARIS)).toBe('2026-12-02 00:30:00');
   });
 });

@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import { createBackupActivities } from '../../activities/backup';
+import { createRegistryActivities } from '../../activities/registry';
+import { generateDemoDossiers } from '../../registry/demo';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { createTestWorker } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
+
+/** `nightshift backup list | restore --at | prune [--dry-run] | settings set retention` as processes on real servers (R-BK-11, R-BK-9). */
+
+const ctx = useCliStack(90_000);
+const cli = ctx.cli;
+const pool = () => ctx.stack.pools.get('main');
+const PARIS = { TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' };
+
+/** Backups of `code`, the i-th (newest first) dated `times[i]` (UTC ISO) by fixture SQL. */
+async function generations(code: string, times: string[]): Promise<number[]> {
+  const backup = createBackupActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  const ids: number[] = [];
+  for (let i = times.length - 1; i >= 0; i--) {
+    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+    ids.unshift(r.generationId!);
+    await pool().query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [r.generationId, times[i]]);
+  }
+  return ids;
+}
+
+test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; a bad value is refused and changes nothing; the local value wins', async () => {
+  expect((await cli(['backup', 'settings', 'set', 'retention', 'last=3,monthly=12', '--kind', 'Cloture'])).code).toBe(0);
+  const shown = JSON.parse((await cli(['backup', 'settings', 'show', '--json'])).stdout);
+  expect(shown.retention.details).toEqual([
+    { kind: 'normal', policy: { last: 2, daily: 7, weekly: 4, monthly: 3 }, source: 'default' },
+    { kind: 'EchangePrest', policy: { last: 2, daily: 7, weekly: 4, monthly: 3 }, source: 'default' },
+    { kind: 'Cloture', policy: { last: 3, daily: 0, weekly: 0, monthly: 12 }, source: 'common' },
+  ]);
+  const text = (await cli(['backup', 'settings', 'show'])).stdout;
+  expect(text).toMatch(/retention Cloture\s+last=3,daily=0,weekly=0,monthly=12\s+\(common\)/);
+  expect(text).toMatch(/retention normal\s+last=2,daily=7,weekly=4,monthly=3\s+\(default\)/);
+
+  for (const [args, message] of [
+    [['retention', 'last=0'], /keeps nothing/],
+    [['retention', 'yearly=3'], /unknown rule "yearly"/],
+    [['retention', 'last=2', '--kind', 'Archive'], /unknown folder kind "Archive"/],
+    [['modified-only', 'yes', '--kind', 'Cloture'], /--kind is for the retention setting only/],
+  ] as const) {
+    const r = await cli(['backup', 'settings', 'set', ...args]);
+    expect({ args, code: r.code }).toEqual({ args, code: 2 });
+    expect(r.stderr).toMatch(message);
+  }
+  const { rows } = await pool().query(`SELECT value FROM nightshift.backup_setting WHERE key = 'retention'`);
+  expect(rows[0].value).toEqual({ Cloture: { last: 3, daily: 0, weekly: 0, monthly: 12 } });
+
+  // this machine's NIGHTSHIFT_BACKUP_RETENTION wins over the common value (R-BK-9)
+  const local = JSON.parse((await cli(['backup', 'settings', 'show', '--json'], { NIGHTSHIFT_BACKUP_RETENTION: 'Cloture:last=9' })).stdout);
+  expect(local.retention.details[2]).toEqual({ kind: 'Cloture', policy: { last: 9, daily: 0, weekly: 0, monthly: 0 }, source: 'local' });
+  const badLocal = await cli(['backup', 'settings', 'show'], { NIGHTSHIFT_BACKUP_RETENTION: 'last=zero' });
+  expect(badLocal.code).toBe(2);
+  expect(badLocal.stderr).toMatch(/NIGHTSHIFT_BACKUP_RETENTION/);
+
+  expect((await cli(['backup', 'settings', 'set', 'retention', 'default', '--kind', 'Cloture'])).code).toBe(0);
+  expect((await pool().query(`SELECT 1 FROM nightshift.backup_setting WHERE key = 'retention'`)).rowCount).toBe(0);
+});
+
+test('R-BK-11: backup list shows the generations in the operator zone with why each is kept; prune --dry-run lists and changes nothing; prune --wait deletes', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GLS' })) as [string];
+  const ids = await generations(code, ['2026-12-02T21:00:00Z', '2026-12-01T23:30:00Z', '2026-11-20T21:00:00Z']);
+  expect((await cli(['backup', 'settings', 'set', 'retention', 'last=1,daily=1'])).code).toBe(0);
+
+  const list = await cli(['backup', 'list', code], PARIS);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(/times in Europe\/Paris/);
+  // 23:30 UTC on 1 December is 00:30 on the 2nd in Paris: the same day as the newest, so not kept by daily=1
+  expect(list.stdout).toMatch(new RegExp(`${ids[0]}  2026-12-02 22:00:00  normal .* kept: last 1, daily 2026-12-02`));
+  expect(list.stdout).toMatch(new RegExp(`${ids[1]}  2026-12-02 00:30:00  normal .* next prune deletes it`));
+  const listed = JSON.parse((await cli(['backup', 'list', code, '--json'], PARIS)).stdout);
+  expect(listed.generations.map((g: { id: number; kept: boolean }) => [g.id, g.kept])).toEqual([
+    [ids[0], true],
+    [ids[1], false],
+    [ids[2], false],
+  ]);
+
+  const dry = await cli(['backup', 'prune', '--dry-run'], PARIS);
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toMatch(/dry run: nothing is changed/);
+  expect(dry.stdout).toMatch(new RegExp(`would delete ${code} generation ${ids[1]} of 2026-12-02 00:30:00`));
+  expect(dry.stdout).toMatch(/would delete 2 generation\(s\)/);
+  const dryJson = JSON.parse((await cli(['backup', 'prune', '--dry-run', '--json'], PARIS)).stdout);
+  expect(dryJson).toMatchObject({ dryRun: true, deleted: 2, kept: 1 });
+  expect((await dossierGenerations(pool(), code)).map((g) => g.id)).toEqual(ids);
+
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const r = await cli(['backup', 'prune', '--wait', '--json'], PARIS);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.workflowId).toMatch(/^backup-prune\/main\/\d{8}T\d{6}Z$/);
+    expect(out.result).toMatchObject({ state: 'completed', dryRun: false, deleted: 2, failed: 0 });
+  });
+  const left = await dossierGenerations(pool(), code, { deleted: true });
+  expect(left.filter((g) => g.deletedAt === null).map((g) => g.id)).toEqual([ids[0]]);
+  for (const g of left) expect(fs.existsSync(g.file)).toBe(g.deletedAt === null);
+  const all = await cli(['backup', 'list', code, '--all'], PARIS);
+  expect(all.stdout).toMatch(new RegExp(`${ids[2]}  2026-11-20 22:00:00 .* pruned 20`));
+  expect((await cli(['backup', 'settings', 'set', 'retention', 'default'])).code).toBe(0);
+});
+
+test('R-BK-11: restore CODE --at DATE restores the generation at or just before it (under a lease); none before: refused clearly', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GRS' })) as [string];
+  const registry = createRegistryActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  const ids = await generations(code, ['2026-12-02T21:00:00Z', '2026-12-01T21:00:00Z']);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const r = await cli(['backup', 'restore', code, '--at', '2026-12-01', '--as', `${code}X`, '--wait', '--json'], PARIS);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const out = JSON.parse(r.stdout);
+    expect(out.generation).toMatchObject({ id: ids[1], code });
+    expect(out.result.code).toBe(`${code}X`);
+    expect(await registry.tableStats('main', `${code}X`)).toEqual(await registry.tableStats('main', code));
+    // the lease was released once the restore ended
+    expect((await pool().query('SELECT count(*)::int AS n FROM nightshift.backup_generation_lease WHERE generation_id = $1', [ids[1]])).rows[0].n).toBe(0);
+
+    const text = await cli(['backup', 'restore', code, '--at', '2026-12-02T23:00', '--as', `${code}Y`], PARIS);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`generation ${ids[0]} of dossier ${code}, taken 2026-12-02 22:00:00 \\(Europe/Paris\\)`));
+
+    const none = await cli(['backup', 'restore', code, '--at', '2026-11-30'], PARIS);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(new RegExp(`no kept generation of dossier ${code} at or before 2026-11-30 23:59:59 \\(Europe/Paris\\): the oldest kept is of 2026-12-01 22:00:00`));
+    const bad = await cli(['backup', 'restore', code, '--at', 'last tuesday'], PARIS);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--at: .*ISO date such as 2026-12-01/);
+  });
+});
