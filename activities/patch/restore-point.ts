@@ -4,7 +4,7 @@ import type { Config } from '../../config/config';
 import { backupDossierArchive } from '../../archive/engine';
 import { loadBackupKeyring } from '../../archive/keys';
 import { verifyArchive } from '../../archive/verify';
-import { patchAppliesTo } from '../../domain/patch';
+import { planDossier } from '../../domain/patch-plan';
 import { FailureType, failureTypeOf } from '../../domain/failures';
 import { oneLine } from '../../domain/run-details';
 import type { DossierPatchOutcome } from '../../workflows/patch-integration.api';
@@ -54,24 +54,12 @@ function isTransient(err: unknown): boolean {
 class RestorePointError extends Error {}
 
 /**
- * Whether the run changes the dossier: a pending patch that applies to it (R-PI-6), reached in number
- * order from its level and ledger (R-PI-8) before any refusal. Already at level, only not-applicable
- * patches, or refused at its first patch: no restore point.
+ * Whether the run changes the dossier, by the plan its engine follows (domain/patch-plan.ts, R-PI-10): a step
+ * that applies. Already at level, only not-applicable patches (R-PI-6), or refused at its first patch (R-PI-8):
+ * no restore point. Treatments do not decide it (a step applies or not by the patch's type).
  */
 export function runChangesDossier(d: EngineDossier, ledger: ReadonlyMap<number, string> | null, patches: readonly StoredPatch[]): boolean {
-  let level = d.patchLevel;
-  for (const p of patches) {
-    const known = ledger?.get(p.number);
-    if (known !== undefined) {
-      if (known !== p.checksum) return false;
-      continue;
-    }
-    if (p.number <= level) continue;
-    if (p.number !== level + 1) return false;
-    if (patchAppliesTo(p.type, d)) return true;
-    level = p.number;
-  }
-  return false;
+  return planDossier(patches, { dossier: d, ledger, treatments: [] }, 0).steps.some((s) => s.action === 'apply');
 }
 
 export interface RestorePointDeps {

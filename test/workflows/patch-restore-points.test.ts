@@ -8,7 +8,7 @@ import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { generateDemoDossiers } from '../../registry/demo';
 import { createBackupActivities } from '../../activities/backup';
-import { ensureRestorePoint, restorePointHolder, RESTORE_POINT_LEASE_SECONDS, RESTORE_POINT_REASON } from '../../activities/patch/restore-point';
+import { ensureRestorePoint, runChangesDossier, restorePointHolder, RESTORE_POINT_LEASE_SECONDS, RESTORE_POINT_REASON } from '../../activities/patch/restore-point';
 import { loadStoredPatches, storePatchPackages } from '../../activities/patch';
 import { backupDossierArchive, verifyArchive } from '../../archive/engine';
 import { readPatchDirectory } from '../../patches/package';
@@ -20,6 +20,7 @@ import { markGenerationVerified } from '../../store/generations/mark-verified';
 import { setCommonBackupSetting } from '../../store/settings/backup-settings';
 import { failureTypeOf } from '../../domain/failures';
 import { PatchFailure } from '../../workflows/patch-integration.api';
+import type { StoredPatch } from '../../store/patch/stored-patches';
 import { FailureType } from '../../domain/failures';
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 import type { PatchRunResult } from '../../workflows/patch-integration.api';
@@ -357,4 +358,21 @@ test('R-MW-9 R-PI-11: maintenance schedule --payload backup+patch --patch-dir DI
   const flags = { target: 'main', duration: '45m', type: 'deployment', payload: 'backup+patch', patchDir: '/srv/patches/2026-12' };
   expect(scheduleInput(flags, Date.now()).input.payload).toEqual({ kind: 'backup+patch', manifest: '/srv/patches/2026-12' });
   expect(() => scheduleInput({ ...flags, patchDir: undefined }, Date.now())).toThrow(/--payload backup\+patch needs --patch-dir DIR/);
+});
+
+test('R-PI-11 R-PI-6 R-PI-8: which dossiers get a restore point: a pending patch that applies to them; none at level, with only not-applicable patches, or refused at the first', () => {
+  const patch = (number: number, type: StoredPatch['type'] = 'standard'): StoredPatch => ({ number, type, checksum: `c${number}`, manifest: { treatments: [], dictionary: [], protectedDictionaryFields: [], structure: [], data: [] } as unknown as StoredPatch['manifest'], files: {} });
+  const regular = { code: 'R1', role: 'regular' as const, test: false, specific: false, schemaName: 'd_R1', patchLevel: 0 };
+  const supervisor = { ...regular, code: 'S1', role: 'supervisor' as const };
+  expect(runChangesDossier(regular, null, [patch(1), patch(2)])).toBe(true);
+  // at level: in the ledger, or a level without ledger rows
+  expect(runChangesDossier({ ...regular, patchLevel: 2 }, new Map([[1, 'c1'], [2, 'c2']]), [patch(1), patch(2)])).toBe(false);
+  expect(runChangesDossier({ ...regular, patchLevel: 2 }, null, [patch(1), patch(2)])).toBe(false);
+  // R-PI-6: a supervisor-type patch only writes the ledger of a regular dossier; the supervisor gets it
+  expect(runChangesDossier(regular, null, [patch(1, 'supervisor')])).toBe(false);
+  expect(runChangesDossier(supervisor, null, [patch(1, 'supervisor')])).toBe(true);
+  expect(runChangesDossier(regular, null, [patch(1, 'supervisor'), patch(2)])).toBe(true);
+  // R-PI-8: refused at once (checksum drift, a gap): nothing applied, no restore point
+  expect(runChangesDossier({ ...regular, patchLevel: 1 }, new Map([[1, 'other']]), [patch(1), patch(2)])).toBe(false);
+  expect(runChangesDossier(regular, null, [patch(2)])).toBe(false);
 });
