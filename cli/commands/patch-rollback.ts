@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
+import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
+import { rollbackInputSchema } from '../../domain/rollback-input';
+import { issuesText } from '../../domain/validation';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
@@ -60,6 +63,9 @@ export function registerPatchRollbackCommand(patch: Command): void {
           ...(flags.failedOnly ? { failedOnly: true } : {}),
           ...(flags.retry !== undefined ? { retryOf: parseFlag('--retry', idSchema, flags.retry) } : {}),
         };
+        // bad usage (no scope, two scopes, --failed-only without --run) is exit 2 before anything is read
+        const checked = rollbackInputSchema.safeParse(input);
+        if (!checked.success) throw new UsageError(issuesText(checked.error));
         return withTemporal(async (client) => {
           // checked before anything starts (the claim checks again under its lock): R-PI-2, then the restore points
           await withPools(t.name, async (pool) => {

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createTestWorker } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
+import { closeWindows, demoDossiers, levels, openWindow, runPatch } from '../workflows/patch-helpers';
+import { block, halfWayPatches, rollbackLedger } from '../workflows/patch-rollback-helpers';
+
+/** `nightshift patch rollback` spawned as a process against the real servers (R-PI-11, R-PI-2). */
+
+jest.setTimeout(300_000);
+const ctx = useCliStack(120_000);
+
+test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage exit 2; outside a window, no restore point exit 1), then --run ID --failed-only --wait rolls back and prints the result', async () => {
+  const { stack, cli } = ctx;
+  const pool = stack.pools.get('main');
+  await demoDossiers(stack, 5);
+  const dir = path.join(stack.config.backupDir, 'patches', 'cli-rollback');
+  fs.mkdirSync(dir, { recursive: true });
+  await halfWayPatches(dir);
+  await block(pool, ['DEMO0003']);
+  const worker = await createTestWorker(stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // usage: exactly one scope; --failed-only goes with --run
+    const none = await cli(['patch', 'rollback']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/give dossier codes, a patch run \(--run\) or a rollback run to retry \(--retry\): exactly one of them/);
+    const alone = await cli(['patch', 'rollback', 'DEMO0002', '--failed-only']);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/--failed-only goes with --run/);
+
+    await openWindow(pool);
+    const run = await runPatch(ctx.temporal.client, stack, { mode: 'integrate', dir, restorePoints: true });
+    expect(run.state).toBe('partial');
+
+    // no restore point: refused, nothing started
+    const noPoint = await cli(['patch', 'rollback', 'DEMO9999']);
+    expect(noPoint.code).toBe(1);
+    expect(noPoint.stderr).toMatch(/NoRestorePoint: no restore point to roll back to for DEMO9999 on main: .*nothing was changed/);
+    // outside a window: refused, nothing started
+    await closeWindows(pool);
+    const outside = await cli(['patch', 'rollback', '--run', String(run.runId), '--failed-only']);
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toMatch(/RollbackPrerequisiteFailed: rollback refused on main \(R-PI-2\), nothing started:\n {2}maintenance window in progress: no maintenance window is in progress on main/);
+    expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_rollback_run')).rows[0].n).toBe(0);
+
+    await openWindow(pool);
+    const done = await cli(['patch', 'rollback', '--run', String(run.runId), '--failed-only', '--wait']);
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/^started patch-rollback\/main\/\d{8}T\d{6}Z$/m);
+    expect(done.stdout).toMatch(/^patch rollback on main \(rollback run \d+\): completed$/m);
+    expect(done.stdout).toMatch(new RegExp(`^scope: the failed dossiers of patch run ${run.runId}$`, 'm'));
+    expect(done.stdout).toMatch(/^1 \/ 1 dossier\(s\) restored to their restore point, 0 failed$/m);
+    expect(done.stdout).toMatch(/^restored: DEMO0003$/m);
+    expect((await levels(pool)).DEMO0003).toBe(0);
+    expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1 }, markedRolledBack: ['DEMO0003'] });
+  });
+});
