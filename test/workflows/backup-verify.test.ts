@@ -169,7 +169,7 @@ async function startWorkerProcess(stack: TestStack): Promise<ChildProcess> {
   return child;
 }
 
-test('R-BK-13 crash and resume: a worker SIGKILLed mid-verification (leases held), a new worker finishes: each generation once, no scratch schema, no lease left (the retried chunk releases the killed one's)', async () => {
+test('R-BK-13 crash and resume: a worker SIGKILLed mid-verification (leases held), a new worker finishes: each generation once, no scratch schema, no lease left (the retried chunk releases those of the killed attempt)', async () => {
   const stack = await createTestStack();
   const pool = stack.pools.get('main');
   try {
