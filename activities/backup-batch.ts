@@ -76,7 +76,7 @@ import { runProgress } from '../store/backup/run-progress';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
-import { copyGenerationOffsite, generationOfRun } from './offsite';
+import { copyGenerationOffsite, generationOfRun, type StorageHealth } from './offsite';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 
@@ -180,6 +180,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
   /** R-BK-14: off-site copies are on when this worker has a bucket (NIGHTSHIFT_OFFSITE_S3_BUCKET); the store is built on first use */
   const offsiteStore = hooks.offsiteStore ?? lazyOffsiteStore(config.offsite);
   const offsiteOn = hooks.offsiteStore !== undefined || config.offsite !== undefined;
+  /** per run seen by this process: a storage that is away fails the run's next copies at once for a while */
+  const offsiteHealth = new Map<number, StorageHealth>();
 
   async function getRun(pool: pg.Pool, runId: number): Promise<RunRow> {
     const run = (await runById(pool, runId)) as RunRow | undefined;
@@ -448,7 +450,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           }
         }
         if (copyOffsite && item.status === 'ok' && generationId !== undefined) {
-          const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal });
+          if (!offsiteHealth.has(input.runId)) offsiteHealth.set(input.runId, {});
+          const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal, health: offsiteHealth.get(input.runId) });
           if (!copy.ok) item = { status: 'failed', error: itemErrorText(copy.error), file: null, size: null };
         }
         if (!(await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item }))) {

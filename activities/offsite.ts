@@ -8,7 +8,7 @@ import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
 import { isCancellation } from '../offsite/failures';
 import { generationObjectName, objectNameSchema } from '../offsite/keys';
-import type { OffsiteStore, UploadProgress } from '../offsite/store';
+import type { OffsiteStore, UploadProgress, UploadResult } from '../offsite/store';
 import type { Generation } from '../domain/generation';
 import { dossierGenerations } from '../store/generations/dossier-generations';
 import { generationById } from '../store/generations/generation-by-id';
@@ -95,6 +95,16 @@ export function createOffsiteActivities({ offsiteStore }: OffsiteActivityDeps) {
 
 /** Tries of one generation's copy inside the batch's per-dossier step (each S3 request has its own SDK attempts too). */
 const COPY_ATTEMPTS = 3;
+/**
+ * Once a copy failed all its tries on a storage that is away (retryable failures), the next copies of the same batch
+ * run on this worker fail at once for this long, then one try each tells whether it is back. Without it, a storage
+ * unreachable all night costs every dossier its full tries: 3 × 3 requests × the 5 s connect timeout, about 50 s per
+ * dossier. Kept per run (the caller's `health`): a `backup retry` started once the storage is back tries at once.
+ */
+const STORAGE_DOWN_PAUSE_MS = 30_000;
+export interface StorageHealth {
+  down?: { since: Date; until: number; error: string };
+}
 
 export type GenerationCopy =
   | { ok: true; bucket: string; key: string; size: number; sha256: string; storageChecksum?: string; attempts: number }
@@ -105,7 +115,8 @@ export type GenerationCopy =
  * `<prefix><target>/<code>/<its own file name>`, then its row marked copied (bucket, key, SHA-256 the storage
  * checked per part and the store checked on the whole object) or failed (the reason). A storage that is away is
  * tried COPY_ATTEMPTS times, then the copy fails: an answer, not a throw, so that the batch goes on with the
- * other dossiers. Throws only when cancelled, or when the ledger itself cannot be written.
+ * other dossiers (which then fail at once for STORAGE_DOWN_PAUSE_MS, then try once each until one succeeds).
+ * Throws only when cancelled, or when the ledger itself cannot be written.
  *
  * Uploading the same generation again (a retried chunk after its worker died mid-upload) goes to the same key:
  * the store aborts the dead attempt's unfinished multipart upload first, and S3 shows an object only once
@@ -120,35 +131,54 @@ export async function copyGenerationOffsite(o: {
   signal?: AbortSignal;
   /** ms before try n+1 (default 500 × n) */
   backoffMs?: (n: number) => number;
+  /** what the copies of the same run learnt of the storage (default: this copy's alone) */
+  health?: StorageHealth;
 }): Promise<GenerationCopy> {
+  const health = o.health ?? {};
   const g = await generationById(o.db, o.generationId);
   if (!g) throw permanentFailure(FailureType.InvalidInput, `unknown backup generation ${o.generationId}`);
   let store: OffsiteStore | undefined;
   let key: string | undefined;
   let attempts = 0;
+  const failed = async (error: string): Promise<GenerationCopy> => {
+    await markGenerationOffsite(o.db, g.id, { state: 'failed', bucket: store?.bucket ?? null, key: key ?? null, error });
+    return { ok: false, error, attempts };
+  };
   for (;;) {
     attempts++;
+    let up: UploadResult | undefined;
+    let notTried: string | undefined;
     try {
       // an unreadable secret file is this copy's failure, told like the others, not the chunk's
       store = await o.store();
       if (!store) throw permanentFailure(FailureType.OffsiteNotConfigured, 'off-site copies are not configured on this worker: set NIGHTSHIFT_OFFSITE_S3_BUCKET (and _ENDPOINT, credentials) on every worker');
       key = store.keyOf(o.target, g.code, generationObjectName(g));
-      const up = await store.upload({ file: g.file, key, signal: o.signal });
-      await markGenerationOffsite(o.db, g.id, { state: 'copied', bucket: store.bucket, key, sha256: up.sha256 });
-      return { ok: true, bucket: store.bucket, key, size: up.size, sha256: up.sha256, storageChecksum: up.storageChecksum, attempts };
+      const down = health.down;
+      if (down && Date.now() < down.until) {
+        // the storage failed a whole copy moments ago: this dossier fails at once instead of waiting out its own
+        // timeouts (a storage away for the night must not stretch the night); a try again once the pause is over
+        notTried = `off-site copy failed: not tried, the off-site storage has been failing since ${down.since.toISOString()} (last: ${down.error.slice(0, 300)})`;
+      } else up = await store.upload({ file: g.file, key, signal: o.signal });
     } catch (err) {
       if (o.signal?.aborted || isCancellation(err)) throw err;
       const permanent = err instanceof ApplicationFailure && err.nonRetryable;
-      if (permanent || attempts >= COPY_ATTEMPTS) {
-        const error = `off-site copy failed: ${err instanceof Error ? err.message : String(err)}`;
-        await markGenerationOffsite(o.db, g.id, { state: 'failed', bucket: store?.bucket ?? null, key: key ?? null, error });
-        return { ok: false, error, attempts };
+      const wasDown = health.down;
+      // after a pause, one try tells whether the storage is back
+      if (permanent || attempts >= COPY_ATTEMPTS || wasDown) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (store && !permanent) health.down = { since: wasDown?.since ?? new Date(), until: Date.now() + STORAGE_DOWN_PAUSE_MS, error: message };
+        return await failed(`off-site copy failed: ${message}`);
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, o.backoffMs?.(attempts) ?? 500 * attempts);
         o.signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
       });
+      continue;
     }
+    if (notTried || !up || !store || !key) return await failed(notTried ?? 'off-site copy failed: no upload result');
+    delete health.down;
+    await markGenerationOffsite(o.db, g.id, { state: 'copied', bucket: store.bucket, key, sha256: up.sha256 });
+    return { ok: true, bucket: store.bucket, key, size: up.size, sha256: up.sha256, storageChecksum: up.storageChecksum, attempts };
   }
 }
 
