@@ -1,10 +1,11 @@
+import fs from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { failureTypeOf } from '../../domain/failures';
-import { RollbackFailure } from '../../workflows/patch-rollback.api';
+import { RollbackFailure, partialRollbackResult } from '../../workflows/patch-rollback.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
 import { closeWindows, demoDossiers, ledger, levels, modifiedSinceBackup, openWindow, runPatch, treatments } from './patch-helpers';
-import { block, halfWayPatches, rollbackLedger, runRollback, statesOf } from './patch-rollback-helpers';
+import { block, halfWayPatches, rollbackLedger, runRollback, startRollback, statesOf } from './patch-rollback-helpers';
 
 /** Patch rollback (R-PI-11) on the dev server with real activities, a real database and real archives. */
 
@@ -135,5 +136,41 @@ test('R-PI-11 R-PI-2: refused outside a window, for a dossier without a restore 
     expect(outside.message).toMatch(/maintenance window in progress: no maintenance window is in progress on main/);
     expect(await statesOf(pool, codes)).toEqual(state);
     expect(await rollbackLedger(pool)).toEqual({ restored: {}, markedRolledBack: [] });
+  });
+});
+
+test('R-PI-11: a dossier whose restore point cannot be read fails alone, the rollback FAILS visibly with RollbackRunPartial (its result in details[0], the retry command); `--retry` after the fix restores it, the others once only', async () => {
+  await withStack(5, async (stack, codes) => {
+    const pool = stack.pools.get('main');
+    const dir = tempDir('patches');
+    await halfWayPatches(dir);
+    await openWindow(pool);
+    const before = await statesOf(pool, codes);
+    const run = await runPatch(temporal.client, stack, { mode: 'integrate', dir, restorePoints: true });
+    expect(run.state).toBe('completed');
+    // DEMO0004's restore point file moved away
+    const { rows } = await pool.query<{ file: string }>(
+      `SELECT g.file FROM nightshift.patch_run_item i JOIN nightshift.backup_generation g ON g.id = i.restore_point WHERE i.run_id = $1 AND i.code = 'DEMO0004'`,
+      [run.runId],
+    );
+    const file = rows[0]!.file;
+    fs.renameSync(file, `${file}.away`);
+
+    const err = await startRollback(temporal.client, stack, { patchRun: run.runId! }).then((h) => h.result()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failureTypeOf(err)).toBe(RollbackFailure.RunPartial);
+    const partial = partialRollbackResult(err)!;
+    expect(partial).toMatchObject({ state: 'partial', phase: 'partial', total: 5, restored: 4, failuresTotal: 1 });
+    expect(partial.failures).toEqual([{ code: 'DEMO0004', status: 'failed', error: expect.stringMatching(/^restore point \d+ not restored: .*ENOENT/) }]);
+    expect(partial.retryCommand).toBe(`nightshift patch rollback --target main --retry ${partial.runId}`);
+    expect((await levels(pool)).DEMO0004).toBe(2);
+
+    fs.renameSync(`${file}.away`, file);
+    const retried = await runRollback(temporal.client, stack, { retryOf: partial.runId! });
+    expect(retried).toMatchObject({ state: 'completed', total: 1, restored: 1, restoredCodes: ['DEMO0004'] });
+    expect(await statesOf(pool, codes)).toEqual(before);
+    expect((await rollbackLedger(pool)).restored).toEqual(Object.fromEntries(codes.map((c) => [c, 1])));
   });
 });
