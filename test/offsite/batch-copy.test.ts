@@ -187,6 +187,38 @@ test('R-BK-14: the S3 server killed mid-upload: those dossiers fail with "off-si
   }
 });
 
+test('R-BK-14: the storage away for the whole batch: the first copy fails with its cause, the next ones at once ("not tried"), every archive still written locally', async () => {
+  const { stack, store } = await stackWithS3('away/');
+  const pool = stack.pools.get('main');
+  const codes = ['A1', 'A2', 'A3', 'A4', 'A5', 'A6'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const w = await createTestWorker(stack, temporal.nativeConnection);
+  await s3.kill();
+  try {
+    await w.runUntil(async () => {
+      const t = Date.now();
+      const r = await runBatch(stack, { tuning: { chunkSize: 6, window: 1, concurrency: 1 } });
+      const seconds = (Date.now() - t) / 1000;
+      expect(r).toMatchObject({ state: 'partial', total: 6, ok: 0, failed: 6 });
+      const items = await ledger(pool, r.runId);
+      expect(items[0]!.error).toMatch(/^Echec du traitement\. off-site copy failed: off-site storage failed while uploading away\/main\/A1\/BA1\.\S+\.SVG \(ECONNREFUSED, bucket nightshift-offsite at http:\/\/127\.0\.0\.1:\d+\)/);
+      for (const i of items.slice(1)) expect(i.error).toMatch(/off-site copy failed: not tried, the off-site storage has been failing since .* \(last: off-site storage failed while uploading away\/main\/A1\//);
+      // the full tries of one dossier (3, each with the SDK's 3 requests), then the others without waiting
+      console.log(`storage away: 6 dossiers failed in ${seconds.toFixed(1)} s`);
+      expect(seconds).toBeLessThan(30);
+      for (const code of codes) {
+        const [g] = await dossierGenerations(pool, code);
+        expect(g).toMatchObject({ offsiteState: 'failed' });
+        expect(fs.existsSync(g!.file)).toBe(true);
+      }
+    });
+  } finally {
+    await s3.restart();
+    store.close();
+    await stack.close();
+  }
+});
+
 async function startChildWorker(stack: TestStack, prefix: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/backup-batch-worker.ts'], {
     cwd: PROJECT_ROOT,
