@@ -32,7 +32,8 @@ import { dossierObjectKey, dossierPrefix } from './keys';
  * Integrity: every part (or the single PUT) carries its SHA-256 (`x-amz-checksum-sha256`), which the
  * storage checks before it accepts the bytes; the whole file's SHA-256, read before the upload, is
  * stored as the object's metadata `sha256`, compared with the bytes actually sent, and checked again
- * on the stored object (size and metadata) before the copy counts as done.
+ * before the copy counts as done: for a single PUT by the storage's answer (the whole object's SHA-256 it
+ * verified), for a multipart upload on the stored object's head (size and metadata).
  */
 
 export interface OffsiteObject {
