@@ -41,14 +41,18 @@ async function syncFile(file: string): Promise<void> {
 }
 
 /**
- * Makes a finished temporary archive durable under both names: its generation file (created first, so that a
- * crash never leaves a latest without its generation) and the seed's name, atomically replaced (R-BK-6).
+ * Makes a finished temporary archive durable under both names, its generation file and the seed's name
+ * (atomically replaced), before the caller records it (R-BK-6): the data is synced first, then the two names
+ * are made and both folders synced at once (one fsync's wait, not two in a row; the generations folder's parent
+ * only when the folder was just created). A crash before the folders are synced may lose either name, but
+ * nothing was recorded yet: the dossier stays modified and the next backup writes it again; an older
+ * generation's row never follows the seed's name to the new file (prune checks the inode before unlinking it).
  * A folder where hard links are refused (another file system below the folder, some mounts) gets a copy.
  */
 export async function commitGeneration(tmp: string, latest: string, generationFile: string): Promise<void> {
   await syncFile(tmp);
   const genDir = path.dirname(generationFile);
-  await fs.promises.mkdir(genDir, { recursive: true });
+  const created = await fs.promises.mkdir(genDir, { recursive: true });
   try {
     await fs.promises.link(tmp, generationFile);
   } catch (err) {
@@ -57,8 +61,9 @@ export async function commitGeneration(tmp: string, latest: string, generationFi
     await fs.promises.copyFile(tmp, generationFile, fs.constants.COPYFILE_EXCL);
     await syncFile(generationFile);
   }
-  await syncDir(genDir);
-  await syncDir(path.dirname(genDir));
   await fs.promises.rename(tmp, latest);
-  await syncDir(path.dirname(latest));
+  const dirs = new Set([genDir, path.dirname(latest)]);
+  // every folder mkdir made, and the one holding the first of them
+  if (created) for (let d = genDir; d.length >= created.length && d !== path.dirname(d); d = path.dirname(d)) dirs.add(path.dirname(d));
+  await Promise.all([...dirs].map(syncDir));
 }
