@@ -1,0 +1,101 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createBackupActivities } from '../../activities/backup';
+import { generateDemoDossiers } from '../../registry/demo';
+import { startBackupBatch, startBackupPrune } from '../../starts';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { releaseGenerationLease, takeGenerationLease } from '../../store/generations/lease';
+import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import type { BackupBatchResult } from '../../workflows/backup-batch.api';
+import { type BackupPruneResult, backupPruneProgressQuery, batchPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+
+/** The prune workflow on the dev server (R-BK-11): after each batch (a child the batch abandons), and on demand, leases respected. */
+
+let stack: TestStack;
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+
+beforeAll(async () => {
+  quietRuntime();
+  stack = await createTestStack();
+  temporal = await devServerClient();
+});
+afterAll(async () => {
+  await temporal?.close();
+  await stack?.close();
+});
+
+const pool = () => stack.pools.get('main');
+
+async function aged(code: string, daysAgo: number[]): Promise<number[]> {
+  const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+  const ids: number[] = [];
+  for (const d of daysAgo) {
+    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+    await pool().query('UPDATE nightshift.backup_generation SET snapshot_at = now() - make_interval(days => $2) WHERE id = $1', [r.generationId, d]);
+    ids.push(r.generationId!);
+  }
+  return ids;
+}
+
+test('R-BK-11: the batch starts the prune at its end (backup-prune/..., abandoned); what retention does not keep is gone, the new generation stays', async () => {
+  const codes = await generateDemoDossiers(pool(), { target: 'main', count: 3, sizeKb: 5, prefix: 'PW' });
+  for (const code of codes) await aged(code, [3, 2]);
+  await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const batchId = `backup/main/${crypto.randomUUID()}`;
+    const batch = await startBackupBatch(temporal.client, { target: 'main', all: true }, { taskQueue: stack.config.temporal.taskQueue, workflowId: batchId });
+    const b = (await batch.result()) as BackupBatchResult;
+    // the demo's supervisor-like dossiers may be out of the selection (R-BK-2): whatever it backed up, retention keeps one each
+    expect(b.state).toBe('completed');
+    expect(b.ok).toBeGreaterThan(0);
+    const pruneId = batchPruneWorkflowId(batchId);
+    expect(pruneId).toBe(batchId.replace(/^backup\//, 'backup-prune/'));
+    const prune = temporal.client.workflow.getHandle(pruneId);
+    const r = (await prune.result()) as BackupPruneResult;
+    expect(r).toMatchObject({ state: 'completed', dryRun: false, total: codes.length, done: codes.length, failed: 0, deleted: 2 * codes.length + b.ok - codes.length });
+    // the batch's child, abandoned: the batch had ended before it
+    const d = await prune.describe();
+    expect(d.parentExecution?.workflowId).toBe(batchId);
+    expect((await batch.describe()).closeTime!.getTime()).toBeLessThanOrEqual(d.closeTime!.getTime());
+  });
+  for (const code of codes) {
+    const gens = await dossierGenerations(pool(), code, { deleted: true });
+    const kept = gens.filter((g) => g.deletedAt === null);
+    expect(kept).toHaveLength(1);
+    // the newest stays (the batch's, when it backed this dossier up); every other one is gone
+    expect(kept[0]!.id).toBe(Math.max(...gens.map((g) => g.id)));
+    for (const g of gens.filter((x) => x.id !== kept[0]!.id)) {
+      expect(g.deletedAt).not.toBeNull();
+      expect(fs.existsSync(g.file)).toBe(false);
+    }
+  }
+  await setRetentionSetting(pool(), undefined);
+});
+
+test('R-BK-11: a generation a restore is reading is not pruned (lease), a dry run changes nothing, and the details say what was done', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 5, prefix: 'PL' })) as [string];
+  const ids = await aged(code, [2, 1, 0]);
+  await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+  expect(await takeGenerationLease(pool(), ids[0]!, 'restore:test', 600)).toBe(true);
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const dry = await startBackupPrune(temporal.client, { target: 'main', dryRun: true }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-prune/main/${crypto.randomUUID()}` });
+    const dr = (await dry.result()) as BackupPruneResult;
+    expect(dr).toMatchObject({ dryRun: true, deleted: 1, leased: 1 });
+    expect((await dossierGenerations(pool(), code)).map((g) => g.id).sort()).toEqual([...ids].sort());
+
+    const h = await startBackupPrune(temporal.client, { target: 'main' }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-prune/main/${crypto.randomUUID()}` });
+    const r = (await h.result()) as BackupPruneResult;
+    expect(r).toMatchObject({ state: 'completed', deleted: 1, leased: 1 });
+    const gens = new Map((await dossierGenerations(pool(), code, { deleted: true })).map((g) => [g.id, g]));
+    expect(gens.get(ids[0]!)!.deletedAt).toBeNull();
+    expect(fs.existsSync(gens.get(ids[0]!)!.file)).toBe(true);
+    expect(gens.get(ids[1]!)!.deletedAt).not.toBeNull();
+    // what the CLI and the Web UI read of it: the phase and the counts
+    expect(await h.query(backupPruneProgressQuery)).toMatchObject({ phase: 'completed', deleted: 1, leased: 1, failed: 0 });
+  });
+  await releaseGenerationLease(pool(), ids[0]!, 'restore:test');
+  await setRetentionSetting(pool(), undefined);
+});
