@@ -23,6 +23,9 @@ import { startPatchRollback } from '../../starts';
 import { startBackupVerify } from '../../starts';
 import { createBackupActivities } from '../../activities/backup';
 import { backupVerifyWorkflowId, problemsVerifyResult, verifyMailWorkflowId } from '../../workflows/backup-verify.api';
+import { startBackupPrune } from '../../starts';
+import { backupPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 
 /**
  * Records real histories of every registered workflow for the replay test (test/workflows/replay.test.ts),
@@ -148,6 +151,40 @@ async function recordPatch(ctx: Ctx): Promise<void> {
     check(last.runId !== handle.firstExecutionRunId, 'the run continued as new', last.runId);
     save('patch-integration.json', handle.workflowId, handle.firstExecutionRunId);
     save('patch-integration-continued.json', handle.workflowId, last.runId);
+  });
+}
+
+/**
+ * A deployment window backup+patch told to roll back on failure (R-PI-11): one dossier fails half-way, the
+ * window starts the rollback child for it (patched('window-on-failure-rollback')), then checks and restores.
+ */
+async function recordWindowRollback(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 3);
+    const dir = path.join(stack.config.backupDir, 'patches', 'window-rollback');
+    fs.mkdirSync(dir, { recursive: true });
+    await halfWayPatches(dir);
+    await block(pool, ['DEMO0002']);
+    const startMs = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+    const input: MaintenanceWindowInput = {
+      target: 'main',
+      type: 'deployment',
+      startsAt: new Date(startMs).toISOString(),
+      endsAt: new Date(startMs + 30 * 60_000).toISOString(),
+      message: 'replay recording, backup+patch with rollback on failure',
+      payload: { kind: 'backup+patch', manifest: dir },
+      onFailure: 'rollback',
+      graceSeconds: 1,
+      startWhenDrained: false,
+      dbDrain: false,
+      notify: [],
+      displayTimeZone: 'Europe/Paris',
+    };
+    const handle = await startMaintenanceWindow(ctx.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: 'maintenance deployment on main, backup+patch, rollback on failure' });
+    const r = await handle.result();
+    check(r.status.state === 'completed' && r.status.rollbackRun?.restored === 1, 'completed after rolling back its one failed dossier', r.status);
+    save('maintenance-window-on-failure-rollback.json', handle.workflowId);
   });
 }
 
@@ -293,6 +330,35 @@ async function recordVerify(ctx: Ctx): Promise<void> {
 }
 
 /**
+ * The prune by retention (R-BK-11): three dossiers of three generations, last=1, one dossier per chunk and two
+ * chunks per workflow run (continue-as-new kept); two generations of each deleted.
+ */
+async function recordPrune(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    await createDossiers(stack, [{ code: 'P1' }, { code: 'P2' }, { code: 'P3' }]);
+    const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+    for (const code of ['P1', 'P2', 'P3']) {
+      for (const days of [2, 1, 0]) {
+        const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+        await pool.query('UPDATE nightshift.backup_generation SET snapshot_at = now() - make_interval(days => $2) WHERE id = $1', [r.generationId, days]);
+      }
+    }
+    await setRetentionSetting(pool, { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+    const handle = await startBackupPrune(ctx.client, { target: 'main', trigger: 'manual', tuning: { chunkSize: 1, window: 1, concurrency: 1, maxChunksPerRun: 2 } }, {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: backupPruneWorkflowId('main', 'replay'),
+    });
+    const r = await handle.result();
+    check(r.state === 'completed' && r.deleted === 6 && r.total === 3, 'six generations of three dossiers deleted', r);
+    const last = await ctx.client.workflow.getHandle(handle.workflowId).describe();
+    check(last.runId !== handle.firstExecutionRunId, 'the prune continued as new', last.runId);
+    save('backup-prune.json', handle.workflowId, handle.firstExecutionRunId);
+    save('backup-prune-continued.json', handle.workflowId, last.runId);
+  });
+}
+
+/**
  * The broken history the replay test must see FAIL: this release's backup-dossier history with its first
  * activity renamed, as if it had been recorded by an incompatible older version of the workflow.
  */
@@ -315,7 +381,9 @@ const RECORDINGS: Record<string, (ctx: Ctx) => Promise<void>> = {
   maintenance: recordMaintenance,
   'window-payload': recordWindowPayload,
   rollback: recordRollback,
+  'window-rollback': recordWindowRollback,
   verify: recordVerify,
+  prune: recordPrune,
 };
 
 async function record(filters: string[]): Promise<void> {
