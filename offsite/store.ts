@@ -239,7 +239,20 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
         return { key, size, sha256, etag: result.ETag, storageChecksum: result.ChecksumSHA256 ?? stored.storageChecksum, abortedStaleUploads };
       } catch (err) {
         if (isCancellation(err) || signal?.aborted) throw err;
-        throw fail(err, doing);
+        const failure = fail(err, doing);
+        if (failure.type === FailureType.OffsiteUnavailable && /\b(ECONNRESET|EPIPE)\b/.test(failure.message)) {
+          // a server that refuses a request (credentials, bucket) may close the connection while the body of a
+          // one-PUT upload is still being sent: the client sees a reset, not the answer. A small signed request
+          // tells which (a listing: unlike a HEAD, its refusal has a body that names the S3 error); a refusal is
+          // then said as such (not retried), anything else stays the reset.
+          try {
+            await client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: key, MaxUploads: 1 }));
+          } catch (probe) {
+            const said = fail(probe, doing);
+            if (said.nonRetryable) throw said;
+          }
+        }
+        throw failure;
       }
     },
 
