@@ -3,7 +3,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { PROJECT_ROOT, loadConfig } from '../config/config';
 import { createActivities } from '../workers/activities';
 import { bundleWorkflowsInChild } from '../workers/bundle';
-import { createTargetPools, DOSSIER_WORK } from '../workers/resources';
+import { createTargetPools, DOSSIER_WORK, favourMemoryOverSpeed } from '../workers/resources';
 
 /**
  * The benchmark's worker in a process of its own (bench/backup-batch-harness.ts starts it), so that its
@@ -11,6 +11,7 @@ import { createTargetPools, DOSSIER_WORK } from '../workers/resources';
  * Prints "worker ready" once polling; SIGTERM shuts it down.
  */
 async function main(): Promise<void> {
+  favourMemoryOverSpeed(); // as runWorker does
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const config = loadConfig();
   const pools = createTargetPools(config, 12, DOSSIER_WORK);

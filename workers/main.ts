@@ -6,7 +6,7 @@ import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
 import { assertSharedFolders } from '../shared-store/marker';
 import { bundleWorkflowsInChild } from './bundle';
-import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK } from './resources';
+import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK, favourMemoryOverSpeed } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
 
 /**
@@ -71,6 +71,7 @@ export function installRuntime(config: Config, logger: PinoLogger): { metricsAdd
 export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const signal = options.signal;
+  favourMemoryOverSpeed();
 
   for (const target of config.targets) {
     const applied = await migrate(target.databaseUrl, (msg) => logger.debug({ target: target.name }, msg), {
