@@ -17,6 +17,9 @@ import { treeCpuSeconds } from './cpu';
  * time of the whole process tree (bench/cpu.ts: the figure that holds when the machine is shared).
  *
  *   node bin/run-ts.js bench/patch-integration.ts [sizes...] [--patches 5]
+ *
+ * With `--restore-points [--dossiers 500] [--patches 3] [--size-kb 20]`: the cost of restore points instead (R-PI-11,
+ * the window payload `backup+patch` against `patch`, bench/patch-restore-points.ts), ratio last.
  */
 
 const args = process.argv.slice(2);
@@ -115,10 +118,16 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+if (args.includes('--restore-points')) {
+  // the companion bench runs itself when loaded (loaded only here: it would start a stack of its own)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('./patch-restore-points');
+} else {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
