@@ -5,20 +5,19 @@ import { dossierCodeSchema } from '../domain/dossier';
 import { FailureType, permanentFailure } from '../domain/failures';
 import type { Generation } from '../domain/generation';
 import { GENERATION_KINDS } from '../domain/generation';
-import { type RetentionDecision, type RetentionPolicies, decideRetention, resolveRetention, retentionPolicySchema, retentionText } from '../domain/retention';
+import { type RetentionDecision, type RetentionPolicies, retentionPolicySchema, retentionText } from '../domain/retention';
 import { type FanOutChunkResult, oneLine } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
 import type { OffsiteStore } from '../offsite/store';
-import type { Config } from '../config/config';
 import { markGenerationOffsite } from '../store/generations/mark-offsite';
 import { markGenerationsDeleted } from '../store/generations/mark-deleted';
-import { type PruneCandidate, pruneCandidates } from '../store/generations/prune-candidates';
+import { pruneCandidates } from '../store/generations/prune-candidates';
+import { joinDecisions, loadRetention, planDossierPrune } from '../store/generations/retention-plan';
 import { pruneDossierCount } from '../store/generations/prune-dossier-count';
 import { pruneDossierPage } from '../store/generations/prune-dossier-page';
 import { pruneLeftovers } from '../store/generations/prune-leftovers';
 import { pruneTotals } from '../store/generations/prune-totals';
-import { readRetentionSetting } from '../store/generations/prune-retention-setting';
 import type { Queryable } from '../store/queryable';
 import { withTransaction } from '../store/transaction';
 import type { PruneCounts, PrunePlan } from '../workflows/backup-prune.api';
@@ -59,28 +58,6 @@ const pruneChunkSchema = z.object({
 });
 export type PruneChunkInput = z.input<typeof pruneChunkSchema>;
 export type PruneChunkResult = FanOutChunkResult & PruneCounts;
-
-/** This machine's retention over the common one over the default, per kind (R-BK-9). */
-export async function loadRetention(db: Queryable, config: Pick<Config, 'backupRetention'>) {
-  return resolveRetention(config.backupRetention, await readRetentionSetting(db));
-}
-
-export interface DossierPlan {
-  code: string;
-  /** newest first, each with the decision */
-  generations: (PruneCandidate & { decision: RetentionDecision })[];
-}
-
-/** What retention decides for one dossier now, without changing anything (dry run, `backup list`). */
-export async function planDossierPrune(db: Queryable, code: string, policies: RetentionPolicies, timeZone: string): Promise<DossierPlan> {
-  const { generations, now } = await pruneCandidates(db, code, { lock: false });
-  return { code, generations: joinDecisions(generations, policies, timeZone, now) };
-}
-
-function joinDecisions(generations: PruneCandidate[], policies: RetentionPolicies, timeZone: string, now: Date) {
-  const decisions = new Map(decideRetention(generations, policies, timeZone, now).map((d) => [d.id, d]));
-  return generations.map((g) => ({ ...g, decision: decisions.get(g.id)! }));
-}
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 

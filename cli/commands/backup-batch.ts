@@ -38,7 +38,7 @@ import { runItemCounts } from '../../store/backup/run-item-counts';
 import { type RunFailure, runFailures } from '../../store/backup/run-failures';
 import { GENERATION_KINDS } from '../../domain/generation';
 import { isGenerationKind, parseRetentionPolicy, retentionText, withKindPolicy } from '../../domain/retention';
-import { loadRetention } from '../../activities/prune';
+import { loadRetention } from '../../store/generations/retention-plan';
 import { readRetentionSetting } from '../../store/generations/prune-retention-setting';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 

@@ -24,7 +24,7 @@ import {
 } from '../../workflows/backup-dossier.api';
 import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
 import { operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
-import { loadRetention, planDossierPrune } from '../../activities/prune';
+import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';

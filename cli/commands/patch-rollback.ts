@@ -8,7 +8,7 @@ import { issuesText } from '../../domain/validation';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
-import { rollbackScopeProblem, scopeOf } from '../../activities/rollback';
+import { rollbackScopeProblem, scopeOf } from '../../store/rollback/scope-problem';
 import { startPatchRollback } from '../../starts';
 import { RollbackFailure, partialRollbackResult, rollbackScopeText, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
-import { planDossierPrune, pruneDossier } from '../../activities/prune';
+import { pruneDossier } from '../../activities/prune';
+import { planDossierPrune } from '../../store/generations/retention-plan';
 import { generateDemoDossiers } from '../../registry/demo';
 import type { RetentionPolicies, RetentionPolicy } from '../../domain/retention';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
