@@ -51,10 +51,11 @@ async function noBackupStarted(dossier: string): Promise<void> {
 }
 
 /** Every archive file under the backup folder, relative to it. */
+/** The archives in the seed's layout (B{code}.SVG); each one's generation file below generations/ is the same file (R-BK-11). */
 function archives(): string[] {
   const dir = stack.config.backupDir;
   if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.SVG')).sort();
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.SVG') && !f.split(path.sep).includes('generations')).sort();
 }
 
 async function result(body: Record<string, unknown>): Promise<BackupDossierResult> {

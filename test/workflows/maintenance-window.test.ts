@@ -93,8 +93,27 @@ async function withWindowWorker(fn: (s: MaintenanceStack, start: (input: Mainten
   try {
     await worker.runUntil(fn(stack, start));
   } finally {
-    for (const h of handles) await h.terminate('test over').catch(() => {});
+    for (const h of handles) {
+      await h.terminate('test over').catch(() => {});
+      await terminateDescendants(h);
+    }
     await stack.close();
+  }
+}
+
+/**
+ * The runs a window started, and those they started in turn (a payload batch's prune and verify runs are
+ * abandoned children: R-BK-11, R-BK-13), terminated too: none is left waiting on this stack's task queue,
+ * with no worker, on the time-skipping server the next tests share.
+ */
+async function terminateDescendants(h: WorkflowHandle): Promise<void> {
+  const history = await h.fetchHistory().catch(() => undefined);
+  for (const e of history?.events ?? []) {
+    const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
+    if (!child) continue;
+    const c = env.client.workflow.getHandle(child);
+    await c.terminate('test over').catch(() => {});
+    await terminateDescendants(c);
   }
 }
 
@@ -504,6 +523,12 @@ test('issue 12: a backup batch started by hand inside a window (payload none) is
     const batchId = backupBatchWorkflowId(stack.target, 'by-hand-in-window');
     const batch = await startBackupBatch(env.client, { target: stack.target, trigger: 'manual' }, { taskQueue: stack.config.temporal.taskQueue, workflowId: batchId, searchAttributes: false });
     await batch.result();
+    // the batch ends by starting its prune and verify runs (R-BK-11, R-BK-13): let them finish first, so that no
+    // activity of theirs holds the time-skipping server's clock while the window's 30 s poll is awaited
+    for (const e of (await batch.fetchHistory()).events ?? []) {
+      const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
+      if (child) await env.client.workflow.getHandle(child).result().catch(() => {});
+    }
     await env.sleep(31_000); // the window looks at the ledgers every 30 s while the operator works
     const linked = await eventually(() => status(h), (v) => (v.linkedRuns ?? []).length > 0, 'the hand-started batch linked', 30_000);
     expect(linked.linkedRuns).toEqual([{ kind: 'backup', workflowId: batchId, runId: expect.stringMatching(/^\d+$/), state: 'completed' }]);
