@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { FailureType, permanentFailure } from '../domain/failures';
 
 /**
- * The encryption envelope of an archive (format.ts describes the whole file): AES-256-GCM over the
+ * The encryption envelope of an archive (R-BK-12; format.ts describes the whole file): AES-256-GCM over the
  * compressed stream cut into chunks, STREAM-style (Hoang, Reyhanitabar, Rogaway, Vizár 2015, as in
  * age and Tink's streaming AEAD), with Node's own crypto only:
  *

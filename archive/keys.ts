@@ -6,7 +6,7 @@ import { BACKUP_KEY_BYTES, type BackupKeySettings, ConfigError, parseBackupKeys 
 import { FailureType, permanentFailure } from '../domain/failures';
 
 /**
- * The operator's archive keys (issue 13.2): read from NIGHTSHIFT_BACKUP_KEYS_FILE (default
+ * The operator's archive keys (R-BK-12, issue 13.2): read from NIGHTSHIFT_BACKUP_KEYS_FILE (default
  * <data dir>/backup-keys) and NIGHTSHIFT_BACKUP_KEYS, never written to the database or a log. New
  * archives use the current key; every key listed stays usable for reading, which is what rotation is.
  */
