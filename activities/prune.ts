@@ -32,7 +32,8 @@ import { type DossierOutcome, runChunk } from './fan-out';
  *    deleted unless a lease holds them (markGenerationsDeleted checks again);
  * 2. then, outside it, each marked generation's names go: its links that are still this generation's file
  *    (same inode: a B{code}.SVG that is now a newer generation's stays), an empty date sub-folder, its own
- *    file last, then its off-site copy (marked deleted).
+ *    file last, then its off-site object (R-BK-14: the row marked offsite 'deleted' only once the storage
+ *    said so; a deletion that failed is the dossier's failure, naming the generation, and the next prune's).
  *
  * A worker killed between 1 and 2 leaves rows marked and files present: a retried attempt (or the next
  * prune, for a week) finds them as leftovers and removes them again; ENOENT is fine, so it is idempotent.
@@ -101,6 +102,18 @@ export async function removeGenerationFiles(g: Pick<Generation, 'file' | 'links'
   return own.size;
 }
 
+/**
+ * Deletes a pruned generation's object in the bucket. A copy recorded failed may have left one (the answer of a
+ * complete upload lost), so its key is looked up first. True: there was an object and it is deleted.
+ */
+async function deleteOffsiteObject(g: Generation, offsiteStore: PruneDeps['offsiteStore']): Promise<boolean> {
+  const store = await offsiteStore();
+  if (!store) throw new Error('off-site storage is not configured on this worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)');
+  if (g.offsiteState === 'failed' && !(await store.head(g.offsiteKey!))) return false;
+  await store.deleteObject(g.offsiteKey!);
+  return true;
+}
+
 /** Tests only: a pause after a dossier's rows are marked (a worker killed there leaves files to a retry). */
 export interface PruneHooks {
   afterMark?: (code: string) => Promise<void>;
@@ -132,33 +145,36 @@ export async function pruneDossier(
     counts.bytesFreed = doomed.reduce((n, g) => n + g.size, 0);
     return counts;
   }
+  let marked = new Set<number>();
   await withTransaction(pool, async (db) => {
     const { generations, now } = await pruneCandidates(db, code, { lock: true });
     const gens = joinDecisions(generations, o.policies, o.timeZone, now);
     tally(gens);
     const doomed = gens.filter((g) => !g.decision.keep).map((g) => g.id);
-    const marked = doomed.length ? await markGenerationsDeleted(db, doomed, o.prunedBy) : [];
-    counts.deleted = marked.length;
+    marked = new Set(doomed.length ? await markGenerationsDeleted(db, doomed, o.prunedBy) : []);
+    counts.deleted = marked.size;
   });
   await o.hooks?.afterMark?.(code);
   const problems: string[] = [];
-  for (const g of await pruneLeftovers(pool, code, o.prunedBy)) {
+  for (const g of await pruneLeftovers(pool, code)) {
     try {
       counts.bytesFreed += await removeGenerationFiles(g);
     } catch (err) {
       problems.push(`generation ${g.id} (${g.file}): ${(err as Error).message}`);
       continue;
     }
-    if (g.offsiteState === 'copied' && g.offsiteKey) {
-      try {
-        const store = await o.offsiteStore();
-        if (!store) throw new Error('off-site storage is not configured on this worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)');
-        await store.deleteObject(g.offsiteKey);
-        await markGenerationOffsite(pool, g.id, { state: 'deleted' });
-        counts.offsiteDeleted++;
-      } catch (err) {
-        problems.push(`off-site copy ${g.offsiteKey} of generation ${g.id}: ${(err as Error).message}`);
-      }
+    // R-BK-14: the off-site object goes with its generation; a generation counts as deleted once both are gone
+    const objectLeft = (g.offsiteState === 'copied' || g.offsiteState === 'failed') && g.offsiteKey !== null;
+    if (!objectLeft) continue;
+    try {
+      const deleted = await deleteOffsiteObject(g, o.offsiteStore);
+      await markGenerationOffsite(pool, g.id, { state: 'deleted', deletedBy: deleted ? o.prunedBy : null });
+      if (deleted) counts.offsiteDeleted++;
+      if (!marked.has(g.id)) counts.deleted++;
+    } catch (err) {
+      // the row stays as it is (pruned, its copy recorded): the next prune deletes the object and counts it then
+      if (marked.has(g.id)) counts.deleted--;
+      problems.push(`off-site copy ${g.offsiteKey} of generation ${g.id} (${g.snapshotAt.toISOString()}): ${(err as Error).message}`);
     }
   }
   if (problems.length) counts.error = oneLine(`not removed: ${problems.join('; ')}`, 1000);

@@ -1,0 +1,78 @@
+import crypto from 'node:crypto';
+import { startBackupBatch, startBackupPrune } from '../../starts';
+import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import { type BackupBatchResult, batchResult } from '../../workflows/backup-batch.api';
+import { type BackupPruneResult, batchPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { startS3Server, type S3TestServer } from '../helpers/s3';
+import { createDossiers, modify } from '../workflows/backup-batch-helpers';
+
+/**
+ * R-BK-11 / R-BK-14: the prune workflow over generations the batch copied to versitygw, on the Temporal dev server:
+ * the storage away during the prune fails those dossiers by name and generation, counts nothing deleted that is
+ * still in the bucket, and the next prune finishes the job and says so.
+ */
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+let s3: S3TestServer;
+let stack: TestStack;
+let store: OffsiteStore;
+const pool = () => stack.pools.get('main');
+
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+  s3 = await startS3Server();
+  stack = await createTestStack(s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'prune-wf/' }));
+  store = createOffsiteStore(stack.config.offsite!);
+});
+afterAll(async () => {
+  store?.close();
+  await stack?.close();
+  await s3?.stop();
+  await temporal?.close();
+});
+
+const taskQueue = () => stack.config.temporal.taskQueue;
+
+async function batch(): Promise<BackupBatchResult> {
+  const workflowId = `backup/main/${crypto.randomUUID()}`;
+  const r = await batchResult((await startBackupBatch(temporal.client, { target: 'main' }, { taskQueue: taskQueue(), workflowId })).result());
+  // the prune the batch starts at its end, done before the test changes retention
+  await temporal.client.workflow.getHandle(batchPruneWorkflowId(workflowId)).result();
+  return r;
+}
+const prune = async () =>
+  (await (await startBackupPrune(temporal.client, { target: 'main' }, { taskQueue: taskQueue(), workflowId: `backup-prune/main/${crypto.randomUUID()}` })).result()) as BackupPruneResult;
+
+test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by dossier and generation, nothing counted deleted that is still in the bucket; the next prune deletes and counts them', async () => {
+  const codes = ['W1', 'W2'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batch()).toMatchObject({ state: 'completed', ok: 2 });
+    for (const code of codes) await modify(pool(), code);
+    expect(await batch()).toMatchObject({ state: 'completed', ok: 2 });
+    const [olderW1, olderW2] = await Promise.all(codes.map(async (code) => (await dossierGenerations(pool(), code))[1]!));
+    for (const g of [olderW1!, olderW2!]) expect(g).toMatchObject({ offsiteState: 'copied' });
+    await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+
+    await s3.kill();
+    const away = await prune();
+    expect(away).toMatchObject({ state: 'completed_with_errors', total: 2, done: 2, failed: 2, deleted: 0, offsiteDeleted: 0 });
+    expect(away.failures.map((f) => f.code).sort()).toEqual(codes);
+    for (const g of [olderW1!, olderW2!]) {
+      const f = away.failures.find((x) => x.code === g.code)!;
+      expect(f.error).toContain(`off-site copy ${g.offsiteKey} of generation ${g.id} (${g.snapshotAt.toISOString()})`);
+      expect((await dossierGenerations(pool(), g.code, { deleted: true })).find((x) => x.id === g.id)).toMatchObject({ offsiteState: 'copied', deletedAt: expect.any(Date) as Date });
+    }
+
+    await s3.restart();
+    const later = await prune();
+    expect(later).toMatchObject({ state: 'completed', failed: 0, deleted: 2, offsiteDeleted: 2, bytesFreed: 0 });
+    for (const g of [olderW1!, olderW2!]) expect(await store.head(g.offsiteKey!)).toBeUndefined();
+    for (const code of codes) expect(await store.listDossier('main', code)).toHaveLength(1);
+  });
+});
