@@ -32,7 +32,7 @@ import {
   reportSummaryLines,
   runState,
 } from '../domain/backup-batch';
-import { dossierCodeSchema } from '../domain/dossier';
+import { archiveFileName, dossierCodeSchema } from '../domain/dossier';
 import { backupBatchInputSchema } from '../domain/backup-batch-input';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
@@ -76,7 +76,7 @@ import { runProgress } from '../store/backup/run-progress';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
-import { copyGenerationOffsite, generationOfRun, type StorageHealth } from './offsite';
+import { copyGenerationOffsite, generationToCopy, type StorageHealth } from './offsite';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 
@@ -333,6 +333,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           reportFolder: path.join(settings.folder, REPORT_FOLDER),
           reportRecipients: settings['report-recipients'],
           generationsRoot: settings.folder,
+          // R-BK-14: this worker copies off-site, so the selection takes first the dossiers whose copy is not done
+          offsite: offsiteOn,
         };
         const kind = retryOf === null ? 'run' : 'retry';
         const runId = await insertRun(client, { workflowId, kind, retryOf, previousRun, settings: runSettings, onlyCodes: input.only ?? null });
@@ -401,9 +403,12 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         let attempts = 0;
         let item: { status: ItemStatus; error: string | null; file: string | null; size: number | null };
         // R-BK-14: the dossier is done when its archive is written and, with a bucket, copied. A retried chunk copies
-        // the generation its killed attempt already wrote (one generation and one object per dossier and run).
+        // the generation its killed attempt already wrote (one generation and one object per dossier and run); an
+        // unmodified dossier whose copy failed on an earlier night gets that archive copied, not a new one.
         const copyOffsite = offsiteOn && input.settings.generationsRoot !== undefined;
-        const written = copyOffsite && (ctx?.info.attempt ?? 1) > 1 ? await generationOfRun(pool, code, input.runId) : undefined;
+        const written = copyOffsite
+          ? await generationToCopy(pool, { code, runId: input.runId, retried: (ctx?.info.attempt ?? 1) > 1, seedFile: path.join(input.settings.destinationDir, archiveFileName(code)) })
+          : undefined;
         let generationId = written?.id;
         if (written) {
           attempts++;

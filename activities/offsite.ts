@@ -13,6 +13,7 @@ import type { Generation } from '../domain/generation';
 import { dossierGenerations } from '../store/generations/dossier-generations';
 import { generationById } from '../store/generations/generation-by-id';
 import { markGenerationOffsite } from '../store/generations/mark-offsite';
+import { offsitePendingGeneration } from '../store/generations/offsite-pending-generation';
 import type { Queryable } from '../store/queryable';
 
 /**
@@ -185,4 +186,17 @@ export async function copyGenerationOffsite(o: {
 /** The generation this batch run already wrote for the dossier (its chunk's killed attempt), if any. */
 export async function generationOfRun(db: Queryable, code: string, runId: number): Promise<Generation | undefined> {
   return (await dossierGenerations(db, code, { kind: 'normal' })).find((g) => g.runId === runId);
+}
+
+/**
+ * What the batch's dossier step copies off-site without writing a new archive (R-BK-14): the generation this run
+ * already wrote (a retried chunk whose killed attempt wrote it), else the dossier's newest generation when its
+ * copy failed or never ran and it is still current (unmodified since, and it is the run's own B{code}.SVG in
+ * `seedFile`: a run writing to another folder, a date sub-folder, writes a new one). Undefined: back it up.
+ */
+export async function generationToCopy(db: Queryable, o: { code: string; runId: number; retried: boolean; seedFile: string }): Promise<Generation | undefined> {
+  const written = o.retried ? await generationOfRun(db, o.code, o.runId) : undefined;
+  if (written) return written;
+  const pending = await offsitePendingGeneration(db, o.code);
+  return pending && pending.links.includes(o.seedFile) ? pending : undefined;
 }

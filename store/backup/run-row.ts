@@ -9,6 +9,8 @@ export interface BackupRunSettings {
   reportRecipients: string[];
   /** the backup folder, root of the run's generations (R-BK-11); absent in runs claimed before generations */
   generationsRoot?: string;
+  /** R-BK-14: the claiming worker copies off-site (has a bucket): dossiers whose newest generation is not copied are selected first; absent before */
+  offsite?: boolean;
 }
 
 /** A row of nightshift.backup_run, as node-postgres returns it. */

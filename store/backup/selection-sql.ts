@@ -1,8 +1,17 @@
+/**
+ * R-BK-14, R-BK-4: the run copies off-site (its worker has a bucket, settings.offsite) and the dossier's newest kept
+ * 'normal' generation has no completed off-site copy (nightshift.backup_offsite_pending, kept by a trigger, migration
+ * 0017). Such a dossier is selected even when unmodified, and taken first. A hashed subplan over the pending set: as
+ * small as what is left to copy, never a probe per dossier.
+ */
+export const OFFSITE_PENDING_SQL = `(coalesce((r.settings ->> 'offsite')::boolean, false)
+      AND d.code IN (SELECT p.code FROM nightshift.backup_offsite_pending p))`;
+
 /** SQL text shared by the statements over a run's selection (R-BK-2, R-BK-4, R-BK-9): `r` is the run, `d` the dossier. */
 export const SELECTION_FILTER_SQL = `
       NOT d.is_template AND NOT d.is_test AND d.is_transferable
   AND d.copy_status = ANY (ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses')))
-  AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq)
+  AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq OR ${OFFSITE_PENDING_SQL})
   AND (r.only_codes IS NULL OR d.code = ANY (r.only_codes))`;
 
 /** A run of the nightly batch ('run') or a `backup retry` of an earlier run ('retry'). */

@@ -176,7 +176,9 @@ test('R-BK-14: the S3 server killed mid-upload: those dossiers fail with "off-si
       await s3.restart();
       const retry = await runBatch(stack, { retryOf: first.runId });
       expect(retry).toMatchObject({ state: 'completed', total: failed.length, ok: failed.length, failed: 0 });
-      for (const f of failed) await expectCopied(stack, store, f.code, retry.runId);
+      // their archives were written: the retry copies those (the dossiers unmodified since), no second generation
+      for (const f of failed) await expectCopied(stack, store, f.code, first.runId);
+      for (const f of failed) expect(await dossierGenerations(pool, f.code)).toHaveLength(1);
       for (const code of ok) await expectCopied(stack, store, code, first.runId);
       // every dossier has exactly its copied generations in the bucket; the killed upload left nothing visible
       for (const code of codes) expect(await store.listDossier('main', code)).toHaveLength(1);

@@ -1,0 +1,112 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { startBackupBatch } from '../../starts';
+import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import { batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { startS3Server, type S3TestServer } from '../helpers/s3';
+import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
+
+/**
+ * R-BK-14, R-BK-4: a dossier written locally whose off-site copy failed is selected again the next night even
+ * though unmodified, taken first (the priority phase), and its archive of that night copied (not a new one);
+ * on real servers: the Temporal dev server, PostgreSQL, versitygw stopped and started again.
+ */
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+let s3: S3TestServer;
+let stack: TestStack;
+let store: OffsiteStore;
+const pool = () => stack.pools.get('main');
+
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+  s3 = await startS3Server();
+  stack = await createTestStack(s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'reselect/' }));
+  store = createOffsiteStore(stack.config.offsite!);
+  // the prune each batch starts at its end keeps every generation of this test (R-BK-11 is not what it is about)
+  await setRetentionSetting(pool(), { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
+});
+afterAll(async () => {
+  store?.close();
+  await stack?.close();
+  await s3?.stop();
+  await temporal?.close();
+});
+
+async function runBatch(input: Partial<BackupBatchInput> = {}): Promise<BackupBatchResult> {
+  const handle = await startBackupBatch(
+    temporal.client,
+    { target: 'main', tuning: { chunkSize: 10, window: 1, concurrency: 1 }, ...input },
+    { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` },
+  );
+  return batchResult(handle.result()).catch((e: unknown) => {
+    const partial = partialBatchResult(e);
+    if (partial) return partial;
+    throw e;
+  });
+}
+
+const selected = async (runId: number) => (await pool().query<{ selected: number }>('SELECT selected FROM nightshift.backup_run WHERE id = $1', [runId])).rows[0]!.selected;
+
+test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next night: those dossiers taken first even unmodified, their archive copied (a new one if modified since), counted once', async () => {
+  // M0 sorts before the others: taken first only if the priority phase takes the P dossiers
+  const codes = ['M0', 'P1', 'P2', 'Q1'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const w = await createTestWorker(stack, temporal.nativeConnection);
+  await w.runUntil(async () => {
+    const first = await runBatch();
+    expect(first).toMatchObject({ state: 'completed', ok: 4 });
+
+    // night 2, the storage away: P1 and P2 are written locally, their copies fail
+    await modify(pool(), 'P1');
+    await modify(pool(), 'P2');
+    await s3.kill();
+    const away = await runBatch();
+    expect(away).toMatchObject({ state: 'partial', total: 2, ok: 0, failed: 2 });
+    const written = new Map<string, number>();
+    for (const code of ['P1', 'P2']) {
+      const [g] = await dossierGenerations(pool(), code);
+      expect(g).toMatchObject({ runId: away.runId, offsiteState: 'failed' });
+      expect(fs.existsSync(g!.file)).toBe(true);
+      written.set(code, g!.id);
+    }
+
+    // a run of one dossier in between: its ledger knows nothing of P1 and P2 (the next night's "previous run")
+    await modify(pool(), 'Q1');
+    const only = await runBatch({ only: ['Q1'] });
+    expect(only).toMatchObject({ total: 1, failed: 1 });
+
+    // night 3, the storage back: P1, P2 (unmodified since night 2) first, then the modified M0
+    await s3.restart();
+    await modify(pool(), 'M0');
+    // P2 changed since its copy failed: its archive of night 2 is no longer current, it is backed up anew
+    await modify(pool(), 'P2');
+    const next = await runBatch();
+    expect(next).toMatchObject({ state: 'completed', total: 4, ok: 4, failed: 0 });
+    expect(await selected(next.runId)).toBe(4);
+    const items = await ledger(pool(), next.runId);
+    // Q1 failed in the previous run (the only one): priority too; M0 last though first by code
+    expect(items.map((i) => [i.code, i.status])).toEqual([['P1', 'ok'], ['P2', 'ok'], ['Q1', 'ok'], ['M0', 'ok']]);
+    // P1: the archive of night 2 is the one copied: no new generation, one object more
+    const p1 = await dossierGenerations(pool(), 'P1');
+    expect(p1).toHaveLength(2);
+    expect(p1[0]).toMatchObject({ id: written.get('P1'), runId: away.runId, offsiteState: 'copied', offsiteError: null });
+    expect(await store.checkObject(p1[0]!.offsiteKey!, { size: p1[0]!.size, sha256: p1[0]!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
+    expect(await store.listDossier('main', 'P1')).toHaveLength(2);
+    // P2: a new archive, copied; night 2's stays recorded as not copied (no longer the newest, nothing to redo)
+    const p2 = await dossierGenerations(pool(), 'P2');
+    expect(p2.map((g) => [g.runId, g.offsiteState])).toEqual([[next.runId, 'copied'], [away.runId, 'failed'], [first.runId, 'copied']]);
+    expect(await store.listDossier('main', 'P2')).toHaveLength(2);
+    // Q1's copy failed in the run of one (the storage still away): that archive is copied too; M0 is backed up anew
+    expect((await dossierGenerations(pool(), 'Q1'))[0]).toMatchObject({ runId: only.runId, offsiteState: 'copied' });
+    expect((await dossierGenerations(pool(), 'M0'))[0]).toMatchObject({ runId: next.runId, offsiteState: 'copied' });
+
+    // nothing left: the next night takes nothing
+    const quiet = await runBatch();
+    expect(quiet).toMatchObject({ state: 'completed', total: 0 });
+  });
+});

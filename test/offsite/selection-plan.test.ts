@@ -1,0 +1,84 @@
+import { countSelection } from '../../store/backup/count-selection';
+import { selectPage } from '../../store/backup/select-page';
+import type { Queryable } from '../../store/queryable';
+import { createTestStack, type TestStack } from '../helpers/env';
+
+/**
+ * R-BK-14, R-BK-4: the nightly selection of dossiers whose newest generation has no off-site copy stays cheap at
+ * 100,000 dossiers: it reads the pending set (nightshift.backup_offsite_pending, kept by migration 0017's trigger)
+ * once per statement, never a probe of backup_generation per dossier. Synthetic registry by fixture SQL.
+ */
+
+let stack: TestStack;
+const pool = () => stack.pools.get('main');
+const DOSSIERS = 100_000;
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  const db = pool();
+  await db.query(`INSERT INTO nightshift.dossier (code, label, schema_name) SELECT 'S' || lpad(i::text, 6, '0'), 'd', 'd_s' || i FROM generate_series(1, $1::int) i`, [DOSSIERS]);
+  await db.query('UPDATE nightshift.dossier SET backup_seq = change_seq');
+  // 5% modified since their backup
+  await db.query(`UPDATE nightshift.dossier SET change_seq = nextval('nightshift.change_seq') WHERE right(code, 2)::int < 5`);
+  const settings = { destinationDir: '/b', documents: false, copyStatuses: ['original', 'copy'], modifiedOnly: true, reportFolder: '/b/log', reportRecipients: [] };
+  await db.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, state, settings) VALUES ('plan-1', 'run', 'completed', $1)`, [settings]);
+  await db.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, state, previous_run, settings) VALUES ('plan-2', 'run', 'running', 1, $1)`, [{ ...settings, offsite: true }]);
+  // the previous night: 100 dossiers failed
+  await db.query(`INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, duration_ms) SELECT 1, code, 'failed', 1, 1 FROM nightshift.dossier WHERE right(code, 3) = '007'`);
+  // each dossier's newest generation copied off-site but for 300 whose copy failed (the trigger keeps the pending set)
+  await db.query(
+    `INSERT INTO nightshift.backup_generation (code, kind, file, snapshot_at, size, offsite_state, offsite_key)
+     SELECT code, 'normal', '/b/generations/' || code, now() - interval '1 day', 1000,
+            CASE WHEN right(code, 3)::int IN (11, 12, 13) THEN 'failed' ELSE 'copied' END, 'k/' || code FROM nightshift.dossier`,
+  );
+  await db.query('VACUUM ANALYZE');
+}, 300_000);
+afterAll(async () => {
+  await stack?.close();
+});
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Loops': number;
+  'Actual Rows': number;
+  Plans?: PlanNode[];
+}
+const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
+
+/** Runs the store function's statement under EXPLAIN ANALYZE: the plan's nodes and its time. */
+async function explained(run: (db: Queryable) => Promise<unknown>): Promise<{ nodes: PlanNode[]; ms: number }> {
+  let out: { nodes: PlanNode[]; ms: number } | undefined;
+  const db = {
+    query: async (sql: string, values: unknown[]) => {
+      const { rows } = await pool().query<{ 'QUERY PLAN': [{ Plan: PlanNode; 'Execution Time': number }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, values);
+      const [p] = rows[0]!['QUERY PLAN'];
+      out = { nodes: nodes(p.Plan), ms: p['Execution Time'] };
+      return { rows: [{ n: 0 }], rowCount: 0 };
+    },
+  } as unknown as Queryable;
+  await run(db);
+  return out!;
+}
+
+test('R-BK-14, R-BK-4: at 100,000 dossiers the priority page, the rest page and the count read the pending set once, never backup_generation', async () => {
+  expect((await pool().query('SELECT count(*)::int AS n FROM nightshift.backup_offsite_pending')).rows[0].n).toBe(300);
+  // what the pages return: the 300 unmodified dossiers whose copy failed, first (the 100 failed ones are unmodified: not taken)
+  const priority = await selectPage(pool(), 2, 'priority', '', 1000);
+  expect(priority).toHaveLength(300);
+  expect(priority.every((c) => ['011', '012', '013'].includes(c.slice(-3)))).toBe(true);
+  const rest = await selectPage(pool(), 2, 'rest', '', 100_000);
+  expect(rest).toHaveLength(5000);
+  expect(await countSelection(pool(), 'run', 2)).toBe(5300);
+
+  for (const [what, run] of [
+    ['priority page', (db: Queryable) => selectPage(db, 2, 'priority', '', 1000)],
+    ['rest page', (db: Queryable) => selectPage(db, 2, 'rest', '', 1000)],
+    ['count', (db: Queryable) => countSelection(db, 'run', 2)],
+  ] as const) {
+    const plan = await explained(run);
+    console.log(`${what}: ${plan.ms.toFixed(1)} ms at ${DOSSIERS} dossiers`);
+    expect(plan.nodes.filter((n) => n['Relation Name'] === 'backup_generation')).toEqual([]);
+    for (const n of plan.nodes.filter((x) => x['Relation Name'] === 'backup_offsite_pending')) expect(n['Actual Loops']).toBe(1);
+  }
+});
