@@ -1,28 +1,16 @@
-import { ApplicationFailure, defineQuery } from '@temporalio/workflow';
+import { defineQuery } from '@temporalio/workflow';
 import type { SelectionCursor } from '../domain/backup-batch';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure, FanOutInFlight } from '../domain/run-details';
+import { type FanOutRunTuning, type RunMailInput, failureResult, runResult } from './fan-out.api';
 
 /** Contract of the backup batch of modified dossiers (R-BK-1 .. R-BK-9). Imports nothing from Node. */
 
 export const BACKUP_BATCH_KIND = 'backup-batch';
 export const BACKUP_MAIL_KIND = 'backup-report-mail';
 
-/** How the batch cuts its work; defaults suit 2 cores. Tests and benchmarks change them. */
-export interface BackupBatchTuning {
-  /** dossiers per chunk activity */
-  chunkSize: number;
-  /** chunk activities in flight at once */
-  window: number;
-  /** dossiers backed up at once inside one chunk */
-  concurrency: number;
-  /** a chunk stops taking new dossiers after this long and hands the rest back, so progress shows every few seconds */
-  chunkTimeBudgetMs: number;
-  /** chunks per workflow run before continue-as-new (each chunk costs about 10 history events) */
-  maxChunksPerRun: number;
-  /** a worker that dies is noticed after this long, and its chunk resumes elsewhere */
-  heartbeatTimeout: string;
-}
+/** How the batch cuts its work (workflows/fan-out.api.ts); defaults suit 2 cores. Tests and benchmarks change them. */
+export type BackupBatchTuning = FanOutRunTuning;
 
 export const DEFAULT_BACKUP_BATCH_TUNING: BackupBatchTuning = {
   chunkSize: 50,
@@ -113,25 +101,10 @@ export interface BackupBatchResult {
 export const BACKUP_BATCH_PARTIAL = FailureType.BackupBatchPartial;
 
 /** The BackupBatchResult a BackupBatchPartial failure carries (also through a child workflow or a WorkflowFailedError), else undefined. */
-export function partialBatchResult(err: unknown): BackupBatchResult | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 6 && e && typeof e === 'object'; i++) {
-    if (e instanceof ApplicationFailure && e.type === BACKUP_BATCH_PARTIAL) return e.details?.[0] as BackupBatchResult | undefined;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
+export const partialBatchResult = (err: unknown): BackupBatchResult | undefined => failureResult<BackupBatchResult>(err, BACKUP_BATCH_PARTIAL);
 
 /** The batch's result whether it completed or ended partial (any other failure is rethrown). */
-export async function batchResult(result: Promise<unknown>): Promise<BackupBatchResult> {
-  try {
-    return (await result) as BackupBatchResult;
-  } catch (err) {
-    const partial = partialBatchResult(err);
-    if (partial) return partial;
-    throw err;
-  }
-}
+export const batchResult = (result: Promise<unknown>): Promise<BackupBatchResult> => runResult<BackupBatchResult>(result, BACKUP_BATCH_PARTIAL);
 
 /** The copyable next steps (ASCII `--`). */
 export const backupRetryCommand = (target: string, runId: number): string => `nightshift backup retry --target ${target} --run ${runId}`;
@@ -172,7 +145,4 @@ export const scheduledBackupWorkflowId = (target: string): string => `backup/${t
 export const backupScheduleId = (target: string): string => `backup-schedule/${target}`;
 export const backupMailWorkflowId = (batchWorkflowId: string): string => `${batchWorkflowId}/mail`;
 
-export interface BackupMailInput {
-  target: string;
-  runId: number;
-}
+export type BackupMailInput = RunMailInput;

@@ -1,10 +1,6 @@
 import {
   type ActivityOptions,
-  ApplicationFailure,
   CancellationScope,
-  allHandlersFinished,
-  condition,
-  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -18,7 +14,6 @@ import { workflowTime } from './clock';
 import {
   BACKUP_BATCH_KIND,
   type BackupBatchInput,
-  type BackupBatchPhase,
   type BackupBatchProgress,
   type BackupBatchResult,
   type BackupBatchState,
@@ -30,14 +25,27 @@ import {
   backupStatusCommand,
 } from './backup-batch.api';
 import type { SelectionCursor } from '../domain/backup-batch';
-import { type FanOutLedgerView, renderRunDetails } from '../domain/run-details';
+import { renderRunDetails } from '../domain/run-details';
 import type { ChunkResult } from '../activities/backup-batch';
-import { type FanOutKind, type FanOutState, continueFanOutAsNew, runFanOut } from './fan-out';
-import { nightshiftAttributes, phaseAttribute } from './search-attributes';
+import {
+  type FanOutKind,
+  carryFanOutState,
+  continueFanOutAsNew,
+  phaseSetter,
+  endFanOutRun,
+  fanOutRate,
+  fanOutStateOf,
+  initialFanOutLive,
+  mailRunReport,
+  partialRunFailure,
+  stepFanOut,
+} from './fan-out';
+import type { RunMailResult } from './fan-out.api';
+import { nightshiftAttributes } from './search-attributes';
 import { startBatchVerifyChild, startReportMailChild } from './child-starts';
 import { backupVerifyWorkflowId } from './backup-verify.api';
 import { workflowIdTimestamp } from '../domain/workflow-id';
-import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
+import { BATCH_PAGE_RETRY, DB_CALL, RUN_REPORT, RUN_REPORT_MAIL } from './activity-presets';
 import { startBatchPruneChild } from './child-starts';
 import { batchPruneWorkflowId } from './backup-prune.api';
 import { innermostMessage } from './activity-calls';
@@ -59,17 +67,8 @@ export const BACKUP_BATCH_ACTIVITY_OPTIONS = {
     startToCloseTimeout: '4 hours',
     retry: BATCH_PAGE_RETRY,
   },
-  /** the report: must survive a busy disk or database, so generous retries */
-  report: {
-    startToCloseTimeout: '30 minutes',
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
-  },
-  /** R-BK-8: an SMTP outage delays the mail for up to a day, never fails the batch */
-  mail: {
-    startToCloseTimeout: '2 minutes',
-    scheduleToCloseTimeout: '24 hours',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-  },
+  report: RUN_REPORT,
+  mail: RUN_REPORT_MAIL,
 } as const satisfies Record<string, ActivityOptions>;
 
 const { claimBackupRun } = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.ledger);
@@ -106,27 +105,24 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     inFlight: [],
     failures: input.state?.failures ?? [],
   };
-  let failuresTotal = input.state?.failuresTotal ?? progress.inUse + progress.failed;
-  /** not ok per the ledger's last read (ahead of the chunks' totals while they run) */
-  let ledgerFailed = 0;
+  // failed: not ok (in use or failed), the chunks' totals or the ledger's last read, whichever is ahead
+  const live = initialFanOutLive({
+    done: progress.done,
+    failed: progress.inUse + progress.failed,
+    failures: progress.failures,
+    failuresTotal: input.state?.failuresTotal ?? progress.inUse + progress.failed,
+  });
   let final: { failures: BackupBatchResult['failures']; failuresTotal: number; retryCommand: string | null } | undefined;
   setHandler(backupBatchProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_BATCH_KIND }));
 
-  const setPhase = (phase: BackupBatchPhase) => {
-    if (progress.phase === phase) return;
-    progress.phase = phase;
-    upsertSearchAttributes(phaseAttribute(phase));
-  };
+  const setPhase = phaseSetter(progress);
   const showProgress = (startedAtMs: number) => {
-    const seconds = Math.max(0.001, (workflowTime() - startedAtMs) / 1000);
-    progress.rate = Math.round((progress.done / seconds) * 10) / 10;
-    const left = Math.max(0, progress.selected - progress.done);
-    const stalled = (progress.sinceLastEndSeconds ?? 0) >= 30 && left > 0;
-    progress.etaSeconds = progress.rate > 0 && !stalled ? Math.round(left / progress.rate) : null;
+    progress.done = Math.max(progress.done, live.done);
+    fanOutRate(live, { sinceMs: startedAtMs, total: progress.selected });
+    Object.assign(progress, { rate: live.rate ?? 0, etaSeconds: live.etaSeconds, sinceLastEndSeconds: live.sinceLastEndSeconds, inFlight: live.inFlight, failures: live.failures });
     const running = progress.phase === 'claiming' || progress.phase === 'running';
-    const failures = final?.failures ?? progress.failures ?? [];
-    const failed = Math.max(progress.inUse + progress.failed, ledgerFailed);
+    const failed = Math.max(progress.inUse + progress.failed, live.failed);
     const runId = progress.runId;
     setCurrentDetails(
       renderRunDetails({
@@ -142,8 +138,8 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
         sinceLastEndSeconds: progress.sinceLastEndSeconds,
         running,
         inFlight: progress.inFlight,
-        failures,
-        failuresTotal: final?.failuresTotal ?? failuresTotal,
+        failures: final?.failures ?? live.failures,
+        failuresTotal: final?.failuresTotal ?? live.failuresTotal,
         nextStep:
           runId === null
             ? null
@@ -181,17 +177,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   setPhase('running');
   showProgress(state.startedAtMs);
 
-  let endedEarly = false;
-  let failure: unknown;
-  let more = false;
-  try {
-    more = await runChunks();
-  } catch (err) {
-    endedEarly = true;
-    failure = err;
-    log.warn('backup batch ended early', { runId: state.runId, error: innermostMessage(err) });
-  }
-
+  const { more, failure } = await runChunks();
   if (more) {
     // everything before the cursor is done: a fresh run goes on from it with the totals
     return continueFanOutAsNew<typeof backupBatchWorkflow>({ ...input, state: { ...state, generation: state.generation + 1 } });
@@ -200,7 +186,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   const closing = await CancellationScope.nonCancellable(async () => {
     setPhase('reporting');
     showProgress(state.startedAtMs);
-    const f = await reporting.finishBackupRun({ target, runId: state.runId, endedEarly });
+    const f = await reporting.finishBackupRun({ target, runId: state.runId, endedEarly: failure !== undefined });
     progress.reportPath = f.reportPath;
     final = { failures: f.failures ?? [], failuresTotal: f.failuresTotal ?? f.failed, retryCommand: f.retryCommand ?? null };
     if (f.mail) {
@@ -226,8 +212,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     showProgress(state.startedAtMs);
     return f;
   });
-  await condition(allHandlersFinished);
-  if (failure !== undefined) throw failure;
+  await endFanOutRun(failure);
   const result: BackupBatchResult = {
     target,
     runId: state.runId,
@@ -243,20 +228,19 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   };
   if (closing.state !== 'completed' && patched(PARTIAL_FAILS_PATCH)) {
     // the list shows the outcome: a run that left dossiers not backed up is a failed workflow, its result in details[0]
-    throw ApplicationFailure.create({
+    throw partialRunFailure({
       type: BACKUP_BATCH_PARTIAL,
-      nonRetryable: true,
-      message:
-        `backup run ${state.runId} ${closing.state}: ${closing.total - closing.ok} of ${closing.total} dossier(s) not backed up` +
-        (result.failures[0] ? ` (${result.failures.slice(-3).map((f) => `${f.code}: ${f.error}`).join('; ')})` : '') +
-        (result.retryCommand ? `; next: ${result.retryCommand}` : ''),
-      details: [result],
+      message: `backup run ${state.runId} ${closing.state}: ${closing.total - closing.ok} of ${closing.total} dossier(s) not backed up`,
+      failures: result.failures,
+      shown: 'newest',
+      next: result.retryCommand,
+      result,
     });
   }
   return result;
 
-  /** The engine's window of chunks over the selection; true when this run stopped to continue as new. */
-  async function runChunks(): Promise<boolean> {
+  /** The engine's window of chunks over the selection: `more` when this run stopped to continue as new. */
+  async function runChunks() {
     const kind: FanOutKind = {
       page: { activity: 'selectBackupPage', params: { target, runId: state.runId }, options: BACKUP_BATCH_ACTIVITY_OPTIONS.ledger },
       chunk: {
@@ -269,47 +253,25 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       ledger: { activity: 'backupLedgerView', params: { target, runId: state.runId }, options: BACKUP_BATCH_ACTIVITY_OPTIONS.ledger },
     };
     const t = state.totals;
-    const fan: FanOutState<SelectionCursor> = {
-      cursor: state.cursor,
-      exhausted: state.exhausted,
-      pending: state.pending,
-      chunkSeq: state.chunkSeq,
-      totals: { done: t.done, ok: t.ok, failed: t.inUse + t.failed, counts: { ok: t.ok, in_use: t.inUse, failed: t.failed } },
-      failures: state.failures ?? [],
-      failuresTotal: state.failuresTotal ?? t.inUse + t.failed,
-    };
+    const fan = fanOutStateOf(state, { done: t.done, ok: t.ok, failed: t.inUse + t.failed, counts: { ok: t.ok, in_use: t.inUse, failed: t.failed } }, t.inUse + t.failed);
     const carry = () => {
-      Object.assign(state, { cursor: fan.cursor, exhausted: fan.exhausted, pending: fan.pending, chunkSeq: fan.chunkSeq, failures: fan.failures, failuresTotal: fan.failuresTotal });
-      const c = fan.totals.counts;
-      Object.assign(t, { done: fan.totals.done, ok: fan.totals.ok, inUse: c.in_use ?? 0, failed: fan.totals.failed - (c.in_use ?? 0) });
-      Object.assign(progress, { done: Math.max(progress.done, t.done), ok: t.ok, inUse: t.inUse, failed: t.failed, selected: Math.max(t.selected, t.done), failures: fan.failures });
-      failuresTotal = fan.failuresTotal;
+      carryFanOutState(state, fan);
+      const inUse = fan.totals.counts.in_use ?? 0;
+      Object.assign(t, { done: fan.totals.done, ok: fan.totals.ok, inUse, failed: fan.totals.failed - inUse });
+      Object.assign(progress, { ok: t.ok, inUse: t.inUse, failed: t.failed, selected: Math.max(t.selected, t.done) });
     };
     try {
-      return await runFanOut<SelectionCursor, ChunkResult>(
+      return await stepFanOut<SelectionCursor, ChunkResult>({
         kind,
-        fan,
-        { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun, historyBudget: HISTORY_EVENTS_BUDGET },
-        {
-          onChunk: () => {
-            carry();
-            showProgress(state.startedAtMs);
-          },
-          onLedger: (view: FanOutLedgerView) => {
-            // between two chunk ends: the ledger's count, what is in flight, and whether anything ended lately
-            progress.done = Math.max(progress.done, view.done);
-            progress.sinceLastEndSeconds = view.sinceLastEndSeconds;
-            progress.inFlight = view.inFlight;
-            if (view.failures.length) progress.failures = view.failures;
-            failuresTotal = Math.max(failuresTotal, view.failuresTotal);
-            ledgerFailed = view.failed;
-            showProgress(state.startedAtMs);
-          },
-        },
-      );
+        state: fan,
+        tuning: { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun, historyBudget: HISTORY_EVENTS_BUDGET },
+        live,
+        onChunk: carry,
+        show: () => showProgress(state.startedAtMs),
+        endsEarly: { what: 'backup batch', runId: state.runId },
+      });
     } finally {
       carry();
-      progress.inFlight = [];
     }
   }
 }
@@ -329,17 +291,10 @@ function legacyChunkResult(raw: unknown): ChunkResult {
 }
 
 /** R-BK-8: mails the report; retried with backoff for up to a day, then recorded as failed (the report stays on disk). */
-export async function backupReportMailWorkflow(input: BackupMailInput): Promise<{ sent: boolean; error?: string }> {
-  setCurrentDetails(`Mail the report of backup run ${input.runId} (target ${input.target})`);
-  try {
-    await mailBackupReport.executeWithOptions({ ...BACKUP_BATCH_ACTIVITY_OPTIONS.mail, summary: `mail report of run ${input.runId}` }, [input]);
-    setCurrentDetails(`Report of backup run ${input.runId} mailed`);
-    return { sent: true };
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    const error = innermostMessage(err);
-    await markBackupMailFailed({ ...input, error });
-    setCurrentDetails(`Report of backup run ${input.runId} not mailed: ${error}`);
-    return { sent: false, error };
-  }
+export async function backupReportMailWorkflow(input: BackupMailInput): Promise<RunMailResult> {
+  return mailRunReport(input, {
+    run: 'backup run',
+    mail: () => mailBackupReport.executeWithOptions({ ...BACKUP_BATCH_ACTIVITY_OPTIONS.mail, summary: `mail report of run ${input.runId}` }, [input]),
+    markFailed: (error) => markBackupMailFailed({ ...input, error }),
+  });
 }

@@ -3,6 +3,7 @@ import type { GenerationKind } from '../domain/generation';
 import type { RetentionPolicies } from '../domain/retention';
 import type { DossierFailure } from '../domain/run-details';
 import type { FanOutState } from './fan-out';
+import type { FanOutRunTuning } from './fan-out.api';
 
 /** Contract of the prune of generations by retention (R-BK-11). Imports nothing from Node. */
 
@@ -11,18 +12,8 @@ export const BACKUP_PRUNE_KIND = 'backup-prune';
 export const PRUNE_TRIGGERS = ['manual', 'batch'] as const;
 export type PruneTrigger = (typeof PRUNE_TRIGGERS)[number];
 
-export interface BackupPruneTuning {
-  /** dossiers per chunk activity */
-  chunkSize: number;
-  /** chunk activities in flight */
-  window: number;
-  /** dossiers pruned at once inside a chunk */
-  concurrency: number;
-  /** a chunk hands back the dossiers it has not started after this long */
-  chunkTimeBudgetMs: number;
-  maxChunksPerRun: number;
-  heartbeatTimeout: string;
-}
+/** Dossiers per chunk, dossiers pruned at once inside one (workflows/fan-out.api.ts). */
+export type BackupPruneTuning = FanOutRunTuning;
 
 export const DEFAULT_BACKUP_PRUNE_TUNING: BackupPruneTuning = {
   chunkSize: 200,

@@ -1,11 +1,10 @@
-import { type ActivityOptions, CancellationScope, condition, allHandlersFinished, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { type ActivityOptions, CancellationScope, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
 import type { PruneChunkResult } from '../activities/prune';
 import { renderRunDetails } from '../domain/run-details';
 import {
   BACKUP_PRUNE_KIND,
   type BackupPruneInput,
-  type BackupPrunePhase,
   type BackupPruneProgress,
   type BackupPruneResult,
   type BackupPruneState,
@@ -15,8 +14,8 @@ import {
   backupPruneProgressQuery,
   pruneCommand,
 } from './backup-prune.api';
-import { type FanOutKind, continueFanOutAsNew, initialFanOutState, runFanOut } from './fan-out';
-import { nightshiftAttributes, phaseAttribute } from './search-attributes';
+import { type FanOutKind, continueFanOutAsNew, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, stepFanOut } from './fan-out';
+import { nightshiftAttributes } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { innermostMessage } from './activity-calls';
 import { workflowTime } from './clock';
@@ -89,11 +88,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
       }),
     );
   };
-  const setPhase = (phase: BackupPrunePhase) => {
-    if (progress.phase === phase) return;
-    progress.phase = phase;
-    upsertSearchAttributes(phaseAttribute(phase));
-  };
+  const setPhase = phaseSetter(progress);
 
   if (input.state) state = input.state;
   else {
@@ -123,25 +118,18 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
       summary: (codes, n) => `prune chunk ${n}: ${codes.length} dossiers from ${codes[0]}`,
     },
   };
-  let failure: unknown;
-  let more = false;
-  try {
-    more = await runFanOut<string, PruneChunkResult>(
-      kind,
-      state.fanOut,
-      { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun },
-      {
-        onChunk: (r) => {
-          state.counts = sum(state.counts, r);
-          carry();
-          show();
-        },
-      },
-    );
-  } catch (err) {
-    failure = err;
-    log.warn('backup prune ended early', { error: innermostMessage(err) });
-  }
+  const { more, failure } = await stepFanOut<string, PruneChunkResult>({
+    kind,
+    state: state.fanOut,
+    tuning: { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun },
+    live: initialFanOutLive(),
+    onChunk: (r) => {
+      state.counts = sum(state.counts, r);
+      carry();
+    },
+    show: () => show(),
+    endsEarly: { what: 'backup prune' },
+  });
   if (more) return continueFanOutAsNew<typeof backupPruneWorkflow>({ ...input, state });
 
   // the truth: the rows this prune marked, whatever a retried chunk counted
@@ -152,8 +140,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   const endState = failed > 0 || failure !== undefined ? 'completed_with_errors' : 'completed';
   setPhase(endState);
   show(failure !== undefined ? [`Ended early: ${innermostMessage(failure)}`] : []);
-  await condition(allHandlersFinished);
-  if (failure !== undefined) throw failure;
+  await endFanOutRun(failure);
   return {
     target,
     dryRun,

@@ -1,26 +1,16 @@
-import { ApplicationFailure, defineQuery } from '@temporalio/workflow';
+import { defineQuery } from '@temporalio/workflow';
 import type { VerifyScope, VerifyTrigger } from '../domain/backup-verify';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure, FanOutInFlight } from '../domain/run-details';
+import { type FanOutRunTuning, type RunMailInput, failureResult, runResult } from './fan-out.api';
 
 /** Contract of the verification of kept generations (R-BK-13). Imports nothing from Node. */
 
 export const BACKUP_VERIFY_KIND = 'backup-verify';
 export const BACKUP_VERIFY_MAIL_KIND = 'backup-verify-mail';
 
-export interface BackupVerifyTuning {
-  /** generations per chunk activity */
-  chunkSize: number;
-  /** chunk activities in flight at once */
-  window: number;
-  /** generations read at once inside one chunk */
-  concurrency: number;
-  /** a chunk stops taking new generations after this long and hands the rest back */
-  chunkTimeBudgetMs: number;
-  /** chunks per workflow run before continue-as-new */
-  maxChunksPerRun: number;
-  heartbeatTimeout: string;
-}
+/** Generations per chunk, generations read at once inside one (workflows/fan-out.api.ts). */
+export type BackupVerifyTuning = FanOutRunTuning;
 
 export const DEFAULT_BACKUP_VERIFY_TUNING: BackupVerifyTuning = {
   chunkSize: 50,
@@ -102,25 +92,10 @@ export interface BackupVerifyResult {
 export const BACKUP_VERIFY_PROBLEMS = FailureType.BackupVerifyProblems;
 
 /** The result a BackupVerifyProblems failure carries (also through a WorkflowFailedError), else undefined. */
-export function problemsVerifyResult(err: unknown): BackupVerifyResult | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 6 && e && typeof e === 'object'; i++) {
-    if (e instanceof ApplicationFailure && e.type === BACKUP_VERIFY_PROBLEMS) return e.details?.[0] as BackupVerifyResult | undefined;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
+export const problemsVerifyResult = (err: unknown): BackupVerifyResult | undefined => failureResult<BackupVerifyResult>(err, BACKUP_VERIFY_PROBLEMS);
 
 /** The verify run's result whether it found problems or not (any other failure is rethrown). */
-export async function verifyResult(result: Promise<unknown>): Promise<BackupVerifyResult> {
-  try {
-    return (await result) as BackupVerifyResult;
-  } catch (err) {
-    const r = problemsVerifyResult(err);
-    if (r) return r;
-    throw err;
-  }
-}
+export const verifyResult = (result: Promise<unknown>): Promise<BackupVerifyResult> => runResult<BackupVerifyResult>(result, BACKUP_VERIFY_PROBLEMS);
 
 /** Next step on a problem: a fresh backup of the dossiers whose generation is bad. */
 export const verifyNextCommand = (target: string, codes: string[]): string => `nightshift backup run --all --only ${codes.join(',')} --target ${target}`;
@@ -150,7 +125,4 @@ export const scheduledVerifyWorkflowId = (target: string): string => `backup-ver
 export const verifyScheduleId = (target: string): string => `backup-verify-schedule/${target}`;
 export const verifyMailWorkflowId = (verifyWorkflowId: string): string => `${verifyWorkflowId}/mail`;
 
-export interface VerifyMailInput {
-  target: string;
-  runId: number;
-}
+export type VerifyMailInput = RunMailInput;

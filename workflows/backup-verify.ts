@@ -1,26 +1,12 @@
-import {
-  type ActivityOptions,
-  ApplicationFailure,
-  CancellationScope,
-  allHandlersFinished,
-  condition,
-  isCancellation,
-  log,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { type ActivityOptions, CancellationScope, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
 import type { VerifyChunkResult } from '../activities/verify';
-import { type FanOutLedgerView, renderRunDetails } from '../domain/run-details';
+import { renderRunDetails } from '../domain/run-details';
 import { workflowTime } from './clock';
 import {
   BACKUP_VERIFY_KIND,
   BACKUP_VERIFY_PROBLEMS,
   type BackupVerifyInput,
-  type BackupVerifyPhase,
   type BackupVerifyProgress,
   type BackupVerifyResult,
   type BackupVerifyState,
@@ -28,11 +14,11 @@ import {
   type VerifyMailInput,
   backupVerifyProgressQuery,
 } from './backup-verify.api';
-import { type FanOutKind, type FanOutState, continueFanOutAsNew, runFanOut } from './fan-out';
-import { nightshiftAttributes, phaseAttribute } from './search-attributes';
+import { type FanOutKind, carryFanOutState, continueFanOutAsNew, phaseSetter, endFanOutRun, fanOutStateOf, initialFanOutLive, mailRunReport, partialRunFailure, stepFanOut } from './fan-out';
+import type { RunMailResult } from './fan-out.api';
+import { nightshiftAttributes } from './search-attributes';
 import { startVerifyMailChild } from './child-starts';
-import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
-import { innermostMessage } from './activity-calls';
+import { BATCH_PAGE_RETRY, DB_CALL, RUN_REPORT, RUN_REPORT_MAIL } from './activity-presets';
 
 /**
  * Verification of kept generations (R-BK-13) on the dossier fan-out engine (./fan-out.ts): pages of
@@ -45,15 +31,8 @@ import { innermostMessage } from './activity-calls';
 export const BACKUP_VERIFY_ACTIVITY_OPTIONS = {
   ledger: DB_CALL,
   chunk: { startToCloseTimeout: '6 hours', retry: BATCH_PAGE_RETRY },
-  report: {
-    startToCloseTimeout: '30 minutes',
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
-  },
-  mail: {
-    startToCloseTimeout: '2 minutes',
-    scheduleToCloseTimeout: '24 hours',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-  },
+  report: RUN_REPORT,
+  mail: RUN_REPORT_MAIL,
 } as const satisfies Record<string, ActivityOptions>;
 
 const { claimVerifyRun } = proxyActivities<NightshiftActivities>(BACKUP_VERIFY_ACTIVITY_OPTIONS.ledger);
@@ -78,19 +57,14 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     inFlight: [],
     failures: input.state?.failures ?? [],
   };
-  let failuresTotal = input.state?.failuresTotal ?? 0;
+  const live = initialFanOutLive({ done: progress.done, failed: progress.problems, failures: progress.failures, failuresTotal: input.state?.failuresTotal ?? 0 });
   let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand'> | undefined;
   setHandler(backupVerifyProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_VERIFY_KIND }));
 
-  const setPhase = (phase: BackupVerifyPhase) => {
-    if (progress.phase === phase) return;
-    progress.phase = phase;
-    upsertSearchAttributes(phaseAttribute(phase));
-  };
+  const setPhase = phaseSetter(progress);
   const show = () => {
     const running = progress.phase === 'claiming' || progress.phase === 'running';
-    const failures = final?.failures ?? progress.failures;
     setCurrentDetails(
       renderRunDetails({
         kind: 'backup verify',
@@ -102,8 +76,8 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
         failed: progress.problems,
         running,
         inFlight: progress.inFlight,
-        failures,
-        failuresTotal: final?.failuresTotal ?? failuresTotal,
+        failures: final?.failures ?? progress.failures,
+        failuresTotal: final?.failuresTotal ?? live.failuresTotal,
         nextStep: final?.nextCommand ? { text: 'Next: back up these dossiers again', command: final.nextCommand } : null,
       }),
     );
@@ -133,22 +107,13 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
   setPhase('running');
   show();
 
-  let endedEarly = false;
-  let failure: unknown;
-  let more = false;
-  try {
-    more = await runChunks();
-  } catch (err) {
-    endedEarly = true;
-    failure = err;
-    log.warn('backup verify ended early', { runId: state.runId, error: innermostMessage(err) });
-  }
+  const { more, failure } = await runChunks();
   if (more) return continueFanOutAsNew<typeof backupVerifyWorkflow>({ ...input, state });
 
   const closing = await CancellationScope.nonCancellable(async () => {
     setPhase('reporting');
     show();
-    const f = await reporting.finishVerifyRun({ target, runId: state.runId, endedEarly });
+    const f = await reporting.finishVerifyRun({ target, runId: state.runId, endedEarly: failure !== undefined });
     progress.reportPath = f.reportPath;
     Object.assign(progress, { done: f.total, ok: f.ok, problems: f.problems });
     final = { failures: f.failures, failuresTotal: f.failuresTotal, nextCommand: f.nextCommand };
@@ -157,23 +122,21 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     show();
     return f;
   });
-  await condition(allHandlersFinished);
-  if (failure !== undefined) throw failure;
+  await endFanOutRun(failure);
   const result: BackupVerifyResult = { target, runId: state.runId, ...closing };
   if (closing.state !== 'completed') {
-    throw ApplicationFailure.create({
+    throw partialRunFailure({
       type: BACKUP_VERIFY_PROBLEMS,
-      nonRetryable: true,
-      message:
-        `verify run ${state.runId}: ${closing.problems} of ${closing.total} generation(s) with a problem` +
-        (result.failures[0] ? ` (${result.failures.slice(-3).map((f) => `${f.code}: ${f.error}`).join('; ')})` : '') +
-        (result.nextCommand ? `; next: ${result.nextCommand}` : ''),
-      details: [result],
+      message: `verify run ${state.runId}: ${closing.problems} of ${closing.total} generation(s) with a problem`,
+      failures: result.failures,
+      shown: 'newest',
+      next: result.nextCommand,
+      result,
     });
   }
   return result;
 
-  async function runChunks(): Promise<boolean> {
+  async function runChunks() {
     const kind: FanOutKind = {
       page: { activity: 'selectVerifyPage', params: { target, scope: state.scope }, options: BACKUP_VERIFY_ACTIVITY_OPTIONS.ledger },
       chunk: {
@@ -185,60 +148,40 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
       ledger: { activity: 'verifyLedgerView', params: { target, runId: state.runId }, options: BACKUP_VERIFY_ACTIVITY_OPTIONS.ledger },
     };
     const t = state.totals;
-    const fan: FanOutState<number> = {
-      cursor: state.cursor,
-      exhausted: state.exhausted,
-      pending: state.pending,
-      chunkSeq: state.chunkSeq,
-      totals: { done: t.done, ok: t.ok, failed: t.problems, counts: {} },
-      failures: state.failures,
-      failuresTotal: state.failuresTotal,
-    };
+    const fan = fanOutStateOf(state, { done: t.done, ok: t.ok, failed: t.problems, counts: {} }, state.failuresTotal);
     const carry = () => {
-      Object.assign(state, { cursor: fan.cursor, exhausted: fan.exhausted, pending: fan.pending, chunkSeq: fan.chunkSeq, failures: fan.failures, failuresTotal: fan.failuresTotal });
+      carryFanOutState(state, fan);
       Object.assign(t, { done: fan.totals.done, ok: fan.totals.ok, problems: fan.totals.failed });
-      Object.assign(progress, { done: Math.max(progress.done, t.done), ok: t.ok, problems: t.problems, selected: Math.max(t.selected, t.done), failures: fan.failures });
-      failuresTotal = fan.failuresTotal;
+      Object.assign(progress, { ok: t.ok, selected: Math.max(t.selected, t.done) });
     };
+    // the query's fields follow what the details show
+    const sync = () => Object.assign(progress, { done: Math.max(progress.done, live.done), problems: live.failed, inFlight: live.inFlight, failures: live.failures });
     try {
-      return await runFanOut<number, VerifyChunkResult>(
+      return await stepFanOut<number, VerifyChunkResult>({
         kind,
-        fan,
-        { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun, historyBudget: HISTORY_EVENTS_BUDGET },
-        {
-          onChunk: () => {
-            carry();
-            show();
-          },
-          onLedger: (view: FanOutLedgerView) => {
-            progress.done = Math.max(progress.done, view.done);
-            progress.inFlight = view.inFlight;
-            if (view.failures.length) progress.failures = view.failures;
-            progress.problems = Math.max(progress.problems, view.failed);
-            failuresTotal = Math.max(failuresTotal, view.failuresTotal);
-            show();
-          },
+        state: fan,
+        tuning: { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun, historyBudget: HISTORY_EVENTS_BUDGET },
+        live,
+        onChunk: () => {
+          carry();
+          sync();
         },
-      );
+        onLedger: sync,
+        show,
+        endsEarly: { what: 'backup verify', runId: state.runId },
+      });
     } finally {
       carry();
-      progress.inFlight = [];
+      sync();
     }
   }
 }
 
 /** The verify report's mail (on a problem only): retried with backoff for up to a day, then recorded as failed. */
-export async function backupVerifyMailWorkflow(input: VerifyMailInput): Promise<{ sent: boolean; error?: string }> {
-  setCurrentDetails(`Mail the report of verify run ${input.runId} (target ${input.target})`);
-  try {
-    await mailVerifyReport.executeWithOptions({ ...BACKUP_VERIFY_ACTIVITY_OPTIONS.mail, summary: `mail report of verify run ${input.runId}` }, [input]);
-    setCurrentDetails(`Report of verify run ${input.runId} mailed`);
-    return { sent: true };
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    const error = innermostMessage(err);
-    await markVerifyMailFailed({ ...input, error });
-    setCurrentDetails(`Report of verify run ${input.runId} not mailed: ${error}`);
-    return { sent: false, error };
-  }
+export async function backupVerifyMailWorkflow(input: VerifyMailInput): Promise<RunMailResult> {
+  return mailRunReport(input, {
+    run: 'verify run',
+    mail: () => mailVerifyReport.executeWithOptions({ ...BACKUP_VERIFY_ACTIVITY_OPTIONS.mail, summary: `mail report of verify run ${input.runId}` }, [input]),
+    markFailed: (error) => markVerifyMailFailed({ ...input, error }),
+  });
 }

@@ -5,6 +5,7 @@ import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.
 import type { PatchRollbackInput, RollbackRunResult } from './patch-rollback.api';
 import type { BackupVerifyInput, BackupVerifyResult, VerifyMailInput } from './backup-verify.api';
 import type { BackupPruneInput, BackupPruneResult } from './backup-prune.api';
+import type { RunMailResult } from './fan-out.api';
 
 /**
  * Every workflow the worker registers, by type name, with the signature its contract module promises.
@@ -26,11 +27,8 @@ export interface Workflows {
 }
 export type WorkflowName = keyof Workflows;
 
-/** What the report mail child answers (workflows/backup-batch.ts backupReportMailWorkflow). */
-export interface BackupMailResult {
-  sent: boolean;
-  error?: string;
-}
+/** What a report mail child answers (workflows/fan-out.ts mailRunReport). */
+export type BackupMailResult = RunMailResult;
 
 /** The registered type names; the only place they are spelled. */
 export const WORKFLOW = {

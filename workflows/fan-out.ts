@@ -5,16 +5,35 @@ import {
   type Workflow,
   allHandlersFinished,
   condition,
+  ApplicationFailure,
+  ContinueAsNew,
   continueAsNew,
+  isCancellation,
+  log,
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   sleep,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
-import { type DossierFailure, type FanOutChunkResult, type FanOutLedgerView, mergeFailures } from '../domain/run-details';
+import {
+  type DossierFailure,
+  type FanOutChunkResult,
+  type FanOutInFlight,
+  type FanOutLedgerView,
+  type RunDetails,
+  STALLED_AFTER_SECONDS,
+  mergeFailures,
+  renderRunDetails,
+} from '../domain/run-details';
 import { DB_CALL } from './activity-presets';
+import { innermostMessage } from './activity-calls';
+import { workflowTime } from './clock';
+import type { ClaimedRunProgress, RunMailInput, RunMailResult } from './fan-out.api';
+import { NightshiftKind, type NightshiftKindValue, nightshiftAttributes, phaseAttribute } from './search-attributes';
 
 /**
  * The workflow side of the dossier fan-out engine (activity side: activities/fan-out.ts runChunk; shared
@@ -222,4 +241,302 @@ export async function runFanOut<C, R extends FanOutChunkResult = FanOutChunkResu
 export async function continueFanOutAsNew<F extends Workflow>(...args: Parameters<F>): Promise<never> {
   await condition(allHandlersFinished);
   return continueAsNew<F>(...args);
+}
+
+/*
+ * The run driver the fan-out workflows share (backup batch, backup verify, backup prune, patch integration,
+ * patch rollback): what the details show while the dossiers run (`FanOutLive`, kept from every chunk result
+ * and every ledger read), the engine's run with its early end (`stepFanOut`), continue-as-new, the end of a
+ * run (`endFanOutRun`), the failure of a run that left dossiers undone (`partialRunFailure`) and the
+ * report's mail. Each workflow keeps its own phases, activities and texts:
+ *
+ *   const live = initialFanOutLive(carried?.fanOut);
+ *   const { more, failure } = await stepFanOut({ kind, state, tuning, live, show, endsEarly: { what: 'backup prune' } });
+ *   if (more) return continueFanOutAsNew<typeof myWorkflow>({ ...input, state });
+ *   ... close the run (its own activity) ...
+ *   await endFanOutRun(failure);
+ */
+
+/** What the details show of the dossiers while a fan-out run goes (besides each workflow's own fields). */
+export interface FanOutLive {
+  done: number;
+  /** not ok: the chunks' totals or the ledger's last read, whichever is ahead */
+  failed: number;
+  /** the newest failures (capped) */
+  failures: DossierFailure[];
+  failuresTotal: number;
+  inFlight: FanOutInFlight[];
+  /** seconds since a dossier last ended (the ledger's); 0 when a chunk just ended */
+  sinceLastEndSeconds: number | null;
+  /** dossiers per second since the start, and the ETA (null: no rate yet, or stalled) */
+  rate: number | null;
+  etaSeconds: number | null;
+}
+
+export function initialFanOutLive(from?: Partial<Pick<FanOutLive, 'done' | 'failed' | 'failures' | 'failuresTotal'>>): FanOutLive {
+  return {
+    done: from?.done ?? 0,
+    failed: from?.failed ?? 0,
+    failures: from?.failures ?? [],
+    failuresTotal: from?.failuresTotal ?? 0,
+    inFlight: [],
+    sinceLastEndSeconds: null,
+    rate: null,
+    etaSeconds: null,
+  };
+}
+
+/** The rate since `sinceMs` over what was done since (`done - doneBefore`), and the ETA of what is left unless stalled. */
+export function fanOutRate(live: FanOutLive, o: { sinceMs: number; total: number; doneBefore?: number; digits?: number }): void {
+  const seconds = (workflowTime() - o.sinceMs) / 1000;
+  const scale = 10 ** (o.digits ?? 1);
+  live.rate = seconds > 0 ? Math.round(((live.done - (o.doneBefore ?? 0)) / seconds) * scale) / scale : null;
+  const left = Math.max(0, o.total - live.done);
+  const stalled = (live.sinceLastEndSeconds ?? 0) >= STALLED_AFTER_SECONDS && left > 0;
+  live.etaSeconds = live.rate && !stalled ? Math.round(left / live.rate) : null;
+}
+
+/** A run closed by its own activity: what the details keep of the ledger's last word. */
+export function closedIntoLive(live: FanOutLive, closed: { failures: DossierFailure[]; failuresTotal: number }): void {
+  live.failures = closed.failures;
+  live.failuresTotal = closed.failuresTotal;
+  live.inFlight = [];
+}
+
+export interface FanOutStep<C, R extends FanOutChunkResult> {
+  kind: FanOutKind;
+  state: FanOutState<C>;
+  tuning: FanOutTuning;
+  live: FanOutLive;
+  /** counted before this engine's state began (a patch run's supervisor) */
+  before?: { done: number; failed: number };
+  /** after each chunk and each ledger read, once `live` counts it: the workflow's own fields */
+  onChunk?: (result: R) => void;
+  onLedger?: (view: FanOutLedgerView) => void;
+  /** then the details */
+  show: () => void;
+  /**
+   * A chunk that failed after its retries ends the run early: logged (`${what} ended early`) and returned,
+   * for the workflow to close its run and rethrow it. Without it the failure is thrown at once.
+   */
+  endsEarly?: { what: string; runId?: number };
+}
+
+/** One workflow run of the engine: `more` when it should continue as new; `failure` when a chunk ended it early. */
+export async function stepFanOut<C, R extends FanOutChunkResult = FanOutChunkResult>(s: FanOutStep<C, R>): Promise<{ more: boolean; failure?: unknown }> {
+  const { state, live } = s;
+  const before = s.before ?? { done: 0, failed: 0 };
+  try {
+    const more = await runFanOut<C, R>(s.kind, state, s.tuning, {
+      onChunk: (r) => {
+        live.done = Math.max(live.done, before.done + state.totals.done);
+        live.failed = Math.max(live.failed, before.failed + state.totals.failed);
+        live.failures = state.failures;
+        live.failuresTotal = state.failuresTotal;
+        live.sinceLastEndSeconds = 0;
+        s.onChunk?.(r);
+        s.show();
+      },
+      onLedger: (view) => {
+        // the ledger is the truth while a chunk runs (its result comes at its end)
+        live.done = Math.max(live.done, view.done);
+        live.failed = Math.max(live.failed, view.failed);
+        if (view.failuresTotal >= live.failuresTotal && view.failures.length) {
+          live.failures = view.failures;
+          live.failuresTotal = view.failuresTotal;
+        }
+        live.inFlight = view.inFlight;
+        live.sinceLastEndSeconds = view.sinceLastEndSeconds;
+        s.onLedger?.(view);
+        s.show();
+      },
+    });
+    return { more };
+  } catch (err) {
+    if (!s.endsEarly) throw err;
+    log.warn(`${s.endsEarly.what} ended early`, { ...(s.endsEarly.runId === undefined ? {} : { runId: s.endsEarly.runId }), error: innermostMessage(err) });
+    return { more: false, failure: err };
+  } finally {
+    live.inFlight = [];
+  }
+}
+
+/** The end of a run that was closed: once every handler has finished, the early end (if any) is rethrown. */
+export async function endFanOutRun(failure: unknown): Promise<void> {
+  await condition(allHandlersFinished);
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * The engine's state over the flat one the backup batch and the verification carry (their shape is older
+ * than the engine, and runs in flight carry it): read from it, and written back by `carryFanOutState`.
+ */
+export interface FlatFanOutState<C> {
+  cursor: C;
+  exhausted: boolean;
+  pending: string[][];
+  chunkSeq: number;
+  failures?: DossierFailure[];
+  failuresTotal?: number;
+}
+
+export function fanOutStateOf<C>(flat: FlatFanOutState<C>, totals: FanOutTotals, failuresTotal: number): FanOutState<C> {
+  const { cursor, exhausted, pending, chunkSeq } = flat;
+  return { cursor, exhausted, pending, chunkSeq, totals, failures: flat.failures ?? [], failuresTotal: flat.failuresTotal ?? failuresTotal };
+}
+
+export function carryFanOutState<C>(flat: FlatFanOutState<C>, fan: FanOutState<C>): void {
+  const { cursor, exhausted, pending, chunkSeq, failures, failuresTotal } = fan;
+  Object.assign(flat, { cursor, exhausted, pending, chunkSeq, failures, failuresTotal });
+}
+
+/** `A: why; B: why` */
+const failureList = (failures: DossierFailure[]) => failures.map((f) => `${f.code}: ${f.error}`).join('; ');
+
+/**
+ * The failure of a run that left dossiers undone (non-retryable, its whole result in details[0]), so that the
+ * workflow list shows it. `shown`: the newest three failures (the backup batch, the verification; none:
+ * nothing in brackets) or the first five and `…` when there are more (patch integration, rollback).
+ */
+export function partialRunFailure(o: {
+  type: string;
+  message: string;
+  failures: DossierFailure[];
+  shown: 'newest' | { first: number; total: number };
+  next: string | null | undefined;
+  result: unknown;
+}): ApplicationFailure {
+  let message = o.message;
+  if (o.shown === 'newest') {
+    if (o.failures[0]) message += ` (${failureList(o.failures.slice(-3))})`;
+    if (o.next) message += `; next: ${o.next}`;
+  } else {
+    const shown = o.failures.slice(0, o.shown.first);
+    message += ` (${failureList(shown)}${o.shown.total > shown.length ? '; …' : ''}); next: ${o.next}`;
+  }
+  return ApplicationFailure.create({ type: o.type, nonRetryable: true, message, details: [o.result] });
+}
+
+/** A claim refused on its prerequisites (R-PI-2): `${what} on TARGET: name: detail; ...`, non-retryable. */
+export function refusedRunFailure(type: string, what: string, prerequisites: { name: string; ok: boolean; detail: string }[]): ApplicationFailure {
+  const unmet = prerequisites.filter((q) => !q.ok);
+  return ApplicationFailure.create({ type, nonRetryable: true, message: `${what}: ${unmet.map((q) => `${q.name}: ${q.detail}`).join('; ')}` });
+}
+
+/**
+ * The report's mail of a run (its own workflow, abandoned by the run): retried with backoff for up to a day,
+ * then recorded as failed (the report stays on disk). `run`: 'backup run' / 'verify run', as the details say it.
+ */
+export async function mailRunReport(
+  input: RunMailInput,
+  o: { run: string; mail: () => Promise<unknown>; markFailed: (error: string) => Promise<unknown> },
+): Promise<RunMailResult> {
+  setCurrentDetails(`Mail the report of ${o.run} ${input.runId} (target ${input.target})`);
+  try {
+    await o.mail();
+    setCurrentDetails(`Report of ${o.run} ${input.runId} mailed`);
+    return { sent: true };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const error = innermostMessage(err);
+    await o.markFailed(error);
+    setCurrentDetails(`Report of ${o.run} ${input.runId} not mailed: ${error}`);
+    return { sent: false, error };
+  }
+}
+
+/** The details' fields the live view gives (spread into renderRunDetails). */
+export function liveDetails(live: FanOutLive) {
+  const { rate, etaSeconds, sinceLastEndSeconds, inFlight, failures, failuresTotal } = live;
+  return { rate, etaSeconds, sinceLastEndSeconds, inFlight, failures, failuresTotal };
+}
+
+/** The phases a claimed run (patch integration, rollback) ends in. */
+const TERMINAL_PHASES: readonly string[] = ['completed', 'partial', 'failed'];
+export const isTerminalPhase = (phase: string): boolean => TERMINAL_PHASES.includes(phase);
+
+/** A claim's prerequisites (R-PI-2) as notes: while they are checked, and after a refusal. */
+export function prerequisiteNotes(phase: string, prerequisites: { name: string; ok: boolean; detail: string }[]): string[] {
+  if (phase !== 'prerequisites' && !(phase === 'failed' && prerequisites.some((q) => !q.ok))) return [];
+  return prerequisites.map((q) => `${q.ok ? 'ok' : 'NOT MET'}: ${q.name}: ${q.detail}`);
+}
+
+/**
+ * Closes a claimed run's ledger once (not cancellable: a cancelled run is closed too). `closed` is also set by
+ * a claim that recorded its refusal itself: nothing to close then.
+ */
+export function runCloser<T>(close: (error?: string) => Promise<T>) {
+  const c = {
+    closed: false,
+    close: (error?: string): Promise<T> => {
+      c.closed = true;
+      return CancellationScope.nonCancellable(() => close(error));
+    },
+  };
+  return c;
+}
+
+/**
+ * A claimed run that failed (a chunk after its retries, an activity of its first phases): its ledger closed
+ * with the failure's message unless it was closed already, then the failed phase; the failure rethrown.
+ * Cancellation and continue-as-new go through untouched.
+ */
+export async function failClaimedRun<T>(
+  err: unknown,
+  o: { closer: ReturnType<typeof runCloser<T>>; runId: number | null; phase: string; onClosed: (closed: T) => void; enterFailed: () => void },
+): Promise<never> {
+  if (isCancellation(err) || err instanceof ContinueAsNew) throw err;
+  if (!o.closer.closed && o.runId !== null) {
+    o.onClosed(await o.closer.close(innermostMessage(err)));
+    o.enterFailed();
+  } else if (!isTerminalPhase(o.phase)) o.enterFailed();
+  throw err;
+}
+
+/** A claimed run's progress before its claim (its own fields added by the workflow). */
+export function initialClaimedProgress(target: string): ClaimedRunProgress<'starting'> {
+  return { runId: null, workflowId: workflowInfo().workflowId, target, phase: 'starting', prerequisites: [], notes: [], total: 0, done: 0, failed: 0 };
+}
+
+/**
+ * Whether a run upserts its search attributes: only where it was started with them (the time-skipping test
+ * server registers none); fixed at the first run and carried.
+ */
+export const withSearchAttributes = (carried?: { searchAttributes: boolean }): boolean => carried?.searchAttributes ?? workflowInfo().typedSearchAttributes.get(NightshiftKind) !== undefined;
+
+/** `enter(phase)` of a claimed run: the phase, its search attribute (all of them, as the start set them), the details. */
+export function claimedRunPhases<P extends string>(p: ClaimedRunProgress<P>, o: { kind: NightshiftKindValue; searchAttributes: boolean; details: () => void }) {
+  return (phase: P): void => {
+    p.phase = phase;
+    if (o.searchAttributes) upsertSearchAttributes(nightshiftAttributes({ target: p.target, kind: o.kind, phase }));
+    o.details();
+  };
+}
+
+/** `setPhase(phase)` of a batch-like run (backup batch, verification, prune): the phase attribute on a change only. */
+export function phaseSetter<P extends string>(progress: { phase: P }) {
+  return (phase: P): void => {
+    if (progress.phase === phase) return;
+    progress.phase = phase;
+    upsertSearchAttributes(phaseAttribute(phase));
+  };
+}
+
+/** The current details of a claimed run: its progress, the live view, its notes and next step. */
+export function claimedRunDetails(kind: string, p: ClaimedRunProgress, live: FanOutLive, extra: Pick<RunDetails, 'nextStep' | 'notes' | 'restorePoints'>): void {
+  setCurrentDetails(
+    renderRunDetails({ kind, target: p.target, phase: p.phase, run: p.runId, done: p.done, total: p.total, failed: p.failed, ...liveDetails(live), running: !isTerminalPhase(p.phase), ...extra }),
+  );
+}
+
+/**
+ * The end of a claimed run that was closed: once every handler has finished, a partial run FAILS its workflow
+ * (the first five failures in the message, the whole result in details[0]); else its result.
+ */
+export async function endClaimedRun<T>(closed: { state: string; failures: DossierFailure[]; failuresTotal: number; retryCommand?: string }, o: { type: string; message: string; result: T }): Promise<T> {
+  await condition(allHandlersFinished);
+  if (closed.state === 'partial') {
+    throw partialRunFailure({ type: o.type, message: o.message, failures: closed.failures, shown: { first: 5, total: closed.failuresTotal }, next: closed.retryCommand, result: o.result });
+  }
+  return o.result;
 }

@@ -1,8 +1,10 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure, FanOutChunkResult, RestorePointTally } from '../domain/run-details';
 import type { FanOutState } from './fan-out';
+import { type ClaimedRunProgress, type Prerequisite, failureResult } from './fan-out.api';
+
+export type { Prerequisite };
 
 /**
  * Contract of the patch integration workflow (R-PI-1 … R-PI-9). The CLI, the maintenance window
@@ -69,12 +71,6 @@ export interface PatchCarriedState {
   generation: number;
 }
 
-export interface Prerequisite {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
 export type DossierPatchStatus = 'ok' | 'failed';
 
 export interface DossierPatchOutcome {
@@ -113,21 +109,12 @@ export interface PatchPlanView {
 
 export type PatchRunState = 'running' | 'completed' | 'partial' | 'failed';
 
-export interface PatchProgress {
-  runId: number | null;
-  workflowId: string;
-  target: string;
+export interface PatchProgress extends ClaimedRunProgress<PatchPhase> {
   mode: PatchRunMode;
-  phase: PatchPhase;
-  prerequisites: Prerequisite[];
   patches: { first: number; last: number } | null;
   supervisor: { code: string; status: 'pending' | DossierPatchStatus | 'not-in-list'; level: number | null; error?: string } | null;
   /** R-PI-10: the plan the run follows, made before any dossier (absent in runs recorded before it) */
   plan?: PatchPlanView;
-  notes: string[];
-  total: number;
-  done: number;
-  failed: number;
 }
 
 /** A failed dossier of a patch run: the ledger's status, the patch that failed, one line of why. */
@@ -162,13 +149,7 @@ export const patchRetryCommand = (target: string, runId: number): string => `nig
  * The result of a run that ended with failed dossiers, from the failure its workflow ended with
  * (PatchRunPartial, the result in details[0]; also through a window's child failure); undefined otherwise.
  */
-export function partialPatchResult(err: unknown): PatchRunResult | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 6 && e instanceof Error; i++, e = e.cause) {
-    if (e instanceof ApplicationFailure && e.type === FailureType.PatchRunPartial && e.details?.length) return e.details[0] as PatchRunResult;
-  }
-  return undefined;
-}
+export const partialPatchResult = (err: unknown): PatchRunResult | undefined => failureResult<PatchRunResult>(err, FailureType.PatchRunPartial);
 
 /** `nightshift patch revalidate --target T`: the next step when dossiers are below the supervisor (R-PI-9). */
 export const patchRevalidateCommand = (target: string): string => `nightshift patch revalidate --target ${target}`;

@@ -2,14 +2,31 @@ import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
 import { supervisorAbsentNote } from '../domain/patch';
-import { renderRunDetails, type DossierFailure, type FanOutInFlight, type FanOutLedgerView, type RestorePointTally } from '../domain/run-details';
-import { NightshiftKind, nightshiftAttributes } from './search-attributes';
+import type { RestorePointTally } from '../domain/run-details';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
-import { activityCaller, innermostMessage } from './activity-calls';
+import { activityCaller } from './activity-calls';
 import { workflowTime } from './clock';
-import { continueFanOutAsNew, initialFanOutState, runFanOut, type FanOutKind } from './fan-out';
+import {
+  claimedRunDetails,
+  claimedRunPhases,
+  closedIntoLive,
+  continueFanOutAsNew,
+  endClaimedRun,
+  failClaimedRun,
+  fanOutRate,
+  initialClaimedProgress,
+  initialFanOutLive,
+  initialFanOutState,
+  prerequisiteNotes,
+  refusedRunFailure,
+  runCloser,
+  stepFanOut,
+  withSearchAttributes,
+  type FanOutKind,
+} from './fan-out';
 import {
   DEFAULT_PATCH_TUNING,
+  PATCH_KIND,
   PatchFailure,
   patchProgressQuery,
   patchRetryCommand,
@@ -17,7 +34,6 @@ import {
   type PatchCarriedState,
   type PatchChunkResult,
   type PatchIntegrationInput,
-  type PatchPhase,
   type PatchProgress,
   type PatchRunResult,
   type PatchSummary,
@@ -39,11 +55,6 @@ const PLAN = { startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', ret
 
 const call = activityCaller(DB_CALL);
 
-const failure = (type: string, message: string, details?: unknown) =>
-  ApplicationFailure.create({ type, message, nonRetryable: true, ...(details === undefined ? {} : { details: [details] }) });
-
-const TERMINAL: PatchPhase[] = ['completed', 'partial', 'failed'];
-
 export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Promise<PatchRunResult> {
   const info = wf.workflowInfo();
   const tuning = { ...DEFAULT_PATCH_TUNING, ...input.tuning };
@@ -53,88 +64,35 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     retry: BATCH_PAGE_RETRY,
   };
   const carried = input.state;
-  const p: PatchProgress = carried?.progress ?? {
-    runId: null,
-    workflowId: info.workflowId,
-    target: input.target,
-    mode: input.mode,
-    phase: 'starting',
-    prerequisites: [],
-    patches: null,
-    supervisor: null,
-    notes: [],
-    total: 0,
-    done: 0,
-    failed: 0,
-  };
-  const searchAttributes = carried?.searchAttributes ?? info.typedSearchAttributes.get(NightshiftKind) !== undefined;
+  const p: PatchProgress = carried?.progress ?? { ...initialClaimedProgress(input.target), mode: input.mode, patches: null, supervisor: null };
+  const searchAttributes = withSearchAttributes(carried);
   wf.setHandler(patchProgressQuery, () => ({ ...p, prerequisites: [...p.prerequisites], notes: [...p.notes] }));
 
   /** What the details show beyond the progress: the latest failures, the dossiers in flight, the stall. */
-  const live: { failures: DossierFailure[]; failuresTotal: number; inFlight: FanOutInFlight[]; sinceLastEndSeconds: number | null; rate: number | null; etaSeconds: number | null } = {
-    failures: carried?.fanOut.failures ?? [],
-    failuresTotal: carried?.fanOut.failuresTotal ?? 0,
-    inFlight: [],
-    sinceLastEndSeconds: null,
-    rate: null,
-    etaSeconds: null,
-  };
+  const live = initialFanOutLive({ done: p.done, failed: p.failed, failures: carried?.fanOut.failures, failuresTotal: carried?.fanOut.failuresTotal });
   let nextStep: { text: string; command: string } | null = null;
   // R-PI-11: only runs with restore points send the flag (the activities' inputs of other runs stay as they were)
   let restorePoints: { restorePoints?: true } = input.restorePoints ? { restorePoints: true } : {};
   let restoreTally: RestorePointTally | null = null;
 
   function details(): void {
-    const notes: string[] = [];
-    if (p.phase === 'prerequisites' || (p.phase === 'failed' && p.prerequisites.some((q) => !q.ok))) {
-      for (const q of p.prerequisites) notes.push(`${q.ok ? 'ok' : 'NOT MET'}: ${q.name}: ${q.detail}`);
-    }
+    const notes = prerequisiteNotes(p.phase, p.prerequisites);
     if (p.patches) notes.push(`patches ${p.patches.first} → ${p.patches.last}`);
     if (p.plan) notes.push(...p.plan.lines.map((l) => `plan (R-PI-10): ${l}`));
     if (p.supervisor) {
       notes.push(`supervisor ${p.supervisor.code}: ${p.supervisor.status}${p.supervisor.level !== null ? ` (level ${p.supervisor.level})` : ''}${p.supervisor.error ? `: ${p.supervisor.error}` : ''}`);
     }
     notes.push(...p.notes);
-    wf.setCurrentDetails(
-      renderRunDetails({
-        kind: `patch ${p.mode}`,
-        target: p.target,
-        phase: p.phase,
-        run: p.runId,
-        done: p.done,
-        total: p.total,
-        failed: p.failed,
-        rate: live.rate,
-        etaSeconds: live.etaSeconds,
-        sinceLastEndSeconds: live.sinceLastEndSeconds,
-        running: !TERMINAL.includes(p.phase),
-        inFlight: live.inFlight,
-        failures: live.failures,
-        failuresTotal: live.failuresTotal,
-        nextStep,
-        notes,
-        restorePoints: restoreTally,
-      }),
-    );
+    claimedRunDetails(`patch ${p.mode}`, p, live, { nextStep, notes, restorePoints: restoreTally });
   }
-  function enter(phase: PatchPhase): void {
-    p.phase = phase;
-    if (searchAttributes) {
-      wf.upsertSearchAttributes(nightshiftAttributes({ target: p.target, kind: 'patch', phase }));
-    }
-    details();
-  }
+  const enter = claimedRunPhases(p, { kind: PATCH_KIND, searchAttributes, details });
 
   let runId = carried?.runId ?? null;
-  let finished = false;
-  const finish = async (error?: string) => {
-    finished = true;
-    const closed = await wf.CancellationScope.nonCancellable(() =>
-      call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId: runId!, error, notes: p.notes, ...restorePoints }),
-    );
+  const run = runCloser(async (error) => {
+    const closed = await call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId: runId!, error, notes: p.notes, ...restorePoints });
     if (closed.restorePoints) restoreTally = closed.restorePoints;
     return closed;
-  };
+  });
 
   try {
     const state = carried ?? (await beforeTheOthers());
@@ -152,38 +110,25 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       },
       ledger: { activity: 'patchLedgerView', params: { target: input.target, runId: state.runId, workflowId: info.workflowId, ...restorePoints } },
     };
-    const rate = () => {
-      const seconds = (workflowTime() - state.othersStartedAtMs) / 1000;
-      const done = p.done - state.doneBefore;
-      live.rate = seconds > 0 ? Math.round((done / seconds) * 10) / 10 : null;
-      live.etaSeconds = live.rate ? Math.round((p.total - p.done) / live.rate) : null;
+    const progressed = () => {
+      // the supervisor counts in the progress from before the engine
+      live.done = p.done = Math.max(p.done, live.done);
+      live.failed = p.failed = Math.max(p.failed, live.failed);
+      if (p.failed) nextStep = { text: 'once the run has ended, patch the failed dossiers again', command: patchRetryCommand(p.target, state.runId) };
+      fanOutRate(live, { sinceMs: state.othersStartedAtMs, total: p.total, doneBefore: state.doneBefore });
     };
-    const more = await runFanOut<string, PatchChunkResult>(kind, state.fanOut, { chunkSize: tuning.chunkSize, window: tuning.concurrency, maxChunksPerRun: tuning.maxChunksPerRun, detailsEverySeconds: tuning.detailsEverySeconds }, {
-      onChunk: () => {
-        p.done = Math.max(p.done, state.doneBefore + state.fanOut.totals.done);
-        p.failed = Math.max(p.failed, (p.supervisor?.status === 'failed' ? 1 : 0) + state.fanOut.totals.failed);
-        live.failures = state.fanOut.failures;
-        live.failuresTotal = state.fanOut.failuresTotal;
-        live.sinceLastEndSeconds = 0;
-        if (p.failed) nextStep = { text: 'once the run has ended, patch the failed dossiers again', command: patchRetryCommand(p.target, state.runId) };
-        rate();
-        details();
-      },
-      onLedger: (view: FanOutLedgerView) => {
-        // the ledger is the truth while a chunk runs (its result comes at its end)
-        p.done = Math.max(p.done, view.done);
-        p.failed = Math.max(p.failed, view.failed);
-        if (view.failuresTotal >= live.failuresTotal) {
-          live.failures = view.failures;
-          live.failuresTotal = view.failuresTotal;
-        }
-        live.inFlight = view.inFlight;
-        live.sinceLastEndSeconds = view.sinceLastEndSeconds;
+    const { more } = await stepFanOut<string, PatchChunkResult>({
+      kind,
+      state: state.fanOut,
+      tuning: { chunkSize: tuning.chunkSize, window: tuning.concurrency, maxChunksPerRun: tuning.maxChunksPerRun, detailsEverySeconds: tuning.detailsEverySeconds },
+      live,
+      before: { done: state.doneBefore, failed: p.supervisor?.status === 'failed' ? 1 : 0 },
+      onChunk: progressed,
+      onLedger: (view) => {
         if (view.restorePoints) restoreTally = view.restorePoints;
-        if (p.failed) nextStep = { text: 'once the run has ended, patch the failed dossiers again', command: patchRetryCommand(p.target, state.runId) };
-        rate();
-        details();
+        progressed();
       },
+      show: details,
     });
     if (more) {
       // everything before the cursor is launched and done: a fresh run goes on from it
@@ -192,13 +137,11 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     }
 
     enter('finishing');
-    const { done: ledgerDone, ...closed } = await finish();
+    const { done: ledgerDone, ...closed } = await run.close();
     // the ledger's count when the activity gives it (histories recorded before it did not)
     p.done = Math.max(p.done, state.doneBefore + state.fanOut.totals.done, ledgerDone ?? 0);
     p.failed = closed.failuresTotal;
-    live.failures = closed.failures;
-    live.failuresTotal = closed.failuresTotal;
-    live.inFlight = [];
+    closedIntoLive(live, closed);
     if (closed.toRevalidateCount) p.notes.push(`${closed.toRevalidateCount} dossier(s) below the supervisor's level ${closed.supervisorLevel} to revalidate (R-PI-9)`);
     nextStep = closed.retryCommand
       ? { text: 'fix the failed dossiers, then patch them again', command: closed.retryCommand }
@@ -208,29 +151,20 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     enter(closed.state === 'completed' ? 'completed' : closed.state === 'partial' ? 'partial' : 'failed');
     const result: PatchRunResult = { ...p, ...closed };
     if (closed.restorePoints) p.notes.push(`restore points: ${closed.restorePoints.taken} taken, ${closed.restorePoints.reused} reused${closed.restorePoints.failed ? `, ${closed.restorePoints.failed} failed` : ''} (R-PI-11)`);
-    await wf.condition(wf.allHandlersFinished);
-    if (closed.state === 'partial') {
-      const shown = closed.failures.slice(0, 5).map((f) => `${f.code}: ${f.error}`);
-      throw failure(
-        PatchFailure.RunPartial,
-        `patch run ${runId} on ${p.target}: ${closed.failuresTotal} of ${p.total} dossier(s) failed (${shown.join('; ')}${closed.failuresTotal > shown.length ? '; …' : ''}); next: ${closed.retryCommand}`,
-        result,
-      );
-    }
-    return result;
+    return await endClaimedRun(closed, { type: PatchFailure.RunPartial, message: `patch run ${runId} on ${p.target}: ${closed.failuresTotal} of ${p.total} dossier(s) failed`, result });
   } catch (err) {
-    if (wf.isCancellation(err) || err instanceof wf.ContinueAsNew) throw err;
-    if (!finished && runId !== null) {
-      const message = innermostMessage(err);
-      const closed = await finish(message);
-      p.failed = Math.max(p.failed, closed.failuresTotal);
-      live.failures = closed.failures;
-      live.failuresTotal = closed.failuresTotal;
-      if (closed.failures.length) p.notes.push(`failed: ${closed.failures.map((f) => f.code).join(', ')}${closed.failuresTotal > closed.failures.length ? ', …' : ''}`);
-      if (closed.retryCommand) nextStep = { text: 'fix the cause, then patch the failed dossiers again', command: closed.retryCommand };
-      enter('failed');
-    } else if (!TERMINAL.includes(p.phase)) enter('failed');
-    throw err;
+    return await failClaimedRun(err, {
+      closer: run,
+      runId,
+      phase: p.phase,
+      onClosed: (closed) => {
+        p.failed = Math.max(p.failed, closed.failuresTotal);
+        closedIntoLive(live, closed);
+        if (closed.failures.length) p.notes.push(`failed: ${closed.failures.map((f) => f.code).join(', ')}${closed.failuresTotal > closed.failures.length ? ', …' : ''}`);
+        if (closed.retryCommand) nextStep = { text: 'fix the cause, then patch the failed dossiers again', command: closed.retryCommand };
+      },
+      enterFailed: () => enter('failed'),
+    });
   }
 
   /** Claim (R-PI-2), packages, plan and the supervisor: the first workflow run only. */
@@ -250,10 +184,9 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     p.prerequisites = claim.prerequisites;
     if (!claim.ok) {
       // the claim recorded the run as failed: nothing to close
-      finished = true;
+      run.closed = true;
       enter('failed');
-      const failed = claim.prerequisites.filter((q) => !q.ok);
-      throw failure(PatchFailure.PrerequisiteFailed, `patch run refused on ${input.target}: ${failed.map((q) => `${q.name}: ${q.detail}`).join('; ')}`);
+      throw refusedRunFailure(PatchFailure.PrerequisiteFailed, `patch run refused on ${input.target}`, claim.prerequisites);
     }
     runId = claim.runId;
 
@@ -315,7 +248,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       if (out.status === 'failed') {
         p.failed++;
         nextStep = { text: 'fix the supervisor, then run its patches again', command: patchRetryCommand(p.target, claim.runId) };
-        throw failure(PatchFailure.SupervisorFailed, `the supervisor ${sup.code} failed, no other dossier was touched: ${out.error}`);
+        throw ApplicationFailure.create({ type: PatchFailure.SupervisorFailed, nonRetryable: true, message: `the supervisor ${sup.code} failed, no other dossier was touched: ${out.error}` });
       }
     }
     enter('dossiers');

@@ -1,9 +1,8 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure } from '../domain/run-details';
 import type { FanOutState } from './fan-out';
-import type { Prerequisite } from './patch-integration.api';
+import { type ClaimedRunProgress, failureResult } from './fan-out.api';
 
 /**
  * Contract of the patch rollback workflow (R-PI-11): each dossier restored from its restore point (the
@@ -46,18 +45,9 @@ export interface PatchRollbackInput {
 export const ROLLBACK_PHASES = ['starting', 'prerequisites', 'selecting', 'dossiers', 'finishing', 'completed', 'partial', 'failed'] as const;
 export type RollbackPhase = (typeof ROLLBACK_PHASES)[number];
 
-export interface RollbackProgress {
-  runId: number | null;
-  workflowId: string;
-  target: string;
+export interface RollbackProgress extends ClaimedRunProgress<RollbackPhase> {
   /** what was asked, in words (`patch run 12, failed dossiers`, `DEMO0002 DEMO0003`) */
   scope: string;
-  phase: RollbackPhase;
-  prerequisites: Prerequisite[];
-  notes: string[];
-  total: number;
-  done: number;
-  failed: number;
 }
 
 export interface RollbackCarriedState {
@@ -111,10 +101,4 @@ export const RollbackFailure = {
 } as const;
 
 /** The result of a rollback that ended with failed dossiers (RollbackRunPartial, also through a window's child failure); undefined otherwise. */
-export function partialRollbackResult(err: unknown): RollbackRunResult | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 6 && e instanceof Error; i++, e = e.cause) {
-    if (e instanceof ApplicationFailure && e.type === FailureType.RollbackRunPartial && e.details?.length) return e.details[0] as RollbackRunResult;
-  }
-  return undefined;
-}
+export const partialRollbackResult = (err: unknown): RollbackRunResult | undefined => failureResult<RollbackRunResult>(err, FailureType.RollbackRunPartial);
