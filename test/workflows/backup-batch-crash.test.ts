@@ -1,69 +1,37 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { verifyArchive } from '../../archive/engine';
-import { PROJECT_ROOT } from '../../config/config';
 import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
-import { createTestStack, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { createDossiers, freePort, waitFor } from './backup-batch-helpers';
+import { createDossiers, waitFor } from './backup-batch-helpers';
+import { crashHarness, kill } from './crash-harness';
 import { startBackupBatch } from '../../starts';
 
 /** A worker killed with SIGKILL mid-batch, a new worker finishes it: one archive per dossier, none reported twice, no temp file. */
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  quietRuntime();
-  stack = await createTestStack();
-  temporal = await devServerClient();
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await temporal?.close();
-  await stack?.close();
-});
+const crash = crashHarness('backup-batch-worker.ts', { NS_TEST_DOSSIER_DELAY_MS: '250' });
 
 /** The last time each worker child said it started a dossier. */
 const lastDossierAt = new Map<ChildProcess, number>();
 
-async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/backup-batch-worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      NIGHTSHIFT_DATA_DIR: stack.dataDir,
-      TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-      NIGHTSHIFT_METRICS_PORT: String(await freePort()),
-      NIGHTSHIFT_LOG_LEVEL: 'error',
-      NS_TEST_DOSSIER_DELAY_MS: '250',
+/** A worker that says when it starts a dossier, so that the test kills the one holding the chunk. */
+const startWorker = (): Promise<ChildProcess> =>
+  crash.startWorker({
+    onOutput: (text, child) => {
+      if (text.includes('dossier ')) lastDossierAt.set(child, Date.now());
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (d.toString().includes('dossier ')) lastDossierAt.set(child, Date.now());
-  });
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
-  return child;
-}
 
 test('R-BK-1 crash and resume: SIGKILL mid-batch, a new worker finishes, every dossier once with one complete archive, no temp file', async () => {
+  const { stack, temporal } = crash;
   const codes = Array.from({ length: 16 }, (_, i) => `K${String(i).padStart(2, '0')}`);
   await createDossiers(stack, codes.map((code) => ({ code })));
   const pool = stack.pools.get('main');
   const first = await startWorker();
   const handle = await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 4, window: 2, concurrency: 2, heartbeatTimeout: '3s' } } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` });
   await waitFor('a few dossiers in the ledger', async () => ((await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run_item')).rows[0].n >= 3 ? true : undefined));
-  first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  await kill(first);
   const { rows: before } = await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run_item');
   expect(before[0].n).toBeLessThan(codes.length);
 
@@ -80,14 +48,14 @@ test('R-BK-1 crash and resume: SIGKILL mid-batch, a new worker finishes, every d
   expect(fs.readdirSync(path.join(stack.config.backupDir, 'log')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   const { rows: notBacked } = await pool.query('SELECT code FROM nightshift.dossier WHERE backup_seq IS NULL');
   expect(notBacked).toEqual([]);
-  second.kill('SIGTERM');
-  await new Promise((r) => second.once('exit', r));
+  await kill(second, 'SIGTERM');
 });
 
 const itemCount = async (runId?: number): Promise<number> =>
-  (await stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_run_item WHERE $1::bigint IS NULL OR run_id = $1', [runId ?? null])).rows[0].n;
+  (await crash.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_run_item WHERE $1::bigint IS NULL OR run_id = $1', [runId ?? null])).rows[0].n;
 
 test('issue 10 stall: two workers on one task queue, the one running the chunk is SIGKILLed; the other takes the chunk over within 30 s (goal 15 s), one archive per dossier', async () => {
+  const { stack, temporal } = crash;
   const pool = stack.pools.get('main');
   await pool.query('UPDATE nightshift.dossier SET backup_seq = change_seq');
   const codes = Array.from({ length: 24 }, (_, i) => `S${String(i).padStart(2, '0')}`);
@@ -103,8 +71,7 @@ test('issue 10 stall: two workers on one task queue, the one running the chunk i
   const busy = workers.reduce((a, b) => ((lastDossierAt.get(a) ?? 0) >= (lastDossierAt.get(b) ?? 0) ? a : b));
   const idle = workers.find((w) => w !== busy)!;
   const killedAt = Date.now();
-  busy.kill('SIGKILL');
-  await new Promise((r) => busy.once('exit', r));
+  await kill(busy);
   const before = await itemCount(runId);
   await waitFor('the next dossier done after the kill', async () => ((await itemCount(runId)) > before ? true : undefined), 180_000);
   const stall = (Date.now() - killedAt) / 1000;
@@ -117,6 +84,5 @@ test('issue 10 stall: two workers on one task queue, the one running the chunk i
   for (const c of codes) expect((await verifyArchive(path.join(stack.config.backupDir, `B${c}.SVG`))).code).toBe(c);
   expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.includes('.tmp'))).toEqual([]);
   expect(stall).toBeLessThan(30);
-  idle.kill('SIGTERM');
-  await new Promise((r) => idle.once('exit', r));
+  await kill(idle, 'SIGTERM');
 });

@@ -1,58 +1,20 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import crypto from 'node:crypto';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { PROJECT_ROOT } from '../../config/config';
 import { createBackupActivities } from '../../activities/backup';
 import { generateDemoDossiers } from '../../registry/demo';
 import { startBackupPrune } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 import type { BackupPruneResult } from '../../workflows/backup-prune.api';
-import { createTestStack, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { freePort, waitFor } from './backup-batch-helpers';
+import { waitFor } from './backup-batch-helpers';
+import { crashHarness, kill } from './crash-harness';
 
 /** A worker killed (SIGKILL) during a prune, a new worker finishes it: nothing retention keeps is deleted, each pruned generation marked once and its file gone (R-BK-11). */
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  quietRuntime();
-  stack = await createTestStack();
-  temporal = await devServerClient();
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await temporal?.close();
-  await stack?.close();
-});
-
-async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/prune-worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      NIGHTSHIFT_DATA_DIR: stack.dataDir,
-      TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-      NIGHTSHIFT_METRICS_PORT: String(await freePort()),
-      NIGHTSHIFT_LOG_LEVEL: 'error',
-      NS_TEST_PRUNE_DELAY_MS: '400',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
-  return child;
-}
+const crash = crashHarness('prune-worker.ts', { NS_TEST_PRUNE_DELAY_MS: '400' });
 
 test('R-BK-11 crash: SIGKILL during a prune, a new worker finishes it; kept generations untouched, pruned ones marked once with their files gone', async () => {
+  const { stack, temporal } = crash;
   const pool = stack.pools.get('main');
   const codes = await generateDemoDossiers(pool, { target: 'main', count: 10, sizeKb: 5, prefix: 'PK' });
   const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
@@ -66,17 +28,16 @@ test('R-BK-11 crash: SIGKILL during a prune, a new worker finishes it; kept gene
   const before = new Map<string, Awaited<ReturnType<typeof dossierGenerations>>>();
   for (const code of codes) before.set(code, await dossierGenerations(pool, code));
 
-  const first = await startWorker();
+  const first = await crash.startWorker();
   const workflowId = `backup-prune/main/${crypto.randomUUID()}`;
   const handle = await startBackupPrune(temporal.client, { target: 'main', tuning: { chunkSize: 3, window: 1, concurrency: 1, heartbeatTimeout: '3s' } }, { taskQueue: stack.config.temporal.taskQueue, workflowId });
   const marked = () => pool.query<{ id: string; deleted_at: Date; file: string }>('SELECT id, deleted_at, file FROM nightshift.backup_generation WHERE deleted_by = $1', [workflowId]).then((r) => r.rows);
   await waitFor('a few dossiers pruned', async () => ((await marked()).length >= 6 ? true : undefined), 120_000);
-  first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  await kill(first);
   const atKill = await marked();
   expect(atKill.length).toBeLessThan(codes.length * 3);
 
-  await startWorker();
+  await crash.startWorker();
   const result = (await handle.result()) as BackupPruneResult;
   expect(result).toMatchObject({ state: 'completed', failed: 0, total: codes.length, deleted: codes.length * 3 });
 

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { PROJECT_ROOT } from '../../config/config';
 import { partialPatchResult, type PatchRunResult } from '../../workflows/patch-integration.api';
 import type { RollbackRunResult } from '../../workflows/patch-rollback.api';
-import { createTestStack, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { freePort, waitFor } from './backup-batch-helpers';
+import { waitFor } from './backup-batch-helpers';
+import { chunkHolder, crashHarness, kill } from './crash-harness';
 import { demoDossiers, openWindow, startRun } from './patch-helpers';
 import { block, halfWayPatches, rollbackLedger, startRollback, statesOf } from './patch-rollback-helpers';
 
@@ -17,46 +15,12 @@ import { block, halfWayPatches, rollbackLedger, startRollback, statesOf } from '
  * pre-patch state.
  */
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  quietRuntime();
-  stack = await createTestStack();
-  temporal = await devServerClient();
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await temporal?.close();
-  await stack?.close();
-});
-
-async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/backup-batch-worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      NIGHTSHIFT_DATA_DIR: stack.dataDir,
-      TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-      NIGHTSHIFT_METRICS_PORT: String(await freePort()),
-      NIGHTSHIFT_LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
-  return child;
-}
+const crash = crashHarness('backup-batch-worker.ts');
 
 jest.setTimeout(300_000);
 
 test('R-PI-11 R-PI-8: a worker SIGKILLed while a dossier is restored (data in, not committed) -> the other worker finishes the rollback; each dossier restored exactly once, equal to its pre-patch state', async () => {
+  const { stack, temporal } = crash;
   const pool = stack.pools.get('main');
   const codes = await demoDossiers(stack, 6);
   await openWindow(pool);
@@ -66,7 +30,7 @@ test('R-PI-11 R-PI-8: a worker SIGKILLed while a dossier is restored (data in, n
   await halfWayPatches(dir);
   await block(pool, ['DEMO0005']);
   const before = await statesOf(pool, codes);
-  const workers = [await startWorker(), await startWorker()];
+  const workers = [await crash.startWorker(), await crash.startWorker()];
 
   const patch = await startRun(temporal.client, stack, { mode: 'integrate', dir, restorePoints: true });
   const run = (await patch.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err))) as PatchRunResult;
@@ -89,13 +53,9 @@ test('R-PI-11 R-PI-8: a worker SIGKILLed while a dossier is restored (data in, n
       },
       120_000,
     );
-    const pending = (await handle.describe()).raw.pendingActivities ?? [];
-    const identity = pending.find((a) => a.activityType?.name === 'rollbackChunk')?.lastWorkerIdentity ?? '';
-    const busy = workers.find((w) => identity.startsWith(`${w.pid}@`));
+    const { busy, idle } = await chunkHolder(handle, 'rollbackChunk', workers);
     expect(busy).toBeDefined();
-    const idle = workers.find((w) => w !== busy)!;
-    busy!.kill('SIGKILL');
-    await new Promise((r) => busy!.once('exit', r));
+    await kill(busy!);
     await holder.query('ROLLBACK');
     holder.release();
 
@@ -103,8 +63,7 @@ test('R-PI-11 R-PI-8: a worker SIGKILLed while a dossier is restored (data in, n
     expect(result).toMatchObject({ state: 'completed', total: 6, restored: 6, failuresTotal: 0 });
     expect(await rollbackLedger(pool)).toEqual({ restored: Object.fromEntries(codes.map((c) => [c, 1])), markedRolledBack: codes });
     expect(await statesOf(pool, codes)).toEqual(before);
-    idle.kill('SIGTERM');
-    await new Promise((r) => idle.once('exit', r));
+    await kill(idle, 'SIGTERM');
   } finally {
     await holder.query('ROLLBACK').catch(() => {});
   }

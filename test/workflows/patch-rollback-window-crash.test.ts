@@ -1,13 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { PROJECT_ROOT } from '../../config/config';
 import { loginsRefusedAt } from '../../domain/maintenance';
 import { startMaintenanceWindow } from '../../starts';
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
-import { createTestStack, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { freePort, waitFor } from './backup-batch-helpers';
+import { waitFor } from './backup-batch-helpers';
+import { chunkHolder, crashHarness, kill } from './crash-harness';
 import { onlyWindow } from './maintenance-helpers';
 import { demoDossiers, ledger, levels } from './patch-helpers';
 import { block, halfWayPatches, rollbackLedger, statesOf } from './patch-rollback-helpers';
@@ -22,48 +20,14 @@ import { block, halfWayPatches, rollbackLedger, statesOf } from './patch-rollbac
  * its pre-patch state, no patch applied twice.
  */
 
-let stack: TestStack;
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  quietRuntime();
-  stack = await createTestStack();
-  temporal = await devServerClient();
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await temporal?.close();
-  await stack?.close();
-});
-
-async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'test/workflows/fixtures/backup-batch-worker.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      NIGHTSHIFT_DATA_DIR: stack.dataDir,
-      TEMPORAL_ADDRESS: process.env.NS_TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-      NIGHTSHIFT_METRICS_PORT: String(await freePort()),
-      NIGHTSHIFT_LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the worker to start', () => (out.includes('worker ready') ? true : child.exitCode !== null ? Promise.reject(new Error(out)) : undefined), 90_000);
-  return child;
-}
+const crash = crashHarness('backup-batch-worker.ts');
 
 jest.setTimeout(480_000);
 
 const BLOCKED = ['DEMO0003', 'DEMO0005'];
 
 test('R-PI-11 R-MW-10: window backup+patch --on-failure rollback, the worker restoring a failed dossier SIGKILLed mid-restore -> the window completes, access back, each failed dossier restored exactly once to its pre-patch state, no patch applied twice', async () => {
+  const { stack, temporal } = crash;
   const pool = stack.pools.get('main');
   const codes = await demoDossiers(stack, 6);
   // under the backup folder: the folder every worker host shares
@@ -73,7 +37,7 @@ test('R-PI-11 R-MW-10: window backup+patch --on-failure rollback, the worker res
   await block(pool, BLOCKED);
   const before = await statesOf(pool, codes);
   const ledgersBefore = Object.fromEntries(await Promise.all(codes.map(async (c) => [c, await ledger(pool, c).catch(() => [])] as const)));
-  const workers = [await startWorker(), await startWorker()];
+  const workers = [await crash.startWorker(), await crash.startWorker()];
 
   const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
   const input: MaintenanceWindowInput = {
@@ -130,13 +94,9 @@ test('R-PI-11 R-MW-10: window backup+patch --on-failure rollback, the worker res
     const rollbackId = (await pool.query<{ workflow_id: string }>('SELECT workflow_id FROM nightshift.patch_rollback_run')).rows[0]!.workflow_id;
     expect(rollbackId).toMatch(/^patch-rollback\/main\//);
     const rollback = temporal.client.workflow.getHandle(rollbackId);
-    const pending = (await rollback.describe()).raw.pendingActivities ?? [];
-    const identity = pending.find((a) => a.activityType?.name === 'rollbackChunk')?.lastWorkerIdentity ?? '';
-    const busy = workers.find((w) => identity.startsWith(`${w.pid}@`));
+    const { busy, idle } = await chunkHolder(rollback, 'rollbackChunk', workers);
     expect(busy).toBeDefined();
-    const idle = workers.find((w) => w !== busy)!;
-    busy!.kill('SIGKILL');
-    await new Promise((r) => busy!.once('exit', r));
+    await kill(busy!);
     await holder.query('ROLLBACK');
     holder.release();
     released = true;
@@ -166,8 +126,7 @@ test('R-PI-11 R-MW-10: window backup+patch --on-failure rollback, the worker res
     const l = await levels(pool);
     expect(codes.map((c) => l[c])).toEqual(codes.map((c) => (BLOCKED.includes(c) ? 0 : 2)));
 
-    idle.kill('SIGTERM');
-    await new Promise((r) => idle.once('exit', r));
+    await kill(idle, 'SIGTERM');
   } finally {
     if (!released) {
       await holder.query('ROLLBACK').catch(() => {});
