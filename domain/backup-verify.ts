@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
 import { targetNameSchema } from './target';
-import { REPORT_EOL } from './backup-batch';
+import { REPORT_EOL, localDateTime } from './backup-batch';
+import { fanOutTuningSchema } from './fan-out-tuning';
 
 /**
  * Verification of kept generations (R-BK-13): its input, the deterministic sample, the report lines
@@ -27,17 +28,7 @@ export const backupVerifyInputSchema = z
     /** the sample's seed (default: drawn at the claim, recorded in the run) */
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
     trigger: z.enum(VERIFY_TRIGGERS).optional(),
-    tuning: z
-      .object({
-        chunkSize: z.number().int().min(1).max(1000),
-        window: z.number().int().min(1).max(16),
-        concurrency: z.number().int().min(1).max(16),
-        chunkTimeBudgetMs: z.number().int().min(100).max(3_600_000),
-        maxChunksPerRun: z.number().int().min(1).max(900),
-        heartbeatTimeout: z.string().min(1).max(40),
-      })
-      .partial()
-      .optional(),
+    tuning: fanOutTuningSchema(),
   })
   .refine((i) => !(i.codes && i.backupRunId !== undefined), { message: 'give either codes or a backup run, not both' });
 
@@ -74,18 +65,9 @@ export const isVerifyProblem = (s: VerifyItemStatus | string): boolean => s !== 
 
 /** The generation's date as the report shows it: local time of the worker's time zone, `2026-12-02 21:00:03`. */
 export function generationDateText(snapshotAt: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(snapshotAt);
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
+  const t = localDateTime(snapshotAt, timeZone);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${t.year}-${two(t.month)}-${two(t.day)} ${two(t.hour)}:${two(t.minute)}:${two(t.second)}`;
 }
 
 const STATUS_TEXT: Record<VerifyItemStatus, string> = {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import pg from 'pg';
-import { type Client, type ScheduleDescription, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { type Client, type ScheduleDescription, ScheduleOverlapPolicy } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { loadBackupSettings, setCommonBackupSetting } from '../../store/settings/backup-settings';
@@ -8,7 +8,6 @@ import {
   BACKUP_SETTING_KEYS,
   BACKUP_SETTING_LABELS,
   type BackupSettingKey,
-  cronProblem,
   localDateTime,
   onlyCodesSchema,
   parseBackupSetting,
@@ -24,8 +23,8 @@ import {
 } from '../../workflows/backup-batch.api';
 import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { cronFlags, onExistingSchedule, setSchedule } from '../schedules';
 import { webUiLink } from './backup';
-import { canonicalTimeZone } from '../../domain/operator-time';
 import { TARGET_NAME } from '../../domain/target';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain/text';
 import { workflowStatus } from '../../workers/resources';
@@ -401,29 +400,13 @@ export function registerBackupBatchCommands(backup: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (raw: { cron: string; timezone?: string; target?: string; json?: boolean }) => {
-        const flags = SCHEDULE_FLAGS.parse(raw);
-        const problem = cronProblem(flags.cron);
-        if (problem) throw new UsageError(`--cron: ${problem}`);
-        const timezone = canonicalTimeZone(flags.timezone ?? config().timeZone);
-        if (!timezone) throw new UsageError(`--timezone: unknown time zone "${shownInput(flags.timezone ?? '')}" (expected an IANA time zone such as Europe/Paris)`);
+        const { cron, timezone } = cronFlags(SCHEDULE_FLAGS.parse(raw), config().timeZone);
         const t = target(raw.target).name;
         const scheduleId = backupScheduleId(t);
         await withTemporal(async (client) => {
-          const spec = { cronExpressions: [flags.cron.trim()], timezone };
-          const handle = client.schedule.getHandle(scheduleId);
-          const exists = await handle.describe().then(() => true, (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)));
-          // an update also renews the action, so that a schedule made before its summary existed gets it
-          if (exists) await handle.update((prev) => ({ ...prev, spec, action: scheduledBackupBatchAction(t, config().temporal.taskQueue) }));
-          else {
-            await client.schedule.create({
-              scheduleId,
-              spec,
-              action: scheduledBackupBatchAction(t, config().temporal.taskQueue),
-              policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-              memo: { description: `Backup of the modified dossiers of target ${t}` },
-            });
-          }
-          output(raw.json, { scheduleId, cron: flags.cron.trim(), timezone, created: !exists }, (v) => `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`);
+          const action = () => scheduledBackupBatchAction(t, config().temporal.taskQueue);
+          const created = await setSchedule(client, { scheduleId, cron, timezone, action, description: `Backup of the modified dossiers of target ${t}` });
+          output(raw.json, { scheduleId, cron, timezone, created }, (v) => `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`);
         });
       }),
     );
@@ -444,13 +427,7 @@ export function registerBackupBatchCommands(backup: Command): void {
         action(async (flags: { target?: string; json?: boolean }) => {
           const scheduleId = backupScheduleId(target(flags.target).name);
           await withTemporal(async (client) => {
-            let value: V;
-            try {
-              value = await fn(client.schedule.getHandle(scheduleId), client);
-            } catch (err) {
-              if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${scheduleId}: create it with 'nightshift backup schedule set --cron ...'`);
-              throw err;
-            }
+            const value = await onExistingSchedule(`no schedule ${scheduleId}: create it with 'nightshift backup schedule set --cron ...'`, () => fn(client.schedule.getHandle(scheduleId), client));
             if (text) return output(flags.json, value, text);
             output(flags.json, value ?? { scheduleId, done }, (v) => (typeof v === 'string' ? v : value === undefined ? `${scheduleId}: ${done}` : JSON.stringify(v, null, 2)));
           });

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
-import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
-import { cronProblem, onlyCodesSchema } from '../../domain/backup-batch';
-import { canonicalTimeZone } from '../../domain/operator-time';
+import { onlyCodesSchema } from '../../domain/backup-batch';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { cronFlags, onExistingSchedule, setSchedule } from '../schedules';
 import { webUiLink } from './backup';
 import { describeSchedule, scheduleText } from './backup-batch';
 
@@ -116,29 +116,14 @@ export function registerBackupVerifyCommands(backup: Command): void {
         // `verify` itself takes --full, --target and --json: commander gives them to it, so they are read with the parents'
         const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; target?: string; json?: boolean }>();
         const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
-        const problem = cronProblem(flags.cron);
-        if (problem) throw new UsageError(`--cron: ${problem}`);
-        const timezone = canonicalTimeZone(flags.timezone ?? config().timeZone);
-        if (!timezone) throw new UsageError(`--timezone: unknown time zone "${shownInput(flags.timezone ?? '')}" (expected an IANA time zone such as Europe/Paris)`);
+        const { cron, timezone } = cronFlags(flags, config().timeZone);
         const t = target(raw.target).name;
         const scheduleId = verifyScheduleId(t);
         const full = Boolean(flags.full);
         await withTemporal(async (client) => {
-          const spec = { cronExpressions: [flags.cron.trim()], timezone };
-          const handle = client.schedule.getHandle(scheduleId);
-          const exists = await handle.describe().then(() => true, (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)));
-          const actionOf = () => scheduledVerifyAction(t, config().temporal.taskQueue, full);
-          if (exists) await handle.update((prev) => ({ ...prev, spec, action: actionOf() }));
-          else {
-            await client.schedule.create({
-              scheduleId,
-              spec,
-              action: actionOf(),
-              policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-              memo: { description: `Verification of the kept backups of target ${t}` },
-            });
-          }
-          output(raw.json, { scheduleId, cron: flags.cron.trim(), timezone, full, created: !exists }, (v) =>
+          const action = () => scheduledVerifyAction(t, config().temporal.taskQueue, full);
+          const created = await setSchedule(client, { scheduleId, cron, timezone, action, description: `Verification of the kept backups of target ${t}` });
+          output(raw.json, { scheduleId, cron, timezone, full, created }, (v) =>
             `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
           );
         });
@@ -156,13 +141,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
           const flags = cmd.optsWithGlobals<{ target?: string; json?: boolean }>();
           const scheduleId = verifyScheduleId(target(flags.target).name);
           await withTemporal(async (client) => {
-            let value: V;
-            try {
-              value = await fn(client.schedule.getHandle(scheduleId), client);
-            } catch (err) {
-              if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${scheduleId}: create it with 'nightshift backup verify schedule set --cron ...'`);
-              throw err;
-            }
+            const value = await onExistingSchedule(`no schedule ${scheduleId}: create it with 'nightshift backup verify schedule set --cron ...'`, () => fn(client.schedule.getHandle(scheduleId), client));
             output(flags.json, value ?? { scheduleId, deleted: true }, () => text(value, scheduleId));
           });
         }),

@@ -30,6 +30,7 @@ import { generationAt } from '../../store/generations/prune-generation-at';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneWorkflowId } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
+import { sizeText } from '../../domain/text';
 import { EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
@@ -228,18 +229,6 @@ export function registerBackupCommands(program: Command): void {
 }
 
 const zone = () => config().operatorTimeZone;
-
-function sizeText(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(1)} ${units[u]}`;
-}
 
 /** `backup restore CODE --at DATE`: the generation at or just before DATE, restored by the one restore workflow under a lease. */
 async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import { type Client, type WorkflowHandle, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { type Client, type WorkflowHandle, ScheduleOverlapPolicy } from '@temporalio/client';
 import { UsageError } from '../../config/config';
 import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt, type WindowType } from '../../domain/maintenance';
 import {
@@ -60,6 +60,7 @@ import {
   type PayloadKind,
 } from '../../workflows/maintenance-window.api';
 import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { onExistingSchedule, scheduleExists } from '../schedules';
 
 /** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12), recur (R-MW-13) */
 
@@ -436,16 +437,6 @@ interface RecurMemo {
   announceAheadSeconds: number;
 }
 
-async function scheduleExists(client: Client, scheduleId: string): Promise<boolean> {
-  return client.schedule
-    .getHandle(scheduleId)
-    .describe()
-    .then(
-      () => true,
-      (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)),
-    );
-}
-
 /** Creates the Schedule paused, checks that its occurrences do not overlap, then lets it run (or deletes it). */
 async function recurCreate(flags: RecurFlags): Promise<void> {
   const plan = recurInput(flags);
@@ -576,14 +567,7 @@ async function recurList(flags: { target?: string; json?: boolean }): Promise<vo
 async function onRecur<V>(name: string, flags: { target?: string; json?: boolean }, fn: (client: Client, scheduleId: string) => Promise<V>, text: (v: V) => string): Promise<void> {
   const n = parseFlag('NAME', recurNameSchema, name);
   const scheduleId = maintenanceRecurScheduleId(target(flags.target).name, n);
-  const value = await withTemporal(async (client) => {
-    try {
-      return await fn(client, scheduleId);
-    } catch (err) {
-      if (err instanceof ScheduleNotFoundError) throw new UsageError(`no recurring window ${n} (schedule ${scheduleId}): see nightshift maintenance recur list`);
-      throw err;
-    }
-  });
+  const value = await withTemporal((client) => onExistingSchedule(`no recurring window ${n} (schedule ${scheduleId}): see nightshift maintenance recur list`, () => fn(client, scheduleId)));
   output(flags.json, value, text);
 }
 

@@ -1,0 +1,60 @@
+import { type Client, type ScheduleOptionsStartWorkflowAction, ScheduleNotFoundError, ScheduleOverlapPolicy, type Workflow } from '@temporalio/client';
+import { UsageError } from '../config/config';
+import { cronProblem } from '../domain/backup-batch';
+import { canonicalTimeZone } from '../domain/operator-time';
+import { shownInput } from '../domain/text';
+
+/** The CLI's Schedule helpers (backup, verification, recurring windows): one answer for a Schedule that is not there. */
+
+/** Whether the Schedule exists (not found: false; any other failure is thrown). */
+export function scheduleExists(client: Client, scheduleId: string): Promise<boolean> {
+  return client.schedule
+    .getHandle(scheduleId)
+    .describe()
+    .then(
+      () => true,
+      (err: unknown) => (err instanceof ScheduleNotFoundError ? false : Promise.reject(err)),
+    );
+}
+
+/** `fn` over a Schedule that should exist; a missing one is a UsageError saying `missing` (what makes one). */
+export async function onExistingSchedule<V>(missing: string, fn: () => Promise<V>): Promise<V> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) throw new UsageError(missing);
+    throw err;
+  }
+}
+
+/** `--cron` and `--timezone` (default: `defaultZone`) checked: the expression trimmed, the zone's canonical name. */
+export function cronFlags(flags: { cron: string; timezone?: string }, defaultZone: string): { cron: string; timezone: string } {
+  const problem = cronProblem(flags.cron);
+  if (problem) throw new UsageError(`--cron: ${problem}`);
+  const timezone = canonicalTimeZone(flags.timezone ?? defaultZone);
+  if (!timezone) throw new UsageError(`--timezone: unknown time zone "${shownInput(flags.timezone ?? '')}" (expected an IANA time zone such as Europe/Paris)`);
+  return { cron: flags.cron.trim(), timezone };
+}
+
+/**
+ * Creates the Schedule (overlapping runs skipped, an hour of catch-up) or changes its spec; an update renews the
+ * action too, so that a schedule made before its summary existed gets it. True when it was created.
+ */
+export async function setSchedule<W extends Workflow>(
+  client: Client,
+  o: { scheduleId: string; cron: string; timezone: string; action: () => ScheduleOptionsStartWorkflowAction<W>; description: string },
+): Promise<boolean> {
+  const spec = { cronExpressions: [o.cron], timezone: o.timezone };
+  const exists = await scheduleExists(client, o.scheduleId);
+  if (exists) await client.schedule.getHandle(o.scheduleId).update((prev) => ({ ...prev, spec, action: o.action() }));
+  else {
+    await client.schedule.create({
+      scheduleId: o.scheduleId,
+      spec,
+      action: o.action(),
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+      memo: { description: o.description },
+    });
+  }
+  return !exists;
+}
