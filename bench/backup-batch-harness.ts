@@ -26,6 +26,8 @@ export interface BenchStack {
   client: Client;
   /** the worker process's resident set size now (bytes; 0 once it is gone) */
   workerRss(): number;
+  /** the worker process's id (bench/cpu.ts attributes CPU time to it) */
+  workerPid: number;
   /** `onProgress` gets the progress query's done / selected every `everyMs` while the batch runs */
   runBatch(
     input: Omit<BackupBatchInput, 'target'>,
@@ -49,6 +51,8 @@ const SERVER_FLAGS = [
   ['shared_buffers', '2GB'],
   ['max_wal_size', '16GB'],
   ['checkpoint_timeout', '1h'],
+  // e.g. NIGHTSHIFT_BENCH_PG_SETTINGS=shared_buffers=256MB: a catalog larger than the buffers without 100,000 dossiers
+  ...(process.env.NIGHTSHIFT_BENCH_PG_SETTINGS ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2)),
 ].flatMap(([k, v]) => ['-c', `${k}=${v}`]);
 
 export async function startBenchStack(): Promise<BenchStack> {
@@ -80,6 +84,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     config,
     pools,
     client: env.client,
+    workerPid: child.pid!,
     workerRss() {
       try {
         const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
