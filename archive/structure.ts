@@ -8,8 +8,9 @@ import { canonicalColumnType } from './sql-text';
 
 /**
  * A dossier schema's structure read from the catalog (the statements are in store/catalog, with its
- * replay on restore). The caller has set `search_path` to the dossier schema, so that format_type / pg_get_expr / pg_get_constraintdef /
- * pg_get_indexdef print unqualified names and the structure can be restored under another schema.
+ * replay on restore). The catalog is read with `search_path` set to the dossier schema (readSchemaCatalog sets it),
+ * so that format_type / pg_get_expr / pg_get_constraintdef / pg_get_indexdef print unqualified names and the
+ * structure can be restored under another schema.
  * Anything this does not know how to restore exactly is refused (UnsupportedObject), never skipped.
  */
 
@@ -27,7 +28,7 @@ function checkedName(name: string, what: string): string {
   return name;
 }
 
-/** Reads the structure inside the caller's snapshot, with search_path set to `schema`. */
+/** Reads the structure inside the caller's snapshot; search_path is `schema` for the rest of the caller's transaction. */
 export async function readStructure(c: Queryable, schema: string): Promise<Structure> {
   const catalog = await readSchemaCatalog(c, schema);
   if (catalog.unsupported) unsupported(`${catalog.unsupported.kind} ${catalog.unsupported.name}`);

@@ -19,7 +19,6 @@ import { loadConfig } from '../config/config';
 import { createOffsiteStore } from '../offsite/store';
 import { archiveFileName } from '../domain/dossier';
 import { backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
-import { setLocalSearchPath } from '../store/catalog/set-search-path';
 import { beginSnapshot } from '../store/catalog/begin-snapshot';
 import { copyToSql } from '../store/catalog/copy-statements';
 import { readSchemaCatalog } from '../store/catalog/read-schema-catalog';
@@ -194,7 +193,6 @@ async function main(): Promise<void> {
           try {
             await beginSnapshot(client);
             const d = (await backupSnapshotRow(client, code))!;
-            await setLocalSearchPath(client, d.schema_name);
             await readStructure(client, d.schema_name);
             await commit(client);
           } finally {
