@@ -27,11 +27,10 @@ import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart,
 import { invalid, readArchive } from './reader';
 import type { BackupKeyring } from './keys';
 import { readStructure } from './structure';
-import { withTransaction } from '../store/transaction';
 import { recordGeneration } from '../store/generations/record-generation';
 import type { GenerationKind } from '../domain/generation';
 import { commitGeneration, generationFileName, generationsDir } from './generations';
-import { ARCHIVE_FILE_MODE, ArchiveWriter, type CodecSettings, DEFAULT_CODEC, commitFile, createPrivateFile } from './writer';
+import { ARCHIVE_FILE_MODE, ArchiveWriter, type CodecSettings, DEFAULT_CODEC, openPrivateFile, publishSyncedFile } from './writer';
 
 /**
  * The single-dossier backup engine: one dossier into one B{code}.SVG from one consistent snapshot,
@@ -69,6 +68,17 @@ export interface BackupEngineOptions {
 function destinationUnwritable(dir: string, err: unknown): Error {
   const code = (err as NodeJS.ErrnoException).code ?? String(err);
   return permanentFailure(FailureType.DestinationUnwritable, `cannot write backups into ${dir}: ${code}`);
+}
+
+/** The archive's temporary file, open; its folder is made only when it is missing (not one mkdir per dossier of a batch). */
+async function openArchiveFile(tmp: string, dir: string, mode: number): Promise<fs.promises.FileHandle> {
+  try {
+    return await openPrivateFile(tmp, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await fs.promises.mkdir(dir, { recursive: true });
+  return openPrivateFile(tmp, mode);
 }
 
 /** Regular files under `root`, as sorted '/'-separated relative paths; anything else is refused. */
@@ -114,17 +124,19 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);
     if (d.in_use) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
 
-    await setLocalSearchPath(client, d.schema_name);
     const structure = await readStructure(client, d.schema_name);
     const documents = o.documentsFolder ? await listDocuments(o.documentsFolder) : [];
 
+    const tmpName = path.join(o.destinationDir, `.${archiveFileName(d.code)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+    let handle: fs.promises.FileHandle;
     try {
-      await fs.promises.mkdir(o.destinationDir, { recursive: true });
-      tmp = path.join(o.destinationDir, `.${archiveFileName(d.code)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-      await createPrivateFile(tmp, o.fileMode ?? ARCHIVE_FILE_MODE);
+      handle = await openArchiveFile(tmpName, o.destinationDir, o.fileMode ?? ARCHIVE_FILE_MODE);
     } catch (err) {
       throw destinationUnwritable(o.destinationDir, err);
     }
+    tmp = tmpName;
+    // the writer owns the open file and syncs it before closing it: finish() leaves it durable under its temporary name
+    writer = new ArchiveWriter(tmp, codec, o.keys?.current(), { handle, sync: true });
 
     const snapshotAt = d.snapshot_at.toISOString();
     const createdAt = new Date().toISOString();
@@ -142,7 +154,6 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
       codec: codec.codec,
       documentsIncluded: o.documentsFolder !== undefined,
     };
-    writer = new ArchiveWriter(tmp, codec, o.keys?.current());
     const progress = (detail: string, rows: number) => o.onProgress?.({ detail, rows, bytes: writer!.bytesOut });
     await writer.header(header);
     await writer.startPart('structure', 'structure');
@@ -192,39 +203,38 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     const file = path.join(o.destinationDir, archiveFileName(d.code));
     const backup = { code: d.code, schema: d.schema_name, snapshotAt: d.snapshot_at, changeSeq: d.change_seq };
     let generationId: number | undefined;
-    let size: number;
+    const size = writer.fileBytes;
     if (o.generation) {
       const g = o.generation;
       const generationFile = path.join(generationsDir(g.kindRoot, d.code), generationFileName(d.code, d.snapshot_at));
-      size = (await fs.promises.stat(tmp)).size;
-      await commitGeneration(tmp, file, generationFile);
+      await commitGeneration(tmp, file, generationFile, true);
       tmp = undefined;
-      // R-BK-6: recorded only now that both names are complete and durable; the dossier's backup and its generation together
-      generationId = await withTransaction(o.pool, async (db) => {
-        await recordBackup(db, backup);
-        return recordGeneration(db, {
-          code: d.code,
-          kind: g.kind,
-          file: generationFile,
-          links: [file],
-          runId: g.runId,
-          reason: g.reason,
-          snapshotAt: d.snapshot_at,
-          size,
-          sha256: null,
-          keyId: o.keys?.current()?.id ?? null,
-          patchLevel: d.patch_level,
-          changeSeq: d.change_seq,
-          tables: tables.length,
-          rowCount: totalRows,
-        });
+      // R-BK-6: recorded only now that both names are complete and durable; the dossier's backup and its generation
+      // together, on the snapshot's connection (its snapshot ended; a failure rolls back below)
+      await begin(client);
+      await recordBackup(client, backup);
+      generationId = await recordGeneration(client, {
+        code: d.code,
+        kind: g.kind,
+        file: generationFile,
+        links: [file],
+        runId: g.runId,
+        reason: g.reason,
+        snapshotAt: d.snapshot_at,
+        size,
+        sha256: null,
+        keyId: o.keys?.current()?.id ?? null,
+        patchLevel: d.patch_level,
+        changeSeq: d.change_seq,
+        tables: tables.length,
+        rowCount: totalRows,
       });
+      await commit(client);
     } else {
-      await commitFile(tmp, file, o.destinationDir);
+      await publishSyncedFile(tmp, file, o.destinationDir);
       tmp = undefined;
-      // R-BK-6: recorded only now that the file is complete and durable
-      await recordBackup(o.pool, backup);
-      size = (await fs.promises.stat(file)).size;
+      // R-BK-6: recorded only now that the file is complete and durable (on the snapshot's connection, its snapshot ended)
+      await recordBackup(client, backup);
     }
     return {
       target: o.target,
@@ -240,7 +250,8 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     };
   } catch (err) {
     await writer?.abort();
-    if (tmp) await fs.promises.rm(tmp, { force: true });
+    // a temporary file left behind must not hide the failure, nor keep the snapshot's transaction open
+    if (tmp) await fs.promises.rm(tmp, { force: true }).catch(() => {});
     // A COPY broken off (disk full, cancelled) leaves the connection mid-COPY with its socket paused: a
     // ROLLBACK would wait forever. The connection is dropped instead; the server ends the read-only snapshot.
     if (copying) clientError = err instanceof Error ? err : new Error(String(err));

@@ -42,15 +42,16 @@ async function syncFile(file: string): Promise<void> {
 
 /**
  * Makes a finished temporary archive durable under both names, its generation file and the seed's name
- * (atomically replaced), before the caller records it (R-BK-6): the data is synced first, then the two names
+ * (atomically replaced), before the caller records it (R-BK-6): the data is synced first (here, unless the
+ * writer did it before closing the file: `synced`), then the two names
  * are made and both folders synced at once (one fsync's wait, not two in a row; the generations folder's parent
  * only when the folder was just created). A crash before the folders are synced may lose either name, but
  * nothing was recorded yet: the dossier stays modified and the next backup writes it again; an older
  * generation's row never follows the seed's name to the new file (prune checks the inode before unlinking it).
  * A folder where hard links are refused (another file system below the folder, some mounts) gets a copy.
  */
-export async function commitGeneration(tmp: string, latest: string, generationFile: string): Promise<void> {
-  await syncFile(tmp);
+export async function commitGeneration(tmp: string, latest: string, generationFile: string, synced = false): Promise<void> {
+  if (!synced) await syncFile(tmp);
   const genDir = path.dirname(generationFile);
   const created = await fs.promises.mkdir(genDir, { recursive: true });
   try {

@@ -29,21 +29,45 @@ export const DEFAULT_CODEC: CodecSettings = { codec: 'gzip', level: 1 };
  */
 export const WRITE_BATCH_BYTES = 256 * 1024;
 
+/**
+ * The compressor's output is written in pieces of about this size (one writev each): a ~200 KB dossier's
+ * archive is one write. Each write, like each compressor call, is a trip to the thread pool and back.
+ */
+export const OUT_BATCH_BYTES = 256 * 1024;
+
 function compressor(settings: CodecSettings): zlib.Gzip | zlib.BrotliCompress {
+  // an output chunk as large as an input batch: a batch is compressed in one call to the thread pool, not four
   return settings.codec === 'gzip'
-    ? zlib.createGzip({ level: settings.level, chunkSize: 64 * 1024 })
-    : zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: settings.level } });
+    ? zlib.createGzip({ level: settings.level, chunkSize: WRITE_BATCH_BYTES })
+    : zlib.createBrotliCompress({ chunkSize: WRITE_BATCH_BYTES, params: { [zlib.constants.BROTLI_PARAM_QUALITY]: settings.level } });
+}
+
+/** Writes `pieces` at the file's position, whatever a single writev leaves undone. */
+async function writeAll(fh: fs.promises.FileHandle, pieces: Buffer[]): Promise<void> {
+  while (pieces.length) {
+    let { bytesWritten: n } = await fh.writev(pieces);
+    if (n === 0) throw new Error('the file took no bytes');
+    while (pieces.length && n >= pieces[0]!.length) n -= pieces.shift()!.length;
+    if (n) pieces[0] = pieces[0]!.subarray(n);
+  }
+}
+
+export interface WriterFileOptions {
+  /** the file, already open for writing (openPrivateFile); the writer owns it from then on and closes it */
+  handle?: fs.promises.FileHandle;
+  /** fsync the file before closing it, so that finish() returns a durable file (R-BK-6) */
+  sync?: boolean;
 }
 
 /**
  * Streams frames into `file` through the compressor with backpressure: memory stays bounded by the
  * batch and chunk sizes whatever the dossier's size. Parts are hashed as they are written for the
- * manifest. One stage after the compressor: its output is encrypted (when a key is given) and written
- * in its 'data' handler, without a stream in between.
+ * manifest. One stage after the compressor: its output is encrypted (when a key is given) and queued
+ * in its 'data' handler, then written by this writer itself in OUT_BATCH_BYTES pieces, without a stream
+ * in between.
  */
 export class ArchiveWriter {
   private readonly zip: zlib.Gzip | zlib.BrotliCompress;
-  private readonly out: fs.WriteStream;
   private readonly done: Promise<void>;
   private readonly parts: ArchiveManifest['parts'] = [];
   private current?: { kind: PartKind; name: string; hash: crypto.Hash; bytes: number };
@@ -53,53 +77,107 @@ export class ArchiveWriter {
   /** where the open data frame's header sits in `batch` (its length is written when it closes), -1: none */
   private frameAt = -1;
   private failed?: Error;
+  private handle?: fs.promises.FileHandle;
   /** compressed bytes written so far */
   bytesOut = 0;
+  /** bytes in the file once finish() returns (magic line and encryption included) */
+  fileBytes = 0;
 
   /**
-   * `file` has been created by the caller (exclusively, so that an unwritable folder fails early).
+   * `file` has been created by the caller (exclusively, so that an unwritable folder fails early), and
+   * is opened here unless `options.handle` is the open file.
    * With `key`, the compressed stream is encrypted (envelope.ts) and the key id written in the magic line.
    */
-  constructor(readonly file: string, settings: CodecSettings, key?: { id: string; key: Buffer }) {
+  constructor(readonly file: string, settings: CodecSettings, key?: { id: string; key: Buffer }, options: WriterFileOptions = {}) {
     const zip = compressor(settings);
-    const out = fs.createWriteStream(file, { flags: 'w', highWaterMark: 256 * 1024 });
     this.zip = zip;
-    this.out = out;
+    this.handle = options.handle;
     let sealer: ChunkSealer | undefined;
+    let magic: Buffer;
     if (key) {
       const { params, fileKey } = newEnvelope(key.id, key.key);
-      const magic = Buffer.from(magicLine(settings.codec, params), 'latin1');
-      out.write(magic);
+      magic = Buffer.from(magicLine(settings.codec, params), 'latin1');
       sealer = new ChunkSealer(fileKey, magic);
     } else {
-      out.write(magicLine(settings.codec));
+      magic = Buffer.from(magicLine(settings.codec), 'latin1');
     }
-    const write = (pieces: Buffer[]) => {
-      let room = true;
-      for (const p of pieces) room = out.write(p) && room;
-      if (!room) zip.pause();
-    };
-    zip.on('data', (c: Buffer) => {
-      this.bytesOut += c.length;
-      write(sealer ? sealer.push(c) : [c]);
-    });
-    out.on('drain', () => zip.resume());
+    // what waits to be written, and the write under way
+    let queued: Buffer[] = [];
+    let queuedBytes = 0;
+    let writing = false;
+    let ended = false;
     this.done = new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {
         reject(err);
         zip.destroy();
-        out.destroy();
       };
-      zip.on('error', fail);
-      out.on('error', fail);
-      zip.on('end', () => {
-        if (sealer) write(sealer.final());
-        out.end();
+      const opened = options.handle ? Promise.resolve(options.handle) : fs.promises.open(file, 'w');
+      opened.then((fh) => {
+        if (this.failed) void fh.close().catch(() => {});
+        else this.handle = fh;
+      }, fail);
+      // one write at a time, of a full batch (`now`, or at the end: whatever is queued)
+      const pump = (now = false): void => {
+        if (writing || this.failed) return;
+        if (queuedBytes < OUT_BATCH_BYTES && !((now || ended) && queuedBytes)) {
+          if (ended) void this.closeFile(options.sync === true).then(resolve, fail);
+          return;
+        }
+        const pieces = queued;
+        this.fileBytes += queuedBytes;
+        queued = [];
+        queuedBytes = 0;
+        writing = true;
+        zip.resume();
+        opened
+          .then((fh) => writeAll(fh, pieces))
+          .then(() => {
+            writing = false;
+            pump();
+          }, fail);
+      };
+      const queue = (pieces: Buffer[]) => {
+        for (const p of pieces) {
+          queued.push(p);
+          queuedBytes += p.length;
+        }
+        // the compressor waits while a full batch is queued behind the write under way
+        if (queuedBytes >= OUT_BATCH_BYTES && writing) zip.pause();
+        pump();
+      };
+      zip.on('data', (c: Buffer) => {
+        this.bytesOut += c.length;
+        queue(sealer ? sealer.push(c) : [c]);
       });
-      out.on('close', () => (out.writableFinished ? resolve() : reject(new Error(`archive ${file} closed before its end`))));
+      zip.on('error', fail);
+      // destroyed (abort) before its end: nothing more will come
+      zip.on('close', () => ended || fail(new Error(`archive ${file} closed before its end`)));
+      zip.on('end', () => {
+        ended = true;
+        queue(sealer ? sealer.final() : []);
+      });
+      // the magic line at once: from its first moments, the temporary file is recognisably an archive being written
+      queued.push(magic);
+      queuedBytes = magic.length;
+      pump(true);
     });
     // surface a write error (disk full, ...) to the next write instead of an unhandled rejection
-    this.done.catch((err: Error) => (this.failed = err));
+    this.done.catch((err: Error) => {
+      this.failed = err;
+      void this.closeFile(false).catch(() => {});
+    });
+  }
+
+  /** Closes the file once (after an fsync when asked). */
+  private async closeFile(sync: boolean): Promise<void> {
+    const fh = this.handle;
+    if (!fh) return;
+    this.handle = undefined;
+    try {
+      if (sync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Writes the open data frame's length, or drops it if it holds nothing. */
@@ -191,17 +269,20 @@ export class ArchiveWriter {
     const full: ArchiveManifest = { ...manifest, documents, parts: this.parts };
     await this.jsonFrame(FrameKind.Manifest, full);
     await this.frame(FrameKind.End, Buffer.alloc(0));
-    await this.send();
-    this.zip.end();
+    this.closeFrame();
+    if (this.failed) throw this.failed;
+    // the last batch goes with the end of the stream: compressed and finished in one call to the thread pool
+    this.zip.end(this.batch.subarray(0, this.pos));
     await this.done;
     return full;
   }
 
   /** Stops writing after a failure; the caller removes the file. */
   async abort(): Promise<void> {
+    this.failed ??= new Error('archive aborted');
     this.zip.destroy();
-    this.out.destroy();
     await this.done.catch(() => {});
+    await this.closeFile(false).catch(() => {});
   }
 }
 
@@ -210,18 +291,38 @@ export const ARCHIVE_FILE_MODE = 0o600;
 
 /**
  * Creates `file` exclusively with `mode` before any byte is written (the chmod makes the umask
- * irrelevant); writing into it and renaming it keep the mode.
+ * irrelevant) and returns it open for writing; writing into it and renaming it keep the mode.
  */
-export async function createPrivateFile(file: string, mode: number): Promise<void> {
+export async function openPrivateFile(file: string, mode: number): Promise<fs.promises.FileHandle> {
   const fh = await fs.promises.open(file, 'wx', mode);
   try {
     await fh.chmod(mode);
   } catch (err) {
+    await fh.close();
     await fs.promises.rm(file, { force: true });
     throw err;
-  } finally {
-    await fh.close();
   }
+  return fh;
+}
+
+/** openPrivateFile, closed again: for a file written later by name. */
+export async function createPrivateFile(file: string, mode: number): Promise<void> {
+  await (await openPrivateFile(file, mode)).close();
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await fs.promises.open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+/** Gives a complete, already synced temporary file its final name durably: rename, then sync the folder (R-BK-6). */
+export async function publishSyncedFile(tmp: string, final: string, dir: string): Promise<void> {
+  await fs.promises.rename(tmp, final);
+  await syncDir(dir);
 }
 
 /** Makes a finished temporary file durable under its final name (R-BK-6). */
@@ -232,11 +333,5 @@ export async function commitFile(tmp: string, final: string, dir: string): Promi
   } finally {
     await fh.close();
   }
-  await fs.promises.rename(tmp, final);
-  const dh = await fs.promises.open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await publishSyncedFile(tmp, final, dir);
 }
