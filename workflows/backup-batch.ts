@@ -30,6 +30,8 @@ import type { ChunkResult } from '../activities/backup-batch';
 import {
   type FanOutKind,
   carryFanOutState,
+  chunkTuning,
+  engineTuning,
   continueFanOutAsNew,
   phaseSetter,
   endFanOutRun,
@@ -76,8 +78,6 @@ const { mailBackupReport } = proxyActivities<NightshiftActivities>(BACKUP_BATCH_
 const { markBackupMailFailed } = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.ledger);
 const reporting = proxyActivities<NightshiftActivities>(BACKUP_BATCH_ACTIVITY_OPTIONS.report);
 
-/** Continue-as-new well before Temporal's 10,000-event warning, whatever the chunk count says. */
-const HISTORY_EVENTS_BUDGET = 6_000;
 /** Histories recorded before a partial run failed its workflow replay as they ran. */
 const PARTIAL_FAILS_PATCH = 'backup-batch-partial-fails';
 /** Histories recorded before a batch started the prune by retention replay without it. */
@@ -245,7 +245,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       page: { activity: 'selectBackupPage', params: { target, runId: state.runId }, options: BACKUP_BATCH_ACTIVITY_OPTIONS.ledger },
       chunk: {
         activity: 'backupChunk',
-        params: { target, runId: state.runId, settings: state.settings, concurrency: tuning.concurrency, timeBudgetMs: tuning.chunkTimeBudgetMs },
+        params: { target, runId: state.runId, settings: state.settings, ...chunkTuning(tuning) },
         options: { ...BACKUP_BATCH_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout },
         summary: (codes, n) => `chunk ${n}: ${codes.length} dossiers from ${codes[0]}`,
         normalize: legacyChunkResult,
@@ -264,7 +264,8 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       return await stepFanOut<SelectionCursor, ChunkResult>({
         kind,
         state: fan,
-        tuning: { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun, historyBudget: HISTORY_EVENTS_BUDGET },
+        // continue-as-new well before Temporal's 10,000-event warning, whatever the chunk count says (the engine's default budget)
+        tuning: engineTuning(tuning),
         live,
         onChunk: carry,
         show: () => showProgress(state.startedAtMs),

@@ -2,6 +2,7 @@ import { type ActivityOptions, CancellationScope, log, proxyActivities, setCurre
 import type { NightshiftActivities } from '../workers/activities';
 import type { PruneChunkResult } from '../activities/prune';
 import { renderRunDetails } from '../domain/run-details';
+import { sizeText } from '../domain/text';
 import {
   BACKUP_PRUNE_KIND,
   type BackupPruneInput,
@@ -14,7 +15,7 @@ import {
   backupPruneProgressQuery,
   pruneCommand,
 } from './backup-prune.api';
-import { type FanOutKind, continueFanOutAsNew, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, stepFanOut } from './fan-out';
+import { type FanOutKind, chunkTuning, continueFanOutAsNew, engineTuning, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, stepFanOut } from './fan-out';
 import { nightshiftAttributes } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { innermostMessage } from './activity-calls';
@@ -42,18 +43,6 @@ const sum = (a: PruneCounts, b: Partial<PruneCounts>): PruneCounts => ({
   offsiteDeleted: a.offsiteDeleted + (b.offsiteDeleted ?? 0),
 });
 
-function bytesText(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(1)} ${units[u]}`;
-}
-
 export async function backupPruneWorkflow(input: BackupPruneInput): Promise<BackupPruneResult> {
   const tuning = { ...DEFAULT_BACKUP_PRUNE_TUNING, ...input.tuning };
   const target = input.target;
@@ -80,7 +69,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
         failures: c.failures,
         failuresTotal: state?.fanOut.failuresTotal ?? c.failed,
         notes: [
-          `Generations ${what}: ${c.deleted} (${bytesText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${c.leased ? ` (${c.leased} only because a restore or verification holds them)` : ''}`,
+          `Generations ${what}: ${c.deleted} (${sizeText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${c.leased ? ` (${c.leased} only because a restore or verification holds them)` : ''}`,
           ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),
           ...notes,
         ],
@@ -113,7 +102,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
     page: { activity: 'selectPrunePage', params: { target }, options: DB_CALL },
     chunk: {
       activity: 'pruneChunk',
-      params: { target, prunedBy, dryRun, policies: state.plan.policies, timeZone: state.plan.timeZone, concurrency: tuning.concurrency, timeBudgetMs: tuning.chunkTimeBudgetMs },
+      params: { target, prunedBy, dryRun, policies: state.plan.policies, timeZone: state.plan.timeZone, ...chunkTuning(tuning) },
       options: { ...PRUNE_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout },
       summary: (codes, n) => `prune chunk ${n}: ${codes.length} dossiers from ${codes[0]}`,
     },
@@ -121,7 +110,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   const { more, failure } = await stepFanOut<string, PruneChunkResult>({
     kind,
     state: state.fanOut,
-    tuning: { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun },
+    tuning: engineTuning(tuning),
     live: initialFanOutLive(),
     onChunk: (r) => {
       state.counts = sum(state.counts, r);

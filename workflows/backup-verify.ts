@@ -14,7 +14,7 @@ import {
   type VerifyMailInput,
   backupVerifyProgressQuery,
 } from './backup-verify.api';
-import { type FanOutKind, carryFanOutState, continueFanOutAsNew, phaseSetter, endFanOutRun, fanOutStateOf, initialFanOutLive, mailRunReport, partialRunFailure, stepFanOut } from './fan-out';
+import { type FanOutKind, carryFanOutState, chunkTuning, engineTuning, continueFanOutAsNew, phaseSetter, endFanOutRun, fanOutStateOf, initialFanOutLive, mailRunReport, partialRunFailure, stepFanOut } from './fan-out';
 import type { RunMailResult } from './fan-out.api';
 import { nightshiftAttributes } from './search-attributes';
 import { startVerifyMailChild } from './child-starts';
@@ -40,7 +40,6 @@ const reporting = proxyActivities<NightshiftActivities>(BACKUP_VERIFY_ACTIVITY_O
 const { mailVerifyReport } = proxyActivities<NightshiftActivities>(BACKUP_VERIFY_ACTIVITY_OPTIONS.mail);
 const { markVerifyMailFailed } = proxyActivities<NightshiftActivities>(BACKUP_VERIFY_ACTIVITY_OPTIONS.ledger);
 
-const HISTORY_EVENTS_BUDGET = 6_000;
 
 export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<BackupVerifyResult> {
   const tuning = { ...DEFAULT_BACKUP_VERIFY_TUNING, ...input.tuning };
@@ -141,7 +140,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
       page: { activity: 'selectVerifyPage', params: { target, scope: state.scope }, options: BACKUP_VERIFY_ACTIVITY_OPTIONS.ledger },
       chunk: {
         activity: 'verifyChunk',
-        params: { target, runId: state.runId, sample: state.sample, concurrency: tuning.concurrency, timeBudgetMs: tuning.chunkTimeBudgetMs },
+        params: { target, runId: state.runId, sample: state.sample, ...chunkTuning(tuning) },
         options: { ...BACKUP_VERIFY_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout },
         summary: (ids, n) => `chunk ${n}: ${ids.length} generations from id ${ids[0]}`,
       },
@@ -160,7 +159,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
       return await stepFanOut<number, VerifyChunkResult>({
         kind,
         state: fan,
-        tuning: { chunkSize: tuning.chunkSize, window: tuning.window, maxChunksPerRun: tuning.maxChunksPerRun, historyBudget: HISTORY_EVENTS_BUDGET },
+        tuning: engineTuning(tuning),
         live,
         onChunk: () => {
           carry();

@@ -32,7 +32,7 @@ import {
 import { DB_CALL } from './activity-presets';
 import { innermostMessage } from './activity-calls';
 import { workflowTime } from './clock';
-import type { ClaimedRunProgress, RunMailInput, RunMailResult } from './fan-out.api';
+import type { ClaimedRunProgress, FanOutRunTuning, RunMailInput, RunMailResult } from './fan-out.api';
 import { NightshiftKind, type NightshiftKindValue, nightshiftAttributes, phaseAttribute } from './search-attributes';
 
 /**
@@ -321,6 +321,11 @@ export interface FanOutStep<C, R extends FanOutChunkResult> {
    */
   endsEarly?: { what: string; runId?: number };
 }
+
+/** A batch-like run's tuning (backup batch, verification, prune) as the engine's (its history budget: the default). */
+export const engineTuning = (t: FanOutRunTuning): FanOutTuning => ({ chunkSize: t.chunkSize, window: t.window, maxChunksPerRun: t.maxChunksPerRun });
+/** What its chunk activities get of it: their lanes and their time budget. */
+export const chunkTuning = (t: FanOutRunTuning) => ({ concurrency: t.concurrency, timeBudgetMs: t.chunkTimeBudgetMs });
 
 /** One workflow run of the engine: `more` when it should continue as new; `failure` when a chunk ended it early. */
 export async function stepFanOut<C, R extends FanOutChunkResult = FanOutChunkResult>(s: FanOutStep<C, R>): Promise<{ more: boolean; failure?: unknown }> {
