@@ -37,8 +37,8 @@ import { NightshiftKind, type NightshiftKindValue, nightshiftAttributes, phaseAt
 
 /**
  * The workflow side of the dossier fan-out engine (activity side: activities/fan-out.ts runChunk; shared
- * types and the details renderer: domain/run-details.ts). Used by the backup batch; built for patch
- * integration and the backup verification / retention work to come.
+ * types and the details renderer: domain/run-details.ts; contract shapes: ./fan-out.api.ts). Used by the backup
+ * batch, the verification, the prune, patch integration and rollback, each through the run driver below.
  *
  * The ledger (one row per dossier, written by the kind's per-dossier function) is the truth; the
  * workflow only moves a cursor and carries totals:
