@@ -35,6 +35,7 @@ import { loadBackupSettings } from '../store/settings/backup-settings';
 import { generationById } from '../store/generations/generation-by-id';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 import { markGenerationVerified } from '../store/generations/mark-verified';
+import { OFFSITE_LOST_ERROR_PREFIX, markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { verifyScopeAnchor } from '../store/generations/verify-scope-anchor';
 import { verifyScopeCount } from '../store/generations/verify-scope-count';
 import { verifyScopePage } from '../store/generations/verify-scope-page';
@@ -62,7 +63,8 @@ import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
  * Per generation: the file is there; its SHA-256 is the recorded one (when recorded; else it is recorded
  * now); the whole archive reads back with every part's checksum and the manifest (verifyArchive); for the
  * sample (every one with `full`) it is restored into a scratch schema and each table compared with the
- * archive (archive/scratch-restore.ts); an off-site copy is checked with the off-site store's checkObject.
+ * archive (archive/scratch-restore.ts); an off-site copy is checked with the off-site store's checkObject, and one
+ * found missing or different is recorded failed (R-BK-14: the next batch copies the dossier's newest again, first).
  */
 
 /** What the chunk returns: the engine's result, the problems named by dossier and generation date. */
@@ -144,7 +146,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   }
 
   /** One generation read and checked; a transient error (I/O, connection) is thrown and retried by the caller. */
-  async function check(pool: pg.Pool, g: Generation, restore: boolean, signal: AbortSignal | undefined): Promise<Checked> {
+  async function check(pool: pg.Pool, g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun = false): Promise<Checked> {
     let size: number;
     try {
       size = (await fs.promises.stat(g.file)).size;
@@ -187,7 +189,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       status = 'corrupt';
       problems.unshift(`${size} octets au lieu de ${g.size} à l'écriture`);
     }
-    if (status === 'ok' && g.offsiteState === 'copied' && g.offsiteKey) {
+    if (status === 'ok' && (g.offsiteState === 'copied' || lostThisRun) && g.offsiteKey) {
       // R-BK-14: the off-site copy is this archive (size and SHA-256), checked by the off-site store
       const offsite = await deps.offsiteCheck?.();
       if (offsite) {
@@ -313,6 +315,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         // no such row: nothing to verify (rows are never deleted, only marked pruned)
         if (!g) return { status: 'ok' };
         const restore = inSample(id, input.sample);
+        // this run already recorded the copy lost (an attempt killed before its ledger row): checked again, so that
+        // the run still reports it
+        const lostThisRun =
+          g.offsiteState === 'failed' && !!g.offsiteAt && g.offsiteAt >= run.started_at && (g.offsiteError ?? '').startsWith(OFFSITE_LOST_ERROR_PREFIX);
         let c: Checked | undefined;
         let pruned = false;
         if (!(await takeGenerationLease(pool, id, holder, LEASE_SECONDS))) pruned = true;
@@ -321,7 +327,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
             await hooks.beforeGeneration?.(g);
             for (let attempt = 1; ; attempt++) {
               try {
-                c = await check(pool, g, restore, signal);
+                c = await check(pool, g, restore, signal, lostThisRun);
                 break;
               } catch (err) {
                 if (signal?.aborted) throw err;
@@ -346,6 +352,16 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
             // recorded only from a file that read back whole: a damaged file's checksum is never the reference
             sha256: c.status === 'ok' || c.status === 'offsite' ? c.sha256 : null,
           });
+        }
+        if (c?.status === 'offsite' && g.offsiteKey) {
+          // R-BK-14: a copy that is gone or different is no copy: recorded failed, the dossier's newest one is copied
+          // again first by the next batch (migration 0017's pending set), instead of passing for done every night
+          const lost = await markOffsiteCopyLost(pool, id, { key: g.offsiteKey, copiedAt: g.offsiteAt, error: `(verify run ${run.id}) ${c.error ?? ''}` });
+          if (lost.marked) {
+            // said first: the failures shown in the run's details are cut at a few hundred characters
+            const note = lost.pending ? 'copie à refaire, la prochaine sauvegarde la recopie en premier' : "copie perdue, pas recopiée (ce n'est pas la dernière sauvegarde du dossier)";
+            c.error = `${note}; ${c.error ?? ''}`;
+          }
         }
         const status: VerifyItemStatus = pruned ? 'pruned' : c!.status;
         const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : (c!.error ?? null);

@@ -12,6 +12,7 @@ import { inSample } from '../../domain/backup-verify';
 import { generateDemoDossiers } from '../../registry/demo';
 import { generationById } from '../../store/generations/generation-by-id';
 import { markGenerationsDeleted } from '../../store/generations/mark-deleted';
+import { markOffsiteCopyLost } from '../../store/generations/mark-offsite-lost';
 import { scratchSchemas } from '../../store/verify/scratch-schema';
 import type { BackupVerifyInput } from '../../workflows/backup-verify.api';
 import { createTestStack, tempDir, type TestStack } from '../helpers/env';
@@ -202,7 +203,7 @@ test('R-BK-11 / R-BK-13: the verification holds a lease while it reads (prune ca
   expect(rows[0].n).toBe(0);
 });
 
-test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while it is the archive, a problem once gone or different', async () => {
+test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while it is the archive, a problem once gone or different, then recorded failed so that the next batch copies it again', async () => {
   const s3 = await startS3Server();
   try {
     const config = loadConfig({ NIGHTSHIFT_DATA_DIR: stack.dataDir, DATABASE_URL: stack.databaseUrl, ...s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'verify/' }) });
@@ -231,6 +232,33 @@ test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while 
       expect(report).toContain('Copie externe (S3) absente ou différente');
       // the local archive itself is fine: its own state stays ok
       expect((await generationById(pool(), a!.generationId))!.verifyState).toBe('ok');
+      // the copies are no copies: recorded failed (bucket and key kept for the prune), both dossiers waiting for one
+      for (const [g, item] of [[ga, bad.items[0]!], [gb, bad.items[1]!]] as const) {
+        expect(item.error).toMatch(/^copie à refaire, la prochaine sauvegarde la recopie en premier; copie externe /);
+        expect(await generationById(pool(), g.id)).toMatchObject({ verifyState: 'ok', offsiteState: 'failed', offsiteBucket: g.offsiteBucket, offsiteKey: g.offsiteKey, offsiteError: expect.stringMatching(/^off-site copy missing or different: \(verify run \d+\) copie externe /) as string });
+      }
+      const pendingOf = async (code: string) => (await pool().query<{ generation_id: string }>('SELECT generation_id FROM nightshift.backup_offsite_pending WHERE code = $1', [code])).rows.map((r) => Number(r.generation_id));
+      expect(await pendingOf(a!.code)).toEqual([a!.generationId]);
+      expect(await pendingOf(b!.code)).toEqual([b!.generationId]);
+
+      // only the copy that was checked: a copy recorded since (the next batch's) is not marked by a late verification
+      expect(await copyGenerationOffsite({ db: pool(), store: () => store, target: 'main', generationId: a!.generationId })).toMatchObject({ ok: true });
+      expect(await markOffsiteCopyLost(pool(), a!.generationId, { key: ga.offsiteKey!, copiedAt: ga.offsiteAt, error: 'late' })).toEqual({ marked: false, pending: false });
+      expect(await generationById(pool(), a!.generationId)).toMatchObject({ offsiteState: 'copied', offsiteError: null });
+      expect(await pendingOf(a!.code)).toEqual([]);
+
+      // an older generation's copy lost: recorded failed too, but the dossier's newest is copied, nothing waits
+      const newer = await createBackupActivities({ config: stack.config, pools: stack.pools }).backupDossier({ target: 'main', code: a!.code, reason: 'manual' });
+      expect(await copyGenerationOffsite({ db: pool(), store: () => store, target: 'main', generationId: newer.generationId! })).toMatchObject({ ok: true });
+      await store.deleteObject(ga.offsiteKey!);
+      const older = await verify({ codes: [a!.code], samplePercent: 0 }, stack.config, { offsiteCheck });
+      expect(older.items.map((i) => [Number(i.generation_id), i.status])).toEqual([
+        [a!.generationId, 'offsite'],
+        [newer.generationId, 'ok'],
+      ]);
+      expect(older.items[0]!.error).toMatch(/^copie perdue, pas recopiée \(ce n'est pas la dernière sauvegarde du dossier\); copie externe /);
+      expect(await generationById(pool(), a!.generationId)).toMatchObject({ offsiteState: 'failed' });
+      expect(await pendingOf(a!.code)).toEqual([]);
     } finally {
       store.close();
     }

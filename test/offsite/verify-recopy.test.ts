@@ -1,0 +1,108 @@
+import crypto from 'node:crypto';
+import { startBackupBatch, startBackupVerify } from '../../starts';
+import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import { type BackupBatchResult, batchResult } from '../../workflows/backup-batch.api';
+import { batchPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { type BackupVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
+import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { startS3Server, type S3TestServer } from '../helpers/s3';
+import { createDossiers, ledger, modify, waitFor } from '../workflows/backup-batch-helpers';
+
+/**
+ * R-BK-13, R-BK-14, R-BK-4: a verification that finds a generation's off-site object gone records its copy failed,
+ * so the dossier is back in the pending set and the next batch copies that archive first; the verification after
+ * is clean. On real servers: the Temporal dev server, PostgreSQL, versitygw.
+ */
+
+let temporal: Awaited<ReturnType<typeof devServerClient>>;
+let s3: S3TestServer;
+let stack: TestStack;
+let store: OffsiteStore;
+const pool = () => stack.pools.get('main');
+const taskQueue = () => stack.config.temporal.taskQueue;
+
+beforeAll(async () => {
+  quietRuntime();
+  temporal = await devServerClient();
+  s3 = await startS3Server();
+  stack = await createTestStack(s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'verify-recopy/' }));
+  store = createOffsiteStore(stack.config.offsite!);
+  // the prune each batch starts keeps every generation here (R-BK-11 is not what this is about)
+  await setRetentionSetting(pool(), { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
+});
+afterAll(async () => {
+  store?.close();
+  await stack?.close();
+  await s3?.stop();
+  await temporal?.close();
+});
+
+/** A batch, and the prune and verification it starts at its end, all finished. */
+async function batch(): Promise<BackupBatchResult> {
+  const workflowId = `backup/main/${crypto.randomUUID()}`;
+  const r = await batchResult((await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 10, window: 1, concurrency: 1 } }, { taskQueue: taskQueue(), workflowId })).result());
+  await temporal.client.workflow.getHandle(batchPruneWorkflowId(workflowId)).result();
+  if (r.ok > 0) {
+    await waitFor(
+      "the batch's verification",
+      async () => ((await pool().query("SELECT 1 FROM nightshift.verify_run WHERE backup_run_id = $1 AND state <> 'running'", [r.runId])).rowCount ? true : undefined),
+      120_000,
+    );
+  }
+  return r;
+}
+
+async function verify(codes: string[]): Promise<BackupVerifyResult> {
+  const handle = await startBackupVerify(temporal.client, { target: 'main', codes, samplePercent: 0 }, { taskQueue: taskQueue(), workflowId: `backup-verify/main/${crypto.randomUUID()}` });
+  return verifyResult(handle.result());
+}
+
+const pending = async () => (await pool().query<{ code: string; generation_id: string }>('SELECT code, generation_id FROM nightshift.backup_offsite_pending ORDER BY code')).rows;
+
+test('R-BK-13, R-BK-14: an off-site object deleted by hand: the verification reports it and records the copy failed; the next batch copies it first (no new generation); the verification after is clean', async () => {
+  // A0 sorts first: it is taken first only by the priority phase, so R1 before it proves the reselection
+  const codes = ['A0', 'R1', 'R2'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batch()).toMatchObject({ state: 'completed', ok: 3 });
+    expect(await pending()).toEqual([]);
+    const [lost] = await dossierGenerations(pool(), 'R1');
+    expect(lost).toMatchObject({ offsiteState: 'copied' });
+
+    // the object goes behind Nightshift's back (a lifecycle rule, an operator, a storage fault)
+    await store.deleteObject(lost!.offsiteKey!);
+    const found = await verify(codes);
+    expect(found).toMatchObject({ state: 'problems', total: 3, ok: 2, problems: 1 });
+    expect(found.failures.map((f) => f.code)).toEqual(['R1']);
+    // what is shown first (the details cut it), then the whole finding in the ledger and the report
+    expect(found.failures[0]!.error).toContain(': copie à refaire, la prochaine sauvegarde la recopie en premier; copie externe');
+    const item = (await pool().query<{ status: string; error: string }>('SELECT status, error FROM nightshift.verify_run_item WHERE run_id = $1 AND code = $2', [found.runId, 'R1'])).rows;
+    expect(item).toEqual([{ status: 'offsite', error: `copie à refaire, la prochaine sauvegarde la recopie en premier; copie externe ${lost!.offsiteBucket}/${lost!.offsiteKey} : no object ${lost!.offsiteKey} in bucket ${lost!.offsiteBucket}` }]);
+    const marked = (await dossierGenerations(pool(), 'R1'))[0]!;
+    // the local archive is fine; its copy is not done any more, and the dossier waits for it
+    expect(marked).toMatchObject({ id: lost!.id, verifyState: 'ok', offsiteState: 'failed', offsiteKey: lost!.offsiteKey, offsiteError: expect.stringMatching(/^off-site copy missing or different: \(verify run \d+\) copie externe \S+ : no object/) as string });
+    expect(await pending()).toEqual([{ code: 'R1', generation_id: String(lost!.id) }]);
+
+    // the next night: R1 unmodified, taken first and its archive copied again; A0 modified, after it
+    await modify(pool(), 'A0');
+    const next = await batch();
+    expect(next).toMatchObject({ state: 'completed', total: 2, ok: 2, failed: 0 });
+    expect((await ledger(pool(), next.runId)).map((i) => [i.code, i.status])).toEqual([
+      ['R1', 'ok'],
+      ['A0', 'ok'],
+    ]);
+    const r1 = await dossierGenerations(pool(), 'R1');
+    expect(r1).toHaveLength(1);
+    expect(r1[0]).toMatchObject({ id: lost!.id, offsiteState: 'copied', offsiteKey: lost!.offsiteKey, offsiteError: null });
+    expect(await store.checkObject(lost!.offsiteKey!, { size: lost!.size, sha256: lost!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
+    expect(await pending()).toEqual([]);
+
+    const clean = await verify(codes);
+    expect(clean).toMatchObject({ state: 'completed', total: 4, ok: 4, problems: 0 });
+    // and the night after takes nothing
+    expect(await batch()).toMatchObject({ state: 'completed', total: 0 });
+  });
+});
