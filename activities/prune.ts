@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { dossierCodeSchema } from '../domain/dossier';
 import { FailureType, permanentFailure } from '../domain/failures';
@@ -9,7 +10,7 @@ import { type RetentionDecision, type RetentionPolicies, retentionPolicySchema, 
 import { type FanOutChunkResult, oneLine } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
-import type { OffsiteStore } from '../offsite/store';
+import type { OffsiteStore, StaleUploadSweep } from '../offsite/store';
 import { markGenerationOffsite } from '../store/generations/mark-offsite';
 import { markGenerationsDeleted } from '../store/generations/mark-deleted';
 import { pruneCandidates } from '../store/generations/prune-candidates';
@@ -42,6 +43,48 @@ import { type DossierOutcome, runChunk } from './fan-out';
 export interface PruneDeps extends ActivityDeps {
   /** the off-site store, built on first use (undefined: not configured on this worker) */
   offsiteStore: () => OffsiteStore | undefined | Promise<OffsiteStore | undefined>;
+  /** an unfinished multipart upload older than this is a dead copy's and is aborted (default STALE_UPLOAD_AGE_MS; tests: less) */
+  staleUploadAgeMs?: number;
+}
+
+/**
+ * R-BK-14: an unfinished multipart upload older than this was left by a killed copy (it holds storage and is
+ * invisible). 24 hours: six times the longest activity that uploads (the batch's chunk, 4 hours to close; Temporal
+ * cancels an attempt past that), so no copy still running is ever cut.
+ */
+export const STALE_UPLOAD_AGE_MS = 24 * 3600 * 1000;
+/** The sweep shares finishPrune's 15 s: what is left past this is the next prune's. */
+const STALE_UPLOAD_SWEEP_MS = 8_000;
+
+function activityLog(): Context['log'] | undefined {
+  try {
+    return Context.current().log;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Once per prune (its end, not per dossier): the target's unfinished uploads older than `ageMs` aborted. Best effort:
+ * the storage away, or more than fits in the time, is logged and left to the next prune; never the prune's failure.
+ */
+export async function abortStaleOffsiteUploads(
+  offsiteStore: PruneDeps['offsiteStore'],
+  target: string,
+  o: { ageMs?: number; budgetMs?: number } = {},
+): Promise<StaleUploadSweep | undefined> {
+  const log = activityLog();
+  try {
+    const store = await offsiteStore();
+    if (!store) return undefined;
+    const startedBefore = new Date(Date.now() - (o.ageMs ?? STALE_UPLOAD_AGE_MS));
+    const sweep = await store.abortStaleUploads(target, startedBefore, { signal: AbortSignal.timeout(o.budgetMs ?? STALE_UPLOAD_SWEEP_MS) });
+    if (sweep.aborted) log?.info('stale off-site uploads aborted', { target, aborted: sweep.aborted, kept: sweep.kept, startedBefore: startedBefore.toISOString() });
+    return sweep;
+  } catch (err) {
+    log?.warn('stale off-site uploads not all aborted (the next prune goes on)', { target, error: (err as Error).message, ...(err as { sweep?: StaleUploadSweep }).sweep });
+    return (err as { sweep?: StaleUploadSweep }).sweep;
+  }
 }
 
 const policiesSchema = z.object(Object.fromEntries(GENERATION_KINDS.map((k) => [k, retentionPolicySchema])) as Record<(typeof GENERATION_KINDS)[number], typeof retentionPolicySchema>);
@@ -181,7 +224,7 @@ export async function pruneDossier(
   return counts;
 }
 
-export function createPruneActivities({ config, pools, offsiteStore }: PruneDeps, hooks: PruneHooks = {}) {
+export function createPruneActivities({ config, pools, offsiteStore, staleUploadAgeMs }: PruneDeps, hooks: PruneHooks = {}) {
   return {
     /** The prune's start: one policy per kind (R-BK-9 precedence, resolved on this worker), the zone, the total. */
     async planPrune(raw: { target: string }): Promise<PrunePlan & { ignored?: string }> {
@@ -217,10 +260,15 @@ export function createPruneActivities({ config, pools, offsiteStore }: PruneDeps
       return { ...r, ...totals };
     },
 
-    /** The truth at the end: what this prune marked (rows deleted_by its workflow id), whatever attempts counted. */
+    /**
+     * The truth at the end: what this prune marked (rows deleted_by its workflow id), whatever attempts counted. First,
+     * once per prune (a dry run never gets here), the dead copies' unfinished uploads in the bucket aborted (R-BK-14).
+     */
     async finishPrune(raw: { target: string; prunedBy: string }): Promise<Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted'>> {
-      const pool = pools.get(parseInput(targetNameSchema, raw.target));
+      const target = parseInput(targetNameSchema, raw.target);
+      const pool = pools.get(target);
       if (!raw.prunedBy) throw permanentFailure(FailureType.InvalidInput, 'finishPrune: no workflow id');
+      await abortStaleOffsiteUploads(offsiteStore, target, { ageMs: staleUploadAgeMs });
       return pruneTotals(pool, raw.prunedBy);
     },
   };

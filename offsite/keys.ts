@@ -14,6 +14,12 @@ export const objectNameSchema = z
   .max(255, 'an object name has at most 255 characters')
   .refine((v) => v.split('/').every((s) => NAME_SEGMENT.test(s)), 'an object name is folders and a file name of letters, digits, ".", "_" or "-" separated by "/", none starting with "."');
 
+/** Every dossier's folder of a target lies below it: `<prefix><target>/`. */
+export function targetPrefix(prefix: string, target: string): string {
+  if (!TARGET_NAME.test(target)) throw new Error(`not a target name: ${JSON.stringify(target.slice(0, 60))}`);
+  return `${prefix}${target}/`;
+}
+
 export function dossierPrefix(prefix: string, target: string, code: string): string {
   if (!TARGET_NAME.test(target)) throw new Error(`not a target name: ${JSON.stringify(target.slice(0, 60))}`);
   if (!DOSSIER_CODE.test(code)) throw new Error(`not a dossier code: ${JSON.stringify(code.slice(0, 60))}`);

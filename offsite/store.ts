@@ -16,7 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { OffsiteSettings } from '../config/config';
 import { FailureType, permanentFailure } from '../domain/failures';
 import { isCancellation, offsiteFailure } from './failures';
-import { dossierObjectKey, dossierPrefix } from './keys';
+import { dossierObjectKey, dossierPrefix, targetPrefix } from './keys';
 
 /**
  * The off-site store: one bucket of S3-compatible object storage, through the AWS SDK.
@@ -86,7 +86,20 @@ export interface OffsiteStore {
   checkObject(key: string, expected: { size: number; sha256: string }, options?: { readBack?: boolean; signal?: AbortSignal }): Promise<ObjectCheck>;
   /** aborts the unfinished multipart uploads of exactly this key; how many */
   abortIncompleteUploads(key: string): Promise<number>;
+  /**
+   * Aborts the unfinished multipart uploads of a target's dossier keys (`<prefix><target>/<code>/…`) started before
+   * `startedBefore`: what a worker killed mid-upload left (storage held, invisible to GET and LIST). Younger ones
+   * (a copy that may still be running), one without a start date, and any key Nightshift would not have written
+   * are left. `signal` ends it early (what was aborted stays aborted; the next call goes on).
+   */
+  abortStaleUploads(target: string, startedBefore: Date, options?: { signal?: AbortSignal }): Promise<StaleUploadSweep>;
   close(): void;
+}
+
+export interface StaleUploadSweep {
+  aborted: number;
+  /** unfinished uploads seen under the target's prefix that were left (young, undated, or not a dossier key) */
+  kept: number;
 }
 
 export interface OffsiteStoreOptions {
@@ -350,6 +363,41 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
         return await abortIncompleteUploads(key);
       } catch (err) {
         throw fail(err, `aborting unfinished uploads of ${key}`);
+      }
+    },
+
+    async abortStaleUploads(target, startedBefore, { signal } = {}) {
+      const Prefix = targetPrefix(settings.prefix, target);
+      const sweep: StaleUploadSweep = { aborted: 0, kept: 0 };
+      // a dossier's key as the copy step writes it, and nothing else (a bucket shared with other tools, an empty prefix)
+      const ours = (key: string) => {
+        const [code, ...name] = key.slice(Prefix.length).split('/');
+        try {
+          return name.length > 0 && dossierObjectKey(settings.prefix, target, code!, name.join('/')) === key;
+        } catch {
+          return false;
+        }
+      };
+      let KeyMarker: string | undefined;
+      let UploadIdMarker: string | undefined;
+      try {
+        for (;;) {
+          const page = await client.send(new ListMultipartUploadsCommand({ Bucket, Prefix, KeyMarker, UploadIdMarker }), { abortSignal: signal });
+          for (const u of page.Uploads ?? []) {
+            if (!u.Key || !u.UploadId || !u.Initiated || !(u.Initiated < startedBefore) || !ours(u.Key)) {
+              sweep.kept++;
+              continue;
+            }
+            await client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: signal });
+            sweep.aborted++;
+          }
+          if (!page.IsTruncated) return sweep;
+          KeyMarker = page.NextKeyMarker;
+          UploadIdMarker = page.NextUploadIdMarker;
+        }
+      } catch (err) {
+        if (isCancellation(err) || signal?.aborted) throw Object.assign(new Error(`stopped after ${sweep.aborted} stale uploads aborted under ${Prefix}`), { sweep });
+        throw Object.assign(fail(err, `aborting stale uploads under ${Prefix}`), { sweep });
       }
     },
 
