@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { type DossierFailure, type FanOutChunkResult, type FanOutHeartbeat, type FanOutInFlight, FAILURES_CAP, capFailures } from '../domain/run-details';
+import { type DossierFailure, type FanOutChunkResult, type FanOutHeartbeat, type FanOutInFlight, type FanOutLedgerView, FAILURES_CAP, capFailures, oneLine } from '../domain/run-details';
 
 /**
  * The activity side of the dossier fan-out engine (workflow side: workflows/fan-out.ts): one chunk of
@@ -86,6 +86,25 @@ function activityContext(): Context | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A claimed run's details refresh (patch integration, rollback): its ledger's counts and newest failed
+ * items, and the dossiers this process runs for the workflow now.
+ */
+export function ledgerView(
+  counts: { done: number; failed: number; sinceLastEndSeconds: number | null },
+  failures: { code: string; error: string | null }[],
+  workflowId: string,
+): FanOutLedgerView {
+  return {
+    done: counts.done,
+    failed: counts.failed,
+    failures: failures.map((f) => ({ code: f.code, status: 'failed', error: oneLine(f.error ?? 'failed') })),
+    failuresTotal: counts.failed,
+    sinceLastEndSeconds: counts.sinceLastEndSeconds,
+    inFlight: dossiersInFlight(workflowId),
+  };
 }
 
 /** The codes an earlier attempt's heartbeat says ended (new shape: the prefix before resumeAt; old shape: the list). */

@@ -9,6 +9,7 @@ import {
   type DossierPatchOutcome,
   type PatchChunkResult,
   type PatchDossierFailure,
+  type PatchIntegrationInput,
   type PatchPlanView,
   type PatchRunMode,
   type PatchRunState,
@@ -19,7 +20,7 @@ import {
 import type { FanOutPage } from '../workflows/fan-out';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
-import { dossiersInFlight, runChunk } from './fan-out';
+import { ledgerView, runChunk } from './fan-out';
 import { withTransaction } from '../store/transaction';
 import { patchDossier, type EngineDossier, type StoredPatch } from './patch/apply';
 import { patchFailure, readPatchDirectory, type PatchPackage } from '../patches/package';
@@ -76,16 +77,8 @@ import { planHistory } from '../store/patch/plan-history';
  * The ledger (db/migrations/0006_patch.sql) is the truth; the workflow only sequences.
  */
 
-export interface ClaimArgs {
-  target: string;
-  workflowId: string;
-  mode: PatchRunMode;
-  dir?: string;
-  dossiers?: string[];
-  retryOf?: number;
-  windowWorkflowId?: string;
-  restorePoints?: boolean;
-}
+/** The run's own input without what only the workflow uses (its tuning, its carried state), and its workflow id. */
+export type ClaimArgs = Omit<PatchIntegrationInput, 'tuning' | 'state'> & { workflowId: string };
 
 export interface PatchPlan {
   supervisor: { code: string; level: number; included: boolean } | null;
@@ -356,17 +349,8 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
     /** What the ledger says of the run now, and the dossiers this worker runs for it (the details' refresh; a local activity). */
     async patchLedgerView(args: { target: string; runId: number; workflowId: string; restorePoints?: boolean }): Promise<FanOutLedgerView> {
       const pool = pools.get(args.target);
-      const counts = await itemCounts(pool, args.runId);
-      const failures = await latestFailures(pool, args.runId, DETAILS_FAILURES_SHOWN);
-      return {
-        done: counts.done,
-        failed: counts.failed,
-        failures: failures.map((f) => ({ code: f.code, status: 'failed', error: oneLine(f.error ?? 'failed') })),
-        failuresTotal: counts.failed,
-        sinceLastEndSeconds: counts.sinceLastEndSeconds,
-        inFlight: dossiersInFlight(args.workflowId),
-        ...(args.restorePoints ? { restorePoints: await restorePointCounts(pool, args.runId) } : {}),
-      };
+      const view = ledgerView(await itemCounts(pool, args.runId), await latestFailures(pool, args.runId, DETAILS_FAILURES_SHOWN), args.workflowId);
+      return args.restorePoints ? { ...view, restorePoints: await restorePointCounts(pool, args.runId) } : view;
     },
 
     /** Closes the run: its state from the items (or the given failure), R-PI-9's list from the registry. */

@@ -12,7 +12,7 @@ import { RollbackFailure, rollbackRetryCommand, rollbackScopeText, type Rollback
 import type { FanOutChunkResult, DossierFailure } from '../domain/run-details';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
-import { dossiersInFlight, runChunk, type DossierOutcome } from './fan-out';
+import { ledgerView, runChunk, type DossierOutcome } from './fan-out';
 import { withTransaction } from '../store/transaction';
 import { patchPrerequisites } from '../store/patch/prerequisites';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
@@ -157,16 +157,7 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
     /** What the ledger says of the run now, and the dossiers this worker restores for it (the details' refresh; a local activity). */
     async rollbackLedgerView(args: { target: string; runId: number; workflowId: string }): Promise<FanOutLedgerView> {
       const pool = pools.get(args.target);
-      const counts = await rollbackItemCounts(pool, args.runId);
-      const failures = await latestRollbackFailures(pool, args.runId, DETAILS_FAILURES_SHOWN);
-      return {
-        done: counts.done,
-        failed: counts.failed,
-        failures: failures.map((f) => ({ code: f.code, status: 'failed', error: oneLine(f.error ?? 'failed') })),
-        failuresTotal: counts.failed,
-        sinceLastEndSeconds: counts.sinceLastEndSeconds,
-        inFlight: dossiersInFlight(args.workflowId),
-      };
+      return ledgerView(await rollbackItemCounts(pool, args.runId), await latestRollbackFailures(pool, args.runId, DETAILS_FAILURES_SHOWN), args.workflowId);
     },
 
     /** Closes the run: its state from the items (or the given failure; dossiers never started fail with it). */
