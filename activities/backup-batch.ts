@@ -1,7 +1,5 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { finished } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
@@ -15,7 +13,6 @@ import {
   IN_USE_ERROR_TEXT,
   type ItemStatus,
   MAIL_BODY,
-  REPORT_ENCODING,
   REPORT_EOL,
   REPORT_FOLDER,
   type SelectionCursor,
@@ -40,7 +37,6 @@ import { loadBackupSettings } from '../store/settings/backup-settings';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { BackupBatchInput, BackupBatchResult, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from '../archive/engine';
-import { commitFile, createPrivateFile } from '../archive/writer';
 import { loadBackupKeyring } from '../archive/keys';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
@@ -76,6 +72,7 @@ import { runProgress } from '../store/backup/run-progress';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
+import { writeRunReport } from './report-file';
 import { copyGenerationOffsite, generationToCopy, type StorageHealth } from './offsite';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
@@ -233,50 +230,30 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
 
   async function writeReport(pool: pg.Pool, run: RunRow): Promise<{ file: string; ok: number; failed: number }> {
     const name = reportFileName(localDateTime(run.started_at, config.timeZone));
-    const write = async (dir: string) => {
-      await fs.promises.mkdir(dir, { recursive: true });
-      const file = path.join(dir, name);
-      const tmp = path.join(dir, `.${name}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-      await createPrivateFile(tmp, config.backupFileMode);
-      const out = fs.createWriteStream(tmp, { flags: 'r+', encoding: REPORT_ENCODING });
-      const failedOut = new Promise<never>((_, reject) => out.once('error', reject));
-      failedOut.catch(() => {});
+    const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode }, async (write) => {
       let ok = 0;
       let failed = 0;
-      try {
-        // streamed from the ledger page by page: memory does not grow with the number of dossiers
-        let after = '0';
-        for (;;) {
-          const rows = await reportPage(pool, run.id, after);
-          if (!rows.length) break;
-          let text = '';
-          for (const r of rows) {
-            text += reportLine(r.code, r.status, r.error) + REPORT_EOL;
-            if (r.status === 'ok') ok++;
-            else failed++;
-          }
-          if (!out.write(text)) await Promise.race([new Promise<void>((res) => out.once('drain', () => res())), failedOut]);
-          after = rows[rows.length - 1]!.after;
+      // streamed from the ledger page by page: memory does not grow with the number of dossiers
+      let after = '0';
+      for (;;) {
+        const rows = await reportPage(pool, run.id, after);
+        if (!rows.length) break;
+        let text = '';
+        for (const r of rows) {
+          text += reportLine(r.code, r.status, r.error) + REPORT_EOL;
+          if (r.status === 'ok') ok++;
+          else failed++;
         }
-        out.end(reportSummaryLines(ok, failed).join(REPORT_EOL) + REPORT_EOL);
-        await Promise.race([finished(out), failedOut]);
-        await commitFile(tmp, file, dir);
-      } catch (err) {
-        out.destroy();
-        await fs.promises.rm(tmp, { force: true });
-        throw err;
+        await write(text);
+        after = rows[rows.length - 1]!.after;
       }
-      return { file, ok, failed };
-    };
-    try {
-      return await write(path.join(run.settings.reportFolder));
-    } catch (err) {
-      // the report must not be lost when the backup folder is unwritable: keep it under the data folder
-      const fallback = path.join(config.dataDir, REPORT_FOLDER);
-      const r = await write(fallback);
-      await setRunNote(pool, run.id, `report written to ${fallback}: ${run.settings.reportFolder} is unwritable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-      return r;
+      return { tallies: { ok, failed }, end: reportSummaryLines(ok, failed).join(REPORT_EOL) + REPORT_EOL };
+    });
+    if (r.unwritable) {
+      const err = r.unwritable.error;
+      await setRunNote(pool, run.id, `report written to ${r.unwritable.folder}: ${run.settings.reportFolder} is unwritable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
+    return { file: r.file, ok: r.ok, failed: r.failed };
   }
 
   return {
