@@ -1,12 +1,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { z } from 'zod';
-import { REPORT_ENCODING, REPORT_EOL, REPORT_FOLDER, compactTimestamp, localDateTime } from '../domain/backup-batch';
+import { REPORT_EOL, REPORT_FOLDER, compactTimestamp, localDateTime } from '../domain/backup-batch';
 import {
   DEFAULT_SAMPLE_PERCENT,
   VERIFY_FAILED_LIST_FILE_NAME,
@@ -30,7 +30,6 @@ import { parseInput } from '../domain/validation';
 import { verifyArchive } from '../archive/verify';
 import { scratchRestoreCompare } from '../archive/scratch-restore';
 import { loadBackupKeyring } from '../archive/keys';
-import { commitFile, createPrivateFile } from '../archive/writer';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { generationById } from '../store/generations/generation-by-id';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
@@ -54,6 +53,7 @@ import { touchVerifyRun } from '../store/verify/touch-run';
 import { type BackupVerifyInput, type BackupVerifyResult, type VerifySampleSettings, verifyNextCommand } from '../workflows/backup-verify.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
+import { writeRunReport } from './report-file';
 
 /**
  * Verification of kept generations (R-BK-13) over the fan-out engine: the run ledger (claim, pages of
@@ -205,52 +205,31 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
 
   async function writeReport(pool: pg.Pool, run: VerifyRunRow): Promise<{ file: string; ok: number; problems: number; restored: number }> {
     const name = verifyReportFileName(compactTimestamp(localDateTime(run.started_at, config.timeZone)), Number(run.id));
-    const write = async (dir: string) => {
-      await fs.promises.mkdir(dir, { recursive: true });
-      const file = path.join(dir, name);
-      const tmp = path.join(dir, `.${name}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-      await createPrivateFile(tmp, config.backupFileMode);
-      const out = fs.createWriteStream(tmp, { flags: 'r+', encoding: REPORT_ENCODING });
-      const failedOut = new Promise<never>((_, reject) => out.once('error', reject));
-      failedOut.catch(() => {});
+    // an unwritable report folder sends the report under the data folder (writeRunReport); the run notes nothing of it, as before
+    const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode }, async (write) => {
       let ok = 0;
       let problems = 0;
       let restored = 0;
-      try {
-        // streamed from the ledger by dossier and generation date: memory does not grow with the generations
-        let after: { code: string; snapshotAt: Date; id: string } | null = null;
-        for (;;) {
-          const rows = await verifyReportPage(pool, Number(run.id), after);
-          if (!rows.length) break;
-          let text = '';
-          for (const r of rows) {
-            if (r.status === 'pruned') continue;
-            text += verifyReportLine({ code: r.code, date: generationDateText(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error }) + REPORT_EOL;
-            if (isVerifyProblem(r.status)) problems++;
-            else ok++;
-            if (r.restored) restored++;
-          }
-          if (!out.write(text)) await Promise.race([new Promise<void>((res) => out.once('drain', () => res())), failedOut]);
-          const last = rows[rows.length - 1]!;
-          after = { code: last.code, snapshotAt: last.snapshot_at, id: last.generation_id };
+      // streamed from the ledger by dossier and generation date: memory does not grow with the generations
+      let after: { code: string; snapshotAt: Date; id: string } | null = null;
+      for (;;) {
+        const rows = await verifyReportPage(pool, Number(run.id), after);
+        if (!rows.length) break;
+        let text = '';
+        for (const r of rows) {
+          if (r.status === 'pruned') continue;
+          text += verifyReportLine({ code: r.code, date: generationDateText(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error }) + REPORT_EOL;
+          if (isVerifyProblem(r.status)) problems++;
+          else ok++;
+          if (r.restored) restored++;
         }
-        out.end(verifySummaryLines(ok, problems, restored).join(REPORT_EOL) + REPORT_EOL);
-        await Promise.race([finished(out), failedOut]);
-        // temp file, fsync, rename, fsync of the folder (archive/writer.ts)
-        await commitFile(tmp, file, dir);
-      } catch (err) {
-        out.destroy();
-        await fs.promises.rm(tmp, { force: true });
-        throw err;
+        await write(text);
+        const last = rows[rows.length - 1]!;
+        after = { code: last.code, snapshotAt: last.snapshot_at, id: last.generation_id };
       }
-      return { file, ok, problems, restored };
-    };
-    try {
-      return await write(run.settings.reportFolder);
-    } catch {
-      // the report must not be lost when the backup folder is unwritable: keep it under the data folder
-      return write(path.join(config.dataDir, REPORT_FOLDER));
-    }
+      return { tallies: { ok, problems, restored }, end: verifySummaryLines(ok, problems, restored).join(REPORT_EOL) + REPORT_EOL };
+    });
+    return { file: r.file, ok: r.ok, problems: r.problems, restored: r.restored };
   }
 
   async function failuresOf(pool: pg.Pool, runId: number, limit: number): Promise<DossierFailure[]> {
