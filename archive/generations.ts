@@ -4,6 +4,7 @@ import path from 'node:path';
 import { archiveFileName } from '../domain/dossier';
 import { GENERATIONS_FOLDER } from '../domain/generation';
 import { workflowIdTimestamp } from '../domain/workflow-id';
+import { syncDir } from './writer';
 
 /**
  * Where generations live on disk (R-BK-11): each generation has a file of its own,
@@ -20,15 +21,6 @@ export function generationsDir(kindRoot: string, code: string): string {
 export function generationFileName(code: string, snapshotAt: Date): string {
   const base = archiveFileName(code).replace(/\.SVG$/, '');
   return `${base}.${workflowIdTimestamp(snapshotAt)}.${crypto.randomBytes(3).toString('hex')}.SVG`;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const dh = await fs.promises.open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }
 
 async function syncFile(file: string): Promise<void> {

@@ -310,7 +310,8 @@ export async function createPrivateFile(file: string, mode: number): Promise<voi
   await (await openPrivateFile(file, mode)).close();
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** Makes a folder's entries (a rename, a new name) durable. */
+export async function syncDir(dir: string): Promise<void> {
   const dh = await fs.promises.open(dir, 'r');
   try {
     await dh.sync();
