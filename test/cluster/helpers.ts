@@ -159,8 +159,12 @@ export async function expectBatchComplete(ctx: ClusterContext, batch: RunningBat
   expect(items.map((i) => i.code).sort()).toEqual([...codes].sort());
   expect(items.filter((i) => i.status !== 'ok')).toEqual([]);
   const dir = ctx.cluster.config.backupDir;
+  // a worker that was frozen (SIGSTOP) resumes in the middle of dossiers another worker has since done: its stale
+  // attempt learns at its next heartbeat that it was cancelled and removes its temporary file; give it that time
+  const temporary = () => listFiles(dir).filter((f) => /\.tmp$|\.partial$/.test(f));
+  for (const until = Date.now() + 20_000; temporary().length && Date.now() < until; ) await sleep(500);
+  expect(temporary()).toEqual([]);
   const all = listFiles(dir);
-  expect(all.filter((f) => /\.tmp$|\.partial$/.test(f))).toEqual([]);
   for (const code of codes) {
     const archives = all.filter((f) => path.basename(f) === `B${code}.SVG`);
     expect({ code, archives: archives.length }).toEqual({ code, archives: 1 });
