@@ -160,9 +160,10 @@ export async function expectBatchComplete(ctx: ClusterContext, batch: RunningBat
   expect(items.filter((i) => i.status !== 'ok')).toEqual([]);
   const dir = ctx.cluster.config.backupDir;
   // a worker that was frozen (SIGSTOP) resumes in the middle of dossiers another worker has since done: its stale
-  // attempt learns at its next heartbeat that it was cancelled and removes its temporary file; give it that time
+  // attempt learns it was cancelled only once its connection to Temporal is back and a heartbeat is answered (on a
+  // loaded machine, tens of seconds), then removes its temporary file; give it that time
   const temporary = () => listFiles(dir).filter((f) => /\.tmp$|\.partial$/.test(f));
-  for (const until = Date.now() + 20_000; temporary().length && Date.now() < until; ) await sleep(500);
+  for (const until = Date.now() + 90_000; temporary().length && Date.now() < until; ) await sleep(500);
   expect(temporary()).toEqual([]);
   const all = listFiles(dir);
   for (const code of codes) {

@@ -114,7 +114,7 @@ describeWithBrowser('watching the night in the Web UI (issue 12)', () => {
   test('the batch page: Failed, the dossier as `CODE: reason` and the copyable retry command in its current details (R-BK-3)', async () => {
     await page.goto(workflowPageUrl(ui.uiUrl, batch.workflowId, batch.runId));
     const status = await workflowStatus(page, batch.workflowId);
-    const failure = await resultBoxText(page);
+    const failure = await readUntil(page, 'the failure box with its type', () => resultBoxText(page), (t) => t.includes('BackupBatchPartial'));
     await keepScreenshot(page, 'batch-history');
     expect(status).toMatch(/^failed$/i);
     // the failure box names its type and the dossier (the failure carries the result: failures [{code, status, error}])

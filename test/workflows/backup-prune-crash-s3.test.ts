@@ -21,7 +21,7 @@ import { crashHarness, kill } from './crash-harness';
 
 // the workers' environment is read when each starts: the S3 server's, filled in once it runs
 const workerEnv: Record<string, string> = { NS_TEST_PRUNE_DELAY_MS: '400' };
-const crash = crashHarness('prune-s3-worker.ts', workerEnv);
+const crash = crashHarness('prune-worker.ts', workerEnv);
 let s3: S3TestServer;
 let store: OffsiteStore;
 

@@ -48,17 +48,18 @@ export async function workflowStatus(page: Page, workflowId: string): Promise<st
 export async function resultBoxText(page: Page): Promise<string> {
   const box = page.getByRole('main').getByRole('textbox', { name: /^(result|failure)/i }).first();
   await box.waitFor();
-  // a CodeMirror box renders only the lines in view: its whole text is the editor's document (what "copy" copies)
-  const whole = await box.evaluate((el) => {
+  // the box renders only the lines in view (CodeMirror): read it at the top, then scrolled to its end
+  const top = await box.innerText();
+  await box.evaluate((el) => {
     // runs in the browser (no DOM types in this project): the few members used
-    type Node = { querySelector(s: string): Node | null; classList: { contains(c: string): boolean }; cmView?: { view?: CmView; rootView?: { view?: CmView } } };
-    type CmView = { state: { doc: { toString(): string } } };
-    const node = el as unknown as Node;
-    const content = node.classList.contains('cm-content') ? node : node.querySelector('.cm-content');
-    const view = content?.cmView?.rootView?.view ?? content?.cmView?.view;
-    return view ? view.state.doc.toString() : null;
+    type Scrollable = { scrollHeight: number; clientHeight: number; scrollTop: number; parentElement: Scrollable | null };
+    for (let node: Scrollable | null = el as unknown as Scrollable; node; node = node.parentElement) {
+      if (node.scrollHeight > node.clientHeight) node.scrollTop = node.scrollHeight;
+    }
   });
-  return whole ?? box.innerText();
+  await page.waitForTimeout(300);
+  const end = await box.innerText();
+  return end === top ? top : `${top}\n${end}`;
 }
 
 export function markdownFrame(page: Page, name: 'summary' | 'details' | 'current-details'): FrameLocator {
