@@ -48,18 +48,14 @@ export async function workflowStatus(page: Page, workflowId: string): Promise<st
 export async function resultBoxText(page: Page): Promise<string> {
   const box = page.getByRole('main').getByRole('textbox', { name: /^(result|failure)/i }).first();
   await box.waitFor();
-  // the box renders only the lines in view (CodeMirror): read it at the top, then scrolled to its end
-  const top = await box.innerText();
-  await box.evaluate((el) => {
-    // runs in the browser (no DOM types in this project): the few members used
-    type Scrollable = { scrollHeight: number; clientHeight: number; scrollTop: number; parentElement: Scrollable | null };
-    for (let node: Scrollable | null = el as unknown as Scrollable; node; node = node.parentElement) {
-      if (node.scrollHeight > node.clientHeight) node.scrollTop = node.scrollHeight;
-    }
-  });
-  await page.waitForTimeout(300);
-  const end = await box.innerText();
-  return end === top ? top : `${top}\n${end}`;
+  // the box (CodeMirror) draws its lines over several frames: on a busy machine a read right after the page loaded
+  // sees only the first ones. Read until the JSON is whole (its closing brace) or 15 s have passed.
+  let text = await box.innerText();
+  for (const until = Date.now() + 15_000; !text.trimEnd().endsWith('}') && Date.now() < until; ) {
+    await page.waitForTimeout(250);
+    text = await box.innerText();
+  }
+  return text;
 }
 
 export function markdownFrame(page: Page, name: 'summary' | 'details' | 'current-details'): FrameLocator {
