@@ -48,14 +48,19 @@ export async function workflowStatus(page: Page, workflowId: string): Promise<st
 export async function resultBoxText(page: Page): Promise<string> {
   const box = page.getByRole('main').getByRole('textbox', { name: /^(result|failure)/i }).first();
   await box.waitFor();
-  // the box (CodeMirror) draws its lines over several frames: on a busy machine a read right after the page loaded
-  // sees only the first ones. Read until the JSON is whole (its closing brace) or 15 s have passed.
-  let text = await box.innerText();
-  for (const until = Date.now() + 15_000; !text.trimEnd().endsWith('}') && Date.now() < until; ) {
-    await page.waitForTimeout(250);
-    text = await box.innerText();
-  }
-  return text;
+  // the box (CodeMirror) draws only the lines in its visible height (long lines wrap): read it at the top, then with
+  // its own scroller at the end (the page scrolled so that the box is in view, or nothing more is drawn)
+  await box.scrollIntoViewIfNeeded();
+  const top = await box.innerText();
+  await box.evaluate((el) => {
+    // runs in the browser (no DOM types in this project): the few members used
+    type Scroller = { scrollTop: number; scrollHeight: number };
+    const scroller = (el as unknown as { closest(s: string): Scroller | null }).closest('.cm-scroller');
+    if (scroller) scroller.scrollTop = scroller.scrollHeight;
+  });
+  await page.waitForTimeout(500);
+  const end = await box.innerText();
+  return end === top ? top : `${top}\n${end}`;
 }
 
 export function markdownFrame(page: Page, name: 'summary' | 'details' | 'current-details'): FrameLocator {
