@@ -1,4 +1,4 @@
-import type { Client, ScheduleOptionsStartWorkflowAction, WorkflowHandleWithFirstExecutionRunId, WorkflowStartOptions } from '@temporalio/client';
+import { type Client, type ScheduleOptionsStartWorkflowAction, WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions } from '@temporalio/client';
 import type { z } from 'zod';
 import { backupDossierInputSchema, restoreDossierInputSchema } from '../domain/backup';
 import { backupBatchInputSchema } from '../domain/backup-batch-input';
@@ -46,6 +46,32 @@ function start<N extends WorkflowName>(client: Client, name: N, options: Workflo
   return client.workflow.start<Workflows[N]>(name, options);
 }
 
+/**
+ * A run named by the second it starts in (`backup-verify/main/20261202T232929Z`): the id is never reused. Two
+ * starts in one second (a verify by hand just after the batch's own, two operators) would otherwise share an id,
+ * and the second would find the first's run row (claimed by workflow id) and be refused as late work; the
+ * second takes the next second's id instead (up to 10 tries), the server refusing a duplicate even of a closed run.
+ * An explicit `workflowId` (tests) is used as given.
+ */
+async function startTimestamped<N extends WorkflowName>(
+  client: Client,
+  name: N,
+  o: StartOptions,
+  idAt: (timestamp: string) => string,
+  options: (workflowId: string) => WorkflowStartOptions<Workflows[N]>,
+): Promise<Started<N>> {
+  if (o.workflowId) return start(client, name, options(o.workflowId));
+  const at = (o.now ?? new Date()).getTime();
+  for (let k = 0; ; k++) {
+    const workflowId = idAt(workflowIdTimestamp(new Date(at + k * 1000)));
+    try {
+      return await start(client, name, { ...options(workflowId), workflowIdReusePolicy: 'REJECT_DUPLICATE', workflowIdConflictPolicy: 'FAIL' });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError) || k >= 9) throw e;
+    }
+  }
+}
+
 const attributes = (o: StartOptions, a: Parameters<typeof nightshiftAttributes>[0]) => (o.searchAttributes === false ? undefined : nightshiftAttributes(a));
 
 /** One dossier into B{code}.SVG (R-BK-5); `event`: the R-BK-9 event backup, under that event's id. */
@@ -85,13 +111,13 @@ export function backupBatchSummary(input: BackupBatchInput): string {
 /** The backup batch (R-BK-1 … R-BK-9): `backup/{target}/{UTC timestamp}`. */
 export async function startBackupBatch(client: Client, raw: BackupBatchInput, o: StartOptions): Promise<Started<'backupBatchWorkflow'>> {
   const input: BackupBatchInput = backupBatchInputSchema.parse(raw);
-  return start(client, WORKFLOW.backupBatch, {
+  return startTimestamped(client, WORKFLOW.backupBatch, o, (ts) => backupBatchWorkflowId(input.target, ts), (workflowId) => ({
     taskQueue: o.taskQueue,
-    workflowId: o.workflowId ?? backupBatchWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    workflowId,
     args: [input],
     staticSummary: o.summary ?? backupBatchSummary(input),
     typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_BATCH_KIND, phase: 'claiming' }),
-  });
+  }));
 }
 
 /** The nightly Schedule's action: the batch of the modified dossiers, with a summary in the list and the search attributes. */
@@ -111,24 +137,28 @@ export function scheduledBackupBatchAction(target: string, taskQueue: string): S
 
 /** A patch run (R-PI-1 … R-PI-9): `patch/{target}/{UTC timestamp}`; its claim's fields are checked before the start. */
 export async function startPatchRun(client: Client, raw: PatchIntegrationInput, o: StartOptions): Promise<Started<'patchIntegrationWorkflow'>> {
-  const workflowId = o.workflowId ?? patchWorkflowId(raw.target, workflowIdTimestamp(o.now ?? new Date()));
-  const { workflowId: _id, ...claim } = patchClaimSchema.parse({
-    target: raw.target,
-    workflowId,
-    mode: raw.mode,
-    dir: raw.dir,
-    dossiers: raw.dossiers,
-    retryOf: raw.retryOf,
-    windowWorkflowId: raw.windowWorkflowId,
-    restorePoints: raw.restorePoints,
-  });
-  const input: PatchIntegrationInput = { ...claim, ...(raw.tuning ? { tuning: raw.tuning } : {}) };
-  return start(client, WORKFLOW.patchIntegration, {
-    taskQueue: o.taskQueue,
-    workflowId,
-    args: [input],
-    staticSummary: o.summary ?? `Patch integration (${input.mode}) on target ${input.target}`,
-    typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_KIND, phase: 'starting' }),
+  const inputOf = (workflowId: string): PatchIntegrationInput => {
+    const { workflowId: _id, ...claim } = patchClaimSchema.parse({
+      target: raw.target,
+      workflowId,
+      mode: raw.mode,
+      dir: raw.dir,
+      dossiers: raw.dossiers,
+      retryOf: raw.retryOf,
+      windowWorkflowId: raw.windowWorkflowId,
+      restorePoints: raw.restorePoints,
+    });
+    return { ...claim, ...(raw.tuning ? { tuning: raw.tuning } : {}) };
+  };
+  return startTimestamped(client, WORKFLOW.patchIntegration, o, (ts) => patchWorkflowId(raw.target, ts), (workflowId) => {
+    const input = inputOf(workflowId);
+    return {
+      taskQueue: o.taskQueue,
+      workflowId,
+      args: [input],
+      staticSummary: o.summary ?? `Patch integration (${input.mode}) on target ${input.target}`,
+      typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_KIND, phase: 'starting' }),
+    };
   });
 }
 
@@ -153,13 +183,13 @@ export function recurringWindowAction(raw: MaintenanceWindowInput, o: { taskQueu
 /** A patch rollback (R-PI-11): `patch-rollback/{target}/{UTC timestamp}`; its scope is checked before the start. */
 export async function startPatchRollback(client: Client, raw: PatchRollbackInput, o: StartOptions): Promise<Started<'patchRollbackWorkflow'>> {
   const input: PatchRollbackInput = rollbackInputSchema.parse(raw);
-  return start(client, WORKFLOW.patchRollback, {
+  return startTimestamped(client, WORKFLOW.patchRollback, o, (ts) => patchRollbackWorkflowId(input.target, ts), (workflowId) => ({
     taskQueue: o.taskQueue,
-    workflowId: o.workflowId ?? patchRollbackWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    workflowId,
     args: [input],
     staticSummary: o.summary ?? `Roll back ${rollbackScopeText(input)} on target ${input.target} to their restore points`,
     typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_ROLLBACK_KIND, phase: 'starting' }),
-  });
+  }));
 }
 
 /** A maintenance window (R-MW-1 … R-MW-12): one per target (`maintenance/{target}`), refused while one runs. */
@@ -181,13 +211,13 @@ export function backupVerifySummary(input: BackupVerifyInput): string {
 /** The verification of kept generations (R-BK-13): `backup-verify/{target}/{UTC timestamp}`. */
 export async function startBackupVerify(client: Client, raw: BackupVerifyInput, o: StartOptions): Promise<Started<'backupVerifyWorkflow'>> {
   const input = backupVerifyInputSchema.parse(raw) as BackupVerifyInput;
-  return start(client, WORKFLOW.backupVerify, {
+  return startTimestamped(client, WORKFLOW.backupVerify, o, (ts) => backupVerifyWorkflowId(input.target, ts), (workflowId) => ({
     taskQueue: o.taskQueue,
-    workflowId: o.workflowId ?? backupVerifyWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    workflowId,
     args: [input],
     staticSummary: o.summary ?? backupVerifySummary(input),
     typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_VERIFY_KIND, phase: 'claiming' }),
-  });
+  }));
 }
 
 /** The verify Schedule's action: every kept generation (a sample restored, or all with `full`). */
@@ -207,11 +237,11 @@ export function scheduledVerifyAction(target: string, taskQueue: string, full = 
 /** The prune of generations by retention (R-BK-11): `backup-prune/{target}/{UTC timestamp}`. */
 export async function startBackupPrune(client: Client, raw: BackupPruneInput, o: StartOptions): Promise<Started<'backupPruneWorkflow'>> {
   const input: BackupPruneInput = backupPruneInputSchema.parse(raw);
-  return start(client, WORKFLOW.backupPrune, {
+  return startTimestamped(client, WORKFLOW.backupPrune, o, (ts) => backupPruneWorkflowId(input.target, ts), (workflowId) => ({
     taskQueue: o.taskQueue,
-    workflowId: o.workflowId ?? backupPruneWorkflowId(input.target, workflowIdTimestamp(o.now ?? new Date())),
+    workflowId,
     args: [input],
     staticSummary: o.summary ?? `${input.dryRun ? 'Dry run: what retention would prune' : 'Prune the generations retention does not keep'} (target ${input.target})`,
     typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_PRUNE_KIND, phase: 'planning' }),
-  });
+  }));
 }

@@ -45,7 +45,7 @@ import {
 import type { RunMailResult } from './fan-out.api';
 import { nightshiftAttributes } from './search-attributes';
 import { startBatchVerifyChild, startReportMailChild } from './child-starts';
-import { backupVerifyWorkflowId } from './backup-verify.api';
+import { backupVerifyWorkflowId, batchVerifyWorkflowId } from './backup-verify.api';
 import { workflowIdTimestamp } from '../domain/workflow-id';
 import { BATCH_PAGE_RETRY, DB_CALL, RUN_REPORT, RUN_REPORT_MAIL } from './activity-presets';
 import { startBatchPruneChild } from './child-starts';
@@ -84,6 +84,8 @@ const PARTIAL_FAILS_PATCH = 'backup-batch-partial-fails';
 const BATCH_PRUNE_PATCH = 'batch-prune';
 /** Histories recorded before a batch started the verification of what it wrote replay without it. */
 const BATCH_VERIFY_PATCH = 'batch-verify';
+/** Histories recorded before the batch's verification was named after its run started it under a timestamp id. */
+const BATCH_VERIFY_ID_PATCH = 'batch-verify-id-by-run';
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
@@ -197,7 +199,10 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       // R-BK-13: what this run wrote is verified by a workflow of its own, abandoned by the batch (a failed start is logged, never the batch's failure)
       await startBatchVerifyChild(
         { target, backupRunId: state.runId, trigger: 'batch' },
-        { workflowId: backupVerifyWorkflowId(target, workflowIdTimestamp(new Date(workflowTime()))), summary: `Verify what backup run ${state.runId} wrote (target ${target})` },
+        {
+          workflowId: patched(BATCH_VERIFY_ID_PATCH) ? batchVerifyWorkflowId(target, state.runId) : backupVerifyWorkflowId(target, workflowIdTimestamp(new Date(workflowTime()))),
+          summary: `Verify what backup run ${state.runId} wrote (target ${target})`,
+        },
       ).catch((err: unknown) => log.warn('verify of the backup run not started', { runId: state.runId, error: innermostMessage(err) }));
     }
     if (state.settings.generationsRoot !== undefined && patched(BATCH_PRUNE_PATCH)) {

@@ -120,6 +120,11 @@ export const backupVerifyProgressQuery = defineQuery<BackupVerifyProgress>('prog
 
 /** `backup-verify/{target}/{UTC timestamp}` */
 export const backupVerifyWorkflowId = (target: string, timestamp: string): string => `backup-verify/${target}/${timestamp}`;
+/**
+ * The verification a batch starts of what it wrote (R-BK-13): `backup-verify/{target}/after-run-{runId}`, one per
+ * backup run, never the id of a verify started by hand in the same second.
+ */
+export const batchVerifyWorkflowId = (target: string, backupRunId: number): string => `backup-verify/${target}/after-run-${backupRunId}`;
 /** Scheduled runs: the server appends the scheduled time. */
 export const scheduledVerifyWorkflowId = (target: string): string => `backup-verify/${target}/scheduled`;
 export const verifyScheduleId = (target: string): string => `backup-verify-schedule/${target}`;

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ZodError } from 'zod';
 import { WORKFLOW_ID_TIMESTAMP } from '../../domain/workflow-id';
-import { backupBatchSummary, scheduledBackupBatchAction, startBackupBatch, startBackupDossier, startMaintenanceWindow, startPatchRun, startRestoreDossier } from '../../starts';
+import { backupBatchSummary, scheduledBackupBatchAction, startBackupBatch, startBackupDossier, startBackupVerify, startMaintenanceWindow, startPatchRun, startRestoreDossier } from '../../starts';
 import type { MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 import { NightshiftDossier, NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { devServerClient, quietRuntime, uniqueName } from '../helpers/env';
@@ -58,6 +58,24 @@ test('R-BK-1 a batch and a patch run get the one UTC id format, a summary and th
     summary: `Patch integration (revalidate) on target ${target}`,
     attributes: { target, kind: 'patch', phase: 'starting', dossier: undefined },
   });
+});
+
+test('R-BK-13 R-BK-1 a timestamped run id is never reused: a second start in the same second (even after the first closed) takes the next second', async () => {
+  const target = uniqueName('st').toLowerCase();
+  const now = new Date('2026-12-02T23:29:29.500Z');
+  const first = await startBackupVerify(temporal.client, { target, trigger: 'manual' }, { taskQueue, now });
+  expect(first.workflowId).toBe(`backup-verify/${target}/20261202T232929Z`);
+  started.push(first.workflowId);
+  await first.terminate('closed before the second start');
+  const second = await startBackupVerify(temporal.client, { target, trigger: 'manual' }, { taskQueue, now });
+  expect(second.workflowId).toBe(`backup-verify/${target}/20261202T232930Z`);
+  const third = await startBackupVerify(temporal.client, { target, trigger: 'manual' }, { taskQueue, now });
+  expect(third.workflowId).toBe(`backup-verify/${target}/20261202T232931Z`);
+  started.push(second.workflowId, third.workflowId);
+  const patch1 = await startPatchRun(temporal.client, { target, mode: 'revalidate' }, { taskQueue, now });
+  const patch2 = await startPatchRun(temporal.client, { target, mode: 'revalidate' }, { taskQueue, now });
+  started.push(patch1.workflowId, patch2.workflowId);
+  expect(patch2.workflowId).toBe(`patch/${target}/20261202T232930Z`);
 });
 
 test('R-BK-9 single-dossier backups and restores fill NightshiftDossier, so "this dossier\'s history" finds them', async () => {

@@ -65,7 +65,7 @@ test('R-BK-13: after a batch, what it wrote is verified by a child of its own (n
       const b = await batchResult(batch.result());
       expect(b).toMatchObject({ state: 'completed', ok: 3 });
       const run = await waitFor('the verify run of the batch', async () => (await pool.query('SELECT id, workflow_id FROM nightshift.verify_run WHERE backup_run_id = $1', [b.runId])).rows[0]);
-      expect(run.workflow_id).toMatch(/^backup-verify\/main\/\d{8}T\d{6}Z$/);
+      expect(run.workflow_id).toBe(`backup-verify/main/after-run-${b.runId}`);
       const handle = temporal.client.workflow.getHandle(run.workflow_id);
       const r = await verifyResult(handle.result());
       expect(r).toMatchObject({ state: 'completed', total: 3, ok: 3, problems: 0, mail: false, nextCommand: null });
