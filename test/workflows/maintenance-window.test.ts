@@ -322,10 +322,11 @@ test('R-MW-1: edits while scheduled move the row; bad values and late edits are 
     expect(row.startsAt.toISOString()).toBe(newStart);
     expect(row.endsAt.getTime() - row.startsAt.getTime()).toBe(2 * 3600_000);
     // issue 12: the details restate the summary as edited (type, times, the reason)
-    const shownTime = (iso: string) => formatDateTime(new Date(iso), 'UTC').time;
+    // a window over midnight (UTC) names both days: 22/11/2066 22:09-23/11/2066 00:09
+    const [from, to] = [formatDateTime(new Date(newStart), 'UTC'), formatDateTime(new Date(moved.endsAt), 'UTC')];
+    const shownRange = from.date === to.date ? `${from.date} ${from.time}-${to.time}` : `${from.date} ${from.time}-${to.date} ${to.time}`;
     const edited = await details(h);
-    expect(edited).toContain(`maintenance deployment on ${stack.target.replace(/_/g, '\\_')} `);
-    expect(edited).toContain(`${shownTime(newStart)}-${shownTime(moved.endsAt)} (UTC), payload none: v2.4`);
+    expect(edited).toContain(`maintenance deployment on ${stack.target.replace(/_/g, '\\_')} ${shownRange} (UTC), payload none: v2.4`);
 
     const cases: [unknown, RegExp][] = [
       [{ startsAt: new Date((await env.currentTimeMs()) - 3600_000).toISOString() }, /in the past/],
