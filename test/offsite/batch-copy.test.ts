@@ -263,11 +263,26 @@ test('R-BK-14, R-BK-1: a worker SIGKILLed during an upload: the batch finishes o
     { target: 'main', tuning: { chunkSize: 4, window: 1, concurrency: 1, heartbeatTimeout: '3s' } } satisfies BackupBatchInput,
     { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` },
   );
-  await waitFor('an upload with a part on the server', async () => ((await unfinished('crash/')).some((u) => u.parts >= 1) ? true : undefined), 120_000);
+  // an upload with a part on the server, caught in the middle: the worker frozen (SIGSTOP) then looked at again, since
+  // the upload seen may complete before the signal lands (the engine is fast); if it did, the worker goes on to the next dossier
+  let inFlight: string[] = [];
+  await waitFor(
+    'an upload with a part on the server, still unfinished with the worker frozen',
+    async () => {
+      if (!(await unfinished('crash/')).some((u) => u.parts >= 1)) return undefined;
+      first.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 300));
+      inFlight = (await unfinished('crash/')).map((u) => u.key);
+      if (inFlight.length > 0) return true;
+      first.kill('SIGCONT');
+      return undefined;
+    },
+    120_000,
+  );
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
-  const inFlight = (await unfinished('crash/')).map((u) => u.key);
   expect(inFlight).toHaveLength(1);
+  expect((await unfinished('crash/')).map((u) => u.key)).toEqual(inFlight);
   // nothing visible of the killed upload
   expect((await store.head(inFlight[0]!))).toBeUndefined();
 
