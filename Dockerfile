@@ -11,6 +11,8 @@ COPY . .
 
 # Backups, documents and dev-only files live here; mount a volume on it.
 ENV NIGHTSHIFT_DATA_DIR=/data
+# Two malloc arenas instead of one per thread: ~35 MB less RSS for the worker (README, Worker memory).
+ENV MALLOC_ARENA_MAX=2
 RUN mkdir -p /data && chown node:node /data
 USER node
 

@@ -5,6 +5,7 @@ import { loadConfig, PROJECT_ROOT, toolPaths, type Config } from '../config/conf
 import { migrate } from '../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startSmtpCatcher, type SmtpCatcher } from '../workers/smtp-catcher';
+import { WORKER_MALLOC_ENV } from '../workers/resources';
 import { writeKeyFile } from '../gate/dev-key';
 import { ensureBackupKeyFile } from '../archive/keys';
 import { issueKey, KEY_HEADER } from '../gate/keys';
@@ -280,7 +281,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         name: `worker-${i + 1}`,
         command: custom?.command ?? node,
         args: custom?.args ?? [cliPath, 'worker'],
-        env: childEnv({ NIGHTSHIFT_METRICS_PORT: String(metricsPorts[i]), NIGHTSHIFT_METRICS_HOST: HOST, ...custom?.env }),
+        env: childEnv({ ...WORKER_MALLOC_ENV, NIGHTSHIFT_METRICS_PORT: String(metricsPorts[i]), NIGHTSHIFT_METRICS_HOST: HOST, ...custom?.env }),
         ready: async (p) => p.log().includes('worker running'),
         readyTimeoutMs: 180_000,
         stopGraceMs: 30_000,

@@ -6,7 +6,7 @@ import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
 import { assertSharedFolders } from '../shared-store/marker';
 import { bundleWorkflowsInChild } from './bundle';
-import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK, favourMemoryOverSpeed } from './resources';
+import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK, favourMemoryOverSpeed, mallocArenaNote } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
 
 /**
@@ -72,6 +72,8 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   const logger = options.logger ?? createLogger(config.logLevel);
   const signal = options.signal;
   favourMemoryOverSpeed();
+  const mallocNote = mallocArenaNote();
+  if (mallocNote) logger.info(mallocNote);
 
   for (const target of config.targets) {
     const applied = await migrate(target.databaseUrl, (msg) => logger.debug({ target: target.name }, msg), {
