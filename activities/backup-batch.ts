@@ -73,7 +73,8 @@ import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanO
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
-import { copyGenerationOffsite, generationToCopy, type StorageHealth } from './offsite';
+import { copyGenerationOffsite, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
+import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 
@@ -379,9 +380,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         const started = Date.now();
         let attempts = 0;
         let item: { status: ItemStatus; error: string | null; file: string | null; size: number | null };
-        // R-BK-14: the dossier is done when its archive is written and, with a bucket, copied. A retried chunk copies
-        // the generation its killed attempt already wrote (one generation and one object per dossier and run); an
-        // unmodified dossier whose copy failed on an earlier night gets that archive copied, not a new one.
+        // R-BK-14: the dossier is done when its archive is written and, with a bucket, copied, and so are its older
+        // kept archives whose copy failed or was found lost. A retried chunk copies the generation its killed attempt
+        // already wrote (one generation and one object per dossier and run); an unmodified dossier whose copy failed
+        // on an earlier night gets that archive copied, not a new one.
         const copyOffsite = offsiteOn && input.settings.generationsRoot !== undefined;
         const written = copyOffsite
           ? await generationToCopy(pool, { code, runId: input.runId, retried: (ctx?.info.attempt ?? 1) > 1, seedFile: path.join(input.settings.destinationDir, archiveFileName(code)) })
@@ -433,8 +435,20 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         }
         if (copyOffsite && item.status === 'ok' && generationId !== undefined) {
           if (!offsiteHealth.has(input.runId)) offsiteHealth.set(input.runId, {});
-          const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal, health: offsiteHealth.get(input.runId) });
-          if (!copy.ok) item = { status: 'failed', error: itemErrorText(copy.error), file: null, size: null };
+          const health = offsiteHealth.get(input.runId);
+          // an archive taken as it is may be copied already (only older copies were left to make)
+          if (written?.offsiteState !== 'copied') {
+            const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal, health });
+            if (!copy.ok) item = { status: 'failed', error: itemErrorText(copy.error), file: null, size: null };
+          }
+          // then the older archives whose copy failed or was found lost (migration 0019); the first that fails fails
+          // the dossier (the others stay pending too, taken first the next night)
+          for (const older of item.status === 'ok' ? await failedOffsiteCopies(pool, code) : []) {
+            const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId: older.id, signal, health });
+            if (copy.ok) continue;
+            item = { status: 'failed', error: itemErrorText(olderCopyFailedText(older, copy.error)), file: null, size: null };
+            break;
+          }
         }
         if (!(await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item }))) {
           closed = true;

@@ -189,14 +189,25 @@ export async function generationOfRun(db: Queryable, code: string, runId: number
 }
 
 /**
- * What the batch's dossier step copies off-site without writing a new archive (R-BK-14): the generation this run
- * already wrote (a retried chunk whose killed attempt wrote it), else the dossier's newest generation when its
- * copy failed or never ran and it is still current (unmodified since, and it is the run's own B{code}.SVG in
- * `seedFile`: a run writing to another folder, a date sub-folder, writes a new one). Undefined: back it up.
+ * What the batch's dossier step takes without writing a new archive (R-BK-14): the generation this run already
+ * wrote (a retried chunk whose killed attempt wrote it), else, for a pending dossier, its newest generation while
+ * still current (unmodified since, and it is the run's own B{code}.SVG in `seedFile`: a run writing to another
+ * folder, a date sub-folder, writes a new one): to copy when its copy failed or never ran, already copied when
+ * only older copies are to make again (the step copies those after it). Undefined: back it up (also a dossier
+ * whose archive predates generations).
  */
 export async function generationToCopy(db: Queryable, o: { code: string; runId: number; retried: boolean; seedFile: string }): Promise<Generation | undefined> {
   const written = o.retried ? await generationOfRun(db, o.code, o.runId) : undefined;
   if (written) return written;
   const pending = await offsitePendingGeneration(db, o.code);
   return pending && pending.links.includes(o.seedFile) ? pending : undefined;
+}
+
+/**
+ * The batch's line for a dossier whose own archive is copied but an older one's copy, made again, failed: which
+ * archive (file name, snapshot time in UTC) and the copy's own reason.
+ */
+export function olderCopyFailedText(g: Generation, error: string): string {
+  const reason = error.replace(/^off-site copy failed: /, '');
+  return `off-site copy failed: older archive ${path.basename(g.file)} (${g.kind}, ${g.snapshotAt.toISOString()}) not copied again: ${reason}`;
 }

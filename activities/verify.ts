@@ -333,12 +333,12 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
           });
         }
         if (c?.status === 'offsite' && g.offsiteKey) {
-          // R-BK-14: a copy that is gone or different is no copy: recorded failed, the dossier's newest one is copied
-          // again first by the next batch (migration 0017's pending set), instead of passing for done every night
+          // R-BK-14: a copy that is gone or different is no copy: recorded failed, copied again first by the next
+          // batch (the pending set of migrations 0017/0019, any kept generation), instead of passing for done every night
           const lost = await markOffsiteCopyLost(pool, id, { key: g.offsiteKey, copiedAt: g.offsiteAt, error: `(verify run ${run.id}) ${c.error ?? ''}` });
           if (lost.marked) {
             // said first: the failures shown in the run's details are cut at a few hundred characters
-            const note = lost.pending ? 'copie à refaire, la prochaine sauvegarde la recopie en premier' : "copie perdue, pas recopiée (ce n'est pas la dernière sauvegarde du dossier)";
+            const note = lost.pending ? 'copie à refaire, la prochaine sauvegarde la recopie en premier' : "copie perdue, pas recopiée (l'archive locale est corrompue ou absente)";
             c.error = `${note}; ${c.error ?? ''}`;
           }
         }

@@ -6,11 +6,11 @@ export const OFFSITE_LOST_ERROR_PREFIX = 'off-site copy missing or different';
 /**
  * A verification found the generation's off-site object missing or not this archive (R-BK-13, R-BK-14): its copy
  * becomes 'failed' (bucket and key kept, so that the prune still deletes whatever is there), and the trigger of
- * migration 0017 puts the dossier back in backup_offsite_pending when this is its newest 'normal' generation, so
- * the next batch copies it first. Only the copy that was checked changes: a copy recorded since (another
- * offsite_at; node-pg's Date keeps milliseconds of the microseconds, hence the window) or a pruned row is left.
- * `pending`: the dossier now waits for this copy (its newest normal generation); false for an older one, which
- * no batch copies again.
+ * migrations 0017/0019 puts the dossier back in backup_offsite_pending, so the next batch copies it again first:
+ * its newest 'normal' generation or an older kept one, any kind. Only the copy that was checked changes: a copy
+ * recorded since (another offsite_at; node-pg's Date keeps milliseconds of the microseconds, hence the window) or a
+ * pruned row is left. `pending`: the dossier now waits for this copy, which is the case whenever its local file is
+ * intact (not found corrupt or missing); false when nothing was marked or the file itself is lost.
  */
 export async function markOffsiteCopyLost(
   db: Queryable,
@@ -24,11 +24,8 @@ export async function markOffsiteCopyLost(
         WHERE id = $1 AND offsite_state = 'copied' AND offsite_key = $2 AND deleted_at IS NULL
           AND ($4::timestamptz IS NULL AND offsite_at IS NULL
                OR offsite_at BETWEEN $4::timestamptz - interval '2 milliseconds' AND $4::timestamptz + interval '2 milliseconds')
-        RETURNING id, code, kind)
-     SELECT m.kind = 'normal' AND m.id = (SELECT n.id FROM nightshift.backup_generation n
-                                           WHERE n.code = m.code AND n.kind = 'normal' AND n.deleted_at IS NULL
-                                           ORDER BY n.snapshot_at DESC, n.id DESC LIMIT 1) AS pending
-       FROM marked m`,
+        RETURNING verify_state)
+     SELECT m.verify_state NOT IN ('corrupt', 'missing') AS pending FROM marked m`,
     [id, o.key, `${OFFSITE_LOST_ERROR_PREFIX}: ${o.error}`.slice(0, 2000), o.copiedAt],
   );
   return { marked: rows.length > 0, pending: rows[0]?.pending ?? false };

@@ -123,6 +123,30 @@ describe('dossier registry (activities/registry.ts)', () => {
     }
   });
 
+  test('R-BK-10: the touch trigger finds its dossier by the registry\'s index, never by reading every dossier (migration 0020)', async () => {
+    await registry.createDossier(T, { code: 'TRIG_IX', label: 'index' });
+    const client = await db().connect();
+    const plans: string[] = [];
+    const onNotice = (n: { message?: string }) => plans.push(n.message ?? '');
+    client.on('notice', onNotice);
+    try {
+      // auto_explain prints the plan of the trigger's own UPDATE (a nested statement) to this session
+      await client.query("LOAD 'auto_explain'");
+      await client.query("SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET client_min_messages = log");
+      // planned as it would be with 100,000 dossiers: the sequential scan made as costly as it is there
+      await client.query('SET enable_seqscan = off');
+      await client.query(`INSERT INTO "d_TRIG_IX".parametre VALUES ('devise', '{"code":"EUR"}')`);
+    } finally {
+      client.off('notice', onNotice);
+      await client.query('RESET ALL').catch(() => undefined);
+      client.release(true);
+    }
+    const touch = plans.find((p) => /Update on dossier/.test(p));
+    expect(touch).toBeDefined();
+    expect(touch).toMatch(/Index (Only )?Scan using dossier_schema_name_key on dossier/);
+    expect(touch).not.toMatch(/Seq Scan on dossier/);
+  });
+
   test('R-BK-3/R-SE-2: delete is refused with DossierInUse while a live session holds the dossier; allowed once it is closed', async () => {
     await registry.createDossier(T, { code: 'INUSE', label: 'Ouvert' });
     const docs = documentsFolder(stack.config.documentsDir, T, 'INUSE');

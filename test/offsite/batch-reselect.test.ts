@@ -97,10 +97,10 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
     expect(p1[0]).toMatchObject({ id: written.get('P1'), runId: away.runId, offsiteState: 'copied', offsiteError: null });
     expect(await store.checkObject(p1[0]!.offsiteKey!, { size: p1[0]!.size, sha256: p1[0]!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
     expect(await store.listDossier('main', 'P1')).toHaveLength(2);
-    // P2: a new archive, copied; night 2's stays recorded as not copied (no longer the newest, nothing to redo)
+    // P2: a new archive, copied; night 2's, no longer the newest but still kept, copied too (migration 0019)
     const p2 = await dossierGenerations(pool(), 'P2');
-    expect(p2.map((g) => [g.runId, g.offsiteState])).toEqual([[next.runId, 'copied'], [away.runId, 'failed'], [first.runId, 'copied']]);
-    expect(await store.listDossier('main', 'P2')).toHaveLength(2);
+    expect(p2.map((g) => [g.runId, g.offsiteState])).toEqual([[next.runId, 'copied'], [away.runId, 'copied'], [first.runId, 'copied']]);
+    expect(await store.listDossier('main', 'P2')).toHaveLength(3);
     // Q1's copy failed in the run of one (the storage still away): that archive is copied too; M0 is backed up anew
     expect((await dossierGenerations(pool(), 'Q1'))[0]).toMatchObject({ runId: only.runId, offsiteState: 'copied' });
     expect((await dossierGenerations(pool(), 'M0'))[0]).toMatchObject({ runId: next.runId, offsiteState: 'copied' });
