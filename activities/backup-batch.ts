@@ -385,9 +385,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         // already wrote (one generation and one object per dossier and run); an unmodified dossier whose copy failed
         // on an earlier night gets that archive copied, not a new one.
         const copyOffsite = offsiteOn && input.settings.generationsRoot !== undefined;
-        const written = copyOffsite
+        const toCopy = copyOffsite
           ? await generationToCopy(pool, { code, runId: input.runId, retried: (ctx?.info.attempt ?? 1) > 1, seedFile: path.join(input.settings.destinationDir, archiveFileName(code)) })
           : undefined;
+        const written = toCopy?.generation;
         let generationId = written?.id;
         if (written) {
           attempts++;
@@ -443,7 +444,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           }
           // then the older archives whose copy failed or was found lost (migration 0019); the first that fails fails
           // the dossier (the others stay pending too, taken first the next night)
-          for (const older of item.status === 'ok' ? await failedOffsiteCopies(pool, code) : []) {
+          for (const older of item.status === 'ok' && toCopy?.olderCopies ? await failedOffsiteCopies(pool, code) : []) {
             const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId: older.id, signal, health });
             if (copy.ok) continue;
             item = { status: 'failed', error: itemErrorText(olderCopyFailedText(older, copy.error)), file: null, size: null };

@@ -193,14 +193,19 @@ export async function generationOfRun(db: Queryable, code: string, runId: number
  * wrote (a retried chunk whose killed attempt wrote it), else, for a pending dossier, its newest generation while
  * still current (unmodified since, and it is the run's own B{code}.SVG in `seedFile`: a run writing to another
  * folder, a date sub-folder, writes a new one): to copy when its copy failed or never ran, already copied when
- * only older copies are to make again (the step copies those after it). Undefined: back it up (also a dossier
- * whose archive predates generations).
+ * only older copies are to make again. No generation: back it up (also a dossier whose archive predates
+ * generations). `olderCopies`: the step looks up the dossier's older failed copies after its own; only a pending
+ * dossier can have any (the trigger of migration 0019 keeps it so), so the others spare that query; a retried
+ * attempt always looks.
  */
-export async function generationToCopy(db: Queryable, o: { code: string; runId: number; retried: boolean; seedFile: string }): Promise<Generation | undefined> {
+export async function generationToCopy(
+  db: Queryable,
+  o: { code: string; runId: number; retried: boolean; seedFile: string },
+): Promise<{ generation?: Generation; olderCopies: boolean }> {
   const written = o.retried ? await generationOfRun(db, o.code, o.runId) : undefined;
-  if (written) return written;
-  const pending = await offsitePendingGeneration(db, o.code);
-  return pending && pending.links.includes(o.seedFile) ? pending : undefined;
+  if (written) return { generation: written, olderCopies: true };
+  const { pending, generation } = await offsitePendingGeneration(db, o.code);
+  return { generation: generation?.links.includes(o.seedFile) ? generation : undefined, olderCopies: pending || o.retried };
 }
 
 /**
