@@ -85,7 +85,7 @@ const BATCH_PRUNE_PATCH = 'batch-prune';
 /** Histories recorded before a batch started the verification of what it wrote replay without it. */
 const BATCH_VERIFY_PATCH = 'batch-verify';
 /** Histories recorded before the batch's verification was named after its run started it under a timestamp id. */
-const BATCH_VERIFY_ID_PATCH = 'batch-verify-id-by-run';
+const BATCH_VERIFY_ID_PATCH = 'batch-verify-id-by-batch';
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
@@ -200,7 +200,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       await startBatchVerifyChild(
         { target, backupRunId: state.runId, trigger: 'batch' },
         {
-          workflowId: patched(BATCH_VERIFY_ID_PATCH) ? batchVerifyWorkflowId(target, state.runId) : backupVerifyWorkflowId(target, workflowIdTimestamp(new Date(workflowTime()))),
+          workflowId: patched(BATCH_VERIFY_ID_PATCH) ? batchVerifyWorkflowId(workflowInfo().workflowId) : backupVerifyWorkflowId(target, workflowIdTimestamp(new Date(workflowTime()))),
           summary: `Verify what backup run ${state.runId} wrote (target ${target})`,
         },
       ).catch((err: unknown) => log.warn('verify of the backup run not started', { runId: state.runId, error: innermostMessage(err) }));

@@ -121,10 +121,12 @@ export const backupVerifyProgressQuery = defineQuery<BackupVerifyProgress>('prog
 /** `backup-verify/{target}/{UTC timestamp}` */
 export const backupVerifyWorkflowId = (target: string, timestamp: string): string => `backup-verify/${target}/${timestamp}`;
 /**
- * The verification a batch starts of what it wrote (R-BK-13): `backup-verify/{target}/after-run-{runId}`, one per
- * backup run, never the id of a verify started by hand in the same second.
+ * The verification a batch starts of what it wrote (R-BK-13), named after the batch's workflow id
+ * (`backup/main/20261202T232929Z` -> `backup-verify/main/20261202T232929Z/after-batch`): one per batch, never the id
+ * of a verify started by hand (those end with their timestamp), nor of another deployment's batch on a shared server.
  */
-export const batchVerifyWorkflowId = (target: string, backupRunId: number): string => `backup-verify/${target}/after-run-${backupRunId}`;
+export const batchVerifyWorkflowId = (batchWorkflowId: string): string =>
+  batchWorkflowId.startsWith('backup/') ? `backup-verify/${batchWorkflowId.slice('backup/'.length)}/after-batch` : `${batchWorkflowId}/verify`;
 /** Scheduled runs: the server appends the scheduled time. */
 export const scheduledVerifyWorkflowId = (target: string): string => `backup-verify/${target}/scheduled`;
 export const verifyScheduleId = (target: string): string => `backup-verify-schedule/${target}`;

@@ -11,7 +11,7 @@ import { createMailTransport } from '../../workers/resources';
 import { failureTypeOf } from '../../domain/failures';
 import { startBackupBatch, startBackupVerify } from '../../starts';
 import { batchResult } from '../../workflows/backup-batch.api';
-import { BACKUP_VERIFY_PROBLEMS, type BackupVerifyResult, problemsVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
+import { BACKUP_VERIFY_PROBLEMS, type BackupVerifyResult, batchVerifyWorkflowId, problemsVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
 import { NightshiftKind } from '../../workflows/search-attributes';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { scratchSchemas } from '../../store/verify/scratch-schema';
@@ -65,7 +65,7 @@ test('R-BK-13: after a batch, what it wrote is verified by a child of its own (n
       const b = await batchResult(batch.result());
       expect(b).toMatchObject({ state: 'completed', ok: 3 });
       const run = await waitFor('the verify run of the batch', async () => (await pool.query('SELECT id, workflow_id FROM nightshift.verify_run WHERE backup_run_id = $1', [b.runId])).rows[0]);
-      expect(run.workflow_id).toBe(`backup-verify/main/after-run-${b.runId}`);
+      expect(run.workflow_id).toBe(batchVerifyWorkflowId(batch.workflowId));
       const handle = temporal.client.workflow.getHandle(run.workflow_id);
       const r = await verifyResult(handle.result());
       expect(r).toMatchObject({ state: 'completed', total: 3, ok: 3, problems: 0, mail: false, nextCommand: null });
