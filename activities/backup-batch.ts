@@ -407,6 +407,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               keys: loadBackupKeyring(config.backupKeys),
               signal,
               generation: input.settings.generationsRoot === undefined ? undefined : { kindRoot: input.settings.generationsRoot, kind: 'normal', runId: input.runId, reason: 'batch' },
+              ledgerRunId: input.runId,
             });
             item = { status: 'ok', error: null, file: r.file, size: r.bytes };
             generationId = r.generationId;
@@ -422,6 +423,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               break;
             }
             const type = failureTypeOf(err);
+            // superseded: the retry of this chunk did the dossier while this attempt was cut off (R-BK-1: once)
+            if (type === FailureType.DossierDoneInRun) return { status: 'ok', superseded: true };
             if (type === FailureType.DossierInUse) {
               item = { status: 'in_use', error: IN_USE_ERROR_TEXT, file: null, size: null };
               break;

@@ -36,6 +36,8 @@ import { type DossierFailure, type FanOutChunkResult, type FanOutHeartbeat, type
 export interface DossierOutcome {
   status: string;
   error?: string | null;
+  /** the ledger had the dossier already (this attempt was superseded): counted as skipped, not as an outcome */
+  superseded?: boolean;
 }
 
 export interface ChunkRunOptions {
@@ -172,6 +174,11 @@ export async function runChunk(o: ChunkRunOptions): Promise<ChunkRunResult> {
     }
     ended[i] = true;
     while (prefix < todo.length && ended[prefix]) prefix++;
+    if (outcome.superseded) {
+      result.skipped++;
+      heartbeat();
+      return;
+    }
     done++;
     result.counts[outcome.status] = (result.counts[outcome.status] ?? 0) + 1;
     if (outcome.status === 'ok') result.ok++;

@@ -63,6 +63,12 @@ export interface BackupEngineOptions {
    * seed's B{code}.SVG a second name of it, one row in nightshift.backup_generation. Absent: only B{code}.SVG.
    */
   generation?: { kindRoot: string; kind: GenerationKind; runId: number | null; reason: string };
+  /**
+   * A batch run: a dossier its ledger has already is refused (DossierDoneInRun) before anything is written,
+   * in the snapshot's first statement. A chunk's attempt that was superseded while its worker was cut off
+   * (frozen, partitioned) and then came back does not back up again what the retry did.
+   */
+  ledgerRunId?: number;
 }
 
 function destinationUnwritable(dir: string, err: unknown): Error {
@@ -120,8 +126,9 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
   try {
     await beginSnapshot(client);
     // the first statement takes the snapshot: the registry row, the in-use check and every table below see the same state
-    const d = await backupSnapshotRow(client, o.code);
+    const d = await backupSnapshotRow(client, o.code, o.ledgerRunId);
     if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);
+    if (d.done_in_run) throw permanentFailure(FailureType.DossierDoneInRun, `dossier ${d.code} is done in backup run ${o.ledgerRunId} already: not backed up again`);
     if (d.in_use) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
 
     const structure = await readStructure(client, d.schema_name);

@@ -27,6 +27,8 @@ export const FailureType = {
   DestinationUnavailable: 'DestinationUnavailable',
   /** a run row closed (failed, abandoned) while its workflow still worked: its late results are refused (R-BK-1) */
   BackupRunClosed: 'BackupRunClosed',
+  /** the batch run's ledger has the dossier already: this attempt was superseded (its worker cut off, then back) and does not back it up again (R-BK-1) */
+  DossierDoneInRun: 'DossierDoneInRun',
   /** a patch run row closed (abandoned) while its workflow still worked: its late results are refused */
   PatchRunClosed: 'PatchRunClosed',
   /** a backup batch run as a window's payload could not run to its end */

@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { createActivities } from '../../workers/activities';
 import { createBackupBatchActivities } from '../../activities/backup-batch';
@@ -120,4 +122,40 @@ test('R-BK-1 every worker down for 20 minutes while the next run starts: the nex
   expect(runs[0].finished_at.getTime()).toBeGreaterThanOrEqual(runs[0].last_item.getTime());
   const { rows: twice } = await pool.query('SELECT code FROM nightshift.backup_run_item GROUP BY run_id, code HAVING count(*) > 1');
   expect(twice).toEqual([]);
+});
+
+test('R-BK-1 an attempt superseded while its worker was cut off comes back: a dossier the ledger has already is not backed up again (no archive, no generation, no temporary file), and counts as skipped', async () => {
+  const pool = stack.pools.get('main');
+  await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE state = 'running'`);
+  const codes = ['SUP1', 'SUP2', 'SUP3'];
+  await createDossiers(stack, codes.map((code) => ({ code })));
+  const workflowId = await liveWorkflow();
+  const plain = createBackupBatchActivities({ config: stack.config, pools: stack.pools, temporal: temporal.client });
+  const run = await plain.claimBackupRun({ target: 'main', workflowId });
+  // the retry of this chunk (on another worker) records SUP2 while this attempt is about to start it
+  const stale = createBackupBatchActivities(
+    { config: stack.config, pools: stack.pools, temporal: temporal.client },
+    {
+      beforeDossier: async (code) => {
+        if (code !== 'SUP2') return;
+        await pool.query(`INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts) VALUES ($1, 'SUP2', 'ok', 1)`, [run.runId]);
+      },
+    },
+  );
+  const result = await stale.backupChunk({ target: 'main', runId: run.runId, codes, settings: run.settings, concurrency: 1, timeBudgetMs: 60_000 });
+  expect(result).toMatchObject({ ok: 2, failed: 0, skipped: 1, remaining: [] });
+  const items = await pool.query(`SELECT code, attempts FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code`, [run.runId]);
+  expect(items.rows).toEqual([
+    { code: 'SUP1', attempts: 1 },
+    { code: 'SUP2', attempts: 1 },
+    { code: 'SUP3', attempts: 1 },
+  ]);
+  const generations = await pool.query(`SELECT code FROM nightshift.backup_generation WHERE run_id = $1 ORDER BY code`, [run.runId]);
+  expect(generations.rows.map((r) => r.code)).toEqual(['SUP1', 'SUP3']);
+  const dir = run.settings.destinationDir;
+  expect(fs.existsSync(path.join(dir, 'BSUP1.SVG'))).toBe(true);
+  expect(fs.existsSync(path.join(dir, 'BSUP2.SVG'))).toBe(false);
+  expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE id = $1`, [run.runId]);
+  await temporal.client.workflow.getHandle(workflowId).terminate('test done');
 });
