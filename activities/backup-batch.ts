@@ -29,7 +29,7 @@ import {
   reportSummaryLines,
   runState,
 } from '../domain/backup-batch';
-import { archiveFileName, dossierCodeSchema } from '../domain/dossier';
+import { archiveFileName, dossierCodeSchema, parseArchiveTempName } from '../domain/dossier';
 import { backupBatchInputSchema } from '../domain/backup-batch-input';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
@@ -208,18 +208,25 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
     );
   }
 
-  /** Removes what a killed attempt left: temporary archive files of these codes (the engine names them .B{code}.SVG.*.tmp). */
-  async function removeStaleTemps(dir: string, codes: Set<string>): Promise<void> {
+  /**
+   * Removes temporary archive files (archiveTempName) that `which` names: what a killed attempt left. A
+   * writer still at work on one (an attempt superseded while cut off) then fails to publish it: nothing is lost.
+   */
+  async function removeStaleTemps(dir: string, which: (t: { code: string; runId?: number }) => boolean): Promise<number> {
     let names: string[];
     try {
       names = await fs.promises.readdir(dir);
     } catch {
-      return;
+      return 0;
     }
+    let removed = 0;
     for (const name of names) {
-      const m = /^\.B(.+)\.SVG\.[0-9a-f]+\.tmp$/.exec(name);
-      if (m && codes.has(m[1]!)) await fs.promises.rm(path.join(dir, name), { force: true });
+      const t = parseArchiveTempName(name);
+      if (!t || !which(t)) continue;
+      await fs.promises.rm(path.join(dir, name), { force: true });
+      removed++;
     }
+    return removed;
   }
 
   /** The newest failures of a run (capped) and its retry command, for the result. */
@@ -370,7 +377,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       }
       if ((ctx?.info.attempt ?? 1) > 1) {
         const inLedger = new Set(await codesInLedger(pool, input.runId, codes));
-        await removeStaleTemps(input.settings.destinationDir, new Set(codes.filter((c) => !inLedger.has(c))));
+        const redo = new Set(codes.filter((c) => !inLedger.has(c)));
+        await removeStaleTemps(input.settings.destinationDir, (t) => redo.has(t.code));
       }
       /** set once the destination itself is full or unwritable: no lane takes another dossier */
       let stopped: DestinationErrno | undefined;
@@ -525,6 +533,9 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         // the destination stopped the batch: every selected dossier not attempted is in the report as not done
         await recordNotDoneSelection(pool, run.kind, raw.runId, notDoneErrorText(run.stop_reason));
       }
+      // every chunk of the run has ended: a temporary archive of the run still there is a superseded attempt's (a
+      // worker cut off, then back, or killed): after a fault the batch leaves nothing behind (R-BK-1)
+      await removeStaleTemps(run.settings.destinationDir, (t) => t.runId === Number(run.id));
       const { file, ok, failed } = await writeReport(pool, run);
       const state = runState(raw.endedEarly, failed);
       const mailWanted = failed > 0 && run.settings.reportRecipients.length > 0;

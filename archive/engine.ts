@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
-import { archiveFileName, schemaNameFor } from '../domain/dossier';
+import { archiveFileName, archiveTempName, schemaNameFor } from '../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../domain/failures';
 import type { BackupDossierResult, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { insertDossier } from '../store/dossiers/insert-dossiers';
@@ -66,7 +66,8 @@ export interface BackupEngineOptions {
   /**
    * A batch run: a dossier its ledger has already is refused (DossierDoneInRun) before anything is written,
    * in the snapshot's first statement. A chunk's attempt that was superseded while its worker was cut off
-   * (frozen, partitioned) and then came back does not back up again what the retry did.
+   * (frozen, partitioned) and then came back does not back up again what the retry did. Its temporary
+   * file is named after the run (archiveTempName), for the run's end to sweep.
    */
   ledgerRunId?: number;
 }
@@ -134,7 +135,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     const structure = await readStructure(client, d.schema_name);
     const documents = o.documentsFolder ? await listDocuments(o.documentsFolder) : [];
 
-    const tmpName = path.join(o.destinationDir, `.${archiveFileName(d.code)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+    const tmpName = path.join(o.destinationDir, archiveTempName(d.code, crypto.randomBytes(6).toString('hex'), o.ledgerRunId));
     let handle: fs.promises.FileHandle;
     try {
       handle = await openArchiveFile(tmpName, o.destinationDir, o.fileMode ?? ARCHIVE_FILE_MODE);

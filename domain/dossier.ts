@@ -57,3 +57,19 @@ export function schemaNameFor(code: string): string {
 export function archiveFileName(code: string): string {
   return `B${dossierCodeSchema.parse(code)}.SVG`;
 }
+
+/**
+ * The temporary name an archive is written under before its rename: `.B{code}.SVG.{random}.tmp`, or
+ * `.B{code}.SVG.r{runId}.{random}.tmp` when a batch run writes it (so that the run, once ended, can remove
+ * what a superseded attempt of its own left, and nothing else's).
+ */
+export function archiveTempName(code: string, random: string, runId?: number): string {
+  return `.${archiveFileName(code)}.${runId === undefined ? '' : `r${runId}.`}${random}.tmp`;
+}
+
+/** What an archive's temporary name says (archiveTempName), or undefined for any other name. */
+export function parseArchiveTempName(name: string): { code: string; runId?: number } | undefined {
+  const m = /^\.B(.+)\.SVG\.(?:r([0-9]+)\.)?[0-9a-f]+\.tmp$/.exec(name);
+  if (!m || !dossierCodeSchema.safeParse(m[1]).success) return undefined;
+  return m[2] === undefined ? { code: m[1]! } : { code: m[1]!, runId: Number(m[2]) };
+}

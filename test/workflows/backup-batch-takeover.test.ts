@@ -5,6 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { createActivities } from '../../workers/activities';
 import { createBackupBatchActivities } from '../../activities/backup-batch';
 import { failureTypeOf } from '../../domain/failures';
+import { archiveTempName, parseArchiveTempName } from '../../domain/dossier';
 import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup-batch.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, uniqueName, type TestStack } from '../helpers/env';
 import { createDossiers, waitFor } from './backup-batch-helpers';
@@ -156,6 +157,28 @@ test('R-BK-1 an attempt superseded while its worker was cut off comes back: a do
   expect(fs.existsSync(path.join(dir, 'BSUP1.SVG'))).toBe(true);
   expect(fs.existsSync(path.join(dir, 'BSUP2.SVG'))).toBe(false);
   expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-  await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE id = $1`, [run.runId]);
+
+  // what a superseded attempt of this run left (named after the run) goes when the run ends; another run's, a
+  // single-dossier backup's and any other file stay
+  const leftovers = {
+    mine: archiveTempName('SUP2', 'a1b2c3', run.runId),
+    otherRun: archiveTempName('SUP2', 'a1b2c3', run.runId + 1000),
+    single: archiveTempName('SUP2', 'a1b2c3'),
+    other: '.notes.tmp',
+  };
+  for (const name of Object.values(leftovers)) fs.writeFileSync(path.join(dir, name), 'partial');
+  const finished = await plain.finishBackupRun({ target: 'main', runId: run.runId, endedEarly: false });
+  expect(finished).toMatchObject({ state: 'completed', ok: 3, failed: 0 });
+  const left = fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).sort();
+  expect(left).toEqual([leftovers.other, leftovers.otherRun, leftovers.single].sort());
+  for (const name of left) fs.rmSync(path.join(dir, name));
   await temporal.client.workflow.getHandle(workflowId).terminate('test done');
+});
+
+test('R-BK-1 temporary archive names: a batch run\'s carry its id, and only archive temporaries parse', () => {
+  expect(archiveTempName('A1', '0f9e', 42)).toBe('.BA1.SVG.r42.0f9e.tmp');
+  expect(archiveTempName('A1', '0f9e')).toBe('.BA1.SVG.0f9e.tmp');
+  expect(parseArchiveTempName('.BA1.SVG.r42.0f9e.tmp')).toEqual({ code: 'A1', runId: 42 });
+  expect(parseArchiveTempName('.BA1.SVG.0f9e.tmp')).toEqual({ code: 'A1' });
+  for (const other of ['BA1.SVG', '.BA1.SVG.tmp', '.BA1.SVG.rx.0f9e.tmp', '.report.0f9e.tmp', '.B.SVG.0f9e.tmp', '.BA1.SVG.0F9E.tmp']) expect(parseArchiveTempName(other)).toBeUndefined();
 });
