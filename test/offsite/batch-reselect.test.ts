@@ -1,12 +1,8 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { startBackupBatch } from '../../starts';
-import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
-import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
-import { batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
-import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { startS3Server, type S3TestServer } from '../helpers/s3';
+import { type BackupBatchInput } from '../../workflows/backup-batch.api';
+import { createTestWorker } from '../helpers/env';
+import { type OffsiteStack, runBatch, useOffsiteStack } from './offsite-stack';
 import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
 
 /**
@@ -15,40 +11,14 @@ import { createDossiers, ledger, modify } from '../workflows/backup-batch-helper
  * on real servers: the Temporal dev server, PostgreSQL, versitygw stopped and started again.
  */
 
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
-let s3: S3TestServer;
-let stack: TestStack;
-let store: OffsiteStore;
+let temporal: OffsiteStack['temporal'];
+let s3: OffsiteStack['s3'];
+let stack: OffsiteStack['stack'];
+let store: OffsiteStack['store'];
 const pool = () => stack.pools.get('main');
+useOffsiteStack('reselect/', (s) => ({ temporal, s3, stack, store } = s), { keepEveryGeneration: true });
 
-beforeAll(async () => {
-  quietRuntime();
-  temporal = await devServerClient();
-  s3 = await startS3Server();
-  stack = await createTestStack(s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'reselect/' }));
-  store = createOffsiteStore(stack.config.offsite!);
-  // the prune each batch starts at its end keeps every generation of this test (R-BK-11 is not what it is about)
-  await setRetentionSetting(pool(), { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
-});
-afterAll(async () => {
-  store?.close();
-  await stack?.close();
-  await s3?.stop();
-  await temporal?.close();
-});
-
-async function runBatch(input: Partial<BackupBatchInput> = {}): Promise<BackupBatchResult> {
-  const handle = await startBackupBatch(
-    temporal.client,
-    { target: 'main', tuning: { chunkSize: 10, window: 1, concurrency: 1 }, ...input },
-    { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/${crypto.randomUUID()}` },
-  );
-  return batchResult(handle.result()).catch((e: unknown) => {
-    const partial = partialBatchResult(e);
-    if (partial) return partial;
-    throw e;
-  });
-}
+const batch = (input: Partial<BackupBatchInput> = {}) => runBatch({ temporal, s3, stack, store }, input);
 
 const selected = async (runId: number) => (await pool().query<{ selected: number }>('SELECT selected FROM nightshift.backup_run WHERE id = $1', [runId])).rows[0]!.selected;
 
@@ -58,14 +28,14 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
   await createDossiers(stack, codes.map((code) => ({ code })));
   const w = await createTestWorker(stack, temporal.nativeConnection);
   await w.runUntil(async () => {
-    const first = await runBatch();
+    const first = await batch();
     expect(first).toMatchObject({ state: 'completed', ok: 4 });
 
     // night 2, the storage away: P1 and P2 are written locally, their copies fail
     await modify(pool(), 'P1');
     await modify(pool(), 'P2');
     await s3.kill();
-    const away = await runBatch();
+    const away = await batch();
     expect(away).toMatchObject({ state: 'partial', total: 2, ok: 0, failed: 2 });
     const written = new Map<string, number>();
     for (const code of ['P1', 'P2']) {
@@ -77,7 +47,7 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
 
     // a run of one dossier in between: its ledger knows nothing of P1 and P2 (the next night's "previous run")
     await modify(pool(), 'Q1');
-    const only = await runBatch({ only: ['Q1'] });
+    const only = await batch({ only: ['Q1'] });
     expect(only).toMatchObject({ total: 1, failed: 1 });
 
     // night 3, the storage back: P1, P2 (unmodified since night 2) first, then the modified M0
@@ -85,7 +55,7 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
     await modify(pool(), 'M0');
     // P2 changed since its copy failed: its archive of night 2 is no longer current, it is backed up anew
     await modify(pool(), 'P2');
-    const next = await runBatch();
+    const next = await batch();
     expect(next).toMatchObject({ state: 'completed', total: 4, ok: 4, failed: 0 });
     expect(await selected(next.runId)).toBe(4);
     const items = await ledger(pool(), next.runId);
@@ -106,7 +76,7 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
     expect((await dossierGenerations(pool(), 'M0'))[0]).toMatchObject({ runId: next.runId, offsiteState: 'copied' });
 
     // nothing left: the next night takes nothing
-    const quiet = await runBatch();
+    const quiet = await batch();
     expect(quiet).toMatchObject({ state: 'completed', total: 0 });
   });
 });

@@ -1,12 +1,11 @@
 import crypto from 'node:crypto';
 import { startBackupBatch, startBackupPrune } from '../../starts';
-import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 import { type BackupBatchResult, batchResult } from '../../workflows/backup-batch.api';
 import { type BackupPruneResult, batchPruneWorkflowId } from '../../workflows/backup-prune.api';
-import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { startS3Server, type S3TestServer } from '../helpers/s3';
+import { createTestWorker } from '../helpers/env';
+import { type OffsiteStack, useOffsiteStack } from './offsite-stack';
 import { createDossiers, modify } from '../workflows/backup-batch-helpers';
 
 /**
@@ -15,25 +14,12 @@ import { createDossiers, modify } from '../workflows/backup-batch-helpers';
  * still in the bucket, and the next prune finishes the job and says so.
  */
 
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
-let s3: S3TestServer;
-let stack: TestStack;
-let store: OffsiteStore;
+let temporal: OffsiteStack['temporal'];
+let s3: OffsiteStack['s3'];
+let stack: OffsiteStack['stack'];
+let store: OffsiteStack['store'];
 const pool = () => stack.pools.get('main');
-
-beforeAll(async () => {
-  quietRuntime();
-  temporal = await devServerClient();
-  s3 = await startS3Server();
-  stack = await createTestStack(s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'prune-wf/' }));
-  store = createOffsiteStore(stack.config.offsite!);
-});
-afterAll(async () => {
-  store?.close();
-  await stack?.close();
-  await s3?.stop();
-  await temporal?.close();
-});
+useOffsiteStack('prune-wf/', (s) => ({ temporal, s3, stack, store } = s));
 
 const taskQueue = () => stack.config.temporal.taskQueue;
 

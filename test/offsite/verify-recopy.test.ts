@@ -1,14 +1,7 @@
-import crypto from 'node:crypto';
-import { startBackupBatch, startBackupVerify } from '../../starts';
-import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
-import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
-import { type BackupBatchResult, batchResult } from '../../workflows/backup-batch.api';
-import { batchPruneWorkflowId } from '../../workflows/backup-prune.api';
-import { type BackupVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
-import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
-import { startS3Server, type S3TestServer } from '../helpers/s3';
-import { createDossiers, ledger, modify, waitFor } from '../workflows/backup-batch-helpers';
+import { createTestWorker } from '../helpers/env';
+import { batchAndFollowUps, type OffsiteStack, useOffsiteStack, verifyCodes } from './offsite-stack';
+import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
 
 /**
  * R-BK-13, R-BK-14, R-BK-4: a verification that finds a generation's off-site object gone records its copy failed,
@@ -16,48 +9,15 @@ import { createDossiers, ledger, modify, waitFor } from '../workflows/backup-bat
  * is clean. On real servers: the Temporal dev server, PostgreSQL, versitygw.
  */
 
-let temporal: Awaited<ReturnType<typeof devServerClient>>;
-let s3: S3TestServer;
-let stack: TestStack;
-let store: OffsiteStore;
+let temporal: OffsiteStack['temporal'];
+let s3: OffsiteStack['s3'];
+let stack: OffsiteStack['stack'];
+let store: OffsiteStack['store'];
 const pool = () => stack.pools.get('main');
-const taskQueue = () => stack.config.temporal.taskQueue;
+useOffsiteStack('verify-recopy/', (s) => ({ temporal, s3, stack, store } = s), { keepEveryGeneration: true });
 
-beforeAll(async () => {
-  quietRuntime();
-  temporal = await devServerClient();
-  s3 = await startS3Server();
-  stack = await createTestStack(s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'verify-recopy/' }));
-  store = createOffsiteStore(stack.config.offsite!);
-  // the prune each batch starts keeps every generation here (R-BK-11 is not what this is about)
-  await setRetentionSetting(pool(), { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
-});
-afterAll(async () => {
-  store?.close();
-  await stack?.close();
-  await s3?.stop();
-  await temporal?.close();
-});
-
-/** A batch, and the prune and verification it starts at its end, all finished. */
-async function batch(): Promise<BackupBatchResult> {
-  const workflowId = `backup/main/${crypto.randomUUID()}`;
-  const r = await batchResult((await startBackupBatch(temporal.client, { target: 'main', tuning: { chunkSize: 10, window: 1, concurrency: 1 } }, { taskQueue: taskQueue(), workflowId })).result());
-  await temporal.client.workflow.getHandle(batchPruneWorkflowId(workflowId)).result();
-  if (r.ok > 0) {
-    await waitFor(
-      "the batch's verification",
-      async () => ((await pool().query("SELECT 1 FROM nightshift.verify_run WHERE backup_run_id = $1 AND state <> 'running'", [r.runId])).rowCount ? true : undefined),
-      120_000,
-    );
-  }
-  return r;
-}
-
-async function verify(codes: string[]): Promise<BackupVerifyResult> {
-  const handle = await startBackupVerify(temporal.client, { target: 'main', codes, samplePercent: 0 }, { taskQueue: taskQueue(), workflowId: `backup-verify/main/${crypto.randomUUID()}` });
-  return verifyResult(handle.result());
-}
+const batch = () => batchAndFollowUps({ temporal, s3, stack, store });
+const verify = (codes: string[]) => verifyCodes({ temporal, s3, stack, store }, codes);
 
 const pending = async () => (await pool().query<{ code: string; generation_id: string }>('SELECT code, generation_id FROM nightshift.backup_offsite_pending ORDER BY code')).rows;
 
