@@ -212,21 +212,17 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
    * Removes temporary archive files (archiveTempName) that `which` names: what a killed attempt left. A
    * writer still at work on one (an attempt superseded while cut off) then fails to publish it: nothing is lost.
    */
-  async function removeStaleTemps(dir: string, which: (t: { code: string; runId?: number }) => boolean): Promise<number> {
+  async function removeStaleTemps(dir: string, which: (t: { code: string; runId?: number }) => boolean): Promise<void> {
     let names: string[];
     try {
       names = await fs.promises.readdir(dir);
     } catch {
-      return 0;
+      return;
     }
-    let removed = 0;
     for (const name of names) {
       const t = parseArchiveTempName(name);
-      if (!t || !which(t)) continue;
-      await fs.promises.rm(path.join(dir, name), { force: true });
-      removed++;
+      if (t && which(t)) await fs.promises.rm(path.join(dir, name), { force: true });
     }
-    return removed;
   }
 
   /** The newest failures of a run (capped) and its retry command, for the result. */
