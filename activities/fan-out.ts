@@ -174,21 +174,22 @@ export async function runChunk(o: ChunkRunOptions): Promise<ChunkRunResult> {
     }
     ended[i] = true;
     while (prefix < todo.length && ended[prefix]) prefix++;
-    if (outcome.superseded) {
-      result.skipped++;
-      heartbeat();
-      return;
-    }
+    if (outcome.superseded) result.skipped++;
+    else count(code, outcome);
+    heartbeat();
+  }
+
+  function count(code: string, outcome: DossierOutcome): void {
     done++;
     result.counts[outcome.status] = (result.counts[outcome.status] ?? 0) + 1;
-    if (outcome.status === 'ok') result.ok++;
-    else {
-      result.failed++;
-      result.failuresTotal++;
-      result.failures.push({ code, status: outcome.status, error: outcome.error ?? '' });
-      if (result.failures.length > FAILURES_CAP) result.failures.shift();
+    if (outcome.status === 'ok') {
+      result.ok++;
+      return;
     }
-    heartbeat();
+    result.failed++;
+    result.failuresTotal++;
+    result.failures.push({ code, status: outcome.status, error: outcome.error ?? '' });
+    if (result.failures.length > FAILURES_CAP) result.failures.shift();
   }
 
   async function lane(): Promise<void> {

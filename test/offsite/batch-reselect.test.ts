@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { type BackupBatchInput } from '../../workflows/backup-batch.api';
 import { createTestWorker } from '../helpers/env';
-import { type OffsiteStack, runBatch, useOffsiteStack } from './offsite-stack';
+import { runBatch, useOffsiteStack } from './offsite-stack';
 import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
 
 /**
@@ -11,22 +11,18 @@ import { createDossiers, ledger, modify } from '../workflows/backup-batch-helper
  * on real servers: the Temporal dev server, PostgreSQL, versitygw stopped and started again.
  */
 
-let temporal: OffsiteStack['temporal'];
-let s3: OffsiteStack['s3'];
-let stack: OffsiteStack['stack'];
-let store: OffsiteStack['store'];
-const pool = () => stack.pools.get('main');
-useOffsiteStack('reselect/', (s) => ({ temporal, s3, stack, store } = s), { keepEveryGeneration: true });
+const off = useOffsiteStack('reselect/', { keepEveryGeneration: true });
+const pool = () => off.stack.pools.get('main');
 
-const batch = (input: Partial<BackupBatchInput> = {}) => runBatch({ temporal, s3, stack, store }, input);
+const batch = (input: Partial<BackupBatchInput> = {}) => runBatch(off, input);
 
 const selected = async (runId: number) => (await pool().query<{ selected: number }>('SELECT selected FROM nightshift.backup_run WHERE id = $1', [runId])).rows[0]!.selected;
 
 test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next night: those dossiers taken first even unmodified, their archive copied (a new one if modified since), counted once', async () => {
   // M0 sorts before the others: taken first only if the priority phase takes the P dossiers
   const codes = ['M0', 'P1', 'P2', 'Q1'];
-  await createDossiers(stack, codes.map((code) => ({ code })));
-  const w = await createTestWorker(stack, temporal.nativeConnection);
+  await createDossiers(off.stack, codes.map((code) => ({ code })));
+  const w = await createTestWorker(off.stack, off.temporal.nativeConnection);
   await w.runUntil(async () => {
     const first = await batch();
     expect(first).toMatchObject({ state: 'completed', ok: 4 });
@@ -34,7 +30,7 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
     // night 2, the storage away: P1 and P2 are written locally, their copies fail
     await modify(pool(), 'P1');
     await modify(pool(), 'P2');
-    await s3.kill();
+    await off.s3.kill();
     const away = await batch();
     expect(away).toMatchObject({ state: 'partial', total: 2, ok: 0, failed: 2 });
     const written = new Map<string, number>();
@@ -51,7 +47,7 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
     expect(only).toMatchObject({ total: 1, failed: 1 });
 
     // night 3, the storage back: P1, P2 (unmodified since night 2) first, then the modified M0
-    await s3.restart();
+    await off.s3.restart();
     await modify(pool(), 'M0');
     // P2 changed since its copy failed: its archive of night 2 is no longer current, it is backed up anew
     await modify(pool(), 'P2');
@@ -65,12 +61,12 @@ test('R-BK-14, R-BK-4: copies that failed while S3 was down are made the next ni
     const p1 = await dossierGenerations(pool(), 'P1');
     expect(p1).toHaveLength(2);
     expect(p1[0]).toMatchObject({ id: written.get('P1'), runId: away.runId, offsiteState: 'copied', offsiteError: null });
-    expect(await store.checkObject(p1[0]!.offsiteKey!, { size: p1[0]!.size, sha256: p1[0]!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
-    expect(await store.listDossier('main', 'P1')).toHaveLength(2);
+    expect(await off.store.checkObject(p1[0]!.offsiteKey!, { size: p1[0]!.size, sha256: p1[0]!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
+    expect(await off.store.listDossier('main', 'P1')).toHaveLength(2);
     // P2: a new archive, copied; night 2's, no longer the newest but still kept, copied too (migration 0019)
     const p2 = await dossierGenerations(pool(), 'P2');
     expect(p2.map((g) => [g.runId, g.offsiteState])).toEqual([[next.runId, 'copied'], [away.runId, 'copied'], [first.runId, 'copied']]);
-    expect(await store.listDossier('main', 'P2')).toHaveLength(3);
+    expect(await off.store.listDossier('main', 'P2')).toHaveLength(3);
     // Q1's copy failed in the run of one (the storage still away): that archive is copied too; M0 is backed up anew
     expect((await dossierGenerations(pool(), 'Q1'))[0]).toMatchObject({ runId: only.runId, offsiteState: 'copied' });
     expect((await dossierGenerations(pool(), 'M0'))[0]).toMatchObject({ runId: next.runId, offsiteState: 'copied' });

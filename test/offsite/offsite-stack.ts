@@ -21,12 +21,12 @@ export interface OffsiteStack {
 }
 
 /**
- * Sets the stack up before the file's tests (`ready` receives it) and tears it down after them.
- * keepEveryGeneration: the prune each batch starts at its end keeps every generation (for the tests that
- * are not about retention, R-BK-11).
+ * Sets the stack up before the file's tests and tears it down after them; the context is filled in by then
+ * (as useCluster's). keepEveryGeneration: the prune each batch starts at its end keeps every generation (for the
+ * tests that are not about retention, R-BK-11).
  */
-export function useOffsiteStack(prefix: string, ready: (s: OffsiteStack) => void, options: { keepEveryGeneration?: boolean } = {}): void {
-  let s: Partial<OffsiteStack> = {};
+export function useOffsiteStack(prefix: string, options: { keepEveryGeneration?: boolean } = {}): OffsiteStack {
+  const s = {} as OffsiteStack;
   beforeAll(async () => {
     quietRuntime();
     s.temporal = await devServerClient();
@@ -34,15 +34,14 @@ export function useOffsiteStack(prefix: string, ready: (s: OffsiteStack) => void
     s.stack = await createTestStack(s.s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: prefix }));
     s.store = createOffsiteStore(s.stack.config.offsite!);
     if (options.keepEveryGeneration) await setRetentionSetting(s.stack.pools.get('main'), { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
-    ready(s as OffsiteStack);
   });
   afterAll(async () => {
     s.store?.close();
     await s.stack?.close();
     await s.s3?.stop();
     await s.temporal?.close();
-    s = {};
   });
+  return s;
 }
 
 /** A batch on `main` (10 a chunk, one at a time) and its result; a batch that failed part-way gives its partial result. */

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { MIGRATIONS_DIR, migrate } from '../../db/migrate';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { createTestWorker, requireEnv, tempDir, uniqueName } from '../helpers/env';
-import { batchAndFollowUps, type OffsiteStack, useOffsiteStack, verifyCodes } from './offsite-stack';
+import { batchAndFollowUps, useOffsiteStack, verifyCodes } from './offsite-stack';
 import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
 
 /**
@@ -14,15 +14,11 @@ import { createDossiers, ledger, modify } from '../workflows/backup-batch-helper
  * servers: the Temporal dev server, PostgreSQL, versitygw.
  */
 
-let temporal: OffsiteStack['temporal'];
-let s3: OffsiteStack['s3'];
-let stack: OffsiteStack['stack'];
-let store: OffsiteStack['store'];
-const pool = () => stack.pools.get('main');
-useOffsiteStack('older-recopy/', (s) => ({ temporal, s3, stack, store } = s), { keepEveryGeneration: true });
+const off = useOffsiteStack('older-recopy/', { keepEveryGeneration: true });
+const pool = () => off.stack.pools.get('main');
 
-const batch = () => batchAndFollowUps({ temporal, s3, stack, store });
-const verify = (codes: string[]) => verifyCodes({ temporal, s3, stack, store }, codes);
+const batch = () => batchAndFollowUps(off);
+const verify = (codes: string[]) => verifyCodes(off, codes);
 
 const pending = async () =>
   (await pool().query<{ code: string; generation_id: string | null }>('SELECT code, generation_id FROM nightshift.backup_offsite_pending ORDER BY code')).rows;
@@ -30,8 +26,8 @@ const pending = async () =>
 test('R-BK-13, R-BK-14, R-BK-4: an OLDER generation\'s object deleted: the verification records it failed, the next batch copies it again first (no new generation), failing the dossier while the storage is away; the verification after is clean', async () => {
   // B0 sorts first: taken first only by the priority phase, so O1 before it proves the reselection
   const codes = ['B0', 'O1'];
-  await createDossiers(stack, codes.map((code) => ({ code })));
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await createDossiers(off.stack, codes.map((code) => ({ code })));
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
   await worker.runUntil(async () => {
     expect(await batch()).toMatchObject({ state: 'completed', ok: 2 });
     await modify(pool(), 'O1');
@@ -41,7 +37,7 @@ test('R-BK-13, R-BK-14, R-BK-4: an OLDER generation\'s object deleted: the verif
     expect(await pending()).toEqual([]);
 
     // the older object goes behind Nightshift's back (a lifecycle rule, an operator, a storage fault)
-    await store.deleteObject(older!.offsiteKey!);
+    await off.store.deleteObject(older!.offsiteKey!);
     const found = await verify(codes);
     expect(found).toMatchObject({ state: 'problems', total: 3, ok: 2, problems: 1 });
     expect(found.failures.map((f) => f.code)).toEqual(['O1']);
@@ -53,7 +49,7 @@ test('R-BK-13, R-BK-14, R-BK-4: an OLDER generation\'s object deleted: the verif
     expect(await pending()).toEqual([{ code: 'O1', generation_id: null }]);
 
     // a night with the storage away: O1 (unmodified) is taken, its older copy fails, so the dossier is not done
-    await s3.kill();
+    await off.s3.kill();
     const away = await batch();
     expect(away).toMatchObject({ state: 'partial', total: 1, ok: 0, failed: 1 });
     const [failedItem] = await ledger(pool(), away.runId);
@@ -62,7 +58,7 @@ test('R-BK-13, R-BK-14, R-BK-4: an OLDER generation\'s object deleted: the verif
       new RegExp(`^Echec du traitement\\. off-site copy failed: older archive ${path.basename(older!.file).replace(/\./g, '\\.')} \\(normal, ${older!.snapshotAt.toISOString().replace(/\./g, '\\.')}\\) not copied again: `),
     );
     expect(await pending()).toEqual([{ code: 'O1', generation_id: null }]);
-    await s3.restart();
+    await off.s3.restart();
 
     // the next night: O1 unmodified, taken first, its older archive copied again; B0 modified, after it
     await modify(pool(), 'B0');
@@ -76,8 +72,8 @@ test('R-BK-13, R-BK-14, R-BK-4: an OLDER generation\'s object deleted: the verif
     expect(o1.map((g) => g.id)).toEqual([newest!.id, older!.id]);
     expect(o1[1]).toMatchObject({ offsiteState: 'copied', offsiteKey: older!.offsiteKey, offsiteError: null });
     expect(o1[0]).toMatchObject({ offsiteState: 'copied', offsiteAt: newest!.offsiteAt });
-    expect(await store.checkObject(older!.offsiteKey!, { size: older!.size, sha256: older!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
-    expect(await store.listDossier('main', 'O1')).toHaveLength(2);
+    expect(await off.store.checkObject(older!.offsiteKey!, { size: older!.size, sha256: older!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
+    expect(await off.store.listDossier('main', 'O1')).toHaveLength(2);
     expect(await pending()).toEqual([]);
 
     const clean = await verify(codes);
@@ -88,14 +84,14 @@ test('R-BK-13, R-BK-14, R-BK-4: an OLDER generation\'s object deleted: the verif
 
 test('R-BK-14, R-BK-4: a dossier backed up before generations existed (B{code}.SVG, no generation) is backed up again and copied by the next batch, first; an unmodified one after it is left alone', async () => {
   const codes = ['C0', 'G1', 'G2'];
-  await createDossiers(stack, codes.map((code) => ({ code })));
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await createDossiers(off.stack, codes.map((code) => ({ code })));
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
   await worker.runUntil(async () => {
     expect(await batch()).toMatchObject({ state: 'completed', ok: 3 });
     // G1 as a deployment from before generations left it: its B{code}.SVG, no generation row, nothing in the bucket
     const [g] = await dossierGenerations(pool(), 'G1');
     const seed = g!.links[0]!;
-    await store.deleteObject(g!.offsiteKey!);
+    await off.store.deleteObject(g!.offsiteKey!);
     await pool().query("DELETE FROM nightshift.backup_generation WHERE code = 'G1'");
     fs.unlinkSync(g!.file);
     expect(fs.existsSync(seed)).toBe(true);
@@ -111,7 +107,7 @@ test('R-BK-14, R-BK-4: a dossier backed up before generations existed (B{code}.S
     const [backedUp, ...none] = await dossierGenerations(pool(), 'G1');
     expect(none).toEqual([]);
     expect(backedUp).toMatchObject({ runId: next.runId, kind: 'normal', offsiteState: 'copied', links: [seed] });
-    expect(await store.checkObject(backedUp!.offsiteKey!, { size: backedUp!.size, sha256: backedUp!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
+    expect(await off.store.checkObject(backedUp!.offsiteKey!, { size: backedUp!.size, sha256: backedUp!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
     expect(await pending()).toEqual([]);
     expect(await batch()).toMatchObject({ state: 'completed', total: 0 });
   });

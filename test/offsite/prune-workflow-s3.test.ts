@@ -1,11 +1,10 @@
 import crypto from 'node:crypto';
-import { startBackupBatch, startBackupPrune } from '../../starts';
+import { startBackupPrune } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
-import { type BackupBatchResult, batchResult } from '../../workflows/backup-batch.api';
-import { type BackupPruneResult, batchPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult } from '../../workflows/backup-prune.api';
 import { createTestWorker } from '../helpers/env';
-import { type OffsiteStack, useOffsiteStack } from './offsite-stack';
+import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
 import { createDossiers, modify } from '../workflows/backup-batch-helpers';
 
 /**
@@ -14,29 +13,20 @@ import { createDossiers, modify } from '../workflows/backup-batch-helpers';
  * still in the bucket, and the next prune finishes the job and says so.
  */
 
-let temporal: OffsiteStack['temporal'];
-let s3: OffsiteStack['s3'];
-let stack: OffsiteStack['stack'];
-let store: OffsiteStack['store'];
-const pool = () => stack.pools.get('main');
-useOffsiteStack('prune-wf/', (s) => ({ temporal, s3, stack, store } = s));
+const off = useOffsiteStack('prune-wf/');
+const pool = () => off.stack.pools.get('main');
 
-const taskQueue = () => stack.config.temporal.taskQueue;
+const taskQueue = () => off.stack.config.temporal.taskQueue;
 
-async function batch(): Promise<BackupBatchResult> {
-  const workflowId = `backup/main/${crypto.randomUUID()}`;
-  const r = await batchResult((await startBackupBatch(temporal.client, { target: 'main' }, { taskQueue: taskQueue(), workflowId })).result());
-  // the prune the batch starts at its end, done before the test changes retention
-  await temporal.client.workflow.getHandle(batchPruneWorkflowId(workflowId)).result();
-  return r;
-}
+// the prune (and verification) the batch starts at its end, done before the test changes retention
+const batch = () => batchAndFollowUps(off);
 const prune = async () =>
-  (await (await startBackupPrune(temporal.client, { target: 'main' }, { taskQueue: taskQueue(), workflowId: `backup-prune/main/${crypto.randomUUID()}` })).result()) as BackupPruneResult;
+  (await (await startBackupPrune(off.temporal.client, { target: 'main' }, { taskQueue: taskQueue(), workflowId: `backup-prune/main/${crypto.randomUUID()}` })).result()) as BackupPruneResult;
 
 test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by dossier and generation, nothing counted deleted that is still in the bucket; the next prune deletes and counts them', async () => {
   const codes = ['W1', 'W2'];
-  await createDossiers(stack, codes.map((code) => ({ code })));
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await createDossiers(off.stack, codes.map((code) => ({ code })));
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
   await worker.runUntil(async () => {
     expect(await batch()).toMatchObject({ state: 'completed', ok: 2 });
     for (const code of codes) await modify(pool(), code);
@@ -45,7 +35,7 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
     for (const g of [olderW1!, olderW2!]) expect(g).toMatchObject({ offsiteState: 'copied' });
     await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
 
-    await s3.kill();
+    await off.s3.kill();
     const away = await prune();
     expect(away).toMatchObject({ state: 'completed_with_errors', total: 2, done: 2, failed: 2, deleted: 0, offsiteDeleted: 0 });
     expect(away.failures.map((f) => f.code).sort()).toEqual(codes);
@@ -55,10 +45,10 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
       expect((await dossierGenerations(pool(), g.code, { deleted: true })).find((x) => x.id === g.id)).toMatchObject({ offsiteState: 'copied', deletedAt: expect.any(Date) as Date });
     }
 
-    await s3.restart();
+    await off.s3.restart();
     const later = await prune();
     expect(later).toMatchObject({ state: 'completed', failed: 0, deleted: 2, offsiteDeleted: 2, bytesFreed: 0 });
-    for (const g of [olderW1!, olderW2!]) expect(await store.head(g.offsiteKey!)).toBeUndefined();
-    for (const code of codes) expect(await store.listDossier('main', code)).toHaveLength(1);
+    for (const g of [olderW1!, olderW2!]) expect(await off.store.head(g.offsiteKey!)).toBeUndefined();
+    for (const code of codes) expect(await off.store.listDossier('main', code)).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { createTestWorker } from '../helpers/env';
-import { batchAndFollowUps, type OffsiteStack, useOffsiteStack, verifyCodes } from './offsite-stack';
+import { batchAndFollowUps, useOffsiteStack, verifyCodes } from './offsite-stack';
 import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
 
 /**
@@ -9,23 +9,19 @@ import { createDossiers, ledger, modify } from '../workflows/backup-batch-helper
  * is clean. On real servers: the Temporal dev server, PostgreSQL, versitygw.
  */
 
-let temporal: OffsiteStack['temporal'];
-let s3: OffsiteStack['s3'];
-let stack: OffsiteStack['stack'];
-let store: OffsiteStack['store'];
-const pool = () => stack.pools.get('main');
-useOffsiteStack('verify-recopy/', (s) => ({ temporal, s3, stack, store } = s), { keepEveryGeneration: true });
+const off = useOffsiteStack('verify-recopy/', { keepEveryGeneration: true });
+const pool = () => off.stack.pools.get('main');
 
-const batch = () => batchAndFollowUps({ temporal, s3, stack, store });
-const verify = (codes: string[]) => verifyCodes({ temporal, s3, stack, store }, codes);
+const batch = () => batchAndFollowUps(off);
+const verify = (codes: string[]) => verifyCodes(off, codes);
 
 const pending = async () => (await pool().query<{ code: string; generation_id: string }>('SELECT code, generation_id FROM nightshift.backup_offsite_pending ORDER BY code')).rows;
 
 test('R-BK-13, R-BK-14: an off-site object deleted by hand: the verification reports it and records the copy failed; the next batch copies it first (no new generation); the verification after is clean', async () => {
   // A0 sorts first: it is taken first only by the priority phase, so R1 before it proves the reselection
   const codes = ['A0', 'R1', 'R2'];
-  await createDossiers(stack, codes.map((code) => ({ code })));
-  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await createDossiers(off.stack, codes.map((code) => ({ code })));
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
   await worker.runUntil(async () => {
     expect(await batch()).toMatchObject({ state: 'completed', ok: 3 });
     expect(await pending()).toEqual([]);
@@ -33,7 +29,7 @@ test('R-BK-13, R-BK-14: an off-site object deleted by hand: the verification rep
     expect(lost).toMatchObject({ offsiteState: 'copied' });
 
     // the object goes behind Nightshift's back (a lifecycle rule, an operator, a storage fault)
-    await store.deleteObject(lost!.offsiteKey!);
+    await off.store.deleteObject(lost!.offsiteKey!);
     const found = await verify(codes);
     expect(found).toMatchObject({ state: 'problems', total: 3, ok: 2, problems: 1 });
     expect(found.failures.map((f) => f.code)).toEqual(['R1']);
@@ -57,7 +53,7 @@ test('R-BK-13, R-BK-14: an off-site object deleted by hand: the verification rep
     const r1 = await dossierGenerations(pool(), 'R1');
     expect(r1).toHaveLength(1);
     expect(r1[0]).toMatchObject({ id: lost!.id, offsiteState: 'copied', offsiteKey: lost!.offsiteKey, offsiteError: null });
-    expect(await store.checkObject(lost!.offsiteKey!, { size: lost!.size, sha256: lost!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
+    expect(await off.store.checkObject(lost!.offsiteKey!, { size: lost!.size, sha256: lost!.sha256! }, { readBack: true })).toMatchObject({ status: 'ok' });
     expect(await pending()).toEqual([]);
 
     const clean = await verify(codes);
