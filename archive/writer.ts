@@ -14,13 +14,17 @@ import {
   magicLine,
 } from './format';
 
-/** Compression settings, chosen by measurement (bench/archive-codecs.ts; figures in the README). */
+/** Compression settings, chosen by measurement (`BENCH_CODECS=1 npm run bench:backup`; figures in the README). */
 export interface CodecSettings {
   codec: Codec;
   /** gzip level 1-9, or brotli quality 0-11 */
   level: number;
 }
-export const DEFAULT_CODEC: CodecSettings = { codec: 'gzip', level: 1 };
+/**
+ * brotli quality 1: half gzip 1's CPU for archives ~15 % smaller, and faster to read back (README, *Backups: the
+ * archive and why brotli quality 1*). Archives written with gzip before stay readable: the codec is in the magic line.
+ */
+export const DEFAULT_CODEC: CodecSettings = { codec: 'brotli', level: 1 };
 
 /**
  * Frames are packed into batches of this size before they reach the compressor: each write to a zlib

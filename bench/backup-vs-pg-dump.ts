@@ -45,7 +45,7 @@ import { S3_SERVER, startS3Server } from '../test/helpers/s3';
  *
  *   npm run bench:backup                      embedded PostgreSQL 15 in a temp folder (same major as /usr/bin/pg_dump 15)
  *   DATABASE_URL=postgres://… npm run bench:backup   an existing, migrated-or-empty database instead
- *   BENCH_CODECS=1 npm run bench:backup       also measures the codec candidates (gzip 1, gzip 6, brotli 4)
+ *   BENCH_CODECS=1 npm run bench:backup       also measures the codec candidates (gzip 1, gzip 6, brotli 0, 1, 4)
  */
 
 const DOSSIERS = Number(process.env.BENCH_DOSSIERS ?? 200);
@@ -212,10 +212,13 @@ async function main(): Promise<void> {
       for (const [label, codec] of [
         ['gzip-1', { codec: 'gzip', level: 1 }],
         ['gzip-6', { codec: 'gzip', level: 6 }],
+        ['brotli-0', { codec: 'brotli', level: 0 }],
+        ['brotli-1', { codec: 'brotli', level: 1 }],
         ['brotli-4', { codec: 'brotli', level: 4 }],
       ] as const) {
         const r = await engineRun(codec, label);
-        console.log(`codec ${label.padEnd(9)} ${r.seconds.toFixed(2)} s  ${(r.bytes / 1048576).toFixed(2)} MB`);
+        const cpu = pgPid ? `  CPU ${r.cpu.node.toFixed(1)} ms here + ${r.cpu.pg.toFixed(1)} ms PostgreSQL per dossier` : '';
+        console.log(`codec ${label.padEnd(9)} ${r.seconds.toFixed(2)} s  ${(r.bytes / 1048576).toFixed(2)} MB${cpu}`);
       }
     }
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { createBackupActivities } from '../../activities/backup';
@@ -79,14 +80,14 @@ function firstLine(file: string): string {
 }
 
 describe('encrypted archives (issue 13.2)', () => {
-  test('round trip: written with the current key (id in the first line, 0600, no readable gzip), verified and restored exactly', async () => {
+  test('round trip: written with the current key (id in the first line, 0600, no readable compressed stream), verified and restored exactly', async () => {
     const code = await dossier('ENC');
     const config = withKeys({ NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile([keyLine('k-2026a')]) });
     const r = await activities(config).backupDossier({ target: 'main', code, reason: 'manual', dateSubfolder: false, includeDocuments: true });
-    expect(firstLine(r.file)).toMatch(/^NIGHTSHIFT-SVG 1 gzip aes-256-gcm key=k-2026a salt=[A-Za-z0-9_-]{43} check=[A-Za-z0-9_-]{43}$/);
+    expect(firstLine(r.file)).toMatch(/^NIGHTSHIFT-SVG 1 brotli aes-256-gcm key=k-2026a salt=[A-Za-z0-9_-]{43} check=[A-Za-z0-9_-]{43}$/);
     expect(fs.statSync(r.file).mode & 0o777).toBe(0o600);
     const body = fs.readFileSync(r.file).subarray(firstLine(r.file).length + 1);
-    expect(body.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(false); // not a gzip stream
+    expect(() => zlib.brotliDecompressSync(body)).toThrow(); // not the codec's stream: ciphertext
     expect(body.includes(Buffer.from(code))).toBe(false);
 
     const keys = loadBackupKeyring(config.backupKeys);
@@ -131,7 +132,7 @@ describe('encrypted archives (issue 13.2)', () => {
     const kept = path.join(tempDir('rot'), 'old.SVG');
     fs.copyFileSync(before.file, kept);
     const plain = await activities(stack.config).backupDossier({ target: 'main', code, reason: 'cloture', dateSubfolder: false, includeDocuments: false });
-    expect(firstLine(plain.file)).toBe(`NIGHTSHIFT-SVG ${FORMAT_VERSION} gzip`);
+    expect(firstLine(plain.file)).toBe(`NIGHTSHIFT-SVG ${FORMAT_VERSION} brotli`);
 
     // rotation: a second line; the last one listed is the current key (or NIGHTSHIFT_BACKUP_KEY_ID)
     const rotated = keyFile([oldLine, keyLine('2026-07')]);

@@ -5,7 +5,8 @@ import zlib from 'node:zlib';
 import { createBackupActivities } from '../../activities/backup';
 import { documentsFolder } from '../../registry/documents';
 import { generateDemoDossiers } from '../../registry/demo';
-import { verifyArchive, restoreDossierArchive } from '../../archive/engine';
+import { backupDossierArchive, verifyArchive, restoreDossierArchive } from '../../archive/engine';
+import { deleteDossier, dossierTableStats } from '../../registry/dossiers';
 import { ArchiveWriter } from '../../archive/writer';
 import { FORMAT_VERSION } from '../../archive/format';
 import { failureTypeOf, FailureType } from '../../domain/failures';
@@ -90,7 +91,8 @@ test('foreign files are refused: random bytes, text, empty, another magic, a fut
   const rest = fs.readFileSync(good).subarray(fs.readFileSync(good).indexOf(0x0a) + 1);
   await expectInvalid(variant('magic.SVG', Buffer.concat([Buffer.from('OTHER-SVG 1 gzip\n'), rest])));
   await expectInvalid(variant('v2.SVG', Buffer.concat([Buffer.from('NIGHTSHIFT-SVG 2 gzip\n'), rest])));
-  await expectInvalid(variant('codec.SVG', Buffer.concat([Buffer.from('NIGHTSHIFT-SVG 1 brotli\n'), rest])));
+  // a body under the other codec's name (the good archive is brotli, the default)
+  await expectInvalid(variant('codec.SVG', Buffer.concat([Buffer.from('NIGHTSHIFT-SVG 1 gzip\n'), rest])));
 });
 
 test('a well-formed archive whose document path leaves the folder is refused (no "..", no absolute path)', async () => {
@@ -137,4 +139,19 @@ test('a manifest that does not match its parts is refused', async () => {
   // two rows in the data, three claimed
   await w.finish({ formatVersion: FORMAT_VERSION, code: 'LIAR', patchLevel: 0, createdAt: now, snapshotAt: now, tables: [{ name: 't', rows: 3 }], documentsIncluded: false });
   await expectInvalid(file, { as: 'LIAR' });
+});
+
+test('an archive written with gzip 1 (the default before brotli 1) still verifies and restores exactly', async () => {
+  const pool = stack.pools.get('main');
+  const dir = tempDir('gzip');
+  const r = await backupDossierArchive({ pool, target: 'main', code, destinationDir: dir, codec: { codec: 'gzip', level: 1 } });
+  expect(fs.readFileSync(r.file, 'latin1').split('\n')[0]).toBe(`NIGHTSHIFT-SVG ${FORMAT_VERSION} gzip`);
+  expect(fs.readFileSync(good, 'latin1').split('\n')[0]).toBe(`NIGHTSHIFT-SVG ${FORMAT_VERSION} brotli`);
+  const [old, current] = [await verifyArchive(r.file), await verifyArchive(good)];
+  expect([old.codec, current.codec]).toEqual(['gzip', 'brotli']);
+  expect(old.tables).toEqual(current.tables);
+  await restoreDossierArchive({ pool, target: 'main', file: r.file, as: 'ARCGZIP', replace: false, documentsDir: stack.config.documentsDir });
+  const strip = (stats: { table: string; rows: number; checksum: string }[]) => stats.map(({ table, rows, checksum }) => ({ table, rows, checksum }));
+  expect(strip(await dossierTableStats(pool, 'main', 'ARCGZIP'))).toEqual(strip(await dossierTableStats(pool, 'main', code)));
+  await deleteDossier(pool, stack.config.documentsDir, 'main', 'ARCGZIP');
 });

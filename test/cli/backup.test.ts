@@ -103,11 +103,11 @@ test('encrypted archives end to end (issue 13.2): backup --wait, verify-only nam
     const b = await run(['backup', 'dossier', code, '--wait', '--json'], withKey);
     expect(b).toMatchObject({ code: 0, stderr: '' });
     const file = JSON.parse(b.stdout).result.file as string;
-    expect(fs.readFileSync(file, 'latin1').split('\n')[0]).toMatch(/^NIGHTSHIFT-SVG 1 gzip aes-256-gcm key=cli1 /);
+    expect(fs.readFileSync(file, 'latin1').split('\n')[0]).toMatch(/^NIGHTSHIFT-SVG 1 brotli aes-256-gcm key=cli1 /);
 
     const v = await run(['backup', 'restore', file, '--verify-only'], withKey);
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/gzip, encrypted with key cli1\n/);
+    expect(v.stdout).toMatch(/brotli, encrypted with key cli1\n/);
     const r = await run(['backup', 'restore', file, '--as', `${code}E`, '--wait'], withKey);
     expect(r.code).toBe(0);
     expect(await registry.tableStats('main', `${code}E`)).toEqual(await registry.tableStats('main', code));
