@@ -9,7 +9,7 @@ import { hasControlChars, shownInput } from './text';
  * workflow bundle imports that one, and has no use for luxon.
  */
 
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+export const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
 const MAX_LENGTH = 40;
 
 export const TIME_FORMATS_HINT = 'an ISO 8601 date-time such as 2026-03-01T13:00, 2026-03-01 13:00:30 or 2026-03-01T13:00:00.5+01:00';

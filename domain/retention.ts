@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { GENERATION_KINDS, type GenerationKind, type VerifyState } from './generation';
-import { parseOperatorTime } from './operator-time';
+import { ISO_DATE_TIME, parseOperatorTime } from './operator-time';
 
 /**
  * Retention of generations (R-BK-11), with restic's `forget --keep-*` semantics: generations newest first;
@@ -239,19 +239,27 @@ export function decideRetention(gens: RetentionCandidate[], policies: RetentionP
 // ---------------------------------------------------------------------------------------------
 
 /**
- * `restore --at DATE`: an ISO date (the end of that day in `zone`: the day's last generation) or a date-time
- * (domain/operator-time.ts, in `zone` unless it carries an offset). The generation restored is the one taken
- * at or just before this instant.
+ * `restore --at DATE`: an ISO date or a date-time (domain/operator-time.ts, in `zone` unless it carries an offset),
+ * read as the last moment it names: a date is the end of that day in `zone` (the day's last generation), a time
+ * to the minute the end of that minute, to the second the end of that second (what `backup list` shows), with a
+ * fraction the end of its last digit. `at` is that moment's last millisecond: the generation restored is the one
+ * taken at or just before it (snapshot times compared to the millisecond).
  */
 export function parseRestoreAt(text: string, zone: string): { at: Date; problem?: undefined } | { at?: undefined; problem: string } {
   const v = text.trim();
   if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
     const day = DateTime.fromISO(v, { zone });
-    if (!day.isValid) return { problem: `"${v}" is not a date (${day.invalidExplanation ?? 'invalid'})` };
+    if (!day.isValid) {
+      const month = Number(v.slice(5, 7));
+      return { problem: `"${v}" is not a date: ${month < 1 || month > 12 ? `month ${v.slice(5, 7)} does not exist` : `day ${v.slice(8)} does not exist in ${v.slice(0, 7)}`}` };
+    }
     return { at: day.endOf('day').toJSDate() };
   }
   const t = parseOperatorTime(v, zone);
-  return t.instant ? { at: t.instant } : { problem: `${t.problem}, or an ISO date such as 2026-12-01 (that day's last generation)` };
+  if (!t.instant) return { problem: `${t.problem}, or an ISO date such as 2026-12-01 (that day's last generation)` };
+  const [, , , , , , seconds, fraction] = ISO_DATE_TIME.exec(v)!;
+  const span = fraction !== undefined ? 10 ** Math.max(0, 3 - fraction.length) - 1 : seconds !== undefined ? 999 : 59_999;
+  return { at: new Date(t.instant.getTime() + span) };
 }
 
 /** A generation's time as the operator reads it: `2026-12-02 22:00:05` in `zone`. */

@@ -23,7 +23,7 @@ import {
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
 import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
-import { operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
+import { isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { generationAt } from '../../store/generations/prune-generation-at';
@@ -238,9 +238,16 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const at = parseRestoreAt(flags.at!, zone());
   if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
   const t = target(flags.target);
-  const g = await withPools(t.name, async (pool) => {
-    const found = await generationAt(pool, code, at.at);
-    if (found) return found;
+  const { g, skipped } = await withPools(t.name, async (pool) => {
+    const newest = await generationAt(pool, code, at.at);
+    // a generation a verification found corrupt or missing is passed over for the one before it, and the operator told
+    const found = newest && !isValidGeneration(newest) ? await generationAt(pool, code, at.at, { validOnly: true }) : newest;
+    if (found) return { g: found, skipped: found === newest ? undefined : newest };
+    if (newest) {
+      throw new UsageError(
+        `no valid generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()}): generation ${newest.id} and those before it are corrupt or missing (backup verify); see 'nightshift backup list ${code}'`,
+      );
+    }
     const kept = await dossierGenerations(pool, code);
     const oldest = kept[kept.length - 1];
     throw new UsageError(
@@ -252,12 +259,18 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file: g.file, as, replace: Boolean(flags.replace), generationId: g.id });
   if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
   const input: RestoreDossierInput = parsed.data;
-  const chosen = `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}`;
+  const chosen =
+    (skipped ? `generation ${skipped.id}, taken ${operatorDateTime(skipped.snapshotAt, zone())}, is ${skipped.verifyState} (backup verify): the one before it is restored\n` : '') +
+    `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}`;
   await withTemporal(async (client) => {
     const { started, handle } = await start(client, restoreDossierWorkflowId(input.target, as), () =>
       startRestoreDossier(client, { ...input, as }, { taskQueue: config().temporal.taskQueue, summary: `Restore ${chosen} as dossier ${as}${input.replace ? ' (replace)' : ''}` }),
     );
-    const info = { ...started, generation: { id: g.id, code, snapshotAt: g.snapshotAt.toISOString(), kind: g.kind, file: g.file, size: g.size } };
+    const info = {
+      ...started,
+      generation: { id: g.id, code, snapshotAt: g.snapshotAt.toISOString(), kind: g.kind, file: g.file, size: g.size },
+      ...(skipped && { passedOver: { id: skipped.id, snapshotAt: skipped.snapshotAt.toISOString(), verifyState: skipped.verifyState } }),
+    };
     const text = (v: typeof info) => `${chosen}\n${startedText(v)}`;
     if (!flags.wait) return output(flags.json, info, text);
     if (!flags.json) process.stdout.write(`${text(info)}\n`);
@@ -334,7 +347,7 @@ function registerGenerationCommands(backup: Command): void {
               return `  ${String(g.id).padStart(6)}  ${g.date}  ${g.kind.padEnd(12)} ${sizeText(g.size).padStart(10)}  ${verified.padEnd(30)} off-site ${g.offsiteState.padEnd(8)} ${g.reason.padEnd(20)} ${fate}`;
             }),
             `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
-            `restore one: nightshift backup restore ${code} --at '${v.generations[0]?.date ?? 'YYYY-MM-DD HH:MM'}'`,
+            `restore one: nightshift backup restore ${code} --at '${v.generations.find((g) => !g.prunedAt && isValidGeneration(g))?.date ?? 'YYYY-MM-DD HH:MM'}'`,
           ].join('\n'),
         );
       }),

@@ -2,13 +2,18 @@ import type { Generation } from '../../domain/generation';
 import type { Queryable } from '../queryable';
 import { GENERATION_COLUMNS, type GenerationRow, toGeneration } from './row';
 
-/** The dossier's kept generation taken at or just before `at` (restore --at, R-BK-11); undefined: none. */
-export async function generationAt(db: Queryable, code: string, at: Date): Promise<Generation | undefined> {
+/**
+ * The dossier's kept generation taken at or just before `at` (restore --at, R-BK-11), compared to the millisecond
+ * (a snapshot time has microseconds; `at` is the last millisecond the operator named); undefined: none. `validOnly`:
+ * skip the generations a verification found corrupt or missing (domain/retention.ts isValidGeneration).
+ */
+export async function generationAt(db: Queryable, code: string, at: Date, { validOnly = false } = {}): Promise<Generation | undefined> {
   const { rows } = await db.query<GenerationRow>(
     `SELECT ${GENERATION_COLUMNS} FROM nightshift.backup_generation
-      WHERE code = $1 AND deleted_at IS NULL AND snapshot_at <= $2
+      WHERE code = $1 AND deleted_at IS NULL AND snapshot_at < $2::timestamptz + interval '1 millisecond'
+        AND ($3::boolean IS FALSE OR verify_state NOT IN ('corrupt', 'missing'))
       ORDER BY snapshot_at DESC, id DESC LIMIT 1`,
-    [code, at],
+    [code, at, validOnly],
   );
   return rows[0] && toGeneration(rows[0]);
 }

@@ -131,3 +131,32 @@ test('R-BK-11: restore CODE --at DATE restores the generation at or just before 
     expect(bad.stderr).toMatch(/--at: .*ISO date such as 2026-12-01/);
   });
 });
+
+test("R-BK-11 / R-BK-13: the restore line backup list prints restores the generation it shows (snapshot times have milliseconds); a corrupt one is passed over, and said so", async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GMS' })) as [string];
+  const ids = await generations(code, ['2026-12-02T21:00:05.639412Z', '2026-12-02T21:00:05.250Z', '2026-12-01T21:00:00.900Z']);
+  const hint = () => cli(['backup', 'list', code], PARIS).then((r) => /restore one: nightshift backup restore \S+ --at '([^']+)'/.exec(r.stdout)![1]!);
+  expect(await hint()).toBe('2026-12-02 22:00:05');
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // the listed time (whole seconds) covers the generation taken 639 ms into that second, not the one before it
+    const r = await cli(['backup', 'restore', code, '--at', await hint(), '--as', `${code}A`, '--wait', '--json'], PARIS);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout).generation.id).toBe(ids[0]);
+
+    // a verification found the newest corrupt: the hint names the one before it, and --at passes over it, saying so
+    await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'corrupt' WHERE id = $1`, [ids[0]]);
+    expect(await hint()).toBe('2026-12-02 22:00:05');
+    const passed = await cli(['backup', 'restore', code, '--at', '2026-12-02 22:00:05', '--as', `${code}B`, '--wait'], PARIS);
+    expect(passed.code).toBe(0);
+    expect(passed.stdout).toMatch(new RegExp(`generation ${ids[0]}, taken 2026-12-02 22:00:05, is corrupt \\(backup verify\\): the one before it is restored\\ngeneration ${ids[1]} of dossier`));
+    expect(passed.stdout).toMatch(new RegExp(`restored dossier ${code}B from generation ${ids[1]}`));
+
+    // none valid at or before the time: refused, nothing started
+    await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'missing' WHERE id = ANY ($1)`, [ids.slice(1)]);
+    const none = await cli(['backup', 'restore', code, '--at', '2026-12-02 22:00:05', '--as', `${code}C`], PARIS);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(new RegExp(`no valid generation of dossier ${code} at or before 2026-12-02 22:00:05 \\(Europe/Paris\\): generation ${ids[0]} and those before it are corrupt or missing`));
+    expect(await hint()).toBe('YYYY-MM-DD HH:MM');
+  });
+});

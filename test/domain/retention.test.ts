@@ -284,15 +284,26 @@ describe('R-BK-11: restore --at DATE in the operator zone', () => {
   test('a date is the end of that day in the zone; a date-time is read in the zone unless it has an offset', () => {
     expect(parseRestoreAt('2026-12-01', PARIS).at?.toISOString()).toBe('2026-12-01T22:59:59.999Z');
     expect(parseRestoreAt('2026-07-01', PARIS).at?.toISOString()).toBe('2026-07-01T21:59:59.999Z');
-    expect(parseRestoreAt('2026-12-01T08:30', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:00.000Z');
-    expect(parseRestoreAt('2026-12-01T08:30Z', PARIS).at?.toISOString()).toBe('2026-12-01T08:30:00.000Z');
+    expect(parseRestoreAt('2026-12-01T08:30', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:59.999Z');
+    expect(parseRestoreAt('2026-12-01T08:30Z', PARIS).at?.toISOString()).toBe('2026-12-01T08:30:59.999Z');
     // the day DST ends has 25 hours: its end is 23:00 UTC
     expect(parseRestoreAt('2026-10-25', PARIS).at?.toISOString()).toBe('2026-10-25T22:59:59.999Z');
   });
 
+  test('a time names the last moment it covers: its minute, its second (as backup list shows it), its last digit', () => {
+    // a snapshot taken at 08:30:15.639 is listed as 08:30:15: --at '08:30:15' must reach it
+    expect(parseRestoreAt('2026-12-01 08:30:15', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:15.999Z');
+    expect(parseRestoreAt('2026-12-01T08:30:15.5', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:15.599Z');
+    expect(parseRestoreAt('2026-12-01T08:30:15,63', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:15.639Z');
+    expect(parseRestoreAt('2026-12-01T08:30:15.639', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:15.639Z');
+    expect(parseRestoreAt('2026-12-01T08:30:15.639412+01:00', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:15.639Z');
+  });
+
   test('refused clearly: not a date, a day that does not exist, a skipped hour', () => {
     expect(parseRestoreAt('yesterday', PARIS).problem).toMatch(/not a date-time.*ISO date such as 2026-12-01/);
-    expect(parseRestoreAt('2026-02-30', PARIS).problem).toMatch(/not a date/);
+    // the field by name, not the date library's own wording
+    expect(parseRestoreAt('2026-02-30', PARIS).problem).toBe('"2026-02-30" is not a date: day 30 does not exist in 2026-02');
+    expect(parseRestoreAt('2026-13-01', PARIS).problem).toBe('"2026-13-01" is not a date: month 13 does not exist');
     expect(parseRestoreAt('2026-03-29T02:30', PARIS).problem).toMatch(/does not exist/);
   });
 
