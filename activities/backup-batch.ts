@@ -409,6 +409,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               documentsFolder: input.settings.documents ? documentsFolder(config.documentsDir, input.target, code) : undefined,
               fileMode: config.backupFileMode,
               keys: loadBackupKeyring(config.backupKeys),
+              plainOnPurpose: config.backupKeys.plainOnPurpose,
               signal,
               generation: input.settings.generationsRoot === undefined ? undefined : { kindRoot: input.settings.generationsRoot, kind: 'normal', runId: input.runId, reason: 'batch' },
               ledgerRunId: input.runId,

@@ -94,6 +94,7 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
           documentsFolder: input.includeDocuments ? documentsFolder(config.documentsDir, input.target, input.code) : undefined,
           fileMode: config.backupFileMode,
           keys: loadBackupKeyring(config.backupKeys),
+          plainOnPurpose: config.backupKeys.plainOnPurpose,
           onProgress,
           signal,
           generation: {

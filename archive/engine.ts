@@ -25,7 +25,7 @@ import { setPatchLevel } from '../store/dossiers/set-patch-level';
 import { begin, commit, rollback } from '../store/backup/transaction';
 import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart, type Structure, copyColumns, documentPathSchema } from './format';
 import { invalid, readArchive } from './reader';
-import type { BackupKeyring } from './keys';
+import { type BackupKeyring, noteEncryptedGeneration, refusePlainWhereEncrypted } from './keys';
 import { readStructure } from './structure';
 import { recordGeneration } from '../store/generations/record-generation';
 import type { GenerationKind } from '../domain/generation';
@@ -54,8 +54,13 @@ export interface BackupEngineOptions {
   codec?: CodecSettings;
   /** the archive's file mode (config.backupFileMode), 0600 by default: client accounting data */
   fileMode?: number;
-  /** the operator's keys (archive/keys.ts): the archive is encrypted with the current one; none: a plain archive */
+  /**
+   * the operator's keys (archive/keys.ts): the archive is encrypted with the current one; none: a plain archive,
+   * refused (BackupKeyMissing) where the target's archives were encrypted before unless `plainOnPurpose`
+   */
   keys?: BackupKeyring;
+  /** config.backupKeys.plainOnPurpose (NIGHTSHIFT_BACKUP_PLAIN) */
+  plainOnPurpose?: boolean;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   /**
@@ -119,6 +124,7 @@ async function listDocuments(root: string): Promise<{ path: string; abs: string 
 export async function backupDossierArchive(o: BackupEngineOptions): Promise<BackupDossierResult> {
   const started = Date.now();
   const codec = o.codec ?? DEFAULT_CODEC;
+  if (!o.keys?.current() && !o.plainOnPurpose) await refusePlainWhereEncrypted(o.pool, o.target);
   const client = await o.pool.connect();
   let clientError: Error | undefined;
   let writer: ArchiveWriter | undefined;
@@ -238,6 +244,8 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
         rowCount: totalRows,
       });
       await commit(client);
+      const keyId = o.keys?.current()?.id;
+      if (keyId !== undefined) noteEncryptedGeneration(o.pool, { id: generationId, keyId });
     } else {
       await publishSyncedFile(tmp, file, o.destinationDir);
       tmp = undefined;
@@ -327,7 +335,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         began = true;
         // two restores of one code wait for each other instead of failing half-way
         const old = await lockCodeForRestore(client, code);
-        if (old && !o.replace) throw permanentFailure(FailureType.DossierExists, `dossier ${old.code} already exists (restore with replace to overwrite it)`);
+        if (old && !o.replace) throw permanentFailure(FailureType.DossierExists, `dossier ${old.code} already exists (restore with --replace to overwrite it)`);
         if (old) {
           if ((await deleteDossier(client, old.code, old.schema_name)) === 'in-use') throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
         }

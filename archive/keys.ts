@@ -2,8 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
+import type pg from 'pg';
 import { BACKUP_KEY_BYTES, type BackupKeySettings, ConfigError, parseBackupKeys } from '../config/config';
 import { FailureType, permanentFailure } from '../domain/failures';
+import { newestEncryptedGeneration } from '../store/generations/newest-encrypted';
 
 /**
  * The operator's archive keys (R-BK-12, issue 13.2): read from NIGHTSHIFT_BACKUP_KEYS_FILE (default
@@ -107,6 +109,34 @@ export function loadBackupKeyring(s: BackupKeySettings): BackupKeyring {
     );
   }
   return new BackupKeyring(keys, s.currentId);
+}
+
+/** A pool's answer to "were this target's archives encrypted before?": a yes is kept, a no asked again after a minute. */
+const encryptedBefore = new WeakMap<pg.Pool, { generation: { id: number; keyId: string } | undefined; at: number }>();
+const ENCRYPTED_BEFORE_RECHECK_MS = 60_000;
+
+/**
+ * R-BK-12: no key where the target's archives were encrypted before is a BackupKeyMissing failure, not a plain
+ * archive in silence (a key file gone with a failed mount, emptied by a bad deploy). NIGHTSHIFT_BACKUP_PLAIN=1
+ * writes plain archives on purpose. Asked of the database once a minute at most (a partial index answers).
+ */
+export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string, now = Date.now()): Promise<void> {
+  let known = encryptedBefore.get(pool);
+  if (!known || (!known.generation && now - known.at >= ENCRYPTED_BEFORE_RECHECK_MS)) {
+    known = { generation: await newestEncryptedGeneration(pool), at: now };
+    encryptedBefore.set(pool, known);
+  }
+  if (known.generation) {
+    throw keysFailure(
+      `no backup key is given, and the archives of target ${target} are encrypted (generation ${known.generation.id}: key ${known.generation.keyId}): ` +
+        'give the keys again (the key file, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose',
+    );
+  }
+}
+
+/** An encrypted generation was just recorded through `pool`: this process knows at once (refusePlainWhereEncrypted). */
+export function noteEncryptedGeneration(pool: pg.Pool, generation: { id: number; keyId: string }, now = Date.now()): void {
+  encryptedBefore.set(pool, { generation, at: now });
 }
 
 /** Whether the configuration gives any key (else archives are written plain). */

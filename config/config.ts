@@ -161,6 +161,7 @@ const envSchema = z.object({
   NIGHTSHIFT_BACKUP_KEYS_FILE: optionalText,
   NIGHTSHIFT_BACKUP_KEYS: text({ trim: false }).transform((v) => new Secret(v)).optional(),
   NIGHTSHIFT_BACKUP_KEY_ID: text().regex(BACKUP_KEY_ID, BACKUP_KEY_ID_PROBLEM).optional(),
+  NIGHTSHIFT_BACKUP_PLAIN: bool(false),
   // Local values of the R-BK-9 settings (they win over the common values in the database).
   NIGHTSHIFT_BACKUP_DATE_SUBFOLDER: BACKUP_SETTING_SCHEMAS['date-subfolder'].optional(),
   NIGHTSHIFT_BACKUP_DOSSIERS: BACKUP_SETTING_SCHEMAS.dossiers.optional(),
@@ -298,6 +299,11 @@ export interface BackupKeySettings {
   inline?: Secret;
   /** NIGHTSHIFT_BACKUP_KEY_ID: the key new archives use; unset: the last key listed (file, then NIGHTSHIFT_BACKUP_KEYS) */
   currentId?: string;
+  /**
+   * NIGHTSHIFT_BACKUP_PLAIN: plain archives on purpose where archives were encrypted before. Without it, no key
+   * there is a BackupKeyMissing failure, not a silent plain archive (R-BK-12: archive/keys.ts requireKeyOrPlain).
+   */
+  plainOnPurpose?: boolean;
 }
 
 export const BACKUP_KEYS_FILE_NAME = 'backup-keys';
@@ -437,6 +443,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       fileGiven: e.NIGHTSHIFT_BACKUP_KEYS_FILE !== undefined,
       inline: e.NIGHTSHIFT_BACKUP_KEYS,
       currentId: e.NIGHTSHIFT_BACKUP_KEY_ID,
+      plainOnPurpose: e.NIGHTSHIFT_BACKUP_PLAIN,
     },
     documentsDir: path.resolve(dataDir, e.NIGHTSHIFT_DOCUMENTS_DIR ?? 'documents'),
     offsite: offsiteSettings(e, cwd),

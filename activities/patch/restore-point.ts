@@ -132,6 +132,7 @@ async function takeRestorePoint(deps: RestorePointDeps, code: string, signal?: A
     destinationDir: settings.folder,
     fileMode: config.backupFileMode,
     keys: loadBackupKeyring(config.backupKeys),
+    plainOnPurpose: config.backupKeys.plainOnPurpose,
     signal,
     generation: { kindRoot: settings.folder, kind: 'normal', runId: null, reason: RESTORE_POINT_REASON },
   });

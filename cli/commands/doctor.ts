@@ -11,6 +11,8 @@ import { FOLDER_NAME, inspectSharedFolder, refusal, workerFolders, type FolderVe
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
 import { serverVersion } from '../../store/server/server-version';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
+import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
+import { loadBackupKeyring } from '../../archive/keys';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
 
 /**
@@ -241,6 +243,15 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
   }
 }
 
+/** Whether this host's configuration gives a key for new archives (a malformed key file is the worker's finding, not this one's). */
+function hasWritingKey(config: Config): boolean {
+  try {
+    return loadBackupKeyring(config.backupKeys).current() !== undefined;
+  } catch {
+    return true;
+  }
+}
+
 async function checkPostgres(config: Config, target: Target, timeoutMs: number): Promise<ServiceCheck> {
   const address = redactUrl(target.databaseUrl);
   let client: pg.Client;
@@ -272,6 +283,17 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
         state: 'error',
         message: `PostgreSQL ${version}, but ${missing.length} migration(s) not applied: ${missing.join(', ')}`,
         fix: 'start the worker once (`nightshift worker` or `npm run dev`): it applies the migrations of every target',
+        details,
+      };
+    }
+    // R-BK-12: a key file gone (a failed mount, a bad deploy) where archives were encrypted: every backup would fail
+    const encrypted = config.backupKeys.plainOnPurpose || hasWritingKey(config) ? undefined : await newestEncryptedGeneration(client);
+    if (encrypted) {
+      return {
+        address,
+        state: 'error',
+        message: `PostgreSQL ${version}, but the archives of target ${target.name} are encrypted (generation ${encrypted.id}: key ${encrypted.keyId}) and this host gives no backup key: backups fail with BackupKeyMissing`,
+        fix: `give the keys again (${config.backupKeys.file}, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose`,
         details,
       };
     }

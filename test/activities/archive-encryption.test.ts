@@ -131,7 +131,15 @@ describe('encrypted archives (issue 13.2)', () => {
     const before = await activities(withKeys({ NIGHTSHIFT_BACKUP_KEYS_FILE: oldFile })).backupDossier({ target: 'main', code, reason: 'manual', dateSubfolder: false, includeDocuments: false });
     const kept = path.join(tempDir('rot'), 'old.SVG');
     fs.copyFileSync(before.file, kept);
-    const plain = await activities(stack.config).backupDossier({ target: 'main', code, reason: 'cloture', dateSubfolder: false, includeDocuments: false });
+    // R-BK-12: no key any more where archives were encrypted (a key file gone): refused, not a plain archive in silence
+    const generations = async () => (await stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_generation WHERE code = $1', [code])).rows[0].n;
+    const count = await generations();
+    const refused = await activities(stack.config).backupDossier({ target: 'main', code, reason: 'cloture', dateSubfolder: false, includeDocuments: false }).then(() => undefined, (e: Error) => e);
+    expect(failureTypeOf(refused)).toBe(FailureType.BackupKeyMissing);
+    expect(refused!.message).toMatch(/no backup key is given, and the archives of target main are encrypted \(generation \d+: key 2026-01\).*NIGHTSHIFT_BACKUP_PLAIN=1/);
+    expect(await generations()).toBe(count);
+    // plain on purpose
+    const plain = await activities(withKeys({ NIGHTSHIFT_BACKUP_PLAIN: '1' })).backupDossier({ target: 'main', code, reason: 'cloture', dateSubfolder: false, includeDocuments: false });
     expect(firstLine(plain.file)).toBe(`NIGHTSHIFT-SVG ${FORMAT_VERSION} brotli`);
 
     // rotation: a second line; the last one listed is the current key (or NIGHTSHIFT_BACKUP_KEY_ID)

@@ -23,7 +23,8 @@ let stack: TestStack;
 const pool = () => stack.pools.get('main');
 
 beforeAll(async () => {
-  stack = await createTestStack({ NIGHTSHIFT_TIMEZONE: 'Europe/Paris' });
+  // this file writes plain archives in a target where one test wrote encrypted ones: on purpose (R-BK-12)
+  stack = await createTestStack({ NIGHTSHIFT_TIMEZONE: 'Europe/Paris', NIGHTSHIFT_BACKUP_PLAIN: '1' });
 });
 afterAll(async () => {
   await stack.close();

@@ -97,6 +97,20 @@ test('doctor --json names each broken service and what to do, and exits 1', asyn
   expect(s.smtp.fix).toMatch(/NIGHTSHIFT_SMTP_PORT/);
 });
 
+test('R-BK-12: doctor says when this host gives no backup key where the target\'s archives are encrypted (backups would fail), not with NIGHTSHIFT_BACKUP_PLAIN=1', async () => {
+  const url = await createTestDatabase('dockey');
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  await db.query(`INSERT INTO nightshift.backup_generation (code, kind, file, snapshot_at, size, key_id) VALUES ('DK1', 'normal', '/nowhere/BDK1.SVG', now(), 1, 'ops-2026')`);
+  await db.end();
+  const env = cleanEnv({ ...(await baseEnv()), DATABASE_URL: url });
+  const report = JSON.parse((await runCli(['doctor', '--json'], env)).stdout) as DoctorReport;
+  expect(report.services.postgres.main).toMatchObject({ state: 'error', message: expect.stringMatching(/encrypted \(generation \d+: key ops-2026\) and this host gives no backup key/) });
+  expect(report.services.postgres.main!.fix).toMatch(/NIGHTSHIFT_BACKUP_KEYS_FILE.*NIGHTSHIFT_BACKUP_PLAIN=1/);
+  const plain = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_PLAIN: '1' })).stdout) as DoctorReport;
+  expect(plain.services.postgres.main!.state).toBe('warning'); // only the missing supervisor
+});
+
 test('doctor without --json prints one line per service and the fixes', async () => {
   const r = await runCli(['doctor'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_SMTP_PORT: String(await freePort()) }));
   expect(r.code).toBe(1);
