@@ -37,7 +37,18 @@ export function target(name: string | undefined): Target {
 
 /** Runs fn with a Temporal client, closing its connection afterwards. */
 export async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectTemporalClient(config());
+  const c = config();
+  let client: Client;
+  try {
+    client = await connectTemporalClient(c);
+  } catch (err) {
+    // the SDK says only "Failed to connect before the deadline": say where, and what sets it
+    const t = c.temporal;
+    const from = t.address === `127.0.0.1:${t.devPort}` ? 'NIGHTSHIFT_TEMPORAL_PORT or TEMPORAL_ADDRESS' : 'TEMPORAL_ADDRESS';
+    // no cause: the CLI prints the innermost message, and this one says more than the SDK's
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`cannot connect to Temporal at ${t.address} (set by ${from}): ${messageOf(err)}`);
+  }
   try {
     return await fn(client);
   } finally {
@@ -72,8 +83,24 @@ export function jsonSafe(json: string): string {
 
 const USAGE_FAILURES = new Set<string>([FailureType.InvalidInput, FailureType.UnknownTarget]);
 
+/**
+ * The failure of a workflow the CLI started (handle.result()): something was started, so never "bad usage",
+ * whatever its type. The SDK's own cross-realm mark: this module does not load @temporalio/client.
+ */
+function isStartedWorkflowFailure(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[Symbol.for('__temporal_isWorkflowFailedError')] === true;
+}
+
+/** A write to a pipe whose reader went away (`| head -1`). */
+function isClosedPipe(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+}
+/** stdout's reader went away: the rest of the output is dropped (dropOutputOnClosedPipe). */
+let outputCut = false;
+
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError || err instanceof ConfigError || err instanceof ZodError) return EXIT_USAGE;
+  if (isStartedWorkflowFailure(err)) return EXIT_FAILED;
   const type = failureTypeOf(err);
   if (type && USAGE_FAILURES.has(type)) return EXIT_USAGE;
   return EXIT_FAILED;
@@ -96,11 +123,27 @@ function messageOf(err: unknown): string {
 
 export function reportError(err: unknown, debug: boolean): number {
   const code = exitCodeFor(err);
+  // a command that waited for stdout to drain, cut by its reader: nothing to say, nobody reads it
+  if (outputCut && isClosedPipe(err) && !debug) return code;
   const type = failureTypeOf(err);
   // a message may quote the input it refuses: never hand its control characters to the terminal
   process.stderr.write(`nightshift: ${type && code !== EXIT_USAGE ? `${type}: ` : ''}${terminalSafe(messageOf(err), { keepLines: true })}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return code;
+}
+
+/**
+ * A reader that closed the pipe (`nightshift ... | head -1`) makes each later write fail with EPIPE: without a
+ * listener, an unhandled 'error' event and a stack trace. The rest of the output is dropped; the command ends
+ * as it would have, with its own exit code (a backup that succeeded still exits 0).
+ */
+export function dropOutputOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!isClosedPipe(err)) throw err;
+      if (stream === process.stdout) outputCut = true;
+    });
+  }
 }
 
 /** Wraps a command action: errors become a message and an exit code. */

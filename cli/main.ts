@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { EXIT_USAGE, reportError } from './context';
+import { EXIT_USAGE, dropOutputOnClosedPipe, reportError } from './context';
 import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
 import { registerBackupBatchCommands } from './commands/backup-batch';
@@ -38,6 +38,7 @@ function* allCommands(cmd: Command): Generator<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  dropOutputOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -7,7 +7,8 @@ import { generateDemoDossiers } from '../../registry/demo';
 import { backupDossierWorkflowId } from '../../workflows/backup-dossier.api';
 import { startBackupDossier } from '../../starts';
 import { createTestWorker, tempDir } from '../helpers/env';
-import { useCliStack } from '../helpers/cli';
+import { runCli, stackCliEnv, useCliStack } from '../helpers/cli';
+import { freePort } from '../helpers/net';
 
 /** `nightshift backup dossier|restore` spawned as a process against the dev server, a worker in this process (R-BK-5). */
 
@@ -43,7 +44,45 @@ test('backup dossier --wait, restore --verify-only, restore --as --wait: the rou
     const again = await cli(['backup', 'restore', backedUp.result.file, '--wait']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/DossierExists/);
+    expect(again.stderr).toContain('(restore with --replace to overwrite it)');
   });
+});
+
+test('a failure after the workflow started exits 1 whatever its type; a reader that closes stdout at once changes neither the outcome nor the exit code', async () => {
+  const [code] = (await generateDemoDossiers(ctx.stack.pools.get('main'), { target: 'main', count: 1, sizeKb: 5, prefix: 'CLIP' })) as [string];
+  const closedStdout = (args: string[]) => runCli(args, stackCliEnv(ctx.stack), 60_000, { closedStdout: true });
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // the worker finds no file (InvalidInput), but a workflow was started: not "bad usage (nothing started)"
+    const missing = await cli(['backup', 'restore', '/nonexistent/BN1.SVG', '--as', 'N1', '--wait']);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/^started restore-dossier\/main\/N1 /);
+    expect(missing.stderr).toBe('nightshift: InvalidInput: cannot read archive /nonexistent/BN1.SVG: ENOENT\n');
+
+    // `| head -1`: no unhandled EPIPE, no stack trace; the backup done, exit 0
+    const b = await closedStdout(['backup', 'dossier', code, '--wait']);
+    expect(b).toMatchObject({ code: 0, stderr: '' });
+    expect((await ctx.temporal.client.workflow.getHandle(backupDossierWorkflowId('main', code)).describe()).status.name).toBe('COMPLETED');
+    expect(await closedStdout(['backup', 'prune', '--dry-run'])).toMatchObject({ code: 0, stderr: '' });
+    const failed = await closedStdout(['backup', 'restore', '/nonexistent/BN2.SVG', '--as', 'N2', '--wait']);
+    expect(failed).toMatchObject({ code: 1, stderr: 'nightshift: InvalidInput: cannot read archive /nonexistent/BN2.SVG: ENOENT\n' });
+  });
+});
+
+test('Temporal unreachable: one line naming the address tried and the variable that sets it', async () => {
+  const port = await freePort();
+  const [remote, local] = await Promise.all([
+    cli(['backup', 'dossier', 'OK'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}` }),
+    cli(['backup', 'dossier', 'OK'], { TEMPORAL_ADDRESS: '', NIGHTSHIFT_TEMPORAL_PORT: String(port) }),
+  ]);
+  for (const [r, variables] of [
+    [remote, 'TEMPORAL_ADDRESS'],
+    [local, 'NIGHTSHIFT_TEMPORAL_PORT or TEMPORAL_ADDRESS'],
+  ] as const) {
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^nightshift: [^\n]+\n$/);
+    expect(r.stderr).toContain(`nightshift: cannot connect to Temporal at 127.0.0.1:${port} (set by ${variables}): `);
+  }
 });
 
 test('bad input exits 2 and starts nothing; a damaged archive fails verify-only with ArchiveInvalid', async () => {

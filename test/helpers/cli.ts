@@ -11,10 +11,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `node bin/nightshift.js ...args` to its end, as a user would: a separate process configured by `env` only. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+/**
+ * Runs `node bin/nightshift.js ...args` to its end, as a user would: a separate process configured by `env` only.
+ * `closedStdout`: its stdout is a pipe whose reader closes at once (`nightshift ... | head -0`).
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000, o: { closedStdout?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (o.closedStdout) child.stdout.destroy();
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
