@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { type Client, type ScheduleDescription, ScheduleOverlapPolicy } from '@temporalio/client';
 import { z } from 'zod';
@@ -40,6 +40,8 @@ import { isGenerationKind, parseRetentionPolicy, retentionText, withKindPolicy }
 import { loadRetention } from '../../store/generations/retention-plan';
 import { readRetentionSetting } from '../../store/generations/prune-retention-setting';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import { lockRetentionSetting } from '../../store/settings/lock-retention-setting';
+import { withTransaction } from '../../store/transaction';
 
 /**
  * nightshift backup run|retry|status|settings|schedule: the backup batch of modified dossiers
@@ -367,7 +369,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .description(`set the common value (in the database) of a setting: ${[...BACKUP_SETTING_KEYS, 'retention'].join(', ')}`)
     .argument('<key>')
     .argument('<value>', "the value; 'default' removes the common value; retention: 'last=2,daily=7,weekly=4,monthly=3'")
-    .option('--kind <kind>', `retention only: the folder kind it is for (${GENERATION_KINDS.join(', ')}; default: every kind)`)
+    .option('--kind <kind>', `retention only: the folder kind it is for (${GENERATION_KINDS.join(', ')}; default: every kind)`, onlyOnce('--kind'))
     .addOption(targetOption())
     .action(
       action(async (key: string, value: string, flags: RunFlags & { kind?: string }) => {
@@ -442,6 +444,14 @@ export function registerBackupBatchCommands(backup: Command): void {
   onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), 'deleted');
 }
 
+/** An option's parser that refuses it given twice (commander keeps the last one silently). */
+function onlyOnce(flag: string): (value: string, previous: string | undefined) => string {
+  return (value, previous) => {
+    if (previous !== undefined) throw new InvalidArgumentError(`${flag} is given more than once`);
+    return value;
+  };
+}
+
 /** `settings set retention VALUE [--kind K]` (R-BK-9, R-BK-11): the common value, per kind; a bad value changes nothing. */
 async function setRetention(value: string, flags: { target?: string; kind?: string }): Promise<void> {
   if (flags.kind !== undefined && !isGenerationKind(flags.kind)) {
@@ -457,11 +467,15 @@ async function setRetention(value: string, flags: { target?: string; kind?: stri
     }
   }
   const kinds = flags.kind !== undefined && isGenerationKind(flags.kind) ? [flags.kind] : [...GENERATION_KINDS];
-  await withPools(flags.target, async (pool) => {
-    let next: unknown = await readRetentionSetting(pool);
-    for (const k of kinds) next = withKindPolicy(next, k, policy);
-    await setRetentionSetting(pool, next as Parameters<typeof setRetentionSetting>[1]);
-  });
+  // read, change one kind, write: under a lock, or two sets of different kinds at once keep only one
+  await withPools(flags.target, (pool) =>
+    withTransaction(pool, async (tx) => {
+      await lockRetentionSetting(tx);
+      let next: unknown = await readRetentionSetting(tx);
+      for (const k of kinds) next = withKindPolicy(next, k, policy);
+      await setRetentionSetting(tx, next as Parameters<typeof setRetentionSetting>[1]);
+    }),
+  );
   const which = flags.kind ?? 'every kind';
   process.stdout.write(`retention (${which}): common value ${policy ? `set to ${retentionText(policy)}` : 'removed'}\n`);
 }

@@ -42,6 +42,7 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
     [['retention', 'yearly=3'], /unknown rule "yearly"/],
     [['retention', 'last=2', '--kind', 'Archive'], /unknown folder kind "Archive"/],
     [['modified-only', 'yes', '--kind', 'Cloture'], /--kind is for the retention setting only/],
+    [['retention', 'last=2', '--kind', 'Cloture', '--kind', 'normal'], /--kind is given more than once/],
   ] as const) {
     const r = await cli(['backup', 'settings', 'set', ...args]);
     expect({ args, code: r.code }).toEqual({ args, code: 2 });
@@ -59,6 +60,21 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
 
   expect((await cli(['backup', 'settings', 'set', 'retention', 'default', '--kind', 'Cloture'])).code).toBe(0);
   expect((await pool().query(`SELECT 1 FROM nightshift.backup_setting WHERE key = 'retention'`)).rowCount).toBe(0);
+});
+
+test('R-BK-9: concurrent settings set retention of different kinds both land (neither overwrites the other)', async () => {
+  const sets = [
+    ['last=7', 'Cloture'],
+    ['monthly=9', 'EchangePrest'],
+    ['daily=5', 'normal'],
+  ] as const;
+  for (let round = 0; round < 4; round++) {
+    const results = await Promise.all(sets.map(([value, kind]) => cli(['backup', 'settings', 'set', 'retention', value, '--kind', kind])));
+    expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
+    const { rows } = await pool().query(`SELECT value FROM nightshift.backup_setting WHERE key = 'retention'`);
+    expect({ round, kinds: Object.keys(rows[0]?.value ?? {}).sort() }).toEqual({ round, kinds: ['Cloture', 'EchangePrest', 'normal'] });
+    await pool().query(`DELETE FROM nightshift.backup_setting WHERE key = 'retention'`);
+  }
 });
 
 test('R-BK-11: backup list shows the generations in the operator zone with why each is kept; prune --dry-run lists and changes nothing; prune --wait deletes', async () => {
