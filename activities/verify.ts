@@ -118,6 +118,11 @@ function isContentError(err: unknown): boolean {
 }
 
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ').trim().slice(0, 1000);
+/**
+ * A failure of the result (the CLI prints it) as the report file has it: the date, the file, then the whole stored
+ * reason (oneLine above), whose end often names what to do (the key id of a wrong key). REASON_MAX cut it there.
+ */
+const FAILURE_TEXT_MAX = 1500;
 
 interface Checked {
   status: Exclude<VerifyItemStatus, 'pruned'>;
@@ -237,6 +242,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     return capFailures(
       rows.map((r) => ({ code: r.code, status: r.status, error: `sauvegarde du ${generationDateText(r.snapshot_at, config.timeZone)} (${path.basename(r.file)}) : ${r.error ?? r.status}` })),
       limit,
+      FAILURE_TEXT_MAX,
     );
   }
 

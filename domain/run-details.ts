@@ -107,9 +107,9 @@ export function codeSpan(command: string): string {
   return `\`${command.replace(/`/g, "'")}\``;
 }
 
-/** The newest `cap` failures, each with a one-line reason. */
-export function capFailures(failures: DossierFailure[], cap = FAILURES_CAP): DossierFailure[] {
-  return failures.slice(-cap).map((f) => ({ code: f.code, status: f.status, error: oneLine(f.error ?? '') }));
+/** The newest `cap` failures, each with a one-line reason of at most `max` characters. */
+export function capFailures(failures: DossierFailure[], cap = FAILURES_CAP, max = REASON_MAX): DossierFailure[] {
+  return failures.slice(-cap).map((f) => ({ code: f.code, status: f.status, error: oneLine(f.error ?? '', max) }));
 }
 
 /** Appends the newer failures to the older, keeping the newest `cap`. */

@@ -3,8 +3,10 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { onlyCodesSchema } from '../../domain/backup-batch';
+import { DEFAULT_SAMPLE_PERCENT } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
+import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
@@ -72,6 +74,22 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
 
 const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional(), full: z.boolean().optional() });
 
+/** `backup verify`'s own options, by the name commander gives them, as typed */
+const VERIFY_RUN_FLAGS = { full: '--full', codes: '--codes', run: '--run', sample: '--sample', seed: '--seed', wait: '--wait' } as const;
+
+/**
+ * commander hands `backup verify --sample 150 schedule set …` (or `schedule set … --sample 150`) to `verify`, whose
+ * action does not run: such an option would be dropped in silence. Refused instead, naming it (`set` takes --full).
+ */
+function refuseVerifyRunFlags(cmd: Command, allowed: (keyof typeof VERIFY_RUN_FLAGS)[] = []): void {
+  const given = cmd.parent?.parent?.opts<Record<string, unknown>>() ?? {};
+  for (const [key, flag] of Object.entries(VERIFY_RUN_FLAGS)) {
+    if (given[key] !== undefined && !allowed.includes(key as keyof typeof VERIFY_RUN_FLAGS)) {
+      throw new UsageError(`${flag} is an option of 'nightshift backup verify', not of 'backup verify schedule ${cmd.name()}'`);
+    }
+  }
+}
+
 export function registerBackupVerifyCommands(backup: Command): void {
   const verify = backup
     .command('verify')
@@ -89,6 +107,11 @@ export function registerBackupVerifyCommands(backup: Command): void {
         const t = target(flags.target).name;
         if (flags.codes !== undefined && flags.run !== undefined) throw new UsageError('give either --codes or --run, not both');
         const codes = flags.codes === undefined ? undefined : parseFlag('--codes', onlyCodesSchema, flags.codes);
+        if (codes) {
+          // a mistyped code would verify nothing and say "0 / 0 ok"
+          const none = await withPools(t, (pool) => codesWithoutGeneration(pool, codes));
+          if (none.length) throw new UsageError(`--codes: no kept generation of ${none.map((c) => shownInput(c)).join(', ')} in target ${t} ('nightshift backup list CODE' shows a dossier's generations)`);
+        }
         const samplePercent = flags.sample === undefined ? undefined : parseFlag('--sample', z.coerce.number().min(0).max(100), flags.sample);
         const seed = flags.seed === undefined ? undefined : parseFlag('--seed', z.coerce.number().int().min(0).max(2 ** 31 - 1), flags.seed);
         let backupRunId: number | undefined;
@@ -113,6 +136,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (_own: unknown, cmd: Command) => {
+        refuseVerifyRunFlags(cmd, ['full']);
         // `verify` itself takes --full, --target and --json: commander gives them to it, so they are read with the parents'
         const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; target?: string; json?: boolean }>();
         const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
@@ -138,6 +162,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
       .addOption(jsonOption())
       .action(
         action(async (_own: unknown, cmd: Command) => {
+          refuseVerifyRunFlags(cmd);
           const flags = cmd.optsWithGlobals<{ target?: string; json?: boolean }>();
           const scheduleId = verifyScheduleId(target(flags.target).name);
           await withTemporal(async (client) => {
@@ -146,6 +171,16 @@ export function registerBackupVerifyCommands(backup: Command): void {
           });
         }),
       );
-  onSchedule('show', 'the schedule: cron, time zone, overlap policy, paused, next and last runs', (h, client) => describeSchedule(client, h), (v) => scheduleText(v));
+  onSchedule(
+    'show',
+    'the schedule: cron, time zone, what each run restores, overlap policy, paused, next and last runs',
+    async (h, client) => {
+      const view = await describeSchedule(client, h);
+      const { action } = await h.describe();
+      const input = (action.type === 'startWorkflow' ? action.args?.[0] : undefined) as Partial<BackupVerifyInput> | undefined;
+      return { ...view, full: Boolean(input?.full) };
+    },
+    (v) => `${scheduleText(v)}\neach run restores ${v.full ? 'every generation (--full)' : `a sample (${DEFAULT_SAMPLE_PERCENT} %, at least one per run)`} into a scratch schema and compares it`,
+  );
   onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), (_v, id) => `${id}: deleted`);
 }

@@ -19,6 +19,11 @@ test('hostile input: --codes with --run, a bad sample, an unknown run, a bad cro
     cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 25 * * *']),
     cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 6 * * 0', '--timezone', 'Mars/Olympus']),
     cli(['backup', 'verify', 'schedule', 'show']),
+    // a run's options are not the schedule's: refused, not dropped in silence
+    cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 6 * * 0', '--sample', '150']),
+    cli(['backup', 'verify', '--seed', '7', 'schedule', 'delete']),
+    // a mistyped code would verify nothing and say "0 / 0 ok"
+    cli(['backup', 'verify', '--codes', 'NOPE', '--wait']),
   ]);
   for (const r of results) {
     expect(r.code).toBe(2);
@@ -28,6 +33,9 @@ test('hostile input: --codes with --run, a bad sample, an unknown run, a bad cro
   expect(results[0]!.stderr).toContain('either --codes or --run');
   expect(results[2]!.stderr).toContain('unknown backup run "999"');
   expect(results[6]!.stderr).toContain("no schedule backup-verify-schedule/main: create it with 'nightshift backup verify schedule set --cron ...'");
+  expect(results[7]!.stderr).toContain("--sample is an option of 'nightshift backup verify', not of 'backup verify schedule set'");
+  expect(results[8]!.stderr).toContain("--seed is an option of 'nightshift backup verify', not of 'backup verify schedule delete'");
+  expect(results[9]!.stderr).toContain('--codes: no kept generation of NOPE in target main');
   const { rows } = await ctx.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.verify_run');
   expect(rows[0].n).toBe(0);
 });
@@ -61,6 +69,8 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^verify run \d+ problems: 1 \/ 2 generation\(s\) ok, 1 with a problem/m);
     expect(bad.stdout).toMatch(/^ {2}C2: sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(BC2\.[^)]+\.SVG\) : 200 octets au lieu de \d+ à l'écriture; SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive/m);
+    // the whole reason, as in the report file: its end (what failed, a key id) is not cut off
+    expect(bad.stdout).toMatch(/^ {2}C2: .*; invalid archive: [^…\n]+$/m);
     expect(bad.stdout).toContain('next: nightshift backup run --all --only C2 --target main');
   });
 });
@@ -81,6 +91,7 @@ test('R-BK-13 backup verify schedule set/show/delete: a Temporal Schedule over e
   expect(shown.stdout).toMatch(/^schedule backup-verify-schedule\/main$/m);
   expect(shown.stdout).toMatch(/^ {2}cron {12}30 5 \* \* \*$/m);
   expect(shown.stdout).toMatch(/^ {2}next runs {7}\d{4}-\d\d-\d\d 05:30$/m);
+  expect(shown.stdout).toMatch(/^each run restores a sample \(5 %, at least one per run\) into a scratch schema/m);
   expect((await handle.describe()).action).toMatchObject({ args: [{ target: 'main', trigger: 'schedule' }] });
   const del = await cli(['backup', 'verify', 'schedule', 'delete']);
   expect(del).toMatchObject({ code: 0, stdout: 'backup-verify-schedule/main: deleted\n' });

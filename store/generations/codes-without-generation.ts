@@ -1,0 +1,12 @@
+import type { Queryable } from '../queryable';
+
+/** Those of `codes` that have no kept generation (a mistyped code, a dossier never backed up), in the given order. */
+export async function codesWithoutGeneration(db: Queryable, codes: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ code: string }>(
+    `SELECT c.code FROM unnest($1::text[]) WITH ORDINALITY AS c(code, n)
+      WHERE NOT EXISTS (SELECT 1 FROM nightshift.backup_generation g WHERE g.code = c.code AND g.deleted_at IS NULL)
+      ORDER BY c.n`,
+    [codes],
+  );
+  return rows.map((r) => r.code);
+}
