@@ -130,7 +130,7 @@ async function removeEmptyDateFolder(link: string, generationFile: string): Prom
 /**
  * Removes a pruned generation's names: its links first (each only while it is still this generation's
  * file: same device and inode), then its own file. Its own file going last is what makes a retry exact:
- * while it exists, the links can still be told apart. Returns the bytes freed (0 when already gone).
+ * while it exists, the links can still be told apart. Returns the bytes freed: 0 when it was already gone.
  */
 export async function removeGenerationFiles(g: Pick<Generation, 'file' | 'links'>): Promise<number> {
   const own = await ignoreMissing(fs.promises.stat(g.file));
@@ -141,7 +141,12 @@ export async function removeGenerationFiles(g: Pick<Generation, 'file' | 'links'
     if (s && s.ino === own.ino && s.dev === own.dev) await ignoreMissing(fs.promises.unlink(link));
     await removeEmptyDateFolder(link, g.file);
   }
-  await ignoreMissing(fs.promises.unlink(g.file));
+  try {
+    await fs.promises.unlink(g.file);
+  } catch (err) {
+    if (isMissing(err)) return 0;
+    throw err;
+  }
   return own.size;
 }
 
@@ -261,7 +266,8 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
     },
 
     /**
-     * The truth at the end: what this prune marked (rows deleted_by its workflow id), whatever attempts counted. First,
+     * The truth at the end: what this prune marked (rows deleted_by its workflow id), whatever attempts counted (the
+     * workflow keeps its own bytesFreed: the rows' sizes count a file already deleted by hand). First,
      * once per prune (a dry run never gets here), the dead copies' unfinished uploads in the bucket aborted (R-BK-14).
      */
     async finishPrune(raw: { target: string; prunedBy: string }): Promise<Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted'>> {

@@ -38,6 +38,7 @@ export interface PrunePlan {
 export interface PruneCounts {
   /** generations marked deleted by this prune (their files unlinked) */
   deleted: number;
+  /** bytes of the files this prune removed (a file already gone frees nothing; a dry run: the sizes it would delete) */
   bytesFreed: number;
   /** generations the policy keeps */
   kept: number;

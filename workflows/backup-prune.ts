@@ -25,8 +25,9 @@ import { workflowTime } from './clock';
  * The prune of generations by retention (R-BK-11) on the dossier fan-out engine (./fan-out.ts): the policy
  * fixed at the start (planPrune), pages of dossiers that have kept generations (cursor: the last code),
  * chunks that decide, mark and unlink dossier by dossier (activities/prune.ts), continue-as-new with the
- * cursor and the counts. The totals at the end are read from the rows this prune marked (finishPrune): a
- * retried chunk never counts twice. Started by the batch at its end, and by `nightshift backup prune`.
+ * cursor and the counts. The generations deleted at the end are read from the rows this prune marked (finishPrune):
+ * a retried chunk never counts twice; the bytes freed are those of the files the chunks really removed. Started by
+ * the batch at its end, and by `nightshift backup prune`.
  */
 
 const PRUNE_ACTIVITY_OPTIONS = {
@@ -121,9 +122,10 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   });
   if (more) return continueFanOutAsNew<typeof backupPruneWorkflow>({ ...input, state });
 
-  // the truth: the rows this prune marked, whatever a retried chunk counted
+  // the truth: the rows this prune marked, whatever a retried chunk counted. Not their sizes: bytesFreed stays the
+  // chunks' sum of the files really removed (a file already deleted by hand frees nothing)
   const truth = dryRun ? undefined : await CancellationScope.nonCancellable(() => finishPrune({ target, prunedBy }));
-  if (truth) state.counts = { ...state.counts, ...truth };
+  if (truth) state.counts = { ...state.counts, deleted: truth.deleted, offsiteDeleted: truth.offsiteDeleted };
   carry();
   const failed = state.fanOut.totals.failed;
   const endState = failed > 0 || failure !== undefined ? 'completed_with_errors' : 'completed';

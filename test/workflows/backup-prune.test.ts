@@ -99,3 +99,25 @@ test('R-BK-11: a generation a restore is reading is not pruned (lease), a dry ru
   await releaseGenerationLease(pool(), ids[0]!, 'restore:test');
   await setRetentionSetting(pool(), undefined);
 });
+
+test('R-BK-11: the bytes freed count only the files the prune removed, not one already deleted by hand', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 5, prefix: 'PB' })) as [string];
+  const ids = await aged(code, [3, 2, 1]);
+  await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+  const before = new Map((await dossierGenerations(pool(), code)).map((g) => [g.id, g]));
+  fs.rmSync(before.get(ids[0]!)!.file);
+  const worker = await createTestWorker(stack, temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const workflowId = `backup-prune/main/${crypto.randomUUID()}`;
+    const h = await startBackupPrune(temporal.client, { target: 'main' }, { taskQueue: stack.config.temporal.taskQueue, workflowId });
+    const r = (await h.result()) as BackupPruneResult;
+    // the earlier tests' dossiers may lose generations too: what this prune marked, minus the file that was gone
+    const { rows } = await pool().query<{ id: number; size: string }>('SELECT id::int AS id, size FROM nightshift.backup_generation WHERE deleted_by = $1', [workflowId]);
+    expect(rows.map((g) => g.id)).toEqual(expect.arrayContaining([ids[0], ids[1]]));
+    const marked = rows.reduce((n, g) => n + Number(g.size), 0);
+    expect(before.get(ids[0]!)!.size).toBeGreaterThan(0);
+    expect(r).toMatchObject({ state: 'completed', failed: 0, deleted: rows.length, bytesFreed: marked - before.get(ids[0]!)!.size });
+  });
+  expect(fs.existsSync(before.get(ids[1]!)!.file)).toBe(false);
+  await setRetentionSetting(pool(), undefined);
+});
