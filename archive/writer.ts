@@ -21,8 +21,8 @@ export interface CodecSettings {
   level: number;
 }
 /**
- * brotli quality 1: half gzip 1's CPU for archives ~15 % smaller, and faster to read back (README, *Backups: the
- * archive and why brotli quality 1*). Archives written with gzip before stay readable: the codec is in the magic line.
+ * brotli quality 1: about half gzip 1's CPU for a slightly smaller archive, and faster to read back (README, *Backups:
+ * the archive and why brotli quality 1*). Archives written with gzip before stay readable: the codec is in the magic line.
  */
 export const DEFAULT_CODEC: CodecSettings = { codec: 'brotli', level: 1 };
 
