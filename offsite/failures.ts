@@ -65,6 +65,16 @@ export function errorCode(err: unknown): string {
   return 'Error';
 }
 
+/** The HTTP handler's own timeouts carry no errno and a long text: what did not come, in how long. */
+function timeoutText(message: string): string | undefined {
+  const seconds = (ms: string) => `${Number(ms) / 1000} s`;
+  const connect = /did not establish a connection with the server within the configured timeout of (\d+) ms/.exec(message);
+  if (connect) return `timed out: no connection within ${seconds(connect[1]!)}`;
+  const idle = /timed out after (\d+) ms of inactivity/.exec(message);
+  if (idle) return `timed out: nothing sent or received for ${seconds(idle[1]!)}`;
+  return undefined;
+}
+
 export function isCancellation(err: unknown): boolean {
   return !!err && typeof err === 'object' && ((err as SdkErrorShape).name === 'AbortError' || (err as SdkErrorShape).name === 'CancelledFailure');
 }
@@ -76,8 +86,10 @@ export function offsiteFailure(err: unknown, ctx: FailureContext): ApplicationFa
   const message = String((err as SdkErrorShape | undefined)?.message ?? err).replace(/^AWS SDK error wrapper for (Error: )?/, '');
   let code = errorCode(err);
   if (code === 'Error') code = /\b(E[A-Z]{3,})\b/.exec(message)?.[1] ?? code;
+  const timedOut = timeoutText(message);
+  if (timedOut) code = 'ETIMEDOUT';
   const status = (err as SdkErrorShape | undefined)?.$metadata?.httpStatusCode;
-  const said = scrub(message, ctx.secrets);
+  const said = timedOut ?? scrub(message, ctx.secrets);
   const where = `bucket ${ctx.bucket} at ${ctx.endpoint}`;
   const http = status ? `, HTTP ${status}` : '';
   if (CREDENTIAL_CODES.has(code) || status === 401 || status === 403) {

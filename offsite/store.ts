@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   S3Client,
   paginateListObjectsV2,
   type S3ClientConfig,
@@ -17,6 +18,7 @@ import type { OffsiteSettings } from '../config/config';
 import { FailureType, permanentFailure } from '../domain/failures';
 import { isCancellation, offsiteFailure } from './failures';
 import { dossierObjectKey, dossierPrefix, targetPrefix } from './keys';
+import { s3RetryStrategy } from './retry';
 
 /**
  * The off-site store: one bucket of S3-compatible object storage, through the AWS SDK.
@@ -67,25 +69,33 @@ export interface UploadProgress {
   total: number;
 }
 
+/**
+ * The operations on an existing copy (head, getStream, deleteObject, checkObject, abortIncompleteUploads) take the
+ * bucket the copy was recorded in (default: the configured one, `bucket`): a copy made before
+ * NIGHTSHIFT_OFFSITE_S3_BUCKET changed is still in the old bucket. Their messages name the bucket used.
+ */
 export interface OffsiteStore {
+  /** the configured bucket: where uploads go */
   readonly bucket: string;
   keyOf(target: string, code: string, name: string): string;
   upload(input: { file: string; key: string; signal?: AbortSignal; onProgress?: (p: UploadProgress) => void }): Promise<UploadResult>;
   listDossier(target: string, code: string): Promise<OffsiteObject[]>;
-  head(key: string): Promise<{ size: number; sha256?: string; storageChecksum?: string } | undefined>;
-  getStream(key: string): Promise<Readable>;
+  /** undefined only when the storage says the object is not there (a missing bucket or refused credentials throw) */
+  head(key: string, bucket?: string): Promise<{ size: number; sha256?: string; storageChecksum?: string } | undefined>;
+  getStream(key: string, bucket?: string): Promise<Readable>;
   /** deletes the object; idempotent: an object that is not there (already deleted, never copied) is fine */
-  deleteObject(key: string): Promise<void>;
+  deleteObject(key: string, bucket?: string): Promise<void>;
   /**
    * Is the stored object this archive? HEAD with the storage's checksum when it has the whole object's
    * SHA-256 (a single PUT), else the object is read back and hashed (a multipart object's checksum is a
    * checksum of its parts' checksums, which no whole-file SHA-256 can be compared with). `readBack`
    * always reads and hashes the bytes (what a full verification wants: the storage's own word is then
-   * not taken for it).
+   * not taken for it). `missing` only when the storage says the object is not there; a missing bucket, refused
+   * credentials or an unreachable storage throw (never a verdict on the copy).
    */
-  checkObject(key: string, expected: { size: number; sha256: string }, options?: { readBack?: boolean; signal?: AbortSignal }): Promise<ObjectCheck>;
+  checkObject(key: string, expected: { size: number; sha256: string }, options?: { readBack?: boolean; signal?: AbortSignal; bucket?: string }): Promise<ObjectCheck>;
   /** aborts the unfinished multipart uploads of exactly this key; how many */
-  abortIncompleteUploads(key: string): Promise<number>;
+  abortIncompleteUploads(key: string, bucket?: string): Promise<number>;
   /**
    * Aborts the unfinished multipart uploads of a target's dossier keys (`<prefix><target>/<code>/…`) started before
    * `startedBefore`: what a worker killed mid-upload left (storage held, invisible to GET and LIST). Younger ones
@@ -103,12 +113,19 @@ export interface StaleUploadSweep {
 }
 
 export interface OffsiteStoreOptions {
-  /** S3 SDK attempts per request before the failure is handed to Temporal's retry (default 3) */
+  /** S3 SDK attempts per request before the failure is handed to Temporal's retry (default 3; a silent request: 1) */
   maxAttempts?: number;
-  /** ms to open a connection / of silence on a socket before a request fails (defaults 5 s / 60 s) */
+  /** ms to open a connection before a request fails (default 5 s) */
   connectionTimeoutMs?: number;
-  requestTimeoutMs?: number;
+  /**
+   * ms without a byte sent or received on a request's connection before it fails (default 30 s): a storage that
+   * accepts the connection and never answers. Silence, not duration: a long part upload whose bytes flow is never cut.
+   */
+  idleTimeoutMs?: number;
 }
+
+/** The SDK's handler writes its warnings (a request too long, sockets in short supply) to the console unless given a logger. */
+const SILENT_LOGGER = { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 function secretOf(settings: OffsiteSettings): string | undefined {
   const c = settings.credentials;
@@ -124,12 +141,26 @@ function secretOf(settings: OffsiteSettings): string | undefined {
   }
 }
 
-/** the object is not there (HEAD's NotFound, GET's NoSuchKey, a 404 without a code); a missing bucket is not this */
-function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-  // versitygw answers an unknown access key with a 404 too (XAdminUserNotFound): that is no missing object
-  if (['NoSuchBucket', 'XAdminUserNotFound'].some((c) => e?.name === c || e?.Code === c)) return false;
-  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+interface S3Answer {
+  name?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** the storage's own word that the object is not there (GET's, DELETE's NoSuchKey: a body that says so) */
+function saysNoSuchKey(err: unknown): boolean {
+  const e = err as S3Answer | undefined;
+  return e?.Code === 'NoSuchKey' || e?.name === 'NoSuchKey';
+}
+
+/**
+ * A refusal without an S3 error code: a HEAD's answer has no body, so its 404 may be a missing object, a missing
+ * bucket or an unknown key (versitygw), its 403 any refusal of the credentials. A network error or a 5xx is not this.
+ */
+function isBodilessRefusal(err: unknown): boolean {
+  const e = err as S3Answer | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  return status !== undefined && status < 500 && !e?.Code;
 }
 
 async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
@@ -150,24 +181,29 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
     forcePathStyle: settings.forcePathStyle,
     credentials: settings.credentials && secret ? { accessKeyId: settings.credentials.accessKeyId, secretAccessKey: secret } : undefined,
     maxAttempts: options.maxAttempts ?? 3,
-    requestHandler: { connectionTimeout: options.connectionTimeoutMs ?? 5_000, requestTimeout: options.requestTimeoutMs ?? 60_000 },
-    // The SDK logs nothing of its own (its default logger is a no-op); said here so nobody adds one that prints requests.
-    logger: undefined,
+    retryStrategy: s3RetryStrategy(options.maxAttempts ?? 3),
+    // Silence fails a request (socketTimeout: Node counts the bytes a long write hands to the network as activity),
+    // not its duration: requestTimeout runs until the answer's headers, so it would cut a large part upload whose
+    // bytes flow, and without throwOnRequestTimeout it only prints a warning.
+    requestHandler: { connectionTimeout: options.connectionTimeoutMs ?? 5_000, socketTimeout: options.idleTimeoutMs ?? 30_000, logger: SILENT_LOGGER },
+    // The SDK must print nothing: what goes wrong reaches the caller as an error (its default no-op logger still lets
+    // the handler and the retry step fall back on the console).
+    logger: SILENT_LOGGER,
   };
   const client = new S3Client(config);
   const endpoint = settings.endpoint ?? `AWS S3 ${settings.region}`;
-  const fail = (err: unknown, doing: string) => offsiteFailure(err, { doing, bucket: settings.bucket, endpoint, secrets });
   const Bucket = settings.bucket;
+  const fail = (err: unknown, doing: string, bucket = Bucket) => offsiteFailure(err, { doing, bucket, endpoint, secrets });
 
-  async function abortIncompleteUploads(key: string): Promise<number> {
+  async function abortIncompleteUploads(key: string, bucket = Bucket): Promise<number> {
     let aborted = 0;
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     for (;;) {
-      const page = await client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: key, KeyMarker, UploadIdMarker }));
+      const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, KeyMarker, UploadIdMarker }));
       for (const u of page.Uploads ?? []) {
         if (u.Key !== key || !u.UploadId) continue;
-        await client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: u.UploadId }));
+        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: u.UploadId }));
         aborted++;
       }
       if (!page.IsTruncated) return aborted;
@@ -176,13 +212,29 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
     }
   }
 
-  async function head(key: string) {
+  /**
+   * Resolves when `err` is the storage's word that the object is not there; throws what it is otherwise. A refusal
+   * without an S3 error code (a HEAD's) is asked again as a listing of the same bucket, whose refusal has a body
+   * that names the S3 error (NoSuchBucket, SignatureDoesNotMatch, InvalidAccessKeyId): that refusal is thrown.
+   */
+  async function confirmMissing(err: unknown, bucket: string, key: string): Promise<void> {
+    if (saysNoSuchKey(err)) return;
+    if (!isBodilessRefusal(err)) throw err;
+    // the listing's own failure (a missing bucket, refused credentials, the storage gone) is the answer
+    await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }));
+    const status = (err as S3Answer).$metadata?.httpStatusCode;
+    if (status === 404) return;
+    // the bucket may be listed but the object not read: the key's rights on objects
+    throw status === 403 ? Object.assign(new Error('the key may list the bucket but not read its objects'), { name: 'AccessDenied', $metadata: { httpStatusCode: status } }) : err;
+  }
+
+  async function head(key: string, bucket = Bucket) {
     try {
-      const h = await client.send(new HeadObjectCommand({ Bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
       return { size: h.ContentLength ?? 0, sha256: h.Metadata?.sha256, storageChecksum: h.ChecksumSHA256 };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
+      await confirmMissing(err, bucket, key);
+      return undefined;
     }
   }
 
@@ -285,40 +337,43 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
       return out;
     },
 
-    async head(key) {
+    async head(key, bucket = Bucket) {
       try {
-        return await head(key);
+        return await head(key, bucket);
       } catch (err) {
-        throw fail(err, `reading ${key}`);
+        throw fail(err, `reading ${key}`, bucket);
       }
     },
 
-    async getStream(key) {
+    async getStream(key, bucket = Bucket) {
       try {
-        const r = await client.send(new GetObjectCommand({ Bucket, Key: key, ChecksumMode: 'ENABLED' }));
+        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
         return r.Body as Readable;
       } catch (err) {
-        throw fail(err, `reading ${key}`);
+        throw fail(err, `reading ${key}`, bucket);
       }
     },
 
-    async deleteObject(key) {
+    async deleteObject(key, bucket = Bucket) {
       try {
         // S3 answers 204 for a key that is not there; some S3-compatible servers answer 404: both are "gone"
-        await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
       } catch (err) {
-        if (isNotFound(err)) return;
-        throw fail(err, `deleting ${key}`);
+        try {
+          await confirmMissing(err, bucket, key);
+        } catch (why) {
+          throw fail(why, `deleting ${key}`, bucket);
+        }
       }
     },
 
-    async checkObject(key, expected, { readBack = false, signal } = {}) {
+    async checkObject(key, expected, { readBack = false, signal, bucket = Bucket } = {}) {
       const sha256 = expected.sha256.toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`checkObject: expected a hex SHA-256, got ${JSON.stringify(expected.sha256.slice(0, 80))}`);
       const doing = `checking ${key}`;
       try {
-        const stored = await head(key);
-        if (!stored) return { status: 'missing', reason: `no object ${key} in bucket ${Bucket}` };
+        const stored = await head(key, bucket);
+        if (!stored) return { status: 'missing', reason: `no object ${key} in bucket ${bucket}` };
         if (stored.size !== expected.size) return { status: 'corrupt', method: 'size', reason: `stored ${stored.size} bytes, expected ${expected.size}` };
         if (stored.sha256 !== undefined && stored.sha256 !== sha256) {
           return { status: 'corrupt', method: 'metadata', reason: `the object's sha256 metadata is ${stored.sha256}, expected ${sha256}` };
@@ -329,7 +384,14 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
           return { status: 'ok', size: stored.size, sha256, method: 'storage-checksum' };
         }
         // the storage cannot say (a multipart object, or a server without checksums): read it back
-        const r = await client.send(new GetObjectCommand({ Bucket, Key: key }), { abortSignal: signal });
+        let r;
+        try {
+          r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+        } catch (err) {
+          if (isCancellation(err) || signal?.aborted) throw err;
+          await confirmMissing(err, bucket, key);
+          return { status: 'missing', reason: `no object ${key} in bucket ${bucket} (gone while it was read)` };
+        }
         const hash = crypto.createHash('sha256');
         let size = 0;
         await pipeline(
@@ -349,20 +411,19 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
         }
         return { status: 'ok', size, sha256, method: 'read-back' };
       } catch (err) {
-        if (isNotFound(err)) return { status: 'missing', reason: `no object ${key} in bucket ${Bucket} (gone while it was read)` };
         // the SDK checks the bytes it reads against the storage's whole-object checksum when the storage sends one
         const said = (err as Error)?.message ?? '';
         if (/^Checksum mismatch/i.test(said)) return { status: 'corrupt', method: 'read-back', reason: `the bytes read back do not match the storage's own checksum (${said.replace(/[\r\n]+/g, ' ').slice(0, 200)})` };
         if (isCancellation(err) || signal?.aborted) throw err;
-        throw fail(err, doing);
+        throw fail(err, doing, bucket);
       }
     },
 
-    async abortIncompleteUploads(key) {
+    async abortIncompleteUploads(key, bucket = Bucket) {
       try {
-        return await abortIncompleteUploads(key);
+        return await abortIncompleteUploads(key, bucket);
       } catch (err) {
-        throw fail(err, `aborting unfinished uploads of ${key}`);
+        throw fail(err, `aborting unfinished uploads of ${key}`, bucket);
       }
     },
 

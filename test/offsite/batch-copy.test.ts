@@ -161,7 +161,7 @@ test('R-BK-14: the S3 server killed mid-upload: those dossiers fail with "off-si
       expect(first).toMatchObject({ total: 6, ok: ok.length, failed: failed.length });
       // what the operator reads in the ledger and the report: the dossier, the object, the network's own word, the
       // bucket and endpoint; the dossiers after the first failure within 30 s are not tried (the storage is away)
-      const cause = /off-site copy failed: off-site storage failed while uploading killed\/main\/K\d\/BK\d\.\d{8}T\d{6}Z\.[0-9a-f]{6}\.SVG \((ECONNREFUSED|ECONNRESET|EPIPE|TimeoutError|RequestTimeout)[^)]*, bucket nightshift-offsite at http:\/\/127\.0\.0\.1:\d+\)/;
+      const cause = /off-site copy failed: off-site storage failed while uploading killed\/main\/K\d\/BK\d\.\d{8}T\d{6}Z\.[0-9a-f]{6}\.SVG \((ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|TimeoutError|RequestTimeout)[^)]*, bucket nightshift-offsite at http:\/\/127\.0\.0\.1:\d+\)/;
       expect(failed[0]!.error).toMatch(cause);
       for (const f of failed) {
         expect(f.status).toBe('failed');
