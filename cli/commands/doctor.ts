@@ -13,6 +13,8 @@ import { serverVersion } from '../../store/server/server-version';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
 import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
 import { loadBackupKeyring } from '../../archive/keys';
+import { createOffsiteStore } from '../../offsite/store';
+import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
 
 /**
@@ -45,6 +47,8 @@ export interface DoctorReport {
     gate: ServiceCheck;
     smtp: ServiceCheck;
     tools: ServiceCheck;
+    /** the off-site storage (R-BK-14), asked as the worker asks it; absent when no bucket is named */
+    offsite: ServiceCheck;
   };
 }
 
@@ -99,6 +103,8 @@ export function redactUrl(url: string): string {
 /** Every secret the configuration holds, as plain text, so that it is found wherever an error message quotes it. */
 function configSecrets(config: Config): string[] {
   const secrets = [config.temporal.apiKey, config.smtp.password, config.pg.password];
+  const s3 = config.offsite?.credentials;
+  if (s3 && 'secretAccessKey' in s3) secrets.push(s3.secretAccessKey.reveal());
   // what doctor must show (users, databases, hosts): a password equal to one of them is no secret from this output
   const shown = new Set<string>([config.pg.user, config.pg.database, config.smtp.user ?? '', config.smtp.host]);
   for (const t of config.targets) {
@@ -448,6 +454,30 @@ async function checkSmtp(config: Config): Promise<ServiceCheck> {
   }
 }
 
+/**
+ * The off-site storage as the worker reaches it: a HEAD of an object that is not there answers "missing" only when
+ * the endpoint answers, the bucket exists and the credentials are accepted (offsite/store.ts tells those apart).
+ */
+async function checkOffsite(config: Config, timeoutMs: number): Promise<ServiceCheck> {
+  const o = config.offsite;
+  if (!o) return { address: '-', state: 'absent', message: 'off-site copies are off (no NIGHTSHIFT_OFFSITE_S3_BUCKET)' };
+  const address = `${o.endpoint ?? `AWS S3 ${o.region}`} bucket ${o.bucket}`;
+  const store = createOffsiteStore(o, { maxAttempts: 1, connectionTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs });
+  try {
+    await store.head(`${o.prefix}nightshift-doctor-probe`);
+    return { address, state: 'ok', message: `bucket ${o.bucket} reachable, credentials accepted` };
+  } catch (err) {
+    return {
+      address,
+      state: 'error',
+      message: `${failureTypeOf(err) ?? 'failed'}: ${errorText(err)}`,
+      fix: 'check NIGHTSHIFT_OFFSITE_S3_ENDPOINT, NIGHTSHIFT_OFFSITE_S3_BUCKET and the credentials (README, Off-site copies: Variables); batches would fail every dossier\'s copy',
+    };
+  } finally {
+    store.close();
+  }
+}
+
 async function checkTools(config: Config, timeoutMs: number): Promise<ServiceCheck> {
   const tools = toolPaths(config, PROJECT_ROOT);
   const address = path.dirname(tools.temporal);
@@ -483,13 +513,14 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   const storePending = Promise.all(
     config.targets.map((t) => bounded(config.backupDir, timeoutMs * 2, () => checkStore(config, t, timeoutMs), 'check that PostgreSQL runs and the folders are mounted')),
   );
-  const [tw, ui, metrics, gate, smtp, tools, ...pgChecks] = await Promise.all([
+  const [tw, ui, metrics, gate, smtp, tools, offsite, ...pgChecks] = await Promise.all([
     temporalBounded,
     bounded(`http://localhost:${config.temporal.uiPort}`, timeoutMs + 500, () => checkUi(config, timeoutMs), 'restart `npm run dev`'),
     bounded(`http://127.0.0.1:${config.metricsPort}/metrics`, timeoutMs + 500, () => checkMetrics(config, timeoutMs), 'start the worker'),
     bounded(gateAddress(config), timeoutMs + 500, () => checkGate(config, timeoutMs), 'look at the gate log'),
     bounded(`smtp://${config.smtp.host}:${config.smtp.port}`, timeoutMs, () => checkSmtp(config), 'check NIGHTSHIFT_SMTP_HOST / NIGHTSHIFT_SMTP_PORT'),
     bounded('.tools/bin', timeoutMs + 1000, () => checkTools(config, timeoutMs), 'run `npm run tools`'),
+    bounded(config.offsite?.endpoint ?? 'S3', timeoutMs * 2 + 500, () => checkOffsite(config, timeoutMs), 'check NIGHTSHIFT_OFFSITE_S3_ENDPOINT'),
     ...config.targets.map((t) =>
       bounded(redactUrl(t.databaseUrl), timeoutMs * 2, () => checkPostgres(config, t, timeoutMs), 'check that PostgreSQL runs and DATABASE_URL is right'),
     ),
@@ -497,8 +528,8 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   const postgres = Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!]));
   const storeChecks = await storePending;
   const store = Object.fromEntries(config.targets.map((t, i) => [t.name, storeChecks[i]!]));
-  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, metrics, gate, smtp, tools };
-  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), metrics, gate, smtp, tools];
+  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, metrics, gate, smtp, tools, offsite };
+  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), metrics, gate, smtp, tools, offsite];
   // error texts of drivers may quote a URL, a key file, a password: nothing secret leaves doctor
   return redactReport({ ok: all.every((c) => c.state !== 'error'), services }, config);
 }
@@ -516,6 +547,7 @@ export function renderDoctor(report: DoctorReport): string {
     ['Gate', report.services.gate],
     ['SMTP', report.services.smtp],
     ['Tools', report.services.tools],
+    ...(report.services.offsite ? [['Off-site', report.services.offsite] as [string, ServiceCheck]] : []),
   ];
   const width = Math.max(...rows.map(([n]) => n.length));
   const lines = rows.flatMap(([name, c]) => {

@@ -3,6 +3,7 @@ import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/
 import { startSmtpCatcher, type SmtpCatcher } from '../../workers/smtp-catcher';
 import type { DoctorReport } from '../../cli/commands/doctor';
 import { cleanEnv, freePort, runCli } from './helpers';
+import { startS3Server } from '../helpers/s3';
 
 /** `nightshift doctor --json` spawned as a process against the real test servers (issue 2, "CLI"). */
 
@@ -109,6 +110,29 @@ test('R-BK-12: doctor says when this host gives no backup key where the target\'
   expect(report.services.postgres.main!.fix).toMatch(/NIGHTSHIFT_BACKUP_KEYS_FILE.*NIGHTSHIFT_BACKUP_PLAIN=1/);
   const plain = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_PLAIN: '1' })).stdout) as DoctorReport;
   expect(plain.services.postgres.main!.state).toBe('warning'); // only the missing supervisor
+});
+
+test('R-BK-14: doctor asks the off-site storage as the worker does: ok; a wrong secret, a missing bucket, nothing listening are errors that name the cause and never the secret', async () => {
+  const s3 = await startS3Server();
+  try {
+    const env = cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl });
+    const doctor = async (extra: Record<string, string>) => {
+      const r = await runCli(['doctor', '--json'], { ...env, ...s3.env(extra) });
+      expect(r.stdout).not.toContain(s3.secretAccessKey);
+      expect(r.stdout).not.toContain('not-the-secret-at-all');
+      return (JSON.parse(r.stdout) as DoctorReport).services.offsite;
+    };
+    expect(await doctor({})).toMatchObject({ state: 'ok', message: `bucket ${s3.bucket} reachable, credentials accepted` });
+    const wrongSecret = await doctor({ NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY: 'not-the-secret-at-all' });
+    expect(wrongSecret).toMatchObject({ state: 'error', message: expect.stringMatching(/^OffsiteCredentialsRejected: .*SignatureDoesNotMatch/) });
+    expect(wrongSecret.fix).toMatch(/NIGHTSHIFT_OFFSITE_S3_ENDPOINT/);
+    expect(await doctor({ NIGHTSHIFT_OFFSITE_S3_BUCKET: 'no-such-bucket' })).toMatchObject({ state: 'error', message: expect.stringMatching(/^OffsiteBucketMissing: .*NoSuchBucket/) });
+    expect(await doctor({ NIGHTSHIFT_OFFSITE_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}` })).toMatchObject({ state: 'error', message: expect.stringMatching(/^OffsiteUnavailable: .*ECONNREFUSED/) });
+  } finally {
+    await s3.stop();
+  }
+  const off = JSON.parse((await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl }))).stdout) as DoctorReport;
+  expect(off.services.offsite).toMatchObject({ state: 'absent' });
 });
 
 test('doctor without --json prints one line per service and the fixes', async () => {
