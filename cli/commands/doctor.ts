@@ -49,6 +49,8 @@ export interface DoctorReport {
     tools: ServiceCheck;
     /** the off-site storage (R-BK-14), asked as the worker asks it; absent when no bucket is named */
     offsite: ServiceCheck;
+    /** this host's archive keys (R-BK-12): how many, the current one, the key file's mode; never a key */
+    keys: ServiceCheck;
   };
 }
 
@@ -454,6 +456,25 @@ async function checkSmtp(config: Config): Promise<ServiceCheck> {
   }
 }
 
+/** This host's archive keys (R-BK-12): a key file others may read is a warning (ssh's rule for a private key). */
+function checkBackupKeys(config: Config): ServiceCheck {
+  const s = config.backupKeys;
+  const address = s.inline && !fs.existsSync(s.file) ? 'NIGHTSHIFT_BACKUP_KEYS' : s.file;
+  let keys;
+  try {
+    keys = loadBackupKeyring(s);
+  } catch (err) {
+    return { address, state: 'error', message: errorText(err), fix: 'fix the key file or NIGHTSHIFT_BACKUP_KEYS (README, Backups: encryption at rest)' };
+  }
+  if (!keys.currentId) return { address, state: 'absent', message: s.plainOnPurpose ? 'no backup key: archives are written plain (NIGHTSHIFT_BACKUP_PLAIN=1)' : 'no backup key: new archives are plain unless a target\'s archives were encrypted before' };
+  const message = `${keys.ids.length} key(s), new archives use ${keys.currentId}`;
+  const mode = fs.existsSync(s.file) ? fs.statSync(s.file).mode & 0o777 : undefined;
+  if (mode !== undefined && (mode & 0o077) !== 0) {
+    return { address, state: 'warning', message: `${message}; but the key file is mode 0${mode.toString(8)}: others than its owner may read the keys`, fix: `chmod 600 ${s.file}` };
+  }
+  return { address, state: 'ok', message };
+}
+
 /**
  * The off-site storage as the worker reaches it: a HEAD of an object that is not there answers "missing" only when
  * the endpoint answers, the bucket exists and the credentials are accepted (offsite/store.ts tells those apart).
@@ -528,8 +549,9 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   const postgres = Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!]));
   const storeChecks = await storePending;
   const store = Object.fromEntries(config.targets.map((t, i) => [t.name, storeChecks[i]!]));
-  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, metrics, gate, smtp, tools, offsite };
-  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), metrics, gate, smtp, tools, offsite];
+  const keys = checkBackupKeys(config);
+  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, metrics, gate, smtp, tools, offsite, keys };
+  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), metrics, gate, smtp, tools, offsite, keys];
   // error texts of drivers may quote a URL, a key file, a password: nothing secret leaves doctor
   return redactReport({ ok: all.every((c) => c.state !== 'error'), services }, config);
 }
@@ -548,6 +570,7 @@ export function renderDoctor(report: DoctorReport): string {
     ['SMTP', report.services.smtp],
     ['Tools', report.services.tools],
     ...(report.services.offsite ? [['Off-site', report.services.offsite] as [string, ServiceCheck]] : []),
+    ...(report.services.keys ? [['Backup keys', report.services.keys] as [string, ServiceCheck]] : []),
   ];
   const width = Math.max(...rows.map(([n]) => n.length));
   const lines = rows.flatMap(([name, c]) => {

@@ -1,3 +1,6 @@
+import crypto from 'node:crypto';
+import path from 'node:path';
+import fs from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
 import { startSmtpCatcher, type SmtpCatcher } from '../../workers/smtp-catcher';
@@ -110,6 +113,21 @@ test('R-BK-12: doctor says when this host gives no backup key where the target\'
   expect(report.services.postgres.main!.fix).toMatch(/NIGHTSHIFT_BACKUP_KEYS_FILE.*NIGHTSHIFT_BACKUP_PLAIN=1/);
   const plain = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_PLAIN: '1' })).stdout) as DoctorReport;
   expect(plain.services.postgres.main!.state).toBe('warning'); // only the missing supervisor
+  expect(report.services.keys).toMatchObject({ state: 'absent' });
+
+  // the keys given again: the target is fine; a key file others may read is a warning, never a key printed
+  const secret = crypto.randomBytes(32).toString('base64');
+  const keyFile = path.join(tempDir('dockeys'), 'backup-keys');
+  fs.writeFileSync(keyFile, `ops-2026=${secret}\n`, { mode: 0o644 });
+  fs.chmodSync(keyFile, 0o644);
+  const loose = await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile });
+  expect(loose.stdout).not.toContain(secret);
+  const withKeys = JSON.parse(loose.stdout) as DoctorReport;
+  expect(withKeys.services.postgres.main!.state).toBe('warning');
+  expect(withKeys.services.keys).toMatchObject({ state: 'warning', message: expect.stringMatching(/^1 key\(s\), new archives use ops-2026; but the key file is mode 0644/), fix: `chmod 600 ${keyFile}` });
+  fs.chmodSync(keyFile, 0o600);
+  const tight = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile })).stdout) as DoctorReport;
+  expect(tight.services.keys).toMatchObject({ state: 'ok', message: '1 key(s), new archives use ops-2026' });
 });
 
 test('R-BK-14: doctor asks the off-site storage as the worker does: ok; a wrong secret, a missing bucket, nothing listening are errors that name the cause and never the secret', async () => {
