@@ -21,7 +21,7 @@ import { pruneLeftovers } from '../store/generations/prune-leftovers';
 import { pruneTotals } from '../store/generations/prune-totals';
 import type { Queryable } from '../store/queryable';
 import { withTransaction } from '../store/transaction';
-import type { PruneCounts, PrunePlan } from '../workflows/backup-prune.api';
+import type { PruneCounts, PrunePlan, PruneTruth } from '../workflows/backup-prune.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, runChunk } from './fan-out';
 
@@ -157,8 +157,10 @@ export async function removeGenerationFiles(g: Pick<Generation, 'file' | 'links'
 async function deleteOffsiteObject(g: Generation, offsiteStore: PruneDeps['offsiteStore']): Promise<boolean> {
   const store = await offsiteStore();
   if (!store) throw new Error('off-site storage is not configured on this worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)');
-  if (g.offsiteState === 'failed' && !(await store.head(g.offsiteKey!))) return false;
-  await store.deleteObject(g.offsiteKey!);
+  // in the bucket the copy was made to, whatever this worker's bucket is now
+  const bucket = g.offsiteBucket ?? undefined;
+  if (g.offsiteState === 'failed' && !(await store.head(g.offsiteKey!, bucket))) return false;
+  await store.deleteObject(g.offsiteKey!, bucket);
   return true;
 }
 
@@ -270,7 +272,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
      * workflow keeps its own bytesFreed: the rows' sizes count a file already deleted by hand). First,
      * once per prune (a dry run never gets here), the dead copies' unfinished uploads in the bucket aborted (R-BK-14).
      */
-    async finishPrune(raw: { target: string; prunedBy: string }): Promise<Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted'>> {
+    async finishPrune(raw: { target: string; prunedBy: string }): Promise<PruneTruth> {
       const target = parseInput(targetNameSchema, raw.target);
       const pool = pools.get(target);
       if (!raw.prunedBy) throw permanentFailure(FailureType.InvalidInput, 'finishPrune: no workflow id');

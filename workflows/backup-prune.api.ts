@@ -50,6 +50,14 @@ export interface PruneCounts {
 
 export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0 };
 
+/** What the prune's end reads from the rows it marked (finishPrune), whatever attempts counted. */
+export interface PruneTruth extends Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted'> {
+  /** generations this prune recorded deleted (rows marked; each one's file removed unless a failure names it) */
+  recordedDeleted: number;
+  /** of those, the ones whose off-site copy is still in the bucket (the storage refused or was away): the next prune deletes them */
+  offsiteLeft: number;
+}
+
 /** Carried across continue-as-new. */
 export interface BackupPruneState {
   plan: PrunePlan;
@@ -71,7 +79,8 @@ export interface BackupPruneInput {
 
 export type BackupPrunePhase = 'planning' | 'pruning' | 'completed' | 'completed_with_errors';
 
-export interface BackupPruneResult extends PruneCounts {
+/** recordedDeleted and offsiteLeft: absent from a dry run's result (and from a prune that ended before they were counted) */
+export interface BackupPruneResult extends PruneCounts, Partial<Pick<PruneTruth, 'recordedDeleted' | 'offsiteLeft'>> {
   target: string;
   dryRun: boolean;
   state: 'completed' | 'completed_with_errors';
@@ -112,5 +121,9 @@ export interface PrunedGeneration {
   size: number;
   file: string;
 }
+
+/** A prune that recorded generations deleted but could not delete their off-site copies (R-BK-14) says so. */
+export const offsiteLeftText = (n: number): string =>
+  `${n} generation(s) recorded deleted, their files removed, still have their off-site copy (the storage refused or was away): the next prune deletes those copies`;
 
 export const pruneCommand = (target: string, dryRun = false): string => `nightshift backup prune --target ${target}${dryRun ? ' --dry-run' : ''}`;

@@ -13,6 +13,7 @@ import {
   type PruneCounts,
   ZERO_PRUNE_COUNTS,
   backupPruneProgressQuery,
+  offsiteLeftText,
   pruneCommand,
 } from './backup-prune.api';
 import { type FanOutKind, chunkTuning, continueFanOutAsNew, engineTuning, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, stepFanOut } from './fan-out';
@@ -130,7 +131,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   const failed = state.fanOut.totals.failed;
   const endState = failed > 0 || failure !== undefined ? 'completed_with_errors' : 'completed';
   setPhase(endState);
-  show(failure !== undefined ? [`Ended early: ${innermostMessage(failure)}`] : []);
+  show([...(truth?.offsiteLeft ? [offsiteLeftText(truth.offsiteLeft)] : []), ...(failure !== undefined ? [`Ended early: ${innermostMessage(failure)}`] : [])]);
   await endFanOutRun(failure);
   return {
     target,
@@ -144,5 +145,6 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
     policies: state.plan.policies,
     timeZone: state.plan.timeZone,
     ...state.counts,
+    ...(truth && { recordedDeleted: truth.recordedDeleted, offsiteLeft: truth.offsiteLeft }),
   };
 }

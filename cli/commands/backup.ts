@@ -26,12 +26,13 @@ import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../..
 import { isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { unknownCodes } from '../../store/patch/unknown-codes';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
-import { EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
@@ -293,10 +294,22 @@ interface PruneFlags {
 }
 
 function pruneResultText(r: BackupPruneResult): string {
+  const kept = `kept ${r.kept}${r.leased ? ` (${r.leased} held by a restore or a verification)` : ''}`;
+  const offsite = r.offsiteDeleted ? `, ${r.offsiteDeleted} off-site copies deleted` : '';
+  // a generation counts as deleted once its file and its off-site copy are gone (R-BK-14): the files removed of those
+  // whose copy is left are said apart, not as bytes freed by "0 deleted"
+  const what = r.dryRun
+    ? `would delete ${r.deleted} generation(s), ${sizeText(r.bytesFreed)}`
+    : r.offsiteLeft
+      ? `deleted ${r.deleted} generation(s) completely${offsite}; recorded ${r.recordedDeleted ?? r.offsiteLeft} deleted and removed their files (${sizeText(r.bytesFreed)} freed)`
+      : `deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed${offsite}`;
   return [
-    `${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted} generation(s), ${sizeText(r.bytesFreed)}${r.offsiteDeleted ? `, ${r.offsiteDeleted} off-site copies` : ''}; kept ${r.kept}${r.leased ? ` (${r.leased} held by a restore or a verification)` : ''}`,
+    `${what}; ${kept}`,
+    ...(r.offsiteLeft ? [offsiteLeftText(r.offsiteLeft)] : []),
     `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
     ...r.failures.map((f) => `  ${f.code}: ${f.error}`),
+    ...(r.failuresTotal > r.failures.length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
+    ...(r.state === 'completed' ? [] : [`the prune did not finish: once fixed, the next prune finishes what failed: ${pruneCommand(r.target, r.dryRun)}`]),
   ].join('\n');
 }
 
@@ -317,6 +330,11 @@ function registerGenerationCommands(backup: Command): void {
           const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
           const why = new Map(plan.generations.map((g) => [g.id, g.decision]));
           const all = flags.all ? await dossierGenerations(pool, code, { deleted: true }) : plan.generations;
+          // no generation: a dossier that is not registered and never had one is a code typed wrong (a deleted
+          // dossier's generations are still listed)
+          if (!all.length && (await unknownCodes(pool, [code])).length && (flags.all || !(await dossierGenerations(pool, code, { deleted: true })).length)) {
+            throw new UsageError(`unknown dossier ${code} in target ${t.name}`);
+          }
           return {
             policies: retention.details,
             rows: all.map((g) => ({
@@ -364,13 +382,18 @@ function registerGenerationCommands(backup: Command): void {
       action(async (flags: PruneFlags) => {
         const t = target(flags.target);
         if (flags.dryRun) return pruneDryRun(t.name, flags);
-        await withTemporal(async (client) => {
+        return withTemporal(async (client) => {
           const workflowId = backupPruneWorkflowId(t.name, workflowIdTimestamp(new Date()));
           const { started, handle } = await start(client, workflowId, () => startBackupPrune(client, { target: t.name, trigger: 'manual' }, { taskQueue: config().temporal.taskQueue, workflowId }));
-          if (!flags.wait) return output(flags.json, started, startedText);
+          if (!flags.wait) {
+            output(flags.json, started, startedText);
+            return EXIT_OK;
+          }
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
           const result = await handle.result();
           output(flags.json, { ...started, result }, (v) => pruneResultText(v.result));
+          // as backup run and backup verify: a prune that did not complete (a dossier failed) is a failure
+          return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
         });
       }),
     );

@@ -110,7 +110,7 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.workflowId).toMatch(/^backup-prune\/main\/\d{8}T\d{6}Z$/);
-    expect(out.result).toMatchObject({ state: 'completed', dryRun: false, deleted: 2, failed: 0 });
+    expect(out.result).toMatchObject({ state: 'completed', dryRun: false, deleted: 2, failed: 0, recordedDeleted: 2, offsiteLeft: 0 });
   });
   const left = await dossierGenerations(pool(), code, { deleted: true });
   expect(left.filter((g) => g.deletedAt === null).map((g) => g.id)).toEqual([ids[0]]);
@@ -118,6 +118,21 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   const all = await cli(['backup', 'list', code, '--all'], PARIS);
   expect(all.stdout).toMatch(new RegExp(`${ids[2]}  2026-11-20 22:00:00 .* pruned 20`));
   expect((await cli(['backup', 'settings', 'set', 'retention', 'default'])).code).toBe(0);
+});
+
+test('R-BK-11: backup list of a code that is no dossier and never had a generation says so (exit 2); a deleted dossier still lists its generations', async () => {
+  for (const args of [['backup', 'list', 'NOPE'], ['backup', 'list', 'NOPE', '--json'], ['backup', 'list', 'NOPE', '--all']]) {
+    const r = await cli(args);
+    expect(r).toMatchObject({ code: 2, stdout: '', stderr: 'nightshift: unknown dossier NOPE in target main\n' });
+  }
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GUN' })) as [string];
+  // registered, never backed up: no generation, but a dossier
+  expect(await cli(['backup', 'list', code])).toMatchObject({ code: 2, stderr: `nightshift: dossier ${code} has no kept generation in target main\n` });
+  const [id] = await generations(code, ['2026-12-02T21:00:00Z']);
+  await createRegistryActivities({ config: ctx.stack.config, pools: ctx.stack.pools }).deleteDossier('main', code);
+  const gone = await cli(['backup', 'list', code]);
+  expect(gone.code).toBe(0);
+  expect(gone.stdout).toMatch(new RegExp(`^\\s+${id}  `, 'm'));
 });
 
 test('R-BK-11: restore CODE --at DATE restores the generation at or just before it (under a lease); none before: refused clearly', async () => {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { createBackupActivities } from '../../activities/backup';
 import { copyGenerationOffsite } from '../../activities/offsite';
 import { pruneDossier } from '../../activities/prune';
@@ -153,4 +154,24 @@ test('R-BK-14: a copy recorded failed whose object was stored all the same (its 
   expect(await objectThere(gens.get(ids[1]!)!.offsiteKey)).toBe(false);
   expect(await store.listDossier('main', 'PS0005')).toHaveLength(1);
   expect(await pruneTotals(pool(), 'backup-prune/main/failed-copies')).toMatchObject({ deleted: 2, offsiteDeleted: 1 });
+});
+
+test('R-BK-14: after NIGHTSHIFT_OFFSITE_S3_BUCKET changed, the prune deletes a dropped copy in the bucket it was copied to, and only then records it deleted', async () => {
+  const ids = await copiedGenerations('PS0006', [0, 1]);
+  const old = (await byId('PS0006')).get(ids[1]!)!;
+  expect(old.offsiteBucket).toBe(s3.bucket);
+  const admin = s3.client();
+  await admin.send(new CreateBucketCommand({ Bucket: 'nightshift-moved' }));
+  admin.destroy();
+  const moved = createOffsiteStore({ ...stack.config.offsite!, bucket: 'nightshift-moved' });
+  try {
+    const r = await pruneDossier(pool(), 'PS0006', { policies: everyKind({ last: 1 }), timeZone: 'Europe/Paris', prunedBy: 'backup-prune/main/moved', dryRun: false, offsiteStore: () => moved, hooks: {} });
+    expect(r).toMatchObject({ deleted: 1, offsiteDeleted: 1, error: null });
+    expect((await byId('PS0006')).get(ids[1]!)).toMatchObject({ offsiteState: 'deleted' });
+    // gone from the bucket it was in (it used to stay there, recorded deleted)
+    expect(await objectThere(old.offsiteKey)).toBe(false);
+    expect(await store.listDossier('main', 'PS0006')).toHaveLength(1);
+  } finally {
+    moved.close();
+  }
 });

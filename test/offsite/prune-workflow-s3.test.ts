@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { startBackupPrune } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
-import { type BackupPruneResult } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, offsiteLeftText } from '../../workflows/backup-prune.api';
+import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
 import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
 import { createDossiers, modify } from '../workflows/backup-batch-helpers';
@@ -36,8 +37,16 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
     await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
 
     await off.s3.kill();
-    const away = await prune();
-    expect(away).toMatchObject({ state: 'completed_with_errors', total: 2, done: 2, failed: 2, deleted: 0, offsiteDeleted: 0 });
+    // as the operator runs it: a prune that did not complete exits 1, and says what it did and what is left
+    const cli = await runCli(['backup', 'prune', '--wait'], stackCliEnv(off.stack), 90_000);
+    expect(cli.code).toBe(1);
+    const away = (await off.temporal.client.workflow.getHandle(/^started (backup-prune\/main\/\S+)/m.exec(cli.stdout)![1]!).result()) as BackupPruneResult;
+    expect(away).toMatchObject({ state: 'completed_with_errors', total: 2, done: 2, failed: 2, deleted: 0, offsiteDeleted: 0, recordedDeleted: 2, offsiteLeft: 2 });
+    expect(away.bytesFreed).toBeGreaterThan(0);
+    expect(cli.stdout).toContain(`deleted 0 generation(s) completely; recorded 2 deleted and removed their files (`);
+    expect(cli.stdout).toContain(offsiteLeftText(2));
+    expect(cli.stdout).toContain('2 / 2 dossier(s), 2 failed: completed_with_errors');
+    expect(cli.stdout).toContain('the prune did not finish: once fixed, the next prune finishes what failed: nightshift backup prune --target main');
     expect(away.failures.map((f) => f.code).sort()).toEqual(codes);
     for (const g of [olderW1!, olderW2!]) {
       const f = away.failures.find((x) => x.code === g.code)!;
@@ -47,7 +56,7 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
 
     await off.s3.restart();
     const later = await prune();
-    expect(later).toMatchObject({ state: 'completed', failed: 0, deleted: 2, offsiteDeleted: 2, bytesFreed: 0 });
+    expect(later).toMatchObject({ state: 'completed', failed: 0, deleted: 2, offsiteDeleted: 2, bytesFreed: 0, recordedDeleted: 0, offsiteLeft: 0 });
     for (const g of [olderW1!, olderW2!]) expect(await off.store.head(g.offsiteKey!)).toBeUndefined();
     for (const code of codes) expect(await off.store.listDossier('main', code)).toHaveLength(1);
   });
