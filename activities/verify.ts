@@ -44,13 +44,14 @@ import { verifyItemsInLedger } from '../store/verify/items-in-ledger';
 import { latestVerifyProblems } from '../store/verify/latest-problems';
 import { markVerifyMail } from '../store/verify/mark-mail';
 import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
+import { verifyProblemKeyIds } from '../store/verify/problem-key-ids';
 import { recordVerifyItem } from '../store/verify/record-item';
 import { verifyReportPage } from '../store/verify/report-page';
 import { verifyRunByRef } from '../store/verify/run-by-ref';
 import { verifyRunProgress } from '../store/verify/run-progress';
 import type { VerifyRunRow, VerifyRunSettings } from '../store/verify/run-row';
 import { touchVerifyRun } from '../store/verify/touch-run';
-import { type BackupVerifyInput, type BackupVerifyResult, type VerifySampleSettings, verifyNextCommand } from '../workflows/backup-verify.api';
+import { type BackupVerifyInput, type BackupVerifyResult, type VerifySampleSettings, verifyNextSteps } from '../workflows/backup-verify.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
@@ -81,7 +82,7 @@ export interface VerifyClaim {
 export type OffsiteObjectCheck = (
   key: string,
   expected: { size: number; sha256: string },
-  options: { readBack: boolean; signal?: AbortSignal },
+  options: { readBack: boolean; signal?: AbortSignal; bucket?: string },
 ) => Promise<{ status: 'ok' } | { status: 'missing' | 'corrupt'; reason: string }>;
 
 export interface VerifyActivityDeps extends ActivityDeps {
@@ -199,7 +200,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const offsite = await deps.offsiteCheck?.();
       if (offsite) {
         // a restored generation's copy is read back too (the storage's own checksum is not taken for it then)
-        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, { readBack: restore, signal });
+        // the bucket the copy was made to, whatever this worker's bucket is now
+        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, { readBack: restore, signal, bucket: g.offsiteBucket ?? undefined });
         if (c.status !== 'ok') return { status: 'offsite', restored, sha256, error: `copie externe ${g.offsiteBucket ?? ''}/${g.offsiteKey} : ${c.reason}` };
       } else {
         activityContext()?.log.warn('off-site copy not checked: no off-site store on this worker', { generation: g.id, key: g.offsiteKey });
@@ -407,8 +409,12 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const run = await getRun(pool, raw.runId);
       const tail = async (problems: number) => {
         const failures = problems ? await failuresOf(pool, raw.runId, FAILURES_CAP) : [];
-        const codes = [...new Set(failures.map((f) => f.code))].sort();
-        return { failures, failuresTotal: problems, nextCommand: codes.length ? verifyNextCommand(raw.target, codes) : null };
+        // a key the worker lacks, or the off-site storage away, is no reason to back a dossier up again (its intact
+        // archive could then be pruned): those get the key to give, or the storage to mend, and a verification again
+        const keyCodes = [...new Set(failures.filter((f) => f.status === 'key').map((f) => f.code))];
+        const keysOf = keyCodes.length ? await verifyProblemKeyIds(pool, raw.runId, keyCodes) : [];
+        const nextSteps = verifyNextSteps(raw.target, failures, keysOf);
+        return { failures, failuresTotal: problems, nextCommand: nextSteps[0]?.command ?? null, nextSteps };
       };
       if (run.state !== 'running') {
         // this activity's earlier attempt closed it: the same answer again
@@ -458,7 +464,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
 
 /** What verification needs of the off-site store: its checkObject (offsite/store.ts), when the store has one. */
 interface CheckingStore {
-  checkObject?(key: string, expected: { size: number; sha256: string }, options?: { readBack?: boolean; signal?: AbortSignal }): Promise<{ status: string; reason?: string }>;
+  checkObject?(key: string, expected: { size: number; sha256: string }, options?: { readBack?: boolean; signal?: AbortSignal; bucket?: string }): Promise<{ status: string; reason?: string }>;
 }
 
 /**

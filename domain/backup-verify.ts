@@ -63,6 +63,23 @@ export const VERIFY_ITEM_STATUSES = ['ok', 'corrupt', 'missing', 'key', 'offsite
 export type VerifyItemStatus = (typeof VERIFY_ITEM_STATUSES)[number];
 export const isVerifyProblem = (s: VerifyItemStatus | string): boolean => s !== 'ok' && s !== 'pruned';
 
+/**
+ * What a problem says of the archive, for the next step: `key` (the worker lacks the key it was encrypted with, or
+ * holds another under that id: the archive is not at fault), `storage` (the off-site storage refused or did not
+ * answer while the copy was checked, which only happens once the local archive read back whole), else `archive`
+ * (damaged, missing, its off-site copy gone or different, or unreadable: a new backup is the remedy).
+ */
+export type VerifyProblemCause = 'archive' | 'key' | 'storage';
+
+/** offsite/failures.ts's words for a refusal (credentials, bucket) or an unreachable storage during checkObject ("checking KEY") */
+const STORAGE_AWAY = /\boff-site storage (?:[a-z-]+ )+?while checking |\bNIGHTSHIFT_OFFSITE_S3_/;
+
+export function verifyProblemCause(p: { status: string; error: string | null }): VerifyProblemCause {
+  if (p.status === 'key') return 'key';
+  if (p.status === 'failed' && STORAGE_AWAY.test(p.error ?? '')) return 'storage';
+  return 'archive';
+}
+
 /** The generation's date as the report shows it: local time of the worker's time zone, `2026-12-02 21:00:03`. */
 export function generationDateText(snapshotAt: Date, timeZone: string): string {
   const t = localDateTime(snapshotAt, timeZone);

@@ -1,5 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
-import type { VerifyScope, VerifyTrigger } from '../domain/backup-verify';
+import { type VerifyScope, type VerifyTrigger, verifyProblemCause } from '../domain/backup-verify';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure, FanOutInFlight } from '../domain/run-details';
 import { type FanOutRunTuning, type RunMailInput, failureResult, runResult } from './fan-out.api';
@@ -84,8 +84,16 @@ export interface BackupVerifyResult {
   /** the newest problems (code: generation date, what is wrong) */
   failures: DossierFailure[];
   failuresTotal: number;
-  /** what to run next on a problem: back up the dossiers concerned again */
+  /** what to run next on a problem: nextSteps' first command */
   nextCommand: string | null;
+  /** on a problem, what to do and why, by what the problems say of the archives (absent from runs of older workers) */
+  nextSteps?: VerifyNextStep[];
+}
+
+export interface VerifyNextStep {
+  /** what to do, and why, in a sentence */
+  text: string;
+  command: string;
 }
 
 /** A verify run that found a problem FAILS its workflow (visible in the Web UI's list); details[0] is the result. */
@@ -99,6 +107,49 @@ export const verifyResult = (result: Promise<unknown>): Promise<BackupVerifyResu
 
 /** Next step on a problem: a fresh backup of the dossiers whose generation is bad. */
 export const verifyNextCommand = (target: string, codes: string[]): string => `nightshift backup run --all --only ${codes.join(',')} --target ${target}`;
+
+/** Next step once what kept a verification from judging the archives (a key, the off-site storage) is fixed. */
+export const verifyAgainCommand = (target: string, codes: string[]): string => `nightshift backup verify --codes ${codes.join(',')} --target ${target}`;
+
+/**
+ * The next steps of a run's problems (domain/backup-verify.ts verifyProblemCause). A new backup only of the dossiers
+ * whose archive is at fault: one whose only problems are a key the worker lacks, or an off-site storage that refused
+ * or did not answer, keeps its archive (a backup there would let retention prune an intact one); for those, the key
+ * to give (`keyIds`: the ids its generations were written with) or the storage to mend, then a verification again.
+ */
+export function verifyNextSteps(
+  target: string,
+  problems: { code: string; status: string; error: string | null }[],
+  keysOf: { code: string; keyId: string }[],
+): VerifyNextStep[] {
+  const causes = new Map<string, Set<string>>();
+  for (const p of problems) {
+    const of = causes.get(p.code) ?? new Set<string>();
+    of.add(verifyProblemCause(p));
+    causes.set(p.code, of);
+  }
+  const codes = (test: (c: Set<string>) => boolean) => [...causes].filter(([, c]) => test(c)).map(([code]) => code).sort();
+  const archive = codes((c) => c.has('archive'));
+  const key = codes((c) => !c.has('archive') && c.has('key'));
+  const storage = codes((c) => !c.has('archive') && !c.has('key'));
+  const steps: VerifyNextStep[] = [];
+  if (archive.length) steps.push({ text: 'back up these dossiers again', command: verifyNextCommand(target, archive) });
+  if (key.length) {
+    const ids = [...new Set(keysOf.filter((k) => key.includes(k.code)).map((k) => k.keyId))].sort();
+    const keys = ids.length ? `backup key${ids.length > 1 ? 's' : ''} ${ids.join(', ')}` : 'backup key named in each reason above';
+    steps.push({
+      text: `the archives are not at fault: the worker lacks the ${keys} they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again`,
+      command: verifyAgainCommand(target, key),
+    });
+  }
+  if (storage.length) {
+    steps.push({
+      text: 'the local archives read back whole, but the off-site storage refused or did not answer while their copies were checked: once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again',
+      command: verifyAgainCommand(target, storage),
+    });
+  }
+  return steps;
+}
 
 export const BACKUP_VERIFY_PHASES = ['claiming', 'running', 'reporting', 'completed', 'problems', 'failed'] as const;
 export type BackupVerifyPhase = (typeof BACKUP_VERIFY_PHASES)[number];

@@ -57,7 +57,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     failures: input.state?.failures ?? [],
   };
   const live = initialFanOutLive({ done: progress.done, failed: progress.problems, failures: progress.failures, failuresTotal: input.state?.failuresTotal ?? 0 });
-  let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand'> | undefined;
+  let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand' | 'nextSteps'> | undefined;
   setHandler(backupVerifyProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_VERIFY_KIND }));
 
@@ -77,7 +77,9 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
         inFlight: progress.inFlight,
         failures: final?.failures ?? progress.failures,
         failuresTotal: final?.failuresTotal ?? live.failuresTotal,
-        nextStep: final?.nextCommand ? { text: 'Next: back up these dossiers again', command: final.nextCommand } : null,
+        // the first step (the result of an older worker has none: its command is a backup)
+        nextStep: final?.nextCommand ? { text: `Next: ${final.nextSteps?.[0]?.text ?? 'back up these dossiers again'}`, command: final.nextCommand } : null,
+        notes: (final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`),
       }),
     );
   };
@@ -115,7 +117,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     const f = await reporting.finishVerifyRun({ target, runId: state.runId, endedEarly: failure !== undefined });
     progress.reportPath = f.reportPath;
     Object.assign(progress, { done: f.total, ok: f.ok, problems: f.problems });
-    final = { failures: f.failures, failuresTotal: f.failuresTotal, nextCommand: f.nextCommand };
+    final = { failures: f.failures, failuresTotal: f.failuresTotal, nextCommand: f.nextCommand, nextSteps: f.nextSteps };
     if (f.mail) await startVerifyMailChild({ target, runId: state.runId }, workflowInfo().workflowId);
     setPhase(f.state);
     show();

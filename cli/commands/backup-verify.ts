@@ -37,7 +37,8 @@ function resultText(r: BackupVerifyResult): string {
     ...(r.mail ? ['the report is being mailed to the report recipients'] : []),
     ...r.failures.map((f) => `  ${f.code}: ${f.error || f.status}`),
     ...(r.failuresTotal > r.failures.length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
-    ...(r.nextCommand ? [`next: ${r.nextCommand}`] : []),
+    // each step's command, then why (a key or the storage to fix first is said there)
+    ...(r.nextSteps?.length ? r.nextSteps.flatMap((s) => [`next: ${s.command}`, `  ${s.text}`]) : r.nextCommand ? [`next: ${r.nextCommand}`] : []),
   ].join('\n');
 }
 

@@ -181,6 +181,25 @@ test('R-BK-13 / R-BK-12: an encrypted generation verified without its key is its
   expect(noKey.items[0]).toMatchObject({ status: 'key', error: expect.stringMatching(/encrypted with backup key k1/) });
   // the generation's own state is not changed by a worker that could not read it
   expect((await generationById(pool(), enc!.generationId))!.verifyState).toBe('ok');
+  // nor is a new backup proposed (retention could then prune the intact archive): the key to give, then verify again
+  const again = `nightshift backup verify --codes ${enc!.code} --target main`;
+  expect(noKey.finish.nextCommand).toBe(again);
+  expect(noKey.finish.nextSteps).toEqual([
+    {
+      command: again,
+      text: 'the archives are not at fault: the worker lacks the backup key k1 they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again',
+    },
+  ]);
+
+  // with an archive at fault in the same run: only that dossier is backed up again, the key one is verified again
+  const [gone] = await backUp('VKMX', 1);
+  fs.rmSync(gone!.file);
+  const mixed = await verify({ codes: [enc!.code, gone!.code], samplePercent: 0 });
+  expect(mixed.items.map((i) => [i.code, i.status]).sort()).toEqual([[enc!.code, 'key'], [gone!.code, 'missing']].sort());
+  expect(mixed.finish.nextCommand).toBe(`nightshift backup run --all --only ${gone!.code} --target main`);
+  expect(mixed.finish.nextSteps!.map((n) => n.command)).toEqual([`nightshift backup run --all --only ${gone!.code} --target main`, again]);
+  // with the key, the archive verifies ok: the step said the truth
+  expect((await verify({ codes: [enc!.code] }, withKey)).finish).toMatchObject({ state: 'completed', ok: 1, nextCommand: null });
 });
 
 test('R-BK-11 / R-BK-13: the verification holds a lease while it reads (prune cannot delete it then); a generation pruned before is not selected', async () => {
@@ -261,6 +280,20 @@ test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while 
       expect(older.items[0]!.error).toMatch(/^copie à refaire, la prochaine sauvegarde la recopie en premier; copie externe /);
       expect(await generationById(pool(), a!.generationId)).toMatchObject({ offsiteState: 'failed' });
       expect((await pool().query('SELECT generation_id FROM nightshift.backup_offsite_pending WHERE code = $1', [a!.code])).rows).toEqual([{ generation_id: null }]);
+      // a copy gone is the archive's problem: backed up again
+      expect(older.finish.nextCommand).toBe(`nightshift backup run --all --only ${a!.code} --target main`);
+
+      // the storage away while the newest's copy is checked (its local archive read back whole): no backup proposed,
+      // a verification again once the storage answers
+      await s3.kill();
+      const away = await verify({ codes: [a!.code], samplePercent: 0 }, stack.config, { offsiteCheck });
+      expect(away.items.map((i) => [Number(i.generation_id), i.status])).toEqual([
+        [a!.generationId, 'ok'],
+        [newer.generationId, 'failed'],
+      ]);
+      expect(away.items[1]!.error).toMatch(/^off-site storage failed while checking /);
+      expect(away.finish.nextCommand).toBe(`nightshift backup verify --codes ${a!.code} --target main`);
+      expect(away.finish.nextSteps).toEqual([{ command: away.finish.nextCommand, text: expect.stringMatching(/off-site storage refused or did not answer .*verify again$/) }]);
     } finally {
       store.close();
     }
