@@ -42,6 +42,9 @@ import { readRetentionSetting } from '../../store/generations/prune-retention-se
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 import { lockRetentionSetting } from '../../store/settings/lock-retention-setting';
 import { withTransaction } from '../../store/transaction';
+import { unknownCodes } from '../../store/patch/unknown-codes';
+import { retryCandidates } from '../../store/backup/retry-candidates';
+import { operatorDateTime } from '../../domain/retention';
 
 /**
  * nightshift backup run|retry|status|settings|schedule: the backup batch of modified dossiers
@@ -117,13 +120,30 @@ function resultText(r: BackupBatchResult): string {
   ].join('\n');
 }
 
-async function startBatch(input: BackupBatchInput, flags: RunFlags): Promise<number> {
-  return withPools(input.target, async (pool) =>
-    withTemporal(async (client) => {
+/**
+ * --only names dossiers of the target, as registered (codes are case-sensitive): any other is bad usage, refused
+ * before anything starts (the batch would select nothing and say 0 / 0).
+ */
+async function refuseUnknownCodes(pool: pg.Pool, targetName: string, codes: string[]): Promise<void> {
+  const unknown = await unknownCodes(pool, codes);
+  if (!unknown.length) return;
+  // a code typed in the wrong case is the likeliest slip: named with the dossier it probably meant
+  const upper = [...new Set(unknown.map((c) => c.toUpperCase()).filter((c) => !unknown.includes(c)))];
+  const unknownUpper = new Set(upper.length ? await unknownCodes(pool, upper) : []);
+  const named = unknown.map((c) => (c !== c.toUpperCase() && upper.includes(c.toUpperCase()) && !unknownUpper.has(c.toUpperCase()) ? `${c} (codes are case-sensitive: ${c.toUpperCase()}?)` : c));
+  throw new UsageError(`--only: not dossiers of target ${targetName}: ${named.join(', ')}${unknown.length >= 20 ? ' (the first 20)' : ''}; nothing started (see 'nightshift dossiers list')`);
+}
+
+/** `extra`: said with the start in --json (what a retry skipped) */
+async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Record<string, unknown> = {}): Promise<number> {
+  return withPools(input.target, async (pool) => {
+    // a retry's codes come from its run's ledger (retry below), not from the operator
+    if (input.only && input.retryOf === undefined) await refuseUnknownCodes(pool, input.target, input.only);
+    return withTemporal(async (client) => {
       await refuseIfRunning(pool, client);
       const handle = await startBackupBatch(client, input, { taskQueue: config().temporal.taskQueue });
       const workflowId = handle.workflowId;
-      const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
+      const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId), ...extra };
       if (!flags.wait) {
         output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}`);
         return EXIT_OK;
@@ -156,8 +176,8 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags): Promise<num
       } finally {
         clearInterval(timer);
       }
-    }),
-  );
+    });
+  });
 }
 
 function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number> }): string {
@@ -310,14 +330,39 @@ export function registerBackupBatchCommands(backup: Command): void {
     .action(
       action(async (flags: RunFlags) => {
         const t = target(flags.target).name;
-        const run = await withPools(t, (pool) => findRun(pool, flags.run));
-        if (run.state === 'running') throw new UsageError(`backup run ${run.id} is still running: retry it once it has ended`);
+        const { run, candidates } = await withPools(t, async (pool) => {
+          const run = await findRun(pool, flags.run);
+          if (run.state === 'running') throw new UsageError(`backup run ${run.id} is still running: retry it once it has ended`);
+          return { run, candidates: await retryCandidates(pool, run.id) };
+        });
         const failed = run.total - run.ok;
-        if (failed <= 0) {
+        if (failed <= 0 || !candidates.length) {
           output(flags.json, { runId: Number(run.id), retried: 0 }, () => `backup run ${run.id} has no failed dossier: nothing to retry`);
           return EXIT_OK;
         }
-        return startBatch({ target: t, retryOf: Number(run.id), trigger: 'retry' }, flags);
+        // a failed dossier backed up since (and not written to after), or deleted, needs no retry: said, not redone
+        const skipped = candidates
+          .filter((c) => !c.registered || c.backedUpSince)
+          .map((c) => ({
+            code: c.code,
+            reason: c.registered ? `backed up since, ${operatorDateTime(c.lastBackupAt!, config().operatorTimeZone)}, not modified after` : `no longer a dossier of target ${t}`,
+          }));
+        const left = candidates.length - skipped.length;
+        const skippedText = skipped.map((x) => `  ${x.code}: ${x.reason}`);
+        if (left === 0) {
+          output(flags.json, { runId: Number(run.id), retried: 0, skipped }, () =>
+            [`backup run ${run.id}: none of its ${skipped.length} failed dossier(s) needs a retry: nothing started`, ...skippedText].join('\n'),
+          );
+          return EXIT_OK;
+        }
+        if (!skipped.length) return startBatch({ target: t, retryOf: Number(run.id), trigger: 'retry' }, flags);
+        // --only carries at most 10,000 codes: past that, the whole retry (the skipped ones are backed up once more)
+        const only = left <= 10_000 ? candidates.filter((c) => c.registered && !c.backedUpSince).map((c) => c.code) : undefined;
+        if (!flags.json) {
+          const retried = only ? `retrying the other ${left}` : `more than 10,000 left: all ${candidates.length} retried`;
+          process.stdout.write(`${[`backup run ${run.id}: ${skipped.length} of its failed dossiers need no retry; ${retried}`, ...skippedText].join('\n')}\n`);
+        }
+        return startBatch({ target: t, retryOf: Number(run.id), only, trigger: 'retry' }, flags, { retried: only ? left : candidates.length, skipped: only ? skipped : [] });
       }),
     );
 

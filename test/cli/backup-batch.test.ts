@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
-import { createDossiers, openSession, waitFor } from '../workflows/backup-batch-helpers';
+import { createDossiers, modify, openSession, waitFor } from '../workflows/backup-batch-helpers';
 import { startBackupBatch } from '../../starts';
 import { NightshiftKind, NightshiftTarget } from '../../workflows/search-attributes';
 
@@ -36,6 +36,19 @@ test('hostile input: unknown run ids, bad cron, bad time zone, bad codes and set
   await expect(ctx.temporal.client.schedule.getHandle('backup-schedule/main').describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   const { rows } = await ctx.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.backup_setting');
   expect(rows[0].n).toBe(0);
+});
+
+test('backup run --only with codes that are not dossiers of the target (unknown, or in the wrong case) exits 2 naming them, and starts nothing', async () => {
+  // a test dossier: registered, never selected by the other tests' batches
+  await createDossiers(ctx.stack, [{ code: 'ONLY1', flags: { test: true } }]);
+  const pool = ctx.stack.pools.get('main');
+  const runs = async () => (await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run')).rows[0].n as number;
+  const before = await runs();
+  const r = await cli(['backup', 'run', '--only', 'ONLY1,NOPE,only1', '--wait']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toBe("nightshift: --only: not dossiers of target main: NOPE, only1 (codes are case-sensitive: ONLY1?); nothing started (see 'nightshift dossiers list')\n");
+  expect(r.stdout).toBe('');
+  expect(await runs()).toBe(before);
 });
 
 test('R-BK-9 settings set/show: the common value wins over the default and says where it comes from', async () => {
@@ -147,4 +160,37 @@ test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while 
   expect((await cli(['backup', 'schedule', 'delete'])).code).toBe(0);
   await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   await ctx.temporal.client.workflow.getHandle(after.info.runningActions[0]!.workflow.workflowId).terminate('test');
+});
+
+test('backup retry: the failed dossiers backed up since (and not modified after) are skipped and named; none left: nothing started, exit 0', async () => {
+  await createDossiers(ctx.stack, [{ code: 'RT1' }, { code: 'RT2' }, { code: 'RT3' }]);
+  const pool = ctx.stack.pools.get('main');
+  const runs = async () => (await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run')).rows[0].n as number;
+  const closes = await Promise.all(['RT1', 'RT2', 'RT3'].map((code) => openSession(pool, code)));
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const run = await cli(['backup', 'run', '--only', 'RT1,RT2,RT3', '--wait', '--json']);
+    expect(run.code).toBe(1);
+    const runId = JSON.parse(run.stdout).result.runId as number;
+    for (const close of closes) await close();
+    // RT1 backed up since, untouched; RT2 backed up since, then written to; RT3 not backed up
+    expect((await cli(['backup', 'dossier', 'RT1', '--wait'])).code).toBe(0);
+    expect((await cli(['backup', 'dossier', 'RT2', '--wait'])).code).toBe(0);
+    await modify(pool, 'RT2');
+
+    const retry = await cli(['backup', 'retry', '--run', String(runId), '--wait', '--json']);
+    expect(retry.code).toBe(0);
+    const out = JSON.parse(retry.stdout);
+    expect(out).toMatchObject({ retried: 2, skipped: [{ code: 'RT1', reason: expect.stringMatching(/^backed up since, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, not modified after$/) }] });
+    expect(out.result).toMatchObject({ state: 'completed', total: 2, ok: 2 });
+    const { rows } = await pool.query('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [out.result.runId]);
+    expect(rows.map((r) => r.code)).toEqual(['RT2', 'RT3']);
+
+    // the retry backed the others up: nothing is left to retry of that run, and no batch starts
+    const before = await runs();
+    const none = await cli(['backup', 'retry', '--run', String(runId)]);
+    expect(none).toMatchObject({ code: 0, stderr: '' });
+    expect(none.stdout).toMatch(new RegExp(`^backup run ${runId}: none of its 3 failed dossier\\(s\\) needs a retry: nothing started\\n  RT1: backed up since, .*\\n  RT2: backed up since, .*\\n  RT3: backed up since, .*not modified after\\n$`));
+    expect(await runs()).toBe(before);
+  });
 });
