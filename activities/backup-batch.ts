@@ -77,6 +77,7 @@ import { copyGenerationOffsite, generationToCopy, olderCopyFailedText, type Stor
 import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
+import { assertBackupStore } from '../shared-store/marker';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-9) over the single-dossier engine: the run
@@ -371,6 +372,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         await recordNotDone(pool, input.runId, codes, notDoneErrorText(run.stop_reason));
         throw permanentFailure(FailureType.DestinationUnavailable, run.stop_reason);
       }
+      // the backup folder still the shared store (not a share unmounted since the run began)
+      if (input.settings.generationsRoot !== undefined) await assertBackupStore(pool, input.target, input.settings.generationsRoot);
       if ((ctx?.info.attempt ?? 1) > 1) {
         const inLedger = new Set(await codesInLedger(pool, input.runId, codes));
         const redo = new Set(codes.filter((c) => !inLedger.has(c)));

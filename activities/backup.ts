@@ -6,6 +6,7 @@ import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, Rest
 import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
+import { assertBackupStore } from '../shared-store/marker';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
 import { FailureType, permanentFailure } from '../domain/failures';
@@ -80,6 +81,7 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
       const today = new Date();
       // R-BK-9: the folder as the batch resolves it (local > common > default), not only this machine's value
       const { settings } = await loadBackupSettings(pool, config);
+      await assertBackupStore(pool, input.target, settings.folder);
       const reasonFolder = REASON_FOLDERS[input.reason];
       const destinationDir = path.join(
         settings.folder,

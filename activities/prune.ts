@@ -24,6 +24,8 @@ import { withTransaction } from '../store/transaction';
 import type { PruneCounts, PrunePlan, PruneTruth } from '../workflows/backup-prune.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, runChunk } from './fan-out';
+import { assertBackupStore } from '../shared-store/marker';
+import { loadBackupSettings } from '../store/settings/backup-settings';
 
 /**
  * The prune of generations by retention (R-BK-11), dossier by dossier on the fan-out engine:
@@ -252,6 +254,8 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
     async pruneChunk(raw: PruneChunkInput): Promise<PruneChunkResult> {
       const input = parseInput(pruneChunkSchema, raw);
       const pool = pools.get(input.target);
+      // a generation's file not seen because the share is unmounted must not be recorded deleted
+      await assertBackupStore(pool, input.target, (await loadBackupSettings(pool, config)).settings.folder);
       const totals: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0 };
       const r = await runChunk({
         codes: input.codes,

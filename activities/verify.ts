@@ -55,6 +55,7 @@ import { type BackupVerifyInput, type BackupVerifyResult, type VerifySampleSetti
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
+import { assertBackupStore } from '../shared-store/marker';
 
 /**
  * Verification of kept generations (R-BK-13) over the fan-out engine: the run ledger (claim, pages of
@@ -290,6 +291,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       for (const c of input.codes) parseInput(z.coerce.number().int().positive(), c);
       const run = await getRun(pool, input.runId);
       if (run.state !== 'running') throw permanentFailure(FailureType.InvalidInput, `verify run ${run.id} is ${run.state}: its late work is refused`);
+      // archives not seen because the share is unmounted must not be recorded missing
+      await assertBackupStore(pool, input.target, (await loadBackupSettings(pool, config)).settings.folder);
       const holder = `verify:${run.workflow_id}`;
       let closed = false;
       let restoredCount = 0;

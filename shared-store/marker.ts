@@ -8,6 +8,7 @@ import type { Config } from '../config/config';
 import { readStoreIds, type StoreKind } from '../store/settings/read-store-ids';
 import { recordStoreId } from '../store/settings/record-store-id';
 import { loadBackupSettings } from '../store/settings/backup-settings';
+import { FailureType, permanentFailure } from '../domain/failures';
 
 /**
  * Several worker hosts, one set of files (issue 10): archives, reports and documents are files, and
@@ -132,6 +133,18 @@ export async function claimSharedFolder(db: pg.Pool, kind: StoreKind, folder: st
   const mine = marker.state === 'present' ? marker.storeId : await createStoreMarker(folder, crypto.randomBytes(16).toString('hex'), `${host} pid ${process.pid}`);
   const winner = await recordStoreId(db, kind, mine, host);
   return winner === mine ? { kind, folder, state: 'ok', storeId: mine, recorded: true } : { kind, folder, state: 'refused', reason: 'marker different', storeId: winner };
+}
+
+/**
+ * Before an activity writes, reads or deletes in a target's backup folder: it must still be the target's shared
+ * store. A share unmounted while the worker runs leaves an empty folder (or none): a backup would write to the local
+ * disk, a prune record deleted what it cannot see, a verification record every archive missing. A non-retryable
+ * DestinationUnavailable with the worker's start-up line instead (the batch stops at once, as for a full disk).
+ * With no store recorded yet (no worker has claimed one) there is nothing to compare with: it passes.
+ */
+export async function assertBackupStore(db: pg.Pool, target: string, folder: string): Promise<void> {
+  const v = await inspectSharedFolder(db, 'backups', folder);
+  if (v.state === 'refused') throw permanentFailure(FailureType.DestinationUnavailable, refusalLine(target, v));
 }
 
 export class SharedFolderError extends Error {

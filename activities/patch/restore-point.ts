@@ -19,6 +19,7 @@ import { restorePointCandidate } from '../../store/patch/restore-point-candidate
 import { withTransaction } from '../../store/transaction';
 import { generationById } from '../../store/generations/generation-by-id';
 import type { EngineDossier, StoredPatch } from './apply';
+import { assertBackupStore } from '../../shared-store/marker';
 
 /**
  * R-PI-11: the restore point of one dossier, taken just before the patch engine touches it (runs with
@@ -125,6 +126,7 @@ async function verify(deps: RestorePointDeps, id: number, file: string): Promise
 async function takeRestorePoint(deps: RestorePointDeps, code: string, signal?: AbortSignal): Promise<number> {
   const { config, pool } = deps;
   const { settings } = await loadBackupSettings(pool, config);
+  await assertBackupStore(pool, deps.target, settings.folder);
   const r = await backupDossierArchive({
     pool,
     target: deps.target,

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import { createBackupActivities } from '../../activities/backup';
+import { createPruneActivities } from '../../activities/prune';
+import { FailureType, failureTypeOf } from '../../domain/failures';
+import { generateDemoDossiers } from '../../registry/demo';
+import { claimSharedFolder } from '../../shared-store/marker';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { createTestStack, type TestStack } from '../helpers/env';
+
+/**
+ * The backup folder unmounted while the worker runs (issue 10's shared store, R-BK-6, R-BK-11): a backup does not
+ * write to the local disk under the same path, a prune does not record deleted what it cannot see. Each refuses
+ * with the worker's start-up line until the share is back.
+ */
+
+let stack: TestStack;
+const pool = () => stack.pools.get('main');
+const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: Error) => e);
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GONE' });
+  fs.mkdirSync(stack.config.backupDir, { recursive: true });
+  expect(await claimSharedFolder(pool(), 'backups', stack.config.backupDir)).toMatchObject({ state: 'ok' });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+test('a share unmounted mid-run: backup and prune refuse (DestinationUnavailable, the start-up line), nothing written or recorded; back again, they work', async () => {
+  const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+  const prune = createPruneActivities({ config: stack.config, pools: stack.pools, offsiteStore: () => undefined });
+  const code = 'GONE0001';
+  for (let i = 0; i < 2; i++) await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+  const before = await dossierGenerations(pool(), code);
+  expect(before).toHaveLength(2);
+
+  const away = `${stack.config.backupDir}.away`;
+  fs.renameSync(stack.config.backupDir, away);
+  const refused = await rejection(backup.backupDossier({ target: 'main', code, reason: 'manual' }));
+  expect(failureTypeOf(refused)).toBe(FailureType.DestinationUnavailable);
+  expect(refused!.message).toMatch(/backup folder .* is not the shared store of target main \(marker missing\): mount the shared folder there/);
+  // not re-created on the local disk
+  expect(fs.existsSync(stack.config.backupDir)).toBe(false);
+
+  const chunk = { target: 'main', codes: [code], prunedBy: 'backup-prune/main/gone', policies: { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 }, EchangePrest: { last: 1, daily: 0, weekly: 0, monthly: 0 }, Cloture: { last: 1, daily: 0, weekly: 0, monthly: 0 } }, timeZone: 'UTC' };
+  const pruneRefused = await rejection(prune.pruneChunk(chunk));
+  expect(failureTypeOf(pruneRefused)).toBe(FailureType.DestinationUnavailable);
+  expect((await dossierGenerations(pool(), code)).map((g) => g.deletedAt)).toEqual([null, null]);
+
+  fs.renameSync(away, stack.config.backupDir);
+  await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+  expect(await prune.pruneChunk(chunk)).toMatchObject({ deleted: 2 });
+  const left = await dossierGenerations(pool(), code);
+  expect(left).toHaveLength(1);
+  expect(fs.existsSync(left[0]!.file)).toBe(true);
+});
