@@ -75,6 +75,18 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
 
 const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional(), full: z.boolean().optional() });
 
+/** decimal only (no `1e2`, `0x10`), as the environment's numbers */
+const SAMPLE_PERCENT = z
+  .string()
+  .regex(/^\d{1,3}(\.\d{1,3})?$/, 'expected a percentage from 0 to 100, such as 5 or 12.5')
+  .transform(Number)
+  .refine((n) => n <= 100, 'expected a percentage from 0 to 100, such as 5 or 12.5');
+const SEED = z
+  .string()
+  .regex(/^\d{1,10}$/, `expected a whole number from 0 to ${2 ** 31 - 1}`)
+  .transform(Number)
+  .refine((n) => n <= 2 ** 31 - 1, `expected a whole number from 0 to ${2 ** 31 - 1}`);
+
 /** `backup verify`'s own options, by the name commander gives them, as typed */
 const VERIFY_RUN_FLAGS = { full: '--full', codes: '--codes', run: '--run', sample: '--sample', seed: '--seed', wait: '--wait' } as const;
 
@@ -113,8 +125,8 @@ export function registerBackupVerifyCommands(backup: Command): void {
           const none = await withPools(t, (pool) => codesWithoutGeneration(pool, codes));
           if (none.length) throw new UsageError(`--codes: no kept generation of ${none.map((c) => shownInput(c)).join(', ')} in target ${t} ('nightshift backup list CODE' shows a dossier's generations)`);
         }
-        const samplePercent = flags.sample === undefined ? undefined : parseFlag('--sample', z.coerce.number().min(0).max(100), flags.sample);
-        const seed = flags.seed === undefined ? undefined : parseFlag('--seed', z.coerce.number().int().min(0).max(2 ** 31 - 1), flags.seed);
+        const samplePercent = flags.sample === undefined ? undefined : parseFlag('--sample', SAMPLE_PERCENT, flags.sample);
+        const seed = flags.seed === undefined ? undefined : parseFlag('--seed', SEED, flags.seed);
         let backupRunId: number | undefined;
         if (flags.run !== undefined) {
           const ref = flags.run;

@@ -365,7 +365,8 @@ function registerGenerationCommands(backup: Command): void {
               return `  ${String(g.id).padStart(6)}  ${g.date}  ${g.kind.padEnd(12)} ${sizeText(g.size).padStart(10)}  ${verified.padEnd(30)} off-site ${g.offsiteState.padEnd(8)} ${g.reason.padEnd(20)} ${fate}`;
             }),
             `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
-            `restore one: nightshift backup restore ${code} --at '${v.generations.find((g) => !g.prunedAt && isValidGeneration(g))?.date ?? 'YYYY-MM-DD HH:MM'}'`,
+            // the dossier usually exists: beside it under a new code, or over it
+            `restore one: nightshift backup restore ${code} --at '${v.generations.find((g) => !g.prunedAt && isValidGeneration(g))?.date ?? 'YYYY-MM-DD HH:MM'}' --as NEWCODE (or --replace to overwrite ${code})`,
           ].join('\n'),
         );
       }),

@@ -168,6 +168,8 @@ test("R-BK-11 / R-BK-13: the restore line backup list prints restores the genera
   const ids = await generations(code, ['2026-12-02T21:00:05.639412Z', '2026-12-02T21:00:05.250Z', '2026-12-01T21:00:00.900Z']);
   const hint = () => cli(['backup', 'list', code], PARIS).then((r) => /restore one: nightshift backup restore \S+ --at '([^']+)'/.exec(r.stdout)![1]!);
   expect(await hint()).toBe('2026-12-02 22:00:05');
+  // the dossier exists: the hint says how to restore beside it or over it (without either, the restore is refused)
+  expect((await cli(['backup', 'list', code], PARIS)).stdout).toContain(`--as NEWCODE (or --replace to overwrite ${code})`);
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
     // the listed time (whole seconds) covers the generation taken 639 ms into that second, not the one before it

@@ -24,6 +24,8 @@ test('hostile input: --codes with --run, a bad sample, an unknown run, a bad cro
     cli(['backup', 'verify', '--seed', '7', 'schedule', 'delete']),
     // a mistyped code would verify nothing and say "0 / 0 ok"
     cli(['backup', 'verify', '--codes', 'NOPE', '--wait']),
+    cli(['backup', 'verify', '--sample', '1e2']),
+    cli(['backup', 'verify', '--seed', '0x10']),
   ]);
   for (const r of results) {
     expect(r.code).toBe(2);
@@ -36,6 +38,9 @@ test('hostile input: --codes with --run, a bad sample, an unknown run, a bad cro
   expect(results[7]!.stderr).toContain("--sample is an option of 'nightshift backup verify', not of 'backup verify schedule set'");
   expect(results[8]!.stderr).toContain("--seed is an option of 'nightshift backup verify', not of 'backup verify schedule delete'");
   expect(results[9]!.stderr).toContain('--codes: no kept generation of NOPE in target main');
+  expect(results[1]!.stderr).toContain('--sample: expected a percentage from 0 to 100, such as 5 or 12.5');
+  expect(results[10]!.stderr).toContain('--sample: expected a percentage from 0 to 100');
+  expect(results[11]!.stderr).toContain('--seed: expected a whole number from 0 to 2147483647');
   const { rows } = await ctx.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.verify_run');
   expect(rows[0].n).toBe(0);
 });
