@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { createBackupActivities } from '../../activities/backup';
 import { createPruneActivities } from '../../activities/prune';
+import { createVerifyActivities } from '../../activities/verify';
 import { FailureType, failureTypeOf } from '../../domain/failures';
 import { generateDemoDossiers } from '../../registry/demo';
 import { claimSharedFolder } from '../../shared-store/marker';
@@ -47,6 +48,14 @@ test('a share unmounted mid-run: backup and prune refuse (DestinationUnavailable
   const pruneRefused = await rejection(prune.pruneChunk(chunk));
   expect(failureTypeOf(pruneRefused)).toBe(FailureType.DestinationUnavailable);
   expect((await dossierGenerations(pool(), code)).map((g) => g.deletedAt)).toEqual([null, null]);
+
+  // a verification records no archive missing (the chunk refuses before it reads any)
+  const verify = createVerifyActivities({ config: stack.config, pools: stack.pools });
+  const claim = await verify.claimVerifyRun({ target: 'main', codes: [code], full: false, trigger: 'manual', workflowId: 'backup-verify/main/gone' });
+  const page = await verify.selectVerifyPage({ target: 'main', scope: claim.scope, cursor: 0, limit: 10 });
+  const verifyRefused = await rejection(verify.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 1, timeBudgetMs: 60_000 }));
+  expect(failureTypeOf(verifyRefused)).toBe(FailureType.DestinationUnavailable);
+  expect((await dossierGenerations(pool(), code)).map((g) => g.verifyState)).toEqual(['unverified', 'unverified']);
 
   fs.renameSync(away, stack.config.backupDir);
   await backup.backupDossier({ target: 'main', code, reason: 'manual' });
