@@ -226,7 +226,8 @@ export async function pruneDossier(
     } catch (err) {
       // the row stays as it is (pruned, its copy recorded): the next prune deletes the object and counts it then
       if (marked.has(g.id)) counts.deleted--;
-      problems.push(`off-site copy ${g.offsiteKey} of generation ${g.id} (${g.snapshotAt.toISOString()}): ${(err as Error).message}`);
+      // the store's message names the object, the cause and the bucket: the reason is cut at 200 characters in the results
+      problems.push(`generation ${g.id} (${g.snapshotAt.toISOString()}), its copy: ${(err as Error).message}`);
     }
   }
   if (problems.length) counts.error = oneLine(`not removed: ${problems.join('; ')}`, 1000);

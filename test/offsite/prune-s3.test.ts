@@ -113,7 +113,7 @@ test('R-BK-11 / R-BK-14: the S3 server stopped mid-prune: the failure names the 
   for (const id of [b[1]!, b[2]!]) {
     const g = gb.get(id)!;
     // reported by generation (id, date) and object; the fan-out engine puts the dossier's code with it
-    expect(rb.error).toContain(`off-site copy ${g.offsiteKey} of generation ${id} (${g.snapshotAt.toISOString()}): off-site storage failed while deleting ${g.offsiteKey}`);
+    expect(rb.error).toContain(`generation ${id} (${g.snapshotAt.toISOString()}), its copy: off-site storage failed while deleting ${g.offsiteKey} (`);
     // truthful: pruned locally (file gone), its copy still recorded as there
     expect(g).toMatchObject({ deletedBy: first, offsiteState: 'copied' });
     expect(fs.existsSync(g.file)).toBe(false);

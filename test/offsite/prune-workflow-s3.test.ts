@@ -50,7 +50,7 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
     expect(away.failures.map((f) => f.code).sort()).toEqual(codes);
     for (const g of [olderW1!, olderW2!]) {
       const f = away.failures.find((x) => x.code === g.code)!;
-      expect(f.error).toContain(`off-site copy ${g.offsiteKey} of generation ${g.id} (${g.snapshotAt.toISOString()})`);
+      expect(f.error).toContain(`generation ${g.id} (${g.snapshotAt.toISOString()}), its copy: off-site storage failed while deleting ${g.offsiteKey} (ECONNREFUSED`);
       expect((await dossierGenerations(pool(), g.code, { deleted: true })).find((x) => x.id === g.id)).toMatchObject({ offsiteState: 'copied', deletedAt: expect.any(Date) as Date });
     }
 
