@@ -37,7 +37,7 @@ import { loadBackupSettings } from '../store/settings/backup-settings';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { BackupBatchInput, BackupBatchResult, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from '../archive/engine';
-import { loadBackupKeyring } from '../archive/keys';
+import { loadBackupKeyring, refusePlainWhereEncrypted } from '../archive/keys';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
@@ -372,8 +372,18 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         await recordNotDone(pool, input.runId, codes, notDoneErrorText(run.stop_reason));
         throw permanentFailure(FailureType.DestinationUnavailable, run.stop_reason);
       }
-      // the backup folder still the shared store (not a share unmounted since the run began)
-      if (input.settings.generationsRoot !== undefined) await assertBackupStore(pool, input.target, input.settings.generationsRoot);
+      try {
+        // once per chunk: the backup folder still the shared store (not a share unmounted since the run began), and
+        // no key file gone where the target's archives are encrypted. Either is the run's, not a dossier's: it stops
+        // the batch as a full folder does, its dossiers recorded not done with the reason
+        if (input.settings.generationsRoot !== undefined) await assertBackupStore(pool, input.target, input.settings.generationsRoot);
+        if (!config.backupKeys.plainOnPurpose && !loadBackupKeyring(config.backupKeys).current()) await refusePlainWhereEncrypted(pool, input.target);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        await setStopReason(pool, input.runId, reason);
+        await recordNotDone(pool, input.runId, codes, notDoneErrorText(reason));
+        throw err;
+      }
       if ((ctx?.info.attempt ?? 1) > 1) {
         const inLedger = new Set(await codesInLedger(pool, input.runId, codes));
         const redo = new Set(codes.filter((c) => !inLedger.has(c)));

@@ -61,7 +61,7 @@ import { selectionCount } from '../store/patch/selection-count';
 import { selectionPage } from '../store/patch/selection-page';
 import { itemCounts } from '../store/patch/item-counts';
 import { latestFailures } from '../store/patch/latest-failures';
-import { ensureRestorePoint } from './patch/restore-point';
+import { ensureRestorePoint, restorePointPreconditions } from './patch/restore-point';
 import { markRunRestorePoints, runTakesRestorePoints } from '../store/patch/restore-point-run';
 import { restorePointCounts, type RestorePointCounts } from '../store/patch/restore-point-counts';
 import { Context } from '@temporalio/activity';
@@ -404,6 +404,7 @@ async function patchChunk(pool: pg.Pool, args: ChunkArgs, config: ActivityDeps['
   // the level at the run's start: captured when the run first touches a dossier, kept by every retry
   const opened = await openItems(pool, args.runId, args.codes);
   if (!opened && !(await runIsRunning(pool, args.runId))) throw await patchRunClosed(pool, args.runId);
+  if (args.restorePoints) await restorePointPreconditions(pool, args.target, config);
   const runFrom = await itemFromLevels(pool, args.runId, args.codes);
   const byCode = new Map((await patchDossiersByCode(pool, args.codes)).map((r) => [r.code, r]));
   const outcomes = new Map<string, DossierPatchOutcome>();

@@ -301,7 +301,7 @@ export interface BackupKeySettings {
   currentId?: string;
   /**
    * NIGHTSHIFT_BACKUP_PLAIN: plain archives on purpose where archives were encrypted before. Without it, no key
-   * there is a BackupKeyMissing failure, not a silent plain archive (R-BK-12: archive/keys.ts requireKeyOrPlain).
+   * there is a BackupKeyMissing failure, not a silent plain archive (R-BK-12: archive/keys.ts refusePlainWhereEncrypted).
    */
   plainOnPurpose?: boolean;
 }

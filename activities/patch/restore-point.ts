@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type pg from 'pg';
 import type { Config } from '../../config/config';
 import { backupDossierArchive } from '../../archive/engine';
-import { loadBackupKeyring } from '../../archive/keys';
+import { loadBackupKeyring, refusePlainWhereEncrypted } from '../../archive/keys';
 import { verifyArchive } from '../../archive/verify';
 import { planDossier } from '../../domain/patch-plan';
 import { FailureType, failureTypeOf } from '../../domain/failures';
@@ -123,10 +123,19 @@ async function verify(deps: RestorePointDeps, id: number, file: string): Promise
   return true;
 }
 
+/**
+ * Once per chunk of a run with restore points, before any dossier: the backup folder still the shared store, and no
+ * key file gone where the target's archives are encrypted. Either is the run's problem, not a dossier's: the chunk
+ * fails at once instead of each dossier's restore point (and a missing archive recorded as such).
+ */
+export async function restorePointPreconditions(pool: pg.Pool, target: string, config: Config): Promise<void> {
+  await assertBackupStore(pool, target, (await loadBackupSettings(pool, config)).settings.folder);
+  if (!config.backupKeys.plainOnPurpose && !loadBackupKeyring(config.backupKeys).current()) await refusePlainWhereEncrypted(pool, target);
+}
+
 async function takeRestorePoint(deps: RestorePointDeps, code: string, signal?: AbortSignal): Promise<number> {
   const { config, pool } = deps;
   const { settings } = await loadBackupSettings(pool, config);
-  await assertBackupStore(pool, deps.target, settings.folder);
   const r = await backupDossierArchive({
     pool,
     target: deps.target,

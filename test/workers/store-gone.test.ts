@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { createBackupActivities } from '../../activities/backup';
+import { createBackupBatchActivities } from '../../activities/backup-batch';
 import { createPruneActivities } from '../../activities/prune';
 import { createVerifyActivities } from '../../activities/verify';
 import { FailureType, failureTypeOf } from '../../domain/failures';
@@ -63,4 +64,20 @@ test('a share unmounted mid-run: backup and prune refuse (DestinationUnavailable
   const left = await dossierGenerations(pool(), code);
   expect(left).toHaveLength(1);
   expect(fs.existsSync(left[0]!.file)).toBe(true);
+});
+
+test('a batch chunk with the share unmounted stops the run as a full folder does: DestinationUnavailable, the stop reason, its dossiers not done, nothing written', async () => {
+  const batch = createBackupBatchActivities({ config: stack.config, pools: stack.pools });
+  const claim = await batch.claimBackupRun({ target: 'main', workflowId: 'backup/main/gone' });
+  const away = `${stack.config.backupDir}.away`;
+  fs.renameSync(stack.config.backupDir, away);
+  try {
+    const err = await rejection(batch.backupChunk({ target: 'main', runId: claim.runId, codes: ['GONE0001'], settings: claim.settings, concurrency: 1, timeBudgetMs: 10_000 }));
+    expect(failureTypeOf(err)).toBe(FailureType.DestinationUnavailable);
+    const { rows } = await pool().query('SELECT r.stop_reason, i.status, i.error FROM nightshift.backup_run r JOIN nightshift.backup_run_item i ON i.run_id = r.id WHERE r.id = $1', [claim.runId]);
+    expect(rows).toEqual([{ stop_reason: expect.stringMatching(/is not the shared store of target main \(marker missing\)/), status: 'not_done', error: expect.stringMatching(/^Non traité\. .*marker missing/) }]);
+    expect(fs.existsSync(stack.config.backupDir)).toBe(false);
+  } finally {
+    fs.renameSync(away, stack.config.backupDir);
+  }
 });
