@@ -37,7 +37,7 @@ import { loadBackupSettings } from '../store/settings/backup-settings';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { BackupBatchInput, BackupBatchResult, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from '../archive/engine';
-import { loadBackupKeyring, refusePlainWhereEncrypted } from '../archive/keys';
+import { loadBackupKeyring, requireKeyWhereEncrypted } from '../archive/keys';
 import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
@@ -377,7 +377,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         // no key file gone where the target's archives are encrypted. Either is the run's, not a dossier's: it stops
         // the batch as a full folder does, its dossiers recorded not done with the reason
         if (input.settings.generationsRoot !== undefined) await assertBackupStore(pool, input.target, input.settings.generationsRoot);
-        if (!config.backupKeys.plainOnPurpose && !loadBackupKeyring(config.backupKeys).current()) await refusePlainWhereEncrypted(pool, input.target);
+        await requireKeyWhereEncrypted(pool, input.target, config.backupKeys);
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         await setStopReason(pool, input.runId, reason);

@@ -120,7 +120,8 @@ const ENCRYPTED_BEFORE_RECHECK_MS = 60_000;
  * archive in silence (a key file gone with a failed mount, emptied by a bad deploy). NIGHTSHIFT_BACKUP_PLAIN=1
  * writes plain archives on purpose. Asked of the database once a minute at most (a partial index answers).
  */
-export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string, now = Date.now()): Promise<void> {
+export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string): Promise<void> {
+  const now = Date.now();
   let known = encryptedBefore.get(pool);
   if (!known || (!known.generation && now - known.at >= ENCRYPTED_BEFORE_RECHECK_MS)) {
     known = { generation: await newestEncryptedGeneration(pool), at: now };
@@ -134,9 +135,17 @@ export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string, n
   }
 }
 
+/**
+ * The same rule from the configuration, where a run's chunk starts (a batch, a patch run with restore points): no
+ * key for new archives and no NIGHTSHIFT_BACKUP_PLAIN where the target's archives are encrypted is BackupKeyMissing.
+ */
+export async function requireKeyWhereEncrypted(pool: pg.Pool, target: string, s: BackupKeySettings): Promise<void> {
+  if (!s.plainOnPurpose && !loadBackupKeyring(s).current()) await refusePlainWhereEncrypted(pool, target);
+}
+
 /** An encrypted generation was just recorded through `pool`: this process knows at once (refusePlainWhereEncrypted). */
-export function noteEncryptedGeneration(pool: pg.Pool, generation: { id: number; keyId: string }, now = Date.now()): void {
-  encryptedBefore.set(pool, { generation, at: now });
+export function noteEncryptedGeneration(pool: pg.Pool, generation: { id: number; keyId: string }): void {
+  encryptedBefore.set(pool, { generation, at: Date.now() });
 }
 
 /** Whether the configuration gives any key (else archives are written plain). */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type pg from 'pg';
 import type { Config } from '../../config/config';
 import { backupDossierArchive } from '../../archive/engine';
-import { loadBackupKeyring, refusePlainWhereEncrypted } from '../../archive/keys';
+import { loadBackupKeyring, requireKeyWhereEncrypted } from '../../archive/keys';
 import { verifyArchive } from '../../archive/verify';
 import { planDossier } from '../../domain/patch-plan';
 import { FailureType, failureTypeOf } from '../../domain/failures';
@@ -130,7 +130,7 @@ async function verify(deps: RestorePointDeps, id: number, file: string): Promise
  */
 export async function restorePointPreconditions(pool: pg.Pool, target: string, config: Config): Promise<void> {
   await assertBackupStore(pool, target, (await loadBackupSettings(pool, config)).settings.folder);
-  if (!config.backupKeys.plainOnPurpose && !loadBackupKeyring(config.backupKeys).current()) await refusePlainWhereEncrypted(pool, target);
+  await requireKeyWhereEncrypted(pool, target, config.backupKeys);
 }
 
 async function takeRestorePoint(deps: RestorePointDeps, code: string, signal?: AbortSignal): Promise<number> {
