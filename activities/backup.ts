@@ -1,15 +1,21 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { parseInput } from '../domain/validation';
 import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
-import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from '../workflows/backup-dossier.api';
+import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { assertBackupStore } from '../shared-store/marker';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
-import { FailureType, permanentFailure } from '../domain/failures';
+import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
+import { type Generation, offsiteCopyOf } from '../domain/generation';
+import { ARCHIVE_FILE_MODE } from '../archive/writer';
+import { lazyOffsiteStore } from '../offsite/lazy';
+import type { OffsiteStore } from '../offsite/store';
 import { generationById } from '../store/generations/generation-by-id';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 
@@ -50,7 +56,7 @@ const LEASE_RENEW_MS = 60_000;
  * Reads a generation under a lease (R-BK-11): a prune skips it until the lease is released or runs out (a
  * worker killed mid-restore: 10 minutes). A generation pruned before the lease is taken is refused, clearly.
  */
-async function withGenerationLease<T>(pool: Parameters<typeof takeGenerationLease>[0], id: number, file: string, work: () => Promise<T>): Promise<T> {
+async function withGenerationLease<T>(pool: Parameters<typeof takeGenerationLease>[0], id: number, file: string, work: (g: Generation) => Promise<T>): Promise<T> {
   const g = await generationById(pool, id);
   let holder = `restore:${process.pid}:${id}`;
   try {
@@ -65,14 +71,49 @@ async function withGenerationLease<T>(pool: Parameters<typeof takeGenerationLeas
   if (!(await takeGenerationLease(pool, id, holder, LEASE_SECONDS))) throw gone();
   const renew = setInterval(() => void takeGenerationLease(pool, id, holder, LEASE_SECONDS).catch(() => {}), LEASE_RENEW_MS);
   try {
-    return await work();
+    return await work(g);
   } finally {
     clearInterval(renew);
     await releaseGenerationLease(pool, id, holder).catch(() => {});
   }
 }
 
-export function createBackupActivities({ config, pools }: ActivityDeps) {
+/**
+ * Whether a file is there: false only when it is not (a folder gone, a share unmounted). Any other trouble (its rights)
+ * is the restore's to report when it opens the file.
+ */
+async function fileIsThere(file: string): Promise<boolean> {
+  try {
+    await fs.promises.stat(file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
+}
+
+/**
+ * Where a generation is read from (R-BK-14): the local file, or its off-site copy (`from` auto: when the file is not
+ * on this worker; offsite: always). A generation with no copy to read, or no file where only the file will do, is
+ * refused here, naming what is there instead.
+ */
+async function restoreSourceOf(g: Generation, from: RestoreSource): Promise<{ bucket: string; key: string } | undefined> {
+  const copy = offsiteCopyOf(g);
+  const copyState = `off-site ${g.offsiteState}${g.offsiteState === 'failed' ? ': its copy is not done' : ''}`;
+  if (from === 'offsite') {
+    if (!copy) throw permanentFailure(FailureType.InvalidInput, `generation ${g.id} of dossier ${g.code} has no off-site copy to read (${copyState}): restore it from its file, or choose one with 'nightshift backup list ${g.code}'`);
+    return copy;
+  }
+  if (await fileIsThere(g.file)) return undefined;
+  if (from === 'auto' && copy) return copy;
+  throw permanentFailure(
+    FailureType.InvalidInput,
+    `the archive of generation ${g.id} of dossier ${g.code} is not on this worker (${g.file})` +
+      (copy ? `: read its off-site copy with --from offsite` : `, and it has no off-site copy (${copyState})`),
+  );
+}
+
+export function createBackupActivities({ config, pools, offsiteStore = lazyOffsiteStore(config.offsite) }: ActivityDeps & { offsiteStore?: () => Promise<OffsiteStore | undefined> }) {
   return {
     /** Backs one dossier up into B{code}.SVG in the folder its reason and the date sub-folder setting give. */
     async backupDossier(raw: BackupDossierInput): Promise<BackupDossierResult> {
@@ -109,26 +150,82 @@ export function createBackupActivities({ config, pools }: ActivityDeps) {
       );
     },
 
-    /** Restores an archive into a dossier (the archive's code, or `as`), all or nothing. */
+    /**
+     * Restores an archive into a dossier (the archive's code, or `as`), all or nothing. A generation (restore --at) is
+     * read under its lease, from its file or from its off-site copy (`from`, R-BK-14).
+     */
     async restoreDossier(raw: RestoreDossierInput): Promise<RestoreDossierResult> {
       const input = parseInput(restoreDossierInputSchema, raw);
       const pool = pools.get(input.target);
-      const restore = () =>
-        withHeartbeat((onProgress, signal) =>
-          restoreDossierArchive({
-            pool,
-            target: input.target,
-            file: input.file,
-            as: input.as,
-            replace: input.replace,
-            documentsDir: config.documentsDir,
-            keys: loadBackupKeyring(config.backupKeys),
-            onProgress,
-            signal,
-          }),
-        );
-      if (input.generationId === undefined) return restore();
-      return withGenerationLease(pool, input.generationId, input.file, restore);
+      const keys = loadBackupKeyring(config.backupKeys);
+      const restore = (file: string, onProgress: (p: Progress) => void, signal?: AbortSignal) =>
+        restoreDossierArchive({ pool, target: input.target, file, as: input.as, replace: input.replace, documentsDir: config.documentsDir, keys, onProgress, signal });
+      if (input.generationId === undefined) return withHeartbeat((onProgress, signal) => restore(input.file, onProgress, signal));
+      return withGenerationLease(pool, input.generationId, input.file, (g) =>
+        withHeartbeat(async (onProgress, signal) => {
+          const copy = await restoreSourceOf(g, input.from ?? 'auto');
+          if (!copy) {
+            try {
+              return await restore(g.file, onProgress, signal);
+            } catch (err) {
+              // a damaged file whose generation has a copy: say how to read the copy instead
+              const other = offsiteCopyOf(g);
+              if (other && failureTypeOf(err) === FailureType.ArchiveInvalid) {
+                throw permanentFailure(FailureType.ArchiveInvalid, `${(err as Error).message} (its off-site copy ${other.bucket}/${other.key} can be restored with --from offsite)`);
+              }
+              throw err;
+            }
+          }
+          return { ...(await restoreFromCopy(g, copy, (file) => restore(file, onProgress, signal), onProgress, signal)), offsiteCopy: copy };
+        }),
+      );
     },
   };
+
+  /**
+   * The generation's off-site copy read into a private temporary folder (0700, the file 0600, under the worker's
+   * TMPDIR), checked against what the copy recorded (size, SHA-256), restored from there, and removed whatever happens.
+   */
+  async function restoreFromCopy<T>(
+    g: Generation,
+    copy: { bucket: string; key: string },
+    restore: (file: string) => Promise<T>,
+    onProgress: (p: Progress) => void,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const store = await offsiteStore();
+    if (!store) {
+      throw permanentFailure(
+        FailureType.OffsiteNotConfigured,
+        `generation ${g.id} of dossier ${g.code} is to be read from its off-site copy ${copy.bucket}/${copy.key}, but this worker has no off-site store (NIGHTSHIFT_OFFSITE_S3_BUCKET and its credentials)`,
+      );
+    }
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nightshift-restore-'));
+    try {
+      const file = path.join(dir, path.basename(g.file));
+      const out = fs.createWriteStream(file, { flags: 'wx', mode: ARCHIVE_FILE_MODE });
+      const read = await store.download(copy.key, out, {
+        bucket: copy.bucket,
+        signal,
+        onProgress: (bytes) => onProgress({ detail: `reading the off-site copy ${copy.key}`, rows: 0, bytes }),
+      });
+      if (!read) {
+        out.destroy();
+        throw permanentFailure(
+          FailureType.OffsiteSourceMissing,
+          `the off-site copy of generation ${g.id} of dossier ${g.code} is not in the storage (no object ${copy.key} in bucket ${copy.bucket}): restore another generation ('nightshift backup list ${g.code}')`,
+        );
+      }
+      const expected = g.sha256 ?? read.sha256;
+      if (read.size !== g.size || read.sha256 !== expected) {
+        throw permanentFailure(
+          FailureType.ArchiveInvalid,
+          `the off-site copy ${copy.bucket}/${copy.key} is not the archive of generation ${g.id}: read ${read.size} bytes, sha256 ${read.sha256}; recorded ${g.size} bytes, sha256 ${expected}`,
+        );
+      }
+      return await restore(file);
+    } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
+  }
 }

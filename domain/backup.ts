@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
-import { BACKUP_REASONS, type BackupDossierInput, type BackupReason, type RestoreDossierInput } from '../workflows/backup-dossier.api';
+import { BACKUP_REASONS, type BackupDossierInput, type BackupReason, RESTORE_SOURCES, type RestoreDossierInput } from '../workflows/backup-dossier.api';
 
 /** Validation of the single-dossier backup and restore inputs (CLI before start, activities again). */
 
@@ -28,7 +28,9 @@ export const restoreDossierInputSchema = z.object({
   as: dossierCodeSchema.optional(),
   replace: z.boolean().default(false),
   generationId: z.number().int().positive().optional(),
-}) satisfies z.ZodType<RestoreDossierInput, unknown>;
+  from: z.enum(RESTORE_SOURCES).optional(),
+})
+  .refine((i) => i.from === undefined || i.generationId !== undefined, { message: 'from is for a generation (restore --at)', path: ['from'] }) satisfies z.ZodType<RestoreDossierInput, unknown>;
 
 /** R-BK-5: sub-folders for the backups taken before a provider exchange or before closing a dossier. */
 export const REASON_FOLDERS: Record<BackupReason, string | undefined> = {

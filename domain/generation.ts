@@ -42,6 +42,11 @@ export interface Generation {
   deletedBy: string | null;
 }
 
+/** The generation's off-site copy to read (R-BK-14): recorded copied, in the bucket it was made to; undefined: none. */
+export function offsiteCopyOf(g: Pick<Generation, 'offsiteState' | 'offsiteBucket' | 'offsiteKey'>): { bucket: string; key: string } | undefined {
+  return g.offsiteState === 'copied' && g.offsiteKey && g.offsiteBucket ? { bucket: g.offsiteBucket, key: g.offsiteKey } : undefined;
+}
+
 /** What the engine records once the file is complete and durable. */
 export type NewGeneration = Pick<Generation, 'code' | 'kind' | 'file' | 'links' | 'runId' | 'reason' | 'snapshotAt' | 'size' | 'sha256' | 'keyId' | 'patchLevel' | 'changeSeq' | 'tables' | 'rowCount'>;
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -83,6 +83,11 @@ export interface OffsiteStore {
   /** undefined only when the storage says the object is not there (a missing bucket or refused credentials throw) */
   head(key: string, bucket?: string): Promise<{ size: number; sha256?: string; storageChecksum?: string } | undefined>;
   getStream(key: string, bucket?: string): Promise<Readable>;
+  /**
+   * Reads the object into `to` (a restore from the copy), hashing what it reads: its size and SHA-256, or undefined
+   * when the storage says the object is not there. The storage away mid-read is OffsiteUnavailable (retryable).
+   */
+  download(key: string, to: Writable, options?: { bucket?: string; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<{ size: number; sha256: string } | undefined>;
   /** deletes the object; idempotent: an object that is not there (already deleted, never copied) is fine */
   deleteObject(key: string, bucket?: string): Promise<void>;
   /**
@@ -352,6 +357,45 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
       } catch (err) {
         throw fail(err, `reading ${key}`, bucket);
       }
+    },
+
+    async download(key, to, { bucket = Bucket, signal, onProgress } = {}) {
+      let r;
+      try {
+        r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+      } catch (err) {
+        if (isCancellation(err) || signal?.aborted) throw err;
+        try {
+          await confirmMissing(err, bucket, key);
+        } catch (why) {
+          throw fail(why, `reading ${key}`, bucket);
+        }
+        return undefined;
+      }
+      const hash = crypto.createHash('sha256');
+      let size = 0;
+      // the local side's failure (a full disk) is its own, not the storage's
+      let local: Error | undefined;
+      to.once('error', (e: Error) => (local ??= e));
+      try {
+        await pipeline(
+          r.Body as Readable,
+          new Transform({
+            transform(chunk: Buffer, _enc, done) {
+              size += chunk.length;
+              hash.update(chunk);
+              onProgress?.(size);
+              done(null, chunk);
+            },
+          }),
+          to,
+          { signal },
+        );
+      } catch (err) {
+        if (isCancellation(err) || signal?.aborted || local) throw local ?? err;
+        throw fail(err, `reading ${key}`, bucket);
+      }
+      return { size, sha256: hash.digest('hex') };
     },
 
     async deleteObject(key, bucket = Bucket) {

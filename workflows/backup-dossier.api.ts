@@ -49,7 +49,15 @@ export interface RestoreDossierInput {
   replace: boolean;
   /** The generation `file` is (R-BK-11, restore --at): read under a lease, so that no prune deletes it meanwhile. */
   generationId?: number;
+  /**
+   * Where a generation is read from (R-BK-14): `auto` (the default) the local file, or its off-site copy when the file
+   * is missing on the worker; `local` the file only; `offsite` the copy only (the local file is suspect).
+   */
+  from?: RestoreSource;
 }
+
+export const RESTORE_SOURCES = ['auto', 'local', 'offsite'] as const;
+export type RestoreSource = (typeof RESTORE_SOURCES)[number];
 
 export interface RestoreDossierResult {
   target: string;
@@ -58,6 +66,8 @@ export interface RestoreDossierResult {
   rows: number;
   documents: number;
   durationMs: number;
+  /** present when the archive was read from the generation's off-site copy (R-BK-14) */
+  offsiteCopy?: { bucket: string; key: string };
 }
 
 export const restoreDossierWorkflowId = (target: string, code: string): string => `restore-dossier/${target}/${code}`;

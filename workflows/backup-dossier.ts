@@ -67,10 +67,12 @@ export async function backupDossierWorkflow(input: BackupDossierInput): Promise<
 export async function restoreDossierWorkflow(input: RestoreDossierInput): Promise<RestoreDossierResult> {
   const code = input.as ?? '(archive code)';
   const phase = tracker(RESTORE_KIND, input.target, input.as ?? '', `Restore ${input.file}${input.as ? ` as ${input.as}` : ''}`);
-  phase('restoring', `Restoring ${input.file} into dossier ${code}${input.replace ? ' (replace)' : ''}, in one transaction`);
+  const source = input.from === 'offsite' ? ' from its off-site copy' : input.generationId !== undefined && input.from !== 'local' ? ' (its off-site copy if the file is not on the worker)' : '';
+  phase('restoring', `Restoring ${input.file}${source} into dossier ${code}${input.replace ? ' (replace)' : ''}, in one transaction`);
   try {
     const result = await restoreDossier.executeWithOptions({ ...ACTIVITY_OPTIONS.archive, summary: `restore ${code}` }, [input]);
-    phase('done', `Restored dossier ${result.code}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents`);
+    const read = result.offsiteCopy ? ` from the off-site copy ${result.offsiteCopy.bucket}/${result.offsiteCopy.key}` : '';
+    phase('done', `Restored dossier ${result.code}${read}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents`);
     return result;
   } catch (err) {
     phase('failed', `Restore of ${escapeMarkdown(input.file)} failed: ${escapeMarkdown(oneLine(reasonOf(err), 500))}\n\nCheck the archive: ${codeSpan(`nightshift backup restore ${input.file} --verify-only`)}`);

@@ -32,6 +32,7 @@ import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
+import { type Generation, offsiteCopyOf } from '../../domain/generation';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
@@ -99,6 +100,7 @@ interface RestoreFlags {
   as?: string;
   replace?: boolean;
   verifyOnly?: boolean;
+  from?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -196,12 +198,14 @@ export function registerBackupCommands(program: Command): void {
     .option('--as <code>', 'restore under another dossier code')
     .option('--replace', 'replace an existing dossier of that code (refused otherwise)')
     .option('--verify-only', 'read and check the whole archive here, without Temporal or any database change')
+    .option('--from <place>', "with --at: where the generation is read: local (its file only) or offsite (its off-site copy); default: the file, or its off-site copy when the file is not on the worker")
     .option('--wait', 'wait for the restore to finish and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (fileArg: string, flags: RestoreFlags) => {
         if (flags.at !== undefined) return restoreAt(fileArg, flags);
+        if (flags.from !== undefined) throw new UsageError('--from is for a generation: give a dossier code and --at DATE (a FILE is read where it is)');
         const file = path.resolve(fileArg);
         if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
         if (flags.verifyOnly) {
@@ -236,17 +240,33 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const code = parseFlag('CODE', dossierCodeSchema, codeArg);
   if (flags.verifyOnly) throw new UsageError('--at and --verify-only: verify a generation by its file (nightshift backup list CODE shows it)');
   if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
+  const place = flags.from === undefined ? undefined : parseFlag('--from', RESTORE_PLACE, flags.from);
   const at = parseRestoreAt(flags.at!, zone());
   if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
   const t = target(flags.target);
-  const { g, skipped } = await withPools(t.name, async (pool) => {
+  const { g, skipped, from } = await withPools(t.name, async (pool) => {
     const newest = await generationAt(pool, code, at.at);
-    // a generation a verification found corrupt or missing is passed over for the one before it, and the operator told
-    const found = newest && !isValidGeneration(newest) ? await generationAt(pool, code, at.at, { validOnly: true }) : newest;
-    if (found) return { g: found, skipped: found === newest ? undefined : newest };
-    if (newest) {
+    if (place === 'offsite') {
+      // the newest generation with a copy to read: one without is passed over, and the operator told
+      const found = newest && hasOffsiteCopy(newest) ? newest : await generationAt(pool, code, at.at, { withCopy: true });
+      if (found) return { g: found, skipped: found === newest ? undefined : { g: newest!, why: `has no off-site copy (off-site ${newest!.offsiteState})` }, from: 'offsite' as const };
+      if (newest) {
+        throw new UsageError(
+          `no generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()}) has an off-site copy (generation ${newest.id}: off-site ${newest.offsiteState}); see 'nightshift backup list ${code}'`,
+        );
+      }
+    } else if (newest) {
+      const from = place ?? ('auto' as const);
+      if (isValidGeneration(newest)) return { g: newest, from };
+      // a generation a verification found corrupt or missing here is read from its copy when it has one (not with
+      // --from local), else passed over for the one before it; the operator is told either way
+      if (from === 'auto' && hasOffsiteCopy(newest)) return { g: newest, from: 'offsite' as const };
+      const found = await generationAt(pool, code, at.at, { validOnly: true });
+      if (found) return { g: found, skipped: { g: newest, why: `is ${newest.verifyState} (backup verify)` }, from };
       throw new UsageError(
-        `no valid generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()}): generation ${newest.id} and those before it are corrupt or missing (backup verify); see 'nightshift backup list ${code}'`,
+        `no valid generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()}): generation ${newest.id} and those before it are corrupt or missing (backup verify)` +
+          (from === 'local' && hasOffsiteCopy(newest) ? `; its off-site copy can be restored with --from offsite` : '') +
+          `; see 'nightshift backup list ${code}'`,
       );
     }
     const kept = await dossierGenerations(pool, code);
@@ -257,28 +277,43 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     );
   });
   const as = flags.as ?? code;
-  const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file: g.file, as, replace: Boolean(flags.replace), generationId: g.id });
+  const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file: g.file, as, replace: Boolean(flags.replace), generationId: g.id, from });
   if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
   const input: RestoreDossierInput = parsed.data;
+  const copy = `${g.offsiteBucket}/${g.offsiteKey}`;
   const chosen =
-    (skipped ? `generation ${skipped.id}, taken ${operatorDateTime(skipped.snapshotAt, zone())}, is ${skipped.verifyState} (backup verify): the one before it is restored\n` : '') +
-    `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}`;
+    (skipped ? `generation ${skipped.g.id}, taken ${operatorDateTime(skipped.g.snapshotAt, zone())}, ${skipped.why}: the one before it is restored\n` : '') +
+    (from === 'offsite' && !isValidGeneration(g) && place === undefined ? `generation ${g.id}'s file is ${g.verifyState} (backup verify): its off-site copy is restored\n` : '') +
+    `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}` +
+    (from === 'offsite' ? `, read from its off-site copy ${copy}` : from === 'auto' && hasOffsiteCopy(g) ? ` (its off-site copy ${copy} if the file is not on the worker)` : '');
   await withTemporal(async (client) => {
     const { started, handle } = await start(client, restoreDossierWorkflowId(input.target, as), () =>
       startRestoreDossier(client, { ...input, as }, { taskQueue: config().temporal.taskQueue, summary: `Restore ${chosen} as dossier ${as}${input.replace ? ' (replace)' : ''}` }),
     );
     const info = {
       ...started,
-      generation: { id: g.id, code, snapshotAt: g.snapshotAt.toISOString(), kind: g.kind, file: g.file, size: g.size },
-      ...(skipped && { passedOver: { id: skipped.id, snapshotAt: skipped.snapshotAt.toISOString(), verifyState: skipped.verifyState } }),
+      generation: { id: g.id, code, snapshotAt: g.snapshotAt.toISOString(), kind: g.kind, file: g.file, size: g.size, ...(hasOffsiteCopy(g) && { offsiteCopy: { bucket: g.offsiteBucket!, key: g.offsiteKey! } }) },
+      from,
+      ...(skipped && { passedOver: { id: skipped.g.id, snapshotAt: skipped.g.snapshotAt.toISOString(), verifyState: skipped.g.verifyState, offsiteState: skipped.g.offsiteState } }),
     };
     const text = (v: typeof info) => `${chosen}\n${startedText(v)}`;
     if (!flags.wait) return output(flags.json, info, text);
     if (!flags.json) process.stdout.write(`${text(info)}\n`);
     const result = await handle.result();
-    output(flags.json, { ...info, result }, (v) => `restored dossier ${v.result.code} from generation ${g.id}: ${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`);
+    output(
+      flags.json,
+      { ...info, result },
+      (v) =>
+        `restored dossier ${v.result.code} from generation ${g.id}${v.result.offsiteCopy ? ` (its off-site copy ${v.result.offsiteCopy.bucket}/${v.result.offsiteCopy.key})` : ''}: ` +
+        `${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`,
+    );
   });
 }
+
+/** restore --from: the places a generation is read from (default: the file, or its copy when the file is not on the worker) */
+const RESTORE_PLACE = z.enum(['local', 'offsite'], { error: 'expected local or offsite' });
+
+const hasOffsiteCopy = (g: Generation): boolean => offsiteCopyOf(g) !== undefined;
 
 interface ListFlags {
   target?: string;

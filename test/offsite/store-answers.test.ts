@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
+import { PassThrough } from 'node:stream';
 import { CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../config/config';
 import { failureTypeOf } from '../../domain/failures';
@@ -51,7 +52,7 @@ afterAll(async () => {
 });
 
 describe('a copy recorded in another bucket than the configured one (R-BK-14)', () => {
-  test('R-BK-14: head, getStream, checkObject, deleteObject and abortIncompleteUploads act on the bucket they are given; the configured one is left alone', async () => {
+  test('R-BK-14: head, getStream, download, checkObject, deleteObject and abortIncompleteUploads act on the bucket they are given; the configured one is left alone', async () => {
     const store = storeWith();
     const key = store.keyOf('main', 'A1', 'BA1.SVG');
     const old = crypto.randomBytes(3000);
@@ -63,6 +64,11 @@ describe('a copy recorded in another bucket than the configured one (R-BK-14)', 
     expect(await store.head(key, OLD_BUCKET)).toMatchObject({ size: 3000, sha256: sha256Of(old) });
     expect(await store.head(key)).toMatchObject({ size: 2000 });
     expect(sha256Of(await buffer(await store.getStream(key, OLD_BUCKET)))).toBe(sha256Of(old));
+    const into = new PassThrough();
+    const read = buffer(into);
+    expect(await store.download(key, into, { bucket: OLD_BUCKET })).toEqual({ size: 3000, sha256: sha256Of(old) });
+    expect(sha256Of(await read)).toBe(sha256Of(old));
+    expect(await store.download(`${key}.none`, new PassThrough(), { bucket: OLD_BUCKET })).toBeUndefined();
     expect(await store.checkObject(key, { size: 3000, sha256: sha256Of(old) }, { bucket: OLD_BUCKET })).toMatchObject({ status: 'ok' });
     expect(await store.checkObject(key, { size: 3000, sha256: sha256Of(old) }, { bucket: OLD_BUCKET, readBack: true })).toMatchObject({ status: 'ok', method: 'read-back' });
 
@@ -84,7 +90,7 @@ describe('a copy recorded in another bucket than the configured one (R-BK-14)', 
   test('R-BK-14: a failure names the bucket actually used, not the configured one', async () => {
     const store = storeWith();
     const key = store.keyOf('main', 'A2', 'BA2.SVG');
-    for (const run of [() => store.head(key, 'nsb-gone'), () => store.deleteObject(key, 'nsb-gone'), () => store.abortIncompleteUploads(key, 'nsb-gone'), () => store.getStream(key, 'nsb-gone')]) {
+    for (const run of [() => store.head(key, 'nsb-gone'), () => store.deleteObject(key, 'nsb-gone'), () => store.abortIncompleteUploads(key, 'nsb-gone'), () => store.getStream(key, 'nsb-gone'), () => store.download(key, new PassThrough(), { bucket: 'nsb-gone' })]) {
       const e = await errorOf(run);
       expect(`${e.type}: ${e.message}`).toMatch(/^OffsiteBucketMissing: .*\(NoSuchBucket, HTTP 404, bucket nsb-gone at http/);
       expect(e.message).not.toContain(s3.bucket);

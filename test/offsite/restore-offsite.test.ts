@@ -1,0 +1,161 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createBackupActivities } from '../../activities/backup';
+import { failureTypeOf } from '../../domain/failures';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { runCli, stackCliEnv } from '../helpers/cli';
+import { createTestWorker } from '../helpers/env';
+import { lazyOffsiteStore } from '../../offsite/lazy';
+import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
+import { createDossiers } from '../workflows/backup-batch-helpers';
+
+/**
+ * R-BK-14, R-BK-11: a generation is restored from its off-site copy when its file is not on the worker (the backup
+ * disk lost, the share unmounted), or on demand (`--from offsite`); the copy is checked against what was recorded
+ * before anything is restored, and nothing is left in the worker's TMPDIR. On real servers: the Temporal dev
+ * server, PostgreSQL, versitygw; the CLI as a process.
+ */
+
+const off = useOffsiteStack('restore-offsite/', { keepEveryGeneration: true });
+const pool = () => off.stack.pools.get('main');
+const cli = (args: string[]) => runCli(args, stackCliEnv(off.stack), 120_000);
+const NOW = '2099-01-01';
+
+let tmp: string;
+const savedTmp = process.env.TMPDIR;
+beforeEach(() => {
+  // the in-process worker's TMPDIR: what a restore from a copy leaves there is seen
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-restore-tmp-'));
+  process.env.TMPDIR = tmp;
+});
+afterEach(() => {
+  process.env.TMPDIR = savedTmp;
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const dossierExists = async (code: string) => (await pool().query('SELECT 1 FROM nightshift.dossier WHERE code = $1', [code])).rowCount === 1;
+
+test('R-BK-14: the backup disk lost: restore --at reads the off-site copy; --from local refuses, naming --from offsite; the worker keeps nothing of it', async () => {
+  await createDossiers(off.stack, [{ code: 'L1' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', ok: 1 });
+    const [g] = await dossierGenerations(pool(), 'L1');
+    expect(g).toMatchObject({ offsiteState: 'copied' });
+    // the dossier's whole local folder goes (the generation's file and its B{code}.SVG name)
+    fs.rmSync(path.dirname(g!.file), { recursive: true });
+    for (const link of g!.links) fs.rmSync(link, { force: true });
+
+    const local = await cli(['backup', 'restore', 'L1', '--at', NOW, '--as', 'L1A', '--from', 'local', '--wait']);
+    expect(local.code).toBe(1);
+    expect(local.stdout + local.stderr).toContain(`the archive of generation ${g!.id} of dossier L1 is not on this worker (${g!.file}): read its off-site copy with --from offsite`);
+    expect(await dossierExists('L1A')).toBe(false);
+
+    const r = await cli(['backup', 'restore', 'L1', '--at', NOW, '--as', 'L1B', '--wait', '--json']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ from: 'auto', generation: { id: g!.id, offsiteCopy: { bucket: g!.offsiteBucket, key: g!.offsiteKey } } });
+    expect(out.result).toMatchObject({ code: 'L1B', rows: g!.rowCount, tables: g!.tables, offsiteCopy: { bucket: g!.offsiteBucket, key: g!.offsiteKey } });
+    expect(await dossierExists('L1B')).toBe(true);
+    // the lease was released, and the temporary folder removed
+    expect((await pool().query('SELECT 1 FROM nightshift.backup_generation_lease WHERE generation_id = $1', [g!.id])).rowCount).toBe(0);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('nightshift-restore-'))).toEqual([]);
+
+    const text = await cli(['backup', 'restore', 'L1', '--at', NOW, '--as', 'L1C', '--wait']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`(its off-site copy ${g!.offsiteBucket}/${g!.offsiteKey} if the file is not on the worker)`);
+    expect(text.stdout).toContain(`restored dossier L1C from generation ${g!.id} (its off-site copy ${g!.offsiteBucket}/${g!.offsiteKey}): ${g!.tables} tables, ${g!.rowCount} rows`);
+  });
+});
+
+test('R-BK-14 / R-BK-13: --from offsite reads the copy although the file is there; a copy that is not the archive, or gone, is refused before anything is restored; a generation found corrupt here is read from its copy', async () => {
+  await createDossiers(off.stack, [{ code: 'O1' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // (the dossiers the test before restored are backed up too)
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
+    const [g] = await dossierGenerations(pool(), 'O1');
+
+    const wanted = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1A', '--from', 'offsite', '--wait']);
+    expect(wanted.code).toBe(0);
+    expect(wanted.stdout).toContain(`, read from its off-site copy ${g!.offsiteBucket}/${g!.offsiteKey}\n`);
+    expect(wanted.stdout).toContain(`restored dossier O1A from generation ${g!.id} (its off-site copy`);
+
+    // a verification found the local file corrupt: without --from, its copy is restored (said so); --from local refuses
+    await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'corrupt' WHERE id = $1`, [g!.id]);
+    const corrupt = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1B', '--wait']);
+    expect(corrupt.code).toBe(0);
+    expect(corrupt.stdout).toContain(`generation ${g!.id}'s file is corrupt (backup verify): its off-site copy is restored\n`);
+    expect(corrupt.stdout).toContain(`restored dossier O1B from generation ${g!.id} (its off-site copy`);
+    const localOnly = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1C', '--from', 'local']);
+    expect(localOnly.code).toBe(2);
+    expect(localOnly.stderr).toContain('its off-site copy can be restored with --from offsite');
+    await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'ok' WHERE id = $1`, [g!.id]);
+
+    // another archive under the copy's key (a storage fault, a hand): refused, nothing restored
+    const other = path.join(tmp, 'other.SVG');
+    fs.writeFileSync(other, 'not the archive');
+    await off.store.upload({ file: other, key: g!.offsiteKey! });
+    const wrong = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1D', '--from', 'offsite', '--wait']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout + wrong.stderr).toContain(`the off-site copy ${g!.offsiteBucket}/${g!.offsiteKey} is not the archive of generation ${g!.id}: read 15 bytes`);
+    expect(await dossierExists('O1D')).toBe(false);
+
+    await off.store.deleteObject(g!.offsiteKey!);
+    const gone = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1E', '--from', 'offsite', '--wait']);
+    expect(gone.code).toBe(1);
+    expect(gone.stdout + gone.stderr).toContain(`the off-site copy of generation ${g!.id} of dossier O1 is not in the storage (no object ${g!.offsiteKey} in bucket ${g!.offsiteBucket})`);
+    expect(await dossierExists('O1E')).toBe(false);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('nightshift-restore-'))).toEqual([]);
+  });
+});
+
+test('R-BK-14: --from is checked before anything starts; a generation without a copy is passed over for --from offsite, and said so; a worker without a store says what it lacks', async () => {
+  await createDossiers(off.stack, [{ code: 'N1' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
+  });
+  const [g] = await dossierGenerations(pool(), 'N1');
+
+  const bad = await cli(['backup', 'restore', 'N1', '--at', NOW, '--from', 's3']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('--from: expected local or offsite');
+  const file = await cli(['backup', 'restore', g!.file, '--from', 'offsite']);
+  expect(file.code).toBe(2);
+  expect(file.stderr).toContain('--from is for a generation');
+
+  // a newer generation without a copy (a worker with no bucket wrote it) is passed over for the one with a copy
+  const backup = createBackupActivities({ config: { ...off.stack.config, offsite: undefined }, pools: off.stack.pools });
+  const newer = await backup.backupDossier({ target: 'main', code: 'N1', reason: 'manual' });
+  const passed = await cli(['backup', 'restore', 'N1', '--at', NOW, '--as', 'N1X', '--from', 'offsite', '--json']);
+  expect(passed.code).toBe(0);
+  expect(JSON.parse(passed.stdout)).toMatchObject({ from: 'offsite', generation: { id: g!.id }, passedOver: { id: newer.generationId, offsiteState: 'none' } });
+  await off.temporal.client.workflow.getHandle(JSON.parse(passed.stdout).workflowId).terminate('the test only looks at the choice');
+
+  // that worker reads a generation's copy only with a store of its own
+  const err = await backup.restoreDossier({ target: 'main', file: g!.file, as: 'N1Y', replace: false, generationId: g!.id, from: 'offsite' }).catch((e: unknown) => e);
+  expect(failureTypeOf(err)).toBe('OffsiteNotConfigured');
+  expect((err as Error).message).toContain(`is to be read from its off-site copy ${g!.offsiteBucket}/${g!.offsiteKey}, but this worker has no off-site store`);
+  expect(await dossierExists('N1Y')).toBe(false);
+});
+
+test('R-BK-14: the storage away during a restore from the copy: a retryable failure, nothing restored, nothing left; back, the same restore goes through', async () => {
+  const copy = (await dossierGenerations(pool(), 'N1')).find((x) => x.offsiteState === 'copied')!;
+  const backup = createBackupActivities({ config: off.stack.config, pools: off.stack.pools, offsiteStore: lazyOffsiteStore(off.stack.config.offsite, { maxAttempts: 1, connectionTimeoutMs: 1_000 }) });
+  const input = { target: 'main', file: copy.file, as: 'N1Z', replace: false, generationId: copy.id, from: 'offsite' as const };
+  await off.s3.kill();
+  try {
+    const err = await backup.restoreDossier(input).catch((e: unknown) => e);
+    expect(failureTypeOf(err)).toBe('OffsiteUnavailable');
+    expect((err as { nonRetryable?: boolean }).nonRetryable).toBe(false);
+    expect((err as Error).message).toMatch(/^off-site storage failed while reading \S+ \(ECONNREFUSED/);
+    expect(await dossierExists('N1Z')).toBe(false);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('nightshift-restore-'))).toEqual([]);
+  } finally {
+    await off.s3.restart();
+  }
+  expect(await backup.restoreDossier(input)).toMatchObject({ code: 'N1Z', rows: copy.rowCount, offsiteCopy: { bucket: copy.offsiteBucket, key: copy.offsiteKey } });
+  expect(await dossierExists('N1Z')).toBe(true);
+});
