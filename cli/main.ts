@@ -9,6 +9,7 @@ import { registerGateCommands } from './commands/gate';
 import { registerMaintenanceCommands } from './commands/maintenance';
 import { registerPatchCommands } from './commands/patch';
 import { registerClusterCommands } from './commands/cluster';
+import { registerStoreCommands } from './commands/store';
 
 /** Commander wiring only: each command group lives in cli/commands/. */
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerGateCommands(program);
   registerPatchCommands(program);
   registerClusterCommands(program);
+  registerStoreCommands(program);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }

@@ -100,7 +100,8 @@ export function refusal(target: string, v: FolderVerdict): { problem: string; fi
     problem: `this worker's ${FOLDER_NAME[v.kind]} ${v.folder} is not the shared store of target ${target} (${v.reason ?? 'marker missing'})`,
     fix:
       `mount the shared folder there (every worker of a target must see the same ${FOLDER_NAME[v.kind]}, at the same path), ` +
-      `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it`,
+      `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it` +
+      (v.reason === 'marker missing' || v.reason === undefined ? `; the old folder lost: 'nightshift store adopt --target ${target}' marks this one` : ''),
   };
 }
 
@@ -133,6 +134,28 @@ export async function claimSharedFolder(db: pg.Pool, kind: StoreKind, folder: st
   const mine = marker.state === 'present' ? marker.storeId : await createStoreMarker(folder, crypto.randomBytes(16).toString('hex'), `${host} pid ${process.pid}`);
   const winner = await recordStoreId(db, kind, mine, host);
   return winner === mine ? { kind, folder, state: 'ok', storeId: mine, recorded: true } : { kind, folder, state: 'refused', reason: 'marker different', storeId: winner };
+}
+
+/** What `nightshift store adopt` finds, or did: a folder's verdict, and whether its marker was written now. */
+export interface AdoptVerdict extends FolderVerdict {
+  /** refused: never written; ok: already the store, or (`adopted`) marked now with the recorded id */
+  adopted?: boolean;
+}
+
+/**
+ * The old folder is lost (a disk replaced, a share re-created empty): this host's folder becomes the target's recorded
+ * store by writing the recorded id's marker into it, so that workers start again. Only a folder with no marker at
+ * all: one with another store's marker, or an unreadable one, is refused (it may hold another store's files). With
+ * `write` false, only what would be done (nothing is written). No store recorded yet: nothing to adopt.
+ */
+export async function adoptSharedFolder(db: pg.Pool, kind: StoreKind, folder: string, write: boolean, host = os.hostname()): Promise<AdoptVerdict> {
+  const seen = await inspectSharedFolder(db, kind, folder);
+  if (seen.state !== 'refused' || seen.reason !== 'marker missing') return seen;
+  if (!write) return { ...seen, adopted: false };
+  const storeId = await createStoreMarker(folder, seen.storeId!, `${host} pid ${process.pid} (nightshift store adopt)`);
+  // a marker written meanwhile by someone else is what the folder has: the verdict says which
+  if (storeId !== seen.storeId) return { kind, folder, state: 'refused', reason: 'marker different', storeId: seen.storeId };
+  return { kind, folder, state: 'ok', storeId, adopted: true };
 }
 
 /**

@@ -106,7 +106,7 @@ test('a second worker whose backup folder is another folder is refused at start 
   expect(message).toBe(
     `this worker's backup folder ${path.join(hostB, 'sauve')} is not the shared store of target main (marker missing): ` +
       `mount the shared folder there (every worker of a target must see the same backup folder, at the same path), ` +
-      `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it`,
+      `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it; the old folder lost: 'nightshift store adopt --target main' marks this one`,
   );
   // no marker, no archive, no report: nothing that a worker of host A would look for in vain
   expect(fs.existsSync(path.join(hostB, 'sauve'))).toBe(false);

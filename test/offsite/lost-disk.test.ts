@@ -1,0 +1,95 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { STORE_MARKER_FILE, SharedFolderError, assertSharedFolders, claimSharedFolder, createStoreMarker, workerFolders } from '../../shared-store/marker';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { runCli, stackCliEnv } from '../helpers/cli';
+import { createTestWorker } from '../helpers/env';
+import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
+import { createDossiers } from '../workflows/backup-batch-helpers';
+
+/**
+ * The night the backup disk is lost (issue 10's shared store, R-BK-14, R-BK-11): workers refuse the new, empty folder
+ * (marker missing) and name `nightshift store adopt`; the operator adopts it (`--yes`), workers start again, a restore
+ * reads the off-site copy, and `backup run --all` writes every dossier's archive on the new disk. On real servers: the
+ * Temporal dev server, PostgreSQL, versitygw; the CLI as a process.
+ */
+
+const off = useOffsiteStack('lost-disk/', { keepEveryGeneration: true });
+const pool = () => off.stack.pools.get('main');
+const cli = (args: string[]) => runCli(args, stackCliEnv(off.stack), 120_000);
+
+test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names store adopt; adopt shows, then marks with --yes; a restore reads the copy; backup run --all fills the new disk', async () => {
+  const folders = await workerFolders(off.stack.config, pool());
+  fs.mkdirSync(folders.backups, { recursive: true });
+  fs.mkdirSync(folders.documents, { recursive: true });
+  expect((await claimSharedFolder(pool(), 'backups', folders.backups)).state).toBe('ok');
+  expect((await claimSharedFolder(pool(), 'documents', folders.documents)).state).toBe('ok');
+  const recorded = fs.readFileSync(path.join(folders.backups, STORE_MARKER_FILE), 'utf8');
+
+  await createDossiers(off.stack, [{ code: 'LD1' }, { code: 'LD2' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', ok: 2 });
+  });
+  const [lost] = await dossierGenerations(pool(), 'LD1');
+  expect(lost).toMatchObject({ offsiteState: 'copied' });
+
+  // the disk is gone; a new one is mounted, empty
+  fs.rmSync(folders.backups, { recursive: true });
+  fs.mkdirSync(folders.backups);
+  const refused = await assertSharedFolders(off.stack.config, off.stack.pools).catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(SharedFolderError);
+  expect((refused as Error).message).toContain("(marker missing): mount the shared folder there");
+  expect((refused as Error).message).toContain("the old folder lost: 'nightshift store adopt --target main' marks this one");
+
+  // without --yes: what it would do, nothing written
+  const plan = await cli(['store', 'adopt']);
+  expect({ code: plan.code, stderr: plan.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(plan.stdout).toContain(`backup folder ${folders.backups}: marker missing (the recorded store is `);
+  expect(plan.stdout).toContain('would be marked with it');
+  expect(plan.stdout).toContain(`documents folder ${folders.documents}: is the shared store`);
+  expect(plan.stdout).toMatch(/kept generations recorded: 2, 2 with an off-site copy/);
+  expect(plan.stdout).toContain('run again with --yes');
+  expect(fs.readdirSync(folders.backups)).toEqual([]);
+
+  const done = await cli(['store', 'adopt', '--yes', '--json']);
+  expect({ code: done.code, stderr: done.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(JSON.parse(done.stdout)).toMatchObject({ target: 'main', written: true, folders: [{ kind: 'backups', state: 'ok', adopted: true }, { kind: 'documents', state: 'ok' }] });
+  expect(JSON.parse(fs.readFileSync(path.join(folders.backups, STORE_MARKER_FILE), 'utf8')).storeId).toBe(JSON.parse(recorded).storeId);
+  await expect(assertSharedFolders(off.stack.config, off.stack.pools)).resolves.toHaveLength(2);
+  // a second adopt has nothing to do
+  const again = await cli(['store', 'adopt', '--yes']);
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain(`backup folder ${folders.backups}: is the shared store`);
+
+  const worker2 = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker2.runUntil(async () => {
+    const r = await cli(['backup', 'restore', 'LD1', '--at', '2099-01-01', '--as', 'LD1R', '--wait']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`restored dossier LD1R from generation ${lost!.id} (its off-site copy ${lost!.offsiteBucket}/${lost!.offsiteKey})`);
+    const all = await cli(['backup', 'run', '--all', '--wait', '--json']);
+    expect(all.code).toBe(0);
+    expect(JSON.parse(all.stdout).result).toMatchObject({ state: 'completed', failed: 0 });
+  });
+  for (const code of ['LD1', 'LD2', 'LD1R']) {
+    const [newest] = await dossierGenerations(pool(), code);
+    expect(fs.existsSync(newest!.file)).toBe(true);
+    expect(newest!.file.startsWith(folders.backups)).toBe(true);
+  }
+});
+
+test('store adopt refuses a folder holding another store\'s marker (exit 1) and writes nothing', async () => {
+  const folders = await workerFolders(off.stack.config, pool());
+  const mine = fs.readFileSync(path.join(folders.backups, STORE_MARKER_FILE), 'utf8');
+  fs.rmSync(path.join(folders.backups, STORE_MARKER_FILE));
+  await createStoreMarker(folders.backups, 'f'.repeat(32), 'another store');
+  try {
+    const r = await cli(['store', 'adopt', '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`backup folder ${folders.backups}: marker different (the recorded store is `);
+    expect(r.stdout).toContain("refused, it may hold another store's files");
+    expect(JSON.parse(fs.readFileSync(path.join(folders.backups, STORE_MARKER_FILE), 'utf8')).storeId).toBe('f'.repeat(32));
+  } finally {
+    fs.writeFileSync(path.join(folders.backups, STORE_MARKER_FILE), mine);
+  }
+});
