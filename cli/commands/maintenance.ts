@@ -585,7 +585,7 @@ function registerRecurCommands(m: Command): void {
     .option('--announce-ahead <d>', 'how long before its start each window is announced to users (R-MW-4)', '1h')
     .addOption(new Option('--type <type>', 'database or deployment (default: deployment with --payload patch, else database)').choices([...WINDOW_TYPES]))
     .option('--reason <text>', 'why (the window\'s message, in every summary)')
-    .addOption(new Option('--payload <kind>', 'the work to run in each window: none, backup or patch (with --patch-dir)').default('none'))
+    .addOption(new Option('--payload <kind>', 'the work to run in each window: none, backup, patch or backup+patch (with --patch-dir)').default('none'))
     .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
