@@ -24,6 +24,7 @@ import {
 } from '../domain/backup-verify';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { Generation } from '../domain/generation';
+import { OFFSITE_ONLY_MARK } from '../domain/backup-verify';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
@@ -131,6 +132,8 @@ interface Checked {
   restored: boolean;
   sha256: string | null;
   error: string | null;
+  /** the local file is gone and its off-site copy too, or is another archive: the copy is recorded lost */
+  copyLost?: boolean;
 }
 
 export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHooks = {}) {
@@ -158,7 +161,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     try {
       size = (await fs.promises.stat(g.file)).size;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing', restored: false, sha256: null, error: `le fichier ${g.file} n'existe plus` };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missingFile(g, restore, signal, lostThisRun);
       throw err;
     }
     const sha256 = await sha256OfFile(g.file, signal);
@@ -209,6 +212,27 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       }
     }
     return { status, restored, sha256, error: problems.length ? oneLine(problems.join('; ')) : null };
+  }
+
+  /**
+   * The local file is gone (a disk lost, a hand): the generation is still restorable while its off-site copy is whole
+   * (R-BK-14: a restore reads it), so the copy is checked as it is for a file that is there, and the report says which.
+   * A copy gone or different is recorded lost; a storage that cannot answer leaves the copy as it was.
+   */
+  async function missingFile(g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<Checked> {
+    const missing = `le fichier ${g.file} n'existe plus`;
+    const copy = g.offsiteKey && g.sha256 && (g.offsiteState === 'copied' || lostThisRun) ? { bucket: g.offsiteBucket ?? undefined, key: g.offsiteKey, sha256: g.sha256 } : undefined;
+    const offsite = copy && (await deps.offsiteCheck?.());
+    if (!copy || !offsite) return { status: 'missing', restored: false, sha256: null, error: missing };
+    const where = `copie externe ${copy.bucket ?? ''}/${copy.key}`;
+    try {
+      const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: restore, signal, bucket: copy.bucket });
+      if (c.status === 'ok') return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} ${OFFSITE_ONLY_MARK}` };
+      return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} : ${c.reason}`, copyLost: true };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} non vérifiée : ${oneLine(err instanceof Error ? err.message : String(err))}` };
+    }
   }
 
   async function writeReport(pool: pg.Pool, run: VerifyRunRow): Promise<{ file: string; ok: number; problems: number; restored: number }> {
@@ -343,7 +367,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
             sha256: c.status === 'ok' || c.status === 'offsite' ? c.sha256 : null,
           });
         }
-        if (c?.status === 'offsite' && g.offsiteKey) {
+        if ((c?.status === 'offsite' || c?.copyLost) && g.offsiteKey) {
           // R-BK-14: a copy that is gone or different is no copy: recorded failed, copied again first by the next
           // batch (the pending set of migrations 0017/0019, any kept generation), instead of passing for done every night
           const lost = await markOffsiteCopyLost(pool, id, { key: g.offsiteKey, copiedAt: g.offsiteAt, error: `(verify run ${run.id}) ${c.error ?? ''}` });

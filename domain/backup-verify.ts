@@ -69,7 +69,10 @@ export const isVerifyProblem = (s: VerifyItemStatus | string): boolean => s !== 
  * answer while the copy was checked, which only happens once the local archive read back whole), else `archive`
  * (damaged, missing, its off-site copy gone or different, or unreadable: a new backup is the remedy).
  */
-export type VerifyProblemCause = 'archive' | 'key' | 'storage';
+export type VerifyProblemCause = 'archive' | 'key' | 'storage' | 'offsite-only';
+
+/** What a missing file's report line says when its off-site copy read back whole (activities/verify.ts) */
+export const OFFSITE_ONLY_MARK = 'vérifiée : une restauration la lit';
 
 /** offsite/failures.ts's words for a refusal (credentials, bucket) or an unreachable storage during checkObject ("checking KEY") */
 const STORAGE_AWAY = /\boff-site storage (?:[a-z-]+ )+?while checking |\bNIGHTSHIFT_OFFSITE_S3_/;
@@ -77,6 +80,7 @@ const STORAGE_AWAY = /\boff-site storage (?:[a-z-]+ )+?while checking |\bNIGHTSH
 export function verifyProblemCause(p: { status: string; error: string | null }): VerifyProblemCause {
   if (p.status === 'key') return 'key';
   if (p.status === 'failed' && STORAGE_AWAY.test(p.error ?? '')) return 'storage';
+  if (p.status === 'missing' && (p.error ?? '').endsWith(OFFSITE_ONLY_MARK)) return 'offsite-only';
   return 'archive';
 }
 

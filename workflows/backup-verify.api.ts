@@ -130,10 +130,19 @@ export function verifyNextSteps(
   }
   const codes = (test: (c: Set<string>) => boolean) => [...causes].filter(([, c]) => test(c)).map(([code]) => code).sort();
   const archive = codes((c) => c.has('archive'));
-  const key = codes((c) => !c.has('archive') && c.has('key'));
-  const storage = codes((c) => !c.has('archive') && !c.has('key'));
+  const offsiteOnly = codes((c) => !c.has('archive') && c.has('offsite-only'));
+  const key = codes((c) => !c.has('archive') && !c.has('offsite-only') && c.has('key'));
+  const storage = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key'));
   const steps: VerifyNextStep[] = [];
   if (archive.length) steps.push({ text: 'back up these dossiers again', command: verifyNextCommand(target, archive) });
+  if (offsiteOnly.length) {
+    steps.push({
+      text:
+        "the local files are gone but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads them; " +
+        'a new backup puts a local archive back (unless done since: the generations lost stay reported until retention prunes them)',
+      command: verifyNextCommand(target, offsiteOnly),
+    });
+  }
   if (key.length) {
     const ids = [...new Set(keysOf.filter((k) => key.includes(k.code)).map((k) => k.keyId))].sort();
     const keys = ids.length ? `backup key${ids.length > 1 ? 's' : ''} ${ids.join(', ')}` : 'backup key named in each reason above';

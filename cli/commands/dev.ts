@@ -162,7 +162,7 @@ async function acquireLock(paths: DevPaths, say: (s: string) => void): Promise<{
 
 // ---------------------------------------------------------------- ports
 
-async function portFree(port: number, host: string): Promise<boolean> {
+export async function portFree(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(false));
@@ -209,7 +209,7 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
-async function startPostgres(config: Config, paths: DevPaths, say: (s: string) => void): Promise<Stoppable> {
+export async function startPostgres(config: Config, paths: DevPaths, say: (s: string) => void): Promise<Stoppable> {
   const logFile = path.join(paths.logsDir, 'postgres.log');
   if (!fs.existsSync(paths.pgDir) || !fs.readdirSync(paths.pgDir).length) say(`initialising PostgreSQL in ${paths.pgDir} (first start)`);
   let server: EmbeddedPostgres;

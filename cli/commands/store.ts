@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { FOLDER_NAME, type AdoptVerdict, STORE_MARKER_FILE, adoptSharedFolder, workerFolders } from '../../shared-store/marker';
 import { keptCopyCounts } from '../../store/generations/kept-copy-counts';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, targetOption, withPools } from '../context';
+import { devPaths, portFree, startPostgres } from './dev';
 
 /**
  * `nightshift store adopt`: the shared store's folder lost (a disk replaced, a share re-created empty), workers refuse
@@ -50,6 +52,24 @@ function reportText(r: AdoptReport): string {
   return lines.join('\n');
 }
 
+/**
+ * On the dev stack, `nightshift dev` stops its embedded PostgreSQL when its worker refuses the folder: the one command
+ * that mends it starts that PostgreSQL for itself (same data, same port), and stops it after.
+ */
+async function withDevDatabase<T>(fn: () => Promise<T>): Promise<T> {
+  const c = config();
+  if (!c.embeddedPostgres || !(await portFree(c.pg.port, '127.0.0.1'))) return fn();
+  const paths = devPaths(c);
+  fs.mkdirSync(paths.logsDir, { recursive: true });
+  process.stderr.write(`the dev stack's PostgreSQL is not running: started for this command (${paths.pgDir}), stopped after\n`);
+  const server = await startPostgres(c, paths, () => {});
+  try {
+    return await fn();
+  } finally {
+    await server.stop();
+  }
+}
+
 export function registerStoreCommands(program: Command): void {
   const store = program.command('store').description("the target's shared store: the backup and documents folders every worker sees");
   store
@@ -60,14 +80,14 @@ export function registerStoreCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (flags: AdoptFlags) =>
-        withPools(flags.target, async (pool, target) => {
+        withDevDatabase(() => withPools(flags.target, async (pool, target) => {
           const folders = await workerFolders(config(), pool);
           const verdicts: AdoptVerdict[] = [];
           for (const kind of ['backups', 'documents'] as const) verdicts.push(await adoptSharedFolder(pool, kind, folders[kind], Boolean(flags.yes)));
           const report: AdoptReport = { target, written: verdicts.some((v) => v.adopted), folders: verdicts, generations: await keptCopyCounts(pool) };
           output(flags.json, report, reportText);
           return verdicts.some((v) => v.state === 'refused' && v.reason !== 'marker missing') || (flags.yes && verdicts.some((v) => v.state === 'refused')) ? EXIT_FAILED : EXIT_OK;
-        }),
+        })),
       ),
     );
 }

@@ -4,7 +4,7 @@ import { STORE_MARKER_FILE, SharedFolderError, assertSharedFolders, claimSharedF
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
-import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
+import { batchAndFollowUps, useOffsiteStack, verifyCodes } from './offsite-stack';
 import { createDossiers } from '../workflows/backup-batch-helpers';
 
 /**
@@ -64,8 +64,27 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
 
   const worker2 = await createTestWorker(off.stack, off.temporal.nativeConnection);
   await worker2.runUntil(async () => {
+    // R-BK-13: a verification checks the copies of the files that are gone: LD1's reads back whole (restorable, said
+    // so), LD2's object was deleted too (recorded lost: nothing is left of that generation)
+    const [ld2] = await dossierGenerations(pool(), 'LD2');
+    await off.store.deleteObject(ld2!.offsiteKey!);
+    const found = await verifyCodes(off, ['LD1', 'LD2']);
+    expect(found).toMatchObject({ state: 'problems', problems: 2 });
+    const items = (await pool().query<{ code: string; status: string; error: string }>('SELECT code, status, error FROM nightshift.verify_run_item WHERE run_id = $1 ORDER BY code', [found.runId])).rows;
+    expect(items).toEqual([
+      { code: 'LD1', status: 'missing', error: `le fichier ${lost!.file} n'existe plus; copie externe ${lost!.offsiteBucket}/${lost!.offsiteKey} vérifiée : une restauration la lit` },
+      { code: 'LD2', status: 'missing', error: expect.stringMatching(/^copie perdue, pas recopiée \(l'archive locale est corrompue ou absente\); le fichier .* n'existe plus; copie externe \S+ : no object /) as string },
+    ]);
+    expect((await dossierGenerations(pool(), 'LD2'))[0]).toMatchObject({ verifyState: 'missing', offsiteState: 'failed' });
+    expect((await dossierGenerations(pool(), 'LD1'))[0]).toMatchObject({ verifyState: 'missing', offsiteState: 'copied' });
+    expect(found.nextSteps).toEqual([
+      { text: 'back up these dossiers again', command: 'nightshift backup run --all --only LD2 --target main' },
+      { text: expect.stringMatching(/^the local files are gone but their off-site copies read back whole/) as string, command: 'nightshift backup run --all --only LD1 --target main' },
+    ]);
+
     const r = await cli(['backup', 'restore', 'LD1', '--at', '2099-01-01', '--as', 'LD1R', '--wait']);
     expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`generation ${lost!.id}'s file is missing (backup verify): its off-site copy is restored`);
     expect(r.stdout).toContain(`restored dossier LD1R from generation ${lost!.id} (its off-site copy ${lost!.offsiteBucket}/${lost!.offsiteKey})`);
     const all = await cli(['backup', 'run', '--all', '--wait', '--json']);
     expect(all.code).toBe(0);

@@ -167,4 +167,26 @@ test('nightshift dev starts the stack, serves the CLI, stops every child on SIGI
   }
   expect(await interrupt(second)).toBe(0);
   for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
-}, 480_000);
+
+  // --- the backup disk lost (issue 13, R-BK-14): dev refuses the new empty folder and stops its PostgreSQL; the
+  // command its line names starts that PostgreSQL for itself, marks the folder with --yes, and dev starts again
+  const backups = path.join(dataDir, 'sauve');
+  fs.rmSync(backups, { recursive: true });
+  fs.mkdirSync(backups);
+  const refused = startDev(env);
+  running.push(refused);
+  expect(await refused.exited).not.toBe(0);
+  expect(refused.out()).toContain("the old folder lost: 'nightshift store adopt --target main' marks this one");
+  const plan = await runCli(['store', 'adopt'], env);
+  expect({ code: plan.code, stderr: plan.stderr }).toEqual({ code: 0, stderr: `the dev stack's PostgreSQL is not running: started for this command (${path.join(dataDir, 'pg')}), stopped after\n` });
+  expect(plan.stdout).toContain('would be marked with it');
+  const adopted = await runCli(['store', 'adopt', '--yes'], env);
+  expect(adopted.code).toBe(0);
+  expect(adopted.stdout).toContain(`backup folder ${backups}: marked, it is the shared store`);
+  expect(await portFree(pgPort!)).toBe(true);
+  const third = startDev(env);
+  running.push(third);
+  await third.waitFor(READY_LINE, 180_000);
+  expect(await codes(env)).toEqual(before);
+  expect(await interrupt(third)).toBe(0);
+}, 600_000);
