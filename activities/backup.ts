@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { parseInput } from '../domain/validation';
 import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
@@ -223,7 +224,20 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
           `the off-site copy ${copy.bucket}/${copy.key} is not the archive of generation ${g.id}: read ${read.size} bytes, sha256 ${read.sha256}; recorded ${g.size} bytes, sha256 ${expected}`,
         );
       }
-      return await restore(file);
+      try {
+        return await restore(file);
+      } catch (err) {
+        // the archive's own failures (a key, its content) name the copy the operator knows, not a folder gone by now
+        if (err instanceof ApplicationFailure && err.message.includes(file)) {
+          throw ApplicationFailure.create({
+            type: err.type ?? undefined,
+            message: err.message.split(file).join(`the off-site copy ${copy.bucket}/${copy.key}`),
+            nonRetryable: err.nonRetryable ?? false,
+            details: err.details ?? undefined,
+          });
+        }
+        throw err;
+      }
     } finally {
       await fs.promises.rm(dir, { recursive: true, force: true });
     }

@@ -87,7 +87,7 @@ export interface FolderVerdict {
   /** ok: the marker matches; refused: missing/different/unreadable; unrecorded: no worker has recorded a store yet (doctor only) */
   state: 'ok' | 'refused' | 'unrecorded';
   /** refused: why */
-  reason?: 'marker missing' | 'marker different' | 'marker unreadable';
+  reason?: 'marker missing' | 'marker different' | 'marker unreadable' | 'folder missing';
   storeId?: string;
   /** true when this check recorded the store (the first worker) */
   recorded?: boolean;
@@ -151,6 +151,9 @@ export interface AdoptVerdict extends FolderVerdict {
 export async function adoptSharedFolder(db: pg.Pool, kind: StoreKind, folder: string, write: boolean, host = os.hostname()): Promise<AdoptVerdict> {
   const seen = await inspectSharedFolder(db, kind, folder);
   if (seen.state !== 'refused' || seen.reason !== 'marker missing') return seen;
+  // no folder at all is what an unmounted share under a missing mount point looks like: never made here
+  const there = await fs.stat(folder).then((st) => st.isDirectory(), () => false);
+  if (!there) return { ...seen, reason: 'folder missing' };
   if (!write) return { ...seen, adopted: false };
   const storeId = await createStoreMarker(folder, seen.storeId!, `${host} pid ${process.pid} (nightshift store adopt)`);
   // a marker written meanwhile by someone else is what the folder has: the verdict says which

@@ -1,4 +1,4 @@
-import { type ActivityOptions, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { type ActivityOptions, ApplicationFailure, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
 import {
   BACKUP_KIND,
@@ -13,6 +13,7 @@ import {
   backupProgressQuery,
 } from './backup-dossier.api';
 import { codeSpan, escapeMarkdown, oneLine } from '../domain/run-details';
+import { FailureType, failureTypeOf } from '../domain/failures';
 import { type NightshiftKindValue, nightshiftAttributes, phaseAttribute } from './search-attributes';
 
 /**
@@ -75,6 +76,12 @@ export async function restoreDossierWorkflow(input: RestoreDossierInput): Promis
     phase('done', `Restored dossier ${result.code}${read}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents`);
     return result;
   } catch (err) {
+    if (failureTypeOf(err) === FailureType.OffsiteUnavailable) {
+      // the copy could not be read over the activity's attempts (~2.5 minutes): nothing is wrong with the archive
+      const again = `${reasonOf(err)}. Nothing was restored; once the storage answers, run the same restore again`;
+      phase('failed', `Restore of ${escapeMarkdown(input.file)} failed: ${escapeMarkdown(oneLine(again, 700))}`);
+      throw ApplicationFailure.create({ type: FailureType.OffsiteUnavailable, message: again, nonRetryable: true });
+    }
     phase('failed', `Restore of ${escapeMarkdown(input.file)} failed: ${escapeMarkdown(oneLine(reasonOf(err), 500))}\n\nCheck the archive: ${codeSpan(`nightshift backup restore ${input.file} --verify-only`)}`);
     throw err;
   }

@@ -28,6 +28,7 @@ import { loadRetention, planDossierPrune } from '../../store/generations/retenti
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { generationAt } from '../../store/generations/prune-generation-at';
+import { findDossier } from '../../store/dossiers/find-dossier';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
@@ -243,16 +244,26 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const place = flags.from === undefined ? undefined : parseFlag('--from', RESTORE_PLACE, flags.from);
   const at = parseRestoreAt(flags.at!, zone());
   if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
+  const when = at.at;
   const t = target(flags.target);
+  const as = flags.as ?? code;
   const { g, skipped, from } = await withPools(t.name, async (pool) => {
-    const newest = await generationAt(pool, code, at.at);
+    const chosen = await chooseGeneration(pool);
+    // refused before anything starts (the worker would read the archive, maybe from the bucket, to refuse it then)
+    if (!flags.replace && (await findDossier(pool, as))) {
+      throw new UsageError(`dossier ${as} already exists: restore beside it with --as NEWCODE, or over it with --replace`);
+    }
+    return chosen;
+  });
+  async function chooseGeneration(pool: Parameters<typeof generationAt>[0]) {
+    const newest = await generationAt(pool, code, when);
     if (place === 'offsite') {
       // the newest generation with a copy to read: one without is passed over, and the operator told
-      const found = newest && hasOffsiteCopy(newest) ? newest : await generationAt(pool, code, at.at, { withCopy: true });
+      const found = newest && hasOffsiteCopy(newest) ? newest : await generationAt(pool, code, when, { withCopy: true });
       if (found) return { g: found, skipped: found === newest ? undefined : { g: newest!, why: `has no off-site copy (off-site ${newest!.offsiteState})` }, from: 'offsite' as const };
       if (newest) {
         throw new UsageError(
-          `no generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()}) has an off-site copy (generation ${newest.id}: off-site ${newest.offsiteState}); see 'nightshift backup list ${code}'`,
+          `no generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()}) has an off-site copy (generation ${newest.id}: off-site ${newest.offsiteState}); see 'nightshift backup list ${code}'`,
         );
       }
     } else if (newest) {
@@ -261,10 +272,10 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
       // a generation a verification found corrupt or missing here is read from its copy when it has one (not with
       // --from local), else passed over for the one before it; the operator is told either way
       if (from === 'auto' && hasOffsiteCopy(newest)) return { g: newest, from: 'offsite' as const };
-      const found = await generationAt(pool, code, at.at, { validOnly: true });
+      const found = await generationAt(pool, code, when, { validOnly: true });
       if (found) return { g: found, skipped: { g: newest, why: `is ${newest.verifyState} (backup verify)` }, from };
       throw new UsageError(
-        `no valid generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()}): generation ${newest.id} and those before it are corrupt or missing (backup verify)` +
+        `no valid generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()}): generation ${newest.id} and those before it are corrupt or missing (backup verify)` +
           (from === 'local' && hasOffsiteCopy(newest) ? `; its off-site copy can be restored with --from offsite` : '') +
           `; see 'nightshift backup list ${code}'`,
       );
@@ -272,11 +283,10 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     const kept = await dossierGenerations(pool, code);
     const oldest = kept[kept.length - 1];
     throw new UsageError(
-      `no kept generation of dossier ${code} at or before ${operatorDateTime(at.at, zone())} (${zone()})` +
+      `no kept generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()})` +
         (oldest ? `: the oldest kept is of ${operatorDateTime(oldest.snapshotAt, zone())}; see 'nightshift backup list ${code}'` : ': it has none'),
     );
-  });
-  const as = flags.as ?? code;
+  }
   const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file: g.file, as, replace: Boolean(flags.replace), generationId: g.id, from });
   if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
   const input: RestoreDossierInput = parsed.data;

@@ -31,6 +31,7 @@ function folderLine(v: AdoptVerdict, yes: boolean): string {
   if (v.state === 'unrecorded') return `${where}: no store recorded yet (the first worker to start makes its folders the store): nothing to adopt`;
   if (v.state === 'ok') return v.adopted ? `${where}: marked, it is the shared store ${short(v.storeId)} now` : `${where}: is the shared store ${short(v.storeId)} (left alone)`;
   if (v.reason === 'marker missing') return `${where}: marker missing (the recorded store is ${short(v.storeId)}): ${yes ? 'not marked' : 'would be marked with it'}`;
+  if (v.reason === 'folder missing') return `${where}: the folder does not exist (a share not mounted here?): refused; mount the share, or make the folder on the new disk (mkdir), then adopt`;
   return `${where}: ${v.reason} (the recorded store is ${short(v.storeId)}): refused, it may hold another store's files; move it away or mount the shared folder there`;
 }
 
@@ -86,7 +87,8 @@ export function registerStoreCommands(program: Command): void {
           for (const kind of ['backups', 'documents'] as const) verdicts.push(await adoptSharedFolder(pool, kind, folders[kind], Boolean(flags.yes)));
           const report: AdoptReport = { target, written: verdicts.some((v) => v.adopted), folders: verdicts, generations: await keptCopyCounts(pool) };
           output(flags.json, report, reportText);
-          return verdicts.some((v) => v.state === 'refused' && v.reason !== 'marker missing') || (flags.yes && verdicts.some((v) => v.state === 'refused')) ? EXIT_FAILED : EXIT_OK;
+          const refused = verdicts.filter((v) => v.state === 'refused');
+          return refused.some((v) => v.reason !== 'marker missing') || (flags.yes && refused.length) ? EXIT_FAILED : EXIT_OK;
         })),
       ),
     );

@@ -34,8 +34,13 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
   const [lost] = await dossierGenerations(pool(), 'LD1');
   expect(lost).toMatchObject({ offsiteState: 'copied' });
 
-  // the disk is gone; a new one is mounted, empty
+  // the disk is gone: no folder at all (a share not mounted?) is refused by adopt too, and not made
   fs.rmSync(folders.backups, { recursive: true });
+  const absent = await cli(['store', 'adopt', '--yes']);
+  expect(absent.code).toBe(1);
+  expect(absent.stdout).toContain(`backup folder ${folders.backups}: the folder does not exist (a share not mounted here?): refused`);
+  expect(fs.existsSync(folders.backups)).toBe(false);
+  // a new disk is mounted there, empty
   fs.mkdirSync(folders.backups);
   const refused = await assertSharedFolders(off.stack.config, off.stack.pools).catch((e: unknown) => e);
   expect(refused).toBeInstanceOf(SharedFolderError);

@@ -1,7 +1,9 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
+import { loadConfig } from '../../config/config';
 import { failureTypeOf } from '../../domain/failures';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { runCli, stackCliEnv } from '../helpers/cli';
@@ -122,6 +124,10 @@ test('R-BK-14: --from is checked before anything starts; a generation without a 
   const bad = await cli(['backup', 'restore', 'N1', '--at', NOW, '--from', 's3']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('--from: expected local or offsite');
+  // over an existing dossier without --replace (or beside it without --as): refused before anything starts
+  const exists = await cli(['backup', 'restore', 'N1', '--at', NOW, '--from', 'offsite']);
+  expect(exists.code).toBe(2);
+  expect(exists.stderr).toContain('dossier N1 already exists: restore beside it with --as NEWCODE, or over it with --replace');
   const file = await cli(['backup', 'restore', g!.file, '--from', 'offsite']);
   expect(file.code).toBe(2);
   expect(file.stderr).toContain('--from is for a generation');
@@ -134,6 +140,22 @@ test('R-BK-14: --from is checked before anything starts; a generation without a 
   expect(JSON.parse(passed.stdout)).toMatchObject({ from: 'offsite', generation: { id: g!.id }, passedOver: { id: newer.generationId, offsiteState: 'none' } });
   await off.temporal.client.workflow.getHandle(JSON.parse(passed.stdout).workflowId).terminate('the test only looks at the choice');
 
+  // an encrypted generation's copy read by a worker without its key: the failure names the copy, not the worker's
+  // temporary file (gone by then), and nothing is restored
+  const keyed = { ...off.stack.config, backupKeys: loadConfig({ NIGHTSHIFT_DATA_DIR: tmp, NIGHTSHIFT_BACKUP_KEYS: `kr1=${crypto.randomBytes(32).toString('base64')}` }).backupKeys };
+  const enc = await createBackupActivities({ config: keyed, pools: off.stack.pools }).backupDossier({ target: 'main', code: 'N1', reason: 'manual' });
+  const encGen = (await dossierGenerations(pool(), 'N1')).find((x) => x.id === enc.generationId)!;
+  expect(encGen.keyId).toBe('kr1');
+  const encKey = off.store.keyOf('main', 'N1', path.basename(encGen.file));
+  const up = await off.store.upload({ file: encGen.file, key: encKey });
+  await pool().query(`UPDATE nightshift.backup_generation SET offsite_state = 'copied', offsite_bucket = $2, offsite_key = $3, sha256 = $4, offsite_at = now() WHERE id = $1`, [encGen.id, off.store.bucket, encKey, up.sha256]);
+  const noKey = createBackupActivities({ config: { ...off.stack.config, backupKeys: { ...off.stack.config.backupKeys, file: path.join(tmp, 'none.keys'), fileGiven: false, inline: undefined } }, pools: off.stack.pools });
+  const keyErr = await noKey.restoreDossier({ target: 'main', file: encGen.file, as: 'N1K', replace: false, generationId: encGen.id, from: 'offsite' }).catch((e: unknown) => e);
+  expect(failureTypeOf(keyErr)).toBe('BackupKeyMissing');
+  expect((keyErr as Error).message).toContain(`the off-site copy ${off.store.bucket}/${encKey} is encrypted with backup key kr1`);
+  expect((keyErr as Error).message).not.toContain('nightshift-restore-');
+  expect(await dossierExists('N1K')).toBe(false);
+
   // that worker reads a generation's copy only with a store of its own
   const err = await backup.restoreDossier({ target: 'main', file: g!.file, as: 'N1Y', replace: false, generationId: g!.id, from: 'offsite' }).catch((e: unknown) => e);
   expect(failureTypeOf(err)).toBe('OffsiteNotConfigured');
@@ -142,7 +164,7 @@ test('R-BK-14: --from is checked before anything starts; a generation without a 
 });
 
 test('R-BK-14: the storage away during a restore from the copy: a retryable failure, nothing restored, nothing left; back, the same restore goes through', async () => {
-  const copy = (await dossierGenerations(pool(), 'N1')).find((x) => x.offsiteState === 'copied')!;
+  const copy = (await dossierGenerations(pool(), 'N1')).find((x) => x.offsiteState === 'copied' && x.keyId === null)!;
   const backup = createBackupActivities({ config: off.stack.config, pools: off.stack.pools, offsiteStore: lazyOffsiteStore(off.stack.config.offsite, { maxAttempts: 1, connectionTimeoutMs: 1_000 }) });
   const input = { target: 'main', file: copy.file, as: 'N1Z', replace: false, generationId: copy.id, from: 'offsite' as const };
   await off.s3.kill();
