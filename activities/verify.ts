@@ -13,6 +13,7 @@ import {
   VERIFY_MAIL_BODY,
   type VerifyItemStatus,
   type VerifyScope,
+  OFFSITE_ONLY_MARK,
   backupVerifyInputSchema,
   generationDateText,
   inSample,
@@ -24,7 +25,6 @@ import {
 } from '../domain/backup-verify';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { Generation } from '../domain/generation';
-import { OFFSITE_ONLY_MARK } from '../domain/backup-verify';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
