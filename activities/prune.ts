@@ -191,6 +191,7 @@ export async function pruneDossier(
   };
   if (o.dryRun) {
     const plan = await planDossierPrune(pool, code, o.policies, o.timeZone);
+    await keepFilesFoundAgain(plan.generations);
     tally(plan.generations);
     const doomed = plan.generations.filter((g) => !g.decision.keep);
     counts.deleted = doomed.length;
@@ -201,6 +202,7 @@ export async function pruneDossier(
   await withTransaction(pool, async (db) => {
     const { generations, now } = await pruneCandidates(db, code, { lock: true });
     const gens = joinDecisions(generations, o.policies, o.timeZone, now);
+    await keepFilesFoundAgain(gens);
     tally(gens);
     const doomed = gens.filter((g) => !g.decision.keep).map((g) => g.id);
     marked = new Set(doomed.length ? await markGenerationsDeleted(db, doomed, o.prunedBy) : []);
@@ -232,6 +234,22 @@ export async function pruneDossier(
   }
   if (problems.length) counts.error = oneLine(`not removed: ${problems.join('; ')}`, 1000);
   return counts;
+}
+
+/**
+ * A generation recorded missing takes no retention slot once nothing is left of it (domain/retention.ts isGone): its
+ * file is looked for first, and one that is there again (put back from another copy) is kept until a verification
+ * says what it is, never deleted on the strength of an old finding.
+ */
+async function keepFilesFoundAgain(gens: { verifyState: string; file: string; decision: RetentionDecision }[]): Promise<void> {
+  for (const g of gens) {
+    if (g.decision.keep || g.verifyState !== 'missing') continue;
+    const there = await fs.promises.stat(g.file).then(() => true, () => false);
+    if (there) {
+      g.decision.keep = true;
+      g.decision.reasons.push('its file is there again: verify it');
+    }
+  }
 }
 
 export function createPruneActivities({ config, pools, offsiteStore, staleUploadAgeMs }: PruneDeps, hooks: PruneHooks = {}) {

@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { GENERATION_KINDS, type GenerationKind, type VerifyState } from './generation';
+import { GENERATION_KINDS, type GenerationKind, type OffsiteState, type VerifyState } from './generation';
 import { ISO_DATE_TIME, parseOperatorTime } from './operator-time';
 
 /**
@@ -155,6 +155,8 @@ export interface RetentionCandidate {
   kind: GenerationKind;
   snapshotAt: Date;
   verifyState: VerifyState;
+  /** its off-site copy (R-BK-14): a copy recorded `copied` keeps a generation restorable whatever its file became */
+  offsiteState?: OffsiteState;
   /** an unexpired lease (a restore or a verification reading it): never deleted now */
   leasedUntil?: Date | null;
 }
@@ -167,6 +169,16 @@ export interface RetentionDecision {
 }
 
 export const isValidGeneration = (g: Pick<RetentionCandidate, 'verifyState'>): boolean => g.verifyState !== 'corrupt' && g.verifyState !== 'missing';
+
+/** What a restore can read (R-BK-11, R-BK-14): its file (not found corrupt or missing), or its off-site copy. */
+export const isRestorable = (g: Pick<RetentionCandidate, 'verifyState' | 'offsiteState'>): boolean => isValidGeneration(g) || g.offsiteState === 'copied';
+
+/**
+ * Nothing is left of it: its file found missing, and no off-site copy. It takes no retention slot (a slot would keep
+ * a record of nothing and push a restorable generation out) and goes at the next prune, unless leased. A file found
+ * corrupt still takes its slot: there is something left to look at.
+ */
+export const isGone = (g: Pick<RetentionCandidate, 'verifyState' | 'offsiteState'>): boolean => g.verifyState === 'missing' && g.offsiteState !== 'copied';
 
 const PERIODS: { rule: Exclude<RetentionRule, 'last'>; key: (t: DateTime) => string }[] = [
   { rule: 'daily', key: (t) => t.toFormat('yyyy-MM-dd') },
@@ -204,20 +216,21 @@ export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy,
 }
 
 /**
- * A dossier's keep set: each kind under its policy; then, if no kept generation is valid, the newest valid
- * one stays ("only valid generation", R-BK-11); then a leased generation stays whatever the rules said.
- * Newest first.
+ * A dossier's keep set: each kind under its policy, over the generations something is left of (isGone: none); then,
+ * if no kept generation can be restored, the newest that can stays ("only valid generation", R-BK-11: its file, or its
+ * off-site copy, R-BK-14); then a leased generation stays whatever the rules said. Newest first.
  */
 export function decideRetention(gens: RetentionCandidate[], policies: RetentionPolicies, timeZone: string, now?: Date): RetentionDecision[] {
   const byId = new Map<number, RetentionDecision>();
+  for (const g of gens) if (isGone(g)) byId.set(g.id, { id: g.id, keep: false, reasons: [] });
   for (const kind of GENERATION_KINDS) {
-    const mine = gens.filter((g) => g.kind === kind);
+    const mine = gens.filter((g) => g.kind === kind && !isGone(g));
     if (mine.length) for (const d of applyPolicy(mine, policies[kind], timeZone)) byId.set(d.id, d);
   }
   const ordered = newestFirst(gens);
-  const keptValid = ordered.some((g) => byId.get(g.id)!.keep && isValidGeneration(g));
+  const keptValid = ordered.some((g) => byId.get(g.id)!.keep && isRestorable(g));
   if (!keptValid) {
-    const newestValid = ordered.find(isValidGeneration);
+    const newestValid = ordered.find(isRestorable);
     if (newestValid) {
       const d = byId.get(newestValid.id)!;
       d.keep = true;

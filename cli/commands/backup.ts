@@ -23,7 +23,7 @@ import {
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
 import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
-import { isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
+import { isRestorable, isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { unknownCodes } from '../../store/patch/unknown-codes';
@@ -270,10 +270,12 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
       const from = place ?? ('auto' as const);
       if (isValidGeneration(newest)) return { g: newest, from };
       // a generation a verification found corrupt or missing here is read from its copy when it has one (not with
-      // --from local), else passed over for the one before it; the operator is told either way
+      // --from local), else passed over for the newest before it that can be restored (its file, or its copy); the
+      // operator is told either way
       if (from === 'auto' && hasOffsiteCopy(newest)) return { g: newest, from: 'offsite' as const };
-      const found = await generationAt(pool, code, when, { validOnly: true });
-      if (found) return { g: found, skipped: { g: newest, why: `is ${newest.verifyState} (backup verify)` }, from };
+      const found = await generationAt(pool, code, when, from === 'auto' ? { restorable: true } : { validOnly: true });
+      const why = `is ${newest.verifyState} (backup verify)${from === 'auto' ? ', with no off-site copy' : ''}`;
+      if (found) return { g: found, skipped: { g: newest, why }, from: from === 'auto' && !isValidGeneration(found) ? ('offsite' as const) : from };
       throw new UsageError(
         `no valid generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()}): generation ${newest.id} and those before it are corrupt or missing (backup verify)` +
           (from === 'local' && hasOffsiteCopy(newest) ? `; its off-site copy can be restored with --from offsite` : '') +
@@ -292,7 +294,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const input: RestoreDossierInput = parsed.data;
   const copy = `${g.offsiteBucket}/${g.offsiteKey}`;
   const chosen =
-    (skipped ? `generation ${skipped.g.id}, taken ${operatorDateTime(skipped.g.snapshotAt, zone())}, ${skipped.why}: the one before it is restored\n` : '') +
+    (skipped ? `generation ${skipped.g.id}, taken ${operatorDateTime(skipped.g.snapshotAt, zone())}, ${skipped.why}: an older one is restored\n` : '') +
     (from === 'offsite' && !isValidGeneration(g) && place === undefined ? `generation ${g.id}'s file is ${g.verifyState} (backup verify): its off-site copy is restored\n` : '') +
     `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}` +
     (from === 'offsite' ? `, read from its off-site copy ${copy}` : from === 'auto' && hasOffsiteCopy(g) ? ` (its off-site copy ${copy} if the file is not on the worker)` : '');
@@ -318,6 +320,13 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
         `${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`,
     );
   });
+}
+
+/** `backup list`'s last line: the restore of the newest generation that can be restored (its file, or its copy), or that none can. */
+function restoreHint(code: string, date: string | undefined): string {
+  if (date === undefined) return `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`;
+  // the dossier usually exists: beside it under a new code, or over it
+  return `restore one: nightshift backup restore ${code} --at '${date}' --as NEWCODE (or --replace to overwrite ${code})`;
 }
 
 /** restore --from: the places a generation is read from (default: the file, or its copy when the file is not on the worker) */
@@ -410,8 +419,7 @@ function registerGenerationCommands(backup: Command): void {
               return `  ${String(g.id).padStart(6)}  ${g.date}  ${g.kind.padEnd(12)} ${sizeText(g.size).padStart(10)}  ${verified.padEnd(30)} off-site ${g.offsiteState.padEnd(8)} ${g.reason.padEnd(20)} ${fate}`;
             }),
             `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
-            // the dossier usually exists: beside it under a new code, or over it
-            `restore one: nightshift backup restore ${code} --at '${v.generations.find((g) => !g.prunedAt && isValidGeneration(g))?.date ?? 'YYYY-MM-DD HH:MM'}' --as NEWCODE (or --replace to overwrite ${code})`,
+            restoreHint(code, v.generations.find((g) => !g.prunedAt && isRestorable(g))?.date),
           ].join('\n'),
         );
       }),

@@ -24,7 +24,7 @@ const exists = (f: string) => fs.existsSync(f);
 beforeAll(async () => {
   stack = await createTestStack();
   backup = createBackupActivities({ config: stack.config, pools: stack.pools });
-  await generateDemoDossiers(pool(), { target: 'main', count: 6, sizeKb: 10, prefix: 'PRU' });
+  await generateDemoDossiers(pool(), { target: 'main', count: 7, sizeKb: 10, prefix: 'PRU' });
 });
 afterAll(async () => {
   await stack.close();
@@ -108,11 +108,24 @@ test('R-BK-11: the only valid generation is never deleted: kept ones all corrupt
   const ids = await generations('PRU0004', [0, 1, 2, 3]);
   await markGenerationVerified(pool(), ids[0]!, { state: 'corrupt', error: 'checksum', restored: false });
   await markGenerationVerified(pool(), ids[1]!, { state: 'missing', error: 'gone', restored: false });
+  fs.unlinkSync((await byId('PRU0004')).get(ids[1]!)!.file);
   await prune('PRU0004', everyKind({ last: 1 }));
   const after = await byId('PRU0004');
+  // the missing one (no copy: nothing left of it) takes no slot and goes
   expect([ids[0], ids[1], ids[2], ids[3]].map((id) => after.get(id!)!.deletedAt === null)).toEqual([true, false, true, false]);
   const plan = await planDossierPrune(pool(), 'PRU0004', everyKind({ last: 1 }), 'UTC');
   expect(plan.generations.map((g) => g.decision.reasons)).toEqual([['last 1'], ['only valid generation']]);
+});
+
+test('R-BK-11 / R-BK-14: a generation recorded missing whose file is there again is kept (verify it), not deleted on an old finding', async () => {
+  const ids = await generations('PRU0007', [0, 1]);
+  await markGenerationVerified(pool(), ids[1]!, { state: 'missing', error: 'gone', restored: false });
+  const dry = await prune('PRU0007', everyKind({ last: 5 }), { dryRun: true });
+  expect(dry).toMatchObject({ deleted: 0, kept: 2 });
+  await prune('PRU0007', everyKind({ last: 5 }));
+  const after = await byId('PRU0007');
+  expect([ids[0], ids[1]].map((id) => after.get(id!)!.deletedAt === null)).toEqual([true, true]);
+  expect(exists(after.get(ids[1]!)!.file)).toBe(true);
 });
 
 test('R-BK-11: a retried prune (worker killed after the mark) removes the files of the rows it marked, once; ENOENT is fine', async () => {

@@ -182,7 +182,7 @@ test("R-BK-11 / R-BK-13: the restore line backup list prints restores the genera
     expect(await hint()).toBe('2026-12-02 22:00:05');
     const passed = await cli(['backup', 'restore', code, '--at', '2026-12-02 22:00:05', '--as', `${code}B`, '--wait'], PARIS);
     expect(passed.code).toBe(0);
-    expect(passed.stdout).toMatch(new RegExp(`generation ${ids[0]}, taken 2026-12-02 22:00:05, is corrupt \\(backup verify\\): the one before it is restored\\ngeneration ${ids[1]} of dossier`));
+    expect(passed.stdout).toMatch(new RegExp(`generation ${ids[0]}, taken 2026-12-02 22:00:05, is corrupt \\(backup verify\\), with no off-site copy: an older one is restored\\ngeneration ${ids[1]} of dossier`));
     expect(passed.stdout).toMatch(new RegExp(`restored dossier ${code}B from generation ${ids[1]}`));
 
     // none valid at or before the time: refused, nothing started
@@ -190,6 +190,6 @@ test("R-BK-11 / R-BK-13: the restore line backup list prints restores the genera
     const none = await cli(['backup', 'restore', code, '--at', '2026-12-02 22:00:05', '--as', `${code}C`], PARIS);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(new RegExp(`no valid generation of dossier ${code} at or before 2026-12-02 22:00:05 \\(Europe/Paris\\): generation ${ids[0]} and those before it are corrupt or missing`));
-    expect(await hint()).toBe('YYYY-MM-DD HH:MM');
+    expect((await cli(['backup', 'list', code], PARIS)).stdout).toContain(`restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`);
   });
 });

@@ -1,4 +1,4 @@
-import type { GenerationKind, VerifyState } from '../../domain/generation';
+import type { GenerationKind, OffsiteState, VerifyState } from '../../domain/generation';
 import {
   DEFAULT_RETENTION,
   DEFAULT_RETENTION_POLICIES,
@@ -23,8 +23,8 @@ const policy = (p: Partial<RetentionPolicy>): RetentionPolicy => ({ last: 0, dai
 const all = (p: Partial<RetentionPolicy>): RetentionPolicies => ({ normal: policy(p), EchangePrest: policy(p), Cloture: policy(p) });
 
 let nextId = 1;
-function gen(iso: string, o: { kind?: GenerationKind; verify?: VerifyState; id?: number; leasedUntil?: Date } = {}): RetentionCandidate {
-  return { id: o.id ?? nextId++, kind: o.kind ?? 'normal', snapshotAt: new Date(iso), verifyState: o.verify ?? 'unverified', leasedUntil: o.leasedUntil ?? null };
+function gen(iso: string, o: { kind?: GenerationKind; verify?: VerifyState; id?: number; leasedUntil?: Date; offsite?: OffsiteState } = {}): RetentionCandidate {
+  return { id: o.id ?? nextId++, kind: o.kind ?? 'normal', snapshotAt: new Date(iso), verifyState: o.verify ?? 'unverified', offsiteState: o.offsite ?? 'none', leasedUntil: o.leasedUntil ?? null };
 }
 const kept = (gens: RetentionCandidate[], p: RetentionPolicy | RetentionPolicies, zone = 'UTC') => {
   const ds = 'last' in p ? applyPolicy(gens, p, zone) : decideRetention(gens, p, zone);
@@ -171,8 +171,8 @@ describe("R-BK-11: periods in the operator's time zone (config.timeZone)", () =>
 });
 
 describe('R-BK-11: the only valid generation of a dossier is never deleted', () => {
-  test('every kept generation corrupt or missing: the newest valid one stays, named', () => {
-    const gens = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'missing' }), gen('2026-12-01T21:00:00Z', { verify: 'ok' }), gen('2026-11-30T21:00:00Z')];
+  test('every kept generation corrupt: the newest valid one stays, named', () => {
+    const gens = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-01T21:00:00Z', { verify: 'ok' }), gen('2026-11-30T21:00:00Z')];
     const r = reasonsOf(gens, all({ last: 2 }));
     expect(r).toEqual({
       '2026-12-03T21:00:00.000Z': ['last 2'],
@@ -180,6 +180,43 @@ describe('R-BK-11: the only valid generation of a dossier is never deleted', () 
       '2026-12-01T21:00:00.000Z': ['only valid generation'],
       '2026-11-30T21:00:00.000Z': [],
     });
+  });
+
+  test('R-BK-14: a generation nothing is left of (file missing, no off-site copy) takes no slot and goes; a corrupt one keeps its slot', () => {
+    const gens = [
+      gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }),
+      gen('2026-12-02T21:00:00Z', { verify: 'missing' }),
+      gen('2026-12-01T21:00:00Z', { verify: 'missing', offsite: 'failed' }),
+      gen('2026-11-30T21:00:00Z', { verify: 'ok' }),
+      gen('2026-11-29T21:00:00Z'),
+    ];
+    expect(reasonsOf(gens, all({ last: 2 }))).toEqual({
+      '2026-12-03T21:00:00.000Z': ['last 2'],
+      '2026-12-02T21:00:00.000Z': [],
+      '2026-12-01T21:00:00.000Z': [],
+      '2026-11-30T21:00:00.000Z': ['last 2'],
+      '2026-11-29T21:00:00.000Z': [],
+    });
+    // leased, it stays (a restore or a verification is reading its record)
+    const leased = gen('2026-12-04T21:00:00Z', { verify: 'missing', leasedUntil: new Date('2099-01-01T00:00:00Z') });
+    expect(reasonsOf([leased, ...gens], all({ last: 2 }))['2026-12-04T21:00:00.000Z']).toEqual(['leased until 2099-01-01T00:00:00.000Z']);
+  });
+
+  test('R-BK-14: a file found missing whose off-site copy remains is restorable: it keeps its slot, and is the one kept when no other can be restored', () => {
+    // the disk lost, then backups written without a copy and lost too: the one with a copy is what is left
+    const gens = [
+      gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }),
+      gen('2026-12-02T21:00:00Z', { verify: 'corrupt' }),
+      gen('2026-12-01T21:00:00Z', { verify: 'missing', offsite: 'copied' }),
+      gen('2026-11-30T21:00:00Z', { verify: 'missing', offsite: 'copied' }),
+    ];
+    expect(reasonsOf(gens, all({ last: 2 }))).toEqual({
+      '2026-12-03T21:00:00.000Z': ['last 2'],
+      '2026-12-02T21:00:00.000Z': ['last 2'],
+      '2026-12-01T21:00:00.000Z': ['only valid generation'],
+      '2026-11-30T21:00:00.000Z': [],
+    });
+    expect(kept([gen('2026-12-03T21:00:00Z'), gen('2026-12-02T21:00:00Z', { verify: 'missing', offsite: 'copied' })], all({ last: 2 }))).toHaveLength(2);
   });
 
   test('"unverified" counts as valid: nothing extra is kept', () => {
