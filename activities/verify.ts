@@ -134,6 +134,8 @@ interface Checked {
   error: string | null;
   /** the local file is gone and its off-site copy too, or is another archive: the copy is recorded lost */
   copyLost?: boolean;
+  /** the generation's own state when it is not `status` (a file reported missing before, its copy whole: ok, still missing) */
+  keepState?: 'missing';
 }
 
 export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHooks = {}) {
@@ -227,7 +229,13 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     const where = `copie externe ${copy.bucket ?? ''}/${copy.key}`;
     try {
       const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: restore, signal, bucket: copy.bucket });
-      if (c.status === 'ok') return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} ${OFFSITE_ONLY_MARK}` };
+      if (c.status === 'ok') {
+        // told once: a file a verification already reported gone, whose copy is still whole, is restorable and no
+        // longer a problem (no mail night after night until retention lets the generation go); the line still says it
+        const told = g.verifyState === 'missing' && (g.verifyError ?? '').endsWith(OFFSITE_ONLY_MARK);
+        if (told) return { status: 'ok', keepState: 'missing', restored: false, sha256: null, error: `${missing} (signalé déjà); ${where} ${OFFSITE_ONLY_MARK}` };
+        return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} ${OFFSITE_ONLY_MARK}` };
+      }
       return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} : ${c.reason}`, copyLost: true };
     } catch (err) {
       if (signal?.aborted) throw err;
@@ -360,7 +368,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         if (c && (c.status === 'ok' || c.status === 'corrupt' || c.status === 'missing' || c.status === 'offsite')) {
           // the generation's own verification state (R-BK-13); an off-site problem leaves the local archive ok
           await markGenerationVerified(pool, id, {
-            state: c.status === 'offsite' ? 'ok' : c.status,
+            state: c.keepState ?? (c.status === 'offsite' ? 'ok' : c.status),
             error: c.error,
             restored: c.restored,
             // recorded only from a file that read back whole: a damaged file's checksum is never the reference

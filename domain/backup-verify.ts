@@ -103,7 +103,11 @@ const STATUS_TEXT: Record<VerifyItemStatus, string> = {
 
 /** One report line per generation: `Dossier {code} : sauvegarde du {date} ({file}) : {what}`. */
 export function verifyReportLine(r: { code: string; date: string; file: string; status: VerifyItemStatus; restored: boolean; error: string | null }): string {
-  const what = r.status === 'ok' ? `${STATUS_TEXT.ok}${r.restored ? ' (restaurée et comparée)' : ''}` : `${STATUS_TEXT[r.status]}. ${r.error ?? ''}`.trim();
+  // an ok line with a reason: a file gone whose off-site copy is whole (activities/verify.ts), said every time
+  const what =
+    r.status === 'ok'
+      ? `${STATUS_TEXT.ok}${r.restored ? ' (restaurée et comparée)' : ''}${r.error ? ` (copie externe seulement) : ${r.error}` : ''}`
+      : `${STATUS_TEXT[r.status]}. ${r.error ?? ''}`.trim();
   return `Dossier ${r.code} : sauvegarde du ${r.date} (${r.file}) : ${what}`;
 }
 

@@ -86,6 +86,12 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
       { text: 'back up these dossiers again', command: 'nightshift backup run --all --only LD2 --target main' },
       { text: expect.stringMatching(/^the local files are gone but their off-site copies read back whole/) as string, command: 'nightshift backup run --all --only LD1 --target main' },
     ]);
+    // told once: the next verification finds LD1 as it was, restorable from its copy: no problem (no mail), still said
+    const again = await verifyCodes(off, ['LD1']);
+    expect(again).toMatchObject({ state: 'completed', ok: 1, problems: 0 });
+    const line = (await pool().query<{ status: string; error: string }>('SELECT status, error FROM nightshift.verify_run_item WHERE run_id = $1', [again.runId])).rows;
+    expect(line).toEqual([{ status: 'ok', error: `le fichier ${lost!.file} n'existe plus (signalé déjà); copie externe ${lost!.offsiteBucket}/${lost!.offsiteKey} vérifiée : une restauration la lit` }]);
+    expect((await dossierGenerations(pool(), 'LD1'))[0]).toMatchObject({ verifyState: 'missing', offsiteState: 'copied' });
 
     const r = await cli(['backup', 'restore', 'LD1', '--at', '2099-01-01', '--as', 'LD1R', '--wait']);
     expect(r.code).toBe(0);
