@@ -225,8 +225,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     const missing = `le fichier ${g.file} n'existe plus`;
     const copy = g.offsiteKey && g.sha256 && (g.offsiteState === 'copied' || lostThisRun) ? { bucket: g.offsiteBucket ?? undefined, key: g.offsiteKey, sha256: g.sha256 } : undefined;
     const offsite = copy && (await deps.offsiteCheck?.());
-    if (!copy || !offsite) return { status: 'missing', restored: false, sha256: null, error: missing };
+    if (!copy) return { status: 'missing', restored: false, sha256: null, error: missing };
     const where = `copie externe ${copy.bucket ?? ''}/${copy.key}`;
+    if (!offsite) return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} non vérifiée : pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)` };
     try {
       const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: restore, signal, bucket: copy.bucket });
       if (c.status === 'ok') {

@@ -140,6 +140,8 @@ export async function claimSharedFolder(db: pg.Pool, kind: StoreKind, folder: st
 export interface AdoptVerdict extends FolderVerdict {
   /** refused: never written; ok: already the store, or (`adopted`) marked now with the recorded id */
   adopted?: boolean;
+  /** without `write`: the folder has no marker and would be marked (its state stays `refused`, as a worker sees it now) */
+  wouldMark?: boolean;
 }
 
 /**
@@ -154,7 +156,7 @@ export async function adoptSharedFolder(db: pg.Pool, kind: StoreKind, folder: st
   // no folder at all is what an unmounted share under a missing mount point looks like: never made here
   const there = await fs.stat(folder).then((st) => st.isDirectory(), () => false);
   if (!there) return { ...seen, reason: 'folder missing' };
-  if (!write) return { ...seen, adopted: false };
+  if (!write) return { ...seen, adopted: false, wouldMark: true };
   const storeId = await createStoreMarker(folder, seen.storeId!, `${host} pid ${process.pid} (nightshift store adopt)`);
   // a marker written meanwhile by someone else is what the folder has: the verdict says which
   if (storeId !== seen.storeId) return { kind, folder, state: 'refused', reason: 'marker different', storeId: seen.storeId };

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { STORE_MARKER_FILE, SharedFolderError, assertSharedFolders, claimSharedFolder, createStoreMarker, workerFolders } from '../../shared-store/marker';
+import { createVerifyActivities } from '../../activities/verify';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
@@ -38,7 +39,7 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
   fs.rmSync(folders.backups, { recursive: true });
   const absent = await cli(['store', 'adopt', '--yes']);
   expect(absent.code).toBe(1);
-  expect(absent.stdout).toContain(`backup folder ${folders.backups}: the folder does not exist (a share not mounted here?): refused`);
+  expect(absent.stdout).toContain(`backup folder ${folders.backups}: the folder does not exist, or is not a folder (a share not mounted here?): refused`);
   expect(fs.existsSync(folders.backups)).toBe(false);
   // a new disk is mounted there, empty
   fs.mkdirSync(folders.backups);
@@ -101,6 +102,15 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
     expect(all.code).toBe(0);
     expect(JSON.parse(all.stdout).result).toMatchObject({ state: 'completed', failed: 0 });
   });
+  // a worker without an off-site store says it could not check the copy (and changes nothing of it)
+  const bare = createVerifyActivities({ config: { ...off.stack.config, offsite: undefined }, pools: off.stack.pools });
+  const claim = await bare.claimVerifyRun({ target: 'main', codes: ['LD1'], full: false, trigger: 'manual', workflowId: `backup-verify/main/bare-${Date.now()}` });
+  const page = await bare.selectVerifyPage({ target: 'main', scope: claim.scope, cursor: 0, limit: 10 });
+  await bare.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 1, timeBudgetMs: 60_000 });
+  const unchecked = (await pool().query<{ error: string }>('SELECT error FROM nightshift.verify_run_item WHERE run_id = $1 AND generation_id = $2', [claim.runId, lost!.id])).rows;
+  expect(unchecked).toEqual([{ error: `le fichier ${lost!.file} n'existe plus; copie externe ${lost!.offsiteBucket}/${lost!.offsiteKey} non vérifiée : pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)` }]);
+  expect((await dossierGenerations(pool(), 'LD1', { deleted: true })).find((g) => g.id === lost!.id)).toMatchObject({ offsiteState: 'copied' });
+
   for (const code of ['LD1', 'LD2', 'LD1R']) {
     const [newest] = await dossierGenerations(pool(), code);
     expect(fs.existsSync(newest!.file)).toBe(true);
