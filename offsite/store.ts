@@ -168,6 +168,21 @@ function isBodilessRefusal(err: unknown): boolean {
   return status !== undefined && status < 500 && !e?.Code;
 }
 
+/** A stream that counts and hashes what goes through it (`pass`: and hands it on; else it is dropped, read back only). */
+function hashing(o: { pass: boolean; onProgress?: (bytes: number) => void }): { stream: Transform; result(): { size: number; sha256: string } } {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      hash.update(chunk);
+      o.onProgress?.(size);
+      done(null, o.pass ? chunk : undefined);
+    },
+  });
+  return { stream, result: () => ({ size, sha256: hash.digest('hex') }) };
+}
+
 async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
   const hash = crypto.createHash('sha256');
   await pipeline(fs.createReadStream(file), hash, { signal });
@@ -372,30 +387,17 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
         }
         return undefined;
       }
-      const hash = crypto.createHash('sha256');
-      let size = 0;
+      const counted = hashing({ pass: true, onProgress });
       // the local side's failure (a full disk) is its own, not the storage's
       let local: Error | undefined;
       to.once('error', (e: Error) => (local ??= e));
       try {
-        await pipeline(
-          r.Body as Readable,
-          new Transform({
-            transform(chunk: Buffer, _enc, done) {
-              size += chunk.length;
-              hash.update(chunk);
-              onProgress?.(size);
-              done(null, chunk);
-            },
-          }),
-          to,
-          { signal },
-        );
+        await pipeline(r.Body as Readable, counted.stream, to, { signal });
       } catch (err) {
         if (isCancellation(err) || signal?.aborted || local) throw local ?? err;
         throw fail(err, `reading ${key}`, bucket);
       }
-      return { size, sha256: hash.digest('hex') };
+      return counted.result();
     },
 
     async deleteObject(key, bucket = Bucket) {
@@ -436,20 +438,9 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
           await confirmMissing(err, bucket, key);
           return { status: 'missing', reason: `no object ${key} in bucket ${bucket} (gone while it was read)` };
         }
-        const hash = crypto.createHash('sha256');
-        let size = 0;
-        await pipeline(
-          r.Body as Readable,
-          new Transform({
-            transform(chunk: Buffer, _enc, done) {
-              size += chunk.length;
-              hash.update(chunk);
-              done();
-            },
-          }),
-          { signal },
-        );
-        const got = hash.digest('hex');
+        const counted = hashing({ pass: false });
+        await pipeline(r.Body as Readable, counted.stream, { signal });
+        const { size, sha256: got } = counted.result();
         if (size !== expected.size || got !== sha256) {
           return { status: 'corrupt', method: 'read-back', reason: `read back ${size} bytes, sha256 ${got}; expected ${expected.size} bytes, sha256 ${sha256}` };
         }
