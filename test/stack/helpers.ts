@@ -9,10 +9,18 @@ export { runCli, type CliResult } from '../helpers/cli';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
-/** Distinct free ports (asked one after the other, so the kernel does not hand out the same one twice). */
+/**
+ * Distinct free ports for a stack the test starts, chosen BELOW the kernel's ephemeral range (32768-60999 here): a
+ * port the kernel handed out as free is also one it may hand to an outgoing connection before the server binds it
+ * (the Temporal dev server's own services connect to each other as they start, and its UI then found its port taken:
+ * `bind: address already in use`, once in a CI run).
+ */
 export async function freePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
+  while (ports.size < n) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!ports.has(port) && (await portFree(port))) ports.add(port);
+  }
   return [...ports];
 }
 
