@@ -7,11 +7,24 @@
 export const OFFSITE_PENDING_SQL = `(coalesce((r.settings ->> 'offsite')::boolean, false)
       AND d.code IN (SELECT p.code FROM nightshift.backup_offsite_pending p))`;
 
+/**
+ * R-BK-11, R-BK-13: the dossier's newest kept 'normal' generation was found corrupt or missing by a verification
+ * (its file damaged, or gone with a lost disk while its off-site copy may still read back): no sound local archive
+ * of its current data is left, so the run takes it again even when unmodified, and a new generation puts one back.
+ * A hashed subplan over the generations found so (index backup_generation_unreadable, migration 0022), each probed
+ * once for a newer kept one: as small as what verification found wrong, never a probe per dossier.
+ */
+export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.backup_generation u
+      WHERE u.deleted_at IS NULL AND u.kind = 'normal' AND u.verify_state IN ('corrupt', 'missing')
+        AND NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
+                         WHERE n.code = u.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > u.snapshot_at))`;
+
 /** SQL text shared by the statements over a run's selection (R-BK-2, R-BK-4, R-BK-9): `r` is the run, `d` the dossier. */
 export const SELECTION_FILTER_SQL = `
       NOT d.is_template AND NOT d.is_test AND d.is_transferable
   AND d.copy_status = ANY (ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses')))
-  AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq OR ${OFFSITE_PENDING_SQL})
+  AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq OR ${OFFSITE_PENDING_SQL}
+       OR ${UNREADABLE_NEWEST_SQL})
   AND (r.only_codes IS NULL OR d.code = ANY (r.only_codes))`;
 
 /** A run of the nightly batch ('run') or a `backup retry` of an earlier run ('retry'). */

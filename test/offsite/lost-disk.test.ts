@@ -11,7 +11,8 @@ import { createDossiers } from '../workflows/backup-batch-helpers';
 /**
  * The night the backup disk is lost (issue 10's shared store, R-BK-14, R-BK-11): workers refuse the new, empty folder
  * (marker missing) and name `nightshift store adopt`; the operator adopts it (`--yes`), workers start again, a restore
- * reads the off-site copy, and `backup run --all` writes every dossier's archive on the new disk. On real servers: the
+ * reads the off-site copy, the nightly batch takes again the dossiers whose archive a verification found missing, and
+ * `backup run --all` writes every dossier's archive on the new disk. On real servers: the
  * Temporal dev server, PostgreSQL, versitygw; the CLI as a process.
  */
 
@@ -98,9 +99,17 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`generation ${lost!.id}'s file is missing (backup verify): its off-site copy is restored`);
     expect(r.stdout).toContain(`restored dossier LD1R from generation ${lost!.id} (its off-site copy ${lost!.offsiteBucket}/${lost!.offsiteKey})`);
+    // R-BK-11, R-BK-13: the nightly batch (modified dossiers only) takes the unmodified LD1 and LD2 again, their newest
+    // archive found missing, and LD1R, never backed up; the next night, nothing of them
+    const nightly = await cli(['backup', 'run', '--wait', '--json']);
+    expect(nightly.code).toBe(0);
+    expect(JSON.parse(nightly.stdout).result).toMatchObject({ state: 'completed', ok: 3, failed: 0 });
+    const next = await cli(['backup', 'run', '--wait', '--json']);
+    expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout).result).toMatchObject({ state: 'completed', ok: 0, failed: 0 });
     const all = await cli(['backup', 'run', '--all', '--wait', '--json']);
     expect(all.code).toBe(0);
-    expect(JSON.parse(all.stdout).result).toMatchObject({ state: 'completed', failed: 0 });
+    expect(JSON.parse(all.stdout).result).toMatchObject({ state: 'completed', ok: 3, failed: 0 });
   });
   // a worker without an off-site store says it could not check the copy (and changes nothing of it)
   const bare = createVerifyActivities({ config: { ...off.stack.config, offsite: undefined }, pools: off.stack.pools });
