@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import type pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseInput } from '../domain/validation';
 import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
@@ -18,6 +19,7 @@ import { ARCHIVE_FILE_MODE } from '../archive/writer';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 import { generationById } from '../store/generations/generation-by-id';
+import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 
 /**
@@ -177,17 +179,29 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
               throw err;
             }
           }
-          return { ...(await restoreFromCopy(g, copy, (file) => restore(file, onProgress, signal), onProgress, signal)), offsiteCopy: copy };
+          return { ...(await restoreFromCopy(pool, g, copy, (file) => restore(file, onProgress, signal), onProgress, signal)), offsiteCopy: copy };
         }),
       );
     },
   };
 
   /**
+   * A restore found the generation's copy gone or different (R-BK-14): recorded as a verification would
+   * (store/generations/mark-offsite-lost.ts), so that `backup list` stops offering it and the next batch copies it
+   * again when its file is intact. What the restore's message then says of it.
+   */
+  async function copyLostNote(pool: pg.Pool, g: Generation, copy: { key: string }, error: string): Promise<string> {
+    const lost = await markOffsiteCopyLost(pool, g.id, { key: copy.key, copiedAt: g.offsiteAt, error: `(restore) ${error}` });
+    if (!lost.marked) return '';
+    return lost.pending ? '; recorded: the next backup batch copies it again first' : '; recorded lost (its local file is gone or damaged too)';
+  }
+
+  /**
    * The generation's off-site copy read into a private temporary folder (0700, the file 0600, under the worker's
    * TMPDIR), checked against what the copy recorded (size, SHA-256), restored from there, and removed whatever happens.
    */
   async function restoreFromCopy<T>(
+    pool: pg.Pool,
     g: Generation,
     copy: { bucket: string; key: string },
     restore: (file: string) => Promise<T>,
@@ -212,17 +226,13 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
       });
       if (!read) {
         out.destroy();
-        throw permanentFailure(
-          FailureType.OffsiteSourceMissing,
-          `the off-site copy of generation ${g.id} of dossier ${g.code} is not in the storage (no object ${copy.key} in bucket ${copy.bucket}): restore another generation ('nightshift backup list ${g.code}')`,
-        );
+        const what = `the off-site copy of generation ${g.id} of dossier ${g.code} is not in the storage (no object ${copy.key} in bucket ${copy.bucket})`;
+        throw permanentFailure(FailureType.OffsiteSourceMissing, `${what}${await copyLostNote(pool, g, copy, what)}: restore another generation ('nightshift backup list ${g.code}')`);
       }
       const expected = g.sha256 ?? read.sha256;
       if (read.size !== g.size || read.sha256 !== expected) {
-        throw permanentFailure(
-          FailureType.ArchiveInvalid,
-          `the off-site copy ${copy.bucket}/${copy.key} is not the archive of generation ${g.id}: read ${read.size} bytes, sha256 ${read.sha256}; recorded ${g.size} bytes, sha256 ${expected}`,
-        );
+        const what = `the off-site copy ${copy.bucket}/${copy.key} is not the archive of generation ${g.id}: read ${read.size} bytes, sha256 ${read.sha256}; recorded ${g.size} bytes, sha256 ${expected}`;
+        throw permanentFailure(FailureType.ArchiveInvalid, `${what}${await copyLostNote(pool, g, copy, what)}`);
       }
       try {
         return await restore(file);

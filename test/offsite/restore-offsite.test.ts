@@ -102,13 +102,25 @@ test('R-BK-14 / R-BK-13: --from offsite reads the copy although the file is ther
     const wrong = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1D', '--from', 'offsite', '--wait']);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout + wrong.stderr).toContain(`the off-site copy ${g!.offsiteBucket}/${g!.offsiteKey} is not the archive of generation ${g!.id}: read 15 bytes`);
+    // recorded, as a verification would: the file is intact, so the next batch copies it again first
+    expect(wrong.stdout + wrong.stderr).toContain('; recorded: the next backup batch copies it again first');
     expect(await dossierExists('O1D')).toBe(false);
+    expect((await dossierGenerations(pool(), 'O1'))[0]).toMatchObject({ id: g!.id, offsiteState: 'failed', offsiteError: expect.stringContaining('(restore) the off-site copy') as string });
+    const noCopy = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1D', '--from', 'offsite']);
+    expect(noCopy.code).toBe(2);
+    expect(noCopy.stderr).toContain(`has an off-site copy (generation ${g!.id}: off-site failed)`);
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
+    const recopied = (await dossierGenerations(pool(), 'O1'))[0];
+    expect(recopied).toMatchObject({ id: g!.id, offsiteState: 'copied' });
 
-    await off.store.deleteObject(g!.offsiteKey!);
+    // gone, and the local file too: recorded lost (the next batch backs the dossier up again)
+    await off.store.deleteObject(recopied!.offsiteKey!);
+    await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'missing' WHERE id = $1`, [g!.id]);
     const gone = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1E', '--from', 'offsite', '--wait']);
     expect(gone.code).toBe(1);
-    expect(gone.stdout + gone.stderr).toContain(`the off-site copy of generation ${g!.id} of dossier O1 is not in the storage (no object ${g!.offsiteKey} in bucket ${g!.offsiteBucket})`);
+    expect(gone.stdout + gone.stderr).toContain(`the off-site copy of generation ${g!.id} of dossier O1 is not in the storage (no object ${recopied!.offsiteKey} in bucket ${recopied!.offsiteBucket}); recorded lost (its local file is gone or damaged too)`);
     expect(await dossierExists('O1E')).toBe(false);
+    expect((await dossierGenerations(pool(), 'O1'))[0]).toMatchObject({ id: g!.id, offsiteState: 'failed' });
     expect(fs.readdirSync(tmp).filter((f) => f.startsWith('nightshift-restore-'))).toEqual([]);
   });
 });
