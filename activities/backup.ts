@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { ApplicationFailure } from '@temporalio/common';
 import { parseInput } from '../domain/validation';
 import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
@@ -161,8 +160,8 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
       const input = parseInput(restoreDossierInputSchema, raw);
       const pool = pools.get(input.target);
       const keys = loadBackupKeyring(config.backupKeys);
-      const restore = (file: string, onProgress: (p: Progress) => void, signal?: AbortSignal) =>
-        restoreDossierArchive({ pool, target: input.target, file, as: input.as, replace: input.replace, documentsDir: config.documentsDir, keys, onProgress, signal });
+      const restore = (file: string, onProgress: (p: Progress) => void, signal?: AbortSignal, name?: string) =>
+        restoreDossierArchive({ pool, target: input.target, file, name, as: input.as, replace: input.replace, documentsDir: config.documentsDir, keys, onProgress, signal });
       if (input.generationId === undefined) return withHeartbeat((onProgress, signal) => restore(input.file, onProgress, signal));
       return withGenerationLease(pool, input.generationId, input.file, (g) =>
         withHeartbeat(async (onProgress, signal) => {
@@ -179,7 +178,7 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
               throw err;
             }
           }
-          return { ...(await restoreFromCopy(pool, g, copy, (file) => restore(file, onProgress, signal), onProgress, signal)), offsiteCopy: copy };
+          return { ...(await restoreFromCopy(pool, g, copy, (file, name) => restore(file, onProgress, signal, name), onProgress, signal)), offsiteCopy: copy };
         }),
       );
     },
@@ -204,7 +203,7 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
     pool: pg.Pool,
     g: Generation,
     copy: { bucket: string; key: string },
-    restore: (file: string) => Promise<T>,
+    restore: (file: string, name: string) => Promise<T>,
     onProgress: (p: Progress) => void,
     signal?: AbortSignal,
   ): Promise<T> {
@@ -234,20 +233,8 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
         const what = `the off-site copy ${copy.bucket}/${copy.key} is not the archive of generation ${g.id}: read ${read.size} bytes, sha256 ${read.sha256}; recorded ${g.size} bytes, sha256 ${expected}`;
         throw permanentFailure(FailureType.ArchiveInvalid, `${what}${await copyLostNote(pool, g, copy, what)}`);
       }
-      try {
-        return await restore(file);
-      } catch (err) {
-        // the archive's own failures (a key, its content) name the copy the operator knows, not a folder gone by now
-        if (err instanceof ApplicationFailure && err.message.includes(file)) {
-          throw ApplicationFailure.create({
-            type: err.type ?? undefined,
-            message: err.message.split(file).join(`the off-site copy ${copy.bucket}/${copy.key}`),
-            nonRetryable: err.nonRetryable ?? false,
-            details: err.details ?? undefined,
-          });
-        }
-        throw err;
-      }
+      // the archive's own failures (a key, its content) name the copy the operator knows, not a folder gone by now
+      return await restore(file, `the off-site copy ${copy.bucket}/${copy.key}`);
     } finally {
       await fs.promises.rm(dir, { recursive: true, force: true });
     }

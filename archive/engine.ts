@@ -282,6 +282,8 @@ export interface RestoreEngineOptions {
   pool: pg.Pool;
   target: string;
   file: string;
+  /** what the failures call the archive (default: `file`): `the off-site copy B/K` for a copy read into a temporary file */
+  name?: string;
   as?: string;
   replace: boolean;
   /** config.documentsDir: documents go to <documentsDir>/<target>/<code> */
@@ -398,7 +400,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         await setLocalSearchPath(client, undefined);
         await installTouchTriggers(client, schemaNameFor(code!));
       },
-    }, o.keys);
+    }, o.keys, o.name);
     await o.beforeCommit?.(client, header!);
     await commit(client);
   } catch (err) {

@@ -78,19 +78,19 @@ const FILE_KINDS: [(s: fs.Stats) => boolean, string][] = [
  * Opens the archive once, without blocking (O_NONBLOCK: a FIFO would hold a worker thread in open()),
  * and refuses anything but a regular file, also behind a symlink, before reading a byte of it.
  */
-async function openArchive(file: string): Promise<fs.promises.FileHandle> {
+async function openArchive(file: string, name: string): Promise<fs.promises.FileHandle> {
   let fh: fs.promises.FileHandle;
   try {
     fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // a socket cannot be opened at all
-    if (code === 'ENXIO') throw invalid(`${file} is not a regular file`);
-    throw permanentFailure(FailureType.InvalidInput, `cannot read archive ${file}: ${code ?? String(err)}`);
+    if (code === 'ENXIO') throw invalid(`${name} is not a regular file`);
+    throw permanentFailure(FailureType.InvalidInput, `cannot read archive ${name}: ${code ?? String(err)}`);
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw invalid(`${file} is not a regular file (${FILE_KINDS.find(([is]) => is(st))?.[1] ?? 'not a file'})`);
+    if (!st.isFile()) throw invalid(`${name} is not a regular file (${FILE_KINDS.find(([is]) => is(st))?.[1] ?? 'not a file'})`);
     return fh;
   } catch (err) {
     await fh.close();
@@ -128,20 +128,20 @@ async function readMagic(fh: fs.promises.FileHandle): Promise<Magic> {
 }
 
 /** The archive's file key from the keyring: a key not given, or not the one the archive was written with, is said plainly. */
-function fileKeyFor(file: string, envelope: EnvelopeParams, keys: BackupKeyring | undefined): Buffer {
+function fileKeyFor(name: string, envelope: EnvelopeParams, keys: BackupKeyring | undefined): Buffer {
   const key = keys?.key(envelope.keyId);
   if (!key) {
     const given = keys?.ids.length ? `the keys given are ${keys.ids.join(', ')}` : 'no backup key is given';
     throw permanentFailure(
       FailureType.BackupKeyMissing,
-      `${file} is encrypted with backup key ${envelope.keyId}, and ${given}: add that key to NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS)`,
+      `${name} is encrypted with backup key ${envelope.keyId}, and ${given}: add that key to NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS)`,
     );
   }
   const fileKey = openEnvelope(envelope, key);
   if (!fileKey) {
     throw permanentFailure(
       FailureType.BackupKeyWrong,
-      `${file} was not encrypted with the key given as ${envelope.keyId} (a different key under the same id, or a damaged first line): give the original key ${envelope.keyId}`,
+      `${name} was not encrypted with the key given as ${envelope.keyId} (a different key under the same id, or a damaged first line): give the original key ${envelope.keyId}`,
     );
   }
   return fileKey;
@@ -220,13 +220,15 @@ export async function readArchive(
   file: string,
   handlers: ArchiveHandlers = {},
   keys?: BackupKeyring,
+  /** what the failures call the archive (default: its path): a copy read into a temporary file is named as the copy */
+  name = file,
 ): Promise<{ header: ArchiveHeader; manifest: ArchiveManifest; info: ArchiveInfo }> {
-  const fh = await openArchive(file);
+  const fh = await openArchive(file, name);
   let magic: Magic;
   let fileKey: Buffer | undefined;
   try {
     magic = await readMagic(fh);
-    if (magic.envelope) fileKey = fileKeyFor(file, magic.envelope, keys);
+    if (magic.envelope) fileKey = fileKeyFor(name, magic.envelope, keys);
   } catch (err) {
     await fh.close();
     throw err;
