@@ -101,7 +101,8 @@ export function refusal(target: string, v: FolderVerdict): { problem: string; fi
     fix:
       `mount the shared folder there (every worker of a target must see the same ${FOLDER_NAME[v.kind]}, at the same path), ` +
       `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it` +
-      (v.reason === 'marker missing' || v.reason === undefined ? `; the old folder lost: 'nightshift store adopt --target ${target}' marks this one` : ''),
+      (v.reason === 'marker missing' || v.reason === undefined ? `; the old folder lost: 'nightshift store adopt --target ${target}' marks this one` : '') +
+      (v.reason === 'folder missing' ? `; the old folder lost: make this one on the new disk, then 'nightshift store adopt --target ${target}' marks it` : ''),
   };
 }
 
@@ -117,8 +118,13 @@ export async function inspectSharedFolder(db: pg.Pool, kind: StoreKind, folder: 
   const marker = await readStoreMarker(folder);
   if (!recorded) return { kind, folder, state: 'unrecorded', ...(marker.state === 'present' ? { storeId: marker.storeId } : {}) };
   if (marker.state === 'present' && marker.storeId === recorded.storeId) return { kind, folder, state: 'ok', storeId: recorded.storeId };
-  const reason = marker.state === 'present' ? 'marker different' : marker.state === 'missing' ? 'marker missing' : 'marker unreadable';
+  const reason = marker.state === 'present' ? 'marker different' : marker.state === 'missing' ? await missingWhat(folder) : 'marker unreadable';
   return { kind, folder, state: 'refused', reason, storeId: recorded.storeId };
+}
+
+/** No marker: in a folder that is there, or no folder at all (what an unmounted share under a missing mount point looks like). */
+async function missingWhat(folder: string): Promise<'marker missing' | 'folder missing'> {
+  return (await fs.stat(folder).then((st) => st.isDirectory(), () => false)) ? 'marker missing' : 'folder missing';
 }
 
 /**
@@ -152,10 +158,8 @@ export interface AdoptVerdict extends FolderVerdict {
  */
 export async function adoptSharedFolder(db: pg.Pool, kind: StoreKind, folder: string, write: boolean, host = os.hostname()): Promise<AdoptVerdict> {
   const seen = await inspectSharedFolder(db, kind, folder);
+  // no folder at all ('folder missing') is what an unmounted share under a missing mount point looks like: never made here
   if (seen.state !== 'refused' || seen.reason !== 'marker missing') return seen;
-  // no folder at all is what an unmounted share under a missing mount point looks like: never made here
-  const there = await fs.stat(folder).then((st) => st.isDirectory(), () => false);
-  if (!there) return { ...seen, reason: 'folder missing' };
   if (!write) return { ...seen, adopted: false, wouldMark: true };
   const storeId = await createStoreMarker(folder, seen.storeId!, `${host} pid ${process.pid} (nightshift store adopt)`);
   // a marker written meanwhile by someone else is what the folder has: the verdict says which

@@ -104,9 +104,9 @@ test('a second worker whose backup folder is another folder is refused at start 
   const message = (err as Error).message;
   expect(message).not.toContain('\n');
   expect(message).toBe(
-    `this worker's backup folder ${path.join(hostB, 'sauve')} is not the shared store of target main (marker missing): ` +
+    `this worker's backup folder ${path.join(hostB, 'sauve')} is not the shared store of target main (folder missing): ` +
       `mount the shared folder there (every worker of a target must see the same backup folder, at the same path), ` +
-      `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it; the old folder lost: 'nightshift store adopt --target main' marks this one`,
+      `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it; the old folder lost: make this one on the new disk, then 'nightshift store adopt --target main' marks it`,
   );
   // no marker, no archive, no report: nothing that a worker of host A would look for in vain
   expect(fs.existsSync(path.join(hostB, 'sauve'))).toBe(false);
@@ -118,7 +118,7 @@ test('`nightshift worker` on such a host stops at once with one line and exit co
   const r = await runCli(['worker'], cleanEnv({ ...envFor(hostB), NIGHTSHIFT_METRICS_PORT: String(await freePort()) }));
   expect(r.code).toBe(1);
   const lines = r.stderr.split('\n').filter((l) => l.trim());
-  expect(lines).toEqual([expect.stringMatching(/^nightshift: this worker's backup folder .* is not the shared store of target main \(marker missing\): mount the shared folder/)]);
+  expect(lines).toEqual([expect.stringMatching(/^nightshift: this worker's backup folder .* is not the shared store of target main \(folder missing\): mount the shared folder/)]);
   expect(r.stderr).not.toMatch(/^\s+at /m);
 }, 60_000);
 
@@ -131,7 +131,7 @@ test('a folder holding another store\'s marker is refused (marker different), an
   // the backup folder is the shared one, the documents folder is this host's own
   const hostD = tempDir('host-d');
   const docsOnly = loadConfig(envFor(hostD, { NIGHTSHIFT_BACKUP_DIR: path.join(hostA, 'sauve') }));
-  await expect(start(docsOnly).done).rejects.toThrow(`this worker's documents folder ${path.join(hostD, 'documents')} is not the shared store of target main (marker missing)`);
+  await expect(start(docsOnly).done).rejects.toThrow(`this worker's documents folder ${path.join(hostD, 'documents')} is not the shared store of target main (folder missing)`);
 }, 60_000);
 
 test('a second worker that sees the shared folders (another data dir, same mounts) starts', async () => {
@@ -152,7 +152,7 @@ test('a second worker that sees the shared folders (another data dir, same mount
 test('doctor says the same: error with the fix for a host whose folder differs, ok for the shared one', async () => {
   const refused = await runDoctor(loadConfig(envFor(tempDir('host-f'))), 3000);
   expect(refused.services.store.main).toMatchObject({ state: 'error' });
-  expect(refused.services.store.main!.message).toMatch(/backup folder .* is not the shared store of target main \(marker missing\)/);
+  expect(refused.services.store.main!.message).toMatch(/backup folder .* is not the shared store of target main \(folder missing\)/);
   expect(refused.services.store.main!.fix).toMatch(/mount the shared folder there/);
   expect(refused.ok).toBe(false);
   const shared = await runDoctor(loadConfig(envFor(hostA)), 3000);

@@ -41,7 +41,7 @@ test('a share unmounted mid-run: backup and prune refuse (DestinationUnavailable
   fs.renameSync(stack.config.backupDir, away);
   const refused = await rejection(backup.backupDossier({ target: 'main', code, reason: 'manual' }));
   expect(failureTypeOf(refused)).toBe(FailureType.DestinationUnavailable);
-  expect(refused!.message).toMatch(/backup folder .* is not the shared store of target main \(marker missing\): mount the shared folder there/);
+  expect(refused!.message).toMatch(/backup folder .* is not the shared store of target main \(folder missing\): mount the shared folder there/);
   // not re-created on the local disk
   expect(fs.existsSync(stack.config.backupDir)).toBe(false);
 
@@ -75,7 +75,7 @@ test('a batch chunk with the share unmounted stops the run as a full folder does
     const err = await rejection(batch.backupChunk({ target: 'main', runId: claim.runId, codes: ['GONE0001'], settings: claim.settings, concurrency: 1, timeBudgetMs: 10_000 }));
     expect(failureTypeOf(err)).toBe(FailureType.DestinationUnavailable);
     const { rows } = await pool().query('SELECT r.stop_reason, i.status, i.error FROM nightshift.backup_run r JOIN nightshift.backup_run_item i ON i.run_id = r.id WHERE r.id = $1', [claim.runId]);
-    expect(rows).toEqual([{ stop_reason: expect.stringMatching(/is not the shared store of target main \(marker missing\)/), status: 'not_done', error: expect.stringMatching(/^Non traité\. .*marker missing/) }]);
+    expect(rows).toEqual([{ stop_reason: expect.stringMatching(/is not the shared store of target main \(folder missing\)/), status: 'not_done', error: expect.stringMatching(/^Non traité\. .*folder missing/) }]);
     expect(fs.existsSync(stack.config.backupDir)).toBe(false);
   } finally {
     fs.renameSync(away, stack.config.backupDir);
