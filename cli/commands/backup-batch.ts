@@ -35,8 +35,8 @@ import { runningRuns } from '../../store/backup/running-runs';
 import { closeAbandonedRun } from '../../store/backup/close-abandoned-run';
 import { runItemCounts } from '../../store/backup/run-item-counts';
 import { type RunFailure, runFailures } from '../../store/backup/run-failures';
-import { GENERATION_KINDS } from '../../domain/generation';
-import { isGenerationKind, parseRetentionPolicy, retentionText, withKindPolicy } from '../../domain/retention';
+import { GENERATION_KINDS, type GenerationKind } from '../../domain/generation';
+import { type RetentionPolicy, commonRetentionSchema, isGenerationKind, parseRetentionPolicy, retentionText, withKindPolicy } from '../../domain/retention';
 import { loadRetention } from '../../store/generations/retention-plan';
 import { readRetentionSetting } from '../../store/generations/prune-retention-setting';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
@@ -513,15 +513,34 @@ async function setRetention(value: string, flags: { target?: string; kind?: stri
   }
   const kinds = flags.kind !== undefined && isGenerationKind(flags.kind) ? [flags.kind] : [...GENERATION_KINDS];
   // read, change one kind, write: under a lock, or two sets of different kinds at once keep only one
-  await withPools(flags.target, (pool) =>
+  const replaced = await withPools(flags.target, (pool) =>
     withTransaction(pool, async (tx) => {
       await lockRetentionSetting(tx);
-      let next: unknown = await readRetentionSetting(tx);
+      const before: unknown = await readRetentionSetting(tx);
+      let next = before;
       for (const k of kinds) next = withKindPolicy(next, k, policy);
       await setRetentionSetting(tx, next as Parameters<typeof setRetentionSetting>[1]);
+      return flags.kind === undefined ? kindValuesReplaced(before, policy) : [];
     }),
   );
   const which = flags.kind ?? 'every kind';
   process.stdout.write(`retention (${which}): common value ${policy ? `set to ${retentionText(policy)}` : 'removed'}\n`);
+  // every kind at once replaces a kind's own value: said, with the way back, so that a Cloture policy is not lost unseen
+  for (const r of replaced) {
+    process.stdout.write(`  replaced ${r.kind}'s own value ${r.was}: set it again with 'nightshift backup settings set retention ${r.was} --kind ${r.kind}'\n`);
+  }
+}
+
+/**
+ * The kinds that had a value of their own (the stored common values differed between kinds) which the one now set
+ * for every kind replaced (R-BK-11). One value for every kind replaced by another is no news.
+ */
+function kindValuesReplaced(before: unknown, policy: RetentionPolicy | undefined): { kind: GenerationKind; was: string }[] {
+  const stored = commonRetentionSchema.safeParse(before ?? {});
+  if (!stored.success) return [];
+  const was = GENERATION_KINDS.map((kind) => ({ kind, was: stored.data[kind] ? retentionText(stored.data[kind]) : undefined }));
+  if (new Set(was.map((w) => w.was)).size <= 1) return [];
+  const now = policy ? retentionText(policy) : undefined;
+  return was.flatMap((w) => (w.was !== undefined && w.was !== now ? [{ kind: w.kind, was: w.was }] : []));
 }
 

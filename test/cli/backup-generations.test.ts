@@ -58,7 +58,17 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
   expect(badLocal.code).toBe(2);
   expect(badLocal.stderr).toMatch(/NIGHTSHIFT_BACKUP_RETENTION/);
 
-  expect((await cli(['backup', 'settings', 'set', 'retention', 'default', '--kind', 'Cloture'])).code).toBe(0);
+  // every kind at once replaces Cloture's own value: said, with the command that sets it back; one value for every
+  // kind replaced by another is no news
+  const every = await cli(['backup', 'settings', 'set', 'retention', 'last=2,daily=1']);
+  expect(every.code).toBe(0);
+  expect(every.stdout).toBe(
+    'retention (every kind): common value set to last=2,daily=1,weekly=0,monthly=0\n' +
+      "  replaced Cloture's own value last=3,daily=0,weekly=0,monthly=12: set it again with 'nightshift backup settings set retention last=3,daily=0,weekly=0,monthly=12 --kind Cloture'\n",
+  );
+  const again = await cli(['backup', 'settings', 'set', 'retention', 'last=4']);
+  expect(again.stdout).toBe('retention (every kind): common value set to last=4,daily=0,weekly=0,monthly=0\n');
+  expect((await cli(['backup', 'settings', 'set', 'retention', 'default'])).code).toBe(0);
   expect((await pool().query(`SELECT 1 FROM nightshift.backup_setting WHERE key = 'retention'`)).rowCount).toBe(0);
 });
 
