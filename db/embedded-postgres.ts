@@ -111,10 +111,21 @@ function reachable(p: string, ids: Ids, flags: string[] = ['-x']): boolean {
   return r.status === 0;
 }
 
+/**
+ * Makes `dir` (and its missing parents) 0755 whatever the umask: mkdir's mode is masked by it, so under the
+ * umask 077 of a hardened host the postgres user could not enter what root made for it; chmod is not masked.
+ */
+function mkdirOpen(dir: string, recursive = false): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) missing.push(d);
+  fs.mkdirSync(dir, { recursive, mode: 0o755 });
+  for (const d of missing) fs.chmodSync(d, 0o755);
+}
+
 /** A root-owned folder nobody else may write (mode 0755), created if missing; undefined when unusable. */
 function rootOwnedDir(dir: string): string | undefined {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    mkdirOpen(dir, true);
     const st = fs.lstatSync(dir);
     if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) return undefined;
     if ((st.mode & 0o005) !== 0o005) fs.chmodSync(dir, 0o755);
@@ -151,8 +162,7 @@ function runtimeDir(candidates: string[], ids: Ids): string {
 
 /** Copies the binary tree (dirs 0755, files 0755/0644: the checkout may have been made with umask 077), then renames it in place. */
 function copyTree(from: string, to: string): void {
-  fs.mkdirSync(to, { mode: 0o755 });
-  fs.chmodSync(to, 0o755);
+  mkdirOpen(to);
   for (const e of fs.readdirSync(from, { withFileTypes: true })) {
     const src = path.join(from, e.name);
     const dst = path.join(to, e.name);
@@ -239,7 +249,10 @@ function prepareDataDir(dataDir: string, ids: Ids | undefined, runtime: () => st
   }
   if (st?.isSymbolicLink()) {
     const real = fs.realpathSync(asked);
-    return { real, relocated: path.dirname(real) };
+    const home = path.dirname(real);
+    // a relocated home made under umask 077 before its mode was set explicitly: ours (root's, with the owner file), so opened again
+    if (ids && !reachable(home, ids) && fs.lstatSync(home).uid === 0 && fs.existsSync(path.join(home, OWNER_FILE))) fs.chmodSync(home, 0o755);
+    return { real, relocated: home };
   }
   fs.mkdirSync(path.dirname(asked), { recursive: true });
   if (!ids) {
@@ -263,7 +276,7 @@ function prepareDataDir(dataDir: string, ids: Ids | undefined, runtime: () => st
   const clusters = rootOwnedDir(path.join(runtime(), 'clusters')) ?? fail(`cannot create ${path.join(runtime(), 'clusters')}: run as a non-root user`);
   sweepRelocated(clusters);
   const home = path.join(clusters, `${path.basename(path.dirname(asked)).replace(/[^A-Za-z0-9._-]/g, '_')}-${crypto.randomBytes(6).toString('hex')}`);
-  fs.mkdirSync(home, { mode: 0o755 });
+  mkdirOpen(home);
   const real = path.join(home, 'data');
   fs.mkdirSync(real, { mode: 0o700 });
   fs.chownSync(real, ids.uid, ids.gid);
@@ -279,6 +292,20 @@ function lastProblem(output: string): string {
   const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
   const problem = [...lines].reverse().find((l) => /FATAL|ERROR|PANIC|error|denied|could not|cannot/i.test(l));
   return oneLine(problem ?? lines[lines.length - 1] ?? 'no output');
+}
+
+/** What to do when PostgreSQL, run as the postgres user, was denied something on the way to its data dir ('' otherwise). */
+function permissionAdvice(output: string, real: string, ids: Ids | undefined): string {
+  if (!ids || !/permission denied/i.test(output)) return '';
+  const chain: string[] = [];
+  for (let d = real; ; d = path.dirname(d)) {
+    chain.unshift(d);
+    if (d === path.dirname(d)) break;
+  }
+  const closed = chain.find((d) => !reachable(d, ids));
+  if (closed === real) return `: the OS user "${POSTGRES_OS_USER}" must own its data dir: chown -R ${POSTGRES_OS_USER}: ${real} (it stays 0700) and start again`;
+  if (closed) return `: the OS user "${POSTGRES_OS_USER}" (we are root) cannot enter ${closed} (a umask such as 077 makes new folders private): chmod 0755 ${closed} and start again, or run as a non-root user`;
+  return `: check that the OS user "${POSTGRES_OS_USER}" can enter every folder on the way to ${real} (sudo -u ${POSTGRES_OS_USER} ls ${real}), or run as a non-root user`;
 }
 
 /** Runs a program to completion; a spawn failure (EACCES, ENOENT) is an answer, never an unhandled 'error' event. */
@@ -313,7 +340,7 @@ async function initdb(bin: string, real: string, o: EmbeddedPostgresOptions, ids
       ids,
       log,
     );
-    if (r.code !== 0) fail(`PostgreSQL's initdb failed in ${real}: ${lastProblem(r.output)}`);
+    if (r.code !== 0) fail(`PostgreSQL's initdb failed in ${real}: ${lastProblem(r.output)}${permissionAdvice(r.output, real, ids)}`);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -391,7 +418,7 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
     fail(
       started === 'timeout'
         ? `PostgreSQL did not become ready on port ${o.port} within ${START_TIMEOUT_MS / 1000} s (data in ${real})`
-        : `PostgreSQL did not start on port ${o.port}: ${lastProblem(output)}`,
+        : `PostgreSQL did not start on port ${o.port}: ${lastProblem(output)}${permissionAdvice(output, real, ids)}`,
     );
   }
   return { port: o.port, realDataDir: real, pid: child.pid!, exited: () => ended, stop };

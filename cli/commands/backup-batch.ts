@@ -426,6 +426,7 @@ export function registerBackupBatchCommands(backup: Command): void {
         if (known && hasControlChars(value)) throw new UsageError(`${key}: ${CONTROL_CHARS_PROBLEM}`);
         if (value === 'default' && known) parsed = { key: key as BackupSettingKey, value: undefined };
         else {
+          if (!known) throw new UsageError(`unknown setting "${shownInput(key, 60)}": expected one of ${[...BACKUP_SETTING_KEYS, 'retention'].join(', ')}`);
           try {
             parsed = parseBackupSetting(key, value);
           } catch (err) {

@@ -40,6 +40,7 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
   for (const [args, message] of [
     [['retention', 'last=0'], /keeps nothing/],
     [['retention', 'yearly=3'], /unknown rule "yearly"/],
+    [['retentoin', 'last=2'], /unknown setting "retentoin": expected one of folder, .*, retention$/m],
     [['retention', 'last=2', '--kind', 'Archive'], /unknown folder kind "Archive"/],
     [['modified-only', 'yes', '--kind', 'Cloture'], /--kind is for the retention setting only/],
     [['retention', 'last=2', '--kind', 'Cloture', '--kind', 'normal'], /--kind is given more than once/],

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import pg from 'pg';
 import { startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { requireEnv, tempDir } from '../helpers/env';
 import { ROOT, cleanEnv, freePorts, portFree } from './helpers';
@@ -262,6 +263,53 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-post
       fs.rmSync(runtime, { recursive: true, force: true });
     }
   }, 180_000);
+
+  test('under umask 077 the folders the postgres user must enter are still 0755, the data dir stays 0700; a home left 0700 by an earlier start is repaired', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-runtime-'));
+    fs.chmodSync(base, 0o755);
+    // missing, two levels deep: the starter makes them itself, under the hardened umask
+    const runtime = path.join(base, 'var', 'nightshift');
+    const dataDir = path.join(home, 'umask', 'pg');
+    const postgresUid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const startAndAsk = async () => {
+      const port = (await freePorts(1))[0]!;
+      const old = process.umask(0o077);
+      let server: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
+      try {
+        server = await startEmbeddedPostgres({ dataDir, port, user: 'nightshift', password: 'pw', persistent: true, runtimeDirs: [runtime] });
+      } finally {
+        process.umask(old);
+      }
+      try {
+        const c = new pg.Client({ connectionString: `postgres://nightshift:pw@127.0.0.1:${port}/postgres` });
+        await c.connect();
+        const { rows } = await c.query<{ answer: number }>('SELECT 6 * 7 AS answer');
+        await c.end();
+        return { answer: rows[0]!.answer, realDataDir: server.realDataDir };
+      } finally {
+        await server.stop();
+      }
+    };
+    try {
+      const first = await startAndAsk();
+      expect(first.answer).toBe(42);
+      const relocatedHome = path.dirname(first.realDataDir);
+      for (const dir of [path.join(base, 'var'), runtime, path.join(runtime, 'clusters'), relocatedHome]) {
+        expect({ dir, mode: fs.statSync(dir).mode & 0o777 }).toEqual({ dir, mode: 0o755 });
+      }
+      const data = fs.statSync(first.realDataDir);
+      expect({ mode: data.mode & 0o777, uid: data.uid }).toEqual({ mode: 0o700, uid: postgresUid });
+
+      // what a start under umask 077 left before the fix: the relocated home 0700, the symlink pointing into it
+      fs.chmodSync(relocatedHome, 0o700);
+      const again = await startAndAsk();
+      expect(again).toEqual(first);
+      expect(fs.statSync(relocatedHome).mode & 0o777).toBe(0o755);
+    } finally {
+      fs.rmSync(path.join(home, 'umask'), { recursive: true, force: true });
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   test('`nightshift dev` with its default data dir inside the private checkout starts, and stops every child on Ctrl-C', async () => {
     const { env, ports } = await devEnv(undefined);
