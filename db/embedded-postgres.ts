@@ -305,7 +305,7 @@ function permissionAdvice(output: string, real: string, ids: Ids | undefined): s
   const closed = chain.find((d) => !reachable(d, ids));
   if (closed === real) return `: the OS user "${POSTGRES_OS_USER}" must own its data dir: chown -R ${POSTGRES_OS_USER}: ${real} (it stays 0700) and start again`;
   if (closed) return `: the OS user "${POSTGRES_OS_USER}" (we are root) cannot enter ${closed} (a umask such as 077 makes new folders private): chmod 0755 ${closed} and start again, or run as a non-root user`;
-  return `: check that the OS user "${POSTGRES_OS_USER}" can enter every folder on the way to ${real} (sudo -u ${POSTGRES_OS_USER} ls ${real}), or run as a non-root user`;
+  return `: check that the OS user "${POSTGRES_OS_USER}" can enter every folder on the way to ${real}, or run as a non-root user`;
 }
 
 /** Runs a program to completion; a spawn failure (EACCES, ENOENT) is an answer, never an unhandled 'error' event. */

@@ -166,6 +166,13 @@ export interface RetentionDecision {
   keep: boolean;
   /** why it is kept ("last 2", "daily 2026-12-01", "only valid generation", "leased until ..."); empty: deleted */
   reasons: string[];
+  /** deleted because nothing is left of it (its file missing, no off-site copy: isGone), not by the policy */
+  gone?: true;
+}
+
+/** Why a generation the decision deletes goes: what the dry run and `backup list` say (R-BK-11). */
+export function deletionReason(d: Pick<RetentionDecision, 'gone'>, kind: GenerationKind, policy: RetentionPolicy): string {
+  return d.gone ? 'nothing is left of it (its file missing, no off-site copy): it takes no slot' : `beyond ${kind}'s ${retentionText(policy)}`;
 }
 
 export const isValidGeneration = (g: Pick<RetentionCandidate, 'verifyState'>): boolean => g.verifyState !== 'corrupt' && g.verifyState !== 'missing';
@@ -222,7 +229,7 @@ export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy,
  */
 export function decideRetention(gens: RetentionCandidate[], policies: RetentionPolicies, timeZone: string, now?: Date): RetentionDecision[] {
   const byId = new Map<number, RetentionDecision>();
-  for (const g of gens) if (isGone(g)) byId.set(g.id, { id: g.id, keep: false, reasons: [] });
+  for (const g of gens) if (isGone(g)) byId.set(g.id, { id: g.id, keep: false, reasons: [], gone: true });
   for (const kind of GENERATION_KINDS) {
     const mine = gens.filter((g) => g.kind === kind && !isGone(g));
     if (mine.length) for (const d of applyPolicy(mine, policies[kind], timeZone)) byId.set(d.id, d);

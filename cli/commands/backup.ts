@@ -23,7 +23,7 @@ import {
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
 import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
-import { isRestorable, isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
+import { deletionReason, isRestorable, isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { unknownCodes } from '../../store/patch/unknown-codes';
@@ -404,6 +404,9 @@ function registerGenerationCommands(backup: Command): void {
               file: g.file,
               kept: g.deletedAt === null ? (why.get(g.id)?.keep ?? true) : false,
               keptBecause: why.get(g.id)?.reasons ?? [],
+              // deleted by the next prune: why (R-BK-11)
+              deletedBecause: g.deletedAt === null && why.get(g.id)?.keep === false ? deletionReason(why.get(g.id)!, g.kind, retention.policies[g.kind]) : null,
+              keyId: g.keyId,
               prunedAt: g.deletedAt && operatorDateTime(g.deletedAt, zone()),
               prunedBy: g.deletedBy,
             })),
@@ -415,8 +418,9 @@ function registerGenerationCommands(backup: Command): void {
             `generations of dossier ${code} (target ${t.name}), newest first; times in ${zone()}`,
             ...v.generations.map((g) => {
               const verified = g.verifyState === 'unverified' ? 'unverified' : `${g.verifyState} ${g.verifiedAt ?? ''}`.trim();
-              const fate = g.prunedAt ? `pruned ${g.prunedAt}` : g.kept ? `kept: ${g.keptBecause.join(', ') || 'new'}` : 'next prune deletes it';
-              return `  ${String(g.id).padStart(6)}  ${g.date}  ${g.kind.padEnd(12)} ${sizeText(g.size).padStart(10)}  ${verified.padEnd(30)} off-site ${g.offsiteState.padEnd(8)} ${g.reason.padEnd(20)} ${fate}`;
+              const fate = g.prunedAt ? `pruned ${g.prunedAt}` : g.kept ? `kept: ${g.keptBecause.join(', ') || 'new'}` : `next prune deletes it: ${g.deletedBecause}`;
+              const key = g.keyId ? `key ${g.keyId}` : 'plain';
+              return `  ${String(g.id).padStart(6)}  ${g.date}  ${g.kind.padEnd(12)} ${sizeText(g.size).padStart(10)}  ${verified.padEnd(30)} off-site ${g.offsiteState.padEnd(8)} ${key.padEnd(16)} ${g.reason.padEnd(20)} ${fate}`;
             }),
             `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
             restoreHint(code, v.generations.find((g) => !g.prunedAt && isRestorable(g))?.date),
@@ -458,7 +462,8 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
   await withPools(targetName, async (pool) => {
     const retention = await loadRetention(pool, config());
     const doomed: { code: string; id: number; date: string; kind: string; size: number; file: string; why: string }[] = [];
-    const totals = { dossiers: 0, deleted: 0, bytesFreed: 0, kept: 0 };
+    // dossiers: examined; dossiersAffected: with a generation to delete
+    const totals = { dossiers: 0, dossiersAffected: 0, deleted: 0, bytesFreed: 0, kept: 0 };
     const say = (line: string) => {
       if (!flags.json) process.stdout.write(`${line}\n`);
     };
@@ -469,6 +474,7 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
       for (const code of codes) {
         const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
         totals.dossiers++;
+        if (plan.generations.some((g) => !g.decision.keep)) totals.dossiersAffected++;
         for (const g of plan.generations) {
           if (g.decision.keep) {
             totals.kept++;
@@ -476,15 +482,16 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
           }
           totals.deleted++;
           totals.bytesFreed += g.size;
-          const row = { code, id: g.id, date: operatorDateTime(g.snapshotAt, zone()), kind: g.kind, size: g.size, file: g.file, why: `beyond ${retentionText(retention.policies[g.kind])}` };
+          const why = deletionReason(g.decision, g.kind, retention.policies[g.kind]);
+          const row = { code, id: g.id, date: operatorDateTime(g.snapshotAt, zone()), kind: g.kind, size: g.size, file: g.file, why };
           if (flags.json) doomed.push(row);
-          else say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${sizeText(g.size)}): beyond ${g.kind}'s ${retentionText(retention.policies[g.kind])}  ${g.file}`);
+          else say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${sizeText(g.size)}): ${why}  ${g.file}`);
         }
       }
       if (codes.length < 500) break;
       after = codes[codes.length - 1]!;
     }
-    const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiers} dossier(s); would keep ${totals.kept}. Prune for real: nightshift backup prune --target ${targetName}`;
+    const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiersAffected} dossier(s) (${totals.dossiers} examined); would keep ${totals.kept}. Prune for real: nightshift backup prune --target ${targetName}`;
     if (flags.json) output(true, { dryRun: true, policies: retention.details, timeZone: config().timeZone, ...totals, generations: doomed }, () => '');
     else say(summary);
   });

@@ -92,13 +92,18 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GLS' })) as [string];
   const ids = await generations(code, ['2026-12-02T21:00:00Z', '2026-12-01T23:30:00Z', '2026-11-20T21:00:00Z']);
   expect((await cli(['backup', 'settings', 'set', 'retention', 'last=1,daily=1'])).code).toBe(0);
+  // the oldest one's file is gone, and a verification has said so: nothing is left of it
+  const oldest = (await dossierGenerations(pool(), code)).find((g) => g.id === ids[2])!;
+  fs.rmSync(oldest.file);
+  await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'missing' WHERE id = $1`, [ids[2]]);
 
   const list = await cli(['backup', 'list', code], PARIS);
   expect(list.code).toBe(0);
   expect(list.stdout).toMatch(/times in Europe\/Paris/);
   // 23:30 UTC on 1 December is 00:30 on the 2nd in Paris: the same day as the newest, so not kept by daily=1
   expect(list.stdout).toMatch(new RegExp(`${ids[0]}  2026-12-02 22:00:00  normal .* kept: last 1, daily 2026-12-02`));
-  expect(list.stdout).toMatch(new RegExp(`${ids[1]}  2026-12-02 00:30:00  normal .* next prune deletes it`));
+  expect(list.stdout).toMatch(new RegExp(`${ids[1]}  2026-12-02 00:30:00  normal .* (plain|key \\S+) .* next prune deletes it: beyond normal's last=1,daily=1,weekly=0,monthly=0\n`));
+  expect(list.stdout).toMatch(new RegExp(`${ids[2]}  2026-11-20 22:00:00  normal .* next prune deletes it: nothing is left of it \\(its file missing, no off-site copy\\): it takes no slot\n`));
   const listed = JSON.parse((await cli(['backup', 'list', code, '--json'], PARIS)).stdout);
   expect(listed.generations.map((g: { id: number; kept: boolean }) => [g.id, g.kept])).toEqual([
     [ids[0], true],
@@ -110,9 +115,11 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   expect(dry.code).toBe(0);
   expect(dry.stdout).toMatch(/dry run: nothing is changed/);
   expect(dry.stdout).toMatch(new RegExp(`would delete ${code} generation ${ids[1]} of 2026-12-02 00:30:00`));
-  expect(dry.stdout).toMatch(/would delete 2 generation\(s\)/);
+  expect(dry.stdout).toMatch(new RegExp(`would delete ${code} generation ${ids[2]} of 2026-11-20 22:00:00 \\(normal, [^)]+\\): nothing is left of it`));
+  // of one dossier, however many the prune examined
+  expect(dry.stdout).toMatch(/would delete 2 generation\(s\) \([^)]+\) of 1 dossier\(s\) \(\d+ examined\); would keep \d+\./);
   const dryJson = JSON.parse((await cli(['backup', 'prune', '--dry-run', '--json'], PARIS)).stdout);
-  expect(dryJson).toMatchObject({ dryRun: true, deleted: 2, kept: 1 });
+  expect(dryJson).toMatchObject({ dryRun: true, deleted: 2, dossiersAffected: 1 });
   expect((await dossierGenerations(pool(), code)).map((g) => g.id)).toEqual(ids);
 
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);

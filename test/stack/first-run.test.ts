@@ -294,6 +294,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-post
       const first = await startAndAsk();
       expect(first.answer).toBe(42);
       const relocatedHome = path.dirname(first.realDataDir);
+      expect(path.dirname(relocatedHome)).toBe(path.join(runtime, 'clusters'));
       for (const dir of [path.join(base, 'var'), runtime, path.join(runtime, 'clusters'), relocatedHome]) {
         expect({ dir, mode: fs.statSync(dir).mode & 0o777 }).toEqual({ dir, mode: 0o755 });
       }
