@@ -42,6 +42,7 @@ import { readRetentionSetting } from '../../store/generations/prune-retention-se
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 import { lockRetentionSetting } from '../../store/settings/lock-retention-setting';
 import { withTransaction } from '../../store/transaction';
+import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { retryCandidates } from '../../store/backup/retry-candidates';
 import { operatorDateTime } from '../../domain/retention';
@@ -138,12 +139,24 @@ async function refuseUnknownCodes(pool: pg.Pool, targetName: string, codes: stri
 async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Record<string, unknown> = {}): Promise<number> {
   return withPools(input.target, async (pool) => {
     // a retry's codes come from its run's ledger (retry below), not from the operator
-    if (input.only && input.retryOf === undefined) await refuseUnknownCodes(pool, input.target, input.only);
+    const named = input.only && input.retryOf === undefined ? input.only : undefined;
+    if (named) await refuseUnknownCodes(pool, input.target, named);
+    // R-BK-2 leaves them out of the nightly selection; named, they are taken, and said so
+    const takenDespite = named ? await selectionExclusions(pool, named) : [];
     return withTemporal(async (client) => {
       await refuseIfRunning(pool, client);
       const handle = await startBackupBatch(client, input, { taskQueue: config().temporal.taskQueue });
       const workflowId = handle.workflowId;
-      const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId), ...extra };
+      const started = {
+        workflowId,
+        runId: handle.firstExecutionRunId,
+        url: webUiLink(workflowId, handle.firstExecutionRunId),
+        ...(takenDespite.length ? { takenDespite } : {}),
+        ...extra,
+      };
+      if (!flags.json) {
+        for (const t of takenDespite) process.stdout.write(`${t.code} is ${t.why}: the nightly selection leaves it out (R-BK-2); taken, since --only names it\n`);
+      }
       if (!flags.wait) {
         output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}`);
         return EXIT_OK;

@@ -19,10 +19,16 @@ export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.b
         AND NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
                          WHERE n.code = u.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > u.snapshot_at))`;
 
-/** SQL text shared by the statements over a run's selection (R-BK-2, R-BK-4, R-BK-9): `r` is the run, `d` the dossier. */
+/**
+ * SQL text shared by the statements over a run's selection (R-BK-2, R-BK-4, R-BK-9): `r` is the run, `d` the dossier.
+ * R-BK-2's exclusions (template, test, non-transferable, a copy status the settings leave out) make the nightly
+ * selection; a run the operator started for named dossiers (`backup run --only`, kind 'run') takes those it names
+ * (the CLI says which it takes despite them). A retry keeps them: its codes come from a run that applied them.
+ */
 export const SELECTION_FILTER_SQL = `
-      NOT d.is_template AND NOT d.is_test AND d.is_transferable
-  AND d.copy_status = ANY (ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses')))
+      (r.kind = 'run' AND r.only_codes IS NOT NULL
+       OR NOT d.is_template AND NOT d.is_test AND d.is_transferable
+          AND d.copy_status = ANY (ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses'))))
   AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq OR ${OFFSITE_PENDING_SQL}
        OR ${UNREADABLE_NEWEST_SQL})
   AND (r.only_codes IS NULL OR d.code = ANY (r.only_codes))`;

@@ -51,6 +51,26 @@ test('backup run --only with codes that are not dossiers of the target (unknown,
   expect(await runs()).toBe(before);
 });
 
+test('R-BK-2: backup run --only takes the dossiers it names that the nightly selection leaves out (a template, a test dossier), and says so', async () => {
+  await createDossiers(ctx.stack, [{ code: 'ONLYT', flags: { template: true } }, { code: 'ONLYX', flags: { test: true, transferable: false } }, { code: 'ONLYN' }]);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const r = await cli(['backup', 'run', '--all', '--only', 'ONLYT,ONLYX,ONLYN', '--wait']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(
+      /^ONLYT is a template: the nightly selection leaves it out \(R-BK-2\); taken, since --only names it\nONLYX is a test dossier, not transferable: the nightly selection leaves it out \(R-BK-2\); taken, since --only names it\nstarted /,
+    );
+    expect(r.stdout).toContain('3 / 3 dossier(s) backed up');
+    const json = await cli(['backup', 'run', '--all', '--only', 'ONLYT', '--wait', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ takenDespite: [{ code: 'ONLYT', why: 'a template' }], result: { state: 'completed', ok: 1 } });
+    // the nightly selection still leaves them out
+    const all = await cli(['backup', 'run', '--all', '--wait', '--json']);
+    const runId = JSON.parse(all.stdout).result.runId as number;
+    const { rows } = await ctx.stack.pools.get('main').query(`SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 AND code LIKE 'ONLY%' ORDER BY code`, [runId]);
+    expect(rows).toEqual([{ code: 'ONLYN' }]);
+  });
+});
+
 test('R-BK-9 settings set/show: the common value wins over the default and says where it comes from', async () => {
   expect((await cli(['backup', 'settings', 'set', 'modified-only', 'non'])).code).toBe(0);
   const shown = await cli(['backup', 'settings', 'show', '--json']);

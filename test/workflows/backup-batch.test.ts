@@ -90,9 +90,12 @@ test('R-BK-2 selection and first run: every eligible dossier once, exclusions sk
       await setCommon(pool, 'dossiers', 'originals');
       const third = await runBatch(stack);
       expect((await ledger(pool, third.runId)).map((i) => i.code)).toEqual(['A2']);
-      // --all ignores "modified only"
+      // --all ignores "modified only"; a dossier named by --only is taken even where R-BK-2 leaves it out of the
+      // nightly selection (the template T1: the CLI says so)
       const all = await runBatch(stack, { all: true, only: ['A1', 'A3', 'T1'] });
-      expect((await ledger(pool, all.runId)).map((i) => i.code).sort()).toEqual(['A1', 'A3']);
+      expect((await ledger(pool, all.runId)).map((i) => i.code).sort()).toEqual(['A1', 'A3', 'T1']);
+      const nightly = await runBatch(stack, { all: true });
+      expect((await ledger(pool, nightly.runId)).map((i) => i.code).sort()).toEqual(['A1', 'A2', 'A3', 'A4', 'A5']);
     });
   } finally {
     closeMail();
