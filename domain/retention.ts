@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { GENERATION_KINDS, type GenerationKind, type OffsiteState, type VerifyState } from './generation';
-import { ISO_DATE_TIME, parseOperatorTime } from './operator-time';
+import { ISO_DATE_TIME, TIME_FORMATS_HINT, parseOperatorTime } from './operator-time';
 
 /**
  * Retention of generations (R-BK-11), with restic's `forget --keep-*` semantics: generations newest first;
@@ -276,7 +276,8 @@ export function parseRestoreAt(text: string, zone: string): { at: Date; problem?
     return { at: day.endOf('day').toJSDate() };
   }
   const t = parseOperatorTime(v, zone);
-  if (!t.instant) return { problem: `${t.problem}, or an ISO date such as 2026-12-01 (that day's last generation)` };
+  // the other form is worth naming only when the text is neither (not for an hour 25 in a date-time)
+  if (!t.instant) return { problem: t.problem.endsWith(TIME_FORMATS_HINT) ? `${t.problem}, or an ISO date such as 2026-12-01 (that day's last generation)` : t.problem };
   const [, , , , , , seconds, fraction] = ISO_DATE_TIME.exec(v)!;
   const span = fraction !== undefined ? 10 ** Math.max(0, 3 - fraction.length) - 1 : seconds !== undefined ? 999 : 59_999;
   return { at: new Date(t.instant.getTime() + span) };

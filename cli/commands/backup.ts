@@ -239,7 +239,12 @@ const zone = () => config().operatorTimeZone;
 /** `backup restore CODE --at DATE`: the generation at or just before DATE, restored by the one restore workflow under a lease. */
 async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const code = parseFlag('CODE', dossierCodeSchema, codeArg);
-  if (flags.verifyOnly) throw new UsageError('--at and --verify-only: verify a generation by its file (nightshift backup list CODE shows it)');
+  if (flags.verifyOnly) {
+    throw new UsageError(
+      `--at and --verify-only: verify a dossier's generations with 'nightshift backup verify --codes ${code}' (--full restores each into a scratch schema), ` +
+        `or one file with 'nightshift backup restore FILE --verify-only' (each generation's file: 'nightshift backup list ${code} --json')`,
+    );
+  }
   if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
   const place = flags.from === undefined ? undefined : parseFlag('--from', RESTORE_PLACE, flags.from);
   const at = parseRestoreAt(flags.at!, zone());
@@ -293,7 +298,10 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
   const input: RestoreDossierInput = parsed.data;
   const copy = `${g.offsiteBucket}/${g.offsiteKey}`;
+  // a date past today is most likely a typo (a year): what it means is said before anything starts
+  const future = when.getTime() > Date.now() + 24 * 3600_000 ? `${flags.at!.trim()} is in the future: the newest generation before it is the newest of all\n` : '';
   const chosen =
+    future +
     (skipped ? `generation ${skipped.g.id}, taken ${operatorDateTime(skipped.g.snapshotAt, zone())}, ${skipped.why}: an older one is restored\n` : '') +
     (from === 'offsite' && !isValidGeneration(g) && place === undefined ? `generation ${g.id}'s file is ${g.verifyState} (backup verify): its off-site copy is restored\n` : '') +
     `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}` +

@@ -178,6 +178,13 @@ test('R-BK-11: restore CODE --at DATE restores the generation at or just before 
     const bad = await cli(['backup', 'restore', code, '--at', 'last tuesday'], PARIS);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--at: .*ISO date such as 2026-12-01/);
+    // a year typed wrong: said before the restore starts
+    const future = await cli(['backup', 'restore', code, '--at', '2099-01-01', '--as', `${code}Z`], PARIS);
+    expect(future.code).toBe(0);
+    expect(future.stdout).toMatch(new RegExp(`^2099-01-01 is in the future: the newest generation before it is the newest of all\ngeneration ${ids[0]} of dossier ${code}`));
+    const verifyOnly = await cli(['backup', 'restore', code, '--at', '2026-12-01', '--verify-only'], PARIS);
+    expect(verifyOnly.code).toBe(2);
+    expect(verifyOnly.stderr).toContain(`'nightshift backup verify --codes ${code}'`);
   });
 });
 

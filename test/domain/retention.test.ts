@@ -342,6 +342,8 @@ describe('R-BK-11: restore --at DATE in the operator zone', () => {
     expect(parseRestoreAt('2026-02-30', PARIS).problem).toBe('"2026-02-30" is not a date: day 30 does not exist in 2026-02');
     expect(parseRestoreAt('2026-13-01', PARIS).problem).toBe('"2026-13-01" is not a date: month 13 does not exist');
     expect(parseRestoreAt('2026-03-29T02:30', PARIS).problem).toMatch(/does not exist/);
+    // a date-time with a field wrong says that alone (the other form is named only for text that is neither)
+    expect(parseRestoreAt('2026-12-03 25:00', PARIS).problem).toBe('"2026-12-03 25:00" is not a date-time: hour 25 does not exist (00-23; write 00:00 of the next day)');
   });
 
   test('shown in the zone', () => {
