@@ -169,8 +169,11 @@ export function registerBackupCommands(program: Command): void {
         const code = parseFlag('CODE', dossierCodeSchema, codeArg);
         const event = parseFlag('--event', backupEventSchema, flags.event);
         const t = target(flags.target);
-        const { state, plan } = await withPools(t.name, (pool) => checkBackupTrigger(pool, config(), t.name, code, event));
-        if (!state.dossier) throw new UsageError(`unknown dossier "${code}" in target ${t.name}`);
+        const { state, plan, hint } = await withPools(t.name, async (pool) => {
+          const checked = await checkBackupTrigger(pool, config(), t.name, code, event);
+          return { ...checked, hint: checked.state.dossier ? '' : await caseHint(pool, code) };
+        });
+        if (!state.dossier) throw new UsageError(`unknown dossier "${code}" in target ${t.name}${hint}`);
         if (!plan.triggered) {
           output(flags.json, disabledAnswer(plan), (v) => v.message);
           return EXIT_OK;
@@ -236,6 +239,12 @@ export function registerBackupCommands(program: Command): void {
 
 const zone = () => config().operatorTimeZone;
 
+/** A code typed in the wrong case is the likeliest slip (codes are case-sensitive): the dossier it probably meant, or ''. */
+async function caseHint(pool: Parameters<typeof unknownCodes>[0], code: string): Promise<string> {
+  const upper = code.toUpperCase();
+  return upper !== code && !(await unknownCodes(pool, [upper])).length ? ` (codes are case-sensitive: ${upper}?)` : '';
+}
+
 /** `backup restore CODE --at DATE`: the generation at or just before DATE, restored by the one restore workflow under a lease. */
 async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const code = parseFlag('CODE', dossierCodeSchema, codeArg);
@@ -291,7 +300,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     const oldest = kept[kept.length - 1];
     throw new UsageError(
       `no kept generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()})` +
-        (oldest ? `: the oldest kept is of ${operatorDateTime(oldest.snapshotAt, zone())}; see 'nightshift backup list ${code}'` : ': it has none'),
+        (oldest ? `: the oldest kept is of ${operatorDateTime(oldest.snapshotAt, zone())}; see 'nightshift backup list ${code}'` : `: it has none${await caseHint(pool, code)}`),
     );
   }
   const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file: g.file, as, replace: Boolean(flags.replace), generationId: g.id, from });
@@ -395,7 +404,7 @@ function registerGenerationCommands(backup: Command): void {
           // no generation: a dossier that is not registered and never had one is a code typed wrong (a deleted
           // dossier's generations are still listed)
           if (!all.length && (await unknownCodes(pool, [code])).length && (flags.all || !(await dossierGenerations(pool, code, { deleted: true })).length)) {
-            throw new UsageError(`unknown dossier ${code} in target ${t.name}`);
+            throw new UsageError(`unknown dossier ${code} in target ${t.name}${await caseHint(pool, code)}`);
           }
           return {
             policies: retention.details,

@@ -144,6 +144,9 @@ test('R-BK-11: backup list of a code that is no dossier and never had a generati
     expect(r).toMatchObject({ code: 2, stdout: '', stderr: 'nightshift: unknown dossier NOPE in target main\n' });
   }
   const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GUN' })) as [string];
+  // a code typed in the wrong case: the dossier it probably meant is named
+  const lower = await cli(['backup', 'list', code.toLowerCase()]);
+  expect(lower).toMatchObject({ code: 2, stderr: `nightshift: unknown dossier ${code.toLowerCase()} in target main (codes are case-sensitive: ${code}?)\n` });
   // registered, never backed up: no generation, but a dossier
   expect(await cli(['backup', 'list', code])).toMatchObject({ code: 2, stderr: `nightshift: dossier ${code} has no kept generation in target main\n` });
   const [id] = await generations(code, ['2026-12-02T21:00:00Z']);
