@@ -413,9 +413,13 @@ export function registerBackupBatchCommands(backup: Command): void {
         const resolved = await withPools(flags.target, async (pool) => ({ ...(await loadBackupSettings(pool, config())), retention: await loadRetention(pool, config()) }));
         output(flags.json, resolved, (r) =>
           [
-            ...r.details.map((d) => `${d.key.padEnd(18)} ${settingText(d.value).padEnd(40)} (${d.source}) ${BACKUP_SETTING_LABELS[d.key]}`),
+            ...r.details.map((d) => `${d.key.padEnd(22)} ${settingText(d.value).padEnd(40)} (${d.source}) ${BACKUP_SETTING_LABELS[d.key]}`),
             // R-BK-11: one policy per folder kind, each with its origin
-            ...r.retention.details.map((d) => `${`retention ${d.kind}`.padEnd(18)} ${retentionText(d.policy).padEnd(40)} (${d.source}) generations kept in the ${d.kind === 'normal' ? 'backup folder' : `${d.kind}/ folder`}`),
+            ...r.retention.details.map((d) => `${`retention ${d.kind}`.padEnd(22)} ${retentionText(d.policy).padEnd(40)} (${d.source}) generations kept in the ${d.kind === 'normal' ? 'backup folder' : `${d.kind}/ folder`}`),
+            // R-BK-9: a local value is this machine's environment; a worker elsewhere resolves its own
+            ...([...r.details, ...r.retention.details].some((d) => d.source === 'local')
+              ? ["(local): this machine's environment, where this command runs; each worker uses its own (set the NIGHTSHIFT_BACKUP_* variables alike on every worker, or not at all)"]
+              : []),
             ...r.ignored.map((i) => `warning: the common value of ${i.key} is ignored: ${i.problem}`),
             ...(r.retention.ignored ? [`warning: the common value of retention is ignored: ${r.retention.ignored}`] : []),
           ].join('\n'),

@@ -55,6 +55,9 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
   // this machine's NIGHTSHIFT_BACKUP_RETENTION wins over the common value (R-BK-9)
   const local = JSON.parse((await cli(['backup', 'settings', 'show', '--json'], { NIGHTSHIFT_BACKUP_RETENTION: 'Cloture:last=9' })).stdout);
   expect(local.retention.details[2]).toEqual({ kind: 'Cloture', policy: { last: 9, daily: 0, weekly: 0, monthly: 0 }, source: 'local' });
+  const localText = (await cli(['backup', 'settings', 'show'], { NIGHTSHIFT_BACKUP_RETENTION: 'Cloture:last=9' })).stdout;
+  expect(localText).toContain("(local): this machine's environment, where this command runs; each worker uses its own");
+  expect(text).not.toContain("(local): this machine's environment");
   const badLocal = await cli(['backup', 'settings', 'show'], { NIGHTSHIFT_BACKUP_RETENTION: 'last=zero' });
   expect(badLocal.code).toBe(2);
   expect(badLocal.stderr).toMatch(/NIGHTSHIFT_BACKUP_RETENTION/);
