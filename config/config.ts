@@ -331,7 +331,11 @@ export function parseBackupKeys(text: string, source: { variable: string; lines:
   const problems: string[] = [];
   const out: { id: string; key: Buffer }[] = [];
   const entries = source.lines
-    ? text.split('\n').map((l, i) => ({ entry: l.trim(), where: `line ${i + 1}` })).filter((e) => e.entry && !e.entry.startsWith('#'))
+    ? text
+        .split('\n')
+        // a file may align its lines: spaces around the first '=' (an id holds none) are layout, not part of the key
+        .map((l, i) => ({ entry: l.trim().replace(/^([^=\s]+)\s*=\s*/, '$1='), where: `line ${i + 1}` }))
+        .filter((e) => e.entry && !e.entry.startsWith('#'))
     : text.split(/[\s,]+/).filter(Boolean).map((entry, i) => ({ entry, where: `entry ${i + 1}` }));
   for (const { entry, where } of entries) {
     const r = backupKeyEntrySchema.safeParse(entry);

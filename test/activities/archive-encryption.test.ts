@@ -268,6 +268,9 @@ describe('encrypted archives (issue 13.2)', () => {
     })();
     expectFailure(err, FailureType.BackupKeyMissing, /line 3: key bad: expected 32 random bytes in base64[\s\S]*line 4: expected id=base64key/);
     expect(err.message).not.toContain(bad.slice(4));
+    // a file that aligns its lines (spaces around '=') is read as written
+    const aligned = keyLine('spaced').replace('=', ' = ');
+    expect(loadBackupKeyring({ file: keyFile([aligned]), fileGiven: true }).ids).toEqual(['spaced']);
   });
 
   test('no key in a message, a printed configuration or keyring, or any row of the database', async () => {
