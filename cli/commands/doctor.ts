@@ -573,9 +573,12 @@ export function renderDoctor(report: DoctorReport): string {
     ...(report.services.keys ? [['Backup keys', report.services.keys] as [string, ServiceCheck]] : []),
   ];
   const width = Math.max(...rows.map(([n]) => n.length));
+  const indent = `         ${' '.repeat(width)}  `;
+  // a message of several lines (a configuration error lists each problem) stays under its check
+  const indented = (text: string) => text.replace(/\n\s*/g, `\n${indent}  `);
   const lines = rows.flatMap(([name, c]) => {
-    const head = `[${MARK[c.state]}] ${name.padEnd(width)}  ${c.address}\n         ${' '.repeat(width)}  ${c.message}`;
-    return c.fix && c.state !== 'ok' ? [head, `         ${' '.repeat(width)}  -> ${c.fix}`] : [head];
+    const head = `[${MARK[c.state]}] ${name.padEnd(width)}  ${c.address}\n${indent}${indented(c.message)}`;
+    return c.fix && c.state !== 'ok' ? [head, `${indent}-> ${indented(c.fix)}`] : [head];
   });
   lines.push('', report.ok ? 'All required services are ok.' : 'Something is wrong: see the FAIL lines above.');
   return lines.join('\n');

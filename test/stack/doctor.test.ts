@@ -128,6 +128,18 @@ test('R-BK-12: doctor says when this host gives no backup key where the target\'
   fs.chmodSync(keyFile, 0o600);
   const tight = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile })).stdout) as DoctorReport;
   expect(tight.services.keys).toMatchObject({ state: 'ok', message: '1 key(s), new archives use ops-2026' });
+
+  // a key file with several bad lines: each problem on its own line, indented under the check
+  fs.writeFileSync(keyFile, `ops-2026=${secret}\nbad id=x\nno-equals\n`);
+  const text = await runCli(['doctor'], { ...env, NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile });
+  expect(text.stdout).not.toContain(secret);
+  const lines = text.stdout.split('\n');
+  const at = lines.findIndex((l) => /^\[\w+\s*\] Backup keys/.test(l));
+  expect(at).toBeGreaterThan(-1);
+  const block = lines.slice(at + 1, lines.findIndex((l, i) => i > at && !l.startsWith(' ')));
+  expect(block.length).toBeGreaterThan(2);
+  expect(block.some((l) => l.includes('line 3'))).toBe(true);
+  for (const l of block) expect(l).toMatch(/^ {10,}\S/);
 });
 
 test('R-BK-14: doctor asks the off-site storage as the worker does: ok; a wrong secret, a missing bucket, nothing listening are errors that name the cause and never the secret', async () => {
