@@ -70,7 +70,7 @@ test('R-MW-9 R-MW-10 R-BK-2: a database window with payload backup backs up the 
     const codes = await demoDossiers(stack, 7);
     expect(codes).toHaveLength(7);
     const worker = await createTestWorker(stack, temporal.nativeConnection);
-    // 0002 is a template: chosen, but the batch's own exclusions still apply inside a window
+    // 0002 is a template: left out of the nightly selection (R-BK-2), taken since the window names it (as backup run --only)
     const chosen = ['DEMO0002', 'DEMO0003', 'DEMO0005', 'DEMO0006'];
     const result = await worker.runUntil(runWindow(stack, soonWindow('database', { kind: 'backup', dossiers: chosen })));
 
@@ -79,7 +79,7 @@ test('R-MW-9 R-MW-10 R-BK-2: a database window with payload backup backs up the 
     expect(result.status.phases.map((p) => p.phase)).toEqual(expect.arrayContaining(['working', 'checking', 'restoring', 'completed']));
     const runs = (await pool.query<{ state: string; workflow_id: string; only_codes: string[] }>('SELECT state, workflow_id, only_codes FROM nightshift.backup_run')).rows;
     expect(runs).toEqual([{ state: 'completed', workflow_id: expect.stringMatching(/^backup\/main\//), only_codes: chosen }]);
-    const backedUp = ['DEMO0003', 'DEMO0005', 'DEMO0006'];
+    const backedUp = ['DEMO0002', 'DEMO0003', 'DEMO0005', 'DEMO0006'];
     for (const code of codes) expect({ code, archive: fs.existsSync(archiveOf(stack, code)) }).toEqual({ code, archive: backedUp.includes(code) });
     expect(await lastBackups(pool)).toEqual(Object.fromEntries(codes.map((c) => [c, backedUp.includes(c)])));
     // access is back: the gate reads no active window and accepts logins again
