@@ -273,6 +273,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     return { file: r.file, ok: r.ok, problems: r.problems, restored: r.restored };
   }
 
+  /** How many problem rows the next steps are computed from at most (one per generation; a run's problems are usually few). */
+  const NEXT_STEP_ROWS = 5000;
+
   async function failuresOf(pool: pg.Pool, runId: number, limit: number): Promise<DossierFailure[]> {
     const rows = await latestVerifyProblems(pool, runId, limit);
     return capFailures(
@@ -445,11 +448,14 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const run = await getRun(pool, raw.runId);
       const tail = async (problems: number) => {
         const failures = problems ? await failuresOf(pool, raw.runId, FAILURES_CAP) : [];
+        // the next steps from every problem, not the 20 shown: a command naming those alone would leave the others
+        // unchecked (past NEXT_STEP_ROWS, the commands name no dossier)
+        const all = problems > failures.length ? await failuresOf(pool, raw.runId, NEXT_STEP_ROWS) : failures;
         // a key the worker lacks, or the off-site storage away, is no reason to back a dossier up again (its intact
         // archive could then be pruned): those get the key to give, or the storage to mend, and a verification again
-        const keyCodes = [...new Set(failures.filter((f) => f.status === 'key').map((f) => f.code))];
+        const keyCodes = [...new Set(all.filter((f) => f.status === 'key').map((f) => f.code))];
         const keysOf = keyCodes.length ? await verifyProblemKeyIds(pool, raw.runId, keyCodes) : [];
-        const nextSteps = verifyNextSteps(raw.target, failures, keysOf);
+        const nextSteps = verifyNextSteps(raw.target, all, keysOf, all.length >= problems);
         return { failures, failuresTotal: problems, nextCommand: nextSteps[0]?.command ?? null, nextSteps };
       };
       if (run.state !== 'running') {

@@ -105,11 +105,19 @@ export const problemsVerifyResult = (err: unknown): BackupVerifyResult | undefin
 /** The verify run's result whether it found problems or not (any other failure is rethrown). */
 export const verifyResult = (result: Promise<unknown>): Promise<BackupVerifyResult> => runResult<BackupVerifyResult>(result, BACKUP_VERIFY_PROBLEMS);
 
-/** Next step on a problem: a fresh backup of the dossiers whose generation is bad. */
-export const verifyNextCommand = (target: string, codes: string[]): string => `nightshift backup run --all --only ${codes.join(',')} --target ${target}`;
+/** A next step names its dossiers up to this many; past it (or when the run's problems were not all read), every dossier. */
+export const NEXT_STEP_CODES_MAX = 200;
 
-/** Next step once what kept a verification from judging the archives (a key, the off-site storage) is fixed. */
-export const verifyAgainCommand = (target: string, codes: string[]): string => `nightshift backup verify --codes ${codes.join(',')} --target ${target}`;
+/**
+ * Next step on a problem: a fresh backup of the dossiers whose generation is bad. `codes` undefined: too many to
+ * name (or not all known), so every dossier.
+ */
+export const verifyNextCommand = (target: string, codes: string[] | undefined): string =>
+  codes ? `nightshift backup run --all --only ${codes.join(',')} --target ${target}` : `nightshift backup run --all --target ${target}`;
+
+/** Next step once what kept a verification from judging the archives (a key, the off-site storage) is fixed; undefined codes: everything kept. */
+export const verifyAgainCommand = (target: string, codes: string[] | undefined): string =>
+  codes ? `nightshift backup verify --codes ${codes.join(',')} --target ${target}` : `nightshift backup verify --target ${target}`;
 
 /**
  * The next steps of a run's problems (domain/backup-verify.ts verifyProblemCause). A new backup only of the dossiers
@@ -121,6 +129,8 @@ export function verifyNextSteps(
   target: string,
   problems: { code: string; status: string; error: string | null }[],
   keysOf: { code: string; keyId: string }[],
+  /** false: `problems` is not every problem of the run (too many to read): the commands name no dossier */
+  complete = true,
 ): VerifyNextStep[] {
   const causes = new Map<string, Set<string>>();
   for (const p of problems) {
@@ -129,19 +139,21 @@ export function verifyNextSteps(
     causes.set(p.code, of);
   }
   const codes = (test: (c: Set<string>) => boolean) => [...causes].filter(([, c]) => test(c)).map(([code]) => code).sort();
+  // a command that named only the dossiers read, or hundreds, would leave the others unchecked, or not fit a line
+  const named = (list: string[]) => (complete && list.length <= NEXT_STEP_CODES_MAX ? list : undefined);
   const archive = codes((c) => c.has('archive'));
   const offsiteOnly = codes((c) => !c.has('archive') && c.has('offsite-only'));
   const key = codes((c) => !c.has('archive') && !c.has('offsite-only') && c.has('key'));
   const storage = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key'));
   const steps: VerifyNextStep[] = [];
-  if (archive.length) steps.push({ text: 'back up these dossiers again', command: verifyNextCommand(target, archive) });
+  if (archive.length) steps.push({ text: 'back up these dossiers again', command: verifyNextCommand(target, named(archive)) });
   if (offsiteOnly.length) {
     steps.push({
       text:
         "the local files are gone but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads them; " +
         'a new backup puts a local archive back: the next nightly batch takes these dossiers (their newest archive lost), the command does it now ' +
         '(the generations lost stay reported until retention prunes them)',
-      command: verifyNextCommand(target, offsiteOnly),
+      command: verifyNextCommand(target, named(offsiteOnly)),
     });
   }
   if (key.length) {
@@ -149,13 +161,13 @@ export function verifyNextSteps(
     const keys = ids.length ? `backup key${ids.length > 1 ? 's' : ''} ${ids.join(', ')}` : 'backup key named in each reason above';
     steps.push({
       text: `the archives are not at fault: the worker lacks the ${keys} they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again`,
-      command: verifyAgainCommand(target, key),
+      command: verifyAgainCommand(target, named(key)),
     });
   }
   if (storage.length) {
     steps.push({
       text: 'the local archives read back whole, but the off-site storage refused or did not answer while their copies were checked: once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again',
-      command: verifyAgainCommand(target, storage),
+      command: verifyAgainCommand(target, named(storage)),
     });
   }
   return steps;

@@ -1,0 +1,21 @@
+import { NEXT_STEP_CODES_MAX, verifyNextSteps } from '../../workflows/backup-verify.api';
+
+/** R-BK-13: the next steps a verification with problems prints, mails and shows in the Web UI. */
+
+const corrupt = (code: string) => ({ code, status: 'corrupt', error: 'SHA-256 différent' });
+const away = (code: string) => ({ code, status: 'failed', error: 'OffsiteUnavailable: the off-site storage did not answer while checking k/A: connect ECONNREFUSED' });
+
+test('R-BK-13: a step names the dossiers of its cause; a key or a storage away asks for a verification again, not a backup', () => {
+  const steps = verifyNextSteps('main', [corrupt('B'), corrupt('A'), { code: 'K', status: 'key', error: 'clé k1' }], [{ code: 'K', keyId: 'k1' }]);
+  expect(steps.map((s) => s.command)).toEqual(['nightshift backup run --all --only A,B --target main', 'nightshift backup verify --codes K --target main']);
+});
+
+test('R-BK-13: problems not all read, or more dossiers than a command should name: the command names none (every dossier), never a part', () => {
+  // the run had more problems than were read: a list of those read would leave the others unchecked
+  expect(verifyNextSteps('main', [away('A'), away('B')], [], false).map((s) => s.command)).toEqual(['nightshift backup verify --target main']);
+  expect(verifyNextSteps('main', [corrupt('A')], [], false).map((s) => s.command)).toEqual(['nightshift backup run --all --target main']);
+  const many = Array.from({ length: NEXT_STEP_CODES_MAX + 1 }, (_, i) => away(`D${String(i).padStart(4, '0')}`));
+  expect(verifyNextSteps('main', many, []).map((s) => s.command)).toEqual(['nightshift backup verify --target main']);
+  const enough = many.slice(0, NEXT_STEP_CODES_MAX);
+  expect(verifyNextSteps('main', enough, [])[0]!.command).toContain(`--codes D0000,`);
+});
