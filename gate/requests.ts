@@ -72,8 +72,11 @@ export function parsePart<T>(schema: z.ZodType<T>, value: unknown, part: 'params
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  let field = issue?.path.map(String).join('.') ?? '';
-  if (issue?.code === 'unrecognized_keys') field = [field, issue.keys[0]].filter(Boolean).join('.');
+  const field = issue?.path.map(String).join('.') ?? '';
+  // an unknown field's name is the caller's input: never repeated (it may be anything, a secret or markup included)
+  if (issue?.code === 'unrecognized_keys') {
+    throw new GateError(400, issue.message.includes('"') ? 'unknown field' : `unknown field: ${issue.message}`, field || part);
+  }
   throw new GateError(400, issue?.message ?? 'invalid request', field || part);
 }
 
@@ -82,6 +85,9 @@ export function bearerToken(headers: { authorization?: unknown }): string {
   // no zod here: a schema built per call costs more than the heartbeat's SHA-256
   const value = headers.authorization;
   const m = typeof value === 'string' ? BEARER.exec(value) : null;
-  if (!m?.[1]) throw new GateError(401, 'a session token is required: Authorization: Bearer <token>', 'authorization');
+  if (!m?.[1]) {
+    const given = typeof value === 'string' && value.trim() !== '';
+    throw new GateError(401, given ? 'malformed session token: expected Authorization: Bearer <token>' : 'a session token is required: Authorization: Bearer <token>', 'authorization');
+  }
   return m[1];
 }

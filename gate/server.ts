@@ -195,6 +195,8 @@ export async function buildGate({
     void reply.header('cache-control', 'no-store');
   });
 
+  // JSON only: a body sent as text/plain (fastify's other default parser) is 415, not a string refused as no object
+  app.removeContentTypeParser('text/plain');
   // POST without a body (heartbeat, dossiers) is fine even when the client says it is JSON.
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {

@@ -242,7 +242,7 @@ test('R-BK-9 hostile input: unknown events, ../ codes, NUL, 10 KB strings, forge
     { name: 'NUL in event', path: at(d), headers: auth(alice.token), body: { event: 'closing\u0000' }, status: 400, field: 'event' },
     { name: '10 KB event', path: at(d), headers: auth(alice.token), body: { event: ten }, status: 400, field: 'event' },
     { name: 'event array', path: at(d), headers: auth(alice.token), body: { event: ['closing'] }, status: 400, field: 'event' },
-    { name: 'extra field', path: at(d), headers: auth(alice.token), body: { event: 'closing', reason: 'cloture' }, status: 400, field: 'reason' },
+    { name: 'extra field', path: at(d), headers: auth(alice.token), body: { event: 'closing', reason: 'cloture' }, status: 400, field: 'body' },
     { name: 'no body', path: at(d), headers: auth(alice.token), status: 400, field: 'body' },
     { name: 'string body', path: at(d), headers: auth(alice.token), body: 'closing', status: 400, field: 'body' },
     { name: 'malformed JSON', path: at(d), headers: { ...auth(alice.token), 'content-type': 'application/json' }, raw: '{"event":', status: 400, field: 'body' },
