@@ -257,6 +257,8 @@ export interface Config {
 
 export interface GateSettings {
   metricsPort: number;
+  /** NIGHTSHIFT_GATE_METRICS_PORT was set (`nightshift dev` then binds it; unset, dev picks a free port) */
+  metricsPortGiven: boolean;
   metricsHost: string;
   /** HTTPS with these PEM files; clientCaPath: client certificates signed by it are required */
   tls?: { certPath: string; keyPath: string; clientCaPath?: string };
@@ -414,7 +416,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     gatePort: e.NIGHTSHIFT_GATE_PORT,
     gateHost: e.NIGHTSHIFT_GATE_HOST,
     sessionTimeoutSeconds: e.NIGHTSHIFT_SESSION_TIMEOUT_S,
-    gate: gateSettings(e),
+    gate: gateSettings(e, cleaned.NIGHTSHIFT_GATE_METRICS_PORT !== undefined),
     timeZone: e.NIGHTSHIFT_TIMEZONE ?? e.TZ ?? systemTimeZone(),
     operatorTimeZone: e.TZ ?? systemTimeZone(),
     smtp: {
@@ -456,7 +458,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   };
 }
 
-function gateSettings(e: z.infer<typeof envSchema>): GateSettings {
+function gateSettings(e: z.infer<typeof envSchema>, metricsPortGiven: boolean): GateSettings {
   const problems: { variable: string; problem: string }[] = [];
   if (!e.NIGHTSHIFT_GATE_TLS_CERT !== !e.NIGHTSHIFT_GATE_TLS_KEY) {
     const missing = e.NIGHTSHIFT_GATE_TLS_CERT ? 'NIGHTSHIFT_GATE_TLS_KEY' : 'NIGHTSHIFT_GATE_TLS_CERT';
@@ -468,6 +470,7 @@ function gateSettings(e: z.infer<typeof envSchema>): GateSettings {
   if (problems.length) throw new ConfigError(problems);
   return {
     metricsPort: e.NIGHTSHIFT_GATE_METRICS_PORT,
+    metricsPortGiven,
     metricsHost: e.NIGHTSHIFT_GATE_METRICS_HOST,
     tls:
       e.NIGHTSHIFT_GATE_TLS_CERT && e.NIGHTSHIFT_GATE_TLS_KEY

@@ -178,6 +178,7 @@ export async function checkPorts(config: Config): Promise<void> {
     wanted.push({ port: config.temporal.devPort, variable: 'NIGHTSHIFT_TEMPORAL_PORT' }, { port: config.temporal.uiPort, variable: 'NIGHTSHIFT_UI_PORT' });
   }
   wanted.push({ port: config.metricsPort, variable: 'NIGHTSHIFT_METRICS_PORT' }, { port: config.gatePort, variable: 'NIGHTSHIFT_GATE_PORT' });
+  if (config.gate.metricsPortGiven) wanted.push({ port: config.gate.metricsPort, variable: 'NIGHTSHIFT_GATE_METRICS_PORT' });
   if (usesSmtpCatcher(config)) wanted.push({ port: config.smtp.port, variable: 'NIGHTSHIFT_SMTP_PORT' });
 
   const problems: string[] = [];
@@ -418,8 +419,8 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     // The gate has its own pools, so heartbeats never wait for the worker's connections.
     const gatePools = createTargetPools(config, 10);
     try {
-      // the gate's metrics on any free loopback port: a local stack needs no fixed one
-      const gate = await startGate({ ...config, gate: { ...config.gate, metricsPort: 0 } }, gatePools);
+      // the gate's metrics on the port asked for, else any free loopback port: a local stack needs no fixed one
+      const gate = await startGate({ ...config, gate: { ...config.gate, metricsPort: config.gate.metricsPortGiven ? config.gate.metricsPort : 0 } }, gatePools);
       started.push({ name: 'gate', stop: async () => { await gate.close(); await gatePools.end(); } });
       const demoTarget = config.targets[0]!.name;
       say(devGateHint(gate.address, gate.metricsAddress, demoTarget, await ensureDevKey(gatePools.get(demoTarget), paths.dataDir)));

@@ -16,6 +16,7 @@ const problemOf = (env: Record<string, string>): { variable: string; problem: st
 test('defaults: metrics on loopback, no TLS, no trusted proxy, limits and a 7-day retention', () => {
   expect(loadConfig(base).gate).toEqual({
     metricsPort: 9465,
+    metricsPortGiven: false,
     metricsHost: '127.0.0.1',
     tls: undefined,
     trustedProxies: [],

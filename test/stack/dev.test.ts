@@ -150,10 +150,12 @@ test('nightshift dev starts the stack, serves the CLI, stops every child on SIGI
   for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
   expect(fs.existsSync(path.join(dataDir, 'dev.lock'))).toBe(false);
 
-  // --- restart: same dossiers, no second demo load, same workflow history
-  const second = startDev(env);
+  // --- restart: same dossiers, no second demo load, same workflow history; the gate's metrics on the port given
+  const [gateMetricsPort] = await freePorts(1);
+  const second = startDev({ ...env, NIGHTSHIFT_GATE_METRICS_PORT: String(gateMetricsPort) });
   running.push(second);
   await second.waitFor(READY_LINE, 180_000);
+  expect(second.out()).toMatch(new RegExp(`gate metrics: http://127\\.0\\.0\\.1:${gateMetricsPort}\\b`));
   expect(second.out()).not.toMatch(/loading \d+ demo dossiers/);
   // the dev key survives the restart (kept in the data folder)
   expect(second.out()).toContain(devKey);
