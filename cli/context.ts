@@ -106,8 +106,12 @@ export function exitCodeFor(err: unknown): number {
   return EXIT_FAILED;
 }
 
+/** A failure whose own message says it all (its cause is kept for --debug): printed as is, not its innermost cause's. */
+export class SaidError extends Error {}
+
 function messageOf(err: unknown): string {
   if (err instanceof ZodError) return issuesText(err);
+  if (err instanceof SaidError) return err.message;
   if (err instanceof Error) {
     // A workflow failure wraps the activity's; the innermost message says what went wrong.
     let e: unknown = err;

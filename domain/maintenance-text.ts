@@ -31,24 +31,25 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
   const at = formatDateTime(now, timeZone);
   const s = formatDateTime(new Date(mail.startsAt), timeZone);
   const e = formatDateTime(new Date(mail.endsAt), timeZone);
-  const what = mail.type === 'database' ? 'maintenance de la base de données' : 'installation de la nouvelle version';
+  // with its article: « L'installation », not « La installation »
+  const what = mail.type === 'database' ? 'La maintenance de la base de données' : "L'installation de la nouvelle version";
   const period = `Fenêtre prévue du ${s.date} à ${s.time} au ${e.date} à ${e.time} (cible ${target}).`;
   switch (mail.kind) {
     case 'completed':
       return {
         subject: `[${appName}] Maintenance terminée (${target})`,
-        text: `La ${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
+        text: `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
       };
     case 'cancelled':
       return {
         subject: `[${appName}] Maintenance annulée (${target})`,
-        text: `La ${what} a été interrompue. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
+        text: `${what} a été interrompue. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
       };
     case 'failed':
       return {
         subject: `[${appName}] ÉCHEC de la maintenance (${target}) : service toujours fermé`,
         text:
-          `La ${what} a échoué le ${at.date} à ${at.time} : ${mail.failure ?? 'cause inconnue'}.\n` +
+          `${what} a échoué le ${at.date} à ${at.time} : ${mail.failure ?? 'cause inconnue'}.\n` +
           `${appName} reste fermé. Corrigez puis rouvrez : nightshift maintenance reopen --target ${target}\n${period}\n`,
       };
   }

@@ -59,7 +59,7 @@ import {
   type MaintenanceWindowInput,
   type PayloadKind,
 } from '../../workflows/maintenance-window.api';
-import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { onExistingSchedule, scheduleExists } from '../schedules';
 
 /** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12), recur (R-MW-13) */
@@ -323,7 +323,11 @@ async function update(targetName: string | undefined, fn: (h: WorkflowHandle) =>
       return await fn(client.workflow.getHandle(workflowId));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || (err as { cause?: unknown }).cause instanceof WorkflowNotFoundError) {
-        throw new Error(`no maintenance window is running for target ${t.name}`, { cause: err });
+        throw new SaidError(`no scheduled or in-progress maintenance window on target ${t.name} (see 'nightshift maintenance status')`, { cause: err });
+      }
+      // the last window has ended: Temporal's own words ("workflow execution already completed") say less
+      if (/already completed/i.test(`${(err as Error).message} ${String((err as { cause?: { message?: unknown } }).cause?.message ?? '')}`)) {
+        throw new SaidError(`no scheduled or in-progress maintenance window on target ${t.name} (see 'nightshift maintenance status')`, { cause: err });
       }
       throw err;
     }
@@ -657,7 +661,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--end <time>', 'end: an ISO date-time in your time zone')
     .option('--duration <d>', 'or the duration: 45m, 2h, 1h30m')
     .addOption(new Option('--type <type>', 'database or deployment').choices([...WINDOW_TYPES]))
-    .option('--message <text>', 'a message for the operators (shown in status)')
+    .option('--message <text>', "a message for the application's users: added to the notices they see (login refusals, heartbeats, the public notice page) and shown in status")
     .addOption(
       new Option('--payload <kind>', 'the work to run: none (by hand, then "complete"), backup (the backup batch), patch (with --patch-dir) or backup+patch (patch, with a verified restore point of each dossier taken just before it is patched)').default('none'),
     )
@@ -727,7 +731,12 @@ export function registerMaintenanceCommands(program: Command): void {
     );
 
   for (const [name, def, description, verb] of [
-    ['cancel', cancelMaintenanceUpdate, 'cancel a scheduled window, or abort one in progress (access comes back at once)', 'cancelled'],
+    [
+      'cancel',
+      cancelMaintenanceUpdate,
+      'cancel a scheduled window, or abort one in progress: access comes back at once, or, while its payload (a patch, a backup) runs, once that payload has ended (it is not cut mid-way)',
+      'cancelled',
+    ],
     ['complete', completeMaintenanceUpdate, 'the work is done: run the post-checks and give access back', 'completed'],
     ['reopen', reopenMaintenanceUpdate, 'after a failure: give access back', 'reopened'],
   ] as const) {
@@ -737,7 +746,23 @@ export function registerMaintenanceCommands(program: Command): void {
       .addOption(jsonOption())
       .action(
         action(async (flags: { target?: string; json?: boolean }) => {
-          return update(flags.target, (h) => h.executeUpdate(def), flags.json, verb);
+          return update(
+            flags.target,
+            async (h) => {
+              // a cancel waits for a running payload to end: said before the wait, not after it
+              if (name === 'cancel' && !flags.json) {
+                const now = await h.query(maintenanceStatusQuery).catch(() => undefined);
+                if (now?.phase === 'working' && now.payloadRun?.state === 'running') {
+                  process.stdout.write(
+                    `cancel requested: the payload ${now.payloadRun.workflowId} (${now.payloadRun.kind}) runs to its end first (it is not cut mid-way), then access comes back; waiting…\n`,
+                  );
+                }
+              }
+              return h.executeUpdate(def);
+            },
+            flags.json,
+            verb,
+          );
         }),
       );
   }

@@ -75,4 +75,7 @@ test('R-MW-10: post-checks report a dossier without its schema; the mail texts s
   expect(text.subject).toContain('ÉCHEC');
   expect(text.text).toContain('Fenêtre prévue du 07/09/2020 à 13:00 au 07/09/2020 à 13:45');
   expect(text.text).toContain('nightshift maintenance reopen --target main');
+  expect(text.text).toMatch(/^La maintenance de la base de données a échoué le 07\/09\/2020/);
+  const deployed = maintenanceMailText('main', { kind: 'completed', to: [], type: 'deployment', startsAt: '2020-09-14T21:25:00Z', endsAt: '2020-09-14T21:30:00Z' }, 'APP', 'Europe/Paris', new Date('2020-09-14T21:30:00Z'));
+  expect(deployed.text).toMatch(/^L'installation de la nouvelle version est terminée\./);
 });

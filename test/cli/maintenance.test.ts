@@ -182,6 +182,10 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       expect((await windowRows(stack.pool)).map((w) => w.state)).toEqual(['cancelled']);
       const list = await cli('list', '--json');
       expect(JSON.parse(list.stdout)).toHaveLength(1);
+      // nothing left to cancel: said in our words, not Temporal's
+      const none = await cli('cancel', '--target', stack.target);
+      expect(none.code).not.toBe(0);
+      expect(none.stderr).toContain(`no scheduled or in-progress maintenance window on target ${stack.target}`);
     });
   } finally {
     await native.close();
