@@ -10,7 +10,7 @@ import { REPORT_EOL, REPORT_FOLDER, compactTimestamp, localDateTime } from '../d
 import {
   DEFAULT_SAMPLE_PERCENT,
   VERIFY_FAILED_LIST_FILE_NAME,
-  VERIFY_MAIL_BODY,
+  verifyMailBody,
   type VerifyItemStatus,
   type VerifyScope,
   OFFSITE_ONLY_MARK,
@@ -52,7 +52,7 @@ import { verifyRunByRef } from '../store/verify/run-by-ref';
 import { verifyRunProgress } from '../store/verify/run-progress';
 import type { VerifyRunRow, VerifyRunSettings } from '../store/verify/run-row';
 import { touchVerifyRun } from '../store/verify/touch-run';
-import { type BackupVerifyInput, type BackupVerifyResult, type VerifySampleSettings, verifyNextSteps } from '../workflows/backup-verify.api';
+import { type BackupVerifyInput, type BackupVerifyResult, type VerifyNextStep, type VerifySampleSettings, verifyNextSteps } from '../workflows/backup-verify.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
@@ -276,6 +276,20 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   /** How many problem rows the next steps are computed from at most (one per generation; a run's problems are usually few). */
   const NEXT_STEP_ROWS = 5000;
 
+  /** The run's next steps (the result, the Web UI, the mail), from every problem: `shown` are the newest ones already read. */
+  async function nextStepsOf(pool: pg.Pool, target: string, runId: number, problems: number, shown?: DossierFailure[]): Promise<VerifyNextStep[]> {
+    if (!problems) return [];
+    const first = shown ?? (await failuresOf(pool, runId, FAILURES_CAP));
+    // not the 20 shown alone: a command naming those would leave the others unchecked (past NEXT_STEP_ROWS, the
+    // commands name no dossier)
+    const all = problems > first.length ? await failuresOf(pool, runId, NEXT_STEP_ROWS) : first;
+    // a key the worker lacks, or the off-site storage away, is no reason to back a dossier up again (its intact
+    // archive could then be pruned): those get the key to give, or the storage to mend, and a verification again
+    const keyCodes = [...new Set(all.filter((f) => f.status === 'key').map((f) => f.code))];
+    const keysOf = keyCodes.length ? await verifyProblemKeyIds(pool, runId, keyCodes) : [];
+    return verifyNextSteps(target, all, keysOf, all.length >= problems);
+  }
+
   async function failuresOf(pool: pg.Pool, runId: number, limit: number): Promise<DossierFailure[]> {
     const rows = await latestVerifyProblems(pool, runId, limit);
     return capFailures(
@@ -448,14 +462,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const run = await getRun(pool, raw.runId);
       const tail = async (problems: number) => {
         const failures = problems ? await failuresOf(pool, raw.runId, FAILURES_CAP) : [];
-        // the next steps from every problem, not the 20 shown: a command naming those alone would leave the others
-        // unchecked (past NEXT_STEP_ROWS, the commands name no dossier)
-        const all = problems > failures.length ? await failuresOf(pool, raw.runId, NEXT_STEP_ROWS) : failures;
-        // a key the worker lacks, or the off-site storage away, is no reason to back a dossier up again (its intact
-        // archive could then be pruned): those get the key to give, or the storage to mend, and a verification again
-        const keyCodes = [...new Set(all.filter((f) => f.status === 'key').map((f) => f.code))];
-        const keysOf = keyCodes.length ? await verifyProblemKeyIds(pool, raw.runId, keyCodes) : [];
-        const nextSteps = verifyNextSteps(raw.target, all, keysOf, all.length >= problems);
+        const nextSteps = await nextStepsOf(pool, raw.target, raw.runId, problems, failures);
         return { failures, failuresTotal: problems, nextCommand: nextSteps[0]?.command ?? null, nextSteps };
       };
       if (run.state !== 'running') {
@@ -487,7 +494,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         from: { name: config.smtp.fromName, address: config.smtp.fromAddress },
         to: run.settings.reportRecipients,
         subject: verifyMailSubject(config.appName),
-        text: VERIFY_MAIL_BODY,
+        text: verifyMailBody(await nextStepsOf(pool, raw.target, Number(run.id), run.problems)),
         attachments: [
           { filename: path.basename(run.report_path), path: run.report_path, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },
           { filename: VERIFY_FAILED_LIST_FILE_NAME, content: list, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },

@@ -128,5 +128,14 @@ export function verifyMailSubject(appName: string): string {
   return `${appName}: Rapport de la vérification des sauvegardes`;
 }
 export const VERIFY_MAIL_BODY =
-  'Des erreurs ont été trouvées pendant la vérification des sauvegardes. Veuillez trouver ci-joint le rapport de vérification ainsi que la liste des dossiers en erreur' +
-  `.${REPORT_EOL}${REPORT_EOL}Sauvegardez de nouveau ces dossiers : leur sauvegarde en erreur ne permet pas de les restaurer.`;
+  'Des erreurs ont été trouvées pendant la vérification des sauvegardes. Veuillez trouver ci-joint le rapport de vérification ainsi que la liste des dossiers en erreur.';
+
+/**
+ * The mail's body: the seed-style lead, then the run's next steps, each with its command, as the CLI prints them
+ * (a key the worker lacks or a storage away is no reason to back up again: the mail must not say so to all).
+ */
+export function verifyMailBody(steps: { text: string; command: string }[]): string {
+  const lines = [VERIFY_MAIL_BODY];
+  if (steps.length) lines.push('', 'Que faire (next steps) :', ...steps.flatMap((st) => [`- ${st.text}`, `  ${st.command}`]));
+  return lines.join(REPORT_EOL);
+}

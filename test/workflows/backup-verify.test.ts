@@ -135,6 +135,8 @@ test('R-BK-13: corrupt and missing generations over everything kept (continue-as
       expect(mail.to).toEqual(['ops@example.com']);
       expect(mail.subject).toBe('Isacompta: Rapport de la vérification des sauvegardes');
       expect(mail.text).toContain('Des erreurs ont été trouvées pendant la vérification des sauvegardes');
+      // the run's own next steps, as the CLI prints them (not one sentence for every cause)
+      expect(mail.text).toContain('- back up these dossiers again\r\n  nightshift backup run --all --only V2,V4 --target main');
       expect(mail.attachments[path.basename(r.reportPath!)]?.toString('utf8')).toBe(report);
       expect(mail.attachments['Svgverif-DossiersEnErreur.isa']?.toString('utf8')).toBe('V2\r\nV4\r\n');
       await waitFor('mail_state sent', async () => (await pool.query('SELECT mail_state FROM nightshift.verify_run WHERE id = $1', [r.runId])).rows[0].mail_state === 'sent');
