@@ -136,6 +136,8 @@ interface Checked {
   copyLost?: boolean;
   /** the generation's own state when it is not `status` (a file reported missing before, its copy whole: ok, still missing) */
   keepState?: 'missing';
+  /** what the generation's own row keeps, when not `error` (a copy told restorable before, unverified this time) */
+  storedError?: string;
 }
 
 export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHooks = {}) {
@@ -227,20 +229,29 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     const offsite = copy && (await deps.offsiteCheck?.());
     if (!copy) return { status: 'missing', restored: false, sha256: null, error: missing };
     const where = `copie externe ${copy.bucket ?? ''}/${copy.key}`;
-    if (!offsite) return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} non vérifiée : pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)` };
+    // told once: a file a verification already reported gone, whose copy was found whole, is restorable and no longer
+    // a problem (no mail night after night until retention lets the generation go); the line still says it
+    const told = g.verifyState === 'missing' && (g.verifyError ?? '').endsWith(OFFSITE_ONLY_MARK);
+    // a copy that could not be checked this time is this run's problem (verify again), but what was told stays told:
+    // the generation's row keeps it, so that the storage back does not mail it again as news
+    const unverified = (why: string): Checked => ({
+      status: 'missing',
+      restored: false,
+      sha256: null,
+      error: `${missing}; ${where} non vérifiée : ${why}`,
+      ...(told ? { storedError: g.verifyError! } : {}),
+    });
+    if (!offsite) return unverified('pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)');
     try {
       const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: restore, signal, bucket: copy.bucket });
       if (c.status === 'ok') {
-        // told once: a file a verification already reported gone, whose copy is still whole, is restorable and no
-        // longer a problem (no mail night after night until retention lets the generation go); the line still says it
-        const told = g.verifyState === 'missing' && (g.verifyError ?? '').endsWith(OFFSITE_ONLY_MARK);
         if (told) return { status: 'ok', keepState: 'missing', restored: false, sha256: null, error: `${missing} (signalé déjà); ${where} ${OFFSITE_ONLY_MARK}` };
         return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} ${OFFSITE_ONLY_MARK}` };
       }
       return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} : ${c.reason}`, copyLost: true };
     } catch (err) {
       if (signal?.aborted) throw err;
-      return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} non vérifiée : ${oneLine(err instanceof Error ? err.message : String(err))}` };
+      return unverified(oneLine(err instanceof Error ? err.message : String(err)));
     }
   }
 
@@ -387,7 +398,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
           // the generation's own verification state (R-BK-13); an off-site problem leaves the local archive ok
           await markGenerationVerified(pool, id, {
             state: c.keepState ?? (c.status === 'offsite' ? 'ok' : c.status),
-            error: c.error,
+            error: c.storedError ?? c.error,
             restored: c.restored,
             // recorded only from a file that read back whole: a damaged file's checksum is never the reference
             sha256: c.status === 'ok' || c.status === 'offsite' ? c.sha256 : null,

@@ -151,7 +151,7 @@ export function verifyNextSteps(
     steps.push({
       text:
         "the local files are gone but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads them; " +
-        'a new backup puts a local archive back: the next nightly batch takes these dossiers (their newest archive lost), the command does it now ' +
+        'a new backup puts a local archive back: the next nightly batch takes those whose newest archive was lost, the command does it now ' +
         '(the generations lost stay reported until retention prunes them)',
       command: verifyNextCommand(target, named(offsiteOnly)),
     });

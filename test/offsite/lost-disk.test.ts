@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { STORE_MARKER_FILE, SharedFolderError, assertSharedFolders, claimSharedFolder, createStoreMarker, workerFolders } from '../../shared-store/marker';
-import { createVerifyActivities } from '../../activities/verify';
+import { createVerifyActivities, offsiteCheckOf } from '../../activities/verify';
+import { lazyOffsiteStore } from '../../offsite/lazy';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
@@ -119,6 +120,15 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
   const unchecked = (await pool().query<{ error: string }>('SELECT error FROM nightshift.verify_run_item WHERE run_id = $1 AND generation_id = $2', [claim.runId, lost!.id])).rows;
   expect(unchecked).toEqual([{ error: `le fichier ${lost!.file} n'existe plus; copie externe ${lost!.offsiteBucket}/${lost!.offsiteKey} non vérifiée : pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)` }]);
   expect((await dossierGenerations(pool(), 'LD1', { deleted: true })).find((g) => g.id === lost!.id)).toMatchObject({ offsiteState: 'copied' });
+  // what was told stays told: the generation's row keeps it, and a worker that can check the copy again does not
+  // report it as news (no mail)
+  expect((await dossierGenerations(pool(), 'LD1', { deleted: true })).find((g) => g.id === lost!.id)!.verifyError).toMatch(/une restauration la lit$/);
+  const full = createVerifyActivities({ config: off.stack.config, pools: off.stack.pools, offsiteCheck: offsiteCheckOf(lazyOffsiteStore(off.stack.config.offsite)) });
+  const claim2 = await full.claimVerifyRun({ target: 'main', codes: ['LD1'], full: false, trigger: 'manual', workflowId: `backup-verify/main/back-${Date.now()}` });
+  const page2 = await full.selectVerifyPage({ target: 'main', scope: claim2.scope, cursor: 0, limit: 10 });
+  await full.verifyChunk({ target: 'main', runId: claim2.runId, codes: page2.codes, sample: claim2.sample, concurrency: 1, timeBudgetMs: 60_000 });
+  const back = (await pool().query<{ status: string }>('SELECT status, error FROM nightshift.verify_run_item WHERE run_id = $1 AND generation_id = $2', [claim2.runId, lost!.id])).rows;
+  expect(back).toEqual([{ status: 'ok', error: expect.stringContaining("n'existe plus (signalé déjà)") as string }]);
 
   for (const code of ['LD1', 'LD2', 'LD1R']) {
     const [newest] = await dossierGenerations(pool(), code);
