@@ -358,7 +358,11 @@ export function registerBackupBatchCommands(backup: Command): void {
           .filter((c) => !c.registered || c.backedUpSince)
           .map((c) => ({
             code: c.code,
-            reason: c.registered ? `backed up since, ${operatorDateTime(c.lastBackupAt!, config().operatorTimeZone)}, not modified after` : `no longer a dossier of target ${t}`,
+            reason: !c.registered
+              ? `no longer a dossier of target ${t}`
+              : c.doneByRun !== null
+                ? `done since by backup run ${c.doneByRun} (its off-site copy caught up), not modified after`
+                : `backed up since, ${operatorDateTime(c.lastBackupAt!, config().operatorTimeZone)}, not modified after`,
           }));
         const left = candidates.length - skipped.length;
         const skippedText = skipped.map((x) => `  ${x.code}: ${x.reason}`);
