@@ -478,7 +478,7 @@ function registerGenerationCommands(backup: Command): void {
 async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void> {
   await withPools(targetName, async (pool) => {
     const retention = await loadRetention(pool, config());
-    const doomed: { code: string; id: number; date: string; kind: string; size: number; file: string; why: string }[] = [];
+    const doomed: { code: string; id: number; date: string; kind: string; size: number; file: string; why: string; offsiteKey: string | null }[] = [];
     // dossiers: examined; dossiersAffected: with a generation to delete
     const totals = { dossiers: 0, dossiersAffected: 0, deleted: 0, bytesFreed: 0, kept: 0 };
     const say = (line: string) => {
@@ -501,8 +501,10 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
           totals.bytesFreed += g.size;
           const why = deletionReason(g.decision, g.kind, retention.policies[g.kind]);
           const row = { code, id: g.id, date: operatorDateTime(g.snapshotAt, zone()), kind: g.kind, size: g.size, file: g.file, why };
-          if (flags.json) doomed.push(row);
-          else say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${sizeText(g.size)}): ${why}  ${g.file}`);
+          if (flags.json) doomed.push({ ...row, offsiteKey: g.offsiteKey && g.offsiteState !== 'deleted' ? g.offsiteKey : null });
+          // its off-site object goes with it (R-BK-14): said, since it is the copy a lost disk would be restored from
+          const object = g.offsiteKey && g.offsiteState !== 'deleted' ? ` and its off-site copy ${g.offsiteBucket ?? ''}/${g.offsiteKey}` : '';
+          if (!flags.json) say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${sizeText(g.size)}): ${why}  ${g.file}${object}`);
         }
       }
       if (codes.length < 500) break;

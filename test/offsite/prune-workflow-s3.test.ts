@@ -35,6 +35,10 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
     const [olderW1, olderW2] = await Promise.all(codes.map(async (code) => (await dossierGenerations(pool(), code))[1]!));
     for (const g of [olderW1!, olderW2!]) expect(g).toMatchObject({ offsiteState: 'copied' });
     await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+    // the dry run says that the off-site copy goes with the generation
+    const dry = await runCli(['backup', 'prune', '--dry-run'], stackCliEnv(off.stack), 90_000);
+    expect(dry.stdout).toContain(`would delete W1 generation ${olderW1!.id} of `);
+    expect(dry.stdout).toContain(`${olderW1!.file} and its off-site copy ${olderW1!.offsiteBucket}/${olderW1!.offsiteKey}\n`);
 
     await off.s3.kill();
     // as the operator runs it: a prune that did not complete exits 1, and says what it did and what is left
