@@ -17,6 +17,8 @@ import {
   backupVerifyInputSchema,
   generationDateText,
   inSample,
+  TOLD_MARK,
+  isToldProblem,
   isVerifyProblem,
   verifyMailSubject,
   verifyReportFileName,
@@ -255,13 +257,15 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     }
   }
 
-  async function writeReport(pool: pg.Pool, run: VerifyRunRow): Promise<{ file: string; ok: number; problems: number; restored: number }> {
+  async function writeReport(pool: pg.Pool, run: VerifyRunRow): Promise<{ file: string; ok: number; problems: number; restored: number; fresh: number }> {
     const name = verifyReportFileName(compactTimestamp(localDateTime(run.started_at, config.timeZone)), Number(run.id));
     // an unwritable report folder sends the report under the data folder (writeRunReport); the run notes nothing of it, as before
     const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode }, async (write) => {
       let ok = 0;
       let problems = 0;
       let restored = 0;
+      // problems that are news (not found as an earlier run recorded them): what a mail is for
+      let fresh = 0;
       // streamed from the ledger by dossier and generation date: memory does not grow with the generations
       let after: { code: string; snapshotAt: Date; id: string } | null = null;
       for (;;) {
@@ -271,17 +275,19 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         for (const r of rows) {
           if (r.status === 'pruned') continue;
           text += verifyReportLine({ code: r.code, date: generationDateText(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error }) + REPORT_EOL;
-          if (isVerifyProblem(r.status)) problems++;
-          else ok++;
+          if (isVerifyProblem(r.status)) {
+            problems++;
+            if (!isToldProblem(r.error)) fresh++;
+          } else ok++;
           if (r.restored) restored++;
         }
         await write(text);
         const last = rows[rows.length - 1]!;
         after = { code: last.code, snapshotAt: last.snapshot_at, id: last.generation_id };
       }
-      return { tallies: { ok, problems, restored }, end: verifySummaryLines(ok, problems, restored).join(REPORT_EOL) + REPORT_EOL };
+      return { tallies: { ok, problems, restored, fresh }, end: verifySummaryLines(ok, problems, restored).join(REPORT_EOL) + REPORT_EOL };
     });
-    return { file: r.file, ok: r.ok, problems: r.problems, restored: r.restored };
+    return { file: r.file, ok: r.ok, problems: r.problems, restored: r.restored, fresh: r.fresh };
   }
 
   /** How many problem rows the next steps are computed from at most (one per generation; a run's problems are usually few). */
@@ -415,7 +421,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
           }
         }
         const status: VerifyItemStatus = pruned ? 'pruned' : c!.status;
-        const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : (c!.error ?? null);
+        // found as an earlier run recorded it: reported again, mailed no more (TOLD_MARK)
+        // (a copy found lost, or left unchecked this time, is news of its own)
+        const told = !pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !c!.copyLost && c!.storedError === undefined;
+        const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : told ? `${TOLD_MARK}${c!.error ?? ''}` : (c!.error ?? null);
         const recorded = await recordVerifyItem(pool, input.runId, {
           generationId: id,
           code: g.code,
@@ -480,9 +489,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         // this activity's earlier attempt closed it: the same answer again
         return { state: run.state, total: run.total, ok: run.ok, problems: run.problems, restored: run.restored, seed: Number(run.seed), reportPath: run.report_path, mail: run.mail_state !== 'none', ...(await tail(run.problems)) };
       }
-      const { file, ok, problems, restored } = await writeReport(pool, run);
+      const { file, ok, problems, restored, fresh } = await writeReport(pool, run);
       const state = raw.endedEarly ? 'failed' : problems > 0 ? 'problems' : 'completed';
-      const mailWanted = problems > 0 && run.settings.reportRecipients.length > 0;
+      // a mail for news only: problems all found as earlier runs recorded them were mailed then
+      const mailWanted = fresh > 0 && run.settings.reportRecipients.length > 0;
       await closeVerifyRun(pool, raw.runId, { state, ok, problems, restored, reportPath: file, mailWanted });
       return { state, total: ok + problems, ok, problems, restored, seed: Number(run.seed), reportPath: file, mail: mailWanted, ...(await tail(problems)) };
     },

@@ -122,6 +122,14 @@ export function verifyReportFileName(compact: string, runId: number): string {
   return `svgverif-${compact}-${runId}.txt`;
 }
 
+/**
+ * A problem the run found as an earlier run left it (a generation already recorded corrupt, or its file already
+ * recorded missing): still in the report and the run's problems, but no news, so no mail for it (R-BK-13: "mailed
+ * like a failed batch", once; an old corrupt generation kept by a monthly slot would mail every night for months).
+ */
+export const TOLD_MARK = '(signalé déjà) ';
+export const isToldProblem = (error: string | null): boolean => (error ?? '').startsWith(TOLD_MARK);
+
 /** R-BK-8 style: a mail only when a generation has a problem. */
 export const VERIFY_FAILED_LIST_FILE_NAME = 'Svgverif-DossiersEnErreur.isa';
 export function verifyMailSubject(appName: string): string {

@@ -140,6 +140,17 @@ test('R-BK-13: corrupt and missing generations over everything kept (continue-as
       expect(mail.attachments[path.basename(r.reportPath!)]?.toString('utf8')).toBe(report);
       expect(mail.attachments['Svgverif-DossiersEnErreur.isa']?.toString('utf8')).toBe('V2\r\nV4\r\n');
       await waitFor('mail_state sent', async () => (await pool.query('SELECT mail_state FROM nightshift.verify_run WHERE id = $1', [r.runId])).rows[0].mail_state === 'sent');
+
+      // the same damage found again: still reported (the run fails, the report says it), mailed no more
+      const again = await startBackupVerify(
+        temporal.client,
+        { target: 'main', codes: ['V2', 'V4'] },
+        { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-verify/main/${crypto.randomUUID()}`, searchAttributes: true },
+      );
+      const second = problemsVerifyResult(await again.result().then(() => undefined, (e: unknown) => e)) as BackupVerifyResult;
+      expect(second).toMatchObject({ state: 'problems', problems: 2, mail: false });
+      expect(second.failures.every((f) => f.error?.includes('(signalé déjà) '))).toBe(true);
+      expect(fs.readFileSync(second.reportPath!, 'utf8')).toMatch(/^Dossier V2 : .* : Sauvegarde corrompue\. \(signalé déjà\) SHA-256/m);
     });
     expect(await scratchSchemas(pool)).toEqual([]);
   } finally {
