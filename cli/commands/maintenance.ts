@@ -59,6 +59,7 @@ import {
   type MaintenanceWindowInput,
   type PayloadKind,
 } from '../../workflows/maintenance-window.api';
+import { webUiLink } from './backup';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { onExistingSchedule, scheduleExists } from '../schedules';
 
@@ -233,7 +234,13 @@ function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
     `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
   ];
   if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);
-  if (sessions) lines.push(`  sessions: ${sessions.pending} of them told to close, ${s.forcedSessions} closed by force`);
+  // the database now, then what the window last saw (what the Web UI's details show: R-OP-1), each said as such
+  if (sessions) {
+    lines.push(
+      `  sessions now: ${sessions.live} open, ${sessions.pending} of them told to close and not gone yet; ${s.forcedSessions} closed by force` +
+        (s.openSessions !== null ? ` (the window's last look, as in the Web UI: ${s.openSessions} open, ${s.sessionsToClose ?? 0} told to close)` : ''),
+    );
+  }
   else if (s.openSessions !== null) lines.push(`  open sessions at the window's last look: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
   if (s.payloadRun) lines.push(`  payload: ${s.payloadRun.kind} ${s.payloadRun.workflowId}${s.payloadRun.state ? ` (${s.payloadRun.state})` : ''}`);
   if (s.rollbackRun) lines.push(`  on failure: rollback ${s.rollbackRun.workflowId}${s.rollbackRun.state ? ` (${s.rollbackRun.state})` : ''}${s.rollbackRun.restored !== undefined ? `, ${s.rollbackRun.restored} dossier(s) rolled back` : ''}`);
@@ -257,17 +264,18 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   }
   const existing = await withPools(input.target, (pool) => activeWindow(pool));
   if (existing) throw windowExists(input.target, existing);
-  const status = await withTemporal(async (client) => {
-    let handle: WorkflowHandle;
+  const { status, url } = await withTemporal(async (client) => {
+    let handle: Awaited<ReturnType<typeof startMaintenanceWindow>>;
     try {
       handle = await startMaintenanceWindow(client, input, { taskQueue: config().temporal.taskQueue, summary: staticSummary(input) });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw windowExists(input.target);
       throw err;
     }
-    return waitForRow(handle);
+    return { status: await waitForRow(handle), url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
   });
-  output(flags.json, status, (s) => `scheduled: ${statusText(s)}`);
+  // the window's workflow in the Web UI, as every command that starts work prints it
+  output(flags.json, { ...status, url }, (s) => `scheduled: ${statusText(s)}\nfollow it in the Temporal Web UI: ${s.url}`);
 }
 
 async function list(flags: { target?: string; json?: boolean }): Promise<void> {
