@@ -228,6 +228,7 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       expect(completed.stdout).toContain('BROKEN1: schema d_broken1 is missing');
       expect(completed.stdout).toContain(`nightshift maintenance reopen --target ${stack.target}`);
       const list = await cli('list', '--target', stack.target);
+      expect(list.stdout).toMatch(/^target\s+state\s+phase\s+type\s+from → to \(/);
       expect(list.stdout).toMatch(new RegExp(`^${stack.target}\\s+FAILED\\s+failed\\s+database\\s`, 'm'));
 
       await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN1'`);
