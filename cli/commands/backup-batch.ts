@@ -44,6 +44,7 @@ import { lockRetentionSetting } from '../../store/settings/lock-retention-settin
 import { withTransaction } from '../../store/transaction';
 import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { unknownCodes } from '../../store/patch/unknown-codes';
+import { namedWithCaseHints } from '../code-hints';
 import { retryCandidates } from '../../store/backup/retry-candidates';
 import { operatorDateTime } from '../../domain/retention';
 
@@ -128,10 +129,7 @@ function resultText(r: BackupBatchResult): string {
 async function refuseUnknownCodes(pool: pg.Pool, targetName: string, codes: string[]): Promise<void> {
   const unknown = await unknownCodes(pool, codes);
   if (!unknown.length) return;
-  // a code typed in the wrong case is the likeliest slip: named with the dossier it probably meant
-  const upper = [...new Set(unknown.map((c) => c.toUpperCase()).filter((c) => !unknown.includes(c)))];
-  const unknownUpper = new Set(upper.length ? await unknownCodes(pool, upper) : []);
-  const named = unknown.map((c) => (c !== c.toUpperCase() && upper.includes(c.toUpperCase()) && !unknownUpper.has(c.toUpperCase()) ? `${c} (codes are case-sensitive: ${c.toUpperCase()}?)` : c));
+  const named = await namedWithCaseHints(pool, unknown);
   throw new UsageError(`--only: not dossiers of target ${targetName}: ${named.join(', ')}${unknown.length >= 20 ? ' (the first 20)' : ''}; nothing started (see 'nightshift dossiers list')`);
 }
 

@@ -27,6 +27,7 @@ import { deletionReason, isRestorable, isValidGeneration, operatorDateTime, pars
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { unknownCodes } from '../../store/patch/unknown-codes';
+import { caseHint } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { findDossier } from '../../store/dossiers/find-dossier';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
@@ -240,11 +241,6 @@ export function registerBackupCommands(program: Command): void {
 const zone = () => config().operatorTimeZone;
 
 /** A code typed in the wrong case is the likeliest slip (codes are case-sensitive): the dossier it probably meant, or ''. */
-async function caseHint(pool: Parameters<typeof unknownCodes>[0], code: string): Promise<string> {
-  const upper = code.toUpperCase();
-  return upper !== code && !(await unknownCodes(pool, [upper])).length ? ` (codes are case-sensitive: ${upper}?)` : '';
-}
-
 /** `backup restore CODE --at DATE`: the generation at or just before DATE, restored by the one restore workflow under a lease. */
 async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const code = parseFlag('CODE', dossierCodeSchema, codeArg);

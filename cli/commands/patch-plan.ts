@@ -15,6 +15,7 @@ import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { supervisorRow } from '../../store/patch/supervisor-row';
 import { unknownCodes } from '../../store/patch/unknown-codes';
+import { namedWithCaseHints } from '../code-hints';
 import type { Prerequisite } from '../../workflows/patch-integration.api';
 import { EXIT_FAILED, jsonOption, jsonSafe, parseFlag, target, targetOption, withPools, action } from '../context';
 
@@ -81,7 +82,7 @@ export function registerPatchPlanCommand(patch: Command): void {
             const refusals: RunRefusal[] = [];
             if (notShared) refusals.push({ rule: 'R-PI-1', type: FailureType.InvalidInput, message: notShared });
             const unknown = dossiers ? await unknownCodes(db, dossiers) : [];
-            if (unknown.length) refusals.push({ rule: 'R-PI-3', type: FailureType.UnknownDossier, message: `unknown dossier(s) in ${t.name}: ${unknown.join(', ')}` });
+            if (unknown.length) refusals.push({ rule: 'R-PI-3', type: FailureType.UnknownDossier, message: `unknown dossier(s) in ${t.name}: ${(await namedWithCaseHints(db, unknown)).join(', ')}` });
             const prerequisites = await patchPrerequisites(db, t.name);
             for (const q of prerequisites) if (!q.ok && !OF_THE_MOMENT.has(q.name)) refusals.push({ rule: 'R-PI-2', type: FailureType.PatchPrerequisiteFailed, message: `${q.name}: ${q.detail}` });
             const { packages, refusals: drift } = await planPackages(db, fromDir);

@@ -95,9 +95,12 @@ test('R-PI-10: plan shows per dossier what the run would do and why, by category
   const refused = await cli(['patch', 'plan', stray]);
   expect(refused.code).toBe(1);
   expect(refused.stdout).toMatch(/^ {2}R-PI-1 PatchStrayFiles: .*notes\.txt$/m);
-  const unknown = await cli(['patch', 'plan', dir, '--json', '--dossiers', 'DEMO0002,NOPE1']);
+  const unknown = await cli(['patch', 'plan', dir, '--json', '--dossiers', 'DEMO0002,NOPE1,demo0003']);
   expect(unknown.code).toBe(1);
-  expect((JSON.parse(unknown.stdout) as PlanJson).refusals).toEqual([{ rule: 'R-PI-3', type: 'UnknownDossier', message: 'unknown dossier(s) in main: NOPE1' }]);
+  // a code in the wrong case names the dossier it probably meant (the same hint as the backup commands)
+  expect((JSON.parse(unknown.stdout) as PlanJson).refusals).toEqual([
+    { rule: 'R-PI-3', type: 'UnknownDossier', message: 'unknown dossier(s) in main: NOPE1, demo0003 (codes are case-sensitive: DEMO0003?)' },
+  ]);
 
   // nothing changed: every table of the control schema and of every dossier as it was
   expect(await tableChecksums(pool)).toEqual(before);

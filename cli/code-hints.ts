@@ -1,0 +1,22 @@
+import type { Queryable } from '../store/queryable';
+import { unknownCodes } from '../store/patch/unknown-codes';
+
+/**
+ * `codes`, none of them registered, each named for an operator: a code typed in the wrong case is the likeliest
+ * slip, so one whose upper-case spelling is a dossier is followed by `(codes are case-sensitive: CODE?)`. One
+ * query for the whole list, whatever its length.
+ */
+export async function namedWithCaseHints(db: Queryable, codes: string[]): Promise<string[]> {
+  const upper = [...new Set(codes.map((c) => c.toUpperCase()).filter((u) => !codes.includes(u)))];
+  const missing = new Set(upper.length ? await unknownCodes(db, upper) : []);
+  return codes.map((c) => {
+    const u = c.toUpperCase();
+    return u !== c && upper.includes(u) && !missing.has(u) ? `${c} (codes are case-sensitive: ${u}?)` : c;
+  });
+}
+
+/** The hint alone for one unregistered code (with its leading space), or ''. */
+export async function caseHint(db: Queryable, code: string): Promise<string> {
+  const [named] = await namedWithCaseHints(db, [code]);
+  return named!.slice(code.length);
+}
