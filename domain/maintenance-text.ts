@@ -25,7 +25,18 @@ export interface MaintenanceMail {
   startsAt: string;
   endsAt: string;
   failure?: string;
+  /**
+   * A cancelled window whose payload ran to its end first (a payload is not cut mid-way): the payload's kind and its
+   * run's final state, so that the mail does not say the work was interrupted when it was done.
+   */
+  payloadEnded?: { kind: string; state: string };
 }
+
+const PAYLOAD_TEXT: Record<string, string> = {
+  backup: 'sauvegarde',
+  patch: 'intégration des correctifs',
+  'backup+patch': 'sauvegarde puis intégration des correctifs',
+};
 
 export function maintenanceMailText(target: string, mail: MaintenanceMail, appName: string, timeZone: string, now: Date): { subject: string; text: string } {
   const at = formatDateTime(now, timeZone);
@@ -40,11 +51,16 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
         subject: `[${appName}] Maintenance terminée (${target})`,
         text: `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
       };
-    case 'cancelled':
+    case 'cancelled': {
+      const p = mail.payloadEnded;
+      const how = p
+        ? `${what} a été annulée après son traitement : le traitement (${PAYLOAD_TEXT[p.kind] ?? p.kind}) est allé à son terme (état ${p.state}), les vérifications de fin n'ont pas été faites.`
+        : `${what} a été interrompue.`;
       return {
         subject: `[${appName}] Maintenance annulée (${target})`,
-        text: `${what} a été interrompue. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
+        text: `${how} ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
       };
+    }
     case 'failed':
       return {
         subject: `[${appName}] ÉCHEC de la maintenance (${target}) : service toujours fermé`,

@@ -648,17 +648,19 @@ class MaintenanceWindow {
     this.w.finishing = true;
     await this.restoreDatabaseAccess();
     await this.persist('cancelled', 'cancelled');
-    return this.result(await this.notify('cancelled'));
+    // a payload is never cut mid-way: one that ended before the cancel is said in the mail, not "interrupted"
+    const run = this.s.payloadRun;
+    return this.result(await this.notify('cancelled', run?.state && run.state !== 'running' ? { kind: this.s.payload.kind, state: run.state } : undefined));
   }
 
   /** R-MW-10: the notification list's e-mail; never fails the window. */
-  private async notify(kind: MaintenanceMailKind): Promise<boolean> {
+  private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;
     try {
       const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, {
         target: s.target,
-        mail: { kind, to: s.notify, type: s.type, startsAt: s.startsAt, endsAt: s.endsAt, failure: s.failure },
+        mail: { kind, to: s.notify, type: s.type, startsAt: s.startsAt, endsAt: s.endsAt, failure: s.failure, ...(payloadEnded && { payloadEnded }) },
       });
       return r.sent;
     } catch (err) {

@@ -78,4 +78,16 @@ test('R-MW-10: post-checks report a dossier without its schema; the mail texts s
   expect(text.text).toMatch(/^La maintenance de la base de données a échoué le 07\/09\/2020/);
   const deployed = maintenanceMailText('main', { kind: 'completed', to: [], type: 'deployment', startsAt: '2020-09-14T21:25:00Z', endsAt: '2020-09-14T21:30:00Z' }, 'APP', 'Europe/Paris', new Date('2020-09-14T21:30:00Z'));
   expect(deployed.text).toMatch(/^L'installation de la nouvelle version est terminée\./);
+  // a cancel that came while the payload ran: the payload was not cut, and the mail says it went to its end
+  const interrupted = maintenanceMailText('main', { kind: 'cancelled', to: [], type: 'database', startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' }, 'APP', 'Europe/Paris', new Date('2020-09-07T11:10:00Z'));
+  expect(interrupted.text).toMatch(/^La maintenance de la base de données a été interrompue\. APP est à nouveau disponible depuis le 07\/09\/2020 à 13:10\./);
+  const afterPayload = maintenanceMailText(
+    'main',
+    { kind: 'cancelled', to: [], type: 'deployment', startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z', payloadEnded: { kind: 'patch', state: 'completed' } },
+    'APP',
+    'Europe/Paris',
+    new Date('2020-09-07T11:20:00Z'),
+  );
+  expect(afterPayload.text).toMatch(/^L'installation de la nouvelle version a été annulée après son traitement : le traitement \(intégration des correctifs\) est allé à son terme \(état completed\), les vérifications de fin n'ont pas été faites\. APP est à nouveau disponible/);
+  expect(afterPayload.text).not.toContain('interrompue');
 });

@@ -512,6 +512,44 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
   });
 });
 
+test('R-MW-12: a window cancelled once its payload has ended says so in its mail: the payload went to its end, not "interrompue"', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+    for (const code of ['C1', 'C2']) {
+      await registry.createDossier(stack.target, { code, label: `Dossier ${code}`, copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
+    }
+    const blocker = path.join(stack.config.backupDir, 'BC2.SVG');
+    fs.mkdirSync(blocker, { recursive: true });
+    try {
+      const input = windowInput(stack.target, await env.currentTimeMs(), {
+        inMinutes: 1,
+        graceSeconds: 0,
+        payload: { kind: 'backup', dossiers: ['C1', 'C2'] },
+        notify: ['ops-cancel-after@example.com'],
+      });
+      const h = await start(input);
+      await phaseIs(h, 'scheduled');
+      await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+      await eventually(() => status(h), (v) => v.phase === 'failed', 'the window to fail', 60_000);
+      // the operator cancels instead of reopening: access comes back, and the mail tells what the payload did
+      expect((await h.executeUpdate(cancelMaintenanceUpdate)).state).toBe('cancelled');
+      const result = await h.result();
+      expect(result.mailSent).toBe(true);
+      expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('open');
+      const raw = mailsTo('ops-cancel-after@example.com').at(-1)!.raw;
+      expect(subjectOf(raw)).toContain('annulée');
+      // quoted-printable, decoded
+      const body = Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+      expect(body).not.toContain('interrompue');
+      expect(body).toContain('annulée après son traitement : le traitement (sauvegarde) est allé à son terme');
+      expect(body).toContain('(état partial)');
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    } finally {
+      fs.rmdirSync(blocker);
+    }
+  });
+});
+
 test('issue 12: a backup batch started by hand inside a window (payload none) is linked from the window by workflow id; the next step is "complete"', async () => {
   await withWindowWorker(async (stack, start) => {
     const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 30, graceSeconds: 0 });
