@@ -114,6 +114,8 @@ function dossierFailures(failures: { code: string; status?: string; patch?: numb
 const ON_FAILURE_ROLLBACK_PATCH = 'window-on-failure-rollback';
 /** Histories recorded before the window linked the runs started by hand in it replay without the ledger reads. */
 const LINKS_PATCH = 'maintenance-window-links';
+/** R-PI-2: access comes back only once the runs started by hand in the window have ended (single-user mode). */
+const HAND_RUNS_PATCH = 'maintenance-window-waits-hand-runs';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -481,8 +483,25 @@ class MaintenanceWindow {
       const wait = linking ? Math.min(end - now, linkPollMs(now - workFrom)) : end - now;
       await wf.condition(() => requested.cancel || requested.complete || this.w.version !== v, wait, { summary: 'until "complete" or the end' });
     }
+    if (linking && wf.patched(HAND_RUNS_PATCH)) await this.waitForHandRuns();
     // a run started since the last look is linked before the window ends
-    if (linking && !requested.cancel) await this.linkRuns();
+    else if (linking && !requested.cancel) await this.linkRuns();
+  }
+
+  /**
+   * R-PI-2 single-user mode: a patch run or backup batch started by hand in the window is not cut off by a complete, a
+   * cancel or the window's end: access comes back once it has ended (as a payload's does), the details listing it
+   * as running meanwhile.
+   */
+  private async waitForHandRuns(): Promise<void> {
+    const from = workflowTime();
+    for (;;) {
+      await this.linkRuns();
+      if (!(this.s.linkedRuns ?? []).some((r) => r.state === 'running')) return;
+      // every 10 s for the first 10 minutes (access back soon after the run ends), then as the links' own polling
+      const waited = workflowTime() - from;
+      await wf.sleep(waited < 10 * 60_000 ? 10_000 : linkPollMs(waited), { summary: 'until the runs started by hand in the window end' });
+    }
   }
 
   /** The ledgers' runs claimed since the start, other than the payload: linked from the details by workflow id. */

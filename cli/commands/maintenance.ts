@@ -743,10 +743,10 @@ export function registerMaintenanceCommands(program: Command): void {
     [
       'cancel',
       cancelMaintenanceUpdate,
-      'cancel a scheduled window, or abort one in progress: access comes back at once, or, while its payload (a patch, a backup) runs, once that payload has ended (it is not cut mid-way)',
+      'cancel a scheduled window, or abort one in progress: access comes back at once, or, while its payload (a patch, a backup) or a run started by hand in it runs, once that run has ended (it is not cut mid-way)',
       'cancelled',
     ],
-    ['complete', completeMaintenanceUpdate, 'the work is done: run the post-checks and give access back', 'completed'],
+    ['complete', completeMaintenanceUpdate, 'the work is done: run the post-checks and give access back (once the runs started by hand in the window have ended)', 'completed'],
     ['reopen', reopenMaintenanceUpdate, 'after a failure: give access back', 'reopened'],
   ] as const) {
     m.command(name)
@@ -758,12 +758,20 @@ export function registerMaintenanceCommands(program: Command): void {
           return update(
             flags.target,
             async (h) => {
-              // a cancel waits for a running payload to end: said before the wait, not after it
-              if (name === 'cancel' && !flags.json) {
+              // a cancel waits for a running payload to end, a cancel or complete for the runs started by hand in the
+              // window (R-PI-2): said before the wait, not after it
+              if ((name === 'cancel' || name === 'complete') && !flags.json) {
                 const now = await h.query(maintenanceStatusQuery).catch(() => undefined);
-                if (now?.phase === 'working' && now.payloadRun?.state === 'running') {
+                if (name === 'cancel' && now?.phase === 'working' && now.payloadRun?.state === 'running') {
                   process.stdout.write(
                     `cancel requested: the payload ${now.payloadRun.workflowId} (${now.payloadRun.kind}) runs to its end first (it is not cut mid-way), then access comes back; waiting…\n`,
+                  );
+                }
+                const byHand = now?.phase === 'working' ? (now.linkedRuns ?? []).filter((r) => r.state === 'running') : [];
+                if (byHand.length) {
+                  process.stdout.write(
+                    `${name} requested: ${byHand.map((r) => `${r.kind} run ${r.workflowId}`).join(', ')}, started by hand in the window, ` +
+                      `still running: access comes back once ${byHand.length > 1 ? 'they have' : 'it has'} ended (single-user mode, R-PI-2); waiting…\n`,
                   );
                 }
               }

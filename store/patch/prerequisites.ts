@@ -6,6 +6,9 @@ import type { Queryable } from '../queryable';
  * in-progress maintenance window of the target (`windowWorkflowId` when the run is its payload). The
  * claim checks them under its lock; `patch integrate` checks them before it starts anything.
  */
+/** The phases of an in-progress window with every session closed (R-MW-8 done): a patch run by hand may go. */
+const SINGLE_USER_PHASES = new Set(['working', 'checking', 'failed']);
+
 export async function patchPrerequisites(db: Queryable, target: string, windowWorkflowId?: string): Promise<Prerequisite[]> {
   const prerequisites: Prerequisite[] = [];
   const sup = await db.query<{ code: string }>(`SELECT code FROM nightshift.dossier WHERE role = 'supervisor'`);
@@ -30,19 +33,26 @@ export async function patchPrerequisites(db: Queryable, target: string, windowWo
     detail: patches.length ? `patch run ${patches.map((p) => p.workflow_id).join(', ')} is running on ${target}` : 'no other patch run',
   });
   const windows = (
-    await db.query<{ workflow_id: string }>(`SELECT workflow_id FROM nightshift.maintenance_window WHERE state = 'in_progress'`)
+    await db.query<{ workflow_id: string; phase: string }>(`SELECT workflow_id, phase FROM nightshift.maintenance_window WHERE state = 'in_progress'`)
   ).rows;
-  const windowOk = windowWorkflowId ? windows.some((w) => w.workflow_id === windowWorkflowId) : windows.length > 0;
+  // single-user mode: a run started by hand waits until the window has closed its sessions (closing_sessions and
+  // draining still have users in); a payload is started by its window in that phase (working) anyway
+  const userFree = windows.filter((w) => SINGLE_USER_PHASES.has(w.phase));
+  const windowOk = windowWorkflowId ? windows.some((w) => w.workflow_id === windowWorkflowId) : userFree.length > 0;
+  const closing = windows.find((w) => !SINGLE_USER_PHASES.has(w.phase));
   prerequisites.push({
     name: 'maintenance window in progress',
     ok: windowOk,
     detail: windowOk
       ? windowWorkflowId
         ? `payload of ${windowWorkflowId} (single-user mode)`
-        : `window ${windows[0]!.workflow_id} is in progress (single-user mode)`
+        : `window ${userFree[0]!.workflow_id} is in progress (single-user mode)`
       : windowWorkflowId
         ? `the window ${windowWorkflowId} is not in progress on ${target}`
-        : `no maintenance window is in progress on ${target}: start one (payload patch) or run inside one`,
+        : closing
+          ? `window ${closing.workflow_id} is in progress on ${target} but still closing its sessions (phase ${closing.phase}): ` +
+            `users may still be in; run again once it reaches phase working ('nightshift maintenance status')`
+          : `no maintenance window is in progress on ${target}: start one (payload patch) or run inside one`,
   });
   return prerequisites;
 }

@@ -117,7 +117,16 @@ test('R-PI-2: integrate refused (no window, a backup batch running) exits 1 with
       await pool.query(`DELETE FROM nightshift.backup_run WHERE workflow_id = 'backup/main/cli-refused'`);
     }
 
-    await openWindow(pool);
+    // R-PI-2 single-user mode: a window still closing its sessions (users may be in) is not one yet
+    const closingId = await openWindow(pool);
+    await pool.query(`UPDATE nightshift.maintenance_window SET phase = 'draining' WHERE id = $1`, [closingId]);
+    const early = await cli(['patch', 'integrate', dir]);
+    expect(early.code).toBe(1);
+    expect(early.stdout).not.toMatch(/started/);
+    expect(early.stderr).toMatch(/^ {2}maintenance window in progress: window maintenance\/test-\S+ is in progress on main but still closing its sessions \(phase draining\): users may still be in; run again once it reaches phase working/m);
+    expect(await runs()).toBe(before);
+    await pool.query(`UPDATE nightshift.maintenance_window SET phase = 'working' WHERE id = $1`, [closingId]);
+
     const ok = await cli(['patch', 'integrate', dir]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^prerequisites met \(R-PI-2\)$/m);

@@ -550,6 +550,38 @@ test('R-MW-12: a window cancelled once its payload has ended says so in its mail
   });
 });
 
+test('R-PI-2: a patch run started by hand in the window is not cut off: "complete" gives access back only once that run has ended', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 30, graceSeconds: 0 });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    await phaseIs(h, 'working');
+    // a run claimed in the window, still running (its ledger row, as the patch workflow's claim writes it)
+    const runId = 'patch/main/by-hand-still-running';
+    await stack.pool.query(`INSERT INTO nightshift.patch_run (workflow_id, mode) VALUES ($1, 'integrate')`, [runId]);
+    try {
+      const completing = h.executeUpdate(completeMaintenanceUpdate);
+      await eventually(() => status(h), (v) => (v.linkedRuns ?? []).some((r) => r.workflowId === runId && r.state === 'running'), 'the running hand run linked', 60_000);
+      // still closed while it runs: the window waits for it
+      await new Promise((res) => setTimeout(res, 1_500));
+      const row = await onlyWindow(stack.pool);
+      expect([row.state, row.phase]).toEqual(['in_progress', 'working']);
+      expect(loginsRefusedAt(row, new Date())).toBe(true);
+      expect(await details(h)).toContain(`\`${runId}\``);
+      await stack.pool.query(`UPDATE nightshift.patch_run SET state = 'completed' WHERE workflow_id = $1`, [runId]);
+      await env.sleep(11_000);
+      expect((await completing).state).toBe('completed');
+      const result = await h.result();
+      expect(result.status.linkedRuns).toEqual([expect.objectContaining({ kind: 'patch', workflowId: runId, state: 'completed' })]);
+      expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('open');
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    } finally {
+      await stack.pool.query(`DELETE FROM nightshift.patch_run WHERE workflow_id = $1`, [runId]);
+    }
+  });
+}, 300_000);
+
 test('issue 12: a backup batch started by hand inside a window (payload none) is linked from the window by workflow id; the next step is "complete"', async () => {
   await withWindowWorker(async (stack, start) => {
     const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 30, graceSeconds: 0 });
