@@ -60,6 +60,7 @@ import {
   type PayloadKind,
 } from '../../workflows/maintenance-window.api';
 import { webUiLink } from './backup';
+import { checkPatchDirHere } from './patch';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { onExistingSchedule, scheduleExists } from '../schedules';
 
@@ -258,6 +259,8 @@ function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
 
 async function schedule(flags: ScheduleFlags): Promise<number | void> {
   const { input, startsNow } = scheduleInput(flags, Date.now());
+  // the payload's packages checked now, as `patch integrate` does: not found out once the target is closed
+  if ((input.payload.kind === 'patch' || input.payload.kind === 'backup+patch') && input.payload.manifest) await checkPatchDirHere(input.target, input.payload.manifest);
   if (startsNow && !(await confirmImmediateStart(input.target, flags.yes === true))) {
     process.stderr.write('nothing scheduled\n');
     return EXIT_FAILED;

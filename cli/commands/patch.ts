@@ -30,6 +30,8 @@ import { listRecentRuns } from '../../store/patch/recent-runs';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
+import { unknownCodes } from '../../store/patch/unknown-codes';
+import { namedWithCaseHints } from '../code-hints';
 import { registerPatchRollbackCommand } from './patch-rollback';
 
 /** nightshift patch integrate|plan|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-10; plan in ./patch-plan.ts). */
@@ -133,6 +135,22 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
   });
 }
 
+/**
+ * A directory of patch packages checked on this host before anything starts (`patch integrate`, `maintenance schedule
+ * --payload patch`): when it is here, a stray file or a bad checksum fails now, and it must lie in the target's shared
+ * store (issue 10; the worker checks again). Missing where its parent folder is here: a typo, refused. Missing with its
+ * parent too: a path only the worker hosts see, left to the worker.
+ */
+export async function checkPatchDirHere(targetName: string, dir: string): Promise<void> {
+  if (fs.existsSync(dir)) {
+    await readPatchDirectory(dir);
+    const notShared = await withPools(targetName, (pool) => patchDirectoryProblem(pool, targetName, dir));
+    if (notShared) throw new UsageError(notShared);
+  } else if (fs.existsSync(path.dirname(dir))) {
+    throw new UsageError(`no patch directory ${dir} (its folder ${path.dirname(dir)} is here, without it): nothing started`);
+  }
+}
+
 export function registerPatchCommands(program: Command): void {
   const patch = program.command('patch').description('integrate patch packages into the dossiers of a target (supervisor first)');
 
@@ -149,12 +167,11 @@ export function registerPatchCommands(program: Command): void {
         const t = target(flags.target);
         const dir = path.resolve(dirArg);
         const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
-        // checked here too when the folder is local: a stray file or a bad checksum fails before anything starts
-        if (fs.existsSync(dir)) {
-          await readPatchDirectory(dir);
-          // every worker host must see it: inside the target's shared store (issue 10; the worker checks again)
-          const notShared = await withPools(t.name, (pool) => patchDirectoryProblem(pool, t.name, dir));
-          if (notShared) throw new UsageError(notShared);
+        await checkPatchDirHere(t.name, dir);
+        // R-PI-3: an unknown code is refused before anything starts (the run would refuse it once started)
+        if (dossiers) {
+          const unknown = await withPools(t.name, async (pool) => namedWithCaseHints(pool, await unknownCodes(pool, dossiers)));
+          if (unknown.length) throw new UsageError(`--dossiers: not dossiers of target ${t.name}: ${unknown.join(', ')}; nothing started (see 'nightshift dossiers list')`);
         }
         return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`, true);
       }),

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
@@ -108,12 +111,21 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch'], /--patch-dir/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--patch-dir', '/srv/patches'], /--patch-dir goes with --payload patch/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', 'a\u0001b'], /control characters/],
+    // the packages are checked before the window exists, as `patch integrate` does: a typo, a stray file
+    [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', path.join(os.tmpdir(), 'no-such-patches-dir')], /no patch directory .*no-such-patches-dir .*nothing started/],
   ];
   for (const [args, pattern] of cases) {
     const r = await cli('schedule', ...args);
     expect({ args, code: r.code }).toEqual({ args, code: 2 });
     expect(r.stderr).toMatch(pattern);
   }
+  // a folder that holds something else than patch packages: refused as `patch integrate` refuses it (exit 1), nothing started
+  const strayDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stray-patches-'));
+  fs.writeFileSync(path.join(strayDir, 'notes.txt'), 'not a patch');
+  const stray = await cli('schedule', ...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'backup+patch', '--patch-dir', strayDir);
+  expect(stray.code).toBe(1);
+  expect(stray.stderr).toMatch(/notes\.txt/);
+  fs.rmSync(strayDir, { recursive: true });
   // R-MW-3 through the real binary: no terminal and no --yes is a refusal, exit 2
   const real = await binary('schedule', '--target', stack.target, '--duration', '45m', '--type', 'database');
   expect(real.code).toBe(2);

@@ -23,13 +23,20 @@ test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero 
   const dir = tempDir('cli-stray');
   await generateDemoPatches(dir, 2);
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a patch');
+  const good = tempDir('cli-good');
+  await generateDemoPatches(good, 2);
   const results = await Promise.all([
     cli(['patch', 'integrate', dir]),
     cli(['patch', 'integrate', dir, '--dossiers', '../etc,DEMO0001']),
     cli(['patch', 'retry', '--run', '1; DROP TABLE nightshift.patch_run']),
     cli(['patch', 'revalidate', "DEMO'0001"]),
     cli(['patch', 'status', '--target', 'nope']),
+    // R-PI-3: unknown codes (one in the wrong case) and a missing folder beside real ones: refused before any start
+    cli(['patch', 'integrate', good, '--dossiers', 'DEMO0001,NOPE99,demo0002']),
+    cli(['patch', 'integrate', path.join(path.dirname(good), 'no-such-patches')]),
   ]);
+  expect(results[5]!.stderr).toBe("nightshift: --dossiers: not dossiers of target main: NOPE99, demo0002 (codes are case-sensitive: DEMO0002?); nothing started (see 'nightshift dossiers list')\n");
+  expect(results[6]!.stderr).toMatch(/^nightshift: no patch directory .*no-such-patches \(its folder .* is here, without it\): nothing started\n$/);
   // a refused directory is a failed check (exit 1, its failure type named), not a misspelt command
   expect(results[0]!.code).toBe(1);
   expect(results[0]!.stderr).toMatch(/^nightshift: PatchStrayFiles: .*notes\.txt/);
