@@ -105,7 +105,7 @@ function treatmentWhy(decision: TreatmentDecision, patchType: PatchType, name: s
     case 'supervisor-absent':
       return { rule: 'R-PI-3', why: 'not patched: the supervisor is not in the run and does not hold the patch' };
     case 'kept-existing':
-      return { rule: 'R-PI-5', why: 'kept: the dossier holds its own specific treatment of that name' };
+      return { rule: 'R-PI-5', why: 'kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced)' };
     case 'not-specific-dossier':
       return { rule: 'R-PI-5', why: 'a specific treatment goes to dossiers of type specific only' };
     case 'not-applicable':

@@ -169,7 +169,7 @@ export function routeTreatment(c: TreatmentContext): TreatmentDecision {
 
 /** Why a dossier did not take a treatment its patch ships, when the run must say so (R-PI-5), or undefined. */
 export function treatmentDecisionNote(patch: number, name: string, decision: TreatmentDecision): string | undefined {
-  if (decision === 'kept-existing') return `patch ${patch}: treatment ${name} kept: the dossier holds its own specific treatment of that name (R-PI-5)`;
+  if (decision === 'kept-existing') return `patch ${patch}: treatment ${name} kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)`;
   return undefined;
 }
 

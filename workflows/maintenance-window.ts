@@ -107,7 +107,9 @@ function backupIncomplete(target: string, r: PayloadResult): ApplicationFailure 
 
 /** A payload's dossier failures as the window carries them (`CODE: reason`, capped). */
 function dossierFailures(failures: { code: string; status?: string; patch?: number; error: string }[] | undefined): DossierFailure[] {
-  return capFailures((failures ?? []).map((f) => ({ code: f.code, status: f.status ?? 'failed', error: f.patch !== undefined ? `patch ${f.patch}: ${f.error}` : f.error })));
+  // the patch named once: an engine message that names it already ("patch 5 failed in dossier …") is not prefixed again
+  const named = (f: { patch?: number; error: string }) => f.patch === undefined || f.error.startsWith(`patch ${f.patch} `);
+  return capFailures((failures ?? []).map((f) => ({ code: f.code, status: f.status ?? 'failed', error: named(f) ? f.error : `patch ${f.patch}: ${f.error}` })));
 }
 
 /** Histories recorded before a window could roll its failed dossiers back (R-PI-11) replay without the rollback child. */

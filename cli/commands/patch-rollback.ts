@@ -4,7 +4,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { rollbackInputSchema } from '../../domain/rollback-input';
-import { issuesText } from '../../domain/validation';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
@@ -14,11 +13,20 @@ import { RollbackFailure, partialRollbackResult, rollbackScopeText, type PatchRo
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
+import { unknownCodes } from '../../store/patch/unknown-codes';
+import { namedWithCaseHints } from '../code-hints';
 
 /** nightshift patch rollback CODE… | --run ID [--failed-only] | --retry ID (R-PI-11): each dossier back to its restore point. */
 
 const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
-const idSchema = z.coerce.number().int().positive('a run id is a positive number');
+/** A run id as typed: digits only (`abc` is said so, not coerced to NaN). */
+export const runIdSchema = z
+  .string()
+  .trim()
+  .regex(/^\d{1,15}$/, 'a run id is a positive whole number (see patch status)')
+  .transform(Number)
+  .pipe(z.number().int().positive('a run id is a positive whole number (see patch status)'));
+const idSchema = runIdSchema;
 
 interface RollbackFlags {
   target?: string;
@@ -65,10 +73,14 @@ export function registerPatchRollbackCommand(patch: Command): void {
         };
         // bad usage (no scope, two scopes, --failed-only without --run) is exit 2 before anything is read
         const checked = rollbackInputSchema.safeParse(input);
-        if (!checked.success) throw new UsageError(issuesText(checked.error));
+        // the schema's own words, written for operators (its field names are not flags)
+        if (!checked.success) throw new UsageError(checked.error.issues.map((i) => i.message).join('; '));
         return withTemporal(async (client) => {
           // checked before anything starts (the claim checks again under its lock): R-PI-2, then the restore points
           await withPools(t.name, async (pool) => {
+            // codes that name no dossier are a slip, not a missing restore point (exit 2, the one meant named)
+            const unknown = input.dossiers ? await namedWithCaseHints(pool, await unknownCodes(pool, input.dossiers)) : [];
+            if (unknown.length) throw new UsageError(`not dossiers of target ${t.name}: ${unknown.join(', ')}; nothing started (see 'nightshift dossiers list')`);
             for (const r of await runningRollbackRuns(pool)) {
               const status = await workflowStatus(client, r.workflowId);
               if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRollbackRun(pool, r.id, status);

@@ -32,7 +32,7 @@ import { listRunningRuns } from '../../store/patch/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { namedWithCaseHints } from '../code-hints';
-import { registerPatchRollbackCommand } from './patch-rollback';
+import { registerPatchRollbackCommand, runIdSchema } from './patch-rollback';
 
 /** nightshift patch integrate|plan|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-10; plan in ./patch-plan.ts). */
 
@@ -46,6 +46,9 @@ interface StartFlags {
   json?: boolean;
 }
 
+const PACKAGE_AT_FAULT =
+  "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
+
 export function resultText(r: PatchRunResult): string {
   const lines = [`patch ${r.mode} on ${r.target} (run ${r.runId}): ${r.state}`];
   for (const q of r.prerequisites) lines.push(`  ${q.ok ? 'ok  ' : 'FAIL'} ${q.name}: ${q.detail}`);
@@ -56,10 +59,16 @@ export function resultText(r: PatchRunResult): string {
   for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
   if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more (patch status)`);
   if (r.retryCommand) lines.push(`fix them, then: ${r.retryCommand}`);
+  // a retry applies the packages stored by the run: a package at fault needs a new one, integrated again
+  if (r.retryCommand || r.supervisor?.status === 'failed') lines.push(PACKAGE_AT_FAULT);
   for (const n of r.notes) lines.push(`note: ${n}`);
   if (r.toRevalidateCount) {
     lines.push(`${r.toRevalidateCount} dossier(s) below the supervisor's level ${r.supervisorLevel} (R-PI-9): ${r.toRevalidate.map((d) => `${d.code}@${d.level}`).join(', ')}`);
-    lines.push(`bring them up with: nightshift patch revalidate ${r.toRevalidate.slice(0, 5).map((d) => d.code).join(' ')}${r.toRevalidateCount > 5 ? ' …' : ''}`);
+    // a command that can be pasted: the codes when they are few, else revalidate with none (every dossier below the level)
+    lines.push(
+      `bring them up with: nightshift patch revalidate ${r.toRevalidateCount > 5 ? '' : `${r.toRevalidate.map((d) => d.code).join(' ')} `}--target ${r.target}` +
+        (r.toRevalidateCount > 5 ? ` (every dossier below the supervisor's level)` : ''),
+    );
   }
   return lines.join('\n');
 }
@@ -189,6 +198,11 @@ export function registerPatchCommands(program: Command): void {
       action(async (flags: { target?: string; json?: boolean }) => {
         const t = target(flags.target);
         await withPools(t.name, async (pool) => {
+          // a run whose workflow was cancelled or terminated is shown as it is, not as running (closed as the next run would)
+          if ((await listRunningRuns(pool)).length) {
+            const abandoned = await withTemporal((client) => closeAbandonedRuns(pool, client)).catch(() => []);
+            for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
+          }
           const dossiers = await listDossierLevels(pool);
           const list = await revalidationList(pool);
           const runs = await listRecentRuns(pool);
@@ -205,12 +219,13 @@ export function registerPatchCommands(program: Command): void {
               `target ${v.target}: supervisor at level ${v.supervisorLevel ?? '(no supervisor)'}`,
               ...v.dossiers.map((d) => `  ${d.code.padEnd(20)} ${String(d.level).padStart(5)}  ${d.role}${d.test ? ' test' : ''}${d.specific ? ' specific' : ''}`),
               v.toRevalidateCount
-                ? `${v.toRevalidateCount} dossier(s) to revalidate (R-PI-9): ${v.toRevalidate.map((d) => d.code).join(', ')} — nightshift patch revalidate CODE...`
+                ? `${v.toRevalidateCount} dossier(s) to revalidate (R-PI-9): ${v.toRevalidate.map((d) => d.code).join(', ')}${v.toRevalidateCount > v.toRevalidate.length ? ', …' : ''}` +
+                  ` — nightshift patch revalidate --target ${v.target} (every one of them) or nightshift patch revalidate CODE... --target ${v.target}`
                 : 'no dossier to revalidate',
               ...v.recentRuns.map(
                 (r) =>
                   `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` patches ${r.first_patch}-${r.last_patch}` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}` +
-                  ('retryCommand' in r ? `\n  retry them: ${r.retryCommand}` : ''),
+                  ('retryCommand' in r ? `\n  retry them: ${r.retryCommand}\n  ${PACKAGE_AT_FAULT}` : ''),
               ),
             ].join('\n'),
           );
@@ -243,7 +258,7 @@ export function registerPatchCommands(program: Command): void {
     .action(
       action(async (flags: StartFlags) => {
         const t = target(flags.target);
-        const retryOf = flags.run === undefined ? undefined : parseFlag('--run', z.coerce.number().int().positive('a run id is a positive number'), flags.run);
+        const retryOf = flags.run === undefined ? undefined : parseFlag('--run', runIdSchema, flags.run);
         return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry on ${t.name}`);
       }),
     );
@@ -280,7 +295,7 @@ export function registerPatchCommands(program: Command): void {
   patch
     .command('demo')
     .description('write demo patches covering every routing case (tests, benchmarks, trying it out)')
-    .argument('<dir>', 'the directory to write (created)')
+    .argument('<dir>', 'the directory to write (created): under the shared backup folder, e.g. <backup folder>/patches/demo, for patch integrate to accept it')
     .requiredOption('--count <n>', 'how many patches')
     .option('--first <n>', 'first patch number', '1')
     .addOption(jsonOption())

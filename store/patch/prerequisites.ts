@@ -52,7 +52,7 @@ export async function patchPrerequisites(db: Queryable, target: string, windowWo
         : closing
           ? `window ${closing.workflow_id} is in progress on ${target} but still closing its sessions (phase ${closing.phase}): ` +
             `users may still be in; run again once it reaches phase working ('nightshift maintenance status')`
-          : `no maintenance window is in progress on ${target}: start one (payload patch) or run inside one`,
+          : `no maintenance window is in progress on ${target}: run inside one ('nightshift maintenance schedule'; a patch can also be its payload, --payload patch)`,
   });
   return prerequisites;
 }

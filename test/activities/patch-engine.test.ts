@@ -220,9 +220,9 @@ test('R-PI-5 R-PI-4: a never-patched dossier keeps its own specific treatment (X
     // the run ledger says why, per dossier
     const { rows } = await own.query<{ code: string; notes: string[] }>('SELECT code, notes FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [runId]);
     expect(rows).toEqual([
-      { code: 'DEMO0001', notes: ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'] },
+      { code: 'DEMO0001', notes: ['patch 1: treatment XTRT1 kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)'] },
       { code: 'DEMO0005', notes: [] },
-      { code: 'DEMO0006', notes: ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'] },
+      { code: 'DEMO0006', notes: ['patch 1: treatment XTRT1 kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)'] },
     ]);
     expect(sup.notes).toEqual(rows[0]!.notes);
   } finally {

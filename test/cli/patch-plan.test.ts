@@ -79,7 +79,7 @@ test('R-PI-10: plan shows per dossier what the run would do and why, by category
   expect(byCode.DEMO0002!.steps[0]!.treatments.find((t) => t.name === 'TRT1')).toMatchObject({ decision: 'inherited', rule: 'R-PI-4' });
   // DEMO0006 is of type specific: XKEEP goes in with patch 1, and is its own from then on (R-PI-5)
   expect(byCode.DEMO0006!.steps.slice(0, 3).map((s) => s.treatments.find((t) => t.name === 'XKEEP')?.decision)).toEqual(['install', 'kept-existing', 'kept-existing']);
-  expect(byCode.DEMO0006!.notes).toContain('patch 2: treatment XKEEP kept: the dossier holds its own specific treatment of that name (R-PI-5)');
+  expect(byCode.DEMO0006!.notes).toContain('patch 2: treatment XKEEP kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)');
   // ECRAN_COMMUN's protected field, created by patch 1, is kept by patches 2-4 (R-PI-7)
   expect(byCode.DEMO0001!.steps.map((s) => s.protectedKept)).toEqual([[], ...[2, 3, 4].map(() => [{ key: 'ECRAN_COMMUN', fields: ['parametrage'] }])]);
 
@@ -137,7 +137,7 @@ test('R-PI-10: the run follows the plan: each dossier\'s outcome (status, levels
     const byCode = Object.fromEntries(plan.dossiers.map((d) => [d.code, d]));
     expect(byCode.DEMO0005).toMatchObject({ fromLevel: 2, toLevel: 2, applies: [], refusal: { patch: 2, type: 'ChecksumDrift', rule: 'R-PI-8' } });
     expect(byCode.DEMO0003!.steps.map((s) => s.action)).toEqual(['applied', 'applied', 'at-level', 'not-applicable', 'apply', 'apply']);
-    expect(byCode.DEMO0008!.notes[0]).toBe('patch 1: treatment XKEEP kept: the dossier holds its own specific treatment of that name (R-PI-5)');
+    expect(byCode.DEMO0008!.notes[0]).toBe('patch 1: treatment XKEEP kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)');
 
     const run = await cli(['patch', 'integrate', dir, '--wait', '--json']);
     expect(run.code).toBe(1);

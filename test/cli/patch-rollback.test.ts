@@ -21,21 +21,30 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
   const worker = await createTestWorker(stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
     // usage: exactly one scope; --failed-only goes with --run
+    // in the schema's own words, no internal field name before them
     const none = await cli(['patch', 'rollback']);
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/give dossier codes, a patch run \(--run\) or a rollback run to retry \(--retry\): exactly one of them/);
+    expect(none.stderr).toBe('nightshift: give dossier codes, a patch run (--run) or a rollback run to retry (--retry): exactly one of them\n');
     const alone = await cli(['patch', 'rollback', 'DEMO0002', '--failed-only']);
     expect(alone.code).toBe(2);
-    expect(alone.stderr).toMatch(/--failed-only goes with --run/);
+    expect(alone.stderr).toBe('nightshift: --failed-only goes with --run\n');
+    const letters = await cli(['patch', 'rollback', '--run', 'abc']);
+    expect(letters.code).toBe(2);
+    expect(letters.stderr).toMatch(/--run.*a run id is a positive whole number \(see patch status\)/);
+    expect(letters.stderr).not.toMatch(/NaN/);
+    // codes that name no dossier: said so (one in the wrong case named with the one meant), not "no restore point"
+    const unknown = await cli(['patch', 'rollback', 'NOPE99', 'demo0002']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe("nightshift: not dossiers of target main: NOPE99, demo0002 (codes are case-sensitive: DEMO0002?); nothing started (see 'nightshift dossiers list')\n");
 
     await openWindow(pool);
+    // no restore point yet (the run below takes them): refused, nothing started
+    const noPoint = await cli(['patch', 'rollback', 'DEMO0001']);
+    expect(noPoint.code).toBe(1);
+    expect(noPoint.stderr).toMatch(/NoRestorePoint: no restore point to roll back to for DEMO0001 on main: .*nothing was changed/);
     const run = await runPatch(ctx.temporal.client, stack, { mode: 'integrate', dir, restorePoints: true });
     expect(run.state).toBe('partial');
 
-    // no restore point: refused, nothing started
-    const noPoint = await cli(['patch', 'rollback', 'DEMO9999']);
-    expect(noPoint.code).toBe(1);
-    expect(noPoint.stderr).toMatch(/NoRestorePoint: no restore point to roll back to for DEMO9999 on main: .*nothing was changed/);
     // outside a window: refused, nothing started
     await closeWindows(pool);
     const outside = await cli(['patch', 'rollback', '--run', String(run.runId), '--failed-only']);

@@ -76,9 +76,12 @@ test('integrate --wait, status, then a run left running by a terminated workflow
     const { rows: stale } = await pool.query(`SELECT id FROM nightshift.patch_run WHERE state = 'running'`);
     expect(stale).toHaveLength(1);
 
-    // R-PI-2 would refuse the next run while that row is 'running': the CLI closes it, naming it
+    // `patch status` shows it as it is, not as running: closed, named (as the next run would)
+    const shown = await cli(['patch', 'status']);
+    expect(shown.stderr).toContain(`closed patch run ${stale[0].id} (${handle.workflowId}): its workflow is terminated`);
+    expect(shown.stdout).toMatch(new RegExp(`^run ${stale[0].id} \\S+: integrate failed .*\\(abandoned: its workflow is terminated\\)`, 'm'));
+    // the next run goes (R-PI-2 would have refused it while that row was 'running')
     const next = await cli(['patch', 'integrate', slow, '--wait', '--json']);
-    expect(next.stderr).toContain(`closed patch run ${stale[0].id} (${handle.workflowId}): its workflow is terminated`);
     expect(next.code).toBe(0);
     expect(JSON.parse(next.stdout).result).toMatchObject({ state: 'completed', failed: 0 });
     const { rows: old } = await pool.query('SELECT state, error FROM nightshift.patch_run WHERE id = $1', [stale[0].id]);

@@ -72,15 +72,15 @@ test('R-PI-5: a specific treatment the dossier holds is kept (the run\'s note, w
   const packages = [pkg(1, 'standard', ['XKEEP', 'X1A']), pkg(2, 'vertical', ['XKEEP', 'X1A'])];
   const own = planDossier(packages, fresh(SPEC, { treatments: ['XKEEP'] }), 2);
   expect(own.steps[0]!.treatments).toEqual([
-    { name: 'XKEEP', decision: 'kept-existing', rule: 'R-PI-5', why: 'kept: the dossier holds its own specific treatment of that name' },
+    { name: 'XKEEP', decision: 'kept-existing', rule: 'R-PI-5', why: 'kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced)' },
     { name: 'X1A', decision: 'install', rule: 'R-PI-5', why: 'a specific treatment the dossier does not hold goes into a dossier of type specific' },
   ]);
   // patch 2 ships X1A again: installed by patch 1, it is the dossier's now (the engine does the same)
   expect(own.steps[1]!.treatments.map((t) => t.decision)).toEqual(['kept-existing', 'kept-existing']);
   expect(own.notes).toEqual([
-    'patch 1: treatment XKEEP kept: the dossier holds its own specific treatment of that name (R-PI-5)',
-    'patch 2: treatment XKEEP kept: the dossier holds its own specific treatment of that name (R-PI-5)',
-    'patch 2: treatment X1A kept: the dossier holds its own specific treatment of that name (R-PI-5)',
+    'patch 1: treatment XKEEP kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)',
+    'patch 2: treatment XKEEP kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)',
+    'patch 2: treatment X1A kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)',
   ]);
   expect(installedTreatments(own.steps[0]!)).toEqual(['X1A']);
   expect(planDossier(packages, fresh(REG), 2).steps[0]!.treatments.map((t) => [t.decision, t.rule])).toEqual([

@@ -159,7 +159,7 @@ test('manifest schema refuses what it must', () => {
 });
 
 test('R-PI-5: a specific treatment kept in a dossier is named with its patch and rule; other decisions need no note', () => {
-  expect(treatmentDecisionNote(7, 'XTRT1', 'kept-existing')).toBe('patch 7: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)');
+  expect(treatmentDecisionNote(7, 'XTRT1', 'kept-existing')).toBe('patch 7: treatment XTRT1 kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)');
   const silent: TreatmentDecision[] = ['install', 'inherited', 'supervisor-absent', 'not-specific-dossier', 'not-applicable'];
   for (const d of silent) expect(treatmentDecisionNote(7, 'XTRT1', d)).toBeUndefined();
 });

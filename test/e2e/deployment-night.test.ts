@@ -63,7 +63,7 @@ test('R-PI-10 R-PI-11 R-MW-9 R-MW-10: plan -> window backup+patch --on-failure r
 
     // 3. the report: the 3 with their reasons, the next command; they are as before the night, the others patched
     expect(window.failures!.map((f) => f.code)).toEqual(FAILING);
-    for (const f of window.failures!) expect(f.error).toMatch(/patch 2: patch 2 failed in dossier DEMO\d+ \(second\.sql\): blocker present/);
+    for (const f of window.failures!) expect(f.error).toMatch(/^patch 2 failed in dossier DEMO\d+ \(second\.sql\): blocker present/);
     const runId = Number(window.status.payloadRun!.runId);
     expect(window.nextCommand).toBe(`nightshift patch retry --target main --run ${runId}`);
     // R-PI-9: the rolled-back dossiers are below the supervisor's level, and `patch status` says so

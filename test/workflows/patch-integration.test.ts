@@ -276,7 +276,7 @@ test('R-PI-5 R-PI-4 in never-patched dossiers: the first run keeps the specific 
     expect(await treatments(pool, 'DEMO0001')).toEqual({ XTRT1: 'own XTRT1', TRT1: 'patched TRT1\n' });
     expect(await treatments(pool, 'DEMO0006')).toEqual({ XTRT1: 'own XTRT1', TRT1: 'old TRT1' });
     const { rows } = await pool.query('SELECT code, notes FROM nightshift.patch_run_item WHERE run_id = $1 AND notes <> $2 ORDER BY code', [r.runId, []]);
-    const why = ['patch 1: treatment XTRT1 kept: the dossier holds its own specific treatment of that name (R-PI-5)'];
+    const why = ['patch 1: treatment XTRT1 kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)'];
     expect(rows).toEqual([{ code: 'DEMO0001', notes: why }, { code: 'DEMO0006', notes: why }]);
   });
 });
