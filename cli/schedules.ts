@@ -2,6 +2,7 @@ import { type Client, type ScheduleOptionsStartWorkflowAction, ScheduleNotFoundE
 import { UsageError } from '../config/config';
 import { cronProblem } from '../domain/backup-batch';
 import { canonicalTimeZone } from '../domain/operator-time';
+import { ianaTimeZone } from '../domain/maintenance-recur';
 import { shownInput } from '../domain/text';
 
 /** The CLI's Schedule helpers (backup, verification, recurring windows): one answer for a Schedule that is not there. */
@@ -31,8 +32,11 @@ export async function onExistingSchedule<V>(missing: string, fn: () => Promise<V
 export function cronFlags(flags: { cron: string; timezone?: string }, defaultZone: string): { cron: string; timezone: string } {
   const problem = cronProblem(flags.cron);
   if (problem) throw new UsageError(`--cron: ${problem}`);
-  const timezone = canonicalTimeZone(flags.timezone ?? defaultZone);
-  if (!timezone) throw new UsageError(`--timezone: unknown time zone "${shownInput(flags.timezone ?? '')}" (expected an IANA time zone such as Europe/Paris)`);
+  // as `maintenance recur`: an Area/City name (an abbreviation such as CET does not say which daylight-saving rules apply)
+  const timezone = flags.timezone !== undefined ? ianaTimeZone(flags.timezone) : canonicalTimeZone(defaultZone);
+  if (!timezone) {
+    throw new UsageError(`--timezone: "${shownInput(flags.timezone ?? '')}" is not an IANA time zone: use an Area/City name such as Europe/Paris (not an abbreviation or an offset)`);
+  }
   return { cron: flags.cron.trim(), timezone };
 }
 

@@ -4,6 +4,7 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
+import { loadBackupKeyring } from '../archive/keys';
 import { assertSharedFolders } from '../shared-store/marker';
 import { bundleWorkflowsInChild } from './bundle';
 import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK, favourMemoryOverSpeed, mallocArenaNote } from './resources';
@@ -71,6 +72,9 @@ export function installRuntime(config: Config, logger: PinoLogger): { metricsAdd
 export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const signal = options.signal;
+  // backup keys that cannot be read (a bad entry, a missing key file, an unknown current id) refuse the start, in one
+  // line, rather than fail every backup and verification later
+  loadBackupKeyring(config.backupKeys);
   favourMemoryOverSpeed();
   const mallocNote = mallocArenaNote();
   if (mallocNote) logger.info(mallocNote);

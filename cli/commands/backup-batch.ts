@@ -153,7 +153,9 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
         ...extra,
       };
       if (!flags.json) {
-        for (const t of takenDespite) process.stdout.write(`${t.code} is ${t.why}: the nightly selection leaves it out (R-BK-2); taken, since --only names it\n`);
+        // without --all the run still takes only what changed since its last backup (R-BK-1): said, not implied
+        const taken = input.all ? 'taken, since --only names it' : 'taken if it changed since its last backup, since --only names it (--all: taken anyway)';
+        for (const t of takenDespite) process.stdout.write(`${t.code} is ${t.why}: the nightly selection leaves it out (R-BK-2); ${taken}\n`);
       }
       if (!flags.wait) {
         output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}`);

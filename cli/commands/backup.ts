@@ -146,6 +146,10 @@ export function registerBackupCommands(program: Command): void {
         if (!parsed.success) throw usage(parsed.error, { code: 'CODE', reason: '--reason' });
         const input: BackupDossierInput = parsed.data;
         await withTemporal(async (client) => {
+          // an unknown code is a slip (exit 2, the one meant named), refused before a workflow starts
+          await withPools(t.name, async (pool) => {
+            if ((await unknownCodes(pool, [input.code])).length) throw new UsageError(`unknown dossier ${input.code} in target ${t.name}${await caseHint(pool, input.code)}; nothing started`);
+          });
           const { started, handle } = await start(client, backupDossierWorkflowId(input.target, input.code), () =>
             startBackupDossier(client, input, { taskQueue: config().temporal.taskQueue, summary: `Back up dossier ${input.code} (${input.reason})` }),
           );
@@ -223,6 +227,10 @@ export function registerBackupCommands(program: Command): void {
         const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file, as: code, replace: Boolean(flags.replace) });
         if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
         const input: RestoreDossierInput = parsed.data;
+        // refused before anything starts, as with --at (the worker would refuse it after reading the archive)
+        if (!input.replace && (await withPools(t.name, (pool) => findDossier(pool, code)))) {
+          throw new UsageError(`dossier ${code} already exists: restore beside it with --as NEWCODE, or over it with --replace`);
+        }
         await withTemporal(async (client) => {
           const { started, handle } = await start(client, restoreDossierWorkflowId(input.target, code), () =>
             startRestoreDossier(client, { ...input, as: code }, { taskQueue: config().temporal.taskQueue, summary: `Restore ${path.basename(file)} as dossier ${code}${input.replace ? ' (replace)' : ''}` }),

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import pino from 'pino';
 import { Connection } from '@temporalio/client';
-import { PROJECT_ROOT, toolPaths, type Config } from '../../config/config';
+import { PROJECT_ROOT, UsageError, toolPaths, type Config } from '../../config/config';
 import { ensureBackupKeyFile } from '../../archive/keys';
 import { migrate } from '../../db/migrate';
 import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded-postgres';
@@ -378,20 +378,44 @@ export interface DevOptions {
   say?: (line: string) => void;
 }
 
+const DATA_FOLDER_CAUSES: Record<string, string> = {
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of that path is a file, not a folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'a file of that name is in the way',
+};
+
+/** The stack's folder, or one line naming NIGHTSHIFT_DATA_DIR, the cause and what to do (not a raw errno). */
+function makeDataFolder(dir: string, mode?: number): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, ...(mode !== undefined && { mode }) });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    // a read-only mount can answer ENOENT for a new folder under an existing one
+    const readOnly = code === 'ENOENT' && fs.existsSync(path.dirname(dir));
+    const cause = readOnly ? 'the folder above it cannot take a new entry (a read-only file system?)' : (DATA_FOLDER_CAUSES[code] ?? code);
+    throw new UsageError(`cannot make the stack's folder ${dir} (NIGHTSHIFT_DATA_DIR): ${cause} (${code}); set NIGHTSHIFT_DATA_DIR to a folder this user can write`);
+  }
+}
+
 export async function runDev(config: Config, options: DevOptions): Promise<void> {
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const { signal } = options;
   const paths = devPaths(config);
   // 0755: as root, PostgreSQL runs as another user; the cluster stays in pg/ when that user can enter it.
-  fs.mkdirSync(paths.dataDir, { recursive: true, mode: 0o755 });
-  fs.mkdirSync(paths.logsDir, { recursive: true });
+  makeDataFolder(paths.dataDir, 0o755);
+  makeDataFolder(paths.logsDir);
   const lock = await acquireLock(paths, say);
-  const backupKeyFile = ensureBackupKeyFile(config.backupKeys);
-  if (backupKeyFile) say(`backups: encrypted at rest with a new key in ${backupKeyFile}: keep a copy of that file off this machine (without it no archive can be read)`);
   const started: { name: string; stop(): Promise<void> }[] = [];
   let failure: unknown;
   try {
     await checkPorts(config);
+    // a new key only for a stack that can start (a busy port refuses it first)
+    const backupKeyFile = ensureBackupKeyFile(config.backupKeys);
+    if (backupKeyFile) say(`backups: encrypted at rest with a new key in ${backupKeyFile}: keep a copy of that file off this machine (without it no archive can be read)`);
     const pgFailed = new AbortController();
     const [pgStart, temporalStart] = await Promise.allSettled([
       config.embeddedPostgres

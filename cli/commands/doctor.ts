@@ -228,7 +228,9 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
   const code = errorCode(err);
   const url = new URL(target.databaseUrl);
   const where = `${url.hostname}:${url.port || 5432}`;
-  const variable = config.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT' : config.targets.length > 1 || !target.databaseUrl ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
+  // the variable the operator set: NIGHTSHIFT_TARGETS wins over DATABASE_URL (config.ts), even with one target
+  const fromTargets = config.targets.length > 1 || !target.databaseUrl || process.env.NIGHTSHIFT_TARGETS !== undefined;
+  const variable = config.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT' : fromTargets ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
   const start = config.embeddedPostgres ? 'start the embedded PostgreSQL with `npm run dev`' : `start that server`;
   switch (code) {
     case 'ECONNREFUSED':

@@ -9,7 +9,10 @@ import { terminalSafe } from '../../domain/text';
 import { issuesText } from '../../domain/validation';
 import { demoPrefixSchema, generateDemoDossiers } from '../../registry/demo';
 import { documentsFolder } from '../../registry/documents';
-import { createDossier, deleteDossier, dossierTableStats, getDossier, listDossiers, type TableStat } from '../../registry/dossiers';
+import { createDossier, deleteDossier, dossierTableStats, listDossiers, type TableStat } from '../../registry/dossiers';
+import { findDossier } from '../../store/dossiers/find-dossier';
+import { FailureType, permanentFailure } from '../../domain/failures';
+import { caseHint } from '../code-hints';
 import { createTargetPools } from '../../workers/resources';
 import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
 
@@ -114,6 +117,21 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/** `dossiers demo` without --yes: up to this many dossiers and this much data (a benchmark at scale says --yes). */
+const DEMO_CONFIRM_ABOVE = 10_000;
+const DEMO_CONFIRM_MB = 2_000;
+/** A demo dossier on disk (measured): ~200 KB for its schema, tables and indexes, then ~3.3 KB per KB of row text
+ * (200 x 200 KB: 131 MB; 45,597 x 50 KB: 17 GB). */
+const DEMO_FIXED_KB = 200;
+const DISK_PER_TEXT_KB = 3.3;
+
+/** The dossier, or UnknownDossier naming the code a wrong-case one probably meant (README: codes are case-sensitive). */
+async function dossierNamed(pool: pg.Pool, targetName: string, code: string): Promise<Dossier> {
+  const dossier = await findDossier(pool, code);
+  if (!dossier) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${code} in target ${targetName}${await caseHint(pool, code)}`);
+  return dossier;
+}
+
 export function registerDossierCommands(program: Command): void {
   const dossiers = program.command('dossiers').description('the dossier registry of a target');
 
@@ -139,7 +157,7 @@ export function registerDossierCommands(program: Command): void {
       action(async (rawCode: string, opts: { target?: string; json?: boolean }) => {
         const code = parseFlag('CODE', dossierCodeSchema, rawCode);
         const result = await withRegistry(opts.target, async (t, pool): Promise<ShowResult> => {
-          const dossier = await getDossier(pool, t, code);
+          const dossier = await dossierNamed(pool, t, code);
           const tables = await dossierTableStats(pool, t, code);
           const dir = documentsFolder(config().documentsDir, t, code);
           const files = await countFiles(dir);
@@ -193,7 +211,7 @@ export function registerDossierCommands(program: Command): void {
         const code = parseFlag('CODE', dossierCodeSchema, rawCode);
         if (!opts.yes && !process.stdin.isTTY) throw new UsageError(`refusing to delete dossier ${code} without --yes (no terminal to confirm on)`);
         return withRegistry(opts.target, async (t, pool) => {
-          const dossier = await getDossier(pool, t, code);
+          const dossier = await dossierNamed(pool, t, code);
           if (!opts.yes && !(await confirm(`Delete dossier ${dossier.code} (${terminalSafe(dossier.label)}) and all its data in target ${t}? [y/N] `))) {
             process.stderr.write('nothing deleted\n');
             return EXIT_FAILED;
@@ -213,13 +231,21 @@ export function registerDossierCommands(program: Command): void {
     .option('--seed <s>', 'generator seed: the same seed gives the same data', '1')
     .option('--prefix <p>', 'code prefix (codes continue after the highest existing one)', 'DEMO')
     .option('--documents', 'also write a few documents per dossier into the documents folder')
+    .option('-y, --yes', `needed above ${DEMO_CONFIRM_ABOVE.toLocaleString('en')} dossiers or ${DEMO_CONFIRM_MB.toLocaleString('en')} MB in all (benchmarks at scale)`)
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
-      action(async (opts: { count: string; sizeKb: string; seed: string; prefix: string; documents?: boolean; target?: string; json?: boolean }) => {
+      action(async (opts: { count: string; sizeKb: string; seed: string; prefix: string; documents?: boolean; yes?: boolean; target?: string; json?: boolean }) => {
         const parsed = demoSchema.safeParse({ ...opts, documents: !!opts.documents });
         if (!parsed.success) throw usageFromZod(parsed.error, { count: '--count', sizeKb: '--size-kb', seed: '--seed', prefix: '--prefix' });
         const o = parsed.data;
+        // a slip of a zero fills the database (1,000,000 demo dossiers is ~350 GB): a large demo is asked for with --yes
+        const mb = Math.round((o.count * (DEMO_FIXED_KB + o.sizeKb * DISK_PER_TEXT_KB)) / 1024);
+        if (!opts.yes && (o.count > DEMO_CONFIRM_ABOVE || mb > DEMO_CONFIRM_MB)) {
+          throw new UsageError(
+            `--count ${o.count} x --size-kb ${o.sizeKb}: about ${mb.toLocaleString('en')} MB in the database; add --yes to create that many (above ${DEMO_CONFIRM_ABOVE.toLocaleString('en')} dossiers or ${DEMO_CONFIRM_MB.toLocaleString('en')} MB)`,
+          );
+        }
         const started = process.hrtime.bigint();
         const codes = await withRegistry(opts.target, (t, pool) =>
           generateDemoDossiers(pool, {

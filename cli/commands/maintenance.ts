@@ -61,6 +61,8 @@ import {
 } from '../../workflows/maintenance-window.api';
 import { webUiLink } from './backup';
 import { checkPatchDirHere } from './patch';
+import { unknownCodes } from '../../store/patch/unknown-codes';
+import { namedWithCaseHints } from '../code-hints';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { onExistingSchedule, scheduleExists } from '../schedules';
 
@@ -235,6 +237,8 @@ function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
     `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
   ];
   if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);
+  // what the users see (the gate's notice), its lines indented under it; control characters were refused at the edges
+  if (s.message) lines.push(`  message to users: ${s.message.replace(/\n/g, '\n    ')}`);
   // the database now, then what the window last saw (what the Web UI's details show: R-OP-1), each said as such
   if (sessions) {
     lines.push(
@@ -261,6 +265,12 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   const { input, startsNow } = scheduleInput(flags, Date.now());
   // the payload's packages checked now, as `patch integrate` does: not found out once the target is closed
   if ((input.payload.kind === 'patch' || input.payload.kind === 'backup+patch') && input.payload.manifest) await checkPatchDirHere(input.target, input.payload.manifest);
+  // --backup-only as `backup run --only`: codes that name no dossier are refused before the window exists
+  const only = input.payload.kind === 'backup' ? input.payload.dossiers : undefined;
+  if (only?.length) {
+    const unknown = await withPools(input.target, async (pool) => namedWithCaseHints(pool, await unknownCodes(pool, only)));
+    if (unknown.length) throw new UsageError(`--backup-only: not dossiers of target ${input.target}: ${unknown.join(', ')}; nothing scheduled (see 'nightshift dossiers list')`);
+  }
   if (startsNow && !(await confirmImmediateStart(input.target, flags.yes === true))) {
     process.stderr.write('nothing scheduled\n');
     return EXIT_FAILED;
@@ -307,7 +317,11 @@ async function queryStatus(targetName: string, workflowId = maintenanceWorkflowI
 
 async function status(flags: { target?: string; json?: boolean }): Promise<void> {
   const t = target(flags.target);
-  const { window, sessions } = await withPools(t.name, async (pool) => ({ window: await activeWindow(pool), sessions: await sessionsLeft(pool) }));
+  const { window, sessions, last } = await withPools(t.name, async (pool) => {
+    const active = await activeWindow(pool);
+    // with none active, the last one ended is named: what happened to it is one command away
+    return { window: active, sessions: await sessionsLeft(pool), last: active ? undefined : (await recentWindows(pool, 1))[0] };
+  });
   const workflow = window ? await queryStatus(t.name, window.workflowId) : null;
   const value = {
     target: t.name,
@@ -319,7 +333,10 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
   };
   output(flags.json, value, (v) => {
     const head = `target ${v.target}: ${v.gateState}, ${v.liveSessions} open session(s)`;
-    if (!v.window) return `${head}\nno scheduled or in-progress maintenance window`;
+    if (!v.window) {
+      const ended = last ? `\nthe last one: ${describeWindow(last, operatorZone())} (phase ${last.phase}); its outcome: 'nightshift maintenance list', or the workflow in the Temporal Web UI` : '';
+      return `${head}\nno scheduled or in-progress maintenance window${ended}`;
+    }
     if (!v.workflow) return `${head}\n${describeWindow(v.window, operatorZone())} (phase ${v.window.phase}; workflow not reachable)`;
     return `${head}\n${statusText(v.workflow, sessions)}`;
   });

@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { action, config, jsonOption, output, EXIT_FAILED, EXIT_OK } from '../context';
+import { z } from 'zod';
+import { action, config, jsonOption, output, parseFlag, EXIT_FAILED, EXIT_OK } from '../context';
+
+/** doctor --timeout: whole milliseconds, as typed (`abc` or `-1` is said so, exit 2) */
+const TIMEOUT_MS = z
+  .string()
+  .trim()
+  .regex(/^\d{1,6}$/, 'expected a whole number of milliseconds, e.g. 4000')
+  .transform(Number)
+  .pipe(z.number().min(100, 'at least 100 ms').max(600_000, 'at most 600000 ms (10 minutes)'));
 
 /** Loads a command's implementation when it runs, so that `--help` and the other commands start fast. */
 function lazy<T>(id: string): T {
@@ -79,11 +88,12 @@ export function registerStackCommands(program: Command): void {
     .command('doctor')
     .description('check Temporal, the Web UI, the worker, PostgreSQL (every target), metrics, the gate, SMTP and the tools')
     .addOption(jsonOption())
-    .option('--timeout <ms>', 'time allowed to each check', (v) => Number(v), 4000)
+    .option('--timeout <ms>', 'time allowed to each check, in milliseconds (100-600000)', '4000')
     .action(
-      action(async (opts: { json?: boolean; timeout: number }) => {
+      action(async (opts: { json?: boolean; timeout: string }) => {
+        const timeout = parseFlag('--timeout', TIMEOUT_MS, opts.timeout);
         const { runDoctor, renderDoctor } = lazy<typeof import('./doctor')>('./doctor');
-        const report = await runDoctor(config(), Number.isFinite(opts.timeout) && opts.timeout > 0 ? opts.timeout : 4000);
+        const report = await runDoctor(config(), timeout);
         output(opts.json, report, renderDoctor);
         return report.ok ? EXIT_OK : EXIT_FAILED;
       }),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createRegistryActivities } from '../../activities/registry';
 import { generateDemoDossiers } from '../../registry/demo';
-import { backupDossierWorkflowId } from '../../workflows/backup-dossier.api';
+import { backupDossierWorkflowId, restoreDossierWorkflowId } from '../../workflows/backup-dossier.api';
 import { startBackupDossier } from '../../starts';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { runCli, stackCliEnv, useCliStack } from '../helpers/cli';
@@ -40,11 +40,11 @@ test('backup dossier --wait, restore --verify-only, restore --as --wait: the rou
     expect(r.stdout).toMatch(new RegExp(`restored dossier ${code}X: 5 tables`));
     expect(await registry.tableStats('main', `${code}X`)).toEqual(await registry.tableStats('main', code));
 
-    // restoring over the existing dossier without --replace is refused (exit 1, the failure type named)
+    // restoring over the existing dossier without --replace is refused before anything starts (exit 2)
     const again = await cli(['backup', 'restore', backedUp.result.file, '--wait']);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/DossierExists/);
-    expect(again.stderr).toContain('(restore with --replace to overwrite it)');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe(`nightshift: dossier ${code} already exists: restore beside it with --as NEWCODE, or over it with --replace\n`);
+    await expect(ctx.temporal.client.workflow.getHandle(restoreDossierWorkflowId('main', code)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 });
 
@@ -96,6 +96,11 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
     expect(r.stderr).not.toMatch(/\n\s+at /); // no ctx.stack trace without --debug
   }
   await expect(ctx.temporal.client.workflow.getHandle(backupDossierWorkflowId('main', 'OK')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  // a code that names no dossier: exit 2 before any start (one in the wrong case named with the one meant)
+  const [known] = (await generateDemoDossiers(ctx.stack.pools.get('main'), { target: 'main', count: 1, sizeKb: 5, prefix: 'CASE' })) as [string];
+  const lower = await cli(['backup', 'dossier', known.toLowerCase()]);
+  expect(lower).toMatchObject({ code: 2, stderr: `nightshift: unknown dossier ${known.toLowerCase()} in target main (codes are case-sensitive: ${known}?); nothing started\n` });
+  await expect(ctx.temporal.client.workflow.getHandle(backupDossierWorkflowId('main', known.toLowerCase())).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
   const bad = path.join(tempDir('cli'), 'BBAD.SVG');
   fs.writeFileSync(bad, 'NIGHTSHIFT-SVG 1 gzip\nnot compressed at all');
@@ -106,11 +111,12 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
 
 test('a second start while a backup of the same dossier runs is a clear error naming the running workflow', async () => {
   // no worker polls this queue: the first run stays open
-  const id = backupDossierWorkflowId('main', 'BUSY');
-  const first = await startBackupDossier(ctx.temporal.client, { target: 'main', code: 'BUSY', reason: 'manual' }, { taskQueue: ctx.stack.config.temporal.taskQueue });
+  const [busy] = (await generateDemoDossiers(ctx.stack.pools.get('main'), { target: 'main', count: 1, sizeKb: 5, prefix: 'BUSY' })) as [string];
+  const id = backupDossierWorkflowId('main', busy);
+  const first = await startBackupDossier(ctx.temporal.client, { target: 'main', code: busy, reason: 'manual' }, { taskQueue: ctx.stack.config.temporal.taskQueue });
   expect(first.workflowId).toBe(id);
   try {
-    const r = await cli(['backup', 'dossier', 'BUSY']);
+    const r = await cli(['backup', 'dossier', busy]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${id} is already running`);
     expect(r.stderr).toContain(first.firstExecutionRunId);

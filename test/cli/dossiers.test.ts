@@ -71,6 +71,7 @@ describe('nightshift dossiers (spawned CLI)', () => {
     ['blank --label', ['dossiers', 'create', 'NOLABEL', '--label', '   ']],
     ['bad --role', ['dossiers', 'create', 'NOLABEL', '--label', 'x', '--role', 'boss']],
     ['bad --count', ['dossiers', 'demo', '--count', 'ten']],
+    ['a large demo without --yes', ['dossiers', 'demo', '--count', '1000000']],
     ['unknown target', ['dossiers', 'list', '--target', 'nowhere']],
     ['delete without --yes and no terminal', ['dossiers', 'delete', 'CLI1']],
   ])('bad usage (%s): exit 2, a message, no stack trace, nothing changed', async (_name, args) => {
@@ -90,6 +91,14 @@ describe('nightshift dossiers (spawned CLI)', () => {
     const debug = await cli('--debug', 'dossiers', 'show', 'NOPE');
     expect(debug.code).toBe(1);
     expect(debug.stderr).toMatch(STACK_TRACE);
+    // a code in the wrong case names the one meant, on show and on delete (nothing deleted)
+    const lower = await cli('dossiers', 'show', 'cli1');
+    expect(lower.code).toBe(1);
+    expect(lower.stderr).toContain('UnknownDossier: unknown dossier cli1 in target main (codes are case-sensitive: CLI1?)');
+    const del = await cli('dossiers', 'delete', 'cli1', '--yes');
+    expect(del.code).toBe(1);
+    expect(del.stderr).toContain('(codes are case-sensitive: CLI1?)');
+    expect((await cli('dossiers', 'show', 'CLI1')).code).toBe(0);
   });
 
   test('a second supervisor is refused (exit 1, SupervisorConflict)', async () => {

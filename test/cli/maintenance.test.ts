@@ -107,6 +107,8 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', "A1,x'; DROP TABLE nightshift.dossier; --"], /--backup-only: a dossier code has/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', ' , ,'], /--backup-only: expected at least one dossier code/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--backup-only', 'A1'], /--backup-only goes with --payload backup/],
+    // as `backup run --only`: a code that names no dossier is refused before the window exists
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', 'NOPE404'], /--backup-only: not dossiers of target .*: NOPE404; nothing scheduled/],
     [[...t, '--start', 'now', '--duration', '45m', '--type', 'database'], /cuts the service .* --yes/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch'], /--patch-dir/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--patch-dir', '/srv/patches'], /--patch-dir goes with --payload patch/],
@@ -200,6 +202,9 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       const none = await cli('cancel', '--target', stack.target);
       expect(none.code).not.toBe(0);
       expect(none.stderr).toContain(`no scheduled or in-progress maintenance window on target ${stack.target}`);
+      // status then names the last window and where its outcome is
+      const after = await cli('status', '--target', stack.target);
+      expect(after.stdout).toMatch(/^no scheduled or in-progress maintenance window\nthe last one: deployment window cancelled from .* \(phase cancelled\); its outcome: 'nightshift maintenance list', or the workflow in the Temporal Web UI$/m);
     });
   } finally {
     await native.close();
@@ -232,6 +237,8 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       expect(shown.stdout).toMatch(/^target \S+: closed, 2 open session\(s\)\n/);
       expect(shown.stdout).toMatch(/\n {2}sessions now: \d+ open, 2 of them told to close and not gone yet; 0 closed by force( \(the window's last look, as in the Web UI: \d+ open, \d+ told to close\))?\n/);
       expect(shown.stdout).not.toMatch(/open sessions: \d/);
+      // the message users see, in the text too (not only --json)
+      expect(shown.stdout).toMatch(/\n {2}message to users: Migration v5\n/);
 
       await eventually(async () => (await windowRows(stack.pool)).at(-1)?.phase, (p) => p === 'working', 'the work phase', 40_000);
       const completed = await cli('complete', '--target', stack.target);

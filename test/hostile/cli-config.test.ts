@@ -139,7 +139,13 @@ describe('maintenance times (luxon): valid ISO 8601 accepted, impossible fields 
       {
         name: 'unknown --timezone of the backup schedule',
         args: ['backup', 'schedule', 'set', '--cron', '0 21 * * *', '--timezone', `Europe/Paris${ESC}[2J`],
-        message: /--timezone: unknown time zone/,
+        message: /--timezone: .* is not an IANA time zone/,
+      },
+      {
+        // as `maintenance recur`: an abbreviation does not say which daylight-saving rules apply
+        name: 'an abbreviation as --timezone of the backup schedule',
+        args: ['backup', 'schedule', 'set', '--cron', '0 21 * * *', '--timezone', 'CET'],
+        message: /--timezone: "CET" is not an IANA time zone: use an Area\/City name/,
       },
     ]);
   });
@@ -199,6 +205,8 @@ describe('dossier codes start with a letter or a digit', () => {
       { name: 'backup dossier -x', args: ['backup', 'dossier', '--', '-x'], message: /CODE: .*letter or a digit/ },
       { name: 'restore --as --yes', args: ['backup', 'restore', '/nonexistent/BKEEP1.SVG', '--as=--yes'], message: /--as: .*letter or a digit/ },
       { name: 'demo --prefix -X', args: ['dossiers', 'demo', '--count', '1', '--prefix=-X'], message: /--prefix: / },
+      { name: 'doctor --timeout abc', args: ['doctor', '--timeout', 'abc'], message: /--timeout: expected a whole number of milliseconds/ },
+      { name: 'doctor --timeout -1', args: ['doctor', '--timeout=-1'], message: /--timeout: expected a whole number of milliseconds/ },
       {
         name: 'window --backup-only --yes',
         args: ['maintenance', 'schedule', '--type', 'database', '--start', `${NEXT_YEAR}-01-15T10:00`, '--duration', '45m', '--payload', 'backup', '--backup-only=--yes'],

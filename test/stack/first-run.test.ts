@@ -96,6 +96,19 @@ afterAll(() => {
   for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
 });
 
+test('a data folder that cannot be made (a file in its path): one line naming NIGHTSHIFT_DATA_DIR and the cause, exit 2, no key written', async () => {
+  const base = tempDir('dev-datafile');
+  fs.writeFileSync(path.join(base, 'afile'), 'a file, not a folder\n');
+  const dataDir = path.join(base, 'afile', 'data');
+  const { env } = await devEnv(dataDir);
+  const dev = start([path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], env, ROOT);
+  running.push(dev);
+  expect(await dev.exited).toBe(2);
+  expect(dev.stderr()).toBe(
+    `nightshift: cannot make the stack's folder ${dataDir} (NIGHTSHIFT_DATA_DIR): a part of that path is a file, not a folder (ENOTDIR); set NIGHTSHIFT_DATA_DIR to a folder this user can write\n`,
+  );
+}, 60_000);
+
 test('a dev stack whose PostgreSQL cannot start stops every child it started and says why in one line, no stack trace', async () => {
   const dataDir = tempDir('dev-pgfail');
   // a data dir PostgreSQL cannot use: a pg/ folder holding something that is not a cluster

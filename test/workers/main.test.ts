@@ -118,6 +118,18 @@ test('worker start applies the migrations of its target', async () => {
   }
 });
 
+test('backup keys that cannot be read refuse the start before anything is touched (one line naming the variable)', async () => {
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
+    NIGHTSHIFT_DATA_DIR: path.join(requireEnv('NS_TEST_TMP'), uniqueName('badkeys')),
+    NIGHTSHIFT_BACKUP_KEYS: 'k1=notbase64!!',
+  });
+  await expect(runWorker(config, { logger: pino({ level: 'silent' }) })).rejects.toThrow(/NIGHTSHIFT_BACKUP_KEYS: entry 1: key k1/);
+  const missingFile = { ...config, backupKeys: loadConfig({ DATABASE_URL: databaseUrl, NIGHTSHIFT_BACKUP_KEYS_FILE: '/nonexistent/keys' }).backupKeys };
+  await expect(runWorker(missingFile, { logger: pino({ level: 'silent' }) })).rejects.toThrow(/NIGHTSHIFT_BACKUP_KEYS_FILE/);
+});
+
 test('shutdown lets an in-flight activity finish within the grace time; its result is kept for the next worker', async () => {
   const config = configFor(uniqueName('tq'));
   const first = start(config, '30s');
