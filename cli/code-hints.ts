@@ -1,3 +1,4 @@
+import { UsageError } from '../config/config';
 import type { Queryable } from '../store/queryable';
 import { unknownCodes } from '../store/patch/unknown-codes';
 
@@ -19,4 +20,23 @@ export async function namedWithCaseHints(db: Queryable, codes: string[]): Promis
 export async function caseHint(db: Queryable, code: string): Promise<string> {
   const [named] = await namedWithCaseHints(db, [code]);
   return named!.slice(code.length);
+}
+
+/**
+ * Codes an operator typed that name no dossier of the target: bad usage (exit 2), refused before anything starts or
+ * is scheduled, each named with its case hint (the first 20). `flag`: the option they came from, when one did.
+ */
+export async function refuseUnknownCodes(
+  db: Queryable,
+  targetName: string,
+  codes: string[],
+  how: { flag?: string; nothing?: 'started' | 'scheduled' } = {},
+): Promise<void> {
+  const unknown = await unknownCodes(db, codes);
+  if (!unknown.length) return;
+  const named = await namedWithCaseHints(db, unknown);
+  throw new UsageError(
+    `${how.flag ? `${how.flag}: ` : ''}not dossiers of target ${targetName}: ${named.join(', ')}${unknown.length >= 20 ? ' (the first 20)' : ''}; ` +
+      `nothing ${how.nothing ?? 'started'} (see 'nightshift dossiers list')`,
+  );
 }

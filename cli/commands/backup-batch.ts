@@ -43,8 +43,7 @@ import { setRetentionSetting } from '../../store/generations/prune-set-retention
 import { lockRetentionSetting } from '../../store/settings/lock-retention-setting';
 import { withTransaction } from '../../store/transaction';
 import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
-import { unknownCodes } from '../../store/patch/unknown-codes';
-import { namedWithCaseHints } from '../code-hints';
+import { refuseUnknownCodes } from '../code-hints';
 import { retryCandidates } from '../../store/backup/retry-candidates';
 import { operatorDateTime } from '../../domain/retention';
 
@@ -122,23 +121,12 @@ function resultText(r: BackupBatchResult): string {
   ].join('\n');
 }
 
-/**
- * --only names dossiers of the target, as registered (codes are case-sensitive): any other is bad usage, refused
- * before anything starts (the batch would select nothing and say 0 / 0).
- */
-async function refuseUnknownCodes(pool: pg.Pool, targetName: string, codes: string[]): Promise<void> {
-  const unknown = await unknownCodes(pool, codes);
-  if (!unknown.length) return;
-  const named = await namedWithCaseHints(pool, unknown);
-  throw new UsageError(`--only: not dossiers of target ${targetName}: ${named.join(', ')}${unknown.length >= 20 ? ' (the first 20)' : ''}; nothing started (see 'nightshift dossiers list')`);
-}
-
 /** `extra`: said with the start in --json (what a retry skipped) */
 async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Record<string, unknown> = {}): Promise<number> {
   return withPools(input.target, async (pool) => {
     // a retry's codes come from its run's ledger (retry below), not from the operator
     const named = input.only && input.retryOf === undefined ? input.only : undefined;
-    if (named) await refuseUnknownCodes(pool, input.target, named);
+    if (named) await refuseUnknownCodes(pool, input.target, named, { flag: '--only' });
     // R-BK-2 leaves them out of the nightly selection; named, they are taken, and said so
     const takenDespite = named ? await selectionExclusions(pool, named) : [];
     return withTemporal(async (client) => {

@@ -60,9 +60,8 @@ import {
   type PayloadKind,
 } from '../../workflows/maintenance-window.api';
 import { webUiLink } from './backup';
-import { checkPatchDirHere } from './patch';
-import { unknownCodes } from '../../store/patch/unknown-codes';
-import { namedWithCaseHints } from '../code-hints';
+import { checkPatchDirHere } from '../patch-dir';
+import { refuseUnknownCodes } from '../code-hints';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { onExistingSchedule, scheduleExists } from '../schedules';
 
@@ -267,10 +266,7 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   if ((input.payload.kind === 'patch' || input.payload.kind === 'backup+patch') && input.payload.manifest) await checkPatchDirHere(input.target, input.payload.manifest);
   // --backup-only as `backup run --only`: codes that name no dossier are refused before the window exists
   const only = input.payload.kind === 'backup' ? input.payload.dossiers : undefined;
-  if (only?.length) {
-    const unknown = await withPools(input.target, async (pool) => namedWithCaseHints(pool, await unknownCodes(pool, only)));
-    if (unknown.length) throw new UsageError(`--backup-only: not dossiers of target ${input.target}: ${unknown.join(', ')}; nothing scheduled (see 'nightshift dossiers list')`);
-  }
+  if (only?.length) await withPools(input.target, (pool) => refuseUnknownCodes(pool, input.target, only, { flag: '--backup-only', nothing: 'scheduled' }));
   if (startsNow && !(await confirmImmediateStart(input.target, flags.yes === true))) {
     process.stderr.write('nothing scheduled\n');
     return EXIT_FAILED;
@@ -626,7 +622,16 @@ function registerRecurCommands(m: Command): void {
     .option('--db-drain', 'also refuse new connections to the target database and end the others after the grace')
     .option('--notify <emails>', 'comma-separated e-mail addresses told when each window is over')
     .addOption(jsonOption())
-    .action(action((flags: RecurFlags) => recurCreate(flags)));
+    // a word after `recur` that is no subcommand lands here (the default): named as such, not as create's argument
+    .allowExcessArguments(true)
+    .action(
+      action(async (flags: RecurFlags, cmd: Command) => {
+        if (cmd.args.length) {
+          throw new UsageError(`maintenance recur: no subcommand '${cmd.args[0]}' (create, list, show, pause, unpause, delete; see 'nightshift maintenance recur --help')`);
+        }
+        return recurCreate(flags);
+      }),
+    );
 
   recur
     .command('list')

@@ -13,8 +13,7 @@ import { RollbackFailure, partialRollbackResult, rollbackScopeText, type PatchRo
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
-import { unknownCodes } from '../../store/patch/unknown-codes';
-import { namedWithCaseHints } from '../code-hints';
+import { refuseUnknownCodes } from '../code-hints';
 
 /** nightshift patch rollback CODE… | --run ID [--failed-only] | --retry ID (R-PI-11): each dossier back to its restore point. */
 
@@ -79,8 +78,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
           // checked before anything starts (the claim checks again under its lock): R-PI-2, then the restore points
           await withPools(t.name, async (pool) => {
             // codes that name no dossier are a slip, not a missing restore point (exit 2, the one meant named)
-            const unknown = input.dossiers ? await namedWithCaseHints(pool, await unknownCodes(pool, input.dossiers)) : [];
-            if (unknown.length) throw new UsageError(`not dossiers of target ${t.name}: ${unknown.join(', ')}; nothing started (see 'nightshift dossiers list')`);
+            if (input.dossiers) await refuseUnknownCodes(pool, t.name, input.dossiers);
             for (const r of await runningRollbackRuns(pool)) {
               const status = await workflowStatus(client, r.workflowId);
               if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRollbackRun(pool, r.id, status);

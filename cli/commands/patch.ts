@@ -9,8 +9,7 @@ import { dossierCodeSchema } from '../../domain/dossier';
 import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, type PatchType } from '../../domain/patch';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { revalidationList } from '../../store/patch/revalidation-list';
-import { patchFailure, readPatchDirectory, sealPatchPackage } from '../../patches/package';
-import { patchDirectoryProblem } from '../../shared-store/marker';
+import { patchFailure, sealPatchPackage } from '../../patches/package';
 import { generateDemoPatches, writePatchTemplate } from '../../patches/demo';
 import {
   PatchFailure,
@@ -30,8 +29,9 @@ import { listRecentRuns } from '../../store/patch/recent-runs';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
-import { unknownCodes } from '../../store/patch/unknown-codes';
-import { namedWithCaseHints } from '../code-hints';
+import { refuseUnknownCodes } from '../code-hints';
+import { checkPatchDirHere } from '../patch-dir';
+import { retryPreview } from '../../store/patch/retry-source';
 import { registerPatchRollbackCommand, runIdSchema } from './patch-rollback';
 
 /** nightshift patch integrate|plan|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-10; plan in ./patch-plan.ts). */
@@ -116,21 +116,22 @@ async function claimVerdict(target: string, workflowId: string): Promise<{ ok: b
   });
 }
 
-/** `checkFirst`: R-PI-2 is checked before anything starts, and a run started without --wait is reported once claimed. */
-async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string, checkFirst = false): Promise<number | void> {
+/**
+ * Every run (integrate, revalidate, retry): R-PI-2 is checked before anything starts, and a run started without
+ * --wait is reported once a worker has claimed it (two retries of one run at once: the second is told it was refused,
+ * not "started").
+ */
+async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
   return withTemporal(async (client) => {
     const abandoned = await withPools(input.target, (pool) => closeAbandonedRuns(pool, client));
     for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
-    if (checkFirst) {
-      const prerequisites = await withPools(input.target, (pool) => patchPrerequisites(pool, input.target, input.windowWorkflowId));
-      if (!prerequisites.every((q) => q.ok)) throw refusal(input.target, prerequisites, 'nothing started');
-    }
+    const prerequisites = await withPools(input.target, (pool) => patchPrerequisites(pool, input.target, input.windowWorkflowId));
+    if (!prerequisites.every((q) => q.ok)) throw refusal(input.target, prerequisites, 'nothing started');
     const handle = await startPatchRun(client, input, { taskQueue: config().temporal.taskQueue, summary });
     const workflowId = handle.workflowId;
     const started = { workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId, handle.firstExecutionRunId) };
     const startedText = `started ${workflowId}\nfollow it in the Temporal Web UI: ${started.url}`;
     if (!flags.wait) {
-      if (!checkFirst) return output(flags.json, started, () => startedText);
       const verdict = await claimVerdict(input.target, workflowId);
       if (verdict && !verdict.ok) throw refusal(input.target, verdict.prerequisites, `the run ${workflowId} ended at once and changed nothing`);
       const checked = verdict ? 'prerequisites met (R-PI-2)' : `no worker has taken the run within ${CLAIM_VERDICT_WAIT_MS / 1000} s: its prerequisites (R-PI-2) are not checked yet`;
@@ -142,22 +143,6 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
     output(flags.json, { ...started, result }, (v) => resultText(v.result));
     return result.state === 'completed' ? undefined : EXIT_FAILED;
   });
-}
-
-/**
- * A directory of patch packages checked on this host before anything starts (`patch integrate`, `maintenance schedule
- * --payload patch`): when it is here, a stray file or a bad checksum fails now, and it must lie in the target's shared
- * store (issue 10; the worker checks again). Missing where its parent folder is here: a typo, refused. Missing with its
- * parent too: a path only the worker hosts see, left to the worker.
- */
-export async function checkPatchDirHere(targetName: string, dir: string): Promise<void> {
-  if (fs.existsSync(dir)) {
-    await readPatchDirectory(dir);
-    const notShared = await withPools(targetName, (pool) => patchDirectoryProblem(pool, targetName, dir));
-    if (notShared) throw new UsageError(notShared);
-  } else if (fs.existsSync(path.dirname(dir))) {
-    throw new UsageError(`no patch directory ${dir} (its folder ${path.dirname(dir)} is here, without it): nothing started`);
-  }
 }
 
 export function registerPatchCommands(program: Command): void {
@@ -178,11 +163,8 @@ export function registerPatchCommands(program: Command): void {
         const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
         await checkPatchDirHere(t.name, dir);
         // R-PI-3: an unknown code is refused before anything starts (the run would refuse it once started)
-        if (dossiers) {
-          const unknown = await withPools(t.name, async (pool) => namedWithCaseHints(pool, await unknownCodes(pool, dossiers)));
-          if (unknown.length) throw new UsageError(`--dossiers: not dossiers of target ${t.name}: ${unknown.join(', ')}; nothing started (see 'nightshift dossiers list')`);
-        }
-        return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`, true);
+        if (dossiers) await withPools(t.name, (pool) => refuseUnknownCodes(pool, t.name, dossiers, { flag: '--dossiers' }));
+        return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`);
       }),
     );
 
@@ -259,6 +241,18 @@ export function registerPatchCommands(program: Command): void {
       action(async (flags: StartFlags) => {
         const t = target(flags.target);
         const retryOf = flags.run === undefined ? undefined : parseFlag('--run', runIdSchema, flags.run);
+        // the run it would take, read first: a wrong number, a run still going or nothing failed start nothing
+        const source = await withPools(t.name, (pool) => retryPreview(pool, retryOf));
+        if (!source) {
+          if (retryOf !== undefined) throw new UsageError(`no patch run ${retryOf} on ${t.name}: nothing started (see 'nightshift patch status')`);
+          output(flags.json, { retried: 0 }, () => `no patch run with failed dossiers on ${t.name}: nothing to retry`);
+          return;
+        }
+        if (source.state === 'running') throw new UsageError(`patch run ${source.id} is still running: retry it once it has ended`);
+        if (!source.failed) {
+          output(flags.json, { runId: source.id, retried: 0 }, () => `patch run ${source.id} has no failed dossier: nothing to retry`);
+          return;
+        }
         return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry on ${t.name}`);
       }),
     );

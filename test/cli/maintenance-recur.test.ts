@@ -101,6 +101,8 @@ test('R-MW-13 hostile flags: bad cron, non-IANA zone, bad duration or announceme
     [[...base, '--cron', '0 22 * * 6', '--reason', 'bell\u0007'], /control characters/],
     // every day at 01:00 and 02:00, 2h long: the second would be announced while the first is open
     [[...base, '--cron', '0 1,2 * * *', '--announce-ahead', '30m'], /occurrences would overlap: each window is announced 30m ahead and lasts 2h/],
+    // a word that is no subcommand is named as such (it used to be "too many arguments for 'create'")
+    [['recur', 'set', ...base.slice(1), '--cron', '0 22 * * 6'], /maintenance recur: no subcommand 'set' \(create, list, show, pause, unpause, delete/],
   ];
   for (const [args, pattern] of cases) {
     const r = await cli(...args);

@@ -34,7 +34,10 @@ test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero 
     // R-PI-3: unknown codes (one in the wrong case) and a missing folder beside real ones: refused before any start
     cli(['patch', 'integrate', good, '--dossiers', 'DEMO0001,NOPE99,demo0002']),
     cli(['patch', 'integrate', path.join(path.dirname(good), 'no-such-patches')]),
+    // a run number that is no run: said before anything starts (it used to start a run that failed)
+    cli(['patch', 'retry', '--run', '999999']),
   ]);
+  expect(results[7]!.stderr).toBe("nightshift: no patch run 999999 on main: nothing started (see 'nightshift patch status')\n");
   expect(results[5]!.stderr).toBe("nightshift: --dossiers: not dossiers of target main: NOPE99, demo0002 (codes are case-sensitive: DEMO0002?); nothing started (see 'nightshift dossiers list')\n");
   expect(results[6]!.stderr).toMatch(/^nightshift: no patch directory .*no-such-patches \(its folder .* is here, without it\): nothing started\n$/);
   // a refused directory is a failed check (exit 1, its failure type named), not a misspelt command
@@ -198,9 +201,24 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     const json = JSON.parse((await cli(['patch', 'status', '--json'])).stdout);
     expect(json.recentRuns[0]).toMatchObject({ id: Number(runId), state: 'partial', failed: 1, retryCommand: retry });
     await pool.query(`DROP TABLE "d_DEMO0003".blocker`);
+    // outside a window a retry is refused before it starts (R-PI-2), as integrate is
+    await closeWindows(pool);
+    const runs = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+    const before = await runs();
+    const outside = await cli(['patch', 'retry', '--run', runId]);
+    expect(outside.code).toBe(1);
+    expect(outside.stdout).not.toMatch(/started/);
+    expect(outside.stderr).toMatch(/^nightshift: PatchPrerequisiteFailed: patch run refused on main \(R-PI-2\), nothing started:$/m);
+    expect(await runs()).toBe(before);
+    await openWindow(pool);
     const again = await cli(['patch', 'retry', '--run', runId, '--wait', '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).result).toMatchObject({ state: 'completed', total: 1, failed: 0, failures: [], failuresTotal: 0 });
+    // the retry itself had no failure: nothing to retry of it, nothing started
+    const retryRun = (await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run ORDER BY id DESC LIMIT 1`)).rows[0]!.id;
+    const none = await cli(['patch', 'retry', '--run', retryRun]);
+    expect(none).toMatchObject({ code: 0, stdout: `patch run ${retryRun} has no failed dossier: nothing to retry\n`, stderr: '' });
+    expect(await runs()).toBe(before + 1);
   });
   expect((await levels(pool)).DEMO0003).toBe(top + 1);
 });
