@@ -223,3 +223,8 @@ export function belowSupervisor<T extends { code: string; role: string; patchLev
 
 /** `patch/{target}/{timestamp}` timestamps: compact UTC, sortable. */
 export const runTimestamp = workflowIdTimestamp;
+
+/** The patches a run brings dossiers to, for its header and details: "patch 5", "patches 3 → 5". */
+export function patchSpanText(p: { first: number; last: number }): string {
+  return p.first === p.last ? `patch ${p.first}` : `patches ${p.first} → ${p.last}`;
+}

@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
-import { supervisorAbsentNote } from '../domain/patch';
+import { patchSpanText, supervisorAbsentNote } from '../domain/patch';
 import type { RestorePointTally } from '../domain/run-details';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { activityCaller } from './activity-calls';
@@ -77,7 +77,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
 
   function details(): void {
     const notes = prerequisiteNotes(p.phase, p.prerequisites);
-    if (p.patches) notes.push(`patches ${p.patches.first} → ${p.patches.last}`);
+    if (p.patches) notes.push(patchSpanText(p.patches));
     if (p.plan) notes.push(...p.plan.lines.map((l) => `plan (R-PI-10): ${l}`));
     if (p.supervisor) {
       notes.push(`supervisor ${p.supervisor.code}: ${p.supervisor.status}${p.supervisor.level !== null ? ` (level ${p.supervisor.level})` : ''}${p.supervisor.error ? `: ${p.supervisor.error}` : ''}`);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { failureTypeOf, FailureType } from '../../domain/failures';
 import { estimateSeconds, summaryLines, type DossierPlan, type PlanHistory } from '../../domain/patch-plan';
+import { patchSpanText } from '../../domain/patch';
 import { terminalSafe } from '../../domain/text';
 import { planOverDossiers, planPackages, type PlannedPackage, type RunRefusal } from '../../patches/plan';
 import { readPatchDirectory, type PatchPackage } from '../../patches/package';
@@ -129,7 +130,7 @@ export function registerPatchPlanCommand(patch: Command): void {
             }
             const sup = outcome.supervisor;
             const lines = [
-              `patch plan for ${t.name}: patches ${head.patches.first} → ${head.patches.last} (${packages.filter((p) => p.source === 'directory').length} from ${dir}, ${packages.filter((p) => p.source === 'stored').length} stored)`,
+              `patch plan for ${t.name}: ${patchSpanText(head.patches)} (${packages.filter((p) => p.source === 'directory').length} from ${dir}, ${packages.filter((p) => p.source === 'stored').length} stored)`,
               ...packages.map(packageLine),
               'prerequisites now (R-PI-2):',
               ...prerequisites.map(prerequisiteLine),

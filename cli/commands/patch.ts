@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
-import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, type PatchType } from '../../domain/patch';
+import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, patchSpanText, type PatchType } from '../../domain/patch';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { revalidationList } from '../../store/patch/revalidation-list';
 import { patchFailure, sealPatchPackage } from '../../patches/package';
@@ -52,7 +52,7 @@ const PACKAGE_AT_FAULT =
 export function resultText(r: PatchRunResult): string {
   const lines = [`patch ${r.mode} on ${r.target} (run ${r.runId}): ${r.state}`];
   for (const q of r.prerequisites) lines.push(`  ${q.ok ? 'ok  ' : 'FAIL'} ${q.name}: ${q.detail}`);
-  if (r.patches) lines.push(`patches ${r.patches.first} -> ${r.patches.last}`);
+  if (r.patches) lines.push(patchSpanText(r.patches));
   for (const l of r.plan?.lines ?? []) lines.push(`plan (R-PI-10): ${l}`);
   if (r.supervisor) lines.push(`supervisor ${r.supervisor.code}: ${r.supervisor.status}${r.supervisor.level !== null ? ` at level ${r.supervisor.level}` : ''}`);
   lines.push(`${r.done} / ${r.total} dossier(s) done, ${r.failed} failed`);
