@@ -82,6 +82,14 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
     case 'working':
       if (w.payload.kind === 'none') return [{ text: 'When the work is done', command: cmd('maintenance complete', w.target) }];
       return [{ text: 'Watch the payload', command: cmd(`${w.payload.kind === 'backup' ? 'backup' : 'patch'} status`, w.target) }];
+    case 'completed': {
+      // R-PI-11 on failure: the failed dossiers are back to before the patch, below the others: patched again once fixed
+      const run = w.payloadRun;
+      if (w.rollbackRun?.state === 'completed' && run?.kind === 'patch' && run.runId) {
+        return [{ text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: `${cmd('patch retry', w.target)} --run ${run.runId}` }];
+      }
+      return [];
+    }
     default:
       return [];
   }

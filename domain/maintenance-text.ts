@@ -30,6 +30,11 @@ export interface MaintenanceMail {
    * run's final state, so that the mail does not say the work was interrupted when it was done.
    */
   payloadEnded?: { kind: string; state: string };
+  /**
+   * R-PI-11 on failure: a completed window whose patch run failed dossiers that were then rolled back to their
+   * restore point: how many, and the command that patches them again once fixed (they are below the others).
+   */
+  rolledBack?: { dossiers: number; retryCommand: string };
 }
 
 const PAYLOAD_TEXT: Record<string, string> = {
@@ -49,7 +54,13 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
     case 'completed':
       return {
         subject: `[${appName}] Maintenance terminée (${target})`,
-        text: `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
+        text:
+          `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n` +
+          (mail.rolledBack
+            ? `${mail.rolledBack.dossiers} dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11). ` +
+              `Corrigez la cause, puis, dans une fenêtre de maintenance : ${mail.rolledBack.retryCommand}\n`
+            : '') +
+          `${period}\n`,
       };
     case 'cancelled': {
       const p = mail.payloadEnded;

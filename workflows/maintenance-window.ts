@@ -5,7 +5,7 @@ import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType, type
 import { CLOSE_ACK_SECONDS, type WindowState } from '../domain/maintenance';
 import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-input';
 import { occurrenceInput } from '../domain/maintenance-recur';
-import type { MaintenanceMailKind } from '../domain/maintenance-text';
+import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
 import { postCheckFailures, renderWindowDetails, windowNextSteps, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
 import { capFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
@@ -361,7 +361,7 @@ class MaintenanceWindow {
       if ((await this.failed(err)) === 'cancelled') return this.abort();
     }
     await this.restore();
-    return this.result(await this.notify('completed'));
+    return this.result(await this.notify('completed', undefined, this.rolledBack()));
   }
 
   /** The result, once every update handler has returned (no update is left without an answer). */
@@ -675,13 +675,21 @@ class MaintenanceWindow {
   }
 
   /** R-MW-10: the notification list's e-mail; never fails the window. */
-  private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }): Promise<boolean> {
+  /** R-PI-11 on failure, for the completion mail: the failed dossiers rolled back, patched again with the retry. */
+  private rolledBack(): MaintenanceMail['rolledBack'] {
+    const run = this.s.payloadRun;
+    const rollback = this.s.rollbackRun;
+    if (rollback?.state !== 'completed' || run?.kind !== 'patch' || !run.runId) return undefined;
+    return { dossiers: rollback.restored ?? 0, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)) };
+  }
+
+  private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack']): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;
     try {
       const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, {
         target: s.target,
-        mail: { kind, to: s.notify, type: s.type, startsAt: s.startsAt, endsAt: s.endsAt, failure: s.failure, ...(payloadEnded && { payloadEnded }) },
+        mail: { kind, to: s.notify, type: s.type, startsAt: s.startsAt, endsAt: s.endsAt, failure: s.failure, ...(payloadEnded && { payloadEnded }), ...(rolledBack && { rolledBack }) },
       });
       return r.sent;
     } catch (err) {

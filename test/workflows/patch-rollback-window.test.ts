@@ -6,6 +6,9 @@ import { maintenanceWindowInputSchema } from '../../domain/maintenance-input';
 import { startMaintenanceWindow } from '../../starts';
 import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime } from '../helpers/env';
+import { createMailTransport } from '../../workers/resources';
+import { createActivities } from '../../workers/activities';
+import { startSmtp, subjectOf } from './maintenance-helpers';
 import { demoDossiers, levels } from './patch-helpers';
 import { block, halfWayPatches, rollbackLedger, statesOf } from './patch-rollback-helpers';
 
@@ -24,8 +27,10 @@ afterAll(async () => {
 
 const BLOCKED = ['DEMO0003', 'DEMO0005'];
 
-test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two dossiers the patch failed half-way are rolled back to their pre-patch state, the details and result say so, access is given back', async () => {
-  const stack = await createTestStack();
+test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two dossiers the patch failed half-way are rolled back to their pre-patch state, the details, result and mail say so and name the retry, access is given back', async () => {
+  const smtp = await startSmtp();
+  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
+  const mail = createMailTransport(stack.config);
   try {
     const pool = stack.pools.get('main');
     const codes = await demoDossiers(stack, 6);
@@ -45,9 +50,9 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
       graceSeconds: 1,
       startWhenDrained: false,
       dbDrain: false,
-      notify: [],
+      notify: ['ops-rollback@example.com'],
     };
-    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const worker = await createTestWorker(stack, temporal.nativeConnection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
     const { window, details, rollbackDetails } = await worker.runUntil(async () => {
       const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `rollback window ${crypto.randomUUID()}` });
       const window = (await h.result()) as MaintenanceWindowResult;
@@ -67,6 +72,16 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
     expect(window.failures!.map((f) => f.code)).toEqual(BLOCKED);
     expect(window.failures![0]!.error).toMatch(/blocker present/);
     expect(window.nextCommand).toMatch(/^nightshift patch retry --target main --run \d+$/);
+    // the details and the operators' mail name it too: the rolled-back dossiers are below the others until patched again
+    const retry = window.nextCommand!;
+    expect(details).toContain(`Fix the rolled-back dossiers, then patch them again inside a window: \`${retry}\``);
+    expect(window.status.nextSteps).toEqual([{ text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: retry }]);
+    expect(window.mailSent).toBe(true);
+    const raw = smtp.messages.find((m) => m.to.includes('ops-rollback@example.com'))!.raw;
+    expect(subjectOf(raw)).toContain('Maintenance terminée');
+    const body = Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    expect(body).toContain("2 dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11).");
+    expect(body).toContain(`dans une fenêtre de maintenance : ${retry}`);
     // the rolled-back dossiers are as before the window, the others patched; each restored once
     expect(await statesOf(pool, BLOCKED)).toEqual(Object.fromEntries(BLOCKED.map((c) => [c, before[c]])));
     const l = await levels(pool);
@@ -76,7 +91,9 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
     expect(rb).toEqual([{ state: 'completed', window_workflow: expect.stringMatching(/^maintenance\/main/), failed_only: true }]);
     expect((await pool.query('SELECT state FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed' }]);
   } finally {
+    mail.close();
     await stack.close();
+    await smtp.close();
   }
 });
 
