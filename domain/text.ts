@@ -17,6 +17,8 @@ const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
 const CONTROL_BUT_TAB_LF_ALL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 export const CONTROL_CHARS_PROBLEM = 'control characters (ESC, BEL, CR, LF, DEL, C1) are not allowed';
+/** The same for a text of several lines, where line breaks (LF) and tabs are allowed. */
+export const CONTROL_CHARS_PROBLEM_MULTILINE = 'control characters other than line breaks and tabs (ESC, BEL, CR, DEL, C1) are not allowed';
 
 /** multiline: a text of several lines (a window message, a patch description) may hold LF and TAB, nothing else. */
 export function hasControlChars(text: string, options: { multiline?: boolean } = {}): boolean {
@@ -30,7 +32,7 @@ export function hasControlChars(text: string, options: { multiline?: boolean } =
 export function plainTextSchema(what: string, max: number, options: { multiline?: boolean } = {}) {
   return z
     .string({ error: `${what}: expected a text` })
-    .refine((v) => !hasControlChars(v, options), CONTROL_CHARS_PROBLEM)
+    .refine((v) => !hasControlChars(v, options), options.multiline ? CONTROL_CHARS_PROBLEM_MULTILINE : CONTROL_CHARS_PROBLEM)
     .trim()
     .min(1, `${what} is empty`)
     .max(max, `${what} has at most ${max} characters`);
