@@ -260,10 +260,11 @@ export function decideRetention(gens: RetentionCandidate[], policies: RetentionP
 
 /**
  * `restore --at DATE`: an ISO date or a date-time (domain/operator-time.ts, in `zone` unless it carries an offset),
- * read as the last moment it names: a date is the end of that day in `zone` (the day's last generation), a time
- * to the minute the end of that minute, to the second the end of that second (what `backup list` shows), with a
- * fraction the end of its last digit. `at` is that moment's last millisecond: the generation restored is the one
- * taken at or just before it (snapshot times compared to the millisecond).
+ * read as an operator means it: a date is the end of that day in `zone` (the day's last generation); a time to the
+ * minute is that instant, 13:00 being 13:00:00 (as PostgreSQL reads a recovery target: a generation taken at
+ * 13:00:26 is after it); to the second, the end of that second (a time copied from `backup list`, which shows
+ * seconds, finds its generation); with a fraction, the end of its last digit. The generation restored is the one
+ * taken at or just before `at` (snapshot times compared to the millisecond).
  */
 export function parseRestoreAt(text: string, zone: string): { at: Date; problem?: undefined } | { at?: undefined; problem: string } {
   const v = text.trim();
@@ -279,7 +280,7 @@ export function parseRestoreAt(text: string, zone: string): { at: Date; problem?
   // the other form is worth naming only when the text is neither (not for an hour 25 in a date-time)
   if (!t.instant) return { problem: t.problem.endsWith(TIME_FORMATS_HINT) ? `${t.problem}, or an ISO date such as 2026-12-01 (that day's last generation)` : t.problem };
   const [, , , , , , seconds, fraction] = ISO_DATE_TIME.exec(v)!;
-  const span = fraction !== undefined ? 10 ** Math.max(0, 3 - fraction.length) - 1 : seconds !== undefined ? 999 : 59_999;
+  const span = fraction !== undefined ? 10 ** Math.max(0, 3 - fraction.length) - 1 : seconds !== undefined ? 999 : 0;
   return { at: new Date(t.instant.getTime() + span) };
 }
 

@@ -321,13 +321,15 @@ describe('R-BK-11: restore --at DATE in the operator zone', () => {
   test('a date is the end of that day in the zone; a date-time is read in the zone unless it has an offset', () => {
     expect(parseRestoreAt('2026-12-01', PARIS).at?.toISOString()).toBe('2026-12-01T22:59:59.999Z');
     expect(parseRestoreAt('2026-07-01', PARIS).at?.toISOString()).toBe('2026-07-01T21:59:59.999Z');
-    expect(parseRestoreAt('2026-12-01T08:30', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:59.999Z');
-    expect(parseRestoreAt('2026-12-01T08:30Z', PARIS).at?.toISOString()).toBe('2026-12-01T08:30:59.999Z');
+    expect(parseRestoreAt('2026-12-01T08:30', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:00.000Z');
+    expect(parseRestoreAt('2026-12-01T08:30Z', PARIS).at?.toISOString()).toBe('2026-12-01T08:30:00.000Z');
     // the day DST ends has 25 hours: its end is 23:00 UTC
     expect(parseRestoreAt('2026-10-25', PARIS).at?.toISOString()).toBe('2026-10-25T22:59:59.999Z');
   });
 
-  test('a time names the last moment it covers: its minute, its second (as backup list shows it), its last digit', () => {
+  test('a time to the minute is that instant (13:00 is 13:00:00, as PostgreSQL reads a recovery target); to the second, that second (as backup list shows it); with a fraction, its last digit', () => {
+    // a generation taken at 23:47:26 is after '23:47': not restored for it (drill finding)
+    expect(parseRestoreAt('2026-12-03 23:47', PARIS).at?.toISOString()).toBe('2026-12-03T22:47:00.000Z');
     // a snapshot taken at 08:30:15.639 is listed as 08:30:15: --at '08:30:15' must reach it
     expect(parseRestoreAt('2026-12-01 08:30:15', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:15.999Z');
     expect(parseRestoreAt('2026-12-01T08:30:15.5', PARIS).at?.toISOString()).toBe('2026-12-01T07:30:15.599Z');
