@@ -75,6 +75,7 @@ import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
 import { copyGenerationOffsite, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
 import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
+import { runGenerationCount } from '../store/generations/run-generation-count';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 import { assertBackupStore } from '../shared-store/marker';
@@ -117,7 +118,10 @@ export interface ChunkResult extends FanOutChunkResult {
 }
 
 /** What the run's end gives the workflow: its result but for what the workflow already knows. */
-export type FinishResult = Omit<BackupBatchResult, 'target' | 'runId'>;
+export type FinishResult = Omit<BackupBatchResult, 'target' | 'runId'> & {
+  /** generations the run wrote (a partial run may have written some: the batch verifies them too); absent before 2026-12-04 */
+  written?: number;
+};
 
 /** Transient per-dossier errors (a dropped connection) get this many tries inside the chunk. */
 const DOSSIER_ATTEMPTS = 3;
@@ -534,7 +538,16 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       if (run.state !== 'running') {
         // this activity's earlier attempt closed it (its answer was lost): the same answer again
         if (run.report_path) {
-          return { state: run.state, total: run.total, ok: run.ok, failed: run.failed, reportPath: run.report_path, mail: run.mail_state !== 'none', ...(await failuresOf(pool, raw.runId, raw.target, run.failed)) };
+          return {
+            state: run.state,
+            total: run.total,
+            ok: run.ok,
+            failed: run.failed,
+            reportPath: run.report_path,
+            mail: run.mail_state !== 'none',
+            written: await runGenerationCount(pool, raw.runId),
+            ...(await failuresOf(pool, raw.runId, raw.target, run.failed)),
+          };
         }
         // closed by someone else (taken over as abandoned): it stays as it was closed (R-BK-1)
         throw await runClosed(pool, raw.runId);
@@ -550,7 +563,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const state = runState(raw.endedEarly, failed);
       const mailWanted = failed > 0 && run.settings.reportRecipients.length > 0;
       if (!(await closeRun(pool, raw.runId, { state, ok, failed, reportPath: file, mailWanted }))) throw await runClosed(pool, raw.runId);
-      return { state, total: ok + failed, ok, failed, reportPath: file, mail: mailWanted, ...(await failuresOf(pool, raw.runId, raw.target, failed)) };
+      return { state, total: ok + failed, ok, failed, reportPath: file, mail: mailWanted, written: await runGenerationCount(pool, raw.runId), ...(await failuresOf(pool, raw.runId, raw.target, failed)) };
     },
 
     /** R-BK-8: the report and the list of failed codes, to the report recipients. Thrown errors are retried. */

@@ -86,6 +86,8 @@ const BATCH_PRUNE_PATCH = 'batch-prune';
 const BATCH_VERIFY_PATCH = 'batch-verify';
 /** Histories recorded before the batch's verification was named after its run started it under a timestamp id. */
 const BATCH_VERIFY_ID_PATCH = 'batch-verify-id-by-batch';
+/** Histories recorded before a partial batch verified the generations it did write (it needed one dossier ok) replay so. */
+const BATCH_VERIFY_WRITTEN_PATCH = 'batch-verify-what-it-wrote';
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
@@ -195,7 +197,9 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       // its own workflow: an SMTP outage retries for hours without holding the batch open
       await startReportMailChild({ target, runId: state.runId }, workflowInfo().workflowId);
     }
-    if (state.settings.generationsRoot !== undefined && f.ok > 0 && patched(BATCH_VERIFY_PATCH)) {
+    // a dossier whose off-site copy failed is not ok, yet its generation was written: verified too
+    const wrote = state.settings.generationsRoot !== undefined && (f.ok > 0 || ((f.written ?? 0) > 0 && patched(BATCH_VERIFY_WRITTEN_PATCH)));
+    if (wrote && patched(BATCH_VERIFY_PATCH)) {
       // R-BK-13: what this run wrote is verified by a workflow of its own, abandoned by the batch (a failed start is logged, never the batch's failure)
       await startBatchVerifyChild(
         { target, backupRunId: state.runId, trigger: 'batch' },

@@ -13,6 +13,7 @@ import { documentsFolder } from '../../registry/documents';
 import { startBackupBatch } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
+import { problemsVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 import { startS3Server, type S3TestServer } from '../helpers/s3';
 import { createDossiers, freePort, ledger, setCommon, waitFor } from '../workflows/backup-batch-helpers';
@@ -195,7 +196,7 @@ test('R-BK-14: the S3 server killed mid-upload: those dossiers fail with "off-si
   }
 });
 
-test('R-BK-14: the storage away for the whole batch: the first copy fails with its cause, the next ones at once ("not tried"), every archive still written locally', async () => {
+test('R-BK-14: the storage away for the whole batch: the first copy fails with its cause, the next ones at once ("not tried"), every archive still written locally, and verified (R-BK-13: what the run wrote, though no dossier was ok)', async () => {
   const { stack, store } = await stackWithS3('away/');
   const pool = stack.pools.get('main');
   const codes = ['A1', 'A2', 'A3', 'A4', 'A5', 'A6'];
@@ -219,6 +220,11 @@ test('R-BK-14: the storage away for the whole batch: the first copy fails with i
         expect(g).toMatchObject({ offsiteState: 'failed' });
         expect(fs.existsSync(g!.file)).toBe(true);
       }
+      // R-BK-13: the six archives it wrote are verified by the batch's own verification (it used to need a dossier ok)
+      const run = await waitFor('the verify run of the batch', async () => (await pool.query('SELECT workflow_id FROM nightshift.verify_run WHERE backup_run_id = $1', [r.runId])).rows[0]);
+      const v = await verifyResult(temporal.client.workflow.getHandle(run.workflow_id).result()).catch((e: unknown) => problemsVerifyResult(e) ?? Promise.reject(e));
+      expect(v).toMatchObject({ total: 6 });
+      for (const code of codes) expect((await dossierGenerations(pool, code))[0]!.verifyState).not.toBe('unverified');
     });
   } finally {
     await s3.restart();
