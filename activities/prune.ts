@@ -25,6 +25,7 @@ import type { PruneCounts, PrunePlan, PruneTruth } from '../workflows/backup-pru
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, runChunk } from './fan-out';
 import { assertBackupStore } from '../shared-store/marker';
+import { keepFilesFoundAgain } from '../archive/generations';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 
 /**
@@ -234,22 +235,6 @@ export async function pruneDossier(
   }
   if (problems.length) counts.error = oneLine(`not removed: ${problems.join('; ')}`, 1000);
   return counts;
-}
-
-/**
- * A generation recorded missing takes no retention slot once nothing is left of it (domain/retention.ts isGone): its
- * file is looked for first, and one that is there again (put back from another copy) is kept until a verification
- * says what it is, never deleted on the strength of an old finding.
- */
-async function keepFilesFoundAgain(gens: { verifyState: string; file: string; decision: RetentionDecision }[]): Promise<void> {
-  for (const g of gens) {
-    if (g.decision.keep || g.verifyState !== 'missing') continue;
-    const there = await fs.promises.stat(g.file).then(() => true, () => false);
-    if (there) {
-      g.decision.keep = true;
-      g.decision.reasons.push('its file is there again: verify it');
-    }
-  }
 }
 
 export function createPruneActivities({ config, pools, offsiteStore, staleUploadAgeMs }: PruneDeps, hooks: PruneHooks = {}) {

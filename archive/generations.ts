@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { archiveFileName } from '../domain/dossier';
 import { GENERATIONS_FOLDER } from '../domain/generation';
+import type { RetentionDecision } from '../domain/retention';
 import { workflowIdTimestamp } from '../domain/workflow-id';
 import { syncDir } from './writer';
 
@@ -59,4 +60,20 @@ export async function commitGeneration(tmp: string, latest: string, generationFi
   // every folder mkdir made, and the one holding the first of them
   if (created) for (let d = genDir; d.length >= created.length && d !== path.dirname(d); d = path.dirname(d)) dirs.add(path.dirname(d));
   await Promise.all([...dirs].map(syncDir));
+}
+
+/**
+ * A generation recorded missing takes no retention slot once nothing is left of it (domain/retention.ts isGone): its
+ * file is looked for first, and one that is there again (put back from another copy) is kept until a verification
+ * says what it is, never deleted on the strength of an old finding.
+ */
+export async function keepFilesFoundAgain(gens: { verifyState: string; file: string; decision: RetentionDecision }[]): Promise<void> {
+  for (const g of gens) {
+    if (g.decision.keep || g.verifyState !== 'missing') continue;
+    const there = await fs.promises.stat(g.file).then(() => true, () => false);
+    if (there) {
+      g.decision.keep = true;
+      g.decision.reasons.push('its file is there again: verify it');
+    }
+  }
 }

@@ -25,6 +25,7 @@ import {
 import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
 import { deletionReason, isRestorable, isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
+import { keepFilesFoundAgain } from '../../archive/generations';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { caseHint } from '../code-hints';
@@ -403,6 +404,7 @@ function registerGenerationCommands(backup: Command): void {
         const { rows, policies } = await withPools(t.name, async (pool) => {
           const retention = await loadRetention(pool, config());
           const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
+          await keepFilesFoundAgain(plan.generations);
           const why = new Map(plan.generations.map((g) => [g.id, g.decision]));
           const all = flags.all ? await dossierGenerations(pool, code, { deleted: true }) : plan.generations;
           // no generation: a dossier that is not registered and never had one is a code typed wrong (a deleted
@@ -433,7 +435,11 @@ function registerGenerationCommands(backup: Command): void {
             })),
           };
         });
-        if (!rows.length && !flags.json) throw new UsageError(`dossier ${code} has no ${flags.all ? '' : 'kept '}generation in target ${t.name}`);
+        // a dossier never backed up (or all pruned) is no slip: said, exit 0
+        if (!rows.length && !flags.json) {
+          process.stdout.write(`dossier ${code} has no ${flags.all ? '' : 'kept '}generation in target ${t.name}: back it up with 'nightshift backup dossier ${code}'\n`);
+          return;
+        }
         output(flags.json, { code, timeZone: zone(), policies, generations: rows }, (v) =>
           [
             `generations of dossier ${code} (target ${t.name}), newest first; times in ${zone()}`,
@@ -494,6 +500,8 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
       const codes = await pruneDossierPage(pool, after, 500);
       for (const code of codes) {
         const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
+        // as the prune does: a file recorded missing that is there again is kept (when this host sees the backup folder)
+        await keepFilesFoundAgain(plan.generations);
         totals.dossiers++;
         if (plan.generations.some((g) => !g.decision.keep)) totals.dossiersAffected++;
         for (const g of plan.generations) {
@@ -502,13 +510,20 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
             continue;
           }
           totals.deleted++;
-          totals.bytesFreed += g.size;
+          // a file recorded missing frees nothing (it is not there: keepFilesFoundAgain above)
+          const freed = g.verifyState === 'missing' ? 0 : g.size;
+          totals.bytesFreed += freed;
           const why = deletionReason(g.decision, g.kind, retention.policies[g.kind]);
           const row = { code, id: g.id, date: operatorDateTime(g.snapshotAt, zone()), kind: g.kind, size: g.size, file: g.file, why };
           if (flags.json) doomed.push({ ...row, offsiteKey: g.offsiteKey && g.offsiteState !== 'deleted' ? g.offsiteKey : null });
           // its off-site object goes with it (R-BK-14): said, since it is the copy a lost disk would be restored from
-          const object = g.offsiteKey && g.offsiteState !== 'deleted' ? ` and its off-site copy ${g.offsiteBucket ?? ''}/${g.offsiteKey}` : '';
-          if (!flags.json) say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${sizeText(g.size)}): ${why}  ${g.file}${object}`);
+          // a copy recorded failed or lost: whatever is left of it under its key
+          const object =
+            g.offsiteKey && g.offsiteState !== 'deleted'
+              ? ` and ${g.offsiteState === 'copied' ? 'its off-site copy' : 'what is left of its off-site copy (recorded failed or lost)'} ${g.offsiteBucket ?? ''}/${g.offsiteKey}`
+              : '';
+          const size = freed ? sizeText(g.size) : 'its file already gone';
+          if (!flags.json) say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${size}): ${why}  ${g.file}${object}`);
         }
       }
       if (codes.length < 500) break;

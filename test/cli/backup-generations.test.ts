@@ -141,6 +141,29 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   expect((await cli(['backup', 'settings', 'set', 'retention', 'default'])).code).toBe(0);
 });
 
+test('R-BK-11: a generation recorded missing whose file was put back: backup list and prune --dry-run keep it ("its file is there again"), as the prune does (drill finding); a file still gone frees nothing', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GBK' })) as [string];
+  const ids = await generations(code, ['2026-12-02T21:00:00Z', '2026-11-20T21:00:00Z']);
+  const older = (await dossierGenerations(pool(), code)).find((g) => g.id === ids[1])!;
+  const saved = `${older.file}.saved`;
+  fs.renameSync(older.file, saved);
+  await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'missing' WHERE id = $1`, [ids[1]]);
+  try {
+    // gone: deleted by the next prune, and freeing nothing
+    const gone = await cli(['backup', 'prune', '--dry-run'], PARIS);
+    expect(gone.stdout).toMatch(new RegExp(`would delete ${code} generation ${ids[1]} of 2026-11-20 22:00:00 \\(normal, its file already gone\\): nothing is left of it`));
+    expect(JSON.parse((await cli(['backup', 'prune', '--dry-run', '--json'], PARIS)).stdout).bytesFreed).toBe(0);
+    // put back from another copy: kept until a verification says what it is
+    fs.renameSync(saved, older.file);
+    const list = await cli(['backup', 'list', code], PARIS);
+    expect(list.stdout).toMatch(new RegExp(`${ids[1]}  2026-11-20 22:00:00 .* kept: its file is there again: verify it\n`));
+    const dry = await cli(['backup', 'prune', '--dry-run'], PARIS);
+    expect(dry.stdout).not.toContain(`generation ${ids[1]} `);
+  } finally {
+    if (fs.existsSync(saved)) fs.renameSync(saved, older.file);
+  }
+});
+
 test('R-BK-11: backup list of a code that is no dossier and never had a generation says so (exit 2); a deleted dossier still lists its generations', async () => {
   for (const args of [['backup', 'list', 'NOPE'], ['backup', 'list', 'NOPE', '--json'], ['backup', 'list', 'NOPE', '--all']]) {
     const r = await cli(args);
@@ -150,8 +173,8 @@ test('R-BK-11: backup list of a code that is no dossier and never had a generati
   // a code typed in the wrong case: the dossier it probably meant is named
   const lower = await cli(['backup', 'list', code.toLowerCase()]);
   expect(lower).toMatchObject({ code: 2, stderr: `nightshift: unknown dossier ${code.toLowerCase()} in target main (codes are case-sensitive: ${code}?)\n` });
-  // registered, never backed up: no generation, but a dossier
-  expect(await cli(['backup', 'list', code])).toMatchObject({ code: 2, stderr: `nightshift: dossier ${code} has no kept generation in target main\n` });
+  // registered, never backed up: no generation, but a dossier: said, not bad usage (exit 0)
+  expect(await cli(['backup', 'list', code])).toMatchObject({ code: 0, stdout: `dossier ${code} has no kept generation in target main: back it up with 'nightshift backup dossier ${code}'\n` });
   const [id] = await generations(code, ['2026-12-02T21:00:00Z']);
   await createRegistryActivities({ config: ctx.stack.config, pools: ctx.stack.pools }).deleteDossier('main', code);
   const gone = await cli(['backup', 'list', code]);
