@@ -150,7 +150,7 @@ const patchDirSchema = z
   .refine((p) => !hasControlChars(p), 'control characters are not allowed');
 
 /** Turns the flags into a validated workflow input; every refusal is a UsageError (exit 2). */
-export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: MaintenanceWindowInput; startsNow: boolean } {
+export function scheduleInput(flags: ScheduleFlags, nowMs: number, o: { messageFlag?: string } = {}): { input: MaintenanceWindowInput; startsNow: boolean } {
   const t = target(flags.target);
   if (!flags.type) throw new UsageError(`--type is required: ${WINDOW_TYPES.join(' or ')}`);
   if (!(WINDOW_TYPES as readonly string[]).includes(flags.type)) throw new UsageError(`--type: expected ${WINDOW_TYPES.join(' or ')}`);
@@ -181,7 +181,7 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
   if (graceSeconds > windowSeconds) throw new UsageError(`--grace: the drain grace (${flags.grace}) is longer than the window`);
   const preventLoginsFrom = flags.preventLoginsFrom !== undefined ? timeFlag('--prevent-logins-from', flags.preventLoginsFrom) : undefined;
   if (preventLoginsFrom && preventLoginsFrom.getTime() > start.getTime()) throw new UsageError('--prevent-logins-from must be at or before the start');
-  const message = flags.message !== undefined ? parseFlag('--message', messageSchema, flags.message) : undefined;
+  const message = flags.message !== undefined ? parseFlag(o.messageFlag ?? '--message', messageSchema, flags.message) : undefined;
   const input: MaintenanceWindowInput = {
     target: t.name,
     type: flags.type as WindowType,
@@ -200,7 +200,9 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number): { input: Mai
   if (input.preventLoginsFrom === undefined) delete input.preventLoginsFrom;
   if (input.message === undefined) delete input.message;
   const parsed = maintenanceWindowInputSchema.safeParse(input);
-  if (!parsed.success) throw new UsageError(issuesText(parsed.error));
+  // the schema's fields named by the flags that set them
+  const names = { endsAt: flags.end !== undefined ? '--end' : '--duration', startsAt: '--start', message: o.messageFlag ?? '--message', notify: '--notify', graceSeconds: '--grace', onFailure: '--on-failure' };
+  if (!parsed.success) throw new UsageError(issuesText(parsed.error, 'value', names));
   return { input, startsNow: startsNow || start.getTime() <= nowMs + START_PAST_TOLERANCE_MS };
 }
 
@@ -260,13 +262,20 @@ function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
   return lines.join('\n');
 }
 
-async function schedule(flags: ScheduleFlags): Promise<number | void> {
-  const { input, startsNow } = scheduleInput(flags, Date.now());
-  // the payload's packages checked now, as `patch integrate` does: not found out once the target is closed
+/**
+ * A window's payload checked on this host before the window (or a recurring window's schedule) exists: the packages
+ * as `patch integrate` checks them, --backup-only codes as `backup run --only` does. Not found out once the target is
+ * closed.
+ */
+async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
   if ((input.payload.kind === 'patch' || input.payload.kind === 'backup+patch') && input.payload.manifest) await checkPatchDirHere(input.target, input.payload.manifest);
-  // --backup-only as `backup run --only`: codes that name no dossier are refused before the window exists
   const only = input.payload.kind === 'backup' ? input.payload.dossiers : undefined;
   if (only?.length) await withPools(input.target, (pool) => refuseUnknownCodes(pool, input.target, only, { flag: '--backup-only', nothing: 'scheduled' }));
+}
+
+async function schedule(flags: ScheduleFlags): Promise<number | void> {
+  const { input, startsNow } = scheduleInput(flags, Date.now());
+  await checkPayloadHere(input);
   if (startsNow && !(await confirmImmediateStart(input.target, flags.yes === true))) {
     process.stderr.write('nothing scheduled\n');
     return EXIT_FAILED;
@@ -451,6 +460,7 @@ export function recurInput(flags: RecurFlags): RecurPlan {
   const { input } = scheduleInput(
     { ...flags, type, start: RECUR_TEMPLATE_START, end: undefined, duration: flags.duration, message: flags.reason, yes: true },
     Date.parse(RECUR_TEMPLATE_START),
+    { messageFlag: '--reason' },
   );
   const scheduleId = maintenanceRecurScheduleId(t, r.name);
   const template: MaintenanceWindowInput = { ...input, displayTimeZone: r.timezone, recurrence: { scheduleId, announceAheadSeconds: r.announceAheadSeconds } };
@@ -469,6 +479,8 @@ interface RecurMemo {
 /** Creates the Schedule paused, checks that its occurrences do not overlap, then lets it run (or deletes it). */
 async function recurCreate(flags: RecurFlags): Promise<void> {
   const plan = recurInput(flags);
+  // as a one-off window's: a payload that cannot run is refused before the schedule exists (every occurrence would fail)
+  await checkPayloadHere(plan.template);
   const next = await withTemporal(async (client) => {
     if (await scheduleExists(client, plan.scheduleId)) {
       throw new UsageError(`schedule ${plan.scheduleId} already exists: delete it first (nightshift maintenance recur delete ${plan.name} --target ${plan.target}) or choose another --name`);

@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
@@ -98,7 +100,10 @@ test('R-MW-13 hostile flags: bad cron, non-IANA zone, bad duration or announceme
     [[...base, '--cron', '*/30 * * * *'], /--announce-ahead: .*plain values/],
     [['recur', '--target', stack.target, '--name', 'Bad Name!', '--timezone', 'Europe/Paris', '--duration', '2h', '--cron', '0 22 * * 6'], /--name: a recurring window's name/],
     [[...base, '--cron', '0 22 * * 6', '--payload', 'patch'], /--payload patch needs --patch-dir/],
-    [[...base, '--cron', '0 22 * * 6', '--reason', 'bell\u0007'], /control characters/],
+    [[...base, '--cron', '0 22 * * 6', '--reason', 'bell\u0007'], /--reason: control characters/],
+    // the payload checked as a one-off window's, before the schedule exists (every occurrence would close the target for nothing)
+    [[...base, '--cron', '0 22 * * 6', '--payload', 'backup', '--backup-only', 'NOPE,demo0005'], /--backup-only: not dossiers of target .*: NOPE, demo0005; nothing scheduled/],
+    [[...base, '--cron', '0 22 * * 6', '--type', 'deployment', '--payload', 'patch', '--patch-dir', path.join(os.tmpdir(), 'no-such-recur-patches')], /no patch directory .*no-such-recur-patches/],
     // every day at 01:00 and 02:00, 2h long: the second would be announced while the first is open
     [[...base, '--cron', '0 1,2 * * *', '--announce-ahead', '30m'], /occurrences would overlap: each window is announced 30m ahead and lasts 2h/],
     // a word that is no subcommand is named as such (it used to be "too many arguments for 'create'")

@@ -103,6 +103,8 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', later, '--duration', '30m', '--grace', '2h', '--type', 'database'], /grace .* longer than the window/],
     [[...t, '--start', "2026-01-01'; DROP TABLE nightshift.session; --", '--duration', '45m', '--type', 'database'], /--start: .* not a date-time/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--message', 'bell\u0007'], /control characters/],
+    // the schema's limit named by the flag that set it, not its field (endsAt)
+    [[...t, '--start', later, '--duration', '8d', '--type', 'database'], /^nightshift: --duration: a window lasts at most 7 days/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'coffee'], /.*/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', "A1,x'; DROP TABLE nightshift.dossier; --"], /--backup-only: a dossier code has/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', ' , ,'], /--backup-only: expected at least one dossier code/],
