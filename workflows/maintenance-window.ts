@@ -310,9 +310,10 @@ class MaintenanceWindow {
       request('complete', () => this.isFinal() || this.s.phase === 'failed'),
       {
         validator: () => {
+          // a failed window first: whatever its payload, reopen is what gives access back
+          if (this.s.phase === 'failed') throw invalid('the window failed: fix the problem, then reopen');
           if (this.s.payload.kind !== 'none') throw invalid(`a window with payload ${this.s.payload.kind} completes by itself`);
           if (this.s.state !== 'in_progress') throw invalid(`only a window in progress can be completed (this one is ${this.s.phase}); cancel a scheduled one`);
-          if (this.s.phase === 'failed') throw invalid('the window failed: fix the problem, then reopen');
           if (w.finishing || w.requested.complete) throw invalid(`the window is already ${this.s.phase}`);
         },
       },

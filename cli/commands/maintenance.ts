@@ -24,6 +24,7 @@ import { describeWindow } from '../../domain/maintenance-text';
 import { windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
+import { lastEndedWindow } from '../../store/windows/last-ended-window';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
@@ -324,8 +325,8 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
   const t = target(flags.target);
   const { window, sessions, last } = await withPools(t.name, async (pool) => {
     const active = await activeWindow(pool);
-    // with none active, the last one ended is named: what happened to it is one command away
-    return { window: active, sessions: await sessionsLeft(pool), last: active ? undefined : (await recentWindows(pool, 1))[0] };
+    // with none active, the one that ended last (not the latest planned start) is named: what happened to it is one command away
+    return { window: active, sessions: await sessionsLeft(pool), last: active ? undefined : await lastEndedWindow(pool) };
   });
   const workflow = window ? await queryStatus(t.name, window.workflowId) : null;
   const value = {
@@ -366,8 +367,9 @@ async function update(targetName: string | undefined, fn: (h: WorkflowHandle) =>
       throw err;
     }
   });
-  // The message says what happened, not what was asked: "complete" whose post-checks fail did not complete.
-  const failed = s.phase === 'failed';
+  // The message says what happened, not what was asked: "complete" whose post-checks fail did not complete. An
+  // extend moves the end of a failed window too (users see the new end while it stays closed): it is said as done.
+  const failed = s.phase === 'failed' && verb !== 'extended';
   output(json, s, (v) => `${failed ? `not ${verb}: the window failed` : verb}: ${statusText(v)}`);
   if (failed) return EXIT_FAILED;
 }

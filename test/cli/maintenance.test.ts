@@ -207,6 +207,12 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       // status then names the last window and where its outcome is
       const after = await cli('status', '--target', stack.target);
       expect(after.stdout).toMatch(/^no scheduled or in-progress maintenance window\nthe last one: deployment window cancelled from .* \(phase cancelled\); its outcome: 'nightshift maintenance list', or the workflow in the Temporal Web UI$/m);
+      // the one that ended last, not the latest planned start: a window planned next week but cancelled an hour ago is not it
+      await stack.pool.query(
+        `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at, finished_at)
+         VALUES (gen_random_uuid(), 'maintenance/older-cancel', 'database', 'cancelled', 'cancelled', now() + interval '7 days', now() + interval '7 days 1 hour', now() - interval '1 hour')`,
+      );
+      expect((await cli('status', '--target', stack.target)).stdout).toMatch(/^the last one: deployment window cancelled/m);
     });
   } finally {
     await native.close();
@@ -251,6 +257,12 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       const list = await cli('list', '--target', stack.target);
       expect(list.stdout).toMatch(/^target\s+state\s+phase\s+type\s+from → to \(/);
       expect(list.stdout).toMatch(new RegExp(`^${stack.target}\\s+FAILED\\s+failed\\s+database\\s`, 'm'));
+      // a failed window's end can move (users see the new end while it stays closed): said as done, not "not extended"
+      const extended = await cli('extend', '--target', stack.target, '--by', '5m');
+      expect(extended.code).toBe(0);
+      expect(extended.stdout).toMatch(/^extended: database maintenance on \S+: FAILED, closed until reopen \(phase failed\)/);
+      // complete again: the failure is what is said, whatever the payload
+      expect((await cli('complete', '--target', stack.target)).stderr).toMatch(/the window failed: fix the problem, then reopen/);
 
       await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN1'`);
       const reopened = await cli('reopen', '--target', stack.target);
