@@ -62,6 +62,11 @@ export function windowSummary(w: Pick<WindowFacts, 'type' | 'target' | 'startsAt
   return `maintenance ${w.type} on ${w.target} ${a.date} ${a.time}-${endText} (${zone}), payload ${w.payload.kind}${reason}`;
 }
 
+/** An on-failure rollback that found no failed dossier with a restore point (none was touched): the window went on. */
+export const NOTHING_TO_ROLL_BACK = 'nothing to roll back';
+/** The rollback states after which the window goes on to its checks and gives access back. */
+export const ROLLED_BACK_STATES: readonly string[] = ['completed', NOTHING_TO_ROLL_BACK];
+
 /** `--target` as every command takes it. */
 const cmd = (verb: string, target: string) => `nightshift ${verb} --target ${target}`;
 
@@ -85,8 +90,9 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
     case 'completed': {
       // R-PI-11 on failure: the failed dossiers are back to before the patch, below the others: patched again once fixed
       const run = w.payloadRun;
-      if (w.rollbackRun?.state === 'completed' && run?.kind === 'patch' && run.runId) {
-        return [{ text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: `${cmd('patch retry', w.target)} --run ${run.runId}` }];
+      if (ROLLED_BACK_STATES.includes(w.rollbackRun?.state ?? '') && run?.kind === 'patch' && run.runId) {
+        const what = w.rollbackRun!.state === NOTHING_TO_ROLL_BACK ? 'Fix the failed dossiers (none was changed)' : 'Fix the rolled-back dossiers';
+        return [{ text: `${what}, then patch them again inside a window`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` }];
       }
       return [];
     }

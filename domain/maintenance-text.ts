@@ -34,7 +34,7 @@ export interface MaintenanceMail {
    * R-PI-11 on failure: a completed window whose patch run failed dossiers that were then rolled back to their
    * restore point: how many, and the command that patches them again once fixed (they are below the others).
    */
-  rolledBack?: { dossiers: number; retryCommand: string };
+  rolledBack?: { failed: number; restored: number; retryCommand: string };
 }
 
 const PAYLOAD_TEXT: Record<string, string> = {
@@ -42,6 +42,13 @@ const PAYLOAD_TEXT: Record<string, string> = {
   patch: 'intégration des correctifs',
   'backup+patch': 'sauvegarde puis intégration des correctifs',
 };
+
+/** R-PI-11 on failure: what became of the dossiers the patch failed (rolled back, or never touched). */
+function rolledBackText(failed: number, restored: number): string {
+  if (!restored) return "aucun n'avait été modifié. ";
+  if (restored >= failed) return "ils ont été remis dans leur état d'avant le correctif (R-PI-11). ";
+  return `${restored} remis dans leur état d'avant le correctif (R-PI-11), les autres n'avaient pas été modifiés. `;
+}
 
 export function maintenanceMailText(target: string, mail: MaintenanceMail, appName: string, timeZone: string, now: Date): { subject: string; text: string } {
   const at = formatDateTime(now, timeZone);
@@ -57,7 +64,8 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
         text:
           `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n` +
           (mail.rolledBack
-            ? `${mail.rolledBack.dossiers} dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11). ` +
+            ? `${mail.rolledBack.failed} dossier(s) n'ont pas pu recevoir les correctifs : ` +
+              rolledBackText(mail.rolledBack.failed, mail.rolledBack.restored) +
               `Corrigez la cause, puis, dans une fenêtre de maintenance : ${mail.rolledBack.retryCommand}\n`
             : '') +
           `${period}\n`,

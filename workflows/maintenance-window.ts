@@ -6,7 +6,7 @@ import { CLOSE_ACK_SECONDS, type WindowState } from '../domain/maintenance';
 import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-input';
 import { occurrenceInput } from '../domain/maintenance-recur';
 import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
-import { postCheckFailures, renderWindowDetails, windowNextSteps, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
+import { NOTHING_TO_ROLL_BACK, postCheckFailures, renderWindowDetails, ROLLED_BACK_STATES, windowNextSteps, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
 import { capFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
@@ -29,7 +29,7 @@ import {
 import { workflowIdTimestamp } from '../domain/workflow-id';
 import { patchRetryCommand, partialPatchResult, patchWorkflowId } from './patch-integration.api';
 import { partialRollbackResult, patchRollbackWorkflowId } from './patch-rollback.api';
-import { FailureType } from '../domain/failures';
+import { FailureType, failureTypeOf } from '../domain/failures';
 import { backupBatchWorkflowId, backupRetryCommand } from './backup-batch.api';
 
 /**
@@ -114,6 +114,8 @@ function dossierFailures(failures: { code: string; status?: string; patch?: numb
 
 /** Histories recorded before a window could roll its failed dossiers back (R-PI-11) replay without the rollback child. */
 const ON_FAILURE_ROLLBACK_PATCH = 'window-on-failure-rollback';
+/** Histories recorded before a rollback with nothing to undo (no failed dossier was touched) let the window go on replay failing it. */
+const NOTHING_TO_ROLL_BACK_PATCH = 'window-rollback-nothing-to-undo';
 /** Histories recorded before the window linked the runs started by hand in it replay without the ledger reads. */
 const LINKS_PATCH = 'maintenance-window-links';
 /** R-PI-2: access comes back only once the runs started by hand in the window have ended (single-user mode). */
@@ -583,6 +585,9 @@ class MaintenanceWindow {
     const r = await executePatchRollbackChild(input, { workflowId: run.workflowId, summary: `roll back the failed dossiers of patch run ${patchRunId} (on failure of ${parentId})` }).catch(
       (err: unknown) => {
         if (wf.isCancellation(err)) throw err;
+        // no failed dossier has a restore point: each failed before it was touched (its restore point is taken just
+        // before it is patched), so there is nothing to undo and the window goes on as after a rollback
+        if (failureTypeOf(err) === FailureType.NoRestorePoint && wf.patched(NOTHING_TO_ROLL_BACK_PATCH)) return null;
         const partial = partialRollbackResult(err);
         run.state = partial?.state ?? 'failed';
         if (partial) {
@@ -593,6 +598,12 @@ class MaintenanceWindow {
         throw payloadFailure('rollback', FailureType.RollbackRunPartial, err);
       },
     );
+    if (r === null) {
+      run.state = NOTHING_TO_ROLL_BACK;
+      run.restored = 0;
+      this.details();
+      return true;
+    }
     run.runId = String(r.runId);
     run.state = r.state;
     run.restored = r.restored;
@@ -680,8 +691,9 @@ class MaintenanceWindow {
   private rolledBack(): MaintenanceMail['rolledBack'] {
     const run = this.s.payloadRun;
     const rollback = this.s.rollbackRun;
-    if (rollback?.state !== 'completed' || run?.kind !== 'patch' || !run.runId) return undefined;
-    return { dossiers: rollback.restored ?? 0, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)) };
+    if (!rollback || !ROLLED_BACK_STATES.includes(rollback.state ?? '') || run?.kind !== 'patch' || !run.runId) return undefined;
+    const restored = rollback.restored ?? 0;
+    return { failed: Math.max(this.s.failuresTotal ?? 0, restored), restored, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)) };
   }
 
   private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack']): Promise<boolean> {

@@ -97,6 +97,57 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
   }
 });
 
+test('R-PI-11 R-MW-10: --on-failure rollback when no failed dossier was touched (its restore point could not be taken): nothing to roll back, the window goes on, completes and names the retry', async () => {
+  const smtp = await startSmtp();
+  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
+  const mail = createMailTransport(stack.config);
+  try {
+    const pool = stack.pools.get('main');
+    const codes = await demoDossiers(stack, 4);
+    const dir = path.join(stack.config.backupDir, 'patches', 'window-nothing-to-undo');
+    fs.mkdirSync(dir, { recursive: true });
+    await halfWayPatches(dir);
+    // a view is an object a backup refuses (unsupported): DEMO0003's restore point fails, so it is never patched
+    await pool.query(`CREATE VIEW "d_DEMO0003".v_rb AS SELECT 1 AS x`);
+    const before = await statesOf(pool, ['DEMO0003']);
+    const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+    const input: MaintenanceWindowInput = {
+      target: 'main',
+      type: 'deployment',
+      startsAt: new Date(start).toISOString(),
+      endsAt: new Date(start + 30 * 60_000).toISOString(),
+      payload: { kind: 'backup+patch', manifest: dir },
+      onFailure: 'rollback',
+      graceSeconds: 1,
+      startWhenDrained: false,
+      dbDrain: false,
+      notify: ['ops-nothing@example.com'],
+    };
+    const worker = await createTestWorker(stack, temporal.nativeConnection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
+    const window = await worker.runUntil(async () => {
+      const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `nothing to undo ${crypto.randomUUID()}` });
+      return (await h.result()) as MaintenanceWindowResult;
+    });
+    expect(window.status.state).toBe('completed');
+    expect(window.status.payloadRun).toMatchObject({ kind: 'patch', state: 'partial' });
+    expect(window.status.rollbackRun).toMatchObject({ kind: 'rollback', state: 'nothing to roll back', restored: 0 });
+    expect(window.failures!.map((f) => f.code)).toEqual(['DEMO0003']);
+    expect(await statesOf(pool, ['DEMO0003'])).toEqual(before);
+    const retry = window.nextCommand!;
+    expect(retry).toMatch(/^nightshift patch retry --target main --run \d+$/);
+    expect(window.status.nextSteps).toEqual([{ text: 'Fix the failed dossiers (none was changed), then patch them again inside a window', command: retry }]);
+    const raw = smtp.messages.find((m) => m.to.includes('ops-nothing@example.com'))!.raw;
+    expect(subjectOf(raw)).toContain('Maintenance terminée');
+    const body = Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    expect(body).toContain("1 dossier(s) n'ont pas pu recevoir les correctifs : aucun n'avait été modifié.");
+    expect((await pool.query('SELECT state FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed' }]);
+  } finally {
+    mail.close();
+    await stack.close();
+    await smtp.close();
+  }
+});
+
 test('R-PI-11: --on-failure rollback is validated: only rollback, only with the payload backup+patch (CLI and workflow input)', () => {
   const flags = { target: 'main', duration: '45m', type: 'deployment', payload: 'backup+patch', patchDir: '/srv/patches/2026-12' };
   expect(scheduleInput({ ...flags, onFailure: 'rollback' }, Date.now()).input.onFailure).toBe('rollback');
