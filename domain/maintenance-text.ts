@@ -50,6 +50,13 @@ function rolledBackText(failed: number, restored: number): string {
   return `${restored} remis dans leur état d'avant le correctif (R-PI-11), les autres n'avaient pas été modifiés. `;
 }
 
+/** A payload run's final state, as the French mail says it. */
+const RUN_STATE_TEXT: Record<string, string> = {
+  completed: 'terminé sans erreur',
+  partial: 'terminé avec des dossiers en erreur',
+  failed: 'en échec',
+};
+
 export function maintenanceMailText(target: string, mail: MaintenanceMail, appName: string, timeZone: string, now: Date): { subject: string; text: string } {
   const at = formatDateTime(now, timeZone);
   const s = formatDateTime(new Date(mail.startsAt), timeZone);
@@ -73,7 +80,7 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
     case 'cancelled': {
       const p = mail.payloadEnded;
       const how = p
-        ? `${what} a été annulée après son traitement : le traitement (${PAYLOAD_TEXT[p.kind] ?? p.kind}) est allé à son terme (état ${p.state}), les vérifications de fin n'ont pas été faites.`
+        ? `${what} a été annulée après son traitement : le traitement (${PAYLOAD_TEXT[p.kind] ?? p.kind}) est allé à son terme (${RUN_STATE_TEXT[p.state] ?? `état ${p.state}`}), les vérifications de fin n'ont pas été faites.`
         : `${what} a été interrompue.`;
       return {
         subject: `[${appName}] Maintenance annulée (${target})`,

@@ -88,6 +88,6 @@ test('R-MW-10: post-checks report a dossier without its schema; the mail texts s
     'Europe/Paris',
     new Date('2020-09-07T11:20:00Z'),
   );
-  expect(afterPayload.text).toMatch(/^L'installation de la nouvelle version a été annulée après son traitement : le traitement \(intégration des correctifs\) est allé à son terme \(état completed\), les vérifications de fin n'ont pas été faites\. APP est à nouveau disponible/);
+  expect(afterPayload.text).toMatch(/^L'installation de la nouvelle version a été annulée après son traitement : le traitement \(intégration des correctifs\) est allé à son terme \(terminé sans erreur\), les vérifications de fin n'ont pas été faites\. APP est à nouveau disponible/);
   expect(afterPayload.text).not.toContain('interrompue');
 });

@@ -542,7 +542,7 @@ test('R-MW-12: a window cancelled once its payload has ended says so in its mail
       const body = Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
       expect(body).not.toContain('interrompue');
       expect(body).toContain('annulée après son traitement : le traitement (sauvegarde) est allé à son terme');
-      expect(body).toContain('(état partial)');
+      expect(body).toContain('(terminé avec des dossiers en erreur)');
       await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
     } finally {
       fs.rmdirSync(blocker);
