@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { type Client, type Workflow, WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
@@ -223,6 +224,16 @@ export function registerBackupCommands(program: Command): void {
           return output(flags.json, verified, verifyText);
         }
         const t = target(flags.target);
+        // a FILE that is not here where its folder is: a typo, or a dossier code without --at (refused, nothing started);
+        // missing with its folder too, it may be a path only the worker hosts see
+        if (!fs.existsSync(file) && fs.existsSync(path.dirname(file))) {
+          const code = dossierCodeSchema.safeParse(fileArg).success && !(await withPools(t.name, (pool) => unknownCodes(pool, [fileArg]))).length ? fileArg : undefined;
+          throw new UsageError(
+            code
+              ? `${code} is a dossier, not an archive file here: restore one of its generations with --at DATE (see 'nightshift backup list ${code}'); nothing started`
+              : `no archive file ${file} (its folder ${path.dirname(file)} is here, without it); nothing started`,
+          );
+        }
         // the workflow is named after the dossier it writes: the archive's code unless --as
         const code = flags.as ?? (await readArchiveHeader(file, loadBackupKeyring(config().backupKeys))).code;
         const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file, as: code, replace: Boolean(flags.replace) });
@@ -249,7 +260,6 @@ export function registerBackupCommands(program: Command): void {
 
 const zone = () => config().operatorTimeZone;
 
-/** A code typed in the wrong case is the likeliest slip (codes are case-sensitive): the dossier it probably meant, or ''. */
 /** `backup restore CODE --at DATE`: the generation at or just before DATE, restored by the one restore workflow under a lease. */
 async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const code = parseFlag('CODE', dossierCodeSchema, codeArg);

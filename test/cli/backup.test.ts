@@ -101,6 +101,12 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
   const lower = await cli(['backup', 'dossier', known.toLowerCase()]);
   expect(lower).toMatchObject({ code: 2, stderr: `nightshift: unknown dossier ${known.toLowerCase()} in target main (codes are case-sensitive: ${known}?); nothing started\n` });
   await expect(ctx.temporal.client.workflow.getHandle(backupDossierWorkflowId('main', known.toLowerCase())).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  // restore without --at: a dossier code is no file (it used to start a restore that failed on ENOENT), a file not there is named
+  const noAt = await cli(['backup', 'restore', known, '--as', 'NOATX']);
+  expect(noAt).toMatchObject({ code: 2, stderr: `nightshift: ${known} is a dossier, not an archive file here: restore one of its generations with --at DATE (see 'nightshift backup list ${known}'); nothing started\n` });
+  const missingFile = path.join(tempDir('cli'), 'BNOPE.SVG');
+  expect(await cli(['backup', 'restore', missingFile, '--as', 'NOATY'])).toMatchObject({ code: 2, stderr: `nightshift: no archive file ${missingFile} (its folder ${path.dirname(missingFile)} is here, without it); nothing started\n` });
+  for (const as of ['NOATX', 'NOATY']) await expect(ctx.temporal.client.workflow.getHandle(restoreDossierWorkflowId('main', as)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
   const bad = path.join(tempDir('cli'), 'BBAD.SVG');
   fs.writeFileSync(bad, 'NIGHTSHIFT-SVG 1 gzip\nnot compressed at all');
