@@ -42,23 +42,29 @@ export function cronFlags(flags: { cron: string; timezone?: string }, defaultZon
 
 /**
  * Creates the Schedule (overlapping runs skipped, an hour of catch-up) or changes its spec; an update renews the
- * action too, so that a schedule made before its summary existed gets it. True when it was created.
+ * action too, so that a schedule made before its summary existed gets it. An update without --timezone keeps the
+ * schedule's own zone (set once, it stays: the default zone of the host running the command is not a choice).
+ * Returns whether it was created and the zone it now has.
  */
 export async function setSchedule<W extends Workflow>(
   client: Client,
-  o: { scheduleId: string; cron: string; timezone: string; action: () => ScheduleOptionsStartWorkflowAction<W>; description: string },
-): Promise<boolean> {
-  const spec = { cronExpressions: [o.cron], timezone: o.timezone };
+  o: { scheduleId: string; cron: string; timezone: string; zoneGiven: boolean; action: () => ScheduleOptionsStartWorkflowAction<W>; description: string },
+): Promise<{ created: boolean; timezone: string }> {
   const exists = await scheduleExists(client, o.scheduleId);
-  if (exists) await client.schedule.getHandle(o.scheduleId).update((prev) => ({ ...prev, spec, action: o.action() }));
-  else {
+  let timezone = o.timezone;
+  if (exists) {
+    await client.schedule.getHandle(o.scheduleId).update((prev) => {
+      timezone = o.zoneGiven ? o.timezone : (prev.spec.timezone ?? o.timezone);
+      return { ...prev, spec: { cronExpressions: [o.cron], timezone }, action: o.action() };
+    });
+  } else {
     await client.schedule.create({
       scheduleId: o.scheduleId,
-      spec,
+      spec: { cronExpressions: [o.cron], timezone },
       action: o.action(),
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
       memo: { description: o.description },
     });
   }
-  return !exists;
+  return { created: !exists, timezone };
 }

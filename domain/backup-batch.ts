@@ -308,8 +308,39 @@ export function cronProblem(expr: string): string | undefined {
       }
     }
   }
+  // a day that never comes (30 February, 31 April): the server takes it and never runs it. With a day of week too,
+  // cron runs on either, so only a day of month alone is checked.
+  const [, , dom, month, dow] = fields as [string, string, string, string, string];
+  if (dom !== '*' && dow === '*') {
+    const days = cronFieldValues(dom, 1, 31) ?? [];
+    const months = cronFieldValues(month, 1, 12, CRON_FIELDS[3]!.names) ?? [];
+    if (!months.some((m) => days.some((d) => d <= DAYS_IN_MONTH[m - 1]!))) {
+      return `day of month: "${dom.slice(0, 20)}" never comes in ${month === '*' ? 'any month' : `month "${month.slice(0, 20)}"`}: the schedule would never run`;
+    }
+  }
   return undefined;
 }
+
+/** The most days each month can have (February: 29, in a leap year). */
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The values a cron field names, for fields checked by cronProblem (numbers, names, ranges, steps). */
+export function cronFieldValues(field: string, min: number, max: number, names?: string[]): number[] | undefined {
+  // a name counts from the field's first value: JAN is 1, SUN is 0
+  const value = (v: string) => (/^\d+$/.test(v) ? Number(v) : names && names.includes(v.toUpperCase()) ? names.indexOf(v.toUpperCase()) + min : -1);
+  const out = new Set<number>();
+  for (const item of field.split(',')) {
+    const m = /^(\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
+    if (!m) return undefined;
+    const lo = m[1] === '*' ? min : value(m[2]!);
+    const hi = m[1] === '*' ? max : m[3] !== undefined ? value(m[3]) : m[4] !== undefined ? max : lo;
+    const step = m[4] !== undefined ? Number(m[4]) : 1;
+    if (lo < 0 || hi < lo || step < 1) return undefined;
+    for (let v = lo; v <= hi; v += step) out.add(v);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
 
 export function isTimeZone(tz: string): boolean {
   if (!tz || tz.length > 64) return false;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cronProblem } from './backup-batch';
+import { cronFieldValues as fieldValues, cronProblem } from './backup-batch';
 import { durationSchema } from './maintenance-input';
 import { canonicalTimeZone } from './operator-time';
 import type { MaintenanceWindowInput } from '../workflows/maintenance-window.api';
@@ -90,22 +90,6 @@ export type RecurSchedule = z.output<typeof recurScheduleSchema>;
 export const RECUR_FLAG_NAMES = { name: '--name', cron: '--cron', timezone: '--timezone', durationSeconds: '--duration', announceAheadSeconds: '--announce-ahead' };
 
 const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
-
-/** The values a cron field names, for fields checked by cronProblem (numbers, names, ranges, steps). */
-function fieldValues(field: string, min: number, max: number, names?: string[]): number[] | undefined {
-  const value = (v: string) => (/^\d+$/.test(v) ? Number(v) : names ? names.indexOf(v.toUpperCase()) : -1);
-  const out = new Set<number>();
-  for (const item of field.split(',')) {
-    const m = /^(\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
-    if (!m) return undefined;
-    const lo = m[1] === '*' ? min : value(m[2]!);
-    const hi = m[1] === '*' ? max : m[3] !== undefined ? value(m[3]) : m[4] !== undefined ? max : lo;
-    const step = m[4] !== undefined ? Number(m[4]) : 1;
-    if (lo < 0 || hi < lo || step < 1) return undefined;
-    for (let v = lo; v <= hi; v += step) out.add(v);
-  }
-  return [...out].sort((a, b) => a - b);
-}
 
 /**
  * The Schedule's cron expressions: the operator's (when each window starts) moved `aheadSeconds`

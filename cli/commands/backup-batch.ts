@@ -452,7 +452,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .command('set')
     .description('create or change the schedule')
     .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 21 * * *"')
-    .option('--timezone <tz>', 'IANA time zone of the expression (default: NIGHTSHIFT_TIMEZONE or the system one)')
+    .option('--timezone <tz>', "IANA time zone of the expression (default: the schedule's own when it exists, else NIGHTSHIFT_TIMEZONE or the system one)")
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
@@ -462,8 +462,8 @@ export function registerBackupBatchCommands(backup: Command): void {
         const scheduleId = backupScheduleId(t);
         await withTemporal(async (client) => {
           const action = () => scheduledBackupBatchAction(t, config().temporal.taskQueue);
-          const created = await setSchedule(client, { scheduleId, cron, timezone, action, description: `Backup of the modified dossiers of target ${t}` });
-          output(raw.json, { scheduleId, cron, timezone, created }, (v) => `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`);
+          const set = await setSchedule(client, { scheduleId, cron, timezone, zoneGiven: raw.timezone !== undefined, action, description: `Backup of the modified dossiers of target ${t}` });
+          output(raw.json, { scheduleId, cron, timezone: set.timezone, created: set.created }, (v) => `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`);
         });
       }),
     );

@@ -10,6 +10,7 @@ import { codesWithoutGeneration } from '../../store/generations/codes-without-ge
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule } from '../schedules';
 import { webUiLink } from './backup';
 import { describeSchedule, scheduleText } from './backup-batch';
@@ -123,8 +124,13 @@ export function registerBackupVerifyCommands(backup: Command): void {
         if (codes) {
           // a mistyped code would verify nothing and say "0 / 0 ok"
           const none = await withPools(t, (pool) => codesWithoutGeneration(pool, codes));
-          if (none.length) throw new UsageError(`--codes: no kept generation of ${none.map((c) => shownInput(c)).join(', ')} in target ${t} ('nightshift backup list CODE' shows a dossier's generations)`);
+          if (none.length) {
+            // a code in the wrong case is named with the one meant (README: codes are case-sensitive)
+            const named = await withPools(t, (pool) => namedWithCaseHints(pool, none));
+            throw new UsageError(`--codes: no kept generation of ${named.map((c) => shownInput(c, 120)).join(', ')} in target ${t} ('nightshift backup list CODE' shows a dossier's generations)`);
+          }
         }
+        if (flags.full && flags.sample !== undefined) throw new UsageError('--full restores every generation: give either --full or --sample, not both');
         const samplePercent = flags.sample === undefined ? undefined : parseFlag('--sample', SAMPLE_PERCENT, flags.sample);
         const seed = flags.seed === undefined ? undefined : parseFlag('--seed', SEED, flags.seed);
         let backupRunId: number | undefined;
@@ -143,7 +149,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
     .command('set')
     .description('create or change the schedule')
     .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 6 * * 0"')
-    .option('--timezone <tz>', 'IANA time zone of the expression (default: NIGHTSHIFT_TIMEZONE or the system one)')
+    .option('--timezone <tz>', "IANA time zone of the expression (default: the schedule's own when it exists, else NIGHTSHIFT_TIMEZONE or the system one)")
     .option('--full', 'restore and compare every generation at each run, not a sample')
     .addOption(targetOption())
     .addOption(jsonOption())
@@ -159,8 +165,8 @@ export function registerBackupVerifyCommands(backup: Command): void {
         const full = Boolean(flags.full);
         await withTemporal(async (client) => {
           const action = () => scheduledVerifyAction(t, config().temporal.taskQueue, full);
-          const created = await setSchedule(client, { scheduleId, cron, timezone, action, description: `Verification of the kept backups of target ${t}` });
-          output(raw.json, { scheduleId, cron, timezone, full, created }, (v) =>
+          const set = await setSchedule(client, { scheduleId, cron, timezone, zoneGiven: raw.timezone !== undefined, action, description: `Verification of the kept backups of target ${t}` });
+          output(raw.json, { scheduleId, cron, timezone: set.timezone, full, created: set.created }, (v) =>
             `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
           );
         });

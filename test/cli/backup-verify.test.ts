@@ -26,7 +26,12 @@ test('hostile input: --codes with --run, a bad sample, an unknown run, a bad cro
     cli(['backup', 'verify', '--codes', 'NOPE', '--wait']),
     cli(['backup', 'verify', '--sample', '1e2']),
     cli(['backup', 'verify', '--seed', '0x10']),
+    // conflicting, and a day that never comes (the server would take it and never run it)
+    cli(['backup', 'verify', '--full', '--sample', '10']),
+    cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 6 31 2 *']),
   ]);
+  expect(results[12]!.stderr).toContain('--full restores every generation: give either --full or --sample, not both');
+  expect(results[13]!.stderr).toContain('--cron: day of month: "31" never comes in month "2": the schedule would never run');
   for (const r of results) {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^nightshift: /);
@@ -89,8 +94,10 @@ test('R-BK-13 backup verify schedule set/show/delete: a Temporal Schedule over e
   expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
   expect(d.spec.timezone).toBe('Europe/Paris');
   expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'backupVerifyWorkflow', workflowId: 'backup-verify/main/scheduled', args: [{ target: 'main', trigger: 'schedule', full: true }] });
-  const again = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *', '--timezone', 'Europe/Paris']);
-  expect(again.stdout).toContain('updated schedule backup-verify-schedule/main: "30 5 * * *"');
+  // without --timezone an update keeps the schedule's zone (not the host's default)
+  const again = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *'], { NIGHTSHIFT_TIMEZONE: 'UTC', TZ: 'UTC' });
+  expect(again.stdout).toContain('updated schedule backup-verify-schedule/main: "30 5 * * *" (Europe/Paris)');
+  expect((await handle.describe()).spec.timezone).toBe('Europe/Paris');
   const shown = await cli(['backup', 'verify', 'schedule', 'show']);
   expect(shown.code).toBe(0);
   expect(shown.stdout).toMatch(/^schedule backup-verify-schedule\/main$/m);

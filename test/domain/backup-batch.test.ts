@@ -86,6 +86,11 @@ test('R-BK-1 schedules: cron expressions and time zones are checked before reach
   for (const bad of ['', '0 21 * *', '61 21 * * *', '0 24 * * *', '0 21 0 * *', '0 21 * 13 *', 'a b c d e', '0 21 * * * *', '*/0 * * * *', '5-1 * * * *']) {
     expect(cronProblem(bad)).toBeDefined();
   }
+  // a day that never comes is refused (the server takes it and never runs it); one that comes in some month is not
+  expect(cronProblem('0 6 31 2 *')).toBe('day of month: "31" never comes in month "2": the schedule would never run');
+  expect(cronProblem('0 6 30,31 FEB *')).toMatch(/never comes in month "FEB"/);
+  expect(cronProblem('0 6 31 4,6,9,11 *')).toMatch(/never run/);
+  for (const good of ['0 6 29 2 *', '0 6 31 * *', '0 6 31 1-3 *', '0 6 31 2 1', '0 6 30 APR *']) expect(cronProblem(good)).toBeUndefined();
   expect(isTimeZone('Europe/Paris')).toBe(true);
   expect(isTimeZone('Mars/Olympus')).toBe(false);
   expect(isTimeZone('')).toBe(false);
