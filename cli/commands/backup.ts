@@ -313,6 +313,8 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     }
     const kept = await dossierGenerations(pool, code);
     const oldest = kept[kept.length - 1];
+    // none kept, and no such dossier: a code typed wrong, said as such (a deleted dossier's generations are still restorable)
+    if (!oldest && (await unknownCodes(pool, [code])).length) throw new UsageError(`unknown dossier ${code} in target ${t.name}${await caseHint(pool, code)}`);
     throw new UsageError(
       `no kept generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()})` +
         (oldest ? `: the oldest kept is of ${operatorDateTime(oldest.snapshotAt, zone())}; see 'nightshift backup list ${code}'` : `: it has none${await caseHint(pool, code)}`),

@@ -204,6 +204,9 @@ test('R-BK-11: restore CODE --at DATE restores the generation at or just before 
     const none = await cli(['backup', 'restore', code, '--at', '2026-11-30'], PARIS);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(new RegExp(`no kept generation of dossier ${code} at or before 2026-11-30 23:59:59 \\(Europe/Paris\\): the oldest kept is of 2026-12-01 22:00:00`));
+    // a code that is no dossier and never had a generation: said as such, the wrong case named (drill finding)
+    expect(await cli(['backup', 'restore', 'NOPE55', '--at', '2026-12-01'], PARIS)).toMatchObject({ code: 2, stderr: 'nightshift: unknown dossier NOPE55 in target main\n' });
+    expect((await cli(['backup', 'restore', code.toLowerCase(), '--at', '2026-12-01'], PARIS)).stderr).toContain(`(codes are case-sensitive: ${code}?)`);
     const bad = await cli(['backup', 'restore', code, '--at', 'last tuesday'], PARIS);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--at: .*ISO date such as 2026-12-01/);
