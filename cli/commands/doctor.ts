@@ -12,6 +12,7 @@ import { connectTemporalClient, createMailTransport } from '../../workers/resour
 import { serverVersion } from '../../store/server/server-version';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
 import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
+import { keptKeyIds } from '../../store/generations/kept-key-ids';
 import { loadBackupKeyring } from '../../archive/keys';
 import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
@@ -254,6 +255,15 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
 }
 
 /** Whether this host's configuration gives a key for new archives (a malformed key file is the worker's finding, not this one's). */
+/** The key ids this host gives; undefined when its keys cannot be read (the Backup keys line says why). */
+function hostKeyIds(config: Config): Set<string> | undefined {
+  try {
+    return new Set(loadBackupKeyring(config.backupKeys).ids);
+  } catch {
+    return undefined;
+  }
+}
+
 function hasWritingKey(config: Config): boolean {
   try {
     return loadBackupKeyring(config.backupKeys).current() !== undefined;
@@ -310,6 +320,19 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     const supervisors = await supervisorCodes(client);
     const dossiers = await countDossiers(client);
     Object.assign(details, { dossiers, supervisor: supervisors[0] ?? null });
+    // R-BK-12: an old key taken out of the keys file while kept generations use it: their restore and verify fail
+    const given = hostKeyIds(config);
+    const lacking = given ? (await keptKeyIds(client)).filter((k) => !given.has(k.keyId)) : [];
+    if (lacking.length) {
+      const n = lacking.reduce((sum, k) => sum + k.generations, 0);
+      return {
+        address,
+        state: 'warning',
+        message: `PostgreSQL ${version}, ${dossiers} dossier(s), but ${n} kept generation(s) of target ${target.name} use key(s) ${lacking.map((k) => k.keyId).join(', ')} that this host does not give: restoring or verifying them fails with BackupKeyMissing`,
+        fix: 'give those keys again (an old key stays in the keys file while a kept generation uses it: backup list CODE shows each one\'s key), or let retention prune those generations',
+        details,
+      };
+    }
     if (supervisors.length !== 1) {
       return {
         address,

@@ -128,6 +128,17 @@ test('R-BK-12: doctor says when this host gives no backup key where the target\'
   fs.chmodSync(keyFile, 0o600);
   const tight = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile })).stdout) as DoctorReport;
   expect(tight.services.keys).toMatchObject({ state: 'ok', message: '1 key(s), new archives use ops-2026' });
+  expect(tight.services.postgres.main!.message).not.toMatch(/use key/);
+
+  // rotated, and the old key taken out while a kept generation uses it: said (its restore and verify would fail)
+  const rotated = path.join(tempDir('dockeys'), 'backup-keys-2027');
+  fs.writeFileSync(rotated, `ops-2027=${crypto.randomBytes(32).toString('base64')}
+`, { mode: 0o600 });
+  const lost = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_KEYS_FILE: rotated })).stdout) as DoctorReport;
+  expect(lost.services.postgres.main).toMatchObject({
+    state: 'warning',
+    message: expect.stringMatching(/1 kept generation\(s\) of target main use key\(s\) ops-2026 that this host does not give: restoring or verifying them fails with BackupKeyMissing/),
+  });
 
   // a key file with several bad lines: each problem on its own line, indented under the check
   fs.writeFileSync(keyFile, `ops-2026=${secret}\nbad id=x\nno-equals\n`);
