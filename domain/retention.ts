@@ -225,7 +225,8 @@ export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy,
 /**
  * A dossier's keep set: each kind under its policy, over the generations something is left of (isGone: none); then,
  * if no kept generation can be restored, the newest that can stays ("only valid generation", R-BK-11: its file, or its
- * off-site copy, R-BK-14); then a leased generation stays whatever the rules said. Newest first.
+ * off-site copy, R-BK-14); then, if the kept ones' off-site copies failed, the newest generation that has one; then a
+ * leased generation stays whatever the rules said. Newest first.
  */
 export function decideRetention(gens: RetentionCandidate[], policies: RetentionPolicies, timeZone: string, now?: Date): RetentionDecision[] {
   const byId = new Map<number, RetentionDecision>();
@@ -242,6 +243,18 @@ export function decideRetention(gens: RetentionCandidate[], policies: RetentionP
       const d = byId.get(newestValid.id)!;
       d.keep = true;
       d.reasons.push('only valid generation');
+    }
+  }
+  // R-BK-14: the newest off-site copy stays while the kept generations' own copies failed (the storage away, a bucket
+  // gone): a night of failed copies does not take the dossier's last copy in another place. Copies never made (`none`:
+  // no off-site storage any more) do not hold it.
+  const keptCopy = ordered.some((g) => byId.get(g.id)!.keep && g.offsiteState === 'copied');
+  if (!keptCopy && ordered.some((g) => byId.get(g.id)!.keep && g.offsiteState === 'failed')) {
+    const newestCopy = ordered.find((g) => g.offsiteState === 'copied');
+    if (newestCopy) {
+      const d = byId.get(newestCopy.id)!;
+      d.keep = true;
+      d.reasons.push('newest off-site copy (the newer copies failed)');
     }
   }
   for (const g of ordered) {

@@ -170,6 +170,22 @@ describe("R-BK-11: periods in the operator's time zone (config.timeZone)", () =>
   });
 });
 
+test('R-BK-14: the newest off-site copy stays while the kept generations\' copies failed (drill finding: a night with the storage away took the last copy); copies never made do not hold it', () => {
+  const p = all({ last: 1 });
+  const failedTonight = [gen('2026-12-03T21:00:00Z', { offsite: 'failed' }), gen('2026-12-02T21:00:00Z', { offsite: 'copied' }), gen('2026-12-01T21:00:00Z', { offsite: 'copied' })];
+  expect(reasonsOf(failedTonight, p)).toEqual({
+    '2026-12-03T21:00:00.000Z': ['last 1'],
+    '2026-12-02T21:00:00.000Z': ['newest off-site copy (the newer copies failed)'],
+    '2026-12-01T21:00:00.000Z': [],
+  });
+  // copied again: the older copy goes
+  const copiedAgain = [gen('2026-12-03T21:00:00Z', { offsite: 'copied' }), gen('2026-12-02T21:00:00Z', { offsite: 'copied' })];
+  expect(kept(copiedAgain, p)).toEqual(['2026-12-03T21:00:00.000Z']);
+  // off-site storage no longer configured: new generations have no copy ('none'), the old copies are pruned as usual
+  const noStorage = [gen('2026-12-03T21:00:00Z', { offsite: 'none' }), gen('2026-12-02T21:00:00Z', { offsite: 'copied' })];
+  expect(kept(noStorage, p)).toEqual(['2026-12-03T21:00:00.000Z']);
+});
+
 describe('R-BK-11: the only valid generation of a dossier is never deleted', () => {
   test('every kept generation corrupt: the newest valid one stays, named', () => {
     const gens = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-01T21:00:00Z', { verify: 'ok' }), gen('2026-11-30T21:00:00Z')];
