@@ -144,6 +144,8 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
         // without --all the run still takes only what changed since its last backup (R-BK-1): said, not implied
         const taken = input.all ? 'taken, since --only names it' : 'taken if it changed since its last backup, since --only names it (--all: taken anyway)';
         for (const t of takenDespite) process.stdout.write(`${t.code} is ${t.why}: the nightly selection leaves it out (R-BK-2); ${taken}\n`);
+        // a named dossier that has not changed is not taken: said before the run says "0 / 0"
+        if (named && !input.all && !takenDespite.length) process.stdout.write('--only takes those of the dossiers named that changed since their last backup (--all: each of them anyway)\n');
       }
       if (!flags.wait) {
         output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}`);

@@ -294,7 +294,9 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
     return { status: await waitForRow(handle), url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
   });
   // the window's workflow in the Web UI, as every command that starts work prints it
-  output(flags.json, { ...status, url }, (s) => `scheduled: ${statusText(s)}\nfollow it in the Temporal Web UI: ${s.url}`);
+  // as `backup run --only`: a dossier named that has not changed since its last backup is not taken (said now)
+  const onlyNote = input.payload.kind === 'backup' && input.payload.dossiers?.length ? '\n--backup-only takes those of the dossiers named that changed since their last backup' : '';
+  output(flags.json, { ...status, url }, (s) => `scheduled: ${statusText(s)}${onlyNote}\nfollow it in the Temporal Web UI: ${s.url}`);
 }
 
 async function list(flags: { target?: string; json?: boolean }): Promise<void> {

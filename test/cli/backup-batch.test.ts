@@ -66,6 +66,9 @@ test('R-BK-2: backup run --only takes the dossiers it names that the nightly sel
     // without --all, R-BK-1 still applies: said with the name (ONLYT is unchanged since its backup just now)
     const modifiedOnly = await cli(['backup', 'run', '--only', 'ONLYT', '--wait']);
     expect(modifiedOnly.stdout).toMatch(/^ONLYT is a template: the nightly selection leaves it out \(R-BK-2\); taken if it changed since its last backup, since --only names it \(--all: taken anyway\)\n/);
+    // an ordinary dossier named, unchanged since its backup: the run says "0 / 0", and why, before it
+    const unchanged = await cli(['backup', 'run', '--only', 'ONLYN', '--wait']);
+    expect(unchanged.stdout).toMatch(/^--only takes those of the dossiers named that changed since their last backup \(--all: each of them anyway\)\nstarted /);
     // the nightly selection still leaves them out
     const all = await cli(['backup', 'run', '--all', '--wait', '--json']);
     const runId = JSON.parse(all.stdout).result.runId as number;
