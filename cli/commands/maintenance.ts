@@ -403,7 +403,9 @@ export function editInput(flags: EditFlags): MaintenanceEdit {
     edit.preventLoginsFrom = flags.preventLoginsFrom === 'none' ? null : timeFlag('--prevent-logins-from', flags.preventLoginsFrom).toISOString();
   }
   const parsed = maintenanceEditSchema.safeParse(edit);
-  if (!parsed.success) throw new UsageError(issuesText(parsed.error));
+  // the edit's fields named by their flags; the whole edit (no flag given) as what to give
+  const names = { value: 'maintenance edit', startsAt: '--start', endsAt: flags.end !== undefined ? '--end' : '--duration', durationSeconds: '--duration', message: '--message', preventLoginsFrom: '--prevent-logins-from', type: '--type' };
+  if (!parsed.success) throw new UsageError(issuesText(parsed.error, 'value', names).replace(/^maintenance edit: nothing to change$/, 'maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, or --prevent-logins-from'));
   return edit;
 }
 

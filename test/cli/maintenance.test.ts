@@ -187,6 +187,9 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       expect(status.code).toBe(0);
       expect(JSON.parse(status.stdout)).toMatchObject({ gateState: 'announced', liveSessions: 0, workflow: { phase: 'scheduled' } });
 
+      // no flag: what can be changed, not a field name
+      const nothing = await cli('edit', '--target', stack.target);
+      expect(nothing).toMatchObject({ code: 2, stderr: 'nightshift: maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, or --prevent-logins-from\n' });
       const edited = await cli('edit', '--target', stack.target, '--duration', '2h', '--json');
       const extend = await cli('extend', '--target', stack.target, '--by', '30m');
       expect(edited.code).toBe(0);
