@@ -61,12 +61,17 @@ export function registerGateCommands(program: Command): void {
         const name = parseFlag('--name', keyName, opts.name);
         await withPools(targetOf(opts, cmd), async (pool, t) => {
           const { key, secret } = await issueKey(pool, name);
-          output(opts.json, { target: t, ...key, secret }, () =>
+          // a live key of the same name: a rotation under way (said, with its next step), or a slip (said too)
+          const sameName = (await listKeys(pool)).filter((k) => k.name === name && k.id !== key.id && !k.revokedAt).map((k) => k.id);
+          output(opts.json, { target: t, ...key, secret, ...(sameName.length ? { otherLiveKeysOfThisName: sameName } : {}) }, () =>
             [
               `created key ${key.id} "${key.name}" for target ${t}`,
               `secret (shown once; store it in the application's configuration):`,
               `  ${secret}`,
               `send it on every /v1 request: X-Nightshift-Key: ${key.prefix}…`,
+              ...(sameName.length
+                ? [`key(s) ${sameName.join(', ')} of the same name stay valid: once the application uses the new secret, revoke the old one (nightshift gate keys revoke ${sameName[0]} --target ${t})`]
+                : []),
             ].join('\n'),
           );
         });

@@ -93,6 +93,10 @@ describe('nightshift gate keys (R-SE-4)', () => {
     }
     expect(await keyRows()).toEqual(before);
 
+    // R-SE-4 rotation: a second key of the same name says the first stays valid until revoked, and how
+    const rotated = await ctx.cli(['gate', 'keys', 'create', '--name', 'compta-web-01']);
+    expect(rotated.stdout).toContain(`key(s) ${key.id} of the same name stay valid: once the application uses the new secret, revoke the old one (nightshift gate keys revoke ${key.id} --target main)`);
+
     const revoked = await ctx.cli(['gate', 'keys', 'revoke', key.id, '--json']);
     expect(revoked.code).toBe(0);
     expect(JSON.parse(revoked.stdout)).toEqual({ id: key.id, target: 'main', outcome: 'revoked' });
