@@ -553,6 +553,9 @@ function kindValuesReplaced(before: unknown, policy: RetentionPolicy | undefined
   const was = GENERATION_KINDS.map((kind) => ({ kind, was: stored.data[kind] ? retentionText(stored.data[kind]) : undefined }));
   if (new Set(was.map((w) => w.was)).size <= 1) return [];
   const now = policy ? retentionText(policy) : undefined;
-  return was.flatMap((w) => (w.was !== undefined && w.was !== now ? [{ kind: w.kind, was: w.was }] : []));
+  // a value several kinds share came from an earlier set for every kind: only a kind set apart is its own value
+  const count = (v: string | undefined) => was.filter((w) => w.was === v).length;
+  const shared = was.map((w) => w.was).find((v) => count(v) > 1);
+  return was.flatMap((w) => (w.was !== undefined && w.was !== now && w.was !== shared ? [{ kind: w.kind, was: w.was }] : []));
 }
 
