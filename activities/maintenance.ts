@@ -5,7 +5,6 @@ import { FailureType, permanentFailure } from '../domain/failures';
 import { CLOSE_ACK_SECONDS, type WindowState, type WindowType } from '../domain/maintenance';
 import { describeWindow, maintenanceMailText, type MaintenanceMail } from '../domain/maintenance-text';
 import { issuesText, maintenanceWindowInputSchema } from '../domain/maintenance-input';
-import { ident } from '../db/ident';
 import {
   AVAILABLE_PAYLOADS,
   MaintenanceFailure,
@@ -30,6 +29,7 @@ import { setWindowState } from '../store/windows/set-window-state';
 import { runsSinceWindow, type LedgerRun } from '../store/windows/runs-since-window';
 import { terminateOtherBackends } from '../store/windows/terminate-other-backends';
 import { updateWindow } from '../store/windows/update-window';
+import { withdrawCloseOrders } from '../store/windows/withdraw-close-orders';
 
 /**
  * The maintenance window's I/O (R-MW-*) on the tables of migration 0003: the window row the gate
@@ -111,9 +111,21 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
       await updateWindow(pools.get(target), windowId, fields);
     },
 
-    /** Moves the row's state and phase; completed/cancelled gives access back to users (gateStateAt). */
+    /**
+     * Moves the row's state and phase; completed/cancelled gives access back to users (gateStateAt), and
+     * in the same transaction withdraws the close orders of the sessions still open (R-MW-7, R-MW-12).
+     */
     async setMaintenanceWindowState(args: { target: string; windowId: string; state: WindowState; phase: MaintenancePhase }): Promise<void> {
-      await setWindowState(pools.get(args.target), args.windowId, args.state, args.phase);
+      const pool = pools.get(args.target);
+      if (args.state !== 'completed' && args.state !== 'cancelled') {
+        await setWindowState(pool, args.windowId, args.state, args.phase);
+        return;
+      }
+      const withdrawn = await withTransaction(pool, async (c) => {
+        await setWindowState(c, args.windowId, args.state, args.phase);
+        return withdrawCloseOrders(c);
+      });
+      if (withdrawn) log.info('access back: close orders withdrawn', { target: args.target, state: args.state, sessions: withdrawn });
     },
 
     /**
@@ -149,13 +161,20 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
           message: `--db-drain needs the Nightshift role (${row.me}) to own database ${row.database} or be a superuser`,
         });
       }
-      for (const g of row.grantees) if (g !== 'PUBLIC') ident(g);
+      // every other grantee loses CONNECT: a role that connects only through PUBLIC or a group would lock itself out
+      if (!row.super && !row.ownConnect) {
+        throw ApplicationFailure.create({
+          type: MaintenanceFailure.DbDrainRefused,
+          nonRetryable: true,
+          message: `--db-drain needs the Nightshift role (${row.me}) to hold CONNECT on database ${row.database} in its own name or be a superuser: GRANT CONNECT ON DATABASE ${row.database} TO ${row.me}`,
+        });
+      }
       return { database: row.database, nightshiftRole: row.me, revoked: [...row.grantees].sort() };
     },
 
     /**
-     * Refuses new connections from application roles (R-MW-8). Nightshift's role is a superuser or the
-     * owner (or a member of a kept role), so its own control-schema connections keep working.
+     * Refuses new connections from every role of the snapshot (R-MW-8). Nightshift's role is a superuser
+     * or keeps its own CONNECT, so its own control-schema connections keep working.
      */
     async revokeDatabaseAccess(args: { target: string; snapshot: DbAccessSnapshot }): Promise<void> {
       const { snapshot } = args;
@@ -170,10 +189,9 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
     async restoreDatabaseAccess(args: { target: string; snapshot: DbAccessSnapshot }): Promise<void> {
       const { snapshot } = args;
       if (!snapshot.revoked.length) return;
-      await withTransaction(pools.get(args.target), async (c) => {
-        await grantConnect(c, snapshot.database, snapshot.revoked);
-      });
-      log.info('database drain: access given back', { database: snapshot.database, granted: snapshot.revoked });
+      const missing = await withTransaction(pools.get(args.target), (c) => grantConnect(c, snapshot.database, snapshot.revoked));
+      if (missing.length) log.warn('database drain: roles dropped during the window, not granted again', { database: snapshot.database, missing });
+      log.info('database drain: access given back', { database: snapshot.database, granted: snapshot.revoked.filter((r) => !missing.includes(r)) });
     },
 
     /** After the grace: ends the backends of other roles on the target database (R-MW-8). */

@@ -11,7 +11,7 @@ import { capFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
 import { executeBackupBatchChild, executePatchRollbackChild, executePatchRunChild } from './child-starts';
-import { activityCaller } from './activity-calls';
+import { activityCaller, innermostMessage } from './activity-calls';
 import {
   cancelMaintenanceUpdate,
   completeMaintenanceUpdate,
@@ -114,6 +114,8 @@ function dossierFailures(failures: { code: string; status?: string; patch?: numb
 
 /** Histories recorded before a window could roll its failed dossiers back (R-PI-11) replay without the rollback child. */
 const ON_FAILURE_ROLLBACK_PATCH = 'window-on-failure-rollback';
+/** Histories recorded before a refused database drain failed the window (it failed the workflow) replay so. */
+const DRAIN_REFUSED_PATCH = 'window-drain-refused-fails-window';
 /** Histories recorded before a rollback with nothing to undo (no failed dossier was touched) let the window go on replay failing it. */
 const NOTHING_TO_ROLL_BACK_PATCH = 'window-rollback-nothing-to-undo';
 /** Histories recorded before the window linked the runs started by hand in it replay without the ledger reads. */
@@ -351,7 +353,18 @@ class MaintenanceWindow {
       await this.persist('cancelled', 'cancelled');
       return this.result(false);
     }
-    let seen = await this.closeOrders();
+    let seen: SessionsSeen;
+    try {
+      seen = await this.closeOrders();
+    } catch (err) {
+      // R-MW-8: a database drain that cannot be done (the Nightshift role would lock itself out) is the window's
+      // failure, with a window to reopen or cancel (it used to fail the workflow and leave the target closed)
+      if (wf.isCancellation(err) || failureTypeOf(err) !== FailureType.DbDrainRefused || !wf.patched(DRAIN_REFUSED_PATCH)) throw err;
+      const refused = ApplicationFailure.create({ type: FailureType.DbDrainRefused, nonRetryable: true, message: `database drain (R-MW-8): ${innermostMessage(err)}` });
+      if ((await this.failed(refused)) === 'cancelled') return this.abort();
+      await this.restore();
+      return this.result(await this.notify('completed'));
+    }
     seen = await this.drain(seen);
     if (this.w.requested.cancel) return this.abort();
     await this.closeTheRest(seen);
@@ -686,7 +699,6 @@ class MaintenanceWindow {
     return this.result(await this.notify('cancelled', run?.state && run.state !== 'running' ? { kind: this.s.payload.kind, state: run.state } : undefined));
   }
 
-  /** R-MW-10: the notification list's e-mail; never fails the window. */
   /** R-PI-11 on failure, for the completion mail: the failed dossiers rolled back, patched again with the retry. */
   private rolledBack(): MaintenanceMail['rolledBack'] {
     const run = this.s.payloadRun;
@@ -696,6 +708,7 @@ class MaintenanceWindow {
     return { failed: Math.max(this.s.failuresTotal ?? 0, restored), restored, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)) };
   }
 
+  /** R-MW-10: the notification list's e-mail; never fails the window. */
   private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack']): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;

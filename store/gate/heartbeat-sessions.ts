@@ -28,6 +28,9 @@ export const heartbeatKey = (id: string, tokenHash: string): string => `${id} ${
  * whose token matches is kept alive for timeoutSeconds more, and, when the active window is closed at
  * the database's now() (in progress, or scheduled and its start has come), told to close in
  * ackSeconds unless an order already stands (the workflow's or another gate's: theirs is kept).
+ * Once no window keeps the target closed, an order left on the session is withdrawn (the window gives
+ * access back and withdraws them itself, but a heartbeat that read the window just before its cancel
+ * committed may write one after).
  *
  * - Rows are found by primary key (the calls' ids: the cost follows the batch, not the number of open
  *   sessions) and locked in id order; liveness is checked by the UPDATE on the locked row.
@@ -64,8 +67,8 @@ export async function heartbeatSessions(
             UPDATE nightshift.session s
                SET last_seen_at = now(),
                    expires_at = now() + make_interval(secs => $3::float8),
-                   close_requested_at = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() ELSE s.close_requested_at END,
-                   close_by = CASE WHEN s.close_requested_at IS NULL AND closing.yes THEN now() + make_interval(secs => $4::float8) ELSE s.close_by END
+                   close_requested_at = CASE WHEN NOT closing.yes THEN NULL WHEN s.close_requested_at IS NULL THEN now() ELSE s.close_requested_at END,
+                   close_by = CASE WHEN NOT closing.yes THEN NULL WHEN s.close_requested_at IS NULL THEN now() + make_interval(secs => $4::float8) ELSE s.close_by END
               FROM locked, closing, commit_mode
              WHERE s.id = locked.id AND ${LIVE_SESSION_SQL} AND commit_mode.mode IS NOT NULL
             RETURNING s.id, s.token_hash, s.close_requested_at, s.close_by)

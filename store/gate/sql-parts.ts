@@ -9,3 +9,10 @@ export const ACTIVE_WINDOW_WHERE = "state IN ('scheduled', 'in_progress')";
 /** Only scheduled / in-progress rows are read: the unique index of R-MW-2 allows at most one. */
 export const ACTIVE_WINDOW_SQL = `SELECT type, state, starts_at, ends_at, prevent_logins_from, message
    FROM nightshift.maintenance_window WHERE ${ACTIVE_WINDOW_WHERE} LIMIT 1`;
+
+/**
+ * The target is closed to users (R-MW-7: sessions are told to close) while its active window is in progress
+ * or its start has come, on the database clock: domain/maintenance gateStateAt's 'closed'.
+ */
+export const TARGET_CLOSED_SQL = `EXISTS (SELECT 1 FROM nightshift.maintenance_window
+                                   WHERE ${ACTIVE_WINDOW_WHERE} AND (state = 'in_progress' OR now() >= starts_at))`;

@@ -1,9 +1,28 @@
+import pg from 'pg';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { loadConfig } from '../../config/config';
+import { createTargetPools } from '../../workers/resources';
 import { failureTypeOf } from '../../domain/failures';
 import { createMaintenanceActivities } from '../../activities/maintenance';
 import { maintenanceMailText } from '../../domain/maintenance-text';
 import { MaintenanceFailure } from '../../workflows/maintenance-window.api';
-import { insertSession, maintenanceStack, quietRuntime, sessions, windowInput, windowRows, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import {
+  appRole,
+  asRole,
+  canConnect,
+  connectHolders,
+  insertSession,
+  maintenanceStack,
+  quietRuntime,
+  requireEnv,
+  sessions,
+  tempDir,
+  uniqueName,
+  windowInput,
+  windowRows,
+  type AppRole,
+  type MaintenanceStack,
+} from '../workflows/maintenance-helpers';
 
 /** The maintenance activities on a real database (MockActivityEnvironment for the activity context). */
 
@@ -59,6 +78,152 @@ test('R-MW-8: the access snapshot names what the drain takes away, never the Nig
   expect(snap.database).toBe(new URL(stack.databaseUrl).pathname.slice(1));
   expect(snap.revoked).toContain('PUBLIC');
   expect(snap.revoked).not.toContain(snap.nightshiftRole);
+});
+
+/** Statements as the test's admin (the superuser that created the cluster), on `database` (default: postgres). */
+async function asAdmin(sql: string[], database?: string): Promise<void> {
+  const url = new URL(requireEnv('NS_TEST_PG_ADMIN_URL'));
+  if (database) url.pathname = `/${database}`;
+  const c = new pg.Client({ connectionString: url.toString() });
+  await c.connect();
+  try {
+    for (const q of sql) await c.query(q);
+  } finally {
+    await c.end();
+  }
+}
+
+test('R-MW-8: the drain takes CONNECT from every role holding it but Nightshift\'s (own grants, odd names, groups, grant options) and gives exactly those back, also twice and after a role was dropped', async () => {
+  const db = new URL(stack.databaseUrl).pathname.slice(1);
+  const q = pg.escapeIdentifier;
+  const hex = uniqueName('r').slice(2);
+  // the drill's role, a name that needs quoting, a member of a group that holds CONNECT, a grant made by a role WITH GRANT OPTION
+  const [grp, mem, lead, sub] = ['grp', 'mem', 'lead', 'sub'].map((n) => `${n}_${hex}`) as [string, string, string, string];
+  const roles: AppRole[] = [];
+  try {
+    roles.push(await appRole(stack.databaseUrl), await appRole(stack.databaseUrl, `Odd "App" o'${hex}`));
+    const [app, odd] = roles as [AppRole, AppRole];
+    await asAdmin([
+      `CREATE ROLE ${q(grp)} NOLOGIN`,
+      `CREATE ROLE ${q(mem)} LOGIN PASSWORD 'app-secret' IN ROLE ${q(grp)}`,
+      `CREATE ROLE ${q(lead)} LOGIN PASSWORD 'app-secret'`,
+      `CREATE ROLE ${q(sub)} LOGIN PASSWORD 'app-secret'`,
+      `GRANT CONNECT ON DATABASE ${q(db)} TO ${q(grp)}`,
+      `GRANT CONNECT ON DATABASE ${q(db)} TO ${q(lead)} WITH GRANT OPTION`,
+    ]);
+    const leadPool = new pg.Pool({ connectionString: asRole(stack.databaseUrl, lead, 'app-secret'), max: 1 });
+    await leadPool.query(`GRANT CONNECT ON DATABASE ${q(db)} TO ${q(sub)}`);
+    await leadPool.end();
+    const urls = [app.url, odd.url, ...[mem, lead, sub].map((r) => asRole(stack.databaseUrl, r, 'app-secret'))];
+    const before = await connectHolders(stack.pool);
+    expect(before).toEqual(expect.arrayContaining(['PUBLIC', app.name, odd.name, grp, lead, sub]));
+
+    const snap = await run(() => acts.snapshotDatabaseAccess({ target: stack.target }));
+    expect([...snap.revoked].sort()).toEqual(before.filter((r) => r !== snap.nightshiftRole).sort());
+    expect(before).toContain(snap.nightshiftRole);
+
+    await run(() => acts.revokeDatabaseAccess({ target: stack.target, snapshot: snap }));
+    await run(() => acts.revokeDatabaseAccess({ target: stack.target, snapshot: snap })); // a retry
+    expect(await connectHolders(stack.pool)).toEqual([snap.nightshiftRole]);
+    for (const url of urls) expect(await canConnect(url)).toBe('42501');
+    expect(await canConnect(stack.databaseUrl)).toBe(true);
+
+    // a role dropped during the window is skipped at the restore (a GRANT to it would fail at every retry)
+    await asAdmin([`DROP ROLE ${q(sub)}`]);
+    await run(() => acts.restoreDatabaseAccess({ target: stack.target, snapshot: snap }));
+    await run(() => acts.restoreDatabaseAccess({ target: stack.target, snapshot: snap })); // twice: harmless
+    expect(await connectHolders(stack.pool)).toEqual(before.filter((r) => r !== sub));
+    for (const url of urls.slice(0, 4)) expect(await canConnect(url)).toBe(true);
+  } finally {
+    for (const r of roles) await r.drop();
+    // DROP OWNED also takes their CONNECT on the test database; sub is already gone
+    for (const r of [mem, grp, lead, sub]) await asAdmin([`DROP OWNED BY ${q(r)} CASCADE`, `DROP ROLE ${q(r)}`]).catch(() => {});
+  }
+});
+
+test('R-MW-8: a non-superuser owner keeps its own CONNECT and is refused when it would lock itself out; a superuser takes CONNECT from another owner too', async () => {
+  const q = pg.escapeIdentifier;
+  const owner = uniqueName('nsowner').toLowerCase();
+  const db = uniqueName('nsdrain').toLowerCase();
+  await asAdmin([`CREATE ROLE ${q(owner)} LOGIN PASSWORD 'owner-secret' NOSUPERUSER`, `CREATE DATABASE ${q(db)} OWNER ${q(owner)}`]);
+  const dbUrl = new URL(stack.databaseUrl);
+  dbUrl.pathname = `/${db}`;
+  const ownerUrl = asRole(dbUrl.toString(), owner, 'owner-secret');
+  const activitiesOn = (url: string) => {
+    const config = loadConfig({ NIGHTSHIFT_DATA_DIR: tempDir('data'), NIGHTSHIFT_TARGETS: `t=${url}`, TEMPORAL_TASK_QUEUE: uniqueName('tq') });
+    const pools = createTargetPools(config, 2);
+    return { acts: createMaintenanceActivities({ config, pools }), end: () => pools.end() };
+  };
+  const asOwner = activitiesOn(ownerUrl);
+  const asSuper = activitiesOn(dbUrl.toString());
+  const app = await appRole(dbUrl.toString());
+  try {
+    const snap = await run(() => asOwner.acts.snapshotDatabaseAccess({ target: 't' }));
+    expect(snap).toEqual({ database: db, nightshiftRole: owner, revoked: ['PUBLIC', app.name].sort() });
+    await run(() => asOwner.acts.revokeDatabaseAccess({ target: 't', snapshot: snap }));
+    expect(await canConnect(app.url)).toBe('42501');
+    expect(await canConnect(ownerUrl)).toBe(true);
+    await run(() => asOwner.acts.restoreDatabaseAccess({ target: 't', snapshot: snap }));
+    expect(await canConnect(app.url)).toBe(true);
+
+    // the owner's CONNECT only through PUBLIC: revoking the others would lock Nightshift out, so nothing starts
+    await asAdmin([`REVOKE CONNECT ON DATABASE ${q(db)} FROM ${q(owner)}`]);
+    const refused = await run(() => asOwner.acts.snapshotDatabaseAccess({ target: 't' })).catch((e: unknown) => e);
+    expect(failureTypeOf(refused)).toBe(MaintenanceFailure.DbDrainRefused);
+    expect(String((refused as Error).message)).toContain(`GRANT CONNECT ON DATABASE ${db} TO ${owner}`);
+    await asAdmin([`GRANT CONNECT ON DATABASE ${q(db)} TO ${q(owner)}`]);
+
+    // Nightshift a superuser, the database owned by another role: the owner is drained like any role (it may grant itself CONNECT again: README)
+    const bySuper = await run(() => asSuper.acts.snapshotDatabaseAccess({ target: 't' }));
+    expect(bySuper.revoked).toEqual(['PUBLIC', app.name, owner].sort());
+    await run(() => asSuper.acts.revokeDatabaseAccess({ target: 't', snapshot: bySuper }));
+    expect(await canConnect(ownerUrl)).toBe('42501');
+    await run(() => asSuper.acts.restoreDatabaseAccess({ target: 't', snapshot: bySuper }));
+    expect(await canConnect(ownerUrl)).toBe(true);
+    expect(await canConnect(app.url)).toBe(true);
+  } finally {
+    await asOwner.end();
+    await asSuper.end();
+    await asAdmin([`DROP DATABASE IF EXISTS ${q(db)} WITH (FORCE)`]);
+    await app.drop();
+    await asAdmin([`DROP ROLE IF EXISTS ${q(owner)}`]);
+  }
+});
+
+test('R-MW-7 R-MW-12: access back (cancelled, completed) withdraws the close orders of the sessions still open, in the same transaction; never while another window keeps the target closed', async () => {
+  await stack.pool.query('DELETE FROM nightshift.session');
+  await stack.pool.query('DELETE FROM nightshift.maintenance_window');
+  const first = crypto.randomUUID();
+  await run(() => acts.insertMaintenanceWindow({ windowId: first, workflowId: 'maintenance/first', input: windowInput(stack.target, Date.now() - 3_600_000) }));
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: first, state: 'in_progress', phase: 'closing_sessions' }));
+  await insertSession(stack.pool, 'told');
+  await insertSession(stack.pool, 'forced');
+  const step = await run(() => acts.closeSessionsStep({ target: stack.target, cutoff: new Date().toISOString() }));
+  expect(step).toMatchObject({ ordered: 2, pendingOrders: 2 });
+  await stack.pool.query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'forced' WHERE user_name = 'forced'`);
+
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: first, state: 'cancelled', phase: 'cancelled' }));
+  let s = await sessions(stack.pool);
+  expect(s.get('told')).toMatchObject({ closed_at: null, close_requested_at: null, close_by: null });
+  // a session already closed keeps what happened to it
+  expect(s.get('forced')).toMatchObject({ close_reason: 'forced', close_requested_at: expect.any(Date), close_by: expect.any(Date) });
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: first, state: 'cancelled', phase: 'cancelled' })); // a retry
+  expect((await sessions(stack.pool)).get('told')).toMatchObject({ closed_at: null, close_requested_at: null });
+
+  // the next window orders the session; a late retry of the first window's cancel leaves that order alone
+  const second = crypto.randomUUID();
+  await run(() => acts.insertMaintenanceWindow({ windowId: second, workflowId: 'maintenance/second', input: windowInput(stack.target, Date.now() - 3_600_000) }));
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: second, state: 'in_progress', phase: 'closing_sessions' }));
+  await run(() => acts.closeSessionsStep({ target: stack.target, cutoff: new Date().toISOString() }));
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: first, state: 'cancelled', phase: 'cancelled' }));
+  expect((await sessions(stack.pool)).get('told')!.close_by).not.toBeNull();
+  // a state that does not give access back leaves it too; completion (after complete or reopen) withdraws it
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: second, state: 'in_progress', phase: 'restoring' }));
+  expect((await sessions(stack.pool)).get('told')!.close_by).not.toBeNull();
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: second, state: 'completed', phase: 'completed' }));
+  s = await sessions(stack.pool);
+  expect(s.get('told')).toMatchObject({ closed_at: null, close_requested_at: null, close_by: null });
+  expect(s.get('forced')!.close_reason).toBe('forced');
 });
 
 test('R-MW-10: post-checks report a dossier without its schema; the mail texts say what happened', async () => {

@@ -3,6 +3,9 @@ import pg from 'pg';
 import { HeartbeatBatcher } from '../../gate/heartbeats';
 import { hashToken } from '../../gate/store';
 import { createTestStack, type TestStack } from '../helpers/env';
+import { setWindowState } from '../../store/windows/set-window-state';
+import { withdrawCloseOrders } from '../../store/windows/withdraw-close-orders';
+import { eventually } from '../workflows/maintenance-helpers';
 import { clearWindow, setWindow } from './gate-helpers';
 
 /**
@@ -133,15 +136,17 @@ test('two gates (two pools) beating the same sessions in opposite orders never d
 test('a batch never waits holding rows: with a bulk close (another transaction) holding one session and then wanting another, neither deadlocks and every beat is answered', async () => {
   const batcher = new HeartbeatBatcher(TIMEOUT);
   const [low, high] = (await sessions(2)).sort((a, b) => (a.id < b.id ? -1 : 1));
+  // the workflow's bulk orders come while its window is in progress (without one, the gate withdraws them)
+  await setWindow(pool(), { startsAt: new Date(Date.now() + 60_000), endsAt: new Date(Date.now() + 3_600_000), state: 'in_progress' });
   const bulk = await pool().connect();
   try {
     // the workflow's bulk order locks in its own order: here the higher id first
     await bulk.query('BEGIN');
     await bulk.query(`UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s' WHERE id = $1`, [high!.id]);
     const beats = Promise.all([batcher.beat(pool(), low!.id, low!.tokenHash), batcher.beat(pool(), high!.id, high!.tokenHash)]);
-    // the low row is answered while the high one is still held
+    // the low row is answered (with the gate's own order) while the high one is still held
     const first = await Promise.race([batcher.beat(pool(), low!.id, low!.tokenHash), new Promise((r) => setTimeout(() => r('blocked'), 3000))]);
-    expect(first).toMatchObject({ closeBy: null });
+    expect(first).toMatchObject({ closeBy: expect.any(Date) });
     // then the bulk wants the low row too: it gets it (a batch holding it while waiting for the high one would deadlock here)
     await bulk.query(`UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s' WHERE id = $1`, [low!.id]);
     await bulk.query('COMMIT');
@@ -155,3 +160,33 @@ test('a batch never waits holding rows: with a bulk close (another transaction) 
   }
 });
 
+test('R-MW-12: a heartbeat that read the window just before access came back writes its order after; the next heartbeat withdraws it (nothing stays told to close)', async () => {
+  const batcher = new HeartbeatBatcher(TIMEOUT);
+  await pool().query('DELETE FROM nightshift.session');
+  const [s] = await sessions(1);
+  await setWindow(pool(), { startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 3_600_000), state: 'in_progress' });
+  expect((await batcher.beat(pool(), s!.id, s!.tokenHash))!.closeBy).not.toBeNull();
+  // access back as the window's activity gives it: the row finished and the order withdrawn, one transaction
+  const back = await pool().connect();
+  try {
+    await back.query('BEGIN');
+    await setWindowState(back, (await pool().query<{ id: string }>('SELECT id FROM nightshift.maintenance_window')).rows[0]!.id, 'cancelled', 'cancelled');
+    expect(await withdrawCloseOrders(back)).toBe(1);
+    // a heartbeat starts now: it reads the window still in progress, then waits for the session's row
+    const racing = batcher.beat(pool(), s!.id, s!.tokenHash);
+    await eventually(
+      async () => (await back.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]!.n,
+      (n) => n === 1,
+      'the heartbeat waiting for the row lock',
+    );
+    await back.query('COMMIT');
+    // its snapshot saw the window closed: it writes an order after the withdrawal
+    expect((await racing)!.closeBy).not.toBeNull();
+  } finally {
+    await back.query('ROLLBACK').catch(() => {});
+    back.release();
+  }
+  const next = await batcher.beat(pool(), s!.id, s!.tokenHash);
+  expect(next).toMatchObject({ closeRequestedAt: null, closeBy: null, window: undefined });
+  expect((await pool().query(`SELECT close_requested_at, close_by FROM nightshift.session WHERE id = $1`, [s!.id])).rows[0]).toEqual({ close_requested_at: null, close_by: null });
+});

@@ -79,6 +79,8 @@ describe('close orders (R-MW-7)', () => {
 
   test("the workflow's UPDATE orders it: the next heartbeat says close with its closeBy", async () => {
     const s = await loginOk(gate);
+    // the workflow orders sessions once its window is in progress (the gate itself then orders the ones it has not)
+    await setWindow(pool(), { startsAt: minutesFromNow(1), endsAt: minutesFromNow(44), state: 'in_progress' });
     await pool().query(
       `UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s'
         WHERE closed_at IS NULL AND expires_at > now() AND close_requested_at IS NULL`,
@@ -107,6 +109,20 @@ describe('close orders (R-MW-7)', () => {
     const res = await heartbeat(gate, s);
     expect(res.status).toBe(404);
     expect(res.json()).toEqual({ error: 'session closed or expired', field: 'id' });
+  });
+
+  test('R-MW-12: once no window keeps the target closed (cancelled), an order left on the session is withdrawn: the next heartbeat says continue, a logout is a plain logout', async () => {
+    const s = await loginOk(gate);
+    await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44), state: 'in_progress' });
+    expect((await heartbeat(gate, s)).json()).toMatchObject({ action: 'close', closeBy: expect.any(String) });
+    // the row gives access back and the order is still there (a heartbeat that read the window just before wrote it after)
+    await pool().query(`UPDATE nightshift.maintenance_window SET state = 'cancelled', phase = 'cancelled', finished_at = now()`);
+    expect(await sessionRow(s.sessionId)).toMatchObject({ close_requested_at: expect.any(Date), close_by: expect.any(Date) });
+    expect((await heartbeat(gate, s)).json()).toEqual({ action: 'continue' });
+    expect(await sessionRow(s.sessionId)).toMatchObject({ closed_at: null, close_requested_at: null, close_by: null });
+    expect((await heartbeat(gate, s)).json()).toEqual({ action: 'continue' });
+    const out = await gate.call('DELETE', `/v1/sessions/${s.sessionId}`, { headers: auth(s.token) });
+    expect(out.json()).toEqual({ closed: true, reason: 'logout' });
   });
 
   test('a logout without an order is a plain logout', async () => {

@@ -6,6 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../workers/activities';
 import { startMaintenanceWindow } from '../../starts';
 import {
+  cancelMaintenanceUpdate,
   completeMaintenanceUpdate,
   reopenMaintenanceUpdate,
   maintenanceStatusQuery,
@@ -13,16 +14,24 @@ import {
   type MaintenanceWindowInput,
   type MaintenanceWindowResult,
 } from '../../workflows/maintenance-window.api';
+import { issueKey } from '../../gate/keys';
+import { startGate } from '../../gate/server';
+import { GateClient } from '../../gate/client';
+import { testGateConfig } from '../gate/gate-helpers';
 import {
   ROOT,
+  appRole,
+  canConnect,
+  connectHolders,
+  databaseAcl,
   eventually,
+  tryConnect,
   insertSession,
   maintenanceStack,
   onlyWindow,
   quietRuntime,
   requireEnv,
   sessions,
-  uniqueName,
   windowInput,
   workflowBundle,
   type MaintenanceStack,
@@ -72,31 +81,13 @@ const soon = (target: string, over: Partial<MaintenanceWindowInput> & { seconds:
   });
 };
 
-function asRole(databaseUrl: string, role: string, password: string): string {
-  const url = new URL(databaseUrl);
-  url.username = role;
-  url.password = password;
-  return url.toString();
-}
-
-async function tryConnect(url: string): Promise<{ ok: true; client: pg.Client } | { ok: false; code?: string; message: string }> {
-  const c = new pg.Client({ connectionString: url });
-  try {
-    await c.connect();
-    return { ok: true, client: c };
-  } catch (err) {
-    await c.end().catch(() => {});
-    return { ok: false, code: (err as { code?: string }).code, message: String(err) };
-  }
-}
-
-test('R-MW-8: the database drain refuses new application connections, ends the old ones after the grace, and gives access back', async () => {
+test('R-MW-8: the database drain refuses new application connections (also of a role with its own CONNECT), ends the old ones after the grace, and gives exactly that access back', async () => {
   const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
-  const role = uniqueName('app').toLowerCase();
-  const admin = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
-  await admin.connect();
-  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-secret'`);
-  const appUrl = asRole(stack.databaseUrl, role, 'app-secret');
+  // the operator drill: the application's role holds CONNECT in its own name, not only through PUBLIC
+  const app = await appRole(stack.databaseUrl);
+  const appUrl = app.url;
+  const aclBefore = await databaseAcl(stack.pool);
+  expect(aclBefore).toContain(`${app.name}=c/`);
   const held: pg.Client[] = [];
   const worker = await Worker.create({
     connection: native,
@@ -115,8 +106,8 @@ test('R-MW-8: the database drain refuses new application connections, ends the o
       const h = await start(stack, soon(stack.target, { seconds: 120, graceSeconds: 8, dbDrain: true }));
       const s = await eventually(() => h.query(maintenanceStatusQuery), (v) => v.dbAccess !== undefined && v.phase !== 'scheduled', 'the drain to begin', 40_000);
       expect(['closing_sessions', 'draining']).toContain(s.phase);
-      expect(s.dbAccess?.revoked).toContain('PUBLIC');
-      expect(s.dbAccess?.revoked).not.toContain(s.dbAccess?.nightshiftRole);
+      expect(s.dbAccess?.revoked).toEqual(['PUBLIC', app.name].sort());
+      expect(await connectHolders(stack.pool)).toEqual([s.dbAccess?.nightshiftRole]);
 
       // new application connections are refused; the old ones still work during the grace
       const refused = await tryConnect(appUrl);
@@ -136,9 +127,8 @@ test('R-MW-8: the database drain refuses new application connections, ends the o
 
       await h.executeUpdate(completeMaintenanceUpdate);
       expect((await h.result()).status.state).toBe('completed');
-      const back = await tryConnect(appUrl);
-      expect(back.ok).toBe(true);
-      if (back.ok) await back.client.end();
+      expect(await canConnect(appUrl)).toBe(true);
+      expect(await databaseAcl(stack.pool)).toBe(aclBefore);
 
       // the Temporal UI lists windows by target and phase (search attributes upserted on each phase)
       const listed = await eventually(
@@ -158,9 +148,61 @@ test('R-MW-8: the database drain refuses new application connections, ends the o
     for (const c of held) await c.end().catch(() => {});
     await stack.close();
     // the test database holds the role's CONNECT grant: drop it with the database
-    await admin.query(`DROP DATABASE IF EXISTS ${new URL(stack.databaseUrl).pathname.slice(1)} WITH (FORCE)`);
-    await admin.query(`DROP ROLE IF EXISTS ${role}`);
-    await admin.end();
+    await dropDatabase(stack);
+    await app.drop();
+  }
+});
+
+async function dropDatabase(stack: MaintenanceStack): Promise<void> {
+  const admin = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${new URL(stack.databaseUrl).pathname.slice(1)} WITH (FORCE)`).finally(() => admin.end());
+}
+
+test('R-MW-7 R-MW-8 R-MW-12 (operator drill): a db-drain window started now and cancelled while it closes sessions gives CONNECT back exactly, and the user told to close goes back to continue', async () => {
+  const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const app = await appRole(stack.databaseUrl);
+  const aclBefore = await databaseAcl(stack.pool);
+  const { secret } = await issueKey(stack.pool, 'drill');
+  const gate = await startGate(testGateConfig(stack.config), stack.pools);
+  const client = new GateClient({ baseUrl: gate.address, apiKey: secret });
+  const worker = await Worker.create({
+    connection: native,
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ config: stack.config, pools: stack.pools }),
+  });
+  try {
+    const session = await client.login(stack.target, { user: 'alice' });
+    expect(await client.heartbeat(session)).toEqual({ action: 'continue' });
+    await worker.runUntil(async () => {
+      // `maintenance schedule --start now --db-drain`: a long grace, so that the cancel comes while sessions are being closed
+      const now = Date.now();
+      const h = await start(stack, windowInput(stack.target, now, { inMinutes: 0, minutes: 30, graceSeconds: 600, dbDrain: true }));
+      const closing = await eventually(() => h.query(maintenanceStatusQuery), (v) => v.dbAccess !== undefined && v.sessionsToClose === 1, 'the drain and the close order', 40_000);
+      expect(closing.phase).toBe('closing_sessions');
+      expect(closing.dbAccess?.revoked).toEqual(['PUBLIC', app.name].sort());
+      expect(await canConnect(app.url)).toBe('42501');
+      const order = await client.heartbeat(session);
+      if (order.action !== 'close') throw new Error(`expected a close order, got ${JSON.stringify(order)}`);
+
+      await h.executeUpdate(cancelMaintenanceUpdate);
+      expect((await h.result()).status.state).toBe('cancelled');
+      // access back: the heartbeat says continue at once and after the order's closeBy; the session was never forced
+      expect(await client.heartbeat(session)).toEqual({ action: 'continue' });
+      await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(order.closeBy) - Date.now()) + 1000));
+      expect(await client.heartbeat(session)).toEqual({ action: 'continue' });
+      expect((await sessions(stack.pool, 'id')).get(session.sessionId)).toMatchObject({ closed_at: null, close_requested_at: null, close_by: null });
+      expect(await canConnect(app.url)).toBe(true);
+      expect(await databaseAcl(stack.pool)).toBe(aclBefore);
+    });
+    expect(await client.logout(session)).toEqual({ closed: true, reason: 'logout' });
+  } finally {
+    client.close();
+    await gate.close();
+    await stack.close();
+    await dropDatabase(stack);
+    await app.drop();
   }
 });
 
@@ -186,17 +228,22 @@ function startWorkerChild(stack: MaintenanceStack): Promise<ChildProcess> {
   });
 }
 
-test('a worker killed (SIGKILL) during the drain wait and restarted: the window still completes on time (R-MW-7, R-MW-8)', async () => {
+test('a worker killed (SIGKILL) during the drain wait and restarted: the window still completes on time and gives the database access back exactly (R-MW-7, R-MW-8)', async () => {
   const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const app = await appRole(stack.databaseUrl);
+  const aclBefore = await databaseAcl(stack.pool);
   let child = await startWorkerChild(stack);
   try {
     await insertSession(stack.pool, 'grace');
-    const input = soon(stack.target, { seconds: 24, graceSeconds: 18 });
+    const input = soon(stack.target, { seconds: 24, graceSeconds: 18, dbDrain: true });
     const h = await start(stack, input);
     await phaseIs(h, ['closing_sessions']);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     child = await startWorkerChild(stack);
+    // the snapshot taken before the kill is in the history: the new worker drains with it
+    await eventually(() => h.query(maintenanceStatusQuery), (v) => v.dbAccess !== undefined, 'the drain', 40_000);
+    expect(await eventually(() => canConnect(app.url), (r) => r === '42501', 'the app refused')).toBe('42501');
 
     const result = await h.result();
     const at = (p: MaintenancePhase) => Date.parse(result.status.phases.find((x) => x.phase === p)!.at);
@@ -208,9 +255,14 @@ test('a worker killed (SIGKILL) during the drain wait and restarted: the window 
     const row = await onlyWindow(stack.pool);
     expect(row.state).toBe('completed');
     expect(row.finishedAt!.getTime()).toBeGreaterThanOrEqual(Date.parse(input.endsAt));
+    expect(result.status.dbAccess?.revoked).toEqual(['PUBLIC', app.name].sort());
+    expect(await databaseAcl(stack.pool)).toBe(aclBefore);
+    expect(await canConnect(app.url)).toBe(true);
   } finally {
     child.kill('SIGKILL');
     await stack.close();
+    await dropDatabase(stack);
+    await app.drop();
   }
 });
 

@@ -186,3 +186,81 @@ function decodeQ(text: string): string {
 }
 
 export const workflowBundle = () => ({ codePath: requireEnv('NS_TEST_WORKFLOW_BUNDLE') });
+
+/** The database URL with another role's credentials. */
+export function asRole(databaseUrl: string, role: string, password: string): string {
+  const url = new URL(databaseUrl);
+  url.username = encodeURIComponent(role);
+  url.password = password;
+  return url.toString();
+}
+
+/** A fresh connection: the client when it is accepted, the refusal's SQLSTATE when not. */
+export async function tryConnect(url: string): Promise<{ ok: true; client: pg.Client } | { ok: false; code?: string; message: string }> {
+  const c = new pg.Client({ connectionString: url });
+  try {
+    await c.connect();
+    return { ok: true, client: c };
+  } catch (err) {
+    await c.end().catch(() => {});
+    return { ok: false, code: (err as { code?: string }).code, message: String(err) };
+  }
+}
+
+/** Whether the role can open a new connection now (the connection is closed again): true, or the refusal's SQLSTATE. */
+export async function canConnect(url: string): Promise<true | string> {
+  const c = await tryConnect(url);
+  if (!c.ok) return c.code ?? c.message;
+  await c.client.end();
+  return true;
+}
+
+export interface AppRole {
+  name: string;
+  /** the database URL as this role */
+  url: string;
+  /** drops the role with its privileges (DROP OWNED: also those on databases), whatever the window left */
+  drop(): Promise<void>;
+}
+
+/**
+ * A login role of the business application holding CONNECT on the stack's database in its own name, as
+ * in the operator drill (`CREATE ROLE app LOGIN …; GRANT CONNECT ON DATABASE nightshift TO app`). Created
+ * by the admin role; `name` may need quoting.
+ */
+export async function appRole(databaseUrl: string, name = uniqueName('app').toLowerCase()): Promise<AppRole> {
+  const database = new URL(databaseUrl).pathname.slice(1);
+  const admin = async (sql: string[]) => {
+    const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
+    await c.connect();
+    try {
+      for (const q of sql) await c.query(q);
+    } finally {
+      await c.end();
+    }
+  };
+  const role = pg.escapeIdentifier(name);
+  await admin([`CREATE ROLE ${role} LOGIN PASSWORD 'app-secret'`, `GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${role}`]);
+  return {
+    name,
+    url: asRole(databaseUrl, name, 'app-secret'),
+    drop: () => admin([`DROP OWNED BY ${role} CASCADE`, `DROP ROLE IF EXISTS ${role}`]),
+  };
+}
+
+/** The database's ACL as text (`{=Tc/nightshift,nightshift=CTc/nightshift,app=c/nightshift}`). */
+export async function databaseAcl(pool: pg.Pool): Promise<string> {
+  const r = await pool.query<{ acl: string | null }>(`SELECT datacl::text AS acl FROM pg_database WHERE datname = current_database()`);
+  return r.rows[0]!.acl ?? '(default)';
+}
+
+/** The roles holding CONNECT on the database ('PUBLIC' for everyone), sorted. */
+export async function connectHolders(pool: pg.Pool): Promise<string[]> {
+  const r = await pool.query<{ role: string }>(
+    `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE g.rolname::text END AS role
+       FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a LEFT JOIN pg_roles g ON g.oid = a.grantee
+      WHERE d.datname = current_database() AND a.privilege_type = 'CONNECT'
+      ORDER BY 1`,
+  );
+  return r.rows.map((x) => x.role);
+}

@@ -4,6 +4,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 // not re-exported by the package's index; @temporalio/proto is not a direct dependency
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { Worker } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { failureTypeOf } from '../../domain/failures';
 import { formatDateTime, gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
@@ -25,6 +26,9 @@ import {
   type MaintenanceWindowResult,
 } from '../../workflows/maintenance-window.api';
 import {
+  appRole,
+  canConnect,
+  databaseAcl,
   eventually,
   insertSession,
   maintenanceStack,
@@ -75,13 +79,17 @@ afterAll(async () => {
 type Handle = WorkflowHandle<(input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>;
 
 /** One stack, one worker over the real activities, for the duration of `fn`. */
-async function withWindowWorker(fn: (s: MaintenanceStack, start: (input: MaintenanceWindowInput) => Promise<Handle>) => Promise<void>): Promise<void> {
+async function withWindowWorker(
+  fn: (s: MaintenanceStack, start: (input: MaintenanceWindowInput) => Promise<Handle>) => Promise<void>,
+  /** a fault injected at one activity's boundary (the activity's own refusal is tested on the database in test/activities) */
+  fault: Partial<ReturnType<typeof createActivities>> = {},
+): Promise<void> {
   const stack = await maintenanceStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: stack.config.temporal.taskQueue,
     workflowBundle: workflowBundle(),
-    activities: createActivities({ config: stack.config, pools: stack.pools, mail: stack.mail }),
+    activities: { ...createActivities({ config: stack.config, pools: stack.pools, mail: stack.mail }), ...fault },
   });
   const handles: Handle[] = [];
   const start = async (input: MaintenanceWindowInput) => {
@@ -288,6 +296,7 @@ test('R-MW-12: cancelling a window in progress restores access at once', async (
     await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
     await phaseIs(h, 'closing_sessions');
     expect((await onlyWindow(stack.pool)).state).toBe('in_progress');
+    expect((await sessions(stack.pool)).get('frank')!.close_by).not.toBeNull();
     const s = await h.executeUpdate(cancelMaintenanceUpdate);
     expect(s.state).toBe('cancelled');
     const result = await h.result();
@@ -295,9 +304,36 @@ test('R-MW-12: cancelling a window in progress restores access at once', async (
     const row = await onlyWindow(stack.pool);
     expect(row.state).toBe('cancelled');
     expect(gateStateAt(row, new Date())).toBe('open');
+    // the session told to close goes back to normal (its next heartbeat says continue), never forced
+    expect((await sessions(stack.pool)).get('frank')).toMatchObject({ closed_at: null, close_requested_at: null, close_by: null });
     expect(result.mailSent).toBe(true);
     expect(subjectOf(mailsTo('ops-cancel2@example.com')[0]!.raw)).toContain('annulée');
   });
+});
+
+test('R-MW-8 R-MW-10: a database drain that cannot be done (the Nightshift role would lock itself out) fails the window, which can then be cancelled: access back (it failed the workflow and left the target closed)', async () => {
+  const refusal = 'needs the Nightshift role (nightshift) to hold CONNECT on database x in its own name or be a superuser: GRANT CONNECT ON DATABASE x TO nightshift';
+  await withWindowWorker(
+    async (stack, start) => {
+      const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, dbDrain: true, notify: ['ops-drain@example.com'] });
+      const h = await start(input);
+      await phaseIs(h, 'scheduled');
+      await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+      await eventually(() => status(h), (v) => v.phase === 'failed', 'the window to fail', 60_000);
+      expect((await status(h)).failure).toContain('GRANT CONNECT ON DATABASE x TO nightshift');
+      expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('closed');
+      await eventually(async () => mailsTo('ops-drain@example.com').length, (n) => n === 1, 'the failure alert');
+      expect((await h.executeUpdate(cancelMaintenanceUpdate)).state).toBe('cancelled');
+      await h.result();
+      expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('open');
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    },
+    {
+      async snapshotDatabaseAccess(): Promise<never> {
+        throw ApplicationFailure.create({ type: MaintenanceFailure.DbDrainRefused, nonRetryable: true, message: refusal });
+      },
+    },
+  );
 });
 
 test('R-MW-1: edits while scheduled move the row; bad values and late edits are rejected with a message', async () => {
@@ -364,49 +400,59 @@ test('R-MW-1: edits while scheduled move the row; bad values and late edits are 
   });
 });
 
-test('R-MW-10: a failing post-check keeps the target closed and alerts; reopen gives access back', async () => {
+test('R-MW-10: a failing post-check keeps the target closed (database drained too) and alerts; reopen gives access back, database access exactly as before', async () => {
   await withWindowWorker(async (stack, start) => {
     // a dossier registered without its schema: the kind of breakage the checks must catch
     await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ('BROKEN', 'Broken', 'd_broken')`);
-    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, notify: ['ops-fail@example.com'] });
-    const h = await start(input);
-    await phaseIs(h, 'scheduled');
-    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
-    await phaseIs(h, 'working');
-    await h.executeUpdate(completeMaintenanceUpdate);
-    const failed = await phaseIs(h, 'failed');
-    expect(failed.failure).toMatch(/dossier BROKEN: schema d_broken is missing/);
-    // issue 12: the Web UI's details say FAILED, the failure as `- CODE: reason`, and the next step copyable
-    const reopenCommand = `nightshift maintenance reopen --target ${stack.target}`;
-    expect(failed.failures).toEqual([{ code: 'BROKEN', status: 'post-check', error: 'schema d_broken is missing' }]);
-    expect(failed.nextSteps?.map((n) => n.command)).toEqual([reopenCommand]);
-    const failedDetails = await details(h);
-    expect(failedDetails).toMatch(/^\*\*FAILED\*\*: the target stays closed until reopen/);
-    expect(failedDetails).toContain('- BROKEN: schema d\\_broken is missing');
-    expect(failedDetails).toContain(`\`${reopenCommand}\``);
-    const row = await onlyWindow(stack.pool);
-    expect(row.state).toBe('in_progress');
-    expect(row.phase).toBe('failed');
-    expect(loginsRefusedAt(row, new Date())).toBe(true);
-    await eventually(async () => mailsTo('ops-fail@example.com').length, (n) => n === 1, 'the failure alert');
-    expect(subjectOf(mailsTo('ops-fail@example.com')[0]!.raw)).toContain('ÉCHEC');
+    const app = await appRole(stack.databaseUrl);
+    try {
+      const aclBefore = await databaseAcl(stack.pool);
+      const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, notify: ['ops-fail@example.com'], dbDrain: true });
+      const h = await start(input);
+      await phaseIs(h, 'scheduled');
+      await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+      await phaseIs(h, 'working');
+      await h.executeUpdate(completeMaintenanceUpdate);
+      const failed = await phaseIs(h, 'failed');
+      expect(failed.failure).toMatch(/dossier BROKEN: schema d_broken is missing/);
+      // issue 12: the Web UI's details say FAILED, the failure as `- CODE: reason`, and the next step copyable
+      const reopenCommand = `nightshift maintenance reopen --target ${stack.target}`;
+      expect(failed.failures).toEqual([{ code: 'BROKEN', status: 'post-check', error: 'schema d_broken is missing' }]);
+      expect(failed.nextSteps?.map((n) => n.command)).toEqual([reopenCommand]);
+      const failedDetails = await details(h);
+      expect(failedDetails).toMatch(/^\*\*FAILED\*\*: the target stays closed until reopen/);
+      expect(failedDetails).toContain('- BROKEN: schema d\\_broken is missing');
+      expect(failedDetails).toContain(`\`${reopenCommand}\``);
+      const row = await onlyWindow(stack.pool);
+      expect(row.state).toBe('in_progress');
+      expect(row.phase).toBe('failed');
+      expect(loginsRefusedAt(row, new Date())).toBe(true);
+      expect(await canConnect(app.url)).toBe('42501');
+      await eventually(async () => mailsTo('ops-fail@example.com').length, (n) => n === 1, 'the failure alert');
+      expect(subjectOf(mailsTo('ops-fail@example.com')[0]!.raw)).toContain('ÉCHEC');
 
-    const again = await rejection(h.executeUpdate(completeMaintenanceUpdate));
-    expect(again.message).toMatch(/reopen/);
-    await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN'`);
-    const reopened = await h.executeUpdate(reopenMaintenanceUpdate);
-    expect(reopened.state).toBe('completed');
-    // issue 12: after reopen nothing says FAILED any more; the result keeps what failed
-    expect(reopened.failure).toBeUndefined();
-    expect(reopened.reopenedAfter).toMatch(/BROKEN/);
-    expect((await onlyWindow(stack.pool)).state).toBe('completed');
-    const result = await h.result();
-    expect(result.status.failure).toBeUndefined();
-    expect(result.failures).toEqual([{ code: 'BROKEN', status: 'post-check', error: 'schema d_broken is missing' }]);
-    expect(result.nextCommand).toBeNull();
-    const after = await details(h);
-    expect(after).toContain('phase **completed**');
-    expect(after).not.toMatch(/FAILED|BROKEN|reopen --target/);
+      const again = await rejection(h.executeUpdate(completeMaintenanceUpdate));
+      expect(again.message).toMatch(/reopen/);
+      await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN'`);
+      const reopened = await h.executeUpdate(reopenMaintenanceUpdate);
+      expect(reopened.state).toBe('completed');
+      // issue 12: after reopen nothing says FAILED any more; the result keeps what failed
+      expect(reopened.failure).toBeUndefined();
+      expect(reopened.reopenedAfter).toMatch(/BROKEN/);
+      expect((await onlyWindow(stack.pool)).state).toBe('completed');
+      const result = await h.result();
+      expect(result.status.failure).toBeUndefined();
+      expect(result.failures).toEqual([{ code: 'BROKEN', status: 'post-check', error: 'schema d_broken is missing' }]);
+      expect(result.nextCommand).toBeNull();
+      const after = await details(h);
+      expect(after).toContain('phase **completed**');
+      expect(after).not.toMatch(/FAILED|BROKEN|reopen --target/);
+      expect(result.status.dbAccess?.revoked).toEqual(['PUBLIC', app.name].sort());
+      expect(await databaseAcl(stack.pool)).toBe(aclBefore);
+      expect(await canConnect(app.url)).toBe(true);
+    } finally {
+      await app.drop();
+    }
   });
 });
 
