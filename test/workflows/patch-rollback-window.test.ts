@@ -103,7 +103,7 @@ test('R-PI-11 R-MW-10: --on-failure rollback when no failed dossier was touched 
   const mail = createMailTransport(stack.config);
   try {
     const pool = stack.pools.get('main');
-    const codes = await demoDossiers(stack, 4);
+    await demoDossiers(stack, 4);
     const dir = path.join(stack.config.backupDir, 'patches', 'window-nothing-to-undo');
     fs.mkdirSync(dir, { recursive: true });
     await halfWayPatches(dir);
