@@ -8,6 +8,7 @@ import { writePatchPackage } from '../../patches/package';
 import { startPatchRollback } from '../../starts';
 import { partialRollbackResult, patchRollbackWorkflowId, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
 import type { TestStack } from '../helpers/env';
+import type { MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 
 /** Shared by the rollback tests (R-PI-11): a patch that fails half-way, a dossier's whole state, rollback runs. */
 
@@ -132,4 +133,21 @@ export async function rollbackLedger(pool: pg.Pool): Promise<{ restored: Record<
   const r = await pool.query<{ code: string; n: number }>(`SELECT code, count(*)::int AS n FROM nightshift.patch_rollback_item WHERE status = 'ok' GROUP BY code ORDER BY code`);
   const m = await pool.query<{ code: string }>(`SELECT code FROM nightshift.patch_run_item WHERE rolled_back_at IS NOT NULL ORDER BY code`);
   return { restored: Object.fromEntries(r.rows.map((x) => [x.code, x.n])), markedRolledBack: m.rows.map((x) => x.code) };
+}
+
+/** A deployment window of target main starting in ~2 s, payload backup+patch of `dir`, told to roll back its failed dossiers (R-PI-11). */
+export function rollbackWindowInput(dir: string, notify: string[] = []): MaintenanceWindowInput {
+  const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+  return {
+    target: 'main',
+    type: 'deployment',
+    startsAt: new Date(start).toISOString(),
+    endsAt: new Date(start + 30 * 60_000).toISOString(),
+    payload: { kind: 'backup+patch', manifest: dir },
+    onFailure: 'rollback',
+    graceSeconds: 1,
+    startWhenDrained: false,
+    dbDrain: false,
+    notify,
+  };
 }

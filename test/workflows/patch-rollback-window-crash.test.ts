@@ -3,12 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loginsRefusedAt } from '../../domain/maintenance';
 import { startMaintenanceWindow } from '../../starts';
-import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import type { MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 import { waitFor } from './backup-batch-helpers';
 import { chunkHolder, crashHarness, kill } from './crash-harness';
 import { onlyWindow } from './maintenance-helpers';
 import { demoDossiers, ledger, levels } from './patch-helpers';
-import { block, halfWayPatches, rollbackLedger, statesOf } from './patch-rollback-helpers';
+import { block, halfWayPatches, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
 
 /**
  * R-PI-11 / R-MW-10 with a worker SIGKILLed during a window's automatic rollback: a deployment window
@@ -39,19 +39,7 @@ test('R-PI-11 R-MW-10: window backup+patch --on-failure rollback, the worker res
   const ledgersBefore = Object.fromEntries(await Promise.all(codes.map(async (c) => [c, await ledger(pool, c).catch(() => [])] as const)));
   const workers = [await crash.startWorker(), await crash.startWorker()];
 
-  const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
-  const input: MaintenanceWindowInput = {
-    target: 'main',
-    type: 'deployment',
-    startsAt: new Date(start).toISOString(),
-    endsAt: new Date(start + 30 * 60_000).toISOString(),
-    payload: { kind: 'backup+patch', manifest: dir },
-    onFailure: 'rollback',
-    graceSeconds: 1,
-    startWhenDrained: false,
-    dbDrain: false,
-    notify: [],
-  };
+  const input = rollbackWindowInput(dir, []);
   const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `rollback window crash ${crypto.randomUUID()}` });
   const windowEnded = async () => {
     const d = await h.describe();

@@ -4,13 +4,13 @@ import path from 'node:path';
 import { scheduleInput } from '../../cli/commands/maintenance';
 import { maintenanceWindowInputSchema } from '../../domain/maintenance-input';
 import { startMaintenanceWindow } from '../../starts';
-import type { MaintenanceWindowInput, MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import type { MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime } from '../helpers/env';
 import { createMailTransport } from '../../workers/resources';
 import { createActivities } from '../../workers/activities';
 import { startSmtp, subjectOf } from './maintenance-helpers';
 import { demoDossiers, levels } from './patch-helpers';
-import { block, halfWayPatches, rollbackLedger, statesOf } from './patch-rollback-helpers';
+import { block, halfWayPatches, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
 
 /** A deployment window told to roll back the dossiers its backup+patch payload failed (R-PI-11, R-MW-9, R-MW-10), dev server, real time. */
 
@@ -39,19 +39,7 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
     await halfWayPatches(dir);
     await block(pool, BLOCKED);
     const before = await statesOf(pool, codes);
-    const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
-    const input: MaintenanceWindowInput = {
-      target: 'main',
-      type: 'deployment',
-      startsAt: new Date(start).toISOString(),
-      endsAt: new Date(start + 30 * 60_000).toISOString(),
-      payload: { kind: 'backup+patch', manifest: dir },
-      onFailure: 'rollback',
-      graceSeconds: 1,
-      startWhenDrained: false,
-      dbDrain: false,
-      notify: ['ops-rollback@example.com'],
-    };
+    const input = rollbackWindowInput(dir, ['ops-rollback@example.com']);
     const worker = await createTestWorker(stack, temporal.nativeConnection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
     const { window, details, rollbackDetails } = await worker.runUntil(async () => {
       const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `rollback window ${crypto.randomUUID()}` });
@@ -110,19 +98,7 @@ test('R-PI-11 R-MW-10: --on-failure rollback when no failed dossier was touched 
     // a view is an object a backup refuses (unsupported): DEMO0003's restore point fails, so it is never patched
     await pool.query(`CREATE VIEW "d_DEMO0003".v_rb AS SELECT 1 AS x`);
     const before = await statesOf(pool, ['DEMO0003']);
-    const start = Math.ceil((Date.now() + 2000) / 1000) * 1000;
-    const input: MaintenanceWindowInput = {
-      target: 'main',
-      type: 'deployment',
-      startsAt: new Date(start).toISOString(),
-      endsAt: new Date(start + 30 * 60_000).toISOString(),
-      payload: { kind: 'backup+patch', manifest: dir },
-      onFailure: 'rollback',
-      graceSeconds: 1,
-      startWhenDrained: false,
-      dbDrain: false,
-      notify: ['ops-nothing@example.com'],
-    };
+    const input = rollbackWindowInput(dir, ['ops-nothing@example.com']);
     const worker = await createTestWorker(stack, temporal.nativeConnection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
     const window = await worker.runUntil(async () => {
       const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `nothing to undo ${crypto.randomUUID()}` });
