@@ -1,6 +1,6 @@
 import { toWindow, type ActiveWindow, type WindowRow } from './active-window-row';
 import type { Queryable } from '../queryable';
-import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL } from './sql-parts';
+import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL, WINDOW_CLOSES_TARGET_WHERE } from './sql-parts';
 
 export interface HeartbeatCall {
   id: string;
@@ -54,7 +54,7 @@ export async function heartbeatSessions(
   const { rows } = await db.query<WindowRow & { now: Date; id: string | null; token_hash: string | null; close_requested_at: Date | null; close_by: Date | null }>({
     name: skipLocked ? 'gate-heartbeat-sessions-skip-locked' : 'gate-heartbeat-sessions',
     text: `WITH w AS (${ACTIVE_WINDOW_SQL}),
-          closing AS (SELECT EXISTS (SELECT 1 FROM w WHERE w.state = 'in_progress' OR now() >= w.starts_at) AS yes),
+          closing AS (SELECT EXISTS (SELECT 1 FROM w WHERE ${WINDOW_CLOSES_TARGET_WHERE}) AS yes),
           commit_mode AS (SELECT set_config('synchronous_commit', CASE WHEN closing.yes THEN 'on' ELSE 'off' END, true) AS mode FROM closing),
           calls AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS c(id, token_hash)),
           locked AS (

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { toWindow, type ActiveWindow, type WindowRow } from './active-window-row';
 import type { Queryable } from '../queryable';
-import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL } from './sql-parts';
+import { ACTIVE_WINDOW_SQL, LIVE_SESSION_SQL, WINDOW_CLOSES_TARGET_WHERE } from './sql-parts';
 
 export interface OpenSessionInput {
   user: string;
@@ -40,7 +40,7 @@ export async function openSession(db: Queryable, input: OpenSessionInput): Promi
      ins AS (
        INSERT INTO nightshift.session (id, user_name, client, token_hash, expires_at, key_id)
        SELECT $1, $2, $3, $4, now() + make_interval(secs => $5::float8), $6
-        WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.state = 'in_progress' OR now() >= w.starts_at OR now() >= w.prevent_logins_from)
+        WHERE NOT EXISTS (SELECT 1 FROM w WHERE ${WINDOW_CLOSES_TARGET_WHERE} OR now() >= w.prevent_logins_from)
           AND (SELECT n FROM k) < $7
        RETURNING expires_at)
      SELECT now() AS now, (SELECT expires_at FROM ins) AS expires_at, (SELECT n FROM k) AS key_sessions, w.*

@@ -11,8 +11,12 @@ export const ACTIVE_WINDOW_SQL = `SELECT type, state, starts_at, ends_at, preven
    FROM nightshift.maintenance_window WHERE ${ACTIVE_WINDOW_WHERE} LIMIT 1`;
 
 /**
- * The target is closed to users (R-MW-7: sessions are told to close) while its active window is in progress
- * or its start has come, on the database clock: domain/maintenance gateStateAt's 'closed'.
+ * An active window row closes the target to users (R-MW-7: sessions are told to close) once it is in progress
+ * or its start has come, on the database clock: domain/maintenance gateStateAt's 'closed'. Over any row with
+ * the window's `state` and `starts_at` (the table, or a statement's copy of the active row).
  */
+export const WINDOW_CLOSES_TARGET_WHERE = "(state = 'in_progress' OR now() >= starts_at)";
+
+/** The target is closed to users: its active window closes it (WINDOW_CLOSES_TARGET_WHERE). */
 export const TARGET_CLOSED_SQL = `EXISTS (SELECT 1 FROM nightshift.maintenance_window
-                                   WHERE ${ACTIVE_WINDOW_WHERE} AND (state = 'in_progress' OR now() >= starts_at))`;
+                                   WHERE ${ACTIVE_WINDOW_WHERE} AND ${WINDOW_CLOSES_TARGET_WHERE})`;
