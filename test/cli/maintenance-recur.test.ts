@@ -1,16 +1,15 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
-import { createActivities } from '../../workers/activities';
 import { registerMaintenanceCommands } from '../../cli/commands/maintenance';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import { maintenanceRecurScheduleId, recurringWindowWorkflowId, RECUR_TEMPLATE_START } from '../../domain/maintenance-recur';
 import { WORKFLOW } from '../../workflows/contracts';
 import { cancelMaintenanceUpdate, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 import { NightshiftKind, NightshiftTarget } from '../../workflows/search-attributes';
-import { eventually, maintenanceStack, quietRuntime, requireEnv, windowInput, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { eventually, maintenanceStack, quietRuntime, requireEnv, windowInput, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 
 /**
  * `nightshift maintenance recur …` (R-MW-13) on the real Temporal dev server and PostgreSQL: a Schedule
@@ -195,12 +194,7 @@ test('R-MW-13 occurrences: a triggered occurrence is announced ahead then runs; 
     action: recurringWindowAction(template, { taskQueue: stack.config.temporal.taskQueue, workflowId: recurringWindowWorkflowId(stack.target, name), summary: 'recurring test window' }),
     policies: { overlap: ScheduleOverlapPolicy.SKIP },
   });
-  const worker = await Worker.create({
-    connection: native,
-    taskQueue: stack.config.temporal.taskQueue,
-    workflowBundle: workflowBundle(),
-    activities: createActivities({ config: stack.config, pools: stack.pools }),
-  });
+  const worker = await windowWorker(native, stack);
   try {
     await worker.runUntil(async () => {
       await handle.trigger(ScheduleOverlapPolicy.SKIP);

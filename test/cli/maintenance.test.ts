@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
-import { createActivities } from '../../workers/activities';
 import { registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
-import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, workflowBundle, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { runCli, type CliResult } from '../helpers/cli';
 
 /**
@@ -157,12 +156,7 @@ test('issue 9: times in ISO 8601 with fractional seconds and offsets are read (l
 
 test('schedule, status, edit, refused extend, cancel through the CLI; a second schedule is refused naming the first (R-MW-2, R-MW-11, R-MW-12)', async () => {
   const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
-  const worker = await Worker.create({
-    connection: native,
-    taskQueue: stack.config.temporal.taskQueue,
-    workflowBundle: workflowBundle(),
-    activities: createActivities({ config: stack.config, pools: stack.pools }),
-  });
+  const worker = await windowWorker(native, stack);
   try {
     await worker.runUntil(async () => {
       const start = parisTime(90);
@@ -224,12 +218,7 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
 
 test('issue 12.5: status counts sessions from one query; complete that fails and reopen print what happened, FAILED gone after reopen (R-MW-7, R-MW-10)', async () => {
   const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
-  const worker = await Worker.create({
-    connection: native,
-    taskQueue: stack.config.temporal.taskQueue,
-    workflowBundle: workflowBundle(),
-    activities: createActivities({ config: stack.config, pools: stack.pools }),
-  });
+  const worker = await windowWorker(native, stack);
   try {
     await worker.runUntil(async () => {
       await insertSession(stack.pool, 'ann');

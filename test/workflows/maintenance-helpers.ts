@@ -3,6 +3,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import type { Transporter } from 'nodemailer';
+import { type NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../workers/activities';
 import { loadConfig, type Config } from '../../config/config';
 import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
 import { createMailTransport, createTargetPools, type TargetPools } from '../../workers/resources';
@@ -25,6 +27,16 @@ export interface MaintenanceStack {
   databaseUrl: string;
   mail?: Transporter;
   close(): Promise<void>;
+}
+
+/** A worker of the stack's task queue: the pre-built workflow bundle and the stack's activities. */
+export function windowWorker(connection: NativeConnection, stack: Pick<MaintenanceStack, 'config' | 'pools'>): Promise<Worker> {
+  return Worker.create({
+    connection,
+    taskQueue: stack.config.temporal.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ config: stack.config, pools: stack.pools }),
+  });
 }
 
 /** A target with a unique name (workflow ids never collide across tests) on a fresh database. */
