@@ -169,6 +169,14 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
           message: `--db-drain needs the Nightshift role (${row.me}) to hold CONNECT on database ${row.database} in its own name or be a superuser: GRANT CONNECT ON DATABASE ${row.database} TO ${row.me}`,
         });
       }
+      // the snapshot names PUBLIC by the keyword: a role of that very name would be given CONNECT back as PUBLIC and never lose its own
+      if (row.publicNamedRole) {
+        throw ApplicationFailure.create({
+          type: MaintenanceFailure.DbDrainRefused,
+          nonRetryable: true,
+          message: `--db-drain cannot tell the role named "PUBLIC" from PUBLIC (every role) on database ${row.database}: rename it (ALTER ROLE "PUBLIC" RENAME TO …) or run the window without --db-drain`,
+        });
+      }
       return { database: row.database, nightshiftRole: row.me, revoked: [...row.grantees].sort() };
     },
 

@@ -11,6 +11,8 @@ export interface DatabaseAccess {
   ownConnect: boolean;
   /** every role (or 'PUBLIC') holding CONNECT but Nightshift's own: its groups and the owner included */
   grantees: string[];
+  /** a grantee is a role literally named PUBLIC: in `grantees` it could not be told from the keyword */
+  publicNamedRole: boolean;
 }
 
 /**
@@ -24,7 +26,9 @@ export async function databaseAccess(db: Queryable): Promise<DatabaseAccess> {
                 coalesce((SELECT array_agg(DISTINCT (CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE g.rolname::text END))
                             FROM aclexplode(acl.items) a
                             LEFT JOIN pg_roles g ON g.oid = a.grantee
-                           WHERE a.privilege_type = 'CONNECT' AND a.grantee <> r.oid), '{}'::text[]) AS grantees
+                           WHERE a.privilege_type = 'CONNECT' AND a.grantee <> r.oid), '{}'::text[]) AS grantees,
+                EXISTS (SELECT 1 FROM aclexplode(acl.items) a JOIN pg_roles g ON g.oid = a.grantee
+                         WHERE a.privilege_type = 'CONNECT' AND g.rolname = 'PUBLIC') AS "publicNamedRole"
            FROM pg_database d JOIN pg_roles r ON r.rolname = current_user
           CROSS JOIN LATERAL (SELECT coalesce(d.datacl, acldefault('d', d.datdba)) AS items) acl
           WHERE d.datname = current_database()`,

@@ -141,6 +141,23 @@ test('R-MW-8: the drain takes CONNECT from every role holding it but Nightshift\
   }
 });
 
+test('R-MW-8: a role literally named "PUBLIC" holding CONNECT is refused by the drain (it could not be told from PUBLIC), before anything is revoked', async () => {
+  const db = new URL(stack.databaseUrl).pathname.slice(1);
+  const q = pg.escapeIdentifier;
+  await asAdmin(['CREATE ROLE "PUBLIC" NOLOGIN']);
+  try {
+    await asAdmin([`GRANT CONNECT ON DATABASE ${q(db)} TO "PUBLIC"`]);
+    const before = await connectHolders(stack.pool);
+    const refused = await run(() => acts.snapshotDatabaseAccess({ target: stack.target })).catch((e: unknown) => e);
+    expect(failureTypeOf(refused)).toBe(MaintenanceFailure.DbDrainRefused);
+    expect(String((refused as Error).message)).toContain('the role named "PUBLIC"');
+    expect(await connectHolders(stack.pool)).toEqual(before);
+  } finally {
+    await asAdmin([`REVOKE CONNECT ON DATABASE ${q(db)} FROM "PUBLIC"`, 'DROP ROLE IF EXISTS "PUBLIC"']);
+  }
+  expect(await run(() => acts.snapshotDatabaseAccess({ target: stack.target }))).toMatchObject({ database: db });
+});
+
 test('R-MW-8: a non-superuser owner keeps its own CONNECT and is refused when it would lock itself out; a superuser takes CONNECT from another owner too', async () => {
   const q = pg.escapeIdentifier;
   const owner = uniqueName('nsowner').toLowerCase();
