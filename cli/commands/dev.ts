@@ -389,13 +389,18 @@ const DATA_FOLDER_CAUSES: Record<string, string> = {
 
 /** The stack's folder, or one line naming NIGHTSHIFT_DATA_DIR, the cause and what to do (not a raw errno). */
 function makeDataFolder(dir: string, mode?: number): void {
+  // the first missing level alone first: Node's recursive mkdir loops forever where a file system answers ENOENT
+  // for a new entry under a folder that exists (/proc)
+  let first = path.resolve(dir);
+  while (!fs.existsSync(path.dirname(first)) && path.dirname(first) !== first) first = path.dirname(first);
   try {
+    if (!fs.existsSync(first)) fs.mkdirSync(first, { ...(mode !== undefined && { mode }) });
     fs.mkdirSync(dir, { recursive: true, ...(mode !== undefined && { mode }) });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     // a read-only mount can answer ENOENT for a new folder under an existing one
-    const readOnly = code === 'ENOENT' && fs.existsSync(path.dirname(dir));
+    const readOnly = code === 'ENOENT' && fs.existsSync(path.dirname(first));
     const cause = readOnly ? 'the folder above it cannot take a new entry (a read-only file system?)' : (DATA_FOLDER_CAUSES[code] ?? code);
     throw new UsageError(`cannot make the stack's folder ${dir} (NIGHTSHIFT_DATA_DIR): ${cause} (${code}); set NIGHTSHIFT_DATA_DIR to a folder this user can write`);
   }

@@ -109,6 +109,17 @@ test('a data folder that cannot be made (a file in its path): one line naming NI
   );
 }, 60_000);
 
+test('a data folder on a file system that takes no new entry (/proc): the same one line, exit 2, not a hang', async () => {
+  const dataDir = `/proc/nightshift-${process.pid}/data`;
+  const { env } = await devEnv(dataDir);
+  const dev = start([path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], env, ROOT);
+  running.push(dev);
+  expect(await dev.exited).toBe(2);
+  expect(dev.stderr()).toBe(
+    `nightshift: cannot make the stack's folder ${dataDir} (NIGHTSHIFT_DATA_DIR): the folder above it cannot take a new entry (a read-only file system?) (ENOENT); set NIGHTSHIFT_DATA_DIR to a folder this user can write\n`,
+  );
+}, 60_000);
+
 test('a dev stack whose PostgreSQL cannot start stops every child it started and says why in one line, no stack trace', async () => {
   const dataDir = tempDir('dev-pgfail');
   // a data dir PostgreSQL cannot use: a pg/ folder holding something that is not a cluster
