@@ -43,6 +43,7 @@ import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
 import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
 import { takeClaimLock } from '../store/backup/claim-lock';
+import { runningPatchWork } from '../store/backup/running-patch-work';
 import { closeRun } from '../store/backup/close-run';
 import { codesInLedger } from '../store/backup/codes-in-ledger';
 import { countSelection } from '../store/backup/count-selection';
@@ -298,6 +299,19 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           const status = temporal ? await workflowStatus(temporal, run.workflow_id) : 'UNKNOWN';
           if (MAY_STILL_RUN.has(status)) throw alreadyRunning(run, temporal ? status : undefined);
           await closeAbandonedRun(client, run.id, status);
+        }
+        // R-PI-2 from the batch's side: a patch run or a rollback changing patch levels meanwhile would leave the batch's
+        // archives at mixed levels. One whose workflow Temporal says closed is its own claim's to close, and no obstacle here.
+        for (const work of await runningPatchWork(client)) {
+          const status = temporal ? await workflowStatus(temporal, work.workflowId) : 'UNKNOWN';
+          if (!MAY_STILL_RUN.has(status)) continue;
+          throw ApplicationFailure.create({
+            type: FailureType.BackupDuringPatchRun,
+            nonRetryable: true,
+            message:
+              `${work.kind} ${work.id} (${work.workflowId}) is running on ${input.target}: a backup batch starts once it has ended ` +
+              '(R-PI-2: its dossiers would be archived at mixed patch levels)',
+          });
         }
 
         let retryOf: number | null = null;

@@ -36,6 +36,7 @@ import { readRunState } from '../store/patch/run-state';
 import { appliedBetween } from '../store/patch/applied-between';
 import { touchRun } from '../store/patch/touch-run';
 import { takeClaimLock } from '../store/patch/claim-lock';
+import { takeClaimLock as takeBackupClaimLock } from '../store/backup/claim-lock';
 import { runByWorkflow } from '../store/patch/run-by-workflow';
 import { insertRun } from '../store/patch/insert-run';
 import { setRunPatches } from '../store/patch/set-run-patches';
@@ -181,6 +182,8 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       if (a.mode === 'integrate' && !a.dir) throw patchFailure(PatchFailure.InvalidInput, 'integrate needs the patch directory');
       const pool = pools.get(a.target);
       return withTransaction(pool, async (c) => {
+        // the backup batch's claim lock first (every claim takes it first): a batch and a patch run claimed at the same moment cannot both pass R-PI-2
+        await takeBackupClaimLock(c);
         await takeClaimLock(c);
         const mine = await runByWorkflow(c, a.workflowId);
         // a retried claim (lost acknowledgement) finds its own row

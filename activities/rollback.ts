@@ -17,6 +17,7 @@ import { withTransaction } from '../store/transaction';
 import { patchPrerequisites } from '../store/patch/prerequisites';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 import { takeRollbackClaimLock } from '../store/rollback/claim-lock';
+import { takeClaimLock as takeBackupClaimLock } from '../store/backup/claim-lock';
 import { rollbackRunByWorkflow } from '../store/rollback/run-by-workflow';
 import { runningRollbackRuns } from '../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../store/rollback/close-abandoned-run';
@@ -87,6 +88,8 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
       const a = { ...parseInput(rollbackInputSchema, rest, (m) => refuse(RollbackFailure.InvalidInput, m)), workflowId };
       const pool = pools.get(a.target);
       return withTransaction(pool, async (c) => {
+        // the backup batch's claim lock first (every claim takes it first): a batch and a rollback claimed at the same moment cannot both pass R-PI-2
+        await takeBackupClaimLock(c);
         await takeRollbackClaimLock(c);
         const mine = await rollbackRunByWorkflow(c, a.workflowId);
         if (mine) return { runId: mine.id, ok: mine.prerequisites.every((q) => q.ok), prerequisites: mine.prerequisites };

@@ -23,6 +23,8 @@ export const FailureType = {
   PostCheckFailed: 'PostCheckFailed',
   DbDrainRefused: 'DbDrainRefused',
   BackupAlreadyRunning: 'BackupAlreadyRunning',
+  /** a backup batch refused while a patch run or a rollback changes the target's dossiers (R-PI-2: never archives at mixed levels) */
+  BackupDuringPatchRun: 'BackupDuringPatchRun',
   /** the backup folder itself is full or unwritable (ENOSPC, EDQUOT, EROFS, EACCES): the batch stops at once */
   DestinationUnavailable: 'DestinationUnavailable',
   /** a run row closed (failed, abandoned) while its workflow still worked: its late results are refused (R-BK-1) */

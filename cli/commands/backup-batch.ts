@@ -32,6 +32,7 @@ import type { BackupRunRow } from '../../store/backup/run-row';
 import { latestRun } from '../../store/backup/latest-run';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { runningRuns } from '../../store/backup/running-runs';
+import { runningPatchWork } from '../../store/backup/running-patch-work';
 import { closeAbandonedRun } from '../../store/backup/close-abandoned-run';
 import { runItemCounts } from '../../store/backup/run-item-counts';
 import { type RunFailure, runFailures } from '../../store/backup/run-failures';
@@ -75,17 +76,27 @@ async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRu
 export { workflowStatus };
 
 /** R-BK-1 before starting: a running run whose workflow is gone (terminated) is closed; a live one is named. */
-async function refuseIfRunning(pool: pg.Pool, client: Client): Promise<void> {
+async function refuseIfRunning(pool: pg.Pool, client: Client, target: string): Promise<void> {
   const running = (await runningRuns(pool))[0];
-  if (!running) return;
-  const status = await workflowStatus(client, running.workflow_id);
-  if (status === 'RUNNING' || status === 'UNKNOWN') {
+  if (running) {
+    const status = await workflowStatus(client, running.workflow_id);
+    if (status === 'RUNNING' || status === 'UNKNOWN') {
+      throw new Error(
+        `backup run ${running.id} (${running.workflow_id}) is already running since ${running.started_at.toISOString()}: ` +
+          `one batch per target at a time. Follow it with 'nightshift backup status ${running.id}'`,
+      );
+    }
+    await closeAbandonedRun(pool, running.id, status);
+  }
+  // R-PI-2 from the batch's side, as its claim checks it: never a batch while patch levels change
+  for (const work of await runningPatchWork(pool)) {
+    const status = await workflowStatus(client, work.workflowId);
+    if (status !== 'RUNNING' && status !== 'UNKNOWN') continue;
     throw new Error(
-      `backup run ${running.id} (${running.workflow_id}) is already running since ${running.started_at.toISOString()}: ` +
-        `one batch per target at a time. Follow it with 'nightshift backup status ${running.id}'`,
+      `${work.kind} ${work.id} (${work.workflowId}) is running on ${target}: a backup batch starts once it has ended ` +
+        `(its dossiers would be archived at mixed patch levels, R-PI-2); nothing started. Follow it with 'nightshift patch status'`,
     );
   }
-  await closeAbandonedRun(pool, running.id, status);
 }
 
 interface RunFlags {
@@ -130,7 +141,7 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
     // R-BK-2 leaves them out of the nightly selection; named, they are taken, and said so
     const takenDespite = named ? await selectionExclusions(pool, named) : [];
     return withTemporal(async (client) => {
-      await refuseIfRunning(pool, client);
+      await refuseIfRunning(pool, client, input.target);
       const handle = await startBackupBatch(client, input, { taskQueue: config().temporal.taskQueue });
       const workflowId = handle.workflowId;
       const started = {

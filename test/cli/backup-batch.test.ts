@@ -127,6 +127,17 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   expect(old[0]).toMatchObject({ state: 'failed', note: 'abandoned: its workflow is terminated' });
   await ctx.temporal.client.workflow.getHandle(JSON.parse(started.stdout).workflowId).terminate('test');
 
+  // R-PI-2 from the batch's side: a patch run whose workflow is alive refuses a batch before it starts
+  const patchWorkflow = `patch/main/${crypto.randomUUID()}`;
+  const patchHandle = await startBackupBatch(ctx.temporal.client, { target: 'main' }, { taskQueue: `nobody-${crypto.randomUUID()}`, workflowId: patchWorkflow });
+  const { rows: patchRun } = await pool.query(`INSERT INTO nightshift.patch_run (workflow_id, mode) VALUES ($1, 'integrate') RETURNING id`, [patchWorkflow]);
+  const duringPatch = await cli(['backup', 'run']);
+  expect(duringPatch.code).toBe(1);
+  expect(duringPatch.stderr).toContain(`patch run ${patchRun[0].id} (${patchWorkflow}) is running on main: a backup batch starts once it has ended`);
+  expect((await pool.query(`SELECT count(*)::int AS n FROM nightshift.backup_run WHERE state = 'running'`)).rows[0].n).toBe(0);
+  await patchHandle.terminate('test');
+  await pool.query(`UPDATE nightshift.patch_run SET state = 'failed', finished_at = now() WHERE id = $1`, [patchRun[0].id]);
+
   // a run of the older id format is still found by its workflow id
   const legacy = 'backup/main/20261202-052243';
   const { rows: legacyRun } = await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings, state) VALUES ($1, 'run', '{}', 'completed') RETURNING id`, [legacy]);

@@ -182,3 +182,23 @@ test('R-BK-1 temporary archive names: a batch run\'s carry its id, and only arch
   expect(parseArchiveTempName('.BA1.SVG.0f9e.tmp')).toEqual({ code: 'A1' });
   for (const other of ['BA1.SVG', '.BA1.SVG.tmp', '.BA1.SVG.rx.0f9e.tmp', '.report.0f9e.tmp', '.B.SVG.0f9e.tmp', '.BA1.SVG.0F9E.tmp']) expect(parseArchiveTempName(other)).toBeUndefined();
 });
+
+test('R-PI-2 R-BK-1: a backup batch is refused while a patch run whose workflow still runs changes patch levels; once that workflow is gone, it goes', async () => {
+  const pool = stack.pools.get('main');
+  const withTemporal = createBackupBatchActivities({ config: stack.config, pools: stack.pools, temporal: temporal.client });
+  const patchWorkflow = await liveWorkflow();
+  const { rows } = await pool.query<{ id: string }>(`INSERT INTO nightshift.patch_run (workflow_id, mode) VALUES ($1, 'integrate') RETURNING id`, [patchWorkflow]);
+  try {
+    const refusal = await withTemporal.claimBackupRun({ target: 'main', workflowId: `backup/main/${crypto.randomUUID()}` }).catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ type: 'BackupDuringPatchRun', nonRetryable: true });
+    expect(String((refusal as Error).message)).toContain(`patch run ${rows[0]!.id} (${patchWorkflow}) is running on main`);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM nightshift.backup_run WHERE state = 'running'`)).rows[0].n).toBe(0);
+
+    // its workflow terminated (the patch run's own next claim closes its row): no obstacle to a batch
+    await temporal.client.workflow.getHandle(patchWorkflow).terminate('test: the patch workflow is gone');
+    const claimed = await withTemporal.claimBackupRun({ target: 'main', workflowId: `backup/main/${crypto.randomUUID()}` });
+    await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE id = $1`, [claimed.runId]);
+  } finally {
+    await pool.query(`UPDATE nightshift.patch_run SET state = 'failed', finished_at = now() WHERE id = $1`, [rows[0]!.id]);
+  }
+});

@@ -1,0 +1,14 @@
+import type { Queryable } from '../queryable';
+
+/**
+ * The patch and rollback runs still marked running on the target: what changes dossiers' patch levels while a
+ * backup batch would archive them (R-PI-2 seen from the batch's side).
+ */
+export async function runningPatchWork(db: Queryable): Promise<{ kind: 'patch run' | 'rollback'; id: string; workflowId: string }[]> {
+  const { rows } = await db.query<{ kind: 'patch run' | 'rollback'; id: string; workflow_id: string }>(
+    `SELECT 'patch run' AS kind, id::text, workflow_id FROM nightshift.patch_run WHERE state = 'running'
+     UNION ALL
+     SELECT 'rollback' AS kind, id::text, workflow_id FROM nightshift.patch_rollback_run WHERE state = 'running'`,
+  );
+  return rows.map((r) => ({ kind: r.kind, id: r.id, workflowId: r.workflow_id }));
+}
