@@ -37,6 +37,8 @@ import { rollbackRunFailures } from '../store/rollback/run-failures';
 import { closeRollbackRun } from '../store/rollback/close-run';
 import { restoredCodes } from '../store/rollback/restored-codes';
 import { rollbackScopeProblem, scopeOf } from '../store/rollback/scope-problem';
+import { rollbackRunState } from '../store/rollback/rollback-run-state';
+import { patchRunRestorePoints } from '../store/rollback/patch-run-restore-points';
 
 /**
  * Activities of the patch rollback (R-PI-11): the claim (R-PI-2, the patch run's own check), the selection
@@ -100,6 +102,9 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
             await closeAbandonedRollbackRun(c, r.id, status);
           }
         }
+        // a run id that names nothing is refused here, not by the ledger's foreign keys (an error retried until the workflow times out)
+        if (a.retryOf !== undefined && !(await rollbackRunState(c, a.retryOf))) throw refuse(RollbackFailure.InvalidInput, `no rollback run ${a.retryOf} on ${a.target}; nothing was changed`);
+        if (a.patchRun !== undefined && !(await patchRunRestorePoints(c, a.patchRun)).exists) throw refuse(RollbackFailure.InvalidInput, `no patch run ${a.patchRun} on ${a.target}; nothing was changed`);
         const prerequisites = await patchPrerequisites(c, a.target, a.windowWorkflowId);
         const others = await runningRollbackRuns(c);
         prerequisites.push({
@@ -131,7 +136,7 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
         const written = (await rollbackItemCounts(c, args.runId)).total;
         if (written) return written;
         const problem = await rollbackScopeProblem(c, args.target, scope);
-        if (problem) throw refuse(RollbackFailure.NoRestorePoint, problem);
+        if (problem) throw refuse(problem.unknown ? RollbackFailure.InvalidInput : RollbackFailure.NoRestorePoint, problem.message);
         return insertRollbackItems(c, args.runId, scope);
       });
       if (!total) throw refuse(RollbackFailure.NoRestorePoint, `nothing to roll back for ${rollbackScopeText(args)} on ${args.target}; nothing was changed`);

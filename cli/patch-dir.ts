@@ -2,6 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../config/config';
 import { readPatchDirectory } from '../patches/package';
+import { planOverDossiers, planPackages } from '../patches/plan';
+import { ApplicationFailure } from '@temporalio/common';
+import { withReadOnlySnapshot } from '../store/patch/read-only-snapshot';
+import { supervisorRow } from '../store/patch/supervisor-row';
 import { patchDirectoryProblem } from '../shared-store/marker';
 import { withPools } from './context';
 
@@ -19,4 +23,27 @@ export async function checkPatchDirHere(targetName: string, dir: string): Promis
   } else if (fs.existsSync(path.dirname(dir))) {
     throw new UsageError(`no patch directory ${dir} (its folder ${path.dirname(dir)} is here, without it): nothing started`);
   }
+}
+
+/**
+ * What `patch plan` would refuse the run for at once, checked before `patch integrate` starts anything (the run would
+ * store the packages, then fail): a package whose checksum drifted from the one integrated (R-PI-8), and the supervisor
+ * failing at its first step (a gap before the packages, a drifted ledger entry) when it is in the run. One read-only
+ * snapshot, the plan's own functions, the supervisor alone (not every dossier): cheap at any size.
+ */
+export async function refuseWhatThePlanRefuses(targetName: string, dir: string, dossiers: string[] | undefined): Promise<void> {
+  if (!fs.existsSync(dir)) return;
+  const fromDir = await readPatchDirectory(dir);
+  const refusal = await withPools(targetName, (pool) =>
+    withReadOnlySnapshot(pool, async (db) => {
+      const { packages, refusals } = await planPackages(db, fromDir);
+      if (refusals[0]) return refusals[0];
+      const supervisor = await supervisorRow(db);
+      if (!supervisor || (dossiers && !dossiers.includes(supervisor.code))) return undefined;
+      const outcome = await planOverDossiers(db, { packages, supervisorIncluded: true, codesPage: async () => [], dictionary: false });
+      const r = outcome.supervisor?.plan?.refusal;
+      return r && { rule: r.rule, type: r.type, message: `the supervisor would fail first, and the run end before any other dossier: ${r.message}` };
+    }),
+  );
+  if (refusal) throw ApplicationFailure.create({ type: refusal.type, nonRetryable: true, message: `${refusal.message} (${refusal.rule}); nothing started (see 'nightshift patch plan ${dir}')` });
 }

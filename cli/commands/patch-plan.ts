@@ -51,7 +51,8 @@ const packageLine = (p: PlannedPackage) =>
 const prerequisiteLine = (q: Prerequisite) => `  ${q.ok ? 'ok     ' : 'NOT MET'} ${q.name}: ${q.detail}${!q.ok && OF_THE_MOMENT.has(q.name) ? ' (needed when the run starts)' : ''}`;
 
 function dossierRefusals(plan: DossierPlan | null): RunRefusal[] {
-  return plan?.refusal ? [{ rule: 'R-PI-3', type: FailureType.PatchSupervisorFailed, message: `the supervisor ${plan.code} would fail (${plan.refusal.message}): the run would end before any other dossier is touched` }] : [];
+  // the refusal's own rule and type (a gap, a drifted checksum: R-PI-8), as `patch integrate` now refuses it before it starts
+  return plan?.refusal ? [{ rule: plan.refusal.rule, type: plan.refusal.type, message: `the supervisor ${plan.code} would fail (${plan.refusal.message}): the run would end before any other dossier is touched` }] : [];
 }
 
 export function registerPatchPlanCommand(patch: Command): void {
@@ -141,7 +142,12 @@ export function registerPatchPlanCommand(patch: Command): void {
                 : 'no supervisor dossier',
               ...summaryLines(s, history),
               ...(refusals.length ? ['the run would be refused:', ...refusals.map((r) => `  ${r.rule} ${r.type}: ${r.message}`)] : []),
-              s.refused ? `the run would fail ${s.refused} dossier(s) (R-PI-8): see --json for each` : failing ? '' : 'no refusal: the run can go ahead once its prerequisites are met',
+              // stopped at the supervisor, the others are never reached: their count would contradict the line above
+              s.refused && !outcome.stopsAtSupervisor
+                ? `the run would fail ${s.refused} dossier(s) (R-PI-8): see --json for each`
+                : failing
+                  ? ''
+                  : 'no refusal: the run can go ahead once its prerequisites are met',
               'nothing was changed (one read-only snapshot)',
             ].filter(Boolean);
             await write(`${terminalSafe(lines.join('\n'), { keepLines: true })}\n`);

@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
+import { patchSpanText } from '../../domain/patch';
 import { rollbackInputSchema } from '../../domain/rollback-input';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
 import { rollbackScopeProblem, scopeOf } from '../../store/rollback/scope-problem';
+import { type LaterPatchesUndone, laterPatchesUndone } from '../../store/rollback/later-patches-undone';
 import { startPatchRollback } from '../../starts';
 import { RollbackFailure, partialRollbackResult, rollbackScopeText, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
@@ -33,6 +35,7 @@ interface RollbackFlags {
   failedOnly?: boolean;
   retry?: string;
   wait?: boolean;
+  yes?: boolean;
   json?: boolean;
 }
 
@@ -47,6 +50,23 @@ export function rollbackResultText(r: RollbackRunResult): string {
   return lines.join('\n');
 }
 
+/** What a rollback would undo besides its run (store/rollback/later-patches-undone.ts), as the refusal says it. */
+export function laterPatchesText(undone: LaterPatchesUndone[]): string {
+  const lines = ['this rollback would undo more than its patch run; nothing started (add --yes to roll back anyway):'];
+  for (const u of undone) {
+    if (u.level > u.runLevel) {
+      lines.push(
+        `  ${u.code}: at patch ${u.level} now; patch run ${u.patchRun} left it at ${u.runLevel}; its restore point is at patch ${u.restoreLevel}: ` +
+          `${patchSpanText({ first: u.runLevel + 1, last: u.level })} of later runs would be undone too (roll back those runs first)`,
+      );
+    }
+    if (u.above > 0) {
+      lines.push(`  ${u.code} (supervisor) would go back to patch ${u.restoreLevel}, below ${u.above} other dossier(s) at a higher level (R-PI-9: the others follow the supervisor)`);
+    }
+  }
+  return lines.join('\n');
+}
+
 const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
 export function registerPatchRollbackCommand(patch: Command): void {
@@ -58,6 +78,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
     .option('--failed-only', 'with --run: only the dossiers that failed in it')
     .option('--retry <id>', 'the dossiers a rollback run could not restore, again')
     .option('--wait', 'wait for the rollback and print its result')
+    .option('--yes', 'roll back even when it undoes patches of later runs, or takes the supervisor below other dossiers')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
@@ -90,8 +111,13 @@ export function registerPatchRollbackCommand(patch: Command): void {
             if (failed.length) {
               throw refused(RollbackFailure.PrerequisiteFailed, [`rollback refused on ${t.name} (R-PI-2), nothing started:`, ...failed.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
             }
-            const problem = await rollbackScopeProblem(pool, t.name, scopeOf(input));
-            if (problem) throw refused(RollbackFailure.NoRestorePoint, problem);
+            const scope = scopeOf(input);
+            const problem = await rollbackScopeProblem(pool, t.name, scope);
+            if (problem?.unknown) throw new UsageError(problem.message);
+            if (problem) throw refused(RollbackFailure.NoRestorePoint, problem.message);
+            // a restore point older than the dossier's last patches, or a supervisor taken below the others: said first
+            const undone = await laterPatchesUndone(pool, scope);
+            if (undone.length && !flags.yes) throw new UsageError(laterPatchesText(undone));
           });
           const handle = await startPatchRollback(client, input, { taskQueue: config().temporal.taskQueue, summary: `Roll back ${rollbackScopeText(input)} on ${t.name}` });
           const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };

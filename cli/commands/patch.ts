@@ -30,7 +30,7 @@ import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
 import { refuseUnknownCodes } from '../code-hints';
-import { checkPatchDirHere } from '../patch-dir';
+import { checkPatchDirHere, refuseWhatThePlanRefuses } from '../patch-dir';
 import { retryPreview } from '../../store/patch/retry-source';
 import { registerPatchRollbackCommand, runIdSchema } from './patch-rollback';
 
@@ -164,6 +164,7 @@ export function registerPatchCommands(program: Command): void {
         await checkPatchDirHere(t.name, dir);
         // R-PI-3: an unknown code is refused before anything starts (the run would refuse it once started)
         if (dossiers) await withPools(t.name, (pool) => refuseUnknownCodes(pool, t.name, dossiers, { flag: '--dossiers' }));
+        await refuseWhatThePlanRefuses(t.name, dir, dossiers);
         return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`);
       }),
     );
@@ -226,6 +227,8 @@ export function registerPatchCommands(program: Command): void {
       action(async (codes: string[], flags: StartFlags) => {
         const t = target(flags.target);
         const dossiers = codes.length ? parseFlag('CODE', codesSchema, codes) : undefined;
+        // as integrate --dossiers: an unknown code is refused before anything starts (the run would fail on it)
+        if (dossiers) await withPools(t.name, (pool) => refuseUnknownCodes(pool, t.name, dossiers));
         return startRun({ target: t.name, mode: 'revalidate', dossiers }, flags, `Patch revalidation on ${t.name}`);
       }),
     );

@@ -102,6 +102,14 @@ test('R-PI-10: plan shows per dossier what the run would do and why, by category
     { rule: 'R-PI-3', type: 'UnknownDossier', message: 'unknown dossier(s) in main: NOPE1, demo0003 (codes are case-sensitive: DEMO0003?)' },
   ]);
 
+  // a gap before the packages: the supervisor's refusal under its own rule and type, and no count of dossiers the run never reaches
+  const gap = tempDir('plan-gap');
+  await generateDemoPatches(gap, 1, 9);
+  const gapped = await cli(['patch', 'plan', gap]);
+  expect(gapped.code).toBe(1);
+  expect(gapped.stdout).toMatch(/^ {2}R-PI-8 PatchGap: the supervisor DEMO0001 would fail \(dossier DEMO0001 is at patch level \d+: patch \d+ is missing before patch 9\): the run would end before any other dossier is touched$/m);
+  expect(gapped.stdout).not.toMatch(/the run would fail \d+ dossier/);
+
   // nothing changed: every table of the control schema and of every dossier as it was
   expect(await tableChecksums(pool)).toEqual(before);
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
-import { closeWindows, demoDossiers, levels, openWindow, runPatch } from '../workflows/patch-helpers';
+import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, runPatch } from '../workflows/patch-helpers';
 import { block, halfWayPatches, rollbackLedger } from '../workflows/patch-rollback-helpers';
 
 /** `nightshift patch rollback` spawned as a process against the real servers (R-PI-11, R-PI-2). */
@@ -63,5 +63,30 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     expect(done.stdout).toMatch(/^restored: DEMO0003$/m);
     expect((await levels(pool)).DEMO0003).toBe(0);
     expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1 }, markedRolledBack: ['DEMO0003'] });
+
+    // run ids that name nothing: bad usage, exit 2, nothing started (was a workflow failing on a foreign key)
+    const noRun = await cli(['patch', 'rollback', '--run', '999999']);
+    expect(noRun).toMatchObject({ code: 2, stderr: "nightshift: no patch run 999999 on main (see 'nightshift patch status'); nothing was changed\n" });
+    const noRetry = await cli(['patch', 'rollback', '--retry', '999999']);
+    expect(noRetry).toMatchObject({ code: 2, stderr: 'nightshift: no rollback run 999999 on main; nothing was changed\n' });
+
+    // the supervisor alone taken back below the dossiers that follow it: said, nothing started without --yes
+    const supervisor = await cli(['patch', 'rollback', 'DEMO0001']);
+    expect(supervisor.code).toBe(2);
+    expect(supervisor.stderr).toContain('nightshift: this rollback would undo more than its patch run; nothing started (add --yes to roll back anyway):');
+    expect(supervisor.stderr).toContain('DEMO0001 (supervisor) would go back to patch 0, below 3 other dossier(s) at a higher level (R-PI-9');
+
+    // a restore point older than a later run's patches: said with the levels, then done with --yes
+    await blockablePatches(dir, [3]);
+    const later = await runPatch(ctx.temporal.client, stack, { mode: 'integrate', dir });
+    expect((await levels(pool)).DEMO0002).toBe(3);
+    const undo = await cli(['patch', 'rollback', 'DEMO0002']);
+    expect(undo.code).toBe(2);
+    expect(undo.stderr).toContain(`DEMO0002: at patch 3 now; patch run ${run.runId} left it at 2; its restore point is at patch 0: patch 3 of later runs would be undone too`);
+    expect(later.runId).toBeGreaterThan(run.runId!);
+    expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_rollback_run')).rows[0].n).toBe(1);
+    const forced = await cli(['patch', 'rollback', 'DEMO0002', '--yes', '--wait']);
+    expect(forced.code).toBe(0);
+    expect((await levels(pool)).DEMO0002).toBe(0);
   });
 });

@@ -36,7 +36,10 @@ test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero 
     cli(['patch', 'integrate', path.join(path.dirname(good), 'no-such-patches')]),
     // a run number that is no run: said before anything starts (it used to start a run that failed)
     cli(['patch', 'retry', '--run', '999999']),
+    // revalidate as integrate --dossiers: unknown codes refused before anything starts (it said "prerequisites met")
+    cli(['patch', 'revalidate', 'NOPE99', 'demo0002']),
   ]);
+  expect(results[8]!.stderr).toBe("nightshift: not dossiers of target main: NOPE99, demo0002 (codes are case-sensitive: DEMO0002?); nothing started (see 'nightshift dossiers list')\n");
   expect(results[7]!.stderr).toBe("nightshift: no patch run 999999 on main: nothing started (see 'nightshift patch status')\n");
   expect(results[5]!.stderr).toBe("nightshift: --dossiers: not dossiers of target main: NOPE99, demo0002 (codes are case-sensitive: DEMO0002?); nothing started (see 'nightshift dossiers list')\n");
   expect(results[6]!.stderr).toMatch(/^nightshift: no patch directory .*no-such-patches \(its folder .* is here, without it\): nothing started\n$/);
@@ -95,6 +98,22 @@ test('integrate --wait, status, then a run left running by a terminated workflow
       const { rows } = await pool.query(`SELECT n FROM "d_${code}".applylog`);
       expect(rows).toEqual([{ n: 5 }]);
     }
+
+    // what `patch plan` refuses at once is refused before anything starts (the run stored the packages, then failed)
+    const runCount = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+    const before = await runCount();
+    const gap = tempDir('cli-gap');
+    await generateDemoPatches(gap, 1, 7);
+    const gapped = await cli(['patch', 'integrate', gap]);
+    expect(gapped.code).toBe(1);
+    expect(gapped.stderr).toMatch(/^nightshift: PatchGap: the supervisor would fail first, and the run end before any other dossier: dossier DEMO0001 is at patch level 5: patch 6 is missing before patch 7 \(R-PI-8\); nothing started \(see 'nightshift patch plan .*cli-gap.*'\)\n$/);
+    const drift = tempDir('cli-drift');
+    await blockablePatches(drift, [5], () => 'SELECT 2;\n');
+    const drifted = await cli(['patch', 'integrate', drift]);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stderr).toMatch(/^nightshift: ChecksumDrift: patch 5 was already integrated on this target with checksum .*; nothing started/);
+    expect(await runCount()).toBe(before);
+    expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_package WHERE number = 7')).rows[0].n).toBe(0);
   });
 });
 
