@@ -44,6 +44,7 @@ import type { PatchDossierRow } from '../store/patch/dossier-rows';
 import { patchDossiersByCode } from '../store/patch/dossiers-by-code';
 import { retrySourceRun } from '../store/patch/retry-source';
 import { setRetryOf } from '../store/patch/set-retry-of';
+import { setRunRequested, stoppedAtSupervisor } from '../store/patch/stopped-at-supervisor';
 import { setRunPlan } from '../store/patch/set-run-plan';
 import { openItems } from '../store/patch/open-items';
 import { runIsRunning } from '../store/patch/run-is-running';
@@ -266,7 +267,11 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         if (!run) throw patchFailure(PatchFailure.NothingToDo, args.retryOf ? `no patch run ${args.retryOf} on ${args.target}` : `no patch run with failed dossiers on ${args.target}`);
         retryOf = run.id;
         upTo = run.last_patch ?? 0;
-        selection = 'failed';
+        // a run stopped at its supervisor never reached the others: its retry goes on to them (as that run would have)
+        // once the supervisor is through, instead of patching the supervisor alone
+        const stopped = await stoppedAtSupervisor(pool, retryOf);
+        selection = stopped ? (stopped.requested ? 'list' : 'all') : 'failed';
+        if (stopped?.requested) await setRunRequested(pool, args.runId, stopped.requested);
         await setRetryOf(pool, args.runId, retryOf);
         if (await runTakesRestorePoints(pool, retryOf)) {
           await markRunRestorePoints(pool, args.runId);

@@ -235,7 +235,7 @@ export function registerPatchCommands(program: Command): void {
 
   patch
     .command('retry')
-    .description('patch again the failed dossiers of a run (default: the last run with failures)')
+    .description('patch again the failed dossiers of a run (default: the last run with failures); a run stopped at its supervisor goes on to the other dossiers')
     .option('--run <id>', 'the patch run id (see patch status)')
     .option('--wait', 'wait for the run and print its result')
     .addOption(targetOption())

@@ -191,6 +191,12 @@ test('supervisor first: its failure stops the run before any other dossier is to
     const run = await pool.query(`SELECT state, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id) AS items FROM nightshift.patch_run r`);
     expect(run.rows).toEqual([{ state: 'failed', items: 1 }]);
     expect((await pool.query(`SELECT to_regclass('"d_DEMO0002".apatch') AS t`)).rows[0].t).toBeNull();
+
+    // the cause fixed, its retry goes on where the run stopped: the supervisor, then every other dossier (not the supervisor alone)
+    await pool.query(`DROP TABLE ${qualified('d_DEMO0001', 'blocker')}`);
+    const retry = await runPatch(temporal.client, stack, { mode: 'retry' });
+    expect(retry).toMatchObject({ state: 'completed', total: 4, failed: 0, toRevalidateCount: 0 });
+    expect(await levels(pool)).toEqual({ DEMO0001: 2, DEMO0002: 2, DEMO0003: 2, DEMO0004: 2 });
   });
 });
 
