@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BACKUP_EVENTS } from '../workflows/backup-dossier.api';
 import { WINDOW_TYPES } from '../domain/maintenance';
-import { backupTriggerBody, dossierParams, localeHeaders, loginBody, sessionParams, targetParams } from './requests';
+import { backupTriggerBody, dossierParams, localeHeaders, loginBody, noBody, sessionParams, targetParams } from './requests';
 
 /**
  * The gate's contract for integrators (issue 9): every route with its security, its request parts and
@@ -197,6 +197,7 @@ export interface RouteContract {
   security: Security;
   params?: z.ZodObject;
   headers?: z.ZodObject;
+  /** a body that accepts undefined is documented as optional */
   body?: z.ZodType;
   responses: Record<number, ResponseContract>;
 }
@@ -205,11 +206,13 @@ const err = (description: string, schema: z.ZodType = errorAnswer): ResponseCont
 
 const keyRefusals = {
   401: err('missing, malformed, unknown or revoked key (x-nightshift-key), or for session routes a missing or wrong session token: nothing changed'),
-  403: err('the key belongs to another target than the one named, or the session to another target than the key'),
+  403: err('the key belongs to another target than the one named (whether that target exists or not)'),
 } as const;
+/** Session routes name no target: a session of another target than the key's is an unknown session (404), as for a made-up id (R-SE-4). */
+const sessionRefusals = { 401: keyRefusals[401] } as const;
 const sessionMisses = {
-  400: err('a malformed id or code (field names it)'),
-  404: err('unknown session, session closed or expired (the application closes), or unknown dossier'),
+  400: err('a malformed id or code, or a body other than none or {} (field names it)'),
+  404: err("unknown session (another target's session included: the same answer), session closed or expired (the application closes), or unknown dossier"),
   503: err('the target database is unreachable'),
 } as const;
 
@@ -261,10 +264,11 @@ export const routes = {
     security: 'session',
     params: sessionParams,
     headers: localeHeaders,
+    body: noBody,
     responses: {
       200: { description: 'continue, or close with its deadline', schema: heartbeatAnswer },
       ...sessionMisses,
-      ...keyRefusals,
+      ...sessionRefusals,
     },
   },
   logout: {
@@ -275,10 +279,11 @@ export const routes = {
     tag: 'sessions',
     security: 'session',
     params: sessionParams,
+    body: noBody,
     responses: {
       200: { description: 'closed', schema: logoutAnswer },
       ...sessionMisses,
-      ...keyRefusals,
+      ...sessionRefusals,
     },
   },
   openDossier: {
@@ -289,10 +294,11 @@ export const routes = {
     tag: 'dossiers',
     security: 'session',
     params: dossierParams,
+    body: noBody,
     responses: {
       200: { description: 'held open (again: idempotent)', schema: dossierOpenedAnswer },
       ...sessionMisses,
-      ...keyRefusals,
+      ...sessionRefusals,
       409: err('the session holds its cap of open dossiers (R-SE-5): close one first'),
     },
   },
@@ -304,10 +310,11 @@ export const routes = {
     tag: 'dossiers',
     security: 'session',
     params: dossierParams,
+    body: noBody,
     responses: {
       200: { description: 'no longer held by this session', schema: dossierClosedAnswer },
       ...sessionMisses,
-      ...keyRefusals,
+      ...sessionRefusals,
     },
   },
   backupDossier: {
@@ -323,8 +330,8 @@ export const routes = {
       200: { description: "the event's setting is off: nothing started", schema: backupDisabledAnswer },
       202: { description: 'the backup workflow started, or was already running for this dossier and event', schema: backupStartedAnswer },
       400: err('a malformed id, code or body (field names it)'),
-      ...keyRefusals,
-      404: err('unknown session, session closed or expired, or unknown dossier'),
+      ...sessionRefusals,
+      404: err("unknown session (another target's session included: the same answer), session closed or expired, or unknown dossier"),
       409: err('the dossier is open in a session (this one included): close it first (R-BK-3)', dossierInUseAnswer),
       413: err('a body over 16 KB'),
       415: err('a body that is not application/json'),

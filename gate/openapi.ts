@@ -84,7 +84,9 @@ function operation(route: RouteContract): Json {
     tags: [route.tag],
     security: SECURITY[route.security],
     ...(params.length ? { parameters: params } : {}),
-    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(route.body) } } } } : {}),
+    ...(route.body
+      ? { requestBody: { required: !route.body.safeParse(undefined).success, content: { 'application/json': { schema: schemaOf(route.body) } } } }
+      : {}),
     responses: Object.fromEntries(Object.entries(route.responses).map(([status, r]) => [status, response(route, Number(status), r)])),
   };
 }

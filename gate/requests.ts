@@ -1,3 +1,5 @@
+/// <reference lib="es2024.string" />
+// (String.prototype.isWellFormed: Node 20 has it, the project's lib is ES2022)
 import { z } from 'zod';
 import { TARGET_NAME } from '../domain/target';
 import { backupEventSchema } from '../domain/backup-trigger';
@@ -20,6 +22,12 @@ export class GateError extends Error {
 
 // Control characters (NUL included) would end up in logs and in the operator's listings.
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
+// Trojan Source: embeddings, overrides and isolates reorder what an operator reads in a listing or a log.
+const NO_BIDI = /^[^\u202a-\u202e\u2066-\u2069]*$/u;
+// Something to read once format characters (zero-width space, soft hyphen, joiners…) and whitespace are gone.
+const VISIBLE = /[^\p{Cf}\s]/u;
+// A lone surrogate would be stored as U+FFFD: not the name the application sent.
+const wellFormed = (v: string): boolean => v.isWellFormed();
 
 export const targetParams = z.object({
   // An invalid name cannot be a configured target: 404, as for any unknown target.
@@ -27,7 +35,8 @@ export const targetParams = z.object({
 });
 
 export const sessionParams = z.object({
-  id: z.uuid({ error: 'expected a session id (uuid)' }),
+  // any 8-4-4-4-12 hexadecimal form (PostgreSQL's uuid takes every version); lower case, as the database answers it
+  id: z.guid({ error: 'expected a session id (uuid)' }).toLowerCase(),
 });
 
 export const dossierParams = sessionParams.extend({
@@ -41,16 +50,24 @@ export const loginBody = z.strictObject(
       .trim()
       .min(1, 'a user name is required')
       .max(100, 'a user name has at most 100 characters')
-      .regex(NO_CONTROL, 'a user name cannot hold control characters'),
+      .regex(NO_CONTROL, 'a user name cannot hold control characters')
+      .refine(wellFormed, 'a user name must be well-formed Unicode (no lone surrogate)')
+      .regex(NO_BIDI, 'a user name cannot hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)')
+      .regex(VISIBLE, 'a user name is required'),
     client: z
       .string({ error: 'expected a string' })
       .max(200, 'a client description has at most 200 characters')
       .regex(NO_CONTROL, 'a client description cannot hold control characters')
+      .refine(wellFormed, 'a client description must be well-formed Unicode (no lone surrogate)')
+      .regex(NO_BIDI, 'a client description cannot hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)')
       .optional(),
   },
   { error: 'expected a JSON object {user, client?}' },
 );
 export type LoginBody = z.infer<typeof loginBody>;
+
+/** The routes that take no body: none, or an empty object (anything else is refused as on every /v1 route). */
+export const noBody = z.strictObject({}, { error: 'expected no body, or an empty JSON object {}' }).optional();
 
 /** R-BK-9: the event a single-dossier backup is asked for. */
 export const backupTriggerBody = z.strictObject({ event: backupEventSchema }, { error: 'expected a JSON object {event}' });

@@ -28,6 +28,7 @@ import {
   GateError,
   localeHeaders,
   loginBody,
+  noBody,
   parsePart,
   sessionParams,
   targetParams,
@@ -65,8 +66,8 @@ declare module 'fastify' {
 export interface GateOptions {
   config: Config;
   pools: TargetPools;
-  /** fastify's logger; off by default (tests), startGate passes the configured level */
-  logger?: boolean | { level: string };
+  /** fastify's logger; off by default (tests), startGate passes the configured level; a stream only for tests reading the lines */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /**
    * Starts the R-BK-9 backups; default: a client of config.temporal connected on first use, so that the
    * gate serves logins while Temporal is down. The gate closes it.
@@ -110,7 +111,7 @@ export async function buildGate({
   const texts: TextSettings = { appName: config.appName, timeZone: config.timeZone };
   const timeout = config.sessionTimeoutSeconds;
   const limits = config.gate;
-  const sessions = new SessionLocator(targets, pools);
+  const sessions = new SessionLocator(pools);
   // R-SE-1: the heartbeats of one event-loop turn go to their target in one statement (gate/heartbeats.ts)
   const heartbeats = new HeartbeatBatcher(timeout);
   const temporal = temporalAccess ?? lazyTemporal(() => connectTemporalClient(config, TEMPORAL_CONNECT_TIMEOUT));
@@ -199,14 +200,52 @@ export async function buildGate({
   app.removeContentTypeParser('text/plain');
   // POST without a body (heartbeat, dossiers) is fine even when the client says it is JSON.
   const jsonParser = app.getDefaultJsonParser('error', 'error');
+  // only to tell a refused __proto__ / constructor.prototype key from malformed JSON (fastify answers both alike)
+  const lenientParser = app.getDefaultJsonParser('ignore', 'ignore');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body.toString();
     if (text === '') done(null, undefined);
-    else void jsonParser(req, text, done);
+    else {
+      void jsonParser(req, text, (err, value) => {
+        if (!err) done(null, value);
+        else void lenientParser(req, text, (lenientErr) => done(lenientErr ? err : new GateError(400, PROTOTYPE_KEY_REFUSAL, 'body')));
+      });
+    }
   });
 
   app.addHook('onClose', () => temporal.close());
-  app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));
+  // R-SE-4: one warn line per refused authentication or limit: the route, the address, the status, the reason (our
+  // text, never the key, token or body). At most REFUSAL_LOGS.perAddress lines a minute per address and
+  // REFUSAL_LOGS.all in all, whatever the flood: the metrics count every refusal.
+  const refusalLogsPerAddress = app.createRateLimit({ max: REFUSAL_LOGS.perAddress, timeWindow: 60_000, cache: 10_000 } as CreateRateLimitOptions);
+  const refusalLogsAll = app.createRateLimit({ max: REFUSAL_LOGS.all, timeWindow: 60_000, keyGenerator: () => 'all' });
+  const logRefusal = async (req: FastifyRequest, err: GateError): Promise<void> => {
+    let paused: number | undefined;
+    for (const limit of [refusalLogsPerAddress, refusalLogsAll]) {
+      const r = await limit(req);
+      if (r.isAllowed) continue;
+      if (r.isExceeded) return;
+      // the last line before a pause says how long the pause lasts
+      if (r.remaining === 0) paused ??= r.ttlInSeconds;
+    }
+    req.log.warn(
+      {
+        route: `${req.method} ${req.routeOptions.url ?? ''}`,
+        address: req.ip,
+        status: err.statusCode,
+        reason: err.message,
+        ...(err.field ? { field: err.field } : {}),
+        ...(paused !== undefined ? { loggingPausedForSeconds: paused } : {}),
+      },
+      'request refused',
+    );
+  };
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof GateError && LOGGED_REFUSALS.has(err.statusCode)) {
+      logRefusal(req, err).catch((e: unknown) => req.log.error({ err: e }, 'refusal not logged'));
+    }
+    return sendError(err, req, reply);
+  });
   app.setNotFoundHandler((_req, reply) => {
     void reply.code(404).send({ error: 'not found', field: 'url' });
   });
@@ -387,6 +426,7 @@ export async function buildGate({
       v1.post('/sessions/:id/heartbeat', async (req) => {
         const { id } = parsePart(sessionParams, req.params, 'params');
         const token = bearerToken(req.headers);
+        parsePart(noBody, req.body, 'body');
         const loc = locale(req);
         // R-MW-7: once the window is closed at the database clock, the batch itself gives the order (the workflow's or another gate's stands)
         const { value: hb } = await sessions.run(keyOf(req).target, id, token, (pool, hash) => heartbeats.beat(pool, id, hash));
@@ -399,6 +439,7 @@ export async function buildGate({
       v1.delete('/sessions/:id', async (req) => {
         const { id } = parsePart(sessionParams, req.params, 'params');
         const token = bearerToken(req.headers);
+        parsePart(noBody, req.body, 'body');
         const { target, value } = await sessions.run(keyOf(req).target, id, token, (pool, hash) => store.logout(pool, id, hash));
         // a logout leaves every dossier the session still held: each is an exit (R-BK-9), once the close is committed.
         // No answer means on-exit is off, for every dossier alike: the others are not read again.
@@ -414,6 +455,7 @@ export async function buildGate({
       v1.post('/sessions/:id/dossiers/:code', async (req) => {
         const { id, code } = parsePart(dossierParams, req.params, 'params');
         const token = bearerToken(req.headers);
+        parsePart(noBody, req.body, 'body');
         const key = keyOf(req);
         const { value } = await sessions.run(key.target, id, token, async (pool, hash) => {
           const outcome = await openDossier(pool, id, hash, code, limits.maxDossiersPerSession);
@@ -430,6 +472,7 @@ export async function buildGate({
       v1.delete('/sessions/:id/dossiers/:code', async (req) => {
         const { id, code } = parsePart(dossierParams, req.params, 'params');
         const token = bearerToken(req.headers);
+        parsePart(noBody, req.body, 'body');
         const { target, value } = await sessions.run(keyOf(req).target, id, token, async (pool, hash) => {
           const outcome = await store.closeDossier(pool, id, hash, code);
           return outcome === 'no-session' ? undefined : outcome;
@@ -504,6 +547,12 @@ export async function buildGate({
 
 const TEMPORAL_DOWN_MESSAGE = 'Temporal is unavailable: no backup was started; try again later';
 
+const PROTOTYPE_KEY_REFUSAL = 'a JSON body with a __proto__ or constructor.prototype key is refused';
+
+/** Refused authentications and limits: each logged (bounded per address and in all, per minute). */
+const LOGGED_REFUSALS = new Set([401, 403, 429]);
+export const REFUSAL_LOGS = { perAddress: 20, all: 600 } as const;
+
 
 /** A third of the timeout: two heartbeats may be lost before a session expires. */
 export function heartbeatSeconds(timeoutSeconds: number): number {
@@ -512,13 +561,10 @@ export function heartbeatSeconds(timeoutSeconds: number): number {
 
 /**
  * Session routes carry no target: the key's target is the one looked in (a key sees its target's
- * sessions only). On a miss, the other targets are asked only to tell "another target's session" (403).
+ * sessions only). Another target's session is an unknown session to it (R-SE-4: the caller learns nothing).
  */
 class SessionLocator {
-  constructor(
-    private readonly targets: readonly string[],
-    private readonly pools: TargetPools,
-  ) {}
+  constructor(private readonly pools: TargetPools) {}
 
   async run<T>(
     target: string,
@@ -532,17 +578,12 @@ class SessionLocator {
     throw await this.missError(target, id, tokenHash);
   }
 
-  /** Why the operation matched nothing: unknown id (404), wrong token (401), closed / expired (404), another target's (403). */
+  /** Why the operation matched nothing in the key's target: unknown id (404, also another target's), wrong token (401), closed / expired (404). */
   private async missError(target: string, id: string, tokenHash: string): Promise<GateError> {
     const found = await store.findSession(this.pools.get(target), id);
     if (found) {
       if (!store.tokenMatches(tokenHash, found.tokenHash)) return new GateError(401, 'invalid session token', 'authorization');
       return new GateError(404, 'session closed or expired', 'id');
-    }
-    for (const other of this.targets) {
-      if (other !== target && (await store.findSession(this.pools.get(other), id))) {
-        return new GateError(403, 'this session belongs to another target than this API key', KEY_HEADER);
-      }
     }
     return new GateError(404, 'unknown session', 'id');
   }

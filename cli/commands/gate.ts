@@ -112,7 +112,7 @@ export function registerGateCommands(program: Command): void {
           const outcome = await withPools(name, (pool) => revokeKey(pool, id));
           if (outcome === 'unknown') continue;
           output(opts.json, { id, target: name, outcome }, () =>
-            outcome === 'revoked' ? `revoked key ${id} of target ${name}` : `key ${id} of target ${name} was already revoked`,
+            outcome === 'revoked' ? `revoked key ${id} of target ${name}: running gates accept it for up to ${config().gate.keyRefreshSeconds} s more (NIGHTSHIFT_GATE_KEY_REFRESH_S)` : `key ${id} of target ${name} was already revoked`,
           );
           return;
         }

@@ -1,8 +1,11 @@
 import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { issueKey, KEY_HEADER } from '../../gate/keys';
+import { GateMetrics } from '../../gate/metrics';
+import { buildGate, REFUSAL_LOGS } from '../../gate/server';
 import { revokeKey } from '../../store/gate/revoke-key';
 import { createTestStack, type TestStack } from '../helpers/env';
-import { auth, insertDossier, loginOk, snapshot, startTestGate, type Login, type TestGate } from './gate-helpers';
+import { auth, insertDossier, loginOk, snapshot, startTestGate, testGateConfig, type Login, type TestGate } from './gate-helpers';
 
 /**
  * R-SE-4: the business application authenticates with a key of its target on every /v1 route. A missing,
@@ -139,6 +142,59 @@ test('R-SE-4 metrics: uses and refusals counted by target, key id and outcome, o
   expect(text).not.toContain(gate.key);
   expect(text).not.toContain(revoked.secret);
   expect((await fetch(gate.metricsAddress.replace('/metrics', '/other'))).status).toBe(404);
+});
+
+test('R-SE-4 each refused request is one warn line (route, address, status, reason), never the key, token or body; a flood from one address logs a bounded number', async () => {
+  const lines: string[] = [];
+  const metrics = new GateMetrics();
+  const app = await buildGate({
+    config: testGateConfig(stack.config),
+    pools: stack.pools,
+    metrics,
+    keyRefreshMs: REFRESH_MS,
+    logger: { level: 'warn', stream: { write: (line) => lines.push(line) } },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const forged = forgedKey();
+    const wrongToken = crypto.randomBytes(32).toString('base64url');
+    const send = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+      fetch(`${base}${path}`, { method, headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const answers = [
+      await send('POST', '/v1/targets/main/sessions', { [KEY_HEADER]: forged }, { user: 'BODY-SECRET-USER' }),
+      await send('POST', `/v1/sessions/${alice.sessionId}/heartbeat`, { [KEY_HEADER]: gate.key, ...auth(wrongToken) }),
+      await send('GET', '/v1/targets/elsewhere/status', { [KEY_HEADER]: gate.key }),
+      // not a refused authentication: not logged
+      await send('POST', `/v1/sessions/${alice.sessionId}/heartbeat`, { [KEY_HEADER]: gate.key, ...auth(alice.token) }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 403, 200]);
+    const refused = async (n: number) => {
+      for (let i = 0; i < 50 && refusals().length < n; i++) await new Promise((r) => setTimeout(r, 20));
+      return refusals();
+    };
+    const refusals = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request refused');
+    const logged = await refused(3);
+    expect(logged).toEqual([
+      expect.objectContaining({ level: 40, route: 'POST /v1/targets/:target/sessions', address: '127.0.0.1', status: 401, reason: 'unknown API key', field: KEY_HEADER }),
+      expect.objectContaining({ level: 40, route: 'POST /v1/sessions/:id/heartbeat', address: '127.0.0.1', status: 401, reason: 'invalid session token', field: 'authorization' }),
+      expect.objectContaining({ level: 40, route: 'GET /v1/targets/:target/status', address: '127.0.0.1', status: 403, reason: 'this API key is not valid for this target', field: 'target' }),
+    ]);
+    for (const secret of [forged, gate.key, wrongToken, alice.token, 'BODY-SECRET-USER', alice.sessionId]) expect(lines.join('')).not.toContain(secret);
+
+    // a flood from one address: every refusal answered and counted, at most REFUSAL_LOGS.perAddress lines a minute
+    const malformed = forgedKey().slice(0, -1);
+    for (let i = 0; i < REFUSAL_LOGS.perAddress + 10; i++) expect((await send('GET', '/v1/targets/main/status', { [KEY_HEADER]: malformed })).status).toBe(401);
+    const flood = await refused(REFUSAL_LOGS.perAddress + 10);
+    expect(flood).toHaveLength(REFUSAL_LOGS.perAddress);
+    expect(flood.at(-1)).toMatchObject({ status: 401, reason: 'malformed API key', loggingPausedForSeconds: expect.any(Number) });
+    expect(flood.slice(0, -1).filter((l) => 'loggingPausedForSeconds' in l)).toEqual([]);
+    expect(lines.join('')).not.toContain(malformed);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(new RegExp(`nightshift_gate_key_checks_total\\{target="main",key_id="none",outcome="malformed"\\} ${REFUSAL_LOGS.perAddress + 10}\\b`));
+  } finally {
+    await app.close();
+  }
 });
 
 test('the public routes need no key and tell nothing about targets', async () => {

@@ -103,7 +103,13 @@ describe('nightshift gate keys (R-SE-4)', () => {
     const again = await ctx.cli(['gate', 'keys', 'revoke', key.id]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/already revoked/);
-    const after = JSON.parse((await ctx.cli(['gate', 'keys', 'list', '--json'])).stdout) as { id: string; revokedAt: string | null }[];
+    const after = JSON.parse((await ctx.cli(['gate', 'keys', 'list', '--json'])).stdout) as { id: string; name: string; revokedAt: string | null }[];
     expect(after.find((k) => k.id === key.id)?.revokedAt).toEqual(expect.any(String));
+
+    // the text line says that running gates keep accepting the key until their next read of the keys
+    const second = after.find((k) => k.name === 'compta web 02')!;
+    const plain = await ctx.cli(['gate', 'keys', 'revoke', second.id]);
+    expect(plain).toMatchObject({ code: 0, stderr: '' });
+    expect(plain.stdout).toBe(`revoked key ${second.id} of target main: running gates accept it for up to 5 s more (NIGHTSHIFT_GATE_KEY_REFRESH_S)\n`);
   });
 });

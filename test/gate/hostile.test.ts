@@ -36,6 +36,8 @@ interface Case {
   raw?: string;
   status: number;
   field?: string;
+  /** the whole error text, when the case is about what the answer says */
+  error?: string;
   /** a text the answer must not contain (the caller's input) */
   notEchoed?: string;
 }
@@ -51,6 +53,7 @@ async function expectRefusedWithoutChange(cases: Case[]): Promise<void> {
     expect({ name: c.name, status: res.status }).toEqual({ name: c.name, status: c.status });
     expect(typeof body.error).toBe('string');
     if (c.field) expect({ name: c.name, field: body.field }).toEqual({ name: c.name, field: c.field });
+    if (c.error) expect({ name: c.name, error: body.error }).toEqual({ name: c.name, error: c.error });
     if (c.notEchoed) expect(res.text).not.toContain(c.notEchoed);
   }
   expect(await snapshot(pool())).toEqual(before);
@@ -87,12 +90,95 @@ test('login: wrong types, control characters, unknown fields, huge and malformed
     { name: 'unknown field', method: 'POST', path: url, body: { user: 'a', admin: true }, status: 400, field: 'body' },
     { name: 'markup field', method: 'POST', path: url, body: { user: 'a', '<script>alert(1)</script>nsk_SECRET': 1 }, status: 400, field: 'body', notEchoed: 'nsk_SECRET' },
     { name: 'JSON as text/plain', method: 'POST', path: url, raw: '{"user":"tp"}', headers: { 'content-type': 'text/plain' }, status: 415 },
-    { name: 'proto pollution', method: 'POST', path: url, raw: '{"user":"a","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' }, status: 400 },
+    { name: 'proto pollution', method: 'POST', path: url, raw: '{"user":"a","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' }, status: 400, field: 'body', error: PROTOTYPE_KEY },
+    { name: 'constructor pollution', method: 'POST', path: url, raw: '{"user":"a","constructor":{"prototype":{"admin":true}}}', headers: { 'content-type': 'application/json' }, status: 400, field: 'body', error: PROTOTYPE_KEY },
+    { name: 'malformed JSON with __proto__', method: 'POST', path: url, raw: '{"__proto__":{}', headers: { 'content-type': 'application/json' }, status: 400, field: 'body', error: 'malformed JSON body' },
     { name: 'malformed JSON', method: 'POST', path: url, raw: '{"user":', headers: { 'content-type': 'application/json' }, status: 400, field: 'body' },
     { name: '100 KB body', method: 'POST', path: url, body: { user: 'a', client: big }, status: 413, field: 'body' },
     { name: 'text body', method: 'POST', path: url, raw: 'user=a', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415 },
     { name: 'unknown target', method: 'POST', path: '/v1/targets/other/sessions', body: { user: 'a' }, status: 403, field: 'target' },
   ]);
+});
+
+const PROTOTYPE_KEY = 'a JSON body with a __proto__ or constructor.prototype key is refused';
+const BIDI = 'cannot hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)';
+
+test('login: invisible, reordering or broken user names and client descriptions (Trojan Source, lone surrogates)', async () => {
+  const url = '/v1/targets/main/sessions';
+  const user = (name: string, value: string, error: string): Case => ({ name, method: 'POST', path: url, body: { user: value }, status: 400, field: 'user', error });
+  const client = (name: string, value: string, error: string): Case => ({ name, method: 'POST', path: url, body: { user: 'a', client: value }, status: 400, field: 'client', error });
+  await expectRefusedWithoutChange([
+    user('zero-width space', '\u200b', 'a user name is required'),
+    user('soft hyphen', '\u00ad', 'a user name is required'),
+    user('format characters and spaces', ' \u200b\u2060\ufeff\u200d ', 'a user name is required'),
+    user('isolate', '\u2066x', `a user name ${BIDI}`),
+    user('right-to-left override', '\u202eevil', `a user name ${BIDI}`),
+    user('pop directional isolate', 'ali\u2069ce', `a user name ${BIDI}`),
+    // JSON.stringify writes a lone surrogate as the escape \ud800: the body is valid JSON
+    user('lone high surrogate', '\ud800', 'a user name must be well-formed Unicode (no lone surrogate)'),
+    user('lone low surrogate', 'al\udc00ice', 'a user name must be well-formed Unicode (no lone surrogate)'),
+    client('client override', 'desk\u202e21', `a client description ${BIDI}`),
+    client('client embedding', '\u202adesk', `a client description ${BIDI}`),
+    client('client lone surrogate', 'desk\udbff', 'a client description must be well-formed Unicode (no lone surrogate)'),
+  ]);
+  // what stays accepted: letters of any script, an emoji (a surrogate pair), a joiner between visible characters
+  for (const name of ['Zoë', 'محمد', '山田', 'ok 👍', 'a\u200db']) {
+    const res = await gate.call('POST', url, { body: { user: name, client: 'desk 12' } });
+    expect({ name, status: res.status }).toEqual({ name, status: 201 });
+    const { rows } = await pool().query('SELECT user_name FROM nightshift.session WHERE id = $1', [res.json<Login>().sessionId]);
+    expect(rows[0].user_name).toBe(name);
+  }
+});
+
+test('session routes take no body, or {}: unknown fields, arrays and other JSON are refused as on login', async () => {
+  const cases: Case[] = [];
+  const routes = [
+    ['POST', `/v1/sessions/${alice.sessionId}/heartbeat`],
+    ['DELETE', `/v1/sessions/${alice.sessionId}`],
+    ['POST', `/v1/sessions/${alice.sessionId}/dossiers/ACME`],
+    ['DELETE', `/v1/sessions/${alice.sessionId}/dossiers/ACME`],
+  ] as const;
+  for (const [method, path] of routes) {
+    const headers = auth(alice.token);
+    cases.push(
+      { name: `${method} ${path} unknown field`, method, path, headers, body: { x: 1 }, status: 400, field: 'body', error: 'unknown field: expected no body, or an empty JSON object {}' },
+      { name: `${method} ${path} reason`, method, path, headers, body: { reason: 'x' }, status: 400, field: 'body' },
+      { name: `${method} ${path} array`, method, path, headers, body: [], status: 400, field: 'body', error: 'expected no body, or an empty JSON object {}' },
+      { name: `${method} ${path} null`, method, path, headers, body: null, status: 400, field: 'body' },
+      { name: `${method} ${path} string`, method, path, headers, body: 'x', status: 400, field: 'body' },
+      { name: `${method} ${path} proto`, method, path, headers: { ...headers, 'content-type': 'application/json' }, raw: '{"__proto__":{"x":1}}', status: 400, field: 'body', error: PROTOTYPE_KEY },
+    );
+  }
+  await expectRefusedWithoutChange(cases);
+  // no body, or an empty object, is fine
+  expect((await gate.call('POST', `/v1/sessions/${bob.sessionId}/heartbeat`, { headers: auth(bob.token) })).status).toBe(200);
+  expect((await gate.call('POST', `/v1/sessions/${bob.sessionId}/heartbeat`, { headers: auth(bob.token), body: {} })).status).toBe(200);
+  expect((await gate.call('POST', `/v1/sessions/${bob.sessionId}/dossiers/ACME`, { headers: auth(bob.token), body: {} })).status).toBe(200);
+  expect((await gate.call('DELETE', `/v1/sessions/${bob.sessionId}/dossiers/ACME`, { headers: auth(bob.token), body: {} })).status).toBe(200);
+});
+
+test('session ids: any 8-4-4-4-12 hexadecimal uuid is an id (404 when unknown, in any case), anything else is 400', async () => {
+  const cases: Case[] = [];
+  for (const [method, suffix] of [['POST', '/heartbeat'], ['DELETE', ''], ['POST', '/dossiers/ACME']] as const) {
+    const at = (id: string) => `/v1/sessions/${id}${suffix}`;
+    const headers = auth(alice.token);
+    for (const id of ['11111111-1111-1111-1111-111111111111', '00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', crypto.randomUUID().toUpperCase(), 'abcdef01-2345-f789-0abc-def012345678']) {
+      cases.push({ name: `${method} ${id}`, method, path: at(id), headers, status: 404, field: 'id', error: 'unknown session' });
+    }
+    const malformed = [
+      '{11111111-1111-1111-1111-111111111111}',
+      '11111111111111111111111111111111',
+      '11111111-1111-1111-1111-11111111111g',
+      '11111111-1111-1111-1111-1111111111111',
+      'urn:uuid:11111111-1111-1111-1111-111111111111',
+      '%2011111111-1111-1111-1111-111111111111',
+    ];
+    for (const id of malformed) cases.push({ name: `${method} ${id}`, method, path: at(id), headers, status: 400, field: 'id', error: 'expected a session id (uuid)' });
+  }
+  await expectRefusedWithoutChange(cases);
+  // an upper-case id is the same session (the heartbeat batch matches ids as the database writes them)
+  const hb = await gate.call('POST', `/v1/sessions/${alice.sessionId.toUpperCase()}/heartbeat`, { headers: auth(alice.token) });
+  expect([hb.status, hb.json()]).toEqual([200, { action: 'continue' }]);
 });
 
 test('heartbeat and logout: forged, missing, malformed and borrowed tokens; unknown and non-uuid ids', async () => {

@@ -5,7 +5,7 @@ import { startGate, type RunningGate } from '../../gate/server';
 import { createTargetPools, type TargetPools } from '../../workers/resources';
 import { createTestDatabase, tempDir } from '../helpers/env';
 import { issueKey, KEY_HEADER } from '../../gate/keys';
-import { auth, freePort, minutesFromNow, setWindow, testGateConfig } from './gate-helpers';
+import { auth, freePort, insertDossier, minutesFromNow, setWindow, testGateConfig } from './gate-helpers';
 
 /** One gate, two targets, over a real socket; and `nightshift gate` as a process. */
 
@@ -70,13 +70,38 @@ test('session routes find the session in its own target, and a token never cross
   expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, { ...auth(o.token), ...asOther })).body).toEqual({ action: 'continue' });
   expect((await call('POST', `/v1/sessions/${m.sessionId}/heartbeat`, auth(m.token))).body).toEqual({ action: 'continue' });
   expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, { ...auth(m.token), ...asOther })).status).toBe(401);
-  // R-SE-4: main's key does not reach other's sessions (403), nor other's target routes
-  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, auth(o.token))).status).toBe(403);
+  // R-SE-4: main's key does not reach other's sessions (an unknown session to it: see below), nor other's target routes
+  expect((await call('POST', `/v1/sessions/${o.sessionId}/heartbeat`, auth(o.token))).status).toBe(404);
   expect((await call('GET', '/v1/targets/other/status', { [KEY_HEADER]: keys.main! })).status).toBe(403);
   const inOther = await pools.get('other').query('SELECT count(*)::int AS n FROM nightshift.session WHERE id = $1', [o.sessionId]);
   const inMain = await pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.session WHERE id = $1', [o.sessionId]);
   expect([inOther.rows[0].n, inMain.rows[0].n]).toEqual([1, 0]);
   expect((await call('DELETE', `/v1/sessions/${o.sessionId}`, { ...auth(o.token), ...asOther })).body).toEqual({ closed: true, reason: 'logout' });
+});
+
+test("R-SE-4 the caller learns nothing: another target's live session answers exactly as an unknown id, on every session route", async () => {
+  await insertDossier(pools.get('other'), 'ACME');
+  const o = (await call('POST', '/v1/targets/other/sessions', {}, { user: 'o' })).body as { sessionId: string; token: string };
+  const garbage = auth('A'.repeat(43));
+  const unknown = '11111111-1111-1111-1111-111111111111';
+  const before = await pools.get('other').query('SELECT * FROM nightshift.session WHERE id = $1', [o.sessionId]);
+  for (const [method, suffix, body] of [
+    ['POST', '/heartbeat', undefined],
+    ['DELETE', '', undefined],
+    ['POST', '/dossiers/ACME', undefined],
+    ['DELETE', '/dossiers/ACME', undefined],
+    ['POST', '/dossiers/ACME/backup', { event: 'closing' }],
+  ] as const) {
+    // main's key, a garbage token and the session's own token: each the same answer as for an id nobody has
+    for (const headers of [garbage, auth(o.token)]) {
+      const probe = await call(method, `/v1/sessions/${o.sessionId}${suffix}`, headers, body);
+      const madeUp = await call(method, `/v1/sessions/${unknown}${suffix}`, headers, body);
+      expect({ route: `${method} ${suffix}`, probe }).toEqual({ route: `${method} ${suffix}`, probe: madeUp });
+      expect(probe).toEqual({ status: 404, body: { error: 'unknown session', field: 'id' } });
+    }
+  }
+  const after = await pools.get('other').query('SELECT * FROM nightshift.session WHERE id = $1', [o.sessionId]);
+  expect(after.rows).toEqual(before.rows);
 });
 
 test('`nightshift gate --target other` serves that target only, and stops on SIGTERM', async () => {
