@@ -7,18 +7,20 @@ import { z } from 'zod';
  * config, the gate and the workflows.
  */
 
+// Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder what an operator reads in a
+// listing or a log (Trojan Source): refused and escaped like the controls.
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 // eslint-disable-next-line no-control-regex
-const CONTROL_BUT_TAB_LF = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+const CONTROL_BUT_TAB_LF = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 // eslint-disable-next-line no-control-regex
-const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 // eslint-disable-next-line no-control-regex
-const CONTROL_BUT_TAB_LF_ALL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+const CONTROL_BUT_TAB_LF_ALL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
-export const CONTROL_CHARS_PROBLEM = 'control characters (ESC, BEL, CR, LF, DEL, C1) are not allowed';
+export const CONTROL_CHARS_PROBLEM = 'control characters (ESC, BEL, CR, LF, DEL, C1, bidirectional overrides) are not allowed';
 /** The same for a text of several lines, where line breaks (LF) and tabs are allowed. */
-export const CONTROL_CHARS_PROBLEM_MULTILINE = 'control characters other than line breaks and tabs (ESC, BEL, CR, DEL, C1) are not allowed';
+export const CONTROL_CHARS_PROBLEM_MULTILINE = 'control characters other than line breaks and tabs (ESC, BEL, CR, DEL, C1, bidirectional overrides) are not allowed';
 
 /** multiline: a text of several lines (a window message, a patch description) may hold LF and TAB, nothing else. */
 export function hasControlChars(text: string, options: { multiline?: boolean } = {}): boolean {
@@ -38,9 +40,12 @@ export function plainTextSchema(what: string, max: number, options: { multiline?
     .max(max, `${what} has at most ${max} characters`);
 }
 
-/** Escapes what a terminal would act on: ESC becomes the four characters \x1b. keepLines leaves LF and TAB. */
+/** Escapes what a terminal would act on: ESC becomes the four characters \x1b, U+202E the six \u202e. keepLines leaves LF and TAB. */
 export function terminalSafe(text: string, options: { keepLines?: boolean } = {}): string {
-  return text.replace(options.keepLines ? CONTROL_BUT_TAB_LF_ALL : CONTROL_ALL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(options.keepLines ? CONTROL_BUT_TAB_LF_ALL : CONTROL_ALL, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
 }
 
 /** An input echoed in a message: bounded and escaped. */
