@@ -35,6 +35,10 @@ export async function patchPrerequisites(db: Queryable, target: string, windowWo
   const windows = (
     await db.query<{ workflow_id: string; phase: string }>(`SELECT workflow_id, phase FROM nightshift.maintenance_window WHERE state = 'in_progress'`)
   ).rows;
+  // a window scheduled but not begun is named: "run inside one" would send the operator to schedule a second
+  const scheduled = windows.length
+    ? undefined
+    : (await db.query<{ workflow_id: string; starts_at: Date }>(`SELECT workflow_id, starts_at FROM nightshift.maintenance_window WHERE state = 'scheduled' ORDER BY starts_at LIMIT 1`)).rows[0];
   // single-user mode: a run started by hand waits until the window has closed its sessions (closing_sessions and
   // draining still have users in); a payload is started by its window in that phase (working) anyway
   const userFree = windows.filter((w) => SINGLE_USER_PHASES.has(w.phase));
@@ -52,7 +56,10 @@ export async function patchPrerequisites(db: Queryable, target: string, windowWo
         : closing
           ? `window ${closing.workflow_id} is in progress on ${target} but still closing its sessions (phase ${closing.phase}): ` +
             `users may still be in; run again once it reaches phase working ('nightshift maintenance status')`
-          : `no maintenance window is in progress on ${target}: run inside one ('nightshift maintenance schedule'; a patch can also be its payload, --payload patch)`,
+          : scheduled
+            ? `no maintenance window is in progress on ${target}: window ${scheduled.workflow_id} is scheduled to start at ${scheduled.starts_at.toISOString()}; ` +
+              `run again once it reaches phase working ('nightshift maintenance status')`
+            : `no maintenance window is in progress on ${target}: run inside one ('nightshift maintenance schedule'; a patch can also be its payload, --payload patch)`,
   });
   return prerequisites;
 }

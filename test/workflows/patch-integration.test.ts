@@ -75,10 +75,18 @@ test('R-PI-2 R-PI-3..8 R-BK-10: prerequisites one by one, then routing, order, l
     const refused = await failureOf(runPatch(temporal.client, stack, { mode: 'integrate', dir }));
     expect(refused.type).toBe(PatchFailure.PrerequisiteFailed);
     expect(refused.message).toMatch(/no backup batch: backup batch backup-batch\/main\/x is running/);
-    expect(refused.message).toMatch(/maintenance window in progress: no maintenance window is in progress/);
+    expect(refused.message).toMatch(/maintenance window in progress: no maintenance window is in progress on main: run inside one/);
     expect(refused.message).not.toMatch(/supervisor dossier:/);
     expect(Object.values(await levels(pool))).toEqual(Array(7).fill(0));
     await pool.query(`UPDATE nightshift.backup_run SET state = 'completed'`);
+    // a window scheduled, not begun: named, with its start (not "run inside one", which sends the operator to schedule another)
+    await pool.query(
+      `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at)
+       VALUES (gen_random_uuid(), 'maintenance/test-later', 'deployment', 'scheduled', 'scheduled', now() + interval '1 hour', now() + interval '2 hours')`,
+    );
+    const early = await failureOf(runPatch(temporal.client, stack, { mode: 'integrate', dir }));
+    expect(early.message).toMatch(/maintenance window in progress: no maintenance window is in progress on main: window maintenance\/test-later is scheduled to start at \S+Z; run again once it reaches phase working/);
+    await pool.query(`DELETE FROM nightshift.maintenance_window WHERE workflow_id = 'maintenance/test-later'`);
     await openWindow(pool);
 
     await markAllBackedUp(pool);
