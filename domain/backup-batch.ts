@@ -34,7 +34,9 @@ export const BACKUP_SETTING_SCHEMAS = {
     .max(4096)
     // the worker writes there and `settings show` prints it: no control character, NUL included (issue 9)
     .refine((p) => !hasControlChars(p), CONTROL_CHARS_PROBLEM)
-    .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'expected an absolute folder path (the worker writes there)'),
+    .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'expected an absolute folder path (the worker writes there)')
+    // stored as typed and compared as text with the shared store's path: one spelling per folder (`/srv/b`, not `/tmp/../srv/b`)
+    .refine((p) => !/(^|[\\/])\.{1,2}([\\/]|$)/.test(p) && !/[\\/]{2}/.test(p.replace(/^[\\/]{2}/, '')), "expected a folder path without '.', '..' or empty parts (write it as it is: /srv/backups)"),
   'date-subfolder': yesNo,
   dossiers: z.enum(WHICH_DOSSIERS, { error: `expected one of ${WHICH_DOSSIERS.join(', ')}` }),
   'modified-only': yesNo,

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { type Client, type ScheduleDescription, ScheduleOverlapPolicy } from '@temporalio/client';
@@ -33,6 +35,7 @@ import { latestRun } from '../../store/backup/latest-run';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { runningRuns } from '../../store/backup/running-runs';
 import { runningPatchWork } from '../../store/backup/running-patch-work';
+import { inspectSharedFolder, refusal } from '../../shared-store/marker';
 import { closeAbandonedRun } from '../../store/backup/close-abandoned-run';
 import { runItemCounts } from '../../store/backup/run-item-counts';
 import { type RunFailure, runFailures } from '../../store/backup/run-failures';
@@ -97,6 +100,27 @@ async function refuseIfRunning(pool: pg.Pool, client: Client, target: string): P
         `(its dossiers would be archived at mixed patch levels, R-PI-2); nothing started. Follow it with 'nightshift patch status'`,
     );
   }
+}
+
+/**
+ * A new common backup folder, checked on this host before it is stored (the workers check it again before each write):
+ * here, it must be the target's shared store once one is recorded (its marker: moved with the store's files, or
+ * `store adopt`), or every backup would be refused; missing where its parent folder is here: a typo, refused; missing
+ * with its parent too: a path only the worker hosts see, stored with a note.
+ */
+async function checkBackupFolderHere(pool: pg.Pool, targetName: string, folder: string): Promise<void> {
+  if (fs.existsSync(folder)) {
+    const v = await inspectSharedFolder(pool, 'backups', folder);
+    if (v.state === 'refused') {
+      const r = refusal(targetName, v);
+      throw new UsageError(`${folder} is not the shared store of target ${targetName} (${v.reason}): every backup would be refused there; ${r.fix}; nothing stored`);
+    }
+    return;
+  }
+  if (fs.existsSync(path.dirname(folder))) {
+    throw new UsageError(`no folder ${folder} here (its folder ${path.dirname(folder)} is here, without it): make it first (with the store's files, if it moves); nothing stored`);
+  }
+  process.stderr.write(`note: ${folder} is not on this host: the workers must see it (each checks it is the target's shared store before writing)\n`);
 }
 
 interface RunFlags {
@@ -455,7 +479,10 @@ export function registerBackupBatchCommands(backup: Command): void {
             throw new UsageError((err as Error).message);
           }
         }
-        await withPools(flags.target, (pool) => setCommonBackupSetting(pool, parsed.key, parsed.value));
+        await withPools(flags.target, async (pool) => {
+          if (parsed.key === 'folder' && typeof parsed.value === 'string') await checkBackupFolderHere(pool, target(flags.target).name, parsed.value);
+          await setCommonBackupSetting(pool, parsed.key, parsed.value);
+        });
         process.stdout.write(`${parsed.key}: common value ${parsed.value === undefined ? 'removed' : `set to ${settingText(parsed.value)}`}\n`);
       }),
     );

@@ -1,6 +1,9 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
-import { createTestWorker } from '../helpers/env';
+import { createTestWorker, tempDir } from '../helpers/env';
+import { claimSharedFolder } from '../../shared-store/marker';
 import { useCliStack } from '../helpers/cli';
 import { createDossiers, modify, openSession, waitFor } from '../workflows/backup-batch-helpers';
 import { startBackupBatch } from '../../starts';
@@ -24,7 +27,12 @@ test('hostile input: unknown run ids, bad cron, bad time zone, bad codes and set
     cli(['backup', 'run', '--only', 'A1,bad code!']),
     cli(['backup', 'settings', 'set', 'dossiers', 'some']),
     cli(['backup', 'settings', 'set', 'colour', 'blue']),
+    // a folder is stored as typed and compared as text: one spelling; one missing beside its parent is a typo
+    cli(['backup', 'settings', 'set', 'folder', '/tmp/../etc']),
+    cli(['backup', 'settings', 'set', 'folder', path.join(os.tmpdir(), `ns-no-such-folder-${process.pid}`)]),
   ]);
+  expect(results[8]!.stderr).toBe("nightshift: folder: expected a folder path without '.', '..' or empty parts (write it as it is: /srv/backups)\n");
+  expect(results[9]!.stderr).toMatch(/^nightshift: no folder \S+ns-no-such-folder-\d+ here \(its folder \S+ is here, without it\): make it first .*; nothing stored\n$/);
   for (const r of results) {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^nightshift: /);
@@ -87,6 +95,19 @@ test('R-BK-9 settings set/show: the common value wins over the default and says 
   expect((await cli(['backup', 'settings', 'set', 'modified-only', 'default'])).code).toBe(0);
   const again = JSON.parse((await cli(['backup', 'settings', 'show', '--json'])).stdout).details as { key: string; source: string }[];
   expect(again.find((d) => d.key === 'modified-only')?.source).toBe('default');
+
+  // once a worker recorded the target's shared store, a folder here without its marker would have every backup refused
+  const pool = ctx.stack.pools.get('main');
+  expect((await claimSharedFolder(pool, 'backups', ctx.stack.config.backupDir)).state).toBe('ok');
+  const elsewhere = tempDir('not-the-store');
+  const refused = await cli(['backup', 'settings', 'set', 'folder', elsewhere]);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toMatch(/^nightshift: \S+not-the-store\S* is not the shared store of target main \(marker missing\): every backup would be refused there; .*nothing stored\n$/);
+  // a path this host does not see: stored, with a note (the workers check it before each write)
+  const remote = await cli(['backup', 'settings', 'set', 'folder', `/ns-not-here-${process.pid}/backups`]);
+  expect(remote).toMatchObject({ code: 0, stderr: expect.stringContaining('is not on this host: the workers must see it') as string });
+  expect((await cli(['backup', 'settings', 'set', 'folder', 'default'])).code).toBe(0);
+  expect((await pool.query(`SELECT count(*)::int AS n FROM nightshift.backup_setting WHERE key = 'folder'`)).rows[0].n).toBe(0);
 });
 
 test('backup run --wait, status with failures, retry of the failed dossiers; a second run while one runs is refused naming it (R-BK-1)', async () => {
