@@ -10,6 +10,7 @@ import { BACKUP_EVENT_RULES, backupEventSchema } from '../../domain/backup-trigg
 import { dossierCodeSchema } from '../../domain/dossier';
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../../domain/failures';
 import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer } from '../../gate/backup-trigger';
+import { readBackupTriggerState } from '../../store/gate/read-backup-trigger-state';
 import { readArchiveHeader } from '../../archive/reader';
 import { verifyArchive } from '../../archive/verify';
 import { loadBackupKeyring } from '../../archive/keys';
@@ -151,6 +152,9 @@ export function registerBackupCommands(program: Command): void {
           // an unknown code is a slip (exit 2, the one meant named), refused before a workflow starts
           await withPools(t.name, async (pool) => {
             if ((await unknownCodes(pool, [input.code])).length) throw new UsageError(`unknown dossier ${input.code} in target ${t.name}${await caseHint(pool, input.code)}; nothing started`);
+            // R-BK-3, as `backup trigger` says it: a dossier open in a session would fail the backup once started
+            const { inUse } = await readBackupTriggerState(pool, input.code);
+            if (inUse > 0) throw permanentFailure(FailureType.DossierInUse, `dossier ${input.code} is open in ${inUse} session(s): ${DOSSIER_IN_USE_MESSAGE}; nothing started`);
           });
           const { started, handle } = await start(client, backupDossierWorkflowId(input.target, input.code), () =>
             startBackupDossier(client, input, { taskQueue: config().temporal.taskQueue, summary: `Back up dossier ${input.code} (${input.reason})` }),

@@ -7,6 +7,8 @@ import { generateDemoDossiers } from '../../registry/demo';
 import { backupDossierWorkflowId, restoreDossierWorkflowId } from '../../workflows/backup-dossier.api';
 import { startBackupDossier } from '../../starts';
 import { createTestWorker, tempDir } from '../helpers/env';
+import { openSession } from '../workflows/backup-batch-helpers';
+import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
 import { runCli, stackCliEnv, useCliStack } from '../helpers/cli';
 import { freePort } from '../helpers/net';
 
@@ -57,15 +59,21 @@ test('a failure after the workflow started exits 1 whatever its type; a reader t
     const missing = await cli(['backup', 'restore', '/nonexistent/BN1.SVG', '--as', 'N1', '--wait']);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toMatch(/^started restore-dossier\/main\/N1 /);
-    expect(missing.stderr).toBe('nightshift: InvalidInput: cannot read archive /nonexistent/BN1.SVG: ENOENT\n');
+    expect(missing.stderr).toBe('nightshift: InvalidInput: cannot read archive /nonexistent/BN1.SVG: no such file where the worker reads it (ENOENT)\n');
 
     // `| head -1`: no unhandled EPIPE, no stack trace; the backup done, exit 0
     const b = await closedStdout(['backup', 'dossier', code, '--wait']);
     expect(b).toMatchObject({ code: 0, stderr: '' });
     expect((await ctx.temporal.client.workflow.getHandle(backupDossierWorkflowId('main', code)).describe()).status.name).toBe('COMPLETED');
+    // R-BK-3: a dossier open in a session is refused before a workflow starts, as `backup trigger` refuses it (it said "started")
+    const close = await openSession(ctx.stack.pools.get('main'), code);
+    const inUse = await cli(['backup', 'dossier', code]);
+    expect(inUse).toMatchObject({ code: 1, stdout: '' });
+    expect(inUse.stderr).toBe(`nightshift: DossierInUse: dossier ${code} is open in 1 session(s): ${DOSSIER_IN_USE_MESSAGE}; nothing started\n`);
+    await close();
     expect(await closedStdout(['backup', 'prune', '--dry-run'])).toMatchObject({ code: 0, stderr: '' });
     const failed = await closedStdout(['backup', 'restore', '/nonexistent/BN2.SVG', '--as', 'N2', '--wait']);
-    expect(failed).toMatchObject({ code: 1, stderr: 'nightshift: InvalidInput: cannot read archive /nonexistent/BN2.SVG: ENOENT\n' });
+    expect(failed).toMatchObject({ code: 1, stderr: 'nightshift: InvalidInput: cannot read archive /nonexistent/BN2.SVG: no such file where the worker reads it (ENOENT)\n' });
   });
 });
 
