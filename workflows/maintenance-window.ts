@@ -522,11 +522,12 @@ class MaintenanceWindow {
     }
   }
 
-  /** The ledgers' runs claimed since the start, other than the payload: linked from the details by workflow id. */
+  /** The ledgers' runs claimed since the start (batches, patch runs, rollbacks), other than the window's own children: linked from the details by workflow id. */
   private async linkRuns(): Promise<void> {
     const runs = await runsInWindow({ target: this.s.target, windowId: this.windowId });
-    const own = this.s.payloadRun?.workflowId;
-    this.s.linkedRuns = runs.filter((r) => r.workflowId !== own).map((r) => ({ kind: r.kind, workflowId: r.workflowId, runId: r.id, state: r.state }));
+    // the payload child and the window's own on-failure rollback child are not started by hand
+    const own = [this.s.payloadRun?.workflowId, this.s.rollbackRun?.workflowId];
+    this.s.linkedRuns = runs.filter((r) => !own.includes(r.workflowId)).map((r) => ({ kind: r.kind, workflowId: r.workflowId, runId: r.id, state: r.state }));
     this.details();
   }
 

@@ -273,3 +273,22 @@ test('R-MW-10: post-checks report a dossier without its schema; the mail texts s
   expect(afterPayload.text).toMatch(/^L'installation de la nouvelle version a été annulée après son traitement : le traitement \(intégration des correctifs\) est allé à son terme \(terminé sans erreur\), les vérifications de fin n'ont pas été faites\. APP est à nouveau disponible/);
   expect(afterPayload.text).not.toContain('interrompue');
 });
+
+test('issue 12 R-PI-2: the runs a window links are the batches, patch runs and rollback runs claimed since its row was written', async () => {
+  const { rows } = await stack.pool.query<{ id: string }>(
+    `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at)
+     VALUES (gen_random_uuid(), 'maintenance/links-test', 'deployment', 'completed', 'completed', now(), now() + interval '1 hour') RETURNING id`,
+  );
+  try {
+    await stack.pool.query(`INSERT INTO nightshift.patch_run (workflow_id, mode, state) VALUES ('patch/links-test', 'revalidate', 'completed')`);
+    await stack.pool.query(`INSERT INTO nightshift.patch_rollback_run (workflow_id, state) VALUES ('patch-rollback/links-test', 'running')`);
+    const runs = await run(() => acts.runsInWindow({ target: stack.target, windowId: rows[0]!.id }));
+    expect(runs.map((r) => [r.kind, r.workflowId, r.state])).toEqual([
+      ['patch', 'patch/links-test', 'completed'],
+      ['rollback', 'patch-rollback/links-test', 'running'],
+    ]);
+  } finally {
+    await stack.pool.query(`UPDATE nightshift.patch_rollback_run SET state = 'failed', finished_at = now() WHERE workflow_id = 'patch-rollback/links-test'`);
+    await stack.pool.query(`DELETE FROM nightshift.maintenance_window WHERE id = $1`, [rows[0]!.id]);
+  }
+});
