@@ -27,7 +27,7 @@ import {
   type MaintenanceWindowResult,
 } from './maintenance-window.api';
 import { workflowIdTimestamp } from '../domain/workflow-id';
-import { patchRetryCommand, partialPatchResult, patchWorkflowId } from './patch-integration.api';
+import { patchRetryCommand, partialPatchResult, patchWorkflowId, supervisorFailureOf } from './patch-integration.api';
 import { partialRollbackResult, patchRollbackWorkflowId } from './patch-rollback.api';
 import { FailureType, failureTypeOf } from '../domain/failures';
 import { backupBatchWorkflowId, backupRetryCommand } from './backup-batch.api';
@@ -118,6 +118,9 @@ const ON_FAILURE_ROLLBACK_PATCH = 'window-on-failure-rollback';
 const DRAIN_REFUSED_PATCH = 'window-drain-refused-fails-window';
 /** Histories recorded before a rollback with nothing to undo (no failed dossier was touched) let the window go on replay failing it. */
 const NOTHING_TO_ROLL_BACK_PATCH = 'window-rollback-nothing-to-undo';
+
+/** Histories recorded before a window rolled back a supervisor that failed (R-PI-11 `onFailure: rollback`) replay failing the window. */
+const SUPERVISOR_ROLLBACK_PATCH = 'window-supervisor-failure-rollback';
 /** Histories recorded before the window linked the runs started by hand in it replay without the ledger reads. */
 const LINKS_PATCH = 'maintenance-window-links';
 /** R-PI-2: access comes back only once the runs started by hand in the window have ended (single-user mode). */
@@ -569,7 +572,21 @@ class MaintenanceWindow {
     const input = { target, mode: 'integrate' as const, dir, windowWorkflowId: parentId, ...(restorePoints ? { restorePoints } : {}) };
     const r = await executePatchRunChild(input, { workflowId: run.workflowId, summary: `${this.s.payload.kind} payload of ${parentId}` })
       // a run that ended with failed dossiers fails its workflow with its result: rolled back when the window says so
-      .catch((err: unknown) => (this.input.onFailure === 'rollback' ? partialPatchResult(err) : undefined) ?? this.payloadFailed(run, FailureType.PatchRunFailed, err));
+      .catch(async (err: unknown) => {
+        if (this.input.onFailure === 'rollback') {
+          const partial = partialPatchResult(err);
+          if (partial) return partial;
+          // a run stopped at its supervisor: the supervisor goes back to its restore point as a failed dossier would
+          // (no other dossier was touched), and the window goes on to its checks and gives access back
+          const stopped = supervisorFailureOf(err);
+          if (stopped && this.s.payload.kind === 'backup+patch' && wf.patched(SUPERVISOR_ROLLBACK_PATCH)) {
+            this.payloadEnded(run, stopped.runId, 'failed', dossierFailures([{ code: stopped.code, error: stopped.error }]), 1);
+            if (await this.rollbackOnFailure(stopped.runId, 1)) return null;
+          }
+        }
+        return this.payloadFailed(run, FailureType.PatchRunFailed, err);
+      });
+    if (r === null) return;
     this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed);
     if (r.state !== 'completed' && (await this.rollbackOnFailure(r.runId, r.failed))) return;
     if (r.state !== 'completed') {

@@ -151,6 +151,15 @@ export const patchRetryCommand = (target: string, runId: number): string => `nig
  */
 export const partialPatchResult = (err: unknown): PatchRunResult | undefined => failureResult<PatchRunResult>(err, FailureType.PatchRunPartial);
 
+/** What a run stopped at its supervisor says in its failure's details (PatchSupervisorFailed). */
+export interface SupervisorFailure {
+  runId: number;
+  code: string;
+  error: string;
+}
+/** The supervisor's failure of a run, also through a child workflow's causes; undefined for any other failure (or one recorded without details). */
+export const supervisorFailureOf = (err: unknown): SupervisorFailure | undefined => failureResult<SupervisorFailure>(err, FailureType.PatchSupervisorFailed);
+
 /** `nightshift patch revalidate --target T`: the next step when dossiers are below the supervisor (R-PI-9). */
 export const patchRevalidateCommand = (target: string): string => `nightshift patch revalidate --target ${target}`;
 

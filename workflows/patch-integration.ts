@@ -37,6 +37,7 @@ import {
   type PatchProgress,
   type PatchRunResult,
   type PatchSummary,
+  type SupervisorFailure,
 } from './patch-integration.api';
 
 /**
@@ -248,7 +249,13 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       if (out.status === 'failed') {
         p.failed++;
         nextStep = { text: 'fix the supervisor, then run its patches again', command: patchRetryCommand(p.target, claim.runId) };
-        throw ApplicationFailure.create({ type: PatchFailure.SupervisorFailed, nonRetryable: true, message: `the supervisor ${sup.code} failed, no other dossier was touched: ${out.error}` });
+        // details: what a window rolling back on failure needs (the run's id, the supervisor, why: supervisorFailureOf)
+        throw ApplicationFailure.create({
+          type: PatchFailure.SupervisorFailed,
+          nonRetryable: true,
+          message: `the supervisor ${sup.code} failed, no other dossier was touched: ${out.error}`,
+          details: [{ runId: claim.runId, code: sup.code, error: out.error ?? '' } satisfies SupervisorFailure],
+        });
       }
     }
     enter('dossiers');

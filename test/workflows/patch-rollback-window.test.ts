@@ -124,6 +124,37 @@ test('R-PI-11 R-MW-10: --on-failure rollback when no failed dossier was touched 
   }
 });
 
+test('R-PI-11 R-PI-4 R-MW-10: --on-failure rollback when the supervisor fails half-way: the run stops before any other dossier, the supervisor goes back to its restore point, the window completes and names the retry', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    const codes = await demoDossiers(stack, 4);
+    const dir = path.join(stack.config.backupDir, 'patches', 'window-supervisor');
+    fs.mkdirSync(dir, { recursive: true });
+    await halfWayPatches(dir);
+    // patch 1 passes in the supervisor, patch 2 fails there: it is left at 1 and the run stops
+    await block(pool, ['DEMO0001']);
+    const before = await statesOf(pool, codes);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const window = await worker.runUntil(async () => {
+      const h = await startMaintenanceWindow(temporal.client, rollbackWindowInput(dir), { taskQueue: stack.config.temporal.taskQueue, summary: `supervisor rollback ${crypto.randomUUID()}` });
+      return (await h.result()) as MaintenanceWindowResult;
+    });
+    expect(window.status.state).toBe('completed');
+    expect(window.status.payloadRun).toMatchObject({ kind: 'patch', state: 'failed' });
+    expect(window.status.rollbackRun).toMatchObject({ kind: 'rollback', state: 'completed', restored: 1 });
+    expect(window.failures!.map((f) => f.code)).toEqual(['DEMO0001']);
+    expect(window.failures![0]!.error).toMatch(/blocker present/);
+    expect(window.nextCommand).toMatch(/^nightshift patch retry --target main --run \d+$/);
+    // every dossier as before the window: the supervisor restored, the others never touched
+    expect(await statesOf(pool, codes)).toEqual(before);
+    expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0001: 1 }, markedRolledBack: ['DEMO0001'] });
+    expect((await pool.query('SELECT state FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed' }]);
+  } finally {
+    await stack.close();
+  }
+});
+
 test('R-PI-11: --on-failure rollback is validated: only rollback, only with the payload backup+patch (CLI and workflow input)', () => {
   const flags = { target: 'main', duration: '45m', type: 'deployment', payload: 'backup+patch', patchDir: '/srv/patches/2026-12' };
   expect(scheduleInput({ ...flags, onFailure: 'rollback' }, Date.now()).input.onFailure).toBe('rollback');
