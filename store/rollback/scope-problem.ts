@@ -41,7 +41,8 @@ export async function rollbackScopeProblem(db: pg.Pool | pg.PoolClient, target: 
     if (r.state === 'running') return problem(`patch run ${scope.patchRun} is still running: roll back once it has ended; nothing was changed`);
     const usable = scope.failedOnly ? r.usableFailed : r.usable;
     if (!usable) {
-      if (r.rolledBack) return problem(`the ${scope.failedOnly ? 'failed ' : ''}dossiers of patch run ${scope.patchRun} are already rolled back (${r.rolledBack}); nothing was changed`);
+      const rolledBack = scope.failedOnly ? r.rolledBackFailed : r.rolledBack;
+      if (rolledBack) return problem(`the ${scope.failedOnly ? 'failed ' : ''}dossiers of patch run ${scope.patchRun} are already rolled back (${rolledBack}); nothing was changed`);
       return problem(`patch run ${scope.patchRun} has no restore point${scope.failedOnly ? ' of a failed dossier' : ''} (a run takes them as a window's backup+patch payload); nothing was changed`);
     }
     return undefined;

@@ -63,6 +63,10 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     expect(done.stdout).toMatch(/^restored: DEMO0003$/m);
     expect((await levels(pool)).DEMO0003).toBe(0);
     expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1 }, markedRolledBack: ['DEMO0003'] });
+    // again: nothing left to roll back, counted among the failed dossiers only
+    const again = await cli(['patch', 'rollback', '--run', String(run.runId), '--failed-only']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`the failed dossiers of patch run ${run.runId} are already rolled back (1); nothing was changed`);
 
     // run ids that name nothing: bad usage, exit 2, nothing started (was a workflow failing on a foreign key)
     const noRun = await cli(['patch', 'rollback', '--run', '999999']);
