@@ -195,7 +195,8 @@ export function registerPatchCommands(program: Command): void {
             dossiers: dossiers.map((d) => ({ code: d.code, role: d.role, test: d.is_test, specific: d.is_specific, level: d.patch_level })),
             toRevalidate: list.toRevalidate,
             toRevalidateCount: list.toRevalidateCount,
-            recentRuns: runs.map((r) => (r.failed && r.state !== 'running' ? { ...r, retryCommand: patchRetryCommand(t.name, r.id) } : r)),
+            // a retry only where failed dossiers are still behind (a retry or revalidation since may have brought them up)
+            recentRuns: runs.map((r) => (r.behind && r.state !== 'running' ? { ...r, retryCommand: patchRetryCommand(t.name, r.id) } : r)),
           };
           output(flags.json, value, (v) =>
             [
@@ -207,8 +208,11 @@ export function registerPatchCommands(program: Command): void {
                 : 'no dossier to revalidate',
               ...v.recentRuns.map(
                 (r) =>
-                  `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` patches ${r.first_patch}-${r.last_patch}` : ''}${r.failed ? `, ${r.failed} failed` : ''}${r.error ? ` (${r.error})` : ''}` +
-                  ('retryCommand' in r ? `\n  retry them: ${r.retryCommand}\n  ${PACKAGE_AT_FAULT}` : ''),
+                  `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` ${patchSpanText({ first: r.first_patch ?? r.last_patch, last: r.last_patch })}` : ''}` +
+                  `${r.failed ? `, ${r.failed} failed${r.behind ? '' : ' (brought up since)'}` : ''}${r.error ? ` (${r.error})` : ''}` +
+                  ('retryCommand' in r
+                    ? `\n  retry them: ${r.retryCommand}\n  ${r.packageHeld ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)' : PACKAGE_AT_FAULT}`
+                    : ''),
               ),
             ].join('\n'),
           );

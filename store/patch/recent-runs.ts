@@ -11,14 +11,33 @@ export interface RecentRun {
   error: string | null;
   /** how many of its dossiers failed */
   failed: number;
+  /** of those, how many are still below the run's last patch (a retry or revalidation since brought the others up) */
+  behind: number;
+  /** some dossier holds the first patch that failed: the package works, the cause is in the failed dossiers */
+  packageHeld: boolean;
 }
 
 /** The last five patch runs, newest first, each with its count of failed dossiers. */
 export async function listRecentRuns(db: Queryable): Promise<RecentRun[]> {
-  const { rows } = await db.query<{ id: string; workflow_id: string; mode: string; state: string; first_patch: number | null; last_patch: number | null; error: string | null; failed: string }>(
+  const { rows } = await db.query<{
+    id: string;
+    workflow_id: string;
+    mode: string;
+    state: string;
+    first_patch: number | null;
+    last_patch: number | null;
+    error: string | null;
+    failed: string;
+    behind: string;
+    package_held: boolean;
+  }>(
     `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error,
-                      (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed
-                 FROM nightshift.patch_run r ORDER BY r.id DESC LIMIT 5`,
+            (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
+            (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
+              WHERE i.run_id = r.id AND i.status = 'failed' AND d.patch_level < coalesce(r.last_patch, 0)) AS behind,
+            EXISTS (SELECT 1 FROM nightshift.dossier d
+                     WHERE d.patch_level >= (SELECT min(i.failed_patch) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed')) AS package_held
+       FROM nightshift.patch_run r ORDER BY r.id DESC LIMIT 5`,
   );
-  return rows.map((r) => ({ ...r, id: Number(r.id), failed: Number(r.failed) }));
+  return rows.map(({ package_held, ...r }) => ({ ...r, id: Number(r.id), failed: Number(r.failed), behind: Number(r.behind), packageHeld: package_held }));
 }

@@ -217,8 +217,10 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     expect(r.stdout).toContain(`fix them, then: ${retry}`);
     const status = await cli(['patch', 'status']);
     expect(status.stdout).toContain(`retry them: ${retry}`);
+    // the package is applied in the other dossiers: the advice is about the failed one, not "fix the package, reseal it"
+    expect(status.stdout).toContain('the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)');
     const json = JSON.parse((await cli(['patch', 'status', '--json'])).stdout);
-    expect(json.recentRuns[0]).toMatchObject({ id: Number(runId), state: 'partial', failed: 1, retryCommand: retry });
+    expect(json.recentRuns[0]).toMatchObject({ id: Number(runId), state: 'partial', failed: 1, behind: 1, packageHeld: true, retryCommand: retry });
     await pool.query(`DROP TABLE "d_DEMO0003".blocker`);
     // outside a window a retry is refused before it starts (R-PI-2), as integrate is
     await closeWindows(pool);
@@ -238,6 +240,10 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     const none = await cli(['patch', 'retry', '--run', retryRun]);
     expect(none).toMatchObject({ code: 0, stdout: `patch run ${retryRun} has no failed dossier: nothing to retry\n`, stderr: '' });
     expect(await runs()).toBe(before + 1);
+    // the failed dossier brought up since: status no longer advises a retry of that run
+    const after = await cli(['patch', 'status']);
+    expect(after.stdout).toMatch(new RegExp(`^run ${runId} \\S+: integrate partial patch ${top + 1}, 1 failed \\(brought up since\\)$`, 'm'));
+    expect(after.stdout).not.toContain(`retry them: ${retry}`);
   });
   expect((await levels(pool)).DEMO0003).toBe(top + 1);
 });
