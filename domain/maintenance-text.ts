@@ -34,14 +34,25 @@ export interface MaintenanceMail {
    * R-PI-11 on failure: a completed window whose patch run failed dossiers that were then rolled back to their
    * restore point: how many, and the command that patches them again once fixed (they are below the others).
    */
-  rolledBack?: { failed: number; restored: number; retryCommand: string };
+  rolledBack?: { failed: number; restored: number; retryCommand: string; dossiers?: { code: string; error: string }[] };
 }
+
+/** The failed dossiers a mail names (the window carries at most its capped list; the rest is counted). */
+const MAIL_DOSSIERS_MAX = 20;
 
 const PAYLOAD_TEXT: Record<string, string> = {
   backup: 'sauvegarde',
   patch: 'intégration des correctifs',
   'backup+patch': 'sauvegarde puis intégration des correctifs',
 };
+
+/** The failed dossiers one per line, `- CODE : reason`, then how many more (an operator reads the mail at 7 a.m.: which ones, and why). */
+function failedDossiersText(dossiers: { code: string; error: string }[], failed: number): string {
+  if (!dossiers.length) return '';
+  const shown = dossiers.slice(0, MAIL_DOSSIERS_MAX);
+  const more = failed - shown.length;
+  return `\n${shown.map((d) => `- ${d.code} : ${d.error}`).join('\n')}\n${more > 0 ? `(et ${more} autre(s) : nightshift patch status)\n` : ''}`;
+}
 
 /** R-PI-11 on failure: what became of the dossiers the patch failed (rolled back, or never touched). */
 function rolledBackText(failed: number, restored: number): string {
@@ -73,6 +84,7 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
           (mail.rolledBack
             ? `${mail.rolledBack.failed} dossier(s) n'ont pas pu recevoir les correctifs : ` +
               rolledBackText(mail.rolledBack.failed, mail.rolledBack.restored) +
+              failedDossiersText(mail.rolledBack.dossiers ?? [], mail.rolledBack.failed) +
               `Corrigez la cause, puis, dans une fenêtre de maintenance : ${mail.rolledBack.retryCommand}\n`
             : '') +
           `${period}\n`,

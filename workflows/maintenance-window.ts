@@ -723,7 +723,8 @@ class MaintenanceWindow {
     const rollback = this.s.rollbackRun;
     if (!rollback || !ROLLED_BACK_STATES.includes(rollback.state ?? '') || run?.kind !== 'patch' || !run.runId) return undefined;
     const restored = rollback.restored ?? 0;
-    return { failed: Math.max(this.s.failuresTotal ?? 0, restored), restored, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)) };
+    const dossiers = (this.s.failures ?? []).map((f) => ({ code: f.code, error: f.error }));
+    return { failed: Math.max(this.s.failuresTotal ?? 0, restored), restored, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)), dossiers };
   }
 
   /** R-MW-10: the notification list's e-mail; never fails the window. */

@@ -70,6 +70,9 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
     const body = Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
     expect(body).toContain("2 dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11).");
     expect(body).toContain(`dans une fenêtre de maintenance : ${retry}`);
+    // which ones, and why: one line each
+    expect(body).toMatch(/^- DEMO0003 : .*blocker present$/m);
+    expect(body).toMatch(/^- DEMO0005 : .*blocker present$/m);
     // the rolled-back dossiers are as before the window, the others patched; each restored once
     expect(await statesOf(pool, BLOCKED)).toEqual(Object.fromEntries(BLOCKED.map((c) => [c, before[c]])));
     const l = await levels(pool);
