@@ -86,7 +86,8 @@ async function openArchive(file: string, name: string): Promise<fs.promises.File
     const code = (err as NodeJS.ErrnoException).code;
     // a socket cannot be opened at all
     if (code === 'ENXIO') throw invalid(`${name} is not a regular file`);
-    const why = code === 'ENOENT' ? 'no such file where the worker reads it (ENOENT)' : code === 'EACCES' ? 'permission denied to the worker (EACCES)' : (code ?? String(err));
+    // the code first: a reason capped in a run's ledger keeps it
+    const why = code === 'ENOENT' ? 'ENOENT (no such file where the worker reads it)' : code === 'EACCES' ? 'EACCES (permission denied to the worker)' : (code ?? String(err));
     throw permanentFailure(FailureType.InvalidInput, `cannot read archive ${name}: ${why}`);
   }
   try {

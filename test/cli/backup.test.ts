@@ -59,7 +59,7 @@ test('a failure after the workflow started exits 1 whatever its type; a reader t
     const missing = await cli(['backup', 'restore', '/nonexistent/BN1.SVG', '--as', 'N1', '--wait']);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toMatch(/^started restore-dossier\/main\/N1 /);
-    expect(missing.stderr).toBe('nightshift: InvalidInput: cannot read archive /nonexistent/BN1.SVG: no such file where the worker reads it (ENOENT)\n');
+    expect(missing.stderr).toBe('nightshift: InvalidInput: cannot read archive /nonexistent/BN1.SVG: ENOENT (no such file where the worker reads it)\n');
 
     // `| head -1`: no unhandled EPIPE, no stack trace; the backup done, exit 0
     const b = await closedStdout(['backup', 'dossier', code, '--wait']);
@@ -73,7 +73,7 @@ test('a failure after the workflow started exits 1 whatever its type; a reader t
     await close();
     expect(await closedStdout(['backup', 'prune', '--dry-run'])).toMatchObject({ code: 0, stderr: '' });
     const failed = await closedStdout(['backup', 'restore', '/nonexistent/BN2.SVG', '--as', 'N2', '--wait']);
-    expect(failed).toMatchObject({ code: 1, stderr: 'nightshift: InvalidInput: cannot read archive /nonexistent/BN2.SVG: no such file where the worker reads it (ENOENT)\n' });
+    expect(failed).toMatchObject({ code: 1, stderr: 'nightshift: InvalidInput: cannot read archive /nonexistent/BN2.SVG: ENOENT (no such file where the worker reads it)\n' });
   });
 });
 
