@@ -1,6 +1,5 @@
-import { issuesText } from '../domain/validation';
 import { Command, Option } from 'commander';
-import { ZodError } from 'zod';
+import { z, ZodError } from 'zod';
 import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type Target } from '../config/config';
 import { failureTypeOf, FailureType } from '../domain/failures';
 import { terminalSafe } from '../domain/text';
@@ -17,6 +16,39 @@ import type pg from 'pg';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+/** Words of a list as an operator reads them: `a`, `a or b`, `a, b or c`. */
+export function orList(words: readonly unknown[]): string {
+  const w = words.map(String);
+  return w.length > 1 ? `${w.slice(0, -1).join(', ')} or ${w[w.length - 1]}` : (w[0] ?? '');
+}
+
+const UNITS: Record<string, string> = { string: 'character', array: 'item', set: 'item', file: 'byte' };
+
+function bound(n: number | bigint, origin: string): string {
+  const unit = UNITS[origin];
+  return unit ? `${n} ${unit}${n === 1 ? '' : 's'}` : String(n);
+}
+
+/**
+ * zod's own words for a choice or a bound (`Invalid option: expected one of "a"|"b"`, `Too big: expected string to
+ * have <=4096 characters`) said once for every schema the process uses, CLI or not: `expected a or b`, `expected at
+ * most 4096 characters`. A schema's own message wins over these (zod asks this map only when there is none).
+ */
+z.config({
+  customError: (issue) => {
+    switch (issue.code) {
+      case 'invalid_value':
+        return `expected ${orList(issue.values)}`;
+      case 'too_big':
+        return `expected ${issue.exact ? 'exactly' : issue.inclusive ? 'at most' : 'less than'} ${bound(issue.maximum, issue.origin)}`;
+      case 'too_small':
+        return `expected ${issue.exact ? 'exactly' : issue.inclusive ? 'at least' : 'more than'} ${bound(issue.minimum, issue.origin)}`;
+      default:
+        return undefined;
+    }
+  },
+});
 
 let cachedConfig: Config | undefined;
 export function config(): Config {
@@ -109,8 +141,21 @@ export function exitCodeFor(err: unknown): number {
 /** A failure whose own message says it all (its cause is kept for --debug): printed as is, not its innermost cause's. */
 export class SaidError extends Error {}
 
+/**
+ * A zod error as one line for an operator: `flag: message; flag: message`, one message per field (a 41-character
+ * code breaks two rules of one field: the first says it). `names` renames fields to the flags that set them.
+ */
+export function zodText(err: ZodError, names: Record<string, string> = {}, whole = 'value'): string {
+  const seen = new Map<string, string>();
+  for (const i of err.issues) {
+    const at = i.path.join('.') || whole;
+    if (!seen.has(at)) seen.set(at, `${names[at] ?? at}: ${i.message}`);
+  }
+  return [...seen.values()].join('; ');
+}
+
 function messageOf(err: unknown): string {
-  if (err instanceof ZodError) return issuesText(err);
+  if (err instanceof ZodError) return zodText(err);
   if (err instanceof SaidError) return err.message;
   if (err instanceof Error) {
     // A workflow failure wraps the activity's; the innermost message says what went wrong.
@@ -162,6 +207,13 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void | n
       process.exitCode = reportError(err, debug);
     }
   };
+}
+
+/** A word of a fixed lower-case set (`--type database`) typed in any case (`DATABASE`): its canonical spelling. */
+export function wordFlag<W extends string>(flag: string, words: readonly W[], value: string): W {
+  const word = words.find((w) => w === value.trim().toLowerCase());
+  if (word === undefined) throw new UsageError(`${flag}: expected ${orList(words)}`);
+  return word;
 }
 
 /** Parses a value with a zod schema; a failure is a usage error naming the flag. */

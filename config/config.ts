@@ -37,17 +37,32 @@ const text = (options: { trim?: boolean } = {}) => {
   return (options.trim === false ? checked : checked.trim()).min(1, 'expected a value');
 };
 
+/** A word of a fixed lower-case set, written in any case (`TRUE`, `Info`): its canonical spelling. */
+const word = <W extends string>(words: readonly [W, ...W[]], error?: string) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(words, error === undefined ? undefined : { error }));
+
+const BOOL_WORDS = ['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'] as const;
+
 const bool = (fallback: boolean) =>
-  z
-    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], { error: 'expected true or false' })
+  word(BOOL_WORDS, 'expected true or false')
     .default(fallback ? 'true' : 'false')
     .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
 const optionalText = text().optional();
 
+/** The port a URL names, as typed: the URL parser refuses one above 65535 without saying that this is why. */
+function urlPort(url: string): string | undefined {
+  const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
+  return /^(?:\[[^\]]*\]|[^:]*):(\d+)$/.exec(authority.slice(authority.lastIndexOf('@') + 1))?.[1];
+}
+
 const postgresUrl = text()
-  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'expected a postgres:// or postgresql:// URL')
-  .refine((v) => URL.canParse(v), 'expected a valid URL');
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: 'expected a postgres:// or postgresql:// URL', abort: true })
+  .superRefine((v, ctx) => {
+    const port = urlPort(v);
+    if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) ctx.addIssue({ code: 'custom', message: `the port ${port.slice(0, 10)} is out of range (1-65535)` });
+    else if (!URL.canParse(v)) ctx.addIssue({ code: 'custom', message: 'expected a valid URL' });
+  });
 
 /** A whole number of the gate's settings (seconds, per-minute rates, caps), within bounds. */
 const gateCount = (fallback: number, min: number, max: number) => wholeNumber(min, max, fallback);
@@ -193,14 +208,14 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\/?$/, 'expected folder names of letters, digits, ".", "_" or "-" separated by "/" (nightshift/prod)')
     .optional(),
   NIGHTSHIFT_OFFSITE_S3_REGION: text().regex(/^[a-z0-9-]{1,40}$/, 'expected a region name such as us-east-1').default('us-east-1'),
-  NIGHTSHIFT_OFFSITE_S3_PATH_STYLE: z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], { error: 'expected true or false' }).optional(),
+  NIGHTSHIFT_OFFSITE_S3_PATH_STYLE: word(BOOL_WORDS, 'expected true or false').optional(),
   NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID: optionalText,
   NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY: text({ trim: false }).transform((v) => new Secret(v)).optional(),
   NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY_FILE: optionalText,
   NIGHTSHIFT_OFFSITE_S3_PART_SIZE_MB: wholeNumber(5, 5120, 16, { range: 'expected 5-5120 (MiB per part)' }),
   NIGHTSHIFT_OFFSITE_S3_CONCURRENCY: wholeNumber(1, 16, 4, { range: 'expected 1-16 parts in flight' }),
   NIGHTSHIFT_WORKER_CONCURRENCY: wholeNumber(1, 64, 4),
-  NIGHTSHIFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  NIGHTSHIFT_LOG_LEVEL: word(['trace', 'debug', 'info', 'warn', 'error'], 'expected trace, debug, info, warn or error').default('info'),
 });
 
 export interface Target {
@@ -351,7 +366,8 @@ export function parseBackupKeys(text: string, source: { variable: string; lines:
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; problem: string }[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
+    // one problem, one line (what the CLI prints after `nightshift: `); several: one line each under a head
+    super(problems.length === 1 ? `${problems[0]!.variable}: ${problems[0]!.problem}` : `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }
@@ -364,8 +380,9 @@ function parseTargets(raw: string | undefined, defaultUrl: string): Target[] {
     const eq = item.indexOf('=');
     const name = eq > 0 ? item.slice(0, eq) : '';
     const url = eq > 0 ? item.slice(eq + 1) : '';
+    const urlProblem = postgresUrl.safeParse(url).error?.issues[0]?.message;
     if (!TARGET_NAME.test(name)) problems.push(`"${item.slice(0, 60)}": expected name=postgres://… with a name of lower-case letters, digits, _ or - (max 40)`);
-    else if (!postgresUrl.safeParse(url).success) problems.push(`target ${name}: expected a postgres:// URL`);
+    else if (urlProblem) problems.push(`target ${name}: ${urlProblem}`);
     else if (targets.some((t) => t.name === name)) problems.push(`target ${name} is listed twice`);
     else targets.push({ name, databaseUrl: url });
   }

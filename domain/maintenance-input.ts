@@ -16,11 +16,16 @@ import type {
 
 /** A start a little in the past is still "now" (the operator typed it a few seconds ago). */
 export const START_PAST_TOLERANCE_MS = 60_000;
-const MAX_WINDOW_MS = 7 * 24 * 3600_000;
+export const MAX_WINDOW_SECONDS = 7 * 86_400;
+const MAX_WINDOW_MS = MAX_WINDOW_SECONDS * 1000;
+export const WINDOW_TOO_LONG = 'a window lasts at most 7 days';
 
-/** 45m, 2h, 1h30m, 90s, 1d: a positive whole duration with units. */
+/**
+ * 45m, 2h, 1h30m, 90s, 1d: a positive whole duration with units. Any number of digits (durationSchema bounds the
+ * text): a well-formed but huge duration (99999999h) is refused by the limit it breaks, not as no duration.
+ */
 export function parseDuration(text: string): number | undefined {
-  const m = /^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$/.exec(text.trim());
+  const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text.trim());
   if (!m || text.trim() === '') return undefined;
   const [, d, h, min, s] = m;
   return Number(d ?? 0) * 86_400 + Number(h ?? 0) * 3600 + Number(min ?? 0) * 60 + Number(s ?? 0);
@@ -80,7 +85,7 @@ export function timesProblem(t: WindowTimes): string | undefined {
   const start = Date.parse(t.startsAt);
   const end = Date.parse(t.endsAt);
   if (!(end > start)) return 'the end must be after the start (the duration must be positive)';
-  if (end - start > MAX_WINDOW_MS) return 'a window lasts at most 7 days';
+  if (end - start > MAX_WINDOW_MS) return WINDOW_TOO_LONG;
   if (t.graceSeconds * 1000 > end - start) return 'the drain grace is longer than the window';
   if (t.preventLoginsFrom) {
     const from = Date.parse(t.preventLoginsFrom);
@@ -131,7 +136,7 @@ export const maintenanceEditSchema = z
   .object({
     startsAt: isoInstantSchema.optional(),
     endsAt: isoInstantSchema.optional(),
-    durationSeconds: z.number().int('the duration is a whole number of seconds').positive('the duration must be positive').optional(),
+    durationSeconds: z.number().int('the duration is a whole number of seconds').positive('the duration must be positive').max(MAX_WINDOW_SECONDS, WINDOW_TOO_LONG).optional(),
     type: z.enum(WINDOW_TYPES, { error: 'type must be database or deployment' }).optional(),
     message: messageSchema.nullable().optional(),
     preventLoginsFrom: isoInstantSchema.nullable().optional(),
@@ -180,7 +185,7 @@ export function extendProblem(w: WindowTimes, extend: unknown, nowMs: number): s
   const end = Date.parse(parsed.data.endsAt);
   if (end <= Date.parse(w.endsAt)) return 'an extension must move the end later than the current end';
   if (end <= nowMs) return 'the new end is in the past';
-  if (end - Date.parse(w.startsAt) > MAX_WINDOW_MS) return 'a window lasts at most 7 days';
+  if (end - Date.parse(w.startsAt) > MAX_WINDOW_MS) return WINDOW_TOO_LONG;
   return undefined;
 }
 

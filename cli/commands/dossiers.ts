@@ -4,17 +4,15 @@ import { Option, type Command } from 'commander';
 import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
-import { type Dossier, dossierCodeSchema, newDossierSchema } from '../../domain/dossier';
+import { type Dossier, dossierCodeSchema, dossierRoles, newDossierSchema } from '../../domain/dossier';
 import { terminalSafe } from '../../domain/text';
-import { issuesText } from '../../domain/validation';
 import { demoPrefixSchema, generateDemoDossiers } from '../../registry/demo';
 import { documentsFolder } from '../../registry/documents';
 import { createDossier, deleteDossier, dossierTableStats, listDossiers, type TableStat } from '../../registry/dossiers';
 import { findDossier } from '../../store/dossiers/find-dossier';
-import { FailureType, permanentFailure } from '../../domain/failures';
 import { caseHint } from '../code-hints';
 import { createTargetPools } from '../../workers/resources';
-import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption } from '../context';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, wordFlag, zodText } from '../context';
 
 /** nightshift dossiers list|show|create|delete|demo */
 
@@ -48,7 +46,7 @@ const demoSchema = z.object({
   documents: z.boolean(),
 });
 
-const usageFromZod = (error: z.ZodError, flags: Record<string, string>): UsageError => new UsageError(issuesText(error, 'value', flags));
+const usageFromZod = (error: z.ZodError, flags: Record<string, string>): UsageError => new UsageError(zodText(error, flags));
 
 const when = (iso: string | null): string => (iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : 'never');
 
@@ -125,10 +123,13 @@ const DEMO_CONFIRM_MB = 2_000;
 const DEMO_FIXED_KB = 200;
 const DISK_PER_TEXT_KB = 3.3;
 
-/** The dossier, or UnknownDossier naming the code a wrong-case one probably meant (README: codes are case-sensitive). */
+/**
+ * The dossier; a code that names none is bad usage (exit 2, nothing changed), as in the backup commands, naming the
+ * code a wrong-case one probably meant (README: codes are case-sensitive).
+ */
 async function dossierNamed(pool: pg.Pool, targetName: string, code: string): Promise<Dossier> {
   const dossier = await findDossier(pool, code);
-  if (!dossier) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${code} in target ${targetName}${await caseHint(pool, code)}`);
+  if (!dossier) throw new UsageError(`unknown dossier ${code} in target ${targetName}${await caseHint(pool, code)}`);
   return dossier;
 }
 
@@ -189,7 +190,7 @@ export function registerDossierCommands(program: Command): void {
           const parsed = newDossierSchema.safeParse({
             code,
             label: opts.label,
-            role: opts.role,
+            role: wordFlag('--role', dossierRoles, opts.role),
             copyStatus: opts.copy ? 'copy' : 'original',
             flags: { test: !!opts.test, specific: !!opts.specific, template: !!opts.template, transferable: !opts.notTransferable },
           });

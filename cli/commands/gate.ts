@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { CONTROL_CHARS_PROBLEM, hasControlChars } from '../../domain/text';
 import { issueKey, KEY_NAME } from '../../gate/keys';
 import { listKeys } from '../../store/gate/list-keys';
 import type { GateKey } from '../../store/gate/key-row';
@@ -11,7 +12,13 @@ import { action, config, jsonOption, output, parseFlag, target, targetOption, wi
 /** Connections per target: heartbeats are single short statements, PostgreSQL is the bottleneck. */
 const GATE_POOL_SIZE = 10;
 
-const keyName = z.string().regex(KEY_NAME, 'a key name has 1-60 letters, digits, spaces, dots, _ or -, starting with a letter or digit');
+/** Trimmed as the other text fields are (a trailing space would be stored, then never typed again); controls refused before. */
+const keyName = z
+  .string()
+  .refine((v) => !hasControlChars(v), { message: CONTROL_CHARS_PROBLEM, abort: true })
+  .trim()
+  .min(1, 'a key name is empty')
+  .regex(KEY_NAME, 'a key name has 1-60 letters, digits, spaces, dots, _ or -, starting with a letter or digit');
 const keyId = z.uuid({ error: 'expected a key id (uuid, see `nightshift gate keys list`)' });
 
 /** nightshift gate [--target T]: serves every configured target (or only T) until SIGINT / SIGTERM; gate keys ...: its API keys. */

@@ -5,17 +5,18 @@ import { z } from 'zod';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { type Client, type WorkflowHandle, ScheduleOverlapPolicy } from '@temporalio/client';
 import { UsageError } from '../../config/config';
-import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt, type WindowType } from '../../domain/maintenance';
+import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt } from '../../domain/maintenance';
 import {
   durationSchema,
   emailSchema,
-  issuesText,
   maintenanceEditSchema,
   maintenanceWindowInputSchema,
   messageSchema,
   parseDuration,
   startInPast,
+  MAX_WINDOW_SECONDS,
   START_PAST_TOLERANCE_MS,
+  WINDOW_TOO_LONG,
 } from '../../domain/maintenance-input';
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
@@ -63,7 +64,7 @@ import {
 import { webUiLink } from './backup';
 import { checkPatchDirHere } from '../patch-dir';
 import { refuseUnknownCodes } from '../code-hints';
-import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag, zodText } from '../context';
 import { onExistingSchedule, scheduleExists } from '../schedules';
 
 /** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12), recur (R-MW-13) */
@@ -83,9 +84,11 @@ function timeFlag(flag: string, value: string): Date {
   return t.instant;
 }
 
-function durationFlag(flag: string, value: string, allowZero = false): number {
+/** `ofWindow`: the flag sets a window's length (--duration, --by), which no spelling may take past 7 days. */
+function durationFlag(flag: string, value: string, o: { allowZero?: boolean; ofWindow?: boolean } = {}): number {
   const seconds = parseFlag(flag, durationSchema, value);
-  if (!allowZero && seconds <= 0) throw new UsageError(`${flag}: the duration must be positive`);
+  if (!o.allowZero && seconds <= 0) throw new UsageError(`${flag}: the duration must be positive`);
+  if (o.ofWindow && seconds > MAX_WINDOW_SECONDS) throw new UsageError(`${flag}: ${WINDOW_TOO_LONG}`);
   return seconds;
 }
 
@@ -147,52 +150,52 @@ const patchDirSchema = z
   .string()
   .trim()
   .min(1, 'expected a directory')
-  .max(4096, 'path too long')
+  .max(4096)
   .refine((p) => !hasControlChars(p), 'control characters are not allowed');
 
 /** Turns the flags into a validated workflow input; every refusal is a UsageError (exit 2). */
 export function scheduleInput(flags: ScheduleFlags, nowMs: number, o: { messageFlag?: string } = {}): { input: MaintenanceWindowInput; startsNow: boolean } {
   const t = target(flags.target);
   if (!flags.type) throw new UsageError(`--type is required: ${WINDOW_TYPES.join(' or ')}`);
-  if (!(WINDOW_TYPES as readonly string[]).includes(flags.type)) throw new UsageError(`--type: expected ${WINDOW_TYPES.join(' or ')}`);
+  const type = wordFlag('--type', WINDOW_TYPES, flags.type);
+  const kind = wordFlag('--payload', PAYLOAD_KINDS, flags.payload);
+  const onFailure = flags.onFailure === undefined ? undefined : wordFlag('--on-failure', ['rollback'] as const, flags.onFailure);
   const startsNow = flags.start === undefined || flags.start.trim().toLowerCase() === 'now';
   const start = startsNow ? new Date(nowMs) : timeFlag('--start', flags.start!);
   if (startInPast(start.toISOString(), nowMs)) throw new UsageError(`--start: ${shown(start)} is in the past (now is ${shown(new Date(nowMs))}); use --start now`);
   if ((flags.end === undefined) === (flags.duration === undefined)) throw new UsageError('give either --end or --duration (one of them)');
-  const end = flags.end !== undefined ? timeFlag('--end', flags.end) : new Date(start.getTime() + durationFlag('--duration', flags.duration!) * 1000);
+  const end = flags.end !== undefined ? timeFlag('--end', flags.end) : new Date(start.getTime() + durationFlag('--duration', flags.duration!, { ofWindow: true }) * 1000);
   if (end.getTime() <= start.getTime()) throw new UsageError('--end: the end must be after the start (the duration must be positive)');
-  if (!(PAYLOAD_KINDS as readonly string[]).includes(flags.payload)) throw new UsageError(`--payload: expected ${PAYLOAD_KINDS.join(', ')}`);
-  if (!AVAILABLE_PAYLOADS.includes(flags.payload as PayloadKind)) {
-    throw new UsageError(`--payload ${flags.payload}: not available yet (only ${AVAILABLE_PAYLOADS.join(', ')} for now)`);
+  if (!AVAILABLE_PAYLOADS.includes(kind)) {
+    throw new UsageError(`--payload ${kind}: not available yet (only ${AVAILABLE_PAYLOADS.join(', ')} for now)`);
   }
-  const patching = flags.payload === 'patch' || flags.payload === 'backup+patch';
-  if (patching && !flags.patchDir) throw new UsageError(`--payload ${flags.payload} needs --patch-dir DIR (the directory of patch packages)`);
+  const patching = kind === 'patch' || kind === 'backup+patch';
+  if (patching && !flags.patchDir) throw new UsageError(`--payload ${kind} needs --patch-dir DIR (the directory of patch packages)`);
   if (flags.patchDir !== undefined && !patching) throw new UsageError('--patch-dir goes with --payload patch or backup+patch');
-  if (flags.backupOnly !== undefined && flags.payload !== 'backup') throw new UsageError('--backup-only goes with --payload backup');
-  if (flags.onFailure !== undefined && flags.onFailure !== 'rollback') throw new UsageError('--on-failure: expected rollback');
-  if (flags.onFailure !== undefined && flags.payload !== 'backup+patch') throw new UsageError('--on-failure rollback goes with --payload backup+patch (its restore points are what a rollback restores, R-PI-11)');
+  if (flags.backupOnly !== undefined && kind !== 'backup') throw new UsageError('--backup-only goes with --payload backup');
+  if (onFailure !== undefined && kind !== 'backup+patch') throw new UsageError('--on-failure rollback goes with --payload backup+patch (its restore points are what a rollback restores, R-PI-11)');
   let payload: MaintenancePayload;
-  if (patching) payload = { kind: flags.payload as 'patch' | 'backup+patch', manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) };
-  else if (flags.payload === 'backup') {
+  if (patching) payload = { kind, manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) };
+  else if (kind === 'backup') {
     payload = flags.backupOnly === undefined ? { kind: 'backup' } : { kind: 'backup', dossiers: parseFlag('--backup-only', onlyCodesSchema, flags.backupOnly) };
   } else payload = { kind: 'none' };
   const windowSeconds = (end.getTime() - start.getTime()) / 1000;
   const graceSeconds =
-    flags.grace !== undefined ? durationFlag('--grace', flags.grace, true) : Math.min(parseDuration(DEFAULT_DRAIN_GRACE)!, Math.floor(windowSeconds));
+    flags.grace !== undefined ? durationFlag('--grace', flags.grace, { allowZero: true }) : Math.min(parseDuration(DEFAULT_DRAIN_GRACE)!, Math.floor(windowSeconds));
   if (graceSeconds > windowSeconds) throw new UsageError(`--grace: the drain grace (${flags.grace}) is longer than the window`);
   const preventLoginsFrom = flags.preventLoginsFrom !== undefined ? timeFlag('--prevent-logins-from', flags.preventLoginsFrom) : undefined;
   if (preventLoginsFrom && preventLoginsFrom.getTime() > start.getTime()) throw new UsageError('--prevent-logins-from must be at or before the start');
   const message = flags.message !== undefined ? parseFlag(o.messageFlag ?? '--message', messageSchema, flags.message) : undefined;
   const input: MaintenanceWindowInput = {
     target: t.name,
-    type: flags.type as WindowType,
+    type,
     startsAt: start.toISOString(),
     endsAt: end.toISOString(),
     preventLoginsFrom: preventLoginsFrom?.toISOString(),
     message,
     payload,
     graceSeconds,
-    ...(flags.onFailure === 'rollback' ? { onFailure: 'rollback' as const } : {}),
+    ...(onFailure ? { onFailure } : {}),
     startWhenDrained: flags.startWhenDrained === true,
     dbDrain: flags.dbDrain === true,
     notify: notifyFlag(flags.notify),
@@ -203,7 +206,7 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number, o: { messageF
   const parsed = maintenanceWindowInputSchema.safeParse(input);
   // the schema's fields named by the flags that set them
   const names = { endsAt: flags.end !== undefined ? '--end' : '--duration', startsAt: '--start', message: o.messageFlag ?? '--message', notify: '--notify', graceSeconds: '--grace', onFailure: '--on-failure' };
-  if (!parsed.success) throw new UsageError(issuesText(parsed.error, 'value', names));
+  if (!parsed.success) throw new UsageError(zodText(parsed.error, names));
   return { input, startsNow: startsNow || start.getTime() <= nowMs + START_PAST_TOLERANCE_MS };
 }
 
@@ -392,11 +395,8 @@ export function editInput(flags: EditFlags): MaintenanceEdit {
   const edit: MaintenanceEdit = {};
   if (flags.start !== undefined) edit.startsAt = timeFlag('--start', flags.start).toISOString();
   if (flags.end !== undefined) edit.endsAt = timeFlag('--end', flags.end).toISOString();
-  if (flags.duration !== undefined) edit.durationSeconds = durationFlag('--duration', flags.duration);
-  if (flags.type !== undefined) {
-    if (!(WINDOW_TYPES as readonly string[]).includes(flags.type)) throw new UsageError(`--type: expected ${WINDOW_TYPES.join(' or ')}`);
-    edit.type = flags.type as WindowType;
-  }
+  if (flags.duration !== undefined) edit.durationSeconds = durationFlag('--duration', flags.duration, { ofWindow: true });
+  if (flags.type !== undefined) edit.type = wordFlag('--type', WINDOW_TYPES, flags.type);
   if (flags.message !== undefined) edit.message = parseFlag('--message', messageSchema, flags.message);
   if (flags.clearMessage) edit.message = null;
   if (flags.preventLoginsFrom !== undefined) {
@@ -405,7 +405,7 @@ export function editInput(flags: EditFlags): MaintenanceEdit {
   const parsed = maintenanceEditSchema.safeParse(edit);
   // the edit's fields named by their flags; the whole edit (no flag given) as what to give
   const names = { value: 'maintenance edit', startsAt: '--start', endsAt: flags.end !== undefined ? '--end' : '--duration', durationSeconds: '--duration', message: '--message', preventLoginsFrom: '--prevent-logins-from', type: '--type' };
-  if (!parsed.success) throw new UsageError(issuesText(parsed.error, 'value', names).replace(/^maintenance edit: nothing to change$/, 'maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, or --prevent-logins-from'));
+  if (!parsed.success) throw new UsageError(zodText(parsed.error, names).replace(/^maintenance edit: nothing to change$/, 'maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, or --prevent-logins-from'));
   return edit;
 }
 
@@ -457,14 +457,15 @@ export function recurInput(flags: RecurFlags): RecurPlan {
     durationSeconds: flags.duration,
     announceAheadSeconds: flags.announceAhead,
   });
-  if (!parsed.success) throw new UsageError(issuesText(parsed.error, 'value', RECUR_FLAG_NAMES));
+  if (!parsed.success) throw new UsageError(zodText(parsed.error, RECUR_FLAG_NAMES));
   const r = parsed.data;
   const announced = announcementCrons(r.cron, r.announceAheadSeconds);
   if ('problem' in announced) throw new UsageError(`--announce-ahead: ${announced.problem}`);
-  const type = flags.type ?? (flags.payload === 'patch' ? 'deployment' : 'database');
+  const payload = wordFlag('--payload', PAYLOAD_KINDS, flags.payload);
+  const type = flags.type ?? (payload === 'patch' ? 'deployment' : 'database');
   // the payload, type, grace, notify … exactly as a one-off window reads them, on a template start
   const { input } = scheduleInput(
-    { ...flags, type, start: RECUR_TEMPLATE_START, end: undefined, duration: flags.duration, message: flags.reason, yes: true },
+    { ...flags, type, payload, start: RECUR_TEMPLATE_START, end: undefined, duration: flags.duration, message: flags.reason, yes: true },
     Date.parse(RECUR_TEMPLATE_START),
     { messageFlag: '--reason' },
   );
@@ -630,7 +631,7 @@ function registerRecurCommands(m: Command): void {
     .option('--timezone <tz>', 'IANA time zone of --cron, e.g. Europe/Paris (default: the operator\'s, TZ)')
     .option('--duration <d>', 'how long each window lasts: 45m, 2h, 1h30m')
     .option('--announce-ahead <d>', 'how long before its start each window is announced to users (R-MW-4)', '1h')
-    .addOption(new Option('--type <type>', 'database or deployment (default: deployment with --payload patch, else database)').choices([...WINDOW_TYPES]))
+    .option('--type <type>', 'database or deployment (default: deployment with --payload patch, else database)')
     .option('--reason <text>', 'why (the window\'s message, in every summary)')
     .addOption(new Option('--payload <kind>', 'the work to run in each window: none, backup, patch or backup+patch (with --patch-dir)').default('none'))
     .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
@@ -712,7 +713,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--start <time>', `start: an ISO date-time in your time zone, or "now" (default)`)
     .option('--end <time>', 'end: an ISO date-time in your time zone')
     .option('--duration <d>', 'or the duration: 45m, 2h, 1h30m')
-    .addOption(new Option('--type <type>', 'database or deployment').choices([...WINDOW_TYPES]))
+    .option('--type <type>', 'database or deployment')
     .option('--message <text>', "a message for the application's users: added to the notices they see (login refusals, heartbeats, the public notice page) and shown in status")
     .addOption(
       new Option('--payload <kind>', 'the work to run: none (by hand, then "complete"), backup (the backup batch), patch (with --patch-dir) or backup+patch (patch, with a verified restore point of each dossier taken just before it is patched)').default('none'),
@@ -769,7 +770,7 @@ export function registerMaintenanceCommands(program: Command): void {
       action(async (flags: { target?: string; end?: string; by?: string; json?: boolean }) => {
         if ((flags.end === undefined) === (flags.by === undefined)) throw new UsageError('give either --end or --by (one of them)');
         const end = flags.end !== undefined ? timeFlag('--end', flags.end) : undefined;
-        const by = flags.by !== undefined ? durationFlag('--by', flags.by) : 0;
+        const by = flags.by !== undefined ? durationFlag('--by', flags.by, { ofWindow: true }) : 0;
         await update(
           flags.target,
           async (h) => {

@@ -1,7 +1,9 @@
 import { once } from 'node:events';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { failureTypeOf, FailureType } from '../../domain/failures';
 import { estimateSeconds, summaryLines, type DossierPlan, type PlanHistory } from '../../domain/patch-plan';
@@ -68,6 +70,8 @@ export function registerPatchPlanCommand(patch: Command): void {
         const t = target(flags.target);
         const dir = path.resolve(dirArg);
         const dossiers = flags.dossiers === undefined ? null : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
+        // the plan reads the packages here, whatever the workers see: a path that is not here is a slip, said as `patch integrate` says it
+        if (!fs.existsSync(dir)) throw new UsageError(`no patch directory ${dir}${fs.existsSync(path.dirname(dir)) ? ` (its folder ${path.dirname(dir)} is here, without it)` : ''}`);
         let fromDir: PatchPackage[];
         try {
           fromDir = await readPatchDirectory(dir);

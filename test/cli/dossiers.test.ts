@@ -83,22 +83,32 @@ describe('nightshift dossiers (spawned CLI)', () => {
     expect((await stack.pools.get('main').query('SELECT code FROM nightshift.dossier ORDER BY code')).rows).toEqual(before);
   });
 
-  test('unknown dossier on show: exit 1 naming it; a stack trace only with --debug', async () => {
+  test('a code that names no dossier (show, delete): exit 2 naming it, with the wrong-case hint, nothing deleted; a stack trace only with --debug', async () => {
     const r = await cli('dossiers', 'show', 'NOPE');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('UnknownDossier: unknown dossier NOPE');
-    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(r).toMatchObject({ code: 2, stdout: '', stderr: 'nightshift: unknown dossier NOPE in target main\n' });
     const debug = await cli('--debug', 'dossiers', 'show', 'NOPE');
-    expect(debug.code).toBe(1);
+    expect(debug.code).toBe(2);
     expect(debug.stderr).toMatch(STACK_TRACE);
-    // a code in the wrong case names the one meant, on show and on delete (nothing deleted)
+    // a code in the wrong case names the one meant, on show and on delete (nothing deleted), as `backup list` does
     const lower = await cli('dossiers', 'show', 'cli1');
-    expect(lower.code).toBe(1);
-    expect(lower.stderr).toContain('UnknownDossier: unknown dossier cli1 in target main (codes are case-sensitive: CLI1?)');
+    expect(lower).toMatchObject({ code: 2, stderr: 'nightshift: unknown dossier cli1 in target main (codes are case-sensitive: CLI1?)\n' });
+    const before = (await stack.pools.get('main').query('SELECT code FROM nightshift.dossier ORDER BY code')).rows;
     const del = await cli('dossiers', 'delete', 'cli1', '--yes');
-    expect(del.code).toBe(1);
-    expect(del.stderr).toContain('(codes are case-sensitive: CLI1?)');
+    expect(del).toMatchObject({ code: 2, stderr: 'nightshift: unknown dossier cli1 in target main (codes are case-sensitive: CLI1?)\n' });
+    expect((await cli('dossiers', 'delete', 'NOPE', '--yes')).code).toBe(2);
+    expect((await stack.pools.get('main').query('SELECT code FROM nightshift.dossier ORDER BY code')).rows).toEqual(before);
     expect((await cli('dossiers', 'show', 'CLI1')).code).toBe(0);
+  });
+
+  test("refusals in an operator's words, once: --role, a 41-character code; --role in any case", async () => {
+    const role = await cli('dossiers', 'create', 'ROLE1', '--label', 'x', '--role', 'admin');
+    expect(role).toMatchObject({ code: 2, stderr: 'nightshift: --role: expected supervisor or regular\n' });
+    const long = await cli('dossiers', 'create', 'A'.repeat(41), '--label', 'x');
+    expect(long).toMatchObject({ code: 2, stderr: 'nightshift: CODE: a dossier code has at most 40 characters\n' });
+    const upper = await cli('dossiers', 'create', 'ROLE2', '--label', 'x', '--role', 'REGULAR', '--json');
+    expect(upper.code).toBe(0);
+    expect(JSON.parse(upper.stdout)).toMatchObject({ code: 'ROLE2', role: 'regular' });
+    expect((await cli('dossiers', 'delete', 'ROLE2', '--yes')).code).toBe(0);
   });
 
   test('a second supervisor is refused (exit 1, SupervisorConflict)', async () => {

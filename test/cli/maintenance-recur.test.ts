@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
-import { registerMaintenanceCommands } from '../../cli/commands/maintenance';
+import { recurInput, registerMaintenanceCommands } from '../../cli/commands/maintenance';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import { maintenanceRecurScheduleId, recurringWindowWorkflowId, RECUR_TEMPLATE_START } from '../../domain/maintenance-recur';
 import { WORKFLOW } from '../../workflows/contracts';
@@ -92,6 +92,10 @@ test('R-MW-13 hostile flags: bad cron, non-IANA zone, bad duration or announceme
     [['recur', '--target', stack.target, '--name', 'bad', '--timezone', 'Europe/Paris', '--cron', '0 22 * * 6', '--duration', '0m'], /--duration: the duration must be positive/],
     [['recur', '--target', stack.target, '--name', 'bad', '--timezone', 'Europe/Paris', '--cron', '0 22 * * 6', '--duration', 'two hours'], /--duration: "two hours" is not a duration/],
     [['recur', '--target', stack.target, '--name', 'bad', '--timezone', 'Europe/Paris', '--cron', '0 22 * * 6', '--duration', '8d'], /--duration: a window lasts at most 7 days/],
+    // well-formed but huge: the limit it breaks, not "is not a duration"
+    [['recur', '--target', stack.target, '--name', 'bad', '--timezone', 'Europe/Paris', '--cron', '0 22 * * 6', '--duration', '99999999h'], /^nightshift: --duration: a window lasts at most 7 days\n$/],
+    [[...base, '--cron', '0 22 * * 6', '--announce-ahead', '99999999h'], /^nightshift: --announce-ahead: announce at most 7 days ahead\n$/],
+    [[...base, '--cron', '0 22 * * 6', '--type', 'coffee'], /^nightshift: --type: expected database or deployment\n$/],
     [['recur', '--target', stack.target, '--name', 'bad', '--timezone', 'Europe/Paris', '--cron', '0 22 * * 6'], /--duration is required/],
     [['recur', '--target', stack.target, '--name', 'bad', '--timezone', 'Europe/Paris', '--duration', '2h'], /--cron is required/],
     [[...base, '--cron', '0 22 * * 6', '--announce-ahead', '90s'], /--announce-ahead: announce a whole number of minutes/],
@@ -119,6 +123,12 @@ test('R-MW-13 hostile flags: bad cron, non-IANA zone, bad duration or announceme
   const listed = await cli('recur', 'list', '--target', stack.target);
   expect(listed).toMatchObject({ code: 0, stdout: 'no recurring maintenance windows\n' });
   expect((await cli('recur', 'show', 'nothing', '--target', stack.target)).stderr).toMatch(/no recurring window nothing \(schedule maintenance-recur\/.*\/nothing\)/);
+});
+
+test('R-MW-13 words of a fixed set in any case: --payload PATCH is a patch window, of type deployment by default', () => {
+  const plan = recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', timezone: 'Europe/Paris', duration: '2h', announceAhead: '1h', payload: 'PATCH', patchDir: '/srv/patches' });
+  expect(plan.template).toMatchObject({ type: 'deployment', payload: { kind: 'patch', manifest: '/srv/patches' } });
+  expect(recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', duration: '2h', announceAhead: '1h', payload: 'none', type: 'Database' }).template.type).toBe('database');
 });
 
 test('R-MW-13 recur: a Schedule with overlap skip and the time zone, its next occurrences listed in that zone, show, pause, unpause, delete', async () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
-import { registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
+import { editInput, registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
 import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { runCli, type CliResult } from '../helpers/cli';
 
@@ -104,7 +104,12 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--message', 'bell\u0007'], /control characters/],
     // the schema's limit named by the flag that set it, not its field (endsAt)
     [[...t, '--start', later, '--duration', '8d', '--type', 'database'], /^nightshift: --duration: a window lasts at most 7 days/],
-    [[...t, '--start', later, '--duration', '45m', '--type', 'coffee'], /.*/],
+    // well-formed but huge: the limit it breaks, not "is not a duration"
+    [[...t, '--start', later, '--duration', '99999999h', '--type', 'database'], /^nightshift: --duration: a window lasts at most 7 days\n$/],
+    [[...t, '--start', later, '--duration', '10081m', '--type', 'database'], /^nightshift: --duration: a window lasts at most 7 days\n$/],
+    [[...t, '--start', later, '--duration', '45m', '--grace', '99999999h', '--type', 'database'], /^nightshift: --grace: the drain grace \(99999999h\) is longer than the window\n$/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'coffee'], /^nightshift: --type: expected database or deployment\n$/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'everything'], /^nightshift: --payload: expected none, backup, patch or backup\+patch\n$/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', "A1,x'; DROP TABLE nightshift.dossier; --"], /--backup-only: a dossier code has/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', ' , ,'], /--backup-only: expected at least one dossier code/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--backup-only', 'A1'], /--backup-only goes with --payload backup/],
@@ -140,6 +145,17 @@ test('R-MW-9: --payload backup becomes the window\'s backup payload, --backup-on
   const flags = { target: stack.target, start: parisTime(60), duration: '45m', type: 'database', payload: 'backup' };
   expect(scheduleInput(flags, Date.now()).input.payload).toEqual({ kind: 'backup' });
   expect(scheduleInput({ ...flags, backupOnly: 'A1, B-2,A1' }, Date.now()).input.payload).toEqual({ kind: 'backup', dossiers: ['A1', 'B-2'] });
+});
+
+test('words of a fixed set (--type, --payload, --on-failure) are read in any case, as their canonical spelling; a huge --duration on edit says the 7-day limit', () => {
+  const flags = { target: stack.target, start: parisTime(60), duration: '45m', type: 'DATABASE', payload: 'Backup' };
+  expect(scheduleInput(flags, Date.now()).input).toMatchObject({ type: 'database', payload: { kind: 'backup' } });
+  const rollback = scheduleInput({ ...flags, type: 'Deployment', payload: 'BACKUP+PATCH', patchDir: '/srv/patches', onFailure: 'ROLLBACK' }, Date.now()).input;
+  expect(rollback).toMatchObject({ type: 'deployment', payload: { kind: 'backup+patch' }, onFailure: 'rollback' });
+  expect(() => scheduleInput({ ...flags, onFailure: 'retry' }, Date.now())).toThrow(/^--on-failure: expected rollback$/);
+  expect(editInput({ type: 'DEPLOYMENT' })).toEqual({ type: 'deployment' });
+  expect(() => editInput({ duration: '99999999h' })).toThrow(/^--duration: a window lasts at most 7 days$/);
+  expect(() => editInput({ duration: '1h', type: 'coffee' })).toThrow(/^--type: expected database or deployment$/);
 });
 
 test('issue 9: times in ISO 8601 with fractional seconds and offsets are read (luxon); impossible fields are refused, never rolled over', () => {

@@ -183,3 +183,11 @@ test('R-PI-10: the run follows the plan: each dossier\'s outcome (status, levels
     }
   });
 });
+
+test('a DIR that is not here: one line naming it, exit 2, as `patch integrate` says it (not the file system\'s ENOENT)', async () => {
+  const missing = path.join(tempDir('plan-missing'), 'no-such-patches');
+  const r = await cli(['patch', 'plan', missing]);
+  expect(r).toMatchObject({ code: 2, stdout: '', stderr: `nightshift: no patch directory ${missing} (its folder ${path.dirname(missing)} is here, without it)\n` });
+  const nowhere = await cli(['patch', 'plan', '/nonexistent/dir', '--json']);
+  expect(nowhere).toMatchObject({ code: 2, stdout: '', stderr: 'nightshift: no patch directory /nonexistent/dir\n' });
+});

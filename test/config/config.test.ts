@@ -55,6 +55,34 @@ describe('config', () => {
     expect(problemsOf({ NIGHTSHIFT_TARGETS: 'a=http://h/x' })[0]!.problem).toMatch(/postgres/);
   });
 
+  test('a database URL whose port is out of range says so (not "expected a postgres:// URL"), in DATABASE_URL and NIGHTSHIFT_TARGETS', () => {
+    expect(problemsOf({ DATABASE_URL: 'postgres://ops:pw@db:99999/compta' })).toEqual([{ variable: 'DATABASE_URL', problem: 'the port 99999 is out of range (1-65535)' }]);
+    expect(problemsOf({ NIGHTSHIFT_TARGETS: 'main=postgres://ops@db:5432/a paie=postgresql://ops@[::1]:0/b' })).toEqual([
+      { variable: 'NIGHTSHIFT_TARGETS', problem: 'target paie: the port 0 is out of range (1-65535)' },
+    ]);
+    expect(problemsOf({ NIGHTSHIFT_TARGETS: 'main=mysql://db/x' })[0]!.problem).toBe('target main: expected a postgres:// or postgresql:// URL');
+    expect(loadConfig({ NIGHTSHIFT_TARGETS: 'main=postgres://ops:p:w@db:65535/a' }, '/srv').targets[0]!.databaseUrl).toBe('postgres://ops:p:w@db:65535/a');
+  });
+
+  test('one problem is one line naming the variable; several, one line each under a head', () => {
+    const one = (() => {
+      try {
+        return loadConfig({ TZ: 'Foo/Bar' }, '/srv');
+      } catch (err) {
+        return err as ConfigError;
+      }
+    })();
+    expect(one).toBeInstanceOf(ConfigError);
+    expect((one as ConfigError).message).toBe('TZ: unknown time zone "Foo/Bar": expected an IANA time zone such as Europe/Paris (or leave TZ unset)');
+    expect(() => loadConfig({ TZ: 'Foo/Bar', NIGHTSHIFT_PG_PORT: 'x' }, '/srv')).toThrow(/^invalid configuration:\n {2}NIGHTSHIFT_PG_PORT: .*\n {2}TZ: unknown time zone/);
+  });
+
+  test('words of a fixed set (true/false, log levels) are read in any case', () => {
+    const c = loadConfig({ TEMPORAL_TLS: 'TRUE', NIGHTSHIFT_LOG_LEVEL: 'Debug', NIGHTSHIFT_SMTP_SECURE: 'Yes' }, '/srv');
+    expect([!!c.temporal.tls, c.logLevel, c.smtp.secure]).toEqual([true, 'debug', true]);
+    expect(problemsOf({ NIGHTSHIFT_LOG_LEVEL: 'loud' })).toEqual([{ variable: 'NIGHTSHIFT_LOG_LEVEL', problem: 'expected trace, debug, info, warn or error' }]);
+  });
+
   test('TLS turns on with an API key or a certificate, as the temporal CLI does', () => {
     expect(loadConfig({}, '/').temporal.tls).toBeUndefined();
     expect(loadConfig({ TEMPORAL_API_KEY: 'k' }, '/').temporal.tls).toBeDefined();

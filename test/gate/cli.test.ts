@@ -80,6 +80,8 @@ describe('nightshift gate keys (R-SE-4)', () => {
     const hostile: [string[], number][] = [
       [['gate', 'keys', 'create', '--name', 'bad\u001b]0;x\u0007'], 2],
       [['gate', 'keys', 'create', '--name', ''], 2],
+      [['gate', 'keys', 'create', '--name', '   '], 2],
+      [['gate', 'keys', 'create', '--name', 'trail\n'], 2],
       [['gate', 'keys', 'create', '--name', 'n'.repeat(61)], 2],
       [['gate', 'keys', 'create', '--name', 'x', '--target', 'nope'], 2],
       [['gate', 'keys', 'revoke', "1' OR '1'='1"], 2],
@@ -92,6 +94,13 @@ describe('nightshift gate keys (R-SE-4)', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
     expect(await keyRows()).toEqual(before);
+
+    // a name is trimmed as the other text fields are: stored and listed without the spaces around it; empty once trimmed: refused
+    const trimmed = await ctx.cli(['gate', 'keys', 'create', '--name', ' trail ', '--json']);
+    expect(trimmed.code).toBe(0);
+    expect(JSON.parse(trimmed.stdout)).toMatchObject({ name: 'trail' });
+    expect((await keyRows()).filter((k) => /trail/.test(k.name)).map((k) => k.name)).toEqual(['trail']);
+    expect(await ctx.cli(['gate', 'keys', 'create', '--name', '   '])).toMatchObject({ code: 2, stderr: 'nightshift: --name: a key name is empty\n' });
 
     // R-SE-4 rotation: a second key of the same name says the first stays valid until revoked, and how
     const rotated = await ctx.cli(['gate', 'keys', 'create', '--name', 'compta-web-01']);

@@ -110,6 +110,19 @@ describe('config variables (exit 2, ConfigError naming the variable)', () => {
       { name: 'unknown NIGHTSHIFT_TIMEZONE', args: list, env: { NIGHTSHIFT_TIMEZONE: `Europe/Paris${ESC}[2J` }, message: /NIGHTSHIFT_TIMEZONE: / },
     ]);
   });
+
+  test('one problem is one line naming the variable; a database port out of range says so', async () => {
+    const list = ['dossiers', 'list'];
+    // URL refuses to hold port 99999: written as the operator types it
+    const badPort = ctx.stack.databaseUrl.replace(/:\d+\//, ':99999/');
+    expect(badPort).toContain(':99999/');
+    await expectRefused([
+      { name: 'unknown TZ, one line', args: ['maintenance', 'list'], env: { TZ: 'Foo/Bar' }, message: /^nightshift: TZ: unknown time zone "Foo\/Bar": expected an IANA time zone such as Europe\/Paris \(or leave TZ unset\)\n$/ },
+      { name: 'port 99999 in NIGHTSHIFT_TARGETS', args: list, env: { NIGHTSHIFT_TARGETS: `${TARGET}=${badPort}` }, message: new RegExp(`^nightshift: NIGHTSHIFT_TARGETS: target ${TARGET}: the port 99999 is out of range \\(1-65535\\)\n$`) },
+      { name: 'port 99999 in DATABASE_URL', args: list, env: { NIGHTSHIFT_TARGETS: '', DATABASE_URL: badPort }, message: /^nightshift: DATABASE_URL: the port 99999 is out of range \(1-65535\)\n$/ },
+      { name: 'two problems: a head, one line each', args: list, env: { TZ: 'Foo/Bar', NIGHTSHIFT_PG_PORT: 'x' }, message: /^nightshift: invalid configuration:\n {2}NIGHTSHIFT_PG_PORT: .*\n {2}TZ: unknown time zone .*\n$/ },
+    ]);
+  });
 });
 
 describe('maintenance times (luxon): valid ISO 8601 accepted, impossible fields and zones refused', () => {
@@ -192,6 +205,22 @@ describe('free text with terminal control characters is refused at every CLI edg
     expect(show.stdout).toContain('\\x1b]0;pwned\\x07Legacy\\x9b2J');
     expect(JSON.parse(json.stdout).label).toBe(`${OSC_TITLE}Legacy\u009b2J`);
     await ctx.stack.pools.get('main').query(`DELETE FROM nightshift.dossier WHERE code = 'LEGACY1'`);
+  });
+});
+
+describe("validator texts in an operator's words", () => {
+  test('a choice, a length: the flag or key and what it takes, once; words of a fixed set in any case', async () => {
+    const long = `/${'a'.repeat(4999)}`;
+    const schedule = ['maintenance', 'schedule', '--type', 'database', '--start', `${NEXT_YEAR}-01-15T10:00`, '--duration', '45m'];
+    await expectRefused([
+      { name: '--role admin', args: ['dossiers', 'create', 'HX5', '--label', 'L', '--role', 'admin'], message: /^nightshift: --role: expected supervisor or regular\n$/ },
+      { name: 'a 5,000-character folder', args: ['backup', 'settings', 'set', 'folder', long], message: /^nightshift: folder: expected at most 4096 characters\n$/ },
+      { name: 'a 5,000-character --patch-dir', args: [...schedule, '--payload', 'patch', '--patch-dir', long], message: /^nightshift: --patch-dir: expected at most 4096 characters\n$/ },
+      { name: 'a 41-character code, said once', args: ['dossiers', 'create', 'A'.repeat(41), '--label', 'L'], message: /^nightshift: CODE: a dossier code has at most 40 characters\n$/ },
+      { name: '--type coffee', args: [...schedule.slice(0, 3), 'coffee', ...schedule.slice(4)], message: /^nightshift: --type: expected database or deployment\n$/ },
+      // a word in capitals is read: the refusal that follows is about something else (no terminal to confirm on)
+      { name: '--type DATABASE is read', args: ['maintenance', 'schedule', '--type', 'DATABASE', '--payload', 'NONE', '--duration', '45m'], message: /cuts the service .* --yes/ },
+    ]);
   });
 });
 
