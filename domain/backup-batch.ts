@@ -25,6 +25,9 @@ const recipients = z.preprocess(
   z.array(z.email('expected e-mail addresses separated by commas')).max(50, 'at most 50 recipients'),
 );
 
+/** A word of a fixed lower-case set typed in any case (`ALWAYS`): read as that word, as the yes/no values are. */
+const lowerWord = (v: unknown): unknown => (typeof v === 'string' ? v.trim().toLowerCase() : v);
+
 /** One schema per key; values come from the CLI or the environment as text, from the database as JSON. */
 export const BACKUP_SETTING_SCHEMAS = {
   folder: z
@@ -38,11 +41,11 @@ export const BACKUP_SETTING_SCHEMAS = {
     // stored as typed and compared as text with the shared store's path: one spelling per folder (`/srv/b`, not `/tmp/../srv/b`)
     .refine((p) => !/(^|[\\/])\.{1,2}([\\/]|$)/.test(p) && !/[\\/]{2}/.test(p.replace(/^[\\/]{2}/, '')), "expected a folder path without '.', '..' or empty parts (write it as it is: /srv/backups)"),
   'date-subfolder': yesNo,
-  dossiers: z.enum(WHICH_DOSSIERS, { error: `expected one of ${WHICH_DOSSIERS.join(', ')}` }),
+  dossiers: z.preprocess(lowerWord, z.enum(WHICH_DOSSIERS, { error: `expected one of ${WHICH_DOSSIERS.join(', ')}` })),
   'modified-only': yesNo,
   documents: yesNo,
   'report-recipients': recipients,
-  'on-exit': z.enum(['never', 'always'], { error: 'expected never or always' }),
+  'on-exit': z.preprocess(lowerWord, z.enum(['never', 'always'], { error: 'expected never or always' })),
   'before-exchange': yesNo,
   'before-closing': yesNo,
 } as const;

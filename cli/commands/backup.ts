@@ -38,7 +38,7 @@ import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCo
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { type Generation, offsiteCopyOf } from '../../domain/generation';
-import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal, wordFlag } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
@@ -130,7 +130,7 @@ export function registerBackupCommands(program: Command): void {
     .command('dossier')
     .description('back up one dossier into B{code}.SVG (starts the backup-dossier workflow)')
     .argument('<code>', 'dossier code')
-    .addOption(new Option('--reason <reason>', 'why: the folder follows (EchangePrest/, Cloture/)').choices(BACKUP_REASONS).default('manual'))
+    .addOption(new Option('--reason <reason>', `why: the folder follows (EchangePrest/, Cloture/): ${BACKUP_REASONS.join(', ')}`).default('manual'))
     .option('--date-subfolder', 'write into a sub-folder named from the date (YYYYMMDD)')
     .option('--documents', "include the dossier's documents folder")
     .option('--wait', 'wait for the backup to finish and print its result')
@@ -142,7 +142,8 @@ export function registerBackupCommands(program: Command): void {
         const parsed = backupDossierInputSchema.safeParse({
           target: t.name,
           code,
-          reason: flags.reason,
+          // any case (MANUAL), said in one line when it is none of them (commander's choices printed two)
+          reason: wordFlag('--reason', BACKUP_REASONS, flags.reason),
           dateSubfolder: Boolean(flags.dateSubfolder),
           includeDocuments: Boolean(flags.documents),
         });

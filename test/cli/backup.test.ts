@@ -104,6 +104,8 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
     expect(r.stderr).not.toMatch(/\n\s+at /); // no ctx.stack trace without --debug
   }
   await expect(ctx.temporal.client.workflow.getHandle(backupDossierWorkflowId('main', 'OK')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  // a reason that is none of the words: one line naming them (commander's choices printed two)
+  expect(await cli(['backup', 'dossier', 'OK', '--reason', 'whenever'])).toMatchObject({ code: 2, stderr: 'nightshift: --reason: expected manual, echange-prestataire or cloture\n' });
   // a code that names no dossier: exit 2 before any start (one in the wrong case named with the one meant)
   const [known] = (await generateDemoDossiers(ctx.stack.pools.get('main'), { target: 'main', count: 1, sizeKb: 5, prefix: 'CASE' })) as [string];
   const lower = await cli(['backup', 'dossier', known.toLowerCase()]);
