@@ -28,6 +28,7 @@ import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
+import { runsSinceWindow } from '../../store/windows/runs-since-window';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import {
   MAINTENANCE_RECUR_PREFIX,
@@ -811,7 +812,17 @@ export function registerMaintenanceCommands(program: Command): void {
                     `cancel requested: the payload ${now.payloadRun.workflowId} (${now.payloadRun.kind}) runs to its end first (it is not cut mid-way), then access comes back; waiting…\n`,
                   );
                 }
-                const byHand = now?.phase === 'working' ? (now.linkedRuns ?? []).filter((r) => r.state === 'running') : [];
+                // read from the ledgers, not only from the window's links: a run started a moment ago is not linked yet
+                // (the window looks every 30 s), and the wait for it would be silent
+                const own = [now?.payloadRun?.workflowId, now?.rollbackRun?.workflowId];
+                const windowId = now?.windowId;
+                const fromLedgers =
+                  now?.phase === 'working' && windowId
+                    ? (await withPools(target(flags.target).name, (pool) => runsSinceWindow(pool, windowId))).filter((r) => !own.includes(r.workflowId))
+                    : [];
+                const byHand = [...fromLedgers, ...(now?.phase === 'working' ? (now.linkedRuns ?? []) : [])]
+                  .filter((r) => r.state === 'running')
+                  .filter((r, i, all) => all.findIndex((o) => o.workflowId === r.workflowId) === i);
                 if (byHand.length) {
                   process.stdout.write(
                     `${name} requested: ${byHand.map((r) => `${r.kind} run ${r.workflowId}`).join(', ')}, started by hand in the window, ` +

@@ -283,3 +283,26 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
     await native.close();
   }
 });
+
+test('R-PI-2: complete says before it waits that a run started by hand a moment ago (not linked by the window yet) is still running, then gives access back once it ends', async () => {
+  const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await windowWorker(native, stack);
+  try {
+    await worker.runUntil(async () => {
+      const started = await cli('schedule', '--target', stack.target, '--start', 'now', '--duration', '30m', '--grace', '0s', '--type', 'deployment', '--yes');
+      expect(started.code).toBe(0);
+      await eventually(async () => (await windowRows(stack.pool)).at(-1)?.phase, (p) => p === 'working', 'the work phase', 40_000);
+      const byHand = `patch/${stack.target}/by-hand-${Date.now()}`;
+      await stack.pool.query(`INSERT INTO nightshift.patch_run (workflow_id, mode) VALUES ($1, 'revalidate')`, [byHand]);
+      const completing = cli('complete', '--target', stack.target);
+      await new Promise((r) => setTimeout(r, 2_000));
+      await stack.pool.query(`UPDATE nightshift.patch_run SET state = 'completed', finished_at = now() WHERE workflow_id = $1`, [byHand]);
+      const completed = await completing;
+      expect(completed.code).toBe(0);
+      expect(completed.stdout).toContain(`complete requested: patch run ${byHand}, started by hand in the window, still running: access comes back once it has ended (single-user mode, R-PI-2); waiting…`);
+      expect(completed.stdout).toMatch(/^completed: /m);
+    });
+  } finally {
+    await native.close();
+  }
+});
