@@ -19,18 +19,8 @@ export interface RecentRun {
 
 /** The last five patch runs, newest first, each with its count of failed dossiers. */
 export async function listRecentRuns(db: Queryable): Promise<RecentRun[]> {
-  const { rows } = await db.query<{
-    id: string;
-    workflow_id: string;
-    mode: string;
-    state: string;
-    first_patch: number | null;
-    last_patch: number | null;
-    error: string | null;
-    failed: string;
-    behind: string;
-    package_held: boolean;
-  }>(
+  // bigint counts come as text, the flag under its column's name
+  const { rows } = await db.query<Omit<RecentRun, 'id' | 'failed' | 'behind' | 'packageHeld'> & { id: string; failed: string; behind: string; package_held: boolean }>(
     `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error,
             (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
             (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
