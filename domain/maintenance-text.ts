@@ -8,12 +8,16 @@ export interface WindowDescribed {
   startsAt: Date;
   endsAt: Date;
   workflowId: string;
+  /** when it ended (completed, cancelled), if it did: said beside the planned times */
+  finishedAt?: Date | null;
 }
 
 export function describeWindow(w: WindowDescribed, timeZone: string): string {
   const s = formatDateTime(w.startsAt, timeZone);
   const e = formatDateTime(w.endsAt, timeZone);
-  return `${w.type} window ${w.state} from ${s.date} ${s.time} to ${e.date} ${e.time} (workflow ${w.workflowId})`;
+  const f = w.finishedAt ? formatDateTime(w.finishedAt, timeZone) : undefined;
+  const ended = f ? `, ended ${f.date === e.date ? f.time : `${f.date} ${f.time}`}` : '';
+  return `${w.type} window ${w.state} from ${s.date} ${s.time} to ${e.date} ${e.time}${ended} (workflow ${w.workflowId})`;
 }
 
 export type MaintenanceMailKind = 'completed' | 'cancelled' | 'failed';

@@ -232,6 +232,13 @@ async function waitForRow(handle: WorkflowHandle, timeoutMs = 30_000): Promise<M
   }
 }
 
+/** A window that ended (completed, cancelled) says when, beside its planned times: its phase change's workflow time. */
+function endedText(s: MaintenanceStatus): string {
+  if (s.state !== 'completed' && s.state !== 'cancelled') return '';
+  const end = [...s.phases].reverse().find((p) => p.phase === s.state);
+  return end ? `; ${s.state === 'completed' ? 'ended' : 'cancelled'} ${shown(end.at)}` : '';
+}
+
 /**
  * The workflow's view of a window. `sessions`, when given, is the database's count (one query, also
  * behind the head line of `status`); without it the workflow's last look is shown as such.
@@ -239,7 +246,7 @@ async function waitForRow(handle: WorkflowHandle, timeoutMs = 30_000): Promise<M
 function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
   const lines = [
     `${s.type} maintenance on ${s.target}: ${s.phase === 'failed' ? 'FAILED, closed until reopen' : s.state} (phase ${s.phase})`,
-    `  from ${shown(s.startsAt)} to ${shown(s.endsAt)} (${operatorZone()})`,
+    `  from ${shown(s.startsAt)} to ${shown(s.endsAt)} (${operatorZone()})${endedText(s)}`,
     `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
   ];
   if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);

@@ -7,6 +7,7 @@ import {
   refusalText,
   type WindowView,
 } from '../../domain/maintenance';
+import { describeWindow } from '../../domain/maintenance-text';
 
 const paris = 'Europe/Paris';
 // Seed 000's examples: 07/09/2020 13:00-13:45 (database) and 14/09/2020 23:25-23:30 (deployment), Paris time.
@@ -92,5 +93,20 @@ describe('locale from Accept-Language (French by default)', () => {
     ['garbage;;;,', 'fr'],
   ])('%p -> %p', (header, locale) => {
     expect(pickLocale(header as string | undefined)).toBe(locale);
+  });
+});
+
+describe('describeWindow: a window that ended says when, beside its planned times', () => {
+  const w = { type: 'database' as const, startsAt: dbStart, endsAt: dbEnd, workflowId: 'maintenance/main' };
+  test('scheduled: the planned times only', () => {
+    expect(describeWindow({ ...w, state: 'scheduled' }, paris)).toBe('database window scheduled from 07/09/2020 13:00 to 07/09/2020 13:45 (workflow maintenance/main)');
+  });
+  test('completed early, and cancelled on another day', () => {
+    expect(describeWindow({ ...w, state: 'completed', finishedAt: new Date('2020-09-07T11:32:10Z') }, paris)).toBe(
+      'database window completed from 07/09/2020 13:00 to 07/09/2020 13:45, ended 13:32 (workflow maintenance/main)',
+    );
+    expect(describeWindow({ ...w, state: 'cancelled', finishedAt: new Date('2020-09-05T08:00:00Z') }, paris)).toBe(
+      'database window cancelled from 07/09/2020 13:00 to 07/09/2020 13:45, ended 05/09/2020 10:00 (workflow maintenance/main)',
+    );
   });
 });
