@@ -163,7 +163,7 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
     const named = input.only && input.retryOf === undefined ? input.only : undefined;
     if (named) await refuseUnknownCodes(pool, input.target, named, { flag: '--only' });
     // R-BK-2 leaves them out of the nightly selection; named, they are taken, and said so
-    const takenDespite = named ? await selectionExclusions(pool, named) : [];
+    const { shown: takenDespite, total: despiteTotal } = named ? await selectionExclusions(pool, named) : { shown: [], total: 0 };
     return withTemporal(async (client) => {
       await refuseIfRunning(pool, client, input.target);
       const handle = await startBackupBatch(client, input, { taskQueue: config().temporal.taskQueue });
@@ -172,13 +172,14 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
         workflowId,
         runId: handle.firstExecutionRunId,
         url: webUiLink(workflowId, handle.firstExecutionRunId),
-        ...(takenDespite.length ? { takenDespite } : {}),
+        ...(takenDespite.length ? { takenDespite, takenDespiteTotal: despiteTotal } : {}),
         ...extra,
       };
       if (!flags.json) {
         // without --all the run still takes only what changed since its last backup (R-BK-1): said, not implied
         const taken = input.all ? 'taken, since --only names it' : 'taken if it changed since its last backup, since --only names it (--all: taken anyway)';
         for (const t of takenDespite) process.stdout.write(`${t.code} is ${t.why}: the nightly selection leaves it out (R-BK-2); ${taken}\n`);
+        if (despiteTotal > takenDespite.length) process.stdout.write(`and ${despiteTotal - takenDespite.length} more dossier(s) named that the nightly selection leaves out, taken the same way\n`);
         // a named dossier that has not changed is not taken: said before the run says "0 / 0"
         if (named && !input.all && !takenDespite.length) process.stdout.write('--only takes those of the dossiers named that changed since their last backup (--all: each of them anyway)\n');
       }

@@ -243,7 +243,7 @@ function endedText(s: MaintenanceStatus): string {
  * The workflow's view of a window. `sessions`, when given, is the database's count (one query, also
  * behind the head line of `status`); without it the workflow's last look is shown as such.
  */
-function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
+export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
   const lines = [
     `${s.type} maintenance on ${s.target}: ${s.phase === 'failed' ? 'FAILED, closed until reopen' : s.state} (phase ${s.phase})`,
     `  from ${shown(s.startsAt)} to ${shown(s.endsAt)} (${operatorZone()})${endedText(s)}`,
@@ -265,7 +265,11 @@ function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
   for (const r of s.linkedRuns ?? []) lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${r.state ? ` (${r.state})` : ''}`);
   if (s.failure) {
     lines.push(`  FAILED: ${s.failure}`);
-    for (const f of (s.failures ?? []).slice(-10)) lines.push(`    ${f.code}: ${f.error}`);
+    const kept = s.failures ?? [];
+    const shownFailures = kept.slice(-10);
+    const total = Math.max(s.failuresTotal ?? kept.length, kept.length);
+    for (const f of shownFailures) lines.push(`    ${f.code}: ${f.error}`);
+    if (total > shownFailures.length) lines.push(`    (the last ${shownFailures.length} of ${total}; the payload run's status lists them all)`);
   }
   if (s.reopenedAfter) lines.push(`  reopened after a failure (R-MW-10)`);
   const next = s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []);

@@ -70,7 +70,7 @@ test('R-BK-2: backup run --only takes the dossiers it names that the nightly sel
     );
     expect(r.stdout).toContain('3 / 3 dossier(s) backed up');
     const json = await cli(['backup', 'run', '--all', '--only', 'ONLYT', '--wait', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ takenDespite: [{ code: 'ONLYT', why: 'a template' }], result: { state: 'completed', ok: 1 } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ takenDespite: [{ code: 'ONLYT', why: 'a template' }], takenDespiteTotal: 1, result: { state: 'completed', ok: 1 } });
     // without --all, R-BK-1 still applies: said with the name (ONLYT is unchanged since its backup just now)
     const modifiedOnly = await cli(['backup', 'run', '--only', 'ONLYT', '--wait']);
     expect(modifiedOnly.stdout).toMatch(/^ONLYT is a template: the nightly selection leaves it out \(R-BK-2\); taken if it changed since its last backup, since --only names it \(--all: taken anyway\)\n/);

@@ -1,0 +1,44 @@
+import { statusText } from '../../cli/commands/maintenance';
+import type { MaintenanceStatus } from '../../workflows/maintenance-window.api';
+
+/** `maintenance status`'s text from the window's status (what the Web UI's details show too: R-OP-1). */
+
+beforeAll(() => {
+  process.env.TZ = 'Europe/Paris';
+});
+
+const base: MaintenanceStatus = {
+  target: 'main',
+  workflowId: 'maintenance/main',
+  windowId: 'w',
+  type: 'database',
+  startsAt: '2026-12-04T20:00:00.000Z',
+  endsAt: '2026-12-04T22:00:00.000Z',
+  payload: { kind: 'backup' },
+  graceSeconds: 60,
+  startWhenDrained: false,
+  dbDrain: false,
+  notify: [],
+  state: 'completed',
+  phase: 'completed',
+  openSessions: 0,
+  sessionsToClose: 0,
+  forcedSessions: 0,
+  terminatedBackends: 0,
+  phases: [
+    { phase: 'working', at: '2026-12-04T20:01:00.000Z' },
+    { phase: 'completed', at: '2026-12-04T20:41:30.000Z' },
+  ],
+} as MaintenanceStatus;
+
+test('R-MW-10: a window that ended says when, beside its planned times', () => {
+  expect(statusText(base)).toMatch(/^ {2}from 04\/12\/2026 21:00 to 04\/12\/2026 23:00 \([^)]+\); ended 04\/12\/2026 21:41$/m);
+  expect(statusText({ ...base, state: 'in_progress', phase: 'working' })).toMatch(/^ {2}from 04\/12\/2026 21:00 to 04\/12\/2026 23:00 \([^)]+\)$/m);
+});
+
+test('R-MW-10: a window with more failures than it shows says how many and where they all are', () => {
+  const failures = Array.from({ length: 10 }, (_, i) => ({ code: `D${i}`, error: 'boom' }));
+  const text = statusText({ ...base, state: 'in_progress', phase: 'failed', failure: 'the payload failed 326 dossier(s)', failures, failuresTotal: 326 });
+  expect(text).toContain('    D9: boom\n    (the last 10 of 326; the payload run\'s status lists them all)');
+  expect(statusText({ ...base, state: 'in_progress', phase: 'failed', failure: 'x', failures: failures.slice(0, 3), failuresTotal: 3 })).not.toContain('the last');
+});
