@@ -271,7 +271,7 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): strin
     for (const f of shownFailures) lines.push(`    ${f.code}: ${f.error}`);
     if (total > shownFailures.length) lines.push(`    (the last ${shownFailures.length} of ${total}; the payload run's status lists them all)`);
   }
-  if (s.reopenedAfter) lines.push(`  reopened after a failure (R-MW-10)`);
+  if (s.reopenedAfter) lines.push(`  reopened after a failure (R-MW-10): ${s.reopenedAfter}`);
   const next = s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []);
   for (const n of next) lines.push(`  ${n.text}: ${n.command}`);
   if (s.notify.length) lines.push(`  notify: ${s.notify.join(', ')}`);
@@ -330,6 +330,8 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
   );
 }
 
+const LAST_QUERY_MS = 5000;
+
 async function queryStatus(targetName: string, workflowId = maintenanceWorkflowId(targetName)): Promise<MaintenanceStatus | null> {
   try {
     return await withTemporal((client) => client.workflow.getHandle(workflowId).query(maintenanceStatusQuery));
@@ -346,6 +348,9 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
     return { window: active, sessions: await sessionsLeft(pool), last: active ? undefined : await lastEndedWindow(pool) };
   });
   const workflow = window ? await queryStatus(t.name, window.workflowId) : null;
+  // the last window's own account (a failure, a reopen, its payload's failures), while Temporal keeps its history and a
+  // worker answers; a closed workflow's query waits for a worker: not more than a few seconds here
+  const lastWorkflow = last ? await Promise.race([queryStatus(t.name, last.workflowId), new Promise<null>((r) => setTimeout(r, LAST_QUERY_MS, null).unref())]) : null;
   const value = {
     target: t.name,
     gateState: gateStateAt(window ?? null, new Date()),
@@ -353,11 +358,13 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
     sessionsToClose: sessions.pending,
     window: window ?? null,
     workflow,
+    ...(last ? { lastWindow: last, lastWorkflow } : {}),
   };
   output(flags.json, value, (v) => {
     const head = `target ${v.target}: ${v.gateState}, ${v.liveSessions} open session(s)`;
     if (!v.window) {
-      const ended = last ? `\nthe last one: ${describeWindow(last, operatorZone())} (phase ${last.phase}); its outcome: 'nightshift maintenance list', or the workflow in the Temporal Web UI` : '';
+      if (last && lastWorkflow) return `${head}\nno scheduled or in-progress maintenance window; the last one:\n${statusText(lastWorkflow)}`;
+      const ended = last ? `\nthe last one: ${describeWindow(last, operatorZone())} (phase ${last.phase}); its outcome: the workflow ${last.workflowId} in the Temporal Web UI (no worker answered for it)` : '';
       return `${head}\nno scheduled or in-progress maintenance window${ended}`;
     }
     if (!v.workflow) return `${head}\n${describeWindow(v.window, operatorZone())} (phase ${v.window.phase}; workflow not reachable)`;

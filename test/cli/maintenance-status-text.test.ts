@@ -37,7 +37,7 @@ test('R-MW-10: a window that ended says when, beside its planned times', () => {
 });
 
 test('R-MW-10: a window with more failures than it shows says how many and where they all are', () => {
-  const failures = Array.from({ length: 10 }, (_, i) => ({ code: `D${i}`, error: 'boom' }));
+  const failures = Array.from({ length: 10 }, (_, i) => ({ code: `D${i}`, status: 'failed', error: 'boom' }));
   const text = statusText({ ...base, state: 'in_progress', phase: 'failed', failure: 'the payload failed 326 dossier(s)', failures, failuresTotal: 326 });
   expect(text).toContain('    D9: boom\n    (the last 10 of 326; the payload run\'s status lists them all)');
   expect(statusText({ ...base, state: 'in_progress', phase: 'failed', failure: 'x', failures: failures.slice(0, 3), failuresTotal: 3 })).not.toContain('the last');
