@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -25,12 +26,19 @@ import { EXIT_FAILED, jsonOption, jsonSafe, parseFlag, target, targetOption, wit
 /**
  * `nightshift patch plan DIR [--dossiers A,B] [--json]` (R-PI-10): what `patch integrate DIR` would do to
  * every targeted dossier and why, computed by the function the run routes with (domain/patch-plan.ts),
- * in one read-only snapshot: nothing is stored, not even the packages. `--json` streams one document
- * (`dossiers` one by one: a target may hold 100,000 of them); the text gives the summary by category.
+ * in one read-only snapshot: nothing is stored, not even the packages. `--json` prints one document, written
+ * to a temporary file as the plan goes (a target may hold 100,000 dossiers) and printed once whole; the
+ * text gives the summary by category.
  * Exit 1 when the run would be refused or would fail dossiers (a package or dossier problem the window
  * will not cure); R-PI-2's prerequisites of the moment (a window in progress, no batch running) are
  * reported, not counted: the plan is made before the window.
  */
+
+/**
+ * Dossiers per page in the snapshot: a page's reads lock a few tables of each of its dossiers until the next
+ * page lets them go (releaseLocks), so a page is a few hundred locks of the lock table (64 per connection).
+ */
+export const SNAPSHOT_PAGE_SIZE = 100;
 
 const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
 
@@ -43,8 +51,31 @@ const RULE_OF: Record<string, string> = {
   [FailureType.ChecksumDrift]: 'R-PI-8',
 };
 
-async function write(chunk: string): Promise<void> {
+async function write(chunk: string | Uint8Array): Promise<void> {
   if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+}
+
+/**
+ * `--json`, kept in a temporary file until the plan is whole, then printed: a plan that fails half-way
+ * prints no cut-off document, and memory stays flat whatever the number of dossiers.
+ */
+async function openSpool() {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nightshift-plan-'));
+  const file = path.join(dir, 'plan.json');
+  const handle = await fs.promises.open(file, 'w');
+  return {
+    put: async (chunk: string) => {
+      await handle.write(chunk);
+    },
+    print: async () => {
+      await handle.close();
+      for await (const chunk of fs.createReadStream(file)) await write(chunk as Buffer);
+    },
+    remove: async () => {
+      await handle.close().catch(() => {});
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const packageLine = (p: PlannedPackage) =>
@@ -84,79 +115,92 @@ export function registerPatchPlanCommand(patch: Command): void {
         }
         return withPools(t.name, async (pool) => {
           const notShared = await patchDirectoryProblem(pool, t.name, dir);
-          return withReadOnlySnapshot(pool, async (db) => {
-            const refusals: RunRefusal[] = [];
-            if (notShared) refusals.push({ rule: 'R-PI-1', type: FailureType.InvalidInput, message: notShared });
-            const unknown = dossiers ? await unknownCodes(db, dossiers) : [];
-            if (unknown.length) refusals.push({ rule: 'R-PI-3', type: FailureType.UnknownDossier, message: `unknown dossier(s) in ${t.name}: ${(await namedWithCaseHints(db, unknown)).join(', ')}` });
-            const prerequisites = await patchPrerequisites(db, t.name);
-            for (const q of prerequisites) if (!q.ok && !OF_THE_MOMENT.has(q.name)) refusals.push({ rule: 'R-PI-2', type: FailureType.PatchPrerequisiteFailed, message: `${q.name}: ${q.detail}` });
-            const { packages, refusals: drift } = await planPackages(db, fromDir);
-            refusals.push(...drift);
-            const history: PlanHistory | null = await planHistory(db).then((h) => (h.runs ? h : null));
-            const supervisor = await supervisorRow(db);
-            const supervisorIncluded = !dossiers || (supervisor !== undefined && dossiers.includes(supervisor.code));
+          const spool = flags.json ? await openSpool() : null;
+          try {
+            const code = await withReadOnlySnapshot(pool, async (db, releaseLocks) => {
+              const refusals: RunRefusal[] = [];
+              if (notShared) refusals.push({ rule: 'R-PI-1', type: FailureType.InvalidInput, message: notShared });
+              const unknown = dossiers ? await unknownCodes(db, dossiers) : [];
+              if (unknown.length) refusals.push({ rule: 'R-PI-3', type: FailureType.UnknownDossier, message: `unknown dossier(s) in ${t.name}: ${(await namedWithCaseHints(db, unknown)).join(', ')}` });
+              const prerequisites = await patchPrerequisites(db, t.name);
+              for (const q of prerequisites) if (!q.ok && !OF_THE_MOMENT.has(q.name)) refusals.push({ rule: 'R-PI-2', type: FailureType.PatchPrerequisiteFailed, message: `${q.name}: ${q.detail}` });
+              const { packages, refusals: drift } = await planPackages(db, fromDir);
+              refusals.push(...drift);
+              const history: PlanHistory | null = await planHistory(db).then((h) => (h.runs ? h : null));
+              const supervisor = await supervisorRow(db);
+              const supervisorIncluded = !dossiers || (supervisor !== undefined && dossiers.includes(supervisor.code));
 
-            const head = {
-              target: t.name,
-              dir,
-              patches: { first: packages[0]!.number, last: packages[packages.length - 1]!.number },
-              packages: packages.map(({ manifest: _m, ...p }) => p),
-              prerequisites,
-            };
-            let first = true;
-            // one document, streamed: the head on one line, then one line per dossier, then the summary
-            if (flags.json) await write(`${jsonSafe(JSON.stringify(head)).slice(0, -1)},"dossiers":[`);
-            const outcome = await planOverDossiers(db, {
-              packages,
-              supervisorIncluded,
-              codesPage: (after, limit) => planCodesPage(db, dossiers, after, limit),
-              dictionary: true,
-              onDossier: flags.json
-                ? async (plan) => {
-                    await write(`${first ? '' : ','}\n${jsonSafe(JSON.stringify(plan))}`);
-                    first = false;
-                  }
-                : undefined,
-            });
-            refusals.push(...dossierRefusals(outcome.supervisor?.plan ?? null));
-            const s = outcome.summary;
-            const failing = refusals.length > 0 || s.refused > 0;
-            if (flags.json) {
-              const tail = {
-                summary: s,
-                supervisor: outcome.supervisor && { code: outcome.supervisor.code, level: outcome.supervisor.level, included: outcome.supervisor.included, toLevel: outcome.supervisorLevel },
-                refusals,
-                estimate: { seconds: estimateSeconds(s.applications, history), history },
-                changed: false,
+              const head = {
+                target: t.name,
+                dir,
+                patches: { first: packages[0]!.number, last: packages[packages.length - 1]!.number },
+                packages: packages.map(({ manifest: _m, ...p }) => p),
+                prerequisites,
               };
-              await write(`\n],${jsonSafe(JSON.stringify(tail)).slice(1)}\n`);
+              let first = true;
+              // one document: the head on one line, then one line per dossier, then the summary
+              if (spool) await spool.put(`${jsonSafe(JSON.stringify(head)).slice(0, -1)},"dossiers":[`);
+              const outcome = await planOverDossiers(db, {
+                packages,
+                supervisorIncluded,
+                // asked for once the page before is planned: the locks its reads took go then (kept to the end, one per dossier table read, they filled the lock table)
+                codesPage: async (after, limit) => {
+                  await releaseLocks();
+                  return planCodesPage(db, dossiers, after, limit);
+                },
+                pageSize: SNAPSHOT_PAGE_SIZE,
+                dictionary: true,
+                onDossier: spool
+                  ? async (plan) => {
+                      await spool.put(`${first ? '' : ','}\n${jsonSafe(JSON.stringify(plan))}`);
+                      first = false;
+                    }
+                  : undefined,
+              });
+              refusals.push(...dossierRefusals(outcome.supervisor?.plan ?? null));
+              const s = outcome.summary;
+              const failing = refusals.length > 0 || s.refused > 0;
+              if (spool) {
+                const tail = {
+                  summary: s,
+                  supervisor: outcome.supervisor && { code: outcome.supervisor.code, level: outcome.supervisor.level, included: outcome.supervisor.included, toLevel: outcome.supervisorLevel },
+                  refusals,
+                  estimate: { seconds: estimateSeconds(s.applications, history), history },
+                  changed: false,
+                };
+                await spool.put(`\n],${jsonSafe(JSON.stringify(tail)).slice(1)}\n`);
+                return failing ? EXIT_FAILED : undefined;
+              }
+              const sup = outcome.supervisor;
+              const lines = [
+                `patch plan for ${t.name}: ${patchSpanText(head.patches)} (${packages.filter((p) => p.source === 'directory').length} from ${dir}, ${packages.filter((p) => p.source === 'stored').length} stored)`,
+                ...packages.map(packageLine),
+                'prerequisites now (R-PI-2):',
+                ...prerequisites.map(prerequisiteLine),
+                sup
+                  ? sup.included
+                    ? `supervisor ${sup.code}: level ${sup.level} → ${outcome.supervisorLevel}, patched first, alone`
+                    : `supervisor ${sup.code} is not in the list: treatments stay as they are except in test and specific dossiers (R-PI-3)`
+                  : 'no supervisor dossier',
+                ...summaryLines(s, history),
+                ...(refusals.length ? ['the run would be refused:', ...refusals.map((r) => `  ${r.rule} ${r.type}: ${r.message}`)] : []),
+                // stopped at the supervisor, the others are never reached: their count would contradict the line above
+                s.refused && !outcome.stopsAtSupervisor
+                  ? `the run would fail ${s.refused} dossier(s) (R-PI-8): see --json for each`
+                  : failing
+                    ? ''
+                    : 'no refusal: the run can go ahead once its prerequisites are met',
+                'nothing was changed (one read-only snapshot)',
+              ].filter(Boolean);
+              await write(`${terminalSafe(lines.join('\n'), { keepLines: true })}\n`);
               return failing ? EXIT_FAILED : undefined;
-            }
-            const sup = outcome.supervisor;
-            const lines = [
-              `patch plan for ${t.name}: ${patchSpanText(head.patches)} (${packages.filter((p) => p.source === 'directory').length} from ${dir}, ${packages.filter((p) => p.source === 'stored').length} stored)`,
-              ...packages.map(packageLine),
-              'prerequisites now (R-PI-2):',
-              ...prerequisites.map(prerequisiteLine),
-              sup
-                ? sup.included
-                  ? `supervisor ${sup.code}: level ${sup.level} → ${outcome.supervisorLevel}, patched first, alone`
-                  : `supervisor ${sup.code} is not in the list: treatments stay as they are except in test and specific dossiers (R-PI-3)`
-                : 'no supervisor dossier',
-              ...summaryLines(s, history),
-              ...(refusals.length ? ['the run would be refused:', ...refusals.map((r) => `  ${r.rule} ${r.type}: ${r.message}`)] : []),
-              // stopped at the supervisor, the others are never reached: their count would contradict the line above
-              s.refused && !outcome.stopsAtSupervisor
-                ? `the run would fail ${s.refused} dossier(s) (R-PI-8): see --json for each`
-                : failing
-                  ? ''
-                  : 'no refusal: the run can go ahead once its prerequisites are met',
-              'nothing was changed (one read-only snapshot)',
-            ].filter(Boolean);
-            await write(`${terminalSafe(lines.join('\n'), { keepLines: true })}\n`);
-            return failing ? EXIT_FAILED : undefined;
-          });
+            });
+            // printed once the snapshot is over: a slow reader of stdout does not hold its transaction open
+            await spool?.print();
+            return code;
+          } finally {
+            await spool?.remove();
+          }
         });
       }),
     );
