@@ -1,6 +1,6 @@
 import type { Queryable } from '../queryable';
 import type { RollbackScope } from './rollback-scope';
-import { USABLE_RESTORE_POINT } from './restore-points-sql';
+import { restorePointPick } from './restore-points-sql';
 
 export interface LaterPatchesUndone {
   code: string;
@@ -23,22 +23,17 @@ export interface LaterPatchesUndone {
  */
 export async function laterPatchesUndone(db: Queryable, scope: RollbackScope): Promise<LaterPatchesUndone[]> {
   if (scope.kind === 'retry') return [];
+  const pick = restorePointPick(scope);
   const { rows } = await db.query<{ code: string; patch_run: string; run_level: number; restore_level: number; level: number; supervisor: boolean; above: number }>(
-    `WITH pick AS (
-       SELECT DISTINCT ON (i.code) i.code, i.run_id, i.to_level, g.patch_level AS restore_level
-         FROM nightshift.patch_run_item i JOIN nightshift.backup_generation g ON g.id = i.restore_point
-        WHERE ${USABLE_RESTORE_POINT}
-          AND ($1::text[] IS NULL OR i.code = ANY ($1::text[]))
-          AND ($2::bigint IS NULL OR (i.run_id = $2::bigint AND (NOT $3::boolean OR i.status = 'failed')))
-        ORDER BY i.code, i.run_id DESC)
-     SELECT p.code, p.run_id::text AS patch_run, p.to_level AS run_level, p.restore_level, d.patch_level AS level,
+    `WITH pick AS (${pick.sql})
+     SELECT p.code, p.run_id::text AS patch_run, p.to_level AS run_level, g.patch_level AS restore_level, d.patch_level AS level,
             d.role = 'supervisor' AS supervisor,
             CASE WHEN d.role = 'supervisor'
-                 THEN (SELECT count(*) FROM nightshift.dossier o WHERE o.code NOT IN (SELECT code FROM pick) AND o.patch_level > p.restore_level)::int
+                 THEN (SELECT count(*) FROM nightshift.dossier o WHERE o.code NOT IN (SELECT code FROM pick) AND o.patch_level > g.patch_level)::int
                  ELSE 0 END AS above
-       FROM pick p JOIN nightshift.dossier d ON d.code = p.code
+       FROM pick p JOIN nightshift.backup_generation g ON g.id = p.restore_point JOIN nightshift.dossier d ON d.code = p.code
       ORDER BY d.role = 'supervisor' DESC, p.code`,
-    [scope.kind === 'codes' ? scope.codes : null, scope.kind === 'run' ? scope.patchRun : null, scope.kind === 'run' && scope.failedOnly],
+    pick.params,
   );
   return rows
     .map((r) => ({ code: r.code, patchRun: Number(r.patch_run), runLevel: r.run_level, restoreLevel: r.restore_level, level: r.level, supervisor: r.supervisor, above: r.above }))

@@ -1,0 +1,45 @@
+import type { Queryable } from '../queryable';
+import type { RollbackScope } from './rollback-scope';
+import { restorePointPick } from './restore-points-sql';
+
+export interface DossiersSaid {
+  total: number;
+  /** the first ones by code, at most the number asked for */
+  codes: string[];
+}
+
+export interface ChangedSincePatch {
+  /** written to since the patch run finished with them (change counter above the one it recorded): a rollback loses it */
+  changed: DossiersSaid;
+  /** patched before the counter was recorded (migration 0023), and written to since the restore point: cannot tell */
+  unknown: DossiersSaid;
+}
+
+/**
+ * What users wrote that a rollback of `scope` would replace (R-PI-11): a restore point is the dossier before its
+ * patch, and the patch itself writes to the dossier, so the change counter (nightshift.dossier.change_seq, bumped
+ * by the touch trigger) is compared with the one the patch run recorded with the dossier's outcome, not the
+ * restore point's. Items recorded without it are unknown unless the dossier is unwritten since the restore point.
+ */
+export async function changedSincePatch(db: Queryable, scope: RollbackScope, shown: number): Promise<ChangedSincePatch> {
+  const pick = restorePointPick(scope);
+  const { rows } = await db.query<{ kind: 'changed' | 'unknown'; code: string; total: number }>(
+    `WITH pick AS (${pick.sql}),
+     said AS (
+       SELECT p.code,
+              CASE WHEN p.change_seq_after IS NOT NULL THEN CASE WHEN d.change_seq > p.change_seq_after THEN 'changed' END
+                   WHEN d.change_seq = g.change_seq THEN NULL
+                   ELSE 'unknown' END AS kind
+         FROM pick p JOIN nightshift.dossier d ON d.code = p.code JOIN nightshift.backup_generation g ON g.id = p.restore_point),
+     ranked AS (
+       SELECT kind, code, count(*) OVER (PARTITION BY kind)::int AS total, row_number() OVER (PARTITION BY kind ORDER BY code) AS n
+         FROM said WHERE kind IS NOT NULL)
+     SELECT kind, code, total FROM ranked WHERE n <= $${pick.params.length + 1} ORDER BY kind, code`,
+    [...pick.params, shown],
+  );
+  const of = (kind: 'changed' | 'unknown'): DossiersSaid => {
+    const mine = rows.filter((r) => r.kind === kind);
+    return { total: mine[0]?.total ?? 0, codes: mine.map((r) => r.code) };
+  };
+  return { changed: of('changed'), unknown: of('unknown') };
+}
