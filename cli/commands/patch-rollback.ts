@@ -10,6 +10,7 @@ import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
 import { rollbackScopeProblem, scopeOf } from '../../store/rollback/scope-problem';
 import { type LaterPatchesUndone, laterPatchesUndone } from '../../store/rollback/later-patches-undone';
+import { type ChangedSincePatch, type DossiersSaid, changedSincePatch } from '../../store/rollback/changed-since-patch';
 import { startPatchRollback } from '../../starts';
 import { RollbackFailure, partialRollbackResult, rollbackScopeText, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
@@ -67,6 +68,27 @@ export function laterPatchesText(undone: LaterPatchesUndone[]): string {
   return lines.join('\n');
 }
 
+/** Dossiers named in a refusal: the rest counted. */
+export const CHANGED_CODES_SHOWN = 20;
+
+const codesText = (d: DossiersSaid) => `${d.codes.join(' ')}${d.total > d.codes.length ? ` and ${d.total - d.codes.length} more` : ''}`;
+
+/** The data a rollback would replace besides the patch's own (store/rollback/changed-since-patch.ts), as the refusal says it; '' when none. */
+export function changedSinceText(c: ChangedSincePatch): string {
+  if (!c.changed.total && !c.unknown.total) return '';
+  const lines = ['this rollback would lose data written since the patch; nothing started (add --yes to roll back anyway):'];
+  if (c.changed.total) {
+    lines.push(`  ${c.changed.total} dossier(s) written to since their patch run finished with them: ${codesText(c.changed)}`);
+  }
+  if (c.unknown.total) {
+    lines.push(
+      `  ${c.unknown.total} dossier(s) patched before Nightshift recorded their change counter, written to since their restore point (by the patch, by users: unknown): ${codesText(c.unknown)}`,
+    );
+  }
+  lines.push('  a restore point is the dossier as it was before its patch: what users wrote there since is lost');
+  return lines.join('\n');
+}
+
 const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
 export function registerPatchRollbackCommand(patch: Command): void {
@@ -78,7 +100,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
     .option('--failed-only', 'with --run: only the dossiers that failed in it')
     .option('--retry <id>', 'the dossiers a rollback run could not restore, again')
     .option('--wait', 'wait for the rollback and print its result')
-    .option('--yes', 'roll back even when it undoes patches of later runs, or takes the supervisor below other dossiers')
+    .option('--yes', 'roll back even when it undoes patches of later runs, takes the supervisor below other dossiers, or replaces data written since the patch')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
@@ -115,9 +137,14 @@ export function registerPatchRollbackCommand(patch: Command): void {
             const problem = await rollbackScopeProblem(pool, t.name, scope);
             if (problem?.unknown) throw new UsageError(problem.message);
             if (problem) throw refused(RollbackFailure.NoRestorePoint, problem.message);
-            // a restore point older than the dossier's last patches, or a supervisor taken below the others: said first
-            const undone = await laterPatchesUndone(pool, scope);
-            if (undone.length && !flags.yes) throw new UsageError(laterPatchesText(undone));
+            // a restore point older than the dossier's last patches, a supervisor taken below the others, data
+            // written since the patch (lost with it): said first, all at once
+            if (!flags.yes) {
+              const undone = await laterPatchesUndone(pool, scope);
+              const lost = changedSinceText(await changedSincePatch(pool, scope, CHANGED_CODES_SHOWN));
+              const said = [...(undone.length ? [laterPatchesText(undone)] : []), ...(lost ? [lost] : [])];
+              if (said.length) throw new UsageError(said.join('\n'));
+            }
           });
           const handle = await startPatchRollback(client, input, { taskQueue: config().temporal.taskQueue, summary: `Roll back ${rollbackScopeText(input)} on ${t.name}` });
           const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };

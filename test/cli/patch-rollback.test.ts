@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createTestWorker } from '../helpers/env';
-import { useCliStack } from '../helpers/cli';
+import { createTestStack, createTestWorker } from '../helpers/env';
+import { runCli, stackCliEnv, useCliStack } from '../helpers/cli';
+import { changedSinceText } from '../../cli/commands/patch-rollback';
+import { openSession } from '../workflows/backup-batch-helpers';
 import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, runPatch } from '../workflows/patch-helpers';
 import { block, halfWayPatches, rollbackLedger } from '../workflows/patch-rollback-helpers';
 
@@ -93,4 +95,79 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     expect(forced.code).toBe(0);
     expect((await levels(pool)).DEMO0002).toBe(0);
   });
+});
+
+test('R-PI-11: patch rollback says which dossiers were written to since the patch (their data is lost with it) and starts nothing without --yes; unwritten ones roll back as before', async () => {
+  // a database of its own: the test above leaves its dossiers patched and rolled back
+  const stack = await createTestStack();
+  const cli = (args: string[]) => runCli(args, stackCliEnv(stack), 120_000);
+  const pool = stack.pools.get('main');
+  const rollbackRuns = async () => (await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_rollback_run')).rows[0].n;
+  try {
+    await demoDossiers(stack, 5);
+    const dir = path.join(stack.config.backupDir, 'patches', 'cli-rollback-written');
+    fs.mkdirSync(dir, { recursive: true });
+    await halfWayPatches(dir);
+    const worker = await createTestWorker(stack, ctx.temporal.nativeConnection);
+    await worker.runUntil(async () => {
+      await openWindow(pool);
+      const run = await runPatch(ctx.temporal.client, stack, { mode: 'integrate', dir, restorePoints: true });
+      expect(run.state).toBe('completed');
+      // the patch itself wrote to every dossier: that alone is no reason to refuse
+      const clean = await cli(['patch', 'rollback', 'DEMO0002', '--wait']);
+      expect(clean.stderr).toBe('');
+      expect(clean.code).toBe(0);
+      expect((await levels(pool)).DEMO0002).toBe(0);
+      expect(await rollbackRuns()).toBe(1);
+
+      // a user writes to DEMO0005 after the patch; DEMO0003's item stands for one recorded before migration 0023
+      const userRow = () => pool.query(`SELECT 1 FROM "d_DEMO0005".parametre WHERE cle = 'written.after.patch'`);
+      await pool.query(`INSERT INTO "d_DEMO0005".parametre (cle, valeur) VALUES ('written.after.patch', '1'::jsonb)`);
+      await pool.query(`UPDATE nightshift.patch_run_item SET change_seq_after = NULL WHERE run_id = $1 AND code = 'DEMO0003'`, [run.runId]);
+      const byRun = await cli(['patch', 'rollback', '--run', String(run.runId)]);
+      expect(byRun.code).toBe(2);
+      expect(byRun.stderr).toBe(
+        'nightshift: this rollback would lose data written since the patch; nothing started (add --yes to roll back anyway):\n' +
+          '  1 dossier(s) written to since their patch run finished with them: DEMO0005\n' +
+          '  1 dossier(s) patched before Nightshift recorded their change counter, written to since their restore point (by the patch, by users: unknown): DEMO0003\n' +
+          '  a restore point is the dossier as it was before its patch: what users wrote there since is lost\n',
+      );
+      const byCode = await cli(['patch', 'rollback', 'DEMO0005', 'DEMO0003', 'DEMO0004']);
+      expect(byCode.code).toBe(2);
+      expect(byCode.stderr).toContain('  1 dossier(s) written to since their patch run finished with them: DEMO0005\n');
+      expect(await rollbackRuns()).toBe(1);
+      expect((await userRow()).rowCount).toBe(1);
+
+      // --yes: rolled back as before (DEMO0005 open in a session meanwhile: not restored, left for a retry)
+      const closeSession = await openSession(pool, 'DEMO0005');
+      const forced = await cli(['patch', 'rollback', '--run', String(run.runId), '--yes', '--wait']);
+      expect(forced.code).toBe(1);
+      expect(forced.stdout).toMatch(/^patch rollback on main \(rollback run \d+\): partial$/m);
+      expect(forced.stdout).toMatch(/^3 \/ 4 dossier\(s\) restored to their restore point, 1 failed$/m);
+      expect((await levels(pool)).DEMO0003).toBe(0);
+      await closeSession();
+      // the retry would replace the same data: said the same way, nothing started without --yes
+      const retryOf = String((await pool.query('SELECT max(id)::int AS id FROM nightshift.patch_rollback_run')).rows[0].id);
+      const retry = await cli(['patch', 'rollback', '--retry', retryOf]);
+      expect(retry.code).toBe(2);
+      expect(retry.stderr).toContain('  1 dossier(s) written to since their patch run finished with them: DEMO0005\n');
+      expect(await rollbackRuns()).toBe(2);
+      expect((await userRow()).rowCount).toBe(1);
+      const retried = await cli(['patch', 'rollback', '--retry', retryOf, '--yes', '--wait']);
+      expect(retried.stderr).toBe('');
+      expect(retried.code).toBe(0);
+      expect((await levels(pool)).DEMO0005).toBe(0);
+      expect((await userRow()).rowCount).toBe(0);
+    });
+  } finally {
+    await stack.close();
+  }
+});
+
+test('R-PI-11: the refusal counts every dossier written to since the patch and names the first ones', () => {
+  const codes = Array.from({ length: 20 }, (_, i) => `BIG${String(1601 + i)}`);
+  const text = changedSinceText({ changed: { total: 23, codes }, unknown: { total: 0, codes: [] } });
+  expect(text.split('\n')[1]).toBe(`  23 dossier(s) written to since their patch run finished with them: ${codes.join(' ')} and 3 more`);
+  expect(text).not.toContain('unknown');
+  expect(changedSinceText({ changed: { total: 0, codes: [] }, unknown: { total: 0, codes: [] } })).toBe('');
 });
