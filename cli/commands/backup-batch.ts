@@ -33,6 +33,7 @@ import { workflowStatus } from '../../workers/resources';
 import type { BackupRunRow } from '../../store/backup/run-row';
 import { latestRun } from '../../store/backup/latest-run';
 import { runByRef } from '../../store/backup/run-by-ref';
+import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import { runningRuns } from '../../store/backup/running-runs';
 import { runningPatchWork } from '../../store/backup/running-patch-work';
 import { inspectSharedFolder, refusal } from '../../shared-store/marker';
@@ -71,7 +72,11 @@ async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRu
     throw new UsageError(`unknown backup run "${ref.slice(0, 60)}": expected a run number or a workflow id backup/TARGET/TIMESTAMP`);
   }
   const run = await runByRef(pool, ref, byNumber ? 'id' : 'workflow_id');
-  if (!run) throw new UsageError(`unknown backup run "${ref.slice(0, 60)}" in this target`);
+  if (!run) {
+    // verify runs are numbered apart: a number `backup verify` printed is theirs
+    const verify = byNumber ? await verifyRunByRef(pool, ref, 'id') : undefined;
+    throw new UsageError(`unknown backup run "${ref.slice(0, 60)}" in this target${verify ? ` (verify run ${ref} is 'nightshift backup verify status ${ref}')` : ''}`);
+  }
   return run;
 }
 

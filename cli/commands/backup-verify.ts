@@ -7,6 +7,11 @@ import { DEFAULT_SAMPLE_PERCENT } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
+import { verifyRunByRef } from '../../store/verify/run-by-ref';
+import type { VerifyRunRow } from '../../store/verify/run-row';
+import { latestVerifyRunId, verifyRunProblems } from '../../store/verify/run-problems';
+import type { VerifyProblemRow } from '../../store/verify/latest-problems';
+import { generationDateText } from '../../domain/backup-verify';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
@@ -33,7 +38,7 @@ interface VerifyFlags {
 
 function resultText(r: BackupVerifyResult): string {
   return [
-    `verify run ${r.runId} ${r.state}: ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared (seed ${r.seed})`,
+    `verify run ${r.runId} ${r.state} ('nightshift backup verify status ${r.runId}'): ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared (seed ${r.seed})`,
     `report: ${r.reportPath ?? '(none)'}`,
     ...(r.mail ? ['the report is being mailed to the report recipients'] : []),
     ...r.failures.map((f) => `  ${f.code}: ${f.error || f.status}`),
@@ -72,6 +77,20 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
       clearInterval(timer);
     }
   });
+}
+
+/** `backup verify status`: a verify run from its ledger (its numbers are its own, not a backup run's) and every problem. */
+function verifyStatusText(v: { run: VerifyRunRow; problems: VerifyProblemRow[] }, zone: string): string {
+  const r = v.run;
+  const scope = r.scope === 'run' ? `the generations of backup run ${r.backup_run_id}` : r.scope === 'codes' ? `the generations of ${(r.codes ?? []).join(', ')}` : 'every kept generation';
+  const restored = r.full_restore ? 'every generation restored' : `${Number(r.sample_percent)} % restored (seed ${r.seed})`;
+  return [
+    `verify run ${r.id} (${r.workflow_id}) ${r.state}: ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared`,
+    `  ${scope}; ${restored}`,
+    `  started ${generationDateText(r.started_at, zone)}${r.finished_at ? `, finished ${generationDateText(r.finished_at, zone)}` : ', still running'} (${zone})`,
+    `  report: ${r.report_path ?? '(none yet)'}; mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
+    ...v.problems.map((p) => `  ${p.code} ${generationDateText(p.snapshot_at, zone)} ${p.status}: ${p.error ?? ''}`.trimEnd()),
+  ].join('\n');
 }
 
 const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional(), full: z.boolean().optional() });
@@ -141,6 +160,33 @@ export function registerBackupVerifyCommands(backup: Command): void {
           backupRunId = Number(run.id);
         }
         return startVerify({ target: t, full: Boolean(flags.full), codes, backupRunId, samplePercent, seed, trigger: 'manual' }, flags);
+      }),
+    );
+
+  verify
+    .command('status')
+    .description('a verify run: scope, totals, report and mail, every problem by dossier and generation (default: the last run)')
+    .argument('[run]', 'verify run number (as `backup verify` printed it) or workflow id')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (ref: string | undefined, _own: unknown, cmd: Command) => {
+        // `backup verify --full status`: an option of the run, dropped in silence otherwise
+        const given = cmd.parent?.opts<Record<string, unknown>>() ?? {};
+        for (const [key, flag] of Object.entries(VERIFY_RUN_FLAGS)) {
+          if (given[key] !== undefined) throw new UsageError(`${flag} is an option of 'nightshift backup verify', not of 'backup verify status'`);
+        }
+        const flags = cmd.optsWithGlobals<{ target?: string; json?: boolean }>();
+        const t = target(flags.target).name;
+        const v = await withPools(t, async (pool) => {
+          if (ref !== undefined && !/^\d{1,15}$/.test(ref) && !/^[\w:./+-]{1,200}$/.test(ref)) throw new UsageError(`unknown verify run "${shownInput(ref.slice(0, 60))}": expected a run number or a workflow id`);
+          const id = ref ?? (await latestVerifyRunId(pool));
+          if (id === undefined) throw new UsageError(`no verify run yet in target ${t} (start one: 'nightshift backup verify')`);
+          const run = await verifyRunByRef(pool, id, /^\d{1,15}$/.test(id) ? 'id' : 'workflow_id');
+          if (!run) throw new UsageError(`unknown verify run "${shownInput(id.slice(0, 60))}" in target ${t} (verify runs are numbered apart from backup runs)`);
+          return { run, problems: await verifyRunProblems(pool, Number(run.id)) };
+        });
+        output(flags.json, v, (x) => verifyStatusText(x, config().timeZone));
       }),
     );
 

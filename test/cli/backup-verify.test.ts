@@ -68,7 +68,7 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
 
     const full = await cli(['backup', 'verify', '--codes', 'C1', '--full', '--wait']);
     expect(full.code).toBe(0);
-    expect(full.stdout).toMatch(/^verify run \d+ completed: 1 \/ 1 generation\(s\) ok, 0 with a problem, 1 restored into a scratch schema and compared \(seed \d+\)$/m);
+    expect(full.stdout).toMatch(/^verify run \d+ completed \('nightshift backup verify status \d+'\): 1 \/ 1 generation\(s\) ok, 0 with a problem, 1 restored into a scratch schema and compared \(seed \d+\)$/m);
     expect(full.stdout).toMatch(/^report: .*\/log\/svgverif-\d{8}-\d{6}-\d+\.txt$/m);
 
     const [g] = await dossierGenerations(pool, 'C2');
@@ -77,11 +77,28 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
     fs.writeFileSync(g!.file, bytes, { mode: 0o600 });
     const bad = await cli(['backup', 'verify', '--wait']);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/^verify run \d+ problems: 1 \/ 2 generation\(s\) ok, 1 with a problem/m);
+    expect(bad.stdout).toMatch(/^verify run \d+ problems \('nightshift backup verify status \d+'\): 1 \/ 2 generation\(s\) ok, 1 with a problem/m);
     expect(bad.stdout).toMatch(/^ {2}C2: sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(BC2\.[^)]+\.SVG\) : 200 octets au lieu de \d+ à l'écriture; SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive/m);
     // the whole reason, as in the report file: its end (what failed, a key id) is not cut off
     expect(bad.stdout).toMatch(/^ {2}C2: .*; invalid archive: [^…\n]+$/m);
     expect(bad.stdout).toContain('next: nightshift backup run --all --only C2 --target main\n  back up these dossiers again');
+
+    // a verify run looked up later by the number it printed (numbered apart from backup runs): every problem
+    const verifyId = /^verify run (\d+) problems/m.exec(bad.stdout)![1]!;
+    const st = await cli(['backup', 'verify', 'status', verifyId]);
+    expect(st).toMatchObject({ code: 0, stderr: '' });
+    expect(st.stdout).toMatch(new RegExp(`^verify run ${verifyId} \\(backup-verify/main/\\S+\\) problems: 1 / 2 generation\\(s\\) ok, 1 with a problem`));
+    expect(st.stdout).toMatch(/^ {2}every kept generation; 5 % restored \(seed \d+\)$/m);
+    expect(st.stdout).toMatch(/^ {2}C2 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d corrupt: .*invalid archive/m);
+    expect(JSON.parse((await cli(['backup', 'verify', 'status', '--json'])).stdout)).toMatchObject({ run: { id: verifyId, state: 'problems' }, problems: [{ code: 'C2', status: 'corrupt' }] });
+    const wrong = await cli(['backup', 'verify', 'status', '999']);
+    expect(wrong).toMatchObject({ code: 2, stderr: 'nightshift: unknown verify run "999" in target main (verify runs are numbered apart from backup runs)\n' });
+    if (Number(verifyId) !== runId) {
+      const asBackup = await cli(['backup', 'status', verifyId]);
+      expect(asBackup.code).toBe(2);
+      expect(asBackup.stderr).toContain(`(verify run ${verifyId} is 'nightshift backup verify status ${verifyId}')`);
+    }
+    expect((await cli(['backup', 'verify', '--full', 'status'])).stderr).toContain("--full is an option of 'nightshift backup verify', not of 'backup verify status'");
   });
 });
 
