@@ -285,7 +285,7 @@ export function estimateText(applications: number, history: PlanHistory | null):
   const s = estimateSeconds(applications, history);
   if (s === null) return 'estimate: no history (no earlier patch run on this target applied a patch)';
   const per = history!.seconds / history!.applications;
-  return `estimate: about ${formatDuration(s)} (${applications} patch application(s) × ${per < 0.01 ? per.toExponential(1) : per.toFixed(2)} s each, from ${history!.runs} past run(s))`;
+  return `estimate: about ${formatDuration(s)} (${applications} patch application(s) × ${per < 1 ? `${Number((per * 1000).toPrecision(2))} ms` : `${per.toFixed(2)} s`} each, from ${history!.runs} past run(s))`;
 }
 
 const TREATMENT_WORDS: Record<TreatmentDecision, string> = {

@@ -164,5 +164,7 @@ test('R-PI-10: the summary by category, the refusals with examples, the estimate
     'estimate: no history (no earlier patch run on this target applied a patch)',
   ]);
   expect(estimateSeconds(6, { runs: 2, seconds: 10, applications: 40 })).toBe(2);
-  expect(estimateText(600, { runs: 2, seconds: 10, applications: 40 })).toBe('estimate: about 2 min 30 s (600 patch application(s) × 0.25 s each, from 2 past run(s))');
+  expect(estimateText(600, { runs: 2, seconds: 10, applications: 40 })).toBe('estimate: about 2 min 30 s (600 patch application(s) × 250 ms each, from 2 past run(s))');
+  expect(estimateText(2512, { runs: 3, seconds: 41.4, applications: 7536 })).toBe('estimate: about 14 s (2512 patch application(s) × 5.5 ms each, from 3 past run(s))');
+  expect(estimateText(10, { runs: 1, seconds: 30, applications: 10 })).toBe('estimate: about 30 s (10 patch application(s) × 3.00 s each, from 1 past run(s))');
 });
