@@ -1,4 +1,5 @@
 import { formatDateTime, type WindowState, type WindowType } from './maintenance';
+import { patchRunStatusCommand } from './patch';
 
 /** Operator-facing texts of a maintenance window (CLI lines, the closing e-mail, R-MW-10). Pure. */
 
@@ -39,6 +40,8 @@ export interface MaintenanceMail {
    * restore point: how many, and the command that patches them again once fixed (they are below the others).
    */
   rolledBack?: { failed: number; restored: number; retryCommand: string; dossiers?: { code: string; error: string }[] };
+  /** Backup batches, patch runs and rollbacks started by hand while the window was in progress, with their state. */
+  handRuns?: { kind: string; workflowId: string; state?: string }[];
 }
 
 /** The failed dossiers a mail names (the window carries at most its capped list; the rest is counted). */
@@ -50,12 +53,17 @@ const PAYLOAD_TEXT: Record<string, string> = {
   'backup+patch': 'sauvegarde puis intégration des correctifs',
 };
 
-/** The failed dossiers one per line, `- CODE : reason`, then how many more (an operator reads the mail at 7 a.m.: which ones, and why). */
-function failedDossiersText(dossiers: { code: string; error: string }[], failed: number): string {
+/**
+ * The failed dossiers one per line, `- CODE : reason`, then how many more and the command that lists every one (an
+ * operator reads the mail at 7 a.m.: which ones, and why). The window carries the run in its retry command only.
+ */
+function failedDossiersText(dossiers: { code: string; error: string }[], failed: number, target: string, retryCommand: string): string {
   if (!dossiers.length) return '';
   const shown = dossiers.slice(0, MAIL_DOSSIERS_MAX);
   const more = failed - shown.length;
-  return `\n${shown.map((d) => `- ${d.code} : ${d.error}`).join('\n')}\n${more > 0 ? `(et ${more} autre(s) : nightshift patch status)\n` : ''}`;
+  const run = /--run (\d+)$/.exec(retryCommand)?.[1];
+  const listing = run === undefined ? `nightshift patch status --target ${target}` : patchRunStatusCommand(target, Number(run));
+  return `\n${shown.map((d) => `- ${d.code} : ${d.error}`).join('\n')}\n${more > 0 ? `(et ${more} autre(s) : ${listing})\n` : ''}`;
 }
 
 /** R-PI-11 on failure: what became of the dossiers the patch failed (rolled back, or never touched). */
@@ -71,6 +79,15 @@ const RUN_STATE_TEXT: Record<string, string> = {
   partial: 'terminé avec des dossiers en erreur',
   failed: 'en échec',
 };
+
+const HAND_RUN_TEXT: Record<string, string> = { backup: 'sauvegarde', patch: 'intégration des correctifs', rollback: 'retour arrière des correctifs' };
+
+/** The runs started by hand in the window (the window linked them, R-PI-2): what the operator reads next to the window's outcome. */
+function handRunsText(runs: MaintenanceMail['handRuns']): string {
+  if (!runs?.length) return '';
+  const lines = runs.map((r) => `- ${HAND_RUN_TEXT[r.kind] ?? r.kind} ${r.workflowId} : ${r.state ? (RUN_STATE_TEXT[r.state] ?? r.state) : 'état inconnu'}`);
+  return `Travaux lancés à la main pendant la fenêtre :\n${lines.join('\n')}\n`;
+}
 
 export function maintenanceMailText(target: string, mail: MaintenanceMail, appName: string, timeZone: string, now: Date): { subject: string; text: string } {
   const at = formatDateTime(now, timeZone);
@@ -88,9 +105,10 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
           (mail.rolledBack
             ? `${mail.rolledBack.failed} dossier(s) n'ont pas pu recevoir les correctifs : ` +
               rolledBackText(mail.rolledBack.failed, mail.rolledBack.restored) +
-              failedDossiersText(mail.rolledBack.dossiers ?? [], mail.rolledBack.failed) +
+              failedDossiersText(mail.rolledBack.dossiers ?? [], mail.rolledBack.failed, target, mail.rolledBack.retryCommand) +
               `Corrigez la cause, puis, dans une fenêtre de maintenance : ${mail.rolledBack.retryCommand}\n`
             : '') +
+          handRunsText(mail.handRuns) +
           `${period}\n`,
       };
     case 'cancelled': {
@@ -100,7 +118,7 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
         : `${what} a été interrompue.`;
       return {
         subject: `[${appName}] Maintenance annulée (${target})`,
-        text: `${how} ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${period}\n`,
+        text: `${how} ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${handRunsText(mail.handRuns)}${period}\n`,
       };
     }
     case 'failed':
@@ -108,7 +126,7 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
         subject: `[${appName}] ÉCHEC de la maintenance (${target}) : service toujours fermé`,
         text:
           `${what} a échoué le ${at.date} à ${at.time} : ${mail.failure ?? 'cause inconnue'}.\n` +
-          `${appName} reste fermé. Corrigez puis rouvrez : nightshift maintenance reopen --target ${target}\n${period}\n`,
+          `${appName} reste fermé. Corrigez puis rouvrez : nightshift maintenance reopen --target ${target}\n${handRunsText(mail.handRuns)}${period}\n`,
       };
   }
 }

@@ -734,7 +734,17 @@ class MaintenanceWindow {
     try {
       const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, {
         target: s.target,
-        mail: { kind, to: s.notify, type: s.type, startsAt: s.startsAt, endsAt: s.endsAt, failure: s.failure, ...(payloadEnded && { payloadEnded }), ...(rolledBack && { rolledBack }) },
+        mail: {
+          kind,
+          to: s.notify,
+          type: s.type,
+          startsAt: s.startsAt,
+          endsAt: s.endsAt,
+          failure: s.failure,
+          ...(payloadEnded && { payloadEnded }),
+          ...(rolledBack && { rolledBack }),
+          ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state })) }),
+        },
       });
       return r.sent;
     } catch (err) {

@@ -7,7 +7,7 @@ import {
   refusalText,
   type WindowView,
 } from '../../domain/maintenance';
-import { describeWindow } from '../../domain/maintenance-text';
+import { describeWindow, maintenanceMailText } from '../../domain/maintenance-text';
 
 const paris = 'Europe/Paris';
 // Seed 000's examples: 07/09/2020 13:00-13:45 (database) and 14/09/2020 23:25-23:30 (deployment), Paris time.
@@ -109,4 +109,18 @@ describe('describeWindow: a window that ended says when, beside its planned time
       'database window cancelled from 07/09/2020 13:00 to 07/09/2020 13:45, ended 05/09/2020 10:00 (workflow maintenance/main)',
     );
   });
+});
+
+test('R-MW-10, R-PI-2: the window\'s mail names the runs started by hand in it, with their outcome', () => {
+  const mail = { to: [], type: 'database' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const handRuns = [
+    { kind: 'backup', workflowId: 'backup/main/20200907T111000Z', state: 'partial' },
+    { kind: 'patch', workflowId: 'patch/main/3', state: 'completed' },
+  ];
+  const done = maintenanceMailText('main', { ...mail, kind: 'completed', handRuns }, 'APP', paris, new Date('2020-09-07T11:40:00Z'));
+  expect(done.text).toContain(
+    'Travaux lancés à la main pendant la fenêtre :\n- sauvegarde backup/main/20200907T111000Z : terminé avec des dossiers en erreur\n- intégration des correctifs patch/main/3 : terminé sans erreur\nFenêtre prévue',
+  );
+  expect(maintenanceMailText('main', { ...mail, kind: 'failed', failure: 'x', handRuns }, 'APP', paris, new Date()).text).toContain('Travaux lancés à la main');
+  expect(maintenanceMailText('main', { ...mail, kind: 'completed' }, 'APP', paris, new Date()).text).not.toContain('Travaux lancés');
 });
