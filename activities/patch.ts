@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { patchClaimSchema } from '../domain/patch-input';
 import { parseInput } from '../domain/validation';
-import { type PatchManifest } from '../domain/patch';
+import { retryAboveSupervisorProblem, type PatchManifest } from '../domain/patch';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, oneLine, type FanOutLedgerView } from '../domain/run-details';
 import {
   PatchFailure,
@@ -252,6 +252,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       let retryOf: number | undefined;
       let selection: PatchSelection;
       let restorePoints = false;
+      let retryDir: string | null = null;
       if (args.dossiers) {
         const unknown = await unknownCodes(pool, args.dossiers);
         if (unknown.length) throw patchFailure(PatchFailure.UnknownDossier, `unknown dossier(s) in ${args.target}: ${unknown.join(', ')}`);
@@ -267,6 +268,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         if (!run) throw patchFailure(PatchFailure.NothingToDo, args.retryOf ? `no patch run ${args.retryOf} on ${args.target}` : `no patch run with failed dossiers on ${args.target}`);
         retryOf = run.id;
         upTo = run.last_patch ?? 0;
+        retryDir = run.dir;
         // a run stopped at its supervisor never reached the others: its retry goes on to them (as that run would have)
         // once the supervisor is through, instead of patching the supervisor alone
         const stopped = await stoppedAtSupervisor(pool, retryOf);
@@ -281,6 +283,14 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       // the operator's list is in the run row since the claim (requested): the pages read it there
       await setRunPlan(pool, args.runId, sup?.code ?? null, null);
       const size = await selectionCount(pool, args.runId, selection);
+      if (args.mode === 'retry') {
+        // R-PI-4: also a retry started otherwise than by the CLI (which refuses it first) never leaves dossiers above the supervisor
+        const problem = retryAboveSupervisorProblem(
+          { target: args.target, runId: retryOf!, upTo, supervisor: sup ? { code: sup.code, level: sup.patch_level } : null, supervisorRetried: size.supervisor, dir: retryDir },
+          'no dossier was touched',
+        );
+        if (problem) throw patchFailure(PatchFailure.SupervisorBehind, problem);
+      }
       return {
         supervisor: sup ? { code: sup.code, level: sup.patch_level, included: size.supervisor } : null,
         selection,

@@ -48,6 +48,8 @@ export const FailureType = {
   PatchPrerequisiteFailed: 'PatchPrerequisiteFailed',
   PatchSupervisorFailed: 'PatchSupervisorFailed',
   PatchNothingToDo: 'PatchNothingToDo',
+  /** R-PI-4: a retry refused because the supervisor is below the run's patches (rolled back since): it would leave dossiers above it */
+  PatchSupervisorBehind: 'PatchSupervisorBehind',
   PatchRunFailed: 'PatchRunFailed',
   PatchRunPartial: 'PatchRunPartial',
   /** R-PI-11 rollback: refused outside single-user mode (R-PI-2) or while another run works */

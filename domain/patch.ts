@@ -228,3 +228,40 @@ export const runTimestamp = workflowIdTimestamp;
 export function patchSpanText(p: { first: number; last: number }): string {
   return p.first === p.last ? `patch ${p.first}` : `patches ${p.first} → ${p.last}`;
 }
+
+/** What a retry would bring dossiers to, against the supervisor as it is now (R-PI-4: the supervisor first). */
+export interface RetryAgainstSupervisor {
+  target: string;
+  /** the run retried */
+  runId: number;
+  /** the last patch that run brings dossiers to */
+  upTo: number;
+  supervisor: { code: string; level: number } | null;
+  /** the retry takes the supervisor itself (it failed in that run): it goes first, as in an integration */
+  supervisorRetried: boolean;
+  /** where the run's packages came from (to integrate them again), when known */
+  dir: string | null;
+}
+
+/**
+ * R-PI-4, R-PI-9: a retry patches only the failed dossiers of a run; with the supervisor below that run's last patch
+ * (rolled back since, by `patch rollback`) it would leave them above the supervisor. Refused: the message names the
+ * supervisor's level and what works instead (the folder integrated again: supervisor first, then the others).
+ * Undefined when the retry may go.
+ */
+export function retryAboveSupervisorProblem(r: RetryAgainstSupervisor, outcome = 'refused'): string | undefined {
+  if (!r.supervisor || r.supervisorRetried || r.supervisor.level >= r.upTo) return undefined;
+  return (
+    `patch run ${r.runId} brings dossiers to patch ${r.upTo} but the supervisor ${r.supervisor.code} is at level ${r.supervisor.level} (rolled back since?): ` +
+    `a retry would leave dossiers above the supervisor (R-PI-4), ${outcome}; integrate the patches again, supervisor first: ${patchIntegrateCommand(r.target, r.dir)}`
+  );
+}
+
+/** `nightshift patch integrate DIR --target T`, the folder quoted when a shell would split it. */
+export function patchIntegrateCommand(target: string, dir: string | null): string {
+  const folder = dir === null ? 'DIR' : /^[\w./,:=@%+-]+$/.test(dir) ? dir : `'${dir.replace(/'/g, `'\\''`)}'`;
+  return `nightshift patch integrate ${folder} --target ${target}`;
+}
+
+/** `nightshift patch status --target T --run N`: every failed dossier of a run with its reason. */
+export const patchRunStatusCommand = (target: string, runId: number): string => `nightshift patch status --target ${target} --run ${runId}`;

@@ -184,6 +184,8 @@ export const PatchFailure = {
   PrerequisiteFailed: FailureType.PatchPrerequisiteFailed,
   SupervisorFailed: FailureType.PatchSupervisorFailed,
   NothingToDo: FailureType.PatchNothingToDo,
+  /** R-PI-4: a retry whose dossiers would end above the supervisor (rolled back since): refused before any dossier */
+  SupervisorBehind: FailureType.PatchSupervisorBehind,
   UnknownDossier: FailureType.UnknownDossier,
   InvalidInput: FailureType.InvalidInput,
   /** the run was closed (abandoned) while its workflow still worked: its late results are refused */

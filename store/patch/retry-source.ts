@@ -1,31 +1,58 @@
 import type { Queryable } from '../queryable';
 
+/** Where a run's packages came from: its own folder (integrate), else the folder its last package was stored from. */
+export const RUN_SOURCE_DIR_SQL = `coalesce(r.source_dir, (SELECT p.source_dir FROM nightshift.patch_package p WHERE p.number = r.last_patch))`;
+
+/** The run a retry takes its failed dossiers from, and the folder of its packages (to integrate them again). */
+export interface RetrySource {
+  id: number;
+  last_patch: number | null;
+  dir: string | null;
+}
+
 /**
  * The run a retry takes its failed dossiers from: `retryOf`, else the last finished run (other than
  * `runId`, the retry itself) that has failed dossiers. Undefined when there is none.
  */
-export async function retrySourceRun(db: Queryable, runId: number, retryOf?: number): Promise<{ id: number; last_patch: number | null } | undefined> {
-  const { rows } = await db.query<{ id: string; last_patch: number | null }>(
+export async function retrySourceRun(db: Queryable, runId: number, retryOf?: number): Promise<RetrySource | undefined> {
+  const { rows } = await db.query<{ id: string; last_patch: number | null; dir: string | null }>(
     retryOf
-      ? 'SELECT id, last_patch FROM nightshift.patch_run WHERE id = $1'
-      : `SELECT r.id, r.last_patch FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
+      ? `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir FROM nightshift.patch_run r WHERE r.id = $1`
+      : `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
                    AND EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') ORDER BY r.id DESC LIMIT 1`,
     [retryOf ?? runId],
   );
-  return rows[0] && { id: Number(rows[0].id), last_patch: rows[0].last_patch };
+  return rows[0] && { id: Number(rows[0].id), last_patch: rows[0].last_patch, dir: rows[0].dir };
 }
 
-/**
- * What `patch retry` would take, read before it starts: the source run (as above), its state and its failed
- * dossiers' count. Undefined when there is none.
- */
-export async function retryPreview(db: Queryable, retryOf?: number): Promise<{ id: number; state: string; failed: number } | undefined> {
+/** What `patch retry` would take, read before it starts (R-PI-4: the supervisor as it is now beside the run's last patch). */
+export interface RetryPreview extends RetrySource {
+  state: string;
+  failed: number;
+  supervisor: { code: string; level: number } | null;
+  /** the supervisor is among the run's failed dossiers: the retry takes it first */
+  supervisorFailed: boolean;
+}
+
+/** What `patch retry` would take, read before it starts: the source run (as above), its state, its failed dossiers' count, the supervisor. */
+export async function retryPreview(db: Queryable, retryOf?: number): Promise<RetryPreview | undefined> {
   const run = await retrySourceRun(db, 0, retryOf);
   if (!run) return undefined;
-  const { rows } = await db.query<{ state: string; failed: number }>(
-    `SELECT r.state, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed
-       FROM nightshift.patch_run r WHERE r.id = $1`,
+  const { rows } = await db.query<{ state: string; failed: number; sup_code: string | null; sup_level: number | null; supervisor_failed: boolean }>(
+    `SELECT r.state, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
+            s.code AS sup_code, s.patch_level AS sup_level,
+            EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed' AND i.code = s.code) AS supervisor_failed
+       FROM nightshift.patch_run r
+       LEFT JOIN LATERAL (SELECT code, patch_level FROM nightshift.dossier WHERE role = 'supervisor' ORDER BY code LIMIT 1) s ON true
+      WHERE r.id = $1`,
     [run.id],
   );
-  return { id: run.id, state: rows[0]!.state, failed: rows[0]!.failed };
+  const r = rows[0]!;
+  return {
+    ...run,
+    state: r.state,
+    failed: r.failed,
+    supervisor: r.sup_code === null ? null : { code: r.sup_code, level: r.sup_level! },
+    supervisorFailed: r.supervisor_failed,
+  };
 }
