@@ -6,7 +6,16 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
-import { PATCH_TYPES, patchDescriptionSchema, patchNumberArgSchema, patchSpanText, type PatchType } from '../../domain/patch';
+import {
+  PATCH_TYPES,
+  patchDescriptionSchema,
+  patchIntegrateCommand,
+  patchNumberArgSchema,
+  patchRunStatusCommand,
+  patchSpanText,
+  retryAboveSupervisorProblem,
+  type PatchType,
+} from '../../domain/patch';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { revalidationList } from '../../store/patch/revalidation-list';
 import { patchFailure, sealPatchPackage } from '../../patches/package';
@@ -25,7 +34,9 @@ import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
 import { listDossierLevels } from '../../store/patch/dossier-levels';
-import { listRecentRuns } from '../../store/patch/recent-runs';
+import { listRecentRuns, type RecentRun } from '../../store/patch/recent-runs';
+import { runFailures } from '../../store/patch/run-failures';
+import { supervisorRow } from '../../store/patch/supervisor-row';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
@@ -49,6 +60,9 @@ interface StartFlags {
 const PACKAGE_AT_FAULT =
   "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
 
+/** " and 12 more" after a capped list (the JSON gives the total beside it). */
+const moreText = (total: number, shown: number): string => (total > shown ? ` and ${total - shown} more` : '');
+
 export function resultText(r: PatchRunResult): string {
   const lines = [`patch ${r.mode} on ${r.target} (run ${r.runId}): ${r.state}`];
   for (const q of r.prerequisites) lines.push(`  ${q.ok ? 'ok  ' : 'FAIL'} ${q.name}: ${q.detail}`);
@@ -57,13 +71,15 @@ export function resultText(r: PatchRunResult): string {
   if (r.supervisor) lines.push(`supervisor ${r.supervisor.code}: ${r.supervisor.status}${r.supervisor.level !== null ? ` at level ${r.supervisor.level}` : ''}`);
   lines.push(`${r.done} / ${r.total} dossier(s) done, ${r.failed} failed`);
   for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
-  if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more (patch status)`);
+  if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more: ${r.runId !== null ? patchRunStatusCommand(r.target, r.runId) : `nightshift patch status --target ${r.target}`}`);
   if (r.retryCommand) lines.push(`fix them, then: ${r.retryCommand}`);
   // a retry applies the packages stored by the run: a package at fault needs a new one, integrated again
   if (r.retryCommand || r.supervisor?.status === 'failed') lines.push(PACKAGE_AT_FAULT);
   for (const n of r.notes) lines.push(`note: ${n}`);
   if (r.toRevalidateCount) {
-    lines.push(`${r.toRevalidateCount} dossier(s) below the supervisor's level ${r.supervisorLevel} (R-PI-9): ${r.toRevalidate.map((d) => `${d.code}@${d.level}`).join(', ')}`);
+    lines.push(
+      `${r.toRevalidateCount} dossier(s) below the supervisor's level ${r.supervisorLevel} (R-PI-9): ${r.toRevalidate.map((d) => `${d.code}@${d.level}`).join(', ')}${moreText(r.toRevalidateCount, r.toRevalidate.length)}`,
+    );
     // a command that can be pasted: the codes when they are few, else revalidate with none (every dossier below the level)
     lines.push(
       `bring them up with: nightshift patch revalidate ${r.toRevalidateCount > 5 ? '' : `${r.toRevalidate.map((d) => d.code).join(' ')} `}--target ${r.target}` +
@@ -71,6 +87,38 @@ export function resultText(r: PatchRunResult): string {
     );
   }
   return lines.join('\n');
+}
+
+/** What `patch status` advises for a run's failed dossiers still behind: a retry, or what works instead (R-PI-4). */
+interface RunAdvice {
+  retryCommand?: string;
+  /** R-PI-4: why a retry would be refused, and what works instead */
+  retryRefused?: string;
+  integrateCommand?: string;
+}
+
+function runAdvice(target: string, r: RecentRun, supervisor: { code: string; patch_level: number } | undefined): RunAdvice {
+  if (!r.behind || r.state === 'running') return {};
+  const refused = retryAboveSupervisorProblem(
+    { target, runId: r.id, upTo: r.last_patch ?? 0, supervisor: supervisor ? { code: supervisor.code, level: supervisor.patch_level } : null, supervisorRetried: r.supervisorFailed, dir: r.sourceDir },
+    'a retry is refused',
+  );
+  if (refused) return { retryRefused: refused, integrateCommand: patchIntegrateCommand(target, r.sourceDir) };
+  return { retryCommand: patchRetryCommand(target, r.id) };
+}
+
+/** A run's line in `patch status`, and its advice beneath (and where its failed dossiers are listed: `listed`). */
+function runText(r: RecentRun & RunAdvice, listed?: string): string {
+  return (
+    `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` ${patchSpanText({ first: r.first_patch ?? r.last_patch, last: r.last_patch })}` : ''}` +
+    `${r.failed ? `, ${r.failed} failed${r.behind ? '' : ' (brought up since)'}` : ''}${r.error ? ` (${r.error})` : ''}` +
+    (r.retryCommand
+      ? `\n  retry them: ${r.retryCommand}\n  ${r.packageHeld ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)' : PACKAGE_AT_FAULT}`
+      : r.retryRefused
+        ? `\n  ${r.retryRefused}`
+        : '') +
+    (listed ? `\n  every failed dossier and why: ${listed}` : '')
+  );
 }
 
 /**
@@ -174,46 +222,58 @@ export function registerPatchCommands(program: Command): void {
 
   patch
     .command('status')
-    .description("each dossier's patch level, the supervisor's, and the dossiers to revalidate (R-PI-9)")
+    .description("each dossier's patch level, the supervisor's, and the dossiers to revalidate (R-PI-9); with --run, every failed dossier of that run and why")
+    .option('--run <id>', 'one patch run: every failed dossier with its reason')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
-      action(async (flags: { target?: string; json?: boolean }) => {
+      action(async (flags: { target?: string; run?: string; json?: boolean }) => {
         const t = target(flags.target);
+        const runId = flags.run === undefined ? undefined : Number(parseFlag('--run', runIdSchema, flags.run));
         await withPools(t.name, async (pool) => {
           // a run whose workflow was cancelled or terminated is shown as it is, not as running (closed as the next run would)
           if ((await listRunningRuns(pool)).length) {
             const abandoned = await withTemporal((client) => closeAbandonedRuns(pool, client)).catch(() => []);
             for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
           }
+          const supervisor = await supervisorRow(pool);
+          if (runId !== undefined) {
+            const [run] = await listRecentRuns(pool, runId);
+            if (!run) throw new UsageError(`no patch run ${runId} on ${t.name} (see 'nightshift patch status')`);
+            const { failures, total } = await runFailures(pool, run.id, null);
+            const value = { target: t.name, ...run, ...runAdvice(t.name, run, supervisor), failures, failuresTotal: total };
+            output(flags.json, value, (v) =>
+              [runText(v), ...(v.failures.length ? ['failed dossiers:', ...v.failures.map((f) => `  ${f.code}: ${f.error}`)] : [])].join('\n'),
+            );
+            return;
+          }
           const dossiers = await listDossierLevels(pool);
           const list = await revalidationList(pool);
           const runs = await listRecentRuns(pool);
+          const running = (await listRunningRuns(pool))[0];
           const value = {
             target: t.name,
             supervisorLevel: list.supervisorLevel,
             dossiers: dossiers.map((d) => ({ code: d.code, role: d.role, test: d.is_test, specific: d.is_specific, level: d.patch_level })),
             toRevalidate: list.toRevalidate,
             toRevalidateCount: list.toRevalidateCount,
-            // a retry only where failed dossiers are still behind (a retry or revalidation since may have brought them up)
-            recentRuns: runs.map((r) => (r.behind && r.state !== 'running' ? { ...r, retryCommand: patchRetryCommand(t.name, r.id) } : r)),
+            // a run at work brings dossiers up as it goes: the list is what to revalidate once it has ended, not now
+            runningRun: running ? { id: Number(running.id), workflowId: running.workflowId } : null,
+            // a retry only where failed dossiers are still behind (a retry or revalidation since may have brought them up) and it may go (R-PI-4)
+            recentRuns: runs.map((r) => ({ ...r, ...runAdvice(t.name, r, supervisor) })),
           };
           output(flags.json, value, (v) =>
             [
               `target ${v.target}: supervisor at level ${v.supervisorLevel ?? '(no supervisor)'}`,
               ...v.dossiers.map((d) => `  ${d.code.padEnd(20)} ${String(d.level).padStart(5)}  ${d.role}${d.test ? ' test' : ''}${d.specific ? ' specific' : ''}`),
-              v.toRevalidateCount
-                ? `${v.toRevalidateCount} dossier(s) to revalidate (R-PI-9): ${v.toRevalidate.map((d) => d.code).join(', ')}${v.toRevalidateCount > v.toRevalidate.length ? ', …' : ''}` +
-                  ` — nightshift patch revalidate --target ${v.target} (every one of them) or nightshift patch revalidate CODE... --target ${v.target}`
-                : 'no dossier to revalidate',
-              ...v.recentRuns.map(
-                (r) =>
-                  `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` ${patchSpanText({ first: r.first_patch ?? r.last_patch, last: r.last_patch })}` : ''}` +
-                  `${r.failed ? `, ${r.failed} failed${r.behind ? '' : ' (brought up since)'}` : ''}${r.error ? ` (${r.error})` : ''}` +
-                  ('retryCommand' in r
-                    ? `\n  retry them: ${r.retryCommand}\n  ${r.packageHeld ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)' : PACKAGE_AT_FAULT}`
-                    : ''),
-              ),
+              v.runningRun
+                ? `patch run ${v.runningRun.id} (${v.runningRun.workflowId}) is running: it brings dossiers up as it goes; ` +
+                  `${v.toRevalidateCount} below the supervisor's level now, the list to revalidate (R-PI-9) is for once it has ended (patch status then)`
+                : v.toRevalidateCount
+                  ? `${v.toRevalidateCount} dossier(s) to revalidate (R-PI-9): ${v.toRevalidate.map((d) => d.code).join(', ')}${moreText(v.toRevalidateCount, v.toRevalidate.length)}` +
+                    ` — nightshift patch revalidate --target ${v.target} (every one of them) or nightshift patch revalidate CODE... --target ${v.target}`
+                  : 'no dossier to revalidate',
+              ...v.recentRuns.map((r) => runText(r, r.failed ? patchRunStatusCommand(v.target, r.id) : undefined)),
             ].join('\n'),
           );
         });
@@ -260,6 +320,12 @@ export function registerPatchCommands(program: Command): void {
           output(flags.json, { runId: source.id, retried: 0 }, () => `patch run ${source.id} has no failed dossier: nothing to retry`);
           return;
         }
+        // R-PI-4: the supervisor below the run's patches (rolled back since): its failed dossiers would end above it
+        const above = retryAboveSupervisorProblem(
+          { target: t.name, runId: source.id, upTo: source.last_patch ?? 0, supervisor: source.supervisor, supervisorRetried: source.supervisorFailed, dir: source.dir },
+          'nothing started',
+        );
+        if (above) throw patchFailure(PatchFailure.SupervisorBehind, above);
         return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry on ${t.name}`);
       }),
     );

@@ -1,4 +1,5 @@
 import type { Queryable } from '../queryable';
+import { RUN_SOURCE_DIR_SQL } from './retry-source';
 
 /** A patch run as `patch status` shows it (field names as in its JSON output). */
 export interface RecentRun {
@@ -15,19 +16,44 @@ export interface RecentRun {
   behind: number;
   /** some dossier holds the first patch that failed: the package works, the cause is in the failed dossiers */
   packageHeld: boolean;
+  /** the supervisor is among its failed dossiers (a retry takes it first, R-PI-4) */
+  supervisorFailed: boolean;
+  /** where its packages came from (to integrate them again), when known */
+  sourceDir: string | null;
 }
 
-/** The last five patch runs, newest first, each with its count of failed dossiers. */
-export async function listRecentRuns(db: Queryable): Promise<RecentRun[]> {
-  // bigint counts come as text, the flag under its column's name
-  const { rows } = await db.query<Omit<RecentRun, 'id' | 'failed' | 'behind' | 'packageHeld'> & { id: string; failed: string; behind: string; package_held: boolean }>(
+type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'packageHeld' | 'supervisorFailed' | 'sourceDir'> & {
+  id: string;
+  failed: string;
+  behind: string;
+  package_held: boolean;
+  supervisor_failed: boolean;
+  source_dir: string | null;
+};
+
+/** The last five patch runs, newest first, each with its count of failed dossiers; or the one run `runId` (none: an unknown run). */
+export async function listRecentRuns(db: Queryable, runId?: number): Promise<RecentRun[]> {
+  // bigint counts come as text, the flags under their columns' names
+  const { rows } = await db.query<Row>(
     `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error,
             (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
             (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
               WHERE i.run_id = r.id AND i.status = 'failed' AND d.patch_level < coalesce(r.last_patch, 0)) AS behind,
             EXISTS (SELECT 1 FROM nightshift.dossier d
-                     WHERE d.patch_level >= (SELECT min(i.failed_patch) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed')) AS package_held
-       FROM nightshift.patch_run r ORDER BY r.id DESC LIMIT 5`,
+                     WHERE d.patch_level >= (SELECT min(i.failed_patch) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed')) AS package_held,
+            EXISTS (SELECT 1 FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code AND d.role = 'supervisor'
+                     WHERE i.run_id = r.id AND i.status = 'failed') AS supervisor_failed,
+            ${RUN_SOURCE_DIR_SQL} AS source_dir
+       FROM nightshift.patch_run r WHERE $1::bigint IS NULL OR r.id = $1 ORDER BY r.id DESC LIMIT 5`,
+    [runId ?? null],
   );
-  return rows.map(({ package_held, ...r }) => ({ ...r, id: Number(r.id), failed: Number(r.failed), behind: Number(r.behind), packageHeld: package_held }));
+  return rows.map(({ package_held, supervisor_failed, source_dir, ...r }) => ({
+    ...r,
+    id: Number(r.id),
+    failed: Number(r.failed),
+    behind: Number(r.behind),
+    packageHeld: package_held,
+    supervisorFailed: supervisor_failed,
+    sourceDir: source_dir,
+  }));
 }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateDemoPatches } from '../../patches/demo';
+import { failureTypeOf } from '../../domain/failures';
+import { PatchFailure } from '../../workflows/patch-integration.api';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, startRun } from '../workflows/patch-helpers';
@@ -246,6 +248,87 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     expect(after.stdout).not.toContain(`retry them: ${retry}`);
   });
   expect((await levels(pool)).DEMO0003).toBe(top + 1);
+});
+
+test('R-PI-4: after a rollback of its run (supervisor back below it) a retry is refused by the CLI and by the workflow; status advises integrate, not retry; status --run lists every failure (issue of 2,512 dossiers)', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir('cli-rolled-back');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1]);
+  for (const c of ['DEMO0003', 'DEMO0005']) await pool.query(`CREATE TABLE "d_${c}".blocker (x int)`);
+  const runs = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect((await cli(['patch', 'integrate', dir, '--wait'])).code).toBe(1);
+    const runId = Number((await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run ORDER BY id DESC LIMIT 1`)).rows[0]!.id);
+
+    // every failed dossier of the run with its reason, text and JSON (the mail's "et N autre(s)" points here)
+    const listed = await cli(['patch', 'status', '--run', String(runId)]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^failed dossiers:\n  DEMO0003: patch ${top + 1} failed in dossier DEMO0003 \\(data\\.sql\\): blocker present\n  DEMO0005: patch ${top + 1} failed .*blocker present$`, 'm'));
+    const listedJson = JSON.parse((await cli(['patch', 'status', '--run', String(runId), '--json'])).stdout);
+    expect(listedJson).toMatchObject({ id: runId, state: 'partial', failed: 2, failuresTotal: 2, retryCommand: `nightshift patch retry --target main --run ${runId}` });
+    expect(listedJson.failures.map((f: { code: string }) => f.code)).toEqual(['DEMO0003', 'DEMO0005']);
+    expect((await cli(['patch', 'status']).then((r) => r.stdout))).toContain(`every failed dossier and why: nightshift patch status --target main --run ${runId}`);
+    expect(await cli(['patch', 'status', '--run', '999999'])).toMatchObject({ code: 2, stderr: "nightshift: no patch run 999999 on main (see 'nightshift patch status')\n" });
+
+    // as `patch rollback --run N` leaves them: every dossier back at its restore point's level, the supervisor included
+    await pool.query('UPDATE nightshift.dossier SET patch_level = $1', [top]);
+    for (const c of Object.keys(await levels(pool))) await pool.query(`DELETE FROM "d_${c}".apatch WHERE number = $1`, [top + 1]);
+    for (const c of ['DEMO0003', 'DEMO0005']) await pool.query(`DROP TABLE "d_${c}".blocker`);
+    const integrate = `nightshift patch integrate ${dir} --target main`;
+    const status = await cli(['patch', 'status']);
+    expect(status.stdout).not.toContain('retry them:');
+    expect(status.stdout).not.toContain('the package is applied in other dossiers');
+    expect(status.stdout).toContain(
+      `patch run ${runId} brings dossiers to patch ${top + 1} but the supervisor DEMO0001 is at level ${top} (rolled back since?): a retry would leave dossiers above the supervisor (R-PI-4), a retry is refused; integrate the patches again, supervisor first: ${integrate}`,
+    );
+    const statusJson = JSON.parse((await cli(['patch', 'status', '--json'])).stdout);
+    expect(statusJson.recentRuns[0]).toMatchObject({ id: runId, behind: 2, integrateCommand: integrate });
+    expect(statusJson.recentRuns[0].retryCommand).toBeUndefined();
+
+    // the CLI refuses before anything starts, in one line naming the supervisor's level and the command that works
+    const before = await runs();
+    const retry = await cli(['patch', 'retry', '--run', String(runId), '--wait']);
+    expect(retry.code).toBe(1);
+    expect(retry.stdout).toBe('');
+    expect(retry.stderr).toBe(
+      `nightshift: PatchSupervisorBehind: patch run ${runId} brings dossiers to patch ${top + 1} but the supervisor DEMO0001 is at level ${top} (rolled back since?): a retry would leave dossiers above the supervisor (R-PI-4), nothing started; integrate the patches again, supervisor first: ${integrate}\n`,
+    );
+    expect(await runs()).toBe(before);
+    // a retry started otherwise (not through the CLI) is refused by the run itself, non-retryable, before any dossier
+    const err = await startRun(ctx.temporal.client, ctx.stack, { mode: 'retry', retryOf: runId }).then((h) => h.result().then(() => undefined, (e: unknown) => e));
+    expect(failureTypeOf(err)).toBe(PatchFailure.SupervisorBehind);
+    expect(Object.values(await levels(pool))).toEqual(Array(6).fill(top));
+
+    // what it advises works: the supervisor first, then the others
+    const again = await cli(['patch', 'integrate', dir, '--wait', '--json']);
+    expect(again.code).toBe(0);
+    expect(Object.values(await levels(pool))).toEqual(Array(6).fill(top + 1));
+  });
+});
+
+test('R-PI-9: while a run is running, status says so instead of advising to revalidate the dossiers it has not reached yet', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir('cli-running');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1], () => 'SELECT pg_sleep(1);\n');
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const handle = await startRun(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir });
+    await waitUntil(async () => (await levels(pool)).DEMO0001 === top + 1);
+    const runId = (await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run WHERE state = 'running'`)).rows[0]!.id;
+    const status = await cli(['patch', 'status']);
+    expect(status.stdout).toMatch(new RegExp(`^patch run ${runId} \\(${handle.workflowId}\\) is running: it brings dossiers up as it goes; [1-5] below the supervisor's level now, the list to revalidate \\(R-PI-9\\) is for once it has ended \\(patch status then\\)$`, 'm'));
+    expect(status.stdout).not.toContain('nightshift patch revalidate');
+    expect(JSON.parse((await cli(['patch', 'status', '--json'])).stdout).runningRun).toEqual({ id: Number(runId), workflowId: handle.workflowId });
+    await handle.result();
+    expect((await cli(['patch', 'status'])).stdout).toMatch(/^no dossier to revalidate$/m);
+  });
 });
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
