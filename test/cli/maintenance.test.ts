@@ -288,6 +288,10 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       expect(reopened.stdout).toMatch(/^reopened: database maintenance on \S+: completed \(phase completed\)/);
       expect(reopened.stdout).toContain('reopened after a failure');
       expect(reopened.stdout).not.toMatch(/FAILED|fix it|maintenance reopen/);
+      // the list says when it ended, beside its planned times; the reopen says after what
+      expect(reopened.stdout).toMatch(/reopened after a failure \(R-MW-10\): .*BROKEN1/);
+      await eventually(async () => (await windowRows(stack.pool)).at(-1)?.finishedAt, (f) => Boolean(f), 'the finished time');
+      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/^\S+ +completed +completed +database +\S+ \S+ → \S+ \S+, ended \S+ \S+$/m);
     });
   } finally {
     await native.close();
