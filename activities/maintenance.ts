@@ -115,14 +115,14 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
      * Moves the row's state and phase; completed/cancelled gives access back to users (gateStateAt), and
      * in the same transaction withdraws the close orders of the sessions still open (R-MW-7, R-MW-12).
      */
-    async setMaintenanceWindowState(args: { target: string; windowId: string; state: WindowState; phase: MaintenancePhase }): Promise<void> {
+    async setMaintenanceWindowState(args: { target: string; windowId: string; state: WindowState; phase: MaintenancePhase; outcome?: string }): Promise<void> {
       const pool = pools.get(args.target);
       if (args.state !== 'completed' && args.state !== 'cancelled') {
         await setWindowState(pool, args.windowId, args.state, args.phase);
         return;
       }
       const withdrawn = await withTransaction(pool, async (c) => {
-        await setWindowState(c, args.windowId, args.state, args.phase);
+        await setWindowState(c, args.windowId, args.state, args.phase, args.outcome);
         return withdrawCloseOrders(c);
       });
       if (withdrawn) log.info('access back: close orders withdrawn', { target: args.target, state: args.state, sessions: withdrawn });

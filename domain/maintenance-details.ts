@@ -50,6 +50,24 @@ export interface WindowFacts {
 
 const REASON_IN_SUMMARY = 60;
 
+const OUTCOME_REASON = 80;
+
+/**
+ * What became of a window that ended, in one line for `maintenance list` (stored with its final state): a reopen and
+ * after what, its payload and hand-started runs that did not end cleanly, the failures it counted. Empty: it went well.
+ */
+export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter'>): string {
+  const parts: string[] = [];
+  if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${oneLine(w.failure).slice(0, OUTCOME_REASON)}`);
+  if (w.reopenedAfter) parts.push(`reopened after: ${oneLine(w.reopenedAfter).slice(0, OUTCOME_REASON)}`);
+  const runText = (r: WindowRun, what: string) => (r.state && r.state !== 'completed' ? `${what} ${r.kind} ${r.state}` : '');
+  if (w.payloadRun) parts.push(runText(w.payloadRun, 'payload'));
+  if (w.rollbackRun?.restored) parts.push(`${w.rollbackRun.restored} dossier(s) rolled back`);
+  for (const r of w.linkedRuns ?? []) parts.push(runText(r, 'hand-started'));
+  if (w.failuresTotal && !w.reopenedAfter && !w.failure) parts.push(`${w.failuresTotal} failure(s)`);
+  return parts.filter(Boolean).join('; ');
+}
+
 /**
  * One line that tells two windows of a target apart (they share the workflow id maintenance/{target}):
  * type, target, start–end in the operator's zone, payload and the operator's reason.

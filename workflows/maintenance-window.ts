@@ -6,7 +6,7 @@ import { CLOSE_ACK_SECONDS, type WindowState } from '../domain/maintenance';
 import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-input';
 import { occurrenceInput } from '../domain/maintenance-recur';
 import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
-import { NOTHING_TO_ROLL_BACK, postCheckFailures, renderWindowDetails, ROLLED_BACK_STATES, windowNextSteps, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
+import { NOTHING_TO_ROLL_BACK, postCheckFailures, renderWindowDetails, ROLLED_BACK_STATES, windowNextSteps, windowOutcome, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
 import { capFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
@@ -231,8 +231,16 @@ class MaintenanceWindow {
 
   /** Phase (and state) in the row the gate reads, then in memory: an update waiting for a final state returns once the gate sees it. */
   private async persist(phase: MaintenancePhase, state: WindowState = this.s.state): Promise<void> {
+    // the final state carries what became of the window (maintenance list); an activity argument, not a new command
+    const outcome = state === 'completed' || state === 'cancelled' ? windowOutcome(this.s) : undefined;
     await this.rowLock.runExclusive(() =>
-      call('setMaintenanceWindowState', `${this.s.target}: ${state} / ${phase}`, SHORT_DB, { target: this.s.target, windowId: this.windowId, state, phase }),
+      call('setMaintenanceWindowState', `${this.s.target}: ${state} / ${phase}`, SHORT_DB, {
+        target: this.s.target,
+        windowId: this.windowId,
+        state,
+        phase,
+        ...(outcome !== undefined && { outcome }),
+      }),
     );
     this.s.state = state;
     this.enter(phase);

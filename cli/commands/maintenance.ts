@@ -323,8 +323,8 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
   output(flags.json, all, (rows) =>
     rows.length
       ? [
-          `${'target'.padEnd(12)} ${'state'.padEnd(11)} ${'phase'.padEnd(16)} ${'type'.padEnd(10)} from → to (${operatorZone()}), when it ended`,
-          ...rows.map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : w.state).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}`),
+          `${'target'.padEnd(12)} ${'state'.padEnd(11)} ${'phase'.padEnd(16)} ${'type'.padEnd(10)} from → to (${operatorZone()}), when it ended: what did not go well`,
+          ...rows.map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : w.state).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}${w.outcome ? `: ${w.outcome}` : ''}`),
         ].join('\n')
       : 'no maintenance windows',
   );

@@ -13,7 +13,9 @@ export interface MaintenanceWindowRow {
   message: string | null;
   createdAt: Date;
   finishedAt: Date | null;
+  /** what became of it once ended (migration 0024), null when it went well or ended before that column */
+  outcome: string | null;
 }
 
 export const WINDOW_COLUMNS = `id, workflow_id AS "workflowId", type, state, phase, starts_at AS "startsAt", ends_at AS "endsAt",
-  prevent_logins_from AS "preventLoginsFrom", message, created_at AS "createdAt", finished_at AS "finishedAt"`;
+  prevent_logins_from AS "preventLoginsFrom", message, created_at AS "createdAt", finished_at AS "finishedAt", outcome`;

@@ -237,7 +237,11 @@ test('R-MW-7 R-MW-12: access back (cancelled, completed) withdraws the close ord
   // a state that does not give access back leaves it too; completion (after complete or reopen) withdraws it
   await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: second, state: 'in_progress', phase: 'restoring' }));
   expect((await sessions(stack.pool)).get('told')!.close_by).not.toBeNull();
+  await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: second, state: 'completed', phase: 'completed', outcome: 'payload backup partial; 3 failure(s)' }));
+  // R-MW-10: what became of it is stored with its final state (maintenance list), a retry without it keeps it
   await run(() => acts.setMaintenanceWindowState({ target: stack.target, windowId: second, state: 'completed', phase: 'completed' }));
+  const { rows: outcome } = await stack.pool.query(`SELECT outcome FROM nightshift.maintenance_window WHERE id = $1`, [second]);
+  expect(outcome[0].outcome).toBe('payload backup partial; 3 failure(s)');
   s = await sessions(stack.pool);
   expect(s.get('told')).toMatchObject({ closed_at: null, close_requested_at: null, close_by: null });
   expect(s.get('forced')!.close_reason).toBe('forced');

@@ -291,7 +291,8 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       // the list says when it ended, beside its planned times; the reopen says after what
       expect(reopened.stdout).toMatch(/reopened after a failure \(R-MW-10\): .*BROKEN1/);
       await eventually(async () => (await windowRows(stack.pool)).at(-1)?.finishedAt, (f) => Boolean(f), 'the finished time');
-      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/^\S+ +completed +completed +database +\S+ \S+ → \S+ \S+, ended \S+ \S+$/m);
+      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/^\S+ +completed +completed +database +\S+ \S+ → \S+ \S+, ended \S+ \S+: reopened after: .*BROKEN1.*$/m);
+      expect((await windowRows(stack.pool)).at(-1)).toMatchObject({ state: 'completed' });
     });
   } finally {
     await native.close();

@@ -8,6 +8,7 @@ import {
   type WindowView,
 } from '../../domain/maintenance';
 import { describeWindow, maintenanceMailText } from '../../domain/maintenance-text';
+import { windowOutcome } from '../../domain/maintenance-details';
 
 const paris = 'Europe/Paris';
 // Seed 000's examples: 07/09/2020 13:00-13:45 (database) and 14/09/2020 23:25-23:30 (deployment), Paris time.
@@ -123,4 +124,21 @@ test('R-MW-10, R-PI-2: the window\'s mail names the runs started by hand in it, 
   );
   expect(maintenanceMailText('main', { ...mail, kind: 'failed', failure: 'x', handRuns }, 'APP', paris, new Date()).text).toContain('Travaux lancés à la main');
   expect(maintenanceMailText('main', { ...mail, kind: 'completed' }, 'APP', paris, new Date()).text).not.toContain('Travaux lancés');
+});
+
+test('R-MW-10: a window\'s outcome in one line for maintenance list: empty when it went well', () => {
+  expect(windowOutcome({ state: 'completed', payloadRun: { kind: 'backup', workflowId: 'b', state: 'completed' } })).toBe('');
+  expect(
+    windowOutcome({
+      state: 'completed',
+      reopenedAfter: 'the payload failed\n7 dossier(s)',
+      payloadRun: { kind: 'backup', workflowId: 'b', state: 'partial' },
+      linkedRuns: [{ kind: 'patch', workflowId: 'p', state: 'failed' }, { kind: 'backup', workflowId: 'c', state: 'completed' }],
+      failuresTotal: 7,
+    }),
+  ).toBe('reopened after: the payload failed 7 dossier(s); payload backup partial; hand-started patch failed');
+  expect(windowOutcome({ state: 'completed', payloadRun: { kind: 'patch', workflowId: 'p', state: 'completed' }, rollbackRun: { kind: 'rollback', workflowId: 'r', restored: 2 }, failuresTotal: 2 })).toBe(
+    '2 dossier(s) rolled back; 2 failure(s)',
+  );
+  expect(windowOutcome({ state: 'cancelled', failure: 'post-checks: dossier X has no schema' })).toBe('cancelled after a failure: post-checks: dossier X has no schema');
 });
