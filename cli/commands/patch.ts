@@ -23,8 +23,10 @@ import { generateDemoPatches, writePatchTemplate } from '../../patches/demo';
 import {
   PatchFailure,
   partialPatchResult,
+  patchProgressQuery,
   patchRetryCommand,
   type PatchIntegrationInput,
+  type PatchProgress,
   type PatchRunResult,
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
@@ -63,12 +65,39 @@ const PACKAGE_AT_FAULT =
 /** " and 12 more" after a capped list (the JSON gives the total beside it). */
 const moreText = (total: number, shown: number): string => (total > shown ? ` and ${total - shown} more` : '');
 
+/** One line of a run's progress for --wait. */
+export function progressText(p: PatchProgress): string {
+  return `patch run ${p.runId ?? '?'}: ${p.done} / ${p.total} dossier(s), ${p.failed} failed${p.supervisor ? `, supervisor ${p.supervisor.code} ${supervisorStatusText(p.supervisor.status)}` : ''} (${p.phase})`;
+}
+
+/** Above this many dossiers, `patch status` counts them per level (--dossiers: one line each). */
+const DOSSIER_LINES_MAX = 50;
+
+/** Dossiers counted per patch level, highest first, a few codes of the smaller groups named (at 100,000 dossiers, a screen). */
+export function levelSummary(dossiers: { code: string; level: number }[]): string[] {
+  const byLevel = new Map<number, string[]>();
+  for (const d of dossiers) {
+    const codes = byLevel.get(d.level);
+    if (codes) codes.push(d.code);
+    else byLevel.set(d.level, [d.code]);
+  }
+  const lines = [...byLevel.entries()]
+    .sort(([a], [b]) => b - a)
+    .map(([level, codes]) => `  level ${String(level).padStart(5)}: ${codes.length} dossier(s)${codes.length <= 5 ? ` (${codes.join(', ')})` : ''}`);
+  return [...lines, `  (${dossiers.length} dossiers: one line each with --dossiers, or --json)`];
+}
+
+/** The supervisor's part in a run, in words ('not-in-list': the run's dossiers (--dossiers, a retry's) leave it out). */
+function supervisorStatusText(status: string): string {
+  return status === 'not-in-list' ? "not among this run's dossiers" : status;
+}
+
 export function resultText(r: PatchRunResult): string {
   const lines = [`patch ${r.mode} on ${r.target} (run ${r.runId}): ${r.state}`];
   for (const q of r.prerequisites) lines.push(`  ${q.ok ? 'ok  ' : 'FAIL'} ${q.name}: ${q.detail}`);
   if (r.patches) lines.push(patchSpanText(r.patches));
   for (const l of r.plan?.lines ?? []) lines.push(`plan (R-PI-10): ${l}`);
-  if (r.supervisor) lines.push(`supervisor ${r.supervisor.code}: ${r.supervisor.status}${r.supervisor.level !== null ? ` at level ${r.supervisor.level}` : ''}`);
+  if (r.supervisor) lines.push(`supervisor ${r.supervisor.code}: ${supervisorStatusText(r.supervisor.status)}${r.supervisor.level !== null ? ` at level ${r.supervisor.level}` : ''}`);
   lines.push(`${r.done} / ${r.total} dossier(s) done, ${r.failed} failed`);
   for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
   if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more: ${r.runId !== null ? patchRunStatusCommand(r.target, r.runId) : `nightshift patch status --target ${r.target}`}`);
@@ -186,10 +215,31 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
       return output(flags.json, { ...started, prerequisites: verdict?.prerequisites ?? null }, () => `${startedText}\n${checked}`);
     }
     if (!flags.json) process.stdout.write(`${startedText}\n`);
-    // a run with failed dossiers FAILS (PatchRunPartial, so that the workflow list shows it): its result rides in the failure
-    const result = await handle.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
-    output(flags.json, { ...started, result }, (v) => resultText(v.result));
-    return result.state === 'completed' ? undefined : EXIT_FAILED;
+    // progress as the backup batch's --wait says it: a line when it changed, at most every 5 s (terminal or not)
+    let last = '';
+    let lastAt = 0;
+    const timer = setInterval(() => {
+      if (flags.json) return;
+      handle.query(patchProgressQuery).then(
+        (p) => {
+          const line = progressText(p);
+          if (line !== last && Date.now() - lastAt > 5_000) {
+            process.stdout.write(`${line}\n`);
+            lastAt = Date.now();
+            last = line;
+          }
+        },
+        () => {},
+      );
+    }, 1_000);
+    try {
+      // a run with failed dossiers FAILS (PatchRunPartial, so that the workflow list shows it): its result rides in the failure
+      const result = await handle.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
+      output(flags.json, { ...started, result }, (v) => resultText(v.result));
+      return result.state === 'completed' ? undefined : EXIT_FAILED;
+    } finally {
+      clearInterval(timer);
+    }
   });
 }
 
@@ -224,10 +274,11 @@ export function registerPatchCommands(program: Command): void {
     .command('status')
     .description("each dossier's patch level, the supervisor's, and the dossiers to revalidate (R-PI-9); with --run, every failed dossier of that run and why")
     .option('--run <id>', 'one patch run: every failed dossier with its reason')
+    .option('--dossiers', `every dossier's level, one line each (the default up to ${DOSSIER_LINES_MAX} dossiers; above, the count per level)`)
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
-      action(async (flags: { target?: string; run?: string; json?: boolean }) => {
+      action(async (flags: { target?: string; run?: string; dossiers?: boolean; json?: boolean }) => {
         const t = target(flags.target);
         const runId = flags.run === undefined ? undefined : Number(parseFlag('--run', runIdSchema, flags.run));
         await withPools(t.name, async (pool) => {
@@ -265,7 +316,9 @@ export function registerPatchCommands(program: Command): void {
           output(flags.json, value, (v) =>
             [
               `target ${v.target}: supervisor at level ${v.supervisorLevel ?? '(no supervisor)'}`,
-              ...v.dossiers.map((d) => `  ${d.code.padEnd(20)} ${String(d.level).padStart(5)}  ${d.role}${d.test ? ' test' : ''}${d.specific ? ' specific' : ''}`),
+              ...(flags.dossiers || v.dossiers.length <= DOSSIER_LINES_MAX
+                ? v.dossiers.map((d) => `  ${d.code.padEnd(20)} ${String(d.level).padStart(5)}  ${d.role}${d.test ? ' test' : ''}${d.specific ? ' specific' : ''}`)
+                : levelSummary(v.dossiers)),
               v.runningRun
                 ? `patch run ${v.runningRun.id} (${v.runningRun.workflowId}) is running: it brings dossiers up as it goes; ` +
                   `${v.toRevalidateCount} below the supervisor's level now, the list to revalidate (R-PI-9) is for once it has ended (patch status then)`
