@@ -80,6 +80,9 @@ async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRu
   return run;
 }
 
+/** The dossiers a retry skips, named in text before "and N more". */
+const SKIPPED_SHOWN = 20;
+
 /** One workflowStatus for the CLI and the activities (R-BK-1). */
 export { workflowStatus };
 
@@ -396,7 +399,11 @@ export function registerBackupBatchCommands(backup: Command): void {
                 : `backed up since, ${operatorDateTime(c.lastBackupAt!, config().operatorTimeZone)}, not modified after`,
           }));
         const left = candidates.length - skipped.length;
-        const skippedText = skipped.map((x) => `  ${x.code}: ${x.reason}`);
+        // the first 20 in text (a night of thousands would scroll away the line that matters); --json has every one
+        const skippedText = [
+          ...skipped.slice(0, SKIPPED_SHOWN).map((x) => `  ${x.code}: ${x.reason}`),
+          ...(skipped.length > SKIPPED_SHOWN ? [`  and ${skipped.length - SKIPPED_SHOWN} more (--json lists every one)`] : []),
+        ];
         if (left === 0) {
           output(flags.json, { runId: Number(run.id), retried: 0, skipped }, () =>
             [`backup run ${run.id}: none of its ${skipped.length} failed dossier(s) needs a retry: nothing started`, ...skippedText].join('\n'),
