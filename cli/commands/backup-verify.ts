@@ -7,6 +7,7 @@ import { DEFAULT_SAMPLE_PERCENT } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
+import { runGenerationsKept } from '../../store/generations/run-generations-kept';
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import type { VerifyRunRow } from '../../store/verify/run-row';
 import { latestVerifyRunId, verifyRunProblems } from '../../store/verify/run-problems';
@@ -158,6 +159,11 @@ export function registerBackupVerifyCommands(backup: Command): void {
           const run = await withPools(t, (pool) => runByRef(pool, ref, /^\d{1,15}$/.test(ref) ? 'id' : 'workflow_id'));
           if (!run) throw new UsageError(`unknown backup run "${shownInput(ref.slice(0, 60))}" in this target`);
           backupRunId = Number(run.id);
+          // "8 / 8 ok" of a run that wrote 1,998: the others were pruned (retention), said before, not left to guess
+          const g = await withPools(t, (pool) => runGenerationsKept(pool, Number(run.id)));
+          if (g.written > g.kept && !flags.json) {
+            process.stdout.write(`backup run ${run.id} wrote ${g.written} generation(s); ${g.written - g.kept} were pruned since (retention): the ${g.kept} kept are verified\n`);
+          }
         }
         return startVerify({ target: t, full: Boolean(flags.full), codes, backupRunId, samplePercent, seed, trigger: 'manual' }, flags);
       }),

@@ -99,6 +99,12 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
       expect(asBackup.stderr).toContain(`(verify run ${verifyId} is 'nightshift backup verify status ${verifyId}')`);
     }
     expect((await cli(['backup', 'verify', '--full', 'status'])).stderr).toContain("--full is an option of 'nightshift backup verify', not of 'backup verify status'");
+
+    // R-BK-11: a run whose generations were pruned since: "1 / 1 ok" is said with what was pruned, before
+    await pool.query(`UPDATE nightshift.backup_generation SET deleted_at = now() WHERE run_id = $1 AND code = 'C2'`, [runId]);
+    const pruned = await cli(['backup', 'verify', '--run', String(runId), '--wait']);
+    expect(pruned.stdout).toMatch(new RegExp(`^backup run ${runId} wrote 2 generation\\(s\\); 1 were pruned since \\(retention\\): the 1 kept are verified\n`));
+    expect(pruned.stdout).toMatch(/: 1 \/ 1 generation\(s\) ok/);
   });
 });
 
