@@ -26,6 +26,7 @@ import { windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
+import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
 import { runsSinceWindow } from '../../store/windows/runs-since-window';
@@ -286,7 +287,13 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): strin
 async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
   if ((input.payload.kind === 'patch' || input.payload.kind === 'backup+patch') && input.payload.manifest) await checkPatchDirHere(input.target, input.payload.manifest);
   const only = input.payload.kind === 'backup' ? input.payload.dossiers : undefined;
-  if (only?.length) await withPools(input.target, (pool) => refuseUnknownCodes(pool, input.target, only, { flag: '--backup-only', nothing: 'scheduled' }));
+  if (only?.length) {
+    await withPools(input.target, (pool) => refuseUnknownCodes(pool, input.target, only, { flag: '--backup-only', nothing: 'scheduled' }));
+    // R-BK-2 leaves them out of the nightly selection; named, the window's batch takes them (if changed), as `backup run --only` says
+    const { shown: despite, total } = await withPools(input.target, (pool) => selectionExclusions(pool, only));
+    for (const d of despite) process.stderr.write(`${d.code} is ${d.why}: the nightly selection leaves it out (R-BK-2); the window's backup takes it if it changed since its last backup, since --backup-only names it\n`);
+    if (total > despite.length) process.stderr.write(`and ${total - despite.length} more dossier(s) named that the nightly selection leaves out, taken the same way\n`);
+  }
 }
 
 async function schedule(flags: ScheduleFlags): Promise<number | void> {

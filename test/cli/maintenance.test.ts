@@ -242,6 +242,23 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
   }
 });
 
+test('R-BK-2, R-MW-9: --backup-only naming a template says that the nightly selection leaves it out and that the window takes it', async () => {
+  const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await windowWorker(native, stack);
+  try {
+    await worker.runUntil(async () => {
+      await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name, is_template) VALUES ('TPL1', 'Template', 'd_tpl1', true) ON CONFLICT DO NOTHING`);
+      const r = await cli('schedule', '--target', stack.target, '--start', parisTime(120), '--duration', '30m', '--type', 'database', '--payload', 'backup', '--backup-only', 'TPL1');
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("TPL1 is a template: the nightly selection leaves it out (R-BK-2); the window's backup takes it if it changed since its last backup, since --backup-only names it\n");
+      expect((await cli('cancel', '--target', stack.target)).code).toBe(0);
+      await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'TPL1'`);
+    });
+  } finally {
+    await native.close();
+  }
+});
+
 test('issue 12.5: status counts sessions from one query; complete that fails and reopen print what happened, FAILED gone after reopen (R-MW-7, R-MW-10)', async () => {
   const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   const worker = await windowWorker(native, stack);
