@@ -28,6 +28,7 @@ import { invalid, readArchive } from './reader';
 import { type BackupKeyring, noteEncryptedGeneration, refusePlainWhereEncrypted } from './keys';
 import { readStructure } from './structure';
 import { recordGeneration } from '../store/generations/record-generation';
+import { recordedFiles } from '../store/generations/recorded-files';
 import type { GenerationKind } from '../domain/generation';
 import { commitGeneration, generationFileName, generationsDir } from './generations';
 import { ARCHIVE_FILE_MODE, ArchiveWriter, type CodecSettings, DEFAULT_CODEC, openPrivateFile, publishSyncedFile } from './writer';
@@ -121,6 +122,24 @@ async function listDocuments(root: string): Promise<{ path: string; abs: string 
   return out;
 }
 
+/**
+ * The catch of a backup whose generation file was committed and not recorded (PostgreSQL restarted, a statement
+ * refused): the file goes, best effort (R-BK-11: no archive outside the catalogue; one the catch misses, a killed
+ * worker's, is the prune's sweep). B{code}.SVG stays: it holds the same bytes through its own name, a complete and
+ * valid archive of the dossier, newer than the last recorded one, where the seed's tools read the latest (the dossier
+ * stays modified: the next backup replaces it). A COMMIT whose answer was lost may have recorded it: the row is
+ * looked for first, and nothing is removed when that cannot be known (an unrecorded file is the sweep's).
+ */
+async function removeUnrecorded(client: pg.PoolClient, u: { file: string; committing: boolean }): Promise<void> {
+  try {
+    // on the backup's own connection (never a wait for the pool's): a connection gone cannot say, and throws
+    if (u.committing && (await recordedFiles(client, [u.file])).size) return;
+    await fs.promises.rm(u.file, { force: true });
+  } catch {
+    // best effort: the backup's own failure is what the caller is told
+  }
+}
+
 export async function backupDossierArchive(o: BackupEngineOptions): Promise<BackupDossierResult> {
   const started = Date.now();
   const codec = o.codec ?? DEFAULT_CODEC;
@@ -129,6 +148,8 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
   let clientError: Error | undefined;
   let writer: ArchiveWriter | undefined;
   let tmp: string | undefined;
+  // the generation file once committed, until its row is: `committing`, the COMMIT was sent (its outcome unknown)
+  let unrecorded: { file: string; committing: boolean } | undefined;
   let copying = false;
   try {
     await beginSnapshot(client);
@@ -223,6 +244,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
       const generationFile = path.join(generationsDir(g.kindRoot, d.code), generationFileName(d.code, d.snapshot_at));
       await commitGeneration(tmp, file, generationFile, true);
       tmp = undefined;
+      unrecorded = { file: generationFile, committing: false };
       // R-BK-6: recorded only now that both names are complete and durable; the dossier's backup and its generation
       // together, on the snapshot's connection (its snapshot ended; a failure rolls back below)
       await begin(client);
@@ -243,7 +265,9 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
         tables: tables.length,
         rowCount: totalRows,
       });
+      unrecorded.committing = true;
       await commit(client);
+      unrecorded = undefined;
       const keyId = o.keys?.current()?.id;
       if (keyId !== undefined) noteEncryptedGeneration(o.pool, { id: generationId, keyId });
     } else {
@@ -272,6 +296,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     // ROLLBACK would wait forever. The connection is dropped instead; the server ends the read-only snapshot.
     if (copying) clientError = err instanceof Error ? err : new Error(String(err));
     else await rollback(client).catch((e: Error) => (clientError = e));
+    if (unrecorded) await removeUnrecorded(client, unrecorded);
     throw err;
   } finally {
     client.release(clientError);
