@@ -25,7 +25,7 @@ import type { PruneCounts, PrunePlan, PruneTruth } from '../workflows/backup-pru
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, runChunk } from './fan-out';
 import { assertBackupStore } from '../shared-store/marker';
-import { keepFilesFoundAgain } from '../archive/generations';
+import { type UnrecordedFile, findUnrecordedFiles, generationsDirsOf, keepFilesFoundAgain } from '../archive/generations';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 
 /**
@@ -38,6 +38,10 @@ import { loadBackupSettings } from '../store/settings/backup-settings';
  *    (same inode: a B{code}.SVG that is now a newer generation's stays), an empty date sub-folder, its own
  *    file last, then its off-site object (R-BK-14: the row marked offsite 'deleted' only once the storage
  *    said so; a deletion that failed is the dossier's failure, naming the generation, and the next prune's).
+ *
+ * 3. last, the files a backup committed and never recorded (killed, or PostgreSQL gone before its record): in the
+ *    dossier's generations folders, a generation's name no row has, older than its newest recorded generation
+ *    (archive/generations.ts findUnrecordedFiles), is removed and counted apart (`unrecorded`).
  *
  * A worker killed between 1 and 2 leaves rows marked and files present: a retried attempt (or the next
  * prune, for a week) finds them as leftovers and removes them again; ENOENT is fine, so it is idempotent.
@@ -172,17 +176,61 @@ export interface PruneHooks {
   afterMark?: (code: string) => Promise<void>;
 }
 
-interface DossierPruneResult extends PruneCounts {
+interface DossierPruneResult extends Required<PruneCounts> {
   error: string | null;
+}
+
+/**
+ * Step 3: the dossier's files left by interrupted backups (R-BK-11), listed by a dry run, removed otherwise. Only the
+ * file: a B{code}.SVG that is still its second name is the latest archive written to that folder, which the seed's
+ * tools read, and the next backup there replaces it.
+ */
+export async function sweepUnrecordedFiles(
+  pool: Queryable,
+  code: string,
+  recorded: { file: string; snapshotAt: Date }[],
+  o: { backupFolder?: string; dryRun: boolean },
+): Promise<{ files: UnrecordedFile[]; removed: number; bytes: number; problems: string[] }> {
+  const newestRecorded = recorded.reduce<Date | undefined>((n, g) => (n && n >= g.snapshotAt ? n : g.snapshotAt), undefined);
+  const dirs = generationsDirsOf(code, recorded.map((g) => g.file), o.backupFolder);
+  const files = await findUnrecordedFiles(pool, code, { dirs, newestRecorded });
+  const out = { files, removed: 0, bytes: 0, problems: [] as string[] };
+  if (o.dryRun) return { ...out, removed: files.length, bytes: files.reduce((n, f) => n + f.size, 0) };
+  for (const f of files) {
+    try {
+      await fs.promises.unlink(f.file);
+      out.removed++;
+      out.bytes += f.size;
+    } catch (err) {
+      if (!isMissing(err)) out.problems.push(`unrecorded file ${f.file}: ${(err as Error).message}`);
+    }
+  }
+  if (files.length) activityLog()?.info('files left by interrupted backups removed', { code, removed: out.removed, files: files.map((f) => f.file) });
+  return out;
 }
 
 /** One dossier: decide and mark in one transaction, then remove what is marked (and what an earlier attempt marked). */
 export async function pruneDossier(
   pool: Queryable & { connect: () => Promise<import('pg').PoolClient> },
   code: string,
-  o: { policies: RetentionPolicies; timeZone: string; prunedBy: string; dryRun: boolean; offsiteStore: PruneDeps['offsiteStore']; hooks?: PruneHooks },
+  o: {
+    policies: RetentionPolicies;
+    timeZone: string;
+    prunedBy: string;
+    dryRun: boolean;
+    offsiteStore: PruneDeps['offsiteStore'];
+    hooks?: PruneHooks;
+    /** the backup folder (settings): its kinds' generations folders are swept too, besides those of the dossier's rows */
+    backupFolder?: string;
+  },
 ): Promise<DossierPruneResult> {
-  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, error: null };
+  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
+  const sweep = async (recorded: { file: string; snapshotAt: Date }[]) => {
+    const r = await sweepUnrecordedFiles(pool, code, recorded, { backupFolder: o.backupFolder, dryRun: o.dryRun });
+    counts.unrecorded = r.removed;
+    counts.unrecordedBytes = r.bytes;
+    return r.problems;
+  };
   const tally = (gens: { decision: RetentionDecision; size: number }[]) => {
     for (const g of gens) {
       if (!g.decision.keep) continue;
@@ -197,11 +245,15 @@ export async function pruneDossier(
     const doomed = plan.generations.filter((g) => !g.decision.keep);
     counts.deleted = doomed.length;
     counts.bytesFreed = doomed.reduce((n, g) => n + g.size, 0);
+    await sweep(plan.generations);
     return counts;
   }
   let marked = new Set<number>();
+  // the kept rows as the decision saw them: the newest recorded snapshot for step 3
+  let recorded: { file: string; snapshotAt: Date }[] = [];
   await withTransaction(pool, async (db) => {
     const { generations, now } = await pruneCandidates(db, code, { lock: true });
+    recorded = generations;
     const gens = joinDecisions(generations, o.policies, o.timeZone, now);
     await keepFilesFoundAgain(gens);
     tally(gens);
@@ -233,6 +285,7 @@ export async function pruneDossier(
       problems.push(`generation ${g.id} (${g.snapshotAt.toISOString()}), its copy: ${(err as Error).message}`);
     }
   }
+  problems.push(...(await sweep(recorded)));
   if (problems.length) counts.error = oneLine(`not removed: ${problems.join('; ')}`, 1000);
   return counts;
 }
@@ -259,15 +312,17 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const input = parseInput(pruneChunkSchema, raw);
       const pool = pools.get(input.target);
       // a generation's file not seen because the share is unmounted must not be recorded deleted
-      await assertBackupStore(pool, input.target, (await loadBackupSettings(pool, config)).settings.folder);
-      const totals: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0 };
+      // (and a generations folder read empty from an unmounted share: nothing to sweep, never a wrong deletion)
+      const backupFolder = (await loadBackupSettings(pool, config)).settings.folder;
+      await assertBackupStore(pool, input.target, backupFolder);
+      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0 };
       const r = await runChunk({
         codes: input.codes,
         concurrency: input.concurrency,
         timeBudgetMs: input.timeBudgetMs,
         perDossier: async (code): Promise<DossierOutcome> => {
           // a throw (the database away) ends the chunk: its retry does these dossiers again, exactly
-          const res = await pruneDossier(pool, code, { policies: input.policies, timeZone: input.timeZone, prunedBy: input.prunedBy, dryRun: input.dryRun, offsiteStore, hooks });
+          const res = await pruneDossier(pool, code, { policies: input.policies, timeZone: input.timeZone, prunedBy: input.prunedBy, dryRun: input.dryRun, offsiteStore, hooks, backupFolder });
           for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += res[k];
           return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };
         },

@@ -46,9 +46,20 @@ export interface PruneCounts {
   leased: number;
   /** off-site copies deleted */
   offsiteDeleted: number;
+  /**
+   * files left by interrupted backups removed (a dry run: found): named as generations, recorded nowhere, older than
+   * their dossier's newest generation. Optional: absent from the counts of a prune started before they were counted.
+   */
+  unrecorded?: number;
+  /** their bytes */
+  unrecordedBytes?: number;
 }
 
-export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0 };
+export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0 };
+
+/** What a prune says of the files left by interrupted backups (R-BK-11). */
+export const unrecordedText = (n: number, bytes: string, dryRun: boolean): string =>
+  `${dryRun ? 'would delete' : 'deleted'} ${n} unrecorded file(s) left by interrupted backups (${bytes})`;
 
 /** What the prune's end reads from the rows it marked (finishPrune), whatever attempts counted. */
 export interface PruneTruth extends Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted'> {

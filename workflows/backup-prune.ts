@@ -15,6 +15,7 @@ import {
   backupPruneProgressQuery,
   offsiteLeftText,
   pruneCommand,
+  unrecordedText,
 } from './backup-prune.api';
 import { type FanOutKind, chunkTuning, continueFanOutAsNew, engineTuning, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, stepFanOut } from './fan-out';
 import { nightshiftAttributes } from './search-attributes';
@@ -43,6 +44,9 @@ const sum = (a: PruneCounts, b: Partial<PruneCounts>): PruneCounts => ({
   kept: a.kept + (b.kept ?? 0),
   leased: a.leased + (b.leased ?? 0),
   offsiteDeleted: a.offsiteDeleted + (b.offsiteDeleted ?? 0),
+  // absent from a state carried by a prune started before they were counted
+  unrecorded: (a.unrecorded ?? 0) + (b.unrecorded ?? 0),
+  unrecordedBytes: (a.unrecordedBytes ?? 0) + (b.unrecordedBytes ?? 0),
 });
 
 export async function backupPruneWorkflow(input: BackupPruneInput): Promise<BackupPruneResult> {
@@ -72,6 +76,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
         failuresTotal: state?.fanOut.failuresTotal ?? c.failed,
         notes: [
           `Generations ${what}: ${c.deleted} (${sizeText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${c.leased ? ` (${c.leased} only because a restore or verification holds them)` : ''}`,
+          ...(c.unrecorded ? [unrecordedText(c.unrecorded, sizeText(c.unrecordedBytes ?? 0), dryRun)] : []),
           ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),
           ...notes,
         ],
