@@ -27,14 +27,15 @@ import {
 import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
 import { deletionReason, isRestorable, isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
-import { keepFilesFoundAgain } from '../../archive/generations';
+import { findUnrecordedFiles, generationsDirsOf, keepFilesFoundAgain } from '../../archive/generations';
+import { loadBackupSettings } from '../../store/settings/backup-settings';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { caseHint } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { findDossier } from '../../store/dossiers/find-dossier';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { type Generation, offsiteCopyOf } from '../../domain/generation';
@@ -399,6 +400,7 @@ function pruneResultText(r: BackupPruneResult): string {
   return [
     `${what}; ${kept}`,
     ...(r.offsiteLeft ? [offsiteLeftText(r.offsiteLeft)] : []),
+    ...(r.unrecorded ? [unrecordedText(r.unrecorded, sizeText(r.unrecordedBytes ?? 0), r.dryRun)] : []),
     `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
     ...r.failures.map((f) => `  ${f.code}: ${f.error}`),
     ...(r.failuresTotal > r.failures.length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
@@ -506,8 +508,11 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
   await withPools(targetName, async (pool) => {
     const retention = await loadRetention(pool, config());
     const doomed: { code: string; id: number; date: string; kind: string; size: number; file: string; why: string; offsiteKey: string | null }[] = [];
+    // files left by interrupted backups, as the prune sweeps them (when this host sees the backup folder)
+    const unrecorded: { code: string; date: string; size: number; file: string }[] = [];
+    const backupFolder = (await loadBackupSettings(pool, config())).settings.folder;
     // dossiers: examined; dossiersAffected: with a generation to delete
-    const totals = { dossiers: 0, dossiersAffected: 0, deleted: 0, bytesFreed: 0, kept: 0 };
+    const totals = { dossiers: 0, dossiersAffected: 0, deleted: 0, bytesFreed: 0, kept: 0, unrecorded: 0, unrecordedBytes: 0 };
     const say = (line: string) => {
       if (!flags.json) process.stdout.write(`${line}\n`);
     };
@@ -542,13 +547,24 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
           const size = freed ? sizeText(g.size) : 'its file already gone';
           if (!flags.json) say(`would delete ${code} generation ${g.id} of ${row.date} (${g.kind}, ${size}): ${why}  ${g.file}${object}`);
         }
+        const dirs = generationsDirsOf(code, plan.generations.map((g) => g.file), backupFolder);
+        for (const f of await findUnrecordedFiles(pool, code, { dirs, newestRecorded: plan.generations[0]?.snapshotAt })) {
+          totals.unrecorded++;
+          totals.unrecordedBytes += f.size;
+          const row = { code, date: operatorDateTime(f.snapshotAt, zone()), size: f.size, file: f.file };
+          if (flags.json) unrecorded.push(row);
+          else say(`would delete ${code} unrecorded file of ${row.date} (${sizeText(f.size)}): left by an interrupted backup, older than its newest generation  ${f.file}`);
+        }
       }
       if (codes.length < 500) break;
       after = codes[codes.length - 1]!;
     }
     const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiersAffected} dossier(s) (${totals.dossiers} examined); would keep ${totals.kept}. Prune for real: nightshift backup prune --target ${targetName}`;
-    if (flags.json) output(true, { dryRun: true, policies: retention.details, timeZone: config().timeZone, ...totals, generations: doomed }, () => '');
-    else say(summary);
+    if (flags.json) output(true, { dryRun: true, policies: retention.details, timeZone: config().timeZone, ...totals, generations: doomed, unrecordedFiles: unrecorded }, () => '');
+    else {
+      if (totals.unrecorded) say(unrecordedText(totals.unrecorded, sizeText(totals.unrecordedBytes), true));
+      say(summary);
+    }
   });
 }
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
 import { createRegistryActivities } from '../../activities/registry';
 import { generateDemoDossiers } from '../../registry/demo';
@@ -255,4 +256,32 @@ test("R-BK-11 / R-BK-13: the restore line backup list prints restores the genera
     expect(none.stderr).toMatch(new RegExp(`no valid generation of dossier ${code} at or before 2026-12-02 22:00:05 \\(Europe/Paris\\): generation ${ids[0]} and those before it are corrupt or missing`));
     expect((await cli(['backup', 'list', code], PARIS)).stdout).toContain(`restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`);
   });
+});
+
+test('R-BK-11: a file a killed backup left in a generations folder (no row, older than the newest generation): prune --dry-run says it, the prune deletes it and says so', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GUN' })) as [string];
+  const [id] = await generations(code, ['2026-12-02T21:00:00Z']);
+  const g = (await dossierGenerations(pool(), code)).find((x) => x.id === id)!;
+  const left = path.join(path.dirname(g.file), `B${code}.20261201T210000Z.792b36.SVG`);
+  fs.copyFileSync(g.file, left);
+  const longAgo = new Date(Date.now() - 2 * 3600_000);
+  fs.utimesSync(left, longAgo, longAgo);
+
+  const dry = await cli(['backup', 'prune', '--dry-run'], PARIS);
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toContain(`would delete ${code} unrecorded file of 2026-12-01 22:00:00 (`);
+  expect(dry.stdout).toContain(`left by an interrupted backup, older than its newest generation  ${left}`);
+  expect(dry.stdout).toMatch(/would delete 1 unrecorded file\(s\) left by interrupted backups \([^)]+\)\n/);
+  const dryJson = JSON.parse((await cli(['backup', 'prune', '--dry-run', '--json'], PARIS)).stdout);
+  expect(dryJson).toMatchObject({ unrecorded: 1, unrecordedBytes: g.size, unrecordedFiles: [{ code, file: left, size: g.size }] });
+  expect(fs.existsSync(left)).toBe(true);
+
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const r = await cli(['backup', 'prune', '--wait'], PARIS);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/deleted 1 unrecorded file\(s\) left by interrupted backups \([^)]+\)\n/);
+  });
+  expect(fs.existsSync(left)).toBe(false);
+  expect(fs.existsSync(g.file)).toBe(true);
 });
