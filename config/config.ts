@@ -120,6 +120,10 @@ const envSchema = z.object({
   TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool(false),
   NIGHTSHIFT_TEMPORAL_PORT: port(7233),
   NIGHTSHIFT_UI_PORT: port(8233),
+  // where the Web UI of this deployment is, or `none` (`nightshift cluster` runs none); unset = http://localhost:<NIGHTSHIFT_UI_PORT>
+  NIGHTSHIFT_UI_URL: text()
+    .refine((v) => v === 'none' || (/^https?:\/\//.test(v) && URL.canParse(v)), 'expected an http(s):// URL or none')
+    .optional(),
   NIGHTSHIFT_METRICS_PORT: port(9464),
   NIGHTSHIFT_METRICS_HOST: text().default('127.0.0.1'),
   NIGHTSHIFT_GATE_PORT: port(8780),
@@ -237,6 +241,8 @@ export interface Config {
     tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaCertPath?: string; serverName?: string; disableHostVerification: boolean };
     devPort: number;
     uiPort: number;
+    /** the Web UI's base URL; null: this deployment has none (NIGHTSHIFT_UI_URL=none) */
+    uiUrl: string | null;
     cli?: string;
     testServer?: string;
   };
@@ -425,6 +431,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         : undefined,
       devPort: e.NIGHTSHIFT_TEMPORAL_PORT,
       uiPort: e.NIGHTSHIFT_UI_PORT,
+      uiUrl: e.NIGHTSHIFT_UI_URL === 'none' ? null : (e.NIGHTSHIFT_UI_URL?.replace(/\/+$/, '') ?? `http://localhost:${e.NIGHTSHIFT_UI_PORT}`),
       cli: e.TEMPORAL_CLI,
       testServer: e.TEMPORAL_TEST_SERVER,
     },

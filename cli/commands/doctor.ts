@@ -200,21 +200,56 @@ async function checkTemporal(config: Config, timeoutMs: number): Promise<{ tempo
     const pollers = await client.connection.withDeadline(deadline(), () =>
       svc.describeTaskQueue({ namespace, taskQueue: { name: queue } }),
     );
-    const identities = (pollers.pollers ?? []).map((p) => p.identity ?? '?');
-    const worker: ServiceCheck = identities.length
-      ? { address: `task queue ${queue}`, state: 'ok', message: `${identities.length} worker(s) polling: ${identities.join(', ')}`, details: { pollers: identities } }
-      : {
-          address: `task queue ${queue}`,
-          state: 'warning',
-          message: `no worker polls task queue "${queue}": workflows will wait`,
-          fix: 'start one with `nightshift worker` (or `npm run dev`), with the same TEMPORAL_TASK_QUEUE',
-        };
+    const nowMs = Date.now();
+    const worker = workerCheck(
+      queue,
+      (pollers.pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessMs: timestampMs(p.lastAccessTime) })),
+      nowMs,
+    );
     return { temporal, worker };
   } catch (err) {
     return { temporal: { address, state: 'error', message: `Temporal at ${address} does not answer properly: ${errorText(err)}`, fix }, worker: workerUnknown };
   } finally {
     await client.connection.close().catch(() => {});
   }
+}
+
+/** A worker's long poll lasts ~60 s; a poller not seen for longer is gone (a killed worker stays listed ~5 min). */
+export const POLLER_RECENT_S = 90;
+
+export interface Poller {
+  identity: string;
+  /** when the server last saw it poll; undefined when the server does not say */
+  lastAccessMs?: number;
+}
+
+function timestampMs(ts: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): number | undefined {
+  if (!ts?.seconds) return undefined;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
+  return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+}
+
+/** The Worker line: only pollers seen within POLLER_RECENT_S count; the others are named with when they were last seen. */
+export function workerCheck(queue: string, pollers: Poller[], nowMs: number): ServiceCheck {
+  const address = `task queue ${queue}`;
+  const ago = (p: Poller) => Math.max(0, Math.round((nowMs - p.lastAccessMs!) / 1000));
+  const recent = pollers.filter((p) => p.lastAccessMs === undefined || ago(p) <= POLLER_RECENT_S);
+  const stale = pollers.filter((p) => !recent.includes(p));
+  const staleText = stale.map((p) => `${p.identity} last seen ${ago(p)} s ago`).join(', ');
+  const details = { pollers: recent.map((p) => p.identity), stale: stale.map((p) => ({ identity: p.identity, lastSeenSecondsAgo: ago(p) })) };
+  if (recent.length) {
+    const gone = stale.length ? `; gone (not polling for over ${POLLER_RECENT_S} s): ${staleText}` : '';
+    return { address, state: 'ok', message: `${recent.length} worker(s) polling: ${recent.map((p) => p.identity).join(', ')}${gone}`, details };
+  }
+  return {
+    address,
+    state: 'warning',
+    message: stale.length
+      ? `no worker has polled task queue "${queue}" in the last ${POLLER_RECENT_S} s: workflows will wait (${staleText}; a dead worker stays listed for minutes)`
+      : `no worker polls task queue "${queue}": workflows will wait`,
+    fix: `start one with \`nightshift worker\` (or \`npm run dev\`), with the same TEMPORAL_TASK_QUEUE${stale.length ? '; if workers should be running, look at their logs: they are dead or cannot reach Temporal' : ''}`,
+    details,
+  };
 }
 
 function appliedMigrationNames(): string[] {
@@ -398,22 +433,30 @@ function fetchFailure(err: unknown): string {
   return errorCode(cause) ?? errorText(cause ?? err);
 }
 
+function uiAddress(config: Config): string {
+  return config.temporal.uiUrl ?? '(none)';
+}
+
 async function checkUi(config: Config, timeoutMs: number): Promise<ServiceCheck> {
-  const address = `http://localhost:${config.temporal.uiPort}`;
-  if (!isLocalDevTemporal(config)) {
-    return { address: '(with the Temporal deployment)', state: 'absent', message: 'Temporal is external (TEMPORAL_ADDRESS): its Web UI is served by that deployment' };
-  }
-  try {
-    const { status } = await httpGet(`http://127.0.0.1:${config.temporal.uiPort}/`, timeoutMs);
-    if (status < 500) return { address, state: 'ok', message: `answers (HTTP ${status})` };
-    return { address, state: 'warning', message: `answers HTTP ${status}`, fix: 'restart `npm run dev`' };
-  } catch (err) {
+  const ui = config.temporal.uiUrl;
+  if (ui === null) return { address: '(none)', state: 'absent', message: 'no Web UI in this deployment (NIGHTSHIFT_UI_URL=none): follow runs with the CLI' };
+  const derived = ui === `http://localhost:${config.temporal.uiPort}`;
+  if (derived && !isLocalDevTemporal(config)) {
     return {
-      address,
-      state: 'warning',
-      message: `the Web UI does not answer (${fetchFailure(err)})`,
-      fix: 'start the local stack with `npm run dev`; NIGHTSHIFT_UI_PORT must match the port it was started with',
+      address: '(with the Temporal deployment)',
+      state: 'absent',
+      message: 'Temporal is external (TEMPORAL_ADDRESS): its Web UI, if it has one, is served by that deployment (NIGHTSHIFT_UI_URL gives its address, or none)',
     };
+  }
+  const fix = derived
+    ? 'start the local stack with `npm run dev`; NIGHTSHIFT_UI_PORT must match the port it was started with'
+    : 'start the Web UI of this deployment, or fix NIGHTSHIFT_UI_URL (none when there is no Web UI)';
+  try {
+    const { status } = await httpGet(derived ? `http://127.0.0.1:${config.temporal.uiPort}/` : `${ui}/`, timeoutMs);
+    if (status < 500) return { address: ui, state: 'ok', message: `answers (HTTP ${status})` };
+    return { address: ui, state: 'warning', message: `answers HTTP ${status}`, fix: derived ? 'restart `npm run dev`' : fix };
+  } catch (err) {
+    return { address: ui, state: 'warning', message: `the Web UI does not answer (${fetchFailure(err)})`, fix };
   }
 }
 
@@ -439,13 +482,26 @@ function gateAddress(config: Config): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.gatePort}`;
 }
 
-async function checkGate(config: Config, timeoutMs: number): Promise<ServiceCheck> {
+/** Whether the operator named the gate's address (NIGHTSHIFT_GATE_HOST / _PORT): then a gate that does not answer is a failure. */
+function gateConfigured(env: NodeJS.ProcessEnv): boolean {
+  return !!env.NIGHTSHIFT_GATE_PORT?.trim() || !!env.NIGHTSHIFT_GATE_HOST?.trim();
+}
+
+async function checkGate(config: Config, timeoutMs: number, configured: boolean): Promise<ServiceCheck> {
   const address = gateAddress(config);
   try {
     const { status } = await httpGet(`${address}/healthz`, timeoutMs);
     if (status < 400) return { address, state: 'ok', message: `answers (HTTP ${status})` };
     return { address, state: 'warning', message: `answers HTTP ${status} on /healthz`, fix: 'another program may use NIGHTSHIFT_GATE_PORT, or the gate is unhealthy: look at its log' };
   } catch (err) {
+    if (configured) {
+      return {
+        address,
+        state: 'error',
+        message: `nothing answers at ${address} (${fetchFailure(err)}), the gate address set by NIGHTSHIFT_GATE_HOST / NIGHTSHIFT_GATE_PORT: the business application cannot log in`,
+        fix: 'what listens there is down: the load balancer in front of the gates, or the gate itself (`nightshift gate`); or fix NIGHTSHIFT_GATE_HOST / NIGHTSHIFT_GATE_PORT',
+      };
+    }
     return {
       address,
       state: 'absent',
@@ -545,7 +601,8 @@ async function checkTools(config: Config, timeoutMs: number): Promise<ServiceChe
   return { address, state: 'ok', message: `${version}; temporal-test-server present`, details: { temporal: tools.temporal, testServer: tools.testServer } };
 }
 
-export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS): Promise<DoctorReport> {
+/** env: where doctor learns which addresses the operator set explicitly (a gate named there must answer). */
+export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOUT_MS, env: NodeJS.ProcessEnv = process.env): Promise<DoctorReport> {
   const temporalFix = isLocalDevTemporal(config) ? TEMPORAL_FIX_LOCAL : TEMPORAL_FIX_REMOTE;
   const temporalBounded = (async () => {
     const fallback: ServiceCheck = { address: config.temporal.address, state: 'error', message: '', fix: temporalFix };
@@ -561,9 +618,9 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   );
   const [tw, ui, metrics, gate, smtp, tools, offsite, ...pgChecks] = await Promise.all([
     temporalBounded,
-    bounded(`http://localhost:${config.temporal.uiPort}`, timeoutMs + 500, () => checkUi(config, timeoutMs), 'restart `npm run dev`'),
+    bounded(uiAddress(config), timeoutMs + 500, () => checkUi(config, timeoutMs), 'restart `npm run dev`'),
     bounded(`http://127.0.0.1:${config.metricsPort}/metrics`, timeoutMs + 500, () => checkMetrics(config, timeoutMs), 'start the worker'),
-    bounded(gateAddress(config), timeoutMs + 500, () => checkGate(config, timeoutMs), 'look at the gate log'),
+    bounded(gateAddress(config), timeoutMs + 500, () => checkGate(config, timeoutMs, gateConfigured(env)), 'look at the gate log'),
     bounded(`smtp://${config.smtp.host}:${config.smtp.port}`, timeoutMs, () => checkSmtp(config), 'check NIGHTSHIFT_SMTP_HOST / NIGHTSHIFT_SMTP_PORT'),
     bounded('.tools/bin', timeoutMs + 1000, () => checkTools(config, timeoutMs), 'run `npm run tools`'),
     bounded(config.offsite?.endpoint ?? 'S3', timeoutMs * 2 + 500, () => checkOffsite(config, timeoutMs), 'check NIGHTSHIFT_OFFSITE_S3_ENDPOINT'),

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
 import { startSmtpCatcher, type SmtpCatcher } from '../../workers/smtp-catcher';
-import type { DoctorReport } from '../../cli/commands/doctor';
+import { POLLER_RECENT_S, workerCheck, type DoctorReport } from '../../cli/commands/doctor';
 import { cleanEnv, freePort, runCli } from './helpers';
 import { startS3Server } from '../helpers/s3';
 
@@ -29,7 +29,6 @@ async function baseEnv(): Promise<Record<string, string>> {
     TEMPORAL_TASK_QUEUE: uniqueName('tq'),
     NIGHTSHIFT_SMTP_PORT: String(smtp.port),
     NIGHTSHIFT_METRICS_PORT: String(await freePort()),
-    NIGHTSHIFT_GATE_PORT: String(await freePort()),
     TEMPORAL_CLI: requireEnv('NS_TEST_TEMPORAL_CLI'),
     TEMPORAL_TEST_SERVER: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER'),
   };
@@ -53,6 +52,7 @@ test('doctor --json on working servers: exit 0, every address given, PostgreSQL 
   expect(s.worker.state).toBe('warning');
   expect(s.metrics.state).toBe('warning');
   expect(s.metrics.fix).toMatch(/NIGHTSHIFT_METRICS_PORT/);
+  // no gate address set: a gate that is not there is not needed yet
   expect(['absent', 'ok']).toContain(s.gate.state);
   expect(s.gate.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect(s.ui.state).toBe('absent'); // TEMPORAL_ADDRESS is given: the UI belongs to that deployment
@@ -182,4 +182,39 @@ test('doctor without --json prints one line per service and the fixes', async ()
   expect(r.stdout).toMatch(/^\[FAIL\] SMTP/m);
   expect(r.stdout).toMatch(/^\[ok {2}\] Temporal/m);
   expect(r.stdout).toMatch(/-> .*NIGHTSHIFT_SMTP_HOST/);
+});
+
+test('the Worker line counts only pollers seen within the long-poll time; a killed worker, still listed, is named with when it was last seen', () => {
+  const now = Date.parse('2026-03-01T02:00:00Z');
+  const seen = (identity: string, agoS: number) => ({ identity, lastAccessMs: now - agoS * 1000 });
+  const live = workerCheck('nightshift', [seen('101@vm', 5), seen('102@vm', 61), seen('103@vm', 240)], now);
+  expect(live).toMatchObject({ state: 'ok', details: { pollers: ['101@vm', '102@vm'] } });
+  expect(live.message).toBe(`2 worker(s) polling: 101@vm, 102@vm; gone (not polling for over ${POLLER_RECENT_S} s): 103@vm last seen 240 s ago`);
+  // both workers killed with SIGKILL 40 s after their last poll returned: listed, but not polling
+  const dead = workerCheck('nightshift', [seen('17292@vm', 100), seen('14419@vm', 130)], now);
+  expect(dead.state).toBe('warning');
+  expect(dead.message).toMatch(/^no worker has polled task queue "nightshift" in the last 90 s: workflows will wait \(17292@vm last seen 100 s ago, 14419@vm last seen 130 s ago/);
+  expect(dead.fix).toMatch(/nightshift worker[\s\S]*look at their logs/);
+  expect(workerCheck('nightshift', [], now)).toMatchObject({ state: 'warning', message: 'no worker polls task queue "nightshift": workflows will wait' });
+});
+
+test('a gate address set by NIGHTSHIFT_GATE_PORT that nothing answers is a failure (a load balancer or the gate down); unset, it is not needed yet', async () => {
+  const port = String(await freePort());
+  const set = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_GATE_PORT: port }));
+  expect(set.code).toBe(1);
+  const gate = (JSON.parse(set.stdout) as DoctorReport).services.gate;
+  expect(gate).toMatchObject({ address: `http://127.0.0.1:${port}`, state: 'error' });
+  expect(gate.message).toMatch(/^nothing answers at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+  expect(gate.fix).toMatch(/load balancer[\s\S]*the gate itself/);
+  const text = await runCli(['doctor'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_GATE_PORT: port }));
+  expect(text.stdout).toMatch(/^\[FAIL\] Gate/m);
+  expect(text.stdout).not.toContain('All required services are ok');
+});
+
+test('NIGHTSHIFT_UI_URL=none: the Web UI line says this deployment has none; a URL given is checked', async () => {
+  const none = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_UI_URL: 'none' }));
+  expect((JSON.parse(none.stdout) as DoctorReport).services.ui).toMatchObject({ state: 'absent', message: expect.stringMatching(/^no Web UI in this deployment/) });
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const down = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_UI_URL: url }));
+  expect((JSON.parse(down.stdout) as DoctorReport).services.ui).toMatchObject({ address: url, state: 'warning', fix: expect.stringMatching(/NIGHTSHIFT_UI_URL/) });
 });
