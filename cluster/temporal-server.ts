@@ -32,8 +32,19 @@ export interface TemporalBinaries {
   schemaDir: string;
 }
 
+/** The per-version cache of scripts/install-temporal-server.sh, when it holds a complete build. */
+function cachedBuild(env: NodeJS.ProcessEnv): string | undefined {
+  const cache = env.NIGHTSHIFT_TOOLS_CACHE || path.join(env.HOME || '/root', '.cache', 'nightshift');
+  const dir = path.join(cache, `temporal-server-${TEMPORAL_SERVER_VERSION}`);
+  try {
+    return fs.readFileSync(path.join(dir, '.complete'), 'utf8').trim() === TEMPORAL_SERVER_VERSION && fs.existsSync(path.join(dir, 'temporal-server')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** .tools/temporal-server links to the per-version cache; a missing build says which script makes it. */
-export function temporalBinaries(root = PROJECT_ROOT): TemporalBinaries {
+export function temporalBinaries(root = PROJECT_ROOT, env: NodeJS.ProcessEnv = process.env): TemporalBinaries {
   const dir = path.join(root, '.tools', 'temporal-server');
   const b = {
     dir,
@@ -49,9 +60,11 @@ export function temporalBinaries(root = PROJECT_ROOT): TemporalBinaries {
     }
   })();
   if (version !== TEMPORAL_SERVER_VERSION || !fs.existsSync(b.server) || !fs.existsSync(b.sqlTool)) {
-    throw new ClusterError(
-      `the Temporal server ${TEMPORAL_SERVER_VERSION} is not installed in ${dir}${version ? ` (found ${version})` : ''}: run \`bash scripts/install-temporal-server.sh\` (needs Go; 5-9 minutes once per machine)`,
-    );
+    const cached = cachedBuild(env);
+    const how = cached
+      ? `the build is in the cache (${cached}): \`bash scripts/install-temporal-server.sh\` links it here in a fraction of a second`
+      : 'run `bash scripts/install-temporal-server.sh` (it builds it with Go, 5-9 minutes once per machine, then links it here)';
+    throw new ClusterError(`the Temporal server ${TEMPORAL_SERVER_VERSION} is not installed in ${dir}${version ? ` (found ${version})` : ''}: ${how}`);
   }
   return b;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { PROJECT_ROOT } from '../../config/config';
-import { TEMPORAL_SERVER_VERSION } from '../../cluster/temporal-server';
+import { TEMPORAL_SERVER_VERSION, temporalBinaries } from '../../cluster/temporal-server';
 import { tempDir } from '../helpers/env';
 import { clusterUnavailable } from './helpers';
 
@@ -35,4 +35,25 @@ test('without Go and without a cached build: one line that says so, and a failur
   expect(r.status).toBe(1);
   expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^install-temporal-server: 'go' is not on PATH: install Go/)]);
   expect(fs.existsSync(path.join(cache, `temporal-server-${TEMPORAL_SERVER_VERSION}`, 'temporal-server'))).toBe(false);
+});
+
+test('a checkout without the link: the message says whether the script only links the cached build (a fraction of a second) or builds it with Go', () => {
+  const checkout = tempDir('checkout');
+  const cache = tempDir('tools-cache');
+  const missing = () => {
+    try {
+      temporalBinaries(checkout, { HOME: cache, NIGHTSHIFT_TOOLS_CACHE: cache });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('expected the build to be missing');
+  };
+  expect(missing()).toMatch(/builds it with Go, 5-9 minutes once per machine/);
+  const build = path.join(cache, `temporal-server-${TEMPORAL_SERVER_VERSION}`);
+  fs.mkdirSync(build);
+  fs.writeFileSync(path.join(build, 'temporal-server'), '');
+  fs.writeFileSync(path.join(build, '.complete'), `${TEMPORAL_SERVER_VERSION}\n`);
+  const linkOnly = missing();
+  expect(linkOnly).toContain(`the build is in the cache (${build}): \`bash scripts/install-temporal-server.sh\` links it here in a fraction of a second`);
+  expect(linkOnly).not.toMatch(/Go|minutes/);
 });
