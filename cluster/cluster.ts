@@ -6,9 +6,9 @@ import { migrate } from '../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startSmtpCatcher, type SmtpCatcher } from '../workers/smtp-catcher';
 import { WORKER_MALLOC_ENV } from '../workers/resources';
-import { writeKeyFile } from '../gate/dev-key';
 import { ensureBackupKeyFile } from '../archive/keys';
-import { issueKey, KEY_HEADER } from '../gate/keys';
+import { KEY_HEADER } from '../gate/keys';
+import { ensureClusterKey } from './gate-key';
 import { ClusterError, freePorts, portAnswers, readState, reapState, runs, Supervisor, waitGone, type ManagedProcess } from './processes';
 import {
   registerNamespace,
@@ -309,11 +309,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const keyPool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     let apiKey: string;
     try {
-      apiKey = (await issueKey(keyPool, 'nightshift cluster')).secret;
+      const key = await ensureClusterKey(keyPool, apiKeyFile);
+      apiKey = key.secret;
+      say(`gate API key: ${key.created ? 'a new one' : 'the one kept'} in ${apiKeyFile}${key.revoked.length ? `; revoked the previous cluster key(s) ${key.revoked.map((p) => `${p}…`).join(', ')}` : ''}`);
     } finally {
       await keyPool.end();
     }
-    writeKeyFile(apiKeyFile, apiKey);
 
     const gateUrl = `http://${HOST}:${lbPort}`;
     supervisor.setInfo({ dataDir, gateUrl, temporalAddress, pgPort, smtpPort, temporalPorts, gatePorts, gateMetricsPorts, metricsPorts, temporalVersion: TEMPORAL_SERVER_VERSION });
