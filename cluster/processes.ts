@@ -100,16 +100,27 @@ export function tailOf(file: string, lines = 12): string {
   }
 }
 
+/** How a process ended: its exit code, or the signal that ended it. */
+export interface ProcessExit {
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export class ManagedProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private logOffset = 0;
+  /** set by stop(): that exit is asked for, not news */
+  private stopping = false;
   readonly logFile: string;
 
   constructor(
     readonly spec: ProcessSpec,
     logsDir: string,
     private readonly onPid: (name: string, pid: number | undefined) => void,
+    /** an exit nobody asked for (a crash, a kill from outside, kill() of the fault tests) of a process that was ready */
+    private readonly onUnexpectedExit: (proc: ManagedProcess, exit: ProcessExit) => void = () => {},
   ) {
     this.logFile = path.join(logsDir, `${spec.name}.log`);
   }
@@ -139,14 +150,17 @@ export class ManagedProcess {
   async start(): Promise<void> {
     if (this.running) return;
     const out = fs.openSync(this.logFile, 'a');
-    fs.writeSync(out, `\n--- ${new Date().toISOString()} start ${this.spec.name}\n`);
+    fs.writeSync(out, `\n--- ${new Date().toISOString()} start ${this.spec.name}: ${[this.spec.command, ...this.spec.args].join(' ')}\n`);
     this.logOffset = fs.fstatSync(out).size;
     const child = spawn(this.spec.command, this.spec.args, { detached: true, stdio: ['ignore', out, out], env: this.spec.env ?? process.env });
     fs.closeSync(out);
     this.child = child;
+    this.stopping = false;
+    let ready = false;
     this.exited = new Promise<void>((resolve) => {
-      child.once('exit', () => {
+      child.once('exit', (code, signal) => {
         this.onPid(this.spec.name, undefined);
+        if (ready && !this.stopping) this.onUnexpectedExit(this, { pid: child.pid, code, signal });
         resolve();
       });
       child.once('error', () => resolve());
@@ -157,7 +171,10 @@ export class ManagedProcess {
       if (!this.running) {
         throw new ClusterError(`${this.spec.name} exited while starting (${child.exitCode ?? child.signalCode}); end of ${this.logFile}:\n${tailOf(this.logFile)}`);
       }
-      if (await this.spec.ready(this).catch(() => false)) return;
+      if (await this.spec.ready(this).catch(() => false)) {
+        ready = true;
+        return;
+      }
       if (Date.now() > deadline) {
         await this.stop();
         throw new ClusterError(`${this.spec.name} was not ready within ${Math.round((this.spec.readyTimeoutMs ?? 90_000) / 1000)} s; end of ${this.logFile}:\n${tailOf(this.logFile)}`);
@@ -185,6 +202,7 @@ export class ManagedProcess {
 
   async stop(): Promise<void> {
     if (!this.running) return;
+    this.stopping = true;
     this.signal('SIGCONT'); // a stopped process cannot handle SIGTERM
     this.signal('SIGTERM');
     const done = await Promise.race([this.exited!.then(() => true), sleep(this.spec.stopGraceMs ?? 15_000, false, { ref: false })]);
@@ -214,6 +232,7 @@ export class Supervisor {
   constructor(
     private readonly stateFile: string,
     private readonly logsDir: string,
+    private readonly onUnexpectedExit?: (proc: ManagedProcess, exit: ProcessExit) => void,
   ) {
     this.state = { ownerPid: process.pid, startedAt: new Date().toISOString(), pids: {}, needles: {} };
     fs.mkdirSync(logsDir, { recursive: true });
@@ -226,7 +245,7 @@ export class Supervisor {
       if (pid) this.state.pids[name] = pid;
       else delete this.state.pids[name];
       this.save();
-    });
+    }, this.onUnexpectedExit);
     this.state.needles[spec.name] = path.basename(spec.command);
     this.processes.set(spec.name, proc);
     return proc;
@@ -300,6 +319,94 @@ export async function reapState(state: ClusterState): Promise<string[]> {
       await waitGone(pid, 5_000);
     }
     stopped.push(name);
+  }
+  return stopped;
+}
+
+/** The one line `cluster up` prints when a process of the cluster ends by itself. */
+export function exitLine(proc: ManagedProcess, exit: ProcessExit): string {
+  const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+  return `${proc.name} (pid ${exit.pid ?? '?'}) exited, ${how}; not restarted; log ${proc.logFile} (its command line heads each start there)`;
+}
+
+/** A process of a cluster's folder that no state file may name: started again by hand after a crash. */
+export interface FolderProcess {
+  name: string;
+  pid: number;
+}
+
+function procArgs(pid: number): string[] | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+function procDataDir(pid: number): string | undefined {
+  try {
+    const value = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((v) => v.startsWith('NIGHTSHIFT_DATA_DIR='));
+    return value ? path.resolve(fs.readlinkSync(`/proc/${pid}/cwd`), value.slice('NIGHTSHIFT_DATA_DIR='.length)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every process that runs for the cluster of dataDir, however it was started, from /proc: the Temporal
+ * services and HAProxy by the configuration file of the folder they were given, a `nightshift worker` or
+ * `nightshift gate` by its NIGHTSHIFT_DATA_DIR. Stop order: Nightshift first, then HAProxy, then Temporal
+ * (history last). PostgreSQL is found by its postmaster.pid.
+ */
+export function processesOfFolder(dataDir: string, exclude: number[] = [process.pid]): FolderProcess[] {
+  const dir = path.resolve(dataDir);
+  const temporalConfig = path.join(dir, 'temporal', 'config.yaml');
+  const lbConfig = path.join(dir, 'haproxy.cfg');
+  const found: (FolderProcess & { rank: number })[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || exclude.includes(Number(entry))) continue;
+    const pid = Number(entry);
+    const args = procArgs(pid);
+    if (!args?.length) continue;
+    if (args.includes(temporalConfig)) {
+      const service = args[args.indexOf('--service') + 1] ?? 'server';
+      found.push({ name: `temporal-${service}`, pid, rank: service === 'history' ? 3 : 2 });
+    } else if (args.includes(lbConfig)) {
+      found.push({ name: 'haproxy', pid, rank: 1 });
+    } else {
+      const command = args.at(-1);
+      if ((command === 'worker' || command === 'gate') && args.some((a) => /(^|\/)nightshift(\.js)?$/.test(a)) && procDataDir(pid) === dir) {
+        found.push({ name: command, pid, rank: 0 });
+      }
+    }
+  }
+  return found.sort((a, b) => a.rank - b.rank).map(({ name, pid }) => ({ name, pid }));
+}
+
+function signalProcess(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig); // its process group, when it leads one (as the cluster starts them)
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Stops what processesOfFolder finds, in its order: SIGTERM, SIGKILL after 30 s. Returns "name pid" of each. */
+export async function stopFolderProcesses(dataDir: string, exclude?: number[]): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const p of processesOfFolder(dataDir, exclude)) {
+    if (!alive(p.pid)) continue;
+    signalProcess(p.pid, 'SIGCONT');
+    signalProcess(p.pid, 'SIGTERM');
+    if (!(await waitGone(p.pid, 30_000))) {
+      signalProcess(p.pid, 'SIGKILL');
+      await waitGone(p.pid, 5_000);
+    }
+    stopped.push(`${p.name} (pid ${p.pid})`);
   }
   return stopped;
 }
