@@ -9,7 +9,7 @@ import { WORKER_MALLOC_ENV } from '../workers/resources';
 import { ensureBackupKeyFile } from '../archive/keys';
 import { KEY_HEADER } from '../gate/keys';
 import { ensureClusterKey } from './gate-key';
-import { ClusterError, freePorts, portAnswers, readState, reapState, runs, Supervisor, waitGone, type ManagedProcess } from './processes';
+import { ClusterError, exitLine, processesOfFolder, freePorts, portAnswers, readState, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
 import {
   registerNamespace,
   renderTemporalConfig,
@@ -24,6 +24,7 @@ import {
   type TemporalPersistence,
   type TemporalPorts,
 } from './temporal-server';
+import { shellWord } from './env-line';
 import { haproxyBinary, haproxySpec, renderHaproxyConfig } from './haproxy';
 import { createDatabase } from '../store/server/create-database';
 import { databaseExists } from '../store/server/database-exists';
@@ -40,6 +41,7 @@ export const HOST = '127.0.0.1';
 export const CLUSTER_READY_LINE = 'Nightshift cluster ready';
 export const STATE_FILE = 'cluster.json';
 export const API_KEY_FILE = 'gate-api-key';
+export const ENV_FILE = 'env';
 
 export interface ClusterOptions {
   /** every file of the cluster: pg/, temporal/, logs/, mail/, backups (sauve/) */
@@ -68,8 +70,12 @@ export interface Cluster {
   dataDir: string;
   /** the cluster as its clients see it: the target database, the Temporal frontend, the gate's one address */
   config: Config;
-  /** the environment of a `nightshift` command that works on this cluster */
+  /** the environment of the cluster's own Nightshift processes (DATABASE_URL included) */
   env: Record<string, string>;
+  /** what a `nightshift` command (doctor included) needs to work on this cluster, no secret; also in envFile */
+  commandEnv: Record<string, string>;
+  /** <dataDir>/env (0600): commandEnv as lines an operator sources (`set -a; . <dataDir>/env; set +a`) */
+  envFile: string;
   gateUrl: string;
   temporalAddress: string;
   /** the gate's API key (header `apiKeyHeader`), also in <dataDir>/gate-api-key (0600) */
@@ -97,6 +103,8 @@ async function takeOver(dataDir: string, say: (s: string) => void): Promise<void
     const stopped = await reapState(previous);
     if (stopped.length) say(`stopped what a previous cluster left running: ${stopped.join(', ')}`);
   }
+  const restarted = await stopFolderProcesses(dataDir);
+  if (restarted.length) say(`stopped processes still running on this folder: ${restarted.join(', ')}`);
   await stopLeftPostgres(dataDir, say);
   fs.rmSync(stateFile, { force: true });
 }
@@ -185,12 +193,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const env = { ...base, DATABASE_URL: databaseUrl };
   const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...inherited, ...env, ...extra });
 
-  const supervisor = new Supervisor(path.join(dataDir, STATE_FILE), logsDir);
+  let stopped = false;
+  // one line per process that ends by itself; nothing restarts it (the orchestrator's job)
+  const supervisor = new Supervisor(path.join(dataDir, STATE_FILE), logsDir, (proc, exit) => {
+    if (!stopped) say(exitLine(proc, exit));
+  });
   const pgDir = path.join(dataDir, 'pg');
   const pgLog = path.join(logsDir, 'postgres.log');
   let pgServer: EmbeddedPostgres | undefined;
   let smtp: SmtpCatcher | undefined;
-  let stopped = false;
 
   const postgres: PostgresControl = {
     port: pgPort,
@@ -236,12 +247,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     },
   };
 
+  // PostgreSQL is no supervised process: its end is seen by polling (stop() and kill() clear pgServer first)
+  const pgWatch = setInterval(() => {
+    if (!stopped && pgServer?.exited()) {
+      say(`PostgreSQL (pid ${pgServer.pid}) exited; not restarted; log ${pgLog}`);
+      pgServer = undefined;
+    }
+  }, 1000).unref();
+
   const stopEverything = async () => {
     if (stopped) return;
     stopped = true;
+    clearInterval(pgWatch);
     await supervisor.stopAll(['haproxy', ...names('gate', nGates), ...names('worker', nWorkers), 'temporal-frontend', 'temporal-matching', 'temporal-worker', 'temporal-history']);
+    // what an operator started again by hand after a crash: found by the folder it runs on
+    const restarted = await stopFolderProcesses(dataDir).catch(() => []);
+    if (restarted.length) say(`stopped processes started outside this command: ${restarted.join(', ')}`);
     await smtp?.close().catch(() => {});
     await postgres.stop().catch(() => {});
+    await stopLeftPostgres(dataDir, say).catch((err: unknown) => say((err as Error).message));
     supervisor.removeState();
   };
 
@@ -317,11 +341,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
 
     const gateUrl = `http://${HOST}:${lbPort}`;
+    const commandEnv = clusterCommandEnv(base, metricsPorts[0]!);
+    const envFile = path.join(dataDir, ENV_FILE);
+    writeEnvFile(envFile, commandEnv, dataDir);
     supervisor.setInfo({ dataDir, gateUrl, temporalAddress, pgPort, smtpPort, temporalPorts, gatePorts, gateMetricsPorts, metricsPorts, temporalVersion: TEMPORAL_SERVER_VERSION });
     return {
       dataDir,
       config,
       env,
+      commandEnv,
+      envFile,
       gateUrl,
       temporalAddress,
       apiKey,
@@ -340,6 +369,28 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stopEverything();
     throw err;
   }
+}
+
+/**
+ * A command's environment on this cluster: every address the cluster chose (PostgreSQL, Temporal, the SMTP
+ * catcher, HAProxy as the gate, worker-1's metrics) and no Web UI. No password: the target's URL is derived
+ * from NIGHTSHIFT_PG_PORT with the same NIGHTSHIFT_PG_PASSWORD as `up` had.
+ */
+export function clusterCommandEnv(base: Record<string, string>, workerMetricsPort: number): Record<string, string> {
+  const keys = ['NIGHTSHIFT_DATA_DIR', 'NIGHTSHIFT_PG_PORT', 'TEMPORAL_ADDRESS', 'NIGHTSHIFT_SMTP_HOST', 'NIGHTSHIFT_SMTP_PORT', 'NIGHTSHIFT_GATE_HOST', 'NIGHTSHIFT_GATE_PORT'];
+  return { ...Object.fromEntries(keys.map((k) => [k, base[k]!])), NIGHTSHIFT_METRICS_PORT: String(workerMetricsPort), NIGHTSHIFT_UI_URL: 'none' };
+}
+
+function writeEnvFile(file: string, env: Record<string, string>, dataDir: string): void {
+  const text = [
+    `# nightshift cluster on ${dataDir}: the environment of a nightshift command on this cluster (no secret).`,
+    `# set -a; . ${shellWord(file)}; set +a   (rewritten by each \`cluster up\`: its ports change)`,
+    ...Object.entries(env).map(([k, v]) => `${k}=${shellWord(v)}`),
+    '',
+  ].join('\n');
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
 }
 
 function names(prefix: string, n: number): string[] {
@@ -370,7 +421,7 @@ export async function stopCluster(dataDir: string, say: (s: string) => void = ()
   const stateFile = path.join(path.resolve(dataDir), STATE_FILE);
   const state = readState(stateFile);
   const pgLeft = postmasterPid(path.join(path.resolve(dataDir), 'pg'));
-  if (!state && !(pgLeft > 0 && runs(pgLeft, 'postgres'))) return 'not-running';
+  if (!state && !(pgLeft > 0 && runs(pgLeft, 'postgres')) && !processesOfFolder(dataDir).length) return 'not-running';
   if (state && runs(state.ownerPid, 'node')) {
     say(`stopping the cluster of pid ${state.ownerPid}`);
     process.kill(state.ownerPid, 'SIGTERM');
@@ -385,6 +436,8 @@ export async function stopCluster(dataDir: string, say: (s: string) => void = ()
     const stopped = await reapState(left);
     if (stopped.length) say(`stopped: ${stopped.join(', ')}`);
   }
+  const restarted = await stopFolderProcesses(path.resolve(dataDir));
+  if (restarted.length) say(`stopped processes started outside \`cluster up\`: ${restarted.join(', ')}`);
   await stopLeftPostgres(path.resolve(dataDir), say);
   fs.rmSync(stateFile, { force: true });
   return 'stopped';

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { action, config, parseFlag, EXIT_OK } from '../context';
 import type { Cluster } from '../../cluster/cluster';
+import { envLine, shellWord } from '../../cluster/env-line';
 
 /** Loaded when the command runs: `--help` and the other commands never load the cluster code. */
 function clusterModule(): typeof import('../../cluster/cluster') {
@@ -31,8 +32,10 @@ function banner(c: Cluster, readyLine: string): string {
     '',
     `The gate's API key is in ${c.apiKeyFile} (0600); send it in the ${c.apiKeyHeader} header:`,
     `  curl -H "${c.apiKeyHeader}: $(cat ${c.apiKeyFile})" ${c.gateUrl}/v1/targets/main/status`,
-    'A nightshift command on this cluster, in another terminal of this folder:',
-    `  NIGHTSHIFT_DATA_DIR=${c.dataDir} NIGHTSHIFT_PG_PORT=${c.postgres.port} TEMPORAL_ADDRESS=${c.temporalAddress} node bin/nightshift.js dossiers list`,
+    `A nightshift command on this cluster (doctor included), in another terminal of this folder: source ${c.envFile} (0600, no secret)`,
+    `  set -a; . ${shellWord(c.envFile)}; set +a; node bin/nightshift.js doctor`,
+    `  or: ${envLine(c.commandEnv)} node bin/nightshift.js dossiers list`,
+    'This cluster runs no Temporal Web UI (NIGHTSHIFT_UI_URL=none); `up` prints a line when a process ends, and restarts none.',
     '',
     'Ctrl-C (or `nightshift cluster down`) stops every process.',
   ].join('\n');

@@ -5,7 +5,8 @@ import pg from 'pg';
 import { verifyArchive } from '../../archive/engine';
 import { loadBackupKeyring } from '../../archive/keys';
 import { PROJECT_ROOT, loadConfig } from '../../config/config';
-import { startCluster, CLUSTER_READY_LINE, STATE_FILE } from '../../cluster/cluster';
+import { startCluster, CLUSTER_READY_LINE, ENV_FILE, STATE_FILE } from '../../cluster/cluster';
+import type { DoctorReport } from '../../cli/commands/doctor';
 import { readState, type ClusterState } from '../../cluster/processes';
 import { runCli } from '../helpers/cli';
 import { tempDir } from '../helpers/env';
@@ -48,8 +49,19 @@ function cliEnv(dir: string, state: ClusterState): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The variables of <dir>/env, on an environment that names no other stack. */
+function sourcedEnv(dir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(DATABASE_URL|NIGHTSHIFT_|TEMPORAL_)/.test(k)));
+  for (const line of fs.readFileSync(path.join(dir, ENV_FILE), 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m) env[m[1]!] = m[2]!.replace(/^'(.*)'$/, '$1');
+  }
+  return env;
+}
+
 describeCluster('nightshift cluster up / down', () => {
   let dir = '';
+  let firstKey = '';
   const started: ChildProcess[] = [];
   beforeAll(() => {
     dir = tempDir('cluster-cli');
@@ -114,6 +126,21 @@ describeCluster('nightshift cluster up / down', () => {
     expect(items.filter((i) => i.status !== 'ok')).toEqual([]);
     const archives = fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.SVG'));
     expect(archives.sort()).toEqual(items.map((i) => `B${i.code}.SVG`).sort());
+    // the banner's environment file: every address of this cluster, no secret; doctor checks this cluster and passes
+    expect(fs.statSync(path.join(dir, ENV_FILE)).mode & 0o777).toBe(0o600);
+    expect(up.out()).toContain(`set -a; . ${path.join(dir, ENV_FILE)}; set +a`);
+    const envText = fs.readFileSync(path.join(dir, ENV_FILE), 'utf8');
+    expect(envText).not.toMatch(/PASSWORD|DATABASE_URL|nsk_/);
+    const doctor = await runCli(['doctor', '--json'], sourcedEnv(dir), 60_000);
+    const report = JSON.parse(doctor.stdout) as DoctorReport;
+    const s = report.services;
+    expect({ code: doctor.code, failing: Object.entries(s).filter(([, c]) => (c as { state?: string }).state === 'error') }).toEqual({ code: 0, failing: [] });
+    expect(s.gate).toMatchObject({ address: info.gateUrl, state: 'ok' });
+    expect(s.smtp).toMatchObject({ address: `smtp://127.0.0.1:${(up.state.info as { smtpPort: number }).smtpPort}`, state: 'ok' });
+    expect(s.metrics.state).toBe('ok');
+    expect(s.worker).toMatchObject({ state: 'ok', details: { pollers: expect.arrayContaining([expect.any(String), expect.any(String)]) } });
+    expect(s.ui).toMatchObject({ state: 'absent', message: expect.stringMatching(/^no Web UI in this deployment/) });
+    firstKey = key;
     for (const f of archives) expect((await verifyArchive(path.join(config.backupDir, f), loadBackupKeyring(config.backupKeys))).code).toBe(f.replace(/^B|\.SVG$/g, ''));
     expect(fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }
@@ -121,6 +148,15 @@ describeCluster('nightshift cluster up / down', () => {
   test('an owner killed with SIGKILL leaves its processes: `cluster down` stops every one of them', async () => {
     const up = await clusterUp(dir); // second start on the same folder: same databases, no initialisation
     started.push(up.child);
+    // the same gate key as the first start, still the only cluster key that works
+    expect(fs.readFileSync(path.join(dir, 'gate-api-key'), 'utf8').trim()).toBe(firstKey);
+    // HAProxy crashes: `up` says so in one line; the operator starts it again by hand, with the command line of its log
+    const lbPid = up.state.pids.haproxy!;
+    process.kill(-lbPid, 'SIGKILL');
+    await until('the exit line', () => up.out().includes(`haproxy (pid ${lbPid}) exited, killed by SIGKILL; not restarted; log ${path.join(dir, 'logs', 'haproxy.log')}`), 10_000);
+    const commandLine = /start haproxy: (.*)$/m.exec(fs.readFileSync(path.join(dir, 'logs', 'haproxy.log'), 'utf8'))![1]!.split(' ');
+    const byHand = spawn(commandLine[0]!, commandLine.slice(1), { stdio: 'ignore' });
+    started.push(byHand);
     const pids = Object.values(up.state.pids);
     up.child.kill('SIGKILL');
     await until('the owner gone', () => up.child.exitCode !== null || up.child.signalCode !== null, 10_000);
@@ -129,6 +165,8 @@ describeCluster('nightshift cluster up / down', () => {
     expect(down.code).toBe(0);
     expect(processesUsing(dir)).toEqual([]);
     for (const pid of pids) expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+    expect(byHand.pid && fs.existsSync(`/proc/${byHand.pid}/cmdline`) && fs.readFileSync(`/proc/${byHand.pid}/cmdline`, 'utf8')).toBeFalsy();
+    expect(down.stdout).toMatch(/stopped processes started outside `cluster up`: haproxy \(pid \d+\)/);
   }, 600_000);
 
   test('a start that fails half-way stops everything it had started', async () => {
