@@ -50,7 +50,9 @@ function usage(error: z.ZodError, flags: Record<string, string>): UsageError {
 /** The run's page in the Temporal Web UI. */
 export function webUiLink(workflowId: string, runId: string): string {
   const c = config();
-  return `http://localhost:${c.temporal.uiPort}/namespaces/${encodeURIComponent(c.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+  // NIGHTSHIFT_UI_URL=none (the cluster runs no Web UI): no link that would open another stack's UI, or nothing
+  if (c.temporal.uiUrl === null) return `(no Web UI in this deployment: the workflow is ${workflowId}, run ${runId})`;
+  return `${c.temporal.uiUrl}/namespaces/${encodeURIComponent(c.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
 }
 
 interface Started {
