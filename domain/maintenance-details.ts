@@ -52,14 +52,23 @@ const REASON_IN_SUMMARY = 60;
 
 const OUTCOME_REASON = 80;
 
+/** A reason cut to OUTCOME_REASON characters at a word's end, with … when cut (never mid-word or mid-path). */
+function shortReason(text: string): string {
+  const line = oneLine(text);
+  if (line.length <= OUTCOME_REASON) return line;
+  const cut = line.slice(0, OUTCOME_REASON);
+  const end = cut.lastIndexOf(' ');
+  return `${(end > OUTCOME_REASON / 2 ? cut.slice(0, end) : cut).replace(/[\s,;:(]+$/, '')}…`;
+}
+
 /**
  * What became of a window that ended, in one line for `maintenance list` (stored with its final state): a reopen and
  * after what, its payload and hand-started runs that did not end cleanly, the failures it counted. Empty: it went well.
  */
 export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter'>): string {
   const parts: string[] = [];
-  if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${oneLine(w.failure).slice(0, OUTCOME_REASON)}`);
-  if (w.reopenedAfter) parts.push(`reopened after: ${oneLine(w.reopenedAfter).slice(0, OUTCOME_REASON)}`);
+  if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${shortReason(w.failure)}`);
+  if (w.reopenedAfter) parts.push(`reopened after: ${shortReason(w.reopenedAfter)}`);
   const runText = (r: WindowRun, what: string) => (r.state && r.state !== 'completed' ? `${what} ${r.kind} ${r.state}` : '');
   if (w.payloadRun) parts.push(runText(w.payloadRun, 'payload'));
   if (w.rollbackRun?.restored) parts.push(`${w.rollbackRun.restored} dossier(s) rolled back`);

@@ -43,7 +43,7 @@ interface RollbackFlags {
 export function rollbackResultText(r: RollbackRunResult): string {
   const lines = [`patch rollback on ${r.target} (rollback run ${r.runId}): ${r.state}`, `scope: ${r.scope}`];
   lines.push(`${r.restored} / ${r.total} dossier(s) restored to their restore point, ${r.failuresTotal} failed`);
-  if (r.restoredCodes.length) lines.push(`restored: ${r.restoredCodes.join(' ')}${r.restored > r.restoredCodes.length ? ' …' : ''}`);
+  if (r.restoredCodes.length) lines.push(`restored: ${r.restoredCodes.join(' ')}${r.restored > r.restoredCodes.length ? ` and ${r.restored - r.restoredCodes.length} more ('nightshift patch status' shows every level)` : ''}`);
   for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
   if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more`);
   if (r.retryCommand) lines.push(`fix them, then: ${r.retryCommand}`);

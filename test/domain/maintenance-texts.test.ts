@@ -142,3 +142,9 @@ test('R-MW-10: a window\'s outcome in one line for maintenance list: empty when 
   );
   expect(windowOutcome({ state: 'cancelled', failure: 'post-checks: dossier X has no schema' })).toBe('cancelled after a failure: post-checks: dossier X has no schema');
 });
+
+test('R-MW-10: a long reason in the outcome is cut at a word, with …', () => {
+  const long = 'the payload failed: 3 dossier(s) in error (BIG0100: patch 2 failed in dossier BIG0100; report: /tmp/drillE/data/sauve/log/x.txt)';
+  const out = windowOutcome({ state: 'completed', reopenedAfter: long });
+  expect(out).toBe('reopened after: the payload failed: 3 dossier(s) in error (BIG0100: patch 2 failed in dossier…');
+});
