@@ -34,9 +34,11 @@ export interface PlanDossierState {
    * protected fields (R-PI-7); undefined when not read (the engine leaves that merge to the database)
    */
   dictionary?: Readonly<Record<string, readonly string[]>>;
+  /** the dossier's schema, when it does not exist in the target: its first patch would fail there */
+  missingSchema?: string;
 }
 
-export type PlanRule = 'R-PI-3' | 'R-PI-4' | 'R-PI-5' | 'R-PI-6' | 'R-PI-7' | 'R-PI-8';
+export type PlanRule = 'R-PI-3' | 'R-PI-4' | 'R-PI-5' | 'R-PI-6' | 'R-PI-7' | 'R-PI-8' | 'R-PI-10';
 
 export interface PlanTreatment {
   name: string;
@@ -70,7 +72,7 @@ export interface PlanStep {
 
 export interface PlanRefusal {
   patch: number;
-  /** the failure type the run records (ChecksumDrift, PatchGap) */
+  /** the failure type the run records (ChecksumDrift, PatchGap; PatchSqlFailed for a missing schema) */
   type: string;
   rule: PlanRule;
   message: string;
@@ -191,6 +193,27 @@ export function planDossier(packages: readonly PlanPackage[], state: PlanDossier
     });
     applies.push(p.number);
     level = p.number;
+  }
+  if (state.missingSchema !== undefined && applies.length) {
+    // the run's first write into the schema fails (`schema … does not exist`): nothing applied, the dossier failed there
+    const first = applies[0]!;
+    return {
+      code: d.code,
+      role: d.role,
+      test: d.test,
+      specific: d.specific,
+      fromLevel: d.patchLevel,
+      toLevel: d.patchLevel,
+      applies: [],
+      steps: steps.filter((s) => s.patch < first),
+      refusal: {
+        patch: first,
+        type: FailureType.PatchSqlFailed,
+        rule: 'R-PI-10',
+        message: `schema "${state.missingSchema}" of dossier ${d.code} does not exist: the run would fail it at patch ${first}`,
+      },
+      notes: [],
+    };
   }
   return { code: d.code, role: d.role, test: d.test, specific: d.specific, fromLevel: d.patchLevel, toLevel: level, applies, steps, ...(refusal ? { refusal } : {}), notes };
 }

@@ -56,6 +56,7 @@ const toState = (r: PlanDossierRow, dictionary: Record<string, string[]> | undef
   ledger: r.ledger ? new Map(r.ledger) : null,
   treatments: r.treatments,
   ...(readDictionary ? { dictionary: dictionary ?? {} } : {}),
+  ...(r.schema_exists ? {} : { missingSchema: r.schema_name }),
 });
 
 export async function planOverDossiers(db: Queryable, o: PlanOverDossiers): Promise<PlanOutcome> {

@@ -186,7 +186,7 @@ export function registerPatchPlanCommand(patch: Command): void {
                 ...(refusals.length ? ['the run would be refused:', ...refusals.map((r) => `  ${r.rule} ${r.type}: ${r.message}`)] : []),
                 // stopped at the supervisor, the others are never reached: their count would contradict the line above
                 s.refused && !outcome.stopsAtSupervisor
-                  ? `the run would fail ${s.refused} dossier(s) (R-PI-8): see --json for each`
+                  ? `the run would fail ${s.refused} dossier(s) (R-PI-8 drift or gap, a missing schema): see the refused lines above, --json for each`
                   : failing
                     ? ''
                     : 'no refusal: the run can go ahead once its prerequisites are met',

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { qualified } from '../../db/ident';
+import { ident, qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { summaryLines, type DossierPlan, type PlanHistory, type PlanSummary } from '../../domain/patch-plan';
 import { generateDemoPatches } from '../../patches/demo';
@@ -182,6 +182,51 @@ test('R-PI-10: the run follows the plan: each dossier\'s outcome (status, levels
       expect([d.code, Object.fromEntries(got.rows.map((r) => [r.name, r.origin_patch]))]).toEqual([d.code, installs]);
     }
   });
+});
+
+test('R-PI-10: a dossier whose schema does not exist is planned as failing (the run would fail it): its line and reason, exit 1, in text and --json; the supervisor\'s stops the run', async () => {
+  const pool = ctx.stack.pools.get('main');
+  const { rows } = await pool.query<{ level: number }>(`SELECT max(patch_level)::int AS level FROM nightshift.dossier WHERE code IN ('DEMO0001', 'DEMO0007')`);
+  const next = rows[0]!.level + 1;
+  const dir = tempDir('plan-no-schema');
+  await generateDemoPatches(dir, next);
+  const args = ['patch', 'plan', dir, '--dossiers', 'DEMO0001,DEMO0007'];
+  // with both schemas there, nothing to refuse: what follows is the missing schema's doing
+  expect(await cli(args)).toMatchObject({ code: 0, stderr: '' });
+
+  const rename = (code: string, to: string) => pool.query(`ALTER SCHEMA ${ident(schemaNameFor(code))} RENAME TO ${ident(to)}`);
+  await rename('DEMO0007', 'gone_DEMO0007');
+  try {
+    const text = await cli(args);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(new RegExp(`^refused: DEMO0007: PatchSqlFailed: schema "d_DEMO0007" of dossier DEMO0007 does not exist: the run would fail it at patch \\d+$`, 'm'));
+    expect(text.stdout).toMatch(/^dossiers: 2 targeted, 1 to patch, 0 up to date, 1 refused/m);
+    expect(text.stdout).toMatch(/^the run would fail 1 dossier\(s\)/m);
+    expect(text.stdout).not.toMatch(/no refusal/);
+
+    const json = await cli([...args, '--json']);
+    expect(json.code).toBe(1);
+    const plan = JSON.parse(json.stdout) as PlanJson;
+    const gone = plan.dossiers.find((d) => d.code === 'DEMO0007')!;
+    expect(gone).toMatchObject({ applies: [], refusal: { type: 'PatchSqlFailed', rule: 'R-PI-10', message: expect.stringContaining('schema "d_DEMO0007" of dossier DEMO0007 does not exist') } });
+    expect(gone.toLevel).toBe(gone.fromLevel);
+    expect(plan.dossiers.find((d) => d.code === 'DEMO0001')).not.toHaveProperty('refusal');
+    expect(plan.summary).toMatchObject({ dossiers: 2, refused: 1 });
+
+    // the supervisor's schema missing: the run would stop at it, before any other dossier
+    await rename('DEMO0001', 'gone_DEMO0001');
+    try {
+      const sup = await cli(args);
+      expect(sup.code).toBe(1);
+      expect(sup.stdout).toMatch(/^ {2}R-PI-10 PatchSqlFailed: the supervisor DEMO0001 would fail \(schema "d_DEMO0001" of dossier DEMO0001 does not exist: the run would fail it at patch \d+\): the run would end before any other dossier is touched$/m);
+      const supJson = JSON.parse((await cli([...args, '--json'])).stdout) as PlanJson;
+      expect(supJson.refusals).toEqual([expect.objectContaining({ rule: 'R-PI-10', type: 'PatchSqlFailed' })]);
+    } finally {
+      await pool.query(`ALTER SCHEMA ${ident('gone_DEMO0001')} RENAME TO ${ident(schemaNameFor('DEMO0001'))}`);
+    }
+  } finally {
+    await pool.query(`ALTER SCHEMA ${ident('gone_DEMO0007')} RENAME TO ${ident(schemaNameFor('DEMO0007'))}`);
+  }
 });
 
 test('a DIR that is not here: one line naming it, exit 2, as `patch integrate` says it (not the file system\'s ENOENT)', async () => {

@@ -168,3 +168,14 @@ test('R-PI-10: the summary by category, the refusals with examples, the estimate
   expect(estimateText(2512, { runs: 3, seconds: 41.4, applications: 7536 })).toBe('estimate: about 14 s (2512 patch application(s) × 5.5 ms each, from 3 past run(s))');
   expect(estimateText(10, { runs: 1, seconds: 30, applications: 10 })).toBe('estimate: about 30 s (10 patch application(s) × 3.00 s each, from 1 past run(s))');
 });
+
+test('R-PI-10: a dossier whose schema is missing fails at its first patch to apply (nothing applied, the run\'s failure type); one with nothing to apply stays up to date', () => {
+  const packages = [pkg(1, 'standard', ['TRT1']), pkg(2, 'supervisor'), pkg(3, 'standard')];
+  const gone = planDossier(packages, fresh({ ...REG, patchLevel: 1 }, { missingSchema: 'd_REG' }), 3);
+  expect(gone).toMatchObject({ fromLevel: 1, toLevel: 1, applies: [], notes: [] });
+  expect(gone.steps.map((s) => [s.patch, s.action])).toEqual([[1, 'at-level']]);
+  expect(gone.refusal).toEqual({ patch: 2, type: FailureType.PatchSqlFailed, rule: 'R-PI-10', message: 'schema "d_REG" of dossier REG does not exist: the run would fail it at patch 2' });
+  const s = addToSummary(emptyPlanSummary(), gone);
+  expect(s).toMatchObject({ refused: 1, toPatch: 0, upToDate: 0, applications: 0 });
+  expect(planDossier(packages, fresh({ ...REG, patchLevel: 3 }, { missingSchema: 'd_REG' }), 3)).not.toHaveProperty('refusal');
+});
