@@ -92,7 +92,25 @@ function supervisorStatusText(status: string): string {
   return status === 'not-in-list' ? "not among this run's dossiers" : status;
 }
 
-export function resultText(r: PatchRunResult): string {
+/** What --wait knows of its run beside the result: the advice `patch status --run N` gives, and the run's failed dossiers. */
+export interface RunOutcome extends RunAdvice {
+  packageHeld: boolean;
+  /** every failed dossier of the run (they need a fix and a retry, not a revalidation) */
+  failedCodes: ReadonlySet<string>;
+  /** of them, how many are below the supervisor's level (R-PI-9 counts them too) */
+  failedBelowSupervisor: number;
+}
+
+/** R-PI-9 after a run: the dossiers to revalidate other than the run's own failed ones. */
+export function othersToRevalidate(
+  r: Pick<PatchRunResult, 'toRevalidate' | 'toRevalidateCount'>,
+  failedCodes: ReadonlySet<string>,
+  failedBelowSupervisor: number,
+): { list: { code: string; level: number }[]; count: number } {
+  return { list: r.toRevalidate.filter((d) => !failedCodes.has(d.code)), count: Math.max(0, r.toRevalidateCount - failedBelowSupervisor) };
+}
+
+export function resultText(r: PatchRunResult, outcome?: RunOutcome): string {
   const lines = [`patch ${r.mode} on ${r.target} (run ${r.runId}): ${r.state}`];
   for (const q of r.prerequisites) lines.push(`  ${q.ok ? 'ok  ' : 'FAIL'} ${q.name}: ${q.detail}`);
   if (r.patches) lines.push(patchSpanText(r.patches));
@@ -101,33 +119,41 @@ export function resultText(r: PatchRunResult): string {
   lines.push(`${r.done} / ${r.total} dossier(s) done, ${r.failed} failed`);
   for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
   if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more: ${r.runId !== null ? patchRunStatusCommand(r.target, r.runId) : `nightshift patch status --target ${r.target}`}`);
-  if (r.retryCommand) lines.push(`fix them, then: ${r.retryCommand}`);
-  // a retry applies the packages stored by the run: a package at fault needs a new one, integrated again
-  if (r.retryCommand || r.supervisor?.status === 'failed') lines.push(PACKAGE_AT_FAULT);
+  // the advice `patch status --run N` gives for this run (the run's row unread: the result's retry command alone)
+  if (outcome) lines.push(...adviceLines(outcome));
+  else if (r.retryCommand) lines.push(`retry them: ${r.retryCommand}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
-  if (r.toRevalidateCount) {
+  const failedBelow = outcome?.failedBelowSupervisor ?? 0;
+  const others = othersToRevalidate(r, outcome?.failedCodes ?? new Set(), failedBelow);
+  if (others.count) {
+    const besides = failedBelow ? `, besides the ${failedBelow} failed one(s) above` : '';
     lines.push(
-      `${r.toRevalidateCount} dossier(s) below the supervisor's level ${r.supervisorLevel} (R-PI-9): ${r.toRevalidate.map((d) => `${d.code}@${d.level}`).join(', ')}${moreText(r.toRevalidateCount, r.toRevalidate.length)}`,
+      `${others.count} ${failedBelow ? 'other ' : ''}dossier(s) below the supervisor's level ${r.supervisorLevel} (R-PI-9)${besides}: ${others.list.map((d) => `${d.code}@${d.level}`).join(', ')}${moreText(others.count, others.list.length)}`,
     );
-    // a command that can be pasted: the codes when they are few, else revalidate with none (every dossier below the level)
+    // a command that can be pasted: the codes when they are few (and all listed), else revalidate with none (every dossier below the level)
+    const named = others.count <= 5 && others.list.length === others.count;
     lines.push(
-      `bring them up with: nightshift patch revalidate ${r.toRevalidateCount > 5 ? '' : `${r.toRevalidate.map((d) => d.code).join(' ')} `}--target ${r.target}` +
-        (r.toRevalidateCount > 5 ? ` (every dossier below the supervisor's level)` : ''),
+      `bring them up with: nightshift patch revalidate ${named ? `${others.list.map((d) => d.code).join(' ')} ` : ''}--target ${r.target}` +
+        (named ? '' : ` (every dossier below the supervisor's level${failedBelow ? ', the failed ones too: fix them first' : ''})`),
     );
   }
   return lines.join('\n');
 }
 
 /** What `patch status` advises for a run's failed dossiers still behind: a retry, or what works instead (R-PI-4). */
-interface RunAdvice {
+export interface RunAdvice {
   retryCommand?: string;
   /** R-PI-4: why a retry would be refused, and what works instead */
   retryRefused?: string;
   integrateCommand?: string;
 }
 
-function runAdvice(target: string, r: RecentRun, supervisor: { code: string; patch_level: number } | undefined): RunAdvice {
+type RunFacts = Pick<RecentRun, 'id' | 'state' | 'behind' | 'last_patch' | 'supervisorFailed' | 'sourceDir' | 'rolledBack'>;
+
+export function runAdvice(target: string, r: RunFacts, supervisor: { code: string; patch_level: number } | undefined): RunAdvice {
   if (!r.behind || r.state === 'running') return {};
+  // R-PI-11: its patched dossiers restored by a rollback: the run is undone, a retry of its failed ones is not the way on
+  if (r.rolledBack.patched) return {};
   const refused = retryAboveSupervisorProblem(
     { target, runId: r.id, upTo: r.last_patch ?? 0, supervisor: supervisor ? { code: supervisor.code, level: supervisor.patch_level } : null, supervisorRetried: r.supervisorFailed, dir: r.sourceDir },
     'a retry is refused',
@@ -136,18 +162,44 @@ function runAdvice(target: string, r: RecentRun, supervisor: { code: string; pat
   return { retryCommand: patchRetryCommand(target, r.id) };
 }
 
+/** The advice beneath a run (`patch status` and --wait's result say the same): the retry and whose fault it is, or why not. */
+export function adviceLines(a: RunAdvice & Pick<RecentRun, 'packageHeld'>): string[] {
+  if (a.retryCommand)
+    return [`retry them: ${a.retryCommand}`, a.packageHeld ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)' : PACKAGE_AT_FAULT];
+  return a.retryRefused ? [a.retryRefused] : [];
+}
+
+/** ", rolled back by rollback run 3 (6 dossiers)" on a run's line (R-PI-11), or nothing. */
+export function rolledBackText(r: Pick<RecentRun, 'rolledBack'>): string {
+  const { dossiers, by } = r.rolledBack;
+  if (!dossiers) return '';
+  return `, rolled back by rollback run${by.length > 1 ? 's' : ''} ${by.join(', ')} (${dossiers} dossier(s))`;
+}
+
 /** A run's line in `patch status`, and its advice beneath (and where its failed dossiers are listed: `listed`). */
-function runText(r: RecentRun & RunAdvice, listed?: string): string {
+export function runText(r: RecentRun & RunAdvice, listed?: string): string {
   return (
     `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` ${patchSpanText({ first: r.first_patch ?? r.last_patch, last: r.last_patch })}` : ''}` +
-    `${r.failed ? `, ${r.failed} failed${r.behind ? '' : ' (brought up since)'}` : ''}${r.error ? ` (${r.error})` : ''}` +
-    (r.retryCommand
-      ? `\n  retry them: ${r.retryCommand}\n  ${r.packageHeld ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)' : PACKAGE_AT_FAULT}`
-      : r.retryRefused
-        ? `\n  ${r.retryRefused}`
-        : '') +
+    `${r.failed ? `, ${r.failed} failed${r.behind ? '' : ' (brought up since)'}` : ''}${rolledBackText(r)}${r.error ? ` (${r.error})` : ''}` +
+    adviceLines(r).map((l) => `\n  ${l}`).join('') +
     (listed ? `\n  every failed dossier and why: ${listed}` : '')
   );
+}
+
+/** The run's facts beside its result, for --wait (null: no row for it, e.g. refused before it was recorded). */
+async function runOutcome(target: string, runId: number | null): Promise<RunOutcome | undefined> {
+  if (runId === null) return undefined;
+  return withPools(target, async (pool) => {
+    const [run] = await listRecentRuns(pool, runId);
+    if (!run) return undefined;
+    const { failures } = await runFailures(pool, run.id, null);
+    return {
+      ...runAdvice(target, run, await supervisorRow(pool)),
+      packageHeld: run.packageHeld,
+      failedCodes: new Set(failures.map((f) => f.code)),
+      failedBelowSupervisor: run.failedBelowSupervisor,
+    };
+  });
 }
 
 /**
@@ -235,7 +287,8 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
     try {
       // a run with failed dossiers FAILS (PatchRunPartial, so that the workflow list shows it): its result rides in the failure
       const result = await handle.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
-      output(flags.json, { ...started, result }, (v) => resultText(v.result));
+      const outcome = result.failed ? await runOutcome(input.target, result.runId) : undefined;
+      output(flags.json, { ...started, result }, (v) => resultText(v.result, outcome));
       return result.state === 'completed' ? undefined : EXIT_FAILED;
     } finally {
       clearInterval(timer);

@@ -20,15 +20,23 @@ export interface RecentRun {
   supervisorFailed: boolean;
   /** where its packages came from (to integrate them again), when known */
   sourceDir: string | null;
+  /** of its failed dossiers, how many are below the supervisor's level now (R-PI-9 lists them too) */
+  failedBelowSupervisor: number;
+  /** its dossiers restored by rollback runs (R-PI-11): how many, how many of them had been patched, and by which rollback runs */
+  rolledBack: { dossiers: number; patched: number; by: number[] };
 }
 
-type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'packageHeld' | 'supervisorFailed' | 'sourceDir'> & {
+type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'packageHeld' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
   id: string;
   failed: string;
   behind: string;
   package_held: boolean;
   supervisor_failed: boolean;
   source_dir: string | null;
+  failed_below_supervisor: string;
+  rolled_back: string;
+  rolled_back_patched: string;
+  rolled_back_by: string[];
 };
 
 /** The last five patch runs, newest first, each with its count of failed dossiers; or the one run `runId` (none: an unknown run). */
@@ -43,11 +51,18 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
                      WHERE d.patch_level >= (SELECT min(i.failed_patch) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed')) AS package_held,
             EXISTS (SELECT 1 FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code AND d.role = 'supervisor'
                      WHERE i.run_id = r.id AND i.status = 'failed') AS supervisor_failed,
-            ${RUN_SOURCE_DIR_SQL} AS source_dir
+            ${RUN_SOURCE_DIR_SQL} AS source_dir,
+            (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code AND d.role <> 'supervisor'
+              WHERE i.run_id = r.id AND i.status = 'failed'
+                AND d.patch_level < (SELECT s.patch_level FROM nightshift.dossier s WHERE s.role = 'supervisor' ORDER BY s.code LIMIT 1)) AS failed_below_supervisor,
+            (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL) AS rolled_back,
+            (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL AND i.status = 'ok') AS rolled_back_patched,
+            ARRAY(SELECT DISTINCT i.rolled_back_by::text FROM nightshift.patch_run_item i
+                   WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL ORDER BY 1) AS rolled_back_by
        FROM nightshift.patch_run r WHERE $1::bigint IS NULL OR r.id = $1 ORDER BY r.id DESC LIMIT 5`,
     [runId ?? null],
   );
-  return rows.map(({ package_held, supervisor_failed, source_dir, ...r }) => ({
+  return rows.map(({ package_held, supervisor_failed, source_dir, failed_below_supervisor, rolled_back, rolled_back_patched, rolled_back_by, ...r }) => ({
     ...r,
     id: Number(r.id),
     failed: Number(r.failed),
@@ -55,5 +70,7 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
     packageHeld: package_held,
     supervisorFailed: supervisor_failed,
     sourceDir: source_dir,
+    failedBelowSupervisor: Number(failed_below_supervisor),
+    rolledBack: { dossiers: Number(rolled_back), patched: Number(rolled_back_patched), by: rolled_back_by.map(Number).sort((a, b) => a - b) },
   }));
 }

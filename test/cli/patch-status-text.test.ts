@@ -1,5 +1,5 @@
-import { levelSummary, progressText } from '../../cli/commands/patch';
-import type { PatchProgress } from '../../workflows/patch-integration.api';
+import { adviceLines, levelSummary, othersToRevalidate, progressText, resultText, rolledBackText, runAdvice, runText, type RunOutcome } from '../../cli/commands/patch';
+import type { PatchProgress, PatchRunResult } from '../../workflows/patch-integration.api';
 
 /** `patch status` at thousands of dossiers and `patch integrate --wait`'s progress (R-PI-9, R-OP-1). */
 
@@ -22,4 +22,82 @@ test('R-PI-9: above 50 dossiers, patch status counts them per level, highest fir
 test('R-PI-3: --wait progress names the supervisor\'s part in words', () => {
   const p = { runId: 4, done: 120, total: 2512, failed: 2, phase: 'running', supervisor: { code: 'DEMO0001', status: 'not-in-list', level: 3 } } as unknown as PatchProgress;
   expect(progressText(p)).toBe("patch run 4: 120 / 2512 dossier(s), 2 failed, supervisor DEMO0001 not among this run's dossiers (running)");
+});
+
+/** Finding A at 1,512 dossiers: 3 dossiers failed on a CHECK constraint of their own, 1,509 patched. */
+const partial = {
+  mode: 'integrate',
+  target: 'main',
+  runId: 2,
+  state: 'partial',
+  prerequisites: [],
+  patches: { first: 7, last: 7 },
+  supervisor: { code: 'BIG0000', status: 'ok', level: 7 },
+  done: 1509,
+  total: 1512,
+  failed: 3,
+  failures: ['BIG0100', 'BIG0700', 'BIG1400'].map((code) => ({ code, patch: 7, error: `patch 7 failed in dossier ${code} (data.sql): check constraint` })),
+  failuresTotal: 3,
+  retryCommand: 'nightshift patch retry --target main --run 2',
+  notes: [],
+  supervisorLevel: 7,
+  toRevalidate: [
+    { code: 'BIG0100', level: 6 },
+    { code: 'BIG0700', level: 6 },
+    { code: 'BIG1400', level: 6 },
+  ],
+  toRevalidateCount: 3,
+  phase: 'done',
+} as unknown as PatchRunResult;
+const facts = {
+  id: 2,
+  workflow_id: 'patch/main/2',
+  mode: 'integrate',
+  state: 'partial',
+  first_patch: 7,
+  last_patch: 7,
+  error: null,
+  failed: 3,
+  behind: 3,
+  packageHeld: true,
+  supervisorFailed: false,
+  sourceDir: '/srv/patches/p7',
+  failedBelowSupervisor: 3,
+  rolledBack: { dossiers: 0, patched: 0, by: [] },
+};
+const supervisor = { code: 'BIG0000', patch_level: 7 };
+const outcome = (f: typeof facts): RunOutcome => ({ ...runAdvice('main', f, supervisor), packageHeld: f.packageHeld, failedCodes: new Set(['BIG0100', 'BIG0700', 'BIG1400']), failedBelowSupervisor: f.failedBelowSupervisor });
+
+test('R-PI-4, R-PI-9: --wait advises what `patch status --run N` advises: the package held elsewhere, no "package at fault", no revalidate of the failed dossiers', () => {
+  const text = resultText(partial, outcome(facts));
+  expect(text).toContain('retry them: nightshift patch retry --target main --run 2\nthe package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)');
+  expect(text).not.toContain('a package at fault');
+  expect(text).not.toContain('revalidate');
+  // status's advice lines for the same run, word for word
+  for (const l of adviceLines({ ...runAdvice('main', facts, supervisor), packageHeld: true })) expect(runText({ ...facts, ...runAdvice('main', facts, supervisor) })).toContain(`\n  ${l}`);
+  // the package failed everywhere it went: then (and only then) it is at fault
+  const nowhere = resultText(partial, outcome({ ...facts, packageHeld: false }));
+  expect(nowhere).toContain('a package at fault (not the dossiers)');
+  expect(nowhere).not.toContain('the package is applied in other dossiers');
+});
+
+test('R-PI-9: --wait names the other dossiers to revalidate, never the failed ones; above five, every dossier below, the failed ones said', () => {
+  const more = { ...partial, toRevalidate: [...partial.toRevalidate, { code: 'BIG0200', level: 5 }].sort((a, b) => a.code.localeCompare(b.code)), toRevalidateCount: 4 };
+  const text = resultText(more, outcome(facts));
+  expect(text).toContain("1 other dossier(s) below the supervisor's level 7 (R-PI-9), besides the 3 failed one(s) above: BIG0200@5\nbring them up with: nightshift patch revalidate BIG0200 --target main");
+  expect(othersToRevalidate({ toRevalidate: more.toRevalidate, toRevalidateCount: 1500 }, new Set(['BIG0100', 'BIG0700', 'BIG1400']), 3)).toEqual({ list: [{ code: 'BIG0200', level: 5 }], count: 1497 });
+  const many = resultText({ ...more, toRevalidateCount: 1500 }, outcome(facts));
+  expect(many).toContain('BIG0200@5 and 1496 more');
+  expect(many).toContain("bring them up with: nightshift patch revalidate --target main (every dossier below the supervisor's level, the failed ones too: fix them first)");
+});
+
+test('R-PI-11, R-PI-4: a run whose dossiers a rollback restored says so and advises no retry, even once a later run brought the supervisor up again', () => {
+  const rolled = { ...facts, id: 1, rolledBack: { dossiers: 1512, patched: 1509, by: [1] } };
+  expect(runAdvice('main', rolled, supervisor)).toEqual({});
+  const line = runText({ ...rolled, ...runAdvice('main', rolled, supervisor) });
+  expect(line).toBe('run 1 patch/main/2: integrate partial patch 7, 3 failed, rolled back by rollback run 1 (1512 dossier(s))');
+  expect(rolledBackText({ rolledBack: { dossiers: 5, patched: 2, by: [3, 4] } })).toBe(', rolled back by rollback runs 3, 4 (5 dossier(s))');
+  // only its failed dossiers restored (a deployment's rollback of the failed ones): the retry stays the way on
+  const failedOnly = { ...facts, rolledBack: { dossiers: 3, patched: 0, by: [2] } };
+  expect(runAdvice('main', failedOnly, supervisor)).toEqual({ retryCommand: 'nightshift patch retry --target main --run 2' });
 });

@@ -216,7 +216,11 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     const retry = `nightshift patch retry --target main --run ${runId}`;
     expect(r.stdout).toMatch(new RegExp(`^patch integrate on main \\(run ${runId}\\): partial$`, 'm'));
     expect(r.stdout).toMatch(new RegExp(`^ {2}DEMO0003: patch ${top + 1} failed in dossier DEMO0003 \\(data\\.sql\\): blocker present$`, 'm'));
-    expect(r.stdout).toContain(`fix them, then: ${retry}`);
+    // the advice `patch status --run N` gives (the package applied elsewhere), not "fix the package" beside it;
+    // the failed dossier is not offered a revalidation too (it needs the fix and the retry)
+    expect(r.stdout).toContain(`retry them: ${retry}\nthe package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)\n`);
+    expect(r.stdout).not.toContain('a package at fault');
+    expect(r.stdout).not.toMatch(/nightshift patch revalidate .*DEMO0003/);
     const status = await cli(['patch', 'status']);
     expect(status.stdout).toContain(`retry them: ${retry}`);
     // the package is applied in the other dossiers: the advice is about the failed one, not "fix the package, reseal it"
@@ -288,6 +292,17 @@ test('R-PI-4: after a rollback of its run (supervisor back below it) a retry is 
     const statusJson = JSON.parse((await cli(['patch', 'status', '--json'])).stdout);
     expect(statusJson.recentRuns[0]).toMatchObject({ id: runId, behind: 2, integrateCommand: integrate });
     expect(statusJson.recentRuns[0].retryCommand).toBeUndefined();
+
+    // as the rollback run leaves its ledger (R-PI-11): the run's line says so, and it advises nothing more (no retry, no refusal)
+    const rollbackId = Number(
+      (await pool.query<{ id: string }>(`INSERT INTO nightshift.patch_rollback_run (workflow_id, state, patch_run, finished_at) VALUES ('patch-rollback/main/cli-test', 'completed', $1, now()) RETURNING id`, [runId])).rows[0]!.id,
+    );
+    await pool.query(`UPDATE nightshift.patch_run_item SET rolled_back_at = now(), rolled_back_by = $2 WHERE run_id = $1`, [runId, rollbackId]);
+    const rolled = await cli(['patch', 'status']);
+    expect(rolled.stdout).toMatch(new RegExp(`^run ${runId} \\S+: integrate partial patch ${top + 1}, 2 failed, rolled back by rollback run ${rollbackId} \\(6 dossier\\(s\\)\\)\n  every failed dossier and why: `, 'm'));
+    expect(rolled.stdout).not.toContain(`patch run ${runId} brings dossiers to patch`);
+    expect(rolled.stdout).not.toContain('retry them:');
+    expect(JSON.parse((await cli(['patch', 'status', '--run', String(runId), '--json'])).stdout)).toMatchObject({ rolledBack: { dossiers: 6, patched: 4, by: [rollbackId] } });
 
     // the CLI refuses before anything starts, in one line naming the supervisor's level and the command that works
     const before = await runs();
