@@ -104,6 +104,38 @@ export async function withPools<T>(targetName: string | undefined, fn: (pool: pg
  * header, a message) may hold characters a terminal acts on: text is escaped (\x1b), and JSON gets
  * \u escapes for DEL and C1 as it has for C0.
  */
+/**
+ * `--wait`'s progress while a run goes: the workflow's progress query every second, said as one line when it changed,
+ * at most every `everyMs`; on a terminal (`tty`) one line rewritten in place instead. Nothing with --json. Returns the
+ * stop function (a last newline after the in-place line).
+ */
+export function followProgress<P>(query: () => Promise<P>, line: (p: P) => string, o: { json?: boolean; tty?: boolean; everyMs?: number }): () => void {
+  if (o.json) return () => {};
+  let last = '';
+  let lastAt = 0;
+  const timer = setInterval(() => {
+    query().then(
+      (p) => {
+        const text = line(p);
+        if (o.tty) process.stdout.write(`\r${text}\x1b[K`);
+        else if (text !== last && Date.now() - lastAt > (o.everyMs ?? 5_000)) {
+          process.stdout.write(`${text}\n`);
+          lastAt = Date.now();
+        }
+        last = text;
+      },
+      () => {},
+    );
+  }, 1_000);
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    if (o.tty && last) process.stdout.write('\n');
+  };
+}
+
 export function output<T>(json: boolean | undefined, value: T, text: (v: T) => string): void {
   process.stdout.write(json ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : `${terminalSafe(text(value), { keepLines: true })}\n`);
 }

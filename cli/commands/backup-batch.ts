@@ -24,7 +24,7 @@ import {
   batchResult,
 } from '../../workflows/backup-batch.api';
 import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
-import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { cronFlags, onExistingSchedule, setSchedule } from '../schedules';
 import { webUiLink } from './backup';
 import { TARGET_NAME } from '../../domain/target';
@@ -197,31 +197,15 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
       }
       if (!flags.json) process.stdout.write(`started ${workflowId}\n${started.url}\n`);
       const tty = Boolean(process.stdout.isTTY) && !flags.json;
-      let last = '';
-      let lastAt = 0;
-      const timer = setInterval(() => {
-        handle.query(backupBatchProgressQuery).then(
-          (p) => {
-            if (flags.json) return;
-            const line = progressLine(p, tty);
-            if (tty) process.stdout.write(`\r${line}\x1b[K`);
-            else if (line !== last && Date.now() - lastAt > 5_000) {
-              process.stdout.write(`${line}\n`);
-              lastAt = Date.now();
-            }
-            last = line;
-          },
-          () => {},
-        );
-      }, 1_000);
+      const stop = followProgress(() => handle.query(backupBatchProgressQuery), (p) => progressLine(p, tty), { json: flags.json, tty });
       try {
         // a partial run fails its workflow (BackupBatchPartial) with the result in its details
         const result = await batchResult(handle.result());
-        if (tty) process.stdout.write('\n');
+        stop();
         output(flags.json, { ...started, result }, (v) => resultText(v.result));
         return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
       } finally {
-        clearInterval(timer);
+        stop();
       }
     });
   });

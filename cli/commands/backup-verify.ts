@@ -15,7 +15,7 @@ import type { VerifyProblemRow } from '../../store/verify/latest-problems';
 import { generationDateText } from '../../domain/backup-verify';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
-import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule } from '../schedules';
 import { webUiLink } from './backup';
@@ -58,24 +58,18 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
       return EXIT_OK;
     }
     if (!flags.json) process.stdout.write(`started ${started.workflowId}\n${started.url}\n`);
-    let last = '';
-    const timer = setInterval(() => {
-      handle.query(backupVerifyProgressQuery).then(
-        (p) => {
-          const line = `verify run ${p.runId ?? '?'}: ${p.done} / ${Math.max(p.selected, p.done)} generations, ${p.problems} with a problem (${p.phase})`;
-          if (!flags.json && line !== last) process.stdout.write(`${line}\n`);
-          last = line;
-        },
-        () => {},
-      );
-    }, 5_000);
+    const stop = followProgress(
+      () => handle.query(backupVerifyProgressQuery),
+      (p) => `verify run ${p.runId ?? '?'}: ${p.done} / ${Math.max(p.selected, p.done)} generations, ${p.problems} with a problem (${p.phase})`,
+      { json: flags.json },
+    );
     try {
       // a run with a problem fails its workflow (BackupVerifyProblems) with the result in its details
       const result = await verifyResult(handle.result());
       output(flags.json, { ...started, result }, (v) => resultText(v.result));
       return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
     } finally {
-      clearInterval(timer);
+      stop();
     }
   });
 }

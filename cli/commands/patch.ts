@@ -31,7 +31,7 @@ import {
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
 import { startPatchRun } from '../../starts';
-import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { action, config, EXIT_FAILED, followProgress, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
@@ -268,22 +268,7 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
     }
     if (!flags.json) process.stdout.write(`${startedText}\n`);
     // progress as the backup batch's --wait says it: a line when it changed, at most every 5 s (terminal or not)
-    let last = '';
-    let lastAt = 0;
-    const timer = setInterval(() => {
-      if (flags.json) return;
-      handle.query(patchProgressQuery).then(
-        (p) => {
-          const line = progressText(p);
-          if (line !== last && Date.now() - lastAt > 5_000) {
-            process.stdout.write(`${line}\n`);
-            lastAt = Date.now();
-            last = line;
-          }
-        },
-        () => {},
-      );
-    }, 1_000);
+    const stop = followProgress(() => handle.query(patchProgressQuery), progressText, { json: flags.json });
     try {
       // a run with failed dossiers FAILS (PatchRunPartial, so that the workflow list shows it): its result rides in the failure
       const result = await handle.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
@@ -291,7 +276,7 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
       output(flags.json, { ...started, result }, (v) => resultText(v.result, outcome));
       return result.state === 'completed' ? undefined : EXIT_FAILED;
     } finally {
-      clearInterval(timer);
+      stop();
     }
   });
 }
