@@ -246,8 +246,11 @@ export async function buildGate({
     }
     return sendError(err, req, reply);
   });
-  app.setNotFoundHandler((_req, reply) => {
-    void reply.code(404).send({ error: 'not found', field: 'url' });
+  // an unknown /v1 route (or method) answers a caller without a valid key as every /v1 route does, 401: which paths
+  // exist under /v1 is nothing to tell it (R-SE-4); with a key, 404
+  app.setNotFoundHandler(async (req, reply) => {
+    if (/^\/v1(?:[/?#]|$)/.test(req.url)) await authenticate(req);
+    return reply.code(404).send({ error: 'not found', field: 'url' });
   });
 
   const KEY_REFUSALS: Record<Exclude<KeyCheck, { ok: true }>['outcome'], string> = {

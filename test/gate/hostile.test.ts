@@ -246,4 +246,28 @@ test('unknown routes are JSON 404s', async () => {
   const res = await gate.call('GET', '/v1/admin');
   expect(res.status).toBe(404);
   expect(res.json()).toEqual({ error: 'not found', field: 'url' });
+  expect((await gate.call('GET', '/nothing-here', { key: null })).status).toBe(404);
+});
+
+test('R-SE-4 an unknown /v1 route or method tells a caller without a valid key nothing: 401 as every /v1 route', async () => {
+  for (const [method, path] of [
+    ['GET', '/v1/admin'],
+    ['GET', '/v1'],
+    ['GET', '/v1/?x=1'],
+    ['PUT', '/v1/targets/main/status'],
+    ['DELETE', '/v1/targets/main/sessions'],
+  ] as const) {
+    for (const key of [null, 'nsk_not-a-key', `${gate.key}x`]) {
+      const res = await gate.call(method, path, { key });
+      expect({ method, path, key: key === null ? 'none' : 'bad', status: res.status, field: res.json<{ field: string }>().field }).toEqual({
+        method,
+        path,
+        key: key === null ? 'none' : 'bad',
+        status: 401,
+        field: 'x-nightshift-key',
+      });
+      expect(res.text).not.toContain(gate.key);
+    }
+    expect((await gate.call(method, path)).status).toBe(404);
+  }
 });
