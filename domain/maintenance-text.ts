@@ -42,6 +42,11 @@ export interface MaintenanceMail {
   rolledBack?: { failed: number; restored: number; retryCommand: string; dossiers?: { code: string; error: string }[] };
   /** Backup batches, patch runs and rollbacks started by hand while the window was in progress, with their state. */
   handRuns?: { kind: string; workflowId: string; state?: string }[];
+  /**
+   * A window failed by its payload's dossiers (a backup batch or a patch run that left some not done): which ones
+   * (capped) and why, how many in all, and the command that lists every one.
+   */
+  failedDossiers?: { failed: number; dossiers: { code: string; error: string }[]; listCommand: string };
 }
 
 /** The failed dossiers a mail names (the window carries at most its capped list; the rest is counted). */
@@ -57,13 +62,17 @@ const PAYLOAD_TEXT: Record<string, string> = {
  * The failed dossiers one per line, `- CODE : reason`, then how many more and the command that lists every one (an
  * operator reads the mail at 7 a.m.: which ones, and why). The window carries the run in its retry command only.
  */
-function failedDossiersText(dossiers: { code: string; error: string }[], failed: number, target: string, retryCommand: string): string {
+function failedDossiersText(dossiers: { code: string; error: string }[], failed: number, listing: string): string {
   if (!dossiers.length) return '';
   const shown = dossiers.slice(0, MAIL_DOSSIERS_MAX);
   const more = failed - shown.length;
-  const run = /--run (\d+)$/.exec(retryCommand)?.[1];
-  const listing = run === undefined ? `nightshift patch status --target ${target}` : patchRunStatusCommand(target, Number(run));
   return `\n${shown.map((d) => `- ${d.code} : ${d.error}`).join('\n')}\n${more > 0 ? `(et ${more} autre(s) : ${listing})\n` : ''}`;
+}
+
+/** The command that lists every failed dossier of the patch run a retry command names. */
+function patchListing(target: string, retryCommand: string): string {
+  const run = /--run (\d+)$/.exec(retryCommand)?.[1];
+  return run === undefined ? `nightshift patch status --target ${target}` : patchRunStatusCommand(target, Number(run));
 }
 
 /** R-PI-11 on failure: what became of the dossiers the patch failed (rolled back, or never touched). */
@@ -105,7 +114,7 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
           (mail.rolledBack
             ? `${mail.rolledBack.failed} dossier(s) n'ont pas pu recevoir les correctifs : ` +
               rolledBackText(mail.rolledBack.failed, mail.rolledBack.restored) +
-              failedDossiersText(mail.rolledBack.dossiers ?? [], mail.rolledBack.failed, target, mail.rolledBack.retryCommand) +
+              failedDossiersText(mail.rolledBack.dossiers ?? [], mail.rolledBack.failed, patchListing(target, mail.rolledBack.retryCommand)) +
               `Corrigez la cause, puis, dans une fenêtre de maintenance : ${mail.rolledBack.retryCommand}\n`
             : '') +
           handRunsText(mail.handRuns) +
@@ -126,6 +135,10 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
         subject: `[${appName}] ÉCHEC de la maintenance (${target}) : service toujours fermé`,
         text:
           `${what} a échoué le ${at.date} à ${at.time} : ${mail.failure ?? 'cause inconnue'}.\n` +
+          (mail.failedDossiers?.dossiers.length
+            ? `Dossier(s) en erreur (${mail.failedDossiers.failed}) :` +
+              failedDossiersText(mail.failedDossiers.dossiers, mail.failedDossiers.failed, mail.failedDossiers.listCommand)
+            : '') +
           `${appName} reste fermé. Corrigez puis rouvrez : nightshift maintenance reopen --target ${target}\n${handRunsText(mail.handRuns)}${period}\n`,
       };
   }

@@ -30,6 +30,7 @@ import { workflowIdTimestamp } from '../domain/workflow-id';
 import { patchRetryCommand, partialPatchResult, patchWorkflowId, supervisorFailureOf } from './patch-integration.api';
 import { partialRollbackResult, patchRollbackWorkflowId } from './patch-rollback.api';
 import { FailureType, failureTypeOf } from '../domain/failures';
+import { patchRunStatusCommand } from '../domain/patch';
 import { backupBatchWorkflowId, backupRetryCommand } from './backup-batch.api';
 
 /**
@@ -161,6 +162,8 @@ class MaintenanceWindow {
   /** Search attributes are upserted only when the starter set them (the time-skipping server has none). */
   private readonly searchAttributes: boolean;
   private readonly namespace: string;
+  /** The payload's dossier failures while they are the window's failures (a failure mail names them); a later check's are not. */
+  private payloadFailures?: DossierFailure[];
 
   constructor(
     private readonly input: MaintenanceWindowInput,
@@ -556,6 +559,7 @@ class MaintenanceWindow {
     if (failures.length) {
       this.s.failures = failures;
       this.s.failuresTotal = Math.max(failuresTotal, failures.length);
+      this.payloadFailures = failures;
     }
     this.details();
   }
@@ -735,6 +739,16 @@ class MaintenanceWindow {
     return { failed: Math.max(this.s.failuresTotal ?? 0, restored), restored, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)), dossiers };
   }
 
+  /** A window failed by its payload's dossiers: which ones for the mail (the payload run's status lists every one). */
+  private failedDossiers(): MaintenanceMail['failedDossiers'] {
+    const s = this.s;
+    const run = s.payloadRun;
+    if (!run?.runId || !this.payloadFailures?.length || s.failures !== this.payloadFailures) return undefined;
+    const runId = Number(run.runId);
+    const listCommand = run.kind === 'backup' ? `nightshift backup status --target ${s.target} ${runId}` : patchRunStatusCommand(s.target, runId);
+    return { failed: Math.max(s.failuresTotal ?? 0, s.failures.length), dossiers: s.failures.map((f) => ({ code: f.code, error: f.error })), listCommand };
+  }
+
   /** R-MW-10: the notification list's e-mail; never fails the window. */
   private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack']): Promise<boolean> {
     const s = this.s;
@@ -752,6 +766,7 @@ class MaintenanceWindow {
           ...(payloadEnded && { payloadEnded }),
           ...(rolledBack && { rolledBack }),
           ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state })) }),
+          ...(kind === 'failed' && { failedDossiers: this.failedDossiers() }),
         },
       });
       return r.sent;

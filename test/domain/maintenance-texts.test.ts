@@ -126,6 +126,18 @@ test('R-MW-10, R-PI-2: the window\'s mail names the runs started by hand in it, 
   expect(maintenanceMailText('main', { ...mail, kind: 'completed' }, 'APP', paris, new Date()).text).not.toContain('Travaux lancés');
 });
 
+test('R-MW-10: a window failed by its payload\'s dossiers names them in its alert (20 at most, then how many more and where)', () => {
+  const mail = { to: [], type: 'database' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const dossiers = Array.from({ length: 25 }, (_, i) => ({ code: `D${String(i + 1).padStart(3, '0')}`, error: 'disk full' }));
+  const listCommand = 'nightshift backup status --target main 7';
+  const text = maintenanceMailText('main', { ...mail, kind: 'failed', failure: 'backup run 7 partial', failedDossiers: { failed: 30, dossiers, listCommand } }, 'APP', paris, new Date()).text;
+  expect(text).toContain('Dossier(s) en erreur (30) :\n- D001 : disk full\n');
+  expect(text).toContain('- D020 : disk full\n(et 10 autre(s) : nightshift backup status --target main 7)\n');
+  expect(text).not.toContain('D021');
+  expect(text.indexOf('en erreur')).toBeLessThan(text.indexOf('reste fermé'));
+  expect(maintenanceMailText('main', { ...mail, kind: 'failed', failure: 'x' }, 'APP', paris, new Date()).text).not.toContain('en erreur');
+});
+
 test('R-MW-10: a window\'s outcome in one line for maintenance list: empty when it went well', () => {
   expect(windowOutcome({ state: 'completed', payloadRun: { kind: 'backup', workflowId: 'b', state: 'completed' } })).toBe('');
   expect(

@@ -192,6 +192,11 @@ export function subjectOf(raw: string): string {
     );
 }
 
+/** The text of a raw single-part message (quoted-printable decoded; the headers stay in front). */
+export function bodyOf(raw: string): string {
+  return Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+}
+
 function decodeQ(text: string): string {
   const bytes = text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_a, h: string) => String.fromCharCode(parseInt(h, 16)));
   return Buffer.from(bytes, 'latin1').toString('utf8');

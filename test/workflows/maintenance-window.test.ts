@@ -38,6 +38,7 @@ import {
   sessions,
   startSmtp,
   subjectOf,
+  bodyOf,
   windowInput,
   windowRows,
   workflowBundle,
@@ -544,7 +545,12 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
     expect([row.state, row.phase]).toEqual(['in_progress', 'failed']);
     expect(loginsRefusedAt(row, new Date())).toBe(true);
     await eventually(async () => mailsTo('ops-backup@example.com').length, (n) => n === 1, 'the failure alert');
-    expect(subjectOf(mailsTo('ops-backup@example.com')[0]!.raw)).toContain('ÉCHEC');
+    const alert = mailsTo('ops-backup@example.com')[0]!.raw;
+    expect(subjectOf(alert)).toContain('ÉCHEC');
+    // R-MW-10: which dossiers, why, and where every one is listed (as the patch payload's mail says them)
+    const alertText = bodyOf(alert);
+    expect(alertText).toMatch(/Dossier\(s\) en erreur \(1\) :\r?\n- A2 : \S/);
+    expect(alertText).not.toContain('- A1 :');
 
     fs.rmdirSync(blocker);
     expect((await h.executeUpdate(reopenMaintenanceUpdate)).state).toBe('completed');
@@ -584,8 +590,7 @@ test('R-MW-12: a window cancelled once its payload has ended says so in its mail
       expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('open');
       const raw = mailsTo('ops-cancel-after@example.com').at(-1)!.raw;
       expect(subjectOf(raw)).toContain('annulée');
-      // quoted-printable, decoded
-      const body = Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+      const body = bodyOf(raw);
       expect(body).not.toContain('interrompue');
       expect(body).toContain('annulée après son traitement : le traitement (sauvegarde) est allé à son terme');
       expect(body).toContain('(terminé avec des dossiers en erreur)');
