@@ -18,6 +18,8 @@ export interface WindowRun {
   restored?: number;
   /** running, completed, partial, failed */
   state?: string;
+  /** a run started by hand that ended partial or failed: its dossiers not done (failed, in use, not reached) */
+  notDone?: number;
 }
 
 export interface NextStep {
@@ -72,7 +74,7 @@ export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failur
   const runText = (r: WindowRun, what: string) => (r.state && r.state !== 'completed' ? `${what} ${r.kind} ${r.state}` : '');
   if (w.payloadRun) parts.push(runText(w.payloadRun, 'payload'));
   if (w.rollbackRun?.restored) parts.push(`${w.rollbackRun.restored} dossier(s) rolled back`);
-  for (const r of w.linkedRuns ?? []) parts.push(runText(r, 'hand-started'));
+  for (const r of w.linkedRuns ?? []) parts.push(runText(r, 'hand-started') + (r.notDone ? ` (${r.notDone} dossier(s) not done)` : ''));
   if (w.failuresTotal && !w.reopenedAfter && !w.failure) parts.push(`${w.failuresTotal} failure(s)`);
   return parts.filter(Boolean).join('; ');
 }

@@ -41,7 +41,7 @@ export interface MaintenanceMail {
    */
   rolledBack?: { failed: number; restored: number; retryCommand: string; dossiers?: { code: string; error: string }[] };
   /** Backup batches, patch runs and rollbacks started by hand while the window was in progress, with their state. */
-  handRuns?: { kind: string; workflowId: string; state?: string }[];
+  handRuns?: { kind: string; workflowId: string; state?: string; notDone?: number }[];
   /**
    * A window failed by its payload's dossiers (a backup batch or a patch run that left some not done): which ones
    * (capped) and why, how many in all, and the command that lists every one.
@@ -94,7 +94,11 @@ const HAND_RUN_TEXT: Record<string, string> = { backup: 'sauvegarde', patch: 'in
 /** The runs started by hand in the window (the window linked them, R-PI-2): what the operator reads next to the window's outcome. */
 function handRunsText(runs: MaintenanceMail['handRuns']): string {
   if (!runs?.length) return '';
-  const lines = runs.map((r) => `- ${HAND_RUN_TEXT[r.kind] ?? r.kind} ${r.workflowId} : ${r.state ? (RUN_STATE_TEXT[r.state] ?? r.state) : 'état inconnu'}`);
+  const lines = runs.map(
+    (r) =>
+      `- ${HAND_RUN_TEXT[r.kind] ?? r.kind} ${r.workflowId} : ${r.state ? (RUN_STATE_TEXT[r.state] ?? r.state) : 'état inconnu'}` +
+      (r.notDone ? ` (${r.notDone} dossier(s) non traité(s))` : ''),
+  );
   return `Travaux lancés à la main pendant la fenêtre :\n${lines.join('\n')}\n`;
 }
 

@@ -541,7 +541,9 @@ class MaintenanceWindow {
     const runs = await runsInWindow({ target: this.s.target, windowId: this.windowId });
     // the payload child and the window's own on-failure rollback child are not started by hand
     const own = [this.s.payloadRun?.workflowId, this.s.rollbackRun?.workflowId];
-    this.s.linkedRuns = runs.filter((r) => !own.includes(r.workflowId)).map((r) => ({ kind: r.kind, workflowId: r.workflowId, runId: r.id, state: r.state }));
+    this.s.linkedRuns = runs
+      .filter((r) => !own.includes(r.workflowId))
+      .map((r) => ({ kind: r.kind, workflowId: r.workflowId, runId: r.id, state: r.state, ...(r.notDone ? { notDone: r.notDone } : {}) }));
     this.details();
   }
 
@@ -765,7 +767,7 @@ class MaintenanceWindow {
           failure: s.failure,
           ...(payloadEnded && { payloadEnded }),
           ...(rolledBack && { rolledBack }),
-          ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state })) }),
+          ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state, notDone: r.notDone })) }),
           ...(kind === 'failed' && { failedDossiers: this.failedDossiers() }),
         },
       });

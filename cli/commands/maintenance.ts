@@ -263,7 +263,10 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): strin
   else if (s.openSessions !== null) lines.push(`  open sessions at the window's last look: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
   if (s.payloadRun) lines.push(`  payload: ${s.payloadRun.kind} ${s.payloadRun.workflowId}${s.payloadRun.state ? ` (${s.payloadRun.state})` : ''}`);
   if (s.rollbackRun) lines.push(`  on failure: rollback ${s.rollbackRun.workflowId}${s.rollbackRun.state ? ` (${s.rollbackRun.state})` : ''}${s.rollbackRun.restored !== undefined ? `, ${s.rollbackRun.restored} dossier(s) rolled back` : ''}`);
-  for (const r of s.linkedRuns ?? []) lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${r.state ? ` (${r.state})` : ''}`);
+  for (const r of s.linkedRuns ?? []) {
+    const state = r.state ? ` (${r.state}${r.notDone ? `, ${r.notDone} dossier(s) not done` : ''})` : '';
+    lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${state}`);
+  }
   if (s.failure) {
     lines.push(`  FAILED: ${s.failure}`);
     const kept = s.failures ?? [];

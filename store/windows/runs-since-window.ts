@@ -6,6 +6,8 @@ export interface LedgerRun {
   id: string;
   workflowId: string;
   state: string;
+  /** partial or failed: its dossiers not done (failed, in use, not reached); else null */
+  notDone: number | null;
 }
 
 /**
@@ -15,12 +17,18 @@ export interface LedgerRun {
 export async function runsSinceWindow(db: Queryable, windowId: string, limit = 20): Promise<LedgerRun[]> {
   const r = await db.query<LedgerRun>(
     `WITH w AS (SELECT created_at FROM nightshift.maintenance_window WHERE id = $1)
-     SELECT kind, id, "workflowId", state FROM (
-       SELECT 'backup' AS kind, id::text AS id, workflow_id AS "workflowId", state, started_at FROM nightshift.backup_run WHERE started_at >= (SELECT created_at FROM w)
+     SELECT kind, id, "workflowId", state, "notDone" FROM (
+       SELECT 'backup' AS kind, r.id::text AS id, r.workflow_id AS "workflowId", r.state, r.started_at,
+              CASE WHEN r.state IN ('partial', 'failed') THEN (SELECT count(*)::int FROM nightshift.backup_run_item i WHERE i.run_id = r.id AND i.status <> 'ok') END AS "notDone"
+         FROM nightshift.backup_run r WHERE r.started_at >= (SELECT created_at FROM w)
        UNION ALL
-       SELECT 'patch', id::text, workflow_id, state, started_at FROM nightshift.patch_run WHERE started_at >= (SELECT created_at FROM w)
+       SELECT 'patch', r.id::text, r.workflow_id, r.state, r.started_at,
+              CASE WHEN r.state IN ('partial', 'failed') THEN (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status <> 'ok') END
+         FROM nightshift.patch_run r WHERE r.started_at >= (SELECT created_at FROM w)
        UNION ALL
-       SELECT 'rollback', id::text, workflow_id, state, started_at FROM nightshift.patch_rollback_run WHERE started_at >= (SELECT created_at FROM w)
+       SELECT 'rollback', r.id::text, r.workflow_id, r.state, r.started_at,
+              CASE WHEN r.state IN ('partial', 'failed') THEN (SELECT count(*)::int FROM nightshift.patch_rollback_item i WHERE i.run_id = r.id AND i.status <> 'ok') END
+         FROM nightshift.patch_rollback_run r WHERE r.started_at >= (SELECT created_at FROM w)
      ) runs ORDER BY started_at, kind LIMIT $2`,
     [windowId, limit],
   );

@@ -286,10 +286,17 @@ test('issue 12 R-PI-2: the runs a window links are the batches, patch runs and r
   try {
     await stack.pool.query(`INSERT INTO nightshift.patch_run (workflow_id, mode, state) VALUES ('patch/links-test', 'revalidate', 'completed')`);
     await stack.pool.query(`INSERT INTO nightshift.patch_rollback_run (workflow_id, state) VALUES ('patch-rollback/links-test', 'running')`);
+    // a partial run says how many of its dossiers were not done (maintenance list, status and the mail say it)
+    const partial = await stack.pool.query<{ id: string }>(`INSERT INTO nightshift.patch_run (workflow_id, mode, state) VALUES ('patch/links-partial', 'revalidate', 'partial') RETURNING id`);
+    await stack.pool.query(
+      `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level) VALUES ($1, 'L1', 'ok', 1, 2), ($1, 'L2', 'failed', 1, 1), ($1, 'L3', 'failed', 1, 1)`,
+      [partial.rows[0]!.id],
+    );
     const runs = await run(() => acts.runsInWindow({ target: stack.target, windowId: rows[0]!.id }));
-    expect(runs.map((r) => [r.kind, r.workflowId, r.state])).toEqual([
-      ['patch', 'patch/links-test', 'completed'],
-      ['rollback', 'patch-rollback/links-test', 'running'],
+    expect(runs.map((r) => [r.kind, r.workflowId, r.state, r.notDone])).toEqual([
+      ['patch', 'patch/links-test', 'completed', null],
+      ['rollback', 'patch-rollback/links-test', 'running', null],
+      ['patch', 'patch/links-partial', 'partial', 2],
     ]);
   } finally {
     await stack.pool.query(`UPDATE nightshift.patch_rollback_run SET state = 'failed', finished_at = now() WHERE workflow_id = 'patch-rollback/links-test'`);

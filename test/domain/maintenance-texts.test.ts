@@ -115,12 +115,12 @@ describe('describeWindow: a window that ended says when, beside its planned time
 test('R-MW-10, R-PI-2: the window\'s mail names the runs started by hand in it, with their outcome', () => {
   const mail = { to: [], type: 'database' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
   const handRuns = [
-    { kind: 'backup', workflowId: 'backup/main/20200907T111000Z', state: 'partial' },
+    { kind: 'backup', workflowId: 'backup/main/20200907T111000Z', state: 'partial', notDone: 2 },
     { kind: 'patch', workflowId: 'patch/main/3', state: 'completed' },
   ];
   const done = maintenanceMailText('main', { ...mail, kind: 'completed', handRuns }, 'APP', paris, new Date('2020-09-07T11:40:00Z'));
   expect(done.text).toContain(
-    'Travaux lancés à la main pendant la fenêtre :\n- sauvegarde backup/main/20200907T111000Z : terminé avec des dossiers en erreur\n- intégration des correctifs patch/main/3 : terminé sans erreur\nFenêtre prévue',
+    'Travaux lancés à la main pendant la fenêtre :\n- sauvegarde backup/main/20200907T111000Z : terminé avec des dossiers en erreur (2 dossier(s) non traité(s))\n- intégration des correctifs patch/main/3 : terminé sans erreur\nFenêtre prévue',
   );
   expect(maintenanceMailText('main', { ...mail, kind: 'failed', failure: 'x', handRuns }, 'APP', paris, new Date()).text).toContain('Travaux lancés à la main');
   expect(maintenanceMailText('main', { ...mail, kind: 'completed' }, 'APP', paris, new Date()).text).not.toContain('Travaux lancés');
@@ -153,6 +153,7 @@ test('R-MW-10: a window\'s outcome in one line for maintenance list: empty when 
     '2 dossier(s) rolled back; 2 failure(s)',
   );
   expect(windowOutcome({ state: 'cancelled', failure: 'post-checks: dossier X has no schema' })).toBe('cancelled after a failure: post-checks: dossier X has no schema');
+  expect(windowOutcome({ state: 'completed', linkedRuns: [{ kind: 'backup', workflowId: 'b', state: 'partial', notDone: 3 }] })).toBe('hand-started backup partial (3 dossier(s) not done)');
 });
 
 test('R-MW-10: a long reason in the outcome is cut at a word, with …', () => {
