@@ -126,6 +126,8 @@ const SUPERVISOR_ROLLBACK_PATCH = 'window-supervisor-failure-rollback';
 const LINKS_PATCH = 'maintenance-window-links';
 /** R-PI-2: access comes back only once the runs started by hand in the window have ended (single-user mode). */
 const HAND_RUNS_PATCH = 'maintenance-window-waits-hand-runs';
+/** Histories recorded before a failed window waited for (and linked) the runs started by hand in it replay without the wait. */
+const FAILED_HAND_RUNS_PATCH = 'maintenance-window-failed-waits-hand-runs';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -700,6 +702,9 @@ class MaintenanceWindow {
     await this.persist('failed');
     await this.notify('failed');
     await wf.condition(() => this.w.requested.reopen || this.w.requested.cancel);
+    // R-PI-2: a run started by hand while the window was failed (the retry its next step advises, say) is linked, and
+    // access comes back, after a reopen as after a cancel, only once it has ended (single-user mode)
+    if (wf.patched(FAILED_HAND_RUNS_PATCH)) await this.waitForHandRuns();
     if (this.w.requested.cancel) return 'cancelled';
     // The failure is history now: the details and the status stop saying FAILED (issue 12).
     s.reopenedAfter = s.failure;

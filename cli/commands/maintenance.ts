@@ -831,9 +831,9 @@ export function registerMaintenanceCommands(program: Command): void {
           return update(
             flags.target,
             async (h) => {
-              // a cancel waits for a running payload to end, a cancel or complete for the runs started by hand in the
-              // window (R-PI-2): said before the wait, not after it
-              if ((name === 'cancel' || name === 'complete') && !flags.json) {
+              // a cancel waits for a running payload to end, a cancel, complete or reopen for the runs started by hand in
+              // the window (R-PI-2): said before the wait, not after it
+              if (!flags.json) {
                 const now = await h.query(maintenanceStatusQuery).catch(() => undefined);
                 if (name === 'cancel' && now?.phase === 'working' && now.payloadRun?.state === 'running') {
                   process.stdout.write(
@@ -844,11 +844,12 @@ export function registerMaintenanceCommands(program: Command): void {
                 // (the window looks every 30 s), and the wait for it would be silent
                 const own = [now?.payloadRun?.workflowId, now?.rollbackRun?.workflowId];
                 const windowId = now?.windowId;
+                const open = now?.phase === 'working' || (now?.phase === 'failed' && name !== 'complete');
                 const fromLedgers =
-                  now?.phase === 'working' && windowId
+                  open && windowId
                     ? (await withPools(target(flags.target).name, (pool) => runsSinceWindow(pool, windowId))).filter((r) => !own.includes(r.workflowId))
                     : [];
-                const byHand = [...fromLedgers, ...(now?.phase === 'working' ? (now.linkedRuns ?? []) : [])]
+                const byHand = [...fromLedgers, ...(open ? (now.linkedRuns ?? []) : [])]
                   .filter((r) => r.state === 'running')
                   .filter((r, i, all) => all.findIndex((o) => o.workflowId === r.workflowId) === i);
                 if (byHand.length) {

@@ -633,6 +633,43 @@ test('R-PI-2: a patch run started by hand in the window is not cut off: "complet
   });
 }, 300_000);
 
+test('R-PI-2 R-MW-10: a run started by hand while the window is failed (the advised retry) is linked, and "reopen" gives access back only once it has ended', async () => {
+  await withWindowWorker(async (stack, start) => {
+    const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+    await registry.createDossier(stack.target, { code: 'F1', label: 'Dossier F1', copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
+    // F1's archive cannot be written: the backup payload fails the window
+    const blocker = path.join(stack.config.backupDir, 'BF1.SVG');
+    fs.mkdirSync(blocker, { recursive: true });
+    const runId = 'backup/main/retry-by-hand-while-failed';
+    try {
+      const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, payload: { kind: 'backup', dossiers: ['F1'] } });
+      const h = await start(input);
+      await phaseIs(h, 'scheduled');
+      await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+      await eventually(() => status(h), (v) => v.phase === 'failed', 'the window to fail', 60_000);
+      fs.rmdirSync(blocker);
+      // the operator's retry, claimed while the window is failed (its ledger row, as the batch's claim writes it)
+      await stack.pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ($1, 'retry', '{}')`, [runId]);
+      const reopening = h.executeUpdate(reopenMaintenanceUpdate);
+      await eventually(() => status(h), (v) => (v.linkedRuns ?? []).some((r) => r.workflowId === runId && r.state === 'running'), 'the running retry linked', 60_000);
+      await new Promise((res) => setTimeout(res, 1_500));
+      const row = await onlyWindow(stack.pool);
+      expect(row.state).toBe('in_progress');
+      expect(loginsRefusedAt(row, new Date())).toBe(true);
+      await stack.pool.query(`UPDATE nightshift.backup_run SET state = 'completed', finished_at = now() WHERE workflow_id = $1`, [runId]);
+      await env.sleep(11_000);
+      expect((await reopening).state).toBe('completed');
+      const result = await h.result();
+      expect(result.status.linkedRuns).toEqual([expect.objectContaining({ kind: 'backup', workflowId: runId, state: 'completed' })]);
+      expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('open');
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    } finally {
+      if (fs.existsSync(blocker)) fs.rmdirSync(blocker);
+      await stack.pool.query(`DELETE FROM nightshift.backup_run WHERE workflow_id = $1`, [runId]);
+    }
+  });
+}, 300_000);
+
 test('issue 12: a backup batch started by hand inside a window (payload none) is linked from the window by workflow id; the next step is "complete"', async () => {
   await withWindowWorker(async (stack, start) => {
     const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 30, graceSeconds: 0 });
