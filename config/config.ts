@@ -256,7 +256,11 @@ export interface Config {
   gate: GateSettings;
   /** Time zone of the texts shown to users (R-MW-4, R-MW-6): NIGHTSHIFT_TIMEZONE, else TZ, else the system's. */
   timeZone: string;
-  /** The operator's zone: CLI times are typed and shown in it (TZ, else the system's). */
+  /**
+   * The operator's zone: CLI times are typed and shown in it. The deployment's zone first (NIGHTSHIFT_TIMEZONE: the one
+   * reports, mails and retention periods are in, so that a time copied from a report finds its generation), else TZ,
+   * else the system's: the same as timeZone.
+   */
   operatorTimeZone: string;
   smtp: { host: string; port: number; secure: boolean; user?: string; password?: string; fromName: string; fromAddress: string; sendDelaySeconds: number };
   appName: string;
@@ -442,7 +446,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     sessionTimeoutSeconds: e.NIGHTSHIFT_SESSION_TIMEOUT_S,
     gate: gateSettings(e, cleaned.NIGHTSHIFT_GATE_METRICS_PORT !== undefined),
     timeZone: e.NIGHTSHIFT_TIMEZONE ?? e.TZ ?? systemTimeZone(),
-    operatorTimeZone: e.TZ ?? systemTimeZone(),
+    operatorTimeZone: e.NIGHTSHIFT_TIMEZONE ?? e.TZ ?? systemTimeZone(),
     smtp: {
       host: e.NIGHTSHIFT_SMTP_HOST,
       port: e.NIGHTSHIFT_SMTP_PORT,

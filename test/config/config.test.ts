@@ -173,7 +173,9 @@ describe('config', () => {
     expect(loadConfig({ TZ: 'Europe/Paris' }, '/').timeZone).toBe('Europe/Paris');
     expect(loadConfig({ TZ: ':Europe/Paris' }, '/').timeZone).toBe('Europe/Paris');
     expect(loadConfig({ TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'America/Montreal' }, '/').timeZone).toBe('America/Montreal');
-    expect(loadConfig({ TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'America/Montreal' }, '/').operatorTimeZone).toBe('Europe/Paris');
+    // one zone for the CLI, the reports and the mails: a time copied from a verification report restores its generation
+    expect(loadConfig({ TZ: 'UTC', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' }, '/').operatorTimeZone).toBe('Europe/Paris');
+    expect(loadConfig({ TZ: 'Europe/Paris' }, '/').operatorTimeZone).toBe('Europe/Paris');
     // the canonical spelling: what Temporal schedules and Intl expect
     expect(loadConfig({ NIGHTSHIFT_TIMEZONE: 'europe/paris' }, '/').timeZone).toBe('Europe/Paris');
     expect(typeof loadConfig({}, '/').timeZone).toBe('string');
