@@ -70,6 +70,8 @@ import { assertBackupStore } from '../shared-store/marker';
  * sample (every one with `full`) it is restored into a scratch schema and each table compared with the
  * archive (archive/scratch-restore.ts); an off-site copy is checked with the off-site store's checkObject, and one
  * found missing or different is recorded failed (R-BK-14: the next batch copies the dossier's newest again, first).
+ * The copy is checked also when the local file is found corrupt or missing: it is then what a restore reads, and what
+ * retention counts the generation restorable by (domain/retention.ts isRestorable).
  */
 
 /** What the chunk returns: the engine's result, the problems named by dossier and generation date. */
@@ -129,12 +131,25 @@ const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ').trim().slice(0, 1000);
  */
 const FAILURE_TEXT_MAX = 1500;
 
+/** What the check of a generation's copy found, when its local file cannot be read back whole (corrupt or missing). */
+type CopyFinding =
+  /** no copy recorded `copied` (or no SHA-256 to check one against) */
+  | { state: 'none' }
+  | { state: 'ok'; where: string }
+  /** the storage's answer: no such object, or another size or checksum */
+  | { state: 'lost'; where: string; reason: string }
+  /** no store on this worker, or the storage refused or did not answer: the copy stays as recorded */
+  | { state: 'unverified'; where: string; why: string };
+
+/** `local` cut so that `note` (what the copy is) is kept whole within oneLine's length. */
+const withCopyNote = (local: string, note: string) => oneLine(`${local.slice(0, Math.max(0, 1000 - note.length - 2))}; ${note}`);
+
 interface Checked {
   status: Exclude<VerifyItemStatus, 'pruned'>;
   restored: boolean;
   sha256: string | null;
   error: string | null;
-  /** the local file is gone and its off-site copy too, or is another archive: the copy is recorded lost */
+  /** the local file is gone or damaged and its off-site copy too, or is another archive: the copy is recorded lost */
   copyLost?: boolean;
   /** the generation's own state when it is not `status` (a file reported missing before, its copy whole: ok, still missing) */
   keepState?: 'missing';
@@ -205,6 +220,16 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       status = 'corrupt';
       problems.unshift(`${size} octets au lieu de ${g.size} à l'écriture`);
     }
+    if (status === 'corrupt') {
+      // R-BK-14: the copy is now what a restore reads and what retention counts on: checked as any copy (its size and
+      // SHA-256 as written, not the damaged file's), recorded lost when gone or different
+      const local = oneLine(problems.join('; '));
+      const copy = await checkCopy(g, restore, signal, lostThisRun);
+      if (copy.state === 'none') return { status, restored, sha256, error: local };
+      if (copy.state === 'ok') return { status, restored, sha256, error: withCopyNote(local, `${copy.where} ${OFFSITE_ONLY_MARK}`) };
+      if (copy.state === 'lost') return { status, restored, sha256, error: withCopyNote(local, `${copy.where} : ${copy.reason}`), copyLost: true };
+      return { status, restored, sha256, error: withCopyNote(local, `${copy.where} non vérifiée : ${copy.why}`) };
+    }
     if (status === 'ok' && (g.offsiteState === 'copied' || lostThisRun) && g.offsiteKey) {
       // R-BK-14: the off-site copy is this archive (size and SHA-256), checked by the off-site store
       const offsite = await deps.offsiteCheck?.();
@@ -221,40 +246,50 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   }
 
   /**
+   * The copy of a generation whose local file cannot be read back whole (R-BK-14): checked as it is for a file that is
+   * there (size and SHA-256 as written; read back for a restored one), in the bucket it was copied to. Only the
+   * storage's answer makes it lost: a storage that cannot answer (or no store on this worker) leaves it as it was.
+   */
+  async function checkCopy(g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<CopyFinding> {
+    const copy = g.offsiteKey && g.sha256 && (g.offsiteState === 'copied' || lostThisRun) ? { bucket: g.offsiteBucket ?? undefined, key: g.offsiteKey, sha256: g.sha256 } : undefined;
+    const offsite = copy && (await deps.offsiteCheck?.());
+    if (!copy) return { state: 'none' };
+    const where = `copie externe ${copy.bucket ?? ''}/${copy.key}`;
+    if (!offsite) return { state: 'unverified', where, why: 'pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)' };
+    try {
+      const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: restore, signal, bucket: copy.bucket });
+      return c.status === 'ok' ? { state: 'ok', where } : { state: 'lost', where, reason: c.reason };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      return { state: 'unverified', where, why: oneLine(err instanceof Error ? err.message : String(err)) };
+    }
+  }
+
+  /**
    * The local file is gone (a disk lost, a hand): the generation is still restorable while its off-site copy is whole
-   * (R-BK-14: a restore reads it), so the copy is checked as it is for a file that is there, and the report says which.
-   * A copy gone or different is recorded lost; a storage that cannot answer leaves the copy as it was.
+   * (R-BK-14: a restore reads it), so the copy is checked (checkCopy), and the report says which.
    */
   async function missingFile(g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<Checked> {
     const missing = `le fichier ${g.file} n'existe plus`;
-    const copy = g.offsiteKey && g.sha256 && (g.offsiteState === 'copied' || lostThisRun) ? { bucket: g.offsiteBucket ?? undefined, key: g.offsiteKey, sha256: g.sha256 } : undefined;
-    const offsite = copy && (await deps.offsiteCheck?.());
-    if (!copy) return { status: 'missing', restored: false, sha256: null, error: missing };
-    const where = `copie externe ${copy.bucket ?? ''}/${copy.key}`;
+    const copy = await checkCopy(g, restore, signal, lostThisRun);
+    if (copy.state === 'none') return { status: 'missing', restored: false, sha256: null, error: missing };
     // told once: a file a verification already reported gone, whose copy was found whole, is restorable and no longer
     // a problem (no mail night after night until retention lets the generation go); the line still says it
     const told = g.verifyState === 'missing' && (g.verifyError ?? '').endsWith(OFFSITE_ONLY_MARK);
+    if (copy.state === 'ok') {
+      if (told) return { status: 'ok', keepState: 'missing', restored: false, sha256: null, error: `${missing} (signalé déjà); ${copy.where} ${OFFSITE_ONLY_MARK}` };
+      return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${copy.where} ${OFFSITE_ONLY_MARK}` };
+    }
+    if (copy.state === 'lost') return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${copy.where} : ${copy.reason}`, copyLost: true };
     // a copy that could not be checked this time is this run's problem (verify again), but what was told stays told:
     // the generation's row keeps it, so that the storage back does not mail it again as news
-    const unverified = (why: string): Checked => ({
+    return {
       status: 'missing',
       restored: false,
       sha256: null,
-      error: `${missing}; ${where} non vérifiée : ${why}`,
+      error: `${missing}; ${copy.where} non vérifiée : ${copy.why}`,
       ...(told ? { storedError: g.verifyError! } : {}),
-    });
-    if (!offsite) return unverified('pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)');
-    try {
-      const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: restore, signal, bucket: copy.bucket });
-      if (c.status === 'ok') {
-        if (told) return { status: 'ok', keepState: 'missing', restored: false, sha256: null, error: `${missing} (signalé déjà); ${where} ${OFFSITE_ONLY_MARK}` };
-        return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} ${OFFSITE_ONLY_MARK}` };
-      }
-      return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${where} : ${c.reason}`, copyLost: true };
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      return unverified(oneLine(err instanceof Error ? err.message : String(err)));
-    }
+    };
   }
 
   async function writeReport(pool: pg.Pool, run: VerifyRunRow): Promise<{ file: string; ok: number; problems: number; restored: number; fresh: number }> {

@@ -1,0 +1,151 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { isRestorable } from '../../domain/retention';
+import { startBackupVerify } from '../../starts';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import { type BackupVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
+import { runCli, stackCliEnv } from '../helpers/cli';
+import { createTestWorker } from '../helpers/env';
+import { batchAndFollowUps, useOffsiteStack, verifyCodes } from './offsite-stack';
+import { createDossiers, modify } from '../workflows/backup-batch-helpers';
+
+/**
+ * R-BK-13, R-BK-14: a generation whose local file is found corrupt is restorable only through its off-site copy, and
+ * retention counts on that copy: the verification checks it then too. A copy gone is recorded lost and reported (the
+ * prune then keeps an older generation that can be restored); a copy whole is said to be what a restore reads; a
+ * storage that cannot answer changes nothing. On real servers: the Temporal dev server, PostgreSQL, versitygw; the CLI
+ * as a process.
+ */
+
+const off = useOffsiteStack('verify-corrupt/', { keepEveryGeneration: true });
+const pool = () => off.stack.pools.get('main');
+const cli = (args: string[]) => runCli(args, stackCliEnv(off.stack), 120_000);
+
+/** One byte of the file changed in place (a disk fault, a hand): same size, another SHA-256. */
+function flipByte(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const at = Math.floor(fs.fstatSync(fd).size / 2);
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    fs.writeSync(fd, b, 0, 1, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function verifyFull(codes: string[]): Promise<BackupVerifyResult> {
+  const handle = await startBackupVerify(off.temporal.client, { target: 'main', codes, full: true }, { taskQueue: off.stack.config.temporal.taskQueue, workflowId: `backup-verify/main/${crypto.randomUUID()}` });
+  return verifyResult(handle.result());
+}
+
+const items = async (runId: number) =>
+  (await pool().query<{ generation_id: string; code: string; status: string; error: string | null }>('SELECT generation_id, code, status, error FROM nightshift.verify_run_item WHERE run_id = $1 ORDER BY code, generation_id', [runId])).rows;
+const itemOf = async (runId: number, generationId: number) => (await items(runId)).find((i) => i.generation_id === String(generationId));
+const generation = async (code: string, id: number) => (await dossierGenerations(pool(), code, { deleted: true })).find((g) => g.id === id)!;
+
+test("R-BK-13, R-BK-14: the newest file corrupt and its object deleted by hand: a full verification records the copy lost and reports it; with last=1 the prune keeps the older generation, which the restore reads; a corrupt file whose copy is whole stays restorable by it", async () => {
+  await createDossiers(off.stack, [{ code: 'VC1' }, { code: 'VC2' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', ok: 2 });
+    await modify(pool(), 'VC1');
+    await modify(pool(), 'VC2');
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', ok: 2 });
+    const [newest, older] = await dossierGenerations(pool(), 'VC1');
+    const [whole, wholeOlder] = await dossierGenerations(pool(), 'VC2');
+    for (const g of [newest, older, whole, wholeOlder]) expect(g).toMatchObject({ verifyState: 'ok', offsiteState: 'copied' });
+
+    // the tester's night: VC1's newest file damaged AND its object deleted; VC2's newest file damaged, its object intact
+    flipByte(newest!.file);
+    await off.store.deleteObject(newest!.offsiteKey!);
+    flipByte(whole!.file);
+
+    const found = await verifyFull(['VC1', 'VC2']);
+    expect(found).toMatchObject({ state: 'problems', total: 4, ok: 2, problems: 2 });
+    const lostItem = (await itemOf(found.runId, newest!.id))!;
+    expect(lostItem.status).toBe('corrupt');
+    const lostLine = lostItem.error!;
+    expect(lostLine).toMatch(/^copie perdue, pas recopiée \(l'archive locale est corrompue ou absente\); SHA-256 \S+ au lieu de \S+ à l'écriture; /);
+    expect(lostLine.endsWith(`; copie externe ${newest!.offsiteBucket}/${newest!.offsiteKey} : no object ${newest!.offsiteKey} in bucket ${newest!.offsiteBucket}`)).toBe(true);
+    const wholeLine = (await itemOf(found.runId, whole!.id))!;
+    expect(wholeLine.status).toBe('corrupt');
+    expect(wholeLine.error).toMatch(/^SHA-256 \S+ au lieu de \S+ à l'écriture; /);
+    expect(wholeLine.error!.endsWith(`; copie externe ${whole!.offsiteBucket}/${whole!.offsiteKey} vérifiée : une restauration la lit`)).toBe(true);
+    // the run's details and the report say it
+    expect(found.failures.find((f) => f.code === 'VC1')!.error).toContain(": copie perdue, pas recopiée (l'archive locale est corrompue ou absente); ");
+    const report = fs.readFileSync(found.reportPath!, 'utf8');
+    expect(report).toContain(`(${newest!.file}) : Sauvegarde corrompue. copie perdue, pas recopiée (l'archive locale est corrompue ou absente); `);
+    expect(report).toContain(`(${whole!.file}) : Sauvegarde corrompue. SHA-256 `);
+    expect(found.nextSteps).toEqual([{ text: 'back up these dossiers again', command: 'nightshift backup run --all --only VC1,VC2 --target main' }]);
+
+    // the rows: VC1's newest is restorable no more (retention stops counting on it); VC2's is, through its copy
+    const lostRow = await generation('VC1', newest!.id);
+    expect(lostRow).toMatchObject({ verifyState: 'corrupt', offsiteState: 'failed', offsiteKey: newest!.offsiteKey, offsiteError: expect.stringMatching(/^off-site copy missing or different: \(verify run \d+\) /) as string });
+    expect(isRestorable(lostRow)).toBe(false);
+    const wholeRow = await generation('VC2', whole!.id);
+    expect(wholeRow).toMatchObject({ verifyState: 'corrupt', offsiteState: 'copied' });
+    expect(isRestorable(wholeRow)).toBe(true);
+
+    // told once: the next full verification still reports VC1's damaged file, no more as news, and nothing changes
+    const again = await verifyFull(['VC1']);
+    expect(again).toMatchObject({ state: 'problems', problems: 1 });
+    expect((await itemOf(again.runId, newest!.id))!.error).toMatch(/^\(signalé déjà\) SHA-256 /);
+    expect(await generation('VC1', newest!.id)).toMatchObject({ verifyState: 'corrupt', offsiteState: 'failed' });
+
+    // retention last=1: VC1 keeps its older generation (the only restorable one) with its object; VC2 keeps its newest
+    // (restorable through its copy) and prunes the older
+    await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+    const pruned = await cli(['backup', 'prune', '--target', 'main', '--wait']);
+    expect({ code: pruned.code, stderr: pruned.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(await generation('VC1', older!.id)).toMatchObject({ deletedAt: null, offsiteState: 'copied' });
+    expect(await off.store.head(older!.offsiteKey!)).toBeDefined();
+    expect(await generation('VC2', whole!.id)).toMatchObject({ deletedAt: null, offsiteState: 'copied' });
+    expect((await generation('VC2', wholeOlder!.id)).deletedAt).not.toBeNull();
+
+    const restored = await cli(['backup', 'restore', 'VC1', '--at', '2099-01-01', '--as', 'VC1R', '--wait']);
+    expect({ code: restored.code, stderr: restored.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(restored.stdout).toContain(`from generation ${older!.id}`);
+  });
+});
+
+test('R-BK-13, R-BK-14: the sampled verification (no restore) checks the copy of a corrupt file too; the storage away leaves the copy as recorded, then the object found gone is recorded lost', async () => {
+  await createDossiers(off.stack, [{ code: 'VC3' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // (the first test's dossiers are backed up again too: their newest archive was found corrupt)
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
+    const [g] = await dossierGenerations(pool(), 'VC3');
+    expect(g).toMatchObject({ verifyState: 'ok', offsiteState: 'copied' });
+    flipByte(g!.file);
+
+    // the storage away: the damaged file is recorded and reported, the copy said unchecked and left `copied`
+    await off.s3.kill();
+    let away: BackupVerifyResult;
+    try {
+      away = await verifyCodes(off, ['VC3']);
+    } finally {
+      await off.s3.restart();
+    }
+    expect(away).toMatchObject({ state: 'problems', total: 1, problems: 1, restored: 0 });
+    const unchecked = (await itemOf(away.runId, g!.id))!;
+    expect(unchecked.status).toBe('corrupt');
+    expect(unchecked.error).toContain(`; copie externe ${g!.offsiteBucket}/${g!.offsiteKey} non vérifiée : `);
+    expect(await generation('VC3', g!.id)).toMatchObject({ verifyState: 'corrupt', offsiteState: 'copied' });
+
+    // the storage back, the object gone meanwhile: a HEAD (no read back in a sampled run) finds it, it is recorded
+    // lost and reported as news, though the damaged file itself was told before
+    await off.store.deleteObject(g!.offsiteKey!);
+    const found = await verifyCodes(off, ['VC3']);
+    expect(found).toMatchObject({ state: 'problems', total: 1, problems: 1, restored: 0 });
+    const lost = (await itemOf(found.runId, g!.id))!;
+    expect(lost.status).toBe('corrupt');
+    expect(lost.error).toMatch(/^copie perdue, pas recopiée \(l'archive locale est corrompue ou absente\); SHA-256 /);
+    expect(lost.error).toContain(`copie externe ${g!.offsiteBucket}/${g!.offsiteKey} : no object`);
+    const row = await generation('VC3', g!.id);
+    expect(row).toMatchObject({ verifyState: 'corrupt', offsiteState: 'failed' });
+    expect(isRestorable(row)).toBe(false);
+  });
+});
