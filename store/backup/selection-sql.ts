@@ -22,11 +22,12 @@ export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.b
 /**
  * SQL text shared by the statements over a run's selection (R-BK-2, R-BK-4, R-BK-9): `r` is the run, `d` the dossier.
  * R-BK-2's exclusions (template, test, non-transferable, a copy status the settings leave out) make the nightly
- * selection; a run the operator started for named dossiers (`backup run --only`, kind 'run') takes those it names
- * (the CLI says which it takes despite them). A retry keeps them: its codes come from a run that applied them.
+ * selection; a run the operator started for named dossiers (`backup run --only`, a window's `--backup-only`, kind
+ * 'run') takes those it names (the CLI says which it takes despite them). A retry does not apply them again: its codes
+ * are the failures of a run that chose them (a template a window backed up on purpose is retried, not dropped).
  */
 export const SELECTION_FILTER_SQL = `
-      (r.kind = 'run' AND r.only_codes IS NOT NULL
+      (r.kind = 'retry' OR r.kind = 'run' AND r.only_codes IS NOT NULL
        OR NOT d.is_template AND NOT d.is_test AND d.is_transferable
           AND d.copy_status = ANY (ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses'))))
   AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq OR ${OFFSITE_PENDING_SQL}

@@ -169,6 +169,17 @@ test('R-BK-3 in use skipped with the seed error, R-BK-8 mail with both attachmen
       // retry of a run's failures: only P3, even though it is not modified any more
       const retry = await runBatch(stack, { retryOf: first.runId, trigger: 'retry' });
       expect((await ledger(pool, retry.runId)).map((i) => i.code)).toEqual(['P3']);
+
+      // R-BK-2, R-BK-4: a template the operator named (a window's --backup-only) that failed is retried, not dropped
+      // by the nightly exclusions the named run did not apply (the retry used to end "completed, 0 / 0")
+      await createDossiers(stack, [{ code: 'PT', flags: { template: true } }]);
+      const closeTemplate = await openSession(pool, 'PT');
+      const named = await runBatch(stack, { only: ['PT'], trigger: 'manual' }).catch((e: unknown) => partialBatchResult(e)!);
+      expect(named).toMatchObject({ state: 'partial', failures: [expect.objectContaining({ code: 'PT' })] });
+      await closeTemplate();
+      const templateRetry = await runBatch(stack, { retryOf: named.runId, trigger: 'retry' });
+      expect(templateRetry).toMatchObject({ state: 'completed', total: 1, ok: 1 });
+      expect((await ledger(pool, templateRetry.runId)).map((i) => `${i.code}:${i.status}`)).toEqual(['PT:ok']);
     });
   } finally {
     closeMail();
