@@ -214,10 +214,13 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
 function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number> }): string {
   const r = s.run;
   const done = (s.counts.ok ?? 0) + (s.counts.in_use ?? 0) + (s.counts.failed ?? 0);
+  // not attempted: the batch stopped before them (a full destination, a missing key); listed with the failures, counted here too
+  const notDone = s.counts.not_done ?? 0;
   const lines = [
     `backup run ${r.id} (${r.workflow_id}) ${r.kind}${r.retry_of ? ` of run ${r.retry_of}` : ''}: ${r.state}`,
     `started ${r.started_at.toISOString()}${r.finished_at ? `, finished ${r.finished_at.toISOString()}` : ''}`,
-    `${done} / ${Math.max(r.selected, done)} dossiers done: ${s.counts.ok ?? 0} ok, ${s.counts.in_use ?? 0} in use, ${s.counts.failed ?? 0} failed`,
+    `${done} / ${Math.max(r.selected, done + notDone)} dossiers done: ${s.counts.ok ?? 0} ok, ${s.counts.in_use ?? 0} in use, ${s.counts.failed ?? 0} failed` +
+      (notDone ? `; ${notDone} not attempted (the run stopped before them: see failures)` : ''),
   ];
   // the live line only while the run runs: a finished run's last ETA is stale
   if (s.live && r.state === 'running') lines.push(`progress: ${progressLine(s.live, false)}`);

@@ -168,6 +168,17 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   const byOldId = await cli(['backup', 'status', legacy]);
   expect(byOldId.code).toBe(0);
   expect(byOldId.stdout).toContain(`backup run ${legacyRun[0].id} (${legacy})`);
+
+  // R-BK-4: dossiers a stopped run never attempted are counted beside the failures the status lists
+  const stopped = 'backup/main/stopped-before-them';
+  const { rows: stoppedRun } = await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings, state, selected) VALUES ($1, 'run', '{}', 'failed', 2) RETURNING id`, [stopped]);
+  await pool.query(
+    `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms) VALUES ($1, 'S1', 'failed', 1, 'disk full', 1), ($1, 'S2', 'not_done', 0, 'BackupKeyMissing', 0)`,
+    [stoppedRun[0].id],
+  );
+  const stoppedStatus = await cli(['backup', 'status', stopped]);
+  expect(stoppedStatus.stdout).toContain('1 / 2 dossiers done: 0 ok, 0 in use, 1 failed; 1 not attempted (the run stopped before them: see failures)');
+  expect(stoppedStatus.stdout).toContain('  S2: BackupKeyMissing');
 });
 
 test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while a run is running is skipped, pause and delete', async () => {
