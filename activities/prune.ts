@@ -222,6 +222,8 @@ export async function pruneDossier(
     hooks?: PruneHooks;
     /** the backup folder (settings): its kinds' generations folders are swept too, besides those of the dossier's rows */
     backupFolder?: string;
+    /** off-site storage is configured on this worker (config.offsite): a generation without a copy then holds the newest copy (R-BK-14) */
+    offsiteConfigured: boolean;
   },
 ): Promise<DossierPruneResult> {
   const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
@@ -239,7 +241,7 @@ export async function pruneDossier(
     }
   };
   if (o.dryRun) {
-    const plan = await planDossierPrune(pool, code, o.policies, o.timeZone);
+    const plan = await planDossierPrune(pool, code, o.policies, o.timeZone, { offsiteConfigured: o.offsiteConfigured });
     await keepFilesFoundAgain(plan.generations);
     tally(plan.generations);
     const doomed = plan.generations.filter((g) => !g.decision.keep);
@@ -254,7 +256,7 @@ export async function pruneDossier(
   await withTransaction(pool, async (db) => {
     const { generations, now } = await pruneCandidates(db, code, { lock: true });
     recorded = generations;
-    const gens = joinDecisions(generations, o.policies, o.timeZone, now);
+    const gens = joinDecisions(generations, o.policies, o.timeZone, now, { offsiteConfigured: o.offsiteConfigured });
     await keepFilesFoundAgain(gens);
     tally(gens);
     const doomed = gens.filter((g) => !g.decision.keep).map((g) => g.id);
@@ -322,7 +324,16 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
         timeBudgetMs: input.timeBudgetMs,
         perDossier: async (code): Promise<DossierOutcome> => {
           // a throw (the database away) ends the chunk: its retry does these dossiers again, exactly
-          const res = await pruneDossier(pool, code, { policies: input.policies, timeZone: input.timeZone, prunedBy: input.prunedBy, dryRun: input.dryRun, offsiteStore, hooks, backupFolder });
+          const res = await pruneDossier(pool, code, {
+            policies: input.policies,
+            timeZone: input.timeZone,
+            prunedBy: input.prunedBy,
+            dryRun: input.dryRun,
+            offsiteStore,
+            hooks,
+            backupFolder,
+            offsiteConfigured: config.offsite !== undefined,
+          });
           for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += res[k];
           return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };
         },

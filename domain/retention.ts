@@ -9,7 +9,7 @@ import { ISO_DATE_TIME, TIME_FORMATS_HINT, parseOperatorTime } from './operator-
  * recent days / ISO weeks / months that have one (a period without a generation does not count). Periods are
  * the operator's (config.timeZone), so a backup at 00:30 Paris time belongs to that Paris day. A policy per
  * folder kind (normal, EchangePrest/, Cloture/: R-BK-5). Whatever the policy says, the newest valid
- * generation of a dossier stays when no kept one is valid (valid: not found corrupt or missing by a
+ * generation of each kind stays when no kept one of that kind is valid (valid: not found corrupt or missing by a
  * verification). Pure: no I/O; luxon for the zone's calendar.
  */
 
@@ -222,49 +222,77 @@ export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy,
   });
 }
 
+export interface RetentionOptions {
+  /** for the leases: a lease that ends before this is no reason (undefined: every lease holds) */
+  now?: Date;
+  /**
+   * Off-site storage is configured (a bucket named): a generation without a copy (`none`) is then one whose copy is
+   * not made yet, or never is (a `backup dossier` backup, an EchangePrest or Cloture archive), not a sign that copies
+   * stopped (R-BK-14). Default false: `none` does not hold an older copy.
+   */
+  offsiteConfigured?: boolean;
+}
+
 /**
- * A dossier's keep set: each kind under its policy, over the generations something is left of (isGone: none); then,
- * if no kept generation can be restored, the newest that can stays ("only valid generation", R-BK-11: its file, or its
- * off-site copy, R-BK-14); then, if the kept ones' off-site copies failed, the newest generation that has one; then a
- * leased generation stays whatever the rules said. Newest first.
+ * A dossier's keep set, each folder kind on its own (R-BK-5: a kind's generations never stand in for another's): the
+ * kind under its policy, over the generations something is left of (isGone: none); then, if no kept generation of the
+ * kind can be restored, its newest that can stays ("only valid generation", R-BK-11: its file, or its off-site copy,
+ * R-BK-14); then, if no kept generation of the kind has an off-site copy, its newest that has one stays (offsiteCopyHeld);
+ * then a leased generation stays whatever the rules said. Newest first.
  */
-export function decideRetention(gens: RetentionCandidate[], policies: RetentionPolicies, timeZone: string, now?: Date): RetentionDecision[] {
+export function decideRetention(gens: RetentionCandidate[], policies: RetentionPolicies, timeZone: string, o: RetentionOptions = {}): RetentionDecision[] {
   const byId = new Map<number, RetentionDecision>();
   for (const g of gens) if (isGone(g)) byId.set(g.id, { id: g.id, keep: false, reasons: [], gone: true });
-  for (const kind of GENERATION_KINDS) {
-    const mine = gens.filter((g) => g.kind === kind && !isGone(g));
-    if (mine.length) for (const d of applyPolicy(mine, policies[kind], timeZone)) byId.set(d.id, d);
-  }
   const ordered = newestFirst(gens);
-  const keptValid = ordered.some((g) => byId.get(g.id)!.keep && isRestorable(g));
-  if (!keptValid) {
-    const newestValid = ordered.find(isRestorable);
-    if (newestValid) {
-      const d = byId.get(newestValid.id)!;
-      d.keep = true;
-      d.reasons.push('only valid generation');
-    }
-  }
-  // R-BK-14: the newest off-site copy stays while the kept generations' own copies failed (the storage away, a bucket
-  // gone): a night of failed copies does not take the dossier's last copy in another place. Copies never made (`none`:
-  // no off-site storage any more) do not hold it.
-  const keptCopy = ordered.some((g) => byId.get(g.id)!.keep && g.offsiteState === 'copied');
-  if (!keptCopy && ordered.some((g) => byId.get(g.id)!.keep && g.offsiteState === 'failed')) {
-    const newestCopy = ordered.find((g) => g.offsiteState === 'copied');
-    if (newestCopy) {
-      const d = byId.get(newestCopy.id)!;
-      d.keep = true;
-      d.reasons.push('newest off-site copy (the newer copies failed)');
-    }
+  for (const kind of GENERATION_KINDS) {
+    const mine = ordered.filter((g) => g.kind === kind);
+    const alive = mine.filter((g) => !isGone(g));
+    if (alive.length) for (const d of applyPolicy(alive, policies[kind], timeZone)) byId.set(d.id, d);
+    keepOne(mine, byId, (kept) => !kept.some(isRestorable), isRestorable, 'only valid generation');
+    keepOne(mine, byId, (kept) => offsiteCopyHeld(kept, o.offsiteConfigured ?? false), (g) => g.offsiteState === 'copied', newestCopyReason);
   }
   for (const g of ordered) {
     const d = byId.get(g.id)!;
-    if (!d.keep && g.leasedUntil && (now === undefined || g.leasedUntil > now)) {
+    if (!d.keep && g.leasedUntil && (o.now === undefined || g.leasedUntil > o.now)) {
       d.keep = true;
       d.reasons.push(`leased until ${g.leasedUntil.toISOString()}`);
     }
   }
   return ordered.map((g) => byId.get(g.id)!);
+}
+
+/** When `needed` says so of one kind's kept generations, the newest of that kind that `fits` stays, with `reason`. */
+function keepOne(
+  mine: RetentionCandidate[],
+  byId: Map<number, RetentionDecision>,
+  needed: (kept: RetentionCandidate[]) => boolean,
+  fits: (g: RetentionCandidate) => boolean,
+  reason: string | ((kept: RetentionCandidate[]) => string),
+): void {
+  const kept = mine.filter((g) => byId.get(g.id)!.keep);
+  if (!needed(kept)) return;
+  const newest = mine.find(fits);
+  if (!newest) return;
+  const d = byId.get(newest.id)!;
+  d.keep = true;
+  d.reasons.push(typeof reason === 'string' ? reason : reason(kept));
+}
+
+/**
+ * R-BK-14: a kind's newest off-site copy stays while none of its kept generations has one, so that the dossier does not
+ * lose its last copy in another place. Off-site storage configured: whatever their copies are (failed: the storage
+ * away, a bucket gone; none: a `backup dossier` backup or an EchangePrest/Cloture archive, written without a copy, used
+ * to take it with `last=1`). Not configured: only while their copies failed; copies never made (`none`: no off-site
+ * storage any more) do not hold it.
+ */
+function offsiteCopyHeld(kept: RetentionCandidate[], offsiteConfigured: boolean): boolean {
+  if (kept.some((g) => g.offsiteState === 'copied')) return false;
+  return offsiteConfigured || kept.some((g) => g.offsiteState === 'failed');
+}
+
+/** A failed copy is no copy either: "have none" unless every kept one's copy failed. */
+function newestCopyReason(kept: RetentionCandidate[]): string {
+  return kept.length && kept.every((g) => g.offsiteState === 'failed') ? 'newest off-site copy (the newer copies failed)' : 'newest off-site copy (the newer ones have none)';
 }
 
 // ---------------------------------------------------------------------------------------------

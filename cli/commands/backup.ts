@@ -323,9 +323,12 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     const oldest = kept[kept.length - 1];
     // none kept, and no such dossier: a code typed wrong, said as such (a deleted dossier's generations are still restorable)
     if (!oldest && (await unknownCodes(pool, [code])).length) throw new UsageError(`unknown dossier ${code} in target ${t.name}${await caseHint(pool, code)}`);
+    // in the same second as the time asked (`--at …:36,000` for a generation of …:36.412): the milliseconds tell them apart
+    const sameSecond = oldest !== undefined && operatorDateTime(when, zone()) === operatorDateTime(oldest.snapshotAt, zone());
+    const shown = (d: Date) => `${operatorDateTime(d, zone())}${sameSecond ? `.${String(d.getTime() % 1000).padStart(3, '0')}` : ''}`;
     throw new UsageError(
-      `no kept generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()})` +
-        (oldest ? `: the oldest kept is of ${operatorDateTime(oldest.snapshotAt, zone())}; see 'nightshift backup list ${code}'` : `: it has none${await caseHint(pool, code)}`),
+      `no kept generation of dossier ${code} at or before ${shown(when)} (${zone()})` +
+        (oldest ? `: the oldest kept is of ${shown(oldest.snapshotAt)}; see 'nightshift backup list ${code}'` : `: it has none${await caseHint(pool, code)}`),
     );
   }
   const parsed = restoreDossierInputSchema.safeParse({ target: t.name, file: g.file, as, replace: Boolean(flags.replace), generationId: g.id, from });
@@ -424,7 +427,7 @@ function registerGenerationCommands(backup: Command): void {
         const t = target(flags.target);
         const { rows, policies } = await withPools(t.name, async (pool) => {
           const retention = await loadRetention(pool, config());
-          const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
+          const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone, { offsiteConfigured: config().offsite !== undefined });
           await keepFilesFoundAgain(plan.generations);
           const why = new Map(plan.generations.map((g) => [g.id, g.decision]));
           const all = flags.all ? await dossierGenerations(pool, code, { deleted: true }) : plan.generations;
@@ -523,7 +526,7 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
     for (let after = ''; ; ) {
       const codes = await pruneDossierPage(pool, after, 500);
       for (const code of codes) {
-        const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone);
+        const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone, { offsiteConfigured: config().offsite !== undefined });
         // as the prune does: a file recorded missing that is there again is kept (when this host sees the backup folder)
         await keepFilesFoundAgain(plan.generations);
         totals.dossiers++;

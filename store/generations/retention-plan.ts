@@ -17,14 +17,22 @@ export interface DossierPlan {
   generations: (PruneCandidate & { decision: RetentionDecision })[];
 }
 
-/** What retention decides for one dossier now, without changing anything (dry run, `backup list`). */
-export async function planDossierPrune(db: Queryable, code: string, policies: RetentionPolicies, timeZone: string): Promise<DossierPlan> {
-  const { generations, now } = await pruneCandidates(db, code, { lock: false });
-  return { code, generations: joinDecisions(generations, policies, timeZone, now) };
+/**
+ * Where retention is decided, whether off-site storage is configured (config.offsite of the process deciding: the worker
+ * for a prune, the CLI's host for a dry run and `backup list`): it decides whether a generation without a copy holds
+ * the newest off-site copy (R-BK-14, decideRetention).
+ */
+export interface PlanContext {
+  offsiteConfigured: boolean;
 }
 
-export function joinDecisions(generations: PruneCandidate[], policies: RetentionPolicies, timeZone: string, now: Date) {
-  const decisions = new Map(decideRetention(generations, policies, timeZone, now).map((d) => [d.id, d]));
+/** What retention decides for one dossier now, without changing anything (dry run, `backup list`). */
+export async function planDossierPrune(db: Queryable, code: string, policies: RetentionPolicies, timeZone: string, ctx: PlanContext): Promise<DossierPlan> {
+  const { generations, now } = await pruneCandidates(db, code, { lock: false });
+  return { code, generations: joinDecisions(generations, policies, timeZone, now, ctx) };
+}
+
+export function joinDecisions(generations: PruneCandidate[], policies: RetentionPolicies, timeZone: string, now: Date, ctx: PlanContext) {
+  const decisions = new Map(decideRetention(generations, policies, timeZone, { now, offsiteConfigured: ctx.offsiteConfigured }).map((d) => [d.id, d]));
   return generations.map((g) => ({ ...g, decision: decisions.get(g.id)! }));
 }
-

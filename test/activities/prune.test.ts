@@ -7,6 +7,7 @@ import { generateDemoDossiers } from '../../registry/demo';
 import type { RetentionPolicies, RetentionPolicy } from '../../domain/retention';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { markGenerationsDeleted } from '../../store/generations/mark-deleted';
+import { markGenerationOffsite } from '../../store/generations/mark-offsite';
 import { markGenerationVerified } from '../../store/generations/mark-verified';
 import { releaseGenerationLease, takeGenerationLease } from '../../store/generations/lease';
 import { createTestStack, type TestStack } from '../helpers/env';
@@ -24,7 +25,7 @@ const exists = (f: string) => fs.existsSync(f);
 beforeAll(async () => {
   stack = await createTestStack();
   backup = createBackupActivities({ config: stack.config, pools: stack.pools });
-  await generateDemoDossiers(pool(), { target: 'main', count: 7, sizeKb: 10, prefix: 'PRU' });
+  await generateDemoDossiers(pool(), { target: 'main', count: 8, sizeKb: 10, prefix: 'PRU' });
 });
 afterAll(async () => {
   await stack.close();
@@ -42,8 +43,15 @@ async function generations(code: string, daysAgo: number[], o: { dateSubfolder?:
 }
 
 const byId = async (code: string) => new Map((await dossierGenerations(pool(), code, { deleted: true })).map((g) => [g.id, g]));
-const prune = (code: string, policies: RetentionPolicies, o: { prunedBy?: string; dryRun?: boolean } = {}) =>
-  pruneDossier(pool(), code, { policies, timeZone: 'Europe/Paris', prunedBy: o.prunedBy ?? 'backup-prune/main/test', dryRun: o.dryRun ?? false, offsiteStore: noOffsite });
+const prune = (code: string, policies: RetentionPolicies, o: { prunedBy?: string; dryRun?: boolean; offsiteConfigured?: boolean } = {}) =>
+  pruneDossier(pool(), code, {
+    policies,
+    timeZone: 'Europe/Paris',
+    prunedBy: o.prunedBy ?? 'backup-prune/main/test',
+    dryRun: o.dryRun ?? false,
+    offsiteStore: noOffsite,
+    offsiteConfigured: o.offsiteConfigured ?? false,
+  });
 
 test('R-BK-11: what the policy does not keep is marked deleted and its file removed; B{code}.SVG stays the newest', async () => {
   const ids = await generations('PRU0001', [0, 1, 2, 3]);
@@ -70,7 +78,7 @@ test('R-BK-11: what the policy does not keep is marked deleted and its file remo
 
 test('R-BK-11: --dry-run decides the same and changes nothing', async () => {
   const ids = await generations('PRU0002', [0, 5, 40]);
-  const plan = await planDossierPrune(pool(), 'PRU0002', everyKind({ last: 1 }), 'Europe/Paris');
+  const plan = await planDossierPrune(pool(), 'PRU0002', everyKind({ last: 1 }), 'Europe/Paris', { offsiteConfigured: false });
   expect(plan.generations.map((g) => [g.id, g.decision.keep, g.decision.reasons])).toEqual([
     [ids[0], true, ['last 1']],
     [ids[1], false, []],
@@ -113,8 +121,24 @@ test('R-BK-11: the only valid generation is never deleted: kept ones all corrupt
   const after = await byId('PRU0004');
   // the missing one (no copy: nothing left of it) takes no slot and goes
   expect([ids[0], ids[1], ids[2], ids[3]].map((id) => after.get(id!)!.deletedAt === null)).toEqual([true, false, true, false]);
-  const plan = await planDossierPrune(pool(), 'PRU0004', everyKind({ last: 1 }), 'UTC');
+  const plan = await planDossierPrune(pool(), 'PRU0004', everyKind({ last: 1 }), 'UTC', { offsiteConfigured: false });
   expect(plan.generations.map((g) => g.decision.reasons)).toEqual([['last 1'], ['only valid generation']]);
+});
+
+test('R-BK-14: with off-site storage configured, a newer generation without a copy (a `backup dossier` backup) does not take the newest copy', async () => {
+  const ids = await generations('PRU0008', [0, 1, 2]);
+  await markGenerationOffsite(pool(), ids[1]!, { state: 'copied', bucket: 'b', key: 'k/PRU0008/1' });
+  // no storage configured: copies never made do not hold it (as before)
+  expect(await prune('PRU0008', everyKind({ last: 1 }), { dryRun: true })).toMatchObject({ deleted: 2, kept: 1 });
+  const plan = await planDossierPrune(pool(), 'PRU0008', everyKind({ last: 1 }), 'UTC', { offsiteConfigured: true });
+  expect(plan.generations.map((g) => [g.id, g.decision.reasons])).toEqual([
+    [ids[0], ['last 1']],
+    [ids[1], ['newest off-site copy (the newer ones have none)']],
+    [ids[2], []],
+  ]);
+  expect(await prune('PRU0008', everyKind({ last: 1 }), { offsiteConfigured: true })).toMatchObject({ deleted: 1, kept: 2, error: null });
+  const after = await byId('PRU0008');
+  expect(ids.map((id) => after.get(id)!.deletedAt === null)).toEqual([true, true, false]);
 });
 
 test('R-BK-11 / R-BK-14: a generation recorded missing whose file is there again is kept (verify it), not deleted on an old finding', async () => {

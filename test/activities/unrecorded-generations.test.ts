@@ -54,7 +54,7 @@ function leaveFile(code: string, snapshotAt: Date, o: { from: string; kindRoot?:
 }
 
 const prune = (code: string, o: { dryRun?: boolean; backupFolder?: string } = {}) =>
-  pruneDossier(pool(), code, { policies: keepAll, timeZone: 'Europe/Paris', prunedBy: 'backup-prune/main/unrecorded', dryRun: o.dryRun ?? false, offsiteStore: noOffsite, backupFolder: o.backupFolder ?? folder });
+  pruneDossier(pool(), code, { policies: keepAll, timeZone: 'Europe/Paris', prunedBy: 'backup-prune/main/unrecorded', dryRun: o.dryRun ?? false, offsiteStore: noOffsite, offsiteConfigured: false, backupFolder: o.backupFolder ?? folder });
 
 describe('the engine: a generation file committed but not recorded is removed', () => {
   /** One backup whose record PostgreSQL refuses (`how`, scoped to the dossier), and what is left. */

@@ -232,6 +232,9 @@ test("R-BK-11 / R-BK-13: the restore line backup list prints restores the genera
   const ids = await generations(code, ['2026-12-02T21:00:05.639412Z', '2026-12-02T21:00:05.250Z', '2026-12-01T21:00:00.900Z']);
   const hint = () => cli(['backup', 'list', code], PARIS).then((r) => /restore one: nightshift backup restore \S+ --at '([^']+)'/.exec(r.stdout)![1]!);
   expect(await hint()).toBe('2026-12-02 22:00:05');
+  // a time in the same second as the oldest generation, before it: the milliseconds say why it is not "at or before"
+  const early = await cli(['backup', 'restore', code, '--at', '2026-12-01T22:00:00,000', '--as', `${code}E`], PARIS);
+  expect(early.stderr).toContain(`no kept generation of dossier ${code} at or before 2026-12-01 22:00:00.000 (Europe/Paris): the oldest kept is of 2026-12-01 22:00:00.900`);
   // the dossier exists: the hint says how to restore beside it or over it (without either, the restore is refused)
   expect((await cli(['backup', 'list', code], PARIS)).stdout).toContain(`--as NEWCODE (or --replace to overwrite ${code})`);
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);

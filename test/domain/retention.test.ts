@@ -4,6 +4,7 @@ import {
   DEFAULT_RETENTION_POLICIES,
   type RetentionCandidate,
   type RetentionPolicies,
+  type RetentionOptions,
   type RetentionPolicy,
   applyPolicy,
   decideRetention,
@@ -26,13 +27,13 @@ let nextId = 1;
 function gen(iso: string, o: { kind?: GenerationKind; verify?: VerifyState; id?: number; leasedUntil?: Date; offsite?: OffsiteState } = {}): RetentionCandidate {
   return { id: o.id ?? nextId++, kind: o.kind ?? 'normal', snapshotAt: new Date(iso), verifyState: o.verify ?? 'unverified', offsiteState: o.offsite ?? 'none', leasedUntil: o.leasedUntil ?? null };
 }
-const kept = (gens: RetentionCandidate[], p: RetentionPolicy | RetentionPolicies, zone = 'UTC') => {
-  const ds = 'last' in p ? applyPolicy(gens, p, zone) : decideRetention(gens, p, zone);
+const kept = (gens: RetentionCandidate[], p: RetentionPolicy | RetentionPolicies, zone = 'UTC', o: RetentionOptions = {}) => {
+  const ds = 'last' in p ? applyPolicy(gens, p, zone) : decideRetention(gens, p, zone, o);
   const iso = new Map(gens.map((g) => [g.id, g.snapshotAt.toISOString()]));
   return ds.filter((d) => d.keep).map((d) => iso.get(d.id));
 };
-const reasonsOf = (gens: RetentionCandidate[], p: RetentionPolicies, zone = 'UTC') =>
-  Object.fromEntries(decideRetention(gens, p, zone).map((d) => [gens.find((g) => g.id === d.id)!.snapshotAt.toISOString(), d.reasons]));
+const reasonsOf = (gens: RetentionCandidate[], p: RetentionPolicies, zone = 'UTC', o: RetentionOptions = {}) =>
+  Object.fromEntries(decideRetention(gens, p, zone, o).map((d) => [gens.find((g) => g.id === d.id)!.snapshotAt.toISOString(), d.reasons]));
 
 /** one generation a day at 21:00 UTC, from `from` for `days` days */
 function nightly(from: string, days: number, hourUtc = 21): RetentionCandidate[] {
@@ -186,7 +187,67 @@ test('R-BK-14: the newest off-site copy stays while the kept generations\' copie
   expect(kept(noStorage, p)).toEqual(['2026-12-03T21:00:00.000Z']);
 });
 
-describe('R-BK-11: the only valid generation of a dossier is never deleted', () => {
+describe('R-BK-14: the newest off-site copy while off-site storage is configured', () => {
+  const configured: RetentionOptions = { offsiteConfigured: true };
+
+  test('newer generations without a copy (none) hold it (tester finding: `backup dossier BIG0001` then last=1 took the dossier\'s only copy with a bucket configured)', () => {
+    const gens = [gen('2026-12-03T10:00:00Z', { offsite: 'none' }), gen('2026-12-02T21:00:00Z', { offsite: 'copied' }), gen('2026-12-01T21:00:00Z', { offsite: 'copied' })];
+    expect(reasonsOf(gens, all({ last: 1 }), 'UTC', configured)).toEqual({
+      '2026-12-03T10:00:00.000Z': ['last 1'],
+      '2026-12-02T21:00:00.000Z': ['newest off-site copy (the newer ones have none)'],
+      '2026-12-01T21:00:00.000Z': [],
+    });
+    // not configured: copies never made do not hold it (today's rule, unchanged)
+    expect(kept(gens, all({ last: 1 }))).toEqual(['2026-12-03T10:00:00.000Z']);
+  });
+
+  test('kept copies that failed hold it, configured or not; kept ones mixing failed and none say none', () => {
+    const failed = [gen('2026-12-03T21:00:00Z', { offsite: 'failed' }), gen('2026-12-02T21:00:00Z', { offsite: 'copied' })];
+    expect(reasonsOf(failed, all({ last: 1 }), 'UTC', configured)['2026-12-02T21:00:00.000Z']).toEqual(['newest off-site copy (the newer copies failed)']);
+    const mixed = [gen('2026-12-03T21:00:00Z', { offsite: 'none' }), gen('2026-12-03T10:00:00Z', { offsite: 'failed' }), gen('2026-12-02T21:00:00Z', { offsite: 'copied' })];
+    expect(reasonsOf(mixed, all({ last: 2 }), 'UTC', configured)['2026-12-02T21:00:00.000Z']).toEqual(['newest off-site copy (the newer ones have none)']);
+  });
+
+  test('a kept copy releases the older ones; only the newest copy is held', () => {
+    const copiedAgain = [gen('2026-12-03T21:00:00Z', { offsite: 'copied' }), gen('2026-12-02T21:00:00Z', { offsite: 'none' }), gen('2026-12-01T21:00:00Z', { offsite: 'copied' })];
+    expect(kept(copiedAgain, all({ last: 1 }), 'UTC', configured)).toEqual(['2026-12-03T21:00:00.000Z']);
+    const twoOld = [gen('2026-12-03T21:00:00Z'), gen('2026-12-02T21:00:00Z', { offsite: 'copied' }), gen('2026-12-01T21:00:00Z', { offsite: 'copied' })];
+    expect(kept(twoOld, all({ last: 1 }), 'UTC', configured)).toEqual(['2026-12-03T21:00:00.000Z', '2026-12-02T21:00:00.000Z']);
+    // no copy ever made: nothing extra
+    expect(kept([gen('2026-12-03T21:00:00Z'), gen('2026-12-02T21:00:00Z')], all({ last: 1 }), 'UTC', configured)).toEqual(['2026-12-03T21:00:00.000Z']);
+  });
+
+  test('per folder kind: a normal generation\'s copy does not let a Cloture archive\'s copy go', () => {
+    const gens = [
+      gen('2026-12-03T21:00:00Z', { offsite: 'copied' }),
+      gen('2026-12-02T21:00:00Z', { offsite: 'copied' }),
+      gen('2026-12-01T10:00:00Z', { kind: 'Cloture', offsite: 'none' }),
+      gen('2026-11-01T10:00:00Z', { kind: 'Cloture', offsite: 'copied' }),
+      gen('2026-10-01T10:00:00Z', { kind: 'Cloture', offsite: 'copied' }),
+    ];
+    expect(reasonsOf(gens, all({ last: 1 }), 'UTC', configured)).toEqual({
+      '2026-12-03T21:00:00.000Z': ['last 1'],
+      '2026-12-02T21:00:00.000Z': [],
+      '2026-12-01T10:00:00.000Z': ['last 1'],
+      '2026-11-01T10:00:00.000Z': ['newest off-site copy (the newer ones have none)'],
+      '2026-10-01T10:00:00.000Z': [],
+    });
+    // and the failed-copy rule, storage configured or not, is per kind too
+    const failedCloture = [gens[0]!, gen('2026-12-01T10:00:00Z', { kind: 'Cloture', offsite: 'failed' }), gens[3]!];
+    expect(kept(failedCloture, all({ last: 1 }))).toEqual(['2026-12-03T21:00:00.000Z', '2026-12-01T10:00:00.000Z', '2026-11-01T10:00:00.000Z']);
+  });
+
+  test('the only valid generation and the newest copy are one generation: kept once, both reasons', () => {
+    const gens = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'missing', offsite: 'copied' }), gen('2026-12-01T21:00:00Z', { offsite: 'copied' })];
+    expect(reasonsOf(gens, all({ last: 1 }), 'UTC', configured)).toEqual({
+      '2026-12-03T21:00:00.000Z': ['last 1'],
+      '2026-12-02T21:00:00.000Z': ['only valid generation'],
+      '2026-12-01T21:00:00.000Z': [],
+    });
+  });
+});
+
+describe('R-BK-11: the only valid generation of a dossier and kind is never deleted', () => {
   test('every kept generation corrupt: the newest valid one stays, named', () => {
     const gens = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-01T21:00:00Z', { verify: 'ok' }), gen('2026-11-30T21:00:00Z')];
     const r = reasonsOf(gens, all({ last: 2 }));
@@ -245,13 +306,28 @@ describe('R-BK-11: the only valid generation of a dossier is never deleted', () 
     expect(kept(gens, all({ last: 1 }))).toEqual(['2026-12-03T21:00:00.000Z']);
   });
 
-  test('per dossier, across kinds: a valid Cloture generation satisfies the rule even if every normal one kept is corrupt', () => {
+  test('per folder kind: a valid generation of another kind does not stand in (tester finding: a valid normal one let the prune take the only readable EchangePrest ones)', () => {
+    // DEMO0005: its newest EchangePrest archive corrupt (no off-site copy), last=1; its normal generations fine
     const gens = [
-      gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }),
+      gen('2026-12-03T21:00:00Z'),
       gen('2026-12-02T21:00:00Z', { verify: 'ok' }),
-      gen('2026-11-01T10:00:00Z', { kind: 'Cloture', verify: 'ok' }),
+      gen('2026-12-02T10:00:00Z', { kind: 'EchangePrest', verify: 'corrupt' }),
+      gen('2026-11-20T10:00:00Z', { kind: 'EchangePrest', verify: 'ok' }),
+      gen('2026-11-10T10:00:00Z', { kind: 'EchangePrest' }),
     ];
-    expect(kept(gens, all({ last: 1 }))).toEqual(['2026-12-03T21:00:00.000Z', '2026-11-01T10:00:00.000Z']);
+    expect(reasonsOf(gens, all({ last: 1 }))).toEqual({
+      '2026-12-03T21:00:00.000Z': ['last 1'],
+      '2026-12-02T21:00:00.000Z': [],
+      '2026-12-02T10:00:00.000Z': ['last 1'],
+      '2026-11-20T10:00:00.000Z': ['only valid generation'],
+      '2026-11-10T10:00:00.000Z': [],
+    });
+    // the other way round: every normal one kept corrupt, a valid Cloture one does not hold the newest valid normal one
+    const normalCorrupt = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T21:00:00Z', { verify: 'ok' }), gen('2026-11-01T10:00:00Z', { kind: 'Cloture', verify: 'ok' })];
+    expect(kept(normalCorrupt, all({ last: 1 }))).toEqual(['2026-12-03T21:00:00.000Z', '2026-12-02T21:00:00.000Z', '2026-11-01T10:00:00.000Z']);
+    // a kind whose kept one is valid keeps nothing extra, whatever another kind's state
+    const fine = [gen('2026-12-03T21:00:00Z', { verify: 'corrupt' }), gen('2026-12-02T10:00:00Z', { kind: 'Cloture' }), gen('2026-11-02T10:00:00Z', { kind: 'Cloture', verify: 'ok' })];
+    expect(reasonsOf(fine, all({ last: 1 }))).toEqual({ '2026-12-03T21:00:00.000Z': ['last 1'], '2026-12-02T10:00:00.000Z': ['last 1'], '2026-11-02T10:00:00.000Z': [] });
   });
 });
 
@@ -267,7 +343,7 @@ describe('R-BK-11: a leased generation is kept while the lease runs', () => {
   test('leased until later: kept with the reason; an expired lease is no reason', () => {
     const now = new Date('2026-12-02T12:00:00Z');
     const gens = [gen('2026-12-02T21:00:00Z'), gen('2026-12-01T21:00:00Z', { leasedUntil: new Date('2026-12-02T12:05:00Z') }), gen('2026-11-30T21:00:00Z', { leasedUntil: new Date('2026-12-02T11:00:00Z') })];
-    const ds = decideRetention(gens, all({ last: 1 }), 'UTC', now);
+    const ds = decideRetention(gens, all({ last: 1 }), 'UTC', { now });
     expect(ds.map((d) => [d.keep, d.reasons])).toEqual([
       [true, ['last 1']],
       [true, ['leased until 2026-12-02T12:05:00.000Z']],

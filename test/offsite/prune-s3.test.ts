@@ -62,6 +62,7 @@ const prune = (code: string, policies: RetentionPolicies, o: { prunedBy: string;
     prunedBy: o.prunedBy,
     dryRun: o.dryRun ?? false,
     offsiteStore: () => store,
+    offsiteConfigured: true,
     hooks: { afterMark: o.afterMark },
   });
 
@@ -165,7 +166,7 @@ test('R-BK-14: after NIGHTSHIFT_OFFSITE_S3_BUCKET changed, the prune deletes a d
   admin.destroy();
   const moved = createOffsiteStore({ ...stack.config.offsite!, bucket: 'nightshift-moved' });
   try {
-    const r = await pruneDossier(pool(), 'PS0006', { policies: everyKind({ last: 1 }), timeZone: 'Europe/Paris', prunedBy: 'backup-prune/main/moved', dryRun: false, offsiteStore: () => moved, hooks: {} });
+    const r = await pruneDossier(pool(), 'PS0006', { policies: everyKind({ last: 1 }), timeZone: 'Europe/Paris', prunedBy: 'backup-prune/main/moved', dryRun: false, offsiteStore: () => moved, offsiteConfigured: true, hooks: {} });
     expect(r).toMatchObject({ deleted: 1, offsiteDeleted: 1, error: null });
     expect((await byId('PS0006')).get(ids[1]!)).toMatchObject({ offsiteState: 'deleted' });
     // gone from the bucket it was in (it used to stay there, recorded deleted)
