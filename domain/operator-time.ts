@@ -57,5 +57,19 @@ export function parseOperatorTime(text: string, zone: string): OperatorTime {
   if (!offset && (dt.hour !== Number(hour) || dt.minute !== Number(minute))) {
     return refuse(`${hour}:${minute} does not exist in ${zone} that day (the clocks move forward)`);
   }
+  // a local time the clocks go through twice (they move back) is two instants: which one is the operator's to say
+  if (!offset) {
+    const twice = [30, 60, 120]
+      .flatMap((d) => [dt.offset - d, dt.offset + d])
+      .map((o) => dt.toMillis() + (dt.offset - o) * 60_000)
+      .map((ms) => DateTime.fromMillis(ms, { zone }))
+      .find((other) => other.hour === dt.hour && other.minute === dt.minute && other.offset !== dt.offset);
+    if (twice) {
+      const [first, second] = [dt, twice].sort((a, b) => a.toMillis() - b.toMillis()) as [DateTime, DateTime];
+      return refuse(
+        `${hour}:${minute} occurs twice in ${zone} that day (the clocks move back): add the offset, ${first.toFormat('ZZ')} for the first or ${second.toFormat('ZZ')} for the second`,
+      );
+    }
+  }
   return { instant: dt.toJSDate() };
 }

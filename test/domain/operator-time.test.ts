@@ -48,6 +48,18 @@ describe('parseOperatorTime', () => {
     expect(p).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 
+  test('a local time the clocks go through twice (autumn) is refused without an offset, naming both; with one it is read', () => {
+    expect(problem('2026-10-25 02:30')).toBe(
+      '"2026-10-25 02:30" is not a date-time: 02:30 occurs twice in Europe/Paris that day (the clocks move back): add the offset, +02:00 for the first or +01:00 for the second',
+    );
+    expect(problem('2026-11-01T01:15', 'America/Montreal')).toMatch(/01:15 occurs twice in America\/Montreal that day \(the clocks move back\): add the offset, -04:00 for the first or -05:00 for the second/);
+    expect(iso('2026-10-25T02:30+02:00')).toBe('2026-10-25T00:30:00.000Z');
+    expect(iso('2026-10-25T02:30+01:00')).toBe('2026-10-25T01:30:00.000Z');
+    // the hours around it are single
+    expect(iso('2026-10-25T01:59')).toBe('2026-10-24T23:59:00.000Z');
+    expect(iso('2026-10-25T03:00')).toBe('2026-10-25T02:00:00.000Z');
+  });
+
   test('a leap day exists in a leap year', () => {
     expect(iso('2028-02-29T10:00Z')).toBe('2028-02-29T10:00:00.000Z');
   });
