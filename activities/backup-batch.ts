@@ -481,8 +481,9 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
             const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal, health });
             if (!copy.ok) item = { status: 'failed', error: itemErrorText(copy.error), file: null, size: null };
           }
-          // then the older archives whose copy failed or was found lost (migration 0019); the first that fails fails
-          // the dossier (the others stay pending too, taken first the next night)
+          // then the older archives whose copy failed or was found lost (migration 0019), or was never made (`none`:
+          // before the bucket, a single-dossier backup; migration 0025): only a pending dossier has any. The first
+          // that fails fails the dossier (the others stay pending too, taken first the next night)
           for (const older of item.status === 'ok' && toCopy?.olderCopies ? await failedOffsiteCopies(pool, code) : []) {
             const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId: older.id, signal, health });
             if (copy.ok) continue;

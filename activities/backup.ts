@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
+import { z } from 'zod';
 import { parseInput } from '../domain/validation';
 import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
-import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
+import type { BackupDossierInput, BackupDossierResult, BackupOffsiteCopy, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
@@ -20,6 +21,8 @@ import type { OffsiteStore } from '../offsite/store';
 import { generationById } from '../store/generations/generation-by-id';
 import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
+import { targetNameSchema } from '../domain/target';
+import { copyGenerationOffsite } from './offsite';
 
 /**
  * Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine;
@@ -115,7 +118,12 @@ async function restoreSourceOf(g: Generation, from: RestoreSource): Promise<{ bu
   );
 }
 
-export function createBackupActivities({ config, pools, offsiteStore = lazyOffsiteStore(config.offsite) }: ActivityDeps & { offsiteStore?: () => Promise<OffsiteStore | undefined> }) {
+const copyBackupOffsiteInputSchema = z.object({ target: targetNameSchema, generationId: z.number().int().positive() });
+
+export function createBackupActivities({ config, pools, offsiteStore: injectedStore }: ActivityDeps & { offsiteStore?: () => Promise<OffsiteStore | undefined> }) {
+  const offsiteStore = injectedStore ?? lazyOffsiteStore(config.offsite);
+  /** R-BK-14: as the batch decides, this worker copies off-site when it has a bucket (NIGHTSHIFT_OFFSITE_S3_BUCKET) */
+  const offsiteOn = injectedStore !== undefined || config.offsite !== undefined;
   return {
     /** Backs one dossier up into B{code}.SVG in the folder its reason and the date sub-folder setting give. */
     async backupDossier(raw: BackupDossierInput): Promise<BackupDossierResult> {
@@ -150,6 +158,18 @@ export function createBackupActivities({ config, pools, offsiteStore = lazyOffsi
           },
         }),
       );
+    },
+
+    /**
+     * R-BK-14: the generation a single-dossier backup wrote, copied off-site as the batch copies its own (same key,
+     * copied or failed recorded on the generation). No bucket on this worker: nothing done, the copy stays `none`.
+     * A failed copy is an answer, not a throw: the backup stands, and the next batch copies it first.
+     */
+    async copyBackupOffsite(raw: { target: string; generationId: number }): Promise<BackupOffsiteCopy | undefined> {
+      const input = parseInput(copyBackupOffsiteInputSchema, raw);
+      if (!offsiteOn) return undefined;
+      const copy = await withHeartbeat((_, signal) => copyGenerationOffsite({ db: pools.get(input.target), store: offsiteStore, target: input.target, generationId: input.generationId, signal }));
+      return copy.ok ? { state: 'copied', bucket: copy.bucket, key: copy.key } : { state: 'failed', error: copy.error };
     },
 
     /**

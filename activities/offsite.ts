@@ -194,9 +194,9 @@ export async function generationOfRun(db: Queryable, code: string, runId: number
  * still current (unmodified since, and it is the run's own B{code}.SVG in `seedFile`: a run writing to another
  * folder, a date sub-folder, writes a new one): to copy when its copy failed or never ran, already copied when
  * only older copies are to make again. No generation: back it up (also a dossier whose archive predates
- * generations). `olderCopies`: the step looks up the dossier's older failed copies after its own; only a pending
- * dossier can have any (the trigger of migration 0019 keeps it so), so the others spare that query; a retried
- * attempt always looks.
+ * generations). `olderCopies`: the step looks up the dossier's older copies to make (failed, or never made) after its
+ * own; only a pending dossier can have any (the triggers of migrations 0019 and 0025 keep it so), so the others spare
+ * that query; a retried attempt always looks.
  */
 export async function generationToCopy(
   db: Queryable,
@@ -214,5 +214,5 @@ export async function generationToCopy(
  */
 export function olderCopyFailedText(g: Generation, error: string): string {
   const reason = error.replace(/^off-site copy failed: /, '');
-  return `off-site copy failed: older archive ${path.basename(g.file)} (${g.kind}, ${g.snapshotAt.toISOString()}) not copied again: ${reason}`;
+  return `off-site copy failed: older archive ${path.basename(g.file)} (${g.kind}, ${g.snapshotAt.toISOString()}) not copied${g.offsiteState === 'none' ? '' : ' again'}: ${reason}`;
 }

@@ -28,7 +28,15 @@ export interface BackupDossierResult {
   snapshotAt: string;
   /** the generation recorded (R-BK-11), when the archive was kept as one */
   generationId?: number;
+  /** R-BK-14: its off-site copy, when the worker copies off-site (absent: no bucket configured, or a run from before) */
+  offsite?: BackupOffsiteCopy;
 }
+
+/**
+ * A single-dossier backup's off-site copy (R-BK-14), recorded on its generation as the batch records its own. A
+ * failed copy leaves the backup done: the generation stays, `offsite failed`, and the next batch copies it first.
+ */
+export type BackupOffsiteCopy = { state: 'copied'; bucket: string; key: string } | { state: 'failed'; error: string };
 
 export const backupDossierWorkflowId = (target: string, code: string): string => `backup-dossier/${target}/${code}`;
 
@@ -72,7 +80,7 @@ export interface RestoreDossierResult {
 
 export const restoreDossierWorkflowId = (target: string, code: string): string => `restore-dossier/${target}/${code}`;
 
-export const BACKUP_PHASES = ['starting', 'writing', 'restoring', 'done', 'failed'] as const;
+export const BACKUP_PHASES = ['starting', 'writing', 'copying', 'restoring', 'done', 'failed'] as const;
 export type BackupPhase = (typeof BACKUP_PHASES)[number];
 
 /** What the progress query answers; the same text is the workflow's current details in the Web UI. */

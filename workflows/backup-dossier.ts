@@ -1,9 +1,10 @@
-import { type ActivityOptions, ApplicationFailure, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { type ActivityOptions, ApplicationFailure, isCancellation, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
 import {
   BACKUP_KIND,
   type BackupDossierInput,
   type BackupDossierResult,
+  type BackupOffsiteCopy,
   type BackupPhase,
   type BackupProgress,
   RESTORE_KIND,
@@ -29,9 +30,21 @@ export const ACTIVITY_OPTIONS = {
     heartbeatTimeout: '1 minute',
     retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 5 },
   },
+  /**
+   * One archive to the bucket (R-BK-14): a large one is a long multipart upload, so liveness from heartbeats. The
+   * storage's own failures are the activity's answer (tried 3 times inside it); only the database's are retried here.
+   */
+  offsiteCopy: {
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  },
 } as const satisfies Record<string, ActivityOptions>;
 
-const { backupDossier, restoreDossier } = proxyActivities<NightshiftActivities>(ACTIVITY_OPTIONS.archive);
+const { backupDossier, restoreDossier, copyBackupOffsite } = proxyActivities<NightshiftActivities>(ACTIVITY_OPTIONS.archive);
+
+/** Runs started before single-dossier backups were copied off-site replay without the copy (R-BK-14). */
+export const OFFSITE_COPY_PATCH = 'backup-dossier-offsite-copy';
 
 function tracker(kind: NightshiftKindValue, target: string, code: string, detail: string) {
   let progress: BackupProgress = { phase: 'starting', detail };
@@ -56,13 +69,34 @@ export async function backupDossierWorkflow(input: BackupDossierInput): Promise<
   phase('writing', `Writing ${file} from one snapshot of dossier ${input.code}`);
   try {
     const result = await backupDossier.executeWithOptions({ ...ACTIVITY_OPTIONS.archive, summary: `write ${file}` }, [input]);
-    phase('done', `Wrote ${result.file}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents, ${result.bytes} bytes`);
-    return result;
+    const wrote = `Wrote ${result.file}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents, ${result.bytes} bytes`;
+    const offsite = result.generationId !== undefined && patched(OFFSITE_COPY_PATCH) ? await copyOffsite(input, result.generationId, phase, wrote) : undefined;
+    phase('done', offsite ? `${wrote}\n\n${offsiteText(offsite)}` : wrote);
+    return offsite ? { ...result, offsite } : result;
   } catch (err) {
     const retry = `nightshift backup dossier ${input.code} --target ${input.target}${input.reason !== 'manual' ? ` --reason ${input.reason}` : ''}`;
     phase('failed', `Backup of dossier ${escapeMarkdown(input.code)} failed: ${escapeMarkdown(oneLine(reasonOf(err), 500))}\n\nOnce fixed, back it up again: ${codeSpan(retry)}`);
     throw err;
   }
+}
+
+/**
+ * R-BK-14: the generation just written, copied off-site as the batch copies its own (undefined: the worker has no
+ * bucket). A copy that cannot be made does not undo the backup: the generation stays, recorded `failed`.
+ */
+async function copyOffsite(input: BackupDossierInput, generationId: number, phase: ReturnType<typeof tracker>, wrote: string): Promise<BackupOffsiteCopy | undefined> {
+  phase('copying', `${wrote}\n\nCopying it off-site, if the worker has a bucket`);
+  try {
+    return await copyBackupOffsite.executeWithOptions({ ...ACTIVITY_OPTIONS.offsiteCopy, summary: `copy B${input.code}.SVG off-site` }, [{ target: input.target, generationId }]);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // its state could not be recorded (the database, over every attempt): the generation may still say `none`
+    return { state: 'failed', error: `off-site copy failed: ${reasonOf(err)}` };
+  }
+}
+
+function offsiteText(c: BackupOffsiteCopy): string {
+  return c.state === 'copied' ? `Copied off-site to ${escapeMarkdown(`${c.bucket}/${c.key}`)}` : `${escapeMarkdown(oneLine(c.error, 500))}: the backup is kept, the next backup batch copies it first`;
 }
 
 export async function restoreDossierWorkflow(input: RestoreDossierInput): Promise<RestoreDossierResult> {

@@ -114,7 +114,14 @@ interface RestoreFlags {
 }
 
 function backupResultText(r: BackupDossierResult): string {
-  return `wrote ${r.file}: ${r.tables} tables, ${r.rows} rows, ${r.documents} documents, ${r.bytes} bytes in ${r.durationMs} ms (snapshot ${r.snapshotAt})`;
+  return `wrote ${r.file}: ${r.tables} tables, ${r.rows} rows, ${r.documents} documents, ${r.bytes} bytes in ${r.durationMs} ms (snapshot ${r.snapshotAt})` + offsiteCopyText(r);
+}
+
+/** R-BK-14: the archive's off-site copy, when the worker copies off-site; a failed one leaves the backup done (exit 0) */
+function offsiteCopyText(r: BackupDossierResult): string {
+  if (!r.offsite) return '';
+  if (r.offsite.state === 'copied') return `\ncopied off-site to ${r.offsite.bucket}/${r.offsite.key}`;
+  return `\n${r.offsite.error}\nthe backup is kept, its copy recorded failed: the next backup batch copies it first (nightshift backup list ${r.code} --target ${r.target})`;
 }
 
 function verifyText(v: VerifyArchiveResult & { keyId?: string }): string {

@@ -41,6 +41,9 @@ test('backupDossierWorkflow writes the archive, records the backup and shows its
     expect(result.file).toMatch(/\/Cloture\/BWF1\.SVG$/);
     expect(fs.existsSync(result.file)).toBe(true);
     expect((await registry.getDossier('main', 'WF1')).lastBackupAt).toBe(result.snapshotAt);
+    // R-BK-14: no bucket on this worker: no copy tried, none said, the generation's copy stays `none`
+    expect(result.offsite).toBeUndefined();
+    expect((await stack.pools.get('main').query('SELECT offsite_state FROM nightshift.backup_generation WHERE id = $1', [result.generationId])).rows).toEqual([{ offsite_state: 'none' }]);
 
     expect(await handle.query(backupProgressQuery)).toMatchObject({ phase: 'done' });
     const d = await handle.describe();
