@@ -136,6 +136,41 @@ export function followProgress<P>(query: () => Promise<P>, line: (p: P) => strin
   };
 }
 
+/** What waitSayingRetries needs of a workflow handle: its description (the pending activities and their attempts). */
+interface Describable {
+  describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; attempt?: number | null; lastFailure?: { message?: string | null } | null }[] | null } }>;
+}
+
+/**
+ * `--wait` on a workflow whose activity fails and is retried (the storage away, the database restarting): each new
+ * attempt is said on its own line with the last failure, instead of a silent wait that looks like a hang. Looks every
+ * 5 s; nothing is printed while the attempts succeed, nor with --json.
+ */
+export async function waitSayingRetries<R>(handle: Describable & { result(): Promise<R> }, json?: boolean): Promise<R> {
+  if (json) return handle.result();
+  const said = new Set<string>();
+  const timer = setInterval(() => {
+    handle.describe().then(
+      (d) => {
+        for (const a of d.raw.pendingActivities ?? []) {
+          const attempt = a.attempt ?? 1;
+          const name = a.activityType?.name ?? 'activity';
+          const why = a.lastFailure?.message;
+          if (attempt < 2 || !why || said.has(`${name}#${attempt}`)) continue;
+          said.add(`${name}#${attempt}`);
+          process.stdout.write(`${terminalSafe(`still waiting: ${name} failed (attempt ${attempt - 1}): ${why.replace(/\s+/g, ' ').slice(0, 300)}; Temporal tries again`)}\n`);
+        }
+      },
+      () => {},
+    );
+  }, 5_000);
+  try {
+    return await handle.result();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function output<T>(json: boolean | undefined, value: T, text: (v: T) => string): void {
   process.stdout.write(json ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : `${terminalSafe(text(value), { keepLines: true })}\n`);
 }

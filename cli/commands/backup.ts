@@ -39,7 +39,7 @@ import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCo
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { type Generation, offsiteCopyOf } from '../../domain/generation';
-import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal, wordFlag } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
@@ -172,7 +172,7 @@ export function registerBackupCommands(program: Command): void {
           );
           if (!flags.wait) return output(flags.json, started, startedText);
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
-          const result = await handle.result();
+          const result = await waitSayingRetries(handle, flags.json);
           output(flags.json, { ...started, result }, (v) => backupResultText(v.result));
         });
       }),
@@ -210,7 +210,7 @@ export function registerBackupCommands(program: Command): void {
             `follow it in the Temporal Web UI: ${v.url}`;
           if (!flags.wait) return output(flags.json, info, text);
           if (!flags.json) process.stdout.write(`${text(info)}\n`);
-          const result = (await client.workflow.getHandle(s.workflowId, s.runId).result()) as BackupDossierResult;
+          const result = (await waitSayingRetries(client.workflow.getHandle(s.workflowId, s.runId), flags.json)) as BackupDossierResult;
           output(flags.json, { ...info, result }, (v) => backupResultText(v.result));
         });
       }),
@@ -264,7 +264,7 @@ export function registerBackupCommands(program: Command): void {
           );
           if (!flags.wait) return output(flags.json, started, startedText);
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
-          const result = await handle.result();
+          const result = await waitSayingRetries(handle, flags.json);
           output(flags.json, { ...started, result }, (v) => `restored dossier ${v.result.code}: ${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`);
         });
       }),
@@ -363,7 +363,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     const text = (v: typeof info) => `${chosen}\n${startedText(v)}`;
     if (!flags.wait) return output(flags.json, info, text);
     if (!flags.json) process.stdout.write(`${text(info)}\n`);
-    const result = await handle.result();
+    const result = await waitSayingRetries(handle, flags.json);
     output(
       flags.json,
       { ...info, result },

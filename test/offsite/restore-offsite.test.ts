@@ -71,6 +71,39 @@ test('R-BK-14: the backup disk lost: restore --at reads the off-site copy; --fro
   });
 });
 
+test('R-BK-14: restore --wait with the storage away says each new attempt and why (no silent wait), then ends restored once it is back', async () => {
+  await createDossiers(off.stack, [{ code: 'W1' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed' });
+    const [g] = await dossierGenerations(pool(), 'W1');
+    expect(g).toMatchObject({ offsiteState: 'copied' });
+    await off.s3.kill();
+    let restarted = false;
+    try {
+      const waiting = cli(['backup', 'restore', 'W1', '--at', NOW, '--as', 'W1A', '--from', 'offsite', '--wait']);
+      // the restore's activity fails and is tried again: once its second attempt is pending, the storage comes back
+      const handle = off.temporal.client.workflow.getHandle('restore-dossier/main/W1A');
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const pending = await handle.describe().then((d) => d.raw.pendingActivities ?? [], () => []);
+        if (pending.some((a) => (a.attempt ?? 1) >= 2)) break;
+        if (Date.now() > deadline) throw new Error('the restore was not retried');
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      await new Promise((r) => setTimeout(r, 6_000)); // the CLI looks every 5 s
+      await off.s3.restart();
+      restarted = true;
+      const r = await waiting;
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/still waiting: restoreDossier failed \(attempt 1\): off-site storage failed while reading \S+ \(ECONNREFUSED[^\n]*; Temporal tries again\n/);
+      expect(r.stdout).toContain(`restored dossier W1A from generation ${g!.id}`);
+    } finally {
+      if (!restarted) await off.s3.restart();
+    }
+  });
+}, 240_000);
+
 test('R-BK-14 / R-BK-13: --from offsite reads the copy although the file is there; a copy that is not the archive, or gone, is refused before anything is restored; a generation found corrupt here is read from its copy', async () => {
   await createDossiers(off.stack, [{ code: 'O1' }]);
   const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
@@ -229,3 +262,4 @@ test('R-BK-14: the storage away during a restore from the copy: a retryable fail
   expect(await backup.restoreDossier(input)).toMatchObject({ code: 'N1Z', rows: copy.rowCount, offsiteCopy: { bucket: copy.offsiteBucket, key: copy.offsiteKey } });
   expect(await dossierExists('N1Z')).toBe(true);
 });
+
