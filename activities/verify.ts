@@ -155,7 +155,12 @@ interface Checked {
   keepState?: 'missing';
   /** what the generation's own row keeps, when not `error` (a copy told restorable before, unverified this time) */
   storedError?: string;
+  /** a check that failed on the off-site storage after the local archive read back whole: that much is recorded */
+  localOk?: { restored: boolean; sha256: string | null };
 }
+
+/** The local archive read back whole, then the storage did not answer while its copy was checked (the error is rethrown). */
+const LOCAL_OK = new WeakMap<object, { restored: boolean; sha256: string | null }>();
 
 export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHooks = {}) {
   const { config, pools, mail } = deps;
@@ -236,7 +241,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       if (offsite) {
         // a restored generation's copy is read back too (the storage's own checksum is not taken for it then)
         // the bucket the copy was made to, whatever this worker's bucket is now
-        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, { readBack: restore, signal, bucket: g.offsiteBucket ?? undefined });
+        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, { readBack: restore, signal, bucket: g.offsiteBucket ?? undefined }).catch((err: unknown) => {
+          if (err instanceof Object) LOCAL_OK.set(err, { restored, sha256 });
+          throw err;
+        });
         if (c.status !== 'ok') return { status: 'offsite', restored, sha256, error: `copie externe ${g.offsiteBucket ?? ''}/${g.offsiteKey} : ${c.reason}` };
       } else {
         activityContext()?.log.warn('off-site copy not checked: no off-site store on this worker', { generation: g.id, key: g.offsiteKey });
@@ -425,7 +433,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
                 if (signal?.aborted) throw err;
                 const permanent = err instanceof ApplicationFailure && err.nonRetryable;
                 if (permanent || attempt >= ATTEMPTS) {
-                  c = { status: 'failed', restored: false, sha256: null, error: oneLine(err instanceof Error ? err.message : String(err)) };
+                  const localOk = err instanceof Object ? LOCAL_OK.get(err) : undefined;
+                  c = { status: 'failed', restored: false, sha256: null, error: oneLine(err instanceof Error ? err.message : String(err)), ...(localOk && { localOk }) };
                   break;
                 }
                 await new Promise((r) => setTimeout(r, 500 * attempt));
@@ -435,7 +444,11 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
             await releaseGenerationLease(pool, id, holder).catch(() => {});
           }
         }
-        if (c && (c.status === 'ok' || c.status === 'corrupt' || c.status === 'missing' || c.status === 'offsite')) {
+        if (c?.localOk) {
+          // the storage did not answer: the copy stays as recorded, but the local archive was read back whole (as the
+          // mail says): its own verification is recorded, so that `backup list` does not show it unverified
+          await markGenerationVerified(pool, id, { state: 'ok', error: null, restored: c.localOk.restored, sha256: c.localOk.sha256 });
+        } else if (c && (c.status === 'ok' || c.status === 'corrupt' || c.status === 'missing' || c.status === 'offsite')) {
           // the generation's own verification state (R-BK-13); an off-site problem leaves the local archive ok
           await markGenerationVerified(pool, id, {
             state: c.keepState ?? (c.status === 'offsite' ? 'ok' : c.status),

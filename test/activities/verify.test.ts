@@ -285,6 +285,7 @@ test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while 
 
       // the storage away while the newest's copy is checked (its local archive read back whole): no backup proposed,
       // a verification again once the storage answers
+      await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'unverified', verified_at = NULL WHERE id = $1`, [newer.generationId]);
       await s3.kill();
       const away = await verify({ codes: [a!.code], samplePercent: 0 }, stack.config, { offsiteCheck });
       expect(away.items.map((i) => [Number(i.generation_id), i.status])).toEqual([
@@ -292,6 +293,8 @@ test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while 
         [newer.generationId, 'failed'],
       ]);
       expect(away.items[1]!.error).toMatch(/^off-site storage failed while checking /);
+      // its local archive read back whole: recorded verified (backup list no longer says unverified), its copy as it was
+      expect(await generationById(pool(), newer.generationId)).toMatchObject({ verifyState: 'ok', verifyError: null, offsiteState: 'copied' });
       expect(away.finish.nextCommand).toBe(`nightshift backup verify --codes ${a!.code} --target main`);
       expect(away.finish.nextSteps).toEqual([{ command: away.finish.nextCommand, text: expect.stringMatching(/off-site storage refused or did not answer .*verify again$/) }]);
     } finally {
