@@ -294,7 +294,7 @@ test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while 
       ]);
       expect(away.items[1]!.error).toMatch(/^off-site storage failed while checking /);
       // its local archive read back whole: recorded verified (backup list no longer says unverified), its copy as it was
-      expect(await generationById(pool(), newer.generationId)).toMatchObject({ verifyState: 'ok', verifyError: null, offsiteState: 'copied' });
+      expect(await generationById(pool(), newer.generationId!)).toMatchObject({ verifyState: 'ok', verifyError: null, offsiteState: 'copied' });
       expect(away.finish.nextCommand).toBe(`nightshift backup verify --codes ${a!.code} --target main`);
       expect(away.finish.nextSteps).toEqual([{ command: away.finish.nextCommand, text: expect.stringMatching(/off-site storage refused or did not answer .*verify again$/) }]);
     } finally {
