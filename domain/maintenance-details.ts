@@ -64,13 +64,22 @@ function shortReason(text: string): string {
 }
 
 /**
+ * A window's failure without its advice to reopen (the payload failures end with ", then reopen"): what a window that
+ * was since reopened or cancelled says of it, since that advice no longer holds (R-MW-10, R-MW-12).
+ */
+export function failureReason(failure: string): string {
+  return failure.replace(/,\s*then reopen\.?\s*$/, '');
+}
+
+/**
  * What became of a window that ended, in one line for `maintenance list` (stored with its final state): a reopen and
  * after what, its payload and hand-started runs that did not end cleanly, the failures it counted. Empty: it went well.
  */
 export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter'>): string {
   const parts: string[] = [];
-  if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${shortReason(w.failure)}`);
-  if (w.reopenedAfter) parts.push(`reopened after: ${shortReason(w.reopenedAfter)}`);
+  // an ended window's failure is history: its advice to reopen no longer holds
+  if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${shortReason(failureReason(w.failure))}`);
+  if (w.reopenedAfter) parts.push(`reopened after: ${shortReason(failureReason(w.reopenedAfter))}`);
   const runText = (r: WindowRun, what: string) => (r.state && r.state !== 'completed' ? `${what} ${r.kind} ${r.state}` : '');
   if (w.payloadRun) parts.push(runText(w.payloadRun, 'payload'));
   if (w.rollbackRun?.restored) parts.push(`${w.rollbackRun.restored} dossier(s) rolled back`);
@@ -116,6 +125,13 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
     case 'working':
       if (w.payload.kind === 'none') return [{ text: 'When the work is done', command: cmd('maintenance complete', w.target) }];
       return [{ text: 'Watch the payload', command: cmd(`${w.payload.kind === 'backup' ? 'backup' : 'patch'} status`, w.target) }];
+    case 'cancelled': {
+      // R-MW-12 after a failure: nothing to reopen, access is back; the payload's dossiers not done can still be retried
+      const run = w.payloadRun;
+      if (!w.failure || !run?.runId || (run.state !== 'partial' && run.state !== 'failed')) return [];
+      const what = run.kind === 'backup' ? 'Back up the dossiers not backed up' : 'Patch the dossiers not patched, inside a new window';
+      return [{ text: `${what} (the window was cancelled)`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }];
+    }
     case 'completed': {
       // R-PI-11 on failure: the failed dossiers are back to before the patch, below the others: patched again once fixed
       const run = w.payloadRun;

@@ -1,5 +1,7 @@
 import { formatDateTime, type WindowState, type WindowType } from './maintenance';
 import { patchRunStatusCommand } from './patch';
+import { failureReason } from './maintenance-details';
+import { oneLine } from './run-details';
 
 /** Operator-facing texts of a maintenance window (CLI lines, the closing e-mail, R-MW-10). Pure. */
 
@@ -42,6 +44,13 @@ export interface MaintenanceMail {
   rolledBack?: { failed: number; restored: number; retryCommand: string; dossiers?: { code: string; error: string }[] };
   /** Backup batches, patch runs and rollbacks started by hand while the window was in progress, with their state. */
   handRuns?: { kind: string; workflowId: string; state?: string; notDone?: number }[];
+  /**
+   * R-MW-9 the completion mail: the window's payload run as it ended (the window's payload kind, the run's workflow and
+   * ledger id, its final state, its dossiers not done), said in one line.
+   */
+  payloadRun?: { kind: string; workflowId: string; runId?: string; state?: string; notDone?: number };
+  /** R-MW-10 the completion mail of a window the operator reopened after a failure: that failure. */
+  reopenedAfter?: string;
   /**
    * A window failed by its payload's dossiers (a backup batch or a patch run that left some not done): which ones
    * (capped) and why, how many in all, and the command that lists every one.
@@ -102,6 +111,13 @@ function handRunsText(runs: MaintenanceMail['handRuns']): string {
   return `Travaux lancés à la main pendant la fenêtre :\n${lines.join('\n')}\n`;
 }
 
+/** R-MW-9: what the payload did, in one line: « Traitement : sauvegarde backup/main/… (n° 8) — terminé sans erreur ». */
+function payloadRunText(run: NonNullable<MaintenanceMail['payloadRun']>): string {
+  const state = run.state ? (RUN_STATE_TEXT[run.state] ?? `état ${run.state}`) : 'état inconnu';
+  const notDone = run.notDone ? ` (${run.notDone} dossier(s) non traité(s))` : '';
+  return `Traitement : ${PAYLOAD_TEXT[run.kind] ?? run.kind} ${run.workflowId}${run.runId ? ` (n° ${run.runId})` : ''} — ${state}${notDone}\n`;
+}
+
 export function maintenanceMailText(target: string, mail: MaintenanceMail, appName: string, timeZone: string, now: Date): { subject: string; text: string } {
   const at = formatDateTime(now, timeZone);
   const s = formatDateTime(new Date(mail.startsAt), timeZone);
@@ -115,6 +131,8 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
         subject: `[${appName}] Maintenance terminée (${target})`,
         text:
           `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n` +
+          (mail.reopenedAfter ? `Rouverte après un échec : ${oneLine(failureReason(mail.reopenedAfter))}\n` : '') +
+          (mail.payloadRun ? payloadRunText(mail.payloadRun) : '') +
           (mail.rolledBack
             ? `${mail.rolledBack.failed} dossier(s) n'ont pas pu recevoir les correctifs : ` +
               rolledBackText(mail.rolledBack.failed, mail.rolledBack.restored) +

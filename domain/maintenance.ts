@@ -77,17 +77,21 @@ export function announcementText(type: WindowType, startsAt: Date, endsAt: Date,
     : `Une nouvelle version sera installée entre le ${s.date} à ${s.time} et le ${e.date} à ${e.time}. ${appName} sera donc suspendu durant cette période.`;
 }
 
-/** R-MW-6: the refusal of a login from the start. */
-export function refusalText(type: WindowType, endsAt: Date, locale: Locale, timeZone: string): string {
+/**
+ * R-MW-6: the refusal of a login from the start. Given `now`, a window still closed past its planned end (failed and
+ * waiting for its reopen, R-MW-10, or overrunning) promises no time already gone: the service is back once it is over.
+ */
+export function refusalText(type: WindowType, endsAt: Date, locale: Locale, timeZone: string, now?: Date): string {
+  const overdue = now !== undefined && now.getTime() >= endsAt.getTime();
   const e = formatDateTime(endsAt, timeZone);
   if (locale === 'en') {
-    return type === 'database'
-      ? `A database maintenance is currently in progress. Service will be available again on ${e.date} at ${e.time}.`
-      : `A new version is being installed. Service will be available again on ${e.date} at ${e.time}.`;
+    const back = overdue ? 'Service will be available again once the maintenance is over.' : `Service will be available again on ${e.date} at ${e.time}.`;
+    return type === 'database' ? `A database maintenance is currently in progress. ${back}` : `A new version is being installed. ${back}`;
   }
+  const back = overdue ? 'Le service sera à nouveau disponible dès la fin de la maintenance.' : `Le service sera à nouveau disponible le ${e.date} à ${e.time}.`;
   return type === 'database'
-    ? `Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible le ${e.date} à ${e.time}.`
-    : `Une nouvelle version est en cours d'installation. Le service sera à nouveau disponible le ${e.date} à ${e.time}.`;
+    ? `Une phase de maintenance de la base de données est actuellement en cours. ${back}`
+    : `Une nouvelle version est en cours d'installation. ${back}`;
 }
 
 /** R-MW-7: the order given to open sessions (the seed shows it as a dialog with an OK button). */

@@ -46,7 +46,7 @@ export function noticeAt(window: ActiveWindow | undefined, now: Date, locale: Lo
   const loginsRefused = loginsRefusedAt(window, now);
   if (!window || state === 'open') return { state, loginsRefused };
   if (state === 'closed') {
-    return { state, loginsRefused, message: withOperatorMessage(refusalText(window.type, window.endsAt, locale, s.timeZone), window) };
+    return { state, loginsRefused, message: withOperatorMessage(refusalText(window.type, window.endsAt, locale, s.timeZone, now), window) };
   }
   const text = loginsRefused
     ? earlyBlockText(window, locale, s)

@@ -404,7 +404,7 @@ export async function buildGate({
           // refused in SQL on the same snapshot; the texts come from the domain rules
           const notice = noticeAt(w, result.now, loc, texts);
           if (notice.loginsRefused || result.keySessions < limits.maxSessionsPerKey) {
-            const message = notice.loginsRefused && notice.message ? notice.message : w ? refusalText(w.type, w.endsAt, loc, config.timeZone) : undefined;
+            const message = notice.loginsRefused && notice.message ? notice.message : w ? refusalText(w.type, w.endsAt, loc, config.timeZone, result.now) : undefined;
             return reply.code(423).send({ error: 'logins are refused', message, ...(w ? { end: w.endsAt.toISOString() } : {}) });
           }
           metrics.limitRefusal(key.target, key.keyId, 'sessions_per_key');

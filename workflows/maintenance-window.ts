@@ -760,6 +760,9 @@ class MaintenanceWindow {
   private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack']): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;
+    // R-MW-9 the completion mail's payload line: its dossiers not done counted while the window carries their failures
+    const run = kind === 'completed' ? s.payloadRun : undefined;
+    const notDone = run && run.state !== 'completed' && this.payloadFailures?.length && s.failures === this.payloadFailures ? Math.max(s.failuresTotal ?? 0, s.failures.length) : 0;
     try {
       const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, {
         target: s.target,
@@ -774,6 +777,9 @@ class MaintenanceWindow {
           ...(rolledBack && { rolledBack }),
           ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state, notDone: r.notDone })) }),
           ...(kind === 'failed' && { failedDossiers: this.failedDossiers() }),
+          // R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after
+          ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }) } }),
+          ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
         },
       });
       return r.sent;

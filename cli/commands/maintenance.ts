@@ -22,7 +22,7 @@ import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { describeWindow } from '../../domain/maintenance-text';
-import { windowSummary } from '../../domain/maintenance-details';
+import { failureReason, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
@@ -267,8 +267,10 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): strin
     const state = r.state ? ` (${r.state}${r.notDone ? `, ${r.notDone} dossier(s) not done` : ''})` : '';
     lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${state}`);
   }
+  // R-MW-12: a failed window since cancelled has access back: its failure is history, with no advice to reopen
+  const cancelledAfterFailure = s.state === 'cancelled' && !!s.failure;
   if (s.failure) {
-    lines.push(`  FAILED: ${s.failure}`);
+    lines.push(cancelledAfterFailure ? `  cancelled after a failure: ${failureReason(s.failure)}` : `  FAILED: ${s.failure}`);
     const kept = s.failures ?? [];
     const shownFailures = kept.slice(-10);
     const total = Math.max(s.failuresTotal ?? kept.length, kept.length);
@@ -276,7 +278,8 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): strin
     if (total > shownFailures.length) lines.push(`    (the last ${shownFailures.length} of ${total}; the payload run's status lists them all)`);
   }
   if (s.reopenedAfter) lines.push(`  reopened after a failure (R-MW-10): ${s.reopenedAfter}`);
-  const next = s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []);
+  // a cancelled window's steps from the rules of now: one cancelled before they knew it says no reopen either
+  const next = cancelledAfterFailure ? windowNextSteps(s) : (s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []));
   for (const n of next) lines.push(`  ${n.text}: ${n.command}`);
   if (s.notify.length) lines.push(`  notify: ${s.notify.join(', ')}`);
   return lines.join('\n');
@@ -302,12 +305,13 @@ async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
 async function schedule(flags: ScheduleFlags): Promise<number | void> {
   const { input, startsNow } = scheduleInput(flags, Date.now());
   await checkPayloadHere(input);
+  // R-MW-2 before R-MW-3: a schedule refused for an existing window warns of no cut (the start's own refusal is a race)
+  const existing = await withPools(input.target, (pool) => activeWindow(pool));
+  if (existing) throw windowExists(input.target, existing);
   if (startsNow && !(await confirmImmediateStart(input.target, flags.yes === true))) {
     process.stderr.write('nothing scheduled\n');
     return EXIT_FAILED;
   }
-  const existing = await withPools(input.target, (pool) => activeWindow(pool));
-  if (existing) throw windowExists(input.target, existing);
   const { status, url } = await withTemporal(async (client) => {
     let handle: Awaited<ReturnType<typeof startMaintenanceWindow>>;
     try {
@@ -340,11 +344,14 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
   );
 }
 
-const LAST_QUERY_MS = 5000;
+/** A query waits for a worker to answer it (the server's own wait is far longer): `status` says "not reachable" after this (README). */
+const QUERY_MS = 5_000;
 
 async function queryStatus(targetName: string, workflowId = maintenanceWorkflowId(targetName)): Promise<MaintenanceStatus | null> {
+  // one deadline for the connection and the query together
+  const deadline = Date.now() + QUERY_MS;
   try {
-    return await withTemporal((client) => client.workflow.getHandle(workflowId).query(maintenanceStatusQuery));
+    return await withTemporal((client) => client.withDeadline(deadline, () => client.workflow.getHandle(workflowId).query(maintenanceStatusQuery)));
   } catch {
     return null;
   }
@@ -357,10 +364,11 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
     // with none active, the one that ended last (not the latest planned start) is named: what happened to it is one command away
     return { window: active, sessions: await sessionsLeft(pool), last: active ? undefined : await lastEndedWindow(pool) };
   });
+  // a query waits for a worker (none runs: the dev process stopped, say): each is bounded by QUERY_MS
   const workflow = window ? await queryStatus(t.name, window.workflowId) : null;
   // the last window's own account (a failure, a reopen, its payload's failures), while Temporal keeps its history and a
-  // worker answers; a closed workflow's query waits for a worker: not more than a few seconds here
-  const lastWorkflow = last ? await Promise.race([queryStatus(t.name, last.workflowId), new Promise<null>((r) => setTimeout(r, LAST_QUERY_MS, null).unref())]) : null;
+  // worker answers
+  const lastWorkflow = last ? await queryStatus(t.name, last.workflowId) : null;
   const value = {
     target: t.name,
     gateState: gateStateAt(window ?? null, new Date()),

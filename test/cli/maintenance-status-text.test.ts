@@ -42,3 +42,23 @@ test('R-MW-10: a window with more failures than it shows says how many and where
   expect(text).toContain('    D9: boom\n    (the last 10 of 326; the payload run\'s status lists them all)');
   expect(statusText({ ...base, state: 'in_progress', phase: 'failed', failure: 'x', failures: failures.slice(0, 3), failuresTotal: 3 })).not.toContain('the last');
 });
+
+test('R-MW-12, R-MW-10: a failed window since cancelled says so with its reason, advises the retry and no reopen', () => {
+  const failure = 'backup run 8 partial: 3 of 9 dossier(s) not backed up (report: none): "nightshift backup retry --target main --run 8", then reopen';
+  const failed = { ...base, state: 'in_progress', phase: 'failed', failure, payloadRun: { kind: 'backup', workflowId: 'backup/main/x', runId: '8', state: 'partial' } } as MaintenanceStatus;
+  // while failed: FAILED, the retry, then the reopen
+  expect(statusText({ ...failed, nextSteps: undefined })).toContain(`  FAILED: ${failure}`);
+  const cancelled = { ...failed, state: 'cancelled', phase: 'cancelled', phases: [...base.phases, { phase: 'cancelled', at: '2026-12-04T20:50:00.000Z' }] } as MaintenanceStatus;
+  // what a workflow that ran before this rule reports (its failed-phase steps kept), and one with none at all
+  for (const nextSteps of [[{ text: 'Then give access back', command: 'nightshift maintenance reopen --target main' }], undefined]) {
+    const text = statusText({ ...cancelled, nextSteps });
+    expect(text).toMatch(/^database maintenance on main: cancelled \(phase cancelled\)$/m);
+    expect(text).toContain('  cancelled after a failure: backup run 8 partial: 3 of 9 dossier(s) not backed up (report: none): "nightshift backup retry --target main --run 8"\n');
+    expect(text).toContain('  Back up the dossiers not backed up (the window was cancelled): nightshift backup retry --target main --run 8');
+    expect(text).not.toMatch(/reopen|FAILED/);
+  }
+  // a failure with no run left to retry: nothing to advise
+  const noRun = statusText({ ...cancelled, failure: 'post-check: the target database does not answer', payloadRun: undefined });
+  expect(noRun).toContain('  cancelled after a failure: post-check: the target database does not answer');
+  expect(noRun).not.toMatch(/reopen|retry/);
+});

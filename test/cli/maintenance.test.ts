@@ -5,6 +5,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
 import { editInput, registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
+import { startMaintenanceWindow } from '../../starts';
 import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { runCli, type CliResult } from '../helpers/cli';
 
@@ -194,6 +195,11 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       const status = await cli('status', '--target', stack.target, '--json');
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/MaintenanceWindowExists: .*already has a deployment window scheduled .*cancel it first/);
+      // R-MW-2 before R-MW-3: a start now refused for the existing window warns of no cut
+      const nowAgain = await cli('schedule', '--target', stack.target, '--yes', '--duration', '10m', '--type', 'database');
+      expect(nowAgain.code).toBe(1);
+      expect(nowAgain.stderr).toMatch(/^nightshift: MaintenanceWindowExists: .*already has a deployment window scheduled .*cancel it first\n$/);
+      expect(nowAgain.stderr).not.toMatch(/cuts the service/);
       expect(status.code).toBe(0);
       expect(JSON.parse(status.stdout)).toMatchObject({ gateState: 'announced', liveSessions: 0, workflow: { phase: 'scheduled' } });
 
@@ -335,6 +341,52 @@ test('R-PI-2: complete says before it waits that a run started by hand a moment 
       expect(completed.stdout).toMatch(/^completed: /m);
     });
   } finally {
+    await native.close();
+  }
+});
+
+test('README: status says "workflow not reachable" within 5 s when no worker answers the window\'s query', async () => {
+  // a window whose workflow no worker polls (the dev process stopped, say): its row as the workflow would have written it
+  const { input } = scheduleInput({ target: stack.target, start: parisTime(60), duration: '45m', type: 'database', payload: 'none' }, Date.now());
+  const workflowId = `maintenance/${stack.target}/unpolled-${Date.now()}`;
+  const handle = await startMaintenanceWindow(client, input, { taskQueue: `nobody-polls-${Date.now()}`, workflowId });
+  await stack.pool.query(
+    `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at) VALUES (gen_random_uuid(), $1, 'database', 'scheduled', 'scheduled', $2, $3)`,
+    [workflowId, input.startsAt, input.endsAt],
+  );
+  try {
+    const t0 = Date.now();
+    const shown = await cli('status', '--target', stack.target);
+    const took = Date.now() - t0;
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^database window scheduled from .* \\(workflow ${workflowId}\\) \\(phase scheduled; workflow not reachable\\)$`, 'm'));
+    expect(took).toBeLessThan(10_000);
+  } finally {
+    await handle.terminate('test over');
+    await stack.pool.query(`DELETE FROM nightshift.maintenance_window WHERE workflow_id = $1`, [workflowId]);
+  }
+});
+
+test('R-MW-12, R-MW-10: a failed window cancelled: status says cancelled after the failure, with its reason, and advises no reopen', async () => {
+  const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await windowWorker(native, stack);
+  try {
+    await worker.runUntil(async () => {
+      // a dossier without its schema: the post-checks fail
+      await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ('BROKEN2', 'Broken', 'd_broken2')`);
+      const started = await cli('schedule', '--target', stack.target, '--start', 'now', '--duration', '30m', '--grace', '0s', '--type', 'database', '--yes');
+      expect(started.code).toBe(0);
+      await eventually(async () => (await windowRows(stack.pool)).at(-1)?.phase, (p) => p === 'working', 'the work phase', 40_000);
+      expect((await cli('complete', '--target', stack.target)).code).toBe(1);
+      const cancelled = await cli('cancel', '--target', stack.target);
+      expect(cancelled.code).toBe(0);
+      const status = await cli('status', '--target', stack.target);
+      expect(status.stdout).toMatch(/\n {2}cancelled after a failure: .*BROKEN2/);
+      expect(status.stdout).not.toMatch(/FAILED|reopen/);
+      expect(cancelled.stdout).not.toMatch(/FAILED|reopen/);
+    });
+  } finally {
+    await stack.pool.query(`DELETE FROM nightshift.dossier WHERE code = 'BROKEN2'`);
     await native.close();
   }
 });

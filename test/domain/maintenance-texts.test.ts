@@ -44,6 +44,19 @@ describe('R-MW-4 / R-MW-6 texts, exactly as seed 000', () => {
     expect(closeOrderText('en', 'App')).toMatch(/15 seconds/);
     expect(closeOrderText('fr', 'App')).toMatch(/15 secondes/);
   });
+  test('R-MW-6, R-MW-10 past the planned end (failed until reopen, overrunning): no time promised, French and English', () => {
+    const during = new Date(dbEnd.getTime() - 60_000);
+    expect(refusalText('database', dbEnd, 'fr', paris, during)).toMatch(/le 07\/09\/2020 à 13:45\.$/);
+    expect(refusalText('database', dbEnd, 'fr', paris, dbEnd)).toBe(
+      'Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible dès la fin de la maintenance.',
+    );
+    const later = new Date(depEnd.getTime() + 3_600_000);
+    expect(refusalText('deployment', depEnd, 'fr', paris, later)).toBe(
+      "Une nouvelle version est en cours d'installation. Le service sera à nouveau disponible dès la fin de la maintenance.",
+    );
+    expect(refusalText('database', dbEnd, 'en', paris, later)).toBe('A database maintenance is currently in progress. Service will be available again once the maintenance is over.');
+    expect(refusalText('deployment', depEnd, 'en', paris, later)).toBe('A new version is being installed. Service will be available again once the maintenance is over.');
+  });
   test('dates follow the time zone and midnight is 00:00', () => {
     expect(refusalText('database', new Date('2020-12-31T23:00:00Z'), 'fr', paris)).toMatch(/le 01\/01\/2021 à 00:00\.$/);
     expect(refusalText('database', new Date('2020-12-31T23:00:00Z'), 'fr', 'UTC')).toMatch(/le 31\/12\/2020 à 23:00\.$/);
@@ -153,6 +166,8 @@ test('R-MW-10: a window\'s outcome in one line for maintenance list: empty when 
     '2 dossier(s) rolled back; 2 failure(s)',
   );
   expect(windowOutcome({ state: 'cancelled', failure: 'post-checks: dossier X has no schema' })).toBe('cancelled after a failure: post-checks: dossier X has no schema');
+  // R-MW-12: cancelled, the failure's advice to reopen no longer holds
+  expect(windowOutcome({ state: 'cancelled', failure: 'patch run 4: 1 dossier(s) failed (A1), then reopen' })).toBe('cancelled after a failure: patch run 4: 1 dossier(s) failed (A1)');
   expect(windowOutcome({ state: 'completed', linkedRuns: [{ kind: 'backup', workflowId: 'b', state: 'partial', notDone: 3 }] })).toBe('hand-started backup partial (3 dossier(s) not done)');
 });
 
@@ -160,4 +175,41 @@ test('R-MW-10: a long reason in the outcome is cut at a word, with …', () => {
   const long = 'the payload failed: 3 dossier(s) in error (BIG0100: patch 2 failed in dossier BIG0100; report: /tmp/drillE/data/sauve/log/x.txt)';
   const out = windowOutcome({ state: 'completed', reopenedAfter: long });
   expect(out).toBe('reopened after: the payload failed: 3 dossier(s) in error (BIG0100: patch 2 failed in dossier…');
+});
+
+describe('R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after', () => {
+  const mail = { kind: 'completed' as const, to: [], type: 'database' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const at = new Date('2020-09-07T11:40:00Z');
+
+  test('a backup payload that went well: one line, its run and state, after the availability', () => {
+    const payloadRun = { kind: 'backup', workflowId: 'backup/main/20200907T110500Z', runId: '8', state: 'completed' };
+    const { text } = maintenanceMailText('main', { ...mail, payloadRun }, 'APP', paris, at);
+    expect(text).toBe(
+      'La maintenance de la base de données est terminée. APP est à nouveau disponible depuis le 07/09/2020 à 13:40.\n' +
+        'Traitement : sauvegarde backup/main/20200907T110500Z (n° 8) — terminé sans erreur\n' +
+        'Fenêtre prévue du 07/09/2020 à 13:00 au 07/09/2020 à 13:45 (cible main).\n',
+    );
+  });
+
+  test('a window reopened after its payload left dossiers not done: the reason without the reopen advice, and the run as it ended', () => {
+    const payloadRun = { kind: 'backup', workflowId: 'backup/main/20200907T110500Z', runId: '8', state: 'partial', notDone: 3 };
+    const reopenedAfter = 'backup run 8 partial: 3 of 9 dossier(s) not backed up (report: none): "nightshift backup retry --target main --run 8", then reopen';
+    const { text } = maintenanceMailText('main', { ...mail, payloadRun, reopenedAfter }, 'APP', paris, at);
+    expect(text).toContain(
+      'depuis le 07/09/2020 à 13:40.\n' +
+        'Rouverte après un échec : backup run 8 partial: 3 of 9 dossier(s) not backed up (report: none): "nightshift backup retry --target main --run 8"\n' +
+        'Traitement : sauvegarde backup/main/20200907T110500Z (n° 8) — terminé avec des dossiers en erreur (3 dossier(s) non traité(s))\n',
+    );
+    expect(text).not.toContain('then reopen');
+  });
+
+  test('a patch run, its state as the ledger says it; a window reopened with no payload names the failure only', () => {
+    const patch = maintenanceMailText('main', { ...mail, type: 'deployment', payloadRun: { kind: 'backup+patch', workflowId: 'patch/main/x', runId: '12', state: 'completed' } }, 'APP', paris, at).text;
+    expect(patch).toContain("L'installation de la nouvelle version est terminée.");
+    expect(patch).toContain('\nTraitement : sauvegarde puis intégration des correctifs patch/main/x (n° 12) — terminé sans erreur\n');
+    const reopened = maintenanceMailText('main', { ...mail, reopenedAfter: 'dossier BROKEN1: schema d_broken1 is missing' }, 'APP', paris, at).text;
+    expect(reopened).toContain('\nRouverte après un échec : dossier BROKEN1: schema d_broken1 is missing\n');
+    expect(reopened).not.toContain('Traitement');
+    expect(maintenanceMailText('main', mail, 'APP', paris, at).text).not.toMatch(/Traitement|Rouverte/);
+  });
 });

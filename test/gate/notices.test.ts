@@ -32,6 +32,8 @@ const tryLogin = (headers: Record<string, string> = {}) =>
 // 2099-09-07 11:00Z is 13:00 in Paris (summer time), as in the seed's "07/09/2020 13:00-13:45".
 const FUTURE = { startsAt: '2099-09-07T11:00:00Z', endsAt: '2099-09-07T11:45:00Z' };
 const PAST = { startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+// started long ago, planned to end at 13:45 Paris on 07/09/2099: in progress, its end still ahead
+const CURRENT = { startsAt: '2020-09-07T11:00:00Z', endsAt: '2099-09-07T11:45:00Z' };
 
 describe('status per state (R-SE-3)', () => {
   test('open: no window, the live sessions are counted, logins accepted', async () => {
@@ -64,11 +66,11 @@ describe('status per state (R-SE-3)', () => {
   });
 
   test('closed from the start instant even while the row is still scheduled (R-MW-6), with the operator message', async () => {
-    await setWindow(pool(), { ...PAST, state: 'scheduled', type: 'deployment', message: 'Passage en version 2020.3' });
+    await setWindow(pool(), { ...CURRENT, state: 'scheduled', type: 'deployment', message: 'Passage en version 2020.3' });
     const s = await status({ 'accept-language': 'en-GB,en;q=0.9' });
     expect(s.state).toBe('closed');
     expect(s.loginsRefused).toBe(true);
-    expect(s.message).toBe('A new version is being installed. Service will be available again on 07/09/2020 at 13:45.\nPassage en version 2020.3');
+    expect(s.message).toBe('A new version is being installed. Service will be available again on 07/09/2099 at 13:45.\nPassage en version 2020.3');
   });
 });
 
@@ -107,20 +109,39 @@ describe('login (R-MW-4, R-MW-5, R-MW-6)', () => {
   });
 
   test.each([
-    ['database', 'in_progress', 'Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible le 07/09/2020 à 13:45.', 'A database maintenance is currently in progress. Service will be available again on 07/09/2020 at 13:45.'],
-    ['deployment', 'in_progress', "Une nouvelle version est en cours d'installation. Le service sera à nouveau disponible le 07/09/2020 à 13:45.", 'A new version is being installed. Service will be available again on 07/09/2020 at 13:45.'],
-    ['database', 'scheduled', 'Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible le 07/09/2020 à 13:45.', 'A database maintenance is currently in progress. Service will be available again on 07/09/2020 at 13:45.'],
+    ['database', 'in_progress', 'Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible le 07/09/2099 à 13:45.', 'A database maintenance is currently in progress. Service will be available again on 07/09/2099 at 13:45.'],
+    ['deployment', 'in_progress', "Une nouvelle version est en cours d'installation. Le service sera à nouveau disponible le 07/09/2099 à 13:45.", 'A new version is being installed. Service will be available again on 07/09/2099 at 13:45.'],
+    ['database', 'scheduled', 'Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible le 07/09/2099 à 13:45.', 'A database maintenance is currently in progress. Service will be available again on 07/09/2099 at 13:45.'],
   ] as const)('R-MW-6 %s window %s past its start: 423 with the exact refusal, nothing inserted', async (type, state, fr, en) => {
-    await setWindow(pool(), { ...PAST, type, state });
+    await setWindow(pool(), { ...CURRENT, type, state });
     const before = await pool().query('SELECT count(*)::int AS n FROM nightshift.session');
     const res = await tryLogin();
     expect(res.status).toBe(423);
-    expect(res.json()).toEqual({ error: 'logins are refused', message: fr, end: '2020-09-07T11:45:00.000Z' });
+    expect(res.json()).toEqual({ error: 'logins are refused', message: fr, end: '2099-09-07T11:45:00.000Z' });
     const resEn = await tryLogin({ 'accept-language': 'en-US' });
     expect(resEn.status).toBe(423);
     expect(resEn.json<{ message: string }>().message).toBe(en);
     const after = await pool().query('SELECT count(*)::int AS n FROM nightshift.session');
     expect(after.rows[0].n).toBe(before.rows[0].n);
+  });
+
+  test.each([
+    ['database', 'Une phase de maintenance de la base de données est actuellement en cours. Le service sera à nouveau disponible dès la fin de la maintenance.', 'A database maintenance is currently in progress. Service will be available again once the maintenance is over.'],
+    ['deployment', "Une nouvelle version est en cours d'installation. Le service sera à nouveau disponible dès la fin de la maintenance.", 'A new version is being installed. Service will be available again once the maintenance is over.'],
+  ] as const)('R-MW-6, R-MW-10 %s window still closed past its planned end (failed until reopen, or overrunning): no past time promised', async (type, fr, en) => {
+    await setWindow(pool(), { ...PAST, type, state: 'in_progress', message: 'Reprise des données' });
+    const res = await tryLogin();
+    expect(res.status).toBe(423);
+    // `end` stays the planned end; only the text stops promising it
+    expect(res.json()).toEqual({ error: 'logins are refused', message: `${fr}\nReprise des données`, end: '2020-09-07T11:45:00.000Z' });
+    expect((await tryLogin({ 'accept-language': 'en' })).json<{ message: string }>().message).toBe(`${en}\nReprise des données`);
+    const s = await status();
+    expect(s).toMatchObject({ state: 'closed', loginsRefused: true, end: '2020-09-07T11:45:00.000Z', message: `${fr}\nReprise des données` });
+    const page = await gate.call('GET', '/', { headers: { 'accept-language': 'fr' } });
+    expect(page.text).toContain(`<p>${fr.replace(/'/g, '&#39;')}</p>`);
+    expect(page.text).not.toContain('07/09/2020');
+    const pageEn = await gate.call('GET', '/', { headers: { 'accept-language': 'en' } });
+    expect(pageEn.text).toContain(`<p>${en}</p>`);
   });
 
   test('R-MW-5 early block: new logins refused with the block text, open sessions go on with the announcement', async () => {

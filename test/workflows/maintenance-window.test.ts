@@ -560,6 +560,12 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
     expect(result.status.reopenedAfter).toMatch(/partial/);
     expect(result.failures?.map((f) => f.code)).toEqual(['A2']);
     expect(result.nextCommand).toBe(retryCommand);
+    // R-MW-9, R-MW-10: the completion mail names the failure it was reopened after (no "then reopen" left) and what the payload did
+    await eventually(async () => mailsTo('ops-backup@example.com').length, (n) => n === 2, 'the completion mail');
+    const doneText = bodyOf(mailsTo('ops-backup@example.com')[1]!.raw);
+    expect(doneText).toMatch(/\nRouverte après un échec : backup run \d+ partial: 1 of 2 dossier\(s\) not backed up /);
+    expect(doneText).toContain(`Traitement : sauvegarde ${failed.payloadRun!.workflowId} (n° ${failed.payloadRun!.runId}) — terminé avec des dossiers en erreur (1 dossier(s) non traité(s))`);
+    expect(doneText).not.toContain('then reopen');
     await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
   });
 });
