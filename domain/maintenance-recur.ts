@@ -171,7 +171,8 @@ export function recurDescription(r: { target: string; name: string; cron: string
   const reason = r.template.message ? `: ${r.template.message.split('\n')[0]!.slice(0, 80)}` : '';
   return (
     `Recurring ${r.template.type} maintenance window ${r.name} on target ${r.target}: starts at "${r.cron}" (${r.timezone}), ` +
-    `lasts ${formatSeconds(r.durationSeconds)}, announced ${formatSeconds(r.announceAheadSeconds)} ahead, payload ${r.template.payload.kind}; ` +
-    `an occurrence is skipped while a window of the target is open${reason}`
+    `lasts ${formatSeconds(r.durationSeconds)}, announced ${formatSeconds(r.announceAheadSeconds)} ahead, payload ${r.template.payload.kind}` +
+    `${r.template.onFailure ? ` (on failure: ${r.template.onFailure})` : ''}; ` +
+    `an occurrence is refused while another window of the target is scheduled or open (recur show says why)${reason}`
   );
 }

@@ -277,9 +277,22 @@ export interface ScheduleView {
   note: string | undefined;
   overlap: string;
   nextRuns: Date[];
-  recentRuns: { scheduledAt: Date; takenAt: Date; workflowId: string; runId: string; status: string }[];
+  /** reason: a failed run's own failure (a maintenance occurrence refused because another window holds the target, say) */
+  recentRuns: { scheduledAt: Date; takenAt: Date; workflowId: string; runId: string; status: string; reason?: string }[];
   running: string[];
   skippedOverlaps: number;
+}
+
+/** A failed workflow's own reason: the innermost message of its failure (undefined when it cannot be read). */
+async function failureReason(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
+  try {
+    await client.workflow.getHandle(workflowId, runId).result();
+    return undefined;
+  } catch (err) {
+    let e: unknown = err;
+    while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+    return e instanceof Error ? e.message.replace(/\s+/g, ' ').slice(0, 200) : undefined;
+  }
 }
 
 export async function describeSchedule(client: Client, handle: ReturnType<Client['schedule']['getHandle']>): Promise<ScheduleView> {
@@ -290,7 +303,8 @@ export async function describeSchedule(client: Client, handle: ReturnType<Client
       const { workflowId, firstExecutionRunId: runId } = a.action.workflow;
       const name = await workflowStatus(client, workflowId, runId);
       const status = name === 'NOT_FOUND' ? 'gone' : name.toLowerCase();
-      return { scheduledAt: a.scheduledAt, takenAt: a.takenAt, workflowId, runId, status };
+      const reason = status === 'failed' ? await failureReason(client, workflowId, runId) : undefined;
+      return { scheduledAt: a.scheduledAt, takenAt: a.takenAt, workflowId, runId, status, ...(reason && { reason }) };
     }),
   );
   return {
@@ -332,7 +346,7 @@ export function scheduleText(v: ScheduleView): string {
     row('overlap policy', `${OVERLAP_TEXT[v.overlap] ?? v.overlap.toLowerCase()}${v.skippedOverlaps ? `, ${v.skippedOverlaps} skipped so far` : ''}`),
     row('paused', v.paused ? `yes${v.note ? ` (${v.note})` : ''}` : 'no'),
     ...list('next runs', v.paused ? [] : v.nextRuns.map(at), v.paused ? '(none while paused)' : '(none)'),
-    ...list('last runs', [...v.recentRuns].reverse().map((r) => `${at(r.scheduledAt)}  ${r.workflowId}  ${r.status}`), '(none yet)'),
+    ...list('last runs', [...v.recentRuns].reverse().map((r) => `${at(r.scheduledAt)}  ${r.workflowId}  ${r.status}${r.reason ? `: ${r.reason}` : ''}`), '(none yet)'),
     ...list('running', v.running, '(none)'),
     `times in ${v.timezone}`,
   ].join('\n');

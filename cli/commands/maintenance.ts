@@ -464,6 +464,7 @@ interface RecurFlags {
   startWhenDrained?: boolean;
   dbDrain?: boolean;
   notify?: string;
+  onFailure?: string;
   json?: boolean;
 }
 
@@ -550,11 +551,46 @@ async function recurCreate(flags: RecurFlags): Promise<void> {
       throw new UsageError(problem);
     }
     await handle.unpause(`created with nightshift maintenance recur`);
-    return d.info.nextActionTimes.slice(0, 5).map((t) => windowAt(t, plan));
+    const mine = d.info.nextActionTimes.map((t) => windowAt(t, plan));
+    return { next: mine.slice(0, 5), collisions: await recurCollisions(client, plan, mine) };
   });
-  output(flags.json, { scheduleId: plan.scheduleId, cron: plan.cron, timezone: plan.timezone, crons: plan.crons, description: plan.description, next }, (v) =>
-    [`created schedule ${v.scheduleId}: ${v.description}`, ...occurrenceLines(v.next, plan.timezone)].join('\n'),
+  const warnings = next.collisions;
+  output(flags.json, { scheduleId: plan.scheduleId, cron: plan.cron, timezone: plan.timezone, crons: plan.crons, description: plan.description, next: next.next, warnings }, (v) =>
+    [`created schedule ${v.scheduleId}: ${v.description}`, ...occurrenceLines(v.next, plan.timezone), ...v.warnings.map((w) => `warning: ${w}`)].join('\n'),
   );
+}
+
+/**
+ * R-MW-2, R-MW-13: one window per target at a time, from its announcement to its end. The new schedule's next
+ * occurrences that meet another recurring window's, or the window scheduled or open now, are said at creation: the
+ * later of the two is refused when it fires (recur show names why), and nothing else would tell the operator.
+ */
+async function recurCollisions(client: Client, plan: RecurPlan, mine: Occurrence[]): Promise<string[]> {
+  const overlaps = (a: Occurrence, b: { announcedAt: Date; endsAt: Date }) => a.announcedAt < b.endsAt && b.announcedAt < a.endsAt;
+  const at = (t: Date) => formatDateTime(t, plan.timezone);
+  const said: string[] = [];
+  for await (const s of client.schedule.list()) {
+    const parts = s.scheduleId.startsWith(MAINTENANCE_RECUR_PREFIX) ? parseRecurScheduleId(s.scheduleId) : undefined;
+    if (!parts || parts.target !== plan.target || s.scheduleId === plan.scheduleId) continue;
+    const other = await client.schedule.getHandle(s.scheduleId).describe().catch(() => undefined);
+    const memo = other?.memo as Partial<RecurMemo> | undefined;
+    if (!other || other.state.paused || typeof memo?.durationSeconds !== 'number' || typeof memo.announceAheadSeconds !== 'number') continue;
+    const theirs = other.info.nextActionTimes.map((t) => windowAt(t, { announceAheadSeconds: memo.announceAheadSeconds!, durationSeconds: memo.durationSeconds! }));
+    const hit = mine.find((m) => theirs.some((o) => overlaps(m, o)));
+    if (hit) {
+      const when = at(hit.startsAt);
+      said.push(`its window of ${when.date} ${when.time} meets one of the recurring window ${parts.name} (announced to its end): only one window per target at a time, the later one is refused when it fires (R-MW-2); change --cron or --duration, or delete one`);
+    }
+  }
+  const current = await withPools(plan.target, (pool) => activeWindow(pool));
+  if (current) {
+    const hit = mine.find((m) => overlaps(m, { announcedAt: new Date(0), endsAt: current.endsAt }));
+    if (hit) {
+      const when = at(hit.startsAt);
+      said.push(`its window of ${when.date} ${when.time} is announced before the ${describeWindow(current, plan.timezone)} ends: that occurrence is refused when it fires (R-MW-2)`);
+    }
+  }
+  return said;
 }
 
 interface Occurrence {
@@ -673,6 +709,7 @@ function registerRecurCommands(m: Command): void {
     .addOption(new Option('--payload <kind>', 'the work to run in each window: none, backup, patch or backup+patch (with --patch-dir)').default('none'))
     .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
+    .option('--on-failure <action>', 'with --payload backup+patch: "rollback" rolls the dossiers the patch failed back to their restore points (R-PI-11), then gives access back')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
     .option('--start-when-drained', 'start the work as soon as no session is left')
     .option('--db-drain', 'also refuse new connections to the target database and end the others after the grace')

@@ -129,6 +129,11 @@ test('R-MW-13 words of a fixed set in any case: --payload PATCH is a patch windo
   const plan = recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', timezone: 'Europe/Paris', duration: '2h', announceAhead: '1h', payload: 'PATCH', patchDir: '/srv/patches' });
   expect(plan.template).toMatchObject({ type: 'deployment', payload: { kind: 'patch', manifest: '/srv/patches' } });
   expect(recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', duration: '2h', announceAhead: '1h', payload: 'none', type: 'Database' }).template.type).toBe('database');
+  // R-PI-11: --on-failure as a one-off window takes it (it was commander's "unknown option")
+  const rollback = recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', duration: '2h', announceAhead: '1h', payload: 'backup+patch', patchDir: '/srv/patches', onFailure: 'ROLLBACK' });
+  expect(rollback.template).toMatchObject({ payload: { kind: 'backup+patch' }, onFailure: 'rollback' });
+  expect(rollback.description).toContain('payload backup+patch (on failure: rollback)');
+  expect(() => recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', duration: '2h', announceAhead: '1h', payload: 'backup', onFailure: 'rollback' })).toThrow(/--on-failure rollback goes with --payload backup\+patch/);
 });
 
 test('R-MW-13 recur: a Schedule with overlap skip and the time zone, its next occurrences listed in that zone, show, pause, unpause, delete', async () => {
@@ -146,7 +151,7 @@ test('R-MW-13 recur: a Schedule with overlap skip and the time zone, its next oc
   // the Schedule fires at the announcement (3 h before the start); what it does is in its memo and its action's summary (R-OP-1)
   expect(d.info.nextActionTimes.slice(0, 5).map((t) => wall(t, 'Europe/Paris'))).toEqual(Array(5).fill('Sat 19:00'));
   expect(d.memo).toMatchObject({ cron: '0 22 * * 6', durationSeconds: 7200, announceAheadSeconds: 10_800 });
-  expect(String(d.memo?.description)).toMatch(/^Recurring database maintenance window weekly .*an occurrence is skipped while a window of the target is open: weekly full backup$/);
+  expect(String(d.memo?.description)).toMatch(/^Recurring database maintenance window weekly .*an occurrence is refused while another window of the target is scheduled or open \(recur show says why\): weekly full backup$/);
   if (d.action.type !== 'startWorkflow') throw new Error('expected a startWorkflow action');
   expect(d.action).toMatchObject({ workflowType: WORKFLOW.maintenanceWindow, workflowId: recurringWindowWorkflowId(stack.target, 'weekly'), staticSummary: d.memo?.description });
   expect(d.action.args?.[0]).toMatchObject({ target: stack.target, type: 'database', payload: { kind: 'backup' }, message: 'weekly full backup', displayTimeZone: 'Europe/Paris', recurrence: { scheduleId: id, announceAheadSeconds: 10_800 } });
@@ -169,6 +174,15 @@ test('R-MW-13 recur: a Schedule with overlap skip and the time zone, its next oc
   expect(shown).toMatchObject({ code: 0, stderr: '' });
   expect(shown.stdout).toMatch(/^ {2}overlap policy {2}skip \(no run starts while one is running\)$/m);
   expect(shown.stdout).toMatch(/^ {2}cron {12}0 19 \* \* 6$/m);
+
+  // R-MW-2: a second recurring window whose occurrences meet this one's is created, with a warning naming the clash
+  const clash = await cli('recur', '--target', stack.target, '--name', 'clash', '--cron', '30 22 * * 6', '--timezone', 'Europe/Paris', '--duration', '1h', '--announce-ahead', '10m');
+  expect(clash.code).toBe(0);
+  expect(clash.stdout).toMatch(/^warning: its window of \d\d\/\d\d\/\d{4} 22:30 meets one of the recurring window weekly \(announced to its end\): only one window per target at a time, the later one is refused when it fires \(R-MW-2\)/m);
+  const apart = await cli('recur', '--target', stack.target, '--name', 'apart', '--cron', '0 10 * * 3', '--timezone', 'Europe/Paris', '--duration', '1h', '--json');
+  expect(JSON.parse(apart.stdout).warnings).toEqual([]);
+  expect(await cli('recur', 'delete', 'clash', '--target', stack.target)).toMatchObject({ code: 0 });
+  expect(await cli('recur', 'delete', 'apart', '--target', stack.target)).toMatchObject({ code: 0 });
 
   const again = await cli('recur', '--target', stack.target, '--name', 'weekly', '--cron', '0 22 * * 6', '--timezone', 'Europe/Paris', '--duration', '2h');
   expect(again.code).toBe(2);
@@ -257,6 +271,9 @@ test('R-MW-13 occurrences: a triggered occurrence is announced ahead then runs; 
       expect(refused).toBeInstanceOf(WorkflowFailedError);
       expect(String((refused as WorkflowFailedError).cause?.cause)).toMatch(new RegExp(`target ${stack.target} already has a .*: cancel it first`));
       expect((await client.workflow.getHandle(refusedId).describe()).status.name).toBe('FAILED');
+      // recur show names why (it used to say "failed" alone)
+      const shown = await cli('recur', 'show', name, '--target', stack.target);
+      expect(shown.stdout).toMatch(new RegExp(`${refusedId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} {2}failed: target ${stack.target} already has a .*: cancel it first`));
       await oneOff.executeUpdate(cancelMaintenanceUpdate);
     });
   } finally {
