@@ -425,10 +425,12 @@ interface EditFlags {
   message?: string;
   clearMessage?: boolean;
   preventLoginsFrom?: string;
+  yes?: boolean;
   json?: boolean;
 }
 
-export function editInput(flags: EditFlags): MaintenanceEdit {
+export function editInput(flags: EditFlags, now = Date.now()): MaintenanceEdit {
+  if (flags.message !== undefined && flags.clearMessage) throw new UsageError('--message and --clear-message: not both (a new message replaces the old one)');
   const edit: MaintenanceEdit = {};
   if (flags.start !== undefined) edit.startsAt = timeFlag('--start', flags.start).toISOString();
   if (flags.end !== undefined) edit.endsAt = timeFlag('--end', flags.end).toISOString();
@@ -438,6 +440,12 @@ export function editInput(flags: EditFlags): MaintenanceEdit {
   if (flags.clearMessage) edit.message = null;
   if (flags.preventLoginsFrom !== undefined) {
     edit.preventLoginsFrom = flags.preventLoginsFrom === 'none' ? null : timeFlag('--prevent-logins-from', flags.preventLoginsFrom).toISOString();
+    // R-MW-3, R-MW-5: a time already past refuses new logins at once, as a start now cuts service: asked, not assumed
+    if (edit.preventLoginsFrom && Date.parse(edit.preventLoginsFrom) <= now && !flags.yes) {
+      throw new UsageError(
+        `--prevent-logins-from ${flags.preventLoginsFrom} is already past: new logins would be refused at once. Confirm with --yes, or give a later time`,
+      );
+    }
   }
   const parsed = maintenanceEditSchema.safeParse(edit);
   // the edit's fields named by their flags; the whole edit (no flag given) as what to give
@@ -826,6 +834,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--message <text>', 'new message')
     .option('--clear-message', 'remove the message')
     .option('--prevent-logins-from <time>', 'new early login block, or "none"')
+    .option('--yes', 'with --prevent-logins-from a time already past: refuse new logins at once')
     .addOption(jsonOption())
     .action(
       action(async (flags: EditFlags) => {

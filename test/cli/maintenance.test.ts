@@ -156,6 +156,12 @@ test('words of a fixed set (--type, --payload, --on-failure) are read in any cas
   expect(() => scheduleInput({ ...flags, onFailure: 'retry' }, Date.now())).toThrow(/^--on-failure: expected rollback$/);
   expect(editInput({ type: 'DEPLOYMENT' })).toEqual({ type: 'deployment' });
   expect(() => editInput({ duration: '99999999h' })).toThrow(/^--duration: a window lasts at most 7 days$/);
+  expect(() => editInput({ message: 'x', clearMessage: true })).toThrow(/^--message and --clear-message: not both/);
+  // R-MW-5: an early block already past refuses logins at once: asked for, as a start now is (R-MW-3)
+  const now = Date.parse('2026-12-04T13:28:00Z');
+  expect(() => editInput({ preventLoginsFrom: '2026-12-04T13:20:00Z' }, now)).toThrow(/^--prevent-logins-from 2026-12-04T13:20:00Z is already past: new logins would be refused at once\. Confirm with --yes/);
+  expect(editInput({ preventLoginsFrom: '2026-12-04T13:20:00Z', yes: true }, now)).toEqual({ preventLoginsFrom: '2026-12-04T13:20:00.000Z' });
+  expect(editInput({ preventLoginsFrom: '2026-12-04T13:40:00Z' }, now)).toEqual({ preventLoginsFrom: '2026-12-04T13:40:00.000Z' });
   expect(() => editInput({ duration: '1h', type: 'coffee' })).toThrow(/^--type: expected database or deployment$/);
 });
 
