@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import helmet from '@fastify/helmet';
 import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import type pg from 'pg';
+import pino from 'pino';
 import { UsageError, type Config } from '../config/config';
 import {
   announcementText,
@@ -126,7 +127,8 @@ export async function buildGate({
   };
 
   const app = Fastify({
-    logger,
+    // ISO times, as the worker's log (workers/logger.ts): one format for an operator reading both
+    logger: typeof logger === 'object' ? { ...logger, timestamp: pino.stdTimeFunctions.isoTime } : logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 100 },
