@@ -568,6 +568,16 @@ async function recurCreate(flags: RecurFlags): Promise<void> {
   );
 }
 
+/** The recurring windows' Schedules (of one target, when given): id and name. */
+async function recurSchedules(client: Client, only?: string): Promise<{ scheduleId: string; name: string }[]> {
+  const found: { scheduleId: string; name: string }[] = [];
+  for await (const s of client.schedule.list()) {
+    const parts = s.scheduleId.startsWith(MAINTENANCE_RECUR_PREFIX) ? parseRecurScheduleId(s.scheduleId) : undefined;
+    if (parts && (only === undefined || parts.target === only)) found.push({ scheduleId: s.scheduleId, name: parts.name });
+  }
+  return found;
+}
+
 /**
  * R-MW-2, R-MW-13: one window per target at a time, from its announcement to its end. The new schedule's next
  * occurrences that meet another recurring window's, or the window scheduled or open now, are said at creation: the
@@ -577,17 +587,16 @@ async function recurCollisions(client: Client, plan: RecurPlan, mine: Occurrence
   const overlaps = (a: Occurrence, b: { announcedAt: Date; endsAt: Date }) => a.announcedAt < b.endsAt && b.announcedAt < a.endsAt;
   const at = (t: Date) => formatDateTime(t, plan.timezone);
   const said: string[] = [];
-  for await (const s of client.schedule.list()) {
-    const parts = s.scheduleId.startsWith(MAINTENANCE_RECUR_PREFIX) ? parseRecurScheduleId(s.scheduleId) : undefined;
-    if (!parts || parts.target !== plan.target || s.scheduleId === plan.scheduleId) continue;
-    const other = await client.schedule.getHandle(s.scheduleId).describe().catch(() => undefined);
+  for (const { scheduleId, name } of await recurSchedules(client, plan.target)) {
+    if (scheduleId === plan.scheduleId) continue;
+    const other = await client.schedule.getHandle(scheduleId).describe().catch(() => undefined);
     const memo = other?.memo as Partial<RecurMemo> | undefined;
     if (!other || other.state.paused || typeof memo?.durationSeconds !== 'number' || typeof memo.announceAheadSeconds !== 'number') continue;
     const theirs = other.info.nextActionTimes.map((t) => windowAt(t, { announceAheadSeconds: memo.announceAheadSeconds!, durationSeconds: memo.durationSeconds! }));
     const hit = mine.find((m) => theirs.some((o) => overlaps(m, o)));
     if (hit) {
       const when = at(hit.startsAt);
-      said.push(`its window of ${when.date} ${when.time} meets one of the recurring window ${parts.name} (announced to its end): only one window per target at a time, the later one is refused when it fires (R-MW-2); change --cron or --duration, or delete one`);
+      said.push(`its window of ${when.date} ${when.time} meets one of the recurring window ${name} (announced to its end): only one window per target at a time, the later one is refused when it fires (R-MW-2); change --cron or --duration, or delete one`);
     }
   }
   const current = await withPools(plan.target, (pool) => activeWindow(pool));
@@ -682,11 +691,7 @@ function recurText(v: RecurView): string {
 async function recurList(flags: { target?: string; json?: boolean }): Promise<void> {
   const only = flags.target !== undefined ? target(flags.target).name : undefined;
   const views = await withTemporal(async (client) => {
-    const ids: string[] = [];
-    for await (const s of client.schedule.list()) {
-      const parts = s.scheduleId.startsWith(MAINTENANCE_RECUR_PREFIX) ? parseRecurScheduleId(s.scheduleId) : undefined;
-      if (parts && (only === undefined || parts.target === only)) ids.push(s.scheduleId);
-    }
+    const ids = (await recurSchedules(client, only)).map((r) => r.scheduleId);
     return Promise.all(ids.sort().map((id) => recurView(client, id)));
   });
   output(flags.json, views, (vs) => (vs.length ? vs.map(recurText).join('\n\n') : 'no recurring maintenance windows'));
