@@ -94,7 +94,8 @@ test('R-BK-14, R-BK-4, R-BK-13: at 100,000 dossiers the priority page, the rest 
     // backup_generation only through the generations found unreadable: read once, each probed once for a newer one
     const generations = plan.nodes.filter((n) => n['Relation Name'] === 'backup_generation');
     expect(generations.every((n) => n['Node Type'] !== 'Seq Scan')).toBe(true);
-    const unreadable = generations.filter((n) => n['Index Name'] === 'backup_generation_unreadable');
+    // an index scan of it, or a bitmap index scan (which names no relation) under a bitmap heap scan: either is the planner's to take
+    const unreadable = plan.nodes.filter((n) => n['Index Name'] === 'backup_generation_unreadable');
     expect(unreadable.length).toBeGreaterThan(0);
     for (const n of unreadable) expect(n['Actual Loops']).toBeLessThanOrEqual(1);
     for (const n of generations) expect(n['Actual Loops']).toBeLessThanOrEqual(100);
