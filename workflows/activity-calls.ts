@@ -15,14 +15,3 @@ export function activityCaller(base: ActivityOptions) {
     );
   };
 }
-
-/** An activity failure's own message says what went wrong; the wrappers' do not. */
-export function innermostMessage(err: unknown): string {
-  let e: unknown = err;
-  let msg = err instanceof Error ? err.message : String(err);
-  for (let i = 0; i < 5 && e instanceof Error && e.cause; i++) {
-    e = e.cause;
-    if (e instanceof Error && e.message) msg = e.message;
-  }
-  return msg;
-}

@@ -50,7 +50,7 @@ import { workflowIdTimestamp } from '../domain/workflow-id';
 import { BATCH_PAGE_RETRY, DB_CALL, RUN_REPORT, RUN_REPORT_MAIL } from './activity-presets';
 import { startBatchPruneChild } from './child-starts';
 import { batchPruneWorkflowId } from './backup-prune.api';
-import { innermostMessage } from './activity-calls';
+import { innermostMessage } from '../domain/failures';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-8) on the dossier fan-out engine (./fan-out.ts).

@@ -20,7 +20,7 @@ import {
 import { type FanOutKind, chunkTuning, continueFanOutAsNew, engineTuning, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, stepFanOut } from './fan-out';
 import { nightshiftAttributes } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
-import { innermostMessage } from './activity-calls';
+import { innermostMessage } from '../domain/failures';
 import { workflowTime } from './clock';
 
 /**

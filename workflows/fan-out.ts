@@ -30,7 +30,7 @@ import {
   renderRunDetails,
 } from '../domain/run-details';
 import { DB_CALL } from './activity-presets';
-import { innermostMessage } from './activity-calls';
+import { innermostMessage } from '../domain/failures';
 import { workflowTime } from './clock';
 import type { ClaimedRunProgress, FanOutRunTuning, RunMailInput, RunMailResult } from './fan-out.api';
 import { NightshiftKind, type NightshiftKindValue, nightshiftAttributes, phaseAttribute } from './search-attributes';

@@ -11,7 +11,7 @@ import { capFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
 import { executeBackupBatchChild, executePatchRollbackChild, executePatchRunChild } from './child-starts';
-import { activityCaller, innermostMessage } from './activity-calls';
+import { activityCaller } from './activity-calls';
 import {
   cancelMaintenanceUpdate,
   completeMaintenanceUpdate,
@@ -29,7 +29,7 @@ import {
 import { workflowIdTimestamp } from '../domain/workflow-id';
 import { patchRetryCommand, partialPatchResult, patchWorkflowId, supervisorFailureOf } from './patch-integration.api';
 import { partialRollbackResult, patchRollbackWorkflowId } from './patch-rollback.api';
-import { FailureType, failureTypeOf } from '../domain/failures';
+import { FailureType, failureTypeOf, innermostMessage } from '../domain/failures';
 import { patchRunStatusCommand } from '../domain/patch';
 import { backupBatchWorkflowId, backupRetryCommand } from './backup-batch.api';
 

@@ -51,6 +51,7 @@ import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { refuseUnknownCodes } from '../code-hints';
 import { retryCandidates } from '../../store/backup/retry-candidates';
 import { operatorDateTime } from '../../domain/retention';
+import { innermostMessage } from '../../domain/failures';
 
 /**
  * nightshift backup run|retry|status|settings|schedule: the backup batch of modified dossiers
@@ -289,9 +290,7 @@ async function failureReason(client: Client, workflowId: string, runId: string):
     await client.workflow.getHandle(workflowId, runId).result();
     return undefined;
   } catch (err) {
-    let e: unknown = err;
-    while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-    return e instanceof Error ? e.message.replace(/\s+/g, ' ').slice(0, 200) : undefined;
+    return innermostMessage(err).replace(/\s+/g, ' ').slice(0, 200);
   }
 }
 
