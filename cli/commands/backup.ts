@@ -30,6 +30,7 @@ import { loadRetention, planDossierPrune } from '../../store/generations/retenti
 import { findUnrecordedFiles, generationsDirsOf, keepFilesFoundAgain } from '../../archive/generations';
 import { loadBackupSettings } from '../../store/settings/backup-settings';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { latestKeyProblems } from '../../store/verify/latest-key-problems';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { caseHint } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
@@ -443,6 +444,12 @@ function registerGenerationCommands(backup: Command): void {
           if (!all.length && (await unknownCodes(pool, [code])).length && (flags.all || !(await dossierGenerations(pool, code, { deleted: true })).length)) {
             throw new UsageError(`unknown dossier ${code} in target ${t.name}${await caseHint(pool, code)}`);
           }
+          // a later verification that could not read it for want of its key leaves verify_state as it was: said beside it
+          const keyProblems = new Map((await latestKeyProblems(pool, all.map((g) => g.id))).map((p) => [p.generationId, p]));
+          const keyProblemSince = (g: (typeof all)[number]) => {
+            const p = keyProblems.get(g.id);
+            return p && (g.verifiedAt === null || p.at > g.verifiedAt) ? { at: operatorDateTime(p.at, zone()), error: p.error } : null;
+          };
           return {
             policies: retention.details,
             rows: all.map((g) => ({
@@ -454,6 +461,7 @@ function registerGenerationCommands(backup: Command): void {
               reason: g.reason,
               verifyState: g.verifyState,
               verifiedAt: g.verifiedAt && operatorDateTime(g.verifiedAt, zone()),
+              keyProblem: keyProblemSince(g),
               offsiteState: g.offsiteState,
               file: g.file,
               kept: g.deletedAt === null ? (why.get(g.id)?.keep ?? true) : false,
@@ -475,12 +483,14 @@ function registerGenerationCommands(backup: Command): void {
           [
             `generations of dossier ${code} (target ${t.name}), newest first; times in ${zone()}`,
             ...v.generations.map((g) => {
-              const verified = g.verifyState === 'unverified' ? 'unverified' : `${g.verifyState} ${g.verifiedAt ?? ''}`.trim();
+              const verified =
+                (g.verifyState === 'unverified' ? 'unverified' : `${g.verifyState} ${g.verifiedAt ?? ''}`.trim()) + (g.keyProblem ? `, key problem ${g.keyProblem.at}` : '');
               const fate = g.prunedAt ? `pruned ${g.prunedAt}` : g.kept ? `kept: ${g.keptBecause.join(', ') || 'new'}` : `next prune deletes it: ${g.deletedBecause}`;
               const key = g.keyId ? `key ${g.keyId}` : 'plain';
               return `  ${String(g.id).padStart(6)}  ${g.date}  ${g.kind.padEnd(12)} ${sizeText(g.size).padStart(10)}  ${verified.padEnd(30)} off-site ${g.offsiteState.padEnd(8)} ${key.padEnd(16)} ${g.reason.padEnd(20)} ${fate}`;
             }),
             `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
+            ...keyProblemHint(code, v.generations),
             restoreHint(code, v.generations.find((g) => !g.prunedAt && isRestorable(g))?.date),
           ].join('\n'),
         );
@@ -513,6 +523,17 @@ function registerGenerationCommands(backup: Command): void {
         });
       }),
     );
+}
+
+/** Generations a verification could not read for want of their key since it last could: what to do (R-BK-12). */
+function keyProblemHint(code: string, generations: { id: number; keyId: string | null; keyProblem: { at: string } | null }[]): string[] {
+  const unread = generations.filter((g) => g.keyProblem);
+  if (!unread.length) return [];
+  const keys = [...new Set(unread.map((g) => g.keyId).filter((k) => k !== null))];
+  return [
+    `key problem: the last verification of generation(s) ${unread.map((g) => g.id).join(', ')} could not read them without their key` +
+      `${keys.length ? ` (${keys.join(', ')})` : ''}; the archives are not known to be at fault: give the workers that key, then 'nightshift backup verify --codes ${code} --wait'`,
+  ];
 }
 
 /** The dry run, computed here page by page (never every dossier in memory): what the workflow would delete, and why the rest stays. */

@@ -288,3 +288,39 @@ test('R-BK-11: a file a killed backup left in a generations folder (no row, olde
   expect(fs.existsSync(left)).toBe(false);
   expect(fs.existsSync(g.file)).toBe(true);
 });
+
+test('R-BK-12 / R-BK-13: a verification that could not read a generation for want of its key is shown beside its last verdict in backup list (which it leaves as it was), until a verification reads it again', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GKP' })) as [string];
+  const [newer, older] = await generations(code, ['2026-12-02T21:00:00Z', '2026-12-01T21:00:00Z']);
+  await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'ok', verified_at = '2026-12-02T22:00:00Z', key_id = 'k1' WHERE id = ANY($1::bigint[])`, [[newer, older]]);
+  // a later verification lacked key k1 (fixture rows, as the verify run writes them: verify_state untouched)
+  const { rows } = await pool().query<{ id: string }>(
+    `INSERT INTO nightshift.verify_run (workflow_id, scope, codes, seed, settings, state, finished_at) VALUES ($1, 'codes', ARRAY[$2], 1, '{}', 'problems', '2026-12-03T02:00:05Z') RETURNING id`,
+    [`backup-verify/main/test-${code}`, code],
+  );
+  await pool().query(
+    `INSERT INTO nightshift.verify_run_item (run_id, generation_id, code, file, snapshot_at, status, error, finished_at)
+     SELECT $1, id, code, file, snapshot_at, 'key', 'encrypted with backup key k1, which this worker does not hold', '2026-12-03T02:00:00Z'
+       FROM nightshift.backup_generation WHERE id = $2`,
+    [rows[0]!.id, newer],
+  );
+
+  const list = await cli(['backup', 'list', code], PARIS);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(new RegExp(`${newer}  2026-12-02 22:00:00 .* ok 2026-12-02 23:00:00, key problem 2026-12-03 03:00:00 `));
+  expect(list.stdout).not.toMatch(new RegExp(`${older}  .*key problem`));
+  expect(list.stdout).toContain(
+    `key problem: the last verification of generation(s) ${newer} could not read them without their key (k1); the archives are not known to be at fault: give the workers that key, then 'nightshift backup verify --codes ${code} --wait'`,
+  );
+  const listed = JSON.parse((await cli(['backup', 'list', code, '--json'], PARIS)).stdout);
+  expect(listed.generations.map((g: { id: number; keyProblem: unknown }) => [g.id, g.keyProblem])).toEqual([
+    [newer, { at: '2026-12-03 03:00:00', error: 'encrypted with backup key k1, which this worker does not hold' }],
+    [older, null],
+  ]);
+
+  // a verification that reads it again (the key given back) settles it: the key problem is history
+  await pool().query(`UPDATE nightshift.backup_generation SET verified_at = '2026-12-04T02:00:00Z' WHERE id = $1`, [newer]);
+  const again = await cli(['backup', 'list', code], PARIS);
+  expect(again.stdout).toMatch(new RegExp(`${newer}  2026-12-02 22:00:00 .* ok 2026-12-04 03:00:00 `));
+  expect(again.stdout).not.toContain('key problem');
+});
