@@ -10,6 +10,47 @@ import { patchDirectoryProblem } from '../shared-store/marker';
 import { withPools } from './context';
 
 /**
+ * A folder argument (DIR, PKG) as an absolute path. An empty or blank one is refused: path.resolve('') is the current
+ * folder, which the operator did not name (a variable left empty would write packages there, or read it).
+ */
+export function folderArgument(name: string, value: string): string {
+  if (value.trim() === '') throw new UsageError(`${name}: expected a folder, got an empty argument: nothing read or written`);
+  return path.resolve(value);
+}
+
+/**
+ * A folder to write into (`patch new`, `patch demo`): made here one level at a time below its nearest existing
+ * parent, each refusal said with its path (exit 2). A recursive mkdir under /proc never returns (ENOENT at every
+ * level: Node's retry spins).
+ */
+export async function writableFolderArgument(name: string, value: string): Promise<string> {
+  const dir = folderArgument(name, value);
+  const missing: string[] = [];
+  let at = dir;
+  for (;;) {
+    const st = await fs.promises.stat(at).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? undefined : Promise.reject(refusedFolder(name, at, err))));
+    if (st) {
+      if (!st.isDirectory()) throw new UsageError(`${name}: ${at} is not a folder: no package written`);
+      break;
+    }
+    missing.unshift(at);
+    if (path.dirname(at) === at) break;
+    at = path.dirname(at);
+  }
+  for (const m of missing) {
+    await fs.promises.mkdir(m).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(refusedFolder(name, m, err))));
+  }
+  // a folder may be made in it (the packages are folders): tried, as root passes every access check (/proc/1)
+  const probe = await fs.promises.mkdtemp(path.join(dir, '.nightshift-probe-')).catch((err: NodeJS.ErrnoException) => Promise.reject(refusedFolder(name, dir, err)));
+  await fs.promises.rmdir(probe);
+  return dir;
+}
+
+function refusedFolder(name: string, at: string, err: NodeJS.ErrnoException): UsageError {
+  return new UsageError(`${name}: cannot make or write the folder ${at} (${err.code ?? err.message}): no package written`);
+}
+
+/**
  * A directory of patch packages checked on this host before anything starts (`patch integrate`, `maintenance schedule
  * --payload patch`): when it is here, a stray file or a bad checksum fails now, and it must lie in the target's shared
  * store (issue 10; the worker checks again). Missing where its parent folder is here: a typo, refused. Missing with its

@@ -20,6 +20,7 @@ import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { supervisorRow } from '../../store/patch/supervisor-row';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { namedWithCaseHints } from '../code-hints';
+import { folderArgument } from '../patch-dir';
 import type { Prerequisite } from '../../workflows/patch-integration.api';
 import { EXIT_FAILED, jsonOption, jsonSafe, parseFlag, target, targetOption, withPools, action } from '../context';
 
@@ -98,8 +99,8 @@ export function registerPatchPlanCommand(patch: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (dirArg: string, flags: { target?: string; dossiers?: string; json?: boolean }) => {
+        const dir = folderArgument('DIR', dirArg);
         const t = target(flags.target);
-        const dir = path.resolve(dirArg);
         const dossiers = flags.dossiers === undefined ? null : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
         // the plan reads the packages here, whatever the workers see: a path that is not here is a slip, said as `patch integrate` says it
         if (!fs.existsSync(dir)) throw new UsageError(`no patch directory ${dir}${fs.existsSync(path.dirname(dir)) ? ` (its folder ${path.dirname(dir)} is here, without it)` : ''}`);

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
 import {
+  MAX_PATCH_NUMBER,
   PATCH_TYPES,
   patchDescriptionSchema,
   patchIntegrateCommand,
@@ -31,7 +32,7 @@ import {
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
 import { startPatchRun } from '../../starts';
-import { action, config, EXIT_FAILED, followProgress, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { action, config, EXIT_FAILED, followProgress, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
@@ -43,9 +44,25 @@ import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
 import { refuseUnknownCodes } from '../code-hints';
-import { checkPatchDirHere, refuseWhatThePlanRefuses } from '../patch-dir';
+import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
 import { retryPreview } from '../../store/patch/retry-source';
 import { registerPatchRollbackCommand, runIdSchema } from './patch-rollback';
+
+const MAX_DEMO_PATCHES = 10_000;
+
+/**
+ * A whole number typed as decimal digits, from min to max: one line saying so whatever was typed (abc, '', 1e20, 2.5),
+ * not zod's coercion words (NaN, 9007199254740991).
+ */
+function wholeNumberSchema(min: number, max: number) {
+  const expected = `expected a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\d{1,16}$/, expected)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, expected);
+}
 
 /** nightshift patch integrate|plan|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-10; plan in ./patch-plan.ts). */
 
@@ -294,8 +311,8 @@ export function registerPatchCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (dirArg: string, flags: StartFlags) => {
+        const dir = folderArgument('DIR', dirArg);
         const t = target(flags.target);
-        const dir = path.resolve(dirArg);
         const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
         await checkPatchDirHere(t.name, dir);
         // R-PI-3: an unknown code is refused before anything starts (the run would refuse it once started)
@@ -426,14 +443,17 @@ export function registerPatchCommands(program: Command): void {
     .description('write a template package P{number} into DIR (edit it, then "patch seal")')
     .argument('<dir>', 'the patch directory')
     .requiredOption('--number <n>', 'the patch number')
-    .addOption(new Option('--type <type>', 'patch type').choices(PATCH_TYPES).default('standard'))
+    // read in any case as the other fixed words (README: STANDARD is standard), so not commander's exact .choices
+    .option('--type <type>', `patch type: ${PATCH_TYPES.join(', ')}`, 'standard')
     .option('--description <text>', 'what the patch does')
     .addOption(jsonOption())
     .action(
-      action(async (dir: string, flags: { number: string; type: PatchType; description?: string; json?: boolean }) => {
+      action(async (dir: string, flags: { number: string; type: string; description?: string; json?: boolean }) => {
+        folderArgument('DIR', dir);
         const number = parseFlag('--number', patchNumberArgSchema, flags.number);
+        const type: PatchType = wordFlag('--type', PATCH_TYPES, flags.type);
         const description = flags.description === undefined ? undefined : parseFlag('--description', patchDescriptionSchema, flags.description);
-        const r = await writePatchTemplate(path.resolve(dir), number, flags.type, description);
+        const r = await writePatchTemplate(await writableFolderArgument('DIR', dir), number, type, description);
         output(flags.json, r, (v) => `wrote ${path.join(dir, v.folder)} (checksum ${v.manifest.checksum}); after editing it run: nightshift patch seal ${path.join(dir, v.folder)}`);
       }),
     );
@@ -445,7 +465,7 @@ export function registerPatchCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (pkg: string, flags: { json?: boolean }) => {
-        const m = await sealPatchPackage(path.resolve(pkg));
+        const m = await sealPatchPackage(folderArgument('PKG', pkg));
         output(flags.json, m, (v) => `patch ${v.number}: checksum ${v.checksum}`);
       }),
     );
@@ -459,10 +479,12 @@ export function registerPatchCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (dir: string, flags: { count: string; first: string; json?: boolean }) => {
-        const count = parseFlag('--count', z.coerce.number().int().min(1).max(10_000), flags.count);
-        const first = parseFlag('--first', z.coerce.number().int().positive(), flags.first);
-        if (fs.existsSync(dir) && fs.readdirSync(dir).length) throw new UsageError(`${dir} is not empty`);
-        const written = await generateDemoPatches(path.resolve(dir), count, first);
+        folderArgument('DIR', dir);
+        const count = parseFlag('--count', wholeNumberSchema(1, MAX_DEMO_PATCHES), flags.count);
+        // the last one's number too is a patch number (1-999,999), as `patch new --number` and the reader take
+        const first = parseFlag('--first', wholeNumberSchema(1, MAX_PATCH_NUMBER - count + 1), flags.first);
+        if (fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).length) throw new UsageError(`${dir} is not empty`);
+        const written = await generateDemoPatches(await writableFolderArgument('DIR', dir), count, first);
         output(flags.json, written.map((m) => ({ number: m.number, type: m.type, checksum: m.checksum })), (v) => `wrote ${v.length} demo patch(es) ${first}-${first + v.length - 1} into ${dir}`);
       }),
     );
