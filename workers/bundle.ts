@@ -22,6 +22,25 @@ require('@temporalio/worker').bundleWorkflowCode({ workflowsPath: from, logger: 
   .then(({ code }) => require('node:fs').writeFileSync(to, withoutSourcesContent(code)))
   .catch((err) => { console.error(err && err.stack || err); process.exit(1); });`;
 
+interface ChildFailure {
+  stderr?: string;
+  signal?: NodeJS.Signals | null;
+  code?: number | string | null;
+  message: string;
+}
+
+/**
+ * What went wrong in the child, in one line: its first error line, never execFile's message (`Command failed:`
+ * followed by the whole inline script above).
+ */
+export function childFailure(err: ChildFailure): string {
+  if (err.signal) return `the bundler was stopped by ${err.signal}`;
+  const lines = (err.stderr ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines.find((l) => /error/i.test(l)) ?? lines[0];
+  if (line) return line.slice(0, 500);
+  return typeof err.code === 'string' ? `cannot run the bundler (${err.code})` : `the bundler exited with code ${err.code ?? 'unknown'} and printed nothing`;
+}
+
 /**
  * The workflow bundle, built by webpack in a child process: the worker never loads the bundler, whose
  * ~150 MB would otherwise stay in its RSS for the life of the process (issue 4: worker RSS < 512 MB).
@@ -36,8 +55,8 @@ export async function bundleWorkflowsInChild(workflowsPath: string): Promise<{ c
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nightshift-bundle-'));
   const file = path.join(dir, 'workflows.js');
   try {
-    await run(process.execPath, ['-e', CHILD, workflowsPath, file], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }).catch((err: { stderr?: string; message: string }) => {
-      throw new Error(`bundling the workflows failed: ${(err.stderr || err.message).trim().slice(0, 4000)}`);
+    await run(process.execPath, ['-e', CHILD, workflowsPath, file], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }).catch((err: ChildFailure) => {
+      throw new Error(`bundling the workflows failed: ${childFailure(err)}`);
     });
     return { code: await fs.readFile(file, 'utf8') };
   } finally {
