@@ -294,9 +294,19 @@ function lastProblem(output: string): string {
   return oneLine(problem ?? lines[lines.length - 1] ?? 'no output');
 }
 
+/**
+ * A stop signal reached initdb or postgres (Ctrl-C goes to the whole process group): the bootstrap backend cancels,
+ * initdb traps it. Said as an interrupt, not as a fault with advice.
+ */
+function interrupted(output: string, signal: NodeJS.Signals | null): boolean {
+  return signal !== null || /canceling statement due to user request|caught signal|terminating connection due to administrator command/i.test(output);
+}
+
 /** What to do when PostgreSQL, run as the postgres user, was denied something on the way to its data dir ('' otherwise). */
 function permissionAdvice(output: string, real: string, ids: Ids | undefined): string {
-  if (!ids || !/permission denied/i.test(output)) return '';
+  // "could not change directory to <cwd>" is a harmless warning of a start from a private folder, not a denial
+  const denied = output.split('\n').some((l) => /permission denied/i.test(l) && !/could not change directory/i.test(l));
+  if (!ids || !denied) return '';
   const chain: string[] = [];
   for (let d = real; ; d = path.dirname(d)) {
     chain.unshift(d);
@@ -308,10 +318,15 @@ function permissionAdvice(output: string, real: string, ids: Ids | undefined): s
   return `: check that the OS user "${POSTGRES_OS_USER}" can enter every folder on the way to ${real}, or run as a non-root user`;
 }
 
+/** Spawn options of a program run as the postgres user: from `/`, since the caller's folder may be private to root. */
+function asUser(ids: Ids | undefined): { uid?: number; gid?: number; cwd?: string } {
+  return ids ? { ...ids, cwd: '/' } : {};
+}
+
 /** Runs a program to completion; a spawn failure (EACCES, ENOENT) is an answer, never an unhandled 'error' event. */
-function run(bin: string, args: string[], ids: Ids | undefined, log: (l: string) => void): Promise<{ code: number | null; output: string }> {
+function run(bin: string, args: string[], ids: Ids | undefined, log: (l: string) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(bin, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(bin, args, { ...asUser(ids), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
     let output = '';
     const take = (d: Buffer) => {
       output += d.toString();
@@ -319,8 +334,8 @@ function run(bin: string, args: string[], ids: Ids | undefined, log: (l: string)
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    child.once('error', (err) => resolve({ code: null, output: `${output}\ncannot run ${bin}: ${err.message}` }));
-    child.once('close', (code) => resolve({ code, output }));
+    child.once('error', (err) => resolve({ code: null, signal: null, output: `${output}\ncannot run ${bin}: ${err.message}` }));
+    child.once('close', (code, signal) => resolve({ code, signal, output }));
   });
 }
 
@@ -340,6 +355,7 @@ async function initdb(bin: string, real: string, o: EmbeddedPostgresOptions, ids
       ids,
       log,
     );
+    if (r.code !== 0 && interrupted(r.output, r.signal)) fail(`PostgreSQL's initdb was interrupted in ${real} (${r.signal ?? lastProblem(r.output)}): nothing was kept, the next start initialises again`);
     if (r.code !== 0) fail(`PostgreSQL's initdb failed in ${real}: ${lastProblem(r.output)}${permissionAdvice(r.output, real, ids)}`);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
@@ -373,7 +389,7 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
   }
 
   const child: ChildProcess = spawn(path.join(bin, 'bin', 'postgres'), ['-D', real, '-p', String(o.port), ...(o.flags ?? [])], {
-    ...ids,
+    ...asUser(ids),
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LC_MESSAGES: 'C' },
   });
@@ -418,7 +434,9 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
     fail(
       started === 'timeout'
         ? `PostgreSQL did not become ready on port ${o.port} within ${START_TIMEOUT_MS / 1000} s (data in ${real})`
-        : `PostgreSQL did not start on port ${o.port}: ${lastProblem(output)}${permissionAdvice(output, real, ids)}`,
+        : interrupted(output, child.signalCode) || /received (fast|smart|immediate) shutdown request/.test(output)
+          ? `PostgreSQL was stopped by a signal while starting on port ${o.port} (data in ${real}): start again`
+          : `PostgreSQL did not start on port ${o.port}: ${lastProblem(output)}${permissionAdvice(output, real, ids)}`,
     );
   }
   return { port: o.port, realDataDir: real, pid: child.pid!, exited: () => ended, stop };
