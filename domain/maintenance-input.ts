@@ -80,6 +80,8 @@ export interface WindowTimes {
   graceSeconds: number;
 }
 
+const LOGINS_AFTER_START = 'logins can only be blocked from a time before the start (--prevent-logins-from)';
+
 /** The rules between the times of a window (R-MW-1, R-MW-5, R-MW-8); the first problem, if any. */
 export function timesProblem(t: WindowTimes): string | undefined {
   const start = Date.parse(t.startsAt);
@@ -89,7 +91,7 @@ export function timesProblem(t: WindowTimes): string | undefined {
   if (t.graceSeconds * 1000 > end - start) return 'the drain grace is longer than the window';
   if (t.preventLoginsFrom) {
     const from = Date.parse(t.preventLoginsFrom);
-    if (from > start) return 'logins can only be blocked from a time before the start (--prevent-logins-from)';
+    if (from > start) return LOGINS_AFTER_START;
   }
   return undefined;
 }
@@ -168,17 +170,32 @@ export function applyEdit<W extends EditableWindow>(w: W, edit: MaintenanceEdit)
   return next;
 }
 
-/** Why an edit of a scheduled window is refused, if it is. */
-export function editProblem(w: EditableWindow, edit: unknown, nowMs: number): string | undefined {
-  const parsed = maintenanceEditSchema.safeParse(edit);
-  if (!parsed.success) return issuesText(parsed.error);
-  const next = applyEdit(w, parsed.data as MaintenanceEdit);
-  if (parsed.data.startsAt !== undefined && startInPast(next.startsAt, nowMs)) return 'the new start is in the past';
-  if (Date.parse(next.endsAt) <= nowMs) return 'the new end is in the past';
-  return timesProblem(next);
+/** A refused edit or extension, with the field of the window it is about (the CLI names the flag that set it). */
+export interface FieldProblem {
+  field: 'startsAt' | 'endsAt' | 'preventLoginsFrom' | 'value';
+  message: string;
 }
 
-/** Why an extension of a window in progress is refused, if it is (R-MW-11). */
+/** Why an edit of a scheduled window is refused, if it is, and about which field. */
+export function editFieldProblem(w: EditableWindow, edit: unknown, nowMs: number): FieldProblem | undefined {
+  const parsed = maintenanceEditSchema.safeParse(edit);
+  if (!parsed.success) return { field: 'value', message: issuesText(parsed.error) };
+  const next = applyEdit(w, parsed.data as MaintenanceEdit);
+  if (parsed.data.startsAt !== undefined && startInPast(next.startsAt, nowMs)) return { field: 'startsAt', message: 'the new start is in the past' };
+  if (Date.parse(next.endsAt) <= nowMs) return { field: 'endsAt', message: 'the new end is in the past' };
+  const problem = timesProblem(next);
+  if (problem === undefined) return undefined;
+  // a block after the start is about the block when it was given, else about the start moved before it
+  if (problem === LOGINS_AFTER_START) return { field: parsed.data.preventLoginsFrom !== undefined ? 'preventLoginsFrom' : 'startsAt', message: problem };
+  return { field: 'endsAt', message: problem };
+}
+
+/** Why an edit of a scheduled window is refused, if it is. */
+export function editProblem(w: EditableWindow, edit: unknown, nowMs: number): string | undefined {
+  return editFieldProblem(w, edit, nowMs)?.message;
+}
+
+/** Why an extension of a window in progress is refused, if it is (R-MW-11). Always about the new end. */
 export function extendProblem(w: WindowTimes, extend: unknown, nowMs: number): string | undefined {
   const parsed = maintenanceExtendSchema.safeParse(extend);
   if (!parsed.success) return issuesText(parsed.error);

@@ -35,6 +35,8 @@ export const RECUR_TEMPLATE_START = '2000-01-01T00:00:00.000Z';
 
 const MAX_AHEAD_SECONDS = 7 * 86_400;
 const MAX_WINDOW_SECONDS = 7 * 86_400;
+/** `--announce-ahead` when the operator gives none: each window is announced an hour before its start (R-MW-4) */
+export const DEFAULT_ANNOUNCE_AHEAD = '1h';
 /** hour x minute pairs a cron may name when it is announced ahead (each becomes a cron of its own) */
 const MAX_START_TIMES = 24;
 
@@ -95,18 +97,27 @@ const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
  * The Schedule's cron expressions: the operator's (when each window starts) moved `aheadSeconds`
  * earlier. One expression per start time, since moving back can cross midnight for some and not
  * for others; crossing midnight moves the day of week and is refused when the day of month or the
- * month is fixed (cron cannot say "the day before the 1st").
+ * month is fixed (cron cannot say "the day before the 1st"). A problem names the flag to change; `announceGiven`
+ * false: the announcement is the default one, which the operator did not type, so the problem says where it comes from.
  */
-export function announcementCrons(cron: string, aheadSeconds: number): { crons: string[] } | { problem: string } {
+export function announcementCrons(cron: string, aheadSeconds: number, o: { announceGiven?: boolean } = {}): { crons: string[] } | { problem: string } {
   const [minute, hour, dom, month, dow] = cron.trim().split(/\s+/) as [string, string, string, string, string];
   if (aheadSeconds === 0) return { crons: [cron.trim().split(/\s+/).join(' ')] };
   const fixed = /^\d{1,2}(,\d{1,2})*$/;
+  const given = o.announceGiven !== false;
+  const ahead = given ? `--announce-ahead ${formatSeconds(aheadSeconds)}` : `the default --announce-ahead ${DEFAULT_ANNOUNCE_AHEAD}`;
+  // the cron is moved back by the announcement, which only plain values allow; no announcement (0m) takes any cron
+  const orNone = '; --announce-ahead 0m announces nothing ahead and takes any cron';
   if (!fixed.test(minute) || !fixed.test(hour)) {
-    return { problem: 'with --announce-ahead, the minute and the hour of --cron must be plain values (e.g. "0 22 * * 6" or "30 1,13 * * *")' };
+    return {
+      problem: `--cron: the minute and the hour must be plain values (e.g. "0 22 * * 6" or "30 1,13 * * *") when each window is announced ahead (${ahead}: the Schedule fires that much earlier)${orNone}`,
+    };
   }
   const minutes = fieldValues(minute, 0, 59)!;
   const hours = fieldValues(hour, 0, 23)!;
-  if (minutes.length * hours.length > MAX_START_TIMES) return { problem: `with --announce-ahead, --cron may name at most ${MAX_START_TIMES} start times a day` };
+  if (minutes.length * hours.length > MAX_START_TIMES) {
+    return { problem: `--cron: at most ${MAX_START_TIMES} start times a day when each window is announced ahead (${ahead})${orNone}` };
+  }
   const days = dow === '*' ? undefined : fieldValues(dow, 0, 7, DAY_NAMES)?.map((d) => d % 7);
   const aheadMinutes = aheadSeconds / 60;
   const crons: string[] = [];
@@ -116,7 +127,9 @@ export function announcementCrons(cron: string, aheadSeconds: number): { crons: 
       const daysBack = -Math.floor(fire / 1440);
       const at = fire + daysBack * 1440;
       if (daysBack > 0 && (dom !== '*' || month !== '*')) {
-        return { problem: `announcing ${formatSeconds(aheadSeconds)} ahead of ${pad(h)}:${pad(m)} crosses midnight, and a cron with a fixed day of month or month cannot say "the day before": shorten --announce-ahead or start later in the day` };
+        return {
+          problem: `--announce-ahead: announcing ${formatSeconds(aheadSeconds)} ahead${given ? '' : ` (the default, ${DEFAULT_ANNOUNCE_AHEAD})`} of ${pad(h)}:${pad(m)} crosses midnight, and a cron with a fixed day of month or month cannot say "the day before": shorten --announce-ahead or start later in the day`,
+        };
       }
       const shiftedDays = days === undefined ? '*' : [...new Set(days.map((d) => (((d - daysBack) % 7) + 7) % 7))].sort((a, b) => a - b).join(',');
       crons.push(`${at % 60} ${Math.floor(at / 60)} ${dom} ${month} ${daysBack > 0 ? shiftedDays : dow}`);

@@ -8,7 +8,9 @@ import { UsageError } from '../../config/config';
 import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt } from '../../domain/maintenance';
 import {
   durationSchema,
+  editFieldProblem,
   emailSchema,
+  extendProblem,
   maintenanceEditSchema,
   maintenanceWindowInputSchema,
   messageSchema,
@@ -32,6 +34,7 @@ import type { MaintenanceWindowRow } from '../../store/windows/window-row';
 import { runsSinceWindow } from '../../store/windows/runs-since-window';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import {
+  DEFAULT_ANNOUNCE_AHEAD,
   MAINTENANCE_RECUR_PREFIX,
   RECUR_FLAG_NAMES,
   RECUR_TEMPLATE_START,
@@ -97,7 +100,11 @@ function durationFlag(flag: string, value: string, o: { allowZero?: boolean; ofW
 function notifyFlag(value: string | undefined): string[] {
   if (value === undefined) return [];
   if (value.length > 10_000) throw new UsageError('--notify: too long');
-  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+  const list = value.split(',').map((v) => v.trim());
+  // a blank entry is a slip (a list cut short, a variable left empty), not "nobody": the window would end unsaid
+  if (list.some((a) => a === '')) {
+    throw new UsageError(`--notify: expected e-mail addresses separated by commas, got an empty one in "${shownInput(value)}" (to tell nobody, leave --notify out)`);
+  }
   return [...new Set(list.map((a) => parseFlag(`--notify (${shownInput(a)})`, emailSchema, a)))];
 }
 
@@ -112,8 +119,16 @@ function windowExists(targetName: string, existing?: MaintenanceWindowRow): Appl
 }
 
 /** R-MW-3: starting now cuts service at once; ask on a terminal, demand --yes otherwise. */
-async function confirmImmediateStart(targetName: string, yes: boolean): Promise<boolean> {
-  const warning = `Starting now cuts the service of target ${targetName} immediately: new logins are refused and every open session is told to close.`;
+function confirmImmediateStart(targetName: string, yes: boolean): Promise<boolean> {
+  return confirmCut(`Starting now cuts the service of target ${targetName} immediately: new logins are refused and every open session is told to close.`, yes);
+}
+
+/** R-MW-5 as R-MW-3: an early login block already past refuses new logins at once, so it is asked for as a start now is. */
+function confirmLoginsBlockedNow(targetName: string, from: string, yes: boolean): Promise<boolean> {
+  return confirmCut(`--prevent-logins-from ${from} is already past: new logins to target ${targetName} would be refused at once, before the window starts.`, yes);
+}
+
+async function confirmCut(warning: string, yes: boolean): Promise<boolean> {
   if (yes) {
     process.stderr.write(`${warning}\n`);
     return true;
@@ -156,7 +171,11 @@ const patchDirSchema = z
   .refine((p) => !hasControlChars(p), 'control characters are not allowed');
 
 /** Turns the flags into a validated workflow input; every refusal is a UsageError (exit 2). */
-export function scheduleInput(flags: ScheduleFlags, nowMs: number, o: { messageFlag?: string } = {}): { input: MaintenanceWindowInput; startsNow: boolean } {
+export function scheduleInput(
+  flags: ScheduleFlags,
+  nowMs: number,
+  o: { messageFlag?: string } = {},
+): { input: MaintenanceWindowInput; startsNow: boolean; blocksLoginsNow: boolean } {
   const t = target(flags.target);
   if (!flags.type) throw new UsageError(`--type is required: ${WINDOW_TYPES.join(' or ')}`);
   const type = wordFlag('--type', WINDOW_TYPES, flags.type);
@@ -209,7 +228,11 @@ export function scheduleInput(flags: ScheduleFlags, nowMs: number, o: { messageF
   // the schema's fields named by the flags that set them
   const names = { endsAt: flags.end !== undefined ? '--end' : '--duration', startsAt: '--start', message: o.messageFlag ?? '--message', notify: '--notify', graceSeconds: '--grace', onFailure: '--on-failure' };
   if (!parsed.success) throw new UsageError(zodText(parsed.error, names));
-  return { input, startsNow: startsNow || start.getTime() <= nowMs + START_PAST_TOLERANCE_MS };
+  return {
+    input,
+    startsNow: startsNow || start.getTime() <= nowMs + START_PAST_TOLERANCE_MS,
+    blocksLoginsNow: preventLoginsFrom !== undefined && preventLoginsFrom.getTime() <= nowMs,
+  };
 }
 
 /** Tells two windows of a target apart in the Web UI's list (type, target, start-end, payload, reason). */
@@ -240,13 +263,16 @@ function endedText(s: MaintenanceStatus): string {
   return end ? `; ${s.state === 'completed' ? 'ended' : 'cancelled'} ${shown(end.at)}` : '';
 }
 
+/** A window's state in words (in_progress → in progress), as `list` and `status` print it; --json keeps the value. */
+const stateWords = (state: string): string => state.replace(/_/g, ' ');
+
 /**
  * The workflow's view of a window. `sessions`, when given, is the database's count (one query, also
  * behind the head line of `status`); without it the workflow's last look is shown as such.
  */
 export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
   const lines = [
-    `${s.type} maintenance on ${s.target}: ${s.phase === 'failed' ? 'FAILED, closed until reopen' : s.state} (phase ${s.phase})`,
+    `${s.type} maintenance on ${s.target}: ${s.phase === 'failed' ? 'FAILED, closed until reopen' : stateWords(s.state)} (phase ${s.phase})`,
     `  from ${shown(s.startsAt)} to ${shown(s.endsAt)} (${operatorZone()})${endedText(s)}`,
     `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
   ];
@@ -303,12 +329,16 @@ async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
 }
 
 async function schedule(flags: ScheduleFlags): Promise<number | void> {
-  const { input, startsNow } = scheduleInput(flags, Date.now());
+  const { input, startsNow, blocksLoginsNow } = scheduleInput(flags, Date.now());
   await checkPayloadHere(input);
   // R-MW-2 before R-MW-3: a schedule refused for an existing window warns of no cut (the start's own refusal is a race)
   const existing = await withPools(input.target, (pool) => activeWindow(pool));
   if (existing) throw windowExists(input.target, existing);
-  if (startsNow && !(await confirmImmediateStart(input.target, flags.yes === true))) {
+  // a start now already refuses logins: its own question says so
+  const confirmed = startsNow
+    ? await confirmImmediateStart(input.target, flags.yes === true)
+    : !blocksLoginsNow || (await confirmLoginsBlockedNow(input.target, flags.preventLoginsFrom!, flags.yes === true));
+  if (!confirmed) {
     process.stderr.write('nothing scheduled\n');
     return EXIT_FAILED;
   }
@@ -325,7 +355,8 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   // the window's workflow in the Web UI, as every command that starts work prints it
   // as `backup run --only`: a dossier named that has not changed since its last backup is not taken (said now)
   const onlyNote = input.payload.kind === 'backup' && input.payload.dossiers?.length ? '\n--backup-only takes those of the dossiers named that changed since their last backup' : '';
-  output(flags.json, { ...status, url }, (s) => `scheduled: ${statusText(s)}${onlyNote}\nfollow it in the Temporal Web UI: ${s.url}`);
+  // a start now is under way when the row is written: said as started, not as scheduled
+  output(flags.json, { ...status, url }, (s) => `${s.state === 'scheduled' ? 'scheduled' : 'started'}: ${statusText(s)}${onlyNote}\nfollow it in the Temporal Web UI: ${s.url}`);
 }
 
 async function list(flags: { target?: string; json?: boolean }): Promise<void> {
@@ -338,7 +369,7 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
     rows.length
       ? [
           `${'target'.padEnd(12)} ${'state'.padEnd(11)} ${'phase'.padEnd(16)} ${'type'.padEnd(10)} from → to (${operatorZone()}), when it ended: what did not go well`,
-          ...rows.map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : w.state).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}${w.outcome ? `: ${w.outcome}` : ''}`),
+          ...rows.map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : stateWords(w.state)).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}${w.outcome ? `: ${w.outcome}` : ''}`),
         ].join('\n')
       : 'no maintenance windows',
   );
@@ -454,6 +485,16 @@ export function editInput(flags: EditFlags, now = Date.now()): MaintenanceEdit {
   return edit;
 }
 
+/** An edit the window's validator would refuse, refused naming the flag behind the field it is about (exit 2). */
+export function refuseEdit(w: MaintenanceStatus, edit: MaintenanceEdit, flags: EditFlags, nowMs = Date.now()): void {
+  const problem = editFieldProblem({ ...w, preventLoginsFrom: w.preventLoginsFrom ?? undefined, message: w.message ?? undefined }, edit, nowMs);
+  if (!problem) return;
+  // the end moves with a new start (the duration kept) unless --end or --duration gave it
+  const endFlag = flags.end !== undefined ? '--end' : flags.duration !== undefined ? '--duration' : '--start';
+  const flag = { startsAt: '--start', endsAt: endFlag, preventLoginsFrom: '--prevent-logins-from', value: 'maintenance edit' }[problem.field];
+  throw new UsageError(`${flag}: ${problem.message}`);
+}
+
 // ---- Recurring windows (R-MW-13): a Temporal Schedule whose action starts one window per occurrence.
 
 interface RecurFlags {
@@ -462,7 +503,8 @@ interface RecurFlags {
   cron?: string;
   timezone?: string;
   duration?: string;
-  announceAhead: string;
+  /** undefined: the default, DEFAULT_ANNOUNCE_AHEAD (which refusals then name as such) */
+  announceAhead?: string;
   type?: string;
   reason?: string;
   payload: string;
@@ -501,12 +543,12 @@ export function recurInput(flags: RecurFlags): RecurPlan {
     cron: flags.cron,
     timezone: flags.timezone ?? operatorZone(),
     durationSeconds: flags.duration,
-    announceAheadSeconds: flags.announceAhead,
+    announceAheadSeconds: flags.announceAhead ?? DEFAULT_ANNOUNCE_AHEAD,
   });
   if (!parsed.success) throw new UsageError(zodText(parsed.error, RECUR_FLAG_NAMES));
   const r = parsed.data;
-  const announced = announcementCrons(r.cron, r.announceAheadSeconds);
-  if ('problem' in announced) throw new UsageError(`--announce-ahead: ${announced.problem}`);
+  const announced = announcementCrons(r.cron, r.announceAheadSeconds, { announceGiven: flags.announceAhead !== undefined });
+  if ('problem' in announced) throw new UsageError(announced.problem);
   const payload = wordFlag('--payload', PAYLOAD_KINDS, flags.payload);
   const type = flags.type ?? (payload === 'patch' ? 'deployment' : 'database');
   // the payload, type, grace, notify … exactly as a one-off window reads them, on a template start
@@ -716,7 +758,7 @@ function registerRecurCommands(m: Command): void {
     .option('--cron <expression>', 'when each window starts: minute hour day-of-month month day-of-week, e.g. "0 22 * * 6"')
     .option('--timezone <tz>', 'IANA time zone of --cron, e.g. Europe/Paris (default: the operator\'s, TZ)')
     .option('--duration <d>', 'how long each window lasts: 45m, 2h, 1h30m')
-    .option('--announce-ahead <d>', 'how long before its start each window is announced to users (R-MW-4)', '1h')
+    .option('--announce-ahead <d>', `how long before its start each window is announced to users (R-MW-4; default ${DEFAULT_ANNOUNCE_AHEAD}, 0m for none)`)
     .option('--type <type>', 'database or deployment (default: deployment with --payload patch, else database)')
     .option('--reason <text>', 'why (the window\'s message, in every summary)')
     .addOption(new Option('--payload <kind>', 'the work to run in each window: none, backup, patch or backup+patch (with --patch-dir)').default('none'))
@@ -844,7 +886,17 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(
       action(async (flags: EditFlags) => {
         const edit = editInput(flags);
-        await update(flags.target, (h) => h.executeUpdate(editMaintenanceUpdate, { args: [edit] }), flags.json, 'edited');
+        await update(
+          flags.target,
+          async (h) => {
+            // the update's validator refuses the same edit in its own words; checked here first, the flag is named
+            const now = await h.query(maintenanceStatusQuery);
+            if (now.state === 'scheduled') refuseEdit(now, edit, flags);
+            return h.executeUpdate(editMaintenanceUpdate, { args: [edit] });
+          },
+          flags.json,
+          'edited',
+        );
       }),
     );
 
@@ -862,8 +914,13 @@ export function registerMaintenanceCommands(program: Command): void {
         await update(
           flags.target,
           async (h) => {
-            const endsAt = end ?? new Date(Date.parse((await h.query(maintenanceStatusQuery)).endsAt) + by * 1000);
-            return h.executeUpdate(extendMaintenanceUpdate, { args: [{ endsAt: endsAt.toISOString() }] });
+            const now = await h.query(maintenanceStatusQuery);
+            const endsAt = end ?? new Date(Date.parse(now.endsAt) + by * 1000);
+            const extension = { endsAt: endsAt.toISOString() };
+            // as edit: the validator's refusal with the flag named (an extension only moves the end)
+            const problem = now.state === 'in_progress' ? extendProblem(now, extension, Date.now()) : undefined;
+            if (problem) throw new UsageError(`${flags.end !== undefined ? '--end' : '--by'}: ${problem}`);
+            return h.executeUpdate(extendMaintenanceUpdate, { args: [extension] });
           },
           flags.json,
           'extended',

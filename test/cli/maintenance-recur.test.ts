@@ -100,7 +100,9 @@ test('R-MW-13 hostile flags: bad cron, non-IANA zone, bad duration or announceme
     [['recur', '--target', stack.target, '--name', 'bad', '--timezone', 'Europe/Paris', '--duration', '2h'], /--cron is required/],
     [[...base, '--cron', '0 22 * * 6', '--announce-ahead', '90s'], /--announce-ahead: announce a whole number of minutes/],
     [[...base, '--cron', '0 1 1 * *', '--announce-ahead', '2h'], /--announce-ahead: announcing 2h ahead of 01:00 crosses midnight/],
-    [[...base, '--cron', '*/30 * * * *'], /--announce-ahead: .*plain values/],
+    // the default announcement, which the operator did not type: --cron named, the default said, and how to have none
+    [[...base, '--cron', '* * * * *'], /^nightshift: --cron: the minute and the hour must be plain values \(e\.g\. "0 22 \* \* 6" or "30 1,13 \* \* \*"\) when each window is announced ahead \(the default --announce-ahead 1h: the Schedule fires that much earlier\); --announce-ahead 0m announces nothing ahead and takes any cron\n$/],
+    [[...base, '--cron', '*/30 * * * *', '--announce-ahead', '2h'], /^nightshift: --cron: the minute and the hour must be plain values .* \(--announce-ahead 2h: /],
     [['recur', '--target', stack.target, '--name', 'Bad Name!', '--timezone', 'Europe/Paris', '--duration', '2h', '--cron', '0 22 * * 6'], /--name: a recurring window's name/],
     [[...base, '--cron', '0 22 * * 6', '--payload', 'patch'], /--payload patch needs --patch-dir/],
     [[...base, '--cron', '0 22 * * 6', '--reason', 'bell\u0007'], /--reason: control characters/],
@@ -130,6 +132,8 @@ test('R-MW-13 words of a fixed set in any case: --payload PATCH is a patch windo
   expect(plan.template).toMatchObject({ type: 'deployment', payload: { kind: 'patch', manifest: '/srv/patches' } });
   expect(recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', duration: '2h', announceAhead: '1h', payload: 'none', type: 'Database' }).template.type).toBe('database');
   // R-PI-11: --on-failure as a one-off window takes it (it was commander's "unknown option")
+  // R-MW-13: no announcement, as the refusal of a default one says: any cron, fired as written
+  expect(recurInput({ target: stack.target, name: 'words', cron: '*/30 * * * *', duration: '20m', announceAhead: '0m', payload: 'none' }).crons).toEqual(['*/30 * * * *']);
   const rollback = recurInput({ target: stack.target, name: 'words', cron: '0 22 * * 6', duration: '2h', announceAhead: '1h', payload: 'backup+patch', patchDir: '/srv/patches', onFailure: 'ROLLBACK' });
   expect(rollback.template).toMatchObject({ payload: { kind: 'backup+patch' }, onFailure: 'rollback' });
   expect(rollback.description).toContain('payload backup+patch (on failure: rollback)');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError } from 'commander';
-import { editInput, registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
+import { editInput, refuseEdit, registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
 import { startMaintenanceWindow } from '../../starts';
 import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { runCli, type CliResult } from '../helpers/cli';
@@ -90,7 +90,7 @@ async function noWorkflow(): Promise<void> {
   expect(await windowRows(stack.pool)).toHaveLength(0);
 }
 
-test('hostile or impossible flags exit 2 with a clear error and start nothing (R-MW-1, R-MW-3)', async () => {
+test('hostile or impossible flags exit 2 with a clear error and start nothing (R-MW-1, R-MW-3, R-MW-5, R-MW-10 --notify)', async () => {
   const t = ['--target', stack.target];
   const later = parisTime(60);
   const cases: [string[], RegExp][] = [
@@ -117,6 +117,10 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     // as `backup run --only`: a code that names no dossier is refused before the window exists
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', 'NOPE404'], /--backup-only: not dossiers of target .*: NOPE404; nothing scheduled/],
     [[...t, '--start', 'now', '--duration', '45m', '--type', 'database'], /cuts the service .* --yes/],
+    // R-MW-5 as R-MW-3: an early block already past refuses logins at once (six days before the window): asked, as `edit` asks
+    [[...t, '--start', later, '--duration', '1h', '--type', 'database', '--prevent-logins-from', '2020-01-01T10:00'], /^nightshift: --prevent-logins-from 2020-01-01T10:00 is already past: new logins to target \S+ would be refused at once, before the window starts\. Confirm with --yes \(no terminal to ask on\)\.\n$/],
+    // R-MW-10's mail list: an empty entry is a slip, not "nobody"
+    ...['', ' , ', 'ops@example.com,,', ',ops@example.com'].map((n): [string[], RegExp] => [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--notify', n], /^nightshift: --notify: expected e-mail addresses separated by commas, got an empty one in ".*" \(to tell nobody, leave --notify out\)\n$/]),
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch'], /--patch-dir/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--patch-dir', '/srv/patches'], /--patch-dir goes with --payload patch/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', 'a\u0001b'], /control characters/],
@@ -163,6 +167,26 @@ test('words of a fixed set (--type, --payload, --on-failure) are read in any cas
   expect(editInput({ preventLoginsFrom: '2026-12-04T13:20:00Z', yes: true }, now)).toEqual({ preventLoginsFrom: '2026-12-04T13:20:00.000Z' });
   expect(editInput({ preventLoginsFrom: '2026-12-04T13:40:00Z' }, now)).toEqual({ preventLoginsFrom: '2026-12-04T13:40:00.000Z' });
   expect(() => editInput({ duration: '1h', type: 'coffee' })).toThrow(/^--type: expected database or deployment$/);
+  // R-MW-5 at schedule: a block already past is said, so that the CLI asks for it (a start now asks on its own)
+  const later = { target: stack.target, start: parisTime(60 * 24 * 6), duration: '1h', type: 'database', payload: 'none' };
+  expect(scheduleInput({ ...later, preventLoginsFrom: '2020-01-01T10:00' }, Date.now())).toMatchObject({ startsNow: false, blocksLoginsNow: true });
+  expect(scheduleInput({ ...later, preventLoginsFrom: parisTime(60) }, Date.now())).toMatchObject({ startsNow: false, blocksLoginsNow: false });
+});
+
+test('R-MW-1, R-MW-5: an edit the window refuses names the flag behind it (--start, --end, --duration, --prevent-logins-from)', () => {
+  const now = Date.parse('2026-12-04T12:00:00Z');
+  const w = { startsAt: '2026-12-10T09:00:00.000Z', endsAt: '2026-12-10T10:00:00.000Z', graceSeconds: 300, type: 'database', state: 'scheduled' } as unknown as Parameters<typeof refuseEdit>[0];
+  const refused = (flags: Parameters<typeof editInput>[0]) => () => refuseEdit(w, editInput(flags, now), flags, now);
+  expect(refused({ start: '2020-01-01T10:00' })).toThrow(/^--start: the new start is in the past$/);
+  expect(refused({ end: '2026-12-10T09:00' })).toThrow(/^--end: the end must be after the start \(the duration must be positive\)$/);
+  expect(refused({ end: '2026-12-01T09:00' })).toThrow(/^--end: the new end is in the past$/);
+  expect(refused({ duration: '3m' })).toThrow(/^--duration: the drain grace is longer than the window$/);
+  expect(refused({ start: '2026-12-20T10:00', end: '2026-12-30T10:00' })).toThrow(/^--end: a window lasts at most 7 days$/);
+  expect(refused({ preventLoginsFrom: '2026-12-11T10:00' })).toThrow(/^--prevent-logins-from: logins can only be blocked from a time before the start/);
+  expect(() => refuseEdit({ ...w, preventLoginsFrom: '2026-12-10T08:00:00.000Z' }, editInput({ start: '2026-12-10T06:00Z' }, now), { start: '2026-12-10T06:00Z' }, now)).toThrow(
+    /^--start: logins can only be blocked from a time before the start/,
+  );
+  expect(refused({ start: '2026-12-11T10:00' })).not.toThrow();
 });
 
 test('issue 9: times in ISO 8601 with fractional seconds and offsets are read (luxon); impossible fields are refused, never rolled over', () => {
@@ -212,6 +236,9 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       // no flag: what can be changed, not a field name
       const nothing = await cli('edit', '--target', stack.target);
       expect(nothing).toMatchObject({ code: 2, stderr: 'nightshift: maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, or --prevent-logins-from\n' });
+      // the validator's refusals with the flag named, nothing changed
+      expect(await cli('edit', '--target', stack.target, '--start', '2020-01-01T10:00')).toMatchObject({ code: 2, stderr: 'nightshift: --start: the new start is in the past\n' });
+      expect(await cli('edit', '--target', stack.target, '--end', start)).toMatchObject({ code: 2, stderr: 'nightshift: --end: the end must be after the start (the duration must be positive)\n' });
       const edited = await cli('edit', '--target', stack.target, '--duration', '2h', '--json');
       const extend = await cli('extend', '--target', stack.target, '--by', '30m');
       expect(edited.code).toBe(0);
@@ -282,6 +309,8 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ('BROKEN1', 'Broken', 'd_broken1')`);
       const started = await cli('schedule', '--target', stack.target, '--start', 'now', '--duration', '30m', '--grace', '0s', '--type', 'database', '--message', 'Migration v5', '--yes');
       expect(started.code).toBe(0);
+      // a start now is under way once its row is written: said as started, in words (R-MW-3)
+      expect(started.stdout).toMatch(new RegExp(`^started: database maintenance on ${stack.target}: in progress \\(phase \\w+\\)\n`));
       const described = await client.workflow.getHandle(`maintenance/${stack.target}`).describe();
       expect(await described.staticSummary()).toMatch(new RegExp(`^maintenance database on ${stack.target} .*payload none: Migration v5$`));
 
@@ -296,6 +325,8 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       expect(shown.stdout).toMatch(/\n {2}message to users: Migration v5\n/);
 
       await eventually(async () => (await windowRows(stack.pool)).at(-1)?.phase, (p) => p === 'working', 'the work phase', 40_000);
+      // R-MW-11: an extension the window refuses names --end
+      expect(await cli('extend', '--target', stack.target, '--end', parisTime(5))).toMatchObject({ code: 2, stderr: 'nightshift: --end: an extension must move the end later than the current end\n' });
       const completed = await cli('complete', '--target', stack.target);
       expect(completed.code).toBe(1);
       expect(completed.stdout).toMatch(/^not completed: the window failed: database maintenance on \S+: FAILED, closed until reopen \(phase failed\)/);
