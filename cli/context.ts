@@ -94,9 +94,28 @@ export async function withPools<T>(targetName: string | undefined, fn: (pool: pg
   const pools = createTargetPools(config(), 2);
   try {
     return await fn(pools.get(t.name), t.name);
+  } catch (err) {
+    throw postgresUnreachable(err, t.name) ?? err;
   } finally {
     await pools.end();
   }
+}
+
+/**
+ * A target's PostgreSQL refusing the connection, said as the Temporal one is (withTemporal): which target, the address
+ * tried, the variable that sets it, and the likely cause. pg says only `connect ECONNREFUSED 127.0.0.1:55461`.
+ * undefined for any other error.
+ */
+export function postgresUnreachable(err: unknown, targetName: string): Error | undefined {
+  const e = err as (NodeJS.ErrnoException & { address?: string; port?: number; errors?: unknown[] }) | undefined;
+  if (e?.code !== 'ECONNREFUSED') return undefined;
+  // 'localhost' tries each of its addresses: an AggregateError whose parts say where
+  const at = [e, ...(e.errors ?? [])].map((x) => x as typeof e).find((x) => x?.address !== undefined);
+  const c = config();
+  const url = c.targets.find((t) => t.name === targetName)?.databaseUrl;
+  const address = at ? `${at.address}:${at.port}` : url ? new URL(url).host : 'its address';
+  const from = c.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT, the embedded PostgreSQL' : process.env.NIGHTSHIFT_TARGETS ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
+  return new SaidError(`cannot connect to PostgreSQL of target ${targetName} at ${address} (set by ${from}): connection refused; is the stack running? (npm run dev)`, { cause: err });
 }
 
 /**

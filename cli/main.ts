@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, dropOutputOnClosedPipe, reportError } from './context';
+import { terminalSafe } from '../domain/text';
 import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
 import { registerBackupBatchCommands } from './commands/backup-batch';
@@ -16,8 +19,7 @@ export function buildProgram(): Command {
   const program = new Command('nightshift')
     .description('Durable night work for multi-dossier business software: maintenance windows, backups, patches')
     .option('--debug', 'print stack traces on errors')
-    .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
+    .version(packageVersion(), '-V, --version', 'print the version');
   registerStackCommands(program);
   registerDossierCommands(program);
   registerBackupCommands(program);
@@ -28,8 +30,41 @@ export function buildProgram(): Command {
   registerPatchCommands(program);
   registerClusterCommands(program);
   registerStoreCommands(program);
-  for (const cmd of allCommands(program)) cmd.exitOverride();
+  for (const cmd of [program, ...allCommands(program)]) {
+    // commander's own refusals (unknown option, missing argument...) are said once, by main(), as one line
+    cmd.configureOutput({ outputError: () => {} });
+    cmd.exitOverride((err) => {
+      refusedBy.set(err, cmd);
+      throw err;
+    });
+  }
   return program;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The command whose parsing refused the command line: its --help is named in the refusal. */
+const refusedBy = new WeakMap<CommanderError, Command>();
+
+/** `nightshift dossiers list`: the command as typed. */
+function commandPath(cmd: Command | undefined): string {
+  const names: string[] = [];
+  for (let c = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return ['nightshift', ...names].join(' ');
+}
+
+/** Help asked for (or shown for a command group without its subcommand): no refusal line to add. */
+const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
+
+/**
+ * A commander refusal as every other refusal reads: one line `nightshift: …` (commander wrote `error: …` and a
+ * second line), naming the help of the command refused.
+ */
+export function commanderRefusal(err: CommanderError): string {
+  const what = err.message.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ').trim();
+  return `nightshift: ${terminalSafe(what)} (see '${commandPath(refusedBy.get(err))} --help')`;
 }
 
 function* allCommands(cmd: Command): Generator<Command> {
@@ -47,6 +82,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and version are successes; every other commander error is bad usage
+      if (err.exitCode !== 0 && !HELP_CODES.has(err.code)) process.stderr.write(`${commanderRefusal(err)}\n`);
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }

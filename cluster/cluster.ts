@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig, PROJECT_ROOT, toolPaths, type Config } from '../config/config';
+import { loadConfig, PROJECT_ROOT, toolPaths, UsageError, type Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startSmtpCatcher, type SmtpCatcher } from '../workers/smtp-catcher';
@@ -145,13 +145,29 @@ function childrenOf(pid: number): number[] {
 /** PostgreSQL's default 100 connections are not enough for four Temporal services, two workers and two gates. */
 const MAX_CONNECTIONS = 300;
 
+/**
+ * The cluster's folder (--dir), made if missing. A file where it (or a folder above it) should be is a slip of the
+ * operator's (`--dir /etc/passwd`): bad usage naming --dir, not mkdir's EEXIST.
+ */
+function makeClusterFolder(dataDir: string): void {
+  try {
+    // 0755: as root, PostgreSQL runs as another user and must be able to enter the folder.
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new UsageError(`--dir ${dataDir}: not a folder (${code === 'EEXIST' ? 'a file is there' : 'a file is on its path'}); nothing started`);
+    }
+    throw err;
+  }
+}
+
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const say = options.say ?? (() => {});
   const nWorkers = options.workers ?? 2;
   const nGates = options.gates ?? 2;
   const dataDir = path.resolve(options.dataDir);
-  // 0755: as root, PostgreSQL runs as another user and must be able to enter the folder.
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  makeClusterFolder(dataDir);
   fs.chmodSync(dataDir, 0o755);
   const logsDir = path.join(dataDir, 'logs');
   const temporalDir = path.join(dataDir, 'temporal');

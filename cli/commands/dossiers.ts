@@ -12,7 +12,7 @@ import { createDossier, deleteDossier, dossierTableStats, listDossiers, type Tab
 import { findDossier } from '../../store/dossiers/find-dossier';
 import { caseHint } from '../code-hints';
 import { createTargetPools } from '../../workers/resources';
-import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, wordFlag, zodText } from '../context';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, postgresUnreachable, target, targetOption, wordFlag, zodText } from '../context';
 
 /** nightshift dossiers list|show|create|delete|demo */
 
@@ -22,25 +22,26 @@ async function withRegistry<T>(targetName: string | undefined, fn: (target: stri
   const pools = createTargetPools(config(), 4);
   try {
     return await fn(t.name, pools.get(t.name));
+  } catch (err) {
+    throw postgresUnreachable(err, t.name) ?? err;
   } finally {
     await pools.end();
   }
 }
 
-const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'expected a whole number')
-    .transform(Number)
-    .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+/** `-1` is a whole number: what is refused is said with the range it must be in. */
+const wholeNumber = (min: number, max: number) => {
+  const range = `expected a whole number from ${min} to ${max}`;
+  return z.string().regex(/^\d+$/, range).transform(Number).pipe(z.number().min(min, range).max(max, range));
+};
+
+const MAX_SIZE_KB = 1_000_000;
+/** `1e20` is positive: what is refused is said with the maximum. */
+const sizeKbRange = `expected a number of KB above 0 and at most ${MAX_SIZE_KB} (digits, e.g. 50 or 0.5)`;
 
 const demoSchema = z.object({
   count: wholeNumber(1, 1_000_000),
-  sizeKb: z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, 'expected a positive number')
-    .transform(Number)
-    .pipe(z.number().positive('expected a positive number').max(1_000_000, 'expected at most 1000000')),
+  sizeKb: z.string().regex(/^\d+(\.\d+)?$/, sizeKbRange).transform(Number).pipe(z.number().positive(sizeKbRange).max(MAX_SIZE_KB, sizeKbRange)),
   seed: wholeNumber(0, 0xffffffff),
   prefix: demoPrefixSchema,
   documents: z.boolean(),
@@ -210,9 +211,10 @@ export function registerDossierCommands(program: Command): void {
     .action(
       action(async (rawCode: string, opts: { yes?: boolean; target?: string }) => {
         const code = parseFlag('CODE', dossierCodeSchema, rawCode);
-        if (!opts.yes && !process.stdin.isTTY) throw new UsageError(`refusing to delete dossier ${code} without --yes (no terminal to confirm on)`);
         return withRegistry(opts.target, async (t, pool) => {
+          // a code that names no dossier is said as such (with its case hint) before --yes is asked for
           const dossier = await dossierNamed(pool, t, code);
+          if (!opts.yes && !process.stdin.isTTY) throw new UsageError(`refusing to delete dossier ${code} without --yes (no terminal to confirm on)`);
           if (!opts.yes && !(await confirm(`Delete dossier ${dossier.code} (${terminalSafe(dossier.label)}) and all its data in target ${t}? [y/N] `))) {
             process.stderr.write('nothing deleted\n');
             return EXIT_FAILED;

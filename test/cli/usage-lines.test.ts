@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempDir } from '../helpers/env';
+import { runCli, type CliResult } from '../helpers/cli';
+import { freePort } from '../helpers/net';
+
+/**
+ * Refusals that need no stack, as a user meets them (a separate process): commander's own errors, empty arguments,
+ * out-of-range numbers, a cluster folder that is a file, a target's PostgreSQL that refuses connections. README
+ * `## Commands`: a refusal is one line `nightshift: …`, exit 2; a failure exit 1.
+ */
+
+/** The environment of a shell without the stack: only what a test sets, nothing from the developer's shell. */
+function bareEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NIGHTSHIFT_|TEMPORAL_|DATABASE_URL$)/.test(k)));
+  return { ...inherited, NIGHTSHIFT_DATA_DIR: tempDir('usage-data'), ...extra };
+}
+
+const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(args, bareEnv(extra));
+
+test("commander's refusals are one line naming the command's help, exit 2 (unknown option or command, missing option or argument, excess arguments)", async () => {
+  const cases: [string[], string][] = [
+    [['dossiers', 'list', '--bogus'], "nightshift: unknown option '--bogus' (see 'nightshift dossiers list --help')"],
+    [['bogus'], "nightshift: unknown command 'bogus' (see 'nightshift --help')"],
+    [['backup', 'trigger', 'DEMO0005'], "nightshift: required option '--event <event>' not specified (see 'nightshift backup trigger --help')"],
+    [['dossiers', 'show'], "nightshift: missing required argument 'code' (see 'nightshift dossiers show --help')"],
+    [['dossiers', 'list', 'extra'], "nightshift: too many arguments for 'list'. Expected 0 arguments but got 1. (see 'nightshift dossiers list --help')"],
+    [['doctor', '--target', 'main'], "nightshift: unknown option '--target' (see 'nightshift doctor --help')"],
+  ];
+  const results = await Promise.all(cases.map(([args]) => cli(args)));
+  results.forEach((r, i) => expect({ args: cases[i]![0], ...r }).toEqual({ args: cases[i]![0], code: 2, stdout: '', stderr: `${cases[i]![1]}\n` }));
+  // a suggestion commander adds on a line of its own stays on the one line
+  const typo = await cli(['dossiers', 'lst']);
+  expect(typo.code).toBe(2);
+  expect(typo.stderr).toMatch(/^nightshift: unknown command 'lst' \(Did you mean list\?\) \(see 'nightshift dossiers --help'\)\n$/);
+});
+
+test('--help and --version still print to stdout and exit 0', async () => {
+  const help = await cli(['dossiers', 'list', '--help']);
+  expect(help).toMatchObject({ code: 0, stderr: '' });
+  expect(help.stdout).toMatch(/^Usage: nightshift dossiers list \[options\]/);
+  const version = await cli(['--version']);
+  expect(version).toEqual({ code: 0, stderr: '', stdout: `${(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version}\n` });
+});
+
+test("R-BK-5: backup restore '' is bad usage naming FILE (it resolved to the current folder: exit 1 ArchiveInvalid)", async () => {
+  for (const args of [['backup', 'restore', ''], ['backup', 'restore', '', '--verify-only'], ['backup', 'restore', ' ', '--at', '2026-12-04']]) {
+    expect(await cli(args)).toEqual({ code: 2, stdout: '', stderr: 'nightshift: FILE: empty; expected an archive file, or with --at a dossier code\n' });
+  }
+});
+
+test('dossiers demo: a whole number out of range and a number above the maximum are said with the range (-1 is a whole number, 1e20 is positive)', async () => {
+  expect(await cli(['dossiers', 'demo', '--count', '-1'])).toMatchObject({ code: 2, stderr: 'nightshift: --count: expected a whole number from 1 to 1000000\n' });
+  expect(await cli(['dossiers', 'demo', '--count', '0'])).toMatchObject({ code: 2, stderr: 'nightshift: --count: expected a whole number from 1 to 1000000\n' });
+  expect(await cli(['dossiers', 'demo', '--count', '1', '--seed', '-3'])).toMatchObject({ code: 2, stderr: 'nightshift: --seed: expected a whole number from 0 to 4294967295\n' });
+  const huge = 'nightshift: --size-kb: expected a number of KB above 0 and at most 1000000 (digits, e.g. 50 or 0.5)\n';
+  for (const v of ['1e20', '2000000', '0', '-5']) expect({ v, ...(await cli(['dossiers', 'demo', '--count', '1', '--size-kb', v])) }).toMatchObject({ v, code: 2, stderr: huge });
+});
+
+test('cluster up --dir naming a file (or a path through one) is bad usage naming --dir, exit 2, nothing made', async () => {
+  const file = path.join(tempDir('cluster-dir'), 'a-file');
+  fs.writeFileSync(file, 'x');
+  expect(await cli(['cluster', 'up', '--dir', file])).toMatchObject({ code: 2, stderr: `nightshift: --dir ${file}: not a folder (a file is there); nothing started\n` });
+  expect(await cli(['cluster', 'up', '--dir', path.join(file, 'sub')])).toMatchObject({
+    code: 2,
+    stderr: `nightshift: --dir ${path.join(file, 'sub')}: not a folder (a file is on its path); nothing started\n`,
+  });
+  expect(fs.readFileSync(file, 'utf8')).toBe('x');
+});
+
+test("a target's PostgreSQL refusing connections: one line naming the target, the address, the variable that sets it and the likely cause, exit 1", async () => {
+  const port = await freePort();
+  const cause = 'connection refused; is the stack running? (npm run dev)';
+  const byUrl = { DATABASE_URL: `postgres://ops:secret@127.0.0.1:${port}/compta` };
+  for (const args of [['dossiers', 'list'], ['gate', 'keys', 'revoke', '00000000-0000-4000-8000-000000000000'], ['backup', 'list', 'DEMO0005']]) {
+    expect({ args, ...(await cli(args, byUrl)) }).toEqual({ args, code: 1, stdout: '', stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by DATABASE_URL): ${cause}\n` });
+  }
+  expect(await cli(['dossiers', 'list'], { NIGHTSHIFT_PG_PORT: String(port) })).toEqual({
+    code: 1,
+    stdout: '',
+    stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by NIGHTSHIFT_PG_PORT, the embedded PostgreSQL): ${cause}\n`,
+  });
+  expect(await cli(['dossiers', 'show', 'X', '--target', 'b'], { NIGHTSHIFT_TARGETS: `a=postgres://ops@127.0.0.1:${port}/a b=postgres://ops@127.0.0.1:${port}/b` })).toMatchObject({
+    code: 1,
+    stderr: `nightshift: cannot connect to PostgreSQL of target b at 127.0.0.1:${port} (set by NIGHTSHIFT_TARGETS): ${cause}\n`,
+  });
+});
