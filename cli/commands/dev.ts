@@ -16,10 +16,12 @@ import { createTargetPools } from '../../workers/resources';
 import { createLogger } from '../../workers/logger';
 import { runWorker } from '../../workers/main';
 import { startSmtpCatcher } from '../../workers/smtp-catcher';
-import { startGate } from '../../gate/server';
+import { startGate, type GateOptions, type StartGateOptions } from '../../gate/server';
 import { devGateHint, ensureDevKey } from '../../gate/dev-key';
 import { redactUrl } from './doctor';
 import { exampleDossierCode } from '../../store/dossiers/example-dossier';
+import { listDossiers } from '../../store/dossiers/list-dossiers';
+import type { Dossier } from '../../domain/dossier';
 import { createDatabase } from '../../store/server/create-database';
 import { databaseExists } from '../../store/server/database-exists';
 
@@ -357,12 +359,26 @@ async function loadDemoOnce(config: Config, paths: DevPaths, say: (s: string) =>
   }
 }
 
-/** A dossier the example backup command can use: a plain original, as the batch would pick (R-BK-2). */
-async function exampleDossier(config: Config): Promise<string | undefined> {
+/** What the target holds now (not what the first start loaded), and a dossier the example backup command can use. */
+interface DossierSummary {
+  total: number;
+  /** the first start's demo dossiers still there */
+  demo: string[];
+  /** a plain original, as the batch would pick it (R-BK-2): a demo one when there is one */
+  example?: string;
+}
+
+const plainOriginal = (d: Dossier) => d.role === 'regular' && !d.flags.template && !d.flags.test && d.flags.transferable;
+
+async function summariseDossiers(config: Config, demo: DemoMarker | undefined): Promise<DossierSummary | undefined> {
   const client = new pg.Client({ connectionString: config.targets[0]!.databaseUrl });
   try {
     await client.connect();
-    return await exampleDossierCode(client);
+    const all = await listDossiers(client);
+    const loaded = new Set(demo?.codes ?? []);
+    const demoNow = all.filter((d) => loaded.has(d.code));
+    const example = demoNow.find(plainOriginal)?.code ?? (await exampleDossierCode(client));
+    return { total: all.length, demo: demoNow.map((d) => d.code).sort(), ...(example !== undefined && { example }) };
   } catch {
     return undefined;
   } finally {
@@ -376,6 +392,24 @@ export interface DevOptions {
   signal: AbortSignal;
   /** progress and the banner (default: stdout) */
   say?: (line: string) => void;
+  /** the one line of a start interrupted by a stop signal (default: stderr, as `nightshift: …`) */
+  report?: (line: string) => void;
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * The name of the first stop signal, for the line of an interrupted start. Listens only where the caller already
+ * handles the signal (the CLI aborts `signal` on it): a listener of ours must not cancel Node's default exit.
+ */
+function heardSignal(): { name(): NodeJS.Signals | undefined; dispose(): void } {
+  let heard: NodeJS.Signals | undefined;
+  const note = (sig: NodeJS.Signals) => {
+    heard ??= sig;
+  };
+  const handled = STOP_SIGNALS.filter((s) => process.listenerCount(s) > 0);
+  for (const s of handled) process.on(s, note);
+  return { name: () => heard, dispose: () => handled.forEach((s) => process.off(s, note)) };
 }
 
 const DATA_FOLDER_CAUSES: Record<string, string> = {
@@ -408,6 +442,7 @@ function makeDataFolder(dir: string, mode?: number): void {
 
 export async function runDev(config: Config, options: DevOptions): Promise<void> {
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const report = options.report ?? ((line: string) => process.stderr.write(`nightshift: ${line}\n`));
   const { signal } = options;
   const paths = devPaths(config);
   // 0755: as root, PostgreSQL runs as another user; the cluster stays in pg/ when that user can enter it.
@@ -416,6 +451,8 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
   const lock = await acquireLock(paths, say);
   const started: { name: string; stop(): Promise<void> }[] = [];
   let failure: unknown;
+  let ready = false;
+  const heard = heardSignal();
   try {
     await checkPorts(config);
     // a new key only for a stack that can start (a busy port refuses it first)
@@ -448,8 +485,13 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     // The gate has its own pools, so heartbeats never wait for the worker's connections.
     const gatePools = createTargetPools(config, 10);
     try {
+      // Its log in logs/gate.log, as the worker's: pino's JSON lines (a refusal each) have no place in the terminal.
+      // startGate's options do not name `logger`; it spreads them over its own, so this one wins.
+      const gateLogging: StartGateOptions & Pick<GateOptions, 'logger'> = {
+        logger: { level: config.logLevel, stream: pino.destination({ dest: path.join(paths.logsDir, 'gate.log'), sync: true }) },
+      };
       // the gate's metrics on the port asked for, else any free loopback port: a local stack needs no fixed one
-      const gate = await startGate({ ...config, gate: { ...config.gate, metricsPort: config.gate.metricsPortGiven ? config.gate.metricsPort : 0 } }, gatePools);
+      const gate = await startGate({ ...config, gate: { ...config.gate, metricsPort: config.gate.metricsPortGiven ? config.gate.metricsPort : 0 } }, gatePools, gateLogging);
       started.push({ name: 'gate', stop: async () => { await gate.close(); await gatePools.end(); } });
       const demoTarget = config.targets[0]!.name;
       say(devGateHint(gate.address, gate.metricsAddress, demoTarget, await ensureDevKey(gatePools.get(demoTarget), paths.dataDir)));
@@ -459,7 +501,7 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     }
     if (signal.aborted) return;
     const demo = await loadDemoOnce(config, paths, say);
-    const example = await exampleDossier(config);
+    const dossiers = await summariseDossiers(config, demo);
     if (signal.aborted) return;
 
     say('starting the worker (bundling the workflows takes a few seconds)');
@@ -474,12 +516,20 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     await runWorker(config, {
       signal,
       logger,
-      onReady: () => say(banner(config, paths, { postgres: !!postgres, temporal: !!temporal, demo, example, workerLog: logFile })),
+      onReady: () => {
+        ready = true;
+        say(banner(config, paths, { postgres: !!postgres, temporal: !!temporal, dossiers, workerLog: logFile }));
+      },
     });
   } catch (err) {
     failure = err;
   } finally {
-    if (started.length) say(`${failure ? 'start failed, stopping: ' : 'stopping: worker done, now '}${started.map((s) => s.name).reverse().join(', ')}`);
+    heard.dispose();
+    // Ctrl-C reaches the whole process group: initdb, the bundler and PostgreSQL die of it, and what fails then is the
+    // interrupt, not a fault to explain.
+    const interrupted = signal.aborted && !ready;
+    const names = started.map((s) => s.name).reverse().join(', ');
+    if (started.length) say(`${interrupted ? 'start interrupted, stopping: ' : failure ? 'start failed, stopping: ' : 'stopping: worker done, now '}${names}`);
     // reverse order: the worker (done above), then the gate, SMTP, Temporal, and PostgreSQL last
     for (const s of started.reverse()) {
       try {
@@ -489,7 +539,11 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
       }
     }
     lock.release();
-    if (!failure) say('stopped; state kept in ' + paths.dataDir);
+    if (interrupted) {
+      const sig = heard.name();
+      report(`start interrupted${sig ? ` (${sig})` : ''}: ${names ? `stopped ${names}` : 'nothing was running yet'}; state kept in ${paths.dataDir}`);
+      failure = undefined;
+    } else if (!failure) say('stopped; state kept in ' + paths.dataDir);
   }
   if (failure) throw failure;
 }
@@ -497,13 +551,13 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
 function banner(
   config: Config,
   paths: DevPaths,
-  s: { postgres: boolean; temporal: boolean; demo?: DemoMarker; example?: string; workerLog: string },
+  s: { postgres: boolean; temporal: boolean; dossiers?: DossierSummary; workerLog: string },
 ): string {
   const rel = (p: string) => {
     const r = path.relative(process.cwd(), p);
     return r === '' ? '.' : r.startsWith('..') ? p : r;
   };
-  const code = s.example ?? 'CODE';
+  const code = s.dossiers?.example ?? 'CODE';
   const pgLines = config.targets.map(
     (t) => `  PostgreSQL   ${redactUrl(t.databaseUrl)}  (target ${t.name}${s.postgres ? `, embedded, data in ${rel(paths.pgDir)}` : ', external'})`,
   );
@@ -518,7 +572,7 @@ function banner(
       ? `  SMTP         ${config.smtp.host}:${config.smtp.port}  (catcher: every message lands in ${rel(paths.mailDir)}/*.eml)`
       : `  SMTP         ${config.smtp.host}:${config.smtp.port}  (external)`,
     `  Worker       in this process, ${config.workerConcurrency} concurrent activities, log in ${rel(s.workerLog)}`,
-    s.demo ? `  Demo         ${s.demo.codes.length} dossiers (${s.demo.codes[0]}..${s.demo.codes[s.demo.codes.length - 1]}) on target ${s.demo.target}` : `  Demo         none loaded (create some with: nightshift dossiers demo --count ${DEMO_COUNT})`,
+    dossierLine(config.targets[0]!.name, s.dossiers),
     '',
     'Try, in another terminal of this folder (with the same NIGHTSHIFT_* / TEMPORAL_* variables):',
     '  node bin/nightshift.js dossiers list',
@@ -528,6 +582,14 @@ function banner(
     'Ctrl-C stops everything; the next `npm run dev` finds the same state.',
   ];
   return lines.join('\n');
+}
+
+/** What the first target holds now; the demo dossiers of the first start among them. */
+function dossierLine(target: string, d: DossierSummary | undefined): string {
+  if (!d) return `  Dossiers     on target ${target}: could not be counted (see: nightshift dossiers list)`;
+  if (!d.total) return `  Dossiers     none on target ${target} (create some with: nightshift dossiers demo --count ${DEMO_COUNT})`;
+  const demo = d.demo.length ? `, of which ${d.demo.length} demo (${d.demo[0]}..${d.demo[d.demo.length - 1]})` : '';
+  return `  Dossiers     ${d.total} on target ${target}${demo}`;
 }
 
 /** A second Ctrl-C leaves no time for order: kill the Temporal child, ask PostgreSQL for a fast shutdown. */
