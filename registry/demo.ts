@@ -84,7 +84,11 @@ export async function generateDemoDossiers(pool: pg.Pool, opts: DemoOptions): Pr
       }
     }
   };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(LANES, batches.length) }, lane));
+  // a dossier bigger than a transaction's share takes its lane's thread for seconds while its rows are built: a
+  // second lane's connection attempt, pending meanwhile, would time out (pools give up connecting after 5 s), so
+  // such dossiers go one lane at a time
+  const lanes = o.sizeKb * 1024 > BYTES_PER_TRANSACTION ? 1 : LANES;
+  const results = await Promise.allSettled(Array.from({ length: Math.min(lanes, batches.length) }, lane));
   const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected) throw rejected.reason;
   return plans.map((p) => p.dossier.code);

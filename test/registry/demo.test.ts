@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import pg from 'pg';
 import path from 'node:path';
 import { generateDemoDossiers } from '../../registry/demo';
 import { documentsFolder } from '../../registry/documents';
@@ -133,3 +134,17 @@ describe('demo dossier generator (registry/demo.ts)', () => {
     expect((await listDossiers(one.pools.get(T))).length).toBe(before);
   });
 });
+
+test('dossiers demo of large dossiers (drill finding): building one takes the thread for a while, and no other lane\'s connection attempt times out meanwhile', async () => {
+  // a pool that gives up connecting quickly stands for the CLI's 5 s against 60 MB dossiers
+  const pool = new pg.Pool({ connectionString: one.databaseUrl, connectionTimeoutMillis: 150, max: 3 });
+  try {
+    const started = process.hrtime.bigint();
+    const codes = await generateDemoDossiers(pool, { target: T, count: 3, sizeKb: 6000, seed: 3, prefix: 'BIG' });
+    console.log(`3 demo dossiers of 6 MB in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+    expect(codes).toEqual(['BIG0001', 'BIG0002', 'BIG0003']);
+    for (const code of codes) expect(await getDossier(one.pools.get(T), T, code)).toMatchObject({ code });
+  } finally {
+    await pool.end();
+  }
+}, 180_000);
