@@ -34,7 +34,8 @@ import { latestKeyProblems } from '../../store/verify/latest-key-problems';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { caseHint } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
-import { findDossier } from '../../store/dossiers/find-dossier';
+import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
+import { caseTwinMessage } from '../../store/dossiers/lock-code-for-restore';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
@@ -183,14 +184,15 @@ export function registerBackupCommands(program: Command): void {
     .command('trigger')
     .description('back up one dossier on an event (R-BK-9) if its setting says so: before-exchange, before-closing, on-exit')
     .argument('<code>', 'dossier code')
-    .addOption(new Option('--event <event>', 'provider-exchange (EchangePrest/), closing (Cloture/) or exit (the backup folder)').choices(BACKUP_EVENTS).makeOptionMandatory())
+    .requiredOption('--event <event>', 'provider-exchange (EchangePrest/), closing (Cloture/) or exit (the backup folder), in any case')
     .option('--wait', 'wait for the backup to finish and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (codeArg: string, flags: TriggerFlags) => {
         const code = parseFlag('CODE', dossierCodeSchema, codeArg);
-        const event = parseFlag('--event', backupEventSchema, flags.event);
+        // any case (EXIT), as the other fixed words; commander's choices were case-sensitive
+        const event = parseFlag('--event', backupEventSchema, wordFlag('--event', BACKUP_EVENTS, flags.event));
         const t = target(flags.target);
         const { state, plan, hint } = await withPools(t.name, async (pool) => {
           const checked = await checkBackupTrigger(pool, config(), t.name, code, event);
@@ -231,6 +233,8 @@ export function registerBackupCommands(program: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (fileArg: string, flags: RestoreFlags) => {
+        // '' would resolve to the current folder (then "not a regular file", exit 1): a slip of the shell, bad usage
+        if (!fileArg.trim()) throw new UsageError(`FILE: empty; expected an archive file, or with --at a dossier code`);
         if (flags.at !== undefined) return restoreAt(fileArg, flags);
         if (flags.from !== undefined) throw new UsageError('--from is for a generation: give a dossier code and --at DATE (a FILE is read where it is)');
         const file = path.resolve(fileArg);
@@ -256,9 +260,7 @@ export function registerBackupCommands(program: Command): void {
         if (!parsed.success) throw usage(parsed.error, { file: 'FILE', as: '--as' });
         const input: RestoreDossierInput = parsed.data;
         // refused before anything starts, as with --at (the worker would refuse it after reading the archive)
-        if (!input.replace && (await withPools(t.name, (pool) => findDossier(pool, code)))) {
-          throw new UsageError(`dossier ${code} already exists: restore beside it with --as NEWCODE, or over it with --replace`);
-        }
+        await withPools(t.name, (pool) => refuseExistingCode(pool, code, input.replace, flags.as !== undefined));
         await withTemporal(async (client) => {
           const { started, handle } = await start(client, restoreDossierWorkflowId(input.target, code), () =>
             startRestoreDossier(client, { ...input, as: code }, { taskQueue: config().temporal.taskQueue, summary: `Restore ${path.basename(file)} as dossier ${code}${input.replace ? ' (replace)' : ''}` }),
@@ -286,7 +288,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     );
   }
   if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
-  const place = flags.from === undefined ? undefined : parseFlag('--from', RESTORE_PLACE, flags.from);
+  const place = flags.from === undefined ? undefined : wordFlag('--from', RESTORE_PLACES, flags.from);
   const at = parseRestoreAt(flags.at!, zone());
   if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
   const when = at.at;
@@ -295,9 +297,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const { g, skipped, from } = await withPools(t.name, async (pool) => {
     const chosen = await chooseGeneration(pool);
     // refused before anything starts (the worker would read the archive, maybe from the bucket, to refuse it then)
-    if (!flags.replace && (await findDossier(pool, as))) {
-      throw new UsageError(`dossier ${as} already exists: restore beside it with --as NEWCODE, or over it with --replace`);
-    }
+    await refuseExistingCode(pool, as, Boolean(flags.replace), flags.as !== undefined);
     return chosen;
   });
   async function chooseGeneration(pool: Parameters<typeof generationAt>[0]) {
@@ -375,6 +375,19 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   });
 }
 
+/**
+ * A restore's code checked before anything starts (the worker refuses the same, after reading the archive): an existing
+ * dossier of that code without --replace, or one whose code differs from it only by case, with or without --replace
+ * (codes are case-sensitive, and the registry keeps them unique in any case: `--as demo0006 --replace` replaced
+ * DEMO0006). `asFlag`: the code came from --as.
+ */
+async function refuseExistingCode(pool: Parameters<typeof codeInAnyCase>[0], code: string, replace: boolean, asFlag: boolean): Promise<void> {
+  const existing = await codeInAnyCase(pool, code);
+  if (existing === undefined) return;
+  if (existing !== code) throw new UsageError(`${asFlag ? '--as: ' : ''}${caseTwinMessage(existing, code, 'started')}`);
+  if (!replace) throw new UsageError(`dossier ${code} already exists: restore beside it with --as NEWCODE, or over it with --replace`);
+}
+
 /** `backup list`'s last line: the restore of the newest generation that can be restored (its file, or its copy), or that none can. */
 function restoreHint(code: string, date: string | undefined): string {
   if (date === undefined) return `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`;
@@ -383,7 +396,7 @@ function restoreHint(code: string, date: string | undefined): string {
 }
 
 /** restore --from: the places a generation is read from (default: the file, or its copy when the file is not on the worker) */
-const RESTORE_PLACE = z.enum(['local', 'offsite'], { error: 'expected local or offsite' });
+const RESTORE_PLACES = ['local', 'offsite'] as const;
 
 const hasOffsiteCopy = (g: Generation): boolean => offsiteCopyOf(g) !== undefined;
 

@@ -1,8 +1,11 @@
+import { FailureType, permanentFailure } from '../../domain/failures';
 import type { Queryable } from '../queryable';
 
 /**
  * In the caller's transaction: waits for any other restore of this code (case-insensitive), then
- * locks and returns the dossier registered under it, if any.
+ * locks and returns the dossier registered under it, if any. A dossier whose code differs from `code`
+ * only by case is another dossier (codes are case-sensitive, the registry keeps them unique in any case):
+ * a restore never replaces it, with or without --replace (DossierExists, non-retryable).
  */
 export async function lockCodeForRestore(db: Queryable, code: string): Promise<{ code: string; schema_name: string } | undefined> {
   await db.query(`SELECT pg_advisory_xact_lock(hashtext('nightshift.restore:' || lower($1)))`, [code]);
@@ -10,5 +13,12 @@ export async function lockCodeForRestore(db: Queryable, code: string): Promise<{
     'SELECT code, schema_name FROM nightshift.dossier WHERE lower(code) = lower($1) FOR UPDATE',
     [code],
   );
-  return rows[0];
+  const old = rows[0];
+  if (old && old.code !== code) throw permanentFailure(FailureType.DossierExists, caseTwinMessage(old.code, code, 'restored'));
+  return old;
+}
+
+/** A restore under `code` refused because dossier `existing` differs from it only by case: what the CLI and the worker say. */
+export function caseTwinMessage(existing: string, code: string, nothing: 'restored' | 'started'): string {
+  return `dossier ${existing} exists, and ${code} differs from it only by case (two dossiers never do): nothing ${nothing}; restore under ${existing} (--replace overwrites it) or under another code`;
 }

@@ -167,6 +167,26 @@ describe('refusals', () => {
     expect(fs.existsSync(ok.file)).toBe(true);
   });
 
+  test('R-BK-5: a restore never replaces a dossier whose code differs from its code only by case, with or without replace: non-retryable DossierExists, the other dossier intact (drill finding: --as demo0006 --replace wiped DEMO0006)', async () => {
+    const [source, other] = (await generateDemoDossiers(pool(), { target: 'main', count: 2, sizeKb: 5, prefix: 'CASETW' })) as [string, string];
+    const { file } = await backup.backupDossier({ target: 'main', code: source, reason: 'manual' });
+    const before = await registry.tableStats('main', other);
+    const twin = other.toLowerCase();
+    for (const replace of [true, false]) {
+      const err = await rejection(backup.restoreDossier({ target: 'main', file, as: twin, replace }));
+      expect({ replace, type: failureTypeOf(err), nonRetryable: (err as { nonRetryable?: boolean }).nonRetryable }).toEqual({ replace, type: FailureType.DossierExists, nonRetryable: true });
+      expect((err as Error).message).toBe(
+        `dossier ${other} exists, and ${twin} differs from it only by case (two dossiers never do): nothing restored; restore under ${other} (--replace overwrites it) or under another code`,
+      );
+    }
+    expect(await registry.tableStats('main', other)).toEqual(before);
+    const codes = (await pool().query<{ code: string }>('SELECT code FROM nightshift.dossier WHERE lower(code) = lower($1)', [other])).rows.map((r) => r.code);
+    expect(codes).toEqual([other]);
+    // the same code, exactly: replaced as before
+    await backup.restoreDossier({ target: 'main', file, as: other, replace: true });
+    expect(await registry.tableStats('main', other)).toEqual(await registry.tableStats('main', source));
+  });
+
   test('an unknown dossier, hostile codes, relative paths and hostile --as codes are refused before any work', async () => {
     await expect(backup.backupDossier({ target: 'main', code: 'NOPE', reason: 'manual' })).rejects.toMatchObject({ type: FailureType.UnknownDossier });
     for (const code of ['../etc', 'a b', 'x;drop schema nightshift', '', 'é', 'a'.repeat(41)]) {

@@ -4,6 +4,8 @@ import { createBackupActivities } from '../../activities/backup';
 import { createRegistryActivities } from '../../activities/registry';
 import { generateDemoDossiers } from '../../registry/demo';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { restoreDossierWorkflowId } from '../../workflows/backup-dossier.api';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 
@@ -225,6 +227,37 @@ test('R-BK-11: restore CODE --at DATE restores the generation at or just before 
     expect(verifyOnly.code).toBe(2);
     expect(verifyOnly.stderr).toContain(`'nightshift backup verify --codes ${code}'`);
   });
+});
+
+test('R-BK-11: restore --as a code that differs from an existing dossier only by case is refused before any start, with or without --replace, --at or FILE (drill finding: --as demo0006 --replace wiped DEMO0006); --from in any case', async () => {
+  const [source, other] = (await generateDemoDossiers(pool(), { target: 'main', count: 2, sizeKb: 5, prefix: 'GCT' })) as [string, string];
+  const [id] = await generations(source, ['2026-12-03T21:00:00Z']);
+  const file = (await pool().query<{ file: string }>('SELECT file FROM nightshift.backup_generation WHERE id = $1', [id])).rows[0]!.file;
+  const registry = createRegistryActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  const before = await registry.tableStats('main', other);
+  const twin = other.toLowerCase();
+  const refusal = `nightshift: --as: dossier ${other} exists, and ${twin} differs from it only by case (two dossiers never do): nothing started; restore under ${other} (--replace overwrites it) or under another code\n`;
+  for (const args of [
+    ['backup', 'restore', source, '--at', '2026-12-04', '--as', twin, '--replace', '--wait'],
+    ['backup', 'restore', source, '--at', '2026-12-04', '--as', twin],
+    ['backup', 'restore', file, '--as', twin, '--replace', '--wait'],
+    ['backup', 'restore', file, '--as', twin],
+  ]) {
+    expect({ args, ...(await cli(args, PARIS)) }).toEqual({ args, code: 2, stdout: '', stderr: refusal });
+  }
+  await expect(ctx.temporal.client.workflow.getHandle(restoreDossierWorkflowId('main', twin)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  expect(await registry.tableStats('main', other)).toEqual(before);
+  expect((await pool().query('SELECT code FROM nightshift.dossier WHERE code = $1', [twin])).rows).toEqual([]);
+  // onto the very code without --replace: refused as before (exit 2)
+  expect(await cli(['backup', 'restore', source, '--at', '2026-12-04', '--as', other], PARIS)).toMatchObject({
+    code: 2,
+    stderr: `nightshift: dossier ${other} already exists: restore beside it with --as NEWCODE, or over it with --replace\n`,
+  });
+  // --from is a word of a fixed lower-case set: OFFSITE is offsite (the generation has no copy: said so, not "--from: expected ...")
+  const offsite = await cli(['backup', 'restore', source, '--at', '2026-12-04', '--as', `${source}N`, '--from', 'OFFSITE'], PARIS);
+  expect(offsite.code).toBe(2);
+  expect(offsite.stderr).toMatch(new RegExp(`^nightshift: no generation of dossier ${source} at or before .* has an off-site copy`));
+  expect((await cli(['backup', 'restore', source, '--at', '2026-12-04', '--from', 'nowhere'], PARIS)).stderr).toBe('nightshift: --from: expected local or offsite\n');
 });
 
 test("R-BK-11 / R-BK-13: the restore line backup list prints restores the generation it shows (snapshot times have milliseconds); a corrupt one is passed over, and said so", async () => {
