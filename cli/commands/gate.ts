@@ -7,7 +7,8 @@ import type { GateKey } from '../../store/gate/key-row';
 import { revokeKey } from '../../store/gate/revoke-key';
 import { gateTablesPresent } from '../../store/gate/tables-present';
 import { createTargetPools } from '../../workers/resources';
-import { action, config, jsonOption, output, parseFlag, target, targetOption, withPools, EXIT_FAILED } from '../context';
+import { UsageError } from '../../config/config';
+import { action, config, jsonOption, output, parseFlag, target, targetOption, withPools } from '../context';
 
 /** Connections per target: heartbeats are single short statements, PostgreSQL is the bottleneck. */
 const GATE_POOL_SIZE = 10;
@@ -123,8 +124,8 @@ export function registerGateCommands(program: Command): void {
           );
           return;
         }
-        process.stderr.write(`nightshift: no key ${id} in ${names.length > 1 ? 'any configured target' : `target ${names[0]}`}\n`);
-        return EXIT_FAILED;
+        // an id that names nothing is bad usage (exit 2, nothing changed), as an unknown dossier code or run id is
+        throw new UsageError(`no key ${id} in ${names.length > 1 ? 'any configured target' : `target ${names[0]}`}`);
       }),
     );
 }

@@ -96,6 +96,10 @@ describe('nightshift dossiers (spawned CLI)', () => {
     const del = await cli('dossiers', 'delete', 'cli1', '--yes');
     expect(del).toMatchObject({ code: 2, stderr: 'nightshift: unknown dossier cli1 in target main (codes are case-sensitive: CLI1?)\n' });
     expect((await cli('dossiers', 'delete', 'NOPE', '--yes')).code).toBe(2);
+    // without a terminal nor --yes, the code is checked first: an unknown one is said as such (with the hint), not "without --yes"
+    expect(await cli('dossiers', 'delete', 'NEW1')).toMatchObject({ code: 2, stderr: 'nightshift: unknown dossier NEW1 in target main\n' });
+    expect(await cli('dossiers', 'delete', 'cli1')).toMatchObject({ code: 2, stderr: 'nightshift: unknown dossier cli1 in target main (codes are case-sensitive: CLI1?)\n' });
+    expect(await cli('dossiers', 'delete', 'CLI1')).toMatchObject({ code: 2, stderr: 'nightshift: refusing to delete dossier CLI1 without --yes (no terminal to confirm on)\n' });
     expect((await stack.pools.get('main').query('SELECT code FROM nightshift.dossier ORDER BY code')).rows).toEqual(before);
     expect((await cli('dossiers', 'show', 'CLI1')).code).toBe(0);
   });

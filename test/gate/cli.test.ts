@@ -85,7 +85,8 @@ describe('nightshift gate keys (R-SE-4)', () => {
       [['gate', 'keys', 'create', '--name', 'n'.repeat(61)], 2],
       [['gate', 'keys', 'create', '--name', 'x', '--target', 'nope'], 2],
       [['gate', 'keys', 'revoke', "1' OR '1'='1"], 2],
-      [['gate', 'keys', 'revoke', '00000000-0000-4000-8000-000000000000'], 1],
+      // an id that names no key is bad usage, as an unknown dossier code or run id (drill finding: it was exit 1)
+      [['gate', 'keys', 'revoke', '00000000-0000-4000-8000-000000000000'], 2],
     ];
     for (const [args, code] of hostile) {
       const r = await ctx.cli(args);
