@@ -388,8 +388,11 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
     }
   }
 
+  // Own process group: a terminal's Ctrl-C reaches the whole group of `nightshift dev`, and PostgreSQL must not shut
+  // down then, before the worker has finished or handed back what it runs (dev stops it last, with `stop`)
   const child: ChildProcess = spawn(path.join(bin, 'bin', 'postgres'), ['-D', real, '-p', String(o.port), ...(o.flags ?? [])], {
     ...asUser(ids),
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LC_MESSAGES: 'C' },
   });

@@ -229,7 +229,7 @@ export async function startPostgres(config: Config, paths: DevPaths, say: (s: st
     if (err instanceof EmbeddedPostgresError) throw new DevError(`${err.message} (log: ${logFile})`);
     throw err;
   }
-  // If the terminal's Ctrl-C already stopped postgres (same process group), there is nothing left to stop.
+  // PostgreSQL runs in its own process group (the terminal's Ctrl-C does not reach it): stopped last, here.
   const stop = () => server.stop();
   try {
     const admin = new pg.Client({ host: '127.0.0.1', port: config.pg.port, user: config.pg.user, password: config.pg.password, database: 'postgres' });
