@@ -113,6 +113,8 @@ export function postgresUnreachable(err: unknown, targetName: string): Error | u
   const at = [e, ...(e.errors ?? [])].map((x) => x as typeof e).find((x) => x?.address !== undefined);
   const c = config();
   const url = c.targets.find((t) => t.name === targetName)?.databaseUrl;
+  // another server refusing inside fn (an off-site store, SMTP) is not the target's PostgreSQL: left as it is
+  if (at?.port !== undefined && url && at.port !== Number(new URL(url).port || 5432)) return undefined;
   const address = at ? `${at.address}:${at.port}` : url ? new URL(url).host : 'its address';
   const from = c.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT, the embedded PostgreSQL' : process.env.NIGHTSHIFT_TARGETS ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
   return new SaidError(`cannot connect to PostgreSQL of target ${targetName} at ${address} (set by ${from}): connection refused; is the stack running? (npm run dev)`, { cause: err });
