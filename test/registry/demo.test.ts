@@ -140,9 +140,9 @@ test('dossiers demo of large dossiers (drill finding): building one takes the th
   const pool = new pg.Pool({ connectionString: one.databaseUrl, connectionTimeoutMillis: 150, max: 3 });
   try {
     const started = process.hrtime.bigint();
-    const codes = await generateDemoDossiers(pool, { target: T, count: 3, sizeKb: 6000, seed: 3, prefix: 'BIG' });
+    const codes = await generateDemoDossiers(pool, { target: T, count: 3, sizeKb: 6000, seed: 3, prefix: 'HUGE' });
     console.log(`3 demo dossiers of 6 MB in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
-    expect(codes).toEqual(['BIG0001', 'BIG0002', 'BIG0003']);
+    expect(codes).toEqual(['HUGE0001', 'HUGE0002', 'HUGE0003']);
     for (const code of codes) expect(await getDossier(one.pools.get(T), T, code)).toMatchObject({ code });
   } finally {
     await pool.end();
