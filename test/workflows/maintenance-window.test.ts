@@ -58,19 +58,37 @@ jest.setTimeout(90_000);
 let env: TestWorkflowEnvironment;
 let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
-beforeAll(async () => {
-  quietRuntime();
-  [env, smtp] = await Promise.all([
-    TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER') } },
-    }),
-    startSmtp(),
-  ]);
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
+async function timeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const e = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER') } },
+  });
+  await e.connection.operatorService.addSearchAttributes({
+    namespace: e.namespace ?? 'default',
     searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!])),
   });
+  return e;
+}
+
+beforeAll(async () => {
+  quietRuntime();
+  [env, smtp] = await Promise.all([timeSkippingServer(), startSmtp()]);
 });
+
+/**
+ * `fn` on a time-skipping server of its own: a window whose payload or hand-started runs work for real seconds
+ * skips its time at once on a fresh server, and only slowly on one shared with the file's earlier windows (their
+ * runs' activities hold its clock: 60-90 s a test instead of 3-33 s).
+ */
+async function onOwnServer(fn: () => Promise<void>): Promise<void> {
+  const shared = env;
+  env = await timeSkippingServer();
+  try {
+    await fn();
+  } finally {
+    await env.teardown();
+    env = shared;
+  }
+}
 
 afterAll(async () => {
   await env?.teardown();
@@ -571,7 +589,8 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
 });
 
 test('R-MW-12: a window cancelled once its payload has ended says so in its mail: the payload went to its end, not "interrompue"', async () => {
-  await withWindowWorker(async (stack, start) => {
+  await onOwnServer(() =>
+    withWindowWorker(async (stack, start) => {
     const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
     for (const code of ['C1', 'C2']) {
       await registry.createDossier(stack.target, { code, label: `Dossier ${code}`, copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
@@ -604,11 +623,13 @@ test('R-MW-12: a window cancelled once its payload has ended says so in its mail
     } finally {
       fs.rmdirSync(blocker);
     }
-  });
+  }),
+  );
 });
 
 test('R-PI-2: a patch run started by hand in the window is not cut off: "complete" gives access back only once that run has ended', async () => {
-  await withWindowWorker(async (stack, start) => {
+  await onOwnServer(() =>
+    withWindowWorker(async (stack, start) => {
     const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 30, graceSeconds: 0 });
     const h = await start(input);
     await phaseIs(h, 'scheduled');
@@ -636,11 +657,13 @@ test('R-PI-2: a patch run started by hand in the window is not cut off: "complet
     } finally {
       await stack.pool.query(`DELETE FROM nightshift.patch_run WHERE workflow_id = $1`, [runId]);
     }
-  });
+  }),
+  );
 }, 300_000);
 
 test('R-PI-2 R-MW-10: a run started by hand while the window is failed (the advised retry) is linked, and "reopen" gives access back only once it has ended', async () => {
-  await withWindowWorker(async (stack, start) => {
+  await onOwnServer(() =>
+    withWindowWorker(async (stack, start) => {
     const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
     await registry.createDossier(stack.target, { code: 'F1', label: 'Dossier F1', copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
     // F1's archive cannot be written: the backup payload fails the window
@@ -673,11 +696,13 @@ test('R-PI-2 R-MW-10: a run started by hand while the window is failed (the advi
       if (fs.existsSync(blocker)) fs.rmdirSync(blocker);
       await stack.pool.query(`DELETE FROM nightshift.backup_run WHERE workflow_id = $1`, [runId]);
     }
-  });
+  }),
+  );
 }, 300_000);
 
 test('issue 12: a backup batch started by hand inside a window (payload none) is linked from the window by workflow id; the next step is "complete"', async () => {
-  await withWindowWorker(async (stack, start) => {
+  await onOwnServer(() =>
+    withWindowWorker(async (stack, start) => {
     const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 30, graceSeconds: 0 });
     const h = await start(input);
     await phaseIs(h, 'scheduled');
@@ -704,5 +729,6 @@ test('issue 12: a backup batch started by hand inside a window (payload none) is
     expect((await h.result()).status.linkedRuns?.map((r) => r.workflowId)).toEqual([batchId]);
     // the new path (patch marker, ledger polls) replays deterministically
     await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
-  });
+  }),
+  );
 }, 300_000); // after the file's other windows the shared time-skipping server skips less: up to ~2 min here
