@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireEnv, tempDir } from '../helpers/env';
-import { ROOT, cleanEnv, freePorts, portFree } from './helpers';
+import { tempDir } from '../helpers/env';
+import { portFree } from './helpers';
+import { type Proc, ctrlC, devEnv, processesMentioning, startDev } from './process';
 
 /**
  * Ctrl-C while `nightshift dev` starts reaches the whole process group: initdb, the workflow bundler and PostgreSQL
@@ -15,100 +15,19 @@ const READY_LINE = 'Nightshift dev stack ready';
 /** what cli/commands/stack.ts prints on the first stop signal */
 const ACK = 'SIGINT: stopping gracefully (again to force)';
 
-interface Dev {
-  child: ChildProcessWithoutNullStreams;
-  stdout(): string;
-  stderr(): string;
-  waitFor(text: string, ms: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-/** dev in its own process group, as a terminal runs it, so that the test's Ctrl-C reaches its children too. */
-function startDev(env: NodeJS.ProcessEnv): Dev {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], { cwd: ROOT, env, detached: true });
-  let stdout = '';
-  let stderr = '';
-  const waiters: (() => void)[] = [];
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    waiters.forEach((w) => w());
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    waitFor: (text, ms) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "${text}" within ${ms} ms; output:\n${stdout}\n${stderr}`)), ms);
-        const check = () => {
-          if (stdout.includes(text)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        waiters.push(check);
-        void exited.then((code) => {
-          clearTimeout(timer);
-          if (!stdout.includes(text)) reject(new Error(`exited (${code}) before "${text}"; output:\n${stdout}\n${stderr}`));
-        });
-        check();
-      }),
-  };
-}
-
-/** Ctrl-C as a terminal sends it: to the process group. */
-async function ctrlC(dev: Dev): Promise<number | null> {
-  process.kill(-dev.child.pid!, 'SIGINT');
-  const timer = setTimeout(() => dev.child.kill('SIGKILL'), 60_000);
-  try {
-    return await dev.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function devEnv(): Promise<{ env: NodeJS.ProcessEnv; ports: number[]; dataDir: string }> {
+async function freshDev(): Promise<{ env: NodeJS.ProcessEnv; ports: number[]; dataDir: string }> {
   const dataDir = tempDir('dev-interrupt');
-  const ports = await freePorts(6);
-  const [pg, temporal, ui, metrics, smtp, gate] = ports.map(String);
-  const env = cleanEnv({
-    NIGHTSHIFT_DATA_DIR: dataDir,
-    NIGHTSHIFT_PG_PORT: pg!,
-    NIGHTSHIFT_TEMPORAL_PORT: temporal!,
-    NIGHTSHIFT_UI_PORT: ui!,
-    NIGHTSHIFT_METRICS_PORT: metrics!,
-    NIGHTSHIFT_SMTP_PORT: smtp!,
-    NIGHTSHIFT_GATE_PORT: gate!,
-    NIGHTSHIFT_WORKER_CONCURRENCY: '2',
-    TEMPORAL_CLI: requireEnv('NS_TEST_TEMPORAL_CLI'),
-    TEMPORAL_TEST_SERVER: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER'),
-  });
-  return { env, ports, dataDir };
+  return { ...(await devEnv({ dataDir })), dataDir };
 }
 
-/** Pids of the processes whose command line mentions `needle` (this test's data dir). */
-function processesMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return pids;
-}
-
-const running: Dev[] = [];
-afterAll(() => {
-  for (const d of running) if (d.child.exitCode === null) process.kill(-d.child.pid!, 'SIGKILL');
+const running: Proc[] = [];
+afterAll(async () => {
+  // a failed test must not leave a stack behind: stopped as a person would (PostgreSQL and Temporal are in groups of
+  // their own, a SIGKILL of dev would leave them running)
+  for (const d of running) if (d.child.exitCode === null) await ctrlC(d);
 });
 
-async function expectStoppedClean(dev: Dev, dataDir: string, ports: number[]): Promise<void> {
+async function expectStoppedClean(dev: Proc, dataDir: string, ports: number[]): Promise<void> {
   expect(processesMentioning(dataDir)).toEqual([]);
   for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
   expect(fs.existsSync(path.join(dataDir, 'dev.lock'))).toBe(false);
@@ -116,8 +35,8 @@ async function expectStoppedClean(dev: Dev, dataDir: string, ports: number[]): P
 }
 
 test('Ctrl-C while the worker bundles the workflows: one line saying the start was interrupted, exit 0, every child stopped', async () => {
-  const { env, ports, dataDir } = await devEnv();
-  const dev = startDev(env);
+  const { env, ports, dataDir } = await freshDev();
+  const dev = startDev(env, { detached: true });
   running.push(dev);
   await dev.waitFor('starting the worker', 180_000);
   await sleep(1000); // the bundler child is running by now (it takes several seconds)
@@ -135,8 +54,8 @@ test('Ctrl-C while the worker bundles the workflows: one line saying the start w
 }, 300_000);
 
 test('Ctrl-C during initdb: one line saying the start was interrupted, no permission advice, exit 0; the next start initialises again', async () => {
-  const { env, ports, dataDir } = await devEnv();
-  const dev = startDev(env);
+  const { env, ports, dataDir } = await freshDev();
+  const dev = startDev(env, { detached: true });
   running.push(dev);
   await dev.waitFor('initialising PostgreSQL', 60_000);
   await sleep(300);
@@ -151,7 +70,7 @@ test('Ctrl-C during initdb: one line saying the start was interrupted, no permis
   await expectStoppedClean(dev, dataDir, ports);
 
   // no half-made cluster stands in the way of the next start
-  const again = startDev(env);
+  const again = startDev(env, { detached: true });
   running.push(again);
   await again.waitFor(READY_LINE, 240_000);
   // PostgreSQL and Temporal are out of the terminal's process group: its Ctrl-C stops the worker first, and the

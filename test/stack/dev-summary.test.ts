@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireEnv, tempDir } from '../helpers/env';
-import { ROOT, cleanEnv, freePorts, runCli } from './helpers';
+import { tempDir } from '../helpers/env';
+import { runCli } from './helpers';
+import { type Proc, devEnv, interrupt, startDev } from './process';
 
 /**
  * What the dev terminal shows stays for a person: the gate's pino lines (its start, each refusal) go to logs/gate.log,
@@ -13,77 +13,15 @@ import { ROOT, cleanEnv, freePorts, runCli } from './helpers';
 
 const READY_LINE = 'Nightshift dev stack ready';
 
-interface Dev {
-  child: ChildProcessWithoutNullStreams;
-  out(): string;
-  waitFor(text: string, ms: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-function startDev(env: NodeJS.ProcessEnv): Dev {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], { cwd: ROOT, env });
-  let out = '';
-  const waiters: (() => void)[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    waiters.forEach((w) => w());
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return {
-    child,
-    out: () => out,
-    exited,
-    waitFor: (text, ms) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "${text}" within ${ms} ms; output:\n${out}`)), ms);
-        const check = () => {
-          if (out.includes(text)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        waiters.push(check);
-        void exited.then((code) => {
-          clearTimeout(timer);
-          if (!out.includes(text)) reject(new Error(`dev exited (${code}) before "${text}"; output:\n${out}`));
-        });
-        check();
-      }),
-  };
-}
-
-async function interrupt(dev: Dev): Promise<number | null> {
-  dev.child.kill('SIGINT');
-  const timer = setTimeout(() => dev.child.kill('SIGKILL'), 60_000);
-  try {
-    return await dev.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const running: Dev[] = [];
+const running: Proc[] = [];
 afterAll(async () => {
   for (const dev of running) if (dev.child.exitCode === null) await interrupt(dev);
 });
 
 test('the gate logs to logs/gate.log, not the terminal; after a restart the summary counts what the target holds and suggests a demo dossier', async () => {
-  const [pgPort, temporalPort, uiPort, metricsPort, smtpPort, gatePort] = await freePorts(6);
   const dataDir = tempDir('dev-summary');
-  const env = cleanEnv({
-    NIGHTSHIFT_DATA_DIR: dataDir,
-    NIGHTSHIFT_PG_PORT: String(pgPort),
-    NIGHTSHIFT_TEMPORAL_PORT: String(temporalPort),
-    NIGHTSHIFT_UI_PORT: String(uiPort),
-    NIGHTSHIFT_METRICS_PORT: String(metricsPort),
-    NIGHTSHIFT_SMTP_PORT: String(smtpPort),
-    NIGHTSHIFT_GATE_PORT: String(gatePort),
-    NIGHTSHIFT_WORKER_CONCURRENCY: '2',
-    TEMPORAL_CLI: requireEnv('NS_TEST_TEMPORAL_CLI'),
-    TEMPORAL_TEST_SERVER: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER'),
-  });
+  const { env, port } = await devEnv({ dataDir });
+
   const gateLog = path.join(dataDir, 'logs', 'gate.log');
 
   const first = startDev(env);
@@ -93,7 +31,7 @@ test('the gate logs to logs/gate.log, not the terminal; after a restart the summ
   expect(first.out()).toMatch(/nightshift\.js backup dossier DEMO\d{4} --wait/);
 
   // a refused request (no key): its warn line lands in the gate's log, the terminal stays quiet
-  expect((await fetch(`http://127.0.0.1:${gatePort}/v1/targets/main/status`)).status).toBe(401);
+  expect((await fetch(`http://127.0.0.1:${port.gate}/v1/targets/main/status`)).status).toBe(401);
   await sleep(200);
   expect(fs.readFileSync(gateLog, 'utf8')).toMatch(/"msg":"Server listening at http:\/\/127\.0\.0\.1:\d+"/);
   expect(fs.readFileSync(gateLog, 'utf8')).toMatch(/"msg":"request refused"/);

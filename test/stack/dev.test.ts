@@ -1,67 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import type { DoctorReport } from '../../cli/commands/doctor';
 import { requireEnv, tempDir } from '../helpers/env';
-import { ROOT, cleanEnv, freePorts, portFree, runCli } from './helpers';
+import { cleanEnv, freePorts, portFree, runCli } from './helpers';
+import { type Proc, interrupt, startDev } from './process';
 
 /**
  * `nightshift dev` as a user runs it (issue 2, "Real stack"): a fresh data dir and free ports, the CLI
  * against it, Ctrl-C (SIGINT) stops every child, and a restart finds the same dossiers and history.
  */
-
-interface Dev {
-  child: ChildProcessWithoutNullStreams;
-  out(): string;
-  waitFor(text: string, ms: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-function startDev(env: NodeJS.ProcessEnv): Dev {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], { cwd: ROOT, env });
-  let out = '';
-  const waiters: (() => void)[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    waiters.forEach((w) => w());
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    out: () => out,
-    exited,
-    waitFor: (text, ms) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "${text}" within ${ms} ms; output:\n${out}`)), ms);
-        const check = () => {
-          if (out.includes(text)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        waiters.push(check);
-        void exited.then((code) => {
-          clearTimeout(timer);
-          if (!out.includes(text)) reject(new Error(`dev exited (${code}) before "${text}"; output:\n${out}`));
-        });
-        check();
-      }),
-  };
-}
-
-/** SIGINT as Ctrl-C would send it; the exit code, or a failure if it does not stop. */
-async function interrupt(dev: Dev): Promise<number | null> {
-  dev.child.kill('SIGINT');
-  const timer = setTimeout(() => dev.child.kill('SIGKILL'), 60_000);
-  try {
-    return await dev.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function codes(env: NodeJS.ProcessEnv): Promise<string[]> {
   const r = await runCli(['dossiers', 'list', '--json'], env);
@@ -72,7 +20,7 @@ async function codes(env: NodeJS.ProcessEnv): Promise<string[]> {
 /** What `dev` prints once everything runs (cli/commands/dev.ts READY_LINE; not imported, to keep this test light). */
 const READY_LINE = 'Nightshift dev stack ready';
 
-const running: Dev[] = [];
+const running: Proc[] = [];
 afterAll(async () => {
   // a failed test must not leave a stack behind
   for (const dev of running) if (dev.child.exitCode === null) await interrupt(dev);

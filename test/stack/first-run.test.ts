@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../db/embedded-postgres';
-import { requireEnv, tempDir } from '../helpers/env';
-import { ROOT, cleanEnv, freePorts, portFree } from './helpers';
+import { tempDir } from '../helpers/env';
+import { ROOT, freePorts, portFree } from './helpers';
+import { type Proc, devEnv, interrupt, processesMentioning, startDev, startProcess } from './process';
 
 /**
  * Issue 10 item 5, first run: a dev stack that fails while starting stops every child it started and
@@ -16,92 +17,18 @@ import { ROOT, cleanEnv, freePorts, portFree } from './helpers';
 const READY_LINE = 'Nightshift dev stack ready';
 const isRoot = process.getuid?.() === 0;
 
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  stdout(): string;
-  stderr(): string;
-  waitFor(text: string, ms: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv, cwd: string): Proc {
-  const child = spawn(process.execPath, args, { cwd, env });
-  let stdout = '';
-  let stderr = '';
-  const waiters: (() => void)[] = [];
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    waiters.forEach((w) => w());
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    waitFor: (text, ms) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "${text}" within ${ms} ms; output:\n${stdout}\n${stderr}`)), ms);
-        const check = () => {
-          if (stdout.includes(text)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        waiters.push(check);
-        void exited.then((code) => {
-          clearTimeout(timer);
-          if (!stdout.includes(text)) reject(new Error(`exited (${code}) before "${text}"; output:\n${stdout}\n${stderr}`));
-        });
-        check();
-      }),
-  };
-}
-
-/** Pids of the processes whose command line mentions `needle` (this test's data dir): what a failed start must not leave. */
-function processesMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return pids;
-}
-
-async function devEnv(dataDir: string | undefined): Promise<{ env: NodeJS.ProcessEnv; ports: number[] }> {
-  const ports = await freePorts(6);
-  const [pg, temporal, ui, metrics, smtp, gate] = ports.map(String);
-  const env = cleanEnv({
-    ...(dataDir ? { NIGHTSHIFT_DATA_DIR: dataDir } : {}),
-    NIGHTSHIFT_PG_PORT: pg!,
-    NIGHTSHIFT_TEMPORAL_PORT: temporal!,
-    NIGHTSHIFT_UI_PORT: ui!,
-    NIGHTSHIFT_METRICS_PORT: metrics!,
-    NIGHTSHIFT_SMTP_PORT: smtp!,
-    NIGHTSHIFT_GATE_PORT: gate!,
-    NIGHTSHIFT_WORKER_CONCURRENCY: '2',
-    TEMPORAL_CLI: requireEnv('NS_TEST_TEMPORAL_CLI'),
-    TEMPORAL_TEST_SERVER: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER'),
-  });
-  return { env, ports };
-}
-
 const running: Proc[] = [];
-afterAll(() => {
-  for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+afterAll(async () => {
+  // a failed test must not leave a stack behind: SIGINT stops dev's children too (SIGKILL would leave them running)
+  for (const p of running) if (p.child.exitCode === null) await interrupt(p);
 });
 
 test('a data folder that cannot be made (a file in its path): one line naming NIGHTSHIFT_DATA_DIR and the cause, exit 2, no key written', async () => {
   const base = tempDir('dev-datafile');
   fs.writeFileSync(path.join(base, 'afile'), 'a file, not a folder\n');
   const dataDir = path.join(base, 'afile', 'data');
-  const { env } = await devEnv(dataDir);
-  const dev = start([path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], env, ROOT);
+  const { env } = await devEnv({ dataDir });
+  const dev = startDev(env);
   running.push(dev);
   expect(await dev.exited).toBe(2);
   expect(dev.stderr()).toBe(
@@ -111,8 +38,8 @@ test('a data folder that cannot be made (a file in its path): one line naming NI
 
 test('a data folder on a file system that takes no new entry (/proc): the same one line, exit 2, not a hang', async () => {
   const dataDir = `/proc/nightshift-${process.pid}/data`;
-  const { env } = await devEnv(dataDir);
-  const dev = start([path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], env, ROOT);
+  const { env } = await devEnv({ dataDir });
+  const dev = startDev(env);
   running.push(dev);
   expect(await dev.exited).toBe(2);
   expect(dev.stderr()).toBe(
@@ -125,9 +52,9 @@ test('a dev stack whose PostgreSQL cannot start stops every child it started and
   // a data dir PostgreSQL cannot use: a pg/ folder holding something that is not a cluster
   fs.mkdirSync(path.join(dataDir, 'pg'), { recursive: true });
   fs.writeFileSync(path.join(dataDir, 'pg', 'stray.txt'), 'not a cluster\n');
-  const { env, ports } = await devEnv(dataDir);
+  const { env, ports } = await devEnv({ dataDir });
 
-  const dev = start([path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], env, ROOT);
+  const dev = startDev(env);
   running.push(dev);
   const code = await dev.exited;
 
@@ -150,9 +77,9 @@ test('a dev stack whose worker refuses to start (its backup folder is not the sh
   // an unreadable marker: the worker's start check refuses this backup folder (issue 10 item 4)
   fs.mkdirSync(path.join(dataDir, 'sauve'), { recursive: true });
   fs.writeFileSync(path.join(dataDir, 'sauve', '.nightshift-store'), 'not a marker\n');
-  const { env, ports } = await devEnv(dataDir);
+  const { env, ports } = await devEnv({ dataDir });
 
-  const dev = start([path.join(ROOT, 'bin', 'nightshift.js'), 'dev'], env, ROOT);
+  const dev = startDev(env);
   running.push(dev);
   const code = await dev.exited;
 
@@ -230,7 +157,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-post
     try {
       const [port] = await freePorts(1);
       fs.writeFileSync(path.join(checkout, 'first-run-probe.ts'), probe(runtime, port!));
-      const p = start([path.join(checkout, 'bin', 'run-ts.js'), 'first-run-probe.ts'], { ...process.env, PROBE_DATA: path.join(home, 'data') }, checkout);
+      const p = startProcess([path.join(checkout, 'bin', 'run-ts.js'), 'first-run-probe.ts'], { ...process.env, PROBE_DATA: path.join(home, 'data') }, { cwd: checkout });
       running.push(p);
       expect({ code: await p.exited, stderr: p.stderr() }).toEqual({ code: 0, stderr: '' });
       const answer = JSON.parse(p.stdout().trim()) as { who: string; dir: string; answer: number; owner: number; realDataDir: string; leftAfterStop: boolean };
@@ -254,7 +181,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-post
     const [port] = await freePorts(1);
     const unreachable = path.join(home, 'runtime');
     fs.writeFileSync(path.join(checkout, 'first-run-probe.ts'), probe(unreachable, port!));
-    const p = start([path.join(checkout, 'bin', 'run-ts.js'), 'first-run-probe.ts'], { ...process.env, PROBE_DATA: path.join(home, 'data2') }, checkout);
+    const p = startProcess([path.join(checkout, 'bin', 'run-ts.js'), 'first-run-probe.ts'], { ...process.env, PROBE_DATA: path.join(home, 'data2') }, { cwd: checkout });
     running.push(p);
     expect(await p.exited).toBe(1);
     const lines = p.stderr().split('\n').filter((l) => l.trim());
@@ -337,8 +264,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-post
   }, 60_000);
 
   test('`nightshift dev` with its default data dir inside the private checkout starts, and stops every child on Ctrl-C', async () => {
-    const { env, ports } = await devEnv(undefined);
-    const dev = start([path.join(checkout, 'bin', 'nightshift.js'), 'dev'], env, checkout);
+    const { env, ports } = await devEnv();
+    const dev = startDev(env, { cwd: checkout });
     running.push(dev);
     await dev.waitFor(READY_LINE, 240_000);
     expect(dev.stderr()).not.toMatch(/EACCES|Permission denied|^\s+at /m);
