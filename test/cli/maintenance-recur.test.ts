@@ -2,7 +2,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { Command, CommanderError } from 'commander';
 import { recurInput, registerMaintenanceCommands } from '../../cli/commands/maintenance';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import { maintenanceRecurScheduleId, recurringWindowWorkflowId, RECUR_TEMPLATE_START } from '../../domain/maintenance-recur';
@@ -10,6 +9,7 @@ import { WORKFLOW } from '../../workflows/contracts';
 import { cancelMaintenanceUpdate, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 import { NightshiftKind, NightshiftTarget } from '../../workflows/search-attributes';
 import { eventually, maintenanceStack, quietRuntime, requireEnv, windowInput, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { inProcessCli } from '../helpers/cli';
 
 /**
  * `nightshift maintenance recur …` (R-MW-13) on the real Temporal dev server and PostgreSQL: a Schedule
@@ -44,33 +44,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** One command in-process, wired as cli/main.ts does (commander errors are usage errors: exit 2). */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const program = new Command('nightshift');
-  registerMaintenanceCommands(program);
-  const wire = (c: Command): void => {
-    c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
-    c.commands.forEach(wire);
-  };
-  wire(program);
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  process.exitCode = 0;
-  let code: number;
-  try {
-    await program.parseAsync(['node', 'nightshift', 'maintenance', ...args]);
-    code = Number(process.exitCode ?? 0);
-  } catch (e) {
-    code = e instanceof CommanderError ? (e.exitCode === 0 ? 0 : 2) : 1;
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-    process.exitCode = 0;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = inProcessCli(registerMaintenanceCommands, 'maintenance');
 
 const scheduleGone = (name: string) => expect(client.schedule.getHandle(maintenanceRecurScheduleId(stack.target, name)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
 

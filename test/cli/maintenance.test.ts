@@ -3,11 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { Command, CommanderError } from 'commander';
 import { editInput, refuseEdit, registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
 import { startMaintenanceWindow } from '../../starts';
 import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
-import { runCli, type CliResult } from '../helpers/cli';
+import { runCli, type CliResult, inProcessCli } from '../helpers/cli';
 
 /**
  * `nightshift maintenance …` as the operator runs it, on real servers. Hostile flags exit 2 and start
@@ -50,29 +49,7 @@ function binary(...args: string[]): Promise<CliResult> {
   return runCli(['maintenance', ...args], { ...process.env, ...childEnv() });
 }
 
-/** One command in-process, wired as cli/main.ts does (commander errors are usage errors: exit 2). */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const program = new Command('nightshift').exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
-  registerMaintenanceCommands(program);
-  for (const c of program.commands.flatMap((c) => [c, ...c.commands])) c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  process.exitCode = 0;
-  let code: number;
-  try {
-    await program.parseAsync(['node', 'nightshift', 'maintenance', ...args]);
-    code = Number(process.exitCode ?? 0);
-  } catch (e) {
-    code = e instanceof CommanderError ? (e.exitCode === 0 ? 0 : 2) : 1;
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-    process.exitCode = 0;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = inProcessCli(registerMaintenanceCommands, 'maintenance');
 
 /** 2026-03-01T13:00 style, in Europe/Paris, `minutes` from now. */
 function parisTime(minutes: number): string {

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
 import { registerPatchCommands } from '../../cli/commands/patch';
+import { inProcessCli } from '../helpers/cli';
 
 /**
  * The arguments of `nightshift patch new|seal|demo|integrate|plan` refused before anything is read or written
@@ -13,28 +13,7 @@ import { registerPatchCommands } from '../../cli/commands/patch';
 
 jest.setTimeout(30_000);
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const program = new Command('nightshift').exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
-  registerPatchCommands(program);
-  for (const c of program.commands.flatMap((c) => [c, ...c.commands])) c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-  process.exitCode = 0;
-  let code: number;
-  try {
-    await program.parseAsync(['node', 'nightshift', 'patch', ...args]);
-    code = Number(process.exitCode ?? 0);
-  } catch (e) {
-    code = e instanceof CommanderError ? (e.exitCode === 0 ? 0 : 2) : 1;
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-    process.exitCode = 0;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = inProcessCli(registerPatchCommands, 'patch');
 
 let tmp: string;
 const cwd = process.cwd();

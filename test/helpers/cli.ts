@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { Command, CommanderError } from 'commander';
 import { createTestStack, devServerClient, quietRuntime, type TestStack } from './env';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -69,4 +70,37 @@ export function useCliStack(timeoutMs = 90_000): CliTestContext {
     await ctx.stack?.close();
   });
   return ctx;
+}
+
+/**
+ * One command run in-process, wired as cli/main.ts wires it (commander's refusals are usage errors: exit 2), over the
+ * command groups `register` adds: `inProcessCli(registerPatchCommands, 'patch')('new', dir, …)`.
+ */
+export function inProcessCli(register: (program: Command) => void, ...prefix: string[]): (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }> {
+  return async (...args) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const program = new Command('nightshift');
+    register(program);
+    const wire = (c: Command): void => {
+      c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: (s) => err.push(s) });
+      c.commands.forEach(wire);
+    };
+    wire(program);
+    const so = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const se = jest.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+    process.exitCode = 0;
+    let code: number;
+    try {
+      await program.parseAsync(['node', 'nightshift', ...prefix, ...args]);
+      code = Number(process.exitCode ?? 0);
+    } catch (e) {
+      code = e instanceof CommanderError ? (e.exitCode === 0 ? 0 : 2) : 1;
+    } finally {
+      so.mockRestore();
+      se.mockRestore();
+      process.exitCode = 0;
+    }
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  };
 }
