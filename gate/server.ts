@@ -637,7 +637,7 @@ export interface RunningGate {
   close(): Promise<void>;
 }
 
-export type StartGateOptions = Pick<GateOptions, 'temporal' | 'keyRefreshMs' | 'onRoute'>;
+export type StartGateOptions = Pick<GateOptions, 'temporal' | 'keyRefreshMs' | 'onRoute' | 'logger'>;
 
 /**
  * Listens on config.gateHost:gatePort (port 0 picks a free one), serves the metrics on

@@ -16,7 +16,7 @@ import { createTargetPools } from '../../workers/resources';
 import { createLogger } from '../../workers/logger';
 import { runWorker } from '../../workers/main';
 import { startSmtpCatcher } from '../../workers/smtp-catcher';
-import { startGate, type GateOptions, type StartGateOptions } from '../../gate/server';
+import { startGate, type StartGateOptions } from '../../gate/server';
 import { devGateHint, ensureDevKey } from '../../gate/dev-key';
 import { redactUrl } from './doctor';
 import { exampleDossierCode } from '../../store/dossiers/example-dossier';
@@ -486,8 +486,7 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     const gatePools = createTargetPools(config, 10);
     try {
       // Its log in logs/gate.log, as the worker's: pino's JSON lines (a refusal each) have no place in the terminal.
-      // startGate's options do not name `logger`; it spreads them over its own, so this one wins.
-      const gateLogging: StartGateOptions & Pick<GateOptions, 'logger'> = {
+      const gateLogging: StartGateOptions = {
         logger: { level: config.logLevel, stream: pino.destination({ dest: path.join(paths.logsDir, 'gate.log'), sync: true }) },
       };
       // the gate's metrics on the port asked for, else any free loopback port: a local stack needs no fixed one
