@@ -88,10 +88,13 @@ export async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promi
   }
 }
 
-/** Runs fn with a small pool on the target (resolved as --target is: default the only one), ending it afterwards. */
-export async function withPools<T>(targetName: string | undefined, fn: (pool: pg.Pool, target: string) => Promise<T>): Promise<T> {
+/**
+ * Runs fn with a small pool (`size` connections) on the target (resolved as --target is: default the only one), ending it
+ * afterwards; a refused connection is said as postgresUnreachable says it. Every CLI command's target pool comes from here.
+ */
+export async function withPools<T>(targetName: string | undefined, fn: (pool: pg.Pool, target: string) => Promise<T>, size = 2): Promise<T> {
   const t = target(targetName);
-  const pools = createTargetPools(config(), 2);
+  const pools = createTargetPools(config(), size);
   try {
     return await fn(pools.get(t.name), t.name);
   } catch (err) {
@@ -106,7 +109,7 @@ export async function withPools<T>(targetName: string | undefined, fn: (pool: pg
  * tried, the variable that sets it, and the likely cause. pg says only `connect ECONNREFUSED 127.0.0.1:55461`.
  * undefined for any other error.
  */
-export function postgresUnreachable(err: unknown, targetName: string): Error | undefined {
+function postgresUnreachable(err: unknown, targetName: string): Error | undefined {
   const e = err as (NodeJS.ErrnoException & { address?: string; port?: number; errors?: unknown[] }) | undefined;
   if (e?.code !== 'ECONNREFUSED') return undefined;
   // 'localhost' tries each of its addresses: an AggregateError whose parts say where

@@ -11,22 +11,13 @@ import { documentsFolder } from '../../registry/documents';
 import { createDossier, deleteDossier, dossierTableStats, listDossiers, type TableStat } from '../../registry/dossiers';
 import { findDossier } from '../../store/dossiers/find-dossier';
 import { caseHint } from '../code-hints';
-import { createTargetPools } from '../../workers/resources';
-import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, postgresUnreachable, target, targetOption, wordFlag, zodText } from '../context';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, targetOption, withPools, wordFlag, zodText } from '../context';
 
 /** nightshift dossiers list|show|create|delete|demo */
 
-/** Opens the target's pool for one command and always ends it, so the process can exit. */
-async function withRegistry<T>(targetName: string | undefined, fn: (target: string, pool: pg.Pool) => Promise<T>): Promise<T> {
-  const t = target(targetName);
-  const pools = createTargetPools(config(), 4);
-  try {
-    return await fn(t.name, pools.get(t.name));
-  } catch (err) {
-    throw postgresUnreachable(err, t.name) ?? err;
-  } finally {
-    await pools.end();
-  }
+/** The target's pool for one command (four connections: `demo` builds dossiers in lanes), always ended. */
+function withRegistry<T>(targetName: string | undefined, fn: (target: string, pool: pg.Pool) => Promise<T>): Promise<T> {
+  return withPools(targetName, (pool, name) => fn(name, pool), 4);
 }
 
 /** `-1` is a whole number: what is refused is said with the range it must be in. */
