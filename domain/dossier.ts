@@ -73,3 +73,8 @@ export function parseArchiveTempName(name: string): { code: string; runId?: numb
   if (!m || !dossierCodeSchema.safeParse(m[1]).success) return undefined;
   return m[2] === undefined ? { code: m[1]! } : { code: m[1]!, runId: Number(m[2]) };
 }
+
+/** A restore under `code` refused because dossier `existing` differs from it only by case: what the CLI and the worker say. */
+export function caseTwinMessage(existing: string, code: string, nothing: 'restored' | 'started'): string {
+  return `dossier ${existing} exists, and ${code} differs from it only by case (two dossiers never do): nothing ${nothing}; restore under ${existing} (--replace overwrites it) or under another code`;
+}

@@ -1,3 +1,4 @@
+import { caseTwinMessage } from '../../domain/dossier';
 import { FailureType, permanentFailure } from '../../domain/failures';
 import type { Queryable } from '../queryable';
 
@@ -16,9 +17,4 @@ export async function lockCodeForRestore(db: Queryable, code: string): Promise<{
   const old = rows[0];
   if (old && old.code !== code) throw permanentFailure(FailureType.DossierExists, caseTwinMessage(old.code, code, 'restored'));
   return old;
-}
-
-/** A restore under `code` refused because dossier `existing` differs from it only by case: what the CLI and the worker say. */
-export function caseTwinMessage(existing: string, code: string, nothing: 'restored' | 'started'): string {
-  return `dossier ${existing} exists, and ${code} differs from it only by case (two dossiers never do): nothing ${nothing}; restore under ${existing} (--replace overwrites it) or under another code`;
 }
