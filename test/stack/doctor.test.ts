@@ -218,3 +218,16 @@ test('NIGHTSHIFT_UI_URL=none: the Web UI line says this deployment has none; a U
   const down = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_UI_URL: url }));
   expect((JSON.parse(down.stdout) as DoctorReport).services.ui).toMatchObject({ address: url, state: 'warning', fix: expect.stringMatching(/NIGHTSHIFT_UI_URL/) });
 });
+
+test('on a dev machine without the time-skipping test server (a Go-only install), the Tools line is a warning: only `npm test` needs it', async () => {
+  const env = await baseEnv();
+  delete (env as Record<string, string | undefined>).TEMPORAL_ADDRESS; // the dev stack's own Temporal: where a missing CLI is an error
+  const r = await runCli(
+    ['doctor', '--json'],
+    cleanEnv({ ...env, DATABASE_URL: databaseUrl, NIGHTSHIFT_TEMPORAL_PORT: String(await freePort()), TEMPORAL_TEST_SERVER: path.join(tempDir('nots'), 'temporal-test-server') }),
+  );
+  const s = (JSON.parse(r.stdout) as DoctorReport).services;
+  expect(s.tools.state).toBe('warning');
+  expect(s.tools.message).toContain('is missing (only `npm test` needs it)');
+  expect(s.tools.fix).toMatch(/python3-venv/);
+});
