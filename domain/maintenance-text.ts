@@ -15,12 +15,15 @@ export interface WindowDescribed {
   finishedAt?: Date | null;
 }
 
+/** A window's state in words (in_progress → in progress), as the CLI's `list` and `status` and describeWindow say it; --json keeps the value. */
+export const windowStateWords = (state: string): string => state.replace(/_/g, ' ');
+
 export function describeWindow(w: WindowDescribed, timeZone: string): string {
   const s = formatDateTime(w.startsAt, timeZone);
   const e = formatDateTime(w.endsAt, timeZone);
   const f = w.finishedAt ? formatDateTime(w.finishedAt, timeZone) : undefined;
   const ended = f ? `, ended ${f.date === e.date ? f.time : `${f.date} ${f.time}`}` : '';
-  return `${w.type} window ${w.state} from ${s.date} ${s.time} to ${e.date} ${e.time}${ended} (workflow ${w.workflowId})`;
+  return `${w.type} window ${windowStateWords(w.state)} from ${s.date} ${s.time} to ${e.date} ${e.time}${ended} (workflow ${w.workflowId})`;
 }
 
 export type MaintenanceMailKind = 'completed' | 'cancelled' | 'failed';

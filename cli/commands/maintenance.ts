@@ -23,7 +23,7 @@ import {
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
-import { describeWindow } from '../../domain/maintenance-text';
+import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
 import { failureReason, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
@@ -263,8 +263,6 @@ function endedText(s: MaintenanceStatus): string {
   return end ? `; ${s.state === 'completed' ? 'ended' : 'cancelled'} ${shown(end.at)}` : '';
 }
 
-/** A window's state in words (in_progress → in progress), as `list` and `status` print it; --json keeps the value. */
-const stateWords = (state: string): string => state.replace(/_/g, ' ');
 
 /**
  * The workflow's view of a window. `sessions`, when given, is the database's count (one query, also

@@ -114,6 +114,8 @@ describe('describeWindow: a window that ended says when, beside its planned time
   const w = { type: 'database' as const, startsAt: dbStart, endsAt: dbEnd, workflowId: 'maintenance/main' };
   test('scheduled: the planned times only', () => {
     expect(describeWindow({ ...w, state: 'scheduled' }, paris)).toBe('database window scheduled from 07/09/2020 13:00 to 07/09/2020 13:45 (workflow maintenance/main)');
+    // said in words, as `maintenance list` says it (not the column's value)
+    expect(describeWindow({ ...w, state: 'in_progress' }, paris)).toBe('database window in progress from 07/09/2020 13:00 to 07/09/2020 13:45 (workflow maintenance/main)');
   });
   test('completed early, and cancelled on another day', () => {
     expect(describeWindow({ ...w, state: 'completed', finishedAt: new Date('2020-09-07T11:32:10Z') }, paris)).toBe(
