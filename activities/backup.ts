@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { parseInput } from '../domain/validation';
 import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
+import { localDateTime } from '../domain/backup-batch';
 import type { BackupDossierInput, BackupDossierResult, BackupOffsiteCopy, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { loadBackupKeyring } from '../archive/keys';
@@ -129,14 +130,15 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
     async backupDossier(raw: BackupDossierInput): Promise<BackupDossierResult> {
       const input = parseInput(backupDossierInputSchema, raw);
       const pool = pools.get(input.target);
-      const today = new Date();
+      // the date sub-folder in the operator's zone, as the batch names it (not this worker's TZ)
+      const today = localDateTime(new Date(), config.timeZone);
       // R-BK-9: the folder as the batch resolves it (local > common > default), not only this machine's value
       const { settings } = await loadBackupSettings(pool, config);
       await assertBackupStore(pool, input.target, settings.folder);
       const reasonFolder = REASON_FOLDERS[input.reason];
       const destinationDir = path.join(
         settings.folder,
-        ...destinationSegments(input.reason, input.dateSubfolder, { year: today.getFullYear(), month: today.getMonth() + 1, day: today.getDate() }),
+        ...destinationSegments(input.reason, input.dateSubfolder, today),
       );
       return withHeartbeat((onProgress, signal) =>
         backupDossierArchive({

@@ -133,16 +133,20 @@ describe('backup and restore round trip (R-BK-5, R-BK-6, R-BK-9)', () => {
     expect(tree(documentsFolder(stack.config.documentsDir, 'main', code!))).toEqual(docs);
   });
 
-  test('reason and date sub-folder choose the folder: EchangePrest/, Cloture/, YYYYMMDD (R-BK-5)', async () => {
+  test('reason and date sub-folder choose the folder: EchangePrest/, Cloture/, YYYYMMDD in the operator\'s zone, not the worker\'s TZ (R-BK-5)', async () => {
     await registry.createDossier('main', { code: 'FOLDERS', label: 'Dossiers' });
     const ex = await backup.backupDossier({ target: 'main', code: 'FOLDERS', reason: 'echange-prestataire' });
     expect(ex.file).toBe(path.join(stack.config.backupDir, 'EchangePrest', 'BFOLDERS.SVG'));
-    const now = new Date();
-    const day = `${now.getFullYear()}${String(now.getMonth() + 1).padStart(2, '0')}${String(now.getDate()).padStart(2, '0')}`;
-    const cl = await backup.backupDossier({ target: 'main', code: 'FOLDERS', reason: 'cloture', dateSubfolder: true });
-    // around midnight the activity may have read the next day
-    expect([path.join(stack.config.backupDir, 'Cloture', day, 'BFOLDERS.SVG'), path.dirname(cl.file) + '/BFOLDERS.SVG']).toContain(cl.file);
-    expect(path.basename(path.dirname(cl.file))).toMatch(/^\d{8}$/);
+    // the day in the operator's zone (NIGHTSHIFT_TIMEZONE), as the batch names it, not the worker's TZ: a zone whose
+    // date differs from this process's now (UTC+14 or UTC-12: one of them always does)
+    const dayIn = (timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date()).replace(/-/g, '');
+    const here = dayIn(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    const timeZone = dayIn('Pacific/Kiritimati') !== here ? 'Pacific/Kiritimati' : 'Etc/GMT+12';
+    const before = dayIn(timeZone);
+    const inZone = createBackupActivities({ config: { ...stack.config, timeZone }, pools: stack.pools });
+    const cl = await inZone.backupDossier({ target: 'main', code: 'FOLDERS', reason: 'cloture', dateSubfolder: true });
+    // around midnight there the activity may have read the next day
+    expect([before, dayIn(timeZone)].map((day) => path.join(stack.config.backupDir, 'Cloture', day, 'BFOLDERS.SVG'))).toContain(cl.file);
     expect(fs.existsSync(cl.file)).toBe(true);
   });
 });
