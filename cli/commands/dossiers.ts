@@ -8,7 +8,8 @@ import { type Dossier, dossierCodeSchema, dossierRoles, newDossierSchema } from 
 import { terminalSafe } from '../../domain/text';
 import { demoPrefixSchema, generateDemoDossiers } from '../../registry/demo';
 import { documentsFolder } from '../../registry/documents';
-import { createDossier, deleteDossier, dossierTableStats, listDossiers, type TableStat } from '../../registry/dossiers';
+import { createDossier, deleteDossier, dossierTableStats, type TableStat } from '../../registry/dossiers';
+import { selectDossiers, type DossierFilter } from '../../store/dossiers/list-dossiers';
 import { findDossier } from '../../store/dossiers/find-dossier';
 import { caseHint } from '../code-hints';
 import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, targetOption, withPools, wordFlag, zodText } from '../context';
@@ -53,8 +54,27 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-function listText(dossiers: Dossier[]): string {
-  if (!dossiers.length) return 'no dossiers in this target (create one, or load demo dossiers with `nightshift dossiers demo --count 10`)';
+const listFilterSchema = z.object({
+  code: z
+    .string()
+    .regex(/^[A-Za-z0-9_*-]{1,80}$/, 'expected a code, or a pattern of code characters where * stands for any run of them (e.g. DEMO* or *2026*)')
+    .optional(),
+  modified: z.boolean().optional(),
+  below: wholeNumber(0, 2_147_483_647).optional(),
+  limit: wholeNumber(1, 1_000_000).optional(),
+});
+
+/** The filter as the operator typed it, for the count line: `--code DEMO* --modified`. */
+const filterWords = (f: DossierFilter): string =>
+  [f.code !== undefined && `--code ${f.code}`, f.modified && '--modified', f.below !== undefined && `--below ${f.below}`].filter(Boolean).join(' ');
+
+function listText({ dossiers, matching, filter }: { dossiers: Dossier[]; matching: number; filter: DossierFilter }): string {
+  const words = filterWords(filter);
+  if (!dossiers.length) {
+    return words
+      ? `no dossier matches ${words}`
+      : 'no dossiers in this target (create one, or load demo dossiers with `nightshift dossiers demo --count 10`)';
+  }
   const rows = dossiers.map((d) => [
     d.code,
     d.label.length > 32 ? `${d.label.slice(0, 31)}…` : d.label,
@@ -66,7 +86,9 @@ function listText(dossiers: Dossier[]): string {
     String(d.patchLevel),
     d.modifiedSinceBackup ? 'yes' : 'no',
   ]);
-  return `${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${dossiers.length} dossier(s)`;
+  const cut = dossiers.length < matching ? `: the first ${dossiers.length} shown (--limit ${filter.limit}); raise --limit or narrow the filter` : '';
+  const count = words ? `${matching} dossier(s) match ${words}${cut}` : `${matching} dossier(s)${cut}`;
+  return `${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${count}`;
 }
 
 async function countFiles(dir: string): Promise<number | null> {
@@ -131,12 +153,19 @@ export function registerDossierCommands(program: Command): void {
   dossiers
     .command('list')
     .description('list the dossiers of a target: role, flags, copy status, dates, patch level, modified since backup')
+    .option('--code <pattern>', 'only codes matching it, in any case; * stands for any run of characters (DEMO*, *2026*)')
+    .option('--modified', 'only dossiers modified since their last backup (R-BK-1)')
+    .option('--below <level>', 'only dossiers whose patch level is below this one (the laggards `patch revalidate` takes)')
+    .option('--limit <n>', 'at most n dossiers (the count line still says how many match)')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
-      action(async (opts: { target?: string; json?: boolean }) => {
-        const list = await withRegistry(opts.target, (_t, pool) => listDossiers(pool));
-        output(opts.json, list, listText);
+      action(async (opts: { target?: string; json?: boolean; code?: string; modified?: boolean; below?: string; limit?: string }) => {
+        const r = listFilterSchema.safeParse({ code: opts.code, modified: opts.modified, below: opts.below, limit: opts.limit });
+        if (!r.success) throw usageFromZod(r.error, { code: '--code', below: '--below', limit: '--limit' });
+        const filter: DossierFilter = r.data;
+        const found = await withRegistry(opts.target, (_t, pool) => selectDossiers(pool, filter));
+        output(opts.json, found.dossiers, () => listText({ ...found, filter }));
       }),
     );
 

@@ -61,6 +61,40 @@ describe('nightshift dossiers (spawned CLI)', () => {
     expect(show.tables.find((t: { table: string }) => t.table === 'ligne').rows).toBeGreaterThan(0);
   });
 
+  test('list narrows at scale: --code (a * pattern, any case, _ literal), --modified, --below, --limit with the count of what matches', async () => {
+    expect((await cli('dossiers', 'demo', '--count', '4', '--size-kb', '1', '--prefix', 'FLT')).code).toBe(0);
+    for (const code of ['FL_X1', 'FLAX1']) expect((await cli('dossiers', 'create', code, '--label', code)).code).toBe(0);
+    const db = stack.pools.get('main');
+    // FLT0001 and FLT0002 backed up since their last change; FLT0003 and FLT0004 at patch level 5
+    await db.query(`UPDATE nightshift.dossier SET backup_seq = change_seq WHERE code IN ('FLT0001', 'FLT0002')`);
+    await db.query(`UPDATE nightshift.dossier SET patch_level = 5 WHERE code IN ('FLT0003', 'FLT0004')`);
+    const codes = async (...args: string[]) => {
+      const r = await cli('dossiers', 'list', '--json', ...args);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      return (JSON.parse(r.stdout) as { code: string }[]).map((d) => d.code);
+    };
+    expect(await codes('--code', 'flt*')).toEqual(['FLT0001', 'FLT0002', 'FLT0003', 'FLT0004']);
+    expect(await codes('--code', 'FL_*')).toEqual(['FL_X1']); // _ is a code's character, not LIKE's any-one
+    expect((await codes('--code', '*x1')).sort()).toEqual(['FLAX1', 'FL_X1']); // the database's collation orders them
+    expect(await codes('--code', 'FLT*', '--modified')).toEqual(['FLT0003', 'FLT0004']);
+    expect(await codes('--code', 'FLT*', '--below', '5')).toEqual(['FLT0001', 'FLT0002']);
+    expect(await codes('--code', 'FLT*', '--limit', '3')).toEqual(['FLT0001', 'FLT0002', 'FLT0003']);
+
+    const cut = await cli('dossiers', 'list', '--code', 'FLT*', '--limit', '3');
+    expect(cut.stdout.trimEnd().split('\n').at(-1)).toBe('4 dossier(s) match --code FLT*: the first 3 shown (--limit 3); raise --limit or narrow the filter');
+    const all = await cli('dossiers', 'list', '--code', 'FLT*', '--modified');
+    expect(all.stdout.trimEnd().split('\n').at(-1)).toBe('2 dossier(s) match --code FLT* --modified');
+    expect(await cli('dossiers', 'list', '--code', 'ZZZ*')).toMatchObject({ code: 0, stdout: 'no dossier matches --code ZZZ*\n' });
+
+    for (const [args, stderr] of [
+      [['--limit', '0'], '--limit: expected a whole number from 1 to 1000000'],
+      [['--below', '-1'], '--below: expected a whole number from 0 to 2147483647'],
+      [['--code', 'FLT%'], '--code: expected a code, or a pattern of code characters where * stands for any run of them (e.g. DEMO* or *2026*)'],
+    ] as const) {
+      expect({ args, ...(await cli('dossiers', 'list', ...args)) }).toEqual({ args, code: 2, stdout: '', stderr: `nightshift: ${stderr}\n` });
+    }
+  });
+
   test.each([
     ['hostile code ../x', ['dossiers', 'show', '../x']],
     ["hostile code a'b on create", ['dossiers', 'create', "a'b", '--label', 'x']],
