@@ -3,6 +3,7 @@ import { UsageError } from '../config/config';
 import { cronProblem } from '../domain/backup-batch';
 import { canonicalTimeZone } from '../domain/operator-time';
 import { ianaTimeZone } from '../domain/maintenance-recur';
+import { dstHazardText, dstHazards } from '../domain/schedule-dst';
 import { shownInput } from '../domain/text';
 
 /** The CLI's Schedule helpers (backup, verification, recurring windows): one answer for a Schedule that is not there. */
@@ -44,12 +45,13 @@ export function cronFlags(flags: { cron: string; timezone?: string }, defaultZon
  * Creates the Schedule (overlapping runs skipped, an hour of catch-up) or changes its spec; an update renews the
  * action too, so that a schedule made before its summary existed gets it. An update without --timezone keeps the
  * schedule's own zone (set once, it stays: the default zone of the host running the command is not a choice).
- * Returns whether it was created and the zone it now has.
+ * Returns whether it was created, the zone it now has, and the nights of the coming year a daylight-saving change
+ * makes the server skip or double the cron's time (`what` names the run in those warnings).
  */
 export async function setSchedule<W extends Workflow>(
   client: Client,
-  o: { scheduleId: string; cron: string; timezone: string; zoneGiven: boolean; action: () => ScheduleOptionsStartWorkflowAction<W>; description: string },
-): Promise<{ created: boolean; timezone: string }> {
+  o: { scheduleId: string; cron: string; timezone: string; zoneGiven: boolean; action: () => ScheduleOptionsStartWorkflowAction<W>; description: string; what: string },
+): Promise<{ created: boolean; timezone: string; warnings: string[] }> {
   const exists = await scheduleExists(client, o.scheduleId);
   let timezone = o.timezone;
   if (exists) {
@@ -66,5 +68,10 @@ export async function setSchedule<W extends Workflow>(
       memo: { description: o.description },
     });
   }
-  return { created: !exists, timezone };
+  return { created: !exists, timezone, warnings: dstWarnings([o.cron], timezone, o.what) };
+}
+
+/** The daylight-saving nights of the coming year when the Schedule's crons would be skipped or doubled, as warning lines. */
+export function dstWarnings(crons: string[], timezone: string, what: string): string[] {
+  return dstHazards(crons, timezone, Date.now()).map((h) => dstHazardText(h, timezone, what));
 }

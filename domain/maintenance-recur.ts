@@ -153,14 +153,18 @@ export function formatSeconds(s: number): string {
 /**
  * R-MW-13: occurrences never overlap. A window's workflow runs from its announcement to its end, so an
  * occurrence announced before the previous window ends would be skipped by the Schedule (overlap SKIP):
- * refused at creation from the next announcement times. Undefined when they are far enough apart.
+ * refused at creation from the next announcement times (`first`: the earlier of the two too close). Undefined when
+ * they are far enough apart.
  */
-export function occurrencesProblem(announcements: Date[], aheadSeconds: number, durationSeconds: number): string | undefined {
+export function occurrencesProblem(announcements: Date[], aheadSeconds: number, durationSeconds: number): { problem: string; first: Date } | undefined {
   const busyMs = (aheadSeconds + durationSeconds) * 1000;
   for (let i = 1; i < announcements.length; i++) {
     const gap = announcements[i]!.getTime() - announcements[i - 1]!.getTime();
     if (gap < busyMs) {
-      return `occurrences would overlap: each window is announced ${formatSeconds(aheadSeconds)} ahead and lasts ${formatSeconds(durationSeconds)}, but two of them are announced ${formatSeconds(Math.round(gap / 1000))} apart; a shorter --duration or --announce-ahead, or a sparser --cron`;
+      return {
+        problem: `occurrences would overlap: each window is announced ${formatSeconds(aheadSeconds)} ahead and lasts ${formatSeconds(durationSeconds)}, but two of them are announced ${formatSeconds(Math.round(gap / 1000))} apart; a shorter --duration or --announce-ahead, or a sparser --cron`,
+        first: announcements[i - 1]!,
+      };
     }
   }
   return undefined;

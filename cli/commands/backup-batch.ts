@@ -515,8 +515,18 @@ export function registerBackupBatchCommands(backup: Command): void {
         const scheduleId = backupScheduleId(t);
         await withTemporal(async (client) => {
           const action = () => scheduledBackupBatchAction(t, config().temporal.taskQueue);
-          const set = await setSchedule(client, { scheduleId, cron, timezone, zoneGiven: raw.timezone !== undefined, action, description: `Backup of the modified dossiers of target ${t}` });
-          output(raw.json, { scheduleId, cron, timezone: set.timezone, created: set.created }, (v) => `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`);
+          const set = await setSchedule(client, {
+            scheduleId,
+            cron,
+            timezone,
+            zoneGiven: raw.timezone !== undefined,
+            action,
+            description: `Backup of the modified dossiers of target ${t}`,
+            what: 'the backup batch',
+          });
+          output(raw.json, { scheduleId, cron, timezone: set.timezone, created: set.created, warnings: set.warnings }, (v) =>
+            [`${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`, ...v.warnings.map((w) => `warning: ${w}`)].join('\n'),
+          );
         });
       }),
     );

@@ -211,9 +211,20 @@ export function registerBackupVerifyCommands(backup: Command): void {
         const full = Boolean(flags.full);
         await withTemporal(async (client) => {
           const action = () => scheduledVerifyAction(t, config().temporal.taskQueue, full);
-          const set = await setSchedule(client, { scheduleId, cron, timezone, zoneGiven: raw.timezone !== undefined, action, description: `Verification of the kept backups of target ${t}` });
-          output(raw.json, { scheduleId, cron, timezone: set.timezone, full, created: set.created }, (v) =>
-            `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
+          const set = await setSchedule(client, {
+            scheduleId,
+            cron,
+            timezone,
+            zoneGiven: raw.timezone !== undefined,
+            action,
+            description: `Verification of the kept backups of target ${t}`,
+            what: 'the verification',
+          });
+          output(raw.json, { scheduleId, cron, timezone: set.timezone, full, created: set.created, warnings: set.warnings }, (v) =>
+            [
+              `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
+              ...v.warnings.map((w) => `warning: ${w}`),
+            ].join('\n'),
           );
         });
       }),

@@ -70,7 +70,8 @@ import { webUiLink } from './backup';
 import { checkPatchDirHere } from '../patch-dir';
 import { refuseUnknownCodes } from '../code-hints';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag, zodText } from '../context';
-import { onExistingSchedule, scheduleExists } from '../schedules';
+import { dstWarnings, onExistingSchedule, scheduleExists } from '../schedules';
+import { dstHazardText, dstHazards, localDate } from '../../domain/schedule-dst';
 
 /** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12), recur (R-MW-13) */
 
@@ -569,6 +570,10 @@ interface RecurMemo {
   announceAheadSeconds: number;
 }
 
+/** The Schedule fires at announcement times: what a daylight-saving warning names (the operator typed start times). */
+const announcedThen = (plan: RecurPlan): string =>
+  plan.announceAheadSeconds ? `the window announced then (its start minus --announce-ahead ${formatSeconds(plan.announceAheadSeconds)})` : 'the window starting then';
+
 /** Creates the Schedule paused, checks that its occurrences do not overlap, then lets it run (or deletes it). */
 async function recurCreate(flags: RecurFlags): Promise<void> {
   const plan = recurInput(flags);
@@ -593,16 +598,19 @@ async function recurCreate(flags: RecurFlags): Promise<void> {
       memo: { ...memo },
     });
     const d = await handle.describe();
-    const problem = occurrencesProblem(d.info.nextActionTimes, plan.announceAheadSeconds, plan.durationSeconds);
-    if (problem) {
+    const overlap = occurrencesProblem(d.info.nextActionTimes, plan.announceAheadSeconds, plan.durationSeconds);
+    if (overlap) {
       await handle.delete();
-      throw new UsageError(problem);
+      // two announcements an hour apart on the night clocks go back: the server's doing, said as such
+      const night = localDate(overlap.first, plan.timezone);
+      const doubled = dstHazards(plan.crons, plan.timezone, Date.now()).find((h) => h.kind === 'twice' && h.date === night);
+      throw new UsageError(doubled ? `${overlap.problem}; here only because ${dstHazardText(doubled, plan.timezone, announcedThen(plan))}` : overlap.problem);
     }
     await handle.unpause(`created with nightshift maintenance recur`);
     const mine = d.info.nextActionTimes.map((t) => windowAt(t, plan));
     return { next: mine.slice(0, 5), collisions: await recurCollisions(client, plan, mine) };
   });
-  const warnings = next.collisions;
+  const warnings = [...next.collisions, ...dstWarnings(plan.crons, plan.timezone, announcedThen(plan))];
   output(flags.json, { scheduleId: plan.scheduleId, cron: plan.cron, timezone: plan.timezone, crons: plan.crons, description: plan.description, next: next.next, warnings }, (v) =>
     [`created schedule ${v.scheduleId}: ${v.description}`, ...occurrenceLines(v.next, plan.timezone), ...v.warnings.map((w) => `warning: ${w}`)].join('\n'),
   );
@@ -754,7 +762,7 @@ function registerRecurCommands(m: Command): void {
     .addOption(targetOption())
     .option('--name <name>', 'the recurring window\'s name (schedule maintenance-recur/{target}/{name})', 'default')
     .option('--cron <expression>', 'when each window starts: minute hour day-of-month month day-of-week, e.g. "0 22 * * 6"')
-    .option('--timezone <tz>', 'IANA time zone of --cron, e.g. Europe/Paris (default: the operator\'s, TZ)')
+    .option('--timezone <tz>', 'IANA time zone of --cron, e.g. Europe/Paris (default: NIGHTSHIFT_TIMEZONE, else TZ)')
     .option('--duration <d>', 'how long each window lasts: 45m, 2h, 1h30m')
     .option('--announce-ahead <d>', `how long before its start each window is announced to users (R-MW-4; default ${DEFAULT_ANNOUNCE_AHEAD}, 0m for none)`)
     .option('--type <type>', 'database or deployment (default: deployment with --payload patch, else database)')

@@ -121,6 +121,17 @@ test('R-BK-13 backup verify schedule set/show/delete: a Temporal Schedule over e
   const again = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *'], { NIGHTSHIFT_TIMEZONE: 'UTC', TZ: 'UTC' });
   expect(again.stdout).toContain('updated schedule backup-verify-schedule/main: "30 5 * * *" (Europe/Paris)');
   expect((await handle.describe()).spec.timezone).toBe('Europe/Paris');
+  expect(again.stdout).not.toContain('warning:');
+  // a time clocks skip or repeat: the server would skip that night, or run twice: said for each such night of the year
+  const dst = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 2 * * *', '--json']);
+  expect(dst).toMatchObject({ code: 0, stderr: '' });
+  const warnings = (JSON.parse(dst.stdout) as { warnings: string[] }).warnings;
+  expect(warnings).toHaveLength(2); // the coming year's two nights, in date order
+  expect(warnings).toEqual(expect.arrayContaining([
+    expect.stringMatching(/^02:30 does not exist in Europe\/Paris on \d{4}-03-\d\d \(clocks go forward\): Temporal's Schedule skips the verification that night instead of running it an hour later; a time outside 02:00–02:59 runs every night$/),
+    expect.stringMatching(/^on \d{4}-10-\d\d clocks go back in Europe\/Paris: Temporal's Schedule may start the verification of 02:30 twice that night, an hour apart; a time outside 01:00–02:59 runs once$/),
+  ]));
+  expect((await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *'])).code).toBe(0);
   const shown = await cli(['backup', 'verify', 'schedule', 'show']);
   expect(shown.code).toBe(0);
   expect(shown.stdout).toMatch(/^schedule backup-verify-schedule\/main$/m);
