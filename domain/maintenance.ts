@@ -48,19 +48,30 @@ export function loginsRefusedAt(window: WindowView | undefined | null, now: Date
   return state === 'announced' && !!window?.preventLoginsFrom && now.getTime() >= window.preventLoginsFrom.getTime();
 }
 
-/** dd/MM/yyyy and HH:mm in a time zone, as in the seed ("le 07/09/2020 à 13:00"). */
+/**
+ * dd/MM/yyyy and HH:mm in a time zone, as in the seed ("le 07/09/2020 à 13:00"); a local time that occurs twice (the
+ * night clocks move back) carries its offset, `02:30 (UTC+02:00)`: "from 02:30 to 02:30" read as no time at all.
+ */
 export function formatDateTime(d: Date, timeZone: string): { date: string; time: string } {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    day: '2-digit',
-    month: '2-digit',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(d);
+  const { date, time } = wallClock(d, timeZone);
+  const same = (ms: number) => {
+    const o = wallClock(new Date(ms), timeZone);
+    return o.date === date && o.time === time;
+  };
+  const repeated = [30, 60, 120].some((m) => same(d.getTime() - m * 60_000) || same(d.getTime() + m * 60_000));
+  return { date, time: repeated ? `${time} (UTC${utcOffset(d, timeZone)})` : time };
+}
+
+function wallClock(d: Date, timeZone: string): { date: string; time: string } {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(d);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return { date: `${get('day')}/${get('month')}/${get('year')}`, time: `${get('hour')}:${get('minute')}` };
+}
+
+/** `+02:00` (Intl's `GMT+02:00`; `GMT` alone at UTC). */
+function utcOffset(d: Date, timeZone: string): string {
+  const name = new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'longOffset' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+  return name === 'GMT' ? '+00:00' : name.slice(3);
 }
 
 /** R-MW-4: the warning shown at login before the start. */

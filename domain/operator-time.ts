@@ -59,11 +59,7 @@ export function parseOperatorTime(text: string, zone: string): OperatorTime {
   }
   // a local time the clocks go through twice (they move back) is two instants: which one is the operator's to say
   if (!offset) {
-    const twice = [30, 60, 120]
-      .flatMap((d) => [dt.offset - d, dt.offset + d])
-      .map((o) => dt.toMillis() + (dt.offset - o) * 60_000)
-      .map((ms) => DateTime.fromMillis(ms, { zone }))
-      .find((other) => other.hour === dt.hour && other.minute === dt.minute && other.offset !== dt.offset);
+    const twice = sameWallTimeOtherOffset(dt);
     if (twice) {
       const [first, second] = [dt, twice].sort((a, b) => a.toMillis() - b.toMillis()) as [DateTime, DateTime];
       return refuse(
@@ -72,4 +68,22 @@ export function parseOperatorTime(text: string, zone: string): OperatorTime {
     }
   }
   return { instant: dt.toJSDate() };
+}
+
+/** The other instant with the same local time (to the minute) on a night the clocks move back, if `dt`'s has one. */
+function sameWallTimeOtherOffset(dt: DateTime): DateTime | undefined {
+  return [30, 60, 120]
+    .flatMap((d) => [dt.offset - d, dt.offset + d])
+    .map((o) => dt.toMillis() + (dt.offset - o) * 60_000)
+    .map((ms) => DateTime.fromMillis(ms, { zone: dt.zone }))
+    .find((other) => other.hour === dt.hour && other.minute === dt.minute && other.offset !== dt.offset);
+}
+
+/**
+ * `at` as the operator reads it in `zone` (luxon `format`), with its UTC offset (`+02:00`) when that local time
+ * occurs twice (the night clocks move back): the text then names one instant, and `--at` / `--start` take it back.
+ */
+export function operatorTimeText(at: Date, zone: string, format: string): string {
+  const dt = DateTime.fromJSDate(at, { zone });
+  return sameWallTimeOtherOffset(dt) ? `${dt.toFormat(format)}${dt.toFormat('ZZ')}` : dt.toFormat(format);
 }

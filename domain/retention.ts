@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { GENERATION_KINDS, type GenerationKind, type OffsiteState, type VerifyState } from './generation';
-import { ISO_DATE_TIME, TIME_FORMATS_HINT, parseOperatorTime } from './operator-time';
+import { ISO_DATE_TIME, TIME_FORMATS_HINT, operatorTimeText, parseOperatorTime } from './operator-time';
 
 /**
  * Retention of generations (R-BK-11), with restic's `forget --keep-*` semantics: generations newest first;
@@ -325,7 +325,10 @@ export function parseRestoreAt(text: string, zone: string): { at: Date; problem?
   return { at: new Date(t.instant.getTime() + span) };
 }
 
-/** A generation's time as the operator reads it: `2026-12-02 22:00:05` in `zone`. */
+/**
+ * A generation's time as the operator reads it: `2026-12-02 22:00:05` in `zone`; in the hour the clocks repeat, with
+ * its offset (`2027-10-31 02:30:05+01:00`), so that `restore --at` copied from it is not refused as ambiguous.
+ */
 export function operatorDateTime(at: Date, zone: string): string {
-  return DateTime.fromJSDate(at, { zone }).toFormat('yyyy-MM-dd HH:mm:ss');
+  return operatorTimeText(at, zone, 'yyyy-MM-dd HH:mm:ss');
 }
