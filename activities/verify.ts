@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { z } from 'zod';
+import { operatorDateTime } from '../domain/retention';
 import { REPORT_EOL, REPORT_FOLDER, compactTimestamp, localDateTime } from '../domain/backup-batch';
 import {
   DEFAULT_SAMPLE_PERCENT,
@@ -15,7 +16,6 @@ import {
   type VerifyScope,
   OFFSITE_ONLY_MARK,
   backupVerifyInputSchema,
-  generationDateText,
   inSample,
   TOLD_MARK,
   isToldProblem,
@@ -317,7 +317,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         let text = '';
         for (const r of rows) {
           if (r.status === 'pruned') continue;
-          text += verifyReportLine({ code: r.code, date: generationDateText(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error }) + REPORT_EOL;
+          text += verifyReportLine({ code: r.code, date: operatorDateTime(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error }) + REPORT_EOL;
           if (isVerifyProblem(r.status)) {
             problems++;
             if (!isToldProblem(r.error)) fresh++;
@@ -353,7 +353,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   async function failuresOf(pool: pg.Pool, runId: number, limit: number): Promise<DossierFailure[]> {
     const rows = await latestVerifyProblems(pool, runId, limit);
     return capFailures(
-      rows.map((r) => ({ code: r.code, status: r.status, error: `sauvegarde du ${generationDateText(r.snapshot_at, config.timeZone)} (${path.basename(r.file)}) : ${r.error ?? r.status}` })),
+      rows.map((r) => ({ code: r.code, status: r.status, error: `sauvegarde du ${operatorDateTime(r.snapshot_at, config.timeZone)} (${path.basename(r.file)}) : ${r.error ?? r.status}` })),
       limit,
       FAILURE_TEXT_MAX,
     );
@@ -489,7 +489,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
           return undefined;
         }
         if (c?.restored) restoredCount++;
-        described.set(idText, `${g.code}|sauvegarde du ${generationDateText(g.snapshotAt, config.timeZone)} (${path.basename(g.file)})`);
+        described.set(idText, `${g.code}|sauvegarde du ${operatorDateTime(g.snapshotAt, config.timeZone)} (${path.basename(g.file)})`);
         // a generation pruned while the run waited for it is no problem of the archives
         return { status: pruned ? 'ok' : status, error };
       }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
 import { targetNameSchema } from './target';
-import { REPORT_EOL, localDateTime } from './backup-batch';
+import { REPORT_EOL } from './backup-batch';
 import { fanOutTuningSchema } from './fan-out-tuning';
 
 /**
@@ -82,13 +82,6 @@ export function verifyProblemCause(p: { status: string; error: string | null }):
   if (p.status === 'failed' && STORAGE_AWAY.test(p.error ?? '')) return 'storage';
   if (p.status === 'missing' && (p.error ?? '').endsWith(OFFSITE_ONLY_MARK)) return 'offsite-only';
   return 'archive';
-}
-
-/** The generation's date as the report shows it: local time of the worker's time zone, `2026-12-02 21:00:03`. */
-export function generationDateText(snapshotAt: Date, timeZone: string): string {
-  const t = localDateTime(snapshotAt, timeZone);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${t.year}-${two(t.month)}-${two(t.day)} ${two(t.hour)}:${two(t.minute)}:${two(t.second)}`;
 }
 
 const STATUS_TEXT: Record<VerifyItemStatus, string> = {

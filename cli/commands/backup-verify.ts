@@ -12,7 +12,7 @@ import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import type { VerifyRunRow } from '../../store/verify/run-row';
 import { latestVerifyRunId, verifyRunProblems } from '../../store/verify/run-problems';
 import type { VerifyProblemRow } from '../../store/verify/latest-problems';
-import { generationDateText } from '../../domain/backup-verify';
+import { operatorDateTime } from '../../domain/retention';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
@@ -82,9 +82,9 @@ function verifyStatusText(v: { run: VerifyRunRow; problems: VerifyProblemRow[] }
   return [
     `verify run ${r.id} (${r.workflow_id}) ${r.state}: ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared`,
     `  ${scope}; ${restored}`,
-    `  started ${generationDateText(r.started_at, zone)}${r.finished_at ? `, finished ${generationDateText(r.finished_at, zone)}` : ', still running'} (${zone})`,
+    `  started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ', still running'} (${zone})`,
     `  report: ${r.report_path ?? '(none yet)'}; mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
-    ...v.problems.map((p) => `  ${p.code} ${generationDateText(p.snapshot_at, zone)} ${p.status}: ${p.error ?? ''}`.trimEnd()),
+    ...v.problems.map((p) => `  ${p.code} ${operatorDateTime(p.snapshot_at, zone)} ${p.status}: ${p.error ?? ''}`.trimEnd()),
   ].join('\n');
 }
 
