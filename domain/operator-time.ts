@@ -38,7 +38,7 @@ export function parseOperatorTime(text: string, zone: string): OperatorTime {
   if (v.length > MAX_LENGTH) return refuse(`expected ${TIME_FORMATS_HINT}`);
   const m = ISO_DATE_TIME.exec(v);
   if (!m) return refuse(`expected ${TIME_FORMATS_HINT}`);
-  const [, year, month, , hour, minute, , , offset] = m;
+  const [, year, month, day, hour, minute, , , offset] = m;
   // ISO 8601 allows 24:00 for the end of a day; luxon reads it as the next midnight: an operator means a typo
   if (Number(hour) > 23) return refuse(`hour ${hour} does not exist (00-23; write 00:00 of the next day)`);
   if (offset && offset.length > 1) {
@@ -57,6 +57,8 @@ export function parseOperatorTime(text: string, zone: string): OperatorTime {
   if (!offset && (dt.hour !== Number(hour) || dt.minute !== Number(minute))) {
     return refuse(`${hour}:${minute} does not exist in ${zone} that day (the clocks move forward)`);
   }
+  // a whole day a zone skipped (Pacific/Apia, 2011-12-30): luxon moves it to the next one
+  if (!offset && dt.day !== Number(day)) return refuse(`${year}-${month}-${day} does not exist in ${zone} (the zone skipped that day)`);
   // a local time the clocks go through twice (they move back) is two instants: which one is the operator's to say
   if (!offset) {
     const twice = sameWallTimeOtherOffset(dt);

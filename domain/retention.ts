@@ -315,6 +315,8 @@ export function parseRestoreAt(text: string, zone: string): { at: Date; problem?
       const month = Number(v.slice(5, 7));
       return { problem: `"${v}" is not a date: ${month < 1 || month > 12 ? `month ${v.slice(5, 7)} does not exist` : `day ${v.slice(8)} does not exist in ${v.slice(0, 7)}`}` };
     }
+    // a whole day a zone skipped (Pacific/Apia, 2011-12-30): luxon moves it to the next one
+    if (day.toISODate() !== v) return { problem: `"${v}" does not exist in ${zone} (the zone skipped that day)` };
     return { at: day.endOf('day').toJSDate() };
   }
   const t = parseOperatorTime(v, zone);

@@ -1,4 +1,5 @@
 import { canonicalTimeZone, parseOperatorTime } from '../../domain/operator-time';
+import { parseRestoreAt } from '../../domain/retention';
 
 /** Times typed by the operator (maintenance --start/--end/--prevent-logins-from), issue 9: luxon, no roll-over. */
 
@@ -58,6 +59,13 @@ describe('parseOperatorTime', () => {
     // the hours around it are single
     expect(iso('2026-10-25T01:59')).toBe('2026-10-24T23:59:00.000Z');
     expect(iso('2026-10-25T03:00')).toBe('2026-10-25T02:00:00.000Z');
+  });
+
+  test('a whole day a zone skipped (Pacific/Apia crossed the date line: no 2011-12-30) is refused, not moved a day on (drill T)', () => {
+    expect(problem('2011-12-30T10:00', 'Pacific/Apia')).toBe('"2011-12-30T10:00" is not a date-time: 2011-12-30 does not exist in Pacific/Apia (the zone skipped that day)');
+    expect(iso('2011-12-31T10:00', 'Pacific/Apia')).toBe('2011-12-30T20:00:00.000Z');
+    expect(parseRestoreAt('2011-12-30', 'Pacific/Apia')).toEqual({ problem: '"2011-12-30" does not exist in Pacific/Apia (the zone skipped that day)' });
+    expect(parseRestoreAt('2011-12-31', 'Pacific/Apia').at?.toISOString()).toBe('2011-12-31T09:59:59.999Z');
   });
 
   test('a leap day exists in a leap year', () => {
