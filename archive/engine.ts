@@ -209,8 +209,9 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
       }
       copying = false;
       await writer.endPart();
-      tables.push({ name: t.name, rows: stream.rowCount });
-      totalRows += stream.rowCount;
+      const rows = await stream.rows;
+      tables.push({ name: t.name, rows });
+      totalRows += rows;
       progress(`table ${t.name}`, totalRows);
     }
     // the data is read: end the snapshot now rather than hold it while documents are copied

@@ -87,7 +87,8 @@ export async function scratchRestoreCompare(o: { pool: pg.Pool; file: string; ke
       const out = copyTableOut(client, schema, t.name, copyColumns(t));
       for await (const chunk of out as AsyncIterable<Buffer>) hash.update(chunk);
       const sha256 = hash.digest('hex');
-      if (out.rowCount !== expectedRows) differences.push(`table ${t.name}: ${out.rowCount} rows restored, the archive says ${expectedRows}`);
+      const restored = await out.rows;
+      if (restored !== expectedRows) differences.push(`table ${t.name}: ${restored} rows restored, the archive says ${expectedRows}`);
       else if (loaded.get(t.name) !== expectedRows) differences.push(`table ${t.name}: ${loaded.get(t.name)} rows loaded, the archive says ${expectedRows}`);
       if (part?.sha256 !== sha256) differences.push(`table ${t.name}: checksum of the restored data ${sha256.slice(0, 12)}… differs from the archive's ${part?.sha256.slice(0, 12) ?? '(none)'}…`);
     }
