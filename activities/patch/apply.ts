@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { patchAppliesTo, type RoutingDossier } from '../../domain/patch';
+import { patchAppliesTo, rangeText, type RoutingDossier } from '../../domain/patch';
 import { installedTreatments, planDossier } from '../../domain/patch-plan';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 import { applyPatch, type ApplyResult } from '../../store/patch/apply-patch';
@@ -82,7 +82,19 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
           const body = p.files[p.manifest.treatments.find((t) => t.name === name)!.file]!;
           return { name, body, checksum: sha256(body) };
         });
-        const result = await applyOne(client, dossier, p, state.ledger === null, installs);
+        const result = await applyOne(client, dossier, p, level, state.ledger === null, installs);
+        if (result.status === 'moved') {
+          // restored meanwhile (R-PI-8): its level is what the restore wrote; what this run applied before is gone with it
+          const skipped = Array.from({ length: p.number - 1 - result.level }, (_, i) => result.level + 1 + i);
+          const gap = skipped.length ? `: patch ${p.number} would skip ${rangeText(skipped)}` : '';
+          level = result.level;
+          applied.length = 0;
+          throw new DossierPatchError(
+            PatchFailure.Gap,
+            p.number,
+            `dossier ${dossier.code} went back to level ${result.level} while this run patched it (restored meanwhile?)${gap}; nothing more applied to it (R-PI-8): bring it up with nightshift patch revalidate ${dossier.code}`,
+          );
+        }
         if (result.status === 'already') {
           // applied meanwhile by another attempt (under the row lock): read the ledger again, plan the rest from there
           state = await readState(client, dossier.schemaName, names);
@@ -129,11 +141,13 @@ async function applyOne(
   client: pg.PoolClient,
   d: EngineDossier,
   p: StoredPatch,
+  expectedLevel: number,
   createLedger: boolean,
   installs: { name: string; body: string; checksum: string }[],
 ): Promise<ApplyResult> {
   const m = p.manifest;
   return applyPatch(client, {
+    expectedLevel,
     code: d.code,
     schemaName: d.schemaName,
     number: p.number,

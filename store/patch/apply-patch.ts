@@ -3,9 +3,13 @@ import type { Queryable } from '../queryable';
 /** What nightshift.apply_patch (db/migrations/0008_patch-engine.sql) reports for one patch in one dossier. */
 export type ApplyResult =
   | { status: 'applied' | 'not-applicable' | 'already' | 'unknown' }
+  /** the dossier is below the level the run expected (restored meanwhile): nothing applied */
+  | { status: 'moved'; level: number }
   | { status: 'failed'; step: string; sqlstate: string; message: string };
 
 export interface ApplyPatchArgs {
+  /** the dossier's level as the run last knew it (db/migrations/0027: below it, 'moved') */
+  expectedLevel: number;
   code: string;
   schemaName: string;
   number: number;
@@ -24,8 +28,9 @@ export interface ApplyPatchArgs {
 /** One patch, one statement, one transaction. */
 export async function applyPatch(db: Queryable, a: ApplyPatchArgs): Promise<ApplyResult> {
   const { rows } = await db.query<{ r: ApplyResult }>(
-    'SELECT nightshift.apply_patch($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb, $13::text[], $14::jsonb) AS r',
+    'SELECT nightshift.apply_patch_from($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb, $14::text[], $15::jsonb) AS r',
     [
+      a.expectedLevel,
       a.code,
       a.schemaName,
       a.number,

@@ -63,6 +63,31 @@ test('R-PI-8 R-PI-6: each pending patch once, in order; supervisor-type patches 
   expect(await ledger(pool, 'DEMO0003')).toHaveLength(8);
 });
 
+test('R-PI-8: a dossier put back to a lower level while the run patches it (a restore, drill R) gets nothing more, and says which patches it would skip', async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('enginemoved'), max: 2 });
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
+    const dir = tempDir('engine-moved');
+    await generateDemoPatches(dir, 8);
+    await storePatchPackages(own, await readPatchDirectory(dir), dir);
+    const patches = await loadStoredPatches(own);
+    const row = (await own.query(`SELECT code, role, is_test, is_specific, schema_name FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0];
+    const d = (patchLevel: number): EngineDossier => ({ code: row.code, role: row.role, test: row.is_test, specific: row.is_specific, schemaName: row.schema_name, patchLevel });
+    // the dossier at 1 (as a restore of a level-1 archive leaves it), the run still believing the level it read, 3
+    expect(await patchDossier(own, d(0), patches.slice(0, 1), 8)).toMatchObject({ status: 'ok', toLevel: 1 });
+    const out = await patchDossier(own, d(3), patches.slice(3), 8);
+    expect(out).toMatchObject({ status: 'failed', fromLevel: 3, toLevel: 1, applied: [], failedPatch: 4, failureType: PatchFailure.Gap });
+    expect(out.error).toBe(
+      'dossier DEMO0002 went back to level 1 while this run patched it (restored meanwhile?): patch 4 would skip 2-3; nothing more applied to it (R-PI-8): bring it up with nightshift patch revalidate DEMO0002',
+    );
+    // nothing of patch 4 or later: the ledger and the level are the restored ones
+    expect((await ledger(own, 'DEMO0002')).map((r) => r.number)).toEqual([1]);
+    expect((await own.query(`SELECT patch_level FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0].patch_level).toBe(1);
+  } finally {
+    await own.end();
+  }
+});
+
 test('R-PI-8: a patch whose SQL tries to end the transaction is refused, named, and leaves nothing of itself', async () => {
   const dir = tempDir('engine-commit');
   await blockablePatches(dir, [1, 2], (n) => (n === 2 ? 'COMMIT;\n' : ''));
