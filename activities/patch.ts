@@ -18,15 +18,13 @@ import {
   type Prerequisite,
 } from '../workflows/patch-integration.api';
 import type { FanOutPage } from '../workflows/fan-out';
-import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { ledgerView, runChunk } from './fan-out';
 import { withTransaction } from '../store/transaction';
 import { patchDossier, type EngineDossier, type StoredPatch } from './patch/apply';
 import { patchFailure, readPatchDirectory, type PatchPackage } from '../patches/package';
 import { patchDirectoryProblem } from '../shared-store/marker';
-import { closeAbandonedRun } from '../store/patch/close-abandoned-run';
-import { listRunningRuns } from '../store/patch/running-runs';
+import { closeAbandonedPatchWork } from './abandoned-runs';
 import { listStoredPatches } from '../store/patch/stored-patches';
 import { insertPackage } from '../store/patch/insert-package';
 import { lockStoredPackage } from '../store/patch/lock-stored-package';
@@ -190,13 +188,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         // a retried claim (lost acknowledgement) finds its own row
         if (mine) return { runId: mine.id, ok: mine.state !== 'failed', prerequisites: mine.prerequisites };
         // a run whose workflow Temporal knows closed (terminated, timed out) is closed as abandoned; one that may still run stays
-        if (temporal) {
-          for (const r of await listRunningRuns(c)) {
-            const status = await workflowStatus(temporal, r.workflowId);
-            if (status === 'RUNNING' || status === 'UNKNOWN') continue;
-            await closeAbandonedRun(c, r.id, status);
-          }
-        }
+        if (temporal) await closeAbandonedPatchWork(c, temporal);
 
         const prerequisites = await patchPrerequisites(c, a.target, a.windowWorkflowId);
         const ok = prerequisites.every((p) => p.ok);

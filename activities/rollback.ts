@@ -10,7 +10,6 @@ import type { FanOutPage } from '../workflows/fan-out';
 import type { Prerequisite } from '../workflows/patch-integration.api';
 import { RollbackFailure, rollbackRetryCommand, rollbackScopeText, type RollbackRunState } from '../workflows/patch-rollback.api';
 import type { FanOutChunkResult, DossierFailure } from '../domain/run-details';
-import { workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { ledgerView, runChunk, type DossierOutcome } from './fan-out';
 import { withTransaction } from '../store/transaction';
@@ -19,8 +18,7 @@ import { releaseGenerationLease, takeGenerationLease } from '../store/generation
 import { takeRollbackClaimLock } from '../store/rollback/claim-lock';
 import { takeClaimLock as takeBackupClaimLock } from '../store/backup/claim-lock';
 import { rollbackRunByWorkflow } from '../store/rollback/run-by-workflow';
-import { runningRollbackRuns } from '../store/rollback/running-runs';
-import { closeAbandonedRollbackRun } from '../store/rollback/close-abandoned-run';
+import { closeAbandonedPatchWork } from './abandoned-runs';
 import { insertRollbackRun } from '../store/rollback/insert-run';
 import { insertRollbackItems } from '../store/rollback/insert-items';
 import { pendingRollbackPage } from '../store/rollback/pending-page';
@@ -95,23 +93,12 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
         await takeRollbackClaimLock(c);
         const mine = await rollbackRunByWorkflow(c, a.workflowId);
         if (mine) return { runId: mine.id, ok: mine.prerequisites.every((q) => q.ok), prerequisites: mine.prerequisites };
-        if (temporal) {
-          for (const r of await runningRollbackRuns(c)) {
-            const status = await workflowStatus(temporal, r.workflowId);
-            if (status === 'RUNNING' || status === 'UNKNOWN') continue;
-            await closeAbandonedRollbackRun(c, r.id, status);
-          }
-        }
+        if (temporal) await closeAbandonedPatchWork(c, temporal);
         // a run id that names nothing is refused here, not by the ledger's foreign keys (an error retried until the workflow times out)
         if (a.retryOf !== undefined && !(await rollbackRunState(c, a.retryOf))) throw refuse(RollbackFailure.InvalidInput, `no rollback run ${a.retryOf} on ${a.target}; nothing was changed`);
         if (a.patchRun !== undefined && !(await patchRunRestorePoints(c, a.patchRun)).exists) throw refuse(RollbackFailure.InvalidInput, `no patch run ${a.patchRun} on ${a.target}; nothing was changed`);
+        // R-PI-2 with no other rollback among them
         const prerequisites = await patchPrerequisites(c, a.target, a.windowWorkflowId);
-        const others = await runningRollbackRuns(c);
-        prerequisites.push({
-          name: 'no other rollback',
-          ok: others.length === 0,
-          detail: others.length ? `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${a.target}` : 'no other rollback is running',
-        });
         const failed = prerequisites.filter((q) => !q.ok);
         const runId = await insertRollbackRun(c, {
           workflowId: a.workflowId,

@@ -44,7 +44,7 @@ export const SNAPSHOT_PAGE_SIZE = 100;
 const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
 
 /** R-PI-2's prerequisites that depend on the moment: the window brings single-user mode, batches end. */
-const OF_THE_MOMENT = new Set(['no backup batch', 'no other patch run', 'maintenance window in progress']);
+const OF_THE_MOMENT = new Set(['no backup batch', 'no other patch run', 'no rollback', 'maintenance window in progress']);
 
 const RULE_OF: Record<string, string> = {
   [FailureType.PatchStrayFiles]: 'R-PI-1',

@@ -1,8 +1,9 @@
 import type { Prerequisite } from '../../workflows/patch-integration.api';
 import type { Queryable } from '../queryable';
+import { runningRollbackRuns } from '../rollback/running-runs';
 
 /**
- * R-PI-2, each prerequisite reported: exactly one supervisor, no backup batch, no other patch run, an
+ * R-PI-2, each prerequisite reported: exactly one supervisor, no backup batch, no other patch run, no rollback, an
  * in-progress maintenance window of the target (`windowWorkflowId` when the run is its payload). The
  * claim checks them under its lock; `patch integrate` checks them before it starts anything.
  */
@@ -31,6 +32,14 @@ export async function patchPrerequisites(db: Queryable, target: string, windowWo
     name: 'no other patch run',
     ok: patches.length === 0,
     detail: patches.length ? `patch run ${patches.map((p) => p.workflow_id).join(', ')} is running on ${target}` : 'no other patch run',
+  });
+  // a rollback restores dossiers and lowers levels: a patch run at the same moment would patch what is being put
+  // back (drill R: a retry claimed during a rollback of the same run applied to dossiers the rollback then restored)
+  const rollbacks = await runningRollbackRuns(db);
+  prerequisites.push({
+    name: 'no rollback',
+    ok: rollbacks.length === 0,
+    detail: rollbacks.length ? `rollback ${rollbacks.map((r) => r.workflowId).join(', ')} is running on ${target}` : 'no rollback is running',
   });
   const windows = (
     await db.query<{ workflow_id: string; phase: string }>(`SELECT workflow_id, phase FROM nightshift.maintenance_window WHERE state = 'in_progress'`)

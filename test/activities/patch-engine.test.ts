@@ -8,6 +8,7 @@ import { createPatchActivities, loadStoredPatches, storePatchPackages } from '..
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
+import { insertRollbackRun } from '../../store/rollback/insert-run';
 import { createTestDatabase, tempDir } from '../helpers/env';
 import { blockablePatches, ledger, levels, markAllBackedUp, modifiedSinceBackup, treatments } from '../workflows/patch-helpers';
 
@@ -250,6 +251,26 @@ test('R-PI-5 R-PI-4: a never-patched dossier keeps its own specific treatment (X
       { code: 'DEMO0006', notes: ['patch 1: treatment XTRT1 kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)'] },
     ]);
     expect(sup.notes).toEqual(rows[0]!.notes);
+  } finally {
+    await own.end();
+  }
+});
+
+test('R-PI-2: a patch run is refused while a rollback runs (drill R: a retry claimed during a rollback of its run patched what the rollback then restored)', async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('engineclaim'), max: 2 });
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
+    await own.query(`INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at)
+                     VALUES (gen_random_uuid(), 'maintenance/claim', 'database', 'in_progress', 'working', now() - interval '1 minute', now() + interval '1 hour')`);
+    const rollback = await insertRollbackRun(own, { workflowId: 'patch-rollback/main/busy', failedOnly: false, prerequisites: [], error: null });
+    const pools = { get: () => own } as unknown as Parameters<typeof createPatchActivities>[0]['pools'];
+    const patch = createPatchActivities({ config: {} as Parameters<typeof createPatchActivities>[0]['config'], pools });
+    const claim = await patch.claimPatchRun({ target: 'main', workflowId: 'patch/main/while-rollback', mode: 'revalidate' });
+    expect(claim.ok).toBe(false);
+    expect(claim.prerequisites.find((q) => q.name === 'no rollback')).toEqual({ name: 'no rollback', ok: false, detail: 'rollback patch-rollback/main/busy is running on main' });
+    await own.query(`UPDATE nightshift.patch_rollback_run SET state = 'completed', finished_at = now() WHERE id = $1`, [rollback]);
+    const after = await patch.claimPatchRun({ target: 'main', workflowId: 'patch/main/after-rollback', mode: 'revalidate' });
+    expect(after.prerequisites.find((q) => q.name === 'no rollback')).toMatchObject({ ok: true });
   } finally {
     await own.end();
   }
