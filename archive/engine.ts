@@ -19,6 +19,7 @@ import { schemaExists } from '../store/catalog/schema-exists';
 import { setLocalSearchPath } from '../store/catalog/set-search-path';
 import { backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
 import { deleteDossier } from '../store/dossiers/delete-dossier';
+import { keepLastBackupAt } from '../store/dossiers/keep-last-backup-at';
 import { lockCodeForRestore } from '../store/dossiers/lock-code-for-restore';
 import { recordBackup } from '../store/dossiers/record-backup';
 import { setPatchLevel } from '../store/dossiers/set-patch-level';
@@ -372,6 +373,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         const role = code.toLowerCase() === h.code.toLowerCase() ? h.role : 'regular';
         await insertDossier(client, { code, label: h.label, role, copyStatus: h.copyStatus, flags: h.flags }, false);
         await setPatchLevel(client, code, h.patchLevel);
+        if (old?.last_backup_at) await keepLastBackupAt(client, code, old.last_backup_at);
         await setLocalSearchPath(client, schema);
         if (h.documentsIncluded) {
           await fs.promises.mkdir(parentOfDocs(), { recursive: true });

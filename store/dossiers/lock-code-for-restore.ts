@@ -8,10 +8,10 @@ import type { Queryable } from '../queryable';
  * only by case is another dossier (codes are case-sensitive, the registry keeps them unique in any case):
  * a restore never replaces it, with or without --replace (DossierExists, non-retryable).
  */
-export async function lockCodeForRestore(db: Queryable, code: string): Promise<{ code: string; schema_name: string } | undefined> {
+export async function lockCodeForRestore(db: Queryable, code: string): Promise<{ code: string; schema_name: string; last_backup_at: Date | null } | undefined> {
   await db.query(`SELECT pg_advisory_xact_lock(hashtext('nightshift.restore:' || lower($1)))`, [code]);
-  const { rows } = await db.query<{ code: string; schema_name: string }>(
-    'SELECT code, schema_name FROM nightshift.dossier WHERE lower(code) = lower($1) FOR UPDATE',
+  const { rows } = await db.query<{ code: string; schema_name: string; last_backup_at: Date | null }>(
+    'SELECT code, schema_name, last_backup_at FROM nightshift.dossier WHERE lower(code) = lower($1) FOR UPDATE',
     [code],
   );
   const old = rows[0];

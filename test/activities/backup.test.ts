@@ -121,6 +121,11 @@ describe('backup and restore round trip (R-BK-5, R-BK-6, R-BK-9)', () => {
     await backup.restoreDossier({ target: 'main', file: result.file, replace: true });
     expect(await registry.tableStats('main', code!)).toEqual(before);
     expect(tree(documentsFolder(stack.config.documentsDir, 'main', code!))).toEqual(docsBefore);
+    // last-backup-at only moves forward (its archives are still there: drill R saw "never"); modified until the next backup
+    const replaced = await registry.getDossier('main', code!);
+    expect(replaced).toMatchObject({ lastBackupAt: result.snapshotAt, modifiedSinceBackup: true });
+    // a copy under a new code was never backed up itself
+    expect((await registry.getDossier('main', copy)).lastBackupAt).toBeNull();
   });
 
   test('without --documents the archive holds no documents and a restore leaves the documents folder alone (R-BK-9)', async () => {
