@@ -149,6 +149,7 @@ const envSchema = z.object({
   NIGHTSHIFT_GATE_KEEPALIVE_TIMEOUT_S: gateCount(65, 1, 600),
   NIGHTSHIFT_GATE_SESSION_RETENTION_DAYS: gateCount(7, 1, 3650),
   NIGHTSHIFT_SESSION_TIMEOUT_S: wholeNumber(5, 86_400, 60, { range: 'expected 5-86400 seconds' }),
+  NIGHTSHIFT_CLAIM_WAIT_S: wholeNumber(0, 600, 15, { range: 'expected 0-600 seconds' }),
   NIGHTSHIFT_TIMEZONE: z.string().transform(timeZoneOf('NIGHTSHIFT_TIMEZONE')).optional(),
   // the operator's zone, as the C library reads it (a leading ':' is its "file name" form)
   TZ: z.string().transform(timeZoneOf('TZ')).optional(),
@@ -252,6 +253,8 @@ export interface Config {
   gateHost: string;
   /** A session that stops heartbeating expires after this many seconds (R-SE-1). */
   sessionTimeoutSeconds: number;
+  /** How long `backup run` / `patch …` without --wait wait for a worker's claim of the run they started (R-BK-1, R-PI-2). */
+  claimWaitSeconds: number;
   /** The gate on a network (issue 9): see gate/server.ts and the README's gate section. */
   gate: GateSettings;
   /** Time zone of the texts shown to users (R-MW-4, R-MW-6): NIGHTSHIFT_TIMEZONE, else TZ, else the system's. */
@@ -444,6 +447,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     gatePort: e.NIGHTSHIFT_GATE_PORT,
     gateHost: e.NIGHTSHIFT_GATE_HOST,
     sessionTimeoutSeconds: e.NIGHTSHIFT_SESSION_TIMEOUT_S,
+    claimWaitSeconds: e.NIGHTSHIFT_CLAIM_WAIT_S,
     gate: gateSettings(e, cleaned.NIGHTSHIFT_GATE_METRICS_PORT !== undefined),
     timeZone: e.NIGHTSHIFT_TIMEZONE ?? e.TZ ?? systemTimeZone(),
     operatorTimeZone: e.NIGHTSHIFT_TIMEZONE ?? e.TZ ?? systemTimeZone(),

@@ -88,6 +88,32 @@ const SKIPPED_SHOWN = 20;
 export { workflowStatus };
 
 /** R-BK-1 before starting: a running run whose workflow is gone (terminated) is closed; a live one is named. */
+/**
+ * A started batch's claim: its run row once a worker claimed it, or its workflow's failure when the claim refused it
+ * (another batch or a patch run started at the same moment); neither within the wait: not claimed yet.
+ */
+async function claimVerdict(pool: pg.Pool, client: Client, workflowId: string): Promise<{ claimed: boolean; refused?: string }> {
+  // NIGHTSHIFT_CLAIM_WAIT_S, as `patch integrate` waits
+  const end = Date.now() + config().claimWaitSeconds * 1000;
+  for (;;) {
+    if (await runByRef(pool, workflowId, 'workflow_id')) return { claimed: true };
+    const status = await workflowStatus(client, workflowId);
+    if (status !== 'RUNNING' && status !== 'UNKNOWN') {
+      const failure = await client.workflow
+        .getHandle(workflowId)
+        .result()
+        .then(
+          () => undefined,
+          (err: unknown) => innermostMessage(err),
+        );
+      // ended with no run row and no failure: nothing to say against it
+      return failure === undefined ? { claimed: true } : { claimed: false, refused: failure };
+    }
+    if (Date.now() > end) return { claimed: false };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function refuseIfRunning(pool: pg.Pool, client: Client, target: string): Promise<void> {
   const running = (await runningRuns(pool))[0];
   if (running) {
@@ -193,7 +219,12 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
         if (named && !input.all && !takenDespite.length) process.stdout.write('--only takes those of the dossiers named that changed since their last backup (--all: each of them anyway)\n');
       }
       if (!flags.wait) {
-        output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}`);
+        // the claim checks R-BK-1 and R-PI-2 again under its lock: a batch started at the same moment as another is
+        // refused there, and is said refused here, not "started" (drill R: two `backup run &` both said started)
+        const verdict = await claimVerdict(pool, client, workflowId);
+        if (verdict.refused !== undefined) throw new Error(`the run ${workflowId} was refused at once and changed nothing: ${verdict.refused}`);
+        const checked = verdict.claimed ? '' : `\nno worker has taken the run within ${config().claimWaitSeconds} s: it starts when one does`;
+        output(flags.json, { ...started, claimed: verdict.claimed }, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}${checked}`);
         return EXIT_OK;
       }
       if (!flags.json) process.stdout.write(`started ${workflowId}\n${started.url}\n`);

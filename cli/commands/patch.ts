@@ -243,16 +243,14 @@ function refusal(target: string, prerequisites: Prerequisite[], what: string): E
   return patchFailure(PatchFailure.PrerequisiteFailed, [`patch run refused on ${target} (R-PI-2), ${what}:`, ...failed.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
 }
 
-/** How long `integrate` without --wait waits for a worker to claim the run (the claim checks R-PI-2 again, under its lock). */
-const CLAIM_VERDICT_WAIT_MS = 15_000;
-
 /**
  * The claim's verdict on a started run: its prerequisites once a worker has claimed it (a start that
  * raced another run or a backup batch is refused there), or null when no worker took it in time.
  */
 async function claimVerdict(target: string, workflowId: string): Promise<{ ok: boolean; prerequisites: Prerequisite[] } | null> {
   return withPools(target, async (pool) => {
-    const end = Date.now() + CLAIM_VERDICT_WAIT_MS;
+    // NIGHTSHIFT_CLAIM_WAIT_S: how long a worker may take to claim the run (the claim checks R-PI-2 again, under its lock)
+    const end = Date.now() + config().claimWaitSeconds * 1000;
     for (;;) {
       const prerequisites = await readRunPrerequisites(pool, workflowId);
       if (prerequisites) return { ok: prerequisites.every((q) => q.ok), prerequisites };
@@ -280,7 +278,7 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
     if (!flags.wait) {
       const verdict = await claimVerdict(input.target, workflowId);
       if (verdict && !verdict.ok) throw refusal(input.target, verdict.prerequisites, `the run ${workflowId} ended at once and changed nothing`);
-      const checked = verdict ? 'prerequisites met (R-PI-2)' : `no worker has taken the run within ${CLAIM_VERDICT_WAIT_MS / 1000} s: its prerequisites (R-PI-2) are not checked yet`;
+      const checked = verdict ? 'prerequisites met (R-PI-2)' : `no worker has taken the run within ${config().claimWaitSeconds} s: its prerequisites (R-PI-2) are not checked yet`;
       return output(flags.json, { ...started, prerequisites: verdict?.prerequisites ?? null }, () => `${startedText}\n${checked}`);
     }
     if (!flags.json) process.stdout.write(`${startedText}\n`);

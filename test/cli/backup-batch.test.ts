@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { ident } from '../../db/ident';
 import os from 'node:os';
 import path from 'node:path';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
@@ -132,6 +133,23 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
     const retry = await cli(['backup', 'retry', '--wait', '--json']);
     expect(retry.code).toBe(0);
     expect(JSON.parse(retry.stdout).result).toMatchObject({ state: 'completed', total: 1, ok: 1 });
+
+    // R-BK-1: two `backup run` at the same moment (drill R: both said "started", the second's workflow failed a moment
+    // later): one starts, the other is refused, by the check before the start or by the worker's claim, and says so
+    // the batch that wins holds on: a table of B1 locked, its COPY waits until the end of the race
+    const holder = await pool.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE ${ident('d_B1')}.compte IN ACCESS EXCLUSIVE MODE`);
+      const race = await Promise.all([cli(['backup', 'run', '--all', '--json']), cli(['backup', 'run', '--all', '--json'])]);
+      expect(race.map((r) => r.code).sort()).toEqual([0, 1]);
+      const [won, lost] = race[0]!.code === 0 ? race : [race[1]!, race[0]!];
+      expect(lost!.stderr).toMatch(/is already running|was refused at once and changed nothing: .*already running/);
+      expect(JSON.parse(won!.stdout)).toMatchObject({ claimed: true });
+      await holder.query('COMMIT');
+      await ctx.temporal.client.workflow.getHandle(JSON.parse(won!.stdout).workflowId).result();
+    } finally {
+      holder.release();
+    }
   });
 
   // a running run whose workflow is alive (no worker: it waits) blocks a second start, named in the error
@@ -143,13 +161,15 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   expect(refused.stderr).toContain(`backup run ${rows[0].id} (${blocker}) is already running`);
   // once that workflow is gone (terminated), its run is closed as abandoned and a new run can start
   await handle.terminate('test');
-  const started = await cli(['backup', 'run', '--json']);
+  // no worker from here: not waiting for a claim that cannot come
+  const started = await cli(['backup', 'run', '--json'], { NIGHTSHIFT_CLAIM_WAIT_S: '0' });
   expect(started.code).toBe(0);
   // one workflow-id time format everywhere: UTC, compact, with Z (was Paris time, 20261202-052243)
   expect(JSON.parse(started.stdout).workflowId).toMatch(/^backup\/main\/\d{8}T\d{6}Z$/);
   const { rows: old } = await pool.query('SELECT state, note FROM nightshift.backup_run WHERE id = $1', [rows[0].id]);
   expect(old[0]).toMatchObject({ state: 'failed', note: 'abandoned: its workflow is terminated' });
   await ctx.temporal.client.workflow.getHandle(JSON.parse(started.stdout).workflowId).terminate('test');
+
 
   // R-PI-2 from the batch's side: a patch run whose workflow is alive refuses a batch before it starts
   const patchWorkflow = `patch/main/${crypto.randomUUID()}`;
