@@ -29,8 +29,8 @@ export async function onExistingSchedule<V>(missing: string, fn: () => Promise<V
   }
 }
 
-/** `--cron` and `--timezone` (default: `defaultZone`) checked: the expression trimmed, the zone's canonical name. */
-export function cronFlags(flags: { cron: string; timezone?: string }, defaultZone: string): { cron: string; timezone: string } {
+/** `--cron` and `--timezone` (default: `defaultZone`) checked: the expression trimmed, the zone's canonical name, whether it was given. */
+export function cronFlags(flags: { cron: string; timezone?: string }, defaultZone: string): { cron: string; timezone: string; zoneGiven: boolean } {
   const problem = cronProblem(flags.cron);
   if (problem) throw new UsageError(`--cron: ${problem}`);
   // as `maintenance recur`: an Area/City name (an abbreviation such as CET does not say which daylight-saving rules apply)
@@ -38,8 +38,11 @@ export function cronFlags(flags: { cron: string; timezone?: string }, defaultZon
   if (!timezone) {
     throw new UsageError(`--timezone: "${shownInput(flags.timezone ?? '')}" is not an IANA time zone: use an Area/City name such as Europe/Paris (not an abbreviation or an offset)`);
   }
-  return { cron: flags.cron.trim(), timezone };
+  return { cron: flags.cron.trim(), timezone, zoneGiven: flags.timezone !== undefined };
 }
+
+/** A command's warnings, one line each (`warnings` in --json). */
+export const warningLines = (warnings: string[]): string[] => warnings.map((w) => `warning: ${w}`);
 
 /**
  * Creates the Schedule (overlapping runs skipped, an hour of catch-up) or changes its spec; an update renews the

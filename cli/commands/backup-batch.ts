@@ -25,7 +25,7 @@ import {
 } from '../../workflows/backup-batch.api';
 import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
 import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
-import { cronFlags, onExistingSchedule, setSchedule } from '../schedules';
+import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { TARGET_NAME } from '../../domain/target';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain/text';
@@ -541,22 +541,14 @@ export function registerBackupBatchCommands(backup: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (raw: { cron: string; timezone?: string; target?: string; json?: boolean }) => {
-        const { cron, timezone } = cronFlags(SCHEDULE_FLAGS.parse(raw), config().timeZone);
+        const spec = cronFlags(SCHEDULE_FLAGS.parse(raw), config().timeZone);
         const t = target(raw.target).name;
         const scheduleId = backupScheduleId(t);
         await withTemporal(async (client) => {
           const action = () => scheduledBackupBatchAction(t, config().temporal.taskQueue);
-          const set = await setSchedule(client, {
-            scheduleId,
-            cron,
-            timezone,
-            zoneGiven: raw.timezone !== undefined,
-            action,
-            description: `Backup of the modified dossiers of target ${t}`,
-            what: 'the backup batch',
-          });
-          output(raw.json, { scheduleId, cron, timezone: set.timezone, created: set.created, warnings: set.warnings }, (v) =>
-            [`${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`, ...v.warnings.map((w) => `warning: ${w}`)].join('\n'),
+          const set = await setSchedule(client, { scheduleId, ...spec, action, description: `Backup of the modified dossiers of target ${t}`, what: 'the backup batch' });
+          output(raw.json, { scheduleId, cron: spec.cron, timezone: set.timezone, created: set.created, warnings: set.warnings }, (v) =>
+            [`${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), overlapping runs skipped`, ...warningLines(v.warnings)].join('\n'),
           );
         });
       }),

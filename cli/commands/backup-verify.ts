@@ -17,7 +17,7 @@ import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
-import { cronFlags, onExistingSchedule, setSchedule } from '../schedules';
+import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { describeSchedule, scheduleText } from './backup-batch';
 
@@ -205,25 +205,17 @@ export function registerBackupVerifyCommands(backup: Command): void {
         // `verify` itself takes --full, --target and --json: commander gives them to it, so they are read with the parents'
         const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; target?: string; json?: boolean }>();
         const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
-        const { cron, timezone } = cronFlags(flags, config().timeZone);
+        const spec = cronFlags(flags, config().timeZone);
         const t = target(raw.target).name;
         const scheduleId = verifyScheduleId(t);
         const full = Boolean(flags.full);
         await withTemporal(async (client) => {
           const action = () => scheduledVerifyAction(t, config().temporal.taskQueue, full);
-          const set = await setSchedule(client, {
-            scheduleId,
-            cron,
-            timezone,
-            zoneGiven: raw.timezone !== undefined,
-            action,
-            description: `Verification of the kept backups of target ${t}`,
-            what: 'the verification',
-          });
-          output(raw.json, { scheduleId, cron, timezone: set.timezone, full, created: set.created, warnings: set.warnings }, (v) =>
+          const set = await setSchedule(client, { scheduleId, ...spec, action, description: `Verification of the kept backups of target ${t}`, what: 'the verification' });
+          output(raw.json, { scheduleId, cron: spec.cron, timezone: set.timezone, full, created: set.created, warnings: set.warnings }, (v) =>
             [
               `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
-              ...v.warnings.map((w) => `warning: ${w}`),
+              ...warningLines(v.warnings),
             ].join('\n'),
           );
         });

@@ -70,7 +70,7 @@ import { webUiLink } from './backup';
 import { checkPatchDirHere } from '../patch-dir';
 import { refuseUnknownCodes } from '../code-hints';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag, zodText } from '../context';
-import { dstWarnings, onExistingSchedule, scheduleExists } from '../schedules';
+import { dstWarnings, onExistingSchedule, scheduleExists, warningLines } from '../schedules';
 import { dstHazardText, dstHazards, localDate } from '../../domain/schedule-dst';
 
 /** nightshift maintenance schedule|list|status|edit|extend|cancel|complete|reopen (R-MW-1 … R-MW-12), recur (R-MW-13) */
@@ -612,7 +612,7 @@ async function recurCreate(flags: RecurFlags): Promise<void> {
   });
   const warnings = [...next.collisions, ...dstWarnings(plan.crons, plan.timezone, announcedThen(plan))];
   output(flags.json, { scheduleId: plan.scheduleId, cron: plan.cron, timezone: plan.timezone, crons: plan.crons, description: plan.description, next: next.next, warnings }, (v) =>
-    [`created schedule ${v.scheduleId}: ${v.description}`, ...occurrenceLines(v.next, plan.timezone), ...v.warnings.map((w) => `warning: ${w}`)].join('\n'),
+    [`created schedule ${v.scheduleId}: ${v.description}`, ...occurrenceLines(v.next, plan.timezone), ...warningLines(v.warnings)].join('\n'),
   );
 }
 
