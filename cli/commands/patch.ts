@@ -193,11 +193,17 @@ export function rolledBackText(r: Pick<RecentRun, 'rolledBack'>): string {
   return `, rolled back by rollback run${by.length > 1 ? 's' : ''} ${by.join(', ')} (${dossiers} dossier(s))`;
 }
 
+/** What became of a run's failed dossiers since: all brought up, or some deleted (drill R: a deleted one read "brought up"). */
+function failedSince(r: Pick<RecentRun, 'failed' | 'behind' | 'gone'>): string {
+  if (r.gone) return r.gone === r.failed ? ' (deleted since)' : ` (${r.gone} deleted since)`;
+  return r.behind ? '' : ' (brought up since)';
+}
+
 /** A run's line in `patch status`, and its advice beneath (and where its failed dossiers are listed: `listed`). */
 export function runText(r: RecentRun & RunAdvice, listed?: string): string {
   return (
     `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` ${patchSpanText({ first: r.first_patch ?? r.last_patch, last: r.last_patch })}` : ''}` +
-    `${r.failed ? `, ${r.failed} failed${r.behind ? '' : ' (brought up since)'}` : ''}${rolledBackText(r)}${r.error ? ` (${r.error})` : ''}` +
+    `${r.failed ? `, ${r.failed} failed${failedSince(r)}` : ''}${rolledBackText(r)}${r.error ? ` (${r.error})` : ''}` +
     adviceLines(r).map((l) => `\n  ${l}`).join('') +
     (listed ? `\n  every failed dossier and why: ${listed}` : '')
   );

@@ -14,6 +14,8 @@ export interface RecentRun {
   failed: number;
   /** of those, how many are still below the run's last patch (a retry or revalidation since brought the others up) */
   behind: number;
+  /** of those, how many are no longer registered (deleted since: neither behind nor brought up) */
+  gone: number;
   /** some dossier holds the first patch that failed: the package works, the cause is in the failed dossiers */
   packageHeld: boolean;
   /** the supervisor is among its failed dossiers (a retry takes it first, R-PI-4) */
@@ -26,10 +28,11 @@ export interface RecentRun {
   rolledBack: { dossiers: number; patched: number; by: number[] };
 }
 
-type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'packageHeld' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
+type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'gone' | 'packageHeld' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
   id: string;
   failed: string;
   behind: string;
+  gone: string;
   package_held: boolean;
   supervisor_failed: boolean;
   source_dir: string | null;
@@ -47,6 +50,8 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
             (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
             (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
               WHERE i.run_id = r.id AND i.status = 'failed' AND d.patch_level < coalesce(r.last_patch, 0)) AS behind,
+            (SELECT count(*) FROM nightshift.patch_run_item i
+              WHERE i.run_id = r.id AND i.status = 'failed' AND NOT EXISTS (SELECT 1 FROM nightshift.dossier d WHERE d.code = i.code)) AS gone,
             EXISTS (SELECT 1 FROM nightshift.dossier d
                      WHERE d.patch_level >= (SELECT min(i.failed_patch) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed')) AS package_held,
             EXISTS (SELECT 1 FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code AND d.role = 'supervisor'
@@ -67,6 +72,7 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
     id: Number(r.id),
     failed: Number(r.failed),
     behind: Number(r.behind),
+    gone: Number(r.gone),
     packageHeld: package_held,
     supervisorFailed: supervisor_failed,
     sourceDir: source_dir,

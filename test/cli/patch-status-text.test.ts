@@ -59,6 +59,7 @@ const facts = {
   error: null,
   failed: 3,
   behind: 3,
+  gone: 0,
   packageHeld: true,
   supervisorFailed: false,
   sourceDir: '/srv/patches/p7',
@@ -100,4 +101,12 @@ test('R-PI-11, R-PI-4: a run whose dossiers a rollback restored says so and advi
   // only its failed dossiers restored (a deployment's rollback of the failed ones): the retry stays the way on
   const failedOnly = { ...facts, rolledBack: { dossiers: 3, patched: 0, by: [2] } };
   expect(runAdvice('main', failedOnly, supervisor)).toEqual({ retryCommand: 'nightshift patch retry --target main --run 2' });
+});
+
+test('a run whose failed dossiers were deleted since says so, not "brought up since" (drill R)', () => {
+  const line = (f: Partial<typeof facts>) => runText({ ...facts, ...f, rolledBack: facts.rolledBack }).split('\n')[0];
+  expect(line({ behind: 0, gone: 0 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed (brought up since)');
+  expect(line({ behind: 0, gone: 3 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed (deleted since)');
+  expect(line({ behind: 2, gone: 1 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed (1 deleted since)');
+  expect(line({ behind: 3, gone: 0 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed');
 });
