@@ -195,12 +195,15 @@ export function editProblem(w: EditableWindow, edit: unknown, nowMs: number): st
   return editFieldProblem(w, edit, nowMs)?.message;
 }
 
+/** The refusal of an extension that does not move the end later (the CLI's --by reads the end again on it). */
+export const EXTEND_NOT_LATER = 'an extension must move the end later than the current end';
+
 /** Why an extension of a window in progress is refused, if it is (R-MW-11). Always about the new end. */
 export function extendProblem(w: WindowTimes, extend: unknown, nowMs: number): string | undefined {
   const parsed = maintenanceExtendSchema.safeParse(extend);
   if (!parsed.success) return issuesText(parsed.error);
   const end = Date.parse(parsed.data.endsAt);
-  if (end <= Date.parse(w.endsAt)) return 'an extension must move the end later than the current end';
+  if (end <= Date.parse(w.endsAt)) return EXTEND_NOT_LATER;
   if (end <= nowMs) return 'the new end is in the past';
   if (end - Date.parse(w.startsAt) > MAX_WINDOW_MS) return WINDOW_TOO_LONG;
   return undefined;

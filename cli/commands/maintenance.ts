@@ -10,6 +10,7 @@ import {
   durationSchema,
   editFieldProblem,
   emailSchema,
+  EXTEND_NOT_LATER,
   extendProblem,
   maintenanceEditSchema,
   maintenanceWindowInputSchema,
@@ -20,6 +21,7 @@ import {
   START_PAST_TOLERANCE_MS,
   WINDOW_TOO_LONG,
 } from '../../domain/maintenance-input';
+import { innermostMessage } from '../../domain/failures';
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
@@ -920,13 +922,21 @@ export function registerMaintenanceCommands(program: Command): void {
         await update(
           flags.target,
           async (h) => {
-            const now = await h.query(maintenanceStatusQuery);
-            const endsAt = end ?? new Date(Date.parse(now.endsAt) + by * 1000);
-            const extension = { endsAt: endsAt.toISOString() };
-            // as edit: the validator's refusal with the flag named (an extension only moves the end)
-            const problem = now.state === 'in_progress' ? extendProblem(now, extension, Date.now()) : undefined;
-            if (problem) throw new UsageError(`${flags.end !== undefined ? '--end' : '--by'}: ${problem}`);
-            return h.executeUpdate(extendMaintenanceUpdate, { args: [extension] });
+            // --by adds to the end the window has when the update lands: another extend that landed between this
+            // command's read and its update (two operators at once, drill R) is read again, not refused
+            for (let attempt = 1; ; attempt++) {
+              const now = await h.query(maintenanceStatusQuery);
+              const endsAt = end ?? new Date(Date.parse(now.endsAt) + by * 1000);
+              const extension = { endsAt: endsAt.toISOString() };
+              // as edit: the validator's refusal with the flag named (an extension only moves the end)
+              const problem = now.state === 'in_progress' ? extendProblem(now, extension, Date.now()) : undefined;
+              if (problem) throw new UsageError(`${flags.end !== undefined ? '--end' : '--by'}: ${problem}`);
+              try {
+                return await h.executeUpdate(extendMaintenanceUpdate, { args: [extension] });
+              } catch (err) {
+                if (end !== undefined || attempt >= 3 || innermostMessage(err) !== EXTEND_NOT_LATER) throw err;
+              }
+            }
           },
           flags.json,
           'extended',

@@ -316,6 +316,13 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       const extended = await cli('extend', '--target', stack.target, '--by', '5m');
       expect(extended.code).toBe(0);
       expect(extended.stdout).toMatch(/^extended: database maintenance on \S+: FAILED, closed until reopen \(phase failed\)/);
+      // two operators' `extend --by 5m` at the same moment (two processes): each adds its 5 minutes, neither is refused
+      // because the other's landed between its read and its update (drill R: "must move the end later")
+      const endOf = async () => Date.parse((JSON.parse((await cli('status', '--target', stack.target, '--json')).stdout) as { workflow: { endsAt: string } }).workflow.endsAt);
+      const endBefore = await endOf();
+      const both = await Promise.all([binary('extend', '--target', stack.target, '--by', '5m'), binary('extend', '--target', stack.target, '--by', '5m')]);
+      expect(both.map((r) => r.code)).toEqual([0, 0]);
+      expect((await endOf()) - endBefore).toBe(10 * 60_000);
       // complete again: the failure is what is said, whatever the payload
       expect((await cli('complete', '--target', stack.target)).stderr).toMatch(/the window failed: fix the problem, then reopen/);
 
