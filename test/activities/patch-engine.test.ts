@@ -89,6 +89,39 @@ test('R-PI-8: a dossier put back to a lower level while the run patches it (a re
   }
 });
 
+test('R-PI-8: a patch waiting for the row lock of a dossier that a restore replaces (row deleted, a new one inserted) sees the new level, and applies nothing (re-check of drill R)', async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('enginereplaced'), max: 3 });
+  const restore = await own.connect();
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
+    const dir = tempDir('engine-replaced');
+    await generateDemoPatches(dir, 8);
+    await storePatchPackages(own, await readPatchDirectory(dir), dir);
+    const patches = await loadStoredPatches(own);
+    const row = (await own.query(`SELECT code, role, is_test, is_specific, schema_name FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0];
+    const d = (patchLevel: number): EngineDossier => ({ code: row.code, role: row.role, test: row.is_test, specific: row.is_specific, schemaName: row.schema_name, patchLevel });
+    expect(await patchDossier(own, d(0), patches.slice(0, 3), 8)).toMatchObject({ status: 'ok', toLevel: 3 });
+    // the restore's transaction, as archive/engine.ts does it: the row locked, deleted, a new one inserted at the archive's level
+    await restore.query('BEGIN');
+    await restore.query(`SELECT 1 FROM nightshift.dossier WHERE code = 'DEMO0002' FOR UPDATE`);
+    await restore.query(`CREATE TEMP TABLE replaced ON COMMIT DROP AS SELECT * FROM nightshift.dossier WHERE code = 'DEMO0002'`);
+    await restore.query(`DELETE FROM nightshift.dossier WHERE code = 'DEMO0002'`);
+    await restore.query(`INSERT INTO nightshift.dossier SELECT * FROM replaced`);
+    await restore.query(`UPDATE nightshift.dossier SET patch_level = 1 WHERE code = 'DEMO0002'`);
+    // the run, at level 3, applies patch 4: its statement waits for the restore's lock
+    const patching = patchDossier(own, d(3), patches.slice(3), 8);
+    await new Promise((r) => setTimeout(r, 500));
+    await restore.query('COMMIT');
+    const out = await patching;
+    expect(out).toMatchObject({ status: 'failed', toLevel: 1, applied: [], failedPatch: 4, failureType: PatchFailure.Gap });
+    expect((await ledger(own, 'DEMO0002')).map((r) => r.number)).toEqual([1, 2, 3]); // nothing of patch 4 on
+    expect((await own.query(`SELECT patch_level FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0].patch_level).toBe(1);
+  } finally {
+    restore.release();
+    await own.end();
+  }
+});
+
 test('R-PI-8: a patch whose SQL tries to end the transaction is refused, named, and leaves nothing of itself', async () => {
   const dir = tempDir('engine-commit');
   await blockablePatches(dir, [1, 2], (n) => (n === 2 ? 'COMMIT;\n' : ''));
