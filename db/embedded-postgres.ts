@@ -24,6 +24,15 @@ export class EmbeddedPostgresError extends Error {
   override name = 'EmbeddedPostgresError';
 }
 
+/**
+ * Every embedded PostgreSQL (dev, tests, cluster): a restore creates every table, index and sequence of a dossier in one
+ * transaction, a backup reads every table in one snapshot, and each holds a lock per object until it ends: dossiers of
+ * hundreds of tables, two restores at once (a rollback) ran out of the lock table at the default 64 per connection
+ * ("out of shared memory … max_locks_per_transaction", re-check of drill R, 800 tables a dossier). 256: ~7 MB of shared
+ * memory at 100 connections.
+ */
+export const EMBEDDED_SETTINGS = ['-c', 'max_locks_per_transaction=256'];
+
 export interface EmbeddedPostgresOptions {
   /** the cluster's folder (created; when root and the postgres user cannot reach it: a symlink to its real place) */
   dataDir: string;
@@ -390,7 +399,8 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
 
   // Own process group: a terminal's Ctrl-C reaches the whole group of `nightshift dev`, and PostgreSQL must not shut
   // down then, before the worker has finished or handed back what it runs (dev stops it last, with `stop`)
-  const child: ChildProcess = spawn(path.join(bin, 'bin', 'postgres'), ['-D', real, '-p', String(o.port), ...(o.flags ?? [])], {
+  // EMBEDDED_SETTINGS before the caller's flags (a later -c wins)
+  const child: ChildProcess = spawn(path.join(bin, 'bin', 'postgres'), ['-D', real, '-p', String(o.port), ...EMBEDDED_SETTINGS, ...(o.flags ?? [])], {
     ...asUser(ids),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

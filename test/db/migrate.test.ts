@@ -213,3 +213,14 @@ describe('the worker and doctor on a drifted database', () => {
     expect((await recordedChecksums(url))['0007_schema-relations']).toBe('0'.repeat(64));
   });
 });
+
+test('the embedded PostgreSQL has room in its lock table for dossiers of hundreds of tables (max_locks_per_transaction 256)', async () => {
+  if (process.env.DATABASE_URL) return; // an external server is configured by its operator (README, Deployment)
+  const client = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
+  await client.connect();
+  try {
+    expect((await client.query<{ max_locks_per_transaction: string }>('SHOW max_locks_per_transaction')).rows[0]!.max_locks_per_transaction).toBe('256');
+  } finally {
+    await client.end();
+  }
+});
