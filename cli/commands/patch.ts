@@ -42,6 +42,7 @@ import { runFailures } from '../../store/patch/run-failures';
 import { supervisorRow } from '../../store/patch/supervisor-row';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
+import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
 import { refuseUnknownCodes } from '../code-hints';
 import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
@@ -361,6 +362,8 @@ export function registerPatchCommands(program: Command): void {
           const list = await revalidationList(pool);
           const runs = await listRecentRuns(pool);
           const running = (await listRunningRuns(pool))[0];
+          // a rollback at work holds every patch run back (R-PI-2): said here, not found out from a refused retry
+          const rollback = (await runningRollbackRuns(pool))[0];
           const value = {
             target: t.name,
             supervisorLevel: list.supervisorLevel,
@@ -369,6 +372,7 @@ export function registerPatchCommands(program: Command): void {
             toRevalidateCount: list.toRevalidateCount,
             // a run at work brings dossiers up as it goes: the list is what to revalidate once it has ended, not now
             runningRun: running ? { id: Number(running.id), workflowId: running.workflowId } : null,
+            runningRollback: rollback ?? null,
             // a retry only where failed dossiers are still behind (a retry or revalidation since may have brought them up) and it may go (R-PI-4)
             recentRuns: runs.map((r) => ({ ...r, ...runAdvice(t.name, r, supervisor) })),
           };
@@ -385,6 +389,12 @@ export function registerPatchCommands(program: Command): void {
                   ? `${v.toRevalidateCount} dossier(s) to revalidate (R-PI-9): ${v.toRevalidate.map((d) => d.code).join(', ')}${moreText(v.toRevalidateCount, v.toRevalidate.length)}` +
                     ` — nightshift patch revalidate --target ${v.target} (every one of them) or nightshift patch revalidate CODE... --target ${v.target}`
                   : 'no dossier to revalidate',
+              ...(v.runningRollback
+                ? [
+                    `rollback run ${v.runningRollback.id} (${v.runningRollback.workflowId}) is running: no patch run starts until it has ended (R-PI-2); ` +
+                      'follow it in the Temporal Web UI (its workflow id above)',
+                  ]
+                : []),
               ...v.recentRuns.map((r) => runText(r, r.failed ? patchRunStatusCommand(v.target, r.id) : undefined)),
             ].join('\n'),
           );

@@ -344,6 +344,15 @@ test('R-PI-9: while a run is running, status says so instead of advising to reva
     await handle.result();
     expect((await cli(['patch', 'status'])).stdout).toMatch(/^no dossier to revalidate$/m);
   });
+  // a rollback at work (its row says running) holds every patch run back: status says so (re-check of drill R: a stuck
+  // rollback was invisible, and status advised a retry it would refuse)
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO nightshift.patch_rollback_run (workflow_id, state, failed_only, prerequisites) VALUES ('patch-rollback/main/busy', 'running', false, '[]') RETURNING id`,
+  );
+  const held = await cli(['patch', 'status']);
+  expect(held.stdout).toContain(`rollback run ${rows[0]!.id} (patch-rollback/main/busy) is running: no patch run starts until it has ended (R-PI-2)`);
+  expect(JSON.parse((await cli(['patch', 'status', '--json'])).stdout).runningRollback).toEqual({ id: Number(rows[0]!.id), workflowId: 'patch-rollback/main/busy' });
+  await pool.query(`UPDATE nightshift.patch_rollback_run SET state = 'failed', finished_at = now() WHERE id = $1`, [rows[0]!.id]);
 });
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
