@@ -84,11 +84,12 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
         });
         const result = await applyOne(client, dossier, p, level, state.ledger === null, installs);
         if (result.status === 'moved') {
-          // restored meanwhile (R-PI-8): its level is what the restore wrote; what this run applied before is gone with it
+          // restored meanwhile (R-PI-8): its level is what the restore wrote; what this run applied above it is gone with it
           const skipped = Array.from({ length: p.number - 1 - result.level }, (_, i) => result.level + 1 + i);
           const gap = skipped.length ? `: patch ${p.number} would skip ${rangeText(skipped)}` : '';
           level = result.level;
-          applied.length = 0;
+          const kept = applied.filter((n) => n <= result.level);
+          applied.splice(0, applied.length, ...kept);
           throw new DossierPatchError(
             PatchFailure.Gap,
             p.number,
