@@ -64,16 +64,21 @@ test('R-PI-8 R-PI-6: each pending patch once, in order; supervisor-type patches 
   expect(await ledger(pool, 'DEMO0003')).toHaveLength(8);
 });
 
+/** A fresh database with two demo dossiers and the 8 demo patches stored; `d(level)`: DEMO0002 as a run that read that level sees it. */
+async function demoPatchedDatabase(name: string): Promise<{ own: pg.Pool; patches: StoredPatch[]; d: (patchLevel: number) => EngineDossier }> {
+  const own = new pg.Pool({ connectionString: await createTestDatabase(name), max: 3 });
+  await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
+  const dir = tempDir(name);
+  await generateDemoPatches(dir, 8);
+  await storePatchPackages(own, await readPatchDirectory(dir), dir);
+  const row = (await own.query(`SELECT code, role, is_test, is_specific, schema_name FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0];
+  const d = (patchLevel: number): EngineDossier => ({ code: row.code, role: row.role, test: row.is_test, specific: row.is_specific, schemaName: row.schema_name, patchLevel });
+  return { own, patches: await loadStoredPatches(own), d };
+}
+
 test('R-PI-8: a dossier put back to a lower level while the run patches it (a restore, drill R) gets nothing more, and says which patches it would skip', async () => {
-  const own = new pg.Pool({ connectionString: await createTestDatabase('enginemoved'), max: 2 });
+  const { own, patches, d } = await demoPatchedDatabase('enginemoved');
   try {
-    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
-    const dir = tempDir('engine-moved');
-    await generateDemoPatches(dir, 8);
-    await storePatchPackages(own, await readPatchDirectory(dir), dir);
-    const patches = await loadStoredPatches(own);
-    const row = (await own.query(`SELECT code, role, is_test, is_specific, schema_name FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0];
-    const d = (patchLevel: number): EngineDossier => ({ code: row.code, role: row.role, test: row.is_test, specific: row.is_specific, schemaName: row.schema_name, patchLevel });
     // the dossier at 1 (as a restore of a level-1 archive leaves it), the run still believing the level it read, 3
     expect(await patchDossier(own, d(0), patches.slice(0, 1), 8)).toMatchObject({ status: 'ok', toLevel: 1 });
     const out = await patchDossier(own, d(3), patches.slice(3), 8);
@@ -90,16 +95,9 @@ test('R-PI-8: a dossier put back to a lower level while the run patches it (a re
 });
 
 test('R-PI-8: a patch waiting for the row lock of a dossier that a restore replaces (row deleted, a new one inserted) sees the new level, and applies nothing (re-check of drill R)', async () => {
-  const own = new pg.Pool({ connectionString: await createTestDatabase('enginereplaced'), max: 3 });
+  const { own, patches, d } = await demoPatchedDatabase('enginereplaced');
   const restore = await own.connect();
   try {
-    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
-    const dir = tempDir('engine-replaced');
-    await generateDemoPatches(dir, 8);
-    await storePatchPackages(own, await readPatchDirectory(dir), dir);
-    const patches = await loadStoredPatches(own);
-    const row = (await own.query(`SELECT code, role, is_test, is_specific, schema_name FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0];
-    const d = (patchLevel: number): EngineDossier => ({ code: row.code, role: row.role, test: row.is_test, specific: row.is_specific, schemaName: row.schema_name, patchLevel });
     expect(await patchDossier(own, d(0), patches.slice(0, 3), 8)).toMatchObject({ status: 'ok', toLevel: 3 });
     // the restore's transaction, as archive/engine.ts does it: the row locked, deleted, a new one inserted at the archive's level
     await restore.query('BEGIN');
