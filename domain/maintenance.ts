@@ -62,8 +62,16 @@ export function formatDateTime(d: Date, timeZone: string): { date: string; time:
   return { date, time: repeated ? `${time} (UTC${utcOffset(d, timeZone)})` : time };
 }
 
+/**
+ * One formatter per zone: formatDateTime reads up to seven wall clocks per call (the repeated-hour check), and the gate
+ * calls it for every announcement it answers; building an Intl.DateTimeFormat costs far more than using one.
+ */
+const WALL_CLOCKS = new Map<string, Intl.DateTimeFormat>();
+
 function wallClock(d: Date, timeZone: string): { date: string; time: string } {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(d);
+  let f = WALL_CLOCKS.get(timeZone);
+  if (!f) WALL_CLOCKS.set(timeZone, (f = new Intl.DateTimeFormat('en-GB', { timeZone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })));
+  const parts = f.formatToParts(d);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return { date: `${get('day')}/${get('month')}/${get('year')}`, time: `${get('hour')}:${get('minute')}` };
 }
