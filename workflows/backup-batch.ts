@@ -34,6 +34,7 @@ import {
   engineTuning,
   continueFanOutAsNew,
   phaseSetter,
+  claimOrSay,
   endFanOutRun,
   fanOutRate,
   fanOutStateOf,
@@ -117,6 +118,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     failuresTotal: input.state?.failuresTotal ?? progress.inUse + progress.failed,
   });
   let final: { failures: BackupBatchResult['failures']; failuresTotal: number; retryCommand: string | null } | undefined;
+  let refused: string | undefined;
   setHandler(backupBatchProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_BATCH_KIND }));
 
@@ -144,6 +146,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
         inFlight: progress.inFlight,
         failures: final?.failures ?? live.failures,
         failuresTotal: final?.failuresTotal ?? live.failuresTotal,
+        notes: refused === undefined ? [] : [`Not started: ${refused}`],
         nextStep:
           runId === null
             ? null
@@ -161,7 +164,11 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   else {
     setPhase('claiming');
     showProgress(workflowTime());
-    const claim = await claimBackupRun({ ...input, state: undefined, workflowId: workflowInfo().workflowId });
+    const claim = await claimOrSay(claimBackupRun({ ...input, state: undefined, workflowId: workflowInfo().workflowId }), (reason) => {
+      refused = reason;
+      setPhase('failed');
+      showProgress(workflowTime());
+    });
     state = {
       runId: claim.runId,
       settings: claim.settings,

@@ -14,7 +14,7 @@ import {
   type VerifyMailInput,
   backupVerifyProgressQuery,
 } from './backup-verify.api';
-import { type FanOutKind, carryFanOutState, chunkTuning, engineTuning, continueFanOutAsNew, phaseSetter, endFanOutRun, fanOutStateOf, initialFanOutLive, mailRunReport, partialRunFailure, stepFanOut } from './fan-out';
+import { type FanOutKind, carryFanOutState, chunkTuning, engineTuning, continueFanOutAsNew, phaseSetter, claimOrSay, endFanOutRun, fanOutStateOf, initialFanOutLive, mailRunReport, partialRunFailure, stepFanOut } from './fan-out';
 import type { RunMailResult } from './fan-out.api';
 import { nightshiftAttributes } from './search-attributes';
 import { startVerifyMailChild } from './child-starts';
@@ -58,6 +58,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
   };
   const live = initialFanOutLive({ done: progress.done, failed: progress.problems, failures: progress.failures, failuresTotal: input.state?.failuresTotal ?? 0 });
   let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand' | 'nextSteps'> | undefined;
+  let refused: string | undefined;
   setHandler(backupVerifyProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_VERIFY_KIND }));
 
@@ -79,7 +80,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
         failuresTotal: final?.failuresTotal ?? live.failuresTotal,
         // the first step (the result of an older worker has none: its command is a backup)
         nextStep: final?.nextCommand ? { text: `Next: ${final.nextSteps?.[0]?.text ?? 'back up these dossiers again'}`, command: final.nextCommand } : null,
-        notes: (final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`),
+        notes: refused === undefined ? (final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`) : [`Not started: ${refused}`],
       }),
     );
   };
@@ -88,7 +89,11 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
   if (input.state) state = input.state;
   else {
     show();
-    const claim = await claimVerifyRun({ ...input, state: undefined, workflowId: workflowInfo().workflowId });
+    const claim = await claimOrSay(claimVerifyRun({ ...input, state: undefined, workflowId: workflowInfo().workflowId }), (reason) => {
+      refused = reason;
+      setPhase('failed');
+      show();
+    });
     state = {
       runId: claim.runId,
       scope: claim.scope,

@@ -519,6 +519,22 @@ export function claimedRunPhases<P extends string>(p: ClaimedRunProgress<P>, o: 
 }
 
 /** `setPhase(phase)` of a batch-like run (backup batch, verification, prune): the phase attribute on a change only. */
+/** Histories recorded before a refused claim set the phase `failed` (it stayed `claiming`) replay without it. */
+const CLAIM_REFUSED_PATCH = 'claim-refused-phase';
+
+/**
+ * A run's claim: when it fails (refused: another run holds the target; or failed for good), `refused` gets the reason
+ * to set the phase and the details (the list and the page say so, not `claiming`) before the failure goes on.
+ */
+export async function claimOrSay<T>(claim: Promise<T>, refused: (reason: string) => void): Promise<T> {
+  try {
+    return await claim;
+  } catch (err) {
+    if (patched(CLAIM_REFUSED_PATCH)) refused(innermostMessage(err));
+    throw err;
+  }
+}
+
 export function phaseSetter<P extends string>(progress: { phase: P }) {
   return (phase: P): void => {
     if (progress.phase === phase) return;

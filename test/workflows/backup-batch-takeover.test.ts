@@ -10,6 +10,7 @@ import type { BackupBatchInput, BackupBatchResult } from '../../workflows/backup
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, uniqueName, type TestStack } from '../helpers/env';
 import { createDossiers, waitFor } from './backup-batch-helpers';
 import { startBackupBatch } from '../../starts';
+import { NightshiftPhase } from '../../workflows/search-attributes';
 
 /**
  * R-BK-1 after fault injection (issue 10): a running run is taken over only once Temporal says its
@@ -104,15 +105,22 @@ test('R-BK-1 every worker down for 20 minutes while the next run starts: the nex
   await pool.query(`UPDATE nightshift.backup_run SET updated_at = now() - interval '20 minutes' WHERE id = $1`, [liveRun]);
 
   const second = await createTestWorker(stack, temporal.nativeConnection, { activities: slow({ config: stack.config, pools: stack.pools, temporal: temporal.client }) });
-  const [nextOutcome, liveOutcome] = await second.runUntil(async () => {
+  const [nextOutcome, liveOutcome, refusedView] = await second.runUntil(async () => {
     const next = await startBackupBatch(temporal.client, { target: 'main', trigger: 'schedule' } satisfies BackupBatchInput, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup/main/scheduled-${crypto.randomUUID()}` });
-    return Promise.allSettled([next.result(), live.result() as Promise<BackupBatchResult>]);
+    const outcomes = await Promise.allSettled([next.result(), live.result() as Promise<BackupBatchResult>]);
+    // R-OP-1: what the Web UI shows of the refused run (the query needs a worker)
+    const details = (await next.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    return [...outcomes, { phase: (await next.describe()).typedSearchAttributes.get(NightshiftPhase), details }] as const;
   });
   expect(nextOutcome.status).toBe('rejected');
   const refusal = (nextOutcome as PromiseRejectedResult).reason;
   expect(refusal).toBeInstanceOf(WorkflowFailedError);
   expect(failureTypeOf(refusal)).toBe('BackupAlreadyRunning');
   expect(liveOutcome).toMatchObject({ status: 'fulfilled', value: { runId: liveRun, state: 'completed', total: codes.length, ok: codes.length } });
+  // R-OP-1: the refused run is `failed` in the list (it stayed `claiming`), its details name the run that holds the target
+  expect(refusedView.phase).toBe('failed');
+  expect(refusedView.details).toContain('phase **failed**');
+  expect(refusedView.details).toContain(`Not started: backup run ${liveRun} (${live.workflowId}) is already running`);
 
   // one run only ever held the dossiers, each once; it closed after its last item
   const { rows: runs } = await pool.query(`SELECT r.id, r.state, r.finished_at, (SELECT max(finished_at) FROM nightshift.backup_run_item i WHERE i.run_id = r.id) AS last_item,
