@@ -44,6 +44,7 @@ import { documentsFolder } from '../registry/documents';
 import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
 import { takeClaimLock } from '../store/backup/claim-lock';
 import { runningPatchWork } from '../store/backup/running-patch-work';
+import { reportNameTaken } from '../store/backup/report-name-taken';
 import { closeRun } from '../store/backup/close-run';
 import { codesInLedger } from '../store/backup/codes-in-ledger';
 import { countSelection } from '../store/backup/count-selection';
@@ -239,7 +240,9 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
   }
 
   async function writeReport(pool: pg.Pool, run: RunRow): Promise<{ file: string; ok: number; failed: number }> {
-    const name = reportFileName(localDateTime(run.started_at, config.timeZone));
+    // R-BK-7's name; a run started in the same local second as another's (the hour clocks repeat) gets its number too
+    const seedName = reportFileName(localDateTime(run.started_at, config.timeZone));
+    const name = (await reportNameTaken(pool, Number(run.id), seedName)) ? reportFileName(localDateTime(run.started_at, config.timeZone), Number(run.id)) : seedName;
     const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode }, async (write) => {
       let ok = 0;
       let failed = 0;

@@ -258,9 +258,9 @@ export function compactTimestamp(t: LocalDateTime): string {
   return `${p(t.year, 4)}${p(t.month)}${p(t.day)}-${p(t.hour)}${p(t.minute)}${p(t.second)}`;
 }
 
-/** R-BK-7: `svgauto-YYYYMMDD-HHMMSS.txt`, from the run's start. */
-export function reportFileName(t: LocalDateTime): string {
-  return `svgauto-${compactTimestamp(t)}.txt`;
+/** R-BK-7: `svgauto-YYYYMMDD-HHMMSS.txt`, from the run's start; `svgauto-YYYYMMDD-HHMMSS-{run}.txt` when that name is another run's. */
+export function reportFileName(t: LocalDateTime, runId?: number): string {
+  return `svgauto-${compactTimestamp(t)}${runId === undefined ? '' : `-${runId}`}.txt`;
 }
 export const REPORT_FOLDER = 'log';
 

@@ -210,3 +210,24 @@ test('R-PI-2 R-BK-1: a backup batch is refused while a patch run whose workflow 
     await pool.query(`UPDATE nightshift.patch_run SET state = 'failed', finished_at = now() WHERE id = $1`, [rows[0]!.id]);
   }
 });
+
+test('R-BK-7 two runs started in the same local second (the hour clocks repeat in Paris): the second report gets its run number, the first is kept', async () => {
+  const pool = stack.pools.get('main');
+  await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE state = 'running'`);
+  await pool.query('UPDATE nightshift.dossier SET backup_seq = change_seq');
+  const paris = createBackupBatchActivities({ config: { ...stack.config, timeZone: 'Europe/Paris' }, pools: stack.pools, temporal: temporal.client });
+  const reports: string[] = [];
+  // 2026-10-25 02:30:00 in Paris, once at +02:00 and once at +01:00
+  for (const startedAt of ['2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z']) {
+    const run = await paris.claimBackupRun({ target: 'main', workflowId: `backup/main/${crypto.randomUUID()}` });
+    await pool.query('UPDATE nightshift.backup_run SET started_at = $2 WHERE id = $1', [run.runId, startedAt]);
+    const finished = await paris.finishBackupRun({ target: 'main', runId: run.runId, endedEarly: false });
+    reports.push(finished.reportPath);
+    if (reports.length === 2) expect(path.basename(finished.reportPath)).toBe(`svgauto-20261025-023000-${run.runId}.txt`);
+    else expect(path.basename(finished.reportPath)).toBe('svgauto-20261025-023000.txt');
+    // the same run's report written again (its finish retried) keeps its name
+    if (reports.length === 1) expect((await paris.finishBackupRun({ target: 'main', runId: run.runId, endedEarly: false })).reportPath).toBe(finished.reportPath);
+  }
+  for (const file of reports) expect(fs.existsSync(file)).toBe(true);
+  for (const file of reports) fs.rmSync(file);
+});
