@@ -243,14 +243,15 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
   });
 }
 
-function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number> }): string {
+function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number> }, zone: string): string {
   const r = s.run;
   const done = (s.counts.ok ?? 0) + (s.counts.in_use ?? 0) + (s.counts.failed ?? 0);
   // not attempted: the batch stopped before them (a full destination, a missing key); listed with the failures, counted here too
   const notDone = s.counts.not_done ?? 0;
   const lines = [
     `backup run ${r.id} (${r.workflow_id}) ${r.kind}${r.retry_of ? ` of run ${r.retry_of}` : ''}: ${r.state}`,
-    `started ${r.started_at.toISOString()}${r.finished_at ? `, finished ${r.finished_at.toISOString()}` : ''}`,
+    // in the operator's zone, as every other command prints times (--json keeps ISO UTC)
+    `started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ''} (${zone})`,
     `${done} / ${Math.max(r.selected, done + notDone)} dossiers done: ${s.counts.ok ?? 0} ok, ${s.counts.in_use ?? 0} in use, ${s.counts.failed ?? 0} failed` +
       (notDone ? `; ${notDone} not attempted (the run stopped before them: see failures)` : ''),
   ];
@@ -462,16 +463,25 @@ export function registerBackupBatchCommands(backup: Command): void {
       action(async (ref: string | undefined, flags: RunFlags) => {
         const t = target(flags.target).name;
         const s = await withPools(t, async (pool) => {
-          const run = await findRun(pool, ref);
-          const counts = await runItemCounts(pool, run.id);
-          const failures = await runFailures(pool, run.id);
+          let run = await findRun(pool, ref);
           let live: BackupBatchProgress | undefined;
           if (run.state === 'running') {
-            live = await withTemporal((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);
+            // R-BK-1: a run whose workflow Temporal says closed (terminated, timed out) is no longer running: closed here
+            // as the next batch's claim would close it, not shown as running with the stale progress of its history
+            const status = await withTemporal((c) => workflowStatus(c, run.workflow_id)).catch(() => 'UNKNOWN');
+            if (status !== 'RUNNING' && status !== 'UNKNOWN') {
+              await closeAbandonedRun(pool, run.id, status);
+              process.stderr.write(`nightshift: closed backup run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase()}\n`);
+              run = await findRun(pool, run.id);
+            } else {
+              live = await withTemporal((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);
+            }
           }
+          const counts = await runItemCounts(pool, run.id);
+          const failures = await runFailures(pool, run.id);
           return { run, counts, failures, live };
         });
-        output(flags.json, s, statusText);
+        output(flags.json, s, (x) => statusText(x, config().timeZone));
       }),
     );
 

@@ -161,6 +161,13 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   expect(refused.stderr).toContain(`backup run ${rows[0].id} (${blocker}) is already running`);
   // once that workflow is gone (terminated), its run is closed as abandoned and a new run can start
   await handle.terminate('test');
+  // R-BK-1: its status says so at once (was `running` until the next run's claim, with its history's stale progress)
+  const afterTerminate = await cli(['backup', 'status', String(rows[0].id)]);
+  expect(afterTerminate.code).toBe(0);
+  expect(afterTerminate.stderr).toContain(`closed backup run ${rows[0].id} (${blocker}): its workflow is terminated`);
+  expect(afterTerminate.stdout).toContain(`backup run ${rows[0].id} (${blocker}) run: failed`);
+  expect(afterTerminate.stdout).toContain('note: abandoned: its workflow is terminated');
+  expect(afterTerminate.stdout).not.toContain('progress:');
   // no worker from here: not waiting for a claim that cannot come
   const started = await cli(['backup', 'run', '--json'], { NIGHTSHIFT_CLAIM_WAIT_S: '0' });
   expect(started.code).toBe(0);
