@@ -199,6 +199,10 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     showProgress(state.startedAtMs);
     const f = await reporting.finishBackupRun({ target, runId: state.runId, endedEarly: failure !== undefined });
     progress.reportPath = f.reportPath;
+    // the ledger's totals: chunks cut short (cancelled, failed) never reported what they had done
+    live.done = Math.max(live.done, f.total);
+    live.failed = Math.max(live.failed, f.failed);
+    progress.ok = Math.max(progress.ok, f.ok);
     final = { failures: f.failures ?? [], failuresTotal: f.failuresTotal ?? f.failed, retryCommand: f.retryCommand ?? null };
     if (f.mail) {
       // its own workflow: an SMTP outage retries for hours without holding the batch open

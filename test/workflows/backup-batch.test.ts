@@ -287,6 +287,9 @@ test('cancellation ends the run early: the report of what was done is still writ
       const { rows } = await pool.query('SELECT state, report_path, total, ok FROM nightshift.backup_run');
       expect(rows[0]).toMatchObject({ state: 'failed', total: 1, ok: 1 });
       expect(fs.readFileSync(rows[0].report_path, 'utf8')).toBe(lines('Dossier K1 : Traitement réussi', '1 / 1 dossier(s) traité(s)', '0 / 1 dossier(s) en erreur(s)'));
+      // R-OP-1: the Web UI's details count what the ledger says was done, as `backup status` does (the cut chunk never reported K1)
+      const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+      expect(details).toContain('**1 / 4** dossiers');
     });
   } finally {
     gate.open = true;
