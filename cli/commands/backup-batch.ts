@@ -51,6 +51,7 @@ import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { refuseUnknownCodes } from '../code-hints';
 import { retryCandidates } from '../../store/backup/retry-candidates';
 import { operatorDateTime } from '../../domain/retention';
+import { oneLine } from '../../domain/run-details';
 import { innermostMessage } from '../../domain/failures';
 
 /**
@@ -322,9 +323,18 @@ async function failureReason(client: Client, workflowId: string, runId: string):
     await client.workflow.getHandle(workflowId, runId).result();
     return undefined;
   } catch (err) {
-    return innermostMessage(err).replace(/\s+/g, ' ').slice(0, 200);
+    return scheduleRunReason(err);
   }
 }
+
+/**
+ * A failure's reason on one line, whole: a partial run's message ends with its next command (`; next: nightshift backup
+ * retry …`), which a cut at 200 characters left as `next: nightsh`. Messages are bounded where they are made.
+ */
+export function scheduleRunReason(err: unknown): string {
+  return oneLine(innermostMessage(err), REASON_SHOWN_MAX);
+}
+const REASON_SHOWN_MAX = 4000;
 
 export async function describeSchedule(client: Client, handle: ReturnType<Client['schedule']['getHandle']>): Promise<ScheduleView> {
   const d = await handle.describe();

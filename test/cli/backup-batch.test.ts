@@ -6,6 +6,7 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client
 import { createTestWorker, tempDir } from '../helpers/env';
 import { claimSharedFolder } from '../../shared-store/marker';
 import { useCliStack } from '../helpers/cli';
+import { scheduleRunReason } from '../../cli/commands/backup-batch';
 import { createDossiers, modify, openSession, waitFor } from '../workflows/backup-batch-helpers';
 import { startBackupBatch } from '../../starts';
 import { NightshiftKind, NightshiftTarget } from '../../workflows/search-attributes';
@@ -292,4 +293,13 @@ test('backup retry: the failed dossiers backed up since (and not modified after)
     expect(none.stdout).toMatch(new RegExp(`^backup run ${runId}: none of its 3 failed dossier\\(s\\) needs a retry: nothing started\\n  RT1: backed up since, .*\\n  RT2: backed up since, .*\\n  RT3: backed up since, .*not modified after\\n$`));
     expect(await runs()).toBe(before);
   });
+});
+
+test('R-OP-1 schedule show: a failed run\'s reason is printed whole, its next command intact (it was cut at 200 characters: "next: nightsh")', () => {
+  const failures = ['DEMO0202', 'DEMO0203', 'DEMO0205'].map((c) => `${c}: Echec du traitement. Les données concernées sont utilisées par un utilisateur. Ce ou ces utilisateurs doivent fermer les fenêtres ouvertes.`);
+  const message = `backup run 3 partial: 5 of 8009 dossier(s) not backed up (${failures.join('; ')}); next: nightshift backup retry --target main --run 3`;
+  const err = new Error('Workflow execution failed', { cause: new Error(message) });
+  expect(message.length).toBeGreaterThan(400);
+  expect(scheduleRunReason(err)).toBe(message);
+  expect(scheduleRunReason(new Error('two\nlines'))).toBe('two lines');
 });
