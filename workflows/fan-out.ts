@@ -518,7 +518,6 @@ export function claimedRunPhases<P extends string>(p: ClaimedRunProgress<P>, o: 
   };
 }
 
-/** `setPhase(phase)` of a batch-like run (backup batch, verification, prune): the phase attribute on a change only. */
 /** Histories recorded before a refused claim set the phase `failed` (it stayed `claiming`) replay without it. */
 const CLAIM_REFUSED_PATCH = 'claim-refused-phase';
 
@@ -535,6 +534,7 @@ export async function claimOrSay<T>(claim: Promise<T>, refused: (reason: string)
   }
 }
 
+/** `setPhase(phase)` of a batch-like run (backup batch, verification, prune): the phase attribute on a change only. */
 export function phaseSetter<P extends string>(progress: { phase: P }) {
   return (phase: P): void => {
     if (progress.phase === phase) return;
