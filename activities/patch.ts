@@ -52,6 +52,7 @@ import { recordItem } from '../store/patch/record-item';
 import { unfinishedItems } from '../store/patch/unfinished-items';
 import { failUnfinishedItem } from '../store/patch/fail-unfinished-item';
 import { runFailures } from '../store/patch/run-failures';
+import { runPackageHeld } from '../store/patch/package-held';
 import { closeRun } from '../store/patch/close-run';
 import { patchPrerequisites } from '../store/patch/prerequisites';
 import { revalidationList } from '../store/patch/revalidation-list';
@@ -376,6 +377,8 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       done: number;
       /** R-PI-11: runs with restore points */
       restorePoints?: RestorePointCounts;
+      /** with failures: whether some dossier holds the lowest patch that failed (else the package is at fault) */
+      packageHeld?: boolean;
     }> {
       const pool = pools.get(args.target);
       // dossiers the run touched but never finished (it ended early): failed, at the level they reached
@@ -399,7 +402,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         ...levels,
         failures: failed.failures.map((f) => ({ ...f, status: 'failed', error: oneLine(f.error) })),
         failuresTotal: failed.total,
-        ...(failed.total ? { retryCommand: patchRetryCommand(args.target, args.runId) } : {}),
+        ...(failed.total ? { retryCommand: patchRetryCommand(args.target, args.runId), packageHeld: await runPackageHeld(pool, args.runId) } : {}),
       };
     },
   };

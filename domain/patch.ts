@@ -265,3 +265,13 @@ export function patchIntegrateCommand(target: string, dir: string | null): strin
 
 /** `nightshift patch status --target T --run N`: every failed dossier of a run with its reason. */
 export const patchRunStatusCommand = (target: string, runId: number): string => `nightshift patch status --target ${target} --run ${runId}`;
+
+/**
+ * Whose fault a run's failures are, beneath its retry command (`patch status`, --wait and the run's Web UI details say
+ * the same): the package, when no dossier holds the lowest patch that failed; else the failed dossiers.
+ */
+export function faultAdvice(packageHeld: boolean): string {
+  return packageHeld
+    ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)'
+    : "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
+}

@@ -133,6 +133,8 @@ export interface PatchRunResult extends PatchProgress {
   failuresTotal: number;
   /** the command that patches the failed dossiers again (with failures only) */
   retryCommand?: string;
+  /** with failures: whether some dossier holds the lowest patch that failed (else the package is at fault; older runs: absent) */
+  packageHeld?: boolean;
   /** R-PI-11: with restore points, how many the run took, reused and could not take */
   restorePoints?: RestorePointTally;
 }

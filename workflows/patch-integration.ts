@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
-import { patchSpanText, supervisorAbsentNote } from '../domain/patch';
+import { faultAdvice, patchSpanText, supervisorAbsentNote } from '../domain/patch';
 import type { RestorePointTally } from '../domain/run-details';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { activityCaller } from './activity-calls';
@@ -75,6 +75,8 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   // R-PI-11: only runs with restore points send the flag (the activities' inputs of other runs stay as they were)
   let restorePoints: { restorePoints?: true } = input.restorePoints ? { restorePoints: true } : {};
   let restoreTally: RestorePointTally | null = null;
+  /** beneath the retry, once the run is closed: whose fault the failures are, as `patch status` says it */
+  let advice: string | null = null;
 
   function details(): void {
     const notes = prerequisiteNotes(p.phase, p.prerequisites);
@@ -84,6 +86,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       notes.push(`supervisor ${p.supervisor.code}: ${p.supervisor.status}${p.supervisor.level !== null ? ` (level ${p.supervisor.level})` : ''}${p.supervisor.error ? `: ${p.supervisor.error}` : ''}`);
     }
     notes.push(...p.notes);
+    if (advice) notes.push(advice);
     claimedRunDetails(`patch ${p.mode}`, p, live, { nextStep, notes, restorePoints: restoreTally });
   }
   const enter = claimedRunPhases(p, { kind: PATCH_KIND, searchAttributes, details });
@@ -92,6 +95,8 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   const run = runCloser(async (error) => {
     const closed = await call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId: runId!, error, notes: p.notes, ...restorePoints });
     if (closed.restorePoints) restoreTally = closed.restorePoints;
+    // an older worker's answer has no packageHeld: no advice then
+    if (closed.retryCommand && closed.packageHeld !== undefined) advice = faultAdvice(closed.packageHeld);
     return closed;
   });
 

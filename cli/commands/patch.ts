@@ -15,6 +15,7 @@ import {
   patchRunStatusCommand,
   patchSpanText,
   retryAboveSupervisorProblem,
+  faultAdvice,
   type PatchType,
 } from '../../domain/patch';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
@@ -76,9 +77,6 @@ interface StartFlags {
   wait?: boolean;
   json?: boolean;
 }
-
-const PACKAGE_AT_FAULT =
-  "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
 
 /** " and 12 more" after a capped list (the JSON gives the total beside it). */
 const moreText = (total: number, shown: number): string => (total > shown ? ` and ${total - shown} more` : '');
@@ -183,7 +181,7 @@ export function runAdvice(target: string, r: RunFacts, supervisor: { code: strin
 /** The advice beneath a run (`patch status` and --wait's result say the same): the retry and whose fault it is, or why not. */
 export function adviceLines(a: RunAdvice & Pick<RecentRun, 'packageHeld'>): string[] {
   if (a.retryCommand)
-    return [`retry them: ${a.retryCommand}`, a.packageHeld ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)' : PACKAGE_AT_FAULT];
+    return [`retry them: ${a.retryCommand}`, faultAdvice(a.packageHeld)];
   return a.retryRefused ? [a.retryRefused] : [];
 }
 

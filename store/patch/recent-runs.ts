@@ -1,4 +1,5 @@
 import type { Queryable } from '../queryable';
+import { PACKAGE_HELD_SQL } from './package-held';
 import { RUN_SOURCE_DIR_SQL } from './retry-source';
 
 /** A patch run as `patch status` shows it (field names as in its JSON output). */
@@ -52,8 +53,7 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
               WHERE i.run_id = r.id AND i.status = 'failed' AND d.patch_level < coalesce(r.last_patch, 0)) AS behind,
             (SELECT count(*) FROM nightshift.patch_run_item i
               WHERE i.run_id = r.id AND i.status = 'failed' AND NOT EXISTS (SELECT 1 FROM nightshift.dossier d WHERE d.code = i.code)) AS gone,
-            EXISTS (SELECT 1 FROM nightshift.dossier d
-                     WHERE d.patch_level >= (SELECT min(i.failed_patch) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed')) AS package_held,
+            ${PACKAGE_HELD_SQL} AS package_held,
             EXISTS (SELECT 1 FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code AND d.role = 'supervisor'
                      WHERE i.run_id = r.id AND i.status = 'failed') AS supervisor_failed,
             ${RUN_SOURCE_DIR_SQL} AS source_dir,

@@ -193,8 +193,12 @@ test('supervisor first: its failure stops the run before any other dossier is to
     // patch 1 passes everywhere; the blocker then makes patch 2 fail in the supervisor
     await pool.query(`CREATE TABLE ${qualified('d_DEMO0001', 'placeholder')} (x int)`);
     await pool.query(`CREATE TABLE ${qualified('d_DEMO0001', 'blocker')} (x int)`);
-    const err = await failureOf(runPatch(temporal.client, stack, { mode: 'integrate', dir }));
+    const first = await startRun(temporal.client, stack, { mode: 'integrate', dir });
+    const err = await failureOf(first.result());
     expect(err.type).toBe(PatchFailure.SupervisorFailed);
+    // R-OP-1: the Web UI says whose fault it is, as `patch status` does: no dossier holds patch 1, the package is suspect
+    const shown = (await first.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    expect(shown).toContain("a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again");
     expect(err.message).toMatch(/the supervisor DEMO0001 failed, no other dossier was touched: patch 1 failed in dossier DEMO0001 \(data\.sql\): blocker present/);
     expect(await levels(pool)).toEqual({ DEMO0001: 0, DEMO0002: 0, DEMO0003: 0, DEMO0004: 0 });
     const run = await pool.query(`SELECT state, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id) AS items FROM nightshift.patch_run r`);
@@ -243,6 +247,9 @@ test('R-PI-9 a failed dossier stops at its last good patch, the others go on; re
     expect(shown).toContain('**6 / 6** dossiers · **1 failed**');
     expect(shown).toContain('- DEMO0003: patch 2 failed in dossier DEMO0003 (data.sql): blocker present');
     expect(shown).toContain(`\`${retry1}\``);
+    // whose fault, as `patch status` says it: patch 2 is applied elsewhere, the cause is in DEMO0003
+    expect(r.packageHeld).toBe(true);
+    expect(shown).toContain('the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)');
     expect(await levels(pool)).toEqual({ DEMO0001: 3, DEMO0002: 3, DEMO0003: 1, DEMO0004: 3, DEMO0005: 3, DEMO0006: 3 });
     expect(r.toRevalidate).toEqual([{ code: 'DEMO0003', level: 1 }]);
 
