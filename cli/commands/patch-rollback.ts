@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type pg from 'pg';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
 import { UsageError } from '../../config/config';
@@ -12,7 +13,11 @@ import { rollbackScopeProblem, scopeOf } from '../../store/rollback/scope-proble
 import { type LaterPatchesUndone, laterPatchesUndone } from '../../store/rollback/later-patches-undone';
 import { type ChangedSincePatch, type DossiersSaid, changedSincePatch } from '../../store/rollback/changed-since-patch';
 import { startPatchRollback } from '../../starts';
-import { RollbackFailure, partialRollbackResult, rollbackScopeText, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
+import { RollbackFailure, partialRollbackResult, rollbackRetryCommand, rollbackScopeText, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
+import { rollbackRunView } from '../../store/rollback/run-view';
+import { rollbackItemCounts } from '../../store/rollback/item-counts';
+import { rollbackRunFailures } from '../../store/rollback/run-failures';
+import { restoredCodes } from '../../store/rollback/restored-codes';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
@@ -50,6 +55,42 @@ export function rollbackResultText(r: RollbackRunResult): string {
   for (const n of r.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
 }
+
+/**
+ * One rollback run read back from its ledger (`patch status --rollback N`): what `patch rollback --wait` printed, any time
+ * later: its scope, restored and failed dossiers with their reasons, the retry; undefined: no such run.
+ */
+export async function rollbackRunStatus(pool: pg.Pool, targetName: string, id: number): Promise<(RollbackRunResult & { error: string | null; startedAt: Date; finishedAt: Date | null }) | undefined> {
+  const run = await rollbackRunView(pool, id);
+  if (!run) return undefined;
+  const counts = await rollbackItemCounts(pool, id);
+  const failed = await rollbackRunFailures(pool, id, ROLLBACK_FAILURES_SHOWN);
+  const scope = rollbackScopeText({ dossiers: run.requested ?? undefined, patchRun: run.patchRun ?? undefined, failedOnly: run.failedOnly, retryOf: run.retryOf ?? undefined });
+  const ended = run.state !== 'running';
+  return {
+    target: targetName,
+    runId: run.id,
+    workflowId: run.workflowId,
+    phase: run.state === 'running' ? 'dossiers' : (run.state as RollbackRunResult['state']),
+    state: run.state as RollbackRunResult['state'],
+    scope,
+    prerequisites: [],
+    notes: run.notes,
+    total: counts.total,
+    done: counts.done,
+    failed: counts.failed,
+    restored: counts.done - counts.failed,
+    restoredCodes: await restoredCodes(pool, id, RESTORED_CODES_SHOWN),
+    failures: failed.failures.map((f) => ({ ...f, status: 'failed' })),
+    failuresTotal: failed.total,
+    ...(ended && failed.total ? { retryCommand: rollbackRetryCommand(targetName, id) } : {}),
+    error: run.error,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+  };
+}
+const ROLLBACK_FAILURES_SHOWN = 1000;
+const RESTORED_CODES_SHOWN = 20;
 
 /** What a rollback would undo besides its run (store/rollback/later-patches-undone.ts), as the refusal says it. */
 export function laterPatchesText(undone: LaterPatchesUndone[]): string {

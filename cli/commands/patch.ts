@@ -48,7 +48,9 @@ import { registerPatchPlanCommand } from './patch-plan';
 import { refuseUnknownCodes } from '../code-hints';
 import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
 import { retryPreview } from '../../store/patch/retry-source';
-import { registerPatchRollbackCommand, runIdSchema } from './patch-rollback';
+import { registerPatchRollbackCommand, rollbackResultText, rollbackRunStatus, runIdSchema } from './patch-rollback';
+import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
+import { operatorDateTime } from '../../domain/retention';
 
 const MAX_DEMO_PATCHES = 10_000;
 
@@ -332,14 +334,34 @@ export function registerPatchCommands(program: Command): void {
     .command('status')
     .description("each dossier's patch level, the supervisor's, and the dossiers to revalidate (R-PI-9); with --run, every failed dossier of that run and why")
     .option('--run <id>', 'one patch run: every failed dossier with its reason')
+    .option('--rollback <id>', 'one rollback run: its scope, the dossiers it restored, every one it could not with the reason, the retry')
     .option('--dossiers', `every dossier's level, one line each (the default up to ${DOSSIER_LINES_MAX} dossiers; above, the count per level)`)
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
-      action(async (flags: { target?: string; run?: string; dossiers?: boolean; json?: boolean }) => {
+      action(async (flags: { target?: string; run?: string; rollback?: string; dossiers?: boolean; json?: boolean }) => {
         const t = target(flags.target);
         const runId = flags.run === undefined ? undefined : Number(parseFlag('--run', runIdSchema, flags.run));
+        const rollbackId = flags.rollback === undefined ? undefined : Number(parseFlag('--rollback', runIdSchema, flags.rollback));
+        if (runId !== undefined && rollbackId !== undefined) throw new UsageError('--run and --rollback: give one (a patch run or a rollback run)');
         await withPools(t.name, async (pool) => {
+          if (rollbackId !== undefined) {
+            // a rollback whose workflow was terminated is shown as it is, not as running (closed as the next rollback would)
+            for (const r of await runningRollbackRuns(pool)) {
+              const status = await withTemporal((client) => workflowStatus(client, r.workflowId)).catch(() => 'UNKNOWN');
+              if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRollbackRun(pool, r.id, status);
+            }
+            const rollback = await rollbackRunStatus(pool, t.name, rollbackId);
+            if (!rollback) throw new UsageError(`no rollback run ${rollbackId} on ${t.name} (patch status names the rollback runs of each patch run)`);
+            output(flags.json, rollback, (v) =>
+              [
+                rollbackResultText(v),
+                `started ${operatorDateTime(v.startedAt, config().timeZone)}${v.finishedAt ? `, finished ${operatorDateTime(v.finishedAt, config().timeZone)}` : ''} (${config().timeZone})`,
+                ...(v.error ? [`error: ${v.error}`] : []),
+              ].join('\n'),
+            );
+            return;
+          }
           // a run whose workflow was cancelled or terminated is shown as it is, not as running (closed as the next run would)
           if ((await listRunningRuns(pool)).length) {
             const abandoned = await withTemporal((client) => closeAbandonedRuns(pool, client)).catch(() => []);

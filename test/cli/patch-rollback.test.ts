@@ -65,6 +65,15 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     expect(done.stdout).toMatch(/^restored: DEMO0003$/m);
     expect((await levels(pool)).DEMO0003).toBe(0);
     expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1 }, markedRolledBack: ['DEMO0003'] });
+    // R-OP-1: what --wait printed, any time later from the ledger (the Web UI keeps it; the CLI had no way back to it)
+    const rollbackId = /\(rollback run (\d+)\)/.exec(done.stdout)![1]!;
+    const shown = await cli(['patch', 'status', '--rollback', rollbackId]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^patch rollback on main \\(rollback run ${rollbackId}\\): completed\nscope: the failed dossiers of patch run ${run.runId}\n1 / 1 dossier\\(s\\) restored to their restore point, 0 failed\nrestored: DEMO0003\nstarted `));
+    const shownJson = JSON.parse((await cli(['patch', 'status', '--rollback', rollbackId, '--json'])).stdout);
+    expect(shownJson).toMatchObject({ runId: Number(rollbackId), state: 'completed', restored: 1, restoredCodes: ['DEMO0003'], failuresTotal: 0 });
+    expect(await cli(['patch', 'status', '--rollback', '999999'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no rollback run 999999 on main') });
+    expect(await cli(['patch', 'status', '--rollback', rollbackId, '--run', String(run.runId)])).toMatchObject({ code: 2 });
     // again: nothing left to roll back, counted among the failed dossiers only
     const again = await cli(['patch', 'rollback', '--run', String(run.runId), '--failed-only']);
     expect(again.code).toBe(1);
