@@ -14,6 +14,7 @@ import { type MaintenanceWindowInput, maintenanceStartOptions } from '../workflo
 import { PATCH_KIND, type PatchIntegrationInput, patchWorkflowId } from '../workflows/patch-integration.api';
 import { PATCH_ROLLBACK_KIND, type PatchRollbackInput, patchRollbackWorkflowId, rollbackScopeText } from '../workflows/patch-rollback.api';
 import { rollbackInputSchema } from '../domain/rollback-input';
+import { codeSpan } from '../domain/run-details';
 import { nightshiftAttributes } from '../workflows/search-attributes';
 import { backupVerifyInputSchema } from '../domain/backup-verify';
 import { BACKUP_VERIFY_KIND, type BackupVerifyInput, backupVerifyWorkflowId, scheduledVerifyWorkflowId, verifyScheduleId } from '../workflows/backup-verify.api';
@@ -72,6 +73,15 @@ async function startTimestamped<N extends WorkflowName>(
   }
 }
 
+/**
+ * The static details a run starts with (the Web UI's Details pane; fixed at the start, read with no worker): the current
+ * details come from a worker (a query), so with every worker down or stuck the page says where the database tells the
+ * same, as a command copied as is.
+ */
+function followWithoutWorker(command: string): string {
+  return `The current details come from a worker (the page asks the workflow). When none answers ("No Current Details", a query that timed out), the database says where this run is: ${codeSpan(command)}`;
+}
+
 const attributes = (o: StartOptions, a: Parameters<typeof nightshiftAttributes>[0]) => (o.searchAttributes === false ? undefined : nightshiftAttributes(a));
 
 /** One dossier into B{code}.SVG (R-BK-5); `event`: the R-BK-9 event backup, under that event's id. */
@@ -116,6 +126,7 @@ export async function startBackupBatch(client: Client, raw: BackupBatchInput, o:
     workflowId,
     args: [input],
     staticSummary: o.summary ?? backupBatchSummary(input),
+    staticDetails: followWithoutWorker(`nightshift backup status ${workflowId} --target ${input.target}`),
     typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_BATCH_KIND, phase: 'claiming' }),
   }));
 }
@@ -131,6 +142,8 @@ export function scheduledBackupBatchAction(target: string, taskQueue: string): S
     taskQueue,
     args: [input],
     staticSummary: `Nightly backup of the modified dossiers of target ${target} (schedule ${backupScheduleId(target)})`,
+    // the server names each run: the latest run is the one `backup status` shows
+    staticDetails: followWithoutWorker(`nightshift backup status --target ${target}`),
     typedSearchAttributes: nightshiftAttributes({ target, kind: BACKUP_BATCH_KIND, phase: 'claiming' }),
   };
 }
@@ -157,6 +170,7 @@ export async function startPatchRun(client: Client, raw: PatchIntegrationInput, 
       workflowId,
       args: [input],
       staticSummary: o.summary ?? `Patch integration (${input.mode}) on target ${input.target}`,
+      staticDetails: followWithoutWorker(`nightshift patch status --target ${input.target}`),
       typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_KIND, phase: 'starting' }),
     };
   });
@@ -176,6 +190,7 @@ export function recurringWindowAction(raw: MaintenanceWindowInput, o: { taskQueu
     taskQueue: o.taskQueue,
     args: [input],
     staticSummary: o.summary,
+    staticDetails: followWithoutWorker(`nightshift maintenance status --target ${input.target}`),
     typedSearchAttributes: nightshiftAttributes({ target: input.target, kind: 'maintenance', phase: 'scheduled' }),
   };
 }
@@ -188,6 +203,7 @@ export async function startPatchRollback(client: Client, raw: PatchRollbackInput
     workflowId,
     args: [input],
     staticSummary: o.summary ?? `Roll back ${rollbackScopeText(input)} on target ${input.target} to their restore points`,
+    staticDetails: followWithoutWorker(`nightshift patch status --target ${input.target}`),
     typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_ROLLBACK_KIND, phase: 'starting' }),
   }));
 }
@@ -198,6 +214,7 @@ export async function startMaintenanceWindow(client: Client, raw: MaintenanceWin
   const options = maintenanceStartOptions(input, o.taskQueue, o.summary ?? `${input.type} maintenance on ${input.target}`);
   return start(client, WORKFLOW.maintenanceWindow, {
     ...options,
+    staticDetails: followWithoutWorker(`nightshift maintenance status --target ${input.target}`),
     workflowId: o.workflowId ?? options.workflowId,
     typedSearchAttributes: attributes(o, { target: input.target, kind: 'maintenance', phase: 'scheduled' }),
   });
@@ -216,6 +233,7 @@ export async function startBackupVerify(client: Client, raw: BackupVerifyInput, 
     workflowId,
     args: [input],
     staticSummary: o.summary ?? backupVerifySummary(input),
+    staticDetails: followWithoutWorker(`nightshift backup verify status ${workflowId} --target ${input.target}`),
     typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_VERIFY_KIND, phase: 'claiming' }),
   }));
 }
@@ -230,6 +248,7 @@ export function scheduledVerifyAction(target: string, taskQueue: string, full = 
     taskQueue,
     args: [input],
     staticSummary: `Scheduled verification of the kept backups of target ${target} (schedule ${verifyScheduleId(target)})`,
+    staticDetails: followWithoutWorker(`nightshift backup verify status --target ${target}`),
     typedSearchAttributes: nightshiftAttributes({ target, kind: BACKUP_VERIFY_KIND, phase: 'claiming' }),
   };
 }

@@ -130,6 +130,11 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
     expect(status.stdout).toContain(`backup run ${result.runId}`);
     expect(status.stdout).toContain('B2: Echec du traitement. Les données concernées sont utilisées par un utilisateur.');
     expect(status.stdout).toContain(`report: ${result.reportPath}`);
+    // R-OP-1 with no worker answering: the page's static details name the command that reads the same from the database
+    const { workflowId } = JSON.parse(run.stdout);
+    const follow = `nightshift backup status ${workflowId} --target main`;
+    expect(await (await ctx.temporal.client.workflow.getHandle(workflowId).describe()).staticDetails()).toContain(`database says where this run is: \`${follow}\``);
+    expect((await cli(follow.split(' ').slice(1))).stdout).toContain(`backup run ${result.runId} (${workflowId})`);
     await close();
     const retry = await cli(['backup', 'retry', '--wait', '--json']);
     expect(retry.code).toBe(0);
