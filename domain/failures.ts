@@ -66,6 +66,8 @@ export const FailureType = {
   BackupBatchPartial: 'BackupBatchPartial',
   /** a verification of kept generations found a problem (corrupt, missing, unreadable): its workflow fails with the result in details[0] (R-BK-13) */
   BackupVerifyProblems: 'BackupVerifyProblems',
+  /** a prune by retention ended with dossiers it could not prune (a file not removed, a bucket that refused): its workflow fails with the result in details[0] (R-BK-11) */
+  BackupPrunePartial: 'BackupPrunePartial',
   /** off-site copies asked for, but no NIGHTSHIFT_OFFSITE_S3_BUCKET (or the secret key file unreadable) */
   OffsiteNotConfigured: 'OffsiteNotConfigured',
   /** the object storage refused the credentials (unknown key, bad signature, access denied) */

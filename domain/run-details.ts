@@ -137,7 +137,11 @@ export interface RunDetails {
   done: number;
   total: number;
   failed: number;
-  /** dossiers per second */
+  /** what done / total count: 'dossiers' unless said ('generations' for the verification) */
+  unit?: string;
+  /** what the failed count says after its number: 'failed' unless said ('with a problem') */
+  failedWord?: string;
+  /** units per second */
   rate?: number | null;
   etaSeconds?: number | null;
   /** seconds since a dossier last ended (>= STALLED_AFTER_SECONDS with work left: stalled) */
@@ -176,8 +180,10 @@ export function renderRunDetails(d: RunDetails): string {
   const running = d.running ?? true;
   const blocks: string[] = [];
   blocks.push(`**${escapeMarkdown(d.kind)}** on **${escapeMarkdown(d.target)}**: phase **${escapeMarkdown(d.phase)}**${d.run !== null && d.run !== undefined ? ` (run ${escapeMarkdown(String(d.run))})` : ''}`);
-  const progress = [`**${d.done} / ${d.total}** dossiers`, d.failed ? `**${d.failed} failed**` : '0 failed'];
-  if (running && d.rate !== null && d.rate !== undefined) progress.push(`${d.rate} dossiers/s`);
+  const unit = escapeMarkdown(d.unit ?? 'dossiers');
+  const failedWord = escapeMarkdown(d.failedWord ?? 'failed');
+  const progress = [`**${d.done} / ${d.total}** ${unit}`, d.failed ? `**${d.failed} ${failedWord}**` : `0 ${failedWord}`];
+  if (running && d.rate !== null && d.rate !== undefined) progress.push(`${d.rate} ${unit}/s`);
   if (running && d.done < d.total) progress.push(etaText(d));
   blocks.push(progress.join(' · '));
   if (running && d.inFlight?.length) {

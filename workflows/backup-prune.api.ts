@@ -3,7 +3,8 @@ import type { GenerationKind } from '../domain/generation';
 import type { RetentionPolicies } from '../domain/retention';
 import type { DossierFailure } from '../domain/run-details';
 import type { FanOutState } from './fan-out';
-import type { FanOutRunTuning } from './fan-out.api';
+import { FailureType } from '../domain/failures';
+import { type FanOutRunTuning, failureResult, runResult } from './fan-out.api';
 
 /** Contract of the prune of generations by retention (R-BK-11). Imports nothing from Node. */
 
@@ -104,6 +105,15 @@ export interface BackupPruneResult extends PruneCounts, Partial<Pick<PruneTruth,
   policies: RetentionPolicies;
   timeZone: string;
 }
+
+/** A prune that ends with dossiers it could not prune FAILS its workflow (visible in the Web UI's list); details[0] is the result. */
+export const BACKUP_PRUNE_PARTIAL = FailureType.BackupPrunePartial;
+
+/** The result a BackupPrunePartial failure carries (also through a WorkflowFailedError), else undefined. */
+export const partialPruneResult = (err: unknown): BackupPruneResult | undefined => failureResult<BackupPruneResult>(err, BACKUP_PRUNE_PARTIAL);
+
+/** The prune's result whether it completed or ended with errors (any other failure is rethrown). */
+export const pruneResult = (result: Promise<unknown>): Promise<BackupPruneResult> => runResult<BackupPruneResult>(result, BACKUP_PRUNE_PARTIAL);
 
 export interface BackupPruneProgress extends PruneCounts {
   target: string;

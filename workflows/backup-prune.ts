@@ -1,10 +1,11 @@
-import { type ActivityOptions, CancellationScope, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { type ActivityOptions, CancellationScope, log, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
 import type { PruneChunkResult } from '../activities/prune';
 import { renderRunDetails } from '../domain/run-details';
 import { sizeText } from '../domain/text';
 import {
   BACKUP_PRUNE_KIND,
+  BACKUP_PRUNE_PARTIAL,
   type BackupPruneInput,
   type BackupPruneProgress,
   type BackupPruneResult,
@@ -17,7 +18,7 @@ import {
   pruneCommand,
   unrecordedText,
 } from './backup-prune.api';
-import { type FanOutKind, chunkTuning, continueFanOutAsNew, engineTuning, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, stepFanOut } from './fan-out';
+import { type FanOutKind, chunkTuning, continueFanOutAsNew, engineTuning, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, partialRunFailure, stepFanOut } from './fan-out';
 import { nightshiftAttributes } from './search-attributes';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { innermostMessage } from '../domain/failures';
@@ -29,7 +30,8 @@ import { workflowTime } from './clock';
  * chunks that decide, mark and unlink dossier by dossier (activities/prune.ts), continue-as-new with the
  * cursor and the counts. The generations deleted at the end are read from the rows this prune marked (finishPrune):
  * a retried chunk never counts twice; the bytes freed are those of the files the chunks really removed. Started by
- * the batch at its end, and by `nightshift backup prune`.
+ * the batch at its end, and by `nightshift backup prune`. A prune that failed dossiers FAILS its workflow
+ * (BackupPrunePartial, the result in details[0]) so the Web UI's list shows it.
  */
 
 const PRUNE_ACTIVITY_OPTIONS = {
@@ -37,6 +39,9 @@ const PRUNE_ACTIVITY_OPTIONS = {
 } as const satisfies Record<string, ActivityOptions>;
 
 const { planPrune, finishPrune } = proxyActivities<NightshiftActivities>(DB_CALL);
+
+/** Histories recorded before a prune with failed dossiers failed its workflow replay as they ran (completed). */
+const PARTIAL_FAILS_PATCH = 'backup-prune-partial-fails';
 
 const sum = (a: PruneCounts, b: Partial<PruneCounts>): PruneCounts => ({
   deleted: a.deleted + (b.deleted ?? 0),
@@ -138,7 +143,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   setPhase(endState);
   show([...(truth?.offsiteLeft ? [offsiteLeftText(truth.offsiteLeft)] : []), ...(failure !== undefined ? [`Ended early: ${innermostMessage(failure)}`] : [])]);
   await endFanOutRun(failure);
-  return {
+  const result: BackupPruneResult = {
     target,
     dryRun,
     state: endState,
@@ -152,4 +157,16 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
     ...state.counts,
     ...(truth && { recordedDeleted: truth.recordedDeleted, offsiteLeft: truth.offsiteLeft }),
   };
+  if (endState !== 'completed' && patched(PARTIAL_FAILS_PATCH)) {
+    // the list shows the outcome: a prune that left dossiers not pruned is a failed workflow, its result in details[0]
+    throw partialRunFailure({
+      type: BACKUP_PRUNE_PARTIAL,
+      message: `${dryRun ? 'backup prune (dry run)' : 'backup prune'} on ${target}: ${result.done} / ${result.total} dossier(s), ${failed} failed: ${endState}`,
+      failures: result.failures,
+      shown: 'newest',
+      next: pruneCommand(target, dryRun),
+      result,
+    });
+  }
+  return result;
 }

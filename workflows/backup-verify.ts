@@ -57,7 +57,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     failures: input.state?.failures ?? [],
   };
   const live = initialFanOutLive({ done: progress.done, failed: progress.problems, failures: progress.failures, failuresTotal: input.state?.failuresTotal ?? 0 });
-  let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand' | 'nextSteps'> | undefined;
+  let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand' | 'nextSteps' | 'restored' | 'seed'> | undefined;
   let refused: string | undefined;
   setHandler(backupVerifyProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_VERIFY_KIND }));
@@ -74,13 +74,23 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
         done: progress.done,
         total: Math.max(progress.selected, progress.done),
         failed: progress.problems,
+        // as the CLI counts them: generations, each ok or with a problem
+        unit: 'generations',
+        failedWord: 'with a problem',
         running,
         inFlight: progress.inFlight,
         failures: final?.failures ?? progress.failures,
         failuresTotal: final?.failuresTotal ?? live.failuresTotal,
         // the first step (the result of an older worker has none: its command is a backup)
         nextStep: final?.nextCommand ? { text: `Next: ${final.nextSteps?.[0]?.text ?? 'back up these dossiers again'}`, command: final.nextCommand } : null,
-        notes: refused === undefined ? (final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`) : [`Not started: ${refused}`],
+        notes:
+          refused === undefined
+            ? [
+                // known once the run is closed (finishVerifyRun reads the ledger), as the CLI says it
+                ...(final ? [`${final.restored} generation(s) restored into a scratch schema and compared (seed ${final.seed})`] : []),
+                ...(final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`),
+              ]
+            : [`Not started: ${refused}`],
       }),
     );
   };
@@ -122,7 +132,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     const f = await reporting.finishVerifyRun({ target, runId: state.runId, endedEarly: failure !== undefined });
     progress.reportPath = f.reportPath;
     Object.assign(progress, { done: f.total, ok: f.ok, problems: f.problems });
-    final = { failures: f.failures, failuresTotal: f.failuresTotal, nextCommand: f.nextCommand, nextSteps: f.nextSteps };
+    final = { failures: f.failures, failuresTotal: f.failuresTotal, nextCommand: f.nextCommand, nextSteps: f.nextSteps, restored: f.restored, seed: f.seed };
     if (f.mail) await startVerifyMailChild({ target, runId: state.runId }, workflowInfo().workflowId);
     setPhase(f.state);
     show();

@@ -36,7 +36,7 @@ import { caseHint } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand, unrecordedText } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { type Generation, offsiteCopyOf } from '../../domain/generation';
@@ -528,7 +528,8 @@ function registerGenerationCommands(backup: Command): void {
             return EXIT_OK;
           }
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
-          const result = await handle.result();
+          // a prune that failed dossiers fails its workflow (BackupPrunePartial) with the result in its details
+          const result = await pruneResult(handle.result());
           output(flags.json, { ...started, result }, (v) => pruneResultText(v.result));
           // as backup run and backup verify: a prune that did not complete (a dossier failed) is a failure
           return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;

@@ -10,6 +10,15 @@ test('title with kind, target, phase and run; done / total with the failed count
   expect(md.split('\n\n')[1]).toBe('**202 / 249** dossiers · **2 failed** · 4.1 dossiers/s · about 12 s left');
 });
 
+test('R-OP-1: a run that counts something else than dossiers says so (the verification: generations, "with a problem", as its CLI)', () => {
+  const md = renderRunDetails({ ...base, kind: 'backup verify', unit: 'generations', failedWord: 'with a problem', done: 222, total: 222, failed: 1, running: false });
+  expect(md.split('\n\n')[1]).toBe('**222 / 222** generations · **1 with a problem**');
+  expect(renderRunDetails({ ...base, unit: 'generations', failedWord: 'with a problem', failed: 0 }).split('\n\n')[1]).toBe(
+    '**202 / 249** generations · 0 with a problem · 4.1 generations/s · about 12 s left',
+  );
+  expect(md).not.toContain('dossiers');
+});
+
 test('stalled: "ETA unknown" with how long nothing ended; the dossiers in flight and for how long', () => {
   const md = renderRunDetails({ ...base, sinceLastEndSeconds: 125, inFlight: [{ code: 'DEMO0030', seconds: 125 }] });
   expect(md).toContain('ETA unknown (nothing ended for 2 min 05 s)');

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { startBackupPrune } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
-import { type BackupPruneResult, offsiteLeftText } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, offsiteLeftText, pruneResult } from '../../workflows/backup-prune.api';
 import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
 import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
@@ -44,7 +44,8 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
     // as the operator runs it: a prune that did not complete exits 1, and says what it did and what is left
     const cli = await runCli(['backup', 'prune', '--wait'], stackCliEnv(off.stack), 90_000);
     expect(cli.code).toBe(1);
-    const away = (await off.temporal.client.workflow.getHandle(/^started (backup-prune\/main\/\S+)/m.exec(cli.stdout)![1]!).result()) as BackupPruneResult;
+    // a prune that failed dossiers fails its workflow (BackupPrunePartial, R-OP-1) with the result in its details
+    const away = await pruneResult(off.temporal.client.workflow.getHandle(/^started (backup-prune\/main\/\S+)/m.exec(cli.stdout)![1]!).result());
     expect(away).toMatchObject({ state: 'completed_with_errors', total: 2, done: 2, failed: 2, deleted: 0, offsiteDeleted: 0, recordedDeleted: 2, offsiteLeft: 2 });
     expect(away.bytesFreed).toBeGreaterThan(0);
     expect(cli.stdout).toContain(`deleted 0 generation(s) completely; recorded 2 deleted and removed their files (`);

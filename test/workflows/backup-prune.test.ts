@@ -1,13 +1,22 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { WorkflowFailedError } from '@temporalio/client';
 import { createBackupActivities } from '../../activities/backup';
+import { failureTypeOf } from '../../domain/failures';
 import { generateDemoDossiers } from '../../registry/demo';
 import { startBackupBatch, startBackupPrune } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { releaseGenerationLease, takeGenerationLease } from '../../store/generations/lease';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 import type { BackupBatchResult } from '../../workflows/backup-batch.api';
-import { type BackupPruneResult, backupPruneProgressQuery, batchPruneWorkflowId } from '../../workflows/backup-prune.api';
+import {
+  BACKUP_PRUNE_PARTIAL,
+  type BackupPruneResult,
+  backupPruneProgressQuery,
+  batchPruneWorkflowId,
+  partialPruneResult,
+  pruneResult,
+} from '../../workflows/backup-prune.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 
 /** The prune workflow on the dev server (R-BK-11): after each batch (a child the batch abandons), and on demand, leases respected. */
@@ -120,4 +129,57 @@ test('R-BK-11: the bytes freed count only the files the prune removed, not one a
   });
   expect(fs.existsSync(before.get(ids[1]!)!.file)).toBe(false);
   await setRetentionSetting(pool(), undefined);
+});
+
+/** What the Web UI shows as the workflow's current details (markdown). */
+async function currentDetails(handle: { query<R>(q: string): Promise<R> }): Promise<string> {
+  return (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+}
+
+test('R-BK-11, R-OP-1: a prune that failed a dossier (a file it cannot remove) FAILS its workflow with BackupPrunePartial carrying the result; the batch that started one is not affected', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 5, prefix: 'PF' })) as [string];
+  const ids = await aged(code, [3, 2]);
+  await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+  const older = (await dossierGenerations(pool(), code)).find((g) => g.id === ids[0])!;
+  // the tester's repro: a generation file the prune deletes made a directory (rm file; mkdir same path)
+  fs.rmSync(older.file);
+  fs.mkdirSync(older.file);
+  try {
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    await worker.runUntil(async () => {
+      const h = await startBackupPrune(temporal.client, { target: 'main' }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-prune/main/${crypto.randomUUID()}` });
+      const err = await h.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // the list shows it Failed, with a typed failure whose details carry the whole result
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(failureTypeOf(err)).toBe(BACKUP_PRUNE_PARTIAL);
+      expect((await h.describe()).status.name).toBe('FAILED');
+      const r = partialPruneResult(err)!;
+      expect(r).toMatchObject({ state: 'completed_with_errors', dryRun: false, failed: 1, failuresTotal: 1 });
+      expect(r.failures).toEqual([{ code, status: 'failed', error: expect.stringMatching(/^not removed: .*EISDIR/) as string }]);
+      // its message says what the CLI says: the counts, the dossier and its reason, the next command
+      const message = (err as WorkflowFailedError).cause!.message;
+      expect(message).toMatch(new RegExp(`^backup prune on main: ${r.done} / ${r.total} dossier\\(s\\), 1 failed: completed_with_errors \\(${code}: not removed: .*EISDIR.*\\); next: nightshift backup prune --target main$`));
+      // what waits on a prune reads the result either way (the CLI's backup prune --wait)
+      expect(await pruneResult(h.result())).toEqual(r);
+      expect(await h.query(backupPruneProgressQuery)).toMatchObject({ phase: 'completed_with_errors', failed: 1 });
+      expect(await currentDetails(h)).toContain('Once fixed, prune again: `nightshift backup prune --target main`');
+
+      // the prune a batch starts at its end fails the same way (the directory is still there); the batch, which abandoned it, completed
+      const batchId = `backup/main/${crypto.randomUUID()}`;
+      const batch = await startBackupBatch(temporal.client, { target: 'main', all: true }, { taskQueue: stack.config.temporal.taskQueue, workflowId: batchId });
+      expect(await batch.result()).toMatchObject({ state: 'completed' });
+      const prune = temporal.client.workflow.getHandle(batchPruneWorkflowId(batchId));
+      expect(await pruneResult(prune.result())).toMatchObject({ state: 'completed_with_errors', failed: 1, failures: [expect.objectContaining({ code })] });
+      const d = await prune.describe();
+      expect(d.status.name).toBe('FAILED');
+      expect(d.parentExecution?.workflowId).toBe(batchId);
+      expect((await batch.describe()).status.name).toBe('COMPLETED');
+    });
+  } finally {
+    fs.rmSync(older.file, { recursive: true, force: true });
+    await setRetentionSetting(pool(), undefined);
+  }
 });

@@ -54,7 +54,7 @@ async function currentDetails(handle: { query<R>(q: string): Promise<R> }): Prom
   return (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 }
 
-test('R-BK-13: after a batch, what it wrote is verified by a child of its own (no problem, no mail); the run is in the verify ledger', async () => {
+test('R-BK-13, R-OP-1: after a batch, what it wrote is verified by a child of its own (no problem, no mail); the run is in the verify ledger; the details count generations and the restored ones', async () => {
   const { stack, worker, smtp, close } = await setup();
   const pool = stack.pools.get('main');
   try {
@@ -73,7 +73,11 @@ test('R-BK-13: after a batch, what it wrote is verified by a child of its own (n
       const d = await handle.describe();
       expect(d.parentExecution?.workflowId).toBe(batch.workflowId);
       expect(d.typedSearchAttributes.get(NightshiftKind)).toBe('backup-verify');
-      expect(await currentDetails(handle)).toContain('**backup verify** on **main**: phase **completed**');
+      // R-OP-1: what the CLI says of it (generations, how many restored), the Web UI's details say too
+      const details = await currentDetails(handle);
+      expect(details).toContain('**backup verify** on **main**: phase **completed**');
+      expect(details).toContain('**3 / 3** generations · 0 with a problem');
+      expect(details).toContain(`${r.restored} generation(s) restored into a scratch schema and compared (seed ${r.seed})`);
       for (const code of ['W1', 'W2', 'W3']) expect((await dossierGenerations(pool, code))[0]).toMatchObject({ verifyState: 'ok' });
     });
     expect(smtp.received).toEqual([]);
@@ -83,7 +87,7 @@ test('R-BK-13: after a batch, what it wrote is verified by a child of its own (n
   }
 });
 
-test('R-BK-13: corrupt and missing generations over everything kept (continue-as-new): the run FAILS visibly, the report and the mail name dossier and generation', async () => {
+test('R-BK-13, R-OP-1: corrupt and missing generations over everything kept (continue-as-new): the run FAILS visibly, the report and the mail name dossier and generation', async () => {
   const { stack, worker, smtp, close } = await setup();
   const pool = stack.pools.get('main');
   try {
@@ -122,6 +126,9 @@ test('R-BK-13: corrupt and missing generations over everything kept (continue-as
       // the Web UI: the problems as `- CODE: reason` and the next command
       const details = await currentDetails(temporal.client.workflow.getHandle(handle.workflowId));
       expect(details).toContain('phase **problems**');
+      // R-OP-1: counted as the CLI counts them (`3 / 5 generation(s) ok, 2 with a problem, 3 restored …`)
+      expect(details).toContain('**5 / 5** generations · **2 with a problem**');
+      expect(details).toContain(`3 generation(s) restored into a scratch schema and compared (seed ${r.seed})`);
       expect(details).toMatch(/^- V2: sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(BV2\.\d{8}T\d{6}Z\.[0-9a-f]{6}\.SVG\) : SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive/m);
       expect(details).toMatch(/^- V4: sauvegarde du .* : le fichier .* n'existe plus$/m);
       expect(details).toContain('Next: back up these dossiers again: `nightshift backup run --all --only V2,V4 --target main`');
