@@ -106,7 +106,9 @@ export async function patchRollbackWorkflow(input: PatchRollbackInput): Promise<
     p.done = closed.done;
     p.failed = closed.failuresTotal;
     closedIntoLive(live, closed);
-    p.notes.push(`${closed.restored} dossier(s) restored to their restore point (data, treatments, dictionary, ledger, level)`);
+    // which ones, as --wait and `patch status --rollback` print them (the first of them, by code)
+    const beyond = closed.restored > closed.restoredCodes.length ? ` and ${closed.restored - closed.restoredCodes.length} more` : '';
+    p.notes.push(`${closed.restored} dossier(s) restored to their restore point (data, treatments, dictionary, ledger, level)${closed.restoredCodes.length ? `: ${closed.restoredCodes.join(' ')}${beyond}` : ''}`);
     nextStep = closed.retryCommand ? { text: 'fix the cause, then roll the failed dossiers back again', command: closed.retryCommand } : null;
     enter(closed.state);
     const result: RollbackRunResult = { ...p, state: closed.state, restored: closed.restored, restoredCodes: closed.restoredCodes, failures: closed.failures, failuresTotal: closed.failuresTotal, ...(closed.retryCommand ? { retryCommand: closed.retryCommand } : {}) };

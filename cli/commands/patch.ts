@@ -468,7 +468,7 @@ export function registerPatchCommands(program: Command): void {
           'nothing started',
         );
         if (above) throw patchFailure(PatchFailure.SupervisorBehind, above);
-        return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry on ${t.name}`);
+        return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry of the failed dossiers of run ${source.id} on ${t.name}`);
       }),
     );
 

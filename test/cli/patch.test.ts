@@ -241,6 +241,9 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     const again = await cli(['patch', 'retry', '--run', runId, '--wait', '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).result).toMatchObject({ state: 'completed', total: 1, failed: 0, failures: [], failuresTotal: 0 });
+    // R-OP-1: the Web UI's list names the run it retries, as the backup retry's does
+    const summary = await (await ctx.temporal.client.workflow.getHandle(JSON.parse(again.stdout).workflowId).describe()).staticSummary();
+    expect(summary).toBe(`Patch retry of the failed dossiers of run ${runId} on main`);
     // the retry itself had no failure: nothing to retry of it, nothing started
     const retryRun = (await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run ORDER BY id DESC LIMIT 1`)).rows[0]!.id;
     const none = await cli(['patch', 'retry', '--run', retryRun]);

@@ -51,7 +51,7 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
     expect(details).toMatch(/On failure: rollback run \d+ `patch-rollback\/main\/[^`]+` \[open\]\([^)]+\): \*\*completed\*\* · \*\*2\*\* failed dossier\(s\) rolled back to their restore point \(R-PI-11\)/);
     expect(rollbackDetails).toContain('**patch rollback** on **main**: phase **completed**');
     expect(rollbackDetails).toContain('**2 / 2** dossiers · 0 failed');
-    expect(rollbackDetails).toContain('2 dossier(s) restored to their restore point (data, treatments, dictionary, ledger, level)');
+    expect(rollbackDetails.split('\n')).toContain(`2 dossier(s) restored to their restore point (data, treatments, dictionary, ledger, level): ${[...BLOCKED].sort().join(' ')}`);
     expect(window.status.state).toBe('completed');
     expect(window.status.payloadRun).toMatchObject({ kind: 'patch', state: 'partial' });
     expect(window.status.rollbackRun).toMatchObject({ kind: 'rollback', state: 'completed', restored: 2 });
