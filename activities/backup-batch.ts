@@ -24,6 +24,8 @@ import {
   mailSubject,
   nextPhase,
   notDoneErrorText,
+  ENDED_CANCELLED,
+  ENDED_EARLY,
   reportFileName,
   reportLine,
   reportSummaryLines,
@@ -550,7 +552,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
      * Ends the run: state and totals from the ledger, and the R-BK-7 report written atomically by
      * streaming the ledger. Idempotent (same report name, replaced atomically).
      */
-    async finishBackupRun(raw: { target: string; runId: number; endedEarly: boolean }): Promise<FinishResult> {
+    async finishBackupRun(raw: { target: string; runId: number; endedEarly: boolean; cancelled?: boolean }): Promise<FinishResult> {
       const pool = pools.get(parseInput(targetNameSchema, raw.target));
       const run = await getRun(pool, raw.runId);
       if (run.state !== 'running') {
@@ -573,6 +575,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       if (run.stop_reason) {
         // the destination stopped the batch: every selected dossier not attempted is in the report as not done
         await recordNotDoneSelection(pool, run.kind, raw.runId, notDoneErrorText(run.stop_reason));
+      } else if (raw.endedEarly) {
+        // cancelled, or a chunk failed for good: the dossiers never attempted are in the report, the mail and the
+        // retry as not done (the report said "2442 / 2442 traité(s)" of a cancelled run of 8009, and retry had nothing)
+        await recordNotDoneSelection(pool, run.kind, raw.runId, notDoneErrorText(raw.cancelled ? ENDED_CANCELLED : ENDED_EARLY));
       }
       // every chunk of the run has ended: a temporary archive of the run still there is a superseded attempt's (a
       // worker cut off, then back, or killed): after a fault the batch leaves nothing behind (R-BK-1)

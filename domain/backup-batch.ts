@@ -206,6 +206,10 @@ export function destinationStopText(dir: string, errno: DestinationErrno): strin
 }
 
 /** The report line's error for a dossier the stopped batch did not attempt: why, and what to do. */
+/** Why a dossier of a run that ended early was not attempted (R-BK-7's report, the mail, `backup status`, `backup retry`). */
+export const ENDED_CANCELLED = 'La sauvegarde a été annulée avant ce dossier.';
+export const ENDED_EARLY = "La sauvegarde s'est arrêtée avant ce dossier.";
+
 export function notDoneErrorText(stopReason: string): string {
   return `Non traité. ${stopReason}`;
 }

@@ -8,6 +8,7 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
+  isCancellation,
 } from '@temporalio/workflow';
 import type { NightshiftActivities } from '../workers/activities';
 import { workflowTime } from './clock';
@@ -197,7 +198,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   const closing = await CancellationScope.nonCancellable(async () => {
     setPhase('reporting');
     showProgress(state.startedAtMs);
-    const f = await reporting.finishBackupRun({ target, runId: state.runId, endedEarly: failure !== undefined });
+    const f = await reporting.finishBackupRun({ target, runId: state.runId, endedEarly: failure !== undefined, cancelled: isCancellation(failure) });
     progress.reportPath = f.reportPath;
     // the ledger's totals: chunks cut short (cancelled, failed) never reported what they had done
     live.done = Math.max(live.done, f.total);

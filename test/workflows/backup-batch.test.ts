@@ -265,7 +265,7 @@ test('R-BK-1 single flight: a second claim while a run is running is refused, al
   await stack.close();
 });
 
-test('cancellation ends the run early: the report of what was done is still written, the run is failed', async () => {
+test('R-BK-7 cancellation ends the run early: the report of what was done is still written with the dossiers not attempted, the run is failed', async () => {
   const { stack } = await stackWithMail();
   await createDossiers(stack, [{ code: 'K1' }, { code: 'K2' }, { code: 'K3' }, { code: 'K4' }]);
   const pool = stack.pools.get('main');
@@ -285,11 +285,18 @@ test('cancellation ends the run early: the report of what was done is still writ
       await expect(handle.result()).rejects.toThrow();
       gate.open = true;
       const { rows } = await pool.query('SELECT state, report_path, total, ok FROM nightshift.backup_run');
-      expect(rows[0]).toMatchObject({ state: 'failed', total: 1, ok: 1 });
-      expect(fs.readFileSync(rows[0].report_path, 'utf8')).toBe(lines('Dossier K1 : Traitement réussi', '1 / 1 dossier(s) traité(s)', '0 / 1 dossier(s) en erreur(s)'));
-      // R-OP-1: the Web UI's details count what the ledger says was done, as `backup status` does (the cut chunk never reported K1)
+      // the dossiers never attempted are in the report as not done (it said "1 / 1 traité(s)" of a run of 4), and a retry takes them
+      expect(rows[0]).toMatchObject({ state: 'failed', total: 4, ok: 1 });
+      const notDone = 'Non traité. La sauvegarde a été annulée avant ce dossier.';
+      expect(fs.readFileSync(rows[0].report_path, 'utf8')).toBe(
+        lines('Dossier K1 : Traitement réussi', `Dossier K2 : ${notDone}`, `Dossier K3 : ${notDone}`, `Dossier K4 : ${notDone}`, '1 / 4 dossier(s) traité(s)', '3 / 4 dossier(s) en erreur(s)'),
+      );
+      const { rows: items } = await pool.query(`SELECT code, status FROM nightshift.backup_run_item ORDER BY code`);
+      expect(items).toEqual([{ code: 'K1', status: 'ok' }, ...['K2', 'K3', 'K4'].map((code) => ({ code, status: 'not_done' }))]);
+      // R-OP-1: the Web UI's details count what the ledger says (the cut chunk never reported K1), its failures the dossiers not done
       const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
-      expect(details).toContain('**1 / 4** dossiers');
+      expect(details).toContain('**4 / 4** dossiers · **3 failed**');
+      expect(details).toContain(`- K4: ${notDone}`);
     });
   } finally {
     gate.open = true;
