@@ -112,13 +112,14 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
     },
 
     /**
-     * Moves the row's state and phase; completed/cancelled gives access back to users (gateStateAt), and
+     * Moves the row's state and phase (and outcome, when given); completed/cancelled gives access back to users (gateStateAt), and
      * in the same transaction withdraws the close orders of the sessions still open (R-MW-7, R-MW-12).
      */
     async setMaintenanceWindowState(args: { target: string; windowId: string; state: WindowState; phase: MaintenancePhase; outcome?: string }): Promise<void> {
       const pool = pools.get(args.target);
       if (args.state !== 'completed' && args.state !== 'cancelled') {
-        await setWindowState(pool, args.windowId, args.state, args.phase);
+        // a failed window's outcome is its failure: `maintenance status` says it when no worker answers (R-OP-1)
+        await setWindowState(pool, args.windowId, args.state, args.phase, args.outcome);
         return;
       }
       const withdrawn = await withTransaction(pool, async (c) => {

@@ -1,4 +1,4 @@
-import { formatDateTime, type WindowState, type WindowType } from './maintenance';
+import { formatDateTime, type GateState, type WindowState, type WindowType } from './maintenance';
 import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, failuresBlock, oneLine, type DossierFailure } from './run-details';
 
 /**
@@ -48,6 +48,12 @@ export interface WindowFacts {
   linkedRuns?: WindowRun[];
   rollbackRun?: WindowRun;
   reopenedAfter?: string;
+  /** refused before its row existed (R-MW-2): it never started */
+  refused?: string;
+  /** workflow time of each phase change, oldest first: when it ended or was cancelled */
+  phases?: { phase: string; at: string }[];
+  /** R-MW-10: who gets the e-mails */
+  notify?: string[];
 }
 
 const REASON_IN_SUMMARY = 60;
@@ -108,8 +114,21 @@ export const ROLLED_BACK_STATES: readonly string[] = ['completed', NOTHING_TO_RO
 /** `--target` as every command takes it. */
 const cmd = (verb: string, target: string) => `nightshift ${verb} --target ${target}`;
 
-/** What to run next, first step first; empty when nothing is to be done (scheduled ahead, over). */
+/**
+ * When a window that ended did, in the operator's zone as the CLI's status says it (`cancelled 05/12/2026 00:13`): its
+ * final phase change's workflow time; empty while it has not ended.
+ */
+export function windowEndedText(w: Pick<WindowFacts, 'state' | 'phases'>, zone: string): string {
+  if (w.state !== 'completed' && w.state !== 'cancelled') return '';
+  const end = [...(w.phases ?? [])].reverse().find((p) => p.phase === w.state);
+  if (!end) return '';
+  const f = formatDateTime(new Date(end.at), zone);
+  return `${w.state === 'completed' ? 'ended' : 'cancelled'} ${f.date} ${f.time}`;
+}
+
+/** What to run next, first step first; empty when nothing is to be done (scheduled ahead, over, never started). */
 export function windowNextSteps(w: WindowFacts): NextStep[] {
+  if (w.refused !== undefined) return [];
   const reopen = { text: 'Then give access back', command: cmd('maintenance reopen', w.target) };
   switch (w.phase) {
     case 'failed': {
@@ -153,17 +172,48 @@ function runLine(r: WindowRun, namespace: string): string {
   return `${id} ${link}${r.state ? `: **${escapeMarkdown(r.state)}**` : ''}`;
 }
 
+/** What the gate tells users, from the window's phase (R-MW-4, R-MW-5, R-MW-6), as `maintenance status` names it. */
+function gateText(w: Pick<WindowFacts, 'state' | 'phase'>): string {
+  const gate: GateState = w.state === 'in_progress' ? 'closed' : w.state === 'scheduled' ? 'announced' : 'open';
+  const what = w.phase === 'blocking_logins' ? 'new logins refused, open sessions go on' : gate === 'announced' ? 'logins accepted with a warning' : gate === 'closed' ? 'logins refused' : 'access given back';
+  return `Gate: **${gate}** (${what})`;
+}
+
+/**
+ * The window's failure as `maintenance status` says it: while failed, and kept once the window was cancelled or
+ * reopened after it (R-MW-10, R-MW-12), with its dossiers; the advice to reopen goes once it no longer holds.
+ */
+function failureBlocks(w: WindowFacts): string[] {
+  const failure = w.failure ?? w.reopenedAfter;
+  if (failure === undefined) return [];
+  const failed = w.phase === 'failed';
+  const lead = failed ? 'Failure' : w.failure !== undefined ? 'Cancelled after a failure' : 'Reopened by the operator after a failure (R-MW-10)';
+  const failures = (w.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);
+  const total = Math.max(w.failuresTotal ?? failures.length, failures.length);
+  // the failure alone (no dossier, no check named: its type as code) is said in one line, with its type
+  const only = total === 1 && failures[0]?.error === failure ? failures[0] : undefined;
+  const blocks = [`${lead}${only ? ` (${escapeMarkdown(only.code)})` : ''}: ${escapeMarkdown(oneLine(failed ? failure : failureReason(failure)))}`];
+  if (failures.length && !only) blocks.push(failuresBlock(failures, total));
+  return blocks;
+}
+
 /**
  * The current details: phase (FAILED first when the target is kept closed), the summary restated with
- * the current times, open sessions, the payload child and the runs started by hand, the latest failures
- * as `- CODE: reason` while failed, and the next step as a copyable command.
+ * the current times (and when it ended), what the gate tells users, open sessions, the payload child and
+ * the runs started by hand, the failure with its `- CODE: reason` lines (kept once cancelled or reopened),
+ * the notification list, and the next step as a copyable command. A window refused before it existed says
+ * only why.
  */
 export function renderWindowDetails(w: WindowFacts, zone: string, namespace: string): string {
   const blocks: string[] = [];
-  const failed = w.phase === 'failed';
+  const failed = w.phase === 'failed' && w.refused === undefined;
   const head = `**${escapeMarkdown(w.type)}** maintenance on **${escapeMarkdown(w.target)}**: phase **${escapeMarkdown(w.phase)}**`;
   blocks.push(failed ? `**FAILED**: the target stays closed until reopen · ${head}` : head);
-  blocks.push(escapeMarkdown(windowSummary(w, zone)));
+  // no window was made: its times would name one that never existed
+  if (w.refused !== undefined) return [...blocks, `Not started: ${escapeMarkdown(oneLine(w.refused))}`].join('\n\n');
+  const ended = windowEndedText(w, zone);
+  blocks.push(escapeMarkdown(windowSummary(w, zone)) + (ended ? ` · **${escapeMarkdown(ended)}**` : ''));
+  if (w.phase !== 'starting') blocks.push(gateText(w));
   if (w.openSessions !== null) {
     blocks.push(`Open sessions: **${w.openSessions}**` + (w.sessionsToClose ? ` (${w.sessionsToClose} told to close)` : '') + (w.forcedSessions ? `, ${w.forcedSessions} closed by force` : ''));
   }
@@ -174,13 +224,8 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
     blocks.push(`On failure: ${runLine(w.rollbackRun, namespace)}${n !== undefined ? ` · **${n}** failed dossier(s) rolled back to their restore point (R-PI-11)` : ''}`);
   }
   if (w.linkedRuns?.length) blocks.push(['Started by hand in this window:', ...w.linkedRuns.map((r) => `- ${runLine(r, namespace)}`)].join('\n'));
-  if (failed) {
-    const failures = (w.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);
-    const total = Math.max(w.failuresTotal ?? failures.length, failures.length);
-    blocks.push(failuresBlock(failures, total, !failures.length && w.failure ? [escapeMarkdown(oneLine(w.failure))] : []));
-  } else if (w.reopenedAfter) {
-    blocks.push('Reopened by the operator after a failure (R-MW-10).');
-  }
+  blocks.push(...failureBlocks(w));
+  if (w.notify?.length) blocks.push(`Notify: ${escapeMarkdown(w.notify.join(', '))}`);
   for (const step of windowNextSteps(w)) blocks.push(`${escapeMarkdown(step.text)}: ${codeSpan(step.command)}`);
   return blocks.join('\n\n');
 }

@@ -120,6 +120,8 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   nextSteps?: NextStep[];
   /** The failure a reopen gave access back after (R-MW-10): history, no longer the window's state. */
   reopenedAfter?: string;
+  /** Why the window was refused before its row existed (R-MW-2: another window holds the target): it never started. */
+  refused?: string;
 }
 
 export interface MaintenanceWindowResult {

@@ -128,6 +128,8 @@ const LINKS_PATCH = 'maintenance-window-links';
 const HAND_RUNS_PATCH = 'maintenance-window-waits-hand-runs';
 /** Histories recorded before a failed window waited for (and linked) the runs started by hand in it replay without the wait. */
 const FAILED_HAND_RUNS_PATCH = 'maintenance-window-failed-waits-hand-runs';
+/** Histories recorded before a refused window said so (phase failed, the reason on top of its failure) replay without the upsert. */
+const REFUSED_PATCH = 'maintenance-window-refused-says-why';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -236,8 +238,9 @@ class MaintenanceWindow {
 
   /** Phase (and state) in the row the gate reads, then in memory: an update waiting for a final state returns once the gate sees it. */
   private async persist(phase: MaintenancePhase, state: WindowState = this.s.state): Promise<void> {
-    // the final state carries what became of the window (maintenance list); an activity argument, not a new command
-    const outcome = state === 'completed' || state === 'cancelled' ? windowOutcome(this.s) : undefined;
+    // the final state carries what became of the window (maintenance list), and so does a failure: `maintenance status`
+    // says it when no worker answers (R-OP-1); an activity argument, not a new command
+    const outcome = state === 'completed' || state === 'cancelled' || phase === 'failed' ? windowOutcome(this.s) : undefined;
     await this.rowLock.runExclusive(() =>
       call('setMaintenanceWindowState', `${this.s.target}: ${state} / ${phase}`, SHORT_DB, {
         target: this.s.target,
@@ -354,13 +357,17 @@ class MaintenanceWindow {
 
   async run(): Promise<MaintenanceWindowResult> {
     this.details();
-    await this.rowLock.runExclusive(() =>
-      call('insertMaintenanceWindow', `${this.input.target}: insert the window`, SHORT_DB, {
-        windowId: this.windowId,
-        workflowId: this.s.workflowId,
-        input: this.input,
-      }),
-    );
+    await this.rowLock
+      .runExclusive(() =>
+        call('insertMaintenanceWindow', `${this.input.target}: insert the window`, SHORT_DB, {
+          windowId: this.windowId,
+          workflowId: this.s.workflowId,
+          input: this.input,
+        }),
+      )
+      .catch((err: unknown) => {
+        throw this.refused(err);
+      });
     this.s.windowId = this.windowId;
     this.enter('scheduled');
 
@@ -394,6 +401,23 @@ class MaintenanceWindow {
     }
     await this.restore();
     return this.result(await this.notify('completed', undefined, this.rolledBack()));
+  }
+
+  /**
+   * R-MW-2 (or an input the activity refuses): the window never existed, so no times and no reopen; the list's phase
+   * says failed, the details "Not started: <reason>", and the workflow's failure carries the reason (and its type) on
+   * top, where the Web UI shows it, rather than "Activity task failed".
+   */
+  private refused(err: unknown): unknown {
+    if (wf.isCancellation(err) || !wf.patched(REFUSED_PATCH)) return err;
+    this.s.refused = innermostMessage(err);
+    this.enter('failed');
+    return ApplicationFailure.create({
+      type: failureTypeOf(err) ?? FailureType.InvalidInput,
+      nonRetryable: true,
+      message: this.s.refused,
+      cause: err instanceof Error ? err : undefined,
+    });
   }
 
   /** The result, once every update handler has returned (no update is left without an answer). */

@@ -22,18 +22,21 @@ import {
   WINDOW_TOO_LONG,
 } from '../../domain/maintenance-input';
 import { innermostMessage } from '../../domain/failures';
+import { oneLine } from '../../domain/run-details';
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
-import { failureReason, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
+import { failureReason, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
 import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
-import { runsSinceWindow } from '../../store/windows/runs-since-window';
+import { runsSinceWindow, type LedgerRun } from '../../store/windows/runs-since-window';
+import { runFailures as backupRunFailures } from '../../store/backup/run-failures';
+import { runFailures as patchRunFailures } from '../../store/patch/run-failures';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import {
   DEFAULT_ANNOUNCE_AHEAD,
@@ -261,9 +264,8 @@ async function waitForRow(handle: WorkflowHandle, timeoutMs = 30_000): Promise<M
 
 /** A window that ended (completed, cancelled) says when, beside its planned times: its phase change's workflow time. */
 function endedText(s: MaintenanceStatus): string {
-  if (s.state !== 'completed' && s.state !== 'cancelled') return '';
-  const end = [...s.phases].reverse().find((p) => p.phase === s.state);
-  return end ? `; ${s.state === 'completed' ? 'ended' : 'cancelled'} ${shown(end.at)}` : '';
+  const ended = windowEndedText(s, operatorZone());
+  return ended ? `; ${ended}` : '';
 }
 
 
@@ -389,6 +391,55 @@ async function queryStatus(targetName: string, workflowId = maintenanceWorkflowI
   }
 }
 
+/** A run of a failed window that left dossiers not done, as the ledger has it: its failures, the last shown first (R-OP-1). */
+interface RunNotDone {
+  run: LedgerRun;
+  failures: { code: string; error: string }[];
+}
+
+/** What the database knows of a failed window's runs (payload or started by hand): those partial or failed, their dossiers in error. */
+async function runsNotDone(targetName: string, windowId: string): Promise<RunNotDone[]> {
+  return withPools(targetName, async (pool) => {
+    const runs = (await runsSinceWindow(pool, windowId)).filter((r) => r.kind !== 'rollback' && (r.state === 'partial' || r.state === 'failed'));
+    return Promise.all(
+      runs.map(async (run) => ({
+        run,
+        failures:
+          run.kind === 'backup'
+            ? (await backupRunFailures(pool, run.id)).map((f) => ({ code: f.code, error: f.error ?? f.status }))
+            : (await patchRunFailures(pool, Number(run.id), null)).failures,
+      })),
+    );
+  });
+}
+
+/**
+ * A window whose workflow did not answer (no worker), from its row: a failed one says FAILED (not "in progress"), the
+ * failure the window wrote, its runs' dossiers in error and the next commands, as when the workflow answers (R-OP-1).
+ */
+export function rowStatusText(w: MaintenanceWindowRow, targetName: string, runs: RunNotDone[]): string {
+  if (w.phase !== 'failed') return `${describeWindow(w, operatorZone())} (phase ${w.phase}; workflow not reachable)`;
+  const lines = [
+    `${w.type} maintenance on ${targetName}: FAILED, closed until reopen (phase failed; workflow ${w.workflowId} not reachable: what the database knows)`,
+    `  from ${shown(w.startsAt)} to ${shown(w.endsAt)} (${operatorZone()})`,
+    // the window writes its failure with the phase (windows failed before it did have none)
+    `  FAILED: ${w.outcome ? w.outcome.replace(/^failed: /, '') : 'its reason is in the workflow (no worker answered)'}`,
+  ];
+  for (const { run, failures } of runs) {
+    lines.push(`  ${run.kind} run ${run.id} (${run.workflowId}): ${run.state}${run.notDone ? `, ${run.notDone} dossier(s) not done` : ''}`);
+    const shownFailures = failures.slice(0, 10);
+    for (const f of shownFailures) lines.push(`    ${f.code}: ${oneLine(f.error)}`);
+    if (failures.length > shownFailures.length) lines.push(`    (the first ${shownFailures.length} of ${failures.length}; the run's status lists them all)`);
+  }
+  // the steps the workflow gives a failed window, its payload being the first run left with dossiers not done
+  const payloadRun = runs[0] && { kind: runs[0].run.kind, workflowId: runs[0].run.workflowId, runId: runs[0].run.id, state: runs[0].run.state };
+  const next = windowNextSteps({ target: targetName, workflowId: w.workflowId, type: w.type, state: w.state, phase: 'failed', startsAt: '', endsAt: '', payload: { kind: 'none' }, openSessions: null, sessionsToClose: null, forcedSessions: 0, payloadRun });
+  next.push({ text: 'or give access back without the checks (R-MW-12)', command: `nightshift maintenance cancel --target ${targetName}` });
+  for (const n of next) lines.push(`  ${n.text}: ${n.command}`);
+  lines.push('  (reopen and cancel are answered by the window\'s workflow: a worker must be running)');
+  return lines.join('\n');
+}
+
 async function status(flags: { target?: string; json?: boolean }): Promise<void> {
   const t = target(flags.target);
   const { window, sessions, last } = await withPools(t.name, async (pool) => {
@@ -398,6 +449,7 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
   });
   // a query waits for a worker (none runs: the dev process stopped, say): each is bounded by QUERY_MS
   const workflow = window ? await queryStatus(t.name, window.workflowId) : null;
+  const notDone = window && !workflow && window.phase === 'failed' ? await runsNotDone(t.name, window.id) : [];
   // the last window's own account (a failure, a reopen, its payload's failures), while Temporal keeps its history and a
   // worker answers
   const lastWorkflow = last ? await queryStatus(t.name, last.workflowId) : null;
@@ -408,6 +460,7 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
     sessionsToClose: sessions.pending,
     window: window ?? null,
     workflow,
+    ...(notDone.length ? { runsNotDone: notDone } : {}),
     ...(last ? { lastWindow: last, lastWorkflow } : {}),
   };
   output(flags.json, value, (v) => {
@@ -417,7 +470,7 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
       const ended = last ? `\nthe last one: ${describeWindow(last, operatorZone())} (phase ${last.phase}); its outcome: the workflow ${last.workflowId} in the Temporal Web UI (no worker answered for it)` : '';
       return `${head}\nno scheduled or in-progress maintenance window${ended}`;
     }
-    if (!v.workflow) return `${head}\n${describeWindow(v.window, operatorZone())} (phase ${v.window.phase}; workflow not reachable)`;
+    if (!v.workflow) return `${head}\n${rowStatusText(v.window, v.target, notDone)}`;
     return `${head}\n${statusText(v.workflow, sessions)}`;
   });
 }

@@ -6,8 +6,9 @@ import { recurInput, registerMaintenanceCommands } from '../../cli/commands/main
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import { maintenanceRecurScheduleId, recurringWindowWorkflowId, RECUR_TEMPLATE_START } from '../../domain/maintenance-recur';
 import { WORKFLOW } from '../../workflows/contracts';
-import { cancelMaintenanceUpdate, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
-import { NightshiftKind, NightshiftTarget } from '../../workflows/search-attributes';
+import { cancelMaintenanceUpdate, MaintenanceFailure, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
+import { failureTypeOf } from '../../domain/failures';
+import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { eventually, maintenanceStack, quietRuntime, requireEnv, windowInput, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { inProcessCli } from '../helpers/cli';
 
@@ -250,8 +251,15 @@ test('R-MW-13 occurrences: a triggered occurrence is announced ahead then runs; 
         (e: unknown) => e,
       );
       expect(refused).toBeInstanceOf(WorkflowFailedError);
-      expect(String((refused as WorkflowFailedError).cause?.cause)).toMatch(new RegExp(`target ${stack.target} already has a .*: cancel it first`));
       expect((await client.workflow.getHandle(refusedId).describe()).status.name).toBe('FAILED');
+      // R-OP-1 R-MW-2: the Web UI says why too: the failure's own message (not "Activity task failed"), of the type the CLI
+      // names, the list's phase failed (not "scheduled"), and details that say "Not started" with no window times
+      expect((refused as WorkflowFailedError).cause?.message).toMatch(new RegExp(`^target ${stack.target} already has a .*: cancel it first$`));
+      expect(failureTypeOf(refused)).toBe(MaintenanceFailure.WindowExists);
+      const refusedHandle = client.workflow.getHandle(refusedId);
+      expect((await refusedHandle.describe()).typedSearchAttributes.get(NightshiftPhase)).toBe('failed');
+      const details = (await refusedHandle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+      expect(details).toMatch(/^\*\*\w+\*\* maintenance on \*\*[^*]+\*\*: phase \*\*failed\*\*\n\nNot started: target \S+ already has a .*: cancel it first$/);
       // recur show names why (it used to say "failed" alone)
       const shown = await cli('recur', 'show', name, '--target', stack.target);
       expect(shown.stdout).toMatch(new RegExp(`${refusedId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} {2}failed: target ${stack.target} already has a .*: cancel it first`));

@@ -388,6 +388,42 @@ test('README: status says "workflow not reachable" within 5 s when no worker ans
   }
 });
 
+test('R-OP-1 R-MW-10: with no worker, status of a failed window says FAILED (not "in progress"), the failure the window wrote, its payload\'s dossiers in error and the next commands', async () => {
+  const { input } = scheduleInput({ target: stack.target, start: parisTime(60), duration: '45m', type: 'deployment', payload: 'none' }, Date.now());
+  const workflowId = `maintenance/${stack.target}/unpolled-failed-${Date.now()}`;
+  const handle = await startMaintenanceWindow(client, input, { taskQueue: `nobody-polls-${Date.now()}`, workflowId });
+  const patchWorkflow = `patch/${stack.target}/failed-payload-${Date.now()}`;
+  // the row and ledger as a window failed by its patch payload leaves them (outcome: what the window writes with the phase)
+  await stack.pool.query(
+    `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at, outcome, created_at)
+     VALUES (gen_random_uuid(), $1, 'deployment', 'in_progress', 'failed', $2, $3, 'failed: patch payload: patch run 1: 2 dossier(s) failed (DEMO0008, DEMO0012); payload patch partial', now() - interval '1 minute')`,
+    [workflowId, input.startsAt, input.endsAt],
+  );
+  const run = (await stack.pool.query<{ id: string }>(`INSERT INTO nightshift.patch_run (workflow_id, mode, state, window_workflow) VALUES ($1, 'integrate', 'partial', $2) RETURNING id`, [patchWorkflow, workflowId])).rows[0]!.id;
+  await stack.pool.query(
+    `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, failed_patch, error) VALUES
+       ($1, 'DEMO0008', 'failed', 0, 0, 1, 'patch 1 failed in dossier DEMO0008: relation t_x does not exist'),
+       ($1, 'DEMO0012', 'failed', 0, 0, 1, 'patch 1 failed in dossier DEMO0012: blocker present'),
+       ($1, 'DEMO0001', 'ok', 0, 1, NULL, NULL)`,
+    [run],
+  );
+  try {
+    const shown = await cli('status', '--target', stack.target);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).not.toContain('in progress');
+    expect(shown.stdout).toContain(`deployment maintenance on ${stack.target}: FAILED, closed until reopen (phase failed; workflow ${workflowId} not reachable: what the database knows)`);
+    expect(shown.stdout).toContain('  FAILED: patch payload: patch run 1: 2 dossier(s) failed (DEMO0008, DEMO0012); payload patch partial');
+    expect(shown.stdout).toContain(`  patch run ${run} (${patchWorkflow}): partial, 2 dossier(s) not done\n    DEMO0008: patch 1 failed in dossier DEMO0008: relation t_x does not exist\n    DEMO0012: patch 1 failed in dossier DEMO0012: blocker present\n`);
+    expect(shown.stdout).toContain(`: nightshift patch retry --target ${stack.target} --run ${run}\n`);
+    expect(shown.stdout).toContain(`: nightshift maintenance reopen --target ${stack.target}\n`);
+    expect(shown.stdout).toContain(`: nightshift maintenance cancel --target ${stack.target}\n`);
+  } finally {
+    await handle.terminate('test over');
+    await stack.pool.query(`DELETE FROM nightshift.patch_run WHERE workflow_id = $1`, [patchWorkflow]);
+    await stack.pool.query(`DELETE FROM nightshift.maintenance_window WHERE workflow_id = $1`, [workflowId]);
+  }
+});
+
 test('R-MW-12, R-MW-10: a failed window cancelled: status says cancelled after the failure, with its reason, and advises no reopen', async () => {
   const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   const worker = await windowWorker(native, stack);

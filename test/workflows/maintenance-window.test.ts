@@ -442,6 +442,9 @@ test('R-MW-10: a failing post-check keeps the target closed (database drained to
       expect(failedDetails).toMatch(/^\*\*FAILED\*\*: the target stays closed until reopen/);
       expect(failedDetails).toContain('- BROKEN: schema d\\_broken is missing');
       expect(failedDetails).toContain(`\`${reopenCommand}\``);
+      // R-OP-1: the row carries the failure, which `maintenance status` says when no worker answers
+      const { rows: outcome } = await stack.pool.query<{ outcome: string | null }>('SELECT outcome FROM nightshift.maintenance_window');
+      expect(outcome).toEqual([{ outcome: 'failed: dossier BROKEN: schema d_broken is missing' }]);
       const row = await onlyWindow(stack.pool);
       expect(row.state).toBe('in_progress');
       expect(row.phase).toBe('failed');
@@ -465,7 +468,9 @@ test('R-MW-10: a failing post-check keeps the target closed (database drained to
       expect(result.nextCommand).toBeNull();
       const after = await details(h);
       expect(after).toContain('phase **completed**');
-      expect(after).not.toMatch(/FAILED|BROKEN|reopen --target/);
+      expect(after).not.toMatch(/FAILED|reopen --target/);
+      // R-OP-1: what `maintenance status` says of it (reopened after which failure) stays in the details
+      expect(after).toContain('Reopened by the operator after a failure (R-MW-10): dossier BROKEN: schema d\\_broken is missing');
       expect(result.status.dbAccess?.revoked).toEqual(['PUBLIC', app.name].sort());
       expect(await databaseAcl(stack.pool)).toBe(aclBefore);
       expect(await canConnect(app.url)).toBe(true);
@@ -505,6 +510,11 @@ test('R-MW-2: two operators at the same instant: exactly one window wins; a seco
     expect(failureTypeOf(err)).toBe(MaintenanceFailure.WindowExists);
     expect(innermostMessage(err)).toMatch(/already has a database window scheduled .*race-.* cancel it first/);
     expect(await windowRows(stack.pool)).toHaveLength(1);
+    // R-OP-1: the loser says why on top of its failure and in its details, and names no window times of its own
+    const loser = racers[outcomes.findIndex((o) => o && 'failed' in o)]!;
+    expect((err as WorkflowFailedError).cause?.message).toMatch(/^target \S+ already has a database window scheduled .*race-.* cancel it first$/);
+    expect(await details(loser)).toMatch(/^\*\*database\*\* maintenance on \*\*[^*]+\*\*: phase \*\*failed\*\*\n\nNot started: target \S+ already has a database window scheduled .*: cancel it first$/);
+    await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await loser.fetchHistory(), loser.workflowId);
     const winner = racers[outcomes.findIndex((o) => o && 'scheduled' in o)]!;
     await winner.executeUpdate(cancelMaintenanceUpdate);
 
