@@ -368,6 +368,16 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
         details,
       };
     }
+    // R-BK-10: migration 0029's event triggers need a superuser: without them a structure change made by hand is unseen
+    if (!(await structureChangesSeen(client))) {
+      return {
+        address,
+        state: 'warning',
+        message: `PostgreSQL ${version}, ${dossiers} dossier(s), but target ${target.name} has no event trigger nightshift_touch_ddl: a change of a dossier's structure made by hand (ALTER TABLE, CREATE TABLE) does not make it modified, so the next batch skips it and a patch run may reuse an older archive as its restore point`,
+        fix: 'as a superuser, once: CREATE EVENT TRIGGER nightshift_touch_ddl ON ddl_command_end EXECUTE FUNCTION nightshift.touch_dossier_ddl(); CREATE EVENT TRIGGER nightshift_touch_drop ON sql_drop EXECUTE FUNCTION nightshift.touch_dossier_drop(); (or change structures only through patches)',
+        details,
+      };
+    }
     if (supervisors.length !== 1) {
       return {
         address,
@@ -383,6 +393,14 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** Whether migration 0029's event triggers are there and enabled (created only by a superuser). */
+async function structureChangesSeen(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname IN ('nightshift_touch_ddl', 'nightshift_touch_drop') AND evtenabled <> 'D'`,
+  );
+  return rows[0]!.n === 2;
 }
 
 /** This host's backup and documents folders are the target's shared store, as the worker checks at start; nothing is written. */

@@ -58,6 +58,22 @@ test('doctor --json on working servers: exit 0, every address given, PostgreSQL 
   expect(s.ui.state).toBe('absent'); // TEMPORAL_ADDRESS is given: the UI belongs to that deployment
 });
 
+test('R-BK-10: doctor warns when the event triggers that see structure changes made by hand are missing (created only by a superuser)', async () => {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query('ALTER EVENT TRIGGER nightshift_touch_ddl DISABLE');
+    const r = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl }));
+    const main = (JSON.parse(r.stdout) as DoctorReport).services.postgres.main!;
+    expect(main.state).toBe('warning');
+    expect(main.message).toMatch(/no event trigger nightshift_touch_ddl: a change of a dossier's structure made by hand .* does not make it modified/);
+    expect(main.fix).toContain('CREATE EVENT TRIGGER nightshift_touch_ddl ON ddl_command_end EXECUTE FUNCTION nightshift.touch_dossier_ddl()');
+  } finally {
+    await admin.query('ALTER EVENT TRIGGER nightshift_touch_ddl ENABLE');
+    await admin.end();
+  }
+});
+
 test('doctor --json names each broken service and what to do, and exits 1', async () => {
   const good = new URL(databaseUrl);
   const wrongPort = new URL(databaseUrl);
