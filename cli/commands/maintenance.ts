@@ -53,7 +53,9 @@ import {
   recurScheduleSchema,
   recurringWindowWorkflowId,
 } from '../../domain/maintenance-recur';
-import { calendarCron, describeSchedule, scheduleText } from './backup-batch';
+import { calendarCron, describeSchedule, scheduleText, workflowStatus } from './backup-batch';
+import { runningRuns } from '../../store/backup/running-runs';
+import { runningPatchWork } from '../../store/backup/running-patch-work';
 import {
   AVAILABLE_PAYLOADS,
   cancelMaintenanceUpdate,
@@ -331,12 +333,45 @@ async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
   }
 }
 
+/**
+ * The runs whose workflows still run on the target and would make a window's payload refuse to start (R-BK-1: one batch
+ * at a time; R-PI-2: no patch work beside a batch, no patch run beside patch work or a batch), in words.
+ */
+async function workInTheWay(targetName: string): Promise<string[]> {
+  return withTemporal((client) =>
+    withPools(targetName, async (pool) => {
+      const runs = [
+        ...(await runningRuns(pool)).map((r) => ({ what: `backup run ${r.id}`, workflowId: r.workflow_id })),
+        ...(await runningPatchWork(pool)).map((w) => ({ what: `${w.kind} ${w.id}`, workflowId: w.workflowId })),
+      ];
+      const live: string[] = [];
+      for (const r of runs) {
+        const status = await workflowStatus(client, r.workflowId);
+        if (status === 'RUNNING' || status === 'UNKNOWN') live.push(`${r.what} (${r.workflowId})`);
+      }
+      return live;
+    }),
+  );
+}
+
 async function schedule(flags: ScheduleFlags): Promise<number | void> {
   const { input, startsNow, blocksLoginsNow } = scheduleInput(flags, Date.now());
   await checkPayloadHere(input);
   // R-MW-2 before R-MW-3: a schedule refused for an existing window warns of no cut (the start's own refusal is a race)
   const existing = await withPools(input.target, (pool) => activeWindow(pool));
   if (existing) throw windowExists(input.target, existing);
+  // a payload that a running batch or patch run would refuse: a window started now would cut service, then fail at
+  // once and stay closed until reopen (scale drill); refused before anything, or said for a later start
+  if (input.payload.kind !== 'none') {
+    const busy = await workInTheWay(input.target);
+    if (busy.length && startsNow) {
+      throw new SaidError(
+        `${busy.join(', ')} ${busy.length > 1 ? 'are' : 'is'} running on ${input.target}: the window's ${input.payload.kind} payload would be refused (R-BK-1, R-PI-2) ` +
+          `and the window fail, the target closed until reopen; nothing scheduled. Start the window once ${busy.length > 1 ? 'they have' : 'it has'} ended, or give a later --start`,
+      );
+    }
+    for (const b of busy) process.stderr.write(`warning: ${b} is running on ${input.target} now: if it still runs at the window's start, the ${input.payload.kind} payload is refused and the window fails (closed until reopen)\n`);
+  }
   // a start now already refuses logins: its own question says so
   const confirmed = startsNow
     ? await confirmImmediateStart(input.target, flags.yes === true)

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { editInput, refuseEdit, registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
-import { startMaintenanceWindow } from '../../starts';
+import { startBackupBatch, startMaintenanceWindow } from '../../starts';
 import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { runCli, type CliResult, inProcessCli } from '../helpers/cli';
 
@@ -272,6 +272,35 @@ test('R-BK-2, R-MW-9: --backup-only naming a template says that the nightly sele
     });
   } finally {
     await native.close();
+  }
+});
+
+test('R-BK-1 R-PI-2: a window whose payload a running batch would refuse is not started now (it would cut service, then fail and stay closed); a later start is warned', async () => {
+  // a batch whose workflow runs (on a task queue no worker polls) and its run row
+  const batchWorkflow = `backup/${stack.target}/scale-${Date.now()}`;
+  await startBackupBatch(client, { target: stack.target }, { taskQueue: `nobody-${Date.now()}`, workflowId: batchWorkflow });
+  const { rows } = await stack.pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ($1, 'run', '{}') RETURNING id`, [batchWorkflow]);
+  try {
+    const now = await cli('schedule', '--target', stack.target, '--start', 'now', '--duration', '30m', '--type', 'deployment', '--payload', 'backup', '--yes');
+    expect(now.code).toBe(1);
+    expect(now.stderr).toContain(`backup run ${rows[0].id} (${batchWorkflow}) is running on ${stack.target}: the window's backup payload would be refused (R-BK-1, R-PI-2)`);
+    expect(now.stderr).toContain('nothing scheduled');
+    await noWorkflow();
+    // later: the batch may have ended by then; said, and scheduled
+    const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+    try {
+      await (await windowWorker(native, stack)).runUntil(async () => {
+        const later = await cli('schedule', '--target', stack.target, '--start', parisTime(120), '--duration', '30m', '--type', 'deployment', '--payload', 'backup');
+        expect(later.stderr).toContain(`warning: backup run ${rows[0].id} (${batchWorkflow}) is running on ${stack.target} now: if it still runs at the window's start, the backup payload is refused`);
+        expect(later.code).toBe(0);
+        expect((await cli('cancel', '--target', stack.target)).code).toBe(0);
+      });
+    } finally {
+      await native.close();
+    }
+  } finally {
+    await client.workflow.getHandle(batchWorkflow).terminate('test');
+    await stack.pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE id = $1`, [rows[0].id]);
   }
 });
 
