@@ -129,6 +129,24 @@ function postgresUnreachable(err: unknown, targetName: string): Error | undefine
  * \u escapes for DEL and C1 as it has for C0.
  */
 /**
+ * `--wait` interrupted (Ctrl-C, SIGTERM): only the waiting stops, the run goes on in Temporal; said on stderr with how to
+ * follow it, then exit 130 (it exited 130 silently: an operator took the batch for stopped, scale drill). Returns the
+ * function that takes the handler away once the wait is over.
+ */
+export function sayOnInterrupt(what: string, follow: string): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\nnightshift: stopped waiting (${signal}); the ${what} goes on: ${follow}\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.removeListener('SIGINT', handler);
+    process.removeListener('SIGTERM', handler);
+  };
+}
+
+/**
  * `--wait`'s progress while a run goes: the workflow's progress query every second, said as one line when it changed,
  * at most every `everyMs`; on a terminal (`tty`) one line rewritten in place instead. Nothing with --json. Returns the
  * stop function (a last newline after the in-place line).

@@ -24,7 +24,7 @@ import {
   batchResult,
 } from '../../workflows/backup-batch.api';
 import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
-import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withTemporal, withPools } from '../context';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { TARGET_NAME } from '../../domain/target';
@@ -228,6 +228,8 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
         output(flags.json, { ...started, claimed: verdict.claimed }, (s) => `started ${s.workflowId}\nfollow it with 'nightshift backup status' or in the Temporal Web UI: ${s.url}${checked}`);
         return EXIT_OK;
       }
+      // before "started" is said: a Ctrl-C from then on is told what it did not stop
+      const unsay = sayOnInterrupt('batch', `follow it with 'nightshift backup status ${workflowId} --target ${input.target}' or in the Temporal Web UI: ${started.url}`);
       if (!flags.json) process.stdout.write(`started ${workflowId}\n${started.url}\n`);
       const tty = Boolean(process.stdout.isTTY) && !flags.json;
       const stop = followProgress(() => handle.query(backupBatchProgressQuery), (p) => progressLine(p, tty), { json: flags.json, tty });
@@ -238,6 +240,7 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
         output(flags.json, { ...started, result }, (v) => resultText(v.result));
         return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
       } finally {
+        unsay();
         stop();
       }
     });

@@ -15,7 +15,7 @@ import type { VerifyProblemRow } from '../../store/verify/latest-problems';
 import { operatorDateTime } from '../../domain/retention';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
-import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, target, targetOption, withPools, withTemporal } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
@@ -57,6 +57,7 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
       output(flags.json, started, (s) => `started ${s.workflowId}\nfollow it in the Temporal Web UI: ${s.url}`);
       return EXIT_OK;
     }
+    const unsay = sayOnInterrupt('verification', `follow it with 'nightshift backup verify status ${started.workflowId} --target ${input.target}' or in the Temporal Web UI: ${started.url}`);
     if (!flags.json) process.stdout.write(`started ${started.workflowId}\n${started.url}\n`);
     const stop = followProgress(
       () => handle.query(backupVerifyProgressQuery),
@@ -69,6 +70,7 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
       output(flags.json, { ...started, result }, (v) => resultText(v.result));
       return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
     } finally {
+      unsay();
       stop();
     }
   });

@@ -40,7 +40,7 @@ import { type BackupPruneResult, backupPruneWorkflowId, offsiteLeftText, pruneCo
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { type Generation, offsiteCopyOf } from '../../domain/generation';
-import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
+import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
@@ -527,9 +527,10 @@ function registerGenerationCommands(backup: Command): void {
             output(flags.json, started, startedText);
             return EXIT_OK;
           }
+          const unsay = sayOnInterrupt('prune', `follow it in the Temporal Web UI: ${started.url}`);
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
           // a prune that failed dossiers fails its workflow (BackupPrunePartial) with the result in its details
-          const result = await pruneResult(handle.result());
+          const result = await pruneResult(handle.result()).finally(unsay);
           output(flags.json, { ...started, result }, (v) => pruneResultText(v.result));
           // as backup run and backup verify: a prune that did not complete (a dossier failed) is a failure
           return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;

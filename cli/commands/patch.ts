@@ -33,7 +33,7 @@ import {
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
 import { startPatchRun } from '../../starts';
-import { action, config, EXIT_FAILED, followProgress, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag } from '../context';
+import { action, config, EXIT_FAILED, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withTemporal, withPools, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
@@ -288,6 +288,7 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
       const checked = verdict ? 'prerequisites met (R-PI-2)' : `no worker has taken the run within ${config().claimWaitSeconds} s: its prerequisites (R-PI-2) are not checked yet`;
       return output(flags.json, { ...started, prerequisites: verdict?.prerequisites ?? null }, () => `${startedText}\n${checked}`);
     }
+    const unsay = sayOnInterrupt('patch run', `follow it with 'nightshift patch status --target ${input.target}' or in the Temporal Web UI: ${started.url}`);
     if (!flags.json) process.stdout.write(`${startedText}\n`);
     // progress as the backup batch's --wait says it: a line when it changed, at most every 5 s (terminal or not)
     const stop = followProgress(() => handle.query(patchProgressQuery), progressText, { json: flags.json });
@@ -298,6 +299,7 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
       output(flags.json, { ...started, result }, (v) => resultText(v.result, outcome));
       return result.state === 'completed' ? undefined : EXIT_FAILED;
     } finally {
+      unsay();
       stop();
     }
   });

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { claimSharedFolder } from '../../shared-store/marker';
-import { useCliStack } from '../helpers/cli';
+import { stackCliEnv, useCliStack } from '../helpers/cli';
+import { interrupt, startProcess } from '../stack/process';
 import { scheduleRunReason } from '../../cli/commands/backup-batch';
 import { createDossiers, modify, openSession, waitFor } from '../workflows/backup-batch-helpers';
 import { startBackupBatch } from '../../starts';
@@ -307,4 +308,17 @@ test('R-OP-1 schedule show: a failed run\'s reason is printed whole, its next co
   expect(message.length).toBeGreaterThan(400);
   expect(scheduleRunReason(err)).toBe(message);
   expect(scheduleRunReason(new Error('two\nlines'))).toBe('two lines');
+});
+
+test('Ctrl-C on backup run --wait stops only the waiting: said on stderr with how to follow the run (exit 130), the run goes on', async () => {
+  await ctx.stack.pools.get('main').query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE state = 'running'`);
+  // no worker: the run waits, as a long one would
+  const p = startProcess([path.join(__dirname, '..', '..', 'bin', 'nightshift.js'), 'backup', 'run', '--wait'], stackCliEnv(ctx.stack));
+  await p.waitFor('started backup/main/', 60_000);
+  const workflowId = /started (backup\/main\/\S+)/.exec(p.stdout())![1]!;
+  expect(await interrupt(p)).toBe(130);
+  expect(p.stderr()).toContain(`nightshift: stopped waiting (SIGINT); the batch goes on: follow it with 'nightshift backup status ${workflowId} --target main' or in the Temporal Web UI: `);
+  const handle = ctx.temporal.client.workflow.getHandle(workflowId);
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+  await handle.terminate('test');
 });
