@@ -280,10 +280,34 @@ export async function buildGate({
     req.gateKey = { target: check.target, keyId: check.keyId };
   };
 
+  /**
+   * R-MW-6 over R-SE-5: while a window refuses logins, a login over a limit gets the maintenance refusal, not "too many
+   * logins" (the application's server is one address: at the window's start most users saw 429, scale drill). The
+   * window is read at most once a second per target, so a caller over the limit still costs no query each.
+   */
+  const statusReads = new Map<string, { at: number; value: Promise<Awaited<ReturnType<typeof store.readStatus>> | undefined> }>();
+  const windowRefusal = async (target: string, loc: Locale): Promise<Record<string, unknown> | undefined> => {
+    let read = statusReads.get(target);
+    if (!read || performance.now() - read.at > 1000) {
+      read = { at: performance.now(), value: store.readStatus(pools.get(target)).catch(() => undefined) };
+      statusReads.set(target, read);
+    }
+    const status = await read.value;
+    if (!status) return undefined;
+    const notice = noticeAt(status.window, status.now, loc, texts);
+    if (!notice.loginsRefused) return undefined;
+    const w = status.window;
+    const message = notice.message ?? (w ? refusalText(w.type, w.endsAt, loc, config.timeZone, status.now) : undefined);
+    return { error: 'logins are refused', message, ...(w ? { end: w.endsAt.toISOString() } : {}) };
+  };
+
   /** R-SE-5: logins per client address (X-Forwarded-For only from a trusted proxy), then per key. */
-  const limitLogins = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const limitLogins = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const key = req.gateKey!;
     const byAddress = await loginsPerAddress(req);
+    const over = (!byAddress.isAllowed && byAddress.isExceeded) || undefined;
+    const refused = over && (await windowRefusal(key.target, locale(req)));
+    if (refused) return reply.code(423).send(refused);
     if (!byAddress.isAllowed && byAddress.isExceeded) {
       metrics.limitRefusal(key.target, key.keyId, 'login_rate_address');
       void reply.header('retry-after', String(byAddress.ttlInSeconds));
@@ -291,6 +315,8 @@ export async function buildGate({
     }
     const byKey = await loginsPerKey(req);
     if (!byKey.isAllowed && byKey.isExceeded) {
+      const refusedByWindow = await windowRefusal(key.target, locale(req));
+      if (refusedByWindow) return reply.code(423).send(refusedByWindow);
       metrics.limitRefusal(key.target, key.keyId, 'login_rate_key');
       void reply.header('retry-after', String(byKey.ttlInSeconds));
       throw new GateError(429, `too many logins with this API key: at most ${byKey.max} a minute, retry in ${byKey.ttlInSeconds} s`, KEY_HEADER);

@@ -4,7 +4,7 @@ import { issueKey, KEY_HEADER } from '../../gate/keys';
 import { startGate } from '../../gate/server';
 import { purgeSessions } from '../../store/gate/purge-sessions';
 import { createTestStack, type TestStack } from '../helpers/env';
-import { auth, insertDossier, loginOk, snapshot, startTestGate, testGateConfig, type Login, type TestGate } from './gate-helpers';
+import { auth, clearWindow, insertDossier, loginOk, minutesFromNow, setWindow, snapshot, startTestGate, testGateConfig, type Login, type TestGate } from './gate-helpers';
 
 /**
  * R-SE-5 limits (login rate per address and per key, open sessions per key, open dossiers per session),
@@ -46,6 +46,25 @@ test('R-SE-5 logins per client address: over the limit 429 naming the address, R
   // another key from the same address is refused too: the limit is the address's
   expect((await login(g, 'a4', other.secret)).status).toBe(429);
   expect(await snapshot(pool())).toEqual(before);
+});
+
+test('R-MW-6 over R-SE-5: while a window refuses logins, a login over the address or key limit gets the maintenance refusal (423), not 429', async () => {
+  const g = await gateWith({ loginRatePerAddress: 3, loginRatePerKey: 4 });
+  await setWindow(pool(), { type: 'deployment', state: 'in_progress', startsAt: minutesFromNow(-5), endsAt: minutesFromNow(40) });
+  try {
+    const before = await snapshot(pool());
+    for (let i = 0; i < 8; i++) {
+      const res = await login(g, `w${i}`);
+      expect(res.status).toBe(423);
+      expect(res.json()).toMatchObject({ error: 'logins are refused', message: expect.stringMatching(/^Une nouvelle version est en cours d'installation/) });
+    }
+    expect(await snapshot(pool())).toEqual(before);
+  } finally {
+    await clearWindow(pool());
+  }
+  // the window over (read again after at most a second): the limit still holds for this minute
+  await new Promise((r) => setTimeout(r, 1_100));
+  expect((await login(g, 'after')).status).toBe(429);
 });
 
 test('R-SE-5 logins per key: over the limit 429 naming the key header; another key goes on', async () => {
