@@ -384,6 +384,8 @@ export function registerPatchCommands(program: Command): void {
           const list = await revalidationList(pool);
           const runs = await listRecentRuns(pool);
           const running = (await listRunningRuns(pool))[0];
+          // the running run's progress, as --wait and the Web UI give it (its workflow answers while a worker runs)
+          const progress = running ? await withTemporal((c) => c.workflow.getHandle(running.workflowId).query(patchProgressQuery)).catch(() => undefined) : undefined;
           // a rollback at work holds every patch run back (R-PI-2): said here, not found out from a refused retry
           const rollback = (await runningRollbackRuns(pool))[0];
           const value = {
@@ -393,7 +395,7 @@ export function registerPatchCommands(program: Command): void {
             toRevalidate: list.toRevalidate,
             toRevalidateCount: list.toRevalidateCount,
             // a run at work brings dossiers up as it goes: the list is what to revalidate once it has ended, not now
-            runningRun: running ? { id: Number(running.id), workflowId: running.workflowId } : null,
+            runningRun: running ? { id: Number(running.id), workflowId: running.workflowId, progress: progress ? { phase: progress.phase, done: progress.done, total: progress.total, failed: progress.failed } : null } : null,
             runningRollback: rollback ?? null,
             // a retry only where failed dossiers are still behind (a retry or revalidation since may have brought them up) and it may go (R-PI-4)
             recentRuns: runs.map((r) => ({ ...r, ...runAdvice(t.name, r, supervisor) })),
@@ -404,6 +406,7 @@ export function registerPatchCommands(program: Command): void {
               ...(flags.dossiers || v.dossiers.length <= DOSSIER_LINES_MAX
                 ? v.dossiers.map((d) => `  ${d.code.padEnd(20)} ${String(d.level).padStart(5)}  ${d.role}${d.test ? ' test' : ''}${d.specific ? ' specific' : ''}`)
                 : levelSummary(v.dossiers)),
+              ...(progress ? [`now: ${progressText(progress)}`] : []),
               v.runningRun
                 ? `patch run ${v.runningRun.id} (${v.runningRun.workflowId}) is running: it brings dossiers up as it goes; ` +
                   `${v.toRevalidateCount} below the supervisor's level now, the list to revalidate (R-PI-9) is for once it has ended (patch status then)`

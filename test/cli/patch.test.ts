@@ -343,7 +343,9 @@ test('R-PI-9: while a run is running, status says so instead of advising to reva
     const status = await cli(['patch', 'status']);
     expect(status.stdout).toMatch(new RegExp(`^patch run ${runId} \\(${handle.workflowId}\\) is running: it brings dossiers up as it goes; [1-5] below the supervisor's level now, the list to revalidate \\(R-PI-9\\) is for once it has ended \\(patch status then\\)$`, 'm'));
     expect(status.stdout).not.toContain('nightshift patch revalidate');
-    expect(JSON.parse((await cli(['patch', 'status', '--json'])).stdout).runningRun).toEqual({ id: Number(runId), workflowId: handle.workflowId });
+    // its progress, as --wait and the Web UI give it (scale drill: status had no count while a run went)
+    expect(status.stdout).toMatch(new RegExp(`^now: patch run ${runId}: \\d+ / 6 dossier\\(s\\), 0 failed, supervisor DEMO0001 ok \\(dossiers\\)$`, 'm'));
+    expect(JSON.parse((await cli(['patch', 'status', '--json'])).stdout).runningRun).toMatchObject({ id: Number(runId), workflowId: handle.workflowId, progress: { phase: 'dossiers', total: 6 } });
     await handle.result();
     expect((await cli(['patch', 'status'])).stdout).toMatch(/^no dossier to revalidate$/m);
   });
