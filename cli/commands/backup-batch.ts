@@ -247,6 +247,9 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
   });
 }
 
+/** `backup status` lists this many failures, then counts the others. */
+const STATUS_FAILURES_SHOWN = 50;
+
 function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number> }, zone: string): string {
   const r = s.run;
   const done = (s.counts.ok ?? 0) + (s.counts.in_use ?? 0) + (s.counts.failed ?? 0);
@@ -264,7 +267,10 @@ function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures
   lines.push(`report: ${r.report_path ?? '(not yet)'}`);
   if (r.mail_state !== 'none') lines.push(`report mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`);
   if (r.note) lines.push(`note: ${r.note}`);
-  if (s.failures.length) lines.push('failures:', ...s.failures.map((f) => `  ${f.code}: ${f.error ?? f.status}`));
+  // a screen, not 880 lines (scale drill): every one is in the report and in --json
+  const shown = s.failures.slice(0, STATUS_FAILURES_SHOWN);
+  if (shown.length) lines.push('failures:', ...shown.map((f) => `  ${f.code}: ${f.error ?? f.status}`));
+  if (s.failures.length > shown.length) lines.push(`  and ${s.failures.length - shown.length} more: every one in the report${r.report_path ? ` (${r.report_path})` : ''} and with --json`);
   return lines.join('\n');
 }
 

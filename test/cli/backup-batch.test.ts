@@ -213,6 +213,18 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   const stoppedStatus = await cli(['backup', 'status', stopped]);
   expect(stoppedStatus.stdout).toContain('1 / 2 dossiers done: 0 ok, 0 in use, 1 failed; 1 not attempted (the run stopped before them: see failures)');
   expect(stoppedStatus.stdout).toContain('  S2: BackupKeyMissing');
+
+  // 880 dossiers in use print a screen, not 880 lines: 50, then a count and where every one is (scale drill)
+  const many = 'backup/main/many-failures';
+  const { rows: manyRun } = await pool.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings, state, selected) VALUES ($1, 'run', '{}', 'partial', 80) RETURNING id`, [many]);
+  await pool.query(
+    `INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, duration_ms) SELECT $1, 'M' || lpad(n::text, 3, '0'), 'in_use', 1, 'in use', 1 FROM generate_series(1, 80) n`,
+    [manyRun[0].id],
+  );
+  const manyStatus = await cli(['backup', 'status', many]);
+  expect(manyStatus.stdout.split('\n').filter((l) => /^ {2}M\d{3}: /.test(l))).toHaveLength(50);
+  expect(manyStatus.stdout).toContain('  and 30 more: every one in the report and with --json');
+  expect(JSON.parse((await cli(['backup', 'status', many, '--json'])).stdout).failures).toHaveLength(80);
 });
 
 test('R-BK-1 schedule: created with overlap skip and time zone, a trigger while a run is running is skipped, pause and delete', async () => {
