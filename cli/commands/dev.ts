@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import pino from 'pino';
@@ -22,8 +23,27 @@ import { redactUrl } from './doctor';
 import { exampleDossierCode } from '../../store/dossiers/example-dossier';
 import { listDossiers } from '../../store/dossiers/list-dossiers';
 import type { Dossier } from '../../domain/dossier';
+import { oneLine } from '../../domain/run-details';
 import { createDatabase } from '../../store/server/create-database';
 import { databaseExists } from '../../store/server/database-exists';
+
+/**
+ * One line for the dev terminal from a worker log record (pino JSON): level, message, workflow id, the innermost error
+ * message, and where the whole record is; a line that is not JSON is passed on as it is.
+ */
+export function terminalLogLine(record: string, logFile: string): string {
+  let r: { level?: number; msg?: string; workflowId?: string; activityType?: string; err?: { message?: string }; error?: { message?: string } | string };
+  try {
+    r = JSON.parse(record) as typeof r;
+  } catch {
+    return record.endsWith('\n') ? record : `${record}\n`;
+  }
+  const level = (r.level ?? 40) >= 50 ? 'ERROR' : 'WARN';
+  const why = typeof r.error === 'string' ? r.error : (r.err?.message ?? r.error?.message);
+  const where = r.workflowId ? ` (${r.workflowId}${r.activityType ? `, ${r.activityType}` : ''})` : '';
+  const reason = why ? `: ${oneLine(why, 300)}` : '';
+  return `worker ${level} ${r.msg ?? ''}${where}${reason} [${path.basename(logFile)}]\n`;
+}
 
 /**
  * `nightshift dev`: the whole stack on this machine, everything under config.dataDir — embedded
@@ -505,11 +525,19 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
 
     say('starting the worker (bundling the workflows takes a few seconds)');
     const logFile = path.join(paths.logsDir, 'worker.log');
+    // the terminal gets one line per warning (a partial batch's was ~3 KB of JSON with a stack: it looked like a crash);
+    // the whole record stays in worker.log
+    const terminal = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        process.stderr.write(terminalLogLine(chunk.toString(), logFile));
+        done();
+      },
+    });
     const logger = createLogger(
       config.logLevel,
       pino.multistream([
         { level: config.logLevel, stream: pino.destination({ dest: logFile, sync: true }) },
-        { level: 'warn', stream: process.stderr },
+        { level: 'warn', stream: terminal },
       ]),
     );
     await runWorker(config, {
