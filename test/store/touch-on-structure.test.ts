@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import pg from 'pg';
 import { generateDemoDossiers } from '../../registry/demo';
 import { qualified } from '../../db/ident';
 import { createTestStack, type TestStack } from '../helpers/env';
@@ -77,4 +79,33 @@ test('R-BK-10: structure changes outside dossier schemas change no dossier; the 
   }
   expect((await counter()) - before).toBe(1n);
   expect(await modified('DDL0002')).toBe(true);
+});
+
+test('R-BK-10: the event triggers run as their owner: a role without rights on the nightshift schema keeps its own DDL (it was refused), and its change in a dossier it may alter still counts', async () => {
+  const role = `ddl_app_${crypto.randomBytes(4).toString('hex')}`;
+  const password = crypto.randomBytes(12).toString('hex');
+  const db = new URL(stack.databaseUrl).pathname.slice(1);
+  await pool().query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+  await pool().query(`GRANT CREATE ON DATABASE ${db} TO ${role}`);
+  await pool().query(`GRANT USAGE, CREATE ON SCHEMA "d_DDL0002" TO ${role}`);
+  const url = new URL(stack.databaseUrl);
+  url.username = role;
+  url.password = password;
+  const app = new pg.Client({ connectionString: url.toString() });
+  await app.connect();
+  try {
+    await backedUp();
+    await app.query('CREATE SCHEMA app_own');
+    await app.query('CREATE TABLE app_own.t (x int)');
+    await app.query('DROP SCHEMA app_own CASCADE');
+    expect(await modified('DDL0002')).toBe(false);
+    await app.query('CREATE TABLE "d_DDL0002".app_table (x int)');
+    expect(await modified('DDL0002')).toBe(true);
+    await app.query('DROP TABLE "d_DDL0002".app_table');
+  } finally {
+    await app.end();
+    await pool().query(`REVOKE ALL ON SCHEMA "d_DDL0002" FROM ${role}`);
+    await pool().query(`REVOKE ALL ON DATABASE ${db} FROM ${role}`);
+    await pool().query(`DROP ROLE ${role}`);
+  }
 });
