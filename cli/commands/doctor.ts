@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { structureChangesSeen } from '../../store/catalog/structure-triggers';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config, type Target } from '../../config/config';
 import { MIGRATIONS_DIR, appliedNames, findMigrationRefusal, readMigrationFiles } from '../../db/migrate';
@@ -393,14 +394,6 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** Whether migration 0029's event triggers are there and enabled (created only by a superuser). */
-async function structureChangesSeen(client: pg.Client): Promise<boolean> {
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_event_trigger WHERE evtname IN ('nightshift_touch_ddl', 'nightshift_touch_drop') AND evtenabled <> 'D'`,
-  );
-  return rows[0]!.n === 2;
 }
 
 /** This host's backup and documents folders are the target's shared store, as the worker checks at start; nothing is written. */
