@@ -4,7 +4,7 @@ import { closeAbandonedRun } from '../store/patch/close-abandoned-run';
 import { listRunningRuns } from '../store/patch/running-runs';
 import { closeAbandonedRollbackRun } from '../store/rollback/close-abandoned-run';
 import { runningRollbackRuns } from '../store/rollback/running-runs';
-import { workflowStatus } from '../workers/resources';
+import { mayStillRun, workflowStatus } from '../workers/resources';
 
 /**
  * Inside a patch or rollback claim (R-PI-2): the patch runs and rollbacks whose rows say running while Temporal
@@ -14,10 +14,10 @@ import { workflowStatus } from '../workers/resources';
 export async function closeAbandonedPatchWork(c: Queryable, temporal: Client): Promise<void> {
   for (const r of await listRunningRuns(c)) {
     const status = await workflowStatus(temporal, r.workflowId);
-    if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRun(c, r.id, status);
+    if (!mayStillRun(status)) await closeAbandonedRun(c, r.id, status);
   }
   for (const r of await runningRollbackRuns(c)) {
     const status = await workflowStatus(temporal, r.workflowId);
-    if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRollbackRun(c, r.id, status);
+    if (!mayStillRun(status)) await closeAbandonedRollbackRun(c, r.id, status);
   }
 }

@@ -40,7 +40,7 @@ import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures
 import type { BackupBatchInput, BackupBatchResult, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from '../archive/engine';
 import { loadBackupKeyring, requireKeyWhereEncrypted } from '../archive/keys';
-import { workflowStatus } from '../workers/resources';
+import { mayStillRun, workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
 import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
@@ -129,8 +129,6 @@ export type FinishResult = Omit<BackupBatchResult, 'target' | 'runId'> & {
 
 /** Transient per-dossier errors (a dropped connection) get this many tries inside the chunk. */
 const DOSSIER_ATTEMPTS = 3;
-/** Workflow statuses under which a run may still write: its row is never taken over then (R-BK-1). */
-const MAY_STILL_RUN = new Set(['RUNNING', 'UNKNOWN']);
 
 /**
  * The errno of an error of the destination itself (full, quota, read-only, permission on the folder),
@@ -302,14 +300,14 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         // staleness alone (every worker down for a while leaves a live run without progress)
         for (const run of await runningRuns(client)) {
           const status = temporal ? await workflowStatus(temporal, run.workflow_id) : 'UNKNOWN';
-          if (MAY_STILL_RUN.has(status)) throw alreadyRunning(run, temporal ? status : undefined);
+          if (mayStillRun(status)) throw alreadyRunning(run, temporal ? status : undefined);
           await closeAbandonedRun(client, run.id, status);
         }
         // R-PI-2 from the batch's side: a patch run or a rollback changing patch levels meanwhile would leave the batch's
         // archives at mixed levels. One whose workflow Temporal says closed is its own claim's to close, and no obstacle here.
         for (const work of await runningPatchWork(client)) {
           const status = temporal ? await workflowStatus(temporal, work.workflowId) : 'UNKNOWN';
-          if (!MAY_STILL_RUN.has(status)) continue;
+          if (!mayStillRun(status)) continue;
           throw ApplicationFailure.create({
             type: FailureType.BackupDuringPatchRun,
             nonRetryable: true,

@@ -18,6 +18,7 @@ import {
 import { DOSSIER_IN_USE_MESSAGE } from '../domain/failures';
 import { connectTemporalClient, type TargetPools } from '../workers/resources';
 import { checkBackupTrigger, disabledAnswer, startTriggeredBackup, triggeredAnswer, type StartedTrigger, type TriggeredPlan } from './backup-trigger';
+import { cachedFor } from './cached-for';
 import { HeartbeatBatcher } from './heartbeats';
 import { noticeAt, withOperatorMessage, type ActiveWindow, type TextSettings } from './notices';
 import { openApiText } from './openapi';
@@ -285,14 +286,9 @@ export async function buildGate({
    * logins" (the application's server is one address: at the window's start most users saw 429, scale drill). The
    * window is read at most once a second per target, so a caller over the limit still costs no query each.
    */
-  const statusReads = new Map<string, { at: number; value: Promise<Awaited<ReturnType<typeof store.readStatus>> | undefined> }>();
+  const statusReads = cachedFor(1000, (target: string) => store.readStatus(pools.get(target)).catch(() => undefined));
   const windowRefusal = async (target: string, loc: Locale): Promise<Record<string, unknown> | undefined> => {
-    let read = statusReads.get(target);
-    if (!read || performance.now() - read.at > 1000) {
-      read = { at: performance.now(), value: store.readStatus(pools.get(target)).catch(() => undefined) };
-      statusReads.set(target, read);
-    }
-    const status = await read.value;
+    const status = await statusReads(target);
     if (!status) return undefined;
     const notice = noticeAt(status.window, status.now, loc, texts);
     if (!notice.loginsRefused) return undefined;
@@ -346,24 +342,19 @@ export async function buildGate({
   app.get('/healthz', async () => ({ ok: true }));
 
   /** Readiness: every target's database answers (re-checked at most once a second). Details need a key. */
-  let readiness: { at: number; value: Promise<Record<string, boolean>> } | undefined;
-  const readyTargets = (): Promise<Record<string, boolean>> => {
-    if (!readiness || performance.now() - readiness.at > 1000) {
-      const value = Promise.all(targets.map((t) => store.ping(pools.get(t)).then(() => [t, true] as const, () => [t, false] as const))).then(Object.fromEntries);
-      readiness = { at: performance.now(), value };
-    }
-    return readiness.value;
-  };
+  const readyTargets = cachedFor(1000, (_every: 'targets'): Promise<Record<string, boolean>> =>
+    Promise.all(targets.map((t) => store.ping(pools.get(t)).then(() => [t, true] as const, () => [t, false] as const))).then(Object.fromEntries),
+  );
   app.get('/readyz', async (req, reply) => {
     const check = req.headers[KEY_HEADER] === undefined ? undefined : await keys.check(req.headers[KEY_HEADER]);
     if (check?.ok) {
       // with a key, its own target is asked now (the bench's trivial round-trip route); the others as without a key
       countKey(check.target, check.keyId, 'accepted');
-      const [own, up] = await Promise.all([store.ping(pools.get(check.target)).then(() => true, () => false), readyTargets()]);
+      const [own, up] = await Promise.all([store.ping(pools.get(check.target)).then(() => true, () => false), readyTargets('targets')]);
       const ready = own && Object.entries(up).every(([t, ok]) => t === check.target || ok);
       return reply.code(ready ? 200 : 503).send({ ready, target: check.target, database: own ? 'ok' : 'unreachable' });
     }
-    const ready = Object.values(await readyTargets()).every(Boolean);
+    const ready = Object.values(await readyTargets('targets')).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ ready });
   });
 

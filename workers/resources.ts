@@ -116,6 +116,15 @@ export async function connectTemporalClient(config: Config, connectTimeout: numb
 }
 
 /**
+ * A workflow status under which its run may still write (R-BK-1, R-PI-2): RUNNING, or UNKNOWN (Temporal did not
+ * answer). Its run row is never closed as abandoned then; any other status (completed, failed, terminated, timed out,
+ * not found) means nobody runs it.
+ */
+export function mayStillRun(status: string): boolean {
+  return status === 'RUNNING' || status === 'UNKNOWN';
+}
+
+/**
  * A workflow's status name (RUNNING, TERMINATED, ...), NOT_FOUND when the server has none, UNKNOWN when it
  * did not say (unreachable, slow): callers treat UNKNOWN as "may still run". Shared by the CLI and the
  * activities that must know whether a run's workflow is closed (R-BK-1).

@@ -29,7 +29,7 @@ import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../sch
 import { webUiLink } from './backup';
 import { TARGET_NAME } from '../../domain/target';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain/text';
-import { workflowStatus } from '../../workers/resources';
+import { mayStillRun, workflowStatus } from '../../workers/resources';
 import type { BackupRunRow } from '../../store/backup/run-row';
 import { latestRun } from '../../store/backup/latest-run';
 import { runByRef } from '../../store/backup/run-by-ref';
@@ -86,7 +86,7 @@ async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRu
 const SKIPPED_SHOWN = 20;
 
 /** One workflowStatus for the CLI and the activities (R-BK-1). */
-export { workflowStatus };
+export { mayStillRun, workflowStatus };
 
 /** R-BK-1 before starting: a running run whose workflow is gone (terminated) is closed; a live one is named. */
 /**
@@ -99,7 +99,7 @@ async function claimVerdict(pool: pg.Pool, client: Client, workflowId: string): 
   for (;;) {
     if (await runByRef(pool, workflowId, 'workflow_id')) return { claimed: true };
     const status = await workflowStatus(client, workflowId);
-    if (status !== 'RUNNING' && status !== 'UNKNOWN') {
+    if (!mayStillRun(status)) {
       const failure = await client.workflow
         .getHandle(workflowId)
         .result()
@@ -115,22 +115,44 @@ async function claimVerdict(pool: pg.Pool, client: Client, workflowId: string): 
   }
 }
 
+/** A backup run or patch work whose workflow may still run on the target (its row says running, Temporal agrees or does not answer). */
+export interface LiveWork {
+  kind: 'backup run' | 'patch run' | 'rollback';
+  id: number | string;
+  workflowId: string;
+  startedAt?: Date;
+}
+
+/**
+ * The runs on the target that a backup batch or a window's payload must not start beside (R-BK-1: one batch at a time;
+ * R-PI-2: no batch while patch levels change): running backup runs, then patch runs and rollbacks, each checked against
+ * Temporal. A backup run whose workflow is gone (terminated) is closed as abandoned here, as the next claim would.
+ */
+export async function liveWorkOnTarget(pool: pg.Pool, client: Client): Promise<LiveWork[]> {
+  const live: LiveWork[] = [];
+  for (const run of await runningRuns(pool)) {
+    const status = await workflowStatus(client, run.workflow_id);
+    if (mayStillRun(status)) live.push({ kind: 'backup run', id: run.id, workflowId: run.workflow_id, startedAt: run.started_at });
+    else await closeAbandonedRun(pool, run.id, status);
+  }
+  for (const work of await runningPatchWork(pool)) {
+    if (mayStillRun(await workflowStatus(client, work.workflowId))) live.push({ kind: work.kind, id: work.id, workflowId: work.workflowId });
+  }
+  return live;
+}
+
 async function refuseIfRunning(pool: pg.Pool, client: Client, target: string): Promise<void> {
-  const running = (await runningRuns(pool))[0];
-  if (running) {
-    const status = await workflowStatus(client, running.workflow_id);
-    if (status === 'RUNNING' || status === 'UNKNOWN') {
-      throw new Error(
-        `backup run ${running.id} (${running.workflow_id}) is already running since ${running.started_at.toISOString()}: ` +
-          `one batch per target at a time. Follow it with 'nightshift backup status ${running.id}'`,
-      );
-    }
-    await closeAbandonedRun(pool, running.id, status);
+  const live = await liveWorkOnTarget(pool, client);
+  const batch = live.find((w) => w.kind === 'backup run');
+  if (batch) {
+    throw new Error(
+      `backup run ${batch.id} (${batch.workflowId}) is already running since ${batch.startedAt!.toISOString()}: ` +
+        `one batch per target at a time. Follow it with 'nightshift backup status ${batch.id}'`,
+    );
   }
   // R-PI-2 from the batch's side, as its claim checks it: never a batch while patch levels change
-  for (const work of await runningPatchWork(pool)) {
-    const status = await workflowStatus(client, work.workflowId);
-    if (status !== 'RUNNING' && status !== 'UNKNOWN') continue;
+  const work = live[0];
+  if (work) {
     throw new Error(
       `${work.kind} ${work.id} (${work.workflowId}) is running on ${target}: a backup batch starts once it has ended ` +
         `(its dossiers would be archived at mixed patch levels, R-PI-2); nothing started. Follow it with 'nightshift patch status'`,
@@ -488,7 +510,7 @@ export function registerBackupBatchCommands(backup: Command): void {
             // R-BK-1: a run whose workflow Temporal says closed (terminated, timed out) is no longer running: closed here
             // as the next batch's claim would close it, not shown as running with the stale progress of its history
             const status = await withTemporal((c) => workflowStatus(c, run.workflow_id)).catch(() => 'UNKNOWN');
-            if (status !== 'RUNNING' && status !== 'UNKNOWN') {
+            if (!mayStillRun(status)) {
               await closeAbandonedRun(pool, run.id, status);
               process.stderr.write(`nightshift: closed backup run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase()}\n`);
               run = await findRun(pool, run.id);

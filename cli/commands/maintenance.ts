@@ -53,9 +53,7 @@ import {
   recurScheduleSchema,
   recurringWindowWorkflowId,
 } from '../../domain/maintenance-recur';
-import { calendarCron, describeSchedule, scheduleText, workflowStatus } from './backup-batch';
-import { runningRuns } from '../../store/backup/running-runs';
-import { runningPatchWork } from '../../store/backup/running-patch-work';
+import { calendarCron, describeSchedule, liveWorkOnTarget, scheduleText } from './backup-batch';
 import {
   AVAILABLE_PAYLOADS,
   cancelMaintenanceUpdate,
@@ -338,20 +336,8 @@ async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
  * at a time; R-PI-2: no patch work beside a batch, no patch run beside patch work or a batch), in words.
  */
 async function workInTheWay(targetName: string): Promise<string[]> {
-  return withTemporal((client) =>
-    withPools(targetName, async (pool) => {
-      const runs = [
-        ...(await runningRuns(pool)).map((r) => ({ what: `backup run ${r.id}`, workflowId: r.workflow_id })),
-        ...(await runningPatchWork(pool)).map((w) => ({ what: `${w.kind} ${w.id}`, workflowId: w.workflowId })),
-      ];
-      const live: string[] = [];
-      for (const r of runs) {
-        const status = await workflowStatus(client, r.workflowId);
-        if (status === 'RUNNING' || status === 'UNKNOWN') live.push(`${r.what} (${r.workflowId})`);
-      }
-      return live;
-    }),
-  );
+  const live = await withTemporal((client) => withPools(targetName, (pool) => liveWorkOnTarget(pool, client)));
+  return live.map((w) => `${w.kind} ${w.id} (${w.workflowId})`);
 }
 
 async function schedule(flags: ScheduleFlags): Promise<number | void> {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
@@ -20,7 +21,7 @@ import { rollbackRunFailures } from '../../store/rollback/run-failures';
 import { restoredCodes } from '../../store/rollback/restored-codes';
 import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { webUiLink } from './backup';
-import { workflowStatus } from './backup-batch';
+import { mayStillRun, workflowStatus } from './backup-batch';
 import { refuseUnknownCodes } from '../code-hints';
 
 /** nightshift patch rollback CODE… | --run ID [--failed-only] | --retry ID (R-PI-11): each dossier back to its restore point. */
@@ -114,6 +115,18 @@ export const CHANGED_CODES_SHOWN = 20;
 
 const codesText = (d: DossiersSaid) => `${d.codes.join(' ')}${d.total > d.codes.length ? ` and ${d.total - d.codes.length} more` : ''}`;
 
+/**
+ * Rollback runs whose rows say running while Temporal knows their workflow closed (terminated, timed out) are closed
+ * as abandoned (as `closeAbandonedRuns` does for patch runs): shown as they are, and no longer holding a new rollback
+ * back. One that may still run (RUNNING, or Temporal not answering) stays.
+ */
+export async function closeAbandonedRollbacks(pool: pg.Pool, client: Client): Promise<void> {
+  for (const r of await runningRollbackRuns(pool)) {
+    const status = await workflowStatus(client, r.workflowId);
+    if (!mayStillRun(status)) await closeAbandonedRollbackRun(pool, r.id, status);
+  }
+}
+
 /** The data a rollback would replace besides the patch's own (store/rollback/changed-since-patch.ts), as the refusal says it; '' when none. */
 export function changedSinceText(c: ChangedSincePatch): string {
   if (!c.changed.total && !c.unknown.total) return '';
@@ -163,10 +176,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
           await withPools(t.name, async (pool) => {
             // codes that name no dossier are a slip, not a missing restore point (exit 2, the one meant named)
             if (input.dossiers) await refuseUnknownCodes(pool, t.name, input.dossiers);
-            for (const r of await runningRollbackRuns(pool)) {
-              const status = await workflowStatus(client, r.workflowId);
-              if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRollbackRun(pool, r.id, status);
-            }
+            await closeAbandonedRollbacks(pool, client);
             const prerequisites = await patchPrerequisites(pool, t.name);
             const others = await runningRollbackRuns(pool);
             if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${t.name}` });

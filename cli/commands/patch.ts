@@ -35,7 +35,7 @@ import {
 import { startPatchRun } from '../../starts';
 import { action, config, EXIT_FAILED, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withTemporal, withPools, wordFlag } from '../context';
 import { webUiLink } from './backup';
-import { workflowStatus } from './backup-batch';
+import { mayStillRun, workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
 import { listDossierLevels } from '../../store/patch/dossier-levels';
 import { listRecentRuns, type RecentRun } from '../../store/patch/recent-runs';
@@ -48,8 +48,7 @@ import { registerPatchPlanCommand } from './patch-plan';
 import { refuseUnknownCodes } from '../code-hints';
 import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
 import { retryPreview } from '../../store/patch/retry-source';
-import { registerPatchRollbackCommand, rollbackResultText, rollbackRunStatus, runIdSchema } from './patch-rollback';
-import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
+import { closeAbandonedRollbacks, registerPatchRollbackCommand, rollbackResultText, rollbackRunStatus, runIdSchema } from './patch-rollback';
 import { operatorDateTime } from '../../domain/retention';
 
 const MAX_DEMO_PATCHES = 10_000;
@@ -237,7 +236,7 @@ export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise
   const closed: { id: number; workflowId: string; status: string }[] = [];
   for (const r of rows) {
     const status = await workflowStatus(client, r.workflowId);
-    if (status === 'RUNNING' || status === 'UNKNOWN') continue;
+    if (mayStillRun(status)) continue;
     const done = await closeAbandonedRun(pool, r.id, status);
     if (done) closed.push({ id: Number(r.id), workflowId: r.workflowId, status: status.toLowerCase() });
   }
@@ -349,10 +348,7 @@ export function registerPatchCommands(program: Command): void {
         await withPools(t.name, async (pool) => {
           if (rollbackId !== undefined) {
             // a rollback whose workflow was terminated is shown as it is, not as running (closed as the next rollback would)
-            for (const r of await runningRollbackRuns(pool)) {
-              const status = await withTemporal((client) => workflowStatus(client, r.workflowId)).catch(() => 'UNKNOWN');
-              if (status !== 'RUNNING' && status !== 'UNKNOWN') await closeAbandonedRollbackRun(pool, r.id, status);
-            }
+            await withTemporal((client) => closeAbandonedRollbacks(pool, client)).catch(() => undefined);
             const rollback = await rollbackRunStatus(pool, t.name, rollbackId);
             if (!rollback) throw new UsageError(`no rollback run ${rollbackId} on ${t.name} (patch status names the rollback runs of each patch run)`);
             output(flags.json, rollback, (v) =>
