@@ -27,6 +27,7 @@ import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
 import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withTemporal, withPools } from '../context';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
+import { dryRunBatch } from './backup-dry-run';
 import { TARGET_NAME } from '../../domain/target';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain/text';
 import { mayStillRun, workflowStatus } from '../../workers/resources';
@@ -188,6 +189,7 @@ interface RunFlags {
   run?: string;
   wait?: boolean;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 function progressLine(p: BackupBatchProgress, tty: boolean): string {
@@ -431,11 +433,16 @@ export function registerBackupBatchCommands(backup: Command): void {
     .option('--all', 'every selected dossier, modified or not')
     .option('--only <codes>', 'only these dossier codes (comma-separated)')
     .option('--wait', 'follow the progress until the end (exit 1 when a dossier failed)')
+    .option('--dry-run', 'list the dossiers a batch started now would take, in its order and with why; start nothing')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (flags: RunFlags) => {
         const only = flags.only === undefined ? undefined : parseFlag('--only', onlyCodesSchema, flags.only);
+        if (flags.dryRun) {
+          if (flags.wait) throw new UsageError('--dry-run starts nothing: --wait has nothing to follow');
+          return dryRunBatch(target(flags.target).name, { all: flags.all, only, json: flags.json });
+        }
         return startBatch({ target: target(flags.target).name, all: Boolean(flags.all), only, trigger: 'manual' }, flags);
       }),
     );

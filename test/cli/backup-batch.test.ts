@@ -88,6 +88,46 @@ test('R-BK-2: backup run --only takes the dossiers it names that the nightly sel
   });
 });
 
+test('backup run --dry-run lists what a batch started now takes, in its order and with why, starts nothing; the batch then takes exactly those', async () => {
+  await createDossiers(ctx.stack, [{ code: 'DRYN' }, { code: 'DRYU' }, { code: 'DRYT', flags: { template: true } }]);
+  const pool = ctx.stack.pools.get('main');
+  const runs = async () => (await pool.query('SELECT count(*)::int AS n FROM nightshift.backup_run')).rows[0].n as number;
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // DRYU backed up and unchanged since: the dry run leaves it out as the batch does (R-BK-1)
+    expect((await cli(['backup', 'run', '--only', 'DRYU', '--wait'])).code).toBe(0);
+    const before = await runs();
+    const dry = await cli(['backup', 'run', '--dry-run', '--only', 'DRYN,DRYU,DRYT', '--json']);
+    expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
+    const planned = JSON.parse(dry.stdout) as { count: number; dossiers: { code: string; why: string }[]; takenDespite: { code: string }[] };
+    expect(planned.dossiers.map((d) => [d.code, d.why])).toEqual([
+      ['DRYN', 'never backed up'],
+      ['DRYT', 'never backed up'],
+    ]);
+    expect(planned.takenDespite).toEqual([{ code: 'DRYT', why: 'a template' }]);
+    expect(await runs()).toBe(before);
+    const text = await cli(['backup', 'run', '--dry-run', '--only', 'DRYN,DRYU,DRYT']);
+    expect(text.stdout).toMatch(/^a batch started now on main would take 2 dossier\(s\), in this order \(nothing started\):\n {2}DRYN: never backed up\n {2}DRYT: never backed up\nDRYT is a template: .*\nread with this host's settings/);
+    expect((await cli(['backup', 'run', '--dry-run', '--wait'])).code).toBe(2);
+    // the batch started after it takes exactly what it listed
+    const real = JSON.parse((await cli(['backup', 'run', '--only', 'DRYN,DRYU,DRYT', '--wait', '--json'])).stdout) as { result: { runId: number } };
+    const { rows } = await pool.query('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [real.result.runId]);
+    expect(rows.map((r) => r.code)).toEqual(['DRYN', 'DRYT']);
+    // R-BK-4: a dossier in use at the last run goes first next time, said with the run; a modified one named as such
+    await modify(pool, 'DRYU');
+    await modify(pool, 'DRYN');
+    const close = await openSession(pool, 'DRYN');
+    const skipped = JSON.parse((await cli(['backup', 'run', '--only', 'DRYN', '--wait', '--json'])).stdout) as { result: { runId: number } };
+    await close();
+    const again = JSON.parse((await cli(['backup', 'run', '--dry-run', '--only', 'DRYU,DRYN', '--json'])).stdout) as { first: number; dossiers: { code: string; why: string; first: boolean }[] };
+    expect(again.dossiers).toEqual([
+      expect.objectContaining({ code: 'DRYN', first: true, why: `not backed up by run ${skipped.result.runId} (in use), taken first (R-BK-4); modified since its last backup` }),
+      expect.objectContaining({ code: 'DRYU', first: false, why: 'modified since its last backup' }),
+    ]);
+    expect(again.first).toBe(1);
+  });
+});
+
 test('R-BK-9 settings set/show: the common value wins over the default and says where it comes from', async () => {
   expect((await cli(['backup', 'settings', 'set', 'modified-only', 'non'])).code).toBe(0);
   const shown = await cli(['backup', 'settings', 'show', '--json']);

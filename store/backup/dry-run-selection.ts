@@ -1,0 +1,69 @@
+import type { Queryable } from '../queryable';
+import { OFFSITE_PENDING_SQL, SELECTION_FILTER_SQL, UNREADABLE_NEWEST_SQL } from './selection-sql';
+
+/** What a batch started now would be given (the run row its claim would write): the selection reads only these. */
+export interface DryRunSettings {
+  /** R-BK-2: the copy statuses the settings take */
+  copyStatuses: string[];
+  /** R-BK-1: only dossiers changed since their last backup (off with --all or `modified-only` off) */
+  modifiedOnly: boolean;
+  /** R-BK-14: the run copies off-site (a worker with a bucket) */
+  offsite: boolean;
+  /** `--only` */
+  onlyCodes: string[] | null;
+  /** the newest ended run: its dossiers not backed up go first (R-BK-4) */
+  previousRun: number | null;
+}
+
+/** One dossier a batch started now would take, in its order, with why. */
+export interface DryRunDossier {
+  code: string;
+  /** taken in the priority phase, before the others (R-BK-4, R-BK-14) */
+  first: boolean;
+  /** the previous run's status for it when that run did not back it up: in_use, failed, not_done */
+  leftByPrevious: string | null;
+  offsitePending: boolean;
+  unreadableNewest: boolean;
+  neverBackedUp: boolean;
+  modified: boolean;
+}
+
+/**
+ * The dossiers a batch started now would take, in the order it takes them (its priority phase, then the rest, each in
+ * code order: store/backup/select-page.ts), read with the batch's own selection text over a run row built here
+ * rather than written: nothing is claimed or changed.
+ */
+export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise<DryRunDossier[]> {
+  const { rows } = await db.query<{
+    code: string;
+    left_by_previous: string | null;
+    offsite_pending: boolean;
+    unreadable: boolean;
+    never: boolean;
+    modified: boolean;
+  }>(
+    `WITH r AS (SELECT 'run'::text AS kind, $1::text[] AS only_codes, $2::jsonb AS settings, $3::bigint AS previous_run)
+     SELECT d.code,
+            (SELECT i.status FROM nightshift.backup_run_item i WHERE i.run_id = r.previous_run AND i.code = d.code AND i.status <> 'ok') AS left_by_previous,
+            ${OFFSITE_PENDING_SQL} AS offsite_pending,
+            ${UNREADABLE_NEWEST_SQL} AS unreadable,
+            d.backup_seq IS NULL AS never,
+            coalesce(d.change_seq > d.backup_seq, false) AS modified
+       FROM r, nightshift.dossier d
+      WHERE ${SELECTION_FILTER_SQL}
+      ORDER BY 1`,
+    [s.onlyCodes, JSON.stringify({ copyStatuses: s.copyStatuses, modifiedOnly: s.modifiedOnly, offsite: s.offsite }), s.previousRun],
+  );
+  const dossiers = rows.map((r) => ({
+    code: r.code,
+    // a run without a previous one has no priority phase (domain/backup-batch.ts firstCursor)
+    first: s.previousRun !== null && (r.left_by_previous !== null || r.offsite_pending),
+    leftByPrevious: r.left_by_previous,
+    offsitePending: r.offsite_pending,
+    unreadableNewest: r.unreadable,
+    neverBackedUp: r.never,
+    modified: r.modified,
+  }));
+  // stable: code order within each phase
+  return [...dossiers.filter((d) => d.first), ...dossiers.filter((d) => !d.first)];
+}
