@@ -574,6 +574,15 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
     };
     say(`dry run: nothing is changed; retention ${retention.details.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}; periods in ${config().timeZone}`);
     if (retention.ignored) say(`warning: the common retention value is ignored: ${retention.ignored}`);
+    // the real prune runs on a worker, with its own environment (R-BK-9: local > common > default): a value only this
+    // host has makes this list another prune's (drill Y: 4 generations listed, the prune deleted none)
+    const local = retention.details.filter((p) => p.source === 'local').map((p) => p.kind);
+    if (local.length) {
+      say(
+        `warning: ${local.join(', ')} from this host's NIGHTSHIFT_BACKUP_RETENTION: the real prune runs on a worker and uses that worker's own value, ` +
+          "or the common one where it has none ('nightshift backup settings show' on the worker's host says which)",
+      );
+    }
     for (let after = ''; ; ) {
       const codes = await pruneDossierPage(pool, after, 500);
       for (const code of codes) {
@@ -616,7 +625,7 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
       after = codes[codes.length - 1]!;
     }
     const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiersAffected} dossier(s) (${totals.dossiers} examined); would keep ${totals.kept}. Prune for real: nightshift backup prune --target ${targetName}`;
-    if (flags.json) output(true, { dryRun: true, policies: retention.details, timeZone: config().timeZone, ...totals, generations: doomed, unrecordedFiles: unrecorded }, () => '');
+    if (flags.json) output(true, { dryRun: true, policies: retention.details, ...(local.length ? { localRetention: local } : {}), timeZone: config().timeZone, ...totals, generations: doomed, unrecordedFiles: unrecorded }, () => '');
     else {
       if (totals.unrecorded) say(unrecordedText(totals.unrecorded, sizeText(totals.unrecordedBytes), true));
       say(summary);

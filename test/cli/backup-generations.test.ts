@@ -132,6 +132,11 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   expect(dry.stdout).toMatch(/would delete 2 generation\(s\) \([^)]+\) of 1 dossier\(s\) \(\d+ examined\); would keep \d+\./);
   const dryJson = JSON.parse((await cli(['backup', 'prune', '--dry-run', '--json'], PARIS)).stdout);
   expect(dryJson).toMatchObject({ dryRun: true, deleted: 2, dossiersAffected: 1 });
+  expect(dryJson.localRetention).toBeUndefined();
+  // R-BK-9: a retention value only this host has is said: the real prune runs on a worker, with its own (drill Y)
+  const local = await cli(['backup', 'prune', '--dry-run'], { ...PARIS, NIGHTSHIFT_BACKUP_RETENTION: 'last=1' });
+  expect(local.stdout).toMatch(/\nwarning: normal, EchangePrest, Cloture from this host's NIGHTSHIFT_BACKUP_RETENTION: the real prune runs on a worker and uses that worker's own value/);
+  expect(JSON.parse((await cli(['backup', 'prune', '--dry-run', '--json'], { ...PARIS, NIGHTSHIFT_BACKUP_RETENTION: 'Cloture:last=3' })).stdout).localRetention).toEqual(['Cloture']);
   expect((await dossierGenerations(pool(), code)).map((g) => g.id)).toEqual(ids);
 
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
