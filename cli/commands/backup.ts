@@ -115,7 +115,7 @@ interface RestoreFlags {
 }
 
 function backupResultText(r: BackupDossierResult): string {
-  return `wrote ${r.file}: ${r.tables} tables, ${r.rows} rows, ${r.documents} documents, ${r.bytes} bytes in ${r.durationMs} ms (snapshot ${r.snapshotAt})` + offsiteCopyText(r);
+  return `wrote ${r.file}: ${r.tables} tables, ${r.rows} rows, ${r.documents} documents, ${r.bytes} bytes in ${r.durationMs} ms (snapshot ${operatorDateTime(new Date(r.snapshotAt), zone())}, ${zone()})` + offsiteCopyText(r);
 }
 
 /** R-BK-14: the archive's off-site copy, when the worker copies off-site; a failed one leaves the backup done (exit 0) */

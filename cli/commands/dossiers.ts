@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { type Dossier, dossierCodeSchema, dossierRoles, newDossierSchema } from '../../domain/dossier';
+import { operatorDateTime } from '../../domain/retention';
 import { terminalSafe } from '../../domain/text';
 import { demoPrefixSchema, generateDemoDossiers } from '../../registry/demo';
 import { documentsFolder } from '../../registry/documents';
@@ -41,7 +42,8 @@ const demoSchema = z.object({
 
 const usageFromZod = (error: z.ZodError, flags: Record<string, string>): UsageError => new UsageError(zodText(error, flags));
 
-const when = (iso: string | null): string => (iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : 'never');
+/** A time as every other command prints it: in the operator's zone (NIGHTSHIFT_TIMEZONE), as `backup list` and the reports (drill Y: UTC here, Paris there). */
+const when = (iso: string | null): string => (iso ? operatorDateTime(new Date(iso), config().operatorTimeZone) : 'never');
 
 function flagsText(d: Dossier): string {
   const f = [d.flags.test && 'test', d.flags.specific && 'specific', d.flags.template && 'template', !d.flags.transferable && 'non-transferable'];
@@ -88,7 +90,7 @@ function listText({ dossiers, matching, filter }: { dossiers: Dossier[]; matchin
   ]);
   const cut = dossiers.length < matching ? `: the first ${dossiers.length} shown (--limit ${filter.limit}); raise --limit or narrow the filter` : '';
   const count = words ? `${matching} dossier(s) match ${words}${cut}` : `${matching} dossier(s)${cut}`;
-  return `${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${count}`;
+  return `times in ${config().operatorTimeZone}\n${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${count}`;
 }
 
 async function countFiles(dir: string): Promise<number | null> {
@@ -111,7 +113,7 @@ function showText(s: ShowResult): string {
     `${s.code}  ${s.label}`,
     `  role: ${s.role}   copy status: ${s.copyStatus}   flags: ${flagsText(s)}   patch level: ${s.patchLevel}`,
     `  schema: ${s.schemaName}`,
-    `  modified at: ${when(s.modifiedAt)}   last backup: ${when(s.lastBackupAt)}   modified since backup: ${s.modifiedSinceBackup ? 'yes' : 'no'}`,
+    `  modified at: ${when(s.modifiedAt)}   last backup: ${when(s.lastBackupAt)} (${config().operatorTimeZone})   modified since backup: ${s.modifiedSinceBackup ? 'yes' : 'no'}`,
     `  documents: ${s.documents.path} (${s.documents.exists ? `${s.documents.files} file(s)` : 'no folder'})`,
     '  tables:',
     ...table(['TABLE', 'ROWS', 'CHECKSUM'], s.tables.map((t) => [t.table, String(t.rows), t.checksum]))
