@@ -40,8 +40,8 @@ describe('nightshift dossiers (spawned CLI)', () => {
     // times in the operator's zone, as backup list and the reports print them (drill Y: UTC here, Paris there)
     expect(text.stdout).toMatch(/^times in \S+\nCODE\s+LABEL\s+ROLE\s+FLAGS/);
     expect(text.stdout).toMatch(/CLI1 .* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +never /);
-    const shown = await cli('dossiers', 'show', 'CLI1');
-    expect(shown.stdout).toMatch(/modified at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d {3}last backup: never \(\S+\)/);
+    const zoned = await cli('dossiers', 'show', 'CLI1');
+    expect(zoned.stdout).toMatch(/modified at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d {3}last backup: never \(\S+\)/);
     expect(text.stdout).toContain('test,specific,template,non-transferable');
 
     const show = await cli('dossiers', 'show', 'CLI1', '--json');
