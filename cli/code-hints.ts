@@ -1,4 +1,7 @@
 import { UsageError } from '../config/config';
+import { GENERATION_KINDS, type GenerationKind } from '../domain/generation';
+import { isGenerationKind } from '../domain/retention';
+import { shownInput } from '../domain/text';
 import type { Queryable } from '../store/queryable';
 import { unknownCodes } from '../store/patch/unknown-codes';
 
@@ -39,4 +42,11 @@ export async function refuseUnknownCodes(
     `${how.flag ? `${how.flag}: ` : ''}not dossiers of target ${targetName}: ${named.join(', ')}${unknown.length >= 20 ? ' (the first 20)' : ''}; ` +
       `nothing ${how.nothing ?? 'started'} (see 'nightshift dossiers list')`,
   );
+}
+
+/** `--kind`: a folder kind (R-BK-9) as written; one typed in another case is refused naming the one meant (as dossier codes are). */
+export function kindFlag(value: string): GenerationKind {
+  if (isGenerationKind(value)) return value;
+  const meant = GENERATION_KINDS.find((k) => k.toLowerCase() === value.trim().toLowerCase());
+  throw new UsageError(`--kind: unknown folder kind "${shownInput(value, 20)}": expected ${GENERATION_KINDS.join(', ')}${meant ? ` (kinds are case-sensitive: ${meant}?)` : ''}`);
 }

@@ -49,7 +49,7 @@ import { setRetentionSetting } from '../../store/generations/prune-set-retention
 import { lockRetentionSetting } from '../../store/settings/lock-retention-setting';
 import { withTransaction } from '../../store/transaction';
 import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
-import { refuseUnknownCodes } from '../code-hints';
+import { kindFlag, refuseUnknownCodes } from '../code-hints';
 import { retryCandidates } from '../../store/backup/retry-candidates';
 import { operatorDateTime } from '../../domain/retention';
 import { oneLine } from '../../domain/run-details';
@@ -653,9 +653,7 @@ function onlyOnce(flag: string): (value: string, previous: string | undefined) =
 
 /** `settings set retention VALUE [--kind K]` (R-BK-9, R-BK-11): the common value, per kind; a bad value changes nothing. */
 async function setRetention(value: string, flags: { target?: string; kind?: string }): Promise<void> {
-  if (flags.kind !== undefined && !isGenerationKind(flags.kind)) {
-    throw new UsageError(`--kind: unknown folder kind "${shownInput(flags.kind, 20)}": expected ${GENERATION_KINDS.join(', ')}`);
-  }
+  if (flags.kind !== undefined) kindFlag(flags.kind);
   if (hasControlChars(value)) throw new UsageError(`retention: ${CONTROL_CHARS_PROBLEM}`);
   let policy: ReturnType<typeof parseRetentionPolicy> | undefined;
   if (value.trim() !== 'default') {

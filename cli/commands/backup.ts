@@ -32,14 +32,14 @@ import { loadBackupSettings } from '../../store/settings/backup-settings';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { latestKeyProblems } from '../../store/verify/latest-key-problems';
 import { unknownCodes } from '../../store/patch/unknown-codes';
-import { caseHint } from '../code-hints';
+import { caseHint, kindFlag } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
-import { type Generation, offsiteCopyOf } from '../../domain/generation';
+import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
 import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
@@ -110,6 +110,7 @@ interface RestoreFlags {
   replace?: boolean;
   verifyOnly?: boolean;
   from?: string;
+  kind?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -227,6 +228,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--replace', 'replace an existing dossier of that code (refused otherwise)')
     .option('--verify-only', 'read and check the whole archive here, without Temporal or any database change')
     .option('--from <place>', "with --at: where the generation is read: local (its file only) or offsite (its off-site copy); default: the file, or its off-site copy when the file is not on the worker")
+    .option('--kind <kind>', `with --at: only generations of that folder kind (${GENERATION_KINDS.join(', ')}); default: any kind, the newest`)
     .option('--wait', 'wait for the restore to finish and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())
@@ -236,6 +238,7 @@ export function registerBackupCommands(program: Command): void {
         if (!fileArg.trim()) throw new UsageError(`FILE: empty; expected an archive file, or with --at a dossier code`);
         if (flags.at !== undefined) return restoreAt(fileArg, flags);
         if (flags.from !== undefined) throw new UsageError('--from is for a generation: give a dossier code and --at DATE (a FILE is read where it is)');
+        if (flags.kind !== undefined) throw new UsageError('--kind is for a generation: give a dossier code and --at DATE (a FILE is restored whatever its kind)');
         const file = path.resolve(fileArg);
         if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
         if (flags.verifyOnly) {
@@ -288,6 +291,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   }
   if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
   const place = flags.from === undefined ? undefined : wordFlag('--from', RESTORE_PLACES, flags.from);
+  const kind = flags.kind === undefined ? null : kindFlag(flags.kind);
   const at = parseRestoreAt(flags.at!, zone());
   if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
   const when = at.at;
@@ -300,10 +304,10 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     return chosen;
   });
   async function chooseGeneration(pool: Parameters<typeof generationAt>[0]) {
-    const newest = await generationAt(pool, code, when);
+    const newest = await generationAt(pool, code, when, { kind });
     if (place === 'offsite') {
       // the newest generation with a copy to read: one without is passed over, and the operator told
-      const found = newest && hasOffsiteCopy(newest) ? newest : await generationAt(pool, code, when, { withCopy: true });
+      const found = newest && hasOffsiteCopy(newest) ? newest : await generationAt(pool, code, when, { withCopy: true, kind });
       if (found) return { g: found, skipped: found === newest ? undefined : { g: newest!, why: `has no off-site copy (off-site ${newest!.offsiteState})` }, from: 'offsite' as const };
       if (newest) {
         throw new UsageError(
@@ -317,7 +321,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
       // --from local), else passed over for the newest before it that can be restored (its file, or its copy); the
       // operator is told either way
       if (from === 'auto' && hasOffsiteCopy(newest)) return { g: newest, from: 'offsite' as const };
-      const found = await generationAt(pool, code, when, from === 'auto' ? { restorable: true } : { validOnly: true });
+      const found = await generationAt(pool, code, when, from === 'auto' ? { restorable: true, kind } : { validOnly: true, kind });
       const why = `is ${newest.verifyState} (backup verify)${from === 'auto' ? ', with no off-site copy' : ''}`;
       if (found) return { g: found, skipped: { g: newest, why }, from: from === 'auto' && !isValidGeneration(found) ? ('offsite' as const) : from };
       throw new UsageError(
@@ -326,7 +330,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
           `; see 'nightshift backup list ${code}'`,
       );
     }
-    const kept = await dossierGenerations(pool, code);
+    const kept = (await dossierGenerations(pool, code)).filter((g) => kind === null || g.kind === kind);
     const oldest = kept[kept.length - 1];
     // none kept, and no such dossier: a code typed wrong, said as such (a deleted dossier's generations are still restorable)
     if (!oldest && (await unknownCodes(pool, [code])).length) throw new UsageError(`unknown dossier ${code} in target ${t.name}${await caseHint(pool, code)}`);
@@ -334,7 +338,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     const sameSecond = oldest !== undefined && operatorDateTime(when, zone()) === operatorDateTime(oldest.snapshotAt, zone());
     const shown = (d: Date) => `${operatorDateTime(d, zone())}${sameSecond ? `.${String(d.getTime() % 1000).padStart(3, '0')}` : ''}`;
     throw new UsageError(
-      `no kept generation of dossier ${code} at or before ${shown(when)} (${zone()})` +
+      `no kept ${kind === null ? '' : `${kind} `}generation of dossier ${code} at or before ${shown(when)} (${zone()})` +
         (oldest ? `: the oldest kept is of ${shown(oldest.snapshotAt)}; see 'nightshift backup list ${code}'` : `: it has none${await caseHint(pool, code)}`),
     );
   }
@@ -388,8 +392,14 @@ async function refuseExistingCode(pool: Parameters<typeof codeInAnyCase>[0], cod
 }
 
 /** `backup list`'s last line: the restore of the newest generation that can be restored (its file, or its copy), or that none can. */
-function restoreHint(code: string, date: string | undefined): string {
-  if (date === undefined) return `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`;
+function restoreHint(code: string, date: string | undefined, registered: boolean): string {
+  if (date === undefined) {
+    return registered
+      ? `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`
+      : `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy)`;
+  }
+  // a deleted dossier comes back under its own code (drill Y: --as / --replace were offered for a dossier that is gone)
+  if (!registered) return `restore one: nightshift backup restore ${code} --at '${date}' (dossier ${code} no longer exists: it comes back under its code, or --as NEWCODE)`;
   // the dossier usually exists: beside it under a new code, or over it
   return `restore one: nightshift backup restore ${code} --at '${date}' --as NEWCODE (or --replace to overwrite ${code})`;
 }
@@ -445,15 +455,16 @@ function registerGenerationCommands(backup: Command): void {
       action(async (codeArg: string, flags: ListFlags) => {
         const code = parseFlag('CODE', dossierCodeSchema, codeArg);
         const t = target(flags.target);
-        const { rows, policies } = await withPools(t.name, async (pool) => {
+        const { rows, policies, registered } = await withPools(t.name, async (pool) => {
           const retention = await loadRetention(pool, config());
+          const registered = !(await unknownCodes(pool, [code])).length;
           const plan = await planDossierPrune(pool, code, retention.policies, config().timeZone, { offsiteConfigured: config().offsite !== undefined });
           await keepFilesFoundAgain(plan.generations);
           const why = new Map(plan.generations.map((g) => [g.id, g.decision]));
           const all = flags.all ? await dossierGenerations(pool, code, { deleted: true }) : plan.generations;
           // no generation: a dossier that is not registered and never had one is a code typed wrong (a deleted
           // dossier's generations are still listed)
-          if (!all.length && (await unknownCodes(pool, [code])).length && (flags.all || !(await dossierGenerations(pool, code, { deleted: true })).length)) {
+          if (!all.length && !registered && (flags.all || !(await dossierGenerations(pool, code, { deleted: true })).length)) {
             throw new UsageError(`unknown dossier ${code} in target ${t.name}${await caseHint(pool, code)}`);
           }
           // a later verification that could not read it for want of its key leaves verify_state as it was: said beside it
@@ -464,6 +475,7 @@ function registerGenerationCommands(backup: Command): void {
           };
           return {
             policies: retention.details,
+            registered,
             rows: all.map((g) => ({
               id: g.id,
               date: operatorDateTime(g.snapshotAt, zone()),
@@ -491,7 +503,7 @@ function registerGenerationCommands(backup: Command): void {
           process.stdout.write(`dossier ${code} has no ${flags.all ? '' : 'kept '}generation in target ${t.name}: back it up with 'nightshift backup dossier ${code}'\n`);
           return;
         }
-        output(flags.json, { code, timeZone: zone(), policies, generations: rows }, (v) =>
+        output(flags.json, { code, registered, timeZone: zone(), policies, generations: rows }, (v) =>
           [
             `generations of dossier ${code} (target ${t.name}), newest first; times in ${zone()}`,
             ...v.generations.map((g) => {
@@ -503,7 +515,7 @@ function registerGenerationCommands(backup: Command): void {
             }),
             `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
             ...keyProblemHint(code, v.generations),
-            restoreHint(code, v.generations.find((g) => !g.prunedAt && isRestorable(g))?.date),
+            restoreHint(code, v.generations.find((g) => !g.prunedAt && isRestorable(g))?.date, registered),
           ].join('\n'),
         );
       }),

@@ -45,6 +45,7 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
     [['retention', 'yearly=3'], /unknown rule "yearly"/],
     [['retentoin', 'last=2'], /unknown setting "retentoin": expected one of folder, .*, retention$/m],
     [['retention', 'last=2', '--kind', 'Archive'], /unknown folder kind "Archive"/],
+    [['retention', 'last=2', '--kind', 'cloture'], /unknown folder kind "cloture": expected normal, EchangePrest, Cloture \(kinds are case-sensitive: Cloture\?\)/],
     [['modified-only', 'yes', '--kind', 'Cloture'], /--kind is for the retention setting only/],
     [['retention', 'last=2', '--kind', 'Cloture', '--kind', 'normal'], /--kind is given more than once/],
   ] as const) {
@@ -114,7 +115,7 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   expect(list.stdout).toMatch(/times in Europe\/Paris/);
   // 23:30 UTC on 1 December is 00:30 on the 2nd in Paris: the same day as the newest, so not kept by daily=1
   expect(list.stdout).toMatch(new RegExp(`${ids[0]}  2026-12-02 22:00:00  normal .* kept: last 1, daily 2026-12-02`));
-  expect(list.stdout).toMatch(new RegExp(`${ids[1]}  2026-12-02 00:30:00  normal .* (plain|key \\S+) .* next prune deletes it: beyond normal's last=1,daily=1,weekly=0,monthly=0\n`));
+  expect(list.stdout).toMatch(new RegExp(`${ids[1]}  2026-12-02 00:30:00  normal .* (plain|key \\S+) .* next prune deletes it: beyond normal's last=1,daily=1,weekly=0,monthly=0; kept instead if no kept normal generation reads back at the prune\n`));
   expect(list.stdout).toMatch(new RegExp(`${ids[2]}  2026-11-20 22:00:00  normal .* next prune deletes it: nothing is left of it \\(its file missing, no off-site copy\\): it takes no slot\n`));
   const listed = JSON.parse((await cli(['backup', 'list', code, '--json'], PARIS)).stdout);
   expect(listed.generations.map((g: { id: number; kept: boolean }) => [g.id, g.kept])).toEqual([
@@ -263,6 +264,30 @@ test('R-BK-11: restore --as a code that differs from an existing dossier only by
   expect(offsite.code).toBe(2);
   expect(offsite.stderr).toMatch(new RegExp(`^nightshift: no generation of dossier ${source} at or before .* has an off-site copy`));
   expect((await cli(['backup', 'restore', source, '--at', '2026-12-04', '--from', 'nowhere'], PARIS)).stderr).toBe('nightshift: --from: expected local or offsite\n');
+});
+
+test('R-BK-9 / R-BK-11: restore --at --kind takes the newest generation of that folder kind (a newer Cloture one is passed over); a deleted dossier\'s list offers its restore under its own code', async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 10, prefix: 'GKD' })) as [string];
+  const ids = await generations(code, ['2026-12-03T21:00:00Z', '2026-12-02T21:00:00Z']);
+  // the newest a closing's backup (R-BK-9 folder Cloture), the one before it the nightly one
+  await pool().query(`UPDATE nightshift.backup_generation SET kind = 'Cloture' WHERE id = $1`, [ids[0]]);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const any = JSON.parse((await cli(['backup', 'restore', code, '--at', '2026-12-04', '--as', `${code}A`, '--wait', '--json'], PARIS)).stdout);
+    expect(any.generation).toMatchObject({ id: ids[0], kind: 'Cloture' });
+    const normal = await cli(['backup', 'restore', code, '--at', '2026-12-04', '--kind', 'normal', '--as', `${code}B`, '--wait'], PARIS);
+    expect(normal).toMatchObject({ code: 0, stderr: '' });
+    expect(normal.stdout).toMatch(new RegExp(`^generation ${ids[1]} of dossier ${code}, taken 2026-12-02 22:00:00 \\(Europe/Paris\\), normal,`));
+  });
+  const none = await cli(['backup', 'restore', code, '--at', '2026-12-04', '--kind', 'EchangePrest', '--as', `${code}C`], PARIS);
+  expect(none).toMatchObject({ code: 2, stderr: `nightshift: no kept EchangePrest generation of dossier ${code} at or before 2026-12-04 23:59:59 (Europe/Paris): it has none\n` });
+  expect((await cli(['backup', 'restore', code, '--at', '2026-12-04', '--kind', 'cloture'], PARIS)).stderr).toMatch(/--kind: unknown folder kind "cloture": .*\(kinds are case-sensitive: Cloture\?\)/);
+  expect((await cli(['backup', 'restore', '/tmp/x.SVG', '--kind', 'normal'], PARIS)).code).toBe(2);
+  // deleted: its list offers the restore under its own code, not --as / --replace (drill Y)
+  expect((await cli(['dossiers', 'delete', code, '--yes'])).code).toBe(0);
+  const list = await cli(['backup', 'list', code], PARIS);
+  expect(list.stdout).toContain(`restore one: nightshift backup restore ${code} --at '2026-12-03 22:00:00' (dossier ${code} no longer exists: it comes back under its code, or --as NEWCODE)`);
+  expect(JSON.parse((await cli(['backup', 'list', code, '--json'], PARIS)).stdout).registered).toBe(false);
 });
 
 test("R-BK-11 / R-BK-13: the restore line backup list prints restores the generation it shows (snapshot times have milliseconds); a corrupt one is passed over, and said so", async () => {
