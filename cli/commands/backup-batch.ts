@@ -681,6 +681,8 @@ async function setRetention(value: string, flags: { target?: string; kind?: stri
   for (const r of replaced) {
     process.stdout.write(`  replaced ${r.kind}'s own value ${r.was}: set it again with 'nightshift backup settings set retention ${r.was} --kind ${r.kind}'\n`);
   }
+  // the prune after the next batch applies it unasked (drill Y: last=3 set at night, everything beyond 3 gone by morning)
+  process.stdout.write(`the prune after the next batch applies it: 'nightshift backup prune --dry-run${flags.target ? ` --target ${flags.target}` : ''}' lists what it would delete now\n`);
 }
 
 /**
