@@ -17,6 +17,7 @@ export function takenBecause(d: DryRunDossier, previousRun: number | null, all: 
   if (d.offsitePending) why.push(`its newest archive has no off-site copy yet${d.first ? ', taken first' : ''} (R-BK-14)`);
   if (d.unreadableNewest) why.push('its newest archive was found corrupt or missing (R-BK-13)');
   if (d.neverBackedUp) why.push('never backed up');
+  else if (d.noArchiveOfItsData) why.push('backed up before, but no archive holds its current data (restored since, or its newest archive lost and pruned)');
   else if (d.modified) why.push('modified since its last backup');
   if (!why.length) why.push(all ? '--all' : 'every selected dossier (the modified-only setting is off)');
   return why.join('; ');

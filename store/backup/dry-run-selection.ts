@@ -25,6 +25,8 @@ export interface DryRunDossier {
   offsitePending: boolean;
   unreadableNewest: boolean;
   neverBackedUp: boolean;
+  /** backup_seq unset although a backup was taken: restored since, or its newest archive lost and pruned (migration 0031) */
+  noArchiveOfItsData: boolean;
   modified: boolean;
 }
 
@@ -40,6 +42,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     offsite_pending: boolean;
     unreadable: boolean;
     never: boolean;
+    backed_up_before: boolean;
     modified: boolean;
   }>(
     `WITH r AS (SELECT 'run'::text AS kind, $1::text[] AS only_codes, $2::jsonb AS settings, $3::bigint AS previous_run)
@@ -48,6 +51,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
             ${OFFSITE_PENDING_SQL} AS offsite_pending,
             ${UNREADABLE_NEWEST_SQL} AS unreadable,
             d.backup_seq IS NULL AS never,
+            d.last_backup_at IS NOT NULL AS backed_up_before,
             coalesce(d.change_seq > d.backup_seq, false) AS modified
        FROM r, nightshift.dossier d
       WHERE ${SELECTION_FILTER_SQL}
@@ -61,7 +65,8 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     leftByPrevious: r.left_by_previous,
     offsitePending: r.offsite_pending,
     unreadableNewest: r.unreadable,
-    neverBackedUp: r.never,
+    neverBackedUp: r.never && !r.backed_up_before,
+    noArchiveOfItsData: r.never && r.backed_up_before,
     modified: r.modified,
   }));
   // stable: code order within each phase

@@ -125,6 +125,10 @@ test('backup run --dry-run lists what a batch started now takes, in its order an
       expect.objectContaining({ code: 'DRYU', first: false, why: 'modified since its last backup' }),
     ]);
     expect(again.first).toBe(1);
+    // backed up before, its archive lost and pruned (or restored since): not said "never backed up" (migration 0031)
+    await pool.query(`UPDATE nightshift.dossier SET backup_seq = NULL WHERE code = 'DRYT'`);
+    const lost = JSON.parse((await cli(['backup', 'run', '--dry-run', '--only', 'DRYT', '--json'])).stdout) as { dossiers: { code: string; why: string }[] };
+    expect(lost.dossiers).toMatchObject([{ code: 'DRYT', why: 'backed up before, but no archive holds its current data (restored since, or its newest archive lost and pruned)' }]);
   });
 });
 
