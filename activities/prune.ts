@@ -6,14 +6,18 @@ import { dossierCodeSchema } from '../domain/dossier';
 import { FailureType, permanentFailure } from '../domain/failures';
 import type { Generation } from '../domain/generation';
 import { GENERATION_KINDS } from '../domain/generation';
-import { type RetentionDecision, type RetentionPolicies, retentionPolicySchema, retentionText } from '../domain/retention';
+import { type RetentionDecision, type RetentionPolicies, isRestorable, retentionPolicySchema, retentionText } from '../domain/retention';
 import { type FanOutChunkResult, oneLine } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
 import type { OffsiteStore, StaleUploadSweep } from '../offsite/store';
 import { markGenerationOffsite } from '../store/generations/mark-offsite';
 import { markGenerationsDeleted } from '../store/generations/mark-deleted';
-import { pruneCandidates } from '../store/generations/prune-candidates';
+import { rewindBackupSeqToKept } from '../store/dossiers/rewind-backup-seq';
+import { type PruneCandidate, pruneCandidates } from '../store/generations/prune-candidates';
+import { markGenerationVerified } from '../store/generations/mark-verified';
+import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
+import { recordGenerationSha256 } from '../store/generations/record-sha256';
 import { joinDecisions, loadRetention, planDossierPrune } from '../store/generations/retention-plan';
 import { pruneDossierCount } from '../store/generations/prune-dossier-count';
 import { pruneDossierPage } from '../store/generations/prune-dossier-page';
@@ -27,13 +31,16 @@ import { type DossierOutcome, runChunk } from './fan-out';
 import { assertBackupStore } from '../shared-store/marker';
 import { type UnrecordedFile, findUnrecordedFiles, generationsDirsOf, keepFilesFoundAgain } from '../archive/generations';
 import { loadBackupSettings } from '../store/settings/backup-settings';
+import { type BackupKeyring, NO_KEYS, loadBackupKeyring } from '../archive/keys';
+import { checkAgainstRecord, offsiteCheckOf, putBackFromLinks } from './verify';
 
 /**
  * The prune of generations by retention (R-BK-11), dossier by dossier on the fan-out engine:
  *
  * 1. in one transaction, the dossier's kept generations are locked (FOR UPDATE: a reader taking a lease
- *    waits for the decision), the policy decides (domain/retention.ts), and the ones it deletes are marked
- *    deleted unless a lease holds them (markGenerationsDeleted checks again);
+ *    waits for the decision), the policy decides (domain/retention.ts), the generations it keeps are read back before
+ *    any of their kind goes (keepWhatReadsBack: the records say what a verification found, not what the disk holds
+ *    now), and the ones it deletes are marked deleted unless a lease holds them (markGenerationsDeleted checks again);
  * 2. then, outside it, each marked generation's names go: its links that are still this generation's file
  *    (same inode: a B{code}.SVG that is now a newer generation's stays), an empty date sub-folder, its own
  *    file last, then its off-site object (R-BK-14: the row marked offsite 'deleted' only once the storage
@@ -209,6 +216,109 @@ export async function sweepUnrecordedFiles(
   return out;
 }
 
+/** What the prune's check before it deletes found of a generation (readsBack): readable, bad, or not known. */
+type Soundness = { state: 'ok' } | { state: 'bad' } | { state: 'unknown'; why: string };
+
+interface ReadBackDeps {
+  db: Queryable;
+  keys: BackupKeyring;
+  offsiteStore: PruneDeps['offsiteStore'];
+  prunedBy: string;
+}
+
+/** Who recorded a finding of the prune's check (verify_error, offsite_error). */
+const foundByPrune = (prunedBy: string) => `vu par la rétention avant de supprimer (${prunedBy})`;
+
+/**
+ * R-BK-11: can a restore read this generation now? Its file against its record (size, then SHA-256, or the archive read
+ * back whole when no SHA-256 is recorded: checkAgainstRecord, the verification's own check), put back from another of
+ * its names when it is gone (putBackFromLinks); else its off-site copy (the store's checkObject). A file or copy found bad
+ * is recorded as a verification records it (the nightly batch then takes the dossier again); anything that could not be
+ * checked (a key this worker lacks, no off-site store, the storage away, an I/O error) is `unknown`, never `bad`.
+ */
+async function readsBack(g: PruneCandidate, d: ReadBackDeps): Promise<Soundness> {
+  let unknown: string | undefined;
+  // a file a verification found corrupt may read back whole (a scratch restore that differed): only its copy counts
+  if (g.verifyState !== 'corrupt') {
+    try {
+      const local = await checkAgainstRecord(g.file, g, d.keys);
+      if (local.state === 'missing') {
+        const back = await putBackFromLinks(g, d.keys);
+        if (back) {
+          activityLog()?.warn('generation file put back from its other name', { code: g.code, generation: g.id, from: back.from });
+          return { state: 'ok' };
+        }
+      }
+      if (local.state === 'ok') {
+        if (!g.sha256) await recordGenerationSha256(d.db, g.id, local.sha256);
+        return { state: 'ok' };
+      }
+      if (local.state === 'unknown') unknown = local.reason;
+      else if (g.verifyState !== local.state) {
+        await markGenerationVerified(d.db, g.id, { state: local.state, error: `${local.reason} (${foundByPrune(d.prunedBy)})`, restored: false, sha256: null });
+      }
+    } catch (err) {
+      unknown = (err as Error).message;
+    }
+  }
+  if (g.offsiteState === 'copied' && g.offsiteKey) {
+    const check = g.sha256 ? await offsiteCheckOf(async () => d.offsiteStore())() : undefined;
+    if (!check) unknown ??= g.sha256 ? 'no off-site store on this worker' : 'no SHA-256 recorded to check its off-site copy against';
+    else {
+      try {
+        const c = await check(g.offsiteKey, { size: g.size, sha256: g.sha256! }, { readBack: false, bucket: g.offsiteBucket ?? undefined });
+        if (c.status === 'ok') return { state: 'ok' };
+        await markOffsiteCopyLost(d.db, g.id, { key: g.offsiteKey, copiedAt: g.offsiteAt, error: `(${foundByPrune(d.prunedBy)}) ${c.reason}` });
+      } catch (err) {
+        unknown ??= (err as Error).message;
+      }
+    }
+  }
+  return unknown === undefined ? { state: 'bad' } : { state: 'unknown', why: oneLine(unknown, 200) };
+}
+
+/** Why the prune keeps a generation the policy deletes: no kept one of its kind reads back (R-BK-11). */
+export const ONLY_READABLE_REASON = 'the only generation that reads back';
+
+/**
+ * R-BK-11, before anything of a dossier is deleted: a generation nothing is left of (gone) whose other name still holds
+ * it gets its file back and stays; then, for each kind with a generation to delete, its kept generations that the
+ * records call restorable are read back newest first until one does (normally the first: one file read per pruned
+ * dossier). None does: the kind's generations to delete are read back newest first, and the first that does stays
+ * (ONLY_READABLE_REASON); one that could not be checked stays too (never deleted on a check not made).
+ */
+export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: RetentionDecision })[], d: ReadBackDeps): Promise<void> {
+  for (const g of gens) {
+    if (g.decision.keep || !g.decision.gone) continue;
+    const back = await putBackFromLinks(g, d.keys).catch(() => undefined);
+    if (!back) continue;
+    g.decision.keep = true;
+    g.decision.reasons.push(`its file was put back from ${back.from} (same content): verify it`);
+  }
+  for (const kind of GENERATION_KINDS) {
+    const mine = gens.filter((g) => g.kind === kind);
+    const doomed = mine.filter((g) => !g.decision.keep && !g.decision.gone);
+    if (!doomed.length) continue;
+    let readable = false;
+    for (const g of mine) {
+      if (!g.decision.keep || !isRestorable(g)) continue;
+      if ((await readsBack(g, d)).state === 'ok') {
+        readable = true;
+        break;
+      }
+    }
+    if (readable) continue;
+    for (const g of doomed) {
+      const s = await readsBack(g, d);
+      if (s.state === 'bad') continue;
+      g.decision.keep = true;
+      g.decision.reasons.push(s.state === 'ok' ? ONLY_READABLE_REASON : `not deleted: no kept ${kind} generation reads back, and this one could not be checked (${s.why})`);
+      activityLog()?.warn('kept: no kept generation of its kind reads back', { code: g.code, kind, generation: g.id, reason: g.decision.reasons.at(-1) });
+      if (s.state === 'ok') break;
+    }
+  }
+}
+
 /** One dossier: decide and mark in one transaction, then remove what is marked (and what an earlier attempt marked). */
 export async function pruneDossier(
   pool: Queryable & { connect: () => Promise<import('pg').PoolClient> },
@@ -224,6 +334,8 @@ export async function pruneDossier(
     backupFolder?: string;
     /** off-site storage is configured on this worker (config.offsite): a generation without a copy then holds the newest copy (R-BK-14) */
     offsiteConfigured: boolean;
+    /** to read back encrypted archives before deleting (keepWhatReadsBack); without the key, one is not known to read back */
+    keys?: BackupKeyring;
   },
 ): Promise<DossierPruneResult> {
   const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
@@ -258,9 +370,12 @@ export async function pruneDossier(
     recorded = generations;
     const gens = joinDecisions(generations, o.policies, o.timeZone, now, { offsiteConfigured: o.offsiteConfigured });
     await keepFilesFoundAgain(gens);
+    await keepWhatReadsBack(gens, { db, keys: o.keys ?? NO_KEYS, offsiteStore: o.offsiteStore, prunedBy: o.prunedBy });
     tally(gens);
     const doomed = gens.filter((g) => !g.decision.keep).map((g) => g.id);
     marked = new Set(doomed.length ? await markGenerationsDeleted(db, doomed, o.prunedBy) : []);
+    // R-BK-2: its newest normal record gone, the next batch takes the dossier again (not only while the record was there)
+    if (marked.size) await rewindBackupSeqToKept(db, code, [...marked]);
     counts.deleted = marked.size;
   });
   await o.hooks?.afterMark?.(code);
@@ -292,6 +407,16 @@ export async function pruneDossier(
   return counts;
 }
 
+/** The worker's keys for the check before deleting; keys that do not load leave encrypted archives unchecked, hence kept. */
+function pruneKeyring(s: Parameters<typeof loadBackupKeyring>[0]): BackupKeyring {
+  try {
+    return loadBackupKeyring(s);
+  } catch (err) {
+    activityLog()?.warn('backup keys not loaded: encrypted generations are not read back, so not deleted on that check', { error: (err as Error).message });
+    return NO_KEYS;
+  }
+}
+
 export function createPruneActivities({ config, pools, offsiteStore, staleUploadAgeMs }: PruneDeps, hooks: PruneHooks = {}) {
   return {
     /** The prune's start: one policy per kind (R-BK-9 precedence, resolved on this worker), the zone, the total. */
@@ -317,6 +442,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       // (and a generations folder read empty from an unmounted share: nothing to sweep, never a wrong deletion)
       const backupFolder = (await loadBackupSettings(pool, config)).settings.folder;
       await assertBackupStore(pool, input.target, backupFolder);
+      const keys = pruneKeyring(config.backupKeys);
       const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0 };
       const r = await runChunk({
         codes: input.codes,
@@ -333,6 +459,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
             hooks,
             backupFolder,
             offsiteConfigured: config.offsite !== undefined,
+            keys,
           });
           for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += res[k];
           return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };

@@ -32,7 +32,8 @@ import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
 import { verifyArchive } from '../archive/verify';
 import { scratchRestoreCompare } from '../archive/scratch-restore';
-import { loadBackupKeyring } from '../archive/keys';
+import { type BackupKeyring, NO_KEYS, loadBackupKeyring } from '../archive/keys';
+import { syncDir } from '../archive/writer';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { generationById } from '../store/generations/generation-by-id';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
@@ -118,6 +119,107 @@ async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string>
   return hash.digest('hex');
 }
 
+/** What a file is against a generation's record (checkAgainstRecord). */
+export type RecordCheck =
+  | { state: 'ok'; sha256: string; dev: number; ino: number }
+  | { state: 'corrupt' | 'missing'; reason: string }
+  /** the archive is encrypted with a key this worker lacks: nothing is known of it */
+  | { state: 'unknown'; reason: string };
+
+/**
+ * One file against a generation's record (R-BK-13 steps 1 and 2, the prune's check before it deletes, R-BK-11): there,
+ * of the size written, of the SHA-256 recorded. Without a recorded SHA-256 (never verified, never copied), the archive
+ * is read back whole instead (every part's checksum, verifyArchive); `sameArchive` then also asks its header to name
+ * this generation (code and snapshot): another name of the dossier may hold a newer generation of the same size.
+ */
+export async function checkAgainstRecord(
+  file: string,
+  g: Pick<Generation, 'code' | 'size' | 'sha256' | 'snapshotAt'>,
+  keys: BackupKeyring,
+  o: { sameArchive?: boolean; signal?: AbortSignal } = {},
+): Promise<RecordCheck> {
+  let s: fs.Stats;
+  try {
+    s = await fs.promises.stat(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing', reason: `le fichier ${file} n'existe plus` };
+    throw err;
+  }
+  if (!s.isFile()) return { state: 'corrupt', reason: `${file} n'est pas un fichier` };
+  if (s.size !== g.size) return { state: 'corrupt', reason: `${s.size} octets au lieu de ${g.size} à l'écriture` };
+  const sha256 = await sha256OfFile(file, o.signal);
+  const ok = { state: 'ok' as const, sha256, dev: s.dev, ino: s.ino };
+  if (g.sha256) return g.sha256 === sha256 ? ok : { state: 'corrupt', reason: `SHA-256 ${sha256.slice(0, 12)}… au lieu de ${g.sha256.slice(0, 12)}… à l'écriture` };
+  try {
+    const a = await verifyArchive(file, keys);
+    if (o.sameArchive && (a.code !== g.code || a.snapshotAt !== g.snapshotAt.toISOString())) {
+      return { state: 'corrupt', reason: `${file} est une autre sauvegarde (${a.code} du ${a.snapshotAt})` };
+    }
+    return ok;
+  } catch (err) {
+    const type = failureTypeOf(err);
+    if (type === FailureType.BackupKeyMissing || type === FailureType.BackupKeyWrong) return { state: 'unknown', reason: (err as Error).message };
+    if (type === FailureType.ArchiveInvalid) return { state: 'corrupt', reason: (err as Error).message };
+    throw err;
+  }
+}
+
+/** What the report and the generation's row say of a file put back from another name (said, never as missing). */
+export const PUT_BACK_MARK = 'fichier de la génération absent, remis depuis';
+
+/**
+ * R-BK-11 / R-BK-13: a generation's own file gone while one of its other names (B{code}.SVG, a hard link made with it)
+ * still holds it: the file is put back from that name when its content is the record's (checkAgainstRecord, the header
+ * naming this generation when no SHA-256 was recorded), as a hard link again, or a copy (temporary file, fsync, rename)
+ * where links are refused. The name must still be the file checked once linked (same inode): a backup that replaced it
+ * meanwhile puts nothing back. Undefined: no name holds it.
+ */
+export async function putBackFromLinks(
+  g: Pick<Generation, 'code' | 'size' | 'sha256' | 'snapshotAt' | 'file' | 'links'>,
+  keys: BackupKeyring,
+  signal?: AbortSignal,
+): Promise<{ from: string; sha256: string } | undefined> {
+  for (const link of g.links) {
+    if (link === g.file) continue;
+    const c = await checkAgainstRecord(link, g, keys, { sameArchive: true, signal });
+    if (c.state !== 'ok') continue;
+    const dir = path.dirname(g.file);
+    await fs.promises.mkdir(dir, { recursive: true });
+    try {
+      await fs.promises.link(link, g.file);
+      const s = await fs.promises.stat(g.file);
+      if (s.dev !== c.dev || s.ino !== c.ino) {
+        await fs.promises.unlink(g.file);
+        continue;
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // another reader put it back first
+      if (code === 'EEXIST') return { from: link, sha256: c.sha256 };
+      if (code === 'ENOENT') continue;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+      const tmp = `${g.file}.${crypto.randomBytes(3).toString('hex')}.tmp`;
+      try {
+        await fs.promises.copyFile(link, tmp, fs.constants.COPYFILE_EXCL);
+        // the copy is checked itself: the name may have changed since it was
+        if ((await checkAgainstRecord(tmp, { ...g, sha256: c.sha256 }, keys, { signal })).state !== 'ok') continue;
+        const fh = await fs.promises.open(tmp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await fs.promises.rename(tmp, g.file);
+      } finally {
+        await fs.promises.rm(tmp, { force: true });
+      }
+    }
+    await syncDir(dir);
+    return { from: link, sha256: c.sha256 };
+  }
+  return undefined;
+}
+
 /** PostgreSQL refusing what a scratch restore loads (bad data, broken constraint) is the archive's fault. */
 function isContentError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -183,27 +285,41 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
 
   /** One generation read and checked; a transient error (I/O, connection) is thrown and retried by the caller. */
   async function check(pool: pg.Pool, g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun = false): Promise<Checked> {
+    // a keyring that does not load is the archive's `key` outcome below (as before), not this check's failure
+    let keys = NO_KEYS;
+    let keysProblem: unknown;
+    try {
+      keys = loadBackupKeyring(config.backupKeys);
+    } catch (err) {
+      keysProblem = err;
+    }
     let size: number;
+    // the file put back from another of its names (B{code}.SVG) holding it: said first, then checked as any file
+    let putBack: string | undefined;
     try {
       size = (await fs.promises.stat(g.file)).size;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return missingFile(g, restore, signal, lostThisRun);
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const back = await putBackFromLinks(g, keys, signal);
+      if (!back) return missingFile(g, restore, signal, lostThisRun);
+      putBack = `${PUT_BACK_MARK} ${back.from} (même contenu que la génération)`;
+      size = (await fs.promises.stat(g.file)).size;
     }
     const sha256 = await sha256OfFile(g.file, signal);
     const problems: string[] = [];
     let status: Checked['status'] = 'ok';
     let restored = false;
     try {
+      if (keysProblem) throw keysProblem;
       if (restore) {
-        const r = await scratchRestoreCompare({ pool, file: g.file, keys: loadBackupKeyring(config.backupKeys), signal });
+        const r = await scratchRestoreCompare({ pool, file: g.file, keys, signal });
         restored = true;
         if (r.differences.length) {
           status = 'corrupt';
           problems.push(`restaurée, elle diffère de l'archive : ${r.differences.join('; ')}`);
         }
       } else {
-        await verifyArchive(g.file, loadBackupKeyring(config.backupKeys));
+        await verifyArchive(g.file, keys);
       }
     } catch (err) {
       const type = failureTypeOf(err);
@@ -225,6 +341,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       status = 'corrupt';
       problems.unshift(`${size} octets au lieu de ${g.size} à l'écriture`);
     }
+    if (putBack) problems.unshift(putBack);
     if (status === 'corrupt') {
       // R-BK-14: the copy is now what a restore reads and what retention counts on: checked as any copy (its size and
       // SHA-256 as written, not the damaged file's), recorded lost when gone or different
@@ -317,7 +434,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         let text = '';
         for (const r of rows) {
           if (r.status === 'pruned') continue;
-          text += verifyReportLine({ code: r.code, date: operatorDateTime(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error }) + REPORT_EOL;
+          const line = { code: r.code, date: operatorDateTime(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error };
+          // a file put back from its other name is no off-site-only line (verifyReportLine's ok with a reason)
+          text += (r.status === 'ok' && r.error?.startsWith(PUT_BACK_MARK) ? `${verifyReportLine({ ...line, error: null })} : ${r.error}` : verifyReportLine(line)) + REPORT_EOL;
           if (isVerifyProblem(r.status)) {
             problems++;
             if (!isToldProblem(r.error)) fresh++;

@@ -6,7 +6,8 @@ import { ISO_DATE_TIME, TIME_FORMATS_HINT, operatorTimeText, parseOperatorTime }
 /**
  * Retention of generations (R-BK-11), with restic's `forget --keep-*` semantics: generations newest first;
  * `last` keeps the newest N; `daily` / `weekly` / `monthly` keep the newest generation of each of the N most
- * recent days / ISO weeks / months that have one (a period without a generation does not count). Periods are
+ * recent days / ISO weeks / months that have one (a period without a generation does not count), and, while such a
+ * count is not filled, the oldest generation too (restic keeps "the oldest snapshot in the group additionally"). Periods are
  * the operator's (config.timeZone), so a backup at 00:30 Paris time belongs to that Paris day. A policy per
  * folder kind (normal, EchangePrest/, Cloture/: R-BK-5). Whatever the policy says, the newest valid
  * generation of each kind stays when no kept one of that kind is valid (valid: not found corrupt or missing by a
@@ -164,15 +165,22 @@ export interface RetentionCandidate {
 export interface RetentionDecision {
   id: number;
   keep: boolean;
-  /** why it is kept ("last 2", "daily 2026-12-01", "only valid generation", "leased until ..."); empty: deleted */
+  /** why it is kept ("last 2", "daily 2026-12-01", "oldest, daily 7 not filled", "only valid generation", "leased until ..."); empty: deleted */
   reasons: string[];
   /** deleted because nothing is left of it (its file missing, no off-site copy: isGone), not by the policy */
   gone?: true;
+  /**
+   * the newest of its kind the policy deletes: the prune reads the kept ones back first (activities/prune.ts), and keeps
+   * this one instead when none of them does (R-BK-11); a decision made without reading files cannot say which
+   */
+  standIn?: true;
 }
 
 /** Why a generation the decision deletes goes: what the dry run and `backup list` say (R-BK-11). */
-export function deletionReason(d: Pick<RetentionDecision, 'gone'>, kind: GenerationKind, policy: RetentionPolicy): string {
-  return d.gone ? 'nothing is left of it (its file missing, no off-site copy): it takes no slot' : `beyond ${kind}'s ${retentionText(policy)}`;
+export function deletionReason(d: Pick<RetentionDecision, 'gone' | 'standIn'>, kind: GenerationKind, policy: RetentionPolicy): string {
+  if (d.gone) return 'nothing is left of it (its file missing, no off-site copy): it takes no slot';
+  const beyond = `beyond ${kind}'s ${retentionText(policy)}`;
+  return d.standIn ? `${beyond}; kept instead if no kept ${kind} generation reads back at the prune` : beyond;
 }
 
 export const isValidGeneration = (g: Pick<RetentionCandidate, 'verifyState'>): boolean => g.verifyState !== 'corrupt' && g.verifyState !== 'missing';
@@ -198,11 +206,16 @@ function newestFirst<T extends Pick<RetentionCandidate, 'id' | 'snapshotAt'>>(ge
   return [...gens].sort((a, b) => b.snapshotAt.getTime() - a.snapshotAt.getTime() || b.id - a.id);
 }
 
-/** One kind's generations under one policy (restic's buckets), newest first in the answer. */
+/**
+ * One kind's generations under one policy (restic's buckets), newest first in the answer. As restic's `forget`: when
+ * a daily / weekly / monthly count is not filled (fewer periods with a generation than it asks for), the oldest
+ * generation is kept as well, even if its period's newest already is ("oldest, daily 7 not filled"): the longest
+ * history the counts allow. Only ever one more kept, never one fewer.
+ */
 export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy, timeZone: string): RetentionDecision[] {
   const left = { ...policy };
   const lastKey: Partial<Record<RetentionRule, string>> = {};
-  return newestFirst(gens).map((g) => {
+  return newestFirst(gens).map((g, i, all) => {
     const reasons: string[] = [];
     if (left.last > 0) {
       left.last--;
@@ -213,13 +226,21 @@ export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy,
     for (const p of PERIODS) {
       if (left[p.rule] <= 0) continue;
       const key = p.key(local);
-      if (key === lastKey[p.rule]) continue;
+      if (key === lastKey[p.rule]) {
+        if (i === all.length - 1) reasons.push(oldestReason(p.rule, policy));
+        continue;
+      }
       lastKey[p.rule] = key;
       left[p.rule]--;
       reasons.push(`${p.rule} ${key}`);
     }
     return { id: g.id, keep: reasons.length > 0, reasons };
   });
+}
+
+/** Why the oldest generation stays under a count its periods do not fill (restic's "oldest daily snapshot"). */
+function oldestReason(rule: Exclude<RetentionRule, 'last'>, policy: RetentionPolicy): string {
+  return `oldest, ${rule} ${policy[rule]} not filled`;
 }
 
 export interface RetentionOptions {
@@ -257,6 +278,10 @@ export function decideRetention(gens: RetentionCandidate[], policies: RetentionP
       d.keep = true;
       d.reasons.push(`leased until ${g.leasedUntil.toISOString()}`);
     }
+  }
+  for (const kind of GENERATION_KINDS) {
+    const standIn = ordered.find((g) => g.kind === kind && !byId.get(g.id)!.keep && isRestorable(g));
+    if (standIn) byId.get(standIn.id)!.standIn = true;
   }
   return ordered.map((g) => byId.get(g.id)!);
 }

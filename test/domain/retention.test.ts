@@ -71,7 +71,8 @@ describe('R-BK-11: policy rules (restic forget --keep-* semantics)', () => {
   test('ISO week-year at the turn of the year: 2026-12-31 is in 2026-W53, 2027-01-04 in 2027-W01', () => {
     const gens = [gen('2026-12-28T12:00:00Z'), gen('2027-01-03T12:00:00Z'), gen('2027-01-04T12:00:00Z')];
     const ds = applyPolicy(gens, policy({ weekly: 5 }), 'UTC');
-    expect(ds.map((d) => d.reasons)).toEqual([['weekly 2027-W01'], ['weekly 2026-W53'], []]);
+    // 12-28 is W53 too: not its week's newest, kept only as the oldest while weekly 5 is not filled (restic)
+    expect(ds.map((d) => d.reasons)).toEqual([['weekly 2027-W01'], ['weekly 2026-W53'], ['oldest, weekly 5 not filled']]);
   });
 
   test('monthly N keeps the newest of each of the N most recent months with a generation', () => {
@@ -119,13 +120,126 @@ describe('R-BK-11: policy rules (restic forget --keep-* semantics)', () => {
   });
 });
 
+describe("R-BK-11: restic's own cases (internal/data/snapshot_policy_test.go and its golden files, doc/060_forget.rst)", () => {
+  /** restic's test snapshots (UTC), in its order: among equal times the earlier in the list sorts newer (sort.Stable), so a higher id */
+  const RESTIC_TIMES = [
+  '2014-09-01 10:20:30', '2014-09-02 10:20:30', '2014-09-05 10:20:30', '2014-09-06 10:20:30', '2014-09-08 10:20:30',
+  '2014-09-09 10:20:30', '2014-09-10 10:20:30', '2014-09-11 10:20:30', '2014-09-20 10:20:30', '2014-09-22 10:20:30',
+  '2014-08-08 10:20:30', '2014-08-10 10:20:30', '2014-08-12 10:20:30', '2014-08-13 10:20:30', '2014-08-13 10:20:30.1',
+  '2014-08-15 10:20:30', '2014-08-18 10:20:30', '2014-08-20 10:20:30', '2014-08-21 10:20:30', '2014-08-22 10:20:30',
+  '2014-10-01 10:20:30', '2014-10-02 10:20:30', '2014-10-05 10:20:30', '2014-10-06 10:20:30', '2014-10-08 10:20:30',
+  '2014-10-09 10:20:30', '2014-10-10 10:20:30', '2014-10-11 10:20:30', '2014-10-20 10:20:30', '2014-10-22 10:20:30',
+  '2014-11-08 10:20:30', '2014-11-10 10:20:30', '2014-11-12 10:20:30', '2014-11-13 10:20:30', '2014-11-13 10:20:30.1',
+  '2014-11-15 10:20:30', '2014-11-18 10:20:30', '2014-11-20 10:20:30', '2014-11-21 10:20:30', '2014-11-22 10:20:30',
+  '2015-09-01 10:20:30', '2015-09-02 10:20:30', '2015-09-05 10:20:30', '2015-09-06 10:20:30', '2015-09-08 10:20:30',
+  '2015-09-09 10:20:30', '2015-09-10 10:20:30', '2015-09-11 10:20:30', '2015-09-20 10:20:30', '2015-09-22 10:20:30',
+  '2015-08-08 10:20:30', '2015-08-10 10:20:30', '2015-08-12 10:20:30', '2015-08-13 10:20:30', '2015-08-13 10:20:30.1',
+  '2015-08-15 10:20:30', '2015-08-18 10:20:30', '2015-08-20 10:20:30', '2015-08-21 10:20:30', '2015-08-22 10:20:30',
+  '2015-10-01 10:20:30', '2015-10-02 10:20:30', '2015-10-05 10:20:30', '2015-10-06 10:20:30', '2015-10-08 10:20:30',
+  '2015-10-09 10:20:30', '2015-10-10 10:20:30', '2015-10-11 10:20:30', '2015-10-20 10:20:30', '2015-10-22 10:20:30',
+  '2015-10-22 10:20:30', '2015-10-22 10:20:30', '2015-10-22 10:20:30', '2015-10-22 10:20:30', '2015-11-08 10:20:30',
+  '2015-11-10 10:20:30', '2015-11-12 10:20:30', '2015-11-13 10:20:30', '2015-11-13 10:20:30.1', '2015-11-15 10:20:30',
+  '2015-11-18 10:20:30', '2015-11-20 10:20:30', '2015-11-21 10:20:30', '2015-11-22 10:20:30', '2016-01-01 01:02:03',
+  '2016-01-01 01:03:03', '2016-01-01 07:08:03', '2016-01-03 07:02:03', '2016-01-04 10:23:03', '2016-01-04 11:23:03',
+  '2016-01-04 12:23:03', '2016-01-04 12:24:03', '2016-01-04 12:28:03', '2016-01-04 12:30:03', '2016-01-04 16:23:03',
+  '2016-01-05 09:02:03', '2016-01-06 08:02:03', '2016-01-07 10:02:03', '2016-01-08 20:02:03', '2016-01-09 21:02:03',
+  '2016-01-12 21:02:03', '2016-01-12 21:08:03', '2016-01-18 12:02:03',
+  ];
+  const restic = () => RESTIC_TIMES.map((t, i) => gen(`${t.replace(' ', 'T')}Z`, { id: 10_000 - i }));
+  const keptTimes = (gens: RetentionCandidate[], p: Partial<RetentionPolicy>) => kept(gens, policy(p)).map((iso) => iso!.replace('T', ' ').replace(/(\.\d*[1-9])?0*Z$/, '$1').replace(/\.$/, ''));
+
+  test.each<[string, Partial<RetentionPolicy>, string[]]>([
+    ['daily 3', { daily: 3 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03', '2016-01-09 21:02:03']],
+    ['daily 10', { daily: 10 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03', '2016-01-09 21:02:03', '2016-01-08 20:02:03', '2016-01-07 10:02:03', '2016-01-06 08:02:03', '2016-01-05 09:02:03', '2016-01-04 16:23:03', '2016-01-03 07:02:03', '2016-01-01 07:08:03']],
+    ['last 5, daily 5', { last: 5, daily: 5 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03', '2016-01-12 21:02:03', '2016-01-09 21:02:03', '2016-01-08 20:02:03', '2016-01-07 10:02:03']],
+    ['last 2, daily 10', { last: 2, daily: 10 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03', '2016-01-09 21:02:03', '2016-01-08 20:02:03', '2016-01-07 10:02:03', '2016-01-06 08:02:03', '2016-01-05 09:02:03', '2016-01-04 16:23:03', '2016-01-03 07:02:03', '2016-01-01 07:08:03']],
+    ['weekly 2', { weekly: 2 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03']],
+    ['weekly 4', { weekly: 4 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03', '2016-01-09 21:02:03', '2016-01-03 07:02:03']],
+    ['daily 3, weekly 4', { daily: 3, weekly: 4 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03', '2016-01-09 21:02:03', '2016-01-03 07:02:03']],
+    ['monthly 6', { monthly: 6 }, ['2016-01-18 12:02:03', '2015-11-22 10:20:30', '2015-10-22 10:20:30', '2015-09-22 10:20:30', '2015-08-22 10:20:30', '2014-11-22 10:20:30']],
+    ['daily 2, weekly 2, monthly 6', { daily: 2, weekly: 2, monthly: 6 }, ['2016-01-18 12:02:03', '2016-01-12 21:08:03', '2015-11-22 10:20:30', '2015-10-22 10:20:30', '2015-09-22 10:20:30', '2015-08-22 10:20:30', '2014-11-22 10:20:30']],
+  ])('golden file: %s keeps what restic keeps (counts filled: no oldest)', (_, p, expected) => {
+    expect(keptTimes(restic(), p)).toEqual(expected);
+  });
+
+  test.each<[string, Partial<RetentionPolicy>, number]>([
+    ['last 10', { last: 10 }, 10],
+    ['last 15', { last: 15 }, 15],
+    ['last 99', { last: 99 }, 99],
+    ['last 200', { last: 200 }, 103],
+    ['daily 30', { daily: 30 }, 30],
+  ])('golden file: %s keeps as many as restic', (_, p, n) => {
+    expect(keptTimes(restic(), p)).toHaveLength(n);
+  });
+
+  test('monthly 12 over the 9 months of the same snapshots: the newest of each, and the oldest additionally', () => {
+    const ds = applyPolicy(restic(), policy({ monthly: 12 }), 'UTC');
+    expect(keptTimes(restic(), { monthly: 12 })).toEqual([
+      '2016-01-18 12:02:03', '2015-11-22 10:20:30', '2015-10-22 10:20:30', '2015-09-22 10:20:30', '2015-08-22 10:20:30',
+      '2014-11-22 10:20:30', '2014-10-22 10:20:30', '2014-09-22 10:20:30', '2014-08-22 10:20:30', '2014-08-08 10:20:30',
+    ]);
+    expect(ds.at(-1)!.reasons).toEqual(['oldest, monthly 12 not filled']);
+  });
+
+  test('doc/060_forget.rst: weekday backups for two weeks, an extra one on Fridays, Wednesday missed: --keep-daily 5 keeps 5', () => {
+    const gens = ['2025-04-21 11:00', '2025-04-22 11:00', '2025-04-23 11:00', '2025-04-24 11:00', '2025-04-25 11:00', '2025-04-25 23:00', '2025-04-28 11:00', '2025-04-29 11:00', '2025-05-01 11:00', '2025-05-02 11:00', '2025-05-02 23:00'].map((t) => gen(`${t.replace(' ', 'T')}:00Z`));
+    expect(kept(gens, policy({ daily: 5 }))).toEqual(['2025-05-02T23:00:00.000Z', '2025-05-01T11:00:00.000Z', '2025-04-29T11:00:00.000Z', '2025-04-28T11:00:00.000Z', '2025-04-25T23:00:00.000Z']);
+  });
+});
+
+describe('R-BK-11: a count its periods do not fill keeps the oldest generation too (restic: "the oldest snapshot in the group is kept additionally")', () => {
+  test('two backups a day on 3 days, daily 7: the newest of each day and the oldest, 4 (was 3)', () => {
+    const gens = ['2026-11-29T09:00:00Z', '2026-11-29T21:00:00Z', '2026-11-30T09:00:00Z', '2026-11-30T21:00:00Z', '2026-12-01T09:00:00Z', '2026-12-01T21:00:00Z'].map((t) => gen(t));
+    expect(reasonsOf(gens, all({ daily: 7 }))).toEqual({
+      '2026-12-01T21:00:00.000Z': ['daily 2026-12-01'],
+      '2026-12-01T09:00:00.000Z': [],
+      '2026-11-30T21:00:00.000Z': ['daily 2026-11-30'],
+      '2026-11-30T09:00:00.000Z': [],
+      '2026-11-29T21:00:00.000Z': ['daily 2026-11-29'],
+      '2026-11-29T09:00:00.000Z': ['oldest, daily 7 not filled'],
+    });
+  });
+
+  test('each rule not filled names itself; a filled one adds nothing; last N never keeps an oldest', () => {
+    const gens = ['2026-11-30T09:00:00Z', '2026-11-30T21:00:00Z', '2026-12-01T09:00:00Z', '2026-12-01T21:00:00Z'].map((t) => gen(t));
+    // daily 2: filled (two days); weekly 4 and monthly 3: one week, one month
+    expect(reasonsOf(gens, all({ last: 1, daily: 2, weekly: 4, monthly: 3 }))['2026-11-30T09:00:00.000Z']).toEqual(['oldest, weekly 4 not filled', 'oldest, monthly 3 not filled']);
+    expect(kept(gens, policy({ daily: 2 }))).toEqual(['2026-12-01T21:00:00.000Z', '2026-11-30T21:00:00.000Z']);
+    expect(kept(gens, policy({ last: 3 }))).toHaveLength(3);
+  });
+
+  test('the oldest that is its period\'s only generation is kept for that period, once', () => {
+    const gens = ['2026-11-20T21:00:00Z', '2026-12-01T09:00:00Z', '2026-12-01T21:00:00Z'].map((t) => gen(t));
+    expect(reasonsOf(gens, all({ daily: 7 }))['2026-11-20T21:00:00.000Z']).toEqual(['daily 2026-11-20']);
+  });
+
+  test('one generation more at most: the oldest, named by every rule it stays for', () => {
+    const gens = nightly('2026-11-01', 10).concat(nightly('2026-11-01', 10, 9));
+    const ds = applyPolicy(gens, policy({ last: 2, daily: 14, weekly: 8, monthly: 6 }), 'UTC');
+    const oldest = ds.at(-1)!;
+    expect(oldest.reasons).toEqual(['oldest, daily 14 not filled', 'oldest, weekly 8 not filled', 'oldest, monthly 6 not filled']);
+    // the newest of each of the 10 days, the second newest (last 2), and the oldest
+    expect(ds.filter((d) => d.keep)).toHaveLength(10 + 1 + 1);
+    expect(ds.filter((d) => d.keep && d.reasons.some((r) => r.startsWith('oldest')))).toEqual([oldest]);
+  });
+
+  test('the oldest of what is left: a generation nothing is left of takes no part (decideRetention applies the rules to the others)', () => {
+    const gens = [gen('2026-12-01T21:00:00Z'), gen('2026-12-01T09:00:00Z'), gen('2026-11-30T21:00:00Z'), gen('2026-11-30T09:00:00Z', { verify: 'missing' })];
+    const r = reasonsOf(gens, all({ daily: 7 }));
+    expect(r['2026-11-30T09:00:00.000Z']).toEqual([]);
+    expect(r['2026-12-01T09:00:00.000Z']).toEqual([]);
+    expect(r['2026-11-30T21:00:00.000Z']).toEqual(['daily 2026-11-30']);
+  });
+});
+
 describe("R-BK-11: periods in the operator's time zone (config.timeZone)", () => {
   test('a backup at 23:30 UTC belongs to the next day in Paris, to the same day in New York', () => {
     const gens = [gen('2026-12-01T20:00:00Z'), gen('2026-12-01T23:30:00Z')];
     expect(kept(gens, policy({ daily: 2 }), PARIS)).toHaveLength(2);
     expect(reasonsOf(gens, all({ daily: 2 }), PARIS)['2026-12-01T23:30:00.000Z']).toEqual(['daily 2026-12-02']);
-    expect(kept(gens, policy({ daily: 2 }), 'America/New_York')).toEqual(['2026-12-01T23:30:00.000Z']);
-    expect(reasonsOf(gens, all({ daily: 2 }), 'America/New_York')['2026-12-01T23:30:00.000Z']).toEqual(['daily 2026-12-01']);
+    expect(kept(gens, policy({ daily: 1 }), 'America/New_York')).toEqual(['2026-12-01T23:30:00.000Z']);
+    // one day in New York: the older is not a day's newest, kept only as the oldest while daily 2 is not filled
+    expect(reasonsOf(gens, all({ daily: 2 }), 'America/New_York')).toEqual({ '2026-12-01T23:30:00.000Z': ['daily 2026-12-01'], '2026-12-01T20:00:00.000Z': ['oldest, daily 2 not filled'] });
   });
 
   test('DST spring forward (Paris, 2026-03-29 02:00 → 03:00): 01:30 CET and 03:30 CEST are one day', () => {
@@ -152,11 +266,12 @@ describe("R-BK-11: periods in the operator's time zone (config.timeZone)", () =>
 
   test('weeks and months turn at local midnight: Sunday 23:30 UTC is Monday in Paris; 30 Nov 23:30 UTC is December', () => {
     const sunday = [gen('2026-11-29T12:00:00Z'), gen('2026-11-29T23:30:00Z')];
-    expect(kept(sunday, policy({ weekly: 5 }), 'UTC')).toEqual(['2026-11-29T23:30:00.000Z']);
+    expect(reasonsOf(sunday, all({ weekly: 5 }), 'UTC')).toEqual({ '2026-11-29T23:30:00.000Z': ['weekly 2026-W48'], '2026-11-29T12:00:00.000Z': ['oldest, weekly 5 not filled'] });
+    expect(kept(sunday, policy({ weekly: 1 }), 'UTC')).toEqual(['2026-11-29T23:30:00.000Z']);
     expect(kept(sunday, policy({ weekly: 5 }), PARIS)).toEqual(['2026-11-29T23:30:00.000Z', '2026-11-29T12:00:00.000Z']);
     const monthEnd = [gen('2026-11-30T12:00:00Z'), gen('2026-11-30T23:30:00Z')];
     expect(reasonsOf(monthEnd, all({ monthly: 5 }), PARIS)).toEqual({ '2026-11-30T23:30:00.000Z': ['monthly 2026-12'], '2026-11-30T12:00:00.000Z': ['monthly 2026-11'] });
-    expect(kept(monthEnd, policy({ monthly: 5 }), 'UTC')).toEqual(['2026-11-30T23:30:00.000Z']);
+    expect(kept(monthEnd, policy({ monthly: 1 }), 'UTC')).toEqual(['2026-11-30T23:30:00.000Z']);
   });
 
   test('a zone east of UTC by more than 12 hours (Pacific/Kiritimati, +14) and one at a half hour (Asia/Kolkata)', () => {

@@ -1,0 +1,196 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createBackupActivities } from '../../activities/backup';
+import { keepWhatReadsBack, pruneDossier } from '../../activities/prune';
+import { NO_KEYS } from '../../archive/keys';
+import { createVerifyActivities } from '../../activities/verify';
+import { type RetentionPolicies, type RetentionPolicy, deletionReason } from '../../domain/retention';
+import { generateDemoDossiers } from '../../registry/demo';
+import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { markGenerationOffsite } from '../../store/generations/mark-offsite';
+import { markGenerationVerified } from '../../store/generations/mark-verified';
+import { planDossierPrune } from '../../store/generations/retention-plan';
+import { createTestStack, type TestStack } from '../helpers/env';
+
+/**
+ * R-BK-11: the prune reads back what it keeps before it deletes (a record says what a verification found, not what the
+ * disk holds now), and R-BK-11 / R-BK-13: a generation's file gone while its other name (B{code}.SVG) holds it is put
+ * back, by the verification and by the prune, instead of being called missing. Real backups on a real PostgreSQL.
+ */
+
+let stack: TestStack;
+let backup: ReturnType<typeof createBackupActivities>;
+const pool = () => stack.pools.get('main');
+const policy = (p: Partial<RetentionPolicy>): RetentionPolicy => ({ last: 0, daily: 0, weekly: 0, monthly: 0, ...p });
+const everyKind = (p: Partial<RetentionPolicy>): RetentionPolicies => ({ normal: policy(p), EchangePrest: policy(p), Cloture: policy(p) });
+const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+beforeAll(async () => {
+  stack = await createTestStack();
+  backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+  await generateDemoDossiers(pool(), { target: 'main', count: 8, sizeKb: 20, prefix: 'PRB' });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+/** `n` backups of a dossier, their ids newest first. */
+async function backUp(code: string, n: number, reason: 'manual' | 'cloture' = 'manual'): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await backup.backupDossier({ target: 'main', code, reason });
+    ids.unshift(r.generationId!);
+  }
+  return ids;
+}
+
+const byId = async (code: string) => new Map((await dossierGenerations(pool(), code, { deleted: true })).map((g) => [g.id, g]));
+
+/** The tester's damage: four bytes overwritten in place (the generation file and its B{code}.SVG are one inode). */
+function damageInPlace(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const at = Math.floor(fs.fstatSync(fd).size / 2);
+    const old = Buffer.alloc(4);
+    fs.readSync(fd, old, 0, 4, at);
+    fs.writeSync(fd, Buffer.from(old.map((b) => b ^ 0xff)), 0, 4, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const prune = (code: string, policies: RetentionPolicies, o: { offsiteStore?: () => undefined } = {}) =>
+  pruneDossier(pool(), code, {
+    policies,
+    timeZone: 'Europe/Paris',
+    prunedBy: 'backup-prune/main/reads-back',
+    dryRun: false,
+    offsiteStore: o.offsiteStore ?? (() => undefined),
+    offsiteConfigured: false,
+  });
+
+test('R-BK-11: a kept Cloture archive damaged and never verified: the prune finds it, records it corrupt, and keeps the older one that reads back (per kind)', async () => {
+  const code = 'PRB0001';
+  const normal = await backUp(code, 1);
+  const cloture = await backUp(code, 2, 'cloture');
+  const before = await byId(code);
+  expect(cloture.map((id) => before.get(id)!.kind)).toEqual(['Cloture', 'Cloture']);
+  const newest = before.get(cloture[0]!)!;
+  expect(newest).toMatchObject({ verifyState: 'unverified', sha256: null });
+  damageInPlace(newest.file);
+  // last=1 alone: a period count not filled would keep the oldest as well, whatever it reads
+  const policies = everyKind({ last: 1 });
+
+  // what a plan made without reading files says of the older one: deleted, unless the kept one does not read back
+  const plan = await planDossierPrune(pool(), code, policies, 'Europe/Paris', { offsiteConfigured: false });
+  const older = plan.generations.find((g) => g.id === cloture[1])!;
+  expect(older.decision.keep).toBe(false);
+  expect(deletionReason(older.decision, 'Cloture', policies.Cloture)).toBe("beyond Cloture's last=1,daily=0,weekly=0,monthly=0; kept instead if no kept Cloture generation reads back at the prune");
+
+  const r = await prune(code, policies);
+  expect(r).toMatchObject({ deleted: 0, kept: 3, error: null });
+  const after = await byId(code);
+  expect([...normal, ...cloture].map((id) => after.get(id)!.deletedAt)).toEqual([null, null, null]);
+  expect(fs.existsSync(after.get(cloture[1]!)!.file)).toBe(true);
+  // recorded as a verification records it: the nightly batch takes the dossier again (its newest archive is corrupt)
+  expect(after.get(cloture[0]!)).toMatchObject({ verifyState: 'corrupt', verifyError: expect.stringContaining('vu par la rétention avant de supprimer (backup-prune/main/reads-back)') });
+  // and from now on the decision itself keeps the older one
+  const again = await planDossierPrune(pool(), code, policies, 'Europe/Paris', { offsiteConfigured: false });
+  expect(again.generations.find((g) => g.id === cloture[1])!.decision).toMatchObject({ keep: true, reasons: ['only valid generation'] });
+});
+
+test('R-BK-11: a normal generation verified ok, then damaged: its recorded SHA-256 tells; the older one stays, "the only generation that reads back"', async () => {
+  const code = 'PRB0002';
+  const ids = await backUp(code, 2);
+  for (const g of (await byId(code)).values()) await markGenerationVerified(pool(), g.id, { state: 'ok', error: null, restored: false, sha256: sha256(g.file) });
+  const newest = (await byId(code)).get(ids[0]!)!;
+  damageInPlace(newest.file);
+  // the check on its own, over the decision as the prune makes it: the reason it gives
+  const plan = await planDossierPrune(pool(), code, everyKind({ last: 1 }), 'Europe/Paris', { offsiteConfigured: false });
+  await keepWhatReadsBack(plan.generations, { db: pool(), keys: NO_KEYS, offsiteStore: () => undefined, prunedBy: 'backup-prune/main/reads-back' });
+  expect(plan.generations.map((g) => [g.id, g.decision.keep, g.decision.reasons])).toEqual([
+    [ids[0], true, ['last 1']],
+    [ids[1], true, ['the only generation that reads back']],
+  ]);
+  const r = await prune(code, everyKind({ last: 1 }));
+  expect(r).toMatchObject({ deleted: 0, kept: 2, error: null });
+  const after = await byId(code);
+  expect(after.get(ids[1]!)!.deletedAt).toBeNull();
+  expect(after.get(ids[0]!)).toMatchObject({ verifyState: 'corrupt', verifyError: expect.stringMatching(/^SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture/) });
+});
+
+test('R-BK-11: the usual case costs one read: the newest kept reads back (its SHA-256 recorded), the others go unread', async () => {
+  const code = 'PRB0003';
+  const ids = await backUp(code, 3);
+  const r = await prune(code, everyKind({ last: 1 }));
+  expect(r).toMatchObject({ deleted: 2, kept: 1, error: null });
+  const after = await byId(code);
+  expect(after.get(ids[0]!)!.sha256).toBe(sha256(after.get(ids[0]!)!.file));
+  expect(after.get(ids[1]!)!.sha256).toBeNull();
+  expect(ids.map((id) => after.get(id)!.deletedAt === null)).toEqual([true, false, false]);
+});
+
+test('R-BK-11 / R-BK-14: a kept generation whose only copy left is off-site, with no store on this worker to check it: nothing is deleted on a check not made', async () => {
+  const code = 'PRB0004';
+  const ids = await backUp(code, 2);
+  const newest = (await byId(code)).get(ids[0]!)!;
+  await markGenerationOffsite(pool(), newest.id, { state: 'copied', bucket: 'b', key: `k/${code}/1`, sha256: sha256(newest.file) });
+  // the disk lost for this one: its file and its other name
+  for (const f of [newest.file, ...newest.links]) fs.rmSync(f);
+  const r = await prune(code, everyKind({ last: 1 }));
+  expect(r).toMatchObject({ deleted: 0, error: null });
+  const after = await byId(code);
+  expect(after.get(ids[1]!)!.deletedAt).toBeNull();
+  expect(fs.existsSync(after.get(ids[1]!)!.file)).toBe(true);
+  // the local file's loss is recorded; its copy stays as recorded (not checked)
+  expect(after.get(ids[0]!)).toMatchObject({ verifyState: 'missing', offsiteState: 'copied' });
+});
+
+test('R-BK-11 / R-BK-13: a generation file removed while B{code}.SVG holds it: the verification puts it back (a hard link again) and says so, not "missing"', async () => {
+  const code = 'PRB0005';
+  const [id] = await backUp(code, 1);
+  const g = (await byId(code)).get(id!)!;
+  const link = g.links[0]!;
+  fs.rmSync(g.file);
+  const acts = createVerifyActivities({ config: stack.config, pools: stack.pools });
+  const claim = await acts.claimVerifyRun({ target: 'main', codes: [code], samplePercent: 0, workflowId: `backup-verify/main/${crypto.randomUUID()}` });
+  const page = await acts.selectVerifyPage({ target: 'main', scope: claim.scope, cursor: 0, limit: 10 });
+  await acts.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 1, timeBudgetMs: 60_000 });
+  const finish = await acts.finishVerifyRun({ target: 'main', runId: claim.runId, endedEarly: false });
+  expect(finish).toMatchObject({ state: 'completed', ok: 1, problems: 0 });
+  expect(fs.statSync(g.file).ino).toBe(fs.statSync(link).ino);
+  const after = (await byId(code)).get(id!)!;
+  expect(after).toMatchObject({ verifyState: 'ok', verifyError: expect.stringContaining(`fichier de la génération absent, remis depuis ${link}`) });
+  expect(after.sha256).toBe(sha256(g.file));
+  const report = fs.readFileSync(finish.reportPath!, 'utf8');
+  expect(report).toContain(`Sauvegarde vérifiée (restaurée et comparée) : fichier de la génération absent, remis depuis ${link} (même contenu que la génération)\r\n`);
+  expect(report).not.toContain('copie externe seulement');
+});
+
+test('R-BK-11 / R-BK-13: an older generation whose B{code}.SVG is now a newer one\'s is not put back from it: missing, as before', async () => {
+  const code = 'PRB0006';
+  const ids = await backUp(code, 2);
+  const older = (await byId(code)).get(ids[1]!)!;
+  // its recorded other name holds the newer generation now
+  expect(fs.statSync(older.links[0]!).ino).toBe(fs.statSync((await byId(code)).get(ids[0]!)!.file).ino);
+  fs.rmSync(older.file);
+  const acts = createVerifyActivities({ config: stack.config, pools: stack.pools });
+  const claim = await acts.claimVerifyRun({ target: 'main', codes: [code], samplePercent: 0, workflowId: `backup-verify/main/${crypto.randomUUID()}` });
+  const page = await acts.selectVerifyPage({ target: 'main', scope: claim.scope, cursor: 0, limit: 10 });
+  await acts.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 1, timeBudgetMs: 60_000 });
+  expect(fs.existsSync(older.file)).toBe(false);
+  expect((await byId(code)).get(ids[1]!)).toMatchObject({ verifyState: 'missing' });
+});
+
+test('R-BK-11: a generation recorded missing ("nothing is left of it") whose B{code}.SVG holds it: the prune puts its file back and keeps it', async () => {
+  const code = 'PRB0007';
+  const [id] = await backUp(code, 1);
+  const g = (await byId(code)).get(id!)!;
+  fs.rmSync(g.file);
+  await markGenerationVerified(pool(), id!, { state: 'missing', error: `le fichier ${g.file} n'existe plus`, restored: false });
+  const r = await prune(code, everyKind({ last: 1 }));
+  expect(r).toMatchObject({ deleted: 0, kept: 1, error: null });
+  const after = (await byId(code)).get(id!)!;
+  expect(after.deletedAt).toBeNull();
+  expect(fs.statSync(g.file).ino).toBe(fs.statSync(g.links[0]!).ino);
+});
