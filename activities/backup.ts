@@ -9,7 +9,7 @@ import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreD
 import { localDateTime } from '../domain/backup-batch';
 import type { BackupDossierInput, BackupDossierResult, BackupOffsiteCopy, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
 import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
-import { loadBackupKeyring } from '../archive/keys';
+import { type BackupKeyring, loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { assertBackupStore } from '../shared-store/marker';
 import type { ActivityDeps } from './deps';
@@ -24,6 +24,7 @@ import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 import { targetNameSchema } from '../domain/target';
 import { copyGenerationOffsite } from './offsite';
+import { putBackFromLinks } from './verify';
 
 /**
  * Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine;
@@ -103,7 +104,7 @@ async function fileIsThere(file: string): Promise<boolean> {
  * on this worker; offsite: always). A generation with no copy to read, or no file where only the file will do, is
  * refused here, naming what is there instead.
  */
-async function restoreSourceOf(g: Generation, from: RestoreSource): Promise<{ bucket: string; key: string } | undefined> {
+async function restoreSourceOf(g: Generation, from: RestoreSource, keys: BackupKeyring): Promise<{ bucket: string; key: string } | undefined> {
   const copy = offsiteCopyOf(g);
   const copyState = `off-site ${g.offsiteState}${g.offsiteState === 'failed' ? ': its copy is not done' : ''}`;
   if (from === 'offsite') {
@@ -111,6 +112,10 @@ async function restoreSourceOf(g: Generation, from: RestoreSource): Promise<{ bu
     return copy;
   }
   if (await fileIsThere(g.file)) return undefined;
+  // its own name gone while B{code}.SVG (a link of it) still holds it, checked against the record: put back and read,
+  // as the verification and the prune do (drill Y), before the copy is fetched or the restore refused
+  const back = await putBackFromLinks(g, keys).catch(() => undefined);
+  if (back) return undefined;
   if (from === 'auto' && copy) return copy;
   throw permanentFailure(
     FailureType.InvalidInput,
@@ -187,7 +192,7 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
       if (input.generationId === undefined) return withHeartbeat((onProgress, signal) => restore(input.file, onProgress, signal));
       return withGenerationLease(pool, input.generationId, input.file, (g) =>
         withHeartbeat(async (onProgress, signal) => {
-          const copy = await restoreSourceOf(g, input.from ?? 'auto');
+          const copy = await restoreSourceOf(g, input.from ?? 'auto', keys);
           if (!copy) {
             try {
               return await restore(g.file, onProgress, signal);

@@ -194,3 +194,16 @@ test('R-BK-11: a generation recorded missing ("nothing is left of it") whose B{c
   expect(after.deletedAt).toBeNull();
   expect(fs.statSync(g.file).ino).toBe(fs.statSync(g.links[0]!).ino);
 });
+
+test('R-BK-11: a restore --at of a generation whose own file is gone while B{code}.SVG holds it puts the file back and restores it (no off-site copy needed)', async () => {
+  const code = 'PRB0008';
+  const [id] = await backUp(code, 1);
+  const g = (await byId(code)).get(id!)!;
+  fs.rmSync(g.file);
+  const r = await backup.restoreDossier({ target: 'main', file: g.file, as: `${code}R`, replace: false, generationId: id!, from: 'auto' });
+  expect(r).toMatchObject({ code: `${code}R` });
+  expect(fs.statSync(g.file).ino).toBe(fs.statSync(g.links[0]!).ino);
+  // --from local too: the file is there again
+  fs.rmSync(g.file);
+  await expect(backup.restoreDossier({ target: 'main', file: g.file, as: `${code}S`, replace: false, generationId: id!, from: 'local' })).resolves.toMatchObject({ code: `${code}S` });
+});
