@@ -84,7 +84,48 @@ export async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promi
   try {
     return await fn(client);
   } finally {
+    // a progress query or a retry check still in flight (its gRPC retry on a timer) would throw "Channel has been shut
+    // down" outside any handler once the connection is closed: the batch done, the CLI crashed, exit 1 (drill F)
+    await Promise.allSettled([...sideCalls]);
     await client.connection.close();
+  }
+}
+
+/** Temporal calls made beside a command's own (progress queries, retry checks): withTemporal waits for them before closing. */
+const sideCalls = new Set<Promise<unknown>>();
+
+function sideCall<T>(call: () => Promise<T>): Promise<T> {
+  const p = call();
+  sideCalls.add(p);
+  const settled = () => sideCalls.delete(p);
+  p.then(settled, settled);
+  return p;
+}
+
+/** gRPC codes of a Temporal that did not answer for a moment (restarting, its database away), not of a workflow's outcome. */
+const UNANSWERED = new Set([1, 4, 8, 13, 14]);
+
+/**
+ * A workflow's result, waited for through Temporal's outages: the long poll that a restart or a database away cuts
+ * (DEADLINE_EXCEEDED, UNAVAILABLE…) is said on stderr and asked again every 5 s, the run going on meanwhile, instead of
+ * exiting 1 as if the run had failed (drill F: `verify --wait` died while its verification finished by itself). A
+ * workflow's own failure is its outcome, rethrown.
+ */
+export async function lastingResult<R>(result: () => Promise<R>, what = 'the run'): Promise<R> {
+  for (let said = ''; ; ) {
+    try {
+      return await result();
+    } catch (err) {
+      // loaded here, as workers/resources.ts loads the client: a command that never waits does not pay for it
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { ServiceError, isGrpcServiceError } = require('@temporalio/client') as typeof import('@temporalio/client');
+      const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
+      if (!grpc || !UNANSWERED.has(grpc.code)) throw err;
+      const line = `still waiting: Temporal did not answer (${messageOf(grpc).replace(/\s+/g, ' ').slice(0, 200)}); ${what} goes on, asking again every 5 s`;
+      if (line !== said) process.stderr.write(`${terminalSafe(line)}\n`);
+      said = line;
+      await new Promise((r) => setTimeout(r, 5_000));
+    }
   }
 }
 
@@ -156,7 +197,7 @@ export function followProgress<P>(query: () => Promise<P>, line: (p: P) => strin
   let last = '';
   let lastAt = 0;
   const timer = setInterval(() => {
-    query().then(
+    sideCall(query).then(
       (p) => {
         const text = line(p);
         if (o.tty) process.stdout.write(`\r${text}\x1b[K`);
@@ -189,10 +230,10 @@ interface Describable {
  * 5 s; nothing is printed while the attempts succeed, nor with --json.
  */
 export async function waitSayingRetries<R>(handle: Describable & { result(): Promise<R> }, json?: boolean): Promise<R> {
-  if (json) return handle.result();
+  if (json) return lastingResult(() => handle.result());
   const said = new Set<string>();
   const timer = setInterval(() => {
-    handle.describe().then(
+    sideCall(() => handle.describe()).then(
       (d) => {
         for (const a of d.raw.pendingActivities ?? []) {
           const attempt = a.attempt ?? 1;
@@ -207,7 +248,7 @@ export async function waitSayingRetries<R>(handle: Describable & { result(): Pro
     );
   }, 5_000);
   try {
-    return await handle.result();
+    return await lastingResult(() => handle.result());
   } finally {
     clearInterval(timer);
   }

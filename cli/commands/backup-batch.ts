@@ -24,7 +24,7 @@ import {
   batchResult,
 } from '../../workflows/backup-batch.api';
 import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
-import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withTemporal, withPools } from '../context';
+import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { dryRunBatch } from './backup-dry-run';
@@ -259,7 +259,7 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
       const stop = followProgress(() => handle.query(backupBatchProgressQuery), (p) => progressLine(p, tty), { json: flags.json, tty });
       try {
         // a partial run fails its workflow (BackupBatchPartial) with the result in its details
-        const result = await batchResult(handle.result());
+        const result = await batchResult(lastingResult(() => handle.result(), 'the batch'));
         stop();
         output(flags.json, { ...started, result }, (v) => resultText(v.result));
         return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;

@@ -15,7 +15,7 @@ import type { VerifyProblemRow } from '../../store/verify/latest-problems';
 import { operatorDateTime } from '../../domain/retention';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
-import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
+import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
@@ -66,7 +66,7 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
     );
     try {
       // a run with a problem fails its workflow (BackupVerifyProblems) with the result in its details
-      const result = await verifyResult(handle.result());
+      const result = await verifyResult(lastingResult(() => handle.result(), 'the verification'));
       output(flags.json, { ...started, result }, (v) => resultText(v.result));
       return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
     } finally {

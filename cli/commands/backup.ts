@@ -40,7 +40,7 @@ import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
-import { EXIT_FAILED, EXIT_OK, action, config, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
+import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
@@ -548,7 +548,7 @@ function registerGenerationCommands(backup: Command): void {
             { json: flags.json },
           );
           // a prune that failed dossiers fails its workflow (BackupPrunePartial) with the result in its details
-          const result = await pruneResult(handle.result()).finally(() => {
+          const result = await pruneResult(lastingResult(() => handle.result(), 'the prune')).finally(() => {
             unsay();
             stop();
           });

@@ -19,7 +19,7 @@ import { rollbackRunView } from '../../store/rollback/run-view';
 import { rollbackItemCounts } from '../../store/rollback/item-counts';
 import { rollbackRunFailures } from '../../store/rollback/run-failures';
 import { restoredCodes } from '../../store/rollback/restored-codes';
-import { action, config, EXIT_FAILED, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
+import { action, config, EXIT_FAILED, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
 import { refuseUnknownCodes } from '../code-hints';
@@ -204,8 +204,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
           const unsay = sayOnInterrupt('rollback', `follow it with 'nightshift patch status --target ${t.name}' or in the Temporal Web UI: ${started.url}`);
           if (!flags.json) process.stdout.write(`${startedText}\n`);
           // a rollback with failed dossiers FAILS (RollbackRunPartial): its result rides in the failure
-          const result = await handle
-            .result()
+          const result = await lastingResult(() => handle.result(), 'the rollback')
             .catch((err: unknown) => partialRollbackResult(err) ?? Promise.reject(err))
             .finally(unsay);
           output(flags.json, { ...started, result }, (v) => rollbackResultText(v.result));

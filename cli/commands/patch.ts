@@ -33,7 +33,7 @@ import {
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
 import { startPatchRun } from '../../starts';
-import { action, config, EXIT_FAILED, followProgress, jsonOption, output, parseFlag, sayOnInterrupt, target, targetOption, withTemporal, withPools, wordFlag } from '../context';
+import { action, config, EXIT_FAILED, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
@@ -293,7 +293,7 @@ async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary
     const stop = followProgress(() => handle.query(patchProgressQuery), progressText, { json: flags.json });
     try {
       // a run with failed dossiers FAILS (PatchRunPartial, so that the workflow list shows it): its result rides in the failure
-      const result = await handle.result().catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
+      const result = await lastingResult(() => handle.result(), 'the patch run').catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
       const outcome = result.failed ? await runOutcome(input.target, result.runId) : undefined;
       output(flags.json, { ...started, result }, (v) => resultText(v.result, outcome));
       return result.state === 'completed' ? undefined : EXIT_FAILED;
