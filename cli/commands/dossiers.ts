@@ -89,7 +89,9 @@ function listText({ dossiers, matching, filter }: { dossiers: Dossier[]; matchin
     d.modifiedSinceBackup ? 'yes' : 'no',
   ]);
   const cut = dossiers.length < matching ? `: the first ${dossiers.length} shown (--limit ${filter.limit}); raise --limit or narrow the filter` : '';
-  const count = words ? `${matching} dossier(s) match ${words}${cut}` : `${matching} dossier(s)${cut}`;
+  // modified is not "taken tonight": templates, test dossiers… are modified and never taken; the batch also takes unmodified ones
+  const next = filter.modified ? "; what the next batch takes, and why: 'nightshift backup run --dry-run'" : '';
+  const count = words ? `${matching} dossier(s) match ${words}${cut}${next}` : `${matching} dossier(s)${cut}`;
   return `times in ${config().operatorTimeZone}\n${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${count}`;
 }
 

@@ -87,7 +87,7 @@ describe('nightshift dossiers (spawned CLI)', () => {
     const cut = await cli('dossiers', 'list', '--code', 'FLT*', '--limit', '3');
     expect(cut.stdout.trimEnd().split('\n').at(-1)).toBe('4 dossier(s) match --code FLT*: the first 3 shown (--limit 3); raise --limit or narrow the filter');
     const all = await cli('dossiers', 'list', '--code', 'FLT*', '--modified');
-    expect(all.stdout.trimEnd().split('\n').at(-1)).toBe('2 dossier(s) match --code FLT* --modified');
+    expect(all.stdout.trimEnd().split('\n').at(-1)).toBe("2 dossier(s) match --code FLT* --modified; what the next batch takes, and why: 'nightshift backup run --dry-run'");
     expect(await cli('dossiers', 'list', '--code', 'ZZZ*')).toMatchObject({ code: 0, stdout: 'no dossier matches --code ZZZ*\n' });
 
     for (const [args, stderr] of [
