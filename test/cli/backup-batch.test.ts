@@ -129,6 +129,9 @@ test('backup run --dry-run lists what a batch started now takes, in its order an
     await pool.query(`UPDATE nightshift.dossier SET backup_seq = NULL WHERE code = 'DRYT'`);
     const lost = JSON.parse((await cli(['backup', 'run', '--dry-run', '--only', 'DRYT', '--json'])).stdout) as { dossiers: { code: string; why: string }[] };
     expect(lost.dossiers).toMatchObject([{ code: 'DRYT', why: 'backed up before, but no archive holds its current data (restored since, or its newest archive lost and pruned)' }]);
+    // left as found: backed up, so that the later tests' batches do not take them (nor DRYN first, R-BK-4)
+    const tidy = JSON.parse((await cli(['backup', 'run', '--only', 'DRYN,DRYU,DRYT', '--wait', '--json'])).stdout) as { result: { ok: number; total: number } };
+    expect(tidy.result).toMatchObject({ ok: 3, total: 3 });
   });
 });
 
