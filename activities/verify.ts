@@ -20,7 +20,9 @@ import {
   TOLD_MARK,
   isToldProblem,
   isVerifyProblem,
+  olderCopiesStep,
   verifyMailSubject,
+  verifyProblemCause,
   verifyReportFileName,
   verifyReportLine,
   verifySummaryLines,
@@ -48,6 +50,7 @@ import { verifyItemsInLedger } from '../store/verify/items-in-ledger';
 import { latestVerifyProblems } from '../store/verify/latest-problems';
 import { markVerifyMail } from '../store/verify/mark-mail';
 import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
+import { verifyNewestMissingCodes } from '../store/verify/newest-missing-codes';
 import { verifyProblemKeyIds } from '../store/verify/problem-key-ids';
 import { recordVerifyItem } from '../store/verify/record-item';
 import { verifyReportPage } from '../store/verify/report-page';
@@ -55,7 +58,7 @@ import { verifyRunByRef } from '../store/verify/run-by-ref';
 import { verifyRunProgress } from '../store/verify/run-progress';
 import type { VerifyRunRow, VerifyRunSettings } from '../store/verify/run-row';
 import { touchVerifyRun } from '../store/verify/touch-run';
-import { type BackupVerifyInput, type BackupVerifyResult, type VerifyNextStep, type VerifySampleSettings, verifyNextSteps } from '../workflows/backup-verify.api';
+import { type BackupVerifyInput, type BackupVerifyResult, type VerifyNextStep, type VerifySampleSettings, NEXT_STEP_CODES_MAX, verifyNextSteps } from '../workflows/backup-verify.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
@@ -466,7 +469,16 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     // archive could then be pruned): those get the key to give, or the storage to mend, and a verification again
     const keyCodes = [...new Set(all.filter((f) => f.status === 'key').map((f) => f.code))];
     const keysOf = keyCodes.length ? await verifyProblemKeyIds(pool, runId, keyCodes) : [];
-    return verifyNextSteps(target, all, keysOf, all.length >= problems);
+    // a file gone whose copy is whole: a new backup puts back only the newest archive (the batch retakes the dossier);
+    // an older generation's file nothing puts back, and nothing needs to: its copy is what a restore reads
+    const complete = all.length >= problems;
+    const copyOnly = [...new Set(all.filter((f) => verifyProblemCause(f) === 'offsite-only').map((f) => f.code))];
+    const newestGone = new Set(copyOnly.length ? await verifyNewestMissingCodes(pool, runId, copyOnly, OFFSITE_ONLY_MARK) : []);
+    const isOlder = (f: DossierFailure) => verifyProblemCause(f) === 'offsite-only' && !newestGone.has(f.code);
+    const older = [...new Set(all.filter(isOlder).map((f) => f.code))].sort();
+    const steps = verifyNextSteps(target, all.filter((f) => !isOlder(f)), keysOf, complete);
+    if (older.length) steps.push(olderCopiesStep(target, complete && older.length <= NEXT_STEP_CODES_MAX ? older : undefined));
+    return steps;
   }
 
   async function failuresOf(pool: pg.Pool, runId: number, limit: number): Promise<DossierFailure[]> {

@@ -84,6 +84,21 @@ export function verifyProblemCause(p: { status: string; error: string | null }):
   return 'archive';
 }
 
+/**
+ * The next step of older generations whose file is gone and whose off-site copy read back whole (not the dossier's
+ * newest archive): nothing to do. A new backup writes a new generation, it puts no older one's file back; the copy is
+ * what a restore of that date reads. `codes` undefined: too many to name.
+ */
+export function olderCopiesStep(target: string, codes: string[] | undefined): { text: string; command: string } {
+  const whose = codes ? codes.join(', ') : 'some dossiers (see the problems)';
+  return {
+    text:
+      `older generations of ${whose} lost their local file, but their off-site copies read back whole: ` +
+      "'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)",
+    command: `nightshift backup list ${codes?.length === 1 ? codes[0] : 'CODE'} --target ${target}`,
+  };
+}
+
 const STATUS_TEXT: Record<VerifyItemStatus, string> = {
   ok: 'Sauvegarde vérifiée',
   corrupt: 'Sauvegarde corrompue',

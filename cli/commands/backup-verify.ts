@@ -11,10 +11,12 @@ import { runGenerationsKept } from '../../store/generations/run-generations-kept
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import type { VerifyRunRow } from '../../store/verify/run-row';
 import { latestVerifyRunId, verifyRunProblems } from '../../store/verify/run-problems';
+import { verifyRunProgress } from '../../store/verify/run-progress';
+import type { Queryable } from '../../store/queryable';
 import type { VerifyProblemRow } from '../../store/verify/latest-problems';
 import { operatorDateTime } from '../../domain/retention';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
-import { type BackupVerifyInput, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
+import { type BackupVerifyInput, type BackupVerifyPhase, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
@@ -76,13 +78,46 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
   });
 }
 
+/** A running verify run as its ledger says it now (verify_run's totals are written at its end); phase: its workflow's, null when Temporal did not answer. */
+interface VerifyStatusProgress {
+  done: number;
+  total: number;
+  ok: number;
+  problems: number;
+  restored: number;
+  phase: BackupVerifyPhase | null;
+}
+
+interface VerifyStatus {
+  run: VerifyRunRow;
+  problems: VerifyProblemRow[];
+  /** only while the run is running */
+  progress?: VerifyStatusProgress;
+}
+
+/** How long `verify status` waits for the workflow's phase (no worker, no answer): the ledger's numbers are said anyway. */
+const PHASE_QUERY_MS = 3_000;
+
+/** The ledger's counts (one indexed count over its rows so far), the run's total from its claim, the phase if Temporal answers. */
+async function verifyStatusProgress(pool: Queryable, run: VerifyRunRow): Promise<VerifyStatusProgress> {
+  const ledger = await verifyRunProgress(pool, Number(run.id));
+  const live = await withTemporal((c) => c.connection.withDeadline(Date.now() + PHASE_QUERY_MS, () => c.workflow.getHandle(run.workflow_id).query(backupVerifyProgressQuery))).catch(() => undefined);
+  const total = Math.max(run.selected, live?.selected ?? 0, ledger.done);
+  return { done: ledger.done, total, ok: ledger.ok, problems: ledger.problems, restored: ledger.restored, phase: live?.phase ?? null };
+}
+
 /** `backup verify status`: a verify run from its ledger (its numbers are its own, not a backup run's) and every problem. */
-function verifyStatusText(v: { run: VerifyRunRow; problems: VerifyProblemRow[] }, zone: string): string {
+function verifyStatusText(v: VerifyStatus, zone: string): string {
   const r = v.run;
+  const p = v.progress;
   const scope = r.scope === 'run' ? `the generations of backup run ${r.backup_run_id}` : r.scope === 'codes' ? `the generations of ${(r.codes ?? []).join(', ')}` : 'every kept generation';
   const restored = r.full_restore ? 'every generation restored' : `${Number(r.sample_percent)} % restored (seed ${r.seed})`;
+  // a running run's totals are written at its end: its ledger says how far it is
+  const counts = p
+    ? `${p.done} / ${p.total} generation(s) done, ${p.problems} with a problem so far, ${p.restored} restored into a scratch schema and compared${p.phase ? ` (${p.phase})` : ''}`
+    : `${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared`;
   return [
-    `verify run ${r.id} (${r.workflow_id}) ${r.state}: ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared`,
+    `verify run ${r.id} (${r.workflow_id}) ${r.state}: ${counts}`,
     `  ${scope}; ${restored}`,
     `  started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ', still running'} (${zone})`,
     `  report: ${r.report_path ?? '(none yet)'}; mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
@@ -186,7 +221,8 @@ export function registerBackupVerifyCommands(backup: Command): void {
           if (id === undefined) throw new UsageError(`no verify run yet in target ${t} (start one: 'nightshift backup verify')`);
           const run = await verifyRunByRef(pool, id, /^\d{1,15}$/.test(id) ? 'id' : 'workflow_id');
           if (!run) throw new UsageError(`unknown verify run "${shownInput(id.slice(0, 60))}" in target ${t} (verify runs are numbered apart from backup runs)`);
-          return { run, problems: await verifyRunProblems(pool, Number(run.id)) };
+          const problems = await verifyRunProblems(pool, Number(run.id));
+          return { run, problems, ...(run.state === 'running' && { progress: await verifyStatusProgress(pool, run) }) } satisfies VerifyStatus;
         });
         output(flags.json, v, (x) => verifyStatusText(x, config().timeZone));
       }),

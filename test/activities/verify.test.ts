@@ -306,3 +306,48 @@ test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while 
     await s3.stop();
   }
 });
+
+test('R-BK-13 / R-BK-14: an older generation\'s file gone, its copy whole: nothing to do (a backup would not put it back), said to restore from the copy; the newest gone: backed up again', async () => {
+  const s3 = await startS3Server();
+  try {
+    const config = loadConfig({ NIGHTSHIFT_DATA_DIR: stack.dataDir, DATABASE_URL: stack.databaseUrl, ...s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'verify-older/' }) });
+    const store = createOffsiteStore(config.offsite!);
+    try {
+      const [a, b] = await backUp('VOLD', 2);
+      const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+      const newerA = await backup.backupDossier({ target: 'main', code: a!.code, reason: 'manual' });
+      for (const id of [a!.generationId, b!.generationId, newerA.generationId!]) {
+        expect(await copyGenerationOffsite({ db: pool(), store: () => store, target: 'main', generationId: id })).toMatchObject({ ok: true });
+      }
+      const offsiteCheck = offsiteCheckOf(async () => store);
+      // a's older file and b's only (newest) one are gone; every copy reads back whole
+      fs.rmSync(a!.file);
+      const older = await verify({ codes: [a!.code], samplePercent: 0 }, stack.config, { offsiteCheck });
+      expect(older.items.map((i) => [Number(i.generation_id), i.status])).toEqual([
+        [a!.generationId, 'missing'],
+        [newerA.generationId, 'ok'],
+      ]);
+      expect(older.finish).toMatchObject({ state: 'problems', problems: 1, nextCommand: `nightshift backup list ${a!.code} --target main` });
+      expect(older.finish.nextSteps).toEqual([
+        {
+          command: `nightshift backup list ${a!.code} --target main`,
+          text: `older generations of ${a!.code} lost their local file, but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)`,
+        },
+      ]);
+
+      // and the dossier's own archive (sauve/B{code}.SVG), which would put the newest one back
+      fs.rmSync(b!.file);
+      fs.rmSync(path.join(path.dirname(path.dirname(path.dirname(b!.file))), `B${b!.code}.SVG`));
+      await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'unverified', verify_error = NULL WHERE id = $1`, [a!.generationId]);
+      const both = await verify({ codes: [a!.code, b!.code], samplePercent: 0 }, stack.config, { offsiteCheck });
+      expect(both.finish).toMatchObject({ problems: 2, nextCommand: `nightshift backup run --all --only ${b!.code} --target main` });
+      expect(both.finish.nextSteps!.map((s) => s.command)).toEqual([`nightshift backup run --all --only ${b!.code} --target main`, `nightshift backup list ${a!.code} --target main`]);
+      expect(both.finish.nextSteps![0]!.text).toMatch(/^the local files are gone but their off-site copies read back whole/);
+      expect(both.finish.nextSteps![1]!.text).toMatch(new RegExp(`^older generations of ${a!.code} lost their local file`));
+    } finally {
+      store.close();
+    }
+  } finally {
+    await s3.stop();
+  }
+});

@@ -143,3 +143,27 @@ test('R-BK-13 backup verify schedule set/show/delete: a Temporal Schedule over e
   expect(del).toMatchObject({ code: 0, stdout: 'backup-verify-schedule/main: deleted\n' });
   await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
 });
+
+test('R-BK-13 backup verify status: a running run says done / total from its ledger and its problems so far (its totals are written at its end), in text and JSON', async () => {
+  const pool = ctx.stack.pools.get('main');
+  // as a worker leaves it mid-way: claimed with 5 generations, 3 read (one corrupt, one restored); its workflow gone
+  // (Temporal does not answer for it: the ledger alone is said)
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO nightshift.verify_run (workflow_id, scope, seed, selected, settings) VALUES ('backup-verify/main/20990101T000000Z', 'all', 7, 5, '{"reportFolder": "/tmp", "reportRecipients": []}') RETURNING id`,
+  );
+  const id = rows[0]!.id;
+  await pool.query(
+    `INSERT INTO nightshift.verify_run_item (run_id, generation_id, code, file, snapshot_at, status, restored, error)
+     VALUES ($1, 901, 'RV1', '/x/a.SVG', '2026-12-01T10:00:00Z', 'ok', true, NULL), ($1, 902, 'RV1', '/x/b.SVG', '2026-12-02T10:00:00Z', 'corrupt', false, 'truncated'),
+            ($1, 903, 'RV2', '/x/c.SVG', '2026-12-02T10:00:00Z', 'ok', false, NULL)`,
+    [id],
+  );
+  const st = await cli(['backup', 'verify', 'status', id]);
+  expect(st).toMatchObject({ code: 0, stderr: '' });
+  expect(st.stdout).toMatch(
+    new RegExp(`^verify run ${id} \\(backup-verify/main/20990101T000000Z\\) running: 3 / 5 generation\\(s\\) done, 1 with a problem so far, 1 restored into a scratch schema and compared\n`),
+  );
+  expect(st.stdout).toMatch(/^ {2}RV1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d corrupt: truncated$/m);
+  const json = JSON.parse((await cli(['backup', 'verify', 'status', id, '--json'])).stdout);
+  expect(json).toMatchObject({ run: { id, state: 'running' }, progress: { done: 3, total: 5, ok: 2, problems: 1, restored: 1, phase: null }, problems: [{ code: 'RV1', status: 'corrupt' }] });
+});

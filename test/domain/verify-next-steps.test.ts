@@ -1,4 +1,5 @@
 import { NEXT_STEP_CODES_MAX, verifyNextSteps } from '../../workflows/backup-verify.api';
+import { olderCopiesStep } from '../../domain/backup-verify';
 
 /** R-BK-13: the next steps a verification with problems prints, mails and shows in the Web UI. */
 
@@ -18,4 +19,13 @@ test('R-BK-13: problems not all read, or more dossiers than a command should nam
   expect(verifyNextSteps('main', many, []).map((s) => s.command)).toEqual(['nightshift backup verify --target main']);
   const enough = many.slice(0, NEXT_STEP_CODES_MAX);
   expect(verifyNextSteps('main', enough, [])[0]!.command).toContain(`--codes D0000,`);
+});
+
+test('R-BK-13: older generations whose copy read back: nothing to do, a restore reads the copy; one dossier is named in the command, several or too many are not', () => {
+  expect(olderCopiesStep('main', ['A'])).toEqual({
+    command: 'nightshift backup list A --target main',
+    text: "older generations of A lost their local file, but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)",
+  });
+  expect(olderCopiesStep('main', ['A', 'B'])).toMatchObject({ command: 'nightshift backup list CODE --target main', text: expect.stringMatching(/^older generations of A, B lost/) as string });
+  expect(olderCopiesStep('main', undefined)).toMatchObject({ command: 'nightshift backup list CODE --target main', text: expect.stringMatching(/^older generations of some dossiers \(see the problems\) lost/) as string });
 });
