@@ -51,7 +51,8 @@ import { checkAgainstRecord, offsiteCheckOf, putBackFromLinks } from './verify';
  *    (archive/generations.ts findUnrecordedFiles), is removed and counted apart (`unrecorded`).
  *
  * A worker killed between 1 and 2 leaves rows marked and files present: a retried attempt (or the next
- * prune, for a week) finds them as leftovers and removes them again; ENOENT is fine, so it is idempotent.
+ * prune, for a week) finds them as leftovers and removes them again; ENOENT is fine, so it is idempotent. A chunk's
+ * counts are its own attempt's; the prune's end reads what it deleted and freed from the rows (finishPrune).
  */
 
 export interface PruneDeps extends ActivityDeps {
@@ -338,7 +339,7 @@ export async function pruneDossier(
     keys?: BackupKeyring;
   },
 ): Promise<DossierPruneResult> {
-  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
+  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
   const sweep = async (recorded: { file: string; snapshotAt: Date }[]) => {
     const r = await sweepUnrecordedFiles(pool, code, recorded, { backupFolder: o.backupFolder, dryRun: o.dryRun });
     counts.unrecorded = r.removed;
@@ -372,8 +373,15 @@ export async function pruneDossier(
     await keepFilesFoundAgain(gens);
     await keepWhatReadsBack(gens, { db, keys: o.keys ?? NO_KEYS, offsiteStore: o.offsiteStore, prunedBy: o.prunedBy });
     tally(gens);
-    const doomed = gens.filter((g) => !g.decision.keep).map((g) => g.id);
-    marked = new Set(doomed.length ? await markGenerationsDeleted(db, doomed, o.prunedBy) : []);
+    const doomed = gens.filter((g) => !g.decision.keep);
+    // a file already gone frees nothing: recorded missing with the mark, so the prune's end (pruneTotals) counts the
+    // bytes really freed from the rows, whatever attempt then removes the files
+    const gone = new Set<number>();
+    for (const g of doomed) if (g.verifyState !== 'missing' && !(await ignoreMissing(fs.promises.stat(g.file)))) gone.add(g.id);
+    marked = new Set(doomed.length ? await markGenerationsDeleted(db, doomed.map((g) => g.id), o.prunedBy) : []);
+    for (const id of marked) {
+      if (gone.has(id)) await markGenerationVerified(db, id, { state: 'missing', error: `file gone before its prune removed it (${foundByPrune(o.prunedBy)})`, restored: false });
+    }
     // R-BK-2: its newest normal record gone, the next batch takes the dossier again (not only while the record was there)
     if (marked.size) await rewindBackupSeqToKept(db, code, [...marked]);
     counts.deleted = marked.size;
@@ -393,11 +401,11 @@ export async function pruneDossier(
     try {
       const deleted = await deleteOffsiteObject(g, o.offsiteStore);
       await markGenerationOffsite(pool, g.id, { state: 'deleted', deletedBy: deleted ? o.prunedBy : null });
-      if (deleted) counts.offsiteDeleted++;
-      if (!marked.has(g.id)) counts.deleted++;
+      // R-BK-14: the copy of a generation an earlier prune marked is that prune's work finished, said apart
+      if (deleted && g.deletedBy === o.prunedBy) counts.offsiteDeleted++;
+      else if (deleted) counts.offsiteFinished++;
     } catch (err) {
-      // the row stays as it is (pruned, its copy recorded): the next prune deletes the object and counts it then
-      if (marked.has(g.id)) counts.deleted--;
+      // the row stays as it is (pruned, its copy recorded): the next prune deletes the object and says it finished it
       // the store's message names the object, the cause and the bucket: the reason is cut at 200 characters in the results
       problems.push(`generation ${g.id} (${g.snapshotAt.toISOString()}), its copy: ${(err as Error).message}`);
     }
@@ -443,7 +451,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const backupFolder = (await loadBackupSettings(pool, config)).settings.folder;
       await assertBackupStore(pool, input.target, backupFolder);
       const keys = pruneKeyring(config.backupKeys);
-      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0 };
+      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
       const r = await runChunk({
         codes: input.codes,
         concurrency: input.concurrency,
@@ -469,8 +477,8 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
     },
 
     /**
-     * The truth at the end: what this prune marked (rows deleted_by its workflow id), whatever attempts counted (the
-     * workflow keeps its own bytesFreed: the rows' sizes count a file already deleted by hand). First,
+     * The truth at the end, from the rows (pruneTotals): what this prune marked (deleted_by its workflow id) and the
+     * bytes of those whose file was there, whatever attempt removed them (a retried chunk finds them gone). First,
      * once per prune (a dry run never gets here), the dead copies' unfinished uploads in the bucket aborted (R-BK-14).
      */
     async finishPrune(raw: { target: string; prunedBy: string }): Promise<PruneTruth> {

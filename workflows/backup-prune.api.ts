@@ -37,16 +37,21 @@ export interface PrunePlan {
 
 /** What a chunk adds up (besides the engine's counts). */
 export interface PruneCounts {
-  /** generations marked deleted by this prune (their files unlinked) */
+  /** generations this prune marked deleted (their files removed; a copy the storage kept is in offsiteLeft); a dry run: would mark */
   deleted: number;
-  /** bytes of the files this prune removed (a file already gone frees nothing; a dry run: the sizes it would delete) */
+  /** bytes of their files that were there (a file already gone frees nothing; a dry run: the sizes it would delete) */
   bytesFreed: number;
   /** generations the policy keeps */
   kept: number;
   /** generations the policy would delete but a lease keeps */
   leased: number;
-  /** off-site copies deleted */
+  /** off-site copies of the generations this prune marked, deleted */
   offsiteDeleted: number;
+  /**
+   * off-site copies of generations an earlier prune marked (the storage away then), deleted by this one: that prune's
+   * work finished, not generations this one deleted. Optional: absent from the counts of a prune started before.
+   */
+  offsiteFinished?: number;
   /**
    * files left by interrupted backups removed (a dry run: found): named as generations, recorded nowhere, older than
    * their dossier's newest generation. Optional: absent from the counts of a prune started before they were counted.
@@ -56,18 +61,20 @@ export interface PruneCounts {
   unrecordedBytes?: number;
 }
 
-export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, unrecorded: 0, unrecordedBytes: 0 };
+export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
 
 /** What a prune says of the files left by interrupted backups (R-BK-11). */
 export const unrecordedText = (n: number, bytes: string, dryRun: boolean): string =>
   `${dryRun ? 'would delete' : 'deleted'} ${n} unrecorded file(s) left by interrupted backups (${bytes})`;
 
-/** What the prune's end reads from the rows it marked (finishPrune), whatever attempts counted. */
-export interface PruneTruth extends Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted'> {
-  /** generations this prune recorded deleted (rows marked; each one's file removed unless a failure names it) */
+/** What the prune's end reads from the rows (finishPrune): the ledger, whatever attempt removed the files. */
+export interface PruneTruth extends Required<Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted' | 'offsiteFinished'>> {
+  /** the same as deleted (rows deleted_by this prune); kept for the scripts that read it */
   recordedDeleted: number;
   /** of those, the ones whose off-site copy is still in the bucket (the storage refused or was away): the next prune deletes them */
   offsiteLeft: number;
+  /** the earlier prunes (workflow ids) whose generations' off-site copies this one finished deleting (offsiteFinished) */
+  finishedFor: string[];
 }
 
 /** Carried across continue-as-new. */
@@ -91,8 +98,8 @@ export interface BackupPruneInput {
 
 export type BackupPrunePhase = 'planning' | 'pruning' | 'completed' | 'completed_with_errors';
 
-/** recordedDeleted and offsiteLeft: absent from a dry run's result (and from a prune that ended before they were counted) */
-export interface BackupPruneResult extends PruneCounts, Partial<Pick<PruneTruth, 'recordedDeleted' | 'offsiteLeft'>> {
+/** recordedDeleted, offsiteLeft, finishedFor: absent from a dry run's result (and from a prune that ended before they were counted) */
+export interface BackupPruneResult extends PruneCounts, Partial<Pick<PruneTruth, 'recordedDeleted' | 'offsiteLeft' | 'finishedFor'>> {
   target: string;
   dryRun: boolean;
   state: 'completed' | 'completed_with_errors';
@@ -143,8 +150,15 @@ export interface PrunedGeneration {
   file: string;
 }
 
-/** A prune that recorded generations deleted but could not delete their off-site copies (R-BK-14) says so. */
+/** A prune that deleted generations but could not delete their off-site copies (R-BK-14) says so. */
 export const offsiteLeftText = (n: number): string =>
-  `${n} generation(s) recorded deleted, their files removed, still have their off-site copy (the storage refused or was away): the next prune deletes those copies`;
+  `${n} of the generation(s) deleted still have their off-site copy (the storage refused or was away): the next prune deletes those copies`;
+
+/** A prune that deleted the off-site copies earlier prunes left (the storage away then) says whose: not generations it deleted. */
+export const offsiteFinishedText = (n: number, prunes: readonly string[] = []): string => {
+  const shown = prunes.slice(0, 3).join(', ');
+  const more = prunes.length > 3 ? ` and ${prunes.length - 3} more` : '';
+  return `finished removing ${n} off-site copies of generations pruned earlier${shown ? ` (${shown}${more})` : ''}`;
+};
 
 export const pruneCommand = (target: string, dryRun = false): string => `nightshift backup prune --target ${target}${dryRun ? ' --dry-run' : ''}`;

@@ -14,6 +14,7 @@ import {
   type PruneCounts,
   ZERO_PRUNE_COUNTS,
   backupPruneProgressQuery,
+  offsiteFinishedText,
   offsiteLeftText,
   pruneCommand,
   unrecordedText,
@@ -28,8 +29,8 @@ import { workflowTime } from './clock';
  * The prune of generations by retention (R-BK-11) on the dossier fan-out engine (./fan-out.ts): the policy
  * fixed at the start (planPrune), pages of dossiers that have kept generations (cursor: the last code),
  * chunks that decide, mark and unlink dossier by dossier (activities/prune.ts), continue-as-new with the
- * cursor and the counts. The generations deleted at the end are read from the rows this prune marked (finishPrune):
- * a retried chunk never counts twice; the bytes freed are those of the files the chunks really removed. Started by
+ * cursor and the counts. What it deleted and freed is read at the end from the rows it marked (finishPrune), whatever
+ * attempt removed the files; the off-site copies it deleted for earlier prunes are said apart. Started by
  * the batch at its end, and by `nightshift backup prune`. A prune that failed dossiers FAILS its workflow
  * (BackupPrunePartial, the result in details[0]) so the Web UI's list shows it.
  */
@@ -49,6 +50,7 @@ const sum = (a: PruneCounts, b: Partial<PruneCounts>): PruneCounts => ({
   kept: a.kept + (b.kept ?? 0),
   leased: a.leased + (b.leased ?? 0),
   offsiteDeleted: a.offsiteDeleted + (b.offsiteDeleted ?? 0),
+  offsiteFinished: (a.offsiteFinished ?? 0) + (b.offsiteFinished ?? 0),
   // absent from a state carried by a prune started before they were counted
   unrecorded: (a.unrecorded ?? 0) + (b.unrecorded ?? 0),
   unrecordedBytes: (a.unrecordedBytes ?? 0) + (b.unrecordedBytes ?? 0),
@@ -64,6 +66,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_PRUNE_KIND }));
 
   let state: BackupPruneState;
+  let finishedFor: string[] = [];
   const show = (notes: string[] = []) => {
     const running = progress.phase === 'planning' || progress.phase === 'pruning';
     const c = progress;
@@ -81,6 +84,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
         failuresTotal: state?.fanOut.failuresTotal ?? c.failed,
         notes: [
           `Generations ${what}: ${c.deleted} (${sizeText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${c.leased ? ` (${c.leased} only because a restore or verification holds them)` : ''}`,
+          ...(c.offsiteFinished ? [offsiteFinishedText(c.offsiteFinished, finishedFor)] : []),
           ...(c.unrecorded ? [unrecordedText(c.unrecorded, sizeText(c.unrecordedBytes ?? 0), dryRun)] : []),
           ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),
           ...notes,
@@ -133,10 +137,14 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   });
   if (more) return continueFanOutAsNew<typeof backupPruneWorkflow>({ ...input, state });
 
-  // the truth: the rows this prune marked, whatever a retried chunk counted. Not their sizes: bytesFreed stays the
-  // chunks' sum of the files really removed (a file already deleted by hand frees nothing)
+  // the truth: the rows this prune marked and the sizes of their files that were there, whatever attempt removed them
+  // (a chunk run twice counts only what its last attempt found); an older worker's answer lacks the newer fields
   const truth = dryRun ? undefined : await CancellationScope.nonCancellable(() => finishPrune({ target, prunedBy }));
-  if (truth) state.counts = { ...state.counts, deleted: truth.deleted, offsiteDeleted: truth.offsiteDeleted };
+  if (truth) {
+    const { deleted, bytesFreed, offsiteDeleted, offsiteFinished } = truth;
+    state.counts = { ...state.counts, deleted, bytesFreed, offsiteDeleted, offsiteFinished: offsiteFinished ?? state.counts.offsiteFinished };
+    finishedFor = truth.finishedFor ?? [];
+  }
   carry();
   const failed = state.fanOut.totals.failed;
   const endState = failed > 0 || failure !== undefined ? 'completed_with_errors' : 'completed';
@@ -155,7 +163,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
     policies: state.plan.policies,
     timeZone: state.plan.timeZone,
     ...state.counts,
-    ...(truth && { recordedDeleted: truth.recordedDeleted, offsiteLeft: truth.offsiteLeft }),
+    ...(truth && { recordedDeleted: truth.recordedDeleted, offsiteLeft: truth.offsiteLeft, ...(finishedFor.length ? { finishedFor } : {}) }),
   };
   if (endState !== 'completed' && patched(PARTIAL_FAILS_PATCH)) {
     // the list shows the outcome: a prune that left dossiers not pruned is a failed workflow, its result in details[0]

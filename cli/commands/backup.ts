@@ -36,7 +36,7 @@ import { caseHint, kindFlag } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
@@ -425,16 +425,12 @@ interface PruneFlags {
 function pruneResultText(r: BackupPruneResult): string {
   const kept = `kept ${r.kept}${r.leased ? ` (${r.leased} held by a restore or a verification)` : ''}`;
   const offsite = r.offsiteDeleted ? `, ${r.offsiteDeleted} off-site copies deleted` : '';
-  // a generation counts as deleted once its file and its off-site copy are gone (R-BK-14): the files removed of those
-  // whose copy is left are said apart, not as bytes freed by "0 deleted"
-  const what = r.dryRun
-    ? `would delete ${r.deleted} generation(s), ${sizeText(r.bytesFreed)}`
-    : r.offsiteLeft
-      ? `deleted ${r.deleted} generation(s) completely${offsite}; recorded ${r.recordedDeleted ?? r.offsiteLeft} deleted and removed their files (${sizeText(r.bytesFreed)} freed)`
-      : `deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed${offsite}`;
+  // deleted: the generations this prune marked (R-BK-11); the copies it deleted for earlier prunes are theirs, said apart
+  const what = r.dryRun ? `would delete ${r.deleted} generation(s), ${sizeText(r.bytesFreed)}` : `deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed${offsite}`;
   return [
     `${what}; ${kept}`,
     ...(r.offsiteLeft ? [offsiteLeftText(r.offsiteLeft)] : []),
+    ...(r.offsiteFinished ? [offsiteFinishedText(r.offsiteFinished, r.finishedFor)] : []),
     ...(r.unrecorded ? [unrecordedText(r.unrecorded, sizeText(r.unrecordedBytes ?? 0), r.dryRun)] : []),
     `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
     ...r.failures.map((f) => `  ${f.code}: ${f.error}`),

@@ -9,6 +9,7 @@ import { dossierGenerations } from '../../store/generations/dossier-generations'
 import { markGenerationsDeleted } from '../../store/generations/mark-deleted';
 import { markGenerationOffsite } from '../../store/generations/mark-offsite';
 import { markGenerationVerified } from '../../store/generations/mark-verified';
+import { pruneTotals } from '../../store/generations/prune-totals';
 import { releaseGenerationLease, takeGenerationLease } from '../../store/generations/lease';
 import { createTestStack, type TestStack } from '../helpers/env';
 
@@ -25,7 +26,7 @@ const exists = (f: string) => fs.existsSync(f);
 beforeAll(async () => {
   stack = await createTestStack();
   backup = createBackupActivities({ config: stack.config, pools: stack.pools });
-  await generateDemoDossiers(pool(), { target: 'main', count: 8, sizeKb: 10, prefix: 'PRU' });
+  await generateDemoDossiers(pool(), { target: 'main', count: 9, sizeKb: 10, prefix: 'PRU' });
 });
 afterAll(async () => {
   await stack.close();
@@ -168,6 +169,25 @@ test('R-BK-11: a retried prune (worker killed after the mark) removes the files 
   // marked once: the first mark's time stays
   expect(after.get(ids[1]!)!.deletedAt).toEqual(marked.get(ids[1]!)!.deletedAt);
   expect(exists(after.get(ids[0]!)!.file)).toBe(true);
+});
+
+test('R-BK-11: the prune\'s totals come from the rows, whatever attempt removed the files: a file an earlier attempt removed counts, one gone before the prune (recorded missing when marked) does not', async () => {
+  const ids = await generations('PRU0009', [0, 1, 2, 3]);
+  const before = await byId('PRU0009');
+  const prunedBy = 'backup-prune/main/ledger';
+  // deleted by hand before the prune: it frees nothing
+  fs.unlinkSync(before.get(ids[3]!)!.file);
+  // the first attempt marks and removes, then dies before it answers: its retry finds the files gone
+  const first = await prune('PRU0009', everyKind({ last: 1 }), { prunedBy });
+  expect(first).toMatchObject({ deleted: 3, error: null });
+  const retry = await prune('PRU0009', everyKind({ last: 1 }), { prunedBy });
+  expect(retry).toMatchObject({ deleted: 0, bytesFreed: 0, error: null });
+  const after = await byId('PRU0009');
+  expect(after.get(ids[3]!)).toMatchObject({ deletedBy: prunedBy, verifyState: 'missing' });
+  expect(after.get(ids[1]!)!.verifyState).not.toBe('missing');
+  const freed = before.get(ids[1]!)!.size + before.get(ids[2]!)!.size;
+  expect(first.bytesFreed).toBe(freed);
+  expect(await pruneTotals(pool(), prunedBy)).toEqual({ deleted: 3, bytesFreed: freed, offsiteDeleted: 0, offsiteFinished: 0, finishedFor: [], recordedDeleted: 3, offsiteLeft: 0 });
 });
 
 test('R-BK-11 / R-BK-5: a date sub-folder link goes with its generation (and the folder once empty); a B{code}.SVG that is a newer generation stays', async () => {

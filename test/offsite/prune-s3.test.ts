@@ -101,16 +101,19 @@ test('R-BK-11 / R-BK-14: --dry-run deletes nothing in the bucket', async () => {
   expect(await store.listDossier('main', 'PS0002')).toHaveLength(3);
 });
 
-test('R-BK-11 / R-BK-14: the S3 server stopped mid-prune: the failure names the dossier and generation, the rows say the objects are still there, a later prune deletes them and counts them', async () => {
+test('R-BK-11 / R-BK-14: the S3 server stopped mid-prune: the failure names the dossier and generation, the rows say the objects are still there, a later prune deletes them as the earlier prune\'s work, not as its deletions', async () => {
   const a = await copiedGenerations('PS0003', [0, 1, 2]);
   const b = await copiedGenerations('PS0004', [0, 1, 2]);
   const first = 'backup-prune/main/s3-stopped';
   // PS0003 pruned whole; the server stops once PS0004's rows are marked, before its objects are deleted
+  const ga = await byId('PS0003');
   const ra = await prune('PS0003', everyKind({ last: 1 }), { prunedBy: first });
   expect(ra).toMatchObject({ deleted: 2, offsiteDeleted: 2, error: null });
   const rb = await prune('PS0004', everyKind({ last: 1 }), { prunedBy: first, afterMark: () => s3.kill() });
   const gb = await byId('PS0004');
-  expect(rb).toMatchObject({ deleted: 0, offsiteDeleted: 0 });
+  // it deleted them (rows marked, files removed); their copies are left
+  expect(rb).toMatchObject({ deleted: 2, offsiteDeleted: 0, offsiteFinished: 0 });
+  expect(rb.bytesFreed).toBe(gb.get(b[1]!)!.size + gb.get(b[2]!)!.size);
   for (const id of [b[1]!, b[2]!]) {
     const g = gb.get(id)!;
     // reported by generation (id, date) and object; the fan-out engine puts the dossier's code with it
@@ -120,25 +123,26 @@ test('R-BK-11 / R-BK-14: the S3 server stopped mid-prune: the failure names the 
     expect(fs.existsSync(g.file)).toBe(false);
   }
   expect(rb.error).toMatch(/^not removed: /);
-  // what the prune's end reads: PS0003's two done, PS0004's two not counted deleted while their objects remain
-  expect(await pruneTotals(pool(), first)).toMatchObject({ deleted: 2, offsiteDeleted: 2 });
+  // what the prune's end reads: the four it deleted and their bytes, PS0004's two with their objects left
+  const firstBytes = [a[1]!, a[2]!].reduce((n, id) => n + ga.get(id)!.size, 0) + [b[1]!, b[2]!].reduce((n, id) => n + gb.get(id)!.size, 0);
+  expect(await pruneTotals(pool(), first)).toEqual({ deleted: 4, bytesFreed: firstBytes, offsiteDeleted: 2, offsiteFinished: 0, finishedFor: [], recordedDeleted: 4, offsiteLeft: 2 });
 
   await s3.restart();
   for (const id of [b[1]!, b[2]!]) expect(await objectThere(gb.get(id)!.offsiteKey)).toBe(true);
-  // the next prune (nothing new to decide) finishes the job, and its totals say so
+  // the next prune (nothing new to decide) finishes the job: the earlier prune's, said apart from its own deletions
   const later = 'backup-prune/main/s3-later';
   const again = await prune('PS0004', everyKind({ last: 1 }), { prunedBy: later });
-  expect(again).toMatchObject({ deleted: 2, offsiteDeleted: 2, error: null });
+  expect(again).toMatchObject({ deleted: 0, bytesFreed: 0, offsiteDeleted: 0, offsiteFinished: 2, error: null });
   const done = await byId('PS0004');
   for (const id of [b[1]!, b[2]!]) {
     expect(done.get(id)).toMatchObject({ deletedBy: first, offsiteState: 'deleted' });
     expect(await objectThere(done.get(id)!.offsiteKey)).toBe(false);
   }
-  expect(await pruneTotals(pool(), later)).toMatchObject({ deleted: 2, offsiteDeleted: 2, bytesFreed: 0 });
-  expect(await pruneTotals(pool(), first)).toMatchObject({ deleted: 2, offsiteDeleted: 2 });
+  expect(await pruneTotals(pool(), later)).toEqual({ deleted: 0, bytesFreed: 0, offsiteDeleted: 0, offsiteFinished: 2, finishedFor: [first], recordedDeleted: 0, offsiteLeft: 0 });
+  expect(await pruneTotals(pool(), first)).toMatchObject({ deleted: 4, bytesFreed: firstBytes, offsiteDeleted: 2, offsiteLeft: 0 });
   expect((await store.listDossier('main', 'PS0004')).map((o) => o.key)).toEqual([done.get(b[0]!)!.offsiteKey]);
   // and once done, nothing more
-  expect(await prune('PS0004', everyKind({ last: 1 }), { prunedBy: 'backup-prune/main/s3-third' })).toMatchObject({ deleted: 0, offsiteDeleted: 0, error: null });
+  expect(await prune('PS0004', everyKind({ last: 1 }), { prunedBy: 'backup-prune/main/s3-third' })).toMatchObject({ deleted: 0, offsiteDeleted: 0, offsiteFinished: 0, error: null });
   expect((await byId('PS0003')).get(a[0]!)!.deletedAt).toBeNull();
 });
 

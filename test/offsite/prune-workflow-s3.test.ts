@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { startBackupPrune } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
-import { type BackupPruneResult, offsiteLeftText, pruneResult } from '../../workflows/backup-prune.api';
+import { sizeText } from '../../domain/text';
+import { type BackupPruneResult, offsiteFinishedText, offsiteLeftText, pruneResult } from '../../workflows/backup-prune.api';
 import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
 import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
@@ -10,8 +11,8 @@ import { createDossiers, modify } from '../workflows/backup-batch-helpers';
 
 /**
  * R-BK-11 / R-BK-14: the prune workflow over generations the batch copied to versitygw, on the Temporal dev server:
- * the storage away during the prune fails those dossiers by name and generation, counts nothing deleted that is
- * still in the bucket, and the next prune finishes the job and says so.
+ * the storage away during the prune fails those dossiers by name and generation, counts the generations it deleted
+ * with the copies left, and the next prune finishes the job and says whose job it finished (not as its deletions).
  */
 
 const off = useOffsiteStack('prune-wf/');
@@ -23,8 +24,11 @@ const taskQueue = () => off.stack.config.temporal.taskQueue;
 const batch = () => batchAndFollowUps(off);
 const prune = async () =>
   (await (await startBackupPrune(off.temporal.client, { target: 'main' }, { taskQueue: taskQueue(), workflowId: `backup-prune/main/${crypto.randomUUID()}` })).result()) as BackupPruneResult;
+/** What the Web UI shows as the workflow's current details (markdown). */
+const currentDetails = async (workflowId: string) =>
+  (await off.temporal.client.workflow.getHandle(workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 
-test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by dossier and generation, nothing counted deleted that is still in the bucket; the next prune deletes and counts them', async () => {
+test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by dossier and generation, its deletions and bytes counted with the copies left; the next prune deletes those copies and says they were an earlier prune\'s', async () => {
   const codes = ['W1', 'W2'];
   await createDossiers(off.stack, codes.map((code) => ({ code })));
   const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
@@ -45,11 +49,12 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
     const cli = await runCli(['backup', 'prune', '--wait'], stackCliEnv(off.stack), 90_000);
     expect(cli.code).toBe(1);
     // a prune that failed dossiers fails its workflow (BackupPrunePartial, R-OP-1) with the result in its details
-    const away = await pruneResult(off.temporal.client.workflow.getHandle(/^started (backup-prune\/main\/\S+)/m.exec(cli.stdout)![1]!).result());
-    expect(away).toMatchObject({ state: 'completed_with_errors', total: 2, done: 2, failed: 2, deleted: 0, offsiteDeleted: 0, recordedDeleted: 2, offsiteLeft: 2 });
-    expect(away.bytesFreed).toBeGreaterThan(0);
-    expect(cli.stdout).toContain(`deleted 0 generation(s) completely; recorded 2 deleted and removed their files (`);
-    expect(cli.stdout).toContain(offsiteLeftText(2));
+    const awayId = /^started (backup-prune\/main\/\S+)/m.exec(cli.stdout)![1]!;
+    const away = await pruneResult(off.temporal.client.workflow.getHandle(awayId).result());
+    // it deleted the two generations (rows marked, files removed: their bytes freed); their copies are left
+    const freed = olderW1!.size + olderW2!.size;
+    expect(away).toMatchObject({ state: 'completed_with_errors', total: 2, done: 2, failed: 2, deleted: 2, bytesFreed: freed, offsiteDeleted: 0, recordedDeleted: 2, offsiteLeft: 2 });
+    expect(cli.stdout).toContain(`deleted 2 generation(s), ${sizeText(freed)} freed; kept 2\n${offsiteLeftText(2)}\n`);
     expect(cli.stdout).toContain('2 / 2 dossier(s), 2 failed: completed_with_errors');
     expect(cli.stdout).toContain('the prune did not finish: once fixed, the next prune finishes what failed: nightshift backup prune --target main');
     expect(away.failures.map((f) => f.code).sort()).toEqual(codes);
@@ -60,8 +65,19 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
     }
 
     await off.s3.restart();
-    const later = await prune();
-    expect(later).toMatchObject({ state: 'completed', failed: 0, deleted: 2, offsiteDeleted: 2, bytesFreed: 0, recordedDeleted: 0, offsiteLeft: 0 });
+    // the next prune deletes no generation: it finishes the earlier prune's job, and says whose (CLI, result, Web UI)
+    const next = await runCli(['backup', 'prune', '--wait'], stackCliEnv(off.stack), 90_000);
+    expect(next.code).toBe(0);
+    const laterId = /^started (backup-prune\/main\/\S+)/m.exec(next.stdout)![1]!;
+    const later = await pruneResult(off.temporal.client.workflow.getHandle(laterId).result());
+    expect(later).toMatchObject({ state: 'completed', failed: 0, deleted: 0, bytesFreed: 0, offsiteDeleted: 0, offsiteFinished: 2, finishedFor: [awayId], recordedDeleted: 0, offsiteLeft: 0 });
+    expect(next.stdout).toContain(`deleted 0 generation(s), 0 B freed; kept 2\n${offsiteFinishedText(2, [awayId])}\n`);
+    expect(offsiteFinishedText(2, [awayId])).toBe(`finished removing 2 off-site copies of generations pruned earlier (${awayId})`);
+    const details = await currentDetails(laterId);
+    expect(details).toContain('Generations deleted: 0 (0 B)');
+    expect(details).toContain(offsiteFinishedText(2, [awayId]));
+    // and once done, a repeat has nothing to say of them
+    expect(await prune()).toMatchObject({ state: 'completed', deleted: 0, offsiteDeleted: 0, offsiteFinished: 0 });
     for (const g of [olderW1!, olderW2!]) expect(await off.store.head(g.offsiteKey!)).toBeUndefined();
     for (const code of codes) expect(await off.store.listDossier('main', code)).toHaveLength(1);
   });

@@ -60,7 +60,7 @@ test('R-BK-14: the prune aborts the target\'s unfinished uploads older than the 
   const young = store.keyOf('main', 'ST3', 'BST3.20261202T210000Z.777777.SVG');
   await deadUpload(young);
   const prune = createPruneActivities({ config: stack.config, pools: stack.pools, offsiteStore: () => store, staleUploadAgeMs: 3_000 });
-  expect(await prune.finishPrune({ target: 'main', prunedBy: 'backup-prune/main/stale-test' })).toEqual({ deleted: 0, bytesFreed: 0, offsiteDeleted: 0, recordedDeleted: 0, offsiteLeft: 0 });
+  expect(await prune.finishPrune({ target: 'main', prunedBy: 'backup-prune/main/stale-test' })).toEqual({ deleted: 0, bytesFreed: 0, offsiteDeleted: 0, offsiteFinished: 0, finishedFor: [], recordedDeleted: 0, offsiteLeft: 0 });
   expect((await unfinished()).map((u) => u.key)).toEqual([foreign, young, otherTarget, outside].sort());
   expect(await store.head(object)).toMatchObject({ size: 4 });
 
@@ -70,7 +70,7 @@ test('R-BK-14: the prune aborts the target\'s unfinished uploads older than the 
   // the storage away: the prune still ends (logged, left to the next prune), within the activity's time
   await s3.kill();
   const started = Date.now();
-  expect(await prune.finishPrune({ target: 'main', prunedBy: 'backup-prune/main/stale-test' })).toEqual({ deleted: 0, bytesFreed: 0, offsiteDeleted: 0, recordedDeleted: 0, offsiteLeft: 0 });
+  expect(await prune.finishPrune({ target: 'main', prunedBy: 'backup-prune/main/stale-test' })).toEqual({ deleted: 0, bytesFreed: 0, offsiteDeleted: 0, offsiteFinished: 0, finishedFor: [], recordedDeleted: 0, offsiteLeft: 0 });
   expect(Date.now() - started).toBeLessThan(10_000);
   await s3.restart();
   expect(await unfinished()).toHaveLength(4);
