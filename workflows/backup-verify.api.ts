@@ -152,7 +152,7 @@ export function verifyNextSteps(
       text:
         "the local files are gone but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads them; " +
         'a new backup puts a local archive back: the next nightly batch takes those whose newest archive was lost, the command does it now ' +
-        '(the generations lost stay reported until retention prunes them)',
+        '(the next verification counts them ok while their copies read back, noting the file missing)',
       command: verifyNextCommand(target, named(offsiteOnly)),
     });
   }
