@@ -5,7 +5,7 @@ import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { loadBackupSettings } from '../../store/settings/backup-settings';
 import { refuseUnknownCodes } from '../code-hints';
 import { config, output, withPools, withTemporal } from '../context';
-import { liveWorkOnTarget } from './backup-batch';
+import { liveWorkOnTarget } from '../live-work';
 
 /** Dossiers named one per line in text; --json has every one. */
 const SHOWN = 100;

@@ -53,7 +53,8 @@ import {
   recurScheduleSchema,
   recurringWindowWorkflowId,
 } from '../../domain/maintenance-recur';
-import { calendarCron, describeSchedule, liveWorkOnTarget, scheduleText } from './backup-batch';
+import { calendarCron, describeSchedule, scheduleText } from './backup-batch';
+import { liveWorkOnTarget } from '../live-work';
 import {
   AVAILABLE_PAYLOADS,
   cancelMaintenanceUpdate,
