@@ -1,4 +1,5 @@
-import { type Client, type ScheduleOptionsStartWorkflowAction, WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions } from '@temporalio/client';
+import type { Client, ScheduleOptionsStartWorkflowAction, WorkflowHandleWithFirstExecutionRunId, WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { z } from 'zod';
 import { backupDossierInputSchema, restoreDossierInputSchema } from '../domain/backup';
 import { backupBatchInputSchema } from '../domain/backup-batch-input';

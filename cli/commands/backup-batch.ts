@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
-import { type Client, type ScheduleDescription, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Client, ScheduleDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { loadBackupSettings, setCommonBackupSetting } from '../../store/settings/backup-settings';
@@ -612,7 +612,7 @@ export function registerBackupBatchCommands(backup: Command): void {
   onSchedule('pause', 'pause the schedule', (h) => h.pause('paused with nightshift backup schedule pause'), 'paused');
   onSchedule('unpause', 'resume the schedule', (h) => h.unpause('resumed with nightshift backup schedule unpause'), 'resumed');
   // the SDK's trigger() defaults to ALLOW_ALL, not the schedule's policy: say SKIP explicitly
-  onSchedule('trigger', 'start a run now (skipped if one is running)', (h) => h.trigger(ScheduleOverlapPolicy.SKIP), 'triggered (skipped if a run is already running)');
+  onSchedule('trigger', 'start a run now (skipped if one is running)', (h) => h.trigger('SKIP'), 'triggered (skipped if a run is already running)');
   onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), 'deleted');
 }
 

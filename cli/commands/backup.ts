@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { type Client, type Workflow, WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import type { Client, Workflow, WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { backupDossierInputSchema, restoreDossierInputSchema } from '../../domain/backup';

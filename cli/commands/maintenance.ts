@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import { type Client, type WorkflowHandle, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { UsageError } from '../../config/config';
 import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt } from '../../domain/maintenance';
 import {
@@ -670,7 +670,7 @@ async function recurCreate(flags: RecurFlags): Promise<void> {
         summary: plan.description,
       }),
       // a late occurrence (server down at the announcement) still starts within half its announcement, at most an hour late
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${Math.max(60, Math.min(3600, Math.floor(plan.announceAheadSeconds / 2)))} seconds` },
+      policies: { overlap: 'SKIP', catchupWindow: `${Math.max(60, Math.min(3600, Math.floor(plan.announceAheadSeconds / 2)))} seconds` },
       state: { paused: true, note: 'being checked by nightshift maintenance recur' },
       memo: { ...memo },
     });

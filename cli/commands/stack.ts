@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { lazy } from '../lazy';
 import { action, config, jsonOption, output, parseFlag, EXIT_FAILED, EXIT_OK } from '../context';
 
 /** doctor --timeout: whole milliseconds, as typed (`abc` or `-1` is said so, exit 2) */
@@ -9,12 +10,6 @@ const TIMEOUT_MS = z
   .regex(/^\d{1,6}$/, 'expected a whole number of milliseconds, e.g. 4000')
   .transform(Number)
   .pipe(z.number().min(100, 'at least 100 ms').max(600_000, 'at most 600000 ms (10 minutes)'));
-
-/** Loads a command's implementation when it runs, so that `--help` and the other commands start fast. */
-function lazy<T>(id: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(id) as T;
-}
 
 /**
  * A controller aborted by the first SIGINT/SIGTERM/SIGHUP (graceful stop); a second one forces the exit,
@@ -45,7 +40,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async () => {
         const cfg = config();
-        const { runWorker } = lazy<typeof import('../../workers/main')>('../../workers/main');
+        const { runWorker } = lazy<typeof import('../../workers/main')>('../workers/main');
         const stop = stopSignal();
         try {
           await runWorker(cfg, { signal: stop.signal });
@@ -62,7 +57,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async () => {
         const cfg = config();
-        const { forceStopChildren, runDev } = lazy<typeof import('./dev')>('./dev');
+        const { forceStopChildren, runDev } = lazy<typeof import('./dev')>('./commands/dev');
         const stop = stopSignal(() => forceStopChildren(cfg));
         // Whatever escapes (a library's unhandled 'error' event): the children go too, and the user reads one line.
         const crash = (err: unknown) => {
@@ -92,7 +87,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async (opts: { json?: boolean; timeout: string }) => {
         const timeout = parseFlag('--timeout', TIMEOUT_MS, opts.timeout);
-        const { runDoctor, renderDoctor } = lazy<typeof import('./doctor')>('./doctor');
+        const { runDoctor, renderDoctor } = lazy<typeof import('./doctor')>('./commands/doctor');
         const report = await runDoctor(config(), timeout);
         output(opts.json, report, renderDoctor);
         return report.ok ? EXIT_OK : EXIT_FAILED;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { FOLDER_NAME, type AdoptVerdict, STORE_MARKER_FILE, adoptSharedFolder, workerFolders } from '../../shared-store/marker';
 import { keptCopyCounts } from '../../store/generations/kept-copy-counts';
 import { EXIT_FAILED, EXIT_OK, action, config, jsonOption, output, targetOption, withPools } from '../context';
-import { devPaths, portFree, startPostgres } from './dev';
+import { lazy } from '../lazy';
 
 /**
  * `nightshift store adopt`: the shared store's folder lost (a disk replaced, a share re-created empty), workers refuse
@@ -59,6 +59,7 @@ function reportText(r: AdoptReport): string {
  */
 async function withDevDatabase<T>(fn: () => Promise<T>): Promise<T> {
   const c = config();
+  const { devPaths, portFree, startPostgres } = lazy<typeof import('./dev')>('./commands/dev');
   if (!c.embeddedPostgres || !(await portFree(c.pg.port, '127.0.0.1'))) return fn();
   const paths = devPaths(c);
   fs.mkdirSync(paths.logsDir, { recursive: true });
