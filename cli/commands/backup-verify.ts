@@ -9,6 +9,8 @@ import { runByRef } from '../../store/backup/run-by-ref';
 import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
 import { runGenerationsKept } from '../../store/generations/run-generations-kept';
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
+import { closeAbandonedVerifyRun } from '../../store/verify/close-abandoned-run';
+import { mayStillRun, workflowStatus } from '../../workers/resources';
 import type { VerifyRunRow } from '../../store/verify/run-row';
 import { latestVerifyRunId, verifyRunProblems } from '../../store/verify/run-problems';
 import { verifyRunProgress } from '../../store/verify/run-progress';
@@ -117,7 +119,7 @@ function verifyStatusText(v: VerifyStatus, zone: string): string {
     ? `${p.done} / ${p.total} generation(s) done, ${p.problems} with a problem so far, ${p.restored} restored into a scratch schema and compared${p.phase ? ` (${p.phase})` : ''}`
     : `${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared`;
   return [
-    `verify run ${r.id} (${r.workflow_id}) ${r.state}: ${counts}`,
+    `verify run ${r.id} (${r.workflow_id}) ${r.state}${r.note ? ` (${r.note})` : ''}: ${counts}`,
     `  ${scope}; ${restored}`,
     `  started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ', still running'} (${zone})`,
     `  report: ${r.report_path ?? '(none yet)'}; mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
@@ -219,8 +221,18 @@ export function registerBackupVerifyCommands(backup: Command): void {
           if (ref !== undefined && !/^\d{1,15}$/.test(ref) && !/^[\w:./+-]{1,200}$/.test(ref)) throw new UsageError(`unknown verify run "${shownInput(ref.slice(0, 60))}": expected a run number or a workflow id`);
           const id = ref ?? (await latestVerifyRunId(pool));
           if (id === undefined) throw new UsageError(`no verify run yet in target ${t} (start one: 'nightshift backup verify')`);
-          const run = await verifyRunByRef(pool, id, /^\d{1,15}$/.test(id) ? 'id' : 'workflow_id');
+          let run = await verifyRunByRef(pool, id, /^\d{1,15}$/.test(id) ? 'id' : 'workflow_id');
           if (!run) throw new UsageError(`unknown verify run "${shownInput(id.slice(0, 60))}" in target ${t} (verify runs are numbered apart from backup runs)`);
+          if (run.state === 'running') {
+            // a verification whose workflow Temporal says closed (terminated, timed out) is no longer running: closed
+            // here with its ledger's totals, as `backup status` closes an abandoned batch (Temporal not answering: left)
+            const status = await withTemporal((c) => workflowStatus(c, run!.workflow_id)).catch(() => 'UNKNOWN');
+            if (!mayStillRun(status)) {
+              await closeAbandonedVerifyRun(pool, run.id, status);
+              process.stderr.write(`nightshift: closed verify run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase().replace('_', ' ')}\n`);
+              run = (await verifyRunByRef(pool, run.id, 'id'))!;
+            }
+          }
           const problems = await verifyRunProblems(pool, Number(run.id));
           return { run, problems, ...(run.state === 'running' && { progress: await verifyStatusProgress(pool, run) }) } satisfies VerifyStatus;
         });

@@ -21,6 +21,8 @@ export interface VerifyRunRow {
   report_path: string | null;
   mail_state: 'none' | 'pending' | 'sent' | 'failed';
   mail_error: string | null;
+  /** why a run ended other than by its workflow (migration 0032: "abandoned: its workflow is terminated") */
+  note: string | null;
 }
 
 /** Fixed at the claim from the R-BK-9 settings: where the report goes, who gets the mail. */
@@ -30,4 +32,4 @@ export interface VerifyRunSettings {
 }
 
 export const VERIFY_RUN_COLUMNS = `id, workflow_id, scope, backup_run_id, codes, full_restore, sample_percent, seed, anchor_generation, state,
-  settings, started_at, finished_at, selected, total, ok, problems, restored, report_path, mail_state, mail_error`;
+  settings, started_at, finished_at, selected, total, ok, problems, restored, report_path, mail_state, mail_error, note`;

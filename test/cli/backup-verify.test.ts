@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestWorker } from '../helpers/env';
@@ -144,12 +145,15 @@ test('R-BK-13 backup verify schedule set/show/delete: a Temporal Schedule over e
   await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
 });
 
-test('R-BK-13 backup verify status: a running run says done / total from its ledger and its problems so far (its totals are written at its end), in text and JSON', async () => {
+test('R-BK-13 backup verify status: a running run says done / total from its ledger and its problems so far (its totals are written at its end), in text and JSON; once its workflow is terminated, it is closed as abandoned with its ledger totals', async () => {
   const pool = ctx.stack.pools.get('main');
-  // as a worker leaves it mid-way: claimed with 5 generations, 3 read (one corrupt, one restored); its workflow gone
-  // (Temporal does not answer for it: the ledger alone is said)
+  // as a worker leaves it mid-way: claimed with 5 generations, 3 read (one corrupt, one restored); its workflow still
+  // there but run by nobody (a task queue no worker polls: no phase to query, the ledger alone is said)
+  const workflowId = 'backup-verify/main/20990101T000000Z';
+  const handle = await ctx.temporal.client.workflow.start('backupVerifyWorkflow', { taskQueue: `nobody-${crypto.randomUUID()}`, workflowId, args: [] });
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO nightshift.verify_run (workflow_id, scope, seed, selected, settings) VALUES ('backup-verify/main/20990101T000000Z', 'all', 7, 5, '{"reportFolder": "/tmp", "reportRecipients": []}') RETURNING id`,
+    `INSERT INTO nightshift.verify_run (workflow_id, scope, seed, selected, settings) VALUES ($1, 'all', 7, 5, '{"reportFolder": "/tmp", "reportRecipients": []}') RETURNING id`,
+    [workflowId],
   );
   const id = rows[0]!.id;
   await pool.query(
@@ -166,4 +170,19 @@ test('R-BK-13 backup verify status: a running run says done / total from its led
   expect(st.stdout).toMatch(/^ {2}RV1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d corrupt: truncated$/m);
   const json = JSON.parse((await cli(['backup', 'verify', 'status', id, '--json'])).stdout);
   expect(json).toMatchObject({ run: { id, state: 'running' }, progress: { done: 3, total: 5, ok: 2, problems: 1, restored: 1, phase: null }, problems: [{ code: 'RV1', status: 'corrupt' }] });
+
+  // terminated by hand: no longer "running" for ever (as `backup status` closes an abandoned batch); what it read stays
+  await handle.terminate('test');
+  const closed = await cli(['backup', 'verify', 'status', id]);
+  expect(closed.code).toBe(0);
+  expect(closed.stderr).toBe(`nightshift: closed verify run ${id} (${workflowId}): its workflow is terminated\n`);
+  expect(closed.stdout).toMatch(
+    new RegExp(`^verify run ${id} \\(${workflowId}\\) failed \\(abandoned: its workflow is terminated\\): 2 / 3 generation\\(s\\) ok, 1 with a problem, 1 restored into a scratch schema and compared\n`),
+  );
+  expect(closed.stdout).toMatch(/, finished \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(/);
+  expect(closed.stdout).toMatch(/^ {2}RV1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d corrupt: truncated$/m);
+  const again = await cli(['backup', 'verify', 'status', id, '--json']);
+  expect(again.stderr).toBe('');
+  expect(JSON.parse(again.stdout)).toMatchObject({ run: { id, state: 'failed', note: 'abandoned: its workflow is terminated', total: 3, ok: 2, problems: 1, restored: 1 } });
+  expect(JSON.parse(again.stdout).progress).toBeUndefined();
 });
