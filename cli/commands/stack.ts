@@ -40,7 +40,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async () => {
         const cfg = config();
-        const { runWorker } = lazy<typeof import('../../workers/main')>('../workers/main');
+        const { runWorker } = lazy<typeof import('../../workers/main')>(__dirname, '../../workers/main');
         const stop = stopSignal();
         try {
           await runWorker(cfg, { signal: stop.signal });
@@ -57,7 +57,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async () => {
         const cfg = config();
-        const { forceStopChildren, runDev } = lazy<typeof import('./dev')>('./commands/dev');
+        const { forceStopChildren, runDev } = lazy<typeof import('./dev')>(__dirname, './dev');
         const stop = stopSignal(() => forceStopChildren(cfg));
         // Whatever escapes (a library's unhandled 'error' event): the children go too, and the user reads one line.
         const crash = (err: unknown) => {
@@ -87,7 +87,7 @@ export function registerStackCommands(program: Command): void {
     .action(
       action(async (opts: { json?: boolean; timeout: string }) => {
         const timeout = parseFlag('--timeout', TIMEOUT_MS, opts.timeout);
-        const { runDoctor, renderDoctor } = lazy<typeof import('./doctor')>('./commands/doctor');
+        const { runDoctor, renderDoctor } = lazy<typeof import('./doctor')>(__dirname, './doctor');
         const report = await runDoctor(config(), timeout);
         output(opts.json, report, renderDoctor);
         return report.ok ? EXIT_OK : EXIT_FAILED;

@@ -59,7 +59,7 @@ function reportText(r: AdoptReport): string {
  */
 async function withDevDatabase<T>(fn: () => Promise<T>): Promise<T> {
   const c = config();
-  const { devPaths, portFree, startPostgres } = lazy<typeof import('./dev')>('./commands/dev');
+  const { devPaths, portFree, startPostgres } = lazy<typeof import('./dev')>(__dirname, './dev');
   if (!c.embeddedPostgres || !(await portFree(c.pg.port, '127.0.0.1'))) return fn();
   const paths = devPaths(c);
   fs.mkdirSync(paths.logsDir, { recursive: true });

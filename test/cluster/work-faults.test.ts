@@ -137,7 +137,8 @@ describeCluster('patch runs and maintenance windows on the cluster, under faults
   }, 300_000);
 
   /** A window starting in `inS` seconds with `graceS` of drain, sessions logged in through HAProxy (both gates). */
-  async function windowWithSessions(inS: number, graceS: number, minutes: number) {
+  /** A window `lengthS` long (40 s: the 20-s drain grace, the fault's recovery, and the work phase before the end). */
+  async function windowWithSessions(inS: number, graceS: number, lengthS: number) {
     const pool = ctx.stack.pools.get('main');
     await pool.query(`DELETE FROM nightshift.maintenance_window WHERE state <> 'in_progress'`);
     const sessions: { id: string; token: string; gate?: string }[] = [];
@@ -149,7 +150,7 @@ describeCluster('patch runs and maintenance windows on the cluster, under faults
     // HAProxy spreads the logins over both gates
     expect(new Set(sessions.map((s) => s.gate))).toEqual(new Set(ctx.cluster.gates));
     const startMs = Math.ceil((Date.now() + inS * 1000) / 1000) * 1000;
-    const endMs = startMs + minutes * 60_000;
+    const endMs = startMs + lengthS * 1000;
     const handle = await scheduleWindow(
       ctx.client,
       ctx.cluster.config.temporal.taskQueue,
@@ -189,7 +190,7 @@ describeCluster('patch runs and maintenance windows on the cluster, under faults
 
   test('R-MW-7 a window drained through both gates while the worker holding it is SIGKILLed and restarted', async () => {
     const graceS = 20;
-    const w = await windowWithSessions(8, graceS, 1);
+    const w = await windowWithSessions(8, graceS, 40);
     await until('the drain', () => w.phases.has('closing_sessions'), 60_000);
     const holders = await workersHolding(ctx, w.handle.workflowId);
     const victim = holders[0] ?? ctx.cluster.workers[0]!;
@@ -223,7 +224,7 @@ describeCluster('patch runs and maintenance windows on the cluster, under faults
     const namespaceLostS = await untilTemporalServes(ctx);
 
     const graceS = 20;
-    const w = await windowWithSessions(8, graceS, 1);
+    const w = await windowWithSessions(8, graceS, 40);
     await until('the drain', () => w.phases.has('closing_sessions'), 60_000);
     const downAt = Date.now();
     await ctx.cluster.postgres.stop();
