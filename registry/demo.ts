@@ -6,7 +6,7 @@ import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
 import type { NewDossier } from '../domain/dossier';
 import { qualified } from '../db/ident';
-import { withTransaction } from '../store/transaction';
+import { inTransaction } from '../store/transaction';
 import { advanceSequences } from '../store/dossiers/advance-sequences';
 import { codesWithPrefix } from '../store/dossiers/codes-with-prefix';
 import { copyRows } from '../store/dossiers/copy-rows';
@@ -30,6 +30,10 @@ export interface DemoOptions {
   prefix?: string;
   /** when set, write a few documents per dossier under documentsDir/<target>/<code>/ */
   documentsDir?: string;
+  /** called after each transaction with the dossiers created so far and the total asked for */
+  onProgress?: (done: number, total: number) => void;
+  /** a lane's connection is replaced after this many dossiers (default DOSSIERS_PER_CONNECTION; tests set it low) */
+  dossiersPerConnection?: number;
 }
 
 /** A code prefix: with at least 4 digits after it, a valid dossier code (domain/dossier.ts: it starts with a letter or a digit). */
@@ -54,12 +58,20 @@ type ValidDemoOptions = z.infer<typeof demoOptionsSchema>;
  */
 const LANES = 3;
 const MAX_PER_TRANSACTION = 25;
+/**
+ * A lane's connection is replaced after creating this many dossiers: a backend keeps catalog caches for every schema it
+ * has created and never shrinks them (workers/resources.ts CONNECTION_MAX_USES). Drill S, 10,000 dossiers on one run:
+ * 75 dossiers/s fell to 3/s within five minutes, each backend at ~450 MB; a restart brought the rate back.
+ */
+const DOSSIERS_PER_CONNECTION = 200;
 const BYTES_PER_TRANSACTION = 1_000_000;
 
 export async function generateDemoDossiers(pool: pg.Pool, opts: DemoOptions): Promise<string[]> {
   const o = parseInput(demoOptionsSchema, opts, undefined, 'options');
-  const { first, hasSupervisor } = await startingPoint(pool, o.prefix);
-  const width = Math.max(4, String(first + o.count - 1).length);
+  const { first, hasSupervisor, width: existingWidth } = await startingPoint(pool, o.prefix);
+  // a second run keeps the first one's width (DEMO1000 is followed by DEMO1001, not DEMO01001: the codes of both runs
+  // sort together); a first run pads to at least 4 digits, to the last code's when more
+  const width = existingWidth ?? Math.max(4, String(first + o.count - 1).length);
   const plans = Array.from({ length: o.count }, (_, i) => {
     const n = first + i;
     return planDossier(o, n, `${o.prefix}${String(n).padStart(width, '0')}`, !hasSupervisor && i === 0);
@@ -70,18 +82,33 @@ export async function generateDemoDossiers(pool: pg.Pool, opts: DemoOptions): Pr
   for (let i = 0; i < plans.length; i += perTx) batches.push(plans.slice(i, i + perTx));
 
   let next = 0;
+  let done = 0;
   let failed = false;
   const lane = async () => {
-    while (!failed && next < batches.length) {
-      const batch = batches[next++]!;
-      try {
+    let client: pg.PoolClient | undefined;
+    let created = 0;
+    try {
+      while (!failed && next < batches.length) {
+        const batch = batches[next++]!;
+        if (client && created >= (opts.dossiersPerConnection ?? DOSSIERS_PER_CONNECTION)) {
+          client.release(true);
+          client = undefined;
+        }
+        client ??= await pool.connect();
+        created += batch.length;
         const data = batch.map(buildData);
-        await withTransaction(pool, (client) => writeDossiers(client, batch, data));
+        const c = client;
+        await inTransaction(c, () => writeDossiers(c, batch, data));
         if (o.documentsDir) for (const [i, plan] of batch.entries()) await writeDocuments(o.documentsDir, o.target, plan, data[i]!);
-      } catch (err) {
-        failed = true;
-        throw err;
+        done += batch.length;
+        opts.onProgress?.(done, plans.length);
       }
+      client?.release();
+    } catch (err) {
+      failed = true;
+      // a connection whose transaction failed is not given back to the pool as it is
+      client?.release(true);
+      throw err;
     }
   };
   // a dossier bigger than a transaction's share takes its lane's thread for seconds while its rows are built: a
@@ -94,15 +121,22 @@ export async function generateDemoDossiers(pool: pg.Pool, opts: DemoOptions): Pr
   return plans.map((p) => p.dossier.code);
 }
 
-/** Numbering continues after the highest existing code of the prefix, so a second run adds dossiers. */
-async function startingPoint(pool: pg.Pool, prefix: string): Promise<{ first: number; hasSupervisor: boolean }> {
+/**
+ * Numbering continues after the highest existing code of the prefix, so a second run adds dossiers; `width`: the digits
+ * that code was written with (none yet: undefined).
+ */
+async function startingPoint(pool: pg.Pool, prefix: string): Promise<{ first: number; hasSupervisor: boolean; width?: number }> {
   const rows = await codesWithPrefix(pool, prefix);
   let max = 0;
+  let width: number | undefined;
   for (const { code } of rows) {
     const rest = code.slice(prefix.length);
-    if (code.toLowerCase().startsWith(prefix.toLowerCase()) && /^\d+$/.test(rest)) max = Math.max(max, Number(rest));
+    if (code.toLowerCase().startsWith(prefix.toLowerCase()) && /^\d+$/.test(rest) && Number(rest) >= max) {
+      max = Number(rest);
+      width = rest.length;
+    }
   }
-  return { first: max + 1, hasSupervisor: rows.some((r) => r.role === 'supervisor') };
+  return { first: max + 1, hasSupervisor: rows.some((r) => r.role === 'supervisor'), width };
 }
 
 // ---------------------------------------------------------------------------------------------

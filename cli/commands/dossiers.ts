@@ -133,6 +133,9 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/** `dossiers demo` says how far it is this often (seconds, on stderr) */
+const DEMO_PROGRESS_S = 5;
+
 /** `dossiers demo` without --yes: up to this many dossiers and this much data (a benchmark at scale says --yes). */
 const DEMO_CONFIRM_ABOVE = 10_000;
 const DEMO_CONFIRM_MB = 2_000;
@@ -274,6 +277,23 @@ export function registerDossierCommands(program: Command): void {
           );
         }
         const started = process.hrtime.bigint();
+        const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+        // a long demo says how far it is on stderr every DEMO_PROGRESS_S (drill S: 9,000 dossiers in silence), and an
+        // interrupt says what is there: whole dossiers only (each transaction commits whole), a new run continues after them
+        let done = 0;
+        let saidAt = 0;
+        const progress = (n: number, total: number) => {
+          done = n;
+          if (elapsed() - saidAt < DEMO_PROGRESS_S || n === total) return;
+          saidAt = elapsed();
+          process.stderr.write(`created ${n} / ${total} demo dossier(s) (${(n / saidAt).toFixed(1)}/s)\n`);
+        };
+        const interrupted = (signal: NodeJS.Signals) => {
+          process.stderr.write(`\nnightshift: stopped (${signal}) after about ${done} demo dossier(s) created, each whole; the same command again adds the rest after them\n`);
+          process.exit(130);
+        };
+        process.once('SIGINT', interrupted);
+        process.once('SIGTERM', interrupted);
         const codes = await withRegistry(opts.target, (t, pool) =>
           generateDemoDossiers(pool, {
             target: t,
@@ -282,9 +302,13 @@ export function registerDossierCommands(program: Command): void {
             seed: o.seed,
             prefix: o.prefix,
             documentsDir: o.documents ? config().documentsDir : undefined,
+            onProgress: progress,
           }),
-        );
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        ).finally(() => {
+          process.removeListener('SIGINT', interrupted);
+          process.removeListener('SIGTERM', interrupted);
+        });
+        const seconds = elapsed();
         output(opts.json, { count: codes.length, seconds: Math.round(seconds * 100) / 100, codes }, (v) => {
           const which = v.codes.length <= 20 ? v.codes.join(' ') : `${v.codes[0]} .. ${v.codes[v.codes.length - 1]}`;
           return `created ${v.count} demo dossier(s) in ${v.seconds.toFixed(2)} s (${(v.count / Math.max(seconds, 0.001)).toFixed(1)}/s): ${which}`;

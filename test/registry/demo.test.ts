@@ -3,7 +3,7 @@ import pg from 'pg';
 import path from 'node:path';
 import { generateDemoDossiers } from '../../registry/demo';
 import { documentsFolder } from '../../registry/documents';
-import { dossierTableStats, getDossier, listDossiers, type TableStat } from '../../registry/dossiers';
+import { createDossier, dossierTableStats, getDossier, listDossiers, type TableStat } from '../../registry/dossiers';
 import { createTestStack, type TestStack } from '../helpers/env';
 
 const T = 'main';
@@ -124,6 +124,39 @@ describe('demo dossier generator (registry/demo.ts)', () => {
     expect(more).toEqual(['DEMO0011', 'DEMO0012']);
     const list = await listDossiers(one.pools.get(T));
     expect(list.filter((d) => d.role === 'supervisor')).toHaveLength(1);
+  });
+
+  test('a second run keeps the width of the codes before it (drill S: DEMO1000 was followed by DEMO01001, DEMO0100 sorted between DEMO01009 and DEMO0101)', async () => {
+    await createDossier(one.pools.get(T), T, { code: 'WID07', label: 'two digits', role: 'regular' });
+    expect(await generateDemoDossiers(one.pools.get(T), { target: T, count: 2, sizeKb: 1, seed: 7, prefix: 'WID' })).toEqual(['WID08', 'WID09']);
+    // past the width, the numbers just grow (WID10), no padding added
+    expect(await generateDemoDossiers(one.pools.get(T), { target: T, count: 1, sizeKb: 1, seed: 7, prefix: 'WID' })).toEqual(['WID10']);
+    // a first run pads to 4 digits, or to its last code's
+    expect(await generateDemoDossiers(one.pools.get(T), { target: T, count: 1, sizeKb: 1, seed: 7, prefix: 'NEW' })).toEqual(['NEW0001']);
+  });
+
+  test('each lane replaces its connection after so many dossiers (a backend keeps the catalog caches of every schema it created: drill S, 75/s fell to 3/s in one run of 9,000), and progress is told after each transaction', async () => {
+    const pool = new pg.Pool({ connectionString: one.databaseUrl, max: 3 });
+    const connect = pool.connect.bind(pool) as (...args: unknown[]) => Promise<pg.PoolClient>;
+    let connects = 0;
+    // the lanes' checkouts (pool.query checks out with a callback: not counted)
+    pool.connect = ((...args: unknown[]) => {
+      if (!args.length) connects++;
+      return connect(...args);
+    }) as typeof pool.connect;
+    const seen: [number, number][] = [];
+    try {
+      // 150 dossiers of 1 KB: 6 transactions of 25 over 3 lanes; a connection serves 25 dossiers, then the next is new
+      const codes = await generateDemoDossiers(pool, { target: T, count: 150, sizeKb: 1, seed: 5, prefix: 'RECYC', dossiersPerConnection: 25, onProgress: (d, t) => seen.push([d, t]) });
+      expect(codes).toHaveLength(150);
+      expect(connects).toBe(6);
+      expect(seen.map(([d]) => d)).toEqual([25, 50, 75, 100, 125, 150]);
+      expect(seen.every(([, t]) => t === 150)).toBe(true);
+      // every connection given back or closed: none left checked out
+      expect(pool.totalCount - pool.idleCount).toBe(0);
+    } finally {
+      await pool.end();
+    }
   });
 
   test('bad options are refused as InvalidInput, nothing created', async () => {
