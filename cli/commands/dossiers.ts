@@ -279,7 +279,7 @@ export function registerDossierCommands(program: Command): void {
         const started = process.hrtime.bigint();
         const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
         // a long demo says how far it is on stderr every DEMO_PROGRESS_S (drill S: 9,000 dossiers in silence), and an
-        // interrupt says what is there: whole dossiers only (each transaction commits whole), a new run continues after them
+        // interrupt says what is there: whole dossiers only (each transaction commits whole), a new run numbers after them
         let done = 0;
         let saidAt = 0;
         const progress = (n: number, total: number) => {
@@ -289,7 +289,7 @@ export function registerDossierCommands(program: Command): void {
           process.stderr.write(`created ${n} / ${total} demo dossier(s) (${(n / saidAt).toFixed(1)}/s)\n`);
         };
         const interrupted = (signal: NodeJS.Signals) => {
-          process.stderr.write(`\nnightshift: stopped (${signal}) after about ${done} demo dossier(s) created, each whole; the same command again adds the rest after them\n`);
+          process.stderr.write(`\nnightshift: stopped (${signal}) after about ${done} demo dossier(s) created, each whole; a new run numbers its dossiers after them (--count is how many it adds)\n`);
           process.exit(130);
         };
         process.once('SIGINT', interrupted);
