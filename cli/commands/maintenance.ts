@@ -247,9 +247,14 @@ export function staticSummary(input: MaintenanceWindowInput, zone = operatorZone
   return windowSummary(input, zone);
 }
 
-/** Waits until the workflow has inserted its row (or failed: its error says why, e.g. R-MW-2). */
-async function waitForRow(handle: WorkflowHandle, timeoutMs = 30_000): Promise<MaintenanceStatus> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Waits until the workflow has inserted its row (or failed: its error says why, e.g. R-MW-2); a window that starts now,
+ * until it has left `scheduled` too (the row is written a moment before the start: drill S saw a start now printed as
+ * "scheduled" on a loaded machine). Past `startWaitMs` for that, the row as it is.
+ */
+async function waitForRow(handle: WorkflowHandle, o: { startsNow: boolean; timeoutMs?: number; startWaitMs?: number }): Promise<MaintenanceStatus> {
+  const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+  let rowSince: number | undefined;
   for (;;) {
     const d = await handle.describe();
     if (d.status.name !== 'RUNNING') {
@@ -257,8 +262,11 @@ async function waitForRow(handle: WorkflowHandle, timeoutMs = 30_000): Promise<M
       return handle.query(maintenanceStatusQuery);
     }
     const status = await handle.query(maintenanceStatusQuery).catch(() => undefined);
-    if (status?.windowId) return status;
-    if (Date.now() > deadline) throw new Error(`the window was started but no worker has picked it up within ${timeoutMs / 1000} s: is a worker running on task queue ${config().temporal.taskQueue}?`);
+    if (status?.windowId) {
+      rowSince ??= Date.now();
+      if (!o.startsNow || status.state !== 'scheduled' || Date.now() - rowSince > (o.startWaitMs ?? 10_000)) return status;
+    }
+    if (Date.now() > deadline) throw new Error(`the window was started but no worker has picked it up within ${(o.timeoutMs ?? 30_000) / 1000} s: is a worker running on task queue ${config().temporal.taskQueue}?`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -375,7 +383,7 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw windowExists(input.target);
       throw err;
     }
-    return { status: await waitForRow(handle), url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
+    return { status: await waitForRow(handle, { startsNow }), url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
   });
   // the window's workflow in the Web UI, as every command that starts work prints it
   // as `backup run --only`: a dossier named that has not changed since its last backup is not taken (said now)
