@@ -6,7 +6,7 @@ import { dossierCodeSchema } from '../domain/dossier';
 import { FailureType, permanentFailure } from '../domain/failures';
 import type { Generation } from '../domain/generation';
 import { GENERATION_KINDS } from '../domain/generation';
-import { type RetentionDecision, type RetentionPolicies, isRestorable, retentionPolicySchema, retentionText } from '../domain/retention';
+import { keptByLeaseOnly, type RetentionDecision, type RetentionPolicies, isRestorable, retentionPolicySchema, retentionText } from '../domain/retention';
 import { type FanOutChunkResult, oneLine } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
@@ -339,7 +339,7 @@ export async function pruneDossier(
     keys?: BackupKeyring;
   },
 ): Promise<DossierPruneResult> {
-  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
+  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
   const sweep = async (recorded: { file: string; snapshotAt: Date }[]) => {
     const r = await sweepUnrecordedFiles(pool, code, recorded, { backupFolder: o.backupFolder, dryRun: o.dryRun });
     counts.unrecorded = r.removed;
@@ -350,7 +350,10 @@ export async function pruneDossier(
     for (const g of gens) {
       if (!g.decision.keep) continue;
       counts.kept++;
-      if (g.decision.reasons.length === 1 && g.decision.reasons[0]!.startsWith('leased until')) counts.leased++;
+      if (keptByLeaseOnly(g.decision)) {
+        counts.leased++;
+        if (g.decision.restorePoint) counts.restorePoints++;
+      }
     }
   };
   if (o.dryRun) {
@@ -451,7 +454,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const backupFolder = (await loadBackupSettings(pool, config)).settings.folder;
       await assertBackupStore(pool, input.target, backupFolder);
       const keys = pruneKeyring(config.backupKeys);
-      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
+      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
       const r = await runChunk({
         codes: input.codes,
         concurrency: input.concurrency,

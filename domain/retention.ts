@@ -158,8 +158,10 @@ export interface RetentionCandidate {
   verifyState: VerifyState;
   /** its off-site copy (R-BK-14): a copy recorded `copied` keeps a generation restorable whatever its file became */
   offsiteState?: OffsiteState;
-  /** an unexpired lease (a restore or a verification reading it): never deleted now */
+  /** an unexpired lease (a restore or a verification reading it, a patch restore point): never deleted now */
   leasedUntil?: Date | null;
+  /** the patch run whose restore point it is (a `restore-point:<run>` lease, R-PI-11): said in the lease's reason */
+  restorePointRun?: string | null;
 }
 
 export interface RetentionDecision {
@@ -169,6 +171,8 @@ export interface RetentionDecision {
   reasons: string[];
   /** deleted because nothing is left of it (its file missing, no off-site copy: isGone), not by the policy */
   gone?: true;
+  /** kept by a lease that is a patch run's restore point (R-PI-11), not by a restore or a verification reading it */
+  restorePoint?: true;
   /**
    * the newest of its kind the policy deletes: the prune reads the kept ones back first (activities/prune.ts), and keeps
    * this one instead when none of them does (R-BK-11); a decision made without reading files cannot say which
@@ -254,6 +258,16 @@ export interface RetentionOptions {
   offsiteConfigured?: boolean;
 }
 
+/** The reason a lease keeps a generation, starting with LEASED_UNTIL, its end in the operator's zone, and what holds it. */
+const LEASED_UNTIL = 'leased until';
+
+/** Kept only because a lease holds it (the prune and its dry run count these apart, with what holds them). */
+export const keptByLeaseOnly = (d: RetentionDecision): boolean => d.keep && d.reasons.length === 1 && d.reasons[0]!.startsWith(LEASED_UNTIL);
+function leaseReason(until: Date, restorePointRun: string | null | undefined, zone: string): string {
+  const holder = restorePointRun ? `restore point of patch run ${restorePointRun}, kept for its rollback: R-PI-11` : 'a restore or a verification is reading it';
+  return `${LEASED_UNTIL} ${operatorDateTime(until, zone)} (${holder})`;
+}
+
 /**
  * A dossier's keep set, each folder kind on its own (R-BK-5: a kind's generations never stand in for another's): the
  * kind under its policy, over the generations something is left of (isGone: none); then, if no kept generation of the
@@ -276,7 +290,8 @@ export function decideRetention(gens: RetentionCandidate[], policies: RetentionP
     const d = byId.get(g.id)!;
     if (!d.keep && g.leasedUntil && (o.now === undefined || g.leasedUntil > o.now)) {
       d.keep = true;
-      d.reasons.push(`leased until ${g.leasedUntil.toISOString()}`);
+      d.reasons.push(leaseReason(g.leasedUntil, g.restorePointRun, timeZone));
+      if (g.restorePointRun) d.restorePoint = true;
     }
   }
   for (const kind of GENERATION_KINDS) {

@@ -45,6 +45,11 @@ export interface PruneCounts {
   kept: number;
   /** generations the policy would delete but a lease keeps */
   leased: number;
+  /**
+   * of those, the ones a patch run's restore point lease keeps (R-PI-11: 30 days for a rollback), not a restore or a
+   * verification reading them. Optional: absent from the counts of a prune started before they were told apart.
+   */
+  restorePoints?: number;
   /** off-site copies of the generations this prune marked, deleted */
   offsiteDeleted: number;
   /**
@@ -61,7 +66,19 @@ export interface PruneCounts {
   unrecordedBytes?: number;
 }
 
-export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
+export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
+
+/**
+ * What holds the generations a lease keeps, after "kept N": drill S read "held by a restore or a verification" for 7,999
+ * generations held by a window's restore points, with nothing running. Empty when none.
+ */
+export function heldText(leased: number, restorePoints = 0): string {
+  if (!leased) return '';
+  const readers = leased - restorePoints;
+  if (!restorePoints) return ` (${leased} held by a restore or a verification reading them)`;
+  const points = `patch restore points, kept for a rollback until their lease ends (R-PI-11; 'nightshift backup list CODE' says until when)`;
+  return readers ? ` (${leased} held: ${restorePoints} as ${points}, ${readers} by a restore or a verification reading them)` : ` (${leased} held as ${points})`;
+}
 
 /** What a prune says of the files left by interrupted backups (R-BK-11). */
 export const unrecordedText = (n: number, bytes: string, dryRun: boolean): string =>

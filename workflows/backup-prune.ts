@@ -16,6 +16,7 @@ import {
   backupPruneProgressQuery,
   offsiteFinishedText,
   offsiteLeftText,
+  heldText,
   pruneCommand,
   unrecordedText,
 } from './backup-prune.api';
@@ -49,6 +50,7 @@ const sum = (a: PruneCounts, b: Partial<PruneCounts>): PruneCounts => ({
   bytesFreed: a.bytesFreed + (b.bytesFreed ?? 0),
   kept: a.kept + (b.kept ?? 0),
   leased: a.leased + (b.leased ?? 0),
+  restorePoints: (a.restorePoints ?? 0) + (b.restorePoints ?? 0),
   offsiteDeleted: a.offsiteDeleted + (b.offsiteDeleted ?? 0),
   offsiteFinished: (a.offsiteFinished ?? 0) + (b.offsiteFinished ?? 0),
   // absent from a state carried by a prune started before they were counted
@@ -83,7 +85,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
         failures: c.failures,
         failuresTotal: state?.fanOut.failuresTotal ?? c.failed,
         notes: [
-          `Generations ${what}: ${c.deleted} (${sizeText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${c.leased ? ` (${c.leased} only because a restore or verification holds them)` : ''}`,
+          `Generations ${what}: ${c.deleted} (${sizeText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${heldText(c.leased, c.restorePoints)}`,
           ...(c.offsiteFinished ? [offsiteFinishedText(c.offsiteFinished, finishedFor)] : []),
           ...(c.unrecorded ? [unrecordedText(c.unrecorded, sizeText(c.unrecordedBytes ?? 0), dryRun)] : []),
           ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),

@@ -26,7 +26,7 @@ import {
   type VerifyArchiveResult,
 } from '../../workflows/backup-dossier.api';
 import { startBackupDossier, startBackupPrune, startRestoreDossier } from '../../starts';
-import { deletionReason, isRestorable, isValidGeneration, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
+import { deletionReason, isRestorable, isValidGeneration, keptByLeaseOnly, operatorDateTime, parseRestoreAt, retentionText } from '../../domain/retention';
 import { loadRetention, planDossierPrune } from '../../store/generations/retention-plan';
 import { findUnrecordedFiles, generationsDirsOf, keepFilesFoundAgain } from '../../archive/generations';
 import { loadBackupSettings } from '../../store/settings/backup-settings';
@@ -37,7 +37,7 @@ import { caseHint, kindFlag } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
@@ -424,7 +424,7 @@ interface PruneFlags {
 }
 
 function pruneResultText(r: BackupPruneResult): string {
-  const kept = `kept ${r.kept}${r.leased ? ` (${r.leased} held by a restore or a verification)` : ''}`;
+  const kept = `kept ${r.kept}${heldText(r.leased, r.restorePoints)}`;
   const offsite = r.offsiteDeleted ? `, ${r.offsiteDeleted} off-site copies deleted` : '';
   // deleted: the generations this prune marked (R-BK-11); the copies it deleted for earlier prunes are theirs, said apart
   const what = r.dryRun ? `would delete ${r.deleted} generation(s), ${sizeText(r.bytesFreed)}` : `deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed${offsite}`;
@@ -577,7 +577,7 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
     const unrecorded: { code: string; date: string; size: number; file: string }[] = [];
     const backupFolder = (await loadBackupSettings(pool, config())).settings.folder;
     // dossiers: examined; dossiersAffected: with a generation to delete
-    const totals = { dossiers: 0, dossiersAffected: 0, deleted: 0, bytesFreed: 0, kept: 0, unrecorded: 0, unrecordedBytes: 0 };
+    const totals = { dossiers: 0, dossiersAffected: 0, deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, unrecorded: 0, unrecordedBytes: 0 };
     const say = (line: string) => {
       if (!flags.json) process.stdout.write(`${line}\n`);
     };
@@ -603,6 +603,11 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
         for (const g of plan.generations) {
           if (g.decision.keep) {
             totals.kept++;
+            // kept only by a lease: said with what holds it, as the prune says it
+            if (keptByLeaseOnly(g.decision)) {
+              totals.leased++;
+              if (g.decision.restorePoint) totals.restorePoints++;
+            }
             continue;
           }
           totals.deleted++;
@@ -633,7 +638,7 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
       if (codes.length < 500) break;
       after = codes[codes.length - 1]!;
     }
-    const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiersAffected} dossier(s) (${totals.dossiers} examined); would keep ${totals.kept}. Prune for real: nightshift backup prune --target ${targetName}`;
+    const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiersAffected} dossier(s) (${totals.dossiers} examined); would keep ${totals.kept}${heldText(totals.leased, totals.restorePoints)}. Prune for real: nightshift backup prune --target ${targetName}`;
     if (flags.json) output(true, { dryRun: true, policies: retention.details, ...(local.length ? { localRetention: local } : {}), timeZone: config().timeZone, ...totals, generations: doomed, unrecordedFiles: unrecorded }, () => '');
     else {
       if (totals.unrecorded) say(unrecordedText(totals.unrecorded, sizeText(totals.unrecordedBytes), true));

@@ -8,6 +8,7 @@ import {
   type RetentionPolicy,
   applyPolicy,
   decideRetention,
+  keptByLeaseOnly,
   operatorDateTime,
   parseLocalRetention,
   parseRestoreAt,
@@ -16,6 +17,7 @@ import {
   retentionText,
   withKindPolicy,
 } from '../../domain/retention';
+import { heldText } from '../../workflows/backup-prune.api';
 
 /** Retention of generations (R-BK-11): restic's keep-* semantics in the operator's time zone. */
 
@@ -24,8 +26,8 @@ const policy = (p: Partial<RetentionPolicy>): RetentionPolicy => ({ last: 0, dai
 const all = (p: Partial<RetentionPolicy>): RetentionPolicies => ({ normal: policy(p), EchangePrest: policy(p), Cloture: policy(p) });
 
 let nextId = 1;
-function gen(iso: string, o: { kind?: GenerationKind; verify?: VerifyState; id?: number; leasedUntil?: Date; offsite?: OffsiteState } = {}): RetentionCandidate {
-  return { id: o.id ?? nextId++, kind: o.kind ?? 'normal', snapshotAt: new Date(iso), verifyState: o.verify ?? 'unverified', offsiteState: o.offsite ?? 'none', leasedUntil: o.leasedUntil ?? null };
+function gen(iso: string, o: { kind?: GenerationKind; verify?: VerifyState; id?: number; leasedUntil?: Date; restorePointRun?: string; offsite?: OffsiteState } = {}): RetentionCandidate {
+  return { id: o.id ?? nextId++, kind: o.kind ?? 'normal', snapshotAt: new Date(iso), verifyState: o.verify ?? 'unverified', offsiteState: o.offsite ?? 'none', leasedUntil: o.leasedUntil ?? null, restorePointRun: o.restorePointRun ?? null };
 }
 const kept = (gens: RetentionCandidate[], p: RetentionPolicy | RetentionPolicies, zone = 'UTC', o: RetentionOptions = {}) => {
   const ds = 'last' in p ? applyPolicy(gens, p, zone) : decideRetention(gens, p, zone, o);
@@ -391,7 +393,7 @@ describe('R-BK-11: the only valid generation of a dossier and kind is never dele
     });
     // leased, it stays (a restore or a verification is reading its record)
     const leased = gen('2026-12-04T21:00:00Z', { verify: 'missing', leasedUntil: new Date('2099-01-01T00:00:00Z') });
-    expect(reasonsOf([leased, ...gens], all({ last: 2 }))['2026-12-04T21:00:00.000Z']).toEqual(['leased until 2099-01-01T00:00:00.000Z']);
+    expect(reasonsOf([leased, ...gens], all({ last: 2 }))['2026-12-04T21:00:00.000Z']).toEqual(['leased until 2099-01-01 00:00:00 (a restore or a verification is reading it)']);
   });
 
   test('R-BK-14: a file found missing whose off-site copy remains is restorable: it keeps its slot, and is the one kept when no other can be restored', () => {
@@ -461,9 +463,28 @@ describe('R-BK-11: a leased generation is kept while the lease runs', () => {
     const ds = decideRetention(gens, all({ last: 1 }), 'UTC', { now });
     expect(ds.map((d) => [d.keep, d.reasons])).toEqual([
       [true, ['last 1']],
-      [true, ['leased until 2026-12-02T12:05:00.000Z']],
+      [true, ['leased until 2026-12-02 12:05:00 (a restore or a verification is reading it)']],
       [false, []],
     ]);
+  });
+
+  test('drill S: a patch run\'s restore point is said as such (not "a restore or a verification"), its end in the operator zone; keptByLeaseOnly tells both from a policy keep', () => {
+    const now = new Date('2026-12-05T06:00:00Z');
+    const gens = [
+      gen('2026-12-05T05:00:00Z'),
+      gen('2026-12-04T21:00:00Z', { leasedUntil: new Date('2027-01-04T05:45:30Z'), restorePointRun: '2' }),
+      gen('2026-12-03T21:00:00Z', { leasedUntil: new Date('2026-12-05T06:10:00Z') }),
+    ];
+    const ds = decideRetention(gens, all({ last: 1 }), 'Europe/Paris', { now });
+    expect(ds.map((d) => [d.keep, d.reasons, d.restorePoint ?? false, keptByLeaseOnly(d)])).toEqual([
+      [true, ['last 1'], false, false],
+      [true, ['leased until 2027-01-04 06:45:30 (restore point of patch run 2, kept for its rollback: R-PI-11)'], true, true],
+      [true, ['leased until 2026-12-05 07:10:00 (a restore or a verification is reading it)'], false, true],
+    ]);
+    expect(heldText(2, 1)).toBe(" (2 held: 1 as patch restore points, kept for a rollback until their lease ends (R-PI-11; 'nightshift backup list CODE' says until when), 1 by a restore or a verification reading them)");
+    expect(heldText(7999, 7999)).toBe(" (7999 held as patch restore points, kept for a rollback until their lease ends (R-PI-11; 'nightshift backup list CODE' says until when))");
+    expect(heldText(3)).toBe(' (3 held by a restore or a verification reading them)');
+    expect(heldText(0)).toBe('');
   });
 });
 

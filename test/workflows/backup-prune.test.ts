@@ -16,6 +16,7 @@ import {
   batchPruneWorkflowId,
   partialPruneResult,
   pruneResult,
+  heldText,
 } from '../../workflows/backup-prune.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 
@@ -83,29 +84,35 @@ test('R-BK-11: the batch starts the prune at its end (backup-prune/..., abandone
   await setRetentionSetting(pool(), undefined);
 });
 
-test('R-BK-11: a generation a restore is reading is not pruned (lease), a dry run changes nothing, and the details say what was done', async () => {
+test('R-BK-11: a generation a restore is reading is not pruned (lease), nor a patch run\'s restore point (counted apart: drill S), a dry run changes nothing, and the details say what was done', async () => {
   const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 5, prefix: 'PL' })) as [string];
-  const ids = await aged(code, [2, 1, 0]);
+  const ids = await aged(code, [3, 2, 1, 0]);
   await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
   expect(await takeGenerationLease(pool(), ids[0]!, 'restore:test', 600)).toBe(true);
+  expect(await takeGenerationLease(pool(), ids[1]!, 'restore-point:7', 600)).toBe(true);
   const worker = await createTestWorker(stack, temporal.nativeConnection);
   await worker.runUntil(async () => {
     const dry = await startBackupPrune(temporal.client, { target: 'main', dryRun: true }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-prune/main/${crypto.randomUUID()}` });
     const dr = (await dry.result()) as BackupPruneResult;
-    expect(dr).toMatchObject({ dryRun: true, deleted: 1, leased: 1 });
+    expect(dr).toMatchObject({ dryRun: true, deleted: 1, leased: 2, restorePoints: 1 });
     expect((await dossierGenerations(pool(), code)).map((g) => g.id).sort()).toEqual([...ids].sort());
 
     const h = await startBackupPrune(temporal.client, { target: 'main' }, { taskQueue: stack.config.temporal.taskQueue, workflowId: `backup-prune/main/${crypto.randomUUID()}` });
     const r = (await h.result()) as BackupPruneResult;
-    expect(r).toMatchObject({ state: 'completed', deleted: 1, leased: 1 });
+    expect(r).toMatchObject({ state: 'completed', deleted: 1, leased: 2, restorePoints: 1 });
     const gens = new Map((await dossierGenerations(pool(), code, { deleted: true })).map((g) => [g.id, g]));
-    expect(gens.get(ids[0]!)!.deletedAt).toBeNull();
-    expect(fs.existsSync(gens.get(ids[0]!)!.file)).toBe(true);
-    expect(gens.get(ids[1]!)!.deletedAt).not.toBeNull();
+    for (const kept of [ids[0]!, ids[1]!, ids[3]!]) {
+      expect(gens.get(kept)!.deletedAt).toBeNull();
+      expect(fs.existsSync(gens.get(kept)!.file)).toBe(true);
+    }
+    expect(gens.get(ids[2]!)!.deletedAt).not.toBeNull();
     // what the CLI and the Web UI read of it: the phase and the counts
-    expect(await h.query(backupPruneProgressQuery)).toMatchObject({ phase: 'completed', deleted: 1, leased: 1, failed: 0 });
+    expect(await h.query(backupPruneProgressQuery)).toMatchObject({ phase: 'completed', deleted: 1, leased: 2, restorePoints: 1, failed: 0 });
+    // (kept counts the file's other dossiers too: the leases are this one's)
+    expect(await currentDetails(h)).toContain(heldText(2, 1));
   });
   await releaseGenerationLease(pool(), ids[0]!, 'restore:test');
+  await releaseGenerationLease(pool(), ids[1]!, 'restore-point:7');
   await setRetentionSetting(pool(), undefined);
 });
 
