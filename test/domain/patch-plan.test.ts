@@ -163,10 +163,12 @@ test('R-PI-10: the summary by category, the refusals with examples, the estimate
     `refused: DRIFT: ChecksumDrift: ${s.refusedExamples[0]!.message}`,
     'estimate: no history (no earlier patch run on this target applied a patch)',
   ]);
+  // drill S: what the estimate leaves out is said with it
+  const SCOPE = "patch applications only: a 'backup+patch' window first takes a restore point of each dossier, about a backup batch's time more";
   expect(estimateSeconds(6, { runs: 2, seconds: 10, applications: 40 })).toBe(2);
-  expect(estimateText(600, { runs: 2, seconds: 10, applications: 40 })).toBe('estimate: about 2 min 30 s (600 patch application(s) × 250 ms each, from 2 past run(s))');
-  expect(estimateText(2512, { runs: 3, seconds: 41.4, applications: 7536 })).toBe('estimate: about 14 s (2512 patch application(s) × 5.5 ms each, from 3 past run(s))');
-  expect(estimateText(10, { runs: 1, seconds: 30, applications: 10 })).toBe('estimate: about 30 s (10 patch application(s) × 3.00 s each, from 1 past run(s))');
+  expect(estimateText(600, { runs: 2, seconds: 10, applications: 40 })).toBe('estimate: about 2 min 30 s (600 patch application(s) × 250 ms each, from 2 past run(s)); ' + SCOPE);
+  expect(estimateText(2512, { runs: 3, seconds: 41.4, applications: 7536 })).toBe('estimate: about 14 s (2512 patch application(s) × 5.5 ms each, from 3 past run(s)); ' + SCOPE);
+  expect(estimateText(10, { runs: 1, seconds: 30, applications: 10 })).toBe('estimate: about 30 s (10 patch application(s) × 3.00 s each, from 1 past run(s)); ' + SCOPE);
 });
 
 test('R-PI-10: a dossier whose schema is missing fails at its first patch to apply (nothing applied, the run\'s failure type); one with nothing to apply stays up to date', () => {
