@@ -17,6 +17,11 @@ import { block, halfWayPatches, rollbackLedger, statesOf } from '../workflows/pa
 
 jest.setTimeout(900_000);
 const ctx = useCliStack(600_000);
+// a window this file left running (a failed step) would refuse every later file's window on the shared dev server
+// (one window per target, R-MW-2): it ends with the test, whatever the test's outcome
+afterEach(async () => {
+  await ctx.temporal.client.workflow.getHandle(maintenanceWorkflowId('main')).terminate('deployment-night cleanup').catch(() => {});
+});
 const FAILING = ['DEMO0050', 'DEMO0120', 'DEMO0177'];
 
 async function windowResult(): Promise<MaintenanceWindowResult> {
@@ -93,9 +98,10 @@ test('R-PI-10 R-PI-11 R-MW-9 R-MW-10: plan -> window backup+patch --on-failure r
     expect((await windowResult()).status.state).toBe('completed');
   });
 
+  /** The window's work phase: a patch run is refused while it still closes its sessions (R-PI-2), even for its 1-s grace. */
   async function waitInProgress(): Promise<void> {
     for (let i = 0; i < 600; i++) {
-      const { rows } = await pool.query(`SELECT 1 FROM nightshift.maintenance_window WHERE state = 'in_progress'`);
+      const { rows } = await pool.query(`SELECT 1 FROM nightshift.maintenance_window WHERE state = 'in_progress' AND phase = 'working'`);
       if (rows.length) return;
       await new Promise((r) => setTimeout(r, 100));
     }
