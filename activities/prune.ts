@@ -339,7 +339,7 @@ export async function pruneDossier(
     keys?: BackupKeyring;
   },
 ): Promise<DossierPruneResult> {
-  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, error: null };
+  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0, error: null };
   const sweep = async (recorded: { file: string; snapshotAt: Date }[]) => {
     const r = await sweepUnrecordedFiles(pool, code, recorded, { backupFolder: o.backupFolder, dryRun: o.dryRun });
     counts.unrecorded = r.removed;
@@ -396,6 +396,11 @@ export async function pruneDossier(
       counts.bytesFreed += await removeGenerationFiles(g);
     } catch (err) {
       problems.push(`generation ${g.id} (${g.file}): ${(err as Error).message}`);
+      // marked by this prune and counted freed by its end (pruneTotals, from the rows): still here, so not freed
+      if (g.deletedBy === o.prunedBy && g.verifyState !== 'missing') {
+        counts.filesLeft++;
+        counts.filesLeftBytes += g.size;
+      }
       continue;
     }
     // R-BK-14: the off-site object goes with its generation; a generation counts as deleted once both are gone
@@ -454,7 +459,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const backupFolder = (await loadBackupSettings(pool, config)).settings.folder;
       await assertBackupStore(pool, input.target, backupFolder);
       const keys = pruneKeyring(config.backupKeys);
-      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
+      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0 };
       const r = await runChunk({
         codes: input.codes,
         concurrency: input.concurrency,

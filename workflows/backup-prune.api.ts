@@ -64,9 +64,17 @@ export interface PruneCounts {
   unrecorded?: number;
   /** their bytes */
   unrecordedBytes?: number;
+  /**
+   * files of generations this prune marked deleted that it could not remove (the error is the dossier's failure): still
+   * on disk, not counted in bytesFreed; the next prune removes them. Optional: absent from the counts of a prune started
+   * before they were counted (a file not removed was then counted freed).
+   */
+  filesLeft?: number;
+  /** their sizes as recorded */
+  filesLeftBytes?: number;
 }
 
-export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0 };
+export const ZERO_PRUNE_COUNTS: PruneCounts = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0 };
 
 /**
  * What holds the generations a lease keeps, after "kept N": drill S read "held by a restore or a verification" for 7,999
@@ -83,6 +91,10 @@ export function heldText(leased: number, restorePoints = 0): string {
 /** What a prune says of the files left by interrupted backups (R-BK-11). */
 export const unrecordedText = (n: number, bytes: string, dryRun: boolean): string =>
   `${dryRun ? 'would delete' : 'deleted'} ${n} unrecorded file(s) left by interrupted backups (${bytes})`;
+
+/** A prune that marked generations deleted and could not remove some of their files says so: not freed yet. */
+export const filesLeftText = (n: number, bytes: string): string =>
+  `${n} file(s) of the generation(s) deleted could not be removed (${bytes}, not counted freed; the reason is in the failures): the next prune removes them`;
 
 /** What the prune's end reads from the rows (finishPrune): the ledger, whatever attempt removed the files. */
 export interface PruneTruth extends Required<Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted' | 'offsiteFinished'>> {

@@ -16,6 +16,7 @@ import {
   backupPruneProgressQuery,
   offsiteFinishedText,
   offsiteLeftText,
+  filesLeftText,
   heldText,
   pruneCommand,
   unrecordedText,
@@ -56,6 +57,8 @@ const sum = (a: PruneCounts, b: Partial<PruneCounts>): PruneCounts => ({
   // absent from a state carried by a prune started before they were counted
   unrecorded: (a.unrecorded ?? 0) + (b.unrecorded ?? 0),
   unrecordedBytes: (a.unrecordedBytes ?? 0) + (b.unrecordedBytes ?? 0),
+  filesLeft: (a.filesLeft ?? 0) + (b.filesLeft ?? 0),
+  filesLeftBytes: (a.filesLeftBytes ?? 0) + (b.filesLeftBytes ?? 0),
 });
 
 export async function backupPruneWorkflow(input: BackupPruneInput): Promise<BackupPruneResult> {
@@ -87,6 +90,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
         notes: [
           `Generations ${what}: ${c.deleted} (${sizeText(c.bytesFreed)})${c.offsiteDeleted ? `, off-site copies deleted: ${c.offsiteDeleted}` : ''} · kept: ${c.kept}${heldText(c.leased, c.restorePoints)}`,
           ...(c.offsiteFinished ? [offsiteFinishedText(c.offsiteFinished, finishedFor)] : []),
+          ...(c.filesLeft ? [filesLeftText(c.filesLeft, sizeText(c.filesLeftBytes ?? 0))] : []),
           ...(c.unrecorded ? [unrecordedText(c.unrecorded, sizeText(c.unrecordedBytes ?? 0), dryRun)] : []),
           ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),
           ...notes,
@@ -140,10 +144,12 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
   if (more) return continueFanOutAsNew<typeof backupPruneWorkflow>({ ...input, state });
 
   // the truth: the rows this prune marked and the sizes of their files that were there, whatever attempt removed them
-  // (a chunk run twice counts only what its last attempt found); an older worker's answer lacks the newer fields
+  // (a chunk run twice counts only what its last attempt found); an older worker's answer lacks the newer fields. The
+  // files its chunks could not remove are still on disk: not freed (each dossier's last attempt said which)
   const truth = dryRun ? undefined : await CancellationScope.nonCancellable(() => finishPrune({ target, prunedBy }));
   if (truth) {
-    const { deleted, bytesFreed, offsiteDeleted, offsiteFinished } = truth;
+    const { deleted, offsiteDeleted, offsiteFinished } = truth;
+    const bytesFreed = Math.max(0, truth.bytesFreed - (state.counts.filesLeftBytes ?? 0));
     state.counts = { ...state.counts, deleted, bytesFreed, offsiteDeleted, offsiteFinished: offsiteFinished ?? state.counts.offsiteFinished };
     finishedFor = truth.finishedFor ?? [];
   }

@@ -37,7 +37,7 @@ import { caseHint, kindFlag } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, filesLeftText, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
@@ -432,6 +432,7 @@ function pruneResultText(r: BackupPruneResult): string {
     `${what}; ${kept}`,
     ...(r.offsiteLeft ? [offsiteLeftText(r.offsiteLeft)] : []),
     ...(r.offsiteFinished ? [offsiteFinishedText(r.offsiteFinished, r.finishedFor)] : []),
+    ...(r.filesLeft ? [filesLeftText(r.filesLeft, sizeText(r.filesLeftBytes ?? 0))] : []),
     ...(r.unrecorded ? [unrecordedText(r.unrecorded, sizeText(r.unrecordedBytes ?? 0), r.dryRun)] : []),
     `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
     ...r.failures.map((f) => `  ${f.code}: ${f.error}`),

@@ -143,7 +143,7 @@ async function currentDetails(handle: { query<R>(q: string): Promise<R> }): Prom
   return (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 }
 
-test('R-BK-11, R-OP-1: a prune that failed a dossier (a file it cannot remove) FAILS its workflow with BackupPrunePartial carrying the result; the batch that started one is not affected', async () => {
+test('R-BK-11, R-OP-1: a prune that failed a dossier (a file it cannot remove) FAILS its workflow with BackupPrunePartial carrying the result, that file not counted freed; the batch that started one is not affected', async () => {
   const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 5, prefix: 'PF' })) as [string];
   const ids = await aged(code, [3, 2]);
   await setRetentionSetting(pool(), { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
@@ -166,6 +166,12 @@ test('R-BK-11, R-OP-1: a prune that failed a dossier (a file it cannot remove) F
       const r = partialPruneResult(err)!;
       expect(r).toMatchObject({ state: 'completed_with_errors', dryRun: false, failed: 1, failuresTotal: 1 });
       expect(r.failures).toEqual([{ code, status: 'failed', error: expect.stringMatching(/^not removed: .*EISDIR/) as string }]);
+      // the generation is marked deleted, but what it holds on disk is still there: not counted freed (the audit says what happened)
+      const { rows } = await pool().query<{ id: number; size: string }>('SELECT id::int AS id, size FROM nightshift.backup_generation WHERE deleted_by = $1', [h.workflowId]);
+      expect(rows.map((g) => g.id)).toContain(older.id);
+      const marked = rows.reduce((n, g) => n + Number(g.size), 0);
+      expect(r).toMatchObject({ deleted: rows.length, filesLeft: 1, filesLeftBytes: older.size, bytesFreed: marked - older.size });
+      expect(await currentDetails(h)).toContain(`1 file(s) of the generation(s) deleted could not be removed`);
       // its message says what the CLI says: the counts, the dossier and its reason, the next command
       const message = (err as WorkflowFailedError).cause!.message;
       expect(message).toMatch(new RegExp(`^backup prune on main: ${r.done} / ${r.total} dossier\\(s\\), 1 failed: completed_with_errors \\(${code}: not removed: .*EISDIR.*\\); next: nightshift backup prune --target main$`));
@@ -179,7 +185,8 @@ test('R-BK-11, R-OP-1: a prune that failed a dossier (a file it cannot remove) F
       const batch = await startBackupBatch(temporal.client, { target: 'main', all: true }, { taskQueue: stack.config.temporal.taskQueue, workflowId: batchId });
       expect(await batch.result()).toMatchObject({ state: 'completed' });
       const prune = temporal.client.workflow.getHandle(batchPruneWorkflowId(batchId));
-      expect(await pruneResult(prune.result())).toMatchObject({ state: 'completed_with_errors', failed: 1, failures: [expect.objectContaining({ code })] });
+      // the file is the first prune's (its row is marked by it): this one neither deleted nor freed it
+      expect(await pruneResult(prune.result())).toMatchObject({ state: 'completed_with_errors', failed: 1, failures: [expect.objectContaining({ code })], filesLeft: 0 });
       const d = await prune.describe();
       expect(d.status.name).toBe('FAILED');
       expect(d.parentExecution?.workflowId).toBe(batchId);
