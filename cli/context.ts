@@ -4,7 +4,7 @@ import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type T
 import { failureTypeOf, FailureType } from '../domain/failures';
 import { terminalSafe } from '../domain/text';
 // resources.ts loads @temporalio/client only inside connectTemporalClient: start-up stays light
-import { connectTemporalClient, createTargetPools } from '../workers/resources';
+import { connectTemporalClient, createTargetPools, temporalClientLibrary } from '../workers/resources';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 
@@ -116,9 +116,8 @@ export async function lastingResult<R>(result: () => Promise<R>, what = 'the run
     try {
       return await result();
     } catch (err) {
-      // loaded here, as workers/resources.ts loads the client: a command that never waits does not pay for it
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { ServiceError, isGrpcServiceError } = require('@temporalio/client') as typeof import('@temporalio/client');
+      // loaded here: a command that never waits does not pay for it
+      const { ServiceError, isGrpcServiceError } = temporalClientLibrary();
       const grpc = isGrpcServiceError(err) ? err : err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : undefined;
       if (!grpc || !UNANSWERED.has(grpc.code)) throw err;
       const line = `still waiting: Temporal did not answer (${messageOf(grpc).replace(/\s+/g, ' ').slice(0, 200)}); ${what} goes on, asking again every 5 s`;

@@ -5,17 +5,13 @@ import { canonicalTimeZone } from '../domain/operator-time';
 import { ianaTimeZone } from '../domain/maintenance-recur';
 import { dstHazardText, dstHazards } from '../domain/schedule-dst';
 import { shownInput } from '../domain/text';
+import { temporalClientLibrary } from '../workers/resources';
 
 /** The CLI's Schedule helpers (backup, verification, recurring windows): one answer for a Schedule that is not there. */
 
-/**
- * Whether `err` is the client's ScheduleNotFoundError. The client is loaded here, as workers/resources.ts loads it:
- * a command that never reaches Temporal (dossiers, settings, --help) does not pay its ~0.25 s.
- */
+/** Whether `err` is the client's ScheduleNotFoundError (the client loaded when asked: temporalClientLibrary). */
 function scheduleNotFound(err: unknown): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ScheduleNotFoundError } = require('@temporalio/client') as typeof import('@temporalio/client');
-  return err instanceof ScheduleNotFoundError;
+  return err instanceof temporalClientLibrary().ScheduleNotFoundError;
 }
 
 /** Whether the Schedule exists (not found: false; any other failure is thrown). */

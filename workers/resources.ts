@@ -103,9 +103,17 @@ function tlsOptions(config: Config): ConnectionOptions['tls'] {
   };
 }
 
-export async function connectTemporalClient(config: Config, connectTimeout: number | string = '5s'): Promise<Client> {
+/**
+ * The Temporal client library, loaded when first asked for: a CLI command that never reaches Temporal (dossiers,
+ * settings, --help) does not pay its ~0.25 s (test/structure/cli-start.test.ts). The one place it is loaded as a value.
+ */
+export function temporalClientLibrary(): typeof import('@temporalio/client') {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Client, Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
+  return require('@temporalio/client') as typeof import('@temporalio/client');
+}
+
+export async function connectTemporalClient(config: Config, connectTimeout: number | string = '5s'): Promise<Client> {
+  const { Client, Connection } = temporalClientLibrary();
   const connection = await Connection.connect({
     address: config.temporal.address,
     tls: tlsOptions(config),
@@ -130,8 +138,7 @@ export function mayStillRun(status: string): boolean {
  * activities that must know whether a run's workflow is closed (R-BK-1).
  */
 export function workflowStatus(client: Client, workflowId: string, runId?: string, timeoutMs = 5_000): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { WorkflowNotFoundError } = require('@temporalio/client') as typeof import('@temporalio/client');
+  const { WorkflowNotFoundError } = temporalClientLibrary();
   const describe = client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(workflowId, runId).describe());
   return describe.then(
     (d) => d.status.name,

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -21,4 +22,25 @@ test('loading the CLI (every command defined) loads none of the heavy libraries'
   `;
   const out = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   expect(JSON.parse(out)).toEqual([]);
+});
+
+test('every lazy(__dirname, id) of the CLI names a module that is there, the one its type names', () => {
+  const root = path.resolve(__dirname, '../..');
+  const calls: { file: string; typed: string; id: string }[] = [];
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) {
+        for (const m of fs.readFileSync(p, 'utf8').matchAll(/lazy<typeof import\('([^']+)'\)>\(__dirname, '([^']+)'\)/g)) calls.push({ file: p, typed: m[1]!, id: m[2]! });
+      }
+    }
+  };
+  walk(path.join(root, 'cli'));
+  // the dev stack's module, the worker's and the doctor's at least (a wrong id would fail only when its command runs)
+  expect(calls.length).toBeGreaterThanOrEqual(3);
+  for (const c of calls) {
+    expect({ file: c.file, id: c.id }).toEqual({ file: c.file, id: c.typed });
+    expect(() => require.resolve(path.resolve(path.dirname(c.file), c.id))).not.toThrow();
+  }
 });
