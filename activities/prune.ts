@@ -14,7 +14,7 @@ import type { OffsiteStore, StaleUploadSweep } from '../offsite/store';
 import { markGenerationOffsite } from '../store/generations/mark-offsite';
 import { markGenerationsDeleted } from '../store/generations/mark-deleted';
 import { rewindBackupSeqToKept } from '../store/dossiers/rewind-backup-seq';
-import { type PruneCandidate, pruneCandidates } from '../store/generations/prune-candidates';
+import { type PruneCandidate, pruneCandidates, pruneChunkAhead } from '../store/generations/prune-candidates';
 import { markGenerationVerified } from '../store/generations/mark-verified';
 import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { recordGenerationSha256 } from '../store/generations/record-sha256';
@@ -49,6 +49,11 @@ import { checkAgainstRecord, offsiteCheckOf, putBackFromLinks } from './verify';
  * 3. last, the files a backup committed and never recorded (killed, or PostgreSQL gone before its record): in the
  *    dossier's generations folders, a generation's name no row has, older than its newest recorded generation
  *    (archive/generations.ts findUnrecordedFiles), is removed and counted apart (`unrecorded`).
+ *
+ * A chunk first reads all its dossiers' generations and leftovers in two statements, unlocked (pruneChunkAhead): a
+ * dossier where the policy keeps everything and no pruned generation is left over skips 1 and 2 (no lock, no
+ * transaction: at 10,000 dossiers after a batch of 0, most of the prune's time was those); the others go through 1
+ * and 2, which decide again under the lock.
  *
  * A worker killed between 1 and 2 leaves rows marked and files present: a retried attempt (or the next
  * prune, for a week) finds them as leftovers and removes them again; ENOENT is fine, so it is idempotent. A chunk's
@@ -337,6 +342,8 @@ export async function pruneDossier(
     offsiteConfigured: boolean;
     /** to read back encrypted archives before deleting (keepWhatReadsBack); without the key, one is not known to read back */
     keys?: BackupKeyring;
+    /** what the chunk read for this dossier first (pruneChunkAhead), unlocked */
+    ahead?: { generations: PruneCandidate[]; leftovers: boolean; now: Date };
   },
 ): Promise<DossierPruneResult> {
   const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0, error: null };
@@ -365,6 +372,17 @@ export async function pruneDossier(
     counts.bytesFreed = doomed.reduce((n, g) => n + g.size, 0);
     await sweep(plan.generations);
     return counts;
+  }
+  // what the chunk read first deletes nothing and nothing pruned is left over: no lock, no transaction (most dossiers
+  // on most nights); else the locked path decides again. A generation recorded meanwhile waits for the next prune.
+  if (o.ahead && !o.ahead.leftovers) {
+    const gens = joinDecisions(o.ahead.generations, o.policies, o.timeZone, o.ahead.now, { offsiteConfigured: o.offsiteConfigured });
+    if (gens.every((g) => g.decision.keep)) {
+      tally(gens);
+      const problems = await sweep(gens);
+      if (problems.length) counts.error = oneLine(`not removed: ${problems.join('; ')}`, 1000);
+      return counts;
+    }
   }
   let marked = new Set<number>();
   // the kept rows as the decision saw them: the newest recorded snapshot for step 3
@@ -459,6 +477,8 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const backupFolder = (await loadBackupSettings(pool, config)).settings.folder;
       await assertBackupStore(pool, input.target, backupFolder);
       const keys = pruneKeyring(config.backupKeys);
+      // two statements for the whole chunk; a dry run decides from its own unlocked read anyway
+      const ahead = input.dryRun ? undefined : await pruneChunkAhead(pool, input.codes);
       const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0 };
       const r = await runChunk({
         codes: input.codes,
@@ -476,6 +496,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
             backupFolder,
             offsiteConfigured: config.offsite !== undefined,
             keys,
+            ...(ahead && { ahead: { generations: ahead.generations.get(code) ?? [], leftovers: ahead.withLeftovers.has(code), now: ahead.now } }),
           });
           for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += res[k];
           return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };
