@@ -11,6 +11,8 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { FOLDER_NAME, inspectSharedFolder, refusal, workerFolders, type FolderVerdict, type StoreKind } from '../../shared-store/marker';
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
 import { serverVersion } from '../../store/server/server-version';
+import { largestDossierObjects, lockTableSettings } from '../../store/server/lock-table';
+import { RESTORES_AT_ONCE, lockTableShortfall } from '../../domain/lock-table';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
 import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
 import { keptKeyIds } from '../../store/generations/kept-key-ids';
@@ -379,6 +381,11 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
         details,
       };
     }
+    // the lock table against the largest dossier's restore: too small, a rollback fails with `out of shared memory`
+    // and is retried until the setting is raised (drill R)
+    const locks = await lockTableCheck(client);
+    details.lockTable = locks.details;
+    if (locks.warning) return { address, state: 'warning', message: `PostgreSQL ${version}, ${dossiers} dossier(s), but ${locks.warning.message}`, fix: locks.warning.fix, details };
     if (supervisors.length !== 1) {
       return {
         address,
@@ -394,6 +401,34 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+const LARGEST_DOSSIER_TIMEOUT = '2s';
+
+/** PostgreSQL's lock table against RESTORES_AT_ONCE restores of the largest dossier (domain/lock-table.ts). */
+async function lockTableCheck(client: pg.Client): Promise<{ details: Record<string, unknown>; warning?: { message: string; fix: string } }> {
+  const settings = await lockTableSettings(client);
+  let largest: Awaited<ReturnType<typeof largestDossierObjects>>;
+  try {
+    largest = await largestDossierObjects(client, LARGEST_DOSSIER_TIMEOUT);
+  } catch (err) {
+    if (errorCode(err) !== '57014') throw err;
+    return { details: { ...settings, largestDossier: `not counted within ${LARGEST_DOSSIER_TIMEOUT}` } };
+  }
+  const details = { ...settings, ...(largest && { largestDossier: largest }) };
+  const short = largest && lockTableShortfall(settings, largest.objects);
+  if (!largest || !short) return { details };
+  const sessions = settings.maxConnections + settings.maxPreparedTransactions;
+  return {
+    details,
+    warning: {
+      message:
+        `PostgreSQL's lock table (max_locks_per_transaction ${settings.maxLocksPerTransaction} × ${sessions} sessions = ${short.capacity} locks) is small ` +
+        `for dossier ${largest.code} (${largest.objects} tables, indexes and sequences): ${RESTORES_AT_ONCE} restores or rollbacks of dossiers like it at once ` +
+        `take ${short.needed}, and one that runs out fails with "out of shared memory" and is retried until the setting is raised`,
+      fix: `set max_locks_per_transaction = ${short.suggested} in postgresql.conf and restart PostgreSQL (README, *Sizing workers and gates*)`,
+    },
+  };
 }
 
 /** This host's backup and documents folders are the target's shared store, as the worker checks at start; nothing is written. */

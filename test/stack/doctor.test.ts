@@ -7,6 +7,9 @@ import { startSmtpCatcher, type SmtpCatcher } from '../../workers/smtp-catcher';
 import { POLLER_RECENT_S, workerCheck, type DoctorReport } from '../../cli/commands/doctor';
 import { cleanEnv, freePort, runCli } from './helpers';
 import { startS3Server } from '../helpers/s3';
+import { startEmbeddedPostgres } from '../setup/servers';
+import { migrate } from '../../db/migrate';
+import { generateDemoDossiers } from '../../registry/demo';
 
 /** `nightshift doctor --json` spawned as a process against the real test servers (issue 2, "CLI"). */
 
@@ -72,6 +75,39 @@ test('R-BK-10: doctor warns when the event triggers that see structure changes m
     await admin.query('ALTER EVENT TRIGGER nightshift_touch_ddl ENABLE');
     await admin.end();
   }
+});
+
+test('R-PI-11: doctor warns when PostgreSQL\'s lock table is small for restores of the largest dossier (a rollback would fail with "out of shared memory", retried for ever: drill R)', async () => {
+  // a server of 10 locks × 20 connections = 200 slots; a dossier of ~60 objects: 4 restores at once take 240
+  const server = await startEmbeddedPostgres({ dir: tempDir('pg-locks'), flags: ['-c', 'max_locks_per_transaction=10', '-c', 'max_connections=20'] });
+  try {
+    await server.server.createDatabase('locks');
+    const url = server.adminUrl.replace(/\/postgres$/, '/locks');
+    await migrate(url);
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    try {
+      const [code] = (await generateDemoDossiers(pool, { target: 'main', count: 1, sizeKb: 1, prefix: 'LCK' })) as [string];
+      const { rows } = await pool.query<{ schema_name: string }>('SELECT schema_name FROM nightshift.dossier WHERE code = $1', [code]);
+      const schema = pg.escapeIdentifier(rows[0]!.schema_name);
+      for (let i = 0; i < 12; i++) await pool.query(`CREATE TABLE ${schema}.t${i} (id int PRIMARY KEY, note text)`);
+      const r = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: url }));
+      const main = (JSON.parse(r.stdout) as DoctorReport).services.postgres.main!;
+      expect(main.state).toBe('warning');
+      expect(main.message).toMatch(new RegExp(`PostgreSQL's lock table \\(max_locks_per_transaction 10 × 20 sessions = 200 locks\\) is small for dossier ${code} \\(\\d+ tables, indexes and sequences\\): 4 restores or rollbacks of dossiers like it at once take \\d+, and one that runs out fails with "out of shared memory"`));
+      expect(main.fix).toBe('set max_locks_per_transaction = 256 in postgresql.conf and restart PostgreSQL (README, *Sizing workers and gates*)');
+      expect(main.details).toMatchObject({ lockTable: { maxLocksPerTransaction: 10, maxConnections: 20, largestDossier: { code } } });
+      expect((main.details!.lockTable as { largestDossier: { objects: number } }).largestDossier.objects).toBeGreaterThan(12 * 4);
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await server.stop();
+  }
+  // the test servers' 256 hold the suite's dossiers: the lock table is in the details, no warning of it
+  const ok = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl }));
+  const main = (JSON.parse(ok.stdout) as DoctorReport).services.postgres.main!;
+  expect(main.message).not.toMatch(/lock table/);
+  expect(main.details).toMatchObject({ lockTable: { maxLocksPerTransaction: 256 } });
 });
 
 test('doctor --json names each broken service and what to do, and exits 1', async () => {
