@@ -7,7 +7,7 @@ import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import type { CopyStreamQuery } from 'pg-copy-streams';
 import { archiveFileName, archiveTempName, schemaNameFor } from '../domain/dossier';
-import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure } from '../domain/failures';
+import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure, schemaMissingMessage } from '../domain/failures';
 import type { BackupDossierResult, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { insertDossier } from '../store/dossiers/insert-dossiers';
 import { beginSnapshot } from '../store/catalog/begin-snapshot';
@@ -159,6 +159,8 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);
     if (d.done_in_run) throw permanentFailure(FailureType.DossierDoneInRun, `dossier ${d.code} is done in backup run ${o.ledgerRunId} already: not backed up again`);
     if (d.in_use) throw permanentFailure(FailureType.DossierInUse, DOSSIER_IN_USE_MESSAGE);
+    // an empty archive would pass for its backup, then push its real ones out of retention (drill D)
+    if (!d.schema_exists) throw permanentFailure(FailureType.DossierSchemaMissing, schemaMissingMessage(d.code, d.schema_name));
 
     const structure = await readStructure(client, d.schema_name);
     const documents = o.documentsFolder ? await listDocuments(o.documentsFolder) : [];

@@ -8,6 +8,8 @@ export const FailureType = {
   InvalidInput: 'InvalidInput',
   UnknownTarget: 'UnknownTarget',
   UnknownDossier: 'UnknownDossier',
+  /** a registered dossier whose schema is not in the database (dropped by hand): nothing to archive, never an empty archive */
+  DossierSchemaMissing: 'DossierSchemaMissing',
   DossierExists: 'DossierExists',
   DossierInUse: 'DossierInUse',
   SupervisorConflict: 'SupervisorConflict',
@@ -83,6 +85,11 @@ export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 export function permanentFailure(type: FailureType, message: string, details?: unknown): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? undefined : [details] });
 }
+
+/** A registered dossier whose schema is gone: not backed up (an empty archive would pass for its backup), its archives named. */
+export const schemaMissingMessage = (code: string, schema: string): string =>
+  `the schema ${schema} of dossier ${code} is not in the database (dropped?): nothing was backed up and its archives are kept; ` +
+  `'nightshift backup list ${code}' shows them, 'nightshift backup restore ${code} --at DATE --replace' brings one back`;
 
 /** R-BK-3: the seed's exact text for a dossier in use. */
 export const DOSSIER_IN_USE_MESSAGE =

@@ -12,6 +12,7 @@ import { documentsFolder } from '../../registry/documents';
 import { createDossier, deleteDossier, dossierTableStats, type TableStat } from '../../registry/dossiers';
 import { selectDossiers, type DossierFilter } from '../../store/dossiers/list-dossiers';
 import { findDossier } from '../../store/dossiers/find-dossier';
+import { schemaExists } from '../../store/dossiers/schema-exists';
 import { caseHint } from '../code-hints';
 import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, targetOption, withPools, wordFlag, zodText } from '../context';
 
@@ -106,6 +107,8 @@ async function countFiles(dir: string): Promise<number | null> {
 }
 
 interface ShowResult extends Dossier {
+  /** false: registered, but its schema is not in the database (dropped by hand): a backup refuses it */
+  schemaExists: boolean;
   tables: TableStat[];
   documents: { path: string; exists: boolean; files: number };
 }
@@ -114,7 +117,7 @@ function showText(s: ShowResult): string {
   return [
     `${s.code}  ${s.label}`,
     `  role: ${s.role}   copy status: ${s.copyStatus}   flags: ${flagsText(s)}   patch level: ${s.patchLevel}`,
-    `  schema: ${s.schemaName}`,
+    `  schema: ${s.schemaName}${s.schemaExists ? '' : ` (NOT in the database: dropped? a backup refuses it; 'nightshift backup list ${s.code}' shows its archives)`}`,
     `  modified at: ${when(s.modifiedAt)}   last backup: ${when(s.lastBackupAt)} (${config().operatorTimeZone})   modified since backup: ${s.modifiedSinceBackup ? 'yes' : 'no'}`,
     `  documents: ${s.documents.path} (${s.documents.exists ? `${s.documents.files} file(s)` : 'no folder'})`,
     '  tables:',
@@ -188,9 +191,10 @@ export function registerDossierCommands(program: Command): void {
         const result = await withRegistry(opts.target, async (t, pool): Promise<ShowResult> => {
           const dossier = await dossierNamed(pool, t, code);
           const tables = await dossierTableStats(pool, t, code);
+          const there = tables.length > 0 || (await schemaExists(pool, dossier.schemaName));
           const dir = documentsFolder(config().documentsDir, t, code);
           const files = await countFiles(dir);
-          return { ...dossier, tables, documents: { path: dir, exists: files !== null, files: files ?? 0 } };
+          return { ...dossier, schemaExists: there, tables, documents: { path: dir, exists: files !== null, files: files ?? 0 } };
         });
         output(opts.json, result, showText);
       }),

@@ -19,6 +19,8 @@ export interface BackupSnapshotRow {
   in_use: boolean;
   /** R-BK-1: the batch run named has this dossier in its ledger already (false without a run) */
   done_in_run: boolean;
+  /** its schema is in the database (drill D: a schema dropped by hand was archived as an empty dossier) */
+  schema_exists: boolean;
 }
 
 /**
@@ -33,7 +35,8 @@ export async function backupSnapshotRow(db: Queryable, code: string, runId?: num
     text: `SELECT code, label, role, copy_status, is_test, is_specific, is_template, is_transferable, patch_level, schema_name,
             change_seq::text, now() AS snapshot_at,
             EXISTS (SELECT 1 FROM nightshift.dossier_in_use u WHERE u.dossier_code = d.code) AS in_use,
-            ($2::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM nightshift.backup_run_item i WHERE i.run_id = $2::bigint AND i.code = d.code)) AS done_in_run
+            ($2::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM nightshift.backup_run_item i WHERE i.run_id = $2::bigint AND i.code = d.code)) AS done_in_run,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = d.schema_name::name) AS schema_exists
        FROM nightshift.dossier d WHERE code = $1`,
     values: [code, runId ?? null],
   });

@@ -65,6 +65,18 @@ describe('nightshift dossiers (spawned CLI)', () => {
     expect(show.tables.find((t: { table: string }) => t.table === 'ligne').rows).toBeGreaterThan(0);
   });
 
+  test('show says when a registered dossier\'s schema is not in the database (dropped by hand: drill D), and where its archives are', async () => {
+    expect((await cli('dossiers', 'create', 'GONE1', '--label', 'Dropped')).code).toBe(0);
+    const before = JSON.parse((await cli('dossiers', 'show', 'GONE1', '--json')).stdout);
+    expect(before).toMatchObject({ schemaExists: true });
+    await stack.pools.get('main').query(`DROP SCHEMA "${before.schemaName}" CASCADE`);
+    const text = await cli('dossiers', 'show', 'GONE1');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`schema: ${before.schemaName} (NOT in the database: dropped? a backup refuses it; 'nightshift backup list GONE1' shows its archives)`);
+    expect(JSON.parse((await cli('dossiers', 'show', 'GONE1', '--json')).stdout)).toMatchObject({ schemaExists: false, tables: [] });
+    expect((await cli('dossiers', 'delete', 'GONE1', '--yes')).code).toBe(0);
+  });
+
   test('list narrows at scale: --code (a * pattern, any case, _ literal), --modified, --below, --limit with the count of what matches', async () => {
     expect((await cli('dossiers', 'demo', '--count', '4', '--size-kb', '1', '--prefix', 'FLT')).code).toBe(0);
     for (const code of ['FL_X1', 'FLAX1']) expect((await cli('dossiers', 'create', code, '--label', code)).code).toBe(0);

@@ -243,6 +243,34 @@ test('unwritable destination: that dossier fails cleanly with the reason, the ba
   }
 });
 
+test('R-BK-6, R-BK-11: a registered dossier whose schema was dropped by hand fails, non-retried, with what to do; no empty archive takes its place (drill D)', async () => {
+  const { stack } = await stackWithMail();
+  await createDossiers(stack, [{ code: 'SM1' }, { code: 'SM2' }]);
+  const pool = stack.pools.get('main');
+  const { rows } = await pool.query<{ schema_name: string }>(`SELECT schema_name FROM nightshift.dossier WHERE code = 'SM2'`);
+  const schema = rows[0]!.schema_name;
+  await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+  const { worker: w, closeMail } = await worker(stack);
+  try {
+    await w.runUntil(async () => {
+      const result = await runBatch(stack);
+      expect(result).toMatchObject({ state: 'partial', total: 2, ok: 1, failed: 1 });
+      const sm2 = (await ledger(pool, result.runId)).find((i) => i.code === 'SM2')!;
+      // a permanent failure: one attempt, the reason and the way back
+      expect(sm2).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(sm2.error).toContain(`the schema ${schema} of dossier SM2 is not in the database (dropped?): nothing was backed up and its archives are kept; 'nightshift backup list SM2' shows them, 'nightshift backup restore SM2 --at DATE --replace' brings one back`);
+      expect(reportOf(result)).toContain(`Dossier SM2 : ${sm2.error}\r\n`);
+      // no generation, no B{code}.SVG, no temporary file
+      expect((await pool.query(`SELECT 1 FROM nightshift.backup_generation WHERE code = 'SM2'`)).rowCount).toBe(0);
+      expect(fs.existsSync(path.join(stack.config.backupDir, 'BSM2.SVG'))).toBe(false);
+      expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+  } finally {
+    closeMail();
+    await stack.close();
+  }
+});
+
 test('R-BK-1 single flight: a second claim while a run is running is refused, also when two claims race', async () => {
   const { stack } = await stackWithMail();
   await createDossiers(stack, [{ code: 'R1' }]);
