@@ -304,7 +304,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       const back = await putBackFromLinks(g, keys, signal);
-      if (!back) return missingFile(g, restore, signal, lostThisRun);
+      if (!back) return unreadableCopy(g, await missingFile(g, restore, signal, lostThisRun), keys, keysProblem);
       putBack = `${PUT_BACK_MARK} ${back.from} (même contenu que la génération)`;
       size = (await fs.promises.stat(g.file)).size;
     }
@@ -391,6 +391,24 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       if (signal?.aborted) throw err;
       return { state: 'unverified', where, why: oneLine(err instanceof Error ? err.message : String(err)) };
     }
+  }
+
+  /**
+   * A generation whose file is gone and whose off-site copy is whole is restorable only with the key it was encrypted
+   * with: without it, `key` (drill D: the old key lost after a rotation, every copy-only generation said ok while no
+   * restore could read one). The copy's size and SHA-256 do not say it; the key id recorded at the backup does.
+   */
+  function unreadableCopy(g: Generation, found: Checked, keys: BackupKeyring, keysProblem: unknown): Checked {
+    if (!g.keyId || !(found.error ?? '').endsWith(OFFSITE_ONLY_MARK) || (!keysProblem && keys.key(g.keyId))) return found;
+    const given = keysProblem ? `the worker's keys do not load (${oneLine(keysProblem instanceof Error ? keysProblem.message : String(keysProblem)).slice(0, 200)})` : keys.ids.length ? `the keys given are ${keys.ids.join(', ')}` : 'no backup key is given';
+    // "…, copie externe B/K vérifiée : une restauration la lit" → "…, copie externe B/K entière": no restore reads it now
+    const whole = `${found.error!.slice(0, -OFFSITE_ONLY_MARK.length)}entière`;
+    return {
+      status: 'key',
+      restored: false,
+      sha256: null,
+      error: `${whole}, but encrypted with backup key ${g.keyId}, and ${given}: no restore can read it until that key is given (NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS)`,
+    };
   }
 
   /**

@@ -66,13 +66,18 @@ export const isVerifyProblem = (s: VerifyItemStatus | string): boolean => s !== 
 /**
  * What a problem says of the archive, for the next step: `key` (the worker lacks the key it was encrypted with, or
  * holds another under that id: the archive is not at fault), `storage` (the off-site storage refused or did not
- * answer while the copy was checked, which only happens once the local archive read back whole), else `archive`
+ * answer while the copy was checked, which only happens once the local archive read back whole), `offsite-only` (the
+ * file gone, its copy read back whole), `offsite-unchecked` (the file gone, its copy not checked: the storage away or no
+ * store on the worker), else `archive`
  * (damaged, missing, its off-site copy gone or different, or unreadable: a new backup is the remedy).
  */
-export type VerifyProblemCause = 'archive' | 'key' | 'storage' | 'offsite-only';
+export type VerifyProblemCause = 'archive' | 'key' | 'storage' | 'offsite-only' | 'offsite-unchecked';
 
 /** What a missing file's report line says when its off-site copy read back whole (activities/verify.ts) */
 export const OFFSITE_ONLY_MARK = 'vérifiée : une restauration la lit';
+
+/** What a missing file's report line says when its off-site copy could not be checked (the storage away, no store here) */
+export const OFFSITE_UNCHECKED_MARK = 'non vérifiée : ';
 
 /** offsite/failures.ts's words for a refusal (credentials, bucket) or an unreachable storage during checkObject ("checking KEY") */
 const STORAGE_AWAY = /\boff-site storage (?:[a-z-]+ )+?while checking |\bNIGHTSHIFT_OFFSITE_S3_/;
@@ -81,6 +86,8 @@ export function verifyProblemCause(p: { status: string; error: string | null }):
   if (p.status === 'key') return 'key';
   if (p.status === 'failed' && STORAGE_AWAY.test(p.error ?? '')) return 'storage';
   if (p.status === 'missing' && (p.error ?? '').endsWith(OFFSITE_ONLY_MARK)) return 'offsite-only';
+  // the file gone and its copy not checked: the copy may be whole; a new backup now could let retention prune it (drill D)
+  if (p.status === 'missing' && (p.error ?? '').includes(OFFSITE_UNCHECKED_MARK)) return 'offsite-unchecked';
   return 'archive';
 }
 

@@ -144,7 +144,8 @@ export function verifyNextSteps(
   const archive = codes((c) => c.has('archive'));
   const offsiteOnly = codes((c) => !c.has('archive') && c.has('offsite-only'));
   const key = codes((c) => !c.has('archive') && !c.has('offsite-only') && c.has('key'));
-  const storage = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key'));
+  const unchecked = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key') && c.has('offsite-unchecked'));
+  const storage = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key') && !c.has('offsite-unchecked'));
   const steps: VerifyNextStep[] = [];
   if (archive.length) steps.push({ text: 'back up these dossiers again', command: verifyNextCommand(target, named(archive)) });
   if (offsiteOnly.length) {
@@ -160,8 +161,18 @@ export function verifyNextSteps(
     const ids = [...new Set(keysOf.filter((k) => key.includes(k.code)).map((k) => k.keyId))].sort();
     const keys = ids.length ? `backup key${ids.length > 1 ? 's' : ''} ${ids.join(', ')}` : 'backup key named in each reason above';
     steps.push({
-      text: `the archives are not at fault: the worker lacks the ${keys} they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again`,
+      text:
+        `the archives are not at fault: the worker lacks the ${keys} they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again. ` +
+        `If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key), take a new backup of a dossier that has none, and let retention prune them`,
       command: verifyAgainCommand(target, named(key)),
+    });
+  }
+  if (unchecked.length) {
+    steps.push({
+      text:
+        'the local files are gone and their off-site copies could not be checked (the storage refused or did not answer, or this worker has none): ' +
+        'once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again; a new backup now is not needed to keep them, and could let retention prune an intact copy',
+      command: verifyAgainCommand(target, named(unchecked)),
     });
   }
   if (storage.length) {

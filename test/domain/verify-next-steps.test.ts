@@ -29,3 +29,22 @@ test('R-BK-13: older generations whose copy read back: nothing to do, a restore 
   expect(olderCopiesStep('main', ['A', 'B'])).toMatchObject({ command: 'nightshift backup list CODE --target main', text: expect.stringMatching(/^older generations of A, B lost/) as string });
   expect(olderCopiesStep('main', undefined)).toMatchObject({ command: 'nightshift backup list CODE --target main', text: expect.stringMatching(/^older generations of some dossiers \(see the problems\) lost/) as string });
 });
+
+test('R-BK-13 / R-BK-14: a file gone whose off-site copy could not be checked (the storage away) asks for a verification again once it answers, not a backup (drill D)', () => {
+  const unchecked = (code: string) => ({ code, status: 'missing', error: `le fichier /sauve/${code}.SVG n'existe plus; copie externe b/k non vérifiée : OffsiteUnavailable: connect ECONNREFUSED` });
+  const steps = verifyNextSteps('main', [unchecked('A'), unchecked('B')], []);
+  expect(steps).toEqual([
+    {
+      command: 'nightshift backup verify --codes A,B --target main',
+      text: expect.stringMatching(/^the local files are gone and their off-site copies could not be checked .*: once it answers \(NIGHTSHIFT_OFFSITE_S3_\*\), verify again; a new backup now is not needed to keep them/) as string,
+    },
+  ]);
+  // a dossier with a damaged archive besides still gets its backup
+  expect(verifyNextSteps('main', [unchecked('A'), corrupt('A')], []).map((s) => s.command)).toEqual(['nightshift backup run --all --only A --target main']);
+});
+
+test('R-BK-12: a key problem says what to do if the key is lost for good, not only "give the original key" (drill D)', () => {
+  const [step] = verifyNextSteps('main', [{ code: 'K', status: 'key', error: 'clé k1' }], [{ code: 'K', keyId: 'k1' }]);
+  expect(step!.text).toContain('give the workers the original key');
+  expect(step!.text).toContain("If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key), take a new backup of a dossier that has none, and let retention prune them");
+});

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
+import { createVerifyActivities, offsiteCheckOf } from '../../activities/verify';
 import { loadConfig } from '../../config/config';
 import { failureTypeOf } from '../../domain/failures';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
@@ -263,3 +264,29 @@ test('R-BK-14: the storage away during a restore from the copy: a retryable fail
   expect(await dossierExists('N1Z')).toBe(true);
 });
 
+
+test('R-BK-12 / R-BK-13: a generation whose file is gone and whose copy is whole, encrypted with a key the worker lacks (lost after a rotation), is verified `key`, not ok: no restore could read it (drill D)', async () => {
+  await createDossiers(off.stack, [{ code: 'NV1' }]);
+  const keyed = { ...off.stack.config, backupKeys: loadConfig({ NIGHTSHIFT_DATA_DIR: tmp, NIGHTSHIFT_BACKUP_KEYS: `kv1=${crypto.randomBytes(32).toString('base64')}` }).backupKeys };
+  const enc = await createBackupActivities({ config: keyed, pools: off.stack.pools }).backupDossier({ target: 'main', code: 'NV1', reason: 'manual' });
+  const g = (await dossierGenerations(pool(), 'NV1')).find((x) => x.id === enc.generationId)!;
+  const key = off.store.keyOf('main', 'NV1', path.basename(g.file));
+  const up = await off.store.upload({ file: g.file, key });
+  await pool().query(`UPDATE nightshift.backup_generation SET offsite_state = 'copied', offsite_bucket = $2, offsite_key = $3, sha256 = $4, offsite_at = now() WHERE id = $1`, [g.id, off.store.bucket, key, up.sha256]);
+  // the disk lost: the file and its other names
+  for (const f of new Set([g.file, ...g.links])) fs.rmSync(f, { force: true });
+  const verifyWith = async (config: typeof off.stack.config) => {
+    const v = createVerifyActivities({ config, pools: off.stack.pools, offsiteCheck: offsiteCheckOf(lazyOffsiteStore(off.stack.config.offsite)) });
+    const claim = await v.claimVerifyRun({ target: 'main', codes: ['NV1'], full: true, trigger: 'manual', workflowId: `backup-verify/main/nv1-${crypto.randomUUID()}` });
+    const page = await v.selectVerifyPage({ target: 'main', scope: claim.scope, cursor: 0, limit: 10 });
+    await v.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 1, timeBudgetMs: 60_000 });
+    return (await pool().query<{ status: string; error: string }>('SELECT status, error FROM nightshift.verify_run_item WHERE run_id = $1 AND generation_id = $2', [claim.runId, g.id])).rows[0]!;
+  };
+  const lacking = { ...off.stack.config, backupKeys: loadConfig({ NIGHTSHIFT_DATA_DIR: tmp, NIGHTSHIFT_BACKUP_KEYS: `kv2=${crypto.randomBytes(32).toString('base64')}` }).backupKeys };
+  expect(await verifyWith(lacking)).toEqual({
+    status: 'key',
+    error: `le fichier ${g.file} n'existe plus; copie externe ${off.store.bucket}/${key} entière, but encrypted with backup key kv1, and the keys given are kv2: no restore can read it until that key is given (NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS)`,
+  });
+  // with its key, the copy is what a restore reads: said so
+  expect(await verifyWith(keyed)).toEqual({ status: 'missing', error: `le fichier ${g.file} n'existe plus; copie externe ${off.store.bucket}/${key} vérifiée : une restauration la lit` });
+});
