@@ -227,24 +227,29 @@ export function applyPolicy(gens: RetentionCandidate[], policy: RetentionPolicy,
     }
     const local = DateTime.fromJSDate(g.snapshotAt, { zone: timeZone });
     if (!local.isValid) throw new Error(`unknown time zone "${timeZone}"`);
+    const notFilled: Exclude<RetentionRule, 'last'>[] = [];
     for (const p of PERIODS) {
       if (left[p.rule] <= 0) continue;
       const key = p.key(local);
       if (key === lastKey[p.rule]) {
-        if (i === all.length - 1) reasons.push(oldestReason(p.rule, policy));
+        if (i === all.length - 1) notFilled.push(p.rule);
         continue;
       }
       lastKey[p.rule] = key;
       left[p.rule]--;
       reasons.push(`${p.rule} ${key}`);
     }
+    if (notFilled.length) reasons.push(oldestReason(notFilled, policy));
     return { id: g.id, keep: reasons.length > 0, reasons };
   });
 }
 
-/** Why the oldest generation stays under a count its periods do not fill (restic's "oldest daily snapshot"). */
-function oldestReason(rule: Exclude<RetentionRule, 'last'>, policy: RetentionPolicy): string {
-  return `oldest, ${rule} ${policy[rule]} not filled`;
+/**
+ * Why the oldest generation stays under the counts its periods do not fill (restic's "oldest daily snapshot"), one
+ * reason for all of them: `oldest, daily 7, weekly 4 not filled` (drill D read "oldest" three times).
+ */
+function oldestReason(rules: Exclude<RetentionRule, 'last'>[], policy: RetentionPolicy): string {
+  return `oldest, ${rules.map((r) => `${r} ${policy[r]}`).join(', ')} not filled`;
 }
 
 export interface RetentionOptions {
