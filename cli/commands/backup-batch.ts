@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
+import { reportPathText } from '../report-path';
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
@@ -261,7 +262,7 @@ function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures
   ];
   // the live line only while the run runs: a finished run's last ETA is stale
   if (s.live && r.state === 'running') lines.push(`progress: ${progressLine(s.live, false)}`);
-  lines.push(`report: ${r.report_path ?? '(not yet)'}`);
+  lines.push(`report: ${reportPathText(r.report_path, '(not yet)')}`);
   if (r.mail_state !== 'none') lines.push(`report mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`);
   if (r.note) lines.push(`note: ${r.note}`);
   // a screen, not 880 lines (scale drill): every one is in the report and in --json

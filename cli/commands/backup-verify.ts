@@ -24,6 +24,7 @@ import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { describeSchedule, scheduleText } from './backup-batch';
+import { reportPathText } from '../report-path';
 
 /**
  * nightshift backup verify [--full] [--codes A,B] [--run ID] [--wait] and backup verify schedule set|show|delete:
@@ -122,7 +123,7 @@ function verifyStatusText(v: VerifyStatus, zone: string): string {
     `verify run ${r.id} (${r.workflow_id}) ${r.state}${r.note ? ` (${r.note})` : ''}: ${counts}`,
     `  ${scope}; ${restored}`,
     `  started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ', still running'} (${zone})`,
-    `  report: ${r.report_path ?? '(none yet)'}; mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
+    `  report: ${reportPathText(r.report_path, '(none yet)')}; mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
     ...v.problems.map((p) => `  ${p.code} ${operatorDateTime(p.snapshot_at, zone)} ${p.status}: ${p.error ?? ''}`.trimEnd()),
   ].join('\n');
 }

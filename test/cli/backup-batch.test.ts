@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { ident } from '../../db/ident';
 import os from 'node:os';
@@ -177,7 +178,14 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`backup run ${result.runId}`);
     expect(status.stdout).toContain('B2: Echec du traitement. Les données concernées sont utilisées par un utilisateur.');
-    expect(status.stdout).toContain(`report: ${result.reportPath}`);
+    expect(status.stdout).toMatch(new RegExp(`^report: ${result.reportPath}$`, 'm'));
+    // the report lost with its disk (drill D): said so, not printed as if it were there
+    fs.renameSync(result.reportPath, `${result.reportPath}.moved`);
+    try {
+      expect((await cli(['backup', 'status', String(result.runId)])).stdout).toContain(`report: ${result.reportPath} (not found on this host: lost with its disk, or in another host's folder)`);
+    } finally {
+      fs.renameSync(`${result.reportPath}.moved`, result.reportPath);
+    }
     // R-OP-1 with no worker answering: the page's static details name the command that reads the same from the database
     const { workflowId } = JSON.parse(run.stdout);
     const follow = `nightshift backup status ${workflowId} --target main`;
