@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { FailureType, permanentFailure } from '../domain/failures';
-import { CLOSE_ACK_SECONDS, type WindowState, type WindowType } from '../domain/maintenance';
+import { CLOSE_ACK_SECONDS, type WindowState, type WindowType, heartbeatSeconds } from '../domain/maintenance';
 import { describeWindow, maintenanceMailText, type MaintenanceMail } from '../domain/maintenance-text';
 import { issuesText, maintenanceWindowInputSchema } from '../domain/maintenance-input';
 import {
@@ -137,7 +137,9 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
     async closeSessionsStep(args: { target: string; cutoff: string; closeAll?: boolean }): Promise<SessionsStep> {
       return withTransaction(pools.get(args.target), async (c) => {
         const forced = await forceCloseSessions(c, args.cutoff, args.closeAll === true);
-        const ordered = await orderSessionsClosed(c, CLOSE_ACK_SECONDS);
+        // told by their next heartbeat, within an interval: the 15 s run from then (R-MW-7); this deadline is for a
+        // session no heartbeat tells any more
+        const ordered = await orderSessionsClosed(c, heartbeatSeconds(config.sessionTimeoutSeconds) + CLOSE_ACK_SECONDS);
         const row = await sessionsLeft(c);
         return {
           forced,

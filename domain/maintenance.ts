@@ -14,6 +14,11 @@ export type Locale = (typeof LOCALES)[number];
 
 /** R-MW-7: seconds a told session has to acknowledge before it is closed by force. */
 export const CLOSE_ACK_SECONDS = 15;
+
+/** How often a session heartbeats (the gate's login answer says it): a third of the timeout, so that two may be lost. */
+export function heartbeatSeconds(timeoutSeconds: number): number {
+  return Math.max(1, Math.floor(timeoutSeconds / 3));
+}
 /** R-MW-8: default drain grace before the work starts. */
 export const DEFAULT_DRAIN_GRACE = '5m';
 

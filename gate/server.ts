@@ -11,6 +11,7 @@ import {
   announcementText,
   closeOrderText,
   gateStateAt,
+  heartbeatSeconds,
   pickLocale,
   refusalText,
   type Locale,
@@ -576,10 +577,7 @@ const LOGGED_REFUSALS = new Set([401, 403, 429]);
 export const REFUSAL_LOGS = { perAddress: 20, all: 600 } as const;
 
 
-/** A third of the timeout: two heartbeats may be lost before a session expires. */
-export function heartbeatSeconds(timeoutSeconds: number): number {
-  return Math.max(1, Math.floor(timeoutSeconds / 3));
-}
+export { heartbeatSeconds };
 
 /**
  * Session routes carry no target: the key's target is the one looked in (a key sees its target's

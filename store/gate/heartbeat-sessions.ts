@@ -27,7 +27,9 @@ export const heartbeatKey = (id: string, tokenHash: string): string => `${id} ${
  * R-SE-1 / R-MW-7 for many heartbeats at once, in one statement: every call whose session is live and
  * whose token matches is kept alive for timeoutSeconds more, and, when the active window is closed at
  * the database's now() (in progress, or scheduled and its start has come), told to close in
- * ackSeconds unless an order already stands (the workflow's or another gate's: theirs is kept).
+ * ackSeconds from this answer, the first that tells it (R-MW-7: 15 s after it was told): an order the window's start
+ * wrote for every session (its deadline an interval later, for a client that never beats again) is told here and its
+ * deadline moves to now + ackSeconds; once told, the order stands as it is (another gate's answer told it first).
  * Once no window keeps the target closed, an order left on the session is withdrawn (the window gives
  * access back and withdraws them itself, but a heartbeat that read the window just before its cancel
  * committed may write one after).
@@ -68,7 +70,8 @@ export async function heartbeatSessions(
                SET last_seen_at = now(),
                    expires_at = now() + make_interval(secs => $3::float8),
                    close_requested_at = CASE WHEN NOT closing.yes THEN NULL WHEN s.close_requested_at IS NULL THEN now() ELSE s.close_requested_at END,
-                   close_by = CASE WHEN NOT closing.yes THEN NULL WHEN s.close_requested_at IS NULL THEN now() + make_interval(secs => $4::float8) ELSE s.close_by END
+                   close_by = CASE WHEN NOT closing.yes THEN NULL WHEN s.close_told_at IS NULL THEN now() + make_interval(secs => $4::float8) ELSE s.close_by END,
+                   close_told_at = CASE WHEN NOT closing.yes THEN NULL WHEN s.close_told_at IS NULL THEN now() ELSE s.close_told_at END
               FROM locked, closing, commit_mode
              WHERE s.id = locked.id AND ${LIVE_SESSION_SQL} AND commit_mode.mode IS NOT NULL
             RETURNING s.id, s.token_hash, s.close_requested_at, s.close_by)

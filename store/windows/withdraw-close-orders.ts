@@ -8,7 +8,7 @@ import { LIVE_SESSION_SQL, TARGET_CLOSED_SQL } from '../gate/sql-parts';
  */
 export async function withdrawCloseOrders(db: Queryable): Promise<number> {
   const r = await db.query(
-    `UPDATE nightshift.session SET close_requested_at = NULL, close_by = NULL
+    `UPDATE nightshift.session SET close_requested_at = NULL, close_by = NULL, close_told_at = NULL
             WHERE ${LIVE_SESSION_SQL} AND close_requested_at IS NOT NULL AND NOT ${TARGET_CLOSED_SQL}`,
   );
   return r.rowCount ?? 0;

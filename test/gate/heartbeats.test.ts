@@ -78,14 +78,18 @@ test('R-SE-1: in one batch, a wrong token, an unknown id, a closed and an expire
   expect((await pool().query(`SELECT * FROM nightshift.session WHERE id <> $1 ORDER BY id`, [good!.id])).rows).toEqual(before);
 });
 
-test('R-MW-7: once the window is closed at the database clock, the batch writes the close order (15 s) for sessions without one and keeps an order already given', async () => {
+test('R-MW-7: once the window is closed at the database clock, the batch writes the close order (15 s) for sessions without one, gives an order not told yet its 15 s from now, and keeps an order already told', async () => {
   const batcher = new HeartbeatBatcher(TIMEOUT);
-  const [fresh, ordered] = await sessions(2);
-  await pool().query(`UPDATE nightshift.session SET close_requested_at = now() - interval '3 s', close_by = now() + interval '12 s' WHERE id = $1`, [ordered!.id]);
+  const [fresh, ordered, untold] = await sessions(3);
+  await pool().query(`UPDATE nightshift.session SET close_requested_at = now() - interval '3 s', close_by = now() + interval '12 s', close_told_at = now() - interval '3 s' WHERE id = $1`, [ordered!.id]);
+  // the window's start ordered it 14 s ago, no heartbeat told it yet: its deadline was for a client gone (drill G)
+  await pool().query(`UPDATE nightshift.session SET close_requested_at = now() - interval '14 s', close_by = now() + interval '21 s' WHERE id = $1`, [untold!.id]);
   const theirs = (await pool().query<{ close_by: Date }>(`SELECT close_by FROM nightshift.session WHERE id = $1`, [ordered!.id])).rows[0]!.close_by;
   // scheduled, start passed a moment ago: the clock decides, no worker needed
   await setWindow(pool(), { startsAt: new Date(Date.now() - 1000), endsAt: new Date(Date.now() + 3_600_000) });
-  const [a, b] = await Promise.all([batcher.beat(pool(), fresh!.id, fresh!.tokenHash), batcher.beat(pool(), ordered!.id, ordered!.tokenHash)]);
+  const [a, b, c] = await Promise.all([batcher.beat(pool(), fresh!.id, fresh!.tokenHash), batcher.beat(pool(), ordered!.id, ordered!.tokenHash), batcher.beat(pool(), untold!.id, untold!.tokenHash)]);
+  expect(c!.closeBy!.getTime() - c!.now.getTime()).toBe(15_000);
+  expect(c!.now.getTime() - c!.closeRequestedAt!.getTime()).toBeGreaterThanOrEqual(14_000);
   expect(a!.closeRequestedAt).not.toBeNull();
   expect(a!.closeBy!.getTime() - a!.closeRequestedAt!.getTime()).toBe(15_000);
   expect(a!.closeRequestedAt!.getTime()).toBe(a!.now.getTime());

@@ -26,7 +26,7 @@ beforeEach(() => clearWindow(pool()));
 
 async function sessionRow(id: string) {
   const { rows } = await pool().query(
-    `SELECT closed_at, close_reason, close_requested_at, close_by, expires_at, last_seen_at,
+    `SELECT closed_at, close_reason, close_requested_at, close_by, close_told_at, expires_at, last_seen_at,
             extract(epoch FROM expires_at - now()) AS expires_in
        FROM nightshift.session WHERE id = $1`,
     [id],
@@ -77,17 +77,27 @@ describe('close orders (R-MW-7)', () => {
     expect(second.json()).toEqual({ action: 'close', message: CLOSE_EN, closeBy: body.closeBy });
   });
 
-  test("the workflow's UPDATE orders it: the next heartbeat says close with its closeBy", async () => {
+  test("R-MW-7: the workflow's UPDATE orders it; the 15 s run from the heartbeat that tells it, not from the order (drill G: sessions beating 15-20 s after the start were closed untold)", async () => {
     const s = await loginOk(gate);
-    // the workflow orders sessions once its window is in progress (the gate itself then orders the ones it has not)
+    // the workflow orders sessions once its window is in progress, with a deadline for a client that never beats again
     await setWindow(pool(), { startsAt: minutesFromNow(1), endsAt: minutesFromNow(44), state: 'in_progress' });
     await pool().query(
-      `UPDATE nightshift.session SET close_requested_at = now(), close_by = now() + interval '15 s'
+      `UPDATE nightshift.session SET close_requested_at = now() - interval '14 s', close_by = now() + interval '21 s'
         WHERE closed_at IS NULL AND expires_at > now() AND close_requested_at IS NULL`,
     );
-    const row = await sessionRow(s.sessionId);
+    const ordered = await sessionRow(s.sessionId);
     const res = await heartbeat(gate, s);
-    expect(res.json()).toEqual({ action: 'close', message: CLOSE_FR, closeBy: row.close_by.toISOString() });
+    const told = await sessionRow(s.sessionId);
+    expect(told.close_told_at).not.toBeNull();
+    expect(told.close_requested_at).toEqual(ordered.close_requested_at);
+    expect(told.close_by.getTime() - told.close_told_at.getTime()).toBe(15_000);
+    expect(res.json()).toEqual({ action: 'close', message: CLOSE_FR, closeBy: told.close_by.toISOString() });
+    // told once: the next answer keeps the deadline
+    expect((await heartbeat(gate, s)).json()).toEqual({ action: 'close', message: CLOSE_FR, closeBy: told.close_by.toISOString() });
+    // access back: the order is withdrawn with when it was told; a later window tells it again, with 15 s again
+    await setWindow(pool(), { startsAt: minutesFromNow(30), endsAt: minutesFromNow(44), state: 'scheduled' });
+    expect((await heartbeat(gate, s)).json()).toMatchObject({ action: 'continue' });
+    expect(await sessionRow(s.sessionId)).toMatchObject({ close_requested_at: null, close_by: null, close_told_at: null });
   });
 
   test('logout after the order is the acknowledgement; afterwards the session is gone (404)', async () => {
