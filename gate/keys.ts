@@ -41,9 +41,13 @@ interface Entry {
   revoked: boolean;
 }
 
+/** Requests an unknown key may hold waiting for a fresh read of the keys, in all (KeyRing). */
+export const MAX_PARKED_FOR_KEYS = 16;
+
 /**
  * Every target's key hashes in memory, re-read every refreshMs (and at most once a second on a miss, so
- * that a key created a moment ago works at once while a flood of wrong keys costs one read a second).
+ * that a key created a moment ago works at once while a flood of wrong keys costs one read a second; at most
+ * MAX_PARKED_FOR_KEYS requests wait so, the others are refused at once).
  * A revocation therefore takes effect within refreshMs. Uses are recorded per key and written as
  * last_used_at at each refresh, not per request.
  */
@@ -53,6 +57,8 @@ export class KeyRing {
   private loading: Promise<void> | undefined;
   private lastLoad = -Infinity;
   private timer: NodeJS.Timeout | undefined;
+  /** requests waiting for a fresh read of the keys (an unknown key) */
+  private parked = 0;
 
   constructor(
     private readonly targets: readonly string[],
@@ -60,6 +66,11 @@ export class KeyRing {
     private readonly refreshMs: number,
     private readonly onError: (err: unknown, target: string) => void = () => {},
     private readonly missRefreshMs = Math.min(1000, refreshMs),
+    /**
+     * at most this many requests wait for a fresh read at once; past it an unknown key is refused at once (drill G: a
+     * flood of random keys, each held ~1 s, filled the gate's connection cap and locked the application out)
+     */
+    private readonly maxParked = MAX_PARKED_FOR_KEYS,
   ) {}
 
   start(): void {
@@ -125,7 +136,13 @@ export class KeyRing {
     if (typeof header !== 'string' || !SECRET.test(header)) return { ok: false, outcome: 'malformed' };
     const hit = this.lookup(header);
     if (hit) return hit;
-    await this.loadStartedAfter(performance.now());
+    if (this.parked >= this.maxParked) return { ok: false, outcome: 'unknown' };
+    this.parked++;
+    try {
+      await this.loadStartedAfter(performance.now());
+    } finally {
+      this.parked--;
+    }
     return this.lookup(header) ?? { ok: false, outcome: 'unknown' };
   }
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { issueKey, KEY_HEADER } from '../../gate/keys';
+import { issueKey, KEY_HEADER, KeyRing, MAX_PARKED_FOR_KEYS } from '../../gate/keys';
 import { GateMetrics } from '../../gate/metrics';
 import { buildGate, REFUSAL_LOGS } from '../../gate/server';
 import { revokeKey } from '../../store/gate/revoke-key';
@@ -195,6 +195,21 @@ test('R-SE-4 each refused request is one warn line (route, address, status, reas
   } finally {
     await app.close();
   }
+});
+
+test('R-SE-4 a flood of random keys cannot hold the gate\'s connections: at most MAX_PARKED_FOR_KEYS wait for a fresh read, the others are refused at once (drill G); a key created a moment ago still works', async () => {
+  // a read at most every 3 s: a parked request waits up to that long
+  const ring = new KeyRing(['main'], stack.pools, 60_000, () => {}, 3_000);
+  await ring.refresh();
+  const started = performance.now();
+  const flood = Array.from({ length: 200 }, () => ring.check(forgedKey()).then((r) => ({ r, ms: performance.now() - started })));
+  const fresh = await issueKey(pool(), 'made-a-moment-ago');
+  const done = await Promise.all(flood);
+  expect(done.every((d) => !d.r.ok && d.r.outcome === 'unknown')).toBe(true);
+  // the ones past the bound did not wait for the read
+  expect(done.filter((d) => d.ms < 1_000).length).toBeGreaterThanOrEqual(200 - MAX_PARKED_FOR_KEYS);
+  // with no flood, a new key waits for its read and works
+  expect(await ring.check(fresh.secret)).toMatchObject({ ok: true, target: 'main' });
 });
 
 test('the public routes need no key and tell nothing about targets', async () => {
