@@ -301,6 +301,12 @@ export async function buildGate({
   /** R-SE-5: logins per client address (X-Forwarded-For only from a trusted proxy), then per key. */
   const limitLogins = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const key = req.gateKey!;
+    // refused before it counts: a malformed login (a buggy client would burn its own budget), and any login while a
+    // window refuses them (the application's server, one address, keeps trying during the window: counted, its users
+    // got "too many logins" for up to a minute once access came back; drill G). The login statement still decides:
+    // the status read here may be a second old.
+    parsePart(loginBody, req.body, 'body');
+    if (await windowRefusal(key.target, locale(req))) return undefined;
     const byAddress = await loginsPerAddress(req);
     const over = (!byAddress.isAllowed && byAddress.isExceeded) || undefined;
     const refused = over && (await windowRefusal(key.target, locale(req)));

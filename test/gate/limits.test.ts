@@ -48,7 +48,7 @@ test('R-SE-5 logins per client address: over the limit 429 naming the address, R
   expect(await snapshot(pool())).toEqual(before);
 });
 
-test('R-MW-6 over R-SE-5: while a window refuses logins, a login over the address or key limit gets the maintenance refusal (423), not 429', async () => {
+test('R-MW-6 over R-SE-5: while a window refuses logins, a login over the address or key limit gets the maintenance refusal (423), not 429, and refused logins do not count: access back, logins are accepted at once (drill G)', async () => {
   const g = await gateWith({ loginRatePerAddress: 3, loginRatePerKey: 4 });
   await setWindow(pool(), { type: 'deployment', state: 'in_progress', startsAt: minutesFromNow(-5), endsAt: minutesFromNow(40) });
   try {
@@ -62,9 +62,20 @@ test('R-MW-6 over R-SE-5: while a window refuses logins, a login over the addres
   } finally {
     await clearWindow(pool());
   }
-  // the window over (read again after at most a second): the limit still holds for this minute
+  // the window over (read again after at most a second): its 8 refusals did not use the limits up
   await new Promise((r) => setTimeout(r, 1_100));
-  expect((await login(g, 'after')).status).toBe(429);
+  for (let i = 0; i < 3; i++) expect((await login(g, `after${i}`)).status).toBe(201);
+  expect((await login(g, 'after3')).status).toBe(429);
+});
+
+test('R-SE-5: a malformed login is refused (400) before it counts against the login limits (drill G)', async () => {
+  const g = await gateWith({ loginRatePerAddress: 3 });
+  for (let i = 0; i < 5; i++) {
+    const bad = await g.call('POST', '/v1/targets/main/sessions', { body: { user: '' } });
+    expect(bad.status).toBe(400);
+  }
+  for (let i = 0; i < 3; i++) expect((await login(g, `ok${i}`)).status).toBe(201);
+  expect((await login(g, 'ok3')).status).toBe(429);
 });
 
 test('R-SE-5 logins per key: over the limit 429 naming the key header; another key goes on', async () => {
