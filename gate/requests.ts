@@ -24,8 +24,10 @@ export class GateError extends Error {
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 // Trojan Source: embeddings, overrides and isolates reorder what an operator reads in a listing or a log.
 const NO_BIDI = /^[^\u202a-\u202e\u2066-\u2069]*$/u;
-// Something to read once format characters (zero-width space, soft hyphen, joiners…) and whitespace are gone.
-const VISIBLE = /[^\p{Cf}\s]/u;
+// Something to read once format characters (zero-width space, soft hyphen, joiners…), whitespace, combining marks
+// alone, default-ignorable characters (variation selectors, Hangul fillers) and the blank braille pattern are gone
+// (drill G: U+3164, U+2800, a lone U+0301 or U+FE0F made a blank user name).
+const VISIBLE = /[^\p{Cf}\p{M}\p{Default_Ignorable_Code_Point}\s\u2800\u3164\u115f\u1160\uffa0]/u;
 // A lone surrogate would be stored as U+FFFD: not the name the application sent.
 const wellFormed = (v: string): boolean => v.isWellFormed();
 

@@ -111,6 +111,11 @@ test('login: invisible, reordering or broken user names and client descriptions 
     user('zero-width space', '\u200b', 'a user name is required'),
     user('soft hyphen', '\u00ad', 'a user name is required'),
     user('format characters and spaces', ' \u200b\u2060\ufeff\u200d ', 'a user name is required'),
+    // drill G: nothing visible either, though not format characters
+    user('Hangul filler', '\u3164', 'a user name is required'),
+    user('blank braille pattern', '\u2800', 'a user name is required'),
+    user('a combining accent alone', '\u0301', 'a user name is required'),
+    user('a variation selector alone', '\ufe0f', 'a user name is required'),
     user('isolate', '\u2066x', `a user name ${BIDI}`),
     user('right-to-left override', '\u202eevil', `a user name ${BIDI}`),
     user('pop directional isolate', 'ali\u2069ce', `a user name ${BIDI}`),
@@ -122,7 +127,7 @@ test('login: invisible, reordering or broken user names and client descriptions 
     client('client lone surrogate', 'desk\udbff', 'a client description must be well-formed Unicode (no lone surrogate)'),
   ]);
   // what stays accepted: letters of any script, an emoji (a surrogate pair), a joiner between visible characters
-  for (const name of ['Zoë', 'محمد', '山田', 'ok 👍', 'a\u200db']) {
+  for (const name of ['Zoë', 'Zoe\u0308', 'محمد', '山田', 'ok 👍', '👍\ufe0f', 'a\u200db']) {
     const res = await gate.call('POST', url, { body: { user: name, client: 'desk 12' } });
     expect({ name, status: res.status }).toEqual({ name, status: 201 });
     const { rows } = await pool().query('SELECT user_name FROM nightshift.session WHERE id = $1', [res.json<Login>().sessionId]);
