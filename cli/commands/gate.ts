@@ -8,7 +8,7 @@ import { revokeKey } from '../../store/gate/revoke-key';
 import { gateTablesPresent } from '../../store/gate/tables-present';
 import { createTargetPools } from '../../workers/resources';
 import { UsageError } from '../../config/config';
-import { action, config, jsonOption, output, parseFlag, target, targetOption, withPools } from '../context';
+import { SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withPools } from '../context';
 
 /** Connections per target: heartbeats are single short statements, PostgreSQL is the bottleneck. */
 const GATE_POOL_SIZE = 10;
@@ -147,8 +147,42 @@ function renderKeys(rows: (GateKey & { target: string })[]): string {
 }
 
 /** Fails fast, naming the target, when its database lacks the gate's tables. */
+/** Errors of a database that does not answer now (down, restarting, unreachable), not of a wrong URL or password. */
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EAI_AGAIN', '57P03', '57P01']);
+
+function outageCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errors?: unknown[]; message?: unknown } | undefined;
+  const codes = [e, ...(e?.errors ?? [])].map((x) => (x as { code?: unknown } | undefined)?.code).filter((c): c is string => typeof c === 'string');
+  const code = codes.find((c) => OUTAGE_CODES.has(c));
+  if (code) return code;
+  // pg's own connection timeout names no code
+  return typeof e?.message === 'string' && /timeout expired|Connection terminated/i.test(e.message) ? 'timeout' : undefined;
+}
+
+/**
+ * Each target's tables, before serving: a target not migrated is refused (exit 1, naming it); a target whose database does
+ * not answer now is said on stderr and served anyway, the others at once (drill G: one target down, the gate served
+ * none, with a bare `connect ECONNREFUSED`): its keys cannot be read, so its calls are 401 until it answers and the
+ * next key refresh reads them (a gate started before the outage answers them 503 meanwhile). A wrong password or database name is a setting to fix: refused, naming the target.
+ */
 async function assertMigrated(names: string[], pools: ReturnType<typeof createTargetPools>): Promise<void> {
+  const c = config();
+  const from = c.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT, the embedded PostgreSQL' : process.env.NIGHTSHIFT_TARGETS ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
   for (const name of names) {
-    if (!(await gateTablesPresent(pools.get(name)))) throw new Error(`target ${name}: the nightshift tables are missing or old; apply the migrations first (nightshift dev / doctor)`);
+    const url = c.targets.find((t) => t.name === name)?.databaseUrl;
+    const host = url ? new URL(url).host : 'its address';
+    let present: boolean;
+    try {
+      present = await gateTablesPresent(pools.get(name));
+    } catch (err) {
+      const code = outageCode(err);
+      if (!code) throw new SaidError(`target ${name}: its PostgreSQL at ${host} (set by ${from}) refused the gate: ${(err as Error).message}`, { cause: err });
+      process.stderr.write(
+        `nightshift gate: target ${name}: its PostgreSQL at ${host} (set by ${from}) does not answer (${code}): the other targets are served; ` +
+          `${name}'s are refused (401: its API keys cannot be read) until it answers, then served from the next key refresh (NIGHTSHIFT_GATE_KEY_REFRESH_S)\n`,
+      );
+      continue;
+    }
+    if (!present) throw new Error(`target ${name}: the nightshift tables are missing or old; apply the migrations first (nightshift dev / doctor)`);
   }
 }
