@@ -100,12 +100,14 @@ export interface SessionRow {
   closed_at: Date | null;
   close_reason: string | null;
   close_requested_at: Date | null;
+  /** when a heartbeat answer first carried the order (migration 0033) */
+  close_told_at: Date | null;
   close_by: Date | null;
 }
 
 /** Every session row, keyed by user name (default) or by id. */
 export async function sessions(pool: pg.Pool, key: 'user_name' | 'id' = 'user_name'): Promise<Map<string, SessionRow>> {
-  const r = await pool.query<SessionRow>('SELECT id, user_name, closed_at, close_reason, close_requested_at, close_by FROM nightshift.session');
+  const r = await pool.query<SessionRow>('SELECT id, user_name, closed_at, close_reason, close_requested_at, close_by, close_told_at FROM nightshift.session');
   return new Map(r.rows.map((s) => [s[key], s]));
 }
 
