@@ -234,7 +234,8 @@ export async function buildGate({
     }
     req.log.warn(
       {
-        route: `${req.method} ${req.routeOptions.url ?? ''}`,
+        // an unknown route: what was asked (drill G: the line said `GET ` only), its path without the query, ids as :id
+        route: req.routeOptions.url ? `${req.method} ${req.routeOptions.url}` : `${req.method} (no such route) ${probedPath(req.url)}`,
         address: req.ip,
         status: err.statusCode,
         reason: err.message,
@@ -582,6 +583,19 @@ const PROTOTYPE_KEY_REFUSAL = 'a JSON body with a __proto__ or constructor.proto
 const LOGGED_REFUSALS = new Set([401, 403, 429]);
 export const REFUSAL_LOGS = { perAddress: 20, all: 600 } as const;
 
+
+/**
+ * The path of a request that matched no route, as a refusal's log line gives it: no query, a uuid or a long segment
+ * (a session id, a token pasted by mistake) as `:id`, at most 100 characters.
+ */
+function probedPath(url: string): string {
+  const path = url.split('?')[0]!;
+  return path
+    .split('/')
+    .map((seg) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(seg) || seg.length > 40 ? ':id' : seg))
+    .join('/')
+    .slice(0, 100);
+}
 
 export { heartbeatSeconds };
 

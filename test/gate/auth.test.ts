@@ -167,20 +167,23 @@ test('R-SE-4 each refused request is one warn line (route, address, status, reas
       await send('GET', '/v1/targets/elsewhere/status', { [KEY_HEADER]: gate.key }),
       // not a refused authentication: not logged
       await send('POST', `/v1/sessions/${alice.sessionId}/heartbeat`, { [KEY_HEADER]: gate.key, ...auth(alice.token) }),
+      // no such route: said so with what was asked, the session id as :id (drill G: the line said `GET ` only)
+      await send('GET', `/v1/sessions/${alice.sessionId}/nope?x=QUERY-SECRET`, {}),
     ];
-    expect(answers.map((a) => a.status)).toEqual([401, 401, 403, 200]);
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 403, 200, 401]);
     const refused = async (n: number) => {
       for (let i = 0; i < 50 && refusals().length < n; i++) await new Promise((r) => setTimeout(r, 20));
       return refusals();
     };
     const refusals = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request refused');
-    const logged = await refused(3);
+    const logged = await refused(4);
     expect(logged).toEqual([
       expect.objectContaining({ level: 40, route: 'POST /v1/targets/:target/sessions', address: '127.0.0.1', status: 401, reason: 'unknown API key', field: KEY_HEADER }),
       expect.objectContaining({ level: 40, route: 'POST /v1/sessions/:id/heartbeat', address: '127.0.0.1', status: 401, reason: 'invalid session token', field: 'authorization' }),
       expect.objectContaining({ level: 40, route: 'GET /v1/targets/:target/status', address: '127.0.0.1', status: 403, reason: 'this API key is not valid for this target', field: 'target' }),
+      expect.objectContaining({ level: 40, route: 'GET (no such route) /v1/sessions/:id/nope', address: '127.0.0.1', status: 401 }),
     ]);
-    for (const secret of [forged, gate.key, wrongToken, alice.token, 'BODY-SECRET-USER', alice.sessionId]) expect(lines.join('')).not.toContain(secret);
+    for (const secret of [forged, gate.key, wrongToken, alice.token, 'BODY-SECRET-USER', alice.sessionId, 'QUERY-SECRET']) expect(lines.join('')).not.toContain(secret);
 
     // a flood from one address: every refusal answered and counted, at most REFUSAL_LOGS.perAddress lines a minute
     const malformed = forgedKey().slice(0, -1);
