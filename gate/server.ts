@@ -393,6 +393,13 @@ export async function buildGate({
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', authenticate);
+      // a compressed body was parsed as it came and called "malformed JSON" (drill G): the encoding is what is refused
+      v1.addHook('preParsing', async (req) => {
+        const encoding = req.headers['content-encoding'];
+        if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+          throw new GateError(415, 'unsupported Content-Encoding: send the JSON body uncompressed', 'content-encoding');
+        }
+      });
 
       v1.get('/targets/:target/status', async (req) => {
         const { target } = parsePart(targetParams, req.params, 'params');

@@ -96,6 +96,8 @@ test('login: wrong types, control characters, unknown fields, huge and malformed
     { name: 'malformed JSON', method: 'POST', path: url, raw: '{"user":', headers: { 'content-type': 'application/json' }, status: 400, field: 'body' },
     { name: '100 KB body', method: 'POST', path: url, body: { user: 'a', client: big }, status: 413, field: 'body' },
     { name: 'text body', method: 'POST', path: url, raw: 'user=a', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415 },
+    // drill G: a gzipped body was called "malformed JSON"; the encoding is named
+    { name: 'gzip body', method: 'POST', path: url, raw: '\u001f\u008b', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 415, field: 'content-encoding', error: 'unsupported Content-Encoding: send the JSON body uncompressed' },
     { name: 'unknown target', method: 'POST', path: '/v1/targets/other/sessions', body: { user: 'a' }, status: 403, field: 'target' },
   ]);
 });
