@@ -125,9 +125,14 @@ function windowExists(targetName: string, existing?: MaintenanceWindowRow): Appl
   });
 }
 
-/** R-MW-3: starting now cuts service at once; ask on a terminal, demand --yes otherwise. */
-function confirmImmediateStart(targetName: string, yes: boolean): Promise<boolean> {
-  return confirmCut(`Starting now cuts the service of target ${targetName} immediately: new logins are refused and every open session is told to close.`, yes);
+/**
+ * R-MW-3: starting now cuts service at once; ask on a terminal, demand --yes otherwise. A start less than a minute
+ * ahead is asked for the same way, said as what it is (drill G: "now … immediately", then "scheduled").
+ */
+function confirmImmediateStart(targetName: string, yes: boolean, startsInMs: number): Promise<boolean> {
+  const seconds = Math.round(startsInMs / 1000);
+  const when = seconds >= 1 ? `Starting in ${seconds} s cuts the service of target ${targetName} with no time to announce it` : `Starting now cuts the service of target ${targetName} immediately`;
+  return confirmCut(`${when}: new logins are refused and every open session is told to close.`, yes);
 }
 
 /** R-MW-5 as R-MW-3: an early login block already past refuses new logins at once, so it is asked for as a start now is. */
@@ -369,7 +374,7 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   }
   // a start now already refuses logins: its own question says so
   const confirmed = startsNow
-    ? await confirmImmediateStart(input.target, flags.yes === true)
+    ? await confirmImmediateStart(input.target, flags.yes === true, Date.parse(input.startsAt) - Date.now())
     : !blocksLoginsNow || (await confirmLoginsBlockedNow(input.target, flags.preventLoginsFrom!, flags.yes === true));
   if (!confirmed) {
     process.stderr.write('nothing scheduled\n');

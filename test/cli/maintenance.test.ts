@@ -93,7 +93,9 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--backup-only', 'A1'], /--backup-only goes with --payload backup/],
     // as `backup run --only`: a code that names no dossier is refused before the window exists
     [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--backup-only', 'NOPE404'], /--backup-only: not dossiers of target .*: NOPE404; nothing scheduled/],
-    [[...t, '--start', 'now', '--duration', '45m', '--type', 'database'], /cuts the service .* --yes/],
+    [[...t, '--start', 'now', '--duration', '45m', '--type', 'database'], /Starting now cuts the service .* immediately.* --yes/],
+    // less than a minute ahead: asked as a start now is, said as what it is (drill G: "now … immediately", then "scheduled")
+    [[...t, '--start', new Date(Date.now() + 45_000).toISOString(), '--duration', '45m', '--type', 'database'], /^nightshift: Starting in 4\d s cuts the service of target \S+ with no time to announce it: .* Confirm with --yes/],
     // R-MW-5 as R-MW-3: an early block already past refuses logins at once (six days before the window): asked, as `edit` asks
     [[...t, '--start', later, '--duration', '1h', '--type', 'database', '--prevent-logins-from', '2020-01-01T10:00'], /^nightshift: --prevent-logins-from 2020-01-01T10:00 is already past: new logins to target \S+ would be refused at once, before the window starts\. Confirm with --yes \(no terminal to ask on\)\.\n$/],
     // R-MW-10's mail list: an empty entry is a slip, not "nobody"
