@@ -39,6 +39,12 @@ afterAll(async () => {
 });
 
 const file = (name: string) => path.join(dir, name);
+/** a file that is no PEM at all */
+const garbage = () => {
+  const f = file('garbage.pem');
+  fs.writeFileSync(f, 'garbage\n');
+  return f;
+};
 
 function httpsGet(url: string, options: https.RequestOptions = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -102,6 +108,10 @@ test('bad TLS files are a ConfigError naming the variable, before listening', as
     [{ tls: { certPath: file('missing.crt'), keyPath: file('server.key') } }, 'NIGHTSHIFT_GATE_TLS_CERT'],
     [{ tls: { certPath: file('server.crt'), keyPath: file('client.key') } }, 'NIGHTSHIFT_GATE_TLS_KEY'],
     [{ tls: { certPath: file('server.crt'), keyPath: file('server.key'), clientCaPath: file('nope.crt') } }, 'NIGHTSHIFT_GATE_TLS_CLIENT_CA'],
+    // drill G: a file that is not a certificate was said of the key; a client CA holding none started a gate refusing every client
+    [{ tls: { certPath: garbage(), keyPath: file('server.key') } }, 'NIGHTSHIFT_GATE_TLS_CERT'],
+    [{ tls: { certPath: file('server.crt'), keyPath: garbage() } }, 'NIGHTSHIFT_GATE_TLS_KEY'],
+    [{ tls: { certPath: file('server.crt'), keyPath: file('server.key'), clientCaPath: garbage() } }, 'NIGHTSHIFT_GATE_TLS_CLIENT_CA'],
   ];
   for (const [settings, variable] of cases) {
     const err = await buildGate({ config: testGateConfig(stack.config, settings), pools: stack.pools }).then(
