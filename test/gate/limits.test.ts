@@ -228,6 +228,13 @@ describe("fastify's own refusals as {error, field}, without echoing the input, w
       expect({ name: c.name, echo: /ECHO|script|EEEEE|xxxxx/.test(res.text) }).toEqual({ name: c.name, echo: false });
       expect({ name: c.name, cc: res.headers.get('cache-control'), nosniff: res.headers.get('x-content-type-options') }).toEqual({ name: c.name, cc: 'no-store', nosniff: 'nosniff' });
       expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+      // helmet's others too, also on the answers written outside fastify's hooks (drill G: 414 and 400 malformed URL had three)
+      expect({ name: c.name, frame: res.headers.get('x-frame-options'), referrer: res.headers.get('referrer-policy'), corp: res.headers.get('cross-origin-resource-policy') }).toEqual({
+        name: c.name,
+        frame: 'SAMEORIGIN',
+        referrer: 'no-referrer',
+        corp: 'same-origin',
+      });
     }
     expect(await snapshot(pool())).toEqual(before);
   });
@@ -236,6 +243,8 @@ describe("fastify's own refusals as {error, field}, without echoing the input, w
     const before = await snapshot(pool());
     const huge = await rawExchange(g.base, (s) => s.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nx-big: ${MARK}${'A'.repeat(40_000)}\r\n\r\n`));
     expect(huge.text).toMatch(/^HTTP\/1\.1 431 /);
+    expect(huge.text).toMatch(/\r\nx-frame-options: SAMEORIGIN\r\n/);
+    expect(huge.text).toMatch(/\r\nreferrer-policy: no-referrer\r\n/);
     const garbage = await rawExchange(g.base, (s) => s.write(`${MARK} \u0000\r\n\r\n`));
     expect(garbage.text).toMatch(/^HTTP\/1\.1 400 /);
     for (const r of [huge, garbage]) {
