@@ -3,7 +3,8 @@
  * gate with an API key, first alone (baseline), then while a window (payload none) starts `--lead`
  * seconds after it is scheduled; `--windows` times in a row (each with its sessions logging in again).
  * Reports per window the time from the window's start to the first refused login and to zero open
- * sessions (goal < 17 s), the heartbeat throughput and p99 latency, and last, over the windows,
+ * sessions (goal < 15 s + the interval + 1 s: R-MW-7's 15 s run from the heartbeat answer that tells each session,
+ * which comes within an interval of the start; 18 s at the default 2 s), the heartbeat throughput and p99 latency, and last, over the windows,
  * start → first refused login as p50/p99 (goal p99 ≤ 50 ms).
  *
  *   node bin/run-ts.js bench/maintenance-sessions.ts [--sessions 1000] [--interval 2] [--windows 5] [--lead 10] [--grace 20]
@@ -48,6 +49,8 @@ const { values: args } = parseArgs({
 });
 const SESSIONS = Number(args.sessions);
 const INTERVAL_MS = Number(args.interval) * 1000;
+/** start → zero open sessions: the last session is told within an interval, then has its 15 s (R-MW-7), and 1 s of slack */
+const ZERO_OPEN_GOAL = `goal < ${(15 + INTERVAL_MS / 1000 + 1).toFixed(0)} s`;
 const ZONE = 'Europe/Paris';
 const TARGET = 'main';
 
@@ -195,7 +198,7 @@ async function oneWindow(n: number, stack: TestStack, temporal: Awaited<ReturnTy
       `  start → first refused login: ${firstRefused ? `${firstRefused.receivedAt - startMs} ms (answer received; sent at ${firstRefused.sentAt - startMs} ms; probes every ${args['dense-probe-ms']} ms around the start)` : 'none'}`,
     );
     console.log(
-      `  start → zero open sessions: ${((lastClose - startMs) / 1000).toFixed(2)} s (last closed_at in the database); ${zeroSample ? ((zeroSample.at - startMs) / 1000).toFixed(2) : '?'} s seen on the status route  (goal < 17 s)`,
+      `  start → zero open sessions: ${((lastClose - startMs) / 1000).toFixed(2)} s (last closed_at in the database); ${zeroSample ? ((zeroSample.at - startMs) / 1000).toFixed(2) : '?'} s seen on the status route  (${ZERO_OPEN_GOAL})`,
     );
     const run = figures('  heartbeats, scheduled → zero open', between(runFrom, runTo), (runTo - runFrom) / 1000);
     figures('    of which start → zero open', between(startMs, runTo), (runTo - startMs) / 1000);
@@ -240,7 +243,7 @@ async function main(): Promise<void> {
     const zero = sorted((w) => w.zeroOpenS);
     console.log(`over ${results.length} windows (p99 of so few is their maximum):`);
     console.log(`  start → first refused login: p50 ${percentile(refused, 50)} ms, p99 ${percentile(refused, 99)} ms (each: ${results.map((w) => w.startToRefusedMs).join(', ')} ms)  (goal p99 ≤ 50 ms)`);
-    console.log(`  start → zero open sessions: p50 ${percentile(zero, 50).toFixed(2)} s, p99 ${percentile(zero, 99).toFixed(2)} s  (goal < 17 s)`);
+    console.log(`  start → zero open sessions: p50 ${percentile(zero, 50).toFixed(2)} s, p99 ${percentile(zero, 99).toFixed(2)} s  (${ZERO_OPEN_GOAL})`);
     console.log(`  logins accepted between a start and its restore: ${results.reduce((a, w) => a + w.acceptedInWindow, 0)} (goal 0)`);
     console.log(`load average after ${load()}`);
   } finally {
