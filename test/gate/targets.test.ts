@@ -104,31 +104,41 @@ test("R-SE-4 the caller learns nothing: another target's live session answers ex
   expect(after.rows).toEqual(before.rows);
 });
 
-test('`nightshift gate --target other` serves that target only, and stops on SIGTERM', async () => {
+/** `nightshift gate [args]` spawned with these targets: its output so far, its exit, and "listening" awaited. */
+async function spawnGate(targets: string, args: string[] = []) {
   const port = await freePort();
   const root = path.resolve(__dirname, '..', '..');
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'nightshift.js'), 'gate', '--target', 'other'], {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'nightshift.js'), 'gate', ...args], {
     cwd: root,
     env: {
       ...process.env,
       NIGHTSHIFT_DATA_DIR: tempDir('gate-cli'),
-      NIGHTSHIFT_TARGETS: `main=${mainUrl},other=${otherUrl}`,
+      NIGHTSHIFT_TARGETS: targets,
       NIGHTSHIFT_GATE_PORT: String(port),
       NIGHTSHIFT_GATE_METRICS_PORT: String(await freePort()),
       NIGHTSHIFT_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const g = { port, child, out: '', stderr: '', exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) };
+  child.stdout.on('data', (d: Buffer) => (g.out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    g.out += d.toString();
+    g.stderr += d.toString();
+  });
+  const listening = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => g.out.includes('listening on') && resolve());
+    void g.exited.then((code) => reject(new Error(`gate exited early (${code}): ${g.out}`)));
+  });
+  return Object.assign(g, { listening });
+}
+
+test('`nightshift gate --target other` serves that target only, and stops on SIGTERM', async () => {
+  const gate = await spawnGate(`main=${mainUrl},other=${otherUrl}`, ['--target', 'other']);
+  const { port } = gate;
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', () => out.includes('listening on') && resolve());
-      void exited.then((code) => reject(new Error(`gate exited early (${code}): ${out}`)));
-    });
-    expect(out).toContain(`listening on http://127.0.0.1:${port} for other`);
+    await gate.listening;
+    expect(gate.out).toContain(`listening on http://127.0.0.1:${port} for other`);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(await health.json()).toEqual({ ok: true });
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { headers: { [KEY_HEADER]: keys.other! } });
@@ -136,44 +146,26 @@ test('`nightshift gate --target other` serves that target only, and stops on SIG
     // main is not served: its key is unknown to this gate
     expect((await fetch(`http://127.0.0.1:${port}/v1/targets/main/status`, { headers: { [KEY_HEADER]: keys.main! } })).status).toBe(401);
   } finally {
-    child.kill('SIGTERM');
+    gate.child.kill('SIGTERM');
   }
-  expect(await exited).toBe(0);
+  expect(await gate.exited).toBe(0);
 });
 
 test('`nightshift gate` with one target\'s database down serves the others and says which one (drill G: it served none, `connect ECONNREFUSED`); a wrong password is refused naming the target', async () => {
-  const port = await freePort();
   const deadPort = await freePort();
-  const root = path.resolve(__dirname, '..', '..');
-  const metricsPort = await freePort();
-  const run = (targets: string) =>
-    spawn(process.execPath, [path.join(root, 'bin', 'nightshift.js'), 'gate'], {
-      cwd: root,
-      env: { ...process.env, NIGHTSHIFT_DATA_DIR: tempDir('gate-cli'), NIGHTSHIFT_TARGETS: targets, NIGHTSHIFT_GATE_PORT: String(port), NIGHTSHIFT_GATE_METRICS_PORT: String(metricsPort), NIGHTSHIFT_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  const child = run(`main=${mainUrl},dead=postgres://nightshift:x@127.0.0.1:${deadPort}/dead`);
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const gate = await spawnGate(`main=${mainUrl},dead=postgres://nightshift:x@127.0.0.1:${deadPort}/dead`);
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', () => out.includes('listening on') && resolve());
-      void exited.then((code) => reject(new Error(`gate exited early (${code}): ${out}`)));
-    });
-    expect(out).toContain(`nightshift gate: target dead: its PostgreSQL at 127.0.0.1:${deadPort} (set by NIGHTSHIFT_TARGETS) does not answer (ECONNREFUSED): the other targets are served`);
-    expect((await fetch(`http://127.0.0.1:${port}/v1/targets/main/status`, { headers: { [KEY_HEADER]: keys.main! } })).status).toBe(200);
+    await gate.listening;
+    expect(gate.out).toContain(`nightshift gate: target dead: its PostgreSQL at 127.0.0.1:${deadPort} (set by NIGHTSHIFT_TARGETS) does not answer (ECONNREFUSED): the other targets are served`);
+    expect((await fetch(`http://127.0.0.1:${gate.port}/v1/targets/main/status`, { headers: { [KEY_HEADER]: keys.main! } })).status).toBe(200);
   } finally {
-    child.kill('SIGTERM');
+    gate.child.kill('SIGTERM');
   }
-  expect(await exited).toBe(0);
+  expect(await gate.exited).toBe(0);
 
   // a wrong password is a setting, not an outage: refused at start, naming the target
-  const wrong = run(`main=${mainUrl},bad=${new URL(otherUrl).toString().replace(/\/\/([^:]+):[^@]*@/, '//$1:wrong-password@')}`);
-  let said = '';
-  wrong.stderr.on('data', (d: Buffer) => (said += d.toString()));
-  const code = await new Promise<number | null>((resolve) => wrong.on('exit', (c) => resolve(c)));
-  expect(code).toBe(1);
-  expect(said).toMatch(/target bad: its PostgreSQL at \S+ \(set by NIGHTSHIFT_TARGETS\) refused the gate: password authentication failed/);
+  const wrong = await spawnGate(`main=${mainUrl},bad=${new URL(otherUrl).toString().replace(/\/\/([^:]+):[^@]*@/, '//$1:wrong-password@')}`);
+  wrong.listening.catch(() => undefined);
+  expect(await wrong.exited).toBe(1);
+  expect(wrong.stderr).toMatch(/target bad: its PostgreSQL at \S+ \(set by NIGHTSHIFT_TARGETS\) refused the gate: password authentication failed/);
 });
