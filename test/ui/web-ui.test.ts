@@ -58,6 +58,8 @@ describeWithBrowser('watching the night in the Web UI (issue 12)', () => {
   let browser: BrowserContext;
   let page: Page;
   let batch: { workflowId: string; runId: string; outcome: Outcome };
+  /** DEMO0005's user logs out */
+  let leave: () => Promise<void>;
   let window: { workflowId: string; runId: string };
 
   const cli = (args: string[]) =>
@@ -81,7 +83,7 @@ describeWithBrowser('watching the night in the Web UI (issue 12)', () => {
 
     json(await cli(['dossiers', 'demo', '--count', '6', '--size-kb', '5', '--json']), 'dossiers demo');
     // a user holds DEMO0005 open: the batch skips it (R-BK-3); the window will then have a session to close (R-MW-7)
-    await openSession(stack.pools.get(TARGET), IN_USE);
+    leave = await openSession(stack.pools.get(TARGET), IN_USE);
     const started = json<{ workflowId: string; runId: string }>(await cli(['backup', 'run', '--target', TARGET, '--json']), 'backup run');
     batch = { ...started, outcome: await outcomeOf(client.workflow.getHandle(started.workflowId, started.runId)) };
 
@@ -183,7 +185,9 @@ describeWithBrowser('watching the night in the Web UI (issue 12)', () => {
     await page.goto(workflowPageUrl(ui.uiUrl, batch.workflowId, batch.runId, 'user-metadata'));
     const copied = (await readMarkdown(markdownFrame(page, 'current-details'))).code.find((c) => c.startsWith('nightshift backup retry'));
     expect(copied).toBeDefined();
-    // the window ends (its drain closed DEMO0005's session by force, R-MW-7); then the pasted command
+    // DEMO0005's user quits, as the window told (R-MW-7: a session that never heartbeats, as this one, is forced only an
+    // interval and 15 s after the start, drill G), the window ends; then the pasted command
+    await leave();
     expect((await cli(['maintenance', 'cancel', '--target', TARGET])).code).toBe(0);
     const [program, ...args] = copied!.split(/\s+/);
     expect(program).toBe('nightshift');
