@@ -31,6 +31,7 @@ import {
   GateError,
   localeHeaders,
   loginBody,
+  type LoginBody,
   noBody,
   parsePart,
   sessionParams,
@@ -40,6 +41,7 @@ import * as store from './store';
 import { openDossier } from '../store/gate/open-dossier';
 import { openSession } from '../store/gate/open-session';
 import { purgeSessions } from '../store/gate/purge-sessions';
+import { databaseOutage } from '../store/server/outage';
 import { KEY_HEADER, KeyRing, type KeyCheck } from './keys';
 import { GateMetrics, serveMetrics, type KeyOutcome } from './metrics';
 import { lazyTemporal, TemporalUnavailable, type TemporalAccess } from './temporal';
@@ -63,6 +65,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** the API key of a /v1 request, once checked */
     gateKey: { target: string; keyId: string } | null;
+    /** a login's body, parsed once before the login limits count it */
+    login: LoginBody | null;
   }
 }
 
@@ -207,6 +211,7 @@ export async function buildGate({
   const loginsPerKey = app.createRateLimit({ max: limits.loginRatePerKey, timeWindow: 60_000, keyGenerator: (req) => req.gateKey?.keyId ?? '' });
 
   app.decorateRequest('gateKey', null);
+  app.decorateRequest('login', null);
   app.addHook('onRequest', async (_req, reply) => {
     // tokens travel in /v1 answers: nothing of the gate is to be stored by a cache
     void reply.header('cache-control', 'no-store');
@@ -318,12 +323,10 @@ export async function buildGate({
     // window refuses them (the application's server, one address, keeps trying during the window: counted, its users
     // got "too many logins" for up to a minute once access came back; drill G). The login statement still decides:
     // the status read here may be a second old.
-    parsePart(loginBody, req.body, 'body');
+    req.login = parsePart(loginBody, req.body, 'body');
+    // read once: the status is cached for a second, so asking again in the over-limit branches learnt nothing new
     if (await windowRefusal(key.target, locale(req))) return undefined;
     const byAddress = await loginsPerAddress(req);
-    const over = (!byAddress.isAllowed && byAddress.isExceeded) || undefined;
-    const refused = over && (await windowRefusal(key.target, locale(req)));
-    if (refused) return reply.code(423).send(refused);
     if (!byAddress.isAllowed && byAddress.isExceeded) {
       metrics.limitRefusal(key.target, key.keyId, 'login_rate_address');
       void reply.header('retry-after', String(byAddress.ttlInSeconds));
@@ -331,8 +334,6 @@ export async function buildGate({
     }
     const byKey = await loginsPerKey(req);
     if (!byKey.isAllowed && byKey.isExceeded) {
-      const refusedByWindow = await windowRefusal(key.target, locale(req));
-      if (refusedByWindow) return reply.code(423).send(refusedByWindow);
       metrics.limitRefusal(key.target, key.keyId, 'login_rate_key');
       void reply.header('retry-after', String(byKey.ttlInSeconds));
       throw new GateError(429, `too many logins with this API key: at most ${byKey.max} a minute, retry in ${byKey.ttlInSeconds} s`, KEY_HEADER);
@@ -435,7 +436,7 @@ export async function buildGate({
         const key = keyOf(req);
         const pool = pools.get(key.target);
         const loc = locale(req);
-        const body = parsePart(loginBody, req.body, 'body');
+        const body = req.login!;
         const { token, tokenHash } = store.newToken();
         const result = await openSession(pool, {
           user: body.user,
@@ -616,7 +617,6 @@ function probedPath(url: string): string {
     .slice(0, 100);
 }
 
-export { heartbeatSeconds };
 
 /**
  * Session routes carry no target: the key's target is the one looked in (a key sees its target's
@@ -648,8 +648,6 @@ class SessionLocator {
   }
 }
 
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03']);
-
 /** fastify's own refusals, in the gate's words: never their message, which can quote the input. */
 const FRAMEWORK_REFUSALS: Record<string, [number, string, string]> = {
   FST_ERR_CTP_BODY_TOO_LARGE: [413, `request body too large (at most ${BODY_LIMIT} bytes)`, 'body'],
@@ -673,9 +671,7 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply):
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return reply.code(err.statusCode).send({ error: 'invalid request', field: 'request' });
   }
-  const code = (err as { code?: string }).code ?? '';
-  // a connection that dies under a query (the server went away) has no code, only pg's message
-  if (CONNECTION_ERRORS.has(code) || code.startsWith('08') || /timeout exceeded when trying to connect|Connection terminated/i.test(err.message)) {
+  if (databaseOutage(err)) {
     req.log.warn({ err }, 'target database unavailable');
     return reply.code(503).send({ error: 'target database unavailable' });
   }

@@ -6,6 +6,7 @@ import { listKeys } from '../../store/gate/list-keys';
 import type { GateKey } from '../../store/gate/key-row';
 import { revokeKey } from '../../store/gate/revoke-key';
 import { gateTablesPresent } from '../../store/gate/tables-present';
+import { databaseOutage } from '../../store/server/outage';
 import { createTargetPools } from '../../workers/resources';
 import { UsageError } from '../../config/config';
 import { SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withPools } from '../context';
@@ -146,19 +147,6 @@ function renderKeys(rows: (GateKey & { target: string })[]): string {
   return table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Fails fast, naming the target, when its database lacks the gate's tables. */
-/** Errors of a database that does not answer now (down, restarting, unreachable), not of a wrong URL or password. */
-const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EAI_AGAIN', '57P03', '57P01']);
-
-function outageCode(err: unknown): string | undefined {
-  const e = err as { code?: unknown; errors?: unknown[]; message?: unknown } | undefined;
-  const codes = [e, ...(e?.errors ?? [])].map((x) => (x as { code?: unknown } | undefined)?.code).filter((c): c is string => typeof c === 'string');
-  const code = codes.find((c) => OUTAGE_CODES.has(c));
-  if (code) return code;
-  // pg's own connection timeout names no code
-  return typeof e?.message === 'string' && /timeout expired|Connection terminated/i.test(e.message) ? 'timeout' : undefined;
-}
-
 /**
  * Each target's tables, before serving: a target not migrated is refused (exit 1, naming it); a target whose database does
  * not answer now is said on stderr and served anyway, the others at once (drill G: one target down, the gate served
@@ -175,7 +163,7 @@ async function assertMigrated(names: string[], pools: ReturnType<typeof createTa
     try {
       present = await gateTablesPresent(pools.get(name));
     } catch (err) {
-      const code = outageCode(err);
+      const code = databaseOutage(err);
       if (!code) throw new SaidError(`target ${name}: its PostgreSQL at ${host} (set by ${from}) refused the gate: ${(err as Error).message}`, { cause: err });
       process.stderr.write(
         `nightshift gate: target ${name}: its PostgreSQL at ${host} (set by ${from}) does not answer (${code}): the other targets are served; ` +
