@@ -256,6 +256,8 @@ interface Checked {
   error: string | null;
   /** the local file is gone or damaged and its off-site copy too, or is another archive: the copy is recorded lost */
   copyLost?: boolean;
+  /** the local file is gone and its off-site copy read back whole (where it is): what a restore would read */
+  copyOnly?: string;
   /** the generation's own state when it is not `status` (a file reported missing before, its copy whole: ok, still missing) */
   keepState?: 'missing';
   /** what the generation's own row keeps, when not `error` (a copy told restorable before, unverified this time) */
@@ -399,10 +401,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
    * restore could read one). The copy's size and SHA-256 do not say it; the key id recorded at the backup does.
    */
   function unreadableCopy(g: Generation, found: Checked, keys: BackupKeyring, keysProblem: unknown): Checked {
-    if (!g.keyId || !(found.error ?? '').endsWith(OFFSITE_ONLY_MARK) || (!keysProblem && keys.key(g.keyId))) return found;
+    if (!g.keyId || found.copyOnly === undefined || (!keysProblem && keys.key(g.keyId))) return found;
     const given = keysProblem ? `the worker's keys do not load (${oneLine(keysProblem instanceof Error ? keysProblem.message : String(keysProblem)).slice(0, 200)})` : keys.ids.length ? `the keys given are ${keys.ids.join(', ')}` : 'no backup key is given';
-    // "…, copie externe B/K vérifiée : une restauration la lit" → "…, copie externe B/K entière": no restore reads it now
-    const whole = `${found.error!.slice(0, -OFFSITE_ONLY_MARK.length)}entière`;
+    // whole, but no restore reads it now
+    const whole = `le fichier ${g.file} n'existe plus; ${found.copyOnly} entière`;
     return {
       status: 'key',
       restored: false,
@@ -423,8 +425,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     // a problem (no mail night after night until retention lets the generation go); the line still says it
     const told = g.verifyState === 'missing' && (g.verifyError ?? '').endsWith(OFFSITE_ONLY_MARK);
     if (copy.state === 'ok') {
-      if (told) return { status: 'ok', keepState: 'missing', restored: false, sha256: null, error: `${missing} (signalé déjà); ${copy.where} ${OFFSITE_ONLY_MARK}` };
-      return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${copy.where} ${OFFSITE_ONLY_MARK}` };
+      if (told) return { status: 'ok', keepState: 'missing', restored: false, sha256: null, error: `${missing} (signalé déjà); ${copy.where} ${OFFSITE_ONLY_MARK}`, copyOnly: copy.where };
+      return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${copy.where} ${OFFSITE_ONLY_MARK}`, copyOnly: copy.where };
     }
     if (copy.state === 'lost') return { status: 'missing', restored: false, sha256: null, error: `${missing}; ${copy.where} : ${copy.reason}`, copyLost: true };
     // a copy that could not be checked this time is this run's problem (verify again), but what was told stays told:
