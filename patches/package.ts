@@ -76,11 +76,44 @@ function manifestProblems(error: z.ZodError): string {
     .join('; ');
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A package file's text: UTF-8, a leading byte-order mark dropped (as Flyway does: PostgreSQL reads it as part of the
+ * first word). Other bytes are refused, naming the line and the byte (drill M: a file saved as Windows-1252 had every
+ * « é » stored as U+FFFD in every dossier, without a word).
+ */
+export function packageText(buf: Buffer, where: string): string {
+  try {
+    return STRICT_UTF8.decode(buf);
+  } catch {
+    const loose = buf.toString('utf8');
+    let from = 0;
+    for (;;) {
+      const i = loose.indexOf('\uFFFD', from);
+      // cannot happen (the strict decoder refused something), said plainly rather than looped on
+      if (i < 0) throw invalid(`${where}: not UTF-8 text, refused: save it as UTF-8`);
+      const byte = Buffer.byteLength(loose.slice(0, i));
+      // a U+FFFD written in the file (EF BF BD) is text; the first one that is not marks the bad bytes
+      if (buf[byte] === 0xef && buf[byte + 1] === 0xbf && buf[byte + 2] === 0xbd) {
+        from = i + 1;
+        continue;
+      }
+      const line = loose.slice(0, i).split('\n').length;
+      throw invalid(
+        `${where}: not UTF-8 (byte 0x${buf[byte]!.toString(16).padStart(2, '0')} at line ${line}, byte ${byte + 1}), refused: save it as UTF-8 ` +
+          '(a file in Windows-1252 or Latin-1 would have each accented letter stored wrong in every dossier)',
+      );
+    }
+  }
+}
+
 /** The manifest's JSON, or a message that says where it is wrong without quoting it (Node's message does). */
 function parseManifestJson(raw: Buffer, where: string): unknown {
   try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
+    return JSON.parse(packageText(raw, where));
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
     throw invalid(`${where}: not JSON`);
   }
 }
@@ -129,7 +162,7 @@ export async function readPatchPackage(dir: string, folder: string): Promise<Pat
       throw invalid(`${name}: missing file ${p}`);
     }
     raws[p] = buf;
-    files[p] = buf.toString('utf8');
+    files[p] = packageText(buf, `${name}: ${p}`);
   }
   const actual = packageChecksum(manifest, raws);
   if (actual !== manifest.checksum) {
@@ -197,11 +230,13 @@ export async function sealPatchPackage(root: string): Promise<PatchManifest> {
   if (!parsed.success) throw invalid(`${where}: ${manifestProblems(parsed.error)}`);
   const files: Record<string, string> = {};
   for (const p of referencedFiles(parsed.data)) {
+    let buf: Buffer;
     try {
-      files[p] = (await readRegularFile(path.join(root, p), MAX_PATCH_FILE_BYTES)).toString('utf8');
+      buf = await readRegularFile(path.join(root, p), MAX_PATCH_FILE_BYTES);
     } catch (err) {
       throw invalid(`${where}: ${p} ${err instanceof NotRegularFile ? `is ${err.message}` : 'is missing'}, refused`);
     }
+    files[p] = packageText(buf, `${root}/${p}`);
   }
   const { checksum: _c, ...rest } = parsed.data;
   return writePatchPackage(path.dirname(root), path.basename(root), rest, files);

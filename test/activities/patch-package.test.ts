@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { failureTypeOf } from '../../domain/failures';
 import { demoPatchType, generateDemoPatches, writePatchTemplate } from '../../patches/demo';
-import { packageChecksum, readPatchDirectory, sealPatchPackage } from '../../patches/package';
+import { packageChecksum, readPatchDirectory, sealPatchPackage, writePatchPackage } from '../../patches/package';
 import { isSpecificTreatment, PATCH_TYPES } from '../../domain/patch';
 import { PatchFailure } from '../../workflows/patch-integration.api';
 import { tempDir } from '../helpers/env';
@@ -103,4 +103,38 @@ test('patch new writes a template that verifies', async () => {
   expect(p!.manifest).toEqual(manifest);
   expect(p!.manifest.type).toBe('vertical');
   await expect(writePatchTemplate(dir, 7, 'standard')).rejects.toThrow(/already exists/);
+});
+
+// drill M: a file saved as Windows-1252 was decoded with U+FFFD for each « é » and written so into every dossier
+test('a package file that is not UTF-8 is refused by name, line and byte; a UTF-8 byte-order mark is dropped', async () => {
+  const dir = tempDir('patches');
+  await generateDemoPatches(dir, 1);
+  const dataFile = path.join(dir, 'P0001', 'data', '0001.sql');
+  const before = fs.readFileSync(dataFile);
+  // a real U+FFFD written in the file is text, not the bad byte
+  fs.writeFileSync(dataFile, Buffer.concat([before, Buffer.from("-- \uFFFD ok\n-- caf"), Buffer.from([0xe9]), Buffer.from("'\n")]));
+  await sealPatchPackage(path.join(dir, 'P0001')).then(
+    () => {
+      throw new Error('sealed');
+    },
+    (err: Error) => {
+      expect(failureTypeOf(err)).toBe(PatchFailure.PackageInvalid);
+      expect(err.message).toMatch(/P0001\/data\/0001\.sql: not UTF-8 \(byte 0xe9 at line \d+, byte \d+\), refused: save it as UTF-8/);
+    },
+  );
+  // the file is left as it was (seal rewrites the package's files: it wrote U+FFFD into it before)
+  expect(fs.readFileSync(dataFile).includes(Buffer.from([0xe9]))).toBe(true);
+  const lines = before.toString('utf8').split('\n').length + 1;
+  const r = await refusal(readPatchDirectory(dir));
+  expect(r.type).toBe(PatchFailure.PackageInvalid);
+  expect(r.message).toContain(`patch 1 (P0001): data/0001.sql: not UTF-8 (byte 0xe9 at line ${lines}, byte ${before.length + Buffer.byteLength('-- \uFFFD ok\n-- caf') + 1})`);
+
+  // a byte-order mark (Windows editors write one): dropped from the text, as Flyway does; the checksum is over the bytes
+  fs.writeFileSync(dataFile, before);
+  const [sound] = await readPatchDirectory(dir);
+  const { checksum: _c, ...manifest } = sound!.manifest;
+  await writePatchPackage(dir, 'P0001', manifest, { ...sound!.files, 'data/0001.sql': `\uFEFF${before.toString('utf8')}` });
+  expect(fs.readFileSync(dataFile).subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+  const [p] = await readPatchDirectory(dir);
+  expect(p!.files['data/0001.sql']).toBe(before.toString('utf8'));
 });
