@@ -161,11 +161,14 @@ async function patchRunClosed(pool: pg.Pool, runId: number): Promise<Error> {
 /**
  * The run's truth for one dossier after a retry: its level when the run first touched it (kept in its
  * ledger row) and every patch the run applied since, read back from the dossier's own ledger (apatch)
- * for those an earlier, killed attempt applied.
+ * for those an earlier, killed attempt applied: before this attempt read the dossier, or while it waited for the
+ * dossier's row lock (drill M: the killed attempt's statement went on in PostgreSQL and committed then; this attempt
+ * found the patch there, `already`, and the row said `11 -> 12, applied {}`). Levels move one patch at a time, so
+ * fewer patches applied than levels climbed since the run's start is what says that something was read back.
  */
 async function sinceRunStart(pool: pg.Pool, schemaName: string, runFrom: number | undefined, outcome: DossierPatchOutcome): Promise<DossierPatchOutcome> {
-  if (runFrom === undefined || runFrom >= outcome.fromLevel) return outcome;
-  const earlier = await appliedBetween(pool, schemaName, runFrom, outcome.fromLevel);
+  if (runFrom === undefined || outcome.applied.length >= outcome.toLevel - runFrom) return outcome;
+  const earlier = await appliedBetween(pool, schemaName, runFrom, outcome.toLevel);
   const applied = [...new Set([...earlier, ...outcome.applied])].sort((a, b) => a - b);
   return { ...outcome, fromLevel: runFrom, applied };
 }

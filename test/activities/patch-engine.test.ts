@@ -240,6 +240,38 @@ test('patch run ledger after a crash: a retried chunk records each dossier from 
   }
 });
 
+// drill M: the worker killed while a patch ran; its statement went on in PostgreSQL and committed while the retry waited
+// for the dossier's row lock: the retry had read the level before that commit, so the row said `11 -> 12, applied {}`
+test("patch run ledger after a kill mid-patch: the killed attempt's patch, committed while the retry waited for the row lock, is recorded as this run's (3 -> 5, applied 4, 5)", async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('enginelate'), max: 4 });
+  const acts = createPatchActivities({ config: undefined as never, pools: { names: () => ['main'], get: () => own, end: async () => {} } });
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
+    const dir = tempDir('engine-late');
+    await blockablePatches(dir, [1, 2, 3, 4, 5], (n) => (n === 4 ? `SELECT pg_sleep(1.5);\n` : ''));
+    await storePatchPackages(own, await readPatchDirectory(dir), dir);
+    const all = await loadStoredPatches(own);
+    const row = (await own.query(`SELECT code, role, is_test, is_specific, schema_name FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0];
+    const at = (patchLevel: number): EngineDossier => ({ code: row.code, role: row.role, test: row.is_test, specific: row.is_specific, schemaName: row.schema_name, patchLevel });
+    await patchDossier(own, at(0), all.slice(0, 3), 5);
+    const runId = Number(
+      (await own.query(`INSERT INTO nightshift.patch_run (workflow_id, mode, state, last_patch) VALUES ('patch/main/late', 'revalidate', 'running', 5) RETURNING id`)).rows[0].id,
+    );
+    // the killed attempt's patch 4, still running in PostgreSQL (its client gone), commits 1.5 s later
+    const killed = patchDossier(own, at(3), all.slice(3, 4), 5);
+    await new Promise((r) => setTimeout(r, 300));
+    const retry = await new MockActivityEnvironment({ attempt: 2 }).run(acts.applyPatchChunk, { target: 'main', runId, codes: ['DEMO0002'], upTo: 5, supervisorLevel: 5 });
+    expect(retry).toMatchObject({ ok: 1, failed: 0 });
+    expect(await killed).toMatchObject({ status: 'ok', applied: [4] });
+    const { rows } = await own.query('SELECT code, status, from_level, to_level, applied FROM nightshift.patch_run_item WHERE run_id = $1', [runId]);
+    expect(rows).toEqual([{ code: 'DEMO0002', status: 'ok', from_level: 3, to_level: 5, applied: [4, 5] }]);
+    // each patch once
+    expect((await own.query(`SELECT n FROM ${qualified(row.schema_name, 'applylog')} ORDER BY n`)).rows.map((r) => r.n)).toEqual([1, 2, 3, 4, 5]);
+  } finally {
+    await own.end();
+  }
+});
+
 test('R-PI-5 R-PI-4: a never-patched dossier keeps its own specific treatment (XTRT1) against the first patch that ships one, and the run ledger says why; a regular name is installed', async () => {
   const own = new pg.Pool({ connectionString: await createTestDatabase('enginespecific'), max: 3 });
   const acts = createPatchActivities({ config: undefined as never, pools: { names: () => ['main'], get: () => own, end: async () => {} } });
