@@ -120,6 +120,8 @@ export interface PlannedPackage extends PlanPackage {
   source: 'directory' | 'stored';
   /** the directory's package replaces a stored one of that number that applied nowhere */
   replacesStored?: boolean;
+  /** the directory's package differs from the stored one of that number, which this dossier holds: refused (R-PI-8) */
+  driftHeldBy?: string;
   description: string;
 }
 
@@ -136,19 +138,21 @@ export async function planPackages(db: Queryable, fromDir: readonly { manifest: 
   for (const r of stored.values()) byNumber.set(r.number, { number: r.number, type: r.type, checksum: r.checksum, manifest: r.manifest, source: 'stored', description: r.manifest.description });
   for (const { manifest: m } of fromDir) {
     const s = stored.get(m.number);
-    let replacesStored = false;
+    let changed: Pick<PlannedPackage, 'replacesStored' | 'driftHeldBy'> = {};
     if (s && s.checksum !== m.checksum) {
       const holder = await dossierHoldingPatch(db, m.number);
       if (holder) {
+        // the rule id is the refusal's own field: the callers print it beside the message
         refusals.push({
           rule: 'R-PI-8',
           type: FailureType.ChecksumDrift,
-          message: `patch ${m.number} was already integrated on this target with checksum ${s.checksum.slice(0, 12)}… (from ${s.source_dir ?? '?'}; dossier ${holder} holds it); this package has ${m.checksum.slice(0, 12)}…: refused (R-PI-8)`,
+          message: `patch ${m.number} was already integrated on this target with checksum ${s.checksum.slice(0, 12)}… (from ${s.source_dir ?? '?'}; dossier ${holder} holds it); this package has ${m.checksum.slice(0, 12)}…: refused`,
         });
       }
-      replacesStored = true;
+      // drill M: a drifted package held by dossiers was said to replace one "applied nowhere"
+      changed = holder ? { driftHeldBy: holder } : { replacesStored: true };
     }
-    byNumber.set(m.number, { number: m.number, type: m.type, checksum: m.checksum, manifest: m, source: 'directory', description: m.description, ...(replacesStored ? { replacesStored } : {}) });
+    byNumber.set(m.number, { number: m.number, type: m.type, checksum: m.checksum, manifest: m, source: 'directory', description: m.description, ...changed });
   }
   return { packages: [...byNumber.values()].sort((a, b) => a.number - b.number), refusals };
 }

@@ -80,7 +80,7 @@ async function openSpool() {
 }
 
 const packageLine = (p: PlannedPackage) =>
-  `  ${String(p.number).padStart(6)} ${p.type.padEnd(10)} ${p.checksum.slice(0, 12)}… ${p.source}${p.replacesStored ? ' (replaces the stored one, applied nowhere)' : ''}: ${p.description.split('\n')[0]}`;
+  `  ${String(p.number).padStart(6)} ${p.type.padEnd(10)} ${p.checksum.slice(0, 12)}… ${p.source}${p.replacesStored ? ' (replaces the stored one, applied nowhere)' : p.driftHeldBy ? ` (differs from the stored one, which dossier ${p.driftHeldBy} holds: refused, R-PI-8)` : ''}: ${p.description.split('\n')[0]}`;
 
 const prerequisiteLine = (q: Prerequisite) => `  ${q.ok ? 'ok     ' : 'NOT MET'} ${q.name}: ${q.detail}${!q.ok && OF_THE_MOMENT.has(q.name) ? ' (needed when the run starts)' : ''}`;
 

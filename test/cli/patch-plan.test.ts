@@ -5,6 +5,7 @@ import { ident, qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { summaryLines, type DossierPlan, type PlanHistory, type PlanSummary } from '../../domain/patch-plan';
 import { generateDemoPatches } from '../../patches/demo';
+import { sealPatchPackage } from '../../patches/package';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 import { demoDossiers, openWindow, runPatch } from '../workflows/patch-helpers';
@@ -181,6 +182,15 @@ test('R-PI-10: the run follows the plan: each dossier\'s outcome (status, levels
       const got = await pool.query<{ name: string; origin_patch: number }>(`SELECT name, origin_patch FROM ${qualified(schemaNameFor(d.code), 'traitement')} WHERE origin_patch >= 3 OR (origin_patch >= 1 AND $1)`, [d.fromLevel === 0]);
       expect([d.code, Object.fromEntries(got.rows.map((r) => [r.name, r.origin_patch]))]).toEqual([d.code, installs]);
     }
+
+    // drill M: a package changed and sealed after dossiers received it was said to replace a stored one "applied nowhere"
+    fs.appendFileSync(path.join(dir, 'P0001', 'data', '0001.sql'), '-- edited after it was integrated\n');
+    await sealPatchPackage(path.join(dir, 'P0001'));
+    const drifted = await cli(['patch', 'plan', dir]);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toMatch(/^\s+1 standard\s+[0-9a-f]{12}… directory \(differs from the stored one, which dossier DEMO\d{4} holds: refused, R-PI-8\): /m);
+    expect(drifted.stdout).not.toContain('applied nowhere');
+    expect(drifted.stdout).toMatch(/R-PI-8 ChecksumDrift: patch 1 was already integrated on this target .*: refused\n/);
   });
 });
 

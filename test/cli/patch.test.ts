@@ -113,7 +113,8 @@ test('integrate --wait, status, then a run left running by a terminated workflow
     await blockablePatches(drift, [5], () => 'SELECT 2;\n');
     const drifted = await cli(['patch', 'integrate', drift]);
     expect(drifted.code).toBe(1);
-    expect(drifted.stderr).toMatch(/^nightshift: ChecksumDrift: patch 5 was already integrated on this target with checksum .*; nothing started/);
+    // the rule once (drill M: "refused (R-PI-8) (R-PI-8)")
+    expect(drifted.stderr).toMatch(/^nightshift: ChecksumDrift: patch 5 was already integrated on this target with checksum [^()]*\(from [^)]*; dossier DEMO\d+ holds it\); this package has [0-9a-f]{12}…: refused \(R-PI-8\); nothing started/);
     expect(await runCount()).toBe(before);
     expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_package WHERE number = 7')).rows[0].n).toBe(0);
   });
