@@ -96,7 +96,8 @@ const RESTORED_CODES_SHOWN = 20;
 /** What a rollback would undo besides its run (store/rollback/later-patches-undone.ts), as the refusal says it. */
 export function laterPatchesText(undone: LaterPatchesUndone[]): string {
   const lines = ['this rollback would undo more than its patch run; nothing started (add --yes to roll back anyway):'];
-  for (const u of undone) {
+  // the supervisor first (the query's order), then the first dossiers by code: at 10,000 dossiers, 10,000 lines were printed
+  for (const u of undone.slice(0, CHANGED_CODES_SHOWN)) {
     if (u.level > u.runLevel) {
       lines.push(
         `  ${u.code}: at patch ${u.level} now; patch run ${u.patchRun} left it at ${u.runLevel}; its restore point is at patch ${u.restoreLevel}: ` +
@@ -107,6 +108,7 @@ export function laterPatchesText(undone: LaterPatchesUndone[]): string {
       lines.push(`  ${u.code} (supervisor) would go back to patch ${u.restoreLevel}, below ${u.above} other dossier(s) at a higher level (R-PI-9: the others follow the supervisor)`);
     }
   }
+  if (undone.length > CHANGED_CODES_SHOWN) lines.push(`  and ${undone.length - CHANGED_CODES_SHOWN} more dossier(s) (patch status lists each one's level)`);
   return lines.join('\n');
 }
 
@@ -132,7 +134,7 @@ export function changedSinceText(c: ChangedSincePatch): string {
   if (!c.changed.total && !c.unknown.total) return '';
   const lines = ['this rollback would lose data written since the patch; nothing started (add --yes to roll back anyway):'];
   if (c.changed.total) {
-    lines.push(`  ${c.changed.total} dossier(s) written to since their patch run finished with them: ${codesText(c.changed)}`);
+    lines.push(`  ${c.changed.total} dossier(s) written to since a patch run last finished with them: ${codesText(c.changed)}`);
   }
   if (c.unknown.total) {
     lines.push(

@@ -9,7 +9,7 @@ export interface DossiersSaid {
 }
 
 export interface ChangedSincePatch {
-  /** written to since the patch run finished with them (change counter above the one it recorded): a rollback loses it */
+  /** written to since a patch run last finished with them (change counter above the one it, or a later run, recorded): a rollback loses it */
   changed: DossiersSaid;
   /** patched before the counter was recorded (migration 0023), and written to since the restore point: cannot tell */
   unknown: DossiersSaid;
@@ -20,17 +20,25 @@ export interface ChangedSincePatch {
  * patch, and the patch itself writes to the dossier, so the change counter (nightshift.dossier.change_seq, bumped
  * by the touch trigger) is compared with the one the patch run recorded with the dossier's outcome, not the
  * restore point's. Items recorded without it are unknown unless the dossier is unwritten since the restore point.
+ * A later patch run's own writes are not users' (drill M: 151 dossiers patched again by hand were all said "written
+ * to since", what users wrote there "lost"): the counter is compared with the latest any patch run recorded since,
+ * those later runs being said apart (later-patches-undone.ts).
  */
 export async function changedSincePatch(db: Queryable, scope: RollbackScope, shown: number): Promise<ChangedSincePatch> {
   const pick = restorePointPick(scope);
   const { rows } = await db.query<{ kind: 'changed' | 'unknown'; code: string; total: number }>(
     `WITH pick AS (${pick.sql}),
+     later AS (
+       SELECT i.code, max(i.change_seq_after) AS seq
+         FROM nightshift.patch_run_item i JOIN pick p ON p.code = i.code AND i.run_id > p.run_id
+        GROUP BY i.code),
      said AS (
        SELECT p.code,
-              CASE WHEN p.change_seq_after IS NOT NULL THEN CASE WHEN d.change_seq > p.change_seq_after THEN 'changed' END
+              CASE WHEN p.change_seq_after IS NOT NULL THEN CASE WHEN d.change_seq > GREATEST(p.change_seq_after, l.seq) THEN 'changed' END
                    WHEN d.change_seq = g.change_seq THEN NULL
                    ELSE 'unknown' END AS kind
-         FROM pick p JOIN nightshift.dossier d ON d.code = p.code JOIN nightshift.backup_generation g ON g.id = p.restore_point),
+         FROM pick p JOIN nightshift.dossier d ON d.code = p.code JOIN nightshift.backup_generation g ON g.id = p.restore_point
+         LEFT JOIN later l ON l.code = p.code),
      ranked AS (
        SELECT kind, code, count(*) OVER (PARTITION BY kind)::int AS total, row_number() OVER (PARTITION BY kind ORDER BY code) AS n
          FROM said WHERE kind IS NOT NULL)

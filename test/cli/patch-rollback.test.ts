@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createTestStack, createTestWorker } from '../helpers/env';
 import { runCli, stackCliEnv, useCliStack } from '../helpers/cli';
-import { changedSinceText } from '../../cli/commands/patch-rollback';
+import { changedSinceText, laterPatchesText } from '../../cli/commands/patch-rollback';
 import { openSession } from '../workflows/backup-batch-helpers';
 import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, runPatch } from '../workflows/patch-helpers';
 import { block, halfWayPatches, rollbackLedger } from '../workflows/patch-rollback-helpers';
@@ -98,6 +98,8 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     const undo = await cli(['patch', 'rollback', 'DEMO0002']);
     expect(undo.code).toBe(2);
     expect(undo.stderr).toContain(`DEMO0002: at patch 3 now; patch run ${run.runId} left it at 2; its restore point is at patch 0: patch 3 of later runs would be undone too`);
+    // the later run's own writes are not users' (drill M: every dossier patched again was said written to, its data lost)
+    expect(undo.stderr).not.toContain('written to since');
     expect(later.runId).toBeGreaterThan(run.runId!);
     expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_rollback_run')).rows[0].n).toBe(1);
     const forced = await cli(['patch', 'rollback', 'DEMO0002', '--yes', '--wait']);
@@ -137,13 +139,13 @@ test('R-PI-11: patch rollback says which dossiers were written to since the patc
       expect(byRun.code).toBe(2);
       expect(byRun.stderr).toBe(
         'nightshift: this rollback would lose data written since the patch; nothing started (add --yes to roll back anyway):\n' +
-          '  1 dossier(s) written to since their patch run finished with them: DEMO0005\n' +
+          '  1 dossier(s) written to since a patch run last finished with them: DEMO0005\n' +
           '  1 dossier(s) patched before Nightshift recorded their change counter, written to since their restore point (by the patch, by users: unknown): DEMO0003\n' +
           '  a restore point is the dossier as it was before its patch: what users wrote there since is lost\n',
       );
       const byCode = await cli(['patch', 'rollback', 'DEMO0005', 'DEMO0003', 'DEMO0004']);
       expect(byCode.code).toBe(2);
-      expect(byCode.stderr).toContain('  1 dossier(s) written to since their patch run finished with them: DEMO0005\n');
+      expect(byCode.stderr).toContain('  1 dossier(s) written to since a patch run last finished with them: DEMO0005\n');
       expect(await rollbackRuns()).toBe(1);
       expect((await userRow()).rowCount).toBe(1);
 
@@ -159,7 +161,7 @@ test('R-PI-11: patch rollback says which dossiers were written to since the patc
       const retryOf = String((await pool.query('SELECT max(id)::int AS id FROM nightshift.patch_rollback_run')).rows[0].id);
       const retry = await cli(['patch', 'rollback', '--retry', retryOf]);
       expect(retry.code).toBe(2);
-      expect(retry.stderr).toContain('  1 dossier(s) written to since their patch run finished with them: DEMO0005\n');
+      expect(retry.stderr).toContain('  1 dossier(s) written to since a patch run last finished with them: DEMO0005\n');
       expect(await rollbackRuns()).toBe(2);
       expect((await userRow()).rowCount).toBe(1);
       const retried = await cli(['patch', 'rollback', '--retry', retryOf, '--yes', '--wait']);
@@ -176,7 +178,16 @@ test('R-PI-11: patch rollback says which dossiers were written to since the patc
 test('R-PI-11: the refusal counts every dossier written to since the patch and names the first ones', () => {
   const codes = Array.from({ length: 20 }, (_, i) => `BIG${String(1601 + i)}`);
   const text = changedSinceText({ changed: { total: 23, codes }, unknown: { total: 0, codes: [] } });
-  expect(text.split('\n')[1]).toBe(`  23 dossier(s) written to since their patch run finished with them: ${codes.join(' ')} and 3 more`);
+  expect(text.split('\n')[1]).toBe(`  23 dossier(s) written to since a patch run last finished with them: ${codes.join(' ')} and 3 more`);
   expect(text).not.toContain('unknown');
   expect(changedSinceText({ changed: { total: 0, codes: [] }, unknown: { total: 0, codes: [] } })).toBe('');
+});
+
+test('R-PI-11: the refusal of a rollback that undoes later runs names the first 20 dossiers and counts the rest (drill M: one line per dossier, 10,000 at 10,000)', () => {
+  const undone = Array.from({ length: 151 }, (_, i) => ({ code: `D${String(i).padStart(4, '0')}`, patchRun: 21, runLevel: 14, restoreLevel: 13, level: 18, supervisor: false, above: 0 }));
+  const lines = laterPatchesText(undone).split('\n');
+  expect(lines).toHaveLength(1 + 20 + 1);
+  expect(lines[1]).toBe('  D0000: at patch 18 now; patch run 21 left it at 14; its restore point is at patch 13: patches 15 → 18 of later runs would be undone too (roll back those runs first)');
+  expect(lines[21]).toBe("  and 131 more dossier(s) (patch status lists each one's level)");
+  expect(laterPatchesText(undone.slice(0, 20)).split('\n')).toHaveLength(21);
 });
