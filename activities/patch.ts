@@ -213,13 +213,26 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       });
     },
 
+    /**
+     * A window's patch payload read on a worker before the window closes anything (drill M: a mistyped --patch-dir cut
+     * service, then failed the window, the target closed until reopen). What loadPatchPackages checks, nothing stored.
+     */
+    async checkPatchPayload(args: { target: string; dir: string }): Promise<{ packages: number; first: number; last: number }> {
+      // read first: a folder that is not there is said so, not "outside the shared store"
+      const packages = await readPatchDirectory(args.dir);
+      const notShared = await patchDirectoryProblem(pools.get(args.target), args.target, args.dir);
+      if (notShared) throw patchFailure(PatchFailure.InvalidInput, notShared);
+      return { packages: packages.length, first: packages[0]!.manifest.number, last: packages[packages.length - 1]!.manifest.number };
+    },
+
     /** integrate: verifies the directory (R-PI-1, manifests, numbering, checksums) and stores the packages. */
     async loadPatchPackages(args: { target: string; runId: number; dir: string }): Promise<PatchSummary[]> {
       const pool = pools.get(args.target);
-      // any worker host may run this: a directory outside the shared store may not be there (issue 10)
+      // any worker host may run this: a directory outside the shared store may not be there (issue 10); read first, so
+      // that a folder not there is said so rather than "outside the shared store" (drill M)
+      const packages = await readPatchDirectory(args.dir);
       const notShared = await patchDirectoryProblem(pool, args.target, args.dir);
       if (notShared) throw patchFailure(PatchFailure.InvalidInput, notShared);
-      const packages = await readPatchDirectory(args.dir);
       await storePatchPackages(pool, packages, args.dir);
       const first = packages[0]!.manifest.number;
       const last = packages[packages.length - 1]!.manifest.number;

@@ -54,6 +54,8 @@ export interface MaintenanceMail {
   payloadRun?: { kind: string; workflowId: string; runId?: string; state?: string; notDone?: number };
   /** R-MW-10 the completion mail of a window the operator reopened after a failure: that failure. */
   reopenedAfter?: string;
+  /** A window cancelled at its start before closing anything (its patch payload could not be read): `failure` says why. */
+  notStarted?: boolean;
   /**
    * A window failed by its payload's dossiers (a backup batch or a patch run that left some not done): which ones
    * (capped) and why, how many in all, and the command that lists every one.
@@ -147,7 +149,9 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
       };
     case 'cancelled': {
       const p = mail.payloadEnded;
-      const how = p
+      const how = mail.notStarted
+        ? `${what} n'a pas commencé : ${oneLine(failureReason(mail.failure ?? 'cause inconnue'))}. Le service n'a pas été interrompu ; corrigez, puis planifiez une nouvelle fenêtre.`
+        : p
         ? `${what} a été annulée après son traitement : le traitement (${PAYLOAD_TEXT[p.kind] ?? p.kind}) est allé à son terme (${RUN_STATE_TEXT[p.state] ?? `état ${p.state}`}), les vérifications de fin n'ont pas été faites.`
         : `${what} a été interrompue.`;
       return {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { z } from 'zod';
 import {
@@ -180,7 +181,10 @@ export async function readPatchDirectory(dir: string): Promise<PatchPackage[]> {
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
   } catch (err) {
-    throw invalid(`cannot read the patch directory ${dir}: ${(err as Error).message}`);
+    // said plainly (drill M: a mistyped folder was said to be outside the shared store, or quoted as `scandir`)
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw invalid(`no patch directory ${dir} on host ${os.hostname()} (mistyped, or not on the shared store this host sees)`);
+    throw invalid(`cannot read the patch directory ${dir} on host ${os.hostname()}: ${code ?? (err as Error).message}`);
   }
   const stray: string[] = [];
   const folders: string[] = [];

@@ -130,6 +130,8 @@ const HAND_RUNS_PATCH = 'maintenance-window-waits-hand-runs';
 const FAILED_HAND_RUNS_PATCH = 'maintenance-window-failed-waits-hand-runs';
 /** Histories recorded before a refused window said so (phase failed, the reason on top of its failure) replay without the upsert. */
 const REFUSED_PATCH = 'maintenance-window-refused-says-why';
+/** Histories recorded before a patch payload was read before the start replay without that activity. */
+const PAYLOAD_READ_FIRST_PATCH = 'maintenance-window-reads-patch-payload-first';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -240,7 +242,8 @@ class MaintenanceWindow {
   private async persist(phase: MaintenancePhase, state: WindowState = this.s.state): Promise<void> {
     // the final state carries what became of the window (maintenance list), and so does a failure: `maintenance status`
     // says it when no worker answers (R-OP-1); an activity argument, not a new command
-    const outcome = state === 'completed' || state === 'cancelled' || phase === 'failed' ? windowOutcome(this.s) : undefined;
+    // (the state being written: a failed window cancelled said "failed: …" in the list, the state it was leaving)
+    const outcome = state === 'completed' || state === 'cancelled' || phase === 'failed' ? windowOutcome({ ...this.s, state }) : undefined;
     await this.rowLock.runExclusive(() =>
       call('setMaintenanceWindowState', `${this.s.target}: ${state} / ${phase}`, SHORT_DB, {
         target: this.s.target,
@@ -376,6 +379,8 @@ class MaintenanceWindow {
       await this.persist('cancelled', 'cancelled');
       return this.result(false);
     }
+    const unreadable = await this.payloadUnreadable();
+    if (unreadable) return this.notStarted(unreadable);
     let seen: SessionsSeen;
     try {
       seen = await this.closeOrders();
@@ -418,6 +423,39 @@ class MaintenanceWindow {
       message: this.s.refused,
       cause: err instanceof Error ? err : undefined,
     });
+  }
+
+  /**
+   * A patch payload's packages, read on a worker at the start, before anything is closed (drill M: a mistyped
+   * --patch-dir cut service, then failed the window, the target closed until reopen). Undefined when they read.
+   */
+  private async payloadUnreadable(): Promise<ApplicationFailure | undefined> {
+    const p = this.s.payload;
+    if ((p.kind !== 'patch' && p.kind !== 'backup+patch') || !p.manifest || !wf.patched(PAYLOAD_READ_FIRST_PATCH)) return undefined;
+    try {
+      await call('checkPatchPayload', `${this.s.target}: read the patch packages before closing anything`, SHORT_DB, { target: this.s.target, dir: p.manifest });
+      return undefined;
+    } catch (err) {
+      if (wf.isCancellation(err)) throw err;
+      return ApplicationFailure.create({
+        type: failureTypeOf(err) ?? FailureType.PatchRunFailed,
+        nonRetryable: true,
+        message: `not started, access never cut: the ${p.kind} payload cannot be read: ${innermostMessage(err)}`,
+      });
+    }
+  }
+
+  /**
+   * The window ends at its start without closing anything: cancelled, the reason kept (maintenance list/status, the
+   * mail), and the workflow fails with it on top, where the Web UI shows it. Schedule a new window once it is fixed.
+   */
+  private async notStarted(reason: ApplicationFailure): Promise<never> {
+    this.s.failure = reason.message;
+    this.w.finishing = true;
+    await this.persist('cancelled', 'cancelled');
+    await this.notify('cancelled');
+    await wf.condition(wf.allHandlersFinished);
+    throw reason;
   }
 
   /** The result, once every update handler has returned (no update is left without an answer). */
@@ -804,6 +842,7 @@ class MaintenanceWindow {
           // R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after
           ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }) } }),
           ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
+          ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),
         },
       });
       return r.sent;

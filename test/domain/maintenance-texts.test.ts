@@ -153,6 +153,18 @@ test('R-MW-10: a window failed by its payload\'s dossiers names them in its aler
   expect(maintenanceMailText('main', { ...mail, kind: 'failed', failure: 'x' }, 'APP', paris, new Date()).text).not.toContain('en erreur');
 });
 
+// drill M: a window whose patch payload cannot be read ends at its start without closing anything
+test('R-MW-12: the mail of a window not started (its patch payload unreadable) says why, and that service was not cut', () => {
+  const mail = { to: [], type: 'deployment' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const failure = 'not started, access never cut: the patch payload cannot be read: no patch directory /srv/p on host h1 (mistyped, or not on the shared store this host sees)';
+  const { subject, text } = maintenanceMailText('main', { ...mail, kind: 'cancelled', failure, notStarted: true }, 'APP', paris, new Date('2020-09-07T11:00:05Z'));
+  expect(subject).toBe('[APP] Maintenance annulée (main)');
+  expect(text).toMatch(/^L'installation de la nouvelle version n'a pas commencé : not started, access never cut: the patch payload cannot be read: no patch directory \/srv\/p on host h1 .*\. Le service n'a pas été interrompu ; corrigez, puis planifiez une nouvelle fenêtre\./);
+  expect(text).not.toContain('interrompue');
+  // a failed window cancelled instead of reopened is not one that did not start
+  expect(maintenanceMailText('main', { ...mail, kind: 'cancelled', failure: 'x' }, 'APP', paris, new Date()).text).toMatch(/a été interrompue/);
+});
+
 test('R-MW-10: a window\'s outcome in one line for maintenance list: empty when it went well', () => {
   expect(windowOutcome({ state: 'completed', payloadRun: { kind: 'backup', workflowId: 'b', state: 'completed' } })).toBe('');
   expect(

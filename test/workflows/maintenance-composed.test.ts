@@ -128,3 +128,34 @@ test('R-MW-9 R-MW-10 R-PI-8 R-BK-10: deployment window -> patch payload -> resto
     await stack.close();
   }
 });
+
+// drill M: a mistyped --patch-dir started the window, cut service, then failed it, the target closed until reopen
+test('R-MW-12 R-PI-1: a window whose patch payload cannot be read ends at its start, cancelled, without closing anything; the workflow fails with why', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 3);
+    const missing = path.join(tempDir('patches-parent'), 'no-such', '2026-12');
+    // a user logged in: never told to close
+    await pool.query(`INSERT INTO nightshift.session (id, user_name, client, token_hash, expires_at) VALUES ($1, 'u1', 'c1', 'h1', now() + interval '1 hour')`, [crypto.randomUUID()]);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const h = await startMaintenanceWindow(temporal.client, soonWindow('deployment', { kind: 'patch', manifest: missing }), { taskQueue: stack.config.temporal.taskQueue, summary: 'patch window' });
+    const { failed, phases } = await worker.runUntil(async () => {
+      const err = await h.result().then(() => undefined, (e: Error) => e);
+      return { failed: err, phases: ((await h.query('status')) as { phases: { phase: string }[] }).phases.map((p) => p.phase) };
+    });
+    expect(failed).toBeDefined();
+    const cause = (failed as Error & { cause?: Error }).cause;
+    expect(cause?.message).toMatch(/^not started, access never cut: the patch payload cannot be read: no patch directory .*no-such\/2026-12 on host /);
+    const [row] = (await pool.query('SELECT state, phase, outcome FROM nightshift.maintenance_window')).rows;
+    expect(row).toMatchObject({ state: 'cancelled', phase: 'cancelled', outcome: expect.stringMatching(/^cancelled after a failure: not started, access never cut: /) });
+    // nothing closed: the session was never told, no patch run claimed, the gate open
+    expect((await pool.query('SELECT close_requested_at, close_told_at, closed_at FROM nightshift.session')).rows).toEqual([{ close_requested_at: null, close_told_at: null, closed_at: null }]);
+    expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0].n).toBe(0);
+    expect(await gateState(pool)).toEqual({ state: 'open', loginsRefused: false });
+    expect(phases).toEqual(['scheduled', 'cancelled']);
+  } finally {
+    await stack.close();
+  }
+});
+
