@@ -107,7 +107,12 @@ export function numberingProblem(numbers: number[]): string | undefined {
   const sorted = [...numbers].sort((a, b) => a - b);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i] === sorted[i - 1]) return `patch number ${sorted[i]} appears twice`;
-    if (sorted[i]! !== sorted[i - 1]! + 1) return `gap in the numbering: ${sorted[i - 1]} is followed by ${sorted[i]} (missing ${sorted[i - 1]! + 1})`;
+    if (sorted[i]! !== sorted[i - 1]! + 1) {
+      // every number of the gap (drill M: "3 is followed by 9 (missing 4)" named one of five)
+      const from = sorted[i - 1]! + 1;
+      const to = sorted[i]! - 1;
+      return `gap in the numbering: ${sorted[i - 1]} is followed by ${sorted[i]} (missing ${from === to ? from : `${from}-${to}`})`;
+    }
   }
   return undefined;
 }

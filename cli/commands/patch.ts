@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
+import { oneLine } from '../../domain/run-details';
 import { dossierCodeSchema } from '../../domain/dossier';
 import {
   MAX_PATCH_NUMBER,
@@ -33,7 +34,7 @@ import {
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
 import { startPatchRun } from '../../starts';
-import { action, config, EXIT_FAILED, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal, wordFlag } from '../context';
+import { action, config, EXIT_FAILED, SaidError, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
@@ -459,6 +460,19 @@ export function registerPatchCommands(program: Command): void {
           return;
         }
         if (source.state === 'running') throw new UsageError(`patch run ${source.id} is still running: retry it once it has ended`);
+        if (!source.failed && source.state === 'failed') {
+          // drill M: a run that failed as a whole (its folder unreadable, its prerequisites not met) was said to have
+          // "no failed dossier: nothing to retry", exit 0: it touched no dossier, so it is started again, not retried
+          const again =
+            source.mode === 'integrate' && source.sourceDir
+              ? `nightshift patch integrate ${JSON.stringify(source.sourceDir)} --target ${t.name}`
+              : source.mode === 'revalidate'
+              ? `nightshift patch revalidate --target ${t.name}`
+              : `see nightshift patch status --run ${source.id} --target ${t.name}`;
+          throw new SaidError(
+            `patch run ${source.id} failed as a whole before any dossier (${oneLine(source.error ?? 'no reason recorded')}): nothing to retry; once fixed, start it again: ${again}`,
+          );
+        }
         if (!source.failed) {
           output(flags.json, { runId: source.id, retried: 0 }, () => `patch run ${source.id} has no failed dossier: nothing to retry`);
           return;

@@ -28,6 +28,11 @@ export async function retrySourceRun(db: Queryable, runId: number, retryOf?: num
 /** What `patch retry` would take, read before it starts (R-PI-4: the supervisor as it is now beside the run's last patch). */
 export interface RetryPreview extends RetrySource {
   state: string;
+  /** the run's own failure (a run that failed as a whole: its folder unreadable, its prerequisites not met) */
+  error: string | null;
+  /** its mode and folder as started (integrate DIR, revalidate), for the command that starts it again */
+  mode: string;
+  sourceDir: string | null;
   failed: number;
   supervisor: { code: string; level: number } | null;
   /** the supervisor is among the run's failed dossiers: the retry takes it first */
@@ -38,8 +43,8 @@ export interface RetryPreview extends RetrySource {
 export async function retryPreview(db: Queryable, retryOf?: number): Promise<RetryPreview | undefined> {
   const run = await retrySourceRun(db, 0, retryOf);
   if (!run) return undefined;
-  const { rows } = await db.query<{ state: string; failed: number; sup_code: string | null; sup_level: number | null; supervisor_failed: boolean }>(
-    `SELECT r.state, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
+  const { rows } = await db.query<{ state: string; error: string | null; mode: string; source_dir: string | null; failed: number; sup_code: string | null; sup_level: number | null; supervisor_failed: boolean }>(
+    `SELECT r.state, r.error, r.mode, r.source_dir, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
             s.code AS sup_code, s.patch_level AS sup_level,
             EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed' AND i.code = s.code) AS supervisor_failed
        FROM nightshift.patch_run r
@@ -51,6 +56,9 @@ export async function retryPreview(db: Queryable, retryOf?: number): Promise<Ret
   return {
     ...run,
     state: r.state,
+    error: r.error,
+    mode: r.mode,
+    sourceDir: r.source_dir,
     failed: r.failed,
     supervisor: r.sup_code === null ? null : { code: r.sup_code, level: r.sup_level! },
     supervisorFailed: r.supervisor_failed,

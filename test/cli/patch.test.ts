@@ -368,3 +368,24 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 60_000): Pro
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+// drill M: `patch retry --run ID` of a run that failed as a whole said "has no failed dossier: nothing to retry", exit 0
+test('patch retry of a run that failed as a whole (before any dossier) says why and the command that starts it again, exit 1, nothing started', async () => {
+  const pool = ctx.stack.pools.get('main');
+  const id = Number(
+    (
+      await pool.query(
+        `INSERT INTO nightshift.patch_run (workflow_id, mode, state, source_dir, error) VALUES ('patch/main/whole-failed', 'integrate', 'failed', '/srv/patches/2026 12', 'no patch directory /srv/patches/2026 12 on host h1') RETURNING id`,
+      )
+    ).rows[0].id,
+  );
+  const runs = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+  const before = await runs();
+  const r = await cli(['patch', 'retry', '--run', String(id)]);
+  expect(r).toMatchObject({
+    code: 1,
+    stdout: '',
+    stderr: `nightshift: patch run ${id} failed as a whole before any dossier (no patch directory /srv/patches/2026 12 on host h1): nothing to retry; once fixed, start it again: nightshift patch integrate "/srv/patches/2026 12" --target main\n`,
+  });
+  expect(await runs()).toBe(before);
+});

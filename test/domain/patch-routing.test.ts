@@ -115,6 +115,7 @@ test.each<[number[], string | undefined]>([
   [[3, 1, 2], undefined],
   [[5], undefined],
   [[1, 2, 4], 'gap in the numbering: 2 is followed by 4 (missing 3)'],
+  [[3, 9], 'gap in the numbering: 3 is followed by 9 (missing 4-8)'],
   [[1, 2, 2, 3], 'patch number 2 appears twice'],
 ])('R-PI-8 numbering %o -> %s', (numbers, expected) => {
   expect(numberingProblem(numbers)).toBe(expected);
