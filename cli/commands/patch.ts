@@ -382,7 +382,11 @@ export function registerPatchCommands(program: Command): void {
           const runs = await listRecentRuns(pool);
           const running = (await listRunningRuns(pool))[0];
           // the running run's progress, as --wait and the Web UI give it (its workflow answers while a worker runs)
-          const progress = running ? await withTemporal((c) => c.workflow.getHandle(running.workflowId).query(patchProgressQuery)).catch(() => undefined) : undefined;
+          const asked = running ? await withTemporal((c) => c.workflow.getHandle(running.workflowId).query(patchProgressQuery)).catch(() => undefined) : undefined;
+          // the workflow counts a chunk's failures when the chunk reports; the ledger has each as it is recorded: the
+          // higher count, so that one output does not say 3 failed and 11 failed of the same run (drill M)
+          const recorded = running && runs.find((r) => r.id === Number(running.id));
+          const progress = asked && recorded ? { ...asked, failed: Math.max(asked.failed, recorded.failed) } : asked;
           // a rollback at work holds every patch run back (R-PI-2): said here, not found out from a refused retry
           const rollback = (await runningRollbackRuns(pool))[0];
           const value = {
