@@ -46,6 +46,7 @@ import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
+import { registerPatchHistoryCommand } from './patch-history';
 import { refuseUnknownCodes } from '../code-hints';
 import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
 import { retryPreview } from '../../store/patch/retry-source';
@@ -331,6 +332,7 @@ export function registerPatchCommands(program: Command): void {
 
   registerPatchPlanCommand(patch);
   registerPatchRollbackCommand(patch);
+  registerPatchHistoryCommand(patch);
 
   patch
     .command('status')

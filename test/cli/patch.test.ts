@@ -5,7 +5,7 @@ import { failureTypeOf } from '../../domain/failures';
 import { PatchFailure } from '../../workflows/patch-integration.api';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
-import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, startRun } from '../workflows/patch-helpers';
+import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, runPatch, startRun } from '../workflows/patch-helpers';
 
 /** `nightshift patch integrate|status|revalidate|retry` spawned as processes against the real servers (R-PI-1 … R-PI-9). */
 
@@ -389,3 +389,47 @@ test('patch retry of a run that failed as a whole (before any dossier) says why 
   });
   expect(await runs()).toBe(before);
 });
+
+// drill M: a Flyway user had no `info`: one dossier's ledger was read with psql
+test('R-PI-8 R-PI-9: patch history CODE shows each patch of a dossier (applied by which run, pending, checksum differs), what a run would make of it, exit 0; an unknown code exit 2', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir('cli-history');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1, top + 2]);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  const run = await worker.runUntil(runPatch(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir, dossiers: ['DEMO0001', 'DEMO0002'] }));
+  expect(run).toMatchObject({ state: 'completed' });
+
+  const applied = await cli(['patch', 'history', 'DEMO0002']);
+  expect(applied.code).toBe(0);
+  expect(applied.stdout).toMatch(new RegExp(`^dossier DEMO0002 \\(regular[^)]*\\) of target main at patch level ${top + 2}; supervisor at ${top + 2}: \\d+ applied`, 'm'));
+  expect(applied.stdout).toMatch(/^ +PATCH +TYPE +STATE +CHECKSUM +APPLIED \(\S+\) +RUN +DESCRIPTION$/m);
+  expect(applied.stdout).toMatch(new RegExp(`^ +${top + 2} +standard +applied +[0-9a-f]{12}… +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +${run.runId} +blockable patch ${top + 2}$`, 'm'));
+  expect(applied.stdout).not.toMatch(/revalidate|refuses/);
+
+  // left out of the run: below the supervisor, its two patches pending, and the command that brings them
+  const behind = await cli(['patch', 'history', 'DEMO0003']);
+  expect(behind.code).toBe(0);
+  expect(behind.stdout).toMatch(new RegExp(`^ +${top + 1} +standard +pending +[0-9a-f]{12}… +- +- +blockable patch ${top + 1}$`, 'm'));
+  expect(behind.stdout).toContain(`below the supervisor's level (R-PI-9): nightshift patch revalidate DEMO0003 --target main brings patch(es) up to ${top + 2}`);
+  const json = JSON.parse((await cli(['patch', 'history', 'DEMO0003', '--json'])).stdout);
+  expect(json).toMatchObject({ code: 'DEMO0003', level: top, supervisorLevel: top + 2, counts: { pending: 2 } });
+  expect(json.patches.slice(-2)).toEqual([
+    expect.objectContaining({ number: top + 1, state: 'pending', appliedAt: null, runId: null }),
+    expect.objectContaining({ number: top + 2, state: 'pending' }),
+  ]);
+
+  // its ledger changed by hand: what a run refuses (R-PI-8), said
+  await pool.query(`UPDATE "d_DEMO0002".apatch SET checksum = repeat('e', 64) WHERE number = $1`, [top + 1]);
+  try {
+    const drifted = await cli(['patch', 'history', 'DEMO0002']);
+    expect(drifted.stdout).toMatch(new RegExp(`^ +${top + 1} +standard +checksum differs +eeeeeeeeeeee… `, 'm'));
+    expect(drifted.stdout).toContain("a run refuses this dossier (R-PI-8: its ledger differs from the stored packages); 'nightshift patch plan DIR --target main' says why");
+  } finally {
+    await pool.query(`UPDATE "d_DEMO0002".apatch a SET checksum = p.checksum FROM nightshift.patch_package p WHERE p.number = a.number AND a.number = $1`, [top + 1]);
+  }
+  expect(await cli(['patch', 'history', 'demo0002'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^nightshift: not a dossier of target main: demo0002 \(DEMO0002\?\)|^nightshift: not a dossier of target main: demo0002/) });
+});
+
