@@ -12,6 +12,8 @@ import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
 import { rollbackScopeProblem, scopeOf } from '../../store/rollback/scope-problem';
 import { type LaterPatchesUndone, laterPatchesUndone } from '../../store/rollback/later-patches-undone';
+import { rollbackPreview } from '../../store/rollback/rollback-preview';
+import { operatorDateTime } from '../../domain/retention';
 import { type ChangedSincePatch, type DossiersSaid, changedSincePatch } from '../../store/rollback/changed-since-patch';
 import { startPatchRollback } from '../../starts';
 import { RollbackFailure, partialRollbackResult, rollbackRetryCommand, rollbackScopeText, type PatchRollbackInput, type RollbackRunResult } from '../../workflows/patch-rollback.api';
@@ -38,6 +40,7 @@ const idSchema = runIdSchema;
 
 interface RollbackFlags {
   target?: string;
+  dryRun?: boolean;
   run?: string;
   failedOnly?: boolean;
   retry?: string;
@@ -94,8 +97,12 @@ const ROLLBACK_FAILURES_SHOWN = 1000;
 const RESTORED_CODES_SHOWN = 20;
 
 /** What a rollback would undo besides its run (store/rollback/later-patches-undone.ts), as the refusal says it. */
-export function laterPatchesText(undone: LaterPatchesUndone[]): string {
-  const lines = ['this rollback would undo more than its patch run; nothing started (add --yes to roll back anyway):'];
+/** What a refusal says it did, and how to go on; a dry run says what the rollback would ask instead. */
+const ASK_YES = 'nothing started (add --yes to roll back anyway)';
+const DRY_RUN_ASK = 'the rollback asks for --yes';
+
+export function laterPatchesText(undone: LaterPatchesUndone[], ask = ASK_YES): string {
+  const lines = [`this rollback would undo more than its patch run; ${ask}:`];
   // the supervisor first (the query's order), then the first dossiers by code: at 10,000 dossiers, 10,000 lines were printed
   for (const u of undone.slice(0, CHANGED_CODES_SHOWN)) {
     if (u.level > u.runLevel) {
@@ -130,9 +137,9 @@ export async function closeAbandonedRollbacks(pool: pg.Pool, client: Client): Pr
 }
 
 /** The data a rollback would replace besides the patch's own (store/rollback/changed-since-patch.ts), as the refusal says it; '' when none. */
-export function changedSinceText(c: ChangedSincePatch): string {
+export function changedSinceText(c: ChangedSincePatch, ask = ASK_YES): string {
   if (!c.changed.total && !c.unknown.total) return '';
-  const lines = ['this rollback would lose data written since the patch; nothing started (add --yes to roll back anyway):'];
+  const lines = [`this rollback would lose data written since the patch; ${ask}:`];
   if (c.changed.total) {
     lines.push(`  ${c.changed.total} dossier(s) written to since a patch run last finished with them: ${codesText(c.changed)}`);
   }
@@ -156,6 +163,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
     .option('--failed-only', 'with --run: only the dossiers that failed in it')
     .option('--retry <id>', 'the dossiers a rollback run could not restore, again')
     .option('--wait', 'wait for the rollback and print its result')
+    .option('--dry-run', 'say what the rollback would restore (each dossier: its level now, its restore point) and what it would ask --yes for; start nothing')
     .option('--yes', 'roll back even when it undoes patches of later runs, takes the supervisor below other dossiers, or replaces data written since the patch')
     .addOption(targetOption())
     .addOption(jsonOption())
@@ -173,6 +181,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
         const checked = rollbackInputSchema.safeParse(input);
         // the schema's own words, written for operators (its field names are not flags)
         if (!checked.success) throw new UsageError(checked.error.issues.map((i) => i.message).join('; '));
+        if (flags.dryRun) return dryRun(t.name, input, flags.json);
         return withTemporal(async (client) => {
           // checked before anything starts (the claim checks again under its lock): R-PI-2, then the restore points
           await withPools(t.name, async (pool) => {
@@ -215,3 +224,52 @@ export function registerPatchRollbackCommand(patch: Command): void {
       }),
     );
 }
+
+/** Dossiers a dry run names: the rest counted (`--json` too: the counts say how many). */
+const PREVIEW_SHOWN = 20;
+
+/**
+ * `patch rollback … --dry-run` (drill M: a rollback by codes started at once; only its refusals said anything first):
+ * what it would restore, read as the rollback's own selection reads it, what it would ask --yes for, and whether
+ * R-PI-2 lets it start now. Needs no worker and no window; starts nothing.
+ */
+async function dryRun(targetName: string, input: PatchRollbackInput, json: boolean | undefined): Promise<void> {
+  const value = await withPools(targetName, async (pool) => {
+    if (input.dossiers) await refuseUnknownCodes(pool, targetName, input.dossiers);
+    const scope = scopeOf(input);
+    const problem = await rollbackScopeProblem(pool, targetName, scope);
+    if (problem?.unknown) throw new UsageError(problem.message);
+    if (problem) throw refused(RollbackFailure.NoRestorePoint, problem.message);
+    const prerequisites = await patchPrerequisites(pool, targetName);
+    const others = await runningRollbackRuns(pool);
+    if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${targetName}` });
+    const preview = await rollbackPreview(pool, scope, PREVIEW_SHOWN);
+    return {
+      target: targetName,
+      scope: rollbackScopeText(input),
+      total: preview.total,
+      dossiers: preview.rows,
+      laterPatchesUndone: await laterPatchesUndone(pool, scope),
+      changedSincePatch: await changedSincePatch(pool, scope, CHANGED_CODES_SHOWN),
+      refusedNow: prerequisites.filter((q) => !q.ok),
+    };
+  });
+  output(json, value, (v) => {
+    const zone = config().operatorTimeZone;
+    const lines = [`patch rollback of ${v.scope} on ${v.target} would restore ${v.total} dossier(s) to their restore points (--dry-run: nothing started):`];
+    for (const d of v.dossiers) {
+      lines.push(`  ${d.code}: at patch ${d.level} now, back to patch ${d.restoreLevel}: restore point generation ${d.generation} taken ${operatorDateTime(d.snapshotAt, zone)} (${zone}) by patch run ${d.patchRun}`);
+    }
+    if (v.total > v.dossiers.length) lines.push(`  and ${v.total - v.dossiers.length} more dossier(s) (--json: the first ${PREVIEW_SHOWN} too, and the counts)`);
+    if (v.laterPatchesUndone.length) lines.push(laterPatchesText(v.laterPatchesUndone, DRY_RUN_ASK));
+    const lost = changedSinceText(v.changedSincePatch, DRY_RUN_ASK);
+    if (lost) lines.push(lost);
+    lines.push(
+      v.refusedNow.length
+        ? [`started now, it would be refused (R-PI-2):`, ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n')
+        : 'started now, its prerequisites are met (R-PI-2)',
+    );
+    return lines.join('\n');
+  });
+}
+
