@@ -56,6 +56,8 @@ const SHORT_DB = {
 } as const satisfies ActivityOptions;
 /** Post-checks: a database that keeps failing is a failed check, not an endless retry. */
 const CHECKS = { startToCloseTimeout: '2 minutes', retry: { initialInterval: '2 seconds', maximumAttempts: 3 } } as const satisfies ActivityOptions;
+/** A patch payload read before the start: a folder of large packages on a share may take minutes; a few attempts. */
+const PAYLOAD_READ = { startToCloseTimeout: '5 minutes', retry: { initialInterval: '2 seconds', maximumAttempts: 3 } } as const satisfies ActivityOptions;
 /** Mail: a few attempts with backoff; never fails the window (R-MW-10). */
 const MAIL = {
   startToCloseTimeout: '1 minute',
@@ -433,7 +435,7 @@ class MaintenanceWindow {
     const p = this.s.payload;
     if ((p.kind !== 'patch' && p.kind !== 'backup+patch') || !p.manifest || !wf.patched(PAYLOAD_READ_FIRST_PATCH)) return undefined;
     try {
-      await call('checkPatchPayload', `${this.s.target}: read the patch packages before closing anything`, SHORT_DB, { target: this.s.target, dir: p.manifest });
+      await call('checkPatchPayload', `${this.s.target}: read the patch packages before closing anything`, PAYLOAD_READ, { target: this.s.target, dir: p.manifest });
       return undefined;
     } catch (err) {
       if (wf.isCancellation(err)) throw err;
