@@ -9,7 +9,7 @@ import { WORKER_MALLOC_ENV } from '../workers/resources';
 import { ensureBackupKeyFile } from '../archive/keys';
 import { KEY_HEADER } from '../gate/keys';
 import { ensureClusterKey } from './gate-key';
-import { ClusterError, exitLine, processesOfFolder, freePorts, portAnswers, readState, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
+import { ClusterError, exitLine, processesOfFolder, fixedPorts, freePorts, portAnswers, readState, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
 import {
   registerNamespace,
   renderTemporalConfig,
@@ -25,6 +25,7 @@ import {
   type TemporalPorts,
 } from './temporal-server';
 import { shellWord } from './env-line';
+import { writePostgresRestartScript, writeProcessRestartScript } from './restart-scripts';
 import { haproxyBinary, haproxySpec, renderHaproxyConfig } from './haproxy';
 import { createDatabase } from '../store/server/create-database';
 import { databaseExists } from '../store/server/database-exists';
@@ -50,6 +51,8 @@ export interface ClusterOptions {
   gates?: number;
   /** environment of the cluster's Nightshift processes, on top of process.env (never DATABASE_URL/TEMPORAL_ADDRESS: the cluster sets those) */
   env?: Record<string, string>;
+  /** every port from this one on, in a fixed order (the gate's address first, then PostgreSQL); default: free ports at random */
+  portsFrom?: number;
   /** tests: another worker program (e.g. one that slows each dossier); default `node bin/nightshift.js worker` */
   workerCommand?: (index: number) => { command: string; args: string[]; env?: Record<string, string> };
   say?: (line: string) => void;
@@ -180,9 +183,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   await takeOver(dataDir, say);
 
   // Temporal keeps its ports in a smallint column: all of them under 32768, where the kernel never picks ephemeral ports.
-  const ports = await freePorts(TEMPORAL_PORT_NAMES.length + 3 + 2 * nGates + nWorkers, HOST, 32_767);
+  // In this order from --ports-from (drill K: new ports at every `up`, the application's gate URL broke each time):
+  // the gate's address first, then PostgreSQL, so that both are easy to remember.
+  const portNames = [
+    'HAProxy, the gate address',
+    'PostgreSQL',
+    'SMTP catcher',
+    ...TEMPORAL_PORT_NAMES.map((n) => `Temporal ${n}`),
+    ...names('gate', nGates),
+    ...names('gate', nGates).map((g) => `${g} metrics`),
+    ...names('worker', nWorkers).map((w) => `${w} metrics`),
+  ];
+  const ports = options.portsFrom !== undefined ? await fixedPorts(options.portsFrom, portNames, HOST) : await freePorts(portNames.length, HOST, 32_767);
+  const [lbPort, pgPort, smtpPort] = ports.splice(0, 3) as [number, number, number];
   const temporalPorts = Object.fromEntries(TEMPORAL_PORT_NAMES.map((n) => [n, ports.shift()!])) as unknown as TemporalPorts;
-  const [pgPort, smtpPort, lbPort] = ports.splice(0, 3) as [number, number, number];
   const gatePorts = ports.splice(0, nGates);
   const gateMetricsPorts = ports.splice(0, nGates);
   const metricsPorts = ports.splice(0, nWorkers);
@@ -317,27 +331,31 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const cliPath = path.join(PROJECT_ROOT, 'bin', 'nightshift.js');
     const workers = Array.from({ length: nWorkers }, (_, i) => {
       const custom = options.workerCommand?.(i + 1);
+      const own = { ...WORKER_MALLOC_ENV, NIGHTSHIFT_METRICS_PORT: String(metricsPorts[i]), NIGHTSHIFT_METRICS_HOST: HOST, ...custom?.env };
       return supervisor.add({
         name: `worker-${i + 1}`,
         command: custom?.command ?? node,
         args: custom?.args ?? [cliPath, 'worker'],
-        env: childEnv({ ...WORKER_MALLOC_ENV, NIGHTSHIFT_METRICS_PORT: String(metricsPorts[i]), NIGHTSHIFT_METRICS_HOST: HOST, ...custom?.env }),
+        env: childEnv(own),
+        restartEnv: own,
         ready: async (p) => p.log().includes('worker running'),
         readyTimeoutMs: 180_000,
         stopGraceMs: 30_000,
       });
     });
-    const gates = gatePorts.map((port, i) =>
-      supervisor.add({
+    const gates = gatePorts.map((port, i) => {
+      // behind HAProxy: the client's address comes in X-Forwarded-For (per-address login limits)
+      const own = { NIGHTSHIFT_GATE_PORT: String(port), NIGHTSHIFT_GATE_METRICS_PORT: String(gateMetricsPorts[i]), NIGHTSHIFT_GATE_TRUSTED_PROXIES: HOST };
+      return supervisor.add({
         name: `gate-${i + 1}`,
         command: node,
         args: [cliPath, 'gate'],
-        // behind HAProxy: the client's address comes in X-Forwarded-For (per-address login limits)
-        env: childEnv({ NIGHTSHIFT_GATE_PORT: String(port), NIGHTSHIFT_GATE_METRICS_PORT: String(gateMetricsPorts[i]), NIGHTSHIFT_GATE_TRUSTED_PROXIES: HOST }),
+        env: childEnv(own),
+        restartEnv: own,
         ready: () => portAnswers(port, HOST),
         readyTimeoutMs: 60_000,
-      }),
-    );
+      });
+    });
     say(`starting ${nWorkers} workers and ${nGates} gates`);
     await Promise.all([...workers, ...gates].map((p) => p.start()));
     const lbConfig = path.join(dataDir, 'haproxy.cfg');
@@ -360,6 +378,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const commandEnv = clusterCommandEnv(base, metricsPorts[0]!);
     const envFile = path.join(dataDir, ENV_FILE);
     writeEnvFile(envFile, commandEnv, dataDir);
+    // one script per process, to start it again as this `up` did (README: restarting a process by hand)
+    for (const p of supervisor.all()) writeProcessRestartScript(dataDir, p.spec, p.logFile);
+    if (pgServer) writePostgresRestartScript(dataDir, pgServer.startCommand);
     supervisor.setInfo({ dataDir, gateUrl, temporalAddress, pgPort, smtpPort, temporalPorts, gatePorts, gateMetricsPorts, metricsPorts, temporalVersion: TEMPORAL_SERVER_VERSION });
     return {
       dataDir,

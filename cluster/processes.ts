@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { UsageError } from '../config/config';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +22,8 @@ export interface ProcessSpec {
   command: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
+  /** the variables this process has beyond <dir>/env (its own ports, ...): what its restart script sets */
+  restartEnv?: Record<string, string>;
   /** true once the process does its job (a port answers, a line in its log) */
   ready: (proc: ManagedProcess) => Promise<boolean>;
   readyTimeoutMs?: number;
@@ -74,6 +77,24 @@ function listen(port: number, host: string): Promise<net.Server | undefined> {
     srv.once('error', () => resolve(undefined));
     srv.listen(port, host, () => resolve(srv));
   });
+}
+
+/**
+ * The ports from..from+names.length-1, each checked free (held open at once, then released); a taken one is refused,
+ * naming what it was for (`cluster up --ports-from`: the same addresses at every start).
+ */
+export async function fixedPorts(from: number, names: string[], host = '127.0.0.1'): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const srv = await listen(from + i, host);
+      if (!srv) throw new UsageError(`--ports-from ${from}: port ${from + i} (${names[i]}) is taken on ${host}: choose another range of ${names.length} ports; nothing started`);
+      servers.push(srv);
+    }
+    return names.map((_, i) => from + i);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
 }
 
 /**

@@ -55,6 +55,10 @@ export interface EmbeddedPostgres {
   /** the folder PostgreSQL really uses (differs from options.dataDir when relocated) */
   realDataDir: string;
   pid: number;
+  /** a shell command that starts this cluster again as it was started (pg_ctl, as the postgres user when root) */
+  startCommand: string;
+  /** its pair: pg_ctl stop (fast), for a cluster started by hand */
+  stopCommand: string;
   /** true once the postgres process has exited */
   exited(): boolean;
   /** fast shutdown (SIGINT), waiting for the exit; removes the cluster when not persistent */
@@ -397,10 +401,12 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
     }
   }
 
+  const flags = [...EMBEDDED_SETTINGS, ...(o.flags ?? [])];
+  writeStartSettings(real, o.port, flags, ids);
   // Own process group: a terminal's Ctrl-C reaches the whole group of `nightshift dev`, and PostgreSQL must not shut
   // down then, before the worker has finished or handed back what it runs (dev stops it last, with `stop`)
   // EMBEDDED_SETTINGS before the caller's flags (a later -c wins)
-  const child: ChildProcess = spawn(path.join(bin, 'bin', 'postgres'), ['-D', real, '-p', String(o.port), ...EMBEDDED_SETTINGS, ...(o.flags ?? [])], {
+  const child: ChildProcess = spawn(path.join(bin, 'bin', 'postgres'), ['-D', real, '-p', String(o.port), ...flags], {
     ...asUser(ids),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -452,5 +458,36 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
           : `PostgreSQL did not start on port ${o.port}: ${lastProblem(output)}${permissionAdvice(output, real, ids)}`,
     );
   }
-  return { port: o.port, realDataDir: real, pid: child.pid!, exited: () => ended, stop };
+  const pgCtl = (args: string) => {
+    const line = `${shellQuote(path.join(bin, 'bin', 'pg_ctl'))} -D ${shellQuote(real)} ${args}`;
+    return ids ? `su ${POSTGRES_OS_USER} -s /bin/sh -c ${shellQuote(line)}` : line;
+  };
+  const startCommand = pgCtl(`-l ${shellQuote(path.join(real, 'restarted.log'))} -w start`);
+  return { port: o.port, realDataDir: real, pid: child.pid!, startCommand, stopCommand: pgCtl('-m fast -w stop'), exited: () => ended, stop };
+}
+
+/** The settings file the start writes, included from postgresql.conf. */
+export const START_SETTINGS_FILE = 'nightshift.conf';
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * What the command line gives (the port, each `-c name=value`), written into the cluster's own configuration at every
+ * start, so that `pg_ctl start` by hand brings PostgreSQL back as Nightshift started it (drill K: it came back on 5432,
+ * without the lock table of 256 slots, and the cluster stayed down). The command line still wins (a later start with
+ * another port rewrites the file).
+ */
+function writeStartSettings(real: string, port: number, flags: string[], ids: Ids | undefined): void {
+  const settings: string[] = [`port = ${port}`];
+  for (let i = 0; i < flags.length; i++) {
+    if (flags[i] !== '-c' || flags[i + 1] === undefined) continue;
+    const [name, ...value] = flags[++i]!.split('=');
+    if (name && /^[a-z_.]+$/.test(name) && value.length) settings.push(`${name} = '${value.join('=').replace(/'/g, "''")}'`);
+  }
+  const file = path.join(real, START_SETTINGS_FILE);
+  fs.writeFileSync(file, `# written by Nightshift at each start of this cluster: what its command line gives\n${settings.join('\n')}\n`, { mode: 0o600 });
+  if (ids) fs.chownSync(file, ids.uid, ids.gid);
+  const conf = path.join(real, 'postgresql.conf');
+  const include = `include_if_exists = '${START_SETTINGS_FILE}'`;
+  if (!fs.readFileSync(conf, 'utf8').includes(include)) fs.appendFileSync(conf, `\n${include}\n`);
 }

@@ -12,6 +12,8 @@ function clusterModule(): typeof import('../../cluster/cluster') {
 }
 
 const count = z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(1, 'expected 1-8').max(8, 'expected 1-8');
+/** Temporal keeps its ports in a smallint column: the whole range under 32768 (at most 3 + 4 + 3 × 8 ports). */
+const firstPort = z.coerce.number({ error: 'expected a port number' }).int('expected a port number').min(1024, 'expected 1024-32700').max(32_700, 'expected 1024-32700');
 
 /** The cluster's folder: --dir, else <NIGHTSHIFT_DATA_DIR>-cluster (next to the dev stack's, never in it). */
 function clusterDir(dir: string | undefined): string {
@@ -35,7 +37,8 @@ function banner(c: Cluster, readyLine: string): string {
     `A nightshift command on this cluster (doctor included), in another terminal of this folder: source ${c.envFile} (0600, no secret)`,
     `  set -a; . ${shellWord(c.envFile)}; set +a; node bin/nightshift.js doctor`,
     `  or: ${envLine(c.commandEnv)} node bin/nightshift.js dossiers list`,
-    'This cluster runs no Temporal Web UI (NIGHTSHIFT_UI_URL=none); `up` prints a line when a process ends, and restarts none.',
+    'This cluster runs no Temporal Web UI (NIGHTSHIFT_UI_URL=none); `up` prints a line when a process ends, and restarts none:',
+    `  ${shown(path.join(c.dataDir, 'restart'))}/<name> starts one again as this \`up\` did (postgres, temporal-*, worker-N, gate-N, haproxy), from a shell holding what \`up\` was given`,
     '',
     'Ctrl-C (or `nightshift cluster down`) stops every process.',
   ].join('\n');
@@ -53,10 +56,12 @@ export function registerClusterCommands(program: Command): void {
     .option('--dir <path>', 'folder of the cluster (default: <NIGHTSHIFT_DATA_DIR>-cluster)')
     .option('--workers <n>', 'Nightshift workers (1-8)', '2')
     .option('--gates <n>', 'gates behind the load balancer (1-8)', '2')
+    .option('--ports-from <port>', 'the same ports at every start, from this one on: the gate address (HAProxy), PostgreSQL, SMTP, Temporal, then each gate and worker (default: free ports at random)')
     .action(
-      action(async (opts: { dir?: string; workers: string; gates: string }) => {
+      action(async (opts: { dir?: string; workers: string; gates: string; portsFrom?: string }) => {
         const workers = parseFlag('--workers', count, opts.workers);
         const gates = parseFlag('--gates', count, opts.gates);
+        const portsFrom = opts.portsFrom === undefined ? undefined : parseFlag('--ports-from', firstPort, opts.portsFrom);
         const { startCluster, CLUSTER_READY_LINE } = clusterModule();
         const controller = new AbortController();
         const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -67,7 +72,7 @@ export function registerClusterCommands(program: Command): void {
         for (const s of signals) process.on(s, onSignal);
         const say = (line: string) => process.stdout.write(`${line}\n`);
         try {
-          const c = await startCluster({ dataDir: clusterDir(opts.dir), workers, gates, say, signal: controller.signal });
+          const c = await startCluster({ dataDir: clusterDir(opts.dir), workers, gates, ...(portsFrom !== undefined && { portsFrom }), say, signal: controller.signal });
           say(banner(c, CLUSTER_READY_LINE));
           if (!controller.signal.aborted) await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
           await c.stop();

@@ -244,9 +244,11 @@ export function workerCheck(queue: string, pollers: Poller[], nowMs: number): Se
     const gone = stale.length ? `; gone (not polling for over ${POLLER_RECENT_S} s): ${staleText}` : '';
     return { address, state: 'ok', message: `${recent.length} worker(s) polling: ${recent.map((p) => p.identity).join(', ')}${gone}`, details };
   }
+  // a FAIL: with no worker every run, window and backup waits (drill K: doctor said "All required services are ok",
+  // exit 0, while a batch was stuck with both workers dead)
   return {
     address,
-    state: 'warning',
+    state: 'error',
     message: stale.length
       ? `no worker has polled task queue "${queue}" in the last ${POLLER_RECENT_S} s: workflows will wait (${staleText}; a dead worker stays listed for minutes)`
       : `no worker polls task queue "${queue}": workflows will wait`,
@@ -270,7 +272,13 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
   // the variable the operator set: NIGHTSHIFT_TARGETS wins over DATABASE_URL (config.ts), even with one target
   const fromTargets = config.targets.length > 1 || !target.databaseUrl || process.env.NIGHTSHIFT_TARGETS !== undefined;
   const variable = config.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT' : fromTargets ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
-  const start = config.embeddedPostgres ? 'start the embedded PostgreSQL with `npm run dev`' : `start that server`;
+  // on a cluster of `cluster up`, `npm run dev` would start another stack (drill K)
+  const cluster = config.embeddedPostgres ? clusterOf(config) : undefined;
+  const start = cluster
+    ? `start it again with ${path.join(cluster.dir, 'restart', 'postgres')} (its port and settings as \`cluster up\` gave them), or \`nightshift cluster up\``
+    : config.embeddedPostgres
+      ? 'start the embedded PostgreSQL with `npm run dev`'
+      : `start that server`;
   switch (code) {
     case 'ECONNREFUSED':
       return { message: `nothing listens on ${where}`, fix: `${start}, or fix ${variable}` };
@@ -528,17 +536,65 @@ function gateAddress(config: Config): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.gatePort}`;
 }
 
+/**
+ * The cluster of `nightshift cluster up` whose folder is NIGHTSHIFT_DATA_DIR (its `env` file sets it): its gates'
+ * own ports and its restart scripts. Undefined elsewhere. Read from cluster.json, without loading the cluster code.
+ */
+export function clusterOf(config: Config): { dir: string; gates: { name: string; port: number }[] } | undefined {
+  try {
+    const state = JSON.parse(fs.readFileSync(path.join(config.dataDir, 'cluster.json'), 'utf8')) as { info?: { gatePorts?: unknown } };
+    const ports = Array.isArray(state.info?.gatePorts) ? state.info.gatePorts.filter((p): p is number => typeof p === 'number') : [];
+    return { dir: config.dataDir, gates: ports.map((port, i) => ({ name: `gate-${i + 1}`, port })) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each gate of a cluster asked directly (/readyz): what HAProxy hides, a gate down behind it. */
+async function gatesDown(gates: { name: string; port: number }[], timeoutMs: number): Promise<string[]> {
+  const answers = await Promise.all(
+    gates.map(async (g) => {
+      try {
+        const { status } = await httpGet(`http://127.0.0.1:${g.port}/readyz`, timeoutMs);
+        return status === 200 ? undefined : `${g.name} (127.0.0.1:${g.port}) not ready (HTTP ${status})`;
+      } catch (err) {
+        return `${g.name} (127.0.0.1:${g.port}) does not answer (${fetchFailure(err)})`;
+      }
+    }),
+  );
+  return answers.filter((a): a is string => a !== undefined);
+}
+
 /** Whether the operator named the gate's address (NIGHTSHIFT_GATE_HOST / _PORT): then a gate that does not answer is a failure. */
 function gateConfigured(env: NodeJS.ProcessEnv): boolean {
   return !!env.NIGHTSHIFT_GATE_PORT?.trim() || !!env.NIGHTSHIFT_GATE_HOST?.trim();
 }
 
-async function checkGate(config: Config, timeoutMs: number, configured: boolean): Promise<ServiceCheck> {
+export async function checkGate(config: Config, timeoutMs: number, configured: boolean): Promise<ServiceCheck> {
   const address = gateAddress(config);
+  const cluster = clusterOf(config);
   try {
-    const { status } = await httpGet(`${address}/healthz`, timeoutMs);
-    if (status < 400) return { address, state: 'ok', message: `answers (HTTP ${status})` };
-    return { address, state: 'warning', message: `answers HTTP ${status} on /healthz`, fix: 'another program may use NIGHTSHIFT_GATE_PORT, or the gate is unhealthy: look at its log' };
+    // /readyz, not /healthz: a gate whose database does not answer is alive but refuses every login (503; drill K)
+    const { status } = await httpGet(`${address}/readyz`, timeoutMs);
+    if (status === 503) {
+      return {
+        address,
+        state: configured ? 'error' : 'warning',
+        message: 'answers, but is not ready (HTTP 503 on /readyz): a target database does not answer it, so every login and heartbeat gets 503',
+        fix: 'see the PostgreSQL line: the gate serves again as soon as the database answers',
+      };
+    }
+    if (status >= 400) return { address, state: 'warning', message: `answers HTTP ${status} on /readyz`, fix: 'another program may use NIGHTSHIFT_GATE_PORT, or the gate is unhealthy: look at its log' };
+    const down = cluster?.gates.length ? await gatesDown(cluster.gates, timeoutMs) : [];
+    if (down.length) {
+      return {
+        address,
+        state: 'warning',
+        message: `answers (HTTP ${status}), but ${down.length} of the cluster's ${cluster!.gates.length} gates behind it ${down.length === 1 ? 'is' : 'are'} down: ${down.join('; ')}: the load balancer sends every login to the others, no spare left`,
+        fix: down.map((d) => `${path.join(cluster!.dir, 'restart', d.split(' ')[0]!)}`).join(' && ') + ' (each starts that gate again as `cluster up` did)',
+      };
+    }
+    return { address, state: 'ok', message: `answers, ready (HTTP ${status})${cluster?.gates.length ? `; each of the cluster's ${cluster.gates.length} gates too` : ''}` };
   } catch (err) {
     if (configured) {
       return {

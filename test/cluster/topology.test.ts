@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { verifyArchive } from '../../archive/engine';
 import { loadBackupKeyring } from '../../archive/keys';
@@ -25,9 +25,9 @@ interface Up {
   state: ClusterState;
 }
 
-async function clusterUp(dir: string): Promise<Up> {
+async function clusterUp(dir: string, extra: string[] = []): Promise<Up> {
   let out = '';
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'nightshift.js'), 'cluster', 'up', '--dir', dir], {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'nightshift.js'), 'cluster', 'up', '--dir', dir, ...extra], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, NIGHTSHIFT_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -145,18 +145,56 @@ describeCluster('nightshift cluster up / down', () => {
     expect(fs.readdirSync(config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }
 
-  test('an owner killed with SIGKILL leaves its processes: `cluster down` stops every one of them', async () => {
-    const up = await clusterUp(dir); // second start on the same folder: same databases, no initialisation
+  test('an owner killed with SIGKILL leaves its processes: `cluster down` stops every one of them; processes restarted by their scripts are as `up` started them', async () => {
+    // second start on the same folder: same databases, no initialisation; the same ports at every start from
+    // --ports-from (drill K: new random ports at every `up` broke the application's gate URL), the gate's first
+    let up: Up | undefined;
+    let base = 0;
+    for (let tries = 0; !up; tries++) {
+      base = 21_000 + Math.floor(Math.random() * 9_000);
+      const attempt = await clusterUp(dir, ['--ports-from', String(base)]).catch((err: Error) => {
+        if (tries < 3 && /is taken/.test(err.message)) return undefined;
+        throw err;
+      });
+      up = attempt;
+    }
     started.push(up.child);
+    const info = up.state.info as { gateUrl: string; pgPort: number; gatePorts: number[]; gateMetricsPorts: number[] };
+    expect([new URL(info.gateUrl).port, info.pgPort]).toEqual([String(base), base + 1]);
+    expect(up.out()).toContain(`${path.join(dir, 'restart')}/<name> starts one again as this \`up\` did`);
     // the same gate key as the first start, still the only cluster key that works
     expect(fs.readFileSync(path.join(dir, 'gate-api-key'), 'utf8').trim()).toBe(firstKey);
-    // HAProxy crashes: `up` says so in one line; the operator starts it again by hand, with the command line of its log
+    // a script per process, no secret in any
+    expect(fs.readdirSync(path.join(dir, 'restart')).sort()).toEqual(
+      ['gate-1', 'gate-2', 'haproxy', 'postgres', 'temporal-frontend', 'temporal-history', 'temporal-matching', 'temporal-worker', 'worker-1', 'worker-2'].sort(),
+    );
+    for (const f of fs.readdirSync(path.join(dir, 'restart'))) {
+      const commands = fs.readFileSync(path.join(dir, 'restart', f), 'utf8').split('\n').filter((l) => !l.startsWith('#'));
+      expect(commands.join('\n')).not.toMatch(/PASSWORD|DATABASE_URL|nsk_|nightshift:nightshift/);
+    }
+    expect(fs.readFileSync(path.join(dir, 'restart', 'postgres'), 'utf8')).toMatch(/pg_ctl'.* -D .* -w start/);
+
+    // a gate killed: doctor names it and its script (HAProxy still answers), which starts it again as `up` did
+    const gatePid = up.state.pids['gate-1']!;
+    process.kill(-gatePid, 'SIGKILL');
+    await until('the gate exit line', () => up!.out().includes(`gate-1 (pid ${gatePid}) exited, killed by SIGKILL`), 10_000);
+    const doctor = JSON.parse((await runCli(['doctor', '--json'], sourcedEnv(dir), 60_000)).stdout) as DoctorReport;
+    expect(doctor.services.gate).toMatchObject({ state: 'warning', fix: `${path.join(dir, 'restart', 'gate-1')} (each starts that gate again as \`cluster up\` did)` });
+    expect(doctor.services.gate.message).toMatch(/but 1 of the cluster's 2 gates behind it is down: gate-1 /);
+    const gateAgain = execFileSync(path.join(dir, 'restart', 'gate-1'), { env: sourcedEnv(dir), encoding: 'utf8' });
+    const gateAgainPid = Number(/gate-1 started again \(pid (\d+)\)/.exec(gateAgain)![1]);
+    await until('gate-1 answering again', async () => (await fetch(`http://127.0.0.1:${info.gatePorts[0]}/healthz`).catch(() => undefined))?.status === 200, 60_000);
+    // its own port and metrics port and the trusted proxy (HAProxy's X-Forwarded-For), not <dir>/env's
+    const environ = fs.readFileSync(`/proc/${gateAgainPid}/environ`, 'utf8').split('\0');
+    expect(environ).toEqual(expect.arrayContaining([`NIGHTSHIFT_GATE_PORT=${info.gatePorts[0]}`, `NIGHTSHIFT_GATE_METRICS_PORT=${info.gateMetricsPorts[0]}`, 'NIGHTSHIFT_GATE_TRUSTED_PROXIES=127.0.0.1']));
+
+    // HAProxy crashes: `up` says so in one line; the operator starts it again by hand, with its script
     const lbPid = up.state.pids.haproxy!;
     process.kill(-lbPid, 'SIGKILL');
-    await until('the exit line', () => up.out().includes(`haproxy (pid ${lbPid}) exited, killed by SIGKILL; not restarted; log ${path.join(dir, 'logs', 'haproxy.log')}`), 10_000);
-    const commandLine = /start haproxy: (.*)$/m.exec(fs.readFileSync(path.join(dir, 'logs', 'haproxy.log'), 'utf8'))![1]!.split(' ');
-    const byHand = spawn(commandLine[0]!, commandLine.slice(1), { stdio: 'ignore' });
-    started.push(byHand);
+    await until('the exit line', () => up!.out().includes(`haproxy (pid ${lbPid}) exited, killed by SIGKILL; not restarted; log ${path.join(dir, 'logs', 'haproxy.log')}`), 10_000);
+    const lbAgain = execFileSync(path.join(dir, 'restart', 'haproxy'), { env: sourcedEnv(dir), encoding: 'utf8' });
+    const byHandPid = Number(/haproxy started again \(pid (\d+)\)/.exec(lbAgain)![1]);
+    await until('HAProxy answering again', async () => (await fetch(`${info.gateUrl}/healthz`).catch(() => undefined))?.status === 200, 30_000);
     const pids = Object.values(up.state.pids);
     up.child.kill('SIGKILL');
     await until('the owner gone', () => up.child.exitCode !== null || up.child.signalCode !== null, 10_000);
@@ -165,8 +203,9 @@ describeCluster('nightshift cluster up / down', () => {
     expect(down.code).toBe(0);
     expect(processesUsing(dir)).toEqual([]);
     for (const pid of pids) expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
-    expect(byHand.pid && fs.existsSync(`/proc/${byHand.pid}/cmdline`) && fs.readFileSync(`/proc/${byHand.pid}/cmdline`, 'utf8')).toBeFalsy();
-    expect(down.stdout).toMatch(/stopped processes started outside `cluster up`: haproxy \(pid \d+\)/);
+    for (const pid of [byHandPid, gateAgainPid]) expect(fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBeFalsy();
+    expect(down.stdout).toMatch(/stopped processes started outside `cluster up`: .*haproxy \(pid \d+\)/);
+    expect(down.stdout).toMatch(new RegExp(`stopped processes started outside \`cluster up\`: .*gate \\(pid ${gateAgainPid}\\)`));
   }, 600_000);
 
   test('a start that fails half-way stops everything it had started', async () => {

@@ -4,7 +4,9 @@ import fs from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
 import { startSmtpCatcher, type SmtpCatcher } from '../../workers/smtp-catcher';
-import { POLLER_RECENT_S, workerCheck, type DoctorReport } from '../../cli/commands/doctor';
+import { checkGate, POLLER_RECENT_S, workerCheck, type DoctorReport } from '../../cli/commands/doctor';
+import http from 'node:http';
+import { loadConfig } from '../../config/config';
 import { cleanEnv, freePort, runCli } from './helpers';
 import { startS3Server } from '../helpers/s3';
 import { startEmbeddedPostgres } from '../setup/servers';
@@ -37,13 +39,15 @@ async function baseEnv(): Promise<Record<string, string>> {
   };
 }
 
-test('doctor --json on working servers: exit 0, every address given, PostgreSQL without password', async () => {
+test('doctor --json on working servers without a worker: every address given, PostgreSQL without password; no worker polling is the one FAIL (exit 1)', async () => {
   const r = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl }));
   expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
+  // drill K: with every worker dead doctor said "All required services are ok", exit 0, while a batch was stuck
+  expect(r.code).toBe(1);
   const report = JSON.parse(r.stdout) as DoctorReport;
   const s = report.services;
-  expect(report.ok).toBe(true);
+  expect(report.ok).toBe(false);
+  expect(Object.entries(s).filter(([, c]) => (c as { state?: string }).state === 'error').map(([name]) => name)).toEqual(['worker']);
   expect(s.temporal).toMatchObject({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS'), state: 'ok' });
   expect(s.smtp).toMatchObject({ address: `smtp://127.0.0.1:${smtp.port}`, state: 'ok' });
   expect(s.tools.state).toBe('ok');
@@ -51,8 +55,8 @@ test('doctor --json on working servers: exit 0, every address given, PostgreSQL 
   // A fresh database has no supervisor: a warning that says what to do, not an error.
   expect(s.postgres.main).toMatchObject({ state: 'warning', details: { migrations: { missing: [] } } });
   expect(s.postgres.main!.message).toMatch(/no supervisor/);
-  // Nothing polls this task queue and no worker serves metrics here: warnings, each with a fix.
-  expect(s.worker.state).toBe('warning');
+  // Nothing polls this task queue (a FAIL) and no worker serves metrics here (a warning), each with a fix.
+  expect(s.worker.state).toBe('error');
   expect(s.metrics.state).toBe('warning');
   expect(s.metrics.fix).toMatch(/NIGHTSHIFT_METRICS_PORT/);
   // no gate address set: a gate that is not there is not needed yet
@@ -244,10 +248,10 @@ test('the Worker line counts only pollers seen within the long-poll time; a kill
   expect(live.message).toBe(`2 worker(s) polling: 101@vm, 102@vm; gone (not polling for over ${POLLER_RECENT_S} s): 103@vm last seen 240 s ago`);
   // both workers killed with SIGKILL 40 s after their last poll returned: listed, but not polling
   const dead = workerCheck('nightshift', [seen('17292@vm', 100), seen('14419@vm', 130)], now);
-  expect(dead.state).toBe('warning');
+  expect(dead.state).toBe('error');
   expect(dead.message).toMatch(/^no worker has polled task queue "nightshift" in the last 90 s: workflows will wait \(17292@vm last seen 100 s ago, 14419@vm last seen 130 s ago/);
   expect(dead.fix).toMatch(/nightshift worker[\s\S]*look at their logs/);
-  expect(workerCheck('nightshift', [], now)).toMatchObject({ state: 'warning', message: 'no worker polls task queue "nightshift": workflows will wait' });
+  expect(workerCheck('nightshift', [], now)).toMatchObject({ state: 'error', message: 'no worker polls task queue "nightshift": workflows will wait' });
 });
 
 test('a gate address set by NIGHTSHIFT_GATE_PORT that nothing answers is a failure (a load balancer or the gate down); unset, it is not needed yet', async () => {
@@ -261,6 +265,45 @@ test('a gate address set by NIGHTSHIFT_GATE_PORT that nothing answers is a failu
   const text = await runCli(['doctor'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_GATE_PORT: port }));
   expect(text.stdout).toMatch(/^\[FAIL\] Gate/m);
   expect(text.stdout).not.toContain('All required services are ok');
+});
+
+// drill K: doctor asked /healthz through HAProxy only: a gate killed behind it, or every gate refusing logins with its
+// database down, was "[ok] Gate … answers (HTTP 200)"
+test('the Gate line asks /readyz, and on a cluster each gate behind the load balancer: one down is a warning naming its restart script, not ready is a FAIL', async () => {
+  const servers: http.Server[] = [];
+  const serve = async (status: () => number): Promise<number> => {
+    const srv = http.createServer((req, res) => {
+      res.statusCode = req.url === '/readyz' ? status() : 404;
+      res.end(JSON.stringify({ ready: res.statusCode === 200 }));
+    });
+    servers.push(srv);
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    return (srv.address() as { port: number }).port;
+  };
+  let lbStatus = 200;
+  try {
+    const lb = await serve(() => lbStatus);
+    const gate1 = await serve(() => 200);
+    const gate2 = await freePort();
+    const dir = tempDir('doctor-cluster');
+    fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ ownerPid: 1, startedAt: '', pids: {}, needles: {}, info: { gatePorts: [gate1, gate2] } }));
+    const config = loadConfig(cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_DATA_DIR: dir, NIGHTSHIFT_GATE_PORT: String(lb) }) as NodeJS.ProcessEnv);
+    const one = await checkGate(config, 2000, true);
+    expect(one).toMatchObject({ address: `http://127.0.0.1:${lb}`, state: 'warning' });
+    expect(one.message).toBe(
+      `answers (HTTP 200), but 1 of the cluster's 2 gates behind it is down: gate-2 (127.0.0.1:${gate2}) does not answer (ECONNREFUSED): the load balancer sends every login to the others, no spare left`,
+    );
+    expect(one.fix).toBe(`${path.join(dir, 'restart', 'gate-2')} (each starts that gate again as \`cluster up\` did)`);
+    lbStatus = 503;
+    const notReady = await checkGate(config, 2000, true);
+    expect(notReady).toMatchObject({ state: 'error', message: expect.stringMatching(/^answers, but is not ready \(HTTP 503 on \/readyz\): a target database does not answer it/) });
+    // no cluster here: the address alone
+    lbStatus = 200;
+    const alone = await checkGate(loadConfig(cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_GATE_PORT: String(lb) }) as NodeJS.ProcessEnv), 2000, true);
+    expect(alone).toMatchObject({ state: 'ok', message: 'answers, ready (HTTP 200)' });
+  } finally {
+    for (const srv of servers) srv.close();
+  }
 });
 
 test('NIGHTSHIFT_UI_URL=none: the Web UI line says this deployment has none; a URL given is checked', async () => {
