@@ -123,6 +123,18 @@ export async function findMigrationRefusal(
   return undefined;
 }
 
+/**
+ * Read-only, for a process that uses a target without migrating it (the gate): the refusal a worker would give (a
+ * newer schema, drift), else the migrations of this release not applied yet (drill U: a new gate on a database not
+ * migrated accepted logins, then answered 500 to every heartbeat: a column of migration 0033 was missing).
+ */
+export async function migrationShortfall(client: pg.ClientBase, database: string, files: MigrationFile[] = readMigrationFiles()): Promise<{ refusal?: MigrationRefusal; missing: string[] }> {
+  const refusal = await findMigrationRefusal(client, files, database);
+  if (refusal) return { refusal, missing: [] };
+  const applied = new Set(await appliedNames(client));
+  return { missing: files.map((f) => f.name).filter((n) => !applied.has(n)) };
+}
+
 export async function appliedNames(client: pg.ClientBase): Promise<string[]> {
   const t = await client.query<{ t: string | null }>(`SELECT to_regclass('${CONTROL_SCHEMA}.pgmigrations')::text AS t`);
   if (!t.rows[0]?.t) return [];

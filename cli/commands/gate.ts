@@ -5,7 +5,7 @@ import { issueKey, KEY_NAME } from '../../gate/keys';
 import { listKeys } from '../../store/gate/list-keys';
 import type { GateKey } from '../../store/gate/key-row';
 import { revokeKey } from '../../store/gate/revoke-key';
-import { gateTablesPresent } from '../../store/gate/tables-present';
+import { migrationShortfall } from '../../db/migrate';
 import { databaseOutage } from '../../store/server/outage';
 import { createTargetPools } from '../../workers/resources';
 import { UsageError } from '../../config/config';
@@ -159,9 +159,14 @@ async function assertMigrated(names: string[], pools: ReturnType<typeof createTa
   for (const name of names) {
     const url = c.targets.find((t) => t.name === name)?.databaseUrl;
     const host = url ? new URL(url).host : 'its address';
-    let present: boolean;
+    let shortfall: Awaited<ReturnType<typeof migrationShortfall>>;
     try {
-      present = await gateTablesPresent(pools.get(name));
+      const client = await pools.get(name).connect();
+      try {
+        shortfall = await migrationShortfall(client, name);
+      } finally {
+        client.release();
+      }
     } catch (err) {
       const code = databaseOutage(err);
       if (!code) throw new SaidError(`target ${name}: its PostgreSQL at ${host} (set by ${from}) refused the gate: ${(err as Error).message}`, { cause: err });
@@ -171,6 +176,13 @@ async function assertMigrated(names: string[], pools: ReturnType<typeof createTa
       );
       continue;
     }
-    if (!present) throw new Error(`target ${name}: the nightshift tables are missing or old; apply the migrations first (nightshift dev / doctor)`);
+    if (shortfall.refusal) throw new SaidError(`target ${name}: ${shortfall.refusal.problem}: ${shortfall.refusal.fix}`);
+    if (shortfall.missing.length) {
+      // a gate of this release on a database not migrated to it: refused, not served half (heartbeats answered 500)
+      throw new SaidError(
+        `target ${name}: its database lacks ${shortfall.missing.length} migration(s) of this release (${shortfall.missing.join(', ')}): ` +
+          'start a worker of this release first (it applies them at its start; `nightshift doctor` says when it is done), then the gate',
+      );
+    }
   }
 }

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { readMigrationFiles } from '../../db/migrate';
 import path from 'node:path';
 import { loadConfig } from '../../config/config';
 import { startGate, type RunningGate } from '../../gate/server';
@@ -169,3 +171,38 @@ test('`nightshift gate` with one target\'s database down serves the others and s
   expect(await wrong.exited).toBe(1);
   expect(wrong.stderr).toMatch(/target bad: its PostgreSQL at \S+ \(set by NIGHTSHIFT_TARGETS\) refused the gate: password authentication failed/);
 });
+
+// drill U: a gate of a new release on a database not yet migrated to it accepted logins, then answered 500 to every
+// heartbeat (a column of the newest migration missing); an upgrade's order is workers first (they migrate), then gates
+test('`nightshift gate` refuses a target whose database lacks a migration of its release (naming it), or was migrated by a newer one', async () => {
+  const behind = await createTestDatabase('gbehind');
+  const files = readMigrationFiles();
+  const last = files.at(-1)!.name;
+  const db = new pg.Client({ connectionString: behind });
+  await db.connect();
+  try {
+    await db.query('DELETE FROM nightshift.pgmigrations WHERE name = $1', [last]);
+  } finally {
+    await db.end();
+  }
+  const old = await spawnGate(`main=${mainUrl},behind=${behind}`);
+  old.listening.catch(() => undefined);
+  expect(await old.exited).toBe(1);
+  expect(old.stderr).toBe(
+    `nightshift: target behind: its database lacks 1 migration(s) of this release (${last}): start a worker of this release first (it applies them at its start; \`nightshift doctor\` says when it is done), then the gate\n`,
+  );
+
+  const ahead = await createTestDatabase('gahead');
+  const db2 = new pg.Client({ connectionString: ahead });
+  await db2.connect();
+  try {
+    await db2.query(`INSERT INTO nightshift.pgmigrations (name, run_on) VALUES ('9999_from-the-future', now())`);
+  } finally {
+    await db2.end();
+  }
+  const newer = await spawnGate(`ahead=${ahead}`);
+  newer.listening.catch(() => undefined);
+  expect(await newer.exited).toBe(1);
+  expect(newer.stderr).toMatch(/^nightshift: target ahead: database ahead was migrated by a newer Nightshift \(9999_from-the-future\): /);
+});
+
