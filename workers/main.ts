@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
+import { GracefulShutdownPeriodExpiredError, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
@@ -20,7 +20,8 @@ export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts'
 /** In-flight activities get this long to finish after a shutdown request; then they are cancelled and retried elsewhere. */
 export const SHUTDOWN_GRACE_TIME: Duration = '10s';
 /** After this, run() gives up waiting for activities that ignore cancellation, so the process can exit. */
-export const SHUTDOWN_FORCE_TIME: Duration = '20s';
+const SHUTDOWN_FORCE_MS = 20_000;
+export const SHUTDOWN_FORCE_TIME: Duration = SHUTDOWN_FORCE_MS;
 /** Heartbeats go out at least this often (the SDK's default throttle is 0.8 x the heartbeat timeout). */
 export const MAX_HEARTBEAT_THROTTLE: Duration = '3s';
 
@@ -34,7 +35,7 @@ export interface RunWorkerOptions {
   /** Tests: a pre-built bundle or other workflows, extra activities, a shorter grace time. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   workflowsPath?: string;
-  extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+  extraActivities?: Record<string, (...args: never[]) => Promise<unknown>> | ((deps: { pools: ReturnType<typeof createTargetPools> }) => Record<string, (...args: never[]) => Promise<unknown>>);
   shutdownGraceTime?: Duration;
 }
 
@@ -69,7 +70,18 @@ export function installRuntime(config: Config, logger: PinoLogger): { metricsAdd
   }
 }
 
-export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
+/** After a forced shutdown, how long the pools may take to end before the process goes on without them. */
+const POOLS_END_AFTER_FORCE_MS = 5_000;
+/** How long past SHUTDOWN_FORCE_TIME run() may take to settle before its activities are taken as abandoned. */
+const FORCED_MARGIN_MS = 2_000;
+
+/**
+ * Resolves once the worker has drained. `abandoned`: activities still ran SHUTDOWN_FORCE_TIME after the shutdown
+ * request (a statement waiting on a lock, say) and were left to Temporal's retries; their connections may still be
+ * busy, so the caller should exit rather than wait for them (drill U: `nightshift worker` stayed up 140 s after
+ * SIGTERM, past systemd's stop timeout, then ended with "Worker still in use").
+ */
+export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<{ abandoned: boolean }> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const signal = options.signal;
   // backup keys that cannot be read (a bad entry, a missing key file, an unknown current id) refuse the start, in one
@@ -86,22 +98,24 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     });
     if (applied.length) logger.info({ target: target.name, applied }, 'migrations applied');
   }
-  if (signal?.aborted) return;
+  if (signal?.aborted) return { abandoned: false };
 
   const pools = createTargetPools(config, undefined, DOSSIER_WORK);
+  let abandoned = false;
   const mail = createMailTransport(config);
   let connection: Awaited<ReturnType<typeof connectWorkerConnection>> | undefined;
   let temporal: Awaited<ReturnType<typeof connectTemporalClient>> | undefined;
   try {
     // Every worker of a target must see the same backup and documents folders (issue 10): refuse otherwise, in one line.
     await assertSharedFolders(config, pools, (msg) => logger.info(msg));
-    if (signal?.aborted) return;
+    if (signal?.aborted) return { abandoned };
     // only now: an installed Runtime keeps the process alive, and a refused worker must exit at once
     installRuntime(config, logger);
     connection = await connectWorkerConnection(config);
     // activities ask it whether a run's workflow is closed before taking the run over (R-BK-1)
     temporal = await connectTemporalClient(config);
-    const activities = { ...createActivities({ config, pools, mail, temporal }), ...options.extraActivities };
+    const extra = typeof options.extraActivities === 'function' ? options.extraActivities({ pools }) : options.extraActivities;
+    const activities = { ...createActivities({ config, pools, mail, temporal }), ...extra };
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
@@ -123,19 +137,56 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     // A signal that fired while Worker.create was bundling must still stop the worker.
     signal?.addEventListener('abort', stop, { once: true });
     const running = worker.run();
+    // at SHUTDOWN_FORCE_TIME the SDK gives up on activities that ignore cancellation, but run() settles only once they
+    // end (an activity waiting on a lock: minutes): past that time and a margin, the worker is left to end by itself
+    let forced: NodeJS.Timeout | undefined;
+    const forcedOut = new Promise<'forced'>((resolve) => {
+      signal?.addEventListener('abort', () => (forced = setTimeout(() => resolve('forced'), SHUTDOWN_FORCE_MS + FORCED_MARGIN_MS)), { once: true });
+    });
     logger.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address }, 'worker running');
     if (signal?.aborted) stop();
     else options.onReady?.(worker);
     try {
-      await running;
+      if ((await Promise.race([running, forcedOut])) === 'forced') {
+        running.catch(() => {});
+        throw new GracefulShutdownPeriodExpiredError('in-flight activities still running after the forced shutdown');
+      }
+    } catch (err) {
+      // at SHUTDOWN_FORCE_TIME run() rejects with "Worker still in use: Expected 1 reference, but got 2" (an activity
+      // that ignored its cancellation still holds the worker), or settles only once such activities end
+      const heldByActivities = err instanceof Error && err.name === 'IllegalStateError' && /still in use/.test(err.message);
+      if (!signal?.aborted || !(err instanceof GracefulShutdownPeriodExpiredError || heldByActivities)) throw err;
+      abandoned = true;
+      logger.warn(
+        `in-flight activities did not end within ${SHUTDOWN_FORCE_MS / 1000} s of the shutdown request (a statement waiting on a lock?): ` +
+          'left to Temporal, which retries them on another worker; their database connections are not waited for',
+      );
     } finally {
+      clearTimeout(forced);
       signal?.removeEventListener('abort', stop);
     }
     logger.info('worker stopped');
+    return { abandoned };
   } finally {
     mail.close();
-    await pools.end();
-    await temporal?.connection.close();
-    await connection?.close();
+    if (abandoned) {
+      // pool.end() waits for every client checked out: an abandoned activity's may wait on a lock for minutes
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([pools.end().then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), POOLS_END_AFTER_FORCE_MS)))]);
+      clearTimeout(timer);
+      if (!ended) logger.warn('database connections still busy after the forced shutdown: not waited for (PostgreSQL ends their sessions once it finds the worker gone)');
+      // the abandoned activities still hold the worker: closing its connection waits for them, then is refused
+      // ("Worker still in use"): not waited for either
+      let closing: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([temporal?.connection.close(), connection?.close()]),
+        new Promise<void>((r) => (closing = setTimeout(r, POOLS_END_AFTER_FORCE_MS))),
+      ]);
+      clearTimeout(closing);
+    } else {
+      await pools.end();
+      await temporal?.connection.close();
+      await connection?.close();
+    }
   }
 }

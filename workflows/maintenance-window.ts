@@ -56,8 +56,16 @@ const SHORT_DB = {
 } as const satisfies ActivityOptions;
 /** Post-checks: a database that keeps failing is a failed check, not an endless retry. */
 const CHECKS = { startToCloseTimeout: '2 minutes', retry: { initialInterval: '2 seconds', maximumAttempts: 3 } } as const satisfies ActivityOptions;
-/** A patch payload read before the start: a folder of large packages on a share may take minutes; a few attempts. */
-const PAYLOAD_READ = { startToCloseTimeout: '5 minutes', retry: { initialInterval: '2 seconds', maximumAttempts: 3 } } as const satisfies ActivityOptions;
+/**
+ * A patch payload read before the start: a folder of large packages on a share may take minutes. A package problem
+ * is non-retryable and ends the window at once; what is retried (an I/O error, the database, a worker of an older
+ * release that lacks the activity: drill U, a rolling upgrade) is tried again for up to 10 minutes, not 3 times.
+ */
+const PAYLOAD_READ = {
+  startToCloseTimeout: '5 minutes',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+} as const satisfies ActivityOptions;
 /** Mail: a few attempts with backoff; never fails the window (R-MW-10). */
 const MAIL = {
   startToCloseTimeout: '1 minute',

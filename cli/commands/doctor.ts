@@ -348,7 +348,8 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
         address,
         state: 'error',
         message: `PostgreSQL ${version}, but ${missing.length} migration(s) not applied: ${missing.join(', ')}`,
-        fix: 'start the worker once (`nightshift worker` or `npm run dev`): it applies the migrations of every target',
+        // drill U: a worker of the older release was polling, and this told the operator to start one
+        fix: 'start a worker of this release (`nightshift worker` or `npm run dev`): it applies them at its start; a worker already running is of an older release (it applies none): restart it on this code',
         details,
       };
     }

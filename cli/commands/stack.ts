@@ -42,11 +42,9 @@ export function registerStackCommands(program: Command): void {
         const cfg = config();
         const { runWorker } = lazy<typeof import('../../workers/main')>(__dirname, '../../workers/main');
         const stop = stopSignal();
-        try {
-          await runWorker(cfg, { signal: stop.signal });
-        } finally {
-          stop.dispose();
-        }
+        const ran = await runWorker(cfg, { signal: stop.signal }).finally(() => stop.dispose());
+        // activities abandoned at the forced shutdown may keep sockets and the native worker alive: exit now
+        if (ran.abandoned) setImmediate(() => process.exit(EXIT_OK));
         return EXIT_OK;
       }),
     );

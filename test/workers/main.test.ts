@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../config/config';
 import { runWorker } from '../../workers/main';
 import { requireEnv, uniqueName } from '../helpers/env';
 import { freePort } from '../stack/helpers';
-import type { slowWorkflow } from './fixtures/slow-workflow';
+import type { lockedWorkflow, slowWorkflow } from './fixtures/slow-workflow';
 
 /**
  * The worker process (issue 2, "Worker"): migrations at start, graceful shutdown that finishes or hands
@@ -62,7 +62,7 @@ function configFor(taskQueue: string): Config {
   });
 }
 
-function start(config: Config, shutdownGraceTime: string): { stop(): void; done: Promise<void>; ready: Promise<void> } {
+function start(config: Config, shutdownGraceTime: string): { stop(): void; done: Promise<{ abandoned: boolean }>; ready: Promise<unknown> } {
   const controller = new AbortController();
   let ready!: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
@@ -70,7 +70,19 @@ function start(config: Config, shutdownGraceTime: string): { stop(): void; done:
     signal: controller.signal,
     logger: pino({ level: 'warn' }),
     workflowBundle: bundle,
-    extraActivities: { slowStep },
+    // lockedStep holds one of the worker's own connections, ignoring cancellation (a backup waiting on a table lock)
+    extraActivities: ({ pools }) => ({
+      slowStep,
+      lockedStep: async (seconds: number) => {
+        const c = await pools.get('main').connect();
+        try {
+          await c.query('SELECT pg_sleep($1)', [seconds]);
+        } finally {
+          c.release();
+        }
+        return 'slept';
+      },
+    }),
     shutdownGraceTime,
     onReady: () => ready(),
   });
@@ -182,6 +194,36 @@ test('an activity still running after the grace time is handed back and retried 
     await second.done;
   }
 });
+
+// drill U: SIGTERM to a worker whose activity waited on a table lock: the process stayed up ~140 s (pool.end() waited
+// for the busy connection), past systemd's stop timeout, then ended with "Worker still in use"
+test('an activity that ignores cancellation and holds a database connection is abandoned at the forced shutdown: the worker ends without waiting for its connection', async () => {
+  const config = configFor(uniqueName('tq'));
+  const first = start(config, '1s');
+  await first.ready;
+  const handle = await client.workflow.start<typeof lockedWorkflow>('lockedWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: uniqueName('locked'), args: [90] });
+  // the statement is running in PostgreSQL
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%' AND state = 'active' AND pid <> pg_backend_pid()");
+      if (rows[0]!.n > 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const stoppedAt = Date.now();
+    first.stop();
+    expect(await first.done).toEqual({ abandoned: true });
+    // the forced shutdown (20 s) and at most 5 s for the pools, not the 90 s of the statement
+    expect(Date.now() - stoppedAt).toBeLessThan(40_000);
+  } finally {
+    // cancelled, not terminated: the activity's query fails and it releases its connection (a terminated one would
+    // emit an 'error' event on a client no pool listens to any more)
+    await admin.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%' AND pid <> pg_backend_pid()");
+    await admin.end();
+    await client.workflow.getHandle(handle.workflowId).terminate('test over').catch(() => {});
+  }
+}, 90_000);
 
 test('the worker serves Prometheus metrics from the Temporal Runtime on NIGHTSHIFT_METRICS_PORT', async () => {
   const w = start(configFor(uniqueName('tq')), '1s');

@@ -44,7 +44,7 @@ function envFor(dataDir: string, extra: Record<string, string> = {}): Record<str
   };
 }
 
-function start(config: Config): { stop(): void; done: Promise<void>; ready: Promise<void> } {
+function start(config: Config): { stop(): void; done: Promise<unknown>; ready: Promise<unknown> } {
   const controller = new AbortController();
   let markReady!: () => void;
   const readyP = new Promise<void>((r) => (markReady = r));
