@@ -18,6 +18,7 @@ test('a worker started without MALLOC_ARENA_MAX says how to set it; with it, not
 test('the image, the cluster and the bench start their workers with it', () => {
   const read = (f: string) => fs.readFileSync(path.join(PROJECT_ROOT, f), 'utf8');
   expect(read('Dockerfile')).toMatch(/^ENV MALLOC_ARENA_MAX=2$/m);
-  expect(read('cluster/cluster.ts')).toMatch(/name: `worker-\$\{i \+ 1\}`[\s\S]{0,200}env: childEnv\(\{ \.\.\.WORKER_MALLOC_ENV,/);
+  // the worker's own variables (its restart script sets them too: drill K) start with the malloc setting
+  expect(read('cluster/cluster.ts')).toMatch(/const own = \{ \.\.\.WORKER_MALLOC_ENV,[\s\S]{0,300}name: `worker-\$\{i \+ 1\}`[\s\S]{0,200}env: childEnv\(own\),\s+restartEnv: own,/);
   expect(read('bench/backup-batch-harness.ts')).toContain('env: { ...WORKER_MALLOC_ENV, ...process.env');
 });
