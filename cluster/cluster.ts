@@ -9,7 +9,7 @@ import { WORKER_MALLOC_ENV } from '../workers/resources';
 import { ensureBackupKeyFile } from '../archive/keys';
 import { KEY_HEADER } from '../gate/keys';
 import { ensureClusterKey } from './gate-key';
-import { ClusterError, exitLine, processesOfFolder, fixedPorts, freePorts, portAnswers, readState, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
+import { ClusterError, exitLine, processesOfFolder, fixedPorts, freePorts, portAnswers, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
 import {
   registerNamespace,
   renderTemporalConfig,
@@ -24,7 +24,8 @@ import {
   type TemporalPersistence,
   type TemporalPorts,
 } from './temporal-server';
-import { shellWord } from './env-line';
+import { shellWord } from '../domain/text';
+import { gateName, readState, STATE_FILE } from './state';
 import { writePostgresRestartScript, writeProcessRestartScript } from './restart-scripts';
 import { haproxyBinary, haproxySpec, renderHaproxyConfig } from './haproxy';
 import { createDatabase } from '../store/server/create-database';
@@ -40,7 +41,6 @@ import { databaseExists } from '../store/server/database-exists';
 
 export const HOST = '127.0.0.1';
 export const CLUSTER_READY_LINE = 'Nightshift cluster ready';
-export const STATE_FILE = 'cluster.json';
 export const API_KEY_FILE = 'gate-api-key';
 export const ENV_FILE = 'env';
 
@@ -347,7 +347,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       // behind HAProxy: the client's address comes in X-Forwarded-For (per-address login limits)
       const own = { NIGHTSHIFT_GATE_PORT: String(port), NIGHTSHIFT_GATE_METRICS_PORT: String(gateMetricsPorts[i]), NIGHTSHIFT_GATE_TRUSTED_PROXIES: HOST };
       return supervisor.add({
-        name: `gate-${i + 1}`,
+        name: gateName(i),
         command: node,
         args: [cliPath, 'gate'],
         env: childEnv(own),

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClusterState } from './state';
 
 /**
  * Process supervision for `nightshift cluster`: every child runs in its own process group with its
@@ -236,16 +237,6 @@ export class ManagedProcess {
   }
 }
 
-/** The cluster's state file: who owns the cluster and every pid it started, rewritten at each change. */
-export interface ClusterState {
-  ownerPid: number;
-  startedAt: string;
-  pids: Record<string, number>;
-  /** pids that belong to programs whose command line contains this (guards against reused pids) */
-  needles: Record<string, string>;
-  info?: Record<string, unknown>;
-}
-
 export class Supervisor {
   private readonly processes = new Map<string, ManagedProcess>();
   private readonly state: ClusterState;
@@ -301,14 +292,6 @@ export class Supervisor {
     const tmp = `${this.stateFile}.tmp`;
     fs.writeFileSync(tmp, `${JSON.stringify(this.state, null, 2)}\n`);
     fs.renameSync(tmp, this.stateFile);
-  }
-}
-
-export function readState(stateFile: string): ClusterState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile, 'utf8')) as ClusterState;
-  } catch {
-    return undefined;
   }
 }
 

@@ -20,6 +20,8 @@ import { loadBackupKeyring } from '../../archive/keys';
 import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
+import { STATE_FILE, clusterGates, readState } from '../../cluster/state';
+import { RESTART_DIR } from '../../cluster/restart-scripts';
 
 /**
  * `nightshift doctor`: one bounded check per service, each saying what is wrong and what to do.
@@ -275,7 +277,7 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
   // on a cluster of `cluster up`, `npm run dev` would start another stack (drill K)
   const cluster = config.embeddedPostgres ? clusterOf(config) : undefined;
   const start = cluster
-    ? `start it again with ${path.join(cluster.dir, 'restart', 'postgres')} (its port and settings as \`cluster up\` gave them), or \`nightshift cluster up\``
+    ? `start it again with ${path.join(cluster.dir, RESTART_DIR, 'postgres')} (its port and settings as \`cluster up\` gave them), or \`nightshift cluster up\``
     : config.embeddedPostgres
       ? 'start the embedded PostgreSQL with `npm run dev`'
       : `start that server`;
@@ -542,28 +544,23 @@ function gateAddress(config: Config): string {
  * own ports and its restart scripts. Undefined elsewhere. Read from cluster.json, without loading the cluster code.
  */
 export function clusterOf(config: Config): { dir: string; gates: { name: string; port: number }[] } | undefined {
-  try {
-    const state = JSON.parse(fs.readFileSync(path.join(config.dataDir, 'cluster.json'), 'utf8')) as { info?: { gatePorts?: unknown } };
-    const ports = Array.isArray(state.info?.gatePorts) ? state.info.gatePorts.filter((p): p is number => typeof p === 'number') : [];
-    return { dir: config.dataDir, gates: ports.map((port, i) => ({ name: `gate-${i + 1}`, port })) };
-  } catch {
-    return undefined;
-  }
+  const state = readState(path.join(config.dataDir, STATE_FILE));
+  return state ? { dir: config.dataDir, gates: clusterGates(state) } : undefined;
 }
 
 /** Each gate of a cluster asked directly (/readyz): what HAProxy hides, a gate down behind it. */
-async function gatesDown(gates: { name: string; port: number }[], timeoutMs: number): Promise<string[]> {
+async function gatesDown(gates: { name: string; port: number }[], timeoutMs: number): Promise<{ name: string; text: string }[]> {
   const answers = await Promise.all(
-    gates.map(async (g) => {
+    gates.map(async ({ name, port }) => {
       try {
-        const { status } = await httpGet(`http://127.0.0.1:${g.port}/readyz`, timeoutMs);
-        return status === 200 ? undefined : `${g.name} (127.0.0.1:${g.port}) not ready (HTTP ${status})`;
+        const { status } = await httpGet(`http://127.0.0.1:${port}/readyz`, timeoutMs);
+        return status === 200 ? undefined : { name, text: `${name} (127.0.0.1:${port}) not ready (HTTP ${status})` };
       } catch (err) {
-        return `${g.name} (127.0.0.1:${g.port}) does not answer (${fetchFailure(err)})`;
+        return { name, text: `${name} (127.0.0.1:${port}) does not answer (${fetchFailure(err)})` };
       }
     }),
   );
-  return answers.filter((a): a is string => a !== undefined);
+  return answers.filter((a) => a !== undefined);
 }
 
 /** Whether the operator named the gate's address (NIGHTSHIFT_GATE_HOST / _PORT): then a gate that does not answer is a failure. */
@@ -591,8 +588,8 @@ export async function checkGate(config: Config, timeoutMs: number, configured: b
       return {
         address,
         state: 'warning',
-        message: `answers (HTTP ${status}), but ${down.length} of the cluster's ${cluster!.gates.length} gates behind it ${down.length === 1 ? 'is' : 'are'} down: ${down.join('; ')}: the load balancer sends every login to the others, no spare left`,
-        fix: down.map((d) => `${path.join(cluster!.dir, 'restart', d.split(' ')[0]!)}`).join(' && ') + ' (each starts that gate again as `cluster up` did)',
+        message: `answers (HTTP ${status}), but ${down.length} of the cluster's ${cluster!.gates.length} gates behind it ${down.length === 1 ? 'is' : 'are'} down: ${down.map((d) => d.text).join('; ')}: the load balancer sends every login to the others, no spare left`,
+        fix: down.map((d) => path.join(cluster!.dir, RESTART_DIR, d.name)).join(' && ') + ' (each starts that gate again as `cluster up` did)',
       };
     }
     return { address, state: 'ok', message: `answers, ready (HTTP ${status})${cluster?.gates.length ? `; each of the cluster's ${cluster.gates.length} gates too` : ''}` };
