@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../config/config';
-import { shellWord } from './env-line';
+import { shellWord } from '../domain/text';
 import type { ProcessSpec } from './processes';
 
 /** `<dir>/restart/<name>`: one script per process of the cluster. */

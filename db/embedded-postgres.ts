@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { shellWord } from '../domain/text';
 
 /**
  * The one starter of the embedded PostgreSQL (`nightshift dev`, jest's global setup, the benchmarks),
@@ -459,17 +460,16 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
     );
   }
   const pgCtl = (args: string) => {
-    const line = `${shellQuote(path.join(bin, 'bin', 'pg_ctl'))} -D ${shellQuote(real)} ${args}`;
-    return ids ? `su ${POSTGRES_OS_USER} -s /bin/sh -c ${shellQuote(line)}` : line;
+    const line = `${shellWord(path.join(bin, 'bin', 'pg_ctl'))} -D ${shellWord(real)} ${args}`;
+    return ids ? `su ${POSTGRES_OS_USER} -s /bin/sh -c ${shellWord(line)}` : line;
   };
-  const startCommand = pgCtl(`-l ${shellQuote(path.join(real, 'restarted.log'))} -w start`);
+  const startCommand = pgCtl(`-l ${shellWord(path.join(real, 'restarted.log'))} -w start`);
   return { port: o.port, realDataDir: real, pid: child.pid!, startCommand, stopCommand: pgCtl('-m fast -w stop'), exited: () => ended, stop };
 }
 
 /** The settings file the start writes, included from postgresql.conf. */
 export const START_SETTINGS_FILE = 'nightshift.conf';
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * What the command line gives (the port, each `-c name=value`), written into the cluster's own configuration at every

@@ -66,3 +66,8 @@ export function sizeText(bytes: number): string {
   }
   return `${v.toFixed(1)} ${units[u]}`;
 }
+
+/** A value as a POSIX shell reads it back: bare when safe, else single-quoted (env files, restart scripts, pg_ctl lines). */
+export function shellWord(v: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`;
+}

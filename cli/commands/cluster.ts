@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { action, config, parseFlag, EXIT_OK } from '../context';
 import type { Cluster } from '../../cluster/cluster';
-import { envLine, shellWord } from '../../cluster/env-line';
+import { envLine } from '../../cluster/env-line';
+import { shellWord } from '../../domain/text';
 
 /** Loaded when the command runs: `--help` and the other commands never load the cluster code. */
 function clusterModule(): typeof import('../../cluster/cluster') {
