@@ -150,6 +150,18 @@ export async function storePatchPackages(pool: pg.Pool, packages: PatchPackage[]
 }
 
 /** A run closed (abandoned) while its workflow still worked: its late results are refused. */
+/**
+ * A patch directory read and checked to lie in the shared store: any worker host may run the step, so a directory outside
+ * it may not be there (issue 10). Read first, so that a folder that is not there is said so, not "outside the shared
+ * store" (drill M).
+ */
+async function readSharedPatchDirectory(pool: pg.Pool, target: string, dir: string): Promise<PatchPackage[]> {
+  const packages = await readPatchDirectory(dir);
+  const notShared = await patchDirectoryProblem(pool, target, dir);
+  if (notShared) throw patchFailure(PatchFailure.InvalidInput, notShared);
+  return packages;
+}
+
 async function patchRunClosed(pool: pg.Pool, runId: number): Promise<Error> {
   const r = await readRunState(pool, runId);
   return patchFailure(
@@ -218,21 +230,14 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
      * service, then failed the window, the target closed until reopen). What loadPatchPackages checks, nothing stored.
      */
     async checkPatchPayload(args: { target: string; dir: string }): Promise<{ packages: number; first: number; last: number }> {
-      // read first: a folder that is not there is said so, not "outside the shared store"
-      const packages = await readPatchDirectory(args.dir);
-      const notShared = await patchDirectoryProblem(pools.get(args.target), args.target, args.dir);
-      if (notShared) throw patchFailure(PatchFailure.InvalidInput, notShared);
+      const packages = await readSharedPatchDirectory(pools.get(args.target), args.target, args.dir);
       return { packages: packages.length, first: packages[0]!.manifest.number, last: packages[packages.length - 1]!.manifest.number };
     },
 
     /** integrate: verifies the directory (R-PI-1, manifests, numbering, checksums) and stores the packages. */
     async loadPatchPackages(args: { target: string; runId: number; dir: string }): Promise<PatchSummary[]> {
       const pool = pools.get(args.target);
-      // any worker host may run this: a directory outside the shared store may not be there (issue 10); read first, so
-      // that a folder not there is said so rather than "outside the shared store" (drill M)
-      const packages = await readPatchDirectory(args.dir);
-      const notShared = await patchDirectoryProblem(pool, args.target, args.dir);
-      if (notShared) throw patchFailure(PatchFailure.InvalidInput, notShared);
+      const packages = await readSharedPatchDirectory(pool, args.target, args.dir);
       await storePatchPackages(pool, packages, args.dir);
       const first = packages[0]!.manifest.number;
       const last = packages[packages.length - 1]!.manifest.number;
