@@ -149,7 +149,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     try {
       if ((await Promise.race([running, forcedOut])) === 'forced') {
         running.catch(() => {});
-        throw new GracefulShutdownPeriodExpiredError('in-flight activities still running after the forced shutdown');
+        abandoned = true;
       }
     } catch (err) {
       // at SHUTDOWN_FORCE_TIME run() rejects with "Worker still in use: Expected 1 reference, but got 2" (an activity
@@ -157,13 +157,15 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       const heldByActivities = err instanceof Error && err.name === 'IllegalStateError' && /still in use/.test(err.message);
       if (!signal?.aborted || !(err instanceof GracefulShutdownPeriodExpiredError || heldByActivities)) throw err;
       abandoned = true;
+    } finally {
+      clearTimeout(forced);
+      signal?.removeEventListener('abort', stop);
+    }
+    if (abandoned) {
       logger.warn(
         `in-flight activities did not end within ${SHUTDOWN_FORCE_MS / 1000} s of the shutdown request (a statement waiting on a lock?): ` +
           'left to Temporal, which retries them on another worker; their database connections are not waited for',
       );
-    } finally {
-      clearTimeout(forced);
-      signal?.removeEventListener('abort', stop);
     }
     logger.info('worker stopped');
     return { abandoned };
