@@ -603,7 +603,6 @@ const PROTOTYPE_KEY_REFUSAL = 'a JSON body with a __proto__ or constructor.proto
 const LOGGED_REFUSALS = new Set([401, 403, 429]);
 export const REFUSAL_LOGS = { perAddress: 20, all: 600 } as const;
 
-
 /**
  * The path of a request that matched no route, as a refusal's log line gives it: no query, a uuid or a long segment
  * (a session id, a token pasted by mistake) as `:id`, at most 100 characters.
@@ -616,7 +615,6 @@ function probedPath(url: string): string {
     .join('/')
     .slice(0, 100);
 }
-
 
 /**
  * Session routes carry no target: the key's target is the one looked in (a key sees its target's
