@@ -13,6 +13,7 @@ import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-
 import { rollbackScopeProblem, scopeOf } from '../../store/rollback/scope-problem';
 import { type LaterPatchesUndone, laterPatchesUndone } from '../../store/rollback/later-patches-undone';
 import { rollbackPreview } from '../../store/rollback/rollback-preview';
+import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { operatorDateTime } from '../../domain/retention';
 import { type ChangedSincePatch, type DossiersSaid, changedSincePatch } from '../../store/rollback/changed-since-patch';
 import { startPatchRollback } from '../../starts';
@@ -243,14 +244,19 @@ async function dryRun(targetName: string, input: PatchRollbackInput, json: boole
     const prerequisites = await patchPrerequisites(pool, targetName);
     const others = await runningRollbackRuns(pool);
     if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${targetName}` });
-    const preview = await rollbackPreview(pool, scope, PREVIEW_SHOWN);
+    // the three reads on one snapshot: what is restored, undone and lost agree with each other
+    const { preview, undone, lost } = await withReadOnlySnapshot(pool, async (db) => ({
+      preview: await rollbackPreview(db, scope, PREVIEW_SHOWN),
+      undone: await laterPatchesUndone(db, scope),
+      lost: await changedSincePatch(db, scope, CHANGED_CODES_SHOWN),
+    }));
     return {
       target: targetName,
       scope: rollbackScopeText(input),
       total: preview.total,
       dossiers: preview.rows,
-      laterPatchesUndone: await laterPatchesUndone(pool, scope),
-      changedSincePatch: await changedSincePatch(pool, scope, CHANGED_CODES_SHOWN),
+      laterPatchesUndone: undone,
+      changedSincePatch: lost,
       refusedNow: prerequisites.filter((q) => !q.ok),
     };
   });
