@@ -16,8 +16,7 @@ export interface DossierLedgerRead {
 
 /**
  * One dossier's patches as `patch history CODE` shows them (Flyway's `info`): its ledger, the stored packages and the
- * runs that applied them, in one read-only snapshot. The run items have no index on the code: one scan of the items,
- * the cost of an interactive command.
+ * runs that applied them, in one read-only snapshot (the run items by code: their index of migration 0034).
  */
 export async function readDossierLedger(db: Queryable, code: string): Promise<DossierLedgerRead> {
   const { rows: found } = await db.query<{ code: string; role: string; is_test: boolean; is_specific: boolean; schema_name: string; patch_level: number; has_ledger: boolean; supervisor_level: number | null }>(
