@@ -8,7 +8,7 @@ import { parseInput } from '../domain/validation';
 import { REASON_FOLDERS, backupDossierInputSchema, destinationSegments, restoreDossierInputSchema } from '../domain/backup';
 import { localDateTime } from '../domain/backup-batch';
 import type { BackupDossierInput, BackupDossierResult, BackupOffsiteCopy, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
-import { type Progress, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
+import { type Progress, type RestoreEngineOptions, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { type BackupKeyring, loadBackupKeyring } from '../archive/keys';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { assertBackupStore } from '../shared-store/marker';
@@ -128,6 +128,7 @@ const copyBackupOffsiteInputSchema = z.object({ target: targetNameSchema, genera
 
 export function createBackupActivities({ config, pools, offsiteStore: injectedStore }: ActivityDeps & { offsiteStore?: () => Promise<OffsiteStore | undefined> }) {
   const offsiteStore = injectedStore ?? lazyOffsiteStore(config.offsite);
+  const restoreGeneration = generationRestorer({ config, pools, offsiteStore });
   /** R-BK-14: as the batch decides, this worker copies off-site when it has a bucket (NIGHTSHIFT_OFFSITE_S3_BUCKET) */
   const offsiteOn = injectedStore !== undefined || config.offsite !== undefined;
   return {
@@ -186,29 +187,62 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
     async restoreDossier(raw: RestoreDossierInput): Promise<RestoreDossierResult> {
       const input = parseInput(restoreDossierInputSchema, raw);
       const pool = pools.get(input.target);
-      const keys = loadBackupKeyring(config.backupKeys);
-      const restore = (file: string, onProgress: (p: Progress) => void, signal?: AbortSignal, name?: string) =>
-        restoreDossierArchive({ pool, target: input.target, file, name, as: input.as, replace: input.replace, documentsDir: config.documentsDir, keys, onProgress, signal });
-      if (input.generationId === undefined) return withHeartbeat((onProgress, signal) => restore(input.file, onProgress, signal));
-      return withGenerationLease(pool, input.generationId, input.file, (g) =>
-        withHeartbeat(async (onProgress, signal) => {
-          const copy = await restoreSourceOf(g, input.from ?? 'auto', keys);
-          if (!copy) {
-            try {
-              return await restore(g.file, onProgress, signal);
-            } catch (err) {
-              // a damaged file whose generation has a copy: say how to read the copy instead
-              const other = offsiteCopyOf(g);
-              if (other && failureTypeOf(err) === FailureType.ArchiveInvalid) {
-                throw permanentFailure(FailureType.ArchiveInvalid, `${(err as Error).message} (its off-site copy ${other.bucket}/${other.key} can be restored with --from offsite)`);
-              }
-              throw err;
-            }
-          }
-          return { ...(await restoreFromCopy(pool, g, copy, (file, name) => restore(file, onProgress, signal, name), onProgress, signal)), offsiteCopy: copy };
-        }),
-      );
+      if (input.generationId === undefined) {
+        const keys = loadBackupKeyring(config.backupKeys);
+        return withHeartbeat((onProgress, signal) =>
+          restoreDossierArchive({ pool, target: input.target, file: input.file, as: input.as, replace: input.replace, documentsDir: config.documentsDir, keys, onProgress, signal }),
+        );
+      }
+      const generationId = input.generationId;
+      return withHeartbeat((onProgress, signal) => restoreGeneration({ ...input, generationId, from: input.from ?? 'auto', onProgress, signal }));
     },
+  };
+}
+
+/** One generation to restore (restore --at, and each dossier of a bulk restore run). */
+export interface GenerationRestore {
+  target: string;
+  generationId: number;
+  /** the generation's file, as the caller chose it (checked against the catalog) */
+  file: string;
+  as?: string;
+  replace: boolean;
+  from: RestoreSource;
+  /** inside the restore's transaction, just before its commit (a ledger row turned ok there: exactly once) */
+  beforeCommit?: RestoreEngineOptions['beforeCommit'];
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Restores a generation (R-BK-11, R-BK-14) under its lease, from its file or its off-site copy, in one transaction: what
+ * `backup restore CODE --at` runs, and each dossier of a bulk restore run (activities/restore-run.ts). Heartbeats are the
+ * caller's (the single restore beats its progress, a run's chunk its own details).
+ */
+export function generationRestorer({ config, pools, offsiteStore: injectedStore }: Pick<ActivityDeps, 'config' | 'pools'> & { offsiteStore?: () => Promise<OffsiteStore | undefined> }) {
+  const offsiteStore = injectedStore ?? lazyOffsiteStore(config.offsite);
+  return async function restoreGeneration(r: GenerationRestore): Promise<RestoreDossierResult> {
+    const pool = pools.get(r.target);
+    const keys = loadBackupKeyring(config.backupKeys);
+    const onProgress = r.onProgress ?? (() => {});
+    const restore = (file: string, name?: string) =>
+      restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit: r.beforeCommit });
+    return withGenerationLease(pool, r.generationId, r.file, async (g) => {
+      const copy = await restoreSourceOf(g, r.from, keys);
+      if (!copy) {
+        try {
+          return await restore(g.file);
+        } catch (err) {
+          // a damaged file whose generation has a copy: say how to read the copy instead
+          const other = offsiteCopyOf(g);
+          if (other && failureTypeOf(err) === FailureType.ArchiveInvalid) {
+            throw permanentFailure(FailureType.ArchiveInvalid, `${(err as Error).message} (its off-site copy ${other.bucket}/${other.key} can be restored with --from offsite)`);
+          }
+          throw err;
+        }
+      }
+      return { ...(await restoreFromCopy(pool, g, copy, (file, name) => restore(file, name), onProgress, r.signal)), offsiteCopy: copy };
+    });
   };
 
   /**

@@ -35,6 +35,7 @@ import { latestKeyProblems } from '../../store/verify/latest-key-problems';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { caseHint, kindFlag } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
+import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, filesLeftText, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
@@ -305,32 +306,10 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
     return chosen;
   });
   async function chooseGeneration(pool: Parameters<typeof generationAt>[0]) {
-    const newest = await generationAt(pool, code, when, { kind });
-    if (place === 'offsite') {
-      // the newest generation with a copy to read: one without is passed over, and the operator told
-      const found = newest && hasOffsiteCopy(newest) ? newest : await generationAt(pool, code, when, { withCopy: true, kind });
-      if (found) return { g: found, skipped: found === newest ? undefined : { g: newest!, why: `has no off-site copy (off-site ${newest!.offsiteState})` }, from: 'offsite' as const };
-      if (newest) {
-        throw new UsageError(
-          `no generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()}) has an off-site copy (generation ${newest.id}: off-site ${newest.offsiteState}); see 'nightshift backup list ${code}'`,
-        );
-      }
-    } else if (newest) {
-      const from = place ?? ('auto' as const);
-      if (isValidGeneration(newest)) return { g: newest, from };
-      // a generation a verification found corrupt or missing here is read from its copy when it has one (not with
-      // --from local), else passed over for the newest before it that can be restored (its file, or its copy); the
-      // operator is told either way
-      if (from === 'auto' && hasOffsiteCopy(newest)) return { g: newest, from: 'offsite' as const };
-      const found = await generationAt(pool, code, when, from === 'auto' ? { restorable: true, kind } : { validOnly: true, kind });
-      const why = `is ${newest.verifyState} (backup verify)${from === 'auto' ? ', with no off-site copy' : ''}`;
-      if (found) return { g: found, skipped: { g: newest, why }, from: from === 'auto' && !isValidGeneration(found) ? ('offsite' as const) : from };
-      throw new UsageError(
-        `no valid generation of dossier ${code} at or before ${operatorDateTime(when, zone())} (${zone()}): generation ${newest.id} and those before it are corrupt or missing (backup verify)` +
-          (from === 'local' && hasOffsiteCopy(newest) ? `; its off-site copy can be restored with --from offsite` : '') +
-          `; see 'nightshift backup list ${code}'`,
-      );
-    }
+    // the one choice of a restore --at (store/generations/restore-choice.ts), the bulk restore run's too
+    const choice = await chooseRestoreGeneration(pool, code, when, { kind, place, zone: zone() });
+    if (choice.g) return { g: choice.g, skipped: choice.skipped, from: choice.from };
+    if (choice.problem !== undefined) throw new UsageError(choice.problem);
     const kept = (await dossierGenerations(pool, code)).filter((g) => kind === null || g.kind === kind);
     const oldest = kept[kept.length - 1];
     // none kept, and no such dossier: a code typed wrong, said as such (a deleted dossier's generations are still restorable)
