@@ -26,7 +26,7 @@ import { type DossierFailure, type FanOutChunkResult, type FanOutHeartbeat, type
  * - A retried attempt resumes from its heartbeat details: codes before `resumeAt` all ended (the lanes
  *   take codes in order, so the ended prefix is exact), and `alreadyDone` (the ledger, the truth) skips
  *   the others that ended. Heartbeats of the older `{done: string[]}` shape are read too.
- * - Status 'ok' is success; every other status is a failure and joins `failures` (capped at 20, the
+ * - Status 'ok' (and the kind's `okStatuses`) is success; every other status is a failure and joins `failures` (capped at 20, the
  *   newest kept) as `{code, status, error}`.
  * - `dossiersInFlight(workflowId)` gives the dossiers this process runs for a workflow now, with how long:
  *   the ledger-reading details activity of a kind adds it to what it read (a worker sees its own chunks).
@@ -50,6 +50,8 @@ export interface ChunkRunOptions {
   onTick?: () => void;
   /** default 2000 */
   heartbeatEveryMs?: number;
+  /** statuses that are a success besides 'ok' (a restore run's 'kept': already there, not a failure) */
+  okStatuses?: readonly string[];
 }
 
 export interface ChunkRunResult extends FanOutChunkResult {
@@ -182,7 +184,7 @@ export async function runChunk(o: ChunkRunOptions): Promise<ChunkRunResult> {
   function count(code: string, outcome: DossierOutcome): void {
     done++;
     result.counts[outcome.status] = (result.counts[outcome.status] ?? 0) + 1;
-    if (outcome.status === 'ok') {
+    if (outcome.status === 'ok' || o.okStatuses?.includes(outcome.status)) {
       result.ok++;
       return;
     }

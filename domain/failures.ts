@@ -62,6 +62,12 @@ export const FailureType = {
   RollbackRunPartial: 'RollbackRunPartial',
   /** a rollback run row closed (abandoned) while its workflow still worked */
   RollbackRunClosed: 'RollbackRunClosed',
+  /** a bulk restore run refused: a backup batch, a patch run, a rollback or another restore run works on the target */
+  RestorePrerequisiteFailed: 'RestorePrerequisiteFailed',
+  /** a bulk restore run ended with dossiers not restored: its workflow fails with the whole result in details[0] */
+  RestoreRunPartial: 'RestoreRunPartial',
+  /** a restore run row closed (abandoned) while its workflow still worked */
+  RestoreRunClosed: 'RestoreRunClosed',
   /** R-PI-11: a dossier's restore point could not be taken (in use, folder full, corrupt): the dossier is not patched */
   RestorePointFailed: 'RestorePointFailed',
   /** a backup batch ended with dossiers not backed up: its workflow fails with the whole result in details[0] */

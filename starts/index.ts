@@ -15,6 +15,8 @@ import { type MaintenanceWindowInput, maintenanceStartOptions } from '../workflo
 import { PATCH_KIND, type PatchIntegrationInput, patchWorkflowId } from '../workflows/patch-integration.api';
 import { PATCH_ROLLBACK_KIND, type PatchRollbackInput, patchRollbackWorkflowId, rollbackScopeText } from '../workflows/patch-rollback.api';
 import { rollbackInputSchema } from '../domain/rollback-input';
+import { restoreRunInputSchema } from '../domain/restore-run-input';
+import { RESTORE_RUN_KIND, type RestoreRunInput, restoreRunWorkflowId, restoreScopeText } from '../workflows/backup-restore-run.api';
 import { codeSpan } from '../domain/run-details';
 import { nightshiftAttributes } from '../workflows/search-attributes';
 import { backupVerifyInputSchema } from '../domain/backup-verify';
@@ -206,6 +208,19 @@ export async function startPatchRollback(client: Client, raw: PatchRollbackInput
     staticSummary: o.summary ?? `Roll back ${rollbackScopeText(input)} on target ${input.target} to their restore points`,
     staticDetails: followWithoutWorker(`nightshift patch status --target ${input.target}`),
     typedSearchAttributes: attributes(o, { target: input.target, kind: PATCH_ROLLBACK_KIND, phase: 'starting' }),
+  }));
+}
+
+/** A bulk restore run (`backup restore --all|--codes|--retry`): `backup-restore-run/{target}/{UTC timestamp}`; its input is checked before the start. */
+export async function startRestoreRun(client: Client, raw: RestoreRunInput, o: StartOptions): Promise<Started<'backupRestoreRunWorkflow'>> {
+  const input = restoreRunInputSchema.parse(raw) as RestoreRunInput;
+  return startTimestamped(client, WORKFLOW.backupRestoreRun, o, (ts) => restoreRunWorkflowId(input.target, ts), (workflowId) => ({
+    taskQueue: o.taskQueue,
+    workflowId,
+    args: [input],
+    staticSummary: o.summary ?? `Restore ${restoreScopeText(input)} of target ${input.target} as at ${input.at}${input.replace ? ' (replace)' : ''}`,
+    staticDetails: followWithoutWorker(`nightshift backup restore --run ID --target ${input.target}`),
+    typedSearchAttributes: attributes(o, { target: input.target, kind: RESTORE_RUN_KIND, phase: 'starting' }),
   }));
 }
 

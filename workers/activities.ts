@@ -5,6 +5,7 @@ import { createMaintenanceActivities } from '../activities/maintenance';
 import { createBackupBatchActivities } from '../activities/backup-batch';
 import { createPatchActivities } from '../activities/patch';
 import { createRollbackActivities } from '../activities/rollback';
+import { createRestoreRunActivities } from '../activities/restore-run';
 import { createOffsiteActivities } from '../activities/offsite';
 import { createVerifyActivities, offsiteCheckOf } from '../activities/verify';
 import { lazyOffsiteStore } from '../offsite/lazy';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBackupBatchActivities(deps),
     ...createPatchActivities(deps),
     ...createRollbackActivities(deps),
+    ...createRestoreRunActivities(deps),
     ...createOffsiteActivities({ offsiteStore: lazyOffsiteStore(deps.config.offsite) }),
     ...createVerifyActivities({ ...deps, offsiteCheck: offsiteCheckOf(lazyOffsiteStore(deps.config.offsite)) }),
     ...createPruneActivities({ ...deps, offsiteStore: lazyOffsiteStore(deps.config.offsite) }),

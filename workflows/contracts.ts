@@ -6,6 +6,7 @@ import type { PatchRollbackInput, RollbackRunResult } from './patch-rollback.api
 import type { BackupVerifyInput, BackupVerifyResult, VerifyMailInput } from './backup-verify.api';
 import type { BackupPruneInput, BackupPruneResult } from './backup-prune.api';
 import type { RunMailResult } from './fan-out.api';
+import type { RestoreRunInput, RestoreRunResult } from './backup-restore-run.api';
 
 /**
  * Every workflow the worker registers, by type name, with the signature its contract module promises.
@@ -24,6 +25,7 @@ export interface Workflows {
   backupVerifyWorkflow: (input: BackupVerifyInput) => Promise<BackupVerifyResult>;
   backupVerifyMailWorkflow: (input: VerifyMailInput) => Promise<BackupMailResult>;
   backupPruneWorkflow: (input: BackupPruneInput) => Promise<BackupPruneResult>;
+  backupRestoreRunWorkflow: (input: RestoreRunInput) => Promise<RestoreRunResult>;
 }
 export type WorkflowName = keyof Workflows;
 
@@ -42,4 +44,5 @@ export const WORKFLOW = {
   backupVerify: 'backupVerifyWorkflow',
   backupVerifyMail: 'backupVerifyMailWorkflow',
   backupPrune: 'backupPruneWorkflow',
+  backupRestoreRun: 'backupRestoreRunWorkflow',
 } as const satisfies Record<string, WorkflowName>;

@@ -6,3 +6,4 @@ export { patchIntegrationWorkflow } from './patch-integration';
 export { patchRollbackWorkflow } from './patch-rollback';
 export { backupVerifyWorkflow, backupVerifyMailWorkflow } from './backup-verify';
 export { backupPruneWorkflow } from './backup-prune';
+export { backupRestoreRunWorkflow } from './backup-restore-run';

@@ -27,6 +27,7 @@ const REGISTERED: Record<keyof typeof registered, true> = {
   backupVerifyWorkflow: true,
   backupVerifyMailWorkflow: true,
   backupPruneWorkflow: true,
+  backupRestoreRunWorkflow: true,
 };
 
 const RELEASE = /^\d+\.\d+\.\d+$/;

@@ -1,0 +1,257 @@
+import type pg from 'pg';
+import { ApplicationFailure } from '@temporalio/common';
+import { caseTwinMessage, schemaNameFor } from '../domain/dossier';
+import { failureTypeOf } from '../domain/failures';
+import { operatorDateTime } from '../domain/retention';
+import { restoreRunInputSchema } from '../domain/restore-run-input';
+import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, oneLine, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView } from '../domain/run-details';
+import { parseInput } from '../domain/validation';
+import type { FanOutPage } from '../workflows/fan-out';
+import type { Prerequisite } from '../workflows/fan-out.api';
+import { RestoreRunFailure, restoreRetryCommand, type RestoreRunInput, type RestoreRunState } from '../workflows/backup-restore-run.api';
+import type { ActivityDeps } from './deps';
+import { generationRestorer } from './backup';
+import { closeAbandonedPatchWork } from './abandoned-runs';
+import { ledgerView, runChunk, type DossierOutcome } from './fan-out';
+import { withTransaction } from '../store/transaction';
+import { takeClaimLock as takeBackupClaimLock } from '../store/backup/claim-lock';
+import { runningRuns as runningBackupRuns } from '../store/backup/running-runs';
+import { closeAbandonedRun as closeAbandonedBackupRun } from '../store/backup/close-abandoned-run';
+import { codeInAnyCase } from '../store/dossiers/code-in-any-case';
+import { schemaExists } from '../store/dossiers/schema-exists';
+import { chooseRestoreGeneration } from '../store/generations/restore-choice';
+import { takeRestoreClaimLock } from '../store/restore/claim-lock';
+import { restoreRunByWorkflow } from '../store/restore/run-by-workflow';
+import { runningRestoreRuns } from '../store/restore/running-runs';
+import { closeAbandonedRestoreRun } from '../store/restore/close-abandoned-run';
+import { restorePrerequisites } from '../store/restore/prerequisites';
+import { insertRestoreRun } from '../store/restore/insert-run';
+import { insertRestoreItems, type RestoreScope } from '../store/restore/insert-items';
+import { pendingRestorePage } from '../store/restore/pending-page';
+import { endedRestoreCodes } from '../store/restore/ended-codes';
+import { restoreItem } from '../store/restore/item-to-restore';
+import { lockRestoreItem } from '../store/restore/lock-item';
+import { endRestoreItem } from '../store/restore/end-item';
+import { failPendingRestoreItems } from '../store/restore/fail-pending-items';
+import { restoreItemCounts } from '../store/restore/item-counts';
+import { latestRestoreFailures } from '../store/restore/latest-failures';
+import { restoreRunFailures } from '../store/restore/run-failures';
+import { restoreCodesByStatus } from '../store/restore/codes-by-status';
+import { closeRestoreRun } from '../store/restore/close-run';
+import { restoreRunView } from '../store/restore/run-view';
+import { mayStillRun, workflowStatus } from '../workers/resources';
+
+/**
+ * Activities of the bulk restore run (`backup restore --all|--codes --at DATE`): the claim (nothing else working on the
+ * target), the selection written once as pending items, chunks of dossiers on the fan-out engine (activities/fan-out.ts)
+ * and the closing of the run. Each dossier's generation is the one `backup restore CODE --at` takes
+ * (store/generations/restore-choice.ts), read under its lease as the single restore reads it (activities/backup.ts
+ * generationRestorer); its ledger row turns ok IN the restore's transaction: a dossier is restored exactly once.
+ */
+
+const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+
+/** The restore's transaction found the dossier already ended by another attempt: rolled back, nothing changed. */
+class AlreadyEnded extends Error {
+  constructor(readonly status: string) {
+    super(`already ${status}`);
+  }
+}
+
+/** Problems of the archive or the dossier (not of the connection): the dossier fails, the others go on. */
+function isDossierProblem(err: unknown): boolean {
+  if (err instanceof ApplicationFailure && err.nonRetryable) return true;
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR';
+}
+
+/** What the workflow's close gets back: the ledger's last word. */
+export interface RestoreRunClosed {
+  state: RestoreRunState;
+  total: number;
+  done: number;
+  restored: number;
+  kept: number;
+  restoredCodes: string[];
+  keptCodes: string[];
+  failures: DossierFailure[];
+  failuresTotal: number;
+  retryCommand?: string;
+}
+
+export type RestoreClaimArgs = Omit<RestoreRunInput, 'state' | 'tuning'> & { workflowId: string };
+
+/** Codes a result names (the rest counted). */
+const CODES_SHOWN = 200;
+
+export function createRestoreRunActivities({ pools, config, temporal }: ActivityDeps) {
+  const restoreGeneration = generationRestorer({ config, pools });
+  const zone = config.operatorTimeZone;
+
+  return {
+    /**
+     * No backup batch, patch run, rollback or other restore run on the target: the run row is inserted under the backup
+     * batch's claim lock (every claim takes it first) and its own, and the one-running index, so two starts cannot both pass.
+     */
+    async claimRestoreRun(raw: RestoreClaimArgs): Promise<{ runId: number; ok: boolean; prerequisites: Prerequisite[] }> {
+      const { workflowId, ...rest } = raw;
+      const a = parseInput(restoreRunInputSchema, rest, (m) => refuse(RestoreRunFailure.InvalidInput, m));
+      const pool = pools.get(a.target);
+      return withTransaction(pool, async (c) => {
+        await takeBackupClaimLock(c);
+        await takeRestoreClaimLock(c);
+        const mine = await restoreRunByWorkflow(c, workflowId);
+        if (mine) return { runId: mine.id, ok: mine.prerequisites.every((q) => q.ok), prerequisites: mine.prerequisites };
+        if (temporal) {
+          // runs whose workflow Temporal knows closed (terminated) would refuse every restore forever
+          await closeAbandonedPatchWork(c, temporal);
+          for (const r of await runningBackupRuns(c)) {
+            const status = await workflowStatus(temporal, r.workflow_id);
+            if (!mayStillRun(status)) await closeAbandonedBackupRun(c, String(r.id), status);
+          }
+          for (const r of await runningRestoreRuns(c)) {
+            const status = await workflowStatus(temporal, r.workflowId);
+            if (!mayStillRun(status)) await closeAbandonedRestoreRun(c, r.id, status);
+          }
+        }
+        // a run id that names nothing is refused here, not by the ledger's foreign keys
+        if (a.retryOf !== undefined && !(await restoreRunView(c, a.retryOf))) throw refuse(RestoreRunFailure.InvalidInput, `no restore run ${a.retryOf} on ${a.target}; nothing was changed`);
+        const prerequisites = await restorePrerequisites(c, a.target);
+        const failed = prerequisites.filter((q) => !q.ok);
+        const runId = await insertRestoreRun(c, {
+          workflowId,
+          at: new Date(a.at),
+          kind: a.kind ?? null,
+          replace: a.replace,
+          source: a.from,
+          codes: a.codes,
+          retryOf: a.retryOf,
+          prerequisites,
+          error: failed.length ? `refused: ${failed.map((p) => p.detail).join('; ')}` : null,
+        });
+        return { runId, ok: failed.length === 0, prerequisites };
+      });
+    },
+
+    /** The run's dossiers, written once as pending items; a scope with nothing in it is refused (nothing changed). */
+    async selectRestoreDossiers(args: { target: string; runId: number; at: string; kind?: string; codes?: string[]; all?: true; retryOf?: number }): Promise<{ total: number }> {
+      const pool = pools.get(args.target);
+      const at = new Date(args.at);
+      const scope: RestoreScope =
+        args.retryOf !== undefined ? { kind: 'retry', retryOf: args.retryOf } : args.all ? { kind: 'all', at, generationKind: args.kind ?? null } : { kind: 'codes', codes: args.codes ?? [] };
+      // a retried call finds the items it wrote
+      const total = await withTransaction(pool, async (c) => (await restoreItemCounts(c, args.runId)).total || insertRestoreItems(c, args.runId, scope));
+      if (!total) {
+        const why =
+          scope.kind === 'retry'
+            ? `restore run ${args.retryOf} has no failed dossier: nothing to restore again`
+            : `no dossier has a kept ${args.kind ? `${args.kind} ` : ''}generation at or before ${operatorDateTime(at, zone)} (${zone})`;
+        throw refuse(RestoreRunFailure.InvalidInput, `${why} on ${args.target}; nothing was changed`);
+      }
+      return { total };
+    },
+
+    /** One page of the run's pending dossiers after the cursor (a local activity of the fan-out engine). */
+    async selectRestorePage(args: { target: string; runId: number; cursor: string; limit: number }): Promise<FanOutPage<string>> {
+      const codes = await pendingRestorePage(pools.get(args.target), args.runId, args.cursor, args.limit);
+      return { codes, cursor: codes.length ? codes[codes.length - 1]! : args.cursor, exhausted: codes.length < args.limit };
+    },
+
+    /** A chunk of dossiers restored one after another (fan-out engine: a heartbeat per dossier, a retry resumes from the ledger). */
+    async restoreRunChunk(args: { target: string; runId: number; codes: string[] }): Promise<FanOutChunkResult> {
+      const pool = pools.get(args.target);
+      const r = await runChunk({
+        codes: args.codes,
+        concurrency: 1,
+        okStatuses: ['kept'],
+        alreadyDone: (codes) => endedRestoreCodes(pool, args.runId, codes),
+        perDossier: (code, signal) => restoreOne(pool, { target: args.target, runId: args.runId, code, signal }),
+      });
+      const { stopped: _stopped, ...result } = r;
+      return result;
+    },
+
+    /** What the ledger says of the run now, and the dossiers this worker restores for it (the details' refresh; a local activity). */
+    async restoreRunLedgerView(args: { target: string; runId: number; workflowId: string }): Promise<FanOutLedgerView & { restored: number; kept: number }> {
+      const pool = pools.get(args.target);
+      const counts = await restoreItemCounts(pool, args.runId);
+      return { ...ledgerView(counts, await latestRestoreFailures(pool, args.runId, DETAILS_FAILURES_SHOWN), args.workflowId), restored: counts.restored, kept: counts.kept };
+    },
+
+    /** Closes the run: its state from the items (or the given failure; dossiers never started fail with it). */
+    async finishRestoreRun(args: { target: string; runId: number; error?: string; notes: string[] }): Promise<RestoreRunClosed> {
+      const pool = pools.get(args.target);
+      if (args.error) await failPendingRestoreItems(pool, args.runId, `not restored: the run ended (${oneLine(args.error, 500)}) before this dossier`);
+      const failed = await restoreRunFailures(pool, args.runId, FAILURES_CAP);
+      const counts = await restoreItemCounts(pool, args.runId);
+      const state: RestoreRunState = args.error ? 'failed' : failed.total ? 'partial' : 'completed';
+      await closeRestoreRun(pool, args.runId, state, args.error ?? null, args.notes);
+      return {
+        state,
+        total: counts.total,
+        done: counts.done,
+        restored: counts.restored,
+        kept: counts.kept,
+        restoredCodes: await restoreCodesByStatus(pool, args.runId, 'ok', CODES_SHOWN),
+        keptCodes: await restoreCodesByStatus(pool, args.runId, 'kept', CODES_SHOWN),
+        failures: failed.failures.map((f) => ({ code: f.code, status: 'failed', error: oneLine(f.error) })),
+        failuresTotal: failed.total,
+        ...(failed.total ? { retryCommand: restoreRetryCommand(args.target, args.runId) } : {}),
+      };
+    },
+  };
+
+  /**
+   * One dossier: kept when it is there and the run does not replace, else its generation at or before the run's instant
+   * restored. The outcome is recorded before it resolves: 'ok' in the restore's own transaction, 'kept' or 'failed'
+   * (nothing changed in the dossier) in a statement of their own; a transient problem is thrown (the chunk is retried and
+   * resumes from the ledger).
+   */
+  async function restoreOne(pool: pg.Pool, a: { target: string; runId: number; code: string; signal?: AbortSignal }): Promise<DossierOutcome | undefined> {
+    const item = await restoreItem(pool, a.runId, a.code);
+    if (!item) throw new Error(`restore run ${a.runId} has no item for ${a.code}`);
+    if (item.runState !== 'running') throw refuse(RestoreRunFailure.RunClosed, `restore run ${a.runId} was closed as ${item.runState} while its workflow still worked on it`);
+    if (item.status !== 'pending') return { status: item.status, superseded: true };
+    const end = async (status: 'kept' | 'failed', failureType?: string, error?: string): Promise<DossierOutcome> => {
+      const ended = await endRestoreItem(pool, a.runId, a.code, { status, failureType, error });
+      return ended ? { status, error } : { status, superseded: true };
+    };
+    const registered = await codeInAnyCase(pool, a.code);
+    if (registered !== undefined && registered !== a.code) return end('failed', 'DossierExists', caseTwinMessage(registered, a.code, 'restored'));
+    const there = await schemaExists(pool, schemaNameFor(a.code));
+    if (there && !item.replace) return end('kept');
+    const place = item.source === 'auto' ? undefined : item.source;
+    const choice = await chooseRestoreGeneration(pool, a.code, item.at, { kind: item.kind, place, zone });
+    if (choice.none) {
+      return end('failed', 'NoGeneration', `no kept ${item.kind ? `${item.kind} ` : ''}generation of dossier ${a.code} at or before ${operatorDateTime(item.at, zone)} (${zone}); see 'nightshift backup list ${a.code}'`);
+    }
+    if (choice.problem !== undefined) return end('failed', 'NoGeneration', choice.problem);
+    const g = choice.g;
+    try {
+      await restoreGeneration({
+        target: a.target,
+        generationId: g.id,
+        file: g.file,
+        // a registered dossier whose schema is gone is put back over its row (what is lost is the schema, not a choice)
+        replace: item.replace || registered !== undefined,
+        from: choice.from,
+        signal: a.signal,
+        beforeCommit: async (tx) => {
+          const lock = await lockRestoreItem(tx, a.runId, a.code);
+          if (!lock || lock.runState !== 'running') throw refuse(RestoreRunFailure.RunClosed, `restore run ${a.runId} was closed while ${a.code} was being restored`);
+          if (lock.status !== 'pending') throw new AlreadyEnded(lock.status);
+          await endRestoreItem(tx, a.runId, a.code, { status: 'ok', generationId: g.id });
+        },
+      });
+      return { status: 'ok' };
+    } catch (err) {
+      if (err instanceof AlreadyEnded) return { status: err.status, superseded: true };
+      if (failureTypeOf(err) === RestoreRunFailure.RunClosed) throw err;
+      if (isDossierProblem(err)) {
+        return end('failed', failureTypeOf(err) ?? 'RestoreFailed', `generation ${g.id} not restored: ${oneLine(err instanceof Error ? err.message : String(err), 500)}`);
+      }
+      throw err;
+    }
+  }
+}
+

@@ -1,0 +1,20 @@
+import type { Queryable } from '../queryable';
+
+/**
+ * A pending dossier ended: 'ok' (in the restore's own transaction, with the generation restored), 'kept' (already
+ * there, not replaced) or 'failed' (nothing changed, with why). An item already ended is left as it is: false.
+ */
+export async function endRestoreItem(
+  db: Queryable,
+  runId: number,
+  code: string,
+  e: { status: 'ok' | 'kept' | 'failed'; generationId?: number | null; failureType?: string | null; error?: string | null },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE nightshift.restore_run_item SET status = $3, generation_id = $4, failure_type = $5, error = $6, finished_at = now()
+      WHERE run_id = $1 AND code = $2 AND status = 'pending'`,
+    [runId, code, e.status, e.generationId ?? null, e.failureType ?? null, e.error === undefined || e.error === null ? null : e.error.slice(0, 2000)],
+  );
+  await db.query('UPDATE nightshift.restore_run SET updated_at = now() WHERE id = $1', [runId]);
+  return (rowCount ?? 0) > 0;
+}
