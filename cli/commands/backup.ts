@@ -42,6 +42,7 @@ import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
+import { isRestoreRun, restoreRunCommand, type RestoreRunFlags } from './backup-restore-run';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
@@ -223,19 +224,30 @@ export function registerBackupCommands(program: Command): void {
 
   backup
     .command('restore')
-    .description('restore ("remonter") an archive into a dossier, or only verify it; with --at, the generation of dossier CODE taken at or just before DATE')
-    .argument('<file>', 'the B{code}.SVG archive (the worker reads it: give a path it can open), or with --at a dossier code')
+    .description(
+      'restore ("remonter") an archive into a dossier, or only verify it; with --at, the generation of dossier CODE taken at or just before DATE; ' +
+        'with --all or --codes, those of many dossiers (a lost database) in one durable run',
+    )
+    .argument('[file]', 'the B{code}.SVG archive (the worker reads it: give a path it can open), or with --at a dossier code; none with --all, --codes, --run, --retry')
     .option('--at <date>', "restore the dossier's generation taken at or just before DATE (2026-12-01: that day's last; 2026-12-01T13:00; the operator's time zone)")
     .option('--as <code>', 'restore under another dossier code')
     .option('--replace', 'replace an existing dossier of that code (refused otherwise)')
     .option('--verify-only', 'read and check the whole archive here, without Temporal or any database change')
     .option('--from <place>', "with --at: where the generation is read: local (its file only) or offsite (its off-site copy); default: the file, or its off-site copy when the file is not on the worker")
     .option('--kind <kind>', `with --at: only generations of that folder kind (${GENERATION_KINDS.join(', ')}); default: any kind, the newest`)
+    .option('--all', 'with --at: every dossier with a generation at or before DATE in the generations catalog (a lost database), in one restore run; dossiers there are kept without --replace')
+    .option('--codes <codes>', 'with --at: these dossiers (A,B,C), in one restore run')
+    .option('--run <id>', "a restore run's state from its ledger: restored, kept, failed with why")
+    .option('--retry <id>', 'the dossiers restore run ID could not restore, again (as it was asked)')
+    .option('--dry-run', 'with --all or --codes: how many dossiers the run would restore, keep, and which it cannot (no generation); starts nothing')
     .option('--wait', 'wait for the restore to finish and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
-      action(async (fileArg: string, flags: RestoreFlags) => {
+      action(async (fileArg: string | undefined, flags: RestoreFlags & RestoreRunFlags) => {
+        if (isRestoreRun(flags)) return restoreRunCommand(fileArg, flags);
+        if (flags.dryRun) throw new UsageError('--dry-run goes with --all or --codes (a restore run)');
+        if (fileArg === undefined) throw new UsageError('FILE: missing; expected an archive file, or with --at a dossier code (or --all / --codes for many dossiers)');
         // '' would resolve to the current folder (then "not a regular file", exit 1): a slip of the shell, bad usage
         if (!fileArg.trim()) throw new UsageError(`FILE: empty; expected an archive file, or with --at a dossier code`);
         if (flags.at !== undefined) return restoreAt(fileArg, flags);

@@ -1,0 +1,286 @@
+import type pg from 'pg';
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { UsageError } from '../../config/config';
+import { caseTwinMessage, dossierCodeSchema, schemaNameFor } from '../../domain/dossier';
+import { operatorDateTime, parseRestoreAt } from '../../domain/retention';
+import { restoreRunInputSchema } from '../../domain/restore-run-input';
+import { startRestoreRun } from '../../starts';
+import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
+import { schemaExists } from '../../store/dossiers/schema-exists';
+import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
+import { closeAbandonedRestoreRun } from '../../store/restore/close-abandoned-run';
+import { codesWithGenerationAt } from '../../store/restore/codes-with-generation';
+import { restoreCodesByStatus } from '../../store/restore/codes-by-status';
+import { restoreItemCounts } from '../../store/restore/item-counts';
+import { restorePrerequisites } from '../../store/restore/prerequisites';
+import { restoreRunFailures } from '../../store/restore/run-failures';
+import { restoreRunView } from '../../store/restore/run-view';
+import { runningRestoreRuns } from '../../store/restore/running-runs';
+import {
+  RestoreRunFailure,
+  partialRestoreRunResult,
+  restoreRetryCommand,
+  restoreRunProgressQuery,
+  restoreScopeText,
+  type RestoreRunInput,
+  type RestoreRunProgress,
+  type RestoreRunResult,
+} from '../../workflows/backup-restore-run.api';
+import { kindFlag } from '../code-hints';
+import { EXIT_FAILED, config, followProgress, lastingResult, output, parseFlag, sayOnInterrupt, target, withPools, withTemporal, wordFlag } from '../context';
+import { webUiLink } from './backup';
+import { mayStillRun, workflowStatus } from './backup-batch';
+import { runIdSchema } from './patch-rollback';
+
+/**
+ * `nightshift backup restore --all|--codes A,B --at DATE [--kind K] [--replace] [--from local|offsite] [--wait] [--dry-run]`,
+ * `--run ID` and `--retry ID`: the bulk restore run (workflows/backup-restore-run.ts) of a lost database, its state from
+ * its ledger, and its failed dossiers again.
+ */
+
+export interface RestoreRunFlags {
+  target?: string;
+  at?: string;
+  as?: string;
+  kind?: string;
+  replace?: boolean;
+  from?: string;
+  verifyOnly?: boolean;
+  all?: boolean;
+  codes?: string;
+  run?: string;
+  retry?: string;
+  dryRun?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** Whether the flags ask for a bulk restore run (or its state), not one archive or one dossier. */
+export const isRestoreRun = (f: RestoreRunFlags): boolean => Boolean(f.all) || f.codes !== undefined || f.run !== undefined || f.retry !== undefined;
+
+const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
+const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+const zone = () => config().operatorTimeZone;
+/** Dossiers named in a dry run and a run's state: the rest counted. */
+const SHOWN = 20;
+
+const PLACES = ['local', 'offsite'] as const;
+
+export async function restoreRunCommand(fileArg: string | undefined, flags: RestoreRunFlags): Promise<number | void> {
+  const scopes = [flags.all && '--all', flags.codes !== undefined && '--codes', flags.run !== undefined && '--run', flags.retry !== undefined && '--retry'].filter(Boolean);
+  if (scopes.length > 1) throw new UsageError(`${scopes.join(' and ')}: give one of them`);
+  if (fileArg !== undefined) throw new UsageError(`${scopes[0]} restores dossiers of the generations catalog: give no FILE or CODE (${fileArg})`);
+  if (flags.as !== undefined) throw new UsageError(`--as is for one dossier: ${scopes[0]} restores each dossier under its own code`);
+  if (flags.verifyOnly) throw new UsageError(`--verify-only is for one FILE: verify generations with 'nightshift backup verify'`);
+  const t = target(flags.target);
+  if (flags.run !== undefined) {
+    const id = parseFlag('--run', runIdSchema, flags.run);
+    for (const [given, flag] of [[flags.at, '--at'], [flags.kind, '--kind'], [flags.replace, '--replace'], [flags.from, '--from'], [flags.dryRun, '--dry-run'], [flags.wait, '--wait']] as const) {
+      if (given !== undefined && given !== false) throw new UsageError(`--run shows a restore run from its ledger: ${flag} does not go with it`);
+    }
+    return showRun(t.name, id, flags.json);
+  }
+  if (flags.retry !== undefined) {
+    const id = parseFlag('--retry', runIdSchema, flags.retry);
+    for (const [given, flag] of [[flags.at, '--at'], [flags.kind, '--kind'], [flags.replace, '--replace'], [flags.from, '--from'], [flags.dryRun, '--dry-run']] as const) {
+      if (given !== undefined && given !== false) throw new UsageError(`--retry restores the failed dossiers of run ${id} as that run was asked (its --at, --kind, --replace, --from): ${flag} does not go with it`);
+    }
+    return retryRun(t.name, id, flags);
+  }
+  if (flags.at === undefined) throw new UsageError(`${scopes[0]} needs --at DATE: each dossier's generation taken at or just before DATE is restored`);
+  const at = parseRestoreAt(flags.at, zone());
+  if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
+  const codes = flags.codes === undefined ? undefined : parseFlag('--codes', codesSchema, [...new Set(flags.codes.split(',').map((c) => c.trim()).filter(Boolean))]);
+  const input: RestoreRunInput = {
+    target: t.name,
+    at: at.at.toISOString(),
+    ...(flags.kind === undefined ? {} : { kind: kindFlag(flags.kind) }),
+    replace: Boolean(flags.replace),
+    from: flags.from === undefined ? 'auto' : wordFlag('--from', PLACES, flags.from),
+    ...(codes ? { codes } : { all: true as const }),
+  };
+  const checked = restoreRunInputSchema.safeParse(input);
+  if (!checked.success) throw new UsageError(checked.error.issues.map((i) => i.message).join('; '));
+  if (flags.dryRun) return dryRun(input, flags.json);
+  return startRun(input, flags);
+}
+
+/** Runs whose row says running while Temporal knows their workflow closed are closed as abandoned: they no longer hold a restore back. */
+async function closeAbandonedRestores(pool: pg.Pool, client: Client): Promise<void> {
+  for (const r of await runningRestoreRuns(pool)) {
+    const status = await workflowStatus(client, r.workflowId);
+    if (!mayStillRun(status)) await closeAbandonedRestoreRun(pool, r.id, status);
+  }
+}
+
+async function startRun(input: RestoreRunInput, flags: RestoreRunFlags): Promise<number | void> {
+  return withTemporal(async (client) => {
+    // refused before anything starts (the claim checks again under its locks)
+    await withPools(input.target, async (pool) => {
+      await closeAbandonedRestores(pool, client);
+      const unmet = (await restorePrerequisites(pool, input.target)).filter((q) => !q.ok);
+      if (unmet.length) throw refused(RestoreRunFailure.PrerequisiteFailed, [`restore refused on ${input.target}, nothing started:`, ...unmet.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
+      if (input.all && !(await codesWithGenerationAt(pool, new Date(input.at), input.kind ?? null)).length) {
+        throw refused(RestoreRunFailure.InvalidInput, `no dossier has a kept ${input.kind ? `${input.kind} ` : ''}generation at or before ${operatorDateTime(new Date(input.at), zone())} (${zone()}); nothing started`);
+      }
+    });
+    return startAndFollow(client, input, flags);
+  });
+}
+
+async function startAndFollow(client: Client, input: RestoreRunInput, flags: RestoreRunFlags): Promise<number | void> {
+  const handle = await startRestoreRun(client, input, { taskQueue: config().temporal.taskQueue });
+  const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
+  const startedText = `started ${started.workflowId}: restore ${restoreScopeText(input)} of ${input.target} as at ${operatorDateTime(new Date(input.at), zone())} (${zone()})\nfollow it in the Temporal Web UI: ${started.url}`;
+  if (!flags.wait) return output(flags.json, started, () => startedText);
+  const unsay = sayOnInterrupt('restore run', `follow it in the Temporal Web UI: ${started.url}`);
+  if (!flags.json) process.stdout.write(`${startedText}\n`);
+  const stop = followProgress(() => handle.query(restoreRunProgressQuery), progressLine, { json: flags.json });
+  // a run with failed dossiers FAILS (RestoreRunPartial): its result rides in the failure
+  const result = await lastingResult(() => handle.result(), 'the restore run')
+    .catch((err: unknown) => partialRestoreRunResult(err) ?? Promise.reject(err))
+    .finally(() => {
+      stop();
+      unsay();
+    });
+  output(flags.json, { ...started, result }, (v) => resultText(v.result));
+  return result.state === 'completed' ? undefined : EXIT_FAILED;
+}
+
+/** `--wait`'s progress line. */
+export function progressLine(p: RestoreRunProgress): string {
+  const run = p.runId === null ? '' : ` (restore run ${p.runId})`;
+  if (p.phase !== 'dossiers') return `${p.phase}${run}`;
+  return `dossiers${run}: ${p.done} / ${p.total} done: ${p.restored} restored, ${p.kept} kept (already there), ${p.failed} failed`;
+}
+
+/** The summary `--wait` prints and `--run ID` repeats. */
+export function resultText(r: { state: string } & Pick<RestoreRunResult, 'target' | 'runId' | 'scope' | 'total' | 'restored' | 'kept' | 'restoredCodes' | 'keptCodes' | 'failures' | 'failuresTotal' | 'retryCommand' | 'notes'>): string {
+  const lines = [`backup restore on ${r.target} (restore run ${r.runId}): ${r.state}`, `scope: ${r.scope}`];
+  lines.push(`${r.restored} / ${r.total} dossier(s) restored, ${r.kept} kept (already there), ${r.failuresTotal} failed`);
+  const named = (codes: string[], n: number) => `${codes.slice(0, SHOWN).join(' ')}${n > Math.min(codes.length, SHOWN) ? ` and ${n - Math.min(codes.length, SHOWN)} more` : ''}`;
+  if (r.restored) lines.push(`restored: ${named(r.restoredCodes, r.restored)}`);
+  if (r.kept) lines.push(`kept (already there, not replaced without --replace): ${named(r.keptCodes, r.kept)}`);
+  for (const f of r.failures) lines.push(`  ${f.code}: ${f.error}`);
+  if (r.failuresTotal > r.failures.length) lines.push(`  and ${r.failuresTotal - r.failures.length} more`);
+  if (r.retryCommand) lines.push(`fix them, then: ${r.retryCommand}`);
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  return lines.join('\n');
+}
+
+/** One restore run read back from its ledger (`--run ID`); a run id that names nothing is bad usage (exit 2). */
+async function showRun(targetName: string, id: number, json: boolean | undefined): Promise<void> {
+  const value = await withPools(targetName, (pool) => runState(pool, targetName, id));
+  if (!value) throw new UsageError(`no restore run ${id} on ${targetName}`);
+  output(json, value, (v) => {
+    const zoneName = zone();
+    const head = [
+      `as at ${operatorDateTime(v.at, zoneName)} (${zoneName})${v.kind ? `, ${v.kind} generations` : ''}, ${v.replace ? 'replacing dossiers there' : 'keeping dossiers there'}, read from ${v.from}`,
+      `started ${operatorDateTime(v.startedAt, zoneName)}${v.finishedAt ? `, ended ${operatorDateTime(v.finishedAt, zoneName)}` : ', running'} (${v.workflowId})`,
+    ];
+    if (v.error) head.push(`error: ${v.error}`);
+    const [first, ...rest] = resultText(v).split('\n');
+    return [first, ...head, ...rest].join('\n');
+  });
+}
+
+async function runState(pool: pg.Pool, targetName: string, id: number) {
+  const run = await restoreRunView(pool, id);
+  if (!run) return undefined;
+  const counts = await restoreItemCounts(pool, id);
+  const failed = await restoreRunFailures(pool, id, 1000);
+  return {
+    target: targetName,
+    runId: run.id,
+    workflowId: run.workflowId,
+    state: run.state as RestoreRunResult['state'] | 'running',
+    scope: restoreScopeText({ codes: run.requested ?? undefined, all: run.requested === null && run.retryOf === null ? true : undefined, retryOf: run.retryOf ?? undefined }),
+    at: run.at,
+    kind: run.kind,
+    replace: run.replace,
+    from: run.source,
+    total: counts.total,
+    done: counts.done,
+    restored: counts.restored,
+    kept: counts.kept,
+    restoredCodes: await restoreCodesByStatus(pool, id, 'ok', SHOWN),
+    keptCodes: await restoreCodesByStatus(pool, id, 'kept', SHOWN),
+    failures: failed.failures.map((f) => ({ ...f, status: 'failed' })),
+    failuresTotal: failed.total,
+    ...(run.state !== 'running' && failed.total ? { retryCommand: restoreRetryCommand(targetName, id) } : {}),
+    notes: run.notes,
+    error: run.error,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+  };
+}
+
+/** `--retry ID`: the failed dossiers of run ID, as that run was asked; a run still running, or with none failed, starts nothing. */
+async function retryRun(targetName: string, id: number, flags: RestoreRunFlags): Promise<number | void> {
+  const run = await withPools(targetName, (pool) => restoreRunView(pool, id));
+  if (!run) throw new UsageError(`no restore run ${id} on ${targetName}; nothing started`);
+  if (run.state === 'running') throw refused(RestoreRunFailure.PrerequisiteFailed, `restore run ${id} is still running (${run.workflowId}): retry it once it has ended; nothing started`);
+  const failed = await withPools(targetName, (pool) => restoreRunFailures(pool, id, 1));
+  if (!failed.total) {
+    output(flags.json, { runId: id, failed: 0 }, () => `restore run ${id} has no failed dossier: nothing to retry`);
+    return;
+  }
+  const input: RestoreRunInput = { target: targetName, at: run.at.toISOString(), ...(run.kind ? { kind: kindFlag(run.kind) } : {}), replace: run.replace, from: run.source, retryOf: id };
+  return startRun(input, flags);
+}
+
+/**
+ * `--dry-run`: what the run would do now, dossier by dossier as it would (the same choice of generation): how many it
+ * would restore, keep (already there) and which have no generation at or before DATE; and whether it may start now.
+ */
+async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promise<void> {
+  const at = new Date(input.at);
+  const value = await withPools(input.target, async (pool) => {
+    const codes = input.codes ?? (await codesWithGenerationAt(pool, at, input.kind ?? null));
+    const restore: string[] = [];
+    const kept: string[] = [];
+    const failing: { code: string; why: string }[] = [];
+    const place = input.from === 'auto' ? undefined : input.from;
+    for (const code of codes) {
+      const registered = await codeInAnyCase(pool, code);
+      const there = await schemaExists(pool, schemaNameFor(code));
+      if (registered !== undefined && registered !== code) {
+        failing.push({ code, why: caseTwinMessage(registered, code, 'restored') });
+        continue;
+      }
+      if (there && !input.replace) {
+        kept.push(code);
+        continue;
+      }
+      const choice = await chooseRestoreGeneration(pool, code, at, { kind: input.kind ?? null, place, zone: zone() });
+      if (choice.g) restore.push(code);
+      else failing.push({ code, why: choice.problem ?? `no kept ${input.kind ? `${input.kind} ` : ''}generation at or before ${operatorDateTime(at, zone())} (${zone()})` });
+    }
+    const unmet = (await restorePrerequisites(pool, input.target)).filter((q) => !q.ok);
+    return {
+      target: input.target,
+      scope: restoreScopeText(input),
+      at: input.at,
+      total: codes.length,
+      restore: { count: restore.length, codes: restore.slice(0, SHOWN) },
+      kept: { count: kept.length, codes: kept.slice(0, SHOWN) },
+      failing: { count: failing.length, dossiers: failing.slice(0, SHOWN) },
+      refusedNow: unmet,
+    };
+  });
+  output(json, value, (v) => {
+    const named = (codes: string[], n: number) => (n ? `: ${codes.join(' ')}${n > codes.length ? ` and ${n - codes.length} more` : ''}` : '');
+    const lines = [
+      `backup restore of ${v.scope} on ${v.target} as at ${operatorDateTime(at, zone())} (${zone()}) (--dry-run: nothing started):`,
+      `  would restore ${v.restore.count} dossier(s)${named(v.restore.codes, v.restore.count)}`,
+      `  would keep ${v.kept.count} dossier(s) already there${input.replace ? '' : ' (--replace restores over them)'}${named(v.kept.codes, v.kept.count)}`,
+      `  cannot restore ${v.failing.count} dossier(s)${v.failing.count ? ' (no generation at or before DATE: the run would fail them)' : ''}`,
+      ...v.failing.dossiers.map((d) => `    ${d.code}: ${d.why}`),
+      ...(v.failing.count > v.failing.dossiers.length ? [`    and ${v.failing.count - v.failing.dossiers.length} more`] : []),
+      v.refusedNow.length ? ['started now, it would be refused:', ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n') : 'started now, nothing holds it back',
+    ];
+    return lines.join('\n');
+  });
+}

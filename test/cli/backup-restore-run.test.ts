@@ -1,0 +1,107 @@
+import { createTestWorker } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
+import { demoDossiers } from '../workflows/patch-helpers';
+import { backUp, contentsOf, lose, startRestore } from '../workflows/backup-restore-run-helpers';
+
+/** `nightshift backup restore --all|--codes|--run|--retry` spawned as processes against the real servers (R-BK-11, R-OP-1). */
+
+jest.setTimeout(300_000);
+const ctx = useCliStack(120_000);
+
+const DAY1 = '2026-12-01T10:00:00Z';
+const DAY3 = '2026-12-03T10:00:00Z';
+const UTC = { TZ: 'UTC', NIGHTSHIFT_TIMEZONE: 'UTC' };
+
+test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) and a run beside another (exit 1, nothing started); --dry-run says what it would restore, keep and cannot; --wait prints the summary and the retry (exit 1 when a dossier failed); --run ID reads the ledger; --retry ID restores what was fixed', async () => {
+  const { stack } = ctx;
+  const cli = (args: string[]) => ctx.cli(args, UTC);
+  const pool = stack.pools.get('main');
+  const codes = await demoDossiers(stack, 5);
+  const before = await contentsOf(pool, codes);
+  const ids = await backUp(stack, codes, DAY1);
+  await pool.query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [ids.DEMO0005, DAY3]);
+  await lose(pool, ['DEMO0001', 'DEMO0002', 'DEMO0003', 'DEMO0005']);
+
+  // bad usage: exit 2, nothing started
+  for (const [args, message] of [
+    [['--all'], 'nightshift: --all needs --at DATE: each dossier\'s generation taken at or just before DATE is restored\n'],
+    [['--all', '--codes', 'DEMO0001', '--at', '2026-12-02'], 'nightshift: --all and --codes: give one of them\n'],
+    [['DEMO0001', '--all', '--at', '2026-12-02'], 'nightshift: --all restores dossiers of the generations catalog: give no FILE or CODE (DEMO0001)\n'],
+    [['--dry-run'], 'nightshift: --dry-run goes with --all or --codes (a restore run)\n'],
+    [['--run', '999'], 'nightshift: no restore run 999 on main\n'],
+    [['--retry', '999'], 'nightshift: no restore run 999 on main; nothing started\n'],
+    [['--retry', '1', '--at', '2026-12-02'], /--retry restores the failed dossiers of run 1 as that run was asked .*: --at does not go with it/],
+    [['--run', 'abc'], /--run.*a run id is a positive whole number/],
+  ] as const) {
+    const r = await cli(['backup', 'restore', ...args]);
+    expect({ args, code: r.code }).toEqual({ args, code: 2 });
+    if (typeof message === 'string') expect(r.stderr).toBe(message);
+    else expect(r.stderr).toMatch(message);
+  }
+
+  // --dry-run: nothing started, no worker needed
+  const dry = await cli(['backup', 'restore', '--all', '--at', '2026-12-02', '--dry-run']);
+  expect(dry.stderr).toBe('');
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toBe(
+    'backup restore of every dossier of the generations catalog on main as at 2026-12-02 23:59:59 (UTC) (--dry-run: nothing started):\n' +
+      '  would restore 3 dossier(s): DEMO0001 DEMO0002 DEMO0003\n' +
+      '  would keep 1 dossier(s) already there (--replace restores over them): DEMO0004\n' +
+      '  cannot restore 0 dossier(s)\n' +
+      'started now, nothing holds it back\n',
+  );
+  const dryCodes = JSON.parse((await cli(['backup', 'restore', '--codes', 'DEMO0001,DEMO0005', '--at', '2026-12-02', '--dry-run', '--json'])).stdout);
+  expect(dryCodes).toMatchObject({ total: 2, restore: { count: 1, codes: ['DEMO0001'] }, kept: { count: 0 }, failing: { count: 1, dossiers: [{ code: 'DEMO0005', why: 'no kept generation at or before 2026-12-02 23:59:59 (UTC)' }] } });
+  expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.restore_run')).rows[0].n).toBe(0);
+
+  // another restore run going (its workflow RUNNING, no worker yet): refused before anything starts, exit 1
+  const other = await startRestore(ctx.temporal.client, stack, { all: true, at: '2026-12-02T00:00:00Z', replace: false, from: 'auto' });
+  await pool.query(`INSERT INTO nightshift.restore_run (workflow_id, restore_at) VALUES ($1, now())`, [other.workflowId]);
+  const beside = await cli(['backup', 'restore', '--all', '--at', '2026-12-02']);
+  expect(beside.code).toBe(1);
+  expect(beside.stderr).toBe(`nightshift: RestorePrerequisiteFailed: restore refused on main, nothing started:\n  no other restore run: restore run ${other.workflowId} is running on main\n`);
+  const dryBeside = await cli(['backup', 'restore', '--all', '--at', '2026-12-02', '--dry-run']);
+  expect(dryBeside.stdout).toContain(`started now, it would be refused:\n  no other restore run: restore run ${other.workflowId} is running on main\n`);
+  // its workflow ended (terminated): its row is closed as abandoned by the next start, which goes on
+  await other.terminate('test');
+  expect((await pool.query(`SELECT 1 FROM nightshift.restore_run_item`)).rowCount).toBe(0);
+
+  const worker = await createTestWorker(stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const waited = await cli(['backup', 'restore', '--codes', 'DEMO0001,DEMO0002,DEMO0003,DEMO0004,DEMO0005', '--at', '2026-12-02', '--wait']);
+    expect(waited.stderr).toBe('');
+    expect(waited.code).toBe(1);
+    const runId = Number(/\(restore run (\d+)\): partial/.exec(waited.stdout)?.[1]);
+    expect(runId).toBeGreaterThan(0);
+    expect(waited.stdout).toMatch(/^started backup-restore-run\/main\/\d{8}T\d{6}Z: restore DEMO0001 DEMO0002 DEMO0003 DEMO0004 DEMO0005 of main as at 2026-12-02 23:59:59 \(UTC\)\nfollow it in the Temporal Web UI: /);
+    expect(waited.stdout).toContain(
+      `backup restore on main (restore run ${runId}): partial\n` +
+        'scope: DEMO0001 DEMO0002 DEMO0003 DEMO0004 DEMO0005\n' +
+        '3 / 5 dossier(s) restored, 1 kept (already there), 1 failed\n' +
+        'restored: DEMO0001 DEMO0002 DEMO0003\n' +
+        'kept (already there, not replaced without --replace): DEMO0004\n' +
+        "  DEMO0005: no kept generation of dossier DEMO0005 at or before 2026-12-02 23:59:59 (UTC); see 'nightshift backup list DEMO0005'\n" +
+        `fix them, then: nightshift backup restore --retry ${runId} --target main --wait\n`,
+    );
+    expect(await contentsOf(pool, ['DEMO0001', 'DEMO0002', 'DEMO0003'])).toEqual({ DEMO0001: before.DEMO0001, DEMO0002: before.DEMO0002, DEMO0003: before.DEMO0003 });
+    // the abandoned run was closed as such
+    expect((await pool.query(`SELECT state, error FROM nightshift.restore_run WHERE workflow_id = $1`, [other.workflowId])).rows[0]).toEqual({ state: 'failed', error: 'abandoned: its workflow is terminated' });
+
+    // --run: the same state, read from the ledger
+    const shown = await cli(['backup', 'restore', '--run', String(runId)]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^backup restore on main \\(restore run ${runId}\\): partial\\nas at 2026-12-02 23:59:59 \\(UTC\\), keeping dossiers there, read from auto\\n`));
+    expect(shown.stdout).toContain('3 / 5 dossier(s) restored, 1 kept (already there), 1 failed\n');
+    expect(shown.stdout).toContain(`fix them, then: nightshift backup restore --retry ${runId} --target main --wait\n`);
+
+    // fixed: DEMO0005 has a generation at or before the date now; --retry restores it, as the run was asked
+    await pool.query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [ids.DEMO0005, DAY1]);
+    const retried = await cli(['backup', 'restore', '--retry', String(runId), '--wait']);
+    expect(retried.stderr).toBe('');
+    expect(retried.code).toBe(0);
+    expect(retried.stdout).toMatch(new RegExp(`scope: the failed dossiers of restore run ${runId}\\n1 / 1 dossier\\(s\\) restored, 0 kept \\(already there\\), 0 failed\\nrestored: DEMO0005\\n`));
+    expect(await contentsOf(pool, ['DEMO0005'])).toEqual({ DEMO0005: before.DEMO0005 });
+    const nothing = await cli(['backup', 'restore', '--retry', String(runId + 1)]);
+    expect(nothing.stdout).toBe(`restore run ${runId + 1} has no failed dossier: nothing to retry\n`);
+  });
+});
