@@ -26,13 +26,16 @@ import { backupVerifyWorkflowId, problemsVerifyResult, verifyMailWorkflowId } fr
 import { startBackupPrune } from '../../starts';
 import { backupPruneWorkflowId } from '../../workflows/backup-prune.api';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import { startRestoreRun } from '../../starts';
+import { partialRestoreRunResult, restoreRunWorkflowId } from '../../workflows/backup-restore-run.api';
+import { backUp, lose } from '../workflows/backup-restore-run-helpers';
 
 /**
  * Records real histories of every registered workflow for the replay test (test/workflows/replay.test.ts),
  * one folder per release: test/histories/<package.json version>/. Run it when a release is cut (the folders
  * of earlier releases stay: their runs may still be in flight) or after a change made on purpose to this
  * release's workflows:
- *   npm run histories [-- name-filter ...]      (names: dossier, backup-batch, patch, maintenance, window-payload, rollback, verify)
+ *   npm run histories [-- name-filter ...]      (names: dossier, backup-batch, patch, maintenance, window-payload, rollback, verify, prune, restore-run)
  * It starts the same servers as the test suite (embedded PostgreSQL, Temporal dev server, an SMTP server),
  * drives each workflow through its interesting paths with a real worker, writes one JSON history per run,
  * then derives the deliberately broken history of test/histories/broken/ from this release's backup-dossier.json.
@@ -359,6 +362,35 @@ async function recordPrune(ctx: Ctx): Promise<void> {
 }
 
 /**
+ * Bulk restore run (`backup restore --codes --at DATE`): six dossiers backed up, four lost, one of the asked without a
+ * generation at or before DATE (it fails: the run FAILS with RestoreRunPartial), one there (kept), two dossiers per chunk
+ * and two chunks per workflow run (continue-as-new kept).
+ */
+async function recordRestoreRun(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const pool = stack.pools.get('main');
+    const codes = await demoDossiers(stack, 6);
+    await backUp(stack, codes, '2026-12-01T10:00:00Z');
+    await pool.query(`UPDATE nightshift.backup_generation SET snapshot_at = '2026-12-03T10:00:00Z' WHERE code = 'DEMO0006'`);
+    await lose(pool, ['DEMO0001', 'DEMO0002', 'DEMO0003', 'DEMO0004', 'DEMO0006']);
+    const handle = await startRestoreRun(
+      ctx.client,
+      { target: 'main', codes, at: '2026-12-02T00:00:00Z', replace: false, from: 'auto', tuning: { chunkSize: 2, concurrency: 2, maxChunksPerRun: 2, detailsEverySeconds: 1 } },
+      { taskQueue: stack.config.temporal.taskQueue, workflowId: restoreRunWorkflowId('main', 'replay'), summary: 'restore six dossiers as at 2026-12-02' },
+    );
+    const r = await handle.result().then(
+      () => undefined,
+      (err: unknown) => partialRestoreRunResult(err),
+    );
+    check(r?.state === 'partial' && r.failuresTotal === 1 && r.restored === 4 && r.kept === 1, 'four restored, one kept, one failed (RestoreRunPartial)', r);
+    const last = await ctx.client.workflow.getHandle(handle.workflowId).describe();
+    check(last.runId !== handle.firstExecutionRunId, 'the restore run continued as new', last.runId);
+    save('backup-restore-run.json', handle.workflowId, handle.firstExecutionRunId);
+    save('backup-restore-run-continued.json', handle.workflowId, last.runId);
+  });
+}
+
+/**
  * The broken history the replay test must see FAIL: this release's backup-dossier history with its first
  * activity renamed, as if it had been recorded by an incompatible older version of the workflow.
  */
@@ -384,6 +416,7 @@ const RECORDINGS: Record<string, (ctx: Ctx) => Promise<void>> = {
   'window-rollback': recordWindowRollback,
   verify: recordVerify,
   prune: recordPrune,
+  'restore-run': recordRestoreRun,
 };
 
 async function record(filters: string[]): Promise<void> {
