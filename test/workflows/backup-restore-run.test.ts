@@ -1,6 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { failureTypeOf } from '../../domain/failures';
 import { RestoreRunFailure } from '../../workflows/backup-restore-run.api';
+import { NightshiftKind, NightshiftPhase } from '../../workflows/search-attributes';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 import { demoDossiers } from './patch-helpers';
 import { backUp, contentOf, contentsOf, lose, restoreLedger, runRestore, startRestore, writeTo } from './backup-restore-run-helpers';
@@ -97,7 +98,11 @@ test('R-BK-11 R-OP-1: `--codes` with --replace replaces a dossier there; one wit
     // R-OP-1: the Web UI's list shows the run failed, its details say the failure and the retry
     const described = await handle.describe();
     expect(described.status.name).toBe('FAILED');
-    expect(described.raw.workflowExecutionInfo?.searchAttributes).toBeDefined();
+    expect(described.typedSearchAttributes.get(NightshiftKind)).toBe('backup-restore-run');
+    expect(described.typedSearchAttributes.get(NightshiftPhase)).toBe('partial');
+    const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    expect(details).toContain('DEMO0005');
+    expect(details).toContain(`nightshift backup restore --retry ${r.runId} --target main --wait`);
 
     // fixed: a generation of DEMO0005 at or before DATE
     await pool.query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [ids.DEMO0005, DAY1]);
