@@ -30,6 +30,7 @@ import {
   reportLine,
   reportSummaryLines,
   runState,
+  batchBesideWorkText,
 } from '../domain/backup-batch';
 import { archiveFileName, dossierCodeSchema, parseArchiveTempName } from '../domain/dossier';
 import { backupBatchInputSchema } from '../domain/backup-batch-input';
@@ -308,13 +309,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         for (const work of await runningPatchWork(client)) {
           const status = temporal ? await workflowStatus(temporal, work.workflowId) : 'UNKNOWN';
           if (!mayStillRun(status)) continue;
-          throw ApplicationFailure.create({
-            type: FailureType.BackupDuringPatchRun,
-            nonRetryable: true,
-            message:
-              `${work.kind} ${work.id} (${work.workflowId}) is running on ${input.target}: a backup batch starts once it has ended ` +
-              '(R-PI-2: its dossiers would be archived at mixed patch levels)',
-          });
+          throw ApplicationFailure.create({ type: FailureType.BackupDuringPatchRun, nonRetryable: true, message: batchBesideWorkText(work, input.target) });
         }
 
         let retryOf: number | null = null;

@@ -22,8 +22,6 @@ import { schemaExists } from '../store/dossiers/schema-exists';
 import { chooseRestoreGeneration } from '../store/generations/restore-choice';
 import { takeRestoreClaimLock } from '../store/restore/claim-lock';
 import { restoreRunByWorkflow } from '../store/restore/run-by-workflow';
-import { runningRestoreRuns } from '../store/restore/running-runs';
-import { closeAbandonedRestoreRun } from '../store/restore/close-abandoned-run';
 import { restorePrerequisites } from '../store/restore/prerequisites';
 import { insertRestoreRun } from '../store/restore/insert-run';
 import { insertRestoreItems, type RestoreScope } from '../store/restore/insert-items';
@@ -103,15 +101,11 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
         const mine = await restoreRunByWorkflow(c, workflowId);
         if (mine) return { runId: mine.id, ok: mine.prerequisites.every((q) => q.ok), prerequisites: mine.prerequisites };
         if (temporal) {
-          // runs whose workflow Temporal knows closed (terminated) would refuse every restore forever
+          // runs whose workflow Temporal knows closed (terminated) would refuse every restore forever (restore runs among them)
           await closeAbandonedPatchWork(c, temporal);
           for (const r of await runningBackupRuns(c)) {
             const status = await workflowStatus(temporal, r.workflow_id);
             if (!mayStillRun(status)) await closeAbandonedBackupRun(c, String(r.id), status);
-          }
-          for (const r of await runningRestoreRuns(c)) {
-            const status = await workflowStatus(temporal, r.workflowId);
-            if (!mayStillRun(status)) await closeAbandonedRestoreRun(c, r.id, status);
           }
         }
         // a run id that names nothing is refused here, not by the ledger's foreign keys

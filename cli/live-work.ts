@@ -1,13 +1,13 @@
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { closeAbandonedRun } from '../store/backup/close-abandoned-run';
-import { runningPatchWork } from '../store/backup/running-patch-work';
+import { type DossierWorkKind, runningPatchWork } from '../store/backup/running-patch-work';
 import { runningRuns } from '../store/backup/running-runs';
 import { mayStillRun, workflowStatus } from '../workers/resources';
 
 /** A backup run or patch work whose workflow may still run on the target (its row says running, Temporal agrees or does not answer). */
 export interface LiveWork {
-  kind: 'backup run' | 'patch run' | 'rollback';
+  kind: 'backup run' | DossierWorkKind;
   id: number | string;
   workflowId: string;
   startedAt?: Date;
@@ -15,7 +15,8 @@ export interface LiveWork {
 
 /**
  * The runs on the target that a backup batch or a window's payload must not start beside (R-BK-1: one batch at a time;
- * R-PI-2: no batch while patch levels change): running backup runs, then patch runs and rollbacks, each checked against
+ * R-PI-2: no batch while patch levels change; no batch while dossiers are restored): running backup runs, then patch
+ * runs, rollbacks and restore runs, each checked against
  * Temporal. A backup run whose workflow is gone (terminated) is closed as abandoned here, as the next claim would.
  */
 export async function liveWorkOnTarget(pool: pg.Pool, client: Client): Promise<LiveWork[]> {

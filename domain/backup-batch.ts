@@ -363,3 +363,15 @@ export function isTimeZone(tz: string): boolean {
 
 /** Failure type of a refused second batch (R-BK-1). To be moved into domain/failures.ts by the lead. */
 export const BACKUP_ALREADY_RUNNING = FailureType.BackupAlreadyRunning;
+
+/**
+ * Why a backup batch does not start beside a patch run, rollback or restore run (store/backup/running-patch-work.ts), and
+ * where to follow it: the CLI's refusal and the claim's.
+ */
+export function batchBesideWorkText(work: { kind: string; id: string | number; workflowId: string }, target: string): string {
+  const why =
+    work.kind === 'restore run'
+      ? `its dossiers would be archived while they are restored; nothing started. Follow it with 'nightshift backup restore --run ${work.id}'`
+      : `its dossiers would be archived at mixed patch levels, R-PI-2; nothing started. Follow it with 'nightshift patch status'`;
+  return `${work.kind} ${work.id} (${work.workflowId}) is running on ${target}: a backup batch starts once it has ended (${why})`;
+}

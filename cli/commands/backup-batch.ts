@@ -15,6 +15,7 @@ import {
   onlyCodesSchema,
   parseBackupSetting,
   settingText,
+  batchBesideWorkText,
 } from '../../domain/backup-batch';
 import {
   type BackupBatchInput,
@@ -125,13 +126,10 @@ async function refuseIfRunning(pool: pg.Pool, client: Client, target: string): P
         `one batch per target at a time. Follow it with 'nightshift backup status ${batch.id}'`,
     );
   }
-  // R-PI-2 from the batch's side, as its claim checks it: never a batch while patch levels change
+  // R-PI-2 from the batch's side, as its claim checks it: never a batch while patch levels change or dossiers are restored
   const work = live[0];
   if (work) {
-    throw new Error(
-      `${work.kind} ${work.id} (${work.workflowId}) is running on ${target}: a backup batch starts once it has ended ` +
-        `(its dossiers would be archived at mixed patch levels, R-PI-2); nothing started. Follow it with 'nightshift patch status'`,
-    );
+    throw new Error(batchBesideWorkText(work, target));
   }
 }
 

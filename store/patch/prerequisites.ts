@@ -1,6 +1,7 @@
 import type { Prerequisite } from '../../workflows/patch-integration.api';
 import type { Queryable } from '../queryable';
 import { runningRollbackRuns } from '../rollback/running-runs';
+import { runningRestoreRuns } from '../restore/running-runs';
 
 /**
  * R-PI-2, each prerequisite reported: exactly one supervisor, no backup batch, no other patch run, no rollback, an
@@ -40,6 +41,14 @@ export async function patchPrerequisites(db: Queryable, target: string, windowWo
     name: 'no rollback',
     ok: rollbacks.length === 0,
     detail: rollbacks.length ? `rollback ${rollbacks.map((r) => r.workflowId).join(', ')} is running on ${target}` : 'no rollback is running',
+  });
+  // a restore run puts dossiers back as a backup left them: a patch run or a rollback meanwhile would patch or restore
+  // what it then replaces, or be replaced by it
+  const restores = await runningRestoreRuns(db);
+  prerequisites.push({
+    name: 'no restore run',
+    ok: restores.length === 0,
+    detail: restores.length ? `restore run ${restores.map((r) => r.workflowId).join(', ')} is running on ${target}` : 'no restore run is running',
   });
   const windows = (
     await db.query<{ workflow_id: string; phase: string }>(`SELECT workflow_id, phase FROM nightshift.maintenance_window WHERE state = 'in_progress'`)

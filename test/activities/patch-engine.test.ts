@@ -9,6 +9,9 @@ import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { PatchFailure, type DossierPatchOutcome } from '../../workflows/patch-integration.api';
 import { insertRollbackRun } from '../../store/rollback/insert-run';
+import { insertRestoreRun } from '../../store/restore/insert-run';
+import { runningPatchWork } from '../../store/backup/running-patch-work';
+import { batchBesideWorkText } from '../../domain/backup-batch';
 import { createTestDatabase, tempDir } from '../helpers/env';
 import { blockablePatches, ledger, levels, markAllBackedUp, modifiedSinceBackup, treatments } from '../workflows/patch-helpers';
 
@@ -334,6 +337,31 @@ test('R-PI-2: a patch run is refused while a rollback runs (drill R: a retry cla
     await own.query(`UPDATE nightshift.patch_rollback_run SET state = 'completed', finished_at = now() WHERE id = $1`, [rollback]);
     const after = await patch.claimPatchRun({ target: 'main', workflowId: 'patch/main/after-rollback', mode: 'revalidate' });
     expect(after.prerequisites.find((q) => q.name === 'no rollback')).toMatchObject({ ok: true });
+  } finally {
+    await own.end();
+  }
+});
+
+test('R-PI-2: a patch run is refused while a restore run puts dossiers back, and a backup batch is told to wait for it', async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('enginerestore'), max: 2 });
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
+    await own.query(`INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at)
+                     VALUES (gen_random_uuid(), 'maintenance/claim', 'database', 'in_progress', 'working', now() - interval '1 minute', now() + interval '1 hour')`);
+    const restore = await insertRestoreRun(own, { workflowId: 'backup-restore-run/main/busy', at: new Date(), kind: null, replace: false, source: 'auto', prerequisites: [], error: null });
+    const pools = { get: () => own } as unknown as Parameters<typeof createPatchActivities>[0]['pools'];
+    const patch = createPatchActivities({ config: {} as Parameters<typeof createPatchActivities>[0]['config'], pools });
+    const claim = await patch.claimPatchRun({ target: 'main', workflowId: 'patch/main/while-restore', mode: 'revalidate' });
+    expect(claim.ok).toBe(false);
+    expect(claim.prerequisites.find((q) => q.name === 'no restore run')).toEqual({ name: 'no restore run', ok: false, detail: 'restore run backup-restore-run/main/busy is running on main' });
+    const work = await runningPatchWork(own);
+    expect(work).toEqual([{ kind: 'restore run', id: String(restore), workflowId: 'backup-restore-run/main/busy' }]);
+    expect(batchBesideWorkText(work[0]!, 'main')).toBe(
+      `restore run ${restore} (backup-restore-run/main/busy) is running on main: a backup batch starts once it has ended (its dossiers would be archived while they are restored; nothing started. Follow it with 'nightshift backup restore --run ${restore}')`,
+    );
+    await own.query(`UPDATE nightshift.restore_run SET state = 'completed', finished_at = now() WHERE id = $1`, [restore]);
+    const after = await patch.claimPatchRun({ target: 'main', workflowId: 'patch/main/after-restore', mode: 'revalidate' });
+    expect(after.prerequisites.find((q) => q.name === 'no restore run')).toMatchObject({ ok: true });
   } finally {
     await own.end();
   }

@@ -97,6 +97,7 @@ test('R-PI-2 R-PI-3..8 R-BK-10: prerequisites one by one, then routing, order, l
       ['no backup batch', true],
       ['no other patch run', true],
       ['no rollback', true],
+      ['no restore run', true],
       ['maintenance window in progress', true],
     ]);
     expect(r.patches).toEqual({ first: 1, last: 4 });
