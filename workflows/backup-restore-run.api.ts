@@ -1,8 +1,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure } from '../domain/run-details';
-import type { FanOutState } from './fan-out';
-import { type ClaimedRunProgress, failureResult } from './fan-out.api';
+import { type ClaimedRunProgress, type RestoringRunCarriedState, type RestoringRunPhase, type RestoringRunTuning, failureResult } from './fan-out.api';
 
 /**
  * Contract of the bulk restore run (`backup restore --all|--codes --at DATE`): each dossier's generation taken at or just
@@ -13,15 +12,7 @@ import { type ClaimedRunProgress, failureResult } from './fan-out.api';
 
 export const RESTORE_RUN_KIND = 'backup-restore-run';
 
-export interface RestoreRunTuning {
-  /** dossiers per chunk activity */
-  chunkSize: number;
-  /** chunks in flight at once (each restores its dossiers one after another) */
-  concurrency: number;
-  heartbeatTimeoutSeconds: number;
-  maxChunksPerRun: number;
-  detailsEverySeconds: number;
-}
+export type RestoreRunTuning = RestoringRunTuning;
 /** Sized for 2 cores as the rollback is: two dossiers restored at once, small chunks so that a dead worker's chunk goes elsewhere soon. */
 export const DEFAULT_RESTORE_TUNING: RestoreRunTuning = { chunkSize: 10, concurrency: 2, heartbeatTimeoutSeconds: 10, maxChunksPerRun: 400, detailsEverySeconds: 5 };
 
@@ -47,8 +38,7 @@ export interface RestoreRunInput {
   state?: RestoreRunCarriedState;
 }
 
-export const RESTORE_RUN_PHASES = ['starting', 'prerequisites', 'selecting', 'dossiers', 'finishing', 'completed', 'partial', 'failed'] as const;
-export type RestoreRunPhase = (typeof RESTORE_RUN_PHASES)[number];
+export type RestoreRunPhase = RestoringRunPhase;
 
 export interface RestoreRunProgress extends ClaimedRunProgress<RestoreRunPhase> {
   /** what was asked, in words (`every dossier of the catalog`, `DEMO0002 DEMO0003`, `the failed dossiers of restore run 3`) */
@@ -58,14 +48,7 @@ export interface RestoreRunProgress extends ClaimedRunProgress<RestoreRunPhase> 
   kept: number;
 }
 
-export interface RestoreRunCarriedState {
-  progress: RestoreRunProgress;
-  runId: number;
-  fanOut: FanOutState<string>;
-  startedAtMs: number;
-  searchAttributes: boolean;
-  generation: number;
-}
+export type RestoreRunCarriedState = RestoringRunCarriedState<RestoreRunProgress>;
 
 export type RestoreRunState = 'completed' | 'partial' | 'failed';
 

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
+import type { FanOutState } from './fan-out';
 
 /**
  * Contract shapes every fan-out workflow shares (backup batch, verification, prune, patch integration,
@@ -75,4 +76,29 @@ export interface ClaimedRunProgress<Phase extends string = string> {
   total: number;
   done: number;
   failed: number;
+}
+
+/** The phases of a restoring run (patch rollback, bulk restore: workflows/restoring-run.ts). */
+export const RESTORING_RUN_PHASES = ['starting', 'prerequisites', 'selecting', 'dossiers', 'finishing', 'completed', 'partial', 'failed'] as const;
+export type RestoringRunPhase = (typeof RESTORING_RUN_PHASES)[number];
+
+/** A restoring run's tuning: a restore is a whole dossier, so small chunks (a dead worker's chunk goes elsewhere soon). */
+export interface RestoringRunTuning {
+  /** dossiers per chunk activity */
+  chunkSize: number;
+  /** chunks in flight at once (each restores its dossiers one after another) */
+  concurrency: number;
+  heartbeatTimeoutSeconds: number;
+  maxChunksPerRun: number;
+  detailsEverySeconds: number;
+}
+
+/** What a restoring run carries into its next workflow run (continue-as-new). */
+export interface RestoringRunCarriedState<P> {
+  progress: P;
+  runId: number;
+  fanOut: FanOutState<string>;
+  startedAtMs: number;
+  searchAttributes: boolean;
+  generation: number;
 }

@@ -1,8 +1,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure } from '../domain/run-details';
-import type { FanOutState } from './fan-out';
-import { type ClaimedRunProgress, failureResult } from './fan-out.api';
+import { type ClaimedRunProgress, RESTORING_RUN_PHASES, type RestoringRunCarriedState, type RestoringRunPhase, type RestoringRunTuning, failureResult } from './fan-out.api';
 
 /**
  * Contract of the patch rollback workflow (R-PI-11): each dossier restored from its restore point (the
@@ -13,16 +12,7 @@ import { type ClaimedRunProgress, failureResult } from './fan-out.api';
 
 export const PATCH_ROLLBACK_KIND = 'patch-rollback';
 
-export interface RollbackTuning {
-  /** dossiers per chunk activity */
-  chunkSize: number;
-  /** chunks in flight at once (each restores its dossiers one after another) */
-  concurrency: number;
-  heartbeatTimeoutSeconds: number;
-  maxChunksPerRun: number;
-  detailsEverySeconds: number;
-}
-/** A restore is a whole dossier: small chunks, so that a dead worker's chunk goes elsewhere soon. */
+export type RollbackTuning = RestoringRunTuning;
 export const DEFAULT_ROLLBACK_TUNING: RollbackTuning = { chunkSize: 10, concurrency: 2, heartbeatTimeoutSeconds: 10, maxChunksPerRun: 400, detailsEverySeconds: 5 };
 
 export interface PatchRollbackInput {
@@ -42,22 +32,15 @@ export interface PatchRollbackInput {
   state?: RollbackCarriedState;
 }
 
-export const ROLLBACK_PHASES = ['starting', 'prerequisites', 'selecting', 'dossiers', 'finishing', 'completed', 'partial', 'failed'] as const;
-export type RollbackPhase = (typeof ROLLBACK_PHASES)[number];
+export const ROLLBACK_PHASES = RESTORING_RUN_PHASES;
+export type RollbackPhase = RestoringRunPhase;
 
 export interface RollbackProgress extends ClaimedRunProgress<RollbackPhase> {
   /** what was asked, in words (`patch run 12, failed dossiers`, `DEMO0002 DEMO0003`) */
   scope: string;
 }
 
-export interface RollbackCarriedState {
-  progress: RollbackProgress;
-  runId: number;
-  fanOut: FanOutState<string>;
-  startedAtMs: number;
-  searchAttributes: boolean;
-  generation: number;
-}
+export type RollbackCarriedState = RestoringRunCarriedState<RollbackProgress>;
 
 export type RollbackRunState = 'completed' | 'partial' | 'failed';
 
