@@ -17,3 +17,15 @@ export function fanOutTuningSchema(limits: { chunkSize: number; concurrency: num
     .partial()
     .optional();
 }
+
+/** The tuning a restoring run accepts (workflows/fan-out.api.ts RestoringRunTuning): the patch rollback and the bulk restore. */
+export const restoringRunTuningSchema = z
+  .object({
+    chunkSize: z.number().int().min(1).max(1000),
+    concurrency: z.number().int().min(1).max(64),
+    heartbeatTimeoutSeconds: z.number().int().min(1).max(3600),
+    maxChunksPerRun: z.number().int().min(1).max(10_000),
+    detailsEverySeconds: z.number().int().min(0).max(3600),
+  })
+  .partial()
+  .strict();

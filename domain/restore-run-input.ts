@@ -2,17 +2,7 @@ import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
 import { GENERATION_KINDS } from './generation';
 import { targetNameSchema } from './target';
-
-const tuningSchema = z
-  .object({
-    chunkSize: z.number().int().min(1).max(1000),
-    concurrency: z.number().int().min(1).max(64),
-    heartbeatTimeoutSeconds: z.number().int().min(1).max(3600),
-    maxChunksPerRun: z.number().int().min(1).max(10_000),
-    detailsEverySeconds: z.number().int().min(0).max(3600),
-  })
-  .partial()
-  .strict();
+import { restoringRunTuningSchema } from './fan-out-tuning';
 
 /**
  * A bulk restore run's input (workflows/backup-restore-run.api.ts RestoreRunInput): the instant (each dossier's
@@ -29,7 +19,7 @@ export const restoreRunInputSchema = z
     codes: z.array(dossierCodeSchema).min(1, 'give at least one dossier code').max(1_000_000).optional(),
     all: z.literal(true).optional(),
     retryOf: z.number().int().positive().optional(),
-    tuning: tuningSchema.optional(),
+    tuning: restoringRunTuningSchema.optional(),
   })
   .strict()
   .superRefine((v, ctx) => {

@@ -1,17 +1,7 @@
 import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
 import { targetNameSchema } from './target';
-
-const tuningSchema = z
-  .object({
-    chunkSize: z.number().int().min(1).max(1000),
-    concurrency: z.number().int().min(1).max(64),
-    heartbeatTimeoutSeconds: z.number().int().min(1).max(3600),
-    maxChunksPerRun: z.number().int().min(1).max(10_000),
-    detailsEverySeconds: z.number().int().min(0).max(3600),
-  })
-  .partial()
-  .strict();
+import { restoringRunTuningSchema } from './fan-out-tuning';
 
 /**
  * A rollback's input (workflows/patch-rollback.api.ts PatchRollbackInput, R-PI-11): exactly one scope,
@@ -26,7 +16,7 @@ export const rollbackInputSchema = z
     failedOnly: z.boolean().optional(),
     retryOf: z.number().int().positive().optional(),
     windowWorkflowId: z.string().min(1).max(500).optional(),
-    tuning: tuningSchema.optional(),
+    tuning: restoringRunTuningSchema.optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
