@@ -12,6 +12,7 @@ import { schemaExists } from '../../store/dossiers/schema-exists';
 import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
 import { closeAbandonedRestoreRun } from '../../store/restore/close-abandoned-run';
 import { codesWithGenerationAt } from '../../store/restore/codes-with-generation';
+import { codesUnknownToCatalog } from '../../store/restore/codes-unknown';
 import { restoreCodesByStatus } from '../../store/restore/codes-by-status';
 import { restoreItemCounts } from '../../store/restore/item-counts';
 import { restorePrerequisites } from '../../store/restore/prerequisites';
@@ -107,6 +108,21 @@ export async function restoreRunCommand(fileArg: string | undefined, flags: Rest
   return startRun(input, flags);
 }
 
+/**
+ * `--codes` that name nothing, neither a registered dossier nor one the generations catalog holds a backup of (a typo): bad
+ * usage (exit 2), nothing started. A dossier lost with its database is in the catalog only, so the registry alone cannot say.
+ */
+async function refuseCodesUnknown(pool: pg.Pool, input: RestoreRunInput): Promise<void> {
+  if (!input.codes) return;
+  const unknown = await codesUnknownToCatalog(pool, input.codes);
+  if (!unknown.length) return;
+  const shown = unknown.slice(0, SHOWN);
+  throw new UsageError(
+    `--codes: no dossier and no backup of ${shown.join(', ')}${unknown.length > shown.length ? ` and ${unknown.length - shown.length} more` : ''} on target ${input.target}; ` +
+      `nothing started (see 'nightshift dossiers list' and 'nightshift backup list CODE')`,
+  );
+}
+
 /** Runs whose row says running while Temporal knows their workflow closed are closed as abandoned: they no longer hold a restore back. */
 async function closeAbandonedRestores(pool: pg.Pool, client: Client): Promise<void> {
   for (const r of await runningRestoreRuns(pool)) {
@@ -122,6 +138,7 @@ async function startRun(input: RestoreRunInput, flags: RestoreRunFlags): Promise
       await closeAbandonedRestores(pool, client);
       const unmet = (await restorePrerequisites(pool, input.target)).filter((q) => !q.ok);
       if (unmet.length) throw refused(RestoreRunFailure.PrerequisiteFailed, [`restore refused on ${input.target}, nothing started:`, ...unmet.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
+      await refuseCodesUnknown(pool, input);
       if (input.all && !(await codesWithGenerationAt(pool, new Date(input.at), input.kind ?? null)).length) {
         throw refused(RestoreRunFailure.InvalidInput, `no dossier has a kept ${input.kind ? `${input.kind} ` : ''}generation at or before ${operatorDateTime(new Date(input.at), zone())} (${zone()}); nothing started`);
       }
@@ -238,6 +255,7 @@ async function retryRun(targetName: string, id: number, flags: RestoreRunFlags):
 async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promise<void> {
   const at = new Date(input.at);
   const value = await withPools(input.target, async (pool) => {
+    await refuseCodesUnknown(pool, input);
     const codes = input.codes ?? (await codesWithGenerationAt(pool, at, input.kind ?? null));
     const restore: string[] = [];
     const kept: string[] = [];

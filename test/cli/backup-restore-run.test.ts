@@ -32,6 +32,9 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     [['--retry', '999'], 'nightshift: no restore run 999 on main; nothing started\n'],
     [['--retry', '1', '--at', '2026-12-02'], /--retry restores the failed dossiers of run 1 as that run was asked .*: --at does not go with it/],
     [['--run', 'abc'], /--run.*a run id is a positive whole number/],
+    // a typo: neither a dossier nor a backup of one in the catalog (a lost dossier is in the catalog only)
+    [['--codes', 'DEMO0001,NOPE0009', '--at', '2026-12-02'], "nightshift: --codes: no dossier and no backup of NOPE0009 on target main; nothing started (see 'nightshift dossiers list' and 'nightshift backup list CODE')\n"],
+    [['--codes', 'NOPE0009', '--at', '2026-12-02', '--dry-run'], /^nightshift: --codes: no dossier and no backup of NOPE0009 on target main; nothing started/],
   ] as const) {
     const r = await cli(['backup', 'restore', ...args]);
     expect({ args, code: r.code }).toEqual({ args, code: 2 });
