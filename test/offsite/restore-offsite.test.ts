@@ -72,6 +72,32 @@ test('R-BK-14: the backup disk lost: restore --at reads the off-site copy; --fro
   });
 });
 
+test('R-BK-14 R-BK-11: the database and the backup disk lost together: `backup restore --all --at` reads each dossier from its off-site copy, once, and the worker keeps nothing of them', async () => {
+  await createDossiers(off.stack, [{ code: 'A1' }, { code: 'A2' }, { code: 'A3' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', ok: 3 });
+    const before: Record<string, number> = {};
+    for (const code of ['A1', 'A2', 'A3']) {
+      const [g] = await dossierGenerations(pool(), code);
+      expect(g).toMatchObject({ offsiteState: 'copied' });
+      before[code] = g!.rowCount;
+      fs.rmSync(path.dirname(g!.file), { recursive: true, force: true });
+      for (const link of g!.links) fs.rmSync(link, { force: true });
+      await pool().query(`DROP SCHEMA "d_${code}" CASCADE`);
+      await pool().query('DELETE FROM nightshift.dossier WHERE code = $1', [code]);
+    }
+    const r = await cli(['backup', 'restore', '--all', '--at', NOW, '--wait']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('3 / 3 dossier(s) restored, 0 kept (already there), 0 failed\nrestored: A1 A2 A3\n');
+    for (const code of ['A1', 'A2', 'A3']) expect(await dossierExists(code)).toBe(true);
+    const { rows } = await pool().query<{ code: string; n: number }>(`SELECT code, count(*)::int AS n FROM nightshift.restore_run_item WHERE status = 'ok' GROUP BY code ORDER BY code`);
+    expect(rows).toEqual([{ code: 'A1', n: 1 }, { code: 'A2', n: 1 }, { code: 'A3', n: 1 }]);
+    expect((await pool().query('SELECT 1 FROM nightshift.backup_generation_lease')).rowCount).toBe(0);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('nightshift-restore-'))).toEqual([]);
+  });
+});
+
 test('R-BK-14: restore --wait with the storage away says each new attempt and why (no silent wait), then ends restored once it is back', async () => {
   await createDossiers(off.stack, [{ code: 'W1' }]);
   const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
