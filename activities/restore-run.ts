@@ -12,6 +12,8 @@ import { RestoreRunFailure, restoreRetryCommand, type RestoreRunInput, type Rest
 import type { ActivityDeps } from './deps';
 import { generationRestorer } from './backup';
 import { closeAbandonedPatchWork } from './abandoned-runs';
+import { restoreAfterRun } from '../store/restore/after-run';
+import { restoreAfterRunNotes } from '../domain/restore-run';
 import { ledgerView, runChunk, type DossierOutcome } from './fan-out';
 import { withTransaction } from '../store/transaction';
 import { takeClaimLock as takeBackupClaimLock } from '../store/backup/claim-lock';
@@ -75,12 +77,16 @@ export interface RestoreRunClosed {
   failures: DossierFailure[];
   failuresTotal: number;
   retryCommand?: string;
+  /** what the operator must know beyond the counts (domain/restore-run.ts restoreAfterRunNotes) */
+  notes: string[];
 }
 
 export type RestoreClaimArgs = Omit<RestoreRunInput, 'state' | 'tuning'> & { workflowId: string };
 
 /** Codes a result names (the rest counted). */
 const CODES_SHOWN = 200;
+/** Codes a note of the run's end names (the rest counted). */
+const NOTES_CODES_SHOWN = 20;
 
 export function createRestoreRunActivities({ pools, config, temporal }: ActivityDeps) {
   const restoreGeneration = generationRestorer({ config, pools });
@@ -128,7 +134,7 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
     },
 
     /** The run's dossiers, written once as pending items; a scope with nothing in it is refused (nothing changed). */
-    async selectRestoreDossiers(args: { target: string; runId: number; at: string; kind?: string; codes?: string[]; all?: true; retryOf?: number }): Promise<{ total: number }> {
+    async selectRestoreDossiers(args: { target: string; runId: number; at: string; kind?: string; codes?: string[]; all?: true; retryOf?: number }): Promise<{ total: number; atText: string }> {
       const pool = pools.get(args.target);
       const at = new Date(args.at);
       const scope: RestoreScope =
@@ -138,11 +144,11 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
       if (!total) {
         const why =
           scope.kind === 'retry'
-            ? `restore run ${args.retryOf} has no failed dossier: nothing to restore again`
+            ? `restore run ${args.retryOf} has no failed dossier left (later runs restored or kept them): nothing to restore again`
             : `no dossier has a kept ${args.kind ? `${args.kind} ` : ''}generation at or before ${operatorDateTime(at, zone)} (${zone})`;
         throw refuse(RestoreRunFailure.InvalidInput, `${why} on ${args.target}; nothing was changed`);
       }
-      return { total };
+      return { total, atText: `${operatorDateTime(at, zone)} (${zone})` };
     },
 
     /** One page of the run's pending dossiers after the cursor (a local activity of the fan-out engine). */
@@ -179,16 +185,21 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
       const failed = await restoreRunFailures(pool, args.runId, FAILURES_CAP);
       const counts = await restoreItemCounts(pool, args.runId);
       const state: RestoreRunState = args.error ? 'failed' : failed.total ? 'partial' : 'completed';
-      await closeRestoreRun(pool, args.runId, state, args.error ?? null, args.notes);
+      // what the operator must know beyond the counts (drill D2): older generations used, levels, dossiers still missing
+      const run = await restoreRunView(pool, args.runId);
+      const after = await restoreAfterRun(pool, args.runId, { shown: NOTES_CODES_SHOWN, wholeCatalog: run?.requested === null && run?.retryOf === null });
+      const notes = restoreAfterRunNotes(after, { target: args.target, zone });
+      await closeRestoreRun(pool, args.runId, state, args.error ?? null, [...args.notes, ...notes]);
       return {
         state,
+        notes,
         total: counts.total,
         done: counts.done,
         restored: counts.restored,
         kept: counts.kept,
         restoredCodes: await restoreCodesByStatus(pool, args.runId, 'ok', CODES_SHOWN),
         keptCodes: await restoreCodesByStatus(pool, args.runId, 'kept', CODES_SHOWN),
-        failures: failed.failures.map((f) => ({ code: f.code, status: 'failed', error: oneLine(f.error) })),
+        failures: failed.failures.map((f) => ({ code: f.code, status: 'failed', error: oneLine(f.error, 500) })),
         failuresTotal: failed.total,
         ...(failed.total ? { retryCommand: restoreRetryCommand(args.target, args.runId) } : {}),
       };

@@ -46,6 +46,8 @@ export interface RestoreRunProgress extends ClaimedRunProgress<RestoreRunPhase> 
   /** restored so far, kept (already there) so far: from the ledger */
   restored: number;
   kept: number;
+  /** the instant in the operator's zone (`2026-12-05 23:59:59 (Europe/Paris)`), from the selection; runs of before: the ISO instant */
+  atText?: string;
 }
 
 export type RestoreRunCarriedState = RestoringRunCarriedState<RestoreRunProgress>;

@@ -28,7 +28,8 @@ const call = activityCaller(DB_CALL);
 
 export async function backupRestoreRunWorkflow(input: RestoreRunInput): Promise<RestoreRunResult> {
   const { target } = input;
-  const asked = `each dossier's ${input.kind ? `${input.kind} ` : ''}generation at or before ${input.at}${input.replace ? ', replacing those there' : ', keeping those there'}`;
+  const asked = (p: RestoreRunProgress) =>
+    `each dossier's ${input.kind ? `${input.kind} ` : ''}generation at or before ${p.atText ?? input.at}${input.replace ? ', replacing those there' : ', keeping those there'}`;
   return runRestoringRun({
     target,
     carried: input.state,
@@ -37,7 +38,7 @@ export async function backupRestoreRunWorkflow(input: RestoreRunInput): Promise<
     kind: RESTORE_RUN_KIND,
     title: 'backup restore',
     tuning: { ...DEFAULT_RESTORE_TUNING, ...input.tuning },
-    notes: (p) => [asked, ...(p.restored || p.kept ? [`restored ${p.restored}, kept (already there) ${p.kept}`] : [])],
+    notes: (p) => [asked(p), ...(p.restored || p.kept ? [`restored ${p.restored}, kept (already there) ${p.kept}`] : [])],
     activities: { page: 'selectRestorePage', chunk: 'restoreRunChunk', ledger: 'restoreRunLedgerView' },
     chunkSummary: (codes, n) => `chunk ${n}: restore ${codes.length} dossier(s) from ${codes[0]}`,
     claim: () => {
@@ -45,8 +46,12 @@ export async function backupRestoreRunWorkflow(input: RestoreRunInput): Promise<
       return call('claimRestoreRun', `${target}: nothing else working on the target`, DB_CALL, { ...asked, workflowId: wf.workflowInfo().workflowId });
     },
     refused: { type: RestoreRunFailure.PrerequisiteFailed, what: `restore refused on ${target}` },
-    select: (runId) =>
-      call('selectRestoreDossiers', `${target}: the dossiers of ${restoreScopeText(input)}`, DB_CALL, { target, runId, at: input.at, kind: input.kind, codes: input.codes, all: input.all, retryOf: input.retryOf }),
+    select: async (runId, p) => {
+      const selected = await call('selectRestoreDossiers', `${target}: the dossiers of ${restoreScopeText(input)}`, DB_CALL, { target, runId, at: input.at, kind: input.kind, codes: input.codes, all: input.all, retryOf: input.retryOf });
+      // the instant in the operator's zone, as the CLI says it (the workflow has no zone of its own)
+      if (selected.atText) p.atText = selected.atText;
+      return selected;
+    },
     close: (runId, error, notes) => call('finishRestoreRun', `${target}: close restore run ${runId}`, DB_CALL, { target, runId, error, notes }),
     retry: { command: restoreRetryCommand, during: 'once the run has ended, restore the failed dossiers again', after: 'fix the cause, then restore the failed dossiers again' },
     counted: (p, { chunkCounts, ledger }) => {
@@ -58,6 +63,8 @@ export async function backupRestoreRunWorkflow(input: RestoreRunInput): Promise<
     closedInto: (p, closed) => {
       p.restored = closed.restored;
       p.kept = closed.kept;
+      // older generations used, patch levels, dossiers still missing (runs closed before these notes existed carry none)
+      p.notes.push(...(closed.notes ?? []));
     },
     result: (p, closed) => ({
       ...p,

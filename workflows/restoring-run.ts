@@ -67,7 +67,8 @@ export interface RestoringRun<P extends RestoringRunProgress, C extends Restorin
   claim: () => Promise<{ runId: number; ok: boolean; prerequisites: Prerequisite[] }>;
   /** `rollback refused`: the refusal's words and failure type */
   refused: { type: string; what: string };
-  select: (runId: number) => Promise<{ total: number }>;
+  /** the selection written into the ledger; `p` takes what the run shows of it */
+  select: (runId: number, p: P) => Promise<{ total: number }>;
   close: (runId: number, error: string | undefined, notes: string[]) => Promise<C>;
   /** the next step's words while failed dossiers wait for the end of the run, and once it has ended */
   retry: { command: (target: string, runId: number) => string; during: string; after: string };
@@ -171,7 +172,7 @@ export async function runRestoringRun<P extends RestoringRunProgress, C extends 
     }
     runId = claim.runId;
     enter('selecting');
-    const selected = await r.select(claim.runId);
+    const selected = await r.select(claim.runId, p);
     p.total = selected.total;
     enter('dossiers');
     return { progress: p, runId: claim.runId, fanOut: initialFanOutState(''), startedAtMs: workflowTime(), searchAttributes, generation: 0 };

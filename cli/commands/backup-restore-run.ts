@@ -13,10 +13,15 @@ import { chooseRestoreGeneration } from '../../store/generations/restore-choice'
 import { closeAbandonedRestoreRun } from '../../store/restore/close-abandoned-run';
 import { codesWithGenerationAt } from '../../store/restore/codes-with-generation';
 import { codesUnknownToCatalog } from '../../store/restore/codes-unknown';
+import { dossiersLeftAbove, dossiersReplaced } from '../../store/restore/replace-risks';
+import { supervisorRow } from '../../store/patch/supervisor-row';
+import { oldestKeptGeneration, registeredWithoutSchema } from '../../store/restore/catalog-gaps';
+import { loadBackupKeyring } from '../../archive/keys';
 import { restoreCodesByStatus } from '../../store/restore/codes-by-status';
 import { restoreItemCounts } from '../../store/restore/item-counts';
 import { restorePrerequisites } from '../../store/restore/prerequisites';
 import { restoreRunFailures } from '../../store/restore/run-failures';
+import { stillFailedCount } from '../../store/restore/still-failed-count';
 import { restoreRunView } from '../../store/restore/run-view';
 import { runningRestoreRuns } from '../../store/restore/running-runs';
 import {
@@ -33,7 +38,7 @@ import { kindFlag } from '../code-hints';
 import { EXIT_FAILED, config, followProgress, lastingResult, output, parseFlag, sayOnInterrupt, target, withPools, withTemporal, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
-import { runIdSchema } from './patch-rollback';
+import { runIdSchemaFor } from './patch-rollback';
 
 /**
  * `nightshift backup restore --all|--codes A,B --at DATE [--kind K] [--replace] [--from local|offsite] [--wait] [--dry-run]`,
@@ -55,6 +60,7 @@ export interface RestoreRunFlags {
   retry?: string;
   dryRun?: boolean;
   wait?: boolean;
+  yes?: boolean;
   json?: boolean;
 }
 
@@ -68,6 +74,8 @@ const zone = () => config().operatorTimeZone;
 const SHOWN = 20;
 
 const PLACES = ['local', 'offsite'] as const;
+/** a restore run's id: its start and `--wait` print it, and the Web UI's details */
+const runIdSchema = runIdSchemaFor("the restore run's start, or backup restore --run ID");
 
 export async function restoreRunCommand(fileArg: string | undefined, flags: RestoreRunFlags): Promise<number | void> {
   const scopes = [flags.all && '--all', flags.codes !== undefined && '--codes', flags.run !== undefined && '--run', flags.retry !== undefined && '--retry'].filter(Boolean);
@@ -123,6 +131,37 @@ async function refuseCodesUnknown(pool: pg.Pool, input: RestoreRunInput): Promis
   );
 }
 
+/**
+ * What a restore run would do beyond bringing back what was lost, each in words (drill D2): `--replace` over dossiers that
+ * are there (what was written since is lost), the supervisor restored below dossiers the run leaves as they are (R-PI-4:
+ * `patch rollback` asks the same). `restore ... --yes` goes ahead; the dry run lists them.
+ */
+async function restoreAsks(pool: pg.Pool, input: RestoreRunInput): Promise<string[]> {
+  const at = new Date(input.at);
+  const atText = `${operatorDateTime(at, zone())} (${zone()})`;
+  const scope = { codes: input.codes ?? null, at, kind: input.kind ?? null };
+  const named = (codes: string[], total: number) => `${codes.join(' ')}${total > codes.length ? ` and ${total - codes.length} more` : ''}`;
+  const asks: string[] = [];
+  if (input.replace) {
+    const replaced = await dossiersReplaced(pool, { ...scope, shown: SHOWN });
+    if (replaced.total) asks.push(`--replace would put ${replaced.total} dossier(s) that are there back as they were at ${atText}, losing what was written there since: ${named(replaced.codes, replaced.total)}`);
+  }
+  const sup = await supervisorRow(pool);
+  const inScope = sup && (input.codes ? input.codes.includes(sup.code) : (await codesWithGenerationAt(pool, at, input.kind ?? null)).includes(sup.code));
+  if (sup && inScope && (input.replace || !(await schemaExists(pool, schemaNameFor(sup.code))))) {
+    const choice = await chooseRestoreGeneration(pool, sup.code, at, { kind: input.kind ?? null, place: input.from === 'auto' ? undefined : input.from, zone: zone() });
+    const level = choice.g?.patchLevel ?? 0;
+    const above = choice.g ? await dossiersLeftAbove(pool, level, input.replace ? scope : null, SHOWN) : { total: 0, codes: [], highest: 0 };
+    if (above.total) {
+      asks.push(
+        `the supervisor ${sup.code} would go back to patch level ${level}, below ${above.total} dossier(s) the run leaves as they are (up to level ${above.highest}: ` +
+          `${named(above.codes, above.total)}) (R-PI-4: bring it up inside a window after, 'nightshift patch integrate DIR')`,
+      );
+    }
+  }
+  return asks;
+}
+
 /** Runs whose row says running while Temporal knows their workflow closed are closed as abandoned: they no longer hold a restore back. */
 async function closeAbandonedRestores(pool: pg.Pool, client: Client): Promise<void> {
   for (const r of await runningRestoreRuns(pool)) {
@@ -135,6 +174,11 @@ async function startRun(input: RestoreRunInput, flags: RestoreRunFlags): Promise
   return withTemporal(async (client) => {
     // refused before anything starts (the claim checks again under its locks)
     await withPools(input.target, async (pool) => {
+      // what it would undo beyond what was lost: asked for (exit 2) before anything, unless --yes (a retry was asked already)
+      if (!flags.yes && input.retryOf === undefined) {
+        const asks = await restoreAsks(pool, input);
+        if (asks.length) throw new UsageError(`${asks.join('; ')}. Add --yes to go ahead (--dry-run shows the whole run); nothing started`);
+      }
       await closeAbandonedRestores(pool, client);
       const unmet = (await restorePrerequisites(pool, input.target)).filter((q) => !q.ok);
       if (unmet.length) throw refused(RestoreRunFailure.PrerequisiteFailed, [`restore refused on ${input.target}, nothing started:`, ...unmet.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
@@ -239,9 +283,11 @@ async function retryRun(targetName: string, id: number, flags: RestoreRunFlags):
   const run = await withPools(targetName, (pool) => restoreRunView(pool, id));
   if (!run) throw new UsageError(`no restore run ${id} on ${targetName}; nothing started`);
   if (run.state === 'running') throw refused(RestoreRunFailure.PrerequisiteFailed, `restore run ${id} is still running (${run.workflowId}): retry it once it has ended; nothing started`);
-  const failed = await withPools(targetName, (pool) => restoreRunFailures(pool, id, 1));
-  if (!failed.total) {
-    output(flags.json, { runId: id, failed: 0 }, () => `restore run ${id} has no failed dossier: nothing to retry`);
+  const { stillFailed, failed } = await withPools(targetName, (pool) => stillFailedCount(pool, id));
+  if (!stillFailed) {
+    // a dossier a later run (a first retry) restored is not restored again: over what users wrote since (drill D2)
+    const text = failed ? `restore run ${id}: its ${failed} failed dossier(s) were restored or kept by later restore runs since: nothing to retry` : `restore run ${id} has no failed dossier: nothing to retry`;
+    output(flags.json, { runId: id, failed, stillFailed }, () => text);
     return;
   }
   const input: RestoreRunInput = { target: targetName, at: run.at.toISOString(), ...(run.kind ? { kind: kindFlag(run.kind) } : {}), replace: run.replace, from: run.source, retryOf: id };
@@ -260,6 +306,9 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
     const restore: string[] = [];
     const kept: string[] = [];
     const failing: { code: string; why: string }[] = [];
+    const keyLacking: { code: string; why: string }[] = [];
+    const older: { code: string; why: string }[] = [];
+    const keys = loadBackupKeyring(config().backupKeys);
     const place = input.from === 'auto' ? undefined : input.from;
     for (const code of codes) {
       const registered = await codeInAnyCase(pool, code);
@@ -273,10 +322,24 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
         continue;
       }
       const choice = await chooseRestoreGeneration(pool, code, at, { kind: input.kind ?? null, place, zone: zone() });
-      if (choice.g) restore.push(code);
-      else failing.push({ code, why: choice.problem ?? `no kept ${input.kind ? `${input.kind} ` : ''}generation at or before ${operatorDateTime(at, zone())} (${zone()})` });
+      if (choice.g) {
+        restore.push(code);
+        // the catalog knows each archive's key: one this host lacks is said (a worker that lacks it too fails the dossier)
+        if (choice.g.keyId && !keys.key(choice.g.keyId)) keyLacking.push({ code, why: `its generation ${choice.g.id} is encrypted with key ${choice.g.keyId}, which this host does not give` });
+        if (choice.skipped) older.push({ code, why: `generation ${choice.g.id} of ${operatorDateTime(choice.g.snapshotAt, zone())}: the newer ${choice.skipped.g.id} ${choice.skipped.why}` });
+      } else failing.push({ code, why: choice.problem ?? `no kept ${input.kind ? `${input.kind} ` : ''}generation at or before ${operatorDateTime(at, zone())} (${zone()})` });
     }
     const unmet = (await restorePrerequisites(pool, input.target)).filter((q) => !q.ok);
+    if (!codes.length) {
+      const oldest = await oldestKeptGeneration(pool, input.kind ?? null);
+      unmet.push({
+        name: 'dossiers to restore',
+        ok: false,
+        detail: `no dossier has a kept ${input.kind ? `${input.kind} ` : ''}generation at or before the date${oldest ? ` (the oldest kept is of ${operatorDateTime(oldest, zone())})` : ' (the catalog holds none)'}`,
+      });
+    }
+    // registered dossiers a whole-catalog run cannot bring back: no schema, no backup at or before the date (drill D2)
+    const missing = input.all ? await registeredWithoutSchema(pool, new Set(codes), SHOWN) : { total: 0, codes: [] };
     return {
       target: input.target,
       scope: restoreScopeText(input),
@@ -285,11 +348,17 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
       restore: { count: restore.length, codes: restore.slice(0, SHOWN) },
       kept: { count: kept.length, codes: kept.slice(0, SHOWN) },
       failing: { count: failing.length, dossiers: failing.slice(0, SHOWN) },
+      olderGeneration: { count: older.length, dossiers: older.slice(0, SHOWN) },
+      keyLacking: { count: keyLacking.length, dossiers: keyLacking.slice(0, SHOWN) },
+      notInCatalog: { count: missing.total, codes: missing.codes },
+      asksYes: await restoreAsks(pool, input),
       refusedNow: unmet,
     };
   });
   output(json, value, (v) => {
     const named = (codes: string[], n: number) => (n ? `: ${codes.join(' ')}${n > codes.length ? ` and ${n - codes.length} more` : ''}` : '');
+    const listed = (what: string, l: { count: number; dossiers: { code: string; why: string }[] }) =>
+      l.count ? [`  would restore ${what}:`, ...l.dossiers.map((d) => `    ${d.code}: ${d.why}`), ...(l.count > l.dossiers.length ? [`    and ${l.count - l.dossiers.length} more`] : [])] : [];
     const lines = [
       `backup restore of ${v.scope} on ${v.target} as at ${operatorDateTime(at, zone())} (${zone()}) (--dry-run: nothing started):`,
       `  would restore ${v.restore.count} dossier(s)${named(v.restore.codes, v.restore.count)}`,
@@ -297,6 +366,12 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
       `  cannot restore ${v.failing.count} dossier(s)${v.failing.count ? ' (no generation at or before DATE: the run would fail them)' : ''}`,
       ...v.failing.dossiers.map((d) => `    ${d.code}: ${d.why}`),
       ...(v.failing.count > v.failing.dossiers.length ? [`    and ${v.failing.count - v.failing.dossiers.length} more`] : []),
+      ...listed(`from an older generation than the newest at or before DATE (${v.olderGeneration.count})`, v.olderGeneration),
+      ...listed(`with a key this host does not give: if the workers lack it too, the run fails them (${v.keyLacking.count})`, v.keyLacking),
+      ...(v.notInCatalog.count
+        ? [`  registered but not restorable (no schema, no backup at or before DATE: never backed up, R-BK-2) ${v.notInCatalog.count} dossier(s)${named(v.notInCatalog.codes, v.notInCatalog.count)}`]
+        : []),
+      ...(v.asksYes.length ? ['it would ask --yes for:', ...v.asksYes.map((a) => `  ${a}`)] : []),
       v.refusedNow.length ? ['started now, it would be refused:', ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n') : 'started now, nothing holds it back',
     ];
     return lines.join('\n');

@@ -240,6 +240,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--run <id>', "a restore run's state from its ledger: restored, kept, failed with why")
     .option('--retry <id>', 'the dossiers restore run ID could not restore, again (as it was asked)')
     .option('--dry-run', 'with --all or --codes: how many dossiers the run would restore, keep, and which it cannot (no generation); starts nothing')
+    .option('--yes', 'with --all or --codes: go ahead when --replace would put dossiers that are there back as they were, or the supervisor below other dossiers (R-PI-4)')
     .option('--wait', 'wait for the restore to finish and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())

@@ -31,12 +31,15 @@ import { refuseUnknownCodes } from '../code-hints';
 
 const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
 /** A run id as typed: digits only (`abc` is said so, not coerced to NaN). */
-export const runIdSchema = z
-  .string()
-  .trim()
-  .regex(/^\d{1,15}$/, 'a run id is a positive whole number (see patch status)')
-  .transform(Number)
-  .pipe(z.number().int().positive('a run id is a positive whole number (see patch status)'));
+/** A run id typed by an operator; `see`: where such ids are listed. */
+export const runIdSchemaFor = (see: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,15}$/, `a run id is a positive whole number (see ${see})`)
+    .transform(Number)
+    .pipe(z.number().int().positive(`a run id is a positive whole number (see ${see})`));
+export const runIdSchema = runIdSchemaFor('patch status');
 const idSchema = runIdSchema;
 
 interface RollbackFlags {

@@ -1,6 +1,7 @@
 import type { Queryable } from '../queryable';
+import { stillFailedSql } from './still-failed-sql';
 
-/** What a restore run restores: codes (--codes), every dossier with a kept generation at or before `at` (--all), or a run's failed dossiers (--retry). */
+/** What a restore run restores: codes (--codes), every dossier with a kept generation at or before `at` (--all), or a run's failed dossiers that no later run restored or kept (--retry). */
 export type RestoreScope = { kind: 'codes'; codes: string[] } | { kind: 'all'; at: Date; generationKind: string | null } | { kind: 'retry'; retryOf: number };
 
 /**
@@ -17,7 +18,7 @@ export async function insertRestoreItems(db: Queryable, runId: number, scope: Re
               WHERE deleted_at IS NULL AND snapshot_at < $2::timestamptz + interval '1 millisecond' AND ($3::text IS NULL OR kind = $3)`,
             [scope.at, scope.generationKind],
           ]
-        : [`SELECT code FROM nightshift.restore_run_item WHERE run_id = $2 AND status = 'failed'`, [scope.retryOf]];
+        : [stillFailedSql('$2'), [scope.retryOf]];
   await db.query(
     `INSERT INTO nightshift.restore_run_item (run_id, code) SELECT $1, s.code FROM (${source}) s ON CONFLICT (run_id, code) DO NOTHING`,
     [runId, ...params],

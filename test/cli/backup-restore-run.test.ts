@@ -1,7 +1,8 @@
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 import { demoDossiers } from '../workflows/patch-helpers';
-import { backUp, contentsOf, lose, startRestore } from '../workflows/backup-restore-run-helpers';
+import { generateDemoDossiers } from '../../registry/demo';
+import { backUp, contentsOf, lose, startRestore, writeTo } from '../workflows/backup-restore-run-helpers';
 
 /** `nightshift backup restore --all|--codes|--run|--retry` spawned as processes against the real servers (R-BK-11, R-OP-1). */
 
@@ -104,7 +105,42 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     expect(retried.code).toBe(0);
     expect(retried.stdout).toMatch(new RegExp(`scope: the failed dossiers of restore run ${runId}\\n1 / 1 dossier\\(s\\) restored, 0 kept \\(already there\\), 0 failed\\nrestored: DEMO0005\\n`));
     expect(await contentsOf(pool, ['DEMO0005'])).toEqual({ DEMO0005: before.DEMO0005 });
+    // drill D2: the same retry again takes nothing: the dossier the first retry restored is not restored over what was written since
+    await writeTo(pool, 'DEMO0005', 'after the retry');
+    const twice = await cli(['backup', 'restore', '--retry', String(runId), '--wait']);
+    expect({ code: twice.code, stdout: twice.stdout }).toEqual({ code: 0, stdout: `restore run ${runId}: its 1 failed dossier(s) were restored or kept by later restore runs since: nothing to retry\n` });
+    expect(await contentsOf(pool, ['DEMO0005'])).not.toEqual({ DEMO0005: before.DEMO0005 });
     const nothing = await cli(['backup', 'restore', '--retry', String(runId + 1)]);
     expect(nothing.stdout).toBe(`restore run ${runId + 1} has no failed dossier: nothing to retry\n`);
+
+    // drill D2: what a run would undo is asked for (exit 2, nothing started) unless --yes: --replace over dossiers that are
+    // there, the supervisor taken below dossiers the run leaves as they are (R-PI-4); its end says what to do next
+    await pool.query(`UPDATE nightshift.dossier SET patch_level = 3 WHERE code = 'DEMO0002'`);
+    const runsBefore = (await pool.query('SELECT count(*)::int AS n FROM nightshift.restore_run')).rows[0].n;
+    const asked = await cli(['backup', 'restore', '--codes', 'DEMO0001', '--replace', '--at', '2026-12-02']);
+    expect({ code: asked.code, stderr: asked.stderr }).toEqual({
+      code: 2,
+      stderr:
+        'nightshift: --replace would put 1 dossier(s) that are there back as they were at 2026-12-02 23:59:59 (UTC), losing what was written there since: DEMO0001; ' +
+        "the supervisor DEMO0001 would go back to patch level 0, below 1 dossier(s) the run leaves as they are (up to level 3: DEMO0002) (R-PI-4: bring it up inside a window after, 'nightshift patch integrate DIR'). " +
+        'Add --yes to go ahead (--dry-run shows the whole run); nothing started\n',
+    });
+    expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.restore_run')).rows[0].n).toBe(runsBefore);
+    const dryAsked = await cli(['backup', 'restore', '--codes', 'DEMO0001', '--replace', '--at', '2026-12-02', '--dry-run']);
+    expect(dryAsked.stdout).toContain('it would ask --yes for:\n  --replace would put 1 dossier(s) that are there back as they were at 2026-12-02 23:59:59 (UTC)');
+    const yes = await cli(['backup', 'restore', '--codes', 'DEMO0001', '--replace', '--at', '2026-12-02', '--yes', '--wait']);
+    expect({ code: yes.code, stderr: yes.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(yes.stdout).toContain(
+      "note: the supervisor DEMO0001 was restored at patch level 0, below 1 dossier(s) (up to level 3: DEMO0002) (R-PI-4): bring it up first, inside a maintenance window ('nightshift patch integrate DIR')\n",
+    );
+
+    // a registered dossier never backed up whose schema is gone: a whole-catalog run cannot bring it back, and says so
+    await generateDemoDossiers(pool, { target: 'main', count: 1, sizeKb: 2, prefix: 'NOBK' });
+    await pool.query('DROP SCHEMA "d_NOBK0001" CASCADE');
+    const dryAll = await cli(['backup', 'restore', '--all', '--at', '2026-12-02', '--dry-run']);
+    expect(dryAll.stdout).toContain('  registered but not restorable (no schema, no backup at or before DATE: never backed up, R-BK-2) 1 dossier(s): NOBK0001\n');
+    const all = await cli(['backup', 'restore', '--all', '--at', '2026-12-02', '--wait']);
+    expect({ code: all.code, stderr: all.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(all.stdout).toContain('note: 1 registered dossier(s) still have no schema and no backup at or before the date: NOBK0001 (never backed up:');
   });
 });

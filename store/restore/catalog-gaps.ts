@@ -1,0 +1,19 @@
+import type { Queryable } from '../queryable';
+
+/** The oldest kept generation's time (of `kind` when given), undefined when the catalog holds none: what a date before it misses. */
+export async function oldestKeptGeneration(db: Queryable, kind: string | null): Promise<Date | undefined> {
+  const { rows } = await db.query<{ at: Date | null }>(`SELECT min(snapshot_at) AS at FROM nightshift.backup_generation WHERE deleted_at IS NULL AND ($1::text IS NULL OR kind = $1)`, [kind]);
+  return rows[0]?.at ?? undefined;
+}
+
+/**
+ * Registered dossiers whose schema is not there and that are not in `scope` (the codes a whole-catalog restore takes):
+ * what `backup restore --all` cannot bring back (drill D2: 142 never backed up, the run said 0 failed). The first `shown`.
+ */
+export async function registeredWithoutSchema(db: Queryable, scope: Set<string>, shown: number): Promise<{ total: number; codes: string[] }> {
+  const { rows } = await db.query<{ code: string }>(
+    `SELECT d.code FROM nightshift.dossier d WHERE NOT EXISTS (SELECT 1 FROM pg_namespace s WHERE s.nspname = d.schema_name) ORDER BY d.code`,
+  );
+  const left = rows.map((r) => r.code).filter((c) => !scope.has(c));
+  return { total: left.length, codes: left.slice(0, shown) };
+}
