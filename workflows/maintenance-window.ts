@@ -143,6 +143,11 @@ const REFUSED_PATCH = 'maintenance-window-refused-says-why';
 /** Histories recorded before a patch payload was read before the start replay without that activity. */
 const PAYLOAD_READ_FIRST_PATCH = 'maintenance-window-reads-patch-payload-first';
 /**
+ * Histories recorded before a cancel asked while the payload ran ended the window as that cancel when the payload then
+ * failed replay with the failure first (drill W: an ÉCHEC alert with a reopen advice, then the cancel mail 0.2 s later).
+ */
+const CANCEL_BEFORE_FAILURE_PATCH = 'maintenance-window-cancel-asked-before-failure';
+/**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
  * window stays far below the history limits (measured: 60 min of work 512 events, 8 h 1,772; 782 for 60 min at 30 s throughout).
@@ -412,6 +417,9 @@ class MaintenanceWindow {
       await this.checks();
     } catch (err) {
       if (wf.isCancellation(err)) throw err;
+      // R-MW-12: a cancel asked while the payload ran is the window's end, its payload's outcome said in the cancel's one
+      // mail (a payload run that ended partial or failed); no failure alert, no reopen to advise
+      if (this.w.requested.cancel && wf.patched(CANCEL_BEFORE_FAILURE_PATCH)) return this.abortAfter(err);
       if ((await this.failed(err)) === 'cancelled') return this.abort();
     }
     await this.restore();
@@ -796,6 +804,16 @@ class MaintenanceWindow {
   private async restoreDatabaseAccess(): Promise<void> {
     const snapshot = this.s.dbAccess;
     if (snapshot) await call('restoreDatabaseAccess', `${this.s.target}: give database access back`, SHORT_DB, { target: this.s.target, snapshot });
+  }
+
+  /**
+   * The payload failed after a cancel was asked: the window ends cancelled. A payload run that ended is what the mail and
+   * the list say (`payload patch partial`); a failure without one (the payload's own step) is kept as the failure.
+   */
+  private async abortAfter(err: unknown): Promise<MaintenanceWindowResult> {
+    const run = this.s.payloadRun;
+    if (!(run?.state && run.state !== 'running')) this.s.failure = err instanceof Error ? err.message : String(err);
+    return this.abort();
   }
 
   /** R-MW-12: a window in progress cancelled gives access back at once. */

@@ -639,6 +639,55 @@ test('R-MW-12: a window cancelled once its payload has ended says so in its mail
   );
 });
 
+test('R-MW-12 R-MW-10: a cancel asked while the payload runs ends the window cancelled when the payload then fails: one cancel mail, no failure alert (drill W)', async () => {
+  await onOwnServer(() =>
+    withWindowWorker(async (stack, start) => {
+    const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+    for (const code of ['D1', 'D2']) {
+      await registry.createDossier(stack.target, { code, label: `Dossier ${code}`, copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
+    }
+    const blocker = path.join(stack.config.backupDir, 'BD2.SVG');
+    fs.mkdirSync(blocker, { recursive: true });
+    // D1's backup waits on this lock: the cancel is asked while the payload runs
+    const holder = await stack.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE "d_D1".parametre IN ACCESS EXCLUSIVE MODE');
+      const input = windowInput(stack.target, await env.currentTimeMs(), {
+        inMinutes: 1,
+        graceSeconds: 0,
+        payload: { kind: 'backup', dossiers: ['D1', 'D2'] },
+        notify: ['ops-cancel-during@example.com'],
+      });
+      const h = await start(input);
+      await phaseIs(h, 'scheduled');
+      await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+      await eventually(() => status(h), (v) => v.payloadRun?.state === 'running', 'the payload to run', 60_000);
+      const cancelling = h.executeUpdate(cancelMaintenanceUpdate);
+      // the update reaches the workflow (its validator passes while the payload runs), then the lock goes
+      await new Promise((res) => setTimeout(res, 2_000));
+      await holder.query('ROLLBACK');
+      expect((await cancelling).state).toBe('cancelled');
+      const result = await h.result();
+      expect(result.status.state).toBe('cancelled');
+      expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('open');
+      // one mail, the cancel's: the payload went to its end with a dossier in error; no ÉCHEC, no reopen to advise
+      await new Promise((res) => setTimeout(res, 1_000));
+      const mails = mailsTo('ops-cancel-during@example.com');
+      expect(mails.map((m) => subjectOf(m.raw))).toEqual([expect.stringContaining('annulée')]);
+      const body = bodyOf(mails[0]!.raw);
+      expect(body).toContain('annulée après son traitement : le traitement (sauvegarde) est allé à son terme');
+      expect(body).not.toContain('reopen');
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+      fs.rmdirSync(blocker);
+    }
+  }),
+  );
+});
+
 test('R-PI-2: a patch run started by hand in the window is not cut off: "complete" gives access back only once that run has ended', async () => {
   await onOwnServer(() =>
     withWindowWorker(async (stack, start) => {
