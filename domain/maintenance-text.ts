@@ -56,6 +56,8 @@ export interface MaintenanceMail {
   reopenedAfter?: string;
   /** A window cancelled at its start before closing anything (its patch payload could not be read): `failure` says why. */
   notStarted?: boolean;
+  /** An occurrence of a recurring window refused when it fired (R-MW-2: another window of the target): its Schedule. */
+  refusedOccurrence?: string;
   /**
    * A window failed by its payload's dossiers (a backup batch or a patch run that left some not done): which ones
    * (capped) and why, how many in all, and the command that lists every one.
@@ -149,7 +151,10 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
       };
     case 'cancelled': {
       const p = mail.payloadEnded;
-      const how = mail.notStarted
+      const how = mail.refusedOccurrence
+        ? `${what} prévue par la récurrence ${mail.refusedOccurrence} n'a pas eu lieu : ${oneLine(failureReason(mail.failure ?? 'cause inconnue'))}. Le service n'a pas été interrompu ; ` +
+          `les occurrences suivantes seront refusées de même tant que cette autre fenêtre existe (nightshift maintenance list, nightshift maintenance recur show).`
+        : mail.notStarted
         ? `${what} n'a pas commencé : ${oneLine(failureReason(mail.failure ?? 'cause inconnue'))}. Le service n'a pas été interrompu ; corrigez, puis planifiez une nouvelle fenêtre.`
         : p
         ? `${what} a été annulée après son traitement : le traitement (${PAYLOAD_TEXT[p.kind] ?? p.kind}) est allé à son terme (${RUN_STATE_TEXT[p.state] ?? `état ${p.state}`}), les vérifications de fin n'ont pas été faites.`

@@ -4,7 +4,7 @@ import { workflowTime } from './clock';
 import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType, type ActivityOptions } from '@temporalio/common';
 import { CLOSE_ACK_SECONDS, type WindowState } from '../domain/maintenance';
 import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-input';
-import { occurrenceInput } from '../domain/maintenance-recur';
+import { occurrenceInput, parseRecurScheduleId } from '../domain/maintenance-recur';
 import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
 import { NOTHING_TO_ROLL_BACK, postCheckFailures, renderWindowDetails, ROLLED_BACK_STATES, windowNextSteps, windowOutcome, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
 import { capFailures, type DossierFailure } from '../domain/run-details';
@@ -147,6 +147,8 @@ const PAYLOAD_READ_FIRST_PATCH = 'maintenance-window-reads-patch-payload-first';
  * failed replay with the failure first (drill W: an ÉCHEC alert with a reopen advice, then the cancel mail 0.2 s later).
  */
 const CANCEL_BEFORE_FAILURE_PATCH = 'maintenance-window-cancel-asked-before-failure';
+/** Histories recorded before a refused occurrence of a recurring window mailed its --notify (drill W: nobody was told) replay without the mail. */
+const RECUR_REFUSED_MAIL_PATCH = 'maintenance-window-refused-occurrence-mailed';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -383,8 +385,16 @@ class MaintenanceWindow {
           input: this.input,
         }),
       )
-      .catch((err: unknown) => {
-        throw this.refused(err);
+      .catch(async (err: unknown) => {
+        const refused = this.refused(err);
+        // an occurrence of a recurring window refused (R-MW-2: another window of the target scheduled or open): its
+        // --notify is told, or the nightly maintenance stops happening and nobody knows (drill W)
+        if (this.input.recurrence && this.s.refused !== undefined && wf.patched(RECUR_REFUSED_MAIL_PATCH)) {
+          this.s.failure = this.s.refused;
+          await this.notify('cancelled', undefined, undefined, parseRecurScheduleId(this.input.recurrence.scheduleId)?.name ?? this.input.recurrence.scheduleId);
+          delete this.s.failure;
+        }
+        throw refused;
       });
     this.s.windowId = this.windowId;
     this.enter('scheduled');
@@ -847,7 +857,7 @@ class MaintenanceWindow {
   }
 
   /** R-MW-10: the notification list's e-mail; never fails the window. */
-  private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack']): Promise<boolean> {
+  private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack'], refusedOccurrence?: string): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;
     // R-MW-9 the completion mail's payload line: its dossiers not done counted while the window carries their failures
@@ -871,6 +881,7 @@ class MaintenanceWindow {
           ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }) } }),
           ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
           ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),
+          ...(refusedOccurrence && { refusedOccurrence }),
         },
       });
       return r.sent;

@@ -739,10 +739,17 @@ async function recurCollisions(client: Client, plan: RecurPlan, mine: Occurrence
   }
   const current = await withPools(plan.target, (pool) => activeWindow(pool));
   if (current) {
-    const hit = mine.find((m) => overlaps(m, { announcedAt: new Date(0), endsAt: current.endsAt }));
-    if (hit) {
-      const when = at(hit.startsAt);
-      said.push(`its window of ${when.date} ${when.time} is announced before the ${describeWindow(current, plan.timezone)} ends: that occurrence is refused when it fires (R-MW-2)`);
+    // every occurrence announced before that window ends is refused, not only the first (drill W: a one-off window a year
+    // ahead refused every nightly occurrence until then)
+    const refused = mine.filter((m) => overlaps(m, { announcedAt: new Date(0), endsAt: current.endsAt }));
+    if (refused.length) {
+      const first = at(refused[0]!.startsAt);
+      const end = at(current.endsAt);
+      const which = refused.length === mine.length ? `every one of the ${mine.length} listed and any after them until then` : `${refused.length} of the ${mine.length} listed`;
+      said.push(
+        `every occurrence announced before the ${describeWindow(current, plan.timezone)} ends (${end.date} ${end.time}) is refused when it fires (R-MW-2): ` +
+          `${which}, from ${first.date} ${first.time}; each refusal is shown by recur show and mailed to --notify when given`,
+      );
     }
   }
   return said;

@@ -9,7 +9,7 @@ import { WORKFLOW } from '../../workflows/contracts';
 import { cancelMaintenanceUpdate, MaintenanceFailure, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 import { failureTypeOf } from '../../domain/failures';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
-import { eventually, maintenanceStack, quietRuntime, requireEnv, windowInput, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { bodyOf, eventually, maintenanceStack, quietRuntime, requireEnv, startSmtp, subjectOf, windowInput, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { inProcessCli } from '../helpers/cli';
 
 /**
@@ -24,10 +24,12 @@ let stack: MaintenanceStack;
 let connection: Connection;
 let native: NativeConnection;
 let client: Client;
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
 beforeAll(async () => {
   quietRuntime();
-  stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  smtp = await startSmtp();
+  stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'), NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
   Object.assign(process.env, {
     TZ: 'Europe/Paris',
     NIGHTSHIFT_TARGETS: `${stack.target}=${stack.databaseUrl}`,
@@ -43,6 +45,7 @@ afterAll(async () => {
   await connection?.close();
   await native?.close();
   await stack?.close();
+  await smtp?.close();
 });
 
 const cli = inProcessCli(registerMaintenanceCommands, 'maintenance');
@@ -192,6 +195,7 @@ test('R-MW-13 occurrences: a triggered occurrence is announced ahead then runs; 
     message: 'recurring test window',
     displayTimeZone: 'Europe/Paris',
     recurrence: { scheduleId, announceAheadSeconds: 5 },
+    notify: ['ops-recur@example.com'],
   };
   const handle = await client.schedule.create({
     scheduleId,
@@ -263,6 +267,13 @@ test('R-MW-13 occurrences: a triggered occurrence is announced ahead then runs; 
       // recur show names why (it used to say "failed" alone)
       const shown = await cli('recur', 'show', name, '--target', stack.target);
       expect(shown.stdout).toMatch(new RegExp(`${refusedId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} {2}failed: target ${stack.target} already has a .*: cancel it first`));
+      // drill W: the refused occurrence is mailed to --notify (the nightly maintenance stopped and nobody was told)
+      const refusedMail = await eventually(
+        async () => smtp.messages.filter((m) => m.to.includes('ops-recur@example.com') && subjectOf(m.raw).includes('annulée')),
+        (m) => m.length === 1,
+        'the refused occurrence mail',
+      );
+      expect(bodyOf(refusedMail[0]!.raw)).toMatch(new RegExp(`prévue par la récurrence ${name} n'a pas eu lieu : target ${stack.target} already has a .*Le service n'a pas été interrompu`, 's'));
       await oneOff.executeUpdate(cancelMaintenanceUpdate);
     });
   } finally {

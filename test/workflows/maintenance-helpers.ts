@@ -30,12 +30,13 @@ export interface MaintenanceStack {
 }
 
 /** A worker of the stack's task queue: the pre-built workflow bundle and the stack's activities. */
-export function windowWorker(connection: NativeConnection, stack: Pick<MaintenanceStack, 'config' | 'pools'>): Promise<Worker> {
+export function windowWorker(connection: NativeConnection, stack: Pick<MaintenanceStack, 'config' | 'pools'> & Partial<Pick<MaintenanceStack, 'mail'>>): Promise<Worker> {
   return Worker.create({
     connection,
     taskQueue: stack.config.temporal.taskQueue,
     workflowBundle: workflowBundle(),
-    activities: createActivities({ config: stack.config, pools: stack.pools }),
+    // the stack's mail transport when it has an SMTP server (its windows' --notify mails are read there)
+    activities: createActivities({ config: stack.config, pools: stack.pools, mail: stack.mail }),
   });
 }
 
