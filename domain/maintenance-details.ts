@@ -48,6 +48,8 @@ export interface WindowFacts {
   linkedRuns?: WindowRun[];
   rollbackRun?: WindowRun;
   reopenedAfter?: string;
+  /** ended by its end time, nobody having said `complete` (work by hand, R-MW-9) */
+  endedAtEnd?: boolean;
   /** refused before its row existed (R-MW-2): it never started */
   refused?: string;
   /** workflow time of each phase change, oldest first: when it ended or was cancelled */
@@ -81,8 +83,9 @@ export function failureReason(failure: string): string {
  * What became of a window that ended, in one line for `maintenance list` (stored with its final state): a reopen and
  * after what, its payload and hand-started runs that did not end cleanly, the failures it counted. Empty: it went well.
  */
-export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter'>): string {
+export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter' | 'endedAtEnd'>): string {
   const parts: string[] = [];
+  if (w.endedAtEnd) parts.push('ended by its end time (no complete)');
   // an ended window's failure is history: its advice to reopen no longer holds
   if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${shortReason(failureReason(w.failure))}`);
   if (w.reopenedAfter) parts.push(`reopened after: ${shortReason(failureReason(w.reopenedAfter))}`);
@@ -142,7 +145,7 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
     case 'draining':
       return [{ text: 'Watch the sessions', command: cmd('maintenance status', w.target) }];
     case 'working':
-      if (w.payload.kind === 'none') return [{ text: 'When the work is done', command: cmd('maintenance complete', w.target) }];
+      if (w.payload.kind === 'none') return [{ text: "When the work is done (else access comes back by itself at the window's end: extend it if the work needs longer)", command: cmd('maintenance complete', w.target) }];
       return [{ text: 'Watch the payload', command: cmd(`${w.payload.kind === 'backup' ? 'backup' : 'patch'} status`, w.target) }];
     case 'cancelled': {
       // R-MW-12 after a failure: nothing to reopen, access is back; the payload's dossiers not done can still be retried

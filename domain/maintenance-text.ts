@@ -54,6 +54,8 @@ export interface MaintenanceMail {
   payloadRun?: { kind: string; workflowId: string; runId?: string; state?: string; notDone?: number };
   /** R-MW-10 the completion mail of a window the operator reopened after a failure: that failure. */
   reopenedAfter?: string;
+  /** R-MW-9: work by hand ended by the window's end time, nobody having said `complete` */
+  endedAtEnd?: boolean;
   /** A window cancelled at its start before closing anything (its patch payload could not be read): `failure` says why. */
   notStarted?: boolean;
   /** An occurrence of a recurring window refused when it fired (R-MW-2: another window of the target): its Schedule. */
@@ -138,6 +140,7 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
         subject: `[${appName}] Maintenance terminée (${target})`,
         text:
           `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n` +
+          (mail.endedAtEnd ? `Terminée par l'heure de fin prévue : personne n'a indiqué la fin des travaux (nightshift maintenance complete) ; vérifiez qu'ils sont bien finis.\n` : '') +
           (mail.reopenedAfter ? `Rouverte après un échec : ${oneLine(failureReason(mail.reopenedAfter))}\n` : '') +
           (mail.payloadRun ? payloadRunText(mail.payloadRun) : '') +
           (mail.rolledBack

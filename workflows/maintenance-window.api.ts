@@ -120,6 +120,8 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   nextSteps?: NextStep[];
   /** The failure a reopen gave access back after (R-MW-10): history, no longer the window's state. */
   reopenedAfter?: string;
+  /** R-MW-9: a window of work by hand ended by its end time, nobody having said `complete` (drill W: it read "completed") */
+  endedAtEnd?: boolean;
   /** Why the window was refused before its row existed (R-MW-2: another window holds the target): it never started. */
   refused?: string;
 }

@@ -607,6 +607,8 @@ class MaintenanceWindow {
       const wait = linking ? Math.min(end - now, linkPollMs(now - workFrom)) : end - now;
       await wf.condition(() => requested.cancel || requested.complete || this.w.version !== v, wait, { summary: 'until "complete" or the end' });
     }
+    // nobody said complete: the list, the status and the mail say the end time ended it (drill W: it read "completed")
+    if (s.payload.kind === 'none' && !requested.cancel && !requested.complete) s.endedAtEnd = true;
     if (linking && wf.patched(HAND_RUNS_PATCH)) await this.waitForHandRuns();
     // a run started since the last look is linked before the window ends
     else if (linking && !requested.cancel) await this.linkRuns();
@@ -880,6 +882,7 @@ class MaintenanceWindow {
           // R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after
           ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }) } }),
           ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
+          ...(kind === 'completed' && s.endedAtEnd && { endedAtEnd: true }),
           ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),
           ...(refusedOccurrence && { refusedOccurrence }),
         },

@@ -321,6 +321,7 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): strin
     if (total > shownFailures.length) lines.push(`    (the last ${shownFailures.length} of ${total}; the payload run's status lists them all)`);
   }
   if (s.reopenedAfter) lines.push(`  reopened after a failure (R-MW-10): ${s.reopenedAfter}`);
+  if (s.endedAtEnd) lines.push('  ended by its end time (R-MW-9): nobody said `complete`; check the work by hand is done');
   // a cancelled window's steps from the rules of now: one cancelled before they knew it says no reopen either
   const next = cancelledAfterFailure ? windowNextSteps(s) : (s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []));
   for (const n of next) lines.push(`  ${n.text}: ${n.command}`);

@@ -289,6 +289,10 @@ test('R-MW-11: extending a window in progress moves the row end; the window ends
     expect(result.status.state).toBe('completed');
     expect(phaseAt(result.status, 'checking')).toBeGreaterThanOrEqual(Date.parse(newEnd));
     expect((await onlyWindow(stack.pool)).state).toBe('completed');
+    // R-MW-9 (drill W): nobody said complete: the end time ended it, and the status says so (not a bare "completed")
+    expect(result.status.endedAtEnd).toBe(true);
+    const { rows } = await stack.pool.query<{ outcome: string | null }>('SELECT outcome FROM nightshift.maintenance_window');
+    expect(rows[0]!.outcome).toBe('ended by its end time (no complete)');
   });
 });
 
