@@ -174,13 +174,33 @@ export function occurrencesProblem(announcements: Date[], aheadSeconds: number, 
  * The window of one occurrence: the template's times moved so that it starts `announceAheadSeconds`
  * after `firedAt` (the Schedule's scheduled time), keeping its duration and its early login block.
  */
-export function occurrenceInput(template: MaintenanceWindowInput, firedAtMs: number): MaintenanceWindowInput {
+export function occurrenceInput(template: MaintenanceWindowInput, firedAtMs: number, o: { wallClock?: boolean } = {}): MaintenanceWindowInput {
   if (!template.recurrence) return template;
-  const shift = firedAtMs + template.recurrence.announceAheadSeconds * 1000 - Date.parse(template.startsAt);
+  const ahead = template.recurrence.announceAheadSeconds;
+  const start = o.wallClock ? occurrenceStartMs(firedAtMs, ahead, template.displayTimeZone ?? 'UTC') : firedAtMs + ahead * 1000;
+  const shift = start - Date.parse(template.startsAt);
   const move = (iso: string) => new Date(Date.parse(iso) + shift).toISOString();
   const input: MaintenanceWindowInput = { ...template, startsAt: move(template.startsAt), endsAt: move(template.endsAt) };
   if (template.preventLoginsFrom) input.preventLoginsFrom = move(template.preventLoginsFrom);
   return input;
+}
+
+/** The zone's offset from UTC at `ms`, in minutes (Intl: this module is in the workflow bundle, without luxon). */
+function offsetMinutes(ms: number, zone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(ms));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return Math.round((wall - (ms - (((ms % 1000) + 1000) % 1000))) / 60_000);
+}
+
+/**
+ * When an occurrence's window starts: its announcement (the Schedule's fire time) plus announce-ahead on the wall clock
+ * of the recurrence's zone, so that a night the clocks change the window still starts at the cron's time (drill W: the
+ * 03:30 window of 28 March 2027 started at 04:30, its 01:30 announcement + 2 h crossing the skipped hour).
+ */
+export function occurrenceStartMs(firedAtMs: number, announceAheadSeconds: number, zone: string): number {
+  const start = firedAtMs + announceAheadSeconds * 1000;
+  return start + (offsetMinutes(firedAtMs, zone) - offsetMinutes(start, zone)) * 60_000;
 }
 
 /** What the Schedule does, for its memo and the CLI (R-OP-1: the same words in the Web UI). */

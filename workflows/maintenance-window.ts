@@ -149,6 +149,8 @@ const PAYLOAD_READ_FIRST_PATCH = 'maintenance-window-reads-patch-payload-first';
 const CANCEL_BEFORE_FAILURE_PATCH = 'maintenance-window-cancel-asked-before-failure';
 /** Histories recorded before a refused occurrence of a recurring window mailed its --notify (drill W: nobody was told) replay without the mail. */
 const RECUR_REFUSED_MAIL_PATCH = 'maintenance-window-refused-occurrence-mailed';
+/** Histories recorded before an occurrence's start was its announcement + announce-ahead on the wall clock replay in absolute time. */
+const RECUR_WALL_CLOCK_PATCH = 'maintenance-window-occurrence-wall-clock';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -909,7 +911,7 @@ function occurrenceFiredAt(): number {
 }
 
 export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): Promise<MaintenanceWindowResult> {
-  const window = new MaintenanceWindow(input.recurrence ? occurrenceInput(input, occurrenceFiredAt()) : input);
+  const window = new MaintenanceWindow(input.recurrence ? occurrenceInput(input, occurrenceFiredAt(), { wallClock: wf.patched(RECUR_WALL_CLOCK_PATCH) }) : input);
   window.registerHandlers();
   return window.run();
 }

@@ -46,6 +46,7 @@ import {
   announcementCrons,
   formatSeconds,
   maintenanceRecurScheduleId,
+  occurrenceStartMs,
   occurrencesProblem,
   parseRecurScheduleId,
   recurDescription,
@@ -698,7 +699,7 @@ async function recurCreate(flags: RecurFlags): Promise<void> {
       throw new UsageError(doubled ? `${overlap.problem}; here only because ${dstHazardText(doubled, plan.timezone, announcedThen(plan))}` : overlap.problem);
     }
     await handle.unpause(`created with nightshift maintenance recur`);
-    const mine = d.info.nextActionTimes.map((t) => windowAt(t, plan));
+    const mine = d.info.nextActionTimes.map((t) => windowAt(t, plan, plan.timezone));
     return { next: mine.slice(0, 5), collisions: await recurCollisions(client, plan, mine) };
   });
   const warnings = [...next.collisions, ...dstWarnings(plan.crons, plan.timezone, announcedThen(plan))];
@@ -731,7 +732,7 @@ async function recurCollisions(client: Client, plan: RecurPlan, mine: Occurrence
     const other = await client.schedule.getHandle(scheduleId).describe().catch(() => undefined);
     const memo = other?.memo as Partial<RecurMemo> | undefined;
     if (!other || other.state.paused || typeof memo?.durationSeconds !== 'number' || typeof memo.announceAheadSeconds !== 'number') continue;
-    const theirs = other.info.nextActionTimes.map((t) => windowAt(t, { announceAheadSeconds: memo.announceAheadSeconds!, durationSeconds: memo.durationSeconds! }));
+    const theirs = other.info.nextActionTimes.map((t) => windowAt(t, { announceAheadSeconds: memo.announceAheadSeconds!, durationSeconds: memo.durationSeconds! }, other.spec.timezone ?? 'UTC'));
     const hit = mine.find((m) => theirs.some((o) => overlaps(m, o)));
     if (hit) {
       const when = at(hit.startsAt);
@@ -762,8 +763,9 @@ interface Occurrence {
   endsAt: Date;
 }
 
-const windowAt = (fire: Date, r: { announceAheadSeconds: number; durationSeconds: number }): Occurrence => {
-  const startsAt = new Date(fire.getTime() + r.announceAheadSeconds * 1000);
+/** An occurrence's window as the workflow will place it (domain/maintenance-recur.ts: the wall clock of the zone). */
+const windowAt = (fire: Date, r: { announceAheadSeconds: number; durationSeconds: number }, zone: string): Occurrence => {
+  const startsAt = new Date(occurrenceStartMs(fire.getTime(), r.announceAheadSeconds, zone));
   return { announcedAt: fire, startsAt, endsAt: new Date(startsAt.getTime() + r.durationSeconds * 1000) };
 };
 
@@ -816,7 +818,7 @@ async function recurView(client: Client, scheduleId: string): Promise<RecurView>
     payload: template?.payload.kind,
     paused: d.state.paused,
     note: d.state.note,
-    next: d.state.paused ? [] : d.info.nextActionTimes.slice(0, 5).map((t) => windowAt(t, { announceAheadSeconds, durationSeconds })),
+    next: d.state.paused ? [] : d.info.nextActionTimes.slice(0, 5).map((t) => windowAt(t, { announceAheadSeconds, durationSeconds }, d.spec.timezone ?? 'UTC')),
     running: d.info.runningActions.map((a) => a.workflow.workflowId),
     skippedOverlaps: d.info.numActionsSkippedOverlap,
   };
