@@ -283,17 +283,23 @@ function endedText(s: MaintenanceStatus): string {
   return ended ? `; ${ended}` : '';
 }
 
-
 /**
  * The workflow's view of a window. `sessions`, when given, is the database's count (one query, also
  * behind the head line of `status`); without it the workflow's last look is shown as such.
  */
-export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft): string {
+export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs = Date.now()): string {
   const lines = [
     `${s.type} maintenance on ${s.target}: ${s.phase === 'failed' ? 'FAILED, closed until reopen' : stateWords(s.state)} (phase ${s.phase})`,
     `  from ${shown(s.startsAt)} to ${shown(s.endsAt)} (${operatorZone()})${endedText(s)}`,
-    `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
   ];
+  // past its planned end and still closed (a payload runs to its end): said, not left to the times above (drill W)
+  const over = Math.floor((nowMs - Date.parse(s.endsAt)) / 60_000);
+  if (s.state === 'in_progress' && s.phase !== 'failed' && over >= 1) {
+    lines.push(`  OVERRUNNING: its planned end passed ${over} min ago; access comes back once the work in it has ended ('nightshift maintenance extend' gives users a new end)`);
+  }
+  lines.push(
+    `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
+  );
   if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);
   // what the users see (the gate's notice), its lines indented under it; control characters were refused at the edges
   if (s.message) lines.push(`  message to users: ${s.message.replace(/\n/g, '\n    ')}`);

@@ -62,3 +62,12 @@ test('R-MW-12, R-MW-10: a failed window since cancelled says so with its reason,
   expect(noRun).toContain('  cancelled after a failure: post-check: the target database does not answer');
   expect(noRun).not.toMatch(/reopen|retry/);
 });
+
+test('R-MW-11 (drill W): a window still closed past its planned end says it overruns, and for how long', () => {
+  const running = { ...base, state: 'in_progress', phase: 'working' } as MaintenanceStatus;
+  expect(statusText(running, undefined, Date.parse('2026-12-04T22:25:30Z'))).toContain(
+    "\n  OVERRUNNING: its planned end passed 25 min ago; access comes back once the work in it has ended ('nightshift maintenance extend' gives users a new end)\n",
+  );
+  expect(statusText(running, undefined, Date.parse('2026-12-04T21:59:00Z'))).not.toContain('OVERRUNNING');
+  expect(statusText({ ...running, phase: 'failed' } as MaintenanceStatus, undefined, Date.parse('2026-12-04T23:00:00Z'))).not.toContain('OVERRUNNING');
+});
