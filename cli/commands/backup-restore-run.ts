@@ -147,7 +147,8 @@ async function restoreAsks(pool: pg.Pool, input: RestoreRunInput): Promise<strin
     if (replaced.total) asks.push(`--replace would put ${replaced.total} dossier(s) that are there back as they were at ${atText}, losing what was written there since: ${named(replaced.codes, replaced.total)}`);
   }
   const sup = await supervisorRow(pool);
-  const inScope = sup && (input.codes ? input.codes.includes(sup.code) : (await codesWithGenerationAt(pool, at, input.kind ?? null)).includes(sup.code));
+  // with --all the supervisor is in the run when it has a generation at or before the date: the choice below says so
+  const inScope = sup && (input.codes ? input.codes.includes(sup.code) : true);
   if (sup && inScope && (input.replace || !(await schemaExists(pool, schemaNameFor(sup.code))))) {
     const choice = await chooseRestoreGeneration(pool, sup.code, at, { kind: input.kind ?? null, place: input.from === 'auto' ? undefined : input.from, zone: zone() });
     const level = choice.g?.patchLevel ?? 0;
