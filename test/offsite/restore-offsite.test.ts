@@ -76,7 +76,10 @@ test('R-BK-14 R-BK-11: the database and the backup disk lost together: `backup r
   await createDossiers(off.stack, [{ code: 'A1' }, { code: 'A2' }, { code: 'A3' }]);
   const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
   await worker.runUntil(async () => {
-    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', ok: 3 });
+    // the file's earlier tests left dossiers of their own in this stack (restored ones too: backed up with these)
+    const batch = await batchAndFollowUps(off);
+    expect(batch.state).toBe('completed');
+    expect(batch.ok).toBeGreaterThanOrEqual(3);
     for (const code of ['A1', 'A2', 'A3']) {
       const [g] = await dossierGenerations(pool(), code);
       expect(g).toMatchObject({ offsiteState: 'copied' });
@@ -87,9 +90,10 @@ test('R-BK-14 R-BK-11: the database and the backup disk lost together: `backup r
     }
     const r = await cli(['backup', 'restore', '--all', '--at', NOW, '--wait']);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(r.stdout).toContain('3 / 3 dossier(s) restored, 0 kept (already there), 0 failed\nrestored: A1 A2 A3\n');
+    // the earlier tests' dossiers are there: kept, not read
+    expect(r.stdout).toMatch(/\n3 \/ \d+ dossier\(s\) restored, \d+ kept \(already there\), 0 failed\nrestored: A1 A2 A3\n/);
     for (const code of ['A1', 'A2', 'A3']) expect(await dossierExists(code)).toBe(true);
-    const { rows } = await pool().query<{ code: string; n: number }>(`SELECT code, count(*)::int AS n FROM nightshift.restore_run_item WHERE status = 'ok' GROUP BY code ORDER BY code`);
+    const { rows } = await pool().query<{ code: string; n: number }>(`SELECT code, count(*)::int AS n FROM nightshift.restore_run_item WHERE status = 'ok' AND code LIKE 'A_' GROUP BY code ORDER BY code`);
     expect(rows).toEqual([{ code: 'A1', n: 1 }, { code: 'A2', n: 1 }, { code: 'A3', n: 1 }]);
     expect((await pool().query('SELECT 1 FROM nightshift.backup_generation_lease')).rowCount).toBe(0);
     expect(fs.readdirSync(tmp).filter((f) => f.startsWith('nightshift-restore-'))).toEqual([]);
