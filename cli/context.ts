@@ -365,6 +365,18 @@ export function wordFlag<W extends string>(flag: string, words: readonly W[], va
   return word;
 }
 
+/**
+ * A run id typed by an operator; `see`: where such ids are listed. Here, not in a command's module: the commands import
+ * each other, and a schema built when its module loads must not wait on one that is still loading.
+ */
+export const runIdSchemaFor = (see: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,15}$/, `a run id is a positive whole number (see ${see})`)
+    .transform(Number)
+    .pipe(z.number().int().positive(`a run id is a positive whole number (see ${see})`));
+
 /** Parses a value with a zod schema; a failure is a usage error naming the flag. */
 export function parseFlag<T>(flag: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown): T {
   const r = schema.safeParse(value);

@@ -35,10 +35,9 @@ import {
   type RestoreRunResult,
 } from '../../workflows/backup-restore-run.api';
 import { kindFlag } from '../code-hints';
-import { EXIT_FAILED, config, followProgress, lastingResult, output, parseFlag, sayOnInterrupt, target, withPools, withTemporal, wordFlag } from '../context';
+import { EXIT_FAILED, config, followProgress, lastingResult, output, parseFlag, runIdSchemaFor, sayOnInterrupt, target, withPools, withTemporal, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
-import { runIdSchemaFor } from './patch-rollback';
 
 /**
  * `nightshift backup restore --all|--codes A,B --at DATE [--kind K] [--replace] [--from local|offsite] [--wait] [--dry-run]`,

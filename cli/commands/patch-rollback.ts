@@ -22,7 +22,7 @@ import { rollbackRunView } from '../../store/rollback/run-view';
 import { rollbackItemCounts } from '../../store/rollback/item-counts';
 import { rollbackRunFailures } from '../../store/rollback/run-failures';
 import { restoredCodes } from '../../store/rollback/restored-codes';
-import { action, config, EXIT_FAILED, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
+import { action, config, EXIT_FAILED, jsonOption, lastingResult, output, parseFlag, runIdSchemaFor, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
 import { refuseUnknownCodes } from '../code-hints';
@@ -31,14 +31,6 @@ import { refuseUnknownCodes } from '../code-hints';
 
 const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
 /** A run id as typed: digits only (`abc` is said so, not coerced to NaN). */
-/** A run id typed by an operator; `see`: where such ids are listed. */
-export const runIdSchemaFor = (see: string) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d{1,15}$/, `a run id is a positive whole number (see ${see})`)
-    .transform(Number)
-    .pipe(z.number().int().positive(`a run id is a positive whole number (see ${see})`));
 export const runIdSchema = runIdSchemaFor('patch status');
 const idSchema = runIdSchema;
 

@@ -44,3 +44,21 @@ test('every lazy(__dirname, id) of the CLI names a module that is there, the one
     expect(() => require.resolve(path.resolve(path.dirname(c.file), c.id))).not.toThrow();
   }
 });
+
+test('every CLI module loads first on its own: the commands import each other, and a value built at load from a module still loading fails (the CI found `patch rollback` dead so)', () => {
+  const root = path.resolve(__dirname, '../..');
+  const files = [...fs.readdirSync(path.join(root, 'cli', 'commands')).map((f) => `cli/commands/${f}`), ...fs.readdirSync(path.join(root, 'cli')).map((f) => `cli/${f}`)].filter((f) => f.endsWith('.ts'));
+  // one process for all: each module first in a fresh module cache
+  const script = `
+    require('tsx/cjs');
+    const failed = [];
+    for (const f of ${JSON.stringify(files)}) {
+      for (const k of Object.keys(require.cache)) if (!k.includes('/node_modules/')) delete require.cache[k];
+      try { require('./' + f); } catch (e) { failed.push(f + ': ' + e.message); }
+    }
+    process.stdout.write(JSON.stringify(failed));
+  `;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  expect(files.length).toBeGreaterThan(20);
+  expect(JSON.parse(out)).toEqual([]);
+});
