@@ -11,6 +11,8 @@ export type RestoreChoiceSource = 'auto' | 'local' | 'offsite';
  * `place` offsite: the newest with a copy, one without passed over; otherwise one a verification found corrupt or missing
  * is read from its copy when it has one (not with `place` local), else passed over for the newest before it that can be
  * restored. One function for `backup restore CODE --at` and the bulk restore run (`--all`, `--codes`): the same choice.
+ * `newest`: the dossier's newest generation at or before `at` when the caller read it already (newestGenerationsAt; null:
+ * none), so that a dry run over many dossiers reads them in one statement.
  *
  * - `{ g, skipped?, from }`: restore `g` (read from `from`); `skipped`: the newer one passed over, and why;
  * - `{ problem }`: there are generations at or before `at`, none that this restore can read (the message says why);
@@ -27,10 +29,10 @@ export async function chooseRestoreGeneration(
   db: Queryable,
   code: string,
   at: Date,
-  o: { kind: string | null; place?: 'local' | 'offsite'; zone: string },
+  o: { kind: string | null; place?: 'local' | 'offsite'; zone: string; newest?: Generation | null },
 ): Promise<RestoreChoice> {
   const { kind, place, zone } = o;
-  const newest = await generationAt(db, code, at, { kind });
+  const newest = o.newest !== undefined ? (o.newest ?? undefined) : await generationAt(db, code, at, { kind });
   if (!newest) return { none: true };
   if (place === 'offsite') {
     // the newest generation with a copy to read: one without is passed over, and the operator told

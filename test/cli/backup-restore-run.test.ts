@@ -144,3 +144,30 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     expect(all.stdout).toContain('note: 1 registered dossier(s) still have no schema and no backup at or before the date: NOBK0001 (never backed up:');
   });
 });
+
+test('R-BK-11 R-BK-12 R-BK-13: the dry run reads the whole scope at once and still says, dossier by dossier, a corrupt newest generation passed over for an older one and a key this host does not give', async () => {
+  const { stack } = ctx;
+  const pool = stack.pools.get('main');
+  await generateDemoDossiers(pool, { target: 'main', count: 3, sizeKb: 2, prefix: 'DRY' });
+  const codes = ['DRY0001', 'DRY0002', 'DRY0003'];
+  const older = await backUp(stack, codes, '2026-11-20T10:00:00Z');
+  const newer = await backUp(stack, codes, '2026-11-21T10:00:00Z');
+  await pool.query(`UPDATE nightshift.backup_generation SET verify_state = 'corrupt' WHERE id = $1`, [newer.DRY0001]);
+  await pool.query(`UPDATE nightshift.backup_generation SET key_id = 'gone-2025' WHERE id = $1`, [newer.DRY0002]);
+  await lose(pool, codes);
+
+  const dry = await ctx.cli(['backup', 'restore', '--codes', 'DRY0001,DRY0002,DRY0003', '--at', '2026-11-22', '--dry-run'], UTC);
+  expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(dry.stdout).toContain('  would restore 3 dossier(s): DRY0001 DRY0002 DRY0003\n  would keep 0 dossier(s) already there (--replace restores over them)\n  cannot restore 0 dossier(s)\n');
+  expect(dry.stdout).toContain(
+    '  would restore from an older generation than the newest at or before DATE (1):\n' +
+      `    DRY0001: generation ${older.DRY0001} of 2026-11-20 10:00:00: the newer ${newer.DRY0001} is corrupt (backup verify), with no off-site copy\n`,
+  );
+  expect(dry.stdout).toContain(
+    '  would restore with a key this host does not give: if the workers lack it too, the run fails them (1):\n' +
+      `    DRY0002: its generation ${newer.DRY0002} is encrypted with key gone-2025, which this host does not give\n`,
+  );
+  // a date before the newer generations: each dossier's older one, nothing passed over
+  const before = JSON.parse((await ctx.cli(['backup', 'restore', '--codes', 'DRY0001,DRY0002,DRY0003', '--at', '2026-11-20T12:00:00Z', '--dry-run', '--json'], UTC)).stdout);
+  expect(before).toMatchObject({ total: 3, restore: { count: 3 }, olderGeneration: { count: 0 }, keyLacking: { count: 0 }, failing: { count: 0 } });
+});
