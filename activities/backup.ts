@@ -22,6 +22,7 @@ import type { OffsiteStore } from '../offsite/store';
 import { generationById } from '../store/generations/generation-by-id';
 import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
+import { markRestoredUnmodified } from '../store/dossiers/mark-restored-unmodified';
 import { targetNameSchema } from '../domain/target';
 import { copyGenerationOffsite } from './offsite';
 import { putBackFromLinks } from './verify';
@@ -225,13 +226,17 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
     const pool = pools.get(r.target);
     const keys = loadBackupKeyring(config.backupKeys);
     const onProgress = r.onProgress ?? (() => {});
-    const restore = (file: string, name?: string) =>
-      restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit: r.beforeCommit });
+    const restore = (file: string, name?: string, beforeCommit = r.beforeCommit) =>
+      restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit });
     return withGenerationLease(pool, r.generationId, r.file, async (g) => {
       const copy = await restoreSourceOf(g, r.from, keys);
       if (!copy) {
         try {
-          return await restore(g.file);
+          // its own code from its own file: the newest generation restored is not a change to back up again (R-BK-2)
+          return await restore(g.file, undefined, async (tx, header) => {
+            await r.beforeCommit?.(tx, header);
+            if (r.as === undefined || r.as === g.code) await markRestoredUnmodified(tx, g.code, g.id);
+          });
         } catch (err) {
           // a damaged file whose generation has a copy: say how to read the copy instead
           const other = offsiteCopyOf(g);

@@ -66,6 +66,16 @@ test('R-BK-11: a lost database of 30 dossiers, `--all --at DATE` restores every 
     // the generation each restored (the DAY1 one for DEMO0003), from the ledger
     const { rows } = await pool.query(`SELECT g.snapshot_at FROM nightshift.restore_run_item i JOIN nightshift.backup_generation g ON g.id = i.generation_id WHERE i.code = 'DEMO0003'`);
     expect(rows[0].snapshot_at.toISOString()).toBe('2026-12-01T10:00:00.000Z');
+    // R-BK-2 (drill D2): restored from their newest generation's file, the dossiers are what it holds: not modified since
+    // their last backup, the next nightly batch leaves them; DEMO0003, restored from an older one, is modified (its newest
+    // archive holds other data)
+    const modified = await pool.query(`SELECT code, last_backup_at FROM nightshift.dossier WHERE code = ANY ($1) AND (backup_seq IS NULL OR change_seq > backup_seq) ORDER BY code`, [lost]);
+    expect(modified.rows.map((m) => m.code)).toEqual(['DEMO0003']);
+    const dated = await pool.query(`SELECT DISTINCT last_backup_at FROM nightshift.dossier WHERE code = ANY ($1) AND code <> 'DEMO0003'`, [lost]);
+    expect(dated.rows.map((d) => d.last_backup_at.toISOString())).toEqual(['2026-12-01T10:00:00.000Z']);
+    // a write after the restore makes it modified again
+    await writeTo(pool, 'DEMO0001', 'after the restore');
+    expect((await pool.query(`SELECT change_seq > backup_seq AS m FROM nightshift.dossier WHERE code = 'DEMO0001'`)).rows[0].m).toBe(true);
   });
 });
 
