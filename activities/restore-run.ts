@@ -34,7 +34,7 @@ import { lockRestoreItem } from '../store/restore/lock-item';
 import { endRestoreItem } from '../store/restore/end-item';
 import { failPendingRestoreItems } from '../store/restore/fail-pending-items';
 import { restoreItemCounts } from '../store/restore/item-counts';
-import { latestRestoreFailures } from '../store/restore/latest-failures';
+import { latestItemFailures } from '../store/restore/latest-item-failures';
 import { restoreRunFailures } from '../store/restore/run-failures';
 import { restoreCodesByStatus } from '../store/restore/codes-by-status';
 import { closeRestoreRun } from '../store/restore/close-run';
@@ -175,7 +175,7 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
     async restoreRunLedgerView(args: { target: string; runId: number; workflowId: string }): Promise<FanOutLedgerView & { restored: number; kept: number }> {
       const pool = pools.get(args.target);
       const counts = await restoreItemCounts(pool, args.runId);
-      return { ...ledgerView(counts, await latestRestoreFailures(pool, args.runId, DETAILS_FAILURES_SHOWN), args.workflowId), restored: counts.restored, kept: counts.kept };
+      return { ...ledgerView(counts, await latestItemFailures(pool, 'restore', args.runId, DETAILS_FAILURES_SHOWN), args.workflowId), restored: counts.restored, kept: counts.kept };
     },
 
     /** Closes the run: its state from the items (or the given failure; dossiers never started fail with it). */

@@ -30,7 +30,7 @@ import { markRollbackRestored } from '../store/rollback/mark-restored';
 import { failRollbackItem } from '../store/rollback/fail-item';
 import { failPendingRollbackItems } from '../store/rollback/fail-pending-items';
 import { rollbackItemCounts } from '../store/rollback/item-counts';
-import { latestRollbackFailures } from '../store/rollback/latest-failures';
+import { latestItemFailures } from '../store/restore/latest-item-failures';
 import { rollbackRunFailures } from '../store/rollback/run-failures';
 import { closeRollbackRun } from '../store/rollback/close-run';
 import { restoredCodes } from '../store/rollback/restored-codes';
@@ -152,7 +152,7 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
     /** What the ledger says of the run now, and the dossiers this worker restores for it (the details' refresh; a local activity). */
     async rollbackLedgerView(args: { target: string; runId: number; workflowId: string }): Promise<FanOutLedgerView> {
       const pool = pools.get(args.target);
-      return ledgerView(await rollbackItemCounts(pool, args.runId), await latestRollbackFailures(pool, args.runId, DETAILS_FAILURES_SHOWN), args.workflowId);
+      return ledgerView(await rollbackItemCounts(pool, args.runId), await latestItemFailures(pool, 'rollback', args.runId, DETAILS_FAILURES_SHOWN), args.workflowId);
     },
 
     /** Closes the run: its state from the items (or the given failure; dossiers never started fail with it). */
