@@ -319,7 +319,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         }
         const previousRun = await latestFinishedRunId(client);
 
-        const { settings } = await loadBackupSettings(client, config);
+        const { settings } = await loadBackupSettings(client, config, input.target);
         const start = localDateTime(new Date(), config.timeZone);
         const destinationDir = path.join(settings.folder, ...destinationSegments('manual', settings['date-subfolder'], start));
         const runSettings: RunSettings = {

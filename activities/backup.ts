@@ -140,7 +140,7 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
       // the date sub-folder in the operator's zone, as the batch names it (not this worker's TZ)
       const today = localDateTime(new Date(), config.timeZone);
       // R-BK-9: the folder as the batch resolves it (local > common > default), not only this machine's value
-      const { settings } = await loadBackupSettings(pool, config);
+      const { settings } = await loadBackupSettings(pool, config, input.target);
       await assertBackupStore(pool, input.target, settings.folder);
       const reasonFolder = REASON_FOLDERS[input.reason];
       const destinationDir = path.join(

@@ -474,7 +474,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const pool = pools.get(input.target);
       // a generation's file not seen because the share is unmounted must not be recorded deleted
       // (and a generations folder read empty from an unmounted share: nothing to sweep, never a wrong deletion)
-      const backupFolder = (await loadBackupSettings(pool, config)).settings.folder;
+      const backupFolder = (await loadBackupSettings(pool, config, input.target)).settings.folder;
       await assertBackupStore(pool, input.target, backupFolder);
       const keys = pruneKeyring(config.backupKeys);
       // two statements for the whole chunk; a dry run decides from its own unlocked read anyway

@@ -525,7 +525,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
       const selected = await verifyScopeCount(pool, scope);
       const anchor = selected > 0 ? await verifyScopeAnchor(pool, scope, seed % selected) : null;
-      const { settings } = await loadBackupSettings(pool, config);
+      const { settings } = await loadBackupSettings(pool, config, input.target);
       const runSettings: VerifyRunSettings = { reportFolder: path.join(settings.folder, REPORT_FOLDER), reportRecipients: settings['report-recipients'] };
       const sample: VerifySampleSettings = { full: Boolean(input.full), samplePercent: input.samplePercent ?? DEFAULT_SAMPLE_PERCENT, seed, anchor };
       try {
@@ -553,7 +553,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const run = await getRun(pool, input.runId);
       if (run.state !== 'running') throw permanentFailure(FailureType.InvalidInput, `verify run ${run.id} is ${run.state}: its late work is refused`);
       // archives not seen because the share is unmounted must not be recorded missing
-      await assertBackupStore(pool, input.target, (await loadBackupSettings(pool, config)).settings.folder);
+      await assertBackupStore(pool, input.target, (await loadBackupSettings(pool, config, input.target)).settings.folder);
       const holder = `verify:${run.workflow_id}`;
       let closed = false;
       let restoredCount = 0;

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     const pruned = rows.map((r) => r.code);
     console.log(`${codes.length} dossiers, ${pruned.length} with a generation (the batch's selection), prune policy: the default`);
     const { policies } = await loadRetention(pool, s.config);
-    const backupFolder = (await loadBackupSettings(pool, s.config)).settings.folder;
+    const backupFolder = (await loadBackupSettings(pool, s.config, 'main')).settings.folder;
     const base = { policies, timeZone: s.config.timeZone, dryRun: false, offsiteStore: () => undefined, backupFolder, offsiteConfigured: false };
     const check = (r: { deleted: number; error: string | null }) => {
       if (r.deleted || r.error) throw new Error(`the bench expects nothing to delete: ${JSON.stringify(r)}`);

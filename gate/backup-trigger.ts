@@ -30,7 +30,7 @@ export async function checkBackupTrigger(
   session?: { id: string; tokenHash: string },
 ): Promise<TriggerCheck> {
   const state = await readBackupTriggerState(pool, code, session);
-  return { state, plan: planBackupTrigger(event, target, code, backupSettingsFor(config, state.commonSettings)) };
+  return { state, plan: planBackupTrigger(event, target, code, backupSettingsFor(config, target, state.commonSettings)) };
 }
 
 export interface StartedTrigger {

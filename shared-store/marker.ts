@@ -184,9 +184,32 @@ export class SharedFolderError extends Error {
 }
 
 /** The folders a worker of `target` reads and writes: the backup folder as R-BK-9 resolves it here, and the documents folder. */
-export async function workerFolders(config: Config, pool: pg.Pool): Promise<Record<StoreKind, string>> {
-  const settings = await loadBackupSettings(pool, config);
+export async function workerFolders(config: Config, pool: pg.Pool, target: string): Promise<Record<StoreKind, string>> {
+  const settings = await loadBackupSettings(pool, config, target);
   return { backups: settings.settings.folder, documents: config.documentsDir };
+}
+
+/**
+ * Targets whose backup folders are one folder (the same path, after links): a dossier code in two of them would be one
+ * B{code}.SVG, one generations folder, one report name; a restore of one firm's would read the other's, a prune of one
+ * delete the other's (drill T). `folders`: each target's backup folder. Empty when each has its own.
+ */
+export async function sharedBackupFolders(folders: { target: string; folder: string }[]): Promise<{ folder: string; targets: string[] }[]> {
+  const byPath = new Map<string, string[]>();
+  for (const f of folders) {
+    const real = await fs.realpath(f.folder).catch(() => path.resolve(f.folder));
+    byPath.set(real, [...(byPath.get(real) ?? []), f.target]);
+  }
+  return [...byPath].filter(([, targets]) => targets.length > 1).map(([folder, targets]) => ({ folder, targets }));
+}
+
+/** The one line a worker and doctor refuse a backup folder shared by targets with. */
+export function sharedBackupFolderLine(shared: { folder: string; targets: string[] }): string {
+  return (
+    `targets ${shared.targets.join(', ')} have one backup folder, ${shared.folder}: a dossier code in two of them would be one archive ` +
+    `(one firm's restore reading the other's data, one's prune deleting the other's): give each target its own, ` +
+    `'nightshift backup settings set folder DIR --target NAME' (or unset NIGHTSHIFT_BACKUP_DIR: with several targets each has <data>/sauve/<target>)`
+  );
 }
 
 /** Worker start: every target's folders are its shared store, or SharedFolderError with one line. */
@@ -196,9 +219,13 @@ export async function assertSharedFolders(
   log: (message: string) => void = () => {},
 ): Promise<FolderVerdict[]> {
   const verdicts: FolderVerdict[] = [];
+  const all = await Promise.all(config.targets.map(async (t) => ({ target: t.name, folders: await workerFolders(config, pools.get(t.name), t.name) })));
+  // before anything is claimed: no target records another's folder as its store
+  const shared = await sharedBackupFolders(all.map((a) => ({ target: a.target, folder: a.folders.backups })));
+  if (shared.length) throw new SharedFolderError(sharedBackupFolderLine(shared[0]!));
   for (const t of config.targets) {
     const pool = pools.get(t.name);
-    const folders = await workerFolders(config, pool);
+    const folders = all.find((a) => a.target === t.name)!.folders;
     for (const kind of ['backups', 'documents'] as const) {
       const v = await claimSharedFolder(pool, kind, folders[kind]);
       if (v.state !== 'ok') throw new SharedFolderError(refusalLine(t.name, v));

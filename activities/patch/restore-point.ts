@@ -129,13 +129,13 @@ async function verify(deps: RestorePointDeps, id: number, file: string): Promise
  * fails at once instead of each dossier's restore point (and a missing archive recorded as such).
  */
 export async function restorePointPreconditions(pool: pg.Pool, target: string, config: Config): Promise<void> {
-  await assertBackupStore(pool, target, (await loadBackupSettings(pool, config)).settings.folder);
+  await assertBackupStore(pool, target, (await loadBackupSettings(pool, config, target)).settings.folder);
   await requireKeyWhereEncrypted(pool, target, config.backupKeys);
 }
 
 async function takeRestorePoint(deps: RestorePointDeps, code: string, signal?: AbortSignal): Promise<number> {
   const { config, pool } = deps;
-  const { settings } = await loadBackupSettings(pool, config);
+  const { settings } = await loadBackupSettings(pool, config, deps.target);
   const r = await backupDossierArchive({
     pool,
     target: deps.target,

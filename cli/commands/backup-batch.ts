@@ -513,7 +513,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .addOption(jsonOption())
     .action(
       action(async (flags: RunFlags) => {
-        const resolved = await withPools(flags.target, async (pool) => ({ ...(await loadBackupSettings(pool, config())), retention: await loadRetention(pool, config()) }));
+        const resolved = await withPools(flags.target, async (pool, target) => ({ ...(await loadBackupSettings(pool, config(), target)), retention: await loadRetention(pool, config()) }));
         output(flags.json, resolved, (r) =>
           [
             ...r.details.map((d) => `${d.key.padEnd(22)} ${settingText(d.value).padEnd(40)} (${d.source}) ${BACKUP_SETTING_LABELS[d.key]}`),

@@ -31,7 +31,7 @@ export async function dryRunBatch(targetName: string, flags: { all?: boolean; on
   const cfg = config();
   const result = await withPools(targetName, async (pool) => {
     if (flags.only) await refuseUnknownCodes(pool, targetName, flags.only, { flag: '--only' });
-    const { settings } = await loadBackupSettings(pool, cfg);
+    const { settings } = await loadBackupSettings(pool, cfg, targetName);
     const previousRun = await latestFinishedRunId(pool);
     const offsite = cfg.offsite !== undefined;
     const dossiers = await dryRunSelection(pool, {

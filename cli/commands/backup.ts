@@ -568,7 +568,7 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
     const doomed: { code: string; id: number; date: string; kind: string; size: number; file: string; why: string; offsiteKey: string | null }[] = [];
     // files left by interrupted backups, as the prune sweeps them (when this host sees the backup folder)
     const unrecorded: { code: string; date: string; size: number; file: string }[] = [];
-    const backupFolder = (await loadBackupSettings(pool, config())).settings.folder;
+    const backupFolder = (await loadBackupSettings(pool, config(), targetName)).settings.folder;
     // dossiers: examined; dossiersAffected: with a generation to delete
     const totals = { dossiers: 0, dossiersAffected: 0, deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, unrecorded: 0, unrecordedBytes: 0 };
     const say = (line: string) => {

@@ -8,7 +8,7 @@ import { isGrpcServiceError, type Client } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config, type Target } from '../../config/config';
 import { MIGRATIONS_DIR, appliedNames, findMigrationRefusal, readMigrationFiles } from '../../db/migrate';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { FOLDER_NAME, inspectSharedFolder, refusal, workerFolders, type FolderVerdict, type StoreKind } from '../../shared-store/marker';
+import { FOLDER_NAME, inspectSharedFolder, refusal, sharedBackupFolderLine, sharedBackupFolders, workerFolders, type FolderVerdict, type StoreKind } from '../../shared-store/marker';
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
 import { serverVersion } from '../../store/server/server-version';
 import { largestDossierObjects, lockTableSettings } from '../../store/server/lock-table';
@@ -449,7 +449,7 @@ async function checkStore(config: Config, target: Target, timeoutMs: number): Pr
   try {
     let folders: Record<StoreKind, string>;
     try {
-      folders = await workerFolders(config, pool);
+      folders = await workerFolders(config, pool, target.name);
     } catch (err) {
       return { address: config.backupDir, state: 'absent', message: `not checked: the database of target ${target.name} is not usable (${errorText(err)}); see its PostgreSQL line` };
     }
@@ -737,6 +737,14 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   ]);
   const postgres = Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!]));
   const storeChecks = await storePending;
+  // drill T: two targets on one backup folder, each one's own check [ok]
+  const checked = config.targets.map((t, i) => ({ target: t.name, folder: storeChecks[i]!.address, i })).filter((f) => storeChecks[f.i]!.state !== 'absent');
+  for (const shared of await sharedBackupFolders(checked)) {
+    for (const name of shared.targets) {
+      const i = config.targets.findIndex((t) => t.name === name);
+      storeChecks[i] = { ...storeChecks[i]!, state: 'error', message: sharedBackupFolderLine(shared), fix: 'give each target its own backup folder' };
+    }
+  }
   const store = Object.fromEntries(config.targets.map((t, i) => [t.name, storeChecks[i]!]));
   const keys = checkBackupKeys(config);
   const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, metrics, gate, smtp, tools, offsite, keys };

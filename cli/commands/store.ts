@@ -83,7 +83,7 @@ export function registerStoreCommands(program: Command): void {
     .action(
       action(async (flags: AdoptFlags) =>
         withDevDatabase(() => withPools(flags.target, async (pool, target) => {
-          const folders = await workerFolders(config(), pool);
+          const folders = await workerFolders(config(), pool, target);
           const verdicts: AdoptVerdict[] = [];
           for (const kind of ['backups', 'documents'] as const) verdicts.push(await adoptSharedFolder(pool, kind, folders[kind], Boolean(flags.yes)));
           const report: AdoptReport = { target, written: verdicts.some((v) => v.adopted), folders: verdicts, generations: await keptCopyCounts(pool) };

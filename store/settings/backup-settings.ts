@@ -5,9 +5,17 @@ import type { Queryable } from '../queryable';
 
 /** Settings (R-BK-9): local values come from config (NIGHTSHIFT_BACKUP_*), common ones from nightshift.backup_setting. */
 
-/** This process's local values over the given common ones over the defaults (R-BK-9): the one precedence everywhere. */
-export function backupSettingsFor(config: Config, common: Partial<Record<BackupSettingKey, unknown>>) {
-  return resolveBackupSettings(config.backupLocal, common, defaultBackupSettings(path.resolve(config.dataDir, 'sauve')));
+/**
+ * This process's local values over the given common ones over the defaults (R-BK-9): the one precedence everywhere.
+ * One target: the default folder is <data>/sauve (R-BK-5). Several: each target's own, <data>/sauve/<target>, and a
+ * local folder (NIGHTSHIFT_BACKUP_DIR, one for the host) is the folder of their folders, <dir>/<target> (drill T: one
+ * folder for three firms made a code in two of them one B{code}.SVG, one generations folder, one report name).
+ */
+export function backupSettingsFor(config: Config, target: string, common: Partial<Record<BackupSettingKey, unknown>>) {
+  const several = config.targets.length > 1;
+  const own = (folder: string) => (several ? path.join(folder, target) : folder);
+  const local = config.backupLocal.folder === undefined ? config.backupLocal : { ...config.backupLocal, folder: own(config.backupLocal.folder) };
+  return resolveBackupSettings(local, common, defaultBackupSettings(own(path.resolve(config.dataDir, 'sauve'))));
 }
 
 /** The common (database) values as stored. */
@@ -17,8 +25,8 @@ export async function readCommonBackupSettings(db: Queryable): Promise<Partial<R
 }
 
 /** Local, common (database) and default values, resolved (R-BK-9). */
-export async function loadBackupSettings(db: Queryable, config: Config) {
-  return backupSettingsFor(config, await readCommonBackupSettings(db));
+export async function loadBackupSettings(db: Queryable, config: Config, target: string) {
+  return backupSettingsFor(config, target, await readCommonBackupSettings(db));
 }
 
 /** Set (or, with `undefined`, clear) one common value. */

@@ -33,7 +33,7 @@ beforeAll(async () => {
   stack = await createTestStack();
   backup = createBackupActivities({ config: stack.config, pools: stack.pools });
   await generateDemoDossiers(pool(), { target: 'main', count: 8, sizeKb: 10, prefix: 'UNR' });
-  folder = (await loadBackupSettings(pool(), stack.config)).settings.folder;
+  folder = (await loadBackupSettings(pool(), stack.config, 'main')).settings.folder;
 });
 afterAll(async () => {
   await stack.close();

@@ -22,7 +22,7 @@ const pool = () => off.stack.pools.get('main');
 const cli = (args: string[]) => runCli(args, stackCliEnv(off.stack), 120_000);
 
 test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names store adopt; adopt shows, then marks with --yes; a restore reads the copy; backup run --all fills the new disk', async () => {
-  const folders = await workerFolders(off.stack.config, pool());
+  const folders = await workerFolders(off.stack.config, pool(), 'main');
   fs.mkdirSync(folders.backups, { recursive: true });
   fs.mkdirSync(folders.documents, { recursive: true });
   expect((await claimSharedFolder(pool(), 'backups', folders.backups)).state).toBe('ok');
@@ -138,7 +138,7 @@ test('R-BK-14 / R-BK-11: the backup disk lost: the worker refuses and names stor
 });
 
 test('store adopt refuses a folder holding another store\'s marker (exit 1) and writes nothing', async () => {
-  const folders = await workerFolders(off.stack.config, pool());
+  const folders = await workerFolders(off.stack.config, pool(), 'main');
   const mine = fs.readFileSync(path.join(folders.backups, STORE_MARKER_FILE), 'utf8');
   fs.rmSync(path.join(folders.backups, STORE_MARKER_FILE));
   await createStoreMarker(folders.backups, 'f'.repeat(32), 'another store');
