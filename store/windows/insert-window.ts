@@ -9,6 +9,7 @@ export interface NewWindow {
   endsAt: string;
   preventLoginsFrom?: string;
   message?: string;
+  cutoffSeconds?: number;
 }
 
 /**
@@ -17,8 +18,8 @@ export interface NewWindow {
  */
 export async function insertWindow(db: Queryable, w: NewWindow): Promise<void> {
   await db.query(
-    `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at, prevent_logins_from, message)
-           VALUES ($1, $2, $3, 'scheduled', 'scheduled', $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-    [w.id, w.workflowId, w.type, w.startsAt, w.endsAt, w.preventLoginsFrom ?? null, w.message ?? null],
+    `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at, prevent_logins_from, message, cutoff_seconds)
+           VALUES ($1, $2, $3, 'scheduled', 'scheduled', $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+    [w.id, w.workflowId, w.type, w.startsAt, w.endsAt, w.preventLoginsFrom ?? null, w.message ?? null, w.cutoffSeconds ?? null],
   );
 }
