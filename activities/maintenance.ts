@@ -81,6 +81,7 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
           endsAt: input.endsAt,
           preventLoginsFrom: input.preventLoginsFrom,
           message: input.message,
+          cutoffSeconds: input.cutoffSeconds,
         });
       } catch (err) {
         if ((err as { code?: string; constraint?: string }).constraint === 'maintenance_window_one_active') {
@@ -106,6 +107,7 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
       endsAt: string;
       preventLoginsFrom?: string;
       message?: string;
+      cutoffSeconds?: number | null;
     }): Promise<void> {
       const { target, windowId, ...fields } = args;
       await updateWindow(pools.get(target), windowId, fields);

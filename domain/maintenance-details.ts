@@ -1,4 +1,5 @@
 import { formatDateTime, type GateState, type WindowState, type WindowType } from './maintenance';
+import { formatSeconds } from './maintenance-recur';
 import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, failuresBlock, oneLine, type DossierFailure } from './run-details';
 
 /**
@@ -56,6 +57,23 @@ export interface WindowFacts {
   phases?: { phase: string; at: string }[];
   /** R-MW-10: who gets the e-mails */
   notify?: string[];
+  /** the payload is not started with less than this left before the planned end (SSM's cutoff) */
+  cutoffSeconds?: number;
+  /** the payload was not started: the cutoff was reached */
+  cutoffReached?: { remainingSeconds: number; cutoffSeconds: number };
+  /** the planned end passed while the payload ran (workflow time), --notify mailed then or not */
+  overrun?: { at: string; mailed: boolean };
+}
+
+/** Time left, as an operator reads it: whole minutes, or seconds under one. */
+export const timeLeftText = (seconds: number): string => (seconds >= 60 ? `${Math.floor(seconds / 60)} min` : `${Math.max(0, Math.floor(seconds))} s`);
+
+/** A cutoff as it was given (30m, 1h30m). */
+export const cutoffText = (seconds: number): string => formatSeconds(seconds);
+
+/** The payload not started by the cutoff, in one line (the list's outcome, status, details). */
+export function cutoffReachedText(c: { remainingSeconds: number; cutoffSeconds: number }): string {
+  return `payload not started: cutoff (${timeLeftText(c.remainingSeconds)} left before the planned end, cutoff ${cutoffText(c.cutoffSeconds)})`;
 }
 
 const REASON_IN_SUMMARY = 60;
@@ -83,9 +101,10 @@ export function failureReason(failure: string): string {
  * What became of a window that ended, in one line for `maintenance list` (stored with its final state): a reopen and
  * after what, its payload and hand-started runs that did not end cleanly, the failures it counted. Empty: it went well.
  */
-export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter' | 'endedAtEnd'>): string {
+export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter' | 'endedAtEnd' | 'cutoffReached'>): string {
   const parts: string[] = [];
   if (w.endedAtEnd) parts.push('ended by its end time (no complete)');
+  if (w.cutoffReached) parts.push(cutoffReachedText(w.cutoffReached));
   // an ended window's failure is history: its advice to reopen no longer holds
   if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${shortReason(failureReason(w.failure))}`);
   if (w.reopenedAfter) parts.push(`reopened after: ${shortReason(failureReason(w.reopenedAfter))}`);
@@ -221,7 +240,21 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
     blocks.push(`Open sessions: **${w.openSessions}**` + (w.sessionsToClose ? ` (${w.sessionsToClose} told to close)` : '') + (w.forcedSessions ? `, ${w.forcedSessions} closed by force` : ''));
   }
   if (w.payloadRun) blocks.push(`Payload: ${runLine(w.payloadRun, namespace)}`);
-  else blocks.push(`Payload: ${escapeMarkdown(w.payload.kind)}`);
+  else if (w.cutoffReached) {
+    blocks.push(`Payload: ${escapeMarkdown(w.payload.kind)} **not started** (cutoff): ${escapeMarkdown(cutoffReachedText(w.cutoffReached).replace(/^payload not started: /, ''))}; access given back without it`);
+  } else blocks.push(`Payload: ${escapeMarkdown(w.payload.kind)}`);
+  if (w.cutoffSeconds !== undefined && w.payload.kind !== 'none' && !w.cutoffReached) {
+    blocks.push(`Cutoff: ${escapeMarkdown(cutoffText(w.cutoffSeconds))} (the payload is not started with less than that left before the planned end)`);
+  }
+  if (w.overrun) {
+    const f = formatDateTime(new Date(w.overrun.at), zone);
+    const mailed = w.overrun.mailed ? '; --notify told' : '';
+    blocks.push(
+      w.state === 'in_progress'
+        ? `**OVERRUNNING**: the planned end passed at ${escapeMarkdown(`${f.date} ${f.time}`)} while the payload runs; logins still refused until it has ended${mailed}`
+        : `Overran its planned end (${escapeMarkdown(`${f.date} ${f.time}`)}) while the payload ran${mailed}`,
+    );
+  }
   if (w.rollbackRun) {
     const n = w.rollbackRun.restored;
     blocks.push(`On failure: ${runLine(w.rollbackRun, namespace)}${n !== undefined ? ` · **${n}** failed dossier(s) rolled back to their restore point (R-PI-11)` : ''}`);

@@ -78,7 +78,19 @@ export interface WindowTimes {
   endsAt: string;
   preventLoginsFrom?: string | null;
   graceSeconds: number;
+  /** the payload is not started with less than this left before the end (absent or null: no cutoff) */
+  cutoffSeconds?: number | null;
 }
+
+export const CUTOFF_NOT_SHORTER = 'the cutoff must be shorter than the window';
+
+/** SSM's cutoff: a cutoff as long as the window would never let a payload start. */
+export function cutoffProblem(t: WindowTimes): string | undefined {
+  if (t.cutoffSeconds === undefined || t.cutoffSeconds === null) return undefined;
+  return t.cutoffSeconds * 1000 >= Date.parse(t.endsAt) - Date.parse(t.startsAt) ? CUTOFF_NOT_SHORTER : undefined;
+}
+
+const cutoffSchema = z.number().int('the cutoff is a whole number of seconds').positive('the cutoff must be positive').max(MAX_WINDOW_SECONDS, WINDOW_TOO_LONG);
 
 const LOGINS_AFTER_START = 'logins can only be blocked from a time before the start (--prevent-logins-from)';
 
@@ -111,6 +123,7 @@ export const maintenanceWindowInputSchema = z
     payload: payloadSchema,
     onFailure: z.enum(['rollback'], { error: 'on-failure: expected rollback' }).optional(),
     graceSeconds: z.number().int().min(0).max(86_400),
+    cutoffSeconds: cutoffSchema.optional(),
     startWhenDrained: z.boolean(),
     dbDrain: z.boolean(),
     notify: z.array(emailSchema).max(100, 'at most 100 addresses'),
@@ -127,6 +140,8 @@ export const maintenanceWindowInputSchema = z
       ctx.addIssue({ code: 'custom', path: ['onFailure'], message: 'on-failure rollback needs the payload backup+patch (its restore points are what a rollback restores, R-PI-11)' });
     }
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['endsAt'] });
+    const cutoff = problem ? undefined : cutoffProblem(v);
+    if (cutoff) ctx.addIssue({ code: 'custom', message: cutoff, path: ['cutoffSeconds'] });
   });
 
 // The contract's type and the schema must agree.
@@ -142,6 +157,7 @@ export const maintenanceEditSchema = z
     type: z.enum(WINDOW_TYPES, { error: 'type must be database or deployment' }).optional(),
     message: messageSchema.nullable().optional(),
     preventLoginsFrom: isoInstantSchema.nullable().optional(),
+    cutoffSeconds: cutoffSchema.nullable().optional(),
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => x !== undefined), 'nothing to change')
@@ -153,6 +169,7 @@ export interface EditableWindow extends WindowTimes {
   type: MaintenanceWindowInput['type'];
   message?: string;
   preventLoginsFrom?: string;
+  cutoffSeconds?: number;
 }
 
 /**
@@ -167,12 +184,13 @@ export function applyEdit<W extends EditableWindow>(w: W, edit: MaintenanceEdit)
   if (edit.type !== undefined) next.type = edit.type;
   if (edit.message !== undefined) next.message = edit.message ?? undefined;
   if (edit.preventLoginsFrom !== undefined) next.preventLoginsFrom = edit.preventLoginsFrom ? new Date(Date.parse(edit.preventLoginsFrom)).toISOString() : undefined;
+  if (edit.cutoffSeconds !== undefined) next.cutoffSeconds = edit.cutoffSeconds ?? undefined;
   return next;
 }
 
 /** A refused edit or extension, with the field of the window it is about (the CLI names the flag that set it). */
 export interface FieldProblem {
-  field: 'startsAt' | 'endsAt' | 'preventLoginsFrom' | 'value';
+  field: 'startsAt' | 'endsAt' | 'preventLoginsFrom' | 'cutoffSeconds' | 'value';
   message: string;
 }
 
@@ -184,7 +202,12 @@ export function editFieldProblem(w: EditableWindow, edit: unknown, nowMs: number
   if (parsed.data.startsAt !== undefined && startInPast(next.startsAt, nowMs)) return { field: 'startsAt', message: 'the new start is in the past' };
   if (Date.parse(next.endsAt) <= nowMs) return { field: 'endsAt', message: 'the new end is in the past' };
   const problem = timesProblem(next);
-  if (problem === undefined) return undefined;
+  if (problem === undefined) {
+    const cutoff = cutoffProblem(next);
+    // a cutoff given is the one refused; else the window was shortened under it
+    if (cutoff) return { field: parsed.data.cutoffSeconds != null ? 'cutoffSeconds' : 'endsAt', message: cutoff };
+    return undefined;
+  }
   // a block after the start is about the block when it was given, else about the start moved before it
   if (problem === LOGINS_AFTER_START) return { field: parsed.data.preventLoginsFrom !== undefined ? 'preventLoginsFrom' : 'startsAt', message: problem };
   return { field: 'endsAt', message: problem };

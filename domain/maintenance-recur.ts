@@ -209,7 +209,8 @@ export function recurDescription(r: { target: string; name: string; cron: string
   return (
     `Recurring ${r.template.type} maintenance window ${r.name} on target ${r.target}: starts at "${r.cron}" (${r.timezone}), ` +
     `lasts ${formatSeconds(r.durationSeconds)}, announced ${formatSeconds(r.announceAheadSeconds)} ahead, payload ${r.template.payload.kind}` +
-    `${r.template.onFailure ? ` (on failure: ${r.template.onFailure})` : ''}; ` +
+    `${r.template.onFailure ? ` (on failure: ${r.template.onFailure})` : ''}` +
+    `${r.template.cutoffSeconds !== undefined ? `, cutoff ${formatSeconds(r.template.cutoffSeconds)}` : ''}; ` +
     `an occurrence is refused while another window of the target is scheduled or open (recur show says why)${reason}`
   );
 }

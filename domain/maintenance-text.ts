@@ -1,6 +1,6 @@
 import { formatDateTime, type WindowState, type WindowType } from './maintenance';
 import { patchRunStatusCommand } from './patch';
-import { failureReason } from './maintenance-details';
+import { cutoffText, failureReason, timeLeftText } from './maintenance-details';
 import { oneLine } from './run-details';
 
 /** Operator-facing texts of a maintenance window (CLI lines, the closing e-mail, R-MW-10). Pure. */
@@ -26,7 +26,7 @@ export function describeWindow(w: WindowDescribed, timeZone: string): string {
   return `${w.type} window ${windowStateWords(w.state)} from ${s.date} ${s.time} to ${e.date} ${e.time}${ended} (workflow ${w.workflowId})`;
 }
 
-export type MaintenanceMailKind = 'completed' | 'cancelled' | 'failed';
+export type MaintenanceMailKind = 'completed' | 'cancelled' | 'failed' | 'overrunning';
 
 export interface MaintenanceMail {
   kind: MaintenanceMailKind;
@@ -65,6 +65,10 @@ export interface MaintenanceMail {
    * (capped) and why, how many in all, and the command that lists every one.
    */
   failedDossiers?: { failed: number; dossiers: { code: string; error: string }[]; listCommand: string };
+  /** The completion mail of a window whose payload was not started: less than its cutoff was left before the planned end. */
+  payloadNotStarted?: { kind: string; remainingSeconds: number; cutoffSeconds: number };
+  /** The planned end passed while these runs of the window still run (kind 'overrunning'): the payload, its rollback. */
+  running?: { kind: string; workflowId: string }[];
 }
 
 /** The failed dossiers a mail names (the window carries at most its capped list; the rest is counted). */
@@ -134,12 +138,28 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
   // with its article: « L'installation », not « La installation »
   const what = mail.type === 'database' ? 'La maintenance de la base de données' : "L'installation de la nouvelle version";
   const period = `Fenêtre prévue du ${s.date} à ${s.time} au ${e.date} à ${e.time} (cible ${target}).`;
+  const status = `nightshift maintenance status --target ${target}`;
   switch (mail.kind) {
+    case 'overrunning':
+      return {
+        subject: `[${appName}] Maintenance en dépassement (${target}) : service toujours fermé`,
+        text:
+          `${what} dépasse sa fin prévue du ${e.date} à ${e.time} : son traitement est toujours en cours.\n` +
+          (mail.running ?? []).map((r) => `En cours : ${PAYLOAD_TEXT[r.kind] ?? HAND_RUN_TEXT[r.kind] ?? r.kind} ${r.workflowId}\n`).join('') +
+          `${appName} reste fermé : les connexions sont toujours refusées. Le traitement n'est pas interrompu ; l'accès revient à sa fin, après les vérifications, et un e-mail le dira.\n` +
+          `Suivre : ${status}\n` +
+          `Annoncer une nouvelle heure de fin aux utilisateurs : nightshift maintenance extend --target ${target} --by 30m\n` +
+          `${period}\n`,
+      };
     case 'completed':
       return {
-        subject: `[${appName}] Maintenance terminée (${target})`,
+        subject: `[${appName}] Maintenance terminée${mail.payloadNotStarted ? ' sans traitement' : ''} (${target})`,
         text:
           `${what} est terminée. ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n` +
+          (mail.payloadNotStarted
+            ? `Traitement (${PAYLOAD_TEXT[mail.payloadNotStarted.kind] ?? mail.payloadNotStarted.kind}) non lancé : il restait ${timeLeftText(mail.payloadNotStarted.remainingSeconds)} avant la fin prévue, ` +
+              `moins que la marge de fin de la fenêtre (--cutoff ${cutoffText(mail.payloadNotStarted.cutoffSeconds)}). Rien n'a été modifié ; planifiez une nouvelle fenêtre pour ce traitement.\n`
+            : '') +
           (mail.endedAtEnd ? `Terminée par l'heure de fin prévue : personne n'a indiqué la fin des travaux (nightshift maintenance complete) ; vérifiez qu'ils sont bien finis.\n` : '') +
           (mail.reopenedAfter ? `Rouverte après un échec : ${oneLine(failureReason(mail.reopenedAfter))}\n` : '') +
           (mail.payloadRun ? payloadRunText(mail.payloadRun) : '') +

@@ -55,6 +55,19 @@ export interface MaintenanceWindowInput {
    * restore points (a rollback child), then the window goes on to its checks and gives access back.
    */
   onFailure?: 'rollback';
+  /**
+   * SSM's cutoff: the payload is not started when less than this many seconds remain before the planned end at the
+   * moment it would start (after the drain); access comes back instead. Absent: no cutoff. Ignored with payload none.
+   */
+  cutoffSeconds?: number;
+}
+
+/** A payload not started because less than the cutoff remained before the planned end (workflow times). */
+export interface CutoffReached {
+  /** seconds left before the planned end when the payload would have started */
+  remainingSeconds: number;
+  cutoffSeconds: number;
+  at: string;
 }
 
 export interface MaintenanceRecurrence {
@@ -89,7 +102,7 @@ export interface DbAccessSnapshot {
   revoked: string[];
 }
 
-export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' | 'startsAt' | 'endsAt' | 'preventLoginsFrom' | 'message' | 'payload' | 'graceSeconds' | 'startWhenDrained' | 'dbDrain' | 'notify'> {
+export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' | 'startsAt' | 'endsAt' | 'preventLoginsFrom' | 'message' | 'payload' | 'graceSeconds' | 'startWhenDrained' | 'dbDrain' | 'notify' | 'cutoffSeconds'> {
   target: string;
   workflowId: string;
   /** Set once the window's row exists in the target database. */
@@ -122,6 +135,10 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   reopenedAfter?: string;
   /** R-MW-9: a window of work by hand ended by its end time, nobody having said `complete` (drill W: it read "completed") */
   endedAtEnd?: boolean;
+  /** The payload was not started: the cutoff was reached (the window then gave access back without it). */
+  cutoffReached?: CutoffReached;
+  /** The planned end passed while the payload still ran (workflow time), and whether --notify was mailed then. */
+  overrun?: { at: string; mailed: boolean };
   /** Why the window was refused before its row existed (R-MW-2: another window holds the target): it never started. */
   refused?: string;
 }
@@ -145,6 +162,8 @@ export interface MaintenanceEdit {
   type?: WindowType;
   message?: string | null;
   preventLoginsFrom?: string | null;
+  /** null removes the cutoff */
+  cutoffSeconds?: number | null;
 }
 
 export interface MaintenanceExtend {

@@ -151,6 +151,10 @@ const CANCEL_BEFORE_FAILURE_PATCH = 'maintenance-window-cancel-asked-before-fail
 const RECUR_REFUSED_MAIL_PATCH = 'maintenance-window-refused-occurrence-mailed';
 /** Histories recorded before an occurrence's start was its announcement + announce-ahead on the wall clock replay in absolute time. */
 const RECUR_WALL_CLOCK_PATCH = 'maintenance-window-occurrence-wall-clock';
+/** SSM's cutoff: a payload not started with less than the cutoff left before the planned end (inputs before it had none). */
+const CUTOFF_PATCH = 'maintenance-window-cutoff';
+/** Histories recorded before the window mailed --notify when its planned end passed while its payload ran replay without that timer. */
+const OVERRUN_MAIL_PATCH = 'maintenance-window-overrun-mail';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -211,6 +215,7 @@ class MaintenanceWindow {
         startWhenDrained: input.startWhenDrained,
         dbDrain: input.dbDrain,
         notify: input.notify,
+        ...(input.cutoffSeconds !== undefined && { cutoffSeconds: input.cutoffSeconds }),
         openSessions: null,
         sessionsToClose: null,
         forcedSessions: 0,
@@ -287,6 +292,8 @@ class MaintenanceWindow {
         endsAt: this.s.endsAt,
         preventLoginsFrom: this.s.preventLoginsFrom,
         message: this.s.message,
+        // null: removed by an edit (absent would leave the row's)
+        ...(this.s.payload.kind !== 'none' && { cutoffSeconds: this.s.cutoffSeconds ?? null }),
       }),
     );
   }
@@ -591,10 +598,13 @@ class MaintenanceWindow {
 
   /** R-MW-9: the payload as a child workflow, or the operator's own work until "complete" or the end. */
   private async payload(): Promise<void> {
+    if (this.cutOff()) return;
     await this.persist('working');
     const s = this.s;
-    if (s.payload.kind === 'patch' || s.payload.kind === 'backup+patch') await this.patchPayload(s.payload.manifest, s.payload.kind === 'backup+patch');
-    else if (s.payload.kind === 'backup') await this.backupPayload(s.payload.dossiers);
+    const manifest = s.payload.kind === 'patch' || s.payload.kind === 'backup+patch' ? s.payload.manifest : undefined;
+    const dossiers = s.payload.kind === 'backup' ? s.payload.dossiers : undefined;
+    if (s.payload.kind === 'patch' || s.payload.kind === 'backup+patch') await this.watchingOverrun(() => this.patchPayload(manifest, s.payload.kind === 'backup+patch'));
+    else if (s.payload.kind === 'backup') await this.watchingOverrun(() => this.backupPayload(dossiers));
     const { requested } = this.w;
     // Runs started by hand while the operator works are linked from the details (issue 12).
     const linking = s.payload.kind === 'none' && wf.patched(LINKS_PATCH);
@@ -614,6 +624,56 @@ class MaintenanceWindow {
     if (linking && wf.patched(HAND_RUNS_PATCH)) await this.waitForHandRuns();
     // a run started since the last look is linked before the window ends
     else if (linking && !requested.cancel) await this.linkRuns();
+  }
+
+  /**
+   * SSM's cutoff: at the point the payload would start (after the drain), less than the cutoff left before the planned
+   * end: it is not started (a patch cut by the end would leave dossiers half patched), and the window goes on to its
+   * checks and gives access back. Work by hand ignores it. True when the payload is not started.
+   */
+  private cutOff(): boolean {
+    const s = this.s;
+    if (s.payload.kind === 'none' || s.cutoffSeconds === undefined) return false;
+    const leftMs = Date.parse(s.endsAt) - workflowTime();
+    if (leftMs >= s.cutoffSeconds * 1000 || !wf.patched(CUTOFF_PATCH)) return false;
+    s.cutoffReached = { remainingSeconds: Math.max(0, Math.floor(leftMs / 1000)), cutoffSeconds: s.cutoffSeconds, at: new Date().toISOString() };
+    wf.log.info('payload not started: cutoff reached', { target: s.target, payload: s.payload.kind, ...s.cutoffReached });
+    this.details();
+    return true;
+  }
+
+  /**
+   * The payload, watched for its planned end: once it passes while the payload still runs (logins still refused),
+   * --notify is told once, and the details say OVERRUNNING. A payload that ends in time cancels the watch.
+   */
+  private async watchingOverrun(work: () => Promise<void>): Promise<void> {
+    if (!wf.patched(OVERRUN_MAIL_PATCH)) return work();
+    let ended = false;
+    const watch = this.watchOverrun(() => ended).catch((err: unknown) => {
+      if (!wf.isCancellation(err)) wf.log.warn('overrun watch failed', { error: String(err) });
+    });
+    try {
+      await work();
+    } finally {
+      ended = true;
+      await watch;
+    }
+  }
+
+  private async watchOverrun(ended: () => boolean): Promise<void> {
+    for (;;) {
+      if (ended()) return;
+      const leftMs = Date.parse(this.s.endsAt) - workflowTime();
+      if (leftMs <= 0) break;
+      // an extend moves the end: the wait is computed again
+      const v = this.w.version;
+      await wf.condition(() => ended() || this.w.version !== v, leftMs, { summary: 'until the planned end (overrun mail)' });
+    }
+    const running = [this.s.payloadRun, this.s.rollbackRun].filter((r): r is WindowRun => r?.state === 'running');
+    this.s.overrun = { at: new Date().toISOString(), mailed: false };
+    this.details();
+    this.s.overrun.mailed = await this.notify('overrunning', undefined, undefined, undefined, { running: running.map((r) => ({ kind: r.kind, workflowId: r.workflowId })) });
+    this.details();
   }
 
   /**
@@ -861,7 +921,13 @@ class MaintenanceWindow {
   }
 
   /** R-MW-10: the notification list's e-mail; never fails the window. */
-  private async notify(kind: MaintenanceMailKind, payloadEnded?: { kind: string; state: string }, rolledBack?: MaintenanceMail['rolledBack'], refusedOccurrence?: string): Promise<boolean> {
+  private async notify(
+    kind: MaintenanceMailKind,
+    payloadEnded?: { kind: string; state: string },
+    rolledBack?: MaintenanceMail['rolledBack'],
+    refusedOccurrence?: string,
+    more: Pick<MaintenanceMail, 'running'> = {},
+  ): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;
     // R-MW-9 the completion mail's payload line: its dossiers not done counted while the window carries their failures
@@ -887,6 +953,8 @@ class MaintenanceWindow {
           ...(kind === 'completed' && s.endedAtEnd && { endedAtEnd: true }),
           ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),
           ...(refusedOccurrence && { refusedOccurrence }),
+          ...(kind === 'completed' && s.cutoffReached && { payloadNotStarted: { kind: s.payload.kind, remainingSeconds: s.cutoffReached.remainingSeconds, cutoffSeconds: s.cutoffReached.cutoffSeconds } }),
+          ...more,
         },
       });
       return r.sent;

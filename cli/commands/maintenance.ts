@@ -27,7 +27,7 @@ import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
-import { failureReason, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
+import { cutoffReachedText, cutoffText, failureReason, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
@@ -168,6 +168,7 @@ interface ScheduleFlags {
   backupOnly?: string;
   onFailure?: string;
   grace?: string;
+  cutoff?: string;
   preventLoginsFrom?: string;
   startWhenDrained?: boolean;
   dbDrain?: boolean;
@@ -217,6 +218,7 @@ export function scheduleInput(
   const graceSeconds =
     flags.grace !== undefined ? durationFlag('--grace', flags.grace, { allowZero: true }) : Math.min(parseDuration(DEFAULT_DRAIN_GRACE)!, Math.floor(windowSeconds));
   if (graceSeconds > windowSeconds) throw new UsageError(`--grace: the drain grace (${flags.grace}) is longer than the window`);
+  const cutoffSeconds = cutoffFlag(flags.cutoff, kind, windowSeconds, graceSeconds, flags.startWhenDrained === true);
   const preventLoginsFrom = flags.preventLoginsFrom !== undefined ? timeFlag('--prevent-logins-from', flags.preventLoginsFrom) : undefined;
   if (preventLoginsFrom && preventLoginsFrom.getTime() > start.getTime()) throw new UsageError('--prevent-logins-from must be at or before the start');
   const message = flags.message !== undefined ? parseFlag(o.messageFlag ?? '--message', messageSchema, flags.message) : undefined;
@@ -229,6 +231,7 @@ export function scheduleInput(
     message,
     payload,
     graceSeconds,
+    ...(cutoffSeconds !== undefined && { cutoffSeconds }),
     ...(onFailure ? { onFailure } : {}),
     startWhenDrained: flags.startWhenDrained === true,
     dbDrain: flags.dbDrain === true,
@@ -239,13 +242,31 @@ export function scheduleInput(
   if (input.message === undefined) delete input.message;
   const parsed = maintenanceWindowInputSchema.safeParse(input);
   // the schema's fields named by the flags that set them
-  const names = { endsAt: flags.end !== undefined ? '--end' : '--duration', startsAt: '--start', message: o.messageFlag ?? '--message', notify: '--notify', graceSeconds: '--grace', onFailure: '--on-failure' };
+  const names = { endsAt: flags.end !== undefined ? '--end' : '--duration', startsAt: '--start', message: o.messageFlag ?? '--message', notify: '--notify', graceSeconds: '--grace', onFailure: '--on-failure', cutoffSeconds: '--cutoff' };
   if (!parsed.success) throw new UsageError(zodText(parsed.error, names));
   return {
     input,
     startsNow: startsNow || start.getTime() <= nowMs + START_PAST_TOLERANCE_MS,
     blocksLoginsNow: preventLoginsFrom !== undefined && preventLoginsFrom.getTime() <= nowMs,
   };
+}
+
+/**
+ * SSM's cutoff (--cutoff 30m): the payload is not started with less than that left before the planned end. Shorter than
+ * the window, and than what the drain grace leaves of it (unless the payload may start once drained): a cutoff the
+ * payload could never pass is a slip. Work by hand has no start to cut off.
+ */
+function cutoffFlag(value: string | undefined, kind: PayloadKind, windowSeconds: number, graceSeconds: number, startWhenDrained: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  if (kind === 'none') throw new UsageError('--cutoff goes with --payload backup, patch or backup+patch (work by hand has no payload to leave unstarted)');
+  const seconds = durationFlag('--cutoff', value, { ofWindow: true });
+  if (seconds >= windowSeconds) throw new UsageError(`--cutoff: the cutoff (${cutoffText(seconds)}) must be shorter than the window (${cutoffText(Math.floor(windowSeconds))})`);
+  if (!startWhenDrained && windowSeconds - graceSeconds < seconds) {
+    throw new UsageError(
+      `--cutoff: the payload would start after the drain grace (${cutoffText(graceSeconds)}) with ${cutoffText(Math.floor(windowSeconds - graceSeconds))} left, less than the cutoff (${cutoffText(seconds)}): it would never start; shorten --cutoff or --grace`,
+    );
+  }
+  return seconds;
 }
 
 /** Tells two windows of a target apart in the Web UI's list (type, target, start-end, payload, reason). */
@@ -297,9 +318,12 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
   if (s.state === 'in_progress' && s.phase !== 'failed' && over >= 1) {
     lines.push(`  OVERRUNNING: its planned end passed ${over} min ago; access comes back once the work in it has ended ('nightshift maintenance extend' gives users a new end)`);
   }
+  const cutoff = s.cutoffSeconds !== undefined && s.payload.kind !== 'none' ? `, cutoff ${cutoffText(s.cutoffSeconds)} (not started with less left before the end)` : '';
   lines.push(
-    `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
+    `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${cutoff}${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
   );
+  if (s.cutoffReached) lines.push(`  ${cutoffReachedText(s.cutoffReached)}: access given back without it; schedule a new window for it`);
+  if (s.overrun?.mailed) lines.push(`  the planned end passed at ${shown(s.overrun.at)} while the payload ran: --notify was told`);
   if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);
   // what the users see (the gate's notice), its lines indented under it; control characters were refused at the edges
   if (s.message) lines.push(`  message to users: ${s.message.replace(/\n/g, '\n    ')}`);
@@ -415,7 +439,7 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
     rows.length
       ? [
           `${'target'.padEnd(12)} ${'state'.padEnd(11)} ${'phase'.padEnd(16)} ${'type'.padEnd(10)} from → to (${operatorZone()}), when it ended: what did not go well`,
-          ...rows.map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : stateWords(w.state)).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}${w.outcome ? `: ${w.outcome}` : ''}`),
+          ...rows.map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : stateWords(w.state)).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.cutoffSeconds !== null ? ` (cutoff ${cutoffText(w.cutoffSeconds)})` : ''}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}${w.outcome ? `: ${w.outcome}` : ''}`),
         ].join('\n')
       : 'no maintenance windows',
   );
@@ -553,6 +577,7 @@ interface EditFlags {
   message?: string;
   clearMessage?: boolean;
   preventLoginsFrom?: string;
+  cutoff?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -575,20 +600,22 @@ export function editInput(flags: EditFlags, now = Date.now()): MaintenanceEdit {
       );
     }
   }
+  if (flags.cutoff !== undefined) edit.cutoffSeconds = flags.cutoff.trim().toLowerCase() === 'none' ? null : durationFlag('--cutoff', flags.cutoff, { ofWindow: true });
   const parsed = maintenanceEditSchema.safeParse(edit);
   // the edit's fields named by their flags; the whole edit (no flag given) as what to give
-  const names = { value: 'maintenance edit', startsAt: '--start', endsAt: flags.end !== undefined ? '--end' : '--duration', durationSeconds: '--duration', message: '--message', preventLoginsFrom: '--prevent-logins-from', type: '--type' };
-  if (!parsed.success) throw new UsageError(zodText(parsed.error, names).replace(/^maintenance edit: nothing to change$/, 'maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, or --prevent-logins-from'));
+  const names = { value: 'maintenance edit', startsAt: '--start', endsAt: flags.end !== undefined ? '--end' : '--duration', durationSeconds: '--duration', message: '--message', preventLoginsFrom: '--prevent-logins-from', type: '--type', cutoffSeconds: '--cutoff' };
+  if (!parsed.success) throw new UsageError(zodText(parsed.error, names).replace(/^maintenance edit: nothing to change$/, 'maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, --prevent-logins-from, or --cutoff'));
   return edit;
 }
 
 /** An edit the window's validator would refuse, refused naming the flag behind the field it is about (exit 2). */
 export function refuseEdit(w: MaintenanceStatus, edit: MaintenanceEdit, flags: EditFlags, nowMs = Date.now()): void {
+  if (edit.cutoffSeconds != null && w.payload.kind === 'none') throw new UsageError('--cutoff: this window has no payload (work by hand): a cutoff would change nothing');
   const problem = editFieldProblem({ ...w, preventLoginsFrom: w.preventLoginsFrom ?? undefined, message: w.message ?? undefined }, edit, nowMs);
   if (!problem) return;
   // the end moves with a new start (the duration kept) unless --end or --duration gave it
   const endFlag = flags.end !== undefined ? '--end' : flags.duration !== undefined ? '--duration' : '--start';
-  const flag = { startsAt: '--start', endsAt: endFlag, preventLoginsFrom: '--prevent-logins-from', value: 'maintenance edit' }[problem.field];
+  const flag = { startsAt: '--start', endsAt: endFlag, preventLoginsFrom: '--prevent-logins-from', cutoffSeconds: '--cutoff', value: 'maintenance edit' }[problem.field];
   throw new UsageError(`${flag}: ${problem.message}`);
 }
 
@@ -608,6 +635,7 @@ interface RecurFlags {
   patchDir?: string;
   backupOnly?: string;
   grace?: string;
+  cutoff?: string;
   startWhenDrained?: boolean;
   dbDrain?: boolean;
   notify?: string;
@@ -799,6 +827,8 @@ export interface RecurView {
   durationSeconds: number;
   announceAheadSeconds: number;
   payload: PayloadKind | undefined;
+  /** each window's cutoff (--cutoff), when given */
+  cutoffSeconds?: number;
   paused: boolean;
   note: string | undefined;
   next: Occurrence[];
@@ -822,6 +852,7 @@ async function recurView(client: Client, scheduleId: string): Promise<RecurView>
     durationSeconds,
     announceAheadSeconds,
     payload: template?.payload.kind,
+    ...(template?.cutoffSeconds !== undefined && { cutoffSeconds: template.cutoffSeconds }),
     paused: d.state.paused,
     note: d.state.note,
     next: d.state.paused ? [] : d.info.nextActionTimes.slice(0, 5).map((t) => windowAt(t, { announceAheadSeconds, durationSeconds }, d.spec.timezone ?? 'UTC')),
@@ -834,7 +865,7 @@ function recurText(v: RecurView): string {
   const row = (label: string, value: string) => `  ${label.padEnd(16)}${value}`;
   return [
     `${v.target}/${v.name} (schedule ${v.scheduleId})${v.paused ? ' PAUSED' : ''}`,
-    row('windows', `start at "${v.cron}" (${v.timezone}), last ${formatSeconds(v.durationSeconds)}, announced ${formatSeconds(v.announceAheadSeconds)} ahead, payload ${v.payload ?? '?'}`),
+    row('windows', `start at "${v.cron}" (${v.timezone}), last ${formatSeconds(v.durationSeconds)}, announced ${formatSeconds(v.announceAheadSeconds)} ahead, payload ${v.payload ?? '?'}${v.cutoffSeconds !== undefined ? `, cutoff ${formatSeconds(v.cutoffSeconds)}` : ''}`),
     ...(v.paused && v.note ? [row('paused', v.note)] : []),
     ...occurrenceLines(v.next, v.timezone, v.paused),
     ...(v.running.length ? [row('open now', v.running.join(', '))] : []),
@@ -878,6 +909,7 @@ function registerRecurCommands(m: Command): void {
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
     .option('--on-failure <action>', 'with --payload backup+patch: "rollback" rolls the dossiers the patch failed back to their restore points (R-PI-11), then gives access back')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
+    .option('--cutoff <d>', 'with a payload: do not start it when less than this is left before the planned end (30m, 1h); access comes back without it (SSM\'s cutoff)')
     .option('--start-when-drained', 'start the work as soon as no session is left')
     .option('--db-drain', 'also refuse new connections to the target database and end the others after the grace')
     .option('--notify <emails>', 'comma-separated e-mail addresses told when each window is over')
@@ -963,6 +995,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
     .option('--on-failure <action>', 'with --payload backup+patch: "rollback" rolls the dossiers the patch failed back to their restore points (R-PI-11), then gives access back')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
+    .option('--cutoff <d>', 'with a payload: do not start it when less than this is left before the planned end (30m, 1h); access comes back without it (SSM\'s cutoff)')
     .option('--prevent-logins-from <time>', 'refuse new logins from this time before the start')
     .option('--start-when-drained', 'start the work as soon as no session is left')
     .option('--db-drain', 'also refuse new connections to the target database and end the others after the grace')
@@ -993,6 +1026,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--message <text>', 'new message')
     .option('--clear-message', 'remove the message')
     .option('--prevent-logins-from <time>', 'new early login block, or "none"')
+    .option('--cutoff <d>', 'new cutoff (the payload is not started with less than this left before the end), or "none"')
     .option('--yes', 'with --prevent-logins-from a time already past: refuse new logins at once')
     .addOption(jsonOption())
     .action(
