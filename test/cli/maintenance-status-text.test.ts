@@ -71,3 +71,14 @@ test('R-MW-11 (drill W): a window still closed past its planned end says it over
   expect(statusText(running, undefined, Date.parse('2026-12-04T21:59:00Z'))).not.toContain('OVERRUNNING');
   expect(statusText({ ...running, phase: 'failed' } as MaintenanceStatus, undefined, Date.parse('2026-12-04T23:00:00Z'))).not.toContain('OVERRUNNING');
 });
+
+test('SSM cutoff: status shows the cutoff of a window with a payload, and a payload the cutoff left unstarted; the overrun mail once sent', () => {
+  expect(statusText({ ...base, cutoffSeconds: 1800 })).toContain('\n  payload backup, drain grace 60 s, cutoff 30m (not started with less left before the end)\n');
+  // work by hand ignores it
+  expect(statusText({ ...base, payload: { kind: 'none' }, cutoffSeconds: 1800 })).not.toContain('cutoff');
+  const cut = statusText({ ...base, cutoffSeconds: 1800, cutoffReached: { remainingSeconds: 12 * 60 + 30, cutoffSeconds: 1800, at: '2026-12-04T21:47:30.000Z' } });
+  expect(cut).toContain('\n  payload not started: cutoff (12 min left before the planned end, cutoff 30m): access given back without it; schedule a new window for it\n');
+  const over = statusText({ ...base, state: 'in_progress', phase: 'working', overrun: { at: '2026-12-04T22:00:00.000Z', mailed: true } } as MaintenanceStatus, undefined, Date.parse('2026-12-04T22:10:00Z'));
+  expect(over).toContain('OVERRUNNING: its planned end passed 10 min ago');
+  expect(over).toContain('\n  the planned end passed at 04/12/2026 23:00 while the payload ran: --notify was told\n');
+});

@@ -103,6 +103,12 @@ test('hostile or impossible flags exit 2 with a clear error and start nothing (R
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch'], /--patch-dir/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--patch-dir', '/srv/patches'], /--patch-dir goes with --payload patch/],
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', 'a\u0001b'], /control characters/],
+    // SSM's cutoff: shorter than the window and than what the grace leaves of it; work by hand has nothing to cut off
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--cutoff', '10m'], /^nightshift: --cutoff goes with --payload backup, patch or backup\+patch \(work by hand has no payload to leave unstarted\)\n$/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--cutoff', '45m'], /^nightshift: --cutoff: the cutoff \(45m\) must be shorter than the window \(45m\)\n$/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--cutoff', '42m'], /^nightshift: --cutoff: the payload would start after the drain grace \(5m\) with 40m left, less than the cutoff \(42m\): it would never start; shorten --cutoff or --grace\n$/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--cutoff', '0m'], /^nightshift: --cutoff: the duration must be positive\n$/],
+    [[...t, '--start', later, '--duration', '45m', '--type', 'database', '--payload', 'backup', '--cutoff', 'soon'], /^nightshift: --cutoff: "soon" is not a duration/],
     // the packages are checked before the window exists, as `patch integrate` does: a typo, a stray file
     [[...t, '--start', later, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', path.join(os.tmpdir(), 'no-such-patches-dir')], /no patch directory .*no-such-patches-dir .*nothing started/],
   ];
@@ -168,6 +174,27 @@ test('R-MW-1, R-MW-5: an edit the window refuses names the flag behind it (--sta
   expect(refused({ start: '2026-12-11T10:00' })).not.toThrow();
 });
 
+test('SSM cutoff: --cutoff becomes the window\'s cutoffSeconds (a start when drained may take one longer than the grace leaves); edit --cutoff is checked against the window, "none" removes it', () => {
+  const flags = { target: stack.target, start: parisTime(60), duration: '45m', type: 'database', payload: 'backup' };
+  expect(scheduleInput(flags, Date.now()).input.cutoffSeconds).toBeUndefined();
+  expect(scheduleInput({ ...flags, cutoff: '15m' }, Date.now()).input.cutoffSeconds).toBe(900);
+  expect(scheduleInput({ ...flags, cutoff: '42m', startWhenDrained: true }, Date.now()).input.cutoffSeconds).toBe(42 * 60);
+  expect(() => scheduleInput({ ...flags, cutoff: '42m' }, Date.now())).toThrow(/^--cutoff: the payload would start after the drain grace/);
+  // recurring windows read the same flags: the template carries the cutoff to every occurrence
+  expect(editInput({ cutoff: '10m' })).toEqual({ cutoffSeconds: 600 });
+  expect(editInput({ cutoff: 'none' })).toEqual({ cutoffSeconds: null });
+  expect(() => editInput({ cutoff: '0m' })).toThrow(/^--cutoff: the duration must be positive$/);
+  const now = Date.parse('2026-12-04T12:00:00Z');
+  const w = { startsAt: '2026-12-10T09:00:00.000Z', endsAt: '2026-12-10T10:00:00.000Z', graceSeconds: 300, type: 'database', state: 'scheduled', payload: { kind: 'backup' }, cutoffSeconds: 1200 } as unknown as Parameters<typeof refuseEdit>[0];
+  const refused = (flags: Parameters<typeof editInput>[0], on = w) => () => refuseEdit(on, editInput(flags, now), flags, now);
+  expect(refused({ cutoff: '1h' })).toThrow(/^--cutoff: the cutoff must be shorter than the window$/);
+  // the window shortened under its cutoff: the flag that shortened it is named
+  expect(refused({ duration: '20m' })).toThrow(/^--duration: the cutoff must be shorter than the window$/);
+  expect(refused({ cutoff: '30m' })).not.toThrow();
+  expect(refused({ cutoff: 'none', duration: '10m' })).not.toThrow();
+  expect(refused({ cutoff: '10m' }, { ...w, payload: { kind: 'none' } } as typeof w)).toThrow(/^--cutoff: this window has no payload \(work by hand\): a cutoff would change nothing$/);
+});
+
 test('issue 9: times in ISO 8601 with fractional seconds and offsets are read (luxon); impossible fields are refused, never rolled over', () => {
   const base = { target: stack.target, type: 'database', payload: 'none' };
   const y = new Date().getUTCFullYear() + 1;
@@ -214,7 +241,7 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
 
       // no flag: what can be changed, not a field name
       const nothing = await cli('edit', '--target', stack.target);
-      expect(nothing).toMatchObject({ code: 2, stderr: 'nightshift: maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, or --prevent-logins-from\n' });
+      expect(nothing).toMatchObject({ code: 2, stderr: 'nightshift: maintenance edit: nothing to change: give --start, --end or --duration, --type, --message or --clear-message, --prevent-logins-from, or --cutoff\n' });
       // the validator's refusals with the flag named, nothing changed
       expect(await cli('edit', '--target', stack.target, '--start', '2020-01-01T10:00')).toMatchObject({ code: 2, stderr: 'nightshift: --start: the new start is in the past\n' });
       expect(await cli('edit', '--target', stack.target, '--end', start)).toMatchObject({ code: 2, stderr: 'nightshift: --end: the end must be after the start (the duration must be positive)\n' });
@@ -256,6 +283,38 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       await stack.pool.query(`DELETE FROM nightshift.maintenance_window WHERE workflow_id IN ('maintenance/gone', 'maintenance/older-cancel')`);
     });
   } finally {
+    await native.close();
+  }
+});
+
+test('SSM cutoff through the CLI: schedule --cutoff, status and list show it, edit --cutoff changes it (a refused one exit 2, nothing changed)', async () => {
+  const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await windowWorker(native, stack);
+  try {
+    await worker.runUntil(async () => {
+      const windowsBefore = (await windowRows(stack.pool)).length;
+      const scheduled = await cli('schedule', '--target', stack.target, '--start', parisTime(120), '--duration', '1h', '--type', 'database', '--payload', 'backup', '--cutoff', '20m');
+      expect(scheduled.code).toBe(0);
+      expect(scheduled.stdout).toMatch(/\n {2}payload backup, drain grace 300 s, cutoff 20m \(not started with less left before the end\)\n/);
+      expect(JSON.parse((await cli('status', '--target', stack.target, '--json')).stdout)).toMatchObject({ workflow: { cutoffSeconds: 1200 }, window: { cutoffSeconds: 1200 } });
+      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/ scheduled .* \(cutoff 20m\)$/m);
+      // refused by the window's own rule, the flag named, nothing changed
+      expect(await cli('edit', '--target', stack.target, '--cutoff', '1h')).toMatchObject({ code: 2, stderr: 'nightshift: --cutoff: the cutoff must be shorter than the window\n' });
+      expect(await cli('edit', '--target', stack.target, '--cutoff', 'later')).toMatchObject({ code: 2 });
+      expect((await windowRows(stack.pool)).length).toBe(windowsBefore + 1);
+      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/\(cutoff 20m\)$/m);
+      const edited = await cli('edit', '--target', stack.target, '--cutoff', '10m', '--json');
+      expect(edited.code).toBe(0);
+      expect(JSON.parse(edited.stdout).cutoffSeconds).toBe(600);
+      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/\(cutoff 10m\)$/m);
+      const removed = await cli('edit', '--target', stack.target, '--cutoff', 'none', '--json');
+      expect(JSON.parse(removed.stdout).cutoffSeconds).toBeUndefined();
+      expect((await cli('list', '--target', stack.target)).stdout).not.toMatch(/cutoff/);
+      expect((await cli('cancel', '--target', stack.target)).code).toBe(0);
+    });
+  } finally {
+    // a failure above leaves no window open for the next tests
+    await stack.pool.query(`UPDATE nightshift.maintenance_window SET state = 'cancelled', phase = 'cancelled' WHERE state IN ('scheduled', 'in_progress')`);
     await native.close();
   }
 });

@@ -227,3 +227,33 @@ describe('R-MW-9, R-MW-10: the completion mail says what the payload did, and th
     expect(maintenanceMailText('main', mail, 'APP', paris, at).text).not.toMatch(/Traitement|Rouverte/);
   });
 });
+
+test('SSM cutoff: the completion mail of a window whose payload the cutoff left unstarted says so in its subject and why; the outcome says it in one line', () => {
+  const mail = { to: ['ops@example.com'], type: 'database' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const { subject, text } = maintenanceMailText('main', { ...mail, kind: 'completed', payloadNotStarted: { kind: 'backup+patch', remainingSeconds: 40, cutoffSeconds: 900 } }, 'APP', paris, new Date('2020-09-07T11:44:30Z'));
+  expect(subject).toBe('[APP] Maintenance terminée sans traitement (main)');
+  expect(text).toContain(
+    "Traitement (sauvegarde puis intégration des correctifs) non lancé : il restait 40 s avant la fin prévue, moins que la marge de fin de la fenêtre (--cutoff 15m). Rien n'a été modifié ; planifiez une nouvelle fenêtre pour ce traitement.\n",
+  );
+  expect(maintenanceMailText('main', { ...mail, kind: 'completed' }, 'APP', paris, new Date()).subject).toBe('[APP] Maintenance terminée (main)');
+  expect(windowOutcome({ state: 'completed', cutoffReached: { remainingSeconds: 25 * 60, cutoffSeconds: 1800 } })).toBe('payload not started: cutoff (25 min left before the planned end, cutoff 30m)');
+});
+
+test('R-MW-10: the overrun mail says the window passed its planned end, what still runs, that logins are still refused, and how to follow it', () => {
+  const mail = { to: ['ops@example.com'], type: 'deployment' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const running = [
+    { kind: 'patch', workflowId: 'patch/main/20200907T110500Z' },
+    { kind: 'rollback', workflowId: 'patch-rollback/main/20200907T114000Z' },
+  ];
+  const { subject, text } = maintenanceMailText('main', { ...mail, kind: 'overrunning', running }, 'APP', paris, new Date('2020-09-07T11:45:00Z'));
+  expect(subject).toBe('[APP] Maintenance en dépassement (main) : service toujours fermé');
+  expect(text).toBe(
+    "L'installation de la nouvelle version dépasse sa fin prévue du 07/09/2020 à 13:45 : son traitement est toujours en cours.\n" +
+      'En cours : intégration des correctifs patch/main/20200907T110500Z\n' +
+      'En cours : retour arrière des correctifs patch-rollback/main/20200907T114000Z\n' +
+      "APP reste fermé : les connexions sont toujours refusées. Le traitement n'est pas interrompu ; l'accès revient à sa fin, après les vérifications, et un e-mail le dira.\n" +
+      'Suivre : nightshift maintenance status --target main\n' +
+      'Annoncer une nouvelle heure de fin aux utilisateurs : nightshift maintenance extend --target main --by 30m\n' +
+      'Fenêtre prévue du 07/09/2020 à 13:00 au 07/09/2020 à 13:45 (cible main).\n',
+  );
+});

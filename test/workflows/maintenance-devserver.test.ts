@@ -31,10 +31,17 @@ import {
   quietRuntime,
   requireEnv,
   sessions,
+  startSmtp,
+  subjectOf,
+  bodyOf,
   windowInput,
   windowWorker,
+  workflowBundle,
   type MaintenanceStack,
 } from './maintenance-helpers';
+import { Worker } from '@temporalio/worker';
+import { createRegistryActivities } from '../../activities/registry';
+import { loginsRefusedAt } from '../../domain/maintenance';
 
 /**
  * The maintenance window on the real Temporal dev server, in real time: the database-level drain
@@ -287,5 +294,59 @@ test('issue 12: a failed window (RUNNING, closed until reopen) is found by the l
     });
   } finally {
     await stack.close();
+  }
+});
+
+test('R-MW-10 overrun: the planned end passes while the payload runs: --notify is mailed once (what runs, logins still refused, the status command), the details say OVERRUNNING', async () => {
+  const smtp = await startSmtp();
+  const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'), NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
+  const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+  await registry.createDossier(stack.target, { code: 'O1', label: 'Dossier O1', copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
+  const worker = await windowWorker(native, stack);
+  // O1's backup waits on this lock: the payload runs past the window's planned end (real time: the time-skipping
+  // server does not skip while an activity runs)
+  const holder = await stack.pool.connect();
+  const to = 'ops-overrun@example.com';
+  const mails = () => smtp.messages.filter((m) => m.to.includes(to));
+  try {
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE "d_O1".parametre IN ACCESS EXCLUSIVE MODE');
+    await worker.runUntil(async () => {
+      const input = soon(stack.target, { seconds: 12, graceSeconds: 0, payload: { kind: 'backup', dossiers: ['O1'] }, notify: [to] });
+      const h = await start(stack, input);
+      const running = await eventually(() => h.query(maintenanceStatusQuery), (v) => v.payloadRun?.state === 'running', 'the payload to run', 40_000);
+      expect(mails()).toHaveLength(0);
+      const over = await eventually(() => h.query(maintenanceStatusQuery), (v) => v.overrun?.mailed === true, 'the overrun mail', 40_000);
+      expect(Date.parse(over.overrun!.at)).toBeGreaterThanOrEqual(Date.parse(input.endsAt));
+      expect(over).toMatchObject({ state: 'in_progress', phase: 'working' });
+      expect(loginsRefusedAt(await onlyWindow(stack.pool), new Date())).toBe(true);
+      const meta = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(meta.currentDetails).toMatch(/\*\*OVERRUNNING\*\*: the planned end passed at .* while the payload runs; logins still refused until it has ended; --notify told/);
+      const [mail] = mails();
+      expect(subjectOf(mail!.raw)).toContain('Maintenance en dépassement');
+      expect(subjectOf(mail!.raw)).toContain('service toujours fermé');
+      const body = bodyOf(mail!.raw);
+      expect(body).toContain('dépasse sa fin prévue');
+      expect(body).toContain(`En cours : sauvegarde ${running.payloadRun!.workflowId}`);
+      expect(body).toContain('les connexions sont toujours refusées');
+      expect(body).toContain(`Suivre : nightshift maintenance status --target ${stack.target}`);
+      // once: more time past the end sends nothing more
+      await new Promise((res) => setTimeout(res, 4_000));
+      expect(mails()).toHaveLength(1);
+      await holder.query('ROLLBACK');
+      const ended = await phaseIs(h, ['completed', 'failed'], 60_000);
+      if (ended.phase === 'failed') await h.executeUpdate(cancelMaintenanceUpdate);
+      const result = await h.result();
+      // the end said as the details said it meanwhile
+      expect(result.status.overrun?.mailed).toBe(true);
+      await eventually(async () => mails().length, (n) => n === 2, 'the closing mail');
+      expect(mails().map((m) => subjectOf(m.raw)).filter((x) => x.includes('dépassement'))).toHaveLength(1);
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    });
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    holder.release();
+    await stack.close();
+    await smtp.close();
   }
 });

@@ -797,3 +797,63 @@ test('issue 12: a backup batch started by hand inside a window (payload none) is
   }),
   );
 }, 300_000); // after the file's other windows the shared time-skipping server skips less: up to ~2 min here
+
+/** The window's row as `maintenance list` reads it: state and what became of it. */
+const rowOutcome = async (stack: MaintenanceStack) =>
+  (await stack.pool.query<{ state: string; outcome: string | null; cutoff: number | null }>('SELECT state, outcome, cutoff_seconds AS cutoff FROM nightshift.maintenance_window')).rows[0]!;
+
+test('SSM cutoff: less than the cutoff left once the drain is over: the payload is not started, access comes back, the list, the details and the mail say why', async () => {
+  await onOwnServer(() =>
+    withWindowWorker(async (stack, start) => {
+    // 10 min window, 5 min of grace: the payload would start with 5 min left, less than the 6 min cutoff
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 10, graceSeconds: 300, cutoffSeconds: 360, payload: { kind: 'backup' }, notify: ['ops-cutoff@example.com'] });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    expect((await rowOutcome(stack)).cutoff).toBe(360);
+    expect(await details(h)).toContain('Cutoff: 6m (the payload is not started with less than that left before the planned end)');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    const result = await h.result();
+    expect(result.status.state).toBe('completed');
+    expect(result.status.payloadRun).toBeUndefined();
+    expect(result.status.phases.map((p) => p.phase)).not.toContain('working');
+    expect(result.status.cutoffReached).toMatchObject({ cutoffSeconds: 360 });
+    expect(result.status.cutoffReached!.remainingSeconds).toBeGreaterThan(240);
+    expect(result.status.cutoffReached!.remainingSeconds).toBeLessThanOrEqual(300);
+    // R-MW-10: access back (after the checks), the list says why no payload ran
+    const row = await rowOutcome(stack);
+    expect(row).toMatchObject({ state: 'completed', outcome: 'payload not started: cutoff (4 min left before the planned end, cutoff 6m)' });
+    expect(gateStateAt(await onlyWindow(stack.pool), new Date())).toBe('open');
+    // R-OP-1: the Web UI's details say it as the list does
+    expect(await details(h)).toContain('Payload: backup **not started** (cutoff): cutoff (4 min left before the planned end, cutoff 6m); access given back without it');
+    await eventually(async () => mailsTo('ops-cutoff@example.com').length, (n) => n === 1, 'the completion mail');
+    const raw = mailsTo('ops-cutoff@example.com')[0]!.raw;
+    expect(subjectOf(raw)).toContain('Maintenance terminée sans traitement');
+    expect(bodyOf(raw)).toContain("Traitement (sauvegarde) non lancé : il restait 4 min avant la fin prévue, moins que la marge de fin de la fenêtre (--cutoff 6m). Rien n'a été modifié");
+    await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    }),
+  );
+}, 300_000);
+
+test('SSM cutoff not reached: the payload runs; a payload that ends before the planned end sends no overrun mail', async () => {
+  await onOwnServer(() =>
+    withWindowWorker(async (stack, start) => {
+      const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
+      await registry.createDossier(stack.target, { code: 'K1', label: 'Dossier K1', copyStatus: 'original', flags: { test: false, specific: false, template: false, transferable: true } });
+      // 5 min left at the payload's start, more than the 4 min cutoff
+      const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, minutes: 10, graceSeconds: 300, cutoffSeconds: 240, payload: { kind: 'backup', dossiers: ['K1'] }, notify: ['ops-in-time@example.com'] });
+      const h = await start(input);
+      await phaseIs(h, 'scheduled');
+      await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+      const result = await h.result();
+      expect(result.status.state).toBe('completed');
+      expect(result.status.cutoffReached).toBeUndefined();
+      expect(result.status.payloadRun).toMatchObject({ kind: 'backup', state: 'completed' });
+      expect(result.status.overrun).toBeUndefined();
+      expect((await rowOutcome(stack)).outcome ?? '').toBe('');
+      await eventually(async () => mailsTo('ops-in-time@example.com').length, (n) => n >= 1, 'the completion mail');
+      await new Promise((res) => setTimeout(res, 500));
+      expect(mailsTo('ops-in-time@example.com').map((m) => subjectOf(m.raw))).toEqual([expect.stringMatching(/Maintenance terminée \(/)]);
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    }),
+  );
+}, 300_000);
