@@ -600,7 +600,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       const info = await mail.sendMail({
         from: { name: config.smtp.fromName, address: config.smtp.fromAddress },
         to: run.settings.reportRecipients,
-        subject: mailSubject(config.appName),
+        // several targets (drill T): which firm's batch it was, in the subject
+        subject: mailSubject(config.appName, config.targets.length > 1 ? raw.target : undefined),
         // a batch stopped by its destination says so, and what to do, after the R-BK-8 text
         text: run.stop_reason ? `${MAIL_BODY}.${REPORT_EOL}${REPORT_EOL}${run.stop_reason}` : MAIL_BODY,
         attachments: [

@@ -713,7 +713,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const info = await mail.sendMail({
         from: { name: config.smtp.fromName, address: config.smtp.fromAddress },
         to: run.settings.reportRecipients,
-        subject: verifyMailSubject(config.appName),
+        subject: verifyMailSubject(config.appName, config.targets.length > 1 ? raw.target : undefined),
         text: verifyMailBody(await nextStepsOf(pool, raw.target, Number(run.id), run.problems)),
         attachments: [
           { filename: path.basename(run.report_path), path: run.report_path, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },

@@ -270,8 +270,9 @@ export const REPORT_FOLDER = 'log';
 
 /** R-BK-8 */
 export const FAILED_LIST_FILE_NAME = 'Svgauto-DossiersEnErreur.isa';
-export function mailSubject(appName: string): string {
-  return `${appName}: Rapport de la sauvegarde des dossiers modifiés`;
+/** R-BK-8's subject; `target` (given when the worker serves several targets) follows it in brackets. */
+export function mailSubject(appName: string, target?: string): string {
+  return `${appName}: Rapport de la sauvegarde des dossiers modifiés${target === undefined ? '' : ` (${target})`}`;
 }
 export const MAIL_BODY =
   'Des erreurs sont survenues pendant la sauvegarde des dossiers modifiés. Veuillez trouver ci-joint le rapport de traitement ainsi que la liste des dossiers en erreur';

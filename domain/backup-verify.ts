@@ -147,8 +147,9 @@ export const isToldProblem = (error: string | null): boolean => (error ?? '').st
 
 /** R-BK-8 style: a mail only when a generation has a problem. */
 export const VERIFY_FAILED_LIST_FILE_NAME = 'Svgverif-DossiersEnErreur.isa';
-export function verifyMailSubject(appName: string): string {
-  return `${appName}: Rapport de la vérification des sauvegardes`;
+/** The verification's mail subject; `target` (a worker serving several targets) follows it in brackets, as the batch's. */
+export function verifyMailSubject(appName: string, target?: string): string {
+  return `${appName}: Rapport de la vérification des sauvegardes${target === undefined ? '' : ` (${target})`}`;
 }
 export const VERIFY_MAIL_BODY =
   'Des erreurs ont été trouvées pendant la vérification des sauvegardes. Veuillez trouver ci-joint le rapport de vérification ainsi que la liste des dossiers en erreur.';

@@ -37,6 +37,8 @@ test('R-BK-7 report name is svgauto-YYYYMMDD-HHMMSS.txt in the local time zone',
 
 test('R-BK-8 subject and body are the seed texts', () => {
   expect(mailSubject('Isacompta')).toBe('Isacompta: Rapport de la sauvegarde des dossiers modifiés');
+  // several targets (drill T): the target follows, the seed's text unchanged before it
+  expect(mailSubject('Isacompta', 'lyon')).toBe('Isacompta: Rapport de la sauvegarde des dossiers modifiés (lyon)');
   expect(MAIL_BODY).toBe(
     'Des erreurs sont survenues pendant la sauvegarde des dossiers modifiés. Veuillez trouver ci-joint le rapport de traitement ainsi que la liste des dossiers en erreur',
   );
