@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Transform, pipeline as pipeStreams, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -276,15 +276,10 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
         // multipart upload, so the listing is spared (one request less per dossier in the batch)
         const single = size < settings.partSizeBytes;
         const abortedStaleUploads = single ? 0 : await abortIncompleteUploads(key);
-        const sent = crypto.createHash('sha256');
-        const body = fs.createReadStream(file).pipe(
-          new Transform({
-            transform(chunk: Buffer, _enc, done) {
-              sent.update(chunk);
-              done(null, chunk);
-            },
-          }),
-        );
+        const sent = hashing({ pass: true });
+        // pipeline, not .pipe(): the body destroyed (an upload that failed or was cancelled) closes the file too, and
+        // a read error fails the body instead of being an unhandled 'error' event
+        const body = pipeStreams(fs.createReadStream(file), sent.stream, () => {});
         const upload = new Upload({
           client,
           params: { Bucket, Key: key, Body: body, ContentLength: size, ChecksumAlgorithm: 'SHA256', Metadata: { sha256 } },
@@ -302,7 +297,7 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
           signal?.removeEventListener('abort', onAbort);
           body.destroy();
         }
-        const sentSha = sent.digest('hex');
+        const sentSha = sent.result().sha256;
         // one PUT: the storage verified the whole object's SHA-256 before it kept it, and says which; when that is
         // the file's, the object is this archive and a HEAD would add nothing
         const whole = Buffer.from(sha256, 'hex').toString('base64');
