@@ -35,6 +35,26 @@ async function unfinishedUploads(client: S3Client, bucket: string, key: string):
   return (r.Uploads ?? []).filter((u) => u.Key === key).length;
 }
 
+/**
+ * The descriptors this process holds open on `file` once they had a moment to close (Linux's /proc): a failed upload
+ * must not keep the archive open (a worker would run out of descriptors, and keep pruned archives' space held).
+ */
+async function openDescriptorsOn(file: string): Promise<number> {
+  let open = 0;
+  for (let i = 0; i < 20; i++) {
+    open = fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false; // closed meanwhile
+      }
+    }).length;
+    if (open === 0) return 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return open;
+}
+
 function storeFor(s3: S3TestServer): OffsiteStore {
   // one part in flight, 5 MiB parts: the fault lands between two parts; few SDK attempts, short timeouts
   const settings = loadConfig({ NIGHTSHIFT_DATA_DIR: dir, ...s3.env({ NIGHTSHIFT_OFFSITE_S3_PART_SIZE_MB: '5', NIGHTSHIFT_OFFSITE_S3_CONCURRENCY: '1' }) }).offsite!;
@@ -84,6 +104,7 @@ describe('the S3 server process stops during an upload (R-BK-14)', () => {
     expect(message).toContain(s3.endpoint);
     expect(message).not.toContain(s3.secretAccessKey);
     expect(Date.now() - started).toBeLessThan(60_000);
+    expect(await openDescriptorsOn(file)).toBe(0);
 
     // the server comes back with what it had on disk: the unfinished upload, invisible to GET and LIST
     await s3.restart();
@@ -139,6 +160,7 @@ describe('the network to the S3 server goes away during an upload, the server ke
     expect(cut).toBe(true);
     expect(failureTypeOf(err)).toBe('OffsiteUnavailable');
     expect(err).toMatchObject({ nonRetryable: false });
+    expect(await openDescriptorsOn(file)).toBe(0);
 
     // the server never saw the upload complete, and the abort could not reach it
     s3.restore();
