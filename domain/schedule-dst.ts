@@ -75,6 +75,10 @@ const hhmm = (minutes: number): string => `${String(Math.floor(minutes / 60) % 2
  */
 export function dstHazards(crons: string[], zone: string, fromMs: number, days = 400): DstHazard[] {
   const hazards: DstHazard[] = [];
+  // a cron of every hour (hour `*`: every minute, every quarter…) runs again within the hour that night: nothing to
+  // say (drill T: `* * * * *` got two warnings about 02:00)
+  crons = crons.filter((c) => c.trim().split(/\s+/)[1] !== '*');
+  if (!crons.length) return hazards;
   for (const change of offsetChanges(zone, fromMs, days)) {
     const shift = Math.abs(change.after - change.before);
     const kind = change.after > change.before ? 'skipped' : 'twice';

@@ -54,3 +54,11 @@ test('the warning names the time, the night, the zone and the hours to avoid', (
     "on 2027-10-31 clocks go back in Europe/Paris: Temporal's Schedule may start the backup batch of 02:30 twice that night, an hour apart; a time outside 01:00–02:59 runs once",
   );
 });
+
+test('a cron of every hour is not warned of (drill T: `* * * * *` got two warnings about 02:00): it runs again within the hour', () => {
+  expect(hazards('* * * * *', 'Europe/Paris')).toEqual([]);
+  expect(hazards('*/15 * * * *', 'Europe/Paris')).toEqual([]);
+  expect(dstHazards(['* * * * *', '30 2 * * *'], 'Europe/Paris', FROM).map((h) => h.time)).toEqual(['02:30', '02:30']);
+  // every other hour still can miss the one that night
+  expect(hazards('0 */2 * * *', 'Europe/Paris')).toEqual(['skipped 2027-03-28 02:00 avoid 02:00–02:59', 'twice 2027-10-31 02:00 avoid 01:00–02:59']);
+});
