@@ -11,14 +11,17 @@ export interface BackupRunItem {
   durationMs: number;
 }
 
+/** `added`: the row is the dossier's outcome; `present`: the run had its row already (kept); `closed`: the run is not running. */
+export type RecordedItem = 'added' | 'present' | 'closed';
+
 /**
  * Appends one dossier's outcome to the ledger (once per run: the primary key) and shows the run is
- * alive, only while the run is running (the run row's lock orders this against a close). False: closed.
+ * alive, only while the run is running (the run row's lock orders this against a close).
  * The run's totals (items_done, items_failed, last_item_at: what runProgress reads) count the row when it was
  * added; NULL totals (a run claimed before they existed) stay NULL.
  */
-export async function recordItem(db: Queryable, runId: number, item: BackupRunItem): Promise<boolean> {
-  const { rows } = await db.query<{ alive: boolean }>(
+export async function recordItem(db: Queryable, runId: number, item: BackupRunItem): Promise<RecordedItem> {
+  const { rows } = await db.query<{ alive: boolean; added: boolean }>(
     `WITH run AS (SELECT id FROM nightshift.backup_run WHERE id = $1 AND state = 'running' FOR UPDATE),
        ins AS (
          INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, file, size, duration_ms)
@@ -30,8 +33,9 @@ export async function recordItem(db: Queryable, runId: number, item: BackupRunIt
                 items_failed = r.items_failed + (SELECT count(*) FROM ins WHERE ins.status <> 'ok'),
                 last_item_at = CASE WHEN EXISTS (SELECT 1 FROM ins) THEN now() ELSE r.last_item_at END
            FROM run WHERE r.id = run.id)
-       SELECT EXISTS (SELECT 1 FROM run) AS alive`,
+       SELECT EXISTS (SELECT 1 FROM run) AS alive, EXISTS (SELECT 1 FROM ins) AS added`,
     [runId, item.code, item.status, item.attempts, item.error, item.file, item.size, item.durationMs],
   );
-  return rows[0]!.alive;
+  const r = rows[0]!;
+  return !r.alive ? 'closed' : r.added ? 'added' : 'present';
 }

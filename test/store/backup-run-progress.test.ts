@@ -46,11 +46,11 @@ afterAll(async () => {
 test('the run row counts each dossier once, failures apart, and says when the last one ended (R-BK-1, R-BK-7)', async () => {
   const runId = await newRun();
   expect(await runProgress(pool(), runId)).toEqual({ done: 0, failed: 0, sinceLastEndSeconds: null });
-  expect(await recordItem(pool(), runId, item('PRG0001', 'ok'))).toBe(true);
-  expect(await recordItem(pool(), runId, item('PRG0002', 'failed'))).toBe(true);
-  expect(await recordItem(pool(), runId, item('PRG0003', 'in_use'))).toBe(true);
+  expect(await recordItem(pool(), runId, item('PRG0001', 'ok'))).toBe('added');
+  expect(await recordItem(pool(), runId, item('PRG0002', 'failed'))).toBe('added');
+  expect(await recordItem(pool(), runId, item('PRG0003', 'in_use'))).toBe('added');
   // a retried chunk records a dossier again: the ledger keeps the first row, the totals do not count it twice
-  expect(await recordItem(pool(), runId, item('PRG0001', 'failed'))).toBe(true);
+  expect(await recordItem(pool(), runId, item('PRG0001', 'failed'))).toBe('present');
   const p = await runProgress(pool(), runId);
   expect(p).toEqual({ done: 3, failed: 2, sinceLastEndSeconds: 0 });
   expect(await counted(runId)).toEqual({ done: 3, failed: 2 });
@@ -64,7 +64,7 @@ test('the run row counts each dossier once, failures apart, and says when the la
 
   // a closed run refuses late rows, and its totals stay as they were
   expect(await closeRun(pool(), runId, { state: 'partial', ok: 1, failed: 4, reportPath: '/nowhere/log/r.txt', mailWanted: false })).toBe(true);
-  expect(await recordItem(pool(), runId, item('PRG0005', 'ok'))).toBe(false);
+  expect(await recordItem(pool(), runId, item('PRG0005', 'ok'))).toBe('closed');
   await recordNotDone(pool(), runId, ['PRG0005'], 'late');
   expect(await runProgress(pool(), runId)).toMatchObject({ done: 5, failed: 4 });
   expect(await counted(runId)).toEqual({ done: 5, failed: 4 });
@@ -75,7 +75,8 @@ test('dossiers ending at once (the lanes of several chunks) are each counted onc
   const codes = Array.from({ length: 40 }, (_, i) => `PAR${String(i).padStart(4, '0')}`);
   // the ledger does not check codes against the registry: forty rows written by concurrent statements, some twice
   const results = await Promise.all([...codes, ...codes.slice(0, 10)].map((c, i) => recordItem(pool(), runId, item(c, i % 4 === 0 ? 'failed' : 'ok'))));
-  expect(results.every(Boolean)).toBe(true);
+  expect(results.filter((r) => r === 'added').length).toBe(40);
+  expect(results.filter((r) => r === 'present').length).toBe(10);
   const rows = await counted(runId);
   expect(rows.done).toBe(40);
   expect(await runProgress(pool(), runId)).toMatchObject(rows);
@@ -85,8 +86,8 @@ test('dossiers ending at once (the lanes of several chunks) are each counted onc
 test('a run claimed before the totals existed (NULL) is counted from its rows, and stays so', async () => {
   const runId = await newRun();
   await pool().query('UPDATE nightshift.backup_run SET items_done = NULL, items_failed = NULL WHERE id = $1', [runId]);
-  expect(await recordItem(pool(), runId, item('PRG0001', 'ok'))).toBe(true);
-  expect(await recordItem(pool(), runId, item('PRG0002', 'failed'))).toBe(true);
+  expect(await recordItem(pool(), runId, item('PRG0001', 'ok'))).toBe('added');
+  expect(await recordItem(pool(), runId, item('PRG0002', 'failed'))).toBe('added');
   expect(await runProgress(pool(), runId)).toEqual({ done: 2, failed: 1, sinceLastEndSeconds: 0 });
   const { rows } = await pool().query('SELECT items_done, items_failed FROM nightshift.backup_run WHERE id = $1', [runId]);
   expect(rows[0]).toEqual({ items_done: null, items_failed: null });
