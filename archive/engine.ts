@@ -77,6 +77,12 @@ export interface BackupEngineOptions {
    * file is named after the run (archiveTempName), for the run's end to sweep.
    */
   ledgerRunId?: number;
+  /**
+   * With `generation`: runs in the transaction that records it, after its row (a batch's ledger item, R-BK-1: the
+   * dossier done in its run in the same commit as its archive, so a worker killed at any moment leaves both or
+   * neither). A throw rolls both back and removes the generation's file, as any failure to record does.
+   */
+  beforeCommit?: (tx: pg.PoolClient, recorded: { generationId: number; file: string; bytes: number }) => Promise<void>;
 }
 
 function destinationUnwritable(dir: string, err: unknown): Error {
@@ -269,6 +275,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
         tables: tables.length,
         rowCount: totalRows,
       });
+      await o.beforeCommit?.(client, { generationId, file, bytes: size });
       unrecorded.committing = true;
       await commit(client);
       unrecorded = undefined;

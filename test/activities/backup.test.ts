@@ -284,3 +284,45 @@ describe('one consistent snapshot (R-BK-6, R-BK-2)', () => {
     }
   });
 });
+
+describe("the generation's transaction (R-BK-1, R-BK-6, R-BK-11)", () => {
+  const generation = (kindRoot: string) => ({ kindRoot, kind: 'normal' as const, runId: null, reason: 'batch' });
+  const recordedOf = async (code: string) => {
+    const { rows } = await pool().query<{ generations: number; backup_seq: string | null }>(
+      `SELECT (SELECT count(*)::int FROM nightshift.backup_generation WHERE code = $1) AS generations, backup_seq::text FROM nightshift.dossier WHERE code = $1`,
+      [code],
+    );
+    return rows[0];
+  };
+
+  test('beforeCommit runs in the commit that records the generation and the last backup: what it writes goes with them', async () => {
+    const [code] = await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 2, prefix: 'TXOK' });
+    const kindRoot = fs.mkdtempSync(path.join(stack.dataDir, 'gen-'));
+    let seen: { inTx: number; outside: number; file: string; bytes: number } | undefined;
+    const r = await backupDossierArchive({
+      pool: pool(),
+      target: 'main',
+      code: code!,
+      destinationDir: stack.config.backupDir,
+      generation: generation(kindRoot),
+      beforeCommit: async (tx, g) => {
+        const count = 'SELECT count(*)::int AS n FROM nightshift.backup_generation WHERE id = $1';
+        seen = { inTx: (await tx.query(count, [g.generationId])).rows[0].n, outside: (await pool().query(count, [g.generationId])).rows[0].n, file: g.file, bytes: g.bytes };
+      },
+    });
+    expect(seen).toEqual({ inTx: 1, outside: 0, file: r.file, bytes: r.bytes });
+    expect((await recordedOf(code!))?.generations).toBe(1);
+  });
+
+  test('a beforeCommit that throws leaves no generation, no last backup and no generation file (the refusal is what the caller gets)', async () => {
+    const [code] = await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 2, prefix: 'TXNO' });
+    const kindRoot = fs.mkdtempSync(path.join(stack.dataDir, 'gen-'));
+    const refusal = new Error('done in the run already');
+    const err = await rejection(
+      backupDossierArchive({ pool: pool(), target: 'main', code: code!, destinationDir: stack.config.backupDir, generation: generation(kindRoot), beforeCommit: () => Promise.reject(refusal) }),
+    );
+    expect(err).toBe(refusal);
+    expect(await recordedOf(code!)).toEqual({ generations: 0, backup_seq: null });
+    expect(fs.readdirSync(kindRoot, { recursive: true }).filter((f) => String(f).endsWith('.SVG'))).toEqual([]);
+  });
+});
