@@ -176,6 +176,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export interface BackupBatchHooks {
   /** tests: called before each dossier's backup (to slow a batch down before a SIGKILL) */
   beforeDossier?: (code: string) => Promise<void>;
+  /** tests: called once a dossier's backup is recorded, before anything else of its step (a SIGKILL there: R-BK-1) */
+  afterBackupRecorded?: (code: string) => Promise<void>;
   /** tests: the off-site store (default: NIGHTSHIFT_OFFSITE_S3_* of this worker, built on first use) */
   offsiteStore?: () => Promise<OffsiteStore | undefined>;
 }
@@ -423,6 +425,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           : undefined;
         const written = toCopy?.generation;
         let generationId = written?.id;
+        /** the item went into the ledger in the generation's own transaction (no off-site copy to wait for) */
+        let recorded = false;
+        /** that transaction found the run closed */
+        let closedInTx = false;
         if (written) {
           attempts++;
           item = { status: 'ok', error: null, file: written.links[0] ?? written.file, size: written.size };
@@ -442,11 +448,27 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               signal,
               generation: input.settings.generationsRoot === undefined ? undefined : { kindRoot: input.settings.generationsRoot, kind: 'normal', runId: input.runId, reason: 'batch' },
               ledgerRunId: input.runId,
+              // R-BK-1: done in the ledger in the commit that records the generation, when its outcome is known then
+              // (an off-site copy comes after: a retry takes the generation its killed attempt wrote, generationToCopy)
+              beforeCommit: copyOffsite
+                ? undefined
+                : async (tx, g) => {
+                    const added = await recordItem(tx, input.runId, { code, attempts, durationMs: Date.now() - started, status: 'ok', error: null, file: g.file, size: g.bytes });
+                    if (added === 'closed') closedInTx = true;
+                    // the retry of this chunk did the dossier meanwhile: this archive is not recorded (R-BK-1: once)
+                    if (added !== 'added') throw permanentFailure(FailureType.DossierDoneInRun, `dossier ${code} is done in backup run ${input.runId} already: not backed up again`);
+                  },
             });
+            recorded = !copyOffsite && r.generationId !== undefined;
+            await hooks.afterBackupRecorded?.(code);
             item = { status: 'ok', error: null, file: r.file, size: r.bytes };
             generationId = r.generationId;
             break;
           } catch (err) {
+            if (closedInTx) {
+              closed = true;
+              return undefined;
+            }
             if (signal?.aborted) throw err;
             const errno = destinationErrno(err, input.settings.destinationDir);
             if (errno) {
@@ -489,7 +511,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
             break;
           }
         }
-        if (!(await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item }))) {
+        if (!recorded && (await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item })) === 'closed') {
           closed = true;
           return undefined;
         }

@@ -19,8 +19,8 @@ import { freePort, waitFor } from './backup-batch-helpers';
 export interface CrashHarness {
   readonly stack: TestStack;
   readonly temporal: Awaited<ReturnType<typeof devServerClient>>;
-  /** A worker process, once it says `worker ready`; `onOutput` sees each piece of its stdout. */
-  startWorker(o?: { onOutput?: (text: string, child: ChildProcess) => void }): Promise<ChildProcess>;
+  /** A worker process, once it says `worker ready`; `onOutput` sees each piece of its stdout; `env` adds to the harness's. */
+  startWorker(o?: { onOutput?: (text: string, child: ChildProcess) => void; env?: Record<string, string> }): Promise<ChildProcess>;
 }
 
 export function crashHarness(fixture: string, env: Record<string, string> = {}): CrashHarness {
@@ -58,6 +58,7 @@ export function crashHarness(fixture: string, env: Record<string, string> = {}):
           NIGHTSHIFT_METRICS_PORT: String(await freePort()),
           NIGHTSHIFT_LOG_LEVEL: 'error',
           ...env,
+          ...o.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
