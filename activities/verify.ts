@@ -622,7 +622,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         const status: VerifyItemStatus = pruned ? 'pruned' : c!.status;
         // found as an earlier run recorded it: reported again, mailed no more (TOLD_MARK)
         // (a copy found lost, or left unchecked this time, is news of its own)
-        const told = !pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !c!.copyLost && c!.storedError === undefined;
+        // (a state this run recorded, an attempt killed before its ledger row, is this run's news: still mailed)
+        const foundThisRun = !!g.verifiedAt && g.verifiedAt >= run.started_at;
+        const told = !pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !foundThisRun && !c!.copyLost && c!.storedError === undefined;
         const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : told ? `${TOLD_MARK}${c!.error ?? ''}` : (c!.error ?? null);
         const recorded = await recordVerifyItem(pool, input.runId, {
           generationId: id,

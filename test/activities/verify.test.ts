@@ -8,10 +8,11 @@ import { createOffsiteStore } from '../../offsite/store';
 import { startS3Server } from '../helpers/s3';
 import { scratchRestoreCompare } from '../../archive/scratch-restore';
 import { loadConfig, type Config } from '../../config/config';
-import { inSample } from '../../domain/backup-verify';
+import { inSample, isToldProblem } from '../../domain/backup-verify';
 import { generateDemoDossiers } from '../../registry/demo';
 import { generationById } from '../../store/generations/generation-by-id';
 import { markGenerationsDeleted } from '../../store/generations/mark-deleted';
+import { markGenerationVerified } from '../../store/generations/mark-verified';
 import { markOffsiteCopyLost } from '../../store/generations/mark-offsite-lost';
 import { scratchSchemas } from '../../store/verify/scratch-schema';
 import type { BackupVerifyInput } from '../../workflows/backup-verify.api';
@@ -352,4 +353,24 @@ test('R-BK-13 / R-BK-14: an older generation\'s file gone, its copy whole: nothi
   } finally {
     await s3.stop();
   }
+});
+
+test('R-BK-13, R-BK-8: a problem this run recorded before its worker was killed (no ledger row yet) is this run\'s news on the retry, not "told already": it is still mailed', async () => {
+  const [damaged] = await backUp('VKILL', 1);
+  const bytes = Buffer.from(fs.readFileSync(damaged!.file));
+  bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+  fs.rmSync(damaged!.file);
+  fs.writeFileSync(damaged!.file, bytes, { mode: 0o600 });
+  const acts = createVerifyActivities({ config: stack.config, pools: stack.pools });
+  const claim = await acts.claimVerifyRun({ target: 'main', codes: [damaged!.code], workflowId: `backup-verify/main/${crypto.randomUUID()}` });
+  // the killed attempt: the generation's state recorded, then the SIGKILL before its ledger row
+  await markGenerationVerified(pool(), damaged!.generationId, { state: 'corrupt', error: 'invalid archive', restored: false });
+  const page = await acts.selectVerifyPage({ target: 'main', scope: claim.scope, cursor: 0, limit: 10 });
+  const r = await acts.verifyChunk({ target: 'main', runId: claim.runId, codes: page.codes, sample: claim.sample, concurrency: 1, timeBudgetMs: 60_000 });
+  expect(r).toMatchObject({ ok: 0, failed: 1 });
+  const { rows } = await pool().query<{ status: string; error: string }>('SELECT status, error FROM nightshift.verify_run_item WHERE run_id = $1', [claim.runId]);
+  expect(rows).toHaveLength(1);
+  expect(rows[0]!.status).toBe('corrupt');
+  expect(isToldProblem(rows[0]!.error)).toBe(false);
+  await acts.finishVerifyRun({ target: 'main', runId: claim.runId, endedEarly: false });
 });
