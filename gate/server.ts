@@ -595,6 +595,9 @@ export async function buildGate({
   return app;
 }
 
+/** Every route's answer while the target database does not answer (README, *The session gate*). */
+export const DATABASE_DOWN_ANSWER = { error: 'target database unavailable' } as const;
+
 const TEMPORAL_DOWN_MESSAGE = 'Temporal is unavailable: no backup was started; try again later';
 
 const PROTOTYPE_KEY_REFUSAL = 'a JSON body with a __proto__ or constructor.prototype key is refused';
@@ -669,11 +672,14 @@ function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply):
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return reply.code(err.statusCode).send({ error: 'invalid request', field: 'request' });
   }
-  if (databaseOutage(err)) {
-    req.log.warn({ err }, 'target database unavailable');
-    return reply.code(503).send({ error: 'target database unavailable' });
+  // the target is the key's (every /v1 route but an unknown one has it); the line names it, never the key or the URL
+  const target = req.gateKey?.target;
+  const outage = databaseOutage(err);
+  if (outage) {
+    req.log.warn({ target, outage, err }, 'target database unavailable');
+    return reply.code(503).send(DATABASE_DOWN_ANSWER);
   }
-  req.log.error({ err }, 'gate request failed');
+  req.log.error({ target, err }, 'gate request failed');
   return reply.code(500).send({ error: 'internal error' });
 }
 
