@@ -164,7 +164,11 @@ export const healthAnswer = z.object({ ok: z.literal(true) }).register(contractS
 
 export const readyAnswer = z
   .object({
-    ready: z.boolean().describe('every target database answers'),
+    ready: z.boolean().describe("the gate can serve: at least one target database answers it (with a key: the key's target's database answers)"),
+    degraded: z
+      .literal(true)
+      .optional()
+      .describe("without a key: at least one target database does not answer (its calls get 503, the others are served); which one is in the gate's log, or in /readyz with that target's key"),
     target: z.string().optional().describe("with a key: the key's target"),
     database: z.enum(['ok', 'unreachable']).optional().describe("with a key: its target's database, checked by this request"),
   })
@@ -351,13 +355,14 @@ export const routes = {
     operationId: 'ready',
     method: 'GET',
     path: '/readyz',
-    summary: "Readiness: every target database answers; with a key (optional here), also its own target's database",
-    description: 'Without a key the answer is re-checked at most once a second; with a valid key the key\'s target is pinged by the request.',
+    summary: "Readiness: the gate can serve (at least one target database answers; degraded when one does not); with a key (optional here), the key's target's",
+    description:
+      "Without a key: 200 while at least one target database answers (with degraded: true when another does not), 503 when none does; re-checked at most once a second. With a valid key: 200 or 503 as the key's target's database answers, pinged by the request.",
     tag: 'public',
     security: 'optional-key',
     responses: {
       200: { description: 'ready', schema: readyAnswer },
-      503: { description: 'a target database does not answer', schema: readyAnswer },
+      503: { description: "no target database answers (with a key: the key's target's does not)", schema: readyAnswer },
     },
   },
   page: {

@@ -58,7 +58,7 @@ import { readTlsOptions } from './tls';
  * request, header and keep-alive timeouts and a connection cap bound what a slow or greedy client holds;
  * fastify's own refusals answer {error, field} without echoing the input. Public: `/` (the notices a
  * user's browser shows, without target names, database state or counts), `/healthz` (liveness, says
- * nothing), `/readyz` (ready or not; details of the key's target only with a key).
+ * nothing), `/readyz` (ready while one target answers, degraded when one does not; the key's target's own with a key).
  */
 
 declare module 'fastify' {
@@ -362,21 +362,35 @@ export async function buildGate({
   /** Liveness: the process answers. It reads nothing and says nothing. */
   app.get('/healthz', async () => ({ ok: true }));
 
-  /** Readiness: every target's database answers (re-checked at most once a second). Details need a key. */
-  const readyTargets = cachedFor(1000, (_every: 'targets'): Promise<Record<string, boolean>> =>
-    Promise.all(targets.map((t) => store.ping(pools.get(t)).then(() => [t, true] as const, () => [t, false] as const))).then(Object.fromEntries),
-  );
+  /**
+   * Readiness (tester, three targets: one database down made the whole gate 503, so a balancer dropped it for every
+   * firm, and every gate alike): ready while the gate can serve, i.e. at least one target database answers; `degraded`
+   * when one does not, with no name (R-SE-4: a public answer names no target); the log says which, once per change.
+   * Re-checked at most once a second. With a key, the key's target's own readiness (its database, asked now).
+   */
+  const databaseUp = new Map<string, boolean>();
+  const readyTargets = cachedFor(1000, async (_every: 'targets'): Promise<Map<string, boolean>> => {
+    const up = await Promise.all(targets.map((t) => store.ping(pools.get(t)).then(() => true, () => false)));
+    targets.forEach((t, i) => {
+      const was = databaseUp.get(t);
+      if (was === up[i]) return;
+      databaseUp.set(t, up[i]!);
+      if (!up[i]) app.log.warn({ target: t }, 'target database does not answer: its logins and heartbeats get 503, the other targets are served');
+      else if (was === false) app.log.info({ target: t }, 'target database answers again');
+    });
+    return new Map(targets.map((t, i) => [t, up[i]!]));
+  });
   app.get('/readyz', async (req, reply) => {
     const check = req.headers[KEY_HEADER] === undefined ? undefined : await keys.check(req.headers[KEY_HEADER]);
     if (check?.ok) {
-      // with a key, its own target is asked now (the bench's trivial round-trip route); the others as without a key
+      // with a key, its own target is asked now (the bench's trivial round-trip route)
       countKey(check.target, check.keyId, 'accepted');
-      const [own, up] = await Promise.all([store.ping(pools.get(check.target)).then(() => true, () => false), readyTargets('targets')]);
-      const ready = own && Object.entries(up).every(([t, ok]) => t === check.target || ok);
-      return reply.code(ready ? 200 : 503).send({ ready, target: check.target, database: own ? 'ok' : 'unreachable' });
+      const own = await store.ping(pools.get(check.target)).then(() => true, () => false);
+      return reply.code(own ? 200 : 503).send({ ready: own, target: check.target, database: own ? 'ok' : 'unreachable' });
     }
-    const ready = Object.values(await readyTargets('targets')).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ ready });
+    const up = [...(await readyTargets('targets')).values()];
+    const ready = up.some(Boolean);
+    return reply.code(ready ? 200 : 503).send({ ready, ...(ready && !up.every(Boolean) ? { degraded: true } : {}) });
   });
 
   /** The contract (gate/openapi.json, generated from gate/contract.ts): static, the same for every deployment, so public. */

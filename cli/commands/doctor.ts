@@ -563,6 +563,43 @@ async function gatesDown(gates: { name: string; port: number }[], timeoutMs: num
   return answers.filter((a) => a !== undefined);
 }
 
+function readyBody(body: string): { degraded?: boolean } {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as { degraded?: boolean }) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The targets whose database does not answer a connection from this host (the gate's own view is in its log). */
+async function unreachableTargets(config: Config, timeoutMs: number): Promise<string[]> {
+  const answers = await Promise.all(
+    config.targets.map(async (t) => {
+      try {
+        const client = new pg.Client({ connectionString: t.databaseUrl, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+        client.on('error', () => {});
+        try {
+          await client.connect();
+          await client.query('SELECT 1');
+          return undefined;
+        } finally {
+          await client.end().catch(() => {});
+        }
+      } catch {
+        return t.name;
+      }
+    }),
+  );
+  return answers.filter((t) => t !== undefined);
+}
+
+function seenFromHere(down: string[]): string {
+  return down.length
+    ? `from this host, the database of ${down.join(', ')} does not answer either`
+    : "every target's database answers this host: look at the gate's log and its network path to them";
+}
+
 /** Whether the operator named the gate's address (NIGHTSHIFT_GATE_HOST / _PORT): then a gate that does not answer is a failure. */
 function gateConfigured(env: NodeJS.ProcessEnv): boolean {
   return !!env.NIGHTSHIFT_GATE_PORT?.trim() || !!env.NIGHTSHIFT_GATE_HOST?.trim();
@@ -573,13 +610,27 @@ export async function checkGate(config: Config, timeoutMs: number, configured: b
   const cluster = clusterOf(config);
   try {
     // /readyz, not /healthz: a gate whose database does not answer is alive but refuses every login (503; drill K)
-    const { status } = await httpGet(`${address}/readyz`, timeoutMs);
+    const { status, body } = await httpGet(`${address}/readyz`, timeoutMs);
     if (status === 503) {
+      const down = await unreachableTargets(config, timeoutMs);
       return {
         address,
         state: configured ? 'error' : 'warning',
-        message: 'answers, but is not ready (HTTP 503 on /readyz): a target database does not answer it, so every login and heartbeat gets 503',
-        fix: 'see the PostgreSQL line: the gate serves again as soon as the database answers',
+        message: `answers, but is not ready (HTTP 503 on /readyz): no target database answers it, so every login and heartbeat gets 503; ${seenFromHere(down)}`,
+        fix: 'see the PostgreSQL lines: the gate serves again as soon as a database answers',
+      };
+    }
+    // a public answer names no target (R-SE-4): which one is down, this host asks each target's database itself
+    if (status === 200 && readyBody(body).degraded) {
+      const down = await unreachableTargets(config, timeoutMs);
+      const named = down.length ? `target${down.length > 1 ? 's' : ''} ${down.join(', ')}` : 'a target';
+      return {
+        address,
+        state: 'warning',
+        message:
+          `answers, ready (HTTP 200), but the database of ${named} does not answer it: ${down.length ? `${down.join(', ')}'s` : "that target's"} logins and heartbeats get 503, the other targets are served` +
+          (down.length ? '' : " (every target's database answers this host: the gate's log names it, `target database does not answer`)"),
+        fix: down.length ? `see the PostgreSQL ${down.join(' / ')} line${down.length > 1 ? 's' : ''}: the gate serves ${down.length > 1 ? 'them' : 'it'} again as soon as the database answers` : "look at the gate's log and its network path to the target's PostgreSQL",
       };
     }
     if (status >= 400) return { address, state: 'warning', message: `answers HTTP ${status} on /readyz`, fix: 'another program may use NIGHTSHIFT_GATE_PORT, or the gate is unhealthy: look at its log' };

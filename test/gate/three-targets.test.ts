@@ -33,7 +33,7 @@ beforeAll(async () => {
   pools = createTargetPools(config);
   for (const t of TARGETS) keys[t] = (await issueKey(pools.get(t), `app-${t}`)).secret;
   await insertDossier(pools.get('nantes-3'), 'ACME');
-  gate = await startGate(testGateConfig(config), pools, { logger: { level: 'warn', stream: { write: (line) => void logLines.push(line) } } });
+  gate = await startGate(testGateConfig(config), pools, { logger: { level: 'info', stream: { write: (line) => void logLines.push(line) } } });
 });
 afterAll(async () => {
   await Promise.all(TARGETS.map((t) => openDatabase(t)));
@@ -120,5 +120,44 @@ describe('one target database down', () => {
     const back = await call('POST', `/v1/sessions/${s.sessionId}/heartbeat`, { key: 'nantes-3', headers: auth(s.token) });
     expect({ status: back.status, body: back.json() }).toEqual({ status: 200, body: { action: 'continue' } });
     await login('nantes-3', 'bob');
+  });
+
+  // the tester's balancer: /readyz was 503 for the whole gate with one firm's database down, so it dropped every gate
+  test('R-SE-4 /readyz: 200 while one target answers (degraded, naming none), 503 when none does; with a key, its own target; the log names the target once per change', async () => {
+    const ready = async (key: Target | null = null) => {
+      const r = await call('GET', '/readyz', { key });
+      return { status: r.status, body: r.json(), text: r.text };
+    };
+    const pause = () => new Promise((r) => setTimeout(r, 1100)); // the public answer is re-checked at most once a second
+    const changes = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => /^target database (does not answer|answers again)/.test(String(l.msg)));
+    const before = changes().length;
+    expect(await ready()).toMatchObject({ status: 200, body: { ready: true } });
+    await closeDatabase('nantes-3');
+    try {
+      await pause();
+      const degraded = await ready();
+      expect({ status: degraded.status, body: degraded.body }).toEqual({ status: 200, body: { ready: true, degraded: true } });
+      expect(degraded.text).not.toMatch(/paris|lyon|nantes/);
+      expect(await ready('nantes-3')).toMatchObject({ status: 503, body: { ready: false, target: 'nantes-3', database: 'unreachable' } });
+      expect(await ready('paris')).toMatchObject({ status: 200, body: { ready: true, target: 'paris', database: 'ok' } });
+      await pause();
+      await ready();
+      expect(changes().slice(before)).toEqual([expect.objectContaining({ level: 40, target: 'nantes-3', msg: expect.stringMatching(/^target database does not answer: its logins and heartbeats get 503, the other targets are served/) })]);
+      await Promise.all([closeDatabase('paris'), closeDatabase('lyon')]);
+      await pause();
+      expect(await ready()).toMatchObject({ status: 503, body: { ready: false } });
+    } finally {
+      await Promise.all(TARGETS.map((t) => openDatabase(t)));
+    }
+    await pause();
+    expect(await ready()).toMatchObject({ status: 200, body: { ready: true } });
+    expect(changes().slice(before).map((l) => [l.target, l.level])).toEqual([
+      ['nantes-3', 40],
+      ['paris', 40],
+      ['lyon', 40],
+      ['paris', 30],
+      ['lyon', 30],
+      ['nantes-3', 30],
+    ]);
   });
 });

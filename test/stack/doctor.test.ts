@@ -269,12 +269,13 @@ test('a gate address set by NIGHTSHIFT_GATE_PORT that nothing answers is a failu
 
 // drill K: doctor asked /healthz through HAProxy only: a gate killed behind it, or every gate refusing logins with its
 // database down, was "[ok] Gate … answers (HTTP 200)"
-test('the Gate line asks /readyz, and on a cluster each gate behind the load balancer: one down is a warning naming its restart script, not ready is a FAIL', async () => {
+test('the Gate line asks /readyz, and on a cluster each gate behind the load balancer: one down is a warning naming its restart script, not ready is a FAIL, one target down a warning naming it', async () => {
   const servers: http.Server[] = [];
+  let lbDegraded = false;
   const serve = async (status: () => number): Promise<number> => {
     const srv = http.createServer((req, res) => {
       res.statusCode = req.url === '/readyz' ? status() : 404;
-      res.end(JSON.stringify({ ready: res.statusCode === 200 }));
+      res.end(JSON.stringify({ ready: res.statusCode === 200, ...(lbDegraded ? { degraded: true } : {}) }));
     });
     servers.push(srv);
     await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
@@ -296,11 +297,25 @@ test('the Gate line asks /readyz, and on a cluster each gate behind the load bal
     expect(one.fix).toBe(`${path.join(dir, 'restart', 'gate-2')} (each starts that gate again as \`cluster up\` did)`);
     lbStatus = 503;
     const notReady = await checkGate(config, 2000, true);
-    expect(notReady).toMatchObject({ state: 'error', message: expect.stringMatching(/^answers, but is not ready \(HTTP 503 on \/readyz\): a target database does not answer it/) });
+    expect(notReady).toMatchObject({ state: 'error', message: expect.stringMatching(/^answers, but is not ready \(HTTP 503 on \/readyz\): no target database answers it, so every login and heartbeat gets 503; every target's database answers this host/) });
     // no cluster here: the address alone
     lbStatus = 200;
     const alone = await checkGate(loadConfig(cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_GATE_PORT: String(lb) }) as NodeJS.ProcessEnv), 2000, true);
     expect(alone).toMatchObject({ state: 'ok', message: 'answers, ready (HTTP 200)' });
+    // the tester's three targets, one database down: the gate is ready (it serves the others) and doctor names the one
+    // down as this host sees it (the gate's public answer names none, R-SE-4)
+    lbDegraded = true;
+    const three = loadConfig(
+      cleanEnv({ ...(await baseEnv()), NIGHTSHIFT_TARGETS: `paris=${databaseUrl},lyon=${databaseUrl},nantes-3=postgres://nightshift:x@127.0.0.1:${await freePort()}/firm_c`, NIGHTSHIFT_GATE_PORT: String(lb) }) as NodeJS.ProcessEnv,
+    );
+    const degraded = await checkGate(three, 2000, true);
+    expect(degraded).toMatchObject({
+      state: 'warning',
+      message: "answers, ready (HTTP 200), but the database of target nantes-3 does not answer it: nantes-3's logins and heartbeats get 503, the other targets are served",
+      fix: 'see the PostgreSQL nantes-3 line: the gate serves it again as soon as the database answers',
+    });
+    lbStatus = 503;
+    expect((await checkGate(three, 2000, true)).message).toMatch(/no target database answers it, so every login and heartbeat gets 503; from this host, the database of nantes-3 does not answer either$/);
   } finally {
     for (const srv of servers) srv.close();
   }
