@@ -255,7 +255,7 @@ export const routes = {
       413: err('a body over 16 KB'),
       415: err('a body that is not application/json'),
       423: err('logins are refused: show message to the user', loginRefusedAnswer),
-      429: err('too many logins from this client address or with this key a minute, or the key holds its cap of open sessions (R-SE-5): retry after Retry-After, or close sessions'),
+      429: err('too many logins on this target from this client address, or with this key, a minute, or the key holds its cap of open sessions (R-SE-5): retry after Retry-After, or close sessions'),
       503: err('the target database is unreachable'),
     },
   },

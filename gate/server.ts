@@ -206,8 +206,14 @@ export async function buildGate({
     hsts: tls ? { maxAge: 31_536_000 } : false,
   });
   await app.register(rateLimit, { global: false });
-  // cache: addresses remembered per window (the store's LRU; its default is 5,000)
-  const loginsPerAddress = app.createRateLimit({ max: limits.loginRatePerAddress, timeWindow: 60_000, cache: 10_000 } as CreateRateLimitOptions);
+  // per target and address: one firm's login storm from an address left the other firms' logins from it 429 (tester,
+  // three targets behind one gate). cache: (target, address) pairs remembered per window (the store's LRU; default 5,000)
+  const loginsPerAddress = app.createRateLimit({
+    max: limits.loginRatePerAddress,
+    timeWindow: 60_000,
+    cache: 10_000,
+    keyGenerator: (req) => `${req.gateKey?.target ?? ''} ${req.ip}`,
+  } as CreateRateLimitOptions);
   const loginsPerKey = app.createRateLimit({ max: limits.loginRatePerKey, timeWindow: 60_000, keyGenerator: (req) => req.gateKey?.keyId ?? '' });
 
   app.decorateRequest('gateKey', null);
@@ -316,7 +322,7 @@ export async function buildGate({
     return { error: 'logins are refused', message, ...(w ? { end: w.endsAt.toISOString() } : {}) };
   };
 
-  /** R-SE-5: logins per client address (X-Forwarded-For only from a trusted proxy), then per key. */
+  /** R-SE-5: logins per target and client address (X-Forwarded-For only from a trusted proxy), then per key. */
   const limitLogins = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const key = req.gateKey!;
     // refused before it counts: a malformed login (a buggy client would burn its own budget), and any login while a
@@ -330,7 +336,7 @@ export async function buildGate({
     if (!byAddress.isAllowed && byAddress.isExceeded) {
       metrics.limitRefusal(key.target, key.keyId, 'login_rate_address');
       void reply.header('retry-after', String(byAddress.ttlInSeconds));
-      throw new GateError(429, `too many logins from this client address: at most ${byAddress.max} a minute, retry in ${byAddress.ttlInSeconds} s`, 'address');
+      throw new GateError(429, `too many logins on this target from this client address: at most ${byAddress.max} a minute, retry in ${byAddress.ttlInSeconds} s`, 'address');
     }
     const byKey = await loginsPerKey(req);
     if (!byKey.isAllowed && byKey.isExceeded) {

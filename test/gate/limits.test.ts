@@ -41,7 +41,7 @@ test('R-SE-5 logins per client address: over the limit 429 naming the address, R
   const before = await snapshot(pool());
   const refused = await login(g, 'a3');
   expect(refused.status).toBe(429);
-  expect(refused.json()).toEqual({ error: expect.stringMatching(/too many logins from this client address/), field: 'address' });
+  expect(refused.json()).toEqual({ error: expect.stringMatching(/too many logins on this target from this client address/), field: 'address' });
   expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
   // another key from the same address is refused too: the limit is the address's
   expect((await login(g, 'a4', other.secret)).status).toBe(429);

@@ -161,3 +161,28 @@ describe('one target database down', () => {
     ]);
   });
 });
+
+describe('login limits', () => {
+  // the tester: 80 quick logins on lyon from one address, and paris's and nantes-3's logins from it got 429 too
+  test("R-SE-5 the per-address login budget is per target and address: lyon's storm from an address leaves paris's and nantes-3's logins from it alone", async () => {
+    const limited = await startGate(testGateConfig(config, { loginRatePerAddress: 5 }), pools);
+    try {
+      const loginOn = (t: Target, user: string) =>
+        fetch(`${limited.address}/v1/targets/${t}/sessions`, {
+          method: 'POST',
+          headers: { [KEY_HEADER]: keys[t], 'content-type': 'application/json' },
+          body: JSON.stringify({ user }),
+        });
+      for (let i = 0; i < 5; i++) expect((await loginOn('lyon', `l${i}`)).status).toBe(201);
+      const refused = await loginOn('lyon', 'l5');
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toEqual({ error: expect.stringMatching(/^too many logins on this target from this client address: at most 5 a minute/), field: 'address' });
+      for (const t of ['paris', 'nantes-3'] as const) {
+        for (let i = 0; i < 5; i++) expect({ t, i, status: (await loginOn(t, `u${i}`)).status }).toEqual({ t, i, status: 201 });
+        expect((await loginOn(t, 'u5')).status).toBe(429);
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+});
