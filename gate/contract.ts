@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BACKUP_EVENTS } from '../workflows/backup-dossier.api';
 import { WINDOW_TYPES } from '../domain/maintenance';
-import { backupTriggerBody, dossierParams, localeHeaders, loginBody, noBody, sessionParams, targetParams } from './requests';
+import { backupTriggerBody, dossierParams, localeHeaders, loginBody, noBody, pageQuery, sessionParams, targetParams } from './requests';
 
 /**
  * The gate's contract for integrators (issue 9): every route with its security, its request parts and
@@ -200,6 +200,7 @@ export interface RouteContract {
   tag: 'sessions' | 'dossiers' | 'targets' | 'public';
   security: Security;
   params?: z.ZodObject;
+  query?: z.ZodObject;
   headers?: z.ZodObject;
   /** a body that accepts undefined is documented as optional */
   body?: z.ZodType;
@@ -369,9 +370,12 @@ export const routes = {
     operationId: 'noticePage',
     method: 'GET',
     path: '/',
-    summary: "The notice page a user's browser shows (seed 004's login-page notice)",
+    summary: "The notice page a user's browser shows (seed 004's login-page notice): ?target=NAME for one target's notices",
+    description:
+      "With ?target=NAME, that target's notices only, each headed with its name; a name this gate does not serve shows no notice, as a target with none (which names exist is not public). Without it: a gate serving one target shows its notices; one serving several shows none, only that each target has its page.",
     tag: 'public',
     security: 'public',
+    query: pageQuery,
     headers: localeHeaders,
     responses: { 200: { description: 'an HTML page', contentType: 'text/html' } },
   },

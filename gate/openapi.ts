@@ -35,6 +35,7 @@ function parameters(route: RouteContract): Json[] {
   const out: Json[] = [];
   for (const [where, object] of [
     ['path', route.params],
+    ['query', route.query],
     ['header', route.headers],
   ] as const) {
     if (!object) continue;

@@ -21,6 +21,7 @@ const WORDS = {
     announced: 'Maintenance annoncée',
     closed: 'Maintenance en cours',
     none: 'Aucune maintenance annoncée.',
+    perTarget: "Les avis de maintenance sont propres à chaque base de données : ouvrez le lien que vous donne l'application (/?target=…).",
   },
   en: {
     title: 'Service status',
@@ -28,23 +29,33 @@ const WORDS = {
     announced: 'Maintenance announced',
     closed: 'Maintenance in progress',
     none: 'No maintenance is announced.',
+    perTarget: 'Maintenance notices are per database: open the link your application gives you (/?target=…).',
   },
 } as const;
 
 /**
- * Public (R-SE-4): the page shows the maintenance notices only, never a target's name, whether its
- * database answers, or how many sessions are open. Identical notices of several targets show once.
+ * What the page shows: the notices of one target (`named`: each headed with its target's name, the page of `?target=`),
+ * or, on the bare page of a gate serving several targets, none but where each target's page is (`perTarget`).
  */
-export function renderPage(appName: string, locale: Locale, notices: TargetNotice[]): string {
+export type PageContent = { notices: TargetNotice[]; named: boolean } | { perTarget: true };
+
+/**
+ * Public (R-SE-4): the page shows the maintenance notices only, never whether a database answers or how many sessions
+ * are open; a target's name only over its own notice on its own page (a user of another target never sees it).
+ */
+export function renderPage(appName: string, locale: Locale, content: PageContent): string {
   const w = WORDS[locale];
-  const shown = new Map<string, string>();
-  for (const n of notices) {
+  const shown: string[] = [];
+  const named = 'named' in content && content.named;
+  for (const n of 'notices' in content ? content.notices : []) {
     if (n.state !== 'announced' && n.state !== 'closed') continue;
     const lines = (n.message ?? '').split('\n').map((l) => `<p>${escapeHtml(l)}</p>`).join('');
-    const html = `<section class="${n.state}"><p><strong>${escapeHtml(w[n.state])}</strong></p>${lines}</section>`;
-    shown.set(html, html);
+    const heading = named ? `${n.target} - ${w[n.state]}` : w[n.state];
+    shown.push(`<section class="${n.state}"><p><strong>${escapeHtml(heading)}</strong></p>${lines}</section>`);
   }
-  const sections = shown.size ? [...shown.values()].join('\n') : `<section class="open"><p>${escapeHtml(w.none)}</p></section>`;
+  const sections = shown.length
+    ? shown.join('\n')
+    : `<section class="open"><p>${escapeHtml('perTarget' in content ? w.perTarget : w.none)}</p></section>`;
   return `<!doctype html>
 <html lang="${locale}">
 <head>

@@ -79,6 +79,14 @@ export const localeHeaders = z.object({
   'accept-language': z.string().max(256, 'at most 256 characters').optional(),
 });
 
+/**
+ * The notice page's `?target=NAME`: documented as a string; the gate reads it leniently (a name it does not serve, a
+ * malformed or repeated one: a page with no notice, as for a target with none: which names exist is not public).
+ */
+export const pageQuery = z.object({
+  target: z.string().optional().describe("the target (database) whose notices to show: the link the business application gives its users; a name this gate does not serve shows no notice, as a target with none"),
+});
+
 /** 32 random bytes in base64url are 43 characters; the scheme is case-insensitive (RFC 9110). */
 const BEARER = /^bearer ([A-Za-z0-9_-]{43})$/i;
 

@@ -29,6 +29,7 @@ import {
   bearerToken,
   dossierParams,
   GateError,
+  isKnownTargetName,
   localeHeaders,
   loginBody,
   type LoginBody,
@@ -57,7 +58,7 @@ import { readTlsOptions } from './tls';
  * key and per client address, open sessions per key and open dossiers per session are capped (R-SE-5);
  * request, header and keep-alive timeouts and a connection cap bound what a slow or greedy client holds;
  * fastify's own refusals answer {error, field} without echoing the input. Public: `/` (the notices a
- * user's browser shows, without target names, database state or counts), `/healthz` (liveness, says
+ * user's browser shows, `?target=NAME` one target's; no database state or counts), `/healthz` (liveness, says
  * nothing), `/readyz` (ready while one target answers, degraded when one does not; the key's target's own with a key).
  */
 
@@ -403,11 +404,21 @@ export async function buildGate({
   const openapi = openApiText();
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(openapi));
 
-  /** The notices a user's browser shows (seed 004), without target names, database state or counts (R-SE-4). */
+  /**
+   * The notices a user's browser shows (seed 004), never database state or counts (R-SE-4). A gate serving several
+   * targets showed one firm's notice to every firm's users, no target named (tester): `/?target=NAME` shows that
+   * target's notices only, each headed with its name; the bare page of such a gate shows none, only where they are.
+   * A name not served is a page with no notice, as a target with none: the page does not tell which names exist.
+   */
   app.get('/', async (req, reply) => {
     const loc = locale(req);
+    const asked = (req.query as { target?: unknown }).target;
+    if (asked === undefined && targets.length > 1) {
+      return reply.type('text/html; charset=utf-8').send(renderPage(config.appName, loc, { perTarget: true }));
+    }
+    const shown = asked === undefined ? targets : typeof asked === 'string' && isKnownTargetName(asked, targets) ? [asked] : [];
     const notices = await Promise.all(
-      targets.map(async (target): Promise<TargetNotice> => {
+      shown.map(async (target): Promise<TargetNotice> => {
         try {
           const status = await store.readStatus(pools.get(target));
           const notice = noticeAt(status.window, status.now, loc, texts);
@@ -418,7 +429,7 @@ export async function buildGate({
         }
       }),
     );
-    return reply.type('text/html; charset=utf-8').send(renderPage(config.appName, loc, notices));
+    return reply.type('text/html; charset=utf-8').send(renderPage(config.appName, loc, { notices, named: asked !== undefined }));
   });
 
   // --- /v1: the business application, with a key of the target (R-SE-4) ------------------------

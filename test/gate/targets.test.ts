@@ -58,10 +58,11 @@ test('each target has its own window: main closed (R-MW-6) while other accepts l
   expect(login.status).toBe(201);
   expect((await call('GET', '/v1/targets/main/status')).body).toMatchObject({ state: 'closed', openSessions: 0 });
   expect((await call('GET', '/v1/targets/other/status')).body).toMatchObject({ state: 'open', openSessions: 1 });
-  const page = await (await fetch(`${gate.address}/`)).text();
-  // R-SE-4: the public page shows the notice, never the target names
-  expect(page).not.toMatch(/\b(main|other)\b/);
+  // the public page of a gate serving several targets: each target's notices on its own page (three-targets.test.ts)
+  const page = await (await fetch(`${gate.address}/?target=main`)).text();
   expect(page).toContain('Une phase de maintenance de la base de données est actuellement en cours.');
+  expect(page).not.toMatch(/\bother\b/);
+  expect(await (await fetch(`${gate.address}/?target=other`)).text()).toContain('Aucune maintenance annoncée.');
 });
 
 test('session routes find the session in its own target, and a token never crosses sessions', async () => {

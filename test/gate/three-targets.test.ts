@@ -4,7 +4,7 @@ import { issueKey, KEY_HEADER } from '../../gate/keys';
 import { startGate, type RunningGate } from '../../gate/server';
 import { createTargetPools, type TargetPools } from '../../workers/resources';
 import { createTestDatabase, requireEnv, tempDir } from '../helpers/env';
-import { auth, insertDossier, testGateConfig } from './gate-helpers';
+import { auth, clearWindow, insertDossier, minutesFromNow, setWindow, testGateConfig } from './gate-helpers';
 
 /**
  * One gate in front of three targets, as an outside tester ran it (paris, lyon, nantes-3): one target's database
@@ -184,5 +184,48 @@ describe('login limits', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('the public notice page', () => {
+  afterAll(async () => {
+    for (const t of TARGETS) await clearWindow(pools.get(t));
+  });
+
+  // the tester: paris's notice (« … sera donc indisponible … Travaux Paris seulement ») on the page every firm's users saw
+  test("R-MW-4 R-MW-6 R-SE-4 /?target=NAME shows that target's notices only, headed with its name; the bare page of a gate serving several targets shows none; a name not served is a page with no notice, as a target with none", async () => {
+    await setWindow(pools.get('paris'), { startsAt: minutesFromNow(-5), endsAt: minutesFromNow(55), state: 'in_progress', message: 'Travaux Paris seulement <b>ici</b>' });
+    await setWindow(pools.get('lyon'), { startsAt: minutesFromNow(60), endsAt: minutesFromNow(120), type: 'deployment' });
+    const page = async (query: string) => {
+      const r = await call('GET', `/${query}`, { key: null });
+      expect({ query, status: r.status }).toEqual({ query, status: 200 });
+      return r.text;
+    };
+
+    const paris = await page('?target=paris');
+    expect(paris).toContain('<strong>paris - Maintenance en cours</strong>');
+    expect(paris).toContain('Une phase de maintenance de la base de données est actuellement en cours.');
+    expect(paris).toContain('Travaux Paris seulement &lt;b&gt;ici&lt;/b&gt;');
+    expect(paris).not.toMatch(/lyon|nantes|nouvelle version/);
+
+    const lyon = await page('?target=lyon');
+    expect(lyon).toContain('<strong>lyon - Maintenance annoncée</strong>');
+    expect(lyon).toContain('Une nouvelle version sera installée entre le');
+    expect(lyon).not.toMatch(/paris|Paris|nantes/i);
+
+    const nantes = await page('?target=nantes-3');
+    expect(nantes).toContain('Aucune maintenance annoncée.');
+    expect(nantes).not.toMatch(/paris|lyon|nantes|Travaux|nouvelle version/i);
+    // a name this gate does not serve, a malformed or repeated one: the same page, nothing quoted (R-SE-4)
+    for (const q of ['?target=marseille', '?target=%3Cscript%3E', '?target=paris&target=lyon', `?target=${'x'.repeat(500)}`]) {
+      expect({ q, text: await page(q) }).toEqual({ q, text: nantes });
+    }
+    const en = await call('GET', '/?target=paris', { key: null, headers: { 'accept-language': 'en' } });
+    expect(en.text).toContain('<strong>paris - Maintenance in progress</strong>');
+
+    // the bare page names no target and shows no firm's notice to another's users
+    const bare = await page('');
+    expect(bare).not.toMatch(/paris|lyon|nantes|Travaux|maintenance de la base|nouvelle version/i);
+    expect(bare).toContain('Les avis de maintenance sont propres à chaque base de données');
   });
 });
