@@ -11,6 +11,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { FOLDER_NAME, inspectSharedFolder, refusal, sharedBackupFolderLine, sharedBackupFolders, workerFolders, type FolderVerdict, type StoreKind } from '../../shared-store/marker';
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
 import { serverVersion } from '../../store/server/server-version';
+import { ping } from '../../store/gate/ping';
 import { largestDossierObjects, lockTableSettings } from '../../store/server/lock-table';
 import { RESTORES_AT_ONCE, lockTableShortfall } from '../../domain/lock-table';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
@@ -581,7 +582,7 @@ async function unreachableTargets(config: Config, timeoutMs: number): Promise<st
         client.on('error', () => {});
         try {
           await client.connect();
-          await client.query('SELECT 1');
+          await ping(client);
           return undefined;
         } finally {
           await client.end().catch(() => {});
