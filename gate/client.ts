@@ -138,7 +138,7 @@ export class GateClient {
     return this.call('backupDossier', { params: { id: session.sessionId, code }, session, body: { event } });
   }
 
-  /** Readiness with the key: every target database answers, and the key's own (pinged by this request); 503 is an answer here. */
+  /** Readiness of the key's target (its database, pinged by this request): 200 ready, 503 not; 503 is an answer here. */
   ready(): Promise<ReadyAnswer> {
     return this.call('ready', { answerStatuses: [503] }) as Promise<ReadyAnswer>;
   }
