@@ -5,6 +5,7 @@ import { BACKUP_SETTING_SCHEMAS, type BackupSettingKey, type BackupSettings } fr
 import { canonicalTimeZone } from '../domain/operator-time';
 import { type RetentionPolicies, parseLocalRetention } from '../domain/retention';
 import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../domain/text';
+import { redactUrlSecrets } from '../domain/redact';
 import { Secret } from '../offsite/secret';
 
 /**
@@ -378,10 +379,14 @@ export function parseBackupKeys(text: string, source: { variable: string; lines:
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: { variable: string; problem: string }[]) {
+  readonly problems: { variable: string; problem: string }[];
+  constructor(problems: { variable: string; problem: string }[]) {
+    // a problem may quote what it refuses: never a URL's password, whichever check wrote it
+    problems = problems.map((p) => ({ variable: p.variable, problem: redactUrlSecrets(p.problem) }));
     // one problem, one line (what the CLI prints after `nightshift: `); several: one line each under a head
     super(problems.length === 1 ? `${problems[0]!.variable}: ${problems[0]!.problem}` : `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
     this.name = 'ConfigError';
+    this.problems = problems;
   }
 }
 
@@ -394,7 +399,7 @@ function parseTargets(raw: string | undefined, defaultUrl: string): Target[] {
     const name = eq > 0 ? item.slice(0, eq) : '';
     const url = eq > 0 ? item.slice(eq + 1) : '';
     const urlProblem = postgresUrl.safeParse(url).error?.issues[0]?.message;
-    if (!TARGET_NAME.test(name)) problems.push(`"${item.slice(0, 60)}": expected name=postgres://… with a name of lower-case letters, digits, _ or - (max 40)`);
+    if (!TARGET_NAME.test(name)) problems.push(`"${shownInput(redactUrlSecrets(item), 60)}": expected name=postgres://… with a name of lower-case letters, digits, _ or - (max 40)`);
     else if (urlProblem) problems.push(`target ${name}: ${urlProblem}`);
     else if (targets.some((t) => t.name === name)) problems.push(`target ${name} is listed twice`);
     else targets.push({ name, databaseUrl: url });

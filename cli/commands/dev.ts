@@ -19,7 +19,7 @@ import { runWorker } from '../../workers/main';
 import { startSmtpCatcher } from '../../workers/smtp-catcher';
 import { startGate, type StartGateOptions } from '../../gate/server';
 import { devGateHint, ensureDevKey } from '../../gate/dev-key';
-import { redactUrl } from './doctor';
+import { redactUrl } from '../../domain/redact';
 import { exampleDossierCode } from '../../store/dossiers/example-dossier';
 import { listDossiers } from '../../store/dossiers/list-dossiers';
 import type { Dossier } from '../../domain/dossier';

@@ -23,6 +23,7 @@ import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
 import { STATE_FILE, clusterGates, readState } from '../../cluster/state';
 import { RESTART_DIR } from '../../cluster/restart-scripts';
+import { REDACTED, SECRET_URL_PARAMS, redactUrl, redactUrlSecrets } from '../../domain/redact';
 
 /**
  * `nightshift doctor`: one bounded check per service, each saying what is wrong and what to do.
@@ -94,21 +95,6 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** The query parameters of a libpq / node-postgres URL that carry a secret (or the path of one). */
-const SECRET_URL_PARAMS = ['password', 'sslpassword', 'sslkey'];
-const REDACTED = '***';
-
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.password = '';
-    for (const name of [...u.searchParams.keys()]) if (SECRET_URL_PARAMS.includes(name.toLowerCase())) u.searchParams.set(name, REDACTED);
-    return u.toString().replaceAll(encodeURIComponent(REDACTED), REDACTED);
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
 /** Every secret the configuration holds, as plain text, so that it is found wherever an error message quotes it. */
 function configSecrets(config: Config): string[] {
   const secrets = [config.temporal.apiKey, config.smtp.password, config.pg.password];
@@ -134,9 +120,7 @@ function configSecrets(config: Config): string[] {
  * unless it is also a user, database or host name that the report shows anyway.
  */
 export function redactSecrets(text: string, config: Config): string {
-  let out = text
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*):[^\s@/?#]*@/gi, '$1@')
-    .replace(new RegExp(`([?&](?:${SECRET_URL_PARAMS.join('|')})=)[^&#\\s"']*`, 'gi'), `$1${REDACTED}`);
+  let out = redactUrlSecrets(text);
   for (const secret of configSecrets(config)) out = out.replaceAll(secret, REDACTED);
   return out;
 }

@@ -169,6 +169,27 @@ describe('config', () => {
     expect(JSON.stringify(problems)).not.toMatch(/hunter2|key-42/);
   });
 
+  test('a refused target entry is quoted without its password (user info, password= parameters), however it is spelled', () => {
+    for (const entry of [
+      'Paris=postgres://ns:nspw-SECRET@127.0.0.1:47010/firm_a',
+      'Paris=postgres://ns:p@ss/w:rd-SECRET@db/firm_a',
+      'postgres://ns:nspw-SECRET@db/firm_a',
+      'Paris=postgres://ns@db/firm_a?sslmode=require&password=nspw-SECRET',
+    ]) {
+      const problems = problemsOf({ NIGHTSHIFT_TARGETS: `lyon=postgres://ns@db/firm_b ${entry}` });
+      expect(problems).toEqual([{ variable: 'NIGHTSHIFT_TARGETS', problem: expect.stringMatching(/^".*\*\*\*.*": expected name=postgres:\/\/… with a name of lower-case/) }]);
+      expect(JSON.stringify(problems)).not.toMatch(/SECRET|nspw/);
+    }
+    const one = (() => {
+      try {
+        return loadConfig({ NIGHTSHIFT_TARGETS: 'Paris=postgres://ns:nspw@127.0.0.1:47010/firm_a' }, '/srv');
+      } catch (err) {
+        return err as ConfigError;
+      }
+    })();
+    expect((one as ConfigError).message).toBe('NIGHTSHIFT_TARGETS: "Paris=postgres://ns:***@127.0.0.1:47010/firm_a": expected name=postgres://… with a name of lower-case letters, digits, _ or - (max 40)');
+  });
+
   test('time zones: NIGHTSHIFT_TIMEZONE, else TZ, else the system; an unknown one is refused naming its variable', () => {
     expect(loadConfig({ TZ: 'Europe/Paris' }, '/').timeZone).toBe('Europe/Paris');
     expect(loadConfig({ TZ: ':Europe/Paris' }, '/').timeZone).toBe('Europe/Paris');

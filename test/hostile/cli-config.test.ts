@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import { runCli, stackCliEnv, useCliStack, type CliResult } from '../helpers/cli';
 import { tempDir } from '../helpers/env';
 import { loadConfig } from '../../config/config';
-import { redactSecrets, redactUrl } from '../../cli/commands/doctor';
+import { redactSecrets } from '../../cli/commands/doctor';
+import { redactUrl } from '../../domain/redact';
 import { patchManifestSchema } from '../../domain/patch';
 
 /**
