@@ -56,8 +56,14 @@ export function config(): Config {
   return cachedConfig;
 }
 
-export function targetOption(): Option {
-  return new Option('-t, --target <name>', 'target database (default: the only one configured)');
+export function targetOption(description = 'target database (default: the only one configured)'): Option {
+  return new Option('-t, --target <name>', description).argParser(oneTarget);
+}
+
+/** A second --target is refused: commander would keep the last one, and the command would run on a target not meant. */
+function oneTarget(value: string, previous: string | undefined): string {
+  if (previous !== undefined) throw new UsageError(`--target given twice (${previous}, ${value}): give one`);
+  return value;
 }
 export function jsonOption(): Option {
   return new Option('--json', 'print JSON instead of text');

@@ -90,7 +90,7 @@ export function registerGateCommands(program: Command): void {
   keys
     .command('list')
     .description('list the keys of a target (or of every target): id, name, prefix, created, last used, revoked; never a secret')
-    .option('-t, --target <name>', 'one target (default: every configured target)')
+    .addOption(targetOption('one target (default: every configured target)'))
     .addOption(jsonOption())
     .action(
       action(async (opts: { target?: string; json?: boolean }, cmd: Command) => {
@@ -110,7 +110,7 @@ export function registerGateCommands(program: Command): void {
     .command('revoke')
     .description('revoke a key: gates refuse it within NIGHTSHIFT_GATE_KEY_REFRESH_S seconds')
     .argument('<id>', 'key id (from `gate keys list`)')
-    .option('-t, --target <name>', 'the key\'s target (default: looked up in every configured target)')
+    .addOption(targetOption('the key\'s target (default: looked up in every configured target)'))
     .addOption(jsonOption())
     .action(
       action(async (rawId: string, opts: { target?: string; json?: boolean }, cmd: Command) => {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { tempDir } from '../helpers/env';
 import { runCli, type CliResult } from '../helpers/cli';
 import { freePort } from '../helpers/net';
+import type { Command } from 'commander';
+import { buildProgram } from '../../cli/main';
 
 /**
  * Refusals that need no stack, as a user meets them (a separate process): commander's own errors, empty arguments,
@@ -84,4 +86,32 @@ test("a target's PostgreSQL refusing connections: one line naming the target, th
     code: 1,
     stderr: `nightshift: cannot connect to PostgreSQL of target b at 127.0.0.1:${port} (set by NIGHTSHIFT_TARGETS): ${cause}\n`,
   });
+});
+
+test('a repeated --target is refused naming both, exit 2, before anything is read or started (commander kept the last one)', async () => {
+  const port = await freePort();
+  const targets = { NIGHTSHIFT_TARGETS: `paris=postgres://ops@127.0.0.1:${port}/a nantes-3=postgres://ops@127.0.0.1:${port}/b` };
+  const refusal = { code: 2, stdout: '', stderr: 'nightshift: --target given twice (nantes-3, paris): give one\n' };
+  for (const args of [
+    ['dossiers', 'show', 'DEMO0005', '--target', 'nantes-3', '--target', 'paris'],
+    ['backup', 'run', '--dry-run', '-t', 'nantes-3', '--target=paris'],
+    ['gate', 'keys', 'list', '--target', 'nantes-3', '-t', 'paris'],
+  ]) {
+    expect({ args, ...(await cli(args, targets)) }).toEqual({ args, ...refusal });
+  }
+});
+
+test('every --target of the CLI is the shared one, which refuses a second', () => {
+  const withTarget: string[] = [];
+  const visit = (cmd: Command, at: string): void => {
+    const option = cmd.options.find((o) => o.long === '--target');
+    if (option) {
+      withTarget.push(at);
+      expect({ at, parsed: option.parseArg?.('paris', undefined) }).toEqual({ at, parsed: 'paris' });
+      expect(() => option.parseArg!('paris', 'lyon')).toThrow('--target given twice (lyon, paris): give one');
+    }
+    for (const sub of cmd.commands) visit(sub, `${at} ${sub.name()}`);
+  };
+  visit(buildProgram(), 'nightshift');
+  expect(withTarget.length).toBeGreaterThan(30);
 });
