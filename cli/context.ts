@@ -3,6 +3,7 @@ import { z, ZodError } from 'zod';
 import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type Target } from '../config/config';
 import { failureTypeOf, FailureType } from '../domain/failures';
 import { terminalSafe } from '../domain/text';
+import { appliedNames, migrationShortfall, type MigrationRefusal } from '../db/migrate';
 // resources.ts loads @temporalio/client only inside connectTemporalClient: start-up stays light
 import { connectTemporalClient, createTargetPools, temporalClientLibrary } from '../workers/resources';
 import type { Client } from '@temporalio/client';
@@ -144,9 +145,59 @@ export async function withPools<T>(targetName: string | undefined, fn: (pool: pg
   try {
     return await fn(pools.get(t.name), t.name);
   } catch (err) {
-    throw postgresUnreachable(err, t.name) ?? err;
+    throw postgresUnreachable(err, t.name) ?? (await targetDatabaseProblem(err, t.name, pools.get(t.name))) ?? err;
   } finally {
     await pools.end();
+  }
+}
+
+/** The variable a target's database comes from, as the refusals name it. */
+export function targetSource(c: Config): string {
+  return c.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT, the embedded PostgreSQL' : process.env.NIGHTSHIFT_TARGETS ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
+}
+
+/** SQLSTATEs of a control schema older than this release, or absent: an object it should hold is not there. */
+const UNDEFINED_OBJECT = new Set(['42P01', '3F000', '42883', '42703', '42704']);
+/** SQLSTATE classes of a connection the server refused (a wrong database or password, a database closed to connections). */
+const REFUSED_CONNECTION = /^(08|28|3D|53|57P0)|^55000$/;
+
+/**
+ * A target's PostgreSQL error, said with the target's name (pg names none: with three targets, `relation
+ * "nightshift.dossier" does not exist` could be any of them) and, where it tells, what to do: a database not migrated
+ * yet, or migrated by an older release, is said so with what migrates it; a refused connection names the address and
+ * the variable that sets it. undefined for anything that is not PostgreSQL's own error.
+ */
+async function targetDatabaseProblem(err: unknown, targetName: string, pool: pg.Pool): Promise<Error | undefined> {
+  const e = err as { code?: unknown; severity?: unknown; message?: unknown } | undefined;
+  if (typeof e?.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code) || typeof e.severity !== 'string') return undefined;
+  const c = config();
+  const url = c.targets.find((t) => t.name === targetName)?.databaseUrl;
+  const where = `its PostgreSQL at ${url ? new URL(url).host : 'its address'}, set by ${targetSource(c)}`;
+  if (REFUSED_CONNECTION.test(e.code)) return new SaidError(`target ${targetName}: ${String(e.message)} (${where})`, { cause: err });
+  if (UNDEFINED_OBJECT.has(e.code) && /nightshift/.test(String(e.message))) {
+    const migrated = await migrationState(pool, targetName);
+    const worker = 'a worker migrates it at its start (`nightshift worker`; `npm run dev` on this machine), and `nightshift doctor` says when it is done';
+    if (migrated?.refusal) return new SaidError(`target ${targetName}: ${migrated.refusal.problem}: ${migrated.refusal.fix}`, { cause: err });
+    if (migrated?.applied === 0) return new SaidError(`target ${targetName}: its database is not migrated yet (${String(e.message)}): ${worker}`, { cause: err });
+    if (migrated?.missing.length) {
+      return new SaidError(`target ${targetName}: its database lacks ${migrated.missing.length} migration(s) of this release (${String(e.message)}): ${worker}`, { cause: err });
+    }
+  }
+  return new SaidError(`target ${targetName}: ${String(e.message)}`, { cause: err });
+}
+
+/** What the target's migrations say, or undefined when they cannot be read (the database gone meanwhile). */
+async function migrationState(pool: pg.Pool, targetName: string): Promise<{ refusal?: MigrationRefusal; missing: string[]; applied: number } | undefined> {
+  try {
+    const client = await pool.connect();
+    try {
+      const applied = (await appliedNames(client)).length;
+      return { ...(await migrationShortfall(client, targetName)), applied };
+    } finally {
+      client.release();
+    }
+  } catch {
+    return undefined;
   }
 }
 
@@ -165,8 +216,7 @@ function postgresUnreachable(err: unknown, targetName: string): Error | undefine
   // another server refusing inside fn (an off-site store, SMTP) is not the target's PostgreSQL: left as it is
   if (at?.port !== undefined && url && at.port !== Number(new URL(url).port || 5432)) return undefined;
   const address = at ? `${at.address}:${at.port}` : url ? new URL(url).host : 'its address';
-  const from = c.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT, the embedded PostgreSQL' : process.env.NIGHTSHIFT_TARGETS ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
-  return new SaidError(`cannot connect to PostgreSQL of target ${targetName} at ${address} (set by ${from}): connection refused; is the stack running? (npm run dev)`, { cause: err });
+  return new SaidError(`cannot connect to PostgreSQL of target ${targetName} at ${address} (set by ${targetSource(c)}): connection refused; is the stack running? (npm run dev)`, { cause: err });
 }
 
 /**

@@ -9,7 +9,7 @@ import { migrationShortfall } from '../../db/migrate';
 import { databaseOutage } from '../../store/server/outage';
 import { createTargetPools } from '../../workers/resources';
 import { UsageError } from '../../config/config';
-import { SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withPools } from '../context';
+import { SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, targetSource, withPools } from '../context';
 
 /** Connections per target: heartbeats are single short statements, PostgreSQL is the bottleneck. */
 const GATE_POOL_SIZE = 10;
@@ -155,7 +155,7 @@ function renderKeys(rows: (GateKey & { target: string })[]): string {
  */
 async function assertMigrated(names: string[], pools: ReturnType<typeof createTargetPools>): Promise<void> {
   const c = config();
-  const from = c.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT, the embedded PostgreSQL' : process.env.NIGHTSHIFT_TARGETS ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
+  const from = targetSource(c);
   for (const name of names) {
     const url = c.targets.find((t) => t.name === name)?.databaseUrl;
     const host = url ? new URL(url).host : 'its address';

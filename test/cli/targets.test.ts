@@ -1,0 +1,77 @@
+import pg from 'pg';
+import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
+import { runCli, type CliResult } from '../helpers/cli';
+
+/**
+ * Several targets as an outside tester ran them (paris, lyon, nantes-3), on real PostgreSQL databases: which target an
+ * error or an output is about, two targets on one database, a database not migrated or closed to connections.
+ */
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** An empty database (no Nightshift migration), its URL. */
+async function emptyDatabase(prefix: string): Promise<string> {
+  const name = uniqueName(prefix).toLowerCase();
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(requireEnv('NS_TEST_PG_ADMIN_URL'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const databaseOf = (url: string): string => new URL(url).pathname.slice(1);
+
+let paris: string;
+let lyon: string;
+let nantes: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  [paris, lyon, nantes] = await Promise.all([createTestDatabase('firm_a'), emptyDatabase('firm_b'), createTestDatabase('firm_c')]);
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NIGHTSHIFT_|TEMPORAL_|DATABASE_URL$)/.test(k)));
+  env = { ...inherited, NIGHTSHIFT_DATA_DIR: tempDir('targets-data'), NIGHTSHIFT_TARGETS: `paris=${paris} lyon=${lyon} nantes-3=${nantes}` };
+});
+
+afterAll(async () => {
+  await admin((c) => c.query(`ALTER DATABASE ${databaseOf(nantes)} ALLOW_CONNECTIONS true`));
+});
+
+const cli = (...args: string[]): Promise<CliResult> => runCli(args, env);
+
+describe('database errors name the target, and say what to do', () => {
+  test('a database not migrated yet: said so with what migrates it, not a bare `relation "nightshift.dossier" does not exist`', async () => {
+    for (const args of [['dossiers', 'list', '--target', 'lyon'], ['dossiers', 'show', 'DEMO0005', '--target', 'lyon']]) {
+      const r = await cli(...args);
+      expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 1, stdout: '' });
+      expect(r.stderr).toMatch(/^nightshift: target lyon: its database is not migrated yet \(relation "nightshift\.\w+" does not exist\): a worker migrates it at its start \(`nightshift worker`; `npm run dev` on this machine\)/);
+    }
+  });
+
+  test('a database closed to connections: the target, its address and the variable it comes from', async () => {
+    await admin((c) => c.query(`ALTER DATABASE ${databaseOf(nantes)} ALLOW_CONNECTIONS false`));
+    try {
+      const r = await cli('dossiers', 'list', '--target', 'nantes-3');
+      expect(r).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `nightshift: target nantes-3: database "${databaseOf(nantes)}" is not currently accepting connections (its PostgreSQL at ${new URL(nantes).host}, set by NIGHTSHIFT_TARGETS)\n`,
+      });
+    } finally {
+      await admin((c) => c.query(`ALTER DATABASE ${databaseOf(nantes)} ALLOW_CONNECTIONS true`));
+    }
+  });
+
+  test('a database that does not exist, the same', async () => {
+    const gone = new URL(paris);
+    gone.pathname = '/no_such_firm';
+    const r = await runCli(['dossiers', 'list', '--target', 'paris'], { ...env, NIGHTSHIFT_TARGETS: `paris=${gone.toString()}` });
+    expect(r).toEqual({ code: 1, stdout: '', stderr: `nightshift: target paris: database "no_such_firm" does not exist (its PostgreSQL at ${gone.host}, set by NIGHTSHIFT_TARGETS)\n` });
+  });
+});
