@@ -402,6 +402,8 @@ function parseTargets(raw: string | undefined, defaultUrl: string): Target[] {
     if (!TARGET_NAME.test(name)) problems.push(`"${shownInput(redactUrlSecrets(item), 60)}": expected name=postgres://… with a name of lower-case letters, digits, _ or - (max 40)`);
     else if (urlProblem) problems.push(`target ${name}: ${urlProblem}`);
     else if (targets.some((t) => t.name === name)) problems.push(`target ${name} is listed twice`);
+    // one database under two names: every run, window and lease is per target, so its dossiers would be worked twice over
+    else if (targets.some((t) => t.databaseUrl === url)) problems.push(`targets ${targets.find((t) => t.databaseUrl === url)!.name} and ${name} have the same URL: one database is one target (doctor finds the same database under different URLs)`);
     else targets.push({ name, databaseUrl: url });
   }
   if (problems.length) throw new ConfigError(problems.map((problem) => ({ variable: 'NIGHTSHIFT_TARGETS', problem })));

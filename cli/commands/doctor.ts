@@ -12,6 +12,7 @@ import { FOLDER_NAME, inspectSharedFolder, refusal, sharedBackupFolderLine, shar
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
 import { serverVersion } from '../../store/server/server-version';
 import { ping } from '../../store/gate/ping';
+import { databaseIdentity, type DatabaseIdentity } from '../../store/server/database-identity';
 import { largestDossierObjects, lockTableSettings } from '../../store/server/lock-table';
 import { RESTORES_AT_ONCE, lockTableShortfall } from '../../domain/lock-table';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
@@ -326,7 +327,8 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     const applied = await appliedNames(client);
     const expected = appliedMigrationNames();
     const missing = expected.filter((m) => !applied.includes(m));
-    const details: Record<string, unknown> = { target: target.name, serverVersion: version, migrations: { applied: applied.length, missing } };
+    const database = await databaseIdentity(client);
+    const details: Record<string, unknown> = { target: target.name, serverVersion: version, database, migrations: { applied: applied.length, missing } };
     // read-only: the worker refuses such a database at start (a changed applied migration, a newer schema)
     const refusal = await findMigrationRefusal(client, readMigrationFiles(), target.name);
     if (refusal) return { address, state: 'error', message: `PostgreSQL ${version}, but ${refusal.problem}`, fix: refusal.fix, details: { ...details, refused: { type: refusal.type, migration: refusal.migration } } };
@@ -771,7 +773,7 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
       bounded(redactUrl(t.databaseUrl), timeoutMs * 2, () => checkPostgres(config, t, timeoutMs), 'check that PostgreSQL runs and DATABASE_URL is right'),
     ),
   ]);
-  const postgres = Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!]));
+  const postgres = flagSharedDatabases(config, Object.fromEntries(config.targets.map((t, i) => [t.name, pgChecks[i]!])));
   const storeChecks = await storePending;
   // drill T: two targets on one backup folder, each one's own check [ok]
   const checked = config.targets.map((t, i) => ({ target: t.name, folder: storeChecks[i]!.address, i })).filter((f) => storeChecks[f.i]!.state !== 'absent');
@@ -787,6 +789,41 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), metrics, gate, smtp, tools, offsite, keys];
   // error texts of drivers may quote a URL, a key file, a password: nothing secret leaves doctor
   return redactReport({ ok: all.every((c) => c.state !== 'error'), services }, config);
+}
+
+/**
+ * Two targets on one database (`paris` and `paris2` both firm_a, or one through `localhost` and one through
+ * `127.0.0.1`): each is a FAIL naming the others. Every run, window, lease and gate key is kept per target, so two
+ * names on one database back up, patch and lock the same dossiers twice over without seeing each other's work.
+ * Compared by what the server says (its system identifier and the database's oid), not by the URLs.
+ */
+function flagSharedDatabases(config: Config, postgres: Record<string, ServiceCheck>): Record<string, ServiceCheck> {
+  const groups = new Map<string, string[]>();
+  for (const [name, check] of Object.entries(postgres)) {
+    const id = check.details?.database as DatabaseIdentity | undefined;
+    if (!id) continue;
+    const url = config.targets.find((t) => t.name === name)!.databaseUrl;
+    const server = id.systemIdentifier ?? `${id.serverAddress ?? new URL(url).hostname.toLowerCase()}:${id.serverPort ?? (new URL(url).port || 5432)}`;
+    const key = `${server}/${id.oid}`;
+    groups.set(key, [...(groups.get(key) ?? []), name]);
+  }
+  const out = { ...postgres };
+  for (const names of groups.values()) {
+    if (names.length < 2) continue;
+    for (const name of names) {
+      const check = out[name]!;
+      const id = check.details!.database as DatabaseIdentity;
+      const others = names.filter((n) => n !== name);
+      out[name] = {
+        ...check,
+        state: 'error',
+        message: `${check.message}, but targets ${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are one database (${id.database}, oid ${id.oid}${id.systemIdentifier ? ` of system ${id.systemIdentifier}` : ` on ${id.serverAddress ?? 'its server'}:${id.serverPort ?? '?'}`}): each target's runs, windows and leases are its own, so the same dossiers would be backed up, patched and locked twice over`,
+        fix: `give target ${name} its own firm's database in NIGHTSHIFT_TARGETS, or remove ${others.length > 1 ? 'the other names' : `target ${others[0]}`} (one name per database)`,
+        details: { ...check.details, sameDatabaseAs: others },
+      };
+    }
+  }
+  return out;
 }
 
 const MARK: Record<CheckState, string> = { ok: 'ok  ', warning: 'WARN', error: 'FAIL', absent: ' -  ' };

@@ -75,3 +75,38 @@ describe('database errors name the target, and say what to do', () => {
     expect(r).toEqual({ code: 1, stdout: '', stderr: `nightshift: target paris: database "no_such_firm" does not exist (its PostgreSQL at ${gone.host}, set by NIGHTSHIFT_TARGETS)\n` });
   });
 });
+
+describe('two targets on one database', () => {
+  test('doctor FAILs each, naming the other, when the server says they are one database (another host name for it): exit 1', async () => {
+    const alias = new URL(paris);
+    alias.hostname = 'localhost';
+    const r = await runCli(['doctor', '--json', '--timeout', '1500'], {
+      ...env,
+      NIGHTSHIFT_TARGETS: `paris=${paris} nantes-3=${nantes} paris2=${alias.toString()}`,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
+    expect(r.code).toBe(1);
+    const postgres = (JSON.parse(r.stdout) as { services: { postgres: Record<string, { state: string; message: string; fix?: string; details?: Record<string, unknown> }> } }).services.postgres;
+    for (const [name, other] of [['paris', 'paris2'], ['paris2', 'paris']] as const) {
+      expect(postgres[name]).toMatchObject({ state: 'error', details: { sameDatabaseAs: [other] } });
+      expect(postgres[name]!.message).toMatch(new RegExp(`, but targets paris and paris2 are one database \\(${databaseOf(paris)}, oid \\d+ (of system \\d+|on [^)]+)\\): `));
+      expect(postgres[name]!.fix).toBe(`give target ${name} its own firm's database in NIGHTSHIFT_TARGETS, or remove target ${other} (one name per database)`);
+    }
+    expect(postgres['nantes-3']!.state).not.toBe('error');
+    expect(postgres['nantes-3']!.message).not.toMatch(/one database/);
+
+    const text = await runCli(['doctor', '--timeout', '1500'], { ...env, NIGHTSHIFT_TARGETS: `paris=${paris} paris2=${alias.toString()}`, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/\[FAIL\] PostgreSQL paris +\S+\n.*but targets paris and paris2 are one database/);
+    expect(text.stdout).toMatch(/\[FAIL\] PostgreSQL paris2 +\S+\n.*but targets paris and paris2 are one database/);
+  });
+
+  test('the same URL twice is refused when the configuration is read, naming both: exit 2', async () => {
+    const r = await runCli(['dossiers', 'list', '--target', 'paris'], { ...env, NIGHTSHIFT_TARGETS: `paris=${paris} paris2=${paris}` });
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'nightshift: NIGHTSHIFT_TARGETS: targets paris and paris2 have the same URL: one database is one target (doctor finds the same database under different URLs)\n',
+    });
+  });
+});

@@ -53,6 +53,10 @@ describe('config', () => {
     expect(problemsOf({ NIGHTSHIFT_TARGETS: 'Main=postgres://h/db' })[0]!.variable).toBe('NIGHTSHIFT_TARGETS');
     expect(problemsOf({ NIGHTSHIFT_TARGETS: 'a=postgres://h/x,a=postgres://h/y' })[0]!.problem).toMatch(/twice/);
     expect(problemsOf({ NIGHTSHIFT_TARGETS: 'a=http://h/x' })[0]!.problem).toMatch(/postgres/);
+    // two names on one URL: refused at once (doctor finds the same database under two different URLs)
+    expect(problemsOf({ NIGHTSHIFT_TARGETS: 'paris=postgres://ns:nspw@h/firm_a lyon=postgres://ns@h/firm_b paris2=postgres://ns:nspw@h/firm_a' })).toEqual([
+      { variable: 'NIGHTSHIFT_TARGETS', problem: 'targets paris and paris2 have the same URL: one database is one target (doctor finds the same database under different URLs)' },
+    ]);
   });
 
   test('a database URL whose port is out of range says so (not "expected a postgres:// URL"), in DATABASE_URL and NIGHTSHIFT_TARGETS', () => {
