@@ -65,10 +65,10 @@ import { innermostMessage } from '../../domain/failures';
 /** A batch's workflow id as an operator may type it: `backup/<target>/<time>` (old local-time ids included). */
 const BATCH_WORKFLOW_ID = new RegExp(`^backup/${TARGET_NAME.source.slice(1, -1)}/[\\w:.+-]{1,80}$`);
 
-async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRunRow> {
+async function findRun(pool: pg.Pool, targetName: string, ref: string | undefined): Promise<BackupRunRow> {
   if (ref === undefined) {
     const latest = await latestRun(pool);
-    if (!latest) throw new UsageError('no backup run yet in this target');
+    if (!latest) throw new UsageError(`no backup run yet in target ${targetName}`);
     return latest;
   }
   const byNumber = /^\d{1,15}$/.test(ref);
@@ -79,7 +79,7 @@ async function findRun(pool: pg.Pool, ref: string | undefined): Promise<BackupRu
   if (!run) {
     // verify runs are numbered apart: a number `backup verify` printed is theirs
     const verify = byNumber ? await verifyRunByRef(pool, ref, 'id') : undefined;
-    throw new UsageError(`unknown backup run "${ref.slice(0, 60)}" in this target${verify ? ` (verify run ${ref} is 'nightshift backup verify status ${ref}')` : ''}`);
+    throw new UsageError(`unknown backup run "${ref.slice(0, 60)}" in target ${targetName}${verify ? ` (verify run ${ref} is 'nightshift backup verify status ${ref}')` : ''}`);
   }
   return run;
 }
@@ -430,7 +430,7 @@ export function registerBackupBatchCommands(backup: Command): void {
       action(async (flags: RunFlags) => {
         const t = target(flags.target).name;
         const { run, candidates } = await withPools(t, async (pool) => {
-          const run = await findRun(pool, flags.run);
+          const run = await findRun(pool, t, flags.run);
           if (run.state === 'running') throw new UsageError(`backup run ${run.id} is still running: retry it once it has ended`);
           return { run, candidates: await retryCandidates(pool, run.id) };
         });
@@ -483,7 +483,7 @@ export function registerBackupBatchCommands(backup: Command): void {
       action(async (ref: string | undefined, flags: RunFlags) => {
         const t = target(flags.target).name;
         const s = await withPools(t, async (pool) => {
-          let run = await findRun(pool, ref);
+          let run = await findRun(pool, t, ref);
           let live: BackupBatchProgress | undefined;
           if (run.state === 'running') {
             // R-BK-1: a run whose workflow Temporal says closed (terminated, timed out) is no longer running: closed here
@@ -492,7 +492,7 @@ export function registerBackupBatchCommands(backup: Command): void {
             if (!mayStillRun(status)) {
               await closeAbandonedRun(pool, run.id, status);
               process.stderr.write(`nightshift: closed backup run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase()}\n`);
-              run = await findRun(pool, run.id);
+              run = await findRun(pool, t, run.id);
             } else {
               live = await withTemporal((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);
             }
@@ -557,7 +557,7 @@ export function registerBackupBatchCommands(backup: Command): void {
           if (parsed.key === 'folder' && typeof parsed.value === 'string') await checkBackupFolderHere(pool, target(flags.target).name, parsed.value);
           await setCommonBackupSetting(pool, parsed.key, parsed.value);
         });
-        process.stdout.write(`${parsed.key}: common value ${parsed.value === undefined ? 'removed' : `set to ${settingText(parsed.value)}`}\n`);
+        process.stdout.write(`${parsed.key}: common value ${parsed.value === undefined ? 'removed' : `set to ${settingText(parsed.value)}`} on target ${target(flags.target).name}\n`);
       }),
     );
 
@@ -648,7 +648,7 @@ async function setRetention(value: string, flags: { target?: string; kind?: stri
     }),
   );
   const which = flags.kind ?? 'every kind';
-  process.stdout.write(`retention (${which}): common value ${policy ? `set to ${retentionText(policy)}` : 'removed'}\n`);
+  process.stdout.write(`retention (${which}): common value ${policy ? `set to ${retentionText(policy)}` : 'removed'} on target ${target(flags.target).name}\n`);
   // every kind at once replaces a kind's own value: said, with the way back, so that a Cloture policy is not lost unseen
   for (const r of replaced) {
     process.stdout.write(`  replaced ${r.kind}'s own value ${r.was}: set it again with 'nightshift backup settings set retention ${r.was} --kind ${r.kind}'\n`);

@@ -191,7 +191,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
         if (flags.run !== undefined) {
           const ref = flags.run;
           const run = await withPools(t, (pool) => runByRef(pool, ref, /^\d{1,15}$/.test(ref) ? 'id' : 'workflow_id'));
-          if (!run) throw new UsageError(`unknown backup run "${shownInput(ref.slice(0, 60))}" in this target`);
+          if (!run) throw new UsageError(`unknown backup run "${shownInput(ref.slice(0, 60))}" in target ${t}`);
           backupRunId = Number(run.id);
           // "8 / 8 ok" of a run that wrote 1,998: the others were pruned (retention), said before, not left to guess
           const g = await withPools(t, (pool) => runGenerationsKept(pool, Number(run.id)));

@@ -14,7 +14,7 @@ import { selectDossiers, type DossierFilter } from '../../store/dossiers/list-do
 import { findDossier } from '../../store/dossiers/find-dossier';
 import { schemaExists } from '../../store/dossiers/schema-exists';
 import { caseHint } from '../code-hints';
-import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, targetOption, withPools, wordFlag, zodText } from '../context';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, wordFlag, zodText } from '../context';
 
 /** nightshift dossiers list|show|create|delete|demo */
 
@@ -71,12 +71,12 @@ const listFilterSchema = z.object({
 const filterWords = (f: DossierFilter): string =>
   [f.code !== undefined && `--code ${f.code}`, f.modified && '--modified', f.below !== undefined && `--below ${f.below}`].filter(Boolean).join(' ');
 
-function listText({ dossiers, matching, filter }: { dossiers: Dossier[]; matching: number; filter: DossierFilter }): string {
+function listText({ dossiers, matching, filter, target }: { dossiers: Dossier[]; matching: number; filter: DossierFilter; target: string }): string {
   const words = filterWords(filter);
   if (!dossiers.length) {
     return words
-      ? `no dossier matches ${words}`
-      : 'no dossiers in this target (create one, or load demo dossiers with `nightshift dossiers demo --count 10`)';
+      ? `no dossier of target ${target} matches ${words}`
+      : `no dossiers in target ${target} (create one, or load demo dossiers with \`nightshift dossiers demo --count 10 --target ${target}\`)`;
   }
   const rows = dossiers.map((d) => [
     d.code,
@@ -93,7 +93,8 @@ function listText({ dossiers, matching, filter }: { dossiers: Dossier[]; matchin
   // modified is not "taken tonight": templates, test dossiers… are modified and never taken; the batch also takes unmodified ones
   const next = filter.modified ? "; what the next batch takes, and why: 'nightshift backup run --dry-run'" : '';
   const count = words ? `${matching} dossier(s) match ${words}${cut}${next}` : `${matching} dossier(s)${cut}`;
-  return `times in ${config().operatorTimeZone}\n${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${count}`;
+  // with several targets, a list copied into a ticket says which firm it is
+  return `target ${target}, times in ${config().operatorTimeZone}\n${table(['CODE', 'LABEL', 'ROLE', 'FLAGS', 'COPY', 'MODIFIED AT', 'LAST BACKUP', 'PATCH', 'MODIFIED?'], rows)}\n${count}`;
 }
 
 async function countFiles(dir: string): Promise<number | null> {
@@ -107,6 +108,7 @@ async function countFiles(dir: string): Promise<number | null> {
 }
 
 interface ShowResult extends Dossier {
+  target: string;
   /** false: registered, but its schema is not in the database (dropped by hand): a backup refuses it */
   schemaExists: boolean;
   tables: TableStat[];
@@ -115,7 +117,7 @@ interface ShowResult extends Dossier {
 
 function showText(s: ShowResult): string {
   return [
-    `${s.code}  ${s.label}`,
+    `${s.code}  ${s.label}  (target ${s.target})`,
     `  role: ${s.role}   copy status: ${s.copyStatus}   flags: ${flagsText(s)}   patch level: ${s.patchLevel}`,
     `  schema: ${s.schemaName}${s.schemaExists ? '' : ` (NOT in the database: dropped? a backup refuses it; 'nightshift backup list ${s.code}' shows its archives)`}`,
     `  modified at: ${when(s.modifiedAt)}   last backup: ${when(s.lastBackupAt)} (${config().operatorTimeZone})   modified since backup: ${s.modifiedSinceBackup ? 'yes' : 'no'}`,
@@ -174,8 +176,8 @@ export function registerDossierCommands(program: Command): void {
         const r = listFilterSchema.safeParse({ code: opts.code, modified: opts.modified, below: opts.below, limit: opts.limit });
         if (!r.success) throw usageFromZod(r.error, { code: '--code', below: '--below', limit: '--limit' });
         const filter: DossierFilter = r.data;
-        const found = await withRegistry(opts.target, (_t, pool) => selectDossiers(pool, filter));
-        output(opts.json, found.dossiers, () => listText({ ...found, filter }));
+        const found = await withRegistry(opts.target, async (t, pool) => ({ ...(await selectDossiers(pool, filter)), target: t }));
+        output(opts.json, found.dossiers.map((d) => ({ target: found.target, ...d })), () => listText({ ...found, filter }));
       }),
     );
 
@@ -194,7 +196,7 @@ export function registerDossierCommands(program: Command): void {
           const there = tables.length > 0 || (await schemaExists(pool, dossier.schemaName));
           const dir = documentsFolder(config().documentsDir, t, code);
           const files = await countFiles(dir);
-          return { ...dossier, schemaExists: there, tables, documents: { path: dir, exists: files !== null, files: files ?? 0 } };
+          return { target: t, ...dossier, schemaExists: there, tables, documents: { path: dir, exists: files !== null, files: files ?? 0 } };
         });
         output(opts.json, result, showText);
       }),
@@ -298,6 +300,7 @@ export function registerDossierCommands(program: Command): void {
         };
         process.once('SIGINT', interrupted);
         process.once('SIGTERM', interrupted);
+        const targetName = target(opts.target).name;
         const codes = await withRegistry(opts.target, (t, pool) =>
           generateDemoDossiers(pool, {
             target: t,
@@ -313,9 +316,9 @@ export function registerDossierCommands(program: Command): void {
           process.removeListener('SIGTERM', interrupted);
         });
         const seconds = elapsed();
-        output(opts.json, { count: codes.length, seconds: Math.round(seconds * 100) / 100, codes }, (v) => {
+        output(opts.json, { target: targetName, count: codes.length, seconds: Math.round(seconds * 100) / 100, codes }, (v) => {
           const which = v.codes.length <= 20 ? v.codes.join(' ') : `${v.codes[0]} .. ${v.codes[v.codes.length - 1]}`;
-          return `created ${v.count} demo dossier(s) in ${v.seconds.toFixed(2)} s (${(v.count / Math.max(seconds, 0.001)).toFixed(1)}/s): ${which}`;
+          return `created ${v.count} demo dossier(s) on target ${v.target} in ${v.seconds.toFixed(2)} s (${(v.count / Math.max(seconds, 0.001)).toFixed(1)}/s): ${which}`;
         });
       }),
     );

@@ -147,7 +147,7 @@ test('R-BK-9 settings set/show: the common value wins over the default and says 
   const again = JSON.parse((await cli(['backup', 'settings', 'show', '--json'])).stdout).details as { key: string; source: string }[];
   expect(again.find((d) => d.key === 'modified-only')?.source).toBe('default');
   // a word of a fixed set in any case, read as that word (as yes/no values are)
-  expect(await cli(['backup', 'settings', 'set', 'on-exit', 'ALWAYS'])).toMatchObject({ code: 0, stdout: 'on-exit: common value set to always\n' });
+  expect(await cli(['backup', 'settings', 'set', 'on-exit', 'ALWAYS'])).toMatchObject({ code: 0, stdout: 'on-exit: common value set to always on target main\n' });
   expect((await cli(['backup', 'settings', 'set', 'on-exit', 'default'])).code).toBe(0);
 
   // once a worker recorded the target's shared store, a folder here without its marker would have every backup refused

@@ -71,16 +71,16 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
   const every = await cli(['backup', 'settings', 'set', 'retention', 'last=2,daily=1']);
   expect(every.code).toBe(0);
   expect(every.stdout).toBe(
-    'retention (every kind): common value set to last=2,daily=1,weekly=0,monthly=0\n' +
+    'retention (every kind): common value set to last=2,daily=1,weekly=0,monthly=0 on target main\n' +
       "  replaced Cloture's own value last=3,daily=0,weekly=0,monthly=12: set it again with 'nightshift backup settings set retention last=3,daily=0,weekly=0,monthly=12 --kind Cloture'\n" +
       "the prune after the next batch applies it: 'nightshift backup prune --dry-run' lists what it would delete now\n",
   );
   const again = await cli(['backup', 'settings', 'set', 'retention', 'last=4']);
-  expect(again.stdout).toBe('retention (every kind): common value set to last=4,daily=0,weekly=0,monthly=0\n' + "the prune after the next batch applies it: 'nightshift backup prune --dry-run' lists what it would delete now\n");
+  expect(again.stdout).toBe('retention (every kind): common value set to last=4,daily=0,weekly=0,monthly=0 on target main\n' + "the prune after the next batch applies it: 'nightshift backup prune --dry-run' lists what it would delete now\n");
   // normal and EchangePrest hold last=4 from that set for every kind: only Cloture, set apart, had its own value
   expect((await cli(['backup', 'settings', 'set', 'retention', 'last=5', '--kind', 'Cloture'])).code).toBe(0);
   expect((await cli(['backup', 'settings', 'set', 'retention', 'last=1'])).stdout).toBe(
-    'retention (every kind): common value set to last=1,daily=0,weekly=0,monthly=0\n' +
+    'retention (every kind): common value set to last=1,daily=0,weekly=0,monthly=0 on target main\n' +
       "  replaced Cloture's own value last=5,daily=0,weekly=0,monthly=0: set it again with 'nightshift backup settings set retention last=5,daily=0,weekly=0,monthly=0 --kind Cloture'\n" +
       "the prune after the next batch applies it: 'nightshift backup prune --dry-run' lists what it would delete now\n",
   );

@@ -33,12 +33,12 @@ describe('nightshift dossiers (spawned CLI)', () => {
     expect(list.code).toBe(0);
     const dossiers = JSON.parse(list.stdout) as { code: string; role: string; copyStatus: string; flags: Record<string, boolean>; modifiedSinceBackup: boolean }[];
     expect(dossiers.map((d) => d.code)).toEqual(['CLI1', 'CLI2']);
-    expect(dossiers[0]).toMatchObject({ role: 'supervisor', copyStatus: 'original', modifiedSinceBackup: true });
+    expect(dossiers[0]).toMatchObject({ target: 'main', role: 'supervisor', copyStatus: 'original', modifiedSinceBackup: true });
     expect(dossiers[1]).toMatchObject({ role: 'regular', copyStatus: 'copy', flags: { test: true, specific: true, template: true, transferable: false } });
 
     const text = await cli('dossiers', 'list');
     // times in the operator's zone, as backup list and the reports print them (drill Y: UTC here, Paris there)
-    expect(text.stdout).toMatch(/^times in \S+\nCODE\s+LABEL\s+ROLE\s+FLAGS/);
+    expect(text.stdout).toMatch(/^target main, times in \S+\nCODE\s+LABEL\s+ROLE\s+FLAGS/);
     expect(text.stdout).toMatch(/CLI1 .* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +never /);
     const zoned = await cli('dossiers', 'show', 'CLI1');
     expect(zoned.stdout).toMatch(/modified at: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d {3}last backup: never \(\S+\)/);
@@ -47,7 +47,7 @@ describe('nightshift dossiers (spawned CLI)', () => {
     const show = await cli('dossiers', 'show', 'CLI1', '--json');
     expect(show.code).toBe(0);
     const shown = JSON.parse(show.stdout);
-    expect(shown).toMatchObject({ code: 'CLI1', label: 'Garage Martin SARL', documents: { exists: false, files: 0 } });
+    expect(shown).toMatchObject({ target: 'main', code: 'CLI1', label: 'Garage Martin SARL', documents: { exists: false, files: 0 } });
     expect(shown.documents.path).toBe(path.join(env.NIGHTSHIFT_DATA_DIR!, 'documents', 'main', 'CLI1'));
     expect(shown.tables.map((t: { table: string }) => t.table)).toEqual(['compte', 'ecriture', 'journal', 'ligne', 'parametre']);
 
@@ -59,7 +59,7 @@ describe('nightshift dossiers (spawned CLI)', () => {
   test('demo --count creates deterministic dossiers with documents, and show counts the files', async () => {
     const demo = await cli('dossiers', 'demo', '--count', '3', '--size-kb', '4', '--prefix', 'CLD', '--documents', '--json');
     expect(demo.code).toBe(0);
-    expect(JSON.parse(demo.stdout)).toMatchObject({ count: 3, codes: ['CLD0001', 'CLD0002', 'CLD0003'] });
+    expect(JSON.parse(demo.stdout)).toMatchObject({ target: 'main', count: 3, codes: ['CLD0001', 'CLD0002', 'CLD0003'] });
     const show = JSON.parse((await cli('dossiers', 'show', 'CLD0002', '--json')).stdout);
     expect(show.documents).toMatchObject({ exists: true, files: 3 });
     expect(show.tables.find((t: { table: string }) => t.table === 'ligne').rows).toBeGreaterThan(0);
@@ -100,7 +100,7 @@ describe('nightshift dossiers (spawned CLI)', () => {
     expect(cut.stdout.trimEnd().split('\n').at(-1)).toBe('4 dossier(s) match --code FLT*: the first 3 shown (--limit 3); raise --limit or narrow the filter');
     const all = await cli('dossiers', 'list', '--code', 'FLT*', '--modified');
     expect(all.stdout.trimEnd().split('\n').at(-1)).toBe("2 dossier(s) match --code FLT* --modified; what the next batch takes, and why: 'nightshift backup run --dry-run'");
-    expect(await cli('dossiers', 'list', '--code', 'ZZZ*')).toMatchObject({ code: 0, stdout: 'no dossier matches --code ZZZ*\n' });
+    expect(await cli('dossiers', 'list', '--code', 'ZZZ*')).toMatchObject({ code: 0, stdout: 'no dossier of target main matches --code ZZZ*\n' });
 
     for (const [args, stderr] of [
       [['--limit', '0'], '--limit: expected a whole number from 1 to 1000000'],

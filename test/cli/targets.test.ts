@@ -110,3 +110,26 @@ describe('two targets on one database', () => {
     });
   });
 });
+
+describe('outputs name the target they are about', () => {
+  test('dossiers demo / list / show (text and --json), backup settings set, backup status of a run that is not there', async () => {
+    const demo = await cli('dossiers', 'demo', '--count', '2', '--size-kb', '1', '--prefix', 'TGT', '--target', 'paris');
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toMatch(/^created 2 demo dossier\(s\) on target paris in \d+\.\d\d s \([\d.]+\/s\): TGT0001 TGT0002\n$/);
+
+    const list = await cli('dossiers', 'list', '--target', 'paris');
+    expect(list.stdout).toMatch(/^target paris, times in \S+\nCODE /);
+    const rows = JSON.parse((await cli('dossiers', 'list', '--json', '--target', 'paris')).stdout) as { target: string; code: string }[];
+    expect(rows.map((d) => [d.target, d.code])).toEqual([['paris', 'TGT0001'], ['paris', 'TGT0002']]);
+    expect(await cli('dossiers', 'list', '--target', 'nantes-3')).toMatchObject({ code: 0, stdout: 'no dossiers in target nantes-3 (create one, or load demo dossiers with `nightshift dossiers demo --count 10 --target nantes-3`)\n' });
+    expect(await cli('dossiers', 'list', '--code', 'TGT*', '--target', 'nantes-3')).toMatchObject({ code: 0, stdout: 'no dossier of target nantes-3 matches --code TGT*\n' });
+
+    expect((await cli('dossiers', 'show', 'TGT0001', '--target', 'paris')).stdout).toMatch(/^TGT0001 {2}.* {2}\(target paris\)\n/);
+    expect(JSON.parse((await cli('dossiers', 'show', 'TGT0001', '--json', '--target', 'paris')).stdout)).toMatchObject({ target: 'paris', code: 'TGT0001' });
+
+    expect(await cli('backup', 'settings', 'set', 'on-exit', 'always', '--target', 'nantes-3')).toMatchObject({ code: 0, stdout: 'on-exit: common value set to always on target nantes-3\n' });
+    expect(await cli('backup', 'settings', 'set', 'retention', 'last=3', '--target', 'nantes-3')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^retention \(every kind\): common value set to last=3,daily=0,weekly=0,monthly=0 on target nantes-3\n/) });
+    expect(await cli('backup', 'status', '99', '--target', 'paris')).toEqual({ code: 2, stdout: '', stderr: 'nightshift: unknown backup run "99" in target paris\n' });
+    expect(await cli('backup', 'status', '--target', 'nantes-3')).toEqual({ code: 2, stdout: '', stderr: 'nightshift: no backup run yet in target nantes-3\n' });
+  });
+});
