@@ -20,8 +20,20 @@ const yesNo = z.preprocess(
   z.boolean({ error: 'expected yes or no' }),
 );
 
+/**
+ * Addresses separated by commas (or `;`, spaces). An empty entry (`a@b.fr,,c@d.fr`, a trailing comma) is a slip, a list
+ * cut short: refused, as `maintenance --notify` refuses it, not dropped. A blank value is nobody.
+ */
 const recipients = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(/[\s,;]+/).filter(Boolean) : v),
+  (v, ctx) => {
+    if (typeof v !== 'string' || !v.trim()) return typeof v === 'string' ? [] : v;
+    const entries = v.split(/[,;]/).map((e) => e.trim());
+    if (entries.includes('')) {
+      ctx.addIssue({ code: 'custom', input: v, message: "expected e-mail addresses separated by commas, got an empty one (to send to nobody, give '')" });
+      return z.NEVER;
+    }
+    return entries.flatMap((e) => e.split(/\s+/));
+  },
   z.array(z.email('expected e-mail addresses separated by commas')).max(50, 'at most 50 recipients'),
 );
 

@@ -1,7 +1,7 @@
 import { copyStatusesFor } from '../../domain/backup-batch';
 import { type DryRunDossier, dryRunSelection } from '../../store/backup/dry-run-selection';
 import { latestFinishedRunId } from '../../store/backup/latest-finished-run-id';
-import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
+import { modifiedLeftOut, selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { loadBackupSettings } from '../../store/settings/backup-settings';
 import { refuseUnknownCodes } from '../code-hints';
 import { config, output, withPools, withTemporal } from '../context';
@@ -42,6 +42,8 @@ export async function dryRunBatch(targetName: string, flags: { all?: boolean; on
       previousRun,
     });
     const despite = flags.only ? await selectionExclusions(pool, flags.only) : { shown: [], total: 0 };
+    // modified, yet not taken: said, or "none changed" reads as if nothing needed a backup
+    const leftOut = flags.only ? { shown: [], total: 0 } : await modifiedLeftOut(pool, copyStatusesFor(settings.dossiers));
     // a batch started now would be refused while one of these runs (R-BK-1, R-PI-2): said, not found out
     const inTheWay = await withTemporal((client) => liveWorkOnTarget(pool, client)).catch(() => []);
     return {
@@ -54,6 +56,8 @@ export async function dryRunBatch(targetName: string, flags: { all?: boolean; on
       dossiers: dossiers.map((d) => ({ ...d, why: takenBecause(d, previousRun, Boolean(flags.all)) })),
       takenDespite: despite.shown,
       takenDespiteTotal: despite.total,
+      modifiedLeftOut: leftOut.shown,
+      modifiedLeftOutTotal: leftOut.total,
       refusedNowBy: inTheWay.map((w) => `${w.kind} ${w.id} (${w.workflowId})`),
     };
   });
@@ -61,11 +65,18 @@ export async function dryRunBatch(targetName: string, flags: { all?: boolean; on
     const lines = [
       r.count
         ? `a batch started now on ${r.target} would take ${r.count} dossier(s)${r.first ? `, ${r.first} of them first` : ''}, in this order (nothing started):`
-        : `a batch started now on ${r.target} would take no dossier (nothing started)${r.modifiedOnly ? ': none changed since its last backup (--all takes every selected one)' : ''}`,
+        : `a batch started now on ${r.target} would take no dossier (nothing started)${r.modifiedOnly ? `: none ${r.modifiedLeftOutTotal ? 'that it selects ' : ''}changed since its last backup (--all takes every selected one)` : ''}`,
       ...r.dossiers.slice(0, SHOWN).map((d) => `  ${d.code}: ${d.why}`),
       ...(r.count > SHOWN ? [`  and ${r.count - SHOWN} more (--json lists every one)`] : []),
       ...r.takenDespite.map((t) => `${t.code} is ${t.why}: the nightly selection leaves it out (R-BK-2); taken since --only names it`),
       ...(r.takenDespiteTotal > r.takenDespite.length ? [`and ${r.takenDespiteTotal - r.takenDespite.length} more named that the nightly selection leaves out`] : []),
+      ...(r.modifiedLeftOutTotal
+        ? [
+            `${r.modifiedLeftOutTotal} modified dossier(s) left out, as every night: the nightly selection does not take them (R-BK-2; --only CODE takes one all the same):`,
+            ...r.modifiedLeftOut.map((d) => `  ${d.code}: ${d.why}`),
+            ...(r.modifiedLeftOutTotal > r.modifiedLeftOut.length ? [`  and ${r.modifiedLeftOutTotal - r.modifiedLeftOut.length} more`] : []),
+          ]
+        : []),
       // the CLI reads its own settings: a worker's NIGHTSHIFT_BACKUP_* or bucket may differ
       `read with this host's settings (off-site copies ${r.offsite ? 'on' : 'off'}${r.offsite ? '' : ': a worker with a bucket also takes first the dossiers whose newest archive has no copy'}); a worker's own NIGHTSHIFT_BACKUP_* values win on its host (R-BK-9)`,
       ...r.refusedNowBy.map((w) => `${w} is running on ${r.target}: a batch started now would be refused until it ends (R-BK-1, R-PI-2)`),

@@ -36,7 +36,7 @@ let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   [paris, lyon, nantes] = await Promise.all([createTestDatabase('firm_a'), emptyDatabase('firm_b'), createTestDatabase('firm_c')]);
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NIGHTSHIFT_|TEMPORAL_|DATABASE_URL$)/.test(k)));
-  env = { ...inherited, NIGHTSHIFT_DATA_DIR: tempDir('targets-data'), NIGHTSHIFT_TARGETS: `paris=${paris} lyon=${lyon} nantes-3=${nantes}` };
+  env = { ...inherited, TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'), NIGHTSHIFT_DATA_DIR: tempDir('targets-data'), NIGHTSHIFT_TARGETS: `paris=${paris} lyon=${lyon} nantes-3=${nantes}` };
 });
 
 afterAll(async () => {
@@ -131,5 +131,39 @@ describe('outputs name the target they are about', () => {
     expect(await cli('backup', 'settings', 'set', 'retention', 'last=3', '--target', 'nantes-3')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^retention \(every kind\): common value set to last=3,daily=0,weekly=0,monthly=0 on target nantes-3\n/) });
     expect(await cli('backup', 'status', '99', '--target', 'paris')).toEqual({ code: 2, stdout: '', stderr: 'nightshift: unknown backup run "99" in target paris\n' });
     expect(await cli('backup', 'status', '--target', 'nantes-3')).toEqual({ code: 2, stdout: '', stderr: 'nightshift: no backup run yet in target nantes-3\n' });
+  });
+});
+
+describe('refusals that agree, and a dry run that says what it leaves out', () => {
+  test("backup settings set report-recipients with an empty entry is refused as maintenance --notify refuses one: exit 2, nothing changed", async () => {
+    const show = async () => JSON.parse((await cli('backup', 'settings', 'show', '--json', '--target', 'paris')).stdout) as unknown;
+    expect((await cli('backup', 'settings', 'set', 'report-recipients', 'ops@example.com', '--target', 'paris')).code).toBe(0);
+    const before = await show();
+    for (const slip of ['a@b.fr,,c@d.fr', 'a@b.fr,']) {
+      expect(await cli('backup', 'settings', 'set', 'report-recipients', slip, '--target', 'paris')).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: "nightshift: report-recipients: expected e-mail addresses separated by commas, got an empty one (to send to nobody, give '')\n",
+      });
+    }
+    expect(await show()).toEqual(before);
+    const notify = await cli('maintenance', 'schedule', '--start', 'now', '--duration', '30m', '--type', 'database', '--notify', 'a@b.fr,,c@d.fr', '--target', 'paris');
+    expect(notify.code).toBe(2);
+    expect(notify.stderr).toMatch(/--notify: expected e-mail addresses separated by commas, got an empty one/);
+  });
+
+  test('backup run --dry-run names the modified dossiers the nightly selection leaves out, and why (not "none changed")', async () => {
+    expect((await cli('dossiers', 'create', 'NT0009', '--label', 'Non transferable', '--not-transferable', '--target', 'nantes-3')).code).toBe(0);
+    expect((await cli('dossiers', 'create', 'TPL1', '--label', 'Template', '--template', '--target', 'nantes-3')).code).toBe(0);
+    const text = await cli('backup', 'run', '--dry-run', '--target', 'nantes-3');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(
+      'a batch started now on nantes-3 would take no dossier (nothing started): none that it selects changed since its last backup (--all takes every selected one)\n' +
+        '2 modified dossier(s) left out, as every night: the nightly selection does not take them (R-BK-2; --only CODE takes one all the same):\n' +
+        '  NT0009: not transferable\n' +
+        '  TPL1: a template\n',
+    );
+    const json = JSON.parse((await cli('backup', 'run', '--dry-run', '--json', '--target', 'nantes-3')).stdout) as { count: number; modifiedLeftOut: unknown; modifiedLeftOutTotal: number };
+    expect(json).toMatchObject({ count: 0, modifiedLeftOutTotal: 2, modifiedLeftOut: [{ code: 'NT0009', why: 'not transferable' }, { code: 'TPL1', why: 'a template' }] });
   });
 });

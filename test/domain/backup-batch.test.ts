@@ -65,6 +65,11 @@ test('R-BK-9 precedence: local wins over common, common over default; bad common
 
 test('settings set values are validated per key', () => {
   expect(parseBackupSetting('report-recipients', 'a@x.fr, b@y.fr')).toEqual({ key: 'report-recipients', value: ['a@x.fr', 'b@y.fr'] });
+  // an empty entry is a list cut short: refused as maintenance --notify refuses it, not dropped; a blank value is nobody
+  for (const slip of ['a@x.fr,,b@y.fr', 'a@x.fr,', ', a@x.fr', 'a@x.fr; ;b@y.fr']) {
+    expect(() => parseBackupSetting('report-recipients', slip)).toThrow("report-recipients: expected e-mail addresses separated by commas, got an empty one (to send to nobody, give '')");
+  }
+  expect(parseBackupSetting('report-recipients', '')).toEqual({ key: 'report-recipients', value: [] });
   expect(parseBackupSetting('modified-only', 'non')).toEqual({ key: 'modified-only', value: false });
   expect(() => parseBackupSetting('folder', 'relative/path')).toThrow(/absolute/);
   expect(() => parseBackupSetting('nope', 'x')).toThrow(/unknown setting/);
