@@ -1,21 +1,10 @@
-import pg from 'pg';
-import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
+import { admin, createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
 import { runCli, type CliResult } from '../helpers/cli';
 
 /**
  * Several targets as an outside tester ran them (paris, lyon, nantes-3), on real PostgreSQL databases: which target an
  * error or an output is about, two targets on one database, a database not migrated or closed to connections.
  */
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** An empty database (no Nightshift migration), its URL. */
 async function emptyDatabase(prefix: string): Promise<string> {

@@ -1,9 +1,8 @@
-import pg from 'pg';
 import { loadConfig, type Config } from '../../config/config';
 import { issueKey, KEY_HEADER } from '../../gate/keys';
 import { startGate, type RunningGate } from '../../gate/server';
 import { createTargetPools, type TargetPools } from '../../workers/resources';
-import { createTestDatabase, requireEnv, tempDir } from '../helpers/env';
+import { admin, createTestDatabase, tempDir } from '../helpers/env';
 import { auth, clearWindow, insertDossier, minutesFromNow, setWindow, testGateConfig } from './gate-helpers';
 
 /**
@@ -40,16 +39,6 @@ afterAll(async () => {
   await gate?.close();
   await pools?.end();
 });
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 const dbName = (t: Target) => new URL(urls[t]).pathname.slice(1);
 

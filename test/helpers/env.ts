@@ -39,7 +39,8 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** A statement as the test server's superuser (the `postgres` database). */
+export async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: requireEnv('NS_TEST_PG_ADMIN_URL') });
   await c.connect();
   try {
