@@ -269,6 +269,9 @@ test('a gate address set by NIGHTSHIFT_GATE_PORT that nothing answers is a failu
 
 // drill K: doctor asked /healthz through HAProxy only: a gate killed behind it, or every gate refusing logins with its
 // database down, was "[ok] Gate … answers (HTTP 200)"
+/** The same database under another URL (two targets with one URL are refused at load: config/config.ts). */
+const sameDatabaseOtherUrl = (url: string): string => `${url}${url.includes('?') ? '&' : '?'}application_name=lyon`;
+
 test('the Gate line asks /readyz, and on a cluster each gate behind the load balancer: one down is a warning naming its restart script, not ready is a FAIL, one target down a warning naming it', async () => {
   const servers: http.Server[] = [];
   let lbDegraded = false;
@@ -306,7 +309,7 @@ test('the Gate line asks /readyz, and on a cluster each gate behind the load bal
     // down as this host sees it (the gate's public answer names none, R-SE-4)
     lbDegraded = true;
     const three = loadConfig(
-      cleanEnv({ ...(await baseEnv()), NIGHTSHIFT_TARGETS: `paris=${databaseUrl},lyon=${databaseUrl},nantes-3=postgres://nightshift:x@127.0.0.1:${await freePort()}/firm_c`, NIGHTSHIFT_GATE_PORT: String(lb) }) as NodeJS.ProcessEnv,
+      cleanEnv({ ...(await baseEnv()), NIGHTSHIFT_TARGETS: `paris=${databaseUrl},lyon=${sameDatabaseOtherUrl(databaseUrl)},nantes-3=postgres://nightshift:x@127.0.0.1:${await freePort()}/firm_c`, NIGHTSHIFT_GATE_PORT: String(lb) }) as NodeJS.ProcessEnv,
     );
     const degraded = await checkGate(three, 2000, true);
     expect(degraded).toMatchObject({
