@@ -22,7 +22,7 @@ export type RecordedItem = 'added' | 'present' | 'closed';
  */
 export async function recordItem(db: Queryable, runId: number, item: BackupRunItem): Promise<RecordedItem> {
   const { rows } = await db.query<{ alive: boolean; added: boolean }>(
-    `WITH run AS (SELECT id FROM nightshift.backup_run WHERE id = $1 AND state = 'running' FOR UPDATE),
+    `WITH run AS (SELECT id FROM nightshift.backup_run WHERE id = $1 AND state = 'running' FOR NO KEY UPDATE),
        ins AS (
          INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, file, size, duration_ms)
          SELECT run.id, $2, $3, $4, $5, $6, $7, $8 FROM run ON CONFLICT (run_id, code) DO NOTHING RETURNING status),
