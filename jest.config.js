@@ -9,10 +9,11 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
-  // One test file at a time: every file's stack uses the target `main` on the one shared Temporal dev server, and a
-  // window's workflow id is maintenance/{target} (R-MW-2: one window per target), so two files starting a window at the
-  // same moment collided (WorkflowExecutionAlreadyStartedError, seen in 2 of 3 clean-clone runs once the suites got faster).
-  maxWorkers: 1,
+  setupFiles: ['<rootDir>/test/setup/worker-env.ts'],
+  // Two files at a time on the 2-core machine: each Jest worker has its own Temporal dev server
+  // (test/setup/worker-env.ts), since every file's stack uses the target `main` and a window's workflow id is
+  // maintenance/{target} (R-MW-2); one shared server made two files collide (WorkflowExecutionAlreadyStartedError).
+  maxWorkers: 2,
   testTimeout: 120000,
   verbose: true,
 };

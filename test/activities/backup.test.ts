@@ -267,7 +267,7 @@ describe('one consistent snapshot (R-BK-6, R-BK-2)', () => {
       const running = backup.backupDossier({ target: 'main', code: 'RACE', reason: 'manual' });
       for (let i = 0; i < 400; i++) {
         const { rows } = await pool().query(
-          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE nightshift.dossier SET last_backup_at%'`,
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE nightshift.dossier SET last_backup_at%'`,
         );
         if (rows.length) break;
         await new Promise((r) => setTimeout(r, 25));

@@ -8,13 +8,19 @@ import { startEmbeddedPostgres } from './servers';
 
 /**
  * Starts the real servers once for the whole run: embedded PostgreSQL (or DATABASE_URL's server),
- * the Temporal dev server from .tools/ (through @temporalio/testing, existing-path), and bundles the
- * workflows once. Test files find them through NS_TEST_* variables.
+ * one Temporal dev server from .tools/ per Jest worker (through @temporalio/testing, existing-path),
+ * and bundles the workflows once. Test files find them through NS_TEST_* variables; worker-env.ts
+ * points each Jest worker's NS_TEST_TEMPORAL_ADDRESS at its own dev server.
+ *
+ * A dev server per worker, not one for all: every file's stack uses the target `main`, and workflow
+ * ids carry the target (R-MW-2: `maintenance/main` is one window), so two files on one server at the
+ * same moment collide (WorkflowExecutionAlreadyStartedError). Files on separate servers cannot.
  */
 
 const root = path.resolve(__dirname, '..', '..');
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(globalConfig: { maxWorkers?: number } = {}): Promise<void> {
+  const workers = Math.max(1, globalConfig.maxWorkers ?? 1);
   // Private (0700): as root, the starter moves the cluster where the `postgres` user can reach it.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-test-'));
   process.env.NS_TEST_TMP = tmp;
@@ -42,15 +48,22 @@ export default async function globalSetup(): Promise<void> {
       process.env.NS_TEST_PG_ADMIN_URL = postgres.adminUrl;
     })(),
     (async () => {
-      const env = await TestWorkflowEnvironment.createLocal({
-        server: {
-          executable: { type: 'existing-path', path: temporalCli },
-          searchAttributes: ALL_SEARCH_ATTRIBUTES,
-          extraArgs: ['--log-level', 'error'],
-        },
+      const envs = await Promise.all(
+        Array.from({ length: workers }, () =>
+          TestWorkflowEnvironment.createLocal({
+            server: {
+              executable: { type: 'existing-path', path: temporalCli },
+              searchAttributes: ALL_SEARCH_ATTRIBUTES,
+              extraArgs: ['--log-level', 'error'],
+            },
+          }),
+        ),
+      );
+      g.__NS_TEMPORAL = envs;
+      envs.forEach((env, i) => {
+        process.env[`NS_TEST_TEMPORAL_ADDRESS_${i + 1}`] = env.address;
       });
-      g.__NS_TEMPORAL = env;
-      process.env.NS_TEST_TEMPORAL_ADDRESS = env.address;
+      process.env.NS_TEST_TEMPORAL_ADDRESS = envs[0]!.address;
     })(),
     (async () => {
       const { code } = await bundleWorkflowCode({

@@ -207,7 +207,7 @@ test('an activity that ignores cancellation and holds a database connection is a
   await admin.connect();
   try {
     for (let i = 0; i < 100; i++) {
-      const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%' AND state = 'active' AND pid <> pg_backend_pid()");
+      const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(%' AND state = 'active' AND pid <> pg_backend_pid()");
       if (rows[0]!.n > 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -219,7 +219,7 @@ test('an activity that ignores cancellation and holds a database connection is a
   } finally {
     // cancelled, not terminated: the activity's query fails and it releases its connection (a terminated one would
     // emit an 'error' event on a client no pool listens to any more)
-    await admin.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%' AND pid <> pg_backend_pid()");
+    await admin.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(%' AND pid <> pg_backend_pid()");
     await admin.end();
     await client.workflow.getHandle(handle.workflowId).terminate('test over').catch(() => {});
   }

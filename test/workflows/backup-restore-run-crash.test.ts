@@ -34,7 +34,7 @@ test('R-BK-11: a worker SIGKILLed while a dossier is being restored -> the other
     await waitFor(
       "DEMO0004's restore waiting inside its transaction",
       async () => {
-        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid()`);
+        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid()`);
         if (rows.length) return true;
         const d = await handle.describe();
         if (d.status.name !== 'RUNNING') await handle.result();

@@ -45,7 +45,7 @@ test('R-PI-11 R-PI-8: a worker SIGKILLed while a dossier is restored (data in, n
     await waitFor(
       "DEMO0002's restore waiting at its commit",
       async () => {
-        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE nightshift.patch_rollback_item%'`);
+        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE nightshift.patch_rollback_item%'`);
         if (rows.length) return true;
         const d = await handle.describe();
         if (d.status.name !== 'RUNNING') await handle.result();

@@ -77,7 +77,7 @@ test('R-PI-11 R-MW-10: window backup+patch --on-failure rollback, the worker res
     await waitFor(
       'a restore of the window rollback waiting at its commit',
       async () => {
-        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE nightshift.patch_rollback_item%'`);
+        const { rows } = await pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE nightshift.patch_rollback_item%'`);
         return rows.length ? true : windowEnded();
       },
       240_000,
