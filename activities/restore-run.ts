@@ -20,7 +20,7 @@ import { takeClaimLock as takeBackupClaimLock } from '../store/backup/claim-lock
 import { runningRuns as runningBackupRuns } from '../store/backup/running-runs';
 import { closeAbandonedRun as closeAbandonedBackupRun } from '../store/backup/close-abandoned-run';
 import { codeInAnyCase } from '../store/dossiers/code-in-any-case';
-import { schemaExists } from '../store/dossiers/schema-exists';
+import { schemaExists } from '../store/catalog/schema-exists';
 import { chooseRestoreGeneration } from '../store/generations/restore-choice';
 import { takeRestoreClaimLock } from '../store/restore/claim-lock';
 import { restoreRunByWorkflow } from '../store/restore/run-by-workflow';

@@ -6,6 +6,7 @@ import { terminalSafe } from '../domain/text';
 import { appliedNames, migrationShortfall, type MigrationRefusal } from '../db/migrate';
 // resources.ts loads @temporalio/client only inside connectTemporalClient: start-up stays light
 import { connectTemporalClient, createTargetPools, temporalClientLibrary } from '../workers/resources';
+import { databaseOutage } from '../store/server/outage';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 
@@ -158,8 +159,8 @@ export function targetSource(c: Config): string {
 
 /** SQLSTATEs of a control schema older than this release, or absent: an object it should hold is not there. */
 const UNDEFINED_OBJECT = new Set(['42P01', '3F000', '42883', '42703', '42704']);
-/** SQLSTATE classes of a connection the server refused (a wrong database or password, a database closed to connections). */
-const REFUSED_CONNECTION = /^(08|28|3D|53|57P0)|^55000$/;
+/** SQLSTATE classes of a connection refused for what it asked (a wrong password or role, no such database). */
+const REFUSED_CREDENTIALS = /^(28|3D)/;
 
 /**
  * A target's PostgreSQL error, said with the target's name (pg names none: with three targets, `relation
@@ -173,7 +174,8 @@ async function targetDatabaseProblem(err: unknown, targetName: string, pool: pg.
   const c = config();
   const url = c.targets.find((t) => t.name === targetName)?.databaseUrl;
   const where = `its PostgreSQL at ${url ? new URL(url).host : 'its address'}, set by ${targetSource(c)}`;
-  if (REFUSED_CONNECTION.test(e.code)) return new SaidError(`target ${targetName}: ${String(e.message)} (${where})`, { cause: err });
+  // a database that does not answer now is told as the gate tells it (store/server/outage.ts), with where it was asked
+  if (databaseOutage(err) || REFUSED_CREDENTIALS.test(e.code)) return new SaidError(`target ${targetName}: ${String(e.message)} (${where})`, { cause: err });
   if (UNDEFINED_OBJECT.has(e.code) && /nightshift/.test(String(e.message))) {
     const migrated = await migrationState(pool, targetName);
     const worker = 'a worker migrates it at its start (`nightshift worker`; `npm run dev` on this machine), and `nightshift doctor` says when it is done';

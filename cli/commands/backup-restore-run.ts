@@ -8,7 +8,7 @@ import { operatorDateTime, parseRestoreAt } from '../../domain/retention';
 import { restoreRunInputSchema } from '../../domain/restore-run-input';
 import { startRestoreRun } from '../../starts';
 import { newestGenerationsAt } from '../../store/generations/newest-at';
-import { schemaExists } from '../../store/dossiers/schema-exists';
+import { schemaExists } from '../../store/catalog/schema-exists';
 import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
 import { closeAbandonedRestoreRun } from '../../store/restore/close-abandoned-run';
 import { codesWithGenerationAt } from '../../store/restore/codes-with-generation';

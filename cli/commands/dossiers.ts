@@ -12,7 +12,7 @@ import { documentsFolder } from '../../registry/documents';
 import { createDossier, deleteDossier, dossierTableStats, type TableStat } from '../../registry/dossiers';
 import { selectDossiers, type DossierFilter } from '../../store/dossiers/list-dossiers';
 import { findDossier } from '../../store/dossiers/find-dossier';
-import { schemaExists } from '../../store/dossiers/schema-exists';
+import { schemaExists } from '../../store/catalog/schema-exists';
 import { caseHint } from '../code-hints';
 import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, wordFlag, zodText } from '../context';
 

@@ -20,6 +20,18 @@ export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.b
                          WHERE n.code = u.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > u.snapshot_at))`;
 
 /**
+ * R-BK-2: the nightly selection keeps dossier `d`: not a template, not a test dossier, transferable, and of a copy
+ * status the settings take (`copyStatuses`: an SQL text[] expression). One text for the batch's selection and for
+ * `backup run --dry-run`'s list of modified dossiers it leaves out.
+ */
+export function nightlyKeepsSql(copyStatuses: string): string {
+  return `NOT d.is_template AND NOT d.is_test AND d.is_transferable AND d.copy_status = ANY (${copyStatuses})`;
+}
+
+/** R-BK-2: dossier `d` changed since its last backup, or was never backed up. */
+export const MODIFIED_SINCE_BACKUP_SQL = `(d.backup_seq IS NULL OR d.change_seq > d.backup_seq)`;
+
+/**
  * SQL text shared by the statements over a run's selection (R-BK-2, R-BK-4, R-BK-9): `r` is the run, `d` the dossier.
  * R-BK-2's exclusions (template, test, non-transferable, a copy status the settings leave out) make the nightly
  * selection; a run the operator started for named dossiers (`backup run --only`, a window's `--backup-only`, kind
@@ -28,9 +40,8 @@ export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.b
  */
 export const SELECTION_FILTER_SQL = `
       (r.kind = 'retry' OR r.kind = 'run' AND r.only_codes IS NOT NULL
-       OR NOT d.is_template AND NOT d.is_test AND d.is_transferable
-          AND d.copy_status = ANY (ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses'))))
-  AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR d.backup_seq IS NULL OR d.change_seq > d.backup_seq OR ${OFFSITE_PENDING_SQL}
+       OR ${nightlyKeepsSql(`ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses'))`)})
+  AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR ${MODIFIED_SINCE_BACKUP_SQL} OR ${OFFSITE_PENDING_SQL}
        OR ${UNREADABLE_NEWEST_SQL})
   AND (r.only_codes IS NULL OR d.code = ANY (r.only_codes))`;
 

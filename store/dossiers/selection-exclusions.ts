@@ -1,4 +1,5 @@
 import type { Queryable } from '../queryable';
+import { MODIFIED_SINCE_BACKUP_SQL, nightlyKeepsSql } from '../backup/selection-sql';
 
 /**
  * Those of `codes` (registered dossiers) that R-BK-2 leaves out of the nightly selection, each with why: a template,
@@ -33,8 +34,7 @@ export async function modifiedLeftOut(db: Queryable, copyStatuses: readonly stri
                       CASE WHEN NOT d.copy_status = ANY ($1::text[]) THEN
                         CASE d.copy_status WHEN 'copy' THEN 'a copy (the dossiers setting takes originals)' ELSE 'an original (the dossiers setting takes copies)' END END) AS why
        FROM nightshift.dossier d
-      WHERE (d.backup_seq IS NULL OR d.change_seq > d.backup_seq)
-        AND (d.is_template OR d.is_test OR NOT d.is_transferable OR NOT d.copy_status = ANY ($1::text[]))
+      WHERE ${MODIFIED_SINCE_BACKUP_SQL} AND NOT (${nightlyKeepsSql('$1::text[]')})
       ORDER BY d.code LIMIT ${EXCLUSIONS_SHOWN}`,
     [copyStatuses],
   );
