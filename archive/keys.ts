@@ -111,6 +111,15 @@ export function loadBackupKeyring(s: BackupKeySettings): BackupKeyring {
   return new BackupKeyring(keys, s.currentId);
 }
 
+/** The key ids this host gives, or undefined when its keys cannot be read (that failure is said where a key is used). */
+export function givenKeyIds(s: BackupKeySettings): Set<string> | undefined {
+  try {
+    return new Set(loadBackupKeyring(s).ids);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A pool's answer to "were this target's archives encrypted before?": a yes is kept, a no asked again after a minute. */
 const encryptedBefore = new WeakMap<pg.Pool, { generation: { id: number; keyId: string } | undefined; at: number }>();
 const ENCRYPTED_BEFORE_RECHECK_MS = 60_000;

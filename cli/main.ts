@@ -7,6 +7,7 @@ import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
 import { registerBackupBatchCommands } from './commands/backup-batch';
 import { registerBackupVerifyCommands } from './commands/backup-verify';
+import { registerBackupInfoCommand } from './commands/backup-info';
 import { registerStackCommands } from './commands/stack';
 import { registerGateCommands } from './commands/gate';
 import { registerMaintenanceCommands } from './commands/maintenance';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerBackupCommands(program);
   registerBackupBatchCommands(program.commands.find((c) => c.name() === 'backup')!);
   registerBackupVerifyCommands(program.commands.find((c) => c.name() === 'backup')!);
+  registerBackupInfoCommand(program.commands.find((c) => c.name() === 'backup')!);
   registerMaintenanceCommands(program);
   registerGateCommands(program);
   registerPatchCommands(program);

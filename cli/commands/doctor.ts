@@ -18,7 +18,7 @@ import { RESTORES_AT_ONCE, lockTableShortfall } from '../../domain/lock-table';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
 import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
 import { keptKeyIds } from '../../store/generations/kept-key-ids';
-import { loadBackupKeyring } from '../../archive/keys';
+import { givenKeyIds, loadBackupKeyring } from '../../archive/keys';
 import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
@@ -290,14 +290,6 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
 
 /** Whether this host's configuration gives a key for new archives (a malformed key file is the worker's finding, not this one's). */
 /** The key ids this host gives; undefined when its keys cannot be read (the Backup keys line says why). */
-function hostKeyIds(config: Config): Set<string> | undefined {
-  try {
-    return new Set(loadBackupKeyring(config.backupKeys).ids);
-  } catch {
-    return undefined;
-  }
-}
-
 function hasWritingKey(config: Config): boolean {
   try {
     return loadBackupKeyring(config.backupKeys).current() !== undefined;
@@ -357,7 +349,7 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     const dossiers = await countDossiers(client);
     Object.assign(details, { dossiers, supervisor: supervisors[0] ?? null });
     // R-BK-12: an old key taken out of the keys file while kept generations use it: their restore and verify fail
-    const given = hostKeyIds(config);
+    const given = givenKeyIds(config.backupKeys);
     const lacking = given ? (await keptKeyIds(client)).filter((k) => !given.has(k.keyId)) : [];
     if (lacking.length) {
       const n = lacking.reduce((sum, k) => sum + k.generations, 0);

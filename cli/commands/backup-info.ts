@@ -1,0 +1,135 @@
+import type { Command } from 'commander';
+import { givenKeyIds } from '../../archive/keys';
+import { copyStatusesFor } from '../../domain/backup-batch';
+import { type ResolvedRetention, operatorDateTime, retentionText } from '../../domain/retention';
+import { sizeText } from '../../domain/text';
+import { latestRun } from '../../store/backup/latest-run';
+import { loadRetention } from '../../store/generations/retention-plan';
+import { type KeptTotals, dossierCoverage, storeSummary } from '../../store/generations/store-summary';
+import { loadBackupSettings } from '../../store/settings/backup-settings';
+import { latestVerifyRunId } from '../../store/verify/run-problems';
+import { verifyRunByRef } from '../../store/verify/run-by-ref';
+import { action, config, jsonOption, output, target, targetOption, withPools } from '../context';
+
+interface InfoFlags {
+  target?: string;
+  json?: boolean;
+}
+
+/**
+ * `nightshift backup info`: the target's backup store at a glance, as pgBackRest's `info` and restic's `stats` give it
+ * (issue 13): where the archives are, what is kept (generations, size, dossiers, oldest and newest, per folder kind),
+ * their verification, off-site copies and keys (those this host does not give named), what was pruned, which dossiers
+ * the nightly batch takes have no kept generation, and the last batch and verification. Read only; no Temporal needed.
+ */
+export function registerBackupInfoCommand(backup: Command): void {
+  backup
+    .command('info')
+    .description("the target's backup store at a glance: kept generations and size per kind, verification, off-site copies, keys, dossiers not covered, last batch and verification")
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: InfoFlags) => {
+        const t = target(flags.target).name;
+        const cfg = config();
+        const zone = cfg.operatorTimeZone;
+        const at = (d: Date | null) => (d ? operatorDateTime(d, zone) : null);
+        const info = await withPools(t, async (pool): Promise<Info> => {
+          const { settings } = await loadBackupSettings(pool, cfg, t);
+          const summary = await storeSummary(pool);
+          const coverage = await dossierCoverage(pool, copyStatusesFor(settings.dossiers));
+          const retention = await loadRetention(pool, cfg);
+          const batch = await latestRun(pool);
+          const verifyId = await latestVerifyRunId(pool);
+          const verify = verifyId === undefined ? undefined : await verifyRunByRef(pool, verifyId, 'id');
+          const given = givenKeyIds(cfg.backupKeys);
+          const totals = (k: KeptTotals) => ({ ...k, oldest: at(k.oldest), newest: at(k.newest) });
+          return {
+            target: t,
+            timeZone: zone,
+            folder: settings.folder,
+            offsite: cfg.offsite ? { bucket: cfg.offsite.bucket, prefix: cfg.offsite.prefix, endpoint: cfg.offsite.endpoint ?? null } : null,
+            kept: totals(summary.kept),
+            kinds: summary.kinds.map(totals),
+            verify: summary.verify,
+            offsiteCopies: summary.offsite,
+            keys: summary.keys.map((k) => ({ ...k, givenHere: k.keyId === null ? null : given ? given.has(k.keyId) : null })),
+            pruned: { generations: summary.pruned.generations, lastAt: at(summary.pruned.lastAt) },
+            dossiers: coverage,
+            retention: retention.details,
+            lastBatch: batch
+              ? { id: Number(batch.id), kind: batch.kind, state: batch.state, startedAt: at(batch.started_at), finishedAt: at(batch.finished_at), total: batch.total, ok: batch.ok, failed: batch.failed }
+              : null,
+            lastVerify: verify
+              ? { id: Number(verify.id), state: verify.state, startedAt: at(verify.started_at), finishedAt: at(verify.finished_at), total: verify.total, problems: verify.problems }
+              : null,
+          };
+        });
+        output(flags.json, info, infoText);
+      }),
+    );
+}
+
+interface Info {
+  target: string;
+  timeZone: string;
+  folder: string;
+  offsite: { bucket: string; prefix: string; endpoint: string | null } | null;
+  kept: Omit<KeptTotals, 'oldest' | 'newest'> & { oldest: string | null; newest: string | null };
+  kinds: (Omit<KeptTotals, 'oldest' | 'newest'> & { oldest: string | null; newest: string | null })[];
+  verify: { ok: number; unverified: number; corrupt: number; missing: number };
+  offsiteCopies: { copied: number; failed: number; none: number };
+  keys: { keyId: string | null; generations: number; givenHere: boolean | null }[];
+  pruned: { generations: number; lastAt: string | null };
+  dossiers: { registered: number; nightly: number; uncovered: string[]; uncoveredTotal: number; modified: number };
+  retention: ResolvedRetention[];
+  lastBatch: { id: number; kind: string; state: string; startedAt: string | null; finishedAt: string | null; total: number; ok: number; failed: number } | null;
+  lastVerify: { id: number; state: string; startedAt: string | null; finishedAt: string | null; total: number; problems: number } | null;
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+/** The text rendering: one line per subject, the worrying ones with what to do. */
+export function infoText(i: Info): string {
+  const gens = (k: { generations: number; bytes: number; dossiers: number }) => `${n(k.generations)} generation(s) of ${n(k.dossiers)} dossier(s), ${sizeText(k.bytes)}`;
+  const lines = [`backup store of target ${i.target}; times in ${i.timeZone}`, `  folder       ${i.folder}`];
+  lines.push(
+    `  off-site     ${i.offsite ? `s3://${i.offsite.bucket}/${i.offsite.prefix}${i.offsite.endpoint ? ` at ${i.offsite.endpoint}` : ''}` : 'none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset)'}`,
+  );
+  if (!i.kept.generations) lines.push(`  kept         no generation: nothing backed up yet ('nightshift backup run' backs up the modified dossiers)`);
+  else {
+    lines.push(`  kept         ${gens(i.kept)}; oldest ${i.kept.oldest}, newest ${i.kept.newest}`);
+    for (const k of i.kinds) lines.push(`    ${String(k.kind).padEnd(13)}${gens(k)}; newest ${k.newest}`);
+    const v = i.verify;
+    const bad = v.corrupt + v.missing;
+    lines.push(
+      `  verified     ${n(v.ok)} ok, ${n(v.unverified)} not verified yet, ${n(v.corrupt)} corrupt, ${n(v.missing)} missing` +
+        (bad ? ": 'nightshift backup verify status' names them; the next batch backs up again a dossier whose newest archive is so (R-BK-13)" : ''),
+    );
+    const o = i.offsiteCopies;
+    lines.push(`  off-site     ${n(o.copied)} copied, ${n(o.none)} not copied, ${n(o.failed)} failed${i.offsite ? '' : ' (as recorded; this host copies nothing)'}`);
+    const lacking = i.keys.filter((k) => k.givenHere === false);
+    lines.push(
+      `  keys         ${i.keys.map((k) => `${k.keyId ?? 'plain'} ${n(k.generations)}${k.givenHere === false ? ' (not given on this host)' : ''}`).join(', ')}` +
+        (lacking.length ? `: restoring or verifying those fails with BackupKeyMissing; give the key again, or let retention prune them` : ''),
+    );
+  }
+  lines.push(`  pruned       ${n(i.pruned.generations)} generation(s)${i.pruned.lastAt ? `, the last at ${i.pruned.lastAt}` : ''}`);
+  const d = i.dossiers;
+  lines.push(
+    `  dossiers     ${n(d.registered)} registered, ${n(d.nightly)} in the nightly selection (R-BK-2), ${n(d.modified)} of them modified since their last backup` +
+      (d.uncoveredTotal
+        ? `; ${n(d.uncoveredTotal)} of them without any kept generation: ${d.uncovered.join(', ')}${d.uncoveredTotal > d.uncovered.length ? ` and ${n(d.uncoveredTotal - d.uncovered.length)} more` : ''} (the next batch takes them)`
+        : ''),
+  );
+  const b = i.lastBatch;
+  lines.push(
+    `  last batch   ${b ? `run ${b.id}${b.kind === 'retry' ? ' (retry)' : ''}, started ${b.startedAt}, ${b.state}${b.finishedAt ? ` at ${b.finishedAt}` : ''}: ${n(b.ok)} / ${n(b.total)} dossier(s) backed up, ${n(b.failed)} failed` : 'none yet'}`,
+  );
+  const v = i.lastVerify;
+  lines.push(
+    `  last verify  ${v ? `run ${v.id}, started ${v.startedAt}, ${v.state}${v.finishedAt ? ` at ${v.finishedAt}` : ''}: ${n(v.total)} generation(s), ${n(v.problems)} with a problem` : "none yet ('nightshift backup verify' reads back what is kept)"}`,
+  );
+  lines.push(`  retention    ${i.retention.map((r) => `${r.kind} ${retentionText(r.policy)} (${r.source})`).join('; ')}`);
+  return lines.join('\n');
+}
