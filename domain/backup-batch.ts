@@ -282,6 +282,16 @@ export const REPORT_FOLDER = 'log';
 
 /** R-BK-8 */
 export const FAILED_LIST_FILE_NAME = 'Svgauto-DossiersEnErreur.isa';
+/**
+ * R-BK-8: a run with a problem mails its report only to the report recipients of its settings; with none set, nobody
+ * was told, and a status that said only "mail: none" read as if nothing needed telling (drill of 2026-12-05 night).
+ * undefined when there is nothing to add (no problem, or recipients set).
+ */
+export function nobodyToldText(problems: number, mailState: string, recipients: readonly string[]): string | undefined {
+  if (!problems || mailState !== 'none' || recipients.length) return undefined;
+  return "none: no report recipients are set, so nobody was told (R-BK-8; 'nightshift backup settings set report-recipients ops@example.com' or NIGHTSHIFT_BACKUP_REPORT_TO)";
+}
+
 /** R-BK-8's subject; `target` (given when the worker serves several targets) follows it in brackets. */
 export function mailSubject(appName: string, target?: string): string {
   return `${appName}: Rapport de la sauvegarde des dossiers modifiés${target === undefined ? '' : ` (${target})`}`;

@@ -12,6 +12,7 @@ import {
   BACKUP_SETTING_LABELS,
   type BackupSettingKey,
   localDateTime,
+  nobodyToldText,
   onlyCodesSchema,
   parseBackupSetting,
   settingText,
@@ -261,7 +262,8 @@ function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures
   // the live line only while the run runs: a finished run's last ETA is stale
   if (s.live && r.state === 'running') lines.push(`progress: ${progressLine(s.live, false)}`);
   lines.push(`report: ${reportPathText(r.report_path, '(not yet)')}`);
-  if (r.mail_state !== 'none') lines.push(`report mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`);
+  const nobodyTold = r.state === 'running' ? undefined : nobodyToldText(r.failed, r.mail_state, r.settings.reportRecipients ?? []);
+  if (r.mail_state !== 'none' || nobodyTold) lines.push(`report mail: ${nobodyTold ?? r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`);
   if (r.note) lines.push(`note: ${r.note}`);
   // a screen, not 880 lines (scale drill): every one is in the report and in --json
   const shown = s.failures.slice(0, STATUS_FAILURES_SHOWN);

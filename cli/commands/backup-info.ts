@@ -93,9 +93,11 @@ const n = (v: number) => v.toLocaleString('en-US');
 export function infoText(i: Info): string {
   const gens = (k: { generations: number; bytes: number; dossiers: number }) => `${n(k.generations)} generation(s) of ${n(k.dossiers)} dossier(s), ${sizeText(k.bytes)}`;
   const lines = [`backup store of target ${i.target}; times in ${i.timeZone}`, `  folder       ${i.folder}`];
-  lines.push(
-    `  off-site     ${i.offsite ? `s3://${i.offsite.bucket}/${i.offsite.prefix}${i.offsite.endpoint ? ` at ${i.offsite.endpoint}` : ''}` : 'none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset)'}`,
-  );
+  // one off-site line: where this host copies, and what the kept generations' copies are (recorded by any worker)
+  const o = i.offsiteCopies;
+  const copies = `${n(o.copied)} copied, ${n(o.none)} not copied, ${n(o.failed)} failed`;
+  const where = i.offsite ? `s3://${i.offsite.bucket}/${i.offsite.prefix}${i.offsite.endpoint ? ` at ${i.offsite.endpoint}` : ''}` : 'none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset)';
+  lines.push(`  off-site     ${where}${i.kept.generations && (i.offsite || o.copied || o.failed) ? `; kept generations: ${copies}` : ''}`);
   if (!i.kept.generations) lines.push(`  kept         no generation: nothing backed up yet ('nightshift backup run' backs up the modified dossiers)`);
   else {
     lines.push(`  kept         ${gens(i.kept)}; oldest ${i.kept.oldest}, newest ${i.kept.newest}`);
@@ -106,8 +108,6 @@ export function infoText(i: Info): string {
       `  verified     ${n(v.ok)} ok, ${n(v.unverified)} not verified yet, ${n(v.corrupt)} corrupt, ${n(v.missing)} missing` +
         (bad ? ": 'nightshift backup verify status' names them; the next batch backs up again a dossier whose newest archive is so (R-BK-13)" : ''),
     );
-    const o = i.offsiteCopies;
-    lines.push(`  off-site     ${n(o.copied)} copied, ${n(o.none)} not copied, ${n(o.failed)} failed${i.offsite ? '' : ' (as recorded; this host copies nothing)'}`);
     const lacking = i.keys.filter((k) => k.givenHere === false);
     lines.push(
       `  keys         ${i.keys.map((k) => `${k.keyId ?? 'plain'} ${n(k.generations)}${k.givenHere === false ? ' (not given on this host)' : ''}`).join(', ')}` +

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
-import { onlyCodesSchema } from '../../domain/backup-batch';
+import { nobodyToldText, onlyCodesSchema } from '../../domain/backup-batch';
 import { DEFAULT_SAMPLE_PERCENT } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
@@ -123,7 +123,7 @@ function verifyStatusText(v: VerifyStatus, zone: string): string {
     `verify run ${r.id} (${r.workflow_id}) ${r.state}${r.note ? ` (${r.note})` : ''}: ${counts}`,
     `  ${scope}; ${restored}`,
     `  started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ', still running'} (${zone})`,
-    `  report: ${reportPathText(r.report_path, '(none yet)')}; mail: ${r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
+    `  report: ${reportPathText(r.report_path, '(none yet)')}; mail: ${nobodyToldText(r.problems, r.mail_state, r.settings.reportRecipients ?? []) ?? r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
     ...v.problems.map((p) => `  ${p.code} ${operatorDateTime(p.snapshot_at, zone)} ${p.status}: ${p.error ?? ''}`.trimEnd()),
   ].join('\n');
 }

@@ -179,6 +179,8 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
     expect(status.stdout).toContain(`backup run ${result.runId}`);
     expect(status.stdout).toContain('B2: Echec du traitement. Les données concernées sont utilisées par un utilisateur.');
     expect(status.stdout).toMatch(new RegExp(`^report: ${result.reportPath}$`, 'm'));
+    // R-BK-8: a failure and no report recipients: nobody was mailed, said with how to set them
+    expect(status.stdout).toMatch(/^report mail: none: no report recipients are set, so nobody was told \(R-BK-8; /m);
     // the report lost with its disk (drill D): said so, not printed as if it were there
     fs.renameSync(result.reportPath, `${result.reportPath}.moved`);
     try {

@@ -81,7 +81,7 @@ test('R-BK-11 R-BK-13 R-BK-14 R-BK-12: kept per kind, verification and off-site 
   expect(text.stdout).toMatch(/ {2}kept {9}3 generation\(s\) of 2 dossier\(s\), [\d.]+ KiB; oldest 2026-\d\d-\d\d \d\d:\d\d:\d\d, newest /);
   expect(text.stdout).toMatch(/\n {4}Cloture {6}1 generation\(s\) of 1 dossier\(s\)/);
   expect(text.stdout).toContain("  verified     1 ok, 1 not verified yet, 1 corrupt, 0 missing: 'nightshift backup verify status' names them");
-  expect(text.stdout).toContain('  off-site     1 copied, 1 not copied, 1 failed (as recorded; this host copies nothing)\n');
+  expect(text.stdout).toContain('  off-site     none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset); kept generations: 1 copied, 1 not copied, 1 failed\n');
   expect(text.stdout).toContain('  keys         k-2026 1, old-2025 1 (not given on this host), plain 1: restoring or verifying those fails with BackupKeyMissing');
   expect(text.stdout).toContain('  pruned       1 generation(s), the last at 2026-12-01 04:00:00\n');
   expect(text.stdout).toContain('3 in the nightly selection (R-BK-2), 2 of them modified since their last backup; 1 of them without any kept generation: INF0003 (the next batch takes them)\n');

@@ -1,4 +1,5 @@
 import {
+  nobodyToldText,
   MAIL_BODY,
   cronProblem,
   defaultBackupSettings,
@@ -111,4 +112,11 @@ test('issue 9: a backup folder with a control character is refused when set, and
     expect(r.ignored).toEqual([{ key: 'folder', problem: expect.stringMatching(/control characters/) }]);
   }
   expect(parseBackupSetting('folder', '/srv/Sauvegardes clients/été')).toEqual({ key: 'folder', value: '/srv/Sauvegardes clients/été' });
+});
+
+test('R-BK-8: a run with a problem and no report recipients says nobody was told; with recipients, or no problem, nothing is added', () => {
+  expect(nobodyToldText(1, 'none', [])).toMatch(/^none: no report recipients are set, so nobody was told \(R-BK-8; /);
+  expect(nobodyToldText(0, 'none', [])).toBeUndefined();
+  expect(nobodyToldText(2, 'none', ['ops@example.com'])).toBeUndefined();
+  expect(nobodyToldText(2, 'sent', [])).toBeUndefined();
 });
