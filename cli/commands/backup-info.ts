@@ -55,6 +55,7 @@ export function registerBackupInfoCommand(backup: Command): void {
             offsiteCopies: summary.offsite,
             keys: summary.keys.map((k) => ({ ...k, givenHere: k.keyId === null ? null : given ? given.has(k.keyId) : null })),
             pruned: { generations: summary.pruned.generations, lastAt: at(summary.pruned.lastAt) },
+            unreadable: summary.unreadable,
             dossiers: coverage,
             retention: retention.details,
             lastBatch: batch
@@ -81,6 +82,7 @@ interface Info {
   offsiteCopies: { copied: number; failed: number; none: number };
   keys: { keyId: string | null; generations: number; givenHere: boolean | null }[];
   pruned: { generations: number; lastAt: string | null };
+  unreadable: { codes: string[]; total: number };
   dossiers: { registered: number; nightly: number; uncovered: string[]; uncoveredTotal: number; modified: number };
   retention: ResolvedRetention[];
   lastBatch: { id: number; kind: string; state: string; startedAt: string | null; finishedAt: string | null; total: number; ok: number; failed: number } | null;
@@ -104,9 +106,11 @@ export function infoText(i: Info): string {
     for (const k of i.kinds) lines.push(`    ${String(k.kind).padEnd(13)}${gens(k)}; newest ${k.newest}`);
     const v = i.verify;
     const bad = v.corrupt + v.missing;
+    const u = i.unreadable;
+    const codes = `${u.codes.join(', ')}${u.total > u.codes.length ? ` and ${n(u.total - u.codes.length)} more` : ''}`;
     lines.push(
       `  verified     ${n(v.ok)} ok, ${n(v.unverified)} not verified yet, ${n(v.corrupt)} corrupt, ${n(v.missing)} missing` +
-        (bad ? ": 'nightshift backup verify status' names them; the next batch backs up again a dossier whose newest archive is so (R-BK-13)" : ''),
+        (bad ? ` (of ${codes}: 'nightshift backup list CODE' shows which; the next batch backs up again a dossier whose newest archive is so, R-BK-13)` : ''),
     );
     const lacking = i.keys.filter((k) => k.givenHere === false);
     lines.push(

@@ -20,6 +20,8 @@ export interface StoreSummary {
   /** kept generations per key id (null: plain), most used first */
   keys: { keyId: string | null; generations: number }[];
   pruned: { generations: number; lastAt: Date | null };
+  /** the dossiers with a kept generation found corrupt or missing (R-BK-13): the first UNCOVERED_SHOWN by code, and how many */
+  unreadable: { codes: string[]; total: number };
 }
 
 const TOTALS = `count(*)::int AS generations, coalesce(sum(size), 0)::bigint AS bytes, count(DISTINCT code)::int AS dossiers,
@@ -48,6 +50,11 @@ export async function storeSummary(db: Queryable): Promise<StoreSummary> {
   const { rows: keys } = await db.query<{ key_id: string | null; n: number }>(
     'SELECT key_id, count(*)::int AS n FROM nightshift.backup_generation WHERE deleted_at IS NULL GROUP BY key_id ORDER BY n DESC, key_id NULLS LAST',
   );
+  // the generations a verification found so (index backup_generation_unreadable, migration 0022)
+  const { rows: unreadable } = await db.query<{ total: number; codes: string[] }>(
+    `WITH u AS (SELECT DISTINCT code FROM nightshift.backup_generation WHERE deleted_at IS NULL AND verify_state IN ('corrupt', 'missing'))
+     SELECT (SELECT count(*)::int FROM u) AS total, ARRAY(SELECT code FROM u ORDER BY code LIMIT ${UNCOVERED_SHOWN}) AS codes`,
+  );
   const totals = (r: Row | undefined, kind: string | null): KeptTotals => ({
     kind,
     generations: r?.generations ?? 0,
@@ -64,6 +71,7 @@ export async function storeSummary(db: Queryable): Promise<StoreSummary> {
     offsite: { copied: s.copied, failed: s.failed, none: s.none },
     keys: keys.map((k) => ({ keyId: k.key_id, generations: k.n })),
     pruned: { generations: s.pruned, lastAt: s.last_pruned },
+    unreadable: { codes: unreadable[0]!.codes, total: unreadable[0]!.total },
   };
 }
 
