@@ -289,7 +289,6 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
 }
 
 /** Whether this host's configuration gives a key for new archives (a malformed key file is the worker's finding, not this one's). */
-/** The key ids this host gives; undefined when its keys cannot be read (the Backup keys line says why). */
 function hasWritingKey(config: Config): boolean {
   try {
     return loadBackupKeyring(config.backupKeys).current() !== undefined;
