@@ -289,8 +289,11 @@ export const FAILED_LIST_FILE_NAME = 'Svgauto-DossiersEnErreur.isa';
  */
 export function nobodyToldText(problems: number, mailState: string, recipients: readonly string[]): string | undefined {
   if (!problems || mailState !== 'none' || recipients.length) return undefined;
-  return "none: no report recipients are set, so nobody was told (R-BK-8; 'nightshift backup settings set report-recipients ops@example.com' or NIGHTSHIFT_BACKUP_REPORT_TO)";
+  return `none: no report recipients are set, so nobody was told (R-BK-8; ${SET_RECIPIENTS_HINT})`;
 }
+
+/** How report recipients are set (R-BK-8, R-BK-9): in the target's common settings, or a host's own environment. */
+export const SET_RECIPIENTS_HINT = "'nightshift backup settings set report-recipients ops@example.com' or NIGHTSHIFT_BACKUP_REPORT_TO";
 
 /** R-BK-8's subject; `target` (given when the worker serves several targets) follows it in brackets. */
 export function mailSubject(appName: string, target?: string): string {

@@ -1,6 +1,7 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { givenKeyIds } from '../../archive/keys';
-import { copyStatusesFor } from '../../domain/backup-batch';
+import { REPORT_FOLDER, SET_RECIPIENTS_HINT, copyStatusesFor } from '../../domain/backup-batch';
 import { type ResolvedRetention, operatorDateTime, retentionText } from '../../domain/retention';
 import { sizeText } from '../../domain/text';
 import { latestRun } from '../../store/backup/latest-run';
@@ -48,6 +49,7 @@ export function registerBackupInfoCommand(backup: Command): void {
             target: t,
             timeZone: zone,
             folder: settings.folder,
+            reports: { folder: path.join(settings.folder, REPORT_FOLDER), recipients: settings['report-recipients'] },
             offsite: cfg.offsite ? { bucket: cfg.offsite.bucket, prefix: cfg.offsite.prefix, endpoint: cfg.offsite.endpoint ?? null } : null,
             kept: totals(summary.kept),
             kinds: summary.kinds.map(totals),
@@ -75,6 +77,8 @@ interface Info {
   target: string;
   timeZone: string;
   folder: string;
+  /** where the batch and verification reports go, and who is mailed on a problem (R-BK-7, R-BK-8, as this host resolves them) */
+  reports: { folder: string; recipients: string[] };
   offsite: { bucket: string; prefix: string; endpoint: string | null } | null;
   kept: Omit<KeptTotals, 'oldest' | 'newest'> & { oldest: string | null; newest: string | null };
   kinds: (Omit<KeptTotals, 'oldest' | 'newest'> & { oldest: string | null; newest: string | null })[];
@@ -95,6 +99,8 @@ const n = (v: number) => v.toLocaleString('en-US');
 export function infoText(i: Info): string {
   const gens = (k: { generations: number; bytes: number; dossiers: number }) => `${n(k.generations)} generation(s) of ${n(k.dossiers)} dossier(s), ${sizeText(k.bytes)}`;
   const lines = [`backup store of target ${i.target}; times in ${i.timeZone}`, `  folder       ${i.folder}`];
+  const to = i.reports.recipients;
+  lines.push(`  reports      ${i.reports.folder}; ${to.length ? `mailed on a problem to ${to.join(', ')}` : `mailed to nobody: no report recipients are set (R-BK-8; ${SET_RECIPIENTS_HINT})`}`);
   // one off-site line: where this host copies, and what the kept generations' copies are (recorded by any worker)
   const o = i.offsiteCopies;
   const copies = `${n(o.copied)} copied, ${n(o.none)} not copied, ${n(o.failed)} failed`;

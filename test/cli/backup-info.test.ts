@@ -39,6 +39,7 @@ test('an empty store: nothing kept, every dossier of the nightly selection named
   expect(r.stderr).toBe('');
   expect(r.stdout).toContain('backup store of target main; times in Europe/Paris\n');
   expect(r.stdout).toContain(`  folder       ${ctx.stack.dataDir}/sauve\n`);
+  expect(r.stdout).toContain(`  reports      ${ctx.stack.dataDir}/sauve/log; mailed to nobody: no report recipients are set (R-BK-8; 'nightshift backup settings set report-recipients ops@example.com' or NIGHTSHIFT_BACKUP_REPORT_TO)\n`);
   expect(r.stdout).toContain('  off-site     none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset)\n');
   expect(r.stdout).toContain("  kept         no generation: nothing backed up yet ('nightshift backup run' backs up the modified dossiers)\n");
   expect(r.stdout).toMatch(/ {2}dossiers {5}3 registered, 3 in the nightly selection \(R-BK-2\), 3 of them modified since their last backup; 3 of them without any kept generation: INF0001, INF0002, INF0003 \(the next batch takes them\)\n/);
@@ -59,7 +60,9 @@ test('R-BK-11 R-BK-13 R-BK-14 R-BK-12: kept per kind, verification and off-site 
   await pool().query(`UPDATE nightshift.backup_generation SET deleted_at = '2026-12-01T03:00:00Z', deleted_by = 'backup-prune/main/x' WHERE id = $1`, [ids[0]]);
   await pool().query(`UPDATE nightshift.dossier SET change_seq = change_seq + 1 WHERE code = 'INF0001'`);
 
+  expect((await cli(['backup', 'settings', 'set', 'report-recipients', 'ops@example.com,dba@example.com'])).code).toBe(0);
   const json = JSON.parse((await cli(['backup', 'info', '--json'], { ...PARIS, NIGHTSHIFT_BACKUP_KEYS: KEY })).stdout) as InfoJson;
+  expect(json).toMatchObject({ reports: { recipients: ['ops@example.com', 'dba@example.com'] } });
   const { rows } = await pool().query<{ size: string }>('SELECT sum(size) AS size FROM nightshift.backup_generation WHERE deleted_at IS NULL');
   expect(json.kept).toMatchObject({ generations: 3, dossiers: 2, bytes: Number(rows[0]!.size) });
   expect(json.kinds.map((k) => [k.kind, k.generations, k.dossiers])).toEqual([
@@ -78,6 +81,7 @@ test('R-BK-11 R-BK-13 R-BK-14 R-BK-12: kept per kind, verification and off-site 
   // the key's value is never shown
   const text = await cli(['backup', 'info'], { ...PARIS, NIGHTSHIFT_BACKUP_KEYS: KEY });
   expect(text.stdout + text.stderr + JSON.stringify(json)).not.toContain(KEY.split('=')[1]!.slice(0, 12));
+  expect(text.stdout).toContain(`  reports      ${ctx.stack.dataDir}/sauve/log; mailed on a problem to ops@example.com, dba@example.com\n`);
   expect(text.stdout).toMatch(/ {2}kept {9}3 generation\(s\) of 2 dossier\(s\), [\d.]+ KiB; oldest 2026-\d\d-\d\d \d\d:\d\d:\d\d, newest /);
   expect(text.stdout).toMatch(/\n {4}Cloture {6}1 generation\(s\) of 1 dossier\(s\)/);
   expect(text.stdout).toContain("  verified     1 ok, 1 not verified yet, 1 corrupt, 0 missing (of INF0002: 'nightshift backup list CODE' shows which; the next batch backs up again a dossier whose newest archive is so, R-BK-13)\n");
