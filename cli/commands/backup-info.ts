@@ -94,6 +94,8 @@ interface Info {
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
+/** The codes shown, and how many more there are. */
+const firstCodes = (shown: string[], total: number) => `${shown.join(', ')}${total > shown.length ? ` and ${n(total - shown.length)} more` : ''}`;
 
 /** The text rendering: one line per subject, the worrying ones with what to do. */
 export function infoText(i: Info): string {
@@ -113,7 +115,7 @@ export function infoText(i: Info): string {
     const v = i.verify;
     const bad = v.corrupt + v.missing;
     const u = i.unreadable;
-    const codes = `${u.codes.join(', ')}${u.total > u.codes.length ? ` and ${n(u.total - u.codes.length)} more` : ''}`;
+    const codes = firstCodes(u.codes, u.total);
     lines.push(
       `  verified     ${n(v.ok)} ok, ${n(v.unverified)} not verified yet, ${n(v.corrupt)} corrupt, ${n(v.missing)} missing` +
         (bad ? ` (of ${codes}: 'nightshift backup list CODE' shows which; the next batch backs up again a dossier whose newest archive is so, R-BK-13)` : ''),
@@ -129,7 +131,7 @@ export function infoText(i: Info): string {
   lines.push(
     `  dossiers     ${n(d.registered)} registered, ${n(d.nightly)} in the nightly selection (R-BK-2), ${n(d.modified)} of them modified since their last backup` +
       (d.uncoveredTotal
-        ? `; ${n(d.uncoveredTotal)} of them without any kept generation: ${d.uncovered.join(', ')}${d.uncoveredTotal > d.uncovered.length ? ` and ${n(d.uncoveredTotal - d.uncovered.length)} more` : ''} (the next batch takes them)`
+        ? `; ${n(d.uncoveredTotal)} of them without any kept generation: ${firstCodes(d.uncovered, d.uncoveredTotal)} (the next batch takes them)`
         : ''),
   );
   const b = i.lastBatch;
