@@ -8,6 +8,7 @@ import { latestRun } from '../../store/backup/latest-run';
 import { loadRetention } from '../../store/generations/retention-plan';
 import { type KeptTotals, dossierCoverage, storeSummary } from '../../store/generations/store-summary';
 import { loadBackupSettings } from '../../store/settings/backup-settings';
+import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { latestVerifyRunId } from '../../store/verify/run-problems';
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import { action, config, jsonOption, output, target, targetOption, withPools } from '../context';
@@ -35,14 +36,15 @@ export function registerBackupInfoCommand(backup: Command): void {
         const cfg = config();
         const zone = cfg.operatorTimeZone;
         const at = (d: Date | null) => (d ? operatorDateTime(d, zone) : null);
-        const info = await withPools(t, async (pool): Promise<Info> => {
-          const { settings } = await loadBackupSettings(pool, cfg, t);
-          const summary = await storeSummary(pool);
-          const coverage = await dossierCoverage(pool, copyStatusesFor(settings.dossiers));
-          const retention = await loadRetention(pool, cfg);
-          const batch = await latestRun(pool);
-          const verifyId = await latestVerifyRunId(pool);
-          const verify = verifyId === undefined ? undefined : await verifyRunByRef(pool, verifyId, 'id');
+        // every figure of one instant: a batch or prune running meanwhile does not make the lines disagree
+        const info = await withPools(t, (pool) => withReadOnlySnapshot(pool, async (db): Promise<Info> => {
+          const { settings } = await loadBackupSettings(db, cfg, t);
+          const summary = await storeSummary(db);
+          const coverage = await dossierCoverage(db, copyStatusesFor(settings.dossiers));
+          const retention = await loadRetention(db, cfg);
+          const batch = await latestRun(db);
+          const verifyId = await latestVerifyRunId(db);
+          const verify = verifyId === undefined ? undefined : await verifyRunByRef(db, verifyId, 'id');
           const given = givenKeyIds(cfg.backupKeys);
           const totals = (k: KeptTotals) => ({ ...k, oldest: at(k.oldest), newest: at(k.newest) });
           return {
@@ -67,11 +69,14 @@ export function registerBackupInfoCommand(backup: Command): void {
               ? { id: Number(verify.id), state: verify.state, startedAt: at(verify.started_at), finishedAt: at(verify.finished_at), total: verify.total, problems: verify.problems }
               : null,
           };
-        });
+        }));
         output(flags.json, info, infoText);
       }),
     );
 }
+
+/** KeptTotals with its times in the operator's zone. */
+type ShownTotals = Omit<KeptTotals, 'oldest' | 'newest'> & { oldest: string | null; newest: string | null };
 
 interface Info {
   target: string;
@@ -80,8 +85,8 @@ interface Info {
   /** where the batch and verification reports go, and who is mailed on a problem (R-BK-7, R-BK-8, as this host resolves them) */
   reports: { folder: string; recipients: string[] };
   offsite: { bucket: string; prefix: string; endpoint: string | null } | null;
-  kept: Omit<KeptTotals, 'oldest' | 'newest'> & { oldest: string | null; newest: string | null };
-  kinds: (Omit<KeptTotals, 'oldest' | 'newest'> & { oldest: string | null; newest: string | null })[];
+  kept: ShownTotals;
+  kinds: ShownTotals[];
   verify: { ok: number; unverified: number; corrupt: number; missing: number };
   offsiteCopies: { copied: number; failed: number; none: number };
   keys: { keyId: string | null; generations: number; givenHere: boolean | null }[];

@@ -349,7 +349,7 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     Object.assign(details, { dossiers, supervisor: supervisors[0] ?? null });
     // R-BK-12: an old key taken out of the keys file while kept generations use it: their restore and verify fail
     const given = givenKeyIds(config.backupKeys);
-    const lacking = given ? (await keptKeyIds(client)).filter((k) => !given.has(k.keyId)) : [];
+    const lacking = given ? (await keptKeyIds(client)).filter((k) => k.keyId !== null && !given.has(k.keyId)) : [];
     if (lacking.length) {
       const n = lacking.reduce((sum, k) => sum + k.generations, 0);
       return {

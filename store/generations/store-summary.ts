@@ -1,5 +1,6 @@
 import type { Queryable } from '../queryable';
 import { nightlyKeepsSql, MODIFIED_SINCE_BACKUP_SQL } from '../backup/selection-sql';
+import { keptKeyIds } from './kept-key-ids';
 
 /** Kept generations of one kind (or of every kind: `kind` null). */
 export interface KeptTotals {
@@ -11,7 +12,7 @@ export interface KeptTotals {
   newest: Date | null;
 }
 
-/** What `backup info` says of a target's backup store (pgBackRest's `info`, restic's `stats`), read in one snapshot. */
+/** What `backup info` says of a target's backup store (pgBackRest's `info`, restic's `stats`). */
 export interface StoreSummary {
   kept: KeptTotals;
   kinds: KeptTotals[];
@@ -24,35 +25,32 @@ export interface StoreSummary {
   unreadable: { codes: string[]; total: number };
 }
 
-const TOTALS = `count(*)::int AS generations, coalesce(sum(size), 0)::bigint AS bytes, count(DISTINCT code)::int AS dossiers,
-                min(snapshot_at) AS oldest, max(snapshot_at) AS newest`;
+const KEPT = 'deleted_at IS NULL';
 
-/** One pass over the generations (kept and pruned): the totals, per kind, per key, verification and off-site states. */
+/**
+ * The totals, per kind, verification and off-site states, keys, pruned: one pass over the generations (kept and pruned,
+ * by ROLLUP over the kind: its total row carries the states), the keys and the unreadable ones apart (small answers).
+ * Call it inside one snapshot (`withReadOnlySnapshot`) for figures of one instant.
+ */
 export async function storeSummary(db: Queryable): Promise<StoreSummary> {
-  type Row = { kind: string | null; generations: number; bytes: string; dossiers: number; oldest: Date | null; newest: Date | null };
-  const { rows: kinds } = await db.query<Row>(
-    `SELECT kind, ${TOTALS} FROM nightshift.backup_generation WHERE deleted_at IS NULL GROUP BY ROLLUP (kind) ORDER BY kind NULLS FIRST`,
-  );
-  const { rows: states } = await db.query<{
+  type Row = {
+    kind: string | null; generations: number; bytes: string; dossiers: number; oldest: Date | null; newest: Date | null;
     ok: number; unverified: number; corrupt: number; missing: number; copied: number; failed: number; none: number; pruned: number; last_pruned: Date | null;
-  }>(
-    `SELECT count(*) FILTER (WHERE deleted_at IS NULL AND verify_state = 'ok')::int AS ok,
-            count(*) FILTER (WHERE deleted_at IS NULL AND verify_state = 'unverified')::int AS unverified,
-            count(*) FILTER (WHERE deleted_at IS NULL AND verify_state = 'corrupt')::int AS corrupt,
-            count(*) FILTER (WHERE deleted_at IS NULL AND verify_state = 'missing')::int AS missing,
-            count(*) FILTER (WHERE deleted_at IS NULL AND offsite_state = 'copied')::int AS copied,
-            count(*) FILTER (WHERE deleted_at IS NULL AND offsite_state = 'failed')::int AS failed,
-            count(*) FILTER (WHERE deleted_at IS NULL AND offsite_state NOT IN ('copied', 'failed'))::int AS none,
-            count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS pruned,
-            max(deleted_at) AS last_pruned
-       FROM nightshift.backup_generation`,
-  );
-  const { rows: keys } = await db.query<{ key_id: string | null; n: number }>(
-    'SELECT key_id, count(*)::int AS n FROM nightshift.backup_generation WHERE deleted_at IS NULL GROUP BY key_id ORDER BY n DESC, key_id NULLS LAST',
+  };
+  const kept = (what: string, and = '') => `${what} FILTER (WHERE ${KEPT}${and})`;
+  const { rows } = await db.query<Row>(
+    `SELECT kind, ${kept('count(*)')}::int AS generations, coalesce(${kept('sum(size)')}, 0)::bigint AS bytes,
+            ${kept('count(DISTINCT code)')}::int AS dossiers, ${kept('min(snapshot_at)')} AS oldest, ${kept('max(snapshot_at)')} AS newest,
+            ${kept('count(*)', " AND verify_state = 'ok'")}::int AS ok, ${kept('count(*)', " AND verify_state = 'unverified'")}::int AS unverified,
+            ${kept('count(*)', " AND verify_state = 'corrupt'")}::int AS corrupt, ${kept('count(*)', " AND verify_state = 'missing'")}::int AS missing,
+            ${kept('count(*)', " AND offsite_state = 'copied'")}::int AS copied, ${kept('count(*)', " AND offsite_state = 'failed'")}::int AS failed,
+            ${kept('count(*)', " AND offsite_state NOT IN ('copied', 'failed')")}::int AS none,
+            count(*) FILTER (WHERE deleted_at IS NOT NULL)::int AS pruned, max(deleted_at) AS last_pruned
+       FROM nightshift.backup_generation GROUP BY ROLLUP (kind) ORDER BY kind NULLS FIRST`,
   );
   // the generations a verification found so (index backup_generation_unreadable, migration 0022)
   const { rows: unreadable } = await db.query<{ total: number; codes: string[] }>(
-    `WITH u AS (SELECT DISTINCT code FROM nightshift.backup_generation WHERE deleted_at IS NULL AND verify_state IN ('corrupt', 'missing'))
+    `WITH u AS (SELECT DISTINCT code FROM nightshift.backup_generation WHERE ${KEPT} AND verify_state IN ('corrupt', 'missing'))
      SELECT (SELECT count(*)::int FROM u) AS total, ARRAY(SELECT code FROM u ORDER BY code LIMIT ${UNCOVERED_SHOWN}) AS codes`,
   );
   const totals = (r: Row | undefined, kind: string | null): KeptTotals => ({
@@ -63,14 +61,16 @@ export async function storeSummary(db: Queryable): Promise<StoreSummary> {
     oldest: r?.oldest ?? null,
     newest: r?.newest ?? null,
   });
-  const s = states[0]!;
+  // no generation at all: ROLLUP over no row gives its total row all the same (counts 0)
+  const all = rows.find((r) => r.kind === null);
   return {
-    kept: totals(kinds.find((k) => k.kind === null), null),
-    kinds: kinds.filter((k) => k.kind !== null).map((k) => totals(k, k.kind)),
-    verify: { ok: s.ok, unverified: s.unverified, corrupt: s.corrupt, missing: s.missing },
-    offsite: { copied: s.copied, failed: s.failed, none: s.none },
-    keys: keys.map((k) => ({ keyId: k.key_id, generations: k.n })),
-    pruned: { generations: s.pruned, lastAt: s.last_pruned },
+    kept: totals(all, null),
+    // a kind whose generations are all pruned is not a kind kept
+    kinds: rows.filter((r) => r.kind !== null && r.generations > 0).map((r) => totals(r, r.kind)),
+    verify: { ok: all?.ok ?? 0, unverified: all?.unverified ?? 0, corrupt: all?.corrupt ?? 0, missing: all?.missing ?? 0 },
+    offsite: { copied: all?.copied ?? 0, failed: all?.failed ?? 0, none: all?.none ?? 0 },
+    keys: await keptKeyIds(db),
+    pruned: { generations: all?.pruned ?? 0, lastAt: all?.last_pruned ?? null },
     unreadable: { codes: unreadable[0]!.codes, total: unreadable[0]!.total },
   };
 }
