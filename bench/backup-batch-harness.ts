@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { PROJECT_ROOT, loadConfig, toolPaths, type Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { startBackupBatch } from '../starts';
-import { createTargetPools, DOSSIER_WORK, type TargetPools, WORKER_MALLOC_ENV } from '../workers/resources';
+import { createTargetPools, DOSSIER_WORK, type TargetPools, workerProcessEnv } from '../workers/resources';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { type BackupBatchInput, type BackupBatchResult, backupBatchProgressQuery, batchResult } from '../workflows/backup-batch.api';
 import { startEmbeddedPostgres } from '../test/setup/servers';
@@ -81,7 +81,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const pools = createTargetPools(config, 12, DOSSIER_WORK);
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'run-ts.js'), 'bench/backup-batch-worker.ts'], {
     cwd: PROJECT_ROOT,
-    env: { ...WORKER_MALLOC_ENV, ...process.env, DATABASE_URL: url, NIGHTSHIFT_DATA_DIR: path.join(work, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'bench' },
+    env: { ...process.env, ...workerProcessEnv(), DATABASE_URL: url, NIGHTSHIFT_DATA_DIR: path.join(work, 'data'), TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: 'bench' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const running = new Promise<void>((resolve) => child.once('exit', () => resolve()));

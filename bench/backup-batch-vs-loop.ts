@@ -11,6 +11,7 @@ import { schemaNameFor } from '../domain/dossier';
 import { startBackupBatch } from '../starts';
 import { batchResult } from '../workflows/backup-batch.api';
 import { startS3Server } from '../test/helpers/s3';
+import { workerProcessEnv } from '../workers/resources';
 import { batchFollowUps, startBenchStack, type BenchStack } from './backup-batch-harness';
 
 /**
@@ -35,6 +36,8 @@ async function batchWithS3Copies(s: BenchStack, selected: number): Promise<{ sec
   const s3 = await startS3Server({ bucket: 'nightshift-bench' });
   const env = {
     ...process.env,
+    // started as the harness's worker is (and a deployed one): two malloc arenas, the young generation capped
+    ...workerProcessEnv(),
     DATABASE_URL: s.url,
     NIGHTSHIFT_DATA_DIR: path.join(s.work, 'data'),
     TEMPORAL_ADDRESS: s.config.temporal.address,

@@ -3,15 +3,16 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { PROJECT_ROOT, loadConfig } from '../config/config';
 import { createActivities } from '../workers/activities';
 import { bundleWorkflowsInChild } from '../workers/bundle';
-import { createTargetPools, DOSSIER_WORK, favourMemoryOverSpeed } from '../workers/resources';
+import { createTargetPools, DOSSIER_WORK, limitHeapGrowth } from '../workers/resources';
 
 /**
  * The benchmark's worker in a process of its own (bench/backup-batch-harness.ts starts it), so that its
  * RSS is measured apart from the dossier generator and the client. Environment: the harness's config.
- * Prints "worker ready" once polling; SIGTERM shuts it down.
+ * Prints "worker ready" once polling; SIGTERM shuts it down. Started with workerProcessEnv (the harness), as a
+ * deployed worker is.
  */
 async function main(): Promise<void> {
-  favourMemoryOverSpeed(); // as runWorker does
+  limitHeapGrowth(); // as runWorker does
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const config = loadConfig();
   const pools = createTargetPools(config, 12, DOSSIER_WORK);

@@ -5,7 +5,7 @@ import { loadConfig, PROJECT_ROOT, toolPaths, UsageError, type Config } from '..
 import { migrate } from '../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startSmtpCatcher, type SmtpCatcher } from '../workers/smtp-catcher';
-import { WORKER_MALLOC_ENV } from '../workers/resources';
+import { workerProcessEnv } from '../workers/resources';
 import { ensureBackupKeyFile } from '../archive/keys';
 import { KEY_HEADER } from '../gate/keys';
 import { ensureClusterKey } from './gate-key';
@@ -331,7 +331,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const cliPath = path.join(PROJECT_ROOT, 'bin', 'nightshift.js');
     const workers = Array.from({ length: nWorkers }, (_, i) => {
       const custom = options.workerCommand?.(i + 1);
-      const own = { ...WORKER_MALLOC_ENV, NIGHTSHIFT_METRICS_PORT: String(metricsPorts[i]), NIGHTSHIFT_METRICS_HOST: HOST, ...custom?.env };
+      const own = { ...workerProcessEnv(inherited), NIGHTSHIFT_METRICS_PORT: String(metricsPorts[i]), NIGHTSHIFT_METRICS_HOST: HOST, ...custom?.env };
       return supervisor.add({
         name: `worker-${i + 1}`,
         command: custom?.command ?? node,

@@ -7,7 +7,7 @@ import { createActivities } from './activities';
 import { loadBackupKeyring } from '../archive/keys';
 import { assertSharedFolders } from '../shared-store/marker';
 import { bundleWorkflowsInChild } from './bundle';
-import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK, favourMemoryOverSpeed, mallocArenaNote } from './resources';
+import { connectTemporalClient, connectWorkerConnection, createMailTransport, createTargetPools, DOSSIER_WORK, limitHeapGrowth, workerMemoryNote } from './resources';
 import { createLogger, temporalLogger, type PinoLogger } from './logger';
 
 /**
@@ -87,9 +87,9 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   // backup keys that cannot be read (a bad entry, a missing key file, an unknown current id) refuse the start, in one
   // line, rather than fail every backup and verification later
   loadBackupKeyring(config.backupKeys);
-  favourMemoryOverSpeed();
-  const mallocNote = mallocArenaNote();
-  if (mallocNote) logger.info(mallocNote);
+  limitHeapGrowth();
+  const memoryNote = workerMemoryNote();
+  if (memoryNote) logger.info(memoryNote);
 
   for (const target of config.targets) {
     const applied = await migrate(target.databaseUrl, (msg) => logger.debug({ target: target.name }, msg), {

@@ -15,30 +15,50 @@ import { FailureType, permanentFailure } from '../domain/failures';
  */
 
 /**
- * Worker processes trade a little V8 speed for memory (issue 11: worker RSS < 256 MB): `--optimize-for-size`
- * makes V8 shrink the young generation after each scavenge instead of letting it grow to 2 x 16 MB, and
- * grow the old generation more slowly. Set at run time (the bench and the operator start `node` without
- * flags), before Worker.create, so the workflow thread's isolate is created with it too. Measured on
- * `bench/backup-batch-scale.ts 2000`: peak worker RSS 251 -> 231 MB, CPU per dossier unchanged. GC tuning
- * only: no effect on what the worker does. Idempotent.
+ * Two settings of a worker process that only whatever starts it can make (both are read once, when the process
+ * starts), for the worker's RSS (issue 11: under 256 MB):
+ * - `MALLOC_ARENA_MAX=2`: glibc gives each thread that allocates its own malloc arena (up to 8 per core), and a worker
+ *   has many (libuv's pool doing compression and file writes, the Rust core's runtime, the workflow thread, V8's
+ *   helpers). Two arenas hold the same work with ~35 MB less RSS (bench/backup-batch-scale.ts 2000: 223 -> 187 MB).
+ * - `--max-semi-space-size=4` (in NODE_OPTIONS): V8's young generation stops at 2 x 4 MB instead of growing to
+ *   2 x 16 MB under the worker's allocation rate (COPY chunks, archive frames). It replaces `--optimize-for-size`,
+ *   set at run time until 2026-12-06, which held the young generation smaller still but made the worker's JavaScript
+ *   slower: 19-21 ms of worker CPU per 200 KB dossier against 10-13 ms with this cap (bench/backup-batch-vs-loop.ts,
+ *   README *Worker memory*). V8 sizes the young generation when the isolate is created: set at run time, the cap
+ *   does nothing (measured), hence NODE_OPTIONS.
+ * Set by the image's ENV, the cluster's workers, the bench's worker and the README's unit file; `nightshift worker`
+ * says so when one is missing (workerMemoryNote).
  */
-export function favourMemoryOverSpeed(): void {
-  v8.setFlagsFromString('--optimize-for-size');
-}
+export const WORKER_SEMI_SPACE_OPTION = '--max-semi-space-size=4';
 
 /**
- * glibc gives each thread that allocates its own malloc arena (up to 8 per core), and a worker has many: libuv's
- * pool (gzip, fs), the Rust core's runtime, the workflow thread, V8's helpers. Two arenas hold the same work with
- * ~35 MB less RSS (bench/backup-batch-scale.ts 2000: 223 -> 187 MB, CPU per dossier unchanged). glibc reads it
- * once, when the process starts: so it is set by whatever starts the worker (the image's ENV, the cluster's
- * workers, the bench's worker, the README's unit file), and `nightshift worker` says so when it is missing.
+ * The old generation grown by at most 1.25x at each full collection (V8's default for a large heap: up to 4x), set at
+ * run time (V8 reads it at each collection), before Worker.create so that the workflow thread has it too. With the
+ * young generation's cap, what `--optimize-for-size` did for memory without its cost in speed
+ * (bench/backup-batch-scale.ts 10000: peak worker RSS 219 MB against 214 with it and 347 MB with the young generation's cap alone; worker CPU
+ * per dossier in the batch 5.5 against 8.7 ms). Idempotent.
  */
-export const WORKER_MALLOC_ENV = { MALLOC_ARENA_MAX: '2' } as const;
+export function limitHeapGrowth(): void {
+  v8.setFlagsFromString('--heap-growing-percent=25');
+}
 
-/** The start-up note of a worker process started without WORKER_MALLOC_ENV (undefined when it is set). */
-export function mallocArenaNote(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.MALLOC_ARENA_MAX) return undefined;
-  return 'MALLOC_ARENA_MAX is not set: glibc gives each thread its own malloc arena; start the worker with MALLOC_ARENA_MAX=2 for ~35 MB less memory (README, Worker memory)';
+/** What a worker's environment gets added (an operator's own NODE_OPTIONS and MALLOC_ARENA_MAX are kept). */
+export function workerProcessEnv(env: NodeJS.ProcessEnv = process.env): { MALLOC_ARENA_MAX: string; NODE_OPTIONS: string } {
+  const nodeOptions = env.NODE_OPTIONS?.trim() ?? '';
+  return {
+    MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || '2',
+    NODE_OPTIONS: /--max-semi-space-size\b/.test(nodeOptions) ? nodeOptions : `${nodeOptions} ${WORKER_SEMI_SPACE_OPTION}`.trim(),
+  };
+}
+
+/** The start-up note of a worker process started without workerProcessEnv's settings (undefined when both are set). */
+export function workerMemoryNote(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): string | undefined {
+  const missing: string[] = [];
+  if (!env.MALLOC_ARENA_MAX) missing.push('MALLOC_ARENA_MAX=2 (glibc gives each thread its own malloc arena: ~35 MB more)');
+  const semiSpaceSet = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--max-semi-space-size\b/.test(a));
+  if (!semiSpaceSet) missing.push(`NODE_OPTIONS=${WORKER_SEMI_SPACE_OPTION} (V8's young generation grows to 2 x 16 MB)`);
+  if (!missing.length) return undefined;
+  return `started without ${missing.join(' and ')}: set ${missing.length > 1 ? 'them' : 'it'} where the worker is started (README, Worker memory)`;
 }
 
 export interface TargetPools {
