@@ -11,8 +11,8 @@ COPY . .
 
 # Backups, documents and dev-only files live here; mount a volume on it.
 ENV NIGHTSHIFT_DATA_DIR=/data
-# Two malloc arenas instead of one per thread, V8's young generation capped at 2 x 4 MB: ~75 MB less RSS for the
-# worker (README, Worker memory; workerProcessEnv in workers/resources.ts).
+# Two malloc arenas instead of one per thread, V8's young generation capped at 2 x 4 MB: the worker's RSS under
+# 256 MB without slowing it (README, Worker memory; workerProcessEnv in workers/resources.ts).
 ENV MALLOC_ARENA_MAX=2
 ENV NODE_OPTIONS=--max-semi-space-size=4
 RUN mkdir -p /data && chown node:node /data

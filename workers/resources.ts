@@ -29,14 +29,19 @@ import { FailureType, permanentFailure } from '../domain/failures';
  * Set by the image's ENV, the cluster's workers, the bench's worker and the README's unit file; `nightshift worker`
  * says so when one is missing (workerMemoryNote).
  */
-export const WORKER_SEMI_SPACE_OPTION = '--max-semi-space-size=4';
+const WORKER_SEMI_SPACE_OPTION = '--max-semi-space-size=4';
+
+/** Whether node's options (its command line, NODE_OPTIONS) set the young generation's size already. */
+function semiSpaceGiven(options: readonly string[]): boolean {
+  return options.some((a) => /^--max-semi-space-size\b/.test(a));
+}
 
 /**
  * The old generation grown by at most 1.25x at each full collection (V8's default for a large heap: up to 4x), set at
  * run time (V8 reads it at each collection), before Worker.create so that the workflow thread has it too. With the
  * young generation's cap, what `--optimize-for-size` did for memory without its cost in speed
- * (bench/backup-batch-scale.ts 10000: peak worker RSS 219 MB against 214 with it and 347 MB with the young generation's cap alone; worker CPU
- * per dossier in the batch 5.5 against 8.7 ms). Idempotent.
+ * (bench/backup-batch-scale.ts 10000: peak worker RSS 219 MB against 214 with it and 347 MB with the young
+ * generation's cap alone; worker CPU per dossier in the batch 5.5 against 8.7 ms). Idempotent.
  */
 export function limitHeapGrowth(): void {
   v8.setFlagsFromString('--heap-growing-percent=25');
@@ -47,7 +52,7 @@ export function workerProcessEnv(env: NodeJS.ProcessEnv = process.env): { MALLOC
   const nodeOptions = env.NODE_OPTIONS?.trim() ?? '';
   return {
     MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || '2',
-    NODE_OPTIONS: /--max-semi-space-size\b/.test(nodeOptions) ? nodeOptions : `${nodeOptions} ${WORKER_SEMI_SPACE_OPTION}`.trim(),
+    NODE_OPTIONS: semiSpaceGiven(nodeOptions.split(/\s+/)) ? nodeOptions : `${nodeOptions} ${WORKER_SEMI_SPACE_OPTION}`.trim(),
   };
 }
 
@@ -55,8 +60,9 @@ export function workerProcessEnv(env: NodeJS.ProcessEnv = process.env): { MALLOC
 export function workerMemoryNote(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): string | undefined {
   const missing: string[] = [];
   if (!env.MALLOC_ARENA_MAX) missing.push('MALLOC_ARENA_MAX=2 (glibc gives each thread its own malloc arena: ~35 MB more)');
-  const semiSpaceSet = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--max-semi-space-size\b/.test(a));
-  if (!semiSpaceSet) missing.push(`NODE_OPTIONS=${WORKER_SEMI_SPACE_OPTION} (V8's young generation grows to 2 x 16 MB)`);
+  if (!semiSpaceGiven([...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)])) {
+    missing.push(`NODE_OPTIONS=${WORKER_SEMI_SPACE_OPTION} (V8's young generation grows to 2 x 16 MB)`);
+  }
   if (!missing.length) return undefined;
   return `started without ${missing.join(' and ')}: set ${missing.length > 1 ? 'them' : 'it'} where the worker is started (README, Worker memory)`;
 }
