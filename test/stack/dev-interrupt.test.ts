@@ -72,7 +72,7 @@ test('Ctrl-C during initdb: one line saying the start was interrupted, no permis
   // no half-made cluster stands in the way of the next start; the log is appended to, and the interrupted start may
   // already have stopped a PostgreSQL it had started (Ctrl-C just after initdb): only the next start's lines count
   const logFile = path.join(dataDir, 'logs', 'postgres.log');
-  const logBefore = fs.existsSync(logFile) ? fs.readFileSync(logFile).length : 0;
+  const logBefore = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const again = startDev(env, { detached: true });
   running.push(again);
   await again.waitFor(READY_LINE, 240_000);
