@@ -78,7 +78,7 @@ import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanO
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
-import { copyGenerationOffsite, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
+import { copyGenerationOffsite, generationOfRun, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
 import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
 import { runGenerationCount } from '../store/generations/run-generation-count';
 import { lazyOffsiteStore } from '../offsite/lazy';
@@ -423,7 +423,9 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         const toCopy = copyOffsite
           ? await generationToCopy(pool, { code, runId: input.runId, retried: (ctx?.info.attempt ?? 1) > 1, seedFile: path.join(input.settings.destinationDir, archiveFileName(code)) })
           : undefined;
-        const written = toCopy?.generation;
+        // the run's generation of the dossier, taken as it is: a retried chunk's (its killed attempt wrote it), or the
+        // one the run's other attempt recorded while this one was backing up (below)
+        let written = toCopy?.generation;
         let generationId = written?.id;
         /** the item went into the ledger in the generation's own transaction (no off-site copy to wait for) */
         let recorded = false;
@@ -479,8 +481,18 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               break;
             }
             const type = failureTypeOf(err);
-            // superseded: the retry of this chunk did the dossier while this attempt was cut off (R-BK-1: once)
-            if (type === FailureType.DossierDoneInRun) return { status: 'ok', superseded: true };
+            if (type === FailureType.DossierDoneInRun) {
+              // the run's other attempt recorded the dossier's generation first (migration 0037: one per run). With a
+              // bucket its item waits for the copy: while the ledger does not have it, this attempt copies that
+              // generation, as a retried chunk does (one generation and one object per dossier and run: R-BK-1, R-BK-14)
+              const other = copyOffsite && !(await codesInLedger(pool, input.runId, [code])).length ? await generationOfRun(pool, code, input.runId) : undefined;
+              // superseded: the retry of this chunk did the dossier while this attempt was cut off (R-BK-1: once)
+              if (!other) return { status: 'ok', superseded: true };
+              written = other;
+              generationId = other.id;
+              item = { status: 'ok', error: null, file: other.links[0] ?? other.file, size: other.size };
+              break;
+            }
             if (type === FailureType.DossierInUse) {
               item = { status: 'in_use', error: IN_USE_ERROR_TEXT, file: null, size: null };
               break;

@@ -104,6 +104,29 @@ test('4 workers migrating a fresh database at once: all succeed, every migration
   expect(await migrate(url)).toEqual([]);
 });
 
+test('R-BK-1 R-BK-11 migration 0037 on a database that already holds two generations of one dossier in one batch run: it applies, keeps both rows, and refuses a third', async () => {
+  const url = await createBareDatabase();
+  const before = tempDir('migrations-0036');
+  for (const f of fs.readdirSync(MIGRATIONS_DIR)) if (f < '0037') fs.copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(before, f));
+  await migrate(url, () => {}, { dir: before });
+  await withClient(url, async (c) => {
+    const run = (await c.query<{ id: string }>(`INSERT INTO nightshift.backup_run (workflow_id, kind, settings) VALUES ('backup/main/old', 'run', '{}') RETURNING id`)).rows[0]!.id;
+    const generation = (code: string, n: number) =>
+      c.query(`INSERT INTO nightshift.backup_generation (code, kind, file, run_id, snapshot_at, size) VALUES ($1, 'normal', $2, $3, now(), 1)`, [code, `/g/${code}.${n}.SVG`, run]);
+    // what an attempt superseded while its worker was frozen could record before (with an off-site bucket)
+    await generation('DUP', 1);
+    await generation('DUP', 2);
+    await generation('ONE', 1);
+    expect(await migrate(url)).toEqual(['0037_backup-generation-once-per-run']);
+    expect((await c.query(`SELECT code FROM nightshift.backup_generation ORDER BY id`)).rows.map((r) => r.code)).toEqual(['DUP', 'DUP', 'ONE']);
+    for (const code of ['DUP', 'ONE']) await expect(generation(code, 3)).rejects.toMatchObject({ code: '23505', constraint: 'backup_generation_once_per_run' });
+    await generation('NEW', 1);
+    await expect(generation('NEW', 2)).rejects.toMatchObject({ code: '23505', constraint: 'backup_generation_once_per_run' });
+    // single-dossier backups and restore points (no run) are not limited
+    await c.query(`INSERT INTO nightshift.backup_generation (code, kind, file, snapshot_at, size) VALUES ('NEW', 'normal', '/g/NEW.single.SVG', now(), 1), ('NEW', 'normal', '/g/NEW.single2.SVG', now(), 1)`);
+  });
+});
+
 test('an existing deployment (names recorded, no checksums yet): the current files are trusted on first use and said so', async () => {
   const url = await createTestDatabase('tofu');
   await withClient(url, (c) => c.query(`DROP TABLE ${CHECKSUM_TABLE}`));

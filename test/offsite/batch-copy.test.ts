@@ -6,6 +6,8 @@ import { ListMultipartUploadsCommand, ListPartsCommand, type S3Client } from '@a
 import type { Worker } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../../config/config';
 import { createBackupBatchActivities } from '../../activities/backup-batch';
+import { backupDossierArchive } from '../../archive/engine';
+import { loadBackupKeyring } from '../../archive/keys';
 import { createActivities } from '../../workers/activities';
 import { generationObjectName } from '../../offsite/keys';
 import { createOffsiteStore, type OffsiteStore } from '../../offsite/store';
@@ -327,6 +329,61 @@ test('without NIGHTSHIFT_OFFSITE_S3_BUCKET the batch copies nothing and its gene
       expect(g).toMatchObject({ offsiteState: 'none', offsiteKey: null });
     });
   } finally {
+    await stack.close();
+  }
+});
+
+test('R-BK-1 R-BK-14: with a bucket, an attempt that comes back after the run\'s other attempt recorded the dossier\'s generation (its copy not made yet) records no second one: it copies that generation, one object, one ledger item', async () => {
+  const { stack, store } = await stackWithS3('superseded/');
+  const pool = stack.pools.get('main');
+  try {
+    const codes = ['SU1', 'SU2', 'SU3'];
+    await createDossiers(stack, codes.map((code) => ({ code })));
+    // a run whose workflow is alive (started on a task queue no worker polls), claimed by hand
+    const workflowId = `backup/main/${crypto.randomUUID()}`;
+    await startBackupBatch(temporal.client, { target: 'main' }, { taskQueue: `nobody-${crypto.randomUUID()}`, workflowId });
+    const plain = createBackupBatchActivities({ config: stack.config, pools: stack.pools, temporal: temporal.client }, { offsiteStore: async () => store });
+    const run = await plain.claimBackupRun({ target: 'main', workflowId });
+    let othersGeneration: number | undefined;
+    // this attempt (cut off, superseded) has passed SU2's first statement (no ledger item) when the retry of its chunk,
+    // elsewhere, records SU2's generation and is still copying it (the item waits for the copy)
+    const stale = createBackupBatchActivities(
+      { config: stack.config, pools: stack.pools, temporal: temporal.client },
+      {
+        offsiteStore: async () => store,
+        beforeDossier: async (code) => {
+          if (code !== 'SU2') return;
+          const r = await backupDossierArchive({
+            pool,
+            target: 'main',
+            code,
+            destinationDir: run.settings.destinationDir,
+            generation: { kindRoot: run.settings.generationsRoot!, kind: 'normal', runId: run.runId, reason: 'batch' },
+            ledgerRunId: run.runId,
+            keys: loadBackupKeyring(stack.config.backupKeys),
+            plainOnPurpose: stack.config.backupKeys.plainOnPurpose,
+          });
+          othersGeneration = r.generationId;
+        },
+      },
+    );
+    const result = await stale.backupChunk({ target: 'main', runId: run.runId, codes, settings: run.settings, concurrency: 1, timeBudgetMs: 60_000 });
+    expect(result).toMatchObject({ ok: 3, failed: 0, remaining: [] });
+    expect(othersGeneration).toBeDefined();
+    // one generation per dossier of the run; SU2's is the other attempt's, copied by this one
+    const generations = await pool.query(`SELECT id, code FROM nightshift.backup_generation WHERE run_id = $1 ORDER BY code`, [run.runId]);
+    expect(generations.rows.map((r) => r.code)).toEqual(codes);
+    expect(Number(generations.rows.find((r) => r.code === 'SU2')!.id)).toBe(othersGeneration);
+    for (const code of codes) await expectCopied(stack, store, code, run.runId);
+    expect(await store.listDossier('main', 'SU2')).toHaveLength(1);
+    // this attempt's own archive of SU2 is gone (rolled back, its file removed): the generations folder holds the one recorded
+    const [kept] = await dossierGenerations(pool, 'SU2');
+    expect(fs.readdirSync(path.dirname(kept!.file))).toEqual([path.basename(kept!.file)]);
+    expect(fs.readdirSync(run.settings.destinationDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(await ledger(pool, run.runId)).toEqual(codes.map((code) => expect.objectContaining({ code, status: 'ok' })));
+    await temporal.client.workflow.getHandle(workflowId).terminate('test done');
+  } finally {
+    store.close();
     await stack.close();
   }
 });
