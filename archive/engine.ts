@@ -10,7 +10,7 @@ import { archiveFileName, archiveTempName, schemaNameFor } from '../domain/dossi
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure, schemaMissingMessage } from '../domain/failures';
 import type { BackupDossierResult, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { insertDossier } from '../store/dossiers/insert-dossiers';
-import { beginSnapshot } from '../store/catalog/begin-snapshot';
+import { beginBackupSnapshot } from '../store/catalog/begin-snapshot';
 import { copyTableIn, copyTableOut } from '../store/catalog/copy-statements';
 import { createTables } from '../store/catalog/create-tables';
 import { finishStructure } from '../store/catalog/finish-structure';
@@ -159,7 +159,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
   let unrecorded: { file: string; committing: boolean } | undefined;
   let copying = false;
   try {
-    await beginSnapshot(client);
+    await beginBackupSnapshot(client);
     // the first statement takes the snapshot: the registry row, the in-use check and every table below see the same state
     const d = await backupSnapshotRow(client, o.code, o.ledgerRunId);
     if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);

@@ -1,6 +1,18 @@
 import type { Queryable } from '../queryable';
 
-/** One consistent, read-only view of the database for everything the caller reads next (a dossier's backup). */
+/** One consistent, read-only view of the database for everything the caller reads next. */
 export async function beginSnapshot(db: Queryable): Promise<void> {
   await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+}
+
+/**
+ * A dossier's backup snapshot (archive/engine.ts): beginSnapshot, with the generic plan of every prepared statement
+ * from its first execution, in the same round trip. PostgreSQL plans a prepared statement's first five executions on
+ * a connection for their parameters before it settles on the generic plan, which for the backup's statements (the
+ * registry row, the catalog read: every path by index) is the plan it settles on. A worker recycles its connections
+ * (workers/resources.ts), so each new one paid that five times: the catalog read's executions 2 to 6 took 10-20 ms on a
+ * busy machine against ~4.5 ms generic (bench/backup-plans.ts).
+ */
+export async function beginBackupSnapshot(db: Queryable): Promise<void> {
+  await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan');
 }
