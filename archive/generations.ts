@@ -66,9 +66,19 @@ async function syncFile(file: string): Promise<void> {
 export async function commitGeneration(tmp: string, latest: string, generationFile: string, synced = false): Promise<void> {
   if (!synced) await syncFile(tmp);
   const genDir = path.dirname(generationFile);
-  const created = await fs.promises.mkdir(genDir, { recursive: true });
+  // the dossier's generations folder is made only when it is missing (its first generation), not once per backup
+  let created: string | undefined;
+  const link = async () => {
+    try {
+      await fs.promises.link(tmp, generationFile);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || created !== undefined) throw err;
+      created = (await fs.promises.mkdir(genDir, { recursive: true })) ?? '';
+      await fs.promises.link(tmp, generationFile);
+    }
+  };
   try {
-    await fs.promises.link(tmp, generationFile);
+    await link();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;

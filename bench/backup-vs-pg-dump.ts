@@ -46,11 +46,13 @@ import { S3_SERVER, startS3Server } from '../test/helpers/s3';
  *   npm run bench:backup                      embedded PostgreSQL 15 in a temp folder (same major as /usr/bin/pg_dump 15)
  *   DATABASE_URL=postgres://… npm run bench:backup   an existing, migrated-or-empty database instead
  *   BENCH_CODECS=1 npm run bench:backup       also measures the codec candidates (gzip 1, gzip 6, brotli 0, 1, 4)
+ *   BENCH_CONCURRENCY=2 npm run bench:backup  every step at another concurrency (the goals are set at 4): how the
+ *                                             engine / floor ratio depends on the cores the floor leaves idle
  */
 
 const DOSSIERS = Number(process.env.BENCH_DOSSIERS ?? 200);
 const SIZE_KB = Number(process.env.BENCH_SIZE_KB ?? 200);
-const CONCURRENCY = 4;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PG_DUMP = process.env.PG_DUMP ?? '/usr/bin/pg_dump';
 
