@@ -10,8 +10,8 @@ export async function beginSnapshot(db: Queryable): Promise<void> {
  * from its first execution, in the same round trip. PostgreSQL plans a prepared statement's first five executions on
  * a connection for their parameters before it settles on the generic plan, which for the backup's statements (the
  * registry row, the catalog read: every path by index) is the plan it settles on. A worker recycles its connections
- * (workers/resources.ts), so each new one paid that five times: the catalog read's executions 2 to 6 took 10-20 ms on a
- * busy machine against ~4.5 ms generic (bench/backup-plans.ts).
+ * (workers/resources.ts), so each new one paid that five times: executions 2 to 6 of a dossier's snapshot row and
+ * catalog read took 50 ms in all on a busy machine, 15 ms on the generic plan (bench/backup-plans.ts).
  */
 export async function beginBackupSnapshot(db: Queryable): Promise<void> {
   await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan');
