@@ -9,7 +9,7 @@ import { BackupKeyring, ensureBackupKeyFile, loadBackupKeyring } from '../archiv
 import { PROJECT_ROOT, loadConfig } from '../config/config';
 import { schemaNameFor } from '../domain/dossier';
 import { startBackupBatch } from '../starts';
-import { batchResult } from '../workflows/backup-batch.api';
+import { type BackupBatchResult, batchResult } from '../workflows/backup-batch.api';
 import { startS3Server } from '../test/helpers/s3';
 import { workerProcessEnv } from '../workers/resources';
 import { batchFollowUps, startBenchStack, type BenchStack } from './backup-batch-harness';
@@ -18,7 +18,9 @@ import { batchFollowUps, startBenchStack, type BenchStack } from './backup-batch
  * N demo dossiers of ~200 KB (default 1000; `node bin/run-ts.js bench/backup-batch-vs-loop.ts 200`):
  *  1. the backup batch (workflow, chunks, ledger, report) with 2 chunks x 2 dossiers in flight, plain,
  *     then encrypted (issue 13.2: a key file appears in the worker's data dir, as `nightshift dev` writes it),
- *  2. the same engine in a plain loop, 4 lanes, in one process (goal: batch <= 1.2x the loop), plain and encrypted,
+ *  2. the same engine in a plain loop, 4 lanes, in one process (goal: batch <= 1.2x the loop), plain and encrypted;
+ *     the batch and the loop in three interleaved rounds each way, medians (a first batch, the data's first read,
+ *     is shown apart: a cold batch against warm loops favoured the loops),
  *  3. a sequential `pg_dump -n <schema> -Fc` loop (goal: the batch at least 4x faster),
  *  4. local vs S3 (issue 13.4): the same plain batch on a second worker that has NIGHTSHIFT_OFFSITE_S3_* (a
  *     versitygw server on this machine, installed by scripts/install-s3-server.sh), so that each dossier's step
@@ -97,29 +99,15 @@ async function main(): Promise<void> {
     const settle = async () => {
       for (const sql of ['VACUUM', 'CHECKPOINT']) await pool.query(sql);
     };
+    const tuning = { window: 2, concurrency: 2, chunkSize: 50 };
     await settle();
-    const batch = await s.runBatch({ all: true, tuning: { window: 2, concurrency: 2, chunkSize: 50 } });
+    // the first batch reads the generated data for the first time (cold): shown, not compared
+    const first = await s.runBatch({ all: true, tuning });
     // the loops back up exactly what the batch selected (the demo has template, test and non-transferable dossiers, R-BK-2)
-    const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [batch.result.runId]);
+    const { rows } = await pool.query<{ code: string }>('SELECT code FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code', [first.result.runId]);
     const codes = rows.map((r) => r.code);
     console.log(`${made.length} demo dossiers of ~${SIZE_KB} KB, ${codes.length} selected`);
-    console.log(`batch: ${batch.seconds.toFixed(2)} s (${batch.result.ok} ok, ${batch.result.failed} failed), ${(codes.length / batch.seconds).toFixed(1)} dossiers/s`);
-    await settle();
-    const s3 = await batchWithS3Copies(s, codes.length);
-    console.log(
-      `batch + S3 copy: ${s3.seconds.toFixed(2)} s (${s3.ok} ok, ${s3.failed} failed), ${(codes.length / s3.seconds).toFixed(1)} dossiers/s, ` +
-        `${s3.objects} objects, ${(s3.bytes / 1e6).toFixed(1)} MB copied; worker peak RSS ${(s3.peakRss / 1048576).toFixed(0)} MiB`,
-    );
-
-    // the worker process reads <its data dir>/backup-keys at each dossier: from now on its archives are encrypted
-    const workerConfig = loadConfig({ NIGHTSHIFT_DATA_DIR: path.join(s.work, 'data') });
-    const keysSettings = workerConfig.backupKeys;
-    ensureBackupKeyFile(keysSettings);
-    await settle();
-    const batchEnc = await s.runBatch({ all: true, tuning: { window: 2, concurrency: 2, chunkSize: 50 } });
-    const sample = fs.readFileSync(path.join(workerConfig.backupDir, `B${codes[0]}.SVG`)).subarray(0, 200).toString('latin1');
-    if (!/ aes-256-gcm key=/.test(sample)) throw new Error('the encrypted batch wrote a plain archive');
-    console.log(`batch encrypted: ${batchEnc.seconds.toFixed(2)} s (${batchEnc.result.ok} ok, ${batchEnc.result.failed} failed), ${(codes.length / batchEnc.seconds).toFixed(1)} dossiers/s`);
+    console.log(`first batch (the data read for the first time, not compared): ${first.seconds.toFixed(2)} s (${first.result.ok} ok, ${first.result.failed} failed)`);
 
     const loopRun = async (label: string, keys?: BackupKeyring) => {
       const loopDir = path.join(s.work, `loop-${label}`);
@@ -140,21 +128,47 @@ async function main(): Promise<void> {
         await lanes.end();
       }
     };
-    // the loops interleaved, three rounds each, medians (plain first and encrypted second would favour neither)
-    const plainTimes: number[] = [];
-    const encTimes: number[] = [];
-    const keyring = loadBackupKeyring(keysSettings);
-    for (let round = 1; round <= 3; round++) {
-      await settle();
-      plainTimes.push(await loopRun(`plain-${round}`));
-      await settle();
-      encTimes.push(await loopRun(`encrypted-${round}`, keyring));
-      console.log(`round ${round}: loop plain ${plainTimes.at(-1)!.toFixed(2)} s, encrypted ${encTimes.at(-1)!.toFixed(2)} s`);
-    }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const loop = median(plainTimes);
-    const loopEnc = median(encTimes);
+    /** three rounds of the batch then the loop, each after a VACUUM and a CHECKPOINT: their medians (a shared machine's noise hits both alike) */
+    const rounds = async (label: string, keys?: BackupKeyring): Promise<{ batch: number; loop: number; result: BackupBatchResult }> => {
+      const batchTimes: number[] = [];
+      const loopTimes: number[] = [];
+      let result: BackupBatchResult | undefined;
+      for (let round = 1; round <= 3; round++) {
+        await settle();
+        const b = await s.runBatch({ all: true, tuning });
+        if (b.result.ok !== codes.length) throw new Error(`the ${label} batch backed up ${b.result.ok} of ${codes.length} dossiers`);
+        result = b.result;
+        batchTimes.push(b.seconds);
+        await settle();
+        loopTimes.push(await loopRun(`${label}-${round}`, keys));
+        console.log(`${label} round ${round}: batch ${batchTimes.at(-1)!.toFixed(2)} s, loop ${loopTimes.at(-1)!.toFixed(2)} s`);
+      }
+      return { batch: median(batchTimes), loop: median(loopTimes), result: result! };
+    };
+
+    const plain = await rounds('plain');
+    const batch = { seconds: plain.batch };
+    const loop = plain.loop;
+    console.log(`batch: ${batch.seconds.toFixed(2)} s (median of 3, ${plain.result.ok} ok, ${plain.result.failed} failed), ${(codes.length / batch.seconds).toFixed(1)} dossiers/s`);
     console.log(`plain loop (${LANES} lanes): ${loop.toFixed(2)} s (median of 3)`);
+    await settle();
+    const s3 = await batchWithS3Copies(s, codes.length);
+    console.log(
+      `batch + S3 copy: ${s3.seconds.toFixed(2)} s (${s3.ok} ok, ${s3.failed} failed), ${(codes.length / s3.seconds).toFixed(1)} dossiers/s, ` +
+        `${s3.objects} objects, ${(s3.bytes / 1e6).toFixed(1)} MB copied; worker peak RSS ${(s3.peakRss / 1048576).toFixed(0)} MiB`,
+    );
+
+    // the worker process reads <its data dir>/backup-keys at each dossier: from now on its archives are encrypted
+    const workerConfig = loadConfig({ NIGHTSHIFT_DATA_DIR: path.join(s.work, 'data') });
+    const keysSettings = workerConfig.backupKeys;
+    ensureBackupKeyFile(keysSettings);
+    const encrypted = await rounds('encrypted', loadBackupKeyring(keysSettings));
+    const sample = fs.readFileSync(path.join(workerConfig.backupDir, `B${codes[0]}.SVG`)).subarray(0, 200).toString('latin1');
+    if (!/ aes-256-gcm key=/.test(sample)) throw new Error('the encrypted batch wrote a plain archive');
+    const batchEnc = { seconds: encrypted.batch };
+    const loopEnc = encrypted.loop;
+    console.log(`batch encrypted: ${batchEnc.seconds.toFixed(2)} s (median of 3), ${(codes.length / batchEnc.seconds).toFixed(1)} dossiers/s`);
     console.log(`plain loop (${LANES} lanes), encrypted: ${loopEnc.toFixed(2)} s (median of 3)`);
 
     const dumpDir = path.join(s.work, 'dump');
