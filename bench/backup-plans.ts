@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { generateDemoDossiers } from '../registry/demo';
 import { backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
 import { readSchemaCatalog } from '../store/catalog/read-schema-catalog';
 import { migrate } from '../db/migrate';
-import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../test/setup/servers';
+import { benchDatabase } from './database';
 
 /**
  * What a fresh connection's first executions of the backup's prepared statements cost (the registry row and the
@@ -24,14 +23,7 @@ const PER_CONNECTION = 10;
 const MODES = ['auto', 'force_generic_plan'] as const;
 
 async function main(): Promise<void> {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-plans-'));
-  fs.chmodSync(work, 0o755);
-  let server: EmbeddedPostgresServer | undefined;
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    server = await startEmbeddedPostgres({ dir: path.join(work, 'pg') });
-    url = server.adminUrl;
-  }
+  const { work, url, server } = await benchDatabase('nightshift-bench-plans-');
   try {
     await migrate(url);
     const pool = new pg.Pool({ connectionString: url, max: 2 });

@@ -26,7 +26,7 @@ import { readSchemaCatalog } from '../store/catalog/read-schema-catalog';
 import { commit } from '../store/backup/transaction';
 import { migrate } from '../db/migrate';
 import { schemaNameFor } from '../domain/dossier';
-import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../test/setup/servers';
+import { benchDatabase } from './database';
 import { S3_SERVER, startS3Server } from '../test/helpers/s3';
 
 /**
@@ -119,14 +119,7 @@ async function measured(pgPid: number | undefined, fn: () => Promise<number>): P
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 async function main(): Promise<void> {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-'));
-  fs.chmodSync(work, 0o755);
-  let server: EmbeddedPostgresServer | undefined;
-  let url = process.env.DATABASE_URL;
-  if (!url) {
-    server = await startEmbeddedPostgres({ dir: path.join(work, 'pg') });
-    url = server.adminUrl;
-  }
+  const { work, url, server } = await benchDatabase('nightshift-bench-');
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 2 });
   try {
     const version = await serverVersion(pool);
