@@ -21,8 +21,10 @@ export type RecordedItem = 'added' | 'present' | 'closed';
  * added; NULL totals (a run claimed before they existed) stay NULL.
  */
 export async function recordItem(db: Queryable, runId: number, item: BackupRunItem): Promise<RecordedItem> {
-  const { rows } = await db.query<{ alive: boolean; added: boolean }>(
-    `WITH run AS (SELECT id FROM nightshift.backup_run WHERE id = $1 AND state = 'running' FOR NO KEY UPDATE),
+  const { rows } = await db.query<{ alive: boolean; added: boolean }>({
+    // prepared once per connection: one per dossier of a batch (see recordGeneration)
+    name: 'nightshift.record_backup_item',
+    text: `WITH run AS (SELECT id FROM nightshift.backup_run WHERE id = $1 AND state = 'running' FOR NO KEY UPDATE),
        ins AS (
          INSERT INTO nightshift.backup_run_item (run_id, code, status, attempts, error, file, size, duration_ms)
          SELECT run.id, $2, $3, $4, $5, $6, $7, $8 FROM run ON CONFLICT (run_id, code) DO NOTHING RETURNING status),
@@ -34,8 +36,8 @@ export async function recordItem(db: Queryable, runId: number, item: BackupRunIt
                 last_item_at = CASE WHEN EXISTS (SELECT 1 FROM ins) THEN now() ELSE r.last_item_at END
            FROM run WHERE r.id = run.id)
        SELECT EXISTS (SELECT 1 FROM run) AS alive, EXISTS (SELECT 1 FROM ins) AS added`,
-    [runId, item.code, item.status, item.attempts, item.error, item.file, item.size, item.durationMs],
-  );
+    values: [runId, item.code, item.status, item.attempts, item.error, item.file, item.size, item.durationMs],
+  });
   const r = rows[0]!;
   return !r.alive ? 'closed' : r.added ? 'added' : 'present';
 }

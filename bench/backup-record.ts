@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import pg from 'pg';
+import { generateDemoDossiers } from '../registry/demo';
+import { backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
+import { recordBackup } from '../store/dossiers/record-backup';
+import { recordGeneration } from '../store/generations/record-generation';
+import { insertRun } from '../store/backup/insert-run';
+import { recordItem } from '../store/backup/record-item';
+import { begin, rollback } from '../store/backup/transaction';
+import type { Queryable } from '../store/queryable';
+import { migrate } from '../db/migrate';
+import { benchDatabase } from './database';
+import { treeCpuSeconds } from './cpu';
+
+/**
+ * The transaction that records one dossier of a backup batch (archive/engine.ts: the dossier's backup, its
+ * generation, the run's ledger item and totals), through the store's own functions: as they run it, on named
+ * statements prepared once per connection, and with the names stripped (every statement parsed and planned each
+ * time, as they ran before). Rolled back each time, so that every iteration does the same work; the registry row
+ * (already named) is read first in both, for the snapshot's values. The two modes interleave, each block on a new
+ * connection (its first execution includes the prepare). With the embedded server, PostgreSQL's CPU is printed too.
+ *
+ *   node bin/run-ts.js bench/backup-record.ts [iterations per block]     default 2,000, 3 blocks per mode
+ *   DATABASE_URL=postgres://… node bin/run-ts.js bench/backup-record.ts   (wall time only)
+ */
+
+const PER_BLOCK = Number(process.argv[2] ?? 2000);
+const BLOCKS = 3;
+const MODES = ['unnamed', 'named'] as const;
+
+/** `client` with the names taken out of its statements: PostgreSQL parses and plans each one at every execution. */
+function unnamed(client: pg.PoolClient): Queryable {
+  return {
+    query: (config: string | pg.QueryConfig, values?: unknown[]) =>
+      typeof config === 'string' ? client.query(config, values) : client.query({ text: config.text, values: config.values ?? values }),
+  } as Queryable;
+}
+
+async function main(): Promise<void> {
+  const { work, url, server } = await benchDatabase('nightshift-bench-record-');
+  const pgPid = server?.postgres.pid;
+  const pgCpuMs = () => (pgPid ? treeCpuSeconds(pgPid) * 1000 : 0);
+  try {
+    await migrate(url);
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const codes = await generateDemoDossiers(pool, { target: 'main', count: 100, sizeKb: 5, prefix: `REC${Date.now().toString(36).toUpperCase()}` });
+    const runId = await insertRun(pool, {
+      workflowId: `bench-record-${Date.now()}`,
+      kind: 'run',
+      retryOf: null,
+      previousRun: null,
+      settings: { destinationDir: work, documents: false, copyStatuses: ['original'], modifiedOnly: true, reportFolder: work, reportRecipients: [], generationsRoot: work },
+      onlyCodes: null,
+    });
+    const results = Object.fromEntries(MODES.map((m) => [m, [] as { wall: number; node: number; pg: number }[]])) as Record<(typeof MODES)[number], { wall: number; node: number; pg: number }[]>;
+    for (let block = 0; block < BLOCKS; block++) {
+      for (const mode of block % 2 ? [...MODES].reverse() : MODES) {
+        const client = await pool.connect();
+        const db = mode === 'named' ? client : unnamed(client);
+        const pg0 = pgCpuMs();
+        const node0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < PER_BLOCK; i++) {
+          const code = codes[i % codes.length]!;
+          const d = (await backupSnapshotRow(client, code))!;
+          await begin(client);
+          await recordBackup(db, { code, schema: d.schema_name, snapshotAt: d.snapshot_at, changeSeq: d.change_seq });
+          const generationId = await recordGeneration(db, {
+            code, kind: 'normal', file: `${work}/g/${code}-${i}.SVG`, links: [`${work}/B${code}.SVG`], runId, reason: 'batch', snapshotAt: d.snapshot_at,
+            size: 200_000, sha256: null, keyId: null, patchLevel: d.patch_level, changeSeq: d.change_seq, tables: 4, rowCount: 1000,
+          });
+          const added = await recordItem(db, runId, { code, status: 'ok', attempts: 1, error: null, file: `${work}/B${code}.SVG`, size: 200_000, durationMs: 5 });
+          if (!generationId || added !== 'added') throw new Error(`recorded ${generationId}, ${added}`);
+          await rollback(client);
+        }
+        const wall = Number(process.hrtime.bigint() - t0) / 1e6 / PER_BLOCK;
+        const node = process.cpuUsage(node0);
+        results[mode].push({ wall, node: (node.user + node.system) / 1000 / PER_BLOCK, pg: (pgCpuMs() - pg0) / PER_BLOCK });
+        client.release(true);
+      }
+    }
+    await pool.end();
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const m = (mode: (typeof MODES)[number], k: 'wall' | 'node' | 'pg') => median(results[mode].map((r) => r[k]));
+    console.log(`${BLOCKS} blocks of ${PER_BLOCK} record transactions per mode (registry row, BEGIN, backup, generation, ledger item, ROLLBACK); medians, ms per dossier`);
+    for (const mode of MODES) {
+      console.log(`${mode.padEnd(8)} wall ${m(mode, 'wall').toFixed(3)}  this process CPU ${m(mode, 'node').toFixed(3)}${pgPid ? `  PostgreSQL CPU ${m(mode, 'pg').toFixed(3)}` : ''}`);
+    }
+    console.log(
+      `RATIO unnamed / named: wall ${(m('unnamed', 'wall') / m('named', 'wall')).toFixed(2)}` +
+        (pgPid ? `, PostgreSQL CPU ${(m('unnamed', 'pg') / m('named', 'pg')).toFixed(2)} (${(m('unnamed', 'pg') - m('named', 'pg')).toFixed(2)} ms per dossier saved)` : ''),
+    );
+    console.log(`load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (${os.cpus().length} cores)`);
+  } finally {
+    await server?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
