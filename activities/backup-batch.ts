@@ -78,9 +78,10 @@ import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanO
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
-import { copyGenerationOffsite, generationOfRun, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
+import { copyGenerationOffsite, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
 import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
 import { runGenerationCount } from '../store/generations/run-generation-count';
+import { runGeneration } from '../store/generations/run-generation';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 import { assertBackupStore } from '../shared-store/marker';
@@ -485,7 +486,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               // the run's other attempt recorded the dossier's generation first (migration 0037: one per run). With a
               // bucket its item waits for the copy: while the ledger does not have it, this attempt copies that
               // generation, as a retried chunk does (one generation and one object per dossier and run: R-BK-1, R-BK-14)
-              const other = copyOffsite && !(await codesInLedger(pool, input.runId, [code])).length ? await generationOfRun(pool, code, input.runId) : undefined;
+              const other = copyOffsite && !(await codesInLedger(pool, input.runId, [code])).length ? await runGeneration(pool, input.runId, code) : undefined;
               // superseded: the retry of this chunk did the dossier while this attempt was cut off (R-BK-1: once)
               if (!other) return { status: 'ok', superseded: true };
               written = other;

@@ -10,10 +10,10 @@ import { isCancellation } from '../offsite/failures';
 import { generationObjectName, objectNameSchema } from '../offsite/keys';
 import type { OffsiteStore, UploadProgress, UploadResult } from '../offsite/store';
 import type { Generation } from '../domain/generation';
-import { dossierGenerations } from '../store/generations/dossier-generations';
 import { generationById } from '../store/generations/generation-by-id';
 import { markGenerationOffsite } from '../store/generations/mark-offsite';
 import { offsitePendingGeneration } from '../store/generations/offsite-pending-generation';
+import { runGeneration } from '../store/generations/run-generation';
 import type { Queryable } from '../store/queryable';
 
 /**
@@ -183,11 +183,6 @@ export async function copyGenerationOffsite(o: {
   }
 }
 
-/** The generation this batch run already wrote for the dossier (its chunk's killed attempt), if any. */
-export async function generationOfRun(db: Queryable, code: string, runId: number): Promise<Generation | undefined> {
-  return (await dossierGenerations(db, code, { kind: 'normal' })).find((g) => g.runId === runId);
-}
-
 /**
  * What the batch's dossier step takes without writing a new archive (R-BK-14): the generation this run already
  * wrote (a retried chunk whose killed attempt wrote it), else, for a pending dossier, its newest generation while
@@ -202,7 +197,7 @@ export async function generationToCopy(
   db: Queryable,
   o: { code: string; runId: number; retried: boolean; seedFile: string },
 ): Promise<{ generation?: Generation; olderCopies: boolean }> {
-  const written = o.retried ? await generationOfRun(db, o.code, o.runId) : undefined;
+  const written = o.retried ? await runGeneration(db, o.runId, o.code) : undefined;
   if (written) return { generation: written, olderCopies: true };
   const { pending, generation } = await offsitePendingGeneration(db, o.code);
   return { generation: generation?.links.includes(o.seedFile) ? generation : undefined, olderCopies: pending || o.retried };
