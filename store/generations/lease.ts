@@ -5,17 +5,23 @@ import type { Queryable } from '../queryable';
  * False: the generation is already pruned (or being pruned: the prune's row lock orders the two).
  */
 export async function takeGenerationLease(db: Queryable, id: number, holder: string, ttlSeconds: number): Promise<boolean> {
-  const { rows } = await db.query(
-    `WITH g AS (SELECT id FROM nightshift.backup_generation WHERE id = $1 AND deleted_at IS NULL FOR SHARE)
-     INSERT INTO nightshift.backup_generation_lease (generation_id, holder, expires_at)
-     SELECT g.id, $2, now() + make_interval(secs => $3) FROM g
-     ON CONFLICT (generation_id, holder) DO UPDATE SET expires_at = EXCLUDED.expires_at
-     RETURNING 1`,
-    [id, holder, ttlSeconds],
-  );
+  const { rows } = await db.query({
+    // named (prepared once per connection): one lease per generation a verification reads (see markGenerationVerified)
+    name: 'nightshift.take_generation_lease',
+    text: `WITH g AS (SELECT id FROM nightshift.backup_generation WHERE id = $1 AND deleted_at IS NULL FOR SHARE)
+           INSERT INTO nightshift.backup_generation_lease (generation_id, holder, expires_at)
+           SELECT g.id, $2, now() + make_interval(secs => $3) FROM g
+           ON CONFLICT (generation_id, holder) DO UPDATE SET expires_at = EXCLUDED.expires_at
+           RETURNING 1`,
+    values: [id, holder, ttlSeconds],
+  });
   return rows.length > 0;
 }
 
 export async function releaseGenerationLease(db: Queryable, id: number, holder: string): Promise<void> {
-  await db.query('DELETE FROM nightshift.backup_generation_lease WHERE generation_id = $1 AND holder = $2', [id, holder]);
+  await db.query({
+    name: 'nightshift.release_generation_lease',
+    text: 'DELETE FROM nightshift.backup_generation_lease WHERE generation_id = $1 AND holder = $2',
+    values: [id, holder],
+  });
 }
