@@ -13,16 +13,25 @@ import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { type BackupBatchInput, type BackupBatchResult, backupBatchProgressQuery, batchResult } from '../workflows/backup-batch.api';
 import { startEmbeddedPostgres } from '../test/setup/servers';
 import { batchVerifyWorkflowId } from '../workflows/backup-verify.api';
+import type { backupVerifyWorkflow } from '../workflows/backup-verify';
 import { batchPruneWorkflowId } from '../workflows/backup-prune.api';
 
 /**
  * Waits (untimed) for the verification and the prune a batch starts after it (R-BK-13, R-BK-11): they outlive it, and
  * otherwise ran under the next phase (the loop timed after a batch read 12.5-12.9 s, its later rounds 5.4-8.4 s).
  */
-export async function batchFollowUps(client: Client, batchWorkflowId: string): Promise<void> {
-  for (const id of [batchVerifyWorkflowId(batchWorkflowId), batchPruneWorkflowId(batchWorkflowId)]) {
-    await client.workflow.getHandle(id).result().catch(() => undefined);
-  }
+export async function batchFollowUps(client: Client, batchWorkflowId: string): Promise<FollowUps> {
+  const verify = client.workflow.getHandle<typeof backupVerifyWorkflow>(batchVerifyWorkflowId(batchWorkflowId));
+  const verified = await verify.result().catch(() => undefined);
+  await client.workflow.getHandle(batchPruneWorkflowId(batchWorkflowId)).result().catch(() => undefined);
+  if (!verified) return {};
+  const { startTime, closeTime } = await verify.describe();
+  return { verify: { generations: verified.total, restored: verified.restored, seconds: ((closeTime ?? startTime).getTime() - startTime.getTime()) / 1000 } };
+}
+
+/** The verification a batch started after it (R-BK-13): what it read, and how long its workflow ran (start to close). */
+export interface FollowUps {
+  verify?: { generations: number; restored: number; seconds: number };
 }
 
 /**
@@ -44,7 +53,7 @@ export interface BenchStack {
   runBatch(
     input: Omit<BackupBatchInput, 'target'>,
     progress?: { everyMs: number; onProgress: (done: number, selected: number, seconds: number) => void },
-  ): Promise<{ result: BackupBatchResult; workflowId: string; seconds: number }>;
+  ): Promise<{ result: BackupBatchResult; workflowId: string; seconds: number; followUps: FollowUps }>;
   /** largest history (events) of any run of the workflow id (continue-as-new chain) */
   largestHistory(workflowId: string): Promise<number>;
   close(): Promise<void>;
@@ -123,8 +132,8 @@ export async function startBenchStack(): Promise<BenchStack> {
       try {
         const result = await batchResult(handle.result());
         const seconds = elapsed();
-        await batchFollowUps(env.client, workflowId);
-        return { result, workflowId, seconds };
+        const followUps = await batchFollowUps(env.client, workflowId);
+        return { result, workflowId, seconds, followUps };
       } finally {
         if (ticker) clearInterval(ticker);
       }

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       let last = { cpu: cpu0, done: 0 };
       const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
       const load0 = load();
-      const { result, seconds, workflowId } = await s.runBatch(
+      const { result, seconds, workflowId, followUps } = await s.runBatch(
         { all: true, only: undefined, tuning: { chunkSize: 100, window: 2, concurrency: 2 } },
         {
           everyMs: 60_000,
@@ -105,6 +105,9 @@ async function main(): Promise<void> {
           (result.failed ? `, ${result.failed} FAILED` : ''),
       );
       console.log(`  CPU ms/dossier by process: ${formatCpuParts(parts, result.total)}; autovacuum/autoanalyze runs meanwhile: ${autovacuumSince(vacuums0, await autovacuumRuns(pool))}`);
+      const v = followUps.verify;
+      // its CPU is in the figures above (the batch's follow-ups are waited for): its own time, for the weekly verification of every kept generation
+      if (v) console.log(`  the verification after the batch (R-BK-13): ${v.generations} generations (${v.restored} restored and compared) in ${v.seconds.toFixed(1)} s, ${((v.seconds * 1000) / Math.max(1, v.generations)).toFixed(2)} ms per generation`);
     }
     console.log(
       `RATIO per-dossier time ${sizes[sizes.length - 1]} vs ${sizes[0]} = ${(perDossier[perDossier.length - 1]! / perDossier[0]!).toFixed(2)} wall, ` +
