@@ -26,7 +26,7 @@ import { readSchemaCatalog } from '../store/catalog/read-schema-catalog';
 import { commit } from '../store/backup/transaction';
 import { migrate } from '../db/migrate';
 import { schemaNameFor } from '../domain/dossier';
-import { benchDatabase } from './database';
+import { runBench } from './database';
 import { S3_SERVER, startS3Server } from '../test/helpers/s3';
 
 /**
@@ -118,8 +118,7 @@ async function measured(pgPid: number | undefined, fn: () => Promise<number>): P
 
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-async function main(): Promise<void> {
-  const { work, url, server } = await benchDatabase('nightshift-bench-');
+runBench('nightshift-bench-', async ({ work, url, server }) => {
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 2 });
   try {
     const version = await serverVersion(pool);
@@ -375,18 +374,7 @@ async function main(): Promise<void> {
           `and JavaScript ${(total(engine) - steps).toFixed(1)} ms (each figure carries the machine's noise); 1.3x the floor is ${(1.3 * f).toFixed(1)} ms`,
       );
     }
-    console.log(`load average at the end ${loadavg()} (${os.cpus().length} cores)`);
   } finally {
     await pool.end();
-    await server?.stop();
-    fs.rmSync(work, { recursive: true, force: true });
   }
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+});

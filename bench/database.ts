@@ -15,3 +15,27 @@ export async function benchDatabase(prefix: string): Promise<{ work: string; url
   const server = await startEmbeddedPostgres({ dir: path.join(work, 'pg') });
   return { work, url: server.adminUrl, server };
 }
+
+/**
+ * A bench's main: `body` with its database (benchDatabase), the load average printed at its end (the figures above it
+ * carry the machine's noise), then the server stopped and the work folder removed; exit 1 on an error, 0 otherwise.
+ */
+export function runBench(prefix: string, body: (db: { work: string; url: string; server?: EmbeddedPostgresServer }) => Promise<void>): void {
+  const run = async () => {
+    const db = await benchDatabase(prefix);
+    try {
+      await body(db);
+      console.log(`load average at the end ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (${os.cpus().length} cores)`);
+    } finally {
+      await db.server?.stop();
+      fs.rmSync(db.work, { recursive: true, force: true });
+    }
+  };
+  run().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
