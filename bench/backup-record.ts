@@ -85,7 +85,7 @@ runBench('nightshift-bench-record-', async ({ work, url, server }) => {
     if (!generationId || added !== 'added') throw new Error(`recorded ${generationId}, ${added}`);
     await rollback(client);
   };
-  /** A verified generation (activities/backup.ts, R-BK-13): its lease, its row, its state, the run's item, the lease gone. */
+  /** A verified generation (activities/verify.ts, R-BK-13): its lease, its row, its state, the run's item, the lease gone. */
   const verifyRecord = async (client: pg.PoolClient, db: Queryable, i: number) => {
     const g = generations[i % generations.length]!;
     await begin(client);
@@ -100,7 +100,7 @@ runBench('nightshift-bench-record-', async ({ work, url, server }) => {
 
   type Figures = { wall: number; node: number; pg: number };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  for (const [label, work1] of [
+  for (const [label, step] of [
     ['a batch dossier (registry row, BEGIN, backup, generation, ledger item, ROLLBACK)', backupRecord],
     ['a verified generation (BEGIN, lease, row, state, run item, lease released, ROLLBACK)', verifyRecord],
   ] as const) {
@@ -112,7 +112,7 @@ runBench('nightshift-bench-record-', async ({ work, url, server }) => {
         const pg0 = pgCpuMs();
         const node0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
-        for (let i = 0; i < PER_BLOCK; i++) await work1(client, db, i);
+        for (let i = 0; i < PER_BLOCK; i++) await step(client, db, i);
         const wall = Number(process.hrtime.bigint() - t0) / 1e6 / PER_BLOCK;
         const node = process.cpuUsage(node0);
         results[mode].push({ wall, node: (node.user + node.system) / 1000 / PER_BLOCK, pg: (pgCpuMs() - pg0) / PER_BLOCK });

@@ -9,8 +9,8 @@ const ONCE_PER_RUN = 'backup_generation_once_per_run';
  * Records a generation whose file is complete and durable (R-BK-6, R-BK-11); returns its id. A batch run that has
  * a generation of the dossier already (its other attempt recorded it) is refused: DossierDoneInRun (R-BK-1, once).
  * A named statement, prepared once per connection like the other statements of a dossier's backup transaction
- * (recordBackup, the batch's recordItem): unnamed, PostgreSQL parsed and planned the three for every dossier, 0.65 ms
- * of its CPU per dossier of 1.05 for that transaction (bench/backup-record.ts).
+ * (recordBackup, the batch's recordItem): unnamed, PostgreSQL parsed and planned the three for every dossier, 0.7-0.95 ms
+ * of its CPU per dossier (bench/backup-record.ts).
  */
 export async function recordGeneration(db: Queryable, g: NewGeneration): Promise<number> {
   try {
