@@ -82,6 +82,7 @@ import { copyGenerationOffsite, generationToCopy, olderCopyFailedText, type Stor
 import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
 import { runGenerationCount } from '../store/generations/run-generation-count';
 import { runGeneration } from '../store/generations/run-generation';
+import type { Generation } from '../domain/generation';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 import { assertBackupStore } from '../shared-store/marker';
@@ -154,6 +155,11 @@ export function destinationErrno(err: unknown, destinationDir: string): Destinat
     e = (o as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** The ledger item of the run's generation of a dossier, taken as it is (written by the run's other attempt): its seed-layout name. */
+function takenItem(g: Generation): { status: ItemStatus; error: null; file: string; size: number } {
+  return { status: 'ok', error: null, file: g.links[0] ?? g.file, size: g.size };
 }
 
 function activityContext(): Context | undefined {
@@ -434,7 +440,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         let closedInTx = false;
         if (written) {
           attempts++;
-          item = { status: 'ok', error: null, file: written.links[0] ?? written.file, size: written.size };
+          item = takenItem(written);
         } else for (;;) {
           attempts++;
           try {
@@ -491,7 +497,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               if (!other) return { status: 'ok', superseded: true };
               written = other;
               generationId = other.id;
-              item = { status: 'ok', error: null, file: other.links[0] ?? other.file, size: other.size };
+              item = takenItem(other);
               break;
             }
             if (type === FailureType.DossierInUse) {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { generateDemoDossiers } from '../registry/demo';
-import { backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
+import { type BackupSnapshotRow, backupSnapshotRow } from '../store/dossiers/backup-snapshot-row';
+import type { NewGeneration } from '../domain/generation';
 import { recordBackup } from '../store/dossiers/record-backup';
 import { recordGeneration } from '../store/generations/record-generation';
 import { insertRun } from '../store/backup/insert-run';
@@ -55,15 +56,17 @@ runBench('nightshift-bench-record-', async ({ work, url, server }) => {
     settings: { destinationDir: work, documents: false, copyStatuses: ['original'], modifiedOnly: true, reportFolder: work, reportRecipients: [], generationsRoot: work },
     onlyCodes: null,
   });
+  /** A generation of the dossier whose registry row is `d`, as a backup of ~200 KB records it. */
+  const newGeneration = (d: BackupSnapshotRow, file: string, o: { links: string[]; runId: number | null; reason: string }): NewGeneration => ({
+    code: d.code, kind: 'normal', file, ...o, snapshotAt: d.snapshot_at,
+    size: 200_000, sha256: null, keyId: null, patchLevel: d.patch_level, changeSeq: d.change_seq, tables: 4, rowCount: 1000,
+  });
   // one kept generation per dossier, for the verification's statements
   const generations: { id: number; code: string; file: string; snapshotAt: Date }[] = [];
   for (const code of codes) {
     const d = (await backupSnapshotRow(pool, code))!;
     const file = `${work}/g/${code}.SVG`;
-    const id = await recordGeneration(pool, {
-      code, kind: 'normal', file, links: [], runId: null, reason: 'bench', snapshotAt: d.snapshot_at,
-      size: 200_000, sha256: null, keyId: null, patchLevel: d.patch_level, changeSeq: d.change_seq, tables: 4, rowCount: 1000,
-    });
+    const id = await recordGeneration(pool, newGeneration(d, file, { links: [], runId: null, reason: 'bench' }));
     generations.push({ id, code, file, snapshotAt: d.snapshot_at });
   }
   const verifyRunId = await insertVerifyRun(pool, {
@@ -77,10 +80,7 @@ runBench('nightshift-bench-record-', async ({ work, url, server }) => {
     const d = (await backupSnapshotRow(client, code))!;
     await begin(client);
     await recordBackup(db, { code, schema: d.schema_name, snapshotAt: d.snapshot_at, changeSeq: d.change_seq });
-    const generationId = await recordGeneration(db, {
-      code, kind: 'normal', file: `${work}/g/${code}-${i}.SVG`, links: [`${work}/B${code}.SVG`], runId, reason: 'batch', snapshotAt: d.snapshot_at,
-      size: 200_000, sha256: null, keyId: null, patchLevel: d.patch_level, changeSeq: d.change_seq, tables: 4, rowCount: 1000,
-    });
+    const generationId = await recordGeneration(db, newGeneration(d, `${work}/g/${code}-${i}.SVG`, { links: [`${work}/B${code}.SVG`], runId, reason: 'batch' }));
     const added = await recordItem(db, runId, { code, status: 'ok', attempts: 1, error: null, file: `${work}/B${code}.SVG`, size: 200_000, durationMs: 5 });
     if (!generationId || added !== 'added') throw new Error(`recorded ${generationId}, ${added}`);
     await rollback(client);

@@ -26,7 +26,7 @@ import { readSchemaCatalog } from '../store/catalog/read-schema-catalog';
 import { commit } from '../store/backup/transaction';
 import { migrate } from '../db/migrate';
 import { schemaNameFor } from '../domain/dossier';
-import { runBench } from './database';
+import { loadAverage, runBench } from './database';
 import { S3_SERVER, startS3Server } from '../test/helpers/s3';
 
 /**
@@ -115,8 +115,6 @@ async function measured(pgPid: number | undefined, fn: () => Promise<number>): P
   const node = process.cpuUsage(node0);
   return { seconds, bytes, cpu: { node: (node.user + node.system) / 1000 / codes.length, pg: (processTreeCpuMs(pgPid) - pg0) / codes.length } };
 }
-
-const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 runBench('nightshift-bench-', async ({ work, url, server }) => {
   const pool = new pg.Pool({ connectionString: url, max: CONCURRENCY + 2 });
@@ -233,7 +231,7 @@ runBench('nightshift-bench-', async ({ work, url, server }) => {
       encs.push(e);
       console.log(
         `round ${round}: COPY floor ${f.seconds.toFixed(2)} s, engine plain ${p.seconds.toFixed(2)} s, engine encrypted ${e.seconds.toFixed(2)} s` +
-          ` (encrypted/plain ${(e.seconds / p.seconds).toFixed(3)}; load average ${loadavg()})`,
+          ` (encrypted/plain ${(e.seconds / p.seconds).toFixed(3)}; load average ${loadAverage()})`,
       );
     }
     const catalog = await catalogRun();

@@ -7,7 +7,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../test/setu
  * A bench's work folder and database: the embedded PostgreSQL in that folder (`server`, to stop at the end), or the
  * server of DATABASE_URL when it is set.
  */
-export async function benchDatabase(prefix: string): Promise<{ work: string; url: string; server?: EmbeddedPostgresServer }> {
+async function benchDatabase(prefix: string): Promise<{ work: string; url: string; server?: EmbeddedPostgresServer }> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   // the embedded server runs as its own OS user: it must reach its folder below this one
   fs.chmodSync(work, 0o755);
@@ -25,7 +25,7 @@ export function runBench(prefix: string, body: (db: { work: string; url: string;
     const db = await benchDatabase(prefix);
     try {
       await body(db);
-      console.log(`load average at the end ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (${os.cpus().length} cores)`);
+      console.log(`load average at the end ${loadAverage()} (${os.cpus().length} cores)`);
     } finally {
       await db.server?.stop();
       fs.rmSync(db.work, { recursive: true, force: true });
@@ -38,4 +38,9 @@ export function runBench(prefix: string, body: (db: { work: string; url: string;
       process.exit(1);
     },
   );
+}
+
+/** The machine's load averages over 1, 5 and 15 minutes, as a bench prints them beside its figures. */
+export function loadAverage(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
 }
