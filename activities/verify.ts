@@ -26,6 +26,9 @@ import {
   verifyReportFileName,
   verifyReportLine,
   verifySummaryLines,
+  nextRotatingPart,
+  type VerifyPart,
+  verifyPartReportLine,
 } from '../domain/backup-verify';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { Generation } from '../domain/generation';
@@ -55,6 +58,9 @@ import { verifyProblemKeyIds } from '../store/verify/problem-key-ids';
 import { recordVerifyItem } from '../store/verify/record-item';
 import { verifyReportPage } from '../store/verify/report-page';
 import { verifyRunByRef } from '../store/verify/run-by-ref';
+import { lastRotatingPart } from '../store/verify/last-rotating-part';
+import { lockVerifyRotation } from '../store/verify/rotation-lock';
+import { withTransaction } from '../store/transaction';
 import { verifyRunProgress } from '../store/verify/run-progress';
 import type { VerifyRunRow, VerifyRunSettings } from '../store/verify/run-row';
 import { touchVerifyRun } from '../store/verify/touch-run';
@@ -281,7 +287,17 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   function scopeOf(run: VerifyRunRow): VerifyScope {
     if (run.scope === 'run') return { kind: 'run', runId: Number(run.backup_run_id) };
     if (run.scope === 'codes') return { kind: 'codes', codes: run.codes ?? [] };
-    return { kind: 'all' };
+    return run.subset_of === null ? { kind: 'all' } : { kind: 'all', part: partOf(run)! };
+  }
+
+  function partOf(run: VerifyRunRow): VerifyPart | undefined {
+    return run.subset_of === null || run.subset_part === null ? undefined : { part: run.subset_part, of: run.subset_of, rotating: run.subset_rotating };
+  }
+
+  /** the result's part, only for a run of one part (results of other runs stay as they were) */
+  function partField(run: VerifyRunRow): { part?: VerifyPart } {
+    const part = partOf(run);
+    return part ? { part } : {};
   }
 
   function sampleOf(run: VerifyRunRow): VerifySampleSettings {
@@ -470,7 +486,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         const last = rows[rows.length - 1]!;
         after = { code: last.code, snapshotAt: last.snapshot_at, id: last.generation_id };
       }
-      return { tallies: { ok, problems, restored, fresh }, end: verifySummaryLines(ok, problems, restored).join(REPORT_EOL) + REPORT_EOL };
+      const part = partOf(run);
+      // a part says so before the summary, which stays the report's end
+      const lines = [...(part ? [verifyPartReportLine(part)] : []), ...verifySummaryLines(ok, problems, restored)];
+      return { tallies: { ok, problems, restored, fresh }, end: lines.join(REPORT_EOL) + REPORT_EOL };
     });
     return { file: r.file, ok: r.ok, problems: r.problems, restored: r.restored, fresh: r.fresh };
   }
@@ -521,16 +540,30 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         // this activity's earlier attempt committed before its answer was lost: the same run
         return { runId: Number(existing.id), scope: scopeOf(existing), sample: sampleOf(existing), selected: existing.selected };
       }
-      const scope: VerifyScope = input.codes ? { kind: 'codes', codes: input.codes } : input.backupRunId !== undefined ? { kind: 'run', runId: input.backupRunId } : { kind: 'all' };
       const seed = input.seed ?? crypto.randomInt(0, 2 ** 31 - 1);
-      const selected = await verifyScopeCount(pool, scope);
-      const anchor = selected > 0 ? await verifyScopeAnchor(pool, scope, seed % selected) : null;
       const { settings } = await loadBackupSettings(pool, config, input.target);
       const runSettings: VerifyRunSettings = { reportFolder: path.join(settings.folder, REPORT_FOLDER), reportRecipients: settings['report-recipients'] };
-      const sample: VerifySampleSettings = { full: Boolean(input.full), samplePercent: input.samplePercent ?? DEFAULT_SAMPLE_PERCENT, seed, anchor };
       try {
-        const runId = await insertVerifyRun(pool, { workflowId, scope, full: sample.full, samplePercent: sample.samplePercent, seed, anchor, selected, settings: runSettings });
-        return { runId, scope, sample, selected };
+        // one transaction: a rotating run's part is chosen and recorded under one lock (two at once read two parts)
+        return await withTransaction(pool, async (client) => {
+          const subset = input.subset;
+          let part: VerifyPart | undefined;
+          if (subset?.part !== undefined) part = { part: subset.part, of: subset.of, rotating: false };
+          else if (subset) {
+            await lockVerifyRotation(client);
+            part = { part: nextRotatingPart(await lastRotatingPart(client, subset.of), subset.of), of: subset.of, rotating: true };
+          }
+          const scope: VerifyScope = input.codes
+            ? { kind: 'codes', codes: input.codes }
+            : input.backupRunId !== undefined
+              ? { kind: 'run', runId: input.backupRunId }
+              : { kind: 'all', ...(part && { part }) };
+          const selected = await verifyScopeCount(client, scope);
+          const anchor = selected > 0 ? await verifyScopeAnchor(client, scope, seed % selected) : null;
+          const sample: VerifySampleSettings = { full: Boolean(input.full), samplePercent: input.samplePercent ?? DEFAULT_SAMPLE_PERCENT, seed, anchor };
+          const runId = await insertVerifyRun(client, { workflowId, scope, full: sample.full, samplePercent: sample.samplePercent, seed, anchor, selected, settings: runSettings });
+          return { runId, scope, sample, selected };
+        });
       } catch (err) {
         // two attempts at once: the other one's row wins
         const again = (err as { code?: string }).code === '23505' ? await verifyRunByRef(pool, workflowId, 'workflow_id') : undefined;
@@ -688,14 +721,14 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       };
       if (run.state !== 'running') {
         // this activity's earlier attempt closed it: the same answer again
-        return { state: run.state, total: run.total, ok: run.ok, problems: run.problems, restored: run.restored, seed: Number(run.seed), reportPath: run.report_path, mail: run.mail_state !== 'none', ...(await tail(run.problems)) };
+        return { state: run.state, total: run.total, ok: run.ok, problems: run.problems, restored: run.restored, seed: Number(run.seed), reportPath: run.report_path, mail: run.mail_state !== 'none', ...partField(run), ...(await tail(run.problems)) };
       }
       const { file, ok, problems, restored, fresh } = await writeReport(pool, run);
       const state = raw.endedEarly ? 'failed' : problems > 0 ? 'problems' : 'completed';
       // a mail for news only: problems all found as earlier runs recorded them were mailed then
       const mailWanted = fresh > 0 && run.settings.reportRecipients.length > 0;
       await closeVerifyRun(pool, raw.runId, { state, ok, problems, restored, reportPath: file, mailWanted });
-      return { state, total: ok + problems, ok, problems, restored, seed: Number(run.seed), reportPath: file, mail: mailWanted, ...(await tail(problems)) };
+      return { state, total: ok + problems, ok, problems, restored, seed: Number(run.seed), reportPath: file, mail: mailWanted, ...partField(run), ...(await tail(problems)) };
     },
 
     /** R-BK-8 style, on a problem only: the report and the list of dossiers in error, to the report recipients. */

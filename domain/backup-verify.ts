@@ -15,6 +15,9 @@ export type VerifyTrigger = (typeof VERIFY_TRIGGERS)[number];
 /** By default 5 % of the generations (and at least one per run) are restored into a scratch schema and compared. */
 export const DEFAULT_SAMPLE_PERCENT = 5;
 
+/** At most this many parts (`--subset N/T`, `--rotate T`): a part of a thousandth is already a small read. */
+export const VERIFY_PARTS_MAX = 1000;
+
 export const backupVerifyInputSchema = z
   .object({
     target: targetNameSchema,
@@ -27,12 +30,46 @@ export const backupVerifyInputSchema = z
     samplePercent: z.number().min(0).max(100).optional(),
     /** the sample's seed (default: drawn at the claim, recorded in the run) */
     seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    /**
+     * only one part of every kept generation (restic's `check --read-data-subset n/t`): `part` of `of`, or without
+     * `part` the next one in turn after the target's last run in `of` parts (`--rotate`)
+     */
+    subset: z
+      .object({ of: z.number().int().min(2).max(VERIFY_PARTS_MAX), part: z.number().int().min(1).optional() })
+      .refine((s) => s.part === undefined || s.part <= s.of, { message: 'the part is one of 1 to the number of parts' })
+      .optional(),
     trigger: z.enum(VERIFY_TRIGGERS).optional(),
     tuning: fanOutTuningSchema(),
   })
-  .refine((i) => !(i.codes && i.backupRunId !== undefined), { message: 'give either codes or a backup run, not both' });
+  .refine((i) => !(i.codes && i.backupRunId !== undefined), { message: 'give either codes or a backup run, not both' })
+  .refine((i) => !(i.subset && (i.codes || i.backupRunId !== undefined)), { message: 'a part is one of every kept generation: give it without codes or a backup run' });
 
-export type VerifyScope = { kind: 'all' } | { kind: 'run'; runId: number } | { kind: 'codes'; codes: string[] };
+/**
+ * A part of every kept generation: those whose id divided by `of` leaves `part` − 1 (ids are handed out in order, so
+ * each part holds about 1/`of` of them, of every date and dossier). `rotating`: chosen as the next after the target's
+ * last run in `of` parts, so that `of` runs in a row read every generation kept throughout.
+ */
+export interface VerifyPart {
+  part: number;
+  of: number;
+  rotating: boolean;
+}
+
+export type VerifyScope = { kind: 'all'; part?: VerifyPart } | { kind: 'run'; runId: number } | { kind: 'codes'; codes: string[] };
+
+/**
+ * The part a rotating run reads: the one after `last`, the part of the target's last run in as many parts that was
+ * not ended early (a part not read through is read again); the first when there is none.
+ */
+export const nextRotatingPart = (last: number | null, of: number): number => (last === null || last >= of ? 1 : last + 1);
+
+/** What the CLI, the Web UI and the status say of a part. */
+export const verifyPartText = (p: VerifyPart): string =>
+  `part ${p.part} of ${p.of} of every kept generation${p.rotating ? ` (--rotate ${p.of}: each run reads the next part, all ${p.of} read every ${p.of} runs)` : ''}`;
+
+/** The report's line for a part (before its summary lines, in the report's language). */
+export const verifyPartReportLine = (p: VerifyPart): string =>
+  `Vérification partielle : partie ${p.part} sur ${p.of} des sauvegardes conservées${p.rotating ? ` (rotation : chaque vérification lit la partie suivante)` : ''}`;
 
 /**
  * 32-bit FNV-1a then MurmurHash3's finalizer: the same on every machine and every Node version (the sample is

@@ -255,8 +255,9 @@ export async function startBackupVerify(client: Client, raw: BackupVerifyInput, 
 }
 
 /** The verify Schedule's action: every kept generation (a sample restored, or all with `full`). */
-export function scheduledVerifyAction(target: string, taskQueue: string, full = false): ScheduleOptionsStartWorkflowAction<Workflows['backupVerifyWorkflow']> {
-  const input = backupVerifyInputSchema.parse({ target, trigger: 'schedule', ...(full ? { full } : {}) }) as BackupVerifyInput;
+export function scheduledVerifyAction(target: string, taskQueue: string, full = false, rotate?: number): ScheduleOptionsStartWorkflowAction<Workflows['backupVerifyWorkflow']> {
+  // --rotate T: each scheduled run reads the next of T parts of every kept generation
+  const input = backupVerifyInputSchema.parse({ target, trigger: 'schedule', ...(full ? { full } : {}), ...(rotate ? { subset: { of: rotate } } : {}) }) as BackupVerifyInput;
   return {
     type: 'startWorkflow',
     workflowType: WORKFLOW.backupVerify,

@@ -1,5 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
-import { type VerifyScope, type VerifyTrigger, verifyProblemCause } from '../domain/backup-verify';
+import { type VerifyPart, type VerifyScope, type VerifyTrigger, verifyProblemCause } from '../domain/backup-verify';
 import { FailureType } from '../domain/failures';
 import type { DossierFailure, FanOutInFlight } from '../domain/run-details';
 import { type FanOutRunTuning, type RunMailInput, failureResult, runResult } from './fan-out.api';
@@ -60,6 +60,8 @@ export interface BackupVerifyInput {
   backupRunId?: number;
   samplePercent?: number;
   seed?: number;
+  /** one part of every kept generation: `part` of `of`, or the next in turn (rotating) without `part` */
+  subset?: { of: number; part?: number };
   trigger?: VerifyTrigger;
   tuning?: Partial<BackupVerifyTuning>;
   /** set by continue-as-new only */
@@ -78,6 +80,8 @@ export interface BackupVerifyResult {
   /** generations restored into a scratch schema and compared */
   restored: number;
   seed: number;
+  /** the part of every kept generation it read (absent: its whole scope) */
+  part?: VerifyPart;
   reportPath: string | null;
   /** the report is being mailed (only on a problem, and with report recipients) */
   mail: boolean;

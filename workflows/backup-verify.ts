@@ -2,6 +2,7 @@ import { type ActivityOptions, CancellationScope, proxyActivities, setCurrentDet
 import type { NightshiftActivities } from '../workers/activities';
 import type { VerifyChunkResult } from '../activities/verify';
 import { renderRunDetails } from '../domain/run-details';
+import { type VerifyPart, verifyPartText } from '../domain/backup-verify';
 import { workflowTime } from './clock';
 import {
   BACKUP_VERIFY_KIND,
@@ -58,6 +59,8 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
   };
   const live = initialFanOutLive({ done: progress.done, failed: progress.problems, failures: progress.failures, failuresTotal: input.state?.failuresTotal ?? 0 });
   let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand' | 'nextSteps' | 'restored' | 'seed'> | undefined;
+  // known from the claim: one part of every kept generation, said from the start as the CLI says it
+  let part: VerifyPart | undefined = input.state?.scope.kind === 'all' ? input.state.scope.part : undefined;
   let refused: string | undefined;
   setHandler(backupVerifyProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_VERIFY_KIND }));
@@ -86,6 +89,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
         notes:
           refused === undefined
             ? [
+                ...(part ? [`Reads ${verifyPartText(part)}`] : []),
                 // known once the run is closed (finishVerifyRun reads the ledger), as the CLI says it
                 ...(final ? [`${final.restored} generation(s) restored into a scratch schema and compared (seed ${final.seed})`] : []),
                 ...(final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`),
@@ -119,6 +123,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     };
     progress.runId = claim.runId;
     progress.selected = claim.selected;
+    if (claim.scope.kind === 'all') part = claim.scope.part;
   }
   setPhase('running');
   show();

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { nobodyToldText, onlyCodesSchema } from '../../domain/backup-batch';
-import { DEFAULT_SAMPLE_PERCENT } from '../../domain/backup-verify';
+import { DEFAULT_SAMPLE_PERCENT, VERIFY_PARTS_MAX, verifyPartText } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
@@ -38,6 +38,8 @@ interface VerifyFlags {
   run?: string;
   sample?: string;
   seed?: string;
+  subset?: string;
+  rotate?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -45,6 +47,7 @@ interface VerifyFlags {
 function resultText(r: BackupVerifyResult): string {
   return [
     `verify run ${r.runId} ${r.state} ('nightshift backup verify status ${r.runId}'): ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared (seed ${r.seed})`,
+    ...(r.part ? [`read ${verifyPartText(r.part)}`] : []),
     `report: ${r.reportPath ?? '(none)'}`,
     ...(r.mail ? ['the report is being mailed to the report recipients'] : []),
     ...r.failures.map((f) => `  ${f.code}: ${f.error || f.status}`),
@@ -113,7 +116,9 @@ async function verifyStatusProgress(pool: Queryable, run: VerifyRunRow): Promise
 function verifyStatusText(v: VerifyStatus, zone: string): string {
   const r = v.run;
   const p = v.progress;
-  const scope = r.scope === 'run' ? `the generations of backup run ${r.backup_run_id}` : r.scope === 'codes' ? `the generations of ${(r.codes ?? []).join(', ')}` : 'every kept generation';
+  const part = r.subset_of !== null && r.subset_part !== null ? { part: r.subset_part, of: r.subset_of, rotating: r.subset_rotating } : undefined;
+  const scope =
+    r.scope === 'run' ? `the generations of backup run ${r.backup_run_id}` : r.scope === 'codes' ? `the generations of ${(r.codes ?? []).join(', ')}` : part ? verifyPartText(part) : 'every kept generation';
   const restored = r.full_restore ? 'every generation restored' : `${Number(r.sample_percent)} % restored (seed ${r.seed})`;
   // a running run's totals are written at its end: its ledger says how far it is
   const counts = p
@@ -130,6 +135,22 @@ function verifyStatusText(v: VerifyStatus, zone: string): string {
 
 const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional(), full: z.boolean().optional() });
 
+/** `--rotate T`: a number of parts, 2 to VERIFY_PARTS_MAX */
+const PARTS = z
+  .string()
+  .regex(/^\d{1,4}$/, `expected a number of parts from 2 to ${VERIFY_PARTS_MAX}, such as 7`)
+  .transform(Number)
+  .refine((n) => n >= 2 && n <= VERIFY_PARTS_MAX, `expected a number of parts from 2 to ${VERIFY_PARTS_MAX}, such as 7`);
+/** `--subset N/T`: part N of T, as restic's `check --read-data-subset n/t` */
+const SUBSET = z
+  .string()
+  .regex(/^\d{1,4}\/\d{1,4}$/, `expected N/T, part N of T parts (T from 2 to ${VERIFY_PARTS_MAX}, N from 1 to T), such as 3/7`)
+  .transform((v) => {
+    const [part, of] = v.split('/').map(Number) as [number, number];
+    return { part, of };
+  })
+  .refine((p) => p.of >= 2 && p.of <= VERIFY_PARTS_MAX && p.part >= 1 && p.part <= p.of, `expected N/T, part N of T parts (T from 2 to ${VERIFY_PARTS_MAX}, N from 1 to T), such as 3/7`);
+
 /** decimal only (no `1e2`, `0x10`), as the environment's numbers */
 const SAMPLE_PERCENT = z
   .string()
@@ -143,7 +164,7 @@ const SEED = z
   .refine((n) => n <= 2 ** 31 - 1, `expected a whole number from 0 to ${2 ** 31 - 1}`);
 
 /** `backup verify`'s own options, by the name commander gives them, as typed */
-const VERIFY_RUN_FLAGS = { full: '--full', codes: '--codes', run: '--run', sample: '--sample', seed: '--seed', wait: '--wait' } as const;
+const VERIFY_RUN_FLAGS = { full: '--full', codes: '--codes', run: '--run', sample: '--sample', seed: '--seed', subset: '--subset', rotate: '--rotate', wait: '--wait' } as const;
 
 /**
  * commander hands `backup verify --sample 150 schedule set …` (or `schedule set … --sample 150`) to `verify`, whose
@@ -158,6 +179,9 @@ function refuseVerifyRunFlags(cmd: Command, allowed: (keyof typeof VERIFY_RUN_FL
   }
 }
 
+/** A schedule's `--rotate T`, as `schedule set` and `schedule show` say it. */
+const rotatingText = (of: number): string => `the next of ${of} parts of every kept generation in turn (--rotate ${of}: all read every ${of} runs)`;
+
 export function registerBackupVerifyCommands(backup: Command): void {
   const verify = backup
     .command('verify')
@@ -167,6 +191,8 @@ export function registerBackupVerifyCommands(backup: Command): void {
     .option('--run <id>', 'only the generations a backup batch run wrote (run number or workflow id)')
     .option('--sample <percent>', 'percentage of generations restored and compared (default 5, at least one per run)')
     .option('--seed <n>', 'the seed of the sample (default: drawn, shown in the result)')
+    .option('--subset <N/T>', 'read only part N of T of every kept generation (as restic check --read-data-subset)')
+    .option('--rotate <parts>', 'read only the next of this many parts of every kept generation (after the last run in as many parts): all read every <parts> runs')
     .option('--wait', 'follow the progress until the end (exit 1 when a generation has a problem)')
     .addOption(targetOption())
     .addOption(jsonOption())
@@ -174,6 +200,12 @@ export function registerBackupVerifyCommands(backup: Command): void {
       action(async (flags: VerifyFlags) => {
         const t = target(flags.target).name;
         if (flags.codes !== undefined && flags.run !== undefined) throw new UsageError('give either --codes or --run, not both');
+        if (flags.subset !== undefined && flags.rotate !== undefined) throw new UsageError('give either --subset N/T (that part) or --rotate T (the next part in turn), not both');
+        const partFlag = flags.subset !== undefined ? '--subset' : flags.rotate !== undefined ? '--rotate' : undefined;
+        if (partFlag && (flags.codes !== undefined || flags.run !== undefined)) {
+          throw new UsageError(`${partFlag} reads a part of every kept generation: give it without ${flags.codes !== undefined ? '--codes' : '--run'}`);
+        }
+        const subset = flags.subset !== undefined ? parseFlag('--subset', SUBSET, flags.subset) : flags.rotate !== undefined ? { of: parseFlag('--rotate', PARTS, flags.rotate) } : undefined;
         const codes = flags.codes === undefined ? undefined : parseFlag('--codes', onlyCodesSchema, flags.codes);
         if (codes) {
           // a mistyped code would verify nothing and say "0 / 0 ok"
@@ -199,7 +231,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
             process.stdout.write(`backup run ${run.id} wrote ${g.written} generation(s); ${g.written - g.kept} were pruned since (retention): the ${g.kept} kept are verified\n`);
           }
         }
-        return startVerify({ target: t, full: Boolean(flags.full), codes, backupRunId, samplePercent, seed, trigger: 'manual' }, flags);
+        return startVerify({ target: t, full: Boolean(flags.full), codes, backupRunId, samplePercent, seed, ...(subset && { subset }), trigger: 'manual' }, flags);
       }),
     );
 
@@ -248,24 +280,26 @@ export function registerBackupVerifyCommands(backup: Command): void {
     .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 6 * * 0"')
     .option('--timezone <tz>', "IANA time zone of the expression (default: the schedule's own when it exists, else NIGHTSHIFT_TIMEZONE or the system one)")
     .option('--full', 'restore and compare every generation at each run, not a sample')
+    .option('--rotate <parts>', 'each run reads only the next of this many parts of every kept generation: all read every <parts> runs')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (_own: unknown, cmd: Command) => {
-        refuseVerifyRunFlags(cmd, ['full']);
-        // `verify` itself takes --full, --target and --json: commander gives them to it, so they are read with the parents'
-        const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; target?: string; json?: boolean }>();
+        refuseVerifyRunFlags(cmd, ['full', 'rotate']);
+        // `verify` itself takes --full, --rotate, --target and --json: commander gives them to it, so they are read with the parents'
+        const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; rotate?: string; target?: string; json?: boolean }>();
         const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
+        const rotate = raw.rotate === undefined ? undefined : parseFlag('--rotate', PARTS, raw.rotate);
         const spec = cronFlags(flags, config().timeZone);
         const t = target(raw.target).name;
         const scheduleId = verifyScheduleId(t);
         const full = Boolean(flags.full);
         await withTemporal(async (client) => {
-          const action = () => scheduledVerifyAction(t, config().temporal.taskQueue, full);
+          const action = () => scheduledVerifyAction(t, config().temporal.taskQueue, full, rotate);
           const set = await setSchedule(client, { scheduleId, ...spec, action, description: `Verification of the kept backups of target ${t}`, what: 'the verification' });
-          output(raw.json, { scheduleId, cron: spec.cron, timezone: set.timezone, full, created: set.created, warnings: set.warnings }, (v) =>
+          output(raw.json, { scheduleId, cron: spec.cron, timezone: set.timezone, full, rotate: rotate ?? null, created: set.created, warnings: set.warnings }, (v) =>
             [
-              `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
+              `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.rotate ? `${rotatingText(v.rotate)}, ` : ''}${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
               ...warningLines(v.warnings),
             ].join('\n'),
           );
@@ -297,9 +331,10 @@ export function registerBackupVerifyCommands(backup: Command): void {
       const view = await describeSchedule(client, h);
       const { action } = await h.describe();
       const input = (action.type === 'startWorkflow' ? action.args?.[0] : undefined) as Partial<BackupVerifyInput> | undefined;
-      return { ...view, full: Boolean(input?.full) };
+      return { ...view, full: Boolean(input?.full), rotate: input?.subset?.of ?? null };
     },
-    (v) => `${scheduleText(v)}\neach run restores ${v.full ? 'every generation (--full)' : `a sample (${DEFAULT_SAMPLE_PERCENT} %, at least one per run)`} into a scratch schema and compares it`,
+    (v) =>
+      `${scheduleText(v)}\neach run ${v.rotate ? `reads ${rotatingText(v.rotate)} and ` : ''}restores ${v.full ? `every generation${v.rotate ? ' it reads' : ''} (--full)` : `a sample (${DEFAULT_SAMPLE_PERCENT} %, at least one per run)`} into a scratch schema and compares it`,
   );
   onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), (_v, id) => `${id}: deleted`);
 }

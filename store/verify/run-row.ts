@@ -23,6 +23,10 @@ export interface VerifyRunRow {
   mail_error: string | null;
   /** why a run ended other than by its workflow (migration 0032: "abandoned: its workflow is terminated") */
   note: string | null;
+  /** one part of every kept generation (migration 0038), else null */
+  subset_part: number | null;
+  subset_of: number | null;
+  subset_rotating: boolean;
 }
 
 /** Fixed at the claim from the R-BK-9 settings: where the report goes, who gets the mail. */
@@ -32,4 +36,5 @@ export interface VerifyRunSettings {
 }
 
 export const VERIFY_RUN_COLUMNS = `id, workflow_id, scope, backup_run_id, codes, full_restore, sample_percent, seed, anchor_generation, state,
-  settings, started_at, finished_at, selected, total, ok, problems, restored, report_path, mail_state, mail_error, note`;
+  settings, started_at, finished_at, selected, total, ok, problems, restored, report_path, mail_state, mail_error, note,
+  subset_part, subset_of, subset_rotating`;

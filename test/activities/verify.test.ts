@@ -374,3 +374,32 @@ test('R-BK-13, R-BK-8: a problem this run recorded before its worker was killed 
   expect(isToldProblem(rows[0]!.error)).toBe(false);
   await acts.finishVerifyRun({ target: 'main', runId: claim.runId, endedEarly: false });
 });
+
+test('R-BK-13 rotating parts: claims at once each take their own part (under one lock); a retried claim keeps its part; the anchor is in the part', async () => {
+  await backUp('RP', 4);
+  const acts = createVerifyActivities({ config: stack.config, pools: stack.pools });
+  const of = 4;
+  // the parts of `of` this file's earlier runs took: none (no run of this file rotates in 4 parts)
+  const claims = await Promise.all([1, 2, 3, 4].map(() => acts.claimVerifyRun({ target: 'main', subset: { of }, workflowId: `backup-verify/main/${crypto.randomUUID()}` })));
+  const parts = claims.map((c) => (c.scope.kind === 'all' ? c.scope.part?.part : undefined)).sort();
+  expect(parts).toEqual([1, 2, 3, 4]);
+  for (const c of claims) {
+    const part = c.scope.kind === 'all' ? c.scope.part! : undefined;
+    expect(part).toMatchObject({ of, rotating: true });
+    // at least one generation is restored, and it is one of the part's
+    if (c.sample.anchor !== null) expect(c.sample.anchor % of).toBe(part!.part - 1);
+    const { rows } = await pool().query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.backup_generation WHERE deleted_at IS NULL AND id % $1 = $2', [of, part!.part - 1]);
+    expect(c.selected).toBe(rows[0]!.n);
+  }
+  // the same workflow claims again (an attempt whose answer was lost): the same part, not the next
+  const workflowId = `backup-verify/main/${crypto.randomUUID()}`;
+  const first = await acts.claimVerifyRun({ target: 'main', subset: { of }, workflowId });
+  const again = await acts.claimVerifyRun({ target: 'main', subset: { of }, workflowId });
+  expect(again).toEqual(first);
+  expect(first.scope).toEqual({ kind: 'all', part: { part: 1, of, rotating: true } });
+  // bad input changes nothing
+  const before = (await pool().query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.verify_run')).rows[0]!.n;
+  await expect(acts.claimVerifyRun({ target: 'main', subset: { of, part: 5 }, workflowId: `backup-verify/main/${crypto.randomUUID()}` })).rejects.toThrow(/the part is one of 1 to the number of parts/);
+  await expect(acts.claimVerifyRun({ target: 'main', subset: { of }, codes: ['RP0001'], workflowId: `backup-verify/main/${crypto.randomUUID()}` })).rejects.toThrow(/give it without codes or a backup run/);
+  expect((await pool().query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.verify_run')).rows[0]!.n).toBe(before);
+});
