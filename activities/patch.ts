@@ -33,6 +33,7 @@ import { replacePackage } from '../store/patch/replace-package';
 import { readRunState } from '../store/patch/run-state';
 import { appliedBetween } from '../store/patch/applied-between';
 import { touchRun } from '../store/patch/touch-run';
+import { dropUnstartedItems } from '../store/patch/drop-unstarted-items';
 import { takeClaimLock } from '../store/patch/claim-lock';
 import { takeClaimLock as takeBackupClaimLock } from '../store/backup/claim-lock';
 import { runByWorkflow } from '../store/patch/run-by-workflow';
@@ -100,6 +101,8 @@ interface ChunkArgs {
   supervisorLevel: number;
   /** R-PI-11: a restore point of each dossier before it is patched (activities/patch/restore-point.ts) */
   restorePoints?: boolean;
+  /** `--max-failures` as a number of failed dossiers: once the run has more, no dossier of the chunk is started */
+  failureLimit?: number;
 }
 
 const toEngine = (r: PatchDossierRow): EngineDossier => ({
@@ -442,9 +445,15 @@ async function patchChunk(pool: pg.Pool, args: ChunkArgs, config: ActivityDeps['
   const runFrom = await itemFromLevels(pool, args.runId, args.codes);
   const byCode = new Map((await patchDossiersByCode(pool, args.codes)).map((r) => [r.code, r]));
   const outcomes = new Map<string, DossierPatchOutcome>();
+  // AWS SSM's MaxErrors: the run's failures so far (every chunk's), then this chunk's own, against the limit
+  const limit = args.failureLimit;
+  const failedBefore = limit === undefined ? 0 : (await itemCounts(pool, args.runId)).failed;
+  let failedHere = 0;
+  const overLimit = () => limit !== undefined && failedBefore + failedHere > limit;
   const result = await runChunk({
     codes: args.codes,
     concurrency: 1,
+    shouldStop: overLimit,
     alreadyDone: (codes) => finishedCodes(pool, args.runId, codes),
     perDossier: async (code, signal) => {
       const row = byCode.get(code);
@@ -458,9 +467,15 @@ async function patchChunk(pool: pg.Pool, args: ChunkArgs, config: ActivityDeps['
       // only while the run is running: a run closed as abandoned takes no late result
       if (!(await recordItem(pool, args.runId, outcome))) throw await patchRunClosed(pool, args.runId);
       outcomes.set(code, outcome);
+      if (outcome.status === 'failed') failedHere++;
       return { status: outcome.status, error: outcome.error ?? null };
     },
   });
+  if (result.stopped && overLimit()) {
+    // not started: no ledger row left pending (closing the run would count them failed), and the engine starts none again
+    await dropUnstartedItems(pool, args.runId, result.remaining);
+    result.overFailures = true;
+  }
   await touchRun(pool, args.runId);
   return { result, outcomes };
 }

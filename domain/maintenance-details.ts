@@ -1,6 +1,7 @@
 import { formatDateTime, type GateState, type WindowState, type WindowType } from './maintenance';
 import { formatSeconds } from './maintenance-recur';
 import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, failuresBlock, oneLine, type DossierFailure } from './run-details';
+import { type MaxFailures, maxFailuresText } from './patch-input';
 
 /**
  * What an operator reads of a maintenance window in the Temporal Web UI (issue 12): the summary that
@@ -38,7 +39,7 @@ export interface WindowFacts {
   startsAt: string;
   endsAt: string;
   message?: string;
-  payload: { kind: string };
+  payload: { kind: string; maxFailures?: MaxFailures };
   openSessions: number | null;
   sessionsToClose: number | null;
   forcedSessions: number;
@@ -246,6 +247,7 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   if (w.cutoffSeconds !== undefined && w.payload.kind !== 'none' && !w.cutoffReached) {
     blocks.push(`Cutoff: ${escapeMarkdown(cutoffText(w.cutoffSeconds))} (the payload is not started with less than that left before the planned end)`);
   }
+  if (w.payload.maxFailures) blocks.push(`Max failures: ${escapeMarkdown(payloadMaxFailuresText(w.payload.maxFailures))}`);
   if (w.overrun) {
     const f = formatDateTime(new Date(w.overrun.at), zone);
     const mailed = w.overrun.mailed ? '; --notify told' : '';
@@ -282,3 +284,6 @@ export function windowRetryCommand(w: Pick<WindowFacts, 'target' | 'payloadRun' 
   if (!run?.runId || (run.state !== 'partial' && run.state !== 'failed')) return null;
   return `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}`;
 }
+
+/** A patch payload's `--max-failures`, as `maintenance status` and the window's details say it. */
+export const payloadMaxFailuresText = (m: MaxFailures): string => `${maxFailuresText(m)} (the patch run stops starting dossiers once more have failed, AWS SSM MaxErrors)`;

@@ -3,6 +3,7 @@ import { WINDOW_TYPES } from './maintenance';
 import { dossierCodeSchema } from './dossier';
 import { plainTextSchema } from './text';
 import { targetNameSchema } from './target';
+import { maxFailuresSchema } from './patch-input';
 import { issuesText } from './validation';
 import type {
   MaintenanceEdit,
@@ -67,8 +68,9 @@ export const payloadSchema = z.discriminatedUnion(
         dossiers: z.array(dossierCodeSchema).min(1, 'give at least one dossier code').max(10_000, 'at most 10,000 codes').optional(),
       })
       .strict(),
-    z.object({ kind: z.literal('patch'), manifest: z.string().min(1).max(4096).optional() }).strict(),
-    z.object({ kind: z.literal('backup+patch'), manifest: z.string().min(1).max(4096).optional() }).strict(),
+    // maxFailures: the patch run's (AWS SSM's MaxErrors)
+    z.object({ kind: z.literal('patch'), manifest: z.string().min(1).max(4096).optional(), maxFailures: maxFailuresSchema.optional() }).strict(),
+    z.object({ kind: z.literal('backup+patch'), manifest: z.string().min(1).max(4096).optional(), maxFailures: maxFailuresSchema.optional() }).strict(),
   ],
   { error: 'payload must be one of none, backup, patch, backup+patch' },
 );

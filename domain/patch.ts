@@ -280,3 +280,11 @@ export function faultAdvice(packageHeld: boolean): string {
     ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)'
     : "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
 }
+
+/** What a run stopped by `--max-failures` says (its notes, the details, `patch status`): why, and what is left. */
+export function stoppedNote(s: { failed: number; limit: number; maxFailures: string; notStarted: number }): string {
+  return (
+    `stopped: ${s.failed} dossier(s) failed, more than the ${s.limit} that --max-failures ${s.maxFailures} allows; ` +
+    `${s.notStarted} dossier(s) not started, left at their level (R-PI-9: 'nightshift patch revalidate' brings them up once the cause is fixed)`
+  );
+}

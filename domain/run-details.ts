@@ -50,6 +50,8 @@ export interface FanOutChunkResult {
   /** the newest FAILURES_CAP failures of this chunk */
   failures: DossierFailure[];
   failuresTotal: number;
+  /** the run's failures passed its limit (`--max-failures`): the chunk started no more, `remaining` are not to be started */
+  overFailures?: true;
 }
 
 /** The heartbeat details of a chunk: shown by the Web UI under pending activities, read back by a retry. */

@@ -6,7 +6,7 @@ import { backupBatchInputSchema } from '../domain/backup-batch-input';
 import { backupPruneInputSchema } from '../domain/prune-input';
 import { BACKUP_PRUNE_KIND, type BackupPruneInput, backupPruneWorkflowId } from '../workflows/backup-prune.api';
 import { maintenanceWindowInputSchema } from '../domain/maintenance-input';
-import { patchClaimSchema } from '../domain/patch-input';
+import { maxFailuresSchema, patchClaimSchema } from '../domain/patch-input';
 import { workflowIdTimestamp } from '../domain/workflow-id';
 import { BACKUP_BATCH_KIND, type BackupBatchInput, backupBatchWorkflowId, backupScheduleId, scheduledBackupWorkflowId } from '../workflows/backup-batch.api';
 import { BACKUP_KIND, type BackupEvent, RESTORE_KIND, type RestoreDossierInput, backupDossierWorkflowId, backupTriggerWorkflowId, restoreDossierWorkflowId } from '../workflows/backup-dossier.api';
@@ -164,7 +164,7 @@ export async function startPatchRun(client: Client, raw: PatchIntegrationInput, 
       windowWorkflowId: raw.windowWorkflowId,
       restorePoints: raw.restorePoints,
     });
-    return { ...claim, ...(raw.tuning ? { tuning: raw.tuning } : {}) };
+    return { ...claim, ...(raw.maxFailures ? { maxFailures: maxFailuresSchema.parse(raw.maxFailures) } : {}), ...(raw.tuning ? { tuning: raw.tuning } : {}) };
   };
   return startTimestamped(client, WORKFLOW.patchIntegration, o, (ts) => patchWorkflowId(raw.target, ts), (workflowId) => {
     const input = inputOf(workflowId);

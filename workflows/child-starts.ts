@@ -1,6 +1,6 @@
 import { ParentClosePolicy, executeChild, startChild, workflowInfo } from '@temporalio/workflow';
 import { backupBatchInputSchema } from '../domain/backup-batch-input';
-import { patchClaimSchema } from '../domain/patch-input';
+import { maxFailuresSchema, patchClaimSchema } from '../domain/patch-input';
 import { parseInput } from '../domain/validation';
 import { type BackupBatchInput, type BackupBatchResult, type BackupMailInput, backupMailWorkflowId } from './backup-batch.api';
 import { WORKFLOW, type Workflows } from './contracts';
@@ -43,7 +43,12 @@ export async function executeBackupBatchChild(raw: BackupBatchInput, o: ChildSta
 /** A patch run as a child (a window's payload); its claim's fields are checked as a client start checks them. */
 export async function executePatchRunChild(raw: PatchIntegrationInput, o: ChildStart): Promise<PatchRunResult> {
   const { workflowId: _id, ...claim } = parseInput(patchClaimSchema, { ...raw, tuning: undefined, workflowId: o.workflowId });
-  const input: PatchIntegrationInput = { ...claim, ...(raw.tuning ? { tuning: raw.tuning } : {}) };
+  // the claim's schema keeps the claim's fields only: the run's own (--max-failures, tuning) are added back
+  const input: PatchIntegrationInput = {
+    ...claim,
+    ...(raw.maxFailures ? { maxFailures: parseInput(maxFailuresSchema, raw.maxFailures) } : {}),
+    ...(raw.tuning ? { tuning: raw.tuning } : {}),
+  };
   return executeChild<Workflows['patchIntegrationWorkflow']>(WORKFLOW.patchIntegration, {
     workflowId: o.workflowId,
     args: [input],

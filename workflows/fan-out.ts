@@ -61,6 +61,7 @@ import { NightshiftKind, type NightshiftKindValue, nightshiftAttributes, phaseAt
  * - Pages of `chunkSize` codes after the cursor, one chunk activity per page, `window` chunks in flight.
  * - A chunk hands back the codes it did not start (`remaining`, time budget): they go out first again.
  * - A chunk that throws (after its retries) stops new launches; the chunks in flight end; it is rethrown.
+ * - More failed dossiers than `stopAfterFailed` stop new launches too; the chunks in flight end; `state.stopped`.
  * - Continue-as-new is due after `maxChunksPerRun` chunks, when Temporal suggests it, or past
  *   `historyBudget` events (default 6,000: far below the 10,240 warning whatever the chunk size): runFanOut
  *   then returns true with everything before the cursor done and `state` ready to carry;
@@ -86,6 +87,11 @@ export interface FanOutTuning {
   historyBudget?: number;
   /** seconds between two ledger reads while chunks run (the details' refresh); 0: none */
   detailsEverySeconds?: number;
+  /**
+   * once more dossiers than this have failed (as the chunks that ended say), no chunk is started: those in flight
+   * end, and the run stops with `state.stopped` (AWS SSM's MaxErrors). Absent: never.
+   */
+  stopAfterFailed?: number;
 }
 
 export const DEFAULT_HISTORY_BUDGET = 6_000;
@@ -109,6 +115,10 @@ export interface FanOutState<C> {
   /** the newest failures (capped) */
   failures: DossierFailure[];
   failuresTotal: number;
+  /** set when `stopAfterFailed` stopped the run with dossiers left to start */
+  stopped?: true;
+  /** a chunk stopped starting dossiers: the run's failures passed `stopAfterFailed` (its ledger's count) */
+  overFailures?: true;
 }
 
 export function initialFanOutState<C>(cursor: C): FanOutState<C> {
@@ -176,6 +186,7 @@ export async function runFanOut<C, R extends FanOutChunkResult = FanOutChunkResu
         if (r.failures.length) state.failures = mergeFailures(state.failures, r.failures);
         state.failuresTotal += r.failuresTotal;
         if (r.remaining.length) state.pending.push(r.remaining);
+        if (r.overFailures) state.overFailures = true;
         hooks.onChunk?.(r, codes);
       })
       .catch((err: unknown) => {
@@ -184,6 +195,7 @@ export async function runFanOut<C, R extends FanOutChunkResult = FanOutChunkResu
       .finally(() => inFlight.delete(n));
     inFlight.set(n, p);
   };
+  const overFailures = () => tuning.stopAfterFailed !== undefined && (state.overFailures === true || state.totals.failed > tuning.stopAfterFailed);
   const timeToContinue = () => {
     const info = workflowInfo();
     return launched >= tuning.maxChunksPerRun || info.continueAsNewSuggested || info.historyLength > budget;
@@ -211,7 +223,7 @@ export async function runFanOut<C, R extends FanOutChunkResult = FanOutChunkResu
 
   try {
     for (;;) {
-      while (chunkError === undefined && inFlight.size < tuning.window && !timeToContinue()) {
+      while (chunkError === undefined && !overFailures() && inFlight.size < tuning.window && !timeToContinue()) {
         const handedBack = state.pending.shift();
         if (handedBack) {
           launch(handedBack);
@@ -234,7 +246,13 @@ export async function runFanOut<C, R extends FanOutChunkResult = FanOutChunkResu
     }
   }
   if (chunkError !== undefined) throw chunkError.err;
-  return !(state.exhausted && state.pending.length === 0);
+  const left = !(state.exhausted && state.pending.length === 0);
+  if (left && overFailures()) {
+    // too many failed: what is left is not started (no continue-as-new either)
+    state.stopped = true;
+    return false;
+  }
+  return left;
 }
 
 /** Continue-as-new once every update / signal handler has finished (no handler's work is lost). */

@@ -1,5 +1,6 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { WindowState, WindowType } from '../domain/maintenance';
+import type { MaxFailures } from '../domain/patch-input';
 import { FailureType } from '../domain/failures';
 import type { NextStep, WindowRun } from '../domain/maintenance-details';
 import type { DossierFailure } from '../domain/run-details';
@@ -17,9 +18,9 @@ export type MaintenancePayload =
   /** dossiers: restrict the backup batch to these codes (its `only`); the batch's selection rules still apply */
   | { kind: 'backup'; dossiers?: string[] }
   /** manifest: the directory of patch packages to integrate (workflows/patch-integration.api.ts) */
-  | { kind: 'patch'; manifest?: string }
+  | { kind: 'patch'; manifest?: string; maxFailures?: MaxFailures }
   /** R-PI-11: the patch run takes a verified restore point of each dossier just before patching it */
-  | { kind: 'backup+patch'; manifest?: string };
+  | { kind: 'backup+patch'; manifest?: string; maxFailures?: MaxFailures };
 export type PayloadKind = MaintenancePayload['kind'];
 export const PAYLOAD_KINDS = ['none', 'backup', 'patch', 'backup+patch'] as const satisfies readonly PayloadKind[];
 /** Payload kinds that can run today; any other is refused as "not available yet". */

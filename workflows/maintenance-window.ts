@@ -739,7 +739,9 @@ class MaintenanceWindow {
     const parentId = this.s.workflowId;
     const run = this.startPayload('patch', patchWorkflowId(target, workflowIdTimestamp(new Date())));
     // R-PI-11 (backup+patch): a restore point of each dossier just before it is patched, recorded in the patch ledger
-    const input = { target, mode: 'integrate' as const, dir, windowWorkflowId: parentId, ...(restorePoints ? { restorePoints } : {}) };
+    const payload = this.s.payload;
+    const maxFailures = payload.kind === 'patch' || payload.kind === 'backup+patch' ? payload.maxFailures : undefined;
+    const input = { target, mode: 'integrate' as const, dir, windowWorkflowId: parentId, ...(restorePoints ? { restorePoints } : {}), ...(maxFailures && { maxFailures }) };
     const r = await executePatchRunChild(input, { workflowId: run.workflowId, summary: `${this.s.payload.kind} payload of ${parentId}` })
       // a run that ended with failed dossiers fails its workflow with its result: rolled back when the window says so
       .catch(async (err: unknown) => {

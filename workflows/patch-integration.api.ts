@@ -1,5 +1,6 @@
 import { defineQuery } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures';
+import type { MaxFailures } from '../domain/patch-input';
 import type { DossierFailure, FanOutChunkResult, RestorePointTally } from '../domain/run-details';
 import type { FanOutState } from './fan-out';
 import { type ClaimedRunProgress, type Prerequisite, failureResult } from './fan-out.api';
@@ -46,6 +47,8 @@ export interface PatchIntegrationInput {
   windowWorkflowId?: string;
   /** R-PI-11: take a restore point of each dossier just before patching it (window payload backup+patch); default false */
   restorePoints?: boolean;
+  /** stop starting dossiers once more than this many (or this share of the others) have failed (AWS SSM's MaxErrors) */
+  maxFailures?: MaxFailures;
   tuning?: Partial<PatchTuning>;
   /** set by the workflow itself when it continues as new: where the run is (never given by a caller) */
   state?: PatchCarriedState;
@@ -69,6 +72,8 @@ export interface PatchCarriedState {
   doneBefore: number;
   searchAttributes: boolean;
   generation: number;
+  /** maxFailures over the others, as a number of failed dossiers (more stops the run); absent: none */
+  failureLimit?: number;
 }
 
 export type DossierPatchStatus = 'ok' | 'failed';
@@ -115,6 +120,8 @@ export interface PatchProgress extends ClaimedRunProgress<PatchPhase> {
   supervisor: { code: string; status: 'pending' | DossierPatchStatus | 'not-in-list'; level: number | null; error?: string } | null;
   /** R-PI-10: the plan the run follows, made before any dossier (absent in runs recorded before it) */
   plan?: PatchPlanView;
+  /** the run stopped starting dossiers: more than `maxFailures` (at most `limit`) failed; `notStarted` left at their level */
+  stopped?: { failed: number; limit: number; maxFailures: string; notStarted: number };
 }
 
 /** A failed dossier of a patch run: the ledger's status, the patch that failed, one line of why. */

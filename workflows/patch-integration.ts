@@ -1,7 +1,8 @@
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
-import { faultAdvice, patchSpanText, supervisorAbsentNote } from '../domain/patch';
+import { faultAdvice, patchSpanText, stoppedNote, supervisorAbsentNote } from '../domain/patch';
+import { failureLimit, maxFailuresText } from '../domain/patch-input';
 import type { RestorePointTally } from '../domain/run-details';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
 import { activityCaller } from './activity-calls';
@@ -110,7 +111,14 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       page: { activity: 'selectPatchPage', params: { target: input.target, runId: state.runId, selection: state.selection } },
       chunk: {
         activity: 'applyPatchChunk',
-        params: { target: input.target, runId: state.runId, upTo: state.upTo, supervisorLevel: state.supervisorLevel, ...restorePoints },
+        params: {
+          target: input.target,
+          runId: state.runId,
+          upTo: state.upTo,
+          supervisorLevel: state.supervisorLevel,
+          ...restorePoints,
+          ...(state.failureLimit !== undefined && { failureLimit: state.failureLimit }),
+        },
         options: chunkOptions,
         summary: (codes, n) => `chunk ${n}: ${codes.length} dossier(s) from ${codes[0]}, patches up to ${state.upTo}`,
       },
@@ -126,7 +134,13 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     const { more } = await stepFanOut<string, PatchChunkResult>({
       kind,
       state: state.fanOut,
-      tuning: { chunkSize: tuning.chunkSize, window: tuning.concurrency, maxChunksPerRun: tuning.maxChunksPerRun, detailsEverySeconds: tuning.detailsEverySeconds },
+      tuning: {
+        chunkSize: tuning.chunkSize,
+        window: tuning.concurrency,
+        maxChunksPerRun: tuning.maxChunksPerRun,
+        detailsEverySeconds: tuning.detailsEverySeconds,
+        ...(state.failureLimit !== undefined && { stopAfterFailed: state.failureLimit }),
+      },
       live,
       before: { done: state.doneBefore, failed: p.supervisor?.status === 'failed' ? 1 : 0 },
       onChunk: progressed,
@@ -142,6 +156,14 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       return await continueFanOutAsNew<typeof patchIntegrationWorkflow>({ ...input, ...restorePoints, state: next });
     }
 
+    if (state.fanOut.stopped && input.maxFailures && state.failureLimit !== undefined) {
+      // AWS SSM's MaxErrors: the dossiers started finished; the others keep their level, below the supervisor (R-PI-9)
+      const failed = state.fanOut.totals.failed;
+      const notStarted = Math.max(0, p.total - p.done);
+      p.stopped = { failed, limit: state.failureLimit, maxFailures: maxFailuresText(input.maxFailures), notStarted };
+      p.notes.push(stoppedNote(p.stopped));
+      details();
+    }
     enter('finishing');
     const { done: ledgerDone, ...closed } = await run.close();
     // the ledger's count when the activity gives it (histories recorded before it did not)
@@ -157,7 +179,8 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     enter(closed.state === 'completed' ? 'completed' : closed.state === 'partial' ? 'partial' : 'failed');
     const result: PatchRunResult = { ...p, ...closed };
     if (closed.restorePoints) p.notes.push(`restore points: ${closed.restorePoints.taken} taken, ${closed.restorePoints.reused} reused${closed.restorePoints.failed ? `, ${closed.restorePoints.failed} failed` : ''} (R-PI-11)`);
-    return await endClaimedRun(closed, { type: PatchFailure.RunPartial, message: `patch run ${runId} on ${p.target}: ${closed.failuresTotal} of ${p.total} dossier(s) failed`, result });
+    const stop = p.stopped ? `, stopped (--max-failures ${p.stopped.maxFailures}): ${p.stopped.notStarted} not started` : '';
+    return await endClaimedRun(closed, { type: PatchFailure.RunPartial, message: `patch run ${runId} on ${p.target}: ${closed.failuresTotal} of ${p.total} dossier(s) failed${stop}`, result });
   } catch (err) {
     return await failClaimedRun(err, {
       closer: run,
@@ -264,7 +287,10 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       }
     }
     enter('dossiers');
+    const limit = input.maxFailures ? failureLimit(input.maxFailures, plan.others) : undefined;
+    if (input.maxFailures) p.notes.push(`stops starting dossiers once more than ${limit} of the ${plan.others} other(s) have failed (--max-failures ${maxFailuresText(input.maxFailures)})`);
     return {
+      ...(limit !== undefined && { failureLimit: limit }),
       progress: p,
       runId: claim.runId,
       upTo: plan.upTo,

@@ -26,8 +26,9 @@ import { oneLine } from '../../domain/run-details';
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
+import { MAX_FAILURES_FLAG } from '../../domain/patch-input';
 import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
-import { cutoffReachedText, cutoffText, failureReason, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
+import { cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
@@ -167,6 +168,7 @@ interface ScheduleFlags {
   patchDir?: string;
   backupOnly?: string;
   onFailure?: string;
+  maxFailures?: string;
   grace?: string;
   cutoff?: string;
   preventLoginsFrom?: string;
@@ -209,8 +211,10 @@ export function scheduleInput(
   if (flags.patchDir !== undefined && !patching) throw new UsageError('--patch-dir goes with --payload patch or backup+patch');
   if (flags.backupOnly !== undefined && kind !== 'backup') throw new UsageError('--backup-only goes with --payload backup');
   if (onFailure !== undefined && kind !== 'backup+patch') throw new UsageError('--on-failure rollback goes with --payload backup+patch (its restore points are what a rollback restores, R-PI-11)');
+  if (flags.maxFailures !== undefined && !patching) throw new UsageError('--max-failures goes with --payload patch or backup+patch (the patch run stops starting dossiers past it)');
+  const maxFailures = flags.maxFailures === undefined ? undefined : parseFlag('--max-failures', MAX_FAILURES_FLAG, flags.maxFailures);
   let payload: MaintenancePayload;
-  if (patching) payload = { kind, manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)) };
+  if (patching) payload = { kind, manifest: path.resolve(parseFlag('--patch-dir', patchDirSchema, flags.patchDir)), ...(maxFailures && { maxFailures }) };
   else if (kind === 'backup') {
     payload = flags.backupOnly === undefined ? { kind: 'backup' } : { kind: 'backup', dossiers: parseFlag('--backup-only', onlyCodesSchema, flags.backupOnly) };
   } else payload = { kind: 'none' };
@@ -319,8 +323,9 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
     lines.push(`  OVERRUNNING: its planned end passed ${over} min ago; access comes back once the work in it has ended ('nightshift maintenance extend' gives users a new end)`);
   }
   const cutoff = s.cutoffSeconds !== undefined && s.payload.kind !== 'none' ? `, cutoff ${cutoffText(s.cutoffSeconds)} (not started with less left before the end)` : '';
+  const maxFailures = (s.payload.kind === 'patch' || s.payload.kind === 'backup+patch') && s.payload.maxFailures ? `, max failures ${payloadMaxFailuresText(s.payload.maxFailures)}` : '';
   lines.push(
-    `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${cutoff}${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}`,
+    `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${cutoff}${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}${maxFailures}`,
   );
   if (s.cutoffReached) lines.push(`  ${cutoffReachedText(s.cutoffReached)}: access given back without it; schedule a new window for it`);
   if (s.overrun?.mailed) lines.push(`  the planned end passed at ${shown(s.overrun.at)} while the payload ran: --notify was told`);
@@ -908,6 +913,7 @@ function registerRecurCommands(m: Command): void {
     .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
     .option('--on-failure <action>', 'with --payload backup+patch: "rollback" rolls the dossiers the patch failed back to their restore points (R-PI-11), then gives access back')
+    .option('--max-failures <n|percent>', 'with --payload patch or backup+patch: the patch run stops starting dossiers once more than this many (10) or this share (5%) have failed (AWS SSM MaxErrors)')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
     .option('--cutoff <d>', 'with a payload: do not start it when less than this is left before the planned end (30m, 1h); access comes back without it (SSM\'s cutoff)')
     .option('--start-when-drained', 'start the work as soon as no session is left')
@@ -994,6 +1000,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--patch-dir <dir>', 'with --payload patch or backup+patch: the directory of patch packages (read by the worker)')
     .option('--backup-only <codes>', 'with --payload backup: only these dossier codes (comma-separated)')
     .option('--on-failure <action>', 'with --payload backup+patch: "rollback" rolls the dossiers the patch failed back to their restore points (R-PI-11), then gives access back')
+    .option('--max-failures <n|percent>', 'with --payload patch or backup+patch: the patch run stops starting dossiers once more than this many (10) or this share (5%) have failed (AWS SSM MaxErrors)')
     .option('--grace <d>', `drain grace before the work (default ${DEFAULT_DRAIN_GRACE})`)
     .option('--cutoff <d>', 'with a payload: do not start it when less than this is left before the planned end (30m, 1h); access comes back without it (SSM\'s cutoff)')
     .option('--prevent-logins-from <time>', 'refuse new logins from this time before the start')

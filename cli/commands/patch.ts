@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { oneLine } from '../../domain/run-details';
 import { dossierCodeSchema } from '../../domain/dossier';
+import { MAX_FAILURES_FLAG, type MaxFailures } from '../../domain/patch-input';
 import {
   MAX_PATCH_NUMBER,
   PATCH_TYPES,
@@ -77,9 +78,12 @@ interface StartFlags {
   target?: string;
   dossiers?: string;
   run?: string;
+  maxFailures?: string;
   wait?: boolean;
   json?: boolean;
 }
+
+const MAX_FAILURES_HELP = 'stop starting dossiers once more than this many have failed, or this share of them (10, 5%); those started finish (as AWS SSM MaxErrors)';
 
 /** " and 12 more" after a capped list (the JSON gives the total beside it). */
 const moreText = (total: number, shown: number): string => (total > shown ? ` and ${total - shown} more` : '');
@@ -273,7 +277,14 @@ async function claimVerdict(target: string, workflowId: string): Promise<{ ok: b
  * --wait is reported once a worker has claimed it (two retries of one run at once: the second is told it was refused,
  * not "started").
  */
-async function startRun(input: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
+/** `--max-failures` read (exit 2 when it is neither a count nor a percentage): first thing each starting command does. */
+function maxFailuresOf(flags: StartFlags): MaxFailures | undefined {
+  return flags.maxFailures === undefined ? undefined : parseFlag('--max-failures', MAX_FAILURES_FLAG, flags.maxFailures);
+}
+
+async function startRun(raw: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
+  const maxFailures = maxFailuresOf(flags);
+  const input: PatchIntegrationInput = { ...raw, ...(maxFailures && { maxFailures }) };
   return withTemporal(async (client) => {
     const abandoned = await withPools(input.target, (pool) => closeAbandonedRuns(pool, client));
     for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
@@ -314,11 +325,13 @@ export function registerPatchCommands(program: Command): void {
     .description('verify a directory of patch packages and integrate them (inside a maintenance window, R-PI-2)')
     .argument('<dir>', 'the directory of patch packages (the worker reads it: give a path it can open)')
     .option('--dossiers <codes>', 'only these dossiers, comma-separated (treatments need the supervisor in the list, R-PI-3)')
+    .option('--max-failures <n|percent>', MAX_FAILURES_HELP)
     .option('--wait', 'wait for the run and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (dirArg: string, flags: StartFlags) => {
+        maxFailuresOf(flags);
         const dir = folderArgument('DIR', dirArg);
         const t = target(flags.target);
         const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
@@ -434,11 +447,13 @@ export function registerPatchCommands(program: Command): void {
     .command('revalidate')
     .description("bring dossiers up to the supervisor's level with the stored packages (default: every one below it)")
     .argument('[codes...]', 'dossier codes')
+    .option('--max-failures <n|percent>', MAX_FAILURES_HELP)
     .option('--wait', 'wait for the run and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (codes: string[], flags: StartFlags) => {
+        maxFailuresOf(flags);
         const t = target(flags.target);
         const dossiers = codes.length ? parseFlag('CODE', codesSchema, codes) : undefined;
         // as integrate --dossiers: an unknown code is refused before anything starts (the run would fail on it)
@@ -451,11 +466,13 @@ export function registerPatchCommands(program: Command): void {
     .command('retry')
     .description('patch again the failed dossiers of a run (default: the last run with failures); a run stopped at its supervisor goes on to the other dossiers')
     .option('--run <id>', 'the patch run id (see patch status)')
+    .option('--max-failures <n|percent>', MAX_FAILURES_HELP)
     .option('--wait', 'wait for the run and print its result')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (flags: StartFlags) => {
+        maxFailuresOf(flags);
         const t = target(flags.target);
         const retryOf = flags.run === undefined ? undefined : parseFlag('--run', runIdSchema, flags.run);
         // the run it would take, read first: a wrong number, a run still going or nothing failed start nothing

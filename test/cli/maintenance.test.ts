@@ -137,6 +137,16 @@ test('R-MW-9: --payload backup becomes the window\'s backup payload, --backup-on
   expect(scheduleInput({ ...flags, backupOnly: 'A1, B-2,A1' }, Date.now()).input.payload).toEqual({ kind: 'backup', dossiers: ['A1', 'B-2'] });
 });
 
+test('AWS SSM MaxErrors: --max-failures becomes the patch payload\'s maxFailures; refused without a patch payload or when it is no count nor percentage', () => {
+  const flags = { target: stack.target, start: parisTime(60), duration: '45m', type: 'deployment', payload: 'patch', patchDir: '/srv/patches' };
+  expect(scheduleInput(flags, Date.now()).input.payload).toEqual({ kind: 'patch', manifest: '/srv/patches' });
+  expect(scheduleInput({ ...flags, maxFailures: '3' }, Date.now()).input.payload).toEqual({ kind: 'patch', manifest: '/srv/patches', maxFailures: { count: 3 } });
+  expect(scheduleInput({ ...flags, payload: 'backup+patch', maxFailures: '5%' }, Date.now()).input.payload).toEqual({ kind: 'backup+patch', manifest: '/srv/patches', maxFailures: { percent: 5 } });
+  expect(() => scheduleInput({ ...flags, maxFailures: 'many' }, Date.now())).toThrow(/^--max-failures: expected a number of dossiers \(such as 10\) or a percentage of them \(such as 5%\)$/);
+  expect(() => scheduleInput({ ...flags, maxFailures: '150%' }, Date.now())).toThrow(/^--max-failures: expected a number/);
+  expect(() => scheduleInput({ ...flags, payload: 'backup', patchDir: undefined, maxFailures: '3' }, Date.now())).toThrow(/^--max-failures goes with --payload patch or backup\+patch/);
+});
+
 test('words of a fixed set (--type, --payload, --on-failure) are read in any case, as their canonical spelling; a huge --duration on edit says the 7-day limit', () => {
   const flags = { target: stack.target, start: parisTime(60), duration: '45m', type: 'DATABASE', payload: 'Backup' };
   expect(scheduleInput(flags, Date.now()).input).toMatchObject({ type: 'database', payload: { kind: 'backup' } });

@@ -57,6 +57,24 @@ test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero 
   expect(rows[0].n).toBe(0);
 });
 
+test('AWS SSM MaxErrors: a --max-failures that is no count nor percentage exits 2 on integrate, revalidate and retry, and starts nothing', async () => {
+  const good = tempDir('cli-max-failures');
+  await generateDemoPatches(good, 2);
+  const runs = async () => (await ctx.stack.pools.get('main').query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+  const before = await runs();
+  const results = await Promise.all([
+    cli(['patch', 'integrate', good, '--max-failures', 'many']),
+    cli(['patch', 'integrate', good, '--max-failures', '101%']),
+    cli(['patch', 'revalidate', '--max-failures', '1e3']),
+    cli(['patch', 'retry', '--max-failures', '5 %']),
+  ]);
+  for (const r of results) {
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toBe('nightshift: --max-failures: expected a number of dossiers (such as 10) or a percentage of them (such as 5%)\n');
+  }
+  expect(await runs()).toBe(before);
+});
+
 test('integrate --wait, status, then a run left running by a terminated workflow is closed as abandoned and the next run finishes the work', async () => {
   const pool = ctx.stack.pools.get('main');
   const dir = tempDir('cli-patches');

@@ -93,3 +93,9 @@ test('R-OP-1 R-MW-4 R-MW-5 R-MW-10: a scheduled window gives the gate state and 
   expect(renderWindowDetails({ ...window, phase: 'blocking_logins' }, paris, 'default')).toContain('Gate: **announced** (new logins refused, open sessions go on)');
   expect(renderWindowDetails({ ...window, state: 'in_progress', phase: 'draining' }, paris, 'default')).toContain('Gate: **closed** (logins refused)');
 });
+
+test('R-OP-1 AWS SSM MaxErrors: a patch payload with --max-failures says it in the Web UI, as `maintenance status` does', () => {
+  const details = renderWindowDetails({ ...window, payload: { kind: 'patch', maxFailures: { percent: 5 } } }, paris, 'default');
+  expect(details).toContain('Max failures: 5% (the patch run stops starting dossiers once more have failed, AWS SSM MaxErrors)');
+  expect(renderWindowDetails(window, paris, 'default')).not.toContain('Max failures');
+});

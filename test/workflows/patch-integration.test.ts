@@ -381,3 +381,54 @@ test('issue 11.2: a dossier locked for 8 s (heartbeat timeout 5 s) does not time
     }
   });
 });
+
+test('AWS SSM MaxErrors: --max-failures 1 stops starting dossiers at the second failure (those started finish, the others keep their level); 50 % lets a revalidation with three failures go on', async () => {
+  await withStack(10, async (stack) => {
+    const pool = stack.pools.get('main');
+    await openWindow(pool);
+    const first = tempDir('patches');
+    await blockablePatches(first, [1]);
+    expect((await runPatch(temporal.client, stack, { mode: 'integrate', dir: first })).state).toBe('completed');
+
+    const dir = tempDir('patches');
+    await blockablePatches(dir, [1, 2, 3]);
+    for (const code of ['DEMO0002', 'DEMO0003', 'DEMO0005']) await pool.query(`CREATE TABLE ${qualified(schemaNameFor(code), 'blocker')} (x int)`);
+    // one chunk of the 9 others (the supervisor DEMO0001 first), in code order: the chunk stops inside itself
+    const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, maxFailures: { count: 1 }, tuning: { concurrency: 1 } });
+    const failed = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failureTypeOf(failed)).toBe(PatchFailure.RunPartial);
+    const r = partialPatchResult(failed)!;
+    expect((failed as WorkflowFailedError).cause!.message).toContain(`patch run ${r.runId} on main: 2 of 10 dossier(s) failed, stopped (--max-failures 1): 7 not started`);
+    expect(r).toMatchObject({ state: 'partial', done: 3, total: 10, failuresTotal: 2, stopped: { failed: 2, limit: 1, maxFailures: '1', notStarted: 7 } });
+    expect(r.failures.map((f) => f.code)).toEqual(['DEMO0002', 'DEMO0003']);
+    const stoppedNote =
+      "stopped: 2 dossier(s) failed, more than the 1 that --max-failures 1 allows; 7 dossier(s) not started, left at their level (R-PI-9: 'nightshift patch revalidate' brings them up once the cause is fixed)";
+    expect(r.notes).toEqual(expect.arrayContaining(['stops starting dossiers once more than 1 of the 9 other(s) have failed (--max-failures 1)', stoppedNote]));
+    // nothing started past the stop: DEMO0005's blocker never met, the others still at patch 1, no ledger row for them
+    expect(await levels(pool)).toEqual({ DEMO0001: 3, DEMO0002: 1, DEMO0003: 1, DEMO0004: 1, DEMO0005: 1, DEMO0006: 1, DEMO0007: 1, DEMO0008: 1, DEMO0009: 1, DEMO0010: 1 });
+    const items = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [r.runId]);
+    expect(items.rows.map((x) => x.code)).toEqual(['DEMO0001', 'DEMO0002', 'DEMO0003']);
+    expect(r.toRevalidateCount).toBe(9);
+    // R-OP-1: the Web UI's details say it, as the result does
+    const shown = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    expect(shown).toContain(stoppedNote);
+    expect(shown).toContain('**3 / 10** dossiers · **2 failed**');
+
+    // --max-failures 0 in chunks of one: the first failure stops the run between chunks
+    const zero = await runPatch(temporal.client, stack, { mode: 'integrate', dir, maxFailures: { count: 0 }, tuning: { chunkSize: 1, concurrency: 1 } });
+    expect(zero).toMatchObject({ state: 'partial', failuresTotal: 1, stopped: { failed: 1, limit: 0, maxFailures: '0' } });
+    expect(zero.failures.map((f) => f.code)).toEqual(['DEMO0002']);
+    const zeroItems = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [zero.runId]);
+    expect(zeroItems.rows.map((x) => x.code)).toEqual(['DEMO0001', 'DEMO0002']);
+
+    // a share of the others: 50 % of 9 is 4, three fail, the run goes through (partial, not stopped)
+    const reval = await runPatch(temporal.client, stack, { mode: 'revalidate', maxFailures: { percent: 50 }, tuning: { chunkSize: 1, concurrency: 1 } });
+    expect(reval).toMatchObject({ state: 'partial', total: 9, done: 9, failuresTotal: 3 });
+    expect(reval.stopped).toBeUndefined();
+    expect(reval.notes).toContain('stops starting dossiers once more than 4 of the 9 other(s) have failed (--max-failures 50%)');
+    expect(Object.entries(await levels(pool)).filter(([, l]) => l === 3).map(([c]) => c)).toEqual(['DEMO0001', 'DEMO0004', 'DEMO0006', 'DEMO0007', 'DEMO0008', 'DEMO0009', 'DEMO0010']);
+  });
+});

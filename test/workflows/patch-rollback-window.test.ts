@@ -158,6 +158,43 @@ test('R-PI-11 R-PI-4 R-MW-10: --on-failure rollback when the supervisor fails ha
   }
 });
 
+test('AWS SSM MaxErrors R-PI-11 R-MW-10: window backup+patch --max-failures 0 --on-failure rollback: the first failed dossier stops the patch run, only it is rolled back, the dossiers not started keep their state, the run record says how many', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    const codes = await demoDossiers(stack, 6);
+    const dir = path.join(stack.config.backupDir, 'patches', 'window-max-failures');
+    fs.mkdirSync(dir, { recursive: true });
+    await halfWayPatches(dir);
+    await block(pool, BLOCKED);
+    const untouched = ['DEMO0004', 'DEMO0005', 'DEMO0006'];
+    const before = await statesOf(pool, codes);
+    const base = rollbackWindowInput(dir);
+    const input = { ...base, payload: { ...base.payload, maxFailures: { count: 0 } } } as typeof base;
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const { window, details } = await worker.runUntil(async () => {
+      const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `max failures ${crypto.randomUUID()}` });
+      const window = (await h.result()) as MaintenanceWindowResult;
+      return { window, details: (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '' };
+    });
+    expect(window.status.state).toBe('completed');
+    expect(window.status.payloadRun).toMatchObject({ kind: 'patch', state: 'partial' });
+    expect(window.status.rollbackRun).toMatchObject({ kind: 'rollback', state: 'completed', restored: 1 });
+    expect(window.failures!.map((f) => f.code)).toEqual(['DEMO0003']);
+    // DEMO0003 back to its restore point, DEMO0005 (blocked too) never started: both as before, as are the others not started
+    const after = await statesOf(pool, codes);
+    for (const code of ['DEMO0003', ...untouched]) expect({ code, state: after[code] }).toEqual({ code, state: before[code] });
+    expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1 }, markedRolledBack: ['DEMO0003'] });
+    expect((await levels(pool)).DEMO0002).toBeGreaterThan((await levels(pool)).DEMO0004!);
+    // the patch run's own record: stopped, why, what was not started
+    const run = (await pool.query<{ notes: string[] }>(`SELECT notes FROM nightshift.patch_run WHERE mode = 'integrate' ORDER BY id DESC LIMIT 1`)).rows[0]!;
+    expect(run.notes).toEqual(expect.arrayContaining([expect.stringMatching(/^stopped: 1 dossier\(s\) failed, more than the 0 that --max-failures 0 allows; 3 dossier\(s\) not started/)]));
+    expect(details).toContain('Max failures: 0 (the patch run stops starting dossiers once more have failed, AWS SSM MaxErrors)');
+  } finally {
+    await stack.close();
+  }
+});
+
 test('R-PI-11: --on-failure rollback is validated: only rollback, only with the payload backup+patch (CLI and workflow input)', () => {
   const flags = { target: 'main', duration: '45m', type: 'deployment', payload: 'backup+patch', patchDir: '/srv/patches/2026-12' };
   expect(scheduleInput({ ...flags, onFailure: 'rollback' }, Date.now()).input.onFailure).toBe('rollback');
