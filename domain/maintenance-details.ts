@@ -22,6 +22,8 @@ export interface WindowRun {
   state?: string;
   /** a run started by hand that ended partial or failed: its dossiers not done (failed, in use, not reached) */
   notDone?: number;
+  /** a patch run stopped by --max-failures: its dossiers not started (left at their level, R-PI-9) */
+  notStarted?: number;
 }
 
 export interface NextStep {
@@ -157,7 +159,11 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
     case 'failed': {
       const run = w.payloadRun;
       if (run?.runId && (run.state === 'partial' || run.state === 'failed')) {
-        return [{ text: `Retry the ${run.kind === 'backup' ? 'dossiers not backed up' : 'dossiers not patched'}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }, reopen];
+        return [
+          { text: `Retry the ${run.kind === 'backup' ? 'dossiers not backed up' : run.notStarted ? 'dossiers that failed' : 'dossiers not patched'}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` },
+          ...notStartedSteps(run, w.target, ''),
+          reopen,
+        ];
       }
       return [{ text: 'Fix the problem, then give access back', command: cmd('maintenance reopen', w.target) }];
     }
@@ -172,20 +178,26 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
       const run = w.payloadRun;
       if (!w.failure || !run?.runId || (run.state !== 'partial' && run.state !== 'failed')) return [];
       const what = run.kind === 'backup' ? 'Back up the dossiers not backed up' : 'Patch the dossiers not patched, inside a new window';
-      return [{ text: `${what} (the window was cancelled)`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }];
+      return [{ text: `${what} (the window was cancelled)`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }, ...notStartedSteps(run, w.target, ' inside a new window')];
     }
     case 'completed': {
       // R-PI-11 on failure: the failed dossiers are back to before the patch, below the others: patched again once fixed
       const run = w.payloadRun;
       if (ROLLED_BACK_STATES.includes(w.rollbackRun?.state ?? '') && run?.kind === 'patch' && run.runId) {
         const what = w.rollbackRun!.state === NOTHING_TO_ROLL_BACK ? 'Fix the failed dossiers (none was changed)' : 'Fix the rolled-back dossiers';
-        return [{ text: `${what}, then patch them again inside a window`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` }];
+        return [{ text: `${what}, then patch them again inside a window`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` }, ...notStartedSteps(run, w.target, ' inside a window')];
       }
       return [];
     }
     default:
       return [];
   }
+}
+
+/** A patch run stopped by --max-failures: its dossiers not started are below the supervisor, brought up by a revalidation (R-PI-9). */
+function notStartedSteps(run: WindowRun, target: string, where: string): NextStep[] {
+  if (run.kind !== 'patch' || !run.notStarted) return [];
+  return [{ text: `Bring up the ${run.notStarted} dossier(s) the patch run did not start (--max-failures stopped it)${where}`, command: cmd('patch revalidate', target) }];
 }
 
 function runLine(r: WindowRun, namespace: string): string {

@@ -759,6 +759,8 @@ class MaintenanceWindow {
         return this.payloadFailed(run, FailureType.PatchRunFailed, err);
       });
     if (r === null) return;
+    // --max-failures stopped it: the dossiers it did not start, for the next steps (a revalidation)
+    if (r.stopped?.notStarted) run.notStarted = r.stopped.notStarted;
     this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed);
     if (r.state !== 'completed' && (await this.rollbackOnFailure(r.runId, r.failed))) return;
     if (r.state !== 'completed') {

@@ -99,3 +99,14 @@ test('R-OP-1 AWS SSM MaxErrors: a patch payload with --max-failures says it in t
   expect(details).toContain('Max failures: 5% (the patch run stops starting dossiers once more have failed, AWS SSM MaxErrors)');
   expect(renderWindowDetails(window, paris, 'default')).not.toContain('Max failures');
 });
+
+test('AWS SSM MaxErrors: a window failed by a patch run --max-failures stopped: retry the failed dossiers, revalidate those not started, then reopen', () => {
+  const stopped: WindowFacts = { ...afterFailure, payloadRun: { ...afterFailure.payloadRun!, notStarted: 7 } };
+  expect(windowNextSteps(stopped)).toEqual([
+    { text: 'Retry the dossiers that failed', command: 'nightshift patch retry --target main --run 1' },
+    { text: 'Bring up the 7 dossier(s) the patch run did not start (--max-failures stopped it)', command: 'nightshift patch revalidate --target main' },
+    { text: 'Then give access back', command: 'nightshift maintenance reopen --target main' },
+  ]);
+  // without the stop, as before
+  expect(windowNextSteps(afterFailure)[0]).toEqual({ text: 'Retry the dossiers not patched', command: 'nightshift patch retry --target main --run 1' });
+});

@@ -190,6 +190,12 @@ test('AWS SSM MaxErrors R-PI-11 R-MW-10: window backup+patch --max-failures 0 --
     const run = (await pool.query<{ notes: string[] }>(`SELECT notes FROM nightshift.patch_run WHERE mode = 'integrate' ORDER BY id DESC LIMIT 1`)).rows[0]!;
     expect(run.notes).toEqual(expect.arrayContaining([expect.stringMatching(/^stopped: 1 dossier\(s\) failed, more than the 0 that --max-failures 0 allows; 3 dossier\(s\) not started/)]));
     expect(details).toContain('Max failures: 0 (the patch run stops starting dossiers once more have failed, AWS SSM MaxErrors)');
+    // the next steps: the rolled-back one patched again, the three not started brought up (R-PI-9), in the details too
+    expect(window.status.nextSteps).toEqual([
+      { text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: window.nextCommand },
+      { text: 'Bring up the 3 dossier(s) the patch run did not start (--max-failures stopped it) inside a window', command: 'nightshift patch revalidate --target main' },
+    ]);
+    expect(details).toContain('`nightshift patch revalidate --target main`');
   } finally {
     await stack.close();
   }
