@@ -62,7 +62,7 @@ import { lastRotatingPart } from '../store/verify/last-rotating-part';
 import { lockVerifyRotation } from '../store/verify/rotation-lock';
 import { withTransaction } from '../store/transaction';
 import { verifyRunProgress } from '../store/verify/run-progress';
-import type { VerifyRunRow, VerifyRunSettings } from '../store/verify/run-row';
+import { type VerifyRunRow, type VerifyRunSettings, verifyRunPart } from '../store/verify/run-row';
 import { touchVerifyRun } from '../store/verify/touch-run';
 import { type BackupVerifyInput, type BackupVerifyResult, type VerifyNextStep, type VerifySampleSettings, NEXT_STEP_CODES_MAX, verifyNextSteps } from '../workflows/backup-verify.api';
 import type { ActivityDeps } from './deps';
@@ -287,16 +287,13 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   function scopeOf(run: VerifyRunRow): VerifyScope {
     if (run.scope === 'run') return { kind: 'run', runId: Number(run.backup_run_id) };
     if (run.scope === 'codes') return { kind: 'codes', codes: run.codes ?? [] };
-    return run.subset_of === null ? { kind: 'all' } : { kind: 'all', part: partOf(run)! };
-  }
-
-  function partOf(run: VerifyRunRow): VerifyPart | undefined {
-    return run.subset_of === null || run.subset_part === null ? undefined : { part: run.subset_part, of: run.subset_of, rotating: run.subset_rotating };
+    const part = verifyRunPart(run);
+    return part ? { kind: 'all', part } : { kind: 'all' };
   }
 
   /** the result's part, only for a run of one part (results of other runs stay as they were) */
   function partField(run: VerifyRunRow): { part?: VerifyPart } {
-    const part = partOf(run);
+    const part = verifyRunPart(run);
     return part ? { part } : {};
   }
 
@@ -486,7 +483,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         const last = rows[rows.length - 1]!;
         after = { code: last.code, snapshotAt: last.snapshot_at, id: last.generation_id };
       }
-      const part = partOf(run);
+      const part = verifyRunPart(run);
       // a part says so before the summary, which stays the report's end
       const lines = [...(part ? [verifyPartReportLine(part)] : []), ...verifySummaryLines(ok, problems, restored)];
       return { tallies: { ok, problems, restored, fresh }, end: lines.join(REPORT_EOL) + REPORT_EOL };

@@ -156,10 +156,11 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       return await continueFanOutAsNew<typeof patchIntegrationWorkflow>({ ...input, ...restorePoints, state: next });
     }
 
-    if (state.fanOut.stopped && input.maxFailures && state.failureLimit !== undefined) {
+    // (stopped with nothing left, when the last page was full: the run simply ended)
+    if (state.fanOut.stopped && input.maxFailures && state.failureLimit !== undefined && p.total > p.done) {
       // AWS SSM's MaxErrors: the dossiers started finished; the others keep their level, below the supervisor (R-PI-9)
       const failed = state.fanOut.totals.failed;
-      const notStarted = Math.max(0, p.total - p.done);
+      const notStarted = p.total - p.done;
       p.stopped = { failed, limit: state.failureLimit, maxFailures: maxFailuresText(input.maxFailures), notStarted };
       p.notes.push(stoppedNote(p.stopped));
       details();

@@ -11,7 +11,7 @@ import { runGenerationsKept } from '../../store/generations/run-generations-kept
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import { closeAbandonedVerifyRun } from '../../store/verify/close-abandoned-run';
 import { mayStillRun, workflowStatus } from '../../workers/resources';
-import type { VerifyRunRow } from '../../store/verify/run-row';
+import { type VerifyRunRow, verifyRunPart } from '../../store/verify/run-row';
 import { latestVerifyRunId, verifyRunProblems } from '../../store/verify/run-problems';
 import { verifyRunProgress } from '../../store/verify/run-progress';
 import type { Queryable } from '../../store/queryable';
@@ -116,7 +116,7 @@ async function verifyStatusProgress(pool: Queryable, run: VerifyRunRow): Promise
 function verifyStatusText(v: VerifyStatus, zone: string): string {
   const r = v.run;
   const p = v.progress;
-  const part = r.subset_of !== null && r.subset_part !== null ? { part: r.subset_part, of: r.subset_of, rotating: r.subset_rotating } : undefined;
+  const part = verifyRunPart(r);
   const scope =
     r.scope === 'run' ? `the generations of backup run ${r.backup_run_id}` : r.scope === 'codes' ? `the generations of ${(r.codes ?? []).join(', ')}` : part ? verifyPartText(part) : 'every kept generation';
   const restored = r.full_restore ? 'every generation restored' : `${Number(r.sample_percent)} % restored (seed ${r.seed})`;

@@ -272,16 +272,16 @@ async function claimVerdict(target: string, workflowId: string): Promise<{ ok: b
   });
 }
 
-/**
- * Every run (integrate, revalidate, retry): R-PI-2 is checked before anything starts, and a run started without
- * --wait is reported once a worker has claimed it (two retries of one run at once: the second is told it was refused,
- * not "started").
- */
 /** `--max-failures` read (exit 2 when it is neither a count nor a percentage): first thing each starting command does. */
 function maxFailuresOf(flags: StartFlags): MaxFailures | undefined {
   return flags.maxFailures === undefined ? undefined : parseFlag('--max-failures', MAX_FAILURES_FLAG, flags.maxFailures);
 }
 
+/**
+ * Every run (integrate, revalidate, retry): R-PI-2 is checked before anything starts, and a run started without
+ * --wait is reported once a worker has claimed it (two retries of one run at once: the second is told it was refused,
+ * not "started").
+ */
 async function startRun(raw: PatchIntegrationInput, flags: StartFlags, summary: string): Promise<number | void> {
   const maxFailures = maxFailuresOf(flags);
   const input: PatchIntegrationInput = { ...raw, ...(maxFailures && { maxFailures }) };

@@ -1,3 +1,5 @@
+import type { VerifyPart } from '../../domain/backup-verify';
+
 /** nightshift.verify_run as the store functions select it (migration 0014). */
 export interface VerifyRunRow {
   id: string;
@@ -38,3 +40,8 @@ export interface VerifyRunSettings {
 export const VERIFY_RUN_COLUMNS = `id, workflow_id, scope, backup_run_id, codes, full_restore, sample_percent, seed, anchor_generation, state,
   settings, started_at, finished_at, selected, total, ok, problems, restored, report_path, mail_state, mail_error, note,
   subset_part, subset_of, subset_rotating`;
+
+/** The run's part of every kept generation (migration 0038: `--subset N/T`, `--rotate T`), or undefined. */
+export function verifyRunPart(run: Pick<VerifyRunRow, 'subset_part' | 'subset_of' | 'subset_rotating'>): VerifyPart | undefined {
+  return run.subset_of === null || run.subset_part === null ? undefined : { part: run.subset_part, of: run.subset_of, rotating: run.subset_rotating };
+}

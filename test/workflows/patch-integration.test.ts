@@ -49,6 +49,19 @@ async function withStack(dossiers: number, fn: (stack: TestStack, worker: Worker
   }
 }
 
+/** Inside a window, every dossier at patch 1, a directory of patches 1-3 whose patch 2 fails in the `blocked` dossiers. */
+async function blockedAtPatch2(stack: TestStack, blocked: string[]): Promise<{ pool: ReturnType<TestStack['pools']['get']>; dir: string }> {
+  const pool = stack.pools.get('main');
+  await openWindow(pool);
+  const first = tempDir('patches');
+  await blockablePatches(first, [1]);
+  expect((await runPatch(temporal.client, stack, { mode: 'integrate', dir: first })).state).toBe('completed');
+  const dir = tempDir('patches');
+  await blockablePatches(dir, [1, 2, 3]);
+  for (const code of blocked) await pool.query(`CREATE TABLE ${qualified(schemaNameFor(code), 'blocker')} (x int)`);
+  return { pool, dir };
+}
+
 async function failureOf(p: Promise<unknown>): Promise<{ type?: string; message: string }> {
   const err = await p.then(
     () => undefined,
@@ -216,15 +229,7 @@ test('supervisor first: its failure stops the run before any other dossier is to
 
 test('R-PI-9 a failed dossier stops at its last good patch, the others go on; retry and revalidate bring them up', async () => {
   await withStack(6, async (stack) => {
-    const pool = stack.pools.get('main');
-    await openWindow(pool);
-    const first = tempDir('patches');
-    await blockablePatches(first, [1]);
-    expect((await runPatch(temporal.client, stack, { mode: 'integrate', dir: first })).state).toBe('completed');
-
-    const dir = tempDir('patches');
-    await blockablePatches(dir, [1, 2, 3]);
-    await pool.query(`CREATE TABLE ${qualified('d_DEMO0003', 'blocker')} (x int)`);
+    const { pool, dir } = await blockedAtPatch2(stack, ['DEMO0003']);
     // issue 12: a run with failed dossiers FAILS (the list shows it) with PatchRunPartial, the whole result in details[0]
     const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir });
     const failed = await handle.result().then(
@@ -384,15 +389,7 @@ test('issue 11.2: a dossier locked for 8 s (heartbeat timeout 5 s) does not time
 
 test('AWS SSM MaxErrors: --max-failures 1 stops starting dossiers at the second failure (those started finish, the others keep their level); 50 % lets a revalidation with three failures go on', async () => {
   await withStack(10, async (stack) => {
-    const pool = stack.pools.get('main');
-    await openWindow(pool);
-    const first = tempDir('patches');
-    await blockablePatches(first, [1]);
-    expect((await runPatch(temporal.client, stack, { mode: 'integrate', dir: first })).state).toBe('completed');
-
-    const dir = tempDir('patches');
-    await blockablePatches(dir, [1, 2, 3]);
-    for (const code of ['DEMO0002', 'DEMO0003', 'DEMO0005']) await pool.query(`CREATE TABLE ${qualified(schemaNameFor(code), 'blocker')} (x int)`);
+    const { pool, dir } = await blockedAtPatch2(stack, ['DEMO0002', 'DEMO0003', 'DEMO0005']);
     // one chunk of the 9 others (the supervisor DEMO0001 first), in code order: the chunk stops inside itself
     const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, maxFailures: { count: 1 }, tuning: { concurrency: 1 } });
     const failed = await handle.result().then(

@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { partialPatchResult, type PatchRunResult } from '../../workflows/patch-integration.api';
 import type { RollbackRunResult } from '../../workflows/patch-rollback.api';
 import { waitFor } from './backup-batch-helpers';
 import { chunkHolder, crashHarness, kill } from './crash-harness';
 import { demoDossiers, openWindow, startRun } from './patch-helpers';
-import { block, halfWayPatches, rollbackLedger, startRollback, statesOf } from './patch-rollback-helpers';
+import { block, halfWayPatchDir, rollbackLedger, startRollback, statesOf } from './patch-rollback-helpers';
 
 /**
  * R-PI-11 with a worker SIGKILLed during a rollback: two real worker processes on one task queue; the
@@ -25,9 +23,7 @@ test('R-PI-11 R-PI-8: a worker SIGKILLed while a dossier is restored (data in, n
   const codes = await demoDossiers(stack, 6);
   await openWindow(pool);
   // under the backup folder: the folder every worker host shares
-  const dir = path.join(stack.config.backupDir, 'patches', 'rollback-crash');
-  fs.mkdirSync(dir, { recursive: true });
-  await halfWayPatches(dir);
+  const dir = await halfWayPatchDir(stack.config.backupDir, 'rollback-crash');
   await block(pool, ['DEMO0005']);
   const before = await statesOf(pool, codes);
   const workers = [await crash.startWorker(), await crash.startWorker()];

@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { ident, qualified } from '../../db/ident';
@@ -17,6 +19,14 @@ import type { MaintenanceWindowInput } from '../../workflows/maintenance-window.
  * adds a table, a treatment and a dictionary entry, and its data is two statements: the first updates a
  * parameter, the SECOND fails in a dossier holding a table `blocker`. Such a dossier ends at level 1, half-way.
  */
+/** `halfWayPatches` in `<backup folder>/patches/NAME` (inside the shared store, where `patch integrate` takes a folder): its path. */
+export async function halfWayPatchDir(backupDir: string, name: string): Promise<string> {
+  const dir = path.join(backupDir, 'patches', name);
+  fs.mkdirSync(dir, { recursive: true });
+  await halfWayPatches(dir);
+  return dir;
+}
+
 export async function halfWayPatches(dir: string): Promise<PatchManifest[]> {
   const base = { type: 'standard' as const, protectedDictionaryFields: [] };
   return [

@@ -1,6 +1,4 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { loginsRefusedAt } from '../../domain/maintenance';
 import { startMaintenanceWindow } from '../../starts';
 import type { MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
@@ -8,7 +6,7 @@ import { waitFor } from './backup-batch-helpers';
 import { chunkHolder, crashHarness, kill } from './crash-harness';
 import { onlyWindow } from './maintenance-helpers';
 import { demoDossiers, ledger, levels } from './patch-helpers';
-import { block, halfWayPatches, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
+import { block, halfWayPatchDir, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
 
 /**
  * R-PI-11 / R-MW-10 with a worker SIGKILLed during a window's automatic rollback: a deployment window
@@ -31,9 +29,7 @@ test('R-PI-11 R-MW-10: window backup+patch --on-failure rollback, the worker res
   const pool = stack.pools.get('main');
   const codes = await demoDossiers(stack, 6);
   // under the backup folder: the folder every worker host shares
-  const dir = path.join(stack.config.backupDir, 'patches', 'window-rollback-crash');
-  fs.mkdirSync(dir, { recursive: true });
-  await halfWayPatches(dir);
+  const dir = await halfWayPatchDir(stack.config.backupDir, 'window-rollback-crash');
   await block(pool, BLOCKED);
   const before = await statesOf(pool, codes);
   const ledgersBefore = Object.fromEntries(await Promise.all(codes.map(async (c) => [c, await ledger(pool, c).catch(() => [])] as const)));

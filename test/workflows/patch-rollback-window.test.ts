@@ -1,6 +1,4 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { scheduleInput } from '../../cli/commands/maintenance';
 import { maintenanceWindowInputSchema } from '../../domain/maintenance-input';
 import { startMaintenanceWindow } from '../../starts';
@@ -10,7 +8,7 @@ import { createMailTransport } from '../../workers/resources';
 import { createActivities } from '../../workers/activities';
 import { startSmtp, subjectOf } from './maintenance-helpers';
 import { demoDossiers, levels } from './patch-helpers';
-import { block, halfWayPatches, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
+import { block, halfWayPatchDir, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
 
 /** A deployment window told to roll back the dossiers its backup+patch payload failed (R-PI-11, R-MW-9, R-MW-10), dev server, real time. */
 
@@ -34,9 +32,7 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
   try {
     const pool = stack.pools.get('main');
     const codes = await demoDossiers(stack, 6);
-    const dir = path.join(stack.config.backupDir, 'patches', 'window-rollback');
-    fs.mkdirSync(dir, { recursive: true });
-    await halfWayPatches(dir);
+    const dir = await halfWayPatchDir(stack.config.backupDir, 'window-rollback');
     await block(pool, BLOCKED);
     const before = await statesOf(pool, codes);
     const input = rollbackWindowInput(dir, ['ops-rollback@example.com']);
@@ -95,9 +91,7 @@ test('R-PI-11 R-MW-10: --on-failure rollback when no failed dossier was touched 
   try {
     const pool = stack.pools.get('main');
     await demoDossiers(stack, 4);
-    const dir = path.join(stack.config.backupDir, 'patches', 'window-nothing-to-undo');
-    fs.mkdirSync(dir, { recursive: true });
-    await halfWayPatches(dir);
+    const dir = await halfWayPatchDir(stack.config.backupDir, 'window-nothing-to-undo');
     // a view is an object a backup refuses (unsupported): DEMO0003's restore point fails, so it is never patched
     await pool.query(`CREATE VIEW "d_DEMO0003".v_rb AS SELECT 1 AS x`);
     const before = await statesOf(pool, ['DEMO0003']);
@@ -132,9 +126,7 @@ test('R-PI-11 R-PI-4 R-MW-10: --on-failure rollback when the supervisor fails ha
   try {
     const pool = stack.pools.get('main');
     const codes = await demoDossiers(stack, 4);
-    const dir = path.join(stack.config.backupDir, 'patches', 'window-supervisor');
-    fs.mkdirSync(dir, { recursive: true });
-    await halfWayPatches(dir);
+    const dir = await halfWayPatchDir(stack.config.backupDir, 'window-supervisor');
     // patch 1 passes in the supervisor, patch 2 fails there: it is left at 1 and the run stops
     await block(pool, ['DEMO0001']);
     const before = await statesOf(pool, codes);
@@ -163,9 +155,7 @@ test('AWS SSM MaxErrors R-PI-11 R-MW-10: window backup+patch --max-failures 0 --
   try {
     const pool = stack.pools.get('main');
     const codes = await demoDossiers(stack, 6);
-    const dir = path.join(stack.config.backupDir, 'patches', 'window-max-failures');
-    fs.mkdirSync(dir, { recursive: true });
-    await halfWayPatches(dir);
+    const dir = await halfWayPatchDir(stack.config.backupDir, 'window-max-failures');
     await block(pool, BLOCKED);
     const untouched = ['DEMO0004', 'DEMO0005', 'DEMO0006'];
     const before = await statesOf(pool, codes);
