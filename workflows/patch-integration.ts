@@ -156,14 +156,21 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
       return await continueFanOutAsNew<typeof patchIntegrationWorkflow>({ ...input, ...restorePoints, state: next });
     }
 
-    // (stopped with nothing left, when the last page was full: the run simply ended)
-    if (state.fanOut.stopped && input.maxFailures && state.failureLimit !== undefined && p.total > p.done) {
-      // AWS SSM's MaxErrors: the dossiers started finished; the others keep their level, below the supervisor (R-PI-9)
-      const failed = state.fanOut.totals.failed;
-      const notStarted = p.total - p.done;
-      p.stopped = { failed, limit: state.failureLimit, maxFailures: maxFailuresText(input.maxFailures), notStarted };
-      p.notes.push(stoppedNote(p.stopped));
-      details();
+    if (state.fanOut.stopped && input.maxFailures && state.failureLimit !== undefined) {
+      // AWS SSM's MaxErrors: the dossiers started finished; the others keep their level, below the supervisor (R-PI-9).
+      // Counted from the ledger: a chunk retried after its worker was killed counts what the killed attempt ended as skipped
+      const view = await call('patchLedgerView', `${input.target}: the ledger of run ${state.runId} (stopped by --max-failures)`, DB_CALL, {
+        target: input.target,
+        runId: state.runId,
+        workflowId: info.workflowId,
+      });
+      const notStarted = p.total - view.done;
+      // (stopped with nothing left, when the last page was full: the run simply ended)
+      if (notStarted > 0) {
+        p.stopped = { failed: view.failed, limit: state.failureLimit, maxFailures: maxFailuresText(input.maxFailures), notStarted };
+        p.notes.push(stoppedNote(p.stopped));
+        details();
+      }
     }
     enter('finishing');
     const { done: ledgerDone, ...closed } = await run.close();

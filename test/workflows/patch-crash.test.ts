@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
-import type { PatchRunResult } from '../../workflows/patch-integration.api';
+import { partialPatchResult, type PatchRunResult } from '../../workflows/patch-integration.api';
 import { waitFor } from './backup-batch-helpers';
 import { chunkHolder, crashHarness, kill } from './crash-harness';
 import { blockablePatches, demoDossiers, openWindow, startRun } from './patch-helpers';
@@ -59,5 +59,64 @@ test('issue 10 patch stall: the worker running the chunk is SIGKILLed mid-dossie
     expect((await pool.query(`SELECT n FROM ${qualified(schemaNameFor(code), 'applylog')} ORDER BY n`)).rows.map((r) => r.n)).toEqual([1, 2, 3]);
   }
   expect(stall).toBeLessThan(30);
+  await kill(idle, 'SIGTERM');
+});
+
+test('AWS SSM MaxErrors with a worker SIGKILLed mid-run: --max-failures 1 still stops at the second failure, each dossier patched once, those not started untouched', async () => {
+  const { stack, temporal } = crash;
+  const pool = stack.pools.get('main');
+  // after the test above (its 10 dossiers at patch 3, its window), or alone (-t)
+  if (!(await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.dossier')).rows[0]!.n) {
+    await demoDossiers(stack, 10);
+    await openWindow(pool);
+  }
+  await pool.query('DELETE FROM nightshift.patch_run_item');
+  await pool.query(`UPDATE nightshift.patch_run SET state = 'completed' WHERE state = 'running'`);
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const codes = (await pool.query<{ code: string }>('SELECT code FROM nightshift.dossier ORDER BY code')).rows.map((r) => r.code);
+  const levelsBefore = Object.fromEntries((await pool.query<{ code: string; patch_level: number }>('SELECT code, patch_level FROM nightshift.dossier')).rows.map((r) => [r.code, r.patch_level]));
+  const dir = path.join(stack.config.backupDir, 'patches', 'crash-max-failures');
+  fs.mkdirSync(dir, { recursive: true });
+  await blockablePatches(dir, [top + 1, top + 2, top + 3], () => 'SELECT pg_sleep(0.4);\n');
+  // the first of them fails in the 3rd and the 6th of the others: chunks of 4 in code order, the second chunk stops at
+  // its second dossier (the run's second failure): its last two and the third chunk are not started
+  const others = codes.filter((c) => c !== codes[0]);
+  const blocked = [others[2]!, others[5]!];
+  for (const code of blocked) await pool.query(`CREATE TABLE ${qualified(schemaNameFor(code), 'blocker')} (x int)`);
+  const workers = [await crash.startWorker(), await crash.startWorker()];
+  const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, maxFailures: { count: 1 }, tuning: { chunkSize: 4, concurrency: 1 } });
+  const done = async () => (await pool.query(`SELECT count(*)::int AS n FROM nightshift.patch_run_item WHERE status <> 'pending'`)).rows[0].n as number;
+  await waitFor(
+    'a few dossiers patched',
+    async () => {
+      if ((await done()) >= 3) return true;
+      const d = await handle.describe();
+      // a run that ended already says why
+      if (d.status.name !== 'RUNNING') await handle.result();
+      return undefined;
+    },
+    120_000,
+  );
+  const { busy, idle } = await chunkHolder(handle, 'applyPatchChunk', workers);
+  expect(busy).toBeDefined();
+  await kill(busy!);
+  const failed = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const r = partialPatchResult(failed)!;
+  expect(r).toMatchObject({ state: 'partial', failuresTotal: 2, stopped: { failed: 2, limit: 1, maxFailures: '1', notStarted: 3 } });
+  expect(r.failures.map((f) => f.code)).toEqual(blocked);
+  // the supervisor and the first six others have a row each; the last three none, and their level as it was
+  const { rows } = await pool.query<{ code: string; status: string }>('SELECT code, status FROM nightshift.patch_run_item ORDER BY code');
+  expect(rows).toEqual([codes[0]!, ...others.slice(0, 6)].map((code) => ({ code, status: blocked.includes(code) ? 'failed' : 'ok' })));
+  for (const code of others.slice(6)) {
+    expect((await pool.query<{ patch_level: number }>('SELECT patch_level FROM nightshift.dossier WHERE code = $1', [code])).rows[0]!.patch_level).toBe(levelsBefore[code]);
+  }
+  // no patch applied twice anywhere (the killed attempt's dossier included)
+  for (const code of codes) {
+    const ns = (await pool.query<{ n: number }>(`SELECT n FROM ${qualified(schemaNameFor(code), 'applylog')} ORDER BY n`)).rows.map((x) => x.n);
+    expect({ code, twice: ns.filter((n, i) => ns.indexOf(n) !== i) }).toEqual({ code, twice: [] });
+  }
   await kill(idle, 'SIGTERM');
 });
