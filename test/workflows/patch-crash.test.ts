@@ -17,18 +17,15 @@ const crash = crashHarness('backup-batch-worker.ts');
 
 jest.setTimeout(300_000);
 
-test('issue 10 patch stall: the worker running the chunk is SIGKILLed mid-dossier, the other worker finishes within 30 s of it; no patch twice, ledger 0 -> 3 applied {1,2,3}', async () => {
+/**
+ * Two worker processes, a patch run on them; once three dossiers are done, the worker holding the chunk is SIGKILLed
+ * (the pending activity's last worker identity is "pid@host"). The other worker is left to finish the run.
+ */
+async function killChunkHolderMidRun(input: Parameters<typeof startRun>[2]) {
   const { stack, temporal } = crash;
   const pool = stack.pools.get('main');
-  const codes = await demoDossiers(stack, 10);
-  await openWindow(pool);
-  // under the backup folder: the folder every worker host shares
-  const dir = path.join(stack.config.backupDir, 'patches', 'crash');
-  fs.mkdirSync(dir, { recursive: true });
-  // each patch takes ~0.4 s in each dossier: a dossier is ~1.2 s of work, the kill lands inside one
-  await blockablePatches(dir, [1, 2, 3], () => 'SELECT pg_sleep(0.4);\n');
   const workers = [await crash.startWorker(), await crash.startWorker()];
-  const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, tuning: { chunkSize: 4, concurrency: 1 } });
+  const handle = await startRun(temporal.client, stack, input);
   const done = async () => (await pool.query(`SELECT count(*)::int AS n FROM nightshift.patch_run_item WHERE status <> 'pending'`)).rows[0].n as number;
   await waitFor(
     'a few dossiers patched',
@@ -41,11 +38,24 @@ test('issue 10 patch stall: the worker running the chunk is SIGKILLed mid-dossie
     },
     120_000,
   );
-  // the worker that holds the chunk: the pending activity's last worker identity is "pid@host"
   const { busy, idle } = await chunkHolder(handle, 'applyPatchChunk', workers);
   expect(busy).toBeDefined();
   const killedAt = Date.now();
   await kill(busy!);
+  return { handle, idle, done, killedAt };
+}
+
+test('issue 10 patch stall: the worker running the chunk is SIGKILLed mid-dossier, the other worker finishes within 30 s of it; no patch twice, ledger 0 -> 3 applied {1,2,3}', async () => {
+  const { stack } = crash;
+  const pool = stack.pools.get('main');
+  const codes = await demoDossiers(stack, 10);
+  await openWindow(pool);
+  // under the backup folder: the folder every worker host shares
+  const dir = path.join(stack.config.backupDir, 'patches', 'crash');
+  fs.mkdirSync(dir, { recursive: true });
+  // each patch takes ~0.4 s in each dossier: a dossier is ~1.2 s of work, the kill lands inside one
+  await blockablePatches(dir, [1, 2, 3], () => 'SELECT pg_sleep(0.4);\n');
+  const { handle, idle, done, killedAt } = await killChunkHolderMidRun({ mode: 'integrate', dir, tuning: { chunkSize: 4, concurrency: 1 } });
   const before = await done();
   await waitFor('the next dossier done after the kill', async () => ((await done()) > before ? true : undefined), 180_000);
   const stall = (Date.now() - killedAt) / 1000;
@@ -63,7 +73,7 @@ test('issue 10 patch stall: the worker running the chunk is SIGKILLed mid-dossie
 });
 
 test('AWS SSM MaxErrors with a worker SIGKILLed mid-run: --max-failures 1 still stops at the second failure, each dossier patched once, those not started untouched', async () => {
-  const { stack, temporal } = crash;
+  const { stack } = crash;
   const pool = stack.pools.get('main');
   // after the test above (its 10 dossiers at patch 3, its window), or alone (-t)
   if (!(await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.dossier')).rows[0]!.n) {
@@ -83,23 +93,7 @@ test('AWS SSM MaxErrors with a worker SIGKILLed mid-run: --max-failures 1 still 
   const others = codes.filter((c) => c !== codes[0]);
   const blocked = [others[2]!, others[5]!];
   for (const code of blocked) await pool.query(`CREATE TABLE ${qualified(schemaNameFor(code), 'blocker')} (x int)`);
-  const workers = [await crash.startWorker(), await crash.startWorker()];
-  const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, maxFailures: { count: 1 }, tuning: { chunkSize: 4, concurrency: 1 } });
-  const done = async () => (await pool.query(`SELECT count(*)::int AS n FROM nightshift.patch_run_item WHERE status <> 'pending'`)).rows[0].n as number;
-  await waitFor(
-    'a few dossiers patched',
-    async () => {
-      if ((await done()) >= 3) return true;
-      const d = await handle.describe();
-      // a run that ended already says why
-      if (d.status.name !== 'RUNNING') await handle.result();
-      return undefined;
-    },
-    120_000,
-  );
-  const { busy, idle } = await chunkHolder(handle, 'applyPatchChunk', workers);
-  expect(busy).toBeDefined();
-  await kill(busy!);
+  const { handle, idle } = await killChunkHolderMidRun({ mode: 'integrate', dir, maxFailures: { count: 1 }, tuning: { chunkSize: 4, concurrency: 1 } });
   const failed = await handle.result().then(
     () => undefined,
     (e: unknown) => e,
