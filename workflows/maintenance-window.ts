@@ -86,6 +86,8 @@ interface PayloadResult {
   reportPath?: string | null;
   failures?: { code: string; status?: string; patch?: number; error: string }[];
   failuresTotal?: number;
+  /** a patch run --max-failures stopped */
+  stopped?: { notStarted?: number };
 }
 function resultInFailure(err: unknown): PayloadResult | undefined {
   for (let e: unknown = err, i = 0; e instanceof Error && i < 6; e = e.cause, i++) {
@@ -726,6 +728,8 @@ class MaintenanceWindow {
   private payloadFailed(run: WindowRun, fallback: FailureType, err: unknown): never {
     if (wf.isCancellation(err)) throw err;
     const r = resultInFailure(err);
+    // --max-failures stopped it: the dossiers it did not start, for the next steps (a revalidation)
+    if (run.kind === 'patch' && r?.stopped?.notStarted) run.notStarted = r.stopped.notStarted;
     this.payloadEnded(run, r?.runId, r?.state, dossierFailures(r?.failures), r?.failuresTotal ?? 0);
     // A batch that ends partial fails its workflow with its result: the window says it as for a returned one.
     if (run.kind === 'backup' && r?.total !== undefined && (r.state === 'partial' || r.state === 'failed')) throw backupIncomplete(this.s.target, r);

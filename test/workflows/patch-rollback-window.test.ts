@@ -7,6 +7,7 @@ import { createTestStack, createTestWorker, devServerClient, quietRuntime } from
 import { createMailTransport } from '../../workers/resources';
 import { createActivities } from '../../workers/activities';
 import { startSmtp, subjectOf } from './maintenance-helpers';
+import { waitFor } from './backup-batch-helpers';
 import { demoDossiers, levels } from './patch-helpers';
 import { block, halfWayPatchDir, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
 
@@ -186,6 +187,38 @@ test('AWS SSM MaxErrors R-PI-11 R-MW-10: window backup+patch --max-failures 0 --
       { text: 'Bring up the 3 dossier(s) the patch run did not start (--max-failures stopped it) inside a window', command: 'nightshift patch revalidate --target main' },
     ]);
     expect(details).toContain('`nightshift patch revalidate --target main`');
+  } finally {
+    await stack.close();
+  }
+});
+
+test('AWS SSM MaxErrors R-MW-10: window patch --max-failures 0 without rollback: the window fails, its next steps retry the failed dossier, revalidate those not started, then reopen', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 6);
+    const dir = await halfWayPatchDir(stack.config.backupDir, 'window-max-failures-failed');
+    await block(pool, BLOCKED);
+    const base = rollbackWindowInput(dir);
+    const input = { ...base, onFailure: undefined, payload: { kind: 'patch' as const, manifest: dir, maxFailures: { count: 0 } } };
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const status = await worker.runUntil(async () => {
+      const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `max failures, failed ${crypto.randomUUID()}` });
+      await waitFor('the window failed', async () => {
+        const s = await h.query<{ phase: string; nextSteps?: { text: string; command: string }[]; payloadRun?: { notStarted?: number } }>('status');
+        return s.phase === 'failed' ? s : undefined;
+      }, 60_000);
+      const s = await h.query<{ nextSteps?: { text: string; command: string }[]; payloadRun?: { notStarted?: number; runId?: string } }>('status');
+      // closed until reopen: not left running on the shared dev server
+      await h.terminate('test over');
+      return s;
+    });
+    expect(status.payloadRun).toMatchObject({ notStarted: 3 });
+    expect(status.nextSteps).toEqual([
+      { text: 'Retry the dossiers that failed', command: `nightshift patch retry --target main --run ${status.payloadRun!.runId}` },
+      { text: 'Bring up the 3 dossier(s) the patch run did not start (--max-failures stopped it)', command: 'nightshift patch revalidate --target main' },
+      { text: 'Then give access back', command: 'nightshift maintenance reopen --target main' },
+    ]);
   } finally {
     await stack.close();
   }
