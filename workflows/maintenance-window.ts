@@ -713,9 +713,11 @@ class MaintenanceWindow {
     return run;
   }
 
-  private payloadEnded(run: WindowRun, runId: number | null | undefined, state: string | undefined, failures: DossierFailure[], failuresTotal: number): void {
+  /** `notStarted`: the dossiers a patch run stopped by --max-failures did not start, for the next steps (a revalidation). */
+  private payloadEnded(run: WindowRun, runId: number | null | undefined, state: string | undefined, failures: DossierFailure[], failuresTotal: number, notStarted?: number): void {
     if (runId !== undefined && runId !== null) run.runId = String(runId);
     run.state = state ?? 'failed';
+    if (notStarted) run.notStarted = notStarted;
     if (failures.length) {
       this.s.failures = failures;
       this.s.failuresTotal = Math.max(failuresTotal, failures.length);
@@ -728,9 +730,7 @@ class MaintenanceWindow {
   private payloadFailed(run: WindowRun, fallback: FailureType, err: unknown): never {
     if (wf.isCancellation(err)) throw err;
     const r = resultInFailure(err);
-    // --max-failures stopped it: the dossiers it did not start, for the next steps (a revalidation)
-    if (run.kind === 'patch' && r?.stopped?.notStarted) run.notStarted = r.stopped.notStarted;
-    this.payloadEnded(run, r?.runId, r?.state, dossierFailures(r?.failures), r?.failuresTotal ?? 0);
+    this.payloadEnded(run, r?.runId, r?.state, dossierFailures(r?.failures), r?.failuresTotal ?? 0, r?.stopped?.notStarted);
     // A batch that ends partial fails its workflow with its result: the window says it as for a returned one.
     if (run.kind === 'backup' && r?.total !== undefined && (r.state === 'partial' || r.state === 'failed')) throw backupIncomplete(this.s.target, r);
     throw payloadFailure(run.kind, fallback, err);
@@ -763,9 +763,7 @@ class MaintenanceWindow {
         return this.payloadFailed(run, FailureType.PatchRunFailed, err);
       });
     if (r === null) return;
-    // --max-failures stopped it: the dossiers it did not start, for the next steps (a revalidation)
-    if (r.stopped?.notStarted) run.notStarted = r.stopped.notStarted;
-    this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed);
+    this.payloadEnded(run, r.runId, r.state, dossierFailures(r.failures), r.failed, r.stopped?.notStarted);
     if (r.state !== 'completed' && (await this.rollbackOnFailure(r.runId, r.failed))) return;
     if (r.state !== 'completed') {
       throw ApplicationFailure.create({
