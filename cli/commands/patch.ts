@@ -215,6 +215,11 @@ export function runText(r: RecentRun & RunAdvice, listed?: string): string {
   );
 }
 
+/** What `patch status --run N` shows of the run's notes (a --max-failures stop and how many it did not start, its plan, restore points). */
+export function runNotesLines(r: Pick<RecentRun, 'notes'>): string[] {
+  return r.notes.length ? ['notes:', ...r.notes.map((n) => `  ${n}`)] : [];
+}
+
 /** The run's facts beside its result, for --wait (null: no row for it, e.g. refused before it was recorded). */
 async function runOutcome(target: string, runId: number | null): Promise<RunOutcome | undefined> {
   if (runId === null) return undefined;
@@ -388,7 +393,7 @@ export function registerPatchCommands(program: Command): void {
             const { failures, total } = await runFailures(pool, run.id, null);
             const value = { target: t.name, ...run, ...runAdvice(t.name, run, supervisor), failures, failuresTotal: total };
             output(flags.json, value, (v) =>
-              [runText(v), ...(v.failures.length ? ['failed dossiers:', ...v.failures.map((f) => `  ${f.code}: ${f.error}`)] : [])].join('\n'),
+              [runText(v), ...runNotesLines(v), ...(v.failures.length ? ['failed dossiers:', ...v.failures.map((f) => `  ${f.code}: ${f.error}`)] : [])].join('\n'),
             );
             return;
           }

@@ -27,6 +27,8 @@ export interface RecentRun {
   failedBelowSupervisor: number;
   /** its dossiers restored by rollback runs (R-PI-11): how many, how many of them had been patched, and by which rollback runs */
   rolledBack: { dossiers: number; patched: number; by: number[] };
+  /** what the run noted as it closed (its plan, a --max-failures stop, restore points), as its Web UI details said them */
+  notes: string[];
 }
 
 type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'gone' | 'packageHeld' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
@@ -47,7 +49,7 @@ type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'gone' | 'packageHeld' |
 export async function listRecentRuns(db: Queryable, runId?: number): Promise<RecentRun[]> {
   // bigint counts come as text, the flags under their columns' names
   const { rows } = await db.query<Row>(
-    `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error,
+    `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error, r.notes,
             (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
             (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
               WHERE i.run_id = r.id AND i.status = 'failed' AND d.patch_level < coalesce(r.last_patch, 0)) AS behind,

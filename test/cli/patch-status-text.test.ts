@@ -1,4 +1,4 @@
-import { adviceLines, levelSummary, othersToRevalidate, progressText, resultText, rolledBackText, runAdvice, runText, type RunOutcome } from '../../cli/commands/patch';
+import { adviceLines, levelSummary, othersToRevalidate, progressText, resultText, rolledBackText, runAdvice, runNotesLines, runText, type RunOutcome } from '../../cli/commands/patch';
 import type { PatchProgress, PatchRunResult } from '../../workflows/patch-integration.api';
 
 /** `patch status` at thousands of dossiers and `patch integrate --wait`'s progress (R-PI-9, R-OP-1). */
@@ -51,6 +51,7 @@ const partial = {
 } as unknown as PatchRunResult;
 const facts = {
   id: 2,
+  notes: [] as string[],
   workflow_id: 'patch/main/2',
   mode: 'integrate',
   state: 'partial',
@@ -109,4 +110,10 @@ test('a run whose failed dossiers were deleted since says so, not "brought up si
   expect(line({ behind: 0, gone: 3 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed (deleted since)');
   expect(line({ behind: 2, gone: 1 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed (1 deleted since)');
   expect(line({ behind: 3, gone: 0 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed');
+});
+
+test('AWS SSM MaxErrors: `patch status --run N` shows the run\'s notes (the stop and how many it did not start), indented under "notes:"; none, no heading', () => {
+  const stopped = "stopped: 2 dossier(s) failed, more than the 1 that --max-failures 1 allows; 7 dossier(s) not started, left at their level (R-PI-9: 'nightshift patch revalidate' brings them up once the cause is fixed)";
+  expect(runNotesLines({ notes: ['patches 2 to 3', stopped] })).toEqual(['notes:', '  patches 2 to 3', `  ${stopped}`]);
+  expect(runNotesLines({ notes: [] })).toEqual([]);
 });

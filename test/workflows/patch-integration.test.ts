@@ -10,6 +10,7 @@ import { schemaNameFor } from '../../domain/dossier';
 import { defaultPayloadConverter, type ApplicationFailure } from '@temporalio/common';
 import type { temporal as proto } from '@temporalio/proto';
 import { PatchFailure, partialPatchResult } from '../../workflows/patch-integration.api';
+import { listRecentRuns } from '../../store/patch/recent-runs';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
 import {
   blockablePatches,
@@ -409,6 +410,8 @@ test('AWS SSM MaxErrors: --max-failures 1 stops starting dossiers at the second 
     const items = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [r.runId]);
     expect(items.rows.map((x) => x.code)).toEqual(['DEMO0001', 'DEMO0002', 'DEMO0003']);
     expect(r.toRevalidateCount).toBe(9);
+    // `patch status --run N` reads the run's notes from its row: the stop is there
+    expect((await listRecentRuns(pool, r.runId))[0]!.notes).toContain(stoppedNote);
     // R-OP-1: the Web UI's details say it, as the result does
     const shown = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
     expect(shown).toContain(stoppedNote);
