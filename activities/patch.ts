@@ -389,7 +389,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
     },
 
     /** Closes the run: its state from the items (or the given failure), R-PI-9's list from the registry. */
-    async finishPatchRun(args: { target: string; runId: number; error?: string; notes: string[]; restorePoints?: boolean }): Promise<{
+    async finishPatchRun(args: { target: string; runId: number; error?: string; notes: string[]; restorePoints?: boolean; notStarted?: number }): Promise<{
       state: PatchRunState;
       supervisorLevel: number | null;
       toRevalidate: { code: string; level: number }[];
@@ -416,7 +416,7 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       }
       const failed = await runFailures(pool, args.runId, FAILURES_CAP);
       const state: PatchRunState = args.error ? 'failed' : failed.total ? 'partial' : 'completed';
-      await closeRun(pool, args.runId, state, args.error ?? null, args.notes);
+      await closeRun(pool, args.runId, state, args.error ?? null, args.notes, args.notStarted ?? null);
       const levels = await revalidationList(pool);
       const { done } = await itemCounts(pool, args.runId);
       return {

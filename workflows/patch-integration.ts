@@ -94,7 +94,15 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
 
   let runId = carried?.runId ?? null;
   const run = runCloser(async (error) => {
-    const closed = await call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, { target: input.target, runId: runId!, error, notes: p.notes, ...restorePoints });
+    const closed = await call('finishPatchRun', `${input.target}: close run ${runId}`, DB_CALL, {
+      target: input.target,
+      runId: runId!,
+      error,
+      notes: p.notes,
+      ...restorePoints,
+      // --max-failures stopped it: its row says how many it did not start
+      ...(p.stopped && { notStarted: p.stopped.notStarted }),
+    });
     if (closed.restorePoints) restoreTally = closed.restorePoints;
     // an older worker's answer has no packageHeld: no advice then
     if (closed.retryCommand && closed.packageHeld !== undefined) advice = faultAdvice(closed.packageHeld);

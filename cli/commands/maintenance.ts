@@ -498,13 +498,15 @@ export function rowStatusText(w: MaintenanceWindowRow, targetName: string, runs:
     `  FAILED: ${w.outcome ? w.outcome.replace(/^failed: /, '') : 'its reason is in the workflow (no worker answered)'}`,
   ];
   for (const { run, failures } of runs) {
-    lines.push(`  ${run.kind} run ${run.id} (${run.workflowId}): ${run.state}${run.notDone ? `, ${run.notDone} dossier(s) not done` : ''}`);
+    const notStarted = run.notStarted ? `, ${run.notStarted} not started (--max-failures stopped it)` : '';
+    lines.push(`  ${run.kind} run ${run.id} (${run.workflowId}): ${run.state}${run.notDone ? `, ${run.notDone} dossier(s) not done` : ''}${notStarted}`);
     const shownFailures = failures.slice(0, 10);
     for (const f of shownFailures) lines.push(`    ${f.code}: ${oneLine(f.error)}`);
     if (failures.length > shownFailures.length) lines.push(`    (the first ${shownFailures.length} of ${failures.length}; the run's status lists them all)`);
   }
   // the steps the workflow gives a failed window, its payload being the first run left with dossiers not done
-  const payloadRun = runs[0] && { kind: runs[0].run.kind, workflowId: runs[0].run.workflowId, runId: runs[0].run.id, state: runs[0].run.state };
+  const first = runs[0]?.run;
+  const payloadRun = first && { kind: first.kind, workflowId: first.workflowId, runId: first.id, state: first.state, ...(first.notStarted && { notStarted: first.notStarted }) };
   const next = windowNextSteps({ target: targetName, workflowId: w.workflowId, type: w.type, state: w.state, phase: 'failed', startsAt: '', endsAt: '', payload: { kind: 'none' }, openSessions: null, sessionsToClose: null, forcedSessions: 0, payloadRun });
   next.push({ text: 'or give access back without the checks (R-MW-12)', command: `nightshift maintenance cancel --target ${targetName}` });
   for (const n of next) lines.push(`  ${n.text}: ${n.command}`);

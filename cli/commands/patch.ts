@@ -209,7 +209,8 @@ function failedSince(r: Pick<RecentRun, 'failed' | 'behind' | 'gone'>): string {
 export function runText(r: RecentRun & RunAdvice, listed?: string): string {
   return (
     `run ${r.id} ${r.workflow_id}: ${r.mode} ${r.state}${r.last_patch ? ` ${patchSpanText({ first: r.first_patch ?? r.last_patch, last: r.last_patch })}` : ''}` +
-    `${r.failed ? `, ${r.failed} failed${failedSince(r)}` : ''}${rolledBackText(r)}${r.error ? ` (${r.error})` : ''}` +
+    `${r.failed ? `, ${r.failed} failed${failedSince(r)}` : ''}${r.notStarted ? `, ${r.notStarted} not started (--max-failures stopped it)` : ''}` +
+    `${rolledBackText(r)}${r.error ? ` (${r.error})` : ''}` +
     adviceLines(r).map((l) => `\n  ${l}`).join('') +
     (listed ? `\n  every failed dossier and why: ${listed}` : '')
   );

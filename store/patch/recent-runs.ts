@@ -29,9 +29,11 @@ export interface RecentRun {
   rolledBack: { dossiers: number; patched: number; by: number[] };
   /** what the run noted as it closed (its plan, a --max-failures stop, restore points), as its Web UI details said them */
   notes: string[];
+  /** --max-failures stopped it: how many of its dossiers it did not start (null: not stopped) */
+  notStarted: number | null;
 }
 
-type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'gone' | 'packageHeld' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
+type Row = Omit<RecentRun, 'id' | 'notStarted' | 'failed' | 'behind' | 'gone' | 'packageHeld' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
   id: string;
   failed: string;
   behind: string;
@@ -43,13 +45,14 @@ type Row = Omit<RecentRun, 'id' | 'failed' | 'behind' | 'gone' | 'packageHeld' |
   rolled_back: string;
   rolled_back_patched: string;
   rolled_back_by: string[];
+  not_started: number | null;
 };
 
 /** The last five patch runs, newest first, each with its count of failed dossiers; or the one run `runId` (none: an unknown run). */
 export async function listRecentRuns(db: Queryable, runId?: number): Promise<RecentRun[]> {
   // bigint counts come as text, the flags under their columns' names
   const { rows } = await db.query<Row>(
-    `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error, r.notes,
+    `SELECT r.id, r.workflow_id, r.mode, r.state, r.first_patch, r.last_patch, r.error, r.notes, r.not_started,
             (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
             (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
               WHERE i.run_id = r.id AND i.status = 'failed' AND d.patch_level < coalesce(r.last_patch, 0)) AS behind,
@@ -69,12 +72,13 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
        FROM nightshift.patch_run r WHERE $1::bigint IS NULL OR r.id = $1 ORDER BY r.id DESC LIMIT 5`,
     [runId ?? null],
   );
-  return rows.map(({ package_held, supervisor_failed, source_dir, failed_below_supervisor, rolled_back, rolled_back_patched, rolled_back_by, ...r }) => ({
+  return rows.map(({ not_started, package_held, supervisor_failed, source_dir, failed_below_supervisor, rolled_back, rolled_back_patched, rolled_back_by, ...r }) => ({
     ...r,
     id: Number(r.id),
     failed: Number(r.failed),
     behind: Number(r.behind),
     gone: Number(r.gone),
+    notStarted: not_started,
     packageHeld: package_held,
     supervisorFailed: supervisor_failed,
     sourceDir: source_dir,

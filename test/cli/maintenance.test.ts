@@ -494,7 +494,7 @@ test('README: status says "workflow not reachable" within 5 s when no worker ans
   }
 });
 
-test('R-OP-1 R-MW-10: with no worker, status of a failed window says FAILED (not "in progress"), the failure the window wrote, its payload\'s dossiers in error and the next commands', async () => {
+test('R-OP-1 R-MW-10 AWS SSM MaxErrors: with no worker, status of a failed window says FAILED (not "in progress"), the failure the window wrote, its payload\'s dossiers in error, those a --max-failures stop did not start and the next commands', async () => {
   const { input } = scheduleInput({ target: stack.target, start: parisTime(60), duration: '45m', type: 'deployment', payload: 'none' }, Date.now());
   const workflowId = `maintenance/${stack.target}/unpolled-failed-${Date.now()}`;
   const handle = await startMaintenanceWindow(client, input, { taskQueue: `nobody-polls-${Date.now()}`, workflowId });
@@ -505,7 +505,7 @@ test('R-OP-1 R-MW-10: with no worker, status of a failed window says FAILED (not
      VALUES (gen_random_uuid(), $1, 'deployment', 'in_progress', 'failed', $2, $3, 'failed: patch payload: patch run 1: 2 dossier(s) failed (DEMO0008, DEMO0012); payload patch partial', now() - interval '1 minute')`,
     [workflowId, input.startsAt, input.endsAt],
   );
-  const run = (await stack.pool.query<{ id: string }>(`INSERT INTO nightshift.patch_run (workflow_id, mode, state, window_workflow) VALUES ($1, 'integrate', 'partial', $2) RETURNING id`, [patchWorkflow, workflowId])).rows[0]!.id;
+  const run = (await stack.pool.query<{ id: string }>(`INSERT INTO nightshift.patch_run (workflow_id, mode, state, window_workflow, not_started) VALUES ($1, 'integrate', 'partial', $2, 5) RETURNING id`, [patchWorkflow, workflowId])).rows[0]!.id;
   await stack.pool.query(
     `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, failed_patch, error) VALUES
        ($1, 'DEMO0008', 'failed', 0, 0, 1, 'patch 1 failed in dossier DEMO0008: relation t_x does not exist'),
@@ -519,8 +519,9 @@ test('R-OP-1 R-MW-10: with no worker, status of a failed window says FAILED (not
     expect(shown.stdout).not.toContain('in progress');
     expect(shown.stdout).toContain(`deployment maintenance on ${stack.target}: FAILED, closed until reopen (phase failed; workflow ${workflowId} not reachable: what the database knows)`);
     expect(shown.stdout).toContain('  FAILED: patch payload: patch run 1: 2 dossier(s) failed (DEMO0008, DEMO0012); payload patch partial');
-    expect(shown.stdout).toContain(`  patch run ${run} (${patchWorkflow}): partial, 2 dossier(s) not done\n    DEMO0008: patch 1 failed in dossier DEMO0008: relation t_x does not exist\n    DEMO0012: patch 1 failed in dossier DEMO0012: blocker present\n`);
+    expect(shown.stdout).toContain(`  patch run ${run} (${patchWorkflow}): partial, 2 dossier(s) not done, 5 not started (--max-failures stopped it)\n    DEMO0008: patch 1 failed in dossier DEMO0008: relation t_x does not exist\n    DEMO0012: patch 1 failed in dossier DEMO0012: blocker present\n`);
     expect(shown.stdout).toContain(`: nightshift patch retry --target ${stack.target} --run ${run}\n`);
+    expect(shown.stdout).toContain(`  Bring up the 5 dossier(s) the patch run did not start (--max-failures stopped it): nightshift patch revalidate --target ${stack.target}\n`);
     expect(shown.stdout).toContain(`: nightshift maintenance reopen --target ${stack.target}\n`);
     expect(shown.stdout).toContain(`: nightshift maintenance cancel --target ${stack.target}\n`);
   } finally {

@@ -52,6 +52,7 @@ const partial = {
 const facts = {
   id: 2,
   notes: [] as string[],
+  notStarted: null as number | null,
   workflow_id: 'patch/main/2',
   mode: 'integrate',
   state: 'partial',
@@ -110,6 +111,10 @@ test('a run whose failed dossiers were deleted since says so, not "brought up si
   expect(line({ behind: 0, gone: 3 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed (deleted since)');
   expect(line({ behind: 2, gone: 1 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed (1 deleted since)');
   expect(line({ behind: 3, gone: 0 })).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed');
+});
+
+test('AWS SSM MaxErrors: a run --max-failures stopped says how many dossiers it did not start on its line', () => {
+  expect(runText({ ...facts, notStarted: 7 }).split('\n')[0]).toBe('run 2 patch/main/2: integrate partial patch 7, 3 failed, 7 not started (--max-failures stopped it)');
 });
 
 test('AWS SSM MaxErrors: `patch status --run N` shows the run\'s notes (the stop and how many it did not start), indented under "notes:"; none, no heading', () => {

@@ -411,7 +411,9 @@ test('AWS SSM MaxErrors: --max-failures 1 stops starting dossiers at the second 
     expect(items.rows.map((x) => x.code)).toEqual(['DEMO0001', 'DEMO0002', 'DEMO0003']);
     expect(r.toRevalidateCount).toBe(9);
     // `patch status --run N` reads the run's notes from its row: the stop is there
-    expect((await listRecentRuns(pool, r.runId))[0]!.notes).toContain(stoppedNote);
+    const [row] = await listRecentRuns(pool, r.runId!);
+    expect(row!.notes).toContain(stoppedNote);
+    expect(row!.notStarted).toBe(7);
     // R-OP-1: the Web UI's details say it, as the result does
     const shown = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
     expect(shown).toContain(stoppedNote);
@@ -423,11 +425,13 @@ test('AWS SSM MaxErrors: --max-failures 1 stops starting dossiers at the second 
     expect(zero.failures.map((f) => f.code)).toEqual(['DEMO0002']);
     const zeroItems = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [zero.runId]);
     expect(zeroItems.rows.map((x) => x.code)).toEqual(['DEMO0001', 'DEMO0002']);
+    expect((await listRecentRuns(pool, zero.runId!))[0]!.notStarted).toBe(8);
 
     // a share of the others: 50 % of 9 is 4, three fail, the run goes through (partial, not stopped)
     const reval = await runPatch(temporal.client, stack, { mode: 'revalidate', maxFailures: { percent: 50 }, tuning: { chunkSize: 1, concurrency: 1 } });
     expect(reval).toMatchObject({ state: 'partial', total: 9, done: 9, failuresTotal: 3 });
     expect(reval.stopped).toBeUndefined();
+    expect((await listRecentRuns(pool, reval.runId!))[0]!.notStarted).toBeNull();
     expect(reval.notes).toContain('stops starting dossiers once more than 4 of the 9 other(s) have failed (--max-failures 50%)');
     expect(Object.entries(await levels(pool)).filter(([, l]) => l === 3).map(([c]) => c)).toEqual(['DEMO0001', 'DEMO0004', 'DEMO0006', 'DEMO0007', 'DEMO0008', 'DEMO0009', 'DEMO0010']);
   });
