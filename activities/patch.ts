@@ -289,7 +289,8 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         // a run stopped at its supervisor never reached the others: its retry goes on to them (as that run would have)
         // once the supervisor is through, instead of patching the supervisor alone
         const stopped = await stoppedAtSupervisor(pool, retryOf);
-        selection = stopped ? (stopped.requested ? 'list' : 'all') : 'failed';
+        // a run --max-failures stopped: its failed dossiers and those it did not start (AWS SSM: run it again on the rest)
+        selection = stopped ? (stopped.requested ? 'list' : 'all') : run.notStarted ? 'stopped' : 'failed';
         if (stopped?.requested) await setRunRequested(pool, args.runId, stopped.requested);
         await setRetryOf(pool, args.runId, retryOf);
         if (await runTakesRestorePoints(pool, retryOf)) {

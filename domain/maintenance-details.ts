@@ -160,8 +160,7 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
       const run = w.payloadRun;
       if (run?.runId && (run.state === 'partial' || run.state === 'failed')) {
         return [
-          { text: `Retry the ${run.kind === 'backup' ? 'dossiers not backed up' : run.notStarted ? 'dossiers that failed' : 'dossiers not patched'}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` },
-          ...notStartedSteps(run, w.target, ''),
+          { text: `Retry the ${run.kind === 'backup' ? 'dossiers not backed up' : 'dossiers not patched'}${notStartedText(run)}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` },
           reopen,
         ];
       }
@@ -178,14 +177,14 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
       const run = w.payloadRun;
       if (!w.failure || !run?.runId || (run.state !== 'partial' && run.state !== 'failed')) return [];
       const what = run.kind === 'backup' ? 'Back up the dossiers not backed up' : 'Patch the dossiers not patched, inside a new window';
-      return [{ text: `${what} (the window was cancelled)`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }, ...notStartedSteps(run, w.target, ' inside a new window')];
+      return [{ text: `${what} (the window was cancelled)${notStartedText(run)}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }];
     }
     case 'completed': {
       // R-PI-11 on failure: the failed dossiers are back to before the patch, below the others: patched again once fixed
       const run = w.payloadRun;
       if (ROLLED_BACK_STATES.includes(w.rollbackRun?.state ?? '') && run?.kind === 'patch' && run.runId) {
         const what = w.rollbackRun!.state === NOTHING_TO_ROLL_BACK ? 'Fix the failed dossiers (none was changed)' : 'Fix the rolled-back dossiers';
-        return [{ text: `${what}, then patch them again inside a window`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` }, ...notStartedSteps(run, w.target, ' inside a window')];
+        return [{ text: `${what}, then patch them again inside a window${notStartedText(run)}`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` }];
       }
       return [];
     }
@@ -194,10 +193,10 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
   }
 }
 
-/** A patch run stopped by --max-failures: its dossiers not started are below the supervisor, brought up by a revalidation (R-PI-9). */
-function notStartedSteps(run: WindowRun, target: string, where: string): NextStep[] {
-  if (run.kind !== 'patch' || !run.notStarted) return [];
-  return [{ text: `Bring up the ${run.notStarted} dossier(s) the patch run did not start (--max-failures stopped it)${where}`, command: cmd('patch revalidate', target) }];
+/** A patch run stopped by --max-failures: its retry also takes the dossiers it did not start (they are said, not a second step). */
+function notStartedText(run: WindowRun): string {
+  if (run.kind !== 'patch' || !run.notStarted) return '';
+  return `; the retry also takes the ${run.notStarted} dossier(s) the patch run did not start (--max-failures stopped it)`;
 }
 
 function runLine(r: WindowRun, namespace: string): string {

@@ -285,6 +285,6 @@ export function faultAdvice(packageHeld: boolean): string {
 export function stoppedNote(s: { failed: number; limit: number; maxFailures: string; notStarted: number }): string {
   return (
     `stopped: ${s.failed} dossier(s) failed, more than the ${s.limit} that --max-failures ${s.maxFailures} allows; ` +
-    `${s.notStarted} dossier(s) not started, left at their level (R-PI-9: 'nightshift patch revalidate' brings them up once the cause is fixed)`
+    `${s.notStarted} dossier(s) not started, left at their level (once the cause is fixed, 'nightshift patch retry' of this run takes them with the failed ones)`
   );
 }

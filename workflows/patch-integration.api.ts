@@ -55,7 +55,7 @@ export interface PatchIntegrationInput {
 }
 
 /** Which dossiers a run takes besides the supervisor (store/patch/selection-sql.ts). */
-export type PatchSelection = 'all' | 'list' | 'below' | 'failed';
+export type PatchSelection = 'all' | 'list' | 'below' | 'failed' | 'stopped';
 
 /** What a patch run carries across continue-as-new: the supervisor is done, the others go on from the cursor. */
 export interface PatchCarriedState {

@@ -470,7 +470,7 @@ export function registerPatchCommands(program: Command): void {
 
   patch
     .command('retry')
-    .description('patch again the failed dossiers of a run (default: the last run with failures); a run stopped at its supervisor goes on to the other dossiers')
+    .description('patch again the failed dossiers of a run (default: the last run with failures); a run stopped at its supervisor or by --max-failures goes on to the dossiers it did not start')
     .option('--run <id>', 'the patch run id (see patch status)')
     .option('--max-failures <n|percent>', MAX_FAILURES_HELP)
     .option('--wait', 'wait for the run and print its result')
@@ -512,7 +512,8 @@ export function registerPatchCommands(program: Command): void {
           'nothing started',
         );
         if (above) throw patchFailure(PatchFailure.SupervisorBehind, above);
-        return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry of the failed dossiers of run ${source.id} on ${t.name}`);
+        const andNotStarted = source.notStarted ? ` and the ${source.notStarted} it did not start (--max-failures stopped it)` : '';
+        return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry of the failed dossiers of run ${source.id}${andNotStarted} on ${t.name}`);
       }),
     );
 

@@ -8,6 +8,8 @@ export interface RetrySource {
   id: number;
   last_patch: number | null;
   dir: string | null;
+  /** --max-failures stopped it: how many dossiers it did not start (its retry takes them with the failed ones); else null */
+  notStarted: number | null;
 }
 
 /**
@@ -15,14 +17,14 @@ export interface RetrySource {
  * `runId`, the retry itself) that has failed dossiers. Undefined when there is none.
  */
 export async function retrySourceRun(db: Queryable, runId: number, retryOf?: number): Promise<RetrySource | undefined> {
-  const { rows } = await db.query<{ id: string; last_patch: number | null; dir: string | null }>(
+  const { rows } = await db.query<{ id: string; last_patch: number | null; dir: string | null; not_started: number | null }>(
     retryOf
-      ? `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir FROM nightshift.patch_run r WHERE r.id = $1`
-      : `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
+      ? `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started FROM nightshift.patch_run r WHERE r.id = $1`
+      : `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
                    AND EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') ORDER BY r.id DESC LIMIT 1`,
     [retryOf ?? runId],
   );
-  return rows[0] && { id: Number(rows[0].id), last_patch: rows[0].last_patch, dir: rows[0].dir };
+  return rows[0] && { id: Number(rows[0].id), last_patch: rows[0].last_patch, dir: rows[0].dir, notStarted: rows[0].not_started };
 }
 
 /** What `patch retry` would take, read before it starts (R-PI-4: the supervisor as it is now beside the run's last patch). */

@@ -4,9 +4,11 @@
  * - all: every dossier (integrate);
  * - list: the codes the operator gave, kept in the run row (integrate --dossiers, revalidate CODE…);
  * - below: every dossier below the supervisor's level (revalidate, R-PI-9);
- * - failed: the failed dossiers of the run it retries (retry).
+ * - failed: the failed dossiers of the run it retries (retry);
+ * - stopped: the retry of a run --max-failures stopped: its failed dossiers and those it did not start (no row in its
+ *   ledger, below its last patch, among the codes it was given if any): the run goes on as it would have.
  */
-export const PATCH_SELECTIONS = ['all', 'list', 'below', 'failed'] as const;
+export const PATCH_SELECTIONS = ['all', 'list', 'below', 'failed', 'stopped'] as const;
 export type PatchSelection = (typeof PATCH_SELECTIONS)[number];
 
 export const SELECTION_FROM_SQL: Record<PatchSelection, string> = {
@@ -18,4 +20,9 @@ export const SELECTION_FROM_SQL: Record<PatchSelection, string> = {
              JOIN nightshift.patch_run_item i ON i.run_id = r.retry_of AND i.status = 'failed'
              JOIN nightshift.dossier d ON d.code = i.code
           WHERE r.id = $1`,
+  stopped: `FROM nightshift.patch_run r JOIN nightshift.patch_run o ON o.id = r.retry_of, nightshift.dossier d
+          WHERE r.id = $1
+            AND (EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = o.id AND i.code = d.code AND i.status = 'failed')
+                 OR (NOT EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = o.id AND i.code = d.code)
+                     AND d.patch_level < coalesce(o.last_patch, 0) AND (o.requested IS NULL OR d.code = ANY(o.requested))))`,
 };

@@ -520,8 +520,9 @@ test('R-OP-1 R-MW-10 AWS SSM MaxErrors: with no worker, status of a failed windo
     expect(shown.stdout).toContain(`deployment maintenance on ${stack.target}: FAILED, closed until reopen (phase failed; workflow ${workflowId} not reachable: what the database knows)`);
     expect(shown.stdout).toContain('  FAILED: patch payload: patch run 1: 2 dossier(s) failed (DEMO0008, DEMO0012); payload patch partial');
     expect(shown.stdout).toContain(`  patch run ${run} (${patchWorkflow}): partial, 2 dossier(s) not done, 5 not started (--max-failures stopped it)\n    DEMO0008: patch 1 failed in dossier DEMO0008: relation t_x does not exist\n    DEMO0012: patch 1 failed in dossier DEMO0012: blocker present\n`);
-    expect(shown.stdout).toContain(`: nightshift patch retry --target ${stack.target} --run ${run}\n`);
-    expect(shown.stdout).toContain(`  Bring up the 5 dossier(s) the patch run did not start (--max-failures stopped it): nightshift patch revalidate --target ${stack.target}\n`);
+    expect(shown.stdout).toContain(
+      `  Retry the dossiers not patched; the retry also takes the 5 dossier(s) the patch run did not start (--max-failures stopped it): nightshift patch retry --target ${stack.target} --run ${run}\n`,
+    );
     expect(shown.stdout).toContain(`: nightshift maintenance reopen --target ${stack.target}\n`);
     expect(shown.stdout).toContain(`: nightshift maintenance cancel --target ${stack.target}\n`);
   } finally {

@@ -118,7 +118,7 @@ test('AWS SSM MaxErrors: a run --max-failures stopped says how many dossiers it 
 });
 
 test('AWS SSM MaxErrors: `patch status --run N` shows the run\'s notes (the stop and how many it did not start), indented under "notes:"; none, no heading', () => {
-  const stopped = "stopped: 2 dossier(s) failed, more than the 1 that --max-failures 1 allows; 7 dossier(s) not started, left at their level (R-PI-9: 'nightshift patch revalidate' brings them up once the cause is fixed)";
+  const stopped = "stopped: 2 dossier(s) failed, more than the 1 that --max-failures 1 allows; 7 dossier(s) not started, left at their level (once the cause is fixed, 'nightshift patch retry' of this run takes them with the failed ones)";
   expect(runNotesLines({ notes: ['patches 2 to 3', stopped] })).toEqual(['notes:', '  patches 2 to 3', `  ${stopped}`]);
   expect(runNotesLines({ notes: [] })).toEqual([]);
 });

@@ -100,11 +100,10 @@ test('R-OP-1 AWS SSM MaxErrors: a patch payload with --max-failures says it in t
   expect(renderWindowDetails(window, paris, 'default')).not.toContain('Max failures');
 });
 
-test('AWS SSM MaxErrors: a window failed by a patch run --max-failures stopped: retry the failed dossiers, revalidate those not started, then reopen', () => {
+test('AWS SSM MaxErrors: a window failed by a patch run --max-failures stopped: its retry takes the failed dossiers and those not started, then reopen', () => {
   const stopped: WindowFacts = { ...afterFailure, payloadRun: { ...afterFailure.payloadRun!, notStarted: 7 } };
   expect(windowNextSteps(stopped)).toEqual([
-    { text: 'Retry the dossiers that failed', command: 'nightshift patch retry --target main --run 1' },
-    { text: 'Bring up the 7 dossier(s) the patch run did not start (--max-failures stopped it)', command: 'nightshift patch revalidate --target main' },
+    { text: 'Retry the dossiers not patched; the retry also takes the 7 dossier(s) the patch run did not start (--max-failures stopped it)', command: 'nightshift patch retry --target main --run 1' },
     { text: 'Then give access back', command: 'nightshift maintenance reopen --target main' },
   ]);
   // without the stop, as before

@@ -22,6 +22,6 @@ test('the limit over the others (more than it stops the run): a percentage round
   expect(failureLimit({ percent: 100 }, 7)).toBe(7);
   expect([maxFailuresText({ count: 3 }), maxFailuresText({ percent: 12.5 })]).toEqual(['3', '12.5%']);
   expect(stoppedNote({ failed: 4, limit: 3, maxFailures: '3', notStarted: 90 })).toBe(
-    "stopped: 4 dossier(s) failed, more than the 3 that --max-failures 3 allows; 90 dossier(s) not started, left at their level (R-PI-9: 'nightshift patch revalidate' brings them up once the cause is fixed)",
+    "stopped: 4 dossier(s) failed, more than the 3 that --max-failures 3 allows; 90 dossier(s) not started, left at their level (once the cause is fixed, 'nightshift patch retry' of this run takes them with the failed ones)",
   );
 });

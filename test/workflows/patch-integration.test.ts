@@ -388,6 +388,41 @@ test('issue 11.2: a dossier locked for 8 s (heartbeat timeout 5 s) does not time
   });
 });
 
+test('AWS SSM MaxErrors: the retry of a run --max-failures stopped takes its failed dossiers and those it did not start, and no others (a run of listed dossiers: those listed only)', async () => {
+  await withStack(10, async (stack) => {
+    const { pool, dir } = await blockedAtPatch2(stack, ['DEMO0002', 'DEMO0003', 'DEMO0005']);
+    const stopped = await runPatch(temporal.client, stack, { mode: 'integrate', dir, maxFailures: { count: 1 }, tuning: { concurrency: 1 } });
+    expect(stopped).toMatchObject({ state: 'partial', stopped: { notStarted: 7 } });
+    expect(stopped.notes.join('\n')).toContain("7 dossier(s) not started, left at their level (once the cause is fixed, 'nightshift patch retry' of this run takes them with the failed ones)");
+    // the cause fixed in one of the two failed dossiers: the retry goes on as the run would have
+    await pool.query(`DROP TABLE ${qualified(schemaNameFor('DEMO0002'), 'blocker')}`);
+    const retry = await runPatch(temporal.client, stack, { mode: 'retry', retryOf: stopped.runId! });
+    expect(retry).toMatchObject({ state: 'partial', total: 9, done: 9, failuresTotal: 2 });
+    expect(retry.failures.map((f) => f.code)).toEqual(['DEMO0003', 'DEMO0005']);
+    const items = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [retry.runId]);
+    expect(items.rows.map((x) => x.code)).toEqual(['DEMO0002', 'DEMO0003', 'DEMO0004', 'DEMO0005', 'DEMO0006', 'DEMO0007', 'DEMO0008', 'DEMO0009', 'DEMO0010']);
+    expect(await levels(pool)).toEqual({ DEMO0001: 3, DEMO0002: 3, DEMO0003: 1, DEMO0004: 3, DEMO0005: 1, DEMO0006: 3, DEMO0007: 3, DEMO0008: 3, DEMO0009: 3, DEMO0010: 3 });
+
+    // a run of listed dossiers stopped at its first failure: its retry takes the listed ones it did not start, not the
+    // other dossiers below its last patch (they were never its own)
+    const four = tempDir('patches');
+    await blockablePatches(four, [1, 2, 3, 4]);
+    const listed = await runPatch(temporal.client, stack, {
+      mode: 'integrate',
+      dir: four,
+      dossiers: ['DEMO0001', 'DEMO0003', 'DEMO0004', 'DEMO0006'],
+      maxFailures: { count: 0 },
+      tuning: { chunkSize: 1, concurrency: 1 },
+    });
+    expect(listed).toMatchObject({ state: 'partial', failuresTotal: 1, stopped: { notStarted: 2 } });
+    const again = await runPatch(temporal.client, stack, { mode: 'retry', retryOf: listed.runId! });
+    expect(again).toMatchObject({ state: 'partial', total: 3, failuresTotal: 1 });
+    const againItems = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [again.runId]);
+    expect(againItems.rows.map((x) => x.code)).toEqual(['DEMO0003', 'DEMO0004', 'DEMO0006']);
+    expect(await levels(pool)).toMatchObject({ DEMO0001: 4, DEMO0002: 3, DEMO0004: 4, DEMO0006: 4, DEMO0007: 3 });
+  });
+});
+
 test('AWS SSM MaxErrors: --max-failures 1 stops starting dossiers at the second failure (those started finish, the others keep their level); 50 % lets a revalidation with three failures go on', async () => {
   await withStack(10, async (stack) => {
     const { pool, dir } = await blockedAtPatch2(stack, ['DEMO0002', 'DEMO0003', 'DEMO0005']);
@@ -403,7 +438,7 @@ test('AWS SSM MaxErrors: --max-failures 1 stops starting dossiers at the second 
     expect(r).toMatchObject({ state: 'partial', done: 3, total: 10, failuresTotal: 2, stopped: { failed: 2, limit: 1, maxFailures: '1', notStarted: 7 } });
     expect(r.failures.map((f) => f.code)).toEqual(['DEMO0002', 'DEMO0003']);
     const stoppedNote =
-      "stopped: 2 dossier(s) failed, more than the 1 that --max-failures 1 allows; 7 dossier(s) not started, left at their level (R-PI-9: 'nightshift patch revalidate' brings them up once the cause is fixed)";
+      "stopped: 2 dossier(s) failed, more than the 1 that --max-failures 1 allows; 7 dossier(s) not started, left at their level (once the cause is fixed, 'nightshift patch retry' of this run takes them with the failed ones)";
     expect(r.notes).toEqual(expect.arrayContaining(['stops starting dossiers once more than 1 of the 9 other(s) have failed (--max-failures 1)', stoppedNote]));
     // nothing started past the stop: DEMO0005's blocker never met, the others still at patch 1, no ledger row for them
     expect(await levels(pool)).toEqual({ DEMO0001: 3, DEMO0002: 1, DEMO0003: 1, DEMO0004: 1, DEMO0005: 1, DEMO0006: 1, DEMO0007: 1, DEMO0008: 1, DEMO0009: 1, DEMO0010: 1 });

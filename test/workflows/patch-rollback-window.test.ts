@@ -181,18 +181,16 @@ test('AWS SSM MaxErrors R-PI-11 R-MW-10: window backup+patch --max-failures 0 --
     const run = (await pool.query<{ notes: string[] }>(`SELECT notes FROM nightshift.patch_run WHERE mode = 'integrate' ORDER BY id DESC LIMIT 1`)).rows[0]!;
     expect(run.notes).toEqual(expect.arrayContaining([expect.stringMatching(/^stopped: 1 dossier\(s\) failed, more than the 0 that --max-failures 0 allows; 3 dossier\(s\) not started/)]));
     expect(details).toContain('Max failures: 0 (the patch run stops starting dossiers once more have failed, AWS SSM MaxErrors)');
-    // the next steps: the rolled-back one patched again, the three not started brought up (R-PI-9), in the details too
-    expect(window.status.nextSteps).toEqual([
-      { text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: window.nextCommand },
-      { text: 'Bring up the 3 dossier(s) the patch run did not start (--max-failures stopped it) inside a window', command: 'nightshift patch revalidate --target main' },
-    ]);
-    expect(details).toContain('`nightshift patch revalidate --target main`');
+    // the next step: the rolled-back one patched again by the retry, which takes the three not started too, in the details too
+    const step = 'Fix the rolled-back dossiers, then patch them again inside a window; the retry also takes the 3 dossier(s) the patch run did not start (--max-failures stopped it)';
+    expect(window.status.nextSteps).toEqual([{ text: step, command: window.nextCommand }]);
+    expect(details).toContain(step);
   } finally {
     await stack.close();
   }
 });
 
-test('AWS SSM MaxErrors R-MW-10: window patch --max-failures 0 without rollback: the window fails, its next steps retry the failed dossier, revalidate those not started, then reopen', async () => {
+test('AWS SSM MaxErrors R-MW-10: window patch --max-failures 0 without rollback: the window fails, its next steps retry the failed dossier and those not started, then reopen', async () => {
   const stack = await createTestStack();
   try {
     const pool = stack.pools.get('main');
@@ -215,8 +213,10 @@ test('AWS SSM MaxErrors R-MW-10: window patch --max-failures 0 without rollback:
     });
     expect(status.payloadRun).toMatchObject({ notStarted: 3 });
     expect(status.nextSteps).toEqual([
-      { text: 'Retry the dossiers that failed', command: `nightshift patch retry --target main --run ${status.payloadRun!.runId}` },
-      { text: 'Bring up the 3 dossier(s) the patch run did not start (--max-failures stopped it)', command: 'nightshift patch revalidate --target main' },
+      {
+        text: 'Retry the dossiers not patched; the retry also takes the 3 dossier(s) the patch run did not start (--max-failures stopped it)',
+        command: `nightshift patch retry --target main --run ${status.payloadRun!.runId}`,
+      },
       { text: 'Then give access back', command: 'nightshift maintenance reopen --target main' },
     ]);
   } finally {
