@@ -1,3 +1,4 @@
+import { repairHint } from '../domain/patch-repair';
 import type pg from 'pg';
 import { patchClaimSchema } from '../domain/patch-input';
 import { parseInput } from '../domain/validation';
@@ -144,7 +145,7 @@ export async function storePatchPackages(pool: pg.Pool, packages: PatchPackage[]
       if (holder) {
         throw patchFailure(
           PatchFailure.ChecksumDrift,
-          `patch ${m.number} (${p.folder}) was already integrated on this target with checksum ${stored.checksum.slice(0, 12)}… (from ${stored.source_dir ?? '?'}; dossier ${holder} holds it); this package has ${m.checksum.slice(0, 12)}…: refused (R-PI-8)`,
+          `patch ${m.number} (${p.folder}) was already integrated on this target with checksum ${stored.checksum.slice(0, 12)}… (from ${stored.source_dir ?? '?'}; dossier ${holder} holds it); this package has ${m.checksum.slice(0, 12)}…: refused (R-PI-8); ${repairHint(dir)}`,
         );
       }
       await replacePackage(c, m, p.files, dir);

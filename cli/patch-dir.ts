@@ -1,3 +1,5 @@
+import { FailureType } from '../domain/failures';
+import { repairHint } from '../domain/patch-repair';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../config/config';
@@ -86,5 +88,8 @@ export async function refuseWhatThePlanRefuses(targetName: string, dir: string, 
       return r && { rule: r.rule, type: r.type, message: `the supervisor would fail first, and the run end before any other dossier: ${r.message}` };
     }),
   );
-  if (refusal) throw ApplicationFailure.create({ type: refusal.type, nonRetryable: true, message: `${refusal.message} (${refusal.rule}); nothing started (see 'nightshift patch plan ${dir}')` });
+  if (refusal) {
+    const repair = refusal.type === FailureType.ChecksumDrift ? `; ${repairHint(dir)}` : '';
+    throw ApplicationFailure.create({ type: refusal.type, nonRetryable: true, message: `${refusal.message} (${refusal.rule}); nothing started (see 'nightshift patch plan ${dir}')${repair}` });
+  }
 }

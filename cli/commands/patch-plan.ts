@@ -1,3 +1,4 @@
+import { repairHint } from '../../domain/patch-repair';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -185,6 +186,7 @@ export function registerPatchPlanCommand(patch: Command): void {
                   : 'no supervisor dossier',
                 ...summaryLines(s, history),
                 ...(refusals.length ? ['the run would be refused:', ...refusals.map((r) => `  ${r.rule} ${r.type}: ${r.message}`)] : []),
+                ...(refusals.some((r) => r.type === FailureType.ChecksumDrift) ? [`  ${repairHint(dir)}`] : []),
                 // stopped at the supervisor, the others are never reached: their count would contradict the line above
                 s.refused && !outcome.stopsAtSupervisor
                   ? `the run would fail ${s.refused} dossier(s) (R-PI-8 drift or gap, a missing schema): see the refused lines above, --json for each`

@@ -47,6 +47,7 @@ import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
+import { registerPatchRepairCommand } from './patch-repair';
 import { registerPatchHistoryCommand } from './patch-history';
 import { refuseUnknownCodes } from '../code-hints';
 import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
@@ -350,6 +351,7 @@ export function registerPatchCommands(program: Command): void {
     );
 
   registerPatchPlanCommand(patch);
+  registerPatchRepairCommand(patch);
   registerPatchRollbackCommand(patch);
   registerPatchHistoryCommand(patch);
 

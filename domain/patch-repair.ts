@@ -1,0 +1,54 @@
+/**
+ * `nightshift patch repair DIR` (Flyway's `repair`, R-PI-8): a package of DIR stored under another checksum, already
+ * applied somewhere, is realigned instead of refused: each holder's ledger row takes the new checksum, then the stored
+ * package is replaced. Nothing is applied again: the dossiers keep what they applied.
+ */
+export interface RepairItem {
+  number: number;
+  folder: string;
+  storedChecksum: string;
+  newChecksum: string;
+  /** the checksums a ledger row may hold and take the new one from: the stored one, and those of earlier repairs */
+  oldChecksums: string[];
+  /** the stored package is replaced (its checksum differs); false: repaired before, ledgers brought back by a restore */
+  replacesPackage: boolean;
+  /** where the stored package came from */
+  storedFrom: string | null;
+  /** dossiers at or above its level (their ledgers hold it) */
+  holders: number;
+  /** repaired before: the dossiers whose ledger holds an old checksum again (counted) */
+  stale?: number;
+}
+
+export interface RepairDone extends RepairItem {
+  repairId: number;
+  /** ledger rows realigned (a repair run again after a cut-off counts those of both) */
+  realigned: number;
+  resumed: boolean;
+}
+
+/** Beside a ChecksumDrift refusal (integrate, plan, the run): the way on when the change need not reach the dossiers. */
+export function repairHint(dir: string): string {
+  return `if what changed need not reach the dossiers that applied it (a comment, a description): 'nightshift patch repair ${dir}' realigns their ledgers (Flyway's repair)`;
+}
+
+const short = (checksum: string): string => `${checksum.slice(0, 12)}…`;
+
+/** One line per package to realign, as `--dry-run` and the confirmation say it. */
+export function repairItemLine(i: RepairItem): string {
+  if (!i.replacesPackage) {
+    return (
+      `patch ${i.number} (${i.folder}): stored with this folder's checksum ${short(i.newChecksum)} since a repair; ${i.stale ?? 0} dossier(s) hold an older ` +
+      `checksum of it again (restored from an archive older than the repair): their ledgers take the new one, nothing is applied again`
+    );
+  }
+  return (
+    `patch ${i.number} (${i.folder}): stored with checksum ${short(i.storedChecksum)} (from ${i.storedFrom ?? '?'}), this folder has ${short(i.newChecksum)}; ` +
+    `${i.holders} dossier(s) hold it: their ledgers take the new checksum, nothing is applied again`
+  );
+}
+
+export function repairDoneLine(d: RepairDone): string {
+  const pkg = d.replacesPackage ? ', the stored package replaced' : '';
+  return `patch ${d.number}: ${d.realigned} dossier ledger(s) realigned to ${short(d.newChecksum)}${pkg} (repair ${d.repairId}${d.resumed ? ', going on from a repair cut off' : ''})`;
+}

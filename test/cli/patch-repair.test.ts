@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { qualified } from '../../db/ident';
+import { schemaNameFor } from '../../domain/dossier';
+import { openRepair } from '../../store/patch/repair-open';
+import { repairPage } from '../../store/patch/repair-page';
+import { createTestWorker, tempDir } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
+import { blockablePatches, demoDossiers, levels, openWindow, runPatch } from '../workflows/patch-helpers';
+
+/** `nightshift patch repair DIR` (Flyway's `repair`, R-PI-8) spawned as processes against the real servers. */
+
+const ctx = useCliStack(120_000);
+const cli = ctx.cli;
+
+jest.setTimeout(180_000);
+
+let codes: string[];
+
+beforeAll(async () => {
+  codes = await demoDossiers(ctx.stack, 6);
+  await openWindow(ctx.stack.pools.get('main'));
+});
+
+/** Each dossier's ledger checksum of patch 2, and how many times each patch was applied in it (applylog). */
+async function ledgers(): Promise<{ checksums: string[]; applied: number[] }> {
+  const pool = ctx.stack.pools.get('main');
+  const checksums: string[] = [];
+  const applied: number[] = [];
+  for (const code of codes) {
+    checksums.push((await pool.query<{ checksum: string }>(`SELECT checksum FROM ${qualified(schemaNameFor(code), 'apatch')} WHERE number = 2`)).rows[0]!.checksum);
+    applied.push((await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${qualified(schemaNameFor(code), 'applylog')}`)).rows[0]!.n);
+  }
+  return { checksums, applied };
+}
+
+test("Flyway's repair R-PI-8: a package resealed after it was applied (a comment) is refused with the repair named; --dry-run says it, the repair realigns every ledger and the stored package (going on from a cut-off one), applies nothing again; the next patch then integrates", async () => {
+  const pool = ctx.stack.pools.get('main');
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  const first = tempDir('repair-first');
+  await blockablePatches(first, [1, 2]);
+  await worker.runUntil(async () => expect((await runPatch(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir: first })).state).toBe('completed'));
+  const before = await ledgers();
+  expect(new Set(before.checksums).size).toBe(1);
+  const oldChecksum = before.checksums[0]!;
+
+  // the same patches, patch 2 with a comment added and resealed: refused by integrate, the repair named
+  const fixed = tempDir('repair-fixed');
+  await blockablePatches(fixed, [1, 2], (n) => (n === 2 ? '-- a comment fixed after the fact\n' : ''));
+  const refused = await cli(['patch', 'integrate', fixed]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`ChecksumDrift: patch 2 was already integrated on this target`);
+  expect(refused.stderr).toContain(`'nightshift patch repair ${fixed}' realigns their ledgers (Flyway's repair)`);
+
+  // hostile input: nothing changed
+  expect(await cli(['patch', 'repair', ''])).toMatchObject({ code: 2 });
+  expect((await cli(['patch', 'repair', path.join(fixed, 'nope')])).stderr).toMatch(/^nightshift: no patch directory .*nope \(its folder .* is here, without it\): nothing changed\n$/);
+  const stray = tempDir('repair-stray');
+  await blockablePatches(stray, [1, 2]);
+  fs.writeFileSync(path.join(stray, 'notes.txt'), 'not a patch');
+  expect(await cli(['patch', 'repair', stray, '--yes'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^nightshift: PatchStrayFiles: /) });
+
+  const dry = await cli(['patch', 'repair', fixed, '--dry-run']);
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toContain(`patch 2 (B0002): stored with checksum ${oldChecksum.slice(0, 12)}… (from ${first}), this folder has `);
+  expect(dry.stdout).toContain('6 dossier(s) hold it: their ledgers take the new checksum, nothing is applied again');
+  expect(dry.stdout).not.toContain('patch 1 ');
+  expect(dry.stdout).toContain('(dry run: nothing changed)');
+  const json = JSON.parse((await cli(['patch', 'repair', fixed, '--dry-run', '--json'])).stdout);
+  expect(json).toMatchObject({ dryRun: true, items: [{ number: 2, holders: 6, storedChecksum: oldChecksum, oldChecksums: [oldChecksum], replacesPackage: true }] });
+  const newChecksum: string = json.items[0].newChecksum;
+  expect(newChecksum).not.toBe(oldChecksum);
+  // without --yes and no terminal: refused, nothing changed
+  const unconfirmed = await cli(['patch', 'repair', fixed]);
+  expect(unconfirmed.code).toBe(2);
+  expect(unconfirmed.stderr).toContain('Confirm with --yes (no terminal to ask on)');
+  expect((await ledgers()).checksums).toEqual(before.checksums);
+
+  // a patch run at work: refused, nothing realigned
+  const running = await pool.query<{ id: string }>(`INSERT INTO nightshift.patch_run (workflow_id, mode, state) VALUES ('patch/main/repair-test', 'integrate', 'running') RETURNING id`);
+  try {
+    const busy = await cli(['patch', 'repair', fixed, '--yes']);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/^nightshift: nothing realigned: no other patch run: .*; run it again once they have ended\n$/);
+  } finally {
+    await pool.query('DELETE FROM nightshift.patch_run WHERE id = $1', [running.rows[0]!.id]);
+  }
+  expect((await ledgers()).checksums).toEqual(before.checksums);
+
+  // a repair cut off after its first page (each page is its own transaction: what a killed CLI leaves behind)
+  const cut = await openRepair(pool, { number: 2, oldChecksums: [oldChecksum], newChecksum, dir: fixed, replacesPackage: true });
+  expect(await repairPage(pool, { repairId: cut.id, number: 2, oldChecksums: [oldChecksum], newChecksum, after: '', size: 2 })).toEqual({ last: codes[1], repaired: 2 });
+  expect((await ledgers()).checksums.filter((c) => c === newChecksum)).toHaveLength(2);
+
+  const seq = async () => (await pool.query<{ s: string }>('SELECT change_seq::text AS s FROM nightshift.dossier ORDER BY code')).rows.map((r) => BigInt(r.s));
+  const seqBefore = await seq();
+  const done = await cli(['patch', 'repair', fixed, '--yes']);
+  expect(done.stderr).toBe('');
+  expect(done.code).toBe(0);
+  expect(done.stdout).toBe(`patch 2: 6 dossier ledger(s) realigned to ${newChecksum.slice(0, 12)}…, the stored package replaced (repair ${cut.id}, going on from a repair cut off)\n`);
+  const after = await ledgers();
+  // R-BK-10: a dossier whose ledger the repair changed counts as modified (the next batch backs it up); the two
+  // realigned before the cut-off were touched then
+  const seqAfter = await seq();
+  expect(seqAfter.filter((s, i) => s > seqBefore[i]!)).toHaveLength(4);
+  expect(after.checksums).toEqual(codes.map(() => newChecksum));
+  // nothing applied again: patches 1 and 2 once each in every dossier
+  expect(after.applied).toEqual(before.applied);
+  expect(after.applied).toEqual(codes.map(() => 2));
+  const audit = async () =>
+    (await pool.query('SELECT number, old_checksums, new_checksum, source_dir, replaces_package, dossiers, state, finished_at IS NOT NULL AS finished FROM nightshift.patch_repair ORDER BY id')).rows;
+  expect(await audit()).toEqual([{ number: 2, old_checksums: [oldChecksum], new_checksum: newChecksum, source_dir: fixed, replaces_package: true, dossiers: 6, state: 'completed', finished: true }]);
+  expect((await pool.query('SELECT checksum, source_dir FROM nightshift.patch_package WHERE number = 2')).rows).toEqual([{ checksum: newChecksum, source_dir: fixed }]);
+
+  // run again: nothing left
+  const nothing = `nothing to repair on main: every package of ${fixed} is stored with its own checksum, or not stored yet (integrate stores it)\n`;
+  expect((await cli(['patch', 'repair', fixed])).stdout).toBe(nothing);
+
+  // a dossier put back as an archive older than the repair had it (what a restore brings back: its ledger's old
+  // checksum): the same repair finds it and realigns it alone, the stored package as it is
+  await pool.query(`UPDATE ${qualified(schemaNameFor(codes[3]!), 'apatch')} SET checksum = $1 WHERE number = 2`, [oldChecksum]);
+  const again = await cli(['patch', 'repair', fixed, '--dry-run']);
+  expect(again.stdout).toContain(`patch 2 (B0002): stored with this folder's checksum ${newChecksum.slice(0, 12)}… since a repair; 1 dossier(s) hold an older checksum of it again`);
+  const realignedAgain = await cli(['patch', 'repair', fixed, '--yes']);
+  expect(realignedAgain.stdout).toMatch(new RegExp(`^patch 2: 1 dossier ledger\\(s\\) realigned to ${newChecksum.slice(0, 12)}… \\(repair \\d+\\)\n$`));
+  expect((await ledgers()).checksums).toEqual(codes.map(() => newChecksum));
+  expect((await audit())[1]).toMatchObject({ old_checksums: [oldChecksum], replaces_package: false, dossiers: 1, state: 'completed' });
+  expect((await pool.query('SELECT checksum FROM nightshift.patch_package WHERE number = 2')).rows).toEqual([{ checksum: newChecksum }]);
+
+  // the folder with its next patch integrates
+  expect((await cli(['patch', 'repair', fixed])).stdout).toBe(nothing);
+  await blockablePatches(fixed, [3]);
+  const next = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await next.runUntil(async () => expect((await runPatch(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir: fixed })).state).toBe('completed'));
+  expect(Object.values(await levels(pool))).toEqual(codes.map(() => 3));
+});
