@@ -135,7 +135,7 @@ export function registerPatchRepairCommand(patch: Command): void {
             process.stderr.write('nothing changed\n');
             return;
           }
-          const done = await realign(pool, dir, packages, items);
+          const done = await realign(pool, t.name, dir, packages, items);
           output(flags.json, { target: t.name, dir, repaired: done }, (v) => [...v.repaired.map(repairDoneLine), ...otherLines].join('\n'));
         });
       }),
@@ -143,11 +143,11 @@ export function registerPatchRepairCommand(patch: Command): void {
 }
 
 /** Under the claim locks of patch, rollback and restore runs (none running): each item's ledgers, then its package. */
-async function realign(pool: pg.Pool, dir: string, packages: PatchPackage[], items: RepairItem[]): Promise<RepairDone[]> {
+async function realign(pool: pg.Pool, targetName: string, dir: string, packages: PatchPackage[], items: RepairItem[]): Promise<RepairDone[]> {
   const client = await pool.connect();
   try {
     await holdRepairLocks(client);
-    const busy = (await patchPrerequisites(client, '')).filter((q) => !q.ok && REPAIR_BLOCKERS.has(q.name));
+    const busy = (await patchPrerequisites(client, targetName)).filter((q) => !q.ok && REPAIR_BLOCKERS.has(q.name));
     if (busy.length) throw new SaidError(`nothing realigned: ${busy.map((q) => `${q.name}: ${q.detail}`).join('; ')}; run it again once they have ended`);
     const done: RepairDone[] = [];
     for (const item of items) {
