@@ -136,7 +136,9 @@ export function registerPatchRepairCommand(patch: Command): void {
             return;
           }
           const done = await realign(pool, t.name, dir, packages, items);
-          output(flags.json, { target: t.name, dir, repaired: done }, (v) => [...v.repaired.map(repairDoneLine), ...otherLines].join('\n'));
+          output(flags.json, { target: t.name, dir, repaired: done }, (v) =>
+            [...(v.repaired.length ? v.repaired.map(repairDoneLine) : [`nothing left to repair on ${t.name}: a repair that ran meanwhile did it`]), ...otherLines].join('\n'),
+          );
         });
       }),
     );
@@ -149,8 +151,11 @@ async function realign(pool: pg.Pool, targetName: string, dir: string, packages:
     await holdRepairLocks(client);
     const busy = (await patchPrerequisites(client, targetName)).filter((q) => !q.ok && REPAIR_BLOCKERS.has(q.name));
     if (busy.length) throw new SaidError(`nothing realigned: ${busy.map((q) => `${q.name}: ${q.detail}`).join('; ')}; run it again once they have ended`);
+    // read again under the locks: a repair that ran meanwhile (this one waited for its locks) may have done it
+    const confirmed = new Set(items.map((i) => i.number));
+    const now = (await repairItems(client, packages)).filter((i) => confirmed.has(i.number));
     const done: RepairDone[] = [];
-    for (const item of items) {
+    for (const item of now) {
       const p = packages.find((x) => x.manifest.number === item.number)!;
       const repair = await openRepair(client, { number: item.number, oldChecksums: item.oldChecksums, newChecksum: item.newChecksum, dir, replacesPackage: item.replacesPackage });
       await realignPages(client, item, repair.id);

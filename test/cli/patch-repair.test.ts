@@ -127,6 +127,20 @@ test("Flyway's repair R-PI-8: a package resealed after it was applied (a comment
   expect((await audit())[1]).toMatchObject({ old_checksums: [oldChecksum], replaces_package: false, dossiers: 1, state: 'completed' });
   expect((await pool.query('SELECT checksum FROM nightshift.patch_package WHERE number = 2')).rows).toEqual([{ checksum: newChecksum }]);
 
+  // two repairs at once (a third checksum): one realigns, the other finds it done
+  const third = tempDir('repair-third');
+  await blockablePatches(third, [1, 2], (n) => (n === 2 ? '-- the comment fixed again\n' : ''));
+  const both = await Promise.all([cli(['patch', 'repair', third, '--yes']), cli(['patch', 'repair', third, '--yes'])]);
+  expect(both.map((r) => r.code)).toEqual([0, 0]);
+  const outs = both.map((r) => r.stdout).sort();
+  // (the second one read before the first had ended and waited for the locks, or read after it)
+  expect(outs[0]).toMatch(/^nothing left to repair on main: a repair that ran meanwhile did it\n$|^nothing to repair on main: every package of /);
+  expect(outs[1]).toMatch(/^patch 2: 6 dossier ledger\(s\) realigned to [0-9a-f]{12}…, the stored package replaced \(repair \d+\)\n$/);
+  const thirdChecksum = (await pool.query<{ checksum: string }>('SELECT checksum FROM nightshift.patch_package WHERE number = 2')).rows[0]!.checksum;
+  expect((await ledgers()).checksums).toEqual(codes.map(() => thirdChecksum));
+  // and back to the folder the next patch goes with
+  expect((await cli(['patch', 'repair', fixed, '--yes'])).stdout).toMatch(/^patch 2: 6 dossier ledger\(s\) realigned to /);
+
   // the folder with its next patch integrates
   expect((await cli(['patch', 'repair', fixed])).stdout).toBe(nothing);
   await blockablePatches(fixed, [3]);
