@@ -2,82 +2,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';
-import type pg from 'pg';
 import { UsageError } from '../../config/config';
-import { repairDoneLine, repairItemLine, type RepairDone, type RepairItem } from '../../domain/patch-repair';
-import { readPatchDirectory, type PatchPackage } from '../../patches/package';
+import { repairDoneLine, repairItemLine } from '../../domain/patch-repair';
+import { readPatchDirectory } from '../../patches/package';
+import { realign, RepairRefused, repairItems } from '../../patches/repair';
 import { patchDirectoryProblem } from '../../shared-store/marker';
-import { lockStoredPackage } from '../../store/patch/lock-stored-package';
-import { patchPrerequisites } from '../../store/patch/prerequisites';
-import { replacePackage } from '../../store/patch/replace-package';
-import { closeRepair } from '../../store/patch/repair-close';
-import { holdRepairLocks } from '../../store/patch/repair-lock';
-import { openRepair } from '../../store/patch/repair-open';
-import { repairPage } from '../../store/patch/repair-page';
-import { repairedChecksums } from '../../store/patch/repaired-checksums';
-import { storedChecksums } from '../../store/patch/stored-checksums';
-import type { Queryable } from '../../store/queryable';
 import { unfinishedRepairs } from '../../store/patch/unfinished-repairs';
-import { inTransaction } from '../../store/transaction';
 import { folderArgument } from '../patch-dir';
 import { action, jsonOption, output, SaidError, target, targetOption, withPools } from '../context';
-
-/** Dossier ledgers realigned per statement (one transaction: a few hundred table locks of the lock table). */
-const REPAIR_PAGE_SIZE = 200;
-
-/** What a repair waits for: runs that read or bring back dossier ledgers (the claim locks keep new ones out meanwhile). */
-const REPAIR_BLOCKERS = new Set(['no other patch run', 'no rollback', 'no restore run']);
 
 interface RepairFlags {
   target?: string;
   dryRun?: boolean;
   yes?: boolean;
   json?: boolean;
-}
-
-/**
- * What a repair realigns: DIR's packages stored under another checksum (the package replaced, every holder's ledger
- * realigned), and those repaired before whose ledgers a restore brought back to an old checksum (counted first: none,
- * nothing to do).
- */
-async function repairItems(db: Queryable, packages: PatchPackage[]): Promise<RepairItem[]> {
-  const numbers = packages.map((p) => p.manifest.number);
-  const stored = new Map((await storedChecksums(db, numbers)).map((s) => [s.number, s]));
-  const repaired = await repairedChecksums(db, numbers);
-  const items: RepairItem[] = [];
-  for (const p of packages) {
-    const s = stored.get(p.manifest.number);
-    if (!s) continue;
-    const oldChecksums = [...new Set([s.checksum, ...(repaired.get(s.number) ?? [])])].filter((c) => c !== p.manifest.checksum).sort();
-    if (!oldChecksums.length) continue;
-    const item: RepairItem = {
-      number: s.number,
-      folder: p.folder,
-      storedChecksum: s.checksum,
-      newChecksum: p.manifest.checksum,
-      oldChecksums,
-      replacesPackage: s.checksum !== p.manifest.checksum,
-      storedFrom: s.source_dir,
-      holders: s.holders,
-    };
-    if (!item.replacesPackage) {
-      item.stale = await realignPages(db, item, null);
-      if (!item.stale) continue;
-    }
-    items.push(item);
-  }
-  return items;
-}
-
-/** The holders of an item's patch, page by page: their ledgers realigned under the repair `repairId`, or counted (null). */
-async function realignPages(db: Queryable, item: RepairItem, repairId: number | null): Promise<number> {
-  let total = 0;
-  for (let after = ''; ; ) {
-    const page = await repairPage(db, { repairId, number: item.number, oldChecksums: item.oldChecksums, newChecksum: item.newChecksum, after, size: REPAIR_PAGE_SIZE });
-    if (page.last === null) return total;
-    total += page.repaired;
-    after = page.last;
-  }
 }
 
 async function confirmRepair(lines: string[], yes: boolean | undefined): Promise<boolean> {
@@ -135,7 +73,9 @@ export function registerPatchRepairCommand(patch: Command): void {
             process.stderr.write('nothing changed\n');
             return;
           }
-          const done = await realign(pool, t.name, dir, packages, items);
+          const done = await realign(pool, t.name, dir, packages, items).catch((err: unknown) => {
+            throw err instanceof RepairRefused ? new SaidError(err.message) : err;
+          });
           output(flags.json, { target: t.name, dir, repaired: done }, (v) =>
             [...(v.repaired.length ? v.repaired.map(repairDoneLine) : [`nothing left to repair on ${t.name}: a repair that ran meanwhile did it`]), ...otherLines].join('\n'),
           );
@@ -144,33 +84,3 @@ export function registerPatchRepairCommand(patch: Command): void {
     );
 }
 
-/** Under the claim locks of patch, rollback and restore runs (none running): each item's ledgers, then its package. */
-async function realign(pool: pg.Pool, targetName: string, dir: string, packages: PatchPackage[], items: RepairItem[]): Promise<RepairDone[]> {
-  const client = await pool.connect();
-  try {
-    await holdRepairLocks(client);
-    const busy = (await patchPrerequisites(client, targetName)).filter((q) => !q.ok && REPAIR_BLOCKERS.has(q.name));
-    if (busy.length) throw new SaidError(`nothing realigned: ${busy.map((q) => `${q.name}: ${q.detail}`).join('; ')}; run it again once they have ended`);
-    // read again under the locks: a repair that ran meanwhile (this one waited for its locks) may have done it
-    const confirmed = new Set(items.map((i) => i.number));
-    const now = (await repairItems(client, packages)).filter((i) => confirmed.has(i.number));
-    const done: RepairDone[] = [];
-    for (const item of now) {
-      const p = packages.find((x) => x.manifest.number === item.number)!;
-      const repair = await openRepair(client, { number: item.number, oldChecksums: item.oldChecksums, newChecksum: item.newChecksum, dir, replacesPackage: item.replacesPackage });
-      await realignPages(client, item, repair.id);
-      const closed = await inTransaction(client, async () => {
-        if (item.replacesPackage) {
-          await lockStoredPackage(client, item.number);
-          await replacePackage(client, p.manifest, p.files, dir);
-        }
-        return closeRepair(client, repair.id);
-      });
-      done.push({ ...item, repairId: repair.id, realigned: closed.dossiers, resumed: repair.resumed });
-    }
-    return done;
-  } finally {
-    // the session's advisory locks go with its connection
-    client.release(true);
-  }
-}
