@@ -11,6 +11,11 @@ import { unfinishedRepairs } from '../../store/patch/unfinished-repairs';
 import { folderArgument } from '../patch-dir';
 import { action, jsonOption, output, SaidError, target, targetOption, withPools } from '../context';
 
+/** A repair cut off (`patch status`, and a repair of another folder, say it): run again, it goes on. */
+export function unfinishedRepairLine(u: { id: number; number: number; source_dir: string; dossiers: number }): string {
+  return `repair ${u.id} of patch ${u.number} was cut off (${u.dossiers} ledger(s) realigned, the stored package not yet replaced: a run fails the dossiers realigned): run 'nightshift patch repair ${u.source_dir}' again`;
+}
+
 interface RepairFlags {
   target?: string;
   dryRun?: boolean;
@@ -56,7 +61,7 @@ export function registerPatchRepairCommand(patch: Command): void {
           const items = await repairItems(pool, packages);
           // a repair cut off with another folder: said, it is that folder's to finish
           const others = (await unfinishedRepairs(pool)).filter((u) => !items.some((i) => i.number === u.number));
-          const otherLines = others.map((u) => `repair ${u.id} of patch ${u.number} was cut off (${u.dossiers} ledger(s) realigned): run 'nightshift patch repair ${u.source_dir}' again`);
+          const otherLines = others.map(unfinishedRepairLine);
           if (!items.length) {
             output(flags.json, { target: t.name, dir, items: [], unfinished: others }, () =>
               [`nothing to repair on ${t.name}: every package of ${dir} is stored with its own checksum, or not stored yet (integrate stores it)`, ...otherLines].join('\n'),

@@ -47,7 +47,8 @@ import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { registerPatchPlanCommand } from './patch-plan';
-import { registerPatchRepairCommand } from './patch-repair';
+import { registerPatchRepairCommand, unfinishedRepairLine } from './patch-repair';
+import { unfinishedRepairs } from '../../store/patch/unfinished-repairs';
 import { registerPatchHistoryCommand } from './patch-history';
 import { refuseUnknownCodes } from '../code-hints';
 import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
@@ -423,6 +424,8 @@ export function registerPatchCommands(program: Command): void {
             runningRollback: rollback ?? null,
             // a retry only where failed dossiers are still behind (a retry or revalidation since may have brought them up) and it may go (R-PI-4)
             recentRuns: runs.map((r) => ({ ...r, ...runAdvice(t.name, r, supervisor) })),
+            // a `patch repair` cut off: some ledgers realigned, the package not yet replaced (a run fails those dossiers)
+            unfinishedRepairs: await unfinishedRepairs(pool),
           };
           output(flags.json, value, (v) =>
             [
@@ -445,6 +448,7 @@ export function registerPatchCommands(program: Command): void {
                   ]
                 : []),
               ...v.recentRuns.map((r) => runText(r, r.failed ? patchRunStatusCommand(v.target, r.id) : undefined)),
+              ...v.unfinishedRepairs.map(unfinishedRepairLine),
             ].join('\n'),
           );
         });

@@ -94,6 +94,10 @@ test("Flyway's repair R-PI-8: a package resealed after it was applied (a comment
 
   const seq = async () => (await pool.query<{ s: string }>('SELECT change_seq::text AS s FROM nightshift.dossier ORDER BY code')).rows.map((r) => BigInt(r.s));
   const seqBefore = await seq();
+  // patch status says it, with the command that goes on
+  expect((await cli(['patch', 'status'])).stdout).toContain(
+    `repair ${cut.id} of patch 2 was cut off (2 ledger(s) realigned, the stored package not yet replaced: a run fails the dossiers realigned): run 'nightshift patch repair ${fixed}' again`,
+  );
   const done = await cli(['patch', 'repair', fixed, '--yes']);
   expect(done.stderr).toBe('');
   expect(done.code).toBe(0);
@@ -115,6 +119,7 @@ test("Flyway's repair R-PI-8: a package resealed after it was applied (a comment
   // run again: nothing left
   const nothing = `nothing to repair on main: every package of ${fixed} is stored with its own checksum, or not stored yet (integrate stores it)\n`;
   expect((await cli(['patch', 'repair', fixed])).stdout).toBe(nothing);
+  expect((await cli(['patch', 'status'])).stdout).not.toContain('was cut off');
 
   // a dossier put back as an archive older than the repair had it (what a restore brings back: its ledger's old
   // checksum): the same repair finds it and realigns it alone, the stored package as it is
