@@ -292,7 +292,9 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         const stopped = await stoppedAtSupervisor(pool, retryOf);
         // a run --max-failures stopped: its failed dossiers and those it did not start (AWS SSM: run it again on the rest)
         selection = stopped ? (stopped.requested ? 'list' : 'all') : run.notStarted ? 'stopped' : 'failed';
-        if (stopped?.requested) await setRunRequested(pool, args.runId, stopped.requested);
+        // the list goes on with the retry: a retry of it stopped in turn takes from that list only
+        const requested = stopped ? stopped.requested : run.notStarted ? run.requested : null;
+        if (requested) await setRunRequested(pool, args.runId, requested);
         await setRetryOf(pool, args.runId, retryOf);
         if (await runTakesRestorePoints(pool, retryOf)) {
           await markRunRestorePoints(pool, args.runId);

@@ -10,6 +10,8 @@ export interface RetrySource {
   dir: string | null;
   /** --max-failures stopped it: how many dossiers it did not start (its retry takes them with the failed ones); else null */
   notStarted: number | null;
+  /** the dossiers it was given (null: every one) */
+  requested: string[] | null;
 }
 
 /**
@@ -17,14 +19,15 @@ export interface RetrySource {
  * `runId`, the retry itself) that has failed dossiers. Undefined when there is none.
  */
 export async function retrySourceRun(db: Queryable, runId: number, retryOf?: number): Promise<RetrySource | undefined> {
-  const { rows } = await db.query<{ id: string; last_patch: number | null; dir: string | null; not_started: number | null }>(
+  const { rows } = await db.query<{ id: string; last_patch: number | null; dir: string | null; not_started: number | null; requested: string[] | null }>(
     retryOf
-      ? `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started FROM nightshift.patch_run r WHERE r.id = $1`
-      : `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
+      ? `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started, r.requested FROM nightshift.patch_run r WHERE r.id = $1`
+      : `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started, r.requested FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
                    AND EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') ORDER BY r.id DESC LIMIT 1`,
     [retryOf ?? runId],
   );
-  return rows[0] && { id: Number(rows[0].id), last_patch: rows[0].last_patch, dir: rows[0].dir, notStarted: rows[0].not_started };
+  const r = rows[0];
+  return r && { id: Number(r.id), last_patch: r.last_patch, dir: r.dir, notStarted: r.not_started, requested: r.requested };
 }
 
 /** What `patch retry` would take, read before it starts (R-PI-4: the supervisor as it is now beside the run's last patch). */

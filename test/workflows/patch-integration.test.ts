@@ -388,7 +388,7 @@ test('issue 11.2: a dossier locked for 8 s (heartbeat timeout 5 s) does not time
   });
 });
 
-test('AWS SSM MaxErrors: the retry of a run --max-failures stopped takes its failed dossiers and those it did not start, and no others (a run of listed dossiers: those listed only)', async () => {
+test('AWS SSM MaxErrors: the retry of a run --max-failures stopped takes its failed dossiers and those it did not start, and no others (a run of listed dossiers: those listed only, also through a retry stopped in turn)', async () => {
   await withStack(10, async (stack) => {
     const { pool, dir } = await blockedAtPatch2(stack, ['DEMO0002', 'DEMO0003', 'DEMO0005']);
     const stopped = await runPatch(temporal.client, stack, { mode: 'integrate', dir, maxFailures: { count: 1 }, tuning: { concurrency: 1 } });
@@ -415,10 +415,13 @@ test('AWS SSM MaxErrors: the retry of a run --max-failures stopped takes its fai
       tuning: { chunkSize: 1, concurrency: 1 },
     });
     expect(listed).toMatchObject({ state: 'partial', failuresTotal: 1, stopped: { notStarted: 2 } });
-    const again = await runPatch(temporal.client, stack, { mode: 'retry', retryOf: listed.runId! });
-    expect(again).toMatchObject({ state: 'partial', total: 3, failuresTotal: 1 });
-    const againItems = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [again.runId]);
-    expect(againItems.rows.map((x) => x.code)).toEqual(['DEMO0003', 'DEMO0004', 'DEMO0006']);
+    // its retry stopped in turn at its first dossier (still blocked), then the retry of that retry: the list goes on
+    const again = await runPatch(temporal.client, stack, { mode: 'retry', retryOf: listed.runId!, maxFailures: { count: 0 }, tuning: { chunkSize: 1, concurrency: 1 } });
+    expect(again).toMatchObject({ state: 'partial', failuresTotal: 1, stopped: { notStarted: 2 } });
+    const last = await runPatch(temporal.client, stack, { mode: 'retry', retryOf: again.runId! });
+    expect(last).toMatchObject({ state: 'partial', total: 3, failuresTotal: 1 });
+    const lastItems = await pool.query<{ code: string }>('SELECT code FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [last.runId]);
+    expect(lastItems.rows.map((x) => x.code)).toEqual(['DEMO0003', 'DEMO0004', 'DEMO0006']);
     expect(await levels(pool)).toMatchObject({ DEMO0001: 4, DEMO0002: 3, DEMO0004: 4, DEMO0006: 4, DEMO0007: 3 });
   });
 });
