@@ -1,7 +1,7 @@
-import { FailureType } from '../domain/failures';
-import { repairHint } from '../domain/patch-repair';
 import fs from 'node:fs';
 import path from 'node:path';
+import { FailureType } from '../domain/failures';
+import { repairHint } from '../domain/patch-repair';
 import { UsageError } from '../config/config';
 import { readPatchDirectory } from '../patches/package';
 import { planOverDossiers, planPackages } from '../patches/plan';

@@ -34,7 +34,7 @@ export class RepairRefused extends Error {}
  */
 export async function repairItems(db: Queryable, packages: PatchPackage[]): Promise<RepairItem[]> {
   const numbers = packages.map((p) => p.manifest.number);
-  const stored = new Map((await storedChecksums(db, numbers)).map((s) => [s.number, s]));
+  const stored = new Map((await storedChecksums(db, packages.map((p) => ({ number: p.manifest.number, checksum: p.manifest.checksum })))).map((s) => [s.number, s]));
   const repaired = await repairedChecksums(db, numbers);
   const items: RepairItem[] = [];
   for (const p of packages) {

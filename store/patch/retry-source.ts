@@ -19,10 +19,11 @@ export interface RetrySource {
  * `runId`, the retry itself) that has failed dossiers. Undefined when there is none.
  */
 export async function retrySourceRun(db: Queryable, runId: number, retryOf?: number): Promise<RetrySource | undefined> {
+  const columns = `r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started, r.requested`;
   const { rows } = await db.query<{ id: string; last_patch: number | null; dir: string | null; not_started: number | null; requested: string[] | null }>(
     retryOf
-      ? `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started, r.requested FROM nightshift.patch_run r WHERE r.id = $1`
-      : `SELECT r.id, r.last_patch, ${RUN_SOURCE_DIR_SQL} AS dir, r.not_started, r.requested FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
+      ? `SELECT ${columns} FROM nightshift.patch_run r WHERE r.id = $1`
+      : `SELECT ${columns} FROM nightshift.patch_run r WHERE r.id <> $1 AND r.state <> 'running'
                    AND EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') ORDER BY r.id DESC LIMIT 1`,
     [retryOf ?? runId],
   );
