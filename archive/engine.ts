@@ -23,6 +23,8 @@ import { keepLastBackupAt } from '../store/dossiers/keep-last-backup-at';
 import { lockCodeForRestore } from '../store/dossiers/lock-code-for-restore';
 import { recordBackup } from '../store/dossiers/record-backup';
 import { setPatchLevel } from '../store/dossiers/set-patch-level';
+import { realignRestoredLedger } from '../store/patch/realign-restored-ledger';
+import { waitForRepair } from '../store/patch/wait-for-repair';
 import { begin, commit, rollback } from '../store/backup/transaction';
 import { type ArchiveHeader, CONTROL_CHARACTERS, FORMAT_VERSION, type PartStart, type Structure, copyColumns, documentPathSchema } from './format';
 import { invalid, readArchive } from './reader';
@@ -356,6 +358,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
   let rows = 0;
   let documents = 0;
   let began = false;
+  let realigned: number[] = [];
 
   const parentOfDocs = () => path.join(o.documentsDir, o.target);
 
@@ -371,6 +374,8 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         const schema = schemaNameFor(code);
         await begin(client);
         began = true;
+        // a `patch repair` at work ends first: the ledger below is realigned with it (R-PI-8)
+        await waitForRepair(client);
         // two restores of one code wait for each other instead of failing half-way
         const old = await lockCodeForRestore(client, code);
         if (old && !o.replace) throw permanentFailure(FailureType.DossierExists, `dossier ${old.code} already exists (restore with --replace to overwrite it)`);
@@ -435,6 +440,8 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         if (m.documentsIncluded !== header!.documentsIncluded) throw invalid('manifest and header disagree on documents');
         await finishStructure(client, structure!);
         await setLocalSearchPath(client, undefined);
+        // an archive older than a `patch repair`: its ledger takes the repaired checksums (before the touch triggers)
+        realigned = await realignRestoredLedger(client, schemaNameFor(code!));
         await installTouchTriggers(client, schemaNameFor(code!));
       },
     }, o.keys, o.name);
@@ -471,6 +478,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
     rows,
     documents,
     durationMs: Date.now() - started,
+    ...(realigned.length && { ledgerRealigned: realigned }),
   };
 }
 

@@ -39,7 +39,7 @@ export function repairItemLine(i: RepairItem): string {
   if (!i.replacesPackage) {
     return (
       `patch ${i.number} (${i.folder}): stored with this folder's checksum ${short(i.newChecksum)} since a repair; ${i.stale ?? 0} dossier(s) hold an older ` +
-      `checksum of it again (restored from an archive older than the repair): their ledgers take the new one, nothing is applied again`
+      `checksum of it again (put back before restores realigned it, or by hand): their ledgers take the new one, nothing is applied again`
     );
   }
   return (
@@ -51,4 +51,10 @@ export function repairItemLine(i: RepairItem): string {
 export function repairDoneLine(d: RepairDone): string {
   const pkg = d.replacesPackage ? ', the stored package replaced' : '';
   return `patch ${d.number}: ${d.realigned} dossier ledger(s) realigned to ${short(d.newChecksum)}${pkg} (repair ${d.repairId}${d.resumed ? ', going on from a repair cut off' : ''})`;
+}
+
+/** A restore's words for ledger rows it realigned with the repairs done since its archive (migration 0041). */
+export function restoreRealignedText(numbers: number[] | undefined): string {
+  if (!numbers?.length) return '';
+  return `; its patch ledger realigned with 'patch repair' done since the archive (patch ${numbers.join(', ')}: nothing applied again)`;
 }

@@ -76,6 +76,8 @@ export interface RestoreDossierResult {
   durationMs: number;
   /** present when the archive was read from the generation's off-site copy (R-BK-14) */
   offsiteCopy?: { bucket: string; key: string };
+  /** the patch numbers whose ledger rows held a checksum a `patch repair` since the archive replaced: realigned (R-PI-8) */
+  ledgerRealigned?: number[];
 }
 
 export const restoreDossierWorkflowId = (target: string, code: string): string => `restore-dossier/${target}/${code}`;

@@ -15,6 +15,7 @@ import {
 } from './backup-dossier.api';
 import { codeSpan, escapeMarkdown, oneLine } from '../domain/run-details';
 import { FailureType, failureTypeOf } from '../domain/failures';
+import { restoreRealignedText } from '../domain/patch-repair';
 import { type NightshiftKindValue, nightshiftAttributes, phaseAttribute } from './search-attributes';
 
 /**
@@ -107,7 +108,7 @@ export async function restoreDossierWorkflow(input: RestoreDossierInput): Promis
   try {
     const result = await restoreDossier.executeWithOptions({ ...ACTIVITY_OPTIONS.archive, summary: `restore ${code}` }, [input]);
     const read = result.offsiteCopy ? ` from the off-site copy ${result.offsiteCopy.bucket}/${result.offsiteCopy.key}` : '';
-    phase('done', `Restored dossier ${result.code}${read}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents`);
+    phase('done', `Restored dossier ${result.code}${read}: ${result.tables} tables, ${result.rows} rows, ${result.documents} documents${restoreRealignedText(result.ledgerRealigned)}`);
     return result;
   } catch (err) {
     if (failureTypeOf(err) === FailureType.OffsiteUnavailable) {

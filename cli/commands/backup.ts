@@ -42,6 +42,7 @@ import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
+import { restoreRealignedText } from '../../domain/patch-repair';
 import { isRestoreRun, restoreRunCommand, type RestoreRunFlags } from './backup-restore-run';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
 
@@ -285,7 +286,7 @@ export function registerBackupCommands(program: Command): void {
           if (!flags.wait) return output(flags.json, started, startedText);
           if (!flags.json) process.stdout.write(`${startedText(started)}\n`);
           const result = await waitSayingRetries(handle, flags.json);
-          output(flags.json, { ...started, result }, (v) => `restored dossier ${v.result.code}: ${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`);
+          output(flags.json, { ...started, result }, (v) => `restored dossier ${v.result.code}: ${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms${restoreRealignedText(v.result.ledgerRealigned)}`);
         });
       }),
     );
@@ -366,7 +367,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
       { ...info, result },
       (v) =>
         `restored dossier ${v.result.code} from generation ${g.id}${v.result.offsiteCopy ? ` (its off-site copy ${v.result.offsiteCopy.bucket}/${v.result.offsiteCopy.key})` : ''}: ` +
-        `${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms`,
+        `${v.result.tables} tables, ${v.result.rows} rows, ${v.result.documents} documents in ${v.result.durationMs} ms${restoreRealignedText(v.result.ledgerRealigned)}`,
     );
   });
 }

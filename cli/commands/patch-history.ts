@@ -84,8 +84,9 @@ export function historyText(v: HistoryValue): string {
   if (pending.length > belowSupervisor.length) lines.push(`above the supervisor's level: the next 'nightshift patch integrate DIR' brings the rest, supervisor first`);
   if (v.counts['checksum differs'] || v.counts.missing) {
     lines.push(`a run refuses this dossier (R-PI-8: its ledger differs from the stored packages); 'nightshift patch plan DIR --target ${v.target}' says why`);
-    // a ledger older than a repair (a restore brought it back) is realigned by that repair's folder (Flyway's repair)
-    if (v.counts['checksum differs']) lines.push(`a ledger a restore brought back from before a 'nightshift patch repair DIR': the same command realigns it`);
+    // a ledger older than a repair that no restore realigned (restored before migration 0041, edited by hand): that
+    // repair's folder realigns it (Flyway's repair); any other checksum stays refused
+    if (v.counts['checksum differs']) lines.push(`a ledger holding a checksum a 'nightshift patch repair DIR' replaced (put back before restores realigned, or by hand): the same command realigns it`);
   }
   return lines.join('\n');
 }

@@ -445,7 +445,7 @@ test('R-PI-8 R-PI-9: patch history CODE shows each patch of a dossier (applied b
     const drifted = await cli(['patch', 'history', 'DEMO0002']);
     expect(drifted.stdout).toMatch(new RegExp(`^ +${top + 1} +standard +checksum differs +eeeeeeeeeeee… `, 'm'));
     expect(drifted.stdout).toContain("a run refuses this dossier (R-PI-8: its ledger differs from the stored packages); 'nightshift patch plan DIR --target main' says why");
-    expect(drifted.stdout).toContain("a ledger a restore brought back from before a 'nightshift patch repair DIR': the same command realigns it");
+    expect(drifted.stdout).toContain("a ledger holding a checksum a 'nightshift patch repair DIR' replaced (put back before restores realigned, or by hand): the same command realigns it");
   } finally {
     await pool.query(`UPDATE "d_DEMO0002".apatch a SET checksum = p.checksum FROM nightshift.patch_package p WHERE p.number = a.number AND a.number = $1`, [top + 1]);
   }
