@@ -33,6 +33,7 @@ import { rollbackItemCounts } from '../store/rollback/item-counts';
 import { latestItemFailures } from '../store/restore/latest-item-failures';
 import { rollbackRunFailures } from '../store/rollback/run-failures';
 import { closeRollbackRun } from '../store/rollback/close-run';
+import { releaseUsedRestorePointLeases } from '../store/rollback/release-used-leases';
 import { restoredCodes } from '../store/rollback/restored-codes';
 import { rollbackScopeProblem, scopeOf } from '../store/rollback/scope-problem';
 import { rollbackRunState } from '../store/rollback/rollback-run-state';
@@ -171,6 +172,7 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
       const failed = await rollbackRunFailures(pool, args.runId, FAILURES_CAP);
       const counts = await rollbackItemCounts(pool, args.runId);
       const state: RollbackRunState = args.error ? 'failed' : failed.total ? 'partial' : 'completed';
+      await releaseUsedRestorePointLeases(pool, args.runId);
       await closeRollbackRun(pool, args.runId, state, args.error ?? null, args.notes);
       return {
         state,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+import { createRollbackActivities } from '../../activities/rollback';
 import { failureTypeOf } from '../../domain/failures';
 import { RollbackFailure, partialRollbackResult } from '../../workflows/patch-rollback.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, tempDir, type TestStack } from '../helpers/env';
@@ -77,6 +78,20 @@ test('R-PI-11 R-PI-8: a patch that fails half-way in two dossiers, run with rest
     const rb = await runRollback(temporal.client, stack, { patchRun: run.runId!, failedOnly: true });
     expect(rb).toMatchObject({ state: 'completed', phase: 'completed', total: 2, done: 2, failed: 0, restored: 2, restoredCodes: BLOCKED, failuresTotal: 0 });
     expect(rb.prerequisites.every((q) => q.ok)).toBe(true);
+    // the restore points it used are no longer leased (the patch run's lease, the rollback's own); a worker killed
+    // between a restore's commit and that release left them behind: the run's end lets them go (drill of 2026-12-06)
+    const rbId = Number((await pool.query<{ id: string }>('SELECT max(id) AS id FROM nightshift.patch_rollback_run')).rows[0]!.id);
+    const leases = async () =>
+      (await pool.query<{ holder: string }>('SELECT l.holder FROM nightshift.backup_generation_lease l JOIN nightshift.patch_rollback_item f ON f.generation_id = l.generation_id WHERE f.run_id = $1 ORDER BY 1', [rbId])).rows.map((r) => r.holder);
+    expect(await leases()).toEqual([]);
+    await pool.query(
+      `INSERT INTO nightshift.backup_generation_lease (generation_id, holder, expires_at)
+       SELECT f.generation_id, h, now() + interval '30 days' FROM nightshift.patch_rollback_item f, unnest(ARRAY['restore-point:' || f.patch_run, 'rollback:' || f.run_id]) AS h WHERE f.run_id = $1`,
+      [rbId],
+    );
+    expect(await leases()).toHaveLength(4);
+    await createRollbackActivities({ config: stack.config, pools: stack.pools }).finishRollbackRun({ target: 'main', runId: rbId, notes: [] });
+    expect(await leases()).toEqual([]);
     // their whole state is the pre-patch one; the other dossiers are as the patch left them
     expect(await statesOf(pool, BLOCKED)).toEqual(pick(before, BLOCKED));
     const others = codes.filter((c) => !BLOCKED.includes(c));
