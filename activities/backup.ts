@@ -200,6 +200,20 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
   };
 }
 
+/**
+ * A generation's file whose size is not the one recorded is not that generation's (another archive copied over it by
+ * hand): refused before anything changes, as a damaged file (its off-site copy is then offered).
+ */
+async function refuseOtherFile(g: Generation): Promise<void> {
+  const size = await fs.promises.stat(g.file).then(
+    (st) => st.size,
+    () => undefined,
+  );
+  if (size !== undefined && g.size > 0 && size !== g.size) {
+    throw permanentFailure(FailureType.ArchiveInvalid, `${g.file} is ${size} bytes, generation ${g.id} recorded ${g.size}: not this generation's file (replaced by hand?); nothing was changed`);
+  }
+}
+
 /** One generation to restore (restore --at, and each dossier of a bulk restore run). */
 export interface GenerationRestore {
   target: string;
@@ -226,12 +240,14 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
     const pool = pools.get(r.target);
     const keys = loadBackupKeyring(config.backupKeys);
     const onProgress = r.onProgress ?? (() => {});
-    const restore = (file: string, name?: string, beforeCommit = r.beforeCommit) =>
-      restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit });
     return withGenerationLease(pool, r.generationId, r.file, async (g) => {
+      // the archive must be this generation's: of its dossier (a bulk run restores over the archive's own code)
+      const restore = (file: string, name?: string, beforeCommit = r.beforeCommit) =>
+        restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit, expectCode: g.code });
       const copy = await restoreSourceOf(g, r.from, keys);
       if (!copy) {
         try {
+          await refuseOtherFile(g);
           // its own code from its own file: the newest generation restored is not a change to back up again (R-BK-2)
           return await restore(g.file, undefined, async (tx, header) => {
             await r.beforeCommit?.(tx, header);

@@ -215,6 +215,8 @@ export function createRollbackActivities({ pools, config, temporal }: ActivityDe
         target: a.target,
         file: item.file,
         as: a.code,
+        // the restore point's own archive (a file swapped by hand is refused before anything changes)
+        expectCode: item.generation_code,
         replace: true,
         documentsDir: config.documentsDir,
         keys: loadBackupKeyring(config.backupKeys),

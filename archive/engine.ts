@@ -332,6 +332,8 @@ export interface RestoreEngineOptions {
   signal?: AbortSignal;
   /** runs in the restore's transaction once the archive is in, before the commit (a ledger row written with it: R-PI-11 rollback) */
   beforeCommit?: (tx: pg.PoolClient, header: ArchiveHeader) => Promise<void>;
+  /** a generation's restore: the dossier its archive must be of (a file swapped by hand is refused before anything changes) */
+  expectCode?: string;
 }
 
 /** PostgreSQL refusing the archive's content (bad data, broken constraint, bad definition) is the archive's fault. */
@@ -369,6 +371,9 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
   try {
     await readArchive(o.file, {
       async header(h) {
+        if (o.expectCode !== undefined && h.code !== o.expectCode) {
+          throw invalid(`${o.name ?? o.file} is an archive of dossier ${h.code}, not of ${o.expectCode}: not this generation's file (replaced by hand?); nothing was changed`);
+        }
         header = h;
         code = o.as ?? h.code;
         const schema = schemaNameFor(code);

@@ -172,6 +172,16 @@ export interface EditableWindow extends WindowTimes {
   message?: string;
   preventLoginsFrom?: string;
   cutoffSeconds?: number;
+  /** the payload starts once the drain is over, before the grace ends (`--start-when-drained`) */
+  startWhenDrained?: boolean;
+}
+
+/** `schedule --cutoff`'s rule for an edit too: a payload that starts after the grace must still have the cutoff left. */
+export const CUTOFF_AFTER_GRACE = 'the payload would start after the drain grace with less than the cutoff left before the end: it would never start (shorten the cutoff or the grace, or lengthen the window)';
+
+function cutoffAfterGrace(t: EditableWindow): boolean {
+  if (t.cutoffSeconds === undefined || t.cutoffSeconds === null || t.startWhenDrained) return false;
+  return (Date.parse(t.endsAt) - Date.parse(t.startsAt)) / 1000 - t.graceSeconds < t.cutoffSeconds;
 }
 
 /**
@@ -205,7 +215,7 @@ export function editFieldProblem(w: EditableWindow, edit: unknown, nowMs: number
   if (Date.parse(next.endsAt) <= nowMs) return { field: 'endsAt', message: 'the new end is in the past' };
   const problem = timesProblem(next);
   if (problem === undefined) {
-    const cutoff = cutoffProblem(next);
+    const cutoff = cutoffProblem(next) ?? (cutoffAfterGrace(next) ? CUTOFF_AFTER_GRACE : undefined);
     // a cutoff given is the one refused; else the window was shortened under it
     if (cutoff) return { field: parsed.data.cutoffSeconds != null ? 'cutoffSeconds' : 'endsAt', message: cutoff };
     return undefined;

@@ -184,6 +184,10 @@ export function registerPatchRollbackCommand(patch: Command): void {
             // codes that name no dossier are a slip, not a missing restore point (exit 2, the one meant named)
             if (input.dossiers) await refuseUnknownCodes(pool, t.name, input.dossiers);
             await closeAbandonedRollbacks(pool, client);
+            // a run id that names nothing is a slip (exit 2), said before R-PI-2 (a typo found only inside a window)
+            const scope = scopeOf(input);
+            const problem = await rollbackScopeProblem(pool, t.name, scope);
+            if (problem?.unknown) throw new UsageError(problem.message);
             const prerequisites = await patchPrerequisites(pool, t.name);
             const others = await runningRollbackRuns(pool);
             if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${t.name}` });
@@ -191,9 +195,6 @@ export function registerPatchRollbackCommand(patch: Command): void {
             if (failed.length) {
               throw refused(RollbackFailure.PrerequisiteFailed, [`rollback refused on ${t.name} (R-PI-2), nothing started:`, ...failed.map((q) => `  ${q.name}: ${q.detail}`)].join('\n'));
             }
-            const scope = scopeOf(input);
-            const problem = await rollbackScopeProblem(pool, t.name, scope);
-            if (problem?.unknown) throw new UsageError(problem.message);
             if (problem) throw refused(RollbackFailure.NoRestorePoint, problem.message);
             // a restore point older than the dossier's last patches, a supervisor taken below the others, data
             // written since the patch (lost with it): said first, all at once
@@ -267,8 +268,8 @@ async function dryRun(targetName: string, input: PatchRollbackInput, json: boole
     if (lost) lines.push(lost);
     lines.push(
       v.refusedNow.length
-        ? [`started now, it would be refused (R-PI-2):`, ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n')
-        : 'started now, its prerequisites are met (R-PI-2)',
+        ? [`if started now, it would be refused (R-PI-2):`, ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n')
+        : 'if started now, its prerequisites would be met (R-PI-2)',
     );
     return lines.join('\n');
   });

@@ -389,3 +389,33 @@ test('R-BK-12 / R-BK-13: a verification that could not read a generation for wan
   expect(again.stdout).toMatch(new RegExp(`${newer}  2026-12-02 22:00:00 .* ok 2026-12-04 03:00:00 `));
   expect(again.stdout).not.toContain('key problem');
 });
+
+test("R-BK-11 (drill of 2026-12-06): a generation's file replaced by hand with another dossier's archive is refused, single restore and restore run, before anything changes: neither dossier is touched", async () => {
+  const [code, other] = (await generateDemoDossiers(pool(), { target: 'main', count: 2, sizeKb: 5, prefix: 'GSW' })) as [string, string];
+  const [id] = await generations(code, ['2026-12-03T21:00:00Z']);
+  const [otherId] = await generations(other, ['2026-12-03T21:00:00Z']);
+  const fileOf = async (g: number) => (await pool().query<{ file: string; size: string }>('SELECT file, size FROM nightshift.backup_generation WHERE id = $1', [g])).rows[0]!;
+  const mine = await fileOf(id!);
+  const theirs = await fileOf(otherId!);
+  fs.copyFileSync(theirs.file, mine.file);
+  const registry = createRegistryActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  const before = { [code]: await registry.tableStats('main', code), [other]: await registry.tableStats('main', other) };
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // its size is not the one recorded
+    const single = await cli(['backup', 'restore', code, '--at', '2026-12-04', '--replace', '--wait'], PARIS);
+    expect(single.code).toBe(1);
+    expect(single.stderr).toContain(`ArchiveInvalid: ${mine.file} is `);
+    expect(single.stderr).toContain(`generation ${id} recorded ${mine.size}: not this generation's file (replaced by hand?); nothing was changed`);
+    // the same size recorded: the archive's own dossier code tells
+    await pool().query('UPDATE nightshift.backup_generation SET size = $2 WHERE id = $1', [id, theirs.size]);
+    const same = await cli(['backup', 'restore', code, '--at', '2026-12-04', '--replace', '--wait'], PARIS);
+    expect(same.code).toBe(1);
+    expect(same.stderr).toContain(`is an archive of dossier ${other}, not of ${code}: not this generation's file (replaced by hand?); nothing was changed`);
+    // a restore run restores over the archive's own code: it must not put the other dossier back
+    const run = await cli(['backup', 'restore', '--codes', code, '--at', '2026-12-04', '--replace', '--yes', '--wait'], PARIS);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`is an archive of dossier ${other}, not of ${code}`);
+  });
+  expect({ [code]: await registry.tableStats('main', code), [other]: await registry.tableStats('main', other) }).toEqual(before);
+});

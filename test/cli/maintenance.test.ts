@@ -202,6 +202,10 @@ test('SSM cutoff: --cutoff becomes the window\'s cutoffSeconds (a start when dra
   expect(refused({ duration: '20m' })).toThrow(/^--duration: the cutoff must be shorter than the window$/);
   expect(refused({ cutoff: '30m' })).not.toThrow();
   expect(refused({ cutoff: 'none', duration: '10m' })).not.toThrow();
+  // schedule's rule for edits too (drill of 2026-12-06: an edit let a window cut service for a payload that could never start)
+  expect(refused({ cutoff: '58m' })).toThrow(/^--cutoff: the payload would start after the drain grace with less than the cutoff left before the end: it would never start/);
+  expect(refused({ duration: '24m' })).toThrow(/^--duration: the payload would start after the drain grace with less than the cutoff left/);
+  expect(refused({ cutoff: '58m' }, { ...w, startWhenDrained: true } as typeof w)).not.toThrow();
   expect(refused({ cutoff: '10m' }, { ...w, payload: { kind: 'none' } } as typeof w)).toThrow(/^--cutoff: this window has no payload \(work by hand\): a cutoff would change nothing$/);
 });
 

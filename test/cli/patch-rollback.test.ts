@@ -53,13 +53,16 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     expect(outside.code).toBe(1);
     expect(outside.stderr).toMatch(/RollbackPrerequisiteFailed: rollback refused on main \(R-PI-2\), nothing started:\n {2}maintenance window in progress: no maintenance window is in progress on main/);
     expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_rollback_run')).rows[0].n).toBe(0);
+    // a run id that names nothing is a slip, said before R-PI-2 (drill of 2026-12-06: found only once a window had cut service)
+    expect(await cli(['patch', 'rollback', '--run', '99999'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no patch run 99999') });
+    expect(await cli(['patch', 'rollback', '--retry', '99999'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no rollback run 99999') });
     // drill M: a preview, outside a window too: what it would restore, that it would be refused now; nothing started
     const preview = await cli(['patch', 'rollback', '--run', String(run.runId), '--dry-run']);
     expect(preview.stderr).toBe('');
     expect(preview.code).toBe(0);
     expect(preview.stdout).toMatch(new RegExp(`^patch rollback of the dossiers of patch run ${run.runId} on main would restore \\d+ dossier\\(s\\) to their restore points \\(--dry-run: nothing started\\):$`, 'm'));
     expect(preview.stdout).toMatch(new RegExp(`^  DEMO0003: at patch \\d+ now, back to patch 0: restore point generation \\d+ taken \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\(\\S+\\) by patch run ${run.runId}$`, 'm'));
-    expect(preview.stdout).toMatch(/^started now, it would be refused \(R-PI-2\):\n {2}maintenance window in progress: no maintenance window is in progress on main/m);
+    expect(preview.stdout).toMatch(/^if started now, it would be refused \(R-PI-2\):\n {2}maintenance window in progress: no maintenance window is in progress on main/m);
     const previewJson = JSON.parse((await cli(['patch', 'rollback', '--run', String(run.runId), '--failed-only', '--dry-run', '--json'])).stdout);
     expect(previewJson).toMatchObject({ target: 'main', scope: `the failed dossiers of patch run ${run.runId}`, total: 1, dossiers: [{ code: 'DEMO0003', patchRun: run.runId, restoreLevel: 0 }] });
     expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_rollback_run')).rows[0].n).toBe(0);
@@ -111,7 +114,7 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     const undoPreview = await cli(['patch', 'rollback', 'DEMO0002', '--dry-run']);
     expect(undoPreview.code).toBe(0);
     expect(undoPreview.stdout).toContain('this rollback would undo more than its patch run; the rollback asks for --yes:\n');
-    expect(undoPreview.stdout).toMatch(/^started now, its prerequisites are met \(R-PI-2\)$/m);
+    expect(undoPreview.stdout).toMatch(/^if started now, its prerequisites would be met \(R-PI-2\)$/m);
     expect(undo.stderr).toContain(`DEMO0002: at patch 3 now; patch run ${run.runId} left it at 2; its restore point is at patch 0: patch 3 of later runs would be undone too`);
     // the later run's own writes are not users' (drill M: every dossier patched again was said written to, its data lost)
     expect(undo.stderr).not.toContain('written to since');
