@@ -18,6 +18,8 @@ export interface WindowRun {
   runId?: string;
   /** rollback: dossiers restored to their restore point */
   restored?: number;
+  /** rollback: the first of them, by code (the rollback's result) */
+  codes?: string[];
   /** running, completed, partial, failed */
   state?: string;
   /** a run started by hand that ended partial or failed: its dossiers not done (failed, in use, not reached) */
@@ -158,6 +160,10 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
   switch (w.phase) {
     case 'failed': {
       const run = w.payloadRun;
+      // the payload's failed dossiers were rolled back and the window went on: what failed is its post-checks (R-MW-10),
+      // which a reopen follows once fixed; the rolled-back dossiers are patched again later, inside a window
+      const rolledBack = rolledBackStep(w);
+      if (rolledBack) return [{ text: 'Fix what the post-checks found, then give access back', command: cmd('maintenance reopen', w.target) }, rolledBack];
       if (run?.runId && (run.state === 'partial' || run.state === 'failed')) {
         return [
           { text: `Retry the ${run.kind === 'backup' ? 'dossiers not backed up' : 'dossiers not patched'}${notStartedText(run)}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` },
@@ -180,23 +186,34 @@ export function windowNextSteps(w: WindowFacts): NextStep[] {
       return [{ text: `${what} (the window was cancelled)${notStartedText(run)}`, command: `${cmd(`${run.kind} retry`, w.target)} --run ${run.runId}` }];
     }
     case 'completed': {
-      // R-PI-11 on failure: the failed dossiers are back to before the patch, below the others: patched again once fixed
-      const run = w.payloadRun;
-      if (ROLLED_BACK_STATES.includes(w.rollbackRun?.state ?? '') && run?.kind === 'patch' && run.runId) {
-        const what = w.rollbackRun!.state === NOTHING_TO_ROLL_BACK ? 'Fix the failed dossiers (none was changed)' : 'Fix the rolled-back dossiers';
-        return [{ text: `${what}, then patch them again inside a window${notStartedText(run)}`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` }];
-      }
-      return [];
+      const rolledBack = rolledBackStep(w);
+      return rolledBack ? [rolledBack] : [];
     }
     default:
       return [];
   }
 }
 
+/** R-PI-11 on failure: the failed dossiers are back to before the patch, below the others: patched again once fixed. */
+function rolledBackStep(w: Pick<WindowFacts, 'target' | 'payloadRun' | 'rollbackRun'>): NextStep | undefined {
+  const run = w.payloadRun;
+  if (!ROLLED_BACK_STATES.includes(w.rollbackRun?.state ?? '') || run?.kind !== 'patch' || !run.runId) return undefined;
+  const what = w.rollbackRun!.state === NOTHING_TO_ROLL_BACK ? 'Fix the failed dossiers (none was changed)' : 'Fix the rolled-back dossiers';
+  return { text: `${what}, then patch them again inside a window${notStartedText(run)}`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` };
+}
+
 /** A patch run stopped by --max-failures: its retry also takes the dossiers it did not start (they are said, not a second step). */
 function notStartedText(run: WindowRun): string {
   if (run.kind !== 'patch' || !run.notStarted) return '';
   return `; the retry also takes the ${run.notStarted} dossier(s) the patch run did not start (--max-failures stopped it)`;
+}
+
+/** Which dossiers a rollback restored (the first of them, by code), the rest counted. */
+function restoredCodesText(r: WindowRun): string {
+  const codes = r.codes ?? [];
+  if (!codes.length) return '';
+  const more = (r.restored ?? 0) - codes.length;
+  return `: ${codes.map((c) => escapeMarkdown(c)).join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 function runLine(r: WindowRun, namespace: string): string {
@@ -270,7 +287,7 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   }
   if (w.rollbackRun) {
     const n = w.rollbackRun.restored;
-    blocks.push(`On failure: ${runLine(w.rollbackRun, namespace)}${n !== undefined ? ` · **${n}** failed dossier(s) rolled back to their restore point (R-PI-11)` : ''}`);
+    blocks.push(`On failure: ${runLine(w.rollbackRun, namespace)}${n !== undefined ? ` · **${n}** failed dossier(s) rolled back to their restore point (R-PI-11)${restoredCodesText(w.rollbackRun)}` : ''}`);
   }
   if (w.linkedRuns?.length) blocks.push(['Started by hand in this window:', ...w.linkedRuns.map((r) => `- ${runLine(r, namespace)}`)].join('\n'));
   blocks.push(...failureBlocks(w));

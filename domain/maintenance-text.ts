@@ -41,17 +41,19 @@ export interface MaintenanceMail {
    */
   payloadEnded?: { kind: string; state: string };
   /**
-   * R-PI-11 on failure: a completed window whose patch run failed dossiers that were then rolled back to their
-   * restore point: how many, and the command that patches them again once fixed (they are below the others).
+   * R-PI-11 on failure: a window whose patch run failed dossiers that were then rolled back to their restore point
+   * (completed, or failed by its post-checks after): how many, which (the payload's failures, not the post-checks'),
+   * and the command that patches them again once fixed (they are below the others).
    */
   rolledBack?: { failed: number; restored: number; retryCommand: string; dossiers?: { code: string; error: string }[] };
   /** Backup batches, patch runs and rollbacks started by hand while the window was in progress, with their state. */
   handRuns?: { kind: string; workflowId: string; state?: string; notDone?: number }[];
   /**
    * R-MW-9 the completion mail: the window's payload run as it ended (the window's payload kind, the run's workflow and
-   * ledger id, its final state, its dossiers not done), said in one line.
+   * ledger id, its final state, its dossiers not done, those a patch run stopped by --max-failures did not start), said
+   * in one line.
    */
-  payloadRun?: { kind: string; workflowId: string; runId?: string; state?: string; notDone?: number };
+  payloadRun?: { kind: string; workflowId: string; runId?: string; state?: string; notDone?: number; notStarted?: number };
   /** R-MW-10 the completion mail of a window the operator reopened after a failure: that failure. */
   reopenedAfter?: string;
   /** R-MW-9: work by hand ended by the window's end time, nobody having said `complete` */
@@ -104,6 +106,16 @@ function rolledBackText(failed: number, restored: number): string {
   return `${restored} remis dans leur état d'avant le correctif (R-PI-11), les autres n'avaient pas été modifiés. `;
 }
 
+/** R-PI-11 on failure: the dossiers the patch failed, what became of them, and the retry; `when` says when to run it. */
+function rolledBackBlock(target: string, r: NonNullable<MaintenanceMail['rolledBack']>, when: string): string {
+  return (
+    `${r.failed} dossier(s) n'ont pas pu recevoir les correctifs : ` +
+    rolledBackText(r.failed, r.restored) +
+    failedDossiersText(r.dossiers ?? [], r.failed, patchListing(target, r.retryCommand)) +
+    `${when}, dans une fenêtre de maintenance : ${r.retryCommand}\n`
+  );
+}
+
 /** A payload run's final state, as the French mail says it. */
 const RUN_STATE_TEXT: Record<string, string> = {
   completed: 'terminé sans erreur',
@@ -127,7 +139,9 @@ function handRunsText(runs: MaintenanceMail['handRuns']): string {
 /** R-MW-9: what the payload did, in one line: « Traitement : sauvegarde backup/main/… (n° 8) — terminé sans erreur ». */
 function payloadRunText(run: NonNullable<MaintenanceMail['payloadRun']>): string {
   const state = run.state ? (RUN_STATE_TEXT[run.state] ?? `état ${run.state}`) : 'état inconnu';
-  const notDone = run.notDone ? ` (${run.notDone} dossier(s) non traité(s))` : '';
+  // as `maintenance status` says it: the dossiers not done, then those --max-failures left not started
+  const counts = [run.notDone ? `${run.notDone} dossier(s) non traité(s)` : '', run.notStarted ? `${run.notStarted} non commencé(s) car --max-failures a arrêté l'intégration` : ''].filter(Boolean);
+  const notDone = counts.length ? ` (${counts.join(', ')})` : '';
   return `Traitement : ${PAYLOAD_TEXT[run.kind] ?? run.kind} ${run.workflowId}${run.runId ? ` (n° ${run.runId})` : ''} — ${state}${notDone}\n`;
 }
 
@@ -163,12 +177,7 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
           (mail.endedAtEnd ? `Terminée par l'heure de fin prévue : personne n'a indiqué la fin des travaux (nightshift maintenance complete) ; vérifiez qu'ils sont bien finis.\n` : '') +
           (mail.reopenedAfter ? `Rouverte après un échec : ${oneLine(failureReason(mail.reopenedAfter))}\n` : '') +
           (mail.payloadRun ? payloadRunText(mail.payloadRun) : '') +
-          (mail.rolledBack
-            ? `${mail.rolledBack.failed} dossier(s) n'ont pas pu recevoir les correctifs : ` +
-              rolledBackText(mail.rolledBack.failed, mail.rolledBack.restored) +
-              failedDossiersText(mail.rolledBack.dossiers ?? [], mail.rolledBack.failed, patchListing(target, mail.rolledBack.retryCommand)) +
-              `Corrigez la cause, puis, dans une fenêtre de maintenance : ${mail.rolledBack.retryCommand}\n`
-            : '') +
+          (mail.rolledBack ? rolledBackBlock(target, mail.rolledBack, 'Corrigez la cause, puis') : '') +
           handRunsText(mail.handRuns) +
           `${period}\n`,
       };
@@ -196,6 +205,8 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
             ? `Dossier(s) en erreur (${mail.failedDossiers.failed}) :` +
               failedDossiersText(mail.failedDossiers.dossiers, mail.failedDossiers.failed, mail.failedDossiers.listCommand)
             : '') +
+          // R-PI-11: the payload's failed dossiers were rolled back before the post-checks failed: named, not lost
+          (mail.rolledBack ? `Avant les vérifications de fin, ${rolledBackBlock(target, mail.rolledBack, "Une fois l'accès rendu, corrigez leur cause, puis")}` : '') +
           `${appName} reste fermé. Corrigez puis rouvrez : nightshift maintenance reopen --target ${target}\n${handRunsText(mail.handRuns)}${period}\n`,
       };
   }

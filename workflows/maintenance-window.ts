@@ -7,7 +7,7 @@ import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-inp
 import { occurrenceInput, parseRecurScheduleId } from '../domain/maintenance-recur';
 import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
 import { NOTHING_TO_ROLL_BACK, postCheckFailures, renderWindowDetails, ROLLED_BACK_STATES, windowNextSteps, windowOutcome, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
-import { capFailures, type DossierFailure } from '../domain/run-details';
+import { capFailures, mergeFailures, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
 import { executeBackupBatchChild, executePatchRollbackChild, executePatchRunChild } from './child-starts';
@@ -127,6 +127,8 @@ function dossierFailures(failures: { code: string; status?: string; patch?: numb
 
 /** Histories recorded before a window could roll its failed dossiers back (R-PI-11) replay without the rollback child. */
 const ON_FAILURE_ROLLBACK_PATCH = 'window-on-failure-rollback';
+/** A failed post-check's failure, said as such (R-MW-10): not read as the payload's. */
+const POST_CHECKS_FAILED = 'post-checks: ';
 /** Histories recorded before a refused database drain failed the window (it failed the workflow) replay so. */
 const DRAIN_REFUSED_PATCH = 'window-drain-refused-fails-window';
 /** Histories recorded before a rollback with nothing to undo (no failed dossier was touched) let the window go on replay failing it. */
@@ -193,8 +195,12 @@ class MaintenanceWindow {
   /** Search attributes are upserted only when the starter set them (the time-skipping server has none). */
   private readonly searchAttributes: boolean;
   private readonly namespace: string;
-  /** The payload's dossier failures while they are the window's failures (a failure mail names them); a later check's are not. */
+  /**
+   * The payload's own dossier failures and their count, kept apart from the window's `failures` (which a failed
+   * post-check extends): the dossiers a rollback restored, the payload's dossiers not done, are said from these.
+   */
   private payloadFailures?: DossierFailure[];
+  private payloadFailuresTotal = 0;
 
   constructor(
     private readonly input: MaintenanceWindowInput,
@@ -722,6 +728,7 @@ class MaintenanceWindow {
       this.s.failures = failures;
       this.s.failuresTotal = Math.max(failuresTotal, failures.length);
       this.payloadFailures = failures;
+      this.payloadFailuresTotal = this.s.failuresTotal;
     }
     this.details();
   }
@@ -814,6 +821,7 @@ class MaintenanceWindow {
     run.runId = String(r.runId);
     run.state = r.state;
     run.restored = r.restored;
+    if (r.restoredCodes?.length) run.codes = r.restoredCodes;
     this.details();
     return true;
   }
@@ -844,9 +852,10 @@ class MaintenanceWindow {
       checks = { ok: false, problems: [`the target database does not answer: ${err instanceof Error ? err.message : String(err)}`] };
     }
     if (!checks.ok) {
-      this.s.failures = postCheckFailures(checks.problems);
-      this.s.failuresTotal = checks.problems.length;
-      throw ApplicationFailure.create({ type: MaintenanceFailure.PostCheckFailed, nonRetryable: true, message: checks.problems.join('; ') });
+      // added to the payload's failures (the dossiers a rollback restored stay named), not in their place
+      this.s.failures = mergeFailures(this.payloadFailures ?? [], postCheckFailures(checks.problems));
+      this.s.failuresTotal = this.payloadFailuresTotal + checks.problems.length;
+      throw ApplicationFailure.create({ type: MaintenanceFailure.PostCheckFailed, nonRetryable: true, message: `${POST_CHECKS_FAILED}${checks.problems.join('; ')}` });
     }
   }
 
@@ -860,7 +869,8 @@ class MaintenanceWindow {
     }
     this.w.finishing = false;
     await this.persist('failed');
-    await this.notify('failed');
+    // a post-check failure after an on-failure rollback: the alert names the dossiers rolled back too
+    await this.notify('failed', undefined, this.rolledBack());
     await wf.condition(() => this.w.requested.reopen || this.w.requested.cancel);
     // R-PI-2: a run started by hand while the window was failed (the retry its next step advises, say) is linked, and
     // access comes back, after a reopen as after a cancel, only once it has ended (single-user mode)
@@ -912,8 +922,9 @@ class MaintenanceWindow {
     const rollback = this.s.rollbackRun;
     if (!rollback || !ROLLED_BACK_STATES.includes(rollback.state ?? '') || run?.kind !== 'patch' || !run.runId) return undefined;
     const restored = rollback.restored ?? 0;
-    const dossiers = (this.s.failures ?? []).map((f) => ({ code: f.code, error: f.error }));
-    return { failed: Math.max(this.s.failuresTotal ?? 0, restored), restored, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)), dossiers };
+    // the payload's failed dossiers, not the window's failures: a failed post-check adds its own to those
+    const dossiers = (this.payloadFailures ?? []).map((f) => ({ code: f.code, error: f.error }));
+    return { failed: Math.max(this.payloadFailuresTotal, restored), restored, retryCommand: patchRetryCommand(this.s.target, Number(run.runId)), dossiers };
   }
 
   /** A window failed by its payload's dossiers: which ones for the mail (the payload run's status lists every one). */
@@ -936,9 +947,11 @@ class MaintenanceWindow {
   ): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;
-    // R-MW-9 the completion mail's payload line: its dossiers not done counted while the window carries their failures
+    // R-MW-9 the completion mail's payload line: its own dossiers not done (a failed post-check's are not), and those a
+    // patch run stopped by --max-failures did not start
     const run = kind === 'completed' ? s.payloadRun : undefined;
-    const notDone = run && run.state !== 'completed' && this.payloadFailures?.length && s.failures === this.payloadFailures ? Math.max(s.failuresTotal ?? 0, s.failures.length) : 0;
+    const notDone = run && run.state !== 'completed' ? this.payloadFailuresTotal : 0;
+    const notStarted = run && run.state !== 'completed' ? (run.notStarted ?? 0) : 0;
     try {
       const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, {
         target: s.target,
@@ -954,7 +967,7 @@ class MaintenanceWindow {
           ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state, notDone: r.notDone })) }),
           ...(kind === 'failed' && { failedDossiers: this.failedDossiers() }),
           // R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after
-          ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }) } }),
+          ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }), ...(notStarted && { notStarted }) } }),
           ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
           ...(kind === 'completed' && s.endedAtEnd && { endedAtEnd: true }),
           ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),

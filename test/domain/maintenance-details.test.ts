@@ -109,3 +109,34 @@ test('AWS SSM MaxErrors: a window failed by a patch run --max-failures stopped: 
   // without the stop, as before
   expect(windowNextSteps(afterFailure)[0]).toEqual({ text: 'Retry the dossiers not patched', command: 'nightshift patch retry --target main --run 1' });
 });
+
+test('R-PI-11 R-MW-10 R-OP-1: failed dossiers rolled back, then a failed post-check: reopen first (not a patch retry), then the retry of the rolled-back dossiers; the details name them', () => {
+  const postCheck: WindowFacts = {
+    ...afterFailure,
+    payload: { kind: 'backup+patch' },
+    rollbackRun: { kind: 'rollback', workflowId: 'patch-rollback/main/20260511T200800Z', runId: '4', state: 'completed', restored: 1, codes: ['DEMO0030'] },
+    failure: 'post-checks: dossier AAA1: schema d_AAA1 is missing',
+    failures: [
+      { code: 'DEMO0030', status: 'failed', error: 'patch 13 failed in dossier DEMO0030: check constraint' },
+      { code: 'AAA1', status: 'post-check', error: 'schema d_AAA1 is missing' },
+    ],
+    failuresTotal: 2,
+  };
+  const retry = 'nightshift patch retry --target main --run 1';
+  expect(windowNextSteps(postCheck)).toEqual([
+    { text: 'Fix what the post-checks found, then give access back', command: 'nightshift maintenance reopen --target main' },
+    { text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: retry },
+  ]);
+  const details = renderWindowDetails(postCheck, paris, 'default');
+  expect(details).toContain('**1** failed dossier(s) rolled back to their restore point (R-PI-11): DEMO0030');
+  expect(details).toContain('Failure: post-checks: dossier AAA1: schema d\\_AAA1 is missing');
+  expect(details).toContain('- DEMO0030: patch 13 failed in dossier DEMO0030: check constraint');
+  expect(details).toContain('- AAA1: schema d\\_AAA1 is missing');
+  expect(details).not.toContain('Retry the dossiers not patched');
+  // reopened: the retry of the rolled-back dossiers only, as for a window that went on without a failure
+  expect(windowNextSteps({ ...postCheck, state: 'completed', phase: 'completed', failure: undefined, reopenedAfter: postCheck.failure })).toEqual([
+    { text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: retry },
+  ]);
+  // more dossiers restored than the rollback names: counted
+  expect(renderWindowDetails({ ...postCheck, rollbackRun: { ...postCheck.rollbackRun!, restored: 25 } }, paris, 'default')).toContain('rolled back to their restore point (R-PI-11): DEMO0030 and 24 more');
+});

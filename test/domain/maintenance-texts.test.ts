@@ -228,6 +228,51 @@ describe('R-MW-9, R-MW-10: the completion mail says what the payload did, and th
   });
 });
 
+test('AWS SSM MaxErrors R-MW-9: the completion mail of a patch run --max-failures stopped counts the dossiers not started too, as `maintenance status` does', () => {
+  const mail = { kind: 'completed' as const, to: [], type: 'deployment' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const payloadRun = { kind: 'patch', workflowId: 'patch/main/x', runId: '18', state: 'partial', notDone: 1, notStarted: 5 };
+  const { text } = maintenanceMailText('main', { ...mail, payloadRun }, 'APP', paris, new Date('2020-09-07T11:40:00Z'));
+  expect(text).toContain(
+    "\nTraitement : intégration des correctifs patch/main/x (n° 18) — terminé avec des dossiers en erreur (1 dossier(s) non traité(s), 5 non commencé(s) car --max-failures a arrêté l'intégration)\n",
+  );
+});
+
+describe('R-PI-11 R-MW-10: dossiers rolled back, then a failed post-check: the mails name the rolled-back dossiers, not the check\'s', () => {
+  const base = { to: ['ops@example.com'], type: 'deployment' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const rolledBack = {
+    failed: 1,
+    restored: 1,
+    retryCommand: 'nightshift patch retry --target main --run 18',
+    dossiers: [{ code: 'DEMO0030', error: 'patch 13 failed in dossier DEMO0030: new row violates check constraint "c_amount"' }],
+  };
+  const failure = 'post-checks: dossier AAA1: schema d_AAA1 is missing';
+  const at = new Date('2020-09-07T11:40:00Z');
+
+  test('the failure alert: the post-checks failed, and the dossiers rolled back before them with the retry for later', () => {
+    const { subject, text } = maintenanceMailText('main', { ...base, kind: 'failed', failure, rolledBack }, 'APP', paris, at);
+    expect(subject).toBe('[APP] ÉCHEC de la maintenance (main) : service toujours fermé');
+    expect(text).toBe(
+      "L'installation de la nouvelle version a échoué le 07/09/2020 à 13:40 : post-checks: dossier AAA1: schema d_AAA1 is missing.\n" +
+        "Avant les vérifications de fin, 1 dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11). \n" +
+        '- DEMO0030 : patch 13 failed in dossier DEMO0030: new row violates check constraint "c_amount"\n' +
+        "Une fois l'accès rendu, corrigez leur cause, puis, dans une fenêtre de maintenance : nightshift patch retry --target main --run 18\n" +
+        'APP reste fermé. Corrigez puis rouvrez : nightshift maintenance reopen --target main\n' +
+        'Fenêtre prévue du 07/09/2020 à 13:00 au 07/09/2020 à 13:45 (cible main).\n',
+    );
+  });
+
+  test('the completion mail after reopen: the failure reopened after, and the rolled-back dossier by name', () => {
+    const { text } = maintenanceMailText('main', { ...base, kind: 'completed', reopenedAfter: failure, rolledBack }, 'APP', paris, at);
+    expect(text).toContain('\nRouverte après un échec : post-checks: dossier AAA1: schema d_AAA1 is missing\n');
+    expect(text).toContain(
+      "1 dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11). \n" +
+        '- DEMO0030 : patch 13 failed in dossier DEMO0030: new row violates check constraint "c_amount"\n' +
+        'Corrigez la cause, puis, dans une fenêtre de maintenance : nightshift patch retry --target main --run 18\n',
+    );
+    expect(text).not.toContain('- AAA1');
+  });
+});
+
 test('SSM cutoff: the completion mail of a window whose payload the cutoff left unstarted says so in its subject and why; the outcome says it in one line', () => {
   const mail = { to: ['ops@example.com'], type: 'database' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
   const { subject, text } = maintenanceMailText('main', { ...mail, kind: 'completed', payloadNotStarted: { kind: 'backup+patch', remainingSeconds: 40, cutoffSeconds: 900 } }, 'APP', paris, new Date('2020-09-07T11:44:30Z'));

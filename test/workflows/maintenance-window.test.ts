@@ -456,7 +456,7 @@ test('R-MW-10: a failing post-check keeps the target closed (database drained to
       expect(failedDetails).toContain(`\`${reopenCommand}\``);
       // R-OP-1: the row carries the failure, which `maintenance status` says when no worker answers
       const { rows: outcome } = await stack.pool.query<{ outcome: string | null }>('SELECT outcome FROM nightshift.maintenance_window');
-      expect(outcome).toEqual([{ outcome: 'failed: dossier BROKEN: schema d_broken is missing' }]);
+      expect(outcome).toEqual([{ outcome: 'failed: post-checks: dossier BROKEN: schema d_broken is missing' }]);
       const row = await onlyWindow(stack.pool);
       expect(row.state).toBe('in_progress');
       expect(row.phase).toBe('failed');
@@ -482,7 +482,7 @@ test('R-MW-10: a failing post-check keeps the target closed (database drained to
       expect(after).toContain('phase **completed**');
       expect(after).not.toMatch(/FAILED|reopen --target/);
       // R-OP-1: what `maintenance status` says of it (reopened after which failure) stays in the details
-      expect(after).toContain('Reopened by the operator after a failure (R-MW-10): dossier BROKEN: schema d\\_broken is missing');
+      expect(after).toContain('Reopened by the operator after a failure (R-MW-10): post-checks: dossier BROKEN: schema d\\_broken is missing');
       expect(result.status.dbAccess?.revoked).toEqual(['PUBLIC', app.name].sort());
       expect(await databaseAcl(stack.pool)).toBe(aclBefore);
       expect(await canConnect(app.url)).toBe(true);

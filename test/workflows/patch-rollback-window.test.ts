@@ -2,11 +2,13 @@ import crypto from 'node:crypto';
 import { scheduleInput } from '../../cli/commands/maintenance';
 import { maintenanceWindowInputSchema } from '../../domain/maintenance-input';
 import { startMaintenanceWindow } from '../../starts';
-import type { MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import { reopenMaintenanceUpdate, type MaintenanceStatus, type MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
+import { ident } from '../../db/ident';
+import { schemaNameFor } from '../../domain/dossier';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime } from '../helpers/env';
 import { createMailTransport } from '../../workers/resources';
 import { createActivities } from '../../workers/activities';
-import { startSmtp, subjectOf } from './maintenance-helpers';
+import { bodyOf, startSmtp, subjectOf } from './maintenance-helpers';
 import { waitFor } from './backup-batch-helpers';
 import { demoDossiers, levels } from './patch-helpers';
 import { block, halfWayPatchDir, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
@@ -78,6 +80,82 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
     const rb = (await pool.query(`SELECT state, window_workflow, failed_only FROM nightshift.patch_rollback_run`)).rows;
     expect(rb).toEqual([{ state: 'completed', window_workflow: expect.stringMatching(/^maintenance\/main/), failed_only: true }]);
     expect((await pool.query('SELECT state FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed' }]);
+  } finally {
+    mail.close();
+    await stack.close();
+    await smtp.close();
+  }
+});
+
+test('R-PI-11 R-MW-10 R-OP-1: --on-failure rollback, then a failed post-check: the status, details, alert and completion mail name the dossiers rolled back, the post-check failure is said as such, its next step is reopen (then the retry)', async () => {
+  const smtp = await startSmtp();
+  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
+  const mail = createMailTransport(stack.config);
+  try {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 6);
+    const dir = await halfWayPatchDir(stack.config.backupDir, 'window-rollback-post-check');
+    await block(pool, BLOCKED);
+    const activities = createActivities({ config: stack.config, pools: stack.pools, mail });
+    // a dossier's schema dropped by hand while the payload ran (QA's repro): found by the post-checks, after the rollback
+    const dropped = 'DEMO0001';
+    const withDrop = {
+      ...activities,
+      async runPostChecks(args: { target: string }) {
+        await pool.query(`DROP SCHEMA IF EXISTS ${ident(schemaNameFor(dropped))} CASCADE`);
+        return activities.runPostChecks(args);
+      },
+    };
+    const to = 'ops-post-check@example.com';
+    const worker = await createTestWorker(stack, temporal.nativeConnection, { activities: withDrop });
+    const { failed, failedDetails, window, details } = await worker.runUntil(async () => {
+      const h = await startMaintenanceWindow(temporal.client, rollbackWindowInput(dir, [to]), { taskQueue: stack.config.temporal.taskQueue, summary: `rollback then post-check ${crypto.randomUUID()}` });
+      const shown = async () => (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+      const failed = await waitFor('the window failed', async () => {
+        const s = await h.query<MaintenanceStatus>('status');
+        return s.phase === 'failed' ? s : undefined;
+      }, 120_000);
+      const failedDetails = await shown();
+      await waitFor('the failure alert', () => smtp.messages.find((m) => m.to.includes(to)), 30_000);
+      await h.executeUpdate(reopenMaintenanceUpdate);
+      return { failed, failedDetails, window: (await h.result()) as MaintenanceWindowResult, details: await shown() };
+    });
+    const retry = `nightshift patch retry --target main --run ${failed.payloadRun!.runId}`;
+    const [alert, done] = smtp.messages.filter((m) => m.to.includes(to)).map((m) => bodyOf(m.raw));
+    expect(window.status.state).toBe('completed');
+    // QA's bug: reopened, the completion mail names the two dossiers rolled back, not the post-check's (QA: it named AAA1, and "et 1 autre(s)")
+    expect(done).toContain("2 dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11).");
+    expect(done).toMatch(/^- DEMO0003 : .*blocker present\r?$/m);
+    expect(done).toMatch(/^- DEMO0005 : .*blocker present\r?$/m);
+    expect(done).not.toMatch(new RegExp(`^- ${dropped} :`, 'm'));
+    expect(done).not.toContain('autre(s)');
+    expect(done).toContain(`Rouverte après un échec : post-checks: dossier ${dropped}: schema d_${dropped} is missing`);
+    expect(done).toContain('terminé avec des dossiers en erreur (2 dossier(s) non traité(s))');
+    expect(failed.rollbackRun).toMatchObject({ kind: 'rollback', state: 'completed', restored: 2, codes: BLOCKED });
+    // the post-check failure, said as such; the payload's dossiers (rolled back) kept beside the check's, not replaced
+    expect(failed.failure).toBe(`post-checks: dossier ${dropped}: schema d_${dropped} is missing`);
+    expect(failed.failures!.map((f) => [f.code, f.status])).toEqual([...BLOCKED.map((c) => [c, 'failed']), [dropped, 'post-check']]);
+    expect(failed.failuresTotal).toBe(3);
+    // a post-check failure is fixed, then reopened; the rolled-back dossiers are patched again later (not "retry the dossiers not patched")
+    expect(failed.nextSteps).toEqual([
+      { text: 'Fix what the post-checks found, then give access back', command: 'nightshift maintenance reopen --target main' },
+      { text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: retry },
+    ]);
+    expect(failedDetails).toContain('failed dossier(s) rolled back to their restore point (R-PI-11): DEMO0003, DEMO0005');
+    expect(failedDetails).toContain(`Failure: post-checks: dossier ${dropped}: schema d\\_${dropped} is missing`);
+    for (const c of [...BLOCKED, dropped]) expect(failedDetails).toMatch(new RegExp(`^- ${c}: `, 'm'));
+    expect(failedDetails).toContain('Fix what the post-checks found, then give access back: `nightshift maintenance reopen --target main`');
+    // the alert: the post-checks' failure, and the dossiers rolled back before them
+    expect(alert).toContain(`: post-checks: dossier ${dropped}: schema d_${dropped} is missing.`);
+    expect(alert).toContain("Avant les vérifications de fin, 2 dossier(s) n'ont pas pu recevoir les correctifs : ils ont été remis dans leur état d'avant le correctif (R-PI-11).");
+    expect(alert).toMatch(/^- DEMO0003 : .*blocker present\r?$/m);
+    expect(alert).toMatch(/^- DEMO0005 : .*blocker present\r?$/m);
+    expect(alert).toContain(`Une fois l'accès rendu, corrigez leur cause, puis, dans une fenêtre de maintenance : ${retry}`);
+    expect(window.failures!.map((f) => f.code)).toEqual([...BLOCKED, dropped]);
+    expect(window.nextCommand).toBe(retry);
+    expect(window.status.nextSteps).toEqual([{ text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: retry }]);
+    expect(details).toContain('failed dossier(s) rolled back to their restore point (R-PI-11): DEMO0003, DEMO0005');
+    expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1, DEMO0005: 1 }, markedRolledBack: BLOCKED });
   } finally {
     mail.close();
     await stack.close();
@@ -190,16 +268,19 @@ test('AWS SSM MaxErrors R-PI-11 R-MW-10: window backup+patch --max-failures 0 --
   }
 });
 
-test('AWS SSM MaxErrors R-MW-10: window patch --max-failures 0 without rollback: the window fails, its next steps retry the failed dossier and those not started, then reopen', async () => {
-  const stack = await createTestStack();
+test('AWS SSM MaxErrors R-MW-10 R-MW-9: window patch --max-failures 0 without rollback: the window fails, its next steps retry the failed dossier and those not started, then reopen; the completion mail counts both', async () => {
+  const smtp = await startSmtp();
+  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
+  const mail = createMailTransport(stack.config);
   try {
     const pool = stack.pools.get('main');
     await demoDossiers(stack, 6);
     const dir = await halfWayPatchDir(stack.config.backupDir, 'window-max-failures-failed');
     await block(pool, BLOCKED);
-    const base = rollbackWindowInput(dir);
+    const to = 'ops-max-failures@example.com';
+    const base = rollbackWindowInput(dir, [to]);
     const input = { ...base, onFailure: undefined, payload: { kind: 'patch' as const, manifest: dir, maxFailures: { count: 0 } } };
-    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    const worker = await createTestWorker(stack, temporal.nativeConnection, { activities: createActivities({ config: stack.config, pools: stack.pools, mail }) });
     const status = await worker.runUntil(async () => {
       const h = await startMaintenanceWindow(temporal.client, input, { taskQueue: stack.config.temporal.taskQueue, summary: `max failures, failed ${crypto.randomUUID()}` });
       await waitFor('the window failed', async () => {
@@ -207,8 +288,8 @@ test('AWS SSM MaxErrors R-MW-10: window patch --max-failures 0 without rollback:
         return s.phase === 'failed' ? s : undefined;
       }, 60_000);
       const s = await h.query<{ nextSteps?: { text: string; command: string }[]; payloadRun?: { notStarted?: number; runId?: string } }>('status');
-      // closed until reopen: not left running on the shared dev server
-      await h.terminate('test over');
+      await h.executeUpdate(reopenMaintenanceUpdate);
+      await h.result();
       return s;
     });
     expect(status.payloadRun).toMatchObject({ notStarted: 3 });
@@ -219,8 +300,13 @@ test('AWS SSM MaxErrors R-MW-10: window patch --max-failures 0 without rollback:
       },
       { text: 'Then give access back', command: 'nightshift maintenance reopen --target main' },
     ]);
+    // reopened: the payload line counts the failed dossier and those not started (it said "1 dossier(s) non traité(s)")
+    const done = bodyOf(smtp.messages.find((m) => m.to.includes(to) && subjectOf(m.raw).includes('Maintenance terminée'))!.raw);
+    expect(done).toContain("terminé avec des dossiers en erreur (1 dossier(s) non traité(s), 3 non commencé(s) car --max-failures a arrêté l'intégration)");
   } finally {
+    mail.close();
     await stack.close();
+    await smtp.close();
   }
 });
 
