@@ -171,27 +171,44 @@ export interface RunAdvice {
   /** R-PI-4: why a retry would be refused, and what works instead */
   retryRefused?: string;
   integrateCommand?: string;
+  /** R-PI-11: the dossiers it had patched that a rollback by hand took back, still below its last patch: a retry does not take them, this does */
+  revalidateRolledBack?: { count: number; command: string; everyBelow: boolean };
 }
 
 type RunFacts = Pick<RecentRun, 'id' | 'state' | 'behind' | 'last_patch' | 'supervisorFailed' | 'sourceDir' | 'rolledBack'>;
 
 export function runAdvice(target: string, r: RunFacts, supervisor: { code: string; patch_level: number } | undefined): RunAdvice {
-  if (!r.behind || r.state === 'running') return {};
-  // R-PI-11: its patched dossiers restored by a rollback: the run is undone, a retry of its failed ones is not the way on
-  if (r.rolledBack.patched) return {};
+  if (r.state === 'running') return {};
   const refused = retryAboveSupervisorProblem(
     { target, runId: r.id, upTo: r.last_patch ?? 0, supervisor: supervisor ? { code: supervisor.code, level: supervisor.patch_level } : null, supervisorRetried: r.supervisorFailed, dir: r.sourceDir },
     'a retry is refused',
   );
-  if (refused) return { retryRefused: refused, integrateCommand: patchIntegrateCommand(target, r.sourceDir) };
-  return { retryCommand: patchRetryCommand(target, r.id) };
+  if (refused) {
+    // R-PI-11: its patched dossiers restored with the supervisor by a rollback: the run is undone, neither retry nor refusal
+    if (r.rolledBack.patched || !r.behind) return {};
+    return { retryRefused: refused, integrateCommand: patchIntegrateCommand(target, r.sourceDir) };
+  }
+  // R-PI-11: a rollback by hand of dossiers it had patched: a retry takes its failed dossiers only, revalidate (R-PI-9) brings those back
+  const { patchedBehind, patchedBehindCodes } = r.rolledBack;
+  // a command that can be pasted: the codes when they are few (and all listed), else revalidate with none (every dossier below the level)
+  const everyBelow = patchedBehindCodes.length < patchedBehind;
+  const command = `nightshift patch revalidate ${everyBelow ? '' : `${patchedBehindCodes.join(' ')} `}--target ${target}`;
+  return {
+    ...(r.behind ? { retryCommand: patchRetryCommand(target, r.id) } : {}),
+    ...(patchedBehind && supervisor ? { revalidateRolledBack: { count: patchedBehind, command, everyBelow } } : {}),
+  };
 }
 
-/** The advice beneath a run (`patch status` and --wait's result say the same): the retry and whose fault it is, or why not. */
+/** The advice beneath a run (`patch status` and --wait's result say the same): the retry and whose fault it is, or why not; the rolled-back ones' revalidate. */
 export function adviceLines(a: RunAdvice & Pick<RecentRun, 'packageHeld'>): string[] {
-  if (a.retryCommand)
-    return [`retry them: ${a.retryCommand}`, faultAdvice(a.packageHeld)];
-  return a.retryRefused ? [a.retryRefused] : [];
+  const lines = a.retryCommand ? [`retry them: ${a.retryCommand}`, faultAdvice(a.packageHeld)] : a.retryRefused ? [a.retryRefused] : [];
+  const back = a.revalidateRolledBack;
+  if (back)
+    lines.push(
+      `${back.count} dossier(s) it had patched were rolled back since (R-PI-11): ${a.retryCommand ? 'the retry takes its failed dossiers only; ' : ''}` +
+        `bring them back up with: ${back.command}${back.everyBelow ? " (every dossier below the supervisor's level)" : ''}`,
+    );
+  return lines;
 }
 
 /** ", rolled back by rollback run 3 (6 dossiers)" on a run's line (R-PI-11), or nothing. */
@@ -242,19 +259,32 @@ async function runOutcome(target: string, runId: number | null): Promise<RunOutc
 /**
  * A run row left 'running' by a workflow that no longer runs (terminated by hand, timed out) would block
  * every later run (R-PI-2: one patch run per target): it is closed as abandoned. Every patch is its own
- * transaction, so its dossiers are each at a whole patch level; the ones left below the supervisor show
- * in `patch status` and `patch revalidate` brings them up (R-PI-9).
+ * transaction, so its dossiers are each at a whole patch level; those it had begun fail as not finished
+ * (`patch retry --run ID` takes them), the ones it never reached below the supervisor show in `patch status`
+ * and `patch revalidate` brings them up (R-PI-9).
  */
-export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise<{ id: number; workflowId: string; status: string }[]> {
+export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise<{ id: number; workflowId: string; status: string; notDone: number }[]> {
   const rows = await listRunningRuns(pool);
-  const closed: { id: number; workflowId: string; status: string }[] = [];
+  const closed: { id: number; workflowId: string; status: string; notDone: number }[] = [];
   for (const r of rows) {
     const status = await workflowStatus(client, r.workflowId);
     if (mayStillRun(status)) continue;
     const done = await closeAbandonedRun(pool, r.id, status);
-    if (done) closed.push({ id: Number(r.id), workflowId: r.workflowId, status: status.toLowerCase() });
+    if (done) closed.push({ id: Number(r.id), workflowId: r.workflowId, status: status.toLowerCase(), notDone: done.notDone });
   }
   return closed;
+}
+
+/** Closes the abandoned runs (as above), each said on stderr with the dossiers it left not finished and the retry that takes them. */
+async function closeAbandonedRunsSaid(target: string, client: Client): Promise<void> {
+  const abandoned = await withPools(target, (pool) => closeAbandonedRuns(pool, client));
+  for (const a of abandoned) process.stderr.write(`${abandonedRunText(target, a)}\n`);
+}
+
+/** "nightshift: closed patch run 11 (patch/main/…): its workflow is terminated; 28 dossier(s) it had begun failed as not finished, a retry takes them: …" */
+export function abandonedRunText(target: string, a: { id: number; workflowId: string; status: string; notDone: number }): string {
+  const notDone = a.notDone ? `; ${a.notDone} dossier(s) it had begun failed as not finished, a retry takes them: ${patchRetryCommand(target, a.id)}` : '';
+  return `nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}${notDone}`;
 }
 
 /** R-PI-2 refused: every unmet prerequisite on its own line. */
@@ -294,8 +324,7 @@ async function startRun(raw: PatchIntegrationInput, flags: StartFlags, summary: 
   const maxFailures = maxFailuresOf(flags);
   const input: PatchIntegrationInput = { ...raw, ...(maxFailures && { maxFailures }) };
   return withTemporal(async (client) => {
-    const abandoned = await withPools(input.target, (pool) => closeAbandonedRuns(pool, client));
-    for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
+    await closeAbandonedRunsSaid(input.target, client);
     const prerequisites = await withPools(input.target, (pool) => patchPrerequisites(pool, input.target, input.windowWorkflowId));
     if (!prerequisites.every((q) => q.ok)) throw refusal(input.target, prerequisites, 'nothing started');
     const handle = await startPatchRun(client, input, { taskQueue: config().temporal.taskQueue, summary });
@@ -388,7 +417,7 @@ export function registerPatchCommands(program: Command): void {
           // a run whose workflow was cancelled or terminated is shown as it is, not as running (closed as the next run would)
           if ((await listRunningRuns(pool)).length) {
             const abandoned = await withTemporal((client) => closeAbandonedRuns(pool, client)).catch(() => []);
-            for (const a of abandoned) process.stderr.write(`nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}\n`);
+            for (const a of abandoned) process.stderr.write(`${abandonedRunText(t.name, a)}\n`);
           }
           const supervisor = await supervisorRow(pool);
           if (runId !== undefined) {
@@ -487,6 +516,8 @@ export function registerPatchCommands(program: Command): void {
         maxFailuresOf(flags);
         const t = target(flags.target);
         const retryOf = flags.run === undefined ? undefined : parseFlag('--run', runIdSchema, flags.run);
+        // a run whose workflow was terminated is closed first (its begun dossiers failed, NotDone), not said "still running"
+        await withTemporal((client) => closeAbandonedRunsSaid(t.name, client)).catch(() => undefined);
         // the run it would take, read first: a wrong number, a run still going or nothing failed start nothing
         const source = await withPools(t.name, (pool) => retryPreview(pool, retryOf));
         if (!source) {
@@ -495,7 +526,7 @@ export function registerPatchCommands(program: Command): void {
           return;
         }
         if (source.state === 'running') throw new UsageError(`patch run ${source.id} is still running: retry it once it has ended`);
-        if (!source.failed && source.state === 'failed') {
+        if (!source.failed && !source.recorded && source.state === 'failed') {
           // drill M: a run that failed as a whole (its folder unreadable, its prerequisites not met) was said to have
           // "no failed dossier: nothing to retry", exit 0: it touched no dossier, so it is started again, not retried
           const again =
@@ -509,7 +540,12 @@ export function registerPatchCommands(program: Command): void {
           );
         }
         if (!source.failed) {
-          output(flags.json, { runId: source.id, retried: 0 }, () => `patch run ${source.id} has no failed dossier: nothing to retry`);
+          // a run that failed after some dossiers, none of them failed (terminated between two chunks): those it did not finish are below
+          const ended =
+            source.state === 'failed'
+              ? ` (it failed: ${oneLine(source.error ?? 'no reason recorded')}; the dossiers it did not finish are below the supervisor's level: nightshift patch revalidate --target ${t.name}, R-PI-9)`
+              : '';
+          output(flags.json, { runId: source.id, retried: 0 }, () => `patch run ${source.id} has no failed dossier: nothing to retry${ended}`);
           return;
         }
         // R-PI-4: the supervisor below the run's patches (rolled back since): its failed dossiers would end above it

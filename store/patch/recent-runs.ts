@@ -25,8 +25,12 @@ export interface RecentRun {
   sourceDir: string | null;
   /** of its failed dossiers, how many are below the supervisor's level now (R-PI-9 lists them too) */
   failedBelowSupervisor: number;
-  /** its dossiers restored by rollback runs (R-PI-11): how many, how many of them had been patched, and by which rollback runs */
-  rolledBack: { dossiers: number; patched: number; by: number[] };
+  /**
+   * its dossiers restored by rollback runs (R-PI-11): how many, how many of them had been patched, and by which rollback
+   * runs; of those it had patched, how many are still below its last patch (`patch revalidate` brings them back, a retry
+   * takes only failed dossiers) and the first 5 of them by code
+   */
+  rolledBack: { dossiers: number; patched: number; by: number[]; patchedBehind: number; patchedBehindCodes: string[] };
   /** what the run noted as it closed (its plan, a --max-failures stop, restore points), as its Web UI details said them */
   notes: string[];
   /** --max-failures stopped it: how many of its dossiers it did not start (null: not stopped) */
@@ -45,6 +49,8 @@ type Row = Omit<RecentRun, 'id' | 'notStarted' | 'failed' | 'behind' | 'gone' | 
   rolled_back: string;
   rolled_back_patched: string;
   rolled_back_by: string[];
+  rolled_back_behind: string;
+  rolled_back_behind_codes: string[];
   not_started: number | null;
 };
 
@@ -68,11 +74,16 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
             (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL) AS rolled_back,
             (SELECT count(*) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL AND i.status = 'ok') AS rolled_back_patched,
             ARRAY(SELECT DISTINCT i.rolled_back_by::text FROM nightshift.patch_run_item i
-                   WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL ORDER BY 1) AS rolled_back_by
+                   WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL ORDER BY 1) AS rolled_back_by,
+            (SELECT count(*) FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
+              WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL AND i.status = 'ok' AND d.patch_level < coalesce(r.last_patch, 0)) AS rolled_back_behind,
+            ARRAY(SELECT i.code FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code
+                   WHERE i.run_id = r.id AND i.rolled_back_by IS NOT NULL AND i.status = 'ok' AND d.patch_level < coalesce(r.last_patch, 0)
+                   ORDER BY i.code LIMIT 5) AS rolled_back_behind_codes
        FROM nightshift.patch_run r WHERE $1::bigint IS NULL OR r.id = $1 ORDER BY r.id DESC LIMIT 5`,
     [runId ?? null],
   );
-  return rows.map(({ not_started, package_held, supervisor_failed, source_dir, failed_below_supervisor, rolled_back, rolled_back_patched, rolled_back_by, ...r }) => ({
+  return rows.map(({ not_started, package_held, supervisor_failed, source_dir, failed_below_supervisor, rolled_back, rolled_back_patched, rolled_back_by, rolled_back_behind, rolled_back_behind_codes, ...r }) => ({
     ...r,
     id: Number(r.id),
     failed: Number(r.failed),
@@ -83,6 +94,12 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
     supervisorFailed: supervisor_failed,
     sourceDir: source_dir,
     failedBelowSupervisor: Number(failed_below_supervisor),
-    rolledBack: { dossiers: Number(rolled_back), patched: Number(rolled_back_patched), by: rolled_back_by.map(Number).sort((a, b) => a - b) },
+    rolledBack: {
+      dossiers: Number(rolled_back),
+      patched: Number(rolled_back_patched),
+      by: rolled_back_by.map(Number).sort((a, b) => a - b),
+      patchedBehind: Number(rolled_back_behind),
+      patchedBehindCodes: rolled_back_behind_codes,
+    },
   }));
 }

@@ -40,17 +40,20 @@ export interface RetryPreview extends RetrySource {
   mode: string;
   sourceDir: string | null;
   failed: number;
+  /** the dossiers it recorded at all (ok or failed): none, it failed as a whole before any dossier */
+  recorded: number;
   supervisor: { code: string; level: number } | null;
   /** the supervisor is among the run's failed dossiers: the retry takes it first */
   supervisorFailed: boolean;
 }
 
-/** What `patch retry` would take, read before it starts: the source run (as above), its state, its failed dossiers' count, the supervisor. */
+/** What `patch retry` would take, read before it starts: the source run (as above), its state, its failed and recorded dossiers' counts, the supervisor. */
 export async function retryPreview(db: Queryable, retryOf?: number): Promise<RetryPreview | undefined> {
   const run = await retrySourceRun(db, 0, retryOf);
   if (!run) return undefined;
-  const { rows } = await db.query<{ state: string; error: string | null; mode: string; source_dir: string | null; failed: number; sup_code: string | null; sup_level: number | null; supervisor_failed: boolean }>(
+  const { rows } = await db.query<{ state: string; error: string | null; mode: string; source_dir: string | null; failed: number; recorded: number; sup_code: string | null; sup_level: number | null; supervisor_failed: boolean }>(
     `SELECT r.state, r.error, r.mode, r.source_dir, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed') AS failed,
+            (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id) AS recorded,
             s.code AS sup_code, s.patch_level AS sup_level,
             EXISTS (SELECT 1 FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed' AND i.code = s.code) AS supervisor_failed
        FROM nightshift.patch_run r
@@ -66,6 +69,7 @@ export async function retryPreview(db: Queryable, retryOf?: number): Promise<Ret
     mode: r.mode,
     sourceDir: r.source_dir,
     failed: r.failed,
+    recorded: r.recorded,
     supervisor: r.sup_code === null ? null : { code: r.sup_code, level: r.sup_level! },
     supervisorFailed: r.supervisor_failed,
   };

@@ -66,7 +66,7 @@ const facts = {
   supervisorFailed: false,
   sourceDir: '/srv/patches/p7',
   failedBelowSupervisor: 3,
-  rolledBack: { dossiers: 0, patched: 0, by: [] },
+  rolledBack: { dossiers: 0, patched: 0, by: [] as number[], patchedBehind: 0, patchedBehindCodes: [] as string[] },
 };
 const supervisor = { code: 'BIG0000', patch_level: 7 };
 const outcome = (f: typeof facts): RunOutcome => ({ ...runAdvice('main', f, supervisor), packageHeld: f.packageHeld, failedCodes: new Set(['BIG0100', 'BIG0700', 'BIG1400']), failedBelowSupervisor: f.failedBelowSupervisor });
@@ -94,15 +94,39 @@ test('R-PI-9: --wait names the other dossiers to revalidate, never the failed on
   expect(many).toContain("bring them up with: nightshift patch revalidate --target main (every dossier below the supervisor's level, the failed ones too: fix them first)");
 });
 
-test('R-PI-11, R-PI-4: a run whose dossiers a rollback restored says so and advises no retry, even once a later run brought the supervisor up again', () => {
-  const rolled = { ...facts, id: 1, rolledBack: { dossiers: 1512, patched: 1509, by: [1] } };
-  expect(runAdvice('main', rolled, supervisor)).toEqual({});
-  const line = runText({ ...rolled, ...runAdvice('main', rolled, supervisor) });
+test('R-PI-11, R-PI-4: a run whose dossiers a rollback restored with its supervisor says so and advises no retry (the run is undone)', () => {
+  const rolled = { ...facts, id: 1, rolledBack: { dossiers: 1512, patched: 1509, by: [1], patchedBehind: 1509, patchedBehindCodes: ['BIG0001', 'BIG0002', 'BIG0003', 'BIG0004', 'BIG0005'] } };
+  const below = { code: 'BIG0000', patch_level: 6 };
+  expect(runAdvice('main', rolled, below)).toEqual({});
+  const line = runText({ ...rolled, ...runAdvice('main', rolled, below) });
   expect(line).toBe('run 1 patch/main/2: integrate partial patch 7, 3 failed, rolled back by rollback run 1 (1512 dossier(s))');
-  expect(rolledBackText({ rolledBack: { dossiers: 5, patched: 2, by: [3, 4] } })).toBe(', rolled back by rollback runs 3, 4 (5 dossier(s))');
-  // only its failed dossiers restored (a deployment's rollback of the failed ones): the retry stays the way on
-  const failedOnly = { ...facts, rolledBack: { dossiers: 3, patched: 0, by: [2] } };
+  expect(rolledBackText({ rolledBack: { dossiers: 5, patched: 2, by: [3, 4], patchedBehind: 2, patchedBehindCodes: ['A', 'B'] } })).toBe(', rolled back by rollback runs 3, 4 (5 dossier(s))');
+  // only its failed dossiers restored (a deployment's rollback of the failed ones): the retry stays the way on, nothing else to bring back
+  const failedOnly = { ...facts, rolledBack: { dossiers: 3, patched: 0, by: [2], patchedBehind: 0, patchedBehindCodes: [] } };
   expect(runAdvice('main', failedOnly, supervisor)).toEqual({ retryCommand: 'nightshift patch retry --target main --run 2' });
+});
+
+test('R-PI-11, R-PI-9: a rollback by hand of dossiers a run had patched (supervisor not with them) keeps the retry of its failed ones and says revalidate brings the others back', () => {
+  // bug B: `patch rollback DEMO0050 DEMO0051` of two ok dossiers of run 2 dropped its `retry them:` line
+  const rolled = { ...facts, rolledBack: { dossiers: 2, patched: 2, by: [2], patchedBehind: 2, patchedBehindCodes: ['BIG0050', 'BIG0051'] } };
+  const advice = runAdvice('main', rolled, supervisor);
+  expect(advice).toEqual({
+    retryCommand: 'nightshift patch retry --target main --run 2',
+    revalidateRolledBack: { count: 2, command: 'nightshift patch revalidate BIG0050 BIG0051 --target main', everyBelow: false },
+  });
+  expect(runText({ ...rolled, ...advice })).toBe(
+    'run 2 patch/main/2: integrate partial patch 7, 3 failed, rolled back by rollback run 2 (2 dossier(s))\n' +
+      '  retry them: nightshift patch retry --target main --run 2\n' +
+      '  the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)\n' +
+      '  2 dossier(s) it had patched were rolled back since (R-PI-11): the retry takes its failed dossiers only; bring them back up with: nightshift patch revalidate BIG0050 BIG0051 --target main',
+  );
+  // many: every dossier below the supervisor's level; no failed one behind: the revalidate alone
+  const many = { ...facts, behind: 0, rolledBack: { dossiers: 9, patched: 9, by: [2], patchedBehind: 9, patchedBehindCodes: ['A', 'B', 'C', 'D', 'E'] } };
+  expect(adviceLines({ ...runAdvice('main', many, supervisor), packageHeld: true })).toEqual([
+    "9 dossier(s) it had patched were rolled back since (R-PI-11): bring them back up with: nightshift patch revalidate --target main (every dossier below the supervisor's level)",
+  ]);
+  // brought back up since: nothing more to say
+  expect(runAdvice('main', { ...rolled, rolledBack: { ...rolled.rolledBack, patchedBehind: 0, patchedBehindCodes: [] } }, supervisor)).toEqual({ retryCommand: 'nightshift patch retry --target main --run 2' });
 });
 
 test('a run whose failed dossiers were deleted since says so, not "brought up since" (drill R)', () => {
