@@ -19,6 +19,7 @@ import { type Generation, offsiteCopyOf } from '../domain/generation';
 import { ARCHIVE_FILE_MODE } from '../archive/writer';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
+import { OffsiteCopyDamaged } from '../offsite/failures';
 import { generationById } from '../store/generations/generation-by-id';
 import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
@@ -300,11 +301,18 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
     try {
       const file = path.join(dir, path.basename(g.file));
       const out = fs.createWriteStream(file, { flags: 'wx', mode: ARCHIVE_FILE_MODE });
-      const read = await store.download(copy.key, out, {
-        bucket: copy.bucket,
-        signal,
-        onProgress: (bytes) => onProgress({ detail: `reading the off-site copy ${copy.key}`, rows: 0, bytes }),
-      });
+      const read = await store
+        .download(copy.key, out, {
+          bucket: copy.bucket,
+          signal,
+          onProgress: (bytes) => onProgress({ detail: `reading the off-site copy ${copy.key}`, rows: 0, bytes }),
+        })
+        .catch(async (err: unknown) => {
+          if (!(err instanceof OffsiteCopyDamaged)) throw err;
+          // damaged in the storage: recorded as a verification would, refused at once (not "the storage away")
+          const what = `the off-site copy ${copy.bucket}/${copy.key} of generation ${g.id} is damaged: ${err.message}`;
+          throw permanentFailure(FailureType.ArchiveInvalid, `${what}${await copyLostNote(pool, g, copy, what)}; nothing was restored`);
+        });
       if (!read) {
         out.destroy();
         const what = `the off-site copy of generation ${g.id} of dossier ${g.code} is not in the storage (no object ${copy.key} in bucket ${copy.bucket})`;

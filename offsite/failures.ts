@@ -107,3 +107,6 @@ export function offsiteFailure(err: unknown, ctx: FailureContext): ApplicationFa
     message: `off-site storage failed while ${ctx.doing} (${code}${http}, ${where}): ${said}`,
   });
 }
+
+/** A copy read whole whose bytes the storage's own checksum refuses (a damaged object): no retry reads it better. */
+export class OffsiteCopyDamaged extends Error {}

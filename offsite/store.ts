@@ -16,7 +16,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { OffsiteSettings } from '../config/config';
 import { FailureType, permanentFailure } from '../domain/failures';
-import { isCancellation, offsiteFailure } from './failures';
+import { OffsiteCopyDamaged, isCancellation, offsiteFailure } from './failures';
 import { dossierObjectKey, dossierPrefix, targetPrefix } from './keys';
 import { s3RetryStrategy } from './retry';
 
@@ -85,7 +85,8 @@ export interface OffsiteStore {
   getStream(key: string, bucket?: string): Promise<Readable>;
   /**
    * Reads the object into `to` (a restore from the copy), hashing what it reads: its size and SHA-256, or undefined
-   * when the storage says the object is not there. The storage away mid-read is OffsiteUnavailable (retryable).
+   * when the storage says the object is not there. The storage away mid-read is OffsiteUnavailable (retryable); bytes
+   * the storage's own checksum refuses throw OffsiteCopyDamaged.
    */
   download(key: string, to: Writable, options?: { bucket?: string; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<{ size: number; sha256: string } | undefined>;
   /** deletes the object; idempotent: an object that is not there (already deleted, never copied) is fine */
@@ -390,6 +391,9 @@ export function createOffsiteStore(settings: OffsiteSettings, options: OffsiteSt
         await pipeline(r.Body as Readable, counted.stream, to, { signal });
       } catch (err) {
         if (isCancellation(err) || signal?.aborted || local) throw local ?? err;
+        // the SDK checks what it read against the storage's own whole-object checksum: the copy is damaged, not away
+        const said = (err as Error)?.message ?? '';
+        if (/^Checksum mismatch/i.test(said)) throw new OffsiteCopyDamaged(`the bytes read do not match the storage's own checksum (${said.replace(/[\r\n]+/g, ' ').slice(0, 200)})`);
         throw fail(err, `reading ${key}`, bucket);
       }
       return counted.result();

@@ -175,6 +175,22 @@ test('R-BK-14 / R-BK-13: --from offsite reads the copy although the file is ther
     const recopied = (await dossierGenerations(pool(), 'O1'))[0];
     expect(recopied).toMatchObject({ id: g!.id, offsiteState: 'copied' });
 
+    // damaged in the storage (a byte flipped under versitygw, drill of 2026-12-06): the storage's own checksum refuses
+    // what is read; said at once as a damaged copy (not "the storage away", retried for minutes), recorded, nothing restored
+    const object = path.join(off.s3!.dataDir, recopied!.offsiteBucket!, recopied!.offsiteKey!);
+    const bytes = fs.readFileSync(object);
+    const middle = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
+    fs.writeFileSync(object, bytes);
+    const damaged = await cli(['backup', 'restore', 'O1', '--at', NOW, '--as', 'O1F', '--from', 'offsite', '--wait']);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stdout + damaged.stderr).toContain(`the off-site copy ${recopied!.offsiteBucket}/${recopied!.offsiteKey} of generation ${g!.id} is damaged: the bytes read do not match the storage's own checksum`);
+    expect(damaged.stdout + damaged.stderr).not.toMatch(/still waiting|OffsiteUnavailable/);
+    expect(await dossierExists('O1F')).toBe(false);
+    expect((await dossierGenerations(pool(), 'O1'))[0]).toMatchObject({ id: g!.id, offsiteState: 'failed' });
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
+    expect((await dossierGenerations(pool(), 'O1'))[0]).toMatchObject({ id: g!.id, offsiteState: 'copied' });
+
     // gone, and the local file too: recorded lost (the next batch backs the dossier up again)
     await off.store.deleteObject(recopied!.offsiteKey!);
     await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'missing' WHERE id = $1`, [g!.id]);
