@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { FailureType, permanentFailure } from '../domain/failures';
@@ -53,6 +53,12 @@ export interface SessionsStep {
 export type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
 
 export function createMaintenanceActivities({ pools, config, mail }: ActivityDeps) {
+  // the migrations this worker's code needs, as it started (it migrated the targets then): a newer checkout on disk
+  // under a worker not restarted yet is not what the post-checks hold the target to
+  const knownMigrations = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .map((f) => f.replace(/\.sql$/, ''))
+    .sort();
   return {
     /**
      * First activity of a window: validates the input again (it may come from another client than
@@ -220,9 +226,8 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
       const db = pools.get(args.target);
       const problems: string[] = [];
       await ping(db);
-      const files = (await fs.readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.+\.sql$/.test(f)).map((f) => f.replace(/\.sql$/, ''));
       const applied = await appliedMigrations(db);
-      for (const f of files.sort()) if (!applied.has(f)) problems.push(`migration ${f} is not applied`);
+      for (const f of knownMigrations) if (!applied.has(f)) problems.push(`migration ${f} is not applied`);
       for (const d of await dossiersWithoutSchema(db)) problems.push(`dossier ${d.code}: schema ${d.schema_name} is missing`);
       return { ok: problems.length === 0, problems };
     },
