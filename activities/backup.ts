@@ -215,6 +215,44 @@ async function refuseOtherFile(g: Generation): Promise<void> {
   }
 }
 
+const RESTORE_TMP_PREFIX = 'nightshift-restore-';
+const DAY_MS = 24 * 3600_000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * At a worker's start: the folders a restore from an off-site copy left in TMPDIR when its worker was killed mid-read
+ * (a whole archive each, 0600): those of a process no longer running, and unnamed older ones a day old. What is removed.
+ */
+export async function sweepAbandonedRestoreCopies(dir = os.tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await fs.promises.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(RESTORE_TMP_PREFIX)) continue;
+    const full = path.join(dir, name);
+    const pid = /^nightshift-restore-(\d+)-/.exec(name)?.[1];
+    const abandoned =
+      pid !== undefined
+        ? Number(pid) !== process.pid && !processAlive(Number(pid))
+        : await fs.promises.stat(full).then(
+            (st) => Date.now() - st.mtimeMs > DAY_MS,
+            () => false,
+          );
+    if (!abandoned) continue;
+    await fs.promises.rm(full, { recursive: true, force: true }).then(
+      () => removed.push(full),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
 /** One generation to restore (restore --at, and each dossier of a bulk restore run). */
 export interface GenerationRestore {
   target: string;
@@ -297,7 +335,8 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
         `generation ${g.id} of dossier ${g.code} is to be read from its off-site copy ${copy.bucket}/${copy.key}, but this worker has no off-site store (NIGHTSHIFT_OFFSITE_S3_BUCKET and its credentials)`,
       );
     }
-    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nightshift-restore-'));
+    // the worker's pid in the name: a worker killed mid-read leaves the folder, which the next start sweeps
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), `${RESTORE_TMP_PREFIX}${process.pid}-`));
     try {
       const file = path.join(dir, path.basename(g.file));
       const out = fs.createWriteStream(file, { flags: 'wx', mode: ARCHIVE_FILE_MODE });

@@ -4,6 +4,7 @@ import type { Duration } from '@temporalio/common';
 import type { Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
+import { sweepAbandonedRestoreCopies } from '../activities/backup';
 import { loadBackupKeyring } from '../archive/keys';
 import { assertSharedFolders } from '../shared-store/marker';
 import { bundleWorkflowsInChild } from './bundle';
@@ -99,6 +100,8 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     if (applied.length) logger.info({ target: target.name, applied }, 'migrations applied');
   }
   if (signal?.aborted) return { abandoned: false };
+  const swept = await sweepAbandonedRestoreCopies();
+  if (swept.length) logger.info({ swept }, `removed ${swept.length} off-site copy folder(s) a restore killed mid-read left in TMPDIR`);
 
   const pools = createTargetPools(config, undefined, DOSSIER_WORK);
   let abandoned = false;
