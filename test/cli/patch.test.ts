@@ -353,7 +353,8 @@ test('R-PI-9: while a run is running, status says so instead of advising to reva
   await openWindow(pool);
   const dir = tempDir('cli-running');
   const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
-  await blockablePatches(dir, [top + 1], () => 'SELECT pg_sleep(1);\n');
+  // 2 s per dossier: three CLI calls below must see it running on a loaded machine (CI saw it end before the third)
+  await blockablePatches(dir, [top + 1], () => 'SELECT pg_sleep(2);\n');
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
     const handle = await startRun(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir });
