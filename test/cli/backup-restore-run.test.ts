@@ -56,6 +56,10 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
   );
   const dryCodes = JSON.parse((await cli(['backup', 'restore', '--codes', 'DEMO0001,DEMO0005', '--at', '2026-12-02', '--dry-run', '--json'])).stdout);
   expect(dryCodes).toMatchObject({ total: 2, restore: { count: 1, codes: ['DEMO0001'] }, kept: { count: 0 }, failing: { count: 1, dossiers: [{ code: 'DEMO0005', why: 'no kept generation at or before 2026-12-02 23:59:59 (UTC)' }] } });
+  // a dossier there with no generation at or before the date: the run would fail it, so --replace would not put it back
+  // (drill of 2026-12-06: the dry run listed it under both, and the run asked --yes for it)
+  const noneBefore = JSON.parse((await cli(['backup', 'restore', '--codes', 'DEMO0004', '--replace', '--at', '2020-01-01', '--dry-run', '--json'])).stdout);
+  expect(noneBefore).toMatchObject({ restore: { count: 0 }, kept: { count: 0 }, failing: { count: 1, dossiers: [{ code: 'DEMO0004' }] }, asksYes: [] });
   expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.restore_run')).rows[0].n).toBe(0);
 
   // another restore run going (its workflow RUNNING, no worker yet): refused before anything starts, exit 1
