@@ -60,9 +60,10 @@ function refusedFolder(name: string, at: string, err: NodeJS.ErrnoException): Us
  */
 export async function checkPatchDirHere(targetName: string, dir: string): Promise<void> {
   if (fs.existsSync(dir)) {
-    await readPatchDirectory(dir);
+    // outside the shared store first: a folder such as /tmp is the wrong place, not a folder of stray files
     const notShared = await withPools(targetName, (pool) => patchDirectoryProblem(pool, targetName, dir));
     if (notShared) throw new UsageError(notShared);
+    await readPatchDirectory(dir);
   } else if (fs.existsSync(path.dirname(dir))) {
     throw new UsageError(`no patch directory ${dir} (its folder ${path.dirname(dir)} is here, without it): nothing started`);
   }

@@ -329,7 +329,7 @@ class MaintenanceWindow {
       },
       {
         validator: (edit) => {
-          if (this.s.state !== 'scheduled' || w.started) throw invalid(`only a scheduled window can be edited (this one is ${this.s.phase}); use extend or cancel`);
+          if (this.s.state !== 'scheduled' || w.started) throw invalid(`only a scheduled window can be edited (this one is ${this.s.state === 'scheduled' ? 'starting' : this.s.state.replace('_', ' ')}, phase ${this.s.phase}); use extend or cancel`);
           const problem = editProblem(this.s, edit, workflowTime());
           if (problem) throw invalid(problem);
         },

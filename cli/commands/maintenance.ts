@@ -788,7 +788,7 @@ async function recurCollisions(client: Client, plan: RecurPlan, mine: Occurrence
     if (refused.length) {
       const first = at(refused[0]!.startsAt);
       const end = at(current.endsAt);
-      const which = refused.length === mine.length ? `every one of the ${mine.length} listed and any after them until then` : `${refused.length} of the ${mine.length} listed`;
+      const which = refused.length === mine.length ? `every one of the next ${mine.length} occurrences and any after them until then` : `${refused.length} of the next ${mine.length} occurrences`;
       said.push(
         `every occurrence announced before the ${describeWindow(current, plan.timezone)} ends (${end.date} ${end.time}) is refused when it fires (R-MW-2): ` +
           `${which}, from ${first.date} ${first.time}; each refusal is shown by recur show and mailed to --notify when given`,
