@@ -447,6 +447,8 @@ export async function buildGate({
 
       v1.get('/targets/:target/status', async (req) => {
         const { target } = parsePart(targetParams, req.params, 'params');
+        // a GET's body is not read (HTTP gives it no meaning): one sent is refused, as an unknown field is elsewhere
+        if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) throw new GateError(400, 'a GET takes no body', 'body');
         const pool = pools.get(target);
         const loc = locale(req);
         const status = await store.readStatus(pool);

@@ -278,3 +278,22 @@ test('R-SE-4 an unknown /v1 route or method tells a caller without a valid key n
     expect((await gate.call(method, path)).status).toBe(404);
   }
 });
+
+test('a GET with a body is refused (400, field body; drill of 2026-12-06: it answered 200), without one it answers', async () => {
+  const url = new URL(gate.base);
+  const get = (body?: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const headers: Record<string, string> = { 'x-nightshift-key': gate.key, ...(body !== undefined && { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) };
+      const req = http.request({ host: url.hostname, port: url.port, method: 'GET', path: '/v1/targets/main/status', headers }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const refused = await get('{"a":1}');
+  expect(refused.status).toBe(400);
+  expect(JSON.parse(refused.text)).toEqual({ error: 'a GET takes no body', field: 'body' });
+  expect((await get()).status).toBe(200);
+});
