@@ -10,6 +10,7 @@ import { localDateTime } from '../domain/backup-batch';
 import type { BackupDossierInput, BackupDossierResult, BackupOffsiteCopy, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
 import { type Progress, type RestoreEngineOptions, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { type BackupKeyring, loadBackupKeyring } from '../archive/keys';
+import { alive } from '../cluster/pids';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { assertBackupStore } from '../shared-store/marker';
 import type { ActivityDeps } from './deps';
@@ -218,15 +219,6 @@ async function refuseOtherFile(g: Generation): Promise<void> {
 const RESTORE_TMP_PREFIX = 'nightshift-restore-';
 const DAY_MS = 24 * 3600_000;
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * At a worker's start: the folders a restore from an off-site copy left in TMPDIR when its worker was killed mid-read
  * (a whole archive each, 0600): those of a process no longer running, and unnamed older ones a day old. What is removed.
@@ -239,7 +231,7 @@ export async function sweepAbandonedRestoreCopies(dir = os.tmpdir()): Promise<st
     const pid = /^nightshift-restore-(\d+)-/.exec(name)?.[1];
     const abandoned =
       pid !== undefined
-        ? Number(pid) !== process.pid && !processAlive(Number(pid))
+        ? Number(pid) !== process.pid && !alive(Number(pid))
         : await fs.promises.stat(full).then(
             (st) => Date.now() - st.mtimeMs > DAY_MS,
             () => false,

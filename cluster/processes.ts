@@ -5,6 +5,9 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterState } from './state';
+import { alive, runs } from './pids';
+
+export { alive, runs };
 
 /**
  * Process supervision for `nightshift cluster`: every child runs in its own process group with its
@@ -30,24 +33,6 @@ export interface ProcessSpec {
   readyTimeoutMs?: number;
   /** SIGTERM first, SIGKILL after this (default 15 s) */
   stopGraceMs?: number;
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** True while pid runs a program whose command line mentions `needle` (a reused pid is someone else's). */
-export function runs(pid: number, needle: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(needle);
-  } catch {
-    return false;
-  }
 }
 
 export async function waitGone(pid: number, ms: number): Promise<boolean> {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { shellWord } from '../domain/text';
+import { alive } from '../cluster/pids';
 
 /**
  * The one starter of the embedded PostgreSQL (`nightshift dev`, jest's global setup, the benchmarks),
@@ -231,15 +232,7 @@ function sweepRelocated(clusters: string): void {
       }
       const pidFile = path.join(dir, 'data', 'postmaster.pid');
       const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
-      let running = false;
-      if (pid > 0) {
-        try {
-          process.kill(pid, 0);
-          running = true;
-        } catch {
-          /* not running */
-        }
-      }
+      const running = pid > 0 && alive(pid);
       if (!pointsHere && !running) fs.rmSync(dir, { recursive: true, force: true });
     } catch {
       /* not ours, or half made: left alone */

@@ -26,6 +26,7 @@ import type { Dossier } from '../../domain/dossier';
 import { oneLine } from '../../domain/run-details';
 import { createDatabase } from '../../store/server/create-database';
 import { databaseExists } from '../../store/server/database-exists';
+import { alive, runs } from '../../cluster/pids';
 
 /**
  * One line for the dev terminal from a worker log record (pino JSON): level, message, workflow id, the innermost error
@@ -99,24 +100,6 @@ interface LockContent {
   pid: number;
   startedAt: string;
   temporalPid?: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** True when pid runs a program whose command line mentions `name` (guards against a reused pid). */
-function runs(pid: number, name: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
-  } catch {
-    return alive(pid);
-  }
 }
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
