@@ -1,4 +1,4 @@
-import type { Client, ScheduleOptionsStartWorkflowAction, Workflow } from '@temporalio/client';
+import type { Client, ScheduleDescription, ScheduleOptionsStartWorkflowAction, Workflow } from '@temporalio/client';
 import { UsageError } from '../config/config';
 import { cronProblem } from '../domain/backup-batch';
 import { canonicalTimeZone } from '../domain/operator-time';
@@ -59,14 +59,23 @@ export const warningLines = (warnings: string[]): string[] => warnings.map((w) =
  */
 export async function setSchedule<W extends Workflow>(
   client: Client,
-  o: { scheduleId: string; cron: string; timezone: string; zoneGiven: boolean; action: () => ScheduleOptionsStartWorkflowAction<W>; description: string; what: string },
+  o: {
+    scheduleId: string;
+    cron: string;
+    timezone: string;
+    zoneGiven: boolean;
+    /** the action to start, from the schedule's current one when it exists (what the command did not change is kept) */
+    action: (prev?: ScheduleDescription['action']) => ScheduleOptionsStartWorkflowAction<W>;
+    description: string;
+    what: string;
+  },
 ): Promise<{ created: boolean; timezone: string; warnings: string[] }> {
   const exists = await scheduleExists(client, o.scheduleId);
   let timezone = o.timezone;
   if (exists) {
     await client.schedule.getHandle(o.scheduleId).update((prev) => {
       timezone = o.zoneGiven ? o.timezone : (prev.spec.timezone ?? o.timezone);
-      return { ...prev, spec: { cronExpressions: [o.cron], timezone }, action: o.action() };
+      return { ...prev, spec: { cronExpressions: [o.cron], timezone }, action: o.action(prev.action) };
     });
   } else {
     await client.schedule.create({

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Client } from '@temporalio/client';
+import type { Client, ScheduleDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { nobodyToldText, onlyCodesSchema } from '../../domain/backup-batch';
@@ -280,26 +280,39 @@ export function registerBackupVerifyCommands(backup: Command): void {
     .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 6 * * 0"')
     .option('--timezone <tz>', "IANA time zone of the expression (default: the schedule's own when it exists, else NIGHTSHIFT_TIMEZONE or the system one)")
     .option('--full', 'restore and compare every generation at each run, not a sample')
+    .option('--no-full', 'back to a sample restored at each run')
     .option('--rotate <parts>', 'each run reads only the next of this many parts of every kept generation: all read every <parts> runs')
+    .option('--no-rotate', 'back to reading every kept generation whole at each run')
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (_own: unknown, cmd: Command) => {
         refuseVerifyRunFlags(cmd, ['full', 'rotate']);
         // `verify` itself takes --full, --rotate, --target and --json: commander gives them to it, so they are read with the parents'
-        const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; rotate?: string; target?: string; json?: boolean }>();
+        const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; rotate?: string | false; target?: string; json?: boolean }>();
         const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
-        const rotate = raw.rotate === undefined ? undefined : parseFlag('--rotate', PARTS, raw.rotate);
+        const rotateGiven = typeof raw.rotate === 'string' ? parseFlag('--rotate', PARTS, raw.rotate) : raw.rotate;
         const spec = cronFlags(flags, config().timeZone);
         const t = target(raw.target).name;
         const scheduleId = verifyScheduleId(t);
-        const full = Boolean(flags.full);
         await withTemporal(async (client) => {
-          const action = () => scheduledVerifyAction(t, config().temporal.taskQueue, full, rotate);
+          // what each run does: as given, else as the schedule already does (changing its time keeps --full / --rotate)
+          let full = false;
+          let rotate: number | undefined;
+          const kept: string[] = [];
+          const action = (prev?: ScheduleDescription['action']) => {
+            const before = prev?.type === 'startWorkflow' ? (prev.args?.[0] as Partial<BackupVerifyInput> | undefined) : undefined;
+            full = flags.full ?? before?.full === true;
+            rotate = rotateGiven === false ? undefined : (rotateGiven ?? before?.subset?.of);
+            if (flags.full === undefined && before?.full === true) kept.push('--full (--no-full: a sample)');
+            if (rotateGiven === undefined && before?.subset?.of !== undefined) kept.push(`--rotate ${before.subset.of} (--no-rotate: whole)`);
+            return scheduledVerifyAction(t, config().temporal.taskQueue, full, rotate);
+          };
           const set = await setSchedule(client, { scheduleId, ...spec, action, description: `Verification of the kept backups of target ${t}`, what: 'the verification' });
-          output(raw.json, { scheduleId, cron: spec.cron, timezone: set.timezone, full, rotate: rotate ?? null, created: set.created, warnings: set.warnings }, (v) =>
+          output(raw.json, { scheduleId, cron: spec.cron, timezone: set.timezone, full, rotate: rotate ?? null, kept, created: set.created, warnings: set.warnings }, (v) =>
             [
               `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.rotate ? `${rotatingText(v.rotate)}, ` : ''}${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
+              ...(v.kept.length > 0 ? [`kept from the schedule: ${v.kept.join(', ')}`] : []),
               ...warningLines(v.warnings),
             ].join('\n'),
           );

@@ -122,9 +122,20 @@ test('R-BK-13 backup verify schedule set/show/delete: a Temporal Schedule over e
   expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'backupVerifyWorkflow', workflowId: 'backup-verify/main/scheduled', args: [{ target: 'main', trigger: 'schedule', full: true }] });
   // without --timezone an update keeps the schedule's zone (not the host's default)
   const again = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *'], { NIGHTSHIFT_TIMEZONE: 'UTC', TZ: 'UTC' });
-  expect(again.stdout).toContain('updated schedule backup-verify-schedule/main: "30 5 * * *" (Europe/Paris)');
+  expect(again.stdout).toContain('updated schedule backup-verify-schedule/main: "30 5 * * *" (Europe/Paris), every generation restored');
+  // ... and what each run does: a new time is not a new kind of run (said, with how to change it)
+  expect(again.stdout).toContain('kept from the schedule: --full (--no-full: a sample)');
   expect((await handle.describe()).spec.timezone).toBe('Europe/Paris');
+  expect((await handle.describe()).action).toMatchObject({ args: [{ target: 'main', trigger: 'schedule', full: true }] });
   expect(again.stdout).not.toContain('warning:');
+  const rotating = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *', '--rotate', '7', '--json']);
+  expect(JSON.parse(rotating.stdout)).toMatchObject({ full: true, rotate: 7, kept: ['--full (--no-full: a sample)'] });
+  const sampled = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *', '--no-full']);
+  expect(sampled.stdout).toContain('the next of 7 parts of every kept generation in turn (--rotate 7: all read every 7 runs), a sample restored');
+  expect(sampled.stdout).toContain('kept from the schedule: --rotate 7 (--no-rotate: whole)');
+  const whole = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 5 * * *', '--no-rotate']);
+  expect(whole.stdout).toMatch(/\(Europe\/Paris\), a sample restored, overlapping runs skipped$/m);
+  expect(whole.stdout).not.toContain('kept from');
   // a time clocks skip or repeat: the server would skip that night, or run twice: said for each such night of the year
   const dst = await cli(['backup', 'verify', 'schedule', 'set', '--cron', '30 2 * * *', '--json']);
   expect(dst).toMatchObject({ code: 0, stderr: '' });
