@@ -181,7 +181,10 @@ export function nextPhase(phase: SelectionPhase): SelectionCursor | undefined {
 /** `--only A,B`: a comma list of dossier codes, deduplicated. */
 export const onlyCodesSchema = z
   .string()
-  .transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean))
+  .transform((s) => s.split(',').map((c) => c.trim()))
+  // a blank entry is a slip (a list cut short, a variable left empty: `--codes $A,$B`), not nothing: said, as --notify does
+  .refine((codes) => codes.every((c) => c === '') || !codes.includes(''), 'expected dossier codes separated by commas, got an empty entry between two commas or at an end')
+  .transform((codes) => codes.filter(Boolean))
   .pipe(z.array(dossierCodeSchema).min(1, 'expected at least one dossier code').max(10_000, 'at most 10,000 codes'))
   .transform((codes) => [...new Set(codes)]);
 

@@ -48,11 +48,13 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
   if (!v || v.length > 200) throw new Error(RETENTION_FORMAT_HINT);
   const policy: Partial<RetentionPolicy> = {};
   for (const part of v.split(',')) {
-    const m = /^\s*([a-z]+)\s*=\s*(\d{1,6})\s*$/i.exec(part);
+    const m = /^\s*([a-z]+)\s*=\s*(\d+)\s*$/i.exec(part);
     if (!m) throw new Error(`"${part.trim().slice(0, 40)}": ${RETENTION_FORMAT_HINT}`);
     const rule = m[1]!.toLowerCase();
     if (!(RETENTION_RULES as readonly string[]).includes(rule)) throw new Error(`unknown rule "${m[1]!.slice(0, 20)}": ${RETENTION_FORMAT_HINT}`);
     if (policy[rule as RetentionRule] !== undefined) throw new Error(`rule ${rule} given twice`);
+    // any number of digits is read, so that 1000000 is said to be too many (not a bad format)
+    if (m[2]!.replace(/^0+(?=\d)/, '').length > String(RETENTION_MAX_COUNT).length) throw new Error(`${rule}: at most ${RETENTION_MAX_COUNT}`);
     policy[rule as RetentionRule] = Number(m[2]);
   }
   const r = retentionPolicySchema.safeParse(policy);

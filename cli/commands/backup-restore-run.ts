@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { z } from 'zod';
 import { UsageError } from '../../config/config';
-import { caseTwinMessage, dossierCodeSchema, schemaNameFor } from '../../domain/dossier';
+import { caseTwinMessage, schemaNameFor } from '../../domain/dossier';
+import { onlyCodesSchema } from '../../domain/backup-batch';
+import { namedWithCaseHints } from '../code-hints';
 import { operatorDateTime, parseRestoreAt } from '../../domain/retention';
 import { restoreRunInputSchema } from '../../domain/restore-run-input';
 import { startRestoreRun } from '../../starts';
@@ -67,7 +68,6 @@ export interface RestoreRunFlags {
 /** Whether the flags ask for a bulk restore run (or its state), not one archive or one dossier. */
 export const isRestoreRun = (f: RestoreRunFlags): boolean => Boolean(f.all) || f.codes !== undefined || f.run !== undefined || f.retry !== undefined;
 
-const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
 const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 const zone = () => config().operatorTimeZone;
 /** Dossiers named in a dry run and a run's state: the rest counted. */
@@ -101,7 +101,7 @@ export async function restoreRunCommand(fileArg: string | undefined, flags: Rest
   if (flags.at === undefined) throw new UsageError(`${scopes[0]} needs --at DATE: each dossier's generation taken at or just before DATE is restored`);
   const at = parseRestoreAt(flags.at, zone());
   if (at.problem !== undefined) throw new UsageError(`--at: ${at.problem}`);
-  const codes = flags.codes === undefined ? undefined : parseFlag('--codes', codesSchema, [...new Set(flags.codes.split(',').map((c) => c.trim()).filter(Boolean))]);
+  const codes = flags.codes === undefined ? undefined : parseFlag('--codes', onlyCodesSchema, flags.codes);
   const input: RestoreRunInput = {
     target: t.name,
     at: at.at.toISOString(),
@@ -124,7 +124,8 @@ async function refuseCodesUnknown(pool: pg.Pool, input: RestoreRunInput): Promis
   if (!input.codes) return;
   const unknown = await codesUnknownToCatalog(pool, input.codes);
   if (!unknown.length) return;
-  const shown = unknown.slice(0, SHOWN);
+  // a code in the wrong case is named with the one meant (codes are case-sensitive)
+  const shown = await namedWithCaseHints(pool, unknown.slice(0, SHOWN));
   throw new UsageError(
     `--codes: no dossier and no backup of ${shown.join(', ')}${unknown.length > shown.length ? ` and ${unknown.length - shown.length} more` : ''} on target ${input.target}; ` +
       `nothing started (see 'nightshift dossiers list' and 'nightshift backup list CODE')`,

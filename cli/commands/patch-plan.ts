@@ -4,9 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { UsageError } from '../../config/config';
-import { dossierCodeSchema } from '../../domain/dossier';
+import { onlyCodesSchema } from '../../domain/backup-batch';
 import { failureTypeOf, FailureType } from '../../domain/failures';
 import { estimateSeconds, summaryLines, type DossierPlan, type PlanHistory } from '../../domain/patch-plan';
 import { patchSpanText } from '../../domain/patch';
@@ -42,7 +41,6 @@ import { EXIT_FAILED, jsonOption, jsonSafe, parseFlag, target, targetOption, wit
  */
 export const SNAPSHOT_PAGE_SIZE = 100;
 
-const codesSchema = z.array(dossierCodeSchema).min(1, 'give at least one dossier code');
 
 /** R-PI-2's prerequisites that depend on the moment: the window brings single-user mode, batches end. */
 const OF_THE_MOMENT = new Set(['no backup batch', 'no other patch run', 'no rollback', 'maintenance window in progress']);
@@ -102,7 +100,7 @@ export function registerPatchPlanCommand(patch: Command): void {
       action(async (dirArg: string, flags: { target?: string; dossiers?: string; json?: boolean }) => {
         const dir = folderArgument('DIR', dirArg);
         const t = target(flags.target);
-        const dossiers = flags.dossiers === undefined ? null : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
+        const dossiers = flags.dossiers === undefined ? null : parseFlag('--dossiers', onlyCodesSchema, flags.dossiers);
         // the plan reads the packages here, whatever the workers see: a path that is not here is a slip, said as `patch integrate` says it
         if (!fs.existsSync(dir)) throw new UsageError(`no patch directory ${dir}${fs.existsSync(path.dirname(dir)) ? ` (its folder ${path.dirname(dir)} is here, without it)` : ''}`);
         let fromDir: PatchPackage[];

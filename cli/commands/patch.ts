@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { oneLine } from '../../domain/run-details';
 import { dossierCodeSchema } from '../../domain/dossier';
+import { onlyCodesSchema } from '../../domain/backup-batch';
 import { MAX_FAILURES_FLAG, type MaxFailures } from '../../domain/patch-input';
 import {
   MAX_PATCH_NUMBER,
@@ -371,7 +372,7 @@ export function registerPatchCommands(program: Command): void {
         maxFailuresOf(flags);
         const dir = folderArgument('DIR', dirArg);
         const t = target(flags.target);
-        const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', codesSchema, flags.dossiers.split(',').map((s) => s.trim()).filter(Boolean));
+        const dossiers = flags.dossiers === undefined ? undefined : parseFlag('--dossiers', onlyCodesSchema, flags.dossiers);
         await checkPatchDirHere(t.name, dir);
         // R-PI-3: an unknown code is refused before anything starts (the run would refuse it once started)
         if (dossiers) await withPools(t.name, (pool) => refuseUnknownCodes(pool, t.name, dossiers, { flag: '--dossiers' }));

@@ -36,6 +36,10 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     // a typo: neither a dossier nor a backup of one in the catalog (a lost dossier is in the catalog only)
     [['--codes', 'DEMO0001,NOPE0009', '--at', '2026-12-02'], "nightshift: --codes: no dossier and no backup of NOPE0009 on target main; nothing started (see 'nightshift dossiers list' and 'nightshift backup list CODE')\n"],
     [['--codes', 'NOPE0009', '--at', '2026-12-02', '--dry-run'], /^nightshift: --codes: no dossier and no backup of NOPE0009 on target main; nothing started/],
+    // codes are case-sensitive: the one meant is named
+    [['--codes', 'demo0004', '--at', '2026-12-02', '--dry-run'], /^nightshift: --codes: no dossier and no backup of demo0004 \(codes are case-sensitive: DEMO0004\?\) on target main/],
+    // a blank entry is a slip, not nothing
+    [['--codes', 'DEMO0001,,DEMO0002', '--at', '2026-12-02'], 'nightshift: --codes: expected dossier codes separated by commas, got an empty entry between two commas or at an end\n'],
   ] as const) {
     const r = await cli(['backup', 'restore', ...args]);
     expect({ args, code: r.code }).toEqual({ args, code: 2 });

@@ -85,6 +85,11 @@ test('R-BK-4 selection order: the last run failures first, then the rest; retrie
   expect(nextPhase('retry')).toBeUndefined();
   expect(onlyCodesSchema.parse('A1, B2,A1')).toEqual(['A1', 'B2']);
   expect(onlyCodesSchema.safeParse("A1,x'; DROP").success).toBe(false);
+  // a blank entry is a slip (`--codes $A,$B` with $A empty), said; a list of blanks only is "no code"
+  for (const slip of ['A1,,B2', 'A1,', ',A1', 'A1, ,B2']) {
+    expect(onlyCodesSchema.safeParse(slip).error?.issues[0]?.message).toBe('expected dossier codes separated by commas, got an empty entry between two commas or at an end');
+  }
+  expect(onlyCodesSchema.safeParse(' , ').error?.issues[0]?.message).toBe('expected at least one dossier code');
 });
 
 test('R-BK-1 schedules: cron expressions and time zones are checked before reaching the server', () => {

@@ -504,6 +504,8 @@ describe('R-BK-9: retention settings (text, precedence local > common > default)
     ['last=1,last=2', /given twice/],
     ['last=0,daily=0', /keeps nothing/],
     ['daily=20000', /daily: at most 10000/],
+    ['last=1000000', /^last: at most 10000$/],
+    ['weekly=99999999999999999999999', /^weekly: at most 10000$/],
     ['last=2;daily=3', /expected rule=count/],
   ])('refused with a clear message: %j', (text, message) => {
     expect(() => parseRetentionPolicy(text)).toThrow(message);
