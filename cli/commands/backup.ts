@@ -41,7 +41,7 @@ import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, filesLeftText, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
-import { GENERATION_KINDS, type Generation, offsiteCopyOf } from '../../domain/generation';
+import { GENERATION_KINDS, type Generation, type OffsiteState, type VerifyState, offsiteCopyOf } from '../../domain/generation';
 import { restoreRealignedText } from '../../domain/patch-repair';
 import { isRestoreRun, restoreRunCommand, type RestoreRunFlags } from './backup-restore-run';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
@@ -385,17 +385,33 @@ async function refuseExistingCode(pool: Parameters<typeof codeInAnyCase>[0], cod
   if (!replace) throw new UsageError(`dossier ${code} already exists: restore beside it with --as NEWCODE, or over it with --replace`);
 }
 
-/** `backup list`'s last line: the restore of the newest generation that can be restored (its file, or its copy), or that none can. */
-function restoreHint(code: string, date: string | undefined, registered: boolean): string {
-  if (date === undefined) {
-    return registered
-      ? `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`
-      : `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy)`;
+/**
+ * `backup list`'s last lines: the restore of the newest generation that can be restored (its file, or its copy), or
+ * that none can. One whose key the last verification lacked (its own key problem, or another's with the same key id)
+ * would fail the same way: the newest one without is proposed, saying why it is not the newest.
+ */
+function restoreHint(
+  code: string,
+  generations: { date: string; prunedAt: string | null; keyId: string | null; keyProblem: unknown; verifyState: VerifyState; offsiteState: OffsiteState }[],
+  registered: boolean,
+): string[] {
+  const restorable = generations.filter((g) => !g.prunedAt && isRestorable(g));
+  const keysLacking = new Set(generations.filter((g) => g.keyProblem && g.keyId !== null).map((g) => g.keyId));
+  const readable = restorable.find((g) => !g.keyProblem && (g.keyId === null || !keysLacking.has(g.keyId)));
+  const newest = restorable[0];
+  if (newest === undefined) {
+    return [
+      registered
+        ? `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy): back it up again`
+        : `restore: no kept generation of ${code} can be restored (files found corrupt or missing, no off-site copy)`,
+    ];
   }
+  if (readable === undefined) return [`restore: every kept generation of ${code} that can be restored needs a key the last verification lacked (${[...keysLacking].join(', ')}): give the workers that key first`];
+  const keyNote = readable !== newest ? [`  (not the newest, ${newest.date}: its key ${newest.keyId} was lacking at the last verification)`] : [];
   // a deleted dossier comes back under its own code (drill Y: --as / --replace were offered for a dossier that is gone)
-  if (!registered) return `restore one: nightshift backup restore ${code} --at '${date}' (dossier ${code} no longer exists: it comes back under its code, or --as NEWCODE)`;
+  if (!registered) return [`restore one: nightshift backup restore ${code} --at '${readable.date}' (dossier ${code} no longer exists: it comes back under its code, or --as NEWCODE)`, ...keyNote];
   // the dossier usually exists: beside it under a new code, or over it
-  return `restore one: nightshift backup restore ${code} --at '${date}' --as NEWCODE (or --replace to overwrite ${code})`;
+  return [`restore one: nightshift backup restore ${code} --at '${readable.date}' --as NEWCODE (or --replace to overwrite ${code})`, ...keyNote];
 }
 
 /** restore --from: the places a generation is read from (default: the file, or its copy when the file is not on the worker) */
@@ -506,7 +522,7 @@ function registerGenerationCommands(backup: Command): void {
             }),
             `retention: ${v.policies.map((p) => `${p.kind} ${retentionText(p.policy)} (${p.source})`).join('; ')}`,
             ...keyProblemHint(code, v.generations),
-            restoreHint(code, v.generations.find((g) => !g.prunedAt && isRestorable(g))?.date, registered),
+            ...restoreHint(code, v.generations, registered),
           ].join('\n'),
         );
       }),

@@ -119,6 +119,13 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   expect(list.stdout).toMatch(new RegExp(`${ids[0]}  2026-12-02 22:00:00  normal .* kept: last 1, daily 2026-12-02`));
   expect(list.stdout).toMatch(new RegExp(`${ids[1]}  2026-12-02 00:30:00  normal .* (plain|key \\S+) .* next prune deletes it: beyond normal's last=1,daily=1,weekly=0,monthly=0; kept instead if no kept normal generation reads back at the prune\n`));
   expect(list.stdout).toMatch(new RegExp(`${ids[2]}  2026-11-20 22:00:00  normal .* next prune deletes it: nothing is left of it \\(its file missing, no off-site copy\\): it takes no slot\n`));
+  // the restore it proposes is not one that would fail the same way: both need k1
+  expect(list.stdout).toMatch(/\nrestore: every kept generation of \S+ that can be restored needs a key the last verification lacked \(k1\): give the workers that key first$/m);
+  // a plain one, older, is proposed instead, saying why it is not the newest
+  await pool().query(`UPDATE nightshift.backup_generation SET key_id = NULL WHERE id = $1`, [older]);
+  const plainOlder = await cli(['backup', 'list', code], PARIS);
+  expect(plainOlder.stdout).toContain(`restore one: nightshift backup restore ${code} --at '2026-12-01 22:00:00' --as NEWCODE (or --replace to overwrite ${code})\n  (not the newest, 2026-12-02 22:00:00: its key k1 was lacking at the last verification)`);
+  await pool().query(`UPDATE nightshift.backup_generation SET key_id = 'k1' WHERE id = $1`, [older]);
   const listed = JSON.parse((await cli(['backup', 'list', code, '--json'], PARIS)).stdout);
   expect(listed.generations.map((g: { id: number; kept: boolean }) => [g.id, g.kept])).toEqual([
     [ids[0], true],
@@ -377,6 +384,13 @@ test('R-BK-12 / R-BK-13: a verification that could not read a generation for wan
   expect(list.stdout).toContain(
     `key problem: the last verification of generation(s) ${newer} could not read them without their key (k1); the archives are not known to be at fault: give the workers that key, then 'nightshift backup verify --codes ${code} --wait'`,
   );
+  // the restore it proposes is not one that would fail the same way: both need k1
+  expect(list.stdout).toMatch(/\nrestore: every kept generation of \S+ that can be restored needs a key the last verification lacked \(k1\): give the workers that key first$/m);
+  // a plain one, older, is proposed instead, saying why it is not the newest
+  await pool().query(`UPDATE nightshift.backup_generation SET key_id = NULL WHERE id = $1`, [older]);
+  const plainOlder = await cli(['backup', 'list', code], PARIS);
+  expect(plainOlder.stdout).toContain(`restore one: nightshift backup restore ${code} --at '2026-12-01 22:00:00' --as NEWCODE (or --replace to overwrite ${code})\n  (not the newest, 2026-12-02 22:00:00: its key k1 was lacking at the last verification)`);
+  await pool().query(`UPDATE nightshift.backup_generation SET key_id = 'k1' WHERE id = $1`, [older]);
   const listed = JSON.parse((await cli(['backup', 'list', code, '--json'], PARIS)).stdout);
   expect(listed.generations.map((g: { id: number; keyProblem: unknown }) => [g.id, g.keyProblem])).toEqual([
     [newer, { at: '2026-12-03 03:00:00', error: 'encrypted with backup key k1, which this worker does not hold' }],
@@ -388,6 +402,7 @@ test('R-BK-12 / R-BK-13: a verification that could not read a generation for wan
   const again = await cli(['backup', 'list', code], PARIS);
   expect(again.stdout).toMatch(new RegExp(`${newer}  2026-12-02 22:00:00 .* ok 2026-12-04 03:00:00 `));
   expect(again.stdout).not.toContain('key problem');
+  expect(again.stdout).toContain(`restore one: nightshift backup restore ${code} --at '2026-12-02 22:00:00' --as NEWCODE`);
 });
 
 test("R-BK-11 (drill of 2026-12-06): a generation's file replaced by hand with another dossier's archive is refused, single restore and restore run, before anything changes: neither dossier is touched", async () => {
