@@ -233,6 +233,10 @@ export function resultText(r: { state: string } & Pick<RestoreRunResult, 'target
   return lines.join('\n');
 }
 
+/** Where a run reads each generation, in words (`auto` is no place: the file, else its off-site copy). */
+const fromText = (from: string): string =>
+  from === 'local' ? 'read from the files only (--from local)' : from === 'offsite' ? 'read from the off-site copies (--from offsite)' : "read from each file, or its off-site copy when the file is not on the worker";
+
 /** One restore run read back from its ledger (`--run ID`); a run id that names nothing is bad usage (exit 2). */
 async function showRun(targetName: string, id: number, json: boolean | undefined): Promise<void> {
   const value = await withPools(targetName, (pool) => runState(pool, targetName, id));
@@ -240,7 +244,7 @@ async function showRun(targetName: string, id: number, json: boolean | undefined
   output(json, value, (v) => {
     const zoneName = zone();
     const head = [
-      `as at ${operatorDateTime(v.at, zoneName)} (${zoneName})${v.kind ? `, ${v.kind} generations` : ''}, ${v.replace ? 'replacing dossiers there' : 'keeping dossiers there'}, read from ${v.from}`,
+      `as at ${operatorDateTime(v.at, zoneName)} (${zoneName})${v.kind ? `, ${v.kind} generations` : ''}, ${v.replace ? 'replacing dossiers there' : 'keeping dossiers there'}, ${fromText(v.from)}`,
       `started ${operatorDateTime(v.startedAt, zoneName)}${v.finishedAt ? `, ended ${operatorDateTime(v.finishedAt, zoneName)}` : ', running'} (${v.workflowId})`,
     ];
     if (v.error) head.push(`error: ${v.error}`);

@@ -102,7 +102,7 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     // --run: the same state, read from the ledger
     const shown = await cli(['backup', 'restore', '--run', String(runId)]);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toMatch(new RegExp(`^backup restore on main \\(restore run ${runId}\\): partial\\nas at 2026-12-02 23:59:59 \\(UTC\\), keeping dossiers there, read from auto\\n`));
+    expect(shown.stdout).toMatch(new RegExp(`^backup restore on main \\(restore run ${runId}\\): partial\\nas at 2026-12-02 23:59:59 \\(UTC\\), keeping dossiers there, read from each file, or its off-site copy when the file is not on the worker\\n`));
     expect(shown.stdout).toContain('3 / 5 dossier(s) restored, 1 kept (already there), 1 failed\n');
     expect(shown.stdout).toContain(`fix them, then: nightshift backup restore --retry ${runId} --target main --wait\n`);
 
