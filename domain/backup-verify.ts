@@ -164,9 +164,18 @@ export function verifyReportLine(r: { code: string; date: string; file: string; 
 }
 
 /** R-BK-7 style summary: `{ok} / {total} sauvegarde(s) vérifiée(s)` then `{problems} / {total} sauvegarde(s) en erreur(s)`. */
-export function verifySummaryLines(ok: number, problems: number, restored: number): [string, string, string] {
+/** A run that found no generation in its scope, in the CLI and the Web UI alike (R-OP-1): zeros alone read like a success. */
+export const NOTHING_TO_VERIFY = "no kept generation in this scope: nothing was verified (none backed up yet, or all pruned: 'nightshift backup info' shows the store)";
+
+export function verifySummaryLines(ok: number, problems: number, restored: number): string[] {
   const total = ok + problems;
-  return [`${ok} / ${total} sauvegarde(s) vérifiée(s)`, `${problems} / ${total} sauvegarde(s) en erreur(s)`, `${restored} sauvegarde(s) restaurée(s) dans un schéma temporaire et comparée(s)`];
+  return [
+    // a report of nothing says so in words, not only with zeros: no backup kept in its scope (none taken yet, or all pruned)
+    ...(total === 0 ? ['aucune sauvegarde conservée à vérifier dans ce périmètre'] : []),
+    `${ok} / ${total} sauvegarde(s) vérifiée(s)`,
+    `${problems} / ${total} sauvegarde(s) en erreur(s)`,
+    `${restored} sauvegarde(s) restaurée(s) dans un schéma temporaire et comparée(s)`,
+  ];
 }
 
 /** `svgverif-YYYYMMDD-HHMMSS-{run}.txt` in the same log folder as the batch's `svgauto-…` reports (verify runs may overlap: the run number keeps them apart). */

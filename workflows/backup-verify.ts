@@ -2,7 +2,7 @@ import { type ActivityOptions, CancellationScope, proxyActivities, setCurrentDet
 import type { NightshiftActivities } from '../workers/activities';
 import type { VerifyChunkResult } from '../activities/verify';
 import { renderRunDetails } from '../domain/run-details';
-import { type VerifyPart, verifyPartText } from '../domain/backup-verify';
+import { type VerifyPart, NOTHING_TO_VERIFY, verifyPartText } from '../domain/backup-verify';
 import { workflowTime } from './clock';
 import {
   BACKUP_VERIFY_KIND,
@@ -90,6 +90,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
           refused === undefined
             ? [
                 ...(part ? [`Reads ${verifyPartText(part)}`] : []),
+                ...(final && progress.selected === 0 && progress.done === 0 ? [NOTHING_TO_VERIFY] : []),
                 // known once the run is closed (finishVerifyRun reads the ledger), as the CLI says it
                 ...(final ? [`${final.restored} generation(s) restored into a scratch schema and compared (seed ${final.seed})`] : []),
                 ...(final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`),

@@ -3,7 +3,7 @@ import type { Client, ScheduleDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { nobodyToldText, onlyCodesSchema } from '../../domain/backup-batch';
-import { DEFAULT_SAMPLE_PERCENT, VERIFY_PARTS_MAX, verifyPartText } from '../../domain/backup-verify';
+import { DEFAULT_SAMPLE_PERCENT, VERIFY_PARTS_MAX, NOTHING_TO_VERIFY, verifyPartText } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
@@ -48,6 +48,7 @@ function resultText(r: BackupVerifyResult): string {
   return [
     `verify run ${r.runId} ${r.state} ('nightshift backup verify status ${r.runId}'): ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared (seed ${r.seed})`,
     ...(r.part ? [`read ${verifyPartText(r.part)}`] : []),
+    ...(r.total === 0 && r.state !== 'failed' ? [NOTHING_TO_VERIFY] : []),
     `report: ${r.reportPath ?? '(none)'}`,
     ...(r.mail ? ['the report is being mailed to the report recipients'] : []),
     ...r.failures.map((f) => `  ${f.code}: ${f.error || f.status}`),

@@ -56,6 +56,13 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
   const pool = ctx.stack.pools.get('main');
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
+    // nothing kept yet: said in words (zeros alone read like a success), in the report too
+    const empty = await cli(['backup', 'verify', '--wait']);
+    expect(empty).toMatchObject({ code: 0, stderr: '' });
+    expect(empty.stdout).toMatch(/: 0 \/ 0 generation\(s\) ok, .*\nno kept generation in this scope: nothing was verified \(none backed up yet, or all pruned: 'nightshift backup info' shows the store\)\n/);
+    const emptyReport = /^report: (.*)$/m.exec(empty.stdout)![1]!;
+    expect(fs.readFileSync(emptyReport, 'utf8')).toMatch(/^aucune sauvegarde conservée à vérifier dans ce périmètre\r?\n0 \/ 0 sauvegarde\(s\) vérifiée\(s\)/m);
+
     const batch = await cli(['backup', 'run', '--wait', '--json']);
     expect(batch.code).toBe(0);
     const runId = JSON.parse(batch.stdout).result.runId as number;
