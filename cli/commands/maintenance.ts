@@ -28,7 +28,7 @@ import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { MAX_FAILURES_FLAG } from '../../domain/patch-input';
 import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
-import { cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
+import { cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, ROLLED_BACK_STATES, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
@@ -470,10 +470,13 @@ interface RunNotDone {
 }
 
 /** What the database knows of a failed window's runs (payload or started by hand): those partial or failed, their dossiers in error. */
-async function runsNotDone(targetName: string, windowId: string): Promise<RunNotDone[]> {
+async function runsNotDone(targetName: string, windowId: string): Promise<{ runs: RunNotDone[]; rollback: LedgerRun | undefined }> {
   return withPools(targetName, async (pool) => {
-    const runs = (await runsSinceWindow(pool, windowId)).filter((r) => r.kind !== 'rollback' && (r.state === 'partial' || r.state === 'failed'));
-    return Promise.all(
+    const since = await runsSinceWindow(pool, windowId);
+    const runs = since.filter((r) => r.kind !== 'rollback' && (r.state === 'partial' || r.state === 'failed'));
+    // the payload's rollback (--on-failure rollback): its failed dossiers back, the window's failure then its post-checks'
+    const rollback = since.find((r) => r.kind === 'rollback');
+    const withFailures = await Promise.all(
       runs.map(async (run) => ({
         run,
         failures:
@@ -482,6 +485,7 @@ async function runsNotDone(targetName: string, windowId: string): Promise<RunNot
             : (await patchRunFailures(pool, Number(run.id), null)).failures,
       })),
     );
+    return { runs: withFailures, rollback };
   });
 }
 
@@ -489,7 +493,7 @@ async function runsNotDone(targetName: string, windowId: string): Promise<RunNot
  * A window whose workflow did not answer (no worker), from its row: a failed one says FAILED (not "in progress"), the
  * failure the window wrote, its runs' dossiers in error and the next commands, as when the workflow answers (R-OP-1).
  */
-export function rowStatusText(w: MaintenanceWindowRow, targetName: string, runs: RunNotDone[]): string {
+export function rowStatusText(w: MaintenanceWindowRow, targetName: string, runs: RunNotDone[], rollback?: LedgerRun): string {
   if (w.phase !== 'failed') return `${describeWindow(w, operatorZone())} (phase ${w.phase}; workflow not reachable)`;
   const lines = [
     `${w.type} maintenance on ${targetName}: FAILED, closed until reopen (phase failed; workflow ${w.workflowId} not reachable: what the database knows)`,
@@ -504,10 +508,28 @@ export function rowStatusText(w: MaintenanceWindowRow, targetName: string, runs:
     for (const f of shownFailures) lines.push(`    ${f.code}: ${oneLine(f.error)}`);
     if (failures.length > shownFailures.length) lines.push(`    (the first ${shownFailures.length} of ${failures.length}; the run's status lists them all)`);
   }
+  if (rollback) {
+    lines.push(`  rollback run ${rollback.id} (${rollback.workflowId}): ${rollback.state}${ROLLED_BACK_STATES.includes(rollback.state) ? ": the payload's failed dossiers back to their restore point (R-PI-11)" : ''}`);
+  }
   // the steps the workflow gives a failed window, its payload being the first run left with dossiers not done
   const first = runs[0]?.run;
   const payloadRun = first && { kind: first.kind, workflowId: first.workflowId, runId: first.id, state: first.state, ...(first.notStarted && { notStarted: first.notStarted }) };
-  const next = windowNextSteps({ target: targetName, workflowId: w.workflowId, type: w.type, state: w.state, phase: 'failed', startsAt: '', endsAt: '', payload: { kind: 'none' }, openSessions: null, sessionsToClose: null, forcedSessions: 0, payloadRun });
+  const rollbackRun = rollback && { kind: rollback.kind, workflowId: rollback.workflowId, runId: rollback.id, state: rollback.state };
+  const next = windowNextSteps({
+    target: targetName,
+    workflowId: w.workflowId,
+    type: w.type,
+    state: w.state,
+    phase: 'failed',
+    startsAt: '',
+    endsAt: '',
+    payload: { kind: 'none' },
+    openSessions: null,
+    sessionsToClose: null,
+    forcedSessions: 0,
+    payloadRun,
+    ...(rollbackRun && { rollbackRun }),
+  });
   next.push({ text: 'or give access back without the checks (R-MW-12)', command: `nightshift maintenance cancel --target ${targetName}` });
   for (const n of next) lines.push(`  ${n.text}: ${n.command}`);
   lines.push('  (reopen and cancel are answered by the window\'s workflow: a worker must be running)');
@@ -523,7 +545,7 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
   });
   // a query waits for a worker (none runs: the dev process stopped, say): each is bounded by QUERY_MS
   const workflow = window ? await queryStatus(t.name, window.workflowId) : null;
-  const notDone = window && !workflow && window.phase === 'failed' ? await runsNotDone(t.name, window.id) : [];
+  const { runs: notDone, rollback } = window && !workflow && window.phase === 'failed' ? await runsNotDone(t.name, window.id) : { runs: [], rollback: undefined };
   // the last window's own account (a failure, a reopen, its payload's failures), while Temporal keeps its history and a
   // worker answers
   const lastWorkflow = last ? await queryStatus(t.name, last.workflowId) : null;
@@ -544,7 +566,7 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
       const ended = last ? `\nthe last one: ${describeWindow(last, operatorZone())} (phase ${last.phase}); its outcome: the workflow ${last.workflowId} in the Temporal Web UI (no worker answered for it)` : '';
       return `${head}\nno scheduled or in-progress maintenance window${ended}`;
     }
-    if (!v.workflow) return `${head}\n${rowStatusText(v.window, v.target, notDone)}`;
+    if (!v.workflow) return `${head}\n${rowStatusText(v.window, v.target, notDone, rollback)}`;
     return `${head}\n${statusText(v.workflow, sessions)}`;
   });
 }

@@ -1,4 +1,4 @@
-import { statusText } from '../../cli/commands/maintenance';
+import { rowStatusText, statusText } from '../../cli/commands/maintenance';
 import type { MaintenanceStatus } from '../../workflows/maintenance-window.api';
 
 /** `maintenance status`'s text from the window's status (what the Web UI's details show too: R-OP-1). */
@@ -81,4 +81,37 @@ test('SSM cutoff: status shows the cutoff of a window with a payload, and a payl
   const over = statusText({ ...base, state: 'in_progress', phase: 'working', overrun: { at: '2026-12-04T22:00:00.000Z', mailed: true } } as MaintenanceStatus, undefined, Date.parse('2026-12-04T22:10:00Z'));
   expect(over).toContain('OVERRUNNING: its planned end passed 10 min ago');
   expect(over).toContain('\n  the planned end passed at 04/12/2026 23:00 while the payload ran: --notify was told\n');
+});
+
+test('R-PI-11 R-MW-10 R-OP-1 (no worker answering): a window failed by its post-checks after --on-failure rollback says the rollback run and advises reopen first, then the retry, as its workflow does', () => {
+  const row = {
+    id: 'w',
+    workflowId: 'maintenance/main',
+    type: 'deployment',
+    state: 'in_progress',
+    phase: 'failed',
+    startsAt: new Date('2026-12-04T20:00:00Z'),
+    endsAt: new Date('2026-12-04T22:00:00Z'),
+    preventLoginsFrom: null,
+    message: null,
+    createdAt: new Date('2026-12-04T19:00:00Z'),
+    finishedAt: null,
+    outcome: 'failed: post-checks: dossier DEMO0001: schema d_DEMO0001 is missing',
+    cutoffSeconds: null,
+  } as const;
+  const patchRun = { kind: 'patch', id: '7', workflowId: 'patch/main/1', state: 'partial', notDone: 2, notStarted: null } as const;
+  const rollback = { kind: 'rollback', id: '3', workflowId: 'patch-rollback/main/1', state: 'completed', notDone: null, notStarted: null } as const;
+  const runs = [{ run: patchRun, failures: [{ code: 'DEMO0003', error: 'blocker present' }, { code: 'DEMO0005', error: 'blocker present' }] }];
+  const text = rowStatusText(row, 'main', runs, rollback);
+  expect(text).toContain("\n  rollback run 3 (patch-rollback/main/1): completed: the payload's failed dossiers back to their restore point (R-PI-11)\n");
+  const steps = text.split('\n').filter((l) => /^ {2}\S.*: nightshift /.test(l));
+  expect(steps).toEqual([
+    '  Fix what the post-checks found, then give access back: nightshift maintenance reopen --target main',
+    '  Fix the rolled-back dossiers, then patch them again inside a window: nightshift patch retry --target main --run 7',
+    '  or give access back without the checks (R-MW-12): nightshift maintenance cancel --target main',
+  ]);
+  // without a rollback: the retry first, then reopen (the payload's failure is the window's)
+  const plain = rowStatusText({ ...row, outcome: 'failed: 2 dossier(s) not patched' }, 'main', runs).split('\n').filter((l) => /^ {2}\S.*: nightshift /.test(l));
+  expect(plain[0]).toContain('nightshift patch retry --target main --run 7');
+  expect(plain[1]).toContain('nightshift maintenance reopen --target main');
 });
