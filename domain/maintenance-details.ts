@@ -209,11 +209,12 @@ function notStartedText(run: WindowRun): string {
 }
 
 /** Which dossiers a rollback restored (the first of them, by code), the rest counted. */
-function restoredCodesText(r: WindowRun): string {
+/** The codes a rollback run restored (': A, B and 3 more'), '' when it names none; markdown-escaped for the Web UI. */
+export function restoredCodesText(r: Pick<WindowRun, 'codes' | 'restored'>, markdown = true): string {
   const codes = r.codes ?? [];
   if (!codes.length) return '';
   const more = (r.restored ?? 0) - codes.length;
-  return `: ${codes.map((c) => escapeMarkdown(c)).join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  return `: ${codes.map((c) => (markdown ? escapeMarkdown(c) : c)).join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 function runLine(r: WindowRun, namespace: string): string {

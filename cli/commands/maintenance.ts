@@ -28,7 +28,7 @@ import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
 import { MAX_FAILURES_FLAG } from '../../domain/patch-input';
 import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
-import { cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, ROLLED_BACK_STATES, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
+import { cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, restoredCodesText, ROLLED_BACK_STATES, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
@@ -341,7 +341,7 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
   }
   else if (s.openSessions !== null) lines.push(`  open sessions at the window's last look: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
   if (s.payloadRun) lines.push(`  payload: ${s.payloadRun.kind} ${s.payloadRun.workflowId}${s.payloadRun.state ? ` (${s.payloadRun.state})` : ''}`);
-  if (s.rollbackRun) lines.push(`  on failure: rollback ${s.rollbackRun.workflowId}${s.rollbackRun.state ? ` (${s.rollbackRun.state})` : ''}${s.rollbackRun.restored !== undefined ? `, ${s.rollbackRun.restored} dossier(s) rolled back` : ''}`);
+  if (s.rollbackRun) lines.push(`  on failure: rollback ${s.rollbackRun.workflowId}${s.rollbackRun.state ? ` (${s.rollbackRun.state})` : ''}${s.rollbackRun.restored !== undefined ? `, ${s.rollbackRun.restored} dossier(s) rolled back${restoredCodesText(s.rollbackRun, false)}` : ''}`);
   for (const r of s.linkedRuns ?? []) {
     const state = r.state ? ` (${r.state}${r.notDone ? `, ${r.notDone} dossier(s) not done` : ''})` : '';
     lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${state}`);

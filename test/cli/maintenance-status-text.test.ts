@@ -115,3 +115,10 @@ test('R-PI-11 R-MW-10 R-OP-1 (no worker answering): a window failed by its post-
   expect(plain[0]).toContain('nightshift patch retry --target main --run 7');
   expect(plain[1]).toContain('nightshift maintenance reopen --target main');
 });
+
+test('R-PI-11 R-OP-1: a window whose payload was rolled back names the dossiers rolled back in its status, as the Web UI does (also once reopened)', () => {
+  const rollbackRun = { kind: 'rollback' as const, workflowId: 'patch-rollback/main/1', runId: '3', state: 'completed', restored: 3, codes: ['DEMO0003', 'DEMO0005'] };
+  expect(statusText({ ...base, rollbackRun, reopenedAfter: 'post-checks: dossier DEMO0001: schema d_DEMO0001 is missing' } as MaintenanceStatus)).toContain(
+    '\n  on failure: rollback patch-rollback/main/1 (completed), 3 dossier(s) rolled back: DEMO0003, DEMO0005 and 1 more\n',
+  );
+});
