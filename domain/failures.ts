@@ -21,6 +21,8 @@ export const FailureType = {
   UnsupportedObject: 'UnsupportedObject',
   DestinationUnwritable: 'DestinationUnwritable',
   MaintenanceWindowExists: 'MaintenanceWindowExists',
+  /** `maintenance schedule` gave up on a window no worker picked up in time (it said so): picked up later, it ends at once, doing nothing */
+  MaintenanceWindowWithdrawn: 'MaintenanceWindowWithdrawn',
   PayloadUnavailable: 'PayloadUnavailable',
   PostCheckFailed: 'PostCheckFailed',
   DbDrainRefused: 'DbDrainRefused',

@@ -126,6 +126,7 @@ export const maintenanceWindowInputSchema = z
     onFailure: z.enum(['rollback'], { error: 'on-failure: expected rollback' }).optional(),
     graceSeconds: z.number().int().min(0).max(86_400),
     cutoffSeconds: cutoffSchema.optional(),
+    pickupWithinSeconds: z.number().int().min(1).max(3600).optional(),
     startWhenDrained: z.boolean(),
     dbDrain: z.boolean(),
     notify: z.array(emailSchema).max(100, 'at most 100 addresses'),

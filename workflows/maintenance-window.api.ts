@@ -61,6 +61,12 @@ export interface MaintenanceWindowInput {
    * moment it would start (after the drain); access comes back instead. Absent: no cutoff. Ignored with payload none.
    */
   cutoffSeconds?: number;
+  /**
+   * `maintenance schedule` waits this long (seconds from the workflow's start) for a worker to pick the window up, then
+   * tells the operator it is withdrawn: a worker that picks it up later ends it at once (MaintenanceWindowWithdrawn),
+   * doing nothing, so that what the command said stays true. Absent (recurring occurrences): no such limit.
+   */
+  pickupWithinSeconds?: number;
 }
 
 /** A payload not started because less than the cutoff remained before the planned end (workflow times). */

@@ -394,6 +394,15 @@ class MaintenanceWindow {
 
   async run(): Promise<MaintenanceWindowResult> {
     this.details();
+    // `maintenance schedule` gave up on it and said "withdrawn, nothing was done": picked up this late, it keeps its word
+    const within = this.input.pickupWithinSeconds;
+    if (within !== undefined && workflowTime() - wf.workflowInfo().startTime.getTime() > within * 1000) {
+      throw ApplicationFailure.create({
+        type: FailureType.MaintenanceWindowWithdrawn,
+        nonRetryable: true,
+        message: `withdrawn: no worker picked this window up within ${within} s of its scheduling ('nightshift maintenance schedule' said so and gave up on it); nothing was done: schedule it again`,
+      });
+    }
     await this.rowLock
       .runExclusive(() =>
         call('insertMaintenanceWindow', `${this.input.target}: insert the window`, SHORT_DB, {

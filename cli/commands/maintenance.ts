@@ -278,13 +278,17 @@ export function staticSummary(input: MaintenanceWindowInput, zone = operatorZone
   return windowSummary(input, zone);
 }
 
+/** How long `schedule` waits for a worker to pick a window up before saying it is withdrawn (the window keeps to it). */
+const PICKUP_SECONDS = 25;
+
 /**
  * Waits until the workflow has inserted its row (or failed: its error says why, e.g. R-MW-2); a window that starts now,
  * until it has left `scheduled` too (the row is written a moment before the start: drill S saw a start now printed as
  * "scheduled" on a loaded machine). Past `startWaitMs` for that, the row as it is.
  */
 async function waitForRow(handle: WorkflowHandle, o: { startsNow: boolean; timeoutMs?: number; startWaitMs?: number }): Promise<MaintenanceStatus> {
-  const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+  // past the window's own pickup limit (PICKUP_SECONDS, from its start): a worker that picks it up later withdraws it
+  const deadline = Date.now() + (o.timeoutMs ?? (PICKUP_SECONDS + 5) * 1000);
   let rowSince: number | undefined;
   for (;;) {
     const d = await handle.describe();
@@ -297,9 +301,25 @@ async function waitForRow(handle: WorkflowHandle, o: { startsNow: boolean; timeo
       rowSince ??= Date.now();
       if (!o.startsNow || status.state !== 'scheduled' || Date.now() - rowSince > (o.startWaitMs ?? 10_000)) return status;
     }
-    if (Date.now() > deadline) throw new Error(`the window was started but no worker has picked it up within ${(o.timeoutMs ?? 30_000) / 1000} s: is a worker running on task queue ${config().temporal.taskQueue}?`);
+    if (Date.now() > deadline) {
+      // picked up in time (a task started), its row not written yet (a loaded machine): the workflow says how it ends
+      if (!(await pickedUp(handle))) {
+        throw new SaidError(
+          `no worker picked the window up within ${PICKUP_SECONDS} s: is a worker running on task queue ${config().temporal.taskQueue}? ` +
+            `The window is withdrawn: nothing was done, and a worker that picks it up later ends it at once, doing nothing (${handle.workflowId} in the Temporal Web UI says so); ` +
+            'once a worker runs, schedule it again',
+        );
+      }
+      if (Date.now() > deadline + 60_000) throw new Error(`a worker picked the window up but it has not recorded itself within a minute: see ${handle.workflowId} in the Temporal Web UI`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Whether a worker has started a task of the workflow (its history has a WorkflowTaskStarted event). */
+async function pickedUp(handle: WorkflowHandle): Promise<boolean> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).some((e) => e.workflowTaskStartedEventAttributes);
 }
 
 /** A window that ended (completed, cancelled) says when, beside its planned times: its phase change's workflow time. */
@@ -420,7 +440,7 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   const { status, url } = await withTemporal(async (client) => {
     let handle: Awaited<ReturnType<typeof startMaintenanceWindow>>;
     try {
-      handle = await startMaintenanceWindow(client, input, { taskQueue: config().temporal.taskQueue, summary: staticSummary(input) });
+      handle = await startMaintenanceWindow(client, { ...input, pickupWithinSeconds: PICKUP_SECONDS }, { taskQueue: config().temporal.taskQueue, summary: staticSummary(input) });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw windowExists(input.target);
       throw err;

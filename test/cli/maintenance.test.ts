@@ -559,3 +559,24 @@ test('R-MW-12, R-MW-10: a failed window cancelled: status says cancelled after t
     await native.close();
   }
 });
+
+test('drill of 2026-12-06: schedule with no worker says the window is withdrawn (exit 1, nothing scheduled); a worker that picks it up later ends it at once, doing nothing: no row, no cut', async () => {
+  const workflowId = `maintenance/${stack.target}`;
+  // the file's earlier windows, all ended
+  const before = (await windowRows(stack.pool)).length;
+  const r = await cli('schedule', '--target', stack.target, '--start', parisTime(30), '--duration', '45m', '--type', 'database');
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(`no worker picked the window up within 25 s: is a worker running on task queue ${stack.config.temporal.taskQueue}? The window is withdrawn: nothing was done`);
+  expect(await windowRows(stack.pool)).toHaveLength(before);
+  const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await windowWorker(native, stack);
+  try {
+    await worker.runUntil(async () => {
+      const handle = client.workflow.getHandle(workflowId);
+      await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'MaintenanceWindowWithdrawn', message: expect.stringMatching(/^withdrawn: no worker picked this window up within 25 s/) } });
+    });
+  } finally {
+    await native.close();
+  }
+  expect(await windowRows(stack.pool)).toHaveLength(before);
+});
