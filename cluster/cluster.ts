@@ -9,7 +9,7 @@ import { workerProcessEnv } from '../workers/resources';
 import { ensureBackupKeyFile } from '../archive/keys';
 import { KEY_HEADER } from '../gate/keys';
 import { ensureClusterKey } from './gate-key';
-import { ClusterError, exitLine, processesOfFolder, fixedPorts, freePorts, portAnswers, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
+import { ClusterError, exitLine, processesOfFolder, fixedPorts, freePorts, HIGHEST_CLUSTER_PORT, portAnswers, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
 import {
   registerNamespace,
   renderTemporalConfig,
@@ -165,22 +165,22 @@ function makeClusterFolder(dataDir: string): void {
   }
 }
 
+function removeEmptyFolder(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // not empty after all: left as it is
+  }
+}
+
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const say = options.say ?? (() => {});
   const nWorkers = options.workers ?? 2;
   const nGates = options.gates ?? 2;
   const dataDir = path.resolve(options.dataDir);
-  makeClusterFolder(dataDir);
-  fs.chmodSync(dataDir, 0o755);
   const logsDir = path.join(dataDir, 'logs');
   const temporalDir = path.join(dataDir, 'temporal');
   const mailDir = path.join(dataDir, 'mail');
-  for (const d of [logsDir, temporalDir, mailDir]) fs.mkdirSync(d, { recursive: true });
-
-  const bin = temporalBinaries();
-  const haproxy = haproxyBinary();
-  if (!haproxy) throw new ClusterError('haproxy is not installed: as root, `apt-get install haproxy` (scripts/install-temporal-server.sh does it)');
-  await takeOver(dataDir, say);
 
   // Temporal keeps its ports in a smallint column: all of them under 32768, where the kernel never picks ephemeral ports.
   // In this order from --ports-from (drill K: new ports at every `up`, the application's gate URL broke each time):
@@ -194,7 +194,28 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ...names('gate', nGates).map((g) => `${g} metrics`),
     ...names('worker', nWorkers).map((w) => `${w} metrics`),
   ];
-  const ports = options.portsFrom !== undefined ? await fixedPorts(options.portsFrom, portNames, HOST) : await freePorts(portNames.length, HOST, 32_767);
+
+  // Exit 2 is "nothing changed" (tester: a taken --ports-from port still left c4/ with logs/, mail/ and temporal/):
+  // what can be refused is checked before anything is made. A new folder has no previous cluster to take over, so its
+  // ports are checked before it is made; on a folder in use they are checked once its previous cluster is stopped.
+  const bin = temporalBinaries();
+  const haproxy = haproxyBinary();
+  if (!haproxy) throw new ClusterError('haproxy is not installed: as root, `apt-get install haproxy` (scripts/install-temporal-server.sh does it)');
+  const isNew = !fs.existsSync(dataDir);
+  if (isNew && options.portsFrom !== undefined) await fixedPorts(options.portsFrom, portNames, HOST);
+  makeClusterFolder(dataDir);
+  let ports: number[];
+  try {
+    await takeOver(dataDir, say);
+    ports = options.portsFrom !== undefined ? await fixedPorts(options.portsFrom, portNames, HOST) : await freePorts(portNames.length, HOST, HIGHEST_CLUSTER_PORT);
+  } catch (err) {
+    // a port taken since the check above: the folder made a moment ago is still empty (rmdir removes none other)
+    if (isNew) removeEmptyFolder(dataDir);
+    throw err;
+  }
+  fs.chmodSync(dataDir, 0o755);
+  for (const d of [logsDir, temporalDir, mailDir]) fs.mkdirSync(d, { recursive: true });
+
   const [lbPort, pgPort, smtpPort] = ports.splice(0, 3) as [number, number, number];
   const temporalPorts = Object.fromEntries(TEMPORAL_PORT_NAMES.map((n) => [n, ports.shift()!])) as unknown as TemporalPorts;
   const gatePorts = ports.splice(0, nGates);

@@ -65,11 +65,18 @@ function listen(port: number, host: string): Promise<net.Server | undefined> {
   });
 }
 
+/** Temporal keeps its ports in a smallint column: every port of a cluster is at most this. */
+export const HIGHEST_CLUSTER_PORT = 32_767;
+
 /**
  * The ports from..from+names.length-1, each checked free (held open at once, then released); a taken one is refused,
  * naming what it was for (`cluster up --ports-from`: the same addresses at every start).
  */
 export async function fixedPorts(from: number, names: string[], host = '127.0.0.1'): Promise<number[]> {
+  const last = from + names.length - 1;
+  if (last > HIGHEST_CLUSTER_PORT) {
+    throw new UsageError(`--ports-from ${from}: its ${names.length} ports would end at ${last}, above ${HIGHEST_CLUSTER_PORT} (Temporal keeps its ports in a smallint): start at ${HIGHEST_CLUSTER_PORT - names.length + 1} at most; nothing started`);
+  }
   const servers: net.Server[] = [];
   try {
     for (let i = 0; i < names.length; i++) {

@@ -126,7 +126,10 @@ const envSchema = z.object({
     .refine((v) => v === 'none' || (/^https?:\/\//.test(v) && URL.canParse(v)), 'expected an http(s):// URL or none')
     .optional(),
   NIGHTSHIFT_METRICS_PORT: port(9464),
-  NIGHTSHIFT_METRICS_HOST: text().default('127.0.0.1'),
+  // the Temporal runtime's Prometheus exporter takes a socket address: `localhost` stopped the worker naming no variable
+  NIGHTSHIFT_METRICS_HOST: text()
+    .refine((v) => v === '' || isIP(v) !== 0, "expected an IP address, such as 127.0.0.1, 0.0.0.0 or ::1 (the worker's Prometheus exporter takes no host name)")
+    .default('127.0.0.1'),
   NIGHTSHIFT_GATE_PORT: port(8780),
   NIGHTSHIFT_GATE_HOST: text().default('127.0.0.1'),
   // The gate on a network (issue 9, R-SE-4/5): metrics listener, TLS, trusted proxies, key refresh, limits.

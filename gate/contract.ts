@@ -377,7 +377,13 @@ export const routes = {
     security: 'public',
     query: pageQuery,
     headers: localeHeaders,
-    responses: { 200: { description: 'an HTML page', contentType: 'text/html' } },
+    responses: {
+      200: { description: 'an HTML page', contentType: 'text/html' },
+      503: {
+        description: 'the status of the target shown cannot be read now (its database does not answer): an HTML page saying the state is unknown, never "no maintenance", with no error text',
+        contentType: 'text/html',
+      },
+    },
   },
   openapi: {
     operationId: 'openapi',

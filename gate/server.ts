@@ -23,7 +23,7 @@ import { cachedFor } from './cached-for';
 import { HeartbeatBatcher } from './heartbeats';
 import { noticeAt, withOperatorMessage, type ActiveWindow, type TextSettings } from './notices';
 import { openApiText } from './openapi';
-import { renderPage, type TargetNotice } from './page';
+import { pageUnknown, renderPage, type PageContent, type TargetNotice } from './page';
 import {
   backupTriggerBody,
   bearerToken,
@@ -409,6 +409,7 @@ export async function buildGate({
    * targets showed one firm's notice to every firm's users, no target named (tester): `/?target=NAME` shows that
    * target's notices only, each headed with its name; the bare page of such a gate shows none, only where they are.
    * A name not served is a page with no notice, as a target with none: the page does not tell which names exist.
+   * A target whose status cannot be read: 503 and "state unknown", never "no maintenance".
    */
   app.get('/', async (req, reply) => {
     const loc = locale(req);
@@ -429,7 +430,13 @@ export async function buildGate({
         }
       }),
     );
-    return reply.type('text/html; charset=utf-8').send(renderPage(config.appName, loc, { notices, named: asked !== undefined }));
+    // a status that cannot be read is not "no maintenance" (tester: the page said so during a window, database down):
+    // 503, as the /v1 routes answer meanwhile, with a page saying the state is unknown (no error text: the log has it)
+    const content: PageContent = { notices, named: asked !== undefined };
+    return reply
+      .code(pageUnknown(content) ? 503 : 200)
+      .type('text/html; charset=utf-8')
+      .send(renderPage(config.appName, loc, content));
   });
 
   // --- /v1: the business application, with a key of the target (R-SE-4) ------------------------

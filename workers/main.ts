@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { GracefulShutdownPeriodExpiredError, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
-import type { Config } from '../config/config';
+import { UsageError, type Config } from '../config/config';
 import { migrate } from '../db/migrate';
 import { createActivities } from './activities';
 import { sweepAbandonedRestoreCopies } from '../activities/backup';
@@ -46,7 +46,9 @@ export interface RunWorkerOptions {
  * Signals are handled by the caller (shutdownSignals: []) so that `dev` can order its own shutdown.
  */
 export function installRuntime(config: Config, logger: PinoLogger): { metricsAddress?: string } {
-  const metricsAddress = `${config.metricsHost}:${config.metricsPort}`;
+  // an IP address (config/config.ts): an IPv6 one in brackets, as a socket address spells it
+  const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
+  const metricsAddress = `${host}:${config.metricsPort}`;
   try {
     Runtime.install({
       logger: temporalLogger(logger),
@@ -64,11 +66,24 @@ export function installRuntime(config: Config, logger: PinoLogger): { metricsAdd
       logger.debug('Temporal Runtime already installed in this process');
       return {};
     }
-    if (/address|bind|in use/i.test(message)) {
-      throw new Error(`cannot serve metrics on ${metricsAddress} (${message}): set NIGHTSHIFT_METRICS_PORT to a free port`, { cause: err });
-    }
+    const refusal = metricsRefusal(message, config);
+    // no cause: the CLI prints the innermost message, and the exporter's names no variable (tester: `Address already in use`)
+    if (refusal) throw new UsageError(refusal);
     throw err;
   }
+}
+
+/** One line naming the variable to change, as the gate says it for its own listeners (exit 2). */
+function metricsRefusal(message: string, config: Config): string | undefined {
+  const shown = JSON.stringify(config.metricsHost.slice(0, 100));
+  const port = config.metricsPort;
+  if (/in use|os error 98\b/i.test(message)) return `NIGHTSHIFT_METRICS_PORT: port ${port} is already in use on ${shown}: stop what listens there or choose another port`;
+  if (/permission denied|os error 13\b/i.test(message)) return `NIGHTSHIFT_METRICS_PORT: not allowed to listen on port ${port} (ports below 1024 need privileges): choose another port`;
+  if (/assign requested address|not available|os error 99\b|socket address/i.test(message)) {
+    return `NIGHTSHIFT_METRICS_HOST: cannot listen on ${shown}: give an IP address of this machine, such as 127.0.0.1 or 0.0.0.0`;
+  }
+  if (/address|bind/i.test(message)) return `NIGHTSHIFT_METRICS_HOST, NIGHTSHIFT_METRICS_PORT: cannot serve the worker's metrics on ${shown} port ${port} (${message.slice(0, 200)})`;
+  return undefined;
 }
 
 /** After a forced shutdown, how long the pools may take to end before the process goes on without them. */

@@ -57,7 +57,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--dir <path>', 'folder of the cluster (default: <NIGHTSHIFT_DATA_DIR>-cluster)')
     .option('--workers <n>', 'Nightshift workers (1-8)', '2')
     .option('--gates <n>', 'gates behind the load balancer (1-8)', '2')
-    .option('--ports-from <port>', 'the same ports at every start, from this one on: the gate address (HAProxy), PostgreSQL, SMTP, Temporal, then each gate and worker (default: free ports at random)')
+    .option('--ports-from <port>', 'the same ports at every start, from this one on (1024-32700): the gate address (HAProxy), PostgreSQL, SMTP, Temporal, then each gate and worker (default: free ports at random)')
     .action(
       action(async (opts: { dir?: string; workers: string; gates: string; portsFrom?: string }) => {
         const workers = parseFlag('--workers', count, opts.workers);

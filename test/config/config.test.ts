@@ -115,6 +115,21 @@ describe('config', () => {
     expect(problems[0]!.problem).toMatch(/digits|number/);
   });
 
+  // the tester: `localhost` stopped the worker after the store check with the Temporal runtime's
+  // `…prometheus.socketAddr: invalid socket address syntax`, naming no variable, exit 1; `dossiers list` took it
+  test('NIGHTSHIFT_METRICS_HOST: an IP address (the worker\'s Prometheus exporter takes a socket address), else one problem naming it', () => {
+    for (const v of ['localhost', 'not a host', 'metrics.example.com', '127.0.0.1:9464', '[::1]', '10.0.0.0/8', '300.1.1.1']) {
+      expect({ v, problems: problemsOf({ NIGHTSHIFT_METRICS_HOST: v }) }).toEqual({
+        v,
+        problems: [{ variable: 'NIGHTSHIFT_METRICS_HOST', problem: expect.stringMatching(/^expected an IP address, such as 127\.0\.0\.1, 0\.0\.0\.0 or ::1/) }],
+      });
+    }
+    for (const v of ['127.0.0.1', '0.0.0.0', '::1', '::', '10.1.2.3']) expect(loadConfig({ NIGHTSHIFT_METRICS_HOST: v }, '/srv').metricsHost).toBe(v);
+    expect(loadConfig({}, '/srv').metricsHost).toBe('127.0.0.1');
+    expect(loadConfig({ NIGHTSHIFT_METRICS_HOST: '' }, '/srv').metricsHost).toBe('127.0.0.1'); // empty counts as unset
+    expect(problemsOf({ NIGHTSHIFT_METRICS_HOST: ' ' })).toEqual([{ variable: 'NIGHTSHIFT_METRICS_HOST', problem: 'expected a value' }]);
+  });
+
   test('whole numbers in decimal digits are read as before, leading zeros included', () => {
     const c = loadConfig({ NIGHTSHIFT_PG_PORT: '05432', NIGHTSHIFT_SESSION_TIMEOUT_S: '90', NIGHTSHIFT_WORKER_CONCURRENCY: '8', NIGHTSHIFT_SMTP_SEND_DELAY_S: '0' }, '/srv');
     expect([c.pg.port, c.sessionTimeoutSeconds, c.workerConcurrency, c.smtp.sendDelaySeconds]).toEqual([5432, 90, 8, 0]);

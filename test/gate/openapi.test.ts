@@ -273,7 +273,11 @@ describe('against the running gate', () => {
       200: () => call(gate, 'GET', '/readyz', { key: null }),
       503: () => call(cut, 'GET', '/readyz', { key: null }),
     },
-    page: { 200: () => call(gate, 'GET', '/', { key: null }) },
+    page: {
+      200: () => call(gate, 'GET', '/', { key: null }),
+      // its one target's status unread: "state unknown", never "no maintenance" (tester)
+      503: () => call(cut, 'GET', '/', { key: null }),
+    },
     openapi: { 200: () => call(gate, 'GET', '/openapi.json', { key: null }) },
   };
 

@@ -111,6 +111,34 @@ describe('one target database down', () => {
     await login('nantes-3', 'bob');
   });
 
+  // the tester: a window under way, the target's database down, and the public page said « Aucune maintenance annoncée. »
+  test('R-MW-4 R-SE-4 the notice page of a target whose status cannot be read answers 503 "state unknown" (French, English on Accept-Language en), never "no maintenance", with no error text; the other targets\' pages are served', async () => {
+    await setWindow(pools.get('nantes-3'), { startsAt: minutesFromNow(-5), endsAt: minutesFromNow(40), state: 'in_progress' });
+    await closeDatabase('nantes-3');
+    try {
+      const fr = await call('GET', '/?target=nantes-3', { key: null });
+      expect(fr.status).toBe(503);
+      expect(fr.text).toContain('<strong>nantes-3 - État inconnu</strong>');
+      expect(fr.text).toContain('L&#39;état du service ne peut pas être lu pour le moment');
+      const en = await call('GET', '/?target=nantes-3', { key: null, headers: { 'accept-language': 'en' } });
+      expect(en.status).toBe(503);
+      expect(en.text).toContain('The service status cannot be read right now');
+      for (const text of [fr.text, en.text]) {
+        expect(text).not.toMatch(/Aucune maintenance|No maintenance|Service disponible|Service available/);
+        expect(text).not.toMatch(/ECONN|55000|57P01|connection|terminat|postgres|paris|lyon|error/i);
+        for (const secret of [...Object.values(keys), ...Object.values(urls).map((u) => new URL(u).password).filter(Boolean)]) expect(text).not.toContain(secret);
+      }
+      const paris = await call('GET', '/?target=paris', { key: null });
+      expect([paris.status, paris.text.includes('Aucune maintenance annoncée.')]).toEqual([200, true]);
+      // a name not served still says nothing of which names exist
+      expect((await call('GET', '/?target=marseille', { key: null })).status).toBe(200);
+    } finally {
+      await openDatabase('nantes-3');
+      await clearWindow(pools.get('nantes-3'));
+    }
+    expect((await call('GET', '/?target=nantes-3', { key: null })).status).toBe(200);
+  });
+
   // the tester's balancer: /readyz was 503 for the whole gate with one firm's database down, so it dropped every gate
   test('R-SE-4 /readyz: 200 while one target answers (degraded, naming none), 503 when none does; with a key, its own target; the log names the target once per change', async () => {
     const ready = async (key: Target | null = null) => {
