@@ -64,7 +64,17 @@ import { withTransaction } from '../store/transaction';
 import { verifyRunProgress } from '../store/verify/run-progress';
 import { type VerifyRunRow, type VerifyRunSettings, verifyRunPart } from '../store/verify/run-row';
 import { touchVerifyRun } from '../store/verify/touch-run';
-import { type BackupVerifyInput, type BackupVerifyResult, type VerifyNextStep, type VerifySampleSettings, NEXT_STEP_CODES_MAX, verifyNextSteps } from '../workflows/backup-verify.api';
+import { setVerifyRunNote } from '../store/verify/set-note';
+import { verifyUnreadCodesPage } from '../store/verify/unread-codes-page';
+import {
+  type BackupVerifyInput,
+  type BackupVerifyResult,
+  type VerifyNextStep,
+  type VerifySampleSettings,
+  NEXT_STEP_CODES_MAX,
+  verifyNextSteps,
+  verifyStoppedStep,
+} from '../workflows/backup-verify.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
@@ -122,10 +132,35 @@ function activityContext(): Context | undefined {
   }
 }
 
+/** What the verification and the prune say of a generation's path that holds no regular file (a FIFO, a directory, a device). */
+export const notAFileText = (file: string): string => `${file} n'est pas un fichier`;
+
+/** The path holds something else than a regular file (swapped in after its stat): the generation is corrupt, never read. */
+class NotAFile extends Error {
+  override name = 'NotAFile';
+}
+
+/**
+ * Opened without blocking (O_NONBLOCK: a FIFO would hold a worker thread in open() for ever, and the worker could no
+ * longer exit), then fstat'ed: only a regular file is read, even one swapped in between the caller's stat and here.
+ */
 async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
-  const hash = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(file), hash, { signal });
-  return hash.digest('hex');
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    // a socket cannot be opened at all
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO' || (err as NodeJS.ErrnoException).code === 'EISDIR') throw new NotAFile(notAFileText(file));
+    throw err;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) throw new NotAFile(notAFileText(file));
+    const hash = crypto.createHash('sha256');
+    await pipeline(fh.createReadStream({ autoClose: false }), hash, { signal });
+    return hash.digest('hex');
+  } finally {
+    await fh.close();
+  }
 }
 
 /** What a file is against a generation's record (checkAgainstRecord). */
@@ -154,9 +189,15 @@ export async function checkAgainstRecord(
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing', reason: `le fichier ${file} n'existe plus` };
     throw err;
   }
-  if (!s.isFile()) return { state: 'corrupt', reason: `${file} n'est pas un fichier` };
+  if (!s.isFile()) return { state: 'corrupt', reason: notAFileText(file) };
   if (s.size !== g.size) return { state: 'corrupt', reason: `${s.size} octets au lieu de ${g.size} à l'écriture` };
-  const sha256 = await sha256OfFile(file, o.signal);
+  let sha256: string;
+  try {
+    sha256 = await sha256OfFile(file, o.signal);
+  } catch (err) {
+    if (err instanceof NotAFile) return { state: 'corrupt', reason: err.message };
+    throw err;
+  }
   const ok = { state: 'ok' as const, sha256, dev: s.dev, ino: s.ino };
   if (g.sha256) return g.sha256 === sha256 ? ok : { state: 'corrupt', reason: `SHA-256 ${sha256.slice(0, 12)}… au lieu de ${g.sha256.slice(0, 12)}… à l'écriture` };
   try {
@@ -297,6 +338,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     return part ? { part } : {};
   }
 
+  /** why a closed run stopped early (its note); an abandoned run's note says it too */
+  const stopReasonOf = (run: VerifyRunRow): string | null => (run.state === 'failed' ? run.note : null);
+
   function sampleOf(run: VerifyRunRow): VerifySampleSettings {
     return { full: run.full_restore, samplePercent: Number(run.sample_percent), seed: Number(run.seed), anchor: run.anchor_generation === null ? null : Number(run.anchor_generation) };
   }
@@ -311,19 +355,30 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     } catch (err) {
       keysProblem = err;
     }
-    let size: number;
+    let st: fs.Stats;
     // the file put back from another of its names (B{code}.SVG) holding it: said first, then checked as any file
     let putBack: string | undefined;
     try {
-      size = (await fs.promises.stat(g.file)).size;
+      st = await fs.promises.stat(g.file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       const back = await putBackFromLinks(g, keys, signal);
       if (!back) return unreadableCopy(g, await missingFile(g, restore, signal, lostThisRun), keys, keysProblem);
       putBack = `${PUT_BACK_MARK} ${back.from} (même contenu que la génération)`;
-      size = (await fs.promises.stat(g.file)).size;
+      st = await fs.promises.stat(g.file);
     }
-    const sha256 = await sha256OfFile(g.file, signal);
+    // a FIFO, a directory or a device in the generation's place is never opened (a FIFO would block the read for
+    // ever): corrupt at once, in the prune's words (checkAgainstRecord)
+    if (!st.isFile()) return corruptWithCopy(g, notAFileText(g.file), { restored: false, sha256: null }, restore, signal, lostThisRun);
+    const size = st.size;
+    let sha256: string;
+    try {
+      sha256 = await sha256OfFile(g.file, signal);
+    } catch (err) {
+      // swapped in after the stat
+      if (err instanceof NotAFile) return corruptWithCopy(g, err.message, { restored: false, sha256: null }, restore, signal, lostThisRun);
+      throw err;
+    }
     const problems: string[] = [];
     let status: Checked['status'] = 'ok';
     let restored = false;
@@ -360,16 +415,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       problems.unshift(`${size} octets au lieu de ${g.size} à l'écriture`);
     }
     if (putBack) problems.unshift(putBack);
-    if (status === 'corrupt') {
-      // R-BK-14: the copy is now what a restore reads and what retention counts on: checked as any copy (its size and
-      // SHA-256 as written, not the damaged file's), recorded lost when gone or different
-      const local = oneLine(problems.join('; '));
-      const copy = await checkCopy(g, restore, signal, lostThisRun);
-      if (copy.state === 'none') return { status, restored, sha256, error: local };
-      if (copy.state === 'ok') return { status, restored, sha256, error: withCopyNote(local, `${copy.where} ${OFFSITE_ONLY_MARK}`) };
-      if (copy.state === 'lost') return { status, restored, sha256, error: withCopyNote(local, `${copy.where} : ${copy.reason}`), copyLost: true };
-      return { status, restored, sha256, error: withCopyNote(local, `${copy.where} non vérifiée : ${copy.why}`) };
-    }
+    if (status === 'corrupt') return corruptWithCopy(g, problems.join('; '), { restored, sha256 }, restore, signal, lostThisRun);
     if (status === 'ok' && (g.offsiteState === 'copied' || lostThisRun) && g.offsiteKey) {
       // R-BK-14: the off-site copy is this archive (size and SHA-256), checked by the off-site store
       const offsite = await deps.offsiteCheck?.();
@@ -386,6 +432,28 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       }
     }
     return { status, restored, sha256, error: problems.length ? oneLine(problems.join('; ')) : null };
+  }
+
+  /**
+   * A corrupt local archive (`local`: what is wrong with it). R-BK-14: the copy is now what a restore reads and what
+   * retention counts on: checked as any copy (its size and SHA-256 as written, not the damaged file's), recorded lost
+   * when gone or different.
+   */
+  async function corruptWithCopy(
+    g: Generation,
+    problem: string,
+    read: { restored: boolean; sha256: string | null },
+    restore: boolean,
+    signal: AbortSignal | undefined,
+    lostThisRun: boolean,
+  ): Promise<Checked> {
+    const status = 'corrupt' as const;
+    const local = oneLine(problem);
+    const copy = await checkCopy(g, restore, signal, lostThisRun);
+    if (copy.state === 'none') return { status, ...read, error: local };
+    if (copy.state === 'ok') return { status, ...read, error: withCopyNote(local, `${copy.where} ${OFFSITE_ONLY_MARK}`) };
+    if (copy.state === 'lost') return { status, ...read, error: withCopyNote(local, `${copy.where} : ${copy.reason}`), copyLost: true };
+    return { status, ...read, error: withCopyNote(local, `${copy.where} non vérifiée : ${copy.why}`) };
   }
 
   /**
@@ -453,7 +521,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     };
   }
 
-  async function writeReport(pool: pg.Pool, run: VerifyRunRow): Promise<{ file: string; ok: number; problems: number; restored: number; fresh: number }> {
+  async function writeReport(pool: pg.Pool, run: VerifyRunRow, stopped: string | null): Promise<{ file: string; ok: number; problems: number; restored: number; fresh: number }> {
     const name = verifyReportFileName(compactTimestamp(localDateTime(run.started_at, config.timeZone)), Number(run.id));
     // an unwritable report folder sends the report under the data folder (writeRunReport); the run notes nothing of it, as before
     const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode }, async (write) => {
@@ -485,7 +553,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       }
       const part = verifyRunPart(run);
       // a part says so before the summary, which stays the report's end
-      const lines = [...(part ? [verifyPartReportLine(part)] : []), ...verifySummaryLines(ok, problems, restored)];
+      const lines = [...(part ? [verifyPartReportLine(part)] : []), ...verifySummaryLines(ok, problems, restored, { selected: run.selected, stopped })];
       return { tallies: { ok, problems, restored, fresh }, end: lines.join(REPORT_EOL) + REPORT_EOL };
     });
     return { file: r.file, ok: r.ok, problems: r.problems, restored: r.restored, fresh: r.fresh };
@@ -494,8 +562,17 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   /** How many problem rows the next steps are computed from at most (one per generation; a run's problems are usually few). */
   const NEXT_STEP_ROWS = 5000;
 
-  /** The run's next steps (the result, the Web UI, the mail), from every problem: `shown` are the newest ones already read. */
-  async function nextStepsOf(pool: pg.Pool, target: string, runId: number, problems: number, shown?: DossierFailure[]): Promise<VerifyNextStep[]> {
+  /**
+   * The run's next steps (the result, the Web UI, the mail): the same verification again when it stopped early, then
+   * those of every problem (`shown` are the newest ones already read).
+   */
+  async function nextStepsOf(pool: pg.Pool, target: string, run: VerifyRunRow, problems: number, stopReason: string | null, shown?: DossierFailure[]): Promise<VerifyNextStep[]> {
+    // a run stopped early: first, the same verification again once what stopped it is fixed
+    const stopped = stopReason ? [verifyStoppedStep(target, scopeOf(run))] : [];
+    return [...stopped, ...(await problemStepsOf(pool, target, Number(run.id), problems, shown))];
+  }
+
+  async function problemStepsOf(pool: pg.Pool, target: string, runId: number, problems: number, shown?: DossierFailure[]): Promise<VerifyNextStep[]> {
     if (!problems) return [];
     const first = shown ?? (await failuresOf(pool, runId, FAILURES_CAP));
     // not the 20 shown alone: a command naming those would leave the others unchecked (past NEXT_STEP_ROWS, the
@@ -583,7 +660,13 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const run = await getRun(pool, input.runId);
       if (run.state !== 'running') throw permanentFailure(FailureType.InvalidInput, `verify run ${run.id} is ${run.state}: its late work is refused`);
       // archives not seen because the share is unmounted must not be recorded missing
-      await assertBackupStore(pool, input.target, (await loadBackupSettings(pool, config, input.target)).settings.folder);
+      try {
+        await assertBackupStore(pool, input.target, (await loadBackupSettings(pool, config, input.target)).settings.folder);
+      } catch (err) {
+        // the run's, not a generation's: recorded on the run (status, report, mail), as the batch records its stop reason
+        if (failureTypeOf(err) === FailureType.DestinationUnavailable) await setVerifyRunNote(pool, input.runId, oneLine((err as Error).message));
+        throw err;
+      }
       const holder = `verify:${run.workflow_id}`;
       let closed = false;
       let restoredCount = 0;
@@ -707,33 +790,41 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       return { done: p.done, failed: p.problems, failures, failuresTotal: p.problems, sinceLastEndSeconds: p.sinceLastEndSeconds, inFlight };
     },
 
-    /** Ends the run: totals from the ledger, the report written atomically, the mail wanted only on a problem. Idempotent. */
-    async finishVerifyRun(raw: { target: string; runId: number; endedEarly: boolean }): Promise<Omit<BackupVerifyResult, 'target' | 'runId'>> {
+    /**
+     * Ends the run: totals from the ledger, the report written atomically, the mail wanted only on a problem or an early
+     * stop (`reason`: the workflow's, when no chunk recorded one on the run). Idempotent.
+     */
+    async finishVerifyRun(raw: { target: string; runId: number; endedEarly: boolean; reason?: string }): Promise<Omit<BackupVerifyResult, 'target' | 'runId'>> {
       const pool = pools.get(parseInput(targetNameSchema, raw.target));
       const run = await getRun(pool, raw.runId);
-      const tail = async (problems: number) => {
+      const tail = async (problems: number, stopReason: string | null) => {
         const failures = problems ? await failuresOf(pool, raw.runId, FAILURES_CAP) : [];
-        const nextSteps = await nextStepsOf(pool, raw.target, raw.runId, problems, failures);
-        return { failures, failuresTotal: problems, nextCommand: nextSteps[0]?.command ?? null, nextSteps };
+        const nextSteps = await nextStepsOf(pool, raw.target, run, problems, stopReason, failures);
+        return { failures, failuresTotal: problems, nextCommand: nextSteps[0]?.command ?? null, nextSteps, stopReason };
       };
       if (run.state !== 'running') {
         // this activity's earlier attempt closed it: the same answer again
-        return { state: run.state, total: run.total, ok: run.ok, problems: run.problems, restored: run.restored, seed: Number(run.seed), reportPath: run.report_path, mail: run.mail_state !== 'none', ...partField(run), ...(await tail(run.problems)) };
+        const stopReason = stopReasonOf(run);
+        return { state: run.state, total: run.total, ok: run.ok, problems: run.problems, restored: run.restored, seed: Number(run.seed), reportPath: run.report_path, mail: run.mail_state !== 'none', ...partField(run), ...(await tail(run.problems, stopReason)) };
       }
-      const { file, ok, problems, restored, fresh } = await writeReport(pool, run);
+      // R-BK-13: why it stopped (a chunk recorded the backup folder's refusal; else what ended the workflow's fan-out)
+      const stopReason = raw.endedEarly ? (run.note ?? oneLine(raw.reason ?? 'ended early')) : null;
+      const { file, ok, problems, restored, fresh } = await writeReport(pool, run, stopReason);
       const state = raw.endedEarly ? 'failed' : problems > 0 ? 'problems' : 'completed';
-      // a mail for news only: problems all found as earlier runs recorded them were mailed then
-      const mailWanted = fresh > 0 && run.settings.reportRecipients.length > 0;
-      await closeVerifyRun(pool, raw.runId, { state, ok, problems, restored, reportPath: file, mailWanted });
-      return { state, total: ok + problems, ok, problems, restored, seed: Number(run.seed), reportPath: file, mail: mailWanted, ...partField(run), ...(await tail(problems)) };
+      // a mail for news only: problems all found as earlier runs recorded them were mailed then; a run stopped early
+      // is mailed as a failed batch is (R-BK-13)
+      const mailWanted = (fresh > 0 || stopReason !== null) && run.settings.reportRecipients.length > 0;
+      await closeVerifyRun(pool, raw.runId, { state, ok, problems, restored, reportPath: file, mailWanted, note: stopReason });
+      return { state, total: ok + problems, ok, problems, restored, seed: Number(run.seed), reportPath: file, mail: mailWanted, ...partField(run), ...(await tail(problems, stopReason)) };
     },
 
-    /** R-BK-8 style, on a problem only: the report and the list of dossiers in error, to the report recipients. */
+    /** R-BK-8 style, on a problem or an early stop only: the report and the list of dossiers in error, to the report recipients. */
     async mailVerifyReport(raw: { target: string; runId: number }): Promise<{ messageId: string; recipients: string[] }> {
       const pool = pools.get(parseInput(targetNameSchema, raw.target));
       const run = await getRun(pool, raw.runId);
       if (!mail) throw permanentFailure(FailureType.InvalidInput, 'no mail transport in this worker');
       if (!run.report_path) throw permanentFailure(FailureType.InvalidInput, `verify run ${run.id} has no report`);
+      const stopReason = stopReasonOf(run);
       let list = '';
       let after = '';
       for (;;) {
@@ -742,11 +833,22 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         for (const code of codes) list += code + REPORT_EOL;
         after = codes[codes.length - 1]!;
       }
+      if (stopReason) {
+        // a run stopped early also lists the dossiers it did not read, as the batch lists those not done
+        const codes = new Set(list.split(REPORT_EOL).filter(Boolean));
+        for (after = ''; ; ) {
+          const page = await verifyUnreadCodesPage(pool, Number(run.id), scopeOf(run), after);
+          if (!page.length) break;
+          for (const code of page) codes.add(code);
+          after = page[page.length - 1]!;
+        }
+        list = [...codes].sort().map((code) => code + REPORT_EOL).join('');
+      }
       const info = await mail.sendMail({
         from: { name: config.smtp.fromName, address: config.smtp.fromAddress },
         to: run.settings.reportRecipients,
         subject: verifyMailSubject(config.appName, config.targets.length > 1 ? raw.target : undefined),
-        text: verifyMailBody(await nextStepsOf(pool, raw.target, Number(run.id), run.problems)),
+        text: verifyMailBody(await nextStepsOf(pool, raw.target, run, run.problems, stopReason), stopReason),
         attachments: [
           { filename: path.basename(run.report_path), path: run.report_path, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },
           { filename: VERIFY_FAILED_LIST_FILE_NAME, content: list, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },

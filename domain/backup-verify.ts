@@ -167,11 +167,16 @@ export function verifyReportLine(r: { code: string; date: string; file: string; 
 /** A run that found no generation in its scope, in the CLI and the Web UI alike (R-OP-1): zeros alone read like a success. */
 export const NOTHING_TO_VERIFY = "no kept generation in this scope: nothing was verified (none backed up yet, or all pruned: 'nightshift backup info' shows the store)";
 
-export function verifySummaryLines(ok: number, problems: number, restored: number): string[] {
-  const total = ok + problems;
+export function verifySummaryLines(ok: number, problems: number, restored: number, o: { selected?: number; stopped?: string | null } = {}): string[] {
+  const read = ok + problems;
+  // a run stopped early counts against what its scope selected: "0 / 0" would hide the generations it never read
+  const total = o.stopped ? Math.max(o.selected ?? read, read) : read;
   return [
-    // a report of nothing says so in words, not only with zeros: no backup kept in its scope (none taken yet, or all pruned)
-    ...(total === 0 ? ['aucune sauvegarde conservée à vérifier dans ce périmètre'] : []),
+    // why it stopped (the backup folder unmounted), as the batch's report says its stop reason
+    ...(o.stopped ? [`Vérification interrompue : ${o.stopped}`, `${total - read} / ${total} sauvegarde(s) non vérifiée(s)`] : []),
+    // a report of nothing says so in words, not only with zeros: only when the scope selected no backup at all
+    // (none taken yet, or all pruned), never for a run that stopped or that selected some
+    ...(!o.stopped && read === 0 && (o.selected ?? 0) === 0 ? ['aucune sauvegarde conservée à vérifier dans ce périmètre'] : []),
     `${ok} / ${total} sauvegarde(s) vérifiée(s)`,
     `${problems} / ${total} sauvegarde(s) en erreur(s)`,
     `${restored} sauvegarde(s) restaurée(s) dans un schéma temporaire et comparée(s)`,
@@ -200,12 +205,17 @@ export function verifyMailSubject(appName: string, target?: string): string {
 export const VERIFY_MAIL_BODY =
   'Des erreurs ont été trouvées pendant la vérification des sauvegardes. Veuillez trouver ci-joint le rapport de vérification ainsi que la liste des dossiers en erreur.';
 
+/** The mail's lead for a run that stopped before reading every generation (the batch's MAIL_BODY, for a verification). */
+export const VERIFY_STOPPED_MAIL_BODY =
+  "La vérification des sauvegardes s'est arrêtée avant d'avoir tout vérifié. Veuillez trouver ci-joint le rapport de vérification ainsi que la liste des dossiers en erreur";
+
 /**
  * The mail's body: the seed-style lead, then the run's next steps, each with its command, as the CLI prints them
  * (a key the worker lacks or a storage away is no reason to back up again: the mail must not say so to all).
  */
-export function verifyMailBody(steps: { text: string; command: string }[]): string {
-  const lines = [VERIFY_MAIL_BODY];
+export function verifyMailBody(steps: { text: string; command: string }[], stopped?: string | null): string {
+  // a run stopped early says so and why (the backup folder unmounted), as the batch's mail says its stop reason
+  const lines = stopped ? [`${VERIFY_STOPPED_MAIL_BODY}.`, '', stopped] : [VERIFY_MAIL_BODY];
   if (steps.length) lines.push('', 'Que faire (next steps) :', ...steps.flatMap((st) => [`- ${st.text}`, `  ${st.command}`]));
   return lines.join(REPORT_EOL);
 }

@@ -92,6 +92,8 @@ export interface BackupVerifyResult {
   nextCommand: string | null;
   /** on a problem, what to do and why, by what the problems say of the archives (absent from runs of older workers) */
   nextSteps?: VerifyNextStep[];
+  /** why the run stopped before reading every generation (the backup folder unmounted); null or absent: it did not */
+  stopReason?: string | null;
 }
 
 export interface VerifyNextStep {
@@ -122,6 +124,19 @@ export const verifyNextCommand = (target: string, codes: string[] | undefined): 
 /** Next step once what kept a verification from judging the archives (a key, the off-site storage) is fixed; undefined codes: everything kept. */
 export const verifyAgainCommand = (target: string, codes: string[] | undefined): string =>
   codes ? `nightshift backup verify --codes ${codes.join(',')} --target ${target}` : `nightshift backup verify --target ${target}`;
+
+/** The same verification again (its scope, its part), once what stopped it is fixed. */
+export function verifyRerunCommand(target: string, scope: VerifyScope): string {
+  if (scope.kind === 'codes') return verifyAgainCommand(target, scope.codes);
+  if (scope.kind === 'run') return `nightshift backup verify --run ${scope.runId} --target ${target}`;
+  return scope.part ? `nightshift backup verify --subset ${scope.part.part}/${scope.part.of} --target ${target}` : verifyAgainCommand(target, undefined);
+}
+
+/** The first step of a run that stopped before reading every generation (R-BK-13: reported as a failed batch is). */
+export const verifyStoppedStep = (target: string, scope: VerifyScope): VerifyNextStep => ({
+  text: 'the verification stopped before reading every generation (see why above): once that is fixed (the backup folder mounted again), verify them again',
+  command: verifyRerunCommand(target, scope),
+});
 
 /**
  * The next steps of a run's problems (domain/backup-verify.ts verifyProblemCause). A new backup only of the dossiers

@@ -3,6 +3,7 @@ import type { NightshiftActivities } from '../workers/activities';
 import type { VerifyChunkResult } from '../activities/verify';
 import { renderRunDetails } from '../domain/run-details';
 import { type VerifyPart, NOTHING_TO_VERIFY, verifyPartText } from '../domain/backup-verify';
+import { innermostMessage } from '../domain/failures';
 import { workflowTime } from './clock';
 import {
   BACKUP_VERIFY_KIND,
@@ -58,7 +59,7 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
     failures: input.state?.failures ?? [],
   };
   const live = initialFanOutLive({ done: progress.done, failed: progress.problems, failures: progress.failures, failuresTotal: input.state?.failuresTotal ?? 0 });
-  let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand' | 'nextSteps' | 'restored' | 'seed'> | undefined;
+  let final: Pick<BackupVerifyResult, 'failures' | 'failuresTotal' | 'nextCommand' | 'nextSteps' | 'restored' | 'seed' | 'stopReason'> | undefined;
   // known from the claim: one part of every kept generation, said from the start as the CLI says it
   let part: VerifyPart | undefined = input.state?.scope.kind === 'all' ? input.state.scope.part : undefined;
   let refused: string | undefined;
@@ -89,8 +90,10 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
         notes:
           refused === undefined
             ? [
+                // R-BK-13, R-OP-1: why it stopped before reading every generation, as `backup verify status` says it
+                ...(final?.stopReason ? [`Stopped: ${final.stopReason}`] : []),
                 ...(part ? [`Reads ${verifyPartText(part)}`] : []),
-                ...(final && progress.selected === 0 && progress.done === 0 ? [NOTHING_TO_VERIFY] : []),
+                ...(final && !final.stopReason && progress.selected === 0 && progress.done === 0 ? [NOTHING_TO_VERIFY] : []),
                 // known once the run is closed (finishVerifyRun reads the ledger), as the CLI says it
                 ...(final ? [`${final.restored} generation(s) restored into a scratch schema and compared (seed ${final.seed})`] : []),
                 ...(final?.nextSteps ?? []).slice(1).map((s) => `Then: ${s.text}: ${s.command}`),
@@ -135,10 +138,11 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput): Promise<Ba
   const closing = await CancellationScope.nonCancellable(async () => {
     setPhase('reporting');
     show();
-    const f = await reporting.finishVerifyRun({ target, runId: state.runId, endedEarly: failure !== undefined });
+    // what ended the fan-out early, for the run's note when no chunk recorded why (activity inputs are not replayed)
+    const f = await reporting.finishVerifyRun({ target, runId: state.runId, endedEarly: failure !== undefined, ...(failure !== undefined && { reason: innermostMessage(failure) }) });
     progress.reportPath = f.reportPath;
     Object.assign(progress, { done: f.total, ok: f.ok, problems: f.problems });
-    final = { failures: f.failures, failuresTotal: f.failuresTotal, nextCommand: f.nextCommand, nextSteps: f.nextSteps, restored: f.restored, seed: f.seed };
+    final = { failures: f.failures, failuresTotal: f.failuresTotal, nextCommand: f.nextCommand, nextSteps: f.nextSteps, restored: f.restored, seed: f.seed, stopReason: f.stopReason };
     if (f.mail) await startVerifyMailChild({ target, runId: state.runId }, workflowInfo().workflowId);
     setPhase(f.state);
     show();

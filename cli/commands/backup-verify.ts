@@ -1,9 +1,10 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { nobodyToldText, onlyCodesSchema } from '../../domain/backup-batch';
-import { DEFAULT_SAMPLE_PERCENT, VERIFY_PARTS_MAX, NOTHING_TO_VERIFY, verifyPartText } from '../../domain/backup-verify';
+import { DEFAULT_SAMPLE_PERCENT, VERIFY_PARTS_MAX, NOTHING_TO_VERIFY, type VerifyScope, verifyPartText } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
@@ -18,7 +19,7 @@ import type { Queryable } from '../../store/queryable';
 import type { VerifyProblemRow } from '../../store/verify/latest-problems';
 import { operatorDateTime } from '../../domain/retention';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
-import { type BackupVerifyInput, type BackupVerifyPhase, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId } from '../../workflows/backup-verify.api';
+import { type BackupVerifyInput, type BackupVerifyPhase, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId, verifyStoppedStep } from '../../workflows/backup-verify.api';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
@@ -47,8 +48,10 @@ interface VerifyFlags {
 function resultText(r: BackupVerifyResult): string {
   return [
     `verify run ${r.runId} ${r.state} ('nightshift backup verify status ${r.runId}'): ${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared (seed ${r.seed})`,
+    // R-BK-13: why it stopped before reading every generation (the backup folder unmounted)
+    ...(r.stopReason ? [`stopped: ${r.stopReason}`] : []),
     ...(r.part ? [`read ${verifyPartText(r.part)}`] : []),
-    ...(r.total === 0 && r.state !== 'failed' ? [NOTHING_TO_VERIFY] : []),
+    ...(r.total === 0 && r.state !== 'failed' && !r.stopReason ? [NOTHING_TO_VERIFY] : []),
     `report: ${r.reportPath ?? '(none)'}`,
     ...(r.mail ? ['the report is being mailed to the report recipients'] : []),
     ...r.failures.map((f) => `  ${f.code}: ${f.error || f.status}`),
@@ -75,7 +78,13 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
     );
     try {
       // a run with a problem fails its workflow (BackupVerifyProblems) with the result in its details
-      const result = await verifyResult(lastingResult(() => handle.result(), 'the verification'));
+      const result = await verifyResult(lastingResult(() => handle.result(), 'the verification')).catch(async (err: unknown) => {
+        // any other failure (the backup folder unmounted: DestinationUnavailable): the run as it was closed, with why,
+        // then the failure itself (stderr, exit 1)
+        const closed = await closedRunResult(input.target, started.workflowId).catch(() => undefined);
+        if (closed) output(flags.json, { ...started, result: closed }, (v) => resultText(v.result));
+        throw err;
+      });
       output(flags.json, { ...started, result }, (v) => resultText(v.result));
       return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
     } finally {
@@ -83,6 +92,48 @@ async function startVerify(input: BackupVerifyInput, flags: VerifyFlags): Promis
       stop();
     }
   });
+}
+
+/** A verify run closed by its workflow (not running, not abandoned) as its result would say it, from its row; else undefined. */
+async function closedRunResult(target: string, workflowId: string): Promise<BackupVerifyResult | undefined> {
+  return withPools(target, async (pool) => {
+    const run = await verifyRunByRef(pool, workflowId, 'workflow_id');
+    if (!run || run.state === 'running') return undefined;
+    const problems = await verifyRunProblems(pool, Number(run.id));
+    const shown = problems.slice(-FAILURES_SHOWN);
+    const stopReason = run.state === 'failed' ? run.note : null;
+    const part = verifyRunPart(run);
+    const steps = stopReason ? [verifyStoppedStep(target, verifyRunScope(run))] : [];
+    return {
+      target,
+      runId: Number(run.id),
+      state: run.state,
+      total: run.total,
+      ok: run.ok,
+      problems: run.problems,
+      restored: run.restored,
+      seed: Number(run.seed),
+      ...(part && { part }),
+      reportPath: run.report_path,
+      mail: run.mail_state !== 'none',
+      failures: shown.map((p) => ({ code: p.code, status: p.status, error: `sauvegarde du ${operatorDateTime(p.snapshot_at, config().timeZone)} (${path.basename(p.file)}) : ${p.error ?? p.status}` })),
+      failuresTotal: problems.length,
+      nextCommand: steps[0]?.command ?? null,
+      nextSteps: steps,
+      stopReason,
+    };
+  });
+}
+
+/** The failures a closed run's result shows (the workflow's result shows the newest of them too). */
+const FAILURES_SHOWN = 20;
+
+/** A verify run's scope from its row (the claim's, as the activities read it back). */
+function verifyRunScope(run: VerifyRunRow): VerifyScope {
+  if (run.scope === 'run') return { kind: 'run', runId: Number(run.backup_run_id) };
+  if (run.scope === 'codes') return { kind: 'codes', codes: run.codes ?? [] };
+  const part = verifyRunPart(run);
+  return part ? { kind: 'all', part } : { kind: 'all' };
 }
 
 /** A running verify run as its ledger says it now (verify_run's totals are written at its end); phase: its workflow's, null when Temporal did not answer. */
@@ -124,12 +175,16 @@ function verifyStatusText(v: VerifyStatus, zone: string): string {
   // a running run's totals are written at its end: its ledger says how far it is
   const counts = p
     ? `${p.done} / ${p.total} generation(s) done, ${p.problems} with a problem so far, ${p.restored} restored into a scratch schema and compared${p.phase ? ` (${p.phase})` : ''}`
-    : `${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared`;
+    : `${r.ok} / ${r.total} generation(s) ok, ${r.problems} with a problem, ${r.restored} restored into a scratch schema and compared${
+        // a run stopped early: what its scope selected and it never read, not only "0 / 0"
+        r.state === 'failed' && r.selected > r.total ? `, ${r.selected - r.total} of ${r.selected} selected not verified` : ''
+      }`;
   return [
     `verify run ${r.id} (${r.workflow_id}) ${r.state}${r.note ? ` (${r.note})` : ''}: ${counts}`,
     `  ${scope}; ${restored}`,
     `  started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ', still running'} (${zone})`,
-    `  report: ${reportPathText(r.report_path, '(none yet)')}; mail: ${nobodyToldText(r.problems, r.mail_state, r.settings.reportRecipients ?? []) ?? r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
+    // a run stopped early is mailed as a problem is (R-BK-13): nobody told is said the same way
+    `  report: ${reportPathText(r.report_path, '(none yet)')}; mail: ${nobodyToldText(r.problems || (r.state === 'failed' && r.note ? 1 : 0), r.mail_state, r.settings.reportRecipients ?? []) ?? r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`,
     ...v.problems.map((p) => `  ${p.code} ${operatorDateTime(p.snapshot_at, zone)} ${p.status}: ${p.error ?? ''}`.trimEnd()),
   ].join('\n');
 }

@@ -1,9 +1,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
-import { createDossiers } from '../workflows/backup-batch-helpers';
+import { createDossiers, freePort, setCommon, startSmtp, waitFor } from '../workflows/backup-batch-helpers';
+import { createBackupActivities } from '../../activities/backup';
+import { claimSharedFolder } from '../../shared-store/marker';
+import { createActivities } from '../../workers/activities';
+import { createMailTransport } from '../../workers/resources';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 
 /** `nightshift backup verify [--full] [--codes] [--run] [--wait]` and `backup verify schedule set|show|delete` as processes against the real servers (R-BK-13). */
@@ -197,7 +202,7 @@ test('R-BK-13 backup verify status: a running run says done / total from its led
   expect(closed.code).toBe(0);
   expect(closed.stderr).toBe(`nightshift: closed verify run ${id} (${workflowId}): its workflow is terminated\n`);
   expect(closed.stdout).toMatch(
-    new RegExp(`^verify run ${id} \\(${workflowId}\\) failed \\(abandoned: its workflow is terminated\\): 2 / 3 generation\\(s\\) ok, 1 with a problem, 1 restored into a scratch schema and compared\n`),
+    new RegExp(`^verify run ${id} \\(${workflowId}\\) failed \\(abandoned: its workflow is terminated\\): 2 / 3 generation\\(s\\) ok, 1 with a problem, 1 restored into a scratch schema and compared, 2 of 5 selected not verified\n`),
   );
   expect(closed.stdout).toMatch(/, finished \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(/);
   expect(closed.stdout).toMatch(/^ {2}RV1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d corrupt: truncated$/m);
@@ -205,4 +210,71 @@ test('R-BK-13 backup verify status: a running run says done / total from its led
   expect(again.stderr).toBe('');
   expect(JSON.parse(again.stdout)).toMatchObject({ run: { id, state: 'failed', note: 'abandoned: its workflow is terminated', total: 3, ok: 2, problems: 1, restored: 1 } });
   expect(JSON.parse(again.stdout).progress).toBeUndefined();
+});
+
+test('R-BK-13, R-OP-1: a verification that cannot read the store (backup folder unmounted: an empty folder in its place) is a failed run with why: --wait, status text and JSON, the Web UI details, the report and the mail say it; never "nothing to verify"', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await createDossiers(ctx.stack, [{ code: 'U1' }, { code: 'U2' }]);
+  const backup = createBackupActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  for (const code of ['U1', 'U2']) await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+  const folder = ctx.stack.config.backupDir;
+  expect(await claimSharedFolder(pool, 'backups', folder)).toMatchObject({ state: 'ok' });
+  await setCommon(pool, 'report-recipients', ['ops@example.com']);
+  const smtpPort = await freePort();
+  const smtp = await startSmtp(smtpPort);
+  const mail = createMailTransport({ ...ctx.stack.config, smtp: { ...ctx.stack.config.smtp, port: smtpPort } });
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection, { activities: createActivities({ config: ctx.stack.config, pools: ctx.stack.pools, mail }) });
+  const away = `${folder}.off`;
+  fs.renameSync(folder, away);
+  fs.mkdirSync(folder);
+  try {
+    await worker.runUntil(async () => {
+      const run = await cli(['backup', 'verify', '--codes', 'U1,U2', '--wait']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^nightshift: DestinationUnavailable: .*is not the shared store of target main/);
+      const id = /^verify run (\d+) failed \('nightshift backup verify status \d+'\): 0 \/ 0 generation\(s\) ok/m.exec(run.stdout)?.[1];
+      expect(id).toBeDefined();
+      const reason = /^stopped: (.*is not the shared store of target main.*)$/m.exec(run.stdout)?.[1];
+      expect(reason).toBeDefined();
+      expect(run.stdout).not.toContain('no kept generation in this scope');
+      expect(run.stdout).toContain('next: nightshift backup verify --codes U1,U2 --target main\n  the verification stopped before reading every generation');
+
+      const st = await cli(['backup', 'verify', 'status', id!]);
+      expect(st).toMatchObject({ code: 0, stderr: '' });
+      expect(st.stdout.split('\n')[0]).toBe(`verify run ${id} (${/^started (\S+)$/m.exec(run.stdout)![1]}) failed (${reason}): 0 / 0 generation(s) ok, 0 with a problem, 0 restored into a scratch schema and compared, 2 of 2 selected not verified`);
+      await waitFor('the mail sent', async () => ((await pool.query('SELECT mail_state FROM nightshift.verify_run WHERE id = $1', [id])).rows[0].mail_state === 'sent' ? true : undefined));
+      const json = JSON.parse((await cli(['backup', 'verify', 'status', id!, '--json'])).stdout);
+      expect(json.run).toMatchObject({ id, state: 'failed', note: reason, selected: 2, total: 0, mail_state: 'sent' });
+
+      // R-OP-1: the Web UI says why, as the CLI does
+      const handle = ctx.temporal.client.workflow.getHandle(json.run.workflow_id);
+      const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+      expect(details).toContain('phase **failed**');
+      // (markdown: the details escape `_`)
+      expect(details).toContain(`Stopped: ${reason!.replace(/_/g, '\\_')}`);
+      expect(details).toContain('`nightshift backup verify --codes U1,U2 --target main`');
+      expect(details).not.toContain('no kept generation in this scope');
+
+      // the report (where the batch writes its own: the folder there now) says why, counting what was selected
+      const reportPath = /^report: (.*)$/m.exec(run.stdout)![1]!;
+      const report = fs.readFileSync(reportPath, 'utf8');
+      expect(report).toBe(
+        [`Vérification interrompue : ${reason}`, '2 / 2 sauvegarde(s) non vérifiée(s)', '0 / 2 sauvegarde(s) vérifiée(s)', '0 / 2 sauvegarde(s) en erreur(s)', '0 sauvegarde(s) restaurée(s) dans un schéma temporaire et comparée(s)', ''].join('\r\n'),
+      );
+
+      // mailed as a failed batch is: why, what to do, the report and the dossiers not verified
+      const m = await waitFor('the verify mail', () => smtp.received.find((x) => x.subject.includes('vérification')));
+      expect(m.to).toEqual(['ops@example.com']);
+      expect(m.text).toContain("La vérification des sauvegardes s'est arrêtée avant d'avoir tout vérifié");
+      expect(m.text).toContain(reason!);
+      expect(m.text).toContain('  nightshift backup verify --codes U1,U2 --target main');
+      expect(m.attachments[path.basename(reportPath)]?.toString('utf8')).toBe(report);
+      expect(m.attachments['Svgverif-DossiersEnErreur.isa']?.toString('utf8')).toBe('U1\r\nU2\r\n');
+    });
+  } finally {
+    mail.close();
+    await smtp.close();
+    fs.rmSync(folder, { recursive: true, force: true });
+    fs.renameSync(away, folder);
+  }
 });
