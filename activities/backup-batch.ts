@@ -29,6 +29,9 @@ import {
   reportFileName,
   reportLine,
   reportSummaryLines,
+  batchAccount,
+  notDoneReason,
+  reportNotDoneLine,
   runState,
   batchBesideWorkText,
 } from '../domain/backup-batch';
@@ -74,6 +77,8 @@ import { touchRun } from '../store/backup/touch-run';
 import { begin, commit, rollback } from '../store/backup/transaction';
 import { latestFailures } from '../store/backup/latest-failures';
 import { runProgress } from '../store/backup/run-progress';
+import { runItemCounts } from '../store/backup/run-item-counts';
+import { notDoneError } from '../store/backup/not-done-reason';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
@@ -86,6 +91,7 @@ import type { Generation } from '../domain/generation';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 import { assertBackupStore } from '../shared-store/marker';
+import { operatorDateTime } from '../domain/retention';
 
 /**
  * The backup batch of modified dossiers (R-BK-1 .. R-BK-9) over the single-dossier engine: the run
@@ -209,7 +215,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
     return ApplicationFailure.create({
       type: BACKUP_ALREADY_RUNNING,
       nonRetryable: true,
-      message: `backup run ${run.id} (${run.workflow_id}) is already running since ${run.started_at.toISOString()}${why}: one batch per target at a time (R-BK-1)`,
+      message: `backup run ${run.id} (${run.workflow_id}) is already running since ${operatorDateTime(run.started_at, config.timeZone)} (${config.timeZone})${why}: one batch per target at a time (R-BK-1)`,
     });
   }
 
@@ -249,13 +255,14 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
     return { failures, failuresTotal: failed, retryCommand: backupRetryCommand(target, runId) };
   }
 
-  async function writeReport(pool: pg.Pool, run: RunRow): Promise<{ file: string; ok: number; failed: number }> {
+  async function writeReport(pool: pg.Pool, run: RunRow, stopReason: string | null): Promise<{ file: string; ok: number; failed: number; counts: Record<string, number> }> {
     // R-BK-7's name; a run started in the same local second as another's (the hour clocks repeat) gets its number too
     const seedName = reportFileName(localDateTime(run.started_at, config.timeZone));
     const name = (await reportNameTaken(pool, Number(run.id), seedName)) ? reportFileName(localDateTime(run.started_at, config.timeZone), Number(run.id)) : seedName;
     const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode }, async (write) => {
       let ok = 0;
       let failed = 0;
+      const counts: Record<string, number> = {};
       // streamed from the ledger page by page: memory does not grow with the number of dossiers
       let after = '0';
       for (;;) {
@@ -266,17 +273,22 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           text += reportLine(r.code, r.status, r.error) + REPORT_EOL;
           if (r.status === 'ok') ok++;
           else failed++;
+          counts[r.status] = (counts[r.status] ?? 0) + 1;
         }
         await write(text);
         after = rows[rows.length - 1]!.after;
       }
-      return { tallies: { ok, failed }, end: reportSummaryLines(ok, failed).join(REPORT_EOL) + REPORT_EOL };
+      // R-OP-1: the dossiers not attempted are counted « en erreur(s) » (the mail's list, taken first next time) and said
+      // apart with the reason, as `backup status` and the Web UI say them; the two R-BK-7 lines stay last
+      const notDone = counts.not_done ?? 0;
+      const why = notDone ? [reportNotDoneLine(notDone, ok + failed, stopReason)] : [];
+      return { tallies: { ok, failed, counts }, end: [...why, ...reportSummaryLines(ok, failed)].join(REPORT_EOL) + REPORT_EOL };
     });
     if (r.unwritable) {
       const err = r.unwritable.error;
       await setRunNote(pool, run.id, `report written to ${r.unwritable.folder}: ${run.settings.reportFolder} is unwritable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
-    return { file: r.file, ok: r.ok, failed: r.failed };
+    return { file: r.file, ok: r.ok, failed: r.failed, counts: r.counts };
   }
 
   return {
@@ -592,7 +604,9 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       if (run.state !== 'running') {
         // this activity's earlier attempt closed it (its answer was lost): the same answer again
         if (run.report_path) {
+          const counts = await runItemCounts(pool, run.id);
           return {
+            account: batchAccount(counts, run.stop_reason ?? notDoneReason(await notDoneError(pool, run.id))),
             state: run.state,
             total: run.total,
             ok: run.ok,
@@ -606,22 +620,33 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         // closed by someone else (taken over as abandoned): it stays as it was closed (R-BK-1)
         throw await runClosed(pool, raw.runId);
       }
+      const stopReason = run.stop_reason ?? (raw.endedEarly ? (raw.cancelled ? ENDED_CANCELLED : ENDED_EARLY) : null);
       if (run.stop_reason) {
-        // the destination stopped the batch: every selected dossier not attempted is in the report as not done
+        // the destination (or the keys) stopped the batch: every selected dossier not attempted is in the report as not done
         await recordNotDoneSelection(pool, run.kind, raw.runId, notDoneErrorText(run.stop_reason));
       } else if (raw.endedEarly) {
         // cancelled, or a chunk failed for good: the dossiers never attempted are in the report, the mail and the
         // retry as not done (the report said "2442 / 2442 traité(s)" of a cancelled run of 8009, and retry had nothing)
-        await recordNotDoneSelection(pool, run.kind, raw.runId, notDoneErrorText(raw.cancelled ? ENDED_CANCELLED : ENDED_EARLY));
+        await recordNotDoneSelection(pool, run.kind, raw.runId, notDoneErrorText(stopReason!));
       }
       // every chunk of the run has ended: a temporary archive of the run still there is a superseded attempt's (a
       // worker cut off, then back, or killed): after a fault the batch leaves nothing behind (R-BK-1)
       await removeStaleTemps(run.settings.destinationDir, (t) => t.runId === Number(run.id));
-      const { file, ok, failed } = await writeReport(pool, run);
+      const { file, ok, failed, counts } = await writeReport(pool, run, stopReason);
       const state = runState(raw.endedEarly, failed);
       const mailWanted = failed > 0 && run.settings.reportRecipients.length > 0;
       if (!(await closeRun(pool, raw.runId, { state, ok, failed, reportPath: file, mailWanted }))) throw await runClosed(pool, raw.runId);
-      return { state, total: ok + failed, ok, failed, reportPath: file, mail: mailWanted, written: await runGenerationCount(pool, raw.runId), ...(await failuresOf(pool, raw.runId, raw.target, failed)) };
+      return {
+        state,
+        total: ok + failed,
+        ok,
+        failed,
+        reportPath: file,
+        mail: mailWanted,
+        written: await runGenerationCount(pool, raw.runId),
+        account: batchAccount(counts, stopReason),
+        ...(await failuresOf(pool, raw.runId, raw.target, failed)),
+      };
     },
 
     /** R-BK-8: the report and the list of failed codes, to the report recipients. Thrown errors are retried. */

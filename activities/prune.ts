@@ -27,7 +27,7 @@ import type { Queryable } from '../store/queryable';
 import { withTransaction } from '../store/transaction';
 import type { PruneCounts, PrunePlan, PruneTruth } from '../workflows/backup-prune.api';
 import type { ActivityDeps } from './deps';
-import { type DossierOutcome, runChunk } from './fan-out';
+import { type DossierOutcome, endedPerHeartbeat, runChunk } from './fan-out';
 import { assertBackupStore } from '../shared-store/marker';
 import { type UnrecordedFile, findUnrecordedFiles, generationsDirsOf, keepFilesFoundAgain } from '../archive/generations';
 import { loadBackupSettings } from '../store/settings/backup-settings';
@@ -57,7 +57,8 @@ import { checkAgainstRecord, offsiteCheckOf, putBackFromLinks } from './verify';
  *
  * A worker killed between 1 and 2 leaves rows marked and files present: a retried attempt (or the next
  * prune, for a week) finds them as leftovers and removes them again; ENOENT is fine, so it is idempotent. A chunk's
- * counts are its own attempt's; the prune's end reads what it deleted and freed from the rows (finishPrune).
+ * counts cover all its dossiers whatever the attempt (those an earlier attempt ended are read again: recountEnded); the
+ * prune's end reads what it deleted and freed from the rows (finishPrune).
  */
 
 export interface PruneDeps extends ActivityDeps {
@@ -75,6 +76,15 @@ export interface PruneDeps extends ActivityDeps {
 export const STALE_UPLOAD_AGE_MS = 24 * 3600 * 1000;
 /** The sweep shares finishPrune's 15 s: what is left past this is the next prune's. */
 const STALE_UPLOAD_SWEEP_MS = 8_000;
+
+/** The last heartbeat of the chunk's earlier attempt (undefined outside an activity, or on a first attempt). */
+function heartbeatDetails(): unknown {
+  try {
+    return Context.current().info.heartbeatDetails;
+  } catch {
+    return undefined;
+  }
+}
 
 function activityLog(): Context['log'] | undefined {
   try {
@@ -325,6 +335,55 @@ export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: Rete
   }
 }
 
+/** Adds the generations a decision keeps (and those only a lease keeps) to `counts`. */
+function tallyKept(counts: Pick<Required<PruneCounts>, 'kept' | 'leased' | 'restorePoints'>, gens: { decision: RetentionDecision }[]): void {
+  for (const g of gens) {
+    if (!g.decision.keep) continue;
+    counts.kept++;
+    if (keptByLeaseOnly(g.decision)) {
+      counts.leased++;
+      if (g.decision.restorePoint) counts.restorePoints++;
+    }
+  }
+}
+
+const zeroCounts = (): Required<PruneCounts> => ({ deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0 });
+
+/**
+ * What an earlier attempt of the chunk counted for the dossiers its heartbeat says ended (this attempt skips them), read
+ * again: a killed attempt's counts died with it, and the workflow sums the last attempt's (issue 13: kept 32 for 35).
+ * A dry run decides them again (it changed nothing). A prune counts what it kept from the rows left (it marked the others,
+ * and a retry's decision over what is left keeps them all), those only a lease keeps, and the files of generations it
+ * marked still on disk; deleted and bytesFreed come from the rows at the end (finishPrune). The files left by
+ * interrupted backups that attempt removed are gone without a record: not counted again.
+ */
+export async function recountEnded(
+  pool: Queryable & { connect: () => Promise<import('pg').PoolClient> },
+  codes: string[],
+  o: { policies: RetentionPolicies; timeZone: string; prunedBy: string; dryRun: boolean; offsiteConfigured: boolean; offsiteStore: PruneDeps['offsiteStore']; backupFolder?: string },
+): Promise<Required<PruneCounts>> {
+  const counts = zeroCounts();
+  if (!codes.length) return counts;
+  if (o.dryRun) {
+    for (const code of codes) {
+      const r = await pruneDossier(pool, code, { ...o, dryRun: true });
+      for (const k of Object.keys(counts) as (keyof PruneCounts)[]) counts[k] += r[k];
+    }
+    return counts;
+  }
+  const ahead = await pruneChunkAhead(pool, codes);
+  for (const code of codes) {
+    tallyKept(counts, joinDecisions(ahead.generations.get(code) ?? [], o.policies, o.timeZone, ahead.now, { offsiteConfigured: o.offsiteConfigured }));
+    if (!ahead.withLeftovers.has(code)) continue;
+    for (const g of await pruneLeftovers(pool, code)) {
+      if (g.deletedBy !== o.prunedBy || g.verifyState === 'missing' || !(await ignoreMissing(fs.promises.stat(g.file)))) continue;
+      counts.filesLeft++;
+      counts.filesLeftBytes += g.size;
+    }
+  }
+  return counts;
+}
+
 /** One dossier: decide and mark in one transaction, then remove what is marked (and what an earlier attempt marked). */
 export async function pruneDossier(
   pool: Queryable & { connect: () => Promise<import('pg').PoolClient> },
@@ -353,16 +412,7 @@ export async function pruneDossier(
     counts.unrecordedBytes = r.bytes;
     return r.problems;
   };
-  const tally = (gens: { decision: RetentionDecision; size: number }[]) => {
-    for (const g of gens) {
-      if (!g.decision.keep) continue;
-      counts.kept++;
-      if (keptByLeaseOnly(g.decision)) {
-        counts.leased++;
-        if (g.decision.restorePoint) counts.restorePoints++;
-      }
-    }
-  };
+  const tally = (gens: { decision: RetentionDecision }[]) => tallyKept(counts, gens);
   if (o.dryRun) {
     const plan = await planDossierPrune(pool, code, o.policies, o.timeZone, { offsiteConfigured: o.offsiteConfigured });
     await keepFilesFoundAgain(plan.generations);
@@ -479,7 +529,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const keys = pruneKeyring(config.backupKeys);
       // two statements for the whole chunk; a dry run decides from its own unlocked read anyway
       const ahead = input.dryRun ? undefined : await pruneChunkAhead(pool, input.codes);
-      const totals: Required<PruneCounts> = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0 };
+      const totals = zeroCounts();
       const r = await runChunk({
         codes: input.codes,
         concurrency: input.concurrency,
@@ -502,6 +552,18 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
           return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };
         },
       });
+      // the dossiers an earlier attempt ended (its heartbeat): skipped by runChunk, their counts read again
+      const ended = endedPerHeartbeat(input.codes, heartbeatDetails());
+      const again = await recountEnded(pool, ended, {
+        policies: input.policies,
+        timeZone: input.timeZone,
+        prunedBy: input.prunedBy,
+        dryRun: input.dryRun,
+        offsiteConfigured: config.offsite !== undefined,
+        offsiteStore,
+        backupFolder,
+      });
+      for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += again[k];
       return { ...r, ...totals };
     },
 

@@ -192,7 +192,7 @@ export const onlyCodesSchema = z
 // Per-dossier outcome, R-BK-7 report, R-BK-8 mail
 // ---------------------------------------------------------------------------------------------
 
-/** not_done: not attempted, the batch stopped on a full or unwritable destination (taken first next time, R-BK-4) */
+/** not_done: not attempted, the batch stopped (a full or unwritable destination, the backup keys missing, a cancellation): taken first next time, R-BK-4 */
 export const ITEM_STATUSES = ['ok', 'in_use', 'failed', 'not_done'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
@@ -227,6 +227,50 @@ export const ENDED_EARLY = "La sauvegarde s'est arrêtée avant ce dossier.";
 
 export function notDoneErrorText(stopReason: string): string {
   return `Non traité. ${stopReason}`;
+}
+
+/**
+ * One account of a batch's dossiers (R-OP-1): `backup status` (text and --json `account`), the result of `backup run
+ * --wait`, the Web UI's details and the report say the same numbers. Not backed up = in use + failed + not attempted:
+ * what the run's `failed`, the report's « en erreur(s) » and the mail's list count (each is taken first next time, R-BK-4);
+ * not attempted (not_done) are those a stopped batch never tried, said with the reason it stopped.
+ */
+export interface BatchAccount {
+  total: number;
+  ok: number;
+  inUse: number;
+  failed: number;
+  notDone: number;
+  notBackedUp: number;
+  /** why the dossiers not attempted were not (the stop reason: a full destination, a missing backup key; a cancellation) */
+  stopReason: string | null;
+}
+
+/** The account from the ledger's counts by status; `selected` when more were selected than have rows (a run still going). */
+export function batchAccount(counts: Partial<Record<string, number>>, stopReason: string | null, selected = 0): BatchAccount {
+  const ok = counts.ok ?? 0;
+  const inUse = counts.in_use ?? 0;
+  const failed = counts.failed ?? 0;
+  const notDone = counts.not_done ?? 0;
+  const total = Math.max(selected, ok + inUse + failed + notDone);
+  return { total, ok, inUse, failed, notDone, notBackedUp: inUse + failed + notDone, stopReason: notDone ? stopReason : null };
+}
+
+/** A not-done item's error (notDoneErrorText) back to its reason. */
+export function notDoneReason(error: string | null | undefined): string | null {
+  if (!error) return null;
+  return error.startsWith('Non traité. ') ? error.slice('Non traité. '.length) : error;
+}
+
+/** `0 / 3 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: …)` */
+export function batchAccountText(a: BatchAccount): string {
+  const why = a.notDone ? ` (the batch stopped before them: ${a.stopReason ?? 'see failures'}; the next run takes them first)` : '';
+  return `${a.ok} / ${a.total} dossier(s) backed up; ${a.notBackedUp} not backed up: ${a.inUse} in use, ${a.failed} failed, ${a.notDone} not attempted${why}`;
+}
+
+/** R-BK-7: before the two summary lines, the dossiers a stopped batch did not attempt (counted « en erreur(s) »), and why. */
+export function reportNotDoneLine(notDone: number, total: number, reason: string | null): string {
+  return `${notDone} / ${total} dossier(s) non traité(s), comptés en erreur : ${reason ?? ENDED_EARLY}`;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { BatchAccount } from '../domain/backup-batch';
 import { defineQuery } from '@temporalio/workflow';
 import type { SelectionCursor } from '../domain/backup-batch';
 import { FailureType } from '../domain/failures';
@@ -92,6 +93,11 @@ export interface BackupBatchResult {
   failuresTotal: number;
   /** what to run next when dossiers were not backed up */
   retryCommand: string | null;
+  /**
+   * `failed` above is every dossier not backed up (the report's « en erreur(s) »); this says which: in use, failed, not
+   * attempted (a stopped batch), and why it stopped (R-OP-1: the CLI and the Web UI say the same). Absent before 2026-12-06.
+   */
+  account?: BatchAccount;
 }
 
 /**

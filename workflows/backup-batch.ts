@@ -25,7 +25,7 @@ import {
   backupRetryCommand,
   backupStatusCommand,
 } from './backup-batch.api';
-import type { SelectionCursor } from '../domain/backup-batch';
+import { type BatchAccount, type SelectionCursor, batchAccountText } from '../domain/backup-batch';
 import { renderRunDetails } from '../domain/run-details';
 import type { ChunkResult } from '../activities/backup-batch';
 import {
@@ -120,6 +120,8 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   });
   let final: { failures: BackupBatchResult['failures']; failuresTotal: number; retryCommand: string | null } | undefined;
   let refused: string | undefined;
+  /** the run's end: one account of its dossiers (R-OP-1), as `backup status` and the report say it */
+  let account: BatchAccount | undefined;
   setHandler(backupBatchProgressQuery, () => progress);
   upsertSearchAttributes(nightshiftAttributes({ target, kind: BACKUP_BATCH_KIND }));
 
@@ -130,6 +132,8 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     Object.assign(progress, { rate: live.rate ?? 0, etaSeconds: live.etaSeconds, sinceLastEndSeconds: live.sinceLastEndSeconds, inFlight: live.inFlight, failures: live.failures });
     const running = progress.phase === 'claiming' || progress.phase === 'running';
     const failed = Math.max(progress.inUse + progress.failed, live.failed);
+    // not attempted (a stopped batch): not failed, yet not backed up either; the account says which and why
+    const notBackedUp = failed + (account?.notDone ?? 0);
     const runId = progress.runId;
     setCurrentDetails(
       renderRunDetails({
@@ -147,11 +151,11 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
         inFlight: progress.inFlight,
         failures: final?.failures ?? live.failures,
         failuresTotal: final?.failuresTotal ?? live.failuresTotal,
-        notes: refused === undefined ? [] : [`Not started: ${refused}`],
+        notes: [...(refused === undefined ? [] : [`Not started: ${refused}`]), ...(account?.notBackedUp ? [batchAccountText(account)] : [])],
         nextStep:
           runId === null
             ? null
-            : failed > 0 && !running
+            : notBackedUp > 0 && !running
               ? { text: 'Next: back up the failed dossiers again', command: backupRetryCommand(target, runId) }
               : running
                 ? { text: 'Follow it', command: backupStatusCommand(target, runId) }
@@ -204,6 +208,13 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     live.done = Math.max(live.done, f.total);
     live.failed = Math.max(live.failed, f.failed);
     progress.ok = Math.max(progress.ok, f.ok);
+    if (f.account) {
+      // the ledger's account: the dossiers not attempted are neither done nor failed (said apart, with the reason)
+      account = f.account;
+      live.done = progress.done = account.total - account.notDone;
+      live.failed = account.inUse + account.failed;
+      Object.assign(progress, { ok: account.ok, inUse: account.inUse, failed: account.failed });
+    }
     final = { failures: f.failures ?? [], failuresTotal: f.failuresTotal ?? f.failed, retryCommand: f.retryCommand ?? null };
     if (f.mail) {
       // its own workflow: an SMTP outage retries for hours without holding the batch open
@@ -246,6 +257,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     failures: final?.failures ?? [],
     failuresTotal: final?.failuresTotal ?? closing.failed,
     retryCommand: final?.retryCommand ?? null,
+    ...(account && { account }),
   };
   if (closing.state !== 'completed' && patched(PARTIAL_FAILS_PATCH)) {
     // the list shows the outcome: a run that left dossiers not backed up is a failed workflow, its result in details[0]

@@ -17,6 +17,10 @@ import {
   parseBackupSetting,
   settingText,
   batchBesideWorkText,
+  type BatchAccount,
+  batchAccount,
+  batchAccountText,
+  notDoneReason,
 } from '../../domain/backup-batch';
 import {
   type BackupBatchInput,
@@ -123,7 +127,7 @@ async function refuseIfRunning(pool: pg.Pool, client: Client, target: string): P
   const batch = live.find((w) => w.kind === 'backup run');
   if (batch) {
     throw new Error(
-      `backup run ${batch.id} (${batch.workflowId}) is already running since ${batch.startedAt!.toISOString()}: ` +
+      `backup run ${batch.id} (${batch.workflowId}) is already running since ${operatorDateTime(batch.startedAt!, config().operatorTimeZone)} (${config().operatorTimeZone}): ` +
         `one batch per target at a time. Follow it with 'nightshift backup status ${batch.id}'`,
     );
   }
@@ -180,7 +184,7 @@ function progressLine(p: BackupBatchProgress, tty: boolean): string {
 
 function resultText(r: BackupBatchResult): string {
   return [
-    `backup run ${r.runId} ${r.state}: ${r.ok} / ${r.total} dossier(s) backed up, ${r.failed} in error`,
+    `backup run ${r.runId} ${r.state}: ${r.account ? batchAccountText(r.account) : `${r.ok} / ${r.total} dossier(s) backed up, ${r.failed} in error`}`,
     `report: ${r.reportPath ?? '(none)'}`,
     ...(r.mail ? ['the report is being mailed to the report recipients (R-BK-8)'] : []),
     ...(r.failures ?? []).map((f) => `  ${f.code}: ${f.error || f.status}`),
@@ -247,17 +251,27 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
 /** `backup status` lists this many failures, then counts the others. */
 const STATUS_FAILURES_SHOWN = 50;
 
-function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number> }, zone: string): string {
+/**
+ * R-OP-1: one account of the run's dossiers, the one the Web UI's details, the report and `backup run --wait` give: the
+ * run's `failed` (and items_failed) count every dossier not backed up, not attempted ones included (the report's « en
+ * erreur(s) »); the account says which, and why a stopped batch did not attempt some.
+ */
+function runAccount(run: BackupRunRow, counts: Record<string, number>, failures: RunFailure[]): BatchAccount {
+  const reason = run.stop_reason ?? notDoneReason(failures.find((f) => f.status === 'not_done')?.error);
+  return batchAccount(counts, reason, run.selected);
+}
+
+function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number>; account: BatchAccount }, zone: string): string {
   const r = s.run;
-  const done = (s.counts.ok ?? 0) + (s.counts.in_use ?? 0) + (s.counts.failed ?? 0);
-  // not attempted: the batch stopped before them (a full destination, a missing key); listed with the failures, counted here too
-  const notDone = s.counts.not_done ?? 0;
+  const a = s.account;
+  const done = a.ok + a.inUse + a.failed;
   const lines = [
     `backup run ${r.id} (${r.workflow_id}) ${r.kind}${r.retry_of ? ` of run ${r.retry_of}` : ''}: ${r.state}`,
     // in the operator's zone, as every other command prints times (--json keeps ISO UTC)
     `started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ''} (${zone})`,
-    `${done} / ${Math.max(r.selected, done + notDone)} dossiers done: ${s.counts.ok ?? 0} ok, ${s.counts.in_use ?? 0} in use, ${s.counts.failed ?? 0} failed` +
-      (notDone ? `; ${notDone} not attempted (the run stopped before them: see failures)` : ''),
+    `${done} / ${a.total} dossiers done: ${a.ok} ok, ${a.inUse} in use, ${a.failed} failed` + (a.notDone ? `; ${a.notDone} not attempted` : ''),
+    // the same sentence as the Web UI's details and the report's count (« en erreur(s) » = not backed up)
+    ...(a.notBackedUp ? [batchAccountText(a)] : []),
   ];
   // the live line only while the run runs: a finished run's last ETA is stale
   if (s.live && r.state === 'running') lines.push(`progress: ${progressLine(s.live, false)}`);
@@ -501,7 +515,7 @@ export function registerBackupBatchCommands(backup: Command): void {
           }
           const counts = await runItemCounts(pool, run.id);
           const failures = await runFailures(pool, run.id);
-          return { run, counts, failures, live };
+          return { run, counts, account: runAccount(run, counts, failures), failures, live };
         });
         output(flags.json, s, (x) => statusText(x, config().timeZone));
       }),

@@ -1,5 +1,10 @@
 import {
   nobodyToldText,
+  batchAccount,
+  batchAccountText,
+  notDoneErrorText,
+  notDoneReason,
+  reportNotDoneLine,
   MAIL_BODY,
   cronProblem,
   defaultBackupSettings,
@@ -124,4 +129,16 @@ test('R-BK-8: a run with a problem and no report recipients says nobody was told
   expect(nobodyToldText(0, 'none', [])).toBeUndefined();
   expect(nobodyToldText(2, 'none', ['ops@example.com'])).toBeUndefined();
   expect(nobodyToldText(2, 'sent', [])).toBeUndefined();
+});
+
+test('R-OP-1: one account of a stopped batch: not attempted apart from failed, both not backed up, with why; the report line before the two R-BK-7 lines', () => {
+  const a = batchAccount({ ok: 1, in_use: 1, failed: 1, not_done: 3 }, 'BackupKeyMissing: no key', 6);
+  expect(a).toEqual({ total: 6, ok: 1, inUse: 1, failed: 1, notDone: 3, notBackedUp: 5, stopReason: 'BackupKeyMissing: no key' });
+  expect(batchAccountText(a)).toBe(
+    '1 / 6 dossier(s) backed up; 5 not backed up: 1 in use, 1 failed, 3 not attempted (the batch stopped before them: BackupKeyMissing: no key; the next run takes them first)',
+  );
+  // nothing not attempted: no reason said
+  expect(batchAccount({ ok: 2, failed: 1 }, 'ignored')).toMatchObject({ total: 3, notDone: 0, notBackedUp: 1, stopReason: null });
+  expect(notDoneReason(notDoneErrorText('plein'))).toBe('plein');
+  expect(reportNotDoneLine(3, 3, 'plein')).toBe('3 / 3 dossier(s) non traité(s), comptés en erreur : plein');
 });

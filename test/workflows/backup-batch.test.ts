@@ -317,13 +317,24 @@ test('R-BK-7 cancellation ends the run early: the report of what was done is sti
       expect(rows[0]).toMatchObject({ state: 'failed', total: 4, ok: 1 });
       const notDone = 'Non traité. La sauvegarde a été annulée avant ce dossier.';
       expect(fs.readFileSync(rows[0].report_path, 'utf8')).toBe(
-        lines('Dossier K1 : Traitement réussi', `Dossier K2 : ${notDone}`, `Dossier K3 : ${notDone}`, `Dossier K4 : ${notDone}`, '1 / 4 dossier(s) traité(s)', '3 / 4 dossier(s) en erreur(s)'),
+        lines(
+          'Dossier K1 : Traitement réussi',
+          `Dossier K2 : ${notDone}`,
+          `Dossier K3 : ${notDone}`,
+          `Dossier K4 : ${notDone}`,
+          // R-OP-1: the dossiers not attempted said apart, with why, as `backup status` and the details say them
+          '3 / 4 dossier(s) non traité(s), comptés en erreur : La sauvegarde a été annulée avant ce dossier.',
+          '1 / 4 dossier(s) traité(s)',
+          '3 / 4 dossier(s) en erreur(s)',
+        ),
       );
       const { rows: items } = await pool.query(`SELECT code, status FROM nightshift.backup_run_item ORDER BY code`);
       expect(items).toEqual([{ code: 'K1', status: 'ok' }, ...['K2', 'K3', 'K4'].map((code) => ({ code, status: 'not_done' }))]);
-      // R-OP-1: the Web UI's details count what the ledger says (the cut chunk never reported K1), its failures the dossiers not done
+      // R-OP-1: the Web UI's details count what the ledger says (the cut chunk never reported K1): 1 done, none failed, 3 not
+      // attempted with why (as `backup status` says it), the dossiers not done listed
       const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
-      expect(details).toContain('**4 / 4** dossiers · **3 failed**');
+      expect(details).toContain('**1 / 4** dossiers · 0 failed');
+      expect(details).toContain('1 / 4 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: La sauvegarde a été annulée avant ce dossier.');
       expect(details).toContain(`- K4: ${notDone}`);
     });
   } finally {

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import { createTestWorker } from '../helpers/env';
+import { useCliStack } from '../helpers/cli';
+import { createDossiers } from '../workflows/backup-batch-helpers';
+
+/**
+ * R-OP-1, R-BK-4 (issue 13): a batch stopped by a configuration problem (the backup keys gone where the target's archives
+ * are encrypted: BackupKeyMissing) attempted none of its dossiers. `backup status`, its --json, `backup run --wait`, the
+ * report and the Web UI's details give one account: 0 failed, 3 not attempted (not backed up, taken first next time),
+ * with the reason. They said 0 failed + 3 not attempted, failed 3, « 3 / 3 en erreur(s) » and "3 / 3 dossiers · 3 failed".
+ */
+
+const ctx = useCliStack(90_000);
+const cli = ctx.cli;
+
+async function currentDetails(handle: { query<R>(q: string): Promise<R> }): Promise<string> {
+  return (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+}
+
+test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed, and why, in status, --json, the report and the details', async () => {
+  await createDossiers(ctx.stack, [{ code: 'KM1' }, { code: 'KM2' }, { code: 'KM3' }]);
+  const pool = ctx.stack.pools.get('main');
+  // the target's archives were encrypted before (a generation with a key), and this worker is given no key
+  await pool.query(
+    `INSERT INTO nightshift.backup_generation (code, kind, file, snapshot_at, size, key_id) VALUES ('KM0', 'normal', '/nonexistent/KM0.svg', now() - interval '1 day', 1, 'gone1')`,
+  );
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    // the workflow fails with the stop's own failure: its type and reason (the Web UI's list shows it failed)
+    const run = await cli(['backup', 'run', '--wait', '--json']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('BackupKeyMissing: no backup key is given');
+    const why = 'no backup key is given, and the archives of target main are encrypted';
+
+    const sentence = `0 / 3 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: BackupKeyMissing`;
+    const status = await cli(['backup', 'status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('0 / 3 dossiers done: 0 ok, 0 in use, 0 failed; 3 not attempted\n');
+    expect(status.stdout).toContain(sentence.replace('BackupKeyMissing', why));
+
+    const json = JSON.parse((await cli(['backup', 'status', '--json'])).stdout);
+    expect(json.run).toMatchObject({ state: 'failed', ok: 0, failed: 3 });
+    expect(json.account).toMatchObject({ total: 3, ok: 0, inUse: 0, failed: 0, notDone: 3, notBackedUp: 3, stopReason: expect.stringContaining(why) });
+    // the run's failed (and items_failed) count every dossier not backed up, as the report's « en erreur(s) » does
+    expect(json.run.failed).toBe(json.account.notBackedUp);
+    expect(json.counts).toEqual({ not_done: 3 });
+    const result = { reportPath: json.run.report_path as string, runId: Number(json.run.id) };
+    const workflowId = json.run.workflow_id as string;
+
+    const report = fs.readFileSync(result.reportPath, 'utf8');
+    expect(report).toContain(`3 / 3 dossier(s) non traité(s), comptés en erreur : ${why}`);
+    expect(report).toMatch(/\r\n0 \/ 3 dossier\(s\) traité\(s\)\r\n3 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
+
+    const details = await currentDetails(ctx.temporal.client.workflow.getHandle(workflowId));
+    expect(details).toContain('**0 / 3** dossiers · 0 failed');
+    expect(details).toContain(`3 not attempted (the batch stopped before them: ${why}`);
+    expect(details).toContain(`\`nightshift backup retry --target main --run ${result.runId}\``);
+  });
+});
