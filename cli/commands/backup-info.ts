@@ -123,7 +123,7 @@ export function infoText(i: Info): string {
     const codes = firstCodes(u.codes, u.total);
     lines.push(
       `  verified     ${n(v.ok)} ok, ${n(v.unverified)} not verified yet, ${n(v.corrupt)} corrupt, ${n(v.missing)} missing` +
-        (bad ? ` (of ${codes}: 'nightshift backup list CODE' shows which; the next batch backs up again a dossier whose newest archive is so, R-BK-13)` : ''),
+        (bad ? ` (of ${codes}: 'nightshift backup list CODE' shows which; the next batch backs up again a dossier whose newest normal archive is so, R-BK-13; an EchangePrest or Cloture one only at its next event, R-BK-9)` : ''),
     );
     const lacking = i.keys.filter((k) => k.givenHere === false);
     lines.push(

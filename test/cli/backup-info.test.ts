@@ -84,7 +84,7 @@ test('R-BK-11 R-BK-13 R-BK-14 R-BK-12: kept per kind, verification and off-site 
   expect(text.stdout).toContain(`  reports      ${ctx.stack.dataDir}/sauve/log; mailed on a problem to ops@example.com, dba@example.com\n`);
   expect(text.stdout).toMatch(/ {2}kept {9}3 generation\(s\) of 2 dossier\(s\), [\d.]+ KiB; oldest 2026-\d\d-\d\d \d\d:\d\d:\d\d, newest /);
   expect(text.stdout).toMatch(/\n {4}Cloture {6}1 generation\(s\) of 1 dossier\(s\)/);
-  expect(text.stdout).toContain("  verified     1 ok, 1 not verified yet, 1 corrupt, 0 missing (of INF0002: 'nightshift backup list CODE' shows which; the next batch backs up again a dossier whose newest archive is so, R-BK-13)\n");
+  expect(text.stdout).toContain("  verified     1 ok, 1 not verified yet, 1 corrupt, 0 missing (of INF0002: 'nightshift backup list CODE' shows which; the next batch backs up again a dossier whose newest normal archive is so, R-BK-13; an EchangePrest or Cloture one only at its next event, R-BK-9)\n");
   expect(json).toMatchObject({ unreadable: { codes: ['INF0002'], total: 1 } });
   expect(text.stdout).toContain('  off-site     none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset); kept generations: 1 copied, 1 not copied, 1 failed\n');
   expect(text.stdout).toContain('  keys         k-2026 1, old-2025 1 (not given on this host), plain 1: restoring or verifying those fails with BackupKeyMissing');
