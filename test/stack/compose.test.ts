@@ -162,7 +162,7 @@ test('every variable compose sets or interpolates for Nightshift is one config/c
 });
 
 /** Variables read by the install scripts, not by config/config.ts: each one must be read by the script named. */
-const SCRIPT_VARIABLES: Record<string, string> = { NIGHTSHIFT_TOOLS_CACHE: 'scripts/install-temporal-server.sh' };
+const SCRIPT_VARIABLES: Record<string, string> = { NIGHTSHIFT_TOOLS_CACHE: 'scripts/install-temporal-server.sh', NIGHTSHIFT_CHROMIUM: 'scripts/install-browser.sh' };
 
 test('.env.example lists exactly the config variables (and the install scripts\' ones), each with its real default', () => {
   const example = envExample();
