@@ -153,6 +153,8 @@ export async function buildGate({
     routerOptions: { maxParamLength: 100 },
     return503OnClosing: true,
     trustProxy: limits.trustedProxies.length ? limits.trustedProxies : false,
+    // the server is ours (serverFactory): this only makes fastify's own "Server listening at" line say https
+    ...(tls ? { https: true as const } : {}),
     serverFactory: (handler) => {
       const server = tls ? https.createServer({ ...tls, ...serverOptions }, handler) : http.createServer(serverOptions, handler);
       server.keepAliveTimeout = keepAliveTimeout;

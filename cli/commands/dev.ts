@@ -577,7 +577,7 @@ function banner(
     `  Temporal     ${config.temporal.address}  (namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}${s.temporal ? `, dev server, history in ${rel(paths.temporalDb)}` : ', external'})`,
     s.temporal ? `  Web UI       http://localhost:${config.temporal.uiPort}` : `  Web UI       served by your Temporal deployment`,
     `  Metrics      http://${config.metricsHost}:${config.metricsPort}/metrics`,
-    `  Gate         http://${config.gateHost}:${config.gatePort}/  (sessions API under /v1, see README)`,
+    `  Gate         ${config.gate.tls ? 'https' : 'http'}://${config.gateHost}:${config.gatePort}/  (sessions API under /v1, see README)`,
     usesSmtpCatcher(config)
       ? `  SMTP         ${config.smtp.host}:${config.smtp.port}  (catcher: every message lands in ${rel(paths.mailDir)}/*.eml)`
       : `  SMTP         ${config.smtp.host}:${config.smtp.port}  (external)`,

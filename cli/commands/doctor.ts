@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -514,7 +515,34 @@ async function checkMetrics(config: Config, timeoutMs: number): Promise<ServiceC
 function gateAddress(config: Config): string {
   // a gate listening on every interface is reached through loopback from here
   const host = ['0.0.0.0', '::'].includes(config.gateHost) ? '127.0.0.1' : config.gateHost;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.gatePort}`;
+  return `${config.gate.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.gatePort}`;
+}
+
+/**
+ * GET of the gate's /readyz. Under TLS (NIGHTSHIFT_GATE_TLS_CERT) the certificate is not checked: this asks whether
+ * this host's gate is ready, through loopback where its certificate's name need not hold, sends no key and reads
+ * nothing secret (the gate checked its certificate files at its start).
+ */
+function gateGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  if (!url.startsWith('https:')) return httpGet(url, timeoutMs);
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+  });
+}
+
+/** The TLS handshake refused for want of a client certificate (mutual TLS: NIGHTSHIFT_GATE_TLS_CLIENT_CA). */
+function wantsClientCertificate(config: Config, err: unknown): boolean {
+  if (!config.gate.tls?.clientCaPath) return false;
+  const code = errorCode(err) ?? errorCode((err as { cause?: unknown })?.cause) ?? '';
+  return /CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE/.test(code) || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /**
@@ -588,7 +616,7 @@ export async function checkGate(config: Config, timeoutMs: number, configured: b
   const cluster = clusterOf(config);
   try {
     // /readyz, not /healthz: a gate whose database does not answer is alive but refuses every login (503; drill K)
-    const { status, body } = await httpGet(`${address}/readyz`, timeoutMs);
+    const { status, body } = await gateGet(`${address}/readyz`, timeoutMs);
     if (status === 503) {
       const down = await unreachableTargets(config, timeoutMs);
       return {
@@ -623,6 +651,13 @@ export async function checkGate(config: Config, timeoutMs: number, configured: b
     }
     return { address, state: 'ok', message: `answers, ready (HTTP ${status})${cluster?.gates.length ? `; each of the cluster's ${cluster.gates.length} gates too` : ''}` };
   } catch (err) {
+    if (wantsClientCertificate(config, err)) {
+      return {
+        address,
+        state: 'ok',
+        message: `answers TLS and asks a client certificate (NIGHTSHIFT_GATE_TLS_CLIENT_CA), which doctor has none of: its readiness is not read here (with the application's certificate: curl --cacert CA --cert CERT --key KEY ${address}/readyz)`,
+      };
+    }
     if (configured) {
       return {
         address,

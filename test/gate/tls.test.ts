@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { checkGate } from '../../cli/commands/doctor';
 import { ConfigError } from '../../config/config';
 import { issueKey, KEY_HEADER } from '../../gate/keys';
-import { buildGate, startGate, type RunningGate } from '../../gate/server';
+import { buildGate, startGate, type RunningGate, type StartGateOptions } from '../../gate/server';
 import { createTestStack, tempDir, type TestStack } from '../helpers/env';
 import { testGateConfig } from './gate-helpers';
 
@@ -70,8 +71,8 @@ function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
-async function withGate<T>(settings: Parameters<typeof testGateConfig>[1], fn: (gate: RunningGate) => Promise<T>): Promise<T> {
-  const gate = await startGate(testGateConfig(stack.config, settings), stack.pools);
+async function withGate<T>(settings: Parameters<typeof testGateConfig>[1], fn: (gate: RunningGate) => Promise<T>, options: StartGateOptions = {}): Promise<T> {
+  const gate = await startGate(testGateConfig(stack.config, settings), stack.pools, options);
   try {
     return await fn(gate);
   } finally {
@@ -80,8 +81,12 @@ async function withGate<T>(settings: Parameters<typeof testGateConfig>[1], fn: (
 }
 
 test('HTTPS with NIGHTSHIFT_GATE_TLS_CERT / _KEY: the API answers over TLS, with HSTS; plain HTTP to the TLS port fails', async () => {
+  const lines: string[] = [];
+  const logger = { level: 'info', stream: { write: (line: string) => void lines.push(line) } };
   await withGate({ tls: { certPath: file('server.crt'), keyPath: file('server.key') } }, async (gate) => {
     expect(gate.address).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    // the log says what a client must use (drill G: fastify's own line said http:// under TLS)
+    expect(lines.join('')).toContain(`"msg":"Server listening at ${gate.address}"`);
     const res = await httpsGet(`${gate.address}/v1/targets/main/status`);
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ target: 'main', state: 'open' });
@@ -92,7 +97,7 @@ test('HTTPS with NIGHTSHIFT_GATE_TLS_CERT / _KEY: the API answers over TLS, with
     await expect(httpGet(gate.address.replace('https:', 'http:') + '/healthz')).rejects.toThrow();
     // a client that does not trust the CA refuses the server
     await expect(httpsGet(`${gate.address}/healthz`, { ca: undefined })).rejects.toThrow();
-  });
+  }, { logger });
 });
 
 test('NIGHTSHIFT_GATE_TLS_CLIENT_CA: a client without a certificate signed by it is refused at the handshake', async () => {
@@ -100,6 +105,22 @@ test('NIGHTSHIFT_GATE_TLS_CLIENT_CA: a client without a certificate signed by it
     await expect(httpsGet(`${gate.address}/healthz`)).rejects.toThrow();
     const res = await httpsGet(`${gate.address}/v1/targets/main/status`, { cert: fs.readFileSync(file('client.crt')), key: fs.readFileSync(file('client.key')) });
     expect(res.status).toBe(200);
+  });
+});
+
+// drill G, then read again: doctor asked a TLS gate in plain HTTP, and said it was not running
+test('doctor\'s Gate line under TLS: https, ready; under mutual TLS it says it cannot read readiness without a client certificate', async () => {
+  const settings = { tls: { certPath: file('server.crt'), keyPath: file('server.key') } };
+  await withGate(settings, async (gate) => {
+    const config = { ...testGateConfig(stack.config, settings), gatePort: Number(new URL(gate.address).port) };
+    expect(await checkGate(config, 2000, true)).toMatchObject({ address: gate.address, state: 'ok', message: 'answers, ready (HTTP 200)' });
+  });
+  const mutual = { tls: { ...settings.tls, clientCaPath: file('ca.crt') } };
+  await withGate(mutual, async (gate) => {
+    const config = { ...testGateConfig(stack.config, mutual), gatePort: Number(new URL(gate.address).port) };
+    const check = await checkGate(config, 2000, true);
+    expect(check).toMatchObject({ address: gate.address, state: 'ok' });
+    expect(check.message).toMatch(/^answers TLS and asks a client certificate \(NIGHTSHIFT_GATE_TLS_CLIENT_CA\), which doctor has none of: its readiness is not read here/);
   });
 });
 
