@@ -236,7 +236,18 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
       const stop = followProgress(() => handle.query(backupBatchProgressQuery), (p) => progressLine(p, tty), { json: flags.json, tty });
       try {
         // a partial run fails its workflow (BackupBatchPartial) with the result in its details
-        const result = await batchResult(lastingResult(() => handle.result(), 'the batch'));
+        const result = await batchResult(lastingResult(() => handle.result(), 'the batch')).catch(async (err: unknown) => {
+          // a batch stopped as a whole (BackupKeyMissing, its folder unusable…) fails its workflow with that failure,
+          // not with a result: its account is the run's ledger, as `backup status` gives it (the error follows on stderr)
+          stop();
+          const run = flags.json ? undefined : await runByRef(pool, workflowId, 'workflow_id').catch(() => undefined);
+          if (run && run.state !== 'running') {
+            const counts = await runItemCounts(pool, run.id);
+            const failures = await runFailures(pool, run.id);
+            process.stdout.write(`${statusText({ run, counts, failures, account: runAccount(run, counts, failures) }, config().timeZone)}\n`);
+          }
+          throw err;
+        });
         stop();
         output(flags.json, { ...started, result }, (v) => resultText(v.result));
         return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;

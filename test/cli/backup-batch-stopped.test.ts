@@ -55,5 +55,12 @@ test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed
     expect(details).toContain('**0 / 3** dossiers · 0 failed');
     expect(details).toContain(`3 not attempted (the batch stopped before them: ${why}`);
     expect(details).toContain(`\`nightshift backup retry --target main --run ${result.runId}\``);
+
+    // without --json, `--wait` ends with the run's account before the error (it printed the error alone)
+    const again = await cli(['backup', 'run', '--wait']);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/^backup run \d+ \(backup\/main\/[^)]+\) .*: failed$/m);
+    expect(again.stdout).toContain(sentence.replace('BackupKeyMissing', why));
+    expect(again.stderr).toContain('BackupKeyMissing: no backup key is given');
   });
 });
