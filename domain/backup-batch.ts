@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
+import { emailAddressSchema } from './email';
 import { DOSSIER_IN_USE_MESSAGE, FailureType } from './failures';
 import { CONTROL_CHARS_PROBLEM, hasControlChars } from './text';
 
@@ -34,7 +35,7 @@ const recipients = z.preprocess(
     }
     return entries.flatMap((e) => e.split(/\s+/));
   },
-  z.array(z.email('expected e-mail addresses separated by commas')).max(50, 'at most 50 recipients'),
+  z.array(emailAddressSchema('expected e-mail addresses separated by commas')).max(50, 'at most 50 recipients'),
 );
 
 /** A word of a fixed lower-case set typed in any case (`ALWAYS`): read as that word, as the yes/no values are. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WINDOW_TYPES } from './maintenance';
 import { dossierCodeSchema } from './dossier';
+import { emailAddressSchema } from './email';
 import { plainTextSchema } from './text';
 import { targetNameSchema } from './target';
 import { maxFailuresSchema } from './patch-input';
@@ -55,7 +56,7 @@ export const isoInstantSchema = z
 /** Free text shown to operators and users: printable (lines and tabs allowed), bounded. */
 export const messageSchema = plainTextSchema('the message', 2000, { multiline: true });
 
-export const emailSchema = z.email({ error: 'expected an e-mail address such as ops@example.com' }).max(254);
+export const emailSchema = emailAddressSchema('expected an e-mail address such as ops@example.com');
 
 export const payloadSchema = z.discriminatedUnion(
   'kind',

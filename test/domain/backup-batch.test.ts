@@ -1,3 +1,4 @@
+import { emailSchema } from '../../domain/maintenance-input';
 import {
   nobodyToldText,
   batchAccount,
@@ -76,6 +77,11 @@ test('settings set values are validated per key', () => {
     expect(() => parseBackupSetting('report-recipients', slip)).toThrow("report-recipients: expected e-mail addresses separated by commas, got an empty one (to send to nobody, give '')");
   }
   expect(parseBackupSetting('report-recipients', '')).toEqual({ key: 'report-recipients', value: [] });
+  // R-BK-8, drill C: addresses no SMTP server takes (RFC 5321) were stored, and every report mail to them was refused
+  expect(() => parseBackupSetting('report-recipients', `${'a'.repeat(100_000)}@x.fr`)).toThrow(/at most 254 characters \(RFC 5321\)/);
+  expect(() => parseBackupSetting('report-recipients', `ops@x.fr, ${'a'.repeat(65)}@x.fr`)).toThrow(/at most 64 characters before its @ \(RFC 5321\)/);
+  expect(parseBackupSetting('report-recipients', `${'a'.repeat(64)}@x.fr`).value).toEqual([`${'a'.repeat(64)}@x.fr`]);
+  expect(emailSchema.safeParse(`${'a'.repeat(65)}@x.fr`).success).toBe(false);
   expect(parseBackupSetting('modified-only', 'non')).toEqual({ key: 'modified-only', value: false });
   expect(() => parseBackupSetting('folder', 'relative/path')).toThrow(/absolute/);
   expect(() => parseBackupSetting('nope', 'x')).toThrow(/unknown setting/);
