@@ -10,6 +10,7 @@ import { localDateTime } from '../domain/backup-batch';
 import type { BackupDossierInput, BackupDossierResult, BackupOffsiteCopy, RestoreDossierInput, RestoreDossierResult, RestoreSource } from '../workflows/backup-dossier.api';
 import { type Progress, type RestoreEngineOptions, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { type BackupKeyring, loadBackupKeyring } from '../archive/keys';
+import { readArchiveHeader } from '../archive/reader';
 import { alive } from '../cluster/pids';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { assertBackupStore } from '../shared-store/marker';
@@ -23,11 +24,12 @@ import type { OffsiteStore } from '../offsite/store';
 import { OffsiteCopyDamaged } from '../offsite/failures';
 import { generationById } from '../store/generations/generation-by-id';
 import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
+import { otherGenerationAt } from '../store/generations/other-generation-at';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 import { markRestoredUnmodified } from '../store/dossiers/mark-restored-unmodified';
 import { targetNameSchema } from '../domain/target';
 import { copyGenerationOffsite } from './offsite';
-import { putBackFromLinks } from './verify';
+import { putBackFromLinks, sha256OfFile } from './verify';
 
 /**
  * Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine;
@@ -203,16 +205,36 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
 }
 
 /**
- * A generation's file whose size is not the one recorded is not that generation's (another archive copied over it by
- * hand): refused before anything changes, as a damaged file (its off-site copy is then offered).
+ * A generation's file that is not that generation's (another archive copied over it by hand) is refused before anything
+ * changes, as a damaged file (its off-site copy is then offered): its size against the one recorded; its header's
+ * snapshot time, when it is that of another generation of the dossier (drill C: an older archive of the same dossier
+ * and the same size, copied over a newer one, was restored as the newer generation: another point in time, said to be
+ * the one asked for); its SHA-256 against the one recorded, when a verification, a copy or a prune recorded one. A file
+ * whose header cannot be read (a key missing, damaged) is left to the restore, which says why; another dossier's
+ * archive is the restore's refusal too (expectCode).
  */
-async function refuseOtherFile(g: Generation): Promise<void> {
+async function refuseOtherFile(pool: pg.Pool, g: Generation, keys: BackupKeyring, signal?: AbortSignal): Promise<void> {
   const size = await fs.promises.stat(g.file).then(
     (st) => st.size,
     () => undefined,
   );
-  if (size !== undefined && g.size > 0 && size !== g.size) {
-    throw permanentFailure(FailureType.ArchiveInvalid, `${g.file} is ${size} bytes, generation ${g.id} recorded ${g.size}: not this generation's file (replaced by hand?); nothing was changed`);
+  if (size === undefined) return;
+  const notThis = (what: string) => permanentFailure(FailureType.ArchiveInvalid, `${g.file} ${what}: not this generation's file (replaced by hand?); nothing was changed`);
+  if (g.size > 0 && size !== g.size) throw notThis(`is ${size} bytes, generation ${g.id} recorded ${g.size}`);
+  // another generation's archive of the same dossier (an older one copied over a newer one of the same size)
+  const header = await readArchiveHeader(g.file, keys).catch(() => undefined);
+  const other = header && header.code === g.code && header.snapshotAt !== g.snapshotAt.toISOString() ? await otherGenerationAt(pool, g.code, header.snapshotAt, g.id) : undefined;
+  if (other) {
+    throw notThis(`is the archive of generation ${other.id}${other.deleted ? ' (pruned since)' : ''}, taken at ${header!.snapshotAt}; generation ${g.id} was taken at ${g.snapshotAt.toISOString()}`);
+  }
+  if (g.sha256) {
+    const sha256 = await sha256OfFile(g.file, signal).catch(() => undefined);
+    if (sha256 !== undefined && sha256 !== g.sha256) {
+      throw permanentFailure(
+        FailureType.ArchiveInvalid,
+        `${g.file} has the SHA-256 ${sha256.slice(0, 12)}…, generation ${g.id} recorded ${g.sha256.slice(0, 12)}…: damaged, or not this generation's file (replaced by hand?); nothing was changed`,
+      );
+    }
   }
 }
 
@@ -278,7 +300,7 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
       const copy = await restoreSourceOf(g, r.from, keys);
       if (!copy) {
         try {
-          await refuseOtherFile(g);
+          await refuseOtherFile(pool, g, keys, r.signal);
           // its own code from its own file: the newest generation restored is not a change to back up again (R-BK-2)
           return await restore(g.file, undefined, async (tx, header) => {
             await r.beforeCommit?.(tx, header);

@@ -144,7 +144,7 @@ class NotAFile extends Error {
  * Opened without blocking (O_NONBLOCK: a FIFO would hold a worker thread in open() for ever, and the worker could no
  * longer exit), then fstat'ed: only a regular file is read, even one swapped in between the caller's stat and here.
  */
-async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
+export async function sha256OfFile(file: string, signal?: AbortSignal): Promise<string> {
   let fh: fs.promises.FileHandle;
   try {
     fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

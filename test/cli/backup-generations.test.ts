@@ -427,3 +427,35 @@ test("R-BK-11 (drill of 2026-12-06): a generation's file replaced by hand with a
   });
   expect({ [code]: await registry.tableStats('main', code), [other]: await registry.tableStats('main', other) }).toEqual(before);
 });
+
+test("R-BK-11 (drill C, 2026-12-06 night): an older generation's archive of the same dossier copied over a newer one is refused, naming whose it is; a file whose SHA-256 is not the one recorded too; nothing changes", async () => {
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 5, prefix: 'GSO' })) as [string];
+  const backup = createBackupActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
+  const older = (await backup.backupDossier({ target: 'main', code, reason: 'manual' })).generationId!;
+  const newer = (await backup.backupDossier({ target: 'main', code, reason: 'manual' })).generationId!;
+  const row = async (g: number) => (await pool().query<{ file: string; size: string }>('SELECT file, size FROM nightshift.backup_generation WHERE id = $1', [g])).rows[0]!;
+  const [o, n] = [await row(older), await row(newer)];
+  const saved = fs.readFileSync(n.file);
+  fs.copyFileSync(o.file, n.file);
+  // the same size, as the tester's two archives had
+  await pool().query('UPDATE nightshift.backup_generation SET size = $2 WHERE id = $1', [newer, o.size]);
+  const at = new Date(Date.now() + 60_000).toISOString();
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const copied = await cli(['backup', 'restore', code, '--at', at, '--as', `${code}X`, '--wait']);
+    expect(copied.code).toBe(1);
+    expect(copied.stderr).toMatch(new RegExp(`ArchiveInvalid: ${n.file.replace(/[.]/g, '\\.')} is the archive of generation ${older}, taken at \\S+; generation ${newer} was taken at \\S+: not this generation's file \\(replaced by hand\\?\\); nothing was changed`));
+    // its own content back, but a SHA-256 recorded (by a verification) that it does not have
+    fs.writeFileSync(n.file, saved);
+    await pool().query("UPDATE nightshift.backup_generation SET size = $2, sha256 = repeat('ab', 32) WHERE id = $1", [newer, saved.length]);
+    const damaged = await cli(['backup', 'restore', code, '--at', at, '--as', `${code}X`, '--wait']);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toContain(`generation ${newer} recorded abababababab…: damaged, or not this generation's file (replaced by hand?); nothing was changed`);
+    expect((await pool().query('SELECT 1 FROM nightshift.dossier WHERE code = $1', [`${code}X`])).rowCount).toBe(0);
+    // the record right: restored
+    await pool().query('UPDATE nightshift.backup_generation SET sha256 = NULL WHERE id = $1', [newer]);
+    const ok = await cli(['backup', 'restore', code, '--at', at, '--as', `${code}X`, '--wait']);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toContain(`from generation ${newer}`);
+  });
+});
