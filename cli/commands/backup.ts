@@ -258,6 +258,12 @@ export function registerBackupCommands(program: Command): void {
         const file = path.resolve(fileArg);
         if (flags.as !== undefined) parseFlag('--as', dossierCodeSchema, flags.as);
         if (flags.verifyOnly) {
+          // read here, without any database: a dossier code given for a file is only guessed from its shape (drill C)
+          if (!fs.existsSync(file) && !fileArg.includes('/') && dossierCodeSchema.safeParse(fileArg).success) {
+            throw new UsageError(
+              `no archive file ${file}; if ${fileArg} is a dossier: verify its generations with 'nightshift backup verify --codes ${fileArg} --wait' (each one's file: 'nightshift backup list ${fileArg} --json')`,
+            );
+          }
           const verified = await verifyArchive(file, loadBackupKeyring(config().backupKeys));
           return output(flags.json, verified, verifyText);
         }

@@ -116,6 +116,10 @@ test('bad input exits 2 and starts nothing; a damaged archive fails verify-only 
   expect(noAt).toMatchObject({ code: 2, stderr: `nightshift: ${known} is a dossier, not an archive file here: restore one of its generations with --at DATE (see 'nightshift backup list ${known}'); nothing started\n` });
   const missingFile = path.join(tempDir('cli'), 'BNOPE.SVG');
   expect(await cli(['backup', 'restore', missingFile, '--as', 'NOATY'])).toMatchObject({ code: 2, stderr: `nightshift: no archive file ${missingFile} (its folder ${path.dirname(missingFile)} is here, without it); nothing started\n` });
+  // --verify-only reads here, without a database: a dossier code for a file is named as one maybe (drill C: a bare ENOENT)
+  const verifyCode = await cli(['backup', 'restore', known, '--verify-only']);
+  expect(verifyCode.code).toBe(2);
+  expect(verifyCode.stderr).toContain(`; if ${known} is a dossier: verify its generations with 'nightshift backup verify --codes ${known} --wait'`);
   for (const as of ['NOATX', 'NOATY']) await expect(ctx.temporal.client.workflow.getHandle(restoreDossierWorkflowId('main', as)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
   const bad = path.join(tempDir('cli'), 'BBAD.SVG');
