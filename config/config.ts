@@ -385,7 +385,10 @@ export class ConfigError extends Error {
   readonly problems: { variable: string; problem: string }[];
   constructor(problems: { variable: string; problem: string }[]) {
     // a problem may quote what it refuses: never a URL's password, whichever check wrote it
-    problems = problems.map((p) => ({ variable: p.variable, problem: redactUrlSecrets(p.problem) }));
+    // one line per problem: a list whose three entries are each refused alike ('not an email') said it three times
+    problems = problems
+      .map((p) => ({ variable: p.variable, problem: redactUrlSecrets(p.problem) }))
+      .filter((p, i, all) => all.findIndex((q) => q.variable === p.variable && q.problem === p.problem) === i);
     // one problem, one line (what the CLI prints after `nightshift: `); several: one line each under a head
     super(problems.length === 1 ? `${problems[0]!.variable}: ${problems[0]!.problem}` : `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.problem}`).join('\n')}`);
     this.name = 'ConfigError';

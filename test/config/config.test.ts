@@ -22,6 +22,10 @@ describe('config', () => {
     expect(c.smtp.port).toBe(2525);
   });
 
+  test('R-BK-8: NIGHTSHIFT_BACKUP_REPORT_TO whose entries are each refused alike says it once (drill C: three times)', () => {
+    expect(problemsOf({ NIGHTSHIFT_BACKUP_REPORT_TO: 'not an email' })).toEqual([{ variable: 'NIGHTSHIFT_BACKUP_REPORT_TO', problem: 'expected e-mail addresses separated by commas' }]);
+  });
+
   test('every port moves with its variable, so two stacks can run side by side', () => {
     const c = loadConfig({ NIGHTSHIFT_DATA_DIR: 'b', NIGHTSHIFT_PG_PORT: '6000', NIGHTSHIFT_TEMPORAL_PORT: '7300', NIGHTSHIFT_UI_PORT: '8300', NIGHTSHIFT_METRICS_PORT: '9500', NIGHTSHIFT_GATE_PORT: '8800' }, '/srv');
     expect([c.pg.port, c.temporal.devPort, c.temporal.uiPort, c.metricsPort, c.gatePort]).toEqual([6000, 7300, 8300, 9500, 8800]);
