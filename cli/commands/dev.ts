@@ -598,7 +598,7 @@ function banner(
 function dossierLine(target: string, d: DossierSummary | undefined): string {
   if (!d) return `  Dossiers     on target ${target}: could not be counted (see: nightshift dossiers list)`;
   if (!d.total) return `  Dossiers     none on target ${target} (create some with: nightshift dossiers demo --count ${DEMO_COUNT})`;
-  const demo = d.demo.length ? `, of which ${d.demo.length} demo (${d.demo[0]}..${d.demo[d.demo.length - 1]})` : '';
+  const demo = d.demo.length ? `, of which ${d.demo.length} loaded at the first start (${d.demo[0]}..${d.demo[d.demo.length - 1]})` : '';
   return `  Dossiers     ${d.total} on target ${target}${demo}`;
 }
 

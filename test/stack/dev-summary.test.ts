@@ -27,7 +27,7 @@ test('the gate logs to logs/gate.log, not the terminal; after a restart the summ
   const first = startDev(env);
   running.push(first);
   await first.waitFor(READY_LINE, 180_000);
-  expect(first.out()).toContain(`  Dossiers     12 on target main, of which 12 demo (DEMO0001..DEMO0012)`);
+  expect(first.out()).toContain(`  Dossiers     12 on target main, of which 12 loaded at the first start (DEMO0001..DEMO0012)`);
   expect(first.out()).toMatch(/nightshift\.js backup dossier DEMO\d{4} --wait/);
 
   // a refused request (no key): its warn line lands in the gate's log, the terminal stays quiet
@@ -45,7 +45,7 @@ test('the gate logs to logs/gate.log, not the terminal; after a restart the summ
   const second = startDev(env);
   running.push(second);
   await second.waitFor(READY_LINE, 180_000);
-  expect(second.out()).toContain(`  Dossiers     15 on target main, of which 12 demo (DEMO0001..DEMO0012)`);
+  expect(second.out()).toContain(`  Dossiers     15 on target main, of which 12 loaded at the first start (DEMO0001..DEMO0012)`);
   expect(second.out()).toMatch(/nightshift\.js backup dossier DEMO\d{4} --wait/);
   expect(second.out()).not.toMatch(/^\{"level"/m);
   expect(await interrupt(second)).toBe(0);
