@@ -6,8 +6,9 @@ import { operatorDateTime } from './retention';
  *   one found corrupt, its file and copy gone or unreadable: the restore passed over it), the first `shown`;
  * - `levels`: the supervisor's patch level now, and the dossiers the run restored below it (R-PI-9: to revalidate), or,
  *   the supervisor restored by the run, the dossiers above it (R-PI-4);
- * - `noSchema`: registered dossiers whose schema is still not there (never backed up: test, non-transferable and
- *   template dossiers are not in the nightly selection, R-BK-2), for a run over the whole catalog.
+ * - `noSchema`: registered dossiers whose schema is still not there, that the run did not take and that no kept generation
+ *   holds at or before its date (never backed up: test, non-transferable and template dossiers are not in the nightly
+ *   selection, R-BK-2), for a run over the whole catalog; one the run failed is its failure, with its retry, not here.
  */
 export interface RestoreAfterRun {
   older: { total: number; shown: { code: string; generation: number; snapshotAt: Date; newest: number; newestAt: Date }[] };

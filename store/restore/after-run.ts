@@ -38,9 +38,15 @@ export async function restoreAfterRun(db: Queryable, runId: number, o: { shown: 
   const noSchema = o.wholeCatalog
     ? (
         await db.query<{ code: string; n: number }>(
-          `SELECT d.code, count(*) OVER ()::int AS n FROM nightshift.dossier d
-            WHERE NOT EXISTS (SELECT 1 FROM pg_namespace s WHERE s.nspname = d.schema_name) ORDER BY d.code LIMIT $1`,
-          [o.shown],
+          // a dossier the run took (failed: the run's failure, with its retry) or that a generation holds at or before the
+          // date (of any kind) is not one to create again or delete (drill of 2026-12-06: one whose archive was lost was)
+          `SELECT d.code, count(*) OVER ()::int AS n FROM nightshift.dossier d JOIN nightshift.restore_run r ON r.id = $1
+            WHERE NOT EXISTS (SELECT 1 FROM pg_namespace s WHERE s.nspname = d.schema_name)
+              AND NOT EXISTS (SELECT 1 FROM nightshift.restore_run_item i WHERE i.run_id = r.id AND i.code = d.code)
+              AND NOT EXISTS (SELECT 1 FROM nightshift.backup_generation g
+                               WHERE g.code = d.code AND g.deleted_at IS NULL AND g.snapshot_at < r.restore_at + interval '1 millisecond')
+            ORDER BY d.code LIMIT $2`,
+          [runId, o.shown],
         )
       ).rows
     : [];
