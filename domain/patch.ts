@@ -273,11 +273,12 @@ export const patchRunStatusCommand = (target: string, runId: number): string => 
 
 /**
  * Whose fault a run's failures are, beneath its retry command (`patch status`, --wait and the run's Web UI details say
- * the same): the package, when no dossier holds the lowest patch that failed; else the failed dossiers.
+ * the same): the package, when a patch failed and no dossier holds the lowest that failed (store/patch/package-held.ts);
+ * else the failed dossiers, also when no patch failed (not finished, a restore point not taken, in use: tester B).
  */
 export function faultAdvice(packageHeld: boolean): string {
   return packageHeld
-    ? 'the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)'
+    ? 'no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)'
     : "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
 }
 

@@ -5,13 +5,14 @@ import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
-import { patchSpanText } from '../../domain/patch';
+import { patchIntegrateCommand, patchSpanText } from '../../domain/patch';
 import { rollbackInputSchema } from '../../domain/rollback-input';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
 import { closeAbandonedRollbackRun } from '../../store/rollback/close-abandoned-run';
 import { rollbackScopeProblem, scopeOf } from '../../store/rollback/scope-problem';
 import { type LaterPatchesUndone, laterPatchesUndone } from '../../store/rollback/later-patches-undone';
+import { type LaterRun, laterRunsOf } from '../../store/rollback/later-runs';
 import { rollbackPreview } from '../../store/rollback/rollback-preview';
 import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { operatorDateTime } from '../../domain/retention';
@@ -97,14 +98,20 @@ const RESTORED_CODES_SHOWN = 20;
 const ASK_YES = 'nothing started (add --yes to roll back anyway)';
 const DRY_RUN_ASK = 'the rollback asks for --yes';
 
-export function laterPatchesText(undone: LaterPatchesUndone[], ask = ASK_YES): string {
+/** The later runs of the dossiers a refusal names (store/rollback/later-runs.ts), and the target for the commands it gives. */
+export interface LaterRunsSaid {
+  target: string;
+  runs: Map<string, LaterRun[]>;
+}
+
+export function laterPatchesText(undone: LaterPatchesUndone[], ask = ASK_YES, later?: LaterRunsSaid): string {
   const lines = [`this rollback would undo more than its patch run; ${ask}:`];
   // the supervisor first (the query's order), then the first dossiers by code: at 10,000 dossiers, 10,000 lines were printed
   for (const u of undone.slice(0, CHANGED_CODES_SHOWN)) {
     if (u.level > u.runLevel) {
       lines.push(
         `  ${u.code}: at patch ${u.level} now; patch run ${u.patchRun} left it at ${u.runLevel}; its restore point is at patch ${u.restoreLevel}: ` +
-          `${patchSpanText({ first: u.runLevel + 1, last: u.level })} of later runs would be undone too (roll back those runs first)`,
+          `${patchSpanText({ first: u.runLevel + 1, last: u.level })} of later runs would be undone too${laterRunsAdvice(u, later)}`,
       );
     }
     if (u.above > 0) {
@@ -115,8 +122,35 @@ export function laterPatchesText(undone: LaterPatchesUndone[], ask = ASK_YES): s
   return lines.join('\n');
 }
 
+const LATER_RUNS_NAMED = 5;
+const runsText = (runs: LaterRun[]) =>
+  `patch run${runs.length > 1 ? 's' : ''} ${runs
+    .slice(0, LATER_RUNS_NAMED)
+    .map((r) => r.run)
+    .join(', ')}${runs.length > LATER_RUNS_NAMED ? ` and ${runs.length - LATER_RUNS_NAMED} more` : ''}`;
+
+/**
+ * What can be done about a dossier's later runs (tester B: "roll back those runs first" was said of `patch integrate`
+ * runs without restore points, which a rollback refuses, NoRestorePoint): each later run with a restore point of it
+ * can be rolled back first, newest first; one without cannot, and --yes undoes its patches with this rollback (the
+ * restore point holds the dossier's ledger and level from before them): R-PI-9's revalidate brings it back up to the
+ * supervisor's level, or for the supervisor itself an integration of the folder again (supervisor first).
+ */
+function laterRunsAdvice(u: LaterPatchesUndone, later: LaterRunsSaid | undefined): string {
+  const runs = later?.runs.get(u.code) ?? [];
+  if (!later || !runs.length) return '';
+  const without = runs.filter((r) => !r.restorePoint);
+  if (!without.length) return ` (${runsText(runs)} took a restore point of it: roll ${runs.length > 1 ? 'them' : 'it'} back first, newest first)`;
+  const up = u.supervisor
+    ? `then integrate the folder again, supervisor first: ${patchIntegrateCommand(later.target, null)}`
+    : `then bring it back up to the supervisor's level (R-PI-9): nightshift patch revalidate ${u.code} --target ${later.target}`;
+  return ` (${runsText(without)} took no restore point of it and cannot be rolled back: --yes undoes ${without.length > 1 ? 'their' : 'its'} patches with this rollback; ${up})`;
+}
+
 /** Dossiers named in a refusal: the rest counted. */
 export const CHANGED_CODES_SHOWN = 20;
+/** The dossiers whose lines a refusal of later runs' patches prints (laterPatchesText): their later runs are read. */
+const shownCodes = (undone: LaterPatchesUndone[]) => undone.slice(0, CHANGED_CODES_SHOWN).filter((u) => u.level > u.runLevel).map((u) => u.code);
 
 const codesText = (d: DossiersSaid) => `${d.codes.join(' ')}${d.total > d.codes.length ? ` and ${d.total - d.codes.length} more` : ''}`;
 
@@ -200,8 +234,9 @@ export function registerPatchRollbackCommand(patch: Command): void {
             // written since the patch (lost with it): said first, all at once
             if (!flags.yes) {
               const undone = await laterPatchesUndone(pool, scope);
+              const later = { target: t.name, runs: await laterRunsOf(pool, scope, shownCodes(undone)) };
               const lost = changedSinceText(await changedSincePatch(pool, scope, CHANGED_CODES_SHOWN));
-              const said = [...(undone.length ? [laterPatchesText(undone)] : []), ...(lost ? [lost] : [])];
+              const said = [...(undone.length ? [laterPatchesText(undone, ASK_YES, later)] : []), ...(lost ? [lost] : [])];
               if (said.length) throw new UsageError(said.join('\n'));
             }
           });
@@ -241,11 +276,16 @@ async function dryRun(targetName: string, input: PatchRollbackInput, json: boole
     const others = await runningRollbackRuns(pool);
     if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${targetName}` });
     // the three reads on one snapshot: what is restored, undone and lost agree with each other
-    const { preview, undone, lost } = await withReadOnlySnapshot(pool, async (db) => ({
-      preview: await rollbackPreview(db, scope, PREVIEW_SHOWN),
-      undone: await laterPatchesUndone(db, scope),
-      lost: await changedSincePatch(db, scope, CHANGED_CODES_SHOWN),
-    }));
+    const { preview, undone, lost } = await withReadOnlySnapshot(pool, async (db) => {
+      const undone = await laterPatchesUndone(db, scope);
+      const runs = await laterRunsOf(db, scope, shownCodes(undone));
+      return {
+        preview: await rollbackPreview(db, scope, PREVIEW_SHOWN),
+        // --json: each dossier's later runs too (those named in the text), newest first
+        undone: undone.map((u) => ({ ...u, laterRuns: runs.get(u.code) ?? [] })),
+        lost: await changedSincePatch(db, scope, CHANGED_CODES_SHOWN),
+      };
+    });
     return {
       target: targetName,
       scope: rollbackScopeText(input),
@@ -263,7 +303,10 @@ async function dryRun(targetName: string, input: PatchRollbackInput, json: boole
       lines.push(`  ${d.code}: at patch ${d.level} now, back to patch ${d.restoreLevel}: restore point generation ${d.generation} taken ${operatorDateTime(d.snapshotAt, zone)} (${zone}) by patch run ${d.patchRun}`);
     }
     if (v.total > v.dossiers.length) lines.push(`  and ${v.total - v.dossiers.length} more dossier(s) (--json: the first ${PREVIEW_SHOWN} too, and the counts)`);
-    if (v.laterPatchesUndone.length) lines.push(laterPatchesText(v.laterPatchesUndone, DRY_RUN_ASK));
+    if (v.laterPatchesUndone.length) {
+      const runs = new Map(v.laterPatchesUndone.map((u) => [u.code, u.laterRuns]));
+      lines.push(laterPatchesText(v.laterPatchesUndone, DRY_RUN_ASK, { target: v.target, runs }));
+    }
     const lost = changedSinceText(v.changedSincePatch, DRY_RUN_ASK);
     if (lost) lines.push(lost);
     lines.push(

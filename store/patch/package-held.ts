@@ -1,8 +1,17 @@
+import { FailureType } from '../../domain/failures';
 import type { Queryable } from '../queryable';
 
-/** Whether some dossier holds the lowest patch that failed in run `r` (its package is sound elsewhere), as SQL over `r.id`. */
-export const PACKAGE_HELD_SQL = `EXISTS (SELECT 1 FROM nightshift.dossier d
-                     WHERE d.patch_level >= (SELECT min(i.failed_patch) FROM nightshift.patch_run_item i WHERE i.run_id = r.id AND i.status = 'failed'))`;
+/**
+ * Whether run `r`'s failures leave its package unblamed, as SQL over `r.id`: true unless a patch failed (a failed item
+ * with a failed patch, not a dossier's own state: restored meanwhile, deleted) and no dossier holds the lowest such
+ * patch. Failures without a failed patch (not finished: the run ended or was terminated; a restore point not taken; in
+ * use) never blame a package: compared with NULL, they read as "held nowhere" and the package was blamed (tester B).
+ */
+export const PACKAGE_HELD_SQL = `NOT EXISTS (
+          SELECT 1 FROM (SELECT min(i.failed_patch) AS patch FROM nightshift.patch_run_item i
+                          WHERE i.run_id = r.id AND i.status = 'failed' AND i.failed_patch IS NOT NULL
+                            AND i.failure_type IS DISTINCT FROM '${FailureType.PatchGap}' AND i.failure_type IS DISTINCT FROM '${FailureType.UnknownDossier}') f
+           WHERE f.patch IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nightshift.dossier d WHERE d.patch_level >= f.patch))`;
 
 /** The same of one run, for its close (the run's details say whose fault its failures are, as `patch status` does). */
 export async function runPackageHeld(db: Queryable, runId: number): Promise<boolean> {

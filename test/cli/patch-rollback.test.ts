@@ -205,7 +205,27 @@ test('R-PI-11: the refusal of a rollback that undoes later runs names the first 
   const undone = Array.from({ length: 151 }, (_, i) => ({ code: `D${String(i).padStart(4, '0')}`, patchRun: 21, runLevel: 14, restoreLevel: 13, level: 18, supervisor: false, above: 0 }));
   const lines = laterPatchesText(undone).split('\n');
   expect(lines).toHaveLength(1 + 20 + 1);
-  expect(lines[1]).toBe('  D0000: at patch 18 now; patch run 21 left it at 14; its restore point is at patch 13: patches 15 → 18 of later runs would be undone too (roll back those runs first)');
+  expect(lines[1]).toBe('  D0000: at patch 18 now; patch run 21 left it at 14; its restore point is at patch 13: patches 15 → 18 of later runs would be undone too');
   expect(lines[21]).toBe("  and 131 more dossier(s) (patch status lists each one's level)");
   expect(laterPatchesText(undone.slice(0, 20)).split('\n')).toHaveLength(21);
+});
+
+test('R-PI-11 R-PI-9: a refusal names the later runs; "roll back those runs first" only of runs with a restore point of the dossier, else --yes and the revalidate (tester B)', () => {
+  const u = { code: 'DEMO0005', patchRun: 9, runLevel: 9, restoreLevel: 5, level: 15, supervisor: false, above: 0 };
+  const sup = { ...u, code: 'DEMO0001', supervisor: true };
+  const runs = new Map([
+    ['DEMO0005', [{ run: 24, restorePoint: false }, { run: 12, restorePoint: true }]],
+    ['DEMO0001', [{ run: 24, restorePoint: false }]],
+    ['DEMO0006', [{ run: 26, restorePoint: true }, { run: 25, restorePoint: true }]],
+  ]);
+  const lines = laterPatchesText([sup, u, { ...u, code: 'DEMO0006' }], 'the rollback asks for --yes', { target: 'main', runs }).split('\n');
+  expect(lines[1]).toBe(
+    '  DEMO0001: at patch 15 now; patch run 9 left it at 9; its restore point is at patch 5: patches 10 → 15 of later runs would be undone too ' +
+      '(patch run 24 took no restore point of it and cannot be rolled back: --yes undoes its patches with this rollback; then integrate the folder again, supervisor first: nightshift patch integrate DIR --target main)',
+  );
+  expect(lines[2]).toBe(
+    '  DEMO0005: at patch 15 now; patch run 9 left it at 9; its restore point is at patch 5: patches 10 → 15 of later runs would be undone too ' +
+      "(patch run 24 took no restore point of it and cannot be rolled back: --yes undoes its patches with this rollback; then bring it back up to the supervisor's level (R-PI-9): nightshift patch revalidate DEMO0005 --target main)",
+  );
+  expect(lines[3]).toMatch(/would be undone too \(patch runs 26, 25 took a restore point of it: roll them back first, newest first\)$/);
 });

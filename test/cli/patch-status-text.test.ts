@@ -73,7 +73,7 @@ const outcome = (f: typeof facts): RunOutcome => ({ ...runAdvice('main', f, supe
 
 test('R-PI-4, R-PI-9: --wait advises what `patch status --run N` advises: the package held elsewhere, no "package at fault", no revalidate of the failed dossiers', () => {
   const text = resultText(partial, outcome(facts));
-  expect(text).toContain('retry them: nightshift patch retry --target main --run 2\nthe package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)');
+  expect(text).toContain('retry them: nightshift patch retry --target main --run 2\nno package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)');
   expect(text).not.toContain('a package at fault');
   expect(text).not.toContain('revalidate');
   // status's advice lines for the same run, word for word
@@ -81,7 +81,7 @@ test('R-PI-4, R-PI-9: --wait advises what `patch status --run N` advises: the pa
   // the package failed everywhere it went: then (and only then) it is at fault
   const nowhere = resultText(partial, outcome({ ...facts, packageHeld: false }));
   expect(nowhere).toContain('a package at fault (not the dossiers)');
-  expect(nowhere).not.toContain('the package is applied in other dossiers');
+  expect(nowhere).not.toContain('no package at fault');
 });
 
 test('R-PI-9: --wait names the other dossiers to revalidate, never the failed ones; above five, every dossier below, the failed ones said', () => {
@@ -117,7 +117,7 @@ test('R-PI-11, R-PI-9: a rollback by hand of dossiers a run had patched (supervi
   expect(runText({ ...rolled, ...advice })).toBe(
     'run 2 patch/main/2: integrate partial patch 7, 3 failed, rolled back by rollback run 2 (2 dossier(s))\n' +
       '  retry them: nightshift patch retry --target main --run 2\n' +
-      '  the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)\n' +
+      '  no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)\n' +
       '  2 dossier(s) it had patched were rolled back since (R-PI-11): the retry takes its failed dossiers only; bring them back up with: nightshift patch revalidate BIG0050 BIG0051 --target main',
   );
   // many: every dossier below the supervisor's level; no failed one behind: the revalidate alone

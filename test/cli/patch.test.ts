@@ -237,13 +237,13 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     expect(r.stdout).toMatch(new RegExp(`^ {2}DEMO0003: patch ${top + 1} failed in dossier DEMO0003 \\(data\\.sql\\): blocker present$`, 'm'));
     // the advice `patch status --run N` gives (the package applied elsewhere), not "fix the package" beside it;
     // the failed dossier is not offered a revalidation too (it needs the fix and the retry)
-    expect(r.stdout).toContain(`retry them: ${retry}\nthe package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)\n`);
+    expect(r.stdout).toContain(`retry them: ${retry}\nno package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)\n`);
     expect(r.stdout).not.toContain('a package at fault');
     expect(r.stdout).not.toMatch(/nightshift patch revalidate .*DEMO0003/);
     const status = await cli(['patch', 'status']);
     expect(status.stdout).toContain(`retry them: ${retry}`);
     // the package is applied in the other dossiers: the advice is about the failed one, not "fix the package, reseal it"
-    expect(status.stdout).toContain('the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)');
+    expect(status.stdout).toContain('no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)');
     const json = JSON.parse((await cli(['patch', 'status', '--json'])).stdout);
     expect(json.recentRuns[0]).toMatchObject({ id: Number(runId), state: 'partial', failed: 1, behind: 1, packageHeld: true, retryCommand: retry });
     await pool.query(`DROP TABLE "d_DEMO0003".blocker`);
@@ -307,7 +307,7 @@ test('R-PI-4: after a rollback of its run (supervisor back below it) a retry is 
     const integrate = `nightshift patch integrate ${dir} --target main`;
     const status = await cli(['patch', 'status']);
     expect(status.stdout).not.toContain('retry them:');
-    expect(status.stdout).not.toContain('the package is applied in other dossiers');
+    expect(status.stdout).not.toContain('no package at fault');
     expect(status.stdout).toContain(
       `patch run ${runId} brings dossiers to patch ${top + 1} but the supervisor DEMO0001 is at level ${top} (rolled back since?): a retry would leave dossiers above the supervisor (R-PI-4), a retry is refused; integrate the patches again, supervisor first: ${integrate}`,
     );

@@ -256,7 +256,7 @@ test('R-PI-9 a failed dossier stops at its last good patch, the others go on; re
     expect(shown).toContain(`\`${retry1}\``);
     // whose fault, as `patch status` says it: patch 2 is applied elsewhere, the cause is in DEMO0003
     expect(r.packageHeld).toBe(true);
-    expect(shown).toContain('the package is applied in other dossiers: the cause is in the failed ones (fix them, then retry)');
+    expect(shown).toContain('no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)');
     expect(await levels(pool)).toEqual({ DEMO0001: 3, DEMO0002: 3, DEMO0003: 1, DEMO0004: 3, DEMO0005: 3, DEMO0006: 3 });
     expect(r.toRevalidate).toEqual([{ code: 'DEMO0003', level: 1 }]);
 
