@@ -90,7 +90,7 @@ import { runGeneration } from '../store/generations/run-generation';
 import type { Generation } from '../domain/generation';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
-import { assertBackupStore } from '../shared-store/marker';
+import { assertBackupStore, inspectSharedFolder, refusalLine } from '../shared-store/marker';
 import { operatorDateTime } from '../domain/retention';
 
 /**
@@ -255,11 +255,15 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
     return { failures, failuresTotal: failed, retryCommand: backupRetryCommand(target, runId) };
   }
 
-  async function writeReport(pool: pg.Pool, run: RunRow, stopReason: string | null): Promise<{ file: string; ok: number; failed: number; counts: Record<string, number> }> {
+  async function writeReport(pool: pg.Pool, target: string, run: RunRow, stopReason: string | null): Promise<{ file: string; ok: number; failed: number; counts: Record<string, number> }> {
     // R-BK-7's name; a run started in the same local second as another's (the hour clocks repeat) gets its number too
     const seedName = reportFileName(localDateTime(run.started_at, config.timeZone));
     const name = (await reportNameTaken(pool, Number(run.id), seedName)) ? reportFileName(localDateTime(run.started_at, config.timeZone), Number(run.id)) : seedName;
-    const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode }, async (write) => {
+    // a backup folder that is not the shared store (a share unmounted: the empty mount point) is not written into: the
+    // report there would be on the local disk, hidden once the share is back, and would change the next run's diagnosis
+    const store = await inspectSharedFolder(pool, 'backups', path.dirname(run.settings.reportFolder));
+    const refused = store.state === 'refused' ? refusalLine(target, store) : undefined;
+    const r = await writeRunReport({ folder: run.settings.reportFolder, dataDir: config.dataDir, name, mode: config.backupFileMode, refused }, async (write) => {
       let ok = 0;
       let failed = 0;
       const counts: Record<string, number> = {};
@@ -286,7 +290,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
     });
     if (r.unwritable) {
       const err = r.unwritable.error;
-      await setRunNote(pool, run.id, `report written to ${r.unwritable.folder}: ${run.settings.reportFolder} is unwritable (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      const why = refused ?? `${run.settings.reportFolder} is unwritable (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+      await setRunNote(pool, run.id, `report written to ${r.unwritable.folder}: ${why}`);
     }
     return { file: r.file, ok: r.ok, failed: r.failed, counts: r.counts };
   }
@@ -632,7 +637,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       // every chunk of the run has ended: a temporary archive of the run still there is a superseded attempt's (a
       // worker cut off, then back, or killed): after a fault the batch leaves nothing behind (R-BK-1)
       await removeStaleTemps(run.settings.destinationDir, (t) => t.runId === Number(run.id));
-      const { file, ok, failed, counts } = await writeReport(pool, run, stopReason);
+      const { file, ok, failed, counts } = await writeReport(pool, raw.target, run, stopReason);
       const state = runState(raw.endedEarly, failed);
       const mailWanted = failed > 0 && run.settings.reportRecipients.length > 0;
       if (!(await closeRun(pool, raw.runId, { state, ok, failed, reportPath: file, mailWanted }))) throw await runClosed(pool, raw.runId);

@@ -64,7 +64,7 @@ import { selectionCount } from '../store/patch/selection-count';
 import { selectionPage } from '../store/patch/selection-page';
 import { itemCounts } from '../store/patch/item-counts';
 import { latestFailures } from '../store/patch/latest-failures';
-import { ensureRestorePoint, restorePointPreconditions } from './patch/restore-point';
+import { ensureRestorePoint, restorePointPreconditions, sweepRestorePointTemps } from './patch/restore-point';
 import { markRunRestorePoints, runTakesRestorePoints } from '../store/patch/restore-point-run';
 import { restorePointCounts, type RestorePointCounts } from '../store/patch/restore-point-counts';
 import { Context } from '@temporalio/activity';
@@ -421,6 +421,8 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       const failed = await runFailures(pool, args.runId, FAILURES_CAP);
       const state: PatchRunState = args.error ? 'failed' : failed.total ? 'partial' : 'completed';
       await closeRun(pool, args.runId, state, args.error ?? null, args.notes, args.notStarted ?? null);
+      // R-PI-11: restore points a killed worker left half-written, this run's and those of runs closed as abandoned
+      await sweepRestorePointTemps({ config, pool, target: args.target });
       const levels = await revalidationList(pool);
       const { done } = await itemCounts(pool, args.runId);
       return {

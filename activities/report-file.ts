@@ -12,23 +12,40 @@ export type ReportWrite = (text: string) => Promise<void>;
  * A run's report (backup batch R-BK-7, verification): `fill` streams its pages through `write` and
  * returns its tallies and the closing text. The file is born private under a temporary name in the
  * report folder, then synced and renamed (archive/writer.ts commitFile): a reader never sees half a
- * report. When the report folder is unwritable the report goes under the data folder instead
- * (`unwritable` says why), so that it is never lost.
+ * report. The report folder (`<backup folder>/log`) is made when missing, never its backup folder: a
+ * backup folder that is not there (a share not mounted), or that the caller found is not the shared
+ * store (`refused`, why), is not written into. Then, or when the report folder is unwritable, the
+ * report goes under the data folder instead (`unwritable` says where and why), so that it is never lost.
  */
 export async function writeRunReport<T>(
-  o: { folder: string; dataDir: string; name: string; mode: number },
+  o: { folder: string; dataDir: string; name: string; mode: number; refused?: string },
   fill: (write: ReportWrite) => Promise<{ tallies: T; end: string }>,
 ): Promise<T & { file: string; unwritable?: { folder: string; error: unknown } }> {
+  const fallback = async (error: unknown) => {
+    const folder = path.join(o.dataDir, REPORT_FOLDER);
+    return { ...(await writeReportFile(folder, o.name, o.mode, fill, true)), unwritable: { folder, error } };
+  };
+  if (o.refused !== undefined) return fallback(new Error(o.refused));
   try {
-    return await writeReportFile(o.folder, o.name, o.mode, fill);
+    return await writeReportFile(o.folder, o.name, o.mode, fill, false);
   } catch (error) {
-    const fallback = path.join(o.dataDir, REPORT_FOLDER);
-    return { ...(await writeReportFile(fallback, o.name, o.mode, fill)), unwritable: { folder: fallback, error } };
+    return fallback(error);
   }
 }
 
-async function writeReportFile<T>(dir: string, name: string, mode: number, fill: (write: ReportWrite) => Promise<{ tallies: T; end: string }>): Promise<T & { file: string }> {
-  await fs.promises.mkdir(dir, { recursive: true });
+/** `withParents`: the data folder's own log folder only (the worker's local disk); a report folder's parent must be there already. */
+async function writeReportFile<T>(
+  dir: string,
+  name: string,
+  mode: number,
+  fill: (write: ReportWrite) => Promise<{ tallies: T; end: string }>,
+  withParents: boolean,
+): Promise<T & { file: string }> {
+  if (withParents) await fs.promises.mkdir(dir, { recursive: true });
+  else
+    await fs.promises.mkdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
   const file = path.join(dir, name);
   const tmp = path.join(dir, `.${name}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   await createPrivateFile(tmp, mode);

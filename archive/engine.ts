@@ -79,6 +79,8 @@ export interface BackupEngineOptions {
    * file is named after the run (archiveTempName), for the run's end to sweep.
    */
   ledgerRunId?: number;
+  /** The temporary file's name, for a writer whose own sweep must find it (a patch run's restore point); default archiveTempName. */
+  tempName?: (code: string, random: string) => string;
   /**
    * With `generation`: runs in the transaction that records it, after its row (a batch's ledger item, R-BK-1: the
    * dossier done in its run in the same commit as its archive, so a worker killed at any moment leaves both or
@@ -173,7 +175,8 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     const structure = await readStructure(client, d.schema_name);
     const documents = o.documentsFolder ? await listDocuments(o.documentsFolder) : [];
 
-    const tmpName = path.join(o.destinationDir, archiveTempName(d.code, crypto.randomBytes(6).toString('hex'), o.ledgerRunId));
+    const random = crypto.randomBytes(6).toString('hex');
+    const tmpName = path.join(o.destinationDir, o.tempName ? o.tempName(d.code, random) : archiveTempName(d.code, random, o.ledgerRunId));
     let handle: fs.promises.FileHandle;
     try {
       handle = await openArchiveFile(tmpName, o.destinationDir, o.fileMode ?? ARCHIVE_FILE_MODE);

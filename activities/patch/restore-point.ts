@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type pg from 'pg';
 import type { Config } from '../../config/config';
 import { backupDossierArchive } from '../../archive/engine';
@@ -20,6 +21,8 @@ import { withTransaction } from '../../store/transaction';
 import { generationById } from '../../store/generations/generation-by-id';
 import type { EngineDossier, StoredPatch } from './apply';
 import { assertBackupStore } from '../../shared-store/marker';
+import { parseRestorePointTempName, restorePointTempName } from '../../domain/restore-point-temp';
+import { closedRunIds } from '../../store/patch/closed-run-ids';
 
 /**
  * R-PI-11: the restore point of one dossier, taken just before the patch engine touches it (runs with
@@ -146,6 +149,8 @@ async function takeRestorePoint(deps: RestorePointDeps, code: string, signal?: A
     plainOnPurpose: config.backupKeys.plainOnPurpose,
     signal,
     generation: { kindRoot: settings.folder, kind: 'normal', runId: null, reason: RESTORE_POINT_REASON },
+    // named after the patch run: what a worker killed mid-write leaves is that run's, swept once it is closed
+    tempName: (c, random) => restorePointTempName(c, random, deps.runId),
   });
   if (r.generationId === undefined) throw new RestorePointError('the backup recorded no generation');
   const g = await generationById(pool, r.generationId);
@@ -161,4 +166,30 @@ async function leaseAndRecord(deps: RestorePointDeps, code: string, id: number, 
     if (!(await recordRestorePoint(c, deps.runId, code, id, kind))) throw new RestorePointError(`the run's ledger row of ${code} is not pending (run closed?)`);
     return true;
   });
+}
+
+/**
+ * The run's end (R-PI-11): removes the temporary files of restore points (restorePointTempName) whose patch run is
+ * closed, this one's and those of runs closed as abandoned: what a worker killed mid-write left, which no retry
+ * publishes. A running run's are kept (its attempt may be writing them), and so are every other writer's (a batch's, a
+ * single backup's: not this name). A closed run's late attempt, if one still writes, fails to publish: its work is
+ * refused anyway. What was removed.
+ */
+export async function sweepRestorePointTemps(deps: Omit<RestorePointDeps, 'runId'>): Promise<string[]> {
+  const folder = (await loadBackupSettings(deps.pool, deps.config, deps.target)).settings.folder;
+  const names = await fs.promises.readdir(folder).catch(() => [] as string[]);
+  const temps = names.flatMap((name) => {
+    const t = parseRestorePointTempName(name);
+    return t ? [{ file: path.join(folder, name), runId: t.patchRunId }] : [];
+  });
+  const closed = await closedRunIds(deps.pool, [...new Set(temps.map((t) => t.runId))]);
+  const removed: string[] = [];
+  for (const t of temps) {
+    if (!closed.has(t.runId)) continue;
+    await fs.promises.rm(t.file, { force: true }).then(
+      () => removed.push(t.file),
+      () => undefined,
+    );
+  }
+  return removed;
 }
