@@ -24,8 +24,10 @@ export interface WindowRun {
   state?: string;
   /** a run started by hand that ended partial or failed: its dossiers not done (failed, in use, not reached) */
   notDone?: number;
-  /** a patch run stopped by --max-failures: its dossiers not started (left at their level, R-PI-9) */
+  /** a patch run stopped by --max-failures, or at its failed supervisor: its dossiers not started (left at their level, R-PI-9) */
   notStarted?: number;
+  /** `notStarted` are the dossiers after a supervisor that failed (no other dossier was touched), not --max-failures' */
+  supervisorFailed?: boolean;
 }
 
 export interface NextStep {
@@ -67,7 +69,9 @@ export interface WindowFacts {
   /** the payload was not started: the cutoff was reached */
   cutoffReached?: { remainingSeconds: number; cutoffSeconds: number };
   /** the planned end passed while the payload ran (workflow time), --notify mailed then or not */
-  overrun?: { at: string; mailed: boolean };
+  overrun?: { at: string; mailed: boolean; during?: 'closing_sessions' | 'payload' };
+  /** R-MW-7: `complete` said before the work began: access back as a cancel gives it, nobody closed by force */
+  completedEarly?: boolean;
 }
 
 /** Time left, as an operator reads it: whole minutes, or seconds under one. */
@@ -106,17 +110,26 @@ export function failureReason(failure: string): string {
  * What became of a window that ended, in one line for `maintenance list` (stored with its final state): a reopen and
  * after what, its payload and hand-started runs that did not end cleanly, the failures it counted. Empty: it went well.
  */
-export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter' | 'endedAtEnd' | 'cutoffReached'>): string {
+/** R-MW-7: a window completed while its sessions were being closed, as the list, the status, the details say it. */
+export const COMPLETED_EARLY = 'completed early, before its work began: close orders withdrawn, no session closed by force';
+
+export function windowOutcome(w: Pick<WindowFacts, 'state' | 'failure' | 'failuresTotal' | 'payloadRun' | 'linkedRuns' | 'rollbackRun' | 'reopenedAfter' | 'endedAtEnd' | 'cutoffReached' | 'completedEarly'>): string {
   const parts: string[] = [];
   if (w.endedAtEnd) parts.push('ended by its end time (no complete)');
+  if (w.completedEarly) parts.push(COMPLETED_EARLY);
   if (w.cutoffReached) parts.push(cutoffReachedText(w.cutoffReached));
   // an ended window's failure is history: its advice to reopen no longer holds
   if (w.failure) parts.push(`${w.state === 'cancelled' ? 'cancelled after a failure' : 'failed'}: ${shortReason(failureReason(w.failure))}`);
   if (w.reopenedAfter) parts.push(`reopened after: ${shortReason(failureReason(w.reopenedAfter))}`);
-  const runText = (r: WindowRun, what: string) => (r.state && r.state !== 'completed' ? `${what} ${r.kind} ${r.state}` : '');
+  // as `maintenance status` counts a run: its dossiers not done, then those it did not start (patch_run.not_started)
+  const counts = (r: WindowRun) => {
+    const c = [r.notDone ? `${r.notDone} dossier(s) not done` : '', r.notStarted ? `${r.notStarted} not started: ${notStartedWhy(r)}` : ''].filter(Boolean);
+    return c.length ? ` (${c.join(', ')})` : '';
+  };
+  const runText = (r: WindowRun, what: string) => (r.state && r.state !== 'completed' ? `${what} ${r.kind} ${r.state}${counts(r)}` : '');
   if (w.payloadRun) parts.push(runText(w.payloadRun, 'payload'));
   if (w.rollbackRun?.restored) parts.push(`${w.rollbackRun.restored} dossier(s) rolled back`);
-  for (const r of w.linkedRuns ?? []) parts.push(runText(r, 'hand-started') + (r.notDone ? ` (${r.notDone} dossier(s) not done)` : ''));
+  for (const r of w.linkedRuns ?? []) parts.push(runText(r, 'hand-started'));
   if (w.failuresTotal && !w.reopenedAfter && !w.failure) parts.push(`${w.failuresTotal} failure(s)`);
   return parts.filter(Boolean).join('; ');
 }
@@ -202,10 +215,15 @@ function rolledBackStep(w: Pick<WindowFacts, 'target' | 'payloadRun' | 'rollback
   return { text: `${what}, then patch them again inside a window${notStartedText(run)}`, command: `${cmd('patch retry', w.target)} --run ${run.runId}` };
 }
 
-/** A patch run stopped by --max-failures: its retry also takes the dossiers it did not start (they are said, not a second step). */
+/** A patch run stopped by --max-failures or its supervisor: its retry also takes the dossiers it did not start (they are said, not a second step). */
 function notStartedText(run: WindowRun): string {
   if (run.kind !== 'patch' || !run.notStarted) return '';
-  return `; the retry also takes the ${run.notStarted} dossier(s) the patch run did not start (--max-failures stopped it)`;
+  return `; the retry also takes the ${run.notStarted} dossier(s) the patch run did not start (${notStartedWhy(run)})`;
+}
+
+/** Why a patch run did not start dossiers, in `maintenance status`'s words. */
+function notStartedWhy(run: WindowRun): string {
+  return run.supervisorFailed ? 'its supervisor failed' : '--max-failures stopped it';
 }
 
 /** Which dossiers a rollback restored (the first of them, by code), the rest counted. */
@@ -266,6 +284,7 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   const ended = windowEndedText(w, zone);
   blocks.push(escapeMarkdown(windowSummary(w, zone)) + (ended ? ` · **${escapeMarkdown(ended)}**` : ''));
   if (w.phase !== 'starting') blocks.push(gateText(w));
+  if (w.completedEarly) blocks.push(escapeMarkdown(`${COMPLETED_EARLY[0]!.toUpperCase()}${COMPLETED_EARLY.slice(1)}`));
   if (w.openSessions !== null) {
     blocks.push(`Open sessions: **${w.openSessions}**` + (w.sessionsToClose ? ` (${w.sessionsToClose} told to close)` : '') + (w.forcedSessions ? `, ${w.forcedSessions} closed by force` : ''));
   }
@@ -280,10 +299,11 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   if (w.overrun) {
     const f = formatDateTime(new Date(w.overrun.at), zone);
     const mailed = w.overrun.mailed ? '; --notify told' : '';
+    const sessions = w.overrun.during === 'closing_sessions';
     blocks.push(
       w.state === 'in_progress'
-        ? `**OVERRUNNING**: the planned end passed at ${escapeMarkdown(`${f.date} ${f.time}`)} while the payload runs; logins still refused until it has ended${mailed}`
-        : `Overran its planned end (${escapeMarkdown(`${f.date} ${f.time}`)}) while the payload ran${mailed}`,
+        ? `**OVERRUNNING**: the planned end passed at ${escapeMarkdown(`${f.date} ${f.time}`)} while ${sessions ? 'its sessions were being closed (payload not started yet)' : 'the payload runs'}; logins still refused until it has ended${mailed}`
+        : `Overran its planned end (${escapeMarkdown(`${f.date} ${f.time}`)}) while ${sessions ? 'its sessions were being closed' : 'the payload ran'}${mailed}`,
     );
   }
   if (w.rollbackRun) {

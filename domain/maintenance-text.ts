@@ -47,13 +47,13 @@ export interface MaintenanceMail {
    */
   rolledBack?: { failed: number; restored: number; retryCommand: string; dossiers?: { code: string; error: string }[] };
   /** Backup batches, patch runs and rollbacks started by hand while the window was in progress, with their state. */
-  handRuns?: { kind: string; workflowId: string; state?: string; notDone?: number }[];
+  handRuns?: { kind: string; workflowId: string; state?: string; notDone?: number; notStarted?: number }[];
   /**
    * R-MW-9 the completion mail: the window's payload run as it ended (the window's payload kind, the run's workflow and
-   * ledger id, its final state, its dossiers not done, those a patch run stopped by --max-failures did not start), said
-   * in one line.
+   * ledger id, its final state, its dossiers not done, those a patch run stopped by --max-failures, or by its failed
+   * supervisor (`supervisorFailed`), did not start), said in one line.
    */
-  payloadRun?: { kind: string; workflowId: string; runId?: string; state?: string; notDone?: number; notStarted?: number };
+  payloadRun?: { kind: string; workflowId: string; runId?: string; state?: string; notDone?: number; notStarted?: number; supervisorFailed?: boolean };
   /** R-MW-10 the completion mail of a window the operator reopened after a failure: that failure. */
   reopenedAfter?: string;
   /** R-MW-9: work by hand ended by the window's end time, nobody having said `complete` */
@@ -71,6 +71,10 @@ export interface MaintenanceMail {
   payloadNotStarted?: { kind: string; remainingSeconds: number; cutoffSeconds: number };
   /** The planned end passed while these runs of the window still run (kind 'overrunning'): the payload, its rollback. */
   running?: { kind: string; workflowId: string }[];
+  /** The planned end passed while the window's sessions were still being closed (kind 'overrunning'): its payload, not yet started. */
+  closingSessions?: { payload: string };
+  /** R-MW-7: `complete` said before the work began (sessions still being closed): access back, nobody closed by force. */
+  completedEarly?: boolean;
 }
 
 /** The failed dossiers a mail names (the window carries at most its capped list; the rest is counted). */
@@ -128,21 +132,24 @@ const HAND_RUN_TEXT: Record<string, string> = { backup: 'sauvegarde', patch: 'in
 /** The runs started by hand in the window (the window linked them, R-PI-2): what the operator reads next to the window's outcome. */
 function handRunsText(runs: MaintenanceMail['handRuns']): string {
   if (!runs?.length) return '';
-  const lines = runs.map(
-    (r) =>
-      `- ${HAND_RUN_TEXT[r.kind] ?? r.kind} ${r.workflowId} : ${r.state ? (RUN_STATE_TEXT[r.state] ?? r.state) : 'état inconnu'}` +
-      (r.notDone ? ` (${r.notDone} dossier(s) non traité(s))` : ''),
-  );
+  const lines = runs.map((r) => `- ${HAND_RUN_TEXT[r.kind] ?? r.kind} ${r.workflowId} : ${r.state ? (RUN_STATE_TEXT[r.state] ?? r.state) : 'état inconnu'}${dossiersLeftText(r)}`);
   return `Travaux lancés à la main pendant la fenêtre :\n${lines.join('\n')}\n`;
 }
 
 /** R-MW-9: what the payload did, in one line: « Traitement : sauvegarde backup/main/… (n° 8) — terminé sans erreur ». */
 function payloadRunText(run: NonNullable<MaintenanceMail['payloadRun']>): string {
   const state = run.state ? (RUN_STATE_TEXT[run.state] ?? `état ${run.state}`) : 'état inconnu';
-  // as `maintenance status` says it: the dossiers not done, then those --max-failures left not started
-  const counts = [run.notDone ? `${run.notDone} dossier(s) non traité(s)` : '', run.notStarted ? `${run.notStarted} non commencé(s) car --max-failures a arrêté l'intégration` : ''].filter(Boolean);
-  const notDone = counts.length ? ` (${counts.join(', ')})` : '';
-  return `Traitement : ${PAYLOAD_TEXT[run.kind] ?? run.kind} ${run.workflowId}${run.runId ? ` (n° ${run.runId})` : ''} — ${state}${notDone}\n`;
+  return `Traitement : ${PAYLOAD_TEXT[run.kind] ?? run.kind} ${run.workflowId}${run.runId ? ` (n° ${run.runId})` : ''} — ${state}${dossiersLeftText(run)}\n`;
+}
+
+/**
+ * A run's dossiers left, as `maintenance status` counts them: those not done, then those a patch run did not start
+ * (--max-failures stopped it, or its supervisor failed before any other dossier): « (4 dossier(s) non traité(s), 7 non commencé(s) … ) ».
+ */
+function dossiersLeftText(r: { notDone?: number; notStarted?: number; supervisorFailed?: boolean }): string {
+  const why = r.supervisorFailed ? 'car le superviseur a échoué' : "car --max-failures a arrêté l'intégration";
+  const counts = [r.notDone ? `${r.notDone} dossier(s) non traité(s)` : '', r.notStarted ? `${r.notStarted} non commencé(s) ${why}` : ''].filter(Boolean);
+  return counts.length ? ` (${counts.join(', ')})` : '';
 }
 
 export function maintenanceMailText(target: string, mail: MaintenanceMail, appName: string, timeZone: string, now: Date): { subject: string; text: string } {
@@ -158,7 +165,10 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
       return {
         subject: `[${appName}] Maintenance en dépassement (${target}) : service toujours fermé`,
         text:
-          `${what} dépasse sa fin prévue du ${e.date} à ${e.time} : son traitement est toujours en cours.\n` +
+          (mail.closingSessions
+            ? `${what} dépasse sa fin prévue du ${e.date} à ${e.time} : la fermeture des sessions des utilisateurs est toujours en cours ; ` +
+              `le traitement (${PAYLOAD_TEXT[mail.closingSessions.payload] ?? mail.closingSessions.payload}) n'a pas encore commencé.\n`
+            : `${what} dépasse sa fin prévue du ${e.date} à ${e.time} : son traitement est toujours en cours.\n`) +
           (mail.running ?? []).map((r) => `En cours : ${PAYLOAD_TEXT[r.kind] ?? HAND_RUN_TEXT[r.kind] ?? r.kind} ${r.workflowId}\n`).join('') +
           `${appName} reste fermé : les connexions sont toujours refusées. Le traitement n'est pas interrompu ; l'accès revient à sa fin, après les vérifications, et un e-mail le dira.\n` +
           `Suivre : ${status}\n` +
@@ -174,6 +184,9 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
             ? `Traitement (${PAYLOAD_TEXT[mail.payloadNotStarted.kind] ?? mail.payloadNotStarted.kind}) non lancé : il restait ${timeLeftText(mail.payloadNotStarted.remainingSeconds)} avant la fin prévue, ` +
               `moins que la marge de fin de la fenêtre (--cutoff ${cutoffText(mail.payloadNotStarted.cutoffSeconds)}). Rien n'a été modifié ; planifiez une nouvelle fenêtre pour ce traitement.\n`
             : '') +
+          (mail.completedEarly
+            ? `Terminée avant le début des travaux (nightshift maintenance complete pendant la fermeture des sessions) : aucune session n'a été fermée de force, rien n'a été fait.\n`
+            : '') +
           (mail.endedAtEnd ? `Terminée par l'heure de fin prévue : personne n'a indiqué la fin des travaux (nightshift maintenance complete) ; vérifiez qu'ils sont bien finis.\n` : '') +
           (mail.reopenedAfter ? `Rouverte après un échec : ${oneLine(failureReason(mail.reopenedAfter))}\n` : '') +
           (mail.payloadRun ? payloadRunText(mail.payloadRun) : '') +
@@ -183,17 +196,26 @@ export function maintenanceMailText(target: string, mail: MaintenanceMail, appNa
       };
     case 'cancelled': {
       const p = mail.payloadEnded;
+      // the window failed (R-MW-10), then was cancelled: its failure is kept (a window cancelled otherwise carries none)
+      const afterFailure = mail.failure !== undefined && !mail.refusedOccurrence && !mail.notStarted;
       const how = mail.refusedOccurrence
         ? `${what} prévue par la récurrence ${mail.refusedOccurrence} n'a pas eu lieu : ${oneLine(failureReason(mail.failure ?? 'cause inconnue'))}. Le service n'a pas été interrompu ; ` +
           `les occurrences suivantes seront refusées de même tant que cette autre fenêtre existe (nightshift maintenance list, nightshift maintenance recur show).`
         : mail.notStarted
         ? `${what} n'a pas commencé : ${oneLine(failureReason(mail.failure ?? 'cause inconnue'))}. Le service n'a pas été interrompu ; corrigez, puis planifiez une nouvelle fenêtre.`
+        : afterFailure
+        ? // R-MW-12 after R-MW-10: as `maintenance status` and list say it, "cancelled after a failure", the failure named
+          `${what} a été annulée après un échec : ${oneLine(failureReason(mail.failure ?? 'cause inconnue'))}.` +
+          (p ? ` Le traitement (${PAYLOAD_TEXT[p.kind] ?? p.kind}) était allé à son terme (${RUN_STATE_TEXT[p.state] ?? `état ${p.state}`}).` : '') +
+          ` L'accès est rendu sans que cet échec soit résolu : vérifiez ce qu'il touche (${status}).`
         : p
         ? `${what} a été annulée après son traitement : le traitement (${PAYLOAD_TEXT[p.kind] ?? p.kind}) est allé à son terme (${RUN_STATE_TEXT[p.state] ?? `état ${p.state}`}), les vérifications de fin n'ont pas été faites.`
         : `${what} a été interrompue.`;
+      // a window that never cut access says nothing of it coming back: another window may hold the target closed
+      const back = mail.refusedOccurrence || mail.notStarted ? '' : ` ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.`;
       return {
-        subject: `[${appName}] Maintenance annulée (${target})`,
-        text: `${how} ${appName} est à nouveau disponible depuis le ${at.date} à ${at.time}.\n${handRunsText(mail.handRuns)}${period}\n`,
+        subject: `[${appName}] Maintenance annulée${afterFailure ? ' après un échec' : ''} (${target})`,
+        text: `${how}${back}\n${handRunsText(mail.handRuns)}${period}\n`,
       };
     }
     case 'failed':

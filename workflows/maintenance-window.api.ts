@@ -144,11 +144,19 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   endedAtEnd?: boolean;
   /** The payload was not started: the cutoff was reached (the window then gave access back without it). */
   cutoffReached?: CutoffReached;
-  /** The planned end passed while the payload still ran (workflow time), and whether --notify was mailed then. */
-  overrun?: { at: string; mailed: boolean };
+  /**
+   * The planned end passed while the window's work went on (at: the planned end), and whether --notify was mailed then;
+   * `during`: what went on then (its sessions being closed, or its payload running; absent in older windows: the payload).
+   */
+  overrun?: { at: string; mailed: boolean; during?: OverrunDuring };
+  /** R-MW-7: `complete` said before the work began (sessions still being closed): access given back as a cancel does, nobody closed by force. */
+  completedEarly?: boolean;
   /** Why the window was refused before its row existed (R-MW-2: another window holds the target): it never started. */
   refused?: string;
 }
+
+/** What went on when a window's planned end passed (its overrun). */
+export type OverrunDuring = 'closing_sessions' | 'payload';
 
 export interface MaintenanceWindowResult {
   status: MaintenanceStatus;

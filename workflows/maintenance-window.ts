@@ -25,6 +25,7 @@ import {
   type MaintenanceStatus,
   type MaintenanceWindowInput,
   type MaintenanceWindowResult,
+  type OverrunDuring,
 } from './maintenance-window.api';
 import { workflowIdTimestamp } from '../domain/workflow-id';
 import { patchRetryCommand, partialPatchResult, patchWorkflowId, supervisorFailureOf } from './patch-integration.api';
@@ -160,6 +161,13 @@ const CUTOFF_PATCH = 'maintenance-window-cutoff';
 /** Histories recorded before the window mailed --notify when its planned end passed while its payload ran replay without that timer. */
 const OVERRUN_MAIL_PATCH = 'maintenance-window-overrun-mail';
 /**
+ * Histories recorded before the overrun watch began with the window (the planned end passing while its sessions were
+ * being closed was mailed at the payload's start, without the payload's line) replay with the watch from the payload.
+ */
+const OVERRUN_FROM_START_PATCH = 'maintenance-window-overrun-watch-from-start';
+/** Histories recorded before a `complete` said during the session closing gave access back at once (it forced every session first) replay so. */
+const COMPLETE_EARLY_PATCH = 'maintenance-window-complete-before-work';
+/**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
  * window stays far below the history limits (measured: 60 min of work 512 events, 8 h 1,772; 782 for 60 min at 30 s throughout).
@@ -201,6 +209,8 @@ class MaintenanceWindow {
    */
   private payloadFailures?: DossierFailure[];
   private payloadFailuresTotal = 0;
+  /** The overrun watch begun with the window in progress (its payload's planned end), stopped once the payload has ended. */
+  private overrunWatch?: { stop: () => Promise<void> };
 
   constructor(
     private readonly input: MaintenanceWindowInput,
@@ -444,8 +454,13 @@ class MaintenanceWindow {
       await this.restore();
       return this.result(await this.notify('completed'));
     }
+    // the planned end may pass while the sessions are still being closed: watched from now, not from the payload's start
+    if (this.s.payload.kind !== 'none' && wf.patched(OVERRUN_FROM_START_PATCH)) this.startOverrunWatch();
     seen = await this.drain(seen);
     if (this.w.requested.cancel) return this.abort();
+    // R-MW-7: `complete` before the work began (sessions still being closed): access back as a cancel gives it, the
+    // close orders withdrawn, nobody closed by force (tester A: sessions thrown out for nothing)
+    if (this.w.requested.complete && wf.patched(COMPLETE_EARLY_PATCH)) return this.completeEarly();
     await this.closeTheRest(seen);
     try {
       await this.payload();
@@ -615,7 +630,7 @@ class MaintenanceWindow {
 
   /** R-MW-9: the payload as a child workflow, or the operator's own work until "complete" or the end. */
   private async payload(): Promise<void> {
-    if (this.cutOff()) return;
+    if (this.cutOff()) return this.stopOverrunWatch();
     await this.persist('working');
     const s = this.s;
     const manifest = s.payload.kind === 'patch' || s.payload.kind === 'backup+patch' ? s.payload.manifest : undefined;
@@ -664,6 +679,13 @@ class MaintenanceWindow {
    * --notify is told once, and the details say OVERRUNNING. A payload that ends in time cancels the watch.
    */
   private async watchingOverrun(work: () => Promise<void>): Promise<void> {
+    if (this.overrunWatch) {
+      try {
+        return await work();
+      } finally {
+        await this.stopOverrunWatch();
+      }
+    }
     if (!wf.patched(OVERRUN_MAIL_PATCH)) return work();
     let ended = false;
     const watch = this.watchOverrun(() => ended).catch((err: unknown) => {
@@ -687,10 +709,33 @@ class MaintenanceWindow {
       await wf.condition(() => ended() || this.w.version !== v, leftMs, { summary: 'until the planned end (overrun mail)' });
     }
     const running = [this.s.payloadRun, this.s.rollbackRun].filter((r): r is WindowRun => r?.state === 'running');
-    this.s.overrun = { at: new Date().toISOString(), mailed: false };
+    // when it passed (not when the watch saw it: a payload started after it), and what went on then
+    const during: OverrunDuring = this.s.payloadRun ? 'payload' : 'closing_sessions';
+    this.s.overrun = { at: new Date(Math.min(Date.parse(this.s.endsAt), workflowTime())).toISOString(), mailed: false, during };
     this.details();
-    this.s.overrun.mailed = await this.notify('overrunning', undefined, undefined, undefined, { running: running.map((r) => ({ kind: r.kind, workflowId: r.workflowId })) });
+    this.s.overrun.mailed = await this.notify('overrunning', undefined, undefined, undefined, {
+      running: running.map((r) => ({ kind: r.kind, workflowId: r.workflowId })),
+      ...(during === 'closing_sessions' && { closingSessions: { payload: this.s.payload.kind } }),
+    });
     this.details();
+  }
+
+  /** The overrun watch from the window's start (its sessions' closing) to the payload's end. */
+  private startOverrunWatch(): void {
+    let ended = false;
+    const watch = this.watchOverrun(() => ended).catch((err: unknown) => {
+      if (!wf.isCancellation(err)) wf.log.warn('overrun watch failed', { error: String(err) });
+    });
+    this.overrunWatch = {
+      stop: async () => {
+        ended = true;
+        await watch;
+      },
+    };
+  }
+
+  private async stopOverrunWatch(): Promise<void> {
+    await this.overrunWatch?.stop();
   }
 
   /**
@@ -716,7 +761,7 @@ class MaintenanceWindow {
     const own = [this.s.payloadRun?.workflowId, this.s.rollbackRun?.workflowId];
     this.s.linkedRuns = runs
       .filter((r) => !own.includes(r.workflowId))
-      .map((r) => ({ kind: r.kind, workflowId: r.workflowId, runId: r.id, state: r.state, ...(r.notDone ? { notDone: r.notDone } : {}) }));
+      .map((r) => ({ kind: r.kind, workflowId: r.workflowId, runId: r.id, state: r.state, ...(r.notDone ? { notDone: r.notDone } : {}), ...(r.notStarted ? { notStarted: r.notStarted } : {}) }));
     this.details();
   }
 
@@ -772,7 +817,9 @@ class MaintenanceWindow {
           // (no other dossier was touched), and the window goes on to its checks and gives access back
           const stopped = supervisorFailureOf(err);
           if (stopped && this.s.payload.kind === 'backup+patch' && wf.patched(SUPERVISOR_ROLLBACK_PATCH)) {
-            this.payloadEnded(run, stopped.runId, 'failed', dossierFailures([{ code: stopped.code, error: stopped.error }]), 1);
+            // the others were not started: counted as `maintenance status` and the mail count them (an activity argument, no new command)
+            if (stopped.notStarted) run.supervisorFailed = true;
+            this.payloadEnded(run, stopped.runId, 'failed', dossierFailures([{ code: stopped.code, error: stopped.error }]), 1, stopped.notStarted);
             if (await this.rollbackOnFailure(stopped.runId, 1)) return null;
           }
         }
@@ -918,11 +965,20 @@ class MaintenanceWindow {
   /** R-MW-12: a window in progress cancelled gives access back at once. */
   private async abort(): Promise<MaintenanceWindowResult> {
     this.w.finishing = true;
+    await this.stopOverrunWatch();
     await this.restoreDatabaseAccess();
     await this.persist('cancelled', 'cancelled');
     // a payload is never cut mid-way: one that ended before the cancel is said in the mail, not "interrupted"
     const run = this.s.payloadRun;
     return this.result(await this.notify('cancelled', run?.state && run.state !== 'running' ? { kind: this.s.payload.kind, state: run.state } : undefined));
+  }
+
+  /** R-MW-7: completed before its work began: no payload, no checks (nothing was done); access back, no one forced. */
+  private async completeEarly(): Promise<MaintenanceWindowResult> {
+    this.s.completedEarly = true;
+    this.details();
+    await this.restore();
+    return this.result(await this.notify('completed'));
   }
 
   /** R-PI-11 on failure, for the completion mail: the failed dossiers rolled back, patched again with the retry. */
@@ -952,7 +1008,7 @@ class MaintenanceWindow {
     payloadEnded?: { kind: string; state: string },
     rolledBack?: MaintenanceMail['rolledBack'],
     refusedOccurrence?: string,
-    more: Pick<MaintenanceMail, 'running'> = {},
+    more: Pick<MaintenanceMail, 'running' | 'closingSessions'> = {},
   ): Promise<boolean> {
     const s = this.s;
     if (!s.notify.length) return false;
@@ -973,12 +1029,13 @@ class MaintenanceWindow {
           failure: s.failure,
           ...(payloadEnded && { payloadEnded }),
           ...(rolledBack && { rolledBack }),
-          ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state, notDone: r.notDone })) }),
+          ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state, notDone: r.notDone, notStarted: r.notStarted })) }),
           ...(kind === 'failed' && { failedDossiers: this.failedDossiers() }),
           // R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after
-          ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }), ...(notStarted && { notStarted }) } }),
+          ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }), ...(notStarted && { notStarted }), ...(notStarted && run.supervisorFailed && { supervisorFailed: true }) } }),
           ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
           ...(kind === 'completed' && s.endedAtEnd && { endedAtEnd: true }),
+          ...(kind === 'completed' && s.completedEarly && { completedEarly: true }),
           ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),
           ...(refusedOccurrence && { refusedOccurrence }),
           ...(kind === 'completed' && s.cutoffReached && { payloadNotStarted: { kind: s.payload.kind, remainingSeconds: s.cutoffReached.remainingSeconds, cutoffSeconds: s.cutoffReached.cutoffSeconds } }),

@@ -165,6 +165,8 @@ export interface SupervisorFailure {
   runId: number;
   code: string;
   error: string;
+  /** the other dossiers the run would have taken, none started (absent in failures recorded before it was said) */
+  notStarted?: number;
 }
 /** The supervisor's failure of a run, also through a child workflow's causes; undefined for any other failure (or one recorded without details). */
 export const supervisorFailureOf = (err: unknown): SupervisorFailure | undefined => failureResult<SupervisorFailure>(err, FailureType.PatchSupervisorFailed);

@@ -298,7 +298,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
           type: PatchFailure.SupervisorFailed,
           nonRetryable: true,
           message: `the supervisor ${sup.code} failed, no other dossier was touched: ${out.error}`,
-          details: [{ runId: claim.runId, code: sup.code, error: out.error ?? '' } satisfies SupervisorFailure],
+          details: [{ runId: claim.runId, code: sup.code, error: out.error ?? '', ...(plan.others && { notStarted: plan.others }) } satisfies SupervisorFailure],
         });
       }
     }

@@ -26,9 +26,10 @@ import { oneLine } from '../../domain/run-details';
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
+import { cronHorizonDays, cronTimes, DAY_MS } from '../../domain/cron-occurrences';
 import { MAX_FAILURES_FLAG } from '../../domain/patch-input';
 import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
-import { cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, restoredCodesText, ROLLED_BACK_STATES, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
+import { COMPLETED_EARLY, cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, restoredCodesText, ROLLED_BACK_STATES, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
@@ -348,7 +349,10 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
     `  payload ${s.payload.kind}, drain grace ${s.graceSeconds} s${cutoff}${s.startWhenDrained ? ', starts when drained' : ''}${s.dbDrain ? ', database drain' : ''}${maxFailures}`,
   );
   if (s.cutoffReached) lines.push(`  ${cutoffReachedText(s.cutoffReached)}: access given back without it; schedule a new window for it`);
-  if (s.overrun?.mailed) lines.push(`  the planned end passed at ${shown(s.overrun.at)} while the payload ran: --notify was told`);
+  if (s.overrun?.mailed) {
+    const during = s.overrun.during === 'closing_sessions' ? 'its sessions were being closed (the payload not started yet)' : 'the payload ran';
+    lines.push(`  the planned end passed at ${shown(s.overrun.at)} while ${during}: --notify was told`);
+  }
   if (s.preventLoginsFrom) lines.push(`  new logins refused from ${shown(s.preventLoginsFrom)}`);
   // what the users see (the gate's notice), its lines indented under it; control characters were refused at the edges
   if (s.message) lines.push(`  message to users: ${s.message.replace(/\n/g, '\n    ')}`);
@@ -378,6 +382,7 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
   }
   if (s.reopenedAfter) lines.push(`  reopened after a failure (R-MW-10): ${s.reopenedAfter}`);
   if (s.endedAtEnd) lines.push('  ended by its end time (R-MW-9): nobody said `complete`; check the work by hand is done');
+  if (s.completedEarly) lines.push(`  ${COMPLETED_EARLY} (R-MW-7)`);
   // a cancelled window's steps from the rules of now: one cancelled before they knew it says no reopen either
   const next = cancelledAfterFailure ? windowNextSteps(s) : (s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []));
   for (const n of next) lines.push(`  ${n.text}: ${n.command}`);
@@ -810,16 +815,28 @@ async function recurCollisions(client: Client, plan: RecurPlan, mine: Occurrence
   const overlaps = (a: Occurrence, b: { announcedAt: Date; endsAt: Date }) => a.announcedAt < b.endsAt && b.announcedAt < a.endsAt;
   const at = (t: Date) => formatDateTime(t, plan.timezone);
   const said: string[] = [];
+  const now = Date.now();
   for (const { scheduleId, name } of await recurSchedules(client, plan.target)) {
     if (scheduleId === plan.scheduleId) continue;
     const other = await client.schedule.getHandle(scheduleId).describe().catch(() => undefined);
     const memo = other?.memo as Partial<RecurMemo> | undefined;
     if (!other || other.state.paused || typeof memo?.durationSeconds !== 'number' || typeof memo.announceAheadSeconds !== 'number') continue;
-    const theirs = other.info.nextActionTimes.map((t) => windowAt(t, { announceAheadSeconds: memo.announceAheadSeconds!, durationSeconds: memo.durationSeconds! }, other.spec.timezone ?? 'UTC'));
-    const hit = mine.find((m) => theirs.some((o) => overlaps(m, o)));
-    if (hit) {
-      const when = at(hit.startsAt);
-      said.push(`its window of ${when.date} ${when.time} meets one of the recurring window ${name} (announced to its end): only one window per target at a time, the later one is refused when it fires (R-MW-2); change --cron or --duration, or delete one`);
+    const timing = { announceAheadSeconds: memo.announceAheadSeconds, durationSeconds: memo.durationSeconds };
+    const zone = other.spec.timezone ?? 'UTC';
+    // both computed from their crons over a horizon that shows every weekly or monthly pattern (the server's next 10
+    // actions of an hourly cron never reach Saturday's weekly window); the server's next actions when a cron is unread
+    const untilMs = now + Math.max(cronHorizonDays(plan.cron), cronHorizonDays(memo.cron ?? '')) * DAY_MS;
+    const ours = cronOccurrences(plan.cron, plan.timezone, plan, now, untilMs) ?? mine;
+    const theirs =
+      (typeof memo.cron === 'string' ? cronOccurrences(memo.cron, zone, timing, now - (timing.announceAheadSeconds + timing.durationSeconds) * 1000, untilMs) : undefined) ??
+      other.info.nextActionTimes.map((t) => windowAt(t, timing, zone));
+    const hits = meeting(ours, theirs);
+    if (hits.length) {
+      const when = at(hits[0]!.startsAt);
+      said.push(
+        `its window of ${when.date} ${when.time} meets one of the recurring window ${name} (announced to its end), ${hits.length} of the next ${ours.length} occurrences in all: ` +
+          `only one window per target at a time, the later one is refused when it fires (R-MW-2); change --cron or --duration, or delete one`,
+      );
     }
   }
   const current = await withPools(plan.target, (pool) => activeWindow(pool));
@@ -844,6 +861,32 @@ interface Occurrence {
   announcedAt: Date;
   startsAt: Date;
   endsAt: Date;
+}
+
+/** A recurring window's occurrences from its cron (start times) in [fromMs, untilMs); undefined for a cron not read. */
+function cronOccurrences(cron: string, zone: string, r: { announceAheadSeconds: number; durationSeconds: number }, fromMs: number, untilMs: number): Occurrence[] | undefined {
+  return cronTimes(cron, zone, fromMs, untilMs)?.map((startsAt) => ({
+    announcedAt: new Date(startsAt.getTime() - r.announceAheadSeconds * 1000),
+    startsAt,
+    endsAt: new Date(startsAt.getTime() + r.durationSeconds * 1000),
+  }));
+}
+
+/** The occurrences of `ours` that meet one of `theirs` (announced to its end); both in time order, read once each. */
+function meeting(ours: Occurrence[], theirs: Occurrence[]): Occurrence[] {
+  const hits: Occurrence[] = [];
+  let j = 0;
+  for (const m of ours) {
+    while (j < theirs.length && theirs[j]!.endsAt <= m.announcedAt) j++;
+    // the next few of theirs that start before ours ends: one of them may meet it
+    for (let k = j; k < theirs.length && theirs[k]!.announcedAt < m.endsAt; k++) {
+      if (theirs[k]!.endsAt > m.announcedAt) {
+        hits.push(m);
+        break;
+      }
+    }
+  }
+  return hits;
 }
 
 /** An occurrence's window as the workflow will place it (domain/maintenance-recur.ts: the wall clock of the zone). */

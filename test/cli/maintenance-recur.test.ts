@@ -163,7 +163,14 @@ test('R-MW-13 recur: a Schedule with overlap skip and the time zone, its next oc
   // R-MW-2: a second recurring window whose occurrences meet this one's is created, with a warning naming the clash
   const clash = await cli('recur', '--target', stack.target, '--name', 'clash', '--cron', '30 22 * * 6', '--timezone', 'Europe/Paris', '--duration', '1h', '--announce-ahead', '10m');
   expect(clash.code).toBe(0);
-  expect(clash.stdout).toMatch(/^warning: its window of \d\d\/\d\d\/\d{4} 22:30 meets one of the recurring window weekly \(announced to its end\): only one window per target at a time, the later one is refused when it fires \(R-MW-2\)/m);
+  expect(clash.stdout).toMatch(/^warning: its window of \d\d\/\d\d\/\d{4} 22:30 meets one of the recurring window weekly \(announced to its end\), 5 of the next 5 occurrences in all: only one window per target at a time, the later one is refused when it fires \(R-MW-2\)/m);
+  // tester A bug 4: an hourly window's next 10 occurrences never reach Saturday: its clashes are computed from the crons
+  // over 5 weeks (every Saturday 19:00-00:00 meets five of them: 19:15 … 23:15)
+  const hourly = await cli('recur', '--target', stack.target, '--name', 'hourly', '--cron', '15 * * * *', '--timezone', 'Europe/Paris', '--duration', '30m', '--announce-ahead', '0m', '--json');
+  expect(hourly.code).toBe(0);
+  const hourlyWarnings: string[] = JSON.parse(hourly.stdout).warnings;
+  expect(hourlyWarnings).toContainEqual(expect.stringMatching(/^its window of \d\d\/\d\d\/\d{4} \d\d:15 meets one of the recurring window weekly \(announced to its end\), (2[4-9]|30) of the next 8\d\d occurrences in all: /));
+  expect(await cli('recur', 'delete', 'hourly', '--target', stack.target)).toMatchObject({ code: 0 });
   const apart = await cli('recur', '--target', stack.target, '--name', 'apart', '--cron', '0 10 * * 3', '--timezone', 'Europe/Paris', '--duration', '1h', '--json');
   expect(JSON.parse(apart.stdout).warnings).toEqual([]);
   expect(await cli('recur', 'delete', 'clash', '--target', stack.target)).toMatchObject({ code: 0 });

@@ -81,6 +81,13 @@ test('SSM cutoff: status shows the cutoff of a window with a payload, and a payl
   const over = statusText({ ...base, state: 'in_progress', phase: 'working', overrun: { at: '2026-12-04T22:00:00.000Z', mailed: true } } as MaintenanceStatus, undefined, Date.parse('2026-12-04T22:10:00Z'));
   expect(over).toContain('OVERRUNNING: its planned end passed 10 min ago');
   expect(over).toContain('\n  the planned end passed at 04/12/2026 23:00 while the payload ran: --notify was told\n');
+  // tester A bug 5: the planned end passed while the sessions were still being closed: said so, not "while the payload ran"
+  const inDrain = statusText({ ...base, state: 'in_progress', phase: 'working', overrun: { at: '2026-12-04T22:00:00.000Z', mailed: true, during: 'closing_sessions' } } as MaintenanceStatus, undefined, Date.parse('2026-12-04T22:10:00Z'));
+  expect(inDrain).toContain('\n  the planned end passed at 04/12/2026 23:00 while its sessions were being closed (the payload not started yet): --notify was told\n');
+  // tester A bug 3: a window completed while its sessions were being closed
+  expect(statusText({ ...base, payload: { kind: 'none' }, state: 'completed', phase: 'completed', completedEarly: true } as MaintenanceStatus)).toContain(
+    '\n  completed early, before its work began: close orders withdrawn, no session closed by force (R-MW-7)',
+  );
 });
 
 test('R-PI-11 R-MW-10 R-OP-1 (no worker answering): a window failed by its post-checks after --on-failure rollback says the rollback run and advises reopen first, then the retry, as its workflow does', () => {

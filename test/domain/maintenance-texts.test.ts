@@ -162,7 +162,37 @@ test('R-MW-12: the mail of a window not started (its patch payload unreadable) s
   expect(text).toMatch(/^L'installation de la nouvelle version n'a pas commencé : not started, access never cut: the patch payload cannot be read: no patch directory \/srv\/p on host h1 .*\. Le service n'a pas été interrompu ; corrigez, puis planifiez une nouvelle fenêtre\./);
   expect(text).not.toContain('interrompue');
   // a failed window cancelled instead of reopened is not one that did not start
-  expect(maintenanceMailText('main', { ...mail, kind: 'cancelled', failure: 'x' }, 'APP', paris, new Date()).text).toMatch(/a été interrompue/);
+  expect(maintenanceMailText('main', { ...mail, kind: 'cancelled', failure: 'x' }, 'APP', paris, new Date()).text).toMatch(/a été annulée après un échec : x\./);
+  // access was never cut: nothing is said of it coming back
+  expect(text).not.toContain('à nouveau disponible');
+});
+
+// tester A bug 1: the occurrence never cut access, and the other window may hold the target closed
+test('R-MW-2: the mail of a refused occurrence of a recurring window says nothing of access coming back', () => {
+  const mail = { to: [], type: 'database' as const, startsAt: '2026-12-06T22:30:00Z', endsAt: '2026-12-06T22:31:00Z' };
+  const failure = 'target main already has a database window in progress';
+  const { subject, text } = maintenanceMailText('main', { ...mail, kind: 'cancelled', failure, refusedOccurrence: 'fast' }, 'APP', paris, new Date('2026-12-06T22:30:00Z'));
+  expect(subject).toBe('[APP] Maintenance annulée (main)');
+  expect(text).toMatch(/^La maintenance de la base de données prévue par la récurrence fast n'a pas eu lieu : target main already has a database window in progress\. Le service n'a pas été interrompu ; /);
+  expect(text).not.toContain('à nouveau disponible');
+  expect(text).not.toContain('annulée après un échec');
+});
+
+// tester A bug 2: status, list and the Web UI say "cancelled after a failure: post-checks: …": the mail says the same
+test('R-MW-12 after R-MW-10: the mail of a failed window then cancelled names the failure and says access came back with it unresolved', () => {
+  const mail = { to: [], type: 'database' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const failure = 'post-checks: dossier D001 has no schema (dossier_d001)';
+  const none = maintenanceMailText('main', { ...mail, kind: 'cancelled', failure }, 'APP', paris, new Date('2020-09-07T11:10:00Z'));
+  expect(none.subject).toBe('[APP] Maintenance annulée après un échec (main)');
+  expect(none.text).toMatch(
+    /^La maintenance de la base de données a été annulée après un échec : post-checks: dossier D001 has no schema \(dossier_d001\)\. L'accès est rendu sans que cet échec soit résolu : vérifiez ce qu'il touche \(nightshift maintenance status --target main\)\. APP est à nouveau disponible depuis le 07\/09\/2020 à 13:10\.\n/,
+  );
+  expect(none.text).not.toContain('interrompue');
+  const backup = maintenanceMailText('main', { ...mail, kind: 'cancelled', failure, payloadEnded: { kind: 'backup', state: 'completed' } }, 'APP', paris, new Date('2020-09-07T11:10:00Z'));
+  expect(backup.text).toMatch(/^La maintenance de la base de données a été annulée après un échec : post-checks: dossier D001 has no schema \(dossier_d001\)\. Le traitement \(sauvegarde\) était allé à son terme \(terminé sans erreur\)\. L'accès est rendu sans que cet échec soit résolu/);
+  expect(backup.text).not.toContain("les vérifications de fin n'ont pas été faites");
+  // the advice to reopen a failure carries is not repeated once the window is cancelled
+  expect(maintenanceMailText('main', { ...mail, kind: 'cancelled', failure: 'backup run 3 partial: 1 of 2 dossier(s) not backed up, then reopen' }, 'APP', paris, new Date()).text).not.toContain('reopen');
 });
 
 test('R-MW-10: a window\'s outcome in one line for maintenance list: empty when it went well', () => {
@@ -234,6 +264,28 @@ test('AWS SSM MaxErrors R-MW-9: the completion mail of a patch run --max-failure
   const { text } = maintenanceMailText('main', { ...mail, payloadRun }, 'APP', paris, new Date('2020-09-07T11:40:00Z'));
   expect(text).toContain(
     "\nTraitement : intégration des correctifs patch/main/x (n° 18) — terminé avec des dossiers en erreur (1 dossier(s) non traité(s), 5 non commencé(s) car --max-failures a arrêté l'intégration)\n",
+  );
+});
+
+test('AWS SSM MaxErrors R-PI-2 R-MW-10: maintenance list and the mail count the dossiers a hand-started patch run never started, as `maintenance status` does (patch_run.not_started)', () => {
+  // tester B: --max-failures 3, 4 failed and 7 not started; the list said "(4 dossier(s) not done)" only
+  const linkedRuns = [{ kind: 'patch' as const, workflowId: 'patch/main/y', state: 'partial', notDone: 4, notStarted: 7 }];
+  expect(windowOutcome({ state: 'completed', linkedRuns })).toBe('hand-started patch partial (4 dossier(s) not done, 7 not started: --max-failures stopped it)');
+  const mail = { kind: 'completed' as const, to: [], type: 'deployment' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const { text } = maintenanceMailText('main', { ...mail, handRuns: linkedRuns }, 'APP', paris, new Date('2020-09-07T11:40:00Z'));
+  expect(text).toContain(
+    "- intégration des correctifs patch/main/y : terminé avec des dossiers en erreur (4 dossier(s) non traité(s), 7 non commencé(s) car --max-failures a arrêté l'intégration)\n",
+  );
+});
+
+test('R-PI-4 R-PI-11 R-MW-9: a backup+patch payload stopped at its failed supervisor (rolled back): the mail and the list count the 56 others not started, not 1 dossier not done alone', () => {
+  // tester B: "(1 dossier(s) non traité(s))" although none of the 57 dossiers got the patch
+  const payloadRun = { kind: 'patch' as const, workflowId: 'patch/main/z', runId: '21', state: 'failed', notStarted: 56, supervisorFailed: true };
+  const mail = { kind: 'completed' as const, to: [], type: 'deployment' as const, startsAt: '2020-09-07T11:00:00Z', endsAt: '2020-09-07T11:45:00Z' };
+  const { text } = maintenanceMailText('main', { ...mail, payloadRun: { ...payloadRun, kind: 'backup+patch', notDone: 1 } }, 'APP', paris, new Date('2020-09-07T11:40:00Z'));
+  expect(text).toContain('\nTraitement : sauvegarde puis intégration des correctifs patch/main/z (n° 21) — en échec (1 dossier(s) non traité(s), 56 non commencé(s) car le superviseur a échoué)\n');
+  expect(windowOutcome({ state: 'completed', payloadRun, rollbackRun: { kind: 'rollback', workflowId: 'r', restored: 1, state: 'completed' } })).toBe(
+    'payload patch failed (56 not started: its supervisor failed); 1 dossier(s) rolled back',
   );
 });
 

@@ -610,7 +610,7 @@ test('R-MW-9 R-MW-10: a backup payload that leaves a dossier not backed up fails
   });
 });
 
-test('R-MW-12: a window cancelled once its payload has ended says so in its mail: the payload went to its end, not "interrompue"', async () => {
+test('R-MW-12: a window cancelled once its payload has ended (and failed) says so in its mail: the payload went to its end, not "interrompue"', async () => {
   await onOwnServer(() =>
     withWindowWorker(async (stack, start) => {
     const registry = createRegistryActivities({ config: stack.config, pools: stack.pools });
@@ -639,8 +639,9 @@ test('R-MW-12: a window cancelled once its payload has ended says so in its mail
       expect(subjectOf(raw)).toContain('annulée');
       const body = bodyOf(raw);
       expect(body).not.toContain('interrompue');
-      expect(body).toContain('annulée après son traitement : le traitement (sauvegarde) est allé à son terme');
-      expect(body).toContain('(terminé avec des dossiers en erreur)');
+      // it failed first (R-MW-10): said as status and list say it, "cancelled after a failure", the failure named (tester A)
+      expect(subjectOf(raw)).toContain('annulée après un échec');
+      expect(body).toMatch(/a été annulée après un échec : backup run \d+ partial: 1 of 2 dossier\(s\) not backed up .*\. Le traitement \(sauvegarde\) était allé à son terme \(terminé avec des dossiers en erreur\)\. L'accès est rendu sans que cet échec soit résolu/);
       await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
     } finally {
       fs.rmdirSync(blocker);
