@@ -367,7 +367,7 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
   if (s.payloadRun) lines.push(`  payload: ${s.payloadRun.kind} ${s.payloadRun.workflowId}${s.payloadRun.state ? ` (${s.payloadRun.state})` : ''}`);
   if (s.rollbackRun) lines.push(`  on failure: rollback ${s.rollbackRun.workflowId}${s.rollbackRun.state ? ` (${s.rollbackRun.state})` : ''}${s.rollbackRun.restored !== undefined ? `, ${s.rollbackRun.restored} dossier(s) rolled back${restoredCodesText(s.rollbackRun, false)}` : ''}`);
   for (const r of s.linkedRuns ?? []) {
-    const state = r.state ? ` (${r.state}${r.notDone ? `, ${r.notDone} dossier(s) not done` : ''})` : '';
+    const state = r.state ? ` (${r.state}${r.notDone ? `, ${r.notDone} dossier(s) not done` : ''}${r.notStarted ? `, ${r.notStarted} not started (--max-failures stopped it)` : ''})` : '';
     lines.push(`  started by hand in the window: ${r.kind} ${r.workflowId}${state}`);
   }
   // R-MW-12: a failed window since cancelled has access back: its failure is history, with no advice to reopen

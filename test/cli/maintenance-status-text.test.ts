@@ -129,3 +129,8 @@ test('R-PI-11 R-OP-1: a window whose payload was rolled back names the dossiers 
     '\n  on failure: rollback patch-rollback/main/1 (completed), 3 dossier(s) rolled back: DEMO0003, DEMO0005 and 1 more\n',
   );
 });
+
+test('AWS SSM MaxErrors, R-PI-2: a patch run started by hand in the window counts its dossiers not started, as maintenance list does', () => {
+  const text = statusText({ ...base, linkedRuns: [{ kind: 'patch', workflowId: 'patch/main/x', runId: '5', state: 'partial', notDone: 4, notStarted: 7 }] } as MaintenanceStatus);
+  expect(text).toContain('  started by hand in the window: patch patch/main/x (partial, 4 dossier(s) not done, 7 not started (--max-failures stopped it))');
+});
