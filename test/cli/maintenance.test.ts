@@ -265,6 +265,13 @@ test('schedule, status, edit, refused extend, cancel through the CLI; a second s
       expect(Date.parse(JSON.parse(edited.stdout).endsAt) - Date.parse(s.startsAt)).toBe(2 * 3600_000);
       expect(extend.code).toBe(2);
       expect(extend.stderr).toMatch(/only a window in progress can be extended/);
+      // R-MW-5 (tester A): the phase the edit answers with is the one its login block put the window in
+      const blocked = await cli('edit', '--target', stack.target, '--prevent-logins-from', '2020-01-01T10:00', '--yes');
+      expect(blocked.code).toBe(0);
+      expect(blocked.stdout).toContain('(phase blocking_logins)');
+      const unblocked = await cli('edit', '--target', stack.target, '--prevent-logins-from', 'none');
+      expect(unblocked.code).toBe(0);
+      expect(unblocked.stdout).toContain('(phase scheduled)');
 
       const cancelled = await cli('cancel', '--target', stack.target);
       expect(cancelled.code).toBe(0);
