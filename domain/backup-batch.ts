@@ -52,7 +52,9 @@ export const BACKUP_SETTING_SCHEMAS = {
     .refine((p) => !hasControlChars(p), CONTROL_CHARS_PROBLEM)
     .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'expected an absolute folder path (the worker writes there)')
     // stored as typed and compared as text with the shared store's path: one spelling per folder (`/srv/b`, not `/tmp/../srv/b`)
-    .refine((p) => !/(^|[\\/])\.{1,2}([\\/]|$)/.test(p) && !/[\\/]{2}/.test(p.replace(/^[\\/]{2}/, '')), "expected a folder path without '.', '..' or empty parts (write it as it is: /srv/backups)"),
+    .refine((p) => !/(^|[\\/])\.{1,2}([\\/]|$)/.test(p) && !/[\\/]{2}/.test(p.replace(/^[\\/]{2}/, '')), "expected a folder path without '.', '..' or empty parts (write it as it is: /srv/backups)")
+    // a trailing separator is the same folder: stored without it, one spelling compared with the shared store's (drill C)
+    .transform((p) => (/^([\\/]|[A-Za-z]:[\\/])$/.test(p) ? p : p.replace(/[\\/]+$/, ''))),
   'date-subfolder': yesNo,
   dossiers: z.preprocess(lowerWord, z.enum(WHICH_DOSSIERS, { error: `expected one of ${WHICH_DOSSIERS.join(', ')}` })),
   'modified-only': yesNo,

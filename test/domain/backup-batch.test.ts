@@ -84,6 +84,9 @@ test('settings set values are validated per key', () => {
   expect(emailSchema.safeParse(`${'a'.repeat(65)}@x.fr`).success).toBe(false);
   expect(parseBackupSetting('modified-only', 'non')).toEqual({ key: 'modified-only', value: false });
   expect(() => parseBackupSetting('folder', 'relative/path')).toThrow(/absolute/);
+  // a trailing separator is the same folder, stored in the one spelling the shared store's is compared with (drill C)
+  expect(parseBackupSetting('folder', '/srv/backups/')).toEqual({ key: 'folder', value: '/srv/backups' });
+  expect(parseBackupSetting('folder', '/')).toEqual({ key: 'folder', value: '/' });
   expect(() => parseBackupSetting('nope', 'x')).toThrow(/unknown setting/);
   expect(() => parseBackupSetting('dossiers', 'some')).toThrow(/originals-and-copies/);
 });
