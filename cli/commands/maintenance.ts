@@ -434,6 +434,7 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
     }
     for (const b of busy) process.stderr.write(`warning: ${b} is running on ${input.target} now: if it still runs at the window's start, the ${input.payload.kind} payload is refused and the window fails (closed until reopen)\n`);
   }
+  for (const w of await withTemporal((client) => occurrencesRefusedBy(client, input.target, Date.parse(input.endsAt)))) process.stderr.write(`warning: ${w}\n`);
   // a start now already refuses logins: its own question says so
   const confirmed = startsNow
     ? await confirmImmediateStart(input.target, flags.yes === true, Date.parse(input.startsAt) - Date.now())
@@ -870,6 +871,31 @@ async function recurCollisions(client: Client, plan: RecurPlan, mine: Occurrence
           `${which}, from ${first.date} ${first.time}; each refusal is shown by recur show and mailed to --notify when given`,
       );
     }
+  }
+  return said;
+}
+
+/**
+ * R-MW-2 the other way round: a one-off window holds the target from now (scheduled) to its end, so every occurrence of a
+ * recurring window announced before then is refused when it fires (tester A: a window scheduled for next October would
+ * have refused every weekly occurrence until then, unsaid). Said before it is scheduled, one line per recurring window.
+ */
+export async function occurrencesRefusedBy(client: Client, targetName: string, endsAtMs: number): Promise<string[]> {
+  const now = Date.now();
+  const said: string[] = [];
+  for (const { scheduleId, name } of await recurSchedules(client, targetName)) {
+    const other = await client.schedule.getHandle(scheduleId).describe().catch(() => undefined);
+    const memo = other?.memo as Partial<RecurMemo> | undefined;
+    if (!other || other.state.paused || typeof memo?.cron !== 'string' || typeof memo.durationSeconds !== 'number' || typeof memo.announceAheadSeconds !== 'number') continue;
+    const zone = other.spec.timezone ?? 'UTC';
+    const timing = { announceAheadSeconds: memo.announceAheadSeconds, durationSeconds: memo.durationSeconds };
+    // occurrences whose announcement (when the Schedule fires) falls before this window's end
+    const refused = (cronOccurrences(memo.cron, zone, timing, now, endsAtMs + timing.announceAheadSeconds * 1000) ?? []).filter((o) => o.announcedAt.getTime() >= now && o.announcedAt.getTime() < endsAtMs);
+    if (!refused.length) continue;
+    const first = formatDateTime(refused[0]!.startsAt, zone);
+    said.push(
+      `${refused.length} occurrence(s) of the recurring window ${name} fire before this window ends, from ${first.date} ${first.time}: each is refused (one window per target at a time, R-MW-2), shown by recur show and mailed to its --notify; pause it meanwhile ('nightshift maintenance recur pause ${name}') if that is meant`,
+    );
   }
   return said;
 }

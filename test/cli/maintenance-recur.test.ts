@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { recurInput, registerMaintenanceCommands } from '../../cli/commands/maintenance';
+import { occurrencesRefusedBy, recurInput, registerMaintenanceCommands } from '../../cli/commands/maintenance';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
 import { maintenanceRecurScheduleId, recurringWindowWorkflowId, RECUR_TEMPLATE_START } from '../../domain/maintenance-recur';
 import { WORKFLOW } from '../../workflows/contracts';
@@ -175,6 +175,13 @@ test('R-MW-13 recur: a Schedule with overlap skip and the time zone, its next oc
   expect(JSON.parse(apart.stdout).warnings).toEqual([]);
   expect(await cli('recur', 'delete', 'clash', '--target', stack.target)).toMatchObject({ code: 0 });
   expect(await cli('recur', 'delete', 'apart', '--target', stack.target)).toMatchObject({ code: 0 });
+
+  // R-MW-2 the other way round (tester A): a one-off window scheduled weeks ahead holds the target until its end, so the
+  // weekly occurrences announced before then are refused: `maintenance schedule` says so before scheduling it
+  const threeWeeks = Date.now() + 21 * 86_400_000;
+  const refused = await occurrencesRefusedBy(client, stack.target, threeWeeks);
+  expect(refused).toEqual([expect.stringMatching(/^[34] occurrence\(s\) of the recurring window weekly fire before this window ends, from \d\d\/\d\d\/\d{4} 22:00: each is refused \(one window per target at a time, R-MW-2\), shown by recur show and mailed to its --notify; pause it meanwhile \('nightshift maintenance recur pause weekly'\) if that is meant$/)]);
+  expect(await occurrencesRefusedBy(client, stack.target, Date.now() + 60_000)).toEqual([]);
 
   const again = await cli('recur', '--target', stack.target, '--name', 'weekly', '--cron', '0 22 * * 6', '--timezone', 'Europe/Paris', '--duration', '2h');
   expect(again.code).toBe(2);
