@@ -115,7 +115,7 @@ export function laterPatchesText(undone: LaterPatchesUndone[], ask = ASK_YES, la
       );
     }
     if (u.above > 0) {
-      lines.push(`  ${u.code} (supervisor) would go back to patch ${u.restoreLevel}, below ${u.above} other dossier(s) at a higher level (R-PI-9: the others follow the supervisor)`);
+      lines.push(`  ${u.code} (supervisor) would go back to patch ${u.restoreLevel}, below ${u.above} other dossier(s) at a higher level (R-PI-4: the supervisor first, the others after it)`);
     }
   }
   if (undone.length > CHANGED_CODES_SHOWN) lines.push(`  and ${undone.length - CHANGED_CODES_SHOWN} more dossier(s) (patch status lists each one's level)`);

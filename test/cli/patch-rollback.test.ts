@@ -102,7 +102,7 @@ test('R-PI-11 R-PI-2: patch rollback refuses before starting anything (bad usage
     const supervisor = await cli(['patch', 'rollback', 'DEMO0001']);
     expect(supervisor.code).toBe(2);
     expect(supervisor.stderr).toContain('nightshift: this rollback would undo more than its patch run; nothing started (add --yes to roll back anyway):');
-    expect(supervisor.stderr).toContain('DEMO0001 (supervisor) would go back to patch 0, below 3 other dossier(s) at a higher level (R-PI-9');
+    expect(supervisor.stderr).toContain('DEMO0001 (supervisor) would go back to patch 0, below 3 other dossier(s) at a higher level (R-PI-4: the supervisor first');
 
     // a restore point older than a later run's patches: said with the levels, then done with --yes
     await blockablePatches(dir, [3]);
