@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import type pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { caseTwinMessage, schemaNameFor } from '../domain/dossier';
-import { failureTypeOf } from '../domain/failures';
+import { FailureType, failureTypeOf } from '../domain/failures';
+import type { Generation } from '../domain/generation';
 import { operatorDateTime } from '../domain/retention';
 import { restoreRunInputSchema } from '../domain/restore-run-input';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, oneLine, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView } from '../domain/run-details';
@@ -21,7 +23,7 @@ import { runningRuns as runningBackupRuns } from '../store/backup/running-runs';
 import { closeAbandonedRun as closeAbandonedBackupRun } from '../store/backup/close-abandoned-run';
 import { codeInAnyCase } from '../store/dossiers/code-in-any-case';
 import { schemaExists } from '../store/catalog/schema-exists';
-import { chooseRestoreGeneration } from '../store/generations/restore-choice';
+import { chooseRestoreGeneration, olderRestoreCandidates, type OlderRestoreCandidate, type RestoreChoiceSource } from '../store/generations/restore-choice';
 import { takeRestoreClaimLock } from '../store/restore/claim-lock';
 import { restoreRunByWorkflow } from '../store/restore/run-by-workflow';
 import { restorePrerequisites } from '../store/restore/prerequisites';
@@ -63,6 +65,35 @@ function isDossierProblem(err: unknown): boolean {
   if (err instanceof ApplicationFailure && err.nonRetryable) return true;
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR';
+}
+
+/**
+ * Failures of a generation whose archive cannot be read where it should be (its file not on this worker, and no copy,
+ * or its copy gone or damaged in the storage): with its file absent, the run falls back to an older generation.
+ */
+function isArchiveAway(err: unknown): boolean {
+  const type = failureTypeOf(err);
+  return type === FailureType.InvalidInput || type === FailureType.OffsiteSourceMissing || type === FailureType.ArchiveInvalid || (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/** False only when the file is not there (ENOENT, a folder gone): any other trouble is the restore's to say. */
+async function fileIsThere(file: string): Promise<boolean> {
+  try {
+    await fs.promises.stat(file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
+}
+
+/** The next older generation to read, those passed over (found corrupt or missing, no copy to read) named in `said`. */
+function takeReadable(older: OlderRestoreCandidate[], said: string[], of: (g: Generation) => string): { g: Generation; from: RestoreChoiceSource } | undefined {
+  for (let next = older.shift(); next; next = older.shift()) {
+    if (next.from !== undefined) return { g: next.g, from: next.from };
+    said.push(`${of(next.g)}: passed over, ${next.passedOver}`);
+  }
+  return undefined;
 }
 
 /** What the workflow's close gets back: the ledger's last word. */
@@ -231,31 +262,54 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
       return end('failed', 'NoGeneration', `no kept ${item.kind ? `${item.kind} ` : ''}generation of dossier ${a.code} at or before ${operatorDateTime(item.at, zone)} (${zone}); see 'nightshift backup list ${a.code}'`);
     }
     if (choice.problem !== undefined) return end('failed', 'NoGeneration', choice.problem);
-    const g = choice.g;
-    try {
-      await restoreGeneration({
-        target: a.target,
-        generationId: g.id,
-        file: g.file,
-        // a registered dossier whose schema is gone is put back over its row (what is lost is the schema, not a choice)
-        replace: item.replace || registered !== undefined,
-        from: choice.from,
-        signal: a.signal,
-        beforeCommit: async (tx) => {
-          const lock = await lockRestoreItem(tx, a.runId, a.code);
-          if (!lock || lock.runState !== 'running') throw refuse(RestoreRunFailure.RunClosed, `restore run ${a.runId} was closed while ${a.code} was being restored`);
-          if (lock.status !== 'pending') throw new AlreadyEnded(lock.status);
-          await endRestoreItem(tx, a.runId, a.code, { status: 'ok', generationId: g.id });
-        },
-      });
-      return { status: 'ok' };
-    } catch (err) {
-      if (err instanceof AlreadyEnded) return { status: err.status, superseded: true };
-      if (failureTypeOf(err) === RestoreRunFailure.RunClosed) throw err;
-      if (isDossierProblem(err)) {
-        return end('failed', failureTypeOf(err) ?? 'RestoreFailed', `generation ${g.id} not restored: ${oneLine(err instanceof Error ? err.message : String(err), 500)}`);
+    // the chosen generation first; when its archive is not on this worker and it has no copy to read (deleted by hand,
+    // not yet found by a verification), the next older one at or before the date, as one found corrupt is passed over
+    let attempt: { g: Generation; from: RestoreChoiceSource } = choice;
+    let older: OlderRestoreCandidate[] | undefined;
+    // the generations not read, newest first (the first one's failure said first)
+    const unread: string[] = [];
+    let first = '';
+    for (;;) {
+      const g = attempt.g;
+      try {
+        await restoreGeneration({
+          target: a.target,
+          generationId: g.id,
+          file: g.file,
+          // a registered dossier whose schema is gone is put back over its row (what is lost is the schema, not a choice)
+          replace: item.replace || registered !== undefined,
+          from: attempt.from,
+          signal: a.signal,
+          beforeCommit: async (tx) => {
+            const lock = await lockRestoreItem(tx, a.runId, a.code);
+            if (!lock || lock.runState !== 'running') throw refuse(RestoreRunFailure.RunClosed, `restore run ${a.runId} was closed while ${a.code} was being restored`);
+            if (lock.status !== 'pending') throw new AlreadyEnded(lock.status);
+            await endRestoreItem(tx, a.runId, a.code, { status: 'ok', generationId: g.id });
+          },
+        });
+        return { status: 'ok' };
+      } catch (err) {
+        if (err instanceof AlreadyEnded) return { status: err.status, superseded: true };
+        if (failureTypeOf(err) === RestoreRunFailure.RunClosed) throw err;
+        if (!isDossierProblem(err)) throw err;
+        const why = oneLine(err instanceof Error ? err.message : String(err), 500);
+        const of = (x: Generation) => `${x.id} of ${operatorDateTime(x.snapshotAt, zone)}`;
+        if (place !== 'offsite' && isArchiveAway(err) && !(await fileIsThere(g.file))) {
+          if (!unread.length) first = why;
+          unread.push(`${of(g)}: ${oneLine(why, 300)}`);
+          older ??= await olderRestoreCandidates(pool, a.code, item.at, g.id, { kind: item.kind, place });
+          const next = takeReadable(older, unread, of);
+          if (next) {
+            attempt = next;
+            continue;
+          }
+          const until = `at or before ${operatorDateTime(item.at, zone)} (${zone})`;
+          const tried = unread.length > 1 ? `nor could the older ones ${until} be read: generation ${unread.slice(1).join('; generation ')}` : `and no older generation is kept ${until}`;
+          return end('failed', failureTypeOf(err) ?? 'RestoreFailed', `generation ${choice.g.id} not restored: ${first}; ${tried}; see 'nightshift backup list ${a.code}'`);
+        }
+        const newer = unread.length ? ` (the newer generation ${unread.join('; generation ')}) (${zone})` : '';
+        return end('failed', failureTypeOf(err) ?? 'RestoreFailed', `generation ${g.id} not restored: ${why}${newer}`);
       }
-      throw err;
     }
   }
 }

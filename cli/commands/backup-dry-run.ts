@@ -53,7 +53,8 @@ export async function dryRunBatch(targetName: string, flags: { all?: boolean; on
       modifiedOnly: settings['modified-only'] && !flags.all,
       count: dossiers.length,
       first: dossiers.filter((d) => d.first).length,
-      dossiers: dossiers.map((d) => ({ ...d, why: takenBecause(d, previousRun, Boolean(flags.all)) })),
+      // never backed up, or no archive of its data: modified, as `dossiers list` says (R-BK-1, R-BK-2)
+      dossiers: dossiers.map((d) => ({ ...d, modified: d.modified || d.neverBackedUp || d.noArchiveOfItsData, why: takenBecause(d, previousRun, Boolean(flags.all)) })),
       takenDespite: despite.shown,
       takenDespiteTotal: despite.total,
       modifiedLeftOut: leftOut.shown,

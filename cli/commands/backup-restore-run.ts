@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -10,7 +12,9 @@ import { restoreRunInputSchema } from '../../domain/restore-run-input';
 import { startRestoreRun } from '../../starts';
 import { newestGenerationsAt } from '../../store/generations/newest-at';
 import { schemaExists } from '../../store/catalog/schema-exists';
-import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
+import { chooseRestoreGeneration, olderRestoreCandidates, type RestoreChoiceSource } from '../../store/generations/restore-choice';
+import { type Generation, offsiteCopyOf } from '../../domain/generation';
+import { loadBackupSettings } from '../../store/settings/backup-settings';
 import { closeAbandonedRestoreRun } from '../../store/restore/close-abandoned-run';
 import { codesWithGenerationAt } from '../../store/restore/codes-with-generation';
 import { codesUnknownToCatalog } from '../../store/restore/codes-unknown';
@@ -300,6 +304,37 @@ async function retryRun(targetName: string, id: number, flags: RestoreRunFlags):
   return startRun(input, flags);
 }
 
+/** False only when nothing is there (ENOENT, a folder gone): what the run's worker finds the same way. */
+async function isThere(file: string): Promise<boolean> {
+  return fs.promises.stat(file).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => err.code !== 'ENOENT' && err.code !== 'ENOTDIR',
+  );
+}
+
+/** Archives looked for at once (100,000 dossiers: a stat each, not one after another). */
+const STATS_AT_ONCE = 64;
+
+/**
+ * The generations of `chosen` the run would not find to read (activities/restore-run.ts): read locally (not `place`
+ * offsite, nor from its copy), under `folder` (this host sees no other), their file and its other names (B{code}.SVG,
+ * which the restore puts it back from) not there, and no copy it would read (`place` local reads none).
+ */
+async function archivesAway(chosen: { g: Generation; from: RestoreChoiceSource }[], folder: string, place: 'local' | 'offsite' | undefined): Promise<Set<number>> {
+  const away = new Set<number>();
+  const under = (file: string) => !path.relative(folder, file).startsWith('..') && path.isAbsolute(file);
+  const asked = chosen.filter(({ g, from }) => place !== 'offsite' && from !== 'offsite' && under(g.file) && (place === 'local' || !offsiteCopyOf(g)));
+  for (let i = 0; i < asked.length; i += STATS_AT_ONCE) {
+    await Promise.all(
+      asked.slice(i, i + STATS_AT_ONCE).map(async ({ g }) => {
+        for (const f of [g.file, ...g.links]) if (await isThere(f)) return;
+        away.add(g.id);
+      }),
+    );
+  }
+  return away;
+}
+
 /**
  * `--dry-run`: what the run would do now, dossier by dossier as it would (the same choice of generation): how many it
  * would restore, keep (already there) and which have no generation at or before DATE; and whether it may start now.
@@ -314,6 +349,7 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
     const failing: { code: string; why: string }[] = [];
     const keyLacking: { code: string; why: string }[] = [];
     const older: { code: string; why: string }[] = [];
+    const chosen: { code: string; choice: { g: Generation; from: RestoreChoiceSource; skipped?: { g: Generation; why: string } } }[] = [];
     const keys = loadBackupKeyring(config().backupKeys);
     const place = input.from === 'auto' ? undefined : input.from;
     // two statements for the whole scope (100,000 dossiers: seconds, not a minute); a dossier whose newest generation
@@ -331,12 +367,40 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
         continue;
       }
       const choice = await chooseRestoreGeneration(pool, code, at, { kind: input.kind ?? null, place, zone: zone(), newest: newest.get(code) ?? null });
-      if (choice.g) {
-        restore.push(code);
-        // the catalog knows each archive's key: one this host lacks is said (a worker that lacks it too fails the dossier)
-        if (choice.g.keyId && !keys.key(choice.g.keyId)) keyLacking.push({ code, why: `its generation ${choice.g.id} is encrypted with key ${choice.g.keyId}, which this host does not give` });
-        if (choice.skipped) older.push({ code, why: `generation ${choice.g.id} of ${operatorDateTime(choice.g.snapshotAt, zone())}: the newer ${choice.skipped.g.id} ${choice.skipped.why}` });
-      } else failing.push({ code, why: choice.problem ?? `no kept ${input.kind ? `${input.kind} ` : ''}generation at or before ${operatorDateTime(at, zone())} (${zone()})` });
+      if (choice.g) chosen.push({ code, choice });
+      else failing.push({ code, why: choice.problem ?? `no kept ${input.kind ? `${input.kind} ` : ''}generation at or before ${operatorDateTime(at, zone())} (${zone()})` });
+    }
+    // as the run does: a chosen generation whose archive is not there (deleted by hand) and has no copy to read gives way
+    // to the next older one that is; checked only where this host sees the backup folder (else as the catalog says)
+    const { settings } = await loadBackupSettings(pool, config(), input.target);
+    const folder = (await isThere(settings.folder)) ? settings.folder : undefined;
+    const away = folder ? await archivesAway(chosen.map((c) => c.choice), folder, place) : new Set<number>();
+    for (const { code, choice } of chosen) {
+      let { g } = choice;
+      // the newer generations passed over, and why (as the run says at its end, with both times)
+      const passed = choice.skipped ? [`${choice.skipped.g.id} ${choice.skipped.why}`] : [];
+      if (away.has(g.id)) {
+        const notHere = (x: Generation) => `${x.id}'s archive is not on this host (${x.file})${offsiteCopyOf(x) ? ', its off-site copy not read with --from local' : ', with no off-site copy'}`;
+        const gone = [notHere(g)];
+        let next: Generation | undefined;
+        for (const c of await olderRestoreCandidates(pool, code, at, g.id, { kind: input.kind ?? null, place })) {
+          if (c.from === undefined) gone.push(`${c.g.id} is ${c.passedOver}`);
+          else if (c.from === 'offsite' || !(await archivesAway([c], folder!, place)).size) {
+            next = c.g;
+            break;
+          } else gone.push(notHere(c.g));
+        }
+        if (!next) {
+          failing.push({ code, why: `no generation at or before ${operatorDateTime(at, zone())} (${zone()}) can be read: generation ${gone.join('; generation ')}` });
+          continue;
+        }
+        passed.push(...gone);
+        g = next;
+      }
+      restore.push(code);
+      // the catalog knows each archive's key: one this host lacks is said (a worker that lacks it too fails the dossier)
+      if (g.keyId && !keys.key(g.keyId)) keyLacking.push({ code, why: `its generation ${g.id} is encrypted with key ${g.keyId}, which this host does not give` });
+      if (passed.length) older.push({ code, why: `generation ${g.id} of ${operatorDateTime(g.snapshotAt, zone())}: the newer ${passed.join('; ')}` });
     }
     const unmet = (await restorePrerequisites(pool, input.target)).filter((q) => !q.ok);
     if (!codes.length) {
@@ -348,7 +412,7 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
       });
     }
     // registered dossiers a whole-catalog run cannot bring back: no schema, no backup at or before the date (drill D2)
-    const missing = input.all ? await registeredWithoutSchema(pool, new Set(codes), SHOWN) : { total: 0, codes: [] };
+    const missing = input.all ? await registeredWithoutSchema(pool, new Set(codes), at, SHOWN) : { total: 0, codes: [] };
     return {
       target: input.target,
       scope: restoreScopeText(input),
@@ -360,6 +424,9 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
       olderGeneration: { count: older.length, dossiers: older.slice(0, SHOWN) },
       keyLacking: { count: keyLacking.length, dossiers: keyLacking.slice(0, SHOWN) },
       notInCatalog: { count: missing.total, codes: missing.codes },
+      // where this host does not see the backup folder, a file deleted by hand is found by the run, not here
+      archivesChecked: folder !== undefined,
+      backupFolder: settings.folder,
       asksYes: await restoreAsks(pool, input),
       refusedNow: unmet,
     };
@@ -372,7 +439,7 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
       `backup restore of ${v.scope} on ${v.target} as at ${operatorDateTime(at, zone())} (${zone()}) (--dry-run: nothing started):`,
       `  would restore ${v.restore.count} dossier(s)${named(v.restore.codes, v.restore.count)}`,
       `  would keep ${v.kept.count} dossier(s) already there${input.replace ? '' : ' (--replace restores over them)'}${named(v.kept.codes, v.kept.count)}`,
-      `  cannot restore ${v.failing.count} dossier(s)${v.failing.count ? ' (no generation at or before DATE: the run would fail them)' : ''}`,
+      `  cannot restore ${v.failing.count} dossier(s)${v.failing.count ? ' (no generation at or before DATE it can read: the run would fail them)' : ''}`,
       ...v.failing.dossiers.map((d) => `    ${d.code}: ${d.why}`),
       ...(v.failing.count > v.failing.dossiers.length ? [`    and ${v.failing.count - v.failing.dossiers.length} more`] : []),
       ...listed(`from an older generation than the newest at or before DATE (${v.olderGeneration.count})`, v.olderGeneration),
@@ -380,6 +447,7 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
       ...(v.notInCatalog.count
         ? [`  registered but not restorable (no schema, no backup at or before DATE: never backed up, R-BK-2) ${v.notInCatalog.count} dossier(s)${named(v.notInCatalog.codes, v.notInCatalog.count)}`]
         : []),
+      ...(v.archivesChecked ? [] : [`  archives not looked for: this host does not see ${v.backupFolder} (the run passes over one not on its worker, with no copy, for an older one)`]),
       ...(v.asksYes.length ? ['it would ask --yes for:', ...v.asksYes.map((a) => `  ${a}`)] : []),
       v.refusedNow.length ? ['started now, it would be refused:', ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n') : 'started now, nothing holds it back',
     ];

@@ -2,6 +2,7 @@ import { type Generation, offsiteCopyOf } from '../../domain/generation';
 import { isValidGeneration, operatorDateTime } from '../../domain/retention';
 import type { Queryable } from '../queryable';
 import { generationAt } from './prune-generation-at';
+import { generationsOlderAt } from './older-at';
 
 /** Where a restore reads a generation (workflows/backup-dossier.api.ts RestoreSource). */
 export type RestoreChoiceSource = 'auto' | 'local' | 'offsite';
@@ -54,4 +55,29 @@ export async function chooseRestoreGeneration(
       (from === 'local' && hasCopy(newest) ? `; its off-site copy can be restored with --from offsite` : '') +
       `; see 'nightshift backup list ${code}'`,
   };
+}
+
+/** A generation older than the one chosen, to try when that one cannot be read: read from `from`, or passed over (why). */
+export type OlderRestoreCandidate = { g: Generation; from: RestoreChoiceSource; passedOver?: undefined } | { g: Generation; passedOver: string; from?: undefined };
+
+/**
+ * The generations older than `thanId` at or before `at` (of `kind`) a restore falls back to, newest first, when the
+ * chosen one's file is not on its worker and it has no copy to read (a file deleted by hand, not yet found by a
+ * verification): with the rules of chooseRestoreGeneration, one found corrupt or missing is read from its copy (not with
+ * `place` local) or passed over (said). `place` offsite: none (the choice already went to the copies).
+ */
+export async function olderRestoreCandidates(
+  db: Queryable,
+  code: string,
+  at: Date,
+  thanId: number,
+  o: { kind: string | null; place?: 'local' | 'offsite' },
+): Promise<OlderRestoreCandidate[]> {
+  if (o.place === 'offsite') return [];
+  const from: RestoreChoiceSource = o.place ?? 'auto';
+  return (await generationsOlderAt(db, code, at, thanId, o.kind)).map((g): OlderRestoreCandidate => {
+    if (isValidGeneration(g)) return { g, from };
+    if (from === 'auto' && hasCopy(g)) return { g, from: 'offsite' };
+    return { g, passedOver: `${g.verifyState} (backup verify)${from === 'auto' ? ', with no off-site copy' : ''}` };
+  });
 }
