@@ -318,7 +318,8 @@ const TREATMENT_WORDS: Record<TreatmentDecision, string> = {
   install: 'installed',
   inherited: 'inherited from the supervisor',
   'supervisor-absent': 'not patched (supervisor not in the run)',
-  'kept-existing': "kept (the dossier's own)",
+  // as the run's notes say it (treatmentDecisionNote): held already, its own or installed by an earlier patch (XKEEP in DEMO0006, tester B)
+  'kept-existing': 'kept (already held: its own, or one an earlier patch installed)',
   'not-specific-dossier': 'not for this dossier (not of type specific)',
   'not-applicable': 'not applicable',
 };

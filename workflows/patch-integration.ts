@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
-import { faultAdvice, patchSpanText, stoppedNote, supervisorAbsentNote } from '../domain/patch';
+import { faultAdvice, patchIntegrateCommand, patchSpanText, stoppedNote, supervisorAbsentNote } from '../domain/patch';
 import { failureLimit, maxFailuresText } from '../domain/patch-input';
 import type { RestorePointTally } from '../domain/run-details';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
@@ -78,6 +78,15 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
   let restoreTally: RestorePointTally | null = null;
   /** beneath the retry, once the run is closed: whose fault the failures are, as `patch status` says it */
   let advice: string | null = null;
+  /**
+   * The next step once the run is closed with failed dossiers, on the same verdict as the advice (faultAdvice): a package at
+   * fault (no dossier holds the patch that failed) is fixed, resealed and its folder integrated again, not retried; else
+   * `dossiers` (an older worker's answer, without the verdict, too).
+   */
+  const failedStep = (closed: { retryCommand?: string; packageHeld?: boolean }, dossiers: string): { text: string; command: string } =>
+    closed.packageHeld === false
+      ? { text: 'fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again', command: patchIntegrateCommand(p.target, input.dir ?? null) }
+      : { text: dossiers, command: closed.retryCommand! };
 
   function details(): void {
     const notes = prerequisiteNotes(p.phase, p.prerequisites);
@@ -188,7 +197,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     closedIntoLive(live, closed);
     if (closed.toRevalidateCount) p.notes.push(`${closed.toRevalidateCount} dossier(s) below the supervisor's level ${closed.supervisorLevel} to revalidate (R-PI-9)`);
     nextStep = closed.retryCommand
-      ? { text: 'fix the failed dossiers, then patch them again', command: closed.retryCommand }
+      ? failedStep(closed, 'fix the failed dossiers, then patch them again')
       : closed.toRevalidateCount
         ? { text: "bring the dossiers below the supervisor's level up", command: patchRevalidateCommand(p.target) }
         : null;
@@ -196,7 +205,8 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     const result: PatchRunResult = { ...p, ...closed };
     if (closed.restorePoints) p.notes.push(`restore points: ${closed.restorePoints.taken} taken, ${closed.restorePoints.reused} reused${closed.restorePoints.failed ? `, ${closed.restorePoints.failed} failed` : ''} (R-PI-11)`);
     const stop = p.stopped ? `, stopped (--max-failures ${p.stopped.maxFailures}): ${p.stopped.notStarted} not started` : '';
-    return await endClaimedRun(closed, { type: PatchFailure.RunPartial, message: `patch run ${runId} on ${p.target}: ${closed.failuresTotal} of ${p.total} dossier(s) failed${stop}`, result });
+    // the failure's "next:" says the details' next step (a package at fault: integrated again, not retried)
+    return await endClaimedRun(nextStep && closed.retryCommand ? { ...closed, retryCommand: nextStep.command } : closed, { type: PatchFailure.RunPartial, message: `patch run ${runId} on ${p.target}: ${closed.failuresTotal} of ${p.total} dossier(s) failed${stop}`, result });
   } catch (err) {
     return await failClaimedRun(err, {
       closer: run,
@@ -206,7 +216,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
         p.failed = Math.max(p.failed, closed.failuresTotal);
         closedIntoLive(live, closed);
         if (closed.failures.length) p.notes.push(`failed: ${closed.failures.map((f) => f.code).join(', ')}${closed.failuresTotal > closed.failures.length ? ', …' : ''}`);
-        if (closed.retryCommand) nextStep = { text: 'fix the cause, then patch the failed dossiers again', command: closed.retryCommand };
+        if (closed.retryCommand) nextStep = failedStep(closed, 'fix the cause, then patch the failed dossiers again');
       },
       enterFailed: () => enter('failed'),
     });

@@ -54,10 +54,20 @@ import { registerPatchHistoryCommand } from './patch-history';
 import { refuseUnknownCodes } from '../code-hints';
 import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
 import { retryPreview } from '../../store/patch/retry-source';
+import { retryScope, type RetryLeftOut } from '../../store/patch/retry-left-out';
+import { stoppedAtSupervisor } from '../../store/patch/stopped-at-supervisor';
 import { closeAbandonedRollbacks, registerPatchRollbackCommand, rollbackResultText, rollbackRunStatus, runIdSchema } from './patch-rollback';
 import { operatorDateTime } from '../../domain/retention';
 
 const MAX_DEMO_PATCHES = 10_000;
+/** `patch retry`: the failed dossiers it leaves out named in text up to this many (as `backup retry`); --json gives the first 1000. */
+const LEFT_OUT_SHOWN = 20;
+
+/** Why `patch retry` leaves a failed dossier of a run out: brought up to its last patch since (by which run, when one did), or deleted. */
+export function leftOutReason(d: RetryLeftOut, lastPatch: number, target: string): string {
+  if (d.level === null) return `no longer a dossier of target ${target}`;
+  return `brought up since${d.byRun !== null ? ` by patch run ${d.byRun}` : ''}: at level ${d.level}, the run's last patch ${lastPatch}`;
+}
 
 /**
  * A whole number typed as decimal digits, from min to max: one line saying so whatever was typed (abc, '', 1e20, 2.5),
@@ -260,18 +270,18 @@ async function runOutcome(target: string, runId: number | null): Promise<RunOutc
 /**
  * A run row left 'running' by a workflow that no longer runs (terminated by hand, timed out) would block
  * every later run (R-PI-2: one patch run per target): it is closed as abandoned. Every patch is its own
- * transaction, so its dossiers are each at a whole patch level; those it had begun fail as not finished
- * (`patch retry --run ID` takes them), the ones it never reached below the supervisor show in `patch status`
+ * transaction, so its dossiers are each at a whole patch level; those of its last chunks not finished fail as not
+ * finished (`patch retry --run ID` takes them), the ones it never reached below the supervisor show in `patch status`
  * and `patch revalidate` brings them up (R-PI-9).
  */
-export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise<{ id: number; workflowId: string; status: string; notDone: number }[]> {
+export async function closeAbandonedRuns(pool: pg.Pool, client: Client): Promise<AbandonedRun[]> {
   const rows = await listRunningRuns(pool);
-  const closed: { id: number; workflowId: string; status: string; notDone: number }[] = [];
+  const closed: AbandonedRun[] = [];
   for (const r of rows) {
     const status = await workflowStatus(client, r.workflowId);
     if (mayStillRun(status)) continue;
     const done = await closeAbandonedRun(pool, r.id, status);
-    if (done) closed.push({ id: Number(r.id), workflowId: r.workflowId, status: status.toLowerCase(), notDone: done.notDone });
+    if (done) closed.push({ id: Number(r.id), workflowId: r.workflowId, status: status.toLowerCase(), notDone: done.notDone, begun: done.begun });
   }
   return closed;
 }
@@ -282,9 +292,25 @@ async function closeAbandonedRunsSaid(target: string, client: Client): Promise<v
   for (const a of abandoned) process.stderr.write(`${abandonedRunText(target, a)}\n`);
 }
 
-/** "nightshift: closed patch run 11 (patch/main/…): its workflow is terminated; 28 dossier(s) it had begun failed as not finished, a retry takes them: …" */
-export function abandonedRunText(target: string, a: { id: number; workflowId: string; status: string; notDone: number }): string {
-  const notDone = a.notDone ? `; ${a.notDone} dossier(s) it had begun failed as not finished, a retry takes them: ${patchRetryCommand(target, a.id)}` : '';
+/** A patch run closed as abandoned: its dossiers left not finished, and of them those the ledger shows begun (store/patch/close-abandoned-run.ts). */
+export interface AbandonedRun {
+  id: number;
+  workflowId: string;
+  status: string;
+  notDone: number;
+  begun: number;
+}
+
+/**
+ * "nightshift: closed patch run 11 (patch/main/…): its workflow is terminated; 28 dossier(s) of its last chunk(s) failed as
+ * not finished (2 of them had begun: a patch applied or a restore point taken), a retry takes them: …". A chunk opens a row
+ * for each of its dossiers and patches them one after another: most of them had not begun (tester B: "28 it had begun", 2).
+ */
+export function abandonedRunText(target: string, a: AbandonedRun): string {
+  const begun = a.begun ? `${a.begun} of them had begun: a patch applied or a restore point taken` : 'none of them had a patch applied or a restore point taken';
+  const notDone = a.notDone
+    ? `; ${a.notDone} dossier(s) of its last chunk(s) failed as not finished (${begun}), a retry takes them: ${patchRetryCommand(target, a.id)}`
+    : '';
   return `nightshift: closed patch run ${a.id} (${a.workflowId}): its workflow is ${a.status}${notDone}`;
 }
 
@@ -517,7 +543,7 @@ export function registerPatchCommands(program: Command): void {
         maxFailuresOf(flags);
         const t = target(flags.target);
         const retryOf = flags.run === undefined ? undefined : parseFlag('--run', runIdSchema, flags.run);
-        // a run whose workflow was terminated is closed first (its begun dossiers failed, NotDone), not said "still running"
+        // a run whose workflow was terminated is closed first (its dossiers not finished failed, NotDone), not said "still running"
         await withTemporal((client) => closeAbandonedRunsSaid(t.name, client)).catch(() => undefined);
         // the run it would take, read first: a wrong number, a run still going or nothing failed start nothing
         const source = await withPools(t.name, (pool) => retryPreview(pool, retryOf));
@@ -555,6 +581,23 @@ export function registerPatchCommands(program: Command): void {
           'nothing started',
         );
         if (above) throw patchFailure(PatchFailure.SupervisorBehind, above);
+        // as `backup retry`: a failed dossier brought up since (patch revalidate, a later run) or deleted needs no retry: said, left out
+        // (tester B: run 25's retry took 55 rows and applied nothing); none left: nothing started
+        const scope = await withPools(t.name, async (pool) => retryScope(pool, source.id, Boolean(source.notStarted) || Boolean(await stoppedAtSupervisor(pool, source.id))));
+        const leftOut = scope.leftOut.map((d) => ({ code: d.code, reason: leftOutReason(d, source.last_patch ?? 0, t.name) }));
+        const leftOutText = [
+          ...leftOut.slice(0, LEFT_OUT_SHOWN).map((x) => `  ${x.code}: ${x.reason}`),
+          ...(scope.leftOutTotal > Math.min(LEFT_OUT_SHOWN, leftOut.length) ? [`  and ${scope.leftOutTotal - Math.min(LEFT_OUT_SHOWN, leftOut.length)} more (--json lists the first ${leftOut.length})`] : []),
+        ];
+        if (!scope.behind && !scope.notStartedBehind) {
+          output(flags.json, { runId: source.id, retried: 0, leftOut, leftOutTotal: scope.leftOutTotal }, () =>
+            [`patch run ${source.id}: none of its ${source.failed} failed dossier(s) needs a retry: nothing to retry, nothing started`, ...leftOutText].join('\n'),
+          );
+          return;
+        }
+        if (scope.leftOutTotal && !flags.json) {
+          process.stdout.write(`${[`patch run ${source.id}: ${scope.leftOutTotal} of its ${source.failed} failed dossier(s) need no retry, left out; retrying the other ${scope.behind}`, ...leftOutText].join('\n')}\n`);
+        }
         const andNotStarted = source.notStarted ? ` and the ${source.notStarted} it did not start (--max-failures stopped it)` : '';
         return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry of the failed dossiers of run ${source.id}${andNotStarted} on ${t.name}`);
       }),

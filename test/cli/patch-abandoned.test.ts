@@ -53,7 +53,9 @@ test('R-PI-2, R-PI-8: a run terminated half-way is closed with the dossiers it h
       expect(shown.code).toBe(0);
       const retry = `nightshift patch retry --target main --run ${runId}`;
       expect(shown.stderr).toBe(
-        `nightshift: closed patch run ${runId} (${handle.workflowId}): its workflow is terminated; ${begun.length} dossier(s) it had begun failed as not finished, a retry takes them: ${retry}\n`,
+        // tester B: the chunk's later dossiers are pending too, never begun: not said "it had begun" (DEMO0003's patch, cut off mid-transaction, left no trace)
+        `nightshift: closed patch run ${runId} (${handle.workflowId}): its workflow is terminated; ${begun.length} dossier(s) of its last chunk(s) failed as not finished ` +
+          `(none of them had a patch applied or a restore point taken), a retry takes them: ${retry}\n`,
       );
       expect(shown.stdout).toMatch(new RegExp(`^run ${runId} \\S+: integrate failed patch 1, ${begun.length} failed \\(abandoned: its workflow is terminated\\)\n  retry them: ${retry}$`, 'm'));
       expect(shown.stdout).toContain(['failed dossiers:', ...begun.map((c) => `  ${c}: not finished: the run was abandoned: its workflow is terminated`)].join('\n'));
@@ -102,4 +104,35 @@ test('R-PI-9: retry of a run that failed after some dossiers without a failed on
       `patch run ${runId} has no failed dossier: nothing to retry (it failed: abandoned: its workflow is terminated; ` +
       "the dossiers it did not finish are below the supervisor's level: nightshift patch revalidate --target main, R-PI-9)\n",
   });
+});
+
+test('tester B: an abandoned run counts its dossiers not finished and, of them, those the ledger shows begun (a patch applied, a restore point), not every pending row as "begun"', async () => {
+  const { stack, cli } = ctx;
+  const pool = stack.pools.get('main');
+  if (!Object.keys(await levels(pool)).length) await demoDossiers(stack, 6);
+  await pool.query(`UPDATE nightshift.dossier SET patch_level = 1 WHERE code IN ('DEMO0001', 'DEMO0002', 'DEMO0003', 'DEMO0004')`);
+  // a chunk of four: DEMO0001 one patch in, DEMO0002 its restore point being taken, DEMO0003 and DEMO0004 not begun; its workflow gone
+  const runId = Number(
+    (await pool.query<{ id: string }>(
+      `INSERT INTO nightshift.patch_run (workflow_id, mode, state, first_patch, last_patch) VALUES ('patch/main/cli-abandoned-begun', 'integrate', 'running', 1, 2) RETURNING id`,
+    )).rows[0]!.id,
+  );
+  await pool.query(
+    `INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, restore_point_state)
+     VALUES ($1, 'DEMO0001', 'pending', 0, 0, NULL), ($1, 'DEMO0002', 'pending', 1, 1, 'taking'), ($1, 'DEMO0003', 'pending', 1, 1, NULL), ($1, 'DEMO0004', 'pending', 1, 1, NULL)`,
+    [runId],
+  );
+  const shown = await cli(['patch', 'status', '--run', String(runId)]);
+  expect(shown.code).toBe(0);
+  expect(shown.stderr).toBe(
+    `nightshift: closed patch run ${runId} (patch/main/cli-abandoned-begun): its workflow is not_found; 4 dossier(s) of its last chunk(s) failed as not finished ` +
+      `(2 of them had begun: a patch applied or a restore point taken), a retry takes them: nightshift patch retry --target main --run ${runId}\n`,
+  );
+  const items = (await pool.query<{ code: string; status: string; to_level: number }>('SELECT code, status, to_level FROM nightshift.patch_run_item WHERE run_id = $1 ORDER BY code', [runId])).rows;
+  expect(items).toEqual([
+    { code: 'DEMO0001', status: 'failed', to_level: 1 },
+    { code: 'DEMO0002', status: 'failed', to_level: 1 },
+    { code: 'DEMO0003', status: 'failed', to_level: 1 },
+    { code: 'DEMO0004', status: 'failed', to_level: 1 },
+  ]);
 });

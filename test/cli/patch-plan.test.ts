@@ -62,7 +62,7 @@ test('R-PI-10: plan shows per dossier what the run would do and why, by category
   expect(text.stdout).toMatch(/^supervisor DEMO0001: level 0 → 4, patched first, alone$/m);
   expect(text.stdout).toMatch(/^dossiers: 8 targeted, 8 to patch, 0 up to date, 0 refused \(R-PI-8\)$/m);
   expect(text.stdout).toMatch(/^patches 1-4: 1: 8 apply; 2: 8 apply; 3: 8 apply; 4: 1 apply, 7 not applicable \(R-PI-6\)$/m);
-  expect(text.stdout).toMatch(/^treatments: .*inherited from the supervisor \(R-PI-4\).*kept \(the dossier's own\) \(R-PI-5\).*not for this dossier \(not of type specific\) \(R-PI-5\)/m);
+  expect(text.stdout).toMatch(/^treatments: .*inherited from the supervisor \(R-PI-4\).*kept \(already held: its own, or one an earlier patch installed\) \(R-PI-5\).*not for this dossier \(not of type specific\) \(R-PI-5\)/m);
   expect(text.stdout).toMatch(/^content \(R-PI-7\): 24 structure script\(s\), 25 data script\(s\), 50 dictionary entr\(ies\), \d+ protected field\(s\) kept$/m);
   expect(text.stdout).toMatch(/^estimate: no history/m);
   expect(text.stdout).toMatch(/^no refusal: the run can go ahead once its prerequisites are met$/m);

@@ -272,8 +272,56 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
     const after = await cli(['patch', 'status']);
     expect(after.stdout).toMatch(new RegExp(`^run ${runId} \\S+: integrate partial patch ${top + 1}, 1 failed \\(brought up since\\)$`, 'm'));
     expect(after.stdout).not.toContain(`retry them: ${retry}`);
+    // tester B (run 25): a retry of it now leaves its failed dossier out, says why, and starts nothing (exit 0), as `backup retry`
+    const broughtUp = await cli(['patch', 'retry', '--run', runId]);
+    expect(broughtUp).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout:
+        `patch run ${runId}: none of its 1 failed dossier(s) needs a retry: nothing to retry, nothing started\n` +
+        `  DEMO0003: brought up since by patch run ${retryRun}: at level ${top + 1}, the run's last patch ${top + 1}\n`,
+    });
+    expect(JSON.parse((await cli(['patch', 'retry', '--run', runId, '--json'])).stdout)).toEqual({
+      runId: Number(runId),
+      retried: 0,
+      leftOut: [{ code: 'DEMO0003', reason: `brought up since by patch run ${retryRun}: at level ${top + 1}, the run's last patch ${top + 1}` }],
+      leftOutTotal: 1,
+    });
+    expect(await runs()).toBe(before + 1);
   });
   expect((await levels(pool)).DEMO0003).toBe(top + 1);
+});
+
+test('tester B: patch retry leaves out the failed dossiers brought up since (patch revalidate), names them with why, and retries the others only', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir('cli-retry-left-out');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1]);
+  for (const code of ['DEMO0002', 'DEMO0004']) await pool.query(`CREATE TABLE "d_${code}".blocker (x int)`);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect((await cli(['patch', 'integrate', dir, '--wait'])).code).toBe(1);
+    const runId = (await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run ORDER BY id DESC LIMIT 1`)).rows[0]!.id;
+    for (const code of ['DEMO0002', 'DEMO0004']) await pool.query(`DROP TABLE "d_${code}".blocker`);
+    // DEMO0002 brought up by a revalidation; DEMO0004 left to the retry
+    const revalidated = await cli(['patch', 'revalidate', 'DEMO0002', '--wait', '--json']);
+    expect(revalidated.code).toBe(0);
+    const revalidateRun = JSON.parse(revalidated.stdout).result.runId;
+    const r = await cli(['patch', 'retry', '--run', runId, '--wait']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `patch run ${runId}: 1 of its 2 failed dossier(s) need no retry, left out; retrying the other 1\n` +
+        `  DEMO0002: brought up since by patch run ${revalidateRun}: at level ${top + 1}, the run's last patch ${top + 1}\n`,
+    );
+    expect(r.stdout).toMatch(/: completed$/m);
+    const retryRun = (await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run ORDER BY id DESC LIMIT 1`)).rows[0]!.id;
+    // the retry's ledger: DEMO0004 alone (not a row for the dossier brought up since)
+    expect((await pool.query(`SELECT code, status FROM nightshift.patch_run_item WHERE run_id = $1`, [retryRun])).rows).toEqual([{ code: 'DEMO0004', status: 'ok' }]);
+    expect(await levels(pool)).toMatchObject({ DEMO0002: top + 1, DEMO0004: top + 1 });
+  });
 });
 
 test('R-PI-4: after a rollback of its run (supervisor back below it) a retry is refused by the CLI and by the workflow; status advises integrate, not retry; status --run lists every failure (issue of 2,512 dossiers)', async () => {

@@ -158,7 +158,7 @@ test('R-PI-10: the summary by category, the refusals with examples, the estimate
     'dossiers: 5 targeted, 3 to patch, 1 up to date, 1 refused (R-PI-8)',
     'patches 1-2: 1: 3 apply, 1 already applied; 2: 1 apply, 2 not applicable (R-PI-6), 1 already applied',
     // SUP: TRT1 installed, XKEEP not its own type, DOC2 installed; REG and SPC inherit TRT1, DOC2 not applicable; SPC keeps its XKEEP
-    'treatments: 2 inherited from the supervisor (R-PI-4), 1 installed (R-PI-4), 1 installed (R-PI-6), 1 kept (the dossier\'s own) (R-PI-5), 2 not applicable (R-PI-6), 2 not for this dossier (not of type specific) (R-PI-5)',
+    'treatments: 2 inherited from the supervisor (R-PI-4), 1 installed (R-PI-4), 1 installed (R-PI-6), 1 kept (already held: its own, or one an earlier patch installed) (R-PI-5), 2 not applicable (R-PI-6), 2 not for this dossier (not of type specific) (R-PI-5)',
     'content (R-PI-7): 4 structure script(s), 4 data script(s), 0 dictionary entr(ies), 0 protected field(s) kept',
     `refused: DRIFT: ChecksumDrift: ${s.refusedExamples[0]!.message}`,
     'estimate: no history (no earlier patch run on this target applied a patch)',
@@ -180,4 +180,14 @@ test('R-PI-10: a dossier whose schema is missing fails at its first patch to app
   const s = addToSummary(emptyPlanSummary(), gone);
   expect(s).toMatchObject({ refused: 1, toPatch: 0, upToDate: 0, applications: 0 });
   expect(planDossier(packages, fresh({ ...REG, patchLevel: 3 }, { missingSchema: 'd_REG' }), 3)).not.toHaveProperty('refusal');
+});
+
+test("tester B (R-PI-5): a specific treatment an earlier patch of the same run installed, shipped again, is kept: the summary words it as the run's notes do, not as the dossier's own", () => {
+  // DEMO0006's XKEEP: installed by patch 1, shipped again by patch 2 and kept
+  const plan = planDossier([pkg(1, 'standard', ['XKEEP']), pkg(2, 'standard', ['XKEEP'])], fresh(SPEC), 2);
+  expect(plan.steps.map((s) => s.treatments[0]!.decision)).toEqual(['install', 'kept-existing']);
+  expect(plan.notes).toEqual(['patch 2: treatment XKEEP kept: the dossier already holds a specific treatment of that name (its own, or one an earlier patch installed: not replaced) (R-PI-5)']);
+  const line = summaryLines(addToSummary(emptyPlanSummary(), plan)).find((l) => l.startsWith('treatments: '));
+  expect(line).toBe('treatments: 1 installed (R-PI-5), 1 kept (already held: its own, or one an earlier patch installed) (R-PI-5)');
+  expect(line).not.toContain("the dossier's own");
 });

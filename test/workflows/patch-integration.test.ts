@@ -214,6 +214,9 @@ test('supervisor first: its failure stops the run before any other dossier is to
     // R-OP-1: the Web UI says whose fault it is, as `patch status` does: no dossier holds patch 1, the package is suspect
     const shown = (await first.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
     expect(shown).toContain("a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again");
+    // tester B: the next step on the same verdict (it said "fix the failed dossiers, then patch them again")
+    expect(shown).toContain(`fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again: \`nightshift patch integrate ${dir} --target main\``);
+    expect(shown).not.toContain('then patch them again');
     expect(err.message).toMatch(/the supervisor DEMO0001 failed, no other dossier was touched: patch 1 failed in dossier DEMO0001 \(data\.sql\): blocker present/);
     expect(await levels(pool)).toEqual({ DEMO0001: 0, DEMO0002: 0, DEMO0003: 0, DEMO0004: 0 });
     const run = await pool.query(`SELECT state, (SELECT count(*)::int FROM nightshift.patch_run_item i WHERE i.run_id = r.id) AS items FROM nightshift.patch_run r`);
@@ -225,6 +228,27 @@ test('supervisor first: its failure stops the run before any other dossier is to
     const retry = await runPatch(temporal.client, stack, { mode: 'retry' });
     expect(retry).toMatchObject({ state: 'completed', total: 4, failed: 0, toRevalidateCount: 0 });
     expect(await levels(pool)).toEqual({ DEMO0001: 2, DEMO0002: 2, DEMO0003: 2, DEMO0004: 2 });
+  });
+});
+
+test('tester B: a run whose failures are the package\'s (no dossier holds the patch that failed) gives as next step the package fixed, resealed and integrated again, as its advice says', async () => {
+  await withStack(4, async (stack) => {
+    const pool = stack.pools.get('main');
+    await openWindow(pool);
+    const dir = tempDir('patches');
+    await blockablePatches(dir, [1]);
+    for (const code of ['DEMO0002', 'DEMO0003']) await pool.query(`CREATE TABLE ${qualified(schemaNameFor(code), 'blocker')} (x int)`);
+    // the supervisor not in the list: patch 1 fails in every dossier it goes to, none holds it
+    const handle = await startRun(temporal.client, stack, { mode: 'integrate', dir, dossiers: ['DEMO0002', 'DEMO0003'] });
+    const failed = await handle.result().catch((e: unknown) => e);
+    const r = partialPatchResult(failed)!;
+    expect(r).toMatchObject({ state: 'partial', failuresTotal: 2, packageHeld: false });
+    // the workflow list's message says the same next step
+    expect((failed as WorkflowFailedError).cause!.message).toMatch(new RegExp(`; next: nightshift patch integrate ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --target main$`));
+    const shown = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    expect(shown).toContain("a package at fault (not the dossiers): a retry applies the run's stored packages again");
+    expect(shown).toContain(`fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again: \`nightshift patch integrate ${dir} --target main\``);
+    expect(shown).not.toContain('fix the failed dossiers');
   });
 });
 
@@ -253,7 +277,7 @@ test('R-PI-9 a failed dossier stops at its last good patch, the others go on; re
     expect(shown).toContain('phase **partial**');
     expect(shown).toContain('**6 / 6** dossiers · **1 failed**');
     expect(shown).toContain('- DEMO0003: patch 2 failed in dossier DEMO0003 (data.sql): blocker present');
-    expect(shown).toContain(`\`${retry1}\``);
+    expect(shown).toContain(`fix the failed dossiers, then patch them again: \`${retry1}\``);
     // whose fault, as `patch status` says it: patch 2 is applied elsewhere, the cause is in DEMO0003
     expect(r.packageHeld).toBe(true);
     expect(shown).toContain('no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)');
