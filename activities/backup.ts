@@ -94,7 +94,7 @@ async function withGenerationLease<T>(pool: Parameters<typeof takeGenerationLeas
  * Whether a file is there: false only when it is not (a folder gone, a share unmounted). Any other trouble (its rights)
  * is the restore's to report when it opens the file.
  */
-async function fileIsThere(file: string): Promise<boolean> {
+export async function fileIsThere(file: string): Promise<boolean> {
   try {
     await fs.promises.stat(file);
     return true;

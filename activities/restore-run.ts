@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { caseTwinMessage, schemaNameFor } from '../domain/dossier';
@@ -12,7 +11,7 @@ import type { FanOutPage } from '../workflows/fan-out';
 import type { Prerequisite } from '../workflows/fan-out.api';
 import { RestoreRunFailure, restoreRetryCommand, type RestoreRunInput, type RestoreRunState } from '../workflows/backup-restore-run.api';
 import type { ActivityDeps } from './deps';
-import { generationRestorer } from './backup';
+import { fileIsThere, generationRestorer } from './backup';
 import { closeAbandonedPatchWork } from './abandoned-runs';
 import { restoreAfterRun } from '../store/restore/after-run';
 import { restoreAfterRunNotes } from '../domain/restore-run';
@@ -74,17 +73,6 @@ function isDossierProblem(err: unknown): boolean {
 function isArchiveAway(err: unknown): boolean {
   const type = failureTypeOf(err);
   return type === FailureType.InvalidInput || type === FailureType.OffsiteSourceMissing || type === FailureType.ArchiveInvalid || (err as NodeJS.ErrnoException).code === 'ENOENT';
-}
-
-/** False only when the file is not there (ENOENT, a folder gone): any other trouble is the restore's to say. */
-async function fileIsThere(file: string): Promise<boolean> {
-  try {
-    await fs.promises.stat(file);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code !== 'ENOENT' && code !== 'ENOTDIR';
-  }
 }
 
 /** The next older generation to read, those passed over (found corrupt or missing, no copy to read) named in `said`. */
