@@ -25,11 +25,13 @@ import { OffsiteCopyDamaged } from '../offsite/failures';
 import { generationById } from '../store/generations/generation-by-id';
 import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
 import { otherGenerationAt } from '../store/generations/other-generation-at';
+import { olderRestoreCandidates } from '../store/generations/restore-choice';
+import { operatorDateTime } from '../domain/retention';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 import { markRestoredUnmodified } from '../store/dossiers/mark-restored-unmodified';
 import { targetNameSchema } from '../domain/target';
 import { copyGenerationOffsite } from './offsite';
-import { putBackFromLinks, sha256OfFile } from './verify';
+import { putBackFromLinks } from './verify';
 
 /**
  * Single-dossier backup and restore activities (R-BK-3, R-BK-5, R-BK-6, R-BK-9) over the archive engine;
@@ -199,7 +201,14 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
         );
       }
       const generationId = input.generationId;
-      return withHeartbeat((onProgress, signal) => restoreGeneration({ ...input, generationId, from: input.from ?? 'auto', onProgress, signal }));
+      const from = input.from ?? 'auto';
+      return withHeartbeat(async (onProgress, signal) => {
+        try {
+          return await restoreGeneration({ ...input, generationId, from, onProgress, signal });
+        } catch (err) {
+          throw await withOlderGenerationHint(pool, generationId, from, config.operatorTimeZone, err);
+        }
+      });
     },
   };
 }
@@ -209,11 +218,11 @@ export function createBackupActivities({ config, pools, offsiteStore: injectedSt
  * changes, as a damaged file (its off-site copy is then offered): its size against the one recorded; its header's
  * snapshot time, when it is that of another generation of the dossier (drill C: an older archive of the same dossier
  * and the same size, copied over a newer one, was restored as the newer generation: another point in time, said to be
- * the one asked for); its SHA-256 against the one recorded, when a verification, a copy or a prune recorded one. A file
- * whose header cannot be read (a key missing, damaged) is left to the restore, which says why; another dossier's
- * archive is the restore's refusal too (expectCode).
+ * the one asked for). Its SHA-256, when a verification, a copy or a prune recorded one, is the restore's own read's
+ * (`sha256Mismatch`, checked before its commit). A file whose header cannot be read (a key missing, damaged) is left to
+ * the restore, which says why; another dossier's archive is the restore's refusal too (expectCode).
  */
-async function refuseOtherFile(pool: pg.Pool, g: Generation, keys: BackupKeyring, signal?: AbortSignal): Promise<void> {
+async function refuseOtherFile(pool: pg.Pool, g: Generation, keys: BackupKeyring): Promise<void> {
   const size = await fs.promises.stat(g.file).then(
     (st) => st.size,
     () => undefined,
@@ -227,15 +236,45 @@ async function refuseOtherFile(pool: pg.Pool, g: Generation, keys: BackupKeyring
   if (other) {
     throw notThis(`is the archive of generation ${other.id}${other.deleted ? ' (pruned since)' : ''}, taken at ${header!.snapshotAt}; generation ${g.id} was taken at ${g.snapshotAt.toISOString()}`);
   }
-  if (g.sha256) {
-    const sha256 = await sha256OfFile(g.file, signal).catch(() => undefined);
-    if (sha256 !== undefined && sha256 !== g.sha256) {
-      throw permanentFailure(
+}
+
+/** The restore's refusal of a generation's file whose SHA-256, hashed as it was read, is not the one recorded. */
+function sha256Mismatch(g: Generation & { sha256: string }) {
+  return {
+    sha256: g.sha256,
+    mismatch: (sha256: string) =>
+      permanentFailure(
         FailureType.ArchiveInvalid,
         `${g.file} has the SHA-256 ${sha256.slice(0, 12)}…, generation ${g.id} recorded ${g.sha256.slice(0, 12)}…: damaged, or not this generation's file (replaced by hand?); nothing was changed`,
-      );
+      ),
+  };
+}
+
+/**
+ * `backup restore CODE --at` of a generation whose file is gone (deleted by hand, not yet found by a verification) with
+ * no copy to read: the restore asked for one point in time, so no other is restored in its place (a restore run, over
+ * many dossiers, falls back by itself: activities/restore-run.ts); its failure names the next older generation that can
+ * be read, from the same list the run falls back on (store/generations/restore-choice.ts), and the command that restores it.
+ */
+async function withOlderGenerationHint(pool: pg.Pool, generationId: number, from: RestoreSource, zone: string, err: unknown): Promise<unknown> {
+  const type = failureTypeOf(err);
+  if (from === 'offsite' || (type !== FailureType.InvalidInput && type !== FailureType.OffsiteSourceMissing)) return err;
+  const g = await generationById(pool, generationId).catch(() => undefined);
+  if (!g || (await fileIsThere(g.file))) return err;
+  let older: Generation | undefined;
+  for (const c of await olderRestoreCandidates(pool, g.code, g.snapshotAt, g.id, { kind: null, place: from === 'local' ? 'local' : undefined }).catch(() => [])) {
+    // its file here, or a copy to read (what the restore run would read)
+    if (c.from === undefined) continue;
+    if (c.from === 'offsite' || (c.from === 'auto' && offsiteCopyOf(c.g)) || (await fileIsThere(c.g.file))) {
+      older = c.g;
+      break;
     }
   }
+  const at = older && operatorDateTime(older.snapshotAt, zone);
+  const hint = older
+    ? `; the next older generation that can be read is ${older.id}, taken ${at} (${zone}): nightshift backup restore ${g.code} --at '${at}'${older.kind === 'normal' ? '' : ` --kind ${older.kind}`}`
+    : `; no older generation of ${g.code} can be read`;
+  return permanentFailure(type!, `${(err as Error).message}${hint}`);
 }
 
 const RESTORE_TMP_PREFIX = 'nightshift-restore-';
@@ -295,17 +334,22 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
     const onProgress = r.onProgress ?? (() => {});
     return withGenerationLease(pool, r.generationId, r.file, async (g) => {
       // the archive must be this generation's: of its dossier (a bulk run restores over the archive's own code)
-      const restore = (file: string, name?: string, beforeCommit = r.beforeCommit) =>
-        restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit, expectCode: g.code });
+      const restore = (file: string, name?: string, beforeCommit = r.beforeCommit, expectSha256?: RestoreEngineOptions['expectSha256']) =>
+        restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit, expectCode: g.code, expectSha256 });
       const copy = await restoreSourceOf(g, r.from, keys);
       if (!copy) {
         try {
-          await refuseOtherFile(pool, g, keys, r.signal);
+          await refuseOtherFile(pool, g, keys);
           // its own code from its own file: the newest generation restored is not a change to back up again (R-BK-2)
-          return await restore(g.file, undefined, async (tx, header) => {
-            await r.beforeCommit?.(tx, header);
-            if (r.as === undefined || r.as === g.code) await markRestoredUnmodified(tx, g.code, g.id);
-          });
+          return await restore(
+            g.file,
+            undefined,
+            async (tx, header) => {
+              await r.beforeCommit?.(tx, header);
+              if (r.as === undefined || r.as === g.code) await markRestoredUnmodified(tx, g.code, g.id);
+            },
+            g.sha256 ? sha256Mismatch({ ...g, sha256: g.sha256 }) : undefined,
+          );
         } catch (err) {
           // a damaged file whose generation has a copy: say how to read the copy instead
           const other = offsiteCopyOf(g);

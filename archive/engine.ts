@@ -337,6 +337,11 @@ export interface RestoreEngineOptions {
   beforeCommit?: (tx: pg.PoolClient, header: ArchiveHeader) => Promise<void>;
   /** a generation's restore: the dossier its archive must be of (a file swapped by hand is refused before anything changes) */
   expectCode?: string;
+  /**
+   * a generation's restore: the SHA-256 its file must have (recorded by a verification, a copy or a prune), hashed in
+   * the restore's own read and checked before the commit; `mismatch` is the failure for another one (rolled back)
+   */
+  expectSha256?: { sha256: string; mismatch: (sha256: string) => Error };
 }
 
 /** PostgreSQL refusing the archive's content (bad data, broken constraint, bad definition) is the archive's fault. */
@@ -372,7 +377,7 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
   }
 
   try {
-    await readArchive(o.file, {
+    const read = await readArchive(o.file, {
       async header(h) {
         if (o.expectCode !== undefined && h.code !== o.expectCode) {
           throw invalid(`${o.name ?? o.file} is an archive of dossier ${h.code}, not of ${o.expectCode}: not this generation's file (replaced by hand?); nothing was changed`);
@@ -452,7 +457,8 @@ export async function restoreDossierArchive(o: RestoreEngineOptions): Promise<Re
         realigned = await realignRestoredLedger(client, schemaNameFor(code!));
         await installTouchTriggers(client, schemaNameFor(code!));
       },
-    }, o.keys, o.name);
+    }, o.keys, o.name, { hashFile: o.expectSha256 !== undefined });
+    if (o.expectSha256 && read.fileSha256 !== o.expectSha256.sha256) throw o.expectSha256.mismatch(read.fileSha256 ?? '');
     await o.beforeCommit?.(client, header!);
     await commit(client);
   } catch (err) {

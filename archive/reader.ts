@@ -224,7 +224,9 @@ export async function readArchive(
   keys?: BackupKeyring,
   /** what the failures call the archive (default: its path): a copy read into a temporary file is named as the copy */
   name = file,
-): Promise<{ header: ArchiveHeader; manifest: ArchiveManifest; info: ArchiveInfo }> {
+  /** hashFile: the SHA-256 of the whole file as read (the same read: a generation's restore checks it before its commit) */
+  options: { hashFile?: boolean } = {},
+): Promise<{ header: ArchiveHeader; manifest: ArchiveManifest; info: ArchiveInfo; fileSha256?: string }> {
   const fh = await openArchive(file, name);
   let magic: Magic;
   let fileKey: Buffer | undefined;
@@ -238,6 +240,9 @@ export async function readArchive(
   const { codec, length } = magic;
   // the same descriptor: the path is not opened a second time (it could be another file by now)
   const input = fh.createReadStream({ start: length, highWaterMark: 256 * 1024 });
+  const fileHash = options.hashFile ? crypto.createHash('sha256').update(magic.line) : undefined;
+  // beside the pipe below: every byte the archive's streams read, in order, the magic line first
+  if (fileHash) input.on('data', (chunk) => void fileHash.update(chunk));
   const unzip = codec === 'gzip' ? zlib.createGunzip() : zlib.createBrotliDecompress();
   let inflateError: Error | undefined;
   unzip.on('error', (err) => (inflateError ??= err));
@@ -342,7 +347,7 @@ export async function readArchive(
   }
   if (!header) throw invalid('empty archive');
   if (!ended || !manifest) throw invalid('truncated (no manifest or end marker)');
-  return { header, manifest, info: { codec, keyId: magic.envelope?.keyId } };
+  return { header, manifest, info: { codec, keyId: magic.envelope?.keyId }, ...(fileHash && { fileSha256: fileHash.digest('hex') }) };
 }
 
 function checkManifest(

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
@@ -452,8 +453,8 @@ test("R-BK-11 (drill C, 2026-12-06 night): an older generation's archive of the 
     expect(damaged.code).toBe(1);
     expect(damaged.stderr).toContain(`generation ${newer} recorded abababababab…: damaged, or not this generation's file (replaced by hand?); nothing was changed`);
     expect((await pool().query('SELECT 1 FROM nightshift.dossier WHERE code = $1', [`${code}X`])).rowCount).toBe(0);
-    // the record right: restored
-    await pool().query('UPDATE nightshift.backup_generation SET sha256 = NULL WHERE id = $1', [newer]);
+    // the record right (its SHA-256, hashed in the restore's own read): restored
+    await pool().query('UPDATE nightshift.backup_generation SET sha256 = $2 WHERE id = $1', [newer, crypto.createHash('sha256').update(saved).digest('hex')]);
     const ok = await cli(['backup', 'restore', code, '--at', at, '--as', `${code}X`, '--wait']);
     expect(ok.stderr).toBe('');
     expect(ok.stdout).toContain(`from generation ${newer}`);

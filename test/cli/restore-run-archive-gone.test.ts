@@ -42,6 +42,16 @@ test('R-BK-11 R-BK-14: a restore run takes the next older generation at or befor
 
   const worker = await createTestWorker(stack, ctx.temporal.nativeConnection);
   await worker.runUntil(async () => {
+    // one restore asked for one point in time: no other restored in its place, the next older one that can be read named
+    const one = await cli(['backup', 'restore', 'GONE0001', '--at', '2026-12-02', '--as', 'GONEX001', '--wait']);
+    expect(one.code).toBe(1);
+    expect(one.stderr).toContain(
+      `the archive of generation ${newer.GONE0001} of dossier GONE0001 is not on this worker (${files.rows.find((f) => f.id === String(newer.GONE0001))!.file}), and it has no off-site copy (off-site none); ` +
+        `the next older generation that can be read is ${older.GONE0001}, taken 2026-12-01 10:00:00 (UTC): nightshift backup restore GONE0001 --at '2026-12-01 10:00:00'`,
+    );
+    const none = await cli(['backup', 'restore', 'GONE0002', '--at', '2026-12-02', '--as', 'GONEX002', '--wait']);
+    expect(none.stderr).toContain('and it has no off-site copy (off-site none); no older generation of GONE0002 can be read');
+    expect((await pool.query(`SELECT code FROM nightshift.dossier WHERE code LIKE 'GONEX%'`)).rowCount).toBe(0);
     const r = await cli(['backup', 'restore', '--codes', 'GONE0001,GONE0002', '--at', '2026-12-02', '--replace', '--yes', '--wait']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(1);
