@@ -167,6 +167,8 @@ const OVERRUN_MAIL_PATCH = 'maintenance-window-overrun-mail';
 const OVERRUN_FROM_START_PATCH = 'maintenance-window-overrun-watch-from-start';
 /** Histories recorded before a `complete` said during the session closing gave access back at once (it forced every session first) replay so. */
 const COMPLETE_EARLY_PATCH = 'maintenance-window-complete-before-work';
+/** Histories recorded before an edit's answer waited for the login block it moved to be applied (the CLI read the phase again) replay so. */
+const EDIT_ANSWERS_APPLIED_PATCH = 'maintenance-window-edit-answers-applied';
 /**
  * How often a window whose work is done by hand looks for runs started in it (one local activity and one
  * timer, ~6.5 history events): every 30 s for the first half hour, then every 2 min, so that a night-long
@@ -183,6 +185,8 @@ interface WindowControl {
   requested: { cancel: boolean; complete: boolean; reopen: boolean };
   /** Bumped by every edit/extend: waits computed from the old times wake up and recompute. */
   version: number;
+  /** The version whose login block (R-MW-5) the scheduled window has applied: an edit answers once it is applied. */
+  announced: number;
   /** Past this point edits are refused: the start transition is under way. */
   started: boolean;
   /** Checks, restore or cancellation under way: no extend, complete or cancel any more. */
@@ -242,6 +246,7 @@ class MaintenanceWindow {
       },
       requested: { cancel: false, complete: false, reopen: false },
       version: 0,
+      announced: -1,
       started: false,
       finishing: false,
     };
@@ -332,9 +337,11 @@ class MaintenanceWindow {
       editMaintenanceUpdate,
       async (edit: MaintenanceEdit) => {
         Object.assign(w.status, applyEdit(w.status, edit));
-        w.version++;
+        const version = ++w.version;
         this.details();
         await this.writeTimes();
+        // the phase answered is the one the gate acts on: the login block moved by the edit applied (or the start begun)
+        if (wf.patched(EDIT_ANSWERS_APPLIED_PATCH)) await wf.condition(() => w.announced >= version || w.started || w.requested.cancel || this.s.state !== 'scheduled');
         return { ...this.s };
       },
       {
@@ -539,18 +546,26 @@ class MaintenanceWindow {
    */
   private async announce(): Promise<'started' | 'cancelled'> {
     for (;;) {
-      if (this.w.requested.cancel) return 'cancelled';
+      // what any edit asked is settled here too: its answer waits no longer
+      if (this.w.requested.cancel) return this.announcedAs('cancelled');
       const now = workflowTime();
       const start = Date.parse(this.s.startsAt);
-      if (now >= start) return 'started';
+      if (now >= start) return this.announcedAs('started');
       const blockAt = this.s.preventLoginsFrom ? Date.parse(this.s.preventLoginsFrom) : undefined;
+      const applying = this.w.version;
       await this.block(blockAt !== undefined && now >= blockAt);
+      this.w.announced = applying;
       const next = blockAt !== undefined && blockAt > now ? Math.min(blockAt, start) : start;
       const v = this.w.version;
       await wf.condition(() => this.w.version !== v || this.w.requested.cancel, Math.max(1, next - now), {
         summary: next === start ? 'until the start' : 'until logins are blocked',
       });
     }
+  }
+
+  private announcedAs<T>(outcome: T): T {
+    this.w.announced = this.w.version;
+    return outcome;
   }
 
   /** R-MW-5: the early login block follows the (editable) preventLoginsFrom. */

@@ -597,23 +597,6 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
   });
 }
 
-/**
- * R-MW-5: an edit of the early login block is applied by the window's own loop just after the edit's answer (the phase
- * `blocking_logins` or back to `scheduled`): the phase said is the one the gate now acts on, read again for up to 3 s
- * (tester A: "(phase scheduled)" was printed while logins were already refused).
- */
-async function settledBlock(h: WorkflowHandle, edited: MaintenanceStatus): Promise<MaintenanceStatus> {
-  if (edited.state !== 'scheduled' || !['scheduled', 'blocking_logins'].includes(edited.phase)) return edited;
-  const blocked = edited.preventLoginsFrom !== undefined && edited.preventLoginsFrom !== null && Date.parse(edited.preventLoginsFrom) <= Date.now();
-  const wanted = blocked ? 'blocking_logins' : 'scheduled';
-  let seen = edited;
-  for (let i = 0; seen.phase !== wanted && seen.state === 'scheduled' && i < 30; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    seen = await h.query(maintenanceStatusQuery).catch(() => seen);
-  }
-  return seen;
-}
-
 /** Runs one operator update; a missing workflow is said plainly. */
 async function update(targetName: string | undefined, fn: (h: WorkflowHandle) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated'): Promise<number | void> {
   const t = target(targetName);
@@ -1175,7 +1158,8 @@ export function registerMaintenanceCommands(program: Command): void {
             // the update's validator refuses the same edit in its own words; checked here first, the flag is named
             const now = await h.query(maintenanceStatusQuery);
             if (now.state === 'scheduled') refuseEdit(now, edit, flags);
-            return settledBlock(h, await h.executeUpdate(editMaintenanceUpdate, { args: [edit] }));
+            // the workflow answers once the login block the edit moved is applied (the phase the gate acts on)
+            return h.executeUpdate(editMaintenanceUpdate, { args: [edit] });
           },
           flags.json,
           'edited',
