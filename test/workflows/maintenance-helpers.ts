@@ -6,7 +6,7 @@ import type { Transporter } from 'nodemailer';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../workers/activities';
 import { loadConfig, type Config } from '../../config/config';
-import { createTestDatabase, requireEnv, tempDir, uniqueName } from '../helpers/env';
+import { type TestStack, createTestDatabase, createTestStack, requireEnv, tempDir, uniqueName } from '../helpers/env';
 import { createMailTransport, createTargetPools, type TargetPools } from '../../workers/resources';
 import type { MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 import type { WindowView } from '../../domain/maintenance';
@@ -283,4 +283,24 @@ export async function connectHolders(pool: pg.Pool): Promise<string[]> {
       ORDER BY 1`,
   );
   return r.rows.map((x) => x.role);
+}
+
+/**
+ * A test stack whose mail goes to a real SMTP server of the test's own (`smtp.messages`), with the worker's mail
+ * transport: the three closed, whatever happens, in the order they were opened backwards.
+ */
+export async function withMailStack<T>(fn: (m: { smtp: Awaited<ReturnType<typeof startSmtp>>; stack: TestStack; mail: Transporter }) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+  const smtp = await startSmtp();
+  try {
+    const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port), ...env });
+    const mail = createMailTransport(stack.config);
+    try {
+      return await fn({ smtp, stack, mail });
+    } finally {
+      mail.close();
+      await stack.close();
+    }
+  } finally {
+    await smtp.close();
+  }
 }

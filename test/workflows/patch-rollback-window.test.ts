@@ -6,9 +6,8 @@ import { reopenMaintenanceUpdate, type MaintenanceStatus, type MaintenanceWindow
 import { ident } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime } from '../helpers/env';
-import { createMailTransport } from '../../workers/resources';
 import { createActivities } from '../../workers/activities';
-import { bodyOf, startSmtp, subjectOf } from './maintenance-helpers';
+import { bodyOf, subjectOf, withMailStack } from './maintenance-helpers';
 import { waitFor } from './backup-batch-helpers';
 import { demoDossiers, levels } from './patch-helpers';
 import { block, halfWayPatchDir, rollbackLedger, rollbackWindowInput, statesOf } from './patch-rollback-helpers';
@@ -29,10 +28,7 @@ afterAll(async () => {
 const BLOCKED = ['DEMO0003', 'DEMO0005'];
 
 test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two dossiers the patch failed half-way are rolled back to their pre-patch state, the details, result and mail say so and name the retry, access is given back', async () => {
-  const smtp = await startSmtp();
-  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
-  const mail = createMailTransport(stack.config);
-  try {
+  await withMailStack(async ({ smtp, stack, mail }) => {
     const pool = stack.pools.get('main');
     const codes = await demoDossiers(stack, 6);
     const dir = await halfWayPatchDir(stack.config.backupDir, 'window-rollback');
@@ -80,18 +76,11 @@ test('R-PI-11 R-MW-9 R-MW-10: window backup+patch --on-failure rollback: the two
     const rb = (await pool.query(`SELECT state, window_workflow, failed_only FROM nightshift.patch_rollback_run`)).rows;
     expect(rb).toEqual([{ state: 'completed', window_workflow: expect.stringMatching(/^maintenance\/main/), failed_only: true }]);
     expect((await pool.query('SELECT state FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed' }]);
-  } finally {
-    mail.close();
-    await stack.close();
-    await smtp.close();
-  }
+  });
 });
 
 test('R-PI-11 R-MW-10 R-OP-1: --on-failure rollback, then a failed post-check: the status, details, alert and completion mail name the dossiers rolled back, the post-check failure is said as such, its next step is reopen (then the retry)', async () => {
-  const smtp = await startSmtp();
-  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
-  const mail = createMailTransport(stack.config);
-  try {
+  await withMailStack(async ({ smtp, stack, mail }) => {
     const pool = stack.pools.get('main');
     await demoDossiers(stack, 6);
     const dir = await halfWayPatchDir(stack.config.backupDir, 'window-rollback-post-check');
@@ -156,18 +145,11 @@ test('R-PI-11 R-MW-10 R-OP-1: --on-failure rollback, then a failed post-check: t
     expect(window.status.nextSteps).toEqual([{ text: 'Fix the rolled-back dossiers, then patch them again inside a window', command: retry }]);
     expect(details).toContain('failed dossier(s) rolled back to their restore point (R-PI-11): DEMO0003, DEMO0005');
     expect(await rollbackLedger(pool)).toEqual({ restored: { DEMO0003: 1, DEMO0005: 1 }, markedRolledBack: BLOCKED });
-  } finally {
-    mail.close();
-    await stack.close();
-    await smtp.close();
-  }
+  });
 });
 
 test('R-PI-11 R-MW-10: --on-failure rollback when no failed dossier was touched (its restore point could not be taken): nothing to roll back, the window goes on, completes and names the retry', async () => {
-  const smtp = await startSmtp();
-  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
-  const mail = createMailTransport(stack.config);
-  try {
+  await withMailStack(async ({ smtp, stack, mail }) => {
     const pool = stack.pools.get('main');
     await demoDossiers(stack, 4);
     const dir = await halfWayPatchDir(stack.config.backupDir, 'window-nothing-to-undo');
@@ -193,11 +175,7 @@ test('R-PI-11 R-MW-10: --on-failure rollback when no failed dossier was touched 
     const body = Buffer.from(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_a, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
     expect(body).toContain("1 dossier(s) n'ont pas pu recevoir les correctifs : aucun n'avait été modifié.");
     expect((await pool.query('SELECT state FROM nightshift.maintenance_window')).rows).toEqual([{ state: 'completed' }]);
-  } finally {
-    mail.close();
-    await stack.close();
-    await smtp.close();
-  }
+  });
 });
 
 test('R-PI-11 R-PI-4 R-MW-10: --on-failure rollback when the supervisor fails half-way: the run stops before any other dossier, the supervisor goes back to its restore point, the window completes and names the retry', async () => {
@@ -269,10 +247,7 @@ test('AWS SSM MaxErrors R-PI-11 R-MW-10: window backup+patch --max-failures 0 --
 });
 
 test('AWS SSM MaxErrors R-MW-10 R-MW-9: window patch --max-failures 0 without rollback: the window fails, its next steps retry the failed dossier and those not started, then reopen; the completion mail counts both', async () => {
-  const smtp = await startSmtp();
-  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
-  const mail = createMailTransport(stack.config);
-  try {
+  await withMailStack(async ({ smtp, stack, mail }) => {
     const pool = stack.pools.get('main');
     await demoDossiers(stack, 6);
     const dir = await halfWayPatchDir(stack.config.backupDir, 'window-max-failures-failed');
@@ -303,11 +278,7 @@ test('AWS SSM MaxErrors R-MW-10 R-MW-9: window patch --max-failures 0 without ro
     // reopened: the payload line counts the failed dossier and those not started (it said "1 dossier(s) non traité(s)")
     const done = bodyOf(smtp.messages.find((m) => m.to.includes(to) && subjectOf(m.raw).includes('Maintenance terminée'))!.raw);
     expect(done).toContain("terminé avec des dossiers en erreur (1 dossier(s) non traité(s), 3 non commencé(s) car --max-failures a arrêté l'intégration)");
-  } finally {
-    mail.close();
-    await stack.close();
-    await smtp.close();
-  }
+  });
 });
 
 test('R-PI-11: --on-failure rollback is validated: only rollback, only with the payload backup+patch (CLI and workflow input)', () => {

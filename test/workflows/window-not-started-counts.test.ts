@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import { startMaintenanceWindow } from '../../starts';
 import { completeMaintenanceUpdate, type MaintenanceStatus, type MaintenanceWindowResult } from '../../workflows/maintenance-window.api';
-import { createTestStack, createTestWorker, devServerClient, quietRuntime } from '../helpers/env';
-import { createMailTransport } from '../../workers/resources';
+import { createTestWorker, devServerClient, quietRuntime } from '../helpers/env';
 import { createActivities } from '../../workers/activities';
-import { bodyOf, eventually, startSmtp, subjectOf, windowInput } from './maintenance-helpers';
+import { bodyOf, eventually, subjectOf, windowInput, withMailStack } from './maintenance-helpers';
 import { demoDossiers } from './patch-helpers';
 import { block, halfWayPatchDir, rollbackWindowInput } from './patch-rollback-helpers';
 
@@ -26,10 +25,7 @@ afterAll(async () => {
 });
 
 test('AWS SSM MaxErrors R-PI-2 R-MW-10: a patch run started by hand in the window, --max-failures stopped (4 failed, 7 not started): maintenance list and the completion mail count both', async () => {
-  const smtp = await startSmtp();
-  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
-  const mail = createMailTransport(stack.config);
-  try {
+  await withMailStack(async ({ smtp, stack, mail }) => {
     const pool = stack.pools.get('main');
     const to = 'ops-hand-run@example.com';
     const input = windowInput('main', Date.now(), { inMinutes: 2 / 60, graceSeconds: 0, notify: [to] });
@@ -51,18 +47,11 @@ test('AWS SSM MaxErrors R-PI-2 R-MW-10: a patch run started by hand in the windo
     expect(row.rows).toEqual([{ outcome: 'hand-started patch partial (4 dossier(s) not done, 7 not started: --max-failures stopped it)' }]);
     const done = bodyOf(smtp.messages.find((m) => m.to.includes(to) && subjectOf(m.raw).includes('Maintenance terminée'))!.raw);
     expect(done).toContain("- intégration des correctifs patch/main/by-hand : terminé avec des dossiers en erreur (4 dossier(s) non traité(s), 7 non commencé(s) car --max-failures a arrêté l'intégration)");
-  } finally {
-    mail.close();
-    await stack.close();
-    await smtp.close();
-  }
+  });
 });
 
 test('R-PI-4 R-PI-11 R-MW-9: backup+patch --on-failure rollback --notify, the supervisor failed: the mail, the list and the next step count the other dossiers as not started, not "1 dossier(s) non traité(s)" alone', async () => {
-  const smtp = await startSmtp();
-  const stack = await createTestStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
-  const mail = createMailTransport(stack.config);
-  try {
+  await withMailStack(async ({ smtp, stack, mail }) => {
     const pool = stack.pools.get('main');
     await demoDossiers(stack, 4);
     const dir = await halfWayPatchDir(stack.config.backupDir, 'window-supervisor-counts');
@@ -88,9 +77,5 @@ test('R-PI-4 R-PI-11 R-MW-9: backup+patch --on-failure rollback --notify, the su
     expect(row.rows[0]!.outcome).toContain('payload patch failed (3 not started: its supervisor failed)');
     const done = bodyOf(smtp.messages.find((m) => m.to.includes(to) && subjectOf(m.raw).includes('Maintenance terminée'))!.raw);
     expect(done).toContain(`(n° ${runId}) — en échec (1 dossier(s) non traité(s), 3 non commencé(s) car le superviseur a échoué)`);
-  } finally {
-    mail.close();
-    await stack.close();
-    await smtp.close();
-  }
+  });
 });
