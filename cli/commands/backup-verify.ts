@@ -330,7 +330,10 @@ export function registerBackupVerifyCommands(backup: Command): void {
     );
 
   const schedule = verify.command('schedule').description('the Temporal Schedule of the verification of every kept backup (overlap policy: skip)');
-  schedule
+  // --full and --no-full (--rotate and --no-rotate) both given: commander keeps the last, the operator meant one (drill E)
+  const seen = new Set<string>();
+  for (const name of ['full', 'rotate']) verify.on(`option:${name}`, () => seen.add(name));
+  const scheduleSet = schedule
     .command('set')
     .description('create or change the schedule')
     .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 6 * * 0"')
@@ -344,6 +347,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
     .action(
       action(async (_own: unknown, cmd: Command) => {
         refuseVerifyRunFlags(cmd, ['full', 'rotate']);
+        for (const name of ['full', 'rotate']) if (seen.has(name) && seen.has(`no-${name}`)) throw new UsageError(`give either --${name} or --no-${name}, not both`);
         // `verify` itself takes --full, --rotate, --target and --json: commander gives them to it, so they are read with the parents'
         const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; rotate?: string | false; target?: string; json?: boolean }>();
         const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
@@ -375,6 +379,8 @@ export function registerBackupVerifyCommands(backup: Command): void {
         });
       }),
     );
+
+  for (const name of ['full', 'no-full', 'rotate', 'no-rotate']) scheduleSet.on(`option:${name}`, () => seen.add(name));
 
   const onSchedule = <V>(name: string, description: string, fn: (handle: ReturnType<Client['schedule']['getHandle']>, client: Client) => Promise<V>, text: (v: V, scheduleId: string) => string) =>
     schedule

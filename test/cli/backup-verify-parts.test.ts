@@ -28,6 +28,10 @@ test('hostile input of parts: a bad --subset or --rotate, both, or with --codes 
     // an explicit part on a schedule would read the same part every night: a run's option only
     cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 6 * * *', '--subset', '1/3']),
     cli(['backup', 'verify', '--rotate', '7', 'status']),
+    // a flag and its negation (drill E: the last one given was kept, silently)
+    cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 3 * * *', '--no-full', '--full']),
+    cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 3 * * *', '--full', '--no-full']),
+    cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 3 * * *', '--rotate', '7', '--no-rotate']),
   ]);
   for (const r of results) {
     expect(r.code).toBe(2);
@@ -41,6 +45,8 @@ test('hostile input of parts: a bad --subset or --rotate, both, or with --codes 
   expect(results[9]!.stderr).toContain('--subset reads a part of every kept generation: give it without --run');
   expect(results[11]!.stderr).toContain("--subset is an option of 'nightshift backup verify', not of 'backup verify schedule set'");
   expect(results[12]!.stderr).toContain("--rotate is an option of 'nightshift backup verify', not of 'backup verify status'");
+  for (const i of [13, 14]) expect(results[i]!.stderr).toBe('nightshift: give either --full or --no-full, not both\n');
+  expect(results[15]!.stderr).toBe('nightshift: give either --rotate or --no-rotate, not both\n');
   const { rows } = await ctx.stack.pools.get('main').query('SELECT count(*)::int AS n FROM nightshift.verify_run');
   expect(rows[0].n).toBe(0);
   expect(await ctx.temporal.client.schedule.getHandle('backup-verify-schedule/main').describe().catch((e: unknown) => e)).toBeInstanceOf(ScheduleNotFoundError);
