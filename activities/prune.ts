@@ -282,7 +282,9 @@ async function readsBack(g: PruneCandidate, d: ReadBackDeps): Promise<Soundness>
     if (!check) unknown ??= g.sha256 ? 'no off-site store on this worker' : 'no SHA-256 recorded to check its off-site copy against';
     else {
       try {
-        const c = await check(g.offsiteKey, { size: g.size, sha256: g.sha256! }, { readBack: false, bucket: g.offsiteBucket ?? undefined });
+        // the copy is all that is left of it here: read back whole, not taken on the storage's word (its checksum is
+        // what it wrote down at the upload: drill E, a damaged object kept while the older generation was deleted)
+        const c = await check(g.offsiteKey, { size: g.size, sha256: g.sha256! }, { readBack: true, bucket: g.offsiteBucket ?? undefined });
         if (c.status === 'ok') return { state: 'ok' };
         await markOffsiteCopyLost(d.db, g.id, { key: g.offsiteKey, copiedAt: g.offsiteAt, error: `(${foundByPrune(d.prunedBy)}) ${c.reason}` });
       } catch (err) {

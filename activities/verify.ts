@@ -363,20 +363,20 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       const back = await putBackFromLinks(g, keys, signal);
-      if (!back) return unreadableCopy(g, await missingFile(g, restore, signal, lostThisRun), keys, keysProblem);
+      if (!back) return unreadableCopy(g, await missingFile(g, signal, lostThisRun), keys, keysProblem);
       putBack = `${PUT_BACK_MARK} ${back.from} (même contenu que la génération)`;
       st = await fs.promises.stat(g.file);
     }
     // a FIFO, a directory or a device in the generation's place is never opened (a FIFO would block the read for
     // ever): corrupt at once, in the prune's words (checkAgainstRecord)
-    if (!st.isFile()) return corruptWithCopy(g, notAFileText(g.file), { restored: false, sha256: null }, restore, signal, lostThisRun);
+    if (!st.isFile()) return corruptWithCopy(g, notAFileText(g.file), { restored: false, sha256: null }, signal, lostThisRun);
     const size = st.size;
     let sha256: string;
     try {
       sha256 = await sha256OfFile(g.file, signal);
     } catch (err) {
       // swapped in after the stat
-      if (err instanceof NotAFile) return corruptWithCopy(g, err.message, { restored: false, sha256: null }, restore, signal, lostThisRun);
+      if (err instanceof NotAFile) return corruptWithCopy(g, err.message, { restored: false, sha256: null }, signal, lostThisRun);
       throw err;
     }
     const problems: string[] = [];
@@ -415,7 +415,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       problems.unshift(`${size} octets au lieu de ${g.size} à l'écriture`);
     }
     if (putBack) problems.unshift(putBack);
-    if (status === 'corrupt') return corruptWithCopy(g, problems.join('; '), { restored, sha256 }, restore, signal, lostThisRun);
+    if (status === 'corrupt') return corruptWithCopy(g, problems.join('; '), { restored, sha256 }, signal, lostThisRun);
     if (status === 'ok' && (g.offsiteState === 'copied' || lostThisRun) && g.offsiteKey) {
       // R-BK-14: the off-site copy is this archive (size and SHA-256), checked by the off-site store
       const offsite = await deps.offsiteCheck?.();
@@ -443,13 +443,12 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     g: Generation,
     problem: string,
     read: { restored: boolean; sha256: string | null },
-    restore: boolean,
     signal: AbortSignal | undefined,
     lostThisRun: boolean,
   ): Promise<Checked> {
     const status = 'corrupt' as const;
     const local = oneLine(problem);
-    const copy = await checkCopy(g, restore, signal, lostThisRun);
+    const copy = await checkCopy(g, signal, lostThisRun);
     if (copy.state === 'none') return { status, ...read, error: local };
     if (copy.state === 'ok') return { status, ...read, error: withCopyNote(local, `${copy.where} ${OFFSITE_ONLY_MARK}`) };
     if (copy.state === 'lost') return { status, ...read, error: withCopyNote(local, `${copy.where} : ${copy.reason}`), copyLost: true };
@@ -458,17 +457,19 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
 
   /**
    * The copy of a generation whose local file cannot be read back whole (R-BK-14): checked as it is for a file that is
-   * there (size and SHA-256 as written; read back for a restored one), in the bucket it was copied to. Only the
+   * there (size and SHA-256 as written), read back whole (it is what a restore reads now), in the bucket it was copied to. Only the
    * storage's answer makes it lost: a storage that cannot answer (or no store on this worker) leaves it as it was.
    */
-  async function checkCopy(g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<CopyFinding> {
+  async function checkCopy(g: Generation, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<CopyFinding> {
     const copy = g.offsiteKey && g.sha256 && (g.offsiteState === 'copied' || lostThisRun) ? { bucket: g.offsiteBucket ?? undefined, key: g.offsiteKey, sha256: g.sha256 } : undefined;
     const offsite = copy && (await deps.offsiteCheck?.());
     if (!copy) return { state: 'none' };
     const where = `copie externe ${copy.bucket ?? ''}/${copy.key}`;
     if (!offsite) return { state: 'unverified', where, why: 'pas de stockage externe sur ce worker (NIGHTSHIFT_OFFSITE_S3_BUCKET)' };
     try {
-      const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: restore, signal, bucket: copy.bucket });
+      // the copy is what a restore reads now: read back whole in any run (drill E: a damaged object said "a restore
+      // reads it" on the storage's checksum alone, written down at the upload)
+      const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: true, signal, bucket: copy.bucket });
       return c.status === 'ok' ? { state: 'ok', where } : { state: 'lost', where, reason: c.reason };
     } catch (err) {
       if (signal?.aborted) throw err;
@@ -498,9 +499,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
    * The local file is gone (a disk lost, a hand): the generation is still restorable while its off-site copy is whole
    * (R-BK-14: a restore reads it), so the copy is checked (checkCopy), and the report says which.
    */
-  async function missingFile(g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<Checked> {
+  async function missingFile(g: Generation, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<Checked> {
     const missing = `le fichier ${g.file} n'existe plus`;
-    const copy = await checkCopy(g, restore, signal, lostThisRun);
+    const copy = await checkCopy(g, signal, lostThisRun);
     if (copy.state === 'none') return { status: 'missing', restored: false, sha256: null, error: missing };
     // told once: a file a verification already reported gone, whose copy was found whole, is restorable and no longer
     // a problem (no mail night after night until retention lets the generation go); the line still says it

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { isRestorable } from '../../domain/retention';
 import { startBackupVerify } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
@@ -147,5 +148,47 @@ test('R-BK-13, R-BK-14: the sampled verification (no restore) checks the copy of
     const row = await generation('VC3', g!.id);
     expect(row).toMatchObject({ verifyState: 'corrupt', offsiteState: 'failed' });
     expect(isRestorable(row)).toBe(false);
+  });
+});
+
+test('R-BK-11, R-BK-13, R-BK-14 (drill E): the newest file gone and its object damaged on the storage (its recorded checksum intact): a sampled verification reads the copy back and reports it lost; the prune reads it back too and keeps the older generation, which the restore reads', async () => {
+  const db = pool();
+  await setRetentionSetting(db, { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
+  await createDossiers(off.stack, [{ code: 'VC4' }, { code: 'VC5' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
+    await modify(db, 'VC4');
+    await modify(db, 'VC5');
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
+    const gens = { VC4: await dossierGenerations(db, 'VC4'), VC5: await dossierGenerations(db, 'VC5') };
+    for (const [newest, older] of Object.values(gens)) {
+      for (const g of [newest, older]) expect(g).toMatchObject({ offsiteState: 'copied' });
+      // the disk lost for the newest, and its object damaged in place on the storage: the HEAD still says it is whole
+      for (const f of [newest!.file, ...newest!.links]) fs.rmSync(f, { force: true });
+      flipByte(path.join(off.s3.dataDir, newest!.offsiteBucket!, newest!.offsiteKey!));
+    }
+
+    // a sampled run (no restore asked) reads back the copy all that is left of VC4's newest: not "a restore reads it"
+    const found = await verifyCodes(off, ['VC4']);
+    expect(found.state).toBe('problems');
+    const item = (await itemOf(found.runId, gens.VC4[0]!.id))!;
+    expect(item.error).toContain(`copie externe ${gens.VC4[0]!.offsiteBucket}/${gens.VC4[0]!.offsiteKey} : `);
+    expect(item.error).not.toContain('une restauration la lit');
+    expect(await generation('VC4', gens.VC4[0]!.id)).toMatchObject({ offsiteState: 'failed' });
+
+    // VC5's damage no verification saw: the prune's own read-back finds it, and keeps the older generation
+    await setRetentionSetting(db, { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } });
+    const pruned = await cli(['backup', 'prune', '--target', 'main', '--wait']);
+    expect({ code: pruned.code, stderr: pruned.stderr }).toEqual({ code: 0, stderr: '' });
+    for (const code of ['VC4', 'VC5'] as const) {
+      const older = gens[code][1]!;
+      expect(await generation(code, older.id)).toMatchObject({ deletedAt: null, offsiteState: 'copied' });
+      expect(await off.store.head(older.offsiteKey!)).toBeDefined();
+    }
+    expect(await generation('VC5', gens.VC5[0]!.id)).toMatchObject({ offsiteState: 'failed' });
+    const restored = await cli(['backup', 'restore', 'VC5', '--at', '2099-01-01', '--as', 'VC5R', '--wait']);
+    expect({ code: restored.code, stderr: restored.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(restored.stdout).toContain(`from generation ${gens.VC5[1]!.id}`);
   });
 });
