@@ -72,6 +72,13 @@ export interface WindowFacts {
   overrun?: { at: string; mailed: boolean; during?: 'closing_sessions' | 'payload' };
   /** R-MW-7: `complete` said before the work began: access back as a cancel gives it, nobody closed by force */
   completedEarly?: boolean;
+  /** R-MW-10: the --notify mails not sent in the window's own attempts, retried by a workflow of their own */
+  mailsRetrying?: { kind: string; workflowId: string; error: string }[];
+}
+
+/** A --notify mail the window could not send, handed to its own workflow (R-MW-10): one line, the CLI's and the Web UI's. */
+export function mailRetryingText(m: { kind: string; workflowId: string; error: string }): string {
+  return `the ${m.kind} mail was not sent (${m.error}): retried for up to a day by workflow ${m.workflowId}`;
 }
 
 /** Time left, as an operator reads it: whole minutes, or seconds under one. */
@@ -313,6 +320,7 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   if (w.linkedRuns?.length) blocks.push(['Started by hand in this window:', ...w.linkedRuns.map((r) => `- ${runLine(r, namespace)}`)].join('\n'));
   blocks.push(...failureBlocks(w));
   if (w.notify?.length) blocks.push(`Notify: ${escapeMarkdown(w.notify.join(', '))}`);
+  for (const m of w.mailsRetrying ?? []) blocks.push(`**Mail not sent**: ${escapeMarkdown(mailRetryingText(m))}`);
   for (const step of windowNextSteps(w)) blocks.push(`${escapeMarkdown(step.text)}: ${codeSpan(step.command)}`);
   return blocks.join('\n\n');
 }

@@ -12,6 +12,7 @@ import { backupPruneInputSchema } from '../domain/prune-input';
 import type { BackupPruneInput } from './backup-prune.api';
 import { backupVerifyInputSchema } from '../domain/backup-verify';
 import { type BackupVerifyInput, type VerifyMailInput, verifyMailWorkflowId } from './backup-verify.api';
+import type { MaintenanceMailInput } from './maintenance-window.api';
 
 /**
  * Typed child starts, the workflow-side twin of starts/index.ts: the child named through workflows/contracts.ts,
@@ -85,6 +86,16 @@ export async function startVerifyMailChild(input: VerifyMailInput, verifyWorkflo
     args: [input],
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-verify-mail' }),
+  });
+}
+
+/** A window's --notify mail it could not send (R-MW-10): its own workflow, abandoned by the window, retried for a day. */
+export async function startMaintenanceMailChild(input: MaintenanceMailInput, workflowId: string): Promise<void> {
+  await startChild<Workflows['maintenanceMailWorkflow']>(WORKFLOW.maintenanceMail, {
+    workflowId,
+    args: [input],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: childAttributes({ target: input.target, kind: 'maintenance-mail' }),
   });
 }
 

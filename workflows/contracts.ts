@@ -1,6 +1,6 @@
 import type { BackupBatchInput, BackupBatchResult, BackupMailInput } from './backup-batch.api';
 import type { BackupDossierInput, BackupDossierResult, RestoreDossierInput, RestoreDossierResult } from './backup-dossier.api';
-import type { MaintenanceWindowInput, MaintenanceWindowResult } from './maintenance-window.api';
+import type { MaintenanceMailInput, MaintenanceWindowInput, MaintenanceWindowResult } from './maintenance-window.api';
 import type { PatchIntegrationInput, PatchRunResult } from './patch-integration.api';
 import type { PatchRollbackInput, RollbackRunResult } from './patch-rollback.api';
 import type { BackupVerifyInput, BackupVerifyResult, VerifyMailInput } from './backup-verify.api';
@@ -21,6 +21,7 @@ export interface Workflows {
   backupReportMailWorkflow: (input: BackupMailInput) => Promise<BackupMailResult>;
   patchIntegrationWorkflow: (input: PatchIntegrationInput) => Promise<PatchRunResult>;
   maintenanceWindowWorkflow: (input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>;
+  maintenanceMailWorkflow: (input: MaintenanceMailInput) => Promise<{ sent: boolean }>;
   patchRollbackWorkflow: (input: PatchRollbackInput) => Promise<RollbackRunResult>;
   backupVerifyWorkflow: (input: BackupVerifyInput) => Promise<BackupVerifyResult>;
   backupVerifyMailWorkflow: (input: VerifyMailInput) => Promise<BackupMailResult>;
@@ -40,6 +41,7 @@ export const WORKFLOW = {
   backupReportMail: 'backupReportMailWorkflow',
   patchIntegration: 'patchIntegrationWorkflow',
   maintenanceWindow: 'maintenanceWindowWorkflow',
+  maintenanceMail: 'maintenanceMailWorkflow',
   patchRollback: 'patchRollbackWorkflow',
   backupVerify: 'backupVerifyWorkflow',
   backupVerifyMail: 'backupVerifyMailWorkflow',

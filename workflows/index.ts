@@ -1,6 +1,6 @@
 /** Every workflow the worker registers. */
 export { backupDossierWorkflow, restoreDossierWorkflow } from './backup-dossier';
-export { maintenanceWindowWorkflow } from './maintenance-window';
+export { maintenanceMailWorkflow, maintenanceWindowWorkflow } from './maintenance-window';
 export { backupBatchWorkflow, backupReportMailWorkflow } from './backup-batch';
 export { patchIntegrationWorkflow } from './patch-integration';
 export { patchRollbackWorkflow } from './patch-rollback';

@@ -4,6 +4,7 @@ import type { MaxFailures } from '../domain/patch-input';
 import { FailureType } from '../domain/failures';
 import type { NextStep, WindowRun } from '../domain/maintenance-details';
 import type { DossierFailure } from '../domain/run-details';
+import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
 
 export type { NextStep, WindowRun } from '../domain/maintenance-details';
 
@@ -153,7 +154,28 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   completedEarly?: boolean;
   /** Why the window was refused before its row existed (R-MW-2: another window holds the target): it never started. */
   refused?: string;
+  /**
+   * R-MW-10: the --notify mails the window could not send in its own few attempts (the SMTP server away), handed to a
+   * workflow of their own that retries each for up to a day (maintenanceMailWorkflow): which, and why the first failed.
+   */
+  mailsRetrying?: MailRetrying[];
 }
+
+/** A --notify mail handed to its own workflow (R-MW-10). */
+export interface MailRetrying {
+  kind: MaintenanceMailKind;
+  workflowId: string;
+  error: string;
+}
+
+/** What the mail workflow sends: the window's mail, as the window built it. */
+export interface MaintenanceMailInput {
+  target: string;
+  mail: MaintenanceMail;
+}
+
+/** A window's mail handed to its own workflow: one id per window run and mail. */
+export const maintenanceMailWorkflowId = (windowWorkflowId: string, windowRunId: string, kind: MaintenanceMailKind, n: number): string => `${windowWorkflowId}/mail/${kind}-${n}/${windowRunId}`;
 
 /** What went on when a window's planned end passed (its overrun). */
 export type OverrunDuring = 'closing_sessions' | 'payload';

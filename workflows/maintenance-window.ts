@@ -7,10 +7,10 @@ import { applyEdit, editProblem, extendProblem } from '../domain/maintenance-inp
 import { occurrenceInput, parseRecurScheduleId } from '../domain/maintenance-recur';
 import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
 import { NOTHING_TO_ROLL_BACK, postCheckFailures, renderWindowDetails, ROLLED_BACK_STATES, windowNextSteps, windowOutcome, windowRetryCommand, type WindowRun } from '../domain/maintenance-details';
-import { capFailures, mergeFailures, type DossierFailure } from '../domain/run-details';
+import { capFailures, mergeFailures, oneLine, type DossierFailure } from '../domain/run-details';
 import type { NightshiftActivities } from '../workers/activities';
 import { NightshiftKind, nightshiftAttributes } from './search-attributes';
-import { executeBackupBatchChild, executePatchRollbackChild, executePatchRunChild } from './child-starts';
+import { executeBackupBatchChild, executePatchRollbackChild, executePatchRunChild, startMaintenanceMailChild } from './child-starts';
 import { activityCaller } from './activity-calls';
 import {
   cancelMaintenanceUpdate,
@@ -21,6 +21,8 @@ import {
   MaintenanceFailure,
   reopenMaintenanceUpdate,
   type MaintenanceEdit,
+  type MaintenanceMailInput,
+  maintenanceMailWorkflowId,
   type MaintenancePhase,
   type MaintenanceStatus,
   type MaintenanceWindowInput,
@@ -72,6 +74,18 @@ const MAIL = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 3, maximumAttempts: 4 },
 } as const satisfies ActivityOptions;
+
+/**
+ * R-MW-10: a --notify mail the window could not send in its own attempts, retried by its own workflow (the window does
+ * not wait for it: the next window of the target is not held up): every 30 s at first, then every 10 min, for a day.
+ */
+const MAIL_HANDED_OFF = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '24 hours',
+  retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+} as const satisfies ActivityOptions;
+/** Histories recorded before a mail not sent was handed to its own workflow (it was only logged) replay so. */
+const MAIL_HANDOFF_PATCH = 'maintenance-window-mail-handed-off';
 
 /** Runs an activity with a summary shown in the Temporal UI. */
 const call = activityCaller(SHORT_DB);
@@ -1032,34 +1046,42 @@ class MaintenanceWindow {
     const run = kind === 'completed' ? s.payloadRun : undefined;
     const notDone = run && run.state !== 'completed' ? this.payloadFailuresTotal : 0;
     const notStarted = run && run.state !== 'completed' ? (run.notStarted ?? 0) : 0;
+    const input: MaintenanceMailInput = {
+      target: s.target,
+      mail: {
+        kind,
+        to: s.notify,
+        type: s.type,
+        startsAt: s.startsAt,
+        endsAt: s.endsAt,
+        failure: s.failure,
+        ...(payloadEnded && { payloadEnded }),
+        ...(rolledBack && { rolledBack }),
+        ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state, notDone: r.notDone, notStarted: r.notStarted })) }),
+        ...(kind === 'failed' && { failedDossiers: this.failedDossiers() }),
+        // R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after
+        ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }), ...(notStarted && { notStarted }), ...(notStarted && run.supervisorFailed && { supervisorFailed: true }) } }),
+        ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
+        ...(kind === 'completed' && s.endedAtEnd && { endedAtEnd: true }),
+        ...(kind === 'completed' && s.completedEarly && { completedEarly: true }),
+        ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),
+        ...(refusedOccurrence && { refusedOccurrence }),
+        ...(kind === 'completed' && s.cutoffReached && { payloadNotStarted: { kind: s.payload.kind, remainingSeconds: s.cutoffReached.remainingSeconds, cutoffSeconds: s.cutoffReached.cutoffSeconds } }),
+        ...more,
+      },
+    };
     try {
-      const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, {
-        target: s.target,
-        mail: {
-          kind,
-          to: s.notify,
-          type: s.type,
-          startsAt: s.startsAt,
-          endsAt: s.endsAt,
-          failure: s.failure,
-          ...(payloadEnded && { payloadEnded }),
-          ...(rolledBack && { rolledBack }),
-          ...(s.linkedRuns?.length && { handRuns: s.linkedRuns.map((r) => ({ kind: r.kind, workflowId: r.workflowId, state: r.state, notDone: r.notDone, notStarted: r.notStarted })) }),
-          ...(kind === 'failed' && { failedDossiers: this.failedDossiers() }),
-          // R-MW-9, R-MW-10: the completion mail says what the payload did, and the failure a reopen came after
-          ...(run && { payloadRun: { kind: s.payload.kind, workflowId: run.workflowId, ...(run.runId && { runId: run.runId }), ...(run.state && { state: run.state }), ...(notDone && { notDone }), ...(notStarted && { notStarted }), ...(notStarted && run.supervisorFailed && { supervisorFailed: true }) } }),
-          ...(kind === 'completed' && s.reopenedAfter && { reopenedAfter: s.reopenedAfter }),
-          ...(kind === 'completed' && s.endedAtEnd && { endedAtEnd: true }),
-          ...(kind === 'completed' && s.completedEarly && { completedEarly: true }),
-          ...(kind === 'cancelled' && s.failure !== undefined && !this.w.started && { notStarted: true }),
-          ...(refusedOccurrence && { refusedOccurrence }),
-          ...(kind === 'completed' && s.cutoffReached && { payloadNotStarted: { kind: s.payload.kind, remainingSeconds: s.cutoffReached.remainingSeconds, cutoffSeconds: s.cutoffReached.cutoffSeconds } }),
-          ...more,
-        },
-      });
+      const r = await call('sendMaintenanceMail', `${s.target}: e-mail (${kind}) to ${s.notify.length} address(es)`, MAIL, input);
       return r.sent;
     } catch (err) {
       wf.log.warn('maintenance e-mail not sent', { error: String(err) });
+      if (!wf.patched(MAIL_HANDOFF_PATCH)) return false;
+      // handed to its own workflow, which retries it for a day; status, details and the Web UI name it
+      const info = wf.workflowInfo();
+      const workflowId = maintenanceMailWorkflowId(info.workflowId, info.runId, kind, (s.mailsRetrying?.length ?? 0) + 1);
+      await startMaintenanceMailChild(input, workflowId);
+      s.mailsRetrying = [...(s.mailsRetrying ?? []), { kind, workflowId, error: oneLine(innermostMessage(err), 300) }];
+      this.details();
       return false;
     }
   }
@@ -1082,4 +1104,13 @@ export async function maintenanceWindowWorkflow(input: MaintenanceWindowInput): 
   const window = new MaintenanceWindow(input.recurrence ? occurrenceInput(input, occurrenceFiredAt(), { wallClock: wf.patched(RECUR_WALL_CLOCK_PATCH) }) : input);
   window.registerHandlers();
   return window.run();
+}
+
+/**
+ * R-MW-10: a window's --notify mail it could not send (the SMTP server away), retried for up to a day (MAIL_HANDED_OFF);
+ * still refused then, the workflow fails, and the Web UI lists it failed.
+ */
+export async function maintenanceMailWorkflow(input: MaintenanceMailInput): Promise<{ sent: boolean }> {
+  const r = await call('sendMaintenanceMail', `${input.target}: e-mail (${input.mail.kind}) to ${input.mail.to.length} address(es), retried for up to a day`, MAIL_HANDED_OFF, input);
+  return { sent: r.sent };
 }

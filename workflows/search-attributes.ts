@@ -14,7 +14,7 @@ export const NightshiftDossier = defineSearchAttributeKey('NightshiftDossier', S
 export const ALL_SEARCH_ATTRIBUTES = [NightshiftTarget, NightshiftKind, NightshiftPhase, NightshiftDossier];
 
 /** Values of NightshiftKind, one per workflow (the contract modules name theirs from this list). */
-export const NIGHTSHIFT_KINDS = ['backup-dossier', 'restore-dossier', 'backup-batch', 'backup-report-mail', 'patch', 'maintenance', 'patch-rollback', 'backup-verify', 'backup-verify-mail', 'backup-prune', 'backup-restore-run'] as const;
+export const NIGHTSHIFT_KINDS = ['backup-dossier', 'restore-dossier', 'backup-batch', 'backup-report-mail', 'patch', 'maintenance', 'patch-rollback', 'backup-verify', 'backup-verify-mail', 'backup-prune', 'backup-restore-run', 'maintenance-mail'] as const;
 export type NightshiftKindValue = (typeof NIGHTSHIFT_KINDS)[number];
 
 export interface NightshiftAttributes {

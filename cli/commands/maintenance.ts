@@ -29,7 +29,7 @@ import { onlyCodesSchema } from '../../domain/backup-batch';
 import { cronHorizonDays, cronTimes, DAY_MS } from '../../domain/cron-occurrences';
 import { MAX_FAILURES_FLAG } from '../../domain/patch-input';
 import { describeWindow, windowStateWords as stateWords } from '../../domain/maintenance-text';
-import { COMPLETED_EARLY, cutoffReachedText, cutoffText, failureReason, payloadMaxFailuresText, restoredCodesText, ROLLED_BACK_STATES, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
+import { COMPLETED_EARLY, cutoffReachedText, cutoffText, failureReason, mailRetryingText, payloadMaxFailuresText, restoredCodesText, ROLLED_BACK_STATES, windowEndedText, windowNextSteps, windowSummary } from '../../domain/maintenance-details';
 import { activeWindow } from '../../store/windows/active-window';
 import { recentWindows } from '../../store/windows/recent-windows';
 import { lastEndedWindow } from '../../store/windows/last-ended-window';
@@ -387,6 +387,7 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
   const next = cancelledAfterFailure ? windowNextSteps(s) : (s.nextSteps ?? (s.failure ? [{ text: 'fix it, then', command: `nightshift maintenance reopen --target ${s.target}` }] : []));
   for (const n of next) lines.push(`  ${n.text}: ${n.command}`);
   if (s.notify.length) lines.push(`  notify: ${s.notify.join(', ')}`);
+  for (const m of s.mailsRetrying ?? []) lines.push(`  ${mailRetryingText(m)}`);
   return lines.join('\n');
 }
 

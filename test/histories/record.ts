@@ -11,7 +11,8 @@ import { createActivities } from '../../workers/activities';
 import { createMailTransport } from '../../workers/resources';
 import { backupBatchWorkflowId, backupMailWorkflowId, batchResult, type BackupBatchInput } from '../../workflows/backup-batch.api';
 import { partialPatchResult, patchWorkflowId, type PatchIntegrationInput } from '../../workflows/patch-integration.api';
-import { completeMaintenanceUpdate, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
+import { completeMaintenanceUpdate, maintenanceMailWorkflowId, maintenanceStatusQuery, type MaintenanceMailInput, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
+import { WORKFLOW, type Workflows } from '../../workflows/contracts';
 import { startBackupBatch, startBackupDossier, startMaintenanceWindow, startPatchRun, startRestoreDossier } from '../../starts';
 import { createTestStack, createTestWorker, devServerClient, tempDir, type TestStack } from '../helpers/env';
 import { createDossiers, freePort, openSession, setCommon, startSmtp, waitFor } from '../workflows/backup-batch-helpers';
@@ -406,11 +407,31 @@ function writeBroken(): void {
   console.log(`broken/${path.basename(file)}: first activity renamed to ${scheduled.activityType.name}`);
 }
 
+/** A window's completion mail handed to its own workflow (R-MW-10: the window could not send it), sent at its first try. */
+async function recordMaintenanceMail(ctx: Ctx): Promise<void> {
+  await withWorker(ctx, async (stack) => {
+    const now = Date.now();
+    const input: MaintenanceMailInput = {
+      target: 'main',
+      mail: { kind: 'completed', to: ['ops@example.com'], type: 'database', startsAt: new Date(now - 3600_000).toISOString(), endsAt: new Date(now).toISOString() },
+    };
+    const handle = await ctx.client.workflow.start<Workflows['maintenanceMailWorkflow']>(WORKFLOW.maintenanceMail, {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: maintenanceMailWorkflowId('maintenance/main', 'replay', 'completed', 1),
+      args: [input],
+    });
+    const sent = await handle.result();
+    check(sent.sent, 'the mail sent', sent);
+    save('maintenance-mail.json', handle.workflowId);
+  });
+}
+
 const RECORDINGS: Record<string, (ctx: Ctx) => Promise<void>> = {
   dossier: recordDossier,
   'backup-batch': recordBackupBatch,
   patch: recordPatch,
   maintenance: recordMaintenance,
+  'maintenance-mail': recordMaintenanceMail,
   'window-payload': recordWindowPayload,
   rollback: recordRollback,
   'window-rollback': recordWindowRollback,

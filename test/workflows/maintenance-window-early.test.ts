@@ -15,6 +15,9 @@ import {
   type MaintenanceWindowInput,
   type MaintenanceWindowResult,
 } from '../../workflows/maintenance-window.api';
+import { freePort } from '../helpers/net';
+import { startSmtp as startLateSmtp } from './backup-batch-helpers';
+import { statusText } from '../../cli/commands/maintenance';
 import { bodyOf, eventually, insertSession, maintenanceStack, onlyWindow, quietRuntime, requireEnv, sessions, startSmtp, subjectOf, windowInput, workflowBundle, type MaintenanceStack } from './maintenance-helpers';
 
 /**
@@ -39,13 +42,13 @@ afterAll(async () => {
 type Handle = WorkflowHandle<(input: MaintenanceWindowInput) => Promise<MaintenanceWindowResult>>;
 
 /** A time-skipping server, one stack and one worker of its own for `fn` (a payload's real seconds skip at once on a fresh server). */
-async function withWindowWorker(fn: (s: MaintenanceStack, start: (input: MaintenanceWindowInput) => Promise<Handle>) => Promise<void>): Promise<void> {
+async function withWindowWorker(fn: (s: MaintenanceStack, start: (input: MaintenanceWindowInput) => Promise<Handle>) => Promise<void>, smtpPort = smtp.port): Promise<void> {
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: requireEnv('NS_TEST_TEMPORAL_TEST_SERVER') } } });
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
     searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!])),
   });
-  const stack = await maintenanceStack({ NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
+  const stack = await maintenanceStack({ NIGHTSHIFT_SMTP_PORT: String(smtpPort) });
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: stack.config.temporal.taskQueue,
@@ -158,4 +161,34 @@ test('R-MW-10 overrun: the planned end passing while the sessions are being clos
     expect(bodyOf(over!.raw)).toMatch(/dépasse sa fin prévue du .* : la fermeture des sessions des utilisateurs est toujours en cours ; le traitement \(sauvegarde\) n'a pas encore commencé\./);
     await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
   });
+});
+
+// drill K2 bug 3: the SMTP server away for a minute, the completion mail was dropped, and nothing said so
+test('R-MW-10: a --notify mail the window cannot send in its own attempts is handed to a workflow of its own that retries it; status and details name it; the mail arrives once the SMTP server is back', async () => {
+  const port = await freePort();
+  await withWindowWorker(async (stack, start) => {
+    const to = 'ops-smtp-away@example.com';
+    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, notify: [to] });
+    const h = await start(input);
+    await phaseIs(h, 'scheduled');
+    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+    await phaseIs(h, 'working');
+    await h.executeUpdate(completeMaintenanceUpdate);
+    const result = await h.result();
+    expect(result).toMatchObject({ mailSent: false, status: { state: 'completed' } });
+    const [retrying] = result.status.mailsRetrying!;
+    expect(retrying).toMatchObject({ kind: 'completed', workflowId: expect.stringMatching(new RegExp(`^${h.workflowId}/mail/completed-1/`)) as string });
+    expect(retrying!.error).toMatch(/ECONNREFUSED/);
+    expect(statusText(result.status)).toContain(`  the completed mail was not sent (${retrying!.error}): retried for up to a day by workflow ${retrying!.workflowId}`);
+    expect(await details(h)).toContain('**Mail not sent**: the completed mail was not sent');
+    // the SMTP server back: the mail workflow delivers it, once
+    const late = await startLateSmtp(port);
+    try {
+      const mail = env.client.workflow.getHandle(retrying!.workflowId);
+      expect(await mail.result()).toEqual({ sent: true });
+      expect(late.received.filter((m) => m.to.includes(to))).toHaveLength(1);
+    } finally {
+      await late.close();
+    }
+  }, port);
 });

@@ -23,6 +23,7 @@ const REGISTERED: Record<keyof typeof registered, true> = {
   backupReportMailWorkflow: true,
   patchIntegrationWorkflow: true,
   maintenanceWindowWorkflow: true,
+  maintenanceMailWorkflow: true,
   patchRollbackWorkflow: true,
   backupVerifyWorkflow: true,
   backupVerifyMailWorkflow: true,
