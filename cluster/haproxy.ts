@@ -27,9 +27,12 @@ export function renderHaproxyConfig(opts: { host: string; port: number; gates: {
     '  retries 2',
     '  option redispatch',
     '  option http-server-close',
-    '  option forwardfor',
     'frontend gate',
     `  bind ${opts.host}:${opts.port}`,
+    // the gates trust this proxy's X-Forwarded-For (R-SE-5's per-address limit, refusal logs): it must hold the
+    // client's real address only. `option forwardfor` kept the client's own header and appended to it, and the gates
+    // took what the client wrote (drill: `X-Forwarded-For: 10.8.8.8` escaped the login limit)
+    '  http-request set-header X-Forwarded-For %[src]',
     '  default_backend gates',
     'backend gates',
     '  balance roundrobin',

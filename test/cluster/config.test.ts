@@ -28,13 +28,16 @@ test('the Temporal config: postgres12 on both stores, one port set per service, 
   expect(c.dynamicConfigClient.filepath).toBe(DYNAMIC_CONFIG_FILE);
 });
 
-test('HAProxy: one loopback address, every gate a checked server, the answering gate named in a header', () => {
+test('HAProxy: one loopback address, every gate a checked server, the answering gate named in a header, X-Forwarded-For the real source only', () => {
   const text = renderHaproxyConfig({ host: '127.0.0.1', port: 8780, gates: [{ name: 'gate-1', port: 9001 }, { name: 'gate-2', port: 9002 }] });
   expect(text).toContain('bind 127.0.0.1:8780');
   expect(text).toMatch(/server gate-1 127\.0\.0\.1:9001 check/);
   expect(text).toMatch(/server gate-2 127\.0\.0\.1:9002 check/);
   expect(text).toContain('balance roundrobin');
   expect(text).toContain('X-Nightshift-Gate %s');
+  // the gates trust HAProxy's X-Forwarded-For: the client's own is replaced, not appended to (`option forwardfor` kept it)
+  expect(text).toContain('http-request set-header X-Forwarded-For %[src]');
+  expect(text).not.toMatch(/option forwardfor/);
 });
 
 test('ports for Temporal are distinct, free and under 32768 (its membership table keeps them as smallint)', async () => {
