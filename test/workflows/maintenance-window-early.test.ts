@@ -74,6 +74,16 @@ const status = (h: Handle) => h.query(maintenanceStatusQuery);
 const details = async (h: WorkflowHandle) => (await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
 const phaseIs = (h: Handle, ...phases: MaintenancePhase[]) => eventually(() => status(h), (s) => phases.includes(s.phase), `phase ${phases.join('|')}`);
 const mailsTo = (address: string) => smtp.messages.filter((m) => m.to.includes(address));
+/** A window of work by hand (payload none) mailing `to`, started a minute on, whose work is said complete once it runs. */
+async function completedWork(stack: MaintenanceStack, start: (input: MaintenanceWindowInput) => Promise<Handle>, to: string): Promise<Handle> {
+  const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, notify: [to] });
+  const h = await start(input);
+  await phaseIs(h, 'scheduled');
+  await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
+  await phaseIs(h, 'working');
+  await h.executeUpdate(completeMaintenanceUpdate);
+  return h;
+}
 const rowOutcome = async (stack: MaintenanceStack) => (await stack.pool.query<{ state: string; outcome: string | null }>('SELECT state, outcome FROM nightshift.maintenance_window')).rows[0]!;
 
 // tester A bug 3: the session was closed by force at once ("1 forced"), its heartbeats got 404 before its closeBy
@@ -111,12 +121,7 @@ test('R-MW-12 after R-MW-10: a window failed at its post-checks, then cancelled,
   await withWindowWorker(async (stack, start) => {
     await stack.pool.query(`INSERT INTO nightshift.dossier (code, label, schema_name) VALUES ('BROKEN', 'Broken', 'd_broken')`);
     const to = 'ops-fail-cancel@example.com';
-    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, notify: [to] });
-    const h = await start(input);
-    await phaseIs(h, 'scheduled');
-    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
-    await phaseIs(h, 'working');
-    await h.executeUpdate(completeMaintenanceUpdate);
+    const h = await completedWork(stack, start, to);
     await phaseIs(h, 'failed');
     await eventually(async () => mailsTo(to).length, (n) => n === 1, 'the failure alert');
     await h.executeUpdate(cancelMaintenanceUpdate);
@@ -168,12 +173,7 @@ test('R-MW-10: a --notify mail the window cannot send in its own attempts is han
   const port = await freePort();
   await withWindowWorker(async (stack, start) => {
     const to = 'ops-smtp-away@example.com';
-    const input = windowInput(stack.target, await env.currentTimeMs(), { inMinutes: 1, graceSeconds: 0, notify: [to] });
-    const h = await start(input);
-    await phaseIs(h, 'scheduled');
-    await env.sleep(Date.parse(input.startsAt) - (await env.currentTimeMs()) + 500);
-    await phaseIs(h, 'working');
-    await h.executeUpdate(completeMaintenanceUpdate);
+    const h = await completedWork(stack, start, to);
     const result = await h.result();
     expect(result).toMatchObject({ mailSent: false, status: { state: 'completed' } });
     const [retrying] = result.status.mailsRetrying!;
