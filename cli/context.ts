@@ -253,9 +253,12 @@ export function followProgress<P>(query: () => Promise<P>, line: (p: P) => strin
   if (o.json) return () => {};
   let last = '';
   let lastAt = 0;
+  let stopped = false;
   const timer = setInterval(() => {
     sideCall(query).then(
       (p) => {
+        // a query answered after the stop would print below the result (drills E, K2)
+        if (stopped) return;
         const text = line(p);
         if (o.tty) process.stdout.write(`\r${text}\x1b[K`);
         else if (text !== last && Date.now() - lastAt > (o.everyMs ?? 5_000)) {
@@ -267,7 +270,6 @@ export function followProgress<P>(query: () => Promise<P>, line: (p: P) => strin
       () => {},
     );
   }, 1_000);
-  let stopped = false;
   return () => {
     if (stopped) return;
     stopped = true;
@@ -289,9 +291,11 @@ interface Describable {
 export async function waitSayingRetries<R>(handle: Describable & { result(): Promise<R> }, json?: boolean): Promise<R> {
   if (json) return lastingResult(() => handle.result());
   const said = new Set<string>();
+  let done = false;
   const timer = setInterval(() => {
     sideCall(() => handle.describe()).then(
       (d) => {
+        if (done) return;
         for (const a of d.raw.pendingActivities ?? []) {
           const attempt = a.attempt ?? 1;
           const name = a.activityType?.name ?? 'activity';
@@ -307,6 +311,7 @@ export async function waitSayingRetries<R>(handle: Describable & { result(): Pro
   try {
     return await lastingResult(() => handle.result());
   } finally {
+    done = true;
     clearInterval(timer);
   }
 }
