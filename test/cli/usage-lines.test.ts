@@ -86,6 +86,13 @@ test("a target's PostgreSQL refusing connections: one line naming the target, th
     code: 1,
     stderr: `nightshift: cannot connect to PostgreSQL of target b at 127.0.0.1:${port} (set by NIGHTSHIFT_TARGETS): ${cause}\n`,
   });
+  // the folder of a `cluster up` (drill K2): its own restart script, not another stack's `npm run dev`
+  const clusterDir = tempDir('cluster-pg');
+  fs.writeFileSync(path.join(clusterDir, 'cluster.json'), '{}');
+  expect(await cli(['dossiers', 'list'], { ...byUrl, NIGHTSHIFT_DATA_DIR: clusterDir })).toMatchObject({
+    code: 1,
+    stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by DATABASE_URL): connection refused; start it again with ${path.join(clusterDir, 'restart', 'postgres')}, or \`nightshift cluster up\`\n`,
+  });
 });
 
 test('a repeated --target is refused naming both, exit 2, before anything is read or started (commander kept the last one)', async () => {
