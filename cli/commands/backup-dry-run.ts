@@ -14,7 +14,11 @@ const SHOWN = 100;
 export function takenBecause(d: DryRunDossier, previousRun: number | null, all: boolean): string {
   const why: string[] = [];
   if (d.leftByPrevious) why.push(`not backed up by run ${previousRun} (${d.leftByPrevious.replace('_', ' ')}), taken first (R-BK-4)`);
-  if (d.offsitePending) why.push(`its newest archive has no good off-site copy (none yet, or its copy failed or was found lost)${d.first ? ', taken first' : ''} (R-BK-14)`);
+  if (d.offsitePending) {
+    // the pending copy is the newest generation's, or an older one's / another kind's whose copy failed (drill E)
+    const which = d.offsitePendingNewest ? 'its newest archive has no good off-site copy (none yet, or its copy failed or was found lost)' : 'a kept archive of it other than the newest has no good off-site copy (its copy failed or was found lost)';
+    why.push(`${which}${d.first ? ', taken first' : ''} (R-BK-14)`);
+  }
   if (d.unreadableNewest) why.push('its newest archive was found corrupt or missing (R-BK-13)');
   if (d.neverBackedUp) why.push('never backed up');
   else if (d.noArchiveOfItsData) why.push('backed up before, but no archive holds its current data (restored since, or its newest archive lost and pruned)');

@@ -23,6 +23,8 @@ export interface DryRunDossier {
   /** the previous run's status for it when that run did not back it up: in_use, failed, not_done */
   leftByPrevious: string | null;
   offsitePending: boolean;
+  /** the off-site copy to make is its newest kept generation's (else an older one's, or another kind's: migration 0019) */
+  offsitePendingNewest: boolean;
   unreadableNewest: boolean;
   neverBackedUp: boolean;
   /** backup_seq unset although a backup was taken: restored since, or its newest archive lost and pruned (migration 0031) */
@@ -40,6 +42,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     code: string;
     left_by_previous: string | null;
     offsite_pending: boolean;
+    pending_newest: boolean | null;
     unreadable: boolean;
     never: boolean;
     backed_up_before: boolean;
@@ -49,6 +52,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
      SELECT d.code,
             (SELECT i.status FROM nightshift.backup_run_item i WHERE i.run_id = r.previous_run AND i.code = d.code AND i.status <> 'ok') AS left_by_previous,
             ${OFFSITE_PENDING_SQL} AS offsite_pending,
+            (SELECT p.generation_id IS NOT NULL FROM nightshift.backup_offsite_pending p WHERE p.code = d.code) AS pending_newest,
             ${UNREADABLE_NEWEST_SQL} AS unreadable,
             d.backup_seq IS NULL AS never,
             d.last_backup_at IS NOT NULL AS backed_up_before,
@@ -64,6 +68,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     first: s.previousRun !== null && (r.left_by_previous !== null || r.offsite_pending),
     leftByPrevious: r.left_by_previous,
     offsitePending: r.offsite_pending,
+    offsitePendingNewest: r.offsite_pending && r.pending_newest === true,
     unreadableNewest: r.unreadable,
     neverBackedUp: r.never && !r.backed_up_before,
     noArchiveOfItsData: r.never && r.backed_up_before,

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { MIGRATIONS_DIR, migrate } from '../../db/migrate';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { createTestWorker, requireEnv, tempDir, uniqueName } from '../helpers/env';
+import { runCli, stackCliEnv } from '../helpers/cli';
 import { batchAndFollowUps, useOffsiteStack, verifyCodes } from './offsite-stack';
 import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
 
@@ -47,6 +48,11 @@ test('R-BK-13, R-BK-14, R-BK-4: an OLDER generation\'s object deleted: the verif
     expect((await dossierGenerations(pool(), 'O1'))[1]).toMatchObject({ id: older!.id, verifyState: 'ok', offsiteState: 'failed' });
     // pending with no archive of the newest to copy: the newest is copied, an older copy is left to make
     expect(await pending()).toEqual([{ code: 'O1', generation_id: null }]);
+    // the dry run says which archive's copy is to make (drill E: it said "its newest archive" of an older one's)
+    const dry = await runCli(['backup', 'run', '--dry-run', '--json'], { ...stackCliEnv(off.stack), ...off.s3.env({ NIGHTSHIFT_OFFSITE_S3_PREFIX: 'older-recopy/' }) }, 60_000);
+    expect((JSON.parse(dry.stdout) as { dossiers: { code: string; why: string }[] }).dossiers.find((d) => d.code === 'O1')!.why).toBe(
+      'a kept archive of it other than the newest has no good off-site copy (its copy failed or was found lost), taken first (R-BK-14)',
+    );
 
     // a night with the storage away: O1 (unmodified) is taken, its older copy fails, so the dossier is not done
     await off.s3.kill();
