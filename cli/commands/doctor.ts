@@ -189,21 +189,88 @@ async function checkTemporal(config: Config, timeoutMs: number): Promise<{ tempo
         }
       : { address, state: 'ok', message: `server ${info.serverVersion}, namespace "${namespace}"`, details: { serverVersion: info.serverVersion, namespace } };
 
-    const pollers = await client.connection.withDeadline(deadline(), () =>
-      svc.describeTaskQueue({ namespace, taskQueue: { name: queue } }),
-    );
-    const nowMs = Date.now();
-    const worker = workerCheck(
-      queue,
-      (pollers.pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessMs: timestampMs(p.lastAccessTime) })),
-      nowMs,
-    );
-    return { temporal, worker };
+    // the calls above need only the frontend and the database: these two need matching and history (drill: history
+    // killed, doctor said ok while every start failed with `Not enough hosts`); asked at once, so no slower when up
+    const [pollers, history] = await Promise.allSettled([
+      client.connection.withDeadline(deadline(), () => svc.describeTaskQueue({ namespace, taskQueue: { name: queue } })),
+      client.connection.withDeadline(deadline(), () => svc.describeWorkflowExecution({ namespace, execution: { workflowId: HISTORY_PROBE_WORKFLOW_ID } })),
+    ]);
+    const silent: { service: TemporalService; error: string }[] = [];
+    // NOT_FOUND is history's own answer about a workflow that does not exist; any other answer (a permission refused
+    // by a hosted server) is not the history service missing either
+    if (history.status === 'rejected' && servingFailure(history.reason)) {
+      silent.push({ service: 'history', error: `${servingFailureText(history.reason, timeoutMs)} on DescribeWorkflowExecution` });
+    }
+    if (pollers.status === 'rejected') {
+      if (!servingFailure(pollers.reason)) throw pollers.reason;
+      silent.push({ service: 'matching', error: `${servingFailureText(pollers.reason, timeoutMs)} on DescribeTaskQueue` });
+    }
+    if (silent.length) {
+      return {
+        temporal: temporalServicesDown(config, silent, { serverVersion: info.serverVersion, namespace }),
+        worker: pollers.status === 'rejected'
+          ? { ...workerUnknown, message: 'not checked: the matching service of Temporal does not answer', fix: 'see the Temporal line: the matching service is what knows which workers poll' }
+          : workerOf(queue, pollers.value),
+      };
+    }
+    return { temporal, worker: workerOf(queue, (pollers as PromiseFulfilledResult<PollersAnswer>).value) };
   } catch (err) {
     return { temporal: { address, state: 'error', message: `Temporal at ${address} does not answer properly: ${errorText(err)}`, fix }, worker: workerUnknown };
   } finally {
     await client.connection.close().catch(() => {});
   }
+}
+
+/** A workflow id doctor never starts: asking for it reaches the history service, which answers NOT_FOUND. */
+const HISTORY_PROBE_WORKFLOW_ID = 'nightshift-doctor/history-probe';
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
+
+type TemporalService = 'history' | 'matching';
+type PollersAnswer = Awaited<ReturnType<Client['workflowService']['describeTaskQueue']>>;
+
+function grpcCode(err: unknown): number | undefined {
+  return isGrpcServiceError(err) ? err.code : undefined;
+}
+
+/** The frontend answered, but the service behind it did not: no host of it (UNAVAILABLE) or none in time. */
+function servingFailure(err: unknown): boolean {
+  const code = grpcCode(err);
+  return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED;
+}
+
+/** gRPC's deadline text names the last retry only ("Deadline exceeded after 0.000s"): the deadline itself instead. */
+function servingFailureText(err: unknown, timeoutMs: number): string {
+  return grpcCode(err) === GRPC_DEADLINE_EXCEEDED ? `DEADLINE_EXCEEDED: no answer within ${timeoutMs / 1000} s` : errorText(err);
+}
+
+const SILENT_SERVICE_EFFECT: Record<TemporalService, string> = {
+  history: 'every workflow start, signal, query and update fails (after ~30 s: `14 UNAVAILABLE: Not enough hosts to serve the request`)',
+  matching: 'no workflow or activity task reaches a worker: every run waits',
+};
+
+/** The Temporal line when its frontend answers but history or matching does not; on a `cluster up` folder, the restart scripts. */
+function temporalServicesDown(config: Config, silent: { service: TemporalService; error: string }[], details: Record<string, unknown>): ServiceCheck {
+  const names = silent.map((s) => s.service);
+  // the scripts only when TEMPORAL_ADDRESS is this cluster's frontend
+  const cluster = clusterOf(config);
+  const ours = cluster?.temporalAddress === config.temporal.address;
+  const services = `${names.join(' and ')} service${names.length > 1 ? 's' : ''}`;
+  return {
+    address: config.temporal.address,
+    state: 'error',
+    message:
+      `server ${String(details.serverVersion)}, namespace "${String(details.namespace)}", but its ${services} ${names.length > 1 ? 'do' : 'does'} not answer ` +
+      `(${silent.map((s) => s.error).join('; ')}): ${silent.map((s) => SILENT_SERVICE_EFFECT[s.service]).join('; ')}`,
+    fix: ours
+      ? `${names.map((n) => path.join(cluster.dir, RESTART_DIR, `temporal-${n}`)).join(' && ')} (each starts that Temporal service again as \`cluster up\` did)`
+      : `start the Temporal server's ${services} again (its log says why it stopped): the frontend at ${config.temporal.address} answers, the ${services} behind it ${names.length > 1 ? 'do' : 'does'} not`,
+    details: { ...details, notAnswering: names },
+  };
+}
+
+function workerOf(queue: string, answer: PollersAnswer): ServiceCheck {
+  return workerCheck(queue, (answer.pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessMs: timestampMs(p.lastAccessTime) })), Date.now());
 }
 
 /** A worker's long poll lasts ~60 s; a poller not seen for longer is gone (a killed worker stays listed ~5 min). */
@@ -549,34 +616,44 @@ function wantsClientCertificate(config: Config, err: unknown): boolean {
  * The cluster of `nightshift cluster up` whose folder is NIGHTSHIFT_DATA_DIR (its `env` file sets it): its gates'
  * own ports and its restart scripts. Undefined elsewhere. Read from cluster.json, without loading the cluster code.
  */
-export function clusterOf(config: Config): { dir: string; gates: { name: string; port: number }[] } | undefined {
+export function clusterOf(config: Config): { dir: string; gates: { name: string; port: number }[]; temporalAddress?: string } | undefined {
   const state = readState(path.join(config.dataDir, STATE_FILE));
-  return state ? { dir: config.dataDir, gates: clusterGates(state) } : undefined;
+  const temporalAddress = state?.info?.temporalAddress;
+  return state ? { dir: config.dataDir, gates: clusterGates(state), ...(typeof temporalAddress === 'string' && { temporalAddress }) } : undefined;
 }
 
-/** Each gate of a cluster asked directly (/readyz): what HAProxy hides, a gate down behind it. */
-async function gatesDown(gates: { name: string; port: number }[], timeoutMs: number): Promise<{ name: string; text: string }[]> {
+/** Each gate of a cluster asked directly (/readyz): what HAProxy hides, a gate down behind it (dead: it does not answer at all). */
+async function gatesDown(gates: { name: string; port: number }[], timeoutMs: number): Promise<{ name: string; text: string; dead: boolean }[]> {
   const answers = await Promise.all(
     gates.map(async ({ name, port }) => {
       try {
         const { status } = await httpGet(`http://127.0.0.1:${port}/readyz`, timeoutMs);
-        return status === 200 ? undefined : { name, text: `${name} (127.0.0.1:${port}) not ready (HTTP ${status})` };
+        return status === 200 ? undefined : { name, text: `${name} (127.0.0.1:${port}) not ready (HTTP ${status})`, dead: false };
       } catch (err) {
-        return { name, text: `${name} (127.0.0.1:${port}) does not answer (${fetchFailure(err)})` };
+        return { name, text: `${name} (127.0.0.1:${port}) does not answer (${fetchFailure(err)})`, dead: true };
       }
     }),
   );
   return answers.filter((a) => a !== undefined);
 }
 
-function readyBody(body: string): { degraded?: boolean } {
+/** The gate's own /readyz answer ({"ready":…}); undefined for anything else (HAProxy's HTML 503 page, another program). */
+function gateReadyAnswer(body: string): { ready: boolean; degraded?: boolean } | undefined {
   try {
     const parsed = JSON.parse(body) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? (parsed as { degraded?: boolean }) : {};
+    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { ready?: unknown }).ready === 'boolean' ? (parsed as { ready: boolean; degraded?: boolean }) : undefined;
   } catch {
-    return {};
+    return undefined;
   }
 }
+
+/** A body quoted in one short line: HAProxy's page is HTML. */
+function bodyExcerpt(body: string): string {
+  const text = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text || 'empty';
+}
+
+const listed = (names: string[]): string => (names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0] ?? '');
 
 /** The targets whose database does not answer a connection from this host (the gate's own view is in its log). */
 async function unreachableTargets(config: Config, timeoutMs: number): Promise<string[]> {
@@ -617,17 +694,40 @@ export async function checkGate(config: Config, timeoutMs: number, configured: b
   try {
     // /readyz, not /healthz: a gate whose database does not answer is alive but refuses every login (503; drill K)
     const { status, body } = await gateGet(`${address}/readyz`, timeoutMs);
-    if (status === 503) {
-      const down = await unreachableTargets(config, timeoutMs);
+    const down = cluster?.gates.length ? await gatesDown(cluster.gates, timeoutMs) : [];
+    const dead = down.filter((d) => d.dead);
+    const restart = (gates: { name: string }[]) => gates.map((d) => path.join(cluster!.dir, RESTART_DIR, d.name)).join(' && ') + ' (each starts that gate again as `cluster up` did)';
+    // every gate dead: what answers is the load balancer, with its own 503 page (drill: doctor blamed the database)
+    if (status !== 200 && dead.length && dead.length === cluster!.gates.length) {
+      return {
+        address,
+        state: 'error',
+        message: `answers HTTP ${status} on /readyz, but ${listed(dead.map((d) => d.name))} ${dead.length > 1 ? 'are' : 'is'} down (${dead.map((d) => d.text).join('; ')}): the load balancer has no gate to send a login to, the business application cannot log in`,
+        fix: restart(dead),
+      };
+    }
+    const answer = gateReadyAnswer(body);
+    if (status === 503 && !answer) {
       return {
         address,
         state: configured ? 'error' : 'warning',
-        message: `answers, but is not ready (HTTP 503 on /readyz): no target database answers it, so every login and heartbeat gets 503; ${seenFromHere(down)}`,
-        fix: 'see the PostgreSQL lines: the gate serves again as soon as a database answers',
+        message: `answers HTTP 503 on /readyz, but not with a gate's answer ("${bodyExcerpt(body)}"): a load balancer with no gate behind it, or another program on this address; every login gets 503`,
+        fix: 'start the gates behind the load balancer (`nightshift gate`) and look at its log and theirs, or fix NIGHTSHIFT_GATE_HOST / NIGHTSHIFT_GATE_PORT',
+      };
+    }
+    if (status === 503) {
+      const unreachable = await unreachableTargets(config, timeoutMs);
+      return {
+        address,
+        state: configured ? 'error' : 'warning',
+        message:
+          `answers, but is not ready (HTTP 503 on /readyz): no target database answers it, so every login and heartbeat gets 503; ${seenFromHere(unreachable)}` +
+          (dead.length ? `; besides, ${dead.map((d) => d.text).join('; ')}` : ''),
+        fix: 'see the PostgreSQL lines: the gate serves again as soon as a database answers' + (dead.length ? `; and ${restart(dead)}` : ''),
       };
     }
     // a public answer names no target (R-SE-4): which one is down, this host asks each target's database itself
-    if (status === 200 && readyBody(body).degraded) {
+    if (status === 200 && answer?.degraded) {
       const down = await unreachableTargets(config, timeoutMs);
       const named = down.length ? `target${down.length > 1 ? 's' : ''} ${down.join(', ')}` : 'a target';
       return {
@@ -640,13 +740,12 @@ export async function checkGate(config: Config, timeoutMs: number, configured: b
       };
     }
     if (status >= 400) return { address, state: 'warning', message: `answers HTTP ${status} on /readyz`, fix: 'another program may use NIGHTSHIFT_GATE_PORT, or the gate is unhealthy: look at its log' };
-    const down = cluster?.gates.length ? await gatesDown(cluster.gates, timeoutMs) : [];
     if (down.length) {
       return {
         address,
         state: 'warning',
         message: `answers (HTTP ${status}), but ${down.length} of the cluster's ${cluster!.gates.length} gates behind it ${down.length === 1 ? 'is' : 'are'} down: ${down.map((d) => d.text).join('; ')}: the load balancer sends every login to the others, no spare left`,
-        fix: down.map((d) => path.join(cluster!.dir, RESTART_DIR, d.name)).join(' && ') + ' (each starts that gate again as `cluster up` did)',
+        fix: restart(down),
       };
     }
     return { address, state: 'ok', message: `answers, ready (HTTP ${status})${cluster?.gates.length ? `; each of the cluster's ${cluster.gates.length} gates too` : ''}` };

@@ -102,6 +102,19 @@ describeCluster('nightshift cluster up / down', () => {
     expect(up.out()).not.toContain(key);
     const refused = await fetch(`${info.gateUrl}/v1/targets/main/status`);
     expect(refused.status).toBe(401);
+    // R-SE-5: a client's own X-Forwarded-For does not pass HAProxy, whose header the gates trust: the refusal is the
+    // loopback client's, not the forged address's (drill: `option forwardfor` appended to it, the login limit escaped)
+    const forged = await fetch(`${info.gateUrl}/v1/targets/main/status`, { headers: { 'x-forwarded-for': '203.0.113.77' } });
+    expect(forged.status).toBe(401);
+    const gateLogs = (): string => ['gate-1', 'gate-2'].map((g) => fs.readFileSync(path.join(dir, 'logs', `${g}.log`), 'utf8')).join('\n');
+    const refusals = (): { address?: string }[] =>
+      gateLogs()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"request refused"'))
+        .map((l) => JSON.parse(l) as { address?: string });
+    await until('both refusals logged', () => refusals().length >= 2, 10_000);
+    expect(refusals().filter((r) => r.address !== '127.0.0.1')).toEqual([]);
+    expect(gateLogs()).not.toContain('203.0.113.77');
     const status = await fetch(`${info.gateUrl}/v1/targets/main/status`, { headers: { 'x-nightshift-key': key } });
     expect(status.status).toBe(200);
 
@@ -181,6 +194,30 @@ describeCluster('nightshift cluster up / down', () => {
     const doctor = JSON.parse((await runCli(['doctor', '--json'], sourcedEnv(dir), 60_000)).stdout) as DoctorReport;
     expect(doctor.services.gate).toMatchObject({ state: 'warning', fix: `${path.join(dir, 'restart', 'gate-1')} (each starts that gate again as \`cluster up\` did)` });
     expect(doctor.services.gate.message).toMatch(/but 1 of the cluster's 2 gates behind it is down: gate-1 /);
+
+    // then gate-2 and the Temporal server's history and matching services too (drills): HAProxy answers its own 503
+    // page, the Temporal frontend still answers; doctor said the database was down, and Temporal ok, exit 0
+    for (const name of ['gate-2', 'temporal-history', 'temporal-matching']) {
+      const pid = up.state.pids[name]!;
+      process.kill(-pid, 'SIGKILL');
+      await until(`the ${name} exit line`, () => up!.out().includes(`${name} (pid ${pid}) exited, killed by SIGKILL`), 10_000);
+    }
+    const broken = await runCli(['doctor', '--json'], sourcedEnv(dir), 60_000);
+    expect(broken.code).toBe(1);
+    const b = (JSON.parse(broken.stdout) as DoctorReport).services;
+    expect(b.gate).toMatchObject({ state: 'error', fix: `${path.join(dir, 'restart', 'gate-1')} && ${path.join(dir, 'restart', 'gate-2')} (each starts that gate again as \`cluster up\` did)` });
+    expect(b.gate.message).toMatch(/^answers HTTP 503 on \/readyz, but gate-1 and gate-2 are down \(gate-1 \(127\.0\.0\.1:\d+\) does not answer \(ECONNREFUSED\); gate-2 /);
+    expect(b.gate.message).not.toMatch(/database/);
+    expect(b.temporal).toMatchObject({
+      state: 'error',
+      fix: `${path.join(dir, 'restart', 'temporal-history')} && ${path.join(dir, 'restart', 'temporal-matching')} (each starts that Temporal service again as \`cluster up\` did)`,
+    });
+    // UNAVAILABLE once the frontend has seen the hosts go; within the first seconds, no answer before the deadline
+    const silent = '(DEADLINE_EXCEEDED: no answer within 4 s|14 UNAVAILABLE: [^;]*)';
+    expect(b.temporal.message).toMatch(
+      new RegExp(`^server 1\\.31\\.2, namespace "\\w+", but its history and matching services do not answer \\(${silent} on DescribeWorkflowExecution; ${silent} on DescribeTaskQueue\\): every workflow start, signal, query and update fails`),
+    );
+    expect(b.worker).toMatchObject({ state: 'warning', message: 'not checked: the matching service of Temporal does not answer', fix: expect.stringMatching(/^see the Temporal line/) });
     const gateAgain = execFileSync(path.join(dir, 'restart', 'gate-1'), { env: sourcedEnv(dir), encoding: 'utf8' });
     const gateAgainPid = Number(/gate-1 started again \(pid (\d+)\)/.exec(gateAgain)![1]);
     await until('gate-1 answering again', async () => (await fetch(`http://127.0.0.1:${info.gatePorts[0]}/healthz`).catch(() => undefined))?.status === 200, 60_000);

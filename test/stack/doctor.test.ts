@@ -327,6 +327,53 @@ test('the Gate line asks /readyz, and on a cluster each gate behind the load bal
   }
 });
 
+// drill: both gates killed behind HAProxy, doctor said "no target database answers it … see the PostgreSQL lines"
+test("a load balancer's own 503 page is not blamed on the database: every gate of the cluster down is a FAIL naming them and their restart scripts; a gate's own 503 still is the database", async () => {
+  const servers: http.Server[] = [];
+  const serve = async (status: number, body: string): Promise<number> => {
+    const srv = http.createServer((_req, res) => {
+      res.statusCode = status;
+      res.end(body);
+    });
+    servers.push(srv);
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    return (srv.address() as { port: number }).port;
+  };
+  const clusterDir = (gatePorts: number[]): string => {
+    const dir = tempDir('doctor-cluster');
+    fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ ownerPid: 1, startedAt: '', pids: {}, needles: {}, info: { gatePorts } }));
+    return dir;
+  };
+  try {
+    // HAProxy's page, as it answers with no server up in its backend
+    const lb = await serve(503, '<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n');
+    const dir = clusterDir([await freePort(), await freePort()]);
+    const env = { ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_GATE_PORT: String(lb) };
+    const bothDown = await checkGate(loadConfig(cleanEnv({ ...env, NIGHTSHIFT_DATA_DIR: dir }) as NodeJS.ProcessEnv), 2000, true);
+    expect(bothDown).toMatchObject({ state: 'error', fix: `${path.join(dir, 'restart', 'gate-1')} && ${path.join(dir, 'restart', 'gate-2')} (each starts that gate again as \`cluster up\` did)` });
+    expect(bothDown.message).toMatch(
+      /^answers HTTP 503 on \/readyz, but gate-1 and gate-2 are down \(gate-1 \(127\.0\.0\.1:\d+\) does not answer \(ECONNREFUSED\); gate-2 \(127\.0\.0\.1:\d+\) does not answer \(ECONNREFUSED\)\): the load balancer has no gate to send a login to/,
+    );
+    expect(bothDown.message).not.toMatch(/database/);
+    // no cluster known here: the page is quoted, as not a gate's answer
+    const alone = await checkGate(loadConfig(cleanEnv(env) as NodeJS.ProcessEnv), 2000, true);
+    expect(alone).toMatchObject({
+      state: 'error',
+      message: `answers HTTP 503 on /readyz, but not with a gate's answer ("503 Service Unavailable No server is available to handle this request."): a load balancer with no gate behind it, or another program on this address; every login gets 503`,
+    });
+    // both gates alive, each answering its own 503 (no target database answers it): the database, no gate named
+    const notReady = JSON.stringify({ ready: false });
+    const gates = [await serve(503, notReady), await serve(503, notReady)];
+    const viaLb = await serve(503, notReady);
+    const database = await checkGate(loadConfig(cleanEnv({ ...env, NIGHTSHIFT_GATE_PORT: String(viaLb), NIGHTSHIFT_DATA_DIR: clusterDir(gates) }) as NodeJS.ProcessEnv), 2000, true);
+    expect(database).toMatchObject({ state: 'error', fix: 'see the PostgreSQL lines: the gate serves again as soon as a database answers' });
+    expect(database.message).toMatch(/^answers, but is not ready \(HTTP 503 on \/readyz\): no target database answers it/);
+    expect(database.message).not.toMatch(/gate-/);
+  } finally {
+    for (const srv of servers) srv.close();
+  }
+});
+
 test('NIGHTSHIFT_UI_URL=none: the Web UI line says this deployment has none; a URL given is checked', async () => {
   const none = await runCli(['doctor', '--json'], cleanEnv({ ...(await baseEnv()), DATABASE_URL: databaseUrl, NIGHTSHIFT_UI_URL: 'none' }));
   expect((JSON.parse(none.stdout) as DoctorReport).services.ui).toMatchObject({ state: 'absent', message: expect.stringMatching(/^no Web UI in this deployment/) });
