@@ -1075,7 +1075,7 @@ class MaintenanceWindow {
       return r.sent;
     } catch (err) {
       wf.log.warn('maintenance e-mail not sent', { error: String(err) });
-      if (!wf.patched(MAIL_HANDOFF_PATCH)) return false;
+      if (wf.isCancellation(err) || !wf.patched(MAIL_HANDOFF_PATCH)) return false;
       // handed to its own workflow, which retries it for a day; status, details and the Web UI name it
       const info = wf.workflowInfo();
       const workflowId = maintenanceMailWorkflowId(info.workflowId, info.runId, kind, (s.mailsRetrying?.length ?? 0) + 1);

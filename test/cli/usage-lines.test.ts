@@ -68,6 +68,11 @@ test('cluster up --dir naming a file (or a path through one) is bad usage naming
     stderr: `nightshift: --dir ${path.join(file, 'sub')}: not a folder (a file is on its path); nothing started\n`,
   });
   expect(fs.readFileSync(file, 'utf8')).toBe('x');
+  // drill K2: the range said with why
+  expect(await cli(['cluster', 'up', '--ports-from', '56100'])).toMatchObject({
+    code: 2,
+    stderr: 'nightshift: --ports-from: expected 1024-32700 (not a privileged port, and every port of the cluster at most 32767: Temporal keeps its ports in a smallint)\n',
+  });
 });
 
 test("a target's PostgreSQL refusing connections: one line naming the target, the address, the variable that sets it and the likely cause, exit 1", async () => {
