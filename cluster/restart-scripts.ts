@@ -38,7 +38,12 @@ export function writeProcessRestartScript(dataDir: string, spec: ProcessSpec, lo
     `cd ${q(PROJECT_ROOT)}`,
     `printf '\\n--- %s start ${spec.name} (restart script): %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${q(command)} >> ${q(logFile)}`,
     `setsid ${command} >> ${q(logFile)} 2>&1 < /dev/null &`,
-    `echo "${spec.name} started again (pid $!); log ${logFile}"`,
+    'pid=$!',
+    // one that exits at once (a password not given, a port taken) is said so, with its log's last lines (drill K2: it
+    // said "started again" of a worker dead a second later)
+    'sleep 2',
+    `if ! kill -0 "$pid" 2>/dev/null; then echo "${spec.name} exited at once; the end of its log ${logFile}:" >&2; tail -n 5 ${q(logFile)} >&2; exit 1; fi`,
+    `echo "${spec.name} started again (pid $pid); log ${logFile}"`,
   ]);
 }
 

@@ -1,6 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import YAML from 'yaml';
 import { renderHaproxyConfig } from '../../cluster/haproxy';
 import { freePorts } from '../../cluster/processes';
+import { writeProcessRestartScript } from '../../cluster/restart-scripts';
+import { tempDir } from '../helpers/env';
 import { renderTemporalConfig, DYNAMIC_CONFIG_FILE, NUM_HISTORY_SHARDS, TEMPORAL_PORT_NAMES, type TemporalPorts } from '../../cluster/temporal-server';
 
 /** What `nightshift cluster` writes for the Temporal server and HAProxy (no process started here). */
@@ -44,4 +49,20 @@ test('ports for Temporal are distinct, free and under 32768 (its membership tabl
   const picked = await freePorts(12, '127.0.0.1', 32_767);
   expect(new Set(picked).size).toBe(12);
   for (const p of picked) expect(p).toBeLessThan(32_768);
+});
+
+test('a restart script says "started again" only of a process still running 2 s on; one that exits at once is exit 1 with the end of its log (drill K2)', () => {
+  const dir = tempDir('restart-script');
+  fs.writeFileSync(path.join(dir, 'env'), 'NIGHTSHIFT_DATA_DIR=x\n');
+  const log = path.join(dir, 'dead.log');
+  const dead = writeProcessRestartScript(dir, { name: 'dead', command: 'sh', args: ['-c', 'echo "password authentication failed"; exit 3'], ready: async () => true }, log);
+  const r = spawnSync(dead, { encoding: 'utf8' });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain(`dead exited at once; the end of its log ${log}:`);
+  expect(r.stderr).toContain('password authentication failed');
+  const alive = writeProcessRestartScript(dir, { name: 'alive', command: 'sleep', args: ['30'], ready: async () => true }, path.join(dir, 'alive.log'));
+  const ok = spawnSync(alive, { encoding: 'utf8' });
+  expect(ok.status).toBe(0);
+  const pid = Number(/^alive started again \(pid (\d+)\); log /.exec(ok.stdout)![1]);
+  process.kill(pid, 'SIGKILL');
 });
