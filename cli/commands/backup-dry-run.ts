@@ -11,9 +11,9 @@ import { liveWorkOnTarget } from '../live-work';
 const SHOWN = 100;
 
 /** Why a batch started now takes the dossier, in the words of its rules. */
-export function takenBecause(d: DryRunDossier, previousRun: number | null, all: boolean): string {
+export function takenBecause(d: DryRunDossier, all: boolean): string {
   const why: string[] = [];
-  if (d.leftByPrevious) why.push(`not backed up by run ${previousRun} (${d.leftByPrevious.replace('_', ' ')}), taken first (R-BK-4)`);
+  if (d.leftByPrevious) why.push(`not backed up by run ${d.leftByRun} (${d.leftByPrevious.replace('_', ' ')}), taken first (R-BK-4)`);
   if (d.offsitePending) {
     // the pending copy is the newest generation's, or an older one's / another kind's whose copy failed (drill E)
     const which = d.offsitePendingNewest ? 'its newest archive has no good off-site copy (none yet, or its copy failed or was found lost)' : 'a kept archive of it other than the newest has no good off-site copy (its copy failed or was found lost)';
@@ -58,7 +58,7 @@ export async function dryRunBatch(targetName: string, flags: { all?: boolean; on
       count: dossiers.length,
       first: dossiers.filter((d) => d.first).length,
       // never backed up, or no archive of its data: modified, as `dossiers list` says (R-BK-1, R-BK-2)
-      dossiers: dossiers.map((d) => ({ ...d, modified: d.modified || d.neverBackedUp || d.noArchiveOfItsData, why: takenBecause(d, previousRun, Boolean(flags.all)) })),
+      dossiers: dossiers.map((d) => ({ ...d, modified: d.modified || d.neverBackedUp || d.noArchiveOfItsData, why: takenBecause(d, Boolean(flags.all)) })),
       takenDespite: despite.shown,
       takenDespiteTotal: despite.total,
       modifiedLeftOut: leftOut.shown,

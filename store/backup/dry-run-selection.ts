@@ -1,5 +1,5 @@
 import type { Queryable } from '../queryable';
-import { OFFSITE_PENDING_SQL, SELECTION_FILTER_SQL, UNREADABLE_NEWEST_SQL } from './selection-sql';
+import { leftNotBackedUpSql, OFFSITE_PENDING_SQL, SELECTION_FILTER_SQL, UNREADABLE_NEWEST_SQL } from './selection-sql';
 
 /** What a batch started now would be given (the run row its claim would write): the selection reads only these. */
 export interface DryRunSettings {
@@ -11,7 +11,7 @@ export interface DryRunSettings {
   offsite: boolean;
   /** `--only` */
   onlyCodes: string[] | null;
-  /** the newest ended run: its dossiers not backed up go first (R-BK-4) */
+  /** the newest ended run: the dossiers it and the runs back to the last full one left not backed up go first (R-BK-4) */
   previousRun: number | null;
 }
 
@@ -20,8 +20,10 @@ export interface DryRunDossier {
   code: string;
   /** taken in the priority phase, before the others (R-BK-4, R-BK-14) */
   first: boolean;
-  /** the previous run's status for it when that run did not back it up: in_use, failed, not_done */
+  /** its status in the run that left it not backed up (since the last full run, R-BK-4): in_use, failed, not_done */
   leftByPrevious: string | null;
+  /** that run */
+  leftByRun: number | null;
   offsitePending: boolean;
   /** the off-site copy to make is its newest kept generation's (else an older one's, or another kind's: migration 0019) */
   offsitePendingNewest: boolean;
@@ -41,6 +43,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
   const { rows } = await db.query<{
     code: string;
     left_by_previous: string | null;
+    left_by_run: string | null;
     offsite_pending: boolean;
     pending_newest: boolean | null;
     unreadable: boolean;
@@ -48,16 +51,16 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     backed_up_before: boolean;
     modified: boolean;
   }>(
-    `WITH r AS (SELECT 'run'::text AS kind, $1::text[] AS only_codes, $2::jsonb AS settings, $3::bigint AS previous_run)
-     SELECT d.code,
-            (SELECT i.status FROM nightshift.backup_run_item i WHERE i.run_id = r.previous_run AND i.code = d.code AND i.status <> 'ok') AS left_by_previous,
+    `WITH r AS (SELECT 'run'::text AS kind, $1::text[] AS only_codes, $2::jsonb AS settings, $3::bigint AS previous_run),
+          l AS (${leftNotBackedUpSql('$3::bigint')})
+     SELECT d.code, l.status AS left_by_previous, l.run_id::text AS left_by_run,
             ${OFFSITE_PENDING_SQL} AS offsite_pending,
             (SELECT p.generation_id IS NOT NULL FROM nightshift.backup_offsite_pending p WHERE p.code = d.code) AS pending_newest,
             ${UNREADABLE_NEWEST_SQL} AS unreadable,
             d.backup_seq IS NULL AS never,
             d.last_backup_at IS NOT NULL AS backed_up_before,
             coalesce(d.change_seq > d.backup_seq, false) AS modified
-       FROM r, nightshift.dossier d
+       FROM r, nightshift.dossier d LEFT JOIN l ON l.code = d.code
       WHERE ${SELECTION_FILTER_SQL}
       ORDER BY 1`,
     [s.onlyCodes, JSON.stringify({ copyStatuses: s.copyStatuses, modifiedOnly: s.modifiedOnly, offsite: s.offsite }), s.previousRun],
@@ -67,6 +70,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     // a run without a previous one has no priority phase (domain/backup-batch.ts firstCursor)
     first: s.previousRun !== null && (r.left_by_previous !== null || r.offsite_pending),
     leftByPrevious: r.left_by_previous,
+    leftByRun: r.left_by_run === null ? null : Number(r.left_by_run),
     offsitePending: r.offsite_pending,
     offsitePendingNewest: r.offsite_pending && r.pending_newest === true,
     unreadableNewest: r.unreadable,

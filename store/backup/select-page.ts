@@ -1,17 +1,21 @@
 import type { SelectionCursor } from '../../domain/backup-batch';
 import type { Queryable } from '../queryable';
-import { OFFSITE_PENDING_SQL, SELECTION_FILTER_SQL } from './selection-sql';
+import { leftNotBackedUpSql, OFFSITE_PENDING_SQL, SELECTION_FILTER_SQL } from './selection-sql';
+
+/** R-BK-4: what the runs since the last full one left not backed up, read once per statement (an uncorrelated subquery). */
+const LEFT_SQL = leftNotBackedUpSql('(SELECT pr.previous_run FROM nightshift.backup_run pr WHERE pr.id = $1)');
 
 /**
  * One page of the selection per phase (R-BK-2, R-BK-4), in code order after the cursor. The priority phase takes
- * the previous run's dossiers not backed up and, when the run copies off-site, the dossiers whose newest generation
- * has no off-site copy yet (R-BK-14); the rest phase leaves both to it. A run without a previous one has no
- * priority phase (domain/backup-batch.ts firstCursor): its rest phase takes them all.
+ * the dossiers the runs since the last full one left not backed up (store/backup/selection-sql.ts) and, when the run
+ * copies off-site, the dossiers whose newest generation has no off-site copy yet (R-BK-14); the rest phase leaves
+ * both to it. A run without a previous one has no priority phase (domain/backup-batch.ts firstCursor): its rest phase
+ * takes them all.
  */
 const PAGE_SQL: Record<SelectionCursor['phase'], string> = {
   priority: `
     (SELECT d.code FROM nightshift.backup_run r
-       JOIN nightshift.backup_run_item i ON i.run_id = r.previous_run AND i.status <> 'ok'
+       JOIN (${LEFT_SQL}) i ON true
        JOIN nightshift.dossier d ON d.code = i.code
       WHERE r.id = $1 AND i.code > $2 AND ${SELECTION_FILTER_SQL}
       ORDER BY i.code LIMIT $3)
@@ -25,8 +29,7 @@ const PAGE_SQL: Record<SelectionCursor['phase'], string> = {
   rest: `
     SELECT d.code FROM nightshift.backup_run r, nightshift.dossier d
      WHERE r.id = $1 AND d.code > $2 AND ${SELECTION_FILTER_SQL}
-       AND NOT EXISTS (SELECT 1 FROM nightshift.backup_run_item p
-                        WHERE p.run_id = r.previous_run AND p.code = d.code AND p.status <> 'ok')
+       AND d.code NOT IN (SELECT l.code FROM (${LEFT_SQL}) l)
        AND NOT (r.previous_run IS NOT NULL AND ${OFFSITE_PENDING_SQL})
      ORDER BY d.code LIMIT $3`,
   retry: `

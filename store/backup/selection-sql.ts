@@ -20,6 +20,27 @@ export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.b
                          WHERE n.code = u.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > u.snapshot_at))`;
 
 /**
+ * R-BK-4: the dossiers that the runs since the last full one left not backed up (in use, failed, not attempted), each
+ * with its newest such status and the run that left it; `previousRun` is an SQL expression of the newest ended run,
+ * uncorrelated (a bind parameter, or a subquery over one), so that a statement reads this set once. A full run is a
+ * `run` over the whole selection (no `--only`): it attempts or records every dossier it selects. A dossier a run left
+ * in use therefore stays "taken first" after a `backup run --only` of others, or a retry that left it again, until a
+ * run backs it up. The failures of those runs (the partial index backup_run_item_failures), each probed by primary key
+ * in the handful of later runs for a backup that did it (a scalar subquery: an anti-join could hash every run's whole
+ * ledger): never a scan of a run's whole ledger.
+ */
+export function leftNotBackedUpSql(previousRun: string): string {
+  return `SELECT DISTINCT ON (i.code) i.code, i.status, i.run_id
+      FROM nightshift.backup_run_item i
+     WHERE i.status <> 'ok' AND i.run_id <= ${previousRun}
+       AND i.run_id >= (SELECT coalesce(max(f.id), 0) FROM nightshift.backup_run f
+                         WHERE f.id <= ${previousRun} AND f.state <> 'running' AND f.kind = 'run' AND f.only_codes IS NULL)
+       AND (SELECT n.run_id FROM nightshift.backup_run x JOIN nightshift.backup_run_item n ON n.run_id = x.id AND n.code = i.code
+             WHERE x.id > i.run_id AND x.id <= ${previousRun} AND n.status = 'ok' LIMIT 1) IS NULL
+     ORDER BY i.code, i.run_id DESC`;
+}
+
+/**
  * R-BK-2: the nightly selection keeps dossier `d`: not a template, not a test dossier, transferable, and of a copy
  * status the settings take (`copyStatuses`: an SQL text[] expression). One text for the batch's selection and for
  * `backup run --dry-run`'s list of modified dossiers it leaves out.
