@@ -1,8 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Command, Option } from 'commander';
-import { STATE_FILE } from '../cluster/state';
-import { RESTART_DIR } from '../cluster/restart-scripts';
+import { postgresStartHint } from './cluster-of';
 import { z, ZodError } from 'zod';
 import { ConfigError, UsageError, loadConfig, resolveTarget, type Config, type Target } from '../config/config';
 import { failureTypeOf, FailureType } from '../domain/failures';
@@ -222,10 +219,7 @@ function postgresUnreachable(err: unknown, targetName: string): Error | undefine
   // another server refusing inside fn (an off-site store, SMTP) is not the target's PostgreSQL: left as it is
   if (at?.port !== undefined && url && at.port !== Number(new URL(url).port || 5432)) return undefined;
   const address = at ? `${at.address}:${at.port}` : url ? new URL(url).host : 'its address';
-  // on a cluster of `cluster up` (its folder is NIGHTSHIFT_DATA_DIR), `npm run dev` would start another stack (drill K2)
-  const cluster = fs.existsSync(path.join(c.dataDir, STATE_FILE));
-  const start = cluster ? `start it again with ${path.join(c.dataDir, RESTART_DIR, 'postgres')}, or \`nightshift cluster up\`` : 'is the stack running? (npm run dev)';
-  return new SaidError(`cannot connect to PostgreSQL of target ${targetName} at ${address} (set by ${targetSource(c)}): connection refused; ${start}`, { cause: err });
+  return new SaidError(`cannot connect to PostgreSQL of target ${targetName} at ${address} (set by ${targetSource(c)}): connection refused; ${postgresStartHint(c)}`, { cause: err });
 }
 
 /**

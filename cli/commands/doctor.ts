@@ -23,7 +23,7 @@ import { givenKeyIds, loadBackupKeyring } from '../../archive/keys';
 import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
-import { STATE_FILE, clusterGates, readState } from '../../cluster/state';
+import { clusterOf, postgresStartHint } from '../cluster-of';
 import { RESTART_DIR } from '../../cluster/restart-scripts';
 import { REDACTED, SECRET_URL_PARAMS, redactUrl, redactUrlSecrets } from '../../domain/redact';
 
@@ -328,13 +328,7 @@ function postgresProblem(err: unknown, target: Target, config: Config): { messag
   // the variable the operator set: NIGHTSHIFT_TARGETS wins over DATABASE_URL (config.ts), even with one target
   const fromTargets = config.targets.length > 1 || !target.databaseUrl || process.env.NIGHTSHIFT_TARGETS !== undefined;
   const variable = config.embeddedPostgres ? 'NIGHTSHIFT_PG_PORT' : fromTargets ? 'NIGHTSHIFT_TARGETS' : 'DATABASE_URL';
-  // on a cluster of `cluster up`, `npm run dev` would start another stack (drill K)
-  const cluster = config.embeddedPostgres ? clusterOf(config) : undefined;
-  const start = cluster
-    ? `start it again with ${path.join(cluster.dir, RESTART_DIR, 'postgres')} (its port and settings as \`cluster up\` gave them), or \`nightshift cluster up\``
-    : config.embeddedPostgres
-      ? 'start the embedded PostgreSQL with `npm run dev`'
-      : `start that server`;
+  const start = postgresStartHint(config);
   switch (code) {
     case 'ECONNREFUSED':
       return { message: `nothing listens on ${where}`, fix: `${start}, or fix ${variable}` };
@@ -610,16 +604,6 @@ function wantsClientCertificate(config: Config, err: unknown): boolean {
   if (!config.gate.tls?.clientCaPath) return false;
   const code = errorCode(err) ?? errorCode((err as { cause?: unknown })?.cause) ?? '';
   return /CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE/.test(code) || code === 'ECONNRESET' || code === 'EPIPE';
-}
-
-/**
- * The cluster of `nightshift cluster up` whose folder is NIGHTSHIFT_DATA_DIR (its `env` file sets it): its gates'
- * own ports and its restart scripts. Undefined elsewhere. Read from cluster.json, without loading the cluster code.
- */
-export function clusterOf(config: Config): { dir: string; gates: { name: string; port: number }[]; temporalAddress?: string } | undefined {
-  const state = readState(path.join(config.dataDir, STATE_FILE));
-  const temporalAddress = state?.info?.temporalAddress;
-  return state ? { dir: config.dataDir, gates: clusterGates(state), ...(typeof temporalAddress === 'string' && { temporalAddress }) } : undefined;
 }
 
 /** Each gate of a cluster asked directly (/readyz): what HAProxy hides, a gate down behind it (dead: it does not answer at all). */

@@ -77,7 +77,9 @@ test('cluster up --dir naming a file (or a path through one) is bad usage naming
 
 test("a target's PostgreSQL refusing connections: one line naming the target, the address, the variable that sets it and the likely cause, exit 1", async () => {
   const port = await freePort();
-  const cause = 'connection refused; is the stack running? (npm run dev)';
+  // the same hint as `doctor`'s (cli/cluster-of.ts): a server of the operator's own, or the dev stack's embedded one
+  const cause = 'connection refused; start that server';
+  const embedded = 'connection refused; start the embedded PostgreSQL with `npm run dev`';
   const byUrl = { DATABASE_URL: `postgres://ops:secret@127.0.0.1:${port}/compta` };
   for (const args of [['dossiers', 'list'], ['gate', 'keys', 'revoke', '00000000-0000-4000-8000-000000000000'], ['backup', 'list', 'DEMO0005']]) {
     expect({ args, ...(await cli(args, byUrl)) }).toEqual({ args, code: 1, stdout: '', stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by DATABASE_URL): ${cause}\n` });
@@ -85,7 +87,7 @@ test("a target's PostgreSQL refusing connections: one line naming the target, th
   expect(await cli(['dossiers', 'list'], { NIGHTSHIFT_PG_PORT: String(port) })).toEqual({
     code: 1,
     stdout: '',
-    stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by NIGHTSHIFT_PG_PORT, the embedded PostgreSQL): ${cause}\n`,
+    stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by NIGHTSHIFT_PG_PORT, the embedded PostgreSQL): ${embedded}\n`,
   });
   expect(await cli(['dossiers', 'show', 'X', '--target', 'b'], { NIGHTSHIFT_TARGETS: `a=postgres://ops@127.0.0.1:${port}/a b=postgres://ops@127.0.0.1:${port}/b` })).toMatchObject({
     code: 1,
@@ -94,9 +96,10 @@ test("a target's PostgreSQL refusing connections: one line naming the target, th
   // the folder of a `cluster up` (drill K2): its own restart script, not another stack's `npm run dev`
   const clusterDir = tempDir('cluster-pg');
   fs.writeFileSync(path.join(clusterDir, 'cluster.json'), '{}');
-  expect(await cli(['dossiers', 'list'], { ...byUrl, NIGHTSHIFT_DATA_DIR: clusterDir })).toMatchObject({
+  // (its `env` file sets NIGHTSHIFT_PG_PORT: the cluster's PostgreSQL is the embedded one)
+  expect(await cli(['dossiers', 'list'], { NIGHTSHIFT_PG_PORT: String(port), NIGHTSHIFT_DATA_DIR: clusterDir })).toMatchObject({
     code: 1,
-    stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by DATABASE_URL): connection refused; start it again with ${path.join(clusterDir, 'restart', 'postgres')}, or \`nightshift cluster up\`\n`,
+    stderr: `nightshift: cannot connect to PostgreSQL of target main at 127.0.0.1:${port} (set by NIGHTSHIFT_PG_PORT, the embedded PostgreSQL): connection refused; start it again with ${path.join(clusterDir, 'restart', 'postgres')} (its port and settings as \`cluster up\` gave them), or \`nightshift cluster up\`\n`,
   });
 });
 
