@@ -2,6 +2,7 @@ import { formatDateTime, type GateState, type WindowState, type WindowType } fro
 import { formatSeconds } from './maintenance-recur';
 import { capFailures, codeSpan, DETAILS_FAILURES_SHOWN, escapeMarkdown, failuresBlock, oneLine, type DossierFailure } from './run-details';
 import { type MaxFailures, maxFailuresText } from './patch-input';
+import type { MaintenanceMailKind } from './maintenance-text';
 
 /**
  * What an operator reads of a maintenance window in the Temporal Web UI (issue 12): the summary that
@@ -73,11 +74,18 @@ export interface WindowFacts {
   /** R-MW-7: `complete` said before the work began: access back as a cancel gives it, nobody closed by force */
   completedEarly?: boolean;
   /** R-MW-10: the --notify mails not sent in the window's own attempts, retried by a workflow of their own */
-  mailsRetrying?: { kind: string; workflowId: string; error: string }[];
+  mailsRetrying?: MailRetrying[];
+}
+
+/** A --notify mail handed to its own workflow (R-MW-10): which, the workflow retrying it, why the window's attempts failed. */
+export interface MailRetrying {
+  kind: MaintenanceMailKind;
+  workflowId: string;
+  error: string;
 }
 
 /** A --notify mail the window could not send, handed to its own workflow (R-MW-10): one line, the CLI's and the Web UI's. */
-export function mailRetryingText(m: { kind: string; workflowId: string; error: string }): string {
+export function mailRetryingText(m: MailRetrying): string {
   return `the ${m.kind} mail was not sent (${m.error}): retried for up to a day by workflow ${m.workflowId}`;
 }
 

@@ -2,7 +2,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { WindowState, WindowType } from '../domain/maintenance';
 import type { MaxFailures } from '../domain/patch-input';
 import { FailureType } from '../domain/failures';
-import type { NextStep, WindowRun } from '../domain/maintenance-details';
+import type { MailRetrying, NextStep, WindowRun } from '../domain/maintenance-details';
 import type { DossierFailure } from '../domain/run-details';
 import type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
 
@@ -161,12 +161,7 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   mailsRetrying?: MailRetrying[];
 }
 
-/** A --notify mail handed to its own workflow (R-MW-10). */
-export interface MailRetrying {
-  kind: MaintenanceMailKind;
-  workflowId: string;
-  error: string;
-}
+export type { MailRetrying } from '../domain/maintenance-details';
 
 /** What the mail workflow sends: the window's mail, as the window built it. */
 export interface MaintenanceMailInput {
