@@ -32,6 +32,7 @@ import {
   batchAccount,
   notDoneReason,
   reportNotDoneLine,
+  reportStopReason,
   runState,
   batchBesideWorkText,
 } from '../domain/backup-batch';
@@ -267,8 +268,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
       let ok = 0;
       let failed = 0;
       const counts: Record<string, number> = {};
-      // streamed from the ledger page by page: memory does not grow with the number of dossiers
-      let after = '0';
+      // streamed from the ledger page by page, in code order: memory does not grow with the number of dossiers
+      let after = '';
       for (;;) {
         const rows = await reportPage(pool, run.id, after);
         if (!rows.length) break;
@@ -674,7 +675,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         // several targets (drill T): which firm's batch it was, in the subject
         subject: mailSubject(config.appName, config.targets.length > 1 ? raw.target : undefined),
         // a batch stopped by its destination says so, and what to do, after the R-BK-8 text
-        text: run.stop_reason ? `${MAIL_BODY}.${REPORT_EOL}${REPORT_EOL}${run.stop_reason}` : MAIL_BODY,
+        text: run.stop_reason ? `${MAIL_BODY}.${REPORT_EOL}${REPORT_EOL}${reportStopReason(run.stop_reason)}` : MAIL_BODY,
         attachments: [
           { filename: path.basename(run.report_path), path: run.report_path, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },
           { filename: FAILED_LIST_FILE_NAME, content: failedList, contentType: 'text/plain; charset=utf-8', contentTransferEncoding: 'base64' },

@@ -6,6 +6,7 @@ import { ianaTimeZone } from '../domain/maintenance-recur';
 import { dstHazardText, dstHazards } from '../domain/schedule-dst';
 import { shownInput } from '../domain/text';
 import { temporalClientLibrary } from '../workers/resources';
+import { output } from './context';
 
 /** The CLI's Schedule helpers (backup, verification, recurring windows): one answer for a Schedule that is not there. */
 
@@ -33,6 +34,25 @@ export async function onExistingSchedule<V>(missing: string, fn: () => Promise<V
     if (scheduleNotFound(err)) throw new UsageError(missing);
     throw err;
   }
+}
+
+/**
+ * A `schedule show`: `describe` over the Schedule, or, when there is none, that answer (exit 0: "no schedule" is what the
+ * operator asked about, not a mistake in the command) with the command that makes one. `--json` says `exists` either way.
+ */
+export async function showSchedule<V extends object>(
+  o: { scheduleId: string; create: string; json?: boolean },
+  describe: () => Promise<V>,
+  text: (v: V) => string,
+): Promise<void> {
+  let view: V;
+  try {
+    view = await describe();
+  } catch (err) {
+    if (!scheduleNotFound(err)) throw err;
+    return output(o.json, { scheduleId: o.scheduleId, exists: false as const, create: o.create }, (v) => `no schedule ${v.scheduleId}: create it with '${v.create}'`);
+  }
+  output(o.json, { exists: true as const, ...view }, () => text(view));
 }
 
 /** `--cron` and `--timezone` (default: `defaultZone`) checked: the expression trimmed, the zone's canonical name, whether it was given. */

@@ -210,6 +210,9 @@ export const IN_USE_ERROR_TEXT = DOSSIER_IN_USE_MESSAGE;
 export const DESTINATION_ERRNOS = ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'] as const;
 export type DestinationErrno = (typeof DESTINATION_ERRNOS)[number];
 
+/** How every French stop reason ends: what to do once the cause is mended (R-BK-4: the dossiers not done go first). */
+const STOPPED_THEN_RETRY = 'puis relancez la sauvegarde (nightshift backup retry) : les dossiers non traités seront sauvegardés en premier.';
+
 /** Why the batch stopped, for the report mail and `backup status` (R-BK-7, R-BK-8 wording, in French). */
 export function destinationStopText(dir: string, errno: DestinationErrno): string {
   const what = errno === 'ENOSPC' || errno === 'EDQUOT' ? `est plein (${errno})` : `n'est pas accessible en écriture (${errno})`;
@@ -217,10 +220,60 @@ export function destinationStopText(dir: string, errno: DestinationErrno): strin
     errno === 'ENOSPC' || errno === 'EDQUOT'
       ? 'Libérez de la place dans ce dossier (ou choisissez un autre dossier de sauvegarde)'
       : "Donnez au service de sauvegarde le droit d'écrire dans ce dossier (ou choisissez un autre dossier de sauvegarde)";
-  return (
-    `La sauvegarde a été arrêtée : le dossier de sauvegarde ${dir} ${what}. ` +
-    `${todo}, puis relancez la sauvegarde (nightshift backup retry) : les dossiers non traités seront sauvegardés en premier.`
-  );
+  return `La sauvegarde a été arrêtée : le dossier de sauvegarde ${dir} ${what}. ${todo}, ${STOPPED_THEN_RETRY}`;
+}
+
+/**
+ * The worker's own English lines a run can stop with (the run keeps them as they are: `backup status` and the Web UI
+ * are English): the backup keys missing where the target's archives are encrypted (archive/keys.ts), the backup folder
+ * not the shared store (shared-store/marker.ts refusalLine). Matched whole, so that a reworded line is left as it is
+ * rather than half said (test/domain/report-stop-reason.test.ts runs the real lines through them).
+ */
+const KEYS_MISSING_LINE =
+  /^no backup key is given, and the archives of target (\S+) are encrypted \(generation (\d+): key (.+)\): give the keys again \(the key file, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS\), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose$/;
+const NOT_THE_STORE_LINE =
+  /^this worker's backup folder (.+) is not the shared store of target (\S+) \((marker missing|marker different|marker unreadable|folder missing)\): mount the shared folder there \(every worker of a target must see the same backup folder, at the same path\), or, if the store moved, copy \.nightshift-store from the old folder into it(?:; the old folder lost: (?:make this one on the new disk, then )?'nightshift store adopt --target \S+' marks (?:this one|it))?$/;
+const NOT_THE_STORE_WHY: Record<string, string> = {
+  'marker missing': 'marqueur .nightshift-store absent',
+  'marker different': 'marqueur .nightshift-store différent',
+  'marker unreadable': 'marqueur .nightshift-store illisible',
+  'folder missing': 'dossier absent',
+};
+
+/**
+ * R-BK-7, R-BK-8: a stop reason as the French report and mail say it. The worker's English lines above are said in
+ * French; the French ones (destinationStopText, ENDED_CANCELLED, ENDED_EARLY) and any other text (an unexpected
+ * error, an operator's words) stay verbatim: nothing is guessed.
+ */
+export function reportStopReason(reason: string): string {
+  const keys = KEYS_MISSING_LINE.exec(reason);
+  if (keys) {
+    const [, target, generation, key] = keys;
+    return (
+      `La sauvegarde a été arrêtée : aucune clé de sauvegarde n'est donnée, alors que les sauvegardes de la cible ${target} sont chiffrées ` +
+      `(génération ${generation} : clé ${key}). Redonnez les clés (le fichier de clés, NIGHTSHIFT_BACKUP_KEYS_FILE ou NIGHTSHIFT_BACKUP_KEYS), ` +
+      `ou mettez NIGHTSHIFT_BACKUP_PLAIN=1 pour écrire volontairement des sauvegardes non chiffrées, ${STOPPED_THEN_RETRY}`
+    );
+  }
+  const store = NOT_THE_STORE_LINE.exec(reason);
+  if (store) {
+    const [, folder, target] = store;
+    // the third group always takes part in a match
+    const why = store[3]!;
+    // as refusal() advises: a folder without a marker may be adopted, a missing one made on the new disk first
+    const lost =
+      why === 'marker missing'
+        ? ` ; si l'ancien dossier est perdu, 'nightshift store adopt --target ${target}' marque celui-ci`
+        : why === 'folder missing'
+          ? ` ; si l'ancien dossier est perdu, créez celui-ci sur le nouveau disque, puis 'nightshift store adopt --target ${target}' le marque`
+          : '';
+    return (
+      `La sauvegarde a été arrêtée : le dossier de sauvegarde ${folder} n'est pas, sur ce serveur, le stockage partagé de la cible ${target} ` +
+      `(${NOT_THE_STORE_WHY[why]}). Montez-y le dossier partagé (chaque serveur de sauvegarde de la cible doit voir le même dossier de sauvegarde, ` +
+      `au même chemin) ou, si le stockage a été déplacé, copiez-y le fichier .nightshift-store de l'ancien dossier${lost}, ${STOPPED_THEN_RETRY}`
+    );
+  }
+  return reason;
 }
 
 /** The report line's error for a dossier the stopped batch did not attempt: why, and what to do. */
@@ -228,8 +281,10 @@ export function destinationStopText(dir: string, errno: DestinationErrno): strin
 export const ENDED_CANCELLED = 'La sauvegarde a été annulée avant ce dossier.';
 export const ENDED_EARLY = "La sauvegarde s'est arrêtée avant ce dossier.";
 
+const NOT_DONE_PREFIX = 'Non traité. ';
+
 export function notDoneErrorText(stopReason: string): string {
-  return `Non traité. ${stopReason}`;
+  return `${NOT_DONE_PREFIX}${stopReason}`;
 }
 
 /**
@@ -262,7 +317,7 @@ export function batchAccount(counts: Partial<Record<string, number>>, stopReason
 /** A not-done item's error (notDoneErrorText) back to its reason. */
 export function notDoneReason(error: string | null | undefined): string | null {
   if (!error) return null;
-  return error.startsWith('Non traité. ') ? error.slice('Non traité. '.length) : error;
+  return error.startsWith(NOT_DONE_PREFIX) ? error.slice(NOT_DONE_PREFIX.length) : error;
 }
 
 /** `0 / 3 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: …)` */
@@ -273,7 +328,7 @@ export function batchAccountText(a: BatchAccount): string {
 
 /** R-BK-7: before the two summary lines, the dossiers a stopped batch did not attempt (counted « en erreur(s) »), and why. */
 export function reportNotDoneLine(notDone: number, total: number, reason: string | null): string {
-  return `${notDone} / ${total} dossier(s) non traité(s), comptés en erreur : ${reason ?? ENDED_EARLY}`;
+  return `${notDone} / ${total} dossier(s) non traité(s), comptés en erreur : ${reason === null ? ENDED_EARLY : reportStopReason(reason)}`;
 }
 
 /**
@@ -284,8 +339,11 @@ export function reportNotDoneLine(notDone: number, total: number, reason: string
 export const REPORT_EOL = '\r\n';
 export const REPORT_ENCODING = 'utf8';
 
+/** A dossier's line; one not attempted says why the batch stopped in French (reportStopReason), as the line after them does. */
 export function reportLine(code: string, status: ItemStatus, error: string | null): string {
-  return status === 'ok' ? `Dossier ${code} : Traitement réussi` : `Dossier ${code} : ${error ?? itemErrorText('')}`;
+  if (status === 'ok') return `Dossier ${code} : Traitement réussi`;
+  const said = status === 'not_done' && error?.startsWith(NOT_DONE_PREFIX) ? notDoneErrorText(reportStopReason(error.slice(NOT_DONE_PREFIX.length))) : error;
+  return `Dossier ${code} : ${said ?? itemErrorText('')}`;
 }
 
 /** R-BK-7 summary: `{ok} / {total} dossier(s) traité(s)` then `{failed} / {total} dossier(s) en erreur(s)`. */

@@ -32,7 +32,7 @@ import {
 } from '../../workflows/backup-batch.api';
 import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
-import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
+import { cronFlags, onExistingSchedule, setSchedule, showSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { dryRunBatch } from './backup-dry-run';
 import { liveWorkOnTarget } from '../live-work';
@@ -611,13 +611,20 @@ export function registerBackupBatchCommands(backup: Command): void {
       }),
     );
 
-  const onSchedule = <V>(
-    name: string,
-    description: string,
-    fn: (handle: ReturnType<Client['schedule']['getHandle']>, client: Client) => Promise<V>,
-    done: string,
-    text?: (v: V) => string,
-  ) =>
+  const create = 'nightshift backup schedule set --cron ...';
+  schedule
+    .command('show')
+    .description('the schedule: cron, time zone, overlap policy, paused, next and last runs (none: said, exit 0)')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (flags: { target?: string; json?: boolean }) => {
+        const scheduleId = backupScheduleId(target(flags.target).name);
+        await withTemporal((client) => showSchedule({ scheduleId, create, json: flags.json }, () => describeSchedule(client, client.schedule.getHandle(scheduleId)), scheduleText));
+      }),
+    );
+
+  const onSchedule = <V>(name: string, description: string, fn: (handle: ReturnType<Client['schedule']['getHandle']>) => Promise<V>, done: string) =>
     schedule
       .command(name)
       .description(description)
@@ -627,14 +634,12 @@ export function registerBackupBatchCommands(backup: Command): void {
         action(async (flags: { target?: string; json?: boolean }) => {
           const scheduleId = backupScheduleId(target(flags.target).name);
           await withTemporal(async (client) => {
-            const value = await onExistingSchedule(`no schedule ${scheduleId}: create it with 'nightshift backup schedule set --cron ...'`, () => fn(client.schedule.getHandle(scheduleId), client));
-            if (text) return output(flags.json, value, text);
+            const value = await onExistingSchedule(`no schedule ${scheduleId}: create it with '${create}'`, () => fn(client.schedule.getHandle(scheduleId)));
             output(flags.json, value ?? { scheduleId, done }, (v) => (typeof v === 'string' ? v : value === undefined ? `${scheduleId}: ${done}` : JSON.stringify(v, null, 2)));
           });
         }),
       );
 
-  onSchedule('show', 'the schedule: cron, time zone, overlap policy, paused, next and last runs', (h, client) => describeSchedule(client, h), '', scheduleText);
   onSchedule('pause', 'pause the schedule', (h) => h.pause('paused with nightshift backup schedule pause'), 'paused');
   onSchedule('unpause', 'resume the schedule', (h) => h.unpause('resumed with nightshift backup schedule unpause'), 'resumed');
   // the SDK's trigger() defaults to ALLOW_ALL, not the schedule's policy: say SKIP explicitly

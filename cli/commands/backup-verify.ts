@@ -22,7 +22,7 @@ import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyPhase, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId, verifyStoppedStep } from '../../workflows/backup-verify.api';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
-import { cronFlags, onExistingSchedule, setSchedule, warningLines } from '../schedules';
+import { cronFlags, onExistingSchedule, setSchedule, showSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { describeSchedule, scheduleText } from './backup-batch';
 import { reportPathText } from '../report-path';
@@ -382,7 +382,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
 
   for (const name of ['full', 'no-full', 'rotate', 'no-rotate']) scheduleSet.on(`option:${name}`, () => seen.add(name));
 
-  const onSchedule = <V>(name: string, description: string, fn: (handle: ReturnType<Client['schedule']['getHandle']>, client: Client) => Promise<V>, text: (v: V, scheduleId: string) => string) =>
+  const onSchedule = (name: string, description: string, answer: (client: Client, scheduleId: string, json?: boolean) => Promise<void>) =>
     schedule
       .command(name)
       .description(description)
@@ -393,23 +393,26 @@ export function registerBackupVerifyCommands(backup: Command): void {
           refuseVerifyRunFlags(cmd);
           const flags = cmd.optsWithGlobals<{ target?: string; json?: boolean }>();
           const scheduleId = verifyScheduleId(target(flags.target).name);
-          await withTemporal(async (client) => {
-            const value = await onExistingSchedule(`no schedule ${scheduleId}: create it with 'nightshift backup verify schedule set --cron ...'`, () => fn(client.schedule.getHandle(scheduleId), client));
-            output(flags.json, value ?? { scheduleId, deleted: true }, () => text(value, scheduleId));
-          });
+          await withTemporal((client) => answer(client, scheduleId, flags.json));
         }),
       );
-  onSchedule(
-    'show',
-    'the schedule: cron, time zone, what each run restores, overlap policy, paused, next and last runs',
-    async (h, client) => {
-      const view = await describeSchedule(client, h);
-      const { action } = await h.describe();
-      const input = (action.type === 'startWorkflow' ? action.args?.[0] : undefined) as Partial<BackupVerifyInput> | undefined;
-      return { ...view, full: Boolean(input?.full), rotate: input?.subset?.of ?? null };
-    },
-    (v) =>
-      `${scheduleText(v)}\neach run ${v.rotate ? `reads ${rotatingText(v.rotate)} and ` : ''}restores ${v.full ? `every generation${v.rotate ? ' it reads' : ''} (--full)` : `a sample (${DEFAULT_SAMPLE_PERCENT} %, at least one per run)`} into a scratch schema and compares it`,
+  const create = 'nightshift backup verify schedule set --cron ...';
+  onSchedule('show', 'the schedule: cron, time zone, what each run restores, overlap policy, paused, next and last runs (none: said, exit 0)', (client, scheduleId, json) =>
+    showSchedule(
+      { scheduleId, create, json },
+      async () => {
+        const h = client.schedule.getHandle(scheduleId);
+        const view = await describeSchedule(client, h);
+        const { action } = await h.describe();
+        const input = (action.type === 'startWorkflow' ? action.args?.[0] : undefined) as Partial<BackupVerifyInput> | undefined;
+        return { ...view, full: Boolean(input?.full), rotate: input?.subset?.of ?? null };
+      },
+      (v) =>
+        `${scheduleText(v)}\neach run ${v.rotate ? `reads ${rotatingText(v.rotate)} and ` : ''}restores ${v.full ? `every generation${v.rotate ? ' it reads' : ''} (--full)` : `a sample (${DEFAULT_SAMPLE_PERCENT} %, at least one per run)`} into a scratch schema and compares it`,
+    ),
   );
-  onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), (_v, id) => `${id}: deleted`);
+  onSchedule('delete', 'delete the schedule (runs already started go on)', async (client, scheduleId, json) => {
+    await onExistingSchedule(`no schedule ${scheduleId}: create it with '${create}'`, () => client.schedule.getHandle(scheduleId).delete());
+    output(json, { scheduleId, deleted: true }, (v) => `${v.scheduleId}: deleted`);
+  });
 }

@@ -48,7 +48,11 @@ test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed
     const workflowId = json.run.workflow_id as string;
 
     const report = fs.readFileSync(result.reportPath, 'utf8');
-    expect(report).toContain(`3 / 3 dossier(s) non traité(s), comptés en erreur : ${why}`);
+    // the report is French: the worker's line is said in French there (test/domain/report-stop-reason.test.ts)
+    const pourquoi = "La sauvegarde a été arrêtée : aucune clé de sauvegarde n'est donnée, alors que les sauvegardes de la cible main sont chiffrées";
+    expect(report).toContain(`3 / 3 dossier(s) non traité(s), comptés en erreur : ${pourquoi}`);
+    expect(report).toContain(`Dossier KM1 : Non traité. ${pourquoi}`);
+    expect(report).not.toContain(why);
     expect(report).toMatch(/\r\n0 \/ 3 dossier\(s\) traité\(s\)\r\n3 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
 
     const details = await currentDetails(ctx.temporal.client.workflow.getHandle(workflowId));
