@@ -159,8 +159,8 @@ export function copyStatusesFor(which: WhichDossiers): ('original' | 'copy')[] {
 }
 
 /**
- * Keyset cursor over the selection. R-BK-4: the failures (failed or in use) of the previous run
- * come first ('priority', in code order), then every other selected dossier ('rest', in code order).
+ * Keyset cursor over the selection. R-BK-4: the dossiers the runs since the last full one left not backed up
+ * (failed, in use, not attempted: store/backup/selection-sql.ts leftNotBackedUpSql) come first ('priority', in code order), then every other selected dossier ('rest', in code order).
  * A retry run has only the failures of the run it retries ('retry').
  */
 export const SELECTION_PHASES = ['priority', 'rest', 'retry'] as const;
