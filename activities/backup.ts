@@ -11,6 +11,7 @@ import type { BackupDossierInput, BackupDossierResult, BackupOffsiteCopy, Restor
 import { type Progress, type RestoreEngineOptions, backupDossierArchive, restoreDossierArchive } from '../archive/engine';
 import { type BackupKeyring, loadBackupKeyring } from '../archive/keys';
 import { readArchiveHeader } from '../archive/reader';
+import type { ArchiveHeader } from '../archive/format';
 import { alive } from '../cluster/pids';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { assertBackupStore } from '../shared-store/marker';
@@ -24,6 +25,8 @@ import type { OffsiteStore } from '../offsite/store';
 import { OffsiteCopyDamaged } from '../offsite/failures';
 import { generationById } from '../store/generations/generation-by-id';
 import { markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
+import { markGenerationVerified } from '../store/generations/mark-verified';
+import { generationAt } from '../store/generations/prune-generation-at';
 import { otherGenerationAt } from '../store/generations/other-generation-at';
 import { olderRestoreCandidates } from '../store/generations/restore-choice';
 import { operatorDateTime } from '../domain/retention';
@@ -277,6 +280,11 @@ async function withOlderGenerationHint(pool: pg.Pool, generationId: number, from
   return permanentFailure(type!, `${(err as Error).message}${hint}`);
 }
 
+/** How the archive engine's failure starts when PostgreSQL refused what it loaded (archive/engine.ts). */
+const CONTENT_REFUSED = 'invalid archive: PostgreSQL refused its content';
+/** An instant after every snapshot: the dossier's newest kept generation is the one at or before it. */
+const NO_LATER = new Date('9999-12-31T23:59:59Z');
+
 const RESTORE_TMP_PREFIX = 'nightshift-restore-';
 const DAY_MS = 24 * 3600_000;
 
@@ -315,8 +323,11 @@ export interface GenerationRestore {
   as?: string;
   replace: boolean;
   from: RestoreSource;
-  /** inside the restore's transaction, just before its commit (a ledger row turned ok there: exactly once) */
-  beforeCommit?: RestoreEngineOptions['beforeCommit'];
+  /**
+   * inside the restore's transaction, just before its commit (a ledger row turned ok there: exactly once), with the
+   * off-site copy read when it was read rather than the local file
+   */
+  beforeCommit?: (tx: pg.PoolClient, header: ArchiveHeader, readFromCopy: { bucket: string; key: string } | undefined) => Promise<void>;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -334,7 +345,7 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
     const onProgress = r.onProgress ?? (() => {});
     return withGenerationLease(pool, r.generationId, r.file, async (g) => {
       // the archive must be this generation's: of its dossier (a bulk run restores over the archive's own code)
-      const restore = (file: string, name?: string, beforeCommit = r.beforeCommit, expectSha256?: RestoreEngineOptions['expectSha256']) =>
+      const restore = (file: string, name: string | undefined, beforeCommit: RestoreEngineOptions['beforeCommit'], expectSha256?: RestoreEngineOptions['expectSha256']) =>
         restoreDossierArchive({ pool, target: r.target, file, name, as: r.as, replace: r.replace, documentsDir: config.documentsDir, keys, onProgress, signal: r.signal, beforeCommit, expectCode: g.code, expectSha256 });
       const copy = await restoreSourceOf(g, r.from, keys);
       if (!copy) {
@@ -345,23 +356,41 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
             g.file,
             undefined,
             async (tx, header) => {
-              await r.beforeCommit?.(tx, header);
+              await r.beforeCommit?.(tx, header, undefined);
               if (r.as === undefined || r.as === g.code) await markRestoredUnmodified(tx, g.code, g.id);
             },
             g.sha256 ? sha256Mismatch({ ...g, sha256: g.sha256 }) : undefined,
           );
         } catch (err) {
+          if (failureTypeOf(err) !== FailureType.ArchiveInvalid) throw err;
+          const recorded = await localDamageNote(pool, g, (err as Error).message);
           // a damaged file whose generation has a copy: say how to read the copy instead
           const other = offsiteCopyOf(g);
-          if (other && failureTypeOf(err) === FailureType.ArchiveInvalid) {
-            throw permanentFailure(FailureType.ArchiveInvalid, `${(err as Error).message} (its off-site copy ${other.bucket}/${other.key} can be restored with --from offsite)`);
-          }
-          throw err;
+          if (!other && !recorded) throw err;
+          const copyHint = other ? ` (its off-site copy ${other.bucket}/${other.key} can be restored with --from offsite)` : '';
+          throw permanentFailure(FailureType.ArchiveInvalid, `${(err as Error).message}${recorded}${copyHint}`);
         }
       }
-      return { ...(await restoreFromCopy(pool, g, copy, (file, name) => restore(file, name), onProgress, r.signal)), offsiteCopy: copy };
+      const fromCopy: RestoreEngineOptions['beforeCommit'] = async (tx, header) => r.beforeCommit?.(tx, header, copy);
+      return { ...(await restoreFromCopy(pool, g, copy, (file, name) => restore(file, name, fromCopy), onProgress, r.signal)), offsiteCopy: copy };
     });
   };
+
+  /**
+   * The restore read the generation's own file and found it damaged or another archive (R-BK-13): recorded corrupt as a
+   * verification records it (store/generations/mark-verified.ts), so that `backup list` shows it, a restore --at passes
+   * over it, and the next batch backs the dossier up again when it is its newest normal generation (UNREADABLE_NEWEST_SQL).
+   * PostgreSQL refusing the content is not recorded: the live database may be the cause, and a verification (a scratch
+   * schema) judges the archive. What the restore's message then says of it.
+   */
+  async function localDamageNote(pool: pg.Pool, g: Generation, message: string): Promise<string> {
+    if (g.verifyState === 'corrupt' || message.startsWith(CONTENT_REFUSED)) return '';
+    await markGenerationVerified(pool, g.id, { state: 'corrupt', error: `(restore) ${message}`.slice(0, 2000), restored: false, sha256: null });
+    const newest = await generationAt(pool, g.code, NO_LATER, { kind: 'normal' });
+    return newest?.id === g.id
+      ? `; recorded corrupt on generation ${g.id}: the next backup batch backs ${g.code} up again`
+      : `; recorded corrupt on generation ${g.id} ('nightshift backup list ${g.code}' shows it)`;
+  }
 
   /**
    * A restore found the generation's copy gone or different (R-BK-14): recorded as a verification would

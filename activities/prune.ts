@@ -6,7 +6,7 @@ import { dossierCodeSchema } from '../domain/dossier';
 import { FailureType, permanentFailure } from '../domain/failures';
 import type { Generation } from '../domain/generation';
 import { GENERATION_KINDS } from '../domain/generation';
-import { keptByLeaseOnly, type RetentionDecision, type RetentionPolicies, isRestorable, retentionPolicySchema, retentionText } from '../domain/retention';
+import { keptByLeaseOnly, type RetentionDecision, type RetentionPolicies, isRestorable, operatorDateTime, retentionPolicySchema, retentionText } from '../domain/retention';
 import { type FanOutChunkResult, oneLine } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
@@ -25,7 +25,7 @@ import { pruneLeftovers } from '../store/generations/prune-leftovers';
 import { pruneTotals } from '../store/generations/prune-totals';
 import type { Queryable } from '../store/queryable';
 import { withTransaction } from '../store/transaction';
-import type { PruneCounts, PrunePlan, PruneTruth } from '../workflows/backup-prune.api';
+import { HELD_BACK_SHOWN, type HeldBackGeneration, type PruneCounts, type PruneHeldBack, type PrunePlan, type PruneTruth } from '../workflows/backup-prune.api';
 import type { ActivityDeps } from './deps';
 import { type DossierOutcome, endedPerHeartbeat, runChunk } from './fan-out';
 import { assertBackupStore } from '../shared-store/marker';
@@ -131,7 +131,7 @@ const pruneChunkSchema = z.object({
   timeBudgetMs: z.number().int().min(1).optional(),
 });
 export type PruneChunkInput = z.input<typeof pruneChunkSchema>;
-export type PruneChunkResult = FanOutChunkResult & PruneCounts;
+export type PruneChunkResult = FanOutChunkResult & PruneCounts & PruneHeldBack;
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
@@ -201,6 +201,8 @@ export interface PruneHooks {
 
 interface DossierPruneResult extends Required<PruneCounts> {
   error: string | null;
+  /** the generations the policy deletes kept because a check could not be made (keepWhatReadsBack) */
+  heldBack: HeldBackGeneration[];
 }
 
 /**
@@ -295,6 +297,15 @@ async function readsBack(g: PruneCandidate, d: ReadBackDeps): Promise<Soundness>
   return unknown === undefined ? { state: 'bad' } : { state: 'unknown', why: oneLine(unknown, 200) };
 }
 
+/**
+ * A generation the policy deletes, kept because a check could not be made (R-BK-11): its own, or that of the kept ones
+ * of its kind while it is the only one that reads back. The next prune checks again (the prune's result says so).
+ */
+export interface HeldBack {
+  g: PruneCandidate;
+  why: string;
+}
+
 /** Why the prune keeps a generation the policy deletes: no kept one of its kind reads back (R-BK-11). */
 export const ONLY_READABLE_REASON = 'the only generation that reads back';
 
@@ -305,7 +316,8 @@ export const ONLY_READABLE_REASON = 'the only generation that reads back';
  * dossier). None does: the kind's generations to delete are read back newest first, and the first that does stays
  * (ONLY_READABLE_REASON); one that could not be checked stays too (never deleted on a check not made).
  */
-export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: RetentionDecision })[], d: ReadBackDeps): Promise<void> {
+export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: RetentionDecision })[], d: ReadBackDeps): Promise<HeldBack[]> {
+  const held: HeldBack[] = [];
   for (const g of gens) {
     if (g.decision.keep || !g.decision.gone) continue;
     const back = await putBackFromLinks(g, d.keys).catch(() => undefined);
@@ -318,12 +330,16 @@ export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: Rete
     const doomed = mine.filter((g) => !g.decision.keep && !g.decision.gone);
     if (!doomed.length) continue;
     let readable = false;
+    // kept ones that could not be checked (not found bad): a doomed one kept in their stead is only held back
+    const unchecked: { id: number; why: string }[] = [];
     for (const g of mine) {
       if (!g.decision.keep || !isRestorable(g)) continue;
-      if ((await readsBack(g, d)).state === 'ok') {
+      const s = await readsBack(g, d);
+      if (s.state === 'ok') {
         readable = true;
         break;
       }
+      if (s.state === 'unknown') unchecked.push({ id: g.id, why: s.why });
     }
     if (readable) continue;
     for (const g of doomed) {
@@ -332,9 +348,15 @@ export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: Rete
       g.decision.keep = true;
       g.decision.reasons.push(s.state === 'ok' ? ONLY_READABLE_REASON : `not deleted: no kept ${kind} generation reads back, and this one could not be checked (${s.why})`);
       activityLog()?.warn('kept: no kept generation of its kind reads back', { code: g.code, kind, generation: g.id, reason: g.decision.reasons.at(-1) });
+      if (s.state === 'unknown') held.push({ g, why: `could not be checked (${s.why})` });
+      else if (unchecked.length) {
+        const them = unchecked.map((u) => `${u.id} (${u.why})`).join('; ');
+        held.push({ g, why: `kept while the kept generation ${them} could not be checked: it is the only one that reads back` });
+      }
       if (s.state === 'ok') break;
     }
   }
+  return held;
 }
 
 /** Adds the generations a decision keeps (and those only a lease keeps) to `counts`. */
@@ -407,7 +429,7 @@ export async function pruneDossier(
     ahead?: { generations: PruneCandidate[]; leftovers: boolean; now: Date };
   },
 ): Promise<DossierPruneResult> {
-  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0, error: null };
+  const counts: DossierPruneResult = { deleted: 0, bytesFreed: 0, kept: 0, leased: 0, restorePoints: 0, offsiteDeleted: 0, offsiteFinished: 0, unrecorded: 0, unrecordedBytes: 0, filesLeft: 0, filesLeftBytes: 0, error: null, heldBack: [] };
   const sweep = async (recorded: { file: string; snapshotAt: Date }[]) => {
     const r = await sweepUnrecordedFiles(pool, code, recorded, { backupFolder: o.backupFolder, dryRun: o.dryRun });
     counts.unrecorded = r.removed;
@@ -444,7 +466,8 @@ export async function pruneDossier(
     recorded = generations;
     const gens = joinDecisions(generations, o.policies, o.timeZone, now, { offsiteConfigured: o.offsiteConfigured });
     await keepFilesFoundAgain(gens);
-    await keepWhatReadsBack(gens, { db, keys: o.keys ?? NO_KEYS, offsiteStore: o.offsiteStore, prunedBy: o.prunedBy });
+    const held = await keepWhatReadsBack(gens, { db, keys: o.keys ?? NO_KEYS, offsiteStore: o.offsiteStore, prunedBy: o.prunedBy });
+    counts.heldBack = held.map(({ g, why }) => ({ code: g.code, generationId: g.id, kind: g.kind, snapshotAt: g.snapshotAt.toISOString(), date: operatorDateTime(g.snapshotAt, o.timeZone), why }));
     tally(gens);
     const doomed = gens.filter((g) => !g.decision.keep);
     // a file already gone frees nothing: recorded missing with the mark, so the prune's end (pruneTotals) counts the
@@ -532,6 +555,8 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       // two statements for the whole chunk; a dry run decides from its own unlocked read anyway
       const ahead = input.dryRun ? undefined : await pruneChunkAhead(pool, input.codes);
       const totals = zeroCounts();
+      // R-BK-11: said in the prune's result, not only logged (an earlier attempt's, for the dossiers it ended, is not known again)
+      const held: Required<PruneHeldBack> = { heldBack: 0, heldBackShown: [] };
       const r = await runChunk({
         codes: input.codes,
         concurrency: input.concurrency,
@@ -551,6 +576,8 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
             ...(ahead && { ahead: { generations: ahead.generations.get(code) ?? [], leftovers: ahead.withLeftovers.has(code), now: ahead.now } }),
           });
           for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += res[k];
+          held.heldBack += res.heldBack.length;
+          held.heldBackShown.push(...res.heldBack.slice(0, HELD_BACK_SHOWN - held.heldBackShown.length));
           return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };
         },
       });
@@ -566,7 +593,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
         backupFolder,
       });
       for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += again[k];
-      return { ...r, ...totals };
+      return { ...r, ...totals, ...(held.heldBack ? held : {}) };
     },
 
     /**

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { caseTwinMessage, schemaNameFor } from '../domain/dossier';
 import { FailureType, failureTypeOf } from '../domain/failures';
-import type { Generation } from '../domain/generation';
+import { type Generation, offsiteCopyOf } from '../domain/generation';
 import { operatorDateTime } from '../domain/retention';
 import { restoreRunInputSchema } from '../domain/restore-run-input';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, oneLine, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView } from '../domain/run-details';
@@ -40,6 +40,8 @@ import { restoreRunFailures } from '../store/restore/run-failures';
 import { restoreCodesByStatus } from '../store/restore/codes-by-status';
 import { closeRestoreRun } from '../store/restore/close-run';
 import { restoreRunView } from '../store/restore/run-view';
+import { type ReadFromCopy, restoreItemsReadFromCopy } from '../store/restore/read-from-copy';
+import { generationById } from '../store/generations/generation-by-id';
 import { mayStillRun, workflowStatus } from '../workers/resources';
 
 /**
@@ -82,6 +84,33 @@ function takeReadable(older: OlderRestoreCandidate[], said: string[], of: (g: Ge
     said.push(`${of(next.g)}: passed over, ${next.passedOver}`);
   }
   return undefined;
+}
+
+/** Why a restored dossier's generation was read from its off-site copy (said at the run's end). */
+const NOT_ON_WORKER = 'its file not on the worker';
+const DAMAGED_HERE = 'its file found damaged by this restore, recorded corrupt';
+
+/** Why the run reads `a` from its copy when it knows it before reading (else the restorer finds the file not on the worker). */
+function copyReasonOf(a: { g: Generation; from: RestoreChoiceSource }, place: 'local' | 'offsite' | undefined): string | undefined {
+  if (a.from !== 'offsite') return undefined;
+  return place === 'offsite' ? 'asked with --from offsite' : `its file found ${a.g.verifyState} (backup verify)`;
+}
+
+/**
+ * R-BK-14: the run's note of the dossiers restored from their generation's off-site copy rather than its local file,
+ * grouped by why (the first ones by code, the rest counted), with the buckets read: where the data came from.
+ */
+export function readFromCopyNotes(r: { total: number; shown: ReadFromCopy[] }): string[] {
+  if (!r.total) return [];
+  const byWhy = new Map<string, string[]>();
+  for (const x of r.shown) byWhy.set(x.why, [...(byWhy.get(x.why) ?? []), x.code]);
+  const each = [...byWhy].map(([why, codes]) => `${codes.join(' ')}${why ? ` (${why})` : ''}`);
+  const buckets = [...new Set(r.shown.map((x) => x.copy.slice(0, Math.max(0, x.copy.indexOf('/')))))].filter(Boolean);
+  const more = r.total > r.shown.length ? `; and ${r.total - r.shown.length} more` : '';
+  return [
+    `${r.total} dossier(s) restored from the off-site copy of their generation, not from its local file: ${each.join('; ')}${more}` +
+      `${buckets.length ? ` (bucket ${buckets.join(', ')})` : ''}; 'nightshift backup list CODE' shows each generation's state`,
+  ];
 }
 
 /** What the workflow's close gets back: the ledger's last word. */
@@ -207,7 +236,8 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
       // what the operator must know beyond the counts (drill D2): older generations used, levels, dossiers still missing
       const run = await restoreRunView(pool, args.runId);
       const after = await restoreAfterRun(pool, args.runId, { shown: NOTES_CODES_SHOWN, wholeCatalog: run?.requested === null && run?.retryOf === null });
-      const notes = restoreAfterRunNotes(after, { target: args.target, zone });
+      const fromCopy = await restoreItemsReadFromCopy(pool, args.runId, NOTES_CODES_SHOWN);
+      const notes = [...restoreAfterRunNotes(after, { target: args.target, zone }), ...readFromCopyNotes(fromCopy)];
       await closeRestoreRun(pool, args.runId, state, args.error ?? null, [...args.notes, ...notes]);
       return {
         state,
@@ -257,6 +287,8 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
     // the generations not read, newest first (the first one's failure said first)
     const unread: string[] = [];
     let first = '';
+    // the generation whose file this restore found damaged (recorded corrupt), then read from its copy: what its file said
+    let damaged: { id: number; why: string } | undefined;
     for (;;) {
       const g = attempt.g;
       try {
@@ -268,11 +300,13 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
           replace: item.replace || registered !== undefined,
           from: attempt.from,
           signal: a.signal,
-          beforeCommit: async (tx) => {
+          beforeCommit: async (tx, _header, copy) => {
             const lock = await lockRestoreItem(tx, a.runId, a.code);
             if (!lock || lock.runState !== 'running') throw refuse(RestoreRunFailure.RunClosed, `restore run ${a.runId} was closed while ${a.code} was being restored`);
             if (lock.status !== 'pending') throw new AlreadyEnded(lock.status);
-            await endRestoreItem(tx, a.runId, a.code, { status: 'ok', generationId: g.id });
+            // read from its off-site copy: recorded with the 'ok' (said at the run's end, finishRestoreRun), so both or neither
+            const readFromCopy = copy && { copy: `${copy.bucket}/${copy.key}`, why: damaged?.id === g.id ? DAMAGED_HERE : (copyReasonOf(attempt, place) ?? NOT_ON_WORKER) };
+            await endRestoreItem(tx, a.runId, a.code, { status: 'ok', generationId: g.id, ...(readFromCopy && { readFromCopy }) });
           },
         });
         return { status: 'ok' };
@@ -280,9 +314,20 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
         if (err instanceof AlreadyEnded) return { status: err.status, superseded: true };
         if (failureTypeOf(err) === RestoreRunFailure.RunClosed) throw err;
         if (!isDossierProblem(err)) throw err;
-        const why = oneLine(err instanceof Error ? err.message : String(err), 500);
+        let why = oneLine(err instanceof Error ? err.message : String(err), 500);
         const of = (x: Generation) => `${x.id} of ${operatorDateTime(x.snapshotAt, zone)}`;
-        if (place !== 'offsite' && isArchiveAway(err) && !(await fileIsThere(g.file))) {
+        // its own file found damaged by this read and recorded corrupt (activities/backup.ts), as a verification records
+        // it: then, as for one a verification found so, its copy is read (not with --from local), else an older generation
+        const damagedNow = attempt.from !== 'offsite' && failureTypeOf(err) === FailureType.ArchiveInvalid && (await generationById(pool, g.id))?.verifyState === 'corrupt';
+        if (damagedNow && place === undefined && offsiteCopyOf(g)) {
+          // (its message's hint to read the copy is what follows)
+          damaged = { id: g.id, why: why.replace(/ \(its off-site copy \S+ can be restored with --from offsite\)$/, '') };
+          attempt = { g, from: 'offsite' };
+          continue;
+        }
+        const copyOfDamaged = damaged?.id === g.id;
+        if (copyOfDamaged) why = `${damaged!.why}; its off-site copy: ${why}`;
+        if (place !== 'offsite' && isArchiveAway(err) && (damagedNow || copyOfDamaged || !(await fileIsThere(g.file)))) {
           if (!unread.length) first = why;
           unread.push(`${of(g)}: ${oneLine(why, 300)}`);
           older ??= await olderRestoreCandidates(pool, a.code, item.at, g.id, { kind: item.kind, place });

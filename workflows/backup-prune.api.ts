@@ -96,6 +96,44 @@ export const unrecordedText = (n: number, bytes: string, dryRun: boolean): strin
 export const filesLeftText = (n: number, bytes: string): string =>
   `${n} file(s) of the generation(s) deleted could not be removed (${bytes}, not counted freed; the reason is in the failures): the next prune removes them`;
 
+/**
+ * A generation the policy deletes that the prune kept because a check before deleting could not be made (R-BK-11): its
+ * own (the off-site storage not answering, a key this worker lacks), or that of the kept generations it stands in for.
+ */
+export interface HeldBackGeneration {
+  code: string;
+  generationId: number;
+  kind: GenerationKind;
+  snapshotAt: string;
+  /** snapshotAt in the prune's zone */
+  date: string;
+  why: string;
+}
+
+/** The generations a prune held back (absent: none, and from the results of prunes before they were said). */
+export interface PruneHeldBack {
+  heldBack?: number;
+  /** the first HELD_BACK_SHOWN of them */
+  heldBackShown?: HeldBackGeneration[];
+}
+
+export const HELD_BACK_SHOWN = 20;
+
+/** `a` and a chunk's `b` together (undefined while none was held back: a state carried as before). */
+export function addHeldBack(a: PruneHeldBack | undefined, b: PruneHeldBack): PruneHeldBack | undefined {
+  if (!b.heldBack) return a;
+  return { heldBack: (a?.heldBack ?? 0) + b.heldBack, heldBackShown: [...(a?.heldBackShown ?? []), ...(b.heldBackShown ?? [])].slice(0, HELD_BACK_SHOWN) };
+}
+
+/** What a prune says of the generations it held back: a line, then one per generation shown. */
+export function heldBackText(n: number, shown: readonly HeldBackGeneration[] = []): string[] {
+  return [
+    `held back ${n} generation(s) the retention policy deletes: a check before deleting could not be made (the off-site storage, a key); kept for now, the next prune checks them again`,
+    ...[...shown].sort((a, b) => (a.code === b.code ? a.generationId - b.generationId : a.code < b.code ? -1 : 1)).map((h) => `  ${h.code}: generation ${h.generationId} (${h.kind}) of ${h.date}: ${h.why}`),
+    ...(n > shown.length ? [`  and ${n - shown.length} more`] : []),
+  ];
+}
+
 /** What the prune's end reads from the rows (finishPrune): the ledger, whatever attempt removed the files. */
 export interface PruneTruth extends Required<Pick<PruneCounts, 'deleted' | 'bytesFreed' | 'offsiteDeleted' | 'offsiteFinished'>> {
   /** the same as deleted (rows deleted_by this prune); kept for the scripts that read it */
@@ -112,6 +150,7 @@ export interface BackupPruneState {
   fanOut: FanOutState<string>;
   counts: PruneCounts;
   startedAtMs: number;
+  heldBack?: PruneHeldBack;
 }
 
 export interface BackupPruneInput {
@@ -128,7 +167,7 @@ export interface BackupPruneInput {
 export type BackupPrunePhase = 'planning' | 'pruning' | 'completed' | 'completed_with_errors';
 
 /** recordedDeleted, offsiteLeft, finishedFor: absent from a dry run's result (and from a prune that ended before they were counted) */
-export interface BackupPruneResult extends PruneCounts, Partial<Pick<PruneTruth, 'recordedDeleted' | 'offsiteLeft' | 'finishedFor'>> {
+export interface BackupPruneResult extends PruneCounts, PruneHeldBack, Partial<Pick<PruneTruth, 'recordedDeleted' | 'offsiteLeft' | 'finishedFor'>> {
   target: string;
   dryRun: boolean;
   state: 'completed' | 'completed_with_errors';

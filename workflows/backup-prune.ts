@@ -20,6 +20,8 @@ import {
   heldText,
   pruneCommand,
   unrecordedText,
+  addHeldBack,
+  heldBackText,
 } from './backup-prune.api';
 import { type FanOutKind, chunkTuning, continueFanOutAsNew, engineTuning, phaseSetter, endFanOutRun, initialFanOutLive, initialFanOutState, partialRunFailure, stepFanOut } from './fan-out';
 import { nightshiftAttributes } from './search-attributes';
@@ -92,6 +94,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
           ...(c.offsiteFinished ? [offsiteFinishedText(c.offsiteFinished, finishedFor)] : []),
           ...(c.filesLeft ? [filesLeftText(c.filesLeft, sizeText(c.filesLeftBytes ?? 0))] : []),
           ...(c.unrecorded ? [unrecordedText(c.unrecorded, sizeText(c.unrecordedBytes ?? 0), dryRun)] : []),
+          ...(state?.heldBack?.heldBack ? [heldBackText(state.heldBack.heldBack)[0]!] : []),
           ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),
           ...notes,
         ],
@@ -136,6 +139,8 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
     live: initialFanOutLive(),
     onChunk: (r) => {
       state.counts = sum(state.counts, r);
+      const held = addHeldBack(state.heldBack, r);
+      if (held) state.heldBack = held;
       carry();
     },
     show: () => show(),
@@ -171,6 +176,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
     policies: state.plan.policies,
     timeZone: state.plan.timeZone,
     ...state.counts,
+    ...state.heldBack,
     ...(truth && { recordedDeleted: truth.recordedDeleted, offsiteLeft: truth.offsiteLeft, ...(finishedFor.length ? { finishedFor } : {}) }),
   };
   if (endState !== 'completed' && patched(PARTIAL_FAILS_PATCH)) {

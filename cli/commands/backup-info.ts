@@ -8,6 +8,7 @@ import { latestRun } from '../../store/backup/latest-run';
 import { loadRetention } from '../../store/generations/retention-plan';
 import { type KeptTotals, dossierCoverage, storeSummary } from '../../store/generations/store-summary';
 import { loadBackupSettings } from '../../store/settings/backup-settings';
+import { type BucketCopies, copiesByBucket } from '../../store/offsite/copies-by-bucket';
 import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { latestVerifyRunId } from '../../store/verify/run-problems';
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
@@ -40,6 +41,7 @@ export function registerBackupInfoCommand(backup: Command): void {
         const info = await withPools(t, (pool) => withReadOnlySnapshot(pool, async (db): Promise<Info> => {
           const { settings } = await loadBackupSettings(db, cfg, t);
           const summary = await storeSummary(db);
+          const buckets = await copiesByBucket(db);
           const coverage = await dossierCoverage(db, copyStatusesFor(settings.dossiers));
           const retention = await loadRetention(db, cfg);
           const batch = await latestRun(db);
@@ -57,6 +59,8 @@ export function registerBackupInfoCommand(backup: Command): void {
             kinds: summary.kinds.map(totals),
             verify: summary.verify,
             offsiteCopies: summary.offsite,
+            // R-BK-14: where the copies are, this host's bucket or another one (NIGHTSHIFT_OFFSITE_S3_BUCKET changed since)
+            offsiteBuckets: buckets.map((b) => ({ ...b, lastCopiedAt: at(b.lastCopiedAt), thisHosts: cfg.offsite ? b.bucket === cfg.offsite.bucket : null })),
             keys: summary.keys.map((k) => ({ ...k, givenHere: k.keyId === null ? null : given ? given.has(k.keyId) : null })),
             pruned: { generations: summary.pruned.generations, lastAt: at(summary.pruned.lastAt) },
             unreadable: summary.unreadable,
@@ -89,6 +93,8 @@ interface Info {
   kinds: ShownTotals[];
   verify: { ok: number; unverified: number; corrupt: number; missing: number };
   offsiteCopies: { copied: number; failed: number; none: number };
+  /** every bucket copies are recorded in; thisHosts null: this host has no bucket */
+  offsiteBuckets: (Omit<BucketCopies, 'lastCopiedAt'> & { lastCopiedAt: string | null; thisHosts: boolean | null })[];
   keys: { keyId: string | null; generations: number; givenHere: boolean | null }[];
   pruned: { generations: number; lastAt: string | null };
   unreadable: { codes: string[]; total: number };
@@ -102,6 +108,24 @@ const n = (v: number) => v.toLocaleString('en-US');
 /** The codes shown, and how many more there are. */
 const firstCodes = (shown: string[], total: number) => `${shown.join(', ')}${total > shown.length ? ` and ${n(total - shown.length)} more` : ''}`;
 
+/**
+ * R-BK-14: the buckets the copies are in, one line each, when one is not this host's (NIGHTSHIFT_OFFSITE_S3_BUCKET changed
+ * since they were made, or set on the workers only): restores, verifications and prunes reach each copy in its own bucket.
+ */
+function bucketLines(buckets: Info['offsiteBuckets']): string[] {
+  if (!buckets.some((b) => b.thisHosts !== true)) return [];
+  const width = Math.max(...buckets.map((b) => b.bucket.length));
+  return buckets.map((b) => {
+    const what = [`${n(b.copied)} kept generation(s) of ${n(b.dossiers)} dossier(s) copied`, ...(b.failed ? [`${n(b.failed)} failed`] : []), ...(b.pruned ? [`${n(b.pruned)} pruned whose copy the next prune deletes`] : [])];
+    const last = b.lastCopiedAt ? `, the last at ${b.lastCopiedAt}` : '';
+    const whose =
+      b.thisHosts === true
+        ? " (this host's bucket)"
+        : `: ${b.thisHosts === false ? "not this host's bucket" : 'a bucket'}; restores and verifications read these copies there, prunes delete them there: keep the workers' access to it until retention has pruned them`;
+    return `    s3://${b.bucket.padEnd(width)}  ${what.join(', ')}${last}${whose}`;
+  });
+}
+
 /** The text rendering: one line per subject, the worrying ones with what to do. */
 export function infoText(i: Info): string {
   const gens = (k: { generations: number; bytes: number; dossiers: number }) => `${n(k.generations)} generation(s) of ${n(k.dossiers)} dossier(s), ${sizeText(k.bytes)}`;
@@ -113,6 +137,7 @@ export function infoText(i: Info): string {
   const copies = `${n(o.copied)} copied, ${n(o.none)} not copied, ${n(o.failed)} failed`;
   const where = i.offsite ? `s3://${i.offsite.bucket}/${i.offsite.prefix}${i.offsite.endpoint ? ` at ${i.offsite.endpoint}` : ''}` : 'none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset)';
   lines.push(`  off-site     ${where}${i.kept.generations && (i.offsite || o.copied || o.failed) ? `; kept generations: ${copies}` : ''}`);
+  lines.push(...bucketLines(i.offsiteBuckets));
   if (!i.kept.generations) lines.push(`  kept         no generation: nothing backed up yet ('nightshift backup run' backs up the modified dossiers)`);
   else {
     lines.push(`  kept         ${gens(i.kept)}; oldest ${i.kept.oldest}, newest ${i.kept.newest}`);

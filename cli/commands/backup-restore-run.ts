@@ -28,6 +28,7 @@ import { restorePrerequisites } from '../../store/restore/prerequisites';
 import { restoreRunFailures } from '../../store/restore/run-failures';
 import { stillFailedCount } from '../../store/restore/still-failed-count';
 import { restoreRunView } from '../../store/restore/run-view';
+import { type ReadFromCopy, restoreItemsReadFromCopy } from '../../store/restore/read-from-copy';
 import { runningRestoreRuns } from '../../store/restore/running-runs';
 import { restoreScopeFacts } from '../../store/restore/scope-facts';
 import {
@@ -212,8 +213,16 @@ async function startAndFollow(client: Client, input: RestoreRunInput, flags: Res
       stop();
       unsay();
     });
-  output(flags.json, { ...started, result }, (v) => resultText(v.result));
+  // --json: the dossiers read from their off-site copy, from the ledger (the text says them in the run's notes)
+  const readFromCopy = flags.json && result.runId !== null ? await withPools(input.target, (pool) => readFromCopyOf(pool, result.runId!)) : undefined;
+  output(flags.json, { ...started, result: { ...result, ...(readFromCopy && { readFromCopy }) } }, (v) => resultText(v.result));
   return result.state === 'completed' ? undefined : EXIT_FAILED;
+}
+
+/** R-BK-14: the run's dossiers restored from their generation's off-site copy, not its local file (the first SHOWN, and how many). */
+async function readFromCopyOf(pool: pg.Pool, runId: number): Promise<{ total: number; dossiers: ReadFromCopy[] }> {
+  const r = await restoreItemsReadFromCopy(pool, runId, SHOWN);
+  return { total: r.total, dossiers: r.shown };
 }
 
 /** `--wait`'s progress line. */
@@ -282,6 +291,7 @@ async function runState(pool: pg.Pool, targetName: string, id: number) {
     failuresTotal: failed.total,
     ...(run.state !== 'running' && failed.total ? { retryCommand: restoreRetryCommand(targetName, id) } : {}),
     notes: run.notes,
+    readFromCopy: await readFromCopyOf(pool, id),
     error: run.error,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,

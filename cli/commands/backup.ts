@@ -38,7 +38,7 @@ import { generationAt } from '../../store/generations/prune-generation-at';
 import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, filesLeftText, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
+import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, filesLeftText, heldBackText, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { GENERATION_KINDS, type Generation, type OffsiteState, type VerifyState, offsiteCopyOf } from '../../domain/generation';
@@ -449,6 +449,7 @@ function pruneResultText(r: BackupPruneResult): string {
     ...(r.offsiteFinished ? [offsiteFinishedText(r.offsiteFinished, r.finishedFor)] : []),
     ...(r.filesLeft ? [filesLeftText(r.filesLeft, sizeText(r.filesLeftBytes ?? 0))] : []),
     ...(r.unrecorded ? [unrecordedText(r.unrecorded, sizeText(r.unrecordedBytes ?? 0), r.dryRun)] : []),
+    ...(r.heldBack ? heldBackText(r.heldBack, r.heldBackShown) : []),
     `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
     ...r.failures.map((f) => `  ${f.code}: ${f.error}`),
     ...(r.failuresTotal > r.failures.length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),

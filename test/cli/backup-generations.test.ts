@@ -17,6 +17,8 @@ const cli = ctx.cli;
 const pool = () => ctx.stack.pools.get('main');
 const PARIS = { TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' };
 
+const verifyStateOf = async (id: number) => (await pool().query<{ verify_state: string }>('SELECT verify_state FROM nightshift.backup_generation WHERE id = $1', [id])).rows[0]?.verify_state;
+
 /** Backups of `code`, the i-th (newest first) dated `times[i]` (UTC ISO) by fixture SQL. */
 async function generations(code: string, times: string[]): Promise<number[]> {
   const backup = createBackupActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
@@ -416,11 +418,14 @@ test("R-BK-11 (drill of 2026-12-06): a generation's file replaced by hand with a
     expect(single.code).toBe(1);
     expect(single.stderr).toContain(`ArchiveInvalid: ${mine.file} is `);
     expect(single.stderr).toContain(`generation ${id} recorded ${mine.size}: not this generation's file (replaced by hand?); nothing was changed`);
+    // recorded corrupt as a verification would (R-BK-13); set back so that the next check is the one refusing
+    expect(await verifyStateOf(id!)).toBe('corrupt');
     // the same size recorded: the archive's own dossier code tells
-    await pool().query('UPDATE nightshift.backup_generation SET size = $2 WHERE id = $1', [id, theirs.size]);
+    await pool().query("UPDATE nightshift.backup_generation SET size = $2, verify_state = 'unverified' WHERE id = $1", [id, theirs.size]);
     const same = await cli(['backup', 'restore', code, '--at', '2026-12-04', '--replace', '--wait'], PARIS);
     expect(same.code).toBe(1);
     expect(same.stderr).toContain(`is an archive of dossier ${other}, not of ${code}: not this generation's file (replaced by hand?); nothing was changed`);
+    await pool().query("UPDATE nightshift.backup_generation SET verify_state = 'unverified' WHERE id = $1", [id]);
     // a restore run restores over the archive's own code: it must not put the other dossier back
     const run = await cli(['backup', 'restore', '--codes', code, '--at', '2026-12-04', '--replace', '--yes', '--wait'], PARIS);
     expect(run.code).toBe(1);
@@ -446,15 +451,18 @@ test("R-BK-11 (drill C, 2026-12-06 night): an older generation's archive of the 
     const copied = await cli(['backup', 'restore', code, '--at', at, '--as', `${code}X`, '--wait']);
     expect(copied.code).toBe(1);
     expect(copied.stderr).toMatch(new RegExp(`ArchiveInvalid: ${n.file.replace(/[.]/g, '\\.')} is the archive of generation ${older}, taken at \\S+; generation ${newer} was taken at \\S+: not this generation's file \\(replaced by hand\\?\\); nothing was changed`));
+    // recorded corrupt as a verification would (R-BK-13); set back (with the fixtures below) so that the next check is the one refusing
+    expect(await verifyStateOf(newer)).toBe('corrupt');
     // its own content back, but a SHA-256 recorded (by a verification) that it does not have
     fs.writeFileSync(n.file, saved);
-    await pool().query("UPDATE nightshift.backup_generation SET size = $2, sha256 = repeat('ab', 32) WHERE id = $1", [newer, saved.length]);
+    await pool().query("UPDATE nightshift.backup_generation SET size = $2, sha256 = repeat('ab', 32), verify_state = 'unverified' WHERE id = $1", [newer, saved.length]);
     const damaged = await cli(['backup', 'restore', code, '--at', at, '--as', `${code}X`, '--wait']);
     expect(damaged.code).toBe(1);
     expect(damaged.stderr).toContain(`generation ${newer} recorded abababababab…: damaged, or not this generation's file (replaced by hand?); nothing was changed`);
     expect((await pool().query('SELECT 1 FROM nightshift.dossier WHERE code = $1', [`${code}X`])).rowCount).toBe(0);
     // the record right (its SHA-256, hashed in the restore's own read): restored
-    await pool().query('UPDATE nightshift.backup_generation SET sha256 = $2 WHERE id = $1', [newer, crypto.createHash('sha256').update(saved).digest('hex')]);
+    expect(await verifyStateOf(newer)).toBe('corrupt');
+    await pool().query("UPDATE nightshift.backup_generation SET sha256 = $2, verify_state = 'unverified' WHERE id = $1", [newer, crypto.createHash('sha256').update(saved).digest('hex')]);
     const ok = await cli(['backup', 'restore', code, '--at', at, '--as', `${code}X`, '--wait']);
     expect(ok.stderr).toBe('');
     expect(ok.stdout).toContain(`from generation ${newer}`);
