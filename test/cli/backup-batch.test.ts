@@ -120,6 +120,8 @@ test('backup run --dry-run lists what a batch started now takes, in its order an
     const close = await openSession(pool, 'DRYN');
     const skipped = JSON.parse((await cli(['backup', 'run', '--only', 'DRYN', '--wait', '--json'])).stdout) as { result: { runId: number } };
     await close();
+    // a `--only` run of another dossier between the two does not make the next run forget it (R-BK-4: every run since the last full one)
+    expect((await cli(['backup', 'run', '--all', '--only', 'DRYT', '--wait'])).code).toBe(0);
     const again = JSON.parse((await cli(['backup', 'run', '--dry-run', '--only', 'DRYU,DRYN', '--json'])).stdout) as { first: number; dossiers: { code: string; why: string; first: boolean }[] };
     expect(again.dossiers).toEqual([
       expect.objectContaining({ code: 'DRYN', first: true, why: `not backed up by run ${skipped.result.runId} (in use), taken first (R-BK-4); modified since its last backup` }),
