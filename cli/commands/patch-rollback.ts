@@ -214,7 +214,7 @@ export function registerPatchRollbackCommand(patch: Command): void {
         if (flags.dryRun) return dryRun(t.name, input, flags.json);
         return withTemporal(async (client) => {
           // checked before anything starts (the claim checks again under its lock): R-PI-2, then the restore points
-          await withPools(t.name, async (pool) => {
+          const nothing = await withPools(t.name, async (pool) => {
             // codes that name no dossier are a slip, not a missing restore point (exit 2, the one meant named)
             if (input.dossiers) await refuseUnknownCodes(pool, t.name, input.dossiers);
             await closeAbandonedRollbacks(pool, client);
@@ -222,6 +222,8 @@ export function registerPatchRollbackCommand(patch: Command): void {
             const scope = scopeOf(input);
             const problem = await rollbackScopeProblem(pool, t.name, scope);
             if (problem?.unknown) throw new UsageError(problem.message);
+            // a retry with nothing failed: said, exit 0, nothing started (as `patch retry` and `backup retry` say it)
+            if (problem?.nothingToDo) return problem.message;
             const prerequisites = await patchPrerequisites(pool, t.name);
             const others = await runningRollbackRuns(pool);
             if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${t.name}` });
@@ -239,7 +241,9 @@ export function registerPatchRollbackCommand(patch: Command): void {
               const said = [...(undone.length ? [laterPatchesText(undone, ASK_YES, later)] : []), ...(lost ? [lost] : [])];
               if (said.length) throw new UsageError(said.join('\n'));
             }
+            return undefined;
           });
+          if (nothing) return output(flags.json, { retryOf: input.retryOf, retried: 0 }, () => nothing);
           const handle = await startPatchRollback(client, input, { taskQueue: config().temporal.taskQueue, summary: `Roll back ${rollbackScopeText(input)} on ${t.name}` });
           const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
           const startedText = `started ${started.workflowId}\nfollow it in the Temporal Web UI: ${started.url}`;
@@ -271,7 +275,7 @@ async function dryRun(targetName: string, input: PatchRollbackInput, json: boole
     const scope = scopeOf(input);
     const problem = await rollbackScopeProblem(pool, targetName, scope);
     if (problem?.unknown) throw new UsageError(problem.message);
-    if (problem) throw refused(RollbackFailure.NoRestorePoint, problem.message);
+    if (problem && !problem.nothingToDo) throw refused(RollbackFailure.NoRestorePoint, problem.message);
     const prerequisites = await patchPrerequisites(pool, targetName);
     const others = await runningRollbackRuns(pool);
     if (others.length) prerequisites.push({ name: 'no other rollback', ok: false, detail: `rollback ${others.map((o) => o.workflowId).join(', ')} is running on ${targetName}` });

@@ -21,6 +21,8 @@ export interface ScopeProblem {
   message: string;
   /** the run named does not exist */
   unknown: boolean;
+  /** nothing to do (a retry of a run with no failed dossier): an answer, not a refusal, as `patch retry` says it */
+  nothingToDo?: boolean;
 }
 
 const problem = (message: string, unknown = false): ScopeProblem => ({ message, unknown });
@@ -50,6 +52,6 @@ export async function rollbackScopeProblem(db: pg.Pool | pg.PoolClient, target: 
   const r = await rollbackRunState(db, scope.retryOf);
   if (!r) return problem(`no rollback run ${scope.retryOf} on ${target}; nothing was changed`, true);
   if (r.state === 'running') return problem(`rollback run ${scope.retryOf} is still running: retry it once it has ended; nothing was changed`);
-  if (!r.failed) return problem(`rollback run ${scope.retryOf} has no failed dossier: nothing to retry; nothing was changed`);
+  if (!r.failed) return { message: `rollback run ${scope.retryOf} has no failed dossier: nothing to retry`, unknown: false, nothingToDo: true };
   return undefined;
 }

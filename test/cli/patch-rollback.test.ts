@@ -187,6 +187,10 @@ test('R-PI-11: patch rollback says which dossiers were written to since the patc
       expect(retried.code).toBe(0);
       expect((await levels(pool)).DEMO0005).toBe(0);
       expect((await userRow()).rowCount).toBe(0);
+      // a retry of a rollback with nothing failed: an answer, exit 0, nothing started (as `patch retry` says it; drill: NoRestorePoint, exit 1)
+      const cleanRun = String((await pool.query('SELECT max(id)::int AS id FROM nightshift.patch_rollback_run')).rows[0].id);
+      expect(await cli(['patch', 'rollback', '--retry', cleanRun])).toEqual({ code: 0, stdout: `rollback run ${cleanRun} has no failed dossier: nothing to retry\n`, stderr: '' });
+      expect(String((await pool.query('SELECT max(id)::int AS id FROM nightshift.patch_rollback_run')).rows[0].id)).toBe(cleanRun);
     });
   } finally {
     await stack.close();
