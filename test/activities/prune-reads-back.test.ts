@@ -11,6 +11,7 @@ import { markGenerationOffsite } from '../../store/generations/mark-offsite';
 import { markGenerationVerified } from '../../store/generations/mark-verified';
 import { planDossierPrune } from '../../store/generations/retention-plan';
 import { createTestStack, type TestStack } from '../helpers/env';
+import { damageInPlace } from '../helpers/damage';
 
 /**
  * R-BK-11: the prune reads back what it keeps before it deletes (a record says what a verification found, not what the
@@ -46,18 +47,6 @@ async function backUp(code: string, n: number, reason: 'manual' | 'cloture' = 'm
 
 const byId = async (code: string) => new Map((await dossierGenerations(pool(), code, { deleted: true })).map((g) => [g.id, g]));
 
-/** The tester's damage: four bytes overwritten in place (the generation file and its B{code}.SVG are one inode). */
-function damageInPlace(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    const at = Math.floor(fs.fstatSync(fd).size / 2);
-    const old = Buffer.alloc(4);
-    fs.readSync(fd, old, 0, 4, at);
-    fs.writeSync(fd, Buffer.from(old.map((b) => b ^ 0xff)), 0, 4, at);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 const prune = (code: string, policies: RetentionPolicies, o: { offsiteStore?: () => undefined } = {}) =>
   pruneDossier(pool(), code, {

@@ -8,6 +8,7 @@ import { createTestWorker } from '../helpers/env';
 import { createDossiers } from '../workflows/backup-batch-helpers';
 import { contentsOf, writeTo } from '../workflows/backup-restore-run-helpers';
 import { useOffsiteStack } from './offsite-stack';
+import { damageInPlace } from '../helpers/damage';
 
 /**
  * What the operator is told, from the outside, of what a restore, a restore run and a prune found or held back, and
@@ -35,18 +36,6 @@ async function backUp(codes: string[], copied: boolean): Promise<Record<string, 
 
 const generation = async (code: string, id: number) => (await dossierGenerations(pool(), code)).find((g) => g.id === id)!;
 
-/** Four bytes flipped in the middle of the file (its other name, the same inode, with it). */
-function damageInPlace(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    const at = Math.floor(fs.fstatSync(fd).size / 2);
-    const b = Buffer.alloc(4);
-    fs.readSync(fd, b, 0, 4, at);
-    fs.writeSync(fd, Buffer.from(b.map((x) => x ^ 0xff)), 0, 4, at);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** The generation's file and its other names gone (a disk lost). */
 async function loseFile(code: string, id: number): Promise<void> {

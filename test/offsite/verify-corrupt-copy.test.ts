@@ -10,6 +10,7 @@ import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
 import { batchAndFollowUps, useOffsiteStack, verifyCodes } from './offsite-stack';
 import { createDossiers, modify } from '../workflows/backup-batch-helpers';
+import { damageInPlace } from '../helpers/damage';
 
 /**
  * R-BK-13, R-BK-14: a generation whose local file is found corrupt is restorable only through its off-site copy, and
@@ -23,19 +24,6 @@ const off = useOffsiteStack('verify-corrupt/', { keepEveryGeneration: true });
 const pool = () => off.stack.pools.get('main');
 const cli = (args: string[]) => runCli(args, stackCliEnv(off.stack), 120_000);
 
-/** One byte of the file changed in place (a disk fault, a hand): same size, another SHA-256. */
-function flipByte(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    const at = Math.floor(fs.fstatSync(fd).size / 2);
-    const b = Buffer.alloc(1);
-    fs.readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0xff;
-    fs.writeSync(fd, b, 0, 1, at);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 async function verifyFull(codes: string[]): Promise<BackupVerifyResult> {
   const handle = await startBackupVerify(off.temporal.client, { target: 'main', codes, full: true }, { taskQueue: off.stack.config.temporal.taskQueue, workflowId: `backup-verify/main/${crypto.randomUUID()}` });
@@ -60,9 +48,9 @@ test("R-BK-13, R-BK-14: the newest file corrupt and its object deleted by hand: 
     for (const g of [newest, older, whole, wholeOlder]) expect(g).toMatchObject({ verifyState: 'ok', offsiteState: 'copied' });
 
     // the tester's night: VC1's newest file damaged AND its object deleted; VC2's newest file damaged, its object intact
-    flipByte(newest!.file);
+    damageInPlace(newest!.file, 1);
     await off.store.deleteObject(newest!.offsiteKey!);
-    flipByte(whole!.file);
+    damageInPlace(whole!.file, 1);
 
     const found = await verifyFull(['VC1', 'VC2']);
     expect(found).toMatchObject({ state: 'problems', total: 4, ok: 2, problems: 2 });
@@ -120,7 +108,7 @@ test('R-BK-13, R-BK-14: the sampled verification (no restore) checks the copy of
     expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed', failed: 0 });
     const [g] = await dossierGenerations(pool(), 'VC3');
     expect(g).toMatchObject({ verifyState: 'ok', offsiteState: 'copied' });
-    flipByte(g!.file);
+    damageInPlace(g!.file, 1);
 
     // the storage away: the damaged file is recorded and reported, the copy said unchecked and left `copied`
     await off.s3.kill();
@@ -166,7 +154,7 @@ test('R-BK-11, R-BK-13, R-BK-14 (drill E): the newest file gone and its object d
       for (const g of [newest, older]) expect(g).toMatchObject({ offsiteState: 'copied' });
       // the disk lost for the newest, and its object damaged in place on the storage: the HEAD still says it is whole
       for (const f of [newest!.file, ...newest!.links]) fs.rmSync(f, { force: true });
-      flipByte(path.join(off.s3.dataDir, newest!.offsiteBucket!, newest!.offsiteKey!));
+      damageInPlace(path.join(off.s3.dataDir, newest!.offsiteBucket!, newest!.offsiteKey!), 1);
     }
 
     // a sampled run (no restore asked) reads back the copy all that is left of VC4's newest: not "a restore reads it"
