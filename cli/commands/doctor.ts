@@ -24,6 +24,9 @@ import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
 import { clusterOf, postgresStartHint } from '../cluster-of';
+import { POLLER_RECENT_S, timestampMs } from '../window-calls';
+
+export { POLLER_RECENT_S };
 import { RESTART_DIR } from '../../cluster/restart-scripts';
 import { REDACTED, SECRET_URL_PARAMS, redactUrl, redactUrlSecrets } from '../../domain/redact';
 
@@ -274,20 +277,12 @@ function workerOf(queue: string, answer: PollersAnswer): ServiceCheck {
   return workerCheck(queue, (answer.pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessMs: timestampMs(p.lastAccessTime) })), Date.now());
 }
 
-/** A worker's long poll lasts ~60 s; a poller not seen for longer is gone (a killed worker stays listed ~5 min). */
-export const POLLER_RECENT_S = 90;
-
 export interface Poller {
   identity: string;
   /** when the server last saw it poll; undefined when the server does not say */
   lastAccessMs?: number;
 }
 
-function timestampMs(ts: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): number | undefined {
-  if (!ts?.seconds) return undefined;
-  const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
-  return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
-}
 
 /** The Worker line: only pollers seen within POLLER_RECENT_S count; the others are named with when they were last seen. */
 export function workerCheck(queue: string, pollers: Poller[], nowMs: number): ServiceCheck {

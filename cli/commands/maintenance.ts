@@ -77,6 +77,7 @@ import {
 } from '../../workflows/maintenance-window.api';
 import { webUiLink } from './backup';
 import { checkPatchDirHere } from '../patch-dir';
+import { endWithdrawn, NoAnswer, pollingWorkers, QUERY_MS, UPDATE_ACCEPT_MS, windowCalls, withdrawnWindow, type WindowCalls } from '../window-calls';
 import { refuseUnknownCodes } from '../code-hints';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag, zodText } from '../context';
 import { dstWarnings, onExistingSchedule, scheduleExists, warningLines } from '../schedules';
@@ -282,6 +283,8 @@ export function staticSummary(input: MaintenanceWindowInput, zone = operatorZone
 /** How long `schedule` waits for a worker to pick a window up before saying it is withdrawn (the window keeps to it). */
 const PICKUP_SECONDS = 25;
 
+const withdrawnReason = (seconds: number) => `withdrawn: no worker picked this window up within ${seconds} s of its scheduling ('nightshift maintenance schedule' said so and gave up on it); nothing was done`;
+
 /**
  * Waits until the workflow has inserted its row (or failed: its error says why, e.g. R-MW-2); a window that starts now,
  * until it has left `scheduled` too (the row is written a moment before the start: drill S saw a start now printed as
@@ -305,9 +308,11 @@ async function waitForRow(handle: WorkflowHandle, o: { startsNow: boolean; timeo
     if (Date.now() > deadline) {
       // picked up in time (a task started), its row not written yet (a loaded machine): the workflow says how it ends
       if (!(await pickedUp(handle))) {
+        // its workflow ended, not left waiting: its id would refuse the next schedule (R-MW-2) while status shows no window
+        await endWithdrawn(handle, withdrawnReason(PICKUP_SECONDS));
         throw new SaidError(
           `no worker picked the window up within ${PICKUP_SECONDS} s: is a worker running on task queue ${config().temporal.taskQueue}? ` +
-            `The window is withdrawn: nothing was done, and a worker that picks it up later ends it at once, doing nothing (${handle.workflowId} in the Temporal Web UI says so); ` +
+            `The window is withdrawn: nothing was done, and its workflow is ended (${handle.workflowId} in the Temporal Web UI says why); ` +
             'once a worker runs, schedule it again',
         );
       }
@@ -446,11 +451,23 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   }
   const { status, url } = await withTemporal(async (client) => {
     let handle: Awaited<ReturnType<typeof startMaintenanceWindow>>;
+    const startIt = () => startMaintenanceWindow(client, { ...input, pickupWithinSeconds: PICKUP_SECONDS }, { taskQueue: config().temporal.taskQueue, summary: staticSummary(input) });
     try {
-      handle = await startMaintenanceWindow(client, { ...input, pickupWithinSeconds: PICKUP_SECONDS }, { taskQueue: config().temporal.taskQueue, summary: staticSummary(input) });
+      handle = await startIt();
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw windowExists(input.target);
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // a window withdrawn earlier whose workflow still waits (a schedule interrupted in its wait, an older release):
+      // nothing of it was done, so it is ended and this one takes its place
+      const old = client.workflow.getHandle(maintenanceWorkflowId(input.target));
+      const withdrawn = await withdrawnWindow(old);
+      if (!withdrawn) throw windowExists(input.target);
+      await endWithdrawn(old, `${withdrawnReason(withdrawn.pickupWithinSeconds)}; ended by a new 'nightshift maintenance schedule'`);
+      try {
+        handle = await startIt();
+      } catch (again) {
+        if (again instanceof WorkflowExecutionAlreadyStartedError) throw windowExists(input.target);
+        throw again;
+      }
     }
     return { status: await waitForRow(handle, { startsNow }), url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
   });
@@ -476,9 +493,6 @@ async function list(flags: { target?: string; json?: boolean }): Promise<void> {
       : 'no maintenance windows',
   );
 }
-
-/** A query waits for a worker to answer it (the server's own wait is far longer): `status` says "not reachable" after this (README). */
-const QUERY_MS = 5_000;
 
 async function queryStatus(targetName: string, workflowId = maintenanceWorkflowId(targetName)): Promise<MaintenanceStatus | null> {
   // one deadline for the connection and the query together
@@ -598,25 +612,99 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
   });
 }
 
-/** Runs one operator update; a missing workflow is said plainly. */
-async function update(targetName: string | undefined, fn: (h: WorkflowHandle) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated'): Promise<number | void> {
+/** The open window of a target as the gate acts on it (its row), in words: what stands while no worker answers. */
+function standsText(row: MaintenanceWindowRow | undefined): string {
+  if (!row) return 'the window is not recorded yet (no worker has picked it up): the gate knows nothing of it until a worker does';
+  if (row.phase === 'failed') return `the window failed: the target stays closed until reopen (from ${shown(row.startsAt)})`;
+  if (row.state === 'in_progress') return `the window is in progress: the gate refuses logins until it ends (planned end ${shown(row.endsAt)})`;
+  const from = row.preventLoginsFrom && row.preventLoginsFrom.getTime() < row.startsAt.getTime() ? row.preventLoginsFrom : row.startsAt;
+  return `the window stands: the gate refuses logins from ${shown(from)} as scheduled (until ${shown(row.endsAt)})`;
+}
+
+/** The operator's command, said as what was not done: `cancelled` → "not cancelled". */
+const commandOf: Record<string, string> = { edited: 'edit', extended: 'extend', cancelled: 'cancel', completed: 'complete', reopened: 'reopen' };
+
+/**
+ * Runs one operator update on the target's open window. Nothing is sent while no worker polls the window's task queue
+ * (the Update would wait unseen, then apply whenever a worker comes back, drill of the tester); an Update no worker
+ * accepts within UPDATE_ACCEPT_MS is said as such. A missing workflow is said plainly.
+ */
+async function update(targetName: string | undefined, fn: (w: WindowCalls, now: MaintenanceStatus) => Promise<MaintenanceStatus>, json?: boolean, verb = 'updated'): Promise<number | void> {
   const t = target(targetName);
   // an occurrence of a recurring window has an id of its own (R-MW-13): the open window's row names it
-  const workflowId = (await withPools(t.name, (pool) => activeWindow(pool)))?.workflowId ?? maintenanceWorkflowId(t.name);
-  const s = await withTemporal(async (client) => {
+  const row = (await withPools(t.name, (pool) => activeWindow(pool))) ?? undefined;
+  const workflowId = row?.workflowId ?? maintenanceWorkflowId(t.name);
+  const command = `nightshift maintenance ${commandOf[verb] ?? verb} --target ${t.name}`;
+  const none = (err?: unknown) => new SaidError(`no scheduled or in-progress maintenance window on target ${t.name} (see 'nightshift maintenance status')`, { cause: err });
+  const s = await withTemporal(async (client): Promise<MaintenanceStatus | 'withdrawn'> => {
+    const handle = client.workflow.getHandle(workflowId);
+    let taskQueue: string;
     try {
-      return await fn(client.workflow.getHandle(workflowId));
+      const d = await handle.describe();
+      if (d.status.name !== 'RUNNING') throw none();
+      taskQueue = d.taskQueue;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (err as { cause?: unknown }).cause instanceof WorkflowNotFoundError) {
-        throw new SaidError(`no scheduled or in-progress maintenance window on target ${t.name} (see 'nightshift maintenance status')`, { cause: err });
+      if (err instanceof WorkflowNotFoundError) throw none(err);
+      throw err;
+    }
+    const polling = await pollingWorkers(client, taskQueue);
+    if (!polling.length) {
+      // a window `schedule` withdrew (no worker took it): nothing was done; cancel ends its workflow, the others have no window
+      if (!row && (await withdrawnWindow(handle))) {
+        if (verb !== 'cancelled') {
+          throw new SaidError(
+            `no scheduled or in-progress maintenance window on target ${t.name}: ${workflowId} is a window withdrawn when it was scheduled (no worker picked it up: nothing was done); ` +
+              `'nightshift maintenance cancel --target ${t.name}' ends it, 'nightshift maintenance schedule' replaces it`,
+          );
+        }
+        await endWithdrawn(handle, `cancelled with 'nightshift maintenance cancel': withdrawn when it was scheduled (no worker picked it up), nothing was done`);
+        return 'withdrawn';
       }
+      throw new SaidError(
+        `no worker polls task queue ${taskQueue}, which the window's workflow ${workflowId} runs on: nothing sent, the window is not ${verb}. ` +
+          `${standsText(row)}. Start a worker on that queue (\`nightshift worker\` or \`npm run dev\`, with TEMPORAL_TASK_QUEUE=${taskQueue}), then run '${command}' again`,
+      );
+    }
+    const slowNote = () => {
+      if (!json) process.stderr.write(`the window accepted the ${commandOf[verb] ?? verb} and works on it; waiting for its answer…\n`);
+    };
+    const calls = windowCalls(client, client.workflow.getHandle(workflowId), { onSlowResult: slowNote });
+    // a worker that stopped a moment ago is still listed (for up to 90 s), and one may poll but be stuck: a query
+    // answered first, or nothing is sent (an unanswered query leaves no trace; an Update waits, then applies unseen)
+    let now: MaintenanceStatus;
+    try {
+      now = await calls.status();
+    } catch (err) {
+      if (!(err instanceof NoAnswer)) throw err;
+      throw new SaidError(
+        `no worker answered the window's workflow ${workflowId} within ${QUERY_MS / 1000} s (task queue ${taskQueue}, workers listed: ${polling.join(', ')}; stopped within the last 90 s, stuck or overloaded): ` +
+          `nothing sent, the window is not ${verb}. ${standsText(row)}. Make sure a worker runs on that queue (\`nightshift worker\` or \`npm run dev\`, with TEMPORAL_TASK_QUEUE=${taskQueue}), then run '${command}' again`,
+        { cause: err },
+      );
+    }
+    try {
+      return await fn(calls, now);
+    } catch (err) {
+      if (err instanceof NoAnswer) {
+        const sent = err.sent
+          ? `the ${commandOf[verb] ?? verb} is sent and may still apply when a worker takes it`
+          : `nothing sent, the window is not ${verb}`;
+        throw new SaidError(
+          `no worker answered within ${(err.sent ? UPDATE_ACCEPT_MS : QUERY_MS) / 1000} s (workers polling task queue ${taskQueue}: ${polling.join(', ')}; stuck or overloaded?): ` +
+            `${sent}; 'nightshift maintenance status --target ${t.name}' tells where the window is`,
+          { cause: err },
+        );
+      }
+      if (err instanceof WorkflowNotFoundError || (err as { cause?: unknown }).cause instanceof WorkflowNotFoundError) throw none(err);
       // the last window has ended: Temporal's own words ("workflow execution already completed") say less
-      if (/already completed/i.test(`${(err as Error).message} ${String((err as { cause?: { message?: unknown } }).cause?.message ?? '')}`)) {
-        throw new SaidError(`no scheduled or in-progress maintenance window on target ${t.name} (see 'nightshift maintenance status')`, { cause: err });
-      }
+      if (/already completed/i.test(`${(err as Error).message} ${String((err as { cause?: { message?: unknown } }).cause?.message ?? '')}`)) throw none(err);
       throw err;
     }
   });
+  if (s === 'withdrawn') {
+    output(json, { target: t.name, workflowId, withdrawn: true, ended: true }, () => `cancelled: ${workflowId}, a window withdrawn when it was scheduled (no worker picked it up: nothing was done), is ended`);
+    return;
+  }
   // The message says what happened, not what was asked: "complete" whose post-checks fail did not complete. An
   // extend moves the end of a failed window too (users see the new end while it stays closed): it is said as done.
   const failed = s.phase === 'failed' && verb !== 'extended';
@@ -1155,12 +1243,11 @@ export function registerMaintenanceCommands(program: Command): void {
         const edit = editInput(flags);
         await update(
           flags.target,
-          async (h) => {
+          async (w, now) => {
             // the update's validator refuses the same edit in its own words; checked here first, the flag is named
-            const now = await h.query(maintenanceStatusQuery);
             if (now.state === 'scheduled') refuseEdit(now, edit, flags);
             // the workflow answers once the login block the edit moved is applied (the phase the gate acts on)
-            return h.executeUpdate(editMaintenanceUpdate, { args: [edit] });
+            return w.update(editMaintenanceUpdate, edit);
           },
           flags.json,
           'edited',
@@ -1181,18 +1268,18 @@ export function registerMaintenanceCommands(program: Command): void {
         const by = flags.by !== undefined ? durationFlag('--by', flags.by, { ofWindow: true }) : 0;
         await update(
           flags.target,
-          async (h) => {
+          async (w, first) => {
             // --by adds to the end the window has when the update lands: another extend that landed between this
             // command's read and its update (two operators at once, drill R) is read again, not refused
             for (let attempt = 1; ; attempt++) {
-              const now = await h.query(maintenanceStatusQuery);
+              const now = attempt === 1 ? first : await w.status();
               const endsAt = end ?? new Date(Date.parse(now.endsAt) + by * 1000);
               const extension = { endsAt: endsAt.toISOString() };
               // as edit: the validator's refusal with the flag named (an extension only moves the end)
               const problem = now.state === 'in_progress' ? extendProblem(now, extension, Date.now()) : undefined;
               if (problem) throw new UsageError(`${flags.end !== undefined ? '--end' : '--by'}: ${problem}`);
               try {
-                return await h.executeUpdate(extendMaintenanceUpdate, { args: [extension] });
+                return await w.update(extendMaintenanceUpdate, extension);
               } catch (err) {
                 if (end !== undefined || attempt >= 3 || innermostMessage(err) !== EXTEND_NOT_LATER) throw err;
               }
@@ -1222,21 +1309,20 @@ export function registerMaintenanceCommands(program: Command): void {
         action(async (flags: { target?: string; json?: boolean }) => {
           return update(
             flags.target,
-            async (h) => {
+            async (w, now) => {
               // a cancel waits for a running payload to end, a cancel, complete or reopen for the runs started by hand in
               // the window (R-PI-2): said before the wait, not after it
               if (!flags.json) {
-                const now = await h.query(maintenanceStatusQuery).catch(() => undefined);
-                if (name === 'cancel' && now?.phase === 'working' && now.payloadRun?.state === 'running') {
+                if (name === 'cancel' && now.phase === 'working' && now.payloadRun?.state === 'running') {
                   process.stdout.write(
                     `cancel requested: the payload ${now.payloadRun.workflowId} (${now.payloadRun.kind}) runs to its end first (it is not cut mid-way), then access comes back; waiting…\n`,
                   );
                 }
                 // read from the ledgers, not only from the window's links: a run started a moment ago is not linked yet
                 // (the window looks every 30 s), and the wait for it would be silent
-                const own = [now?.payloadRun?.workflowId, now?.rollbackRun?.workflowId];
-                const windowId = now?.windowId;
-                const open = now?.phase === 'working' || (now?.phase === 'failed' && name !== 'complete');
+                const own = [now.payloadRun?.workflowId, now.rollbackRun?.workflowId];
+                const windowId = now.windowId;
+                const open = now.phase === 'working' || (now.phase === 'failed' && name !== 'complete');
                 const fromLedgers =
                   open && windowId
                     ? (await withPools(target(flags.target).name, (pool) => runsSinceWindow(pool, windowId))).filter((r) => !own.includes(r.workflowId))
@@ -1251,7 +1337,7 @@ export function registerMaintenanceCommands(program: Command): void {
                   );
                 }
               }
-              return h.executeUpdate(def);
+              return w.update(def);
             },
             flags.json,
             verb,

@@ -567,23 +567,27 @@ test('R-MW-12, R-MW-10: a failed window cancelled: status says cancelled after t
   }
 });
 
-test('drill of 2026-12-06: schedule with no worker says the window is withdrawn (exit 1, nothing scheduled); a worker that picks it up later ends it at once, doing nothing: no row, no cut', async () => {
+test('drill of 2026-12-06: schedule with no worker says the window is withdrawn (exit 1, nothing scheduled); its workflow is ended, so that a schedule once a worker runs is not refused (R-MW-2)', async () => {
   const workflowId = `maintenance/${stack.target}`;
   // the file's earlier windows, all ended
   const before = (await windowRows(stack.pool)).length;
   const r = await cli('schedule', '--target', stack.target, '--start', parisTime(30), '--duration', '45m', '--type', 'database');
   expect(r.code).toBe(1);
-  expect(r.stderr).toContain(`no worker picked the window up within 25 s: is a worker running on task queue ${stack.config.temporal.taskQueue}? The window is withdrawn: nothing was done`);
+  expect(r.stderr).toContain(`no worker picked the window up within 25 s: is a worker running on task queue ${stack.config.temporal.taskQueue}? The window is withdrawn: nothing was done, and its workflow is ended`);
   expect(await windowRows(stack.pool)).toHaveLength(before);
+  const withdrawn = client.workflow.getHandle(workflowId);
+  expect((await withdrawn.describe()).status.name).toBe('TERMINATED');
+  expect((await withdrawn.fetchHistory()).events?.at(-1)?.workflowExecutionTerminatedEventAttributes?.reason).toMatch(/^withdrawn: no worker picked this window up within 25 s/);
   const native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   const worker = await windowWorker(native, stack);
   try {
     await worker.runUntil(async () => {
-      const handle = client.workflow.getHandle(workflowId);
-      await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'MaintenanceWindowWithdrawn', message: expect.stringMatching(/^withdrawn: no worker picked this window up within 25 s/) } });
+      const again = await cli('schedule', '--target', stack.target, '--start', parisTime(30), '--duration', '45m', '--type', 'database');
+      expect(again.code).toBe(0);
+      expect((await cli('cancel', '--target', stack.target)).code).toBe(0);
     });
   } finally {
     await native.close();
   }
-  expect(await windowRows(stack.pool)).toHaveLength(before);
+  expect(await windowRows(stack.pool)).toHaveLength(before + 1);
 });
