@@ -399,6 +399,9 @@ test('R-BK-12 / R-BK-13: a verification that could not read a generation for wan
   expect(again.stdout).toMatch(new RegExp(`${newer}  2026-12-02 22:00:00 .* ok 2026-12-04 03:00:00 `));
   expect(again.stdout).not.toContain('key problem');
   expect(again.stdout).toContain(`restore one: nightshift backup restore ${code} --at '2026-12-02 22:00:00' --as NEWCODE`);
+  // the fixture's key ids taken away: the stack gives no key, and a generation recorded encrypted makes every later backup
+  // of this file refuse to write plain (R-BK-12, asked again after a minute: CI, slower, met it)
+  await pool().query('UPDATE nightshift.backup_generation SET key_id = NULL WHERE id = ANY($1::bigint[])', [[newer, older]]);
 });
 
 test("R-BK-11 (drill of 2026-12-06): a generation's file replaced by hand with another dossier's archive is refused, single restore and restore run, before anything changes: neither dossier is touched", async () => {
