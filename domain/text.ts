@@ -8,15 +8,16 @@ import { z } from 'zod';
  */
 
 // Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder what an operator reads in a
-// listing or a log (Trojan Source): refused and escaped like the controls.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-// eslint-disable-next-line no-control-regex
-const CONTROL_BUT_TAB_LF = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-// eslint-disable-next-line no-control-regex
-const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-// eslint-disable-next-line no-control-regex
-const CONTROL_BUT_TAB_LF_ALL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// listing or a log (Trojan Source), the bidirectional marks (U+061C, U+200E, U+200F) turn it too, and the line and
+// paragraph separators (U+2028, U+2029) break a listing's line (gate drill): refused and escaped like the controls.
+/** The characters beyond C0, DEL and C1 refused and escaped as controls, in a character class. */
+export const BIDI_AND_SEPARATORS = '\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069';
+/** The same, as an operator reads them in a refusal. */
+export const BIDI_AND_SEPARATORS_TEXT = 'U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069, U+2028, U+2029';
+const CONTROL = new RegExp(`[\u0000-\u001f\u007f-\u009f${BIDI_AND_SEPARATORS}]`);
+const CONTROL_BUT_TAB_LF = new RegExp(`[\u0000-\u0008\u000b-\u001f\u007f-\u009f${BIDI_AND_SEPARATORS}]`);
+const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
+const CONTROL_BUT_TAB_LF_ALL = new RegExp(CONTROL_BUT_TAB_LF.source, 'g');
 
 export const CONTROL_CHARS_PROBLEM = 'control characters (ESC, BEL, CR, LF, DEL, C1, bidirectional overrides) are not allowed';
 /** The same for a text of several lines, where line breaks (LF) and tabs are allowed. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TARGET_NAME } from '../domain/target';
 import { backupEventSchema } from '../domain/backup-trigger';
 import { dossierCodeSchema } from '../domain/dossier';
+import { BIDI_AND_SEPARATORS, BIDI_AND_SEPARATORS_TEXT } from '../domain/text';
 
 /** zod schemas for every gate request (params, headers, bodies) and the one error type routes throw. */
 
@@ -22,8 +23,9 @@ export class GateError extends Error {
 
 // Control characters (NUL included) would end up in logs and in the operator's listings.
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
-// Trojan Source: embeddings, overrides and isolates reorder what an operator reads in a listing or a log.
-const NO_BIDI = /^[^\u202a-\u202e\u2066-\u2069]*$/u;
+// Trojan Source: embeddings, overrides, isolates and marks reorder what an operator reads in a listing or a log; the
+// line separators break its line (domain/text.ts, as the CLI refuses them).
+const NO_BIDI = new RegExp(`^[^${BIDI_AND_SEPARATORS}]*$`, 'u');
 // Something to read once format characters (zero-width space, soft hyphen, joiners…), whitespace, combining marks
 // alone, default-ignorable characters (variation selectors, Hangul fillers) and the blank braille pattern are gone
 // (drill G: U+3164, U+2800, a lone U+0301 or U+FE0F made a blank user name).
@@ -54,14 +56,14 @@ export const loginBody = z.strictObject(
       .max(100, 'a user name has at most 100 characters')
       .regex(NO_CONTROL, 'a user name cannot hold control characters')
       .refine(wellFormed, 'a user name must be well-formed Unicode (no lone surrogate)')
-      .regex(NO_BIDI, 'a user name cannot hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)')
+      .regex(NO_BIDI, `a user name cannot hold bidirectional control characters or line separators (${BIDI_AND_SEPARATORS_TEXT})`)
       .regex(VISIBLE, 'a user name is required'),
     client: z
       .string({ error: 'expected a string' })
       .max(200, 'a client description has at most 200 characters')
       .regex(NO_CONTROL, 'a client description cannot hold control characters')
       .refine(wellFormed, 'a client description must be well-formed Unicode (no lone surrogate)')
-      .regex(NO_BIDI, 'a client description cannot hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)')
+      .regex(NO_BIDI, `a client description cannot hold bidirectional control characters or line separators (${BIDI_AND_SEPARATORS_TEXT})`)
       .optional(),
   },
   { error: 'expected a JSON object {user, client?}' },

@@ -14,10 +14,11 @@ test('a one-line text refuses LF and says so; a text of several lines takes LF a
 
 test('Trojan Source: bidirectional overrides and isolates are refused in free text and escaped when printed; other scripts and joiners are kept', () => {
   const label = plainTextSchema('the label', 80);
-  for (const bad of ['\u202eevil', 'a\u2066b\u2069', 'x\u202ay']) {
+  for (const bad of ['\u202eevil', 'a\u2066b\u2069', 'x\u202ay', 'a\u200fb', 'a\u061cb', 'line\u2028break', 'para\u2029graph']) {
     expect(label.safeParse(bad).error?.issues[0]?.message).toBe(CONTROL_CHARS_PROBLEM);
     expect(messageSchema.safeParse(bad).error?.issues[0]?.message).toBe(CONTROL_CHARS_PROBLEM_MULTILINE);
   }
   for (const good of ['Zoë', 'محمد', 'a\u200db', 'Société Générale']) expect(label.safeParse(good).success).toBe(true);
   expect(terminalSafe('\u202eevil\u001b')).toBe('\\u202eevil\\x1b');
+  expect(terminalSafe('a\u2028b\u200e')).toBe('a\\u2028b\\u200e');
 });

@@ -103,7 +103,7 @@ test('login: wrong types, control characters, unknown fields, huge and malformed
 });
 
 const PROTOTYPE_KEY = 'a JSON body with a __proto__ or constructor.prototype key is refused';
-const BIDI = 'cannot hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)';
+const BIDI = 'cannot hold bidirectional control characters or line separators (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069, U+2028, U+2029)';
 
 test('login: invisible, reordering or broken user names and client descriptions (Trojan Source, lone surrogates)', async () => {
   const url = '/v1/targets/main/sessions';
@@ -121,6 +121,11 @@ test('login: invisible, reordering or broken user names and client descriptions 
     user('isolate', '\u2066x', `a user name ${BIDI}`),
     user('right-to-left override', '\u202eevil', `a user name ${BIDI}`),
     user('pop directional isolate', 'ali\u2069ce', `a user name ${BIDI}`),
+    // gate drill: the bidirectional marks turn the text too, the line separator breaks a listing's line
+    user('Arabic letter mark', 'a\u061cb', `a user name ${BIDI}`),
+    user('right-to-left mark', 'ali\u200fce', `a user name ${BIDI}`),
+    user('line separator', 'ali\u2028ce', `a user name ${BIDI}`),
+    client('client paragraph separator', 'desk\u202912', `a client description ${BIDI}`),
     // JSON.stringify writes a lone surrogate as the escape \ud800: the body is valid JSON
     user('lone high surrogate', '\ud800', 'a user name must be well-formed Unicode (no lone surrogate)'),
     user('lone low surrogate', 'al\udc00ice', 'a user name must be well-formed Unicode (no lone surrogate)'),
