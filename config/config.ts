@@ -142,6 +142,9 @@ const envSchema = z.object({
     .string()
     .trim()
     .refine((v) => v.split(/[\s,]+/).filter(Boolean).every(isAddressOrCidr), 'expected IP addresses or CIDR ranges (10.0.0.0/8), comma separated')
+    // gate drill: passed here, then the gate died at start ("invalid range on address: 0.0.0.0/0"); trusting every
+    // address would let any client forge X-Forwarded-For and escape the per-address login limit anyway
+    .refine((v) => !v.split(/[\s,]+/).some((r) => /\/0+$/.test(r)), 'a /0 range trusts every address (any client could then choose its address in X-Forwarded-For): name your proxies')
     .optional(),
   NIGHTSHIFT_GATE_KEY_REFRESH_S: gateCount(5, 1, 300),
   NIGHTSHIFT_GATE_LOGIN_RATE_KEY: gateCount(600, 1, 1_000_000),

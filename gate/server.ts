@@ -156,7 +156,9 @@ export async function buildGate({
     // the server is ours (serverFactory): this only makes fastify's own "Server listening at" line say https
     ...(tls ? { https: true as const } : {}),
     serverFactory: (handler) => {
-      const server = tls ? https.createServer({ ...tls, ...serverOptions }, handler) : http.createServer(serverOptions, handler);
+      // a TLS handshake within the headers' limit, as a request's headers (Node's default, 120 s, let idle sockets fill
+      // the connection cap for free: gate drill)
+      const server = tls ? https.createServer({ ...tls, ...serverOptions, handshakeTimeout: serverOptions.headersTimeout }, handler) : http.createServer(serverOptions, handler);
       server.keepAliveTimeout = keepAliveTimeout;
       server.requestTimeout = requestTimeout;
       // an idle socket with no request in flight is closed by keepAliveTimeout; this only bounds the rest
@@ -224,6 +226,13 @@ export async function buildGate({
   app.addHook('onRequest', async (_req, reply) => {
     // tokens travel in /v1 answers: nothing of the gate is to be stored by a cache
     void reply.header('cache-control', 'no-store');
+  });
+  // an answer given before the body it announced has arrived (a refused key, a refused type): the connection is closed
+  // with it, not kept reading a body nobody wants, which the request timeout then answered a second time (408) on the
+  // same connection (gate drill)
+  app.addHook('onSend', async (req, reply) => {
+    const announced = req.raw.headers['content-length'] !== undefined || req.raw.headers['transfer-encoding'] !== undefined;
+    if (announced && !req.raw.complete) void reply.header('connection', 'close');
   });
 
   // JSON only: a body sent as text/plain (fastify's other default parser) is 415, not a string refused as no object

@@ -145,6 +145,21 @@ test('a body sent one byte every 4 s is cut off at the request timeout (408 {err
   expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ error: expect.any(String), field: 'request' });
 });
 
+test('an answer given before the body it refuses has arrived (no key) closes the connection: one answer, not a 408 after it (gate drill)', async () => {
+  const g = await gateWith({ requestTimeoutSeconds: 5 });
+  const { text, closedAfterMs } = await rawExchange(g.base, (socket) => {
+    // the body announced, never sent
+    socket.write('POST /v1/targets/main/sessions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+  });
+  expect(text).toMatch(/^HTTP\/1\.1 401 /);
+  expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+  expect(text).toMatch(/\r\nconnection: close\r\n/i);
+  expect(closedAfterMs).toBeLessThan(3000);
+  // a request whose body has arrived keeps its connection (keep-alive is not given up for every answer)
+  const ok = await g.call('GET', '/healthz');
+  expect(ok.status).toBe(200);
+});
+
 test('the connection cap: connections over NIGHTSHIFT_GATE_MAX_CONNECTIONS are dropped at once', async () => {
   const g = await gateWith({ maxConnections: 2 });
   const url = new URL(g.base);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import path from 'node:path';
 import { checkGate } from '../../cli/commands/doctor';
 import { ConfigError } from '../../config/config';
@@ -109,6 +110,20 @@ test('NIGHTSHIFT_GATE_TLS_CLIENT_CA: a client without a certificate signed by it
 });
 
 // drill G, then read again: doctor asked a TLS gate in plain HTTP, and said it was not running
+test('a connection that never starts its TLS handshake is closed within the headers\' limit (5 s), not held 120 s filling the connection cap (gate drill)', async () => {
+  await withGate({ tls: { certPath: file('server.crt'), keyPath: file('server.key'), clientCaPath: file('ca.crt') }, requestTimeoutSeconds: 3 }, async (gate) => {
+    const url = new URL(gate.address);
+    const closedAfterMs = await new Promise<number>((resolve) => {
+      const started = Date.now();
+      const idle = net.connect(Number(url.port), url.hostname);
+      idle.on('error', () => undefined);
+      idle.on('close', () => resolve(Date.now() - started));
+    });
+    expect(closedAfterMs).toBeGreaterThanOrEqual(2500);
+    expect(closedAfterMs).toBeLessThan(3000 + 4000);
+  });
+});
+
 test('doctor\'s Gate line under TLS: https, ready; under mutual TLS it says it cannot read readiness without a client certificate', async () => {
   const settings = { tls: { certPath: file('server.crt'), keyPath: file('server.key') } };
   await withGate(settings, async (gate) => {
