@@ -4,7 +4,7 @@ import { registerMaintenanceCommands } from '../../cli/commands/maintenance';
 import { NoAnswer, windowCalls } from '../../cli/window-calls';
 import { startMaintenanceWindow } from '../../starts';
 import { cancelMaintenanceUpdate, maintenanceStatusQuery } from '../../workflows/maintenance-window.api';
-import { maintenanceStack, quietRuntime, requireEnv, uniqueName, windowInput, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { maintenanceStack, quietRuntime, requireEnv, uniqueName, windowInput, windowRows, windowCliEnv, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { inProcessCli } from '../helpers/cli';
 
 /**
@@ -22,13 +22,7 @@ const cli = inProcessCli(registerMaintenanceCommands, 'maintenance');
 beforeAll(async () => {
   quietRuntime();
   stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
-  Object.assign(process.env, {
-    TZ: 'Europe/Paris',
-    NIGHTSHIFT_TARGETS: `${stack.target}=${stack.databaseUrl}`,
-    TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
-    TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-    NIGHTSHIFT_DATA_DIR: stack.config.dataDir,
-  });
+  Object.assign(process.env, windowCliEnv(stack));
   connection = await Connection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   client = new Client({ connection });
 });

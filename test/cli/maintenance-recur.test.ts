@@ -9,7 +9,7 @@ import { WORKFLOW } from '../../workflows/contracts';
 import { cancelMaintenanceUpdate, MaintenanceFailure, maintenanceStatusQuery, type MaintenanceWindowInput } from '../../workflows/maintenance-window.api';
 import { failureTypeOf } from '../../domain/failures';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
-import { bodyOf, eventually, maintenanceStack, quietRuntime, requireEnv, startSmtp, subjectOf, windowInput, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { bodyOf, eventually, maintenanceStack, quietRuntime, requireEnv, startSmtp, subjectOf, windowInput, windowRows, windowCliEnv, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { inProcessCli } from '../helpers/cli';
 
 /**
@@ -30,13 +30,7 @@ beforeAll(async () => {
   quietRuntime();
   smtp = await startSmtp();
   stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'), NIGHTSHIFT_SMTP_PORT: String(smtp.port) });
-  Object.assign(process.env, {
-    TZ: 'Europe/Paris',
-    NIGHTSHIFT_TARGETS: `${stack.target}=${stack.databaseUrl}`,
-    TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
-    TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-    NIGHTSHIFT_DATA_DIR: stack.config.dataDir,
-  });
+  Object.assign(process.env, windowCliEnv(stack));
   connection = await Connection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   native = await NativeConnection.connect({ address: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   client = new Client({ connection });

@@ -5,7 +5,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { editInput, refuseEdit, registerMaintenanceCommands, scheduleInput } from '../../cli/commands/maintenance';
 import { startBackupBatch, startMaintenanceWindow } from '../../starts';
-import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
+import { eventually, insertSession, maintenanceStack, quietRuntime, requireEnv, windowCliEnv, windowRows, windowWorker, type MaintenanceStack } from '../workflows/maintenance-helpers';
 import { runCli, type CliResult, inProcessCli } from '../helpers/cli';
 
 /**
@@ -34,15 +34,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function childEnv(): Record<string, string> {
-  return {
-    TZ: 'Europe/Paris',
-    NIGHTSHIFT_TARGETS: `${stack.target}=${stack.databaseUrl}`,
-    TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
-    TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
-    NIGHTSHIFT_DATA_DIR: stack.config.dataDir,
-  };
-}
+const childEnv = (): Record<string, string> => windowCliEnv(stack);
 
 /** The real binary, for the exit code as the shell sees it. */
 function binary(...args: string[]): Promise<CliResult> {

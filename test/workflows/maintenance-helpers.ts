@@ -68,6 +68,17 @@ export async function maintenanceStack(extraEnv: Record<string, string> = {}): P
   };
 }
 
+/** The environment a CLI command on the stack's target runs with (Paris time, its database, Temporal and task queue, its data folder). */
+export function windowCliEnv(stack: Pick<MaintenanceStack, 'target' | 'databaseUrl' | 'config'>): Record<string, string> {
+  return {
+    TZ: 'Europe/Paris',
+    NIGHTSHIFT_TARGETS: `${stack.target}=${stack.databaseUrl}`,
+    TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS'),
+    TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
+    NIGHTSHIFT_DATA_DIR: stack.config.dataDir,
+  };
+}
+
 export function windowInput(target: string, nowMs: number, over: Partial<MaintenanceWindowInput> & { inMinutes?: number; minutes?: number } = {}): MaintenanceWindowInput {
   const { inMinutes = 10, minutes = 30, ...rest } = over;
   const start = Math.ceil((nowMs + inMinutes * 60_000) / 1000) * 1000;
