@@ -1,4 +1,4 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, WorkflowNotFoundError, type UpdateDefinition } from '@temporalio/common';
 // the client library only once a call is made: the CLI's start stays light (test/structure/cli-start.test.ts)
 import { temporalClientLibrary } from '../workers/resources';
@@ -25,25 +25,45 @@ export function timestampMs(ts: { seconds?: { toNumber(): number } | number | nu
   return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
 }
 
-/** The workers polling a task queue (a killed one stays listed for minutes: only those seen within the long poll count). */
+/** A worker the server lists as polling a task queue. */
+export interface Poller {
+  identity: string;
+  /** when the server last saw it poll; undefined when the server does not say */
+  lastAccessMs?: number;
+}
+
+type PollerInfo = { identity?: string | null; lastAccessTime?: Parameters<typeof timestampMs>[0] };
+
+/** The pollers of a DescribeTaskQueue answer. */
+export function pollersOf(answer: { pollers?: PollerInfo[] | null }): Poller[] {
+  return (answer.pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessMs: timestampMs(p.lastAccessTime) }));
+}
+
+/** Still polling: seen within POLLER_RECENT_S (or the server does not say when); a killed worker stays listed for minutes. */
+export function pollsStill(p: Poller, nowMs: number): boolean {
+  return p.lastAccessMs === undefined || nowMs - p.lastAccessMs <= POLLER_RECENT_S * 1000;
+}
+
+/** The workers polling a task queue (only those seen within the long poll count). */
 export async function pollingWorkers(client: Client, taskQueue: string, nowMs = Date.now()): Promise<string[]> {
   const answer = await client.withDeadline(nowMs + QUERY_MS, () =>
     client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue } }),
   );
-  return (answer.pollers ?? [])
-    .filter((p) => {
-      const seen = timestampMs(p.lastAccessTime);
-      return seen === undefined || nowMs - seen <= POLLER_RECENT_S * 1000;
-    })
-    .map((p) => p.identity ?? '?');
+  return pollersOf(answer)
+    .filter((p) => pollsStill(p, nowMs))
+    .map((p) => p.identity);
 }
 
 /**
  * A window `maintenance schedule` withdrew (no worker picked it up within its pickup limit) whose workflow still waits on
  * the server: no task of it ever started, so nothing was done, and a worker taking it now would only end it.
  */
-export async function withdrawnWindow(handle: WorkflowHandle, nowMs = Date.now()): Promise<{ pickupWithinSeconds: number } | undefined> {
-  const d = await handle.describe();
+export async function withdrawnWindow(
+  handle: WorkflowHandle,
+  o: { nowMs?: number; /** the caller's own description of it, when it has one */ described?: WorkflowExecutionDescription } = {},
+): Promise<{ pickupWithinSeconds: number } | undefined> {
+  const nowMs = o.nowMs ?? Date.now();
+  const d = o.described ?? (await handle.describe());
   if (d.status.name !== 'RUNNING') return undefined;
   const events = (await handle.fetchHistory()).events ?? [];
   if (events.some((e) => e.workflowTaskStartedEventAttributes)) return undefined;
@@ -79,10 +99,14 @@ export class NoAnswer extends Error {
   }
 }
 
-function deadlineExceeded(err: unknown): boolean {
+/**
+ * The call ran out of its deadline: DEADLINE_EXCEEDED, or CANCELLED once the deadline has passed (gRPC says so of a call
+ * whose deadline struck while the machine was loaded: seen in a test, "1 CANCELLED: Call cancelled" printed raw).
+ */
+function deadlineExceeded(err: unknown, deadlineMs: number): boolean {
   const { isGrpcServiceError } = temporalClientLibrary();
   const cause = (err as { cause?: unknown }).cause;
-  return [err, cause].some((e) => isGrpcServiceError(e) && e.code === 4);
+  return [err, cause].some((e) => isGrpcServiceError(e) && (e.code === 4 || (e.code === 1 && Date.now() >= deadlineMs)));
 }
 
 export interface WindowCalls {
@@ -97,22 +121,24 @@ export function windowCalls(client: Client, handle: WorkflowHandle, o: { acceptM
   return {
     handle,
     async status() {
+      const deadline = Date.now() + (o.queryMs ?? QUERY_MS);
       try {
-        return await client.withDeadline(Date.now() + (o.queryMs ?? QUERY_MS), () => handle.query(maintenanceStatusQuery));
+        return await client.withDeadline(deadline, () => handle.query(maintenanceStatusQuery));
       } catch (err) {
-        if (deadlineExceeded(err)) throw new NoAnswer(false, { cause: err });
+        if (deadlineExceeded(err, deadline)) throw new NoAnswer(false, { cause: err });
         throw err;
       }
     },
     async update(def, ...args) {
       let accepted;
+      const deadline = Date.now() + (o.acceptMs ?? UPDATE_ACCEPT_MS);
       try {
-        accepted = await client.withDeadline(Date.now() + (o.acceptMs ?? UPDATE_ACCEPT_MS), () =>
+        accepted = await client.withDeadline(deadline, () =>
           // by name: the overloads tell no arguments from some, which a generic Args cannot (the definition typed the call above)
           handle.startUpdate<MaintenanceStatus, [unknown, ...unknown[]]>(def.name, { args: args as unknown as [unknown, ...unknown[]], waitForStage: 'ACCEPTED' }),
         );
       } catch (err) {
-        if (err instanceof temporalClientLibrary().WorkflowUpdateRPCTimeoutOrCancelledError || deadlineExceeded(err)) throw new NoAnswer(true, { cause: err });
+        if (err instanceof temporalClientLibrary().WorkflowUpdateRPCTimeoutOrCancelledError || deadlineExceeded(err, deadline)) throw new NoAnswer(true, { cause: err });
         throw err;
       }
       // accepted: the window runs it now; a long wait (a payload runs to its end) is said once, not left silent

@@ -24,9 +24,9 @@ import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
 import { clusterOf, postgresStartHint } from '../cluster-of';
-import { POLLER_RECENT_S, timestampMs } from '../window-calls';
+import { POLLER_RECENT_S, pollersOf, pollsStill, type Poller } from '../window-calls';
 
-export { POLLER_RECENT_S };
+export { POLLER_RECENT_S, type Poller };
 import { RESTART_DIR } from '../../cluster/restart-scripts';
 import { REDACTED, SECRET_URL_PARAMS, redactUrl, redactUrlSecrets } from '../../domain/redact';
 
@@ -274,13 +274,7 @@ function temporalServicesDown(config: Config, silent: { service: TemporalService
 }
 
 function workerOf(queue: string, answer: PollersAnswer): ServiceCheck {
-  return workerCheck(queue, (answer.pollers ?? []).map((p) => ({ identity: p.identity ?? '?', lastAccessMs: timestampMs(p.lastAccessTime) })), Date.now());
-}
-
-export interface Poller {
-  identity: string;
-  /** when the server last saw it poll; undefined when the server does not say */
-  lastAccessMs?: number;
+  return workerCheck(queue, pollersOf(answer), Date.now());
 }
 
 
@@ -288,7 +282,7 @@ export interface Poller {
 export function workerCheck(queue: string, pollers: Poller[], nowMs: number): ServiceCheck {
   const address = `task queue ${queue}`;
   const ago = (p: Poller) => Math.max(0, Math.round((nowMs - p.lastAccessMs!) / 1000));
-  const recent = pollers.filter((p) => p.lastAccessMs === undefined || ago(p) <= POLLER_RECENT_S);
+  const recent = pollers.filter((p) => pollsStill(p, nowMs));
   const stale = pollers.filter((p) => !recent.includes(p));
   const staleText = stale.map((p) => `${p.identity} last seen ${ago(p)} s ago`).join(', ');
   const details = { pollers: recent.map((p) => p.identity), stale: stale.map((p) => ({ identity: p.identity, lastSeenSecondsAgo: ago(p) })) };

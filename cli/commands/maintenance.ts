@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { UsageError } from '../../config/config';
 import { DEFAULT_DRAIN_GRACE, WINDOW_TYPES, formatDateTime, gateStateAt } from '../../domain/maintenance';
 import {
@@ -638,19 +638,19 @@ async function update(targetName: string | undefined, fn: (w: WindowCalls, now: 
   const none = (err?: unknown) => new SaidError(`no scheduled or in-progress maintenance window on target ${t.name} (see 'nightshift maintenance status')`, { cause: err });
   const s = await withTemporal(async (client): Promise<MaintenanceStatus | 'withdrawn'> => {
     const handle = client.workflow.getHandle(workflowId);
-    let taskQueue: string;
+    let described: WorkflowExecutionDescription;
     try {
-      const d = await handle.describe();
-      if (d.status.name !== 'RUNNING') throw none();
-      taskQueue = d.taskQueue;
+      described = await handle.describe();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw none(err);
       throw err;
     }
+    if (described.status.name !== 'RUNNING') throw none();
+    const taskQueue = described.taskQueue;
     const polling = await pollingWorkers(client, taskQueue);
     if (!polling.length) {
       // a window `schedule` withdrew (no worker took it): nothing was done; cancel ends its workflow, the others have no window
-      if (!row && (await withdrawnWindow(handle))) {
+      if (!row && (await withdrawnWindow(handle, { described }))) {
         if (verb !== 'cancelled') {
           throw new SaidError(
             `no scheduled or in-progress maintenance window on target ${t.name}: ${workflowId} is a window withdrawn when it was scheduled (no worker picked it up: nothing was done); ` +
@@ -668,7 +668,7 @@ async function update(targetName: string | undefined, fn: (w: WindowCalls, now: 
     const slowNote = () => {
       if (!json) process.stderr.write(`the window accepted the ${commandOf[verb] ?? verb} and works on it; waiting for its answer…\n`);
     };
-    const calls = windowCalls(client, client.workflow.getHandle(workflowId), { onSlowResult: slowNote });
+    const calls = windowCalls(client, handle, { onSlowResult: slowNote });
     // a worker that stopped a moment ago is still listed (for up to 90 s), and one may poll but be stuck: a query
     // answered first, or nothing is sent (an unanswered query leaves no trace; an Update waits, then applies unseen)
     let now: MaintenanceStatus;
