@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { z } from 'zod';
 import { parseInput } from '../domain/validation';
@@ -18,7 +19,7 @@ import { assertBackupStore } from '../shared-store/marker';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
-import { type Generation, offsiteCopyOf } from '../domain/generation';
+import { FOUND_BY_RESTORE, type Generation, offsiteCopyOf } from '../domain/generation';
 import { ARCHIVE_FILE_MODE } from '../archive/writer';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
@@ -333,6 +334,22 @@ export interface GenerationRestore {
 }
 
 /**
+ * The details of a restore's failure on a generation's own file found damaged (ArchiveInvalid): whether the generation is
+ * now recorded corrupt (by this restore or earlier), and what the file said, without the hint to read its copy.
+ */
+export interface LocalFileDamaged {
+  generationId: number;
+  recordedCorrupt: boolean;
+  why: string;
+}
+
+/** A restore's failure's LocalFileDamaged details, when it has them. */
+export function localFileDamageOf(err: unknown): LocalFileDamaged | undefined {
+  const d = err instanceof ApplicationFailure ? (err.details?.[0] as Partial<LocalFileDamaged> | undefined) : undefined;
+  return typeof d?.generationId === 'number' && typeof d.why === 'string' && typeof d.recordedCorrupt === 'boolean' ? (d as LocalFileDamaged) : undefined;
+}
+
+/**
  * Restores a generation (R-BK-11, R-BK-14) under its lease, from its file or its off-site copy, in one transaction: what
  * `backup restore CODE --at` runs, and each dossier of a bulk restore run (activities/restore-run.ts). Heartbeats are the
  * caller's (the single restore beats its progress, a run's chunk its own details).
@@ -366,9 +383,11 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
           const recorded = await localDamageNote(pool, g, (err as Error).message);
           // a damaged file whose generation has a copy: say how to read the copy instead
           const other = offsiteCopyOf(g);
-          if (!other && !recorded) throw err;
+          const corrupt = g.verifyState === 'corrupt' || recorded !== '';
+          if (!other && !corrupt) throw err;
           const copyHint = other ? ` (its off-site copy ${other.bucket}/${other.key} can be restored with --from offsite)` : '';
-          throw permanentFailure(FailureType.ArchiveInvalid, `${(err as Error).message}${recorded}${copyHint}`);
+          const damaged: LocalFileDamaged = { generationId: g.id, recordedCorrupt: corrupt, why: `${(err as Error).message}${recorded}` };
+          throw permanentFailure(FailureType.ArchiveInvalid, `${damaged.why}${copyHint}`, damaged);
         }
       }
       const fromCopy: RestoreEngineOptions['beforeCommit'] = async (tx, header) => r.beforeCommit?.(tx, header, copy);
@@ -385,7 +404,7 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
    */
   async function localDamageNote(pool: pg.Pool, g: Generation, message: string): Promise<string> {
     if (g.verifyState === 'corrupt' || message.startsWith(CONTENT_REFUSED)) return '';
-    await markGenerationVerified(pool, g.id, { state: 'corrupt', error: `(restore) ${message}`.slice(0, 2000), restored: false, sha256: null });
+    await markGenerationVerified(pool, g.id, { state: 'corrupt', error: `${FOUND_BY_RESTORE}${message}`.slice(0, 2000), restored: false, sha256: null });
     const newest = await generationAt(pool, g.code, NO_LATER, { kind: 'normal' });
     return newest?.id === g.id
       ? `; recorded corrupt on generation ${g.id}: the next backup batch backs ${g.code} up again`

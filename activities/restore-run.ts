@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { caseTwinMessage, schemaNameFor } from '../domain/dossier';
 import { FailureType, failureTypeOf } from '../domain/failures';
-import { type Generation, offsiteCopyOf } from '../domain/generation';
+import { foundBy, type Generation, offsiteCopyOf } from '../domain/generation';
 import { operatorDateTime } from '../domain/retention';
 import { restoreRunInputSchema } from '../domain/restore-run-input';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, oneLine, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView } from '../domain/run-details';
@@ -11,7 +11,7 @@ import type { FanOutPage } from '../workflows/fan-out';
 import type { Prerequisite } from '../workflows/fan-out.api';
 import { RestoreRunFailure, restoreRetryCommand, type RestoreRunInput, type RestoreRunState } from '../workflows/backup-restore-run.api';
 import type { ActivityDeps } from './deps';
-import { fileIsThere, generationRestorer } from './backup';
+import { fileIsThere, generationRestorer, localFileDamageOf } from './backup';
 import { closeAbandonedPatchWork } from './abandoned-runs';
 import { restoreAfterRun } from '../store/restore/after-run';
 import { restoreAfterRunNotes } from '../domain/restore-run';
@@ -41,7 +41,6 @@ import { restoreCodesByStatus } from '../store/restore/codes-by-status';
 import { closeRestoreRun } from '../store/restore/close-run';
 import { restoreRunView } from '../store/restore/run-view';
 import { type ReadFromCopy, restoreItemsReadFromCopy } from '../store/restore/read-from-copy';
-import { generationById } from '../store/generations/generation-by-id';
 import { mayStillRun, workflowStatus } from '../workers/resources';
 
 /**
@@ -93,7 +92,8 @@ const DAMAGED_HERE = 'its file found damaged by this restore, recorded corrupt';
 /** Why the run reads `a` from its copy when it knows it before reading (else the restorer finds the file not on the worker). */
 function copyReasonOf(a: { g: Generation; from: RestoreChoiceSource }, place: 'local' | 'offsite' | undefined): string | undefined {
   if (a.from !== 'offsite') return undefined;
-  return place === 'offsite' ? 'asked with --from offsite' : `its file found ${a.g.verifyState} (backup verify)`;
+  if (place === 'offsite') return 'asked with --from offsite';
+  return `its file found ${a.g.verifyState} ${foundBy(a.g)}`;
 }
 
 /**
@@ -318,10 +318,11 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
         const of = (x: Generation) => `${x.id} of ${operatorDateTime(x.snapshotAt, zone)}`;
         // its own file found damaged by this read and recorded corrupt (activities/backup.ts), as a verification records
         // it: then, as for one a verification found so, its copy is read (not with --from local), else an older generation
-        const damagedNow = attempt.from !== 'offsite' && failureTypeOf(err) === FailureType.ArchiveInvalid && (await generationById(pool, g.id))?.verifyState === 'corrupt';
+        const fileDamage = attempt.from !== 'offsite' ? localFileDamageOf(err) : undefined;
+        const damagedNow = fileDamage?.generationId === g.id && fileDamage.recordedCorrupt;
         if (damagedNow && place === undefined && offsiteCopyOf(g)) {
-          // (its message's hint to read the copy is what follows)
-          damaged = { id: g.id, why: why.replace(/ \(its off-site copy \S+ can be restored with --from offsite\)$/, '') };
+          // (what its file said; the message's hint to read the copy is what follows)
+          damaged = { id: g.id, why: oneLine(fileDamage.why, 500) };
           attempt = { g, from: 'offsite' };
           continue;
         }

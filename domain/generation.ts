@@ -42,6 +42,14 @@ export interface Generation {
   deletedBy: string | null;
 }
 
+/** The prefix of the verify error a restore records when it finds a generation's own file damaged (activities/backup.ts). */
+export const FOUND_BY_RESTORE = '(restore) ';
+
+/** Who found a generation corrupt or missing, as restores say it: "(backup verify)", or "(found by a restore)". */
+export function foundBy(g: Pick<Generation, 'verifyError'>): string {
+  return g.verifyError?.startsWith(FOUND_BY_RESTORE) ? '(found by a restore)' : '(backup verify)';
+}
+
 /** The generation's off-site copy to read (R-BK-14): recorded copied, in the bucket it was made to; undefined: none. */
 export function offsiteCopyOf(g: Pick<Generation, 'offsiteState' | 'offsiteBucket' | 'offsiteKey'>): { bucket: string; key: string } | undefined {
   return g.offsiteState === 'copied' && g.offsiteKey && g.offsiteBucket ? { bucket: g.offsiteBucket, key: g.offsiteKey } : undefined;

@@ -41,7 +41,7 @@ import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
 import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, filesLeftText, heldBackText, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
-import { GENERATION_KINDS, type Generation, type OffsiteState, type VerifyState, offsiteCopyOf } from '../../domain/generation';
+import { foundBy, GENERATION_KINDS, type Generation, type OffsiteState, type VerifyState, offsiteCopyOf } from '../../domain/generation';
 import { restoreRealignedText } from '../../domain/patch-repair';
 import { isRestoreRun, restoreRunCommand, type RestoreRunFlags } from './backup-restore-run';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
@@ -351,7 +351,7 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const chosen =
     future +
     (skipped ? `generation ${skipped.g.id}, taken ${operatorDateTime(skipped.g.snapshotAt, zone())}, ${skipped.why}: an older one is restored\n` : '') +
-    (from === 'offsite' && !isValidGeneration(g) && place === undefined ? `generation ${g.id}'s file is ${g.verifyState} (backup verify): its off-site copy is restored\n` : '') +
+    (from === 'offsite' && !isValidGeneration(g) && place === undefined ? `generation ${g.id}'s file is ${g.verifyState} ${foundBy(g)}: its off-site copy is restored\n` : '') +
     `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}` +
     (from === 'offsite' ? `, read from its off-site copy ${copy}` : from === 'auto' && hasOffsiteCopy(g) ? ` (its off-site copy ${copy} if the file is not on the worker)` : '');
   await withTemporal(async (client) => {

@@ -1,4 +1,4 @@
-import { type Generation, offsiteCopyOf } from '../../domain/generation';
+import { foundBy, type Generation, offsiteCopyOf } from '../../domain/generation';
 import { isValidGeneration, operatorDateTime } from '../../domain/retention';
 import type { Queryable } from '../queryable';
 import { generationAt } from './prune-generation-at';
@@ -47,7 +47,7 @@ export async function chooseRestoreGeneration(
   if (isValidGeneration(newest)) return { g: newest, from };
   if (from === 'auto' && hasCopy(newest)) return { g: newest, from: 'offsite' };
   const found = await generationAt(db, code, at, from === 'auto' ? { restorable: true, kind } : { validOnly: true, kind });
-  const why = `is ${newest.verifyState} (backup verify)${from === 'auto' ? ', with no off-site copy' : ''}`;
+  const why = `is ${newest.verifyState} ${foundBy(newest)}${from === 'auto' ? ', with no off-site copy' : ''}`;
   if (found) return { g: found, skipped: { g: newest, why }, from: from === 'auto' && !isValidGeneration(found) ? 'offsite' : from };
   return {
     problem:
@@ -78,6 +78,6 @@ export async function olderRestoreCandidates(
   return (await generationsOlderAt(db, code, at, thanId, o.kind)).map((g): OlderRestoreCandidate => {
     if (isValidGeneration(g)) return { g, from };
     if (from === 'auto' && hasCopy(g)) return { g, from: 'offsite' };
-    return { g, passedOver: `${g.verifyState} (backup verify)${from === 'auto' ? ', with no off-site copy' : ''}` };
+    return { g, passedOver: `${g.verifyState} ${foundBy(g)}${from === 'auto' ? ', with no off-site copy' : ''}` };
   });
 }

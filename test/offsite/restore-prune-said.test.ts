@@ -87,6 +87,10 @@ test('R-BK-14 / R-BK-13: a restore run says which dossiers it read from their of
         { code: 'R2', copy: expect.stringMatching(/\/R2\//), why: 'its file found damaged by this restore, recorded corrupt' },
       ],
     });
+    // who found it is said as it is: a restore, not a verification
+    const again = await cli(['backup', 'restore', 'R2', '--at', NOW, '--as', 'R2B', '--wait']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`generation ${ids.R2}'s file is corrupt (found by a restore): its off-site copy is restored\n`);
   });
   // each as it was backed up; R2's damaged file recorded as a verification records it
   expect(await contentsOf(pool(), ['R1', 'R2', 'R3'])).toEqual(backedUp);
