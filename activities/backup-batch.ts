@@ -84,7 +84,7 @@ import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type FanOutChunkResult, type FanO
 import { backupRetryCommand } from '../workflows/backup-batch.api';
 import { type DossierOutcome, dossiersInFlight, runChunk } from './fan-out';
 import { writeRunReport } from './report-file';
-import { copyGenerationOffsite, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
+import { copyCutShortText, copyGenerationOffsite, generationToCopy, olderCopyFailedText, type StorageHealth } from './offsite';
 import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
 import { runGenerationCount } from '../store/generations/run-generation-count';
 import { runGeneration } from '../store/generations/run-generation';
@@ -463,6 +463,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           attempts++;
           try {
             await hooks.beforeDossier?.(code);
+            // cancelled: no dossier is begun (the run is closed once those in flight have ended)
+            signal?.throwIfAborted();
             const r = await backupDossierArchive({
               pool,
               target: input.target,
@@ -533,19 +535,26 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         if (copyOffsite && item.status === 'ok' && generationId !== undefined) {
           if (!offsiteHealth.has(input.runId)) offsiteHealth.set(input.runId, {});
           const health = offsiteHealth.get(input.runId);
-          // an archive taken as it is may be copied already (only older copies were left to make)
-          if (written?.offsiteState !== 'copied') {
-            const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal, health });
-            if (!copy.ok) item = { status: 'failed', error: itemErrorText(copy.error), file: null, size: null };
-          }
-          // then the older archives whose copy failed or was found lost (migration 0019), or was never made (`none`:
-          // before the bucket, a single-dossier backup; migration 0025): only a pending dossier has any. The first
-          // that fails fails the dossier (the others stay pending too, taken first the next night)
-          for (const older of item.status === 'ok' && toCopy?.olderCopies ? await failedOffsiteCopies(pool, code) : []) {
-            const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId: older.id, signal, health });
-            if (copy.ok) continue;
-            item = { status: 'failed', error: itemErrorText(olderCopyFailedText(older, copy.error)), file: null, size: null };
-            break;
+          try {
+            // an archive taken as it is may be copied already (only older copies were left to make)
+            if (written?.offsiteState !== 'copied') {
+              const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId, signal, health });
+              if (!copy.ok) item = { status: 'failed', error: itemErrorText(copy.error), file: null, size: null };
+            }
+            // then the older archives whose copy failed or was found lost (migration 0019), or was never made (`none`:
+            // before the bucket, a single-dossier backup; migration 0025): only a pending dossier has any. The first
+            // that fails fails the dossier (the others stay pending too, taken first the next night)
+            for (const older of item.status === 'ok' && toCopy?.olderCopies ? await failedOffsiteCopies(pool, code) : []) {
+              const copy = await copyGenerationOffsite({ db: pool, store: offsiteStore, target: input.target, generationId: older.id, signal, health });
+              if (copy.ok) continue;
+              item = { status: 'failed', error: itemErrorText(olderCopyFailedText(older, copy.error)), file: null, size: null };
+              break;
+            }
+          } catch (err) {
+            if (!signal?.aborted) throw err;
+            // cancelled between the archive and its copy: what was done is said (the close waits for this chunk), not
+            // "cancelled before this dossier"; the copy left to make is taken by the next batch or a retry
+            item = { status: 'failed', error: itemErrorText(copyCutShortText(generationId)), file: null, size: null };
           }
         }
         if (!recorded && (await recordItem(pool, input.runId, { code, attempts, durationMs: Date.now() - started, ...item })) === 'closed') {

@@ -207,6 +207,11 @@ export async function generationToCopy(
  * The batch's line for a dossier whose own archive is copied but an older one's copy, made again, failed: which
  * archive (file name, snapshot time in UTC) and the copy's own reason.
  */
+/** A dossier's failure when its batch was cancelled after its archive was written, during its off-site copy. */
+export function copyCutShortText(generationId: number): string {
+  return `off-site copy cut short: the batch was cancelled; the archive is written (generation ${generationId}), its copy is left to the next batch or a retry`;
+}
+
 export function olderCopyFailedText(g: Generation, error: string): string {
   const reason = error.replace(/^off-site copy failed: /, '');
   return `off-site copy failed: older archive ${path.basename(g.file)} (${g.kind}, ${g.snapshotAt.toISOString()}) not copied${g.offsiteState === 'none' ? '' : ' again'}: ${reason}`;

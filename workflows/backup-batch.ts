@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   type ActivityOptions,
   CancellationScope,
   log,
@@ -90,6 +91,13 @@ const BATCH_VERIFY_PATCH = 'batch-verify';
 const BATCH_VERIFY_ID_PATCH = 'batch-verify-id-by-batch';
 /** Histories recorded before a partial batch verified the generations it did write (it needed one dossier ok) replay so. */
 const BATCH_VERIFY_WRITTEN_PATCH = 'batch-verify-what-it-wrote';
+/**
+ * Histories recorded before a cancelled batch waited for its chunks to end replay without waiting. Since, the run is
+ * closed once no dossier of it is in flight: a dossier whose archive was recorded and whose off-site copy was still
+ * being made was recorded not done by the close, then its late 'ok' refused (drill B, session 35: backed up, copied,
+ * reported "annulée avant ce dossier", and backed up again by the retry).
+ */
+const BATCH_WAIT_CHUNKS_PATCH = 'batch-cancel-waits-for-chunks';
 
 export async function backupBatchWorkflow(input: BackupBatchInput): Promise<BackupBatchResult> {
   const tuning = { ...DEFAULT_BACKUP_BATCH_TUNING, ...input.tuning };
@@ -279,7 +287,12 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       chunk: {
         activity: 'backupChunk',
         params: { target, runId: state.runId, settings: state.settings, ...chunkTuning(tuning) },
-        options: { ...BACKUP_BATCH_ACTIVITY_OPTIONS.chunk, heartbeatTimeout: tuning.heartbeatTimeout },
+        options: {
+          ...BACKUP_BATCH_ACTIVITY_OPTIONS.chunk,
+          heartbeatTimeout: tuning.heartbeatTimeout,
+          // cancelled, a chunk ends its dossiers in flight (each recorded as it ended) before the run is closed
+          ...(patched(BATCH_WAIT_CHUNKS_PATCH) && { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }),
+        },
         summary: (codes, n) => `chunk ${n}: ${codes.length} dossiers from ${codes[0]}`,
         normalize: legacyChunkResult,
       },

@@ -302,7 +302,9 @@ test('R-BK-7 cancellation ends the run early: the report of what was done is sti
   const acts = createActivities({ config: stack.config, pools: stack.pools });
   const slow = createBackupBatchActivities({ config: stack.config, pools: stack.pools }, {
     beforeDossier: async (code) => {
-      if (code !== 'K1') await waitFor('gate', () => gate.open || undefined, 60_000).catch(() => {});
+      // held until the gate opens or the cancellation reaches the chunk (the run is closed once its chunk has ended)
+      const signal = Context.current().cancellationSignal;
+      if (code !== 'K1') await waitFor('gate', () => gate.open || signal.aborted || undefined, 60_000).catch(() => {});
     },
   });
   const w = await createTestWorker(stack, temporal.nativeConnection, { activities: { ...acts, ...slow } });
