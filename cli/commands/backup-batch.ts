@@ -41,6 +41,7 @@ import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from '../../domain
 import { mayStillRun, workflowStatus } from '../../workers/resources';
 import type { BackupRunRow } from '../../store/backup/run-row';
 import { latestRun } from '../../store/backup/latest-run';
+import { leftByEarlierRuns } from '../../store/backup/left-by-earlier-runs';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import { inspectSharedFolder, refusal } from '../../shared-store/marker';
@@ -286,7 +287,8 @@ function statusText(s: { run: BackupRunRow; live?: BackupBatchProgress; failures
   ];
   // the live line only while the run runs: a finished run's last ETA is stale
   if (s.live && r.state === 'running') lines.push(`progress: ${progressLine(s.live, false)}`);
-  lines.push(`report: ${reportPathText(r.report_path, '(not yet)')}`);
+  // a run closed without its report: its workflow ended before writing it (terminated: the note says so)
+  lines.push(`report: ${reportPathText(r.report_path, r.state === 'running' ? '(not yet)' : '(none: the run was closed before its report was written)')}`);
   const nobodyTold = r.state === 'running' ? undefined : nobodyToldText(r.failed, r.mail_state, r.settings.reportRecipients ?? []);
   if (r.mail_state !== 'none' || nobodyTold) lines.push(`report mail: ${nobodyTold ?? r.mail_state}${r.mail_error ? ` (${r.mail_error})` : ''}`);
   if (r.note) lines.push(`note: ${r.note}`);
@@ -463,7 +465,18 @@ export function registerBackupBatchCommands(backup: Command): void {
         });
         const failed = run.total - run.ok;
         if (failed <= 0 || !candidates.length) {
-          output(flags.json, { runId: Number(run.id), retried: 0 }, () => `backup run ${run.id} has no failed dossier: nothing to retry`);
+          // the last run had none, an earlier one may have (a run --only after the night that left one in use): named
+          const earlier = flags.run === undefined ? await withPools(t, (pool) => leftByEarlierRuns(pool, Number(run.id))) : [];
+          output(flags.json, { runId: Number(run.id), retried: 0, ...(earlier.length && { earlier }) }, () =>
+            [
+              `backup run ${run.id} has no failed dossier: nothing to retry`,
+              ...earlier.map(
+                (e) =>
+                  `  backup run ${e.runId} left ${e.count} dossier(s) not backed up (${e.codes.join(', ')}${e.count > e.codes.length ? ', …' : ''}): ` +
+                  `nightshift backup retry --target ${t} --run ${e.runId}, or the next batch takes them first (R-BK-4)`,
+              ),
+            ].join('\n'),
+          );
           return EXIT_OK;
         }
         // a failed dossier backed up since (and not written to after), or deleted, needs no retry: said, not redone

@@ -233,6 +233,8 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   expect(afterTerminate.stderr).toContain(`closed backup run ${rows[0].id} (${blocker}): its workflow is terminated`);
   expect(afterTerminate.stdout).toContain(`backup run ${rows[0].id} (${blocker}) run: failed`);
   expect(afterTerminate.stdout).toContain('note: abandoned: its workflow is terminated');
+  // R-BK-7: no report will come (its workflow wrote it): not "(not yet)" (drill B, session 35)
+  expect(afterTerminate.stdout).toContain('report: (none: the run was closed before its report was written)\n');
   expect(afterTerminate.stdout).not.toContain('progress:');
   // no worker from here: not waiting for a claim that cannot come
   const started = await cli(['backup', 'run', '--json'], { NIGHTSHIFT_CLAIM_WAIT_S: '0' });
@@ -394,4 +396,31 @@ test('Ctrl-C on backup run --wait stops only the waiting: said on stderr with ho
   const handle = ctx.temporal.client.workflow.getHandle(workflowId);
   expect((await handle.describe()).status.name).toBe('RUNNING');
   await handle.terminate('test');
+});
+
+test('R-BK-4 backup retry with no --run: the last run had no failure, an earlier one left a dossier in use: named with the retry that takes it (drill B, session 35)', async () => {
+  await createDossiers(ctx.stack, [{ code: 'RL1' }, { code: 'RL2' }]);
+  const pool = ctx.stack.pools.get('main');
+  await pool.query(`UPDATE nightshift.backup_run SET state = 'failed', finished_at = now() WHERE state = 'running'`);
+  const close = await openSession(pool, 'RL1');
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const left = await cli(['backup', 'run', '--only', 'RL1,RL2', '--wait', '--json']);
+    expect(left.code).toBe(1);
+    const leftRun = JSON.parse(left.stdout).result.runId as number;
+    await close();
+    await modify(pool, 'RL2');
+    const clean = await cli(['backup', 'run', '--only', 'RL2', '--wait', '--json']);
+    expect(clean.code).toBe(0);
+    const cleanRun = JSON.parse(clean.stdout).result.runId as number;
+
+    const retry = await cli(['backup', 'retry']);
+    expect(retry).toMatchObject({ code: 0, stderr: '' });
+    expect(retry.stdout).toContain(`backup run ${cleanRun} has no failed dossier: nothing to retry\n`);
+    expect(retry.stdout).toContain(
+      `  backup run ${leftRun} left 1 dossier(s) not backed up (RL1): nightshift backup retry --target main --run ${leftRun}, or the next batch takes them first (R-BK-4)\n`,
+    );
+    const json = JSON.parse((await cli(['backup', 'retry', '--json'])).stdout);
+    expect(json.earlier).toEqual(expect.arrayContaining([{ runId: leftRun, count: 1, codes: ['RL1'] }]));
+  });
 });

@@ -1,4 +1,5 @@
 import { dryRunSelection } from '../../store/backup/dry-run-selection';
+import { leftByEarlierRuns } from '../../store/backup/left-by-earlier-runs';
 import { selectPage } from '../../store/backup/select-page';
 import { createTestStack, type TestStack } from '../helpers/env';
 
@@ -65,6 +66,11 @@ test('R-BK-4: after a nightly run, a `--only` run of others, a retry and another
     ['LF', 'in_use', Number(retry)],
   ]);
   expect(dry.filter((d) => !d.first).map((d) => d.code)).toEqual(['LB', 'LC', 'LD', 'LG']);
+  // `backup retry` after onlyE names the earlier runs that left dossiers (drill B, session 35: "nothing to retry" only)
+  expect(await leftByEarlierRuns(db, Number(onlyE))).toEqual([
+    { runId: Number(retry), count: 1, codes: ['LF'] },
+    { runId: Number(nightly), count: 1, codes: ['LA'] },
+  ]);
 
   // a run without a previous one has none to take first
   await db.query(`UPDATE nightshift.backup_run SET state = 'completed' WHERE id = $1`, [next]);
