@@ -47,7 +47,7 @@ export async function chooseRestoreGeneration(
   if (isValidGeneration(newest)) return { g: newest, from };
   if (from === 'auto' && hasCopy(newest)) return { g: newest, from: 'offsite' };
   const found = await generationAt(db, code, at, from === 'auto' ? { restorable: true, kind } : { validOnly: true, kind });
-  const why = `is ${newest.verifyState} ${foundBy(newest)}${from === 'auto' ? ', with no off-site copy' : ''}`;
+  const why = `is ${newest.verifyState} ${foundBy(newest)}${from === 'auto' ? noCopyToRead(newest) : ''}`;
   if (found) return { g: found, skipped: { g: newest, why }, from: from === 'auto' && !isValidGeneration(found) ? 'offsite' : from };
   return {
     problem:
@@ -56,6 +56,9 @@ export async function chooseRestoreGeneration(
       `; see 'nightshift backup list ${code}'`,
   };
 }
+
+/** Why a generation passed over has no copy to read: none was made, or its copy failed or was found lost (drill B, session 35). */
+const noCopyToRead = (g: Generation): string => (g.offsiteState === 'failed' ? ', its off-site copy failed or was found lost' : ', with no off-site copy');
 
 /** A generation older than the one chosen, to try when that one cannot be read: read from `from`, or passed over (why). */
 export type OlderRestoreCandidate = { g: Generation; from: RestoreChoiceSource; passedOver?: undefined } | { g: Generation; passedOver: string; from?: undefined };
@@ -78,6 +81,6 @@ export async function olderRestoreCandidates(
   return (await generationsOlderAt(db, code, at, thanId, o.kind)).map((g): OlderRestoreCandidate => {
     if (isValidGeneration(g)) return { g, from };
     if (from === 'auto' && hasCopy(g)) return { g, from: 'offsite' };
-    return { g, passedOver: `${g.verifyState} ${foundBy(g)}${from === 'auto' ? ', with no off-site copy' : ''}` };
+    return { g, passedOver: `${g.verifyState} ${foundBy(g)}${from === 'auto' ? noCopyToRead(g) : ''}` };
   });
 }

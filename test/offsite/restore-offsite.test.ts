@@ -235,6 +235,11 @@ test('R-BK-14 / R-BK-11: the disk lost, then a backup without a copy lost too: r
     expect(r.stdout).toContain(', is missing (backup verify), with no off-site copy: an older one is restored\n');
     expect(r.stdout).toContain(`generation ${copied!.id}'s file is missing (backup verify): its off-site copy is restored\n`);
     expect(r.stdout).toContain(`restored dossier M1R from generation ${copied!.id} (its off-site copy`);
+    // a copy that failed (or was found lost) is said so, not "no off-site copy" (drill B, session 35)
+    await pool().query(`UPDATE nightshift.backup_generation SET offsite_state = 'failed', offsite_error = 'found lost' WHERE id = $1`, [bare.generationId]);
+    const failedCopy = await cli(['backup', 'restore', 'M1', '--at', NOW, '--as', 'M1S', '--wait']);
+    expect(failedCopy.code).toBe(0);
+    expect(failedCopy.stdout).toContain(', is missing (backup verify), its off-site copy failed or was found lost: an older one is restored\n');
   });
 });
 
