@@ -69,7 +69,7 @@ import { markRunRestorePoints, runTakesRestorePoints } from '../store/patch/rest
 import { restorePointCounts, type RestorePointCounts } from '../store/patch/restore-point-counts';
 import { Context } from '@temporalio/activity';
 import { estimateSeconds, summaryLines, type PlanSummary } from '../domain/patch-plan';
-import { planOverDossiers } from '../patches/plan';
+import { planOverDossiers, planPackages } from '../patches/plan';
 import { storedManifests } from '../store/patch/stored-manifests';
 import { planHistory } from '../store/patch/plan-history';
 
@@ -234,7 +234,12 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
      * service, then failed the window, the target closed until reopen). What loadPatchPackages checks, nothing stored.
      */
     async checkPatchPayload(args: { target: string; dir: string }): Promise<{ packages: number; first: number; last: number }> {
-      const packages = await readSharedPatchDirectory(pools.get(args.target), args.target, args.dir);
+      const pool = pools.get(args.target);
+      const packages = await readSharedPatchDirectory(pool, args.target, args.dir);
+      // R-PI-8: a package changed since it was integrated is refused here, before the window closes anything (drill A,
+      // session 35: the window drained its users, then its run refused the package and the window stayed closed)
+      const drift = (await planPackages(pool, packages)).refusals[0];
+      if (drift) throw patchFailure(PatchFailure.ChecksumDrift, `${drift.message} (${drift.rule}); ${repairHint(args.dir)}`);
       return { packages: packages.length, first: packages[0]!.manifest.number, last: packages[packages.length - 1]!.manifest.number };
     },
 

@@ -75,13 +75,19 @@ export async function checkPatchDirHere(targetName: string, dir: string): Promis
  * failing at its first step (a gap before the packages, a drifted ledger entry) when it is in the run. One read-only
  * snapshot, the plan's own functions, the supervisor alone (not every dossier): cheap at any size.
  */
-export async function refuseWhatThePlanRefuses(targetName: string, dir: string, dossiers: string[] | undefined): Promise<void> {
+export async function refuseWhatThePlanRefuses(
+  targetName: string,
+  dir: string,
+  dossiers: string[] | undefined,
+  o: { /** the supervisor's first step too: the dossiers as they are now (not for a window that starts later) */ supervisor?: boolean; nothing?: string } = {},
+): Promise<void> {
   if (!fs.existsSync(dir)) return;
   const fromDir = await readPatchDirectory(dir);
   const refusal = await withPools(targetName, (pool) =>
     withReadOnlySnapshot(pool, async (db) => {
       const { packages, refusals } = await planPackages(db, fromDir);
       if (refusals[0]) return refusals[0];
+      if (o.supervisor === false) return undefined;
       const supervisor = await supervisorRow(db);
       if (!supervisor || (dossiers && !dossiers.includes(supervisor.code))) return undefined;
       const outcome = await planOverDossiers(db, { packages, supervisorIncluded: true, codesPage: async () => [], dictionary: false });
@@ -91,6 +97,6 @@ export async function refuseWhatThePlanRefuses(targetName: string, dir: string, 
   );
   if (refusal) {
     const repair = refusal.type === FailureType.ChecksumDrift ? `; ${repairHint(dir)}` : '';
-    throw ApplicationFailure.create({ type: refusal.type, nonRetryable: true, message: `${refusal.message} (${refusal.rule}); nothing started (see 'nightshift patch plan ${dir}')${repair}` });
+    throw ApplicationFailure.create({ type: refusal.type, nonRetryable: true, message: `${refusal.message} (${refusal.rule}); nothing ${o.nothing ?? 'started'} (see 'nightshift patch plan ${dir}')${repair}` });
   }
 }

@@ -527,10 +527,12 @@ class MaintenanceWindow {
       return undefined;
     } catch (err) {
       if (wf.isCancellation(err)) throw err;
+      const type = failureTypeOf(err) ?? FailureType.PatchRunFailed;
       return ApplicationFailure.create({
-        type: failureTypeOf(err) ?? FailureType.PatchRunFailed,
+        type,
         nonRetryable: true,
-        message: `not started, access never cut: the ${p.kind} payload cannot be read: ${innermostMessage(err)}`,
+        // a package changed since it was integrated reads, and is refused (R-PI-8)
+        message: `not started, access never cut: the ${p.kind} payload ${type === FailureType.ChecksumDrift ? 'is refused' : 'cannot be read'}: ${innermostMessage(err)}`,
       });
     }
   }

@@ -76,7 +76,7 @@ import {
   type PayloadKind,
 } from '../../workflows/maintenance-window.api';
 import { webUiLink } from './backup';
-import { checkPatchDirHere } from '../patch-dir';
+import { checkPatchDirHere, refuseWhatThePlanRefuses } from '../patch-dir';
 import { endWithdrawn, NoAnswer, pollingWorkers, QUERY_MS, UPDATE_ACCEPT_MS, windowCalls, withdrawnWindow, type WindowCalls } from '../window-calls';
 import { refuseUnknownCodes } from '../code-hints';
 import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag, zodText } from '../context';
@@ -402,7 +402,12 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
  * closed.
  */
 async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
-  if ((input.payload.kind === 'patch' || input.payload.kind === 'backup+patch') && input.payload.manifest) await checkPatchDirHere(input.target, input.payload.manifest);
+  if ((input.payload.kind === 'patch' || input.payload.kind === 'backup+patch') && input.payload.manifest) {
+    await checkPatchDirHere(input.target, input.payload.manifest);
+    // R-PI-8: a package changed since it was integrated would be refused by the window's run once logins are cut (drill
+    // A, session 35); the supervisor's own state is the window's to judge when it starts (an earlier window may fill a gap)
+    await refuseWhatThePlanRefuses(input.target, input.payload.manifest, undefined, { supervisor: false, nothing: 'scheduled' });
+  }
   const only = input.payload.kind === 'backup' ? input.payload.dossiers : undefined;
   if (only?.length) {
     await withPools(input.target, (pool) => refuseUnknownCodes(pool, input.target, only, { flag: '--backup-only', nothing: 'scheduled' }));

@@ -135,6 +135,15 @@ test('integrate --wait, status, then a run left running by a terminated workflow
     expect(drifted.stderr).toMatch(/^nightshift: ChecksumDrift: patch 5 was already integrated on this target with checksum [^()]*\(from [^)]*; dossier DEMO\d+ holds it\); this package has [0-9a-f]{12}…: refused \(R-PI-8\); nothing started/);
     expect(await runCount()).toBe(before);
     expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_package WHERE number = 7')).rows[0].n).toBe(0);
+    // a window with that folder as its payload is refused as well, before it is scheduled (drill A, session 35: it cut
+    // service, then its run refused the package, and the target stayed closed until reopen)
+    const windows = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.maintenance_window')).rows[0]!.n;
+    const windowsBefore = await windows();
+    const start = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 16);
+    const scheduled = await cli(['maintenance', 'schedule', '--start', start, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', drift, '--yes']);
+    expect(scheduled.code).toBe(1);
+    expect(scheduled.stderr).toMatch(/^nightshift: ChecksumDrift: patch 5 was already integrated on this target .*: refused \(R-PI-8\); nothing scheduled \(see 'nightshift patch plan .*cli-drift.*'\); .*'nightshift patch repair /);
+    expect(await windows()).toBe(windowsBefore);
   });
 });
 

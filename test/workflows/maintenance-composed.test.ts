@@ -3,7 +3,8 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import { verifyArchive } from '../../archive/engine';
-import { generateDemoPatches } from '../../patches/demo';
+import { demoPatchFolder, generateDemoPatches } from '../../patches/demo';
+import { sealPatchPackage } from '../../patches/package';
 import { gateStateAt, loginsRefusedAt } from '../../domain/maintenance';
 import { ACTIVE_WINDOW_SQL, toWindow, type WindowRow } from '../../gate/notices';
 import type { BackupBatchResult } from '../../workflows/backup-batch.api';
@@ -159,3 +160,33 @@ test('R-MW-12 R-PI-1: a window whose patch payload cannot be read ends at its st
   }
 });
 
+
+// drill A, session 35: a package edited after it was integrated passed the window's check, cut service, then the run
+// refused it (R-PI-8) and the window stayed closed until reopen
+test('R-MW-12 R-PI-8: a window whose patch payload holds a package changed since it was integrated ends at its start without closing anything, saying ChecksumDrift and the repair', async () => {
+  const stack = await createTestStack();
+  try {
+    const pool = stack.pools.get('main');
+    await demoDossiers(stack, 3);
+    const dir = tempDir('patches');
+    await generateDemoPatches(dir, 2);
+    const worker = await createTestWorker(stack, temporal.nativeConnection);
+    await worker.runUntil(async () => {
+      expect((await runWindow(stack, soonWindow('deployment', { kind: 'patch', manifest: dir }))).status.state).toBe('completed');
+      const runs = (await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0].n as number;
+      // patch 2 edited and sealed again: its checksum is no longer the one the dossiers applied
+      fs.appendFileSync(path.join(dir, demoPatchFolder(2), 'data', '0002.sql'), '-- edited\n');
+      await sealPatchPackage(path.join(dir, demoPatchFolder(2)));
+      const h = await startMaintenanceWindow(temporal.client, soonWindow('deployment', { kind: 'patch', manifest: dir }), { taskQueue: stack.config.temporal.taskQueue, summary: 'patch window' });
+      const failed = await h.result().then(() => undefined, (e: Error) => e);
+      expect((failed as Error & { cause?: Error }).cause?.message).toMatch(
+        /^not started, access never cut: the patch payload is refused: patch 2 was already integrated on this target with checksum [0-9a-f]{12}… .*: refused \(R-PI-8\); .*'nightshift patch repair /,
+      );
+      // nothing closed, no run claimed
+      expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0].n).toBe(runs);
+      expect(await gateState(pool)).toEqual({ state: 'open', loginsRefused: false });
+    });
+  } finally {
+    await stack.close();
+  }
+});
