@@ -29,6 +29,7 @@ import {
   PatchFailure,
   partialPatchResult,
   patchProgressQuery,
+  supervisorFailureOf,
   patchRetryCommand,
   type PatchIntegrationInput,
   type PatchProgress,
@@ -36,6 +37,7 @@ import {
   type Prerequisite,
 } from '../../workflows/patch-integration.api';
 import { startPatchRun } from '../../starts';
+import { innermostMessage } from '../../domain/failures';
 import { action, config, EXIT_FAILED, SaidError, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
@@ -44,6 +46,7 @@ import { listDossierLevels } from '../../store/patch/dossier-levels';
 import { listRecentRuns, type RecentRun } from '../../store/patch/recent-runs';
 import { runFailures } from '../../store/patch/run-failures';
 import { supervisorRow } from '../../store/patch/supervisor-row';
+import { patchDossiersByCode } from '../../store/patch/dossiers-by-code';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
@@ -206,13 +209,23 @@ export function runAdvice(target: string, r: RunFacts, supervisor: { code: strin
   const command = `nightshift patch revalidate ${everyBelow ? '' : `${patchedBehindCodes.join(' ')} `}--target ${target}`;
   return {
     ...(r.behind ? { retryCommand: patchRetryCommand(target, r.id) } : {}),
+    // stopped at its supervisor: when a package is at fault, its folder integrated again once fixed is the way on
+    ...(r.behind && r.supervisorFailed && r.sourceDir ? { integrateCommand: patchIntegrateCommand(target, r.sourceDir) } : {}),
     ...(patchedBehind && supervisor ? { revalidateRolledBack: { count: patchedBehind, command, everyBelow } } : {}),
   };
 }
 
 /** The advice beneath a run (`patch status` and --wait's result say the same): the retry and whose fault it is, or why not; the rolled-back ones' revalidate. */
 export function adviceLines(a: RunAdvice & Pick<RecentRun, 'packageHeld'>): string[] {
-  const lines = a.retryCommand ? [`retry them: ${a.retryCommand}`, faultAdvice(a.packageHeld)] : a.retryRefused ? [a.retryRefused] : [];
+  // a package at fault: its fix and the integration of its folder first (a retry applies the stored package again: drill A,
+  // session 35, the retry `patch status` led with failed the same way)
+  const lines = a.retryCommand
+    ? a.packageHeld || !a.integrateCommand
+      ? [`retry them: ${a.retryCommand}`, faultAdvice(a.packageHeld)]
+      : [faultAdvice(false), `then: ${a.integrateCommand}`]
+    : a.retryRefused
+      ? [a.retryRefused]
+      : [];
   const back = a.revalidateRolledBack;
   if (back)
     lines.push(
@@ -370,7 +383,16 @@ async function startRun(raw: PatchIntegrationInput, flags: StartFlags, summary: 
     const stop = followProgress(() => handle.query(patchProgressQuery), progressText, { json: flags.json });
     try {
       // a run with failed dossiers FAILS (PatchRunPartial, so that the workflow list shows it): its result rides in the failure
-      const result = await lastingResult(() => handle.result(), 'the patch run').catch((err: unknown) => partialPatchResult(err) ?? Promise.reject(err));
+      const result = await lastingResult(() => handle.result(), 'the patch run').catch(async (err: unknown) => {
+        const partial = partialPatchResult(err);
+        if (partial) return partial;
+        // stopped at its supervisor: the run's number and what `patch status --run N` advises, not the failure alone (R-OP-1)
+        const stopped = supervisorFailureOf(err);
+        const advice = stopped && !flags.json ? await runOutcome(input.target, stopped.runId) : undefined;
+        if (!stopped || !advice) throw err;
+        // (the failure's type is printed before it, from its cause)
+        throw new SaidError([`patch run ${stopped.runId}: ${innermostMessage(err)}`, ...adviceLines(advice).map((l) => `  ${l}`)].join('\n'), { cause: err });
+      });
       const outcome = result.failed ? await runOutcome(input.target, result.runId) : undefined;
       output(flags.json, { ...started, result }, (v) => resultText(v.result, outcome));
       return result.state === 'completed' ? undefined : EXIT_FAILED;
@@ -526,6 +548,23 @@ export function registerPatchCommands(program: Command): void {
         const dossiers = codes.length ? parseFlag('CODE', codesSchema, codes) : undefined;
         // as integrate --dossiers: an unknown code is refused before anything starts (the run would fail on it)
         if (dossiers) await withPools(t.name, (pool) => refuseUnknownCodes(pool, t.name, dossiers));
+        // R-PI-9: none of them below the supervisor's level (or none at all): nothing to bring up, no run that does
+        // nothing and reads "revalidate completed" (drill A, session 35), as retry says "nothing to retry"
+        const upToDate = await withPools(t.name, async (pool) => {
+          const sup = await supervisorRow(pool);
+          if (!sup) return undefined;
+          const behind = dossiers
+            ? (await patchDossiersByCode(pool, dossiers)).filter((d) => d.role !== 'supervisor' && d.patch_level < sup.patch_level).length
+            : (await revalidationList(pool)).toRevalidateCount;
+          return behind ? undefined : sup;
+        });
+        if (upToDate) {
+          const which = dossiers ? `${dossiers.join(', ')}: at or above` : 'no dossier below';
+          output(flags.json, { revalidated: 0, supervisor: { code: upToDate.code, level: upToDate.patch_level } }, () =>
+            `nothing to revalidate on ${t.name} (${which} the supervisor ${upToDate.code}'s level ${upToDate.patch_level}, R-PI-9): nothing started`,
+          );
+          return;
+        }
         return startRun({ target: t.name, mode: 'revalidate', dossiers }, flags, `Patch revalidation on ${t.name}`);
       }),
     );

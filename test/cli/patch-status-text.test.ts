@@ -1,3 +1,4 @@
+import { faultAdvice } from '../../domain/patch';
 import { adviceLines, levelSummary, othersToRevalidate, progressText, resultText, rolledBackText, runAdvice, runNotesLines, runText, type RunOutcome } from '../../cli/commands/patch';
 import type { PatchProgress, PatchRunResult } from '../../workflows/patch-integration.api';
 
@@ -82,6 +83,11 @@ test('R-PI-4, R-PI-9: --wait advises what `patch status --run N` advises: the pa
   const nowhere = resultText(partial, outcome({ ...facts, packageHeld: false }));
   expect(nowhere).toContain('a package at fault (not the dossiers)');
   expect(nowhere).not.toContain('no package at fault');
+  // stopped at its supervisor: its fix and the folder's integration first, not a retry that applies the stored package again (drill A, session 35;
+  // as the Web UI's next step says it)
+  const atSupervisor = resultText(partial, outcome({ ...facts, packageHeld: false, supervisorFailed: true }));
+  expect(atSupervisor).toContain(`${faultAdvice(false)}\nthen: nightshift patch integrate /srv/patches/p7 --target main`);
+  expect(atSupervisor).not.toContain('retry them:');
 });
 
 test('R-PI-9: --wait names the other dossiers to revalidate, never the failed ones; above five, every dossier below, the failed ones said', () => {

@@ -510,3 +510,41 @@ test('R-PI-8 R-PI-9: patch history CODE shows each patch of a dossier (applied b
   expect(await cli(['patch', 'history', 'demo0002'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^nightshift: not a dossier of target main: demo0002 \(DEMO0002\?\)|^nightshift: not a dossier of target main: demo0002/) });
 });
 
+
+test('R-PI-3 R-OP-1: integrate --wait stopped at its supervisor names the run and advises as `patch status` does: a package at fault, its folder integrated again (drill A, session 35: one line, no run, no next step)', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir('cli-supervisor');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1]);
+  await pool.query(`CREATE TABLE "d_DEMO0001".blocker (x int)`);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  try {
+    await worker.runUntil(async () => {
+      const r = await cli(['patch', 'integrate', dir, '--wait']);
+      expect(r.code).toBe(1);
+      const runId = (await pool.query<{ id: string }>(`SELECT id FROM nightshift.patch_run ORDER BY id DESC LIMIT 1`)).rows[0]!.id;
+      expect(r.stderr).toMatch(new RegExp(`^nightshift: PatchSupervisorFailed: patch run ${runId}: the supervisor DEMO0001 failed, no other dossier was touched: .*blocker present\\n`));
+      expect(r.stderr).toContain("\n  a package at fault (not the dossiers): a retry applies the run's stored packages again;");
+      expect(r.stderr).toContain(`\n  then: nightshift patch integrate ${dir} --target main\n`);
+      const status = await cli(['patch', 'status']);
+      expect(status.stdout).toContain(`  then: nightshift patch integrate ${dir} --target main`);
+    });
+  } finally {
+    await pool.query(`DROP TABLE "d_DEMO0001".blocker`);
+    await closeWindows(pool);
+  }
+});
+
+test('R-PI-9: revalidate of dossiers none of which is below the supervisor (the supervisor itself) starts nothing and says so, exit 0 (drill A, session 35: a run that did nothing read "revalidate completed")', async () => {
+  const pool = ctx.stack.pools.get('main');
+  const runs = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+  const level = (await pool.query<{ n: number }>(`SELECT patch_level AS n FROM nightshift.dossier WHERE code = 'DEMO0001'`)).rows[0]!.n;
+  const before = await runs();
+  const r = await cli(['patch', 'revalidate', 'DEMO0001']);
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  expect(r.stdout).toBe(`nothing to revalidate on main (DEMO0001: at or above the supervisor DEMO0001's level ${level}, R-PI-9): nothing started\n`);
+  expect(JSON.parse((await cli(['patch', 'revalidate', 'DEMO0001', '--json'])).stdout)).toEqual({ revalidated: 0, supervisor: { code: 'DEMO0001', level } });
+  expect(await runs()).toBe(before);
+});
