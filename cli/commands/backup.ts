@@ -35,6 +35,7 @@ import { latestKeyProblems } from '../../store/verify/latest-key-problems';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { caseHint, kindFlag } from '../code-hints';
 import { generationAt } from '../../store/generations/prune-generation-at';
+import { copiesByBucket } from '../../store/offsite/copies-by-bucket';
 import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
@@ -656,9 +657,13 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
       after = codes[codes.length - 1]!;
     }
     const summary = `would delete ${totals.deleted} generation(s) (${sizeText(totals.bytesFreed)}) of ${totals.dossiersAffected} dossier(s) (${totals.dossiers} examined); would keep ${totals.kept}${heldText(totals.leased, totals.restorePoints)}. Prune for real: nightshift backup prune --target ${targetName}`;
-    if (flags.json) output(true, { dryRun: true, policies: retention.details, ...(local.length ? { localRetention: local } : {}), timeZone: config().timeZone, ...totals, generations: doomed, unrecordedFiles: unrecorded }, () => '');
+    // the off-site objects of generations pruned before, left when the storage refused or was away: the prune deletes
+    // them too (drill B, session 35: the dry run said 0, the prune then "finished removing 3 off-site copies")
+    const offsiteLeft = (await copiesByBucket(pool)).reduce((n, b) => n + b.pruned, 0);
+    if (flags.json) output(true, { dryRun: true, policies: retention.details, ...(local.length ? { localRetention: local } : {}), timeZone: config().timeZone, ...totals, offsiteLeft, generations: doomed, unrecordedFiles: unrecorded }, () => '');
     else {
       if (totals.unrecorded) say(unrecordedText(totals.unrecorded, sizeText(totals.unrecordedBytes), true));
+      if (offsiteLeft) say(`would delete ${offsiteLeft} off-site cop${offsiteLeft === 1 ? 'y' : 'ies'} of generations pruned before, left when the storage refused or was away ('nightshift backup info' counts them by bucket)`);
       say(summary);
     }
   });

@@ -64,6 +64,13 @@ test('R-BK-11 / R-BK-14: the prune workflow with the storage away: failures by d
       expect((await dossierGenerations(pool(), g.code, { deleted: true })).find((x) => x.id === g.id)).toMatchObject({ offsiteState: 'copied', deletedAt: expect.any(Date) as Date });
     }
 
+    // its dry run counts the copies left to delete (drill B, session 35: "would delete 0 generation(s)" and nothing of them)
+    const dryLeft = await runCli(['backup', 'prune', '--dry-run'], stackCliEnv(off.stack), 90_000);
+    expect(dryLeft.stdout).toContain(
+      "would delete 2 off-site copies of generations pruned before, left when the storage refused or was away ('nightshift backup info' counts them by bucket)\n",
+    );
+    expect(JSON.parse((await runCli(['backup', 'prune', '--dry-run', '--json'], stackCliEnv(off.stack), 90_000)).stdout)).toMatchObject({ deleted: 0, offsiteLeft: 2 });
+
     await off.s3.restart();
     // the next prune deletes no generation: it finishes the earlier prune's job, and says whose (CLI, result, Web UI)
     const next = await runCli(['backup', 'prune', '--wait'], stackCliEnv(off.stack), 90_000);
