@@ -1,6 +1,7 @@
 import { FailureType } from './failures';
 import { formatDuration } from './run-details';
 import { contentApplies, isSpecificTreatment, rangeText, routeTreatment, treatmentDecisionNote, type PatchManifest, type PatchType, type RoutingDossier, type TreatmentDecision } from './patch';
+import { ledgerDriftHint } from './patch-repair';
 
 /**
  * What a patch integration does to one dossier, and why (R-PI-10). ONE pure function, planDossier: the
@@ -140,7 +141,9 @@ export function planDossier(packages: readonly PlanPackage[], state: PlanDossier
           patch: p.number,
           type: FailureType.ChecksumDrift,
           rule: 'R-PI-8',
-          message: `patch ${p.number} was applied to dossier ${d.code} with checksum ${known.slice(0, 12)}…, the package now has ${p.checksum.slice(0, 12)}…: refused (R-PI-8)`,
+          message:
+            `patch ${p.number} was applied to dossier ${d.code} with checksum ${known.slice(0, 12)}…, the package now has ${p.checksum.slice(0, 12)}…: refused (R-PI-8); ` +
+            ledgerDriftHint(d.code),
         };
         break;
       }

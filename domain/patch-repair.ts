@@ -18,6 +18,8 @@ export interface RepairItem {
   holders: number;
   /** repaired before: the dossiers whose ledger holds an old checksum again (counted) */
   stale?: number;
+  /** --accept-ledger: checksums named dossiers' ledgers hold that no package of the target had, accepted as the package's */
+  accepted?: { codes: string[]; checksums: string[] };
 }
 
 export interface RepairDone extends RepairItem {
@@ -32,10 +34,25 @@ export function repairHint(dir: string): string {
   return `if what changed need not reach the dossiers that applied it (a comment, a description): 'nightshift patch repair ${dir}' realigns their ledgers (Flyway's repair)`;
 }
 
+/**
+ * Beside a dossier's own ledger drift (its row holds a checksum the package no longer has, R-PI-8): the way on when the
+ * content it applied is the package's (its ledger restored from another environment, edited by hand).
+ */
+export function ledgerDriftHint(code: string): string {
+  return `if what it applied is this package's content (its ledger restored from elsewhere): 'nightshift patch repair DIR --accept-ledger ${code}' realigns it`;
+}
+
 const short = (checksum: string): string => `${checksum.slice(0, 12)}…`;
 
 /** One line per package to realign, as `--dry-run` and the confirmation say it. */
 export function repairItemLine(i: RepairItem): string {
+  if (i.accepted && !i.replacesPackage) {
+    return (
+      `patch ${i.number} (${i.folder}): ${i.accepted.codes.join(', ')} hold${i.accepted.codes.length > 1 ? '' : 's'} checksum ${i.accepted.checksums.map(short).join(', ')}, ` +
+      `which no package of this target had (accepted with --accept-ledger: its content taken for this package's); ${i.stale ?? 0} dossier ledger(s) holding it ` +
+      `or an older checksum take this folder's ${short(i.newChecksum)}, nothing is applied again`
+    );
+  }
   if (!i.replacesPackage) {
     return (
       `patch ${i.number} (${i.folder}): stored with this folder's checksum ${short(i.newChecksum)} since a repair; ${i.stale ?? 0} dossier(s) hold an older ` +

@@ -9,6 +9,7 @@ import { holdRepairLocks } from '../store/patch/repair-lock';
 import { openRepair } from '../store/patch/repair-open';
 import { repairPage } from '../store/patch/repair-page';
 import { repairedChecksums } from '../store/patch/repaired-checksums';
+import { readDossierLedger } from '../store/patch/dossier-ledger';
 import { storedChecksums } from '../store/patch/stored-checksums';
 import type { Queryable } from '../store/queryable';
 import { inTransaction } from '../store/transaction';
@@ -32,7 +33,7 @@ export class RepairRefused extends Error {}
  * realigned), and those repaired before whose ledgers a restore brought back to an old checksum (counted first: none,
  * nothing to do).
  */
-export async function repairItems(db: Queryable, packages: PatchPackage[]): Promise<RepairItem[]> {
+export async function repairItems(db: Queryable, packages: PatchPackage[], accepted: AcceptedLedgers = new Map()): Promise<RepairItem[]> {
   const numbers = packages.map((p) => p.manifest.number);
   const stored = new Map((await storedChecksums(db, packages.map((p) => ({ number: p.manifest.number, checksum: p.manifest.checksum })))).map((s) => [s.number, s]));
   const repaired = await repairedChecksums(db, numbers);
@@ -40,9 +41,11 @@ export async function repairItems(db: Queryable, packages: PatchPackage[]): Prom
   for (const p of packages) {
     const s = stored.get(p.manifest.number);
     if (!s) continue;
-    const oldChecksums = [...new Set([s.checksum, ...(repaired.get(s.number) ?? [])])].filter((c) => c !== p.manifest.checksum).sort();
+    const mine = (accepted.get(s.number) ?? []).filter((a) => a.checksum !== p.manifest.checksum);
+    const oldChecksums = [...new Set([s.checksum, ...(repaired.get(s.number) ?? []), ...mine.map((a) => a.checksum)])].filter((c) => c !== p.manifest.checksum).sort();
     if (!oldChecksums.length) continue;
     const item: RepairItem = {
+      ...(mine.length && { accepted: { codes: [...new Set(mine.map((a) => a.code))].sort(), checksums: [...new Set(mine.map((a) => a.checksum))].sort() } }),
       number: s.number,
       folder: p.folder,
       storedChecksum: s.checksum,
@@ -61,6 +64,34 @@ export async function repairItems(db: Queryable, packages: PatchPackage[]): Prom
   return items;
 }
 
+/** Per patch number, the checksums named dossiers' ledgers hold that the operator accepts as the package's (--accept-ledger). */
+export type AcceptedLedgers = ReadonlyMap<number, { code: string; checksum: string }[]>;
+
+/**
+ * `patch repair DIR --accept-ledger CODE…`: the ledger rows of the named dossiers for DIR's patches whose checksum is not
+ * DIR's (a ledger restored from another environment, edited by hand: a checksum no package or repair of this target
+ * had, which `repair` alone does not realign: R-PI-8 refuses it at every run). The operator vouches that their content
+ * is the package's; every ledger holding the same checksum is realigned with them (the same checksum, the same content).
+ * `unknown`: codes that name no dossier.
+ */
+export async function acceptedLedgers(db: Queryable, codes: string[], packages: PatchPackage[]): Promise<{ accepted: AcceptedLedgers; unknown: string[]; inLine: string[] }> {
+  const byNumber = new Map(packages.map((p) => [p.manifest.number, p.manifest.checksum]));
+  const accepted = new Map<number, { code: string; checksum: string }[]>();
+  const unknown: string[] = [];
+  const inLine: string[] = [];
+  for (const code of codes) {
+    const read = await readDossierLedger(db, code);
+    if (!read.dossier) {
+      unknown.push(code);
+      continue;
+    }
+    const off = read.ledger.filter((r) => byNumber.has(r.number) && r.checksum !== byNumber.get(r.number));
+    if (!off.length) inLine.push(code);
+    for (const r of off) accepted.set(r.number, [...(accepted.get(r.number) ?? []), { code, checksum: r.checksum }]);
+  }
+  return { accepted, unknown, inLine };
+}
+
 /** The holders of an item's patch, page by page: their ledgers realigned under the repair `repairId`, or counted (null). */
 async function realignPages(db: Queryable, item: RepairItem, repairId: number | null): Promise<number> {
   let total = 0;
@@ -73,7 +104,7 @@ async function realignPages(db: Queryable, item: RepairItem, repairId: number | 
 }
 
 /** Under the claim locks of patch, rollback and restore runs (none running): each item's ledgers, then its package. */
-export async function realign(pool: pg.Pool, targetName: string, dir: string, packages: PatchPackage[], items: RepairItem[]): Promise<RepairDone[]> {
+export async function realign(pool: pg.Pool, targetName: string, dir: string, packages: PatchPackage[], items: RepairItem[], accepted: AcceptedLedgers = new Map()): Promise<RepairDone[]> {
   const client = await pool.connect();
   try {
     await holdRepairLocks(client);
@@ -81,7 +112,7 @@ export async function realign(pool: pg.Pool, targetName: string, dir: string, pa
     if (busy.length) throw new RepairRefused(`nothing realigned: ${busy.map((q) => `${q.name}: ${q.detail}`).join('; ')}; run it again once they have ended`);
     // read again under the locks: a repair that ran meanwhile (this one waited for its locks) may have done it
     const confirmed = new Set(items.map((i) => i.number));
-    const now = (await repairItems(client, packages)).filter((i) => confirmed.has(i.number));
+    const now = (await repairItems(client, packages, accepted)).filter((i) => confirmed.has(i.number));
     const done: RepairDone[] = [];
     for (const item of now) {
       const p = packages.find((x) => x.manifest.number === item.number)!;

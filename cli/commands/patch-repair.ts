@@ -5,11 +5,12 @@ import type { Command } from 'commander';
 import { UsageError } from '../../config/config';
 import { repairDoneLine, repairItemLine } from '../../domain/patch-repair';
 import { readPatchDirectory } from '../../patches/package';
-import { realign, RepairRefused, repairItems } from '../../patches/repair';
+import { acceptedLedgers, realign, RepairRefused, repairItems } from '../../patches/repair';
+import { onlyCodesSchema } from '../../domain/backup-batch';
 import { patchDirectoryProblem } from '../../shared-store/marker';
 import { unfinishedRepairs } from '../../store/patch/unfinished-repairs';
 import { folderArgument } from '../patch-dir';
-import { action, jsonOption, output, SaidError, target, targetOption, withPools } from '../context';
+import { action, jsonOption, output, parseFlag, SaidError, target, targetOption, withPools } from '../context';
 
 /** A repair cut off (`patch status`, and a repair of another folder, say it): run again, it goes on. */
 export function unfinishedRepairLine(u: { id: number; number: number; source_dir: string; dossiers: number }): string {
@@ -18,6 +19,7 @@ export function unfinishedRepairLine(u: { id: number; number: number; source_dir
 
 interface RepairFlags {
   target?: string;
+  acceptLedger?: string;
   dryRun?: boolean;
   yes?: boolean;
   json?: boolean;
@@ -45,6 +47,7 @@ export function registerPatchRepairCommand(patch: Command): void {
     .command('repair')
     .description("realign the dossiers' ledgers and the stored package with DIR's packages whose checksum changed after they were applied (Flyway's repair, R-PI-8); nothing is applied again")
     .argument('<dir>', 'the directory of patch packages (as integrate takes it)')
+    .option('--accept-ledger <codes>', "comma-separated dossiers whose ledger holds a checksum no package of the target had (restored from another environment): accept it as DIR's package's, realigning every ledger that holds it")
     .option('--dry-run', 'say what it would realign; change nothing')
     .option('--yes', 'realign without asking')
     .addOption(targetOption())
@@ -54,11 +57,17 @@ export function registerPatchRepairCommand(patch: Command): void {
         const dir = folderArgument('DIR', dirArg);
         const t = target(flags.target);
         if (!fs.existsSync(dir)) throw new UsageError(`no patch directory ${dir}${fs.existsSync(path.dirname(dir)) ? ` (its folder ${path.dirname(dir)} is here, without it)` : ''}: nothing changed`);
+        const acceptCodes = flags.acceptLedger === undefined ? undefined : parseFlag('--accept-ledger', onlyCodesSchema, flags.acceptLedger);
         const packages = await readPatchDirectory(dir);
         return withPools(t.name, async (pool) => {
           const notShared = await patchDirectoryProblem(pool, t.name, dir);
           if (notShared) throw new UsageError(`${notShared}: nothing changed`);
-          const items = await repairItems(pool, packages);
+          const named = acceptCodes ? await acceptedLedgers(pool, acceptCodes, packages) : undefined;
+          if (named?.unknown.length) throw new UsageError(`--accept-ledger: no dossier ${named.unknown.join(', ')} on target ${t.name}: nothing changed`);
+          // a dossier named whose ledger already holds DIR's checksums has nothing to accept: said, not an error
+          for (const code of named?.inLine ?? []) if (!flags.json) process.stderr.write(`${code}: its ledger holds ${dir}'s checksums already: nothing to accept\n`);
+          const accepted = named?.accepted;
+          const items = await repairItems(pool, packages, accepted);
           // a repair cut off with another folder: said, it is that folder's to finish
           const others = (await unfinishedRepairs(pool)).filter((u) => !items.some((i) => i.number === u.number));
           const otherLines = others.map(unfinishedRepairLine);
@@ -78,7 +87,7 @@ export function registerPatchRepairCommand(patch: Command): void {
             process.stderr.write('nothing changed\n');
             return;
           }
-          const done = await realign(pool, t.name, dir, packages, items).catch((err: unknown) => {
+          const done = await realign(pool, t.name, dir, packages, items, accepted).catch((err: unknown) => {
             throw err instanceof RepairRefused ? new SaidError(err.message) : err;
           });
           output(flags.json, { target: t.name, dir, repaired: done }, (v) =>

@@ -153,3 +153,50 @@ test("Flyway's repair R-PI-8: a package resealed after it was applied (a comment
   await next.runUntil(async () => expect((await runPatch(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir: fixed })).state).toBe('completed'));
   expect(Object.values(await levels(pool))).toEqual(codes.map(() => 3));
 });
+
+test("Flyway's repair R-PI-8: a dossier whose ledger holds a checksum no package of the target had (restored from elsewhere) is refused, named with --accept-ledger; repair --accept-ledger CODE realigns it, nothing applied again (drill A, session 35: no way out)", async () => {
+  const pool = ctx.stack.pools.get('main');
+  const dir = tempDir('repair-accept');
+  // the next patch after the test above (every dossier at 3)
+  await blockablePatches(dir, [4]);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => expect((await runPatch(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir })).state).toBe('completed'));
+  const stored = (await pool.query<{ checksum: string }>('SELECT checksum FROM nightshift.patch_package WHERE number = 4')).rows[0]!.checksum;
+  const foreign = 'ab'.repeat(32);
+  const ledger4 = async (code: string) => (await pool.query<{ checksum: string }>(`SELECT checksum FROM ${qualified(schemaNameFor(code), 'apatch')} WHERE number = 4`)).rows[0]!.checksum;
+  await pool.query(`UPDATE ${qualified(schemaNameFor(codes[2]!), 'apatch')} SET checksum = $1 WHERE number = 4`, [foreign]);
+  const applied = async () => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${qualified(schemaNameFor(codes[2]!), 'applylog')}`)).rows[0]!.n;
+  const appliedBefore = await applied();
+
+  // the plan refuses it and names the way out
+  const plan = await cli(['patch', 'plan', dir]);
+  expect(plan.stdout).toContain(`patch 4 was applied to dossier ${codes[2]} with checksum abababababab…, the package now has ${stored.slice(0, 12)}…: refused (R-PI-8)`);
+  expect(plan.stdout).toContain(`'nightshift patch repair DIR --accept-ledger ${codes[2]}' realigns it`);
+  // repair alone does not realign a checksum it never knew
+  expect((await cli(['patch', 'repair', dir])).stdout).toMatch(/^nothing to repair on main: /);
+  // hostile input: an unknown code, a bad list: exit 2, nothing changed
+  expect(await cli(['patch', 'repair', dir, '--accept-ledger', 'NOPE99', '--yes'])).toMatchObject({ code: 2, stderr: 'nightshift: --accept-ledger: no dossier NOPE99 on target main: nothing changed\n' });
+  expect((await cli(['patch', 'repair', dir, '--accept-ledger', 'a,,b', '--yes'])).code).toBe(2);
+  // a dossier in line has nothing to accept
+  const inLine = await cli(['patch', 'repair', dir, '--accept-ledger', codes[0]!]);
+  expect(inLine.stderr).toBe(`${codes[0]}: its ledger holds ${dir}'s checksums already: nothing to accept\n`);
+  expect(await ledger4(codes[2]!)).toBe(foreign);
+
+  const dry = await cli(['patch', 'repair', dir, '--accept-ledger', codes[2]!, '--dry-run']);
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toContain(
+    `patch 4 (B0004): ${codes[2]} holds checksum abababababab…, which no package of this target had (accepted with --accept-ledger: its content taken for this package's); ` +
+      `1 dossier ledger(s) holding it or an older checksum take this folder's ${stored.slice(0, 12)}…, nothing is applied again`,
+  );
+  expect(await ledger4(codes[2]!)).toBe(foreign);
+  const done = await cli(['patch', 'repair', dir, '--accept-ledger', codes[2]!, '--yes']);
+  expect(done).toMatchObject({ code: 0, stderr: '' });
+  expect(done.stdout).toMatch(new RegExp(`^patch 4: 1 dossier ledger\\(s\\) realigned to ${stored.slice(0, 12)}… \\(repair \\d+\\)\\n$`));
+  expect(await ledger4(codes[2]!)).toBe(stored);
+  expect(await applied()).toBe(appliedBefore);
+  // the audit trail keeps the checksum accepted
+  const last = (await pool.query('SELECT number, old_checksums, replaces_package, dossiers FROM nightshift.patch_repair ORDER BY id DESC LIMIT 1')).rows[0];
+  expect(last).toMatchObject({ number: 4, old_checksums: [foreign], replaces_package: false, dossiers: 1 });
+  // and the plan passes
+  expect((await cli(['patch', 'plan', dir])).stdout).not.toContain('refused (R-PI-8);');
+});

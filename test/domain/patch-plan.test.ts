@@ -115,7 +115,10 @@ test('R-PI-8: in number order; applied ones skipped, a level without ledger rows
 
   const drift = planDossier(packages, fresh({ ...REG, patchLevel: 2 }, { ledger: new Map([[1, sum(1)], [2, 'f'.repeat(64)]]) }), 4);
   expect(drift).toMatchObject({ toLevel: 2, applies: [], refusal: { patch: 2, type: FailureType.ChecksumDrift, rule: 'R-PI-8' } });
-  expect(drift.refusal!.message).toBe(`patch 2 was applied to dossier REG with checksum ffffffffffff…, the package now has ${sum(2).slice(0, 12)}…: refused (R-PI-8)`);
+  expect(drift.refusal!.message).toBe(
+    `patch 2 was applied to dossier REG with checksum ffffffffffff…, the package now has ${sum(2).slice(0, 12)}…: refused (R-PI-8); ` +
+      "if what it applied is this package's content (its ledger restored from elsewhere): 'nightshift patch repair DIR --accept-ledger REG' realigns it",
+  );
   expect(drift.steps.map((s) => s.action)).toEqual(['applied']);
 
   const gap = planDossier(packages.slice(2), fresh({ ...REG, patchLevel: 1 }), 4);
