@@ -638,6 +638,10 @@ export function registerPatchCommands(program: Command): void {
           process.stdout.write(`${[`patch run ${source.id}: ${scope.leftOutTotal} of its ${source.failed} failed dossier(s) need no retry, left out; retrying the other ${scope.behind}`, ...leftOutText].join('\n')}\n`);
         }
         const andNotStarted = source.notStarted ? ` and the ${source.notStarted} it did not start (--max-failures stopped it)` : '';
+        // its limit is not carried (drill A, session 35: the retry ran on past it, unsaid): said, with how to keep one
+        if (source.notStarted && flags.maxFailures === undefined && !flags.json) {
+          process.stderr.write(`patch run ${source.id} was stopped by --max-failures: this retry has no limit (give --max-failures again to keep one)\n`);
+        }
         return startRun({ target: t.name, mode: 'retry', retryOf }, flags, `Patch retry of the failed dossiers of run ${source.id}${andNotStarted} on ${t.name}`);
       }),
     );

@@ -2,7 +2,7 @@ import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { createTestWorker, tempDir } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
-import { blockablePatches, demoDossiers, levels, openWindow, startRun } from '../workflows/patch-helpers';
+import { blockablePatches, closeWindows, demoDossiers, levels, openWindow, startRun } from '../workflows/patch-helpers';
 
 /** A patch run whose workflow is terminated by hand, as `nightshift patch status|retry` (spawned processes) find it (R-PI-2, R-PI-8, R-PI-9). */
 
@@ -135,4 +135,23 @@ test('tester B: an abandoned run counts its dossiers not finished and, of them, 
     { code: 'DEMO0003', status: 'failed', to_level: 1 },
     { code: 'DEMO0004', status: 'failed', to_level: 1 },
   ]);
+});
+
+test('AWS SSM MaxErrors: retry of a run --max-failures stopped, without --max-failures, says that it runs with no limit (drill A, session 35: it ran past it, unsaid)', async () => {
+  const pool = ctx.stack.pools.get('main');
+  if (!Object.keys(await levels(pool)).length) await demoDossiers(ctx.stack, 6);
+  await pool.query(`UPDATE nightshift.dossier SET patch_level = CASE WHEN code = 'DEMO0001' THEN 1 ELSE 0 END`);
+  const runId = Number(
+    (await pool.query<{ id: string }>(
+      `INSERT INTO nightshift.patch_run (workflow_id, mode, state, first_patch, last_patch, not_started, finished_at)
+       VALUES ('patch/main/cli-max-failures-stopped', 'integrate', 'partial', 1, 1, 2, now()) RETURNING id`,
+    )).rows[0]!.id,
+  );
+  await pool.query(`INSERT INTO nightshift.patch_run_item (run_id, code, status, from_level, to_level, error) VALUES ($1, 'DEMO0005', 'failed', 0, 0, 'boom')`, [runId]);
+  // no window: the retry is then refused (R-PI-2), nothing started; the note comes first
+  await closeWindows(pool);
+  const said = await ctx.cli(['patch', 'retry', '--run', String(runId)]);
+  expect(said.stderr).toContain(`patch run ${runId} was stopped by --max-failures: this retry has no limit (give --max-failures again to keep one)\n`);
+  const kept = await ctx.cli(['patch', 'retry', '--run', String(runId), '--max-failures', '3']);
+  expect(kept.stderr).not.toContain('this retry has no limit');
 });
