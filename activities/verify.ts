@@ -21,6 +21,7 @@ import {
   isToldProblem,
   isVerifyProblem,
   olderCopiesStep,
+  olderLostStep,
   verifyMailSubject,
   verifyProblemCause,
   verifyReportFileName,
@@ -54,6 +55,7 @@ import { latestVerifyProblems } from '../store/verify/latest-problems';
 import { markVerifyMail } from '../store/verify/mark-mail';
 import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
 import { verifyNewestMissingCodes } from '../store/verify/newest-missing-codes';
+import { verifyNewestUnreadableCodes } from '../store/verify/newest-unreadable-codes';
 import { verifyProblemKeyIds } from '../store/verify/problem-key-ids';
 import { recordVerifyItem } from '../store/verify/record-item';
 import { verifyReportPage } from '../store/verify/report-page';
@@ -590,8 +592,18 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     const newestGone = new Set(copyOnly.length ? await verifyNewestMissingCodes(pool, runId, copyOnly, OFFSITE_ONLY_MARK) : []);
     const isOlder = (f: DossierFailure) => verifyProblemCause(f) === 'offsite-only' && !newestGone.has(f.code);
     const older = [...new Set(all.filter(isOlder).map((f) => f.code))].sort();
-    const steps = verifyNextSteps(target, all.filter((f) => !isOlder(f)), keysOf, complete);
+    // an older generation found at fault, the newest sound: a point in time lost, which no new backup brings back (drill
+    // B, session 35: "back up these dossiers again" was advised for them, and did nothing for them)
+    const lostCause = (f: DossierFailure) => verifyProblemCause(f) === 'archive' && ['corrupt', 'missing', 'failed'].includes(f.status);
+    const lostCodes = [...new Set(all.filter(lostCause).map((f) => f.code))];
+    const newestBad = new Set(lostCodes.length ? await verifyNewestUnreadableCodes(pool, runId, lostCodes) : []);
+    // a dossier with another problem besides (its newest, a copy, a key) keeps its other steps
+    const otherwise = new Set(all.filter((f) => !lostCause(f) && !isOlder(f)).map((f) => f.code));
+    const olderLost = lostCodes.filter((c) => !newestBad.has(c) && !otherwise.has(c)).sort();
+    const isOlderLost = (f: DossierFailure) => olderLost.includes(f.code);
+    const steps = verifyNextSteps(target, all.filter((f) => !isOlder(f) && !isOlderLost(f)), keysOf, complete);
     if (older.length) steps.push(olderCopiesStep(target, complete && older.length <= NEXT_STEP_CODES_MAX ? older : undefined));
+    if (olderLost.length) steps.push(olderLostStep(target, complete && olderLost.length <= NEXT_STEP_CODES_MAX ? olderLost : undefined));
     return steps;
   }
 

@@ -129,6 +129,22 @@ export function verifyProblemCause(p: { status: string; error: string | null }):
 }
 
 /**
+ * The next step of older generations found corrupt, missing or not restorable, with no copy that read back, while the
+ * dossier's newest generation is sound: those points in time are lost; nothing repairs them, and a new backup would only
+ * add another. `backup list` shows which dates are still there (a restore `--at` such a date reads the one before);
+ * retention prunes them in time. `codes` undefined: too many to name.
+ */
+export function olderLostStep(target: string, codes: string[] | undefined): { text: string; command: string } {
+  const whose = codes ? codes.join(', ') : 'some dossiers (see the problems)';
+  return {
+    text:
+      `older generations of ${whose} cannot be read (their newest is sound): those points in time are lost, nothing repairs them and a new backup would not bring them back; ` +
+      "'nightshift backup list CODE' shows the dates still kept (a restore --at one of the lost dates reads the one before it); retention prunes them in time",
+    command: `nightshift backup list ${codes?.length === 1 ? codes[0] : 'CODE'} --target ${target}`,
+  };
+}
+
+/**
  * The next step of older generations whose file is gone and whose off-site copy read back whole (not the dossier's
  * newest archive): nothing to do. A new backup writes a new generation, it puts no older one's file back; the copy is
  * what a restore of that date reads. `codes` undefined: too many to name.

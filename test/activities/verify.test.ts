@@ -403,3 +403,29 @@ test('R-BK-13 rotating parts: claims at once each take their own part (under one
   await expect(acts.claimVerifyRun({ target: 'main', subset: { of }, codes: ['RP0001'], workflowId: `backup-verify/main/${crypto.randomUUID()}` })).rejects.toThrow(/give it without codes or a backup run/);
   expect((await pool().query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.verify_run')).rows[0]!.n).toBe(before);
 });
+
+test('R-BK-13: an older generation found corrupt, the newest sound: its next step says that point in time is lost (backup list), not "back up again", which would not bring it back (drill B, session 35)', async () => {
+  const [a, b] = (await backUp('VOLD', 2)) as [{ code: string; generationId: number; file: string }, { code: string; generationId: number; file: string }];
+  // a second, sound generation of A: the first is now an older one
+  const again = await createBackupActivities({ config: stack.config, pools: stack.pools }).backupDossier({ target: 'main', code: a.code, reason: 'manual' });
+  expect(again.generationId).not.toBe(a.generationId);
+  const bytes = Buffer.from(fs.readFileSync(a.file));
+  bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+  fs.rmSync(a.file);
+  fs.writeFileSync(a.file, bytes, { mode: 0o600 });
+  // and B's newest (its only one) too: that one a new backup does put back
+  const bBytes = Buffer.from(fs.readFileSync(b.file));
+  bBytes[Math.floor(bBytes.length / 2)]! ^= 0xff;
+  fs.rmSync(b.file);
+  fs.writeFileSync(b.file, bBytes, { mode: 0o600 });
+
+  const { finish } = await verify({ codes: [a.code, b.code], samplePercent: 0, seed: 3 });
+  expect(finish).toMatchObject({ state: 'problems', problems: 2 });
+  expect(finish.nextSteps).toEqual([
+    { text: 'back up these dossiers again', command: `nightshift backup run --all --only ${b.code} --target main` },
+    {
+      text: expect.stringMatching(new RegExp(`^older generations of ${a.code} cannot be read \\(their newest is sound\\): those points in time are lost, nothing repairs them`)),
+      command: `nightshift backup list ${a.code} --target main`,
+    },
+  ]);
+});
