@@ -196,6 +196,11 @@ export interface BackupBatchHooks {
   offsiteStore?: () => Promise<OffsiteStore | undefined>;
 }
 
+/** The chunk's activity was cancelled because its batch was (its workflow cancelled it): not a worker shutting down, nor a timeout. */
+function batchCancelled(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && (signal.reason as { message?: unknown } | undefined)?.message === 'CANCELLED';
+}
+
 export function createBackupBatchActivities({ config, pools, mail, temporal }: ActivityDeps, hooks: BackupBatchHooks = {}) {
   /** runs whose destination stopped them, seen by this process: the other chunks in flight here stop before their next dossier */
   const stoppedRuns = new Map<number, DestinationErrno>();
@@ -551,9 +556,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               break;
             }
           } catch (err) {
-            if (!signal?.aborted) throw err;
-            // cancelled between the archive and its copy: what was done is said (the close waits for this chunk), not
-            // "cancelled before this dossier"; the copy left to make is taken by the next batch or a retry
+            // the batch cancelled between the archive and its copy: what was done is said (the close waits for this
+            // chunk), not "cancelled before this dossier"; the copy left to make is taken by the next batch or a retry.
+            // A worker shutting down (or a timeout seen here) is no cancel: the chunk's retry copies that archive.
+            if (!batchCancelled(signal)) throw err;
             item = { status: 'failed', error: itemErrorText(copyCutShortText(generationId)), file: null, size: null };
           }
         }
