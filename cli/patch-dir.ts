@@ -60,6 +60,15 @@ function refusedFolder(name: string, at: string, err: NodeJS.ErrnoException): Us
  */
 export async function checkPatchDirHere(targetName: string, dir: string): Promise<void> {
   if (fs.existsSync(dir)) {
+    // a file, or one package's folder, given for the directory of packages: said with the folder to give (drill A,
+    // session 35: a raw ENOTDIR, exit 1; "not patch packages: data/, patch.json")
+    if (!fs.statSync(dir).isDirectory()) {
+      const pkg = path.basename(dir) === 'patch.json' ? ` (a package's manifest: give the directory holding its package, ${path.dirname(path.dirname(dir))})` : '';
+      throw new UsageError(`${dir} is a file, not a directory of patch packages${pkg}: nothing started`);
+    }
+    if (fs.existsSync(path.join(dir, 'patch.json'))) {
+      throw new UsageError(`${dir} is one patch package (it holds patch.json): give the directory holding the packages, ${path.dirname(dir)}: nothing started`);
+    }
     // outside the shared store first: a folder such as /tmp is the wrong place, not a folder of stray files
     const notShared = await withPools(targetName, (pool) => patchDirectoryProblem(pool, targetName, dir));
     if (notShared) throw new UsageError(notShared);

@@ -40,7 +40,12 @@ test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero 
     cli(['patch', 'retry', '--run', '999999']),
     // revalidate as integrate --dossiers: unknown codes refused before anything starts (it said "prerequisites met")
     cli(['patch', 'revalidate', 'NOPE99', 'demo0002']),
+    // a package's manifest, or one package's folder, given for the directory (drill A, session 35: a raw ENOTDIR, exit 1)
+    cli(['patch', 'integrate', path.join(good, 'P0001', 'patch.json')]),
+    cli(['patch', 'integrate', path.join(good, 'P0001')]),
   ]);
+  expect(results[9]!.stderr).toBe(`nightshift: ${path.join(good, 'P0001', 'patch.json')} is a file, not a directory of patch packages (a package's manifest: give the directory holding its package, ${good}): nothing started\n`);
+  expect(results[10]!.stderr).toBe(`nightshift: ${path.join(good, 'P0001')} is one patch package (it holds patch.json): give the directory holding the packages, ${good}: nothing started\n`);
   expect(results[8]!.stderr).toBe("nightshift: not dossiers of target main: NOPE99, demo0002 (codes are case-sensitive: DEMO0002?); nothing started (see 'nightshift dossiers list')\n");
   expect(results[7]!.stderr).toBe("nightshift: no patch run 999999 on main: nothing started (see 'nightshift patch status')\n");
   expect(results[5]!.stderr).toBe("nightshift: --dossiers: not dossiers of target main: NOPE99, demo0002 (codes are case-sensitive: DEMO0002?); nothing started (see 'nightshift dossiers list')\n");
