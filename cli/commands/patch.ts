@@ -425,7 +425,9 @@ export function registerPatchCommands(program: Command): void {
         // R-PI-3: an unknown code is refused before anything starts (the run would refuse it once started)
         if (dossiers) await withPools(t.name, (pool) => refuseUnknownCodes(pool, t.name, dossiers, { flag: '--dossiers' }));
         await refuseWhatThePlanRefuses(t.name, dir, dossiers);
-        return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}`);
+        // R-OP-1: the Web UI's summary says which dossiers, as the command did (drill A, session 35)
+        const named = dossiers ? ` (dossiers ${dossiers.slice(0, 5).join(', ')}${dossiers.length > 5 ? ` and ${dossiers.length - 5} more` : ''})` : '';
+        return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}${named}`);
       }),
     );
 

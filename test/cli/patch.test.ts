@@ -553,3 +553,22 @@ test('R-PI-9: revalidate of dossiers none of which is below the supervisor (the 
   expect(JSON.parse((await cli(['patch', 'revalidate', 'DEMO0001', '--json'])).stdout)).toEqual({ revalidated: 0, supervisor: { code: 'DEMO0001', level } });
   expect(await runs()).toBe(before);
 });
+
+test('R-OP-1: integrate --dossiers: the Web UI summary names the dossiers, as the command did (drill A, session 35)', async () => {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir('cli-summary');
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  await blockablePatches(dir, [top + 1]);
+  // no worker: the run waits; its summary is set at its start
+  const r = await cli(['patch', 'integrate', dir, '--dossiers', 'DEMO0001,DEMO0002', '--json'], { NIGHTSHIFT_CLAIM_WAIT_S: '0' });
+  expect(r.code).toBe(0);
+  const handle = ctx.temporal.client.workflow.getHandle(JSON.parse(r.stdout).workflowId);
+  try {
+    expect(await (await handle.describe()).staticSummary()).toBe(`Patch integration of ${path.basename(dir)} on main (dossiers DEMO0001, DEMO0002)`);
+  } finally {
+    await handle.terminate('test');
+    await closeWindows(pool);
+  }
+});
