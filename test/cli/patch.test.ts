@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type pg from 'pg';
 import { generateDemoPatches } from '../../patches/demo';
 import { failureTypeOf } from '../../domain/failures';
 import { PatchFailure } from '../../workflows/patch-integration.api';
@@ -19,6 +20,16 @@ beforeAll(async () => {
   await demoDossiers(ctx.stack, 6);
   await openWindow(ctx.stack.pools.get('main'));
 });
+
+/** A run's set-up: a window of its own (the earlier ones closed), a fresh folder for its packages, the dossiers' highest patch level now. */
+async function freshRunSetUp(folder: string): Promise<{ pool: pg.Pool; dir: string; top: number }> {
+  const pool = ctx.stack.pools.get('main');
+  await closeWindows(pool);
+  await openWindow(pool);
+  const dir = tempDir(folder);
+  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  return { pool, dir, top };
+}
 
 
 test('hostile input: stray files (R-PI-1), bad codes, bad run ids exit non-zero with a clear message and start nothing', async () => {
@@ -234,11 +245,7 @@ test('R-PI-2: a start that passes the check but is refused by the claim a moment
 });
 
 test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason and the retry command; status repeats it; retry --wait after the fix exits 0', async () => {
-  const pool = ctx.stack.pools.get('main');
-  await closeWindows(pool);
-  await openWindow(pool);
-  const dir = tempDir('cli-partial');
-  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const { pool, dir, top } = await freshRunSetUp('cli-partial');
   await blockablePatches(dir, [top + 1]);
   await pool.query(`CREATE TABLE "d_DEMO0003".blocker (x int)`);
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
@@ -307,11 +314,7 @@ test('issue 12: integrate --wait with a failed dossier exits 1 with CODE: reason
 });
 
 test('tester B: patch retry leaves out the failed dossiers brought up since (patch revalidate), names them with why, and retries the others only', async () => {
-  const pool = ctx.stack.pools.get('main');
-  await closeWindows(pool);
-  await openWindow(pool);
-  const dir = tempDir('cli-retry-left-out');
-  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const { pool, dir, top } = await freshRunSetUp('cli-retry-left-out');
   await blockablePatches(dir, [top + 1]);
   for (const code of ['DEMO0002', 'DEMO0004']) await pool.query(`CREATE TABLE "d_${code}".blocker (x int)`);
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
@@ -339,11 +342,7 @@ test('tester B: patch retry leaves out the failed dossiers brought up since (pat
 });
 
 test('R-PI-4: after a rollback of its run (supervisor back below it) a retry is refused by the CLI and by the workflow; status advises integrate, not retry; status --run lists every failure (issue of 2,512 dossiers)', async () => {
-  const pool = ctx.stack.pools.get('main');
-  await closeWindows(pool);
-  await openWindow(pool);
-  const dir = tempDir('cli-rolled-back');
-  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const { pool, dir, top } = await freshRunSetUp('cli-rolled-back');
   await blockablePatches(dir, [top + 1]);
   for (const c of ['DEMO0003', 'DEMO0005']) await pool.query(`CREATE TABLE "d_${c}".blocker (x int)`);
   const runs = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
@@ -410,11 +409,7 @@ test('R-PI-4: after a rollback of its run (supervisor back below it) a retry is 
 });
 
 test('R-PI-9: while a run is running, status says so instead of advising to revalidate the dossiers it has not reached yet', async () => {
-  const pool = ctx.stack.pools.get('main');
-  await closeWindows(pool);
-  await openWindow(pool);
-  const dir = tempDir('cli-running');
-  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const { pool, dir, top } = await freshRunSetUp('cli-running');
   // 2 s per dossier: three CLI calls below must see it running on a loaded machine (CI saw it end before the third)
   await blockablePatches(dir, [top + 1], () => 'SELECT pg_sleep(2);\n');
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
@@ -473,11 +468,7 @@ test('patch retry of a run that failed as a whole (before any dossier) says why 
 
 // drill M: a Flyway user had no `info`: one dossier's ledger was read with psql
 test('R-PI-8 R-PI-9: patch history CODE shows each patch of a dossier (applied by which run, pending, checksum differs), what a run would make of it, exit 0; an unknown code exit 2', async () => {
-  const pool = ctx.stack.pools.get('main');
-  await closeWindows(pool);
-  await openWindow(pool);
-  const dir = tempDir('cli-history');
-  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const { pool, dir, top } = await freshRunSetUp('cli-history');
   await blockablePatches(dir, [top + 1, top + 2]);
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
   const run = await worker.runUntil(runPatch(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir, dossiers: ['DEMO0001', 'DEMO0002'] }));
@@ -517,11 +508,7 @@ test('R-PI-8 R-PI-9: patch history CODE shows each patch of a dossier (applied b
 
 
 test('R-PI-3 R-OP-1: integrate --wait stopped at its supervisor names the run and advises as `patch status` does: a package at fault, its folder integrated again (drill A, session 35: one line, no run, no next step)', async () => {
-  const pool = ctx.stack.pools.get('main');
-  await closeWindows(pool);
-  await openWindow(pool);
-  const dir = tempDir('cli-supervisor');
-  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const { pool, dir, top } = await freshRunSetUp('cli-supervisor');
   await blockablePatches(dir, [top + 1]);
   await pool.query(`CREATE TABLE "d_DEMO0001".blocker (x int)`);
   const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
@@ -555,11 +542,7 @@ test('R-PI-9: revalidate of dossiers none of which is below the supervisor (the 
 });
 
 test('R-OP-1: integrate --dossiers: the Web UI summary names the dossiers, as the command did (drill A, session 35)', async () => {
-  const pool = ctx.stack.pools.get('main');
-  await closeWindows(pool);
-  await openWindow(pool);
-  const dir = tempDir('cli-summary');
-  const top = (await pool.query<{ n: number }>('SELECT max(patch_level)::int AS n FROM nightshift.dossier')).rows[0]!.n;
+  const { pool, dir, top } = await freshRunSetUp('cli-summary');
   await blockablePatches(dir, [top + 1]);
   // no worker: the run waits; its summary is set at its start
   const r = await cli(['patch', 'integrate', dir, '--dossiers', 'DEMO0001,DEMO0002', '--json'], { NIGHTSHIFT_CLAIM_WAIT_S: '0' });
