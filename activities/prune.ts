@@ -255,6 +255,10 @@ const foundByPrune = (prunedBy: string) => `vu par la rétention avant de suppri
  * checked (a key this worker lacks, no off-site store, the storage away, an I/O error) is `unknown`, never `bad`.
  */
 async function readsBack(g: PruneCandidate, d: ReadBackDeps): Promise<Soundness> {
+  // a restore reads the archive (or its copy) with its key: under a key this worker lacks it does not read back here,
+  // whatever its bytes (drill K3, session 36: a kept newer generation under a key taken away from the workers let the
+  // prune delete the only generation they could read)
+  if (g.keyId && !d.keys.key(g.keyId)) return { state: 'unknown', why: `its backup key ${g.keyId} is not given to this worker` };
   let unknown: string | undefined;
   // a file a verification found corrupt may read back whole (a scratch restore that differed): only its copy counts
   if (g.verifyState !== 'corrupt') {

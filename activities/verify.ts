@@ -272,6 +272,23 @@ export async function putBackFromLinks(
   return undefined;
 }
 
+/**
+ * What a file that is no longer the generation as written holds, when it is still a whole archive: another dossier's,
+ * or another backup of the same one (drill V2, session 36: a file swapped for another dossier's archive only read
+ * "SHA-256 … au lieu de …"), or where the reader finds it broken; empty when a key is what it cannot be read with.
+ */
+async function whatItHolds(g: Pick<Generation, 'code' | 'file' | 'snapshotAt'>, keys: BackupKeyring): Promise<string> {
+  try {
+    const a = await verifyArchive(g.file, keys);
+    if (a.code !== g.code) return ` (le fichier est une archive valide du dossier ${a.code}, sauvegarde du ${a.snapshotAt})`;
+    if (a.snapshotAt !== g.snapshotAt.toISOString()) return ` (le fichier est une autre sauvegarde valide de ${a.code}, du ${a.snapshotAt})`;
+    return '';
+  } catch (err) {
+    // the reader's reason says where it breaks; a key it cannot be read with says nothing of the bytes
+    return failureTypeOf(err) === FailureType.ArchiveInvalid ? `; ${oneLine((err as Error).message)}` : '';
+  }
+}
+
 /** PostgreSQL refusing what a scratch restore loads (bad data, broken constraint) is the archive's fault. */
 function isContentError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -381,6 +398,16 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       if (err instanceof NotAFile) return corruptWithCopy(g, err.message, { restored: false, sha256: null }, signal, lostThisRun);
       throw err;
     }
+    // what differs from the generation as it was written is said first, and the file is read no further: a changed first
+    // line would pass for a key problem (drill V2, session 36: a damaged salt read "give the original key" and left the
+    // generation ok), and another dossier's archive in its place would restore and compare clean
+    const changed: string[] = [];
+    if (size !== g.size) changed.push(`${size} octets au lieu de ${g.size} à l'écriture`);
+    if (g.sha256 && g.sha256 !== sha256) changed.push(`SHA-256 ${sha256.slice(0, 12)}… au lieu de ${g.sha256.slice(0, 12)}… à l'écriture`);
+    if (changed.length) {
+      if (putBack) changed.unshift(putBack);
+      return corruptWithCopy(g, `${changed.join('; ')}${await whatItHolds(g, keys)}`, { restored: false, sha256 }, signal, lostThisRun);
+    }
     const problems: string[] = [];
     let status: Checked['status'] = 'ok';
     let restored = false;
@@ -406,15 +433,6 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         status = 'corrupt';
         problems.push(isContentError(err) ? `invalid archive: PostgreSQL refused its content: ${message}` : message);
       } else throw err;
-    }
-    // what differs from the generation as it was written goes first (a truncated file says so at once)
-    if (g.sha256 && g.sha256 !== sha256) {
-      status = 'corrupt';
-      problems.unshift(`SHA-256 ${sha256.slice(0, 12)}… au lieu de ${g.sha256.slice(0, 12)}… à l'écriture`);
-    }
-    if (size !== g.size) {
-      status = 'corrupt';
-      problems.unshift(`${size} octets au lieu de ${g.size} à l'écriture`);
     }
     if (putBack) problems.unshift(putBack);
     if (status === 'corrupt') return corruptWithCopy(g, problems.join('; '), { restored, sha256 }, signal, lostThisRun);

@@ -1,8 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
 import { keepWhatReadsBack, pruneDossier } from '../../activities/prune';
-import { NO_KEYS } from '../../archive/keys';
+import { NO_KEYS, loadBackupKeyring } from '../../archive/keys';
+import { loadConfig } from '../../config/config';
 import { createVerifyActivities } from '../../activities/verify';
 import { type RetentionPolicies, type RetentionPolicy, deletionReason } from '../../domain/retention';
 import { generateDemoDossiers } from '../../registry/demo';
@@ -10,7 +12,7 @@ import { dossierGenerations } from '../../store/generations/dossier-generations'
 import { markGenerationOffsite } from '../../store/generations/mark-offsite';
 import { markGenerationVerified } from '../../store/generations/mark-verified';
 import { planDossierPrune } from '../../store/generations/retention-plan';
-import { createTestStack, type TestStack } from '../helpers/env';
+import { createTestStack, tempDir, type TestStack } from '../helpers/env';
 import { damageInPlace } from '../helpers/damage';
 
 /**
@@ -195,4 +197,49 @@ test('R-BK-11: a restore --at of a generation whose own file is gone while B{cod
   // --from local too: the file is there again
   fs.rmSync(g.file);
   await expect(backup.restoreDossier({ target: 'main', file: g.file, as: `${code}S`, replace: false, generationId: id!, from: 'local' })).resolves.toMatchObject({ code: `${code}S` });
+});
+
+test('R-BK-11 / R-BK-12: the kept newer generation under a key this worker lacks does not read back here: the older one under a key it has is kept, not deleted (drill K3, session 36); with both keys the policy prunes it', async () => {
+  // written last in this file: the target's archives are encrypted from here on (a plain backup would be refused)
+  const [code] = (await generateDemoDossiers(pool(), { target: 'main', count: 1, sizeKb: 20, prefix: 'PRK' })) as [string];
+  const dir = tempDir('prune-keys');
+  const [k1, k2] = ['k1', 'k2'].map((id) => `${id}=${crypto.randomBytes(32).toString('base64')}`) as [string, string];
+  const keysFile = (name: string, lines: string[]) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, `${lines.join('\n')}\n`, { mode: 0o600 });
+    return loadConfig({ NIGHTSHIFT_DATA_DIR: stack.dataDir, DATABASE_URL: stack.databaseUrl, NIGHTSHIFT_BACKUP_KEYS_FILE: f }).backupKeys;
+  };
+  const under = (keys: ReturnType<typeof keysFile>) => createBackupActivities({ config: { ...stack.config, backupKeys: keys }, pools: stack.pools });
+  const older = (await under(keysFile('one', [k1])).backupDossier({ target: 'main', code, reason: 'manual' })).generationId!;
+  const both = keysFile('both', [k1, k2]);
+  const newer = (await under(both).backupDossier({ target: 'main', code, reason: 'manual' })).generationId!;
+  const gens = await byId(code);
+  expect([gens.get(older)!.keyId, gens.get(newer)!.keyId]).toEqual(['k1', 'k2']);
+
+  // a worker given k1 only (its key file redeployed from an older copy)
+  const r = await pruneDossier(pool(), code, {
+    policies: everyKind({ last: 1 }),
+    timeZone: 'Europe/Paris',
+    prunedBy: 'backup-prune/main/keys',
+    dryRun: false,
+    offsiteStore: () => undefined,
+    offsiteConfigured: false,
+    keys: loadBackupKeyring(keysFile('k1-only', [k1])),
+  });
+  expect(r).toMatchObject({ deleted: 0, kept: 2, error: null });
+  expect((await byId(code)).get(older)!.deletedAt).toBeNull();
+  expect(fs.existsSync(gens.get(older)!.file)).toBe(true);
+
+  // given both keys, the newer one reads back and the policy deletes the older one
+  const again = await pruneDossier(pool(), code, {
+    policies: everyKind({ last: 1 }),
+    timeZone: 'Europe/Paris',
+    prunedBy: 'backup-prune/main/keys',
+    dryRun: false,
+    offsiteStore: () => undefined,
+    offsiteConfigured: false,
+    keys: loadBackupKeyring(both),
+  });
+  expect(again).toMatchObject({ deleted: 1, kept: 1, error: null });
+  expect((await byId(code)).get(older)!.deletedAt).not.toBeNull();
 });

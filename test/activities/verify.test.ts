@@ -115,7 +115,7 @@ test('R-BK-13: a flipped byte, a truncated file and a missing file are reported 
   expect(finish).toMatchObject({ state: 'problems', total: 4, ok: 1, problems: 3, failuresTotal: 3 });
   const byCode = Object.fromEntries(items.map((i) => [i.code, i]));
   expect(byCode[flipped.code]).toMatchObject({ status: 'corrupt', error: expect.stringMatching(/invalid archive/) });
-  expect(byCode[truncated.code]).toMatchObject({ status: 'corrupt', error: expect.stringMatching(/^\d+ octets au lieu de \d+ à l'écriture; .*invalid archive/) });
+expect(byCode[truncated.code]).toMatchObject({ status: 'corrupt', error: expect.stringMatching(/^\d+ octets au lieu de \d+ à l'écriture; .*invalid archive/) });
   expect(byCode[missing.code]).toMatchObject({ status: 'missing', error: expect.stringContaining(missing.file) });
   expect(byCode[fine.code]).toMatchObject({ status: 'ok' });
   expect((await generationById(pool(), flipped.generationId))!).toMatchObject({ verifyState: 'corrupt', sha256: null });
@@ -428,4 +428,36 @@ test('R-BK-13: an older generation found corrupt, the newest sound: its next ste
       command: `nightshift backup list ${a.code} --target main`,
     },
   ]);
+});
+
+test('R-BK-13 / R-BK-12: a file changed since it was written is corrupt before it is read: a damaged first line is not a key problem, another dossier\'s archive in its place is named and not restored (drills V2 and K3, session 36)', async () => {
+  const keyFile = path.join(tempDir('keys'), 'backup-keys');
+  fs.writeFileSync(keyFile, `k36=${crypto.randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  const withKey: Config = { ...stack.config, backupKeys: loadConfig({ NIGHTSHIFT_DATA_DIR: stack.dataDir, DATABASE_URL: stack.databaseUrl, NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile }).backupKeys };
+  const [salted, swapped, other] = (await backUp('VCHG', 3, withKey)) as [{ code: string; generationId: number; file: string }, { code: string; generationId: number; file: string }, { code: string; generationId: number; file: string }];
+  // the first verification records each file's SHA-256
+  expect((await verify({ codes: [salted.code, swapped.code], samplePercent: 0, seed: 1 }, withKey)).finish).toMatchObject({ state: 'completed', ok: 2 });
+  // one byte of the first line changed in place (the salt the key is derived with), size unchanged
+  const firstLine = fs.readFileSync(salted.file).subarray(0, 200).toString('latin1');
+  const at = firstLine.indexOf('salt=') + 8;
+  expect(at).toBeGreaterThan(8);
+  const fd = fs.openSync(salted.file, 'r+');
+  const b = Buffer.alloc(1);
+  fs.readSync(fd, b, 0, 1, at);
+  b[0] = b[0] === 0x41 ? 0x42 : 0x41;
+  fs.writeSync(fd, b, 0, 1, at);
+  fs.closeSync(fd);
+  // another dossier's sound archive in the generation's place (its names are hard links: replaced, not written through)
+  fs.rmSync(swapped.file);
+  fs.copyFileSync(other.file, swapped.file);
+
+  const run = await verify({ codes: [salted.code, swapped.code], full: true }, withKey);
+  const byCode = Object.fromEntries(run.items.map((i) => [i.code, i]));
+  expect(byCode[salted.code]).toMatchObject({ status: 'corrupt', restored: false, error: expect.stringMatching(/^SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture$/) });
+  expect(byCode[swapped.code]).toMatchObject({ status: 'corrupt', restored: false, error: expect.stringContaining(`(le fichier est une archive valide du dossier ${other.code}, sauvegarde du `) });
+  expect(run.restored).toBe(0);
+  expect(run.finish).toMatchObject({ state: 'problems', problems: 2, restored: 0 });
+  // the generations are corrupt now (not "ok, a key to give"): the next batch backs the dossiers up again
+  expect((await generationById(pool(), salted.generationId))!.verifyState).toBe('corrupt');
+  expect(run.finish.nextCommand).toBe(`nightshift backup run --all --only ${[salted.code, swapped.code].sort().join(',')} --target main`);
 });
