@@ -6,7 +6,7 @@ import { migrate } from '../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres';
 import { startSmtpCatcher, type SmtpCatcher } from '../workers/smtp-catcher';
 import { workerProcessEnv } from '../workers/resources';
-import { ensureBackupKeyFile } from '../archive/keys';
+import { makeNewStackBackupKey } from '../archive/new-stack-key';
 import { KEY_HEADER } from '../gate/keys';
 import { ensureClusterKey } from './gate-key';
 import { ClusterError, exitLine, processesOfFolder, fixedPorts, freePorts, HIGHEST_CLUSTER_PORT, portAnswers, reapState, runs, stopFolderProcesses, Supervisor, waitGone, type ManagedProcess } from './processes';
@@ -238,8 +238,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     NIGHTSHIFT_GATE_PORT: String(lbPort),
   };
   const config = loadConfig({ ...inherited, ...base });
-  const backupKeyFile = ensureBackupKeyFile(config.backupKeys);
-  if (backupKeyFile) say(`backups: encrypted at rest with a new key in ${backupKeyFile}: keep a copy of that file off this machine`);
   const databaseUrl = config.targets[0]!.databaseUrl;
   const env = { ...base, DATABASE_URL: databaseUrl };
   const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...inherited, ...env, ...extra });
@@ -347,6 +345,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
     // ------------------------------------------------------------ Nightshift
     for (const t of config.targets) await migrate(t.databaseUrl);
+    // before the workers start: they read the key file
+    await makeNewStackBackupKey(config, say);
     smtp = await startSmtpCatcher({ host: HOST, port: smtpPort, dir: mailDir });
     const node = process.execPath;
     const cliPath = path.join(PROJECT_ROOT, 'bin', 'nightshift.js');

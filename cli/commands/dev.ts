@@ -8,7 +8,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { Connection } from '@temporalio/client';
 import { PROJECT_ROOT, UsageError, toolPaths, type Config } from '../../config/config';
-import { ensureBackupKeyFile } from '../../archive/keys';
+import { makeNewStackBackupKey } from '../../archive/new-stack-key';
 import { migrate } from '../../db/migrate';
 import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded-postgres';
 import { generateDemoDossiers } from '../../registry/demo';
@@ -458,9 +458,6 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
   const heard = heardSignal();
   try {
     await checkPorts(config);
-    // a new key only for a stack that can start (a busy port refuses it first)
-    const backupKeyFile = ensureBackupKeyFile(config.backupKeys);
-    if (backupKeyFile) say(`backups: encrypted at rest with a new key in ${backupKeyFile}: keep a copy of that file off this machine (without it no archive can be read)`);
     const pgFailed = new AbortController();
     const [pgStart, temporalStart] = await Promise.allSettled([
       config.embeddedPostgres
@@ -485,6 +482,8 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
     }
     for (const t of config.targets) await migrate(t.databaseUrl, undefined, { database: t.name });
     if (signal.aborted) return;
+    // a new key only for a stack that can start (a busy port refuses it first) and whose targets keep no encrypted archive
+    await makeNewStackBackupKey(config, say);
     // The gate has its own pools, so heartbeats never wait for the worker's connections.
     const gatePools = createTargetPools(config, 10);
     try {

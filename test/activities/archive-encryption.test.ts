@@ -10,6 +10,7 @@ import { verifyArchive } from '../../archive/verify';
 import { ArchiveWriter } from '../../archive/writer';
 import { BackupKeyring, ensureBackupKeyFile, loadBackupKeyring } from '../../archive/keys';
 import { RECORD_BYTES } from '../../archive/envelope';
+import { makeNewStackBackupKey } from '../../archive/new-stack-key';
 import { FORMAT_VERSION } from '../../archive/format';
 import { type Config, loadConfig } from '../../config/config';
 import { FailureType, failureTypeOf } from '../../domain/failures';
@@ -251,6 +252,21 @@ describe('encrypted archives (issue 13.2)', () => {
     const dir2 = tempDir('devkeys');
     expect(ensureBackupKeyFile(loadConfig({ NIGHTSHIFT_DATA_DIR: dir2, NIGHTSHIFT_BACKUP_KEYS: keyLine('x') }).backupKeys)).toBeUndefined();
     expect(fs.existsSync(path.join(dir2, 'backup-keys'))).toBe(false);
+  });
+
+  test('R-BK-12: a local stack whose key file is gone makes no new key while its targets keep encrypted archives: one line names the keys they need (drill K3, session 36)', async () => {
+    const code = await dossier('NEWKEY');
+    const r = await activities(withKeys({ NIGHTSHIFT_BACKUP_KEYS_FILE: keyFile([keyLine('kgone')]) })).backupDossier({ target: 'main', code, reason: 'manual' });
+    expect(r.generationId).toBeDefined();
+    const dir = tempDir('stackkeys');
+    const lines: string[] = [];
+    await makeNewStackBackupKey(loadConfig({ NIGHTSHIFT_DATA_DIR: dir, DATABASE_URL: stack.databaseUrl }), (l) => lines.push(l));
+    expect(fs.existsSync(path.join(dir, 'backup-keys'))).toBe(false);
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^backups: no backup key is given \\(no ${dir}/backup-keys\\), and the kept archives are encrypted with .*kgone \\(1 generation\\(s\\) of target main\\).*: no new key made; put that key file back`))]);
+    // a key given: nothing said, nothing made
+    lines.length = 0;
+    await makeNewStackBackupKey(loadConfig({ NIGHTSHIFT_DATA_DIR: dir, DATABASE_URL: stack.databaseUrl, NIGHTSHIFT_BACKUP_KEYS: keyLine('given') }), (l) => lines.push(l));
+    expect(lines).toEqual([]);
   });
 
   test('configuration: a bad key id is refused at start naming the variable; a bad key line is named by its number, never by its value', () => {
