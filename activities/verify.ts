@@ -22,6 +22,7 @@ import {
   isVerifyProblem,
   olderCopiesStep,
   olderLostStep,
+  newestOfKindLostStep,
   verifyMailSubject,
   verifyProblemCause,
   verifyReportFileName,
@@ -55,7 +56,7 @@ import { latestVerifyProblems } from '../store/verify/latest-problems';
 import { markVerifyMail } from '../store/verify/mark-mail';
 import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
 import { verifyNewestMissingCodes } from '../store/verify/newest-missing-codes';
-import { verifyNewestUnreadableCodes } from '../store/verify/newest-unreadable-codes';
+import { verifyNewestUnreadable } from '../store/verify/newest-unreadable-codes';
 import { verifyProblemKeyIds } from '../store/verify/problem-key-ids';
 import { recordVerifyItem } from '../store/verify/record-item';
 import { verifyReportPage } from '../store/verify/report-page';
@@ -614,13 +615,19 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     // B, session 35: "back up these dossiers again" was advised for them, and did nothing for them)
     const lostCause = (f: DossierFailure) => verifyProblemCause(f) === 'archive' && ['corrupt', 'missing', 'failed'].includes(f.status);
     const lostCodes = [...new Set(all.filter(lostCause).map((f) => f.code))];
-    const newestBad = new Set(lostCodes.length ? await verifyNewestUnreadableCodes(pool, runId, lostCodes) : []);
+    const newestRows = lostCodes.length ? await verifyNewestUnreadable(pool, runId, lostCodes) : [];
+    const newestBad = new Set(newestRows.filter((r) => r.kind === 'normal').map((r) => r.code));
     // a dossier with another problem besides (its newest, a copy, a key) keeps its other steps
     const otherwise = new Set(all.filter((f) => !lostCause(f) && !isOlder(f)).map((f) => f.code));
-    const olderLost = lostCodes.filter((c) => !newestBad.has(c) && !otherwise.has(c)).sort();
-    const isOlderLost = (f: DossierFailure) => olderLost.includes(f.code);
+    // the newest EchangePrest / Cloture archive at fault (its normal one sound): a batch would not take that event's
+    // backup again, and retention keeps it (drill R2, session 36: it was told "older generations … prunes them in time")
+    const kindLost = newestRows.filter((r) => r.kind !== 'normal' && !newestBad.has(r.code) && !otherwise.has(r.code));
+    const kindLostCodes = new Set(kindLost.map((r) => r.code));
+    const olderLost = lostCodes.filter((c) => !newestBad.has(c) && !otherwise.has(c) && !kindLostCodes.has(c)).sort();
+    const isOlderLost = (f: DossierFailure) => olderLost.includes(f.code) || kindLostCodes.has(f.code);
     const steps = verifyNextSteps(target, all.filter((f) => !isOlder(f) && !isOlderLost(f)), keysOf, complete);
     if (older.length) steps.push(olderCopiesStep(target, complete && older.length <= NEXT_STEP_CODES_MAX ? older : undefined));
+    if (kindLost.length) steps.push(newestOfKindLostStep(target, complete && kindLost.length <= NEXT_STEP_CODES_MAX ? kindLost : undefined));
     if (olderLost.length) steps.push(olderLostStep(target, complete && olderLost.length <= NEXT_STEP_CODES_MAX ? olderLost : undefined));
     return steps;
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { GenerationKind } from './generation';
 import { dossierCodeSchema } from './dossier';
 import { targetNameSchema } from './target';
 import { REPORT_EOL } from './backup-batch';
@@ -141,6 +142,27 @@ export function olderLostStep(target: string, codes: string[] | undefined): { te
       `older generations of ${whose} cannot be read (their newest is sound): those points in time are lost, nothing repairs them and a new backup would not bring them back; ` +
       "'nightshift backup list CODE' shows the dates still kept (a restore --at one of the lost dates reads the one before it); retention prunes them in time",
     command: `nightshift backup list ${codes?.length === 1 ? codes[0] : 'CODE'} --target ${target}`,
+  };
+}
+
+/** The backup reason whose folder is a kind's (R-BK-9), for the command that takes that kind again. */
+const REASON_OF_KIND: Record<GenerationKind, string> = { normal: 'manual', EchangePrest: 'echange-prestataire', Cloture: 'cloture' };
+
+/**
+ * The next step of a dossier's newest EchangePrest or Cloture generation found corrupt, missing or not restorable (its
+ * newest normal one sound): the batch does not take that event's backup again, and retention keeps the newest of a kind,
+ * so nothing mends it by itself. A new one of that kind holds the dossier as it is now: that event's state is lost
+ * unless the dossier has not changed since. `lost` undefined: too many to name.
+ */
+export function newestOfKindLostStep(target: string, lost: { code: string; kind: GenerationKind }[] | undefined): { text: string; command: string } {
+  const one = lost?.length === 1 ? lost[0]! : undefined;
+  const whose = lost ? lost.map((l) => `${l.code} (${l.kind})`).join(', ') : 'some dossiers (see the problems)';
+  return {
+    text:
+      `the newest EchangePrest / Cloture archive of ${whose} cannot be read, and retention keeps it (the newest of its folder); the nightly batch does not take that kind again: ` +
+      "a new backup of that kind ('nightshift backup dossier CODE --reason echange-prestataire|cloture') holds the dossier as it is now, which is that event's state only if nothing changed since; " +
+      "'nightshift backup list CODE' shows the archives of that folder still kept",
+    command: one ? `nightshift backup dossier ${one.code} --reason ${REASON_OF_KIND[one.kind]} --target ${target}` : `nightshift backup list CODE --target ${target}`,
   };
 }
 

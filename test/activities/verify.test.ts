@@ -461,3 +461,23 @@ test('R-BK-13 / R-BK-12: a file changed since it was written is corrupt before i
   expect((await generationById(pool(), salted.generationId))!.verifyState).toBe('corrupt');
   expect(run.finish.nextCommand).toBe(`nightshift backup run --all --only ${[salted.code, swapped.code].sort().join(',')} --target main`);
 });
+
+test('R-BK-13 / R-BK-9: the newest Cloture archive found corrupt, the normal one sound: its next step says retention keeps it and a batch does not take that kind again, with the command that takes one (drill R2, session 36: "older generations … retention prunes them in time")', async () => {
+  const [c] = (await backUp('VCLO', 1)) as [{ code: string; generationId: number; file: string }];
+  const closing = await createBackupActivities({ config: stack.config, pools: stack.pools }).backupDossier({ target: 'main', code: c.code, reason: 'cloture' });
+  const g = (await generationById(pool(), closing.generationId!))!;
+  expect(g.kind).toBe('Cloture');
+  const bytes = Buffer.from(fs.readFileSync(g.file));
+  bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+  fs.rmSync(g.file);
+  fs.writeFileSync(g.file, bytes, { mode: 0o600 });
+
+  const { finish } = await verify({ codes: [c.code], samplePercent: 0, seed: 5 });
+  expect(finish).toMatchObject({ state: 'problems', problems: 1 });
+  expect(finish.nextSteps).toEqual([
+    {
+      text: expect.stringMatching(new RegExp(`^the newest EchangePrest / Cloture archive of ${c.code} \\(Cloture\\) cannot be read, and retention keeps it`)),
+      command: `nightshift backup dossier ${c.code} --reason cloture --target main`,
+    },
+  ]);
+});
