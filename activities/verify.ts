@@ -53,6 +53,7 @@ import { closeVerifyRun } from '../store/verify/close-run';
 import { insertVerifyRun } from '../store/verify/insert-run';
 import { verifyItemsInLedger } from '../store/verify/items-in-ledger';
 import { latestVerifyProblems } from '../store/verify/latest-problems';
+import { latestKeyProblems } from '../store/verify/latest-key-problems';
 import { markVerifyMail } from '../store/verify/mark-mail';
 import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
 import { verifyNewestMissingCodes } from '../store/verify/newest-missing-codes';
@@ -288,6 +289,14 @@ async function whatItHolds(g: Pick<Generation, 'code' | 'file' | 'snapshotAt'>, 
     // the reader's reason says where it breaks; a key it cannot be read with says nothing of the bytes
     return failureTypeOf(err) === FailureType.ArchiveInvalid ? `; ${oneLine((err as Error).message)}` : '';
   }
+}
+
+/** The same key problem recorded by an earlier run, and no verification has read the generation since. */
+async function keyProblemTold(pool: pg.Pool, g: Pick<Generation, 'id' | 'verifiedAt'>, error: string | null): Promise<boolean> {
+  const [p] = await latestKeyProblems(pool, [g.id]);
+  if (!p) return false;
+  const earlier = (p.error ?? '').startsWith(TOLD_MARK) ? p.error!.slice(TOLD_MARK.length) : p.error;
+  return earlier === error && (!g.verifiedAt || g.verifiedAt < p.at);
 }
 
 /** PostgreSQL refusing what a scratch restore loads (bad data, broken constraint) is the archive's fault. */
@@ -775,7 +784,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         // (a copy found lost, or left unchecked this time, is news of its own)
         // (a state this run recorded, an attempt killed before its ledger row, is this run's news: still mailed)
         const foundThisRun = !!g.verifiedAt && g.verifiedAt >= run.started_at;
-        const told = !pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !foundThisRun && !c!.copyLost && c!.storedError === undefined;
+        // a key still lacking since an earlier run said so, with no read of the generation since: told too (drills K3 and V2,
+        // session 36: a lost key's generations, kept for months, were mailed at every run)
+        const keyTold = !pruned && status === 'key' && (await keyProblemTold(pool, g, c!.error ?? null));
+        const told = keyTold || (!pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !foundThisRun && !c!.copyLost && c!.storedError === undefined);
         const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : told ? `${TOLD_MARK}${c!.error ?? ''}` : (c!.error ?? null);
         const recorded = await recordVerifyItem(pool, input.runId, {
           generationId: id,

@@ -182,6 +182,12 @@ test('R-BK-13 / R-BK-12: an encrypted generation verified without its key is its
   const noKey = await verify({ codes: [enc!.code] });
   expect(noKey.finish.state).toBe('problems');
   expect(noKey.items[0]).toMatchObject({ status: 'key', error: expect.stringMatching(/encrypted with backup key k1/) });
+  expect(noKey.items[0]!.error).not.toMatch(/signalé déjà/);
+  // the same key still lacking at the next run, nothing read since: reported again, mailed no more (drills K3 and V2,
+  // session 36: a lost key's generations were mailed at every run)
+  const noKeyAgain = await verify({ codes: [enc!.code] });
+  expect(noKeyAgain.items[0]).toMatchObject({ status: 'key', error: expect.stringMatching(/^\(signalé déjà\) .*encrypted with backup key k1/) });
+  expect(noKeyAgain.finish).toMatchObject({ state: 'problems', problems: 1 });
   // the generation's own state is not changed by a worker that could not read it
   expect((await generationById(pool(), enc!.generationId))!.verifyState).toBe('ok');
   // nor is a new backup proposed (retention could then prune the intact archive): the key to give, then verify again
