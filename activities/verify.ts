@@ -43,6 +43,7 @@ import { type BackupKeyring, NO_KEYS, loadBackupKeyring } from '../archive/keys'
 import { syncDir } from '../archive/writer';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { generationById } from '../store/generations/generation-by-id';
+import { isNewestOfKind } from '../store/generations/is-newest-of-kind';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 import { markGenerationVerified } from '../store/generations/mark-verified';
 import { OFFSITE_LOST_ERROR_PREFIX, markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
@@ -291,6 +292,65 @@ async function whatItHolds(g: Pick<Generation, 'code' | 'file' | 'snapshotAt'>, 
   }
 }
 
+/** What the report says of a B{code}.SVG put right from its generation (an ok line, as PUT_BACK_MARK). */
+export const LATEST_NAME_MARK = 'remis depuis la génération';
+
+/**
+ * R-BK-5 / R-BK-13: the seed's B{code}.SVG (the generation's other name) is where its tools and its restore procedure
+ * read a dossier's latest archive. Of a sound generation that is its dossier's newest of its kind, a name that is gone,
+ * or that holds other bytes (another dossier's archive, an older one, a damaged copy) is put right from the generation
+ * (a hard link again, else a synced copy; a temporary name renamed over it), and said on its ok line (drills V2 and R2,
+ * session 36: every check read only generations/, and a wrong B{code}.SVG went unseen). A name that holds a newer valid
+ * archive of the dossier (a backup written whose record failed, or one being recorded now) is left as it is.
+ */
+async function putLatestNameRight(pool: pg.Pool, g: Generation, keys: BackupKeyring): Promise<string | undefined> {
+  const own = await fs.promises.stat(g.file);
+  for (const link of g.links) {
+    if (link === g.file) continue;
+    let st: fs.Stats | undefined;
+    try {
+      st = await fs.promises.stat(link);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (st && st.dev === own.dev && st.ino === own.ino) continue;
+    if (!(await isNewestOfKind(pool, g.id))) return undefined;
+    let what = 'absent';
+    if (st) {
+      if (st.isDirectory()) return `${path.basename(link)} est un dossier, pas l'archive : à retirer à la main, la vérification suivante le remet`;
+      if (!st.isFile()) what = "ce n'était pas un fichier";
+      else if (st.size === g.size && g.sha256 && (await sha256OfFile(link)) === g.sha256) continue;
+      else {
+        const a = await verifyArchive(link, keys).catch(() => undefined);
+        if (a && a.code === g.code && a.snapshotAt > g.snapshotAt.toISOString()) continue;
+        what = a ? `il contenait ${a.code === g.code ? 'une sauvegarde plus ancienne' : `une archive du dossier ${a.code}`} du ${a.snapshotAt}` : 'il ne se lisait pas comme une archive de ce dossier';
+      }
+    }
+    const tmp = `${link}.${crypto.randomBytes(3).toString('hex')}.tmp`;
+    try {
+      try {
+        await fs.promises.link(g.file, tmp);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+        await fs.promises.copyFile(g.file, tmp, fs.constants.COPYFILE_EXCL);
+        const fh = await fs.promises.open(tmp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+      await fs.promises.rename(tmp, link);
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
+    await syncDir(path.dirname(link));
+    return `${path.basename(link)} ${LATEST_NAME_MARK} (${what})`;
+  }
+  return undefined;
+}
+
 /** The same key problem recorded by an earlier run, and no verification has read the generation since. */
 async function keyProblemTold(pool: pg.Pool, g: Pick<Generation, 'id' | 'verifiedAt'>, error: string | null): Promise<boolean> {
   const [p] = await latestKeyProblems(pool, [g.id]);
@@ -460,6 +520,10 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       } else {
         activityContext()?.log.warn('off-site copy not checked: no off-site store on this worker', { generation: g.id, key: g.offsiteKey });
       }
+    }
+    if (status === 'ok') {
+      const latest = await putLatestNameRight(pool, g, keys);
+      if (latest) problems.push(latest);
     }
     return { status, restored, sha256, error: problems.length ? oneLine(problems.join('; ')) : null };
   }

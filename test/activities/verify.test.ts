@@ -487,3 +487,32 @@ test('R-BK-13 / R-BK-9: the newest Cloture archive found corrupt, the normal one
     },
   ]);
 });
+
+test('R-BK-5 / R-BK-13: B{code}.SVG of a dossier\'s newest generation gone, or holding another dossier\'s archive, is put right from the generation and said on the ok line; an older generation\'s name (now the newer one\'s) is left alone (drills V2 and R2, session 36)', async () => {
+  const [gone, swapped, older] = (await backUp('VLNK', 3)) as [{ code: string; generationId: number; file: string }, { code: string; generationId: number; file: string }, { code: string; generationId: number; file: string }];
+  const linkOf = async (id: number) => (await generationById(pool(), id))!.links[0]!;
+  const goneLink = await linkOf(gone.generationId);
+  const swappedLink = await linkOf(swapped.generationId);
+  expect(path.basename(goneLink)).toBe(`B${gone.code}.SVG`);
+  fs.rmSync(goneLink);
+  fs.rmSync(swappedLink);
+  fs.copyFileSync(older.file, swappedLink);
+  // a second backup of `older`: its first generation's name is the new one's now
+  const newer = await createBackupActivities({ config: stack.config, pools: stack.pools }).backupDossier({ target: 'main', code: older.code, reason: 'manual' });
+  const olderLink = await linkOf(older.generationId);
+  const newerFile = (await generationById(pool(), newer.generationId!))!.file;
+  expect(fs.statSync(olderLink).ino).toBe(fs.statSync(newerFile).ino);
+
+  const { items, finish } = await verify({ codes: [gone.code, swapped.code, older.code], samplePercent: 0, seed: 2 });
+  expect(finish).toMatchObject({ state: 'completed', problems: 0 });
+  const byGen = Object.fromEntries(items.map((i) => [Number(i.generation_id), i]));
+  expect(byGen[gone.generationId]).toMatchObject({ status: 'ok', error: `B${gone.code}.SVG remis depuis la génération (absent)` });
+  expect(byGen[swapped.generationId]).toMatchObject({ status: 'ok', error: expect.stringMatching(new RegExp(`^B${swapped.code}\\.SVG remis depuis la génération \\(il contenait une archive du dossier ${older.code} du `)) });
+  expect(byGen[older.generationId]).toMatchObject({ status: 'ok', error: null });
+  expect(fs.statSync(goneLink).ino).toBe(fs.statSync(gone.file).ino);
+  expect(fs.statSync(swappedLink).ino).toBe(fs.statSync(swapped.file).ino);
+  expect(fs.statSync(olderLink).ino).toBe(fs.statSync(newerFile).ino);
+  // once right, the next verification has nothing to say of them
+  const again = await verify({ codes: [gone.code, swapped.code], samplePercent: 0, seed: 2 });
+  expect(again.items.map((i) => i.error)).toEqual([null, null]);
+});
