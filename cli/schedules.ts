@@ -55,27 +55,35 @@ export async function showSchedule<V extends object>(
   output(o.json, { exists: true as const, ...view }, () => text(view));
 }
 
-/** `--cron` and `--timezone` (default: `defaultZone`) checked: the expression trimmed, the zone's canonical name, whether it was given. */
-export function cronFlags(flags: { cron: string; timezone?: string }, defaultZone: string): { cron: string; timezone: string; zoneGiven: boolean } {
-  const problem = cronProblem(flags.cron);
+/**
+ * `--cron` and `--timezone` (default: `defaultZone`) checked: the expression trimmed, the zone's canonical name, whether
+ * it was given. A command whose `--cron` may be left out (a change that keeps the schedule's) passes it undefined.
+ */
+export function cronFlags<C extends string | undefined>(flags: { cron: C; timezone?: string }, defaultZone: string): { cron: C; timezone: string; zoneGiven: boolean } {
+  const problem = flags.cron === undefined ? undefined : cronProblem(flags.cron);
   if (problem) throw new UsageError(`--cron: ${problem}`);
   // as `maintenance recur`: an Area/City name (an abbreviation such as CET does not say which daylight-saving rules apply)
   const timezone = flags.timezone !== undefined ? ianaTimeZone(flags.timezone) : canonicalTimeZone(defaultZone);
   if (!timezone) {
     throw new UsageError(`--timezone: "${shownInput(flags.timezone ?? '')}" is not an IANA time zone: use an Area/City name such as Europe/Paris (not an abbreviation or an offset)`);
   }
-  return { cron: flags.cron.trim(), timezone, zoneGiven: flags.timezone !== undefined };
+  return { cron: flags.cron?.trim() as C, timezone, zoneGiven: flags.timezone !== undefined };
 }
 
 /** A command's warnings, one line each (`warnings` in --json). */
 export const warningLines = (warnings: string[]): string[] => warnings.map((w) => `warning: ${w}`);
 
+/** What a `set` on a paused Schedule says: a new time is no resumption (`unpause`: the command that resumes it). */
+export const stillPausedLine = (note: string | undefined, unpause: string): string =>
+  `the schedule stays paused${note ? ` (${note})` : ''}: it starts no run until '${unpause}'`;
+
 /**
  * Creates the Schedule (overlapping runs skipped, an hour of catch-up) or changes its spec; an update renews the
  * action too, so that a schedule made before its summary existed gets it. An update without --timezone keeps the
  * schedule's own zone (set once, it stays: the default zone of the host running the command is not a choice).
- * Returns whether it was created, the zone it now has, and the nights of the coming year a daylight-saving change
- * makes the server skip or double the cron's time (`what` names the run in those warnings).
+ * Returns whether it was created, the zone it now has, whether it is paused (an update keeps its state, and its
+ * pause note), and the nights of the coming year a daylight-saving change makes the server skip or double the cron's
+ * time (`what` names the run in those warnings).
  */
 export async function setSchedule<W extends Workflow>(
   client: Client,
@@ -89,12 +97,14 @@ export async function setSchedule<W extends Workflow>(
     description: string;
     what: string;
   },
-): Promise<{ created: boolean; timezone: string; warnings: string[] }> {
+): Promise<{ created: boolean; timezone: string; paused: boolean; note?: string; warnings: string[] }> {
   const exists = await scheduleExists(client, o.scheduleId);
   let timezone = o.timezone;
+  let state: { paused: boolean; note?: string } = { paused: false };
   if (exists) {
     await client.schedule.getHandle(o.scheduleId).update((prev) => {
       timezone = o.zoneGiven ? o.timezone : (prev.spec.timezone ?? o.timezone);
+      state = { paused: prev.state.paused, ...(prev.state.note && { note: prev.state.note }) };
       return { ...prev, spec: { cronExpressions: [o.cron], timezone }, action: o.action(prev.action) };
     });
   } else {
@@ -106,7 +116,7 @@ export async function setSchedule<W extends Workflow>(
       memo: { description: o.description },
     });
   }
-  return { created: !exists, timezone, warnings: dstWarnings([o.cron], timezone, o.what) };
+  return { created: !exists, timezone, ...state, warnings: dstWarnings([o.cron], timezone, o.what) };
 }
 
 /** The daylight-saving nights of the coming year when the Schedule's crons would be skipped or doubled, as warning lines. */

@@ -22,13 +22,13 @@ import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyPhase, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId, verifyStoppedStep } from '../../workflows/backup-verify.api';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
-import { cronFlags, onExistingSchedule, setSchedule, showSchedule, warningLines } from '../schedules';
+import { cronFlags, onExistingSchedule, setSchedule, showSchedule, stillPausedLine, warningLines } from '../schedules';
 import { webUiLink } from './backup';
-import { describeSchedule, scheduleText } from './backup-batch';
+import { calendarCron, describeSchedule, scheduleText } from './backup-batch';
 import { reportPathText } from '../report-path';
 
 /**
- * nightshift backup verify [--full] [--codes A,B] [--run ID] [--wait] and backup verify schedule set|show|delete:
+ * nightshift backup verify [--full] [--codes A,B] [--run ID] [--wait] and backup verify schedule set|show|pause|unpause|trigger|delete:
  * the verification of kept generations (R-BK-13), now or as a Temporal Schedule.
  */
 
@@ -189,7 +189,23 @@ function verifyStatusText(v: VerifyStatus, zone: string): string {
   ].join('\n');
 }
 
-const SCHEDULE_FLAGS = z.object({ cron: z.string(), timezone: z.string().optional(), full: z.boolean().optional() });
+const SCHEDULE_FLAGS = z.object({ cron: z.string().optional(), timezone: z.string().optional(), full: z.boolean().optional() });
+
+/** A `schedule set --cron` example: every Sunday at 06:00, the README's. */
+const CRON_EXAMPLE = '0 6 * * 0';
+
+/**
+ * The cron expression a `set` without --cron keeps (drill V2, session 36: `set --timezone` alone was refused): the
+ * schedule's own, written back from the server's calendar. No schedule: --cron is required, nothing is created.
+ */
+async function keptCron(client: Client, scheduleId: string): Promise<string> {
+  const d = await onExistingSchedule(`--cron is required: there is no schedule ${scheduleId} yet to keep one from (e.g. --cron "${CRON_EXAMPLE}": Sundays at 06:00)`, () =>
+    client.schedule.getHandle(scheduleId).describe(),
+  );
+  const crons = (d.spec.calendars ?? []).map(calendarCron);
+  if (crons.length !== 1 || crons[0] === undefined) throw new UsageError(`--cron is required: schedule ${scheduleId} has no one cron expression to keep (changed outside nightshift?)`);
+  return crons[0];
+}
 
 /** `--rotate T`: a number of parts, 2 to VERIFY_PARTS_MAX */
 const PARTS = z
@@ -336,7 +352,7 @@ export function registerBackupVerifyCommands(backup: Command): void {
   const scheduleSet = schedule
     .command('set')
     .description('create or change the schedule')
-    .requiredOption('--cron <expression>', 'minute hour day-of-month month day-of-week, e.g. "0 6 * * 0"')
+    .option('--cron <expression>', `minute hour day-of-month month day-of-week, e.g. "${CRON_EXAMPLE}" (required to create the schedule; a change without it keeps the schedule's)`)
     .option('--timezone <tz>', "IANA time zone of the expression (default: the schedule's own when it exists, else NIGHTSHIFT_TIMEZONE or the system one)")
     .option('--full', 'restore and compare every generation at each run, not a sample')
     .option('--no-full', 'back to a sample restored at each run')
@@ -349,13 +365,15 @@ export function registerBackupVerifyCommands(backup: Command): void {
         refuseVerifyRunFlags(cmd, ['full', 'rotate']);
         for (const name of ['full', 'rotate']) if (seen.has(name) && seen.has(`no-${name}`)) throw new UsageError(`give either --${name} or --no-${name}, not both`);
         // `verify` itself takes --full, --rotate, --target and --json: commander gives them to it, so they are read with the parents'
-        const raw = cmd.optsWithGlobals<{ cron: string; timezone?: string; full?: boolean; rotate?: string | false; target?: string; json?: boolean }>();
+        const raw = cmd.optsWithGlobals<{ cron?: string; timezone?: string; full?: boolean; rotate?: string | false; target?: string; json?: boolean }>();
         const flags = SCHEDULE_FLAGS.parse({ cron: raw.cron, timezone: raw.timezone, full: raw.full });
         const rotateGiven = typeof raw.rotate === 'string' ? parseFlag('--rotate', PARTS, raw.rotate) : raw.rotate;
-        const spec = cronFlags(flags, config().timeZone);
+        const spec = cronFlags({ cron: flags.cron, timezone: flags.timezone }, config().timeZone);
         const t = target(raw.target).name;
         const scheduleId = verifyScheduleId(t);
         await withTemporal(async (client) => {
+          // a change of its zone or of what each run does keeps its time (README: a set changes what it is given)
+          const cron = spec.cron ?? (await keptCron(client, scheduleId));
           // what each run does: as given, else as the schedule already does (changing its time keeps --full / --rotate)
           let full = false;
           let rotate: number | undefined;
@@ -368,11 +386,15 @@ export function registerBackupVerifyCommands(backup: Command): void {
             if (rotateGiven === undefined && before?.subset?.of !== undefined) kept.push(`--rotate ${before.subset.of} (--no-rotate: whole)`);
             return scheduledVerifyAction(t, config().temporal.taskQueue, full, rotate);
           };
-          const set = await setSchedule(client, { scheduleId, ...spec, action, description: `Verification of the kept backups of target ${t}`, what: 'the verification' });
-          output(raw.json, { scheduleId, cron: spec.cron, timezone: set.timezone, full, rotate: rotate ?? null, kept, created: set.created, warnings: set.warnings }, (v) =>
+          const set = await setSchedule(client, { scheduleId, ...spec, cron, action, description: `Verification of the kept backups of target ${t}`, what: 'the verification' });
+          if (spec.cron === undefined) kept.unshift(`--cron "${cron}"`);
+          // drill V2, session 36: a set on a paused schedule printed "updated" alone, as if it would run again
+          const unpause = `nightshift backup verify schedule unpause${raw.target !== undefined ? ` --target ${t}` : ''}`;
+          output(raw.json, { scheduleId, cron, timezone: set.timezone, full, rotate: rotate ?? null, kept, created: set.created, paused: set.paused, warnings: set.warnings }, (v) =>
             [
               `${v.created ? 'created' : 'updated'} schedule ${v.scheduleId}: "${v.cron}" (${v.timezone}), ${v.rotate ? `${rotatingText(v.rotate)}, ` : ''}${v.full ? 'every generation restored' : 'a sample restored'}, overlapping runs skipped`,
               ...(v.kept.length > 0 ? [`kept from the schedule: ${v.kept.join(', ')}`] : []),
+              ...(v.paused ? [stillPausedLine(set.note, unpause)] : []),
               ...warningLines(v.warnings),
             ].join('\n'),
           );
@@ -411,6 +433,16 @@ export function registerBackupVerifyCommands(backup: Command): void {
         `${scheduleText(v)}\neach run ${v.rotate ? `reads ${rotatingText(v.rotate)} and ` : ''}restores ${v.full ? `every generation${v.rotate ? ' it reads' : ''} (--full)` : `a sample (${DEFAULT_SAMPLE_PERCENT} %, at least one per run)`} into a scratch schema and compares it`,
     ),
   );
+  // as the batch's Schedule has them (drill V2, session 36: `verify schedule pause` was an unknown command)
+  const act = (name: string, description: string, fn: (handle: ReturnType<Client['schedule']['getHandle']>) => Promise<void>, done: string) =>
+    onSchedule(name, description, async (client, scheduleId, json) => {
+      await onExistingSchedule(`no schedule ${scheduleId}: create it with '${create}'`, () => fn(client.schedule.getHandle(scheduleId)));
+      output(json, { scheduleId, done }, (v) => `${v.scheduleId}: ${v.done}`);
+    });
+  act('pause', 'pause the schedule (a run already started goes on)', (h) => h.pause('paused with nightshift backup verify schedule pause'), 'paused');
+  act('unpause', 'resume the schedule', (h) => h.unpause('resumed with nightshift backup verify schedule unpause'), 'resumed');
+  // the SDK's trigger() defaults to ALLOW_ALL, not the schedule's policy: say SKIP explicitly
+  act('trigger', 'start a verification now (skipped if one is running)', (h) => h.trigger('SKIP'), 'triggered (skipped if a run is already running)');
   onSchedule('delete', 'delete the schedule (runs already started go on)', async (client, scheduleId, json) => {
     await onExistingSchedule(`no schedule ${scheduleId}: create it with '${create}'`, () => client.schedule.getHandle(scheduleId).delete());
     output(json, { scheduleId, deleted: true }, (v) => `${v.scheduleId}: deleted`);

@@ -5,10 +5,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { structureChangesSeen } from '../../store/catalog/structure-triggers';
-import { isGrpcServiceError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { PROJECT_ROOT, toolPaths, type Config, type Target } from '../../config/config';
 import { MIGRATIONS_DIR, appliedNames, findMigrationRefusal, readMigrationFiles } from '../../db/migrate';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { type BackupVerifyInput, verifyScheduleId } from '../../workflows/backup-verify.api';
 import { FOLDER_NAME, inspectSharedFolder, refusal, sharedBackupFolderLine, sharedBackupFolders, workerFolders, type FolderVerdict, type StoreKind } from '../../shared-store/marker';
 import { connectTemporalClient, createMailTransport } from '../../workers/resources';
 import { serverVersion } from '../../store/server/server-version';
@@ -56,6 +57,8 @@ export interface DoctorReport {
     postgres: Record<string, ServiceCheck>;
     /** per target: this host's backup and documents folders against the target's shared store (issue 10) */
     store: Record<string, ServiceCheck>;
+    /** per target: the Schedule that verifies every kept generation (R-BK-13); none or paused is a warning */
+    verifySchedule: Record<string, ServiceCheck>;
     metrics: ServiceCheck;
     gate: ServiceCheck;
     smtp: ServiceCheck;
@@ -774,6 +777,70 @@ async function checkSmtp(config: Config): Promise<ServiceCheck> {
   }
 }
 
+/**
+ * Each target's verification Schedule (R-BK-13: the kept generations verified on a schedule). Without one only the
+ * after-batch checks of new generations run, and an archive damaged later is found when it is restored (drill V2,
+ * session 36: doctor said nothing). None, or paused, is a warning naming the command; Temporal in error: not checked,
+ * as the worker line says it.
+ */
+async function checkVerifySchedules(config: Config, timeoutMs: number, temporal: ServiceCheck): Promise<Record<string, ServiceCheck>> {
+  const several = config.targets.length > 1;
+  const onTarget = (name: string) => (several ? ` --target ${name}` : '');
+  const address = (name: string) => `schedule ${verifyScheduleId(name)}`;
+  const all = (check: (name: string) => ServiceCheck) => Object.fromEntries(config.targets.map((t) => [t.name, check(t.name)]));
+  if (temporal.state === 'error') {
+    const unreachable = /^(cannot connect|no answer within)/.test(temporal.message);
+    return all((name) => ({
+      address: address(name),
+      state: 'warning',
+      message: unreachable ? 'not checked: Temporal is not reachable' : 'not checked: Temporal does not answer properly (see the Temporal line)',
+      fix: unreachable ? (isLocalDevTemporal(config) ? TEMPORAL_FIX_LOCAL : TEMPORAL_FIX_REMOTE) : 'see the Temporal line',
+    }));
+  }
+  let client: Client;
+  try {
+    client = await connectTemporalClient(config, Math.max(1000, timeoutMs - 500));
+  } catch (err) {
+    return all((name) => ({ address: address(name), state: 'warning', message: `not checked: cannot connect to Temporal at ${config.temporal.address}: ${errorText(err)}`, fix: 'see the Temporal line' }));
+  }
+  try {
+    const checks = await Promise.all(
+      config.targets.map(async ({ name }): Promise<ServiceCheck> => {
+        const scheduleId = verifyScheduleId(name);
+        try {
+          const d = await client.connection.withDeadline(Date.now() + timeoutMs, () => client.schedule.getHandle(scheduleId).describe());
+          const input = (d.action.type === 'startWorkflow' ? d.action.args?.[0] : undefined) as Partial<BackupVerifyInput> | undefined;
+          const runs = `${input?.subset ? `the next of ${input.subset.of} parts, ` : ''}${input?.full ? 'every generation restored' : 'a sample restored'}`;
+          const details = { scheduleId, timezone: d.spec.timezone ?? 'UTC', paused: d.state.paused, nextRun: d.info.nextActionTimes[0] ?? null };
+          if (d.state.paused) {
+            return {
+              address: address(name),
+              state: 'warning',
+              message: `paused${d.state.note ? ` (${d.state.note})` : ''}: kept generations are not read again until it is unpaused, only the after-batch checks of new generations run (R-BK-13)`,
+              fix: `nightshift backup verify schedule unpause${onTarget(name)}`,
+              details,
+            };
+          }
+          return { address: address(name), state: 'ok', message: `verifies the kept generations on a schedule (${d.spec.timezone ?? 'UTC'}): ${runs}`, details };
+        } catch (err) {
+          if (err instanceof ScheduleNotFoundError) {
+            return {
+              address: address(name),
+              state: 'warning',
+              message: `target ${name} has no verification Schedule: only the after-batch checks of new generations run, kept generations are never read again (R-BK-13)`,
+              fix: `nightshift backup verify schedule set --cron "0 6 * * 0"${onTarget(name)} (every Sunday at 06:00; --rotate 7 with "0 3 * * *" reads a seventh of them every night)`,
+            };
+          }
+          return { address: address(name), state: 'warning', message: `not checked: ${errorText(err)}`, fix: 'see the Temporal line' };
+        }
+      }),
+    );
+    return Object.fromEntries(config.targets.map((t, i) => [t.name, checks[i]!]));
+  } finally {
+    await client.connection.close().catch(() => {});
+  }
+}
+
 /** This host's archive keys (R-BK-12): a key file others may read is a warning (ssh's rule for a private key). */
 function checkBackupKeys(config: Config): ServiceCheck {
   const s = config.backupKeys;
@@ -857,6 +924,8 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
     }, temporalFix, timeoutMs);
     return both ?? { temporal: { ...fallback, ...temporal }, worker: { ...temporal, address: `task queue ${config.temporal.taskQueue}`, state: 'warning' as const } };
   })();
+  // after the Temporal line (a Temporal in error is said there); its connection and each call have their deadline
+  const verifySchedulePending = temporalBounded.then(({ temporal }) => checkVerifySchedules(config, timeoutMs, temporal));
   const storePending = Promise.all(
     config.targets.map((t) => bounded(config.backupDir, timeoutMs * 2, () => checkStore(config, t, timeoutMs), 'check that PostgreSQL runs and the folders are mounted', timeoutMs)),
   );
@@ -884,8 +953,9 @@ export async function runDoctor(config: Config, timeoutMs = DEFAULT_CHECK_TIMEOU
   }
   const store = Object.fromEntries(config.targets.map((t, i) => [t.name, storeChecks[i]!]));
   const keys = checkBackupKeys(config);
-  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, metrics, gate, smtp, tools, offsite, keys };
-  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), metrics, gate, smtp, tools, offsite, keys];
+  const verifySchedule = await verifySchedulePending;
+  const services = { temporal: tw.temporal, ui, worker: tw.worker, postgres, store, verifySchedule, metrics, gate, smtp, tools, offsite, keys };
+  const all = [tw.temporal, ui, tw.worker, ...Object.values(postgres), ...Object.values(store), ...Object.values(verifySchedule), metrics, gate, smtp, tools, offsite, keys];
   // error texts of drivers may quote a URL, a key file, a password: nothing secret leaves doctor
   return redactReport({ ok: all.every((c) => c.state !== 'error'), services }, config);
 }
@@ -934,6 +1004,7 @@ export function renderDoctor(report: DoctorReport): string {
     ['Worker', report.services.worker],
     ...Object.entries(report.services.postgres).map(([name, c]): [string, ServiceCheck] => [`PostgreSQL ${name}`, c]),
     ...Object.entries(report.services.store ?? {}).map(([name, c]): [string, ServiceCheck] => [`Store ${name}`, c]),
+    ...Object.entries(report.services.verifySchedule ?? {}).map(([name, c]): [string, ServiceCheck] => [`Verify schedule ${name}`, c]),
     ['Metrics', report.services.metrics],
     ['Gate', report.services.gate],
     ['SMTP', report.services.smtp],
