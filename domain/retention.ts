@@ -48,6 +48,8 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
   if (!v || v.length > 200) throw new Error(RETENTION_FORMAT_HINT);
   const policy: Partial<RetentionPolicy> = {};
   for (const part of v.split(',')) {
+    // 'daily=7,' or ',daily=7' (drill R2, session 36: read `"": expected …`)
+    if (!part.trim()) throw new Error(`an empty entry (a comma too many?): ${RETENTION_FORMAT_HINT}`);
     const m = /^\s*([a-z]+)\s*=\s*(\d+)\s*$/i.exec(part);
     if (!m) throw new Error(`"${part.trim().slice(0, 40)}": ${RETENTION_FORMAT_HINT}`);
     const rule = m[1]!.toLowerCase();

@@ -507,6 +507,9 @@ describe('R-BK-9: retention settings (text, precedence local > common > default)
     ['last=1000000', /^last: at most 10000$/],
     ['weekly=99999999999999999999999', /^weekly: at most 10000$/],
     ['last=2;daily=3', /expected rule=count/],
+    // drill R2, session 36: these read `"": expected …`
+    ['daily=7,', /^an empty entry \(a comma too many\?\): expected rule=count/],
+    [',daily=7', /^an empty entry \(a comma too many\?\): expected rule=count/],
   ])('refused with a clear message: %j', (text, message) => {
     expect(() => parseRetentionPolicy(text)).toThrow(message);
   });
