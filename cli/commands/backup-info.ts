@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type pg from 'pg';
 import type { Command } from 'commander';
 import { givenKeyIds } from '../../archive/keys';
 import { REPORT_FOLDER, SET_RECIPIENTS_HINT, copyStatusesFor } from '../../domain/backup-batch';
@@ -13,6 +14,7 @@ import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { latestVerifyRunId } from '../../store/verify/run-problems';
 import { verifyRunByRef } from '../../store/verify/run-by-ref';
 import { action, config, jsonOption, output, target, targetOption, withPools } from '../context';
+import { type PruneOutcome, lastPruneOutcome, pruneOutcomeSummary } from '../prune-outcome';
 
 interface InfoFlags {
   target?: string;
@@ -23,60 +25,71 @@ interface InfoFlags {
  * `nightshift backup info`: the target's backup store at a glance, as pgBackRest's `info` and restic's `stats` give it
  * (issue 13): where the archives are, what is kept (generations, size, dossiers, oldest and newest, per folder kind),
  * their verification, off-site copies and keys (those this host does not give named), what was pruned, which dossiers
- * the nightly batch takes have no kept generation, and the last batch and verification. Read only; no Temporal needed.
+ * the nightly batch takes have no kept generation, and the last batch, verification and prune. Read only; Temporal is asked
+ * for the last prune only (a prune keeps no ledger in the database: its outcome is its workflow's), and not reached, the
+ * line says so and the command goes on (drill R2, session 36: a failed nightly prune was seen in the Web UI only).
  */
 export function registerBackupInfoCommand(backup: Command): void {
   backup
     .command('info')
-    .description("the target's backup store at a glance: kept generations and size per kind, verification, off-site copies, keys, dossiers not covered, last batch and verification")
+    .description("the target's backup store at a glance: kept generations and size per kind, verification, off-site copies, keys, dossiers not covered, last batch, verification and prune")
     .addOption(targetOption())
     .addOption(jsonOption())
     .action(
       action(async (flags: InfoFlags) => {
         const t = target(flags.target).name;
         const cfg = config();
-        const zone = cfg.operatorTimeZone;
-        const at = (d: Date | null) => (d ? operatorDateTime(d, zone) : null);
-        // every figure of one instant: a batch or prune running meanwhile does not make the lines disagree
-        const info = await withPools(t, (pool) => withReadOnlySnapshot(pool, async (db): Promise<Info> => {
-          const { settings } = await loadBackupSettings(db, cfg, t);
-          const summary = await storeSummary(db);
-          const buckets = await copiesByBucket(db);
-          const coverage = await dossierCoverage(db, copyStatusesFor(settings.dossiers));
-          const retention = await loadRetention(db, cfg);
-          const batch = await latestRun(db);
-          const verifyId = await latestVerifyRunId(db);
-          const verify = verifyId === undefined ? undefined : await verifyRunByRef(db, verifyId, 'id');
-          const given = givenKeyIds(cfg.backupKeys);
-          const totals = (k: KeptTotals) => ({ ...k, oldest: at(k.oldest), newest: at(k.newest) });
-          return {
-            target: t,
-            timeZone: zone,
-            folder: settings.folder,
-            reports: { folder: path.join(settings.folder, REPORT_FOLDER), recipients: settings['report-recipients'] },
-            offsite: cfg.offsite ? { bucket: cfg.offsite.bucket, prefix: cfg.offsite.prefix, endpoint: cfg.offsite.endpoint ?? null } : null,
-            kept: totals(summary.kept),
-            kinds: summary.kinds.map(totals),
-            verify: summary.verify,
-            offsiteCopies: summary.offsite,
-            // R-BK-14: where the copies are, this host's bucket or another one (NIGHTSHIFT_OFFSITE_S3_BUCKET changed since)
-            offsiteBuckets: buckets.map((b) => ({ ...b, lastCopiedAt: at(b.lastCopiedAt), thisHosts: cfg.offsite ? b.bucket === cfg.offsite.bucket : null })),
-            keys: summary.keys.map((k) => ({ ...k, givenHere: k.keyId === null ? null : given ? given.has(k.keyId) : null })),
-            pruned: { generations: summary.pruned.generations, lastAt: at(summary.pruned.lastAt) },
-            unreadable: summary.unreadable,
-            dossiers: coverage,
-            retention: retention.details,
-            lastBatch: batch
-              ? { id: Number(batch.id), kind: batch.kind, state: batch.state, startedAt: at(batch.started_at), finishedAt: at(batch.finished_at), total: batch.total, ok: batch.ok, failed: batch.failed }
-              : null,
-            lastVerify: verify
-              ? { id: Number(verify.id), state: verify.state, startedAt: at(verify.started_at), finishedAt: at(verify.finished_at), total: verify.total, problems: verify.problems }
-              : null,
-          };
-        }));
-        output(flags.json, info, infoText);
+        const at = (d: Date | null) => (d ? operatorDateTime(d, cfg.operatorTimeZone) : null);
+        // beside the snapshot: Temporal's answer (or its absence) does not hold the database's
+        const [store, lastPrune] = await withPools(t, (pool) => Promise.all([readStore(pool, t), lastPruneOutcome(pool, t, cfg.temporal.taskQueue)]));
+        const shown = lastPrune && { ...lastPrune, startedAt: at(lastPrune.startedAt ?? null), closedAt: at(lastPrune.closedAt ?? null) };
+        output(flags.json, { ...store, lastPrune: shown }, infoText);
       }),
     );
+}
+
+/** Every figure the database gives, read in one read-only snapshot. */
+function readStore(pool: pg.Pool, t: string): Promise<Omit<Info, 'lastPrune'>> {
+  const cfg = config();
+  const zone = cfg.operatorTimeZone;
+  const at = (d: Date | null) => (d ? operatorDateTime(d, zone) : null);
+  // every figure of one instant: a batch or prune running meanwhile does not make the lines disagree
+  return withReadOnlySnapshot(pool, async (db) => {
+    const { settings } = await loadBackupSettings(db, cfg, t);
+    const summary = await storeSummary(db);
+    const buckets = await copiesByBucket(db);
+    const coverage = await dossierCoverage(db, copyStatusesFor(settings.dossiers));
+    const retention = await loadRetention(db, cfg);
+    const batch = await latestRun(db);
+    const verifyId = await latestVerifyRunId(db);
+    const verify = verifyId === undefined ? undefined : await verifyRunByRef(db, verifyId, 'id');
+    const given = givenKeyIds(cfg.backupKeys);
+    const totals = (k: KeptTotals) => ({ ...k, oldest: at(k.oldest), newest: at(k.newest) });
+    return {
+      target: t,
+      timeZone: zone,
+      folder: settings.folder,
+      reports: { folder: path.join(settings.folder, REPORT_FOLDER), recipients: settings['report-recipients'] },
+      offsite: cfg.offsite ? { bucket: cfg.offsite.bucket, prefix: cfg.offsite.prefix, endpoint: cfg.offsite.endpoint ?? null } : null,
+      kept: totals(summary.kept),
+      kinds: summary.kinds.map(totals),
+      verify: summary.verify,
+      offsiteCopies: summary.offsite,
+      // R-BK-14: where the copies are, this host's bucket or another one (NIGHTSHIFT_OFFSITE_S3_BUCKET changed since)
+      offsiteBuckets: buckets.map((b) => ({ ...b, lastCopiedAt: at(b.lastCopiedAt), thisHosts: cfg.offsite ? b.bucket === cfg.offsite.bucket : null })),
+      keys: summary.keys.map((k) => ({ ...k, givenHere: k.keyId === null ? null : given ? given.has(k.keyId) : null })),
+      pruned: { generations: summary.pruned.generations, lastAt: at(summary.pruned.lastAt) },
+      unreadable: summary.unreadable,
+      dossiers: coverage,
+      retention: retention.details,
+      lastBatch: batch
+        ? { id: Number(batch.id), kind: batch.kind, state: batch.state, startedAt: at(batch.started_at), finishedAt: at(batch.finished_at), total: batch.total, ok: batch.ok, failed: batch.failed }
+        : null,
+      lastVerify: verify
+        ? { id: Number(verify.id), state: verify.state, startedAt: at(verify.started_at), finishedAt: at(verify.finished_at), total: verify.total, problems: verify.problems }
+        : null,
+    };
+  });
 }
 
 /** KeptTotals with its times in the operator's zone. */
@@ -102,6 +115,8 @@ interface Info {
   retention: ResolvedRetention[];
   lastBatch: { id: number; kind: string; state: string; startedAt: string | null; finishedAt: string | null; total: number; ok: number; failed: number } | null;
   lastVerify: { id: number; state: string; startedAt: string | null; finishedAt: string | null; total: number; problems: number } | null;
+  /** the newest prune of the target in Temporal (null: none there); status `unknown`: Temporal not reached */
+  lastPrune: PruneOutcome<string | null> | null;
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
@@ -172,6 +187,7 @@ export function infoText(i: Info): string {
   lines.push(
     `  last verify  ${v ? `run ${v.id}, started ${v.startedAt}, ${v.state}${v.finishedAt ? ` at ${v.finishedAt}` : ''}: ${n(v.total)} generation(s), ${n(v.problems)} with a problem` : "none yet ('nightshift backup verify' reads back what is kept)"}`,
   );
+  lines.push(`  last prune   ${pruneOutcomeSummary(i.lastPrune, (t) => t ?? '?')}`);
   lines.push(`  retention    ${i.retention.map((r) => `${r.kind} ${retentionText(r.policy)} (${r.source})`).join('; ')}`);
   return lines.join('\n');
 }

@@ -39,13 +39,14 @@ import { copiesByBucket } from '../../store/offsite/copies-by-bucket';
 import { chooseRestoreGeneration } from '../../store/generations/restore-choice';
 import { codeInAnyCase } from '../../store/dossiers/code-in-any-case';
 import { pruneDossierPage } from '../../store/generations/prune-dossier-page';
-import { type BackupPruneResult, backupPruneProgressQuery, backupPruneWorkflowId, filesLeftText, heldBackText, heldText, offsiteFinishedText, offsiteLeftText, pruneCommand, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
+import { backupPruneProgressQuery, backupPruneWorkflowId, heldText, pruneResult, unrecordedText } from '../../workflows/backup-prune.api';
 import { workflowIdTimestamp } from '../../domain/workflow-id';
 import { sizeText } from '../../domain/text';
 import { foundBy, GENERATION_KINDS, type Generation, type OffsiteState, type VerifyState, offsiteCopyOf } from '../../domain/generation';
 import { restoreRealignedText } from '../../domain/patch-repair';
 import { isRestoreRun, restoreRunCommand, type RestoreRunFlags } from './backup-restore-run';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
+import { pruneResultLines } from '../prune-outcome';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
@@ -439,25 +440,6 @@ interface PruneFlags {
   json?: boolean;
 }
 
-function pruneResultText(r: BackupPruneResult): string {
-  const kept = `kept ${r.kept}${heldText(r.leased, r.restorePoints)}`;
-  const offsite = r.offsiteDeleted ? `, ${r.offsiteDeleted} off-site copies deleted` : '';
-  // deleted: the generations this prune marked (R-BK-11); the copies it deleted for earlier prunes are theirs, said apart
-  const what = r.dryRun ? `would delete ${r.deleted} generation(s), ${sizeText(r.bytesFreed)}` : `deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed${offsite}`;
-  return [
-    `${what}; ${kept}`,
-    ...(r.offsiteLeft ? [offsiteLeftText(r.offsiteLeft)] : []),
-    ...(r.offsiteFinished ? [offsiteFinishedText(r.offsiteFinished, r.finishedFor)] : []),
-    ...(r.filesLeft ? [filesLeftText(r.filesLeft, sizeText(r.filesLeftBytes ?? 0))] : []),
-    ...(r.unrecorded ? [unrecordedText(r.unrecorded, sizeText(r.unrecordedBytes ?? 0), r.dryRun)] : []),
-    ...(r.heldBack ? heldBackText(r.heldBack, r.heldBackShown) : []),
-    `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
-    ...r.failures.map((f) => `  ${f.code}: ${f.error}`),
-    ...(r.failuresTotal > r.failures.length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
-    ...(r.state === 'completed' ? [] : [`the prune did not finish: once fixed, the next prune finishes what failed: ${pruneCommand(r.target, r.dryRun)}`]),
-  ].join('\n');
-}
-
 function registerGenerationCommands(backup: Command): void {
   backup
     .command('list')
@@ -567,7 +549,7 @@ function registerGenerationCommands(backup: Command): void {
             unsay();
             stop();
           });
-          output(flags.json, { ...started, result }, (v) => pruneResultText(v.result));
+          output(flags.json, { ...started, result }, (v) => pruneResultLines(v.result).join('\n'));
           // as backup run and backup verify: a prune that did not complete (a dossier failed) is a failure
           return result.state === 'completed' ? EXIT_OK : EXIT_FAILED;
         });
