@@ -208,7 +208,7 @@ export async function checkAgainstRecord(
   try {
     const a = await verifyArchive(file, keys);
     if (o.sameArchive && (a.code !== g.code || a.snapshotAt !== g.snapshotAt.toISOString())) {
-      return { state: 'corrupt', reason: `${file} est une autre sauvegarde (${a.code} du ${a.snapshotAt})` };
+      return { state: 'corrupt', reason: `${file} est une autre sauvegarde (${a.code} du ${utcText(a.snapshotAt)})` };
     }
     return ok;
   } catch (err) {
@@ -283,8 +283,8 @@ export async function putBackFromLinks(
 async function whatItHolds(g: Pick<Generation, 'code' | 'file' | 'snapshotAt'>, keys: BackupKeyring): Promise<string> {
   try {
     const a = await verifyArchive(g.file, keys);
-    if (a.code !== g.code) return ` (le fichier est une archive valide du dossier ${a.code}, sauvegarde du ${a.snapshotAt})`;
-    if (a.snapshotAt !== g.snapshotAt.toISOString()) return ` (le fichier est une autre sauvegarde valide de ${a.code}, du ${a.snapshotAt})`;
+    if (a.code !== g.code) return ` (le fichier est une archive valide du dossier ${a.code}, sauvegarde du ${utcText(a.snapshotAt)})`;
+    if (a.snapshotAt !== g.snapshotAt.toISOString()) return ` (le fichier est une autre sauvegarde valide de ${a.code}, du ${utcText(a.snapshotAt)})`;
     return '';
   } catch (err) {
     // the reader's reason says where it breaks; a key it cannot be read with says nothing of the bytes
@@ -323,7 +323,7 @@ async function putLatestNameRight(pool: pg.Pool, g: Generation, keys: BackupKeyr
       else {
         const a = await verifyArchive(link, keys).catch(() => undefined);
         if (a && a.code === g.code && a.snapshotAt > g.snapshotAt.toISOString()) continue;
-        what = a ? `il contenait ${a.code === g.code ? 'une sauvegarde plus ancienne' : `une archive du dossier ${a.code}`} du ${a.snapshotAt}` : 'il ne se lisait pas comme une archive de ce dossier';
+        what = a ? `il contenait ${a.code === g.code ? 'une sauvegarde plus ancienne' : `une archive du dossier ${a.code}`} du ${utcText(a.snapshotAt)}` : 'il ne se lisait pas comme une archive de ce dossier';
       }
     }
     const tmp = `${link}.${crypto.randomBytes(3).toString('hex')}.tmp`;
@@ -358,6 +358,9 @@ async function keyProblemTold(pool: pg.Pool, g: Pick<Generation, 'id' | 'verifie
   const earlier = (p.error ?? '').startsWith(TOLD_MARK) ? p.error!.slice(TOLD_MARK.length) : p.error;
   return earlier === error && (!g.verifiedAt || g.verifiedAt < p.at);
 }
+
+/** An archive header's ISO time as the report's dates read, in UTC (the header's zone). */
+const utcText = (iso: string): string => `${iso.slice(0, 19).replace('T', ' ')} UTC`;
 
 /** PostgreSQL refusing what a scratch restore loads (bad data, broken constraint) is the archive's fault. */
 function isContentError(err: unknown): boolean {
@@ -634,8 +637,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         for (const r of rows) {
           if (r.status === 'pruned') continue;
           const line = { code: r.code, date: operatorDateTime(r.snapshot_at, config.timeZone), file: r.file, status: r.status, restored: r.restored, error: r.error };
-          // a file put back from its other name is no off-site-only line (verifyReportLine's ok with a reason)
-          text += (r.status === 'ok' && r.error?.startsWith(PUT_BACK_MARK) ? `${verifyReportLine({ ...line, error: null })} : ${r.error}` : verifyReportLine(line)) + REPORT_EOL;
+          text += verifyReportLine(line) + REPORT_EOL;
           if (isVerifyProblem(r.status)) {
             problems++;
             if (!isToldProblem(r.error)) fresh++;

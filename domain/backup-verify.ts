@@ -193,10 +193,12 @@ const STATUS_TEXT: Record<VerifyItemStatus, string> = {
 
 /** One report line per generation: `Dossier {code} : sauvegarde du {date} ({file}) : {what}`. */
 export function verifyReportLine(r: { code: string; date: string; file: string; status: VerifyItemStatus; restored: boolean; error: string | null }): string {
-  // an ok line with a reason: a file gone whose off-site copy is whole (activities/verify.ts), said every time
+  // an ok line with a reason, said every time: a file gone whose off-site copy is whole (activities/verify.ts), or a
+  // local name put back or put right (drill F, session 36: a B{code}.SVG put right read "copie externe seulement")
+  const offsiteOnly = (r.error ?? '').includes(OFFSITE_ONLY_MARK) ? ' (copie externe seulement)' : '';
   const what =
     r.status === 'ok'
-      ? `${STATUS_TEXT.ok}${r.restored ? ' (restaurée et comparée)' : ''}${r.error ? ` (copie externe seulement) : ${r.error}` : ''}`
+      ? `${STATUS_TEXT.ok}${r.restored ? ' (restaurée et comparée)' : ''}${r.error ? `${offsiteOnly} : ${r.error}` : ''}`
       : `${STATUS_TEXT[r.status]}. ${r.error ?? ''}`.trim();
   return `Dossier ${r.code} : sauvegarde du ${r.date} (${r.file}) : ${what}`;
 }

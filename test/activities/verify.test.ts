@@ -512,6 +512,11 @@ test('R-BK-5 / R-BK-13: B{code}.SVG of a dossier\'s newest generation gone, or h
   expect(fs.statSync(goneLink).ino).toBe(fs.statSync(gone.file).ino);
   expect(fs.statSync(swappedLink).ino).toBe(fs.statSync(swapped.file).ino);
   expect(fs.statSync(olderLink).ino).toBe(fs.statSync(newerFile).ino);
+  // said on an ok line of the report, a local name: not "copie externe seulement" (drill F, session 36)
+  const report = fs.readFileSync(finish.reportPath!, 'utf8');
+  expect(report).toContain(`: Sauvegarde vérifiée : B${gone.code}.SVG remis depuis la génération (absent)\r\n`);
+  expect(report).not.toContain('copie externe seulement');
+  expect(byGen[swapped.generationId]!.error).toMatch(/ du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$/);
   // once right, the next verification has nothing to say of them
   const again = await verify({ codes: [gone.code, swapped.code], samplePercent: 0, seed: 2 });
   expect(again.items.map((i) => i.error)).toEqual([null, null]);
