@@ -171,7 +171,8 @@ function verifyStatusText(v: VerifyStatus, zone: string): string {
   const part = verifyRunPart(r);
   const scope =
     r.scope === 'run' ? `the generations of backup run ${r.backup_run_id}` : r.scope === 'codes' ? `the generations of ${(r.codes ?? []).join(', ')}` : part ? verifyPartText(part) : 'every kept generation';
-  const restored = r.full_restore ? 'every generation restored' : `${Number(r.sample_percent)} % restored (seed ${r.seed})`;
+  // a sample always restores at least one (the seed's anchor): a 0 % sample read "0 % restored" with one restored (drill V2, session 36)
+  const restored = r.full_restore ? 'every generation restored' : `a ${Number(r.sample_percent)} % sample restored (at least one; seed ${r.seed})`;
   // a running run's totals are written at its end: its ledger says how far it is
   const counts = p
     ? `${p.done} / ${p.total} generation(s) done, ${p.problems} with a problem so far, ${p.restored} restored into a scratch schema and compared${p.phase ? ` (${p.phase})` : ''}`

@@ -46,7 +46,7 @@ import { foundBy, GENERATION_KINDS, type Generation, type OffsiteState, type Ver
 import { restoreRealignedText } from '../../domain/patch-repair';
 import { isRestoreRun, restoreRunCommand, type RestoreRunFlags } from './backup-restore-run';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
-import { pruneResultLines } from '../prune-outcome';
+import { lastPruneOutcome, pruneResultLines } from '../prune-outcome';
 
 /** nightshift backup dossier|trigger|restore: starts the single-dossier workflows (R-BK-5, R-BK-9 events); verify-only runs locally. */
 
@@ -591,6 +591,13 @@ async function pruneDryRun(targetName: string, flags: PruneFlags): Promise<void>
         `warning: ${local.join(', ')} from this host's NIGHTSHIFT_BACKUP_RETENTION: the real prune runs on a worker and uses that worker's own value, ` +
           "or the common one where it has none ('nightshift backup settings show' on the worker's host says which)",
       );
+    }
+    // the workers count days, weeks and months in their zone (their last prune's result says which): in another here,
+    // this list is another night's prune (drill R2, session 36: typed in UTC, it listed the generation the workers kept)
+    const last = flags.json ? null : await lastPruneOutcome(pool, targetName, config().temporal.taskQueue).catch(() => null);
+    const workerZone = last?.result?.timeZone;
+    if (workerZone && workerZone !== config().timeZone) {
+      say(`warning: the workers' last prune (${last!.workflowId}) counted its periods in ${workerZone}, this host in ${config().timeZone}: give NIGHTSHIFT_TIMEZONE=${workerZone} to list what they will delete`);
     }
     for (let after = ''; ; ) {
       const codes = await pruneDossierPage(pool, after, 500);

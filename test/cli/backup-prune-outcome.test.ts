@@ -172,3 +172,19 @@ test('R-BK-11, R-OP-1 (drill R2, session 36): Temporal not reached: backup statu
   ]);
   expect((await cli(['backup', 'status', old[0]!.id], away)).stdout).toContain('\nprune: none: this run started no prune (it was claimed before generations were kept)\n');
 });
+
+test('R-BK-11 (drill R2, session 36): backup prune --dry-run typed in another time zone than the workers\' warns with their zone (their last prune\'s), not in theirs', async () => {
+  const workerZone = ctx.stack.config.timeZone;
+  const other = workerZone === 'Europe/Paris' ? 'UTC' : 'Europe/Paris';
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect((await cli(['backup', 'prune', '--wait'])).code).toBe(0);
+  });
+  const elsewhere = await cli(['backup', 'prune', '--dry-run'], { TZ: other, NIGHTSHIFT_TIMEZONE: other });
+  expect(elsewhere.code).toBe(0);
+  expect(elsewhere.stdout).toMatch(
+    new RegExp(`^warning: the workers' last prune \\(backup-prune/main/[^)]+\\) counted its periods in ${esc(workerZone)}, this host in ${esc(other)}: give NIGHTSHIFT_TIMEZONE=${esc(workerZone)} to list what they will delete$`, 'm'),
+  );
+  const same = await cli(['backup', 'prune', '--dry-run'], { TZ: workerZone, NIGHTSHIFT_TIMEZONE: workerZone });
+  expect(same.stdout).not.toContain("the workers' last prune");
+});

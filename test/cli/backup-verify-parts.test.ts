@@ -87,7 +87,7 @@ test('R-BK-13 backup verify --rotate 3 (restic check --read-data-subset): three 
     const id4 = /^verify run (\d+) completed/m.exec(fourth.stdout)![1]!;
     expect(await read(Number(id4))).toEqual(kept.filter((id) => id % 3 === 0));
     const st = await cli(['backup', 'verify', 'status', id4]);
-    expect(st.stdout).toMatch(/^ {2}part 1 of 3 of every kept generation \(--rotate 3: .*\); 5 % restored \(seed \d+\)$/m);
+    expect(st.stdout).toMatch(/^ {2}part 1 of 3 of every kept generation \(--rotate 3: .*\); a 5 % sample restored \(at least one; seed \d+\)$/m);
     const report = fs.readFileSync(/^report: (.+)$/m.exec(fourth.stdout)![1]!, 'utf8').split('\r\n');
     expect(report.slice(-5, -1)).toEqual([
       'Vérification partielle : partie 1 sur 3 des sauvegardes conservées (rotation : chaque vérification lit la partie suivante)',

@@ -100,7 +100,7 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
     const st = await cli(['backup', 'verify', 'status', verifyId]);
     expect(st).toMatchObject({ code: 0, stderr: '' });
     expect(st.stdout).toMatch(new RegExp(`^verify run ${verifyId} \\(backup-verify/main/\\S+\\) problems: 1 / 2 generation\\(s\\) ok, 1 with a problem`));
-    expect(st.stdout).toMatch(/^ {2}every kept generation; 5 % restored \(seed \d+\)$/m);
+    expect(st.stdout).toMatch(/^ {2}every kept generation; a 5 % sample restored \(at least one; seed \d+\)$/m);
     // R-BK-8: no report recipients set: the mail went to nobody, and the status says so with how to set them
     expect(st.stdout).toMatch(/; mail: none: no report recipients are set, so nobody was told \(R-BK-8; 'nightshift backup settings set report-recipients ops@example\.com' or NIGHTSHIFT_BACKUP_REPORT_TO\)$/m);
     expect(st.stdout).toMatch(/^ {2}C2 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d corrupt: .*invalid archive/m);
