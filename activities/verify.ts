@@ -55,6 +55,7 @@ import { insertVerifyRun } from '../store/verify/insert-run';
 import { verifyItemsInLedger } from '../store/verify/items-in-ledger';
 import { latestVerifyProblems } from '../store/verify/latest-problems';
 import { latestKeyProblems } from '../store/verify/latest-key-problems';
+import { problemToldBefore } from '../store/verify/problem-told-before';
 import { markVerifyMail } from '../store/verify/mark-mail';
 import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
 import { verifyNewestMissingCodes } from '../store/verify/newest-missing-codes';
@@ -853,7 +854,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         // a key still lacking since an earlier run said so, with no read of the generation since: told too (drills K3 and V2,
         // session 36: a lost key's generations, kept for months, were mailed at every run)
         const keyTold = !pruned && status === 'key' && (await keyProblemTold(pool, g, c!.error ?? null));
-        const told = keyTold || (!pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !foundThisRun && !c!.copyLost && c!.storedError === undefined);
+        const seenBefore = keyTold || (!pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !foundThisRun && !c!.copyLost && c!.storedError === undefined);
+        // and told: an earlier run's mail carried it (drill F, session 36: found while no recipient was set, it was never mailed)
+        const told = seenBefore && (await problemToldBefore(pool, id, status, input.runId));
         const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : told ? `${TOLD_MARK}${c!.error ?? ''}` : (c!.error ?? null);
         const recorded = await recordVerifyItem(pool, input.runId, {
           generationId: id,

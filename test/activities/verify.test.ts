@@ -15,6 +15,7 @@ import { markGenerationsDeleted } from '../../store/generations/mark-deleted';
 import { markGenerationVerified } from '../../store/generations/mark-verified';
 import { markOffsiteCopyLost } from '../../store/generations/mark-offsite-lost';
 import { scratchSchemas } from '../../store/verify/scratch-schema';
+import { markVerifyMail } from '../../store/verify/mark-mail';
 import type { BackupVerifyInput } from '../../workflows/backup-verify.api';
 import { createTestStack, tempDir, type TestStack } from '../helpers/env';
 
@@ -185,6 +186,10 @@ test('R-BK-13 / R-BK-12: an encrypted generation verified without its key is its
   expect(noKey.items[0]!.error).not.toMatch(/signalé déjà/);
   // the same key still lacking at the next run, nothing read since: reported again, mailed no more (drills K3 and V2,
   // session 36: a lost key's generations were mailed at every run)
+  // (told: the earlier run's mail carried it; one that mailed nobody, no recipients then, told no one: drill F)
+  const nobodyTold = await verify({ codes: [enc!.code] });
+  expect(nobodyTold.items[0]!.error).not.toMatch(/signalé déjà/);
+  await markVerifyMail(pool(), nobodyTold.claim.runId, 'sent');
   const noKeyAgain = await verify({ codes: [enc!.code] });
   expect(noKeyAgain.items[0]).toMatchObject({ status: 'key', error: expect.stringMatching(/^\(signalé déjà\) .*encrypted with backup key k1/) });
   expect(noKeyAgain.finish).toMatchObject({ state: 'problems', problems: 1 });

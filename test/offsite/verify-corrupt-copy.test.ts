@@ -5,6 +5,7 @@ import { isRestorable } from '../../domain/retention';
 import { startBackupVerify } from '../../starts';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
+import { markVerifyMail } from '../../store/verify/mark-mail';
 import { type BackupVerifyResult, verifyResult } from '../../workflows/backup-verify.api';
 import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
@@ -79,6 +80,8 @@ test("R-BK-13, R-BK-14: the newest file corrupt and its object deleted by hand: 
     expect(isRestorable(wholeRow)).toBe(true);
 
     // told once: the next full verification still reports VC1's damaged file, no more as news, and nothing changes
+    // (told: the run's mail carried it; this stack sets no recipients, so the mail is taken as sent, drill F)
+    await markVerifyMail(pool(), found.runId, 'sent');
     const again = await verifyFull(['VC1']);
     expect(again).toMatchObject({ state: 'problems', problems: 1 });
     expect((await itemOf(again.runId, newest!.id))!.error).toMatch(/^\(signalé déjà\) SHA-256 /);
