@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
 import { keepWhatReadsBack, pruneDossier } from '../../activities/prune';
-import { NO_KEYS, loadBackupKeyring } from '../../archive/keys';
+import { type BackupKeyring, NO_KEYS, loadBackupKeyring } from '../../archive/keys';
 import { loadConfig } from '../../config/config';
 import { createVerifyActivities } from '../../activities/verify';
 import { type RetentionPolicies, type RetentionPolicy, deletionReason } from '../../domain/retention';
@@ -50,7 +50,7 @@ async function backUp(code: string, n: number, reason: 'manual' | 'cloture' = 'm
 const byId = async (code: string) => new Map((await dossierGenerations(pool(), code, { deleted: true })).map((g) => [g.id, g]));
 
 
-const prune = (code: string, policies: RetentionPolicies, o: { offsiteStore?: () => undefined } = {}) =>
+const prune = (code: string, policies: RetentionPolicies, o: { offsiteStore?: () => undefined; keys?: BackupKeyring } = {}) =>
   pruneDossier(pool(), code, {
     policies,
     timeZone: 'Europe/Paris',
@@ -58,6 +58,7 @@ const prune = (code: string, policies: RetentionPolicies, o: { offsiteStore?: ()
     dryRun: false,
     offsiteStore: o.offsiteStore ?? (() => undefined),
     offsiteConfigured: false,
+    ...(o.keys && { keys: o.keys }),
   });
 
 test('R-BK-11: a kept Cloture archive damaged and never verified: the prune finds it, records it corrupt, and keeps the older one that reads back (per kind)', async () => {
@@ -217,29 +218,13 @@ test('R-BK-11 / R-BK-12: the kept newer generation under a key this worker lacks
   expect([gens.get(older)!.keyId, gens.get(newer)!.keyId]).toEqual(['k1', 'k2']);
 
   // a worker given k1 only (its key file redeployed from an older copy)
-  const r = await pruneDossier(pool(), code, {
-    policies: everyKind({ last: 1 }),
-    timeZone: 'Europe/Paris',
-    prunedBy: 'backup-prune/main/keys',
-    dryRun: false,
-    offsiteStore: () => undefined,
-    offsiteConfigured: false,
-    keys: loadBackupKeyring(keysFile('k1-only', [k1])),
-  });
+  const r = await prune(code, everyKind({ last: 1 }), { keys: loadBackupKeyring(keysFile('k1-only', [k1])) });
   expect(r).toMatchObject({ deleted: 0, kept: 2, error: null });
   expect((await byId(code)).get(older)!.deletedAt).toBeNull();
   expect(fs.existsSync(gens.get(older)!.file)).toBe(true);
 
   // given both keys, the newer one reads back and the policy deletes the older one
-  const again = await pruneDossier(pool(), code, {
-    policies: everyKind({ last: 1 }),
-    timeZone: 'Europe/Paris',
-    prunedBy: 'backup-prune/main/keys',
-    dryRun: false,
-    offsiteStore: () => undefined,
-    offsiteConfigured: false,
-    keys: loadBackupKeyring(both),
-  });
+  const again = await prune(code, everyKind({ last: 1 }), { keys: loadBackupKeyring(both) });
   expect(again).toMatchObject({ deleted: 1, kept: 1, error: null });
   expect((await byId(code)).get(older)!.deletedAt).not.toBeNull();
 });

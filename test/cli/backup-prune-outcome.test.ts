@@ -1,12 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createBackupActivities } from '../../activities/backup';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 import { batchPruneWorkflowId } from '../../workflows/backup-prune.api';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
-import { createDossiers } from '../workflows/backup-batch-helpers';
+import { agedBackups, createDossiers } from '../workflows/backup-batch-helpers';
 
 /**
  * R-BK-11, R-OP-1 (drill R2, session 36): the prune a batch starts at its end failed (`BackupPrunePartial … not removed …
@@ -22,17 +21,7 @@ const LAST_ONE = { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 } };
 const TIME = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-/** Backups of `code` made by the activity, dated `daysAgo` days back (fixture SQL), oldest first. */
-async function aged(code: string, daysAgo: number[]): Promise<number[]> {
-  const backup = createBackupActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
-  const ids: number[] = [];
-  for (const d of daysAgo) {
-    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
-    await pool().query('UPDATE nightshift.backup_generation SET snapshot_at = now() - make_interval(days => $2) WHERE id = $1', [r.generationId, d]);
-    ids.push(r.generationId!);
-  }
-  return ids;
-}
+const aged = (code: string, daysAgo: number[]): Promise<number[]> => agedBackups(ctx.stack, code, daysAgo);
 
 test('R-BK-11, R-OP-1 (drill R2, session 36): an after-batch prune that fails (EISDIR) is said by backup run --wait, backup status (last run, RUN, --run N, --json) and backup info\'s last prune line; a prune by hand that completes is then the last prune', async () => {
   await createDossiers(ctx.stack, [{ code: 'PO1' }]);

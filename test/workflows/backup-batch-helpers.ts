@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { SMTPServer } from 'smtp-server';
 import type pg from 'pg';
+import { createBackupActivities } from '../../activities/backup';
 import { createRegistryActivities } from '../../activities/registry';
 import type { TestStack } from '../helpers/env';
 export { freePort } from '../helpers/net';
@@ -96,6 +97,18 @@ export async function createDossiers(
       flags: { test: false, specific: false, template: false, transferable: true, ...d.flags },
     });
   }
+}
+
+/** Backups of `code` made by the activity, dated `daysAgo` days back (fixture SQL), oldest first: their generation ids. */
+export async function agedBackups(stack: TestStack, code: string, daysAgo: number[]): Promise<number[]> {
+  const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+  const ids: number[] = [];
+  for (const d of daysAgo) {
+    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+    await stack.pools.get('main').query('UPDATE nightshift.backup_generation SET snapshot_at = now() - make_interval(days => $2) WHERE id = $1', [r.generationId, d]);
+    ids.push(r.generationId!);
+  }
+  return ids;
 }
 
 /** A write to a dossier's tables: the touch trigger makes it "modified since its last backup". */

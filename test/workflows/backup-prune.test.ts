@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
-import { createBackupActivities } from '../../activities/backup';
 import { failureTypeOf } from '../../domain/failures';
 import { generateDemoDossiers } from '../../registry/demo';
 import { startBackupBatch, startBackupPrune } from '../../starts';
@@ -19,6 +18,7 @@ import {
   heldText,
 } from '../../workflows/backup-prune.api';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
+import { agedBackups } from './backup-batch-helpers';
 
 /** The prune workflow on the dev server (R-BK-11): after each batch (a child the batch abandons), and on demand, leases respected. */
 
@@ -37,16 +37,7 @@ afterAll(async () => {
 
 const pool = () => stack.pools.get('main');
 
-async function aged(code: string, daysAgo: number[]): Promise<number[]> {
-  const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
-  const ids: number[] = [];
-  for (const d of daysAgo) {
-    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
-    await pool().query('UPDATE nightshift.backup_generation SET snapshot_at = now() - make_interval(days => $2) WHERE id = $1', [r.generationId, d]);
-    ids.push(r.generationId!);
-  }
-  return ids;
-}
+const aged = (code: string, daysAgo: number[]): Promise<number[]> => agedBackups(stack, code, daysAgo);
 
 test('R-BK-11: the batch starts the prune at its end (backup-prune/..., abandoned); what retention does not keep is gone, the new generation stays', async () => {
   const codes = await generateDemoDossiers(pool(), { target: 'main', count: 3, sizeKb: 5, prefix: 'PW' });
