@@ -43,7 +43,7 @@ import { type BackupKeyring, NO_KEYS, loadBackupKeyring } from '../archive/keys'
 import { syncDir } from '../archive/writer';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { generationById } from '../store/generations/generation-by-id';
-import { isNewestOfKind } from '../store/generations/is-newest-of-kind';
+import { newestOfKindAmong } from '../store/generations/is-newest-of-kind';
 import { releaseGenerationLease, takeGenerationLease } from '../store/generations/lease';
 import { markGenerationVerified } from '../store/generations/mark-verified';
 import { OFFSITE_LOST_ERROR_PREFIX, markOffsiteCopyLost } from '../store/generations/mark-offsite-lost';
@@ -304,7 +304,7 @@ export const LATEST_NAME_MARK = 'remis depuis la génération';
  * session 36: every check read only generations/, and a wrong B{code}.SVG went unseen). A name that holds a newer valid
  * archive of the dossier (a backup written whose record failed, or one being recorded now) is left as it is.
  */
-async function putLatestNameRight(pool: pg.Pool, g: Generation, keys: BackupKeyring): Promise<string | undefined> {
+async function putLatestNameRight(g: Generation, keys: BackupKeyring): Promise<string | undefined> {
   const own = await fs.promises.stat(g.file);
   for (const link of g.links) {
     if (link === g.file) continue;
@@ -315,7 +315,6 @@ async function putLatestNameRight(pool: pg.Pool, g: Generation, keys: BackupKeyr
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (st && st.dev === own.dev && st.ino === own.ino) continue;
-    if (!(await isNewestOfKind(pool, g.id))) return undefined;
     let what = 'absent';
     if (st) {
       if (st.isDirectory()) return `${path.basename(link)} est un dossier, pas l'archive : à retirer à la main, la vérification suivante le remet`;
@@ -439,7 +438,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   }
 
   /** One generation read and checked; a transient error (I/O, connection) is thrown and retried by the caller. */
-  async function check(pool: pg.Pool, g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun = false): Promise<Checked> {
+  async function check(pool: pg.Pool, g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun = false, newestOfKind = false): Promise<Checked> {
     // a keyring that does not load is the archive's `key` outcome below (as before), not this check's failure
     let keys = NO_KEYS;
     let keysProblem: unknown;
@@ -525,8 +524,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         activityContext()?.log.warn('off-site copy not checked: no off-site store on this worker', { generation: g.id, key: g.offsiteKey });
       }
     }
-    if (status === 'ok') {
-      const latest = await putLatestNameRight(pool, g, keys);
+    if (status === 'ok' && newestOfKind) {
+      const latest = await putLatestNameRight(g, keys);
       if (latest) problems.push(latest);
     }
     return { status, restored, sha256, error: problems.length ? oneLine(problems.join('; ')) : null };
@@ -785,6 +784,14 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       let closed = false;
       let restoredCount = 0;
       const described = new Map<string, string>();
+      // the chunk's generations that are their dossier's newest of a kind (their B{code}.SVG is checked): one statement
+      let newest: Promise<Set<number>> | undefined;
+      const newestOfKind = () =>
+        (newest ??= newestOfKindAmong(pool, input.codes.map(Number)).catch((err: unknown) => {
+          // a connection lost: the next attempt asks again
+          newest = undefined;
+          throw err;
+        }));
 
       async function one(idText: string, signal: AbortSignal | undefined): Promise<DossierOutcome | undefined> {
         const started = Date.now();
@@ -805,7 +812,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
             await hooks.beforeGeneration?.(g);
             for (let attempt = 1; ; attempt++) {
               try {
-                c = await check(pool, g, restore, signal, lostThisRun);
+                c = await check(pool, g, restore, signal, lostThisRun, (await newestOfKind()).has(id));
                 break;
               } catch (err) {
                 if (signal?.aborted) throw err;

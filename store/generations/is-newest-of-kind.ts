@@ -1,13 +1,18 @@
 import type { Queryable } from '../queryable';
 
-/** Whether this kept generation is its dossier's newest of its kind (the one B{code}.SVG of its folder names). */
-export async function isNewestOfKind(db: Queryable, id: number): Promise<boolean> {
-  const { rows } = await db.query<{ newest: boolean }>(
-    `SELECT NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
+/**
+ * Of these generations, the kept ones that are their dossier's newest of their kind (the one B{code}.SVG of its folder
+ * names): one statement for a verify chunk's generations, each probed by the code+kind index.
+ */
+export async function newestOfKindAmong(db: Queryable, ids: number[]): Promise<Set<number>> {
+  if (!ids.length) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT g.id FROM nightshift.backup_generation g
+      WHERE g.id = ANY ($1::bigint[]) AND g.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
                          WHERE n.code = g.code AND n.kind = g.kind AND n.deleted_at IS NULL
-                           AND (n.snapshot_at, n.id) > (g.snapshot_at, g.id)) AS newest
-       FROM nightshift.backup_generation g WHERE g.id = $1 AND g.deleted_at IS NULL`,
-    [id],
+                           AND (n.snapshot_at, n.id) > (g.snapshot_at, g.id))`,
+    [ids],
   );
-  return rows[0]?.newest ?? false;
+  return new Set(rows.map((r) => Number(r.id)));
 }
