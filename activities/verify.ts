@@ -41,6 +41,7 @@ import { verifyArchive } from '../archive/verify';
 import { scratchRestoreCompare } from '../archive/scratch-restore';
 import { type BackupKeyring, NO_KEYS, loadBackupKeyring } from '../archive/keys';
 import { syncDir } from '../archive/writer';
+import { linkRefused, secondName, syncFile } from '../archive/generations';
 import { loadBackupSettings } from '../store/settings/backup-settings';
 import { generationById } from '../store/generations/generation-by-id';
 import { newestOfKindAmong } from '../store/generations/is-newest-of-kind';
@@ -253,18 +254,13 @@ export async function putBackFromLinks(
       // another reader put it back first
       if (code === 'EEXIST') return { from: link, sha256: c.sha256 };
       if (code === 'ENOENT') continue;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+      if (!linkRefused(err)) throw err;
       const tmp = `${g.file}.${crypto.randomBytes(3).toString('hex')}.tmp`;
       try {
         await fs.promises.copyFile(link, tmp, fs.constants.COPYFILE_EXCL);
         // the copy is checked itself: the name may have changed since it was
         if ((await checkAgainstRecord(tmp, { ...g, sha256: c.sha256 }, keys, { signal })).state !== 'ok') continue;
-        const fh = await fs.promises.open(tmp, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        await syncFile(tmp);
         await fs.promises.rename(tmp, g.file);
       } finally {
         await fs.promises.rm(tmp, { force: true });
@@ -328,19 +324,7 @@ async function putLatestNameRight(g: Generation, keys: BackupKeyring): Promise<s
     }
     const tmp = `${link}.${crypto.randomBytes(3).toString('hex')}.tmp`;
     try {
-      try {
-        await fs.promises.link(g.file, tmp);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
-        await fs.promises.copyFile(g.file, tmp, fs.constants.COPYFILE_EXCL);
-        const fh = await fs.promises.open(tmp, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-      }
+      await secondName(g.file, tmp);
       await fs.promises.rename(tmp, link);
     } finally {
       await fs.promises.rm(tmp, { force: true });

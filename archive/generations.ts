@@ -42,12 +42,26 @@ export function kindRoots(backupFolder: string): string[] {
   return GENERATION_KINDS.map((k) => (k === 'normal' ? backupFolder : path.join(backupFolder, k)));
 }
 
-async function syncFile(file: string): Promise<void> {
+export async function syncFile(file: string): Promise<void> {
   const fh = await fs.promises.open(file, 'r+');
   try {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** A hard link refused where a copy would do: another file system below the folder, some mounts. */
+export const linkRefused = (err: unknown): boolean => ['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '');
+
+/** `to` (which must not exist) as a second name of `from`: a hard link, or where links are refused a copy synced to disk. */
+export async function secondName(from: string, to: string): Promise<void> {
+  try {
+    await fs.promises.link(from, to);
+  } catch (err) {
+    if (!linkRefused(err)) throw err;
+    await fs.promises.copyFile(from, to, fs.constants.COPYFILE_EXCL);
+    await syncFile(to);
   }
 }
 
@@ -80,8 +94,7 @@ export async function commitGeneration(tmp: string, latest: string, generationFi
   try {
     await link();
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+    if (!linkRefused(err)) throw err;
     try {
       await fs.promises.copyFile(tmp, generationFile, fs.constants.COPYFILE_EXCL);
       await syncFile(generationFile);
