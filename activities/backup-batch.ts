@@ -44,7 +44,7 @@ import { loadBackupSettings } from '../store/settings/backup-settings';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import type { BackupBatchInput, BackupBatchResult, BackupRunState, BatchDossierSettings } from '../workflows/backup-batch.api';
 import { backupDossierArchive } from '../archive/engine';
-import { loadBackupKeyring, requireKeyWhereEncrypted } from '../archive/keys';
+import { keysNotGiven, loadBackupKeyring, requireKeyWhereEncrypted } from '../archive/keys';
 import { mayStillRun, workflowStatus } from '../workers/resources';
 import type { ActivityDeps } from './deps';
 import { documentsFolder } from '../registry/documents';
@@ -365,6 +365,8 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
           generationsRoot: settings.folder,
           // R-BK-14: this worker copies off-site, so the selection takes first the dossiers whose copy is not done
           offsite: offsiteOn,
+          // R-BK-12: a dossier whose newest archive is under a key this worker does not give is taken again
+          lostKeys: await keysNotGiven(client, config.backupKeys),
         };
         const kind = retryOf === null ? 'run' : 'retry';
         const runId = await insertRun(client, { workflowId, kind, retryOf, previousRun, settings: runSettings, onlyCodes: input.only ?? null });

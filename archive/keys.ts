@@ -5,7 +5,9 @@ import { inspect } from 'node:util';
 import type pg from 'pg';
 import { BACKUP_KEY_BYTES, type BackupKeySettings, ConfigError, parseBackupKeys } from '../config/config';
 import { FailureType, permanentFailure } from '../domain/failures';
+import { keptKeyIds } from '../store/generations/kept-key-ids';
 import { newestEncryptedGeneration } from '../store/generations/newest-encrypted';
+import type { Queryable } from '../store/queryable';
 
 /**
  * The operator's archive keys (R-BK-12, issue 13.2): read from NIGHTSHIFT_BACKUP_KEYS_FILE (default
@@ -118,6 +120,17 @@ export function givenKeyIds(s: BackupKeySettings): Set<string> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * R-BK-12: the keys kept generations were encrypted with that this host does not give: what they hold reads back
+ * nowhere here (the batch takes again a dossier whose newest archive is under one). None when the keys cannot be read
+ * at all: that is its own failure, said where a key is used.
+ */
+export async function keysNotGiven(db: Queryable, s: BackupKeySettings): Promise<string[]> {
+  const given = givenKeyIds(s);
+  if (!given) return [];
+  return (await keptKeyIds(db)).flatMap((k) => (k.keyId !== null && !given.has(k.keyId) ? [k.keyId] : []));
 }
 
 /** A pool's answer to "were this target's archives encrypted before?": a yes is kept, a no asked again after a minute. */

@@ -182,7 +182,7 @@ export function verifyNextSteps(
     steps.push({
       text:
         `the archives are not at fault: the worker lacks the ${keys} they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again. ` +
-        `If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key), take a new backup of a dossier that has none, and let retention prune them`,
+        `If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key); the nightly batch backs up again, under the current key, each dossier whose newest archive uses a key its worker does not give; retention prunes the unreadable ones in time`,
       command: verifyAgainCommand(target, named(key)),
     });
   }

@@ -1,3 +1,4 @@
+import { keysNotGiven } from '../../archive/keys';
 import { copyStatusesFor } from '../../domain/backup-batch';
 import { type DryRunDossier, dryRunSelection } from '../../store/backup/dry-run-selection';
 import { latestFinishedRunId } from '../../store/backup/latest-finished-run-id';
@@ -20,6 +21,7 @@ export function takenBecause(d: DryRunDossier, all: boolean): string {
     why.push(`${which}${d.first ? ', taken first' : ''} (R-BK-14)`);
   }
   if (d.unreadableNewest) why.push('its newest archive was found corrupt or missing (R-BK-13)');
+  if (d.lostKeyNewest) why.push('its newest archive is encrypted with a key this host does not give: taken again under the current key (R-BK-12)');
   if (d.neverBackedUp) why.push('never backed up');
   else if (d.noArchiveOfItsData) why.push('backed up before, but no archive holds its current data (restored since, or its newest archive lost and pruned)');
   else if (d.modified) why.push('modified since its last backup');
@@ -44,6 +46,7 @@ export async function dryRunBatch(targetName: string, flags: { all?: boolean; on
       offsite,
       onlyCodes: flags.only ?? null,
       previousRun,
+      lostKeys: await keysNotGiven(pool, cfg.backupKeys),
     });
     const despite = flags.only ? await selectionExclusions(pool, flags.only) : { shown: [], total: 0 };
     // modified, yet not taken: said, or "none changed" reads as if nothing needed a backup

@@ -1,5 +1,8 @@
 import type { Queryable } from '../queryable';
-import { leftNotBackedUpSql, OFFSITE_PENDING_SQL, SELECTION_FILTER_SQL, UNREADABLE_NEWEST_SQL } from './selection-sql';
+import { leftNotBackedUpSql, lostKeyNewestSql, OFFSITE_PENDING_SQL, selectionFilterSql, UNREADABLE_NEWEST_SQL } from './selection-sql';
+
+/** The run row's lost keys, given here as the settings' parameter. */
+const LOST_KEYS = `($2::jsonb -> 'lostKeys')`;
 
 /** What a batch started now would be given (the run row its claim would write): the selection reads only these. */
 export interface DryRunSettings {
@@ -11,6 +14,8 @@ export interface DryRunSettings {
   offsite: boolean;
   /** `--only` */
   onlyCodes: string[] | null;
+  /** R-BK-12: key ids of kept generations this host does not give (archive/keys.ts keysNotGiven) */
+  lostKeys: string[];
   /** the newest ended run: the dossiers it and the runs back to the last full one left not backed up go first (R-BK-4) */
   previousRun: number | null;
 }
@@ -28,6 +33,8 @@ export interface DryRunDossier {
   /** the off-site copy to make is its newest kept generation's (else an older one's, or another kind's: migration 0019) */
   offsitePendingNewest: boolean;
   unreadableNewest: boolean;
+  /** its newest kept normal generation is under a key this host does not give (R-BK-12) */
+  lostKeyNewest: boolean;
   neverBackedUp: boolean;
   /** backup_seq unset although a backup was taken: restored since, or its newest archive lost and pruned (migration 0031) */
   noArchiveOfItsData: boolean;
@@ -47,6 +54,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     offsite_pending: boolean;
     pending_newest: boolean | null;
     unreadable: boolean;
+    lost_key: boolean;
     never: boolean;
     backed_up_before: boolean;
     modified: boolean;
@@ -57,13 +65,14 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
             ${OFFSITE_PENDING_SQL} AS offsite_pending,
             (SELECT p.generation_id IS NOT NULL FROM nightshift.backup_offsite_pending p WHERE p.code = d.code) AS pending_newest,
             ${UNREADABLE_NEWEST_SQL} AS unreadable,
+            ${lostKeyNewestSql(LOST_KEYS)} AS lost_key,
             d.backup_seq IS NULL AS never,
             d.last_backup_at IS NOT NULL AS backed_up_before,
             coalesce(d.change_seq > d.backup_seq, false) AS modified
        FROM r, nightshift.dossier d LEFT JOIN l ON l.code = d.code
-      WHERE ${SELECTION_FILTER_SQL}
+      WHERE ${selectionFilterSql(LOST_KEYS)}
       ORDER BY 1`,
-    [s.onlyCodes, JSON.stringify({ copyStatuses: s.copyStatuses, modifiedOnly: s.modifiedOnly, offsite: s.offsite }), s.previousRun],
+    [s.onlyCodes, JSON.stringify({ copyStatuses: s.copyStatuses, modifiedOnly: s.modifiedOnly, offsite: s.offsite, lostKeys: s.lostKeys }), s.previousRun],
   );
   const dossiers = rows.map((r) => ({
     code: r.code,
@@ -74,6 +83,7 @@ export async function dryRunSelection(db: Queryable, s: DryRunSettings): Promise
     offsitePending: r.offsite_pending,
     offsitePendingNewest: r.offsite_pending && r.pending_newest === true,
     unreadableNewest: r.unreadable,
+    lostKeyNewest: r.lost_key,
     neverBackedUp: r.never && !r.backed_up_before,
     noArchiveOfItsData: r.never && r.backed_up_before,
     modified: r.modified,

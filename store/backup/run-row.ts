@@ -11,6 +11,8 @@ export interface BackupRunSettings {
   generationsRoot?: string;
   /** R-BK-14: the claiming worker copies off-site (has a bucket): dossiers whose newest generation is not copied are selected first; absent before */
   offsite?: boolean;
+  /** R-BK-12: key ids of kept generations that the claiming worker does not give (their dossiers' newest is taken again); absent before */
+  lostKeys?: string[];
 }
 
 /** A row of nightshift.backup_run, as node-postgres returns it. */

@@ -20,6 +20,25 @@ export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.b
                          WHERE n.code = u.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > u.snapshot_at))`;
 
 /**
+ * R-BK-12, R-BK-13: the dossier's newest kept 'normal' generation is encrypted with a key the run's worker does not give
+ * (`lostKeys`: an uncorrelated SQL expression of the jsonb array of such key ids, written by the claim from the kept
+ * generations' keys, store/generations/kept-key-ids.ts): no archive of its current data reads back on this host, as for a
+ * corrupt one, so the run takes it again under the current key. Nothing is read when the array is empty (every run
+ * but those claimed while a key is not given), else the generations once per statement (a hashed subplan: ~0.1 s per
+ * page at 100,000 dossiers, test/offsite/selection-plan.test.ts), never a probe per dossier.
+ */
+export function lostKeyNewestSql(lostKeys: string): string {
+  return `(coalesce(jsonb_array_length(${lostKeys}), 0) > 0
+      AND d.code IN (SELECT k.code FROM nightshift.backup_generation k
+      WHERE k.deleted_at IS NULL AND k.kind = 'normal' AND k.key_id = ANY (ARRAY(SELECT jsonb_array_elements_text(${lostKeys})))
+        AND NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
+                         WHERE n.code = k.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > k.snapshot_at)))`;
+}
+
+/** The lost keys of run $1 (every statement over a run's selection binds its id first): read once per statement. */
+const RUN_LOST_KEYS_SQL = `(SELECT x.settings -> 'lostKeys' FROM nightshift.backup_run x WHERE x.id = $1)`;
+
+/**
  * R-BK-4: the dossiers that the runs since the last full one left not backed up (in use, failed, not attempted), each
  * with its newest such status and the run that left it; `previousRun` is an SQL expression of the newest ended run,
  * uncorrelated (a bind parameter, or a subquery over one), so that a statement reads this set once. A full run is a
@@ -58,13 +77,19 @@ export const MODIFIED_SINCE_BACKUP_SQL = `(d.backup_seq IS NULL OR d.change_seq 
  * selection; a run the operator started for named dossiers (`backup run --only`, a window's `--backup-only`, kind
  * 'run') takes those it names (the CLI says which it takes despite them). A retry does not apply them again: its codes
  * are the failures of a run that chose them (a template a window backed up on purpose is retried, not dropped).
+ * `lostKeys`: see lostKeyNewestSql.
  */
-export const SELECTION_FILTER_SQL = `
+export function selectionFilterSql(lostKeys: string): string {
+  return `
       (r.kind = 'retry' OR r.kind = 'run' AND r.only_codes IS NOT NULL
        OR ${nightlyKeepsSql(`ARRAY(SELECT jsonb_array_elements_text(r.settings -> 'copyStatuses'))`)})
   AND (NOT (r.settings ->> 'modifiedOnly')::boolean OR ${MODIFIED_SINCE_BACKUP_SQL} OR ${OFFSITE_PENDING_SQL}
-       OR ${UNREADABLE_NEWEST_SQL})
+       OR ${UNREADABLE_NEWEST_SQL} OR ${lostKeyNewestSql(lostKeys)})
   AND (r.only_codes IS NULL OR d.code = ANY (r.only_codes))`;
+}
+
+/** The filter of the statements over run $1's selection (its lost keys read from its row). */
+export const SELECTION_FILTER_SQL = selectionFilterSql(RUN_LOST_KEYS_SQL);
 
 /** A run of the nightly batch ('run') or a `backup retry` of an earlier run ('retry'). */
 export type BackupRunKind = 'run' | 'retry';

@@ -203,7 +203,7 @@ test('R-BK-13 / R-BK-12: an encrypted generation verified without its key is its
       command: again,
       text:
         "the archives are not at fault: the worker lacks the backup key k1 they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again. " +
-        "If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key), take a new backup of a dossier that has none, and let retention prune them",
+        "If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key); the nightly batch backs up again, under the current key, each dossier whose newest archive uses a key its worker does not give; retention prunes the unreadable ones in time",
     },
   ]);
 

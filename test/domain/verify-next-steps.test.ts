@@ -46,5 +46,5 @@ test('R-BK-13 / R-BK-14: a file gone whose off-site copy could not be checked (t
 test('R-BK-12: a key problem says what to do if the key is lost for good, not only "give the original key" (drill D)', () => {
   const [step] = verifyNextSteps('main', [{ code: 'K', status: 'key', error: 'clé k1' }], [{ code: 'K', keyId: 'k1' }]);
   expect(step!.text).toContain('give the workers the original key');
-  expect(step!.text).toContain("If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key), take a new backup of a dossier that has none, and let retention prune them");
+  expect(step!.text).toContain("If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key); the nightly batch backs up again, under the current key, each dossier whose newest archive uses a key its worker does not give; retention prunes the unreadable ones in time");
 });

@@ -59,7 +59,7 @@ test('R-BK-4: after a nightly run, a `--only` run of others, a retry and another
   expect(await selectPage(db, Number(next), 'priority', 'LA', 1)).toEqual(['LE']);
 
   // `backup run --dry-run` says the same, each with the run that left it
-  const dry = await dryRunSelection(db, { copyStatuses: ['original', 'copy'], modifiedOnly: true, offsite: false, onlyCodes: null, previousRun: Number(onlyE) });
+  const dry = await dryRunSelection(db, { copyStatuses: ['original', 'copy'], modifiedOnly: true, offsite: false, onlyCodes: null, previousRun: Number(onlyE), lostKeys: [] });
   expect(dry.filter((d) => d.first).map((d) => [d.code, d.leftByPrevious, d.leftByRun])).toEqual([
     ['LA', 'in_use', Number(nightly)],
     ['LE', 'in_use', Number(onlyE)],
