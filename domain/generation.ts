@@ -40,6 +40,9 @@ export interface Generation {
   offsiteError: string | null;
   deletedAt: Date | null;
   deletedBy: string | null;
+  /** `backup forget`: the next prune deletes it whatever the slots say (R-BK-11); when and by whom */
+  forgottenAt: Date | null;
+  forgottenBy: string | null;
 }
 
 /** The prefix of the verify error a restore records when it finds a generation's own file damaged (activities/backup.ts). */

@@ -166,6 +166,8 @@ export interface RetentionCandidate {
   leasedUntil?: Date | null;
   /** the patch run whose restore point it is (a `restore-point:<run>` lease, R-PI-11): said in the lease's reason */
   restorePointRun?: string | null;
+  /** `backup forget` marked it: it takes no slot and goes at the next prune (still kept as the only valid one, or leased) */
+  forgottenAt?: Date | null;
 }
 
 export interface RetentionDecision {
@@ -175,6 +177,8 @@ export interface RetentionDecision {
   reasons: string[];
   /** deleted because nothing is left of it (its file missing, no off-site copy: isGone), not by the policy */
   gone?: true;
+  /** deleted because the operator forgot it (`backup forget`), not by the policy */
+  forgotten?: true;
   /** kept by a lease that is a patch run's restore point (R-PI-11), not by a restore or a verification reading it */
   restorePoint?: true;
   /**
@@ -185,7 +189,8 @@ export interface RetentionDecision {
 }
 
 /** Why a generation the decision deletes goes: what the dry run and `backup list` say (R-BK-11). */
-export function deletionReason(d: Pick<RetentionDecision, 'gone' | 'standIn'>, kind: GenerationKind, policy: RetentionPolicy): string {
+export function deletionReason(d: Pick<RetentionDecision, 'gone' | 'standIn' | 'forgotten'>, kind: GenerationKind, policy: RetentionPolicy): string {
+  if (d.forgotten) return "forgotten ('nightshift backup forget'): it takes no slot";
   if (d.gone) return 'nothing is left of it (its file missing, no off-site copy): it takes no slot';
   const beyond = `beyond ${kind}'s ${retentionText(policy)}`;
   return d.standIn ? `${beyond}; kept instead if no kept ${kind} generation reads back at the prune` : beyond;
@@ -279,18 +284,23 @@ function leaseReason(until: Date, restorePointRun: string | null | undefined, zo
 
 /**
  * A dossier's keep set, each folder kind on its own (R-BK-5: a kind's generations never stand in for another's): the
- * kind under its policy, over the generations something is left of (isGone: none); then, if no kept generation of the
+ * kind under its policy, over the generations something is left of (isGone: none) and the operator did not forget
+ * (`backup forget`); then, if no kept generation of the
  * kind can be restored, its newest that can stays ("only valid generation", R-BK-11: its file, or its off-site copy,
  * R-BK-14); then, if no kept generation of the kind has an off-site copy, its newest that has one stays (offsiteCopyHeld);
  * then a leased generation stays whatever the rules said. Newest first.
  */
 export function decideRetention(gens: RetentionCandidate[], policies: RetentionPolicies, timeZone: string, o: RetentionOptions = {}): RetentionDecision[] {
   const byId = new Map<number, RetentionDecision>();
-  for (const g of gens) if (isGone(g)) byId.set(g.id, { id: g.id, keep: false, reasons: [], gone: true });
+  for (const g of gens) {
+    if (g.forgottenAt) byId.set(g.id, { id: g.id, keep: false, reasons: [], forgotten: true });
+    else if (isGone(g)) byId.set(g.id, { id: g.id, keep: false, reasons: [], gone: true });
+  }
   const ordered = newestFirst(gens);
   for (const kind of GENERATION_KINDS) {
     const mine = ordered.filter((g) => g.kind === kind);
-    const alive = mine.filter((g) => !isGone(g));
+    // a forgotten one takes no slot either: the slots go to the others (still kept below as the only valid one)
+    const alive = mine.filter((g) => !isGone(g) && !g.forgottenAt);
     if (alive.length) for (const d of applyPolicy(alive, policies[kind], timeZone)) byId.set(d.id, d);
     keepOne(mine, byId, (kept) => !kept.some(isRestorable), isRestorable, 'only valid generation');
     keepOne(mine, byId, (kept) => offsiteCopyHeld(kept, o.offsiteConfigured ?? false), (g) => g.offsiteState === 'copied', newestCopyReason);

@@ -45,6 +45,7 @@ import { sizeText } from '../../domain/text';
 import { foundBy, GENERATION_KINDS, type Generation, type OffsiteState, type VerifyState, offsiteCopyOf } from '../../domain/generation';
 import { restoreRealignedText } from '../../domain/patch-repair';
 import { isRestoreRun, restoreRunCommand, type RestoreRunFlags } from './backup-restore-run';
+import { registerForgetCommand } from './backup-forget';
 import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, waitSayingRetries, withPools, withTemporal, wordFlag } from '../context';
 import { lastPruneOutcome, pruneResultLines } from '../prune-outcome';
 
@@ -441,6 +442,7 @@ interface PruneFlags {
 }
 
 function registerGenerationCommands(backup: Command): void {
+  registerForgetCommand(backup);
   backup
     .command('list')
     .description("a dossier's generations (R-BK-11), newest first: date, kind, size, verification, off-site copy, why kept")
@@ -492,6 +494,9 @@ function registerGenerationCommands(backup: Command): void {
               keyId: g.keyId,
               prunedAt: g.deletedAt && operatorDateTime(g.deletedAt, zone()),
               prunedBy: g.deletedBy,
+              // `backup forget` (R-BK-11): when and by whom; the next prune deletes it
+              forgottenAt: g.forgottenAt && operatorDateTime(g.forgottenAt, zone()),
+              forgottenBy: g.forgottenBy,
             })),
           };
         });

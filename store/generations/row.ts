@@ -3,7 +3,7 @@ import type { Generation, GenerationKind, OffsiteState, VerifyState } from '../.
 /** The columns of nightshift.backup_generation as the store functions select them. */
 export const GENERATION_COLUMNS = `id, code, kind, file, links, run_id, reason, snapshot_at, created_at, size, sha256, key_id, patch_level,
   change_seq, tables, row_count, verify_state, verified_at, verify_restored, verify_error, offsite_state, offsite_bucket,
-  offsite_key, offsite_at, offsite_error, deleted_at, deleted_by`;
+  offsite_key, offsite_at, offsite_error, deleted_at, deleted_by, forgotten_at, forgotten_by`;
 
 export interface GenerationRow {
   id: string;
@@ -33,6 +33,8 @@ export interface GenerationRow {
   offsite_error: string | null;
   deleted_at: Date | null;
   deleted_by: string | null;
+  forgotten_at: Date | null;
+  forgotten_by: string | null;
 }
 
 export function toGeneration(r: GenerationRow): Generation {
@@ -64,5 +66,7 @@ export function toGeneration(r: GenerationRow): Generation {
     offsiteError: r.offsite_error,
     deletedAt: r.deleted_at,
     deletedBy: r.deleted_by,
+    forgottenAt: r.forgotten_at,
+    forgottenBy: r.forgotten_by,
   };
 }

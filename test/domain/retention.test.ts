@@ -8,6 +8,7 @@ import {
   type RetentionPolicy,
   applyPolicy,
   decideRetention,
+  deletionReason,
   keptByLeaseOnly,
   operatorDateTime,
   parseLocalRetention,
@@ -584,4 +585,22 @@ describe('R-BK-11: restore --at DATE in the operator zone', () => {
   test('shown in the zone', () => {
     expect(operatorDateTime(new Date('2026-12-01T23:30:00Z'), PARIS)).toBe('2026-12-02 00:30:00');
   });
+});
+
+test('R-BK-11 (backup forget): a forgotten generation takes no slot and is deleted, said so; the only one a restore can read stays all the same', () => {
+  const newest = gen('2026-12-03T21:00:00Z', { verify: 'corrupt' });
+  const older = gen('2026-12-02T21:00:00Z');
+  const oldest = gen('2026-12-01T21:00:00Z');
+  // last=2: the forgotten newest gives its slot to the oldest
+  const ds = decideRetention([{ ...newest, forgottenAt: new Date() }, older, oldest], all({ last: 2 }), 'UTC');
+  expect(ds.map((d) => [d.id, d.keep, d.forgotten ?? false])).toEqual([
+    [newest.id, false, true],
+    [older.id, true, false],
+    [oldest.id, true, false],
+  ]);
+  expect(deletionReason(ds[0]!, 'normal', policy({ last: 2 }))).toBe("forgotten ('nightshift backup forget'): it takes no slot");
+  // the only sound one forgotten (the others corrupt): kept as the only valid generation (R-BK-11)
+  const sound = gen('2026-12-02T21:00:00Z');
+  const d2 = decideRetention([newest, { ...sound, forgottenAt: new Date() }], all({ last: 2 }), 'UTC');
+  expect(d2.find((d) => d.id === sound.id)).toMatchObject({ keep: true, reasons: ['only valid generation'] });
 });

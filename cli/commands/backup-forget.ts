@@ -1,0 +1,111 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { UsageError } from '../../config/config';
+import { dossierCodeSchema } from '../../domain/dossier';
+import { operatorDateTime, parseRestoreAt } from '../../domain/retention';
+import { sizeText } from '../../domain/text';
+import { generationAt } from '../../store/generations/prune-generation-at';
+import { markForgotten } from '../../store/generations/mark-forgotten';
+import { joinDecisions, loadRetention } from '../../store/generations/retention-plan';
+import { pruneCandidates } from '../../store/generations/prune-candidates';
+import { unknownCodes } from '../../store/patch/unknown-codes';
+import { caseHint, kindFlag } from '../code-hints';
+import { action, config, jsonOption, output, parseFlag, target, targetOption, withPools } from '../context';
+
+interface ForgetFlags {
+  id?: string;
+  at?: string;
+  kind?: string;
+  undo?: boolean;
+  target?: string;
+  json?: boolean;
+}
+
+/** Who forgot it, for the audit trail (forgotten_by): the operator's account on the host the command ran on. */
+function forgetter(): string {
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (a container): the host still says where
+  }
+  return `backup forget by ${user}@${os.hostname()}`;
+}
+
+const generationIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * `backup forget CODE --id ID | --at DATE` (R-BK-11), as restic's `forget ID` and pgBackRest's `expire --set`: one kept
+ * generation marked for the next prune, which deletes it whatever the retention slots say (a known-corrupt archive kept
+ * by a monthly slot fails every verification until then). Never the only generation of its kind a restore can read
+ * (refused, nothing changed); a lease (a restore reading it, a patch restore point) still holds it at the prune.
+ * `--undo` clears the mark while the prune has not run. Nothing is deleted here: the prune, on a worker, does it.
+ */
+export function registerForgetCommand(backup: Command): void {
+  backup
+    .command('forget')
+    .description("mark one kept generation for the next prune, whatever retention keeps (restic's forget ID); never the only one a restore can read")
+    .argument('<code>', 'dossier code')
+    .option('--id <id>', "the generation's id (the first column of 'nightshift backup list CODE')")
+    .option('--at <date>', 'the generation taken at or just before DATE (as restore --at), in the operator time zone unless it has an offset')
+    .option('--kind <kind>', 'with --at: that folder kind only (normal, EchangePrest, Cloture)')
+    .option('--undo', 'clear the mark (the prune has not run yet)')
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(
+      action(async (codeArg: string, flags: ForgetFlags) => {
+        const code = parseFlag('CODE', dossierCodeSchema, codeArg);
+        if ((flags.id === undefined) === (flags.at === undefined)) throw new UsageError('give the generation with --id ID or --at DATE (one of them)');
+        if (flags.kind !== undefined && flags.at === undefined) throw new UsageError('--kind goes with --at');
+        const id = flags.id === undefined ? undefined : parseFlag('--id', generationIdSchema, flags.id);
+        const kind = flags.kind === undefined ? null : kindFlag(flags.kind);
+        const zone = config().operatorTimeZone;
+        let at: Date | undefined;
+        if (flags.at !== undefined) {
+          const parsed = parseRestoreAt(flags.at, zone);
+          if (parsed.problem !== undefined) throw new UsageError(`--at: ${parsed.problem}`);
+          at = parsed.at;
+        }
+        const t = target(flags.target);
+        const result = await withPools(t.name, async (pool) => {
+          const { generations, now } = await pruneCandidates(pool, code, { lock: false });
+          const chosen = id !== undefined ? generations.find((g) => g.id === id) : await generationAt(pool, code, at!, { kind });
+          if (!chosen) {
+            if (!generations.length && (await unknownCodes(pool, [code])).length) throw new UsageError(`unknown dossier ${code} in target ${t.name}${await caseHint(pool, code)}`);
+            const which = id !== undefined ? `generation ${id}` : `${kind === null ? '' : `${kind} `}generation at or before ${operatorDateTime(at!, zone)} (${zone})`;
+            throw new UsageError(`no kept ${which} of dossier ${code} in target ${t.name}: 'nightshift backup list ${code}' shows its kept generations and their ids; nothing changed`);
+          }
+          const shown = `generation ${chosen.id} of dossier ${code}, taken ${operatorDateTime(chosen.snapshotAt, zone)} (${zone}), ${chosen.kind}, ${sizeText(chosen.size)}, ${chosen.verifyState}`;
+          if (flags.undo) {
+            const changed = await markForgotten(pool, chosen.id, null);
+            return { code, generationId: chosen.id, forgotten: false, changed, text: changed ? `${shown}: no longer forgotten; retention decides it again` : `${shown} was not forgotten: nothing changed` };
+          }
+          if (chosen.forgottenAt) {
+            return { code, generationId: chosen.id, forgotten: true, changed: false, text: `${shown} is already forgotten (${operatorDateTime(chosen.forgottenAt, zone)}, ${chosen.forgottenBy ?? '?'}): the next prune deletes it` };
+          }
+          // what the next prune would decide with the mark: never the only one of its kind a restore can read (R-BK-11)
+          const retention = await loadRetention(pool, config());
+          const marked = generations.map((g) => (g.id === chosen.id ? { ...g, forgottenAt: now } : g));
+          const decision = joinDecisions(marked, retention.policies, config().timeZone, now, { offsiteConfigured: config().offsite !== undefined }).find((g) => g.id === chosen.id)!.decision;
+          if (decision.reasons.includes('only valid generation')) {
+            throw new UsageError(
+              `${shown} is the only ${chosen.kind} generation of ${code} a restore can read: it is not forgotten (take a new backup first: 'nightshift backup dossier ${code}'); nothing changed`,
+            );
+          }
+          const changed = await markForgotten(pool, chosen.id, forgetter());
+          const still = decision.keep ? ` (kept all the same while ${decision.reasons.join(', ')})` : '';
+          return {
+            code,
+            generationId: chosen.id,
+            forgotten: true,
+            changed,
+            text: changed
+              ? `${shown} forgotten: the next prune deletes it${still} (after the next batch, or now: 'nightshift backup prune --wait'; 'nightshift backup forget ${code} --id ${chosen.id} --undo' until then)`
+              : `${shown} was pruned or forgotten meanwhile: nothing changed`,
+          };
+        });
+        output(flags.json, { target: t.name, ...result }, (v) => v.text);
+      }),
+    );
+}
