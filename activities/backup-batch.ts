@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -199,6 +200,14 @@ export interface BackupBatchHooks {
 /** The chunk's activity was cancelled because its batch was (its workflow cancelled it): not a worker shutting down, nor a timeout. */
 function batchCancelled(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true && (signal.reason as { message?: unknown } | undefined)?.message === 'CANCELLED';
+}
+
+/** A dossier of a run that copies off-site, given to a worker with no off-site storage (R-BK-14). */
+function noOffsiteHereText(runId: number): string {
+  return (
+    `not backed up by worker ${os.hostname()}: backup run ${runId} copies off-site (the worker that started it has a bucket) and this worker has no ` +
+    'off-site storage (NIGHTSHIFT_OFFSITE_S3_BUCKET unset): give every worker the same NIGHTSHIFT_OFFSITE_* settings, then retry the run'
+  );
 }
 
 export function createBackupBatchActivities({ config, pools, mail, temporal }: ActivityDeps, hooks: BackupBatchHooks = {}) {
@@ -447,6 +456,17 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
         const started = Date.now();
         let attempts = 0;
         let item: { status: ItemStatus; error: string | null; file: string | null; size: number | null };
+        // R-BK-14: the run copies off-site (its claiming worker has a bucket) and this worker has none: the dossier
+        // would be done without its copy (drill C, session 37: a worker restarted without NIGHTSHIFT_OFFSITE_* made the
+        // batch end ok with no copies). Failed, saying why; `backup retry` or the next batch takes it on a worker that copies
+        if (run.settings.offsite && !offsiteOn) {
+          const error = itemErrorText(noOffsiteHereText(input.runId));
+          if ((await recordItem(pool, input.runId, { code, attempts: 0, durationMs: 0, status: 'failed', error, file: null, size: null })) === 'closed') {
+            closed = true;
+            return undefined;
+          }
+          return { status: 'failed', error };
+        }
         // R-BK-14: the dossier is done when its archive is written and, with a bucket, copied, and so are its older
         // kept archives whose copy failed or was found lost. A retried chunk copies the generation its killed attempt
         // already wrote (one generation and one object per dossier and run); an unmodified dossier whose copy failed

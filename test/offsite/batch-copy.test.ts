@@ -387,3 +387,29 @@ test('R-BK-1 R-BK-14: with a bucket, an attempt that comes back after the run\'s
     await stack.close();
   }
 });
+
+test('R-BK-14 (drill C, session 37): a chunk of a run that copies off-site, on a worker with no off-site storage, fails its dossiers saying why and writes nothing (not done without their copies)', async () => {
+  const { stack, store } = await stackWithS3('mismatch/');
+  const pool = stack.pools.get('main');
+  try {
+    const codes = ['MM1', 'MM2'];
+    await createDossiers(stack, codes.map((code) => ({ code })));
+    const workflowId = `backup/main/${crypto.randomUUID()}`;
+    await startBackupBatch(temporal.client, { target: 'main' }, { taskQueue: `nobody-${crypto.randomUUID()}`, workflowId });
+    const withBucket = createBackupBatchActivities({ config: stack.config, pools: stack.pools, temporal: temporal.client }, { offsiteStore: async () => store });
+    const run = await withBucket.claimBackupRun({ target: 'main', workflowId });
+    // a worker restarted without NIGHTSHIFT_OFFSITE_*: the stack's own configuration has no bucket
+    const without = createBackupBatchActivities({ config: { ...stack.config, offsite: undefined }, pools: stack.pools, temporal: temporal.client });
+    const result = await without.backupChunk({ target: 'main', runId: run.runId, codes, settings: run.settings, concurrency: 1, timeBudgetMs: 60_000 });
+    expect(result).toMatchObject({ ok: 0, failed: 2, remaining: [] });
+    const items = await pool.query(`SELECT code, status, error FROM nightshift.backup_run_item WHERE run_id = $1 ORDER BY code`, [run.runId]);
+    expect(items.rows.map((r) => [r.code, r.status])).toEqual([
+      ['MM1', 'failed'],
+      ['MM2', 'failed'],
+    ]);
+    expect(items.rows[0].error).toMatch(new RegExp(`^Echec du traitement\\. not backed up by worker \\S+: backup run ${run.runId} copies off-site .* this worker has no off-site storage \\(NIGHTSHIFT_OFFSITE_S3_BUCKET unset\\): give every worker the same NIGHTSHIFT_OFFSITE_\\* settings, then retry the run$`));
+    expect((await pool.query(`SELECT count(*)::int AS n FROM nightshift.backup_generation WHERE code = ANY($1)`, [codes])).rows[0].n).toBe(0);
+  } finally {
+    await stack.close();
+  }
+});
