@@ -65,6 +65,14 @@ export const patchManifestSchema = z
       if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['treatments'], message: `treatment ${t.name} is listed twice` });
       seen.add(t.name);
     }
+    // a script listed twice runs twice in every dossier (drill P, session 37: a data script's inserts doubled)
+    const scripts = new Set<string>();
+    for (const [list, files] of [['structure', m.structure], ['data', m.data]] as const) {
+      for (const f of files) {
+        if (scripts.has(f)) ctx.addIssue({ code: 'custom', path: [list], message: `script ${f} is listed twice (structure and data run each listing once)` });
+        scripts.add(f);
+      }
+    }
     const keys = new Set<string>();
     for (const d of m.dictionary) {
       if (keys.has(d.key)) ctx.addIssue({ code: 'custom', path: ['dictionary'], message: `dictionary key ${d.key} is listed twice` });

@@ -154,9 +154,13 @@ test('manifest schema refuses what it must', () => {
     { ...ok, treatments: [{ name: 'lower', file: 'a.src' }] },
     { ...ok, treatments: [{ name: 'A', file: 'a.src' }, { name: 'A', file: 'b.src' }] },
     { ...ok, dictionary: [{ key: 'K', fields: {} }, { key: 'K', fields: {} }] },
+    // a script listed twice would run twice in every dossier (drill P, session 37)
+    { ...ok, data: ['data/9.sql', 'data/9.sql'] },
+    { ...ok, structure: ['s.sql'], data: ['s.sql'] },
   ]) {
     expect(patchManifestSchema.safeParse(bad).success).toBe(false);
   }
+  expect(patchManifestSchema.safeParse({ ...ok, data: ['data/9.sql', 'data/9.sql'] }).error?.issues[0]?.message).toBe('script data/9.sql is listed twice (structure and data run each listing once)');
 });
 
 test('R-PI-5: a specific treatment kept in a dossier is named with its patch and rule; other decisions need no note', () => {
