@@ -162,6 +162,12 @@ const REFUSED_PATCH = 'maintenance-window-refused-says-why';
 /** Histories recorded before a patch payload was read before the start replay without that activity. */
 const PAYLOAD_READ_FIRST_PATCH = 'maintenance-window-reads-patch-payload-first';
 /**
+ * R-MW-7 over R-MW-8: past a drain grace shorter than a session's deadline (15 s from the order it was told, or an untold
+ * one's heartbeat interval + 15 s), the drain waits for that deadline instead of closing it early (drill M, session 37:
+ * `--grace 15s` forced a session never told, `--grace 20s` one told 2 s before). Older histories replay without the wait.
+ */
+const GRACE_KEEPS_DEADLINES_PATCH = 'maintenance-window-grace-keeps-close-deadlines';
+/**
  * Histories recorded before a cancel asked while the payload ran ended the window as that cancel when the payload then
  * failed replay with the failure first (drill W: an ÉCHEC alert with a reopen advice, then the cancel mail 0.2 s later).
  */
@@ -628,17 +634,22 @@ class MaintenanceWindow {
     const { requested } = this.w;
     const workAt = Date.parse(this.s.startsAt) + this.s.graceSeconds * 1000;
     let first = true;
+    let keepDeadlines: boolean | undefined;
     for (;;) {
       if (requested.cancel || requested.complete) return seen;
       const now = workflowTime();
       if (seen.live === 0 && (this.s.startWhenDrained || now >= workAt)) return seen;
-      if (!first && now >= workAt) return seen;
+      // the grace is over, but a live session's deadline is not: it is waited for (asked once, the first time it matters)
+      const deadlinePending = !first && now >= workAt && seen.live > 0 && seen.nextCloseBy !== null && Date.parse(seen.nextCloseBy) > now;
+      if (deadlinePending && keepDeadlines === undefined) keepDeadlines = wf.patched(GRACE_KEEPS_DEADLINES_PATCH);
+      const pastGrace = deadlinePending && keepDeadlines === true;
+      if (!first && now >= workAt && !pastGrace) return seen;
       let wait: number;
       if (seen.live === 0) wait = workAt - now;
       else if (first) wait = CLOSE_ACK_SECONDS * 1000;
       else if (seen.nextCloseBy) wait = Math.min(CLOSE_ACK_SECONDS * 1000, Math.max(1000, Date.parse(seen.nextCloseBy) - now));
       else wait = CLOSE_ACK_SECONDS * 1000;
-      if (!first || seen.live === 0) wait = Math.min(wait, workAt - now);
+      if ((!first || seen.live === 0) && !pastGrace) wait = Math.min(wait, workAt - now);
       const timedOut = !(await wf.condition(() => requested.cancel || requested.complete, Math.max(1, wait), {
         summary: first && seen.live > 0 ? `${CLOSE_ACK_SECONDS} s to acknowledge the close order` : 'drain grace',
       }));

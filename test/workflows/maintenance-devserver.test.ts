@@ -350,3 +350,40 @@ test('R-MW-10 overrun: the planned end passes while the payload runs: --notify i
     await smtp.close();
   }
 });
+
+test('R-MW-7 over R-MW-8 (drill M, session 37): a drain grace shorter than the sessions\' deadlines forces none of them early: a told session gets its 15 s, an untold one its heartbeat interval and 15 s; the work waits for them', async () => {
+  const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const { secret } = await issueKey(stack.pool, 'drill-m');
+  const gate = await startGate(testGateConfig(stack.config), stack.pools);
+  const client = new GateClient({ baseUrl: gate.address, apiKey: secret });
+  const worker = await windowWorker(native, stack);
+  try {
+    const told = await client.login(stack.target, { user: 'mia' });
+    // never heartbeats: its order is never told (its deadline is the order's time + a heartbeat interval + 15 s)
+    await insertSession(stack.pool, 'ivan');
+    await worker.runUntil(async () => {
+      // `--grace 2s`: shorter than either deadline
+      const h = await start(stack, windowInput(stack.target, Date.now(), { inMinutes: 0, minutes: 30, graceSeconds: 2 }));
+      await eventually(() => h.query(maintenanceStatusQuery), (v) => v.sessionsToClose === 2, 'the close orders', 40_000);
+      const order = await client.heartbeat(told);
+      if (order.action !== 'close') throw new Error(`expected a close order, got ${JSON.stringify(order)}`);
+      const working = await eventually(() => h.query(maintenanceStatusQuery), (v) => v.phase === 'working', 'the work', 90_000);
+      const rows = await sessions(stack.pool);
+      const mia = rows.get('mia')!;
+      const ivan = rows.get('ivan')!;
+      expect([mia.close_reason, ivan.close_reason]).toEqual(['forced', 'forced']);
+      // neither before its deadline (the order told to mia gave her 15 s; ivan's was never told)
+      expect(mia.closed_at!.getTime()).toBeGreaterThanOrEqual(Date.parse(order.closeBy) - 50);
+      expect(ivan.close_told_at).toBeNull();
+      expect(ivan.closed_at!.getTime()).toBeGreaterThanOrEqual(ivan.close_by!.getTime() - 50);
+      expect(working.forcedSessions).toBe(2);
+      await h.executeUpdate(completeMaintenanceUpdate);
+      expect((await h.result()).status.state).toBe('completed');
+    });
+  } finally {
+    client.close();
+    await gate.close();
+    await stack.close();
+    await dropDatabase(stack);
+  }
+});
