@@ -10,7 +10,7 @@ import { archiveFileName, archiveTempName, schemaNameFor } from '../domain/dossi
 import { DOSSIER_IN_USE_MESSAGE, FailureType, permanentFailure, schemaMissingMessage } from '../domain/failures';
 import type { BackupDossierResult, RestoreDossierResult } from '../workflows/backup-dossier.api';
 import { insertDossier } from '../store/dossiers/insert-dossiers';
-import { beginBackupSnapshot } from '../store/catalog/begin-snapshot';
+import { BACKUP_LOCK_WAIT_SECONDS, beginBackupSnapshot } from '../store/catalog/begin-snapshot';
 import { copyTableIn, copyTableOut } from '../store/catalog/copy-statements';
 import { createTables } from '../store/catalog/create-tables';
 import { finishStructure } from '../store/catalog/finish-structure';
@@ -53,6 +53,8 @@ export interface BackupEngineOptions {
   target: string;
   code: string;
   destinationDir: string;
+  /** R-BK-3: how long to wait for a table another session holds locked before the dossier is in use (default BACKUP_LOCK_WAIT_SECONDS) */
+  lockWaitSeconds?: number;
   /** the dossier's documents folder, when documents are to be included (R-BK-9, default no) */
   documentsFolder?: string;
   codec?: CodecSettings;
@@ -163,7 +165,7 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
   let unrecorded: { file: string; committing: boolean } | undefined;
   let copying = false;
   try {
-    await beginBackupSnapshot(client);
+    await beginBackupSnapshot(client, o.lockWaitSeconds);
     // the first statement takes the snapshot: the registry row, the in-use check and every table below see the same state
     const d = await backupSnapshotRow(client, o.code, o.ledgerRunId);
     if (!d) throw permanentFailure(FailureType.UnknownDossier, `unknown dossier ${o.code} in target ${o.target}`);
@@ -313,6 +315,10 @@ export async function backupDossierArchive(o: BackupEngineOptions): Promise<Back
     if (copying) clientError = err instanceof Error ? err : new Error(String(err));
     else await rollback(client).catch((e: Error) => (clientError = e));
     if (unrecorded) await removeUnrecorded(client, unrecorded);
+    // lock_timeout (beginBackupSnapshot): a table held locked by another session is the dossier in use (R-BK-3)
+    if ((err as { code?: string }).code === '55P03') {
+      throw permanentFailure(FailureType.DossierInUse, `${DOSSIER_IN_USE_MESSAGE} (a table of dossier ${o.code} stayed locked by another session for ${o.lockWaitSeconds ?? BACKUP_LOCK_WAIT_SECONDS} s)`);
+    }
     throw err;
   } finally {
     client.release(clientError);

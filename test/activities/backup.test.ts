@@ -176,6 +176,31 @@ describe('refusals', () => {
     expect(fs.existsSync(ok.file)).toBe(true);
   });
 
+  test('R-BK-3 (drill M, session 37): a table another session holds locked is waited for lock_timeout, then the dossier is in use: non-retryable DossierInUse saying why, no file, nothing recorded', async () => {
+    await registry.createDossier('main', { code: 'LOCKED', label: 'Verrouillé' });
+    const schema = (await pool().query<{ schema_name: string }>(`SELECT schema_name FROM nightshift.dossier WHERE code = 'LOCKED'`)).rows[0]!.schema_name;
+    const table = (await pool().query<{ relname: string }>(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1 LIMIT 1`, [schema])).rows[0]!.relname;
+    const holder = await pool().connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${ident(schema)}.${ident(table)} IN ACCESS EXCLUSIVE MODE`);
+      const dir = fs.mkdtempSync(path.join(stack.dataDir, 'locked-'));
+      const started = Date.now();
+      const err = (await rejection(backupDossierArchive({ pool: pool(), target: 'main', code: 'LOCKED', destinationDir: dir, lockWaitSeconds: 1 }))) as { type: string; nonRetryable: boolean; message: string };
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(err.type).toBe(FailureType.DossierInUse);
+      expect(err.nonRetryable).toBe(true);
+      expect(err.message).toBe(`${DOSSIER_IN_USE_MESSAGE} (a table of dossier LOCKED stayed locked by another session for 1 s)`);
+      expect(fs.readdirSync(dir)).toEqual([]);
+      expect((await registry.getDossier('main', 'LOCKED')).lastBackupAt).toBeNull();
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    // the lock gone, it backs up
+    expect(fs.existsSync((await backup.backupDossier({ target: 'main', code: 'LOCKED', reason: 'manual' })).file)).toBe(true);
+  });
+
   test('R-BK-5: a restore never replaces a dossier whose code differs from its code only by case, with or without replace: non-retryable DossierExists, the other dossier intact (drill finding: --as demo0006 --replace wiped DEMO0006)', async () => {
     const [source, other] = (await generateDemoDossiers(pool(), { target: 'main', count: 2, sizeKb: 5, prefix: 'CASETW' })) as [string, string];
     const { file } = await backup.backupDossier({ target: 'main', code: source, reason: 'manual' });
