@@ -121,6 +121,29 @@ describe('close orders (R-MW-7)', () => {
     expect(res.json()).toEqual({ error: 'session closed or expired', field: 'id' });
   });
 
+  test('R-MW-7 kept by the gate (drill C, session 37: Temporal or every worker down): a told session whose 15 s have passed is closed by force by its own next heartbeat (404), recorded forced; one whose deadline has not passed still hears close', async () => {
+    const late = await loginOk(gate);
+    const inTime = await loginOk(gate);
+    const untold = await loginOk(gate);
+    await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44), state: 'in_progress' });
+    expect((await heartbeat(gate, late)).json()).toMatchObject({ action: 'close' });
+    expect((await heartbeat(gate, inTime)).json()).toMatchObject({ action: 'close' });
+    // no workflow forces them (down): the told deadline of one has passed (fixture SQL for the 15 s)
+    await pool().query(`UPDATE nightshift.session SET close_told_at = now() - interval '16 s', close_by = now() - interval '1 s' WHERE id = $1`, [late.sessionId]);
+    const res = await heartbeat(gate, late);
+    expect(res.status).toBe(404);
+    expect(res.json()).toEqual({ error: 'session closed or expired', field: 'id' });
+    expect(await sessionRow(late.sessionId)).toMatchObject({ close_reason: 'forced' });
+    expect((await sessionRow(late.sessionId)).closed_at).not.toBeNull();
+    expect((await heartbeat(gate, inTime)).json()).toMatchObject({ action: 'close' });
+    expect((await sessionRow(inTime.sessionId)).closed_at).toBeNull();
+    // an order never told is not the gate's to force (its deadline is for a client that never beats again): told now
+    await pool().query(`UPDATE nightshift.session SET close_requested_at = now() - interval '40 s', close_by = now() - interval '5 s' WHERE id = $1`, [untold.sessionId]);
+    expect((await heartbeat(gate, untold)).json()).toMatchObject({ action: 'close' });
+    expect((await sessionRow(untold.sessionId)).closed_at).toBeNull();
+    await clearWindow(pool());
+  });
+
   test('R-MW-12: once no window keeps the target closed (cancelled), an order left on the session is withdrawn: the next heartbeat says continue, a logout is a plain logout', async () => {
     const s = await loginOk(gate);
     await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44), state: 'in_progress' });
