@@ -82,11 +82,19 @@ export function historyText(v: HistoryValue): string {
     lines.push(`below the supervisor's level (R-PI-9): nightshift patch revalidate ${v.code} --target ${v.target} brings patch(es) up to ${v.supervisorLevel}`);
   }
   if (pending.length > belowSupervisor.length) lines.push(`above the supervisor's level: the next 'nightshift patch integrate DIR' brings the rest, supervisor first`);
-  if (v.counts['checksum differs'] || v.counts.missing) {
+  if (v.counts['checksum differs']) {
     lines.push(`a run refuses this dossier (R-PI-8: its ledger differs from the stored packages); 'nightshift patch plan DIR --target ${v.target}' says why`);
     // a ledger older than a repair that no restore realigned (restored before migration 0041, edited by hand): that
     // repair's folder realigns it (Flyway's repair); any other checksum stays refused
-    if (v.counts['checksum differs']) lines.push(`a ledger holding a checksum a 'nightshift patch repair DIR' replaced (put back before restores realigned, or by hand): the same command realigns it`);
+    lines.push(`a ledger holding a checksum a 'nightshift patch repair DIR' replaced (put back before restores realigned, or by hand): the same command realigns it`);
+  }
+  if (v.counts.missing) {
+    // drill P, session 37: this said "a run refuses this dossier" while plan and runs went on (a run applies above the level)
+    const missing = v.patches.filter((p) => p.state === 'missing').map((p) => p.number);
+    lines.push(
+      `its ledger lacks patch(es) ${missing.join(', ')} at or below its level (its apatch rows deleted by hand?): no run applies a patch below a dossier's level, so none brings ${missing.length > 1 ? 'them' : 'it'} back (R-PI-8); ` +
+        `check the dossier's content by hand, or restore it from a backup taken before ('nightshift backup list ${v.code} --target ${v.target}')`,
+    );
   }
   return lines.join('\n');
 }

@@ -503,6 +503,18 @@ test('R-PI-8 R-PI-9: patch history CODE shows each patch of a dossier (applied b
   } finally {
     await pool.query(`UPDATE "d_DEMO0002".apatch a SET checksum = p.checksum FROM nightshift.patch_package p WHERE p.number = a.number AND a.number = $1`, [top + 1]);
   }
+  // a ledger row deleted by hand below the level: said as it is, not as a refusal no run makes (drill P, session 37)
+  const saved = await pool.query(`DELETE FROM "d_DEMO0002".apatch WHERE number = $1 RETURNING *`, [top + 1]);
+  try {
+    const holed = await cli(['patch', 'history', 'DEMO0002']);
+    expect(holed.stdout).toMatch(new RegExp(`^ +${top + 1} +standard +missing `, 'm'));
+    expect(holed.stdout).not.toContain('a run refuses this dossier');
+    expect(holed.stdout).toContain(`its ledger lacks patch(es) ${top + 1} at or below its level (its apatch rows deleted by hand?): no run applies a patch below a dossier's level, so none brings it back (R-PI-8); check the dossier's content by hand, or restore it from a backup taken before ('nightshift backup list DEMO0002 --target main')`);
+  } finally {
+    const r = saved.rows[0] as Record<string, unknown>;
+    const cols = Object.keys(r);
+    await pool.query(`INSERT INTO "d_DEMO0002".apatch (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => r[c]));
+  }
   expect(await cli(['patch', 'history', 'demo0002'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^nightshift: not a dossier of target main: demo0002 \(DEMO0002\?\)|^nightshift: not a dossier of target main: demo0002/) });
 });
 
