@@ -6,12 +6,18 @@ import type { Queryable } from '../queryable';
  * with a failed patch, not a dossier's own state: restored meanwhile, deleted) and no dossier holds the lowest such
  * patch. Failures without a failed patch (not finished: the run ended or was terminated; a restore point not taken; in
  * use) never blame a package: compared with NULL, they read as "held nowhere" and the package was blamed (tester B).
+ * Held by the supervisor alone while two dossiers or more failed on it is held nowhere else: the package is blamed (drill
+ * P, session 37: a patch that worked only in the supervisor and failed in all 29 others blamed the 29 dossiers).
  */
 export const PACKAGE_HELD_SQL = `NOT EXISTS (
           SELECT 1 FROM (SELECT min(i.failed_patch) AS patch FROM nightshift.patch_run_item i
                           WHERE i.run_id = r.id AND i.status = 'failed' AND i.failed_patch IS NOT NULL
                             AND i.failure_type IS DISTINCT FROM '${FailureType.PatchGap}' AND i.failure_type IS DISTINCT FROM '${FailureType.UnknownDossier}') f
-           WHERE f.patch IS NOT NULL AND NOT EXISTS (SELECT 1 FROM nightshift.dossier d WHERE d.patch_level >= f.patch))`;
+           WHERE f.patch IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM nightshift.dossier d WHERE d.patch_level >= f.patch
+                              AND (d.role <> 'supervisor'
+                                   OR (SELECT count(*) FROM nightshift.patch_run_item j
+                                        WHERE j.run_id = r.id AND j.status = 'failed' AND j.failed_patch = f.patch) < 2)))`;
 
 /** The same of one run, for its close (the run's details say whose fault its failures are, as `patch status` does). */
 export async function runPackageHeld(db: Queryable, runId: number): Promise<boolean> {

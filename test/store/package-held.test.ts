@@ -73,3 +73,17 @@ test('a patch that failed: the package is blamed only when no dossier holds it, 
   expect(await held(nowhere)).toBe(false);
   expect(faultAdvice(false)).toMatch(/^a package at fault \(not the dossiers\)/);
 });
+
+test('drill P (session 37): a patch held by the supervisor alone that failed in two dossiers or more blames the package; in one dossier, that dossier', async () => {
+  await pool().query(`INSERT INTO nightshift.dossier (code, label, schema_name, patch_level, role) VALUES ('PHSUP', 's', 'd_PHSUP', 19, 'supervisor')`);
+  try {
+    expect(await held(await runWith([{ type: 'PatchSqlFailed', patch: 19 }, { type: 'PatchSqlFailed', patch: 19 }]))).toBe(false);
+    expect(await held(await runWith([{ type: 'PatchSqlFailed', patch: 19 }]))).toBe(true);
+    // a regular dossier holding it besides: the failed dossiers' own cause
+    await pool().query(`UPDATE nightshift.dossier SET patch_level = 19 WHERE code = 'PH1'`);
+    expect(await held(await runWith([{ type: 'PatchSqlFailed', patch: 19 }, { type: 'PatchSqlFailed', patch: 19 }]))).toBe(true);
+  } finally {
+    await pool().query(`DELETE FROM nightshift.dossier WHERE code = 'PHSUP'`);
+    await pool().query(`UPDATE nightshift.dossier SET patch_level = 17 WHERE code = 'PH1'`);
+  }
+});
