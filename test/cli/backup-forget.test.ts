@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { createBackupActivities } from '../../activities/backup';
 import { generateDemoDossiers } from '../../registry/demo';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
+import { datedBackups } from '../workflows/backup-batch-helpers';
 
 /**
  * `nightshift backup forget CODE --id ID | --at DATE [--undo]` (R-BK-11), as restic's `forget ID` / pgBackRest's
@@ -17,16 +17,7 @@ const pool = () => ctx.stack.pools.get('main');
 const PARIS = { TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' };
 
 /** Backups of `code`, the i-th (newest first) dated `times[i]` (UTC ISO) by fixture SQL. */
-async function generations(code: string, times: string[]): Promise<number[]> {
-  const backup = createBackupActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
-  const ids: number[] = [];
-  for (let i = times.length - 1; i >= 0; i--) {
-    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
-    ids.unshift(r.generationId!);
-    await pool().query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [r.generationId, times[i]]);
-  }
-  return ids;
-}
+const generations = (code: string, times: string[]) => datedBackups(ctx.stack, code, times);
 
 const forgotten = async (id: number) => (await pool().query<{ forgotten_by: string | null }>('SELECT forgotten_by FROM nightshift.backup_generation WHERE id = $1', [id])).rows[0]!.forgotten_by;
 

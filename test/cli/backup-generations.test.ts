@@ -9,6 +9,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { restoreDossierWorkflowId } from '../../workflows/backup-dossier.api';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
+import { datedBackups } from '../workflows/backup-batch-helpers';
 
 /** `nightshift backup list | restore --at | prune [--dry-run] | settings set retention` as processes on real servers (R-BK-11, R-BK-9). */
 
@@ -20,16 +21,7 @@ const PARIS = { TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' };
 const verifyStateOf = async (id: number) => (await pool().query<{ verify_state: string }>('SELECT verify_state FROM nightshift.backup_generation WHERE id = $1', [id])).rows[0]?.verify_state;
 
 /** Backups of `code`, the i-th (newest first) dated `times[i]` (UTC ISO) by fixture SQL. */
-async function generations(code: string, times: string[]): Promise<number[]> {
-  const backup = createBackupActivities({ config: ctx.stack.config, pools: ctx.stack.pools });
-  const ids: number[] = [];
-  for (let i = times.length - 1; i >= 0; i--) {
-    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
-    ids.unshift(r.generationId!);
-    await pool().query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [r.generationId, times[i]]);
-  }
-  return ids;
-}
+const generations = (code: string, times: string[]) => datedBackups(ctx.stack, code, times);
 
 test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; a bad value is refused and changes nothing; the local value wins', async () => {
   expect((await cli(['backup', 'settings', 'set', 'retention', 'last=3,monthly=12', '--kind', 'Cloture'])).code).toBe(0);

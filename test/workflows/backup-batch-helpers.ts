@@ -111,6 +111,18 @@ export async function agedBackups(stack: TestStack, code: string, daysAgo: numbe
   return ids;
 }
 
+/** Backups of `code` made by the activity, the i-th (newest first) dated `times[i]` (UTC ISO) by fixture SQL: their ids, newest first. */
+export async function datedBackups(stack: Pick<TestStack, 'config' | 'pools'>, code: string, times: string[]): Promise<number[]> {
+  const backup = createBackupActivities({ config: stack.config, pools: stack.pools });
+  const ids: number[] = [];
+  for (let i = times.length - 1; i >= 0; i--) {
+    const r = await backup.backupDossier({ target: 'main', code, reason: 'manual' });
+    ids.unshift(r.generationId!);
+    await stack.pools.get('main').query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [r.generationId, times[i]]);
+  }
+  return ids;
+}
+
 /** A write to a dossier's tables: the touch trigger makes it "modified since its last backup". */
 export async function modify(pool: pg.Pool, code: string): Promise<void> {
   await pool.query(`INSERT INTO "d_${code}".parametre (cle, valeur) VALUES ($1, '1'::jsonb)`, [crypto.randomUUID()]);
