@@ -37,6 +37,8 @@ import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
 import { runsSinceWindow, type LedgerRun } from '../../store/windows/runs-since-window';
+import { runsDuringWindow } from '../../store/windows/runs-during-window';
+import { windowsByIdPrefix } from '../../store/windows/windows-by-id-prefix';
 import { runFailures as backupRunFailures } from '../../store/backup/run-failures';
 import { runFailures as patchRunFailures } from '../../store/patch/run-failures';
 import { recurringWindowAction, startMaintenanceWindow } from '../../starts';
@@ -483,19 +485,64 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
   output(flags.json, { ...status, url }, (s) => `${s.state === 'scheduled' ? 'scheduled' : 'started'}: ${statusText(s)}${onlyNote}\nfollow it in the Temporal Web UI: ${s.url}`);
 }
 
-async function list(flags: { target?: string; json?: boolean }): Promise<void> {
+const LIST_LIMIT_MAX = 1000;
+const listLimitSchema = z.coerce.number().int().min(1).max(LIST_LIMIT_MAX);
+
+async function list(flags: { target?: string; json?: boolean; limit?: string }): Promise<void> {
+  const limit = flags.limit === undefined ? 20 : parseFlag('--limit', listLimitSchema, flags.limit);
   const names = flags.target !== undefined ? [target(flags.target).name] : config().targets.map((t) => t.name);
   const all: (MaintenanceWindowRow & { target: string })[] = [];
   for (const name of names) {
-    for (const row of await withPools(name, (pool) => recentWindows(pool))) all.push({ target: name, ...row });
+    for (const row of await withPools(name, (pool) => recentWindows(pool, limit))) all.push({ target: name, ...row });
   }
   output(flags.json, all, (rows) =>
     rows.length
       ? [
-          `${'target'.padEnd(12)} ${'state'.padEnd(11)} ${'phase'.padEnd(16)} ${'type'.padEnd(10)} from → to (${operatorZone()}), when it ended: what did not go well`,
-          ...rows.map((w) => `${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : stateWords(w.state)).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.cutoffSeconds !== null ? ` (cutoff ${cutoffText(w.cutoffSeconds)})` : ''}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}${w.outcome ? `: ${w.outcome}` : ''}`),
+          `${'id'.padEnd(8)} ${'target'.padEnd(12)} ${'state'.padEnd(11)} ${'phase'.padEnd(16)} ${'type'.padEnd(10)} from → to (${operatorZone()}), when it ended: what did not go well`,
+          ...rows.map((w) => `${w.id.slice(0, 8)} ${w.target.padEnd(12)} ${(w.phase === 'failed' ? 'FAILED' : stateWords(w.state)).padEnd(11)} ${w.phase.padEnd(16)} ${w.type.padEnd(10)} ${shown(w.startsAt)} → ${shown(w.endsAt)}${w.cutoffSeconds !== null ? ` (cutoff ${cutoffText(w.cutoffSeconds)})` : ''}${w.finishedAt ? `, ended ${shown(w.finishedAt)}` : ''}${w.outcome ? `: ${w.outcome}` : ''}`),
+          `'nightshift maintenance show ID' tells one window (the first characters of its id are enough)${rows.length >= limit ? `; --limit N shows more (${limit} per target shown)` : ''}`,
         ].join('\n')
       : 'no maintenance windows',
+  );
+}
+
+const UUID_SHAPE = '00000000-0000-0000-0000-000000000000';
+const windowIdPrefixSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[0-9a-f][0-9a-f-]{3,35}$/, "expected a window id, or its first 4 characters or more, as 'nightshift maintenance list' prints it")
+  // its dashes where a uuid has them (8-4-4-4-12)
+  .refine((v) => [...v].every((c, i) => (c === '-') === (UUID_SHAPE[i] === '-')), "expected a window id as 'nightshift maintenance list' prints it (8-4-4-4-12 hex digits), or its first characters");
+
+/**
+ * `maintenance show ID` (SSM's get-maintenance-window-execution): one window of the database's record, current or past:
+ * its times, how it ended and what did not go well, and the backup / patch / rollback runs it ran (its payload, or
+ * started by hand while it was open), each with what it left not done.
+ */
+async function show(idArg: string, flags: { target?: string; json?: boolean }): Promise<void> {
+  const prefix = parseFlag('ID', windowIdPrefixSchema, idArg);
+  const names = flags.target !== undefined ? [target(flags.target).name] : config().targets.map((t) => t.name);
+  const found: { target: string; row: MaintenanceWindowRow }[] = [];
+  for (const name of names) for (const row of await withPools(name, (pool) => windowsByIdPrefix(pool, prefix))) found.push({ target: name, row });
+  if (!found.length) throw new UsageError(`no maintenance window ${prefix} in ${names.length > 1 ? 'any target' : `target ${names[0]}`}: 'nightshift maintenance list' shows their ids; nothing shown`);
+  if (found.length > 1) throw new UsageError(`${prefix} is the start of ${found.length > 2 ? 'several' : 'two'} window ids (${found.map((f) => f.row.id).join(', ')}): give more of it`);
+  const { target: t, row: w } = found[0]!;
+  const runs = await withPools(t, (pool) => runsDuringWindow(pool, w.id));
+  output(flags.json, { target: t, ...w, runs }, (v) =>
+    [
+      `maintenance window ${v.id} on ${v.target} (workflow ${v.workflowId}): ${v.phase === 'failed' ? 'FAILED, closed until reopen' : stateWords(v.state)} (phase ${v.phase}), ${v.type}; times in ${operatorZone()}`,
+      `  planned ${shown(v.startsAt)} → ${shown(v.endsAt)}${v.cutoffSeconds !== null ? `, cutoff ${cutoffText(v.cutoffSeconds)}` : ''}${v.preventLoginsFrom ? `, logins refused from ${shown(v.preventLoginsFrom)}` : ''}`,
+      `  scheduled ${shown(v.createdAt)}, ${v.finishedAt ? `ended ${shown(v.finishedAt)}` : 'not ended'}${v.outcome ? `: ${v.outcome}` : v.finishedAt ? ': nothing went wrong' : ''}`,
+      ...(v.message ? [`  message to users: ${v.message.replace(/\n/g, '\n    ')}`] : []),
+      v.runs.length ? `  runs while it was open (${v.runs.length}):` : '  no backup, patch or rollback run while it was open',
+      ...v.runs.map(
+        (r) =>
+          `    ${r.kind} run ${r.id} (${r.workflowId}) started ${shown(r.startedAt)}: ${r.state}` +
+          (r.notDone ? `, ${r.notDone} dossier(s) not done` : '') +
+          (r.notStarted ? `, ${r.notStarted} not started` : ''),
+      ),
+    ].join('\n'),
   );
 }
 
@@ -1219,10 +1266,18 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(action((flags: ScheduleFlags) => schedule(flags)));
 
   m.command('list')
-    .description('recent maintenance windows')
+    .description('recent maintenance windows, newest start first, with their ids')
+    .option('--limit <n>', `how many per target (default 20, at most ${LIST_LIMIT_MAX})`)
     .addOption(targetOption())
     .addOption(jsonOption())
-    .action(action((flags: { target?: string; json?: boolean }) => list(flags)));
+    .action(action((flags: { target?: string; json?: boolean; limit?: string }) => list(flags)));
+
+  m.command('show')
+    .description('one window, current or past (SSM\'s window execution): its times, how it ended, the runs it ran')
+    .argument('<id>', "the window's id, or its first characters ('nightshift maintenance list' prints them)")
+    .addOption(targetOption())
+    .addOption(jsonOption())
+    .action(action((id: string, flags: { target?: string; json?: boolean }) => show(id, flags)));
 
   m.command('status')
     .description('the current window, its phase and the open sessions')

@@ -419,8 +419,8 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       expect(completed.stdout).toContain('BROKEN1: schema d_broken1 is missing');
       expect(completed.stdout).toContain(`nightshift maintenance reopen --target ${stack.target}`);
       const list = await cli('list', '--target', stack.target);
-      expect(list.stdout).toMatch(/^target\s+state\s+phase\s+type\s+from → to \(/);
-      expect(list.stdout).toMatch(new RegExp(`^${stack.target}\\s+FAILED\\s+failed\\s+database\\s`, 'm'));
+      expect(list.stdout).toMatch(/^id\s+target\s+state\s+phase\s+type\s+from → to \(/);
+      expect(list.stdout).toMatch(new RegExp(`^[0-9a-f]{8} ${stack.target}\\s+FAILED\\s+failed\\s+database\\s`, 'm'));
       // a failed window's end can move (users see the new end while it stays closed): said as done, not "not extended"
       const extended = await cli('extend', '--target', stack.target, '--by', '5m');
       expect(extended.code).toBe(0);
@@ -444,7 +444,7 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       // the list says when it ended, beside its planned times; the reopen says after what
       expect(reopened.stdout).toMatch(/reopened after a failure \(R-MW-10\): .*BROKEN1/);
       await eventually(async () => (await windowRows(stack.pool)).at(-1)?.finishedAt, (f) => Boolean(f), 'the finished time');
-      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/^\S+ +completed +completed +database +\S+ \S+ → \S+ \S+, ended \S+ \S+: reopened after: .*BROKEN1.*$/m);
+      expect((await cli('list', '--target', stack.target)).stdout).toMatch(/^[0-9a-f]{8} \S+ +completed +completed +database +\S+ \S+ → \S+ \S+, ended \S+ \S+: reopened after: .*BROKEN1.*$/m);
       expect((await windowRows(stack.pool)).at(-1)).toMatchObject({ state: 'completed' });
     });
   } finally {
@@ -582,4 +582,54 @@ test('drill of 2026-12-06: schedule with no worker says the window is withdrawn 
     await native.close();
   }
   expect(await windowRows(stack.pool)).toHaveLength(before + 1);
+});
+
+test("SSM's window executions (drill M, session 37): list prints each window's id, --limit pages; show ID (or its start) tells one past window and the runs it ran, not those after it; bad or unknown ids exit 2", async () => {
+  const db = stack.pool;
+  const id = 'c0ffee00-1234-4abc-8def-000000000001';
+  await db.query(
+    `INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at, created_at, finished_at, outcome)
+     VALUES ($1, 'maintenance/past', 'database', 'completed', 'completed', now() - interval '3 hours', now() - interval '2 hours', now() - interval '4 hours', now() - interval '2 hours', 'a payload run partial')`,
+    [id],
+  );
+  await db.query(`INSERT INTO nightshift.maintenance_window (id, workflow_id, type, state, phase, starts_at, ends_at, finished_at)
+                  VALUES ('c0ffee00-9999-4abc-8def-000000000002', 'maintenance/other', 'database', 'cancelled', 'cancelled', now() - interval '30 days', now() - interval '29 days', now() - interval '30 days')`);
+  const settings = { destinationDir: '/b', documents: false, copyStatuses: ['original'], modifiedOnly: true, reportFolder: '/b/log', reportRecipients: [] };
+  const during = await db.query<{ id: string }>(`INSERT INTO nightshift.backup_run (workflow_id, kind, state, settings, started_at, finished_at) VALUES ('backup/w-during', 'run', 'completed', $1, now() - interval '150 minutes', now() - interval '140 minutes') RETURNING id`, [settings]);
+  await db.query(`INSERT INTO nightshift.backup_run (workflow_id, kind, state, settings, started_at, finished_at) VALUES ('backup/w-after', 'run', 'completed', $1, now() - interval '1 hour', now() - interval '50 minutes')`, [settings]);
+  try {
+    const list = await cli('list', '--target', stack.target);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^id {7}target /);
+    expect(list.stdout).toMatch(/^c0ffee00 \S+ +completed .*: a payload run partial$/m);
+    expect(list.stdout).toContain("'nightshift maintenance show ID' tells one window (the first characters of its id are enough)");
+    const one = await cli('list', '--target', stack.target, '--limit', '1', '--json');
+    expect(JSON.parse(one.stdout)).toHaveLength(1);
+    expect((await cli('list', '--target', stack.target, '--limit', '1')).stdout).toContain('; --limit N shows more (1 per target shown)');
+
+    const shown = await cli('show', 'c0ffee00-1234', '--target', stack.target);
+    expect({ code: shown.code, stderr: shown.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(shown.stdout).toMatch(new RegExp(`^maintenance window ${id} on ${stack.target} \\(workflow maintenance/past\\): completed \\(phase completed\\), database; times in `));
+    expect(shown.stdout).toMatch(/\n {2}scheduled .*, ended .*: a payload run partial\n/);
+    expect(shown.stdout).toMatch(new RegExp(`\\n {2}runs while it was open \\(1\\):\\n {4}backup run ${during.rows[0]!.id} \\(backup/w-during\\) started .*: completed\\n$`));
+    expect(JSON.parse((await cli('show', id.toUpperCase(), '--json')).stdout)).toMatchObject({ id, target: stack.target, runs: [{ kind: 'backup', workflowId: 'backup/w-during' }] });
+
+    for (const [arg, message] of [
+      ['c0ffee00', /c0ffee00 is the start of two window ids \(c0ffee00-1234-4abc-8def-000000000001, c0ffee00-9999-4abc-8def-000000000002\): give more of it/],
+      ['deadbeef', /no maintenance window deadbeef in target /],
+      ['c0f', /ID: expected a window id/],
+      ['c0ffee001234', /ID: expected a window id as 'nightshift maintenance list' prints it/],
+      ["x'; DROP TABLE x", /ID: expected a window id/],
+    ] as const) {
+      const r = await cli('show', arg, '--target', stack.target);
+      expect({ arg, code: r.code }).toEqual({ arg, code: 2 });
+      expect(r.stderr).toMatch(message);
+    }
+    const bad = await cli('list', '--limit', '0');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--limit: /);
+  } finally {
+    await db.query(`DELETE FROM nightshift.backup_run WHERE workflow_id IN ('backup/w-during', 'backup/w-after')`);
+    await db.query(`DELETE FROM nightshift.maintenance_window WHERE id::text LIKE 'c0ffee00-%'`);
+  }
 });
