@@ -378,9 +378,19 @@ function messageOf(err: unknown): string {
       e = e.cause;
       if (e instanceof Error && e.message) msg = e.message;
     }
-    return msg;
+    return msg + temporalServiceHint(msg);
   }
   return String(err);
+}
+
+/**
+ * Temporal's frontend answered for a service behind it that does not serve (drill C, session 37: `backup run` with the
+ * history service killed printed `14 UNAVAILABLE: Not enough hosts to serve the request` and nothing else): which one
+ * and what to do, as `doctor` says it.
+ */
+function temporalServiceHint(msg: string): string {
+  if (!/\bNot enough hosts to serve the request\b/.test(msg)) return '';
+  return ": Temporal's frontend answers, but its history or matching service does not serve ('nightshift doctor' names which; on a cluster of 'nightshift cluster up', start it again with <dir>/restart/temporal-history or temporal-matching); what was asked was most likely not done";
 }
 
 export function reportError(err: unknown, debug: boolean): number {
