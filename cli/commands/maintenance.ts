@@ -656,7 +656,11 @@ async function status(flags: { target?: string; json?: boolean }): Promise<void>
     const head = `target ${v.target}: ${v.gateState}, ${v.liveSessions} open session(s)`;
     if (!v.window) {
       if (last && lastWorkflow) return `${head}\nno scheduled or in-progress maintenance window; the last one:\n${statusText(lastWorkflow)}`;
-      const ended = last ? `\nthe last one: ${describeWindow(last, operatorZone())} (phase ${last.phase}); its outcome: the workflow ${last.workflowId} in the Temporal Web UI (no worker answered for it)` : '';
+      // its record says the rest (`maintenance show`); the Web UI only where the deployment has one (drill C, session 37)
+      const ui = (w: MaintenanceWindowRow) => (config().temporal.uiUrl === null ? '' : `, or the workflow ${w.workflowId} in the Temporal Web UI`);
+      const ended = last
+        ? `\nthe last one: ${describeWindow(last, operatorZone())} (phase ${last.phase}); its outcome: 'nightshift maintenance show ${last.id.slice(0, 8)}'${ui(last)} (no worker answered for its workflow)`
+        : '';
       return `${head}\nno scheduled or in-progress maintenance window${ended}`;
     }
     if (!v.workflow) return `${head}\n${rowStatusText(v.window, v.target, notDone, rollback)}`;
