@@ -531,8 +531,12 @@ export async function buildGate({
         const loc = locale(req);
         // R-MW-7: once the window is closed at the database clock, the batch itself gives the order (the workflow's or another gate's stands)
         const { value: hb } = await sessions.run(keyOf(req).target, id, token, (pool, hash) => heartbeats.beat(pool, id, hash));
-        if (hb.closeRequestedAt && hb.closeBy) return { action: 'close', message: closeOrderText(loc, config.appName), closeBy: hb.closeBy.toISOString() };
         const w = hb.window;
+        // the operator's message follows the close order too, as it follows the announcement and the refusal (drill M, session 37)
+        if (hb.closeRequestedAt && hb.closeBy) {
+          const order = closeOrderText(loc, config.appName);
+          return { action: 'close', message: w ? withOperatorMessage(order, w) : order, closeBy: hb.closeBy.toISOString() };
+        }
         if (w && gateStateAt(w, hb.now) === 'announced') return { action: 'continue', message: announcementOf(w, loc) };
         return { action: 'continue' };
       });

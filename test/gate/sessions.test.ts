@@ -100,6 +100,13 @@ describe('close orders (R-MW-7)', () => {
     expect(await sessionRow(s.sessionId)).toMatchObject({ close_requested_at: null, close_by: null, close_told_at: null });
   });
 
+  test("R-MW-7 (drill M, session 37): the operator's message follows the close order, as it follows the announcement and the refusal", async () => {
+    const s = await loginOk(gate);
+    await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44), state: 'in_progress', message: 'Migration annuelle' });
+    expect((await heartbeat(gate, s)).json()).toMatchObject({ action: 'close', message: `${CLOSE_FR}\nMigration annuelle` });
+    await clearWindow(pool());
+  });
+
   test('logout after the order is the acknowledgement; afterwards the session is gone (404)', async () => {
     const s = await loginOk(gate);
     await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44), state: 'in_progress' });
