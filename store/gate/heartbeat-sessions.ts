@@ -24,11 +24,13 @@ export interface HeartbeatBatch {
 export const heartbeatKey = (id: string, tokenHash: string): string => `${id} ${tokenHash}`;
 
 /**
- * R-MW-7 kept by the gate itself: a session told to close whose deadline has passed, while the window still keeps the
- * target closed, is closed by force by its own heartbeat, as the window's workflow closes it at that deadline (drill C,
- * session 37: with Temporal or every worker down, sessions that ignored the order kept answering `close` for a minute).
+ * R-MW-7 kept by the gate itself: a session told to close whose deadline passed GATE_FORCE_AFTER_SECONDS ago, while the
+ * window still keeps the target closed, is closed by force by its own heartbeat (drill C, session 37: with Temporal or
+ * every worker down, sessions that ignored the order kept answering `close` for a minute). The window's workflow forces
+ * it at the deadline itself, and counts it: the gate is the backstop for when the workflow cannot, a little after.
  */
-const OVERDUE = `(closing.yes AND s.close_told_at IS NOT NULL AND s.close_by <= now())`;
+export const GATE_FORCE_AFTER_SECONDS = 10;
+const OVERDUE = `(closing.yes AND s.close_told_at IS NOT NULL AND s.close_by + make_interval(secs => ${GATE_FORCE_AFTER_SECONDS}) <= now())`;
 
 /**
  * R-SE-1 / R-MW-7 for many heartbeats at once, in one statement: every call whose session is live and

@@ -128,15 +128,17 @@ describe('close orders (R-MW-7)', () => {
     expect(res.json()).toEqual({ error: 'session closed or expired', field: 'id' });
   });
 
-  test('R-MW-7 kept by the gate (drill C, session 37: Temporal or every worker down): a told session whose 15 s have passed is closed by force by its own next heartbeat (404), recorded forced; one whose deadline has not passed still hears close', async () => {
+  test("R-MW-7 kept by the gate (drill C, session 37: Temporal or every worker down): a told session whose 15 s passed more than 10 s ago is closed by force by its own next heartbeat (404), recorded forced; one just past its deadline (the workflow's to force) still hears close", async () => {
     const late = await loginOk(gate);
     const inTime = await loginOk(gate);
     const untold = await loginOk(gate);
     await setWindow(pool(), { startsAt: minutesFromNow(-1), endsAt: minutesFromNow(44), state: 'in_progress' });
     expect((await heartbeat(gate, late)).json()).toMatchObject({ action: 'close' });
     expect((await heartbeat(gate, inTime)).json()).toMatchObject({ action: 'close' });
-    // no workflow forces them (down): the told deadline of one has passed (fixture SQL for the 15 s)
-    await pool().query(`UPDATE nightshift.session SET close_told_at = now() - interval '16 s', close_by = now() - interval '1 s' WHERE id = $1`, [late.sessionId]);
+    // no workflow forces them (down): the told deadline of one passed more than 10 s ago (fixture SQL for the 15 s), the
+    // other's just now (the window's workflow forces that one at its deadline, and counts it; the gate does not)
+    await pool().query(`UPDATE nightshift.session SET close_told_at = now() - interval '26 s', close_by = now() - interval '11 s' WHERE id = $1`, [late.sessionId]);
+    await pool().query(`UPDATE nightshift.session SET close_told_at = now() - interval '16 s', close_by = now() - interval '1 s' WHERE id = $1`, [inTime.sessionId]);
     const res = await heartbeat(gate, late);
     expect(res.status).toBe(404);
     expect(res.json()).toEqual({ error: 'session closed or expired', field: 'id' });
