@@ -548,7 +548,10 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               break;
             }
             if (type === FailureType.DossierInUse) {
-              item = { status: 'in_use', error: IN_USE_ERROR_TEXT, file: null, size: null };
+              // the seed's text, and why when it is a table locked by another session (drill F2, session 37: the reason
+              // stopped at the engine, and the operator was told a user held the dossier while no session did)
+              const said = err instanceof Error && err.message.startsWith(IN_USE_ERROR_TEXT) ? err.message : IN_USE_ERROR_TEXT;
+              item = { status: 'in_use', error: said, file: null, size: null };
               break;
             }
             const permanent = err instanceof ApplicationFailure && err.nonRetryable;
