@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
-import { operatorDateTime, parseRestoreAt } from '../../domain/retention';
+import { givenKeyIds } from '../../archive/keys';
+import type { Generation } from '../../domain/generation';
+import { isRestorable, operatorDateTime, parseRestoreAt } from '../../domain/retention';
 import { sizeText } from '../../domain/text';
 import { generationAt } from '../../store/generations/prune-generation-at';
 import { markForgotten } from '../../store/generations/mark-forgotten';
@@ -84,15 +86,21 @@ export function registerForgetCommand(backup: Command): void {
           if (chosen.forgottenAt) {
             return { code, generationId: chosen.id, forgotten: true, changed: false, text: `${shown} is already forgotten (${operatorDateTime(chosen.forgottenAt, zone)}, ${chosen.forgottenBy ?? '?'}): the next prune deletes it` };
           }
-          // what the next prune would decide with the mark: never the only one of its kind a restore can read (R-BK-11)
+          // never the last one of its kind a restore can read here (R-BK-11): its file or copy sound, its key given on this
+          // host; the ones forgotten before count as gone (drill F2, session 37: forgetting two in turn, or the only one
+          // under a key still given, was accepted, and the prune then kept it as the only valid one in silence)
+          const given = givenKeyIds(config().backupKeys);
+          const readsHere = (g: Generation) => isRestorable(g) && (g.keyId === null || given === undefined || given.has(g.keyId));
+          const othersReadable = generations.filter((g) => g.kind === chosen.kind && g.id !== chosen.id && !g.forgottenAt && readsHere(g));
+          if (readsHere(chosen) && !othersReadable.length) {
+            throw new UsageError(
+              `${shown} is the last ${chosen.kind} generation of ${code} a restore can read here (none other of its kind is sound, under a key this host gives, and not forgotten): it is not forgotten (take a new backup first: 'nightshift backup dossier ${code}'); nothing changed`,
+            );
+          }
+          // what the next prune decides with the mark (a lease, the newest off-site copy keep it a while)
           const retention = await loadRetention(pool, config());
           const marked = generations.map((g) => (g.id === chosen.id ? { ...g, forgottenAt: now } : g));
           const decision = joinDecisions(marked, retention.policies, config().timeZone, now, { offsiteConfigured: config().offsite !== undefined }).find((g) => g.id === chosen.id)!.decision;
-          if (decision.reasons.includes('only valid generation')) {
-            throw new UsageError(
-              `${shown} is the only ${chosen.kind} generation of ${code} a restore can read: it is not forgotten (take a new backup first: 'nightshift backup dossier ${code}'); nothing changed`,
-            );
-          }
           const changed = await markForgotten(pool, chosen.id, forgetter());
           const still = decision.keep ? ` (kept all the same while ${decision.reasons.join(', ')})` : '';
           return {

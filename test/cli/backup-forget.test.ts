@@ -74,11 +74,20 @@ test('R-BK-11: the only generation of its kind a restore can read is not forgott
   const [others] = await generations(other, ['2026-12-03T21:00:00Z']);
   const refused = await cli(['backup', 'forget', code, '--id', String(only)], PARIS);
   expect(refused.code).toBe(2);
-  expect(refused.stderr).toMatch(new RegExp(`^nightshift: generation ${only} of dossier ${code}, .* is the only normal generation of ${code} a restore can read: it is not forgotten \\(take a new backup first: 'nightshift backup dossier ${code}'\\); nothing changed\n$`));
+  expect(refused.stderr).toMatch(new RegExp(`^nightshift: generation ${only} of dossier ${code}, .* is the last normal generation of ${code} a restore can read here \\(none other of its kind is sound, under a key this host gives, and not forgotten\\): it is not forgotten \\(take a new backup first: 'nightshift backup dossier ${code}'\\); nothing changed\n$`));
   // a newer one found corrupt does not make the sound older one forgettable
   const [newer] = await generations(code, ['2026-12-04T21:00:00Z']);
   await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'corrupt' WHERE id = $1`, [newer]);
   expect((await cli(['backup', 'forget', code, '--id', String(only)], PARIS)).code).toBe(2);
+  // two sound ones forgotten in turn: the second is refused (the first counts as gone) (drill F2, session 37)
+  const [third] = await generations(code, ['2026-12-05T21:00:00Z']);
+  expect((await cli(['backup', 'forget', code, '--id', String(third)], PARIS)).code).toBe(0);
+  expect((await cli(['backup', 'forget', code, '--id', String(only)], PARIS)).code).toBe(2);
+  expect((await cli(['backup', 'forget', code, '--id', String(third), '--undo'], PARIS)).code).toBe(0);
+  // the only sound one under a key this host gives (the other's key not given here): refused
+  await pool().query(`UPDATE nightshift.backup_generation SET key_id = 'k-gone' WHERE id = $1`, [third]);
+  expect((await cli(['backup', 'forget', code, '--id', String(only)], PARIS)).code).toBe(2);
+  await pool().query(`UPDATE nightshift.backup_generation SET key_id = NULL WHERE id = $1`, [third]);
 
   for (const [args, message] of [
     [[code], /give the generation with --id ID or --at DATE \(one of them\)/],
