@@ -60,7 +60,13 @@ async function readState(client: pg.PoolClient, schema: string, names: string[])
  * Brings one dossier up to `patches` (sorted, contiguous), with the supervisor at `supervisorLevel`
  * (R-PI-3: a standard treatment only counts as inherited when the supervisor holds the patch).
  */
-export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patches: StoredPatch[], supervisorLevel: number): Promise<DossierPatchOutcome> {
+export async function patchDossier(
+  pool: pg.Pool,
+  dossier: EngineDossier,
+  patches: StoredPatch[],
+  supervisorLevel: number,
+  o: { /** store/patch/apply-patch.ts PATCH_LOCK_WAIT_SECONDS by default */ lockWaitSeconds?: number } = {},
+): Promise<DossierPatchOutcome> {
   const client = await pool.connect();
   let broken = false;
   const fromLevel = dossier.patchLevel;
@@ -82,7 +88,7 @@ export async function patchDossier(pool: pg.Pool, dossier: EngineDossier, patche
           const body = p.files[p.manifest.treatments.find((t) => t.name === name)!.file]!;
           return { name, body, checksum: sha256(body) };
         });
-        const result = await applyOne(client, dossier, p, level, state.ledger === null, installs);
+        const result = await applyOne(client, dossier, p, level, state.ledger === null, installs, o.lockWaitSeconds);
         if (result.status === 'moved') {
           // restored meanwhile (R-PI-8): its level is what the restore wrote; what this run applied above it is gone with it
           const skipped = Array.from({ length: p.number - 1 - result.level }, (_, i) => result.level + 1 + i);
@@ -145,9 +151,11 @@ async function applyOne(
   expectedLevel: number,
   createLedger: boolean,
   installs: { name: string; body: string; checksum: string }[],
+  lockWaitSeconds: number | undefined,
 ): Promise<ApplyResult> {
   const m = p.manifest;
   return applyPatch(client, {
+    lockWaitSeconds,
     expectedLevel,
     code: d.code,
     schemaName: d.schemaName,

@@ -23,12 +23,23 @@ export interface ApplyPatchArgs {
   dictionary: unknown;
   protectedFields: string[];
   installs: { name: string; body: string; checksum: string }[];
+  /** how long the patch waits for a lock another session holds (default PATCH_LOCK_WAIT_SECONDS) */
+  lockWaitSeconds?: number;
 }
 
-/** One patch, one statement, one transaction. */
+/**
+ * How long a patch waits for a table (or the dossier's row) another session holds locked before it fails, as a
+ * backup gives a dossier up (drill F2, session 37: a patch run, and the window's cancel with it, waited as long as a
+ * `LOCK TABLE` left open in psql). The dossier fails with PostgreSQL's "canceling statement due to lock timeout":
+ * retry it once the lock is gone.
+ */
+export const PATCH_LOCK_WAIT_SECONDS = 30;
+
+/** One patch, one statement, one transaction (its lock_timeout local to it: set in the same statement, before). */
 export async function applyPatch(db: Queryable, a: ApplyPatchArgs): Promise<ApplyResult> {
   const { rows } = await db.query<{ r: ApplyResult }>(
-    'SELECT nightshift.apply_patch_from($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb, $14::text[], $15::jsonb) AS r',
+    `SELECT nightshift.apply_patch_from($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb, $14::text[], $15::jsonb) AS r
+       FROM (SELECT set_config('lock_timeout', $16, true)) AS lock_wait`,
     [
       a.expectedLevel,
       a.code,
@@ -45,6 +56,7 @@ export async function applyPatch(db: Queryable, a: ApplyPatchArgs): Promise<Appl
       JSON.stringify(a.dictionary),
       a.protectedFields,
       JSON.stringify(a.installs),
+      `${Math.max(1, Math.floor(a.lockWaitSeconds ?? PATCH_LOCK_WAIT_SECONDS))}s`,
     ],
   );
   return rows[0]!.r;

@@ -366,3 +366,30 @@ test('R-PI-2: a patch run is refused while a restore run puts dossiers back, and
     await own.end();
   }
 });
+
+test('drill F2 (session 37): a patch waits for a table another session holds locked only so long (lock_timeout), then the dossier fails saying so; applied once the lock is gone', async () => {
+  const own = new pg.Pool({ connectionString: await createTestDatabase('enginelocked'), max: 3 });
+  const holder = await own.connect();
+  try {
+    await generateDemoDossiers(own, { target: 'main', count: 2, sizeKb: 2 });
+    const dir = tempDir('engine-locked');
+    await blockablePatches(dir, [1, 2]);
+    await storePatchPackages(own, await readPatchDirectory(dir), dir);
+    const patches = await loadStoredPatches(own);
+    const row = (await own.query(`SELECT code, role, is_test, is_specific, schema_name FROM nightshift.dossier WHERE code = 'DEMO0002'`)).rows[0];
+    const d = (patchLevel: number): EngineDossier => ({ code: row.code, role: row.role, test: row.is_test, specific: row.is_specific, schemaName: row.schema_name, patchLevel });
+    expect(await patchDossier(own, d(0), patches.slice(0, 1), 8)).toMatchObject({ status: 'ok', toLevel: 1 });
+    await holder.query('BEGIN');
+    await holder.query(`LOCK TABLE ${qualified(row.schema_name, 'applylog')} IN ACCESS EXCLUSIVE MODE`);
+    const started = Date.now();
+    const out = await patchDossier(own, d(1), patches.slice(1), 8, { lockWaitSeconds: 1 });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(out).toMatchObject({ status: 'failed', fromLevel: 1, toLevel: 1, failedPatch: 2, failureType: PatchFailure.SqlFailed });
+    expect(out.error).toMatch(/^patch 2 failed in dossier DEMO0002 \(.*\): canceling statement due to lock timeout/);
+    await holder.query('ROLLBACK');
+    expect(await patchDossier(own, d(1), patches.slice(1), 8, { lockWaitSeconds: 1 })).toMatchObject({ status: 'ok', toLevel: 2 });
+  } finally {
+    holder.release();
+    await own.end();
+  }
+});
