@@ -54,7 +54,7 @@ import { recordItem } from '../store/patch/record-item';
 import { unfinishedItems } from '../store/patch/unfinished-items';
 import { failUnfinishedItem } from '../store/patch/fail-unfinished-item';
 import { runFailures } from '../store/patch/run-failures';
-import { runPackageHeld } from '../store/patch/package-held';
+import { runPackageHeld, runSupervisorHolds } from '../store/patch/package-held';
 import { closeRun } from '../store/patch/close-run';
 import { patchPrerequisites } from '../store/patch/prerequisites';
 import { revalidationList } from '../store/patch/revalidation-list';
@@ -412,6 +412,8 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
       restorePoints?: RestorePointCounts;
       /** with failures: whether some dossier holds the lowest patch that failed (else the package is at fault) */
       packageHeld?: boolean;
+      /** with failures: whether the supervisor holds it (the package's fix then goes through `patch repair`) */
+      supervisorHolds?: boolean;
     }> {
       const pool = pools.get(args.target);
       // dossiers the run touched but never finished (it ended early): failed, at the level they reached
@@ -437,7 +439,9 @@ export function createPatchActivities({ config, pools, temporal }: ActivityDeps)
         ...levels,
         failures: failed.failures.map((f) => ({ ...f, status: 'failed', error: oneLine(f.error) })),
         failuresTotal: failed.total,
-        ...(failed.total ? { retryCommand: patchRetryCommand(args.target, args.runId), packageHeld: await runPackageHeld(pool, args.runId) } : {}),
+        ...(failed.total
+          ? { retryCommand: patchRetryCommand(args.target, args.runId), packageHeld: await runPackageHeld(pool, args.runId), supervisorHolds: await runSupervisorHolds(pool, args.runId) }
+          : {}),
       };
     },
   };

@@ -284,10 +284,16 @@ export const patchRunStatusCommand = (target: string, runId: number): string => 
  * the same): the package, when a patch failed and no dossier holds the lowest that failed (store/patch/package-held.ts);
  * else the failed dossiers, also when no patch failed (not finished, a restore point not taken, in use: tester B).
  */
-export function faultAdvice(packageHeld: boolean): string {
-  return packageHeld
-    ? 'no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)'
-    : "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
+export function faultAdvice(packageHeld: boolean, supervisorHolds = false): string {
+  if (packageHeld) return 'no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)';
+  // the supervisor applied it: a resealed package is drift until its ledger takes the new checksum (drill F2, session 37)
+  if (supervisorHolds) {
+    return (
+      "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), " +
+      "then 'nightshift patch repair DIR' (the supervisor applied the faulty version: its ledger takes the fixed checksum, nothing is applied again there, check it by hand), then integrate the folder again"
+    );
+  }
+  return "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
 }
 
 /** What a run stopped by `--max-failures` says (its notes, the details, `patch status`): why, and what is left. */

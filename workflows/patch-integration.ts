@@ -83,9 +83,15 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
    * fault (no dossier holds the patch that failed) is fixed, resealed and its folder integrated again, not retried; else
    * `dossiers` (an older worker's answer, without the verdict, too).
    */
-  const failedStep = (closed: { retryCommand?: string; packageHeld?: boolean }, dossiers: string): { text: string; command: string } =>
+  const failedStep = (closed: { retryCommand?: string; packageHeld?: boolean; supervisorHolds?: boolean }, dossiers: string): { text: string; command: string } =>
     closed.packageHeld === false
-      ? { text: 'fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again', command: patchIntegrateCommand(p.target, input.dir ?? null) }
+      ? {
+          // the supervisor applied it: its ledger takes the fixed checksum first, or the folder is refused as drift (drill F2, session 37)
+          text: closed.supervisorHolds
+            ? "fix the package, reseal it (nightshift patch seal PKG), then 'nightshift patch repair DIR' (the supervisor applied the faulty version), then integrate the folder again"
+            : 'fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again',
+          command: patchIntegrateCommand(p.target, input.dir ?? null),
+        }
       : { text: dossiers, command: closed.retryCommand! };
 
   function details(): void {
@@ -114,7 +120,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
     });
     if (closed.restorePoints) restoreTally = closed.restorePoints;
     // an older worker's answer has no packageHeld: no advice then
-    if (closed.retryCommand && closed.packageHeld !== undefined) advice = faultAdvice(closed.packageHeld);
+    if (closed.retryCommand && closed.packageHeld !== undefined) advice = faultAdvice(closed.packageHeld, closed.supervisorHolds ?? false);
     return closed;
   });
 

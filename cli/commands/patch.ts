@@ -134,6 +134,8 @@ function supervisorStatusText(status: string): string {
 /** What --wait knows of its run beside the result: the advice `patch status --run N` gives, and the run's failed dossiers. */
 export interface RunOutcome extends RunAdvice {
   packageHeld: boolean;
+  /** the supervisor holds the patch that failed (its fix goes through `patch repair`) */
+  supervisorHolds?: boolean;
   /** every failed dossier of the run (they need a fix and a retry, not a revalidation) */
   failedCodes: ReadonlySet<string>;
   /** of them, how many are below the supervisor's level (R-PI-9 counts them too) */
@@ -189,7 +191,7 @@ export interface RunAdvice {
   revalidateRolledBack?: { count: number; command: string; everyBelow: boolean };
 }
 
-type RunFacts = Pick<RecentRun, 'id' | 'state' | 'behind' | 'last_patch' | 'supervisorFailed' | 'sourceDir' | 'rolledBack'>;
+type RunFacts = Pick<RecentRun, 'id' | 'state' | 'behind' | 'last_patch' | 'supervisorFailed' | 'sourceDir' | 'rolledBack'> & Partial<Pick<RecentRun, 'packageHeld'>>;
 
 export function runAdvice(target: string, r: RunFacts, supervisor: { code: string; patch_level: number } | undefined): RunAdvice {
   if (r.state === 'running') return {};
@@ -210,19 +212,20 @@ export function runAdvice(target: string, r: RunFacts, supervisor: { code: strin
   return {
     ...(r.behind ? { retryCommand: patchRetryCommand(target, r.id) } : {}),
     // stopped at its supervisor: when a package is at fault, its folder integrated again once fixed is the way on
-    ...(r.behind && r.supervisorFailed && r.sourceDir ? { integrateCommand: patchIntegrateCommand(target, r.sourceDir) } : {}),
+    ...(r.behind && (r.supervisorFailed || r.packageHeld === false) && r.sourceDir ? { integrateCommand: patchIntegrateCommand(target, r.sourceDir) } : {}),
     ...(patchedBehind && supervisor ? { revalidateRolledBack: { count: patchedBehind, command, everyBelow } } : {}),
   };
 }
 
 /** The advice beneath a run (`patch status` and --wait's result say the same): the retry and whose fault it is, or why not; the rolled-back ones' revalidate. */
-export function adviceLines(a: RunAdvice & Pick<RecentRun, 'packageHeld'>): string[] {
+export function adviceLines(a: RunAdvice & Pick<RecentRun, 'packageHeld'> & Partial<Pick<RecentRun, 'supervisorHolds'>>): string[] {
   // a package at fault: its fix and the integration of its folder first (a retry applies the stored package again: drill A,
-  // session 35, the retry `patch status` led with failed the same way)
+  // session 35, the retry `patch status` led with failed the same way; drill F2, session 37: also when the supervisor
+  // applied it, the fix then going through `patch repair`)
   const lines = a.retryCommand
-    ? a.packageHeld || !a.integrateCommand
-      ? [`retry them: ${a.retryCommand}`, faultAdvice(a.packageHeld)]
-      : [faultAdvice(false), `then: ${a.integrateCommand}`]
+    ? a.packageHeld
+      ? [`retry them: ${a.retryCommand}`, faultAdvice(true)]
+      : [faultAdvice(false, a.supervisorHolds ?? false), ...(a.integrateCommand ? [`then: ${a.integrateCommand}`] : [])]
     : a.retryRefused
       ? [a.retryRefused]
       : [];
@@ -274,6 +277,7 @@ async function runOutcome(target: string, runId: number | null): Promise<RunOutc
     return {
       ...runAdvice(target, run, await supervisorRow(pool)),
       packageHeld: run.packageHeld,
+      supervisorHolds: run.supervisorHolds,
       failedCodes: new Set(failures.map((f) => f.code)),
       failedBelowSupervisor: run.failedBelowSupervisor,
     };

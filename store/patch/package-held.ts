@@ -24,3 +24,20 @@ export async function runPackageHeld(db: Queryable, runId: number): Promise<bool
   const { rows } = await db.query<{ held: boolean }>(`SELECT ${PACKAGE_HELD_SQL} AS held FROM nightshift.patch_run r WHERE r.id = $1`, [runId]);
   return rows[0]?.held ?? false;
 }
+
+/**
+ * Whether run `r`'s lowest failed patch (as PACKAGE_HELD_SQL reads it) is held by the supervisor: then a package fixed
+ * and resealed is refused as drift (R-PI-8) until `patch repair` gives the supervisor's ledger its checksum (drill F2,
+ * session 37: "fix it, reseal it, integrate again" was refused with ChecksumDrift).
+ */
+export const SUPERVISOR_HOLDS_SQL = `EXISTS (
+          SELECT 1 FROM (SELECT min(i.failed_patch) AS patch FROM nightshift.patch_run_item i
+                          WHERE i.run_id = r.id AND i.status = 'failed' AND i.failed_patch IS NOT NULL
+                            AND i.failure_type IS DISTINCT FROM '${FailureType.PatchGap}' AND i.failure_type IS DISTINCT FROM '${FailureType.UnknownDossier}') f
+            JOIN nightshift.dossier d ON d.role = 'supervisor' AND d.patch_level >= f.patch)`;
+
+/** The same of one run, for its close. */
+export async function runSupervisorHolds(db: Queryable, runId: number): Promise<boolean> {
+  const { rows } = await db.query<{ holds: boolean }>(`SELECT ${SUPERVISOR_HOLDS_SQL} AS holds FROM nightshift.patch_run r WHERE r.id = $1`, [runId]);
+  return rows[0]?.holds ?? false;
+}

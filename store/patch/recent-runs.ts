@@ -1,5 +1,5 @@
 import type { Queryable } from '../queryable';
-import { PACKAGE_HELD_SQL } from './package-held';
+import { PACKAGE_HELD_SQL, SUPERVISOR_HOLDS_SQL } from './package-held';
 import { RUN_SOURCE_DIR_SQL } from './retry-source';
 
 /** A patch run as `patch status` shows it (field names as in its JSON output). */
@@ -19,6 +19,8 @@ export interface RecentRun {
   gone: number;
   /** some dossier holds the first patch that failed: the package works, the cause is in the failed dossiers */
   packageHeld: boolean;
+  /** the lowest failed patch is held by the supervisor (its fix needs a `patch repair` before the folder integrates again) */
+  supervisorHolds: boolean;
   /** the supervisor is among its failed dossiers (a retry takes it first, R-PI-4) */
   supervisorFailed: boolean;
   /** where its packages came from (to integrate them again), when known */
@@ -37,12 +39,13 @@ export interface RecentRun {
   notStarted: number | null;
 }
 
-type Row = Omit<RecentRun, 'id' | 'notStarted' | 'failed' | 'behind' | 'gone' | 'packageHeld' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
+type Row = Omit<RecentRun, 'id' | 'notStarted' | 'failed' | 'behind' | 'gone' | 'packageHeld' | 'supervisorHolds' | 'supervisorFailed' | 'sourceDir' | 'failedBelowSupervisor' | 'rolledBack'> & {
   id: string;
   failed: string;
   behind: string;
   gone: string;
   package_held: boolean;
+  supervisor_holds: boolean;
   supervisor_failed: boolean;
   source_dir: string | null;
   failed_below_supervisor: string;
@@ -65,6 +68,7 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
             (SELECT count(*) FROM nightshift.patch_run_item i
               WHERE i.run_id = r.id AND i.status = 'failed' AND NOT EXISTS (SELECT 1 FROM nightshift.dossier d WHERE d.code = i.code)) AS gone,
             ${PACKAGE_HELD_SQL} AS package_held,
+            ${SUPERVISOR_HOLDS_SQL} AS supervisor_holds,
             EXISTS (SELECT 1 FROM nightshift.patch_run_item i JOIN nightshift.dossier d ON d.code = i.code AND d.role = 'supervisor'
                      WHERE i.run_id = r.id AND i.status = 'failed') AS supervisor_failed,
             ${RUN_SOURCE_DIR_SQL} AS source_dir,
@@ -83,7 +87,7 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
        FROM nightshift.patch_run r WHERE $1::bigint IS NULL OR r.id = $1 ORDER BY r.id DESC LIMIT 5`,
     [runId ?? null],
   );
-  return rows.map(({ not_started, package_held, supervisor_failed, source_dir, failed_below_supervisor, rolled_back, rolled_back_patched, rolled_back_by, rolled_back_behind, rolled_back_behind_codes, ...r }) => ({
+  return rows.map(({ not_started, package_held, supervisor_holds, supervisor_failed, source_dir, failed_below_supervisor, rolled_back, rolled_back_patched, rolled_back_by, rolled_back_behind, rolled_back_behind_codes, ...r }) => ({
     ...r,
     id: Number(r.id),
     failed: Number(r.failed),
@@ -91,6 +95,7 @@ export async function listRecentRuns(db: Queryable, runId?: number): Promise<Rec
     gone: Number(r.gone),
     notStarted: not_started,
     packageHeld: package_held,
+    supervisorHolds: supervisor_holds,
     supervisorFailed: supervisor_failed,
     sourceDir: source_dir,
     failedBelowSupervisor: Number(failed_below_supervisor),

@@ -64,13 +64,14 @@ const facts = {
   behind: 3,
   gone: 0,
   packageHeld: true,
+  supervisorHolds: false,
   supervisorFailed: false,
   sourceDir: '/srv/patches/p7',
   failedBelowSupervisor: 3,
   rolledBack: { dossiers: 0, patched: 0, by: [] as number[], patchedBehind: 0, patchedBehindCodes: [] as string[] },
 };
 const supervisor = { code: 'BIG0000', patch_level: 7 };
-const outcome = (f: typeof facts): RunOutcome => ({ ...runAdvice('main', f, supervisor), packageHeld: f.packageHeld, failedCodes: new Set(['BIG0100', 'BIG0700', 'BIG1400']), failedBelowSupervisor: f.failedBelowSupervisor });
+const outcome = (f: typeof facts): RunOutcome => ({ ...runAdvice('main', f, supervisor), packageHeld: f.packageHeld, supervisorHolds: f.supervisorHolds, failedCodes: new Set(['BIG0100', 'BIG0700', 'BIG1400']), failedBelowSupervisor: f.failedBelowSupervisor });
 
 test('R-PI-4, R-PI-9: --wait advises what `patch status --run N` advises: the package held elsewhere, no "package at fault", no revalidate of the failed dossiers', () => {
   const text = resultText(partial, outcome(facts));
@@ -83,6 +84,13 @@ test('R-PI-4, R-PI-9: --wait advises what `patch status --run N` advises: the pa
   const nowhere = resultText(partial, outcome({ ...facts, packageHeld: false }));
   expect(nowhere).toContain('a package at fault (not the dossiers)');
   expect(nowhere).not.toContain('no package at fault');
+  // not led by a retry that applies the stored package again (drill F2, session 37), and the folder to integrate once fixed
+  expect(nowhere).not.toContain('retry them:');
+  expect(nowhere).toContain(`${faultAdvice(false)}\nthen: nightshift patch integrate /srv/patches/p7 --target main`);
+  // the supervisor applied it (it failed only in the others): the fix goes through `patch repair` first
+  const supervisorOnly = resultText(partial, outcome({ ...facts, packageHeld: false, supervisorHolds: true }));
+  expect(supervisorOnly).toContain(`${faultAdvice(false, true)}\nthen: nightshift patch integrate /srv/patches/p7 --target main`);
+  expect(faultAdvice(false, true)).toContain("then 'nightshift patch repair DIR' (the supervisor applied the faulty version: its ledger takes the fixed checksum, nothing is applied again there, check it by hand), then integrate the folder again");
   // stopped at its supervisor: its fix and the folder's integration first, not a retry that applies the stored package again (drill A, session 35;
   // as the Web UI's next step says it)
   const atSupervisor = resultText(partial, outcome({ ...facts, packageHeld: false, supervisorFailed: true }));
