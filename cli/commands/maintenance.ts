@@ -36,8 +36,7 @@ import { lastEndedWindow } from '../../store/windows/last-ended-window';
 import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { sessionsLeft, type SessionsLeft } from '../../store/windows/sessions-left';
 import type { MaintenanceWindowRow } from '../../store/windows/window-row';
-import { runsSinceWindow, type LedgerRun } from '../../store/windows/runs-since-window';
-import { runsDuringWindow } from '../../store/windows/runs-during-window';
+import { runsSinceWindow, windowRuns, type LedgerRun } from '../../store/windows/runs-since-window';
 import { windowsByIdPrefix } from '../../store/windows/windows-by-id-prefix';
 import { runFailures as backupRunFailures } from '../../store/backup/run-failures';
 import { runFailures as patchRunFailures } from '../../store/patch/run-failures';
@@ -528,7 +527,7 @@ async function show(idArg: string, flags: { target?: string; json?: boolean }): 
   if (!found.length) throw new UsageError(`no maintenance window ${prefix} in ${names.length > 1 ? 'any target' : `target ${names[0]}`}: 'nightshift maintenance list' shows their ids; nothing shown`);
   if (found.length > 1) throw new UsageError(`${prefix} is the start of ${found.length > 2 ? 'several' : 'two'} window ids (${found.map((f) => f.row.id).join(', ')}): give more of it`);
   const { target: t, row: w } = found[0]!;
-  const runs = await withPools(t, (pool) => runsDuringWindow(pool, w.id));
+  const runs = await withPools(t, (pool) => windowRuns(pool, w.id, 50));
   output(flags.json, { target: t, ...w, runs }, (v) =>
     [
       `maintenance window ${v.id} on ${v.target} (workflow ${v.workflowId}): ${v.phase === 'failed' ? 'FAILED, closed until reopen' : stateWords(v.state)} (phase ${v.phase}), ${v.type}; times in ${operatorZone()}`,
