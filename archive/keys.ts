@@ -123,14 +123,19 @@ export function givenKeyIds(s: BackupKeySettings): Set<string> | undefined {
 }
 
 /**
- * R-BK-12: the keys kept generations were encrypted with that this host does not give: what they hold reads back
- * nowhere here (the batch takes again a dossier whose newest archive is under one). None when the keys cannot be read
+ * R-BK-12: the keys kept generations were encrypted with that this host does not give, each with how many use it
+ * (`doctor` warns of them): what they hold reads back nowhere here (the batch takes again a dossier whose newest archive is under one). None when the keys cannot be read
  * at all: that is its own failure, said where a key is used.
  */
-export async function keysNotGiven(db: Queryable, s: BackupKeySettings): Promise<string[]> {
+export async function keptKeysNotGiven(db: Queryable, s: BackupKeySettings): Promise<{ keyId: string; generations: number }[]> {
   const given = givenKeyIds(s);
   if (!given) return [];
-  return (await keptKeyIds(db)).flatMap((k) => (k.keyId !== null && !given.has(k.keyId) ? [k.keyId] : []));
+  return (await keptKeyIds(db)).flatMap((k) => (k.keyId !== null && !given.has(k.keyId) ? [{ keyId: k.keyId, generations: k.generations }] : []));
+}
+
+/** Their ids alone (a batch's claim, its dry run). */
+export async function keysNotGiven(db: Queryable, s: BackupKeySettings): Promise<string[]> {
+  return (await keptKeysNotGiven(db, s)).map((k) => k.keyId);
 }
 
 /** A pool's answer to "were this target's archives encrypted before?": a yes is kept, a no asked again after a minute. */

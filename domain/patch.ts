@@ -286,14 +286,19 @@ export const patchRunStatusCommand = (target: string, runId: number): string => 
  */
 export function faultAdvice(packageHeld: boolean, supervisorHolds = false): string {
   if (packageHeld) return 'no package at fault (the patch that failed is applied in other dossiers, or no patch failed): the cause is in the failed dossiers (fix them, then retry)';
-  // the supervisor applied it: a resealed package is drift until its ledger takes the new checksum (drill F2, session 37)
-  if (supervisorHolds) {
-    return (
-      "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), " +
-      "then 'nightshift patch repair DIR' (the supervisor applied the faulty version: its ledger takes the fixed checksum, nothing is applied again there, check it by hand), then integrate the folder again"
-    );
-  }
-  return "a package at fault (not the dossiers): a retry applies the run's stored packages again; fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again";
+  return `a package at fault (not the dossiers): a retry applies the run's stored packages again; ${packageFixText(supervisorHolds)}`;
+}
+
+/**
+ * How a package at fault is mended (faultAdvice, and the run's next step in the Web UI): fixed, resealed, integrated
+ * again; when the supervisor applied the faulty version, `patch repair` first gives its ledger the fixed checksum, or the
+ * folder is refused as drift (drill F2, session 37).
+ */
+export function packageFixText(supervisorHolds: boolean): string {
+  const repair = supervisorHolds
+    ? "then 'nightshift patch repair DIR' (the supervisor applied the faulty version: its ledger takes the fixed checksum, nothing is applied again there, check it by hand), "
+    : '';
+  return `fix the package, reseal it (nightshift patch seal PKG), ${repair}then integrate the folder again`;
 }
 
 /** What a run stopped by `--max-failures` says (its notes, the details, `patch status`): why, and what is left. */

@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { ApplicationFailure, type ActivityOptions } from '@temporalio/common';
 import type { NightshiftActivities } from '../workers/activities';
-import { faultAdvice, patchIntegrateCommand, patchSpanText, stoppedNote, supervisorAbsentNote } from '../domain/patch';
+import { faultAdvice, packageFixText, patchIntegrateCommand, patchSpanText, stoppedNote, supervisorAbsentNote } from '../domain/patch';
 import { failureLimit, maxFailuresText } from '../domain/patch-input';
 import type { RestorePointTally } from '../domain/run-details';
 import { BATCH_PAGE_RETRY, DB_CALL } from './activity-presets';
@@ -85,13 +85,7 @@ export async function patchIntegrationWorkflow(input: PatchIntegrationInput): Pr
    */
   const failedStep = (closed: { retryCommand?: string; packageHeld?: boolean; supervisorHolds?: boolean }, dossiers: string): { text: string; command: string } =>
     closed.packageHeld === false
-      ? {
-          // the supervisor applied it: its ledger takes the fixed checksum first, or the folder is refused as drift (drill F2, session 37)
-          text: closed.supervisorHolds
-            ? "fix the package, reseal it (nightshift patch seal PKG), then 'nightshift patch repair DIR' (the supervisor applied the faulty version), then integrate the folder again"
-            : 'fix the package, reseal it (nightshift patch seal PKG), then integrate the folder again',
-          command: patchIntegrateCommand(p.target, input.dir ?? null),
-        }
+      ? { text: packageFixText(closed.supervisorHolds ?? false), command: patchIntegrateCommand(p.target, input.dir ?? null) }
       : { text: dossiers, command: closed.retryCommand! };
 
   function details(): void {

@@ -19,8 +19,7 @@ import { largestDossierObjects, lockTableSettings } from '../../store/server/loc
 import { RESTORES_AT_ONCE, lockTableShortfall } from '../../domain/lock-table';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
 import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
-import { keptKeyIds } from '../../store/generations/kept-key-ids';
-import { givenKeyIds, loadBackupKeyring } from '../../archive/keys';
+import { keptKeysNotGiven, loadBackupKeyring } from '../../archive/keys';
 import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
@@ -403,8 +402,7 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     const dossiers = await countDossiers(client);
     Object.assign(details, { dossiers, supervisor: supervisors[0] ?? null });
     // R-BK-12: an old key taken out of the keys file while kept generations use it: their restore and verify fail
-    const given = givenKeyIds(config.backupKeys);
-    const lacking = given ? (await keptKeyIds(client)).filter((k) => k.keyId !== null && !given.has(k.keyId)) : [];
+    const lacking = await keptKeysNotGiven(client, config.backupKeys);
     if (lacking.length) {
       const n = lacking.reduce((sum, k) => sum + k.generations, 0);
       return {

@@ -7,6 +7,10 @@
 export const OFFSITE_PENDING_SQL = `(coalesce((r.settings ->> 'offsite')::boolean, false)
       AND d.code IN (SELECT p.code FROM nightshift.backup_offsite_pending p))`;
 
+/** Generation `g` (an alias) is its dossier's newest kept 'normal' one: no newer kept normal generation (index backup_generation_kept). */
+const noNewerNormalSql = (g: string): string => `NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
+                         WHERE n.code = ${g}.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > ${g}.snapshot_at)`;
+
 /**
  * R-BK-11, R-BK-13: the dossier's newest kept 'normal' generation was found corrupt or missing by a verification
  * (its file damaged, or gone with a lost disk while its off-site copy may still read back): no sound local archive
@@ -16,8 +20,7 @@ export const OFFSITE_PENDING_SQL = `(coalesce((r.settings ->> 'offsite')::boolea
  */
 export const UNREADABLE_NEWEST_SQL = `d.code IN (SELECT u.code FROM nightshift.backup_generation u
       WHERE u.deleted_at IS NULL AND u.kind = 'normal' AND u.verify_state IN ('corrupt', 'missing')
-        AND NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
-                         WHERE n.code = u.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > u.snapshot_at))`;
+        AND ${noNewerNormalSql('u')})`;
 
 /**
  * R-BK-12, R-BK-13: the dossier's newest kept 'normal' generation is encrypted with a key the run's worker does not give
@@ -31,8 +34,7 @@ export function lostKeyNewestSql(lostKeys: string): string {
   return `(coalesce(jsonb_array_length(${lostKeys}), 0) > 0
       AND d.code IN (SELECT k.code FROM nightshift.backup_generation k
       WHERE k.deleted_at IS NULL AND k.kind = 'normal' AND k.key_id = ANY (ARRAY(SELECT jsonb_array_elements_text(${lostKeys})))
-        AND NOT EXISTS (SELECT 1 FROM nightshift.backup_generation n
-                         WHERE n.code = k.code AND n.kind = 'normal' AND n.deleted_at IS NULL AND n.snapshot_at > k.snapshot_at)))`;
+        AND ${noNewerNormalSql('k')}))`;
 }
 
 /** The lost keys of run $1 (every statement over a run's selection binds its id first): read once per statement. */

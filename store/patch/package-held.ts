@@ -1,6 +1,11 @@
 import { FailureType } from '../../domain/failures';
 import type { Queryable } from '../queryable';
 
+/** Run `r`'s lowest patch that failed in a dossier (not a dossier's own state: restored meanwhile, deleted), as `patch`. */
+const LOWEST_FAILED_PATCH_SQL = `(SELECT min(i.failed_patch) AS patch FROM nightshift.patch_run_item i
+                          WHERE i.run_id = r.id AND i.status = 'failed' AND i.failed_patch IS NOT NULL
+                            AND i.failure_type IS DISTINCT FROM '${FailureType.PatchGap}' AND i.failure_type IS DISTINCT FROM '${FailureType.UnknownDossier}')`;
+
 /**
  * Whether run `r`'s failures leave its package unblamed, as SQL over `r.id`: true unless a patch failed (a failed item
  * with a failed patch, not a dossier's own state: restored meanwhile, deleted) and no dossier holds the lowest such
@@ -10,9 +15,7 @@ import type { Queryable } from '../queryable';
  * P, session 37: a patch that worked only in the supervisor and failed in all 29 others blamed the 29 dossiers).
  */
 export const PACKAGE_HELD_SQL = `NOT EXISTS (
-          SELECT 1 FROM (SELECT min(i.failed_patch) AS patch FROM nightshift.patch_run_item i
-                          WHERE i.run_id = r.id AND i.status = 'failed' AND i.failed_patch IS NOT NULL
-                            AND i.failure_type IS DISTINCT FROM '${FailureType.PatchGap}' AND i.failure_type IS DISTINCT FROM '${FailureType.UnknownDossier}') f
+          SELECT 1 FROM ${LOWEST_FAILED_PATCH_SQL} f
            WHERE f.patch IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM nightshift.dossier d WHERE d.patch_level >= f.patch
                               AND (d.role <> 'supervisor'
@@ -31,9 +34,7 @@ export async function runPackageHeld(db: Queryable, runId: number): Promise<bool
  * session 37: "fix it, reseal it, integrate again" was refused with ChecksumDrift).
  */
 export const SUPERVISOR_HOLDS_SQL = `EXISTS (
-          SELECT 1 FROM (SELECT min(i.failed_patch) AS patch FROM nightshift.patch_run_item i
-                          WHERE i.run_id = r.id AND i.status = 'failed' AND i.failed_patch IS NOT NULL
-                            AND i.failure_type IS DISTINCT FROM '${FailureType.PatchGap}' AND i.failure_type IS DISTINCT FROM '${FailureType.UnknownDossier}') f
+          SELECT 1 FROM ${LOWEST_FAILED_PATCH_SQL} f
             JOIN nightshift.dossier d ON d.role = 'supervisor' AND d.patch_level >= f.patch)`;
 
 /** The same of one run, for its close. */
