@@ -639,10 +639,8 @@ class MaintenanceWindow {
       if (requested.cancel || requested.complete) return seen;
       const now = workflowTime();
       if (seen.live === 0 && (this.s.startWhenDrained || now >= workAt)) return seen;
-      // the grace is over, but live sessions have deadlines: each is forced at its own by the next steps, never all at once
-      // before theirs (asked once, the first time it matters). Not only a deadline still ahead: the earliest may have
-      // passed since the last step's cutoff while later ones have not (a closeAll then forced them early)
-      const deadlinePending = !first && now >= workAt && seen.live > 0 && seen.nextCloseBy !== null;
+      // the grace is over, but a live session's deadline is not: it is waited for (asked once, the first time it matters)
+      const deadlinePending = !first && now >= workAt && seen.live > 0 && seen.nextCloseBy !== null && Date.parse(seen.nextCloseBy) > now;
       if (deadlinePending && keepDeadlines === undefined) keepDeadlines = wf.patched(GRACE_KEEPS_DEADLINES_PATCH);
       const pastGrace = deadlinePending && keepDeadlines === true;
       if (!first && now >= workAt && !pastGrace) return seen;
