@@ -4,10 +4,14 @@ import { FailureType } from '../domain/failures';
 import { repairHint } from '../domain/patch-repair';
 import { UsageError } from '../config/config';
 import { readPatchDirectory } from '../patches/package';
-import { planOverDossiers, planPackages } from '../patches/plan';
+import { planOverDossiers, planPackages, type RunRefusal } from '../patches/plan';
 import { ApplicationFailure } from '@temporalio/common';
-import { withReadOnlySnapshot } from '../store/patch/read-only-snapshot';
+import { SNAPSHOT_PAGE_SIZE, withReadOnlySnapshot } from '../store/patch/read-only-snapshot';
 import { supervisorRow } from '../store/patch/supervisor-row';
+import { planCodesPage } from '../store/patch/plan-codes-page';
+import { revalidationList } from '../store/patch/revalidation-list';
+import { patchDossiersByCode } from '../store/patch/dossiers-by-code';
+import type { Queryable } from '../store/queryable';
 import { patchDirectoryProblem } from '../shared-store/marker';
 import { withPools } from './context';
 
@@ -78,34 +82,79 @@ export async function checkPatchDirHere(targetName: string, dir: string): Promis
   }
 }
 
+/** R-PI-9: how many of the dossiers (every one when none is named), the supervisor apart, are below the supervisor's level. */
+export async function belowSupervisorCount(db: Queryable, supervisor: { patch_level: number }, dossiers: string[] | undefined): Promise<number> {
+  if (!dossiers) return (await revalidationList(db)).toRevalidateCount;
+  return (await patchDossiersByCode(db, dossiers)).filter((d) => d.role !== 'supervisor' && d.patch_level < supervisor.patch_level).length;
+}
+
+/** What the plan finds when no targeted dossier has anything to do: the folder's packages are in every one of them, none is to revalidate. */
+export interface NothingToIntegrate {
+  /** the folder's packages and their highest number */
+  packages: number;
+  lastPatch: number;
+  /** the dossiers planned: every one of the target, or those of --dossiers */
+  dossiers: number;
+  supervisor: { code: string; level: number };
+}
+
 /**
  * What `patch plan` would refuse the run for at once, checked before `patch integrate` starts anything (the run would
  * store the packages, then fail): a package whose checksum drifted from the one integrated (R-PI-8), and the supervisor
  * failing at its first step (a gap before the packages, a drifted ledger entry) when it is in the run. One read-only
- * snapshot, the plan's own functions, the supervisor alone (not every dossier): cheap at any size.
+ * snapshot, the plan's own functions.
+ * With the supervisor's step (the dossiers as they are now), it also says when a run would do nothing (Flyway's
+ * "Schema is up to date"): the folder's packages all stored as they are, and the plan of every targeted dossier with
+ * nothing to apply, no refusal, none below the supervisor (R-PI-9). Cheap checks first (a package to store, the
+ * supervisor or a dossier behind), and the plan stops at the first dossier with something to do: the whole plan is
+ * read only when the run would indeed do nothing.
  */
 export async function refuseWhatThePlanRefuses(
   targetName: string,
   dir: string,
   dossiers: string[] | undefined,
   o: { /** the supervisor's first step too: the dossiers as they are now (not for a window that starts later) */ supervisor?: boolean; nothing?: string } = {},
-): Promise<void> {
-  if (!fs.existsSync(dir)) return;
+): Promise<NothingToIntegrate | undefined> {
+  if (!fs.existsSync(dir)) return undefined;
   const fromDir = await readPatchDirectory(dir);
-  const refusal = await withPools(targetName, (pool) =>
-    withReadOnlySnapshot(pool, async (db) => {
-      const { packages, refusals } = await planPackages(db, fromDir);
-      if (refusals[0]) return refusals[0];
-      if (o.supervisor === false) return undefined;
+  const lastPatch = Math.max(...fromDir.map((p) => p.manifest.number));
+  const found = await withPools(targetName, (pool) =>
+    withReadOnlySnapshot(pool, async (db, releaseLocks): Promise<{ refusal?: RunRefusal; nothing?: NothingToIntegrate }> => {
+      const { packages, refusals, toStore } = await planPackages(db, fromDir);
+      if (refusals[0]) return { refusal: refusals[0] };
+      if (o.supervisor === false) return {};
       const supervisor = await supervisorRow(db);
-      if (!supervisor || (dossiers && !dossiers.includes(supervisor.code))) return undefined;
-      const outcome = await planOverDossiers(db, { packages, supervisorIncluded: true, codesPage: async () => [], dictionary: false });
+      // no supervisor: R-PI-2 refuses the run, as it does today
+      if (!supervisor) return {};
+      const supervisorIncluded = !dossiers || dossiers.includes(supervisor.code);
+      const mayBeNothing =
+        toStore.length === 0 && (!supervisorIncluded || supervisor.patch_level >= lastPatch) && (await belowSupervisorCount(db, supervisor, dossiers)) === 0;
+      let something = !mayBeNothing;
+      const outcome = await planOverDossiers(db, {
+        packages,
+        supervisorIncluded,
+        dictionary: false,
+        pageSize: SNAPSHOT_PAGE_SIZE,
+        // no page once something is found (the cheap checks, or a dossier): the run has work, which is all that is asked
+        codesPage: async (after, limit) => {
+          if (something) return [];
+          await releaseLocks();
+          return planCodesPage(db, dossiers ?? null, after, limit);
+        },
+        onDossier: (plan) => {
+          if (plan.applies.length || plan.refusal) something = true;
+        },
+      });
       const r = outcome.supervisor?.plan?.refusal;
-      return r && { rule: r.rule, type: r.type, message: `the supervisor would fail first, and the run end before any other dossier: ${r.message}` };
+      if (r) return { refusal: { rule: r.rule, type: r.type, message: `the supervisor would fail first, and the run end before any other dossier: ${r.message}` } };
+      if (something) return {};
+      return { nothing: { packages: fromDir.length, lastPatch, dossiers: outcome.summary.dossiers, supervisor: { code: supervisor.code, level: supervisor.patch_level } } };
     }),
   );
-  if (refusal) {
+  if (found.refusal) {
+    const refusal = found.refusal;
     const repair = refusal.type === FailureType.ChecksumDrift ? `; ${repairHint(dir)}` : '';
     throw ApplicationFailure.create({ type: refusal.type, nonRetryable: true, message: `${refusal.message} (${refusal.rule}); nothing ${o.nothing ?? 'started'} (see 'nightshift patch plan ${dir}')${repair}` });
   }
+  return found.nothing;
 }

@@ -130,14 +130,19 @@ export interface PlannedPackage extends PlanPackage {
  * them: the stored ones up to the directory's last number, the directory's own in their place. R-PI-8:
  * a number stored under another checksum that some dossier holds is refused, as the run's loading is.
  */
-export async function planPackages(db: Queryable, fromDir: readonly { manifest: PatchManifest }[]): Promise<{ packages: PlannedPackage[]; refusals: RunRefusal[] }> {
+export async function planPackages(
+  db: Queryable,
+  fromDir: readonly { manifest: PatchManifest }[],
+): Promise<{ packages: PlannedPackage[]; refusals: RunRefusal[]; /** the directory's numbers the run would store: new, or replacing a stored one */ toStore: number[] }> {
   const last = Math.max(...fromDir.map((p) => p.manifest.number));
   const stored = new Map((await storedManifests(db, last)).map((r) => [r.number, r]));
   const refusals: RunRefusal[] = [];
+  const toStore: number[] = [];
   const byNumber = new Map<number, PlannedPackage>();
   for (const r of stored.values()) byNumber.set(r.number, { number: r.number, type: r.type, checksum: r.checksum, manifest: r.manifest, source: 'stored', description: r.manifest.description });
   for (const { manifest: m } of fromDir) {
     const s = stored.get(m.number);
+    if (s?.checksum !== m.checksum) toStore.push(m.number);
     let changed: Pick<PlannedPackage, 'replacesStored' | 'driftHeldBy'> = {};
     if (s && s.checksum !== m.checksum) {
       const holder = await dossierHoldingPatch(db, m.number);
@@ -154,5 +159,5 @@ export async function planPackages(db: Queryable, fromDir: readonly { manifest: 
     }
     byNumber.set(m.number, { number: m.number, type: m.type, checksum: m.checksum, manifest: m, source: 'directory', description: m.description, ...changed });
   }
-  return { packages: [...byNumber.values()].sort((a, b) => a.number - b.number), refusals };
+  return { packages: [...byNumber.values()].sort((a, b) => a.number - b.number), refusals, toStore };
 }

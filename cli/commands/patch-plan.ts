@@ -16,7 +16,7 @@ import { patchDirectoryProblem } from '../../shared-store/marker';
 import { planCodesPage } from '../../store/patch/plan-codes-page';
 import { planHistory } from '../../store/patch/plan-history';
 import { patchPrerequisites } from '../../store/patch/prerequisites';
-import { withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
+import { SNAPSHOT_PAGE_SIZE, withReadOnlySnapshot } from '../../store/patch/read-only-snapshot';
 import { supervisorRow } from '../../store/patch/supervisor-row';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { namedWithCaseHints } from '../code-hints';
@@ -34,13 +34,6 @@ import { EXIT_FAILED, jsonOption, jsonSafe, parseFlag, target, targetOption, wit
  * will not cure); R-PI-2's prerequisites of the moment (a window in progress, no batch running) are
  * reported, not counted: the plan is made before the window.
  */
-
-/**
- * Dossiers per page in the snapshot: a page's reads lock a few tables of each of its dossiers until the next
- * page lets them go (releaseLocks), so a page is a few hundred locks of the lock table (64 per connection).
- */
-export const SNAPSHOT_PAGE_SIZE = 100;
-
 
 /** R-PI-2's prerequisites that depend on the moment: the window brings single-user mode, batches end. */
 const OF_THE_MOMENT = new Set(['no backup batch', 'no other patch run', 'no rollback', 'maintenance window in progress']);

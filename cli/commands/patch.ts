@@ -46,7 +46,6 @@ import { listDossierLevels } from '../../store/patch/dossier-levels';
 import { listRecentRuns, type RecentRun } from '../../store/patch/recent-runs';
 import { runFailures } from '../../store/patch/run-failures';
 import { supervisorRow } from '../../store/patch/supervisor-row';
-import { patchDossiersByCode } from '../../store/patch/dossiers-by-code';
 import { readRunPrerequisites } from '../../store/patch/run-prerequisites';
 import { listRunningRuns } from '../../store/patch/running-runs';
 import { runningRollbackRuns } from '../../store/rollback/running-runs';
@@ -55,7 +54,7 @@ import { registerPatchRepairCommand, unfinishedRepairLine } from './patch-repair
 import { unfinishedRepairs } from '../../store/patch/unfinished-repairs';
 import { registerPatchHistoryCommand } from './patch-history';
 import { refuseUnknownCodes } from '../code-hints';
-import { checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
+import { belowSupervisorCount, checkPatchDirHere, folderArgument, refuseWhatThePlanRefuses, writableFolderArgument } from '../patch-dir';
 import { retryPreview } from '../../store/patch/retry-source';
 import { retryScope, type RetryLeftOut } from '../../store/patch/retry-left-out';
 import { stoppedAtSupervisor } from '../../store/patch/stopped-at-supervisor';
@@ -354,6 +353,9 @@ async function claimVerdict(target: string, workflowId: string): Promise<{ ok: b
   });
 }
 
+/** The dossiers the operator named, the first 5 then a count (the Web UI's summary, `patch integrate`'s lines). */
+const codesText = (codes: string[]): string => `${codes.slice(0, 5).join(', ')}${codes.length > 5 ? ` and ${codes.length - 5} more` : ''}`;
+
 /** `--max-failures` read (exit 2 when it is neither a count nor a percentage): first thing each starting command does. */
 function maxFailuresOf(flags: StartFlags): MaxFailures | undefined {
   return flags.maxFailures === undefined ? undefined : parseFlag('--max-failures', MAX_FAILURES_FLAG, flags.maxFailures);
@@ -428,9 +430,20 @@ export function registerPatchCommands(program: Command): void {
         await checkPatchDirHere(t.name, dir);
         // R-PI-3: an unknown code is refused before anything starts (the run would refuse it once started)
         if (dossiers) await withPools(t.name, (pool) => refuseUnknownCodes(pool, t.name, dossiers, { flag: '--dossiers' }));
-        await refuseWhatThePlanRefuses(t.name, dir, dossiers);
+        const nothing = await refuseWhatThePlanRefuses(t.name, dir, dossiers);
+        // Flyway's "Schema is up to date. No migration necessary.": no run that does nothing, and no window needed to hear it
+        // (R-PI-2 is the run's), as revalidate says "nothing to revalidate"
+        if (nothing) {
+          const which = dossiers ? `every selected dossier (${codesText(dossiers)})` : `every dossier (${nothing.dossiers})`;
+          const packages = nothing.packages === 1 ? 'the package' : `the ${nothing.packages} packages`;
+          output(flags.json, { upToDate: true, target: t.name, dir, packages: nothing.packages, lastPatch: nothing.lastPatch, dossiers: nothing.dossiers, selected: dossiers ?? null, supervisor: nothing.supervisor }, () =>
+            `nothing to integrate on ${t.name}: ${which} already has ${packages} of ${dir} (highest patch ${nothing.lastPatch}), ` +
+            `none below the supervisor ${nothing.supervisor.code}'s level ${nothing.supervisor.level} (R-PI-8, R-PI-9): nothing started`,
+          );
+          return;
+        }
         // R-OP-1: the Web UI's summary says which dossiers, as the command did (drill A, session 35)
-        const named = dossiers ? ` (dossiers ${dossiers.slice(0, 5).join(', ')}${dossiers.length > 5 ? ` and ${dossiers.length - 5} more` : ''})` : '';
+        const named = dossiers ? ` (dossiers ${codesText(dossiers)})` : '';
         return startRun({ target: t.name, mode: 'integrate', dir, dossiers }, flags, `Patch integration of ${path.basename(dir)} on ${t.name}${named}`);
       }),
     );
@@ -558,11 +571,7 @@ export function registerPatchCommands(program: Command): void {
         // nothing and reads "revalidate completed" (drill A, session 35), as retry says "nothing to retry"
         const upToDate = await withPools(t.name, async (pool) => {
           const sup = await supervisorRow(pool);
-          if (!sup) return undefined;
-          const behind = dossiers
-            ? (await patchDossiersByCode(pool, dossiers)).filter((d) => d.role !== 'supervisor' && d.patch_level < sup.patch_level).length
-            : (await revalidationList(pool)).toRevalidateCount;
-          return behind ? undefined : sup;
+          return sup && (await belowSupervisorCount(pool, sup, dossiers)) === 0 ? sup : undefined;
         });
         if (upToDate) {
           const which = dossiers ? `${dossiers.join(', ')}: at or above` : 'no dossier below';

@@ -1,6 +1,12 @@
 import type pg from 'pg';
 
 /**
+ * Dossiers per page in the snapshot: a page's reads lock a few tables of each of its dossiers until the next
+ * page lets them go (releaseLocks), so a page is a few hundred locks of the lock table (64 per connection).
+ */
+export const SNAPSHOT_PAGE_SIZE = 100;
+
+/**
  * Runs `fn` on one client inside a READ ONLY transaction on one snapshot (REPEATABLE READ): a plan sees
  * the target as of one instant, and the database itself refuses any write it would attempt. Rolled back.
  *

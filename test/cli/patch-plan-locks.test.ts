@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
 import { generateDemoPatches } from '../../patches/demo';
-import { SNAPSHOT_PAGE_SIZE } from '../../cli/commands/patch-plan';
+import { SNAPSHOT_PAGE_SIZE } from '../../store/patch/read-only-snapshot';
 import { tempDir } from '../helpers/env';
 import { useCliStack, type CliResult } from '../helpers/cli';
 import { demoDossiers } from '../workflows/patch-helpers';

@@ -553,6 +553,91 @@ test('R-PI-9: revalidate of dossiers none of which is below the supervisor (the 
   expect(await runs()).toBe(before);
 });
 
+// Flyway's `migrate` on an up-to-date schema: "Schema is up to date. No migration necessary.", and nothing runs
+test('R-PI-8 R-PI-9 R-PI-10: integrate of a folder every dossier already has starts nothing and says so, exit 0, with --wait and --json too and without a window (R-PI-2 is the run\'s); a dossier behind or to revalidate starts the run as before, a refusal of the plan stays one', async () => {
+  const { pool, dir, top } = await freshRunSetUp('cli-up-to-date');
+  await blockablePatches(dir, [top + 1, top + 2]);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  expect(await worker.runUntil(runPatch(ctx.temporal.client, ctx.stack, { mode: 'integrate', dir }))).toMatchObject({ state: 'completed', failed: 0 });
+  expect(Object.values(await levels(pool))).toEqual(Array(6).fill(top + 2));
+  // no window from here on, and no worker: a run started would be refused (R-PI-2) or never end (--wait)
+  await closeWindows(pool);
+  const runs = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.patch_run')).rows[0]!.n;
+  const before = await runs();
+  const since = new Date();
+
+  const said = `nothing to integrate on main: every dossier (6) already has the 2 packages of ${dir} (highest patch ${top + 2}), none below the supervisor DEMO0001's level ${top + 2} (R-PI-8, R-PI-9): nothing started\n`;
+  for (const wait of [[], ['--wait']]) expect(await cli(['patch', 'integrate', dir, ...wait])).toMatchObject({ code: 0, stdout: said, stderr: '' });
+  const json = { upToDate: true, target: 'main', dir, packages: 2, lastPatch: top + 2, dossiers: 6, selected: null, supervisor: { code: 'DEMO0001', level: top + 2 } };
+  for (const wait of [[], ['--wait']]) {
+    const r = await cli(['patch', 'integrate', dir, '--json', ...wait]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toEqual(json);
+  }
+  const selected = await cli(['patch', 'integrate', dir, '--dossiers', 'DEMO0002,DEMO0003']);
+  expect(selected).toMatchObject({
+    code: 0,
+    stdout: `nothing to integrate on main: every selected dossier (DEMO0002, DEMO0003) already has the 2 packages of ${dir} (highest patch ${top + 2}), none below the supervisor DEMO0001's level ${top + 2} (R-PI-8, R-PI-9): nothing started\n`,
+  });
+  expect(JSON.parse((await cli(['patch', 'integrate', dir, '--dossiers', 'DEMO0002,DEMO0003', '--json'])).stdout)).toEqual({ ...json, dossiers: 2, selected: ['DEMO0002', 'DEMO0003'] });
+
+  // the run's path, unchanged: the run's own check (R-PI-2, no window) refuses it, exit 1, where a dossier has something to do
+  const refusedByTheRun = async (args: string[]) => {
+    const r = await cli(['patch', 'integrate', dir, ...args]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^nightshift: PatchPrerequisiteFailed: patch run refused on main \(R-PI-2\), nothing started:\n {2}maintenance window in progress: /m);
+  };
+  // R-PI-9: DEMO0005 below the supervisor's level (its ledger holds both patches: the plan alone finds nothing to apply)
+  await pool.query(`UPDATE nightshift.dossier SET patch_level = $1 WHERE code = 'DEMO0005'`, [top + 1]);
+  try {
+    await refusedByTheRun([]);
+    await refusedByTheRun(['--wait']);
+    // a selection without it has nothing to do
+    expect((await cli(['patch', 'integrate', dir, '--dossiers', 'DEMO0002,DEMO0003'])).stdout).toMatch(/^nothing to integrate on main: every selected dossier/);
+  } finally {
+    await pool.query(`UPDATE nightshift.dossier SET patch_level = $1 WHERE code = 'DEMO0005'`, [top + 2]);
+  }
+  // R-PI-8: DEMO0006 behind, its last patch to apply (as a restore from before it leaves a dossier)
+  const saved = await pool.query(`DELETE FROM "d_DEMO0006".apatch WHERE number = $1 RETURNING *`, [top + 2]);
+  await pool.query(`UPDATE nightshift.dossier SET patch_level = $1 WHERE code = 'DEMO0006'`, [top + 1]);
+  try {
+    await refusedByTheRun([]);
+    await refusedByTheRun(['--dossiers', 'DEMO0006']);
+  } finally {
+    const row = saved.rows[0] as Record<string, unknown>;
+    const cols = Object.keys(row);
+    await pool.query(`INSERT INTO "d_DEMO0006".apatch (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => row[c]));
+    await pool.query(`UPDATE nightshift.dossier SET patch_level = $1 WHERE code = 'DEMO0006'`, [top + 2]);
+  }
+  // R-PI-8: a dossier whose ledger differs from the package: the run would fail it, so it is not "nothing to do"
+  await pool.query(`UPDATE "d_DEMO0004".apatch SET checksum = repeat('e', 64) WHERE number = $1`, [top + 2]);
+  try {
+    await refusedByTheRun([]);
+  } finally {
+    await pool.query(`UPDATE "d_DEMO0004".apatch a SET checksum = p.checksum FROM nightshift.patch_package p WHERE p.number = a.number AND a.number = $1`, [top + 2]);
+  }
+  // ... and in the supervisor, refused before anything as today (exit 1, the plan's refusal, not "nothing to integrate")
+  await pool.query(`UPDATE "d_DEMO0001".apatch SET checksum = repeat('e', 64) WHERE number = $1`, [top + 1]);
+  try {
+    const drifted = await cli(['patch', 'integrate', dir]);
+    expect(drifted.code).toBe(1);
+    expect(drifted.stdout).toBe('');
+    expect(drifted.stderr).toMatch(/^nightshift: ChecksumDrift: the supervisor would fail first, and the run end before any other dossier: patch \d+ was applied to dossier DEMO0001 with checksum eeeeeeeeeeee…/);
+  } finally {
+    await pool.query(`UPDATE "d_DEMO0001".apatch a SET checksum = p.checksum FROM nightshift.patch_package p WHERE p.number = a.number AND a.number = $1`, [top + 1]);
+  }
+  // back as it was: nothing to integrate again
+  expect((await cli(['patch', 'integrate', dir])).stdout).toBe(said);
+
+  // no run recorded, no workflow started
+  await new Promise((res) => setTimeout(res, 1_000));
+  expect(await runs()).toBe(before);
+  const listed: string[] = [];
+  for await (const w of ctx.temporal.client.workflow.list({ query: `WorkflowType = 'patchIntegrationWorkflow' AND StartTime >= '${since.toISOString()}'` })) listed.push(w.workflowId);
+  expect(listed).toEqual([]);
+});
+
 test('R-OP-1: integrate --dossiers: the Web UI summary names the dossiers, as the command did (drill A, session 35)', async () => {
   const { pool, dir, top } = await freshRunSetUp('cli-summary');
   await blockablePatches(dir, [top + 1]);
