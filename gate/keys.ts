@@ -33,7 +33,7 @@ export async function issueKey(pool: pg.Pool, name: string): Promise<{ key: Gate
 
 export type KeyCheck =
   | { ok: true; target: string; keyId: string }
-  | { ok: false; outcome: 'missing' | 'malformed' | 'unknown' | 'revoked'; keyId?: string; target?: string };
+  | { ok: false; outcome: 'missing' | 'malformed' | 'unknown' | 'revoked' | 'unverifiable'; keyId?: string; target?: string };
 
 interface Entry {
   target: string;
@@ -59,6 +59,8 @@ export class KeyRing {
   private timer: NodeJS.Timeout | undefined;
   /** requests waiting for a fresh read of the keys (an unknown key) */
   private parked = 0;
+  /** targets whose keys the latest read could not read (their database did not answer) */
+  private unread = new Set<string>();
 
   constructor(
     private readonly targets: readonly string[],
@@ -95,16 +97,19 @@ export class KeyRing {
     this.lastLoad = performance.now();
     const next = new Map<string, Entry>();
     for (const [hash, e] of this.entries) next.set(hash, e);
+    const unread = new Set<string>();
     for (const target of this.targets) {
       try {
         const rows = await readKeyHashes(this.pools.get(target));
         for (const [hash, e] of next) if (e.target === target) next.delete(hash);
         for (const r of rows) next.set(r.secretHash, { target, keyId: r.id, revoked: r.revoked });
       } catch (err) {
+        unread.add(target);
         this.onError(err, target);
       }
     }
     this.entries = next;
+    this.unread = unread;
     await this.flushUses();
   }
 
@@ -143,7 +148,9 @@ export class KeyRing {
     } finally {
       this.parked--;
     }
-    return this.lookup(header) ?? { ok: false, outcome: 'unknown' };
+    // a key not found while a target's keys could not be read may be one of that target's (a gate started, or a key
+    // issued, while its database was down): it cannot be said unknown, 503 rather than 401 (the caller retries)
+    return this.lookup(header) ?? (this.unread.size > 0 ? { ok: false, outcome: 'unverifiable' } : { ok: false, outcome: 'unknown' });
   }
 
   /**

@@ -7,7 +7,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
  * gate's public port. One registry per gate: tests run several gates in one process.
  */
 
-export type KeyOutcome = 'accepted' | 'missing' | 'malformed' | 'unknown' | 'revoked' | 'wrong_target';
+export type KeyOutcome = 'accepted' | 'missing' | 'malformed' | 'unknown' | 'revoked' | 'unverifiable' | 'wrong_target';
 export type LimitName = 'login_rate_key' | 'login_rate_address' | 'sessions_per_key' | 'dossiers_per_session' | 'connections';
 
 export class GateMetrics {

@@ -298,6 +298,7 @@ export async function buildGate({
     malformed: 'malformed API key',
     unknown: 'unknown API key',
     revoked: 'this API key was revoked',
+    unverifiable: 'the API key cannot be checked now: a target database does not answer; try again',
   };
   const countKey = (target: string, keyId: string, outcome: KeyOutcome) => metrics.keyCheck(target, keyId, outcome);
 
@@ -308,7 +309,7 @@ export async function buildGate({
     const named = typeof pathTarget === 'string' && targets.includes(pathTarget) ? pathTarget : undefined;
     if (!check.ok) {
       countKey(check.target ?? named ?? 'unknown', check.keyId ?? 'none', check.outcome);
-      throw new GateError(401, KEY_REFUSALS[check.outcome], KEY_HEADER);
+      throw new GateError(check.outcome === 'unverifiable' ? 503 : 401, KEY_REFUSALS[check.outcome], KEY_HEADER);
     }
     if (pathTarget !== undefined && pathTarget !== check.target) {
       countKey(check.target, check.keyId, 'wrong_target');

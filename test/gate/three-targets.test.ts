@@ -111,6 +111,31 @@ describe('one target database down', () => {
     await login('nantes-3', 'bob');
   });
 
+  // the cluster test alone: a gate started while PostgreSQL was down answered the application's valid key 401 "unknown"
+  test("R-SE-4 a gate started while a target's database is down cannot read that target's keys: its key gets 503 (retry), not 401 'unknown API key' (the application would think it revoked); it works as soon as the database answers", async () => {
+    await closeDatabase('nantes-3');
+    const fresh = await startGate(testGateConfig(config), pools, { logger: { level: 'silent' } });
+    const forged = `nsk_${'A'.repeat(43)}`;
+    const status = (key: string) => fetch(`${fresh.address}/v1/targets/nantes-3/status`, { headers: { [KEY_HEADER]: key } });
+    try {
+      const r = await status(keys['nantes-3']);
+      expect({ status: r.status, body: await r.json() }).toEqual({ status: 503, body: { error: 'the API key cannot be checked now: a target database does not answer; try again', field: KEY_HEADER } });
+      // a key nobody issued cannot be told apart from it meanwhile
+      expect((await status(forged)).status).toBe(503);
+      // the other targets' keys were read: served
+      expect((await fetch(`${fresh.address}/v1/targets/paris/status`, { headers: { [KEY_HEADER]: keys.paris } })).status).toBe(200);
+      await openDatabase('nantes-3');
+      // a miss reads the keys again (at most once a second)
+      await new Promise((res) => setTimeout(res, 1100));
+      expect((await status(keys['nantes-3'])).status).toBe(200);
+      const unknown = await status(forged);
+      expect({ status: unknown.status, body: await unknown.json() }).toEqual({ status: 401, body: { error: 'unknown API key', field: KEY_HEADER } });
+    } finally {
+      await openDatabase('nantes-3');
+      await fresh.close();
+    }
+  });
+
   // the tester: a window under way, the target's database down, and the public page said « Aucune maintenance annoncée. »
   test('R-MW-4 R-SE-4 the notice page of a target whose status cannot be read answers 503 "state unknown" (French, English on Accept-Language en), never "no maintenance", with no error text; the other targets\' pages are served', async () => {
     await setWindow(pools.get('nantes-3'), { startsAt: minutesFromNow(-5), endsAt: minutesFromNow(40), state: 'in_progress' });
