@@ -24,6 +24,7 @@ import { grantConnect } from '../store/windows/grant-connect';
 import { insertWindow } from '../store/windows/insert-window';
 import { orderSessionsClosed } from '../store/windows/order-sessions-closed';
 import { revokeConnect } from '../store/windows/revoke-connect';
+import { sessionsForcedSince } from '../store/windows/sessions-forced-since';
 import { sessionsLeft } from '../store/windows/sessions-left';
 import { setWindowState } from '../store/windows/set-window-state';
 import { runsSinceWindow, type LedgerRun } from '../store/windows/runs-since-window';
@@ -48,6 +49,13 @@ export interface SessionsStep {
   pendingOrders: number;
   /** Earliest close_by among the pending orders. */
   nextCloseBy: string | null;
+  /** Latest close_by among the pending orders (absent from steps recorded before it was read). */
+  lastCloseBy?: string | null;
+  /**
+   * Sessions closed by force since the window's start (given `since`), the gate's heartbeat included: it forces a told
+   * session 10 s past its deadline while the window's workflow cannot (absent from steps recorded before it was read).
+   */
+  forcedSince?: number;
 }
 
 export type { MaintenanceMail, MaintenanceMailKind } from '../domain/maintenance-text';
@@ -142,7 +150,7 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
      * the workflow's cutoff (or all of them at the end of the grace), then tell every live session
      * without an order to close within CLOSE_ACK_SECONDS. Idempotent, like the gate's own orders.
      */
-    async closeSessionsStep(args: { target: string; cutoff: string; closeAll?: boolean }): Promise<SessionsStep> {
+    async closeSessionsStep(args: { target: string; cutoff: string; closeAll?: boolean; since?: string }): Promise<SessionsStep> {
       return withTransaction(pools.get(args.target), async (c) => {
         const forced = await forceCloseSessions(c, args.cutoff, args.closeAll === true);
         // told by their next heartbeat, within an interval: the 15 s run from then (R-MW-7); this deadline is for a
@@ -155,6 +163,8 @@ export function createMaintenanceActivities({ pools, config, mail }: ActivityDep
           live: row.live,
           pendingOrders: row.pending,
           nextCloseBy: row.next ? row.next.toISOString() : null,
+          lastCloseBy: row.last ? row.last.toISOString() : null,
+          ...(args.since ? { forcedSince: await sessionsForcedSince(c, args.since) } : {}),
         };
       });
     },

@@ -168,6 +168,13 @@ const PAYLOAD_READ_FIRST_PATCH = 'maintenance-window-reads-patch-payload-first';
  */
 const GRACE_KEEPS_DEADLINES_PATCH = 'maintenance-window-grace-keeps-close-deadlines';
 /**
+ * R-MW-7 past the grace: the drain keeps stepping while live sessions have deadlines, each forced at its own, until the
+ * latest of them (plus CLOSE_ACK_SECONDS of slack) has passed. Histories recorded before it waited only while the earliest
+ * deadline was still ahead: once that one had just passed since the step, every later session was forced at once, up to
+ * 0.6 s before its deadline on a loaded machine (CI, session 37).
+ */
+const EACH_AT_ITS_DEADLINE_PATCH = 'maintenance-window-past-grace-each-at-its-deadline';
+/**
  * Histories recorded before a cancel asked while the payload ran ended the window as that cancel when the payload then
  * failed replay with the failure first (drill W: an ÉCHEC alert with a reopen advice, then the cancel mail 0.2 s later).
  */
@@ -217,6 +224,8 @@ interface WindowControl {
 interface SessionsSeen {
   live: number;
   nextCloseBy: string | null;
+  /** absent from steps recorded before it was read */
+  lastCloseBy?: string | null;
 }
 
 class MaintenanceWindow {
@@ -618,10 +627,12 @@ class MaintenanceWindow {
       target: s.target,
       cutoff: new Date().toISOString(),
       closeAll,
+      since: s.startsAt,
     });
     s.openSessions = step.live;
     s.sessionsToClose = step.pendingOrders;
-    s.forcedSessions += step.forced;
+    // the gate's heartbeat forces a told session while this workflow cannot (Temporal or every worker down): counted too
+    s.forcedSessions = Math.max(s.forcedSessions + step.forced, step.forcedSince ?? 0);
     this.details();
     return step;
   }
@@ -635,14 +646,26 @@ class MaintenanceWindow {
     const workAt = Date.parse(this.s.startsAt) + this.s.graceSeconds * 1000;
     let first = true;
     let keepDeadlines: boolean | undefined;
+    let eachAtItsOwn: boolean | undefined;
     for (;;) {
       if (requested.cancel || requested.complete) return seen;
       const now = workflowTime();
       if (seen.live === 0 && (this.s.startWhenDrained || now >= workAt)) return seen;
-      // the grace is over, but a live session's deadline is not: it is waited for (asked once, the first time it matters)
-      const deadlinePending = !first && now >= workAt && seen.live > 0 && seen.nextCloseBy !== null && Date.parse(seen.nextCloseBy) > now;
-      if (deadlinePending && keepDeadlines === undefined) keepDeadlines = wf.patched(GRACE_KEEPS_DEADLINES_PATCH);
-      const pastGrace = deadlinePending && keepDeadlines === true;
+      // the grace is over, but live sessions have deadlines: each is forced at its own by the next steps, not all at once
+      // by the grace end's "close every session left" (asked once, the first time it matters)
+      const deadlinesLeft = !first && now >= workAt && seen.live > 0 && seen.nextCloseBy !== null;
+      if (deadlinesLeft && eachAtItsOwn === undefined) eachAtItsOwn = wf.patched(EACH_AT_ITS_DEADLINE_PATCH);
+      let pastGrace: boolean;
+      if (eachAtItsOwn === true) {
+        // bounded: once the latest deadline is well past, whoever is left is closed at once
+        const last = seen.lastCloseBy ? Date.parse(seen.lastCloseBy) : Date.parse(seen.nextCloseBy ?? '') + CLOSE_ACK_SECONDS * 1000;
+        pastGrace = deadlinesLeft && now < last + CLOSE_ACK_SECONDS * 1000;
+      } else {
+        // histories before EACH_AT_ITS_DEADLINE_PATCH: only while the earliest deadline was still ahead
+        const deadlinePending = deadlinesLeft && Date.parse(seen.nextCloseBy!) > now;
+        if (deadlinePending && keepDeadlines === undefined) keepDeadlines = wf.patched(GRACE_KEEPS_DEADLINES_PATCH);
+        pastGrace = deadlinePending && keepDeadlines === true;
+      }
       if (!first && now >= workAt && !pastGrace) return seen;
       let wait: number;
       if (seen.live === 0) wait = workAt - now;

@@ -7,13 +7,15 @@ export interface SessionsLeft {
   pending: number;
   /** earliest close_by among them */
   next: Date | null;
+  /** latest close_by among them */
+  last: Date | null;
 }
 
 /** Live sessions (R-SE-3) and the close orders among them (R-MW-7). */
 export async function sessionsLeft(db: Queryable): Promise<SessionsLeft> {
   const r = await db.query<SessionsLeft>(
     `SELECT count(*)::int AS live, count(*) FILTER (WHERE close_requested_at IS NOT NULL)::int AS pending,
-                  min(close_by) AS next
+                  min(close_by) AS next, max(close_by) AS last
              FROM nightshift.session WHERE ${LIVE_SESSION_SQL}`,
   );
   return r.rows[0]!;

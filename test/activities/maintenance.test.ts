@@ -75,6 +75,24 @@ test('R-MW-7: a sessions step forces orders past the cutoff, then orders the oth
   expect(await run(() => acts.closeSessionsStep({ target: stack.target, cutoff: new Date().toISOString(), closeAll: true }))).toMatchObject({ forced: 1, live: 0 });
 });
 
+test('R-MW-7: a step given the window\'s start counts every session forced since then after an order, the ones the gate forced at their heartbeat included (drill C: the window said 0 forced)', async () => {
+  await stack.pool.query('DELETE FROM nightshift.session');
+  const since = new Date(Date.now() - 1000).toISOString();
+  // forced by an earlier window: its order is older than this window's start
+  await insertSession(stack.pool, 'earlier');
+  await stack.pool.query(`UPDATE nightshift.session SET close_requested_at = now() - interval '1 hour', close_by = now() - interval '59 min', closed_at = now(), close_reason = 'forced' WHERE user_name = 'earlier'`);
+  for (const user of ['gate-forced', 'ignoring', 'left']) await insertSession(stack.pool, user);
+  expect(await run(() => acts.closeSessionsStep({ target: stack.target, cutoff: new Date().toISOString(), since }))).toMatchObject({ forced: 0, ordered: 3, forcedSince: 0 });
+  // the gate's heartbeat closes a told session 10 s past its deadline while no worker runs the window (OVERDUE)
+  await stack.pool.query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'forced' WHERE user_name = 'gate-forced'`);
+  await stack.pool.query(`UPDATE nightshift.session SET closed_at = now(), close_reason = 'logout' WHERE user_name = 'left'`);
+  await stack.pool.query(`UPDATE nightshift.session SET close_by = now() - interval '1 s' WHERE user_name = 'ignoring'`);
+  const step = await run(() => acts.closeSessionsStep({ target: stack.target, cutoff: new Date().toISOString(), since }));
+  expect(step).toMatchObject({ forced: 1, live: 0, forcedSince: 2 });
+  // without a start (steps recorded before it was given): not read
+  expect(await run(() => acts.closeSessionsStep({ target: stack.target, cutoff: new Date().toISOString() }))).not.toHaveProperty('forcedSince');
+});
+
 test('R-MW-8: the access snapshot names what the drain takes away, never the Nightshift role', async () => {
   const snap = await run(() => acts.snapshotDatabaseAccess({ target: stack.target }));
   expect(snap.database).toBe(new URL(stack.databaseUrl).pathname.slice(1));

@@ -351,6 +351,47 @@ test('R-MW-10 overrun: the planned end passes while the payload runs: --notify i
   }
 });
 
+test('R-MW-7: past the grace, a step that returns after the earliest deadline has passed forces nobody early: the later sessions are forced each at its own deadline (CI, session 37: 5 of 100 forced up to 0.6 s early)', async () => {
+  const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
+  const worker = await windowWorker(native, stack);
+  const holder = await stack.pool.connect();
+  try {
+    for (const user of ['cora', 'abel', 'bea']) await insertSession(stack.pool, user);
+    await worker.runUntil(async () => {
+      const h = await start(stack, windowInput(stack.target, Date.now(), { inMinutes: 0, minutes: 30, graceSeconds: 2 }));
+      await eventually(() => h.query(maintenanceStatusQuery), (v) => v.sessionsToClose === 3, 'the close orders', 40_000);
+      // deadlines after the first step (15 s after the orders): cora's first, abel's 1.5 s after hers, bea's well later
+      await stack.pool.query(
+        `UPDATE nightshift.session SET close_by = now() + make_interval(secs => CASE user_name WHEN 'cora' THEN 19 WHEN 'abel' THEN 20.5 ELSE 40 END)`,
+      );
+      const rows = await sessions(stack.pool);
+      const cora = rows.get('cora')!;
+      // cora's row held by another transaction: the step that forces her (its cutoff at her deadline) waits, and returns
+      // after abel's deadline has passed while bea's is still ahead
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM nightshift.session WHERE id = $1 FOR UPDATE', [cora.id]);
+      await new Promise((r) => setTimeout(r, Math.max(0, cora.close_by!.getTime() + 4000 - Date.now())));
+      await holder.query('COMMIT');
+      const working = await eventually(() => h.query(maintenanceStatusQuery), (v) => v.phase === 'working', 'the work', 90_000);
+      const after = await sessions(stack.pool);
+      for (const user of ['cora', 'abel', 'bea']) {
+        const s = after.get(user)!;
+        expect(s.close_reason).toBe('forced');
+        expect(s.closed_at!.getTime()).toBeGreaterThanOrEqual(s.close_by!.getTime() - 50);
+      }
+      expect(working.forcedSessions).toBe(3);
+      await h.executeUpdate(completeMaintenanceUpdate);
+      expect((await h.result()).status.state).toBe('completed');
+      await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await h.fetchHistory(), h.workflowId);
+    });
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    holder.release();
+    await stack.close();
+    await dropDatabase(stack);
+  }
+});
+
 test('R-MW-7 over R-MW-8 (drill M, session 37): a drain grace shorter than the sessions\' deadlines forces none of them early: a told session gets its 15 s, an untold one its heartbeat interval and 15 s; the work waits for them', async () => {
   const stack = await maintenanceStack({ TEMPORAL_ADDRESS: requireEnv('NS_TEST_TEMPORAL_ADDRESS') });
   const { secret } = await issueKey(stack.pool, 'drill-m');
