@@ -166,10 +166,21 @@ export async function readPatchPackage(dir: string, folder: string): Promise<Pat
     files[p] = packageText(buf, `${name}: ${p}`);
   }
   const actual = packageChecksum(manifest, raws);
-  if (actual !== manifest.checksum) {
-    throw patchFailure(PatchFailure.ChecksumMismatch, `${name}: checksum mismatch (manifest ${manifest.checksum}, content ${actual}): the package was changed or damaged`);
+  if (actual === manifest.checksum) return { manifest, files, folder };
+  // only its line endings changed (a copy through Windows, git's autocrlf): the package as it was sealed, whose
+  // checksum it carries, is read (Flyway's checksum ignores line endings too); any other change is a mismatch
+  for (const eol of ['\n', '\r\n'] as const) {
+    const sealed = Object.fromEntries(Object.entries(raws).map(([p, b]) => [p, withLineEndings(b, eol)]));
+    if (packageChecksum(manifest, sealed) !== manifest.checksum) continue;
+    return { manifest, files: Object.fromEntries(Object.entries(sealed).map(([p, b]) => [p, packageText(b, `${name}: ${p}`)])), folder };
   }
-  return { manifest, files, folder };
+  throw patchFailure(PatchFailure.ChecksumMismatch, `${name}: checksum mismatch (manifest ${manifest.checksum}, content ${actual}): the package was changed or damaged`);
+}
+
+/** A file's bytes with every line ending made `eol` (CRLF and LF alike; a lone CR is left as it is). */
+function withLineEndings(b: Buffer, eol: '\n' | '\r\n'): Buffer {
+  const lf = b.toString('latin1').replace(/\r\n/g, '\n');
+  return Buffer.from(eol === '\n' ? lf : lf.replace(/\n/g, '\r\n'), 'latin1');
 }
 
 /**

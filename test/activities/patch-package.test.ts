@@ -65,6 +65,38 @@ test('a changed file fails the checksum, naming the patch; seal makes it valid a
   expect((await readPatchDirectory(dir)).map((p) => p.manifest.number)).toEqual([1, 2]);
 });
 
+test('R-PI-8 a package whose files only changed line endings (a copy through Windows, git autocrlf) reads as the package sealed, both ways; any other change is still a mismatch', async () => {
+  const dir = tempDir('patches');
+  await generateDemoPatches(dir, 2);
+  const sealed = await readPatchDirectory(dir);
+  const dataFile = path.join(dir, 'P0002', 'data', '0002.sql');
+  const lf = fs.readFileSync(dataFile, 'utf8');
+  expect(lf).toContain('\n');
+  expect(lf).not.toContain('\r');
+  // LF sealed, CRLF on disk: read, with the sealed (LF) text, the checksum the ledger holds
+  fs.writeFileSync(dataFile, lf.replace(/\n/g, '\r\n'));
+  const crlf = await readPatchDirectory(dir);
+  expect(crlf.map((p) => p.manifest.checksum)).toEqual(sealed.map((p) => p.manifest.checksum));
+  expect(crlf[1]!.files['data/0002.sql']).toBe(lf);
+  // and a real change beside the line endings is refused as before
+  fs.appendFileSync(dataFile, '-- edited\r\n');
+  expect((await refusal(readPatchDirectory(dir))).type).toBe(PatchFailure.ChecksumMismatch);
+  // every file CRLF when sealed (on Windows), LF on disk (a Linux checkout): read with the sealed CRLF text
+  const names = Object.keys(sealed[1]!.files);
+  expect(names.length).toBeGreaterThan(1);
+  const eol = (to: '\n' | '\r\n') => {
+    for (const n of names) fs.writeFileSync(path.join(dir, 'P0002', n), sealed[1]!.files[n]!.replace(/\n/g, to));
+  };
+  eol('\r\n');
+  await sealPatchPackage(path.join(dir, 'P0002'));
+  const crlfSealed = (await readPatchDirectory(dir))[1]!;
+  expect(crlfSealed.manifest.checksum).not.toBe(sealed[1]!.manifest.checksum);
+  eol('\n');
+  const back = (await readPatchDirectory(dir))[1]!;
+  expect(back.manifest.checksum).toBe(crlfSealed.manifest.checksum);
+  expect(back.files['data/0002.sql']).toBe(lf.replace(/\n/g, '\r\n'));
+});
+
 test('a malformed manifest, a missing file, a gap and a duplicate are refused clearly', async () => {
   const dir = tempDir('patches');
   await generateDemoPatches(dir, 3);
