@@ -1,3 +1,5 @@
+import type { PackageChanges } from './patch-changes';
+
 /**
  * `nightshift patch repair DIR` (Flyway's `repair`, R-PI-8): a package of DIR stored under another checksum, already
  * applied somewhere, is realigned instead of refused: each holder's ledger row takes the new checksum, then the stored
@@ -20,6 +22,8 @@ export interface RepairItem {
   stale?: number;
   /** --accept-ledger: checksums named dossiers' ledgers hold that no package of the target had, accepted as the package's */
   accepted?: { codes: string[]; checksums: string[] };
+  /** the stored package replaced: what changed from it to the folder's */
+  changes?: PackageChanges;
 }
 
 export interface RepairDone extends RepairItem {
@@ -61,7 +65,20 @@ export function repairItemLine(i: RepairItem): string {
   }
   return (
     `patch ${i.number} (${i.folder}): stored with checksum ${short(i.storedChecksum)} (from ${i.storedFrom ?? '?'}), this folder has ${short(i.newChecksum)}; ` +
-    `${i.holders} dossier(s) hold it: their ledgers take the new checksum, nothing is applied again`
+    `${i.holders} dossier(s) hold it: their ledgers take the new checksum, nothing is applied again${changesText(i.changes)}`
+  );
+}
+
+/**
+ * What changed, after a repair line: a change that alters what the package does is said to stay out of the dossiers that
+ * applied the old one (a repair applies nothing again), and how to bring it to them.
+ */
+function changesText(c: PackageChanges | undefined): string {
+  if (!c?.what.length) return '';
+  if (!c.effect) return `; what changed: ${c.what.join(', ')} (nothing a dossier runs)`;
+  return (
+    `; what changed: ${c.what.join(', ')}; it changes what the package does: the dossiers that hold it keep what the old one did ` +
+    `(a repair applies nothing again); for the change to reach them, put the old package back and give the change a new patch number`
   );
 }
 

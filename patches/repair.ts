@@ -11,6 +11,8 @@ import { repairPage } from '../store/patch/repair-page';
 import { repairedChecksums } from '../store/patch/repaired-checksums';
 import { readDossierLedger } from '../store/patch/dossier-ledger';
 import { storedChecksums } from '../store/patch/stored-checksums';
+import { storedPackageContent } from '../store/patch/stored-package-content';
+import { packageChanges } from '../domain/patch-changes';
 import type { Queryable } from '../store/queryable';
 import { inTransaction } from '../store/transaction';
 
@@ -60,6 +62,13 @@ export async function repairItems(db: Queryable, packages: PatchPackage[], accep
       if (!item.stale) continue;
     }
     items.push(item);
+  }
+  // what changed in each package replaced: a comment is told apart from a new routing or new statements
+  const replaced = await storedPackageContent(db, items.filter((i) => i.replacesPackage).map((i) => i.number));
+  for (const item of items) {
+    const before = replaced.get(item.number);
+    const after = packages.find((p) => p.manifest.number === item.number);
+    if (before && after) item.changes = packageChanges(before, after);
   }
   return items;
 }

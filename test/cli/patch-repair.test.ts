@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { qualified } from '../../db/ident';
 import { schemaNameFor } from '../../domain/dossier';
+import { sealPatchPackage } from '../../patches/package';
 import { openRepair } from '../../store/patch/repair-open';
 import { repairPage } from '../../store/patch/repair-page';
 import { createTestWorker, tempDir } from '../helpers/env';
@@ -63,8 +64,22 @@ test("Flyway's repair R-PI-8: a package resealed after it was applied (a comment
   const dry = await cli(['patch', 'repair', fixed, '--dry-run']);
   expect(dry.code).toBe(0);
   expect(dry.stdout).toContain(`patch 2 (B0002): stored with checksum ${oldChecksum.slice(0, 12)}… (from ${first}), this folder has `);
-  expect(dry.stdout).toContain('6 dossier(s) hold it: their ledgers take the new checksum, nothing is applied again');
+  expect(dry.stdout).toContain('6 dossier(s) hold it: their ledgers take the new checksum, nothing is applied again; what changed: comments or spacing of data.sql (nothing a dossier runs)');
   expect(dry.stdout).not.toContain('patch 1 ');
+  // a change to what the package does (its routing, its statements) is told apart from a comment: said, with the way
+  const routed = tempDir('repair-routed');
+  await blockablePatches(routed, [1, 2], (n) => (n === 2 ? 'INSERT INTO applylog (n) VALUES (-2);\n' : ''));
+  const manifestFile = path.join(routed, 'B0002', 'patch.json');
+  fs.writeFileSync(manifestFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(manifestFile, 'utf8')), type: 'supervisor' }));
+  await sealPatchPackage(path.join(routed, 'B0002'));
+  const effect = await cli(['patch', 'repair', routed, '--dry-run']);
+  expect(effect.stdout).toContain(
+    "what changed: type standard → supervisor (routing, R-PI-3…R-PI-6), the statements of data.sql; it changes what the package does: the dossiers that hold it keep what the old one did (a repair applies nothing again); for the change to reach them, put the old package back and give the change a new patch number",
+  );
+  expect(JSON.parse((await cli(['patch', 'repair', routed, '--dry-run', '--json'])).stdout).items[0].changes).toEqual({
+    what: ['type standard → supervisor (routing, R-PI-3…R-PI-6)', 'the statements of data.sql'],
+    effect: true,
+  });
   expect(dry.stdout).toContain('(dry run: nothing changed)');
   const json = JSON.parse((await cli(['patch', 'repair', fixed, '--dry-run', '--json'])).stdout);
   expect(json).toMatchObject({ dryRun: true, items: [{ number: 2, holders: 6, storedChecksum: oldChecksum, oldChecksums: [oldChecksum], replacesPackage: true }] });
