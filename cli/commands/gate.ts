@@ -172,7 +172,7 @@ async function assertMigrated(names: string[], pools: ReturnType<typeof createTa
       if (!code) throw new SaidError(`target ${name}: its PostgreSQL at ${host} (set by ${from}) refused the gate: ${(err as Error).message}`, { cause: err });
       process.stderr.write(
         `nightshift gate: target ${name}: its PostgreSQL at ${host} (set by ${from}) does not answer (${code}): the other targets are served; ` +
-          `${name}'s are refused (401: its API keys cannot be read) until it answers, then served from the next key refresh (NIGHTSHIFT_GATE_KEY_REFRESH_S)\n`,
+          `${name}'s calls get 503 (its API keys cannot be read) until it answers, then are served (its keys read again at most a second later)\n`,
       );
       continue;
     }

@@ -159,7 +159,7 @@ test('`nightshift gate` with one target\'s database down serves the others and s
   const gate = await spawnGate(`main=${mainUrl},dead=postgres://nightshift:x@127.0.0.1:${deadPort}/dead`);
   try {
     await gate.listening;
-    expect(gate.out).toContain(`nightshift gate: target dead: its PostgreSQL at 127.0.0.1:${deadPort} (set by NIGHTSHIFT_TARGETS) does not answer (ECONNREFUSED): the other targets are served`);
+    expect(gate.out).toContain(`nightshift gate: target dead: its PostgreSQL at 127.0.0.1:${deadPort} (set by NIGHTSHIFT_TARGETS) does not answer (ECONNREFUSED): the other targets are served; dead's calls get 503 (its API keys cannot be read) until it answers`);
     expect((await fetch(`http://127.0.0.1:${gate.port}/v1/targets/main/status`, { headers: { [KEY_HEADER]: keys.main! } })).status).toBe(200);
   } finally {
     gate.child.kill('SIGTERM');

@@ -114,7 +114,8 @@ describe('one target database down', () => {
   // the cluster test alone: a gate started while PostgreSQL was down answered the application's valid key 401 "unknown"
   test("R-SE-4 a gate started while a target's database is down cannot read that target's keys: its key gets 503 (retry), not 401 'unknown API key' (the application would think it revoked); it works as soon as the database answers", async () => {
     await closeDatabase('nantes-3');
-    const fresh = await startGate(testGateConfig(config), pools, { logger: { level: 'silent' } });
+    const lines: string[] = [];
+    const fresh = await startGate(testGateConfig(config), pools, { logger: { level: 'info', stream: { write: (line) => void lines.push(line) } } });
     const forged = `nsk_${'A'.repeat(43)}`;
     const status = (key: string) => fetch(`${fresh.address}/v1/targets/nantes-3/status`, { headers: { [KEY_HEADER]: key } });
     try {
@@ -124,6 +125,11 @@ describe('one target database down', () => {
       expect((await status(forged)).status).toBe(503);
       // the other targets' keys were read: served
       expect((await fetch(`${fresh.address}/v1/targets/paris/status`, { headers: { [KEY_HEADER]: keys.paris } })).status).toBe(200);
+      // each miss reads the keys again (at most once a second): the failed reads are one warn line for the outage
+      await new Promise((res) => setTimeout(res, 1100));
+      expect((await status(keys['nantes-3'])).status).toBe(503);
+      const refreshFailed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'key refresh failed');
+      expect(refreshFailed.map((l) => [l.target, l.level])).toEqual([['nantes-3', 40]]);
       await openDatabase('nantes-3');
       // a miss reads the keys again (at most once a second)
       await new Promise((res) => setTimeout(res, 1100));
