@@ -102,6 +102,8 @@ export function packageChanges(stored: PackageContent, folder: PackageContent): 
   if (!same(a.structure, b.structure)) changed('its structure scripts list', true);
   if (!same(a.data, b.data)) changed('its data scripts list', true);
   if (a.description !== b.description) changed('its description', false);
+  // SQL scripts are run: their comments and spacing change nothing; a treatment's file is stored as it is
+  const scripts = new Set([...a.structure, ...a.data, ...b.structure, ...b.data]);
   const paths = [...new Set([...Object.keys(stored.files), ...Object.keys(folder.files)])].sort();
   for (const p of paths) {
     const before = stored.files[p];
@@ -110,6 +112,7 @@ export function packageChanges(stored: PackageContent, folder: PackageContent): 
     if (before === undefined) changed(`${p} added`, true);
     else if (after === undefined) changed(`${p} removed`, true);
     else if (before.replace(/\r\n/g, '\n') === after.replace(/\r\n/g, '\n')) changed(`line endings of ${p}`, false);
+    else if (!scripts.has(p)) changed(`the content of ${p} (stored as it is in each dossier)`, true);
     else if (sqlWithoutComments(before) === sqlWithoutComments(after)) changed(`comments or spacing of ${p}`, false);
     else changed(`the statements of ${p}`, true);
   }

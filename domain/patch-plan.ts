@@ -17,6 +17,8 @@ export interface PlanPackage {
   number: number;
   type: PatchType;
   checksum: string;
+  /** the folder's package replaces a stored one of another checksum: that one's (the ledgers that applied it hold it) */
+  storedChecksum?: string;
   manifest: Pick<PatchManifest, 'treatments' | 'dictionary' | 'protectedDictionaryFields' | 'structure' | 'data'>;
 }
 
@@ -143,7 +145,11 @@ export function planDossier(packages: readonly PlanPackage[], state: PlanDossier
           rule: 'R-PI-8',
           message:
             `patch ${p.number} was applied to dossier ${d.code} with checksum ${known.slice(0, 12)}…, the package now has ${p.checksum.slice(0, 12)}…: refused (R-PI-8); ` +
-            ledgerDriftHint(d.code),
+            // the ledger holds the stored package's checksum: the package changed, not the ledger (drill, session 38: the
+            // --accept-ledger hint was given for it)
+            (known === p.storedChecksum
+              ? "the package changed since it was integrated: if what changed need not reach the dossiers that applied it, 'nightshift patch repair' with this folder realigns their ledgers"
+              : ledgerDriftHint(d.code)),
         };
         break;
       }

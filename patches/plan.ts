@@ -143,7 +143,7 @@ export async function planPackages(
   for (const { manifest: m } of fromDir) {
     const s = stored.get(m.number);
     if (s?.checksum !== m.checksum) toStore.push(m.number);
-    let changed: Pick<PlannedPackage, 'replacesStored' | 'driftHeldBy'> = {};
+    let changed: Pick<PlannedPackage, 'replacesStored' | 'driftHeldBy' | 'storedChecksum'> = {};
     if (s && s.checksum !== m.checksum) {
       const holder = await dossierHoldingPatch(db, m.number);
       if (holder) {
@@ -155,7 +155,7 @@ export async function planPackages(
         });
       }
       // drill M: a drifted package held by dossiers was said to replace one "applied nowhere"
-      changed = holder ? { driftHeldBy: holder } : { replacesStored: true };
+      changed = { ...(holder ? { driftHeldBy: holder } : { replacesStored: true }), storedChecksum: s.checksum };
     }
     byNumber.set(m.number, { number: m.number, type: m.type, checksum: m.checksum, manifest: m, source: 'directory', description: m.description, ...changed });
   }

@@ -52,6 +52,10 @@ test("Flyway's repair R-PI-8: a package resealed after it was applied (a comment
   expect(refused.code).toBe(1);
   expect(refused.stderr).toContain(`ChecksumDrift: patch 2 was already integrated on this target`);
   expect(refused.stderr).toContain(`'nightshift patch repair ${fixed}' realigns their ledgers (Flyway's repair)`);
+  // the plan's dossier lines: the package changed, not their ledgers (drill, session 38: --accept-ledger was advised)
+  const planned = await cli(['patch', 'plan', fixed]);
+  expect(`${planned.stdout}${planned.stderr}`).toContain("the package changed since it was integrated: if what changed need not reach the dossiers that applied it, 'nightshift patch repair' with this folder realigns their ledgers");
+  expect(`${planned.stdout}${planned.stderr}`).not.toContain('--accept-ledger');
 
   // hostile input: nothing changed
   expect(await cli(['patch', 'repair', ''])).toMatchObject({ code: 2 });

@@ -35,6 +35,11 @@ test('R-PI-8 a comment, a description or line endings change nothing a dossier r
     what: ['type standard → specific (routing, R-PI-3…R-PI-6)', 'the statements of data.sql'],
     effect: true,
   });
+  // a treatment's file is stored as it is in each dossier: its spacing is a change
+  expect(packageChanges({ manifest, files }, { manifest, files: { ...files, 'trt.src': 'treatment  7\n' } })).toEqual({
+    what: ['the content of trt.src (stored as it is in each dossier)'],
+    effect: true,
+  });
   const more = packageChanges({ manifest, files }, { manifest: { ...manifest, data: ['data.sql', 'more.sql'] }, files: { ...files, 'more.sql': 'SELECT 1;' } });
   expect(more).toEqual({ what: ['its data scripts list', 'more.sql added'], effect: true });
 });
