@@ -301,7 +301,7 @@ export function renderWindowDetails(w: WindowFacts, zone: string, namespace: str
   if (w.phase !== 'starting') blocks.push(gateText(w));
   if (w.completedEarly) blocks.push(escapeMarkdown(`${COMPLETED_EARLY[0]!.toUpperCase()}${COMPLETED_EARLY.slice(1)}`));
   if (w.openSessions !== null) {
-    blocks.push(`Open sessions: **${w.openSessions}**` + (w.sessionsToClose ? ` (${w.sessionsToClose} told to close)` : '') + (w.forcedSessions ? `, ${w.forcedSessions} closed by force` : ''));
+    blocks.push(`Open sessions: **${w.openSessions}**` + (w.sessionsToClose ? ` (${w.sessionsToClose} ordered to close)` : '') + (w.forcedSessions ? `, ${w.forcedSessions} closed by force` : ''));
   }
   if (w.payloadRun) blocks.push(`Payload: ${runLine(w.payloadRun, namespace)}`);
   else if (w.cutoffReached) {

@@ -119,7 +119,7 @@ export interface MaintenanceStatus extends Pick<MaintenanceWindowInput, 'type' |
   phase: MaintenancePhase;
   /** Live sessions at the last look (R-MW-11, R-SE-3); null before the start. */
   openSessions: number | null;
-  /** Live sessions already told to close and not gone yet. */
+  /** Live sessions ordered to close and not gone yet (each told by its next heartbeat answer). */
   sessionsToClose: number | null;
   forcedSessions: number;
   terminatedBackends: number;

@@ -365,11 +365,13 @@ export function statusText(s: MaintenanceStatus, sessions?: SessionsLeft, nowMs 
   // the database now, then what the window last saw (what the Web UI's details show: R-OP-1), each said as such
   if (sessions) {
     lines.push(
-      `  sessions now: ${sessions.live} open, ${sessions.pending} of them told to close and not gone yet; ${s.forcedSessions} closed by force` +
-        (s.openSessions !== null ? ` (the window's last look, as in the Web UI: ${s.openSessions} open, ${s.sessionsToClose ?? 0} told to close)` : ''),
+      // an order is written for every session at once; each learns it from its next heartbeat (drill, session 38: the
+      // orders written were said "told")
+      `  sessions now: ${sessions.live} open, ${sessions.pending} of them ordered to close (${sessions.told} told by a heartbeat answer) and not gone yet; ${s.forcedSessions} closed by force` +
+        (s.openSessions !== null ? ` (the window's last look, as in the Web UI: ${s.openSessions} open, ${s.sessionsToClose ?? 0} ordered to close)` : ''),
     );
   }
-  else if (s.openSessions !== null) lines.push(`  open sessions at the window's last look: ${s.openSessions} (${s.sessionsToClose ?? 0} told to close, ${s.forcedSessions} forced)`);
+  else if (s.openSessions !== null) lines.push(`  open sessions at the window's last look: ${s.openSessions} (${s.sessionsToClose ?? 0} ordered to close, ${s.forcedSessions} forced)`);
   if (s.payloadRun) lines.push(`  payload: ${s.payloadRun.kind} ${s.payloadRun.workflowId}${s.payloadRun.state ? ` (${s.payloadRun.state})` : ''}`);
   if (s.rollbackRun) lines.push(`  on failure: rollback ${s.rollbackRun.workflowId}${s.rollbackRun.state ? ` (${s.rollbackRun.state})` : ''}${s.rollbackRun.restored !== undefined ? `, ${s.rollbackRun.restored} dossier(s) rolled back${restoredCodesText(s.rollbackRun, false)}` : ''}`);
   for (const r of s.linkedRuns ?? []) {

@@ -405,7 +405,7 @@ test('issue 12.5: status counts sessions from one query; complete that fails and
       const shown = await cli('status', '--target', stack.target);
       expect(shown.code).toBe(0);
       expect(shown.stdout).toMatch(/^target \S+: closed, 2 open session\(s\)\n/);
-      expect(shown.stdout).toMatch(/\n {2}sessions now: \d+ open, 2 of them told to close and not gone yet; 0 closed by force( \(the window's last look, as in the Web UI: \d+ open, \d+ told to close\))?\n/);
+      expect(shown.stdout).toMatch(/\n {2}sessions now: \d+ open, 2 of them ordered to close \(\d+ told by a heartbeat answer\) and not gone yet; 0 closed by force( \(the window's last look, as in the Web UI: \d+ open, \d+ ordered to close\))?\n/);
       expect(shown.stdout).not.toMatch(/open sessions: \d/);
       // the message users see, in the text too (not only --json)
       expect(shown.stdout).toMatch(/\n {2}message to users: Migration v5\n/);
