@@ -35,7 +35,12 @@ export class RepairRefused extends Error {}
  * realigned), and those repaired before whose ledgers a restore brought back to an old checksum (counted first: none,
  * nothing to do).
  */
-export async function repairItems(db: Queryable, packages: PatchPackage[], accepted: AcceptedLedgers = new Map()): Promise<RepairItem[]> {
+export async function repairItems(
+  db: Queryable,
+  packages: PatchPackage[],
+  accepted: AcceptedLedgers = new Map(),
+  opts: { changes?: boolean } = {},
+): Promise<RepairItem[]> {
   const numbers = packages.map((p) => p.manifest.number);
   const stored = new Map((await storedChecksums(db, packages.map((p) => ({ number: p.manifest.number, checksum: p.manifest.checksum })))).map((s) => [s.number, s]));
   const repaired = await repairedChecksums(db, numbers);
@@ -63,7 +68,9 @@ export async function repairItems(db: Queryable, packages: PatchPackage[], accep
     }
     items.push(item);
   }
-  // what changed in each package replaced: a comment is told apart from a new routing or new statements
+  // what changed in each package replaced: a comment is told apart from a new routing or new statements (for the
+  // operator: realign's second reading under its locks skips it)
+  if (opts.changes === false) return items;
   const replaced = await storedPackageContent(db, items.filter((i) => i.replacesPackage).map((i) => i.number));
   for (const item of items) {
     const before = replaced.get(item.number);
@@ -121,7 +128,7 @@ export async function realign(pool: pg.Pool, targetName: string, dir: string, pa
     if (busy.length) throw new RepairRefused(`nothing realigned: ${busy.map((q) => `${q.name}: ${q.detail}`).join('; ')}; run it again once they have ended`);
     // read again under the locks: a repair that ran meanwhile (this one waited for its locks) may have done it
     const confirmed = new Set(items.map((i) => i.number));
-    const now = (await repairItems(client, packages, accepted)).filter((i) => confirmed.has(i.number));
+    const now = (await repairItems(client, packages, accepted, { changes: false })).filter((i) => confirmed.has(i.number));
     const done: RepairDone[] = [];
     for (const item of now) {
       const p = packages.find((x) => x.manifest.number === item.number)!;
