@@ -120,7 +120,13 @@ export async function refuseWhatThePlanRefuses(
   targetName: string,
   dir: string,
   dossiers: string[] | undefined,
-  o: { /** the supervisor's first step too: the dossiers as they are now (not for a window that starts later) */ supervisor?: boolean; nothing?: string } = {},
+  o: {
+    /** the supervisor's first step too: the dossiers as they are now */
+    supervisor?: boolean;
+    /** false: a supervisor's first step that would fail is not refused here, only not "nothing to integrate" (a window that starts later judges it then) */
+    refuseSupervisor?: boolean;
+    nothing?: string;
+  } = {},
 ): Promise<NothingToIntegrate | undefined> {
   if (!fs.existsSync(dir)) return undefined;
   const fromDir = await readPatchDirectory(dir);
@@ -156,6 +162,7 @@ export async function refuseWhatThePlanRefuses(
         },
       });
       const r = outcome.supervisor?.plan?.refusal;
+      if (r && o.refuseSupervisor === false) return {};
       if (r) return { refusal: { rule: r.rule, type: r.type, message: `the supervisor would fail first, and the run end before any other dossier: ${r.message}` } };
       if (something) return {};
       return { nothing: { packages: fromDir.length, lastPatch, dossiers: outcome.summary.dossiers, supervisor: { code: supervisor.code, level: supervisor.patch_level } } };

@@ -409,7 +409,16 @@ async function checkPayloadHere(input: MaintenanceWindowInput): Promise<void> {
     await checkPatchDirHere(input.target, input.payload.manifest);
     // R-PI-8: a package changed since it was integrated would be refused by the window's run once logins are cut (drill
     // A, session 35); the supervisor's own state is the window's to judge when it starts (an earlier window may fill a gap)
-    await refuseWhatThePlanRefuses(input.target, input.payload.manifest, undefined, { supervisor: false, nothing: 'scheduled' });
+    const nothing = await refuseWhatThePlanRefuses(input.target, input.payload.manifest, undefined, { refuseSupervisor: false, nothing: 'scheduled' });
+    // a folder every dossier already has: logins would be cut for a patch step that integrates nothing (the wrong folder,
+    // or one a window already took); said, not refused (the window may be wanted all the same, and the folder may change)
+    if (nothing) {
+      const packages = nothing.packages === 1 ? 'the package' : `the ${nothing.packages} packages`;
+      process.stderr.write(
+        `warning: every dossier (${nothing.dossiers}) of ${input.target} already has ${packages} of ${input.payload.manifest} (highest patch ${nothing.lastPatch}), ` +
+          `none below the supervisor ${nothing.supervisor.code}'s level ${nothing.supervisor.level}: the window's patch step integrates nothing unless the folder changes before it runs\n`,
+      );
+    }
   }
   const only = input.payload.kind === 'backup' ? input.payload.dossiers : undefined;
   if (only?.length) {

@@ -636,6 +636,22 @@ test('R-PI-8 R-PI-9 R-PI-10: integrate of a folder every dossier already has sta
   const listed: string[] = [];
   for await (const w of ctx.temporal.client.workflow.list({ query: `WorkflowType = 'patchIntegrationWorkflow' AND StartTime >= '${since.toISOString()}'` })) listed.push(w.workflowId);
   expect(listed).toEqual([]);
+
+  // R-MW-1: a window whose payload is that folder: scheduled all the same (the folder may change by then), with a warning
+  // that its patch step integrates nothing as things are (logins would be cut for nothing: the wrong folder, or one taken)
+  const windows = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nightshift.maintenance_window')).rows[0]!.n;
+  const windowsBefore = await windows();
+  const start = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 16);
+  await (await createTestWorker(ctx.stack, ctx.temporal.nativeConnection)).runUntil(async () => {
+    const scheduled = await cli(['maintenance', 'schedule', '--start', start, '--duration', '45m', '--type', 'deployment', '--payload', 'patch', '--patch-dir', dir, '--yes']);
+    expect(scheduled.code).toBe(0);
+    expect(scheduled.stderr).toContain(
+      `warning: every dossier (6) of main already has the 2 packages of ${dir} (highest patch ${top + 2}), none below the supervisor DEMO0001's level ${top + 2}: ` +
+        `the window's patch step integrates nothing unless the folder changes before it runs\n`,
+    );
+    expect(await windows()).toBe(windowsBefore + 1);
+    expect((await cli(['maintenance', 'cancel'])).code).toBe(0);
+  });
 });
 
 test('R-OP-1: integrate --dossiers: the Web UI summary names the dossiers, as the command did (drill A, session 35)', async () => {
