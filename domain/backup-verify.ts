@@ -148,6 +148,12 @@ export function olderLostStep(target: string, codes: string[] | undefined): { te
 /** The backup reason whose folder is a kind's (R-BK-9), for the command that takes that kind again. */
 const REASON_OF_KIND: Record<GenerationKind, string> = { normal: 'manual', EchangePrest: 'echange-prestataire', Cloture: 'cloture' };
 
+/** The backup of one dossier that writes a generation of that kind (`backup dossier`'s default --reason writes a normal one). */
+export function backupDossierCommand(code: string, kind: GenerationKind, target?: string): string {
+  const reason = kind === 'normal' ? '' : ` --reason ${REASON_OF_KIND[kind]}`;
+  return `nightshift backup dossier ${code}${reason}${target === undefined ? '' : ` --target ${target}`}`;
+}
+
 /**
  * The next step of a dossier's newest EchangePrest or Cloture generation found corrupt, missing or not restorable (its
  * newest normal one sound): the batch does not take that event's backup again, and retention keeps the newest of a kind,
@@ -162,7 +168,7 @@ export function newestOfKindLostStep(target: string, lost: { code: string; kind:
       `the newest EchangePrest / Cloture archive of ${whose} cannot be read, and retention keeps it (the newest of its folder); the nightly batch does not take that kind again: ` +
       "a new backup of that kind ('nightshift backup dossier CODE --reason echange-prestataire|cloture') holds the dossier as it is now, which is that event's state only if nothing changed since; " +
       "'nightshift backup list CODE' shows the archives of that folder still kept",
-    command: one ? `nightshift backup dossier ${one.code} --reason ${REASON_OF_KIND[one.kind]} --target ${target}` : `nightshift backup list CODE --target ${target}`,
+    command: one ? backupDossierCommand(one.code, one.kind, target) : `nightshift backup list CODE --target ${target}`,
   };
 }
 

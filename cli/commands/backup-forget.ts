@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { givenKeyIds } from '../../archive/keys';
+import { backupDossierCommand } from '../../domain/backup-verify';
 import type { Generation } from '../../domain/generation';
 import { isRestorable, operatorDateTime, parseRestoreAt } from '../../domain/retention';
 import { sizeText } from '../../domain/text';
@@ -94,7 +95,7 @@ export function registerForgetCommand(backup: Command): void {
           const othersReadable = generations.filter((g) => g.kind === chosen.kind && g.id !== chosen.id && !g.forgottenAt && readsHere(g));
           if (readsHere(chosen) && !othersReadable.length) {
             throw new UsageError(
-              `${shown} is the last ${chosen.kind} generation of ${code} a restore can read here (none other of its kind is sound, under a key this host gives, and not forgotten): it is not forgotten (take a new backup first: 'nightshift backup dossier ${code}'); nothing changed`,
+              `${shown} is the last ${chosen.kind} generation of ${code} a restore can read here (none other of its kind is sound, under a key this host gives, and not forgotten): it is not forgotten (take a new backup of its kind first: '${backupDossierCommand(code, chosen.kind)}'); nothing changed`,
             );
           }
           // what the next prune decides with the mark (a lease, the newest off-site copy keep it a while)

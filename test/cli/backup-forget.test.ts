@@ -74,7 +74,13 @@ test('R-BK-11: the only generation of its kind a restore can read is not forgott
   const [others] = await generations(other, ['2026-12-03T21:00:00Z']);
   const refused = await cli(['backup', 'forget', code, '--id', String(only)], PARIS);
   expect(refused.code).toBe(2);
-  expect(refused.stderr).toMatch(new RegExp(`^nightshift: generation ${only} of dossier ${code}, .* is the last normal generation of ${code} a restore can read here \\(none other of its kind is sound, under a key this host gives, and not forgotten\\): it is not forgotten \\(take a new backup first: 'nightshift backup dossier ${code}'\\); nothing changed\n$`));
+  expect(refused.stderr).toMatch(new RegExp(`^nightshift: generation ${only} of dossier ${code}, .* is the last normal generation of ${code} a restore can read here \\(none other of its kind is sound, under a key this host gives, and not forgotten\\): it is not forgotten \\(take a new backup of its kind first: 'nightshift backup dossier ${code}'\\); nothing changed\n$`));
+  // a Cloture one: the backup advised writes that kind (drill R, session 39: `backup dossier CODE` writes a normal one)
+  await pool().query(`UPDATE nightshift.backup_generation SET kind = 'Cloture' WHERE id = $1`, [others]);
+  const cloture = await cli(['backup', 'forget', other, '--id', String(others)], PARIS);
+  expect(cloture.code).toBe(2);
+  expect(cloture.stderr).toContain(`is the last Cloture generation of ${other} a restore can read here`);
+  expect(cloture.stderr).toContain(`(take a new backup of its kind first: 'nightshift backup dossier ${other} --reason cloture'); nothing changed`);
   // a newer one found corrupt does not make the sound older one forgettable
   const [newer] = await generations(code, ['2026-12-04T21:00:00Z']);
   await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'corrupt' WHERE id = $1`, [newer]);
