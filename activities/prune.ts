@@ -308,6 +308,8 @@ async function readsBack(g: PruneCandidate, d: ReadBackDeps): Promise<Soundness>
 export interface HeldBack {
   g: PruneCandidate;
   why: string;
+  /** kept in place of the newer kept ones of its kind found not to read back (no check left unmade) */
+  replacesBad?: true;
 }
 
 /** Why the prune keeps a generation the policy deletes: no kept one of its kind reads back (R-BK-11). */
@@ -336,6 +338,7 @@ export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: Rete
     let readable = false;
     // kept ones that could not be checked (not found bad): a doomed one kept in their stead is only held back
     const unchecked: { id: number; why: string }[] = [];
+    const bad: number[] = [];
     for (const g of mine) {
       if (!g.decision.keep || !isRestorable(g)) continue;
       const s = await readsBack(g, d);
@@ -344,6 +347,7 @@ export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: Rete
         break;
       }
       if (s.state === 'unknown') unchecked.push({ id: g.id, why: s.why });
+      else bad.push(g.id);
     }
     if (readable) continue;
     for (const g of doomed) {
@@ -356,6 +360,8 @@ export async function keepWhatReadsBack(gens: (PruneCandidate & { decision: Rete
       else if (unchecked.length) {
         const them = unchecked.map((u) => `${u.id} (${u.why})`).join('; ');
         held.push({ g, why: `kept while the kept generation ${them} could not be checked: it is the only one that reads back` });
+      } else if (bad.length) {
+        held.push({ g, why: `kept: the kept ${kind} generation(s) ${bad.join(', ')} do not read back (recorded corrupt or missing): it is the only one that does`, replacesBad: true });
       }
       if (s.state === 'ok') break;
     }
@@ -471,7 +477,15 @@ export async function pruneDossier(
     const gens = joinDecisions(generations, o.policies, o.timeZone, now, { offsiteConfigured: o.offsiteConfigured });
     await keepFilesFoundAgain(gens);
     const held = await keepWhatReadsBack(gens, { db, keys: o.keys ?? NO_KEYS, offsiteStore: o.offsiteStore, prunedBy: o.prunedBy });
-    counts.heldBack = held.map(({ g, why }) => ({ code: g.code, generationId: g.id, kind: g.kind, snapshotAt: g.snapshotAt.toISOString(), date: operatorDateTime(g.snapshotAt, o.timeZone), why }));
+    counts.heldBack = held.map(({ g, why, replacesBad }) => ({
+      code: g.code,
+      generationId: g.id,
+      kind: g.kind,
+      snapshotAt: g.snapshotAt.toISOString(),
+      date: operatorDateTime(g.snapshotAt, o.timeZone),
+      why,
+      ...(replacesBad && { replacesBad }),
+    }));
     tally(gens);
     const doomed = gens.filter((g) => !g.decision.keep);
     // a file already gone frees nothing: recorded missing with the mark, so the prune's end (pruneTotals) counts the
@@ -560,7 +574,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
       const ahead = input.dryRun ? undefined : await pruneChunkAhead(pool, input.codes);
       const totals = zeroCounts();
       // R-BK-11: said in the prune's result, not only logged (an earlier attempt's, for the dossiers it ended, is not known again)
-      const held: Required<PruneHeldBack> = { heldBack: 0, heldBackShown: [] };
+      const held: Required<PruneHeldBack> = { heldBack: 0, heldBackShown: [], replacingBad: 0 };
       const r = await runChunk({
         codes: input.codes,
         concurrency: input.concurrency,
@@ -581,6 +595,7 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
           });
           for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += res[k];
           held.heldBack += res.heldBack.length;
+          held.replacingBad += res.heldBack.filter((h) => h.replacesBad).length;
           held.heldBackShown.push(...res.heldBack.slice(0, HELD_BACK_SHOWN - held.heldBackShown.length));
           return res.error ? { status: 'failed', error: res.error } : { status: 'ok' };
         },
@@ -597,7 +612,8 @@ export function createPruneActivities({ config, pools, offsiteStore, staleUpload
         backupFolder,
       });
       for (const k of Object.keys(totals) as (keyof PruneCounts)[]) totals[k] += again[k];
-      return { ...r, ...totals, ...(held.heldBack ? held : {}) };
+      const { replacingBad, ...heldBack } = held;
+      return { ...r, ...totals, ...(held.heldBack ? { ...heldBack, ...(replacingBad && { replacingBad }) } : {}) };
     },
 
     /**

@@ -208,7 +208,7 @@ export function pruneResultLines(r: BackupPruneResult): string[] {
     ...(r.offsiteFinished ? [offsiteFinishedText(r.offsiteFinished, r.finishedFor)] : []),
     ...(r.filesLeft ? [filesLeftText(r.filesLeft, sizeText(r.filesLeftBytes ?? 0))] : []),
     ...(r.unrecorded ? [unrecordedText(r.unrecorded, sizeText(r.unrecordedBytes ?? 0), r.dryRun)] : []),
-    ...(r.heldBack ? heldBackText(r.heldBack, r.heldBackShown) : []),
+    ...(r.heldBack ? heldBackText(r.heldBack, r.heldBackShown, r.replacingBad) : []),
     `${r.done} / ${r.total} dossier(s), ${r.failed} failed: ${r.state}`,
     ...r.failures.map((f) => `  ${f.code}: ${f.error}`),
     ...(r.failuresTotal > r.failures.length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
@@ -281,11 +281,13 @@ export function pruneOutcomeSummary<T>(o: PruneOutcome<T> | null, at: (t: T | un
   if (o.status === 'running') return `${who}, running${o.progress ? `: ${progressText(o.progress)}` : ''}`;
   const head = `${who}, ${STATUS_WORDS[o.status]} at ${at(o.closedAt)}`;
   const r = o.result;
-  if (r && r.state === 'completed') return `${head}: deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed`;
+  // what it kept that the policy deletes, and why (drill R, session 39): its headline(s), without the generations
+  const held = r?.heldBack ? `; ${heldBackText(r.heldBack, [], r.replacingBad).join('; ')}` : '';
+  if (r && r.state === 'completed') return `${head}: deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed${held}`;
   if (r) {
     const named = r.failures.slice(0, INFO_FAILURES_SHOWN).map((f) => `${f.code}: ${oneLine(f.error, 200)}`);
     const more = r.failuresTotal > named.length ? `; and ${r.failuresTotal - named.length} more` : '';
-    return `${head}: ${r.done} / ${r.total} dossier(s), ${r.failed} failed (${named.join('; ')}${more}); deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed; next: ${pruneCommand(r.target)}`;
+    return `${head}: ${r.done} / ${r.total} dossier(s), ${r.failed} failed (${named.join('; ')}${more}); deleted ${r.deleted} generation(s), ${sizeText(r.bytesFreed)} freed${held}; next: ${pruneCommand(r.target)}`;
   }
   return `${head}${o.error ? `: ${oneLine(o.error, 300)}` : ''}${recordedText(o.recorded)}${o.next ? `; next: ${o.next}` : ''}`;
 }

@@ -108,11 +108,15 @@ export interface HeldBackGeneration {
   /** snapshotAt in the prune's zone */
   date: string;
   why: string;
+  /** kept in place of the newer kept ones of its kind, which this prune found not to read back (absent: a check not made) */
+  replacesBad?: true;
 }
 
 /** The generations a prune held back (absent: none, and from the results of prunes before they were said). */
 export interface PruneHeldBack {
   heldBack?: number;
+  /** of those, the ones kept in place of newer ones found not to read back (replacesBad; absent: none) */
+  replacingBad?: number;
   /** the first HELD_BACK_SHOWN of them */
   heldBackShown?: HeldBackGeneration[];
 }
@@ -122,13 +126,31 @@ export const HELD_BACK_SHOWN = 20;
 /** `a` and a chunk's `b` together (undefined while none was held back: a state carried as before). */
 export function addHeldBack(a: PruneHeldBack | undefined, b: PruneHeldBack): PruneHeldBack | undefined {
   if (!b.heldBack) return a;
-  return { heldBack: (a?.heldBack ?? 0) + b.heldBack, heldBackShown: [...(a?.heldBackShown ?? []), ...(b.heldBackShown ?? [])].slice(0, HELD_BACK_SHOWN) };
+  const replacingBad = (a?.replacingBad ?? 0) + (b.replacingBad ?? 0);
+  return {
+    heldBack: (a?.heldBack ?? 0) + b.heldBack,
+    heldBackShown: [...(a?.heldBackShown ?? []), ...(b.heldBackShown ?? [])].slice(0, HELD_BACK_SHOWN),
+    ...(replacingBad && { replacingBad }),
+  };
 }
 
-/** What a prune says of the generations it held back: a line, then one per generation shown. */
-export function heldBackText(n: number, shown: readonly HeldBackGeneration[] = []): string[] {
+/**
+ * What a prune says of the generations it held back: a line for those a check could not be made for, one for those kept
+ * in place of newer ones found not to read back (drill R, session 39: the dry run said 2, the prune deleted 1, and only a
+ * worker's log said why), then one per generation shown.
+ */
+export function heldBackText(n: number, shown: readonly HeldBackGeneration[] = [], replacingBad = 0): string[] {
+  const unchecked = n - replacingBad;
   return [
-    `held back ${n} generation(s) the retention policy deletes: a check before deleting could not be made (the off-site storage, a key); kept for now, the next prune checks them again`,
+    ...(unchecked > 0
+      ? [`held back ${unchecked} generation(s) the retention policy deletes: a check before deleting could not be made (the off-site storage, a key); kept for now, the next prune checks them again`]
+      : []),
+    ...(replacingBad > 0
+      ? [
+          `kept ${replacingBad} generation(s) the retention policy deletes in place of newer ones of their kind that do not read back (found corrupt or missing by this prune, recorded: ` +
+            `the next batch backs up a normal one again, an EchangePrest or Cloture one needs its own backup)`,
+        ]
+      : []),
     ...[...shown].sort((a, b) => (a.code === b.code ? a.generationId - b.generationId : a.code < b.code ? -1 : 1)).map((h) => `  ${h.code}: generation ${h.generationId} (${h.kind}) of ${h.date}: ${h.why}`),
     ...(n > shown.length ? [`  and ${n - shown.length} more`] : []),
   ];

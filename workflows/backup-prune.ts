@@ -94,7 +94,7 @@ export async function backupPruneWorkflow(input: BackupPruneInput): Promise<Back
           ...(c.offsiteFinished ? [offsiteFinishedText(c.offsiteFinished, finishedFor)] : []),
           ...(c.filesLeft ? [filesLeftText(c.filesLeft, sizeText(c.filesLeftBytes ?? 0))] : []),
           ...(c.unrecorded ? [unrecordedText(c.unrecorded, sizeText(c.unrecordedBytes ?? 0), dryRun)] : []),
-          ...(state?.heldBack?.heldBack ? [heldBackText(state.heldBack.heldBack)[0]!] : []),
+          ...(state?.heldBack?.heldBack ? heldBackText(state.heldBack.heldBack, [], state.heldBack.replacingBad) : []),
           ...(state ? [`Policy: ${state.plan.policyText} (periods in ${state.plan.timeZone})`] : []),
           ...notes,
         ],

@@ -81,6 +81,18 @@ test('R-BK-11: a kept Cloture archive damaged and never verified: the prune find
 
   const r = await prune(code, policies);
   expect(r).toMatchObject({ deleted: 0, kept: 3, error: null });
+  // said in the prune's result, not only in a worker's log (drill R, session 39: the dry run said 2, the prune deleted 1)
+  expect(r.heldBack).toEqual([
+    {
+      code,
+      generationId: cloture[1],
+      kind: 'Cloture',
+      snapshotAt: expect.any(String),
+      date: expect.any(String),
+      why: `kept: the kept Cloture generation(s) ${cloture[0]} do not read back (recorded corrupt or missing): it is the only one that does`,
+      replacesBad: true,
+    },
+  ]);
   const after = await byId(code);
   expect([...normal, ...cloture].map((id) => after.get(id)!.deletedAt)).toEqual([null, null, null]);
   expect(fs.existsSync(after.get(cloture[1]!)!.file)).toBe(true);

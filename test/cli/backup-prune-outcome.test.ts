@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { setRetentionSetting } from '../../store/generations/prune-set-retention-setting';
 import { batchPruneWorkflowId } from '../../workflows/backup-prune.api';
+import { damageInPlace } from '../helpers/damage';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 import { agedBackups, createDossiers } from '../workflows/backup-batch-helpers';
@@ -176,4 +177,28 @@ test('R-BK-11 (drill R2, session 36): backup prune --dry-run typed in another ti
   );
   const same = await cli(['backup', 'prune', '--dry-run'], { TZ: workerZone, NIGHTSHIFT_TIMEZONE: workerZone });
   expect(same.stdout).not.toContain("the workers' last prune");
+});
+
+test('R-BK-11 (drill R, session 39): a prune that keeps a generation the policy deletes, in place of a newer one it finds corrupt, says so in backup prune --wait and backup info (the dry run said 2, the prune deleted 1, and only a worker log said why)', async () => {
+  await createDossiers(ctx.stack, [{ code: 'PO9' }]);
+  const ids = await aged('PO9', [3, 2]);
+  await setRetentionSetting(pool(), LAST_ONE);
+  const newest = (await dossierGenerations(pool(), 'PO9')).find((g) => g.id === ids[1])!;
+  damageInPlace(newest.file);
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const r = await cli(['backup', 'prune', '--wait'], PARIS);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toContain(
+      '\nkept 1 generation(s) the retention policy deletes in place of newer ones of their kind that do not read back (found corrupt or missing by this prune, recorded: ' +
+        'the next batch backs up a normal one again, an EchangePrest or Cloture one needs its own backup)\n',
+    );
+    expect(r.stdout).toMatch(new RegExp(`\\n {2}PO9: generation ${ids[0]} \\(normal\\) of ${TIME}: kept: the kept normal generation\\(s\\) ${ids[1]} do not read back \\(recorded corrupt or missing\\): it is the only one that does\\n`));
+    expect(r.stdout).not.toContain('a check before deleting could not be made');
+    const info = await cli(['backup', 'info'], PARIS);
+    expect(info.stdout).toMatch(/\n {2}last prune {3}backup-prune\/main\/[^\n]*completed at [^\n]*: deleted \d+ generation\(s\), [^\n]* freed; kept 1 generation\(s\) the retention policy deletes in place of newer ones/);
+  });
+  const after = await dossierGenerations(pool(), 'PO9');
+  expect(after.find((g) => g.id === ids[0])).toMatchObject({ deletedAt: null });
+  expect(after.find((g) => g.id === ids[1])).toMatchObject({ verifyState: 'corrupt' });
 });
