@@ -109,7 +109,7 @@ export const isVerifyProblem = (s: VerifyItemStatus | string): boolean => s !== 
  * store on the worker), else `archive`
  * (damaged, missing, its off-site copy gone or different, or unreadable: a new backup is the remedy).
  */
-export type VerifyProblemCause = 'archive' | 'key' | 'storage' | 'offsite-only' | 'offsite-unchecked';
+export type VerifyProblemCause = 'archive' | 'key' | 'storage' | 'offsite-only' | 'offsite-unchecked' | 'offsite-copy';
 
 /** What a missing file's report line says when its off-site copy read back whole (activities/verify.ts) */
 export const OFFSITE_ONLY_MARK = 'vérifiée : une restauration la lit';
@@ -126,6 +126,9 @@ export function verifyProblemCause(p: { status: string; error: string | null }):
   if (p.status === 'missing' && (p.error ?? '').endsWith(OFFSITE_ONLY_MARK)) return 'offsite-only';
   // the file gone and its copy not checked: the copy may be whole; a new backup now could let retention prune it (drill D)
   if (p.status === 'missing' && (p.error ?? '').includes(OFFSITE_UNCHECKED_MARK)) return 'offsite-unchecked';
+  // the local archive read back whole, its copy gone or different: the copy is to make again, not the backup (drill R,
+  // session 39: "back up these dossiers again" was advised, and the batch only copied the same generation again)
+  if (p.status === 'offsite') return 'offsite-copy';
   return 'archive';
 }
 

@@ -164,9 +164,18 @@ export function verifyNextSteps(
   const offsiteOnly = codes((c) => !c.has('archive') && c.has('offsite-only'));
   const key = codes((c) => !c.has('archive') && !c.has('offsite-only') && c.has('key'));
   const unchecked = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key') && c.has('offsite-unchecked'));
-  const storage = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key') && !c.has('offsite-unchecked'));
+  const storage = codes((c) => c.has('storage') && !c.has('archive') && !c.has('offsite-only') && !c.has('key') && !c.has('offsite-unchecked'));
+  const recopy = codes((c) => c.has('offsite-copy') && !c.has('archive') && !c.has('offsite-only'));
   const steps: VerifyNextStep[] = [];
   if (archive.length) steps.push({ text: 'back up these dossiers again', command: verifyNextCommand(target, named(archive)) });
+  if (recopy.length) {
+    steps.push({
+      text:
+        'the local archives read back whole, but their off-site copies are gone or differ from what was written: recorded to copy again, ' +
+        'the next batch copies them first (no new backup is taken for that); the command does it now',
+      command: verifyNextCommand(target, named(recopy)),
+    });
+  }
   if (offsiteOnly.length) {
     steps.push({
       text:

@@ -41,6 +41,15 @@ test('R-BK-13, R-BK-14: an off-site object deleted by hand: the verification rep
     // the local archive is fine; its copy is not done any more, and the dossier waits for it
     expect(marked).toMatchObject({ id: lost!.id, verifyState: 'ok', offsiteState: 'failed', offsiteKey: lost!.offsiteKey, offsiteError: expect.stringMatching(/^off-site copy missing or different: \(verify run \d+\) copie externe \S+ : no object/) as string });
     expect(await pending()).toEqual([{ code: 'R1', generation_id: String(lost!.id) }]);
+    // the next step says the copy is to make again, not the backup (drill R, session 39: "back up these dossiers again")
+    expect(found.nextSteps).toEqual([
+      {
+        text:
+          'the local archives read back whole, but their off-site copies are gone or differ from what was written: recorded to copy again, ' +
+          'the next batch copies them first (no new backup is taken for that); the command does it now',
+        command: 'nightshift backup run --all --only R1 --target main',
+      },
+    ]);
 
     // the next night: R1 unmodified, taken first and its archive copied again; A0 modified, after it
     await modify(pool(), 'A0');
