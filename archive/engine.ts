@@ -156,7 +156,7 @@ async function removeUnrecorded(client: pg.PoolClient, u: { file: string; commit
 export async function backupDossierArchive(o: BackupEngineOptions): Promise<BackupDossierResult> {
   const started = Date.now();
   const codec = o.codec ?? DEFAULT_CODEC;
-  if (!o.keys?.current() && !o.plainOnPurpose) await refusePlainWhereEncrypted(o.pool, o.target);
+  if (!o.keys?.current() && !o.plainOnPurpose) await refusePlainWhereEncrypted(o.pool, o.target, o.keys?.file);
   const client = await o.pool.connect();
   let clientError: Error | undefined;
   let writer: ArchiveWriter | undefined;

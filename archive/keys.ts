@@ -18,10 +18,13 @@ export class BackupKeyring {
   readonly #keys: ReadonlyMap<string, Buffer>;
   /** the key id new archives use; undefined when no key is given (archives are then written plain) */
   readonly currentId: string | undefined;
+  /** the key file this host reads (NIGHTSHIFT_BACKUP_KEYS_FILE, or the data folder's default), for the messages that send the operator to it */
+  readonly file: string | undefined;
 
-  constructor(keys: { id: string; key: Buffer }[], currentId?: string) {
+  constructor(keys: { id: string; key: Buffer }[], currentId?: string, file?: string) {
     this.#keys = new Map(keys.map((k) => [k.id, k.key]));
     this.currentId = currentId ?? keys.at(-1)?.id;
+    this.file = file;
   }
 
   get ids(): string[] {
@@ -52,6 +55,12 @@ export class BackupKeyring {
 }
 
 export const NO_KEYS = new BackupKeyring([]);
+
+/**
+ * Where a key is to be given, in a message: the key file this host reads, by its path (drill R, session 39: the messages
+ * named NIGHTSHIFT_BACKUP_KEYS_FILE while it was not set and the data folder's default file was the one read).
+ */
+export const keyFileWords = (file: string | undefined): string => (file ? `the key file ${file} (NIGHTSHIFT_BACKUP_KEYS_FILE)` : 'NIGHTSHIFT_BACKUP_KEYS_FILE');
 
 function keysFailure(message: string): Error {
   return permanentFailure(FailureType.BackupKeyMissing, message);
@@ -110,7 +119,7 @@ export function loadBackupKeyring(s: BackupKeySettings): BackupKeyring {
       `NIGHTSHIFT_BACKUP_KEY_ID is ${s.currentId}, but no such key is given (${keys.length ? `given: ${keys.map((k) => k.id).join(', ')}` : 'no backup keys at all'})`,
     );
   }
-  return new BackupKeyring(keys, s.currentId);
+  return new BackupKeyring(keys, s.currentId, s.file);
 }
 
 /** The key ids this host gives, or undefined when its keys cannot be read (that failure is said where a key is used). */
@@ -139,7 +148,7 @@ export async function keysNotGiven(db: Queryable, s: BackupKeySettings): Promise
 }
 
 /** A pool's answer to "were this target's archives encrypted before?": a yes is kept, a no asked again after a minute. */
-const encryptedBefore = new WeakMap<pg.Pool, { generation: { id: number; keyId: string } | undefined; at: number }>();
+const encryptedBefore = new WeakMap<pg.Pool, { generation: { id: number; keyId: string } | undefined; at: number; keys?: { text: string; at: number } }>();
 const ENCRYPTED_BEFORE_RECHECK_MS = 60_000;
 
 /**
@@ -147,7 +156,7 @@ const ENCRYPTED_BEFORE_RECHECK_MS = 60_000;
  * archive in silence (a key file gone with a failed mount, emptied by a bad deploy). NIGHTSHIFT_BACKUP_PLAIN=1
  * writes plain archives on purpose. Asked of the database once a minute at most (a partial index answers).
  */
-export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string): Promise<void> {
+export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string, keyFile?: string): Promise<void> {
   const now = Date.now();
   let known = encryptedBefore.get(pool);
   if (!known || (!known.generation && now - known.at >= ENCRYPTED_BEFORE_RECHECK_MS)) {
@@ -155,9 +164,16 @@ export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string): 
     encryptedBefore.set(pool, known);
   }
   if (known.generation) {
+    // every key the kept archives need, not only the newest one's (drill R, session 39: an operator giving back that one
+    // alone still could not read the older archives); read once a minute at most, as the refusal repeats per dossier
+    if (!known.keys || now - known.keys.at >= ENCRYPTED_BEFORE_RECHECK_MS) {
+      const kept = (await keptKeyIds(pool)).flatMap((k) => (k.keyId === null ? [] : [`${k.keyId} (${k.generations} generation(s))`]));
+      known.keys = { text: kept.join(', '), at: now };
+    }
+    const need = known.keys.text ? `; the kept archives need ${known.keys.text}` : '';
     throw keysFailure(
-      `no backup key is given, and the archives of target ${target} are encrypted (generation ${known.generation.id}: key ${known.generation.keyId}): ` +
-        'give the keys again (the key file, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose',
+      `no backup key is given, and the archives of target ${target} are encrypted (generation ${known.generation.id}: key ${known.generation.keyId}${need}): ` +
+        `give those keys again (${keyFileWords(keyFile)}, or NIGHTSHIFT_BACKUP_KEYS), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose`,
     );
   }
 }
@@ -167,7 +183,7 @@ export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string): 
  * key for new archives and no NIGHTSHIFT_BACKUP_PLAIN where the target's archives are encrypted is BackupKeyMissing.
  */
 export async function requireKeyWhereEncrypted(pool: pg.Pool, target: string, s: BackupKeySettings): Promise<void> {
-  if (!s.plainOnPurpose && !loadBackupKeyring(s).current()) await refusePlainWhereEncrypted(pool, target);
+  if (!s.plainOnPurpose && !loadBackupKeyring(s).current()) await refusePlainWhereEncrypted(pool, target, s.file);
 }
 
 /** An encrypted generation was just recorded through `pool`: this process knows at once (refusePlainWhereEncrypted). */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { z } from 'zod';
 import { DecryptStream, type EnvelopeParams, KEY_CHECK_BYTES, SALT_BYTES, openEnvelope } from './envelope';
-import type { BackupKeyring } from './keys';
+import { type BackupKeyring, keyFileWords } from './keys';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
 import {
   type ArchiveHeader,
@@ -136,7 +136,7 @@ function fileKeyFor(name: string, envelope: EnvelopeParams, keys: BackupKeyring 
     const given = keys?.ids.length ? `the keys given are ${keys.ids.join(', ')}` : 'no backup key is given';
     throw permanentFailure(
       FailureType.BackupKeyMissing,
-      `${name} is encrypted with backup key ${envelope.keyId}, and ${given}: add that key to NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS)`,
+      `${name} is encrypted with backup key ${envelope.keyId}, and ${given}: add that key to ${keyFileWords(keys?.file)} (or NIGHTSHIFT_BACKUP_KEYS)`,
     );
   }
   const fileKey = openEnvelope(envelope, key);

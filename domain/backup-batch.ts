@@ -230,7 +230,7 @@ export function destinationStopText(dir: string, errno: DestinationErrno): strin
  * rather than half said (test/domain/report-stop-reason.test.ts runs the real lines through them).
  */
 const KEYS_MISSING_LINE =
-  /^no backup key is given, and the archives of target (\S+) are encrypted \(generation (\d+): key (.+)\): give the keys again \(the key file, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS\), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose$/;
+  /^no backup key is given, and the archives of target (\S+) are encrypted \(generation (\d+): key ([^;\s]+)(?:; the kept archives need (.+))?\): give (?:the keys again \(the key file, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS\)|those keys again \((?:the key file (.+) \(NIGHTSHIFT_BACKUP_KEYS_FILE\)|NIGHTSHIFT_BACKUP_KEYS_FILE), or NIGHTSHIFT_BACKUP_KEYS\)), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose$/;
 const NOT_THE_STORE_LINE =
   /^this worker's backup folder (.+) is not the shared store of target (\S+) \((marker missing|marker different|marker unreadable|folder missing)\): mount the shared folder there \(every worker of a target must see the same backup folder, at the same path\), or, if the store moved, copy \.nightshift-store from the old folder into it(?:; the old folder lost: (?:make this one on the new disk, then )?'nightshift store adopt --target \S+' marks (?:this one|it))?$/;
 const NOT_THE_STORE_WHY: Record<string, string> = {
@@ -248,10 +248,12 @@ const NOT_THE_STORE_WHY: Record<string, string> = {
 export function reportStopReason(reason: string): string {
   const keys = KEYS_MISSING_LINE.exec(reason);
   if (keys) {
-    const [, target, generation, key] = keys;
+    const [, target, generation, key, need, file] = keys;
+    const needed = need ? ` ; les sauvegardes gardées demandent ${need.replace(/ generation\(s\)\)/g, ' génération(s))')}` : '';
+    const where = file ? `le fichier de clés ${file} (NIGHTSHIFT_BACKUP_KEYS_FILE) ou NIGHTSHIFT_BACKUP_KEYS` : 'le fichier de clés, NIGHTSHIFT_BACKUP_KEYS_FILE ou NIGHTSHIFT_BACKUP_KEYS';
     return (
       `La sauvegarde a été arrêtée : aucune clé de sauvegarde n'est donnée, alors que les sauvegardes de la cible ${target} sont chiffrées ` +
-      `(génération ${generation} : clé ${key}). Redonnez les clés (le fichier de clés, NIGHTSHIFT_BACKUP_KEYS_FILE ou NIGHTSHIFT_BACKUP_KEYS), ` +
+      `(génération ${generation} : clé ${key}${needed}). Redonnez ${need ? 'ces' : 'les'} clés (${where}), ` +
       `ou mettez NIGHTSHIFT_BACKUP_PLAIN=1 pour écrire volontairement des sauvegardes non chiffrées, ${STOPPED_THEN_RETRY}`
     );
   }

@@ -117,6 +117,9 @@ describe('encrypted archives (issue 13.2)', () => {
 
     const other = withKeys({ NIGHTSHIFT_BACKUP_KEYS: keyLine('ops2') });
     expectFailure(await rejection(activities(other).restoreDossier({ target: 'main', file, as: `${code}W`, replace: false })), FailureType.BackupKeyMissing, /encrypted with backup key ops1, and the keys given are ops2/);
+    expect((await rejection(activities(other).restoreDossier({ target: 'main', file, as: `${code}W`, replace: false })))!.message).toContain(
+      `add that key to the key file ${other.backupKeys.file} (NIGHTSHIFT_BACKUP_KEYS_FILE) (or NIGHTSHIFT_BACKUP_KEYS)`,
+    );
     // no key at all (the default key file absent)
     expectFailure(await rejection(verifyArchive(file)), FailureType.BackupKeyMissing, /encrypted with backup key ops1, and no backup key is given/);
     expectFailure(await rejection(activities(stack.config).restoreDossier({ target: 'main', file, as: `${code}W`, replace: false })), FailureType.BackupKeyMissing, /ops1/);
@@ -145,7 +148,10 @@ describe('encrypted archives (issue 13.2)', () => {
     const count = await generations();
     const refused = await activities(stack.config).backupDossier({ target: 'main', code, reason: 'cloture', dateSubfolder: false, includeDocuments: false }).then(() => undefined, (e: Error) => e);
     expect(failureTypeOf(refused)).toBe(FailureType.BackupKeyMissing);
-    expect(refused!.message).toMatch(/no backup key is given, and the archives of target main are encrypted \(generation \d+: key 2026-01\).*NIGHTSHIFT_BACKUP_PLAIN=1/);
+    expect(refused!.message).toMatch(/no backup key is given, and the archives of target main are encrypted \(generation \d+: key 2026-01; the kept archives need .*\).*NIGHTSHIFT_BACKUP_PLAIN=1/);
+    // every key the kept archives need, and the key file this host reads by its path (drill R, session 39)
+    expect(refused!.message).toMatch(/the kept archives need [^)]*\b2026-01 \(\d+ generation\(s\)\)/);
+    expect(refused!.message).toContain(`give those keys again (the key file ${stack.config.backupKeys.file} (NIGHTSHIFT_BACKUP_KEYS_FILE), or NIGHTSHIFT_BACKUP_KEYS)`);
     expect(await generations()).toBe(count);
     // plain on purpose
     const plain = await activities(withKeys({ NIGHTSHIFT_BACKUP_PLAIN: '1' })).backupDossier({ target: 'main', code, reason: 'cloture', dateSubfolder: false, includeDocuments: false });

@@ -14,9 +14,10 @@ const RETRY = 'puis relancez la sauvegarde (nightshift backup retry) : les dossi
 const ENGLISH = /\b(worker|shared store|mount|the old folder|marks|give the keys|no backup key|encrypted|archives)\b/;
 
 /** The keys-missing line as archive/keys.ts throws it, over a target whose newest encrypted generation is 42 (key k20260101-abc). */
-async function keysMissingLine(): Promise<string> {
-  const pool = { query: async () => ({ rows: [{ id: '42', key_id: 'k20260101-abc' }] }) } as unknown as pg.Pool;
-  return refusePlainWhereEncrypted(pool, 'paris').then(
+async function keysMissingLine(keyFile?: string): Promise<string> {
+  // the newest encrypted generation (id, key_id), then the kept generations per key (key_id, n): one row answers both
+  const pool = { query: async () => ({ rows: [{ id: '42', key_id: 'k20260101-abc', n: 15 }] }) } as unknown as pg.Pool;
+  return refusePlainWhereEncrypted(pool, 'paris', keyFile).then(
     () => {
       throw new Error('expected BackupKeyMissing');
     },
@@ -24,10 +25,21 @@ async function keysMissingLine(): Promise<string> {
   );
 }
 
-test('R-BK-7: the backup keys missing, as the worker says it, is said in French with what to do', async () => {
-  const english = await keysMissingLine();
-  const french = reportStopReason(english);
-  expect(french).toBe(
+test('R-BK-7: the backup keys missing, as the worker says it, is said in French with what to do: every key the kept archives need, the key file by its path', async () => {
+  const english = await keysMissingLine('/srv/nightshift/backup-keys');
+  expect(reportStopReason(english)).toBe(
+    "La sauvegarde a été arrêtée : aucune clé de sauvegarde n'est donnée, alors que les sauvegardes de la cible paris sont chiffrées " +
+      '(génération 42 : clé k20260101-abc ; les sauvegardes gardées demandent k20260101-abc (15 génération(s))). ' +
+      'Redonnez ces clés (le fichier de clés /srv/nightshift/backup-keys (NIGHTSHIFT_BACKUP_KEYS_FILE) ou NIGHTSHIFT_BACKUP_KEYS), ' +
+      `ou mettez NIGHTSHIFT_BACKUP_PLAIN=1 pour écrire volontairement des sauvegardes non chiffrées, ${RETRY}`,
+  );
+  expect(reportStopReason(english)).not.toMatch(ENGLISH);
+  expect(reportStopReason(await keysMissingLine())).toContain('Redonnez ces clés (le fichier de clés, NIGHTSHIFT_BACKUP_KEYS_FILE ou NIGHTSHIFT_BACKUP_KEYS)');
+  // the line of runs stopped before these words (kept in their rows) is still said in French
+  const before =
+    'no backup key is given, and the archives of target paris are encrypted (generation 42: key k20260101-abc): ' +
+    'give the keys again (the key file, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose';
+  expect(reportStopReason(before)).toBe(
     "La sauvegarde a été arrêtée : aucune clé de sauvegarde n'est donnée, alors que les sauvegardes de la cible paris sont chiffrées " +
       '(génération 42 : clé k20260101-abc). Redonnez les clés (le fichier de clés, NIGHTSHIFT_BACKUP_KEYS_FILE ou NIGHTSHIFT_BACKUP_KEYS), ' +
       `ou mettez NIGHTSHIFT_BACKUP_PLAIN=1 pour écrire volontairement des sauvegardes non chiffrées, ${RETRY}`,
