@@ -89,7 +89,7 @@ import { copyCutShortText, copyGenerationOffsite, generationToCopy, olderCopyFai
 import { failedOffsiteCopies } from '../store/generations/failed-offsite-copies';
 import { runGenerationCount } from '../store/generations/run-generation-count';
 import { runGeneration } from '../store/generations/run-generation';
-import type { Generation } from '../domain/generation';
+import { type Generation, GENERATIONS_FOLDER } from '../domain/generation';
 import { lazyOffsiteStore } from '../offsite/lazy';
 import type { OffsiteStore } from '../offsite/store';
 import { assertBackupStore, inspectSharedFolder, refusalLine } from '../shared-store/marker';
@@ -146,13 +146,18 @@ const DOSSIER_ATTEMPTS = 3;
  * or undefined. EACCES/EPERM count only on the destination (a document that cannot be read is that
  * dossier's own problem); the engine reports a folder it cannot create a file in as DestinationUnwritable.
  */
-export function destinationErrno(err: unknown, destinationDir: string): DestinationErrno | undefined {
+export function destinationErrno(err: unknown, destinationDir: string, dossier?: string): DestinationErrno | undefined {
   let e: unknown = err;
   for (let i = 0; i < 6 && e && typeof e === 'object'; i++) {
-    const o = e as { code?: unknown; path?: unknown; type?: unknown; message?: unknown };
+    const o = e as { code?: unknown; path?: unknown; dest?: unknown; type?: unknown; message?: unknown };
     const code = typeof o.code === 'string' ? o.code : undefined;
     if (code && (DESTINATION_ERRNOS as readonly string[]).includes(code)) {
-      const rel = typeof o.path === 'string' ? path.relative(path.resolve(destinationDir), path.resolve(o.path)) : '';
+      // a link or copy names its source (path) and its target (dest): the target is where it could not write
+      const where = typeof o.dest === 'string' ? o.dest : o.path;
+      // the dossier's own generations folder refused (its permissions, an immutable flag): that dossier's failure, not
+      // the destination's (drill K, session 39: one such folder stopped the batch, blaming the whole backup folder)
+      if ((code === 'EACCES' || code === 'EPERM') && dossier !== undefined && typeof where === 'string' && inGenerationsOf(where, dossier)) return undefined;
+      const rel = typeof where === 'string' ? path.relative(path.resolve(destinationDir), path.resolve(where)) : '';
       const onDestination = rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
       if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || onDestination) return code as DestinationErrno;
     }
@@ -163,6 +168,12 @@ export function destinationErrno(err: unknown, destinationDir: string): Destinat
     e = (o as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** Whether `p` is in a dossier's own generations folder (`…/generations/<CODE>/…`, archive/generations.ts generationsDir). */
+function inGenerationsOf(p: string, code: string): boolean {
+  const parts = path.resolve(p).split(path.sep);
+  return parts.some((part, i) => part === GENERATIONS_FOLDER && parts[i + 1] === code);
 }
 
 /** The ledger item of the run's generation of a dossier, taken as it is (written by the run's other attempt): its seed-layout name. */
@@ -526,7 +537,7 @@ export function createBackupBatchActivities({ config, pools, mail, temporal }: A
               return undefined;
             }
             if (signal?.aborted) throw err;
-            const errno = destinationErrno(err, input.settings.destinationDir);
+            const errno = destinationErrno(err, input.settings.destinationDir, code);
             if (errno) {
               // the destination, not the dossier: every other dossier would fail the same way, so stop now
               stopped ??= errno;

@@ -28,3 +28,14 @@ test('other errors are the dossier\'s own: the batch goes on', () => {
   expect(destinationErrno(Object.assign(new Error('could not extend file'), { code: '53100' }), '/srv/sauve')).toBeUndefined();
   expect(destinationErrno(new Error('connection terminated'), '/srv/sauve')).toBeUndefined();
 });
+
+test('drill K, session 39: a dossier\'s own generations folder refusing a link or copy (dest) is that dossier\'s failure; the backup folder itself refusing still stops the batch', () => {
+  const linked = (code: string, from: string, to: string) => Object.assign(new Error(`${code}: test, link '${from}' -> '${to}'`), { code, path: from, dest: to });
+  expect(destinationErrno(linked('EPERM', '/srv/sauve/.BK5.SVG.1.tmp', '/srv/sauve/generations/K5/BK5.20261207T210000Z.abcdef.SVG'), '/srv/sauve', 'K5')).toBeUndefined();
+  expect(destinationErrno(linked('EACCES', '/srv/sauve/.BK5.SVG.1.tmp', '/srv/sauve/Cloture/generations/K5/BK5.x.SVG'), '/srv/sauve', 'K5')).toBeUndefined();
+  // another dossier's folder, or the generations folder itself: every dossier would fail the same way
+  expect(destinationErrno(linked('EPERM', '/srv/sauve/.BK5.SVG.1.tmp', '/srv/sauve/generations/K6/BK5.x.SVG'), '/srv/sauve', 'K5')).toBe('EPERM');
+  expect(destinationErrno(errno('EPERM', '/srv/sauve/generations'), '/srv/sauve', 'K5')).toBe('EPERM');
+  // full is full, wherever
+  expect(destinationErrno(linked('ENOSPC', '/srv/sauve/.BK5.SVG.1.tmp', '/srv/sauve/generations/K5/BK5.x.SVG'), '/srv/sauve', 'K5')).toBe('ENOSPC');
+});

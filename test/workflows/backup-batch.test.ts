@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -239,6 +239,39 @@ test('unwritable destination: that dossier fails cleanly with the reason, the ba
       expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     });
   } finally {
+    closeMail();
+    await stack.close();
+  }
+});
+
+test('R-BK-4 (drill K, session 39): one dossier\'s own generations folder refusing writes (chattr +i) fails that dossier, naming its folder; the batch goes on (it stopped, blaming the whole backup folder)', async () => {
+  const { stack } = await stackWithMail();
+  await createDossiers(stack, [{ code: 'I1' }, { code: 'I2' }, { code: 'I3' }]);
+  const own = path.join(stack.config.backupDir, 'generations', 'I2');
+  fs.mkdirSync(own, { recursive: true });
+  // root writes through permissions: an immutable folder refuses it as an operator's mistake or a storage policy would
+  const frozen = spawnSync('chattr', ['+i', own], { encoding: 'utf8' });
+  if (frozen.status !== 0) {
+    console.warn(`chattr +i not available here (${(frozen.stderr || frozen.error?.message || '').trim()}): the immutable-folder case is not run`);
+    await stack.close();
+    return;
+  }
+  const { worker: w, closeMail } = await worker(stack);
+  try {
+    await w.runUntil(async () => {
+      const result = await runBatch(stack);
+      expect(result).toMatchObject({ state: 'partial', total: 3, ok: 2, failed: 1 });
+      const items = await ledger(stack.pools.get('main'), result.runId);
+      expect(items.map((i) => [i.code, i.status])).toEqual(expect.arrayContaining([['I1', 'ok'], ['I2', 'failed'], ['I3', 'ok']]));
+      const i2 = items.find((i) => i.code === 'I2')!;
+      expect(i2.error).toMatch(/^Echec du traitement\. (Error: )?EPERM: operation not permitted, .*generations\/I2\//);
+      // not stopped: no stop reason naming the backup folder, nothing left not done
+      expect(items.filter((i) => i.status === 'not_done')).toEqual([]);
+      expect(reportOf(result)).not.toContain("n'est pas accessible en écriture");
+      expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+  } finally {
+    spawnSync('chattr', ['-i', own]);
     closeMail();
     await stack.close();
   }
