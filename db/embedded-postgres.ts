@@ -63,6 +63,8 @@ export interface EmbeddedPostgres {
   stopCommand: string;
   /** true once the postgres process has exited */
   exited(): boolean;
+  /** resolves when the postgres process exits (a stop, a crash, a kill), with how: `signal SIGKILL`, `exit code 1` */
+  done: Promise<string>;
   /** fast shutdown (SIGINT), waiting for the exit; removes the cluster when not persistent */
   stop(): Promise<void>;
 }
@@ -408,15 +410,15 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
   });
   let output = '';
   let ended = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once('close', () => {
+  const exit = new Promise<string>((resolve) => {
+    child.once('close', (code, signal) => {
       ended = true;
-      resolve();
+      resolve(signal ? `signal ${signal}` : `exit code ${code}`);
     });
     child.once('error', (err) => {
       output += `\ncannot run postgres: ${err.message}`;
       ended = true;
-      resolve();
+      resolve(`cannot run postgres: ${err.message}`);
     });
   });
   const ready = new Promise<boolean>((resolve) => {
@@ -457,7 +459,7 @@ export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise
     return ids ? `su ${POSTGRES_OS_USER} -s /bin/sh -c ${shellWord(line)}` : line;
   };
   const startCommand = pgCtl(`-l ${shellWord(path.join(real, 'restarted.log'))} -w start`);
-  return { port: o.port, realDataDir: real, pid: child.pid!, startCommand, stopCommand: pgCtl('-m fast -w stop'), exited: () => ended, stop };
+  return { port: o.port, realDataDir: real, pid: child.pid!, startCommand, stopCommand: pgCtl('-m fast -w stop'), exited: () => ended, done: exit, stop };
 }
 
 /** The settings file the start writes, included from postgresql.conf. */

@@ -126,8 +126,8 @@ async function reapOrphans(paths: DevPaths, lock: Partial<LockContent>, say: (s:
   const pgPid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
   if (pgPid > 0 && runs(pgPid, 'postgres')) {
     say(`stopping the PostgreSQL left running by a previous dev (pid ${pgPid})`);
-    process.kill(pgPid, 'SIGINT'); // fast shutdown: clean, no recovery needed at next start
-    if (!(await waitGone(pgPid, 15_000))) throw new DevError(`PostgreSQL pid ${pgPid} (${paths.pgDir}) does not stop: stop it by hand`);
+    // fast shutdown: clean, no recovery needed at next start
+    await stopPostmaster(pgPid, paths.pgDir);
   }
 }
 
@@ -215,12 +215,47 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
+/** The pid a cluster's postmaster.pid names when that process is a running postgres, else 0. */
+function runningPostmaster(pgDir: string): number {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  try {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+    return pid > 0 && runs(pid, 'postgres') ? pid : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Fast shutdown of a postgres this dev did not start (SIGINT: clean, no recovery at the next start), waiting for it. */
+async function stopPostmaster(pid: number, pgDir: string): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  if (!(await waitGone(pid, 15_000))) throw new DevError(`PostgreSQL pid ${pid} (${pgDir}) does not stop: stop it by hand`);
+}
+
+/**
+ * A PostgreSQL running on this data folder while no dev holds the lock (this one has it now): left by a dev killed with
+ * -9 (reapOrphans), or started by hand (pg_ctl) after dev's own died: stopped, so that this dev starts its own (drill K,
+ * session 39: the port was said "already in use: set NIGHTSHIFT_PG_PORT to a free port", for the stack's own cluster).
+ */
+async function stopLeftPostgres(paths: DevPaths, say: (s: string) => void): Promise<void> {
+  const pid = runningPostmaster(paths.pgDir);
+  if (!pid) return;
+  say(`stopping the PostgreSQL of this data folder left running (pid ${pid}, by an earlier dev or started by hand)`);
+  await stopPostmaster(pid, paths.pgDir);
+}
+
+/** How long dev waits between two tries to bring its PostgreSQL back (a killed postmaster's backends must exit first). */
+const PG_RESTART_DELAY_MS = 2_000;
+
 export async function startPostgres(config: Config, paths: DevPaths, say: (s: string) => void): Promise<Stoppable> {
   const logFile = path.join(paths.logsDir, 'postgres.log');
   if (!fs.existsSync(paths.pgDir) || !fs.readdirSync(paths.pgDir).length) say(`initialising PostgreSQL in ${paths.pgDir} (first start)`);
-  let server: EmbeddedPostgres;
-  try {
-    server = await startEmbeddedPostgres({
+  const start = () =>
+    startEmbeddedPostgres({
       dataDir: paths.pgDir,
       port: config.pg.port,
       user: config.pg.user,
@@ -228,12 +263,48 @@ export async function startPostgres(config: Config, paths: DevPaths, say: (s: st
       persistent: true,
       log: (line) => fs.appendFileSync(logFile, line),
     });
+  let server: EmbeddedPostgres;
+  try {
+    server = await start();
   } catch (err) {
     if (err instanceof EmbeddedPostgresError) throw new DevError(`${err.message} (log: ${logFile})`);
     throw err;
   }
+  // As a service manager would (systemd's Restart=on-failure): a PostgreSQL that dies under the stack (killed, a crash)
+  // is started again, said in the terminal; one started by hand meanwhile on this folder is kept, and stopped at the
+  // end (drill K, session 39: dev went on without it, the CLI advised `npm run dev`, which refused: dev already ran)
+  let stopping = false;
+  let adopted = 0;
+  const supervised = (async () => {
+    while (!stopping) {
+      const how = await server.done;
+      if (stopping) return;
+      say(`PostgreSQL (pid ${server.pid}) stopped unexpectedly (${how}): starting it again (log: ${logFile})`);
+      for (let attempt = 1; !stopping; attempt++) {
+        adopted = runningPostmaster(paths.pgDir);
+        if (adopted) {
+          say(`PostgreSQL was started again outside dev (pid ${adopted}): dev keeps it as it is and stops it with the stack`);
+          return;
+        }
+        try {
+          server = await start();
+          if (stopping) await server.stop();
+          else say(`PostgreSQL is back (pid ${server.pid}, after ${attempt} tr${attempt === 1 ? 'y' : 'ies'})`);
+          break;
+        } catch (err) {
+          if (attempt === 1 || attempt % 15 === 0) say(`PostgreSQL did not start again (${err instanceof Error ? err.message : String(err)}): trying again every ${PG_RESTART_DELAY_MS / 1000} s`);
+          await new Promise((r) => setTimeout(r, PG_RESTART_DELAY_MS));
+        }
+      }
+    }
+  })();
   // PostgreSQL runs in its own process group (the terminal's Ctrl-C does not reach it): stopped last, here.
-  const stop = () => server.stop();
+  const stop = async () => {
+    stopping = true;
+    if (adopted) await stopPostmaster(adopted, paths.pgDir);
+    else await server.stop();
+    await supervised;
+  };
   try {
     const admin = new pg.Client({ host: '127.0.0.1', port: config.pg.port, user: config.pg.user, password: config.pg.password, database: 'postgres' });
     await admin.connect();
@@ -457,6 +528,7 @@ export async function runDev(config: Config, options: DevOptions): Promise<void>
   let ready = false;
   const heard = heardSignal();
   try {
+    if (config.embeddedPostgres) await stopLeftPostgres(paths, say);
     await checkPorts(config);
     const pgFailed = new AbortController();
     const [pgStart, temporalStart] = await Promise.allSettled([

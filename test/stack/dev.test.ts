@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DoctorReport } from '../../cli/commands/doctor';
+import { startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { requireEnv, tempDir } from '../helpers/env';
 import { cleanEnv, freePorts, portFree, runCli } from './helpers';
 import { type Proc, interrupt, startDev } from './process';
@@ -138,5 +139,28 @@ test('nightshift dev starts the stack, serves the CLI, stops every child on SIGI
   running.push(third);
   await third.waitFor(READY_LINE, 180_000);
   expect(await codes(env)).toEqual(before);
+
+  // --- its PostgreSQL killed (kill -9) under the running stack: dev starts it again by itself, as a service manager
+  // would, and the CLI works again (drill K, session 39: dev went on without it; the CLI advised `npm run dev`, refused)
+  const postmaster = () => Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const killed = postmaster();
+  process.kill(killed, 'SIGKILL');
+  await third.waitFor('PostgreSQL is back', 90_000);
+  expect(third.out()).toContain(`PostgreSQL (pid ${killed}) stopped unexpectedly (signal SIGKILL): starting it again`);
+  expect(postmaster()).not.toBe(killed);
+  expect(await codes(env)).toEqual(before);
   expect(await interrupt(third)).toBe(0);
-}, 600_000);
+  for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
+
+  // --- a PostgreSQL left running on this data folder (started by hand once dev was gone): the next dev stops it and
+  // starts its own (it said "port … already in use: set NIGHTSHIFT_PG_PORT to a free port", for the stack's own cluster)
+  const byHand = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), port: pgPort!, user: 'nightshift', password, persistent: true });
+  const fourth = startDev(env);
+  running.push(fourth);
+  await fourth.waitFor(READY_LINE, 180_000);
+  expect(fourth.out()).toContain(`stopping the PostgreSQL of this data folder left running (pid ${byHand.pid}, by an earlier dev or started by hand)`);
+  expect(byHand.exited()).toBe(true);
+  expect(await codes(env)).toEqual(before);
+  expect(await interrupt(fourth)).toBe(0);
+  for (const port of ports) expect({ port, free: await portFree(port) }).toEqual({ port, free: true });
+}, 900_000);
