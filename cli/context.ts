@@ -291,6 +291,20 @@ interface Describable {
  */
 export async function waitSayingRetries<R>(handle: Describable & { result(): Promise<R> }, json?: boolean): Promise<R> {
   if (json) return lastingResult(() => handle.result());
+  const stop = sayRetries(handle);
+  try {
+    return await lastingResult(() => handle.result());
+  } finally {
+    stop();
+  }
+}
+
+/**
+ * waitSayingRetries's looking, beside a wait of the caller's own (`backup run --wait`'s progress: drill K, session 39,
+ * its line said "nothing ended for 103s" for minutes while the chunk's activity failed to reach PostgreSQL): returns
+ * its stop.
+ */
+export function sayRetries(handle: Describable, o: { /** a progress line rewritten in place: cleared before a line is said */ tty?: boolean } = {}): () => void {
   const said = new Set<string>();
   let done = false;
   const timer = setInterval(() => {
@@ -303,18 +317,16 @@ export async function waitSayingRetries<R>(handle: Describable & { result(): Pro
           const why = a.lastFailure?.message;
           if (attempt < 2 || !why || said.has(`${name}#${attempt}`)) continue;
           said.add(`${name}#${attempt}`);
-          process.stdout.write(`${terminalSafe(`still waiting: ${name} failed (attempt ${attempt - 1}): ${why.replace(/\s+/g, ' ').slice(0, 300)}; Temporal tries again`)}\n`);
+          process.stdout.write(`${o.tty ? '\r\x1b[K' : ''}${terminalSafe(`still waiting: ${name} failed (attempt ${attempt - 1}): ${why.replace(/\s+/g, ' ').slice(0, 300)}; Temporal tries again`)}\n`);
         }
       },
       () => {},
     );
   }, 5_000);
-  try {
-    return await lastingResult(() => handle.result());
-  } finally {
+  return () => {
     done = true;
     clearInterval(timer);
-  }
+  };
 }
 
 export function output<T>(json: boolean | undefined, value: T, text: (v: T) => string): void {

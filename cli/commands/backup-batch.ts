@@ -31,7 +31,23 @@ import {
   batchResult,
 } from '../../workflows/backup-batch.api';
 import { scheduledBackupBatchAction, startBackupBatch } from '../../starts';
-import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
+import {
+  action,
+  config,
+  EXIT_FAILED,
+  EXIT_OK,
+  followProgress,
+  jsonOption,
+  lastingResult,
+  output,
+  parseFlag,
+  sayOnInterrupt,
+  sayRetries,
+  target,
+  targetOption,
+  withPools,
+  withTemporal,
+} from '../context';
 import { cronFlags, onExistingSchedule, setSchedule, showSchedule, warningLines } from '../schedules';
 import { webUiLink } from './backup';
 import { dryRunBatch } from './backup-dry-run';
@@ -242,7 +258,13 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
       const unsay = sayOnInterrupt('batch', `follow it with 'nightshift backup status ${workflowId} --target ${input.target}' or in the Temporal Web UI: ${started.url}`);
       if (!flags.json) process.stdout.write(`started ${workflowId}\n${started.url}\n`);
       const tty = Boolean(process.stdout.isTTY) && !flags.json;
-      const stop = followProgress(() => handle.query(backupBatchProgressQuery), (p) => progressLine(p, tty), { json: flags.json, tty });
+      const following = followProgress(() => handle.query(backupBatchProgressQuery), (p) => progressLine(p, tty), { json: flags.json, tty });
+      // a chunk whose activity fails and is retried (the target's PostgreSQL down): said, not only "nothing ended"
+      const retries = flags.json ? () => {} : sayRetries(handle, { tty });
+      const stop = () => {
+        following();
+        retries();
+      };
       try {
         // a partial run fails its workflow (BackupBatchPartial) with the result in its details
         const result = await batchResult(lastingResult(() => handle.result(), 'the batch')).catch(async (err: unknown) => {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createActivities } from '../../workers/activities';
 import { createTestWorker } from '../helpers/env';
 import { useCliStack } from '../helpers/cli';
 import { createDossiers } from '../workflows/backup-batch-helpers';
@@ -68,3 +69,24 @@ test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed
     expect(again.stderr).toContain('BackupKeyMissing: no backup key is given');
   });
 });
+
+test('R-OP-1 (drill K, session 39): backup run --wait says each retried try of a chunk that cannot reach the database, not only "nothing ended for Ns"', async () => {
+  await createDossiers(ctx.stack, [{ code: 'RW1' }]);
+  // plain archives on purpose: the test above left this target's archives encrypted under a key no worker has
+  const config = { ...ctx.stack.config, backupKeys: { ...ctx.stack.config.backupKeys, plainOnPurpose: true } };
+  const activities = createActivities({ config, pools: ctx.stack.pools });
+  let tries = 0;
+  // the target's PostgreSQL away for the first four tries of the chunk (Temporal retries it: 1, 2, 4, 8 s), then back
+  const backupChunk: typeof activities.backupChunk = async (input) => {
+    if (++tries <= 4) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    return activities.backupChunk(input);
+  };
+  const worker = await createTestWorker(ctx.stack, ctx.temporal.nativeConnection, { activities: { ...activities, backupChunk } });
+  await worker.runUntil(async () => {
+    const run = await cli(['backup', 'run', '--all', '--only', 'RW1', '--wait']);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/\nstill waiting: backupChunk failed \(attempt \d\): connect ECONNREFUSED 127\.0\.0\.1:1; Temporal tries again\n/);
+    expect(run.stdout).toMatch(/\nbackup run \d+ completed: /);
+  });
+  expect(tries).toBe(5);
+}, 120_000);
