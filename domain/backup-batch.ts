@@ -232,12 +232,13 @@ export function destinationStopText(dir: string, errno: DestinationErrno): strin
 const KEYS_MISSING_LINE =
   /^no backup key is given, and the archives of target (\S+) are encrypted \(generation (\d+): key ([^;\s]+)(?:; the kept archives need (.+))?\): give (?:the keys again \(the key file, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS\)|those keys again \((?:the key file (.+) \(NIGHTSHIFT_BACKUP_KEYS_FILE\)|NIGHTSHIFT_BACKUP_KEYS_FILE), or NIGHTSHIFT_BACKUP_KEYS\)), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose$/;
 const NOT_THE_STORE_LINE =
-  /^this worker's backup folder (.+) is not the shared store of target (\S+) \((marker missing|marker different|marker unreadable|folder missing)\): mount the shared folder there \(every worker of a target must see the same backup folder, at the same path\), or, if the store moved, copy \.nightshift-store from the old folder into it(?:; the old folder lost: (?:make this one on the new disk, then )?'nightshift store adopt --target \S+' marks (?:this one|it))?$/;
+  /^this worker's backup folder (.+) is not the shared store of target (\S+) \((marker missing|marker different|marker unreadable|folder missing|not a folder)\): mount the shared folder there \(every worker of a target must see the same backup folder, at the same path\), or, if the store moved, copy \.nightshift-store from the old folder into it(?:; the old folder lost: (?:make this one on the new disk, then )?'nightshift store adopt --target \S+' marks (?:this one|it))?(; something other than a folder \(a file\) stands at that path: move it away first)?$/;
 const NOT_THE_STORE_WHY: Record<string, string> = {
   'marker missing': 'marqueur .nightshift-store absent',
   'marker different': 'marqueur .nightshift-store différent',
   'marker unreadable': 'marqueur .nightshift-store illisible',
   'folder missing': 'dossier absent',
+  'not a folder': 'autre chose qu\'un dossier à ce chemin',
 };
 
 /**
@@ -268,7 +269,9 @@ export function reportStopReason(reason: string): string {
         ? ` ; si l'ancien dossier est perdu, 'nightshift store adopt --target ${target}' marque celui-ci`
         : why === 'folder missing'
           ? ` ; si l'ancien dossier est perdu, créez celui-ci sur le nouveau disque, puis 'nightshift store adopt --target ${target}' le marque`
-          : '';
+          : why === 'not a folder'
+            ? " ; autre chose qu'un dossier (un fichier) occupe ce chemin : déplacez-le d'abord"
+            : '';
     return (
       `La sauvegarde a été arrêtée : le dossier de sauvegarde ${folder} n'est pas, sur ce serveur, le stockage partagé de la cible ${target} ` +
       `(${NOT_THE_STORE_WHY[why]}). Montez-y le dossier partagé (chaque serveur de sauvegarde de la cible doit voir le même dossier de sauvegarde, ` +

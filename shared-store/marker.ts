@@ -87,7 +87,7 @@ export interface FolderVerdict {
   /** ok: the marker matches; refused: missing/different/unreadable; unrecorded: no worker has recorded a store yet (doctor only) */
   state: 'ok' | 'refused' | 'unrecorded';
   /** refused: why */
-  reason?: 'marker missing' | 'marker different' | 'marker unreadable' | 'folder missing';
+  reason?: 'marker missing' | 'marker different' | 'marker unreadable' | 'folder missing' | 'not a folder';
   storeId?: string;
   /** true when this check recorded the store (the first worker) */
   recorded?: boolean;
@@ -102,7 +102,9 @@ export function refusal(target: string, v: FolderVerdict): { problem: string; fi
       `mount the shared folder there (every worker of a target must see the same ${FOLDER_NAME[v.kind]}, at the same path), ` +
       `or, if the store moved, copy ${STORE_MARKER_FILE} from the old folder into it` +
       (v.reason === 'marker missing' || v.reason === undefined ? `; the old folder lost: 'nightshift store adopt --target ${target}' marks this one` : '') +
-      (v.reason === 'folder missing' ? `; the old folder lost: make this one on the new disk, then 'nightshift store adopt --target ${target}' marks it` : ''),
+      (v.reason === 'folder missing' ? `; the old folder lost: make this one on the new disk, then 'nightshift store adopt --target ${target}' marks it` : '') +
+      // drill K, session 39: a file in the folder's place was said "folder missing"
+      (v.reason === 'not a folder' ? '; something other than a folder (a file) stands at that path: move it away first' : ''),
   };
 }
 
@@ -122,9 +124,13 @@ export async function inspectSharedFolder(db: pg.Pool, kind: StoreKind, folder: 
   return { kind, folder, state: 'refused', reason, storeId: recorded.storeId };
 }
 
-/** No marker: in a folder that is there, or no folder at all (what an unmounted share under a missing mount point looks like). */
-async function missingWhat(folder: string): Promise<'marker missing' | 'folder missing'> {
-  return (await fs.stat(folder).then((st) => st.isDirectory(), () => false)) ? 'marker missing' : 'folder missing';
+/**
+ * No marker: in a folder that is there, no folder at all (what an unmounted share under a missing mount point looks
+ * like), or something else at that path (a file).
+ */
+async function missingWhat(folder: string): Promise<'marker missing' | 'folder missing' | 'not a folder'> {
+  const st = await fs.stat(folder).catch(() => undefined);
+  return !st ? 'folder missing' : st.isDirectory() ? 'marker missing' : 'not a folder';
 }
 
 /**

@@ -31,7 +31,8 @@ function folderLine(v: AdoptVerdict, yes: boolean): string {
   if (v.state === 'unrecorded') return `${where}: no store recorded yet (the first worker to start makes its folders the store): nothing to adopt`;
   if (v.state === 'ok') return v.adopted ? `${where}: marked, it is the shared store ${short(v.storeId)} now` : `${where}: is the shared store ${short(v.storeId)} (left alone)`;
   if (v.reason === 'marker missing') return `${where}: marker missing (the recorded store is ${short(v.storeId)}): ${yes ? 'not marked' : 'would be marked with it'}`;
-  if (v.reason === 'folder missing') return `${where}: the folder does not exist, or is not a folder (a share not mounted here?): refused; mount the share, or make the folder on the new disk (mkdir), then adopt`;
+  if (v.reason === 'folder missing') return `${where}: the folder does not exist (a share not mounted here?): refused; mount the share, or make the folder on the new disk (mkdir), then adopt`;
+  if (v.reason === 'not a folder') return `${where}: something other than a folder (a file) stands there: refused; move it away, then mount the share or make the folder (mkdir), then adopt`;
   return `${where}: ${v.reason} (the recorded store is ${short(v.storeId)}): refused, it may hold another store's files; move it away or mount the shared folder there`;
 }
 

@@ -61,7 +61,11 @@ test('R-BK-7: the backup folder not the shared store is said in French for each 
   );
   expect(reportStopReason(refusalLine('paris', verdict('marker different')))).toBe(`${head} (marqueur .nightshift-store différent). ${advice}, ${RETRY}`);
   expect(reportStopReason(refusalLine('paris', verdict('marker unreadable')))).toBe(`${head} (marqueur .nightshift-store illisible). ${advice}, ${RETRY}`);
-  for (const reason of ['marker missing', 'folder missing', 'marker different', 'marker unreadable'] as const) {
+  // drill K, session 39: a file in the folder's place
+  expect(reportStopReason(refusalLine('paris', verdict('not a folder')))).toBe(
+    `${head} (autre chose qu'un dossier à ce chemin). ${advice} ; autre chose qu'un dossier (un fichier) occupe ce chemin : déplacez-le d'abord, ${RETRY}`,
+  );
+  for (const reason of ['marker missing', 'folder missing', 'marker different', 'marker unreadable', 'not a folder'] as const) {
     expect(reportStopReason(refusalLine('paris', verdict(reason)))).not.toMatch(ENGLISH);
   }
 });

@@ -44,6 +44,12 @@ test('a share unmounted mid-run: backup and prune refuse (DestinationUnavailable
   expect(refused!.message).toMatch(/backup folder .* is not the shared store of target main \(folder missing\): mount the shared folder there/);
   // not re-created on the local disk
   expect(fs.existsSync(stack.config.backupDir)).toBe(false);
+  // a file in the folder's place is said so, not "folder missing" (drill K, session 39)
+  fs.writeFileSync(stack.config.backupDir, 'junk\n');
+  const file = await rejection(backup.backupDossier({ target: 'main', code, reason: 'manual' }));
+  expect(failureTypeOf(file)).toBe(FailureType.DestinationUnavailable);
+  expect(file!.message).toMatch(/backup folder .* is not the shared store of target main \(not a folder\): mount the shared folder there .*; something other than a folder \(a file\) stands at that path: move it away first$/);
+  fs.rmSync(stack.config.backupDir);
 
   const chunk = { target: 'main', codes: [code], prunedBy: 'backup-prune/main/gone', policies: { normal: { last: 1, daily: 0, weekly: 0, monthly: 0 }, EchangePrest: { last: 1, daily: 0, weekly: 0, monthly: 0 }, Cloture: { last: 1, daily: 0, weekly: 0, monthly: 0 } }, timeZone: 'UTC' };
   const pruneRefused = await rejection(prune.pruneChunk(chunk));
