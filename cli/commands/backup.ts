@@ -136,7 +136,9 @@ function offsiteCopyText(r: BackupDossierResult): string {
 function verifyText(v: VerifyArchiveResult & { keyId?: string }): string {
   return [
     `${v.file}: valid archive of dossier ${v.code} (${v.label}), patch level ${v.patchLevel}`,
-    `snapshot ${v.snapshotAt}, written ${v.createdAt}, ${v.codec}, ${v.keyId === undefined ? 'not encrypted' : `encrypted with key ${v.keyId}`}`,
+    // in the operator's zone as `backup list` prints them (drill R, session 39), the snapshot's UTC instant beside it (what --at takes to the millisecond)
+    `snapshot ${operatorDateTime(new Date(v.snapshotAt), zone())} (${zone()}; ${v.snapshotAt}), written ${operatorDateTime(new Date(v.createdAt), zone())}, ` +
+      `${v.codec}, ${v.keyId === undefined ? 'not encrypted' : `encrypted with key ${v.keyId}`}`,
     ...v.tables.map((t) => `  ${t.name.padEnd(24)} ${t.rows} rows`),
     `${v.documents} documents, ${v.parts} parts, every checksum verified`,
   ].join('\n');

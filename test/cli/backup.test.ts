@@ -36,6 +36,11 @@ test('backup dossier --wait, restore --verify-only, restore --as --wait: the rou
     const v = await cli(['backup', 'restore', backedUp.result.file, '--verify-only', '--json']);
     expect(v.code).toBe(0);
     expect(JSON.parse(v.stdout)).toMatchObject({ code, documents: backedUp.result.documents });
+    // the text: times in the operator's zone, the snapshot's UTC instant beside it (drill R, session 39: UTC alone)
+    const text = await cli(['backup', 'restore', backedUp.result.file, '--verify-only'], { TZ: 'Europe/Paris', NIGHTSHIFT_TIMEZONE: 'Europe/Paris' });
+    const snapshot = JSON.parse(v.stdout).snapshotAt as string;
+    const TIME = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
+    expect(text.stdout).toMatch(new RegExp(`\nsnapshot ${TIME} \\(Europe/Paris; ${snapshot.replace(/[.]/g, '\\.')}\\), written ${TIME}, brotli, `));
 
     const r = await cli(['backup', 'restore', backedUp.result.file, '--as', `${code}X`, '--wait']);
     expect(r.code).toBe(0);
