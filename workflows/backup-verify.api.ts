@@ -167,48 +167,45 @@ export function verifyNextSteps(
   const storage = codes((c) => c.has('storage') && !c.has('archive') && !c.has('offsite-only') && !c.has('key') && !c.has('offsite-unchecked'));
   const recopy = codes((c) => c.has('offsite-copy') && !c.has('archive') && !c.has('offsite-only'));
   const steps: VerifyNextStep[] = [];
-  if (archive.length) steps.push({ text: 'back up these dossiers again', command: verifyNextCommand(target, named(archive)) });
-  if (recopy.length) {
-    steps.push({
-      text:
-        'the local archives read back whole, but their off-site copies are gone or differ from what was written: recorded to copy again, ' +
-        'the next batch copies them first (no new backup is taken for that); the command does it now',
-      command: verifyNextCommand(target, named(recopy)),
-    });
-  }
-  if (offsiteOnly.length) {
-    steps.push({
-      text:
-        "the local files are gone but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads them; " +
-        'a new backup puts a local archive back: the next nightly batch takes those whose newest archive was lost, the command does it now ' +
-        '(the next verification counts them ok while their copies read back, noting the file missing)',
-      command: verifyNextCommand(target, named(offsiteOnly)),
-    });
-  }
-  if (key.length) {
-    const ids = [...new Set(keysOf.filter((k) => key.includes(k.code)).map((k) => k.keyId))].sort();
-    const keys = ids.length ? `backup key${ids.length > 1 ? 's' : ''} ${ids.join(', ')}` : 'backup key named in each reason above';
-    steps.push({
-      text:
-        `the archives are not at fault: the worker lacks the ${keys} they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again. ` +
-        `If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key); the nightly batch backs up again, under the current key, each dossier whose newest archive uses a key its worker does not give; retention prunes the unreadable ones in time`,
-      command: verifyAgainCommand(target, named(key)),
-    });
-  }
-  if (unchecked.length) {
-    steps.push({
-      text:
-        'the local files are gone and their off-site copies could not be checked (the storage refused or did not answer, or this worker has none): ' +
-        'once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again; a new backup now is not needed to keep them, and could let retention prune an intact copy',
-      command: verifyAgainCommand(target, named(unchecked)),
-    });
-  }
-  if (storage.length) {
-    steps.push({
-      text: 'the local archives read back whole, but the off-site storage refused or did not answer while their copies were checked: once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again',
-      command: verifyAgainCommand(target, named(storage)),
-    });
-  }
+  // a step for the dossiers of one cause, when there are any: a new backup (the batch's command), or a verification again
+  const step = (list: string[], text: string, command: (codes: string[] | undefined) => string) => {
+    if (list.length) steps.push({ text, command: command(named(list)) });
+  };
+  const backUp = (codes: string[] | undefined) => verifyNextCommand(target, codes);
+  const verifyAgain = (codes: string[] | undefined) => verifyAgainCommand(target, codes);
+  step(archive, 'back up these dossiers again', backUp);
+  step(
+    recopy,
+    'the local archives read back whole, but their off-site copies are gone or differ from what was written: recorded to copy again, ' +
+      'the next batch copies them first (no new backup is taken for that); the command does it now',
+    backUp,
+  );
+  step(
+    offsiteOnly,
+    "the local files are gone but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads them; " +
+      'a new backup puts a local archive back: the next nightly batch takes those whose newest archive was lost, the command does it now ' +
+      '(the next verification counts them ok while their copies read back, noting the file missing)',
+    backUp,
+  );
+  const ids = [...new Set(keysOf.filter((k) => key.includes(k.code)).map((k) => k.keyId))].sort();
+  const keys = ids.length ? `backup key${ids.length > 1 ? 's' : ''} ${ids.join(', ')}` : 'backup key named in each reason above';
+  step(
+    key,
+    `the archives are not at fault: the worker lacks the ${keys} they were encrypted with (or holds another under that id); give the workers the original key in NIGHTSHIFT_BACKUP_KEYS_FILE (or NIGHTSHIFT_BACKUP_KEYS), then verify again. ` +
+      `If that key is lost for good, those generations can never be read: restore a newer one ('nightshift backup list CODE' says each one's key); the nightly batch backs up again, under the current key, each dossier whose newest archive uses a key its worker does not give; retention prunes the unreadable ones in time`,
+    verifyAgain,
+  );
+  step(
+    unchecked,
+    'the local files are gone and their off-site copies could not be checked (the storage refused or did not answer, or this worker has none): ' +
+      'once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again; a new backup now is not needed to keep them, and could let retention prune an intact copy',
+    verifyAgain,
+  );
+  step(
+    storage,
+    'the local archives read back whole, but the off-site storage refused or did not answer while their copies were checked: once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again',
+    verifyAgain,
+  );
   return steps;
 }
 
