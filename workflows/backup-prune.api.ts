@@ -152,7 +152,8 @@ export function heldBackText(n: number, shown: readonly HeldBackGeneration[] = [
         ]
       : []),
     ...[...shown].sort((a, b) => (a.code === b.code ? a.generationId - b.generationId : a.code < b.code ? -1 : 1)).map((h) => `  ${h.code}: generation ${h.generationId} (${h.kind}) of ${h.date}: ${h.why}`),
-    ...(n > shown.length ? [`  and ${n - shown.length} more`] : []),
+    // "and N more" only under the generations listed (the headlines alone, for `backup info` and the Web UI, list none)
+    ...(shown.length && n > shown.length ? [`  and ${n - shown.length} more`] : []),
   ];
 }
 

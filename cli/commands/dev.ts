@@ -275,16 +275,25 @@ export async function startPostgres(config: Config, paths: DevPaths, say: (s: st
   // end (drill K, session 39: dev went on without it, the CLI advised `npm run dev`, which refused: dev already ran)
   let stopping = false;
   let adopted = 0;
+  const pause = () => new Promise((r) => setTimeout(r, PG_RESTART_DELAY_MS));
+  // one started outside dev has no child to wait for: its pid is looked at (drill F, session 39: once taken over, it was
+  // watched no more, and the CLI's hint still said dev would start it again)
+  const outsideGone = async (pid: number): Promise<string> => {
+    while (!stopping && runs(pid, 'postgres')) await new Promise((r) => setTimeout(r, 1_000));
+    return 'it exited';
+  };
   const supervised = (async () => {
     while (!stopping) {
-      const how = await server.done;
+      const was = adopted || server.pid;
+      const how = adopted ? await outsideGone(adopted) : await server.done;
       if (stopping) return;
-      say(`PostgreSQL (pid ${server.pid}) stopped unexpectedly (${how}): starting it again (log: ${logFile})`);
+      adopted = 0;
+      say(`PostgreSQL (pid ${was}) stopped unexpectedly (${how}): starting it again (log: ${logFile})`);
       for (let attempt = 1; !stopping; attempt++) {
         adopted = runningPostmaster(paths.pgDir);
         if (adopted) {
-          say(`PostgreSQL was started again outside dev (pid ${adopted}): dev keeps it as it is and stops it with the stack`);
-          return;
+          say(`PostgreSQL was started again outside dev (pid ${adopted}): dev keeps it as it is, watches it and stops it with the stack`);
+          break;
         }
         try {
           server = await start();
@@ -292,8 +301,11 @@ export async function startPostgres(config: Config, paths: DevPaths, say: (s: st
           else say(`PostgreSQL is back (pid ${server.pid}, after ${attempt} tr${attempt === 1 ? 'y' : 'ies'})`);
           break;
         } catch (err) {
-          if (attempt === 1 || attempt % 15 === 0) say(`PostgreSQL did not start again (${err instanceof Error ? err.message : String(err)}): trying again every ${PG_RESTART_DELAY_MS / 1000} s`);
-          await new Promise((r) => setTimeout(r, PG_RESTART_DELAY_MS));
+          // one started by hand at the same moment holds the lock file: taken over at the next look, not said as a failure
+          if (!runningPostmaster(paths.pgDir) && (attempt === 1 || attempt % 15 === 0)) {
+            say(`PostgreSQL did not start again (${err instanceof Error ? err.message : String(err)}): trying again every ${PG_RESTART_DELAY_MS / 1000} s`);
+          }
+          await pause();
         }
       }
     }

@@ -20,6 +20,7 @@ import { RESTORES_AT_ONCE, lockTableShortfall } from '../../domain/lock-table';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
 import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
 import { keptKeysNotGiven, loadBackupKeyring } from '../../archive/keys';
+import { keptKeyIds } from '../../store/generations/kept-key-ids';
 import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
 import { countDossiers } from '../../store/dossiers/count-dossiers';
@@ -390,11 +391,13 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     // R-BK-12: a key file gone (a failed mount, a bad deploy) where archives were encrypted: every backup would fail
     const encrypted = config.backupKeys.plainOnPurpose || hasWritingKey(config) ? undefined : await newestEncryptedGeneration(client);
     if (encrypted) {
+      // every key the kept archives need, as the backup's refusal names them (drill F, session 39: the newest one's alone)
+      const need = (await keptKeyIds(client)).flatMap((k) => (k.keyId === null ? [] : [`${k.keyId} (${k.generations} generation(s))`])).join(', ');
       return {
         address,
         state: 'error',
-        message: `PostgreSQL ${version}, but the archives of target ${target.name} are encrypted (generation ${encrypted.id}: key ${encrypted.keyId}) and this host gives no backup key: backups fail with BackupKeyMissing`,
-        fix: `give the keys again (${config.backupKeys.file}, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose`,
+        message: `PostgreSQL ${version}, but the archives of target ${target.name} are encrypted (generation ${encrypted.id}: key ${encrypted.keyId}${need ? `; the kept archives need ${need}` : ''}) and this host gives no backup key: backups fail with BackupKeyMissing`,
+        fix: `give those keys again (${config.backupKeys.file}, NIGHTSHIFT_BACKUP_KEYS_FILE or NIGHTSHIFT_BACKUP_KEYS), or set NIGHTSHIFT_BACKUP_PLAIN=1 to write plain archives on purpose`,
         details,
       };
     }

@@ -269,6 +269,12 @@ describe('encrypted archives (issue 13.2)', () => {
     await makeNewStackBackupKey(loadConfig({ NIGHTSHIFT_DATA_DIR: dir, DATABASE_URL: stack.databaseUrl }), (l) => lines.push(l));
     expect(fs.existsSync(path.join(dir, 'backup-keys'))).toBe(false);
     expect(lines).toEqual([expect.stringMatching(new RegExp(`^backups: no backup key is given \\(no ${dir}/backup-keys\\), and the kept archives are encrypted with .*kgone \\(1 generation\\(s\\) of target main\\).*: no new key made; put that key file back`))]);
+    // a key file named but empty (a bad deploy): said as a missing one is, nothing made (drill F, session 39: silent)
+    lines.length = 0;
+    const empty = keyFile([]);
+    await makeNewStackBackupKey(loadConfig({ NIGHTSHIFT_DATA_DIR: dir, DATABASE_URL: stack.databaseUrl, NIGHTSHIFT_BACKUP_KEYS_FILE: empty }), (l) => lines.push(l));
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^backups: no backup key is given \\(${empty} holds none\\), and the kept archives are encrypted with .*kgone .*: no new key made`))]);
+    expect(fs.readFileSync(empty, 'utf8')).toBe('# test keys\n\n');
     // a key given: nothing said, nothing made
     lines.length = 0;
     await makeNewStackBackupKey(loadConfig({ NIGHTSHIFT_DATA_DIR: dir, DATABASE_URL: stack.databaseUrl, NIGHTSHIFT_BACKUP_KEYS: keyLine('given') }), (l) => lines.push(l));

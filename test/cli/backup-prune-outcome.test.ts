@@ -197,6 +197,8 @@ test('R-BK-11 (drill R, session 39): a prune that keeps a generation the policy 
     expect(r.stdout).not.toContain('a check before deleting could not be made');
     const info = await cli(['backup', 'info'], PARIS);
     expect(info.stdout).toMatch(/\n {2}last prune {3}backup-prune\/main\/[^\n]*completed at [^\n]*: deleted \d+ generation\(s\), [^\n]* freed; kept 1 generation\(s\) the retention policy deletes in place of newer ones/);
+    // the headline alone: no "and N more" of generations it does not list (drill F, session 39)
+    expect(info.stdout).not.toMatch(/last prune[^\n]*and \d+ more/);
   });
   const after = await dossierGenerations(pool(), 'PO9');
   expect(after.find((g) => g.id === ids[0])).toMatchObject({ deletedAt: null });

@@ -164,11 +164,18 @@ test('R-BK-12: doctor says when this host gives no backup key where the target\'
   const url = await createTestDatabase('dockey');
   const db = new pg.Client({ connectionString: url });
   await db.connect();
+  // an older archive under another key: every key the kept archives need is named (drill F, session 39: the newest one's alone)
+  await db.query(`INSERT INTO nightshift.backup_generation (code, kind, file, snapshot_at, size, key_id) VALUES ('DK0', 'normal', '/nowhere/BDK0.SVG', now() - interval '1 day', 1, 'ops-2025')`);
   await db.query(`INSERT INTO nightshift.backup_generation (code, kind, file, snapshot_at, size, key_id) VALUES ('DK1', 'normal', '/nowhere/BDK1.SVG', now(), 1, 'ops-2026')`);
-  await db.end();
   const env = cleanEnv({ ...(await baseEnv()), DATABASE_URL: url });
   const report = JSON.parse((await runCli(['doctor', '--json'], env)).stdout) as DoctorReport;
-  expect(report.services.postgres.main).toMatchObject({ state: 'error', message: expect.stringMatching(/encrypted \(generation \d+: key ops-2026\) and this host gives no backup key/) });
+  expect(report.services.postgres.main).toMatchObject({
+    state: 'error',
+    message: expect.stringMatching(/encrypted \(generation \d+: key ops-2026; the kept archives need ops-2025 \(1 generation\(s\)\), ops-2026 \(1 generation\(s\)\)\) and this host gives no backup key/),
+  });
+  // from here on, the one key of the case below
+  await db.query(`DELETE FROM nightshift.backup_generation WHERE code = 'DK0'`);
+  await db.end();
   expect(report.services.postgres.main!.fix).toMatch(/NIGHTSHIFT_BACKUP_KEYS_FILE.*NIGHTSHIFT_BACKUP_PLAIN=1/);
   const plain = JSON.parse((await runCli(['doctor', '--json'], { ...env, NIGHTSHIFT_BACKUP_PLAIN: '1' })).stdout) as DoctorReport;
   expect(plain.services.postgres.main!.state).toBe('warning'); // only the missing supervisor
