@@ -61,6 +61,15 @@ class AlreadyEnded extends Error {
 }
 
 /** Problems of the archive or the dossier (not of the connection): the dossier fails, the others go on. */
+/** The off-site storage away while a run reads a copy: one dossier tries this many times in place (a pause growing by OFFSITE_RETRY_MS). */
+const OFFSITE_TRIES = 3;
+const OFFSITE_RETRY_MS = 2_000;
+
+/** Within one chunk of a restore run: since when the off-site storage has not answered (a dossier gave up on it). */
+interface StorageHealth {
+  downSince?: number;
+}
+
 function isDossierProblem(err: unknown): boolean {
   if (err instanceof ApplicationFailure && err.nonRetryable) return true;
   const code = (err as NodeJS.ErrnoException).code;
@@ -208,12 +217,14 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
     /** A chunk of dossiers restored one after another (fan-out engine: a heartbeat per dossier, a retry resumes from the ledger). */
     async restoreRunChunk(args: { target: string; runId: number; codes: string[] }): Promise<FanOutChunkResult> {
       const pool = pools.get(args.target);
+      // the off-site storage found away by a dossier of this chunk: the next ones that need a copy are not tried again in place
+      const storage: StorageHealth = {};
       const r = await runChunk({
         codes: args.codes,
         concurrency: 1,
         okStatuses: ['kept'],
         alreadyDone: (codes) => endedRestoreCodes(pool, args.runId, codes),
-        perDossier: (code, signal) => restoreOne(pool, { target: args.target, runId: args.runId, code, signal }),
+        perDossier: (code, signal) => restoreOne(pool, { target: args.target, runId: args.runId, code, signal, storage }),
       });
       const { stopped: _stopped, ...result } = r;
       return result;
@@ -261,7 +272,7 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
    * (nothing changed in the dossier) in a statement of their own; a transient problem is thrown (the chunk is retried and
    * resumes from the ledger).
    */
-  async function restoreOne(pool: pg.Pool, a: { target: string; runId: number; code: string; signal?: AbortSignal }): Promise<DossierOutcome | undefined> {
+  async function restoreOne(pool: pg.Pool, a: { target: string; runId: number; code: string; signal?: AbortSignal; storage?: StorageHealth }): Promise<DossierOutcome | undefined> {
     const item = await restoreItem(pool, a.runId, a.code);
     if (!item) throw new Error(`restore run ${a.runId} has no item for ${a.code}`);
     if (item.runState !== 'running') throw refuse(RestoreRunFailure.RunClosed, `restore run ${a.runId} was closed as ${item.runState} while its workflow still worked on it`);
@@ -289,6 +300,7 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
     let first = '';
     // the generation whose file this restore found damaged (recorded corrupt), then read from its copy: what its file said
     let damaged: { id: number; why: string } | undefined;
+    let storageTries = 0;
     for (;;) {
       const g = attempt.g;
       try {
@@ -313,6 +325,19 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
       } catch (err) {
         if (err instanceof AlreadyEnded) return { status: err.status, superseded: true };
         if (failureTypeOf(err) === RestoreRunFailure.RunClosed) throw err;
+        // the off-site storage away while this dossier's copy is read: tried again here a few times (a blip), then this
+        // dossier fails with it and the run goes on with the others (drill S, session 39: the chunk was retried by
+        // Temporal for 14 minutes on one dossier, the dossiers behind it never tried, then failed "before this dossier")
+        if (failureTypeOf(err) === FailureType.OffsiteUnavailable) {
+          a.storage ??= {};
+          if (a.storage.downSince === undefined && ++storageTries < OFFSITE_TRIES) {
+            await new Promise((r) => setTimeout(r, OFFSITE_RETRY_MS * storageTries));
+            continue;
+          }
+          a.storage.downSince ??= Date.now();
+          const message = oneLine(err instanceof Error ? err.message : String(err), 500);
+          return end('failed', FailureType.OffsiteUnavailable, `generation ${g.id} not restored: ${message}; once the storage answers: ${restoreRetryCommand(a.target, a.runId)}`);
+        }
         if (!isDossierProblem(err)) throw err;
         let why = oneLine(err instanceof Error ? err.message : String(err), 500);
         const of = (x: Generation) => `${x.id} of ${operatorDateTime(x.snapshotAt, zone)}`;

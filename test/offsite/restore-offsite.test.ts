@@ -339,3 +339,40 @@ test('R-BK-12 / R-BK-13: a generation whose file is gone and whose copy is whole
   // with its key, the copy is what a restore reads: said so
   expect(await verifyWith(keyed)).toEqual({ status: 'missing', error: `le fichier ${g.file} n'existe plus; copie externe ${off.store.bucket}/${key} vérifiée : une restauration la lit` });
 });
+
+test('R-BK-14 (drill S, session 39): a restore run with the storage away fails only the dossiers whose copy it needs, after a few tries each, and goes on with the others; --retry restores them once it is back', async () => {
+  await createDossiers(off.stack, [{ code: 'SA1' }, { code: 'SA2' }]);
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed' });
+    // SA1's file lost (only its copy is left), SA2's kept; both dossiers lost
+    const [lost] = await dossierGenerations(pool(), 'SA1');
+    expect(lost).toMatchObject({ offsiteState: 'copied' });
+    fs.rmSync(path.dirname(lost!.file), { recursive: true, force: true });
+    for (const link of lost!.links) fs.rmSync(link, { force: true });
+    for (const code of ['SA1', 'SA2']) await pool().query(`DROP SCHEMA "d_${code}" CASCADE`);
+    await off.s3.kill();
+    let restarted = false;
+    try {
+      const started = Date.now();
+      const r = await cli(['backup', 'restore', '--codes', 'SA1,SA2', '--at', NOW, '--wait']);
+      // a few tries in place, not Temporal's twenty retries of the whole chunk (14 minutes in the drill)
+      expect(Date.now() - started).toBeLessThan(90_000);
+      expect(r.code).toBe(1);
+      const runId = Number(/restore run (\d+)/.exec(r.stdout + r.stderr)![1]);
+      const items = (await pool().query<{ code: string; status: string; error: string | null }>('SELECT code, status, error FROM nightshift.restore_run_item WHERE run_id = $1 ORDER BY code', [runId])).rows;
+      expect(items).toEqual([
+        { code: 'SA1', status: 'failed', error: expect.stringMatching(new RegExp(`^generation ${lost!.id} not restored: off-site storage failed while reading \\S+ \\(ECONNREFUSED.*; once the storage answers: nightshift backup restore --retry ${runId}`)) as string },
+        { code: 'SA2', status: 'ok', error: null },
+      ]);
+      expect(await dossierExists('SA2')).toBe(true);
+      await off.s3.restart();
+      restarted = true;
+      const again = await cli(['backup', 'restore', '--retry', String(runId), '--wait']);
+      expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(again.stdout).toMatch(/\nrestored: SA1\n/);
+    } finally {
+      if (!restarted) await off.s3.restart();
+    }
+  });
+}, 240_000);
