@@ -199,7 +199,9 @@ async function startRun(input: RestoreRunInput, flags: RestoreRunFlags): Promise
 }
 
 async function startAndFollow(client: Client, input: RestoreRunInput, flags: RestoreRunFlags): Promise<number | void> {
-  const handle = await startRestoreRun(client, input, { taskQueue: config().temporal.taskQueue });
+  // R-OP-1: the Web UI's summary gives the instant as the command does, in the operator's zone (drill S, session 39: UTC)
+  const summary = `Restore ${restoreScopeText(input)} of target ${input.target} as at ${operatorDateTime(new Date(input.at), zone())} (${zone()})${input.replace ? ' (replace)' : ''}`;
+  const handle = await startRestoreRun(client, input, { taskQueue: config().temporal.taskQueue, summary });
   const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, url: webUiLink(handle.workflowId, handle.firstExecutionRunId) };
   const startedText = `started ${started.workflowId}: restore ${restoreScopeText(input)} of ${input.target} as at ${operatorDateTime(new Date(input.at), zone())} (${zone()})\nfollow it in the Temporal Web UI: ${started.url}`;
   if (!flags.wait) return output(flags.json, started, () => startedText);

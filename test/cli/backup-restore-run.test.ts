@@ -86,6 +86,11 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     const runId = Number(/\(restore run (\d+)\): partial/.exec(waited.stdout)?.[1]);
     expect(runId).toBeGreaterThan(0);
     expect(waited.stdout).toMatch(/^started backup-restore-run\/main\/\d{8}T\d{6}Z: restore DEMO0001 DEMO0002 DEMO0003 DEMO0004 DEMO0005 of main as at 2026-12-02 23:59:59 \(UTC\)\nfollow it in the Temporal Web UI: /);
+    // R-OP-1: the Web UI's summary gives the instant as the command did (drill S, session 39: 2026-12-02T23:59:59.999Z)
+    const workflowId = /^started (\S+):/.exec(waited.stdout)![1]!;
+    expect(await (await ctx.temporal.client.workflow.getHandle(workflowId).describe()).staticSummary()).toBe(
+      'Restore DEMO0001 DEMO0002 DEMO0003 DEMO0004 DEMO0005 of target main as at 2026-12-02 23:59:59 (UTC)',
+    );
     expect(waited.stdout).toContain(
       `backup restore on main (restore run ${runId}): partial\n` +
         'scope: DEMO0001 DEMO0002 DEMO0003 DEMO0004 DEMO0005\n' +
