@@ -7,8 +7,9 @@ import { operatorDateTime } from './retention';
  * - `levels`: the supervisor's patch level now, and the dossiers the run restored below it (R-PI-9: to revalidate), or,
  *   the supervisor restored by the run, the dossiers above it (R-PI-4);
  * - `noSchema`: registered dossiers whose schema is still not there, that the run did not take and that no kept generation
- *   holds at or before its date (never backed up: test, non-transferable and template dossiers are not in the nightly
- *   selection, R-BK-2), for a run over the whole catalog; one the run failed is its failure, with its retry, not here.
+ *   holds at or before its date (backed up only later, in use at every batch, or never taken: test, non-transferable and
+ *   template dossiers are not in the nightly selection, R-BK-2), for a run over the whole catalog; one the run failed is
+ *   its failure, with its retry, not here.
  */
 export interface RestoreAfterRun {
   older: { total: number; shown: { code: string; generation: number; snapshotAt: Date; newest: number; newestAt: Date }[] };
@@ -47,7 +48,7 @@ export function restoreAfterRunNotes(a: RestoreAfterRun, o: { target: string; zo
   if (a.noSchema.total) {
     notes.push(
       `${a.noSchema.total} registered dossier(s) still have no schema and no backup at or before the date: ${named(a.noSchema.codes, a.noSchema.total)} ` +
-        `(never backed up: test, non-transferable and template dossiers are not in the nightly selection, R-BK-2): create them again, or remove them ('nightshift dossiers delete CODE')`,
+        `(no backup of them at or before the date: backed up only later, in use at every batch, or never taken: test, non-transferable and template dossiers are not in the nightly selection, R-BK-2): restore them --at a later date, create them again, or remove them ('nightshift dossiers delete CODE')`,
     );
   }
   return notes;

@@ -44,7 +44,7 @@ test('R-BK-11 R-BK-2: a dossier with generations at or before DATE that the run 
     const missing = r.notes.filter((n) => n.includes('still have no schema'));
     expect(missing).toEqual([
       '2 registered dossier(s) still have no schema and no backup at or before the date: DEMO0003 DEMO0004 ' +
-        "(never backed up: test, non-transferable and template dossiers are not in the nightly selection, R-BK-2): create them again, or remove them ('nightshift dossiers delete CODE')",
+        "(no backup of them at or before the date: backed up only later, in use at every batch, or never taken: test, non-transferable and template dossiers are not in the nightly selection, R-BK-2): restore them --at a later date, create them again, or remove them ('nightshift dossiers delete CODE')",
     ]);
     expect(r.notes.join('\n')).not.toContain('DEMO0002');
     // what `backup restore --run ID` reads later: the same notes, kept with the run
