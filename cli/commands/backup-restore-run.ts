@@ -457,7 +457,7 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
       ...listed(`from an older generation than the newest at or before DATE (${v.olderGeneration.count})`, v.olderGeneration),
       ...listed(`with a key this host does not give: if the workers lack it too, the run fails them (${v.keyLacking.count})`, v.keyLacking),
       ...(v.notInCatalog.count
-        ? [`  registered but not restorable (no schema, no backup at or before DATE: never backed up, R-BK-2) ${v.notInCatalog.count} dossier(s)${named(v.notInCatalog.codes, v.notInCatalog.count)}`]
+        ? [`  registered but not restorable (no schema, no backup at or before DATE: backed up only later, or never, R-BK-2) ${v.notInCatalog.count} dossier(s)${named(v.notInCatalog.codes, v.notInCatalog.count)}`]
         : []),
       ...(v.archivesChecked ? [] : [`  archives not looked for: this host does not see ${v.backupFolder} (the run passes over one not on its worker, with no copy, for an older one)`]),
       ...(v.asksYes.length ? ['it would ask --yes for:', ...v.asksYes.map((a) => `  ${a}`)] : []),

@@ -151,10 +151,10 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     await generateDemoDossiers(pool, { target: 'main', count: 1, sizeKb: 2, prefix: 'NOBK' });
     await pool.query('DROP SCHEMA "d_NOBK0001" CASCADE');
     const dryAll = await cli(['backup', 'restore', '--all', '--at', '2026-12-02', '--dry-run']);
-    expect(dryAll.stdout).toContain('  registered but not restorable (no schema, no backup at or before DATE: never backed up, R-BK-2) 1 dossier(s): NOBK0001\n');
+    expect(dryAll.stdout).toContain('  registered but not restorable (no schema, no backup at or before DATE: backed up only later, or never, R-BK-2) 1 dossier(s): NOBK0001\n');
     const all = await cli(['backup', 'restore', '--all', '--at', '2026-12-02', '--wait']);
     expect({ code: all.code, stderr: all.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(all.stdout).toContain('note: 1 registered dossier(s) still have no schema and no backup at or before the date: NOBK0001 (never backed up:');
+    expect(all.stdout).toContain('note: 1 registered dossier(s) still have no schema and no backup at or before the date: NOBK0001 (no backup of them at or before the date: backed up only later, in use at every batch, or never taken:');
   });
 });
 
