@@ -461,7 +461,8 @@ async function dryRun(input: RestoreRunInput, json: boolean | undefined): Promis
         : []),
       ...(v.archivesChecked ? [] : [`  archives not looked for: this host does not see ${v.backupFolder} (the run passes over one not on its worker, with no copy, for an older one)`]),
       ...(v.asksYes.length ? ['it would ask --yes for:', ...v.asksYes.map((a) => `  ${a}`)] : []),
-      v.refusedNow.length ? ['started now, it would be refused:', ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n') : 'started now, nothing holds it back',
+      v.refusedNow.length ? ['started now, it would be refused:', ...v.refusedNow.map((q) => `  ${q.name}: ${q.detail}`)].join('\n') : // drill S, session 39: "nothing holds it back" read as a promise for each dossier (one in use then failed)
+        'started now, the run would not be refused; each dossier is still checked as it is restored (one in use fails, R-BK-3), and a dry run asks no off-site storage',
     ];
     return lines.join('\n');
   });

@@ -56,7 +56,7 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
       '  would restore 3 dossier(s): DEMO0001 DEMO0002 DEMO0003\n' +
       '  would keep 1 dossier(s) already there (--replace restores over them): DEMO0004\n' +
       '  cannot restore 0 dossier(s)\n' +
-      'started now, nothing holds it back\n',
+      'started now, the run would not be refused; each dossier is still checked as it is restored (one in use fails, R-BK-3), and a dry run asks no off-site storage\n',
   );
   const dryCodes = JSON.parse((await cli(['backup', 'restore', '--codes', 'DEMO0001,DEMO0005', '--at', '2026-12-02', '--dry-run', '--json'])).stdout);
   expect(dryCodes).toMatchObject({ total: 2, restore: { count: 1, codes: ['DEMO0001'] }, kept: { count: 0 }, failing: { count: 1, dossiers: [{ code: 'DEMO0005', why: 'no kept generation at or before 2026-12-02 23:59:59 (UTC)' }] } });
