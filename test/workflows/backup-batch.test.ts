@@ -53,6 +53,21 @@ async function currentDetails(handle: { query<R>(q: string): Promise<R> }): Prom
 }
 
 const reportOf = (r: BackupBatchResult) => fs.readFileSync(r.reportPath!, 'utf8');
+
+/** A batch over three dossiers one of which cannot be written: partial, 2 ok and 1 failed; `check` reads the rest. The stack is closed after. */
+async function oneOfThreeFails(stack: TestStack, check: (result: BackupBatchResult, items: Awaited<ReturnType<typeof ledger>>) => Promise<void>): Promise<void> {
+  const { worker: w, closeMail } = await worker(stack);
+  try {
+    await w.runUntil(async () => {
+      const result = await runBatch(stack);
+      expect(result).toMatchObject({ state: 'partial', total: 3, ok: 2, failed: 1 });
+      await check(result, await ledger(stack.pools.get('main'), result.runId));
+    });
+  } finally {
+    closeMail();
+    await stack.close();
+  }
+}
 const lines = (...l: string[]) => l.map((x) => `${x}\r\n`).join('');
 
 test('R-BK-2 selection and first run: every eligible dossier once, exclusions skipped, R-BK-7 report, then only modified ones (with continue-as-new)', async () => {
@@ -225,23 +240,14 @@ test('unwritable destination: that dossier fails cleanly with the reason, the ba
   await createDossiers(stack, [{ code: 'U1' }, { code: 'U2' }, { code: 'U3' }]);
   // a folder where B{code}.SVG must go: the rename of the finished archive cannot succeed
   fs.mkdirSync(path.join(stack.config.backupDir, 'BU2.SVG'), { recursive: true });
-  const { worker: w, closeMail } = await worker(stack);
-  try {
-    await w.runUntil(async () => {
-      const result = await runBatch(stack);
-      expect(result).toMatchObject({ state: 'partial', total: 3, ok: 2, failed: 1 });
-      const items = await ledger(stack.pools.get('main'), result.runId);
-      const u2 = items.find((i) => i.code === 'U2')!;
-      expect(u2).toMatchObject({ status: 'failed', attempts: 3 });
-      expect(u2.error).toMatch(/^Echec du traitement\. .*(EISDIR|directory)/);
-      expect(reportOf(result)).toContain(`Dossier U2 : ${u2.error}\r\n`);
-      expect(reportOf(result)).toMatch(/2 \/ 3 dossier\(s\) traité\(s\)\r\n1 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
-      expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    });
-  } finally {
-    closeMail();
-    await stack.close();
-  }
+  await oneOfThreeFails(stack, async (result, items) => {
+    const u2 = items.find((i) => i.code === 'U2')!;
+    expect(u2).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(u2.error).toMatch(/^Echec du traitement\. .*(EISDIR|directory)/);
+    expect(reportOf(result)).toContain(`Dossier U2 : ${u2.error}\r\n`);
+    expect(reportOf(result)).toMatch(/2 \/ 3 dossier\(s\) traité\(s\)\r\n1 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
+    expect(fs.readdirSync(stack.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
 });
 
 test('R-BK-4 (drill K, session 39): one dossier\'s own generations folder refusing writes (chattr +i) fails that dossier, naming its folder; the batch goes on (it stopped, blaming the whole backup folder)', async () => {
@@ -256,12 +262,8 @@ test('R-BK-4 (drill K, session 39): one dossier\'s own generations folder refusi
     await stack.close();
     return;
   }
-  const { worker: w, closeMail } = await worker(stack);
   try {
-    await w.runUntil(async () => {
-      const result = await runBatch(stack);
-      expect(result).toMatchObject({ state: 'partial', total: 3, ok: 2, failed: 1 });
-      const items = await ledger(stack.pools.get('main'), result.runId);
+    await oneOfThreeFails(stack, async (result, items) => {
       expect(items.map((i) => [i.code, i.status])).toEqual(expect.arrayContaining([['I1', 'ok'], ['I2', 'failed'], ['I3', 'ok']]));
       const i2 = items.find((i) => i.code === 'I2')!;
       expect(i2.error).toMatch(/^Echec du traitement\. (Error: )?EPERM: operation not permitted, .*generations\/I2\//);
@@ -272,8 +274,6 @@ test('R-BK-4 (drill K, session 39): one dossier\'s own generations folder refusi
     });
   } finally {
     spawnSync('chattr', ['-i', own]);
-    closeMail();
-    await stack.close();
   }
 });
 
