@@ -280,6 +280,9 @@ export async function startPostgres(config: Config, paths: DevPaths, say: (s: st
   // watched no more, and the CLI's hint still said dev would start it again)
   const outsideGone = async (pid: number): Promise<string> => {
     while (!stopping && runs(pid, 'postgres')) await new Promise((r) => setTimeout(r, 1_000));
+    // a killed postmaster stays a zombie until its parent (init) reaps it, and PostgreSQL's lock file check still sees
+    // its pid alive (drill G, session 39: the first start again failed on "postmaster.pid already exists"): a while
+    for (let waited = 0; !stopping && alive(pid) && waited < 10_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
     return 'it exited';
   };
   const supervised = (async () => {
@@ -302,7 +305,8 @@ export async function startPostgres(config: Config, paths: DevPaths, say: (s: st
           break;
         } catch (err) {
           // one started by hand at the same moment holds the lock file: taken over at the next look, not said as a failure
-          if (!runningPostmaster(paths.pgDir) && (attempt === 1 || attempt % 15 === 0)) {
+          // said from the second failure (the first may be the old postmaster's last moments)
+          if (!runningPostmaster(paths.pgDir) && (attempt === 2 || attempt % 15 === 0)) {
             say(`PostgreSQL did not start again (${err instanceof Error ? err.message : String(err)}): trying again every ${PG_RESTART_DELAY_MS / 1000} s`);
           }
           await pause();

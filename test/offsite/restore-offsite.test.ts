@@ -9,6 +9,7 @@ import { failureTypeOf } from '../../domain/failures';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
 import { runCli, stackCliEnv } from '../helpers/cli';
 import { createTestWorker } from '../helpers/env';
+import { createActivities } from '../../workers/activities';
 import { lazyOffsiteStore } from '../../offsite/lazy';
 import { batchAndFollowUps, useOffsiteStack } from './offsite-stack';
 import { createDossiers } from '../workflows/backup-batch-helpers';
@@ -342,7 +343,9 @@ test('R-BK-12 / R-BK-13: a generation whose file is gone and whose copy is whole
 
 test('R-BK-14 (drill S, session 39): a restore run with the storage away fails only the dossiers whose copy it needs, after a few tries each, and goes on with the others; --retry restores them once it is back', async () => {
   await createDossiers(off.stack, [{ code: 'SA1' }, { code: 'SA2' }]);
-  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  // plain archives on purpose: a test above leaves this target's archives encrypted under keys no worker has
+  const config = { ...off.stack.config, backupKeys: { ...off.stack.config.backupKeys, plainOnPurpose: true } };
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection, { activities: createActivities({ config, pools: off.stack.pools }) });
   await worker.runUntil(async () => {
     expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed' });
     // SA1's file lost (only its copy is left), SA2's kept; both dossiers lost
