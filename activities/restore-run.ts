@@ -60,7 +60,6 @@ class AlreadyEnded extends Error {
   }
 }
 
-/** Problems of the archive or the dossier (not of the connection): the dossier fails, the others go on. */
 /** The off-site storage away while a run reads a copy: one dossier tries this many times in place (a pause growing by OFFSITE_RETRY_MS). */
 const OFFSITE_TRIES = 3;
 const OFFSITE_RETRY_MS = 2_000;
@@ -70,6 +69,7 @@ interface StorageHealth {
   downSince?: number;
 }
 
+/** Problems of the archive or the dossier (not of the connection): the dossier fails, the others go on. */
 function isDossierProblem(err: unknown): boolean {
   if (err instanceof ApplicationFailure && err.nonRetryable) return true;
   const code = (err as NodeJS.ErrnoException).code;

@@ -62,6 +62,10 @@ export const NO_KEYS = new BackupKeyring([]);
  */
 export const keyFileWords = (file: string | undefined): string => (file ? `the key file ${file} (NIGHTSHIFT_BACKUP_KEYS_FILE)` : 'NIGHTSHIFT_BACKUP_KEYS_FILE');
 
+/** The keys kept generations need, each with its count (`k1 (15 generation(s)), k2 (3 generation(s))`): the refusal's and doctor's words. */
+export const keptKeysText = (kept: { keyId: string | null; generations: number }[]): string =>
+  kept.flatMap((k) => (k.keyId === null ? [] : [`${k.keyId} (${k.generations} generation(s))`])).join(', ');
+
 function keysFailure(message: string): Error {
   return permanentFailure(FailureType.BackupKeyMissing, message);
 }
@@ -167,8 +171,7 @@ export async function refusePlainWhereEncrypted(pool: pg.Pool, target: string, k
     // every key the kept archives need, not only the newest one's (drill R, session 39: an operator giving back that one
     // alone still could not read the older archives); read once a minute at most, as the refusal repeats per dossier
     if (!known.keys || now - known.keys.at >= ENCRYPTED_BEFORE_RECHECK_MS) {
-      const kept = (await keptKeyIds(pool)).flatMap((k) => (k.keyId === null ? [] : [`${k.keyId} (${k.generations} generation(s))`]));
-      known.keys = { text: kept.join(', '), at: now };
+      known.keys = { text: keptKeysText(await keptKeyIds(pool)), at: now };
     }
     const need = known.keys.text ? `; the kept archives need ${known.keys.text}` : '';
     throw keysFailure(

@@ -19,7 +19,7 @@ import { largestDossierObjects, lockTableSettings } from '../../store/server/loc
 import { RESTORES_AT_ONCE, lockTableShortfall } from '../../domain/lock-table';
 import { supervisorCodes } from '../../store/dossiers/supervisor-codes';
 import { newestEncryptedGeneration } from '../../store/generations/newest-encrypted';
-import { keptKeysNotGiven, loadBackupKeyring } from '../../archive/keys';
+import { keptKeysNotGiven, keptKeysText, loadBackupKeyring } from '../../archive/keys';
 import { keptKeyIds } from '../../store/generations/kept-key-ids';
 import { createOffsiteStore } from '../../offsite/store';
 import { failureTypeOf } from '../../domain/failures';
@@ -392,7 +392,7 @@ async function checkPostgres(config: Config, target: Target, timeoutMs: number):
     const encrypted = config.backupKeys.plainOnPurpose || hasWritingKey(config) ? undefined : await newestEncryptedGeneration(client);
     if (encrypted) {
       // every key the kept archives need, as the backup's refusal names them (drill F, session 39: the newest one's alone)
-      const need = (await keptKeyIds(client)).flatMap((k) => (k.keyId === null ? [] : [`${k.keyId} (${k.generations} generation(s))`])).join(', ');
+      const need = keptKeysText(await keptKeyIds(client));
       return {
         address,
         state: 'error',
