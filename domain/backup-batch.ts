@@ -213,8 +213,26 @@ export type DestinationErrno = (typeof DESTINATION_ERRNOS)[number];
 /** How every French stop reason ends: what to do once the cause is mended (R-BK-4: the dossiers not done go first). */
 const STOPPED_THEN_RETRY = 'puis relancez la sauvegarde (nightshift backup retry) : les dossiers non traités seront sauvegardés en premier.';
 
-/** Why the batch stopped, for the report mail and `backup status` (R-BK-7, R-BK-8 wording, in French). */
+/** How every English stop reason the worker writes ends (the French one, STOPPED_THEN_RETRY, is what the report says). */
+const THEN_RETRY = "then run the backup again (nightshift backup retry): the dossiers not attempted go first";
+
+/**
+ * Why the batch stopped on its destination (R-BK-4). Kept on the run in English, as `backup status` and the Web UI say
+ * it; the report and the mail say it in French (reportStopReason, R-BK-7, R-BK-8).
+ */
 export function destinationStopText(dir: string, errno: DestinationErrno): string {
+  const full = errno === 'ENOSPC' || errno === 'EDQUOT';
+  const todo = full ? 'free space in it (or choose another backup folder)' : 'let the backup service write in it (or choose another backup folder)';
+  return `the backup stopped: the backup folder ${dir} ${full ? 'is full' : 'is not writable'} (${errno}); ${todo}, ${THEN_RETRY}`;
+}
+
+/** destinationStopText's line, matched whole, to be said in French (test/domain/report-stop-reason.test.ts). */
+const DESTINATION_LINE = new RegExp(
+  `^the backup stopped: the backup folder (.+) (?:is full|is not writable) \\((${DESTINATION_ERRNOS.join('|')})\\); (?:free space in it|let the backup service write in it) \\(or choose another backup folder\\), ${THEN_RETRY.replace(/[()]/g, '\\$&')}$`,
+);
+
+/** R-BK-7, R-BK-8 wording, in French: the report's and the mail's words for destinationStopText. */
+function destinationStopFrench(dir: string, errno: DestinationErrno): string {
   const what = errno === 'ENOSPC' || errno === 'EDQUOT' ? `est plein (${errno})` : `n'est pas accessible en écriture (${errno})`;
   const todo =
     errno === 'ENOSPC' || errno === 'EDQUOT'
@@ -247,6 +265,10 @@ const NOT_THE_STORE_WHY: Record<string, string> = {
  * error, an operator's words) stay verbatim: nothing is guessed.
  */
 export function reportStopReason(reason: string): string {
+  if (reason === ENDED_CANCELLED) return ENDED_CANCELLED_FR;
+  if (reason === ENDED_EARLY) return ENDED_EARLY_FR;
+  const destination = DESTINATION_LINE.exec(reason);
+  if (destination) return destinationStopFrench(destination[1]!, destination[2] as DestinationErrno);
   const keys = KEYS_MISSING_LINE.exec(reason);
   if (keys) {
     const [, target, generation, key, need, file] = keys;
@@ -281,10 +303,14 @@ export function reportStopReason(reason: string): string {
   return reason;
 }
 
-/** The report line's error for a dossier the stopped batch did not attempt: why, and what to do. */
-/** Why a dossier of a run that ended early was not attempted (R-BK-7's report, the mail, `backup status`, `backup retry`). */
-export const ENDED_CANCELLED = 'La sauvegarde a été annulée avant ce dossier.';
-export const ENDED_EARLY = "La sauvegarde s'est arrêtée avant ce dossier.";
+/**
+ * Why a dossier of a run that ended early was not attempted (`backup status`, the Web UI, `backup retry`), and the
+ * report's and the mail's French for it (R-BK-7, R-BK-8; runs before session 40 kept the French ones).
+ */
+export const ENDED_CANCELLED = 'the batch was cancelled before this dossier';
+export const ENDED_EARLY = 'the batch stopped before this dossier';
+const ENDED_CANCELLED_FR = 'La sauvegarde a été annulée avant ce dossier.';
+const ENDED_EARLY_FR = "La sauvegarde s'est arrêtée avant ce dossier.";
 
 const NOT_DONE_PREFIX = 'Non traité. ';
 
@@ -333,7 +359,7 @@ export function batchAccountText(a: BatchAccount): string {
 
 /** R-BK-7: before the two summary lines, the dossiers a stopped batch did not attempt (counted « en erreur(s) »), and why. */
 export function reportNotDoneLine(notDone: number, total: number, reason: string | null): string {
-  return `${notDone} / ${total} dossier(s) non traité(s), comptés en erreur : ${reason === null ? ENDED_EARLY : reportStopReason(reason)}`;
+  return `${notDone} / ${total} dossier(s) non traité(s), comptés en erreur : ${reportStopReason(reason ?? ENDED_EARLY)}`;
 }
 
 /**

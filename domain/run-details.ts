@@ -169,11 +169,20 @@ export function etaText(d: Pick<RunDetails, 'etaSeconds' | 'sinceLastEndSeconds'
 }
 
 /**
+ * A dossier's failure as the English screens list it (the Web UI's details, `backup status`, `backup run --wait`): its
+ * own error (a backup's is the seed's French « Echec du traitement. … », R-BK-7), or, a dossier a stopped batch never
+ * attempted (not_done), that alone: the run's account says once why it stopped.
+ */
+export function failureText(status: string, error: string | null | undefined): string {
+  return status === 'not_done' ? 'not attempted (the batch stopped before it)' : error || status;
+}
+
+/**
  * `Latest failures:` then one list item `- CODE: reason` each (and `- and N more`): a blank line after the
  * heading, so that the Web UI's markdown renders a list rather than one paragraph.
  */
 export function failuresBlock(failures: DossierFailure[], total: number, extra: string[] = []): string {
-  const items = [...failures.map((f) => `- ${escapeMarkdown(f.code)}: ${escapeMarkdown(oneLine(f.error || f.status))}`), ...extra.map((e) => `- ${e}`)];
+  const items = [...failures.map((f) => `- ${escapeMarkdown(f.code)}: ${escapeMarkdown(oneLine(failureText(f.status, f.error)))}`), ...extra.map((e) => `- ${e}`)];
   if (total > failures.length) items.push(`- and ${total - failures.length} more`);
   return ['Latest failures:', '', ...items].join('\n');
 }

@@ -75,7 +75,7 @@ import { selectionExclusions } from '../../store/dossiers/selection-exclusions';
 import { kindFlag, refuseUnknownCodes } from '../code-hints';
 import { retryCandidates } from '../../store/backup/retry-candidates';
 import { operatorDateTime } from '../../domain/retention';
-import { oneLine } from '../../domain/run-details';
+import { failureText, oneLine } from '../../domain/run-details';
 import { innermostMessage } from '../../domain/failures';
 import { type PruneOutcome, batchPruneOutcome, pruneOutcomeLines, settledBatchPrune } from '../prune-outcome';
 
@@ -205,7 +205,7 @@ function resultText(r: BackupBatchResult): string {
     `backup run ${r.runId} ${r.state}: ${r.account ? batchAccountText(r.account) : `${r.ok} / ${r.total} dossier(s) backed up, ${r.failed} in error`}`,
     `report: ${r.reportPath ?? '(none)'}`,
     ...(r.mail ? ['the report is being mailed to the report recipients (R-BK-8)'] : []),
-    ...(r.failures ?? []).map((f) => `  ${f.code}: ${f.error || f.status}`),
+    ...(r.failures ?? []).map((f) => `  ${f.code}: ${failureText(f.status, f.error)}`),
     ...(r.failuresTotal > (r.failures ?? []).length ? [`  and ${r.failuresTotal - r.failures.length} more`] : []),
     ...(r.retryCommand ? [`next: ${r.retryCommand}`] : []),
   ].join('\n');
@@ -315,12 +315,13 @@ function statusText(
 ): string {
   const r = s.run;
   const a = s.account;
-  const done = a.ok + a.inUse + a.failed;
+  // in use counts as attempted (the dossier was reached, found in use, R-BK-3); not attempted: never reached
+  const attempted = a.ok + a.inUse + a.failed;
   const lines = [
     `backup run ${r.id} (${r.workflow_id}) ${r.kind}${r.retry_of ? ` of run ${r.retry_of}` : ''}: ${r.state}`,
     // in the operator's zone, as every other command prints times (--json keeps ISO UTC)
     `started ${operatorDateTime(r.started_at, zone)}${r.finished_at ? `, finished ${operatorDateTime(r.finished_at, zone)}` : ''} (${zone})`,
-    `${done} / ${a.total} dossiers done: ${a.ok} ok, ${a.inUse} in use, ${a.failed} failed` + (a.notDone ? `; ${a.notDone} not attempted` : ''),
+    `${attempted} / ${a.total} dossiers attempted: ${a.ok} ok, ${a.inUse} in use, ${a.failed} failed` + (a.notDone ? `; ${a.notDone} not attempted` : ''),
     // the same sentence as the Web UI's details and the report's count (« en erreur(s) » = not backed up)
     ...(a.notBackedUp ? [batchAccountText(a)] : []),
   ];
@@ -338,7 +339,7 @@ function statusText(
   }
   // a screen, not 880 lines (scale drill): every one is in the report and in --json
   const shown = s.failures.slice(0, STATUS_FAILURES_SHOWN);
-  if (shown.length) lines.push('failures:', ...shown.map((f) => `  ${f.code}: ${f.error ?? f.status}`));
+  if (shown.length) lines.push('failures:', ...shown.map((f) => `  ${f.code}: ${failureText(f.status, f.error)}`));
   if (s.failures.length > shown.length) lines.push(`  and ${s.failures.length - shown.length} more: every one in the report${r.report_path ? ` (${r.report_path})` : ''} and with --json`);
   return lines.join('\n');
 }

@@ -22,7 +22,7 @@ import {
   WINDOW_TOO_LONG,
 } from '../../domain/maintenance-input';
 import { innermostMessage } from '../../domain/failures';
-import { oneLine } from '../../domain/run-details';
+import { failureText, oneLine } from '../../domain/run-details';
 import { parseOperatorTime } from '../../domain/operator-time';
 import { hasControlChars, shownInput } from '../../domain/text';
 import { onlyCodesSchema } from '../../domain/backup-batch';
@@ -584,7 +584,7 @@ async function runsNotDone(targetName: string, windowId: string): Promise<{ runs
         run,
         failures:
           run.kind === 'backup'
-            ? (await backupRunFailures(pool, run.id)).map((f) => ({ code: f.code, error: f.error ?? f.status }))
+            ? (await backupRunFailures(pool, run.id)).map((f) => ({ code: f.code, error: failureText(f.status, f.error) }))
             : (await patchRunFailures(pool, Number(run.id), null)).failures,
       })),
     );

@@ -36,8 +36,12 @@ test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed
     const sentence = `0 / 3 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: BackupKeyMissing`;
     const status = await cli(['backup', 'status']);
     expect(status.code).toBe(0);
-    expect(status.stdout).toContain('0 / 3 dossiers done: 0 ok, 0 in use, 0 failed; 3 not attempted\n');
+    expect(status.stdout).toContain('0 / 3 dossiers attempted: 0 ok, 0 in use, 0 failed; 3 not attempted\n');
     expect(status.stdout).toContain(sentence.replace('BackupKeyMissing', why));
+    // the reason once (above), in English; each dossier then says only that it was not attempted (session 40: it repeated
+    // the report's French sentence per dossier)
+    expect(status.stdout).toContain('  KM1: not attempted (the batch stopped before it)\n');
+    expect(status.stdout).not.toContain('Non traité');
 
     const json = JSON.parse((await cli(['backup', 'status', '--json'])).stdout);
     expect(json.run).toMatchObject({ state: 'failed', ok: 0, failed: 3 });
@@ -59,6 +63,7 @@ test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed
     const details = await currentDetails(ctx.temporal.client.workflow.getHandle(workflowId));
     expect(details).toContain('**0 / 3** dossiers · 0 failed');
     expect(details).toContain(`3 not attempted (the batch stopped before them: ${why}`);
+    expect(details).toContain('- KM1: not attempted (the batch stopped before it)');
     expect(details).toContain(`\`nightshift backup retry --target main --run ${result.runId}\``);
 
     // without --json, `--wait` ends with the run's account before the error (it printed the error alone)

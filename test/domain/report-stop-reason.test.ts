@@ -70,10 +70,36 @@ test('R-BK-7: the backup folder not the shared store is said in French for each 
   }
 });
 
-test('R-BK-7: French reasons and unknown texts (an operator\'s words, an unexpected error) stay verbatim', () => {
-  for (const said of [destinationStopText('/srv/sauve', 'ENOSPC'), destinationStopText('/srv/sauve', 'EACCES'), ENDED_CANCELLED, ENDED_EARLY]) {
-    expect(reportStopReason(said)).toBe(said);
+test('R-BK-4, R-BK-7: a full or unwritable folder, a cancelled or stopped batch: English on the run (status, Web UI), French in the report', () => {
+  const full = destinationStopText('/srv/sauve partagé', 'ENOSPC');
+  expect(full).toBe(
+    'the backup stopped: the backup folder /srv/sauve partagé is full (ENOSPC); free space in it (or choose another backup folder), ' +
+      'then run the backup again (nightshift backup retry): the dossiers not attempted go first',
+  );
+  expect(reportStopReason(full)).toBe(
+    `La sauvegarde a été arrêtée : le dossier de sauvegarde /srv/sauve partagé est plein (ENOSPC). Libérez de la place dans ce dossier (ou choisissez un autre dossier de sauvegarde), ${RETRY}`,
+  );
+  expect(reportStopReason(destinationStopText('/srv/sauve', 'EDQUOT'))).toContain('/srv/sauve est plein (EDQUOT). Libérez de la place');
+  for (const errno of ['EACCES', 'EPERM', 'EROFS'] as const) {
+    expect(destinationStopText('/srv/sauve', errno)).toContain(`is not writable (${errno}); let the backup service write in it`);
+    expect(reportStopReason(destinationStopText('/srv/sauve', errno))).toBe(
+      `La sauvegarde a été arrêtée : le dossier de sauvegarde /srv/sauve n'est pas accessible en écriture (${errno}). Donnez au service de sauvegarde le droit d'écrire dans ce dossier (ou choisissez un autre dossier de sauvegarde), ${RETRY}`,
+    );
   }
+  expect(reportStopReason(ENDED_CANCELLED)).toBe('La sauvegarde a été annulée avant ce dossier.');
+  expect(reportStopReason(ENDED_EARLY)).toBe("La sauvegarde s'est arrêtée avant ce dossier.");
+  for (const said of [destinationStopText('/srv/sauve', 'ENOSPC'), ENDED_CANCELLED, ENDED_EARLY]) expect(said).not.toMatch(/[éè]|La sauvegarde/);
+});
+
+test('R-BK-7: French reasons (runs kept from before) and unknown texts (an operator\'s words, an unexpected error) stay verbatim', () => {
+  const before = [
+    "La sauvegarde a été arrêtée : le dossier de sauvegarde /srv/sauve est plein (ENOSPC). Libérez de la place dans ce dossier (ou choisissez un autre dossier de sauvegarde), " + RETRY,
+    'La sauvegarde a été annulée avant ce dossier.',
+    "La sauvegarde s'est arrêtée avant ce dossier.",
+  ];
+  for (const said of before) expect(reportStopReason(said)).toBe(said);
+  // a destination line with something after it is not the line: left whole
+  expect(reportStopReason(`${destinationStopText('/srv/sauve', 'ENOSPC')} (and more)`)).toBe(`${destinationStopText('/srv/sauve', 'ENOSPC')} (and more)`);
   for (const free of ['disk swap tonight, stopped by ops', 'Connection terminated unexpectedly', '', "no backup key is given, and that's fine"]) {
     expect(reportStopReason(free)).toBe(free);
   }
@@ -91,7 +117,8 @@ test('R-BK-7: the report\'s lines say the stop reason in French: each dossier no
   expect(reportLine('KM1', 'not_done', notDoneErrorText(english))).toBe(`Dossier KM1 : Non traité. ${french}`);
   expect(reportNotDoneLine(3, 3, english)).toBe(`3 / 3 dossier(s) non traité(s), comptés en erreur : ${french}`);
   // no reason recorded: the batch stopped early, said so
-  expect(reportNotDoneLine(2, 5, null)).toBe(`2 / 5 dossier(s) non traité(s), comptés en erreur : ${ENDED_EARLY}`);
+  expect(reportNotDoneLine(2, 5, null)).toBe("2 / 5 dossier(s) non traité(s), comptés en erreur : La sauvegarde s'est arrêtée avant ce dossier.");
+  expect(reportLine('KM4', 'not_done', notDoneErrorText(ENDED_CANCELLED))).toBe('Dossier KM4 : Non traité. La sauvegarde a été annulée avant ce dossier.');
   // other failures keep their own text, whatever it says
   expect(reportLine('KM2', 'failed', `Echec du traitement. ${english}`)).toBe(`Dossier KM2 : Echec du traitement. ${english}`);
   expect(reportLine('KM3', 'not_done', english)).toBe(`Dossier KM3 : ${english}`);

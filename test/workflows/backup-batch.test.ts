@@ -11,6 +11,7 @@ import { createBackupBatchActivities } from '../../activities/backup-batch';
 import { verifyArchive } from '../../archive/engine';
 import { generateDemoDossiers } from '../../registry/demo';
 import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
+import { type ItemStatus, reportLine } from '../../domain/backup-batch';
 import { WorkflowFailedError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { backupBatchProgressQuery, batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
@@ -352,6 +353,7 @@ test('R-BK-7 cancellation ends the run early: the report of what was done is sti
       // the dossiers never attempted are in the report as not done (it said "1 / 1 traité(s)" of a run of 4), and a retry takes them
       expect(rows[0]).toMatchObject({ state: 'failed', total: 4, ok: 1 });
       const notDone = 'Non traité. La sauvegarde a été annulée avant ce dossier.';
+      // said in English on the run (the Web UI, `backup status`), in French in the report (R-BK-7)
       expect(fs.readFileSync(rows[0].report_path, 'utf8')).toBe(
         lines(
           'Dossier K1 : Traitement réussi',
@@ -370,8 +372,8 @@ test('R-BK-7 cancellation ends the run early: the report of what was done is sti
       // attempted with why (as `backup status` says it), the dossiers not done listed
       const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
       expect(details).toContain('**1 / 4** dossiers · 0 failed');
-      expect(details).toContain('1 / 4 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: La sauvegarde a été annulée avant ce dossier.');
-      expect(details).toContain(`- K4: ${notDone}`);
+      expect(details).toContain('1 / 4 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: the batch was cancelled before this dossier;');
+      expect(details).toContain('- K4: not attempted (the batch stopped before it)');
     });
   } finally {
     gate.open = true;
@@ -476,7 +478,8 @@ afterAll(() => {
       const { rows: runs } = await pool.query('SELECT id, state, stop_reason, report_path, total, failed FROM nightshift.backup_run');
       const run = runs[0];
       expect(run.state).toBe('failed');
-      expect(run.stop_reason).toContain(`le dossier de sauvegarde ${fullDisk} est plein (ENOSPC)`);
+      // English on the run (`backup status`, the Web UI), French in the report and the mail (R-BK-7, R-BK-8)
+      expect(run.stop_reason).toContain(`the backup folder ${fullDisk} is full (ENOSPC); free space in it`);
 
       const items = await ledger(pool, Number(run.id));
       const byCode = Object.fromEntries(items.map((i) => [i.code, i]));
@@ -499,7 +502,8 @@ afterAll(() => {
 
       // the report (in the folder, or under the data folder when even it did not fit) names every dossier and why
       const report = fs.readFileSync(run.report_path, 'utf8');
-      for (const i of notOk) expect(report).toContain(`Dossier ${i.code} : ${i.error}\r\n`);
+      for (const i of notOk) expect(report).toContain(`${reportLine(i.code, i.status as ItemStatus, i.error)}\r\n`);
+      expect(report).toContain(`Dossier F3 : Non traité. La sauvegarde a été arrêtée : le dossier de sauvegarde ${fullDisk} est plein (ENOSPC).`);
       expect(report).toContain('est plein (ENOSPC)');
       expect(report).toMatch(new RegExp(`${notOk.length} / 6 dossier\\(s\\) en erreur\\(s\\)\r\n$`));
       // the mail says the folder is full and what to do
