@@ -329,6 +329,8 @@ export interface GenerationRestore {
    * off-site copy read when it was read rather than the local file
    */
   beforeCommit?: (tx: pg.PoolClient, header: ArchiveHeader, readFromCopy: { bucket: string; key: string } | undefined) => Promise<void>;
+  /** just before the off-site copy is read (not when the local file is): may throw, so that the copy is not tried */
+  beforeCopy?: (copy: { bucket: string; key: string }) => void;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -390,6 +392,7 @@ export function generationRestorer({ config, pools, offsiteStore: injectedStore 
           throw permanentFailure(FailureType.ArchiveInvalid, `${damaged.why}${copyHint}`, damaged);
         }
       }
+      r.beforeCopy?.(copy);
       const fromCopy: RestoreEngineOptions['beforeCommit'] = async (tx, header) => r.beforeCommit?.(tx, header, copy);
       return { ...(await restoreFromCopy(pool, g, copy, (file, name) => restore(file, name, fromCopy), onProgress, r.signal)), offsiteCopy: copy };
     });

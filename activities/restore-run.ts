@@ -64,9 +64,16 @@ class AlreadyEnded extends Error {
 const OFFSITE_TRIES = 3;
 const OFFSITE_RETRY_MS = 2_000;
 
-/** Within one chunk of a restore run: since when the off-site storage has not answered (a dossier gave up on it). */
+/**
+ * Once a dossier gave up on the storage, the next ones of the chunk that need a copy fail at once for this long (not
+ * tried), then one try each tells whether it is back, as the batch's copies do (activities/offsite.ts). Without it, a
+ * storage that accepts connections and never answers cost every dossier its 30 s of silence (drill G, session 39).
+ */
+const STORAGE_DOWN_PAUSE_MS = 30_000;
+
+/** Within one chunk of a restore run: since when the off-site storage has not answered, and until when it is not tried. */
 interface StorageHealth {
-  downSince?: number;
+  down?: { since: number; until: number; error: string };
 }
 
 /** Problems of the archive or the dossier (not of the connection): the dossier fails, the others go on. */
@@ -303,6 +310,8 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
     let storageTries = 0;
     for (;;) {
       const g = attempt.g;
+      // whether this try read (or began to read) the off-site copy: its outcome is news of the storage
+      let copyRead = false;
       try {
         await restoreGeneration({
           target: a.target,
@@ -312,6 +321,17 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
           replace: item.replace || registered !== undefined,
           from: attempt.from,
           signal: a.signal,
+          beforeCopy: () => {
+            const down = a.storage?.down;
+            copyRead = !(down && Date.now() < down.until);
+            if (down && !copyRead) {
+              throw ApplicationFailure.create({
+                type: FailureType.OffsiteUnavailable,
+                nonRetryable: false,
+                message: `its copy not tried: the off-site storage has been failing since ${operatorDateTime(new Date(down.since), zone)} (${zone}), last: ${oneLine(down.error, 300)}`,
+              });
+            }
+          },
           beforeCommit: async (tx, _header, copy) => {
             const lock = await lockRestoreItem(tx, a.runId, a.code);
             if (!lock || lock.runState !== 'running') throw refuse(RestoreRunFailure.RunClosed, `restore run ${a.runId} was closed while ${a.code} was being restored`);
@@ -321,6 +341,8 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
             await endRestoreItem(tx, a.runId, a.code, { status: 'ok', generationId: g.id, ...(readFromCopy && { readFromCopy }) });
           },
         });
+        // the storage answered: the dossiers after this one read their copies again at once
+        if (copyRead && a.storage) a.storage.down = undefined;
         return { status: 'ok' };
       } catch (err) {
         if (err instanceof AlreadyEnded) return { status: err.status, superseded: true };
@@ -330,12 +352,13 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
         // Temporal for 14 minutes on one dossier, the dossiers behind it never tried, then failed "before this dossier")
         if (failureTypeOf(err) === FailureType.OffsiteUnavailable) {
           a.storage ??= {};
-          if (a.storage.downSince === undefined && ++storageTries < OFFSITE_TRIES) {
+          const message = oneLine(err instanceof Error ? err.message : String(err), 500);
+          if (a.storage.down === undefined && ++storageTries < OFFSITE_TRIES) {
             await new Promise((r) => setTimeout(r, OFFSITE_RETRY_MS * storageTries));
             continue;
           }
-          a.storage.downSince ??= Date.now();
-          const message = oneLine(err instanceof Error ? err.message : String(err), 500);
+          // a try that was made failed (not one the pause spared): the pause starts again from now
+          if (copyRead) a.storage.down = { since: a.storage.down?.since ?? Date.now(), until: Date.now() + STORAGE_DOWN_PAUSE_MS, error: message };
           return end('failed', FailureType.OffsiteUnavailable, `generation ${g.id} not restored: ${message}; once the storage answers: ${restoreRetryCommand(a.target, a.runId)}`);
         }
         if (!isDossierProblem(err)) throw err;

@@ -341,24 +341,27 @@ test('R-BK-12 / R-BK-13: a generation whose file is gone and whose copy is whole
   expect(await verifyWith(keyed)).toEqual({ status: 'missing', error: `le fichier ${g.file} n'existe plus; copie externe ${off.store.bucket}/${key} vérifiée : une restauration la lit` });
 });
 
-test('R-BK-14 (drill S, session 39): a restore run with the storage away fails only the dossiers whose copy it needs, after a few tries each, and goes on with the others; --retry restores them once it is back', async () => {
-  await createDossiers(off.stack, [{ code: 'SA1' }, { code: 'SA2' }]);
+test('R-BK-14 (drill S, session 39; session 40): a restore run with the storage away fails only the dossiers whose copy it needs, the first after a few tries, the next at once (not tried: a storage that never answers cost each 30 s), and goes on with the others; --retry restores them once it is back', async () => {
+  await createDossiers(off.stack, [{ code: 'SA1' }, { code: 'SA2' }, { code: 'SA3' }]);
   // plain archives on purpose: a test above leaves this target's archives encrypted under keys no worker has
   const config = { ...off.stack.config, backupKeys: { ...off.stack.config.backupKeys, plainOnPurpose: true } };
   const worker = await createTestWorker(off.stack, off.temporal.nativeConnection, { activities: createActivities({ config, pools: off.stack.pools }) });
   await worker.runUntil(async () => {
     expect(await batchAndFollowUps(off)).toMatchObject({ state: 'completed' });
-    // SA1's file lost (only its copy is left), SA2's kept; both dossiers lost
+    // SA1's and SA3's files lost (only their copies are left), SA2's kept; the three dossiers lost
     const [lost] = await dossierGenerations(pool(), 'SA1');
-    expect(lost).toMatchObject({ offsiteState: 'copied' });
-    fs.rmSync(path.dirname(lost!.file), { recursive: true, force: true });
-    for (const link of lost!.links) fs.rmSync(link, { force: true });
-    for (const code of ['SA1', 'SA2']) await pool().query(`DROP SCHEMA "d_${code}" CASCADE`);
+    const [lost3] = await dossierGenerations(pool(), 'SA3');
+    for (const g of [lost, lost3]) {
+      expect(g).toMatchObject({ offsiteState: 'copied' });
+      fs.rmSync(path.dirname(g!.file), { recursive: true, force: true });
+      for (const link of g!.links) fs.rmSync(link, { force: true });
+    }
+    for (const code of ['SA1', 'SA2', 'SA3']) await pool().query(`DROP SCHEMA "d_${code}" CASCADE`);
     await off.s3.kill();
     let restarted = false;
     try {
       const started = Date.now();
-      const r = await cli(['backup', 'restore', '--codes', 'SA1,SA2', '--at', NOW, '--wait']);
+      const r = await cli(['backup', 'restore', '--codes', 'SA1,SA2,SA3', '--at', NOW, '--wait']);
       // a few tries in place, not Temporal's twenty retries of the whole chunk (14 minutes in the drill)
       expect(Date.now() - started).toBeLessThan(90_000);
       expect(r.code).toBe(1);
@@ -367,13 +370,21 @@ test('R-BK-14 (drill S, session 39): a restore run with the storage away fails o
       expect(items).toEqual([
         { code: 'SA1', status: 'failed', error: expect.stringMatching(new RegExp(`^generation ${lost!.id} not restored: off-site storage failed while reading \\S+ \\(ECONNREFUSED.*; once the storage answers: nightshift backup restore --retry ${runId}`)) as string },
         { code: 'SA2', status: 'ok', error: null },
+        // the storage failed SA1's three tries moments ago: SA3's copy is not tried (a pause of 30 s, then one try tells)
+        {
+          code: 'SA3',
+          status: 'failed',
+          error: expect.stringMatching(
+            new RegExp(`^generation ${lost3!.id} not restored: its copy not tried: the off-site storage has been failing since .+ \\(\\S+\\), last: off-site storage failed while reading \\S+ \\(ECONNREFUSED.*; once the storage answers: nightshift backup restore --retry ${runId} --target main --wait$`),
+          ) as string,
+        },
       ]);
       expect(await dossierExists('SA2')).toBe(true);
       await off.s3.restart();
       restarted = true;
       const again = await cli(['backup', 'restore', '--retry', String(runId), '--wait']);
       expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(again.stdout).toMatch(/\nrestored: SA1\n/);
+      expect(again.stdout).toMatch(/\nrestored: SA1 SA3\n/);
     } finally {
       if (!restarted) await off.s3.restart();
     }
