@@ -99,9 +99,13 @@ export function oneLine(text: string, max = REASON_MAX): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** Markdown-escaped: the UI shows the text as written, never as emphasis, a link or HTML. */
+/**
+ * Markdown-escaped: the UI shows the text as written, never as emphasis, a link or HTML. Backslash escapes only (any
+ * ASCII punctuation may be escaped, CommonMark): the Web UI's renderer shows `&gt;` as those four characters (session
+ * 40: `copyfile 'a' -&gt; 'b'`); test/ui/web-ui.test.ts reads the rendering back. (Its typographer still curls quotes.)
+ */
 export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_[\]|~<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`));
+  return text.replace(/[\\`*_[\]|~<>&]/g, (c) => `\\${c}`);
 }
 
 /** A command as a code span: copyable as is (ASCII `--`, straight quotes, no backtick inside). */

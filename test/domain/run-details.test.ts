@@ -32,7 +32,7 @@ test('latest failures as `- CODE: reason` (one line, at most 200 characters, mar
   const md = renderRunDetails({ ...base, failed: 14, failures, failuresTotal: 14 });
   const items = md.split('\n').filter((l) => l.startsWith('- '));
   expect(items).toHaveLength(DETAILS_FAILURES_SHOWN + 1);
-  expect(items[0]).toBe('- D2: cannot back up relation v\\_oops2 (kind \\*v\\*) \\[x\\](javascript:alert(1)) &lt;b&gt;');
+  expect(items[0]).toBe('- D2: cannot back up relation v\\_oops2 (kind \\*v\\*) \\[x\\](javascript:alert(1)) \\<b\\>');
   expect(items[items.length - 1]).toBe('- and 4 more');
   const long = renderRunDetails({ ...base, failures: [{ code: 'L1', status: 'failed', error: 'y'.repeat(300) }] });
   expect(long).toContain(`- L1: ${'y'.repeat(199)}…`);

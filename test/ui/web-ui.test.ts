@@ -2,6 +2,7 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { BrowserContext, Page } from 'playwright-core';
 import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
+import { escapeMarkdown } from '../../domain/run-details';
 import type { BackupBatchResult } from '../../workflows/backup-batch.api';
 import { maintenanceStatusQuery, type MaintenanceStatus } from '../../workflows/maintenance-window.api';
 import { createTestStack, createTestWorker, type TestStack } from '../helpers/env';
@@ -197,5 +198,13 @@ describeWithBrowser('watching the night in the Web UI (issue 12)', () => {
     expect(retryId).toBeDefined();
     const retried = await outcomeOf(client.workflow.getHandle(retryId!));
     expect(retried.result).toMatchObject({ state: 'completed', total: 1, ok: 1, failed: 0 });
+  });
+
+  test('R-OP-1: a reason escaped for the details reads as written in the Web UI\'s own renderer: an arrow, HTML, a link, emphasis (session 40: `-&gt;` was shown)', async () => {
+    // the page the UI frames every summary and details in (its markdown renderer); the quotes aside: its typographer curls them
+    const reason = "Echec du traitement. EPERM: operation not permitted, copyfile /srv/.BX.tmp -> /srv/gen/X_1.SVG <b>x</b> <script>alert(1)</script> [x](javascript:alert(1)) *v* a|b ~c~ & \\ `t`";
+    await page.goto(`${ui.uiUrl}/render?content=${encodeURIComponent(`- X: ${escapeMarkdown(reason)}`)}&theme=light`);
+    const shown = await readUntil(page, 'the rendered reason', () => page.locator('body').innerText(), (t) => t.includes('X:'));
+    expect(shown.trim()).toBe(`X: ${reason}`);
   });
 });
