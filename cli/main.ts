@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, dropOutputOnClosedPipe, reportError } from './context';
 import { terminalSafe } from '../domain/text';
+import { UsageError } from '../config/config';
 import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
 import { registerBackupBatchCommands } from './commands/backup-batch';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerStoreCommands(program);
   for (const cmd of [program, ...allCommands(program)]) {
+    refuseRepeatedOptions(cmd);
     // commander's own refusals (unknown option, missing argument...) are said once, by main(), as one line
     cmd.configureOutput({ outputError: () => {} });
     cmd.exitOverride((err) => {
@@ -41,6 +43,26 @@ export function buildProgram(): Command {
     });
   }
   return program;
+}
+
+/**
+ * An option that takes a value, given twice, is refused, exit 2, before anything is read or started: commander keeps
+ * the last one silently (drill X, session 40: `backup forget CODE --id 10 --id 11` forgot 11 alone, `--reason CLOTURE
+ * --reason manual` wrote a normal generation). --target says it its own way (cli/context.ts).
+ */
+function refuseRepeatedOptions(cmd: Command): void {
+  const given = new Map<string, string[]>();
+  for (const option of cmd.options) {
+    if (option.variadic || !(option.required || option.optional) || option.long === '--target') continue;
+    const flag = option.long ?? option.short ?? option.name();
+    cmd.on(`option:${option.name()}`, (value: string | undefined) => {
+      const values = [...(given.get(flag) ?? []), value ?? '(no value)'];
+      given.set(flag, values);
+      if (values.length < 2) return;
+      const list = /<codes>|<code>|<addresses>/.test(option.flags) ? ' (several: one value, comma-separated)' : '';
+      throw new UsageError(`${flag} given twice (${values.join(', ')}): give it once${list}`);
+    });
+  }
 }
 
 function packageVersion(): string {

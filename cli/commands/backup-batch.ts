@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import pg from 'pg';
 import { reportPathText } from '../report-path';
 import type { Client, ScheduleDescription } from '@temporalio/client';
@@ -625,7 +625,7 @@ export function registerBackupBatchCommands(backup: Command): void {
     .description(`set the common value (in the database) of a setting: ${[...BACKUP_SETTING_KEYS, 'retention'].join(', ')}`)
     .argument('<key>')
     .argument('<value>', "the value; 'default' removes the common value; retention: 'last=2,daily=7,weekly=4,monthly=3'")
-    .option('--kind <kind>', `retention only: the folder kind it is for (${GENERATION_KINDS.join(', ')}; default: every kind)`, onlyOnce('--kind'))
+    .option('--kind <kind>', `retention only: the folder kind it is for (${GENERATION_KINDS.join(', ')}; default: every kind)`)
     .addOption(targetOption())
     .action(
       action(async (key: string, value: string, flags: RunFlags & { kind?: string }) => {
@@ -709,14 +709,6 @@ export function registerBackupBatchCommands(backup: Command): void {
   // the SDK's trigger() defaults to ALLOW_ALL, not the schedule's policy: say SKIP explicitly
   onSchedule('trigger', 'start a run now (skipped if one is running)', (h) => h.trigger('SKIP'), 'triggered (skipped if a run is already running)');
   onSchedule('delete', 'delete the schedule (runs already started go on)', (h) => h.delete(), 'deleted');
-}
-
-/** An option's parser that refuses it given twice (commander keeps the last one silently). */
-function onlyOnce(flag: string): (value: string, previous: string | undefined) => string {
-  return (value, previous) => {
-    if (previous !== undefined) throw new InvalidArgumentError(`${flag} is given more than once`);
-    return value;
-  };
 }
 
 /** `settings set retention VALUE [--kind K]` (R-BK-9, R-BK-11): the common value, per kind; a bad value changes nothing. */

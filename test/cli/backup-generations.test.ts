@@ -42,7 +42,7 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
     [['retention', 'last=2', '--kind', 'Archive'], /unknown folder kind "Archive"/],
     [['retention', 'last=2', '--kind', 'cloture'], /unknown folder kind "cloture": expected normal, EchangePrest, Cloture \(kinds are case-sensitive: Cloture\?\)/],
     [['modified-only', 'yes', '--kind', 'Cloture'], /--kind is for the retention setting only/],
-    [['retention', 'last=2', '--kind', 'Cloture', '--kind', 'normal'], /--kind is given more than once/],
+    [['retention', 'last=2', '--kind', 'Cloture', '--kind', 'normal'], /--kind given twice \(Cloture, normal\): give it once/],
   ] as const) {
     const r = await cli(['backup', 'settings', 'set', ...args]);
     expect({ args, code: r.code }).toEqual({ args, code: 2 });

@@ -116,6 +116,22 @@ test('a repeated --target is refused naming both, exit 2, before anything is rea
   }
 });
 
+test('any option given twice is refused naming both values, exit 2, before anything is read or started (drill X, session 40: commander kept the last one)', async () => {
+  // no database, no Temporal: a refusal made before either is reached
+  const nowhere = { DATABASE_URL: `postgres://ops@127.0.0.1:${await freePort()}/a`, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` };
+  const cases: [string[], string][] = [
+    [['backup', 'forget', 'DEMO0005', '--id', '10', '--id', '11'], '--id given twice (10, 11): give it once'],
+    [['backup', 'dossier', 'DEMO0005', '--reason', 'cloture', '--reason=manual'], '--reason given twice (cloture, manual): give it once'],
+    [['backup', 'verify', '--codes', 'DEMO0005', '--codes', 'DEMO0007'], '--codes given twice (DEMO0005, DEMO0007): give it once (several: one value, comma-separated)'],
+    [['backup', 'run', '--dry-run', '--all', '--only', 'A', '--only', 'B'], '--only given twice (A, B): give it once (several: one value, comma-separated)'],
+    [['backup', 'schedule', 'set', '--cron', '0 6 * * 0', '--cron', '0 7 * * *'], '--cron given twice (0 6 * * 0, 0 7 * * *): give it once'],
+    [['backup', 'settings', 'set', 'retention', 'last=2', '--kind', 'Cloture', '--kind', 'normal'], '--kind given twice (Cloture, normal): give it once'],
+  ];
+  for (const [args, said] of cases) {
+    expect({ args, ...(await cli(args, nowhere)) }).toEqual({ args, code: 2, stdout: '', stderr: `nightshift: ${said}\n` });
+  }
+});
+
 test('every --target of the CLI is the shared one, which refuses a second', () => {
   const withTarget: string[] = [];
   const visit = (cmd: Command, at: string): void => {
