@@ -463,6 +463,21 @@ export const runIdSchemaFor = (see: string) =>
     .transform(Number)
     .pipe(z.number().int().positive(`a run id is a positive whole number (see ${see})`));
 
+/**
+ * A whole number typed by an operator: decimal digits only, in [min, max], `expected` said otherwise with the value
+ * typed (drill X, session 40: `--id 0x0c` forgot generation 12, `--id 1e1` generation 10, `--id abc` said "expected
+ * number, received NaN").
+ */
+export const wholeNumberSchema = (min: number, max: number, expected: string) =>
+  z
+    .string()
+    .trim()
+    .superRefine((v, ctx) => {
+      const n = /^\d{1,15}$/.test(v) ? Number(v) : NaN;
+      if (!(n >= min && n <= max)) ctx.addIssue({ code: 'custom', message: `${expected}, not '${v}'` });
+    })
+    .transform(Number);
+
 /** Parses a value with a zod schema; a failure is a usage error naming the flag. */
 export function parseFlag<T>(flag: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown): T {
   const r = schema.safeParse(value);

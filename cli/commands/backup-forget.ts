@@ -1,6 +1,5 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { dossierCodeSchema } from '../../domain/dossier';
 import { givenKeyIds } from '../../archive/keys';
@@ -14,7 +13,7 @@ import { joinDecisions, loadRetention } from '../../store/generations/retention-
 import { pruneCandidates } from '../../store/generations/prune-candidates';
 import { unknownCodes } from '../../store/patch/unknown-codes';
 import { caseHint, kindFlag } from '../code-hints';
-import { action, config, jsonOption, output, parseFlag, target, targetOption, withPools } from '../context';
+import { action, config, jsonOption, output, parseFlag, target, targetOption, wholeNumberSchema, withPools } from '../context';
 
 interface ForgetFlags {
   id?: string;
@@ -36,7 +35,7 @@ function forgetter(): string {
   return `backup forget by ${user}@${os.hostname()}`;
 }
 
-const generationIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const generationIdSchema = wholeNumberSchema(1, Number.MAX_SAFE_INTEGER, "expected a generation's id, a whole number (the first column of 'nightshift backup list CODE')");
 
 /**
  * `backup forget CODE --id ID | --at DATE` (R-BK-11), as restic's `forget ID` and pgBackRest's `expire --set`: one kept

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { action, config, parseFlag, EXIT_OK } from '../context';
+import { action, config, parseFlag, wholeNumberSchema, EXIT_OK } from '../context';
 import type { Cluster } from '../../cluster/cluster';
 import { envLine } from '../../cluster/env-line';
 import { shellWord } from '../../domain/text';
@@ -12,11 +11,11 @@ function clusterModule(): typeof import('../../cluster/cluster') {
   return require('../../cluster/cluster') as typeof import('../../cluster/cluster');
 }
 
-const count = z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(1, 'expected 1-8').max(8, 'expected 1-8');
+const count = wholeNumberSchema(1, 8, 'expected 1-8');
 /** Temporal keeps its ports in a smallint column: the whole range under 32768 (at most 3 + 4 + 3 × 8 ports). */
 // Temporal keeps its membership ports in a smallint: the whole range must end at 32767 at most (drill K2: "expected 1024-32700" said not why)
 const PORTS_FROM_RANGE = 'expected 1024-32700 (not a privileged port, and every port of the cluster at most 32767: Temporal keeps its ports in a smallint)';
-const firstPort = z.coerce.number({ error: 'expected a port number' }).int('expected a port number').min(1024, PORTS_FROM_RANGE).max(32_700, PORTS_FROM_RANGE);
+const firstPort = wholeNumberSchema(1024, 32_700, PORTS_FROM_RANGE);
 
 /** The cluster's folder: --dir, else <NIGHTSHIFT_DATA_DIR>-cluster (next to the dev stack's, never in it). */
 function clusterDir(dir: string | undefined): string {

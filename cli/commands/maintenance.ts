@@ -80,7 +80,7 @@ import { webUiLink } from './backup';
 import { checkPatchDirHere, refuseWhatThePlanRefuses } from '../patch-dir';
 import { endWithdrawn, NoAnswer, pollingWorkers, QUERY_MS, UPDATE_ACCEPT_MS, windowCalls, withdrawnWindow, type WindowCalls } from '../window-calls';
 import { refuseUnknownCodes } from '../code-hints';
-import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, withPools, wordFlag, zodText } from '../context';
+import { EXIT_FAILED, SaidError, action, config, jsonOption, output, parseFlag, target, targetOption, withTemporal, wholeNumberSchema, withPools, wordFlag, zodText } from '../context';
 import { dstWarnings, onExistingSchedule, scheduleExists, warningLines } from '../schedules';
 import { dstHazardText, dstHazards, localDate } from '../../domain/schedule-dst';
 
@@ -496,7 +496,7 @@ async function schedule(flags: ScheduleFlags): Promise<number | void> {
 }
 
 const LIST_LIMIT_MAX = 1000;
-const listLimitSchema = z.coerce.number().int().min(1).max(LIST_LIMIT_MAX);
+const listLimitSchema = wholeNumberSchema(1, LIST_LIMIT_MAX, `expected 1-${LIST_LIMIT_MAX}`);
 
 async function list(flags: { target?: string; json?: boolean; limit?: string }): Promise<void> {
   const limit = flags.limit === undefined ? 20 : parseFlag('--limit', listLimitSchema, flags.limit);

@@ -98,7 +98,13 @@ test('R-BK-11: the only generation of its kind a restore can read is not forgott
   for (const [args, message] of [
     [[code], /give the generation with --id ID or --at DATE \(one of them\)/],
     [[code, '--id', String(only), '--at', '2026-12-03'], /one of them/],
-    [[code, '--id', 'abc'], /^nightshift: --id: /],
+    [[code, '--id', 'abc'], /^nightshift: --id: expected a generation's id, a whole number \(the first column of 'nightshift backup list CODE'\), not 'abc'\n$/],
+    // drill X, session 40: read as hexadecimal or an exponent, these forgot generation 12 and 10
+    [[code, '--id', '0x0c'], /--id: expected a generation's id, a whole number .*, not '0x0c'\n$/],
+    [[code, '--id', '1e1'], /, not '1e1'\n$/],
+    [[code, '--id', '3.5'], /, not '3.5'\n$/],
+    [[code, '--id', ''], /, not ''\n$/],
+    [[code, '--id', '0'], /, not '0'\n$/],
     [[code, '--id', String(only), '--kind', 'Cloture'], /--kind goes with --at/],
     [[code, '--at', 'yesterday'], /^nightshift: --at: /],
     [[code, '--at', '2026-12-01'], new RegExp(`no kept generation at or before 2026-12-01 23:59:59\\.999 \\(Europe/Paris\\) of dossier ${code}|no kept generation at or before 2026-12-01`)],
