@@ -71,7 +71,7 @@ test('cluster up --dir naming a file (or a path through one) is bad usage naming
   // drill K2: the range said with why
   expect(await cli(['cluster', 'up', '--ports-from', '56100'])).toMatchObject({
     code: 2,
-    stderr: 'nightshift: --ports-from: expected 1024-32700 (not a privileged port, and every port of the cluster at most 32767: Temporal keeps its ports in a smallint), not '56100'\n',
+    stderr: "nightshift: --ports-from: expected 1024-32700 (not a privileged port, and every port of the cluster at most 32767: Temporal keeps its ports in a smallint), not '56100'\n",
   });
 });
 
