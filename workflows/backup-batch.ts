@@ -164,7 +164,8 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
           runId === null
             ? null
             : notBackedUp > 0 && !running
-              ? { text: 'Next: back up the failed dossiers again', command: backupRetryCommand(target, runId) }
+              ? // failed, in use, or never attempted (a cancelled batch has 0 failed: drill W, session 40)
+                { text: 'Next: back up again the dossiers not backed up', command: backupRetryCommand(target, runId) }
               : running
                 ? { text: 'Follow it', command: backupStatusCommand(target, runId) }
                 : null,

@@ -27,6 +27,7 @@ import {
   type BackupBatchProgress,
   type BackupBatchResult,
   backupBatchProgressQuery,
+  backupRetryCommand,
   backupScheduleId,
   batchResult,
 } from '../../workflows/backup-batch.api';
@@ -276,7 +277,7 @@ async function startBatch(input: BackupBatchInput, flags: RunFlags, extra: Recor
             const counts = await runItemCounts(pool, run.id);
             const failures = await runFailures(pool, run.id);
             const prune = await settledBatchPrune(pool, client, run, input.target);
-            process.stdout.write(`${statusText({ run, counts, failures, account: runAccount(run, counts, failures), prune }, config().timeZone)}\n`);
+            process.stdout.write(`${statusText({ run, counts, failures, account: runAccount(run, counts, failures), prune }, config().timeZone, input.target)}\n`);
           }
           throw err;
         });
@@ -312,6 +313,7 @@ function runAccount(run: BackupRunRow, counts: Record<string, number>, failures:
 function statusText(
   s: { run: BackupRunRow; live?: BackupBatchProgress; failures: RunFailure[]; counts: Record<string, number>; account: BatchAccount; prune?: PruneOutcome },
   zone: string,
+  target: string,
 ): string {
   const r = s.run;
   const a = s.account;
@@ -341,6 +343,8 @@ function statusText(
   const shown = s.failures.slice(0, STATUS_FAILURES_SHOWN);
   if (shown.length) lines.push('failures:', ...shown.map((f) => `  ${f.code}: ${failureText(f.status, f.error)}`));
   if (s.failures.length > shown.length) lines.push(`  and ${s.failures.length - shown.length} more: every one in the report${r.report_path ? ` (${r.report_path})` : ''} and with --json`);
+  // the step the Web UI's details and `--wait`'s result give (drill W, session 40: the status of a partial run had none)
+  if (r.state !== 'running' && a.notBackedUp > 0) lines.push(`next: ${backupRetryCommand(target, Number(r.id))}`);
   return lines.join('\n');
 }
 
@@ -579,8 +583,8 @@ export function registerBackupBatchCommands(backup: Command): void {
             // as the next batch's claim would close it, not shown as running with the stale progress of its history
             const status = await withTemporal((c) => workflowStatus(c, run.workflow_id)).catch(() => 'UNKNOWN');
             if (!mayStillRun(status)) {
-              await closeAbandonedRun(pool, run.id, status);
-              process.stderr.write(`nightshift: closed backup run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase()}\n`);
+              // (a run its workflow ended between the two reads is not closed here, and not said to be: drill W, session 40)
+              if (await closeAbandonedRun(pool, run.id, status)) process.stderr.write(`nightshift: closed backup run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase()}\n`);
               run = await findRun(pool, t, run.id);
             } else {
               live = await withTemporal((c) => c.workflow.getHandle(run.workflow_id).query(backupBatchProgressQuery)).catch(() => undefined);
@@ -592,7 +596,7 @@ export function registerBackupBatchCommands(backup: Command): void {
           const prune = await batchPruneOutcome(pool, run, t);
           return { run, counts, account: runAccount(run, counts, failures), failures, live, prune };
         });
-        output(flags.json, s, (x) => statusText(x, config().timeZone));
+        output(flags.json, s, (x) => statusText(x, config().timeZone, t));
       }),
     );
 

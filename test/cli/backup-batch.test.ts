@@ -278,6 +278,9 @@ test('backup run --wait, status with failures, retry of the failed dossiers; a s
   // the reason said once, in the account line; each dossier not attempted says only that (session 40)
   expect(stoppedStatus.stdout).toContain('  S2: not attempted (the batch stopped before it)\n');
   expect(stoppedStatus.stdout).toContain('  S1: disk full\n');
+  // the step the Web UI and `--wait` give, also here (drill W, session 40); none for a run that backed up every dossier
+  expect(stoppedStatus.stdout).toMatch(new RegExp(`\\nnext: nightshift backup retry --target main --run ${stoppedRun[0].id}\\n$`));
+  expect(byOldId.stdout).not.toContain('next:');
 
   // 880 dossiers in use print a screen, not 880 lines: 50, then a count and where every one is (scale drill)
   const many = 'backup/main/many-failures';

@@ -39,8 +39,8 @@ test('latest failures as `- CODE: reason` (one line, at most 200 characters, mar
 });
 
 test('the next step is a copyable command in a code span, with ASCII --', () => {
-  const md = renderRunDetails({ ...base, phase: 'partial', running: false, nextStep: { text: 'Next: back up the failed dossiers again', command: 'nightshift backup retry --target main --run 3' } });
-  expect(md.endsWith('Next: back up the failed dossiers again: `nightshift backup retry --target main --run 3`')).toBe(true);
+  const md = renderRunDetails({ ...base, phase: 'partial', running: false, nextStep: { text: 'Next: back up again the dossiers not backed up', command: 'nightshift backup retry --target main --run 3' } });
+  expect(md.endsWith('Next: back up again the dossiers not backed up: `nightshift backup retry --target main --run 3`')).toBe(true);
   expect(md).not.toContain('dossiers/s');
   expect(codeSpan('a `b` --c')).toBe("`a 'b' --c`");
 });
