@@ -117,7 +117,18 @@ export async function restoreDossierWorkflow(input: RestoreDossierInput): Promis
       phase('failed', `Restore of ${escapeMarkdown(input.file)} failed: ${escapeMarkdown(oneLine(again, 700))}`);
       throw ApplicationFailure.create({ type: FailureType.OffsiteUnavailable, message: again, nonRetryable: true });
     }
-    phase('failed', `Restore of ${escapeMarkdown(input.file)} failed: ${escapeMarkdown(oneLine(reasonOf(err), 500))}\n\nCheck the archive: ${codeSpan(`nightshift backup restore ${input.file} --verify-only`)}`);
+    phase('failed', `Restore of ${escapeMarkdown(input.file)} failed: ${escapeMarkdown(oneLine(reasonOf(err), 500))}\n\n${restoreAdvice(failureTypeOf(err), input.file)}`);
     throw err;
   }
+}
+
+/**
+ * What to do after a single restore failed, by its failure's type: the archive checked only when the archive is what
+ * failed (drill W, session 40: a dossier in use, R-BK-3, was told to check a sound archive).
+ */
+function restoreAdvice(type: string | undefined, file: string): string {
+  if (type === FailureType.ArchiveInvalid || type === FailureType.UnsupportedObject) return `Check the archive: ${codeSpan(`nightshift backup restore ${file} --verify-only`)}`;
+  if (type === FailureType.DossierInUse) return 'Nothing was restored. Once its users have left the dossier (R-BK-3), run the same restore again';
+  if (type === FailureType.BackupKeyMissing || type === FailureType.BackupKeyWrong) return 'Nothing was restored. Give the worker the key the archive names (NIGHTSHIFT_BACKUP_KEYS_FILE), then run the same restore again';
+  return 'Nothing was restored. Once the cause is mended, run the same restore again';
 }

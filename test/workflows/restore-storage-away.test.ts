@@ -58,3 +58,29 @@ test('R-BK-14: the storage away over every attempt: the restore fails OffsiteUna
   });
   expect(attempts).toBe(5);
 });
+
+test('R-BK-3 (drill W, session 40): a restore refused because the dossier is in use says, in the Web UI, to run it again once its users have left, not to check the archive', async () => {
+  const taskQueue = uniqueName('tq');
+  const inUse = 'Echec du traitement. Les données concernées sont utilisées par un autre utilisateur.';
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: requireEnv('NS_TEST_WORKFLOW_BUNDLE') },
+    activities: {
+      restoreDossier: async () => {
+        throw ApplicationFailure.create({ type: 'DossierInUse', message: inUse, nonRetryable: true });
+      },
+    },
+  });
+  await worker.runUntil(async () => {
+    const handle = await startRestoreDossier(env.client, { target: 'main', file: '/srv/sauve/BR1.SVG', as: 'R1', replace: true, generationId: 7, from: 'auto' }, { taskQueue, summary: 'restore R1' });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failureTypeOf(err)).toBe('DossierInUse');
+    const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    expect(details).toContain('Nothing was restored. Once its users have left the dossier (R-BK-3), run the same restore again');
+    expect(details).not.toContain('--verify-only');
+  });
+});
