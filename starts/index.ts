@@ -219,7 +219,7 @@ export async function startRestoreRun(client: Client, raw: RestoreRunInput, o: S
     workflowId,
     args: [input],
     staticSummary: o.summary ?? `Restore ${restoreScopeText(input)} of target ${input.target} as at ${input.at}${input.replace ? ' (replace)' : ''}`,
-    staticDetails: followWithoutWorker(`nightshift backup restore --run ID --target ${input.target}`),
+    staticDetails: followWithoutWorker(`nightshift backup restore --run ${workflowId} --target ${input.target}`),
     typedSearchAttributes: attributes(o, { target: input.target, kind: RESTORE_RUN_KIND, phase: 'starting' }),
   }));
 }

@@ -28,6 +28,7 @@ import { restorePrerequisites } from '../../store/restore/prerequisites';
 import { restoreRunFailures } from '../../store/restore/run-failures';
 import { stillFailedCount } from '../../store/restore/still-failed-count';
 import { restoreRunView } from '../../store/restore/run-view';
+import { restoreRunByWorkflow } from '../../store/restore/run-by-workflow';
 import { type ReadFromCopy, restoreItemsReadFromCopy } from '../../store/restore/read-from-copy';
 import { runningRestoreRuns } from '../../store/restore/running-runs';
 import { restoreScopeFacts } from '../../store/restore/scope-facts';
@@ -82,6 +83,18 @@ const PLACES = ['local', 'offsite'] as const;
 /** a restore run's id: its start and `--wait` print it, and the Web UI's details */
 const runIdSchema = runIdSchemaFor("the restore run's start, or backup restore --run ID");
 
+/**
+ * `--run`: the run's number, or its workflow id as the Web UI shows it (`backup-restore-run/T/…`: the page's details
+ * name it, drill W, session 40, where they said `--run ID`).
+ */
+async function runIdOf(targetName: string, given: string): Promise<number> {
+  const workflowId = given.trim();
+  if (!workflowId.startsWith('backup-restore-run/')) return parseFlag('--run', runIdSchema, given);
+  const run = await withPools(targetName, (pool) => restoreRunByWorkflow(pool, workflowId));
+  if (!run) throw new UsageError(`--run: no restore run of ${targetName} has the workflow id ${workflowId.slice(0, 120)}`);
+  return run.id;
+}
+
 export async function restoreRunCommand(fileArg: string | undefined, flags: RestoreRunFlags): Promise<number | void> {
   const scopes = [flags.all && '--all', flags.codes !== undefined && '--codes', flags.run !== undefined && '--run', flags.retry !== undefined && '--retry'].filter(Boolean);
   if (scopes.length > 1) throw new UsageError(`${scopes.join(' and ')}: give one of them`);
@@ -90,11 +103,10 @@ export async function restoreRunCommand(fileArg: string | undefined, flags: Rest
   if (flags.verifyOnly) throw new UsageError(`--verify-only is for one FILE: verify generations with 'nightshift backup verify'`);
   const t = target(flags.target);
   if (flags.run !== undefined) {
-    const id = parseFlag('--run', runIdSchema, flags.run);
     for (const [given, flag] of [[flags.at, '--at'], [flags.kind, '--kind'], [flags.replace, '--replace'], [flags.from, '--from'], [flags.dryRun, '--dry-run'], [flags.wait, '--wait']] as const) {
       if (given !== undefined && given !== false) throw new UsageError(`--run shows a restore run from its ledger: ${flag} does not go with it`);
     }
-    return showRun(t.name, id, flags.json);
+    return showRun(t.name, await runIdOf(t.name, flags.run), flags.json);
   }
   if (flags.retry !== undefined) {
     const id = parseFlag('--retry', runIdSchema, flags.retry);

@@ -243,7 +243,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--kind <kind>', `with --at: only generations of that folder kind (${GENERATION_KINDS.join(', ')}); default: any kind, the newest`)
     .option('--all', 'with --at: every dossier with a generation at or before DATE in the generations catalog (a lost database), in one restore run; dossiers there are kept without --replace')
     .option('--codes <codes>', 'with --at: these dossiers (A,B,C), in one restore run')
-    .option('--run <id>', "a restore run's state from its ledger: restored, kept, failed with why")
+    .option('--run <id>', "a restore run's state from its ledger (its number, or its workflow id): restored, kept, failed with why")
     .option('--retry <id>', 'the dossiers restore run ID could not restore, again (as it was asked)')
     .option('--dry-run', 'with --all or --codes: how many dossiers the run would restore, keep, and which it cannot (no generation); starts nothing')
     .option('--yes', 'with --all or --codes: go ahead when --replace would put dossiers that are there back as they were, or the supervisor below other dossiers (R-PI-4)')

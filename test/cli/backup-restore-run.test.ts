@@ -110,6 +110,14 @@ test('R-BK-11 R-OP-1: backup restore --all/--codes refuses bad usage (exit 2) an
     expect(shown.stdout).toMatch(new RegExp(`^backup restore on main \\(restore run ${runId}\\): partial\\nas at 2026-12-02 23:59:59 \\(UTC\\), keeping dossiers there, read from each file, or its off-site copy when the file is not on the worker\\n`));
     expect(shown.stdout).toContain('3 / 5 dossier(s) restored, 1 kept (already there), 1 failed\n');
     expect(shown.stdout).toContain(`fix them, then: nightshift backup restore --retry ${runId} --target main --wait\n`);
+    // by its workflow id too, the one the Web UI's details name (drill W, session 40: they said `--run ID`)
+    expect(await cli(['backup', 'restore', '--run', workflowId])).toEqual(shown);
+    const described = await ctx.temporal.client.workflow.getHandle(workflowId).describe();
+    expect(await described.staticDetails()).toContain(`\`nightshift backup restore --run ${workflowId} --target main\``);
+    expect(await cli(['backup', 'restore', '--run', 'backup-restore-run/main/20990101T000000Z'])).toMatchObject({
+      code: 2,
+      stderr: 'nightshift: --run: no restore run of main has the workflow id backup-restore-run/main/20990101T000000Z\n',
+    });
 
     // fixed: DEMO0005 has a generation at or before the date now; --retry restores it, as the run was asked
     await pool.query('UPDATE nightshift.backup_generation SET snapshot_at = $2 WHERE id = $1', [ids.DEMO0005, DAY1]);
