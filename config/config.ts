@@ -213,6 +213,9 @@ const envSchema = z.object({
   NIGHTSHIFT_OFFSITE_S3_ENDPOINT: text()
     .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'expected an http:// or https:// URL', abort: true })
     .refine((v) => !new URL(v).username && !new URL(v).password, 'expected no user or password in the URL: use NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY(_FILE)')
+    // a query string may carry a signature or a key (drill X, session 40: `backup info` printed it back): the endpoint is
+    // a scheme, a host, a port and at most a path
+    .refine((v) => !new URL(v).search && !new URL(v).hash && !v.includes('?') && !v.includes('#'), 'expected no query string or fragment in the URL (scheme, host, port and at most a path)')
     .optional(),
   NIGHTSHIFT_OFFSITE_S3_BUCKET: text().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected a bucket name: 3-63 lower-case letters, digits, "." or "-"').optional(),
   NIGHTSHIFT_OFFSITE_S3_PREFIX: text()

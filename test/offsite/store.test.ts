@@ -176,6 +176,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...base, NIGHTSHIFT_OFFSITE_S3_ENDPOINT: 'http://127.0.0.1:9000' })).toThrow(/NIGHTSHIFT_OFFSITE_S3_BUCKET: off-site copies need a bucket/);
     expect(() => loadConfig({ ...base, NIGHTSHIFT_OFFSITE_S3_BUCKET: 'b1b', NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY: 'TOPSECRETVALUE' })).toThrow(/NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID: a secret key needs its access key id/);
     expect(() => loadConfig({ ...base, NIGHTSHIFT_OFFSITE_S3_BUCKET: 'b1b', NIGHTSHIFT_OFFSITE_S3_ENDPOINT: 'http://user:TOPSECRETVALUE@host:9000' })).toThrow(/expected no user or password/);
+    // drill X, session 40: a query string (a signature, a key) was accepted and `backup info` printed it back
+    for (const endpoint of ['http://127.0.0.1:9000/?X-Amz-Credential=TOPSECRETVALUE', 'http://127.0.0.1:9000/s3#TOPSECRETVALUE', 'http://127.0.0.1:9000/?']) {
+      let said = '';
+      try {
+        loadConfig({ ...base, NIGHTSHIFT_OFFSITE_S3_BUCKET: 'b1b', NIGHTSHIFT_OFFSITE_S3_ENDPOINT: endpoint });
+      } catch (e) {
+        said = (e as Error).message;
+      }
+      expect(said).toMatch(/NIGHTSHIFT_OFFSITE_S3_ENDPOINT: expected no query string or fragment in the URL/);
+      expect(said).not.toContain('TOPSECRETVALUE');
+    }
+    expect(loadConfig({ ...base, NIGHTSHIFT_OFFSITE_S3_BUCKET: 'b1b', NIGHTSHIFT_OFFSITE_S3_ENDPOINT: 'https://s3.example.net:9000/storage' }).offsite?.endpoint).toBe('https://s3.example.net:9000/storage');
     let message = '';
     try {
       loadConfig({ ...base, NIGHTSHIFT_OFFSITE_S3_BUCKET: 'b1b', NIGHTSHIFT_OFFSITE_S3_ACCESS_KEY_ID: 'AK', NIGHTSHIFT_OFFSITE_S3_SECRET_ACCESS_KEY: 'TOPSECRET\nVALUE' });
