@@ -24,6 +24,7 @@ import {
   olderLostStep,
   newestOfKindLostStep,
   verifyMailSubject,
+  generationShownText,
   verifyProblemCause,
   verifyReportFileName,
   verifyReportLine,
@@ -33,7 +34,7 @@ import {
   verifyPartReportLine,
 } from '../domain/backup-verify';
 import { FailureType, failureTypeOf, permanentFailure } from '../domain/failures';
-import type { Generation } from '../domain/generation';
+import type { Generation, GenerationKind } from '../domain/generation';
 import { DETAILS_FAILURES_SHOWN, FAILURES_CAP, type DossierFailure, type FanOutChunkResult, type FanOutLedgerView, capFailures } from '../domain/run-details';
 import { targetNameSchema } from '../domain/target';
 import { parseInput } from '../domain/validation';
@@ -59,8 +60,8 @@ import { latestKeyProblems } from '../store/verify/latest-key-problems';
 import { problemToldBefore } from '../store/verify/problem-told-before';
 import { markVerifyMail } from '../store/verify/mark-mail';
 import { verifyProblemCodesPage } from '../store/verify/problem-codes-page';
-import { verifyNewestMissingCodes } from '../store/verify/newest-missing-codes';
-import { verifyNewestUnreadable } from '../store/verify/newest-unreadable-codes';
+import { type VerifyProblemStepRow, verifyProblemStepRows } from '../store/verify/problem-step-rows';
+import { firstVerifyProblems } from '../store/verify/first-problems';
 import { verifyProblemKeyIds } from '../store/verify/problem-key-ids';
 import { recordVerifyItem } from '../store/verify/record-item';
 import { verifyReportPage } from '../store/verify/report-page';
@@ -387,13 +388,86 @@ interface Checked {
   storedError?: string;
   /** a check that failed on the off-site storage after the local archive read back whole: that much is recorded */
   localOk?: { restored: boolean; sha256: string | null };
+  /** the copy was recorded lost by an earlier verification and not made again since: reported again, marked nothing */
+  copyRecordedLost?: boolean;
+}
+
+/** What the report says of a copy recorded lost whose local archive is whole: the next batch copies it again, first. */
+const OFFSITE_RECOPY_NOTE = 'copie à refaire, la prochaine sauvegarde la recopie en premier';
+
+/** A copy a verification recorded lost (store/generations/mark-offsite-lost.ts), not made again since. */
+const copyRecordedLost = (g: Pick<Generation, 'offsiteState' | 'offsiteError'>): boolean =>
+  g.offsiteState === 'failed' && (g.offsiteError ?? '').startsWith(OFFSITE_LOST_ERROR_PREFIX);
+
+/** One generation's check within a verify run (the run: the storage's health is the run's on this worker). */
+interface CheckLine {
+  runId: number;
+  signal: AbortSignal | undefined;
+  /** this run already recorded the copy lost (an attempt killed before its ledger row) */
+  lostThisRun: boolean;
 }
 
 /** The local archive read back whole, then the storage did not answer while its copy was checked (the error is rethrown). */
 const LOCAL_OK = new WeakMap<object, { restored: boolean; sha256: string | null }>();
 
+/**
+ * How long the check of one copy keeps asking a storage that refuses or does not answer (OffsiteUnavailable): a blip of
+ * 15-20 s (a restart) passes, the line ends `ok` (tester, 2026-12-08: a 15 s outage made 19 lines "Vérification
+ * impossible", each after ~2.5 s of tries).
+ */
+export const STORAGE_PATIENCE_MS = 30_000;
+/**
+ * Once a check gave up on the storage, the next checks of the same run on this worker try once each (no waits) for this
+ * long, then one waits again: a storage away all night does not cost every line its patience (as the batch's copies,
+ * activities/offsite.ts STORAGE_DOWN_PAUSE_MS). At worst half the time, a few lanes wait; the others go on.
+ */
+export const STORAGE_DOWN_PAUSE_MS = 30_000;
+/** Waits between tries within the patience: 0.5, 1, 2, 4 s, then 5 s. */
+const storageBackoffMs = (attempt: number) => Math.min(500 * 2 ** (attempt - 1), 5_000);
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
 export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHooks = {}) {
   const { config, pools, mail } = deps;
+  /** per verify run on this worker: until when the storage is taken as away (STORAGE_DOWN_PAUSE_MS) */
+  const storageDown = new Map<number, number>();
+
+  /**
+   * One check of a copy on the storage, tried again for up to STORAGE_PATIENCE_MS while the storage refuses or does not
+   * answer; once this run's checks gave up on it, a single try (STORAGE_DOWN_PAUSE_MS). A refusal that no try mends
+   * (credentials, no bucket: non-retryable) is thrown at once.
+   */
+  async function patiently<T>(runId: number, call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await call();
+        storageDown.delete(runId);
+        return r;
+      } catch (err) {
+        if (signal?.aborted || (err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+        const now = Date.now();
+        const down = storageDown.get(runId);
+        if (down !== undefined && now < down) throw err;
+        const left = STORAGE_PATIENCE_MS - (now - started);
+        if (left <= 0) {
+          for (const [id, until] of storageDown) if (until < now) storageDown.delete(id);
+          storageDown.set(runId, now + STORAGE_DOWN_PAUSE_MS);
+          throw err;
+        }
+        await sleep(Math.min(storageBackoffMs(attempt), left), signal);
+      }
+    }
+  }
 
   async function getRun(pool: pg.Pool, runId: number): Promise<VerifyRunRow> {
     const run = await verifyRunByRef(pool, runId, 'id');
@@ -422,7 +496,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
   }
 
   /** One generation read and checked; a transient error (I/O, connection) is thrown and retried by the caller. */
-  async function check(pool: pg.Pool, g: Generation, restore: boolean, signal: AbortSignal | undefined, lostThisRun = false, newestOfKind = false): Promise<Checked> {
+  async function check(pool: pg.Pool, g: Generation, restore: boolean, line: CheckLine, newestOfKind = false): Promise<Checked> {
+    const { signal, lostThisRun } = line;
     // a keyring that does not load is the archive's `key` outcome below (as before), not this check's failure
     let keys = NO_KEYS;
     let keysProblem: unknown;
@@ -439,20 +514,20 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       const back = await putBackFromLinks(g, keys, signal);
-      if (!back) return unreadableCopy(g, await missingFile(g, signal, lostThisRun), keys, keysProblem);
+      if (!back) return unreadableCopy(g, await missingFile(g, line), keys, keysProblem);
       putBack = `${PUT_BACK_MARK} ${back.from} (même contenu que la génération)`;
       st = await fs.promises.stat(g.file);
     }
     // a FIFO, a directory or a device in the generation's place is never opened (a FIFO would block the read for
     // ever): corrupt at once, in the prune's words (checkAgainstRecord)
-    if (!st.isFile()) return corruptWithCopy(g, notAFileText(g.file), { restored: false, sha256: null }, signal, lostThisRun);
+    if (!st.isFile()) return corruptWithCopy(g, notAFileText(g.file), { restored: false, sha256: null }, line);
     const size = st.size;
     let sha256: string;
     try {
       sha256 = await sha256OfFile(g.file, signal);
     } catch (err) {
       // swapped in after the stat
-      if (err instanceof NotAFile) return corruptWithCopy(g, err.message, { restored: false, sha256: null }, signal, lostThisRun);
+      if (err instanceof NotAFile) return corruptWithCopy(g, err.message, { restored: false, sha256: null }, line);
       throw err;
     }
     // what differs from the generation as it was written is said first, and the file is read no further: a changed first
@@ -463,7 +538,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     if (g.sha256 && g.sha256 !== sha256) changed.push(`SHA-256 ${sha256.slice(0, 12)}… au lieu de ${g.sha256.slice(0, 12)}… à l'écriture`);
     if (changed.length) {
       if (putBack) changed.unshift(putBack);
-      return corruptWithCopy(g, `${changed.join('; ')}${await whatItHolds(g, keys)}`, { restored: false, sha256 }, signal, lostThisRun);
+      return corruptWithCopy(g, `${changed.join('; ')}${await whatItHolds(g, keys)}`, { restored: false, sha256 }, line);
     }
     const problems: string[] = [];
     let status: Checked['status'] = 'ok';
@@ -492,14 +567,21 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       } else throw err;
     }
     if (putBack) problems.unshift(putBack);
-    if (status === 'corrupt') return corruptWithCopy(g, problems.join('; '), { restored, sha256 }, signal, lostThisRun);
+    if (status === 'corrupt') return corruptWithCopy(g, problems.join('; '), { restored, sha256 }, line);
+    if (status === 'ok' && !lostThisRun && copyRecordedLost(g)) {
+      // R-BK-14: a copy an earlier verification found gone or different is still no copy until the next batch makes it
+      // again (then `copied`, and checked again): still this problem (tester, 2026-12-08: the next run said ok, exit 0)
+      const found = g.offsiteError!.slice(OFFSITE_LOST_ERROR_PREFIX.length).replace(/^:\s*/, '');
+      return { status: 'offsite', restored, sha256, error: oneLine(`${OFFSITE_RECOPY_NOTE}; ${found}`), copyRecordedLost: true };
+    }
     if (status === 'ok' && (g.offsiteState === 'copied' || lostThisRun) && g.offsiteKey) {
       // R-BK-14: the off-site copy is this archive (size and SHA-256), checked by the off-site store
       const offsite = await deps.offsiteCheck?.();
       if (offsite) {
         // a restored generation's copy is read back too (the storage's own checksum is not taken for it then)
         // the bucket the copy was made to, whatever this worker's bucket is now
-        const c = await offsite(g.offsiteKey, { size, sha256: g.sha256 ?? sha256 }, { readBack: restore, signal, bucket: g.offsiteBucket ?? undefined }).catch((err: unknown) => {
+        const key = g.offsiteKey;
+        const c = await patiently(line.runId, () => offsite(key, { size, sha256: g.sha256 ?? sha256 }, { readBack: restore, signal, bucket: g.offsiteBucket ?? undefined }), signal).catch((err: unknown) => {
           if (err instanceof Object) LOCAL_OK.set(err, { restored, sha256 });
           throw err;
         });
@@ -524,12 +606,11 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     g: Generation,
     problem: string,
     read: { restored: boolean; sha256: string | null },
-    signal: AbortSignal | undefined,
-    lostThisRun: boolean,
+    line: CheckLine,
   ): Promise<Checked> {
     const status = 'corrupt' as const;
     const local = oneLine(problem);
-    const copy = await checkCopy(g, signal, lostThisRun);
+    const copy = await checkCopy(g, line);
     if (copy.state === 'none') return { status, ...read, error: local };
     if (copy.state === 'ok') return { status, ...read, error: withCopyNote(local, `${copy.where} ${OFFSITE_ONLY_MARK}`) };
     if (copy.state === 'lost') return { status, ...read, error: withCopyNote(local, `${copy.where} : ${copy.reason}`), copyLost: true };
@@ -541,7 +622,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
    * there (size and SHA-256 as written), read back whole (it is what a restore reads now), in the bucket it was copied to. Only the
    * storage's answer makes it lost: a storage that cannot answer (or no store on this worker) leaves it as it was.
    */
-  async function checkCopy(g: Generation, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<CopyFinding> {
+  async function checkCopy(g: Generation, { runId, signal, lostThisRun }: CheckLine): Promise<CopyFinding> {
     const copy = g.offsiteKey && g.sha256 && (g.offsiteState === 'copied' || lostThisRun) ? { bucket: g.offsiteBucket ?? undefined, key: g.offsiteKey, sha256: g.sha256 } : undefined;
     const offsite = copy && (await deps.offsiteCheck?.());
     if (!copy) return { state: 'none' };
@@ -550,7 +631,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
     try {
       // the copy is what a restore reads now: read back whole in any run (drill E: a damaged object said "a restore
       // reads it" on the storage's checksum alone, written down at the upload)
-      const c = await offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: true, signal, bucket: copy.bucket });
+      const c = await patiently(runId, () => offsite(copy.key, { size: g.size, sha256: copy.sha256 }, { readBack: true, signal, bucket: copy.bucket }), signal);
       return c.status === 'ok' ? { state: 'ok', where } : { state: 'lost', where, reason: c.reason };
     } catch (err) {
       if (signal?.aborted) throw err;
@@ -580,9 +661,9 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
    * The local file is gone (a disk lost, a hand): the generation is still restorable while its off-site copy is whole
    * (R-BK-14: a restore reads it), so the copy is checked (checkCopy), and the report says which.
    */
-  async function missingFile(g: Generation, signal: AbortSignal | undefined, lostThisRun: boolean): Promise<Checked> {
+  async function missingFile(g: Generation, line: CheckLine): Promise<Checked> {
     const missing = `le fichier ${g.file} n'existe plus`;
-    const copy = await checkCopy(g, signal, lostThisRun);
+    const copy = await checkCopy(g, line);
     if (copy.state === 'none') return { status: 'missing', restored: false, sha256: null, error: missing };
     // told once: a file a verification already reported gone, whose copy was found whole, is restorable and no longer
     // a problem (no mail night after night until retention lets the generation go); the line still says it
@@ -645,56 +726,63 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
 
   /**
    * The run's next steps (the result, the Web UI, the mail): the same verification again when it stopped early, then
-   * those of every problem (`shown` are the newest ones already read).
+   * those of every problem.
    */
-  async function nextStepsOf(pool: pg.Pool, target: string, run: VerifyRunRow, problems: number, stopReason: string | null, shown?: DossierFailure[]): Promise<VerifyNextStep[]> {
+  async function nextStepsOf(pool: pg.Pool, target: string, run: VerifyRunRow, problems: number, stopReason: string | null): Promise<VerifyNextStep[]> {
     // a run stopped early: first, the same verification again once what stopped it is fixed
     const stopped = stopReason ? [verifyStoppedStep(target, scopeOf(run))] : [];
-    return [...stopped, ...(await problemStepsOf(pool, target, Number(run.id), problems, shown))];
+    return [...stopped, ...(await problemStepsOf(pool, target, Number(run.id), problems))];
   }
 
-  async function problemStepsOf(pool: pg.Pool, target: string, runId: number, problems: number, shown?: DossierFailure[]): Promise<VerifyNextStep[]> {
+  async function problemStepsOf(pool: pg.Pool, target: string, runId: number, problems: number): Promise<VerifyNextStep[]> {
     if (!problems) return [];
-    const first = shown ?? (await failuresOf(pool, runId, FAILURES_CAP));
-    // not the 20 shown alone: a command naming those would leave the others unchecked (past NEXT_STEP_ROWS, the
-    // commands name no dossier)
-    const all = problems > first.length ? await failuresOf(pool, runId, NEXT_STEP_ROWS) : first;
-    // a key the worker lacks, or the off-site storage away, is no reason to back a dossier up again (its intact
-    // archive could then be pruned): those get the key to give, or the storage to mend, and a verification again
-    const keyCodes = [...new Set(all.filter((f) => f.status === 'key').map((f) => f.code))];
+    // every problem up to NEXT_STEP_ROWS (not the 20 shown alone: a command naming those would leave the others
+    // unchecked; past it, the commands name no dossier), each with its generation's kind and whether it is the newest
+    const rows = await verifyProblemStepRows(pool, runId, NEXT_STEP_ROWS);
+    const complete = rows.length >= problems;
+    // decided per generation, not per dossier (tester, 2026-12-08: an older generation's problem made its dossier "back
+    // up again", and a damaged older one whose copy read back whole was called lost)
+    const forDossiers: VerifyProblemStepRow[] = [];
+    const older = new Set<string>();
+    const olderLost = new Set<string>();
+    const kindLost = new Map<string, { code: string; kind: GenerationKind }>();
+    for (const r of rows) {
+      const cause = verifyProblemCause(r);
+      const newestNormal = r.newest && r.kind === 'normal';
+      // the file gone or damaged, its copy read back whole: a new backup puts back only the newest archive (the batch
+      // retakes the dossier); an older generation's file nothing puts back, and nothing needs to: a restore reads its copy
+      const copyWhole = (r.status === 'missing' || r.status === 'corrupt') && (r.error ?? '').endsWith(OFFSITE_ONLY_MARK);
+      if (copyWhole && !newestNormal) older.add(r.code);
+      else if (cause === 'archive' && !newestNormal && ['corrupt', 'missing', 'failed'].includes(r.status)) {
+        // the newest EchangePrest / Cloture archive at fault: a batch would not take that event's backup again, and
+        // retention keeps it (drill R2, session 36); an older one: a point in time lost, which no backup brings back
+        // (drill B, session 35)
+        if (r.newest) kindLost.set(`${r.code}|${r.kind}`, { code: r.code, kind: r.kind });
+        else olderLost.add(r.code);
+      } else forDossiers.push(r);
+    }
+    const keyCodes = [...new Set(forDossiers.filter((f) => f.status === 'key').map((f) => f.code))];
     const keysOf = keyCodes.length ? await verifyProblemKeyIds(pool, runId, keyCodes) : [];
-    // a file gone whose copy is whole: a new backup puts back only the newest archive (the batch retakes the dossier);
-    // an older generation's file nothing puts back, and nothing needs to: its copy is what a restore reads
-    const complete = all.length >= problems;
-    const copyOnly = [...new Set(all.filter((f) => verifyProblemCause(f) === 'offsite-only').map((f) => f.code))];
-    const newestGone = new Set(copyOnly.length ? await verifyNewestMissingCodes(pool, runId, copyOnly, OFFSITE_ONLY_MARK) : []);
-    const isOlder = (f: DossierFailure) => verifyProblemCause(f) === 'offsite-only' && !newestGone.has(f.code);
-    const older = [...new Set(all.filter(isOlder).map((f) => f.code))].sort();
-    // an older generation found at fault, the newest sound: a point in time lost, which no new backup brings back (drill
-    // B, session 35: "back up these dossiers again" was advised for them, and did nothing for them)
-    const lostCause = (f: DossierFailure) => verifyProblemCause(f) === 'archive' && ['corrupt', 'missing', 'failed'].includes(f.status);
-    const lostCodes = [...new Set(all.filter(lostCause).map((f) => f.code))];
-    const newestRows = lostCodes.length ? await verifyNewestUnreadable(pool, runId, lostCodes) : [];
-    const newestBad = new Set(newestRows.filter((r) => r.kind === 'normal').map((r) => r.code));
-    // a dossier with another problem besides (its newest, a copy, a key) keeps its other steps
-    const otherwise = new Set(all.filter((f) => !lostCause(f) && !isOlder(f)).map((f) => f.code));
-    // the newest EchangePrest / Cloture archive at fault (its normal one sound): a batch would not take that event's
-    // backup again, and retention keeps it (drill R2, session 36: it was told "older generations … prunes them in time")
-    const kindLost = newestRows.filter((r) => r.kind !== 'normal' && !newestBad.has(r.code) && !otherwise.has(r.code));
-    const kindLostCodes = new Set(kindLost.map((r) => r.code));
-    const olderLost = lostCodes.filter((c) => !newestBad.has(c) && !otherwise.has(c) && !kindLostCodes.has(c)).sort();
-    const isOlderLost = (f: DossierFailure) => olderLost.includes(f.code) || kindLostCodes.has(f.code);
-    const steps = verifyNextSteps(target, all.filter((f) => !isOlder(f) && !isOlderLost(f)), keysOf, complete);
-    if (older.length) steps.push(olderCopiesStep(target, complete && older.length <= NEXT_STEP_CODES_MAX ? older : undefined));
-    if (kindLost.length) steps.push(newestOfKindLostStep(target, complete && kindLost.length <= NEXT_STEP_CODES_MAX ? kindLost : undefined));
-    if (olderLost.length) steps.push(olderLostStep(target, complete && olderLost.length <= NEXT_STEP_CODES_MAX ? olderLost : undefined));
+    const steps = verifyNextSteps(target, forDossiers, keysOf, complete);
+    const named = <T>(list: T[]) => (complete && list.length <= NEXT_STEP_CODES_MAX ? list : undefined);
+    if (older.size) steps.push(olderCopiesStep(target, named([...older].sort())));
+    if (kindLost.size) steps.push(newestOfKindLostStep(target, named([...kindLost.values()].sort((a, b) => (a.code === b.code ? a.kind.localeCompare(b.kind) : a.code < b.code ? -1 : 1)))));
+    if (olderLost.size) steps.push(olderLostStep(target, named([...olderLost].sort())));
     return steps;
   }
 
-  async function failuresOf(pool: pg.Pool, runId: number, limit: number): Promise<DossierFailure[]> {
-    const rows = await latestVerifyProblems(pool, runId, limit);
+  /** A generation as the problems name it: its date in the operator's zone, said (R-OP-1), and its file's name. */
+  const shownGeneration = (at: Date, file: string) => generationShownText(operatorDateTime(at, config.timeZone), config.timeZone, path.basename(file));
+
+  /**
+   * A run's problems as its result and details show them: while it runs, the newest `limit` (what it just found); once
+   * closed (`first`), the first `limit` in the order `backup verify status` lists them all, so that "and N more" are the
+   * last ones (tester, 2026-12-08: the one left out was from the middle).
+   */
+  async function failuresOf(pool: pg.Pool, runId: number, limit: number, first = false): Promise<DossierFailure[]> {
+    const rows = first ? await firstVerifyProblems(pool, runId, limit) : await latestVerifyProblems(pool, runId, limit);
     return capFailures(
-      rows.map((r) => ({ code: r.code, status: r.status, error: `sauvegarde du ${operatorDateTime(r.snapshot_at, config.timeZone)} (${path.basename(r.file)}) : ${r.error ?? r.status}` })),
+      rows.map((r) => ({ code: r.code, status: r.status, error: `${shownGeneration(r.snapshot_at, r.file)} : ${r.error ?? r.status}` })),
       limit,
       FAILURE_TEXT_MAX,
     );
@@ -796,13 +884,14 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
             await hooks.beforeGeneration?.(g);
             for (let attempt = 1; ; attempt++) {
               try {
-                c = await check(pool, g, restore, signal, lostThisRun, (await newestOfKind()).has(id));
+                c = await check(pool, g, restore, { runId: input.runId, signal, lostThisRun }, (await newestOfKind()).has(id));
                 break;
               } catch (err) {
                 if (signal?.aborted) throw err;
                 const permanent = err instanceof ApplicationFailure && err.nonRetryable;
-                if (permanent || attempt >= ATTEMPTS) {
-                  const localOk = err instanceof Object ? LOCAL_OK.get(err) : undefined;
+                const localOk = err instanceof Object ? LOCAL_OK.get(err) : undefined;
+                // the storage was given its patience already (patiently): the archive is not read again for it
+                if (permanent || attempt >= ATTEMPTS || localOk) {
                   c = { status: 'failed', restored: false, sha256: null, error: oneLine(err instanceof Error ? err.message : String(err)), ...(localOk && { localOk }) };
                   break;
                 }
@@ -827,13 +916,13 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
             sha256: c.status === 'ok' || c.status === 'offsite' ? c.sha256 : null,
           });
         }
-        if ((c?.status === 'offsite' || c?.copyLost) && g.offsiteKey) {
+        if ((c?.status === 'offsite' || c?.copyLost) && !c.copyRecordedLost && g.offsiteKey) {
           // R-BK-14: a copy that is gone or different is no copy: recorded failed, copied again first by the next
           // batch (the pending set of migrations 0017/0019, any kept generation), instead of passing for done every night
           const lost = await markOffsiteCopyLost(pool, id, { key: g.offsiteKey, copiedAt: g.offsiteAt, error: `(verify run ${run.id}) ${c.error ?? ''}` });
           if (lost.marked) {
             // said first: the failures shown in the run's details are cut at a few hundred characters
-            const note = lost.pending ? 'copie à refaire, la prochaine sauvegarde la recopie en premier' : "copie perdue, pas recopiée (l'archive locale est corrompue ou absente)";
+            const note = lost.pending ? OFFSITE_RECOPY_NOTE : "copie perdue, pas recopiée (l'archive locale est corrompue ou absente)";
             c.error = `${note}; ${c.error ?? ''}`;
           }
         }
@@ -845,7 +934,11 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
         // a key still lacking since an earlier run said so, with no read of the generation since: told too (drills K3 and V2,
         // session 36: a lost key's generations, kept for months, were mailed at every run)
         const keyTold = !pruned && status === 'key' && (await keyProblemTold(pool, g, c!.error ?? null));
-        const seenBefore = keyTold || (!pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !foundThisRun && !c!.copyLost && c!.storedError === undefined);
+        const seenBefore =
+          keyTold ||
+          (!pruned && (status === 'corrupt' || status === 'missing') && g.verifyState === status && !foundThisRun && !c!.copyLost && c!.storedError === undefined) ||
+          // a copy an earlier run recorded lost, still not made again
+          (status === 'offsite' && !!c!.copyRecordedLost);
         // and told: an earlier run's mail carried it (drill F, session 36: found while no recipient was set, it was never mailed)
         const told = seenBefore && (await problemToldBefore(pool, id, status, input.runId));
         const error = pruned ? `supprimée par ${g.deletedBy ?? 'la rétention'}` : told ? `${TOLD_MARK}${c!.error ?? ''}` : (c!.error ?? null);
@@ -865,7 +958,7 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
           return undefined;
         }
         if (c?.restored) restoredCount++;
-        described.set(idText, `${g.code}|sauvegarde du ${operatorDateTime(g.snapshotAt, config.timeZone)} (${path.basename(g.file)})`);
+        described.set(idText, `${g.code}|${shownGeneration(g.snapshotAt, g.file)}`);
         // a generation pruned while the run waited for it is no problem of the archives
         return { status: pruned ? 'ok' : status, error };
       }
@@ -908,8 +1001,8 @@ export function createVerifyActivities(deps: VerifyActivityDeps, hooks: VerifyHo
       const pool = pools.get(parseInput(targetNameSchema, raw.target));
       const run = await getRun(pool, raw.runId);
       const tail = async (problems: number, stopReason: string | null) => {
-        const failures = problems ? await failuresOf(pool, raw.runId, FAILURES_CAP) : [];
-        const nextSteps = await nextStepsOf(pool, raw.target, run, problems, stopReason, failures);
+        const failures = problems ? await failuresOf(pool, raw.runId, FAILURES_CAP, true) : [];
+        const nextSteps = await nextStepsOf(pool, raw.target, run, problems, stopReason);
         return { failures, failuresTotal: problems, nextCommand: nextSteps[0]?.command ?? null, nextSteps, stopReason };
       };
       if (run.state !== 'running') {

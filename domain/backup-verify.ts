@@ -105,8 +105,8 @@ export const isVerifyProblem = (s: VerifyItemStatus | string): boolean => s !== 
  * What a problem says of the archive, for the next step: `key` (the worker lacks the key it was encrypted with, or
  * holds another under that id: the archive is not at fault), `storage` (the off-site storage refused or did not
  * answer while the copy was checked, which only happens once the local archive read back whole), `offsite-only` (the
- * file gone, its copy read back whole), `offsite-unchecked` (the file gone, its copy not checked: the storage away or no
- * store on the worker), else `archive`
+ * file gone, its copy read back whole), `offsite-unchecked` (the file gone or damaged, its copy not checked: the storage
+ * away or no store on the worker), else `archive`
  * (damaged, missing, its off-site copy gone or different, or unreadable: a new backup is the remedy).
  */
 export type VerifyProblemCause = 'archive' | 'key' | 'storage' | 'offsite-only' | 'offsite-unchecked' | 'offsite-copy';
@@ -124,8 +124,9 @@ export function verifyProblemCause(p: { status: string; error: string | null }):
   if (p.status === 'key') return 'key';
   if (p.status === 'failed' && STORAGE_AWAY.test(p.error ?? '')) return 'storage';
   if (p.status === 'missing' && (p.error ?? '').endsWith(OFFSITE_ONLY_MARK)) return 'offsite-only';
-  // the file gone and its copy not checked: the copy may be whole; a new backup now could let retention prune it (drill D)
-  if (p.status === 'missing' && (p.error ?? '').includes(OFFSITE_UNCHECKED_MARK)) return 'offsite-unchecked';
+  // the file gone or damaged and its copy not checked: the copy may be whole; a new backup now could let retention prune
+  // it (drill D); verify again once the storage answers (tester, 2026-12-08: a damaged older one's dossier was left out)
+  if ((p.status === 'missing' || p.status === 'corrupt') && (p.error ?? '').includes(OFFSITE_UNCHECKED_MARK)) return 'offsite-unchecked';
   // the local archive read back whole, its copy gone or different: the copy is to make again, not the backup (drill R,
   // session 39: "back up these dossiers again" was advised, and the batch only copied the same generation again)
   if (p.status === 'offsite') return 'offsite-copy';
@@ -176,19 +177,26 @@ export function newestOfKindLostStep(target: string, lost: { code: string; kind:
 }
 
 /**
- * The next step of older generations whose file is gone and whose off-site copy read back whole (not the dossier's
- * newest archive): nothing to do. A new backup writes a new generation, it puts no older one's file back; the copy is
- * what a restore of that date reads. `codes` undefined: too many to name.
+ * The next step of older generations whose file is gone or damaged and whose off-site copy read back whole (not the
+ * dossier's newest archive): nothing to do. A new backup writes a new generation, it puts no older one's file back; the
+ * copy is what a restore of that date reads (tester, 2026-12-08: a damaged one whose copy was whole was called lost,
+ * and `restore --at` its date read it). `codes` undefined: too many to name.
  */
 export function olderCopiesStep(target: string, codes: string[] | undefined): { text: string; command: string } {
   const whose = codes ? codes.join(', ') : 'some dossiers (see the problems)';
   return {
     text:
-      `older generations of ${whose} lost their local file, but their off-site copies read back whole: ` +
+      `older generations of ${whose} lost their local file (gone or damaged), but their off-site copies read back whole: ` +
       "'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)",
     command: `nightshift backup list ${codes?.length === 1 ? codes[0] : 'CODE'} --target ${target}`,
   };
 }
+
+/**
+ * A generation as the run's problems name it (the CLI, the mail's details, the Web UI): its date in the operator's zone,
+ * said (R-OP-1: `backup verify status` names the zone; the Web UI's details said a bare time), and its file's name.
+ */
+export const generationShownText = (date: string, zone: string, fileName: string): string => `sauvegarde du ${date} ${zone} (${fileName})`;
 
 const STATUS_TEXT: Record<VerifyItemStatus, string> = {
   ok: 'Sauvegarde vérifiée',

@@ -140,9 +140,11 @@ export const verifyStoppedStep = (target: string, scope: VerifyScope): VerifyNex
 
 /**
  * The next steps of a run's problems (domain/backup-verify.ts verifyProblemCause). A new backup only of the dossiers
- * whose archive is at fault: one whose only problems are a key the worker lacks, or an off-site storage that refused
+ * whose archive is at fault (the caller passes, of the archives at fault, only their newest: an older one is a point in
+ * time no backup brings back): one whose only problems are a key the worker lacks, or an off-site storage that refused
  * or did not answer, keeps its archive (a backup there would let retention prune an intact one); for those, the key
- * to give (`keyIds`: the ids its generations were written with) or the storage to mend, then a verification again.
+ * to give (`keyIds`: the ids its generations were written with) or the storage to mend, then a verification again. A
+ * dossier with a copy not checked is in the verification again even when it is backed up too.
  */
 export function verifyNextSteps(
   target: string,
@@ -163,8 +165,10 @@ export function verifyNextSteps(
   const archive = codes((c) => c.has('archive'));
   const offsiteOnly = codes((c) => !c.has('archive') && c.has('offsite-only'));
   const key = codes((c) => !c.has('archive') && !c.has('offsite-only') && c.has('key'));
-  const unchecked = codes((c) => !c.has('archive') && !c.has('offsite-only') && !c.has('key') && c.has('offsite-unchecked'));
-  const storage = codes((c) => c.has('storage') && !c.has('archive') && !c.has('offsite-only') && !c.has('key') && !c.has('offsite-unchecked'));
+  // a copy not checked (the storage away) is verified again whatever else the dossier has: a backup mends its newest
+  // archive, not the check of another generation's copy (tester, 2026-12-08: such dossiers were left out of the list)
+  const unchecked = codes((c) => !c.has('key') && c.has('offsite-unchecked'));
+  const storage = codes((c) => c.has('storage') && !c.has('key') && !c.has('offsite-unchecked'));
   const recopy = codes((c) => c.has('offsite-copy') && !c.has('archive') && !c.has('offsite-only'));
   const steps: VerifyNextStep[] = [];
   // a step for the dossiers of one cause, when there are any: a new backup (the batch's command), or a verification again
@@ -197,7 +201,7 @@ export function verifyNextSteps(
   );
   step(
     unchecked,
-    'the local files are gone and their off-site copies could not be checked (the storage refused or did not answer, or this worker has none): ' +
+    'the local files are gone or damaged and their off-site copies could not be checked (the storage refused or did not answer, or this worker has none): ' +
       'once it answers (NIGHTSHIFT_OFFSITE_S3_*), verify again; a new backup now is not needed to keep them, and could let retention prune an intact copy',
     verifyAgain,
   );

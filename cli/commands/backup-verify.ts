@@ -4,7 +4,7 @@ import type { Client, ScheduleDescription } from '@temporalio/client';
 import { z } from 'zod';
 import { UsageError } from '../../config/config';
 import { nobodyToldText, onlyCodesSchema } from '../../domain/backup-batch';
-import { DEFAULT_SAMPLE_PERCENT, VERIFY_PARTS_MAX, NOTHING_TO_VERIFY, type VerifyScope, verifyPartText } from '../../domain/backup-verify';
+import { DEFAULT_SAMPLE_PERCENT, VERIFY_PARTS_MAX, NOTHING_TO_VERIFY, type VerifyScope, generationShownText, verifyPartText } from '../../domain/backup-verify';
 import { shownInput } from '../../domain/text';
 import { runByRef } from '../../store/backup/run-by-ref';
 import { codesWithoutGeneration } from '../../store/generations/codes-without-generation';
@@ -100,7 +100,8 @@ async function closedRunResult(target: string, workflowId: string): Promise<Back
     const run = await verifyRunByRef(pool, workflowId, 'workflow_id');
     if (!run || run.state === 'running') return undefined;
     const problems = await verifyRunProblems(pool, Number(run.id));
-    const shown = problems.slice(-FAILURES_SHOWN);
+    // the first ones in order, as `backup verify status` lists them all: "and N more" are the last ones
+    const shown = problems.slice(0, FAILURES_SHOWN);
     const stopReason = run.state === 'failed' ? run.note : null;
     const part = verifyRunPart(run);
     const steps = stopReason ? [verifyStoppedStep(target, verifyRunScope(run))] : [];
@@ -116,7 +117,7 @@ async function closedRunResult(target: string, workflowId: string): Promise<Back
       ...(part && { part }),
       reportPath: run.report_path,
       mail: run.mail_state !== 'none',
-      failures: shown.map((p) => ({ code: p.code, status: p.status, error: `sauvegarde du ${operatorDateTime(p.snapshot_at, config().timeZone)} (${path.basename(p.file)}) : ${p.error ?? p.status}` })),
+      failures: shown.map((p) => ({ code: p.code, status: p.status, error: `${generationShownText(operatorDateTime(p.snapshot_at, config().timeZone), config().timeZone, path.basename(p.file))} : ${p.error ?? p.status}` })),
       failuresTotal: problems.length,
       nextCommand: steps[0]?.command ?? null,
       nextSteps: steps,
@@ -334,8 +335,10 @@ export function registerBackupVerifyCommands(backup: Command): void {
             // here with its ledger's totals, as `backup status` closes an abandoned batch (Temporal not answering: left)
             const status = await withTemporal((c) => workflowStatus(c, run!.workflow_id)).catch(() => 'UNKNOWN');
             if (!mayStillRun(status)) {
-              await closeAbandonedVerifyRun(pool, run.id, status);
-              process.stderr.write(`nightshift: closed verify run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase().replace('_', ' ')}\n`);
+              // said only when this call closed it: a run whose workflow ended normally between the two reads closed itself
+              if (await closeAbandonedVerifyRun(pool, run.id, status)) {
+                process.stderr.write(`nightshift: closed verify run ${run.id} (${run.workflow_id}): its workflow is ${status.toLowerCase().replace('_', ' ')}\n`);
+              }
               run = (await verifyRunByRef(pool, run.id, 'id'))!;
             }
           }

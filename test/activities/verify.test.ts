@@ -124,7 +124,8 @@ expect(byCode[truncated.code]).toMatchObject({ status: 'corrupt', error: expect.
   // the next command backs these dossiers up again; the failures name dossier, generation date and file
   expect(finish.nextCommand).toBe(`nightshift backup run --all --only ${[flipped.code, truncated.code, missing.code].sort().join(',')} --target main`);
   expect(finish.failures.map((f) => f.code).sort()).toEqual([flipped.code, truncated.code, missing.code].sort());
-  expect(finish.failures[0]!.error).toMatch(/^sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(B.*\.SVG\) : /);
+  // R-OP-1: the date's zone is said, as `backup verify status` says it (the Web UI's details show these lines)
+  expect(finish.failures[0]!.error).toMatch(/^sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d Europe\/Paris \(B.*\.SVG\) : /);
 
   const report = fs.readFileSync(finish.reportPath!, 'utf8');
   expect(report).toMatch(new RegExp(`^Dossier ${flipped.code} : sauvegarde du [^(]+\\(.*${path.basename(flipped.file).replace(/\./g, '\\.')}\\) : Sauvegarde corrompue\\. invalid archive`, 'm'));
@@ -304,15 +305,19 @@ test('R-BK-13 / R-BK-14: an off-site copy is verified too (versitygw): ok while 
       await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'unverified', verified_at = NULL WHERE id = $1`, [newer.generationId]);
       await s3.kill();
       const away = await verify({ codes: [a!.code], samplePercent: 0 }, stack.config, { offsiteCheck });
+      // (the older one's copy, recorded lost and not made again since, is still that problem: R-BK-14, tester 2026-12-08)
       expect(away.items.map((i) => [Number(i.generation_id), i.status])).toEqual([
-        [a!.generationId, 'ok'],
+        [a!.generationId, 'offsite'],
         [newer.generationId, 'failed'],
       ]);
+      expect(away.items[0]!.error).toMatch(/^copie à refaire, la prochaine sauvegarde la recopie en premier; \(verify run \d+\) copie externe /);
       expect(away.items[1]!.error).toMatch(/^off-site storage failed while checking /);
       // its local archive read back whole: recorded verified (backup list no longer says unverified), its copy as it was
       expect(await generationById(pool(), newer.generationId!)).toMatchObject({ verifyState: 'ok', verifyError: null, offsiteState: 'copied' });
-      expect(away.finish.nextCommand).toBe(`nightshift backup verify --codes ${a!.code} --target main`);
-      expect(away.finish.nextSteps).toEqual([{ command: away.finish.nextCommand, text: expect.stringMatching(/off-site storage refused or did not answer .*verify again$/) }]);
+      expect(away.finish.nextSteps).toEqual([
+        { command: `nightshift backup run --all --only ${a!.code} --target main`, text: expect.stringMatching(/^the local archives read back whole, but their off-site copies are gone/) },
+        { command: `nightshift backup verify --codes ${a!.code} --target main`, text: expect.stringMatching(/off-site storage refused or did not answer .*verify again$/) },
+      ]);
     } finally {
       store.close();
     }
@@ -345,7 +350,7 @@ test('R-BK-13 / R-BK-14: an older generation\'s file gone, its copy whole: nothi
       expect(older.finish.nextSteps).toEqual([
         {
           command: `nightshift backup list ${a!.code} --target main`,
-          text: `older generations of ${a!.code} lost their local file, but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)`,
+          text: `older generations of ${a!.code} lost their local file (gone or damaged), but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)`,
         },
       ]);
 
@@ -525,4 +530,16 @@ test('R-BK-5 / R-BK-13: B{code}.SVG of a dossier\'s newest generation gone, or h
   // once right, the next verification has nothing to say of them
   const again = await verify({ codes: [gone.code, swapped.code], samplePercent: 0, seed: 2 });
   expect(again.items.map((i) => i.error)).toEqual([null, null]);
+});
+
+test('R-BK-13: a closed run shows its first 20 problems in the order `backup verify status` lists them all, those left out being the last (tester, 2026-12-08)', async () => {
+  const set = await backUp('VORD', 22);
+  for (const s of set) {
+    const g = (await generationById(pool(), s.generationId))!;
+    for (const f of [s.file, ...g.links]) fs.rmSync(f, { force: true });
+  }
+  const { finish } = await verify({ codes: set.map((s) => s.code), samplePercent: 0, seed: 7 });
+  expect(finish).toMatchObject({ state: 'problems', problems: 22, failuresTotal: 22 });
+  const inOrder = set.map((s) => s.code).sort();
+  expect(finish.failures.map((f) => f.code)).toEqual(inOrder.slice(0, 20));
 });

@@ -90,7 +90,7 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
     const bad = await cli(['backup', 'verify', '--wait']);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^verify run \d+ problems \('nightshift backup verify status \d+'\): 1 \/ 2 generation\(s\) ok, 1 with a problem/m);
-    expect(bad.stdout).toMatch(/^ {2}C2: sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(BC2\.[^)]+\.SVG\) : 200 octets au lieu de \d+ à l'écriture; SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive/m);
+    expect(bad.stdout).toMatch(/^ {2}C2: sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [\w/]+ \(BC2\.[^)]+\.SVG\) : 200 octets au lieu de \d+ à l'écriture; SHA-256 [0-9a-f]{12}… au lieu de [0-9a-f]{12}… à l'écriture; invalid archive/m);
     // the whole reason, as in the report file: its end (what failed, a key id) is not cut off
     expect(bad.stdout).toMatch(/^ {2}C2: .*; invalid archive: [^…\n]+$/m);
     expect(bad.stdout).toContain('next: nightshift backup run --all --only C2 --target main\n  back up these dossiers again');

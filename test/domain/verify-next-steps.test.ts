@@ -24,7 +24,7 @@ test('R-BK-13: problems not all read, or more dossiers than a command should nam
 test('R-BK-13: older generations whose copy read back: nothing to do, a restore reads the copy; one dossier is named in the command, several or too many are not', () => {
   expect(olderCopiesStep('main', ['A'])).toEqual({
     command: 'nightshift backup list A --target main',
-    text: "older generations of A lost their local file, but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)",
+    text: "older generations of A lost their local file (gone or damaged), but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)",
   });
   expect(olderCopiesStep('main', ['A', 'B'])).toMatchObject({ command: 'nightshift backup list CODE --target main', text: expect.stringMatching(/^older generations of A, B lost/) as string });
   expect(olderCopiesStep('main', undefined)).toMatchObject({ command: 'nightshift backup list CODE --target main', text: expect.stringMatching(/^older generations of some dossiers \(see the problems\) lost/) as string });
@@ -36,11 +36,20 @@ test('R-BK-13 / R-BK-14: a file gone whose off-site copy could not be checked (t
   expect(steps).toEqual([
     {
       command: 'nightshift backup verify --codes A,B --target main',
-      text: expect.stringMatching(/^the local files are gone and their off-site copies could not be checked .*: once it answers \(NIGHTSHIFT_OFFSITE_S3_\*\), verify again; a new backup now is not needed to keep them/) as string,
+      text: expect.stringMatching(/^the local files are gone or damaged and their off-site copies could not be checked .*: once it answers \(NIGHTSHIFT_OFFSITE_S3_\*\), verify again; a new backup now is not needed to keep them/) as string,
     },
   ]);
-  // a dossier with a damaged archive besides still gets its backup
-  expect(verifyNextSteps('main', [unchecked('A'), corrupt('A')], []).map((s) => s.command)).toEqual(['nightshift backup run --all --only A --target main']);
+  // a dossier with a damaged archive besides gets its backup, and is verified again all the same (its copy was not checked)
+  expect(verifyNextSteps('main', [unchecked('A'), corrupt('A')], []).map((s) => s.command)).toEqual(['nightshift backup run --all --only A --target main', 'nightshift backup verify --codes A --target main']);
+});
+
+test('R-BK-13 / R-BK-14: a damaged file whose copy could not be checked, and sound archives whose copies could not be checked, are verified again, not backed up (tester, 2026-12-08)', () => {
+  const damagedUnchecked = (code: string) => ({ code, status: 'corrupt', error: `(signalé déjà) SHA-256 a au lieu de b à l'écriture; copie externe b/k non vérifiée : OffsiteUnavailable: connect ECONNREFUSED` });
+  const steps = verifyNextSteps('main', [damagedUnchecked('DEMO0005'), away('DEMO0005'), away('DEMO0006'), damagedUnchecked('DEMO0006')], []);
+  expect(steps.map((s) => s.command)).toEqual(['nightshift backup verify --codes DEMO0005,DEMO0006 --target main']);
+  expect(steps.map((s) => s.command).join('\n')).not.toContain('backup run');
+  // a dossier whose copy of one generation was not checked and whose other generation's copy was: verified again too
+  expect(verifyNextSteps('main', [away('A'), corrupt('A')], []).map((s) => s.command)).toEqual(['nightshift backup run --all --only A --target main', 'nightshift backup verify --codes A --target main']);
 });
 
 test('R-BK-12: a key problem says what to do if the key is lost for good, not only "give the original key" (drill D)', () => {

@@ -183,3 +183,92 @@ test('R-BK-11, R-BK-13, R-BK-14 (drill E): the newest file gone and its object d
     expect(restored.stdout).toContain(`from generation ${gens.VC5[1]!.id}`);
   });
 });
+
+/** Two backups of each dossier (the older and the newest generation), every copy made and whole. */
+async function twoGenerations(codes: string[]) {
+  await createDossiers(off.stack, codes.map((code) => ({ code })));
+  expect(await batchAndFollowUps(off)).toMatchObject({ failed: 0 });
+  for (const code of codes) await modify(pool(), code);
+  expect(await batchAndFollowUps(off)).toMatchObject({ failed: 0 });
+  const gens = Object.fromEntries(await Promise.all(codes.map(async (code) => [code, await dossierGenerations(pool(), code)] as const)));
+  for (const code of codes) for (const g of gens[code]!.slice(0, 2)) expect(g).toMatchObject({ offsiteState: 'copied' });
+  return gens;
+}
+
+test('R-BK-13, R-BK-14: an older generation damaged in the middle, or truncated, whose off-site copy reads back whole is not "lost": nothing to do, a restore --at its date reads the copy; one whose file and copy are both gone is lost (tester, 2026-12-08)', async () => {
+  const db = pool();
+  await setRetentionSetting(db, { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const gens = await twoGenerations(['VO1', 'VO2', 'VO3']);
+    const [, flipped] = gens.VO1!;
+    const [, truncated] = gens.VO2!;
+    const [, lost] = gens.VO3!;
+    damageInPlace(flipped!.file, 1);
+    fs.truncateSync(truncated!.file, Math.floor(truncated!.size / 2));
+    // (its B{code}.SVG holds the newest now: nothing puts the older file back)
+    fs.rmSync(lost!.file);
+    await off.store.deleteObject(lost!.offsiteKey!);
+
+    const found = await verifyFull(['VO1', 'VO2', 'VO3']);
+    expect(found).toMatchObject({ state: 'problems', total: 6, ok: 3, problems: 3 });
+    for (const g of [flipped!, truncated!]) {
+      const item = (await itemOf(found.runId, g.id))!;
+      expect(item.status).toBe('corrupt');
+      expect(item.error!.endsWith(`; copie externe ${g.offsiteBucket}/${g.offsiteKey} vérifiée : une restauration la lit`)).toBe(true);
+    }
+    expect((await itemOf(found.runId, lost!.id))!.status).toBe('missing');
+    // no "back up again" (their newest archives are sound), and only VO3 is lost
+    expect(found.nextSteps).toEqual([
+      {
+        command: 'nightshift backup list CODE --target main',
+        text: "older generations of VO1, VO2 lost their local file (gone or damaged), but their off-site copies read back whole: 'nightshift backup restore CODE --at DATE' reads such a copy; nothing needs doing for them (a new backup would not put those files back)",
+      },
+      { command: 'nightshift backup list VO3 --target main', text: expect.stringMatching(/^older generations of VO3 cannot be read \(their newest is sound\): those points in time are lost/) as string },
+    ]);
+
+    // as the step says: a restore at the damaged generation's date reads its copy
+    const at = flipped!.snapshotAt.toISOString();
+    const restored = await cli(['backup', 'restore', 'VO1', '--at', at, '--as', 'VO1R', '--wait']);
+    expect({ code: restored.code, stderr: restored.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(restored.stdout).toContain(`from generation ${flipped!.id}`);
+  });
+});
+
+test('R-BK-13, R-BK-14: the storage away during a full verification: dossiers whose copies could not be checked are verified again, none backed up again (their newest archives are sound); a blip of 12 s is waited out, a storage away for good fails the lines quickly (tester, 2026-12-08)', async () => {
+  const db = pool();
+  await setRetentionSetting(db, { normal: { last: 20, daily: 0, weekly: 0, monthly: 0 } });
+  const worker = await createTestWorker(off.stack, off.temporal.nativeConnection);
+  await worker.runUntil(async () => {
+    const gens = await twoGenerations(['VS1', 'VS2', 'VS3']);
+    // VS1's older generation damaged, its copy whole (found and told by a first run)
+    damageInPlace(gens.VS1![1]!.file, 1);
+    const first = await verifyFull(['VS1']);
+    expect(first).toMatchObject({ state: 'problems', problems: 1 });
+    await markVerifyMail(db, first.runId, 'sent');
+
+    // a blip: the storage killed, back 12 s later: every line waits for it and ends as without it
+    await off.s3.kill();
+    const blip = verifyFull(['VS2', 'VS3']);
+    await new Promise((r) => setTimeout(r, 12_000));
+    await off.s3.restart();
+    expect(await blip).toMatchObject({ state: 'completed', total: 4, ok: 4, problems: 0 });
+
+    // away for good: the lines fail, quickly once one gave up (not 30 s each), and the steps verify again
+    await off.s3.kill();
+    let away: BackupVerifyResult;
+    const started = Date.now();
+    try {
+      away = await verifyFull(['VS1', 'VS2', 'VS3']);
+    } finally {
+      await off.s3.restart();
+    }
+    expect(Date.now() - started).toBeLessThan(70_000);
+    expect(away).toMatchObject({ state: 'problems', total: 6, problems: 6 });
+    const rows = await items(away.runId);
+    expect(rows.find((i) => i.generation_id === String(gens.VS1![1]!.id))).toMatchObject({ status: 'corrupt', error: expect.stringMatching(/^\(signalé déjà\) .* non vérifiée : /) as string });
+    expect(rows.filter((i) => i.status === 'failed')).toHaveLength(5);
+    // VS1: a damaged older file whose copy was not checked; VS2, VS3: sound archives whose copies were not checked
+    expect(away.nextSteps!.map((s) => s.command)).toEqual(['nightshift backup verify --codes VS1 --target main', 'nightshift backup verify --codes VS2,VS3 --target main']);
+  });
+});

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { dossierGenerations } from '../../store/generations/dossier-generations';
+import { markVerifyMail } from '../../store/verify/mark-mail';
 import { createTestWorker } from '../helpers/env';
 import { batchAndFollowUps, useOffsiteStack, verifyCodes } from './offsite-stack';
 import { createDossiers, ledger, modify } from '../workflows/backup-batch-helpers';
@@ -50,6 +52,21 @@ test('R-BK-13, R-BK-14: an off-site object deleted by hand: the verification rep
         command: 'nightshift backup run --all --only R1 --target main',
       },
     ]);
+
+    // R-BK-14 (tester, 2026-12-08): verified again before the copy is made again, it is still the problem (no longer
+    // "2 / 2 ok", exit 0), told once (the first run's mail carried it: this stack sets no recipients, so it is taken as sent)
+    await markVerifyMail(pool(), found.runId, 'sent');
+    const still = await verify(['R1']);
+    expect(still).toMatchObject({ state: 'problems', total: 1, ok: 0, problems: 1, mail: false });
+    const stillItem = (await pool().query<{ status: string; error: string }>('SELECT status, error FROM nightshift.verify_run_item WHERE run_id = $1', [still.runId])).rows;
+    expect(stillItem).toEqual([
+      { status: 'offsite', error: expect.stringMatching(new RegExp(`^\\(signalé déjà\\) copie à refaire, la prochaine sauvegarde la recopie en premier; \\(verify run ${found.runId}\\) copie externe \\S+ : no object`)) as string },
+    ]);
+    expect(fs.readFileSync(still.reportPath!, 'utf8')).toContain(': Copie externe (S3) absente ou différente. (signalé déjà) copie à refaire');
+    expect(still.nextSteps).toEqual(found.nextSteps);
+    // nothing changed: the copy stays recorded lost, the dossier waits for it
+    expect((await dossierGenerations(pool(), 'R1'))[0]).toMatchObject({ offsiteState: 'failed', offsiteError: marked.offsiteError });
+    expect(await pending()).toEqual([{ code: 'R1', generation_id: String(lost!.id) }]);
 
     // the next night: R1 unmodified, taken first and its archive copied again; A0 modified, after it
     await modify(pool(), 'A0');
