@@ -68,6 +68,11 @@ export function registerForgetCommand(backup: Command): void {
           const parsed = parseRestoreAt(flags.at, zone);
           if (parsed.problem !== undefined) throw new UsageError(`--at: ${parsed.problem}`);
           at = parsed.at;
+          // a date past today is most likely a typo (a year), and would name the newest generation of all: refused here,
+          // where the generation is then deleted (`restore --at` says it and goes on; drill X, session 40)
+          if (at.getTime() > Date.now() + 24 * 3600_000) {
+            throw new UsageError(`--at: ${flags.at.trim()} is in the future: give the date of the generation to forget, or its --id ('nightshift backup list ${code}'); nothing changed`);
+          }
         }
         const t = target(flags.target);
         const result = await withPools(t.name, async (pool) => {

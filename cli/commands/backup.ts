@@ -170,14 +170,15 @@ export function registerBackupCommands(program: Command): void {
         });
         if (!parsed.success) throw usage(parsed.error, { code: 'CODE', reason: '--reason' });
         const input: BackupDossierInput = parsed.data;
+        // an unknown code is a slip (exit 2, the one meant named), refused before Temporal is reached (drill X, session 40:
+        // Temporal away said that first, after 6 s) and before a workflow starts
+        await withPools(t.name, async (pool) => {
+          if ((await unknownCodes(pool, [input.code])).length) throw new UsageError(`unknown dossier ${input.code} in target ${t.name}${await caseHint(pool, input.code)}; nothing started`);
+          // R-BK-3, as `backup trigger` says it: a dossier open in a session would fail the backup once started
+          const { inUse } = await readBackupTriggerState(pool, input.code);
+          if (inUse > 0) throw permanentFailure(FailureType.DossierInUse, `dossier ${input.code} is open in ${inUse} session(s): ${DOSSIER_IN_USE_MESSAGE}; nothing started`);
+        });
         await withTemporal(async (client) => {
-          // an unknown code is a slip (exit 2, the one meant named), refused before a workflow starts
-          await withPools(t.name, async (pool) => {
-            if ((await unknownCodes(pool, [input.code])).length) throw new UsageError(`unknown dossier ${input.code} in target ${t.name}${await caseHint(pool, input.code)}; nothing started`);
-            // R-BK-3, as `backup trigger` says it: a dossier open in a session would fail the backup once started
-            const { inUse } = await readBackupTriggerState(pool, input.code);
-            if (inUse > 0) throw permanentFailure(FailureType.DossierInUse, `dossier ${input.code} is open in ${inUse} session(s): ${DOSSIER_IN_USE_MESSAGE}; nothing started`);
-          });
           const { started, handle } = await start(client, backupDossierWorkflowId(input.target, input.code), () =>
             startBackupDossier(client, input, { taskQueue: config().temporal.taskQueue, summary: `Back up dossier ${input.code} (${input.reason})` }),
           );

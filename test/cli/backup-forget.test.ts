@@ -107,6 +107,8 @@ test('R-BK-11: the only generation of its kind a restore can read is not forgott
     [[code, '--id', '0'], /, not '0'\n$/],
     [[code, '--id', String(only), '--kind', 'Cloture'], /--kind goes with --at/],
     [[code, '--at', 'yesterday'], /^nightshift: --at: /],
+    // drill X, session 40: a future date named the newest generation, which was forgotten
+    [[code, '--at', '2099-01-01'], new RegExp(`^nightshift: --at: 2099-01-01 is in the future: give the date of the generation to forget, or its --id \\('nightshift backup list ${code}'\\); nothing changed\n$`)],
     [[code, '--at', '2026-12-01'], new RegExp(`no kept generation at or before 2026-12-01 23:59:59\\.999 \\(Europe/Paris\\) of dossier ${code}|no kept generation at or before 2026-12-01`)],
     [[code, '--id', String(others)], new RegExp(`no kept generation ${others} of dossier ${code}`)],
     [['NOPE99', '--id', '1'], /unknown dossier NOPE99 in target main/],
