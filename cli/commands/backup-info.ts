@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type pg from 'pg';
 import type { Command } from 'commander';
-import { givenKeyIds } from '../../archive/keys';
+import { givenKeyIds, loadBackupKeyring } from '../../archive/keys';
+import { oneLine } from '../../domain/run-details';
 import { REPORT_FOLDER, SET_RECIPIENTS_HINT, copyStatusesFor } from '../../domain/backup-batch';
 import { type ResolvedRetention, operatorDateTime, retentionText } from '../../domain/retention';
 import { sizeText } from '../../domain/text';
@@ -64,6 +65,16 @@ function readStore(pool: pg.Pool, t: string): Promise<Omit<Info, 'lastPrune'>> {
     const verifyId = await latestVerifyRunId(db);
     const verify = verifyId === undefined ? undefined : await verifyRunByRef(db, verifyId, 'id');
     const given = givenKeyIds(cfg.backupKeys);
+    // the keys this host cannot read at all (a key file missing, an entry unreadable): said, not shown as all well (drill
+    // X, session 40: `keys k… 12` with the key file gone; `doctor` failed it)
+    let keysProblem: string | null = null;
+    if (!given) {
+      try {
+        loadBackupKeyring(cfg.backupKeys);
+      } catch (err) {
+        keysProblem = oneLine(err instanceof Error ? err.message : String(err), 500);
+      }
+    }
     const totals = (k: KeptTotals) => ({ ...k, oldest: at(k.oldest), newest: at(k.newest) });
     return {
       target: t,
@@ -78,6 +89,7 @@ function readStore(pool: pg.Pool, t: string): Promise<Omit<Info, 'lastPrune'>> {
       // R-BK-14: where the copies are, this host's bucket or another one (NIGHTSHIFT_OFFSITE_S3_BUCKET changed since)
       offsiteBuckets: buckets.map((b) => ({ ...b, lastCopiedAt: at(b.lastCopiedAt), thisHosts: cfg.offsite ? b.bucket === cfg.offsite.bucket : null })),
       keys: summary.keys.map((k) => ({ ...k, givenHere: k.keyId === null ? null : given ? given.has(k.keyId) : null })),
+      keysProblem,
       pruned: { generations: summary.pruned.generations, lastAt: at(summary.pruned.lastAt) },
       unreadable: summary.unreadable,
       dossiers: coverage,
@@ -109,6 +121,8 @@ interface Info {
   /** every bucket copies are recorded in; thisHosts null: this host has no bucket */
   offsiteBuckets: (Omit<BucketCopies, 'lastCopiedAt'> & { lastCopiedAt: string | null; thisHosts: boolean | null })[];
   keys: { keyId: string | null; generations: number; givenHere: boolean | null }[];
+  /** this host's key configuration cannot be read (no key is then known to be given here) */
+  keysProblem: string | null;
   pruned: { generations: number; lastAt: string | null };
   unreadable: { codes: string[]; total: number };
   dossiers: { registered: number; nightly: number; uncovered: string[]; uncoveredTotal: number; modified: number };
@@ -170,6 +184,7 @@ export function infoText(i: Info): string {
       `  keys         ${i.keys.map((k) => `${k.keyId ?? 'plain'} ${n(k.generations)}${k.givenHere === false ? ' (not given on this host)' : ''}`).join(', ')}` +
         (lacking.length ? `: restoring or verifying those fails with BackupKeyMissing; give the key again, or let retention prune them` : ''),
     );
+    if (i.keysProblem) lines.push(`               but this host's keys cannot be read (${i.keysProblem}): every encrypted generation is unreadable here; 'nightshift doctor' says more`);
   }
   lines.push(`  pruned       ${n(i.pruned.generations)} generation(s)${i.pruned.lastAt ? `, the last at ${i.pruned.lastAt}` : ''}`);
   const d = i.dossiers;

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { createBackupActivities } from '../../activities/backup';
 import { generateDemoDossiers } from '../../registry/demo';
 import { useCliStack } from '../helpers/cli';
@@ -24,6 +25,7 @@ interface InfoJson {
   verify: { ok: number; unverified: number; corrupt: number; missing: number };
   offsiteCopies: { copied: number; failed: number; none: number };
   keys: { keyId: string | null; generations: number; givenHere: boolean | null }[];
+  keysProblem: string | null;
   pruned: { generations: number; lastAt: string | null };
   dossiers: { registered: number; nightly: number; uncovered: string[]; uncoveredTotal: number; modified: number };
   lastBatch: unknown;
@@ -89,6 +91,17 @@ test('R-BK-11 R-BK-13 R-BK-14 R-BK-12: kept per kind, verification and off-site 
   expect(text.stdout).toContain('  off-site     none on this host (NIGHTSHIFT_OFFSITE_S3_BUCKET unset); kept generations: 1 copied, 1 not copied, 1 failed\n');
   expect(text.stdout).toContain('  keys         k-2026 1, old-2025 1 (not given on this host), plain 1: restoring or verifying those fails with BackupKeyMissing');
   expect(text.stdout).toContain('  pruned       1 generation(s), the last at 2026-12-01 04:00:00\n');
+  expect(json.keysProblem).toBeNull();
+  expect(text.stdout).not.toContain("this host's keys cannot be read");
+  // this host's keys unreadable (a key file gone, an entry that is no key): said, never shown as all well (drill X,
+  // session 40), and no key material in what is said
+  for (const env of [{ NIGHTSHIFT_BACKUP_KEYS_FILE: path.join(ctx.stack.dataDir, 'no-such-key-file') }, { NIGHTSHIFT_BACKUP_KEYS: 'ops=NotBase64SecretMaterial!!' }] as Record<string, string>[]) {
+    const broken = await cli(['backup', 'info'], { ...PARIS, ...env });
+    expect(broken.code).toBe(0);
+    expect(broken.stdout).toMatch(/\n {15}but this host's keys cannot be read \(.+\): every encrypted generation is unreadable here; 'nightshift doctor' says more\n/);
+    expect(broken.stdout).not.toContain('NotBase64SecretMaterial');
+    expect(JSON.parse((await cli(['backup', 'info', '--json'], { ...PARIS, ...env })).stdout).keysProblem).toEqual(expect.any(String));
+  }
   expect(text.stdout).toContain('3 in the nightly selection (R-BK-2), 2 of them modified since their last backup; 1 of them without any kept generation: INF0003 (the next batch takes them)\n');
 });
 
