@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { dossierCodeSchema } from './dossier';
 import { emailAddressSchema } from './email';
 import { DOSSIER_IN_USE_MESSAGE, FailureType } from './failures';
-import { CONTROL_CHARS_PROBLEM, hasControlChars } from './text';
+import { CONTROL_CHARS_PROBLEM, hasControlChars, shownInput } from './text';
 
 /**
  * Pure rules of the backup batch of modified dossiers (seed 003): R-BK-9 settings and their
@@ -18,13 +18,14 @@ export type WhichDossiers = (typeof WHICH_DOSSIERS)[number];
 
 const yesNo = z.preprocess(
   (v) => (typeof v === 'string' ? { yes: true, oui: true, true: true, '1': true, no: false, non: false, false: false, '0': false }[v.trim().toLowerCase()] ?? v : v),
-  z.boolean({ error: 'expected yes or no' }),
+  z.boolean({ error: (iss) => `expected yes or no, not '${shownInput(String(iss.input))}'` }),
 );
 
 /**
  * Addresses separated by commas (or `;`, spaces). An empty entry (`a@b.fr,,c@d.fr`, a trailing comma) is a slip, a list
  * cut short: refused, as `maintenance --notify` refuses it, not dropped. A blank value is nobody.
  */
+const recipientSchema = emailAddressSchema((input) => `expected e-mail addresses separated by commas, not '${shownInput(input)}'`);
 const recipients = z.preprocess(
   (v, ctx) => {
     if (typeof v !== 'string' || !v.trim()) return typeof v === 'string' ? [] : v;
@@ -33,9 +34,17 @@ const recipients = z.preprocess(
       ctx.addIssue({ code: 'custom', input: v, message: "expected e-mail addresses separated by commas, got an empty one (to send to nobody, give '')" });
       return z.NEVER;
     }
-    return entries.flatMap((e) => e.split(/\s+/));
+    // one address given twice is mailed once (drill X, session 40: it was stored twice)
+    return [...new Set(entries.flatMap((e) => e.split(/\s+/)))];
   },
-  z.array(emailAddressSchema('expected e-mail addresses separated by commas')).max(50, 'at most 50 recipients'),
+  z
+    .array(z.string())
+    .max(50, 'at most 50 recipients')
+    // the first address refused, by its value, and how many more (drill C: one line per entry said the same thing thrice)
+    .superRefine((list, ctx) => {
+      const refused = list.map((a) => recipientSchema.safeParse(a)).filter((r) => !r.success);
+      if (refused.length) ctx.addIssue({ code: 'custom', message: `${refused[0]!.error.issues[0]!.message}${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ''}` });
+    }),
 );
 
 /** A word of a fixed lower-case set typed in any case (`ALWAYS`): read as that word, as the yes/no values are. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { plainTextSchema } from './text';
+import { plainTextSchema, shownInput } from './text';
 
 /**
  * A dossier code becomes a file name (B{code}.SVG) and a schema name (d_{code}): only letters,
@@ -11,7 +11,8 @@ export const DOSSIER_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 export const dossierCodeSchema = z
   .string({ error: 'a dossier code must be a string' })
   .max(40, 'a dossier code has at most 40 characters')
-  .regex(DOSSIER_CODE, 'a dossier code has 1-40 letters, digits, "_" or "-" and starts with a letter or a digit');
+  // the code typed said back, bounded and escaped (drill X, session 40: `--only A,B,DEMO 0010` did not say which)
+  .regex(DOSSIER_CODE, { error: (iss) => `a dossier code has 1-40 letters, digits, "_" or "-" and starts with a letter or a digit, not '${shownInput(String(iss.input))}'` });
 
 export const dossierRoles = ['supervisor', 'regular'] as const;
 export type DossierRole = (typeof dossierRoles)[number];

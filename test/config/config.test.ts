@@ -23,7 +23,7 @@ describe('config', () => {
   });
 
   test('R-BK-8: NIGHTSHIFT_BACKUP_REPORT_TO whose entries are each refused alike says it once (drill C: three times)', () => {
-    expect(problemsOf({ NIGHTSHIFT_BACKUP_REPORT_TO: 'not an email' })).toEqual([{ variable: 'NIGHTSHIFT_BACKUP_REPORT_TO', problem: 'expected e-mail addresses separated by commas' }]);
+    expect(problemsOf({ NIGHTSHIFT_BACKUP_REPORT_TO: 'not an email' })).toEqual([{ variable: 'NIGHTSHIFT_BACKUP_REPORT_TO', problem: "expected e-mail addresses separated by commas, not 'not' (and 2 more)" }]);
   });
 
   test('every port moves with its variable, so two stacks can run side by side', () => {

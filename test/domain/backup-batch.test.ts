@@ -23,6 +23,7 @@ import {
   resolveBackupSettings,
 } from '../../domain/backup-batch';
 import { DOSSIER_IN_USE_MESSAGE } from '../../domain/failures';
+import { dossierCodeSchema } from '../../domain/dossier';
 
 /** Pure rules of the backup batch: report lines, mail texts, settings precedence, selection order, schedules. */
 
@@ -83,6 +84,14 @@ test('settings set values are validated per key', () => {
   expect(parseBackupSetting('report-recipients', `${'a'.repeat(64)}@x.fr`).value).toEqual([`${'a'.repeat(64)}@x.fr`]);
   expect(emailSchema.safeParse(`${'a'.repeat(65)}@x.fr`).success).toBe(false);
   expect(parseBackupSetting('modified-only', 'non')).toEqual({ key: 'modified-only', value: false });
+  // drill X, session 40: each refusal names the value refused; an address given twice is kept once
+  expect(() => parseBackupSetting('date-subfolder', 'maybe')).toThrow("date-subfolder: expected yes or no, not 'maybe'");
+  expect(() => parseBackupSetting('report-recipients', 'ops@x.fr,bad')).toThrow("report-recipients: expected e-mail addresses separated by commas, not 'bad'");
+  expect(parseBackupSetting('report-recipients', 'a@b.fr,a@b.fr; c@d.fr a@b.fr')).toEqual({ key: 'report-recipients', value: ['a@b.fr', 'c@d.fr'] });
+  expect(dossierCodeSchema.safeParse('DEMO 0010').error?.issues[0]?.message).toBe(
+    `a dossier code has 1-40 letters, digits, "_" or "-" and starts with a letter or a digit, not 'DEMO 0010'`,
+  );
+  expect(onlyCodesSchema.safeParse('DEMO0005,DEMO 0010, \u001b[2J').error?.issues[0]?.message).toMatch(/, not 'DEMO 0010'$/);
   expect(() => parseBackupSetting('folder', 'relative/path')).toThrow(/absolute/);
   // a trailing separator is the same folder, stored in the one spelling the shared store's is compared with (drill C)
   expect(parseBackupSetting('folder', '/srv/backups/')).toEqual({ key: 'folder', value: '/srv/backups' });
