@@ -291,6 +291,8 @@ export function registerBackupVerifyCommands(backup: Command): void {
           }
         }
         if (flags.full && flags.sample !== undefined) throw new UsageError('--full restores every generation: give either --full or --sample, not both');
+        // the seed picks the sample: with --full there is none to pick (drill X, session 40: it was taken in silence)
+        if (flags.full && flags.seed !== undefined) throw new UsageError('--full restores every generation: --seed picks a sample, give it without --full');
         const samplePercent = flags.sample === undefined ? undefined : parseFlag('--sample', SAMPLE_PERCENT, flags.sample);
         const seed = flags.seed === undefined ? undefined : parseFlag('--seed', SEED, flags.seed);
         let backupRunId: number | undefined;

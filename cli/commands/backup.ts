@@ -536,6 +536,8 @@ function registerGenerationCommands(backup: Command): void {
     .action(
       action(async (flags: PruneFlags) => {
         const t = target(flags.target);
+        // as `backup run --dry-run --wait` says it (drill X, session 40: the prune took it in silence)
+        if (flags.dryRun && flags.wait) throw new UsageError('--dry-run starts nothing: --wait has nothing to follow');
         if (flags.dryRun) return pruneDryRun(t.name, flags);
         return withTemporal(async (client) => {
           const workflowId = backupPruneWorkflowId(t.name, workflowIdTimestamp(new Date()));

@@ -128,6 +128,8 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
   expect(dry.stdout).toMatch(new RegExp(`would delete ${code} generation ${ids[2]} of 2026-11-20 22:00:00 \\(normal, [^)]+\\): nothing is left of it`));
   // of one dossier, however many the prune examined
   expect(dry.stdout).toMatch(/would delete 2 generation\(s\) \([^)]+\) of 1 dossier\(s\) \(\d+ examined\); would keep \d+\./);
+  // as `backup run --dry-run --wait` is (drill X, session 40: the prune took it in silence)
+  expect(await cli(['backup', 'prune', '--dry-run', '--wait'], PARIS)).toMatchObject({ code: 2, stderr: 'nightshift: --dry-run starts nothing: --wait has nothing to follow\n' });
   const dryJson = JSON.parse((await cli(['backup', 'prune', '--dry-run', '--json'], PARIS)).stdout);
   expect(dryJson).toMatchObject({ dryRun: true, deleted: 2, dossiersAffected: 1 });
   expect(dryJson.localRetention).toBeUndefined();

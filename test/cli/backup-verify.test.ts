@@ -34,7 +34,10 @@ test('hostile input: --codes with --run, a bad sample, an unknown run, a bad cro
     // conflicting, and a day that never comes (the server would take it and never run it)
     cli(['backup', 'verify', '--full', '--sample', '10']),
     cli(['backup', 'verify', 'schedule', 'set', '--cron', '0 6 31 2 *']),
+    // drill X, session 40: a seed picks a sample, which --full has not (it was taken in silence)
+    cli(['backup', 'verify', '--full', '--seed', '5']),
   ]);
+  expect(results[13]!.stderr).toBe('nightshift: --full restores every generation: --seed picks a sample, give it without --full\n');
   expect(results[11]!.stderr).toContain('--full restores every generation: give either --full or --sample, not both');
   expect(results[12]!.stderr).toContain('--cron: day of month: "31" never comes in month "2": the schedule would never run');
   for (const r of results) {
