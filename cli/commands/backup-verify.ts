@@ -303,6 +303,13 @@ export function registerBackupVerifyCommands(backup: Command): void {
           backupRunId = Number(run.id);
           // "8 / 8 ok" of a run that wrote 1,998: the others were pruned (retention), said before, not left to guess
           const g = await withPools(t, (pool) => runGenerationsKept(pool, Number(run.id)));
+          // a run that wrote nothing still kept would verify nothing and say "0 / 0 ok" (drill X, session 40), as a
+          // --codes of dossiers without a generation would: refused
+          if (g.kept === 0) {
+            throw new UsageError(
+              `--run: backup run ${run.id} ${g.written ? `wrote ${g.written} generation(s), all pruned since (retention)` : 'wrote no generation'}: nothing of it to verify; nothing started ('nightshift backup verify' checks every kept one)`,
+            );
+          }
           if (g.written > g.kept && !flags.json) {
             process.stdout.write(`backup run ${run.id} wrote ${g.written} generation(s); ${g.written - g.kept} were pruned since (retention): the ${g.kept} kept are verified\n`);
           }

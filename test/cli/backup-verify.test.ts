@@ -122,6 +122,15 @@ test('R-BK-13 backup verify --wait: a clean run exits 0; --codes --full restores
     const pruned = await cli(['backup', 'verify', '--run', String(runId), '--wait']);
     expect(pruned.stdout).toMatch(new RegExp(`^backup run ${runId} wrote 2 generation\\(s\\); 1 were pruned since \\(retention\\): the 1 kept are verified\n`));
     expect(pruned.stdout).toMatch(/: 1 \/ 1 generation\(s\) ok/);
+    // every one pruned: nothing to verify, refused as a --codes of dossiers without a generation is (drill X, session 40:
+    // a run started, "0 / 0 ok")
+    await pool.query(`UPDATE nightshift.backup_generation SET deleted_at = now() WHERE run_id = $1`, [runId]);
+    const runs = (await pool.query('SELECT count(*)::int AS n FROM nightshift.verify_run')).rows[0].n;
+    expect(await cli(['backup', 'verify', '--run', String(runId)])).toMatchObject({
+      code: 2,
+      stderr: `nightshift: --run: backup run ${runId} wrote 2 generation(s), all pruned since (retention): nothing of it to verify; nothing started ('nightshift backup verify' checks every kept one)\n`,
+    });
+    expect((await pool.query('SELECT count(*)::int AS n FROM nightshift.verify_run')).rows[0].n).toBe(runs);
   });
 });
 
