@@ -648,11 +648,13 @@ export function registerBackupBatchCommands(backup: Command): void {
             throw new UsageError((err as Error).message);
           }
         }
-        await withPools(flags.target, async (pool) => {
+        const changed = await withPools(flags.target, async (pool) => {
           if (parsed.key === 'folder' && typeof parsed.value === 'string') await checkBackupFolderHere(pool, target(flags.target).name, parsed.value);
-          await setCommonBackupSetting(pool, parsed.key, parsed.value);
+          return setCommonBackupSetting(pool, parsed.key, parsed.value);
         });
-        process.stdout.write(`${parsed.key}: common value ${parsed.value === undefined ? 'removed' : `set to ${settingText(parsed.value)}`} on target ${target(flags.target).name}\n`);
+        // `default` of a value not set changes nothing, and says so (drill X, session 40: "removed", twice in a row)
+        const done = parsed.value !== undefined ? `set to ${settingText(parsed.value)}` : changed ? 'removed' : 'not set';
+        process.stdout.write(`${parsed.key}: common value ${done} on target ${target(flags.target).name}${changed ? '' : ': nothing changed'}\n`);
       }),
     );
 
@@ -736,13 +738,18 @@ async function setRetention(value: string, flags: { target?: string; kind?: stri
       let next = before;
       for (const k of kinds) next = withKindPolicy(next, k, policy);
       await setRetentionSetting(tx, next as Parameters<typeof setRetentionSetting>[1]);
-      return flags.kind === undefined ? kindValuesReplaced(before, policy) : [];
+      return { replaced: flags.kind === undefined ? kindValuesReplaced(before, policy) : [], unchanged: JSON.stringify(next ?? null) === JSON.stringify(before ?? null) };
     }),
   );
   const which = flags.kind ?? 'every kind';
+  if (!policy && replaced.unchanged) {
+    // `default` where no common value was set: nothing to apply (drill X, session 40: "removed … the prune applies it", twice)
+    process.stdout.write(`retention (${which}): common value not set on target ${target(flags.target).name}: nothing changed\n`);
+    return;
+  }
   process.stdout.write(`retention (${which}): common value ${policy ? `set to ${retentionText(policy)}` : 'removed'} on target ${target(flags.target).name}\n`);
   // every kind at once replaces a kind's own value: said, with the way back, so that a Cloture policy is not lost unseen
-  for (const r of replaced) {
+  for (const r of replaced.replaced) {
     process.stdout.write(`  replaced ${r.kind}'s own value ${r.was}: set it again with 'nightshift backup settings set retention ${r.was} --kind ${r.kind}'\n`);
   }
   // the prune after the next batch applies it unasked (drill Y: last=3 set at night, everything beyond 3 gone by morning)

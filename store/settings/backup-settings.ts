@@ -30,13 +30,15 @@ export async function loadBackupSettings(db: Queryable, config: Config, target: 
 }
 
 /** Set (or, with `undefined`, clear) one common value. */
-export async function setCommonBackupSetting(db: Queryable, key: BackupSettingKey, value: unknown | undefined): Promise<void> {
-  if (value === undefined) await db.query('DELETE FROM nightshift.backup_setting WHERE key = $1', [key]);
+/** Sets (or, undefined, removes) a common value; false: there was none to remove. */
+export async function setCommonBackupSetting(db: Queryable, key: BackupSettingKey, value: unknown | undefined): Promise<boolean> {
+  if (value === undefined) return ((await db.query('DELETE FROM nightshift.backup_setting WHERE key = $1', [key])).rowCount ?? 0) > 0;
   else {
     await db.query(
       `INSERT INTO nightshift.backup_setting (key, value) VALUES ($1, $2::jsonb)
        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
       [key, JSON.stringify(value)],
     );
+    return true;
   }
 }

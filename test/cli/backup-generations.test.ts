@@ -81,6 +81,17 @@ test('R-BK-9 / R-BK-11: settings set retention per kind, shown with its origin; 
   );
   expect((await cli(['backup', 'settings', 'set', 'retention', 'default'])).code).toBe(0);
   expect((await pool().query(`SELECT 1 FROM nightshift.backup_setting WHERE key = 'retention'`)).rowCount).toBe(0);
+  // removing a value not set changes nothing and says so, nothing about a prune to come (drill X, session 40: "removed",
+  // every time); the same for any other setting
+  for (const kind of [[], ['--kind', 'Cloture']]) {
+    expect(await cli(['backup', 'settings', 'set', 'retention', 'default', ...kind])).toMatchObject({
+      code: 0,
+      stdout: `retention (${kind[1] ?? 'every kind'}): common value not set on target main: nothing changed\n`,
+    });
+  }
+  expect((await cli(['backup', 'settings', 'set', 'date-subfolder', 'yes'])).stdout).toBe('date-subfolder: common value set to yes on target main\n');
+  expect((await cli(['backup', 'settings', 'set', 'date-subfolder', 'default'])).stdout).toBe('date-subfolder: common value removed on target main\n');
+  expect((await cli(['backup', 'settings', 'set', 'date-subfolder', 'default'])).stdout).toBe('date-subfolder: common value not set on target main: nothing changed\n');
 });
 
 test('R-BK-9: concurrent settings set retention of different kinds both land (neither overwrites the other)', async () => {
