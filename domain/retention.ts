@@ -86,7 +86,11 @@ export function parseLocalRetention(text: string): Partial<RetentionPolicies> {
     const m = /^([A-Za-z]+)\s*:(.*)$/.exec(segment);
     if (m) {
       const kind = m[1]!;
-      if (!isGenerationKind(kind)) throw new Error(`unknown folder kind "${kind.slice(0, 20)}": expected ${GENERATION_KINDS.join(', ')}`);
+      if (!isGenerationKind(kind)) {
+        // as `--kind` says it (drill X, session 40: `cloture:last=2` here had no hint)
+        const meant = GENERATION_KINDS.find((k) => k.toLowerCase() === kind.toLowerCase());
+        throw new Error(`unknown folder kind "${kind.slice(0, 20)}": expected ${GENERATION_KINDS.join(', ')}${meant ? ` (kinds are case-sensitive: ${meant}?)` : ''}`);
+      }
       if (out[kind]) throw new Error(`kind ${kind} given twice`);
       out[kind] = withKind(kind, () => parseRetentionPolicy(m[2]!));
     } else {

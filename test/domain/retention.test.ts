@@ -519,7 +519,9 @@ describe('R-BK-9: retention settings (text, precedence local > common > default)
     expect(parseLocalRetention('last=3')).toEqual({ normal: policy({ last: 3 }), EchangePrest: policy({ last: 3 }), Cloture: policy({ last: 3 }) });
     expect(parseLocalRetention('Cloture:monthly=12')).toEqual({ Cloture: policy({ monthly: 12 }) });
     expect(parseLocalRetention('last=3; Cloture:monthly=12')).toEqual({ normal: policy({ last: 3 }), EchangePrest: policy({ last: 3 }), Cloture: policy({ monthly: 12 }) });
-    expect(() => parseLocalRetention('Archive:last=1')).toThrow(/unknown folder kind "Archive"/);
+    expect(() => parseLocalRetention('Archive:last=1')).toThrow(/unknown folder kind "Archive": expected normal, EchangePrest, Cloture$/);
+    // as --kind says it (drill X, session 40)
+    expect(() => parseLocalRetention('cloture:last=2')).toThrow('unknown folder kind "cloture": expected normal, EchangePrest, Cloture (kinds are case-sensitive: Cloture?)');
     expect(() => parseLocalRetention('Cloture:last=1;Cloture:last=2')).toThrow(/given twice/);
     expect(() => parseLocalRetention('Cloture:yearly=1')).toThrow(/^Cloture: unknown rule/);
     expect(() => parseLocalRetention('last=1;daily=2')).toThrow(/name the kind/);
