@@ -354,15 +354,19 @@ async function restoreAt(codeArg: string, flags: RestoreFlags): Promise<void> {
   const copy = `${g.offsiteBucket}/${g.offsiteKey}`;
   // a date past today is most likely a typo (a year): what it means is said before anything starts
   const future = when.getTime() > Date.now() + 24 * 3600_000 ? `${flags.at!.trim()} is in the future: the newest generation before it is the newest of all\n` : '';
-  const chosen =
+  const notes =
     future +
     (skipped ? `generation ${skipped.g.id}, taken ${operatorDateTime(skipped.g.snapshotAt, zone())}, ${skipped.why}: an older one is restored\n` : '') +
-    (from === 'offsite' && !isValidGeneration(g) && place === undefined ? `generation ${g.id}'s file is ${g.verifyState} ${foundBy(g)}: its off-site copy is restored\n` : '') +
+    (from === 'offsite' && !isValidGeneration(g) && place === undefined ? `generation ${g.id}'s file is ${g.verifyState} ${foundBy(g)}: its off-site copy is restored\n` : '');
+  const restored =
     `generation ${g.id} of dossier ${code}, taken ${operatorDateTime(g.snapshotAt, zone())} (${zone()}), ${g.kind}, ${sizeText(g.size)}` +
     (from === 'offsite' ? `, read from its off-site copy ${copy}` : from === 'auto' && hasOffsiteCopy(g) ? ` (its off-site copy ${copy} if the file is not on the worker)` : '');
+  const chosen = notes + restored;
+  // the Web UI's summary leads with the generation restored, then why (drill W, session 40: it began with the one passed over)
+  const summary = `Restore ${restored} as dossier ${as}${input.replace ? ' (replace)' : ''}${notes ? `\n${notes.trimEnd()}` : ''}`;
   await withTemporal(async (client) => {
     const { started, handle } = await start(client, restoreDossierWorkflowId(input.target, as), () =>
-      startRestoreDossier(client, { ...input, as }, { taskQueue: config().temporal.taskQueue, summary: `Restore ${chosen} as dossier ${as}${input.replace ? ' (replace)' : ''}` }),
+      startRestoreDossier(client, { ...input, as }, { taskQueue: config().temporal.taskQueue, summary }),
     );
     const info = {
       ...started,

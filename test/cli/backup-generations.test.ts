@@ -324,6 +324,9 @@ test("R-BK-11 / R-BK-13: the restore line backup list prints restores the genera
     expect(passed.code).toBe(0);
     expect(passed.stdout).toMatch(new RegExp(`generation ${ids[0]}, taken 2026-12-02 22:00:05, is corrupt \\(backup verify\\), with no off-site copy: an older one is restored\\ngeneration ${ids[1]} of dossier`));
     expect(passed.stdout).toMatch(new RegExp(`restored dossier ${code}B from generation ${ids[1]}`));
+    // the Web UI's summary leads with the generation restored, then the one passed over (drill W, session 40)
+    const summary = await (await ctx.temporal.client.workflow.getHandle(restoreDossierWorkflowId('main', `${code}B`)).describe()).staticSummary();
+    expect(summary).toMatch(new RegExp(`^Restore generation ${ids[1]} of dossier ${code}, taken [^\n]+ as dossier ${code}B\ngeneration ${ids[0]}, taken 2026-12-02 22:00:05, is corrupt \\(backup verify\\), with no off-site copy: an older one is restored$`));
 
     // none valid at or before the time: refused, nothing started
     await pool().query(`UPDATE nightshift.backup_generation SET verify_state = 'missing' WHERE id = ANY ($1)`, [ids.slice(1)]);
