@@ -128,6 +128,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
   });
   let final: { failures: BackupBatchResult['failures']; failuresTotal: number; retryCommand: string | null } | undefined;
   let refused: string | undefined;
+  let reportMailed = false;
   /** the run's end: one account of its dossiers (R-OP-1), as `backup status` and the report say it */
   let account: BatchAccount | undefined;
   setHandler(backupBatchProgressQuery, () => progress);
@@ -159,7 +160,12 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
         inFlight: progress.inFlight,
         failures: final?.failures ?? live.failures,
         failuresTotal: final?.failuresTotal ?? live.failuresTotal,
-        notes: [...(refused === undefined ? [] : [`Not started: ${refused}`]), ...(account?.notBackedUp ? [batchAccountText(account)] : [])],
+        notes: [
+          ...(refused === undefined ? [] : [`Not started: ${refused}`]),
+          ...(account?.notBackedUp ? [batchAccountText(account)] : []),
+          // where the report is, and whether it is mailed, as `backup status` says it (drill W, session 40: the result's JSON only)
+          ...(progress.reportPath && !running ? [`Report: ${progress.reportPath}${reportMailed ? ' (mailed to the report recipients, R-BK-8)' : ''}`] : []),
+        ],
         nextStep:
           runId === null
             ? null
@@ -225,6 +231,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       Object.assign(progress, { ok: account.ok, inUse: account.inUse, failed: account.failed });
     }
     final = { failures: f.failures ?? [], failuresTotal: f.failuresTotal ?? f.failed, retryCommand: f.retryCommand ?? null };
+    reportMailed = f.mail;
     if (f.mail) {
       // its own workflow: an SMTP outage retries for hours without holding the batch open
       await startReportMailChild({ target, runId: state.runId }, workflowInfo().workflowId);

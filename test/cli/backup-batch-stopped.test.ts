@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../../domain/run-details';
 import fs from 'node:fs';
 import { createActivities } from '../../workers/activities';
 import { createTestWorker } from '../helpers/env';
@@ -64,6 +65,8 @@ test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed
     expect(details).toContain('**0 / 3** dossiers · 0 failed');
     expect(details).toContain(`3 not attempted (the batch stopped before them: ${why}`);
     expect(details).toContain('- KM1: not attempted (the batch stopped before it)');
+    // where its report is, as `backup status` says it (drill W, session 40)
+    expect(details).toContain(`Report: ${escapeMarkdown(result.reportPath)}`);
     expect(details).toContain(`\`nightshift backup retry --target main --run ${result.runId}\``);
 
     // without --json, `--wait` ends with the run's account before the error (it printed the error alone)
