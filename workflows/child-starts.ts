@@ -74,6 +74,8 @@ export async function startReportMailChild(input: BackupMailInput, batchWorkflow
   await startChild<Workflows['backupReportMailWorkflow']>(WORKFLOW.backupReportMail, {
     workflowId: backupMailWorkflowId(batchWorkflowId),
     args: [input],
+    // the Web UI's list says what it is (drill W, session 40: no summary)
+    staticSummary: `Mail the report of backup run ${input.runId} (target ${input.target})`,
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-report-mail' }),
   });
@@ -84,6 +86,7 @@ export async function startVerifyMailChild(input: VerifyMailInput, verifyWorkflo
   await startChild<Workflows['backupVerifyMailWorkflow']>(WORKFLOW.backupVerifyMail, {
     workflowId: verifyMailWorkflowId(verifyWorkflowId),
     args: [input],
+    staticSummary: `Mail the report of verify run ${input.runId} (target ${input.target})`,
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-verify-mail' }),
   });

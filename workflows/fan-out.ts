@@ -26,6 +26,7 @@ import {
   type FanOutLedgerView,
   type RunDetails,
   STALLED_AFTER_SECONDS,
+  escapeMarkdown,
   mergeFailures,
   renderRunDetails,
 } from '../domain/run-details';
@@ -456,8 +457,10 @@ export async function mailRunReport(
 ): Promise<RunMailResult> {
   setCurrentDetails(`Mail the report of ${o.run} ${input.runId} (target ${input.target})`);
   try {
-    await o.mail();
-    setCurrentDetails(`Report of ${o.run} ${input.runId} mailed`);
+    const sent = await o.mail();
+    // to whom, as the mail's log line says it (drill W, session 40: "mailed", not to whom)
+    const to = (sent as { recipients?: unknown } | undefined)?.recipients;
+    setCurrentDetails(`Report of ${o.run} ${input.runId} mailed${Array.isArray(to) && to.length ? ` to ${escapeMarkdown(to.join(', '))}` : ''}`);
     return { sent: true };
   } catch (err) {
     if (isCancellation(err)) throw err;

@@ -14,7 +14,7 @@ import { DOSSIER_IN_USE_MESSAGE, failureTypeOf } from '../../domain/failures';
 import { type ItemStatus, reportLine } from '../../domain/backup-batch';
 import { WorkflowFailedError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { backupBatchProgressQuery, batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
+import { backupBatchProgressQuery, backupMailWorkflowId, batchResult, partialBatchResult, type BackupBatchInput, type BackupBatchResult } from '../../workflows/backup-batch.api';
 import { NightshiftKind, NightshiftPhase, NightshiftTarget } from '../../workflows/search-attributes';
 import { createTestStack, createTestWorker, devServerClient, quietRuntime, type TestStack } from '../helpers/env';
 import { createDossiers, freePort, ledger, modify, openSession, setCommon, startSmtp, waitFor } from './backup-batch-helpers';
@@ -173,6 +173,11 @@ test('R-BK-3 in use skipped with the seed error, R-BK-8 mail with both attachmen
       expect(mail.attachments[path.basename(first.reportPath!)]?.toString('utf8')).toBe(report);
       expect(mail.attachments['Svgauto-DossiersEnErreur.isa']?.toString('utf8')).toBe('P3\r\n');
       await waitFor('mail_state sent', async () => (await pool.query('SELECT mail_state FROM nightshift.backup_run WHERE id = $1', [first.runId])).rows[0].mail_state === 'sent');
+      // the mail's own workflow: what it is, in the list, and to whom it was sent (drill W, session 40)
+      const mailHandle = temporal.client.workflow.getHandle(backupMailWorkflowId(handle.workflowId));
+      await mailHandle.result();
+      expect(await (await mailHandle.describe()).staticSummary()).toBe(`Mail the report of backup run ${first.runId} (target main)`);
+      expect(await currentDetails(mailHandle)).toMatch(new RegExp(`^Report of backup run ${first.runId} mailed to (ops@example\\.com, boss@example\\.com|boss@example\\.com, ops@example\\.com)$`));
 
       // R-BK-4: next run takes P3 (failed last time) first, then the other modified dossiers in code order
       await close();
