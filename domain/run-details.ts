@@ -108,6 +108,15 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_[\]|~<>&]/g, (c) => `\\${c}`);
 }
 
+/**
+ * The static details a run starts with (the Web UI's Details pane; fixed at the start, read with no worker): the current
+ * details come from a worker (a query), so with every worker down or stuck the page says where the database tells the
+ * same, as a command copied as is.
+ */
+export function followWithoutWorker(command: string): string {
+  return `The current details come from a worker (the page asks the workflow). When none answers ("No Current Details", a query that timed out), the database says where this run is: ${codeSpan(command)}`;
+}
+
 /** A command as a code span: copyable as is (ASCII `--`, straight quotes, no backtick inside). */
 export function codeSpan(command: string): string {
   return `\`${command.replace(/`/g, "'")}\``;

@@ -17,7 +17,7 @@ import { PATCH_ROLLBACK_KIND, type PatchRollbackInput, patchRollbackWorkflowId, 
 import { rollbackInputSchema } from '../domain/rollback-input';
 import { restoreRunInputSchema } from '../domain/restore-run-input';
 import { RESTORE_RUN_KIND, type RestoreRunInput, restoreRunWorkflowId, restoreScopeText } from '../workflows/backup-restore-run.api';
-import { codeSpan } from '../domain/run-details';
+import { followWithoutWorker } from '../domain/run-details';
 import { nightshiftAttributes } from '../workflows/search-attributes';
 import { backupVerifyInputSchema } from '../domain/backup-verify';
 import { BACKUP_VERIFY_KIND, type BackupVerifyInput, backupVerifyWorkflowId, scheduledVerifyWorkflowId, verifyScheduleId } from '../workflows/backup-verify.api';
@@ -76,14 +76,6 @@ async function startTimestamped<N extends WorkflowName>(
   }
 }
 
-/**
- * The static details a run starts with (the Web UI's Details pane; fixed at the start, read with no worker): the current
- * details come from a worker (a query), so with every worker down or stuck the page says where the database tells the
- * same, as a command copied as is.
- */
-function followWithoutWorker(command: string): string {
-  return `The current details come from a worker (the page asks the workflow). When none answers ("No Current Details", a query that timed out), the database says where this run is: ${codeSpan(command)}`;
-}
 
 const attributes = (o: StartOptions, a: Parameters<typeof nightshiftAttributes>[0]) => (o.searchAttributes === false ? undefined : nightshiftAttributes(a));
 
@@ -278,6 +270,7 @@ export async function startBackupPrune(client: Client, raw: BackupPruneInput, o:
     workflowId,
     args: [input],
     staticSummary: o.summary ?? `${input.dryRun ? 'Dry run: what retention would prune' : 'Prune the generations retention does not keep'} (target ${input.target})`,
+    staticDetails: followWithoutWorker(`nightshift backup info --target ${input.target}`),
     typedSearchAttributes: attributes(o, { target: input.target, kind: BACKUP_PRUNE_KIND, phase: 'planning' }),
   }));
 }

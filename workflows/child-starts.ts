@@ -13,6 +13,7 @@ import type { BackupPruneInput } from './backup-prune.api';
 import { backupVerifyInputSchema } from '../domain/backup-verify';
 import { type BackupVerifyInput, type VerifyMailInput, verifyMailWorkflowId } from './backup-verify.api';
 import type { MaintenanceMailInput } from './maintenance-window.api';
+import { followWithoutWorker } from '../domain/run-details';
 
 /**
  * Typed child starts, the workflow-side twin of starts/index.ts: the child named through workflows/contracts.ts,
@@ -121,6 +122,8 @@ export async function startBatchPruneChild(raw: BackupPruneInput, o: ChildStart)
     workflowId: o.workflowId,
     args: [input],
     staticSummary: o.summary,
+    // where its outcome is kept with no worker to ask (drill W, session 40: a prune had no details)
+    staticDetails: followWithoutWorker(`nightshift backup info --target ${input.target}`),
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: childAttributes({ target: input.target, kind: 'backup-prune', phase: 'planning' }),
   });

@@ -157,6 +157,8 @@ test('R-BK-11: backup list shows the generations in the operator zone with why e
     const out = JSON.parse(r.stdout);
     expect(out.workflowId).toMatch(/^backup-prune\/main\/\d{8}T\d{6}Z$/);
     expect(out.result).toMatchObject({ state: 'completed', dryRun: false, deleted: 2, failed: 0, recordedDeleted: 2, offsiteLeft: 0 });
+    // its Details pane says where its outcome is kept when no worker answers (drill W, session 40: it had none)
+    expect(await (await ctx.temporal.client.workflow.getHandle(out.workflowId).describe()).staticDetails()).toContain('`nightshift backup info --target main`');
   });
   const left = await dossierGenerations(pool(), code, { deleted: true });
   expect(left.filter((g) => g.deletedAt === null).map((g) => g.id)).toEqual([ids[0]]);
