@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, dropOutputOnClosedPipe, reportError } from './context';
-import { terminalSafe } from '../domain/text';
+import { shownInput, terminalSafe } from '../domain/text';
 import { UsageError } from '../config/config';
 import { registerDossierCommands } from './commands/dossiers';
 import { registerBackupCommands } from './commands/backup';
@@ -56,7 +56,7 @@ function refuseRepeatedOptions(cmd: Command): void {
     if (option.variadic || !(option.required || option.optional) || option.long === '--target') continue;
     const flag = option.long ?? option.short ?? option.name();
     cmd.on(`option:${option.name()}`, (value: string | undefined) => {
-      const values = [...(given.get(flag) ?? []), value ?? '(no value)'];
+      const values = [...(given.get(flag) ?? []), value === undefined ? '(no value)' : shownInput(value)];
       given.set(flag, values);
       if (values.length < 2) return;
       const list = /<codes>|<code>|<addresses>/.test(option.flags) ? ' (several: one value, comma-separated)' : '';
