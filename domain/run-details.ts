@@ -182,6 +182,16 @@ export function etaText(d: Pick<RunDetails, 'etaSeconds' | 'sinceLastEndSeconds'
 }
 
 /**
+ * The failures the details list: the newest DETAILS_FAILURES_SHOWN, those a batch attempted (failed, in use) before
+ * those it never attempted, which only say it stopped (drill R, session 40: past 10 dossiers, a stopped batch's details
+ * listed 10 not attempted and hid the ones that failed, and why).
+ */
+function shownFailures(all: DossierFailure[]): DossierFailure[] {
+  const attempted = all.filter((f) => f.status !== 'not_done').slice(-DETAILS_FAILURES_SHOWN);
+  return [...attempted, ...all.filter((f) => f.status === 'not_done').slice(0, DETAILS_FAILURES_SHOWN - attempted.length)];
+}
+
+/**
  * A dossier's failure as the English screens list it (the Web UI's details, `backup status`, `backup run --wait`): its
  * own error (a backup's is the seed's French « Echec du traitement. … », R-BK-7), or, a dossier a stopped batch never
  * attempted (not_done), that alone: the run's account says once why it stopped.
@@ -216,7 +226,7 @@ export function renderRunDetails(d: RunDetails): string {
   }
   const rp = d.restorePoints;
   if (rp) blocks.push(`Restore points: ${rp.taken} taken · ${rp.reused} reused${rp.failed ? ` · **${rp.failed} failed**` : ''}`);
-  const failures = (d.failures ?? []).slice(-DETAILS_FAILURES_SHOWN);
+  const failures = shownFailures(d.failures ?? []);
   if (failures.length) {
     const total = Math.max(d.failuresTotal ?? failures.length, failures.length, d.failed);
     blocks.push(failuresBlock(failures, total));

@@ -1,6 +1,8 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
   type ActivityOptions,
+  ApplicationFailure,
   CancellationScope,
   log,
   patched,
@@ -260,7 +262,7 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
     showProgress(state.startedAtMs);
     return f;
   });
-  await endFanOutRun(failure);
+  await endFanOutRun(stopFailure(failure, target, state.runId));
   const result: BackupBatchResult = {
     target,
     runId: state.runId,
@@ -329,6 +331,17 @@ export async function backupBatchWorkflow(input: BackupBatchInput): Promise<Back
       carry();
     }
   }
+}
+
+/**
+ * A batch stopped as a whole by an activity's typed failure (its folder unusable, the backup keys missing): the
+ * workflow fails with that type and reason at the top, and the retry (drill R, session 40: the Event History said
+ * "Activity task failed", the reason nested, no run named). A cancellation, or any other failure, stays as it is.
+ */
+function stopFailure(failure: unknown, target: string, runId: number): unknown {
+  if (!(failure instanceof ActivityFailure) || !(failure.cause instanceof ApplicationFailure) || !failure.cause.type || isCancellation(failure)) return failure;
+  const stop = failure.cause;
+  return ApplicationFailure.create({ type: stop.type ?? undefined, nonRetryable: true, message: `${stop.message} (backup run ${runId}: ${backupRetryCommand(target, runId)})`, cause: failure });
 }
 
 /** A chunk result of the code before the engine ({ok, inUse, failed, skipped, remaining}: failed meant status 'failed' only). */

@@ -61,6 +61,14 @@ test('R-OP-1: a batch stopped by BackupKeyMissing says 3 not attempted, 0 failed
     expect(report).not.toContain(why);
     expect(report).toMatch(/\r\n0 \/ 3 dossier\(s\) traité\(s\)\r\n3 \/ 3 dossier\(s\) en erreur\(s\)\r\n$/);
 
+    // the workflow's own failure (the Web UI's, the Event History's): the stop's type and reason at the top, with the run
+    // and its retry (drill R, session 40: "Activity task failed", the reason nested, no run named)
+    const failed = await ctx.temporal.client.workflow.getHandle(workflowId).result().then(
+      () => undefined,
+      (e: unknown) => (e as { cause?: { type?: string; message?: string } }).cause,
+    );
+    expect(failed?.type).toBe('BackupKeyMissing');
+    expect(failed?.message).toMatch(new RegExp(`^no backup key is given, .* \\(backup run ${result.runId}: nightshift backup retry --target main --run ${result.runId}\\)$`));
     const details = await currentDetails(ctx.temporal.client.workflow.getHandle(workflowId));
     expect(details).toContain('**0 / 3** dossiers · 0 failed');
     expect(details).toContain(`3 not attempted (the batch stopped before them: ${why}`);

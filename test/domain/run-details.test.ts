@@ -38,6 +38,23 @@ test('latest failures as `- CODE: reason` (one line, at most 200 characters, mar
   expect(long).toContain(`- L1: ${'y'.repeat(199)}…`);
 });
 
+test('R-OP-1 (drill R, session 40): a stopped batch\'s details list the dossiers that failed before those it never attempted, whatever their number', () => {
+  const failures = [
+    { code: 'F1', status: 'failed', error: 'EPERM' },
+    { code: 'U1', status: 'in_use', error: 'in use' },
+    ...Array.from({ length: 13 }, (_, i) => ({ code: `N${String(i).padStart(2, '0')}`, status: 'not_done', error: 'Non traité. the batch was cancelled' })),
+  ];
+  const items = renderRunDetails({ ...base, failed: 2, failures, failuresTotal: 15 })
+    .split('\n')
+    .filter((l) => l.startsWith('- '));
+  expect(items).toEqual([
+    '- F1: EPERM',
+    '- U1: in use',
+    ...Array.from({ length: 8 }, (_, i) => `- N${String(i).padStart(2, '0')}: not attempted (the batch stopped before it)`),
+    '- and 5 more',
+  ]);
+});
+
 test('the next step is a copyable command in a code span, with ASCII --', () => {
   const md = renderRunDetails({ ...base, phase: 'partial', running: false, nextStep: { text: 'Next: back up again the dossiers not backed up', command: 'nightshift backup retry --target main --run 3' } });
   expect(md.endsWith('Next: back up again the dossiers not backed up: `nightshift backup retry --target main --run 3`')).toBe(true);
