@@ -34,8 +34,9 @@ const recipients = z.preprocess(
       ctx.addIssue({ code: 'custom', input: v, message: "expected e-mail addresses separated by commas, got an empty one (to send to nobody, give '')" });
       return z.NEVER;
     }
-    // one address given twice is mailed once (drill X, session 40: it was stored twice)
-    return [...new Set(entries.flatMap((e) => e.split(/\s+/)))];
+    // one address given twice is mailed once, whatever its case (drill X, R, session 40: it was stored twice)
+    const seen = new Set<string>();
+    return entries.flatMap((e) => e.split(/\s+/)).filter((a) => !seen.has(a.toLowerCase()) && seen.add(a.toLowerCase()));
   },
   z
     .array(z.string())
@@ -316,8 +317,8 @@ export function reportStopReason(reason: string): string {
  * Why a dossier of a run that ended early was not attempted (`backup status`, the Web UI, `backup retry`), and the
  * report's and the mail's French for it (R-BK-7, R-BK-8; runs before session 40 kept the French ones).
  */
-export const ENDED_CANCELLED = 'the batch was cancelled before this dossier';
-export const ENDED_EARLY = 'the batch stopped before this dossier';
+export const ENDED_CANCELLED = 'the batch was cancelled';
+export const ENDED_EARLY = 'the batch ended early';
 const ENDED_CANCELLED_FR = 'La sauvegarde a été annulée avant ce dossier.';
 const ENDED_EARLY_FR = "La sauvegarde s'est arrêtée avant ce dossier.";
 

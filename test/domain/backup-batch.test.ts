@@ -87,7 +87,7 @@ test('settings set values are validated per key', () => {
   // drill X, session 40: each refusal names the value refused; an address given twice is kept once
   expect(() => parseBackupSetting('date-subfolder', 'maybe')).toThrow("date-subfolder: expected yes or no, not 'maybe'");
   expect(() => parseBackupSetting('report-recipients', 'ops@x.fr,bad')).toThrow("report-recipients: expected e-mail addresses separated by commas, not 'bad'");
-  expect(parseBackupSetting('report-recipients', 'a@b.fr,a@b.fr; c@d.fr a@b.fr')).toEqual({ key: 'report-recipients', value: ['a@b.fr', 'c@d.fr'] });
+  expect(parseBackupSetting('report-recipients', 'a@b.fr,a@b.fr; c@d.fr a@B.FR')).toEqual({ key: 'report-recipients', value: ['a@b.fr', 'c@d.fr'] });
   expect(dossierCodeSchema.safeParse('DEMO 0010').error?.issues[0]?.message).toBe(
     `a dossier code has 1-40 letters, digits, "_" or "-" and starts with a letter or a digit, not 'DEMO 0010'`,
   );

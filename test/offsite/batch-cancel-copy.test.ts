@@ -64,8 +64,8 @@ test('R-BK-7 / R-BK-14: cancelled between a dossier\'s archive and its off-site 
       const cut = `Echec du traitement. off-site copy cut short: the batch was cancelled; the archive is written (generation ${recorded.id}), its copy is left to the next batch or a retry`;
       expect(await ledger(pool, runId)).toEqual([
         { code: 'X1', status: 'failed', error: cut, attempts: 1 },
-        { code: 'X2', status: 'not_done', error: 'Non traité. the batch was cancelled before this dossier', attempts: 0 },
-        { code: 'X3', status: 'not_done', error: 'Non traité. the batch was cancelled before this dossier', attempts: 0 },
+        { code: 'X2', status: 'not_done', error: 'Non traité. the batch was cancelled', attempts: 0 },
+        { code: 'X3', status: 'not_done', error: 'Non traité. the batch was cancelled', attempts: 0 },
       ]);
       expect(fs.readFileSync(rows[0].report_path, 'utf8')).toContain(`Dossier X1 : ${cut}\r\n`);
 

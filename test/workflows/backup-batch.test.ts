@@ -377,7 +377,7 @@ test('R-BK-7 cancellation ends the run early: the report of what was done is sti
       // attempted with why (as `backup status` says it), the dossiers not done listed
       const details = (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
       expect(details).toContain('**1 / 4** dossiers · 0 failed');
-      expect(details).toContain('1 / 4 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: the batch was cancelled before this dossier;');
+      expect(details).toContain('1 / 4 dossier(s) backed up; 3 not backed up: 0 in use, 0 failed, 3 not attempted (the batch stopped before them: the batch was cancelled; the next run takes them first)');
       expect(details).toContain('- K4: not attempted (the batch stopped before it)');
     });
   } finally {
