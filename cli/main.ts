@@ -59,7 +59,8 @@ function refuseRepeatedOptions(cmd: Command): void {
       const values = [...(given.get(flag) ?? []), value === undefined ? '(no value)' : shownInput(value)];
       given.set(flag, values);
       if (values.length < 2) return;
-      const list = /<codes>|<code>|<addresses>/.test(option.flags) ? ' (several: one value, comma-separated)' : '';
+      // a flag that takes a list (drill R, session 40: `--as`, one code, was told to list them)
+      const list = /<(codes|addresses)>/.test(option.flags) ? ' (several: one value, comma-separated)' : '';
       throw new UsageError(`${flag} given twice (${values.join(', ')}): give it once${list}`);
     });
   }

@@ -81,7 +81,7 @@ const SHOWN = 20;
 
 const PLACES = ['local', 'offsite'] as const;
 /** a restore run's id: its start and `--wait` print it, and the Web UI's details */
-const runIdSchema = runIdSchemaFor("the restore run's start, or backup restore --run ID");
+const runIdSchema = runIdSchemaFor("the restore run's start; or its workflow id, backup-restore-run/…");
 
 /**
  * `--run`: the run's number, or its workflow id as the Web UI shows it (`backup-restore-run/T/…`: the page's details
