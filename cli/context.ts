@@ -468,7 +468,7 @@ export const runIdSchemaFor = (see: string) =>
  * typed (drill X, session 40: `--id 0x0c` forgot generation 12, `--id 1e1` generation 10, `--id abc` said "expected
  * number, received NaN").
  */
-export const wholeNumberSchema = (min: number, max: number, expected: string) =>
+export const wholeNumberSchema = (min: number, max: number, expected = `expected a whole number from ${min} to ${max}`) =>
   z
     .string()
     .trim()

@@ -20,7 +20,7 @@ import type { VerifyProblemRow } from '../../store/verify/latest-problems';
 import { operatorDateTime } from '../../domain/retention';
 import { scheduledVerifyAction, startBackupVerify } from '../../starts';
 import { type BackupVerifyInput, type BackupVerifyPhase, type BackupVerifyResult, backupVerifyProgressQuery, verifyResult, verifyScheduleId, verifyStoppedStep } from '../../workflows/backup-verify.api';
-import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal } from '../context';
+import { action, config, EXIT_FAILED, EXIT_OK, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, wholeNumberSchema, withPools, withTemporal } from '../context';
 import { namedWithCaseHints } from '../code-hints';
 import { cronFlags, onExistingSchedule, setSchedule, showSchedule, stillPausedLine, warningLines } from '../schedules';
 import { webUiLink } from './backup';
@@ -231,11 +231,7 @@ const SAMPLE_PERCENT = z
   .regex(/^\d{1,3}(\.\d{1,3})?$/, 'expected a percentage from 0 to 100, such as 5 or 12.5')
   .transform(Number)
   .refine((n) => n <= 100, 'expected a percentage from 0 to 100, such as 5 or 12.5');
-const SEED = z
-  .string()
-  .regex(/^\d{1,10}$/, `expected a whole number from 0 to ${2 ** 31 - 1}`)
-  .transform(Number)
-  .refine((n) => n <= 2 ** 31 - 1, `expected a whole number from 0 to ${2 ** 31 - 1}`);
+const SEED = wholeNumberSchema(0, 2 ** 31 - 1);
 
 /** `backup verify`'s own options, by the name commander gives them, as typed */
 const VERIFY_RUN_FLAGS = { full: '--full', codes: '--codes', run: '--run', sample: '--sample', seed: '--seed', subset: '--subset', rotate: '--rotate', wait: '--wait' } as const;

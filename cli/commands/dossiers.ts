@@ -14,7 +14,7 @@ import { selectDossiers, type DossierFilter } from '../../store/dossiers/list-do
 import { findDossier } from '../../store/dossiers/find-dossier';
 import { schemaExists } from '../../store/catalog/schema-exists';
 import { caseHint } from '../code-hints';
-import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, withPools, wordFlag, zodText } from '../context';
+import { EXIT_FAILED, action, config, jsonOption, output, parseFlag, target, targetOption, wholeNumberSchema, withPools, wordFlag, zodText } from '../context';
 
 /** nightshift dossiers list|show|create|delete|demo */
 
@@ -23,11 +23,8 @@ function withRegistry<T>(targetName: string | undefined, fn: (target: string, po
   return withPools(targetName, (pool, name) => fn(name, pool), 4);
 }
 
-/** `-1` is a whole number: what is refused is said with the range it must be in. */
-const wholeNumber = (min: number, max: number) => {
-  const range = `expected a whole number from ${min} to ${max}`;
-  return z.string().regex(/^\d+$/, range).transform(Number).pipe(z.number().min(min, range).max(max, range));
-};
+/** `-1` is a whole number: what is refused is said with the range it must be in, and the value typed. */
+const wholeNumber = (min: number, max: number) => wholeNumberSchema(min, max);
 
 const MAX_SIZE_KB = 1_000_000;
 /** `1e20` is positive: what is refused is said with the maximum. */

@@ -38,7 +38,7 @@ import {
 } from '../../workflows/patch-integration.api';
 import { startPatchRun } from '../../starts';
 import { innermostMessage } from '../../domain/failures';
-import { action, config, EXIT_FAILED, SaidError, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, withPools, withTemporal, wordFlag } from '../context';
+import { action, config, EXIT_FAILED, SaidError, followProgress, jsonOption, lastingResult, output, parseFlag, sayOnInterrupt, target, targetOption, wholeNumberSchema, withPools, withTemporal, wordFlag } from '../context';
 import { webUiLink } from './backup';
 import { mayStillRun, workflowStatus } from './backup-batch';
 import { closeAbandonedRun } from '../../store/patch/close-abandoned-run';
@@ -69,20 +69,6 @@ const LEFT_OUT_SHOWN = 20;
 export function leftOutReason(d: RetryLeftOut, lastPatch: number, target: string): string {
   if (d.level === null) return `no longer a dossier of target ${target}`;
   return `brought up since${d.byRun !== null ? ` by patch run ${d.byRun}` : ''}: at level ${d.level}, the run's last patch ${lastPatch}`;
-}
-
-/**
- * A whole number typed as decimal digits, from min to max: one line saying so whatever was typed (abc, '', 1e20, 2.5),
- * not zod's coercion words (NaN, 9007199254740991).
- */
-function wholeNumberSchema(min: number, max: number) {
-  const expected = `expected a whole number from ${min} to ${max}`;
-  return z
-    .string()
-    .trim()
-    .regex(/^\d{1,16}$/, expected)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, expected);
 }
 
 /** nightshift patch integrate|plan|status|revalidate|retry|new|seal|demo (R-PI-1 … R-PI-10; plan in ./patch-plan.ts). */

@@ -103,8 +103,8 @@ describe('nightshift dossiers (spawned CLI)', () => {
     expect(await cli('dossiers', 'list', '--code', 'ZZZ*')).toMatchObject({ code: 0, stdout: 'no dossier of target main matches --code ZZZ*\n' });
 
     for (const [args, stderr] of [
-      [['--limit', '0'], '--limit: expected a whole number from 1 to 1000000'],
-      [['--below', '-1'], '--below: expected a whole number from 0 to 2147483647'],
+      [['--limit', '0'], "--limit: expected a whole number from 1 to 1000000, not '0'"],
+      [['--below', '-1'], "--below: expected a whole number from 0 to 2147483647, not '-1'"],
       [['--code', 'FLT%'], '--code: expected a code, or a pattern of code characters where * stands for any run of them (e.g. DEMO* or *2026*)'],
     ] as const) {
       expect({ args, ...(await cli('dossiers', 'list', ...args)) }).toEqual({ args, code: 2, stdout: '', stderr: `nightshift: ${stderr}\n` });

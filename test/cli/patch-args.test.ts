@@ -78,12 +78,12 @@ test('R-PI-6: patch new --type is read in any case as its word (STANDARD is stan
 });
 
 test('patch demo --count / --first: one line saying what the flag takes, whatever was typed (README: a refusal names the flag and what it takes)', async () => {
-  const count = 'nightshift: --count: expected a whole number from 1 to 10000\n';
+  // the value typed said back (drill R, session 40)
   for (const v of ['abc', '', '1e20', '100000', '0', '2.5', '-1', '0x10']) {
-    expect({ v, ...(await cli('demo', path.join(tmp, 'd'), '--count', v)) }).toMatchObject({ v, code: 2, stderr: count });
+    expect({ v, ...(await cli('demo', path.join(tmp, 'd'), '--count', v)) }).toMatchObject({ v, code: 2, stderr: `nightshift: --count: expected a whole number from 1 to 10000, not '${v}'\n` });
   }
   for (const v of ['abc', '', '0', '1e20']) {
-    expect({ v, ...(await cli('demo', path.join(tmp, 'd'), '--count', '2', '--first', v)) }).toMatchObject({ v, code: 2, stderr: 'nightshift: --first: expected a whole number from 1 to 999998\n' });
+    expect({ v, ...(await cli('demo', path.join(tmp, 'd'), '--count', '2', '--first', v)) }).toMatchObject({ v, code: 2, stderr: `nightshift: --first: expected a whole number from 1 to 999998, not '${v}'\n` });
   }
   expect(fs.existsSync(path.join(tmp, 'd'))).toBe(false);
   const ok = await cli('demo', path.join(tmp, 'd'), '--count', '2', '--first', '7');

@@ -52,9 +52,9 @@ test("R-BK-5: backup restore '' is bad usage naming FILE (it resolved to the cur
 });
 
 test('dossiers demo: a whole number out of range and a number above the maximum are said with the range (-1 is a whole number, 1e20 is positive)', async () => {
-  expect(await cli(['dossiers', 'demo', '--count', '-1'])).toMatchObject({ code: 2, stderr: 'nightshift: --count: expected a whole number from 1 to 1000000\n' });
-  expect(await cli(['dossiers', 'demo', '--count', '0'])).toMatchObject({ code: 2, stderr: 'nightshift: --count: expected a whole number from 1 to 1000000\n' });
-  expect(await cli(['dossiers', 'demo', '--count', '1', '--seed', '-3'])).toMatchObject({ code: 2, stderr: 'nightshift: --seed: expected a whole number from 0 to 4294967295\n' });
+  expect(await cli(['dossiers', 'demo', '--count', '-1'])).toMatchObject({ code: 2, stderr: "nightshift: --count: expected a whole number from 1 to 1000000, not '-1'\n" });
+  expect(await cli(['dossiers', 'demo', '--count', '0'])).toMatchObject({ code: 2, stderr: "nightshift: --count: expected a whole number from 1 to 1000000, not '0'\n" });
+  expect(await cli(['dossiers', 'demo', '--count', '1', '--seed', '-3'])).toMatchObject({ code: 2, stderr: "nightshift: --seed: expected a whole number from 0 to 4294967295, not '-3'\n" });
   const huge = 'nightshift: --size-kb: expected a number of KB above 0 and at most 1000000 (digits, e.g. 50 or 0.5)\n';
   for (const v of ['1e20', '2000000', '0', '-5']) expect({ v, ...(await cli(['dossiers', 'demo', '--count', '1', '--size-kb', v])) }).toMatchObject({ v, code: 2, stderr: huge });
 });
