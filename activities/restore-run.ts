@@ -308,10 +308,13 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
     // the generation whose file this restore found damaged (recorded corrupt), then read from its copy: what its file said
     let damaged: { id: number; why: string } | undefined;
     let storageTries = 0;
+    // when this dossier's first try that the storage failed began: the outage is dated from it, not from the giving up
+    let failingSince: number | undefined;
     for (;;) {
       const g = attempt.g;
       // whether this try read (or began to read) the off-site copy: its outcome is news of the storage
       let copyRead = false;
+      const tryStartedAt = Date.now();
       try {
         await restoreGeneration({
           target: a.target,
@@ -352,13 +355,14 @@ export function createRestoreRunActivities({ pools, config, temporal }: Activity
         // Temporal for 14 minutes on one dossier, the dossiers behind it never tried, then failed "before this dossier")
         if (failureTypeOf(err) === FailureType.OffsiteUnavailable) {
           a.storage ??= {};
+          if (copyRead) failingSince ??= tryStartedAt;
           const message = oneLine(err instanceof Error ? err.message : String(err), 500);
           if (a.storage.down === undefined && ++storageTries < OFFSITE_TRIES) {
             await new Promise((r) => setTimeout(r, OFFSITE_RETRY_MS * storageTries));
             continue;
           }
           // a try that was made failed (not one the pause spared): the pause starts again from now
-          if (copyRead) a.storage.down = { since: a.storage.down?.since ?? Date.now(), until: Date.now() + STORAGE_DOWN_PAUSE_MS, error: message };
+          if (copyRead) a.storage.down = { since: a.storage.down?.since ?? failingSince ?? tryStartedAt, until: Date.now() + STORAGE_DOWN_PAUSE_MS, error: message };
           return end('failed', FailureType.OffsiteUnavailable, `generation ${g.id} not restored: ${message}; once the storage answers: ${restoreRetryCommand(a.target, a.runId)}`);
         }
         if (!isDossierProblem(err)) throw err;
