@@ -97,6 +97,24 @@ export async function createTestStack(extraEnv: Record<string, string> = {}): Pr
   return { config, pools, dataDir, databaseUrl, close: () => pools.end() };
 }
 
+/**
+ * A test file's stack, made before its tests and closed after them: `const stack = useTestStack();` then `stack()` in a
+ * test (the `let stack` / beforeAll / afterAll lines many files still write out).
+ */
+export function useTestStack(extraEnv: Record<string, string> = {}): () => TestStack {
+  let stack: TestStack | undefined;
+  beforeAll(async () => {
+    stack = await createTestStack(extraEnv);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+  return () => {
+    if (!stack) throw new Error('the test stack is made in beforeAll: use it inside a test');
+    return stack;
+  };
+}
+
 export async function devServerClient(): Promise<{ client: Client; nativeConnection: NativeConnection; close(): Promise<void> }> {
   const address = requireEnv('NS_TEST_TEMPORAL_ADDRESS');
   const connection = await Connection.connect({ address });

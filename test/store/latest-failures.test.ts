@@ -1,5 +1,5 @@
 import { latestFailures } from '../../store/backup/latest-failures';
-import { createTestStack, type TestStack } from '../helpers/env';
+import { useTestStack } from '../helpers/env';
 
 /**
  * R-OP-1, R-BK-4: what the Web UI's details and `backup run --wait` list of a batch stopped by its folder (drill W,
@@ -7,15 +7,8 @@ import { createTestStack, type TestStack } from '../helpers/env';
  * 125 not attempted, recorded after, hid the 4 that failed behind "and 119 more".
  */
 
-let stack: TestStack;
-const pool = () => stack.pools.get('main');
-
-beforeAll(async () => {
-  stack = await createTestStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useTestStack();
+const pool = () => stack().pools.get('main');
 
 test('R-BK-4: the dossiers attempted (failed, in use) are kept before those not attempted, each group newest first, listed oldest first', async () => {
   const { rows } = await pool().query<{ id: string }>(

@@ -31,20 +31,18 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+/** A worker whose restoreDossier activity is `restoreDossier` (the failure a real one throws, tested on real servers elsewhere). */
+function restoreWorker(taskQueue: string, restoreDossier: () => Promise<never>): Promise<Worker> {
+  return Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: requireEnv('NS_TEST_WORKFLOW_BUNDLE') }, activities: { restoreDossier } });
+}
+
 test('R-BK-14: the storage away over every attempt: the restore fails OffsiteUnavailable, saying to run it again once the storage answers', async () => {
   const taskQueue = uniqueName('tq');
   let attempts = 0;
   const said = 'off-site storage failed while reading nightshift/main/R1/BR1.20261202T210000Z.abc123.SVG (ECONNREFUSED, bucket b at http://127.0.0.1:9)';
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: requireEnv('NS_TEST_WORKFLOW_BUNDLE') },
-    activities: {
-      restoreDossier: async () => {
-        attempts++;
-        throw ApplicationFailure.create({ type: 'OffsiteUnavailable', message: said, nonRetryable: false });
-      },
-    },
+  const worker = await restoreWorker(taskQueue, async () => {
+    attempts++;
+    throw ApplicationFailure.create({ type: 'OffsiteUnavailable', message: said, nonRetryable: false });
   });
   await worker.runUntil(async () => {
     const handle = await startRestoreDossier(env.client, { target: 'main', file: '/srv/sauve/generations/R1/BR1.20261202T210000Z.abc123.SVG', as: 'R1X', replace: false, generationId: 7, from: 'offsite' }, { taskQueue, summary: 'restore R1' });
@@ -62,15 +60,8 @@ test('R-BK-14: the storage away over every attempt: the restore fails OffsiteUna
 test('R-BK-3 (drill W, session 40): a restore refused because the dossier is in use says, in the Web UI, to run it again once its users have left, not to check the archive', async () => {
   const taskQueue = uniqueName('tq');
   const inUse = 'Echec du traitement. Les données concernées sont utilisées par un autre utilisateur.';
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: requireEnv('NS_TEST_WORKFLOW_BUNDLE') },
-    activities: {
-      restoreDossier: async () => {
-        throw ApplicationFailure.create({ type: 'DossierInUse', message: inUse, nonRetryable: true });
-      },
-    },
+  const worker = await restoreWorker(taskQueue, async () => {
+    throw ApplicationFailure.create({ type: 'DossierInUse', message: inUse, nonRetryable: true });
   });
   await worker.runUntil(async () => {
     const handle = await startRestoreDossier(env.client, { target: 'main', file: '/srv/sauve/BR1.SVG', as: 'R1', replace: true, generationId: 7, from: 'auto' }, { taskQueue, summary: 'restore R1' });
