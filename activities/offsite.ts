@@ -102,7 +102,7 @@ const COPY_ATTEMPTS = 3;
  * unreachable all night costs every dossier its full tries: 3 × 3 requests × the 5 s connect timeout, about 50 s per
  * dossier. Kept per run (the caller's `health`): a `backup retry` started once the storage is back tries at once.
  */
-const STORAGE_DOWN_PAUSE_MS = 30_000;
+export const STORAGE_DOWN_PAUSE_MS = 30_000;
 export interface StorageHealth {
   down?: { since: Date; until: number; error: string };
 }

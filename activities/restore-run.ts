@@ -1,3 +1,4 @@
+import { STORAGE_DOWN_PAUSE_MS } from './offsite';
 import type pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { caseTwinMessage, schemaNameFor } from '../domain/dossier';
@@ -64,14 +65,13 @@ class AlreadyEnded extends Error {
 const OFFSITE_TRIES = 3;
 const OFFSITE_RETRY_MS = 2_000;
 
-/**
- * Once a dossier gave up on the storage, the next ones of the chunk that need a copy fail at once for this long (not
- * tried), then one try each tells whether it is back, as the batch's copies do (activities/offsite.ts). Without it, a
- * storage that accepts connections and never answers cost every dossier its 30 s of silence (drill G, session 39).
- */
-const STORAGE_DOWN_PAUSE_MS = 30_000;
 
-/** Within one chunk of a restore run: since when the off-site storage has not answered, and until when it is not tried. */
+/**
+ * Within one chunk of a restore run: since when the off-site storage has not answered, and until when it is not tried.
+ * Once a dossier gave up on it, the next ones of the chunk that need a copy fail at once for STORAGE_DOWN_PAUSE_MS (the
+ * batch's copies' pause, activities/offsite.ts), then one try each tells whether it is back. Without it, a storage that
+ * accepts connections and never answers cost every dossier its 30 s of silence (drill G, session 39).
+ */
 interface StorageHealth {
   down?: { since: number; until: number; error: string };
 }

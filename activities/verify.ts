@@ -1,3 +1,4 @@
+import { STORAGE_DOWN_PAUSE_MS } from './offsite';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -416,12 +417,9 @@ const LOCAL_OK = new WeakMap<object, { restored: boolean; sha256: string | null 
  * impossible", each after ~2.5 s of tries).
  */
 export const STORAGE_PATIENCE_MS = 30_000;
-/**
- * Once a check gave up on the storage, the next checks of the same run on this worker try once each (no waits) for this
- * long, then one waits again: a storage away all night does not cost every line its patience (as the batch's copies,
- * activities/offsite.ts STORAGE_DOWN_PAUSE_MS). At worst half the time, a few lanes wait; the others go on.
- */
-export const STORAGE_DOWN_PAUSE_MS = 30_000;
+// Once a check gave up on the storage, the next checks of the same run on this worker try once each (no waits) for
+// STORAGE_DOWN_PAUSE_MS (the batch's copies' pause, activities/offsite.ts), then one waits again: a storage away all night
+// does not cost every line its patience. At worst half the time, a few lanes wait; the others go on.
 /** Waits between tries within the patience: 0.5, 1, 2, 4 s, then 5 s. */
 const storageBackoffMs = (attempt: number) => Math.min(500 * 2 ** (attempt - 1), 5_000);
 

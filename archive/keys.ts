@@ -126,13 +126,18 @@ export function loadBackupKeyring(s: BackupKeySettings): BackupKeyring {
   return new BackupKeyring(keys, s.currentId, s.file);
 }
 
+/** The key ids this host gives, or, when its keys cannot be read, why (read once: `backup info` says it). */
+export function readGivenKeyIds(s: BackupKeySettings): { ids: Set<string>; problem?: undefined } | { ids?: undefined; problem: string } {
+  try {
+    return { ids: new Set(loadBackupKeyring(s).ids) };
+  } catch (err) {
+    return { problem: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /** The key ids this host gives, or undefined when its keys cannot be read (that failure is said where a key is used). */
 export function givenKeyIds(s: BackupKeySettings): Set<string> | undefined {
-  try {
-    return new Set(loadBackupKeyring(s).ids);
-  } catch {
-    return undefined;
-  }
+  return readGivenKeyIds(s).ids;
 }
 
 /**

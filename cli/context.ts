@@ -452,18 +452,6 @@ export function wordFlag<W extends string>(flag: string, words: readonly W[], va
 }
 
 /**
- * A run id typed by an operator; `see`: where such ids are listed. Here, not in a command's module: the commands import
- * each other, and a schema built when its module loads must not wait on one that is still loading.
- */
-export const runIdSchemaFor = (see: string) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d{1,15}$/, `a run id is a positive whole number (see ${see})`)
-    .transform(Number)
-    .pipe(z.number().int().positive(`a run id is a positive whole number (see ${see})`));
-
-/**
  * A whole number typed by an operator: decimal digits only, in [min, max], `expected` said otherwise with the value
  * typed (drill X, session 40: `--id 0x0c` forgot generation 12, `--id 1e1` generation 10, `--id abc` said "expected
  * number, received NaN").
@@ -477,6 +465,12 @@ export const wholeNumberSchema = (min: number, max: number, expected = `expected
       if (!(n >= min && n <= max)) ctx.addIssue({ code: 'custom', message: `${expected}, not '${v}'` });
     })
     .transform(Number);
+
+/**
+ * A run id typed by an operator; `see`: where such ids are listed. Here, not in a command's module: the commands import
+ * each other, and a schema built when its module loads must not wait on one that is still loading.
+ */
+export const runIdSchemaFor = (see: string) => wholeNumberSchema(1, 999_999_999_999_999, `a run id is a positive whole number (see ${see})`);
 
 /** Parses a value with a zod schema; a failure is a usage error naming the flag. */
 export function parseFlag<T>(flag: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown): T {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type pg from 'pg';
 import type { Command } from 'commander';
-import { givenKeyIds, loadBackupKeyring } from '../../archive/keys';
+import { readGivenKeyIds } from '../../archive/keys';
 import { oneLine } from '../../domain/run-details';
 import { REPORT_FOLDER, SET_RECIPIENTS_HINT, copyStatusesFor } from '../../domain/backup-batch';
 import { type ResolvedRetention, operatorDateTime, retentionText } from '../../domain/retention';
@@ -64,17 +64,10 @@ function readStore(pool: pg.Pool, t: string): Promise<Omit<Info, 'lastPrune'>> {
     const batch = await latestRun(db);
     const verifyId = await latestVerifyRunId(db);
     const verify = verifyId === undefined ? undefined : await verifyRunByRef(db, verifyId, 'id');
-    const given = givenKeyIds(cfg.backupKeys);
     // the keys this host cannot read at all (a key file missing, an entry unreadable): said, not shown as all well (drill
     // X, session 40: `keys k… 12` with the key file gone; `doctor` failed it)
-    let keysProblem: string | null = null;
-    if (!given) {
-      try {
-        loadBackupKeyring(cfg.backupKeys);
-      } catch (err) {
-        keysProblem = oneLine(err instanceof Error ? err.message : String(err), 500);
-      }
-    }
+    const { ids: given, problem } = readGivenKeyIds(cfg.backupKeys);
+    const keysProblem = problem === undefined ? null : oneLine(problem, 500);
     const totals = (k: KeptTotals) => ({ ...k, oldest: at(k.oldest), newest: at(k.newest) });
     return {
       target: t,
